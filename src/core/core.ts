@@ -1,0 +1,1239 @@
+import { assert, assertIndex } from './assert.js';
+import { buildCoreConfig, type CoreConfig } from './config.js';
+import { TandemError } from './errors.js';
+import {
+  allMembers,
+  applyMembershipChange,
+  emptyMembership,
+  isMember,
+  normalizeMembership,
+  quorumSize,
+} from './membership.js';
+import { Progress } from './progress.js';
+import { RaftLog, entryBytes } from './raft-log.js';
+import {
+  emptyPersistedState,
+  strongerDurability,
+  type AppendMessage,
+  type AppendResponseMessage,
+  type Durability,
+  type Entry,
+  type HardState,
+  type HeartbeatMessage,
+  type HeartbeatResponseMessage,
+  type Membership,
+  type MembershipChange,
+  type Message,
+  type NodeId,
+  type PersistedState,
+  type ProposalOutcome,
+  type ReadState,
+  type Ready,
+  type Role,
+  type Snapshot,
+  type SnapshotMessage,
+  type SnapshotMeta,
+  type SoftState,
+  type VoteMessage,
+  type VoteResponseMessage,
+} from './types.js';
+
+/** The randomness the core may use: one seeded source, injected. */
+export interface RandomSource {
+  /** An integer in [min, maxExclusive). */
+  intBetween(min: number, maxExclusive: number): number;
+}
+
+/** How to build a core. */
+export interface CoreOptions {
+  readonly id: NodeId;
+  readonly random: RandomSource;
+  readonly config?: Partial<CoreConfig>;
+  /** What the node read back from its disk; empty for a new node. */
+  readonly persisted?: PersistedState;
+  /**
+   * The membership of a brand-new cluster. Used only while neither a snapshot nor a
+   * membership entry says otherwise; a node joining an existing cluster passes none.
+   */
+  readonly bootstrap?: Membership;
+}
+
+/** Where a proposal landed in the log. */
+export interface ProposalReceipt {
+  readonly index: number;
+  readonly term: number;
+}
+
+/** One follower's replication state, as a leader sees it. */
+export interface FollowerStatus {
+  readonly id: NodeId;
+  readonly voter: boolean;
+  readonly match: number;
+  readonly next: number;
+  readonly applied: number;
+  readonly state: Progress['state'];
+  readonly ticksSinceHeard: number;
+}
+
+/** A snapshot of the core's state for status reports and tests. */
+export interface CoreStatus {
+  readonly id: NodeId;
+  readonly role: Role;
+  readonly term: number;
+  readonly vote: NodeId | null;
+  readonly leaderId: NodeId | null;
+  readonly commit: number;
+  readonly applied: number;
+  readonly firstIndex: number;
+  readonly lastIndex: number;
+  readonly stableIndex: number;
+  readonly membership: Membership;
+  readonly followers: readonly FollowerStatus[];
+}
+
+interface PendingProposal {
+  readonly index: number;
+  readonly term: number;
+  readonly durability: Durability;
+  readonly deadlineTick: number;
+}
+
+interface PendingRead {
+  readonly readId: string;
+  readonly from: NodeId;
+  readonly index: number;
+  readonly round: number;
+}
+
+/** A message as a handler writes it: `from` and `term` are filled in by `#send`. */
+type MessageBody = DistributiveOmit<Message, 'from' | 'term'>;
+type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never;
+
+/** How a campaign starts: a pre-vote, a real election after one, or a leader's transfer request. */
+type CampaignKind = 'pre-vote' | 'election' | 'transfer';
+
+/**
+ * The replication state machine: Raft with PreVote, check-quorum, leadership transfer,
+ * pipelined replication, snapshots, learners, single-member changes, ReadIndex, and
+ * per-entry durability modes. It does no I/O: drivers feed it `step`, `tick` and client
+ * calls, then take a `ready()` batch, carry it out, and call `advance`.
+ *
+ * Between `ready()` and `advance()` nothing else may be called: the driver queues what
+ * arrives meanwhile. That keeps "what is durable" exact without extra bookkeeping.
+ *
+ * The protected methods are the rules the simulator's mutation tests break on purpose.
+ */
+export class RaftCore {
+  readonly id: NodeId;
+  readonly config: CoreConfig;
+  readonly #random: RandomSource;
+  #term: number;
+  #vote: NodeId | null;
+  #role: Role = 'follower';
+  #leaderId: NodeId | null = null;
+  protected readonly log: RaftLog;
+  /** Membership by the index that set it, oldest first; the last one is in force. */
+  #membershipHistory: { index: number; membership: Membership }[];
+
+  #ticks = 0;
+  #electionElapsed = 0;
+  #heartbeatElapsed = 0;
+  #randomizedElectionTicks = 0;
+  #votes = new Map<NodeId, boolean>();
+  protected readonly progress = new Map<NodeId, Progress>();
+  #leadTransferee: NodeId | null = null;
+  #pendingMembershipIndex = 0;
+  /** Leader only: the highest index it may apply under the entries' own durability rules. */
+  #localCommit = 0;
+  #pendingProposals: PendingProposal[] = [];
+  #readRound = 0;
+  #pendingReads: PendingRead[] = [];
+  #readsAwaitingTermCommit: { readId: string; from: NodeId }[] = [];
+  /** Set when this node applied entries that the leader's log replaces: only a snapshot helps. */
+  #mustRestore = false;
+
+  #messages: Message[] = [];
+  #readStates: ReadState[] = [];
+  #responses: ProposalOutcome[] = [];
+  #snapshotToInstall: Snapshot | null = null;
+  #persistedHardState: HardState;
+  #reportedSoftState: SoftState;
+  #awaitingAdvance: Ready | null = null;
+
+  constructor(options: CoreOptions) {
+    assert(typeof options.id === 'string' && options.id.length > 0, 'a node id is required');
+    this.id = options.id;
+    this.config = buildCoreConfig(options.config);
+    this.#random = options.random;
+    const persisted = options.persisted ?? emptyPersistedState;
+    const bootstrap = normalizeMembership(options.bootstrap ?? emptyMembership);
+    const snapshot = persisted.snapshot ?? { index: 0, term: 0, membership: bootstrap };
+    this.log = new RaftLog(
+      snapshot,
+      persisted.entries,
+      persisted.hardState.commit,
+      persisted.applied,
+    );
+    this.#term = persisted.hardState.term;
+    this.#vote = persisted.hardState.vote;
+    this.#persistedHardState = persisted.hardState;
+    this.#membershipHistory = [{ index: snapshot.index, membership: snapshot.membership }];
+    this.#recordMembershipEntries(persisted.entries);
+    this.#resetElectionTimer();
+    this.#reportedSoftState = this.#softState();
+  }
+
+  // ---------------------------------------------------------------- public surface
+
+  /** The node's role now. */
+  get role(): Role {
+    return this.#role;
+  }
+
+  get term(): number {
+    return this.#term;
+  }
+
+  get leaderId(): NodeId | null {
+    return this.#leaderId;
+  }
+
+  /** The membership in force: the latest one in the log. */
+  get membership(): Membership {
+    return (
+      this.#membershipHistory[this.#membershipHistory.length - 1] as { membership: Membership }
+    ).membership;
+  }
+
+  /** Advances logical time by one tick. */
+  tick(): void {
+    this.#assertNotAwaitingAdvance();
+    this.#ticks++;
+    if (this.#role === 'leader') this.#tickLeader();
+    else this.#tickElection();
+  }
+
+  /** Takes one message from a peer. Messages from unknown or stale senders are dropped safely. */
+  step(message: Message): void {
+    this.#assertNotAwaitingAdvance();
+    assert(message.to === this.id, `message for ${message.to} stepped into ${this.id}`);
+    assertIndex(message.term, 'message term');
+    if (!this.#handleTerm(message)) return;
+    this.#dispatch(message);
+  }
+
+  /**
+   * Appends a command to the log (leader only) and returns where it landed. Throws a
+   * TandemError when it cannot even enter the log: not the leader, a transfer under way,
+   * too many pending, too large, or the replicas a `sync`/`semi-sync` write needs are down
+   * (then nothing is written anywhere).
+   */
+  propose(data: Uint8Array, durability?: Durability): ProposalReceipt {
+    this.#assertNotAwaitingAdvance();
+    this.#assertCanPropose();
+    if (data.byteLength > this.config.maxEntryBytes) {
+      throw new TandemError(
+        'TANDEM_ENTRY_TOO_LARGE',
+        `command of ${data.byteLength} bytes exceeds maxEntryBytes (${this.config.maxEntryBytes})`,
+      );
+    }
+    const mode = strongerDurability(this.config.durability, durability ?? this.config.durability);
+    this.#assertReplicasAvailable(mode);
+    return this.#appendAsLeader({ kind: 'command', durability: mode, data });
+  }
+
+  /**
+   * Replicates one membership change (leader only). Only one change may be pending, and
+   * only after the leader has committed an entry of its own term; a learner becomes a voter
+   * only once it is caught up; the leader cannot remove itself (transfer leadership first).
+   */
+  changeMembers(change: MembershipChange): ProposalReceipt {
+    this.#assertNotAwaitingAdvance();
+    this.#assertCanPropose();
+    if (this.#pendingMembershipIndex > this.log.commit || !this.#committedInTerm()) {
+      throw new TandemError(
+        'TANDEM_MEMBERSHIP_CHANGE_PENDING',
+        'a membership change is still being committed; retry when it is done',
+      );
+    }
+    if (change.type === 'remove' && change.id === this.id) {
+      throw new TandemError(
+        'TANDEM_MEMBERSHIP_INVALID',
+        `${this.id} is the leader: transfer leadership before removing it`,
+      );
+    }
+    const next = applyMembershipChange(this.membership, change);
+    if (change.type === 'add-voter' && this.membership.learners.includes(change.id)) {
+      const match = this.progress.get(change.id)?.match ?? 0;
+      if (
+        match < this.log.commit ||
+        match + this.config.learnerCatchUpEntries < this.log.lastIndex()
+      ) {
+        throw new TandemError(
+          'TANDEM_NOT_CAUGHT_UP',
+          `learner ${change.id} has ${match} of ${this.log.lastIndex()} entries; promote it once caught up`,
+        );
+      }
+    }
+    const receipt = this.#appendAsLeader({
+      kind: 'membership',
+      durability: this.config.durability,
+      membership: next,
+    });
+    this.#pendingMembershipIndex = receipt.index;
+    return receipt;
+  }
+
+  /**
+   * Asks for a linearizable read. The answer comes as a ReadState with the same `readId`:
+   * serve the read once this node has applied its index. A follower asks its leader.
+   */
+  readIndex(readId: string): void {
+    this.#assertNotAwaitingAdvance();
+    if (this.#role === 'leader') {
+      this.#leaderRead(readId, this.id);
+    } else if (this.#leaderId === null) {
+      this.#readStates.push({ readId, index: 0, error: 'TANDEM_NO_LEADER' });
+    } else {
+      this.#send({ type: 'read-index', to: this.#leaderId, readId });
+    }
+  }
+
+  /**
+   * Hands leadership to voter `to` (what an operator's promote does): proposals stop,
+   * `to` is brought up to date, then told to campaign at once. Gives up after an election
+   * timeout.
+   */
+  transferLeadership(to: NodeId): void {
+    this.#assertNotAwaitingAdvance();
+    if (this.#role !== 'leader') this.#throwNotLeader();
+    if (to === this.id || this.#leadTransferee === to) return;
+    if (!this.membership.voters.includes(to)) {
+      throw new TandemError('TANDEM_MEMBERSHIP_INVALID', `${to} is not a voter and cannot lead`);
+    }
+    this.#leadTransferee = to;
+    this.#electionElapsed = 0;
+    const progress = this.progress.get(to) as Progress;
+    if (progress.match === this.log.lastIndex()) this.#send({ type: 'timeout-now', to });
+    else this.#sendAppend(to, true);
+  }
+
+  /**
+   * Records that the driver took a snapshot of its state machine at `index` and drops the
+   * log up to it. Returns the snapshot's meta, to be stored with its data.
+   */
+  compact(index: number): SnapshotMeta {
+    this.#assertNotAwaitingAdvance();
+    const term = this.log.term(index);
+    assert(term !== undefined, `compact at ${index}: no term known`);
+    const meta: SnapshotMeta = { index, term, membership: this.#membershipAt(index) };
+    this.log.compact(meta);
+    const keepFrom = this.#membershipHistory.findLastIndex((item) => item.index <= index);
+    this.#membershipHistory = [
+      { index, membership: meta.membership },
+      ...this.#membershipHistory.slice(keepFrom + 1),
+    ];
+    return meta;
+  }
+
+  /** The state for status reports. */
+  status(): CoreStatus {
+    const membership = this.membership;
+    const followers = [...this.progress.entries()].map(([id, progress]) => ({
+      id,
+      voter: membership.voters.includes(id),
+      match: progress.match,
+      next: progress.next,
+      applied: progress.applied,
+      state: progress.state,
+      ticksSinceHeard: progress.ticksSinceHeard,
+    }));
+    return {
+      id: this.id,
+      role: this.#role,
+      term: this.#term,
+      vote: this.#vote,
+      leaderId: this.#leaderId,
+      commit: this.log.commit,
+      applied: this.log.applied,
+      firstIndex: this.log.firstIndex(),
+      lastIndex: this.log.lastIndex(),
+      stableIndex: this.log.stableIndex(),
+      membership,
+      followers,
+    };
+  }
+
+  /** The entry at `index` if the log still holds it (for tests and the simulator's checks). */
+  entryAt(index: number): Entry | undefined {
+    return this.log.entry(index);
+  }
+
+  /** Whether `ready()` has anything for the driver. */
+  hasReady(): boolean {
+    const hardState = this.#hardState();
+    return (
+      this.#messages.length > 0 ||
+      this.#readStates.length > 0 ||
+      this.#responses.length > 0 ||
+      this.#snapshotToInstall !== null ||
+      this.log.unstableEntries().length > 0 ||
+      !sameHardState(hardState, this.#persistedHardState) ||
+      !sameSoftState(this.#softState(), this.#reportedSoftState) ||
+      this.#applyLimit() > this.log.applied
+    );
+  }
+
+  /** The next batch of work; the driver must carry it out and call `advance` with it. */
+  ready(): Ready {
+    this.#assertNotAwaitingAdvance();
+    const hardState = this.#hardState();
+    const softState = this.#softState();
+    const hardStateChanged = !sameHardState(hardState, this.#persistedHardState);
+    const entries = this.log.unstableEntries();
+    const snapshot = this.#snapshotToInstall;
+    const ready: Ready = {
+      softState: sameSoftState(softState, this.#reportedSoftState) ? null : softState,
+      hardState: hardStateChanged ? hardState : null,
+      snapshot,
+      entries,
+      mustSync:
+        entries.length > 0 ||
+        snapshot !== null ||
+        hardState.term !== this.#persistedHardState.term ||
+        hardState.vote !== this.#persistedHardState.vote,
+      committedEntries: this.#committedEntriesToApply(),
+      messages: this.#messages,
+      readStates: this.#readStates,
+      responses: this.#responses,
+    };
+    this.#messages = [];
+    this.#readStates = [];
+    this.#responses = [];
+    this.#snapshotToInstall = null;
+    this.#reportedSoftState = softState;
+    this.#awaitingAdvance = ready;
+    return ready;
+  }
+
+  /** Confirms that `ready` was carried out: its entries durable, its committed entries applied. */
+  advance(ready: Ready): void {
+    assert(this.#awaitingAdvance === ready, 'advance() must be given the last Ready');
+    this.#awaitingAdvance = null;
+    const lastWritten = ready.entries[ready.entries.length - 1];
+    if (lastWritten !== undefined) this.log.stableTo(lastWritten.index);
+    if (ready.hardState !== null) this.#persistedHardState = ready.hardState;
+    const lastApplied = ready.committedEntries[ready.committedEntries.length - 1];
+    if (lastApplied !== undefined) this.log.applied = lastApplied.index;
+    if (this.#role === 'leader') {
+      if (this.#maybeCommit()) this.#broadcastAppend(true);
+      this.#settleProposals();
+    } else if (
+      this.#leaderId !== null &&
+      ready.committedEntries.some((entry) => entry.durability === 'sync')
+    ) {
+      this.#send({ type: 'applied', to: this.#leaderId, applied: this.log.applied });
+    }
+  }
+
+  // ------------------------------------------------- rules the mutation tests break
+
+  /** Raft's election restriction: grant a vote only to a log at least as up to date. */
+  protected isCandidateLogUpToDate(lastIndex: number, lastTerm: number): boolean {
+    return this.log.isUpToDate(lastIndex, lastTerm);
+  }
+
+  /** A leader commits by counting replicas only entries of its own term (Raft figure 8). */
+  protected mayCommitByCounting(index: number): boolean {
+    return this.log.term(index) === this.#term;
+  }
+
+  /** A leader serves a linearizable read only after a majority confirms it still leads. */
+  protected readsNeedQuorumConfirmation(): boolean {
+    return true;
+  }
+
+  /** The highest index this node may apply: commit, or further on a leader under async rules. */
+  protected applyLimit(): number {
+    if (this.#role !== 'leader') return this.log.commit;
+    this.#localCommit = Math.max(this.#localCommit, this.log.commit);
+    for (let index = this.#localCommit + 1; index <= this.log.stableIndex(); index++) {
+      const entry = this.log.entry(index) as Entry;
+      if (!this.#locallyCommittable(entry)) break;
+      this.#localCommit = index;
+    }
+    return this.#localCommit;
+  }
+
+  // ---------------------------------------------------------------- terms and roles
+
+  /** Applies the term rules; returns false when the message must be dropped. */
+  #handleTerm(message: Message): boolean {
+    if (message.term > this.#term) {
+      if (message.type === 'vote') {
+        const inLease =
+          this.config.checkQuorum &&
+          this.#leaderId !== null &&
+          this.#electionElapsed < this.config.electionTicks;
+        if (inLease && !message.transfer) return false;
+        if (message.preVote) return true;
+      }
+      if (message.type === 'vote-response' && message.preVote && message.granted) return true;
+      const fromLeader =
+        message.type === 'append' || message.type === 'heartbeat' || message.type === 'snapshot';
+      this.#becomeFollower(message.term, fromLeader ? message.from : null);
+      return true;
+    }
+    if (message.term < this.#term) {
+      if (message.type === 'append' || message.type === 'heartbeat') {
+        // Tell a stale leader about the newer term so it steps down.
+        this.#send({
+          type: 'append-response',
+          to: message.from,
+          reject: true,
+          index: 0,
+          hintIndex: 0,
+          hintTerm: 0,
+          applied: this.log.applied,
+          needsSnapshot: false,
+        });
+      } else if (message.type === 'vote' && message.preVote) {
+        this.#send({ type: 'vote-response', to: message.from, preVote: true, granted: false });
+      }
+      return false;
+    }
+    return true;
+  }
+
+  #dispatch(message: Message): void {
+    switch (message.type) {
+      case 'vote':
+        return this.#handleVote(message);
+      case 'vote-response':
+        return this.#handleVoteResponse(message);
+      case 'append':
+        this.#followLeader(message.from);
+        return this.#handleAppend(message);
+      case 'heartbeat':
+        this.#followLeader(message.from);
+        return this.#handleHeartbeat(message);
+      case 'snapshot':
+        this.#followLeader(message.from);
+        return this.#handleSnapshot(message);
+      case 'timeout-now':
+        if (this.#isPromotable()) this.#campaign('transfer');
+        return;
+      case 'read-index':
+        if (this.#role === 'leader') return this.#leaderRead(message.readId, message.from);
+        this.#send({
+          type: 'read-index-response',
+          to: message.from,
+          readId: message.readId,
+          index: 0,
+          rejected: true,
+        });
+        return;
+      case 'read-index-response':
+        this.#readStates.push({
+          readId: message.readId,
+          index: message.index,
+          error: message.rejected ? 'TANDEM_NO_LEADER' : null,
+        });
+        return;
+      default:
+        if (this.#role === 'leader') this.#handleLeaderResponse(message);
+    }
+  }
+
+  /** A message only a leader sends arrived in our term: follow its sender. */
+  #followLeader(leaderId: NodeId): void {
+    assert(
+      this.#role !== 'leader',
+      `two leaders in term ${this.#term}: ${this.id} and ${leaderId}`,
+    );
+    if (this.#role !== 'follower' || this.#leaderId !== leaderId)
+      this.#becomeFollower(this.#term, leaderId);
+    this.#electionElapsed = 0;
+  }
+
+  #becomeFollower(term: number, leaderId: NodeId | null): void {
+    const wasLeader = this.#role === 'leader';
+    if (term !== this.#term) {
+      this.#term = term;
+      this.#vote = null;
+    }
+    this.#role = 'follower';
+    this.#leaderId = leaderId;
+    this.#resetRoleState();
+    if (wasLeader) this.#failLeaderWork();
+  }
+
+  #becomeLeader(): void {
+    this.#role = 'leader';
+    this.#leaderId = this.id;
+    this.#resetRoleState();
+    this.#localCommit = this.log.commit;
+    this.#pendingMembershipIndex = this.log.lastIndex();
+    for (const id of allMembers(this.membership)) {
+      if (id !== this.id) this.progress.set(id, new Progress(this.log.lastIndex() + 1));
+    }
+    this.#appendAsLeader({ kind: 'noop', durability: this.config.durability });
+  }
+
+  #resetRoleState(): void {
+    this.#electionElapsed = 0;
+    this.#heartbeatElapsed = 0;
+    this.#resetElectionTimer();
+    this.#votes.clear();
+    this.#leadTransferee = null;
+    this.progress.clear();
+  }
+
+  /** A leader that steps down answers everything it was holding. */
+  #failLeaderWork(): void {
+    for (const pending of this.#pendingProposals) {
+      this.#responses.push({
+        index: pending.index,
+        term: pending.term,
+        outcome: 'leadership-lost',
+      });
+    }
+    this.#pendingProposals = [];
+    const reads = [...this.#pendingReads, ...this.#readsAwaitingTermCommit];
+    for (const read of reads) {
+      if (read.from === this.id) {
+        this.#readStates.push({ readId: read.readId, index: 0, error: 'TANDEM_LEADERSHIP_LOST' });
+      } else {
+        this.#send({
+          type: 'read-index-response',
+          to: read.from,
+          readId: read.readId,
+          index: 0,
+          rejected: true,
+        });
+      }
+    }
+    this.#pendingReads = [];
+    this.#readsAwaitingTermCommit = [];
+  }
+
+  #resetElectionTimer(): void {
+    const base = this.config.electionTicks;
+    this.#randomizedElectionTicks = base + this.#random.intBetween(0, base);
+  }
+
+  /** Only a voter of its own latest membership may campaign. */
+  #isPromotable(): boolean {
+    return this.membership.voters.includes(this.id);
+  }
+
+  // ---------------------------------------------------------------- elections
+
+  #tickElection(): void {
+    this.#electionElapsed++;
+    if (this.#isPromotable() && this.#electionElapsed >= this.#randomizedElectionTicks) {
+      this.#electionElapsed = 0;
+      this.#campaign(this.config.preVote ? 'pre-vote' : 'election');
+    }
+  }
+
+  /** Starts a pre-vote, or a real election (after a pre-vote, without PreVote, or for a transfer). */
+  #campaign(kind: CampaignKind): void {
+    const preVote = kind === 'pre-vote';
+    const transfer = kind === 'transfer';
+    if (preVote) {
+      this.#role = 'pre-candidate';
+      this.#leaderId = null;
+      this.#resetRoleState();
+    } else {
+      this.#becomeFollower(this.#term + 1, null);
+      this.#role = 'candidate';
+      this.#vote = this.id;
+    }
+    this.#votes.set(this.id, true);
+    if (this.#countVotes().granted >= quorumSize(this.membership))
+      return this.#winElection(preVote);
+    const voteTerm = preVote ? this.#term + 1 : this.#term;
+    for (const voter of this.membership.voters) {
+      if (voter === this.id) continue;
+      this.#send(
+        {
+          type: 'vote',
+          to: voter,
+          preVote,
+          lastIndex: this.log.lastIndex(),
+          lastTerm: this.log.lastTerm(),
+          transfer,
+        },
+        voteTerm,
+      );
+    }
+  }
+
+  #winElection(preVote: boolean): void {
+    if (preVote) this.#campaign('election');
+    else this.#becomeLeader();
+  }
+
+  #handleVote(message: VoteMessage): void {
+    const canVote =
+      this.#vote === message.from ||
+      (this.#vote === null && this.#leaderId === null) ||
+      (message.preVote && message.term > this.#term);
+    const granted =
+      canVote &&
+      this.membership.voters.includes(this.id) &&
+      this.isCandidateLogUpToDate(message.lastIndex, message.lastTerm);
+    this.#send(
+      { type: 'vote-response', to: message.from, preVote: message.preVote, granted },
+      granted ? message.term : this.#term,
+    );
+    if (granted && !message.preVote) {
+      this.#vote = message.from;
+      this.#electionElapsed = 0;
+    }
+  }
+
+  #handleVoteResponse(message: VoteResponseMessage): void {
+    const expectedRole = message.preVote ? 'pre-candidate' : 'candidate';
+    if (this.#role !== expectedRole || !this.membership.voters.includes(message.from)) return;
+    this.#votes.set(message.from, message.granted);
+    const { granted, rejected } = this.#countVotes();
+    const quorum = quorumSize(this.membership);
+    if (granted >= quorum) this.#winElection(message.preVote);
+    else if (rejected >= quorum) this.#becomeFollower(this.#term, null);
+  }
+
+  #countVotes(): { granted: number; rejected: number } {
+    let granted = 0;
+    let rejected = 0;
+    for (const voter of this.membership.voters) {
+      const vote = this.#votes.get(voter);
+      if (vote === true) granted++;
+      else if (vote === false) rejected++;
+    }
+    return { granted, rejected };
+  }
+
+  // ---------------------------------------------------------------- follower side
+
+  #handleAppend(message: AppendMessage): void {
+    type ReplyBody = Pick<
+      AppendResponseMessage,
+      'reject' | 'index' | 'hintIndex' | 'hintTerm' | 'needsSnapshot'
+    >;
+    const reply = (body: ReplyBody): void =>
+      this.#send({ type: 'append-response', to: message.from, applied: this.log.applied, ...body });
+    const needSnapshot: ReplyBody = {
+      reject: true,
+      index: message.prevIndex,
+      hintIndex: 0,
+      hintTerm: 0,
+      needsSnapshot: true,
+    };
+    if (this.#mustRestore) return reply(needSnapshot);
+    if (message.prevIndex < this.log.commit) {
+      return reply({
+        reject: false,
+        index: this.log.commit,
+        hintIndex: 0,
+        hintTerm: 0,
+        needsSnapshot: false,
+      });
+    }
+    if (!this.log.matchTerm(message.prevIndex, message.prevTerm)) {
+      const hint = this.log.findConflictByTerm(
+        Math.min(message.prevIndex, this.log.lastIndex()),
+        message.prevTerm,
+      );
+      return reply({
+        reject: true,
+        index: message.prevIndex,
+        hintIndex: hint.index,
+        hintTerm: hint.term,
+        needsSnapshot: false,
+      });
+    }
+    const conflict = this.log.findConflict(message.entries);
+    if (conflict !== 0 && conflict <= this.log.lastIndex()) {
+      assert(
+        conflict > this.log.commit,
+        `${this.id}: leader overwrites committed index ${conflict}`,
+      );
+      if (conflict <= this.log.applied) {
+        // This node applied an async tail that the new leader does not have.
+        this.#mustRestore = true;
+        return reply(needSnapshot);
+      }
+    }
+    if (conflict !== 0) {
+      const fresh = message.entries.slice(conflict - message.prevIndex - 1);
+      this.#truncateMembershipFrom(conflict);
+      this.log.truncateAndAppend(fresh);
+      this.#recordMembershipEntries(fresh);
+    }
+    const lastNew = message.prevIndex + message.entries.length;
+    this.#commitTo(Math.min(message.commit, lastNew));
+    reply({ reject: false, index: lastNew, hintIndex: 0, hintTerm: 0, needsSnapshot: false });
+  }
+
+  #handleHeartbeat(message: HeartbeatMessage): void {
+    this.#commitTo(Math.min(message.commit, this.log.lastIndex()));
+    this.#send({
+      type: 'heartbeat-response',
+      to: message.from,
+      round: message.round,
+      applied: this.log.applied,
+    });
+  }
+
+  #handleSnapshot(message: SnapshotMessage): void {
+    const { meta } = message;
+    const accept = (index: number): void =>
+      this.#send({
+        type: 'append-response',
+        to: message.from,
+        reject: false,
+        index,
+        hintIndex: 0,
+        hintTerm: 0,
+        applied: this.log.applied,
+        needsSnapshot: false,
+      });
+    if (!this.#mustRestore) {
+      if (meta.index <= this.log.commit) return accept(this.log.commit);
+      if (this.log.matchTerm(meta.index, meta.term)) {
+        this.#commitTo(meta.index);
+        return accept(this.log.commit);
+      }
+    }
+    assert(message.data !== null, 'a snapshot message reached the core without its data');
+    this.log.restore(meta);
+    this.#membershipHistory = [
+      { index: meta.index, membership: normalizeMembership(meta.membership) },
+    ];
+    this.#snapshotToInstall = { meta, data: message.data };
+    this.#mustRestore = false;
+    accept(meta.index);
+  }
+
+  #commitTo(index: number): void {
+    if (index > this.log.commit) {
+      assert(
+        index <= this.log.lastIndex(),
+        `commit ${index} beyond last index ${this.log.lastIndex()}`,
+      );
+      this.log.commit = index;
+    }
+  }
+
+  // ---------------------------------------------------------------- leader side
+
+  #tickLeader(): void {
+    this.#heartbeatElapsed++;
+    this.#electionElapsed++;
+    for (const [id, progress] of this.progress) {
+      progress.ticksSinceHeard++;
+      if (
+        progress.state === 'snapshot' &&
+        ++progress.snapshotTicks > 2 * this.config.electionTicks
+      ) {
+        // The snapshot was lost or is stuck: probe again, which resends it if still needed.
+        progress.becomeProbe();
+        this.#sendAppend(id, true);
+      }
+    }
+    if (this.#electionElapsed >= this.config.electionTicks) {
+      this.#electionElapsed = 0;
+      if (this.config.checkQuorum && !this.#quorumRecentlyActive()) {
+        this.#becomeFollower(this.#term, null);
+        return;
+      }
+      this.#leadTransferee = null;
+    }
+    if (this.#heartbeatElapsed >= this.config.heartbeatTicks) {
+      this.#heartbeatElapsed = 0;
+      this.#broadcastHeartbeat();
+    }
+    this.#expireProposals();
+  }
+
+  /** Check-quorum: were a majority of voters heard from since the last check? Resets the marks. */
+  #quorumRecentlyActive(): boolean {
+    let active = 0;
+    for (const voter of this.membership.voters) {
+      if (voter === this.id || this.progress.get(voter)?.recentActive) active++;
+    }
+    for (const progress of this.progress.values()) progress.recentActive = false;
+    return active >= quorumSize(this.membership);
+  }
+
+  #handleLeaderResponse(message: Message): void {
+    const progress = this.progress.get(message.from);
+    if (progress === undefined) return;
+    progress.recentActive = true;
+    progress.ticksSinceHeard = 0;
+    switch (message.type) {
+      case 'append-response':
+        progress.applied = Math.max(progress.applied, message.applied);
+        this.#handleAppendResponse(message, progress);
+        break;
+      case 'heartbeat-response':
+        this.#handleHeartbeatResponse(message, progress);
+        break;
+      case 'applied':
+        progress.applied = Math.max(progress.applied, message.applied);
+        break;
+      default:
+        return;
+    }
+    this.#settleProposals();
+  }
+
+  #handleAppendResponse(message: AppendResponseMessage, progress: Progress): void {
+    if (message.reject) {
+      if (message.needsSnapshot) return this.#sendSnapshot(message.from, progress);
+      let probeFrom = message.hintIndex;
+      if (message.hintTerm > 0)
+        probeFrom = this.log.findConflictByTerm(message.hintIndex, message.hintTerm).index;
+      if (progress.maybeDecrTo(message.index, probeFrom)) {
+        if (progress.state === 'replicate') progress.becomeProbe();
+        this.#sendAppend(message.from, true);
+      }
+      return;
+    }
+    const updated = progress.maybeUpdate(message.index);
+    progress.freeTo(message.index);
+    if (progress.state === 'probe' && updated) progress.becomeReplicate();
+    if (progress.state === 'snapshot' && progress.match >= progress.pendingSnapshot) {
+      progress.becomeProbe();
+      progress.becomeReplicate();
+    }
+    if (updated && this.#maybeCommit()) this.#broadcastAppend(true);
+    while (this.#sendAppend(message.from, false));
+    if (message.from === this.#leadTransferee && progress.match === this.log.lastIndex()) {
+      this.#send({ type: 'timeout-now', to: message.from });
+    }
+  }
+
+  #handleHeartbeatResponse(message: HeartbeatResponseMessage, progress: Progress): void {
+    progress.applied = Math.max(progress.applied, message.applied);
+    progress.readRound = Math.max(progress.readRound, message.round);
+    if (progress.state === 'probe') progress.probeSent = false;
+    if (progress.match < this.log.lastIndex()) this.#sendAppend(message.from, false);
+    this.#releaseReads();
+  }
+
+  /** Advances the safe commit index to what a majority of voters holds durably. */
+  #maybeCommit(): boolean {
+    const matches = this.membership.voters
+      .map((voter) =>
+        voter === this.id ? this.log.stableIndex() : (this.progress.get(voter)?.match ?? 0),
+      )
+      .sort((a, b) => b - a);
+    const quorumIndex = matches[quorumSize(this.membership) - 1] ?? 0;
+    if (quorumIndex <= this.log.commit || !this.mayCommitByCounting(quorumIndex)) return false;
+    const hadCommittedInTerm = this.#committedInTerm();
+    this.log.commit = quorumIndex;
+    if (!hadCommittedInTerm) this.#startReadsAwaitingTermCommit();
+    return true;
+  }
+
+  /** Whether `entry`, beyond the safe commit index, may be applied by this leader under its own rule. */
+  #locallyCommittable(entry: Entry): boolean {
+    if (entry.durability === 'async') return true;
+    if (entry.durability !== 'semi-sync') return false;
+    for (const progress of this.progress.values()) if (progress.match >= entry.index) return true;
+    return false;
+  }
+
+  #applyLimit(): number {
+    return Math.min(this.applyLimit(), this.log.lastIndex());
+  }
+
+  #committedEntriesToApply(): Entry[] {
+    const limit = this.#applyLimit();
+    const from = this.log.applied + 1;
+    if (from > limit) return [];
+    return this.log.slice(
+      from,
+      limit + 1,
+      this.config.maxApplyBatchEntries,
+      Number.MAX_SAFE_INTEGER,
+    );
+  }
+
+  #committedInTerm(): boolean {
+    return this.log.term(this.log.commit) === this.#term;
+  }
+
+  #assertCanPropose(): void {
+    if (this.#role !== 'leader') this.#throwNotLeader();
+    if (this.#leadTransferee !== null) {
+      throw new TandemError(
+        'TANDEM_TRANSFER_IN_PROGRESS',
+        `leadership is moving to ${this.#leadTransferee}; retry on the new leader`,
+      );
+    }
+    if (this.#pendingProposals.length >= this.config.maxPendingProposals) {
+      throw new TandemError(
+        'TANDEM_TOO_MANY_PENDING',
+        `${this.#pendingProposals.length} writes are waiting for acknowledgement (maxPendingProposals)`,
+      );
+    }
+  }
+
+  #throwNotLeader(): never {
+    if (this.#leaderId === null)
+      throw new TandemError('TANDEM_NO_LEADER', 'no leader is known; retry shortly');
+    throw new TandemError(
+      'TANDEM_NOT_LEADER',
+      `${this.id} is not the leader; ${this.#leaderId} is`,
+      {
+        leaderId: this.#leaderId,
+      },
+    );
+  }
+
+  /** Refuses a write at once, before it enters the log, when the replicas its mode needs are down. */
+  #assertReplicasAvailable(mode: Durability): void {
+    const isUp = (id: NodeId): boolean =>
+      (this.progress.get(id)?.ticksSinceHeard ?? Infinity) < this.config.syncTimeoutTicks;
+    if (mode === 'sync') {
+      const down = this.membership.voters.filter((voter) => voter !== this.id && !isUp(voter));
+      if (down.length > 0) {
+        throw new TandemError(
+          'TANDEM_REPLICA_UNAVAILABLE',
+          `replica ${down.join(', ')} is unavailable and a sync write needs every voter; nothing was written`,
+        );
+      }
+    } else if (mode === 'semi-sync' && ![...this.progress.keys()].some(isUp)) {
+      throw new TandemError(
+        'TANDEM_REPLICA_UNAVAILABLE',
+        'no replica is available and a semi-sync write needs one; nothing was written',
+      );
+    }
+  }
+
+  #appendAsLeader(
+    body: Pick<Entry, 'kind' | 'durability' | 'data' | 'membership'>,
+  ): ProposalReceipt {
+    const entry: Entry = { index: this.log.lastIndex() + 1, term: this.#term, ...body };
+    this.log.append([entry]);
+    this.#recordMembershipEntries([entry]);
+    if (entry.kind !== 'noop') {
+      this.#pendingProposals.push({
+        index: entry.index,
+        term: entry.term,
+        durability: entry.durability,
+        deadlineTick: this.#ticks + this.config.syncTimeoutTicks,
+      });
+    }
+    this.#broadcastAppend(false);
+    return { index: entry.index, term: entry.term };
+  }
+
+  /** Answers the proposals whose durability rule now holds and which this leader has applied. */
+  #settleProposals(): void {
+    const settled: PendingProposal[] = [];
+    for (const pending of this.#pendingProposals) {
+      if (pending.index > this.log.applied) break;
+      if (pending.durability === 'sync' && !this.#allVotersApplied(pending.index)) continue;
+      settled.push(pending);
+      this.#responses.push({ index: pending.index, term: pending.term, outcome: 'acknowledged' });
+    }
+    if (settled.length > 0)
+      this.#pendingProposals = this.#pendingProposals.filter((p) => !settled.includes(p));
+  }
+
+  #allVotersApplied(index: number): boolean {
+    return this.membership.voters.every(
+      (voter) => voter === this.id || (this.progress.get(voter)?.applied ?? 0) >= index,
+    );
+  }
+
+  #expireProposals(): void {
+    while (
+      this.#pendingProposals.length > 0 &&
+      (this.#pendingProposals[0] as PendingProposal).deadlineTick <= this.#ticks
+    ) {
+      const expired = this.#pendingProposals.shift() as PendingProposal;
+      this.#responses.push({ index: expired.index, term: expired.term, outcome: 'timeout' });
+    }
+  }
+
+  /**
+   * Sends `to` the next entries (or an empty append carrying the commit index, when
+   * `sendIfEmpty`), or a snapshot when the entries it needs are compacted. Returns whether
+   * an append with entries went out.
+   */
+  #sendAppend(to: NodeId, sendIfEmpty: boolean): boolean {
+    const progress = this.progress.get(to);
+    if (progress === undefined || progress.isPaused(this.config.maxInflightMessages)) return false;
+    const prevIndex = progress.next - 1;
+    const prevTerm = this.log.term(prevIndex);
+    if (prevTerm === undefined) {
+      this.#sendSnapshot(to, progress);
+      return false;
+    }
+    const entries =
+      progress.next <= this.log.lastIndex()
+        ? this.log.slice(
+            progress.next,
+            this.log.lastIndex() + 1,
+            this.config.maxEntriesPerMessage,
+            this.config.maxMessageBytes,
+          )
+        : [];
+    if (entries.length === 0 && !sendIfEmpty) return false;
+    this.#send({ type: 'append', to, prevIndex, prevTerm, entries, commit: this.log.commit });
+    progress.sent(prevIndex + entries.length, entries.length);
+    return entries.length > 0;
+  }
+
+  #sendSnapshot(to: NodeId, progress: Progress): void {
+    const meta = this.log.snapshot;
+    this.#send({ type: 'snapshot', to, meta, data: null });
+    progress.becomeSnapshot(meta.index);
+  }
+
+  #broadcastAppend(sendIfEmpty: boolean): void {
+    for (const id of this.progress.keys()) this.#sendAppend(id, sendIfEmpty);
+  }
+
+  #broadcastHeartbeat(): void {
+    for (const [to, progress] of this.progress) {
+      const commit = Math.min(progress.match, this.log.commit);
+      this.#send({ type: 'heartbeat', to, commit, round: this.#readRound });
+    }
+  }
+
+  // ---------------------------------------------------------------- reads
+
+  #leaderRead(readId: string, from: NodeId): void {
+    if (
+      this.#pendingReads.length + this.#readsAwaitingTermCommit.length >=
+      this.config.maxPendingReads
+    ) {
+      return this.#answerRead(readId, from, 0, true);
+    }
+    if (!this.#committedInTerm()) {
+      // The commit index of a new leader may trail the real one until its noop commits.
+      this.#readsAwaitingTermCommit.push({ readId, from });
+      return;
+    }
+    if (this.membership.voters.length === 1 || !this.readsNeedQuorumConfirmation()) {
+      return this.#answerRead(readId, from, this.log.commit, false);
+    }
+    this.#readRound++;
+    this.#pendingReads.push({ readId, from, index: this.log.commit, round: this.#readRound });
+    this.#broadcastHeartbeat();
+  }
+
+  #startReadsAwaitingTermCommit(): void {
+    const waiting = this.#readsAwaitingTermCommit;
+    this.#readsAwaitingTermCommit = [];
+    for (const read of waiting) this.#leaderRead(read.readId, read.from);
+  }
+
+  /** Answers the reads whose round a majority of voters has confirmed. */
+  #releaseReads(): void {
+    if (this.#pendingReads.length === 0) return;
+    const rounds = this.membership.voters
+      .map((voter) =>
+        voter === this.id ? this.#readRound : (this.progress.get(voter)?.readRound ?? 0),
+      )
+      .sort((a, b) => b - a);
+    const confirmedRound = rounds[quorumSize(this.membership) - 1] ?? 0;
+    while (
+      this.#pendingReads.length > 0 &&
+      (this.#pendingReads[0] as PendingRead).round <= confirmedRound
+    ) {
+      const read = this.#pendingReads.shift() as PendingRead;
+      this.#answerRead(read.readId, read.from, read.index, false);
+    }
+  }
+
+  #answerRead(readId: string, from: NodeId, index: number, rejected: boolean): void {
+    if (from === this.id) {
+      this.#readStates.push({ readId, index, error: rejected ? 'TANDEM_NO_LEADER' : null });
+    } else {
+      this.#send({ type: 'read-index-response', to: from, readId, index, rejected });
+    }
+  }
+
+  // ---------------------------------------------------------------- membership
+
+  #recordMembershipEntries(entries: readonly Entry[]): void {
+    for (const entry of entries) {
+      if (entry.kind !== 'membership') continue;
+      assert(
+        entry.membership !== undefined,
+        `membership entry ${entry.index} without a membership`,
+      );
+      this.#membershipHistory.push({
+        index: entry.index,
+        membership: normalizeMembership(entry.membership),
+      });
+      if (this.#role === 'leader') this.#syncProgressWithMembership();
+    }
+  }
+
+  #truncateMembershipFrom(index: number): void {
+    while (
+      this.#membershipHistory.length > 1 &&
+      (this.#membershipHistory.at(-1) as { index: number }).index >= index
+    ) {
+      this.#membershipHistory.pop();
+    }
+  }
+
+  #membershipAt(index: number): Membership {
+    const found = this.#membershipHistory.findLast((item) => item.index <= index);
+    assert(found !== undefined, `no membership known at ${index}`);
+    return found.membership;
+  }
+
+  #syncProgressWithMembership(): void {
+    const members = this.membership;
+    for (const id of allMembers(members)) {
+      // Probe from the entry that added the member: it rejects and backs off to what it has.
+      if (id !== this.id && !this.progress.has(id))
+        this.progress.set(id, new Progress(this.log.lastIndex()));
+    }
+    for (const id of [...this.progress.keys()]) {
+      if (!isMember(members, id)) this.progress.delete(id);
+    }
+  }
+
+  // ---------------------------------------------------------------- plumbing
+
+  #send(body: MessageBody, term: number = this.#term): void {
+    this.#messages.push({ ...body, from: this.id, term } as Message);
+  }
+
+  #hardState(): HardState {
+    return { term: this.#term, vote: this.#vote, commit: this.log.commit };
+  }
+
+  #softState(): SoftState {
+    return { role: this.#role, leaderId: this.#leaderId, term: this.#term };
+  }
+
+  #assertNotAwaitingAdvance(): void {
+    assert(
+      this.#awaitingAdvance === null,
+      'advance() must be called before the core is used again',
+    );
+  }
+}
+
+function sameHardState(a: HardState, b: HardState): boolean {
+  return a.term === b.term && a.vote === b.vote && a.commit === b.commit;
+}
+
+function sameSoftState(a: SoftState, b: SoftState): boolean {
+  return a.role === b.role && a.leaderId === b.leaderId && a.term === b.term;
+}
+
+export { entryBytes };

@@ -1,0 +1,15 @@
+/** The replication core's public surface. */
+export * from './types.js';
+export * from './config.js';
+export * from './errors.js';
+export * from './membership.js';
+export {
+  RaftCore,
+  type CoreOptions,
+  type CoreStatus,
+  type FollowerStatus,
+  type ProposalReceipt,
+  type RandomSource,
+} from './core.js';
+export { Prng } from './prng.js';
+export { assert, AssertionError } from './assert.js';

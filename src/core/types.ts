@@ -1,0 +1,260 @@
+/**
+ * The data the replication core reads and writes. Everything here crosses the boundary
+ * between the pure core and its drivers (the node runtime and the simulator), so every
+ * field is plain data: no classes, no functions.
+ */
+
+/** A node's id: short, printable, unique within a cluster. */
+export type NodeId = string;
+
+/**
+ * When a write is acknowledged (DESIGN section 2):
+ * - `async`: the leader has it durably in its log;
+ * - `semi-sync`: the leader and at least one follower have it durably;
+ * - `quorum`: a majority of voters have it durably (the default);
+ * - `sync`: a majority has it durably and every voter has applied it.
+ */
+export type Durability = 'async' | 'semi-sync' | 'quorum' | 'sync';
+
+/** Durability modes from weakest to strongest; a request may only ask for more. */
+export const durabilityOrder: readonly Durability[] = ['async', 'semi-sync', 'quorum', 'sync'];
+
+/** The stronger of two durability modes. */
+export function strongerDurability(a: Durability, b: Durability): Durability {
+  return durabilityOrder.indexOf(a) >= durabilityOrder.indexOf(b) ? a : b;
+}
+
+/** The members of a cluster: voters elect and commit; learners replicate and never vote. */
+export interface Membership {
+  readonly voters: readonly NodeId[];
+  readonly learners: readonly NodeId[];
+}
+
+/** A single-member change, replicated through the log as a `membership` entry. */
+export type MembershipChange =
+  | { readonly type: 'add-learner'; readonly id: NodeId }
+  | { readonly type: 'add-voter'; readonly id: NodeId }
+  | { readonly type: 'remove'; readonly id: NodeId };
+
+/** What a log entry carries. `noop` is the entry a new leader appends to commit its term. */
+export type EntryKind = 'command' | 'noop' | 'membership';
+
+/** One record of the replication log. */
+export interface Entry {
+  readonly index: number;
+  readonly term: number;
+  readonly kind: EntryKind;
+  /** The commit rule this entry must meet before it is acknowledged. */
+  readonly durability: Durability;
+  /** The state machine command (kind `command`); opaque to the core. */
+  readonly data?: Uint8Array;
+  /** The whole new membership (kind `membership`); it takes effect when appended. */
+  readonly membership?: Membership;
+}
+
+/** Term, vote and commit index: stored apart from the log and synced before dependent messages. */
+export interface HardState {
+  readonly term: number;
+  readonly vote: NodeId | null;
+  readonly commit: number;
+}
+
+/** What a snapshot stands for: the state after applying every entry up to `index`. */
+export interface SnapshotMeta {
+  readonly index: number;
+  readonly term: number;
+  readonly membership: Membership;
+}
+
+/** A snapshot with its bytes, as the driver installs it. */
+export interface Snapshot {
+  readonly meta: SnapshotMeta;
+  readonly data: Uint8Array;
+}
+
+/** Fields every node-to-node message carries. */
+interface MessageHeader {
+  readonly from: NodeId;
+  readonly to: NodeId;
+  readonly term: number;
+}
+
+/** A request for a vote; `preVote` asks "would you vote for me?" without changing any term. */
+export interface VoteMessage extends MessageHeader {
+  readonly type: 'vote';
+  readonly preVote: boolean;
+  readonly lastIndex: number;
+  readonly lastTerm: number;
+  /** Set when the leader asked for this election (leadership transfer): ignores leases. */
+  readonly transfer: boolean;
+}
+
+/** The answer to a vote request. */
+export interface VoteResponseMessage extends MessageHeader {
+  readonly type: 'vote-response';
+  readonly preVote: boolean;
+  readonly granted: boolean;
+}
+
+/** Entries after (prevIndex, prevTerm), and the leader's commit index. */
+export interface AppendMessage extends MessageHeader {
+  readonly type: 'append';
+  readonly prevIndex: number;
+  readonly prevTerm: number;
+  readonly entries: readonly Entry[];
+  readonly commit: number;
+}
+
+/**
+ * The answer to an append or a snapshot. On success `index` is the last index known to
+ * match the leader. On rejection `index` is the rejected prevIndex and (hintIndex,
+ * hintTerm) let the leader skip a whole term of mismatching entries at once.
+ * `needsSnapshot` says that this node applied entries the leader no longer has (an
+ * unreplicated async tail), so only a snapshot can bring its state machine back.
+ */
+export interface AppendResponseMessage extends MessageHeader {
+  readonly type: 'append-response';
+  readonly reject: boolean;
+  readonly index: number;
+  readonly hintIndex: number;
+  readonly hintTerm: number;
+  readonly applied: number;
+  readonly needsSnapshot: boolean;
+}
+
+/** Leader liveness, commit propagation, and ReadIndex rounds (`round` > 0). */
+export interface HeartbeatMessage extends MessageHeader {
+  readonly type: 'heartbeat';
+  readonly commit: number;
+  readonly round: number;
+}
+
+/** The answer to a heartbeat, with the follower's applied index for `sync` acknowledgement. */
+export interface HeartbeatResponseMessage extends MessageHeader {
+  readonly type: 'heartbeat-response';
+  readonly round: number;
+  readonly applied: number;
+}
+
+/** A follower telling its leader how far it has applied (used by `sync` writes). */
+export interface AppliedMessage extends MessageHeader {
+  readonly type: 'applied';
+  readonly applied: number;
+}
+
+/** A snapshot to install; the driver attaches `data` for the snapshot named by `meta`. */
+export interface SnapshotMessage extends MessageHeader {
+  readonly type: 'snapshot';
+  readonly meta: SnapshotMeta;
+  readonly data: Uint8Array | null;
+}
+
+/** "Start an election now": the last step of a leadership transfer. */
+export interface TimeoutNowMessage extends MessageHeader {
+  readonly type: 'timeout-now';
+}
+
+/** A follower asking the leader for a read index on behalf of a linearizable read. */
+export interface ReadIndexMessage extends MessageHeader {
+  readonly type: 'read-index';
+  readonly readId: string;
+}
+
+/** The leader's answer: the index the follower must apply before serving `readId`. */
+export interface ReadIndexResponseMessage extends MessageHeader {
+  readonly type: 'read-index-response';
+  readonly readId: string;
+  readonly index: number;
+  readonly rejected: boolean;
+}
+
+/** Every message the core sends or receives. */
+export type Message =
+  | VoteMessage
+  | VoteResponseMessage
+  | AppendMessage
+  | AppendResponseMessage
+  | HeartbeatMessage
+  | HeartbeatResponseMessage
+  | AppliedMessage
+  | SnapshotMessage
+  | TimeoutNowMessage
+  | ReadIndexMessage
+  | ReadIndexResponseMessage;
+
+/** The message type codes, for exhaustive handling and for the wire. */
+export type MessageType = Message['type'];
+
+/** A node's role. Learners are followers that never campaign. */
+export type Role = 'follower' | 'pre-candidate' | 'candidate' | 'leader';
+
+/** Role and leader, reported in a Ready when they change. */
+export interface SoftState {
+  readonly role: Role;
+  readonly leaderId: NodeId | null;
+  readonly term: number;
+}
+
+/**
+ * A linearizable read that may proceed once this node has applied `index`; or, with
+ * `error`, a read that cannot be served here (no leader, leadership lost).
+ */
+export interface ReadState {
+  readonly readId: string;
+  readonly index: number;
+  readonly error: 'TANDEM_NO_LEADER' | 'TANDEM_LEADERSHIP_LOST' | null;
+}
+
+/**
+ * What became of a proposal made on this node:
+ * - `acknowledged`: its durability rule holds and this node has applied it;
+ * - `timeout`: not acknowledged within syncTimeoutTicks; it stays in the log and becomes
+ *   visible if and when the replicas it needs have it;
+ * - `leadership-lost`: this node stopped leading before acknowledging it; the outcome is
+ *   unknown (a new leader may still commit it);
+ * - `overwritten`: another leader's entry replaced it; it will never apply.
+ */
+export interface ProposalOutcome {
+  readonly index: number;
+  readonly term: number;
+  readonly outcome: 'acknowledged' | 'timeout' | 'leadership-lost' | 'overwritten';
+}
+
+/**
+ * A batch of work for the driver, to do in this order:
+ * 1. install `snapshot` (if any), then write `entries` (the first may overwrite the log
+ *    from its index on) and `hardState` (if any); sync them to disk when `mustSync`;
+ * 2. apply `committedEntries` to the state machine, in order;
+ * 3. send `messages` (never before step 1 is durable), answer `readStates` and `responses`;
+ * 4. call `advance(ready)`.
+ */
+export interface Ready {
+  readonly softState: SoftState | null;
+  readonly hardState: HardState | null;
+  readonly snapshot: Snapshot | null;
+  readonly entries: readonly Entry[];
+  readonly mustSync: boolean;
+  readonly committedEntries: readonly Entry[];
+  readonly messages: readonly Message[];
+  readonly readStates: readonly ReadState[];
+  readonly responses: readonly ProposalOutcome[];
+}
+
+/** What a node read back from its disk at start: the core is rebuilt from it. */
+export interface PersistedState {
+  readonly hardState: HardState;
+  /** The latest snapshot's meta, or null if the node never took or received one. */
+  readonly snapshot: SnapshotMeta | null;
+  /** The log after the snapshot: `entries[i]` is at index `snapshot.index + 1 + i`. */
+  readonly entries: readonly Entry[];
+  /** The last index the state machine has applied (recorded with its data). */
+  readonly applied: number;
+}
+
+/** The empty state of a node that has never run. */
+export const emptyPersistedState: PersistedState = {
+  hardState: { term: 0, vote: null, commit: 0 },
+  snapshot: null,
+  entries: [],
+  applied: 0,
+};
