@@ -680,10 +680,10 @@ export class RaftCore {
       this.#vote === message.from ||
       (this.#vote === null && this.#leaderId === null) ||
       (message.preVote && message.term > this.#term);
-    const granted =
-      canVote &&
-      this.membership.voters.includes(this.id) &&
-      this.isCandidateLogUpToDate(message.lastIndex, message.lastTerm);
+    // A node answers whatever its own membership says: a learner that was promoted may not
+    // have the entry yet, and refusing would deadlock the election that needs it. A vote
+    // counts only if the candidate's membership lists the sender as a voter.
+    const granted = canVote && this.isCandidateLogUpToDate(message.lastIndex, message.lastTerm);
     this.#send(
       { type: 'vote-response', to: message.from, preVote: message.preVote, granted },
       granted ? message.term : this.#term,
@@ -919,8 +919,14 @@ export class RaftCore {
   #handleHeartbeatResponse(message: HeartbeatResponseMessage, progress: Progress): void {
     progress.applied = Math.max(progress.applied, message.applied);
     progress.readRound = Math.max(progress.readRound, message.round);
+    // The follower is alive: if appends to it were lost, a full window or a waiting probe
+    // would stall it for good, so free one slot and (re)send; an empty append at the end
+    // of the log makes it report its real match point.
     if (progress.state === 'probe') progress.probeSent = false;
-    if (progress.match < this.log.lastIndex()) this.#sendAppend(message.from, false);
+    if (progress.state === 'replicate' && progress.isPaused(this.config.maxInflightMessages)) {
+      progress.inflight.shift();
+    }
+    if (progress.match < this.log.lastIndex()) this.#sendAppend(message.from, true);
     this.#releaseReads();
   }
 

@@ -32,13 +32,11 @@ export class RaftLog {
     this.#unstableFrom = this.lastIndex() + 1;
     assertIndex(commit, 'commit');
     assertIndex(applied, 'applied');
-    // A restarted node's commit can trail its applied index (commit is synced lazily).
-    this.commit = Math.max(commit, snapshot.index);
+    // A restarted node's commit can trail its applied index (commit is synced lazily), and
+    // after a forced snapshot restore its stored commit can exceed the shorter log: commit is
+    // only knowledge of what the cluster committed, so it is clamped to what this log holds.
+    this.commit = Math.min(Math.max(commit, snapshot.index), this.lastIndex());
     this.applied = Math.max(applied, snapshot.index);
-    assert(
-      this.commit <= this.lastIndex(),
-      `commit ${commit} beyond last index ${this.lastIndex()}`,
-    );
   }
 
   /** The meta of the snapshot the log starts after. */
