@@ -403,7 +403,11 @@ export class RaftCore {
         hardState.term !== this.#persistedHardState.term ||
         hardState.vote !== this.#persistedHardState.vote,
       committedEntries: this.#committedEntriesToApply(),
-      messages: this.#messages,
+      messages: this.#messages.map((message) =>
+        // The driver holds only its latest snapshot: name that one, even if it compacted
+        // again after this message was decided.
+        message.type === 'snapshot' ? { ...message, meta: this.log.snapshot } : message,
+      ),
       readStates: this.#readStates,
       responses: this.#responses,
     };
@@ -892,7 +896,11 @@ export class RaftCore {
 
   #handleAppendResponse(message: AppendResponseMessage, progress: Progress): void {
     if (message.reject) {
-      if (message.needsSnapshot) return this.#sendSnapshot(message.from, progress);
+      if (message.needsSnapshot) {
+        // The follower will replace its whole log by the snapshot: what it matched is gone.
+        progress.match = Math.min(progress.match, this.log.snapshot.index);
+        return this.#sendSnapshot(message.from, progress);
+      }
       let probeFrom = message.hintIndex;
       if (message.hintTerm > 0)
         probeFrom = this.log.findConflictByTerm(message.hintIndex, message.hintTerm).index;
@@ -911,6 +919,8 @@ export class RaftCore {
     }
     if (updated && this.#maybeCommit()) this.#broadcastAppend(true);
     while (this.#sendAppend(message.from, false));
+    // A commit that advanced while the window was full has not reached this follower yet.
+    if (progress.sentCommit < this.log.commit) this.#sendAppend(message.from, true);
     if (message.from === this.#leadTransferee && progress.match === this.log.lastIndex()) {
       this.#send({ type: 'timeout-now', to: message.from });
     }
@@ -1093,6 +1103,7 @@ export class RaftCore {
         : [];
     if (entries.length === 0 && !sendIfEmpty) return false;
     this.#send({ type: 'append', to, prevIndex, prevTerm, entries, commit: this.log.commit });
+    progress.sentCommit = Math.max(progress.sentCommit, this.log.commit);
     progress.sent(prevIndex + entries.length, entries.length);
     return entries.length > 0;
   }
@@ -1111,6 +1122,7 @@ export class RaftCore {
     for (const [to, progress] of this.progress) {
       const commit = Math.min(progress.match, this.log.commit);
       this.#send({ type: 'heartbeat', to, commit, round: this.#readRound });
+      progress.sentCommit = Math.max(progress.sentCommit, commit);
     }
   }
 

@@ -211,13 +211,12 @@ export interface ReadState {
  * - `timeout`: not acknowledged within syncTimeoutTicks; it stays in the log and becomes
  *   visible if and when the replicas it needs have it;
  * - `leadership-lost`: this node stopped leading before acknowledging it; the outcome is
- *   unknown (a new leader may still commit it);
- * - `overwritten`: another leader's entry replaced it; it will never apply.
+ *   unknown (a new leader may still commit it).
  */
 export interface ProposalOutcome {
   readonly index: number;
   readonly term: number;
-  readonly outcome: 'acknowledged' | 'timeout' | 'leadership-lost' | 'overwritten';
+  readonly outcome: 'acknowledged' | 'timeout' | 'leadership-lost';
 }
 
 /**

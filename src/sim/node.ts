@@ -30,6 +30,8 @@ export interface SimWorld {
   readonly config: Partial<CoreConfig>;
   send(message: Message): void;
   trace(line: string): void;
+  /** Told when this node becomes leader (the fault schedule may crash new leaders). */
+  onLeader(node: SimNode): void;
 }
 
 /** How a client call ended. */
@@ -106,11 +108,20 @@ export class SimNode {
     assert(this.core === null, `${this.id} is already running`);
     this.#incarnation++;
     this.#snapshot = this.disk.snapshot ?? this.#snapshot;
+    const persisted = this.disk.load(this.store.applied);
+    const logEnd = (persisted.snapshot?.index ?? 0) + persisted.entries.length;
+    // A crash between writing a received snapshot and restoring the state machine from it
+    // leaves the store behind the snapshot, or (after a rollback of an async tail) ahead of
+    // the log: either way the snapshot on disk is the truth.
+    if (this.#snapshot.meta.index > this.store.applied || this.store.applied > logEnd) {
+      this.store.restore(this.#snapshot.meta, this.#snapshot.data);
+      this.#world.trace(`${this.id} restored its state machine from the snapshot at ${this.#snapshot.meta.index}`);
+    }
     this.core = this.#world.makeCore({
       id: this.id,
       random: new Prng(this.#coreSeed + this.#incarnation),
       config: this.#world.config,
-      persisted: this.disk.load(this.store.applied),
+      persisted: { ...persisted, applied: this.store.applied },
       bootstrap: this.#bootstrap,
     });
     this.#role = 'follower';
@@ -239,6 +250,7 @@ export class SimNode {
       this.#role = ready.softState.role;
       if (ready.softState.role === 'leader')
         this.#world.trace(`${this.id} leads term ${ready.softState.term}`);
+        this.#world.onLeader(this);
     }
     this.#world.checker.onReady(
       this.id,

@@ -48,7 +48,7 @@ const tickMs = 10;
 /** How long a healed cluster has to converge before that is a violation. */
 const livenessDeadlineMs = 30_000;
 /** Trace lines kept for a replay printout. */
-const traceLinesMax = 4_000;
+const traceLinesMax = 200_000;
 /** How long a client waits for an answer before it moves on. */
 const clientTimeoutMs = 1_500;
 const keys = ['a', 'b', 'c'] as const;
@@ -64,6 +64,8 @@ interface Plan {
   readonly faultPhaseMs: number;
   readonly clients: number;
   readonly faultEvents: number;
+  /** Chance, per 1000, that a newly elected leader crashes within 40 ms. */
+  readonly leaderCrashPerMille: number;
 }
 
 function drawPlan(random: Prng): Plan {
@@ -87,6 +89,7 @@ function drawPlan(random: Prng): Plan {
     faultPhaseMs,
     clients: random.intBetween(1, 5),
     faultEvents: random.intBetween(Math.floor(faultPhaseMs / 600), Math.floor(faultPhaseMs / 150)),
+    leaderCrashPerMille: random.pick([0, 200, 500]),
   };
 }
 
@@ -126,6 +129,7 @@ class Simulation {
       config: { ...this.#plan.config, durability: this.#plan.durability },
       send: (message) => this.#send(message),
       trace: (line) => this.#trace(line),
+      onLeader: (node) => this.#maybeCrashNewLeader(node),
     };
     this.#nextNodeNumber = this.#plan.voters + this.#plan.learners + 1;
   }
@@ -224,7 +228,7 @@ class Simulation {
       this.#traceHash = Math.imul(this.#traceHash ^ text.charCodeAt(i), 0x01000193);
     this.#traceLines.push(text);
     if (this.#traceLines.length > traceLinesMax)
-      this.#traceLines.splice(0, this.#traceLines.length - traceLinesMax);
+      this.#traceLines.splice(0, traceLinesMax / 2); // drop the oldest half at once: linear, not quadratic
   }
 
   // ---------------------------------------------------------------- workload
@@ -393,6 +397,23 @@ class Simulation {
       case 'membership':
         return this.#changeMembership();
     }
+  }
+
+  /**
+   * Crashes a new leader soon after its election, some of the time: the moment when its
+   * log holds entries of earlier terms that are replicated but not committed (the window
+   * of Raft's figure 8).
+   */
+  #maybeCrashNewLeader(node: SimNode): void {
+    if (this.#faultPhaseOver || !this.#random.chance(this.#plan.leaderCrashPerMille, 1000)) return;
+    this.#queue.schedule(this.#random.intBetween(0, 40), () => {
+      if (!node.up || this.#faultPhaseOver) return;
+      this.#faults++;
+      node.crash();
+      this.#queue.schedule(this.#random.intBetween(50, 1_000), () => {
+        if (!node.up && !this.#faultPhaseOver) node.start();
+      });
+    });
   }
 
   #healNetwork(): void {
