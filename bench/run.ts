@@ -27,20 +27,26 @@ function coreThroughput(voters: number, batch: number, durability: Durability): 
   const cores = new Map(
     ids.map((id, i) => [
       id,
-      new RaftCore({ id, random: new Prng(i + 1), bootstrap: { voters: ids, learners: [] }, config: { durability } }),
+      new RaftCore({
+        id,
+        random: new Prng(i + 1),
+        bootstrap: { voters: ids, learners: [] },
+        config: { durability },
+      }),
     ]),
   );
   const queue: Message[] = [];
   let acknowledged = 0;
   const drain = (): void => {
-    for (let busy = true; busy; ) {
+    for (let busy = true; busy;) {
       busy = false;
       for (const core of cores.values()) {
         while (core.hasReady()) {
           busy = true;
           const ready = core.ready();
           queue.push(...ready.messages);
-          for (const response of ready.responses) if (response.outcome === 'acknowledged') acknowledged++;
+          for (const response of ready.responses)
+            if (response.outcome === 'acknowledged') acknowledged++;
           core.advance(ready);
         }
       }
@@ -66,13 +72,17 @@ function coreThroughput(voters: number, batch: number, durability: Durability): 
   }
   const seconds = (performance.now() - started) / 1000;
   if (acknowledged !== proposed) {
-    throw new Error(`acknowledged ${acknowledged} of ${proposed}: ${JSON.stringify([...cores.values()].map((core) => core.status()))}`);
+    throw new Error(
+      `acknowledged ${acknowledged} of ${proposed}: ${JSON.stringify([...cores.values()].map((core) => core.status()))}`,
+    );
   }
   return proposed / seconds;
 }
 
 function main(): void {
-  console.log(`core throughput, median of ${rounds} rounds of ${writesPerRound} writes (64-byte payloads):`);
+  console.log(
+    `core throughput, median of ${rounds} rounds of ${writesPerRound} writes (64-byte payloads):`,
+  );
   for (const batch of [1, 64]) {
     const single = median(Array.from({ length: rounds }, () => coreThroughput(1, batch, 'quorum')));
     console.log(`  batch ${batch}: 1 voter ${Math.round(single)} writes/s (reference)`);
@@ -81,8 +91,12 @@ function main(): void {
       [3, 'sync'],
       [5, 'quorum'],
     ] as const) {
-      const value = median(Array.from({ length: rounds }, () => coreThroughput(voters, batch, durability)));
-      console.log(`  batch ${batch}: ${voters} voters ${durability}: ${Math.round(value)} writes/s = ${(value / single).toFixed(2)}x the single voter`);
+      const value = median(
+        Array.from({ length: rounds }, () => coreThroughput(voters, batch, durability)),
+      );
+      console.log(
+        `  batch ${batch}: ${voters} voters ${durability}: ${Math.round(value)} writes/s = ${(value / single).toFixed(2)}x the single voter`,
+      );
     }
   }
   const simRounds = Array.from({ length: 3 }, () => {

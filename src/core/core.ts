@@ -149,8 +149,8 @@ export class RaftCore {
   #readRound = 0;
   #pendingReads: PendingRead[] = [];
   #readsAwaitingTermCommit: { readId: string; from: NodeId }[] = [];
-  /** Set when this node applied entries that the leader's log replaces: only a snapshot helps. */
-  #mustRestore = false;
+  /** Set when this node applied entries that the leader's log replaces (an async tail). */
+  #rollback: SnapshotMeta | null = null;
 
   #messages: Message[] = [];
   #readStates: ReadState[] = [];
@@ -377,6 +377,7 @@ export class RaftCore {
       this.#readStates.length > 0 ||
       this.#responses.length > 0 ||
       this.#snapshotToInstall !== null ||
+      this.#rollback !== null ||
       this.log.unstableEntries().length > 0 ||
       !sameHardState(hardState, this.#persistedHardState) ||
       !sameSoftState(this.#softState(), this.#reportedSoftState) ||
@@ -394,6 +395,7 @@ export class RaftCore {
     const snapshot = this.#snapshotToInstall;
     const ready: Ready = {
       softState: sameSoftState(softState, this.#reportedSoftState) ? null : softState,
+      rollback: this.#rollback,
       hardState: hardStateChanged ? hardState : null,
       snapshot,
       entries,
@@ -415,6 +417,7 @@ export class RaftCore {
     this.#readStates = [];
     this.#responses = [];
     this.#snapshotToInstall = null;
+    this.#rollback = null;
     this.#reportedSoftState = softState;
     this.#awaitingAdvance = ready;
     return ready;
@@ -499,7 +502,6 @@ export class RaftCore {
           hintIndex: 0,
           hintTerm: 0,
           applied: this.log.applied,
-          needsSnapshot: false,
         });
       } else if (message.type === 'vote' && message.preVote) {
         this.#send({ type: 'vote-response', to: message.from, preVote: true, granted: false });
@@ -722,28 +724,11 @@ export class RaftCore {
   // ---------------------------------------------------------------- follower side
 
   #handleAppend(message: AppendMessage): void {
-    type ReplyBody = Pick<
-      AppendResponseMessage,
-      'reject' | 'index' | 'hintIndex' | 'hintTerm' | 'needsSnapshot'
-    >;
+    type ReplyBody = Pick<AppendResponseMessage, 'reject' | 'index' | 'hintIndex' | 'hintTerm'>;
     const reply = (body: ReplyBody): void =>
       this.#send({ type: 'append-response', to: message.from, applied: this.log.applied, ...body });
-    const needSnapshot: ReplyBody = {
-      reject: true,
-      index: message.prevIndex,
-      hintIndex: 0,
-      hintTerm: 0,
-      needsSnapshot: true,
-    };
-    if (this.#mustRestore) return reply(needSnapshot);
     if (message.prevIndex < this.log.commit) {
-      return reply({
-        reject: false,
-        index: this.log.commit,
-        hintIndex: 0,
-        hintTerm: 0,
-        needsSnapshot: false,
-      });
+      return reply({ reject: false, index: this.log.commit, hintIndex: 0, hintTerm: 0 });
     }
     if (!this.log.matchTerm(message.prevIndex, message.prevTerm)) {
       const hint = this.log.findConflictByTerm(
@@ -755,7 +740,6 @@ export class RaftCore {
         index: message.prevIndex,
         hintIndex: hint.index,
         hintTerm: hint.term,
-        needsSnapshot: false,
       });
     }
     const conflict = this.log.findConflict(message.entries);
@@ -764,11 +748,7 @@ export class RaftCore {
         conflict > this.log.commit,
         `${this.id}: leader overwrites committed index ${conflict}`,
       );
-      if (conflict <= this.log.applied) {
-        // This node applied an async tail that the new leader does not have.
-        this.#mustRestore = true;
-        return reply(needSnapshot);
-      }
+      if (conflict <= this.log.applied) this.#rollBackStateMachine();
     }
     if (conflict !== 0) {
       const fresh = message.entries.slice(conflict - message.prevIndex - 1);
@@ -778,7 +758,23 @@ export class RaftCore {
     }
     const lastNew = message.prevIndex + message.entries.length;
     this.#commitTo(Math.min(message.commit, lastNew));
-    reply({ reject: false, index: lastNew, hintIndex: 0, hintTerm: 0, needsSnapshot: false });
+    reply({ reject: false, index: lastNew, hintIndex: 0, hintTerm: 0 });
+  }
+
+  /**
+   * This node applied entries (an async tail it wrote as leader) that the new leader's log
+   * replaces. Its own latest snapshot is at or below the commit index, so it holds only
+   * committed history: the state machine goes back to it and re-applies from the log,
+   * which keeps every committed entry this node has acknowledged.
+   */
+  #rollBackStateMachine(): void {
+    const meta = this.log.snapshot;
+    assert(
+      meta.index <= this.log.commit,
+      `snapshot ${meta.index} beyond commit ${this.log.commit}`,
+    );
+    this.#rollback = meta;
+    this.log.applied = meta.index;
   }
 
   #handleHeartbeat(message: HeartbeatMessage): void {
@@ -802,14 +798,11 @@ export class RaftCore {
         hintIndex: 0,
         hintTerm: 0,
         applied: this.log.applied,
-        needsSnapshot: false,
       });
-    if (!this.#mustRestore) {
-      if (meta.index <= this.log.commit) return accept(this.log.commit);
-      if (this.log.matchTerm(meta.index, meta.term)) {
-        this.#commitTo(meta.index);
-        return accept(this.log.commit);
-      }
+    if (meta.index <= this.log.commit) return accept(this.log.commit);
+    if (this.log.matchTerm(meta.index, meta.term)) {
+      this.#commitTo(meta.index);
+      return accept(this.log.commit);
     }
     assert(message.data !== null, 'a snapshot message reached the core without its data');
     this.log.restore(meta);
@@ -817,7 +810,7 @@ export class RaftCore {
       { index: meta.index, membership: normalizeMembership(meta.membership) },
     ];
     this.#snapshotToInstall = { meta, data: message.data };
-    this.#mustRestore = false;
+    this.#rollback = null;
     accept(meta.index);
   }
 
@@ -896,11 +889,6 @@ export class RaftCore {
 
   #handleAppendResponse(message: AppendResponseMessage, progress: Progress): void {
     if (message.reject) {
-      if (message.needsSnapshot) {
-        // The follower will replace its whole log by the snapshot: what it matched is gone.
-        progress.match = Math.min(progress.match, this.log.snapshot.index);
-        return this.#sendSnapshot(message.from, progress);
-      }
       let probeFrom = message.hintIndex;
       if (message.hintTerm > 0)
         probeFrom = this.log.findConflictByTerm(message.hintIndex, message.hintTerm).index;

@@ -109,8 +109,6 @@ export interface AppendMessage extends MessageHeader {
  * The answer to an append or a snapshot. On success `index` is the last index known to
  * match the leader. On rejection `index` is the rejected prevIndex and (hintIndex,
  * hintTerm) let the leader skip a whole term of mismatching entries at once.
- * `needsSnapshot` says that this node applied entries the leader no longer has (an
- * unreplicated async tail), so only a snapshot can bring its state machine back.
  */
 export interface AppendResponseMessage extends MessageHeader {
   readonly type: 'append-response';
@@ -119,7 +117,6 @@ export interface AppendResponseMessage extends MessageHeader {
   readonly hintIndex: number;
   readonly hintTerm: number;
   readonly applied: number;
-  readonly needsSnapshot: boolean;
 }
 
 /** Leader liveness, commit propagation, and ReadIndex rounds (`round` > 0). */
@@ -221,6 +218,9 @@ export interface ProposalOutcome {
 
 /**
  * A batch of work for the driver, to do in this order:
+ * 0. if `rollback` is set, replace the state machine by the driver's latest snapshot (the
+ *    one `rollback` names) before anything else: this node had applied an async tail that
+ *    the new leader's log replaces; the log stays, and `committedEntries` re-apply it;
  * 1. install `snapshot` (if any), then write `entries` (the first may overwrite the log
  *    from its index on) and `hardState` (if any); sync them to disk when `mustSync`;
  * 2. apply `committedEntries` to the state machine, in order;
@@ -229,6 +229,7 @@ export interface ProposalOutcome {
  */
 export interface Ready {
   readonly softState: SoftState | null;
+  readonly rollback: SnapshotMeta | null;
   readonly hardState: HardState | null;
   readonly snapshot: Snapshot | null;
   readonly entries: readonly Entry[];

@@ -29,7 +29,8 @@ function sameEntry(a: Entry, b: Entry): boolean {
  * The simulator's invariants, checked as events happen:
  * - at most one leader per term, elected by a majority of the voters of its own
  *   membership (so a learner's vote never elects anyone);
- * - every node's log agrees with every other up to its commit index;
+ * - every node's log agrees with every other up to its commit index, and a leader moves
+ *   its commit index only onto an entry of its own term;
  * - a node applies only committed entries (a leader may run ahead only on async and
  *   semi-sync entries), so every applied sequence is a prefix of one history;
  * - in quorum and sync modes an acknowledged write is committed, and stays so;
@@ -47,6 +48,8 @@ export class Checker {
   /** The one committed history: index -> entry, first seen at commit. */
   readonly #committed = new Map<number, Entry>();
   readonly #checkedCommit = new Map<NodeId, number>();
+  /** Each node's role and term as of its last Ready. */
+  readonly #roles = new Map<NodeId, { role: string; term: number }>();
   readonly writes: TrackedWrite[] = [];
   readonly reads: TrackedRead[] = [];
   readonly #ackedByKey = new Map<string, TrackedWrite[]>();
@@ -70,6 +73,7 @@ export class Checker {
   /** A node restarted: its log is checked again from the start. */
   onRestart(node: NodeId): void {
     this.#checkedCommit.set(node, 0);
+    this.#roles.delete(node);
   }
 
   /** Checks a Ready as the driver takes it: leaders, commits, votes. */
@@ -87,7 +91,35 @@ export class Checker {
       else grants.add(node);
     }
     if (ready.softState?.role === 'leader') this.#checkElection(node, ready.softState.term, voters);
-    if (ready.hardState !== null) this.#checkCommitted(node, ready.hardState.commit, entryAt);
+    if (ready.hardState !== null) {
+      this.#checkLeaderCommitRule(node, ready, entryAt);
+      this.#checkCommitted(node, ready.hardState.commit, entryAt);
+    }
+    const role = ready.softState ?? this.#roles.get(node);
+    if (role !== undefined) this.#roles.set(node, { role: role.role, term: role.term });
+  }
+
+  /**
+   * Raft's commit rule (section 5.4.2): a leader moves its commit index only onto an entry
+   * of its own term; earlier entries commit with it. Checked between two Readies of one
+   * leadership, when every commit change was the leader's own doing.
+   */
+  #checkLeaderCommitRule(
+    node: NodeId,
+    ready: Ready,
+    entryAt: (index: number) => Entry | undefined,
+  ): void {
+    const before = this.#roles.get(node);
+    const now = ready.softState ?? before;
+    if (before?.role !== 'leader' || now?.role !== 'leader' || now.term !== before.term) return;
+    const commit = (ready.hardState as { commit: number }).commit;
+    if (commit <= (this.#checkedCommit.get(node) ?? 0)) return;
+    const entry = entryAt(commit);
+    if (entry !== undefined && entry.term !== now.term) {
+      this.fail(
+        `${node}, leader of term ${now.term}, moved its commit index onto index ${commit} of term ${entry.term}`,
+      );
+    }
   }
 
   /** One leader per term, elected by a majority of its own voters (learners' grants never count). */
@@ -133,7 +165,9 @@ export class Checker {
       if (isLeader && (entry.durability === 'async' || entry.durability === 'semi-sync')) continue;
       const known = this.#committed.get(entry.index);
       if (known === undefined) {
-        this.fail(`${node} applied index ${entry.index} (term ${entry.term}) before it was committed`);
+        this.fail(
+          `${node} applied index ${entry.index} (term ${entry.term}) before it was committed`,
+        );
       } else if (!sameEntry(known, entry)) {
         this.fail(`${node} applied index ${entry.index} unlike the committed entry`);
       }

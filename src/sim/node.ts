@@ -115,7 +115,9 @@ export class SimNode {
     // the log: either way the snapshot on disk is the truth.
     if (this.#snapshot.meta.index > this.store.applied || this.store.applied > logEnd) {
       this.store.restore(this.#snapshot.meta, this.#snapshot.data);
-      this.#world.trace(`${this.id} restored its state machine from the snapshot at ${this.#snapshot.meta.index}`);
+      this.#world.trace(
+        `${this.id} restored its state machine from the snapshot at ${this.#snapshot.meta.index}`,
+      );
     }
     this.core = this.#world.makeCore({
       id: this.id,
@@ -250,7 +252,7 @@ export class SimNode {
       this.#role = ready.softState.role;
       if (ready.softState.role === 'leader')
         this.#world.trace(`${this.id} leads term ${ready.softState.term}`);
-        this.#world.onLeader(this);
+      this.#world.onLeader(this);
     }
     this.#world.checker.onReady(
       this.id,
@@ -258,6 +260,18 @@ export class SimNode {
       (index) => core.entryAt(index),
       core.membership.voters,
     );
+    if (ready.rollback !== null) {
+      // Before the log changes: a crash after this leaves a state machine that the old log
+      // re-applies up to the commit index, never one ahead of the new log.
+      assert(
+        ready.rollback.index === this.#snapshot.meta.index,
+        `${this.id} has no snapshot at ${ready.rollback.index}`,
+      );
+      this.store.restore(this.#snapshot.meta, this.#snapshot.data);
+      this.#world.trace(
+        `${this.id} rolled its state machine back to its snapshot at ${ready.rollback.index}`,
+      );
+    }
     if (ready.snapshot !== null) this.disk.writeSnapshot(ready.snapshot.meta, ready.snapshot.data);
     this.disk.writeEntries(ready.entries);
     if (ready.hardState !== null) this.disk.writeHardState(ready.hardState);

@@ -49,9 +49,15 @@ const tickMs = 10;
 const livenessDeadlineMs = 30_000;
 /** Trace lines kept for a replay printout. */
 const traceLinesMax = 200_000;
-/** How long a client waits for an answer before it moves on. */
-const clientTimeoutMs = 1_500;
+/** How long a client waits for an answer before it moves on (each client draws its own). */
+const clientTimeoutsMs = [100, 300, 1_500] as const;
 const keys = ['a', 'b', 'c'] as const;
+
+/** A workload client: it remembers which node it last found leading. */
+interface SimClient {
+  knownLeader: NodeId | null;
+  readonly timeoutMs: number;
+}
 
 /** The random shape of one run, all drawn from its seed. */
 interface Plan {
@@ -89,7 +95,7 @@ function drawPlan(random: Prng): Plan {
     faultPhaseMs,
     clients: random.intBetween(1, 5),
     faultEvents: random.intBetween(Math.floor(faultPhaseMs / 600), Math.floor(faultPhaseMs / 150)),
-    leaderCrashPerMille: random.pick([0, 200, 500]),
+    leaderCrashPerMille: random.pick([0, 200, 500, 900]),
   };
 }
 
@@ -139,8 +145,10 @@ class Simulation {
     try {
       this.#startCluster();
       this.#scheduleTicks();
-      for (let client = 0; client < this.#plan.clients; client++)
-        this.#queue.schedule(client, () => this.#clientStep());
+      for (let client = 0; client < this.#plan.clients; client++) {
+        const timeoutMs = this.#random.pick(clientTimeoutsMs);
+        this.#queue.schedule(client, () => this.#clientStep({ knownLeader: null, timeoutMs }));
+      }
       this.#scheduleFaults();
       this.#queue.runUntil(this.#plan.faultPhaseMs);
       this.#heal();
@@ -227,8 +235,7 @@ class Simulation {
     for (let i = 0; i < text.length; i++)
       this.#traceHash = Math.imul(this.#traceHash ^ text.charCodeAt(i), 0x01000193);
     this.#traceLines.push(text);
-    if (this.#traceLines.length > traceLinesMax)
-      this.#traceLines.splice(0, traceLinesMax / 2); // drop the oldest half at once: linear, not quadratic
+    if (this.#traceLines.length > traceLinesMax) this.#traceLines.splice(0, traceLinesMax / 2); // drop the oldest half at once: linear, not quadratic
   }
 
   // ---------------------------------------------------------------- workload
@@ -242,28 +249,37 @@ class Simulation {
     return best;
   }
 
-  #pickTarget(): SimNode {
+  /**
+   * Where a client sends its next call: like a real client, to the node it last found
+   * leading, until that fails; otherwise usually the current leader, sometimes any node.
+   */
+  #pickTarget(client: SimClient): SimNode {
+    const known = client.knownLeader === null ? undefined : this.#nodes.get(client.knownLeader);
+    if (known !== undefined && this.#random.chance(4, 5)) return known;
     const leader = this.#leader();
     if (leader !== null && this.#random.chance(2, 3)) return leader;
     return this.#random.pick([...this.#nodes.values()]);
   }
 
   /** One client operation, then the next after a short think time. */
-  #clientStep(): void {
+  #clientStep(client: SimClient): void {
     if (this.#faultPhaseOver) return;
+    const node = this.#pickTarget(client);
     let finished = false;
-    const next = (): void => {
+    const next = (error?: string): void => {
       if (finished) return;
       finished = true;
-      this.#queue.schedule(this.#random.intBetween(0, 30), () => this.#clientStep());
+      if (error === undefined) client.knownLeader = node.id;
+      else if (error === 'TANDEM_NOT_LEADER') client.knownLeader = node.core?.leaderId ?? null;
+      else if (this.#random.chance(1, 2)) client.knownLeader = null;
+      this.#queue.schedule(this.#random.intBetween(0, 30), () => this.#clientStep(client));
     };
-    this.#queue.schedule(clientTimeoutMs, next);
-    const node = this.#pickTarget();
+    this.#queue.schedule(client.timeoutMs, () => next('timeout'));
     if (this.#random.chance(3, 5)) this.#clientWrite(node, next);
     else this.#clientRead(node, next);
   }
 
-  #clientWrite(node: SimNode, next: () => void): void {
+  #clientWrite(node: SimNode, next: (error?: string) => void): void {
     const key = this.#random.pick(keys);
     const id = `w${++this.#writeSeq}`;
     const data = encodeCommand({ key, value: id });
@@ -295,12 +311,12 @@ class Simulation {
           this.#checker.onAcknowledged(tracked);
           this.#trace(`client ${id} acknowledged`);
         }
-        next();
+        next(result.ok ? undefined : result.error);
       },
     );
   }
 
-  #clientRead(node: SimNode, next: () => void): void {
+  #clientRead(node: SimNode, next: (error?: string) => void): void {
     const key = this.#random.pick(keys);
     const startedAtMs = this.#queue.now;
     node.read(key, (result) => {
@@ -314,7 +330,7 @@ class Simulation {
           values: result.value,
         });
       }
-      next();
+      next(result.ok ? undefined : result.error);
     });
   }
 
@@ -410,7 +426,7 @@ class Simulation {
       if (!node.up || this.#faultPhaseOver) return;
       this.#faults++;
       node.crash();
-      this.#queue.schedule(this.#random.intBetween(50, 1_000), () => {
+      this.#queue.schedule(this.#random.intBetween(20, 400), () => {
         if (!node.up && !this.#faultPhaseOver) node.start();
       });
     });
@@ -538,7 +554,7 @@ export function describeMessage(message: Message): string {
     case 'append':
       return `${head} prev=${message.prevIndex}/${message.prevTerm} entries=${message.entries.length} commit=${message.commit}`;
     case 'append-response':
-      return `${head} ${message.reject ? 'reject' : 'ok'} index=${message.index}${message.needsSnapshot ? ' needs-snapshot' : ''}`;
+      return `${head} ${message.reject ? 'reject' : 'ok'} index=${message.index}`;
     case 'snapshot':
       return `${head} at=${message.meta.index}/${message.meta.term}`;
     case 'heartbeat':

@@ -5,7 +5,7 @@ import { runSimulation } from '../../src/sim/simulator.js';
 import { mutants } from './mutants.js';
 
 /** Seeds run by `npm test`; `npm run sim -- --seeds 2000` runs more. */
-const seedsInTest = 500;
+const seedsInTest = 1_000;
 
 test('the same seed twice gives the same trace, and another seed a different one', () => {
   const first = runSimulation({ seed: 7, trace: true });
@@ -21,19 +21,28 @@ test('the same seed twice gives the same trace, and another seed a different one
 test(`${seedsInTest} random seeds of clusters under faults keep every invariant and converge`, () => {
   const summary = runSeeds({ from: 1, count: seedsInTest });
   const failures = summary.failedSeeds.map(
-    (result) => `seed ${result.seed} (${result.description}): ${result.violations.join(' | ')}\n  replay: ${replayCommand(result.seed)}`,
+    (result) =>
+      `seed ${result.seed} (${result.description}): ${result.violations.join(' | ')}\n  replay: ${replayCommand(result.seed)}`,
   );
   assert.deepEqual(failures, []);
   assert.equal(summary.seeds, seedsInTest);
   // The runs did real work: faults were injected, writes acknowledged, reads checked.
-  assert.ok(summary.faults / summary.seeds >= 10, `only ${summary.faults} faults in ${summary.seeds} seeds`);
+  assert.ok(
+    summary.faults / summary.seeds >= 10,
+    `only ${summary.faults} faults in ${summary.seeds} seeds`,
+  );
   assert.ok(summary.writesAcknowledged > seedsInTest * 10, 'writes were acknowledged');
   assert.ok(summary.readsCompleted > seedsInTest * 10, 'linearizable reads were checked');
 });
 
 for (const mutant of mutants) {
   test(`the simulator catches a broken core: ${mutant.description}`, () => {
-    const summary = runSeeds({ from: 1, count: 1_500, makeCore: mutant.makeCore, stopAtFirstFailure: true });
+    const summary = runSeeds({
+      from: 1,
+      count: 1_500,
+      makeCore: mutant.makeCore,
+      stopAtFirstFailure: true,
+    });
     assert.equal(summary.failedSeeds.length, 1, `${mutant.name} escaped ${summary.seeds} seeds`);
   });
 }
