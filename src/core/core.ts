@@ -10,7 +10,7 @@ import {
   quorumSize,
 } from './membership.js';
 import { Progress } from './progress.js';
-import { RaftLog, entryBytes } from './raft-log.js';
+import { RaftLog } from './raft-log.js';
 import {
   emptyPersistedState,
   strongerDurability,
@@ -378,7 +378,7 @@ export class RaftCore {
       this.#responses.length > 0 ||
       this.#snapshotToInstall !== null ||
       this.#rollback !== null ||
-      this.log.unstableEntries().length > 0 ||
+      this.log.hasUnstableEntries() ||
       !sameHardState(hardState, this.#persistedHardState) ||
       !sameSoftState(this.#softState(), this.#reportedSoftState) ||
       this.#applyLimit() > this.log.applied
@@ -1039,15 +1039,21 @@ export class RaftCore {
 
   /** Answers the proposals whose durability rule now holds and which this leader has applied. */
   #settleProposals(): void {
-    const settled: PendingProposal[] = [];
+    // Pending proposals are in index order; a sync one may wait while later ones settle.
+    const waiting: PendingProposal[] = [];
+    let scanned = 0;
     for (const pending of this.#pendingProposals) {
       if (pending.index > this.log.applied) break;
-      if (pending.durability === 'sync' && !this.#allVotersApplied(pending.index)) continue;
-      settled.push(pending);
-      this.#responses.push({ index: pending.index, term: pending.term, outcome: 'acknowledged' });
+      scanned++;
+      if (pending.durability === 'sync' && !this.#allVotersApplied(pending.index)) {
+        waiting.push(pending);
+      } else {
+        this.#responses.push({ index: pending.index, term: pending.term, outcome: 'acknowledged' });
+      }
     }
-    if (settled.length > 0)
-      this.#pendingProposals = this.#pendingProposals.filter((p) => !settled.includes(p));
+    if (scanned > waiting.length) {
+      this.#pendingProposals = [...waiting, ...this.#pendingProposals.slice(scanned)];
+    }
   }
 
   #allVotersApplied(index: number): boolean {
@@ -1241,5 +1247,3 @@ function sameHardState(a: HardState, b: HardState): boolean {
 function sameSoftState(a: SoftState, b: SoftState): boolean {
   return a.role === b.role && a.leaderId === b.leaderId && a.term === b.term;
 }
-
-export { entryBytes };

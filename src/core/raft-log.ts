@@ -153,6 +153,11 @@ export class RaftLog {
     return result;
   }
 
+  /** Whether any entry waits to be written (cheap: for `hasReady`, called often). */
+  hasUnstableEntries(): boolean {
+    return this.#unstableFrom <= this.lastIndex();
+  }
+
   /** The entries the driver has not yet been asked to write. */
   unstableEntries(): Entry[] {
     return this.#entries.slice(this.#unstableFrom - this.firstIndex());
