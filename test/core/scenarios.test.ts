@@ -99,6 +99,18 @@ function replicasOf(harness: Harness, leader: NodeId, index: number): number {
   return followers + (status.stableIndex >= index ? 1 : 0);
 }
 
+/** Heals the network and ticks until `node` follows `leader` and has applied as far. */
+function healAndCatchUp(harness: Harness, node: NodeId, leader: NodeId, what: string): void {
+  harness.heal();
+  tickUntil(
+    harness,
+    () =>
+      harness.node(node).core.leaderId === leader &&
+      harness.node(node).core.status().applied === harness.node(leader).core.status().applied,
+    what,
+  );
+}
+
 test('figure 8: a leader never commits an entry of an earlier term by counting replicas', () => {
   // Goal: index 2 (term 1) on a majority is not committed by the term-3 leader until its own term-3 entry is on a majority.
   const { harness, a } = figure8UpToMajorityOfOldEntry();
@@ -207,14 +219,7 @@ test('a partitioned leader: writes never acknowledged, a new leader elected, its
   );
   tickUntil(harness, () => harness.node('1').core.role !== 'leader', 'node 1 steps down');
   // Heal: node 1 follows the new leader and its uncommitted entries are overwritten.
-  harness.heal();
-  tickUntil(
-    harness,
-    () =>
-      harness.node('1').core.leaderId === leader &&
-      harness.node('1').core.status().applied === harness.node(leader).core.status().applied,
-    'node 1 catches up',
-  );
+  healAndCatchUp(harness, '1', leader, 'node 1 catches up');
   for (const receipt of [x, x2]) {
     const outcomes = harness
       .node('1')
@@ -402,14 +407,7 @@ test('an async ex-leader that applied an unreplicated entry rolls back to its ow
   // that match its log up to x's index: only node 1 can tell that it applied past them.
   harness.compact(leader, x.index - 1);
 
-  harness.heal();
-  tickUntil(
-    harness,
-    () =>
-      harness.node('1').core.leaderId === leader &&
-      harness.node('1').core.status().applied === harness.node(leader).core.status().applied,
-    'node 1 is restored',
-  );
+  healAndCatchUp(harness, '1', leader, 'node 1 is restored');
   assert.equal(harness.node('1').rollbacks, 1, 'node 1 rolled its state machine back once');
   assert.equal(harness.node('1').snapshotsInstalled, 0, 'no snapshot had to cross the network');
   assert.ok(
