@@ -14,7 +14,10 @@ export type ErrorCode =
   | 'TANDEM_MEMBERSHIP_INVALID'
   | 'TANDEM_NOT_CAUGHT_UP'
   | 'TANDEM_LEADERSHIP_LOST'
-  | 'TANDEM_BAD_CONFIG';
+  | 'TANDEM_BAD_CONFIG'
+  | 'TANDEM_BAD_REQUEST'
+  | 'TANDEM_CORRUPT'
+  | 'TANDEM_STORAGE_FAILED';
 
 /** The HTTP status each code is answered with. */
 export const httpStatusByCode: Readonly<Record<ErrorCode, number>> = {
@@ -30,6 +33,9 @@ export const httpStatusByCode: Readonly<Record<ErrorCode, number>> = {
   TANDEM_NOT_CAUGHT_UP: 409,
   TANDEM_LEADERSHIP_LOST: 503,
   TANDEM_BAD_CONFIG: 400,
+  TANDEM_BAD_REQUEST: 400,
+  TANDEM_CORRUPT: 500,
+  TANDEM_STORAGE_FAILED: 500,
 };
 
 /** An operating error with a stable code; `leaderId` names the leader when one is known. */

@@ -1,12 +1,12 @@
 import { assert } from '../core/assert.js';
 import type { Prng } from '../core/prng.js';
-import type { Entry, HardState, PersistedState, SnapshotMeta } from '../core/types.js';
+import type { Entry, HardState, Snapshot, SnapshotMeta } from '../core/types.js';
+import type { ReplicationStorage, StoredState } from '../log/contract.js';
 
 /** A write that reached the simulated disk's cache but is not yet synced. */
 type PendingWrite =
   | { readonly kind: 'entries'; readonly entries: readonly Entry[] }
-  | { readonly kind: 'hard-state'; readonly hardState: HardState }
-  | { readonly kind: 'snapshot'; readonly meta: SnapshotMeta; readonly data: Uint8Array };
+  | { readonly kind: 'hard-state'; readonly hardState: HardState };
 
 /** What a crash did to the unsynced writes, for the trace and the fault counters. */
 export interface CrashDamage {
@@ -16,12 +16,13 @@ export interface CrashDamage {
 }
 
 /**
- * A simulated disk for one node: a log, a hard state and a snapshot. Writes land in a
+ * A simulated disk for one node: a log, a hard state and a snapshot, keeping the same
+ * `ReplicationStorage` contract as the real `DiskStorage`, synchronously. Writes land in a
  * cache and become durable only at `sync()`. A crash keeps a random prefix of the unsynced
  * writes (the ones that happened to reach the platter) and may tear the last of them:
  * its tail of entries is cut off, as recovery cuts a torn record.
  */
-export class SimDisk {
+export class SimDisk implements ReplicationStorage {
   #hardState: HardState = { term: 0, vote: null, commit: 0 };
   #snapshot: { meta: SnapshotMeta; data: Uint8Array } | null = null;
   /** Durable entries after the snapshot: `#entries[i]` is at index `snapshotIndex + 1 + i`. */
@@ -38,10 +39,6 @@ export class SimDisk {
     this.#pending.push({ kind: 'hard-state', hardState });
   }
 
-  writeSnapshot(meta: SnapshotMeta, data: Uint8Array): void {
-    this.#pending.push({ kind: 'snapshot', meta, data });
-  }
-
   /** Makes every queued write durable. */
   sync(): void {
     for (const write of this.#pending) this.#commitWrite(write);
@@ -49,13 +46,22 @@ export class SimDisk {
     this.syncs++;
   }
 
-  /** The node's own compaction: the snapshot is written and synced, then the log prefix dropped. */
-  compact(meta: SnapshotMeta, data: Uint8Array): void {
-    assert(this.#pending.length === 0, 'compact with unsynced writes');
+  /**
+   * Makes queued writes durable, stores the snapshot, and drops the log it covers: only
+   * the prefix when the log holds `meta.index` at `meta.term`, else all of it.
+   */
+  saveSnapshot(meta: SnapshotMeta, data: Uint8Array): void {
+    this.sync();
     const snapshotIndex = this.#snapshot?.meta.index ?? 0;
-    assert(meta.index > snapshotIndex, `compact at ${meta.index} behind snapshot ${snapshotIndex}`);
-    this.#entries = this.#entries.slice(meta.index - snapshotIndex);
+    const offset = meta.index - snapshotIndex - 1;
+    const continues =
+      offset >= 0 && offset < this.#entries.length && this.#entries[offset]?.term === meta.term;
+    this.#entries = continues ? this.#entries.slice(offset + 1) : [];
     this.#snapshot = { meta, data };
+  }
+
+  readSnapshot(): Snapshot | null {
+    return this.#snapshot;
   }
 
   /** Loses what a crash loses; returns what happened. */
@@ -80,28 +86,19 @@ export class SimDisk {
     return { writesKept: kept, writesLost: pending.length - kept, torn };
   }
 
-  /** What a restarting node reads back. `applied` comes from the state machine. */
-  load(applied: number): PersistedState {
+  /** What a restarting node reads back. */
+  load(): StoredState {
     return {
       hardState: this.#hardState,
       snapshot: this.#snapshot?.meta ?? null,
       entries: [...this.#entries],
-      applied,
     };
-  }
-
-  /** The durable snapshot, if any. */
-  get snapshot(): { meta: SnapshotMeta; data: Uint8Array } | null {
-    return this.#snapshot;
   }
 
   #commitWrite(write: PendingWrite): void {
     const snapshotIndex = this.#snapshot?.meta.index ?? 0;
     if (write.kind === 'hard-state') {
       this.#hardState = write.hardState;
-    } else if (write.kind === 'snapshot') {
-      this.#snapshot = { meta: write.meta, data: write.data };
-      this.#entries = [];
     } else if (write.entries.length > 0) {
       const first = (write.entries[0] as Entry).index;
       assert(

@@ -107,8 +107,8 @@ export class SimNode {
   start(): void {
     assert(this.core === null, `${this.id} is already running`);
     this.#incarnation++;
-    this.#snapshot = this.disk.snapshot ?? this.#snapshot;
-    const persisted = this.disk.load(this.store.applied);
+    this.#snapshot = this.disk.readSnapshot() ?? this.#snapshot;
+    const persisted = this.disk.load();
     const logEnd = (persisted.snapshot?.index ?? 0) + persisted.entries.length;
     // A crash between writing a received snapshot and restoring the state machine from it
     // leaves the store behind the snapshot, or (after a rollback of an async tail) ahead of
@@ -272,7 +272,7 @@ export class SimNode {
         `${this.id} rolled its state machine back to its snapshot at ${ready.rollback.index}`,
       );
     }
-    if (ready.snapshot !== null) this.disk.writeSnapshot(ready.snapshot.meta, ready.snapshot.data);
+    if (ready.snapshot !== null) this.disk.saveSnapshot(ready.snapshot.meta, ready.snapshot.data);
     this.disk.writeEntries(ready.entries);
     if (ready.hardState !== null) this.disk.writeHardState(ready.hardState);
     if (!ready.mustSync) return this.#complete(ready, core);
@@ -342,8 +342,7 @@ export class SimNode {
     if (index !== applied || index <= this.#snapshot.meta.index) return;
     const data = this.store.snapshot();
     const meta = core.compact(index);
-    this.disk.sync();
-    this.disk.compact(meta, data);
+    this.disk.saveSnapshot(meta, data);
     this.#snapshot = { meta, data };
   }
 

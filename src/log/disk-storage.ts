@@ -1,0 +1,149 @@
+import { mkdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import { assert } from '../core/assert.js';
+import { TandemError } from '../core/errors.js';
+import type { Entry, HardState, Snapshot, SnapshotMeta } from '../core/types.js';
+import type { ReplicationStorage, StoredState } from './contract.js';
+import { GroupCommit } from './group-commit.js';
+import { HardStateFile } from './hard-state.js';
+import { SegmentLog, type RecoveryReport, type SegmentLogLimits } from './segment-log.js';
+import { SnapshotFiles, type SnapshotChunks, type SnapshotInfo } from './snapshot-files.js';
+
+/** Options of a node's disk storage. */
+export interface DiskStorageOptions {
+  readonly limits?: Partial<SegmentLogLimits>;
+}
+
+/**
+ * A node's durable storage in one directory: `log/` (segment files), `hard-state` (term,
+ * vote, commit) and `snapshots/`. It keeps the `ReplicationStorage` contract with real
+ * files: `sync()` calls share flushes through a `GroupCommit`, and each flush writes the
+ * queued log records and hard state and syncs them together.
+ */
+export class DiskStorage implements ReplicationStorage {
+  readonly directory: string;
+  readonly log: SegmentLog;
+  readonly hardState: HardStateFile;
+  readonly snapshots: SnapshotFiles;
+  readonly #groupCommit: GroupCommit;
+  #snapshot: SnapshotInfo | null = null;
+
+  private constructor(
+    directory: string,
+    log: SegmentLog,
+    hardState: HardStateFile,
+    snapshots: SnapshotFiles,
+  ) {
+    this.directory = directory;
+    this.log = log;
+    this.hardState = hardState;
+    this.snapshots = snapshots;
+    this.#groupCommit = new GroupCommit(async () => {
+      await Promise.all([this.log.flush(), this.hardState.flush()]);
+    });
+  }
+
+  /** Opens the storage in `directory`, creating it on first use and recovering the log's tail. */
+  static async open(directory: string, options: DiskStorageOptions = {}): Promise<DiskStorage> {
+    await mkdir(directory, { recursive: true });
+    const log = await SegmentLog.open(join(directory, 'log'), options.limits);
+    const hardState = await HardStateFile.open(join(directory, 'hard-state'));
+    const snapshots = await SnapshotFiles.open(join(directory, 'snapshots'));
+    return new DiskStorage(directory, log, hardState, snapshots);
+  }
+
+  /** What recovery cut off the log's tail at open. */
+  get recovery(): RecoveryReport {
+    return this.log.recovery;
+  }
+
+  /** Flushes done so far (each one fdatasync per file touched), for the benchmark. */
+  get flushes(): number {
+    return this.#groupCommit.flushes;
+  }
+
+  async load(): Promise<StoredState> {
+    const info = await this.snapshots.latest();
+    this.#snapshot = info;
+    const snapshotIndex = info?.meta.index ?? 0;
+    if (info !== null && !this.#logContinues(info.meta)) {
+      // A crash between storing a received snapshot and dropping the log it replaces.
+      this.log.reset(snapshotIndex + 1);
+      await this.sync();
+    }
+    if (info === null && this.log.lastIndex >= this.log.firstIndex && this.log.firstIndex !== 1) {
+      throw new TandemError(
+        'TANDEM_CORRUPT',
+        `log in ${this.log.directory} starts at index ${this.log.firstIndex} and no snapshot covers the entries before it`,
+      );
+    }
+    const entries = await this.log.readFrom(snapshotIndex + 1);
+    return { hardState: this.hardState.current, snapshot: info?.meta ?? null, entries };
+  }
+
+  writeEntries(entries: readonly Entry[]): void {
+    this.log.writeEntries(entries);
+  }
+
+  writeHardState(hardState: HardState): void {
+    this.hardState.write(hardState);
+  }
+
+  sync(): Promise<void> {
+    return this.#groupCommit.request();
+  }
+
+  async saveSnapshot(meta: SnapshotMeta, data: Uint8Array): Promise<void> {
+    await this.saveSnapshotChunks(meta, [data]);
+  }
+
+  /**
+   * Stores a snapshot streamed in chunks (a snapshot received from the leader, or this
+   * node's own); with `expectedChecksum` a mismatch is refused before anything changes.
+   */
+  async saveSnapshotChunks(
+    meta: SnapshotMeta,
+    chunks: SnapshotChunks,
+    expectedChecksum?: string,
+  ): Promise<SnapshotInfo> {
+    await this.sync();
+    const info = await this.snapshots.save(meta, chunks, expectedChecksum);
+    this.#snapshot = info;
+    if (this.log.term(meta.index) === meta.term) {
+      await this.log.compact(meta.index);
+    } else {
+      this.log.reset(meta.index + 1);
+      await this.sync();
+    }
+    return info;
+  }
+
+  async readSnapshot(): Promise<Snapshot | null> {
+    const info = this.#snapshot ?? (await this.snapshots.latest());
+    if (info === null) return null;
+    return { meta: info.meta, data: await this.snapshots.read(info) };
+  }
+
+  /** The latest snapshot's file info (to stream it to a follower), or null. */
+  async latestSnapshot(): Promise<SnapshotInfo | null> {
+    return this.#snapshot ?? (await this.snapshots.latest());
+  }
+
+  /** Flushes what is queued and closes the files. */
+  async close(): Promise<void> {
+    await this.sync().catch(() => undefined);
+    await this.log.close();
+    await this.hardState.close();
+  }
+
+  /** Whether the log on disk carries on from the snapshot (Raft's rule for keeping it). */
+  #logContinues(meta: SnapshotMeta): boolean {
+    const log = this.log;
+    if (log.lastIndex < meta.index) return false;
+    if (log.firstIndex > meta.index + 1) return false;
+    if (log.firstIndex === meta.index + 1) return true;
+    const term = log.term(meta.index);
+    assert(term !== undefined, `log holds no term at ${meta.index}`);
+    return term === meta.term;
+  }
+}

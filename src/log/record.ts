@@ -1,0 +1,134 @@
+import { crc32c } from '@node-rs/crc32';
+import { assert } from '../core/assert.js';
+import type { Durability, Entry, EntryKind, Membership } from '../core/types.js';
+
+/**
+ * The on-disk framing of one log entry. Little-endian:
+ *
+ * | offset | bytes | field                                                     |
+ * | ------ | ----- | --------------------------------------------------------- |
+ * | 0      | 4     | CRC32C of bytes [4, 8 + bodyBytes): the length and body   |
+ * | 4      | 4     | bodyBytes                                                 |
+ * | 8      | 8     | index (a safe integer)                                    |
+ * | 16     | 8     | term (a safe integer)                                     |
+ * | 24     | 1     | kind: 0 command, 1 noop, 2 membership                     |
+ * | 25     | 1     | durability: 0 async, 1 semi-sync, 2 quorum, 3 sync        |
+ * | 26     | 1     | flags: bit 0 set when the entry carries a payload         |
+ * | 27     | 1     | reserved, zero                                            |
+ * | 28     | n     | payload: command bytes, or membership as UTF-8 JSON       |
+ *
+ * The CRC covers the length too, so a flipped length bit is caught as corruption rather
+ * than sending the reader to a wrong offset with a plausible record there.
+ */
+export const recordHeaderBytes = 8;
+/** Fixed body bytes before the payload. */
+export const recordBodyFixedBytes = 20;
+
+const kinds: readonly EntryKind[] = ['command', 'noop', 'membership'];
+const durabilities: readonly Durability[] = ['async', 'semi-sync', 'quorum', 'sync'];
+const hasPayloadFlag = 1;
+
+/** The bytes `entry` takes on disk. */
+export function recordBytes(entry: Entry): number {
+  return recordHeaderBytes + recordBodyFixedBytes + payloadOf(entry).byteLength;
+}
+
+function payloadOf(entry: Entry): Uint8Array {
+  if (entry.kind === 'membership') {
+    assert(entry.membership !== undefined, `membership entry ${entry.index} without members`);
+    return Buffer.from(JSON.stringify(entry.membership), 'utf8');
+  }
+  return entry.data ?? emptyPayload;
+}
+
+const emptyPayload = new Uint8Array(0);
+
+/** Writes `value` (a safe non-negative integer) as a 64-bit little-endian unsigned integer. */
+function writeUint64(target: Buffer, offset: number, value: number): void {
+  assert(Number.isSafeInteger(value) && value >= 0, `not a safe index or term: ${value}`);
+  target.writeUInt32LE(value % 0x1_0000_0000, offset);
+  target.writeUInt32LE(Math.floor(value / 0x1_0000_0000), offset + 4);
+}
+
+/** Reads a 64-bit little-endian unsigned integer; undefined when it is not a safe integer. */
+function readUint64(source: Buffer, offset: number): number | undefined {
+  const high = source.readUInt32LE(offset + 4);
+  if (high > 0x1f_ffff) return undefined;
+  return high * 0x1_0000_0000 + source.readUInt32LE(offset);
+}
+
+/** Frames one entry as a record. */
+export function encodeRecord(entry: Entry): Buffer {
+  const payload = payloadOf(entry);
+  const bodyBytes = recordBodyFixedBytes + payload.byteLength;
+  const record = Buffer.allocUnsafe(recordHeaderBytes + bodyBytes);
+  record.writeUInt32LE(bodyBytes, 4);
+  writeUint64(record, 8, entry.index);
+  writeUint64(record, 16, entry.term);
+  record[24] = kinds.indexOf(entry.kind);
+  record[25] = durabilities.indexOf(entry.durability);
+  record[26] = entry.kind === 'command' && entry.data !== undefined ? hasPayloadFlag : 0;
+  if (entry.kind === 'membership') record[26] = hasPayloadFlag;
+  record[27] = 0;
+  record.set(payload, recordHeaderBytes + recordBodyFixedBytes);
+  record.writeUInt32LE(crc32c(record.subarray(4)), 0);
+  return record;
+}
+
+/** The outcome of reading one record at an offset. */
+export type DecodeResult =
+  | { readonly status: 'ok'; readonly entry: Entry; readonly bytes: number }
+  /** The bytes end before the record does: a torn write at the end of a file. */
+  | { readonly status: 'short' }
+  /** The record is there but wrong: bad CRC, impossible length, bad field. */
+  | { readonly status: 'corrupt'; readonly reason: string };
+
+/** Reads the record at `offset` of `source`, which holds valid file bytes up to its end. */
+export function decodeRecord(source: Buffer, offset: number, bodyBytesMax: number): DecodeResult {
+  if (source.length - offset < recordHeaderBytes) return { status: 'short' };
+  const bodyBytes = source.readUInt32LE(offset + 4);
+  if (bodyBytes < recordBodyFixedBytes || bodyBytes > bodyBytesMax) {
+    return { status: 'corrupt', reason: `impossible record length ${bodyBytes}` };
+  }
+  const end = offset + recordHeaderBytes + bodyBytes;
+  if (end > source.length) return { status: 'short' };
+  const expected = source.readUInt32LE(offset);
+  const actual = crc32c(source.subarray(offset + 4, end));
+  if (expected !== actual) return { status: 'corrupt', reason: 'CRC32C mismatch' };
+  return decodeBody(source, offset + recordHeaderBytes, end);
+}
+
+function decodeBody(source: Buffer, start: number, end: number): DecodeResult {
+  const index = readUint64(source, start);
+  const term = readUint64(source, start + 8);
+  const kind = kinds[source[start + 16] as number];
+  const durability = durabilities[source[start + 17] as number];
+  const flags = source[start + 18] as number;
+  if (index === undefined || term === undefined || kind === undefined || durability === undefined) {
+    return { status: 'corrupt', reason: 'a field out of range' };
+  }
+  const bytes = end - start + recordHeaderBytes;
+  const payloadStart = start + recordBodyFixedBytes;
+  const hasPayload = (flags & hasPayloadFlag) !== 0;
+  if (kind === 'membership') {
+    const membership = parseMembership(source.toString('utf8', payloadStart, end));
+    if (membership === undefined) return { status: 'corrupt', reason: 'bad membership payload' };
+    return { status: 'ok', entry: { index, term, kind, durability, membership }, bytes };
+  }
+  if (!hasPayload) return { status: 'ok', entry: { index, term, kind, durability }, bytes };
+  // A copy, so that entries kept in memory do not pin whole segment buffers.
+  const data = new Uint8Array(source.subarray(payloadStart, end));
+  return { status: 'ok', entry: { index, term, kind, durability, data }, bytes };
+}
+
+function parseMembership(text: string): Membership | undefined {
+  try {
+    const value = JSON.parse(text) as Partial<Membership>;
+    const isIdList = (list: unknown): list is string[] =>
+      Array.isArray(list) && list.every((id) => typeof id === 'string');
+    if (!isIdList(value.voters) || !isIdList(value.learners)) return undefined;
+    return { voters: value.voters, learners: value.learners };
+  } catch {
+    return undefined;
+  }
+}

@@ -1,0 +1,575 @@
+import { readFileSync } from 'node:fs';
+import { mkdir, open, readFile, readdir, unlink, type FileHandle } from 'node:fs/promises';
+import { join } from 'node:path';
+import { assert } from '../core/assert.js';
+import { TandemError } from '../core/errors.js';
+import type { Entry } from '../core/types.js';
+import { syncDirectory } from './files.js';
+import { encodeRecord, recordHeaderBytes } from './record.js';
+import {
+  checkSegmentHeader,
+  corruptionError,
+  encodeSegmentHeader,
+  parseSegmentFileName,
+  scanSegment,
+  segmentFileName,
+  segmentHeaderBytes,
+  soundRecordFollows,
+} from './segment.js';
+
+/** Limits of a segment log; every one has a default. */
+export interface SegmentLogLimits {
+  /** A new segment is started once the current one would grow past this. */
+  readonly segmentBytesMax: number;
+  /** The largest record (header, fields and payload) accepted. */
+  readonly recordBytesMax: number;
+  /** The most bytes one `writeEntries` call may queue. */
+  readonly batchBytesMax: number;
+  /** The most bytes queued and not yet flushed; above it writers get an error. */
+  readonly pendingBytesMax: number;
+}
+
+/** The default limits. */
+export const defaultSegmentLogLimits: SegmentLogLimits = {
+  segmentBytesMax: 64 * 1024 * 1024,
+  recordBytesMax: 1024 * 1024,
+  batchBytesMax: 16 * 1024 * 1024,
+  pendingBytesMax: 64 * 1024 * 1024,
+};
+
+/** What recovery did when the log was opened. */
+export interface RecoveryReport {
+  /** Segment files found. */
+  readonly segments: number;
+  /** A torn or corrupt tail that was cut off, or null when the log ended cleanly. */
+  readonly cut: {
+    readonly file: string;
+    readonly offset: number;
+    readonly bytes: number;
+    readonly reason: string;
+  } | null;
+}
+
+/** One segment file, as the log plans it: queued writes are already counted. */
+interface Segment {
+  readonly firstIndex: number;
+  readonly file: string;
+  handle: FileHandle | null;
+  /** Planned size in bytes, queued writes included. */
+  size: number;
+  /** Planned record count, queued writes included. */
+  count: number;
+  /** `offsets[i]` is where the record at `firstIndex + i` starts; null until scanned. */
+  offsets: number[] | null;
+  /** `terms[i]` is the term at `firstIndex + i`; null until scanned. */
+  terms: number[] | null;
+}
+
+/** A queued change to the files, carried out in order by the next flush. */
+type Operation =
+  | { readonly kind: 'create'; readonly segment: Segment }
+  | {
+      readonly kind: 'write';
+      readonly segment: Segment;
+      readonly position: number;
+      readonly chunks: Buffer[];
+      bytes: number;
+    }
+  | {
+      readonly kind: 'truncate';
+      readonly deletes: readonly Segment[];
+      readonly cut: { readonly segment: Segment; readonly offset: number } | null;
+    };
+
+/**
+ * The replication log on disk: append-only segment files of CRC-framed records.
+ *
+ * Writes are planned at once in memory (so `lastIndex` and `term` see them) and carried
+ * out on disk by `flush()`, which the owner calls through a `GroupCommit`: everything
+ * queued while one flush runs goes out in the next, with one fdatasync per segment
+ * touched. Truncating a divergent tail is synced before any write after it, so a crash
+ * can never leave old entries behind new ones.
+ *
+ * Segment names give each segment's first index, so the first and last index are known
+ * after scanning only the last segment; older segments are read when needed.
+ */
+export class SegmentLog {
+  readonly directory: string;
+  readonly limits: SegmentLogLimits;
+  readonly recovery: RecoveryReport;
+  #segments: Segment[];
+  /** The index the first entry will have while there are no segments. */
+  #nextIndexWhenEmpty: number;
+  #operations: Operation[] = [];
+  #pendingBytes = 0;
+  #failure: unknown = null;
+  /** fdatasync calls made, for the benchmark. */
+  syncs = 0;
+
+  private constructor(
+    directory: string,
+    limits: SegmentLogLimits,
+    segments: Segment[],
+    recovery: RecoveryReport,
+  ) {
+    this.directory = directory;
+    this.limits = limits;
+    this.#segments = segments;
+    this.recovery = recovery;
+    this.#nextIndexWhenEmpty = 1;
+  }
+
+  /** Opens (creating if needed) the log in `directory`, recovering a torn tail. */
+  static async open(directory: string, limits?: Partial<SegmentLogLimits>): Promise<SegmentLog> {
+    const resolved = { ...defaultSegmentLogLimits, ...limits };
+    assert(resolved.recordBytesMax <= resolved.batchBytesMax, 'a record must fit in a batch');
+    await mkdir(directory, { recursive: true });
+    const segments: Segment[] = [];
+    for (const name of (await readdir(directory)).sort()) {
+      const firstIndex = parseSegmentFileName(name);
+      if (firstIndex === undefined) continue;
+      segments.push({
+        firstIndex,
+        file: name,
+        handle: null,
+        size: 0,
+        count: 0,
+        offsets: null,
+        terms: null,
+      });
+    }
+    for (let i = 0; i + 1 < segments.length; i++) {
+      const segment = segments[i] as Segment;
+      segment.count = (segments[i + 1] as Segment).firstIndex - segment.firstIndex;
+      assert(segment.count > 0, `segments ${segment.file} and the next overlap`);
+    }
+    const cut = await recoverTail(directory, segments, resolved.recordBytesMax);
+    return new SegmentLog(directory, resolved, segments, { segments: segments.length, cut });
+  }
+
+  /** The first index held on disk (a snapshot may cover more of it). */
+  get firstIndex(): number {
+    return this.#segments[0]?.firstIndex ?? this.#nextIndexWhenEmpty;
+  }
+
+  /** The last index written or queued; `firstIndex - 1` when the log is empty. */
+  get lastIndex(): number {
+    const last = this.#segments.at(-1);
+    return last === undefined ? this.#nextIndexWhenEmpty - 1 : last.firstIndex + last.count - 1;
+  }
+
+  /** Bytes queued and not yet flushed. */
+  get pendingBytes(): number {
+    return this.#pendingBytes;
+  }
+
+  /** The term of the entry at `index`, or undefined outside [firstIndex, lastIndex]. */
+  term(index: number): number | undefined {
+    const segment = this.#segmentHolding(index);
+    if (segment === undefined) return undefined;
+    this.#ensureScanned(segment);
+    return (segment.terms as number[])[index - segment.firstIndex];
+  }
+
+  /**
+   * Queues entries. They must be consecutive, and the first must be at most
+   * `lastIndex + 1` and at least `firstIndex`; a first index at or below `lastIndex`
+   * truncates the log from there. Throws `TANDEM_ENTRY_TOO_LARGE` for a record or batch
+   * above the limits and `TANDEM_TOO_MANY_PENDING` when too much waits for a flush; in
+   * both cases nothing is queued.
+   */
+  writeEntries(entries: readonly Entry[]): void {
+    this.#throwIfFailed();
+    if (entries.length === 0) return;
+    const first = (entries[0] as Entry).index;
+    assert(first <= this.lastIndex + 1, `write at ${first} leaves a gap after ${this.lastIndex}`);
+    assert(
+      first >= this.firstIndex || this.#segments.length === 0,
+      `write at ${first} behind the log`,
+    );
+    const records = this.#encodeWithinLimits(entries);
+    if (first <= this.lastIndex) this.#planTruncate(first - 1);
+    if (this.#segments.length === 0) this.#nextIndexWhenEmpty = first;
+    for (let i = 0; i < entries.length; i++) {
+      const entry = entries[i] as Entry;
+      assert(entry.index === first + i, `entries not consecutive at ${entry.index}`);
+      this.#planRecord(entry, records[i] as Buffer);
+    }
+  }
+
+  /** Drops every entry and makes `nextIndex` the next one written (snapshot install). */
+  reset(nextIndex: number): void {
+    this.#throwIfFailed();
+    this.#operations.push({ kind: 'truncate', deletes: this.#segments, cut: null });
+    this.#segments = [];
+    this.#nextIndexWhenEmpty = nextIndex;
+  }
+
+  /**
+   * Carries out every queued operation and makes it durable. Only one flush may run at a
+   * time (the owner's `GroupCommit` sees to that). A failed flush leaves the log unusable:
+   * after a failed fdatasync the kernel may have dropped the dirty pages, so retrying
+   * could report lost data as durable.
+   */
+  async flush(): Promise<void> {
+    this.#throwIfFailed();
+    const operations = this.#operations;
+    this.#operations = [];
+    this.#pendingBytes = 0;
+    try {
+      await this.#carryOut(operations);
+    } catch (error) {
+      this.#failure = error;
+      throw new TandemError('TANDEM_STORAGE_FAILED', `log write failed: ${String(error)}`, {
+        cause: error,
+      });
+    }
+  }
+
+  /**
+   * Deletes whole segments whose every entry is at or below `throughIndex` (covered by a
+   * durable snapshot). The newest segment always stays. Oldest first, so a crash midway
+   * leaves a log that still starts at a segment boundary.
+   */
+  async compact(throughIndex: number): Promise<void> {
+    const doomed: Segment[] = [];
+    while (
+      this.#segments.length > 1 &&
+      (this.#segments[1] as Segment).firstIndex <= throughIndex + 1
+    ) {
+      doomed.push(this.#segments.shift() as Segment);
+    }
+    for (const segment of doomed) {
+      await closeHandle(segment);
+      await unlinkIfPresent(join(this.directory, segment.file));
+    }
+    if (doomed.length > 0) await syncDirectory(this.directory);
+  }
+
+  /**
+   * Reads the durable entries from `fromIndex` to the end, checking every record. Throws
+   * `TANDEM_CORRUPT` naming the file and offset of the first bad one.
+   */
+  async readFrom(fromIndex: number): Promise<Entry[]> {
+    assert(this.#operations.length === 0, 'read with writes queued');
+    const result: Entry[] = [];
+    let previousTerm = 0;
+    for (const segment of this.#segments) {
+      if (segment.firstIndex + segment.count - 1 < fromIndex) continue;
+      const file = await readFile(join(this.directory, segment.file));
+      const headerProblem = checkSegmentHeader(file, segment.firstIndex);
+      if (headerProblem !== null) throw corruptionError(segment.file, 0, headerProblem);
+      const scan = scanSegment(
+        file,
+        segment.firstIndex,
+        previousTerm,
+        this.limits.recordBytesMax,
+        true,
+      );
+      if (scan.failure !== null)
+        throw corruptionError(segment.file, scan.failure.offset, scan.failure.reason);
+      if (scan.offsets.length !== segment.count) {
+        throw corruptionError(
+          segment.file,
+          file.length,
+          `holds ${scan.offsets.length} records, the next segment expects ${segment.count}`,
+        );
+      }
+      segment.offsets = scan.offsets;
+      segment.terms = scan.terms;
+      segment.size = file.length;
+      previousTerm = scan.terms.at(-1) ?? previousTerm;
+      for (const entry of scan.entries) if (entry.index >= fromIndex) result.push(entry);
+    }
+    return result;
+  }
+
+  /** Closes the open files. Queued writes that were not flushed are dropped. */
+  async close(): Promise<void> {
+    this.#operations = [];
+    for (const segment of this.#segments) await closeHandle(segment);
+  }
+
+  #throwIfFailed(): void {
+    if (this.#failure !== null) {
+      throw new TandemError(
+        'TANDEM_STORAGE_FAILED',
+        'the log failed earlier and takes no more writes',
+        {
+          cause: this.#failure,
+        },
+      );
+    }
+  }
+
+  #encodeWithinLimits(entries: readonly Entry[]): Buffer[] {
+    let total = 0;
+    const records = entries.map((entry) => {
+      const record = encodeRecord(entry);
+      if (record.length > this.limits.recordBytesMax) {
+        throw new TandemError(
+          'TANDEM_ENTRY_TOO_LARGE',
+          `log entry ${entry.index} takes ${record.length} bytes; the limit is ${this.limits.recordBytesMax}`,
+        );
+      }
+      total += record.length;
+      return record;
+    });
+    if (total > this.limits.batchBytesMax) {
+      throw new TandemError(
+        'TANDEM_ENTRY_TOO_LARGE',
+        `a batch of ${entries.length} entries takes ${total} bytes; the limit is ${this.limits.batchBytesMax}`,
+      );
+    }
+    if (this.#pendingBytes + total > this.limits.pendingBytesMax) {
+      throw new TandemError(
+        'TANDEM_TOO_MANY_PENDING',
+        `${this.#pendingBytes} bytes already wait for the disk; the limit is ${this.limits.pendingBytesMax}`,
+      );
+    }
+    this.#pendingBytes += total;
+    return records;
+  }
+
+  #planRecord(entry: Entry, record: Buffer): void {
+    let segment = this.#segments.at(-1);
+    if (
+      segment === undefined ||
+      (segment.count > 0 && segment.size + record.length > this.limits.segmentBytesMax)
+    ) {
+      segment = this.#planSegment(entry.index);
+    }
+    this.#ensureScanned(segment);
+    const previousTerm = this.term(entry.index - 1);
+    assert(
+      previousTerm === undefined || previousTerm <= entry.term,
+      `term falls at ${entry.index}`,
+    );
+    (segment.offsets as number[]).push(segment.size);
+    (segment.terms as number[]).push(entry.term);
+    const last = this.#operations.at(-1);
+    if (
+      last?.kind === 'write' &&
+      last.segment === segment &&
+      last.position + last.bytes === segment.size
+    ) {
+      last.chunks.push(record);
+      last.bytes += record.length;
+    } else {
+      this.#operations.push({
+        kind: 'write',
+        segment,
+        position: segment.size,
+        chunks: [record],
+        bytes: record.length,
+      });
+    }
+    segment.size += record.length;
+    segment.count++;
+  }
+
+  #planSegment(firstIndex: number): Segment {
+    const segment: Segment = {
+      firstIndex,
+      file: segmentFileName(firstIndex),
+      handle: null,
+      size: segmentHeaderBytes,
+      count: 0,
+      offsets: [],
+      terms: [],
+    };
+    this.#segments.push(segment);
+    this.#operations.push({ kind: 'create', segment });
+    return segment;
+  }
+
+  /** Plans dropping every entry after `afterIndex`. */
+  #planTruncate(afterIndex: number): void {
+    const deletes: Segment[] = [];
+    while ((this.#segments.at(-1)?.firstIndex ?? 0) > afterIndex) {
+      deletes.push(this.#segments.pop() as Segment);
+    }
+    let cut: { segment: Segment; offset: number } | null = null;
+    const last = this.#segments.at(-1);
+    if (last !== undefined && last.firstIndex + last.count - 1 > afterIndex) {
+      this.#ensureScanned(last);
+      const keep = afterIndex + 1 - last.firstIndex;
+      const offset = (last.offsets as number[])[keep] as number;
+      (last.offsets as number[]).length = keep;
+      (last.terms as number[]).length = keep;
+      last.count = keep;
+      last.size = offset;
+      cut = { segment: last, offset };
+    }
+    if (this.#segments.length === 0) this.#nextIndexWhenEmpty = afterIndex + 1;
+    this.#operations.push({ kind: 'truncate', deletes, cut });
+  }
+
+  #segmentHolding(index: number): Segment | undefined {
+    for (let i = this.#segments.length - 1; i >= 0; i--) {
+      const segment = this.#segments[i] as Segment;
+      if (segment.firstIndex <= index) {
+        return index < segment.firstIndex + segment.count ? segment : undefined;
+      }
+    }
+    return undefined;
+  }
+
+  /** Reads an older segment's record offsets (rare: a truncation or a term lookup reaching it). */
+  #ensureScanned(segment: Segment): void {
+    if (segment.offsets !== null) return;
+    const file = readFileSync(join(this.directory, segment.file));
+    const headerProblem = checkSegmentHeader(file, segment.firstIndex);
+    if (headerProblem !== null) throw corruptionError(segment.file, 0, headerProblem);
+    const scan = scanSegment(file, segment.firstIndex, 0, this.limits.recordBytesMax, false);
+    if (scan.failure !== null)
+      throw corruptionError(segment.file, scan.failure.offset, scan.failure.reason);
+    if (scan.offsets.length !== segment.count) {
+      throw corruptionError(
+        segment.file,
+        file.length,
+        `holds ${scan.offsets.length} records, the next segment expects ${segment.count}`,
+      );
+    }
+    segment.offsets = scan.offsets;
+    segment.terms = scan.terms;
+    segment.size = file.length;
+  }
+
+  async #carryOut(operations: readonly Operation[]): Promise<void> {
+    const dirty = new Set<Segment>();
+    let directoryChanged = false;
+    for (const operation of operations) {
+      if (operation.kind === 'create') {
+        // The segments before a new one are complete and durable before it exists, so a
+        // crash can tear only the newest segment, never leave a hole before it.
+        await this.#syncSegments(dirty);
+        dirty.clear();
+        const handle = await open(join(this.directory, operation.segment.file), 'w+');
+        operation.segment.handle = handle;
+        await handle.write(
+          encodeSegmentHeader(operation.segment.firstIndex),
+          0,
+          segmentHeaderBytes,
+          0,
+        );
+        dirty.add(operation.segment);
+        directoryChanged = true;
+      } else if (operation.kind === 'write') {
+        const handle = await this.#handleOf(operation.segment);
+        const bytes =
+          operation.chunks.length === 1
+            ? (operation.chunks[0] as Buffer)
+            : Buffer.concat(operation.chunks, operation.bytes);
+        await handle.write(bytes, 0, bytes.length, operation.position);
+        dirty.add(operation.segment);
+      } else {
+        for (const segment of operation.deletes) dirty.delete(segment);
+        await this.#syncSegments(dirty);
+        dirty.clear();
+        await this.#truncate(operation.deletes, operation.cut);
+      }
+    }
+    const directorySync = directoryChanged ? syncDirectory(this.directory) : Promise.resolve();
+    await Promise.all([this.#syncSegments(dirty), directorySync]);
+    // Only the newest segment stays open between flushes.
+    for (const segment of this.#segments.slice(0, -1)) await closeHandle(segment);
+  }
+
+  async #truncate(
+    deletes: readonly Segment[],
+    cut: { segment: Segment; offset: number } | null,
+  ): Promise<void> {
+    for (const segment of deletes) {
+      await closeHandle(segment);
+      await unlinkIfPresent(join(this.directory, segment.file));
+    }
+    if (cut !== null) {
+      const handle = await this.#handleOf(cut.segment);
+      await handle.truncate(cut.offset);
+      await handle.datasync();
+      this.syncs++;
+    }
+    if (deletes.length > 0) await syncDirectory(this.directory);
+  }
+
+  async #syncSegments(segments: ReadonlySet<Segment>): Promise<void> {
+    const syncs: Promise<void>[] = [];
+    for (const segment of segments) {
+      if (segment.handle === null) continue;
+      syncs.push(segment.handle.datasync());
+      this.syncs++;
+    }
+    await Promise.all(syncs);
+  }
+
+  async #handleOf(segment: Segment): Promise<FileHandle> {
+    segment.handle ??= await open(join(this.directory, segment.file), 'r+');
+    return segment.handle;
+  }
+}
+
+/** Checks the newest segments at open, cutting off a torn tail; refuses mid-log damage. */
+async function recoverTail(
+  directory: string,
+  segments: Segment[],
+  recordBytesMax: number,
+): Promise<RecoveryReport['cut']> {
+  let report: RecoveryReport['cut'] = null;
+  for (;;) {
+    const last = segments.at(-1);
+    if (last === undefined) return report;
+    const path = join(directory, last.file);
+    const file = await readFile(path);
+    const headerProblem = checkSegmentHeader(file, last.firstIndex);
+    if (headerProblem !== null) {
+      // A header is written once, when the segment is created; a bad one in the newest
+      // segment is a creation that a crash interrupted, so the file holds no records.
+      if (file.length > segmentHeaderBytes + recordHeaderBytes)
+        throw corruptionError(last.file, 0, headerProblem);
+      await unlinkIfPresent(path);
+      await syncDirectory(directory);
+      segments.pop();
+      const previous = segments.at(-1);
+      if (previous !== undefined) {
+        previous.count = 0;
+        previous.offsets = null; // rescanned as the new last segment below
+      }
+      report = { file: last.file, offset: 0, bytes: file.length, reason: headerProblem };
+      continue;
+    }
+    const scan = scanSegment(file, last.firstIndex, 0, recordBytesMax, false);
+    last.offsets = scan.offsets;
+    last.terms = scan.terms;
+    last.count = scan.offsets.length;
+    last.size = file.length;
+    if (scan.failure === null) return report;
+    const { offset, reason } = scan.failure;
+    if (soundRecordFollows(file, offset, last.firstIndex + last.count - 1, recordBytesMax)) {
+      throw corruptionError(last.file, offset, reason);
+    }
+    const handle = await open(path, 'r+');
+    try {
+      await handle.truncate(offset);
+      await handle.datasync();
+    } finally {
+      await handle.close();
+    }
+    last.size = offset;
+    return { file: last.file, offset, bytes: file.length - offset, reason };
+  }
+}
+
+async function closeHandle(segment: Segment): Promise<void> {
+  const handle = segment.handle;
+  segment.handle = null;
+  if (handle !== null) await handle.close();
+}
+
+async function unlinkIfPresent(path: string): Promise<void> {
+  try {
+    await unlink(path);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+  }
+}

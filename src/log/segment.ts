@@ -1,0 +1,133 @@
+import { crc32c } from '@node-rs/crc32';
+import { TandemError } from '../core/errors.js';
+import type { Entry } from '../core/types.js';
+import { decodeRecord, recordBodyFixedBytes, recordHeaderBytes } from './record.js';
+
+/**
+ * A segment file starts with a 32-byte header: the magic `TANDEMLG`, format version (u32),
+ * reserved (u32), the index of its first record (u64), reserved (u32), and a CRC32C of the
+ * 28 bytes before it. Records follow back to back.
+ */
+export const segmentHeaderBytes = 32;
+const segmentMagic = Buffer.from('TANDEMLG', 'ascii');
+const segmentFormatVersion = 1;
+
+/** The file name of the segment whose first record is at `firstIndex`: sorts by index. */
+export function segmentFileName(firstIndex: number): string {
+  return `${String(firstIndex).padStart(20, '0')}.log`;
+}
+
+/** The first index a segment file name stands for, or undefined for other files. */
+export function parseSegmentFileName(name: string): number | undefined {
+  if (!/^\d{20}\.log$/.test(name)) return undefined;
+  const index = Number(name.slice(0, 20));
+  return Number.isSafeInteger(index) && index >= 1 ? index : undefined;
+}
+
+/** The header of a new segment. */
+export function encodeSegmentHeader(firstIndex: number): Buffer {
+  const header = Buffer.alloc(segmentHeaderBytes);
+  segmentMagic.copy(header, 0);
+  header.writeUInt32LE(segmentFormatVersion, 8);
+  header.writeUInt32LE(firstIndex % 0x1_0000_0000, 16);
+  header.writeUInt32LE(Math.floor(firstIndex / 0x1_0000_0000), 20);
+  header.writeUInt32LE(crc32c(header.subarray(0, 28)), 28);
+  return header;
+}
+
+/** Why a segment header is unusable, or null when it is sound and names `firstIndex`. */
+export function checkSegmentHeader(file: Buffer, firstIndex: number): string | null {
+  if (file.length < segmentHeaderBytes) return 'the header is cut short';
+  if (file.readUInt32LE(28) !== crc32c(file.subarray(0, 28))) return 'header CRC32C mismatch';
+  if (!file.subarray(0, 8).equals(segmentMagic)) return 'not a Tandem log segment';
+  if (file.readUInt32LE(8) !== segmentFormatVersion) return 'unknown segment format version';
+  const named = file.readUInt32LE(20) * 0x1_0000_0000 + file.readUInt32LE(16);
+  if (named !== firstIndex) return `the header says first index ${named}, the name ${firstIndex}`;
+  return null;
+}
+
+/** What scanning a segment's bytes found. */
+export interface SegmentScan {
+  /** `offsets[i]` is the byte offset of the record at index `firstIndex + i`. */
+  readonly offsets: number[];
+  /** `terms[i]` is the term of the record at index `firstIndex + i`. */
+  readonly terms: number[];
+  /** The decoded entries, when asked for. */
+  readonly entries: Entry[];
+  /** Where the first bad record starts, and why; null when every byte was a good record. */
+  readonly failure: { readonly offset: number; readonly reason: string } | null;
+}
+
+/**
+ * Reads every record of a segment, checking CRCs, that indexes run on from `firstIndex`
+ * one by one, and that terms never decrease (from `previousTerm`). Stops at the first bad
+ * record and says where.
+ */
+export function scanSegment(
+  file: Buffer,
+  firstIndex: number,
+  previousTerm: number,
+  bodyBytesMax: number,
+  collectEntries: boolean,
+): SegmentScan {
+  const offsets: number[] = [];
+  const terms: number[] = [];
+  const entries: Entry[] = [];
+  let offset = segmentHeaderBytes;
+  let lastTerm = previousTerm;
+  while (offset < file.length) {
+    const result = decodeRecord(file, offset, bodyBytesMax);
+    if (result.status === 'short') {
+      return { offsets, terms, entries, failure: { offset, reason: 'a record is cut short' } };
+    }
+    if (result.status === 'corrupt') {
+      return { offsets, terms, entries, failure: { offset, reason: result.reason } };
+    }
+    const expectedIndex = firstIndex + offsets.length;
+    const { entry } = result;
+    if (entry.index !== expectedIndex || entry.term < lastTerm) {
+      const reason = `record index ${entry.index} term ${entry.term} after term ${lastTerm}, expected index ${expectedIndex}`;
+      return { offsets, terms, entries, failure: { offset, reason } };
+    }
+    offsets.push(offset);
+    terms.push(entry.term);
+    if (collectEntries) entries.push(entry);
+    lastTerm = entry.term;
+    offset += result.bytes;
+  }
+  return { offsets, terms, entries, failure: null };
+}
+
+/**
+ * Whether a sound record with an index above `afterIndex` starts anywhere after `from`.
+ * Recovery asks this to tell a torn tail (nothing valid follows the bad record: cut it off)
+ * from corruption in the middle of the log (valid records follow: refuse to start).
+ */
+export function soundRecordFollows(
+  file: Buffer,
+  from: number,
+  afterIndex: number,
+  bodyBytesMax: number,
+): boolean {
+  const last = file.length - recordHeaderBytes - recordBodyFixedBytes;
+  for (let offset = from + 1; offset <= last; offset++) {
+    const bodyBytes = file.readUInt32LE(offset + 4);
+    if (bodyBytes < recordBodyFixedBytes || bodyBytes > bodyBytesMax) continue;
+    if (file.readUInt32LE(offset + 12) !== 0) continue; // index above 2^32: not plausible
+    const index = file.readUInt32LE(offset + 8);
+    if (index <= afterIndex) continue;
+    const result = decodeRecord(file, offset, bodyBytesMax);
+    if (result.status === 'ok') return true;
+  }
+  return false;
+}
+
+/** The error for a damaged log: it names the file and the byte offset. */
+export function corruptionError(file: string, offset: number, reason: string): TandemError {
+  return new TandemError(
+    'TANDEM_CORRUPT',
+    `log segment ${file} is corrupt at byte offset ${offset}: ${reason}; ` +
+      'this is not a torn write at the end of the log, so the node refuses to start rather ' +
+      'than skip it (restore the node from a snapshot or remove it and re-add it)',
+  );
+}

@@ -1,0 +1,383 @@
+// The segment log on real files: segments, recovery of a torn tail, precise reports of
+// corruption, limits, group commit, and the hard state's two slots.
+import assert from 'node:assert/strict';
+import {
+  appendFileSync,
+  readdirSync,
+  readFileSync,
+  statSync,
+  truncateSync,
+  writeFileSync,
+} from 'node:fs';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { TandemError } from '../../src/core/errors.js';
+import { DiskStorage } from '../../src/log/disk-storage.js';
+import { HardStateFile } from '../../src/log/hard-state.js';
+import { SegmentLog } from '../../src/log/segment-log.js';
+import { entriesOf, payloadFor, plain, temporaryDirectory } from './helpers.js';
+
+const smallSegments = { segmentBytesMax: 1000 };
+
+async function writeLog(path: string, to: number): Promise<void> {
+  const storage = await DiskStorage.open(path, { limits: smallSegments });
+  await storage.load();
+  storage.writeEntries(entriesOf(1, to, 1));
+  await storage.sync();
+  await storage.close();
+}
+
+function segmentFiles(path: string): string[] {
+  return readdirSync(join(path, 'log')).sort();
+}
+
+function flipByte(file: string, offset: number): void {
+  const bytes = readFileSync(file);
+  bytes[offset] = (bytes[offset] as number) ^ 0x10;
+  writeFileSync(file, bytes);
+}
+
+async function expectCorrupt(path: string, pattern: RegExp): Promise<void> {
+  await assert.rejects(
+    async () => {
+      const storage = await DiskStorage.open(path, { limits: smallSegments });
+      try {
+        await storage.load();
+      } finally {
+        await storage.close();
+      }
+    },
+    (error: unknown) => {
+      assert.ok(error instanceof TandemError, String(error));
+      assert.equal(error.code, 'TANDEM_CORRUPT');
+      assert.match(error.message, pattern);
+      return true;
+    },
+  );
+}
+
+test('the log rolls to new segments and knows its first and last index at open', async () => {
+  // Goal: segments split past the size limit; reopening finds the bounds from the names and
+  // the last segment, and reads every entry back.
+  const directory = temporaryDirectory('segments');
+  try {
+    await writeLog(directory.path, 200);
+    const files = segmentFiles(directory.path);
+    assert.ok(files.length > 5, `only ${files.length} segments`);
+    for (const file of files.slice(0, -1))
+      assert.ok(statSync(join(directory.path, 'log', file)).size <= 1000);
+    const log = await SegmentLog.open(join(directory.path, 'log'), smallSegments);
+    assert.equal(log.firstIndex, 1);
+    assert.equal(log.lastIndex, 200);
+    assert.deepEqual((await log.readFrom(1)).map(plain), entriesOf(1, 200, 1).map(plain));
+    await log.close();
+  } finally {
+    directory.remove();
+  }
+});
+
+test('a torn record at the end of the log is cut off and reported', async () => {
+  // Goal: a crash mid-write loses only the torn record; the report names file and offset.
+  const directory = temporaryDirectory('torn');
+  try {
+    await writeLog(directory.path, 50);
+    const last = join(directory.path, 'log', segmentFiles(directory.path).at(-1) as string);
+    const size = statSync(last).size;
+    truncateSync(last, size - 7);
+    const storage = await DiskStorage.open(directory.path, { limits: smallSegments });
+    const { entries } = await storage.load();
+    assert.deepEqual(entries.map(plain), entriesOf(1, 49, 1).map(plain));
+    const cut = storage.recovery.cut;
+    assert.ok(cut !== null);
+    assert.equal(cut.file, segmentFiles(directory.path).at(-1));
+    assert.equal(cut.reason, 'a record is cut short');
+    assert.equal(cut.bytes, size - 7 - cut.offset);
+    // The log goes on from the cut.
+    storage.writeEntries(entriesOf(50, 52, 2));
+    await storage.sync();
+    await storage.close();
+    const reopened = await DiskStorage.open(directory.path, { limits: smallSegments });
+    const state = await reopened.load();
+    assert.equal(reopened.recovery.cut, null);
+    assert.deepEqual(
+      state.entries.map(plain),
+      [...entriesOf(1, 49, 1), ...entriesOf(50, 52, 2)].map(plain),
+    );
+    await reopened.close();
+  } finally {
+    directory.remove();
+  }
+});
+
+test('garbage or zeros after the last record are cut off as a torn tail', async () => {
+  // Goal: blocks written by a crash after the last record (zeros, noise) never replay.
+  const directory = temporaryDirectory('garbage');
+  try {
+    await writeLog(directory.path, 30);
+    const last = join(directory.path, 'log', segmentFiles(directory.path).at(-1) as string);
+    appendFileSync(last, Buffer.alloc(300));
+    appendFileSync(last, Buffer.from('not a record at all, just noise'));
+    const storage = await DiskStorage.open(directory.path, { limits: smallSegments });
+    const { entries } = await storage.load();
+    assert.deepEqual(entries.map(plain), entriesOf(1, 30, 1).map(plain));
+    assert.equal(storage.recovery.cut?.bytes, 300 + 31);
+    await storage.close();
+  } finally {
+    directory.remove();
+  }
+});
+
+test('a flipped bit in the middle of the last segment is reported, not cut', async () => {
+  // Goal: damage followed by sound records is corruption: the node refuses to start and
+  // names the file and the record's offset, instead of dropping acknowledged entries.
+  const directory = temporaryDirectory('mid-last');
+  try {
+    await writeLog(directory.path, 60);
+    const name = segmentFiles(directory.path).at(-1) as string;
+    const bytes = readFileSync(join(directory.path, 'log', name));
+    const recordBytes = 8 + 20 + payloadFor(1, 1).length;
+    const records = (bytes.length - 32) / recordBytes;
+    assert.ok(records >= 3, `${records} records in the last segment`);
+    const offset = 32 + recordBytes; // the second record of the segment
+    flipByte(join(directory.path, 'log', name), offset + 30);
+    await expectCorrupt(
+      directory.path,
+      new RegExp(`${name} is corrupt at byte offset ${offset}: CRC32C mismatch`),
+    );
+  } finally {
+    directory.remove();
+  }
+});
+
+test('a damaged length field in the middle of the last segment is still reported', async () => {
+  // Goal: even when the damaged record's length sends the reader astray, the sound records
+  // after it are found and the damage is reported rather than cut off.
+  const directory = temporaryDirectory('mid-length');
+  try {
+    await writeLog(directory.path, 60);
+    const name = segmentFiles(directory.path).at(-1) as string;
+    const recordBytes = 8 + 20 + payloadFor(1, 1).length;
+    flipByte(join(directory.path, 'log', name), 32 + recordBytes + 5);
+    await expectCorrupt(
+      directory.path,
+      new RegExp(`${name} is corrupt at byte offset ${32 + recordBytes}`),
+    );
+  } finally {
+    directory.remove();
+  }
+});
+
+test('damage in an older segment is reported with its file and offset', async () => {
+  // Goal: corruption anywhere but the torn tail is an error naming where it is.
+  const directory = temporaryDirectory('older');
+  try {
+    await writeLog(directory.path, 200);
+    const name = segmentFiles(directory.path)[1] as string;
+    flipByte(join(directory.path, 'log', name), 32 + 12);
+    await expectCorrupt(directory.path, new RegExp(`${name} is corrupt at byte offset 32`));
+  } finally {
+    directory.remove();
+  }
+});
+
+test('a missing piece of an older segment is reported', async () => {
+  // Goal: an older segment that lost its end (so the next one does not follow on) is damage.
+  const directory = temporaryDirectory('short-older');
+  try {
+    await writeLog(directory.path, 200);
+    const name = segmentFiles(directory.path)[2] as string;
+    const path = join(directory.path, 'log', name);
+    truncateSync(path, statSync(path).size - 10);
+    await expectCorrupt(directory.path, new RegExp(`${name} is corrupt`));
+  } finally {
+    directory.remove();
+  }
+});
+
+test('a snapshot with a flipped bit or missing bytes is refused with its file named', async () => {
+  // Goal: snapshot data is verified against its checksum before anyone uses it.
+  const directory = temporaryDirectory('snapshot');
+  try {
+    const storage = await DiskStorage.open(directory.path);
+    await storage.load();
+    storage.writeEntries(entriesOf(1, 10, 1));
+    await storage.sync();
+    await storage.saveSnapshot(
+      { index: 8, term: 1, membership: { voters: ['a'], learners: [] } },
+      Buffer.alloc(5000, 7),
+    );
+    const file = join(directory.path, 'snapshots', 'snapshot-00000000000000000008.data');
+    flipByte(file, 4000);
+    await assert.rejects(
+      () => storage.readSnapshot(),
+      /snapshot file snapshot-00000000000000000008\.data is corrupt/,
+    );
+    truncateSync(file, 4000);
+    await assert.rejects(
+      () => storage.readSnapshot(),
+      /snapshot-00000000000000000008\.data is corrupt/,
+    );
+    await storage.close();
+    const reopened = await DiskStorage.open(directory.path);
+    await assert.rejects(() => reopened.load(), /holds 4000 bytes; its meta says 5000/);
+    await reopened.close();
+  } finally {
+    directory.remove();
+  }
+});
+
+test('received snapshot data that does not match its checksum is not kept', async () => {
+  // Goal: a snapshot streamed from the leader is checked before it replaces anything.
+  const directory = temporaryDirectory('snapshot-receive');
+  try {
+    const storage = await DiskStorage.open(directory.path);
+    await storage.load();
+    storage.writeEntries(entriesOf(1, 5, 1));
+    await storage.sync();
+    const meta = { index: 40, term: 2, membership: { voters: ['a'], learners: [] } };
+    await assert.rejects(
+      () =>
+        storage.saveSnapshotChunks(
+          meta,
+          [Buffer.from('chunk one'), Buffer.from('chunk two')],
+          '00000000',
+        ),
+      /expected 00000000/,
+    );
+    const state = await storage.load();
+    assert.equal(state.snapshot, null);
+    assert.deepEqual(state.entries.map(plain), entriesOf(1, 5, 1).map(plain));
+    await storage.close();
+  } finally {
+    directory.remove();
+  }
+});
+
+test('records and batches above the limits are refused with a clear error and nothing queued', async () => {
+  // Goal: the limits hold and a refused write leaves the log as it was.
+  const directory = temporaryDirectory('limits');
+  try {
+    const storage = await DiskStorage.open(directory.path, {
+      limits: { recordBytesMax: 200, batchBytesMax: 1000, pendingBytesMax: 1500 },
+    });
+    await storage.load();
+    const big = {
+      index: 1,
+      term: 1,
+      kind: 'command' as const,
+      durability: 'quorum' as const,
+      data: new Uint8Array(500),
+    };
+    assert.throws(
+      () => storage.writeEntries([big]),
+      /log entry 1 takes 528 bytes; the limit is 200/,
+    );
+    assert.throws(
+      () => storage.writeEntries(entriesOf(1, 30, 1)),
+      /a batch of 30 entries takes 1560 bytes; the limit is 1000/,
+    );
+    assert.equal(storage.log.lastIndex, 0);
+    storage.writeEntries(entriesOf(1, 19, 1));
+    assert.throws(
+      () => storage.writeEntries(entriesOf(20, 38, 1)),
+      (error: unknown) => {
+        return error instanceof TandemError && error.code === 'TANDEM_TOO_MANY_PENDING';
+      },
+    );
+    await storage.sync();
+    storage.writeEntries(entriesOf(20, 38, 1));
+    await storage.sync();
+    assert.equal(storage.log.lastIndex, 38);
+    await storage.close();
+  } finally {
+    directory.remove();
+  }
+});
+
+test('concurrent appenders share fdatasyncs (group commit)', async () => {
+  // Goal: with many appenders in flight, far fewer flushes than entries.
+  const directory = temporaryDirectory('group');
+  try {
+    const storage = await DiskStorage.open(directory.path);
+    await storage.load();
+    let next = 1;
+    const appenders = 64;
+    const perAppender = 20;
+    await Promise.all(
+      Array.from({ length: appenders }, async () => {
+        for (let i = 0; i < perAppender; i++) {
+          const index = next++;
+          storage.writeEntries(entriesOf(index, index, 1));
+          await storage.sync();
+        }
+      }),
+    );
+    const entries = appenders * perAppender;
+    assert.ok(storage.flushes * 10 < entries, `${storage.flushes} flushes for ${entries} entries`);
+    await storage.close();
+    const reopened = await DiskStorage.open(directory.path);
+    assert.deepEqual(
+      (await reopened.load()).entries.map(plain),
+      entriesOf(1, entries, 1).map(plain),
+    );
+    await reopened.close();
+  } finally {
+    directory.remove();
+  }
+});
+
+test('the hard state survives a torn write of either slot', async () => {
+  // Goal: a torn hard-state write falls back to the last synced term and vote.
+  const directory = temporaryDirectory('hard-state');
+  try {
+    const path = join(directory.path, 'hard-state');
+    const file = await HardStateFile.open(path);
+    file.write({ term: 3, vote: 'node-b', commit: 10 });
+    await file.flush();
+    file.write({ term: 4, vote: 'node-c', commit: 11 });
+    await file.flush();
+    await file.close();
+    assert.deepEqual((await reopen(path)).current, { term: 4, vote: 'node-c', commit: 11 });
+    // Tear the newer slot: the older synced state is what is left.
+    const bytes = readFileSync(path);
+    const newer = bytes.readUInt32LE(4096 + 8) > bytes.readUInt32LE(8) ? 4096 : 0;
+    bytes.fill(0xab, newer + 20, newer + 40);
+    writeFileSync(path, bytes);
+    assert.deepEqual((await reopen(path)).current, { term: 3, vote: 'node-b', commit: 10 });
+  } finally {
+    directory.remove();
+  }
+});
+
+test('a commit-only change never overwrites the synced term and vote', async () => {
+  // Goal: unsynced commit updates go to the scratch slot, so tearing them loses only commit.
+  const directory = temporaryDirectory('hard-state-commit');
+  try {
+    const path = join(directory.path, 'hard-state');
+    const file = await HardStateFile.open(path);
+    file.write({ term: 7, vote: 'a', commit: 1 });
+    await file.flush();
+    const syncs = file.syncs;
+    for (let commit = 2; commit < 6; commit++) {
+      file.write({ term: 7, vote: 'a', commit });
+      await file.flush();
+    }
+    assert.equal(file.syncs, syncs, 'commit-only writes were synced');
+    await file.close();
+    const bytes = readFileSync(path);
+    const newer = bytes.readUInt32LE(4096 + 8) > bytes.readUInt32LE(8) ? 4096 : 0;
+    bytes.fill(0, newer, newer + 64);
+    writeFileSync(path, bytes);
+    const reopened = await reopen(path);
+    assert.equal(reopened.current.term, 7);
+    assert.equal(reopened.current.vote, 'a');
+  } finally {
+    directory.remove();
+  }
+});
+
+async function reopen(path: string): Promise<HardStateFile> {
+  const file = await HardStateFile.open(path);
+  await file.close();
+  return file;
+}
