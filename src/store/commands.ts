@@ -1,0 +1,419 @@
+/**
+ * The replicated command codec. The leader builds a command, validates it against the
+ * limits below, encodes it with MessagePack and proposes the bytes; every replica decodes
+ * the same bytes when the entry commits and applies them.
+ *
+ * Time travels inside the command: `at` is the leader's wall clock in milliseconds when it
+ * built the command, so that expiry ("is this key still alive?") is decided by the same
+ * number on every replica, whatever their own clocks say.
+ */
+import { Packr } from 'msgpackr';
+import { TandemError } from '../core/errors.js';
+import { checkStatement } from './sql-check.js';
+
+/** The longest key, in UTF-8 bytes. Keys are identifiers, not payloads. */
+export const keyBytesMax = 512;
+/** The longest value, in UTF-8 bytes (also the cap that APPEND and INCRBY results respect). */
+export const valueBytesMax = 512 * 1024;
+/** The most keys one DEL may name. */
+export const delKeysMax = 1024;
+/** The most pairs one MSET may carry. */
+export const msetPairsMax = 1024;
+/** The most statements one SQL command may carry. */
+export const sqlStatementsMax = 64;
+/** The longest SQL text of one statement, in UTF-8 bytes. */
+export const sqlBytesMax = 64 * 1024;
+/** The most parameters one SQL statement may bind. */
+export const sqlParamsMax = 1024;
+/** The largest encoded command: one full-size value plus room for its envelope. */
+export const commandBytesMax = valueBytesMax + 64 * 1024;
+
+/** A key's version: the log index and term of the entry that last wrote it. */
+export interface Version {
+  readonly index: number;
+  readonly term: number;
+}
+
+/**
+ * SET. `expiresAt` is absolute (ms): a number sets the expiry, null or absent removes it
+ * (like Redis SET without KEEPTTL). `condition` is NX (only if absent) or XX (only if
+ * present); `ifVersion` is compare-and-set: write only if the key exists at that version.
+ * `returnOld` asks for the previous value (Redis SET ... GET).
+ */
+export interface SetCommand {
+  readonly type: 'set';
+  readonly key: string;
+  readonly value: string;
+  readonly at: number;
+  readonly expiresAt?: number | null;
+  readonly condition?: 'nx' | 'xx';
+  readonly ifVersion?: Version;
+  readonly returnOld?: boolean;
+}
+
+/** MSET: sets every pair atomically and removes their expiries. Later pairs win. */
+export interface MsetCommand {
+  readonly type: 'mset';
+  readonly pairs: readonly (readonly [string, string])[];
+  readonly at: number;
+}
+
+/** DEL of one or more keys. */
+export interface DelCommand {
+  readonly type: 'del';
+  readonly keys: readonly string[];
+  readonly at: number;
+}
+
+/** INCRBY with Redis semantics: an absent key counts as 0; the expiry is kept. */
+export interface IncrbyCommand {
+  readonly type: 'incrby';
+  readonly key: string;
+  readonly by: number;
+  readonly at: number;
+}
+
+/** APPEND: creates the key when absent; keeps the expiry. */
+export interface AppendCommand {
+  readonly type: 'append';
+  readonly key: string;
+  readonly value: string;
+  readonly at: number;
+}
+
+/** EXPIRE at an absolute time (ms), or PERSIST when `expiresAt` is null. */
+export interface ExpireCommand {
+  readonly type: 'expire';
+  readonly key: string;
+  readonly expiresAt: number | null;
+  readonly at: number;
+}
+
+/** FLUSHDB: removes every key (the SQL tables are left alone). */
+export interface FlushCommand {
+  readonly type: 'flush';
+  readonly at: number;
+}
+
+/**
+ * Purges up to `sweepKeysMax` rows whose expiry is at or before `at`, oldest expiry first.
+ * Expired keys already read as absent; the leader proposes sweeps so that their rows do not
+ * pile up, and the sweep rides the log so that every replica purges the same rows.
+ */
+export interface ExpireSweepCommand {
+  readonly type: 'expire-sweep';
+  readonly at: number;
+}
+
+/** A value SQL can bind. Booleans bind as 1 and 0. */
+export type SqlValue = string | number | null | boolean;
+
+/** Positional (`?`, `?NNN`) or named (`:name`, `@name`, `$name`, given without prefix) parameters. */
+export type SqlParams = readonly SqlValue[] | Readonly<Record<string, SqlValue>>;
+
+/** One SQL statement of a command. */
+export interface SqlStatement {
+  readonly sql: string;
+  readonly params?: SqlParams;
+}
+
+/** SQL statements applied atomically: all of them, or (on a failure) none. */
+export interface SqlCommand {
+  readonly type: 'sql';
+  readonly statements: readonly SqlStatement[];
+}
+
+/** Every replicated command. */
+export type Command =
+  | SetCommand
+  | MsetCommand
+  | DelCommand
+  | IncrbyCommand
+  | AppendCommand
+  | ExpireCommand
+  | FlushCommand
+  | ExpireSweepCommand
+  | SqlCommand;
+
+/** The command type codes, for exhaustive handling. */
+export type CommandType = Command['type'];
+
+/**
+ * Plain MessagePack maps, no msgpackr records: a record's structure would live in the
+ * encoder's memory, and a log entry must decode the same way on any replica, after any
+ * restart, from its own bytes alone.
+ */
+const packr = new Packr({ useRecords: false, moreTypes: false, int64AsType: 'number' });
+
+/**
+ * Encodes a command as an entry payload. Throws TANDEM_ENTRY_TOO_LARGE when the encoding
+ * exceeds `commandBytesMax`. Call `validateCommand` first: encoding does not check shape.
+ */
+export function encodeCommand(command: Command): Uint8Array {
+  const bytes = packr.pack(command);
+  if (bytes.byteLength > commandBytesMax) {
+    throw new TandemError(
+      'TANDEM_ENTRY_TOO_LARGE',
+      `the ${command.type} command encodes to ${bytes.byteLength} bytes, over the maximum of ${commandBytesMax}`,
+    );
+  }
+  return bytes;
+}
+
+/**
+ * Decodes an entry payload and checks its shape. An entry that does not decode to a known,
+ * well-formed command throws TANDEM_CORRUPT: applying it as a no-op would let replicas
+ * that decode it differently drift apart, so the apply stops instead.
+ *
+ * Limits are not checked here: they are the leader's admission policy, and a replica must
+ * apply whatever was committed.
+ */
+export function decodeCommand(bytes: Uint8Array): Command {
+  let decoded: unknown;
+  try {
+    decoded = packr.unpack(bytes);
+  } catch (error) {
+    throw new TandemError(
+      'TANDEM_CORRUPT',
+      `command of ${bytes.byteLength} bytes does not decode: ${(error as Error).message}`,
+      { cause: error },
+    );
+  }
+  const problem = shapeProblem(decoded);
+  if (problem !== null) {
+    throw new TandemError('TANDEM_CORRUPT', `malformed command in the log: ${problem}`);
+  }
+  return decoded as Command;
+}
+
+/**
+ * Checks a command on the leader before it enters the log: its shape, every limit, and for
+ * SQL the determinism rules of `checkStatement`. Throws TANDEM_BAD_REQUEST naming the
+ * problem.
+ */
+export function validateCommand(command: Command): void {
+  const problem = shapeProblem(command) ?? limitProblem(command);
+  if (problem !== null) throw new TandemError('TANDEM_BAD_REQUEST', problem);
+  if (command.type === 'sql') {
+    command.statements.forEach((statement, i) => {
+      try {
+        checkStatement(statement.sql, statement.params);
+      } catch (error) {
+        throw prefixError(error, `statement ${i + 1}: `);
+      }
+    });
+  }
+}
+
+function prefixError(error: unknown, prefix: string): unknown {
+  if (!(error instanceof TandemError)) return error;
+  return new TandemError(error.code, prefix + error.message, { cause: error });
+}
+
+/** Keys every command type may carry; anything else is malformed. */
+const fieldsByType: Readonly<Record<CommandType, ReadonlySet<string>>> = {
+  set: new Set(['type', 'key', 'value', 'at', 'expiresAt', 'condition', 'ifVersion', 'returnOld']),
+  mset: new Set(['type', 'pairs', 'at']),
+  del: new Set(['type', 'keys', 'at']),
+  incrby: new Set(['type', 'key', 'by', 'at']),
+  append: new Set(['type', 'key', 'value', 'at']),
+  expire: new Set(['type', 'key', 'expiresAt', 'at']),
+  flush: new Set(['type', 'at']),
+  'expire-sweep': new Set(['type', 'at']),
+  sql: new Set(['type', 'statements']),
+};
+
+function isPlainObject(value: unknown): value is Record<string, unknown> {
+  if (typeof value !== 'object' || value === null) return false;
+  const prototype = Object.getPrototypeOf(value) as unknown;
+  return prototype === Object.prototype || prototype === null;
+}
+
+function isTime(value: unknown): value is number {
+  return Number.isSafeInteger(value) && (value as number) >= 0;
+}
+
+/** Describes what is wrong with the shape of `value` as a command, or returns null. */
+export function shapeProblem(value: unknown): string | null {
+  if (!isPlainObject(value)) return 'a command must be a map';
+  const type = value.type;
+  if (typeof type !== 'string' || !Object.hasOwn(fieldsByType, type)) {
+    return `unknown command type ${JSON.stringify(type)}`;
+  }
+  const fields = fieldsByType[type as CommandType];
+  for (const field of Object.keys(value)) {
+    if (!fields.has(field)) return `${type} has an unknown field ${JSON.stringify(field)}`;
+  }
+  if (type !== 'sql' && !isTime(value.at)) return `${type}.at must be a time in ms`;
+  return fieldProblem(type as CommandType, value);
+}
+
+function fieldProblem(type: CommandType, command: Record<string, unknown>): string | null {
+  switch (type) {
+    case 'set':
+      return setProblem(command);
+    case 'mset':
+      return pairsProblem(command.pairs);
+    case 'del':
+      if (!Array.isArray(command.keys) || !command.keys.every((key) => typeof key === 'string')) {
+        return 'del.keys must be an array of strings';
+      }
+      return command.keys.length === 0 ? 'del needs at least one key' : null;
+    case 'incrby':
+      if (typeof command.key !== 'string') return 'incrby.key must be a string';
+      return Number.isSafeInteger(command.by) ? null : 'incrby.by must be a safe integer';
+    case 'append':
+      if (typeof command.key !== 'string') return 'append.key must be a string';
+      return typeof command.value === 'string' ? null : 'append.value must be a string';
+    case 'expire':
+      if (typeof command.key !== 'string') return 'expire.key must be a string';
+      return command.expiresAt === null || isTime(command.expiresAt)
+        ? null
+        : 'expire.expiresAt must be a time in ms or null';
+    case 'flush':
+    case 'expire-sweep':
+      return null;
+    case 'sql':
+      return statementsProblem(command.statements);
+  }
+}
+
+function setProblem(command: Record<string, unknown>): string | null {
+  if (typeof command.key !== 'string') return 'set.key must be a string';
+  if (typeof command.value !== 'string') return 'set.value must be a string';
+  const { expiresAt, condition, ifVersion, returnOld } = command;
+  if (expiresAt !== undefined && expiresAt !== null && !isTime(expiresAt)) {
+    return 'set.expiresAt must be a time in ms, null or absent';
+  }
+  if (condition !== undefined && condition !== 'nx' && condition !== 'xx') {
+    return "set.condition must be 'nx', 'xx' or absent";
+  }
+  if (ifVersion !== undefined) {
+    const fine =
+      isPlainObject(ifVersion) &&
+      Object.keys(ifVersion).length === 2 &&
+      isTime(ifVersion.index) &&
+      isTime(ifVersion.term);
+    if (!fine) return 'set.ifVersion must be { index, term } with non-negative safe integers';
+  }
+  if (returnOld !== undefined && typeof returnOld !== 'boolean') {
+    return 'set.returnOld must be a boolean or absent';
+  }
+  return null;
+}
+
+function pairsProblem(pairs: unknown): string | null {
+  if (!Array.isArray(pairs) || pairs.length === 0) return 'mset.pairs must be a non-empty array';
+  for (const pair of pairs) {
+    const fine =
+      Array.isArray(pair) &&
+      pair.length === 2 &&
+      typeof pair[0] === 'string' &&
+      typeof pair[1] === 'string';
+    if (!fine) return 'each of mset.pairs must be [key, value] strings';
+  }
+  return null;
+}
+
+function isSqlValue(value: unknown): boolean {
+  return (
+    value === null ||
+    typeof value === 'string' ||
+    typeof value === 'boolean' ||
+    (typeof value === 'number' && Number.isFinite(value))
+  );
+}
+
+function statementsProblem(statements: unknown): string | null {
+  if (!Array.isArray(statements) || statements.length === 0) {
+    return 'sql.statements must be a non-empty array';
+  }
+  for (const [i, statement] of statements.entries()) {
+    const where = `sql.statements[${i}]`;
+    if (!isPlainObject(statement) || typeof statement.sql !== 'string') {
+      return `${where} must be { sql, params? } with sql a string`;
+    }
+    if (Object.keys(statement).some((field) => field !== 'sql' && field !== 'params')) {
+      return `${where} has an unknown field`;
+    }
+    const params = statement.params;
+    if (params === undefined) continue;
+    const values = Array.isArray(params)
+      ? params
+      : isPlainObject(params)
+        ? Object.values(params)
+        : null;
+    if (values === null || !values.every(isSqlValue)) {
+      return `${where}.params must be an array or map of strings, finite numbers, booleans and nulls`;
+    }
+  }
+  return null;
+}
+
+const loneSurrogate = /\p{Cs}/u;
+
+/** Checks a string the client supplied: valid Unicode (it travels as UTF-8) and not too long. */
+function textProblem(text: string, what: string, bytesMax: number): string | null {
+  if (loneSurrogate.test(text)) return `${what} is not valid Unicode (it has a lone surrogate)`;
+  const bytes = Buffer.byteLength(text, 'utf8');
+  return bytes > bytesMax ? `${what} is ${bytes} bytes, over the maximum of ${bytesMax}` : null;
+}
+
+function limitProblem(command: Command): string | null {
+  switch (command.type) {
+    case 'set':
+    case 'append':
+      return (
+        textProblem(command.key, 'the key', keyBytesMax) ??
+        textProblem(command.value, 'the value', valueBytesMax)
+      );
+    case 'incrby':
+    case 'expire':
+      return textProblem(command.key, 'the key', keyBytesMax);
+    case 'mset':
+      if (command.pairs.length > msetPairsMax) {
+        return `MSET of ${command.pairs.length} pairs, over the maximum of ${msetPairsMax}`;
+      }
+      for (const [key, value] of command.pairs) {
+        const problem =
+          textProblem(key, 'a key', keyBytesMax) ?? textProblem(value, 'a value', valueBytesMax);
+        if (problem !== null) return problem;
+      }
+      return null;
+    case 'del':
+      if (command.keys.length > delKeysMax) {
+        return `DEL of ${command.keys.length} keys, over the maximum of ${delKeysMax}`;
+      }
+      for (const key of command.keys) {
+        const problem = textProblem(key, 'a key', keyBytesMax);
+        if (problem !== null) return problem;
+      }
+      return null;
+    case 'flush':
+    case 'expire-sweep':
+      return null;
+    case 'sql':
+      return sqlLimitProblem(command);
+  }
+}
+
+function sqlLimitProblem(command: SqlCommand): string | null {
+  if (command.statements.length > sqlStatementsMax) {
+    return `${command.statements.length} statements, over the maximum of ${sqlStatementsMax} per command`;
+  }
+  for (const [i, { sql, params }] of command.statements.entries()) {
+    const problem = textProblem(sql, `statement ${i + 1}`, sqlBytesMax);
+    if (problem !== null) return problem;
+    const values =
+      params === undefined ? [] : Array.isArray(params) ? params : Object.values(params);
+    if (values.length > sqlParamsMax) {
+      return `statement ${i + 1} binds ${values.length} parameters, over the maximum of ${sqlParamsMax}`;
+    }
+    for (const value of values) {
+      if (typeof value !== 'string') continue;
+      const valueProblem = textProblem(value, `a parameter of statement ${i + 1}`, valueBytesMax);
+      if (valueProblem !== null) return valueProblem;
+    }
+  }
+  return null;
+}

@@ -1,0 +1,108 @@
+/**
+ * The contract between the node runtime (and the simulator) and a state machine. The
+ * runtime hands over committed entries in log order, takes snapshots to compact the log
+ * and to ship to slow followers, and restores snapshots it receives. A state machine does
+ * its own I/O; it never sees terms change, leaders, or messages.
+ */
+import type { Entry } from '../core/types.js';
+
+/** A log position: index and term (0, 0 before anything is applied). */
+export interface LogPosition {
+  readonly index: number;
+  readonly term: number;
+}
+
+/** What a snapshot must match to be restored: the runtime takes these from the sender. */
+export interface RestoreMeta {
+  readonly index: number;
+  readonly term: number;
+  /** CRC32C of the snapshot's bytes, as 8 lower-case hex digits. */
+  readonly checksum: string;
+}
+
+/** A state machine replicated by the log. */
+export interface StateMachine {
+  /** The last log index applied, and its term (0, 0 when empty), read from the store itself. */
+  readonly applied: LogPosition;
+
+  /**
+   * Applies committed entries in order (`entries[0].index === applied.index + 1`, asserted,
+   * and consecutive) in ONE transaction that also records the new applied index and term,
+   * so that a crash never leaves data without its applied index or the reverse. Returns one
+   * result per entry, `results[i]` for `entries[i]`. Deterministic: the same entries on the
+   * same state give the same state and the same results on every replica.
+   *
+   * Throws (and applies nothing of the batch) on an entry that cannot be applied the same
+   * way everywhere: TANDEM_CORRUPT for an entry that does not decode to a command,
+   * TANDEM_STORAGE_FAILED when the disk fails. A command that fails by its own meaning
+   * (INCR of a non-integer, a SQL constraint) is not such a failure: its result says so.
+   */
+  apply(entries: readonly Entry[]): ApplyResult[];
+
+  /** Starts a consistent snapshot; cheap to start; does not block apply for long. */
+  snapshot(): Promise<StoreSnapshot>;
+
+  /**
+   * Replaces all state with a snapshot's. Verifies the checksum, and that the image says it
+   * is at `meta.index` and `meta.term`, BEFORE replacing anything: a mismatch throws
+   * TANDEM_CORRUPT naming what differed and leaves the current state untouched.
+   */
+  restore(meta: RestoreMeta, chunks: AsyncIterable<Uint8Array>): Promise<void>;
+
+  /** Releases the store's files. Idempotent. */
+  close(): void;
+}
+
+/**
+ * A snapshot image taken by `StateMachine.snapshot()`. Its index and term are those the
+ * image itself records, so they always match its content.
+ */
+export interface StoreSnapshot {
+  readonly index: number;
+  readonly term: number;
+  /** The image's size in bytes. */
+  readonly bytes: number;
+  /** CRC32C of the image, as 8 lower-case hex digits. */
+  readonly checksum: string;
+  /** The image, in order, in chunks of at most the store's chunk size. May be read many times. */
+  chunks(): AsyncIterable<Uint8Array>;
+  /** Deletes the image. Idempotent; `chunks()` may not be called afterwards. */
+  dispose(): Promise<void>;
+}
+
+/** The result of one SQL statement of a `sql` command. */
+export type SqlStatementResult =
+  /**
+   * A statement that returns no rows: the rows it changed, and the rowid of the last row
+   * it inserted itself (0 when it inserted none, unlike SQLite's connection-wide value).
+   */
+  | { readonly changes: number; readonly lastInsertRowid: number | bigint }
+  /** A statement that returns rows (SELECT, or a write with RETURNING). */
+  | { readonly rows: readonly Record<string, unknown>[] };
+
+/**
+ * What applying one entry gave: null for `noop` and `membership` entries; otherwise the
+ * command's value or its error. The value of each command type:
+ *
+ * - `set`: 'OK', or null when its NX/XX condition or its `ifVersion` did not hold (nothing
+ *   written). With `returnOld` it is instead the previous value (a string, or null when the
+ *   key was absent or expired), whether or not it wrote, as Redis SET ... GET does.
+ * - `mset`: 'OK'.
+ * - `del`: the number of keys that existed (unexpired) and were removed.
+ * - `incrby`: the new integer value, a safe integer.
+ * - `append`: the length of the new value in UTF-8 bytes.
+ * - `expire`: 1 when the expiry was set (or the key removed, for a time already past) or
+ *   removed by PERSIST; 0 when the key is absent, or PERSIST found no expiry.
+ * - `flush`: 'OK'.
+ * - `expire-sweep`: the number of expired rows purged.
+ * - `sql`: an array of `SqlStatementResult`, one per statement, in order.
+ *
+ * Errors are Redis-style texts for the key-value commands ('ERR value is not an integer or
+ * out of range', 'ERR increment or decrement would overflow', 'ERR string exceeds maximum
+ * allowed size') and, for `sql`, "statement N: " followed by SQLite's message or the
+ * reason the statement was refused; a failed `sql` command changes nothing.
+ */
+export type ApplyResult =
+  | { readonly ok: true; readonly value: unknown }
+  | { readonly ok: false; readonly error: string }
+  | null;

@@ -1,0 +1,15 @@
+/** The state machines and their command codec. */
+export * from './contract.js';
+export * from './commands.js';
+export { checkStatement } from './sql-check.js';
+export { SqliteStore, applyEntriesMax, type SqliteStoreOptions } from './sqlite.js';
+export {
+  keysResultMax,
+  scanCountDefault,
+  scanCountMax,
+  sweepKeysMax,
+  type KvEntry,
+  type ScanPage,
+} from './kv.js';
+export { preparedStatementsMax, queryRowsMax, sqlResultRowsMax, type SqlRow } from './sql-exec.js';
+export { backupPagesPerStep, restoreChunkBytesMax, snapshotChunkBytes } from './snapshot-images.js';

@@ -1,0 +1,315 @@
+/**
+ * The key-value namespace in SQLite: Redis-style strings and counters with optional expiry,
+ * each key carrying the version (log index and term) of its last write.
+ *
+ * Expiry has two clocks. A write decides with the command's `at` (the leader's clock,
+ * carried in the entry), so that every replica agrees whether a key was alive; a read
+ * decides with the reader's clock, so that an expired key reads as absent at once even
+ * before a sweep purges its row.
+ */
+import type Database from 'better-sqlite3';
+import { TandemError } from '../core/errors.js';
+import type { Command, SqlCommand, Version } from './commands.js';
+import { valueBytesMax } from './commands.js';
+import type { ApplyResult } from './contract.js';
+import { Glob, globPatternLengthMax } from './glob.js';
+
+/** The most rows one expire-sweep purges, so that a sweep never makes a long transaction. */
+export const sweepKeysMax = 1000;
+/** The most keys KEYS returns; past it the caller is told to use SCAN. */
+export const keysResultMax = 100_000;
+/** The most rows one SCAN call examines. */
+export const scanCountMax = 10_000;
+/** The rows SCAN examines when the caller does not say. */
+export const scanCountDefault = 10;
+
+/** The schema of the key-value table; `expires_at` is absolute ms, null for no expiry. */
+export const kvSchema = `
+  CREATE TABLE IF NOT EXISTS _tandem_kv (
+    key TEXT PRIMARY KEY NOT NULL,
+    value TEXT NOT NULL,
+    version_index INTEGER NOT NULL,
+    version_term INTEGER NOT NULL,
+    expires_at INTEGER
+  ) STRICT;
+  CREATE INDEX IF NOT EXISTS _tandem_kv_expiry ON _tandem_kv (expires_at, key)
+    WHERE expires_at IS NOT NULL;
+`;
+
+/** The key-value commands (everything but SQL). */
+export type KvCommand = Exclude<Command, SqlCommand>;
+
+/** A live key as a read sees it. */
+export interface KvEntry {
+  readonly value: string;
+  readonly version: Version;
+  /** Absolute ms, or null when the key does not expire. */
+  readonly expiresAt: number | null;
+}
+
+/** One page of a SCAN: `cursor` 0 means the scan is complete. */
+export interface ScanPage {
+  readonly cursor: number;
+  readonly keys: string[];
+}
+
+interface Row {
+  readonly value: string;
+  readonly version_index: number;
+  readonly version_term: number;
+  readonly expires_at: number | null;
+}
+
+const notAnInteger = 'ERR value is not an integer or out of range';
+const overflow = 'ERR increment or decrement would overflow';
+const tooLarge = 'ERR string exceeds maximum allowed size';
+/** Redis's integer syntax: no sign on zero, no leading zeros, no spaces, at most 19 digits. */
+const integerSyntax = /^(?:0|-?[1-9][0-9]{0,18})$/;
+
+function ok(value: unknown): ApplyResult {
+  return { ok: true, value };
+}
+
+function failed(error: string): ApplyResult {
+  return { ok: false, error };
+}
+
+function isLive<T extends { readonly expires_at: number | null }>(
+  row: T | undefined,
+  nowMs: number,
+): row is T {
+  return row !== undefined && (row.expires_at === null || row.expires_at > nowMs);
+}
+
+/**
+ * Redis INCR's integer: the text must be exactly a base-10 integer. Values past the safe
+ * integer range (which Redis would take up to 2^63) are out of range here: results travel
+ * as JavaScript numbers.
+ */
+function parseInteger(text: string): number | null {
+  if (!integerSyntax.test(text)) return null;
+  const value = Number(text);
+  return Number.isSafeInteger(value) ? value : null;
+}
+
+/** The key-value table of one open database: its prepared statements, writes and reads. */
+export class KvTable {
+  readonly #select: Database.Statement<[string], Row>;
+  readonly #upsert: Database.Statement<[string, string, number, number, number | null]>;
+  readonly #delete: Database.Statement<[string], { expires_at: number | null }>;
+  readonly #setExpiry: Database.Statement<[number | null, number, number, string]>;
+  readonly #deleteAll: Database.Statement<[]>;
+  readonly #sweep: Database.Statement<[number, number]>;
+  readonly #count: Database.Statement<[number], { count: number }>;
+  readonly #from: Database.Statement<[string], { key: string; expires_at: number | null }>;
+  readonly #page: Database.Statement<
+    [number, number],
+    { rowid: number; key: string; expires_at: number | null }
+  >;
+
+  constructor(db: Database.Database) {
+    this.#select = db.prepare(
+      'SELECT value, version_index, version_term, expires_at FROM _tandem_kv WHERE key = ?',
+    );
+    this.#upsert = db.prepare(
+      `INSERT INTO _tandem_kv (key, value, version_index, version_term, expires_at)
+       VALUES (?, ?, ?, ?, ?)
+       ON CONFLICT (key) DO UPDATE SET value = excluded.value,
+         version_index = excluded.version_index, version_term = excluded.version_term,
+         expires_at = excluded.expires_at`,
+    );
+    this.#delete = db.prepare('DELETE FROM _tandem_kv WHERE key = ? RETURNING expires_at');
+    this.#setExpiry = db.prepare(
+      'UPDATE _tandem_kv SET expires_at = ?, version_index = ?, version_term = ? WHERE key = ?',
+    );
+    this.#deleteAll = db.prepare('DELETE FROM _tandem_kv');
+    // Oldest expiry first, then key: the same rows go on every replica whatever the limit.
+    this.#sweep = db.prepare(
+      `DELETE FROM _tandem_kv WHERE key IN (SELECT key FROM _tandem_kv
+         WHERE expires_at IS NOT NULL AND expires_at <= ? ORDER BY expires_at, key LIMIT ?)`,
+    );
+    this.#count = db.prepare(
+      'SELECT count(*) AS count FROM _tandem_kv WHERE expires_at IS NULL OR expires_at > ?',
+    );
+    this.#from = db.prepare('SELECT key, expires_at FROM _tandem_kv WHERE key >= ? ORDER BY key');
+    this.#page = db.prepare(
+      'SELECT rowid, key, expires_at FROM _tandem_kv WHERE rowid > ? ORDER BY rowid LIMIT ?',
+    );
+  }
+
+  /** Applies a key-value command written by the entry at `version`. */
+  execute(command: KvCommand, version: Version): ApplyResult {
+    switch (command.type) {
+      case 'set':
+        return this.#set(command, version);
+      case 'mset':
+        for (const [key, value] of command.pairs) {
+          this.#upsert.run(key, value, version.index, version.term, null);
+        }
+        return ok('OK');
+      case 'del': {
+        let removed = 0;
+        for (const key of command.keys) {
+          // The row goes even when it had expired: a DEL is as good a time as any to purge.
+          if (isLive(this.#delete.get(key), command.at)) removed++;
+        }
+        return ok(removed);
+      }
+      case 'incrby':
+        return this.#incrby(command.key, command.by, command.at, version);
+      case 'append':
+        return this.#append(command.key, command.value, command.at, version);
+      case 'expire':
+        return this.#expire(command.key, command.expiresAt, command.at, version);
+      case 'flush':
+        this.#deleteAll.run();
+        return ok('OK');
+      case 'expire-sweep':
+        return ok(this.#sweep.run(command.at, sweepKeysMax).changes);
+    }
+  }
+
+  #set(command: Extract<KvCommand, { type: 'set' }>, version: Version): ApplyResult {
+    const { key, value, at, condition, ifVersion, returnOld } = command;
+    const expiresAt = command.expiresAt ?? null;
+    // The common SET reads nothing: one upsert.
+    const needsOld = condition !== undefined || ifVersion !== undefined || returnOld === true;
+    const old = needsOld ? this.#select.get(key) : undefined;
+    const live = isLive(old, at) ? old : undefined;
+    const holds =
+      (condition !== 'nx' || live === undefined) &&
+      (condition !== 'xx' || live !== undefined) &&
+      (ifVersion === undefined ||
+        (live !== undefined &&
+          live.version_index === ifVersion.index &&
+          live.version_term === ifVersion.term));
+    if (holds) {
+      // Like Redis SET PXAT with a time already past, the key is written and gone at once.
+      if (expiresAt !== null && expiresAt <= at) this.#delete.get(key);
+      else this.#upsert.run(key, value, version.index, version.term, expiresAt);
+    }
+    if (returnOld === true) return ok(live?.value ?? null);
+    return ok(holds ? 'OK' : null);
+  }
+
+  #incrby(key: string, by: number, at: number, version: Version): ApplyResult {
+    const row = this.#select.get(key);
+    const live = isLive(row, at) ? row : undefined;
+    const current = live === undefined ? 0 : parseInteger(live.value);
+    if (current === null) return failed(notAnInteger);
+    const next = current + by;
+    if (!Number.isSafeInteger(next)) return failed(overflow);
+    this.#upsert.run(key, String(next), version.index, version.term, live?.expires_at ?? null);
+    return ok(next);
+  }
+
+  #append(key: string, suffix: string, at: number, version: Version): ApplyResult {
+    const row = this.#select.get(key);
+    const live = isLive(row, at) ? row : undefined;
+    const value = (live?.value ?? '') + suffix;
+    const bytes = Buffer.byteLength(value, 'utf8');
+    if (bytes > valueBytesMax) return failed(tooLarge);
+    this.#upsert.run(key, value, version.index, version.term, live?.expires_at ?? null);
+    return ok(bytes);
+  }
+
+  #expire(key: string, expiresAt: number | null, at: number, version: Version): ApplyResult {
+    const row = this.#select.get(key);
+    if (!isLive(row, at)) {
+      if (row !== undefined) this.#delete.get(key);
+      return ok(0);
+    }
+    if (expiresAt === null && row.expires_at === null) return ok(0);
+    if (expiresAt !== null && expiresAt <= at) this.#delete.get(key);
+    else this.#setExpiry.run(expiresAt, version.index, version.term, key);
+    return ok(1);
+  }
+
+  /** The live value of `key` at `nowMs`, or null when it is absent or expired. */
+  get(key: string, nowMs: number): KvEntry | null {
+    const row = this.#select.get(key);
+    if (!isLive(row, nowMs)) return null;
+    return {
+      value: row.value,
+      version: { index: row.version_index, term: row.version_term },
+      expiresAt: row.expires_at,
+    };
+  }
+
+  /** How many of `keys` are live at `nowMs`, counting repeats, as Redis EXISTS does. */
+  exists(keys: readonly string[], nowMs: number): number {
+    return keys.filter((key) => isLive(this.#select.get(key), nowMs)).length;
+  }
+
+  /** Milliseconds `key` has to live; -1 when it does not expire, -2 when it is absent. */
+  ttlMs(key: string, nowMs: number): number {
+    const row = this.#select.get(key);
+    if (!isLive(row, nowMs)) return -2;
+    return row.expires_at === null ? -1 : row.expires_at - nowMs;
+  }
+
+  /** 'string' for a live key, 'none' otherwise (the only type this namespace holds). */
+  type(key: string, nowMs: number): 'string' | 'none' {
+    return isLive(this.#select.get(key), nowMs) ? 'string' : 'none';
+  }
+
+  /** The number of live keys at `nowMs`. */
+  dbsize(nowMs: number): number {
+    return (this.#count.get(nowMs) as { count: number }).count;
+  }
+
+  /**
+   * The live keys matching a Redis glob `pattern`, in byte order. Seeks to the pattern's
+   * literal prefix instead of scanning every key. Throws TANDEM_BAD_REQUEST past
+   * `keysResultMax` matches.
+   */
+  keys(pattern: string, nowMs: number): string[] {
+    const glob = compileGlob(pattern);
+    const found: string[] = [];
+    for (const row of this.#from.iterate(glob.prefix)) {
+      if (!row.key.startsWith(glob.prefix)) break;
+      if (!isLive(row, nowMs) || !glob.matches(row.key)) continue;
+      if (found.length === keysResultMax) {
+        throw new TandemError(
+          'TANDEM_BAD_REQUEST',
+          `KEYS matches more than ${keysResultMax} keys; use SCAN to walk them in pages`,
+        );
+      }
+      found.push(row.key);
+    }
+    return found;
+  }
+
+  /**
+   * One page of SCAN from `cursor` (0 to start). Examines up to `count` rows and returns the
+   * live ones that match; like Redis, a page may be empty before the end. A key present
+   * for the whole scan is returned exactly once: its row keeps its place (rowid) when it is
+   * overwritten.
+   */
+  scan(cursor: number, options: { match?: string; count?: number }, nowMs: number): ScanPage {
+    const count = options.count ?? scanCountDefault;
+    if (!Number.isSafeInteger(cursor) || cursor < 0) {
+      throw new TandemError('TANDEM_BAD_REQUEST', 'ERR invalid cursor');
+    }
+    if (!Number.isSafeInteger(count) || count < 1 || count > scanCountMax) {
+      throw new TandemError('TANDEM_BAD_REQUEST', `SCAN COUNT must be 1 to ${scanCountMax}`);
+    }
+    const glob = options.match === undefined ? null : compileGlob(options.match);
+    const rows = this.#page.all(cursor, count);
+    const keys = rows
+      .filter((row) => isLive(row, nowMs) && (glob === null || glob.matches(row.key)))
+      .map((row) => row.key);
+    const next = rows.length < count ? 0 : (rows.at(-1) as { rowid: number }).rowid;
+    return { cursor: next, keys };
+  }
+}
+
+function compileGlob(pattern: string): Glob {
+  if (pattern.length > globPatternLengthMax) {
+    throw new TandemError(
+      'TANDEM_BAD_REQUEST',
+      `the pattern is ${pattern.length} characters, over the maximum of ${globPatternLengthMax}`,
+    );
+  }
+  return new Glob(pattern);
+}

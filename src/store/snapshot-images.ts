@@ -1,0 +1,246 @@
+/**
+ * Snapshot images on disk: a snapshot is a copy of the store's SQLite file, taken with the
+ * online backup API into a directory beside the database, checksummed with CRC32C and
+ * streamed in bounded chunks. A received image is written to the same directory, checked,
+ * and only then renamed over the live file by the store.
+ *
+ * Files in the directory are all transient: a snapshot lives until its holder disposes of
+ * it, and whatever a crash leaves behind is removed when the store next opens.
+ */
+import { crc32c } from '@node-rs/crc32';
+import Database from 'better-sqlite3';
+import { randomUUID } from 'node:crypto';
+import { mkdirSync, readdirSync, rmSync } from 'node:fs';
+import { open, rm } from 'node:fs/promises';
+import path from 'node:path';
+import { assert } from '../core/assert.js';
+import { TandemError } from '../core/errors.js';
+import type { LogPosition, RestoreMeta, StoreSnapshot } from './contract.js';
+
+/** The size of the chunks a snapshot streams in. */
+export const snapshotChunkBytes = 256 * 1024;
+/** The largest chunk a restore accepts: a bound on what one read of the stream may hold. */
+export const restoreChunkBytesMax = 4 * 1024 * 1024;
+/** Pages the backup copies per step; between steps, applies run. 256 pages is 1 MiB. */
+export const backupPagesPerStep = 256;
+
+/** The version of the store's schema; an image of another version is refused. */
+export const storeFormat = 1;
+
+/** The schema of the bookkeeping table: one row, the applied position, written with the data. */
+export const metaSchema = `
+  CREATE TABLE IF NOT EXISTS _tandem_meta (
+    id INTEGER PRIMARY KEY CHECK (id = 1),
+    format INTEGER NOT NULL,
+    applied_index INTEGER NOT NULL,
+    applied_term INTEGER NOT NULL
+  ) STRICT;
+  INSERT OR IGNORE INTO _tandem_meta (id, format, applied_index, applied_term)
+    VALUES (1, ${storeFormat}, 0, 0);
+`;
+
+/** The directory of snapshot images for the database at `databasePath`. */
+export function snapshotsDirectory(databasePath: string): string {
+  return `${databasePath}-snapshots`;
+}
+
+/** Creates the snapshots directory, empty: nothing in it survives the process that made it. */
+export function resetSnapshotsDirectory(directory: string): void {
+  mkdirSync(directory, { recursive: true });
+  for (const name of readdirSync(directory)) {
+    rmSync(path.join(directory, name), { force: true, recursive: true });
+  }
+}
+
+/** A fresh file name in the snapshots directory. */
+export function imagePath(directory: string, purpose: 'snapshot' | 'restore'): string {
+  return path.join(directory, `${purpose}-${randomUUID()}.db`);
+}
+
+/** CRC32C as the 8 lower-case hex digits that travel in snapshot meta. */
+export function checksumText(crc: number): string {
+  return (crc >>> 0).toString(16).padStart(8, '0');
+}
+
+function corrupt(message: string, cause?: unknown): TandemError {
+  return new TandemError('TANDEM_CORRUPT', message, { cause });
+}
+
+/**
+ * Reads the applied position a store's database records, checking that it is a store of
+ * this format. Throws TANDEM_CORRUPT when it is not.
+ */
+export function readPosition(db: Database.Database): LogPosition {
+  const row = db
+    .prepare<[], { format: number; applied_index: number; applied_term: number }>(
+      'SELECT format, applied_index, applied_term FROM _tandem_meta WHERE id = 1',
+    )
+    .get();
+  if (row === undefined) throw corrupt('the store has no applied position in _tandem_meta');
+  if (row.format !== storeFormat) {
+    throw corrupt(`the store has format ${row.format}; this build reads format ${storeFormat}`);
+  }
+  const { applied_index: index, applied_term: term } = row;
+  if (!Number.isSafeInteger(index) || index < 0 || !Number.isSafeInteger(term) || term < 0) {
+    throw corrupt(`the store records an impossible applied position ${index}, term ${term}`);
+  }
+  return { index, term };
+}
+
+/** Opens an image, read-only unless `convert`, and reads its position; TANDEM_CORRUPT if it is not a store. */
+function inspectImage(file: string, convert: boolean): LogPosition {
+  let image: Database.Database | undefined;
+  try {
+    image = new Database(file, { readonly: !convert, fileMustExist: true });
+    // The copy inherits the live file's WAL mode; a self-contained file (rollback
+    // journal mode, no -wal beside it) is what travels and what a restore renames in.
+    if (convert) image.pragma('journal_mode = DELETE');
+    return readPosition(image);
+  } catch (error) {
+    if (error instanceof TandemError) throw error;
+    throw corrupt(`the snapshot image is not a Tandem store: ${(error as Error).message}`, error);
+  } finally {
+    image?.close();
+  }
+}
+
+/** The CRC32C and size of a file, read in chunks. */
+async function checksumFile(file: string): Promise<{ checksum: string; bytes: number }> {
+  let crc = 0;
+  let bytes = 0;
+  for await (const chunk of readChunks(file)) {
+    crc = crc32c(chunk, crc);
+    bytes += chunk.byteLength;
+  }
+  return { checksum: checksumText(crc), bytes };
+}
+
+/** A file's content in fresh buffers of at most `snapshotChunkBytes`: a reader may keep them. */
+async function* readChunks(file: string): AsyncGenerator<Uint8Array> {
+  const handle = await open(file, 'r');
+  try {
+    for (;;) {
+      const buffer = Buffer.allocUnsafe(snapshotChunkBytes);
+      const { bytesRead } = await handle.read(buffer, 0, snapshotChunkBytes, null);
+      if (bytesRead === 0) return;
+      yield buffer.subarray(0, bytesRead);
+    }
+  } finally {
+    await handle.close();
+  }
+}
+
+/** A snapshot image on disk. */
+class FileSnapshot implements StoreSnapshot {
+  readonly index: number;
+  readonly term: number;
+  readonly bytes: number;
+  readonly checksum: string;
+  readonly #file: string;
+  #disposed = false;
+
+  constructor(file: string, position: LogPosition, bytes: number, checksum: string) {
+    this.#file = file;
+    this.index = position.index;
+    this.term = position.term;
+    this.bytes = bytes;
+    this.checksum = checksum;
+  }
+
+  async *chunks(): AsyncGenerator<Uint8Array> {
+    assert(!this.#disposed, 'chunks() of a disposed snapshot');
+    let bytes = 0;
+    for await (const chunk of readChunks(this.#file)) {
+      bytes += chunk.byteLength;
+      yield chunk;
+    }
+    if (bytes !== this.bytes) {
+      throw new TandemError(
+        'TANDEM_STORAGE_FAILED',
+        `the snapshot file changed size on disk: ${bytes} bytes, expected ${this.bytes}`,
+      );
+    }
+  }
+
+  async dispose(): Promise<void> {
+    this.#disposed = true;
+    await rm(this.#file, { force: true });
+  }
+}
+
+/**
+ * Turns a finished backup copy into a snapshot: makes it self-contained, reads the position
+ * it records (the copy is the truth: applies that ran during the backup are in it), and
+ * checksums it. Removes the file on failure.
+ */
+export async function sealSnapshot(file: string): Promise<StoreSnapshot> {
+  try {
+    const position = inspectImage(file, true);
+    const { checksum, bytes } = await checksumFile(file);
+    return new FileSnapshot(file, position, bytes, checksum);
+  } catch (error) {
+    await rm(file, { force: true });
+    throw error;
+  }
+}
+
+/** Writes all of `chunk` at the handle's position (a write may take only part of it). */
+async function writeAll(
+  handle: Awaited<ReturnType<typeof open>>,
+  chunk: Uint8Array,
+): Promise<void> {
+  for (let offset = 0; offset < chunk.byteLength;) {
+    const { bytesWritten } = await handle.write(chunk, offset, chunk.byteLength - offset, null);
+    offset += bytesWritten;
+  }
+}
+
+/**
+ * Receives an image into a new file of `directory`, durably, checking as it goes: the
+ * checksum must be `meta.checksum` and the image must record `meta.index` and `meta.term`.
+ * Returns the file, ready to rename over the live database. Throws TANDEM_CORRUPT naming
+ * what differed, having removed the file.
+ */
+export async function receiveSnapshot(
+  directory: string,
+  meta: RestoreMeta,
+  chunks: AsyncIterable<Uint8Array>,
+): Promise<string> {
+  const file = imagePath(directory, 'restore');
+  try {
+    const handle = await open(file, 'wx');
+    let crc = 0;
+    let bytes = 0;
+    try {
+      for await (const chunk of chunks) {
+        if (chunk.byteLength > restoreChunkBytesMax) {
+          throw corrupt(
+            `a snapshot chunk of ${chunk.byteLength} bytes is over the maximum of ${restoreChunkBytesMax}`,
+          );
+        }
+        crc = crc32c(chunk, crc);
+        bytes += chunk.byteLength;
+        await writeAll(handle, chunk);
+      }
+      await handle.sync();
+    } finally {
+      await handle.close();
+    }
+    const checksum = checksumText(crc);
+    if (checksum !== meta.checksum) {
+      throw corrupt(
+        `snapshot checksum mismatch: expected ${meta.checksum}, the ${bytes} bytes received have ${checksum}`,
+      );
+    }
+    const position = inspectImage(file, false);
+    if (position.index !== meta.index || position.term !== meta.term) {
+      throw corrupt(
+        `the snapshot image is at index ${position.index} term ${position.term}, but was sent as index ${meta.index} term ${meta.term}`,
+      );
+    }
+    return file;
+  } catch (error) {
+    await rm(file, { force: true });
+    throw error;
+  }
+}

@@ -1,0 +1,218 @@
+import fc from 'fast-check';
+import { Packr } from 'msgpackr';
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { TandemError, type ErrorCode } from '../../src/core/errors.js';
+import {
+  decodeCommand,
+  delKeysMax,
+  encodeCommand,
+  keyBytesMax,
+  msetPairsMax,
+  sqlStatementsMax,
+  validateCommand,
+  valueBytesMax,
+  type Command,
+} from '../../src/store/commands.js';
+
+const plain = new Packr({ useRecords: false });
+
+function hasCode(code: ErrorCode, pattern?: RegExp): (error: unknown) => boolean {
+  return (error) =>
+    error instanceof TandemError &&
+    error.code === code &&
+    (pattern === undefined || pattern.test(error.message));
+}
+
+const key = fc.string({ maxLength: 20 });
+const value = fc.fullUnicodeString({ maxLength: 40 });
+const time = fc.nat({ max: 2 ** 45 });
+const sqlValue = fc.oneof(
+  fc.string(),
+  fc.integer(),
+  fc.double({ noNaN: true, noDefaultInfinity: true }).filter((x) => !Object.is(x, -0)),
+  fc.boolean(),
+  fc.constant(null),
+);
+
+/** Every command type with every optional field sometimes present. */
+const commandArbitrary: fc.Arbitrary<Command> = fc.oneof(
+  fc.record(
+    {
+      type: fc.constant('set' as const),
+      key,
+      value,
+      at: time,
+      expiresAt: fc.option(time),
+      condition: fc.constantFrom('nx' as const, 'xx' as const),
+      ifVersion: fc.record({ index: fc.nat(), term: fc.nat() }),
+      returnOld: fc.boolean(),
+    },
+    { requiredKeys: ['type', 'key', 'value', 'at'] },
+  ),
+  fc.record({
+    type: fc.constant('mset' as const),
+    pairs: fc.array(fc.tuple(key, value), { minLength: 1, maxLength: 5 }),
+    at: time,
+  }),
+  fc.record({
+    type: fc.constant('del' as const),
+    keys: fc.array(key, { minLength: 1, maxLength: 5 }),
+    at: time,
+  }),
+  fc.record({ type: fc.constant('incrby' as const), key, by: fc.maxSafeInteger(), at: time }),
+  fc.record({ type: fc.constant('append' as const), key, value, at: time }),
+  fc.record({ type: fc.constant('expire' as const), key, expiresAt: fc.option(time), at: time }),
+  fc.record({ type: fc.constant('flush' as const), at: time }),
+  fc.record({ type: fc.constant('expire-sweep' as const), at: time }),
+  fc.record({
+    type: fc.constant('sql' as const),
+    statements: fc.array(
+      fc.record(
+        {
+          sql: fc.constantFrom('SELECT 1', 'INSERT INTO t VALUES (?, ?)', 'UPDATE t SET a = :a'),
+          params: fc.oneof(
+            fc.array(sqlValue, { maxLength: 4 }),
+            fc.dictionary(fc.constantFrom('a', 'b'), sqlValue),
+          ),
+        },
+        { requiredKeys: ['sql'] },
+      ),
+      { minLength: 1, maxLength: 3 },
+    ),
+  }),
+);
+
+test('every well-formed command survives encode and decode unchanged', () => {
+  // Goal: the codec is lossless for every command type and field, and what the leader
+  // validates is what replicas decode.
+  fc.assert(
+    fc.property(commandArbitrary, (command) => {
+      validateCommand(command);
+      assert.deepEqual(decodeCommand(encodeCommand(command)), command);
+    }),
+    { numRuns: 500 },
+  );
+});
+
+test('random bytes either decode to a well-formed command or throw TANDEM_CORRUPT', () => {
+  // Goal: no input makes decode throw anything else or return a malformed command.
+  fc.assert(
+    fc.property(fc.uint8Array({ maxLength: 64 }), (bytes) => {
+      try {
+        validateCommand(decodeCommand(bytes));
+      } catch (error) {
+        assert.ok(hasCode('TANDEM_CORRUPT')(error), String(error));
+      }
+    }),
+    { numRuns: 2000 },
+  );
+});
+
+test('malformed commands are refused as TANDEM_CORRUPT naming the problem', () => {
+  // Goal: each kind of malformation is caught, never applied as something else.
+  const good = encodeCommand({ type: 'set', key: 'k', value: 'v', at: 1 });
+  const cases: [unknown, RegExp][] = [
+    [{ type: 'get', key: 'k', at: 1 }, /unknown command type "get"/],
+    [{ key: 'k', at: 1 }, /unknown command type/],
+    [['set', 'k', 'v'], /must be a map/],
+    [42, /must be a map/],
+    [{ type: 'set', key: 'k', value: 'v' }, /set.at/],
+    [{ type: 'set', key: 'k', value: 'v', at: -1 }, /set.at/],
+    [{ type: 'set', key: 'k', value: 'v', at: 1.5 }, /set.at/],
+    [{ type: 'set', key: 'k', value: 7, at: 1 }, /set.value/],
+    [{ type: 'set', key: 'k', value: 'v', at: 1, condition: 'maybe' }, /set.condition/],
+    [{ type: 'set', key: 'k', value: 'v', at: 1, ifVersion: { index: 1 } }, /set.ifVersion/],
+    [{ type: 'set', key: 'k', value: 'v', at: 1, extra: true }, /unknown field "extra"/],
+    [{ type: 'set', key: 'k', value: 'v', at: new Date(1) }, /set.at/],
+    [{ type: 'mset', pairs: [['k']], at: 1 }, /mset.pairs/],
+    [{ type: 'mset', pairs: [], at: 1 }, /mset.pairs/],
+    [{ type: 'del', keys: [], at: 1 }, /at least one key/],
+    [{ type: 'del', keys: [1], at: 1 }, /del.keys/],
+    [{ type: 'incrby', key: 'k', by: 2 ** 60, at: 1 }, /incrby.by/],
+    [{ type: 'incrby', key: 'k', by: 0.5, at: 1 }, /incrby.by/],
+    [{ type: 'expire', key: 'k', at: 1 }, /expire.expiresAt/],
+    [{ type: 'sql', statements: [] }, /sql.statements/],
+    [{ type: 'sql', statements: [{ sql: 1 }] }, /sql.statements\[0\]/],
+    [{ type: 'sql', statements: [{ sql: 'SELECT ?', params: [{}] }] }, /params/],
+    [{ type: 'sql', statements: [{ sql: 'SELECT ?', params: [Infinity] }] }, /params/],
+  ];
+  for (const [value, pattern] of cases) {
+    assert.throws(
+      () => decodeCommand(plain.pack(value)),
+      hasCode('TANDEM_CORRUPT', pattern),
+      JSON.stringify(value),
+    );
+  }
+  assert.throws(
+    () => decodeCommand(good.subarray(0, good.length - 1)),
+    hasCode('TANDEM_CORRUPT', /does not decode/),
+  );
+  assert.throws(
+    () => decodeCommand(Buffer.concat([good, Buffer.from([0x01])])),
+    hasCode('TANDEM_CORRUPT'),
+  );
+  assert.throws(() => decodeCommand(new Uint8Array(0)), hasCode('TANDEM_CORRUPT'));
+});
+
+test('the leader refuses commands over the limits with TANDEM_BAD_REQUEST', () => {
+  // Goal: every named limit is enforced with a message that says which and by how much.
+  const over = (bytes: number): string => 'k'.repeat(bytes + 1);
+  const cases: [Command, RegExp][] = [
+    [
+      { type: 'set', key: over(keyBytesMax), value: 'v', at: 1 },
+      /key is 513 bytes, over the maximum of 512/,
+    ],
+    [{ type: 'set', key: 'é'.repeat(keyBytesMax / 2 + 1), value: 'v', at: 1 }, /key is 514 bytes/],
+    [{ type: 'append', key: 'k', value: over(valueBytesMax), at: 1 }, /value is \d+ bytes/],
+    [{ type: 'set', key: 'k\ud800', value: 'v', at: 1 }, /lone surrogate/],
+    [
+      {
+        type: 'mset',
+        pairs: Array.from({ length: msetPairsMax + 1 }, () => ['k', 'v'] as const),
+        at: 1,
+      },
+      /MSET of 1025 pairs/,
+    ],
+    [
+      { type: 'del', keys: Array.from({ length: delKeysMax + 1 }, () => 'k'), at: 1 },
+      /DEL of 1025 keys/,
+    ],
+    [
+      {
+        type: 'sql',
+        statements: Array.from({ length: sqlStatementsMax + 1 }, () => ({ sql: 'SELECT 1' })),
+      },
+      /65 statements/,
+    ],
+    [
+      { type: 'sql', statements: [{ sql: 'SELECT 1' }, { sql: 'SELECT random()' }] },
+      /^statement 2: SQL refused: random\(\)/,
+    ],
+    [{ type: 'set', key: 'k', value: 'v', at: -5 }, /set.at/],
+  ];
+  for (const [command, pattern] of cases) {
+    assert.throws(
+      () => validateCommand(command),
+      hasCode('TANDEM_BAD_REQUEST', pattern),
+      pattern.source,
+    );
+  }
+  validateCommand({
+    type: 'set',
+    key: 'k'.repeat(keyBytesMax),
+    value: 'v'.repeat(valueBytesMax),
+    at: 1,
+  });
+  const big = 'v'.repeat(valueBytesMax);
+  const tooLarge: Command = {
+    type: 'mset',
+    pairs: [
+      ['a', big],
+      ['b', big],
+    ],
+    at: 1,
+  };
+  validateCommand(tooLarge);
+  assert.throws(() => encodeCommand(tooLarge), hasCode('TANDEM_ENTRY_TOO_LARGE'));
+});

@@ -1,0 +1,98 @@
+/**
+ * Shared helpers of the store tests: a fresh directory per test, a little log that numbers
+ * entries, and a canonical dump of a store's whole content for comparing replicas.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import type { TestContext } from 'node:test';
+import type { Entry } from '../../src/core/types.js';
+import { encodeCommand, type Command } from '../../src/store/commands.js';
+import { SqliteStore } from '../../src/store/sqlite.js';
+
+/** A fresh directory, removed when the test ends. */
+export function tempDirectory(t: TestContext): string {
+  const directory = mkdtempSync(path.join(os.tmpdir(), 'tandem-store-'));
+  t.after(() => rmSync(directory, { recursive: true, force: true }));
+  return directory;
+}
+
+/** Opens a store in a fresh directory of its own, closed when the test ends. */
+export function openStore(t: TestContext, name = 'store.db'): SqliteStore {
+  const store = SqliteStore.open(path.join(tempDirectory(t), name));
+  t.after(() => store.close());
+  return store;
+}
+
+/** Numbers entries as a log would: each call makes the next index, in the current term. */
+export class TestLog {
+  index: number;
+  term: number;
+
+  constructor(index = 0, term = 1) {
+    this.index = index;
+    this.term = term;
+  }
+
+  /** The next entry, carrying `command`. */
+  command(command: Command): Entry {
+    return this.raw(encodeCommand(command));
+  }
+
+  /** The next entry, carrying `data` as is (for corrupt payloads). */
+  raw(data: Uint8Array): Entry {
+    return { index: ++this.index, term: this.term, kind: 'command', durability: 'quorum', data };
+  }
+
+  /** The next entry, a new leader's no-op. */
+  noop(): Entry {
+    return { index: ++this.index, term: this.term, kind: 'noop', durability: 'quorum' };
+  }
+
+  /** The next entry, a membership change. */
+  membership(): Entry {
+    return {
+      index: ++this.index,
+      term: this.term,
+      kind: 'membership',
+      durability: 'quorum',
+      membership: { voters: ['a', 'b', 'c'], learners: [] },
+    };
+  }
+}
+
+/** Applies commands as consecutive entries and returns their results. */
+export function applyCommands(store: SqliteStore, log: TestLog, ...commands: Command[]): unknown[] {
+  return store.apply(commands.map((command) => log.command(command)));
+}
+
+/** The value of the single successful result of applying `command`. */
+export function applyOne(store: SqliteStore, log: TestLog, command: Command): unknown {
+  const [result] = store.apply([log.command(command)]);
+  if (result === null || result === undefined || !result.ok) {
+    throw new Error(`expected success, got ${JSON.stringify(result)}`);
+  }
+  return result.value;
+}
+
+/**
+ * Everything a store holds, canonically ordered: the applied position, every key with its
+ * version and expiry, and every user table's schema and rows. Two replicas that applied
+ * the same entries must give the same dump.
+ */
+export function dump(store: SqliteStore): string {
+  const meta = store.query('SELECT applied_index, applied_term FROM _tandem_meta');
+  const kv = store.query(
+    'SELECT key, value, version_index, version_term, expires_at FROM _tandem_kv ORDER BY key',
+  );
+  const schema = store.query(
+    "SELECT type, name, tbl_name, sql FROM sqlite_schema WHERE name NOT LIKE '\\_tandem\\_%' ESCAPE '\\' AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\' ORDER BY name",
+  );
+  const tables = schema
+    .filter((row) => row.type === 'table')
+    .map((row) => {
+      const name = String(row.name).replaceAll('"', '""');
+      return [row.name, store.query(`SELECT rowid AS _rowid, * FROM "${name}" ORDER BY rowid`)];
+    });
+  return JSON.stringify({ meta, kv, schema, tables });
+}

@@ -1,0 +1,210 @@
+import { crc32c } from '@node-rs/crc32';
+import assert from 'node:assert/strict';
+import { readdirSync } from 'node:fs';
+import path from 'node:path';
+import { test, type TestContext } from 'node:test';
+import { TandemError } from '../../src/core/errors.js';
+import type { Entry } from '../../src/core/types.js';
+import type { StoreSnapshot } from '../../src/store/contract.js';
+import { snapshotChunkBytes } from '../../src/store/snapshot-images.js';
+import { SqliteStore } from '../../src/store/sqlite.js';
+import { applyCommands, dump, openStore, tempDirectory, TestLog } from './helpers.js';
+
+const at = 1_000;
+
+/** Entries that build about 1 MiB of keys and a SQL table: a file of several chunks. */
+function workload(log: TestLog, count: number): Entry[] {
+  const entries: Entry[] = [
+    log.command({
+      type: 'sql',
+      statements: [
+        { sql: 'CREATE TABLE IF NOT EXISTS events (id INTEGER PRIMARY KEY, body TEXT)' },
+      ],
+    }),
+  ];
+  for (let i = 0; i < count; i++) {
+    const body = `${i}:`.padEnd(500, 'x');
+    entries.push(
+      i % 2 === 0
+        ? log.command({
+            type: 'set',
+            key: `k${i}`,
+            value: body,
+            at,
+            expiresAt: i % 10 === 0 ? at + i : null,
+          })
+        : log.command({
+            type: 'sql',
+            statements: [{ sql: 'INSERT INTO events (body) VALUES (?)', params: [body] }],
+          }),
+    );
+  }
+  return entries;
+}
+
+async function collect(chunks: AsyncIterable<Uint8Array>): Promise<Uint8Array[]> {
+  const all: Uint8Array[] = [];
+  for await (const chunk of chunks) all.push(chunk);
+  return all;
+}
+
+async function* replay(chunks: readonly Uint8Array[]): AsyncGenerator<Uint8Array> {
+  yield* chunks;
+}
+
+function isCorrupt(pattern: RegExp): (error: unknown) => boolean {
+  return (error) =>
+    error instanceof TandemError && error.code === 'TANDEM_CORRUPT' && pattern.test(error.message);
+}
+
+/** A store holding other content, to show that a refused restore leaves it as it was. */
+function otherStore(t: TestContext): SqliteStore {
+  const store = openStore(t, 'other.db');
+  applyCommands(store, new TestLog(), { type: 'set', key: 'mine', value: 'untouched', at });
+  return store;
+}
+
+function snapshotFiles(store: SqliteStore): string[] {
+  return readdirSync(`${store.path}-snapshots`);
+}
+
+test('a snapshot restored into another store reproduces its content and applied position', async (t) => {
+  // Goal: snapshot then restore gives an identical dump and applied position, over
+  // several bounded chunks, replacing whatever the target held before.
+  const source = openStore(t);
+  const log = new TestLog(0, 2);
+  source.apply(workload(log, 2000));
+  const snapshot = await source.snapshot();
+  t.after(() => snapshot.dispose());
+  assert.deepEqual({ index: snapshot.index, term: snapshot.term }, source.applied);
+  assert.match(snapshot.checksum, /^[0-9a-f]{8}$/);
+
+  const chunks = await collect(snapshot.chunks());
+  assert.ok(chunks.length > 1, 'the image spans several chunks');
+  assert.ok(chunks.every((chunk) => chunk.byteLength <= snapshotChunkBytes));
+  assert.equal(
+    chunks.reduce((sum, chunk) => sum + chunk.byteLength, 0),
+    snapshot.bytes,
+  );
+
+  const target = otherStore(t);
+  await target.restore(snapshot, snapshot.chunks());
+  assert.deepEqual(target.applied, source.applied);
+  assert.equal(dump(target), dump(source));
+  assert.equal(target.get('mine', at), null);
+  // The restored store goes on applying from the snapshot's index.
+  applyCommands(target, log, { type: 'incrby', key: 'after', by: 1, at });
+  assert.equal(target.get('after', at)?.version.index, snapshot.index + 1);
+
+  await snapshot.dispose();
+  assert.deepEqual(snapshotFiles(source), [], 'dispose removes the image');
+  assert.deepEqual(snapshotFiles(target), [], 'the received image was renamed into place');
+});
+
+test('a restore of a damaged or mislabelled image is refused and changes nothing', async (t) => {
+  // Goal: a flipped bit, a truncated stream, a wrong index or term, and bytes that are not
+  // a store are each refused with TANDEM_CORRUPT naming what differed, before the target
+  // is touched, and leave no file behind.
+  const source = openStore(t);
+  source.apply(workload(new TestLog(0, 3), 200));
+  const snapshot = await source.snapshot();
+  t.after(() => snapshot.dispose());
+  const chunks = await collect(snapshot.chunks());
+  const target = otherStore(t);
+  const before = dump(target);
+  const meta = { index: snapshot.index, term: snapshot.term, checksum: snapshot.checksum };
+
+  const flipped = chunks.map((chunk) => Uint8Array.from(chunk));
+  (flipped[0] as Uint8Array)[5000] ^= 0x10;
+  await assert.rejects(
+    target.restore(meta, replay(flipped)),
+    isCorrupt(/checksum mismatch: expected/),
+  );
+  await assert.rejects(
+    target.restore(meta, replay(chunks.slice(0, -1))),
+    isCorrupt(/checksum mismatch/),
+  );
+  await assert.rejects(
+    target.restore({ ...meta, index: meta.index + 1 }, replay(chunks)),
+    isCorrupt(
+      new RegExp(`image is at index ${meta.index} term 3, but was sent as index ${meta.index + 1}`),
+    ),
+  );
+  await assert.rejects(
+    target.restore({ ...meta, term: 4 }, replay(chunks)),
+    isCorrupt(/term 3, but was sent as .* term 4/),
+  );
+  const garbage = new TextEncoder().encode('not a database at all, but checksummed honestly');
+  const garbageMeta = {
+    index: 0,
+    term: 0,
+    checksum: (crc32c(garbage) >>> 0).toString(16).padStart(8, '0'),
+  };
+  await assert.rejects(
+    target.restore(garbageMeta, replay([garbage])),
+    isCorrupt(/not a Tandem store/),
+  );
+  await assert.rejects(
+    target.restore({ ...meta, checksum: 'XYZ' }, replay(chunks)),
+    isCorrupt(/impossible snapshot meta/),
+  );
+
+  assert.equal(dump(target), before);
+  assert.deepEqual(target.applied, { index: 1, term: 1 });
+  assert.deepEqual(snapshotFiles(target), []);
+  await target.restore(meta, replay(chunks)); // the intact stream still restores
+  assert.equal(dump(target), dump(source));
+});
+
+test('a snapshot taken while applies continue matches its own index', async (t) => {
+  // Goal: the image is consistent: it holds exactly the entries up to the index it
+  // reports, though batches were applied while the backup was copying pages.
+  const directory = tempDirectory(t);
+  const source = SqliteStore.open(path.join(directory, 'source.db'), { backupPagesPerStep: 1 });
+  t.after(() => source.close());
+  const log = new TestLog();
+  const entries = workload(log, 6000);
+  const batch = 64;
+  let applied = 0;
+  const applyNext = (): void => {
+    source.apply(entries.slice(applied, applied + batch));
+    applied += batch;
+  };
+  while (applied < 2000) applyNext();
+  const startedAt = source.applied.index;
+
+  let snapshot: StoreSnapshot | undefined;
+  const taking = source.snapshot().then((taken) => (snapshot = taken));
+  while (snapshot === undefined && applied < entries.length) {
+    applyNext();
+    await new Promise((resolve) => setImmediate(resolve));
+  }
+  await taking;
+  assert.ok(snapshot !== undefined);
+  t.after(() => snapshot?.dispose());
+  assert.ok(
+    snapshot.index > startedAt,
+    `applies ran during the backup (${startedAt} -> ${snapshot.index})`,
+  );
+
+  const restored = SqliteStore.open(path.join(directory, 'restored.db'));
+  t.after(() => restored.close());
+  await restored.restore(snapshot, snapshot.chunks());
+  const reference = SqliteStore.open(path.join(directory, 'reference.db'));
+  t.after(() => reference.close());
+  reference.apply(entries.slice(0, snapshot.index));
+  assert.equal(dump(restored), dump(reference));
+});
+
+test('a reopened store clears images left by a previous process', async (t) => {
+  // Goal: snapshot images are transient; a crash cannot make them pile up.
+  const file = path.join(tempDirectory(t), 'store.db');
+  let store = SqliteStore.open(file);
+  applyCommands(store, new TestLog(), { type: 'set', key: 'k', value: 'v', at });
+  await store.snapshot(); // never disposed, as if the process died
+  assert.equal(snapshotFiles(store).length, 1);
+  store.close();
+  store = SqliteStore.open(file);
+  t.after(() => store.close());
+  assert.deepEqual(snapshotFiles(store), []);
+});

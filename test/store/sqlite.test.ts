@@ -1,0 +1,460 @@
+import assert from 'node:assert/strict';
+import path from 'node:path';
+import { test } from 'node:test';
+import { AssertionError } from '../../src/core/assert.js';
+import { TandemError } from '../../src/core/errors.js';
+import { SqliteStore } from '../../src/store/sqlite.js';
+import { applyCommands, applyOne, dump, openStore, tempDirectory, TestLog } from './helpers.js';
+
+const at = 1_000;
+
+test('apply takes entries strictly in log order and records the applied position', (t) => {
+  // Goal: the applied index and term follow the last entry, and gaps, repeats and
+  // decreasing terms are refused as programmer errors without changing anything.
+  const store = openStore(t);
+  const log = new TestLog();
+  assert.deepEqual(store.applied, { index: 0, term: 0 });
+  const batch = [log.command({ type: 'set', key: 'a', value: '1', at }), log.noop()];
+  log.term = 2;
+  batch.push(log.membership());
+  assert.deepEqual(store.apply(batch), [{ ok: true, value: 'OK' }, null, null]);
+  assert.deepEqual(store.applied, { index: 3, term: 2 });
+  assert.deepEqual(store.apply([]), []);
+
+  const before = dump(store);
+  assert.throws(() => store.apply(batch), AssertionError, 'the same batch twice');
+  const gap = new TestLog(4, 2);
+  assert.throws(() => store.apply([gap.noop()]), AssertionError, 'a gap');
+  const inside = new TestLog(3, 2);
+  assert.throws(() => store.apply([inside.noop(), { ...inside.noop(), index: 6 }]), AssertionError);
+  assert.throws(() => store.apply([new TestLog(3, 1).noop()]), AssertionError, 'a lower term');
+  assert.equal(dump(store), before);
+  assert.deepEqual(store.applied, { index: 3, term: 2 });
+});
+
+test('the applied position is persisted with the data and survives a reopen', (t) => {
+  // Goal: after close and reopen the store reports the same applied position and data,
+  // and accepts exactly the next index.
+  const file = path.join(tempDirectory(t), 'store.db');
+  const log = new TestLog(0, 3);
+  let store = SqliteStore.open(file);
+  applyCommands(store, log, { type: 'set', key: 'k', value: 'v', at });
+  store.apply([log.noop()]);
+  const before = dump(store);
+  store.close();
+  store.close(); // idempotent
+
+  store = SqliteStore.open(file);
+  t.after(() => store.close());
+  assert.deepEqual(store.applied, { index: 2, term: 3 });
+  assert.equal(dump(store), before);
+  assert.throws(() => store.apply([new TestLog(0, 3).noop()]), AssertionError);
+  assert.equal(applyOne(store, log, { type: 'incrby', key: 'n', by: 1, at }), 1);
+  assert.deepEqual(store.applied, { index: 3, term: 3 });
+});
+
+test('a batch that fails midway leaves nothing of itself, in memory or on disk', (t) => {
+  // Goal: apply is one transaction: when an entry cannot be applied (a corrupt command),
+  // the earlier key writes and SQL of the same batch vanish and applied stays put.
+  const file = path.join(tempDirectory(t), 'store.db');
+  const log = new TestLog();
+  let store = SqliteStore.open(file);
+  applyCommands(store, log, { type: 'set', key: 'before', value: '0', at });
+  const before = dump(store);
+  const batch = [
+    log.command({ type: 'set', key: 'a', value: '1', at }),
+    log.command({ type: 'sql', statements: [{ sql: 'CREATE TABLE t (x)' }] }),
+    log.command({ type: 'sql', statements: [{ sql: 'INSERT INTO t VALUES (1)' }] }),
+    log.raw(new Uint8Array([0xc1])), // 0xc1 is never used in MessagePack
+  ];
+  assert.throws(
+    () => store.apply(batch),
+    (error: unknown) => error instanceof TandemError && error.code === 'TANDEM_CORRUPT',
+  );
+  assert.deepEqual(store.applied, { index: 1, term: 1 });
+  assert.equal(store.get('a', at), null);
+  assert.equal(dump(store), before);
+  store.close();
+  store = SqliteStore.open(file);
+  t.after(() => store.close());
+  assert.equal(dump(store), before, 'nothing of the failed batch reached the disk');
+
+  // A command entry without its command is just as corrupt.
+  const bare = { ...new TestLog(1).command({ type: 'flush', at }), data: undefined };
+  assert.throws(() => store.apply([bare]), /carries no command/);
+  // The good part of the batch applies once the bad entry is replaced.
+  const retry = new TestLog(1);
+  applyCommands(store, retry, { type: 'set', key: 'a', value: '1', at });
+  assert.equal(store.get('a', at)?.value, '1');
+});
+
+test('every write stamps the key with the index and term of its entry', (t) => {
+  // Goal: versions are (index, term) of the last write; failed conditions, errors and a
+  // no-op PERSIST leave the version alone.
+  const store = openStore(t);
+  const log = new TestLog();
+  applyCommands(store, log, { type: 'set', key: 'a', value: '1', at }); // 1
+  applyCommands(store, log, { type: 'set', key: 'b', value: 'x', at }); // 2
+  log.term = 4;
+  applyCommands(store, log, { type: 'incrby', key: 'a', by: 2, at }); // 3
+  assert.deepEqual(store.get('a', at)?.version, { index: 3, term: 4 });
+  assert.deepEqual(store.get('b', at)?.version, { index: 2, term: 1 });
+
+  applyCommands(
+    store,
+    log,
+    { type: 'set', key: 'a', value: 'no', at, condition: 'nx' }, // 4: not written
+    { type: 'incrby', key: 'b', by: 1, at }, // 5: error
+    { type: 'expire', key: 'b', expiresAt: null, at }, // 6: nothing to persist
+  );
+  assert.deepEqual(store.get('a', at)?.version, { index: 3, term: 4 });
+  assert.deepEqual(store.get('b', at)?.version, { index: 2, term: 1 });
+  applyCommands(
+    store,
+    log,
+    { type: 'expire', key: 'b', expiresAt: at + 10, at }, // 7
+    { type: 'append', key: 'a', value: '0', at }, // 8
+    { type: 'mset', pairs: [['c', '1']], at }, // 9
+  );
+  assert.deepEqual(store.get('b', at)?.version, { index: 7, term: 4 });
+  assert.deepEqual(store.get('a', at), {
+    value: '30',
+    version: { index: 8, term: 4 },
+    expiresAt: null,
+  });
+  assert.deepEqual(store.get('c', at)?.version, { index: 9, term: 4 });
+});
+
+test('INCRBY follows Redis: absent is 0, strict integer syntax, overflow refused, TTL kept', (t) => {
+  // Goal: INCRBY's values and its two error texts, and that an error changes nothing but
+  // still advances the applied index.
+  const store = openStore(t);
+  const log = new TestLog();
+  assert.equal(applyOne(store, log, { type: 'incrby', key: 'n', by: 5, at }), 5);
+  assert.equal(applyOne(store, log, { type: 'incrby', key: 'n', by: -7, at }), -2);
+  assert.equal(store.get('n', at)?.value, '-2');
+
+  const notInteger = { ok: false, error: 'ERR value is not an integer or out of range' };
+  for (const text of ['abc', '', ' 1', '1 ', '01', '+1', '-0', '1.5', '1e3', '9007199254740993']) {
+    applyCommands(store, log, { type: 'set', key: 's', value: text, at });
+    const results = applyCommands(store, log, { type: 'incrby', key: 's', by: 1, at });
+    assert.deepEqual(results, [notInteger], `INCRBY of ${JSON.stringify(text)}`);
+    assert.equal(store.get('s', at)?.value, text);
+  }
+  applyCommands(store, log, {
+    type: 'set',
+    key: 'max',
+    value: String(Number.MAX_SAFE_INTEGER),
+    at,
+  });
+  const overflow = applyCommands(store, log, { type: 'incrby', key: 'max', by: 1, at });
+  assert.deepEqual(overflow, [{ ok: false, error: 'ERR increment or decrement would overflow' }]);
+  assert.deepEqual(store.applied.index, log.index, 'a failed command still counts as applied');
+  const low = -Number.MAX_SAFE_INTEGER;
+  assert.equal(applyOne(store, log, { type: 'incrby', key: 'low', by: low, at }), low);
+
+  applyCommands(store, log, { type: 'set', key: 'ttl', value: '1', at, expiresAt: at + 500 });
+  assert.equal(applyOne(store, log, { type: 'incrby', key: 'ttl', by: 1, at }), 2);
+  assert.equal(store.get('ttl', at)?.expiresAt, at + 500);
+});
+
+test('SET honours NX, XX, compare-and-set and returnOld', (t) => {
+  // Goal: each condition writes exactly when it holds, and the results say so.
+  const store = openStore(t);
+  const log = new TestLog();
+  assert.equal(
+    applyOne(store, log, { type: 'set', key: 'k', value: '1', at, condition: 'xx' }),
+    null,
+  );
+  assert.equal(store.get('k', at), null);
+  assert.equal(
+    applyOne(store, log, { type: 'set', key: 'k', value: '1', at, condition: 'nx' }),
+    'OK',
+  );
+  assert.equal(
+    applyOne(store, log, { type: 'set', key: 'k', value: '2', at, condition: 'nx' }),
+    null,
+  );
+  assert.equal(
+    applyOne(store, log, { type: 'set', key: 'k', value: '3', at, condition: 'xx' }),
+    'OK',
+  );
+  assert.equal(store.get('k', at)?.value, '3');
+  const version = store.get('k', at)?.version;
+  assert.deepEqual(version, { index: 4, term: 1 });
+
+  const stale = { index: 2, term: 1 };
+  assert.equal(
+    applyOne(store, log, { type: 'set', key: 'k', value: '4', at, ifVersion: stale }),
+    null,
+  );
+  assert.equal(
+    applyOne(store, log, { type: 'set', key: 'k', value: '4', at, ifVersion: version }),
+    'OK',
+  );
+  assert.equal(store.get('k', at)?.value, '4');
+  const absent = {
+    type: 'set',
+    key: 'none',
+    value: 'x',
+    at,
+    ifVersion: { index: 0, term: 0 },
+  } as const;
+  assert.equal(applyOne(store, log, absent), null, 'compare-and-set never creates a key');
+
+  assert.equal(
+    applyOne(store, log, { type: 'set', key: 'k', value: '5', at, returnOld: true }),
+    '4',
+  );
+  assert.equal(
+    applyOne(store, log, { type: 'set', key: 'new', value: 'v', at, returnOld: true }),
+    null,
+  );
+  const refused = {
+    type: 'set',
+    key: 'k',
+    value: '6',
+    at,
+    condition: 'nx',
+    returnOld: true,
+  } as const;
+  assert.equal(applyOne(store, log, refused), '5', 'like SET NX GET, the old value either way');
+  assert.equal(store.get('k', at)?.value, '5');
+});
+
+test('expiry is decided by the command time for writes and by the reader clock for reads', (t) => {
+  // Goal: a key expires at expiresAt for readers; a write at or after that time treats it
+  // as absent; PERSIST, EXPIRE in the past, SET without TTL and sweeps behave as documented.
+  const store = openStore(t);
+  const log = new TestLog();
+  applyCommands(store, log, { type: 'set', key: 'k', value: '1', at: 0, expiresAt: 1000 });
+  assert.equal(store.get('k', 999)?.value, '1');
+  assert.equal(store.ttlMs('k', 400), 600);
+  assert.equal(store.get('k', 1000), null);
+  assert.equal(store.ttlMs('k', 1000), -2);
+  assert.equal(store.type('k', 1000), 'none');
+  assert.equal(store.dbsize(999), 1);
+  assert.equal(store.dbsize(1000), 0);
+  assert.deepEqual(store.keys('*', 1000), []);
+
+  // Written at 999 the key is alive; at 1000 it is gone, whatever the reader's clock.
+  assert.equal(
+    applyOne(store, log, { type: 'set', key: 'k', value: '2', at: 999, condition: 'nx' }),
+    null,
+  );
+  assert.equal(
+    applyOne(store, log, { type: 'set', key: 'k', value: '2', at: 1000, condition: 'nx' }),
+    'OK',
+  );
+  assert.equal(store.get('k', 5000)?.expiresAt, null, 'the new key has no expiry');
+
+  applyCommands(store, log, { type: 'set', key: 'c', value: '10', at: 0, expiresAt: 50 });
+  assert.equal(
+    applyOne(store, log, { type: 'incrby', key: 'c', by: 1, at: 50 }),
+    1,
+    'expired counts as 0',
+  );
+  assert.equal(store.ttlMs('c', 60), -1);
+
+  applyCommands(store, log, { type: 'set', key: 'p', value: 'v', at: 0, expiresAt: 100 });
+  assert.equal(applyOne(store, log, { type: 'expire', key: 'p', expiresAt: null, at: 10 }), 1);
+  assert.equal(applyOne(store, log, { type: 'expire', key: 'p', expiresAt: null, at: 10 }), 0);
+  assert.equal(store.ttlMs('p', 5000), -1);
+  assert.equal(applyOne(store, log, { type: 'expire', key: 'p', expiresAt: 10, at: 10 }), 1);
+  assert.equal(store.get('p', 0), null, 'an expiry already past removes the key');
+  assert.equal(applyOne(store, log, { type: 'expire', key: 'p', expiresAt: 99, at: 10 }), 0);
+  applyCommands(store, log, { type: 'set', key: 'q', value: 'v', at: 0, expiresAt: 100 });
+  applyCommands(store, log, { type: 'set', key: 'q', value: 'w', at: 0 });
+  assert.equal(store.ttlMs('q', 0), -1, 'SET without expiresAt removes the TTL');
+
+  applyCommands(
+    store,
+    log,
+    { type: 'set', key: 'e1', value: 'v', at: 0, expiresAt: 20 },
+    { type: 'set', key: 'e2', value: 'v', at: 0, expiresAt: 30 },
+    { type: 'set', key: 'e3', value: 'v', at: 0, expiresAt: 40 },
+  );
+  assert.equal(applyOne(store, log, { type: 'expire-sweep', at: 30 }), 2);
+  assert.deepEqual(
+    store.query("SELECT key FROM _tandem_kv WHERE key LIKE 'e%' ORDER BY key"),
+    [{ key: 'e3' }],
+    'the sweep purged the rows expired at its time only',
+  );
+});
+
+test('DEL, MSET, APPEND and FLUSH give Redis results', (t) => {
+  // Goal: counts and lengths as Redis returns them, expired keys not counted.
+  const store = openStore(t);
+  const log = new TestLog();
+  applyCommands(store, log, {
+    type: 'mset',
+    pairs: [
+      ['a', '1'],
+      ['b', '2'],
+      ['a', '3'],
+    ],
+    at,
+  });
+  assert.equal(store.get('a', at)?.value, '3', 'the later pair wins');
+  applyCommands(store, log, { type: 'set', key: 'gone', value: 'v', at, expiresAt: at + 1 });
+  assert.equal(
+    applyOne(store, log, { type: 'del', keys: ['a', 'a', 'gone', 'none'], at: at + 1 }),
+    1,
+  );
+  assert.deepEqual(store.query("SELECT count(*) AS n FROM _tandem_kv WHERE key = 'gone'"), [
+    { n: 0 },
+  ]);
+  assert.equal(
+    applyOne(store, log, { type: 'append', key: 'b', value: 'é', at }),
+    3,
+    'bytes, not characters',
+  );
+  assert.equal(store.get('b', at)?.value, '2é');
+  const big = 'x'.repeat(512 * 1024);
+  assert.deepEqual(applyCommands(store, log, { type: 'append', key: 'b', value: big, at }), [
+    { ok: false, error: 'ERR string exceeds maximum allowed size' },
+  ]);
+  assert.equal(store.exists(['b', 'b', 'a'], at), 2);
+  assert.equal(applyOne(store, log, { type: 'flush', at }), 'OK');
+  assert.equal(store.dbsize(at), 0);
+});
+
+test('KEYS and SCAN match Redis globs, and SCAN visits every key exactly once', (t) => {
+  // Goal: glob semantics (*, ?, classes, escapes) and a complete, duplicate-free SCAN.
+  const store = openStore(t);
+  const log = new TestLog();
+  const names = [
+    'user:1',
+    'user:2',
+    'user:10',
+    'uxer:1',
+    'admin',
+    'a*b',
+    'hello',
+    'hallo',
+    'hxllo',
+  ];
+  applyCommands(store, log, { type: 'mset', pairs: names.map((name) => [name, 'v']), at });
+  assert.deepEqual(store.keys('user:*', at), ['user:1', 'user:10', 'user:2']);
+  assert.deepEqual(store.keys('u?er:1', at), ['user:1', 'uxer:1']);
+  assert.deepEqual(store.keys('h[ae]llo', at), ['hallo', 'hello']);
+  assert.deepEqual(store.keys('h[^e]llo', at), ['hallo', 'hxllo']);
+  assert.deepEqual(store.keys('h[a-e]llo', at), ['hallo', 'hello']);
+  assert.deepEqual(store.keys('a\\*b', at), ['a*b']);
+  assert.equal(store.keys('*', at).length, names.length);
+
+  const seen: string[] = [];
+  let cursor = 0;
+  do {
+    const page = store.scan(cursor, { count: 2 }, at);
+    seen.push(...page.keys);
+    cursor = page.cursor;
+  } while (cursor !== 0);
+  assert.deepEqual(seen.sort(), [...names].sort());
+  const matched = store.scan(0, { match: 'user:*', count: 100 }, at);
+  assert.deepEqual(matched, { cursor: 0, keys: ['user:1', 'user:2', 'user:10'] });
+  assert.throws(() => store.scan(-1, {}, at), /invalid cursor/);
+});
+
+test('SQL commands apply atomically and a failing one is rolled back alone', (t) => {
+  // Goal: statement results, a failure that undoes its own command only (the earlier
+  // statements of that command too), and the applied index advancing past it.
+  const store = openStore(t);
+  const log = new TestLog();
+  const created = applyOne(store, log, {
+    type: 'sql',
+    statements: [
+      { sql: 'CREATE TABLE employees (id INTEGER PRIMARY KEY, name TEXT UNIQUE, active INTEGER)' },
+      { sql: 'INSERT INTO employees (name, active) VALUES (?, ?)', params: ['ada', true] },
+      {
+        sql: 'INSERT INTO employees (name, active) VALUES (:name, :active)',
+        params: { name: 'bob', active: false },
+      },
+      { sql: 'UPDATE employees SET name = upper(name) WHERE id = 1 RETURNING id, name' },
+      { sql: 'UPDATE employees SET active = 1 WHERE id = 2' },
+    ],
+  });
+  // lastInsertRowid is the statement's own insert, never the connection's history.
+  assert.deepEqual(created, [
+    { changes: 0, lastInsertRowid: 0 },
+    { changes: 1, lastInsertRowid: 1 },
+    { changes: 1, lastInsertRowid: 2 },
+    { rows: [{ id: 1, name: 'ADA' }] },
+    { changes: 1, lastInsertRowid: 0 },
+  ]);
+  const results = store.apply([
+    log.command({
+      type: 'sql',
+      statements: [
+        { sql: "INSERT INTO employees (name) VALUES ('cy')" },
+        { sql: "INSERT INTO employees (name) VALUES ('bob')" },
+      ],
+    }),
+    log.command({ type: 'sql', statements: [{ sql: 'INSERT INTO nowhere VALUES (1)' }] }),
+    log.command({
+      type: 'sql',
+      statements: [{ sql: "INSERT INTO employees (name) VALUES ('di')" }],
+    }),
+  ]);
+  assert.deepEqual(results.slice(0, 2), [
+    { ok: false, error: 'statement 2: UNIQUE constraint failed: employees.name' },
+    { ok: false, error: 'statement 1: no such table: nowhere' },
+  ]);
+  assert.equal(results[2]?.ok, true);
+  assert.deepEqual(store.applied.index, log.index);
+  assert.deepEqual(
+    store.query('SELECT name, active FROM employees ORDER BY id'),
+    [
+      { name: 'ADA', active: 1 },
+      { name: 'bob', active: 1 },
+      { name: 'di', active: null },
+    ],
+    'cy went with the failed command',
+  );
+});
+
+test('apply refuses non-deterministic SQL that skipped the leader, the same way everywhere', (t) => {
+  // Goal: the store re-checks statements, so random() or transaction control cannot run
+  // even when a leader failed to refuse them, and the batch transaction survives.
+  const store = openStore(t);
+  const log = new TestLog();
+  applyOne(store, log, { type: 'sql', statements: [{ sql: 'CREATE TABLE t (x)' }] });
+  const results = store.apply([
+    log.command({ type: 'sql', statements: [{ sql: 'INSERT INTO t VALUES (random())' }] }),
+    log.command({ type: 'sql', statements: [{ sql: 'COMMIT' }] }),
+    log.command({ type: 'sql', statements: [{ sql: 'INSERT OR ROLLBACK INTO t VALUES (1)' }] }),
+    log.command({ type: 'sql', statements: [{ sql: 'INSERT INTO t VALUES (2)' }] }),
+  ]);
+  assert.match((results[0] as { error: string }).error, /^statement 1: SQL refused: random\(\)/);
+  assert.match((results[1] as { error: string }).error, /COMMIT is transaction control/);
+  assert.match((results[2] as { error: string }).error, /ROLLBACK/);
+  assert.equal(results[3]?.ok, true);
+  assert.deepEqual(store.query('SELECT x FROM t'), [{ x: 2 }]);
+});
+
+test('query runs read-only statements only', (t) => {
+  // Goal: reads work with parameters; writes, transaction control, ATTACH and PRAGMA are
+  // refused with TANDEM_BAD_REQUEST and leave the store able to apply.
+  const store = openStore(t);
+  const log = new TestLog();
+  applyOne(store, log, {
+    type: 'sql',
+    statements: [{ sql: 'CREATE TABLE t (x)' }, { sql: 'INSERT INTO t VALUES (1), (2)' }],
+  });
+  assert.deepEqual(store.query('SELECT x FROM t WHERE x > ?', [1]), [{ x: 2 }]);
+  const badRequest = (error: unknown): boolean =>
+    error instanceof TandemError && error.code === 'TANDEM_BAD_REQUEST';
+  for (const sql of [
+    'INSERT INTO t VALUES (3)',
+    'BEGIN',
+    "ATTACH DATABASE ':memory:' AS other",
+    'PRAGMA synchronous = OFF',
+    'PRAGMA user_version',
+    'SELECT * FROM missing',
+    'SELECT 1; SELECT 2',
+  ]) {
+    assert.throws(() => store.query(sql), badRequest, sql);
+  }
+  applyOne(store, log, { type: 'sql', statements: [{ sql: 'INSERT INTO t VALUES (3)' }] });
+  assert.deepEqual(store.query('SELECT count(*) AS n FROM t'), [{ n: 3 }]);
+});
