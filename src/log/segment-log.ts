@@ -15,6 +15,7 @@ import {
   segmentFileName,
   segmentHeaderBytes,
   soundRecordFollows,
+  type SegmentScan,
 } from './segment.js';
 
 /** Limits of a segment log; every one has a default. */
@@ -257,27 +258,7 @@ export class SegmentLog {
     for (const segment of this.#segments) {
       if (segment.firstIndex + segment.count - 1 < fromIndex) continue;
       const file = await readFile(join(this.directory, segment.file));
-      const headerProblem = checkSegmentHeader(file, segment.firstIndex);
-      if (headerProblem !== null) throw corruptionError(segment.file, 0, headerProblem);
-      const scan = scanSegment(
-        file,
-        segment.firstIndex,
-        previousTerm,
-        this.limits.recordBytesMax,
-        true,
-      );
-      if (scan.failure !== null)
-        throw corruptionError(segment.file, scan.failure.offset, scan.failure.reason);
-      if (scan.offsets.length !== segment.count) {
-        throw corruptionError(
-          segment.file,
-          file.length,
-          `holds ${scan.offsets.length} records, the next segment expects ${segment.count}`,
-        );
-      }
-      segment.offsets = scan.offsets;
-      segment.terms = scan.terms;
-      segment.size = file.length;
+      const scan = this.#scanWhole(segment, file, previousTerm, true);
       previousTerm = scan.terms.at(-1) ?? previousTerm;
       for (const entry of scan.entries) if (entry.index >= fromIndex) result.push(entry);
     }
@@ -418,12 +399,27 @@ export class SegmentLog {
   /** Reads an older segment's record offsets (rare: a truncation or a term lookup reaching it). */
   #ensureScanned(segment: Segment): void {
     if (segment.offsets !== null) return;
-    const file = readFileSync(join(this.directory, segment.file));
+    this.#scanWhole(segment, readFileSync(join(this.directory, segment.file)), 0, false);
+  }
+
+  /**
+   * Scans a segment that must be whole (any but a torn newest one): a bad header or record,
+   * or fewer records than the next segment's name implies, is corruption. Records the
+   * offsets, terms and size it found.
+   */
+  #scanWhole(segment: Segment, file: Buffer, previousTerm: number, collect: boolean): SegmentScan {
     const headerProblem = checkSegmentHeader(file, segment.firstIndex);
     if (headerProblem !== null) throw corruptionError(segment.file, 0, headerProblem);
-    const scan = scanSegment(file, segment.firstIndex, 0, this.limits.recordBytesMax, false);
-    if (scan.failure !== null)
+    const scan = scanSegment(
+      file,
+      segment.firstIndex,
+      previousTerm,
+      this.limits.recordBytesMax,
+      collect,
+    );
+    if (scan.failure !== null) {
       throw corruptionError(segment.file, scan.failure.offset, scan.failure.reason);
+    }
     if (scan.offsets.length !== segment.count) {
       throw corruptionError(
         segment.file,
@@ -434,6 +430,7 @@ export class SegmentLog {
     segment.offsets = scan.offsets;
     segment.terms = scan.terms;
     segment.size = file.length;
+    return scan;
   }
 
   async #carryOut(operations: readonly Operation[]): Promise<void> {
