@@ -1,9 +1,9 @@
-import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { assert } from '../core/assert.js';
 import { TandemError } from '../core/errors.js';
 import type { Entry, HardState, Snapshot, SnapshotMeta } from '../core/types.js';
 import type { ReplicationStorage, StoredState } from './contract.js';
+import { makeDirectory } from './files.js';
 import { GroupCommit } from './group-commit.js';
 import { HardStateFile } from './hard-state.js';
 import { SegmentLog, type RecoveryReport, type SegmentLogLimits } from './segment-log.js';
@@ -45,7 +45,7 @@ export class DiskStorage implements ReplicationStorage {
 
   /** Opens the storage in `directory`, creating it on first use and recovering the log's tail. */
   static async open(directory: string, options: DiskStorageOptions = {}): Promise<DiskStorage> {
-    await mkdir(directory, { recursive: true });
+    await makeDirectory(directory);
     const log = await SegmentLog.open(join(directory, 'log'), options.limits);
     const hardState = await HardStateFile.open(join(directory, 'hard-state'));
     const snapshots = await SnapshotFiles.open(join(directory, 'snapshots'));
@@ -82,6 +82,12 @@ export class DiskStorage implements ReplicationStorage {
   }
 
   writeEntries(entries: readonly Entry[]): void {
+    const first = entries[0];
+    const snapshotIndex = this.#snapshot?.meta.index ?? 0;
+    assert(
+      first === undefined || first.index > snapshotIndex,
+      `write at ${first?.index} behind the snapshot at ${snapshotIndex}`,
+    );
     this.log.writeEntries(entries);
   }
 
@@ -122,11 +128,6 @@ export class DiskStorage implements ReplicationStorage {
     const info = this.#snapshot ?? (await this.snapshots.latest());
     if (info === null) return null;
     return { meta: info.meta, data: await this.snapshots.read(info) };
-  }
-
-  /** The latest snapshot's file info (to stream it to a follower), or null. */
-  async latestSnapshot(): Promise<SnapshotInfo | null> {
-    return this.#snapshot ?? (await this.snapshots.latest());
   }
 
   /** Flushes what is queued and closes the files. */

@@ -1,5 +1,6 @@
 import { constants } from 'node:fs';
-import { open } from 'node:fs/promises';
+import { mkdir, open, type FileHandle } from 'node:fs/promises';
+import { dirname } from 'node:path';
 
 /**
  * Makes a directory's entries (files created, renamed or removed in it) durable. Without
@@ -12,5 +13,33 @@ export async function syncDirectory(path: string): Promise<void> {
     await handle.sync();
   } finally {
     await handle.close();
+  }
+}
+
+/** Creates a directory (and its parents) if missing, and makes its creation durable. */
+export async function makeDirectory(path: string): Promise<void> {
+  const firstCreated = await mkdir(path, { recursive: true });
+  if (firstCreated !== undefined) await syncDirectory(dirname(firstCreated));
+}
+
+/**
+ * Writes all of `bytes` at `position`. One pwrite may write less than asked (a full disk,
+ * a signal); a short write left unnoticed would leave a hole in the middle of the log.
+ */
+export async function writeFully(
+  handle: FileHandle,
+  bytes: Uint8Array,
+  position: number,
+): Promise<void> {
+  let written = 0;
+  while (written < bytes.length) {
+    const { bytesWritten } = await handle.write(
+      bytes,
+      written,
+      bytes.length - written,
+      position + written,
+    );
+    if (bytesWritten === 0) throw new Error(`write made no progress at byte ${position + written}`);
+    written += bytesWritten;
   }
 }

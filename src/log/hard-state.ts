@@ -5,7 +5,7 @@ import { dirname } from 'node:path';
 import { assert } from '../core/assert.js';
 import { TandemError } from '../core/errors.js';
 import type { HardState } from '../core/types.js';
-import { syncDirectory } from './files.js';
+import { syncDirectory, writeFully } from './files.js';
 
 /**
  * The hard state file holds two slots, each on its own 4 KiB page:
@@ -44,6 +44,7 @@ export class HardStateFile {
   #sequence: number;
   #durable: HardState;
   #queued: HardState | null = null;
+  #failure: TandemError | null = null;
   /** fdatasync calls made, for the benchmark. */
   syncs = 0;
 
@@ -63,7 +64,7 @@ export class HardStateFile {
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
       handle = await open(path, constants.O_RDWR | constants.O_CREAT | constants.O_EXCL);
-      await handle.write(Buffer.alloc(2 * slotBytes), 0, 2 * slotBytes, 0);
+      await writeFully(handle, Buffer.alloc(2 * slotBytes), 0);
       await handle.sync();
       await syncDirectory(dirname(path));
     }
@@ -108,27 +109,37 @@ export class HardStateFile {
     this.#queued = hardState;
   }
 
-  /** Whether the queued state changes term or vote and so must be synced. */
-  get mustSync(): boolean {
-    const queued = this.#queued;
-    return (
-      queued !== null && (queued.term !== this.#durable.term || queued.vote !== this.#durable.vote)
-    );
-  }
-
   /**
    * Writes the queued state. Term and vote changes are synced; a commit-only change is
    * written without a sync (commit is knowledge a restarted node re-learns), to the
    * scratch slot, so it never endangers the synced one.
    */
   async flush(): Promise<void> {
+    if (this.#failure !== null) throw this.#failure;
     const queued = this.#queued;
     if (queued === null) return;
     this.#queued = null;
+    try {
+      await this.#write(queued);
+    } catch (error) {
+      // After a failed write or fdatasync nothing is known about the file; a later flush
+      // must not report this state as durable.
+      this.#failure = new TandemError(
+        'TANDEM_STORAGE_FAILED',
+        `hard state write failed: ${String(error)}`,
+        {
+          cause: error,
+        },
+      );
+      throw this.#failure;
+    }
+  }
+
+  async #write(queued: HardState): Promise<void> {
     const sync = queued.term !== this.#durable.term || queued.vote !== this.#durable.vote;
     this.#sequence++;
     const scratch = 1 - this.#durableSlot;
-    await this.#handle.write(encodeSlot(this.#sequence, queued), 0, slotBytes, scratch * slotBytes);
+    await writeFully(this.#handle, encodeSlot(this.#sequence, queued), scratch * slotBytes);
     if (!sync) return;
     await this.#handle.datasync();
     this.syncs++;

@@ -67,8 +67,7 @@ export function encodeRecord(entry: Entry): Buffer {
   writeUint64(record, 16, entry.term);
   record[24] = kinds.indexOf(entry.kind);
   record[25] = durabilities.indexOf(entry.durability);
-  record[26] = entry.kind === 'command' && entry.data !== undefined ? hasPayloadFlag : 0;
-  if (entry.kind === 'membership') record[26] = hasPayloadFlag;
+  record[26] = entry.kind === 'membership' || entry.data !== undefined ? hasPayloadFlag : 0;
   record[27] = 0;
   record.set(payload, recordHeaderBytes + recordBodyFixedBytes);
   record.writeUInt32LE(crc32c(record.subarray(4)), 0);

@@ -1,10 +1,10 @@
 import { readFileSync } from 'node:fs';
-import { mkdir, open, readFile, readdir, unlink, type FileHandle } from 'node:fs/promises';
+import { open, readFile, readdir, unlink, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { assert } from '../core/assert.js';
 import { TandemError } from '../core/errors.js';
 import type { Entry } from '../core/types.js';
-import { syncDirectory } from './files.js';
+import { makeDirectory, syncDirectory, writeFully } from './files.js';
 import { encodeRecord, recordHeaderBytes } from './record.js';
 import {
   checkSegmentHeader,
@@ -14,7 +14,7 @@ import {
   scanSegment,
   segmentFileName,
   segmentHeaderBytes,
-  soundRecordFollows,
+  nextSoundRecord,
   type SegmentScan,
 } from './segment.js';
 
@@ -104,6 +104,7 @@ export class SegmentLog {
   #operations: Operation[] = [];
   #pendingBytes = 0;
   #failure: unknown = null;
+  #closed = false;
   /** fdatasync calls made, for the benchmark. */
   syncs = 0;
 
@@ -124,7 +125,7 @@ export class SegmentLog {
   static async open(directory: string, limits?: Partial<SegmentLogLimits>): Promise<SegmentLog> {
     const resolved = { ...defaultSegmentLogLimits, ...limits };
     assert(resolved.recordBytesMax <= resolved.batchBytesMax, 'a record must fit in a batch');
-    await mkdir(directory, { recursive: true });
+    await makeDirectory(directory);
     const segments: Segment[] = [];
     for (const name of (await readdir(directory)).sort()) {
       const firstIndex = parseSegmentFileName(name);
@@ -184,16 +185,16 @@ export class SegmentLog {
     if (entries.length === 0) return;
     const first = (entries[0] as Entry).index;
     assert(first <= this.lastIndex + 1, `write at ${first} leaves a gap after ${this.lastIndex}`);
-    assert(
-      first >= this.firstIndex || this.#segments.length === 0,
-      `write at ${first} behind the log`,
-    );
+    assert(first >= this.firstIndex, `write at ${first} behind the log`);
     const records = this.#encodeWithinLimits(entries);
     if (first <= this.lastIndex) this.#planTruncate(first - 1);
     if (this.#segments.length === 0) this.#nextIndexWhenEmpty = first;
+    let previousTerm = this.term(first - 1) ?? 0;
     for (let i = 0; i < entries.length; i++) {
       const entry = entries[i] as Entry;
       assert(entry.index === first + i, `entries not consecutive at ${entry.index}`);
+      assert(entry.term >= previousTerm, `term falls at ${entry.index}`);
+      previousTerm = entry.term;
       this.#planRecord(entry, records[i] as Buffer);
     }
   }
@@ -267,11 +268,17 @@ export class SegmentLog {
 
   /** Closes the open files. Queued writes that were not flushed are dropped. */
   async close(): Promise<void> {
+    this.#closed = true;
+    for (const operation of this.#operations) {
+      if (operation.kind === 'truncate')
+        for (const segment of operation.deletes) await closeHandle(segment);
+    }
     this.#operations = [];
     for (const segment of this.#segments) await closeHandle(segment);
   }
 
   #throwIfFailed(): void {
+    assert(!this.#closed, 'the log is closed');
     if (this.#failure !== null) {
       throw new TandemError(
         'TANDEM_STORAGE_FAILED',
@@ -321,11 +328,6 @@ export class SegmentLog {
       segment = this.#planSegment(entry.index);
     }
     this.#ensureScanned(segment);
-    const previousTerm = this.term(entry.index - 1);
-    assert(
-      previousTerm === undefined || previousTerm <= entry.term,
-      `term falls at ${entry.index}`,
-    );
     (segment.offsets as number[]).push(segment.size);
     (segment.terms as number[]).push(entry.term);
     const last = this.#operations.at(-1);
@@ -444,12 +446,7 @@ export class SegmentLog {
         dirty.clear();
         const handle = await open(join(this.directory, operation.segment.file), 'w+');
         operation.segment.handle = handle;
-        await handle.write(
-          encodeSegmentHeader(operation.segment.firstIndex),
-          0,
-          segmentHeaderBytes,
-          0,
-        );
+        await writeFully(handle, encodeSegmentHeader(operation.segment.firstIndex), 0);
         dirty.add(operation.segment);
         directoryChanged = true;
       } else if (operation.kind === 'write') {
@@ -458,7 +455,7 @@ export class SegmentLog {
           operation.chunks.length === 1
             ? (operation.chunks[0] as Buffer)
             : Buffer.concat(operation.chunks, operation.bytes);
-        await handle.write(bytes, 0, bytes.length, operation.position);
+        await writeFully(handle, bytes, operation.position);
         dirty.add(operation.segment);
       } else {
         for (const segment of operation.deletes) dirty.delete(segment);
@@ -522,27 +519,38 @@ async function recoverTail(
     if (headerProblem !== null) {
       // A header is written once, when the segment is created; a bad one in the newest
       // segment is a creation that a crash interrupted, so the file holds no records.
-      if (file.length > segmentHeaderBytes + recordHeaderBytes)
+      // After a power loss the header's page may be lost while later pages survive: a
+      // header of zeros is that, a damaged one over records is corruption.
+      const headerZero = isZero(file.subarray(0, segmentHeaderBytes));
+      if (file.length > segmentHeaderBytes + recordHeaderBytes && !headerZero) {
         throw corruptionError(last.file, 0, headerProblem);
+      }
       await unlinkIfPresent(path);
       await syncDirectory(directory);
       segments.pop();
-      const previous = segments.at(-1);
-      if (previous !== undefined) {
-        previous.count = 0;
-        previous.offsets = null; // rescanned as the new last segment below
-      }
       report = { file: last.file, offset: 0, bytes: file.length, reason: headerProblem };
+      const previous = segments.at(-1);
+      // The segment before a new one was complete and durable before it was created: it
+      // must still hold every record up to the deleted segment's first index.
+      if (previous !== undefined) previous.offsets = null;
       continue;
     }
+    const expectedCount = last.offsets === null && segments.length > 0 ? last.count : null;
     const scan = scanSegment(file, last.firstIndex, 0, recordBytesMax, false);
     last.offsets = scan.offsets;
     last.terms = scan.terms;
     last.count = scan.offsets.length;
     last.size = file.length;
+    if (expectedCount !== null && expectedCount > 0 && scan.offsets.length < expectedCount) {
+      throw corruptionError(
+        last.file,
+        scan.failure?.offset ?? file.length,
+        `holds ${scan.offsets.length} records, the next segment expects ${expectedCount}`,
+      );
+    }
     if (scan.failure === null) return report;
     const { offset, reason } = scan.failure;
-    if (soundRecordFollows(file, offset, last.firstIndex + last.count - 1, recordBytesMax)) {
+    if (!isTornTail(file, offset, last.firstIndex + last.count - 1, recordBytesMax)) {
       throw corruptionError(last.file, offset, reason);
     }
     const handle = await open(path, 'r+');
@@ -555,6 +563,38 @@ async function recoverTail(
     last.size = offset;
     return { file: last.file, offset, bytes: file.length - offset, reason };
   }
+}
+
+/**
+ * Whether bad bytes at `offset` of the newest segment are a torn tail: no sound record
+ * follows them, or a whole zero-filled disk sector lies between them and the next sound
+ * record (after a power loss, pages of a flush that never finished its fdatasync can reach
+ * the disk out of order; a zero sector is such a lost page, not a flipped bit).
+ */
+function isTornTail(
+  file: Buffer,
+  offset: number,
+  afterIndex: number,
+  recordBytesMax: number,
+): boolean {
+  const next = nextSoundRecord(file, offset, afterIndex, recordBytesMax);
+  if (next < 0) return true;
+  for (
+    let sector = Math.ceil(offset / sectorBytes) * sectorBytes;
+    sector + sectorBytes <= next;
+    sector += sectorBytes
+  ) {
+    if (isZero(file.subarray(sector, sector + sectorBytes))) return true;
+  }
+  return false;
+}
+
+/** The smallest unit a disk writes whole. */
+const sectorBytes = 512;
+
+function isZero(bytes: Buffer): boolean {
+  for (const byte of bytes) if (byte !== 0) return false;
+  return true;
 }
 
 async function closeHandle(segment: Segment): Promise<void> {

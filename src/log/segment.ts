@@ -99,16 +99,17 @@ export function scanSegment(
 }
 
 /**
- * Whether a sound record with an index above `afterIndex` starts anywhere after `from`.
- * Recovery asks this to tell a torn tail (nothing valid follows the bad record: cut it off)
- * from corruption in the middle of the log (valid records follow: refuse to start).
+ * Where the first sound record with an index above `afterIndex` starts after `from`, or
+ * -1. Recovery asks this to tell a torn tail (nothing valid follows the bad record) from
+ * corruption in the middle of the log (valid records follow). It searches byte by byte, so
+ * a damaged length field cannot hide the records after it.
  */
-export function soundRecordFollows(
+export function nextSoundRecord(
   file: Buffer,
   from: number,
   afterIndex: number,
   bodyBytesMax: number,
-): boolean {
+): number {
   const last = file.length - recordHeaderBytes - recordBodyFixedBytes;
   for (let offset = from + 1; offset <= last; offset++) {
     const bodyBytes = file.readUInt32LE(offset + 4);
@@ -116,10 +117,9 @@ export function soundRecordFollows(
     if (file.readUInt32LE(offset + 12) !== 0) continue; // index above 2^32: not plausible
     const index = file.readUInt32LE(offset + 8);
     if (index <= afterIndex) continue;
-    const result = decodeRecord(file, offset, bodyBytesMax);
-    if (result.status === 'ok') return true;
+    if (decodeRecord(file, offset, bodyBytesMax).status === 'ok') return offset;
   }
-  return false;
+  return -1;
 }
 
 /** The error for a damaged log: it names the file and the byte offset. */

@@ -1,10 +1,10 @@
 import { crc32c } from '@node-rs/crc32';
 import { createReadStream } from 'node:fs';
-import { mkdir, open, readFile, readdir, rename, stat, unlink } from 'node:fs/promises';
+import { open, readFile, readdir, rename, stat, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { TandemError } from '../core/errors.js';
 import type { Membership, SnapshotMeta } from '../core/types.js';
-import { syncDirectory } from './files.js';
+import { makeDirectory, syncDirectory, writeFully } from './files.js';
 
 /** A stored snapshot: its meta, size and checksum. */
 export interface SnapshotInfo {
@@ -43,7 +43,7 @@ export class SnapshotFiles {
   }
 
   static async open(directory: string): Promise<SnapshotFiles> {
-    await mkdir(directory, { recursive: true });
+    await makeDirectory(directory);
     for (const name of await readdir(directory)) {
       if (name.endsWith('.tmp')) await unlink(join(directory, name)); // an interrupted save
     }
@@ -67,8 +67,8 @@ export class SnapshotFiles {
     try {
       for await (const chunk of chunks) {
         crc = crc32c(Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength), crc);
+        await writeFully(handle, chunk, bytes);
         bytes += chunk.byteLength;
-        await handle.write(chunk);
       }
       await handle.sync();
     } finally {
@@ -83,6 +83,8 @@ export class SnapshotFiles {
       );
     }
     await rename(dataTemp, join(this.directory, `${base}.data`));
+    // The data's name is durable before the meta that points at it exists.
+    await syncDirectory(this.directory);
     const info: SnapshotInfo = { meta, bytes, checksum, file: `${base}.data` };
     await writeFileDurably(join(this.directory, `${base}.json`), JSON.stringify(info));
     await syncDirectory(this.directory);

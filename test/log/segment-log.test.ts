@@ -381,3 +381,93 @@ async function reopen(path: string): Promise<HardStateFile> {
   await file.close();
   return file;
 }
+
+test('a lost page of an unsynced flush (zeros) before sound records is a torn tail', async () => {
+  // Goal: after a power loss the pages of a flush that never finished its fdatasync may
+  // land out of order; a zero-filled sector then sound records is cut, not refused.
+  const directory = temporaryDirectory('zero-page');
+  try {
+    await writeLog(directory.path, 10);
+    const storage = await DiskStorage.open(directory.path, {
+      limits: { segmentBytesMax: 1 << 20 },
+    });
+    await storage.load();
+    storage.writeEntries(entriesOf(11, 60, 1));
+    await storage.sync();
+    await storage.close();
+    const name = segmentFiles(directory.path).at(-1) as string;
+    const path = join(directory.path, 'log', name);
+    const bytes = readFileSync(path);
+    const recordBytes = 8 + 20 + payloadFor(1, 1).length;
+    const firstOfFlush = 32 + (11 - (Number(name.slice(0, 20)) as number)) * recordBytes;
+    const sector = Math.ceil(firstOfFlush / 512) * 512;
+    bytes.fill(0, firstOfFlush, sector + 512);
+    writeFileSync(path, bytes);
+    const reopened = await DiskStorage.open(directory.path, { limits: smallSegments });
+    const { entries } = await reopened.load();
+    assert.deepEqual(entries.map(plain), entriesOf(1, 10, 1).map(plain));
+    assert.equal(reopened.recovery.cut?.offset, firstOfFlush);
+    await reopened.close();
+  } finally {
+    directory.remove();
+  }
+});
+
+test('a newest segment torn at creation does not hide records missing before it', async () => {
+  // Goal: the segment before a new one was complete; if it lost records, that is damage.
+  const directory = temporaryDirectory('torn-header');
+  try {
+    await writeLog(directory.path, 200);
+    const files = segmentFiles(directory.path);
+    const newest = join(directory.path, 'log', files.at(-1) as string);
+    writeFileSync(newest, Buffer.alloc(10)); // a creation the crash interrupted
+    const previous = join(directory.path, 'log', files.at(-2) as string);
+    // Intact previous segment: the torn newest one is removed and reported.
+    const storage = await DiskStorage.open(directory.path, { limits: smallSegments });
+    const { entries } = await storage.load();
+    assert.equal(entries.at(-1)?.index, Number((files.at(-1) as string).slice(0, 20)) - 1);
+    assert.equal(storage.recovery.cut?.file, files.at(-1));
+    await storage.close();
+    // Now the previous segment lost its last record too: refused, naming it.
+    writeFileSync(newest, Buffer.alloc(10));
+    truncateSync(previous, statSync(previous).size - 52);
+    await expectCorrupt(directory.path, new RegExp(`${files.at(-2)} is corrupt`));
+  } finally {
+    directory.remove();
+  }
+});
+
+test('a write behind the snapshot is refused', async () => {
+  // Goal: after a snapshot replaced the log, an entry at or below its index cannot be
+  // written (it would be acknowledged and then vanish at the next load).
+  const directory = temporaryDirectory('behind');
+  try {
+    const storage = await DiskStorage.open(directory.path);
+    await storage.load();
+    await storage.saveSnapshot(
+      { index: 50, term: 2, membership: { voters: ['a'], learners: [] } },
+      Buffer.from('s'),
+    );
+    assert.throws(() => storage.writeEntries(entriesOf(20, 22, 2)), /behind/);
+    storage.writeEntries(entriesOf(51, 52, 2));
+    await storage.sync();
+    await storage.close();
+  } finally {
+    directory.remove();
+  }
+});
+
+test('a failed hard-state write is never reported durable by a later flush', async () => {
+  // Goal: after a failed write or fdatasync the file refuses every later flush.
+  const directory = temporaryDirectory('hard-state-failure');
+  try {
+    const file = await HardStateFile.open(join(directory.path, 'hard-state'));
+    await file.close(); // every write now fails (closed descriptor)
+    file.write({ term: 9, vote: 'x', commit: 0 });
+    await assert.rejects(() => file.flush(), /hard state write failed/);
+    file.write({ term: 9, vote: 'x', commit: 1 });
+    await assert.rejects(() => file.flush(), /hard state write failed/);
+  } finally {
+    directory.remove();
+  }
+});
