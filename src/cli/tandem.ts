@@ -1,37 +1,69 @@
 #!/usr/bin/env node
 /**
- * The `tandem` command. The replication core and its simulator are built; the node
- * runtime (storage, transport, HTTP and RESP faces) is not yet, so the cluster commands
- * say so plainly instead of pretending.
+ * The `tandem` command: run a node (`start`), a local cluster (`cluster`), and administer a
+ * running cluster (`status`, `promote`, `join`, `remove`) through its HTTP API.
+ *
+ * Exit status: 0 done, 1 failed (a port taken, a node unreachable, an error answer), 2 bad
+ * usage (an unknown command or flag, a bad value; the message names the setting).
  */
-const usage = `usage: tandem <command>
+import { adminHelp, runAdmin } from './admin.js';
+import { clusterHelp, runCluster } from './cluster.js';
+import { failureExitCode, UsageError, usageExitCode } from './options.js';
+import { runStart, startHelp } from './start.js';
+
+const usage = `usage: tandem <command> [options]
 
 commands:
-  cluster   start a local three-node cluster (not built yet)
-  start     run one node (not built yet)
-  status    print the cluster table (not built yet)
-  sim       run the deterministic simulator: npm run sim -- --seeds N [--from S] [--json] [--trace]
+  cluster   start a local cluster of node processes (npm start runs it)
+  start     run one node
+  status    print every member: role, term, commit/applied, lag, health
+  promote   transfer leadership to a member
+  join      add a member
+  remove    remove a member
+
+tandem <command> --help describes each one. The deterministic simulator runs with
+npm run sim -- --seeds N.
 `;
 
-const command = process.argv[2];
-switch (command) {
-  case 'cluster':
-  case 'start':
-  case 'status':
-  case 'promote':
-  case 'join':
-  case 'remove':
-    console.log(
-      `tandem ${command}: the cluster is not built yet. This version has the replication core and its ` +
-        'deterministic simulator; try `npm run sim -- --seeds 200` to watch clusters fail over under faults.',
-    );
-    break;
-  case undefined:
-  case 'help':
-  case '--help':
-    console.log(usage);
-    break;
-  default:
-    console.error(`tandem: unknown command '${command}'\n\n${usage}`);
-    process.exitCode = 2;
+const helpByCommand: Readonly<Record<string, string>> = {
+  cluster: clusterHelp,
+  start: startHelp,
+  ...adminHelp,
+};
+
+async function main(argv: readonly string[]): Promise<void> {
+  const [command, ...rest] = argv;
+  switch (command) {
+    case 'cluster':
+      return runCluster(rest);
+    case 'start':
+      return runStart(rest);
+    case 'status':
+    case 'promote':
+    case 'join':
+    case 'remove':
+      return runAdmin(command, rest);
+    case undefined:
+    case 'help':
+    case '--help':
+    case '-h':
+      process.stdout.write(usage);
+      return;
+    default:
+      throw new UsageError(`unknown command ${JSON.stringify(command)}`);
+  }
 }
+
+main(process.argv.slice(2)).catch((error: unknown) => {
+  const command = process.argv[2];
+  if (error instanceof UsageError) {
+    const known = command !== undefined && helpByCommand[command] !== undefined;
+    const more = known ? `tandem ${command} --help` : 'tandem --help';
+    process.stderr.write(`tandem${known ? ` ${command}` : ''}: ${error.message} (see ${more})\n`);
+    process.exit(usageExitCode);
+  }
+  process.stderr.write(
+    `tandem: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`,
+  );
+  process.exit(failureExitCode);
+});

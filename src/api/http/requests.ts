@@ -1,0 +1,97 @@
+/**
+ * Turning HTTP inputs (path keys, query strings, headers) into command fields and read
+ * options, and command results into values or errors. Pure helpers: the routes call them.
+ */
+import { assert } from '../../core/assert.js';
+import { TandemError } from '../../core/errors.js';
+import type { Durability } from '../../core/types.js';
+import type { Consistency, NodeHandle, ReadOptions } from '../../node/api.js';
+import { keyBytesMax, type ApplyResult, type Version } from '../../store/index.js';
+
+/** Query-string read options, as the schemas let them through (numbers still as digits). */
+export interface ReadQuery {
+  readonly consistency?: Consistency;
+  readonly after?: string | number;
+  readonly maxLag?: string | number;
+}
+
+/** Refuses a key longer than the command codec allows, before it costs a read or a hop. */
+export function checkKey(key: string): void {
+  const bytes = Buffer.byteLength(key, 'utf8');
+  if (bytes > keyBytesMax) {
+    throw new TandemError(
+      'TANDEM_BAD_REQUEST',
+      `the key is ${bytes} bytes, over the maximum of ${keyBytesMax}`,
+    );
+  }
+}
+
+/** The ETag of a version: `"<index>.<term>"`. */
+export function etagOf(version: Version): string {
+  return `"${version.index}.${version.term}"`;
+}
+
+/**
+ * The condition an `If-Match` header puts on a SET: a strong ETag `"<index>.<term>"` is
+ * compare-and-set on that version; `*` means "only if the key exists" (RFC 9110).
+ */
+export function ifMatchCondition(
+  header: string | undefined,
+): { ifVersion: Version } | { condition: 'xx' } | Record<string, never> {
+  if (header === undefined) return {};
+  const text = header.trim();
+  if (text === '*') return { condition: 'xx' };
+  const match = /^"?(0|[1-9][0-9]{0,15})\.(0|[1-9][0-9]{0,15})"?$/.exec(text);
+  const index = Number(match?.[1]);
+  const term = Number(match?.[2]);
+  if (match === null || !Number.isSafeInteger(index) || !Number.isSafeInteger(term)) {
+    throw new TandemError(
+      'TANDEM_BAD_REQUEST',
+      `If-Match must be a version "<index>.<term>" (as an ETag gives it) or *, got ${header}`,
+    );
+  }
+  return { ifVersion: { index, term } };
+}
+
+/** The write options of an `ack` query parameter. */
+export function writeOptions(ack: Durability | undefined): { durability: Durability } | undefined {
+  return ack === undefined ? undefined : { durability: ack };
+}
+
+/**
+ * Read options from a request. The default level follows DESIGN section 2: linearizable on
+ * the leader, where it is cheap, and read-your-writes on a follower, where linearizable
+ * costs a round trip to the leader.
+ */
+export function readOptions(node: NodeHandle, query: ReadQuery): ReadOptions {
+  const consistency =
+    query.consistency ?? (node.status().role === 'leader' ? 'linearizable' : 'ryw');
+  const afterIndex = indexOf(query.after, 'after');
+  const maxLagEntries = indexOf(query.maxLag, 'maxLag');
+  return {
+    consistency,
+    ...(afterIndex === undefined ? {} : { afterIndex }),
+    ...(maxLagEntries === undefined ? {} : { maxLagEntries }),
+  };
+}
+
+function indexOf(value: string | number | undefined, name: string): number | undefined {
+  if (value === undefined) return undefined;
+  const number = Number(value);
+  // The schema admits up to 16 digits, which may exceed 2^53.
+  if (!Number.isSafeInteger(number) || number < 0) {
+    throw new TandemError('TANDEM_BAD_REQUEST', `${name} must be a log index, got ${value}`);
+  }
+  return number;
+}
+
+/**
+ * The value of an applied command, or TANDEM_BAD_REQUEST carrying the command's own error
+ * text (INCR of a non-number, a failing SQL statement): the command was valid to propose,
+ * but its meaning failed on the data it met, and nothing was changed.
+ */
+export function commandValue(result: ApplyResult): unknown {
+  assert(result !== null, 'a command entry always has a result');
+  if (!result.ok) throw new TandemError('TANDEM_BAD_REQUEST', result.error);
+  return result.value;
+}

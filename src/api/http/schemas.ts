@@ -1,0 +1,256 @@
+/**
+ * JSON schemas of every route: fastify validates requests against them (a mismatch is a
+ * 400 TANDEM_BAD_REQUEST naming the field) and @fastify/swagger turns them into the
+ * OpenAPI document. Limits come from the command codec so that the HTTP layer refuses
+ * early exactly what the leader would refuse later.
+ *
+ * Type coercion is off for the whole server (a JSON `"value": 1` is an error, not the
+ * string "1"), so query-string numbers are declared as digit strings and parsed by the
+ * handlers.
+ */
+import { durabilityOrder } from '../../core/types.js';
+import { sqlBytesMax, sqlParamsMax, sqlStatementsMax } from '../../store/commands.js';
+import { errorBodySchema } from './errors.js';
+
+/** The longest TTL a PUT may ask for: ten years, far below where `at + ttlMs` loses precision. */
+export const ttlMsMax = 10 * 365 * 24 * 60 * 60 * 1000;
+
+/** A log index or lag in a query string: decimal digits, no sign, no leading zeros. */
+export const indexPattern = '^(0|[1-9][0-9]{0,15})$';
+const indexText = { type: 'string', pattern: indexPattern } as const;
+const index = { type: 'integer', minimum: 0 } as const;
+const consistency = {
+  type: 'string',
+  enum: ['stale', 'bounded', 'ryw', 'linearizable'],
+  description: 'Default: linearizable on the leader, ryw on a follower.',
+} as const;
+const ack = {
+  type: 'string',
+  enum: durabilityOrder,
+  description: 'Durability for this write; it may ask for more than the cluster mode, never less.',
+} as const;
+const version = {
+  type: 'object',
+  required: ['index', 'term'],
+  properties: { index, term: index },
+} as const;
+const errors = { '4xx': errorBodySchema, '5xx': errorBodySchema } as const;
+const keyParams = {
+  type: 'object',
+  required: ['key'],
+  properties: { key: { type: 'string', minLength: 1, description: 'At most 512 UTF-8 bytes.' } },
+} as const;
+const sqlValue = { type: ['string', 'number', 'boolean', 'null'] } as const;
+const sqlParams = {
+  description: 'Positional (an array) or named (a map, names without their prefix).',
+  anyOf: [
+    { type: 'array', maxItems: sqlParamsMax, items: sqlValue },
+    { type: 'object', additionalProperties: sqlValue },
+  ],
+} as const;
+const sqlText = { type: 'string', minLength: 1, maxLength: sqlBytesMax } as const;
+const statement = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['sql'],
+  properties: { sql: sqlText, params: sqlParams },
+} as const;
+const anyObject = { type: 'object', additionalProperties: true } as const;
+
+/** PUT /v1/kv/:key */
+export const putKeySchema = {
+  summary: 'Set a key (compare-and-set with If-Match)',
+  tags: ['kv'],
+  params: keyParams,
+  querystring: { type: 'object', additionalProperties: false, properties: { ack } },
+  headers: {
+    type: 'object',
+    properties: {
+      'if-match': {
+        type: 'string',
+        description: 'Write only if the key is at this version ("<index>.<term>"), or exists (*).',
+      },
+    },
+  },
+  body: {
+    type: 'object',
+    additionalProperties: false,
+    required: ['value'],
+    properties: {
+      value: { type: 'string' },
+      ttlMs: { type: 'integer', minimum: 1, maximum: ttlMsMax },
+    },
+  },
+  response: {
+    200: {
+      type: 'object',
+      properties: { key: { type: 'string' }, version, index },
+    },
+    ...errors,
+  },
+} as const;
+
+/** GET /v1/kv/:key */
+export const getKeySchema = {
+  summary: 'Read a key at a consistency level',
+  tags: ['kv'],
+  params: keyParams,
+  querystring: {
+    type: 'object',
+    additionalProperties: false,
+    properties: {
+      consistency,
+      after: { ...indexText, description: 'For ryw: the index your last write returned.' },
+      maxLag: { ...indexText, description: 'For bounded: the most entries this node may trail.' },
+    },
+  },
+  response: {
+    200: {
+      type: 'object',
+      properties: {
+        key: { type: 'string' },
+        value: { type: 'string' },
+        version,
+        expiresAt: { type: ['integer', 'null'], description: 'Absolute ms, or null.' },
+      },
+    },
+    ...errors,
+  },
+} as const;
+
+/** DELETE /v1/kv/:key */
+export const deleteKeySchema = {
+  summary: 'Delete a key',
+  tags: ['kv'],
+  params: keyParams,
+  querystring: { type: 'object', additionalProperties: false, properties: { ack } },
+  response: {
+    200: { type: 'object', properties: { deleted: { type: 'integer' }, index } },
+    ...errors,
+  },
+} as const;
+
+/** POST /v1/sql */
+export const sqlSchema = {
+  summary: 'Execute SQL statements atomically through the log',
+  description: 'Either { statements: [{ sql, params? }] } or, for one statement, { sql, params? }.',
+  tags: ['sql'],
+  querystring: { type: 'object', additionalProperties: false, properties: { ack } },
+  body: {
+    type: 'object',
+    additionalProperties: false,
+    properties: {
+      statements: { type: 'array', minItems: 1, maxItems: sqlStatementsMax, items: statement },
+      sql: sqlText,
+      params: sqlParams,
+    },
+  },
+  response: {
+    200: {
+      type: 'object',
+      properties: {
+        index,
+        results: {
+          type: 'array',
+          description: 'Per statement: { changes, lastInsertRowid } or { rows }.',
+          items: anyObject,
+        },
+      },
+    },
+    ...errors,
+  },
+} as const;
+
+/** POST /v1/query */
+export const querySchema = {
+  summary: 'Run a read-only query at a consistency level',
+  tags: ['sql'],
+  body: {
+    type: 'object',
+    additionalProperties: false,
+    required: ['sql'],
+    properties: {
+      sql: sqlText,
+      params: sqlParams,
+      consistency,
+      after: index,
+      maxLag: index,
+    },
+  },
+  response: {
+    200: {
+      type: 'object',
+      properties: { rows: { type: 'array', items: anyObject }, appliedIndex: index },
+    },
+    ...errors,
+  },
+} as const;
+
+/**
+ * What a node id may look like: short, and free of the separators of `--peers`
+ * (`id=host:port,...`) and of URL syntax, since ids travel in both.
+ */
+export const nodeIdPattern = '^[A-Za-z0-9_.-]{1,64}$';
+const nodeId = { type: 'string', pattern: nodeIdPattern } as const;
+
+/** GET /v1/cluster */
+export const clusterSchema = {
+  summary: "This node's status and its view of the members",
+  tags: ['cluster'],
+  response: { 200: { ...anyObject, description: 'A NodeStatus.' }, ...errors },
+} as const;
+
+/** POST /v1/cluster/promote */
+export const promoteSchema = {
+  summary: 'Transfer leadership to a member',
+  tags: ['cluster'],
+  body: {
+    type: 'object',
+    additionalProperties: false,
+    required: ['id'],
+    properties: { id: nodeId },
+  },
+  response: { 200: { type: 'object', properties: { leaderId: { type: 'string' } } }, ...errors },
+} as const;
+
+const membership = {
+  type: 'object',
+  properties: {
+    voters: { type: 'array', items: { type: 'string' } },
+    learners: { type: 'array', items: { type: 'string' } },
+  },
+} as const;
+
+/** POST /v1/cluster/members */
+export const addMemberSchema = {
+  summary: 'Add a member (as a learner first; a voter once caught up unless learner is true)',
+  tags: ['cluster'],
+  body: {
+    type: 'object',
+    additionalProperties: false,
+    required: ['id', 'address'],
+    properties: {
+      id: nodeId,
+      address: { type: 'string', minLength: 3, maxLength: 300, description: 'host:port (peers)' },
+      learner: { type: 'boolean' },
+    },
+  },
+  response: { 200: { type: 'object', properties: { membership } }, ...errors },
+} as const;
+
+/** DELETE /v1/cluster/members/:id */
+export const removeMemberSchema = {
+  summary: 'Remove a member',
+  tags: ['cluster'],
+  params: { type: 'object', required: ['id'], properties: { id: nodeId } },
+  response: { 200: { type: 'object', properties: { membership } }, ...errors },
+} as const;
+
+/** GET /healthz, GET /readyz */
+export const probeSchema = {
+  tags: ['operations'],
+  response: {
+    200: { type: 'object', properties: { status: { type: 'string' }, id: { type: 'string' } } },
+    ...errors,
+  },
+} as const;

@@ -1,0 +1,192 @@
+/**
+ * Tandem's HTTP/JSON API (DESIGN section 4): key-value, SQL and cluster routes in front of
+ * one node, plus probes, Prometheus metrics and an OpenAPI document generated from the
+ * route schemas.
+ *
+ * The handlers only translate: HTTP in, a command or read to the node, JSON out. What the
+ * node refuses arrives as a TandemError and leaves as `{ code, message, leaderId? }` with
+ * the code's status; a write refused by a follower is forwarded to the leader (see
+ * forward.ts). Every input is bounded: the body size, the key length, every field's type.
+ */
+import swagger from '@fastify/swagger';
+import Fastify, {
+  LogController,
+  type FastifyBaseLogger,
+  type FastifyInstance,
+  type FastifyReply,
+  type FastifyRequest,
+  type FastifySchemaValidationError,
+} from 'fastify';
+import { assert } from '../../core/assert.js';
+import { TandemError } from '../../core/errors.js';
+import type { NodeHandle } from '../../node/api.js';
+import { registerClusterRoutes } from './cluster-routes.js';
+import { sendError, toTandemError } from './errors.js';
+import { forwardToLeader, isForwardable } from './forward.js';
+import { HttpMetrics } from './http-metrics.js';
+import { registerKvRoutes } from './kv-routes.js';
+import { indexPattern, nodeIdPattern, probeSchema } from './schemas.js';
+import { registerSqlRoutes } from './sql-routes.js';
+
+/**
+ * The largest request body by default: room for a full-size value (512 KiB) even when JSON
+ * escaping doubles it, and small enough that a burst of such bodies cannot exhaust memory.
+ */
+export const httpBodyBytesMax = 1024 * 1024;
+/**
+ * The longest path parameter, in characters. Fastify's default (100) would turn a legal
+ * 512-byte key into a 404; percent-encoding can triple a key's length, and Node's own
+ * 16 KiB header limit bounds the URL anyway, so the key check (in bytes) decides.
+ */
+export const pathParamCharsMax = 16 * 1024;
+
+/** Options of `buildHttpServer`. */
+export interface HttpServerOptions {
+  /** A pino logger (or any fastify logger), or a boolean to have fastify make or skip one. */
+  readonly logger: FastifyBaseLogger | boolean;
+  /** Bodies over this many bytes are refused with 413; default `httpBodyBytesMax`. */
+  readonly bodyLimitBytes?: number;
+}
+
+/**
+ * Builds the HTTP server for `node`; the caller `listen`s and `close`s it. Closing the
+ * server does not close the node.
+ */
+export function buildHttpServer(node: NodeHandle, options: HttpServerOptions): FastifyInstance {
+  const bodyLimit = options.bodyLimitBytes ?? httpBodyBytesMax;
+  assert(Number.isSafeInteger(bodyLimit) && bodyLimit > 0, `bad body limit ${bodyLimit}`);
+  const app = Fastify({
+    ...(typeof options.logger === 'boolean'
+      ? { logger: options.logger }
+      : { loggerInstance: options.logger }),
+    bodyLimit,
+    routerOptions: { maxParamLength: pathParamCharsMax },
+    // One log line per request would drown the node's own logs; failures are logged below.
+    logController: new LogController({ disableRequestLogging: true }),
+    // Strict types (no "1" for 1), unknown fields refused rather than silently dropped.
+    ajv: { customOptions: { coerceTypes: false, removeAdditional: false, allowUnionTypes: true } },
+    schemaErrorFormatter: formatSchemaErrors,
+  }) as unknown as FastifyInstance;
+  const metrics = new HttpMetrics();
+  app.addHook('onResponse', async (request, reply) => {
+    metrics.count(request.method, request.routeOptions.url, reply.statusCode);
+  });
+  app.setErrorHandler(async (error, request, reply) => handleError(node, error, request, reply));
+  app.setNotFoundHandler(async (request, reply) => {
+    const path = request.url.split('?', 1)[0];
+    return sendError(
+      reply,
+      new TandemError('TANDEM_NOT_FOUND', `no route ${request.method} ${path}`),
+    );
+  });
+  void app.register(swagger, {
+    openapi: {
+      openapi: '3.0.3',
+      info: {
+        title: 'Tandem HTTP API',
+        description: 'Key-value, SQL and cluster administration of a Tandem node.',
+        version: 'v1',
+      },
+    },
+  });
+  // Routes go in a plugin registered after swagger, so that swagger sees every one of them.
+  void app.register(async (routes) => {
+    registerKvRoutes(routes, node);
+    registerSqlRoutes(routes, node);
+    registerClusterRoutes(routes, node);
+    registerOperationRoutes(routes, node, metrics);
+  });
+  return app;
+}
+
+/** Answers an error, forwarding what only the leader can answer. */
+async function handleError(
+  node: NodeHandle,
+  thrown: unknown,
+  request: FastifyRequest,
+  reply: FastifyReply,
+): Promise<FastifyReply> {
+  let error = toTandemError(thrown);
+  if (isForwardable(error, request)) {
+    try {
+      return await forwardToLeader(node, request, reply, error);
+    } catch (forwardError) {
+      error = toTandemError(forwardError);
+    }
+  }
+  if (error.httpStatus >= 500) {
+    request.log.error({ err: thrown, code: error.code }, 'request failed');
+  } else {
+    request.log.debug({ code: error.code, message: error.message }, 'request refused');
+  }
+  return sendError(reply, error);
+}
+
+/** Probes, metrics and the OpenAPI document. */
+function registerOperationRoutes(app: FastifyInstance, node: NodeHandle, metrics: HttpMetrics) {
+  app.get('/healthz', { schema: { ...probeSchema, summary: 'The process serves' } }, async () => ({
+    status: 'ok',
+    id: node.id,
+  }));
+
+  app.get(
+    '/readyz',
+    { schema: { ...probeSchema, summary: 'The node can serve: storage works, a leader is known' } },
+    async (_request, reply) => {
+      if (node.ready()) return { status: 'ready', id: node.id };
+      const code = node.status().leaderId === null ? 'TANDEM_NO_LEADER' : 'TANDEM_STORAGE_FAILED';
+      // 503 whatever the reason: a load balancer reads "not now", and the code says why.
+      return reply
+        .code(503)
+        .header('retry-after', '1')
+        .send({ code, message: `node ${node.id} is not ready (${code})` });
+    },
+  );
+
+  app.get(
+    '/metrics',
+    { schema: { tags: ['operations'], summary: 'Prometheus metrics (text format)' } },
+    async (_request, reply) => {
+      const [nodeText, httpText] = await Promise.all([node.metrics(), metrics.text()]);
+      reply.type(metrics.contentType);
+      return `${nodeText.trimEnd()}\n${httpText}`.trimStart();
+    },
+  );
+
+  app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
+}
+
+/**
+ * Turns ajv's first error into a sentence naming the field: `body.value must be string`,
+ * `body has an unknown field "colour"`.
+ */
+function formatSchemaErrors(errors: FastifySchemaValidationError[], dataVar: string): Error {
+  const error = errors.find((candidate) => candidate.keyword === 'anyOf') ?? errors[0];
+  const where =
+    dataVar +
+    error.instancePath.replace(/\/([^/]*)/g, (_all, part: string) =>
+      /^[0-9]+$/.test(part) ? `[${part}]` : `.${part}`,
+    );
+  const params = error.params as Record<string, unknown>;
+  if (where === 'body' && error.keyword === 'type') {
+    return new Error('the request needs a JSON object as its body');
+  }
+  switch (error.keyword) {
+    case 'additionalProperties':
+      return new Error(
+        `${where} has an unknown field ${JSON.stringify(params.additionalProperty)}`,
+      );
+    case 'enum':
+      return new Error(`${where} must be one of ${(params.allowedValues as string[]).join(', ')}`);
+    case 'anyOf':
+      return new Error(
+        `${where} must be an array or a map of strings, numbers, booleans and nulls`,
+      );
+    case 'pattern':
+      if (params.pattern === indexPattern) return new Error(`${where} must be a log index`);
+      if (params.pattern === nodeIdPattern) {
+        return new Error(`${where} must be a node id: 1 to 64 of A-Z a-z 0-9 _ . -`);
+      }
+  }
+  return new Error(`${where} ${error.message ?? 'is invalid'}`);
+}

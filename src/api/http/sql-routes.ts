@@ -1,0 +1,73 @@
+/**
+ * The SQL routes: `POST /v1/sql` proposes statements through the log (applied atomically
+ * on every replica), `POST /v1/query` runs a read-only query on the local store at the
+ * requested consistency level.
+ */
+import type { FastifyInstance } from 'fastify';
+import { TandemError } from '../../core/errors.js';
+import type { Durability } from '../../core/types.js';
+import type { Consistency, NodeHandle } from '../../node/api.js';
+import {
+  validateCommand,
+  type SqlCommand,
+  type SqlParams,
+  type SqlStatement,
+} from '../../store/commands.js';
+import type { SqlStatementResult } from '../../store/contract.js';
+import { jsonSafeRecord } from './json.js';
+import { commandValue, readOptions, writeOptions } from './requests.js';
+import { querySchema, sqlSchema } from './schemas.js';
+
+interface SqlBody {
+  statements?: SqlStatement[];
+  sql?: string;
+  params?: SqlParams;
+}
+
+interface QueryBody {
+  sql: string;
+  params?: SqlParams;
+  consistency?: Consistency;
+  after?: number;
+  maxLag?: number;
+}
+
+/** Registers the SQL routes on `app`. */
+export function registerSqlRoutes(app: FastifyInstance, node: NodeHandle): void {
+  app.post<{ Querystring: { ack?: Durability }; Body: SqlBody }>(
+    '/v1/sql',
+    { schema: sqlSchema },
+    async (request) => {
+      const command: SqlCommand = { type: 'sql', statements: statementsOf(request.body) };
+      validateCommand(command);
+      const write = await node.write(command, writeOptions(request.query.ack));
+      const results = commandValue(write.result) as SqlStatementResult[];
+      return { index: write.index, results: results.map(jsonSafeRecord) };
+    },
+  );
+
+  app.post<{ Body: QueryBody }>('/v1/query', { schema: querySchema }, async (request) => {
+    const { sql, params } = request.body;
+    const read = await node.read(readOptions(node, request.body), (store) =>
+      store.query(sql, params),
+    );
+    return { rows: read.value.map(jsonSafeRecord), appliedIndex: read.appliedIndex };
+  });
+}
+
+/** The statements of a `/v1/sql` body: its list, or its one `{ sql, params }`. */
+function statementsOf(body: SqlBody): SqlStatement[] {
+  if (body.statements !== undefined) {
+    if (body.sql !== undefined || body.params !== undefined) {
+      throw new TandemError(
+        'TANDEM_BAD_REQUEST',
+        'give either statements: [{ sql, params }] or one sql with its params, not both',
+      );
+    }
+    return body.statements;
+  }
+  if (body.sql === undefined) {
+    throw new TandemError('TANDEM_BAD_REQUEST', 'the body needs statements or sql');
+  }
+  return [body.params === undefined ? { sql: body.sql } : { sql: body.sql, params: body.params }];
+}

@@ -1,0 +1,191 @@
+/**
+ * The administration commands: `tandem status`, `promote`, `join` and `remove`. Each is a
+ * thin client of a node's HTTP API; a follower forwards the changes to the leader itself.
+ */
+import type { Membership } from '../core/types.js';
+import type { MemberStatus, NodeStatus } from '../node/api.js';
+import { formatHostPort } from '../api/http/address.js';
+import {
+  failureExitCode,
+  parseAddress,
+  parseBaseUrl,
+  parseCommandArgs,
+  parseNodeId,
+  stringFlag,
+  UsageError,
+  type ParsedArgs,
+} from './options.js';
+import { formatTable } from './table.js';
+
+/** The node asked when no `--url` is given: node 1 of `tandem cluster`. */
+export const defaultUrl = 'http://127.0.0.1:9001';
+/** How long a status request may take; an unreachable member shows as such. */
+const statusTimeoutMs = 3_000;
+/** How long a change may take: a promotion waits for the new leader, a join for the entry. */
+const changeTimeoutMs = 60_000;
+
+const urlOption = { url: { type: 'string' } } as const;
+const urlHelp = `  --url URL     a node's HTTP API (default ${defaultUrl})\n  -h, --help    this help\n`;
+
+/** Help of each administration command. */
+export const adminHelp = {
+  status: `usage: tandem status [--url URL]\n\nPrints every member: role, term, commit/applied index, lag, health and last contact\n(as the leader sees them; the node at URL is asked for the leader).\n\n${urlHelp}`,
+  promote: `usage: tandem promote ID [--url URL]\n\nTransfers leadership to member ID and waits until it leads.\n\n${urlHelp}`,
+  join: `usage: tandem join ID HOST:PORT [--learner] [--url URL]\n\nAdds member ID, whose peer port is HOST:PORT (start it with tandem start --join).\nIt catches up as a learner, then becomes a voter unless --learner is given.\n\n  --learner     keep it a learner (replicates and serves reads, never votes)\n${urlHelp}`,
+  remove: `usage: tandem remove ID [--url URL]\n\nRemoves member ID from the cluster.\n\n${urlHelp}`,
+} as const;
+
+/** An answer of the HTTP API. */
+interface ApiAnswer {
+  readonly status: number;
+  readonly body: Record<string, unknown>;
+}
+
+/** Runs one administration command. */
+export async function runAdmin(
+  command: keyof typeof adminHelp,
+  argv: readonly string[],
+): Promise<void> {
+  const positionals = { status: 0, promote: 1, join: 2, remove: 1 }[command];
+  const args = parseCommandArgs(
+    argv,
+    command === 'join' ? { ...urlOption, learner: { type: 'boolean' } } : urlOption,
+    positionals,
+  );
+  if (args.values.help === true) return void process.stdout.write(adminHelp[command]);
+  if (args.positionals.length < positionals) {
+    throw new UsageError(`missing ${positionals === 1 ? 'ID' : 'ID and HOST:PORT'}`);
+  }
+  const url = parseBaseUrl(stringFlag(args, 'url') ?? defaultUrl, '--url');
+  if (command === 'status') return printStatus(url);
+  const answer = await change(command, url, args);
+  if (answer.status !== 200) {
+    const { code, message, leaderId } = answer.body;
+    const leader = typeof leaderId === 'string' ? ` (leader ${leaderId})` : '';
+    console.error(`tandem ${command}: ${String(code)}: ${String(message)}${leader}`);
+    process.exitCode = failureExitCode;
+    return;
+  }
+  if (command === 'promote') console.log(`${String(answer.body.leaderId)} leads now`);
+  else console.log(`done; ${describeMembership(answer.body.membership as Membership)}`);
+}
+
+function change(
+  command: 'promote' | 'join' | 'remove',
+  url: string,
+  args: ParsedArgs,
+): Promise<ApiAnswer> {
+  const id = parseNodeId(args.positionals[0], 'ID');
+  switch (command) {
+    case 'promote':
+      return call('POST', `${url}/v1/cluster/promote`, changeTimeoutMs, { id });
+    case 'join': {
+      const address = formatHostPort(parseAddress(args.positionals[1], 'HOST:PORT'));
+      const learner = args.values.learner === true;
+      return call('POST', `${url}/v1/cluster/members`, changeTimeoutMs, { id, address, learner });
+    }
+    case 'remove':
+      return call('DELETE', `${url}/v1/cluster/members/${encodeURIComponent(id)}`, changeTimeoutMs);
+  }
+}
+
+/** Calls the API; a node that cannot be reached ends the command with a clear message. */
+async function call(
+  method: string,
+  url: string,
+  timeoutMs: number,
+  body?: object,
+): Promise<ApiAnswer> {
+  let response: Response;
+  try {
+    response = await fetch(url, {
+      method,
+      signal: AbortSignal.timeout(timeoutMs),
+      ...(body === undefined
+        ? {}
+        : { headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) }),
+    });
+  } catch (error) {
+    const cause = (error as { cause?: { code?: string } }).cause?.code ?? (error as Error).message;
+    console.error(`tandem: cannot reach ${url}: ${cause}`);
+    process.exit(failureExitCode);
+  }
+  const text = await response.text();
+  try {
+    return { status: response.status, body: JSON.parse(text) as Record<string, unknown> };
+  } catch {
+    return { status: response.status, body: { code: `HTTP ${response.status}`, message: text } };
+  }
+}
+
+/** A member's status from its own API, or null when it does not answer. */
+async function statusAt(url: string | null): Promise<NodeStatus | null> {
+  if (url === null) return null;
+  try {
+    const response = await fetch(`${url}/v1/cluster`, {
+      signal: AbortSignal.timeout(statusTimeoutMs),
+    });
+    return response.ok ? ((await response.json()) as NodeStatus) : null;
+  } catch {
+    return null;
+  }
+}
+
+async function printStatus(url: string): Promise<void> {
+  const asked = await call('GET', `${url}/v1/cluster`, statusTimeoutMs);
+  if (asked.status !== 200) {
+    console.error(`tandem status: ${String(asked.body.code)}: ${String(asked.body.message)}`);
+    process.exitCode = failureExitCode;
+    return;
+  }
+  const own = asked.body as unknown as NodeStatus;
+  // Lag, health and last contact are the leader's knowledge: ask it for the members view.
+  const view = own.role === 'leader' ? own : ((await statusAt(own.leaderHttpUrl)) ?? own);
+  const statuses = await Promise.all(
+    view.members.map((member) =>
+      member.id === view.id ? view : member.id === own.id ? own : statusAt(member.httpUrl),
+    ),
+  );
+  console.log(
+    view.role === 'leader'
+      ? `leader ${view.id}, term ${view.term}, mode ${view.durability}, commit ${view.commitIndex}; ${describeMembership(view.membership)}`
+      : `no leader known to ${own.id} (asked ${url}); its own view follows`,
+  );
+  const header = ['id', 'role', 'term', 'commit/applied', 'lag', 'health', 'last contact', 'http'];
+  const rows = view.members.map((member, k) => memberRow(member, statuses[k], view));
+  console.log(formatTable([header, ...rows]));
+}
+
+function memberRow(member: MemberStatus, status: NodeStatus | null, view: NodeStatus): string[] {
+  const isLeader = view.role === 'leader' && member.id === view.id;
+  const role =
+    status === null
+      ? `${member.voter ? 'voter' : 'learner'} (no answer)`
+      : !member.voter && status.role === 'follower'
+        ? 'learner'
+        : status.role;
+  const health = isLeader
+    ? status?.healthy
+    : (member.healthy ?? (status === null ? null : status.healthy));
+  const snapshot =
+    member.snapshot === null
+      ? ''
+      : ` (snapshot ${Math.floor((100 * member.snapshot.sentBytes) / Math.max(1, member.snapshot.totalBytes))}%)`;
+  return [
+    member.id,
+    role,
+    status === null ? '-' : String(status.term),
+    status === null
+      ? `-/${member.appliedIndex ?? '-'}`
+      : `${status.commitIndex}/${status.appliedIndex}`,
+    isLeader ? '0' : String(member.lagEntries ?? '-'),
+    (health === null || health === undefined ? '-' : health ? 'ok' : 'down') + snapshot,
+    isLeader || member.lastContactMs === null ? '-' : `${member.lastContactMs} ms ago`,
+    member.httpUrl ?? '-',
+  ];
+}
+
+function describeMembership(membership: Membership): string {
+  const list = (ids: readonly string[]) => (ids.length === 0 ? 'none' : ids.join(' '));
+  return `voters ${list(membership.voters)}, learners ${list(membership.learners)}`;
+}

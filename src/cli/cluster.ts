@@ -1,0 +1,345 @@
+/**
+ * `tandem cluster`: a local cluster of separate node processes on loopback (DESIGN
+ * section 4). Node i is `n<i>` with peers on 7000+i, HTTP on 9000+i, RESP on 6380+i, data
+ * in `<dir>/n<i>` and its log lines in `<dir>/n<i>.log` (files, so that the terminal keeps
+ * the endpoints table and the how-to readable; a node that dies has its last lines
+ * printed). The cluster secret is generated once into `<dir>/cluster-secret` (mode 0600)
+ * so that a restart of the cluster on the same directory reuses it.
+ *
+ * Nothing is restarted: a node that dies stays down, as a test of failover would want.
+ * Ctrl-C sends SIGTERM to every node and waits for each to stop.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import {
+  closeSync,
+  existsSync,
+  mkdirSync,
+  openSync,
+  readFileSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
+import { createServer, connect } from 'node:net';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { portMax } from '../api/http/address.js';
+import type { NodeStatus } from '../node/api.js';
+import {
+  failureExitCode,
+  parseCommandArgs,
+  parseDurability,
+  parseInteger,
+  UsageError,
+} from './options.js';
+import { clusterSecretCharsMin } from './start.js';
+import { formatTable } from './table.js';
+
+/** The most nodes of a local cluster: enough for any failover demo, few enough for a laptop. */
+export const clusterNodesMax = 9;
+
+/** Help of `tandem cluster`. */
+export const clusterHelp = `usage: tandem cluster [--nodes 3] [--dir .tandem] [--mode quorum] [--base-port-offset 0]
+
+Starts a local cluster of node processes on 127.0.0.1 and prints its endpoints.
+Node i is n<i>: peers 7000+i, HTTP 9000+i, RESP 6380+i (each plus the offset),
+data in DIR/n<i>, log lines in DIR/n<i>.log. Ctrl-C stops every node cleanly.
+
+  --nodes N               how many nodes, 1-${clusterNodesMax} (default 3)
+  --dir DIR               where data, logs and the cluster secret go (default .tandem)
+  --mode MODE             durability: async, semi-sync, quorum, sync (default quorum)
+  --base-port-offset N    added to every port, to run clusters side by side (default 0)
+  -h, --help              this help
+`;
+
+/** How long the cluster may take to elect its first leader. */
+export const leaderWaitMs = 30_000;
+/** How often the nodes are asked whether a leader is elected. */
+const leaderPollMs = 250;
+/** How long one status request may take while waiting for the leader. */
+const statusRequestMs = 1_000;
+/** Log lines printed of a node that exits on its own. */
+const logTailLines = 15;
+const host = '127.0.0.1';
+
+/** One node of the local cluster. */
+interface PlannedNode {
+  readonly id: string;
+  readonly peerPort: number;
+  readonly httpPort: number;
+  readonly respPort: number;
+  readonly dir: string;
+  readonly logFile: string;
+}
+
+/** Runs `tandem cluster` until Ctrl-C. */
+export async function runCluster(argv: readonly string[]): Promise<void> {
+  const args = parseCommandArgs(argv, {
+    nodes: { type: 'string' },
+    dir: { type: 'string' },
+    mode: { type: 'string' },
+    'base-port-offset': { type: 'string' },
+  });
+  if (args.values.help === true) return void process.stdout.write(clusterHelp);
+  const count = parseInteger((args.values.nodes as string | undefined) ?? '3', '--nodes');
+  if (count < 1 || count > clusterNodesMax) {
+    throw new UsageError(`--nodes must be 1-${clusterNodesMax}, got ${count}`);
+  }
+  const dir = (args.values.dir as string | undefined) ?? '.tandem';
+  const mode = parseDurability((args.values.mode as string | undefined) ?? 'quorum', '--mode');
+  const offsetText = (args.values['base-port-offset'] as string | undefined) ?? '0';
+  const offset = parseInteger(offsetText, '--base-port-offset');
+  if (9000 + count + offset > portMax) {
+    throw new UsageError(`--base-port-offset ${offset} puts ports past ${portMax}`);
+  }
+  const plan = planNodes(count, dir, offset);
+  const taken = await firstTakenPort(plan);
+  if (taken !== null) {
+    console.error(
+      `tandem cluster: ${taken} on ${host} is already in use; stop what holds it or pass --base-port-offset`,
+    );
+    process.exit(failureExitCode);
+  }
+  mkdirSync(dir, { recursive: true });
+  const secret = loadOrCreateSecret(join(dir, 'cluster-secret'));
+  const children = plan.map((node) => spawnNode(node, plan, mode, secret));
+  const stop = stopOnSignals(children, plan);
+  const leader = await waitForLeader(plan, children);
+  if (leader === null) {
+    console.error(
+      `tandem cluster: no leader was elected within ${leaderWaitMs / 1000} s; see the logs in ${join(dir, 'n*.log')}`,
+    );
+    await stop(failureExitCode);
+    return;
+  }
+  printEndpoints(plan, leader, mode, dir, offset, await respServed(plan[0].respPort));
+}
+
+function planNodes(count: number, dir: string, offset: number): PlannedNode[] {
+  return Array.from({ length: count }, (_, k) => {
+    const i = k + 1;
+    return {
+      id: `n${i}`,
+      peerPort: 7000 + i + offset,
+      httpPort: 9000 + i + offset,
+      respPort: 6380 + i + offset,
+      dir: join(dir, `n${i}`),
+      logFile: join(dir, `n${i}.log`),
+    };
+  });
+}
+
+/** The first planned port something already listens on, described, or null. */
+async function firstTakenPort(plan: readonly PlannedNode[]): Promise<string | null> {
+  for (const node of plan) {
+    const ports = { peer: node.peerPort, HTTP: node.httpPort, RESP: node.respPort };
+    for (const [what, port] of Object.entries(ports)) {
+      if (!(await portFree(port))) return `port ${port} (${what} of ${node.id})`;
+    }
+  }
+  return null;
+}
+
+function portFree(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const probe = createServer();
+    probe.once('error', () => resolve(false));
+    probe.listen({ host, port, exclusive: true }, () => probe.close(() => resolve(true)));
+  });
+}
+
+/** The secret of `file`, or a new one written there readable by this user only. */
+function loadOrCreateSecret(file: string): string {
+  if (existsSync(file)) {
+    const secret = readFileSync(file, 'utf8').trim();
+    if (secret.length < clusterSecretCharsMin) {
+      console.error(
+        `tandem cluster: ${file} holds a secret under ${clusterSecretCharsMin} characters; delete it to make a new one`,
+      );
+      process.exit(failureExitCode);
+    }
+    if ((statSync(file).mode & 0o077) !== 0) {
+      console.error(`tandem cluster: warning: ${file} is readable by others; chmod 600 it`);
+    }
+    return secret;
+  }
+  const secret = randomBytes(32).toString('base64url');
+  writeFileSync(file, `${secret}\n`, { mode: 0o600, flag: 'wx' });
+  return secret;
+}
+
+/** Starts `tandem start` for `node`; its output goes to its log file. */
+function spawnNode(
+  node: PlannedNode,
+  plan: readonly PlannedNode[],
+  mode: string,
+  secret: string,
+): ChildProcess {
+  const peers = plan.map((other) => `${other.id}=${host}:${other.peerPort}`).join(',');
+  const cli = fileURLToPath(new URL('./tandem.js', import.meta.url));
+  const log = openSync(node.logFile, 'a');
+  // Each node gets its own process group: a terminal's Ctrl-C then reaches only this
+  // process, which stops the nodes one signal each instead of racing the terminal's.
+  const child = spawn(
+    process.execPath,
+    [
+      cli,
+      'start',
+      '--id',
+      node.id,
+      '--dir',
+      node.dir,
+      '--peers',
+      peers,
+      '--http-port',
+      String(node.httpPort),
+      '--resp-port',
+      String(node.respPort),
+      '--host',
+      host,
+      '--mode',
+      mode,
+    ],
+    {
+      env: { ...process.env, TANDEM_CLUSTER_SECRET: secret },
+      stdio: ['ignore', log, log],
+      detached: true,
+    },
+  );
+  closeSync(log);
+  return child;
+}
+
+/** Polls the nodes until one reports a leader; null on timeout or when every node died. */
+async function waitForLeader(
+  plan: readonly PlannedNode[],
+  children: readonly ChildProcess[],
+): Promise<NodeStatus | null> {
+  const deadline = Date.now() + leaderWaitMs;
+  while (Date.now() < deadline) {
+    if (children.every((child) => child.exitCode !== null || child.signalCode !== null))
+      return null;
+    for (const node of plan) {
+      const status = await fetchStatus(node.httpPort);
+      if (status?.leaderId) return status;
+    }
+    await new Promise((resolve) => setTimeout(resolve, leaderPollMs));
+  }
+  return null;
+}
+
+async function fetchStatus(port: number): Promise<NodeStatus | null> {
+  try {
+    const response = await fetch(`http://${host}:${port}/v1/cluster`, {
+      signal: AbortSignal.timeout(statusRequestMs),
+    });
+    return response.ok ? ((await response.json()) as NodeStatus) : null;
+  } catch {
+    return null; // not listening yet
+  }
+}
+
+/** Whether something answers TCP on the RESP port (the RESP server may not be built). */
+function respServed(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = connect({ host, port });
+    socket.setTimeout(statusRequestMs, () => socket.destroy());
+    socket.once('connect', () => {
+      socket.destroy();
+      resolve(true);
+    });
+    socket.once('error', () => resolve(false));
+    socket.once('close', () => resolve(false));
+  });
+}
+
+function printEndpoints(
+  plan: readonly PlannedNode[],
+  leader: NodeStatus,
+  mode: string,
+  dir: string,
+  offset: number,
+  resp: boolean,
+): void {
+  const rows = plan.map((node) => [
+    node.id + (node.id === leader.leaderId ? ' *' : ''),
+    `http://${host}:${node.httpPort}`,
+    resp ? `${host}:${node.respPort}` : '-',
+    `${host}:${node.peerPort}`,
+    node.logFile,
+  ]);
+  const first = plan[0];
+  const second = plan[1] ?? first;
+  const statusCommand =
+    offset === 0 ? 'tandem status' : `tandem status --url http://${host}:${first.httpPort}`;
+  const lines = [
+    `tandem cluster of ${plan.length} node(s), mode ${mode}, leader ${leader.leaderId} (term ${leader.term}); data in ${dir}/`,
+    '',
+    formatTable([['node', 'http', 'resp', 'peers', 'log'], ...rows]),
+    '',
+    'try:',
+    `  curl -X PUT localhost:${first.httpPort}/v1/kv/hello -H 'content-type: application/json' -d '{"value":"world"}'`,
+    `  curl localhost:${second.httpPort}/v1/kv/hello`,
+    `  ${statusCommand}`,
+    resp
+      ? `  redis-cli -p ${first.respPort} SET greeting hi`
+      : `  redis-cli -p ${first.respPort} ...   (RESP comes later: this build serves HTTP only)`,
+    '',
+    '(tandem is node dist/src/cli/tandem.js when not installed.) Ctrl-C stops the cluster.',
+  ];
+  console.log(lines.join('\n'));
+}
+
+/**
+ * On SIGINT or SIGTERM, sends SIGTERM to every node and exits once all have stopped; a
+ * second signal kills them. Also reports a node that exits on its own, with its last log
+ * lines. Returns a function that starts the same stop from code.
+ */
+function stopOnSignals(
+  children: readonly ChildProcess[],
+  plan: readonly PlannedNode[],
+): (exitCode: number) => Promise<void> {
+  let stopping = false;
+  const exited = children.map(
+    (child) => new Promise<number>((resolve) => child.once('exit', (code) => resolve(code ?? 1))),
+  );
+  children.forEach((child, k) => {
+    child.once('exit', (code, signal) => {
+      if (stopping) return;
+      const { id, logFile } = plan[k];
+      console.error(
+        `${id} exited on its own (${signal ?? `code ${code}`}); last lines of ${logFile}:`,
+      );
+      console.error(tail(logFile, logTailLines));
+    });
+  });
+  const stop = async (exitCode: number) => {
+    if (stopping) {
+      console.error('second signal: killing the nodes');
+      for (const child of children) child.kill('SIGKILL');
+      return;
+    }
+    stopping = true;
+    console.log('stopping the nodes...');
+    for (const child of children) if (child.exitCode === null) child.kill('SIGTERM');
+    const codes = await Promise.all(exited);
+    const failed = plan.filter((_, k) => codes[k] !== 0).map((node) => node.id);
+    console.log(
+      failed.length === 0
+        ? 'stopped'
+        : `stopped; ${failed.join(', ')} did not stop cleanly (see ${failed.length === 1 ? 'its log' : 'their logs'})`,
+    );
+    process.exit(failed.length > 0 ? failureExitCode : exitCode);
+  };
+  process.on('SIGINT', () => void stop(0));
+  process.on('SIGTERM', () => void stop(0));
+  return stop;
+}
+
+function tail(file: string, lines: number): string {
+  try {
+    return readFileSync(file, 'utf8').trimEnd().split('\n').slice(-lines).join('\n');
+  } catch {
+    return '(no log)';
+  }
+}

@@ -1,0 +1,306 @@
+/**
+ * `tandem start`: runs one node and its HTTP API in this process until SIGTERM or SIGINT,
+ * then stops cleanly (HTTP first, so no new request arrives, then the node, which hands
+ * leadership over before it goes).
+ *
+ * Settings come from flags, then `TANDEM_CLUSTER_SECRET` (for the secret only), then the
+ * `--config` file (YAML or JSON, keys named like the flags: `http-port` or `httpPort`).
+ */
+import { readFileSync } from 'node:fs';
+import { pino } from 'pino';
+import { parse as parseYaml } from 'yaml';
+import { formatHostPort } from '../api/http/address.js';
+import { buildHttpServer } from '../api/http/server.js';
+import type { Durability } from '../core/types.js';
+import { startNode, type NodeConfig, type RunningNode } from '../node/node.js';
+import type { PeerAddress } from '../transport/contract.js';
+import {
+  failureExitCode,
+  parseCommandArgs,
+  parseDurability,
+  parseInteger,
+  parseNodeId,
+  parsePeers,
+  parsePort,
+  stringFlag,
+  UsageError,
+} from './options.js';
+
+/** The shortest cluster secret accepted: it keys the HMAC that admits peers. */
+export const clusterSecretCharsMin = 16;
+/** How long a clean shutdown may take before the process exits anyway. */
+export const shutdownTimeoutMs = 20_000;
+
+/** Help of `tandem start`. */
+export const startHelp = `usage: tandem start --id ID --dir DIR [options]
+
+Runs one node: its peer listener, its HTTP API, and (when given) its RESP port.
+
+  --id ID                 this node's id (letters, digits, _ . -)
+  --dir DIR               data directory (created if missing)
+  --peers ID=HOST:PORT,.. the members' peer addresses; may include this node (then its
+                          port is the default --peer-port); without --join, these and this
+                          node are the initial voters
+  --peer-port N           node-to-node port (default: this node's entry in --peers, or 7001)
+  --http-port N           HTTP API port (default 9001)
+  --resp-port N           RESP port (default: none)
+  --host ADDR             address to listen on and advertise (default 127.0.0.1)
+  --mode MODE             cluster durability: async, semi-sync, quorum, sync (default quorum)
+  --cluster-id NAME       nodes of other clusters are refused (default tandem)
+  --cluster-secret S      shared secret, at least ${clusterSecretCharsMin} characters; prefer the environment
+                          variable TANDEM_CLUSTER_SECRET, which ps does not show
+  --join                  join a running cluster (add it there with tandem join)
+  --snapshot-every N      entries applied between snapshots that compact the log
+                          (default 10000)
+  --tick-ms N             length of one tick in ms: heartbeats every tick, elections
+                          after 10 to 20 ticks (default 100)
+  --config FILE           YAML or JSON file with any of the settings above
+  -h, --help              this help
+`;
+
+/** Every setting of `tandem start`, validated. */
+export type StartSettings = Omit<NodeConfig, 'logger'>;
+
+const flagOptions = {
+  id: { type: 'string' },
+  dir: { type: 'string' },
+  peers: { type: 'string' },
+  'peer-port': { type: 'string' },
+  'http-port': { type: 'string' },
+  'resp-port': { type: 'string' },
+  host: { type: 'string' },
+  mode: { type: 'string' },
+  'cluster-id': { type: 'string' },
+  'cluster-secret': { type: 'string' },
+  join: { type: 'boolean' },
+  'snapshot-every': { type: 'string' },
+  'tick-ms': { type: 'string' },
+  config: { type: 'string' },
+} as const;
+const fileKeys = Object.keys(flagOptions).filter((key) => key !== 'config');
+
+/** One setting's text and where it came from, for error messages. */
+interface Setting {
+  readonly text: string;
+  readonly name: string;
+}
+
+/** Reads the flags, environment and config file of `tandem start`; throws UsageError. */
+export function resolveStartSettings(
+  argv: readonly string[],
+  env: NodeJS.ProcessEnv,
+): StartSettings {
+  const args = parseCommandArgs(argv, flagOptions);
+  const configPath = stringFlag(args, 'config');
+  const file = configPath === undefined ? {} : readConfigFile(configPath);
+  const setting = (flag: string): Setting | undefined => {
+    const text = stringFlag(args, flag);
+    if (text !== undefined) return { text, name: `--${flag}` };
+    const fromFile = file[flag];
+    return fromFile === undefined
+      ? undefined
+      : { text: fromFile, name: `${flag} in ${configPath}` };
+  };
+  const required = (flag: string): Setting => {
+    const found = setting(flag);
+    if (found === undefined || found.text === '') throw new UsageError(`--${flag} is required`);
+    return found;
+  };
+  const id = required('id');
+  const host = setting('host') ?? { text: '127.0.0.1', name: '--host' };
+  if (!/^[A-Za-z0-9.:-]{1,253}$/.test(host.text)) {
+    throw new UsageError(
+      `${host.name} must be a host name or IP address, got ${JSON.stringify(host.text)}`,
+    );
+  }
+  const peersSetting = setting('peers');
+  if (file.join !== undefined && file.join !== 'true' && file.join !== 'false') {
+    throw new UsageError(`join in ${configPath} must be true or false, got ${file.join}`);
+  }
+  return {
+    id: parseNodeId(id.text, id.name),
+    dir: required('dir').text,
+    host: host.text,
+    ...ports(
+      setting,
+      id.text,
+      peersSetting === undefined ? new Map() : parsePeers(peersSetting.text, peersSetting.name),
+    ),
+    durability: optional<Durability>(setting('mode'), 'quorum', (s) =>
+      parseDurability(s.text, s.name),
+    ),
+    clusterId: optional(setting('cluster-id'), 'tandem', (s) => parseNodeId(s.text, s.name)),
+    clusterSecret: clusterSecret(stringFlag(args, 'cluster-secret'), env, file['cluster-secret']),
+    join: args.values.join === true || file.join === 'true',
+    snapshotEveryEntries: optional(setting('snapshot-every'), 10_000, (s) =>
+      positiveInteger(s, 1, 100_000_000),
+    ),
+    tickMs: optional(setting('tick-ms'), 100, (s) => positiveInteger(s, 10, 10_000)),
+  };
+}
+
+function positiveInteger(setting: Setting, min: number, max: number): number {
+  const value = parseInteger(setting.text, setting.name);
+  if (value < min || value > max) {
+    throw new UsageError(`${setting.name} must be between ${min} and ${max}, got ${value}`);
+  }
+  return value;
+}
+
+function optional<T>(found: Setting | undefined, fallback: T, parse: (setting: Setting) => T): T {
+  return found === undefined ? fallback : parse(found);
+}
+
+/** The three ports and the peers without this node, checking they agree. */
+function ports(
+  setting: (flag: string) => Setting | undefined,
+  id: string,
+  allPeers: Map<string, PeerAddress>,
+): Pick<StartSettings, 'peerPort' | 'httpPort' | 'respPort' | 'peers'> {
+  const own = allPeers.get(id);
+  const peerSetting = setting('peer-port');
+  const peerPort =
+    peerSetting === undefined ? (own?.port ?? 7001) : parsePort(peerSetting.text, peerSetting.name);
+  if (own !== undefined && own.port !== peerPort) {
+    throw new UsageError(`--peers gives ${id} port ${own.port} but --peer-port is ${peerPort}`);
+  }
+  const httpPort = optional(setting('http-port'), 9001, (s) => parsePort(s.text, s.name));
+  const respPort = optional<number | null>(setting('resp-port'), null, (s) =>
+    parsePort(s.text, s.name),
+  );
+  const used = [peerPort, httpPort, ...(respPort === null ? [] : [respPort])];
+  if (new Set(used).size !== used.length) {
+    throw new UsageError(`the peer, HTTP and RESP ports must differ, got ${used.join(', ')}`);
+  }
+  const peers = new Map(allPeers);
+  peers.delete(id);
+  return { peerPort, httpPort, respPort, peers };
+}
+
+function clusterSecret(
+  flag: string | undefined,
+  env: NodeJS.ProcessEnv,
+  fromFile: string | undefined,
+): string {
+  const secret = flag ?? env.TANDEM_CLUSTER_SECRET ?? fromFile;
+  if (secret === undefined || secret === '') {
+    throw new UsageError(
+      'a cluster secret is required: set TANDEM_CLUSTER_SECRET, or --cluster-secret, or cluster-secret in --config',
+    );
+  }
+  if (secret.length < clusterSecretCharsMin) {
+    throw new UsageError(
+      `the cluster secret must have at least ${clusterSecretCharsMin} characters, got ${secret.length}`,
+    );
+  }
+  return secret;
+}
+
+/** Reads a YAML or JSON config file into flag-named string settings. */
+function readConfigFile(path: string): Record<string, string> {
+  let parsed: unknown;
+  try {
+    const text = readFileSync(path, 'utf8');
+    parsed = path.endsWith('.json') ? JSON.parse(text) : parseYaml(text);
+  } catch (error) {
+    throw new UsageError(`--config ${path} cannot be read: ${(error as Error).message}`);
+  }
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
+    throw new UsageError(`--config ${path} must hold a map of settings`);
+  }
+  const settings: Record<string, string> = {};
+  for (const [key, value] of Object.entries(parsed)) {
+    const flag = key.replace(/[A-Z]/g, (letter) => `-${letter.toLowerCase()}`);
+    if (!fileKeys.includes(flag)) {
+      throw new UsageError(
+        `--config ${path}: unknown setting ${JSON.stringify(key)}; known: ${fileKeys.join(', ')}`,
+      );
+    }
+    settings[flag] = settingText(flag, value, path);
+  }
+  return settings;
+}
+
+function settingText(flag: string, value: unknown, path: string): string {
+  if (flag === 'peers' && typeof value === 'object' && value !== null && !Array.isArray(value)) {
+    // peers may be a map { n1: "127.0.0.1:7001", ... }.
+    return Object.entries(value)
+      .map(([id, address]) => `${id}=${String(address)}`)
+      .join(',');
+  }
+  if (typeof value === 'string' || typeof value === 'number' || typeof value === 'boolean') {
+    return String(value);
+  }
+  throw new UsageError(`--config ${path}: ${flag} must be a string, number or boolean`);
+}
+
+/** Runs `tandem start` until a signal stops it. */
+export async function runStart(argv: readonly string[]): Promise<void> {
+  if (argv.includes('--help') || argv.includes('-h')) return void process.stdout.write(startHelp);
+  const settings = resolveStartSettings(argv, process.env);
+  const logger = pino({ base: { node: settings.id } });
+  let node: RunningNode;
+  try {
+    node = await startNode({ ...settings, logger });
+  } catch (error) {
+    logger.error({ err: error }, `node ${settings.id} failed to start`);
+    process.exit(failureExitCode);
+  }
+  const http = buildHttpServer(node, { logger: logger.child({ component: 'http' }) });
+  try {
+    await http.listen({ host: settings.host, port: settings.httpPort });
+  } catch (error) {
+    logger.error({ err: error }, `HTTP port ${settings.httpPort} cannot be opened`);
+    await node.close();
+    process.exit(failureExitCode);
+  }
+  const endpoints = {
+    http: `http://${formatHostPort({ host: settings.host, port: settings.httpPort })}`,
+    peer: formatHostPort(node.peerAddress),
+    resp:
+      settings.respPort === null
+        ? null
+        : formatHostPort({ host: settings.host, port: settings.respPort }),
+    dir: settings.dir,
+  };
+  logger.info(
+    endpoints,
+    `tandem node ${settings.id} serving HTTP on ${endpoints.http}, peers on ${endpoints.peer}`,
+  );
+  stopOnSignals(logger, async () => {
+    await http.close();
+    await node.close();
+  });
+}
+
+/**
+ * On SIGTERM or SIGINT runs `stop` and exits 0 (1 if it fails or outlasts
+ * `shutdownTimeoutMs`). A second signal during the stop exits at once: the operator asked twice.
+ */
+function stopOnSignals(logger: pino.Logger, stop: () => Promise<void>): void {
+  let stopping = false;
+  const onSignal = (signal: NodeJS.Signals) => {
+    if (stopping) {
+      logger.warn({ signal }, 'second signal while stopping: exiting now');
+      process.exit(failureExitCode);
+    }
+    stopping = true;
+    logger.info({ signal }, 'stopping');
+    setTimeout(() => {
+      logger.error(`clean shutdown took over ${shutdownTimeoutMs} ms: exiting`);
+      process.exit(failureExitCode);
+    }, shutdownTimeoutMs).unref();
+    stop().then(
+      () => {
+        logger.info('stopped');
+        process.exit(0);
+      },
+      (error: unknown) => {
+        logger.error({ err: error }, 'shutdown failed');
+        process.exit(failureExitCode);
+      },
+    );
+  };
+  process.on('SIGTERM', onSignal);
+  process.on('SIGINT', onSignal);
+}

@@ -1,0 +1,108 @@
+import type { Durability, Membership, NodeId, Role } from '../core/types.js';
+import type { ApplyResult, Command, LogPosition } from '../store/index.js';
+import type { SqliteStore } from '../store/sqlite.js';
+
+/**
+ * Read consistency levels (DESIGN section 2):
+ * - `stale`: this node's state as it is;
+ * - `bounded`: this node's state if its lag is within `maxLagEntries`, else
+ *   `TANDEM_NOT_CAUGHT_UP` (the HTTP layer then forwards to the leader);
+ * - `ryw`: wait until this node has applied `afterIndex` (the index a write returned);
+ * - `linearizable`: ReadIndex through the leader, then wait until applied.
+ */
+export type Consistency = 'stale' | 'bounded' | 'ryw' | 'linearizable';
+
+/** Options of one read. */
+export interface ReadOptions {
+  readonly consistency: Consistency;
+  /** For `ryw`: the index this node must have applied first. */
+  readonly afterIndex?: number;
+  /** For `bounded`: the most entries this node may trail the leader by. */
+  readonly maxLagEntries?: number;
+  /** Abandon the wait after this long with `TANDEM_SYNC_TIMEOUT`. */
+  readonly timeoutMs?: number;
+}
+
+/** What a write returned: where it went in the log and what applying it gave. */
+export interface WriteResult {
+  readonly index: number;
+  readonly term: number;
+  readonly result: ApplyResult;
+}
+
+/** One member as this node sees it. */
+export interface MemberStatus {
+  readonly id: NodeId;
+  readonly voter: boolean;
+  /** The leader's view: how far the member's log matches, and how far it has applied. */
+  readonly matchIndex: number | null;
+  readonly appliedIndex: number | null;
+  /** Entries the member trails the leader's last index by (leader's view). */
+  readonly lagEntries: number | null;
+  /** Milliseconds since the leader last heard from it (leader's view). */
+  readonly lastContactMs: number | null;
+  readonly healthy: boolean | null;
+  readonly httpUrl: string | null;
+  /** A snapshot being streamed to it: bytes sent of the total. */
+  readonly snapshot: {
+    readonly index: number;
+    readonly sentBytes: number;
+    readonly totalBytes: number;
+  } | null;
+}
+
+/** This node's report of itself and the cluster. */
+export interface NodeStatus {
+  readonly id: NodeId;
+  readonly role: Role;
+  readonly term: number;
+  readonly leaderId: NodeId | null;
+  readonly leaderHttpUrl: string | null;
+  readonly commitIndex: number;
+  readonly appliedIndex: number;
+  readonly lastIndex: number;
+  readonly snapshotIndex: number;
+  readonly durability: Durability;
+  readonly membership: Membership;
+  readonly members: readonly MemberStatus[];
+  /** Healthy: storage works and the node has a leader (or is one). */
+  readonly healthy: boolean;
+  readonly httpUrl: string;
+}
+
+/**
+ * What the API layers (HTTP, RESP) and the CLI use of a running node. Operating errors
+ * are `TandemError`s with stable codes; `TANDEM_NOT_LEADER` carries the leader's id
+ * (`error.leaderId`), and `leaderHttpUrl()` says where to forward.
+ */
+export interface NodeHandle {
+  readonly id: NodeId;
+  /** Proposes a command on the leader and waits for its acknowledgement. */
+  write(
+    command: Command,
+    options?: { readonly durability?: Durability; readonly signal?: AbortSignal },
+  ): Promise<WriteResult>;
+  /** Runs `query` against the local store once `options` allow it. */
+  read<T>(
+    options: ReadOptions,
+    query: (store: SqliteStore) => T,
+  ): Promise<{ readonly value: T; readonly appliedIndex: number }>;
+  status(): NodeStatus;
+  /** The applied position of the local store. */
+  applied(): LogPosition;
+  /** The leader's HTTP URL, or null while there is none known. */
+  leaderHttpUrl(): string | null;
+  /** Leadership transfer to `id` (the leader only); resolves when `id` leads or fails. */
+  promote(id: NodeId): Promise<void>;
+  /** Adds a member (learner first; `learner: false` promotes it to voter once caught up). */
+  addMember(
+    id: NodeId,
+    peerAddress: { host: string; port: number },
+    options: { learner: boolean },
+  ): Promise<void>;
+  removeMember(id: NodeId): Promise<void>;
+  /** Prometheus text of the node's metrics. */
+  metrics(): Promise<string>;
+  /** Whether the node can serve (storage works, a leader is known). */
+  ready(): boolean;
+}

@@ -1,0 +1,102 @@
+import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import type { CoreStatus } from '../core/core.js';
+import type { NodeId } from '../core/types.js';
+
+const roles = ['follower', 'pre-candidate', 'candidate', 'leader'] as const;
+
+/** A node's Prometheus metrics, in a registry of its own (several nodes may share a process). */
+export class NodeMetrics {
+  readonly registry = new Registry();
+  readonly role: Gauge;
+  readonly term: Gauge;
+  readonly commitIndex: Gauge;
+  readonly appliedIndex: Gauge;
+  readonly lastIndex: Gauge;
+  readonly followerLagEntries: Gauge;
+  readonly followerLagMs: Gauge;
+  readonly elections: Counter;
+  readonly writes: Counter;
+  readonly appliedEntries: Counter;
+  readonly fsyncSeconds: Histogram;
+  readonly applySeconds: Histogram;
+
+  constructor(nodeId: NodeId) {
+    this.registry.setDefaultLabels({ node: nodeId });
+    const registers = [this.registry];
+    this.role = new Gauge({
+      name: 'tandem_role',
+      help: '1 for the role this node has',
+      labelNames: ['role'],
+      registers,
+    });
+    this.term = new Gauge({ name: 'tandem_term', help: 'Current term', registers });
+    this.commitIndex = new Gauge({ name: 'tandem_commit_index', help: 'Commit index', registers });
+    this.appliedIndex = new Gauge({
+      name: 'tandem_applied_index',
+      help: 'Applied index',
+      registers,
+    });
+    this.lastIndex = new Gauge({ name: 'tandem_last_index', help: 'Last log index', registers });
+    this.followerLagEntries = new Gauge({
+      name: 'tandem_follower_lag_entries',
+      help: "Entries a follower's log trails the leader's by (on the leader)",
+      labelNames: ['follower'],
+      registers,
+    });
+    this.followerLagMs = new Gauge({
+      name: 'tandem_follower_last_contact_ms',
+      help: 'Milliseconds since the leader last heard from a follower',
+      labelNames: ['follower'],
+      registers,
+    });
+    this.elections = new Counter({
+      name: 'tandem_elections_total',
+      help: 'Campaigns started',
+      registers,
+    });
+    this.writes = new Counter({
+      name: 'tandem_writes_total',
+      help: 'Writes proposed here, by outcome',
+      labelNames: ['outcome'],
+      registers,
+    });
+    this.appliedEntries = new Counter({
+      name: 'tandem_applied_entries_total',
+      help: 'Entries applied to the state machine',
+      registers,
+    });
+    const buckets = [0.0001, 0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5, 1];
+    this.fsyncSeconds = new Histogram({
+      name: 'tandem_fsync_seconds',
+      help: 'Time to make one Ready durable (group-committed fdatasync)',
+      buckets,
+      registers,
+    });
+    this.applySeconds = new Histogram({
+      name: 'tandem_apply_seconds',
+      help: 'Time to apply one batch of committed entries',
+      buckets,
+      registers,
+    });
+  }
+
+  /** Sets the gauges from the core's status (called when metrics are scraped). */
+  observeStatus(status: CoreStatus, tickMs: number): void {
+    for (const role of roles) this.role.set({ role }, role === status.role ? 1 : 0);
+    this.term.set(status.term);
+    this.commitIndex.set(status.commit);
+    this.appliedIndex.set(status.applied);
+    this.lastIndex.set(status.lastIndex);
+    this.followerLagEntries.reset();
+    this.followerLagMs.reset();
+    for (const follower of status.followers) {
+      this.followerLagEntries.set({ follower: follower.id }, status.lastIndex - follower.match);
+      this.followerLagMs.set({ follower: follower.id }, follower.ticksSinceHeard * tickMs);
+    }
+  }
+
+  /** The Prometheus text exposition. */
+  text(): Promise<string> {
+    return this.registry.metrics();
+  }
+}

@@ -1,0 +1,778 @@
+import { crc32c } from '@node-rs/crc32';
+import { randomInt } from 'node:crypto';
+import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { assert } from '../core/assert.js';
+import type { CoreConfig } from '../core/config.js';
+import { RaftCore } from '../core/core.js';
+import { TandemError } from '../core/errors.js';
+import { Prng } from '../core/prng.js';
+import type {
+  Durability,
+  Membership,
+  Message,
+  NodeId,
+  ProposalOutcome,
+  Ready,
+  SnapshotMeta,
+} from '../core/types.js';
+import { DiskStorage } from '../log/disk-storage.js';
+import { formatChecksum } from '../log/snapshot-files.js';
+import { encodeCommand, validateCommand, type Command } from '../store/commands.js';
+import type { ApplyResult, LogPosition } from '../store/contract.js';
+import { SqliteStore } from '../store/sqlite.js';
+import type { Logger, PeerAddress } from '../transport/contract.js';
+import { PeerTransport } from '../transport/transport.js';
+import type { MemberStatus, NodeHandle, NodeStatus, ReadOptions, WriteResult } from './api.js';
+import { NodeMetrics } from './metrics.js';
+import { SnapshotReceiver, SnapshotSender, type SnapshotChunkFrame } from './snapshots.js';
+
+/** Everything a node needs to start. */
+export interface NodeConfig {
+  readonly id: NodeId;
+  /** The node's data directory: `raft/` (log, hard state, snapshots) and `state.db`. */
+  readonly dir: string;
+  readonly clusterId: string;
+  readonly clusterSecret: string;
+  /** The loopback or interface address every listener binds to. */
+  readonly host: string;
+  readonly peerPort: number;
+  readonly httpPort: number;
+  readonly respPort: number | null;
+  /** The other members' peer addresses; with `join` false they and this node are the voters. */
+  readonly peers: ReadonlyMap<NodeId, PeerAddress>;
+  readonly durability: Durability;
+  /** Set for a node added to a running cluster: it takes its membership from the leader. */
+  readonly join: boolean;
+  /** Wall-clock length of one core tick. */
+  readonly tickMs?: number;
+  /** Entries applied between two snapshots of the state machine (log compaction). */
+  readonly snapshotEveryEntries?: number;
+  /** Entries kept in the log behind a snapshot, for followers slightly behind. */
+  readonly snapshotKeepEntries?: number;
+  readonly core?: Partial<CoreConfig>;
+  readonly tls?: { readonly cert: string; readonly key: string; readonly ca: string };
+  readonly logger: Logger;
+}
+
+/** A running node: the API layers' handle plus a clean shutdown. */
+export interface RunningNode extends NodeHandle {
+  /** The peer address actually bound (port 0 picks a free one). */
+  readonly peerAddress: PeerAddress;
+  /** Stops the node; a leader hands leadership to the most caught-up voter first. */
+  close(): Promise<void>;
+}
+
+/** Runtime frames besides the core's messages. */
+type RuntimeFrame = { readonly kind: 'raft'; readonly message: Message } | SnapshotChunkFrame;
+
+interface PendingWrite {
+  readonly resolve: (result: WriteResult) => void;
+  readonly reject: (error: unknown) => void;
+}
+
+interface PendingRead {
+  readonly index: number;
+  readonly run: () => void;
+  readonly fail: (error: unknown) => void;
+}
+
+/** Longest wait of a read for its index, unless the caller says otherwise. */
+const readTimeoutMsDefault = 5_000;
+/** Reads waiting for this node to apply an index. */
+const waitingReadsMax = 10_000;
+/** Messages buffered while a Ready is being carried out. */
+const inboxMessagesMax = 50_000;
+/** Client and operator calls buffered while a Ready is being carried out. */
+const deferredCallsMax = 20_000;
+/** Apply results kept for proposals not yet answered (sync writes wait for followers). */
+const resultsKeptMax = 100_000;
+
+/** Starts a node from its data directory. */
+export async function startNode(config: NodeConfig): Promise<RunningNode> {
+  const storage = await DiskStorage.open(join(config.dir, 'raft'));
+  const stored = await storage.load();
+  if (storage.recovery.cut !== null) {
+    config.logger.warn({ cut: storage.recovery.cut }, 'cut a torn tail off the log');
+  }
+  const store = SqliteStore.open(join(config.dir, 'state.db'));
+  await reconcileStore(store, storage, stored.snapshot, stored.entries.length, config.logger);
+  const voters = [config.id, ...config.peers.keys()].sort();
+  const bootstrap: Membership | undefined = config.join ? undefined : { voters, learners: [] };
+  if (stored.snapshot === null && stored.entries.length === 0 && store.applied.index === 0) {
+    // A snapshot of the empty state at index 0, so that a rollback of an async tail always
+    // has a snapshot to return to.
+    const image = await store.snapshot();
+    const membership = bootstrap ?? { voters: [], learners: [] };
+    await storage.saveSnapshotChunks(
+      { index: 0, term: 0, membership },
+      image.chunks(),
+      image.checksum,
+    );
+    await image.dispose();
+  }
+  const core = new RaftCore({
+    id: config.id,
+    random: new Prng(randomInt(0, 2 ** 32)),
+    config: { ...config.core, durability: config.durability },
+    persisted: { ...stored, applied: store.applied.index },
+    bootstrap,
+  });
+  const transport = await PeerTransport.start({
+    nodeId: config.id,
+    clusterId: config.clusterId,
+    clusterSecret: config.clusterSecret,
+    listen: { host: config.host, port: config.peerPort },
+    advertisement: {
+      httpUrl: `http://${config.host}:${config.httpPort}`,
+      resp: config.respPort === null ? null : `${config.host}:${config.respPort}`,
+    },
+    peers: config.peers,
+    tls: config.tls,
+    logger: config.logger,
+  });
+  const node = new TandemNode(config, core, storage, store, transport);
+  node.begin();
+  return node;
+}
+
+/**
+ * Brings the state machine in line with the log at start: a crash between storing a
+ * received snapshot and restoring the store from it leaves the store behind the
+ * snapshot; a rollback of an async tail can leave it ahead of the log. Either way the
+ * snapshot on disk is the truth.
+ */
+async function reconcileStore(
+  store: SqliteStore,
+  storage: DiskStorage,
+  snapshot: SnapshotMeta | null,
+  entryCount: number,
+  logger: Logger,
+): Promise<void> {
+  const snapshotIndex = snapshot?.index ?? 0;
+  const logEnd = snapshotIndex + entryCount;
+  const applied = store.applied.index;
+  if (applied >= snapshotIndex && applied <= logEnd) return;
+  const info = await storage.snapshots.latest();
+  assert(info !== null, `store at ${applied} outside the log and no snapshot to restore`);
+  await store.restore(
+    { index: info.meta.index, term: info.meta.term, checksum: info.checksum },
+    storage.snapshots.chunks(info),
+  );
+  logger.warn({ applied, snapshotIndex }, 'restored the state machine from the snapshot');
+}
+
+/**
+ * The node runtime: it drives the core exactly as the simulator does. Ticks, peer
+ * messages and client calls are fed to the core between Readies; each Ready is written
+ * to the log (one group-committed fdatasync), applied in one SQLite transaction, sent,
+ * answered, and advanced. Everything that arrives meanwhile waits and goes into the next
+ * Ready, which is the group commit of the whole node.
+ */
+class TandemNode implements RunningNode {
+  readonly id: NodeId;
+  readonly #config: NodeConfig;
+  readonly #core: RaftCore;
+  readonly #storage: DiskStorage;
+  readonly #store: SqliteStore;
+  readonly #transport: PeerTransport;
+  readonly #metrics: NodeMetrics;
+  readonly #tickMs: number;
+  readonly #sender: SnapshotSender;
+  readonly #receiver: SnapshotReceiver;
+  #ticker: NodeJS.Timeout | null = null;
+  #busy = false;
+  #closed = false;
+  #failure: unknown = null;
+  #pendingTicks = 0;
+  #inbox: Message[] = [];
+  #deferred: (() => void)[] = [];
+  #writes = new Map<string, PendingWrite>();
+  #results = new Map<number, ApplyResult>();
+  #readSeq = 0;
+  #reads = new Map<string, PendingRead>();
+  #waitingReads: PendingRead[] = [];
+  #leaderId: NodeId | null = null;
+  #role: NodeStatus['role'] = 'follower';
+  #snapshotInProgress = false;
+  #httpUrls = new Map<NodeId, string>();
+
+  constructor(
+    config: NodeConfig,
+    core: RaftCore,
+    storage: DiskStorage,
+    store: SqliteStore,
+    transport: PeerTransport,
+  ) {
+    this.id = config.id;
+    this.#config = config;
+    this.#core = core;
+    this.#storage = storage;
+    this.#store = store;
+    this.#transport = transport;
+    this.#tickMs = config.tickMs ?? 100;
+    this.#metrics = new NodeMetrics(config.id);
+    this.#httpUrls.set(config.id, `http://${config.host}:${config.httpPort}`);
+    this.#sender = new SnapshotSender(storage, transport, config.logger);
+    this.#receiver = new SnapshotReceiver(config.logger);
+  }
+
+  get peerAddress(): PeerAddress {
+    return this.#transport.address;
+  }
+
+  /** Starts ticking and listening. */
+  begin(): void {
+    this.#transport.onMessage((from, payload) => this.#onFrame(from, payload));
+    this.#transport.onPeer((id, advertisement) => this.#httpUrls.set(id, advertisement.httpUrl));
+    this.#ticker = setInterval(() => {
+      this.#pendingTicks++;
+      this.#pump();
+    }, this.#tickMs);
+    this.#config.logger.info(
+      { id: this.id, peer: this.#transport.address, membership: this.#core.membership },
+      'node started',
+    );
+  }
+
+  // ------------------------------------------------------------ the API layers' calls
+
+  write(
+    command: Command,
+    options: { readonly durability?: Durability; readonly signal?: AbortSignal } = {},
+  ): Promise<WriteResult> {
+    let data: Uint8Array;
+    try {
+      validateCommand(command);
+      data = encodeCommand(command);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    return new Promise<WriteResult>((resolve, reject) => {
+      this.#call(reject, () => {
+        const receipt = this.#core.propose(data, options.durability);
+        this.#writes.set(`${receipt.index}:${receipt.term}`, { resolve, reject });
+      });
+    });
+  }
+
+  read<T>(
+    options: ReadOptions,
+    query: (store: SqliteStore) => T,
+  ): Promise<{ readonly value: T; readonly appliedIndex: number }> {
+    return new Promise((resolve, reject) => {
+      const run = (): void => {
+        try {
+          resolve({ value: query(this.#store), appliedIndex: this.#store.applied.index });
+        } catch (error) {
+          reject(error);
+        }
+      };
+      this.#read(options, run, reject);
+    });
+  }
+
+  status(): NodeStatus {
+    const status = this.#core.status();
+    const leader = status.role === 'leader';
+    const heard = new Map(status.followers.map((follower) => [follower.id, follower]));
+    const members = [...status.membership.voters, ...status.membership.learners].map(
+      (id): MemberStatus => {
+        const follower = heard.get(id);
+        const self = id === this.id;
+        const lastContactMs =
+          follower === undefined ? (self ? 0 : null) : follower.ticksSinceHeard * this.#tickMs;
+        return {
+          id,
+          voter: status.membership.voters.includes(id),
+          matchIndex: self ? status.lastIndex : (follower?.match ?? null),
+          appliedIndex: self ? status.applied : (follower?.applied ?? null),
+          lagEntries: self ? 0 : follower === undefined ? null : status.lastIndex - follower.match,
+          lastContactMs,
+          healthy:
+            !leader && !self ? null : lastContactMs !== null && lastContactMs < this.#downAfterMs(),
+          httpUrl: this.#httpUrls.get(id) ?? null,
+          snapshot: this.#sender.progress(id),
+        };
+      },
+    );
+    return {
+      id: this.id,
+      role: status.role,
+      term: status.term,
+      leaderId: status.leaderId,
+      leaderHttpUrl: this.leaderHttpUrl(),
+      commitIndex: status.commit,
+      appliedIndex: this.#store.applied.index,
+      lastIndex: status.lastIndex,
+      snapshotIndex: status.firstIndex - 1,
+      durability: this.#config.durability,
+      membership: status.membership,
+      members,
+      healthy: this.ready(),
+      httpUrl: this.#httpUrls.get(this.id) as string,
+    };
+  }
+
+  applied(): LogPosition {
+    return this.#store.applied;
+  }
+
+  leaderHttpUrl(): string | null {
+    const leaderId = this.#core.status().leaderId;
+    return leaderId === null ? null : (this.#httpUrls.get(leaderId) ?? null);
+  }
+
+  promote(id: NodeId): Promise<void> {
+    return new Promise((resolve, reject) => {
+      this.#call(reject, () => {
+        this.#core.transferLeadership(id);
+        const deadline = Date.now() + this.#tickMs * 40;
+        const check = (): void => {
+          const leaderId = this.#core.status().leaderId;
+          if (leaderId === id) return resolve();
+          if (Date.now() > deadline || this.#closed) {
+            return reject(
+              new TandemError('TANDEM_TRANSFER_IN_PROGRESS', `${id} did not take over in time`),
+            );
+          }
+          setTimeout(check, this.#tickMs);
+        };
+        check();
+      });
+    });
+  }
+
+  async addMember(
+    id: NodeId,
+    peerAddress: { host: string; port: number },
+    options: { learner: boolean },
+  ): Promise<void> {
+    this.#transport.setPeer(id, peerAddress);
+    const membership = this.#core.membership;
+    if (membership.voters.includes(id)) return;
+    if (!membership.learners.includes(id)) await this.#changeMembers({ type: 'add-learner', id });
+    if (options.learner) return;
+    // A learner votes only once it holds nearly the whole log, so that adding it never
+    // leaves the cluster waiting on a voter that cannot yet help commit.
+    await this.#waitFor(() => this.#isCaughtUp(id), this.#tickMs * 600, `${id} to catch up`);
+    await this.#changeMembers({ type: 'add-voter', id });
+  }
+
+  async removeMember(id: NodeId): Promise<void> {
+    await this.#changeMembers({ type: 'remove', id });
+    this.#transport.removePeer(id);
+  }
+
+  metrics(): Promise<string> {
+    this.#metrics.observeStatus(this.#core.status(), this.#tickMs);
+    return this.#metrics.text();
+  }
+
+  ready(): boolean {
+    return this.#failure === null && !this.#closed && this.#core.status().leaderId !== null;
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    await this.#handOverLeadership();
+    this.#closed = true;
+    if (this.#ticker !== null) clearInterval(this.#ticker);
+    while (this.#busy) await sleep(5);
+    this.#failCalls(new TandemError('TANDEM_LEADERSHIP_LOST', 'the node is shutting down'));
+    await this.#transport.close();
+    await this.#storage.close();
+    this.#store.close();
+    this.#config.logger.info({ id: this.id }, 'node stopped');
+  }
+
+  // ------------------------------------------------------------------ the loop
+
+  /** Runs `action` against the core between Readies; its errors go to `fail`. */
+  #call(fail: (error: unknown) => void, action: () => void): void {
+    if (this.#closed) return fail(new TandemError('TANDEM_NO_LEADER', 'the node is stopping'));
+    if (this.#failure !== null) return fail(this.#failure);
+    if (this.#deferred.length >= deferredCallsMax) {
+      return fail(new TandemError('TANDEM_TOO_MANY_PENDING', 'the node is overloaded'));
+    }
+    this.#deferred.push(() => {
+      try {
+        action();
+      } catch (error) {
+        fail(error);
+      }
+    });
+    this.#pump();
+  }
+
+  #onFrame(from: NodeId, payload: unknown): void {
+    const frame = payload as RuntimeFrame;
+    if (frame.kind === 'raft') {
+      if (this.#inbox.length < inboxMessagesMax) this.#inbox.push(frame.message);
+      this.#pump();
+    } else if (frame.kind === 'snapshot-chunk') {
+      const message = this.#receiver.accept(from, frame);
+      if (message !== null) {
+        this.#inbox.push(message);
+        this.#pump();
+      }
+    }
+  }
+
+  /** Feeds the core what waits, then carries out Readies until none is left. */
+  #pump(): void {
+    if (this.#busy || this.#closed || this.#failure !== null) return;
+    const core = this.#core;
+    const calls = this.#deferred;
+    this.#deferred = [];
+    for (const call of calls) call();
+    const inbox = this.#inbox;
+    this.#inbox = [];
+    for (const message of inbox) core.step(message);
+    for (; this.#pendingTicks > 0; this.#pendingTicks--) core.tick();
+    if (!core.hasReady()) return;
+    this.#busy = true;
+    const ready = core.ready();
+    this.#carryOut(ready).then(
+      () => {
+        core.advance(ready);
+        this.#busy = false;
+        this.#maybeSnapshot();
+        if (this.#deferred.length > 0 || this.#inbox.length > 0 || this.#pendingTicks > 0) {
+          setImmediate(() => this.#pump());
+        } else if (core.hasReady()) {
+          this.#pump();
+        }
+      },
+      (error: unknown) => this.#fail(error),
+    );
+  }
+
+  async #carryOut(ready: Ready): Promise<void> {
+    if (ready.softState !== null) this.#onSoftState(ready.softState);
+    if (ready.rollback !== null) await this.#rollBack();
+    if (ready.snapshot !== null)
+      await this.#installSnapshot(ready.snapshot.meta, ready.snapshot.data);
+    this.#storage.writeEntries(ready.entries);
+    if (ready.hardState !== null) this.#storage.writeHardState(ready.hardState);
+    if (ready.mustSync) {
+      const started = performance.now();
+      await this.#storage.sync();
+      this.#metrics.fsyncSeconds.observe((performance.now() - started) / 1000);
+    }
+    this.#apply(ready);
+    for (const message of ready.messages) this.#send(message);
+    for (const readState of ready.readStates) this.#onReadState(readState);
+    for (const response of ready.responses) this.#onResponse(response);
+    this.#serveWaitingReads();
+  }
+
+  #apply(ready: Ready): void {
+    if (ready.committedEntries.length === 0) return;
+    const started = performance.now();
+    const results = this.#store.apply(ready.committedEntries);
+    this.#metrics.applySeconds.observe((performance.now() - started) / 1000);
+    this.#metrics.appliedEntries.inc(ready.committedEntries.length);
+    // Only proposals made here wait for results; keep those (bounded) until answered.
+    if (this.#writes.size === 0) return;
+    ready.committedEntries.forEach((entry, i) => {
+      if (this.#writes.has(`${entry.index}:${entry.term}`)) {
+        this.#results.set(entry.index, results[i] ?? null);
+      }
+    });
+    while (this.#results.size > resultsKeptMax) {
+      this.#results.delete(this.#results.keys().next().value as number);
+    }
+  }
+
+  #send(message: Message): void {
+    if (message.type === 'snapshot') {
+      this.#sender.send(message);
+      return;
+    }
+    const frame: RuntimeFrame = { kind: 'raft', message };
+    this.#transport.send(message.to, frame);
+  }
+
+  #onSoftState(softState: NonNullable<Ready['softState']>): void {
+    if (softState.role === 'candidate') this.#metrics.elections.inc();
+    if (softState.role !== this.#role || softState.leaderId !== this.#leaderId) {
+      this.#config.logger.info(
+        { role: softState.role, term: softState.term, leader: softState.leaderId },
+        softState.role === 'leader' ? 'became leader' : 'role changed',
+      );
+    }
+    this.#role = softState.role;
+    this.#leaderId = softState.leaderId;
+  }
+
+  #onResponse(response: ProposalOutcome): void {
+    const key = `${response.index}:${response.term}`;
+    const waiter = this.#writes.get(key);
+    if (waiter === undefined) return;
+    this.#writes.delete(key);
+    const result = this.#results.get(response.index) ?? null;
+    this.#results.delete(response.index);
+    if (response.outcome === 'acknowledged') {
+      this.#metrics.writes.inc({ outcome: 'acknowledged' });
+      waiter.resolve({ index: response.index, term: response.term, result });
+    } else if (response.outcome === 'timeout') {
+      this.#metrics.writes.inc({ outcome: 'timeout' });
+      waiter.reject(
+        new TandemError(
+          'TANDEM_SYNC_TIMEOUT',
+          `write at index ${response.index} not acknowledged in time; it becomes visible if and when the replicas it needs have it`,
+        ),
+      );
+    } else {
+      this.#metrics.writes.inc({ outcome: 'leadership-lost' });
+      waiter.reject(
+        new TandemError(
+          'TANDEM_LEADERSHIP_LOST',
+          `leadership lost before write at index ${response.index} was acknowledged; its outcome is unknown`,
+        ),
+      );
+    }
+  }
+
+  // ------------------------------------------------------------------ reads
+
+  #read(options: ReadOptions, run: () => void, fail: (error: unknown) => void): void {
+    const timeoutMs = options.timeoutMs ?? readTimeoutMsDefault;
+    switch (options.consistency) {
+      case 'stale':
+        return run();
+      case 'bounded': {
+        const status = this.#core.status();
+        const lag = status.commit - this.#store.applied.index;
+        const leaderKnown = status.leaderId !== null;
+        if (leaderKnown && lag <= (options.maxLagEntries ?? 0)) return run();
+        return fail(
+          new TandemError('TANDEM_NOT_CAUGHT_UP', `this node trails by ${lag} entries`, {
+            leaderId: status.leaderId ?? undefined,
+          }),
+        );
+      }
+      case 'ryw':
+        return this.#waitApplied(options.afterIndex ?? 0, timeoutMs, run, fail);
+      case 'linearizable': {
+        const readId = `${this.id}/${++this.#readSeq}`;
+        this.#reads.set(readId, { index: 0, run, fail });
+        const failAndForget = (error: unknown): void => {
+          this.#reads.delete(readId);
+          fail(error);
+        };
+        this.#call(failAndForget, () => this.#core.readIndex(readId));
+        return;
+      }
+    }
+  }
+
+  #onReadState(readState: Ready['readStates'][number]): void {
+    const read = this.#reads.get(readState.readId);
+    if (read === undefined) return;
+    this.#reads.delete(readState.readId);
+    if (readState.error !== null) {
+      const error = new TandemError(
+        readState.error,
+        `linearizable read refused: ${readState.error}`,
+        {
+          leaderId: this.#core.status().leaderId ?? undefined,
+        },
+      );
+      return read.fail(error);
+    }
+    this.#waitApplied(readState.index, readTimeoutMsDefault, read.run, read.fail);
+  }
+
+  #waitApplied(
+    index: number,
+    timeoutMs: number,
+    run: () => void,
+    fail: (error: unknown) => void,
+  ): void {
+    if (this.#store.applied.index >= index) return run();
+    if (this.#waitingReads.length >= waitingReadsMax) {
+      return fail(new TandemError('TANDEM_TOO_MANY_PENDING', 'too many reads waiting'));
+    }
+    const timer = setTimeout(() => {
+      const position = this.#waitingReads.indexOf(read);
+      if (position >= 0) this.#waitingReads.splice(position, 1);
+      fail(
+        new TandemError(
+          'TANDEM_SYNC_TIMEOUT',
+          `this node has applied ${this.#store.applied.index}, not yet ${index}, after ${timeoutMs} ms`,
+        ),
+      );
+    }, timeoutMs);
+    const read: PendingRead = {
+      index,
+      run: () => {
+        clearTimeout(timer);
+        run();
+      },
+      fail: (error) => {
+        clearTimeout(timer);
+        fail(error);
+      },
+    };
+    this.#waitingReads.push(read);
+  }
+
+  #serveWaitingReads(): void {
+    if (this.#waitingReads.length === 0) return;
+    const applied = this.#store.applied.index;
+    const still: PendingRead[] = [];
+    for (const read of this.#waitingReads) {
+      if (read.index <= applied) read.run();
+      else still.push(read);
+    }
+    this.#waitingReads = still;
+  }
+
+  // ------------------------------------------------------------------ snapshots
+
+  /** Restores the state machine from this node's own latest snapshot (async tail rollback). */
+  async #rollBack(): Promise<void> {
+    await this.#sender.ready();
+    const info = await this.#storage.snapshots.latest();
+    assert(info !== null, 'rollback without a snapshot');
+    await this.#store.restore(
+      { index: info.meta.index, term: info.meta.term, checksum: info.checksum },
+      this.#storage.snapshots.chunks(info),
+    );
+    this.#config.logger.warn(
+      { index: info.meta.index },
+      'rolled the state machine back to the snapshot',
+    );
+  }
+
+  async #installSnapshot(meta: SnapshotMeta, data: Uint8Array): Promise<void> {
+    const checksum = formatChecksum(
+      crc32c(Buffer.from(data.buffer, data.byteOffset, data.byteLength)),
+    );
+    await this.#storage.saveSnapshotChunks(meta, [data], checksum);
+    await this.#store.restore({ index: meta.index, term: meta.term, checksum }, oneChunk(data));
+    this.#config.logger.info(
+      { index: meta.index, bytes: data.byteLength },
+      'installed a snapshot from the leader',
+    );
+  }
+
+  /** Snapshots the state machine and compacts the log once enough entries were applied. */
+  #maybeSnapshot(): void {
+    const every = this.#config.snapshotEveryEntries ?? 10_000;
+    const status = this.#core.status();
+    if (this.#snapshotInProgress || this.#store.applied.index - (status.firstIndex - 1) < every)
+      return;
+    this.#snapshotInProgress = true;
+    void this.#snapshot().finally(() => {
+      this.#snapshotInProgress = false;
+    });
+  }
+
+  async #snapshot(): Promise<void> {
+    const image = await this.#store.snapshot();
+    try {
+      const meta = await new Promise<SnapshotMeta | null>((resolve, reject) =>
+        this.#call(reject, () => {
+          const status = this.#core.status();
+          const ok = image.index <= Math.min(status.commit, status.stableIndex, status.applied);
+          resolve(
+            ok && image.index > status.firstIndex - 1 ? this.#core.compact(image.index) : null,
+          );
+        }),
+      );
+      if (meta === null) return;
+      this.#sender.compacting(
+        this.#storage
+          .saveSnapshotChunks(meta, image.chunks(), image.checksum)
+          .then(() => undefined),
+      );
+      await this.#sender.ready();
+      this.#config.logger.info(
+        { index: meta.index, bytes: image.bytes },
+        'took a snapshot and compacted the log',
+      );
+    } catch (error) {
+      this.#config.logger.error({ err: error }, 'snapshot failed');
+    } finally {
+      await image.dispose();
+    }
+  }
+
+  // ------------------------------------------------------------------ helpers
+
+  #changeMembers(change: Parameters<RaftCore['changeMembers']>[0]): Promise<void> {
+    return new Promise((resolve, reject) => {
+      this.#call(reject, () => {
+        const receipt = this.#core.changeMembers(change);
+        this.#writes.set(`${receipt.index}:${receipt.term}`, {
+          resolve: () => resolve(),
+          reject,
+        });
+      });
+    });
+  }
+
+  #isCaughtUp(id: NodeId): boolean {
+    const status = this.#core.status();
+    const follower = status.followers.find((candidate) => candidate.id === id);
+    const gap = this.#config.core?.learnerCatchUpEntries ?? 64;
+    return follower !== undefined && status.lastIndex - follower.match <= gap;
+  }
+
+  async #waitFor(condition: () => boolean, timeoutMs: number, what: string): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    while (!condition()) {
+      if (Date.now() > deadline)
+        throw new TandemError('TANDEM_NOT_CAUGHT_UP', `timed out waiting for ${what}`);
+      await sleep(this.#tickMs);
+    }
+  }
+
+  #downAfterMs(): number {
+    return (this.#config.core?.syncTimeoutTicks ?? 50) * this.#tickMs;
+  }
+
+  /** A leader asked to stop hands over to its most caught-up voter, briefly. */
+  async #handOverLeadership(): Promise<void> {
+    const status = this.#core.status();
+    if (status.role !== 'leader') return;
+    const candidates = status.followers
+      .filter((follower) => follower.voter)
+      .sort((a, b) => b.match - a.match);
+    const best = candidates[0];
+    if (best === undefined) return;
+    try {
+      await this.promote(best.id);
+      this.#config.logger.info({ to: best.id }, 'handed leadership over before stopping');
+    } catch (error) {
+      this.#config.logger.warn({ err: error }, 'leadership hand-over failed; stopping anyway');
+    }
+  }
+
+  #fail(error: unknown): void {
+    this.#failure = error;
+    this.#busy = false;
+    this.#config.logger.error({ err: error }, 'storage failed; the node stops serving');
+    this.#failCalls(error);
+  }
+
+  #failCalls(error: unknown): void {
+    for (const write of this.#writes.values()) write.reject(error);
+    for (const read of this.#reads.values()) read.fail(error);
+    for (const read of this.#waitingReads) read.fail(error);
+    this.#writes.clear();
+    this.#reads.clear();
+    this.#waitingReads = [];
+  }
+}
+
+async function* oneChunk(data: Uint8Array): AsyncGenerator<Uint8Array> {
+  yield data;
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}

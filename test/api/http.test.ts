@@ -1,0 +1,396 @@
+/**
+ * Tests of the HTTP layer's own duties: input validation, the error shape, and forwarding
+ * to the leader. The node behind it is a fake that records what reached it; by our rules
+ * a fake is only for these checks. What the node does for real (writes, reads at each
+ * level, compare-and-set, membership) is covered by the cluster tests against real nodes.
+ */
+import assert from 'node:assert/strict';
+import { test, type TestContext } from 'node:test';
+import Fastify, { type FastifyInstance } from 'fastify';
+import { buildHttpServer, httpBodyBytesMax } from '../../src/api/http/server.js';
+import { TandemError } from '../../src/core/errors.js';
+import type { NodeHandle, NodeStatus, ReadOptions, WriteResult } from '../../src/node/api.js';
+import type { Command } from '../../src/store/index.js';
+
+/** What the fake node was asked, and how it answers. */
+interface FakeNode extends NodeHandle {
+  readonly writes: Command[];
+  readonly reads: ReadOptions[];
+  onWrite: (command: Command) => WriteResult;
+  onRead: (options: ReadOptions) => unknown;
+  leaderUrl: string | null;
+  leaderId: string | null;
+}
+
+function fakeNode(): FakeNode {
+  const node: FakeNode = {
+    id: 'n2',
+    writes: [],
+    reads: [],
+    onWrite: () => ({ index: 7, term: 2, result: { ok: true, value: 'OK' } }),
+    onRead: () => null,
+    leaderUrl: null,
+    leaderId: null,
+    async write(command) {
+      node.writes.push(command);
+      return node.onWrite(command);
+    },
+    async read<T>(options: ReadOptions) {
+      node.reads.push(options);
+      return { value: node.onRead(options) as T, appliedIndex: 7 };
+    },
+    status: () =>
+      ({ role: 'follower', leaderId: node.leaderId, httpUrl: 'http://n2' }) as NodeStatus,
+    applied: () => ({ index: 7, term: 2 }),
+    leaderHttpUrl: () => node.leaderUrl,
+    promote: async () => {},
+    addMember: async () => {},
+    removeMember: async () => {},
+    metrics: async () => '# HELP tandem_fake_total A fake.\n# TYPE tandem_fake_total counter\n',
+    ready: () => true,
+  };
+  return node;
+}
+
+async function server(t: TestContext, node: NodeHandle, bodyLimitBytes?: number) {
+  const app = buildHttpServer(node, { logger: false, bodyLimitBytes });
+  t.after(() => app.close());
+  await app.ready();
+  return app;
+}
+
+function notLeader(): never {
+  throw new TandemError('TANDEM_NOT_LEADER', 'n2 is not the leader', { leaderId: 'n1' });
+}
+
+const json = { 'content-type': 'application/json' };
+
+test('malformed JSON and wrong content types are 400 TANDEM_BAD_REQUEST', async (t) => {
+  // Goal: a body the server cannot parse never reaches the node and gets the error shape.
+  const node = fakeNode();
+  const app = await server(t, node);
+  for (const [headers, payload] of [
+    [json, '{"value": "x"'],
+    [json, ''],
+    [{ 'content-type': 'text/plain' }, 'x'],
+  ] as const) {
+    const answer = await app.inject({ method: 'PUT', url: '/v1/kv/a', headers, payload });
+    assert.equal(answer.statusCode, 400, payload);
+    const body = answer.json();
+    assert.equal(body.code, 'TANDEM_BAD_REQUEST');
+    assert.equal(typeof body.message, 'string');
+    assert.deepEqual(Object.keys(body).sort(), ['code', 'message']);
+  }
+  assert.equal(node.writes.length, 0);
+});
+
+test('every route refuses wrong types and unknown fields with a message naming the field', async (t) => {
+  // Goal: schema validation runs on every route, without type coercion, and says what is wrong.
+  const node = fakeNode();
+  const app = await server(t, node);
+  const cases: [string, string, unknown, RegExp][] = [
+    ['PUT', '/v1/kv/a', { value: 1 }, /body\.value must be string/],
+    ['PUT', '/v1/kv/a', { value: 'x', ttlMs: '5' }, /body\.ttlMs must be integer/],
+    ['PUT', '/v1/kv/a', { value: 'x', ttlMs: 0 }, /body\.ttlMs/],
+    ['PUT', '/v1/kv/a', { value: 'x', colour: 'red' }, /unknown field "colour"/],
+    ['PUT', '/v1/kv/a', {}, /value/],
+    ['GET', '/v1/kv/', undefined, /params\.key must NOT have fewer than 1 characters/],
+    ['PUT', '/v1/kv/a?ack=maybe', { value: 'x' }, /querystring\.ack must be one of/],
+    ['GET', '/v1/kv/a?consistency=strong', undefined, /querystring\.consistency/],
+    ['GET', '/v1/kv/a?after=-1', undefined, /querystring\.after must be a log index/],
+    ['GET', '/v1/kv/a?after=99999999999999999', undefined, /after must be a log index/],
+    [
+      'POST',
+      '/v1/sql',
+      { sql: 'SELECT 1', params: [{}] },
+      /body\.params must be an array or a map/,
+    ],
+    ['POST', '/v1/sql', { statements: [] }, /body\.statements/],
+    ['POST', '/v1/sql', { statements: [{ sql: 'SELECT 1' }], sql: 'SELECT 2' }, /not both/],
+    ['POST', '/v1/sql', {}, /needs statements or sql/],
+    ['POST', '/v1/query', { sql: 'SELECT 1', after: 'x' }, /body\.after must be integer/],
+    ['POST', '/v1/cluster/promote', { id: 'n 1' }, /body\.id must be a node id/],
+    ['POST', '/v1/cluster/members', { id: 'n4', address: 'host' }, /host:port/],
+    ['POST', '/v1/cluster/members', { id: 'n4', address: 'h:70000' }, /host:port/],
+    ['POST', '/v1/cluster/members', { id: 'n4', address: 'h:1', learner: 'yes' }, /learner/],
+  ];
+  for (const [method, url, body, message] of cases) {
+    const answer = await app.inject({
+      method: method as 'GET',
+      url,
+      ...(body === undefined ? {} : { payload: body as object }),
+    });
+    assert.equal(answer.statusCode, 400, `${method} ${url} ${JSON.stringify(body)}`);
+    assert.equal(answer.json().code, 'TANDEM_BAD_REQUEST');
+    assert.match(answer.json().message, message);
+  }
+  assert.deepEqual([node.writes.length, node.reads.length], [0, 0]);
+});
+
+test('a malformed If-Match is refused; a well-formed one becomes compare-and-set', async (t) => {
+  // Goal: If-Match parses to ifVersion (or xx for *) and garbage is a 400, not a blind write.
+  const node = fakeNode();
+  const app = await server(t, node);
+  const put = (ifMatch: string) =>
+    app.inject({
+      method: 'PUT',
+      url: '/v1/kv/k',
+      headers: { 'if-match': ifMatch },
+      payload: { value: 'v' },
+    });
+  for (const bad of ['"1"', 'W/"1.2"', '"a.b"', '"1.2.3"']) {
+    const answer = await put(bad);
+    assert.equal(answer.statusCode, 400, bad);
+    assert.match(answer.json().message, /If-Match/);
+  }
+  assert.equal(node.writes.length, 0);
+  assert.equal((await put('"12.3"')).statusCode, 200);
+  assert.equal((await put('*')).statusCode, 200);
+  assert.deepEqual(
+    node.writes.map((command) => command.type === 'set' && [command.ifVersion, command.condition]),
+    [
+      [{ index: 12, term: 3 }, undefined],
+      [undefined, 'xx'],
+    ],
+  );
+});
+
+test('bodies over the limit are 413 TANDEM_ENTRY_TOO_LARGE', async (t) => {
+  // Goal: the default 1 MiB limit and a configured one both hold, with the Tandem code.
+  const node = fakeNode();
+  const app = await server(t, node);
+  const big = { value: 'x'.repeat(httpBodyBytesMax) };
+  const answer = await app.inject({ method: 'PUT', url: '/v1/kv/a', payload: big });
+  assert.equal(answer.statusCode, 413);
+  assert.equal(answer.json().code, 'TANDEM_ENTRY_TOO_LARGE');
+
+  const small = await server(t, fakeNode(), 64);
+  const refused = await small.inject({
+    method: 'POST',
+    url: '/v1/sql',
+    payload: { sql: 'x'.repeat(64) },
+  });
+  assert.equal(refused.statusCode, 413);
+  assert.equal(refused.json().code, 'TANDEM_ENTRY_TOO_LARGE');
+  assert.equal(node.writes.length, 0);
+});
+
+test('keys over 512 UTF-8 bytes are 400 on every key route; 512 bytes pass', async (t) => {
+  // Goal: the key limit counts bytes, not characters, and applies to reads as well as writes.
+  const node = fakeNode();
+  const app = await server(t, node);
+  const tooLong = encodeURIComponent('é'.repeat(257)); // 514 bytes
+  for (const method of ['GET', 'PUT', 'DELETE'] as const) {
+    const answer = await app.inject({
+      method,
+      url: `/v1/kv/${tooLong}`,
+      ...(method === 'PUT' ? { payload: { value: 'v' } } : {}),
+    });
+    assert.equal(answer.statusCode, 400, method);
+    assert.match(answer.json().message, /514 bytes, over the maximum of 512/);
+  }
+  assert.deepEqual([node.writes.length, node.reads.length], [0, 0]);
+
+  const longest = 'é'.repeat(256);
+  const put = await app.inject({
+    method: 'PUT',
+    url: `/v1/kv/${encodeURIComponent(longest)}`,
+    payload: { value: 'v' },
+  });
+  assert.equal(put.statusCode, 200);
+  assert.equal(node.writes[0].type === 'set' && node.writes[0].key, longest);
+});
+
+test('unknown routes and methods are 404 TANDEM_NOT_FOUND in the error shape', async (t) => {
+  // Goal: the not-found handler answers in the same shape as every other error.
+  const app = await server(t, fakeNode());
+  for (const [method, url] of [
+    ['GET', '/nope'],
+    ['PATCH', '/v1/kv/a'],
+    ['GET', '/v1/sql?x=1'],
+  ] as const) {
+    const answer = await app.inject({ method, url });
+    assert.equal(answer.statusCode, 404, `${method} ${url}`);
+    assert.equal(answer.json().code, 'TANDEM_NOT_FOUND');
+    assert.match(answer.json().message, /no route/);
+  }
+});
+
+test("the node's errors keep their code and status; unexpected ones become a 500 in shape", async (t) => {
+  // Goal: a TandemError maps to its httpStatus (with Retry-After when transient), and a
+  // bug's exception still answers JSON { code, message } instead of fastify's default.
+  const node = fakeNode();
+  const app = await server(t, node);
+  const put = () => app.inject({ method: 'PUT', url: '/v1/kv/a', payload: { value: 'v' } });
+  node.onWrite = () => {
+    throw new TandemError('TANDEM_SYNC_TIMEOUT', 'replicas did not answer');
+  };
+  let answer = await put();
+  assert.equal(answer.statusCode, 504);
+  assert.deepEqual(answer.json(), {
+    code: 'TANDEM_SYNC_TIMEOUT',
+    message: 'replicas did not answer',
+  });
+  node.onWrite = () => {
+    throw new TandemError('TANDEM_TOO_MANY_PENDING', 'queue full');
+  };
+  answer = await put();
+  assert.equal(answer.statusCode, 429);
+  assert.equal(answer.headers['retry-after'], '1');
+  node.onWrite = () => {
+    throw new Error('boom');
+  };
+  answer = await put();
+  assert.equal(answer.statusCode, 500);
+  assert.equal(answer.json().code, 'TANDEM_STORAGE_FAILED');
+  assert.match(answer.json().message, /boom/);
+});
+
+/** A stand-in leader: a plain fastify that records what it receives and answers 200. */
+async function recordingLeader(t: TestContext) {
+  const received: {
+    method: string;
+    url: string;
+    headers: Record<string, unknown>;
+    body: unknown;
+  }[] = [];
+  const leader: FastifyInstance = Fastify();
+  leader.all('/*', async (request, reply) => {
+    received.push({
+      method: request.method,
+      url: request.url,
+      headers: request.headers,
+      body: request.body,
+    });
+    reply.header('etag', '"9.2"').header('x-unrelated', 'no');
+    return { from: 'leader' };
+  });
+  const url = await leader.listen({ host: '127.0.0.1', port: 0 });
+  t.after(() => leader.close());
+  return { url, received };
+}
+
+test('a write refused as not-leader is forwarded once, and the answer names the leader', async (t) => {
+  // Goal: method, path, query, body and If-Match reach the leader with X-Tandem-Forwarded,
+  // and the leader's status, body and ETag come back with X-Tandem-Leader.
+  const leader = await recordingLeader(t);
+  const node = fakeNode();
+  node.onWrite = notLeader;
+  node.leaderUrl = leader.url;
+  node.leaderId = 'n1';
+  const app = await server(t, node);
+  const answer = await app.inject({
+    method: 'PUT',
+    url: '/v1/kv/greeting?ack=sync',
+    headers: { 'if-match': '"3.1"' },
+    payload: { value: 'hello', ttlMs: 1000 },
+  });
+  assert.equal(answer.statusCode, 200);
+  assert.deepEqual(answer.json(), { from: 'leader' });
+  assert.equal(answer.headers['x-tandem-leader'], 'n1');
+  assert.equal(answer.headers.etag, '"9.2"');
+  assert.equal(answer.headers['x-unrelated'], undefined);
+  assert.equal(leader.received.length, 1);
+  const [forwarded] = leader.received;
+  assert.equal(forwarded.method, 'PUT');
+  assert.equal(forwarded.url, '/v1/kv/greeting?ack=sync');
+  assert.deepEqual(forwarded.body, { value: 'hello', ttlMs: 1000 });
+  assert.equal(forwarded.headers['if-match'], '"3.1"');
+  assert.equal(forwarded.headers['x-tandem-forwarded'], '1');
+
+  // A bounded read that trails too far goes to the leader too.
+  node.onRead = () => {
+    throw new TandemError('TANDEM_NOT_CAUGHT_UP', 'lagging');
+  };
+  const read = await app.inject({
+    method: 'GET',
+    url: '/v1/kv/greeting?consistency=bounded&maxLag=5',
+  });
+  assert.equal(read.statusCode, 200);
+  assert.equal(leader.received[1].url, '/v1/kv/greeting?consistency=bounded&maxLag=5');
+  assert.equal(leader.received[1].method, 'GET');
+});
+
+test('a forwarded request that lands on a non-leader is answered, never forwarded again', async (t) => {
+  // Goal: no forwarding loops: the second hop answers 421 naming the leader it believes in.
+  const leader = await recordingLeader(t);
+  const node = fakeNode();
+  node.onWrite = notLeader;
+  node.leaderUrl = leader.url;
+  const app = await server(t, node);
+  const answer = await app.inject({
+    method: 'DELETE',
+    url: '/v1/kv/a',
+    headers: { 'x-tandem-forwarded': '1' },
+  });
+  assert.equal(answer.statusCode, 421);
+  assert.deepEqual(answer.json(), {
+    code: 'TANDEM_NOT_LEADER',
+    message: 'n2 is not the leader',
+    leaderId: 'n1',
+  });
+  assert.equal(leader.received.length, 0);
+});
+
+test('with no leader known, or none reachable, the answer is 503 with Retry-After', async (t) => {
+  // Goal: a follower without a usable leader says so plainly and invites a retry.
+  const node = fakeNode();
+  node.onWrite = notLeader;
+  const app = await server(t, node);
+  const post = () =>
+    app.inject({ method: 'POST', url: '/v1/sql', payload: { sql: 'DELETE FROM t' } });
+  let answer = await post();
+  assert.equal(answer.statusCode, 503);
+  assert.equal(answer.json().code, 'TANDEM_NO_LEADER');
+  assert.equal(answer.headers['retry-after'], '1');
+
+  const gone = Fastify();
+  const url = await gone.listen({ host: '127.0.0.1', port: 0 });
+  await gone.close(); // nothing listens there any more
+  node.leaderUrl = url;
+  answer = await post();
+  assert.equal(answer.statusCode, 503);
+  assert.equal(answer.json().code, 'TANDEM_NO_LEADER');
+  assert.match(answer.json().message, /ECONNREFUSED/);
+});
+
+test('the OpenAPI document describes every route from its schema', async (t) => {
+  // Goal: /openapi.json is an OpenAPI 3 document generated from the route schemas.
+  const app = await server(t, fakeNode());
+  const answer = await app.inject({ method: 'GET', url: '/openapi.json' });
+  assert.equal(answer.statusCode, 200);
+  const document = answer.json();
+  assert.match(document.openapi, /^3\./);
+  assert.deepEqual(Object.keys(document.paths['/v1/kv/{key}']).sort(), ['delete', 'get', 'put']);
+  for (const path of [
+    '/v1/sql',
+    '/v1/query',
+    '/v1/cluster',
+    '/v1/cluster/members/{id}',
+    '/metrics',
+  ]) {
+    assert.ok(document.paths[path], path);
+  }
+  assert.equal(document.paths['/openapi.json'], undefined);
+  const putBody = document.paths['/v1/kv/{key}'].put.requestBody.content['application/json'].schema;
+  assert.deepEqual(putBody.required, ['value']);
+});
+
+test('metrics append the HTTP request counter, by route pattern, to the node text', async (t) => {
+  // Goal: /metrics serves the node's text plus requests counted by route pattern and status.
+  const app = await server(t, fakeNode());
+  await app.inject({ method: 'GET', url: '/nope/at/all' });
+  await app.inject({ method: 'GET', url: '/healthz' });
+  const answer = await app.inject({ method: 'GET', url: '/metrics' });
+  assert.equal(answer.statusCode, 200);
+  assert.match(answer.headers['content-type'] as string, /^text\/plain/);
+  assert.match(answer.body, /^# HELP tandem_fake_total/);
+  assert.match(
+    answer.body,
+    /tandem_http_requests_total\{method="GET",route="\/healthz",status="200"\} 1/,
+  );
+  assert.match(
+    answer.body,
+    /tandem_http_requests_total\{method="GET",route="unmatched",status="404"\} 1/,
+  );
+});

@@ -1,0 +1,256 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+/** The built `tandem` command. */
+const tandem = fileURLToPath(new URL('../../src/cli/tandem.js', import.meta.url));
+
+/** A free TCP port on loopback (the OS picks it; two runs never collide). */
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      const port = typeof address === 'object' && address !== null ? address.port : 0;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+/** One node of a test cluster: its ports and, while running, its process. */
+export interface TestNode {
+  readonly id: string;
+  readonly peerPort: number;
+  readonly httpPort: number;
+  readonly dir: string;
+  process: ChildProcess | null;
+  output: string[];
+}
+
+/** Options of a test cluster. */
+export interface ClusterOptions {
+  readonly nodes: number;
+  readonly mode?: string;
+  readonly snapshotEvery?: number;
+  readonly secret?: string;
+}
+
+/** A cluster of real `tandem start` processes on loopback, in a temporary directory. */
+export class TestCluster {
+  readonly root: string;
+  readonly nodes: TestNode[] = [];
+  readonly secret: string;
+  readonly #options: ClusterOptions;
+
+  private constructor(root: string, options: ClusterOptions) {
+    this.root = root;
+    this.#options = options;
+    this.secret = options.secret ?? 'test-cluster-secret';
+  }
+
+  static async create(options: ClusterOptions): Promise<TestCluster> {
+    const cluster = new TestCluster(mkdtempSync(join(tmpdir(), 'tandem-cluster-')), options);
+    for (let i = 1; i <= options.nodes; i++) await cluster.addNodeSpec(`n${i}`);
+    return cluster;
+  }
+
+  /** Reserves ports and a directory for a node (started later). */
+  async addNodeSpec(id: string): Promise<TestNode> {
+    const node: TestNode = {
+      id,
+      peerPort: await freePort(),
+      httpPort: await freePort(),
+      dir: join(this.root, id),
+      process: null,
+      output: [],
+    };
+    this.nodes.push(node);
+    return node;
+  }
+
+  node(id: string): TestNode {
+    const node = this.nodes.find((candidate) => candidate.id === id);
+    if (node === undefined) throw new Error(`no node ${id}`);
+    return node;
+  }
+
+  url(id: string): string {
+    return `http://127.0.0.1:${this.node(id).httpPort}`;
+  }
+
+  /** Starts a node process; `peers` defaults to every other node of the cluster. */
+  start(id: string, options: { join?: boolean; peers?: string[]; secret?: string } = {}): TestNode {
+    const node = this.node(id);
+    const peers = (options.peers ?? this.nodes.map((other) => other.id))
+      .filter((peer) => peer !== id)
+      .map((peer) => `${peer}=127.0.0.1:${this.node(peer).peerPort}`)
+      .join(',');
+    const args = [
+      tandem,
+      'start',
+      '--id',
+      id,
+      '--dir',
+      node.dir,
+      '--peers',
+      peers,
+      '--peer-port',
+      String(node.peerPort),
+      '--http-port',
+      String(node.httpPort),
+      '--host',
+      '127.0.0.1',
+      '--mode',
+      this.#options.mode ?? 'quorum',
+    ];
+    if (this.#options.snapshotEvery !== undefined) {
+      args.push('--snapshot-every', String(this.#options.snapshotEvery));
+    }
+    if (options.join === true) args.push('--join');
+    const child = spawn(process.execPath, args, {
+      env: { ...process.env, TANDEM_CLUSTER_SECRET: options.secret ?? this.secret },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    node.output = [];
+    const keep = (chunk: Buffer): void => {
+      node.output.push(chunk.toString());
+      if (node.output.length > 2000) node.output.splice(0, 1000);
+    };
+    child.stdout?.on('data', keep);
+    child.stderr?.on('data', keep);
+    node.process = child;
+    return node;
+  }
+
+  /** Waits until a started node answers HTTP. */
+  async up(id: string, timeoutMs = 15_000): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const ok = await fetch(`${this.url(id)}/healthz`, { signal: AbortSignal.timeout(1000) })
+        .then((response) => response.ok)
+        .catch(() => false);
+      if (ok) return;
+      if (Date.now() > deadline) throw new Error(`${id} did not come up\n${this.logs()}`);
+      await sleep(50);
+    }
+  }
+
+  startAll(): void {
+    for (const node of this.nodes) this.start(node.id);
+  }
+
+  /** Kills a node with SIGKILL and waits until its process is gone. */
+  async kill(id: string): Promise<void> {
+    const node = this.node(id);
+    const child = node.process;
+    if (child === null) return;
+    node.process = null;
+    if (child.exitCode !== null || child.signalCode !== null) return;
+    await new Promise<void>((resolve) => {
+      child.once('exit', () => resolve());
+      child.kill('SIGKILL');
+    });
+  }
+
+  /** Stops a node with SIGTERM (a clean shutdown) and waits for it. */
+  async stop(id: string): Promise<void> {
+    const node = this.node(id);
+    const child = node.process;
+    if (child === null) return;
+    node.process = null;
+    if (child.exitCode !== null || child.signalCode !== null) return;
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
+      child.once('exit', () => {
+        clearTimeout(timer);
+        resolve();
+      });
+      child.kill('SIGTERM');
+    });
+  }
+
+  /** Kills every process and removes the directory. */
+  async destroy(): Promise<void> {
+    await Promise.all(this.nodes.map((node) => this.kill(node.id)));
+    rmSync(this.root, { recursive: true, force: true });
+  }
+
+  /** The id of the leader that every running node agrees on, waiting up to `timeoutMs`. */
+  async leader(timeoutMs = 20_000, among?: string[]): Promise<string> {
+    const deadline = Date.now() + timeoutMs;
+    const ids = among ?? this.nodes.filter((node) => node.process !== null).map((node) => node.id);
+    for (;;) {
+      const views = await Promise.all(ids.map((id) => this.status(id).catch(() => null)));
+      const leaders = new Set(views.map((view) => view?.leaderId ?? null));
+      const [only] = [...leaders];
+      if (leaders.size === 1 && typeof only === 'string' && ids.includes(only)) {
+        const leaderView = views[ids.indexOf(only)];
+        if (leaderView?.role === 'leader') return only;
+      }
+      if (Date.now() > deadline) {
+        throw new Error(
+          `no agreed leader after ${timeoutMs} ms: ${JSON.stringify(views)}\n${this.logs()}`,
+        );
+      }
+      await sleep(100);
+    }
+  }
+
+  async status(id: string): Promise<ClusterView> {
+    const response = await fetch(`${this.url(id)}/v1/cluster`, {
+      signal: AbortSignal.timeout(2000),
+    });
+    return (await response.json()) as ClusterView;
+  }
+
+  /** The last lines every node printed, for failure messages. */
+  logs(): string {
+    return this.nodes
+      .map((node) => `--- ${node.id}\n${node.output.join('').split('\n').slice(-15).join('\n')}`)
+      .join('\n');
+  }
+}
+
+/** The parts of `GET /v1/cluster` the tests read. */
+export interface ClusterView {
+  readonly id: string;
+  readonly role: string;
+  readonly term: number;
+  readonly leaderId: string | null;
+  readonly commitIndex: number;
+  readonly appliedIndex: number;
+  readonly snapshotIndex: number;
+  readonly membership: { voters: string[]; learners: string[] };
+  readonly members: { id: string; voter: boolean; matchIndex: number | null }[];
+}
+
+/** An HTTP call that returns status, headers and parsed JSON body. */
+export async function call(
+  method: string,
+  url: string,
+  body?: unknown,
+  headers: Record<string, string> = {},
+): Promise<{ status: number; body: Record<string, unknown>; headers: Headers }> {
+  const response = await fetch(url, {
+    method,
+    headers: body === undefined ? headers : { 'content-type': 'application/json', ...headers },
+    body: body === undefined ? undefined : JSON.stringify(body),
+    signal: AbortSignal.timeout(15_000),
+  });
+  const text = await response.text();
+  let parsed: Record<string, unknown> = {};
+  try {
+    parsed = text === '' ? {} : (JSON.parse(text) as Record<string, unknown>);
+  } catch {
+    parsed = { text };
+  }
+  return { status: response.status, body: parsed, headers: response.headers };
+}
+
+export function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
