@@ -53,7 +53,7 @@ Runs one node: its peer listener, its HTTP API, and (when given) its RESP port.
   --snapshot-every N      entries applied between snapshots that compact the log
                           (default 10000)
   --tick-ms N             length of one tick in ms: heartbeats every tick, elections
-                          after 10 to 20 ticks (default 100)
+                          after 10 to 20 ticks (default 50)
   --config FILE           YAML or JSON file with any of the settings above
   -h, --help              this help
 `;
@@ -135,7 +135,7 @@ export function resolveStartSettings(
     snapshotEveryEntries: optional(setting('snapshot-every'), 10_000, (s) =>
       positiveInteger(s, 1, 100_000_000),
     ),
-    tickMs: optional(setting('tick-ms'), 100, (s) => positiveInteger(s, 10, 10_000)),
+    tickMs: optional(setting('tick-ms'), 50, (s) => positiveInteger(s, 10, 10_000)),
   };
 }
 
@@ -241,7 +241,16 @@ export async function runStart(argv: readonly string[]): Promise<void> {
   const logger = pino({ base: { node: settings.id } });
   let node: RunningNode;
   try {
-    node = await startNode({ ...settings, logger });
+    node = await startNode({
+      ...settings,
+      logger,
+      // A node whose storage failed must not linger: exit so a supervisor restarts it,
+      // and recovery at start tells what is on disk.
+      onFailure: () => {
+        logger.flush();
+        setTimeout(() => process.exit(failureExitCode), 100);
+      },
+    });
   } catch (error) {
     logger.error({ err: error }, `node ${settings.id} failed to start`);
     process.exit(failureExitCode);

@@ -113,6 +113,12 @@ export class DiskStorage implements ReplicationStorage {
     expectedChecksum?: string,
   ): Promise<SnapshotInfo> {
     await this.sync();
+    const current = this.#snapshot;
+    if (current !== null && current.meta.index >= meta.index && meta.index > 0) {
+      // A snapshot at or behind the one stored (an own save overtaken by a leader's
+      // snapshot) would replace newer state: keep the newer one.
+      return current;
+    }
     const info = await this.snapshots.save(meta, chunks, expectedChecksum);
     this.#snapshot = info;
     if (this.log.term(meta.index) === meta.term) {

@@ -44,12 +44,12 @@ export interface NodeConfig {
   readonly durability: Durability;
   /** Set for a node added to a running cluster: it takes its membership from the leader. */
   readonly join: boolean;
-  /** Wall-clock length of one core tick. */
+  /** Wall-clock length of one core tick (default 50 ms: heartbeats every 50 ms, elections after 0.5 to 1 s). */
   readonly tickMs?: number;
   /** Entries applied between two snapshots of the state machine (log compaction). */
   readonly snapshotEveryEntries?: number;
-  /** Entries kept in the log behind a snapshot, for followers slightly behind. */
-  readonly snapshotKeepEntries?: number;
+  /** Called once when storage fails and the node stops serving (the process should exit). */
+  readonly onFailure?: (error: unknown) => void;
   readonly core?: Partial<CoreConfig>;
   readonly tls?: { readonly cert: string; readonly key: string; readonly ca: string };
   readonly logger: Logger;
@@ -75,6 +75,8 @@ interface PendingRead {
   readonly index: number;
   readonly run: () => void;
   readonly fail: (error: unknown) => void;
+  /** For a linearizable read: called with the read index once the leader gave it. */
+  readonly indexKnown?: (index: number) => void;
 }
 
 /** Longest wait of a read for its index, unless the caller says otherwise. */
@@ -186,7 +188,7 @@ class TandemNode implements RunningNode {
   #failure: unknown = null;
   #pendingTicks = 0;
   #inbox: Message[] = [];
-  #deferred: (() => void)[] = [];
+  #deferred: { readonly run: () => void; readonly fail: (error: unknown) => void }[] = [];
   #writes = new Map<string, PendingWrite>();
   #results = new Map<number, ApplyResult>();
   #readSeq = 0;
@@ -210,7 +212,7 @@ class TandemNode implements RunningNode {
     this.#storage = storage;
     this.#store = store;
     this.#transport = transport;
-    this.#tickMs = config.tickMs ?? 100;
+    this.#tickMs = config.tickMs ?? 50;
     this.#metrics = new NodeMetrics(config.id);
     this.#httpUrls.set(config.id, `http://${config.host}:${config.httpPort}`);
     this.#sender = new SnapshotSender(storage, transport, config.logger);
@@ -348,6 +350,12 @@ class TandemNode implements RunningNode {
     peerAddress: { host: string; port: number },
     options: { learner: boolean },
   ): Promise<void> {
+    const { role, leaderId } = this.#core.status();
+    if (role !== 'leader') {
+      throw new TandemError('TANDEM_NOT_LEADER', `${this.id} is not the leader`, {
+        leaderId: leaderId ?? undefined,
+      });
+    }
     this.#transport.setPeer(id, peerAddress);
     const membership = this.#core.membership;
     if (membership.voters.includes(id)) return;
@@ -378,7 +386,7 @@ class TandemNode implements RunningNode {
     await this.#handOverLeadership();
     this.#closed = true;
     if (this.#ticker !== null) clearInterval(this.#ticker);
-    while (this.#busy) await sleep(5);
+    while (this.#busy || this.#snapshotInProgress) await sleep(5);
     this.#failCalls(new TandemError('TANDEM_LEADERSHIP_LOST', 'the node is shutting down'));
     await this.#transport.close();
     await this.#storage.close();
@@ -395,12 +403,15 @@ class TandemNode implements RunningNode {
     if (this.#deferred.length >= deferredCallsMax) {
       return fail(new TandemError('TANDEM_TOO_MANY_PENDING', 'the node is overloaded'));
     }
-    this.#deferred.push(() => {
-      try {
-        action();
-      } catch (error) {
-        fail(error);
-      }
+    this.#deferred.push({
+      run: () => {
+        try {
+          action();
+        } catch (error) {
+          fail(error);
+        }
+      },
+      fail,
     });
     this.#pump();
   }
@@ -425,7 +436,7 @@ class TandemNode implements RunningNode {
     const core = this.#core;
     const calls = this.#deferred;
     this.#deferred = [];
-    for (const call of calls) call();
+    for (const call of calls) call.run();
     const inbox = this.#inbox;
     this.#inbox = [];
     for (const message of inbox) core.step(message);
@@ -450,7 +461,7 @@ class TandemNode implements RunningNode {
 
   async #carryOut(ready: Ready): Promise<void> {
     if (ready.softState !== null) this.#onSoftState(ready.softState);
-    if (ready.rollback !== null) await this.#rollBack();
+    if (ready.rollback !== null) await this.#rollBack(ready.rollback.index);
     if (ready.snapshot !== null)
       await this.#installSnapshot(ready.snapshot.meta, ready.snapshot.data);
     this.#storage.writeEntries(ready.entries);
@@ -495,7 +506,12 @@ class TandemNode implements RunningNode {
   }
 
   #onSoftState(softState: NonNullable<Ready['softState']>): void {
-    if (softState.role === 'candidate') this.#metrics.elections.inc();
+    if (
+      softState.role === 'candidate' ||
+      (softState.role === 'leader' && this.#role !== 'candidate')
+    ) {
+      this.#metrics.elections.inc();
+    }
     if (softState.role !== this.#role || softState.leaderId !== this.#leaderId) {
       this.#config.logger.info(
         { role: softState.role, term: softState.term, leader: softState.leaderId },
@@ -538,6 +554,7 @@ class TandemNode implements RunningNode {
   // ------------------------------------------------------------------ reads
 
   #read(options: ReadOptions, run: () => void, fail: (error: unknown) => void): void {
+    if (this.#failure !== null) return fail(this.#failure);
     const timeoutMs = options.timeoutMs ?? readTimeoutMsDefault;
     switch (options.consistency) {
       case 'stale':
@@ -556,12 +573,33 @@ class TandemNode implements RunningNode {
       case 'ryw':
         return this.#waitApplied(options.afterIndex ?? 0, timeoutMs, run, fail);
       case 'linearizable': {
+        if (this.#reads.size >= waitingReadsMax) {
+          return fail(new TandemError('TANDEM_TOO_MANY_PENDING', 'too many reads waiting'));
+        }
         const readId = `${this.id}/${++this.#readSeq}`;
-        this.#reads.set(readId, { index: 0, run, fail });
+        // The timer covers both waits: for the read index (a follower's request to a leader
+        // that died is never answered) and for this node to apply it.
+        const deadline = Date.now() + timeoutMs;
+        const timer = setTimeout(() => {
+          if (this.#reads.delete(readId)) {
+            fail(
+              new TandemError(
+                'TANDEM_SYNC_TIMEOUT',
+                `no read index from a leader within ${timeoutMs} ms`,
+              ),
+            );
+          }
+        }, timeoutMs);
         const failAndForget = (error: unknown): void => {
+          clearTimeout(timer);
           this.#reads.delete(readId);
           fail(error);
         };
+        const runWhenApplied = (index: number): void => {
+          clearTimeout(timer);
+          this.#waitApplied(index, Math.max(1, deadline - Date.now()), run, fail);
+        };
+        this.#reads.set(readId, { index: 0, run, fail: failAndForget, indexKnown: runWhenApplied });
         this.#call(failAndForget, () => this.#core.readIndex(readId));
         return;
       }
@@ -582,7 +620,8 @@ class TandemNode implements RunningNode {
       );
       return read.fail(error);
     }
-    this.#waitApplied(readState.index, readTimeoutMsDefault, read.run, read.fail);
+    if (read.indexKnown !== undefined) read.indexKnown(readState.index);
+    else this.#waitApplied(readState.index, readTimeoutMsDefault, read.run, read.fail);
   }
 
   #waitApplied(
@@ -633,10 +672,10 @@ class TandemNode implements RunningNode {
   // ------------------------------------------------------------------ snapshots
 
   /** Restores the state machine from this node's own latest snapshot (async tail rollback). */
-  async #rollBack(): Promise<void> {
+  async #rollBack(index: number): Promise<void> {
     await this.#sender.ready();
     const info = await this.#storage.snapshots.latest();
-    assert(info !== null, 'rollback without a snapshot');
+    assert(info !== null && info.meta.index === index, `no snapshot at ${index} to roll back to`);
     await this.#store.restore(
       { index: info.meta.index, term: info.meta.term, checksum: info.checksum },
       this.#storage.snapshots.chunks(info),
@@ -648,6 +687,8 @@ class TandemNode implements RunningNode {
   }
 
   async #installSnapshot(meta: SnapshotMeta, data: Uint8Array): Promise<void> {
+    // An own snapshot still being saved must land first, or it would replace this newer one.
+    await this.#sender.ready();
     const checksum = formatChecksum(
       crc32c(Buffer.from(data.buffer, data.byteOffset, data.byteLength)),
     );
@@ -677,19 +718,27 @@ class TandemNode implements RunningNode {
       const meta = await new Promise<SnapshotMeta | null>((resolve, reject) =>
         this.#call(reject, () => {
           const status = this.#core.status();
-          const ok = image.index <= Math.min(status.commit, status.stableIndex, status.applied);
+          // The image must hold the entry the log holds at its index: after an async
+          // rollback a backup may still show the rolled-back tail.
+          const ok =
+            image.index <= Math.min(status.commit, status.stableIndex, status.applied) &&
+            (image.index === status.firstIndex - 1 ||
+              this.#core.entryAt(image.index)?.term === image.term);
           resolve(
             ok && image.index > status.firstIndex - 1 ? this.#core.compact(image.index) : null,
           );
         }),
       );
       if (meta === null) return;
-      this.#sender.compacting(
-        this.#storage
-          .saveSnapshotChunks(meta, image.chunks(), image.checksum)
-          .then(() => undefined),
-      );
-      await this.#sender.ready();
+      const saving = this.#storage.saveSnapshotChunks(meta, image.chunks(), image.checksum);
+      this.#sender.compacting(saving.then(() => undefined));
+      try {
+        await saving;
+      } catch (error) {
+        // The core has compacted: without the snapshot on disk, this node cannot serve.
+        this.#fail(error);
+        return;
+      }
       this.#config.logger.info(
         { index: meta.index, bytes: image.bytes },
         'took a snapshot and compacted the log',
@@ -740,7 +789,7 @@ class TandemNode implements RunningNode {
     const status = this.#core.status();
     if (status.role !== 'leader') return;
     const candidates = status.followers
-      .filter((follower) => follower.voter)
+      .filter((follower) => follower.voter && follower.ticksSinceHeard < 10)
       .sort((a, b) => b.match - a.match);
     const best = candidates[0];
     if (best === undefined) return;
@@ -753,13 +802,19 @@ class TandemNode implements RunningNode {
   }
 
   #fail(error: unknown): void {
+    if (this.#failure !== null) return;
     this.#failure = error;
     this.#busy = false;
+    if (this.#ticker !== null) clearInterval(this.#ticker);
+    this.#config.onFailure?.(error);
     this.#config.logger.error({ err: error }, 'storage failed; the node stops serving');
     this.#failCalls(error);
   }
 
   #failCalls(error: unknown): void {
+    const deferred = this.#deferred;
+    this.#deferred = [];
+    for (const call of deferred) call.fail(error);
     for (const write of this.#writes.values()) write.reject(error);
     for (const read of this.#reads.values()) read.fail(error);
     for (const read of this.#waitingReads) read.fail(error);

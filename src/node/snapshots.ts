@@ -22,6 +22,15 @@ export interface SnapshotChunkFrame {
 
 /** The largest snapshot a follower accepts into memory. */
 export const snapshotBytesMax = 1024 * 1024 * 1024;
+/** One snapshot stream to a follower. */
+interface Stream {
+  readonly index: number;
+  sentBytes: number;
+  totalBytes: number;
+  /** Set when a newer snapshot replaced this one. */
+  cancelled: boolean;
+}
+
 /** How long a stream waits for room in a full send queue before giving up. */
 const queueWaitMsMax = 30_000;
 
@@ -35,7 +44,7 @@ export class SnapshotSender {
   readonly #transport: PeerTransport;
   readonly #logger: Logger;
   #compaction: Promise<void> = Promise.resolve();
-  #streams = new Map<NodeId, { index: number; sentBytes: number; totalBytes: number }>();
+  #streams = new Map<NodeId, Stream>();
 
   constructor(storage: DiskStorage, transport: PeerTransport, logger: Logger) {
     this.#storage = storage;
@@ -45,7 +54,9 @@ export class SnapshotSender {
 
   /** Registers a snapshot being saved: streams wait for it, so they send the newest one. */
   compacting(saving: Promise<void>): void {
-    this.#compaction = this.#compaction.then(() => saving);
+    // A failed save is the node's to handle (it stops serving); it must not poison the
+    // chain for streams that wait on later saves.
+    this.#compaction = this.#compaction.then(() => saving).catch(() => undefined);
   }
 
   /** Resolves once every snapshot being saved is on disk. */
@@ -55,28 +66,42 @@ export class SnapshotSender {
 
   /** The stream in progress to `id`, if any. */
   progress(id: NodeId): { index: number; sentBytes: number; totalBytes: number } | null {
-    return this.#streams.get(id) ?? null;
+    const stream = this.#streams.get(id);
+    if (stream === undefined) return null;
+    return { index: stream.index, sentBytes: stream.sentBytes, totalBytes: stream.totalBytes };
   }
 
   /** Starts streaming the snapshot a core message names, unless one is already on its way. */
   send(message: SnapshotMessage): void {
     const current = this.#streams.get(message.to);
     if (current !== undefined && current.index === message.meta.index) return;
-    void this.#stream(message).catch((error: unknown) => {
-      this.#logger.warn({ to: message.to, err: error }, 'snapshot stream failed');
-      this.#streams.delete(message.to);
-    });
+    // A newer snapshot replaces a stream still running: two interleaved streams would make
+    // the follower drop both.
+    if (current !== undefined) current.cancelled = true;
+    const stream: Stream = {
+      index: message.meta.index,
+      sentBytes: 0,
+      totalBytes: 0,
+      cancelled: false,
+    };
+    this.#streams.set(message.to, stream);
+    void this.#stream(message, stream)
+      .catch((error: unknown) => {
+        this.#logger.warn({ to: message.to, err: error }, 'snapshot stream failed');
+      })
+      .finally(() => {
+        if (this.#streams.get(message.to) === stream) this.#streams.delete(message.to);
+      });
   }
 
-  async #stream(message: SnapshotMessage): Promise<void> {
+  async #stream(message: SnapshotMessage, stream: Stream): Promise<void> {
     await this.ready();
     const info = await this.#storage.snapshots.latest();
     if (info === null || info.meta.index !== message.meta.index) {
       this.#logger.warn({ to: message.to, wanted: message.meta.index }, 'snapshot not on disk yet');
       return;
     }
-    const stream = { index: info.meta.index, sentBytes: 0, totalBytes: info.bytes };
-    this.#streams.set(message.to, stream);
+    stream.totalBytes = info.bytes;
     this.#logger.info(
       { to: message.to, index: info.meta.index, bytes: info.bytes },
       'sending a snapshot',
@@ -86,6 +111,7 @@ export class SnapshotSender {
     const chunks = this.#storage.snapshots.chunks(info)[Symbol.asyncIterator]();
     let next = await chunks.next();
     for (;;) {
+      if (stream.cancelled) return;
       const data = next.done === true ? new Uint8Array(0) : next.value;
       const following = next.done === true ? next : await chunks.next();
       const last = following.done === true;
@@ -114,7 +140,6 @@ export class SnapshotSender {
       if (last) break;
       next = following;
     }
-    this.#streams.delete(message.to);
     this.#logger.info({ to: message.to, index: info.meta.index }, 'snapshot sent');
   }
 
@@ -150,6 +175,8 @@ export class SnapshotReceiver {
     }
     let incoming = this.#incoming.get(from);
     if (frame.offset === 0) {
+      // Only the newest stream is kept: a leader that died mid-stream leaves nothing behind.
+      this.#incoming.clear();
       incoming = { frame, parts: [], received: 0, crc: 0 };
       this.#incoming.set(from, incoming);
       this.#logger.info(

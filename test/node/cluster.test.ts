@@ -59,6 +59,15 @@ describe('a three-node cluster', { timeout: 240_000 }, () => {
     const oldLeader = await cluster.leader();
     await cluster.kill(oldLeader);
     const survivors = cluster.nodes.map((node) => node.id).filter((id) => id !== oldLeader);
+    // A linearizable read asked of a follower whose leader just died is answered (served
+    // through the new leader, or refused with a code), never left hanging.
+    const asked = Date.now();
+    const read = await call(
+      'GET',
+      `${cluster.url(survivors[0] as string)}/v1/kv/before-kill-0?consistency=linearizable`,
+    );
+    assert.ok(Date.now() - asked < 8000, `the read took ${Date.now() - asked} ms`);
+    assert.ok([200, 503, 504].includes(read.status), JSON.stringify(read));
     const newLeader = await cluster.leader(20_000, survivors);
     assert.notEqual(newLeader, oldLeader);
     const index = await put(cluster, newLeader, 'after-kill', 'yes');
