@@ -50,6 +50,9 @@ Runs one node: its peer listener, its HTTP API, and (when given) its RESP port.
   --cluster-secret S      shared secret, at least ${clusterSecretCharsMin} characters; prefer the environment
                           variable TANDEM_CLUSTER_SECRET, which ps does not show
   --join                  join a running cluster (add it there with tandem join)
+  --tls-cert FILE         peer TLS: this node's certificate (PEM); with --tls-key and
+  --tls-key FILE          --tls-ca, peers must present certificates signed by that CA
+  --tls-ca FILE
   --snapshot-every N      entries applied between snapshots that compact the log
                           (default 10000)
   --tick-ms N             length of one tick in ms: heartbeats every tick, elections
@@ -72,6 +75,9 @@ const flagOptions = {
   mode: { type: 'string' },
   'cluster-id': { type: 'string' },
   'cluster-secret': { type: 'string' },
+  'tls-cert': { type: 'string' },
+  'tls-key': { type: 'string' },
+  'tls-ca': { type: 'string' },
   join: { type: 'boolean' },
   'snapshot-every': { type: 'string' },
   'tick-ms': { type: 'string' },
@@ -136,7 +142,29 @@ export function resolveStartSettings(
       positiveInteger(s, 1, 100_000_000),
     ),
     tickMs: optional(setting('tick-ms'), 50, (s) => positiveInteger(s, 10, 10_000)),
+    tls: tlsFiles(setting('tls-cert'), setting('tls-key'), setting('tls-ca')),
   };
+}
+
+/** Peer TLS: all three files or none, each read now so a bad path fails at start. */
+function tlsFiles(
+  cert: Setting | undefined,
+  key: Setting | undefined,
+  ca: Setting | undefined,
+): StartSettings['tls'] {
+  const given = [cert, key, ca].filter((item) => item !== undefined);
+  if (given.length === 0) return undefined;
+  if (cert === undefined || key === undefined || ca === undefined) {
+    throw new UsageError('--tls-cert, --tls-key and --tls-ca go together: give all three or none');
+  }
+  const read = (setting: Setting): string => {
+    try {
+      return readFileSync(setting.text, 'utf8');
+    } catch (error) {
+      throw new UsageError(`${setting.name}: cannot read ${setting.text}: ${String(error)}`);
+    }
+  };
+  return { cert: read(cert), key: read(key), ca: read(ca) };
 }
 
 function positiveInteger(setting: Setting, min: number, max: number): number {

@@ -37,6 +37,8 @@ export interface ClusterOptions {
   readonly mode?: string;
   readonly snapshotEvery?: number;
   readonly secret?: string;
+  /** Extra `tandem start` arguments for a node (TLS files, say). */
+  readonly extraArgs?: (id: string) => string[];
 }
 
 /** A cluster of real `tandem start` processes on loopback, in a temporary directory. */
@@ -111,6 +113,7 @@ export class TestCluster {
       args.push('--snapshot-every', String(this.#options.snapshotEvery));
     }
     if (options.join === true) args.push('--join');
+    args.push(...(this.#options.extraArgs?.(id) ?? []));
     const child = spawn(process.execPath, args, {
       env: { ...process.env, TANDEM_CLUSTER_SECRET: options.secret ?? this.secret },
       stdio: ['ignore', 'pipe', 'pipe'],
