@@ -239,7 +239,7 @@ async function fetchStatus(port: number): Promise<NodeStatus | null> {
   }
 }
 
-/** Whether something answers TCP on the RESP port (the RESP server may not be built). */
+/** Whether something answers TCP on the RESP port (a node may have failed to open it). */
 function respServed(port: number): Promise<boolean> {
   return new Promise((resolve) => {
     const socket = connect({ host, port });
@@ -282,8 +282,8 @@ function printEndpoints(
     `  curl localhost:${second.httpPort}/v1/kv/hello`,
     `  ${statusCommand}`,
     resp
-      ? `  redis-cli -p ${first.respPort} SET greeting hi`
-      : `  redis-cli -p ${first.respPort} ...   (RESP comes later: this build serves HTTP only)`,
+      ? `  redis-cli -p ${first.respPort} SET greeting hi   then   redis-cli -p ${second.respPort} GET greeting`
+      : `  (RESP port ${first.respPort} did not answer; see ${first.logFile})`,
     '',
     '(tandem is node dist/src/cli/tandem.js when not installed.) Ctrl-C stops the cluster.',
   ];

@@ -11,6 +11,8 @@ import { pino } from 'pino';
 import { parse as parseYaml } from 'yaml';
 import { formatHostPort } from '../api/http/address.js';
 import { buildHttpServer } from '../api/http/server.js';
+import { startRespServer, type RespServer } from '../api/resp/server.js';
+import type { FollowerWrites } from '../api/resp/session.js';
 import type { Durability } from '../core/types.js';
 import { startNode, type NodeConfig, type RunningNode } from '../node/node.js';
 import type { PeerAddress } from '../transport/contract.js';
@@ -44,6 +46,10 @@ Runs one node: its peer listener, its HTTP API, and (when given) its RESP port.
   --peer-port N           node-to-node port (default: this node's entry in --peers, or 7001)
   --http-port N           HTTP API port (default 9001)
   --resp-port N           RESP port (default: none)
+  --requirepass PASS      RESP clients must AUTH with this password; prefer the
+                          environment variable TANDEM_REQUIREPASS, which ps does not show
+  --follower-writes MODE  what a follower does with a RESP write: forward (to the
+                          leader, the default) or readonly (Redis's -READONLY error)
   --host ADDR             address to listen on and advertise (default 127.0.0.1)
   --mode MODE             cluster durability: async, semi-sync, quorum, sync (default quorum)
   --cluster-id NAME       nodes of other clusters are refused (default tandem)
@@ -62,7 +68,14 @@ Runs one node: its peer listener, its HTTP API, and (when given) its RESP port.
 `;
 
 /** Every setting of `tandem start`, validated. */
-export type StartSettings = Omit<NodeConfig, 'logger'>;
+export type StartSettings = Omit<NodeConfig, 'logger'> & {
+  /** The RESP password (`--requirepass`), or undefined for none. */
+  readonly requirePass: string | undefined;
+  readonly followerWrites: FollowerWrites;
+};
+
+/** The longest RESP password accepted. */
+export const requirePassCharsMax = 512;
 
 const flagOptions = {
   id: { type: 'string' },
@@ -71,6 +84,8 @@ const flagOptions = {
   'peer-port': { type: 'string' },
   'http-port': { type: 'string' },
   'resp-port': { type: 'string' },
+  requirepass: { type: 'string' },
+  'follower-writes': { type: 'string' },
   host: { type: 'string' },
   mode: { type: 'string' },
   'cluster-id': { type: 'string' },
@@ -143,7 +158,28 @@ export function resolveStartSettings(
     ),
     tickMs: optional(setting('tick-ms'), 50, (s) => positiveInteger(s, 10, 10_000)),
     tls: tlsFiles(setting('tls-cert'), setting('tls-key'), setting('tls-ca')),
+    requirePass: requirePass(setting('requirepass'), env),
+    followerWrites: optional<FollowerWrites>(setting('follower-writes'), 'forward', (s) => {
+      if (s.text !== 'forward' && s.text !== 'readonly') {
+        throw new UsageError(
+          `${s.name} must be forward or readonly, got ${JSON.stringify(s.text)}`,
+        );
+      }
+      return s.text;
+    }),
   };
+}
+
+/** The RESP password: the flag or config file, else TANDEM_REQUIREPASS; none when empty. */
+function requirePass(found: Setting | undefined, env: NodeJS.ProcessEnv): string | undefined {
+  const text = found?.text ?? env.TANDEM_REQUIREPASS;
+  if (text === undefined || text === '') return undefined;
+  if (text.length > requirePassCharsMax || /[\r\n]/.test(text)) {
+    throw new UsageError(
+      `${found?.name ?? 'TANDEM_REQUIREPASS'} must be one line of at most ${requirePassCharsMax} characters`,
+    );
+  }
+  return text;
 }
 
 /** Peer TLS: all three files or none, each read now so a bad path fails at start. */
@@ -268,9 +304,10 @@ export async function runStart(argv: readonly string[]): Promise<void> {
   const settings = resolveStartSettings(argv, process.env);
   const logger = pino({ base: { node: settings.id } });
   let node: RunningNode;
+  const { requirePass: password, followerWrites, ...nodeSettings } = settings;
   try {
     node = await startNode({
-      ...settings,
+      ...nodeSettings,
       logger,
       // A node whose storage failed must not linger: exit so a supervisor restarts it,
       // and recovery at start tells what is on disk.
@@ -291,6 +328,23 @@ export async function runStart(argv: readonly string[]): Promise<void> {
     await node.close();
     process.exit(failureExitCode);
   }
+  let resp: RespServer | null = null;
+  if (settings.respPort !== null) {
+    try {
+      resp = await startRespServer(node, {
+        host: settings.host,
+        port: settings.respPort,
+        logger: logger.child({ component: 'resp' }),
+        password,
+        followerWrites,
+      });
+    } catch (error) {
+      logger.error({ err: error }, `RESP port ${settings.respPort} cannot be opened`);
+      await http.close();
+      await node.close();
+      process.exit(failureExitCode);
+    }
+  }
   const endpoints = {
     http: `http://${formatHostPort({ host: settings.host, port: settings.httpPort })}`,
     peer: formatHostPort(node.peerAddress),
@@ -302,9 +356,11 @@ export async function runStart(argv: readonly string[]): Promise<void> {
   };
   logger.info(
     endpoints,
-    `tandem node ${settings.id} serving HTTP on ${endpoints.http}, peers on ${endpoints.peer}`,
+    `tandem node ${settings.id} serving HTTP on ${endpoints.http}, peers on ${endpoints.peer}` +
+      (endpoints.resp === null ? '' : `, RESP on ${endpoints.resp}`),
   );
   stopOnSignals(logger, async () => {
+    await resp?.close();
     await http.close();
     await node.close();
   });

@@ -92,6 +92,10 @@ export interface NodeHandle {
   applied(): LogPosition;
   /** The leader's HTTP URL, or null while there is none known. */
   leaderHttpUrl(): string | null;
+  /** The leader's RESP endpoint (`host:port`), or null while none is known or it has none. */
+  leaderRespAddress(): string | null;
+  /** A member's RESP endpoint as it advertised it (`host:port`), or null. */
+  respAddress(id: NodeId): string | null;
   /** Leadership transfer to `id` (the leader only); resolves when `id` leads or fails. */
   promote(id: NodeId): Promise<void>;
   /** Adds a member (learner first; `learner: false` promotes it to voter once caught up). */

@@ -116,7 +116,16 @@ export async function startNode(config: NodeConfig): Promise<RunningNode> {
   const core = new RaftCore({
     id: config.id,
     random: new Prng(randomInt(0, 2 ** 32)),
-    config: { ...config.core, durability: config.durability },
+    config: {
+      // Two voters (the classic primary and replica) have no majority without both, so
+      // check-quorum would make a leader whose replica died step down and stop serving.
+      // Without it the leader stays: it serves reads, refuses sync and semi-sync writes
+      // with TANDEM_REPLICA_UNAVAILABLE, and commits nothing alone; PreVote still keeps the
+      // replica from taking over on its own, so there is never a second leader.
+      checkQuorum: voters.length !== 2 || config.join,
+      ...config.core,
+      durability: config.durability,
+    },
     persisted: { ...stored, applied: store.applied.index },
     bootstrap,
   });
@@ -198,6 +207,8 @@ class TandemNode implements RunningNode {
   #role: NodeStatus['role'] = 'follower';
   #snapshotInProgress = false;
   #httpUrls = new Map<NodeId, string>();
+  /** Each member's RESP endpoint (`host:port`) as it advertised it; absent when it has none. */
+  #respAddresses = new Map<NodeId, string>();
 
   constructor(
     config: NodeConfig,
@@ -215,6 +226,9 @@ class TandemNode implements RunningNode {
     this.#tickMs = config.tickMs ?? 50;
     this.#metrics = new NodeMetrics(config.id);
     this.#httpUrls.set(config.id, `http://${config.host}:${config.httpPort}`);
+    if (config.respPort !== null) {
+      this.#respAddresses.set(config.id, `${config.host}:${config.respPort}`);
+    }
     this.#sender = new SnapshotSender(storage, transport, config.logger);
     this.#receiver = new SnapshotReceiver(config.logger);
   }
@@ -226,7 +240,11 @@ class TandemNode implements RunningNode {
   /** Starts ticking and listening. */
   begin(): void {
     this.#transport.onMessage((from, payload) => this.#onFrame(from, payload));
-    this.#transport.onPeer((id, advertisement) => this.#httpUrls.set(id, advertisement.httpUrl));
+    this.#transport.onPeer((id, advertisement) => {
+      this.#httpUrls.set(id, advertisement.httpUrl);
+      if (advertisement.resp === null) this.#respAddresses.delete(id);
+      else this.#respAddresses.set(id, advertisement.resp);
+    });
     this.#ticker = setInterval(() => {
       this.#pendingTicks++;
       this.#pump();
@@ -323,6 +341,15 @@ class TandemNode implements RunningNode {
   leaderHttpUrl(): string | null {
     const leaderId = this.#core.status().leaderId;
     return leaderId === null ? null : (this.#httpUrls.get(leaderId) ?? null);
+  }
+
+  leaderRespAddress(): string | null {
+    const leaderId = this.#core.status().leaderId;
+    return leaderId === null ? null : this.respAddress(leaderId);
+  }
+
+  respAddress(id: NodeId): string | null {
+    return this.#respAddresses.get(id) ?? null;
   }
 
   promote(id: NodeId): Promise<void> {

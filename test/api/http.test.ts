@@ -43,6 +43,8 @@ function fakeNode(): FakeNode {
       ({ role: 'follower', leaderId: node.leaderId, httpUrl: 'http://n2' }) as NodeStatus,
     applied: () => ({ index: 7, term: 2 }),
     leaderHttpUrl: () => node.leaderUrl,
+    leaderRespAddress: () => null,
+    respAddress: () => null,
     promote: async () => {},
     addMember: async () => {},
     removeMember: async () => {},

@@ -8,16 +8,34 @@ import { fileURLToPath } from 'node:url';
 /** The built `tandem` command. */
 const tandem = fileURLToPath(new URL('../../src/cli/tandem.js', import.meta.url));
 
-/** A free TCP port on loopback (the OS picks it; two runs never collide). */
+/** Ports this process has handed out, so no two nodes of any test share one. */
+const portsHandedOut = new Set<number>();
+/**
+ * Test ports come from below the kernel's ephemeral range (32768 and up on Linux): a port
+ * from `listen(0)` lies in that range, and an outgoing connection may take it between the
+ * check and the node's own bind.
+ */
+const testPortMin = 20_000;
+const testPortMax = 32_000;
+
+/** A free TCP port on loopback, outside the ephemeral range, never handed out twice here. */
 export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
+  for (let attempt = 0; attempt < 100; attempt++) {
+    const port = testPortMin + Math.floor(Math.random() * (testPortMax - testPortMin));
+    if (portsHandedOut.has(port)) continue;
+    if (await canListen(port)) {
+      portsHandedOut.add(port);
+      return port;
+    }
+  }
+  throw new Error(`no free port found in ${testPortMin}-${testPortMax}`);
+}
+
+function canListen(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
     const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      const port = typeof address === 'object' && address !== null ? address.port : 0;
-      server.close(() => resolve(port));
-    });
+    server.once('error', () => resolve(false));
+    server.listen(port, '127.0.0.1', () => server.close(() => resolve(true)));
   });
 }
 
@@ -26,6 +44,8 @@ export interface TestNode {
   readonly id: string;
   readonly peerPort: number;
   readonly httpPort: number;
+  /** The node's RESP port (`--resp-port`). */
+  readonly respPort: number;
   readonly dir: string;
   process: ChildProcess | null;
   output: string[];
@@ -66,6 +86,7 @@ export class TestCluster {
       id,
       peerPort: await freePort(),
       httpPort: await freePort(),
+      respPort: await freePort(),
       dir: join(this.root, id),
       process: null,
       output: [],
@@ -104,6 +125,8 @@ export class TestCluster {
       String(node.peerPort),
       '--http-port',
       String(node.httpPort),
+      '--resp-port',
+      String(node.respPort),
       '--host',
       '127.0.0.1',
       '--mode',

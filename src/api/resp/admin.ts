@@ -1,0 +1,482 @@
+/**
+ * Connection, server, replication and Tandem commands: PING ECHO HELLO AUTH SELECT QUIT
+ * RESET CLIENT COMMAND CONFIG INFO ROLE WAIT READONLY READWRITE and TANDEM.*. Replication
+ * is reported in Redis's own shapes with the log index as the replication offset, so
+ * tools that read `INFO replication` or `ROLE` understand a Tandem cluster.
+ */
+import { createHash, timingSafeEqual } from 'node:crypto';
+import { TandemError } from '../../core/errors.js';
+import type { Consistency, NodeStatus } from '../../node/api.js';
+import { Glob } from '../../store/glob.js';
+import { integerArg, notAnInteger, syntaxError, type Args, type Handler } from './keys.js';
+import { error, map, ok, simple, type Reply } from './reply.js';
+import { readFor, unwrapForwarded, type ServerContext, type Session } from './session.js';
+
+/** The Redis version Tandem reports: the command set and replies follow Redis 7. */
+export const redisVersionReported = '7.2.0';
+/** How often WAIT looks at the followers' progress. */
+export const waitPollMs = 10;
+/** The longest WAIT, whatever the client asks (0 means this long): every wait must end. */
+export const waitTimeoutMsMax = 10 * 60_000;
+
+function sameSecret(given: string, expected: string): boolean {
+  // Hashes first: equal lengths for timingSafeEqual, and no length leak.
+  const digest = (text: string) => createHash('sha256').update(text).digest();
+  return timingSafeEqual(digest(given), digest(expected));
+}
+
+/** Checks AUTH's credentials; returns an error reply or null when they are right. */
+function authenticate(
+  context: ServerContext,
+  session: Session,
+  user: string,
+  pass: string,
+): Reply | null {
+  if (context.password === undefined) {
+    return error(
+      'ERR AUTH <password> called without any password configured for the default user. Are you sure your configuration is correct?',
+    );
+  }
+  if (user !== 'default' || !sameSecret(pass, context.password)) {
+    return error('WRONGPASS invalid username-password pair or user is disabled.');
+  }
+  session.authenticated = true;
+  return null;
+}
+
+const auth: Handler = (context, session, args) => {
+  if (args.text.length > 3) return syntaxError;
+  const [user, pass] =
+    args.text.length === 3 ? [args.text[1], args.text[2]] : ['default', args.text[1]];
+  return authenticate(context, session, user, pass) ?? ok;
+};
+
+/** HELLO [protover [AUTH user pass] [SETNAME name]]. */
+const hello: Handler = (context, session, args) => {
+  let protocol = session.protocol;
+  if (args.text.length > 1) {
+    const version = integerArg(args.text[1]);
+    if (version === null) return error('ERR Protocol version is not an integer or out of range');
+    if (version !== 2 && version !== 3) return error('NOPROTO unsupported protocol version');
+    protocol = version;
+  }
+  let name: string | null | undefined;
+  for (let i = 2; i < args.text.length; i++) {
+    const option = args.text[i].toUpperCase();
+    if (option === 'AUTH' && i + 2 < args.text.length) {
+      const failed = authenticate(context, session, args.text[i + 1], args.text[i + 2]);
+      if (failed !== null) return failed;
+      i += 2;
+    } else if (option === 'SETNAME' && i + 1 < args.text.length) {
+      name = args.text[++i];
+      if (!validName(name)) return badName;
+    } else {
+      return error(`ERR Syntax error in HELLO option '${args.text[i]}'`);
+    }
+  }
+  if (!session.authenticated) {
+    return error(
+      'NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO <proto> AUTH <user> <pass> option can be used to authenticate the client and select the RESP protocol version at the same time',
+    );
+  }
+  session.protocol = protocol;
+  if (name !== undefined) session.name = name === '' ? null : name;
+  const role = context.node.status().role === 'leader' ? 'master' : 'replica';
+  return map([
+    ['server', 'redis'],
+    ['version', redisVersionReported],
+    ['proto', protocol],
+    ['id', session.id],
+    ['mode', 'standalone'],
+    ['role', role],
+    ['modules', []],
+  ]);
+};
+
+const badName = error('ERR Client names cannot contain spaces, newlines or special characters.');
+
+function validName(name: string): boolean {
+  return /^[!-~]*$/.test(name);
+}
+
+function clientInfo(context: ServerContext, session: Session): string {
+  const ageSeconds = Math.floor((Date.now() - session.createdAtMs) / 1000);
+  return (
+    `id=${session.id} addr=${session.remoteAddress} laddr=${session.localAddress} fd=-1 ` +
+    `name=${session.name ?? ''} age=${ageSeconds} idle=0 flags=N db=0 sub=0 psub=0 ssub=0 ` +
+    `multi=-1 qbuf=0 qbuf-free=0 argv-mem=0 multi-mem=0 obl=0 oll=0 omem=0 tot-mem=0 ` +
+    `events=r cmd=${session.lastCommand} user=default redir=-1 resp=${session.protocol}\n`
+  );
+}
+
+const client: Handler = (context, session, args) => {
+  const sub = args.text[1].toUpperCase();
+  switch (sub) {
+    case 'ID':
+      return session.id;
+    case 'SETNAME':
+      if (args.text.length !== 3) return wrongArity('client|setname');
+      if (!validName(args.text[2])) return badName;
+      session.name = args.text[2] === '' ? null : args.text[2];
+      return ok;
+    case 'GETNAME':
+      return session.name;
+    case 'INFO':
+      return { kind: 'verbatim', text: clientInfo(context, session) };
+    case 'LIST':
+      return {
+        kind: 'verbatim',
+        text: [...context.sessions.values()].map((one) => clientInfo(context, one)).join(''),
+      };
+    case 'SETINFO':
+    case 'NO-EVICT':
+    case 'NO-TOUCH':
+      return ok;
+    default:
+      return error(`ERR unknown subcommand '${args.text[1]}'. Try CLIENT HELP.`);
+  }
+};
+
+/** Redis's arity error for `name` (lower case, `parent|sub` for subcommands). */
+export function wrongArity(name: string): Reply {
+  return error(`ERR wrong number of arguments for '${name}' command`);
+}
+
+/** CONFIG GET: the parameters clients and tools ask for, with Tandem's answers. */
+function configValues(context: ServerContext): [string, string][] {
+  return [
+    ['appendonly', 'yes'],
+    ['save', ''],
+    ['databases', '1'],
+    ['maxclients', String(context.maxClients)],
+    ['port', String(context.port)],
+    ['requirepass', context.password === undefined ? '' : '(set)'],
+    ['replica-read-only', context.followerWrites === 'readonly' ? 'yes' : 'no'],
+    ['slave-read-only', context.followerWrites === 'readonly' ? 'yes' : 'no'],
+    ['cluster-enabled', 'no'],
+    ['maxmemory', '0'],
+    ['maxmemory-policy', 'noeviction'],
+    ['timeout', '0'],
+  ];
+}
+
+const config: Handler = (context, _session, args) => {
+  const sub = args.text[1].toUpperCase();
+  if (sub === 'RESETSTAT') return ok;
+  if (sub !== 'GET') return error(`ERR unknown subcommand '${args.text[1]}'. Try CONFIG HELP.`);
+  if (args.text.length < 3) return wrongArity('config|get');
+  const globs = args.text.slice(2).map((pattern) => new Glob(pattern.toLowerCase()));
+  const found = configValues(context).filter(([name]) => globs.some((glob) => glob.matches(name)));
+  return map(found);
+};
+
+/** The command table as COMMAND reports it: [name, arity, flags, first key, last key, step]. */
+function commandInfo(name: string, arity: number, write: boolean, keyed: boolean): Reply {
+  const flags = write ? [simple('write')] : [simple('readonly'), simple('fast')];
+  const last = arity < 0 && keyed ? -1 : keyed ? 1 : 0;
+  return [name, arity, flags, keyed ? 1 : 0, last, keyed ? 1 : 0, [], [], [], []];
+}
+
+/** Builds COMMAND from the table the server dispatches with. */
+export function commandCommand(
+  table: Readonly<Record<string, { arity: number; write: boolean; keyed?: boolean }>>,
+): Handler {
+  const infos = (names: readonly string[]): Reply[] =>
+    names.map((name) => {
+      const spec = table[name.toLowerCase()];
+      return spec === undefined
+        ? null
+        : commandInfo(name.toLowerCase(), spec.arity, spec.write, spec.keyed ?? false);
+    });
+  return (_context, _session, args) => {
+    const sub = args.text[1]?.toUpperCase();
+    if (sub === undefined) return infos(Object.keys(table));
+    if (sub === 'COUNT') return Object.keys(table).length;
+    if (sub === 'LIST') return Object.keys(table);
+    if (sub === 'INFO')
+      return infos(args.text.length > 2 ? args.text.slice(2) : Object.keys(table));
+    // No documentation to give: an empty map makes redis-cli fall back to its built-in hints.
+    if (sub === 'DOCS') return map([]);
+    return error(`ERR unknown subcommand '${args.text[1]}'. Try COMMAND HELP.`);
+  };
+}
+
+/** The followers a leader counts as connected replicas, with their offsets and lag. */
+function replicas(context: ServerContext, status: NodeStatus) {
+  return status.members
+    .filter((member) => member.id !== status.id && member.healthy === true)
+    .map((member) => {
+      const resp = context.node.respAddress(member.id) ?? '';
+      const colon = resp.lastIndexOf(':');
+      return {
+        ip: colon === -1 ? '' : resp.slice(0, colon),
+        port: colon === -1 ? '0' : resp.slice(colon + 1),
+        offset: member.matchIndex ?? 0,
+        lagSeconds: Math.floor((member.lastContactMs ?? 0) / 1000),
+        state: member.snapshot === null ? 'online' : 'send_bulk',
+      };
+    });
+}
+
+function replicationInfo(context: ServerContext): string {
+  const status = context.node.status();
+  if (status.role === 'leader') {
+    const lines = replicas(context, status).map(
+      (replica, i) =>
+        `slave${i}:ip=${replica.ip},port=${replica.port},state=${replica.state},offset=${replica.offset},lag=${replica.lagSeconds}`,
+    );
+    return [
+      '# Replication',
+      'role:master',
+      `connected_slaves:${lines.length}`,
+      ...lines,
+      'master_failover_state:no-failover',
+      `master_repl_offset:${status.lastIndex}`,
+      `tandem_term:${status.term}`,
+      `tandem_commit_index:${status.commitIndex}`,
+    ].join('\r\n');
+  }
+  const leader = status.leaderId === null ? null : context.node.leaderRespAddress();
+  const colon = leader?.lastIndexOf(':') ?? -1;
+  return [
+    '# Replication',
+    'role:slave',
+    `master_host:${leader === null ? '' : leader.slice(0, colon)}`,
+    `master_port:${leader === null ? '' : leader.slice(colon + 1)}`,
+    `master_link_status:${status.leaderId === null ? 'down' : 'up'}`,
+    'master_last_io_seconds_ago:0',
+    'master_sync_in_progress:0',
+    `slave_repl_offset:${status.appliedIndex}`,
+    'slave_priority:100',
+    `slave_read_only:${context.followerWrites === 'readonly' ? 1 : 0}`,
+    'replica_announced:1',
+    'connected_slaves:0',
+    `master_repl_offset:${status.appliedIndex}`,
+    `tandem_term:${status.term}`,
+    `tandem_commit_index:${status.commitIndex}`,
+  ].join('\r\n');
+}
+
+function infoSections(context: ServerContext): Record<string, () => string> {
+  return {
+    server: () =>
+      [
+        '# Server',
+        `redis_version:${redisVersionReported}`,
+        'redis_mode:standalone',
+        `tandem_node_id:${context.node.id}`,
+        `process_id:${process.pid}`,
+        `tcp_port:${context.port}`,
+        `uptime_in_seconds:${Math.floor((Date.now() - context.startedAtMs) / 1000)}`,
+      ].join('\r\n'),
+    clients: () =>
+      [
+        '# Clients',
+        `connected_clients:${context.sessions.size}`,
+        `maxclients:${context.maxClients}`,
+      ].join('\r\n'),
+    persistence: () => ['# Persistence', 'loading:0', 'aof_enabled:1'].join('\r\n'),
+    stats: () =>
+      [
+        '# Stats',
+        `total_connections_received:${context.stats.connectionsReceived}`,
+        `total_commands_processed:${context.stats.commandsProcessed}`,
+        `rejected_connections:${context.stats.rejected}`,
+      ].join('\r\n'),
+    replication: () => replicationInfo(context),
+    keyspace: () => '# Keyspace',
+  };
+}
+
+const info: Handler = async (context, session, args) => {
+  const sections = infoSections(context);
+  const asked = args.text.slice(1).map((name) => name.toLowerCase());
+  const all =
+    asked.length === 0 || asked.some((name) => ['all', 'default', 'everything'].includes(name));
+  const names = all ? Object.keys(sections) : asked.filter((name) => name in sections);
+  const parts = names.map((name) => sections[name]());
+  if (names.includes('keyspace')) {
+    const { value: keys } = await context.node.read({ consistency: 'stale' }, (store) =>
+      store.dbsize(Date.now()),
+    );
+    if (keys > 0) parts[names.indexOf('keyspace')] += `\r\ndb0:keys=${keys},expires=0,avg_ttl=0`;
+  }
+  return { kind: 'verbatim', text: parts.join('\r\n\r\n') + '\r\n' };
+};
+
+const role: Handler = (context) => {
+  const status = context.node.status();
+  if (status.role === 'leader') {
+    const list = replicas(context, status).map((replica) => [
+      replica.ip,
+      replica.port,
+      String(replica.offset),
+    ]);
+    return ['master', status.lastIndex, list];
+  }
+  const leader = context.node.leaderRespAddress();
+  const colon = leader?.lastIndexOf(':') ?? -1;
+  return [
+    'slave',
+    leader === null ? '' : leader.slice(0, colon),
+    leader === null ? -1 : Number(leader.slice(colon + 1)),
+    status.leaderId === null ? 'connect' : 'connected',
+    status.appliedIndex,
+  ];
+};
+
+/** How many followers have `index` durably in their logs, as the leader sees it. */
+function replicasAt(context: ServerContext, index: number): number {
+  const status = context.node.status();
+  return status.members.filter(
+    (member) => member.id !== status.id && (member.matchIndex ?? 0) >= index,
+  ).length;
+}
+
+/** Waits until `count` followers hold `index`, or `timeoutMs` passes; answers how many do. */
+async function waitReplicas(
+  context: ServerContext,
+  session: Session,
+  index: number,
+  count: number,
+  timeoutMs: number,
+): Promise<Reply> {
+  const deadline =
+    Date.now() + (timeoutMs === 0 ? waitTimeoutMsMax : Math.min(timeoutMs, waitTimeoutMsMax));
+  for (;;) {
+    const status = context.node.status();
+    if (status.role !== 'leader') {
+      throw new TandemError('TANDEM_NOT_LEADER', 'this node stopped leading during WAIT');
+    }
+    const have = replicasAt(context, index);
+    if (have >= count || Date.now() >= deadline || session.closing) return have;
+    await new Promise((resolve) => setTimeout(resolve, waitPollMs));
+  }
+}
+
+function waitArguments(args: Args, from: number): [number, number] | Reply {
+  const count = integerArg(args.text[from]);
+  const timeoutMs = integerArg(args.text[from + 1]);
+  if (count === null || timeoutMs === null) return notAnInteger;
+  if (timeoutMs < 0) return error('ERR timeout is negative');
+  return [count, timeoutMs];
+}
+
+/** WAIT numreplicas timeout: for this connection's last write; a follower asks the leader. */
+const wait: Handler = async (context, session, args) => {
+  const parsed = waitArguments(args, 1);
+  if (!Array.isArray(parsed)) return parsed;
+  const [count, timeoutMs] = parsed as [number, number];
+  if (session.pendingWrites > 0) await session.writeBarrier;
+  if (context.node.status().role === 'leader') {
+    return waitReplicas(context, session, session.lastWriteIndex, count, timeoutMs);
+  }
+  const leader = context.node.leaderRespAddress();
+  if (leader === null) throw new TandemError('TANDEM_NO_LEADER', 'no leader to WAIT on');
+  const request = ['TANDEM.WAIT', String(session.lastWriteIndex), String(count), String(timeoutMs)];
+  return context.forwarder.send(leader, session.id, request);
+};
+
+/** TANDEM.WAIT index numreplicas timeout: WAIT for a given index (a follower's WAIT). */
+const tandemWait: Handler = (context, session, args) => {
+  const index = integerArg(args.text[1]);
+  const parsed = waitArguments(args, 2);
+  if (index === null || index < 0) return notAnInteger;
+  if (!Array.isArray(parsed)) return parsed;
+  const [count, timeoutMs] = parsed as [number, number];
+  return waitReplicas(context, session, index, count, timeoutMs);
+};
+
+const consistencies: readonly Consistency[] = ['stale', 'bounded', 'ryw', 'linearizable'];
+
+const tandem: Record<string, Handler> = {
+  'tandem.status': (context) => {
+    const status = context.node.status();
+    return map([
+      ['id', status.id],
+      ['role', status.role],
+      ['term', status.term],
+      ['leader', status.leaderId],
+      ['commitIndex', status.commitIndex],
+      ['appliedIndex', status.appliedIndex],
+      ['lastIndex', status.lastIndex],
+      ['durability', status.durability],
+      [
+        'members',
+        status.members.map((member) =>
+          map([
+            ['id', member.id],
+            ['voter', member.voter ? 1 : 0],
+            ['matchIndex', member.matchIndex],
+            ['lagEntries', member.lagEntries],
+            ['healthy', member.healthy === null ? null : member.healthy ? 1 : 0],
+            ['resp', context.node.respAddress(member.id)],
+          ]),
+        ),
+      ],
+    ]);
+  },
+  'tandem.version': async (context, session, args) => {
+    const entry = await readFor(context, session, (store, now) => store.get(args.text[1], now));
+    return entry === null ? null : [entry.version.index, entry.version.term];
+  },
+  'tandem.promote': async (context, session, args) => {
+    try {
+      await context.node.promote(args.text[1]);
+      return ok;
+    } catch (thrown) {
+      const notLeader = thrown instanceof TandemError && thrown.code === 'TANDEM_NOT_LEADER';
+      const leader = context.node.leaderRespAddress();
+      if (!notLeader || session.forwarded || leader === null) throw thrown;
+      return unwrapForwarded(
+        session,
+        await context.forwarder.send(leader, session.id, ['TANDEM.FORWARD', ...args.raw]),
+      );
+    }
+  },
+  'tandem.consistency': (_context, session, args) => {
+    const level = args.text[1].toLowerCase() as Consistency;
+    if (!consistencies.includes(level)) {
+      return error(`ERR consistency must be one of ${consistencies.join(', ')}`);
+    }
+    session.consistency = level;
+    return ok;
+  },
+  'tandem.wait': tandemWait,
+};
+
+/** The connection and server commands; `noauth` ones run before AUTH. */
+export const adminCommands: Readonly<
+  Record<string, { arity: number; write: boolean; noauth?: boolean; run: Handler }>
+> = {
+  ping: {
+    arity: -1,
+    write: false,
+    run: (_c, _s, args) =>
+      args.raw.length > 2 ? wrongArity('ping') : (args.raw[1] ?? simple('PONG')),
+  },
+  echo: { arity: 2, write: false, run: (_c, _s, args) => args.raw[1] },
+  hello: { arity: -1, write: false, noauth: true, run: hello },
+  auth: { arity: -2, write: false, noauth: true, run: auth },
+  select: {
+    arity: 2,
+    write: false,
+    run: (_c, _s, args) => {
+      const db = integerArg(args.text[1]);
+      if (db === null) return notAnInteger;
+      return db === 0 ? ok : error('ERR DB index is out of range');
+    },
+  },
+  readonly: { arity: 1, write: false, run: () => ok },
+  readwrite: { arity: 1, write: false, run: () => ok },
+  client: { arity: -2, write: false, run: client },
+  config: { arity: -2, write: false, run: config },
+  info: { arity: -1, write: false, run: info },
+  role: { arity: 1, write: false, run: role },
+  wait: { arity: 3, write: false, run: wait },
+  'tandem.status': { arity: 1, write: false, run: tandem['tandem.status'] },
+  'tandem.version': { arity: 2, write: false, run: tandem['tandem.version'] },
+  'tandem.promote': { arity: 2, write: true, run: tandem['tandem.promote'] },
+  'tandem.consistency': { arity: 2, write: false, run: tandem['tandem.consistency'] },
+  'tandem.wait': { arity: 4, write: false, run: tandem['tandem.wait'] },
+};

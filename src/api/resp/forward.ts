@@ -1,0 +1,158 @@
+/**
+ * Forwarding a follower's writes to the leader over RESP. The follower keeps a small pool
+ * of connections to the leader's RESP port (learnt from the leader's handshake
+ * advertisement) and sends `TANDEM.FORWARD <command...>`; the leader runs the command as
+ * its own write and answers `[index, reply]`, so the follower learns the log index it must
+ * apply before that client's next read (read-your-writes).
+ *
+ * One client connection always uses the same pooled connection, so its forwarded writes
+ * reach the leader, and enter the log, in the order the client sent them.
+ */
+import { connect, type Socket } from 'node:net';
+import { TandemError } from '../../core/errors.js';
+import type { Logger } from '../../transport/contract.js';
+import { parseHostPort } from '../http/address.js';
+import { ReplyParser } from './reply-parser.js';
+import type { Reply } from './reply.js';
+
+/** Connections per leader: enough to spread load, few enough to keep per-client order cheap. */
+export const forwardPoolSize = 4;
+/** Requests waiting on one pooled connection; past it the client is told to retry. */
+export const forwardInFlightMax = 10_000;
+/** How long a connection to the leader may take to open. */
+export const forwardConnectTimeoutMs = 2_000;
+
+interface Waiter {
+  readonly resolve: (reply: Reply) => void;
+  readonly reject: (error: unknown) => void;
+}
+
+function encodeRequest(args: readonly (string | Buffer)[]): Buffer {
+  const parts: Buffer[] = [Buffer.from(`*${args.length}\r\n`)];
+  for (const arg of args) {
+    const bytes = typeof arg === 'string' ? Buffer.from(arg, 'utf8') : arg;
+    parts.push(Buffer.from(`$${bytes.length}\r\n`), bytes, Buffer.from('\r\n'));
+  }
+  return Buffer.concat(parts);
+}
+
+/** One RESP connection to the leader, with its queue of requests awaiting replies. */
+class LeaderLink {
+  readonly address: string;
+  readonly #socket: Socket;
+  readonly #parser = new ReplyParser();
+  readonly #waiting: Waiter[] = [];
+  #dead = false;
+
+  constructor(address: string, password: string | undefined, logger: Logger) {
+    this.address = address;
+    const hostPort = parseHostPort(address);
+    if (hostPort === null)
+      throw new TandemError('TANDEM_NO_LEADER', `bad leader address ${address}`);
+    this.#socket = connect({ host: hostPort.host, port: hostPort.port });
+    this.#socket.setNoDelay(true);
+    this.#socket.setTimeout(forwardConnectTimeoutMs, () => this.#fail('connect timed out'));
+    this.#socket.once('connect', () => this.#socket.setTimeout(0));
+    this.#socket.on('data', (chunk) => this.#onData(chunk));
+    this.#socket.on('error', (error) => {
+      logger.debug({ err: error, leader: address }, 'forwarding connection failed');
+      this.#fail(error.message);
+    });
+    this.#socket.on('close', () => this.#fail('closed'));
+    if (password !== undefined) {
+      // The cluster's nodes share one password; a wrong one fails the first forward.
+      this.#waiting.push({ resolve: () => {}, reject: () => {} });
+      this.#socket.write(encodeRequest(['AUTH', password]));
+    }
+  }
+
+  get usable(): boolean {
+    return !this.#dead;
+  }
+
+  send(args: readonly (string | Buffer)[]): Promise<Reply> {
+    if (this.#dead) return Promise.reject(lost('the connection to the leader closed'));
+    if (this.#waiting.length >= forwardInFlightMax) {
+      return Promise.reject(
+        new TandemError('TANDEM_TOO_MANY_PENDING', 'too many forwarded writes'),
+      );
+    }
+    return new Promise((resolve, reject) => {
+      this.#waiting.push({ resolve, reject });
+      this.#socket.write(encodeRequest(args));
+    });
+  }
+
+  #onData(chunk: Buffer): void {
+    let replies: Reply[];
+    try {
+      replies = this.#parser.feed(chunk);
+    } catch (error) {
+      return this.#fail(`bad reply: ${(error as Error).message}`);
+    }
+    for (const reply of replies) this.#waiting.shift()?.resolve(reply);
+  }
+
+  #fail(why: string): void {
+    if (this.#dead) return;
+    this.#dead = true;
+    this.#socket.destroy();
+    // Whatever was sent may or may not have been applied: say so rather than guess.
+    for (const waiter of this.#waiting.splice(0)) waiter.reject(lost(`leader link ${why}`));
+  }
+
+  close(): void {
+    this.#fail('closed by this node');
+  }
+}
+
+function lost(why: string): TandemError {
+  return new TandemError(
+    'TANDEM_LEADERSHIP_LOST',
+    `${why}: the forwarded write may or may not have been applied`,
+  );
+}
+
+/** The pool of connections to the current leader. */
+export class Forwarder {
+  readonly #password: string | undefined;
+  readonly #logger: Logger;
+  #links: (LeaderLink | null)[] = [];
+  #address: string | null = null;
+
+  constructor(password: string | undefined, logger: Logger) {
+    this.#password = password;
+    this.#logger = logger;
+  }
+
+  /**
+   * Sends `args` to the leader at `address` on pooled connection `slot mod poolSize` and
+   * resolves with its reply (an error reply included).
+   */
+  send(address: string, slot: number, args: readonly (string | Buffer)[]): Promise<Reply> {
+    if (address !== this.#address) {
+      // A new leader: the old links are of no use any more.
+      for (const link of this.#links) link?.close();
+      this.#links = Array.from({ length: forwardPoolSize }, () => null);
+      this.#address = address;
+    }
+    const index = slot % forwardPoolSize;
+    let link = this.#links[index];
+    if (link === null || !link.usable) {
+      try {
+        link = new LeaderLink(address, this.#password, this.#logger);
+      } catch (error) {
+        return Promise.reject(error);
+      }
+      this.#links[index] = link;
+    }
+    return link.send(args);
+  }
+
+  /** Closes every pooled connection. */
+  close(): void {
+    for (const link of this.#links) link?.close();
+    this.#links = [];
+    this.#address = null;
+  }
+}

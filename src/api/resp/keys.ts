@@ -1,0 +1,268 @@
+/**
+ * The key and string commands: reads go through `readFor` (read-your-writes), writes
+ * through `writeFor` (one log entry each; MSET is one entry, so atomic). Argument errors
+ * use Redis's own texts.
+ */
+import type { Command } from '../../store/index.js';
+import { parseInteger } from './parser.js';
+import { error, ok, simple, type ErrorReply, type Reply } from './reply.js';
+import { readFor, writeFor, type ServerContext, type Session } from './session.js';
+
+/** A command's arguments: as text (UTF-8) and as the bytes that arrived. */
+export interface Args {
+  readonly text: readonly string[];
+  readonly raw: readonly Buffer[];
+}
+
+/** A command handler: returns its reply, or a promise of it. Throws for errors. */
+export type Handler = (
+  context: ServerContext,
+  session: Session,
+  args: Args,
+) => Reply | Promise<Reply>;
+
+/** Redis's texts for bad arguments. */
+export const notAnInteger = error('ERR value is not an integer or out of range');
+export const syntaxError = error('ERR syntax error');
+
+/** The integer an argument spells exactly, as Redis's string2ll reads it, or null. */
+export function integerArg(text: string): number | null {
+  const bytes = Buffer.from(text, 'latin1');
+  return parseInteger(bytes, 0, bytes.length);
+}
+
+const okReply = (): Reply => ok;
+const integerReply = (value: unknown): Reply => value as number;
+
+function get(context: ServerContext, session: Session, args: Args): Promise<Reply> {
+  return readFor(context, session, (store, now) => store.get(args.text[1], now)?.value ?? null);
+}
+
+/** SET key value [NX|XX] [GET] [EX s|PX ms|EXAT s|PXAT ms]. */
+function set(context: ServerContext, session: Session, args: Args): Reply | Promise<Reply> {
+  const at = Date.now();
+  const options = setOptions(args.text, at);
+  if ('kind' in options) return options;
+  const command: Command = {
+    type: 'set',
+    key: args.text[1],
+    value: args.text[2],
+    at,
+    ...(options.expiresAt === null ? {} : { expiresAt: options.expiresAt }),
+    ...(options.condition === undefined ? {} : { condition: options.condition }),
+    ...(options.get ? { returnOld: true } : {}),
+  };
+  // With GET the old value is the answer; otherwise OK, or null when NX/XX did not hold.
+  const format = options.get
+    ? (value: unknown): Reply => value as string | null
+    : (value: unknown): Reply => (value === 'OK' ? ok : null);
+  return writeFor(context, session, command, format, args.raw);
+}
+
+interface SetOptions {
+  condition?: 'nx' | 'xx';
+  get: boolean;
+  expiresAt: number | null;
+}
+
+function setOptions(text: readonly string[], at: number): SetOptions | ErrorReply {
+  const options: SetOptions = { get: false, expiresAt: null };
+  let expirySeen = false;
+  for (let i = 3; i < text.length; i++) {
+    const option = text[i].toUpperCase();
+    if ((option === 'NX' || option === 'XX') && options.condition === undefined) {
+      options.condition = option === 'NX' ? 'nx' : 'xx';
+    } else if (option === 'GET' && !options.get) {
+      options.get = true;
+    } else if (option === 'KEEPTTL') {
+      return error('ERR KEEPTTL is not supported by Tandem: give the expiry again with PX');
+    } else if (
+      ['EX', 'PX', 'EXAT', 'PXAT'].includes(option) &&
+      !expirySeen &&
+      i + 1 < text.length
+    ) {
+      const amount = integerArg(text[++i]);
+      if (amount === null) return notAnInteger;
+      const expiresAt = absoluteExpiry(option, amount, at);
+      if (amount <= 0 || expiresAt === null)
+        return error("ERR invalid expire time in 'set' command");
+      options.expiresAt = expiresAt;
+      expirySeen = true;
+    } else {
+      return syntaxError;
+    }
+  }
+  return options;
+}
+
+/** The absolute expiry in ms an EX/PX/EXAT/PXAT amount means, or null when out of range. */
+function absoluteExpiry(unit: string, amount: number, at: number): number | null {
+  const ms = unit === 'EX' || unit === 'EXAT' ? amount * 1000 : amount;
+  const absolute = unit.endsWith('AT') ? ms : at + ms;
+  return Number.isSafeInteger(absolute) ? Math.max(absolute, 0) : null;
+}
+
+function del(context: ServerContext, session: Session, args: Args): Promise<Reply> {
+  const command: Command = { type: 'del', keys: args.text.slice(1), at: Date.now() };
+  return writeFor(context, session, command, integerReply, args.raw);
+}
+
+function exists(context: ServerContext, session: Session, args: Args): Promise<Reply> {
+  return readFor(context, session, (store, now) => store.exists(args.text.slice(1), now));
+}
+
+/** INCR, DECR, INCRBY, DECRBY: `sign` and whether the amount is an argument. */
+function counter(sign: 1 | -1, byArgument: boolean): Handler {
+  return (context, session, args) => {
+    const amount = byArgument ? integerArg(args.text[2]) : 1;
+    if (amount === null) return notAnInteger;
+    const command: Command = {
+      type: 'incrby',
+      key: args.text[1],
+      by: sign * amount,
+      at: Date.now(),
+    };
+    return writeFor(context, session, command, integerReply, args.raw);
+  };
+}
+
+function append(context: ServerContext, session: Session, args: Args): Promise<Reply> {
+  const command: Command = {
+    type: 'append',
+    key: args.text[1],
+    value: args.text[2],
+    at: Date.now(),
+  };
+  return writeFor(context, session, command, integerReply, args.raw);
+}
+
+function strlen(context: ServerContext, session: Session, args: Args): Promise<Reply> {
+  return readFor(context, session, (store, now) => {
+    const value = store.get(args.text[1], now)?.value;
+    return value === undefined ? 0 : Buffer.byteLength(value, 'utf8');
+  });
+}
+
+function mget(context: ServerContext, session: Session, args: Args): Promise<Reply> {
+  return readFor(context, session, (store, now) =>
+    args.text.slice(1).map((key) => store.get(key, now)?.value ?? null),
+  );
+}
+
+function mset(context: ServerContext, session: Session, args: Args): Reply | Promise<Reply> {
+  if (args.text.length % 2 !== 1) return error("ERR wrong number of arguments for 'mset' command");
+  const pairs: [string, string][] = [];
+  for (let i = 1; i < args.text.length; i += 2) pairs.push([args.text[i], args.text[i + 1]]);
+  const command: Command = { type: 'mset', pairs, at: Date.now() };
+  return writeFor(context, session, command, okReply, args.raw);
+}
+
+/** EXPIRE and PEXPIRE: `unitMs` per unit of the argument. */
+function expire(unitMs: number, name: string): Handler {
+  return (context, session, args) => {
+    if (args.text.length > 3) return error(`ERR Unsupported option ${args.text[3]}`);
+    const amount = integerArg(args.text[2]);
+    if (amount === null) return notAnInteger;
+    const at = Date.now();
+    const expiresAt = at + amount * unitMs;
+    if (!Number.isSafeInteger(expiresAt)) {
+      return error(`ERR invalid expire time in '${name}' command`);
+    }
+    const command: Command = {
+      type: 'expire',
+      key: args.text[1],
+      expiresAt: Math.max(expiresAt, 0),
+      at,
+    };
+    return writeFor(context, session, command, integerReply, args.raw);
+  };
+}
+
+function persist(context: ServerContext, session: Session, args: Args): Promise<Reply> {
+  const command: Command = { type: 'expire', key: args.text[1], expiresAt: null, at: Date.now() };
+  return writeFor(context, session, command, integerReply, args.raw);
+}
+
+/** TTL (seconds, rounded as Redis rounds) and PTTL (ms). */
+function ttl(inSeconds: boolean): Handler {
+  return (context, session, args) =>
+    readFor(context, session, (store, now) => {
+      const ms = store.ttlMs(args.text[1], now);
+      return ms < 0 || !inSeconds ? ms : Math.floor((ms + 500) / 1000);
+    });
+}
+
+function type(context: ServerContext, session: Session, args: Args): Promise<Reply> {
+  return readFor(context, session, (store, now) => simple(store.type(args.text[1], now)));
+}
+
+function keys(context: ServerContext, session: Session, args: Args): Promise<Reply> {
+  return readFor(context, session, (store, now) => store.keys(args.text[1], now));
+}
+
+/** SCAN cursor [MATCH pattern] [COUNT n] [TYPE string]. */
+function scan(context: ServerContext, session: Session, args: Args): Reply | Promise<Reply> {
+  const cursor = integerArg(args.text[1]);
+  if (cursor === null || cursor < 0) return error('ERR invalid cursor');
+  const options: { match?: string; count?: number } = {};
+  let onlyStrings = true;
+  for (let i = 2; i < args.text.length; i += 2) {
+    const option = args.text[i].toUpperCase();
+    const value = args.text[i + 1];
+    if (value === undefined) return syntaxError;
+    if (option === 'MATCH') options.match = value;
+    else if (option === 'COUNT') {
+      const count = integerArg(value);
+      if (count === null) return notAnInteger;
+      if (count < 1) return syntaxError;
+      options.count = count;
+    } else if (option === 'TYPE') onlyStrings = value.toLowerCase() === 'string';
+    else return syntaxError;
+  }
+  return readFor(context, session, (store, now) => {
+    const page = store.scan(cursor, options, now);
+    return [String(page.cursor), onlyStrings ? page.keys : []];
+  });
+}
+
+function dbsize(context: ServerContext, session: Session): Promise<Reply> {
+  return readFor(context, session, (store, now) => store.dbsize(now));
+}
+
+function flushdb(context: ServerContext, session: Session, args: Args): Reply | Promise<Reply> {
+  const mode = args.text[1]?.toUpperCase();
+  if (args.text.length > 2 || (mode !== undefined && mode !== 'ASYNC' && mode !== 'SYNC')) {
+    return syntaxError;
+  }
+  return writeFor(context, session, { type: 'flush', at: Date.now() }, okReply, args.raw);
+}
+
+/** The key and string commands: handler, Redis arity (negative: at least), and whether it writes. */
+export const keyCommands: Readonly<
+  Record<string, { arity: number; write: boolean; run: Handler }>
+> = {
+  get: { arity: 2, write: false, run: get },
+  set: { arity: -3, write: true, run: set },
+  del: { arity: -2, write: true, run: del },
+  unlink: { arity: -2, write: true, run: del },
+  exists: { arity: -2, write: false, run: exists },
+  incr: { arity: 2, write: true, run: counter(1, false) },
+  decr: { arity: 2, write: true, run: counter(-1, false) },
+  incrby: { arity: 3, write: true, run: counter(1, true) },
+  decrby: { arity: 3, write: true, run: counter(-1, true) },
+  append: { arity: 3, write: true, run: append },
+  strlen: { arity: 2, write: false, run: strlen },
+  mget: { arity: -2, write: false, run: mget },
+  mset: { arity: -3, write: true, run: mset },
+  expire: { arity: -3, write: true, run: expire(1000, 'expire') },
+  pexpire: { arity: -3, write: true, run: expire(1, 'pexpire') },
+  persist: { arity: 2, write: true, run: persist },
+  ttl: { arity: 2, write: false, run: ttl(true) },
+  pttl: { arity: 2, write: false, run: ttl(false) },
+  type: { arity: 2, write: false, run: type },
+  keys: { arity: 2, write: false, run: keys },
+  scan: { arity: -2, write: false, run: scan },
+  dbsize: { arity: 1, write: false, run: dbsize },
+  flushdb: { arity: -1, write: true, run: flushdb },
+  flushall: { arity: -1, write: true, run: flushdb },
+};

@@ -1,0 +1,351 @@
+/**
+ * The RESP server: the thin adapter that owns the sockets. Each connection feeds its bytes
+ * to a `RequestParser`, runs every complete command of a read in order, and answers the
+ * whole batch with one socket write. Writes of one batch are proposed back to back (so
+ * they share the leader's group commit); a read waits for the connection's earlier writes
+ * (read-your-writes). A protocol error answers `-ERR Protocol error: ...` and closes that
+ * connection only.
+ */
+import { createServer, type Server, type Socket } from 'node:net';
+import type { NodeHandle } from '../../node/api.js';
+import type { Logger } from '../../transport/contract.js';
+import { adminCommands, commandCommand, wrongArity } from './admin.js';
+import { Forwarder } from './forward.js';
+import { keyCommands, type Args, type Handler } from './keys.js';
+import { bulkBytesMaxDefault, RequestParser, type RespCommand } from './parser.js';
+import { error, ok, simple, ReplyWriter, type Reply } from './reply.js';
+import {
+  errorReply,
+  newSession,
+  type FollowerWrites,
+  type ServerContext,
+  type Session,
+} from './session.js';
+
+/** Redis's default `maxclients`. */
+export const maxClientsDefault = 10_000;
+/**
+ * Bytes of replies a client may leave unread before it is disconnected (Redis's
+ * client-output-buffer-limit for normal clients is unlimited; an unbounded buffer is how
+ * one slow reader takes a server down, so Tandem sets one).
+ */
+export const outputBufferBytesMaxDefault = 64 * 1024 * 1024;
+/** Commands of one connection queued or not yet answered; past it, its socket pauses. */
+export const pendingCommandsMax = 16_384;
+/**
+ * Writes of one connection in flight at once: enough to fill a group commit, well under
+ * the node's own proposal limit, so that one pipelining client cannot exhaust it.
+ */
+export const pendingWritesMax = 1_024;
+
+/** Options of `startRespServer`. */
+export interface RespServerOptions {
+  readonly host: string;
+  /** 0 picks a free port (see `RespServer.port`). */
+  readonly port: number;
+  readonly logger: Logger;
+  /** When set, clients must AUTH (or HELLO ... AUTH) with it first. */
+  readonly password?: string;
+  /** What a follower does with writes (default `forward`). */
+  readonly followerWrites?: FollowerWrites;
+  readonly maxClients?: number;
+  readonly outputBufferBytesMax?: number;
+  readonly bulkBytesMax?: number;
+}
+
+/** A running RESP server. */
+export interface RespServer {
+  readonly port: number;
+  /** Stops listening, closes every connection and the forwarding pool. */
+  close(): Promise<void>;
+}
+
+interface CommandSpec {
+  readonly arity: number;
+  readonly write: boolean;
+  readonly noauth?: boolean;
+  readonly keyed?: boolean;
+  readonly run: Handler;
+}
+
+/** Commands the server answers itself, since they act on the connection. */
+const connectionCommands: Record<string, CommandSpec> = {
+  quit: { arity: -1, write: false, noauth: true, run: () => ok },
+  reset: { arity: 1, write: false, noauth: true, run: () => simple('RESET') },
+  'tandem.forward': { arity: -2, write: false, run: () => ok },
+};
+
+function buildTable(): Record<string, CommandSpec> {
+  const table: Record<string, CommandSpec> = {};
+  for (const [name, spec] of Object.entries(keyCommands)) table[name] = { ...spec, keyed: true };
+  Object.assign(table, adminCommands, connectionCommands);
+  table.command = { arity: -1, write: false, run: commandCommand(table) };
+  return table;
+}
+
+const table = buildTable();
+
+/** Redis's unknown-command text: the name, then arguments quoted, up to 128 characters. */
+function unknownCommand(args: readonly string[]): Reply {
+  let listed = '';
+  for (let i = 1; i < args.length && listed.length < 128; i++) {
+    listed += `'${args[i].slice(0, 128 - listed.length)}' `;
+  }
+  return error(
+    `ERR unknown command '${args[0].slice(0, 128)}', with args beginning with: ${listed}`,
+  );
+}
+
+/** Starts a RESP server for `node`. */
+export async function startRespServer(
+  node: NodeHandle,
+  options: RespServerOptions,
+): Promise<RespServer> {
+  const sessions = new Map<number, Session>();
+  const context: ServerContext = {
+    node,
+    logger: options.logger,
+    password: options.password,
+    followerWrites: options.followerWrites ?? 'forward',
+    forwarder: new Forwarder(options.password, options.logger),
+    sessions,
+    startedAtMs: Date.now(),
+    maxClients: options.maxClients ?? maxClientsDefault,
+    port: options.port,
+    stats: { commandsProcessed: 0, connectionsReceived: 0, rejected: 0 },
+  };
+  const sockets = new Set<Socket>();
+  let nextId = 1;
+  const server = createServer((socket) => {
+    context.stats.connectionsReceived++;
+    if (sessions.size >= context.maxClients) {
+      context.stats.rejected++;
+      socket.end('-ERR max number of clients reached\r\n');
+      return;
+    }
+    sockets.add(socket);
+    socket.once('close', () => sockets.delete(socket));
+    new Connection(context, socket, nextId++, options);
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen({ host: options.host, port: options.port }, () => resolve());
+  });
+  const address = server.address();
+  const port = typeof address === 'object' && address !== null ? address.port : options.port;
+  (context as { port: number }).port = port;
+  return {
+    port,
+    close: () => closeServer(server, sockets, context),
+  };
+}
+
+function closeServer(server: Server, sockets: Set<Socket>, context: ServerContext): Promise<void> {
+  return new Promise((resolve) => {
+    server.close(() => resolve());
+    for (const socket of sockets) socket.destroy();
+    context.forwarder.close();
+  });
+}
+
+/** One client connection: parser, session, and the ordered stream of reply batches. */
+class Connection {
+  readonly #context: ServerContext;
+  readonly #socket: Socket;
+  readonly #session: Session;
+  readonly #parser: RequestParser;
+  readonly #outputBytesMax: number;
+  /** Settles once every batch so far has been written: batches are answered in order. */
+  #previous: Promise<void> | null = null;
+  #pendingCommands = 0;
+  /** Parsed commands not yet run; `#queue[#head]` runs next. */
+  #queue: RespCommand[] = [];
+  #head = 0;
+
+  constructor(context: ServerContext, socket: Socket, id: number, options: RespServerOptions) {
+    this.#context = context;
+    this.#socket = socket;
+    this.#outputBytesMax = options.outputBufferBytesMax ?? outputBufferBytesMaxDefault;
+    this.#parser = new RequestParser({ bulkBytesMax: options.bulkBytesMax ?? bulkBytesMaxDefault });
+    const remote = `${socket.remoteAddress}:${socket.remotePort}`;
+    const local = `${socket.localAddress}:${socket.localPort}`;
+    this.#session = newSession(id, remote, local, {
+      authenticated: context.password === undefined,
+      forwarded: false,
+    });
+    (context.sessions as Map<number, Session>).set(id, this.#session);
+    this.#session.onWriteSettled = () => {
+      if (this.#head < this.#queue.length) this.#pump();
+    };
+    socket.setNoDelay(true);
+    socket.on('data', (chunk) => this.#onData(chunk));
+    socket.on('drain', () => this.#maybeResume());
+    socket.on('error', (cause) =>
+      context.logger.debug({ err: cause, client: remote }, 'RESP client error'),
+    );
+    socket.once('close', () => {
+      this.#session.closing = true;
+      (context.sessions as Map<number, Session>).delete(id);
+    });
+  }
+
+  #onData(chunk: Buffer): void {
+    if (this.#session.closing) return;
+    for (const command of this.#parser.feed(chunk)) this.#queue.push(command);
+    this.#pump();
+  }
+
+  /**
+   * Runs queued commands in order until the queue is empty or the connection has
+   * `pendingWritesMax` writes in flight (then a settling write calls this again), and
+   * answers what ran as one batch. Backpressure: a client that pipelines faster than the
+   * log commits waits here, and its socket is paused, instead of overrunning the node's
+   * proposal queue.
+   */
+  #pump(): void {
+    const replies: (Reply | Promise<Reply>)[] = [];
+    let asynchronous = false;
+    while (this.#head < this.#queue.length && !this.#session.closing) {
+      if (this.#session.pendingWrites >= pendingWritesMax) break;
+      const reply = this.#run(this.#queue[this.#head++]);
+      if (reply instanceof Promise) asynchronous = true;
+      replies.push(reply);
+    }
+    if (this.#head === this.#queue.length) {
+      this.#queue = [];
+      this.#head = 0;
+      const failure = this.#parser.failure;
+      if (failure !== null && !this.#session.closing) {
+        this.#context.logger.debug(
+          { client: this.#session.remoteAddress, protocolError: failure.message },
+          'RESP protocol error',
+        );
+        replies.push(error(`ERR ${failure.message}`));
+        this.#session.closing = true;
+      }
+    }
+    this.#pendingCommands += replies.length;
+    if (
+      this.#queue.length - this.#head > pendingCommandsMax ||
+      this.#pendingCommands > pendingCommandsMax
+    ) {
+      this.#socket.pause();
+    }
+    if (replies.length === 0) return;
+    if (!asynchronous && this.#previous === null) return this.#send(replies as Reply[]);
+    const before = this.#previous ?? Promise.resolve();
+    const batch = before.then(() => Promise.all(replies)).then((done) => this.#send(done));
+    this.#previous = batch;
+    void batch.then(() => {
+      if (this.#previous === batch) this.#previous = null;
+    });
+  }
+
+  /** Runs one command; never throws (errors become error replies). */
+  #run(command: RespCommand): Reply | Promise<Reply> {
+    const context = this.#context;
+    context.stats.commandsProcessed++;
+    const args: Args = { raw: command, text: command.map((arg) => arg.toString('utf8')) };
+    const name = args.text[0].toLowerCase();
+    const spec = table[name];
+    if (spec === undefined) return unknownCommand(args.text);
+    if (spec.arity > 0 ? args.text.length !== spec.arity : args.text.length < -spec.arity) {
+      return wrongArity(name);
+    }
+    if (!this.#session.authenticated && spec.noauth !== true)
+      return error('NOAUTH Authentication required.');
+    this.#session.lastCommand = name;
+    if (name === 'quit') this.#session.closing = true;
+    if (name === 'reset') this.#reset();
+    if (name === 'tandem.forward') return this.#forwarded(args);
+    try {
+      const reply = spec.run(context, this.#session, args);
+      return reply instanceof Promise
+        ? reply.catch((thrown) => errorReply(thrown, context.logger))
+        : reply;
+    } catch (thrown) {
+      return errorReply(thrown, context.logger);
+    }
+  }
+
+  #reset(): void {
+    const session = this.#session;
+    session.protocol = 2;
+    session.name = null;
+    session.consistency = 'ryw';
+    session.authenticated = this.#context.password === undefined;
+  }
+
+  /**
+   * TANDEM.FORWARD cmd args...: a follower's write, run here as a write of its own
+   * session (which must not forward again), answered `[index, reply]`.
+   */
+  #forwarded(args: Args): Reply | Promise<Reply> {
+    const raw = args.raw.slice(1);
+    const spec = table[raw[0].toString('utf8').toLowerCase()];
+    if (spec === undefined || !spec.write) return error('ERR TANDEM.FORWARD takes a write command');
+    const inner = newSession(
+      this.#session.id,
+      this.#session.remoteAddress,
+      this.#session.localAddress,
+      {
+        authenticated: true,
+        forwarded: true,
+      },
+    );
+    // The write notes its index on `inner` before its reply settles.
+    return Promise.resolve(this.#runAs(inner, spec, raw)).then((done) => [
+      inner.lastWriteIndex,
+      done,
+    ]);
+  }
+
+  #runAs(session: Session, spec: CommandSpec, raw: Buffer[]): Reply | Promise<Reply> {
+    const args: Args = { raw, text: raw.map((arg) => arg.toString('utf8')) };
+    const name = args.text[0].toLowerCase();
+    if (spec.arity > 0 ? raw.length !== spec.arity : raw.length < -spec.arity)
+      return wrongArity(name);
+    try {
+      const reply = spec.run(this.#context, session, args);
+      return reply instanceof Promise
+        ? reply.catch((thrown) => errorReply(thrown, this.#context.logger))
+        : reply;
+    } catch (thrown) {
+      return errorReply(thrown, this.#context.logger);
+    }
+  }
+
+  /** Writes one batch of replies with one socket write; enforces the output limit. */
+  #send(replies: readonly Reply[]): void {
+    this.#pendingCommands -= replies.length;
+    if (this.#socket.destroyed) return;
+    const writer = new ReplyWriter();
+    for (const reply of replies) writer.write(reply, this.#session.protocol);
+    const flushed = this.#socket.write(writer.take());
+    if (this.#session.closing) {
+      this.#socket.end();
+      return;
+    }
+    if (this.#socket.writableLength > this.#outputBytesMax) {
+      this.#context.logger.warn(
+        { client: this.#session.remoteAddress, bytes: this.#socket.writableLength },
+        'closing a client over the output buffer limit',
+      );
+      this.#socket.destroy();
+      return;
+    }
+    if (!flushed) this.#socket.pause();
+    else this.#maybeResume();
+  }
+
+  #maybeResume(): void {
+    const queued = this.#queue.length - this.#head;
+    if (
+      queued <= pendingCommandsMax &&
+      this.#pendingCommands <= pendingCommandsMax &&
+      this.#socket.writableLength === 0
+    ) {
+      this.#socket.resume();
+    }
+  }
+}

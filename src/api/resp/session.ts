@@ -1,0 +1,204 @@
+/**
+ * What the RESP commands share: one connection's state (`Session`) and the server's
+ * (`ServerContext`), and the two paths every data command takes: `readFor` (read-your-writes
+ * for this connection) and `writeFor` (propose here, or forward to the leader).
+ */
+import { TandemError } from '../../core/errors.js';
+import type { Consistency, NodeHandle } from '../../node/api.js';
+import type { ApplyResult, Command } from '../../store/index.js';
+import type { SqliteStore } from '../../store/sqlite.js';
+import type { Logger } from '../../transport/contract.js';
+import type { Forwarder } from './forward.js';
+import { error, type Reply } from './reply.js';
+import type { Protocol } from './reply.js';
+
+/** How a follower treats writes: forward them to the leader, or refuse as a Redis replica does. */
+export type FollowerWrites = 'forward' | 'readonly';
+
+/** One client connection's state. */
+export interface Session {
+  readonly id: number;
+  readonly remoteAddress: string;
+  readonly localAddress: string;
+  readonly createdAtMs: number;
+  protocol: Protocol;
+  name: string | null;
+  authenticated: boolean;
+  consistency: Consistency;
+  /** The log index of this connection's latest acknowledged write; reads wait for it. */
+  lastWriteIndex: number;
+  /** Writes sent and not yet answered, and a promise settled once they all are. */
+  pendingWrites: number;
+  writeBarrier: Promise<unknown>;
+  /** Called each time one of this session's writes settles (the server resumes its queue). */
+  onWriteSettled: (() => void) | null;
+  /** Set by QUIT or a protocol error: later commands are not run. */
+  closing: boolean;
+  /** A leader running a follower's forwarded write: NOT_LEADER must not forward again. */
+  readonly forwarded: boolean;
+  /** The last command run, for CLIENT INFO. */
+  lastCommand: string;
+}
+
+/** What every command can reach besides its session. */
+export interface ServerContext {
+  readonly node: NodeHandle;
+  readonly logger: Logger;
+  readonly password: string | undefined;
+  readonly followerWrites: FollowerWrites;
+  readonly forwarder: Forwarder;
+  readonly sessions: ReadonlyMap<number, Session>;
+  readonly startedAtMs: number;
+  readonly maxClients: number;
+  readonly port: number;
+  /** Counters for INFO stats. */
+  readonly stats: { commandsProcessed: number; connectionsReceived: number; rejected: number };
+}
+
+/** A new session for a connection (or for a forwarded write on the leader). */
+export function newSession(
+  id: number,
+  remoteAddress: string,
+  localAddress: string,
+  options: { authenticated: boolean; forwarded: boolean },
+): Session {
+  return {
+    id,
+    remoteAddress,
+    localAddress,
+    createdAtMs: Date.now(),
+    protocol: 2,
+    name: null,
+    authenticated: options.authenticated,
+    consistency: 'ryw',
+    lastWriteIndex: 0,
+    pendingWrites: 0,
+    onWriteSettled: null,
+    writeBarrier: Promise.resolve(),
+    closing: false,
+    forwarded: options.forwarded,
+    lastCommand: 'NULL',
+  };
+}
+
+/** Codes that mean "no leader to take this right now; nothing was written": retry later. */
+const retryCodes: ReadonlySet<string> = new Set([
+  'TANDEM_NOT_LEADER',
+  'TANDEM_NO_LEADER',
+  'TANDEM_TRANSFER_IN_PROGRESS',
+  'TANDEM_TOO_MANY_PENDING',
+  'TANDEM_NOT_CAUGHT_UP',
+]);
+
+/**
+ * The RESP error for anything a command threw. Bad input is `ERR <message>`, as Redis
+ * answers it; "no leader right now" is `TRYAGAIN <message>`, as Redis Cluster answers
+ * while slots move (nothing was written, retry); every other Tandem error is
+ * `<CODE> <message>` with its stable code (`TANDEM_SYNC_TIMEOUT ...`), so that a client
+ * can tell an unknown outcome from a refusal.
+ */
+export function errorReply(thrown: unknown, logger: Logger): Reply {
+  if (thrown instanceof TandemError) {
+    if (thrown.code === 'TANDEM_BAD_REQUEST' || thrown.code === 'TANDEM_ENTRY_TOO_LARGE') {
+      return error(thrown.message.startsWith('ERR ') ? thrown.message : `ERR ${thrown.message}`);
+    }
+    if (retryCodes.has(thrown.code)) return error(`TRYAGAIN ${thrown.message}`);
+    return error(`${thrown.code} ${thrown.message}`);
+  }
+  logger.error({ err: thrown }, 'RESP command failed');
+  return error(`ERR internal error: ${(thrown as Error)?.message ?? String(thrown)}`);
+}
+
+/**
+ * Runs `query` on the local store once this connection's own writes are applied here
+ * (read-your-writes), at the connection's consistency level.
+ */
+export async function readFor<T>(
+  context: ServerContext,
+  session: Session,
+  query: (store: SqliteStore, nowMs: number) => T,
+): Promise<T> {
+  if (session.pendingWrites > 0) await session.writeBarrier;
+  const { value } = await context.node.read(
+    { consistency: session.consistency, afterIndex: session.lastWriteIndex },
+    (store) => query(store, Date.now()),
+  );
+  return value;
+}
+
+/** How a write's apply result becomes its reply. */
+export type ResultFormat = (value: unknown) => Reply;
+
+/**
+ * Proposes `command`; on a follower, forwards `args` (the client's own command) to the
+ * leader or refuses with Redis's READONLY error. Records the write's index for this
+ * connection's later reads. Called in command order, so the proposals are too.
+ */
+export function writeFor(
+  context: ServerContext,
+  session: Session,
+  command: Command,
+  format: ResultFormat,
+  args: readonly Buffer[],
+): Promise<Reply> {
+  const done = context.node.write(command).then(
+    ({ index, result }) => {
+      noteIndex(session, index);
+      return applied(result, format);
+    },
+    (thrown: unknown) => {
+      if (!(thrown instanceof TandemError) || thrown.code !== 'TANDEM_NOT_LEADER') throw thrown;
+      return forwardWrite(context, session, args, thrown);
+    },
+  );
+  return track(session, done);
+}
+
+/** Counts a write as pending on its session until it settles. */
+export function track(session: Session, done: Promise<Reply>): Promise<Reply> {
+  session.pendingWrites++;
+  const settled = done.finally(() => {
+    session.pendingWrites--;
+    session.onWriteSettled?.();
+  });
+  session.writeBarrier = Promise.all([session.writeBarrier, settled.catch(() => {})]);
+  return settled;
+}
+
+function noteIndex(session: Session, index: number): void {
+  if (index > session.lastWriteIndex) session.lastWriteIndex = index;
+}
+
+/** The reply for an apply result: the command's own error text, or its value formatted. */
+export function applied(result: ApplyResult, format: ResultFormat): Reply {
+  if (result !== null && !result.ok) return error(result.error);
+  return format(result === null ? null : result.value);
+}
+
+async function forwardWrite(
+  context: ServerContext,
+  session: Session,
+  args: readonly Buffer[],
+  notLeader: TandemError,
+): Promise<Reply> {
+  if (context.followerWrites === 'readonly') {
+    return error("READONLY You can't write against a read only replica.");
+  }
+  if (session.forwarded) throw notLeader;
+  const leader = context.node.leaderRespAddress();
+  if (leader === null) {
+    throw new TandemError('TANDEM_NO_LEADER', 'no leader with a RESP port is known', {
+      cause: notLeader,
+    });
+  }
+  const reply = await context.forwarder.send(leader, session.id, ['TANDEM.FORWARD', ...args]);
+  return unwrapForwarded(session, reply);
+}
+
+/** `[index, reply]` from the leader: notes the index and returns the reply. */
+export function unwrapForwarded(session: Session, reply: Reply): Reply {
+  if (!Array.isArray(reply)) return reply; // an error reply from the leader
+  const [index, inner] = reply as readonly Reply[];
+  if (typeof index === 'number' && Number.isSafeInteger(index)) noteIndex(session, index);
+  return inner ?? null;
+}
