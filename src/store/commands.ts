@@ -9,6 +9,7 @@
  */
 import { Packr } from 'msgpackr';
 import { TandemError } from '../core/errors.js';
+import { sessionProblem, type Session } from './sessions.js';
 import { checkStatement } from './sql-check.js';
 
 /** The longest key, in UTF-8 bytes. Keys are identifiers, not payloads. */
@@ -45,6 +46,8 @@ export interface SetCommand {
   readonly key: string;
   readonly value: string;
   readonly at: number;
+  /** The client's session and sequence: see sessions.ts (exactly-once across retries). */
+  readonly session?: Session;
   readonly expiresAt?: number | null;
   readonly condition?: 'nx' | 'xx';
   readonly ifVersion?: Version;
@@ -56,6 +59,8 @@ export interface MsetCommand {
   readonly type: 'mset';
   readonly pairs: readonly (readonly [string, string])[];
   readonly at: number;
+  /** The client's session and sequence: see sessions.ts (exactly-once across retries). */
+  readonly session?: Session;
 }
 
 /** DEL of one or more keys. */
@@ -63,6 +68,8 @@ export interface DelCommand {
   readonly type: 'del';
   readonly keys: readonly string[];
   readonly at: number;
+  /** The client's session and sequence: see sessions.ts (exactly-once across retries). */
+  readonly session?: Session;
 }
 
 /** INCRBY with Redis semantics: an absent key counts as 0; the expiry is kept. */
@@ -71,6 +78,8 @@ export interface IncrbyCommand {
   readonly key: string;
   readonly by: number;
   readonly at: number;
+  /** The client's session and sequence: see sessions.ts (exactly-once across retries). */
+  readonly session?: Session;
 }
 
 /** APPEND: creates the key when absent; keeps the expiry. */
@@ -79,6 +88,8 @@ export interface AppendCommand {
   readonly key: string;
   readonly value: string;
   readonly at: number;
+  /** The client's session and sequence: see sessions.ts (exactly-once across retries). */
+  readonly session?: Session;
 }
 
 /** EXPIRE at an absolute time (ms), or PERSIST when `expiresAt` is null. */
@@ -87,12 +98,16 @@ export interface ExpireCommand {
   readonly key: string;
   readonly expiresAt: number | null;
   readonly at: number;
+  /** The client's session and sequence: see sessions.ts (exactly-once across retries). */
+  readonly session?: Session;
 }
 
 /** FLUSHDB: removes every key (the SQL tables are left alone). */
 export interface FlushCommand {
   readonly type: 'flush';
   readonly at: number;
+  /** The client's session and sequence: see sessions.ts (exactly-once across retries). */
+  readonly session?: Session;
 }
 
 /**
@@ -103,6 +118,8 @@ export interface FlushCommand {
 export interface ExpireSweepCommand {
   readonly type: 'expire-sweep';
   readonly at: number;
+  /** Never set: sweeps are the leader's own commands. */
+  readonly session?: never;
 }
 
 /** A value SQL can bind. Booleans bind as 1 and 0. */
@@ -121,6 +138,10 @@ export interface SqlStatement {
 export interface SqlCommand {
   readonly type: 'sql';
   readonly statements: readonly SqlStatement[];
+  /** The leader's clock (ms) when it built the command; required with a `session`. */
+  readonly at?: number;
+  /** The client's session and sequence: see sessions.ts (exactly-once across retries). */
+  readonly session?: Session;
 }
 
 /** Every replicated command. */
@@ -212,15 +233,25 @@ function prefixError(error: unknown, prefix: string): unknown {
 
 /** Keys every command type may carry; anything else is malformed. */
 const fieldsByType: Readonly<Record<CommandType, ReadonlySet<string>>> = {
-  set: new Set(['type', 'key', 'value', 'at', 'expiresAt', 'condition', 'ifVersion', 'returnOld']),
-  mset: new Set(['type', 'pairs', 'at']),
-  del: new Set(['type', 'keys', 'at']),
-  incrby: new Set(['type', 'key', 'by', 'at']),
-  append: new Set(['type', 'key', 'value', 'at']),
-  expire: new Set(['type', 'key', 'expiresAt', 'at']),
-  flush: new Set(['type', 'at']),
+  set: new Set([
+    'type',
+    'key',
+    'value',
+    'at',
+    'expiresAt',
+    'condition',
+    'ifVersion',
+    'returnOld',
+    'session',
+  ]),
+  mset: new Set(['type', 'pairs', 'at', 'session']),
+  del: new Set(['type', 'keys', 'at', 'session']),
+  incrby: new Set(['type', 'key', 'by', 'at', 'session']),
+  append: new Set(['type', 'key', 'value', 'at', 'session']),
+  expire: new Set(['type', 'key', 'expiresAt', 'at', 'session']),
+  flush: new Set(['type', 'at', 'session']),
   'expire-sweep': new Set(['type', 'at']),
-  sql: new Set(['type', 'statements']),
+  sql: new Set(['type', 'statements', 'at', 'session']),
 };
 
 function isPlainObject(value: unknown): value is Record<string, unknown> {
@@ -245,6 +276,15 @@ export function shapeProblem(value: unknown): string | null {
     if (!fields.has(field)) return `${type} has an unknown field ${JSON.stringify(field)}`;
   }
   if (type !== 'sql' && !isTime(value.at)) return `${type}.at must be a time in ms`;
+  if (type === 'sql' && value.at !== undefined && !isTime(value.at)) {
+    return 'sql.at must be a time in ms or absent';
+  }
+  if (value.session !== undefined) {
+    const problem = sessionProblem(value.session);
+    if (problem !== null) return `${type}.${problem}`;
+    // Sessions expire by the commands' time, so a command in a session must carry one.
+    if (value.at === undefined) return `${type} with a session must carry at`;
+  }
   return fieldProblem(type as CommandType, value);
 }
 

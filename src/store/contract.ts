@@ -101,8 +101,13 @@ export type SqlStatementResult =
  * out of range', 'ERR increment or decrement would overflow', 'ERR string exceeds maximum
  * allowed size') and, for `sql`, "statement N: " followed by SQLite's message or the
  * reason the statement was refused; a failed `sql` command changes nothing.
+ *
+ * A command carrying a session (see sessions.ts) whose sequence its session already
+ * applied is not applied again: for the last sequence its result is the remembered one,
+ * with `duplicateOf` the position of the entry that earned it; for an older sequence it is
+ * the error 'ERR duplicate request'.
  */
 export type ApplyResult =
-  | { readonly ok: true; readonly value: unknown }
-  | { readonly ok: false; readonly error: string }
+  | { readonly ok: true; readonly value: unknown; readonly duplicateOf?: LogPosition }
+  | { readonly ok: false; readonly error: string; readonly duplicateOf?: LogPosition }
   | null;

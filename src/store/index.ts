@@ -13,3 +13,13 @@ export {
 } from './kv.js';
 export { preparedStatementsMax, queryRowsMax, sqlResultRowsMax, type SqlRow } from './sql-exec.js';
 export { backupPagesPerStep, restoreChunkBytesMax, snapshotChunkBytes } from './snapshot-images.js';
+export {
+  duplicateRequestError,
+  sessionExpiryPurgeMax,
+  sessionIdBytesMax,
+  sessionIdleMsMax,
+  sessionIdPattern,
+  sessionResultBytesMax,
+  sessionsMax,
+  type Session,
+} from './sessions.js';

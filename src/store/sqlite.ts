@@ -21,7 +21,7 @@ import path from 'node:path';
 import { assert, AssertionError } from '../core/assert.js';
 import { TandemError } from '../core/errors.js';
 import type { Entry } from '../core/types.js';
-import { decodeCommand, type SqlParams } from './commands.js';
+import { decodeCommand, type Command, type SqlParams } from './commands.js';
 import type {
   ApplyResult,
   LogPosition,
@@ -40,6 +40,7 @@ import {
   sealSnapshot,
   snapshotsDirectory,
 } from './snapshot-images.js';
+import { SessionTable, sessionsSchema } from './sessions.js';
 import { SqlExecutor, type SqlRow } from './sql-exec.js';
 
 /** The most entries one `apply` call takes: a bound on the length of one transaction. */
@@ -56,6 +57,7 @@ class Connection {
   readonly db: Database.Database;
   readonly kv: KvTable;
   readonly sql: SqlExecutor;
+  readonly sessions: SessionTable;
   readonly begin: Database.Statement;
   readonly commit: Database.Statement;
   readonly rollback: Database.Statement;
@@ -70,9 +72,10 @@ class Connection {
       // The one temporary table (see SqlExecutor) is rewritten before every statement.
       this.db.pragma('temp_store = MEMORY');
       for (const pragma of semanticPragmas) this.db.pragma(pragma);
-      this.db.transaction(() => this.db.exec(kvSchema + metaSchema))();
+      this.db.transaction(() => this.db.exec(kvSchema + metaSchema + sessionsSchema))();
       this.kv = new KvTable(this.db);
       this.sql = new SqlExecutor(this.db);
+      this.sessions = new SessionTable(this.db);
       // IMMEDIATE takes the write lock at once, so a second process on the same file
       // fails at BEGIN rather than halfway through a batch.
       this.begin = this.db.prepare('BEGIN IMMEDIATE');
@@ -202,6 +205,18 @@ export class SqliteStore implements StateMachine {
       throw new TandemError('TANDEM_CORRUPT', `command entry ${entry.index} carries no command`);
     }
     const command = decodeCommand(entry.data);
+    const { session, at } = command;
+    if (session === undefined) return this.#execute(connection, command, entry);
+    // The codec refuses a session without a time, so `at` is there.
+    assert(at !== undefined, `entry ${entry.index} has a session but no time`);
+    const remembered = connection.sessions.check(session, at);
+    if (remembered !== null) return remembered;
+    const result = this.#execute(connection, command, entry);
+    connection.sessions.record(session, at, result, entry);
+    return result;
+  }
+
+  #execute(connection: Connection, command: Command, entry: Entry): ApplyResult {
     if (command.type === 'sql') return connection.sql.execute(command);
     return connection.kv.execute(command, entry);
   }

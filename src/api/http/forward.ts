@@ -25,7 +25,13 @@ export const leaderHeader = 'x-tandem-leader';
 export const forwardTimeoutMs = 15_000;
 
 /** Request headers that carry meaning for the leader; the rest are hop-by-hop or noise. */
-const forwardedRequestHeaders = ['content-type', 'accept', 'if-match'] as const;
+const forwardedRequestHeaders = [
+  'content-type',
+  'accept',
+  'if-match',
+  'x-tandem-session',
+  'x-tandem-seq',
+] as const;
 /** Response headers of the leader's answer that a client may act on. */
 const relayedResponseHeaders = [
   'content-type',

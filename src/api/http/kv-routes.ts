@@ -14,6 +14,7 @@ import {
   etagOf,
   ifMatchCondition,
   readOptions,
+  sessionOf,
   writeOptions,
   type ReadQuery,
 } from './requests.js';
@@ -43,6 +44,7 @@ export function registerKvRoutes(app: FastifyInstance, node: NodeHandle): void {
       at,
       ...(ttlMs === undefined ? {} : { expiresAt: at + ttlMs }),
       ...condition,
+      ...sessionOf(request.headers),
     };
     validateCommand(command);
     const write = await node.write(command, writeOptions(request.query.ack));
@@ -54,8 +56,9 @@ export function registerKvRoutes(app: FastifyInstance, node: NodeHandle): void {
           : `key ${JSON.stringify(key)} does not exist; nothing written`,
       );
     }
-    // A write's version is its own entry's position in the log.
-    const version = { index: write.index, term: write.term };
+    // A write's version is its own entry's position in the log; a retried write's is that
+    // of the entry that first applied it.
+    const version = write.result?.duplicateOf ?? { index: write.index, term: write.term };
     reply.header('etag', etagOf(version));
     return { key, version, index: write.index };
   });
@@ -85,7 +88,12 @@ export function registerKvRoutes(app: FastifyInstance, node: NodeHandle): void {
     async (request) => {
       const { key } = request.params;
       checkKey(key);
-      const command: DelCommand = { type: 'del', keys: [key], at: Date.now() };
+      const command: DelCommand = {
+        type: 'del',
+        keys: [key],
+        at: Date.now(),
+        ...sessionOf(request.headers),
+      };
       validateCommand(command);
       const write = await node.write(command, writeOptions(request.query.ack));
       return { deleted: commandValue(write.result) as number, index: write.index };

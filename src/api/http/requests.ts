@@ -6,7 +6,13 @@ import { assert } from '../../core/assert.js';
 import { TandemError } from '../../core/errors.js';
 import type { Durability } from '../../core/types.js';
 import type { Consistency, NodeHandle, ReadOptions } from '../../node/api.js';
-import { keyBytesMax, type ApplyResult, type Version } from '../../store/index.js';
+import {
+  keyBytesMax,
+  sessionIdPattern,
+  type ApplyResult,
+  type Session,
+  type Version,
+} from '../../store/index.js';
 
 /** Query-string read options, as the schemas let them through (numbers still as digits). */
 export interface ReadQuery {
@@ -94,4 +100,40 @@ export function commandValue(result: ApplyResult): unknown {
   assert(result !== null, 'a command entry always has a result');
   if (!result.ok) throw new TandemError('TANDEM_BAD_REQUEST', result.error);
   return result.value;
+}
+
+/** The request header naming the client's session (see store/sessions.ts). */
+export const sessionHeader = 'x-tandem-session';
+/** The request header carrying the write's sequence number in its session. */
+export const seqHeader = 'x-tandem-seq';
+
+/**
+ * The session of a write from its `X-Tandem-Session` and `X-Tandem-Seq` headers: both or
+ * neither; the id 1-128 of `[A-Za-z0-9_.:-]`, the seq a positive integer. A write retried
+ * with the same session and seq is applied at most once, and answered as the first was.
+ */
+export function sessionOf(headers: Record<string, unknown>): { session: Session } | undefined {
+  const id = headers[sessionHeader];
+  const seq = headers[seqHeader];
+  if (id === undefined && seq === undefined) return undefined;
+  if (typeof id !== 'string' || typeof seq !== 'string') {
+    throw new TandemError(
+      'TANDEM_BAD_REQUEST',
+      'X-Tandem-Session and X-Tandem-Seq go together, once each',
+    );
+  }
+  if (!sessionIdPattern.test(id)) {
+    throw new TandemError(
+      'TANDEM_BAD_REQUEST',
+      `X-Tandem-Session must be 1 to 128 of A-Z a-z 0-9 _ . : -, got ${JSON.stringify(id)}`,
+    );
+  }
+  const number = /^[1-9][0-9]{0,15}$/.test(seq) ? Number(seq) : NaN;
+  if (!Number.isSafeInteger(number)) {
+    throw new TandemError(
+      'TANDEM_BAD_REQUEST',
+      `X-Tandem-Seq must be a positive integer, got ${JSON.stringify(seq)}`,
+    );
+  }
+  return { session: { id, seq: number } };
 }

@@ -15,7 +15,7 @@ import {
 } from '../../store/commands.js';
 import type { SqlStatementResult } from '../../store/contract.js';
 import { jsonSafeRecord } from './json.js';
-import { commandValue, readOptions, writeOptions } from './requests.js';
+import { commandValue, readOptions, sessionOf, writeOptions } from './requests.js';
 import { querySchema, sqlSchema } from './schemas.js';
 
 interface SqlBody {
@@ -38,7 +38,13 @@ export function registerSqlRoutes(app: FastifyInstance, node: NodeHandle): void 
     '/v1/sql',
     { schema: sqlSchema },
     async (request) => {
-      const command: SqlCommand = { type: 'sql', statements: statementsOf(request.body) };
+      const session = sessionOf(request.headers);
+      const command: SqlCommand = {
+        type: 'sql',
+        statements: statementsOf(request.body),
+        // Sessions expire by the commands' time, so a command in a session carries one.
+        ...(session === undefined ? {} : { at: Date.now(), ...session }),
+      };
       validateCommand(command);
       const write = await node.write(command, writeOptions(request.query.ack));
       const results = commandValue(write.result) as SqlStatementResult[];

@@ -1,0 +1,71 @@
+/**
+ * Runs the employees service: `PORT` (default 8080) and `TANDEM_NODES`, comma-separated
+ * HTTP URLs of the cluster (default the local cluster's `http://127.0.0.1:9001..9003`).
+ * `HEALTH_CHECK_MS` sets the replica health check period (default 20 000).
+ */
+import { pathToFileURL } from 'node:url';
+import { createClient, type TandemClient } from '../../src/client/index.js';
+import { buildServer, ensureSchema } from './server.js';
+
+/** The service, started: close it to stop. */
+export interface RunningService {
+  readonly url: string;
+  readonly client: TandemClient;
+  close(): Promise<void>;
+}
+
+/** Starts the service on `port` in front of the cluster at `nodes`. */
+export async function startService(options: {
+  readonly port: number;
+  readonly nodes: readonly string[];
+  readonly healthCheckIntervalMs?: number;
+  readonly log?: (line: string) => void;
+}): Promise<RunningService> {
+  const log = options.log ?? ((line: string) => console.log(line));
+  const client = createClient({
+    nodes: options.nodes,
+    readFrom: 'followers',
+    consistency: 'ryw',
+    timeoutMs: 5_000,
+    // About 3 s of backoff: past an election, short enough for a caller waiting on a 503.
+    retries: 5,
+    healthCheckIntervalMs: options.healthCheckIntervalMs ?? 20_000,
+  });
+  client.on('replicaDown', (id, url) => log(`health check: replica ${id} (${url}) is DOWN`));
+  client.on('replicaUp', (id, url) => log(`health check: replica ${id} (${url}) is back UP`));
+  client.on('leaderChanged', (id) => log(`leader is now ${id ?? '(none)'}`));
+  await ensureSchema(client);
+  const app = buildServer(client);
+  const address = await app.listen({ port: options.port, host: '127.0.0.1' });
+  return {
+    url: address,
+    client,
+    close: async () => {
+      client.close();
+      await app.close();
+    },
+  };
+}
+
+async function main(): Promise<void> {
+  const port = Number(process.env.PORT ?? 8080);
+  const nodes = (
+    process.env.TANDEM_NODES ?? 'http://127.0.0.1:9001,http://127.0.0.1:9002,http://127.0.0.1:9003'
+  )
+    .split(',')
+    .map((url) => url.trim())
+    .filter((url) => url !== '');
+  const healthCheckIntervalMs = Number(process.env.HEALTH_CHECK_MS ?? 20_000);
+  const service = await startService({ port, nodes, healthCheckIntervalMs });
+  console.log(`employees service on ${service.url}`);
+  const stop = (): void => void service.close().then(() => process.exit(0));
+  process.once('SIGINT', stop);
+  process.once('SIGTERM', stop);
+}
+
+if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
+  main().catch((error: unknown) => {
+    console.error(error);
+    process.exit(1);
+  });
+}

@@ -1,0 +1,757 @@
+/**
+ * The Tandem client: finds the cluster from any node it is given, sends writes to the
+ * leader and reads to followers, and follows leader changes on its own.
+ *
+ * Exactly once: every write carries a session id and a sequence number (headers
+ * `X-Tandem-Session`, `X-Tandem-Seq`), and a retry after a dropped connection, a timeout
+ * or a leader change resends the same pair, which the state machine deduplicates through
+ * the log (store/sessions.ts). A session allows one write in flight, so the client keeps a
+ * pool of sessions ("lanes"), one per concurrent write, `concurrentWritesMax` of them.
+ *
+ * Read-your-writes: the client remembers the log index of its last write and sends it as
+ * `after` with each `ryw` read, so the follower that answers waits until it has applied it.
+ */
+import { EventEmitter } from 'node:events';
+import { randomUUID } from 'node:crypto';
+import {
+  errorFromAnswer,
+  NoLeader,
+  QueueFull,
+  TandemClientError,
+  Unavailable,
+  type ErrorBody,
+} from './errors.js';
+import type {
+  CallOptions,
+  ClientEvents,
+  ClientLogger,
+  ClientOptions,
+  ClusterStatus,
+  Consistency,
+  HealthReport,
+  KvValue,
+  KvWriteResult,
+  ReadCallOptions,
+  SqlExecuteResult,
+  SqlParams,
+  SqlStatement,
+  Version,
+  WriteCallOptions,
+} from './types.js';
+
+/** A node's answer. */
+interface Answer {
+  readonly status: number;
+  readonly headers: Headers;
+  readonly body: unknown;
+}
+
+/** The request never got an answer: refused, dropped, or timed out. */
+class TransportFailure extends Error {}
+
+/** One session of the client: a write in flight at most. */
+interface Lane {
+  readonly id: string;
+  seq: number;
+}
+
+/** The first wait after a 503 or a lost leader; doubled per attempt up to `backoffMsMax`. */
+const backoffMsFirst = 100;
+const backoffMsMax = 2_000;
+/** How long a node that failed is skipped by reads, unless nothing else answers. */
+const downForMs = 2_000;
+/** Discovery asks every known node at once, each for at most this long. */
+const discoveryTimeoutMs = 2_000;
+
+const defaults = {
+  readFrom: 'followers',
+  readBalance: 'round-robin',
+  consistency: 'ryw',
+  maxLagEntries: 100,
+  timeoutMs: 10_000,
+  retries: 6,
+  healthCheckIntervalMs: 20_000,
+  concurrentWritesMax: 32,
+  pendingCallsMax: 1024,
+} as const;
+
+const silentLogger: ClientLogger = { info: () => {}, warn: () => {} };
+
+function sleep(ms: number, signal: AbortSignal | undefined): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (signal?.aborted === true) return reject(signal.reason as Error);
+    const timer = setTimeout(() => {
+      signal?.removeEventListener('abort', onAbort);
+      resolve();
+    }, ms);
+    const onAbort = (): void => {
+      clearTimeout(timer);
+      reject(signal?.reason as Error);
+    };
+    signal?.addEventListener('abort', onAbort, { once: true });
+  });
+}
+
+function trimUrl(url: string): string {
+  return url.replace(/\/+$/, '');
+}
+
+/** The key-value calls. */
+export interface KvApi {
+  /** The live value of `key` with its version, or null when it is absent. */
+  get(key: string, options?: ReadCallOptions): Promise<KvValue | null>;
+  /** Sets `key` (with an expiry when `ttlMs` is given). */
+  set(
+    key: string,
+    value: string,
+    options?: WriteCallOptions & { readonly ttlMs?: number },
+  ): Promise<KvWriteResult>;
+  /** Deletes `key`; resolves to the number of keys removed (0 or 1). */
+  delete(key: string, options?: WriteCallOptions): Promise<number>;
+  /** Sets `key` only if it is at `version`; throws Conflict (412) otherwise, writing nothing. */
+  compareAndSet(
+    key: string,
+    value: string,
+    version: Version,
+    options?: WriteCallOptions,
+  ): Promise<KvWriteResult>;
+}
+
+/** The SQL calls. */
+export interface SqlApi {
+  /** Applies one statement, or several atomically, through the log. */
+  execute(
+    statements: string | readonly SqlStatement[],
+    params?: SqlParams,
+    options?: WriteCallOptions,
+  ): Promise<SqlExecuteResult>;
+  /** Runs a read-only query on a node chosen by `readFrom`, at the requested level. */
+  query<Row = Record<string, unknown>>(
+    sql: string,
+    params?: SqlParams,
+    options?: ReadCallOptions,
+  ): Promise<Row[]>;
+}
+
+/**
+ * A connection to a Tandem cluster. Emits `leaderChanged`, `replicaDown` and `replicaUp`
+ * (see `ClientEvents`). Call `close()` when done: it stops the health check.
+ */
+export class TandemClient extends EventEmitter<ClientEvents> {
+  /** The key-value calls. */
+  readonly kv: KvApi;
+  /** The SQL calls. */
+  readonly sql: SqlApi;
+  /** This client's id; its sessions are `<id>.<lane>`. */
+  readonly id = randomUUID();
+  readonly #options: Required<Omit<ClientOptions, 'durability' | 'logger' | 'nodes'>> &
+    Pick<ClientOptions, 'durability'>;
+  readonly #logger: ClientLogger;
+  readonly #seeds: string[];
+  /** Node id to HTTP URL, from the latest cluster view. */
+  readonly #urls = new Map<string, string>();
+  #view: ClusterStatus | null = null;
+  #leaderId: string | null = null;
+  #discovering: Promise<void> | null = null;
+  /** URL to the time (ms) until which reads skip it. */
+  readonly #downUntil = new Map<string, number>();
+  /** Node ids the health check found down. */
+  readonly #reportedDown = new Set<string>();
+  #roundRobin = 0;
+  /** The highest log index a write of this client returned: `after` for `ryw` reads. */
+  #lastWriteIndex = 0;
+  readonly #lanes: Lane[] = [];
+  readonly #laneWaiters: ((lane: Lane) => void)[] = [];
+  #pending = 0;
+  #timer: NodeJS.Timeout | null = null;
+  #closed = false;
+
+  constructor(options: ClientOptions) {
+    super();
+    if (options.nodes.length === 0) throw new TypeError('createClient needs at least one node URL');
+    this.#seeds = options.nodes.map(trimUrl);
+    this.#options = {
+      readFrom: options.readFrom ?? defaults.readFrom,
+      readBalance: options.readBalance ?? defaults.readBalance,
+      consistency: options.consistency ?? defaults.consistency,
+      maxLagEntries: options.maxLagEntries ?? defaults.maxLagEntries,
+      timeoutMs: options.timeoutMs ?? defaults.timeoutMs,
+      retries: options.retries ?? defaults.retries,
+      healthCheckIntervalMs: options.healthCheckIntervalMs ?? defaults.healthCheckIntervalMs,
+      concurrentWritesMax: options.concurrentWritesMax ?? defaults.concurrentWritesMax,
+      pendingCallsMax: options.pendingCallsMax ?? defaults.pendingCallsMax,
+      durability: options.durability,
+    };
+    this.#logger = options.logger ?? silentLogger;
+    for (let i = 0; i < this.#options.concurrentWritesMax; i++) {
+      this.#lanes.push({ id: `${this.id}.${i}`, seq: 0 });
+    }
+    this.kv = this.#kvApi();
+    this.sql = this.#sqlApi();
+    if (this.#options.healthCheckIntervalMs > 0) {
+      this.#timer = setInterval(
+        () => void this.#healthCheck(),
+        this.#options.healthCheckIntervalMs,
+      );
+      this.#timer.unref();
+    }
+  }
+
+  /** The leader's id as last seen, or null. */
+  get leaderId(): string | null {
+    return this.#leaderId;
+  }
+
+  /** The log index of this client's latest write (what `ryw` reads wait for). */
+  get lastWriteIndex(): number {
+    return this.#lastWriteIndex;
+  }
+
+  // ------------------------------------------------------------------ public calls
+
+  /** Applies statements atomically, as one SQL command: all of them or none. */
+  transaction(
+    statements: readonly SqlStatement[],
+    options: WriteCallOptions = {},
+  ): Promise<SqlExecuteResult> {
+    return this.sql.execute(statements, undefined, options);
+  }
+
+  /** Probes every known node's `/healthz` now. */
+  async health(options: CallOptions = {}): Promise<HealthReport> {
+    await this.#ensureView(options.signal);
+    const nodes = await Promise.all(
+      [...this.#urls].map(async ([id, url]) => ({ id, url, up: await this.#probe(url) })),
+    );
+    return { leaderId: this.#leaderId, nodes };
+  }
+
+  /** The cluster as the leader sees it (roles, lag per follower in entries and ms). */
+  async status(options: CallOptions = {}): Promise<ClusterStatus> {
+    await this.#discover(options.signal);
+    if (this.#view === null) throw this.#unreachable();
+    return this.#view;
+  }
+
+  /** Transfers leadership to `id`; resolves once it leads. */
+  async promote(id: string, options: CallOptions = {}): Promise<void> {
+    await this.#leaderCall('POST', '/v1/cluster/promote', { id }, {}, options.signal);
+    await this.#discover(options.signal);
+  }
+
+  /** Adds a member at its peer `address` (host:port): a learner, or a voter once caught up. */
+  async addReplica(
+    id: string,
+    address: string,
+    options: CallOptions & { readonly learner?: boolean } = {},
+  ): Promise<void> {
+    const body = { id, address, learner: options.learner ?? false };
+    await this.#leaderCall('POST', '/v1/cluster/members', body, {}, options.signal);
+    await this.#discover(options.signal);
+  }
+
+  /** Removes a member from the cluster. */
+  async removeReplica(id: string, options: CallOptions = {}): Promise<void> {
+    const path = `/v1/cluster/members/${encodeURIComponent(id)}`;
+    await this.#leaderCall('DELETE', path, undefined, {}, options.signal);
+    await this.#discover(options.signal);
+  }
+
+  /** Stops the health check and refuses further calls. Idempotent. */
+  close(): void {
+    this.#closed = true;
+    if (this.#timer !== null) clearInterval(this.#timer);
+    this.#timer = null;
+  }
+
+  // ------------------------------------------------------------------ kv and sql
+
+  #kvApi(): KvApi {
+    const path = (key: string): string => `/v1/kv/${encodeURIComponent(key)}`;
+    const put = async (
+      key: string,
+      value: string,
+      headers: Record<string, string>,
+      options: WriteCallOptions & { readonly ttlMs?: number },
+    ): Promise<KvWriteResult> => {
+      const body = options.ttlMs === undefined ? { value } : { value, ttlMs: options.ttlMs };
+      const answer = (await this.#write('PUT', path(key), body, headers, options)) as {
+        version: Version;
+        index: number;
+      };
+      return { version: answer.version, index: answer.index };
+    };
+    return {
+      get: async (key, options = {}) => {
+        const answer = await this.#read('GET', path(key), undefined, options, true);
+        return answer === null ? null : (answer as KvValue);
+      },
+      set: (key, value, options = {}) => put(key, value, {}, options),
+      compareAndSet: (key, value, version, options = {}) =>
+        put(key, value, { 'if-match': `"${version.index}.${version.term}"` }, options),
+      delete: async (key, options = {}) => {
+        const answer = await this.#write('DELETE', path(key), undefined, {}, options);
+        return (answer as { deleted: number }).deleted;
+      },
+    };
+  }
+
+  #sqlApi(): SqlApi {
+    return {
+      execute: async (statements, params, options = {}) => {
+        const body =
+          typeof statements === 'string'
+            ? { sql: statements, ...(params === undefined ? {} : { params }) }
+            : { statements };
+        return (await this.#write('POST', '/v1/sql', body, {}, options)) as SqlExecuteResult;
+      },
+      query: async <Row>(sql: string, params?: SqlParams, options: ReadCallOptions = {}) => {
+        const body = { sql, ...(params === undefined ? {} : { params }) };
+        const answer = await this.#read('POST', '/v1/query', body, options, false);
+        return (answer as { rows: Row[] }).rows;
+      },
+    };
+  }
+
+  // ------------------------------------------------------------------ writes
+
+  /** Sends a write to the leader in a session lane, retrying with the same seq. */
+  async #write(
+    method: string,
+    path: string,
+    body: unknown,
+    headers: Record<string, string>,
+    options: WriteCallOptions,
+  ): Promise<unknown> {
+    return this.#admitted(options.signal, async () => {
+      const lane = await this.#takeLane(options.signal);
+      try {
+        lane.seq += 1;
+        const durability = options.durability ?? this.#options.durability;
+        const query = durability === undefined ? '' : `?ack=${durability}`;
+        const sessionHeaders = {
+          ...headers,
+          'x-tandem-session': lane.id,
+          'x-tandem-seq': String(lane.seq),
+        };
+        const answer = (await this.#leaderCall(
+          method,
+          path + query,
+          body,
+          sessionHeaders,
+          options.signal,
+        )) as { index?: number };
+        if (typeof answer.index === 'number' && answer.index > this.#lastWriteIndex) {
+          this.#lastWriteIndex = answer.index;
+        }
+        return answer;
+      } finally {
+        this.#releaseLane(lane);
+      }
+    });
+  }
+
+  /**
+   * Sends a call to the leader, following redirections and waiting out elections, up to
+   * `retries` further attempts. Safe to resend: writes carry their session and seq, and
+   * the admin calls are idempotent.
+   */
+  async #leaderCall(
+    method: string,
+    path: string,
+    body: unknown,
+    headers: Record<string, string>,
+    signal: AbortSignal | undefined,
+  ): Promise<unknown> {
+    let lastError: TandemClientError | null = null;
+    for (let attempt = 0; attempt <= this.#options.retries; attempt++) {
+      if (attempt > 0) await sleep(this.#backoffMs(attempt), signal);
+      const url = await this.#leaderUrl(signal);
+      if (url === null) {
+        lastError = new NoLeader('TANDEM_NO_LEADER', 503, 'no node knows a leader right now');
+        continue;
+      }
+      let answer: Answer;
+      try {
+        answer = await this.#request(url, method, path, body, headers, signal);
+      } catch (error) {
+        if (!(error instanceof TransportFailure)) throw error;
+        this.#logger.warn({ url, error: error.message }, 'tandem: the leader did not answer');
+        lastError = new NoLeader('TANDEM_NO_LEADER', 503, error.message, { cause: error });
+        this.#markDown(url);
+        this.#setLeader(null);
+        continue;
+      }
+      this.#noteLeaderHeader(answer);
+      if (answer.status < 300) return answer.body;
+      const error = errorFromAnswer(answer.status, answer.body as ErrorBody);
+      if (!this.#leaderCallRetryable(error)) throw error;
+      lastError = error;
+    }
+    throw lastError ?? this.#unreachable();
+  }
+
+  /** Whether a leader call refused with `error` may succeed on another attempt. */
+  #leaderCallRetryable(error: TandemClientError): boolean {
+    switch (error.code) {
+      case 'TANDEM_NOT_LEADER':
+        this.#setLeader(error.leaderId ?? null);
+        if (error.leaderId === undefined || !this.#urls.has(error.leaderId)) this.#setLeader(null);
+        return true;
+      case 'TANDEM_NO_LEADER':
+      case 'TANDEM_LEADERSHIP_LOST':
+      case 'TANDEM_TRANSFER_IN_PROGRESS':
+        this.#setLeader(null);
+        return true;
+      case 'TANDEM_TOO_MANY_PENDING':
+        return true;
+      default:
+        return false;
+    }
+  }
+
+  #backoffMs(attempt: number): number {
+    return Math.min(backoffMsMax, backoffMsFirst * 2 ** (attempt - 1));
+  }
+
+  async #leaderUrl(signal: AbortSignal | undefined): Promise<string | null> {
+    if (this.#leaderId === null) await this.#discover(signal);
+    return this.#leaderId === null ? null : (this.#urls.get(this.#leaderId) ?? null);
+  }
+
+  async #takeLane(signal: AbortSignal | undefined): Promise<Lane> {
+    const free = this.#lanes.pop();
+    if (free !== undefined) return free;
+    return new Promise<Lane>((resolve, reject) => {
+      const waiter = (lane: Lane): void => {
+        signal?.removeEventListener('abort', onAbort);
+        resolve(lane);
+      };
+      const onAbort = (): void => {
+        this.#laneWaiters.splice(this.#laneWaiters.indexOf(waiter), 1);
+        reject(signal?.reason as Error);
+      };
+      signal?.addEventListener('abort', onAbort, { once: true });
+      this.#laneWaiters.push(waiter);
+    });
+  }
+
+  #releaseLane(lane: Lane): void {
+    const waiter = this.#laneWaiters.shift();
+    if (waiter === undefined) this.#lanes.push(lane);
+    else waiter(lane);
+  }
+
+  // ------------------------------------------------------------------ reads
+
+  /**
+   * Sends a read to the candidates `readFrom` names, best first, falling over to the next
+   * (and finally the leader) when one does not answer or cannot serve the level.
+   * `notFoundIsNull`: a 404 TANDEM_KEY_NOT_FOUND resolves to null.
+   */
+  async #read(
+    method: string,
+    path: string,
+    body: Record<string, unknown> | undefined,
+    options: ReadCallOptions,
+    notFoundIsNull: boolean,
+  ): Promise<unknown> {
+    return this.#admitted(options.signal, async () => {
+      const level = this.#levelParams(options);
+      const target = body === undefined ? `${path}?${new URLSearchParams(level).toString()}` : path;
+      const payload = body === undefined ? undefined : { ...body, ...this.#levelBody(level) };
+      let lastError: TandemClientError | null = null;
+      for (let attempt = 0; attempt <= this.#options.retries; attempt++) {
+        if (attempt > 0) await sleep(this.#backoffMs(attempt), options.signal);
+        await this.#ensureView(options.signal);
+        for (const url of this.#readTargets(options.readFrom ?? this.#options.readFrom)) {
+          const outcome = await this.#readOnce(url, method, target, payload, options.signal);
+          if (outcome instanceof TandemClientError) {
+            lastError = outcome;
+            continue;
+          }
+          if (outcome.status < 300) return outcome.body;
+          const error = errorFromAnswer(outcome.status, outcome.body as ErrorBody);
+          if (notFoundIsNull && error.code === 'TANDEM_KEY_NOT_FOUND') return null;
+          if (outcome.status < 500 && error.code !== 'TANDEM_NOT_CAUGHT_UP') throw error;
+          lastError = error;
+        }
+        await this.#discover(options.signal);
+      }
+      throw lastError ?? this.#unreachable();
+    });
+  }
+
+  /** One read attempt at `url`: its answer, or the failure that sends the read elsewhere. */
+  async #readOnce(
+    url: string,
+    method: string,
+    path: string,
+    body: unknown,
+    signal: AbortSignal | undefined,
+  ): Promise<Answer | TandemClientError> {
+    try {
+      const answer = await this.#request(url, method, path, body, {}, signal);
+      this.#noteLeaderHeader(answer);
+      return answer;
+    } catch (error) {
+      if (!(error instanceof TransportFailure)) throw error;
+      this.#markDown(url);
+      return new Unavailable('TANDEM_UNREACHABLE', 503, error.message, { cause: error });
+    }
+  }
+
+  #levelParams(options: ReadCallOptions): Record<string, string> {
+    const consistency: Consistency = options.consistency ?? this.#options.consistency;
+    const params: Record<string, string> = { consistency };
+    if (consistency === 'ryw') params.after = String(this.#lastWriteIndex);
+    if (consistency === 'bounded') {
+      params.maxLag = String(options.maxLagEntries ?? this.#options.maxLagEntries);
+    }
+    return params;
+  }
+
+  #levelBody(params: Record<string, string>): Record<string, unknown> {
+    const body: Record<string, unknown> = { consistency: params.consistency };
+    if (params.after !== undefined) body.after = Number(params.after);
+    if (params.maxLag !== undefined) body.maxLag = Number(params.maxLag);
+    return body;
+  }
+
+  /**
+   * The URLs a read tries, in order: for `followers`, the followers that are not known to
+   * be down (balanced), then the leader; for `any`, every such node; for `leader`, the
+   * leader. Nodes recently down come last rather than never, so that a read still has a
+   * chance when every node was marked down.
+   */
+  #readTargets(readFrom: ReadCallOptions['readFrom']): string[] {
+    const leaderUrl = this.#leaderId === null ? undefined : this.#urls.get(this.#leaderId);
+    const now = Date.now();
+    const members = (this.#view?.members ?? []).filter(
+      (member) => member.httpUrl !== null && member.id !== this.#leaderId,
+    );
+    const followers = this.#balance(members).map((member) => trimUrl(member.httpUrl as string));
+    let order: string[];
+    if (readFrom === 'leader') order = leaderUrl === undefined ? [] : [leaderUrl];
+    else if (readFrom === 'any' && leaderUrl !== undefined) {
+      order = [...followers];
+      order.splice(this.#roundRobin % (followers.length + 1), 0, leaderUrl);
+    } else order = leaderUrl === undefined ? followers : [...followers, leaderUrl];
+    if (order.length === 0) order = [...this.#seeds];
+    const up = order.filter((url) => (this.#downUntil.get(url) ?? 0) <= now);
+    const down = order.filter((url) => (this.#downUntil.get(url) ?? 0) > now);
+    return [...up, ...down];
+  }
+
+  #balance<T extends { readonly lagEntries: number | null }>(members: readonly T[]): T[] {
+    if (members.length === 0) return [];
+    if (this.#options.readBalance === 'least-lag') {
+      return [...members].sort(
+        (a, b) =>
+          (a.lagEntries ?? Number.MAX_SAFE_INTEGER) - (b.lagEntries ?? Number.MAX_SAFE_INTEGER),
+      );
+    }
+    const start = this.#roundRobin++ % members.length;
+    return [...members.slice(start), ...members.slice(0, start)];
+  }
+
+  // ------------------------------------------------------------------ discovery
+
+  async #ensureView(signal: AbortSignal | undefined): Promise<void> {
+    if (this.#view === null) await this.#discover(signal);
+  }
+
+  /**
+   * Asks every known node for its cluster view at once and keeps the best: the leader's
+   * own (it has the lag of every follower), else the one of the highest term that names
+   * a leader, else any. Concurrent callers share one discovery.
+   */
+  async #discover(signal: AbortSignal | undefined): Promise<void> {
+    signal?.throwIfAborted();
+    this.#discovering ??= this.#discoverNow().finally(() => {
+      this.#discovering = null;
+    });
+    await this.#discovering;
+  }
+
+  async #discoverNow(): Promise<void> {
+    const urls = [...new Set([...this.#seeds, ...this.#urls.values()])];
+    const views = await new Promise<ClusterStatus[]>((resolve) => {
+      const found: ClusterStatus[] = [];
+      let left = urls.length;
+      for (const url of urls) {
+        void this.#fetchView(url).then((view) => {
+          if (view !== null) found.push(view);
+          left -= 1;
+          if (view?.role === 'leader' || left === 0) resolve(found);
+        });
+      }
+    });
+    const best =
+      views.find((view) => view.role === 'leader') ??
+      views.filter((view) => view.leaderId !== null).sort((a, b) => b.term - a.term)[0] ??
+      views[0];
+    if (best === undefined) {
+      this.#setLeader(null);
+      return;
+    }
+    this.#view = best;
+    for (const member of best.members) {
+      if (member.httpUrl !== null) this.#urls.set(member.id, trimUrl(member.httpUrl));
+    }
+    this.#urls.set(best.id, trimUrl(best.httpUrl));
+    this.#setLeader(best.leaderId);
+  }
+
+  async #fetchView(url: string): Promise<ClusterStatus | null> {
+    try {
+      const answer = await this.#request(
+        url,
+        'GET',
+        '/v1/cluster',
+        undefined,
+        {},
+        undefined,
+        discoveryTimeoutMs,
+      );
+      return answer.status === 200 ? (answer.body as ClusterStatus) : null;
+    } catch {
+      return null;
+    }
+  }
+
+  #noteLeaderHeader(answer: Answer): void {
+    const leaderId = answer.headers.get('x-tandem-leader');
+    if (leaderId !== null && this.#urls.has(leaderId)) this.#setLeader(leaderId);
+  }
+
+  #setLeader(leaderId: string | null): void {
+    if (leaderId === this.#leaderId) return;
+    const previous = this.#leaderId;
+    this.#leaderId = leaderId;
+    this.#logger.info({ leaderId, previous }, 'tandem: leader changed');
+    this.emit('leaderChanged', leaderId, previous);
+  }
+
+  #markDown(url: string): void {
+    this.#downUntil.set(url, Date.now() + downForMs);
+  }
+
+  #unreachable(): TandemClientError {
+    return new Unavailable(
+      'TANDEM_UNREACHABLE',
+      503,
+      `no Tandem node answered (tried ${[...new Set([...this.#seeds, ...this.#urls.values()])].join(', ')})`,
+    );
+  }
+
+  // ------------------------------------------------------------------ health check
+
+  async #healthCheck(): Promise<void> {
+    if (this.#closed) return;
+    try {
+      await this.#discover(undefined);
+      await Promise.all([...this.#urls].map(([id, url]) => this.#checkOne(id, url)));
+    } catch (error) {
+      this.#logger.warn({ error: (error as Error).message }, 'tandem: health check failed');
+    }
+  }
+
+  async #checkOne(id: string, url: string): Promise<void> {
+    const up = await this.#probe(url);
+    if (!up && !this.#reportedDown.has(id)) {
+      this.#reportedDown.add(id);
+      this.#markDown(url);
+      this.#logger.warn({ id, url }, 'tandem: replica down');
+      this.emit('replicaDown', id, url);
+    } else if (up && this.#reportedDown.delete(id)) {
+      this.#downUntil.delete(url);
+      this.#logger.info({ id, url }, 'tandem: replica up');
+      this.emit('replicaUp', id, url);
+    }
+  }
+
+  async #probe(url: string): Promise<boolean> {
+    try {
+      const answer = await this.#request(
+        url,
+        'GET',
+        '/healthz',
+        undefined,
+        {},
+        undefined,
+        discoveryTimeoutMs,
+      );
+      return answer.status === 200;
+    } catch {
+      return false;
+    }
+  }
+
+  // ------------------------------------------------------------------ plumbing
+
+  /** Runs `call` if the bounded count of pending calls allows it, else throws QueueFull. */
+  async #admitted<T>(signal: AbortSignal | undefined, call: () => Promise<T>): Promise<T> {
+    if (this.#closed)
+      throw new TandemClientError('TANDEM_CLIENT_CLOSED', 0, 'the client is closed');
+    signal?.throwIfAborted();
+    if (this.#pending >= this.#options.pendingCallsMax) {
+      throw new QueueFull(
+        'TANDEM_CLIENT_QUEUE_FULL',
+        429,
+        `${this.#pending} calls are pending, the maximum (pendingCallsMax); retry later`,
+      );
+    }
+    this.#pending += 1;
+    try {
+      return await call();
+    } finally {
+      this.#pending -= 1;
+    }
+  }
+
+  /**
+   * One HTTP exchange. Throws TransportFailure when no answer came (refused, dropped,
+   * timed out), and the signal's reason when the caller aborted.
+   */
+  async #request(
+    url: string,
+    method: string,
+    path: string,
+    body: unknown,
+    headers: Record<string, string>,
+    signal: AbortSignal | undefined,
+    timeoutMs = this.#options.timeoutMs,
+  ): Promise<Answer> {
+    const timeout = AbortSignal.timeout(timeoutMs);
+    const combined = signal === undefined ? timeout : AbortSignal.any([signal, timeout]);
+    try {
+      const response = await fetch(url + path, {
+        method,
+        headers: body === undefined ? headers : { ...headers, 'content-type': 'application/json' },
+        body: body === undefined ? undefined : JSON.stringify(body),
+        signal: combined,
+      });
+      const text = await response.text();
+      let parsed: unknown = null;
+      try {
+        parsed = text === '' ? null : JSON.parse(text);
+      } catch {
+        parsed = { code: 'TANDEM_BAD_ANSWER', message: text.slice(0, 200) };
+      }
+      return { status: response.status, headers: response.headers, body: parsed };
+    } catch (error) {
+      if (signal?.aborted === true) throw signal.reason;
+      const cause = (error as { cause?: { code?: string } }).cause?.code;
+      const what = timeout.aborted
+        ? `no answer within ${timeoutMs} ms`
+        : (cause ?? (error as Error).message);
+      throw new TransportFailure(`${method} ${url}${path}: ${what}`, { cause: error });
+    }
+  }
+}
+
+/** Creates a client for the cluster reachable at `options.nodes`. */
+export function createClient(options: ClientOptions): TandemClient {
+  return new TandemClient(options);
+}

@@ -1,0 +1,17 @@
+/**
+ * The Tandem client library (`tandem/client`): `createClient` routes writes to the leader
+ * exactly once across retries and spreads reads over followers at the requested level.
+ */
+export { createClient, TandemClient, type KvApi, type SqlApi } from './client.js';
+export {
+  BadRequest,
+  Conflict,
+  NoLeader,
+  NotLeader,
+  QueueFull,
+  SyncTimeout,
+  TandemClientError,
+  Unavailable,
+  type ErrorBody,
+} from './errors.js';
+export type * from './types.js';

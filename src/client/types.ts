@@ -1,0 +1,145 @@
+/** The client's public types: options, results, and the cluster as a node reports it. */
+
+/** Read consistency levels (DESIGN section 2). */
+export type Consistency = 'stale' | 'bounded' | 'ryw' | 'linearizable';
+/** Durability modes, weakest first; a write may ask for more than the cluster's mode. */
+export type Durability = 'async' | 'semi-sync' | 'quorum' | 'sync';
+/** Where reads go: followers (the leader as a fallback), the leader only, or any node. */
+export type ReadFrom = 'followers' | 'leader' | 'any';
+/** How reads are spread over the candidates: in turn, or to the least lagging first. */
+export type ReadBalance = 'round-robin' | 'least-lag';
+
+/** The logging the client does: a pino logger fits, and so does `console`. */
+export interface ClientLogger {
+  info(object: object, message?: string): void;
+  warn(object: object, message?: string): void;
+}
+
+/** Options of `createClient`. */
+export interface ClientOptions {
+  /** HTTP base URLs of some of the cluster's nodes; the rest are discovered. */
+  readonly nodes: readonly string[];
+  /** Default `followers`. */
+  readonly readFrom?: ReadFrom;
+  /** Default `round-robin`. */
+  readonly readBalance?: ReadBalance;
+  /** Default `ryw`: reads see this client's own writes. */
+  readonly consistency?: Consistency;
+  /** For `bounded` reads: the most entries a node may trail the leader by (default 100). */
+  readonly maxLagEntries?: number;
+  /** Durability asked of every write (default: the cluster's mode). */
+  readonly durability?: Durability;
+  /** Per attempt: a node that has not answered within this is given up on (default 10 000 ms). */
+  readonly timeoutMs?: number;
+  /** Further attempts after the first, across leader changes and dropped connections (default 6). */
+  readonly retries?: number;
+  /** Period of the health check behind `replicaDown`/`replicaUp`; 0 turns it off (default 20 000). */
+  readonly healthCheckIntervalMs?: number;
+  /** Writes in flight at once; each has a session of its own (default 32). */
+  readonly concurrentWritesMax?: number;
+  /** Calls pending at once, in flight or waiting; past it calls fail with QueueFull (default 1024). */
+  readonly pendingCallsMax?: number;
+  readonly logger?: ClientLogger;
+}
+
+/** Options every call takes. */
+export interface CallOptions {
+  /** Abandons the call: it rejects with the signal's reason. */
+  readonly signal?: AbortSignal;
+}
+
+/** Options of a read. */
+export interface ReadCallOptions extends CallOptions {
+  readonly consistency?: Consistency;
+  readonly maxLagEntries?: number;
+  readonly readFrom?: ReadFrom;
+}
+
+/** Options of a write. */
+export interface WriteCallOptions extends CallOptions {
+  readonly durability?: Durability;
+}
+
+/** A key's version: the log position of its last write (its ETag is `"index.term"`). */
+export interface Version {
+  readonly index: number;
+  readonly term: number;
+}
+
+/** A live key. */
+export interface KvValue {
+  readonly value: string;
+  readonly version: Version;
+  /** Absolute ms, or null. */
+  readonly expiresAt: number | null;
+}
+
+/** What a key write returns: the key's new version and the write's log index. */
+export interface KvWriteResult {
+  readonly version: Version;
+  readonly index: number;
+}
+
+/** A value SQL binds. */
+export type SqlValue = string | number | boolean | null;
+/** Positional or named parameters. */
+export type SqlParams = readonly SqlValue[] | Readonly<Record<string, SqlValue>>;
+/** One statement. */
+export interface SqlStatement {
+  readonly sql: string;
+  readonly params?: SqlParams;
+}
+/** The result of one statement: rows changed and the rowid inserted, or rows returned. */
+export type SqlStatementResult =
+  | { readonly changes: number; readonly lastInsertRowid: number | string }
+  | { readonly rows: readonly Record<string, unknown>[] };
+/** What a SQL write returns. */
+export interface SqlExecuteResult {
+  readonly index: number;
+  readonly results: readonly SqlStatementResult[];
+}
+
+/** One member as a node reports it (the leader's view has the lag). */
+export interface MemberStatus {
+  readonly id: string;
+  readonly voter: boolean;
+  readonly matchIndex: number | null;
+  readonly appliedIndex: number | null;
+  readonly lagEntries: number | null;
+  readonly lastContactMs: number | null;
+  readonly healthy: boolean | null;
+  readonly httpUrl: string | null;
+}
+
+/** `GET /v1/cluster`: a node's report of itself and the cluster. */
+export interface ClusterStatus {
+  readonly id: string;
+  readonly role: 'leader' | 'follower' | 'candidate' | 'learner' | string;
+  readonly term: number;
+  readonly leaderId: string | null;
+  readonly leaderHttpUrl: string | null;
+  readonly commitIndex: number;
+  readonly appliedIndex: number;
+  readonly lastIndex: number;
+  readonly durability: Durability;
+  readonly membership: { readonly voters: readonly string[]; readonly learners: readonly string[] };
+  readonly members: readonly MemberStatus[];
+  readonly healthy: boolean;
+  readonly httpUrl: string;
+}
+
+/** What `health()` found: each known node probed now. */
+export interface HealthReport {
+  readonly leaderId: string | null;
+  readonly nodes: readonly { readonly id: string; readonly url: string; readonly up: boolean }[];
+}
+
+/** The client's events and their arguments. */
+export interface ClientEvents {
+  /** A different leader is known (null: none right now). */
+  leaderChanged: [leaderId: string | null, previous: string | null];
+  /** A node stopped answering the health check. */
+  replicaDown: [id: string, url: string];
+  /** A node answers the health check again. */
+  replicaUp: [id: string, url: string];
+}
