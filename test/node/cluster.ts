@@ -170,20 +170,16 @@ export class TestCluster {
   }
 
   /** Kills a node with SIGKILL and waits until its process is gone. */
-  async kill(id: string): Promise<void> {
-    const node = this.node(id);
-    const child = node.process;
-    if (child === null) return;
-    node.process = null;
-    if (child.exitCode !== null || child.signalCode !== null) return;
-    await new Promise<void>((resolve) => {
-      child.once('exit', () => resolve());
-      child.kill('SIGKILL');
-    });
+  kill(id: string): Promise<void> {
+    return this.#end(id, 'SIGKILL');
   }
 
-  /** Stops a node with SIGTERM (a clean shutdown) and waits for it. */
-  async stop(id: string): Promise<void> {
+  /** Stops a node with SIGTERM (a clean shutdown) and waits for it; SIGKILL after 10 s. */
+  stop(id: string): Promise<void> {
+    return this.#end(id, 'SIGTERM');
+  }
+
+  async #end(id: string, signal: 'SIGKILL' | 'SIGTERM'): Promise<void> {
     const node = this.node(id);
     const child = node.process;
     if (child === null) return;
@@ -195,7 +191,7 @@ export class TestCluster {
         clearTimeout(timer);
         resolve();
       });
-      child.kill('SIGTERM');
+      child.kill(signal);
     });
   }
 
