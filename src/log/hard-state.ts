@@ -43,6 +43,8 @@ export class HardStateFile {
   #durableSlot: number;
   #sequence: number;
   #durable: HardState;
+  /** The latest state written to the file, synced or not (a commit-only change is not). */
+  #written: HardState;
   #queued: HardState | null = null;
   #failure: TandemError | null = null;
   /** fdatasync calls made, for the benchmark. */
@@ -54,6 +56,7 @@ export class HardStateFile {
     this.#durableSlot = slot;
     this.#sequence = latest.sequence;
     this.#durable = latest.hardState;
+    this.#written = latest.hardState;
   }
 
   /** Opens the file, creating it (synced, with its directory entry) the first time. */
@@ -90,7 +93,7 @@ export class HardStateFile {
 
   /** The latest state written (queued or durable). */
   get current(): HardState {
-    return this.#queued ?? this.#durable;
+    return this.#queued ?? this.#written;
   }
 
   /** Queues a hard state for the next flush. */
@@ -140,6 +143,7 @@ export class HardStateFile {
     this.#sequence++;
     const scratch = 1 - this.#durableSlot;
     await writeFully(this.#handle, encodeSlot(this.#sequence, queued), scratch * slotBytes);
+    this.#written = queued;
     if (!sync) return;
     await this.#handle.datasync();
     this.syncs++;

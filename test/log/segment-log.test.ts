@@ -471,3 +471,19 @@ test('a failed hard-state write is never reported durable by a later flush', asy
     directory.remove();
   }
 });
+
+test('the hard state reports a commit-only change once it is written', async () => {
+  // Goal: `current` is the latest state written, not only the latest synced one.
+  const directory = temporaryDirectory('hard-state-current');
+  try {
+    const file = await HardStateFile.open(join(directory.path, 'hard-state'));
+    file.write({ term: 2, vote: 'a', commit: 1 });
+    await file.flush();
+    file.write({ term: 2, vote: 'a', commit: 9 });
+    await file.flush();
+    assert.deepEqual(file.current, { term: 2, vote: 'a', commit: 9 });
+    await file.close();
+  } finally {
+    directory.remove();
+  }
+});
