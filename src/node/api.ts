@@ -1,6 +1,6 @@
 import type { Durability, Membership, NodeId, Role } from '../core/types.js';
 import type { ApplyResult, Command, LogPosition } from '../store/index.js';
-import type { SqliteStore } from '../store/sqlite.js';
+import type { MaybePromise, StoreReader } from '../store/contract.js';
 
 /**
  * Read consistency levels (DESIGN section 2):
@@ -85,7 +85,7 @@ export interface NodeHandle {
   /** Runs `query` against the local store once `options` allow it. */
   read<T>(
     options: ReadOptions,
-    query: (store: SqliteStore) => T,
+    query: (store: StoreReader) => MaybePromise<T>,
   ): Promise<{ readonly value: T; readonly appliedIndex: number }>;
   status(): NodeStatus;
   /** The applied position of the local store. */

@@ -19,7 +19,13 @@ import type {
 import { DiskStorage } from '../log/disk-storage.js';
 import { formatChecksum } from '../log/snapshot-files.js';
 import { encodeCommand, validateCommand, type Command } from '../store/commands.js';
-import type { ApplyResult, LogPosition } from '../store/contract.js';
+import type {
+  ApplyResult,
+  LogPosition,
+  MaybePromise,
+  NodeStore,
+  StoreReader,
+} from '../store/contract.js';
 import { SqliteStore } from '../store/sqlite.js';
 import type { Logger, PeerAddress } from '../transport/contract.js';
 import { PeerTransport } from '../transport/transport.js';
@@ -154,7 +160,7 @@ export async function startNode(config: NodeConfig): Promise<RunningNode> {
  * snapshot on disk is the truth.
  */
 async function reconcileStore(
-  store: SqliteStore,
+  store: NodeStore,
   storage: DiskStorage,
   snapshot: SnapshotMeta | null,
   entryCount: number,
@@ -185,7 +191,7 @@ class TandemNode implements RunningNode {
   readonly #config: NodeConfig;
   readonly #core: RaftCore;
   readonly #storage: DiskStorage;
-  readonly #store: SqliteStore;
+  readonly #store: NodeStore;
   readonly #transport: PeerTransport;
   readonly #metrics: NodeMetrics;
   readonly #tickMs: number;
@@ -214,7 +220,7 @@ class TandemNode implements RunningNode {
     config: NodeConfig,
     core: RaftCore,
     storage: DiskStorage,
-    store: SqliteStore,
+    store: NodeStore,
     transport: PeerTransport,
   ) {
     this.id = config.id;
@@ -278,12 +284,16 @@ class TandemNode implements RunningNode {
 
   read<T>(
     options: ReadOptions,
-    query: (store: SqliteStore) => T,
+    query: (store: StoreReader) => MaybePromise<T>,
   ): Promise<{ readonly value: T; readonly appliedIndex: number }> {
     return new Promise((resolve, reject) => {
       const run = (): void => {
+        const appliedIndex = this.#store.applied.index;
         try {
-          resolve({ value: query(this.#store), appliedIndex: this.#store.applied.index });
+          Promise.resolve(query(this.#store)).then(
+            (value) => resolve({ value, appliedIndex }),
+            reject,
+          );
         } catch (error) {
           reject(error);
         }
@@ -417,7 +427,7 @@ class TandemNode implements RunningNode {
     this.#failCalls(new TandemError('TANDEM_LEADERSHIP_LOST', 'the node is shutting down'));
     await this.#transport.close();
     await this.#storage.close();
-    this.#store.close();
+    await this.#store.close();
     this.#config.logger.info({ id: this.id }, 'node stopped');
   }
 
@@ -498,17 +508,17 @@ class TandemNode implements RunningNode {
       await this.#storage.sync();
       this.#metrics.fsyncSeconds.observe((performance.now() - started) / 1000);
     }
-    this.#apply(ready);
+    await this.#apply(ready);
     for (const message of ready.messages) this.#send(message);
     for (const readState of ready.readStates) this.#onReadState(readState);
     for (const response of ready.responses) this.#onResponse(response);
     this.#serveWaitingReads();
   }
 
-  #apply(ready: Ready): void {
+  async #apply(ready: Ready): Promise<void> {
     if (ready.committedEntries.length === 0) return;
     const started = performance.now();
-    const results = this.#store.apply(ready.committedEntries);
+    const results = await this.#store.apply(ready.committedEntries);
     this.#metrics.applySeconds.observe((performance.now() - started) / 1000);
     this.#metrics.appliedEntries.inc(ready.committedEntries.length);
     // Only proposals made here wait for results; keep those (bounded) until answered.

@@ -5,6 +5,12 @@
  * its own I/O; it never sees terms change, leaders, or messages.
  */
 import type { Entry } from '../core/types.js';
+import type { SqlParams } from './commands.js';
+import type { KvEntry, ScanPage } from './kv.js';
+import type { SqlRow } from './sql-exec.js';
+
+/** A value, or a promise of it: SQLite answers at once, PostgreSQL over a connection. */
+export type MaybePromise<T> = T | Promise<T>;
 
 /** A log position: index and term (0, 0 before anything is applied). */
 export interface LogPosition {
@@ -37,7 +43,7 @@ export interface StateMachine {
    * TANDEM_STORAGE_FAILED when the disk fails. A command that fails by its own meaning
    * (INCR of a non-integer, a SQL constraint) is not such a failure: its result says so.
    */
-  apply(entries: readonly Entry[]): ApplyResult[];
+  apply(entries: readonly Entry[]): MaybePromise<ApplyResult[]>;
 
   /** Starts a consistent snapshot; cheap to start; does not block apply for long. */
   snapshot(): Promise<StoreSnapshot>;
@@ -49,8 +55,41 @@ export interface StateMachine {
    */
   restore(meta: RestoreMeta, chunks: AsyncIterable<Uint8Array>): Promise<void>;
 
-  /** Releases the store's files. Idempotent. */
-  close(): void;
+  /** Releases the store's files or connections. Idempotent. */
+  close(): MaybePromise<void>;
+}
+
+/**
+ * The reads the API layers make of a node's store, always of applied state. Each takes the
+ * reader's clock (`nowMs`) to judge expiry. A store may answer at once or later; callers
+ * await every answer.
+ */
+export interface StoreReader {
+  get(key: string, nowMs: number): MaybePromise<KvEntry | null>;
+  /** How many of `keys` exist (a key named twice counts twice, as in Redis). */
+  exists(keys: readonly string[], nowMs: number): MaybePromise<number>;
+  /** Milliseconds to live; -1 without expiry, -2 when absent (Redis's PTTL). */
+  ttlMs(key: string, nowMs: number): MaybePromise<number>;
+  type(key: string, nowMs: number): MaybePromise<'string' | 'none'>;
+  dbsize(nowMs: number): MaybePromise<number>;
+  keys(pattern: string, nowMs: number): MaybePromise<string[]>;
+  scan(
+    cursor: number,
+    options: { match?: string; count?: number },
+    nowMs: number,
+  ): MaybePromise<ScanPage>;
+  /** A read-only SQL query with `?` (or named) parameters; the rows it returns. */
+  query(sql: string, params?: SqlParams): MaybePromise<SqlRow[]>;
+}
+
+/**
+ * What a node keeps its state in: a state machine the log drives and the API layers read.
+ * `healthy()` says whether the store can serve now (a PostgreSQL that went away cannot).
+ */
+export interface NodeStore extends StateMachine, StoreReader {
+  /** `sqlite` or `postgres`, for the status report. */
+  readonly kind: string;
+  healthy(): boolean;
 }
 
 /**

@@ -25,8 +25,8 @@ import { decodeCommand, type Command, type SqlParams } from './commands.js';
 import type {
   ApplyResult,
   LogPosition,
+  NodeStore,
   RestoreMeta,
-  StateMachine,
   StoreSnapshot,
 } from './contract.js';
 import { KvTable, kvSchema, type KvEntry, type ScanPage } from './kv.js';
@@ -120,7 +120,8 @@ function fsyncDirectory(directory: string): void {
 }
 
 /** The SQLite state machine. Reads take the reader's clock (`nowMs`) to judge expiry. */
-export class SqliteStore implements StateMachine {
+export class SqliteStore implements NodeStore {
+  readonly kind = 'sqlite';
   /** The database file. */
   readonly path: string;
   readonly #snapshots: string;
@@ -155,6 +156,11 @@ export class SqliteStore implements StateMachine {
   /** The last applied index and term, as the database records them. */
   get applied(): LogPosition {
     return this.#applied;
+  }
+
+  /** Whether the database is open (a failed restore that could not reopen it closes it). */
+  healthy(): boolean {
+    return this.#connection !== null;
   }
 
   #open(): Connection {

@@ -35,7 +35,11 @@ const okReply = (): Reply => ok;
 const integerReply = (value: unknown): Reply => value as number;
 
 function get(context: ServerContext, session: Session, args: Args): Promise<Reply> {
-  return readFor(context, session, (store, now) => store.get(args.text[1], now)?.value ?? null);
+  return readFor(
+    context,
+    session,
+    async (store, now) => (await store.get(args.text[1], now))?.value ?? null,
+  );
 }
 
 /** SET key value [NX|XX] [GET] [EX s|PX ms|EXAT s|PXAT ms]. */
@@ -137,16 +141,17 @@ function append(context: ServerContext, session: Session, args: Args): Promise<R
 }
 
 function strlen(context: ServerContext, session: Session, args: Args): Promise<Reply> {
-  return readFor(context, session, (store, now) => {
-    const value = store.get(args.text[1], now)?.value;
+  return readFor(context, session, async (store, now) => {
+    const value = (await store.get(args.text[1], now))?.value;
     return value === undefined ? 0 : Buffer.byteLength(value, 'utf8');
   });
 }
 
 function mget(context: ServerContext, session: Session, args: Args): Promise<Reply> {
-  return readFor(context, session, (store, now) =>
-    args.text.slice(1).map((key) => store.get(key, now)?.value ?? null),
-  );
+  return readFor(context, session, async (store, now) => {
+    const entries = await Promise.all(args.text.slice(1).map((key) => store.get(key, now)));
+    return entries.map((entry) => entry?.value ?? null);
+  });
 }
 
 function mset(context: ServerContext, session: Session, args: Args): Reply | Promise<Reply> {
@@ -186,14 +191,16 @@ function persist(context: ServerContext, session: Session, args: Args): Promise<
 /** TTL (seconds, rounded as Redis rounds) and PTTL (ms). */
 function ttl(inSeconds: boolean): Handler {
   return (context, session, args) =>
-    readFor(context, session, (store, now) => {
-      const ms = store.ttlMs(args.text[1], now);
+    readFor(context, session, async (store, now) => {
+      const ms = await store.ttlMs(args.text[1], now);
       return ms < 0 || !inSeconds ? ms : Math.floor((ms + 500) / 1000);
     });
 }
 
 function type(context: ServerContext, session: Session, args: Args): Promise<Reply> {
-  return readFor(context, session, (store, now) => simple(store.type(args.text[1], now)));
+  return readFor(context, session, async (store, now) =>
+    simple(await store.type(args.text[1], now)),
+  );
 }
 
 function keys(context: ServerContext, session: Session, args: Args): Promise<Reply> {
@@ -219,8 +226,8 @@ function scan(context: ServerContext, session: Session, args: Args): Reply | Pro
     } else if (option === 'TYPE') onlyStrings = value.toLowerCase() === 'string';
     else return syntaxError;
   }
-  return readFor(context, session, (store, now) => {
-    const page = store.scan(cursor, options, now);
+  return readFor(context, session, async (store, now) => {
+    const page = await store.scan(cursor, options, now);
     return [String(page.cursor), onlyStrings ? page.keys : []];
   });
 }

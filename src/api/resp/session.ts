@@ -6,7 +6,7 @@
 import { TandemError } from '../../core/errors.js';
 import type { Consistency, NodeHandle } from '../../node/api.js';
 import type { ApplyResult, Command } from '../../store/index.js';
-import type { SqliteStore } from '../../store/sqlite.js';
+import type { MaybePromise, StoreReader } from '../../store/contract.js';
 import type { Logger } from '../../transport/contract.js';
 import type { Forwarder } from './forward.js';
 import { error, type Reply } from './reply.js';
@@ -116,7 +116,7 @@ export function errorReply(thrown: unknown, logger: Logger): Reply {
 export async function readFor<T>(
   context: ServerContext,
   session: Session,
-  query: (store: SqliteStore, nowMs: number) => T,
+  query: (store: StoreReader, nowMs: number) => MaybePromise<T>,
 ): Promise<T> {
   if (session.pendingWrites > 0) await session.writeBarrier;
   const { value } = await context.node.read(
