@@ -20,7 +20,8 @@ export type ErrorCode =
   | 'TANDEM_NOT_FOUND'
   | 'TANDEM_KEY_NOT_FOUND'
   | 'TANDEM_CORRUPT'
-  | 'TANDEM_STORAGE_FAILED';
+  | 'TANDEM_STORAGE_FAILED'
+  | 'TANDEM_STORE_UNAVAILABLE';
 
 /** The HTTP status each code is answered with. */
 export const httpStatusByCode: Readonly<Record<ErrorCode, number>> = {
@@ -42,6 +43,7 @@ export const httpStatusByCode: Readonly<Record<ErrorCode, number>> = {
   TANDEM_KEY_NOT_FOUND: 404,
   TANDEM_CORRUPT: 500,
   TANDEM_STORAGE_FAILED: 500,
+  TANDEM_STORE_UNAVAILABLE: 503,
 };
 
 /** An operating error with a stable code; `leaderId` names the leader when one is known. */
