@@ -13,6 +13,7 @@
  */
 import { EventEmitter } from 'node:events';
 import { randomUUID } from 'node:crypto';
+import { exchange, HttpAgents, type HttpAnswer } from './http.js';
 import {
   errorFromAnswer,
   NoLeader,
@@ -42,7 +43,8 @@ import type {
 /** A node's answer. */
 interface Answer {
   readonly status: number;
-  readonly headers: Headers;
+  /** A response header by lower-case name, or null. */
+  header(name: string): string | null;
   readonly body: unknown;
 }
 
@@ -150,6 +152,8 @@ export class TandemClient extends EventEmitter<ClientEvents> {
   readonly #seeds: string[];
   /** Node id to HTTP URL, from the latest cluster view. */
   readonly #urls = new Map<string, string>();
+  /** Keep-alive connections to the nodes, closed once the client is closed and idle. */
+  readonly #agents = new HttpAgents();
   #view: ClusterStatus | null = null;
   #leaderId: string | null = null;
   #discovering: Promise<void> | null = null;
@@ -262,6 +266,7 @@ export class TandemClient extends EventEmitter<ClientEvents> {
     this.#closed = true;
     if (this.#timer !== null) clearInterval(this.#timer);
     this.#timer = null;
+    if (this.#pending === 0) this.#agents.destroy();
   }
 
   // ------------------------------------------------------------------ kv and sql
@@ -621,7 +626,7 @@ export class TandemClient extends EventEmitter<ClientEvents> {
   }
 
   #noteLeaderHeader(answer: Answer): void {
-    const leaderId = answer.headers.get('x-tandem-leader');
+    const leaderId = answer.header('x-tandem-leader');
     if (leaderId !== null && this.#urls.has(leaderId)) this.#setLeader(leaderId);
   }
 
@@ -707,6 +712,7 @@ export class TandemClient extends EventEmitter<ClientEvents> {
       return await call();
     } finally {
       this.#pending -= 1;
+      if (this.#closed && this.#pending === 0) this.#agents.destroy();
     }
   }
 
@@ -723,31 +729,28 @@ export class TandemClient extends EventEmitter<ClientEvents> {
     signal: AbortSignal | undefined,
     timeoutMs = this.#options.timeoutMs,
   ): Promise<Answer> {
-    const timeout = AbortSignal.timeout(timeoutMs);
-    const combined = signal === undefined ? timeout : AbortSignal.any([signal, timeout]);
+    let answer: HttpAnswer;
     try {
-      const response = await fetch(url + path, {
+      answer = await exchange(this.#agents, {
+        url: url + path,
         method,
         headers: body === undefined ? headers : { ...headers, 'content-type': 'application/json' },
         body: body === undefined ? undefined : JSON.stringify(body),
-        signal: combined,
+        signal,
+        timeoutMs,
       });
-      const text = await response.text();
-      let parsed: unknown = null;
-      try {
-        parsed = text === '' ? null : JSON.parse(text);
-      } catch {
-        parsed = { code: 'TANDEM_BAD_ANSWER', message: text.slice(0, 200) };
-      }
-      return { status: response.status, headers: response.headers, body: parsed };
     } catch (error) {
       if (signal?.aborted === true) throw signal.reason;
-      const cause = (error as { cause?: { code?: string } }).cause?.code;
-      const what = timeout.aborted
-        ? `no answer within ${timeoutMs} ms`
-        : (cause ?? (error as Error).message);
+      const what = (error as Error).message;
       throw new TransportFailure(`${method} ${url}${path}: ${what}`, { cause: error });
     }
+    let parsed: unknown = null;
+    try {
+      parsed = answer.text === '' ? null : JSON.parse(answer.text);
+    } catch {
+      parsed = { code: 'TANDEM_BAD_ANSWER', message: answer.text.slice(0, 200) };
+    }
+    return { status: answer.status, header: answer.header, body: parsed };
   }
 }
 
