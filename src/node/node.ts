@@ -5,6 +5,7 @@ import { performance } from 'node:perf_hooks';
 import { assert } from '../core/assert.js';
 import type { CoreConfig } from '../core/config.js';
 import { RaftCore } from '../core/core.js';
+import { messagesBySync } from '../core/ready.js';
 import { TandemError } from '../core/errors.js';
 import { Prng } from '../core/prng.js';
 import type {
@@ -501,15 +502,18 @@ class TandemNode implements RunningNode {
     if (ready.rollback !== null) await this.#rollBack(ready.rollback.index);
     if (ready.snapshot !== null)
       await this.#installSnapshot(ready.snapshot.meta, ready.snapshot.data);
+    // The split reads the hard state last written, so it goes before this Ready's.
+    const messages = messagesBySync(ready, this.#storage.hardState.current);
     this.#storage.writeEntries(ready.entries);
     if (ready.hardState !== null) this.#storage.writeHardState(ready.hardState);
+    for (const message of messages.beforeSync) this.#send(message);
     if (ready.mustSync) {
       const started = performance.now();
       await this.#storage.sync();
       this.#metrics.fsyncSeconds.observe((performance.now() - started) / 1000);
     }
     await this.#apply(ready);
-    for (const message of ready.messages) this.#send(message);
+    for (const message of messages.afterSync) this.#send(message);
     for (const readState of ready.readStates) this.#onReadState(readState);
     for (const response of ready.responses) this.#onResponse(response);
     this.#serveWaitingReads();

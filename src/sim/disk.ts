@@ -30,6 +30,11 @@ export class SimDisk implements ReplicationStorage {
   #pending: PendingWrite[] = [];
   syncs = 0;
 
+  /** The hard state last made durable. */
+  get hardState(): HardState {
+    return this.#hardState;
+  }
+
   /** Queues the log entries of a Ready; the first may overwrite the log from its index. */
   writeEntries(entries: readonly Entry[]): void {
     if (entries.length > 0) this.#pending.push({ kind: 'entries', entries });

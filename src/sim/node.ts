@@ -3,6 +3,7 @@ import type { CoreConfig } from '../core/config.js';
 import type { CoreOptions, RaftCore } from '../core/core.js';
 import { TandemError } from '../core/errors.js';
 import { Prng } from '../core/prng.js';
+import { messagesBySync } from '../core/ready.js';
 import type {
   Durability,
   Membership,
@@ -273,19 +274,22 @@ export class SimNode {
       );
     }
     if (ready.snapshot !== null) this.disk.saveSnapshot(ready.snapshot.meta, ready.snapshot.data);
+    const messages = messagesBySync(ready, this.disk.hardState);
     this.disk.writeEntries(ready.entries);
     if (ready.hardState !== null) this.disk.writeHardState(ready.hardState);
-    if (!ready.mustSync) return this.#complete(ready, core);
+    // A leader's appends travel while its own write syncs, as the node runtime sends them.
+    for (const message of messages.beforeSync) this.#world.send(message);
+    if (!ready.mustSync) return this.#complete(ready, core, messages.afterSync);
     const incarnation = this.#incarnation;
     this.#world.queue.schedule(this.#world.random.intBetween(0, this.#fsyncMaxMs + 1), () => {
       if (this.#incarnation !== incarnation) return; // crashed while syncing
       this.disk.sync();
-      this.#complete(ready, core);
+      this.#complete(ready, core, messages.afterSync);
       this.#pump();
     });
   }
 
-  #complete(ready: Ready, core: RaftCore): void {
+  #complete(ready: Ready, core: RaftCore, messages: readonly Message[]): void {
     if (ready.snapshot !== null) {
       this.store.restore(ready.snapshot.meta, ready.snapshot.data);
       this.#snapshot = ready.snapshot;
@@ -293,7 +297,7 @@ export class SimNode {
     }
     this.#world.checker.onApply(this.id, ready.committedEntries, this.#role === 'leader');
     this.store.apply(ready.committedEntries);
-    for (const message of ready.messages) {
+    for (const message of messages) {
       if (message.type === 'snapshot') {
         assert(
           message.meta.index === this.#snapshot.meta.index,

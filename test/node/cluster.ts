@@ -137,7 +137,9 @@ export class TestCluster {
     }
     if (options.join === true) args.push('--join');
     args.push(...(this.#options.extraArgs?.(id) ?? []));
-    const child = spawn(process.execPath, args, {
+    // TANDEM_NODE_FLAGS passes Node flags to every node process (say, --cpu-prof to profile).
+    const flags = (process.env.TANDEM_NODE_FLAGS ?? '').split(' ').filter((flag) => flag !== '');
+    const child = spawn(process.execPath, [...flags, ...args], {
       env: { ...process.env, TANDEM_CLUSTER_SECRET: options.secret ?? this.secret },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
