@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { connect } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import { Redis } from 'ioredis';
-import { sleep, TestCluster } from '../node/cluster.js';
+import { call, sleep, TestCluster } from '../node/cluster.js';
 
 function client(cluster: TestCluster, id: string): Redis {
   return new Redis({
@@ -49,6 +49,14 @@ describe('ioredis against a three-node cluster', { timeout: 120_000 }, () => {
     });
     cluster.startAll();
     leader = await cluster.leader();
+    if (leader === 'n3') {
+      // n3 is the readonly follower the tests need: hand leadership to n1.
+      const promoted = await call('POST', `${cluster.url('n3')}/v1/cluster/promote`, { id: 'n1' });
+      assert.equal(promoted.status, 200, JSON.stringify(promoted.body));
+      const deadline = Date.now() + 20_000;
+      while ((leader = await cluster.leader()) === 'n3' && Date.now() < deadline) await sleep(100);
+    }
+    assert.notEqual(leader, 'n3');
     followers = ['n1', 'n2', 'n3'].filter((id) => id !== leader);
   });
 
@@ -131,7 +139,6 @@ describe('ioredis against a three-node cluster', { timeout: 120_000 }, () => {
 
   test('a readonly follower refuses writes with Redis READONLY, ROLE and INFO speak Redis', async () => {
     // Goal: --follower-writes readonly behaves like a Redis replica; replication is visible.
-    if (leader === 'n3') return; // n3 leads: nothing to check on a readonly follower
     const replica = open('n3');
     await assert.rejects(replica.set('ro', '1'), /^ReplyError: READONLY You can't write/);
     const role = (await replica.role()) as unknown[];

@@ -1,0 +1,153 @@
+// node-redis (the `redis` package) against a real three-node cluster of `tandem start`
+// processes: the common commands over RESP2 and RESP3, a pipeline and same-tick batches
+// without MULTI, and reconnection after the leader is killed with SIGKILL.
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { createClient } from 'redis';
+import { sleep, TestCluster } from '../node/cluster.js';
+
+/** A node-redis client for a node's RESP port, reconnecting every 100 ms while it is down. */
+function makeClient(port: number, resp: 2 | 3) {
+  return createClient({
+    socket: { host: '127.0.0.1', port, reconnectStrategy: 100 },
+    RESP: resp,
+  });
+}
+
+type NodeRedis = ReturnType<typeof makeClient>;
+
+/** Retries `run` while the cluster answers TRYAGAIN (no leader yet) or the link is down. */
+async function retrying<T>(run: () => Promise<T>, timeoutMs = 20_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      return await run();
+    } catch (error) {
+      const message = (error as Error).message;
+      const transient =
+        /TRYAGAIN|TANDEM_LEADERSHIP_LOST|closed|ECONNREFUSED|ECONNRESET|offline/i.test(message);
+      if (!transient || Date.now() > deadline) throw error;
+      await sleep(100);
+    }
+  }
+}
+
+describe('node-redis against a three-node cluster', { timeout: 120_000 }, () => {
+  let cluster: TestCluster;
+  const clients: NodeRedis[] = [];
+  let leader: string;
+  let followers: string[];
+
+  before(async () => {
+    cluster = await TestCluster.create({ nodes: 3 });
+    cluster.startAll();
+    leader = await cluster.leader();
+    followers = ['n1', 'n2', 'n3'].filter((id) => id !== leader);
+  });
+
+  after(async () => {
+    for (const redis of clients) redis.destroy();
+    await cluster.destroy();
+  });
+
+  const open = async (id: string, resp: 2 | 3 = 2): Promise<NodeRedis> => {
+    const redis = makeClient(cluster.node(id).respPort, resp);
+    // Errors while a node is down are expected; node-redis reconnects by itself.
+    redis.on('error', () => {});
+    clients.push(redis);
+    await redis.connect();
+    return redis;
+  };
+
+  test('the common commands answer as Redis does, over RESP2 and RESP3, through a follower too', async () => {
+    // Goal: a node-redis user sees Redis semantics whichever node and protocol they use.
+    for (const [id, resp] of [
+      [leader, 2],
+      [followers[0] as string, 3],
+    ] as const) {
+      const redis = await open(id, resp);
+      const key = (name: string): string => `nr:${id}:${resp}:${name}`;
+      assert.equal(await redis.set(key('s'), 'v1'), 'OK');
+      assert.equal(await redis.get(key('s')), 'v1');
+      assert.equal(await redis.set(key('s'), 'v2', { condition: 'NX' }), null);
+      assert.equal(await redis.set(key('s'), 'v3', { GET: true }), 'v1');
+      assert.equal(await redis.incr(key('n')), 1);
+      assert.equal(await redis.incrBy(key('n'), 41), 42);
+      assert.equal(await redis.decr(key('n')), 41);
+      assert.equal(await redis.append(key('s'), '!'), 3);
+      assert.equal(await redis.strLen(key('s')), 3);
+      assert.equal(await redis.mSet([key('a'), '1', key('b'), '2']), 'OK');
+      assert.deepEqual(await redis.mGet([key('a'), key('b'), key('none')]), ['1', '2', null]);
+      assert.equal(await redis.pExpire(key('a'), 100_000), 1);
+      const pttl = await redis.pTTL(key('a'));
+      assert.ok(pttl > 98_000 && pttl <= 100_000, `pttl ${pttl}`);
+      assert.equal(await redis.persist(key('a')), 1);
+      assert.equal(await redis.exists([key('a'), key('b'), key('none')]), 2);
+      assert.equal(await redis.type(key('a')), 'string');
+      assert.equal(await redis.del([key('a'), key('none')]), 1);
+      assert.deepEqual((await redis.keys(`nr:${id}:${resp}:*`)).sort(), [
+        key('b'),
+        key('n'),
+        key('s'),
+      ]);
+      const seen: string[] = [];
+      for await (const keys of redis.scanIterator({ MATCH: `nr:${id}:${resp}:*`, COUNT: 2 })) {
+        seen.push(...keys);
+      }
+      assert.deepEqual(seen.sort(), [key('b'), key('n'), key('s')]);
+      await assert.rejects(redis.incr(key('s')), /ERR value is not an integer or out of range/);
+      await assert.rejects(
+        redis.sendCommand(['nosuch', 'x']),
+        /ERR unknown command 'nosuch', with args beginning with: 'x'/,
+      );
+      assert.equal(await redis.ping(), 'PONG');
+      assert.ok((await redis.dbSize()) >= 3);
+    }
+  });
+
+  test('a pipeline and same-tick batches answer in order and read their own writes', async () => {
+    // Goal: pipelined and batched commands on a follower are forwarded in order, and each
+    // read sees the writes that came before it on the connection.
+    const redis = await open(followers[0] as string);
+    const pipeline = redis.multi();
+    for (let i = 0; i < 100; i++) {
+      pipeline.set(`nrp:${i}`, `v${i}`);
+      pipeline.incr('nrp:count');
+      pipeline.get(`nrp:${i}`);
+    }
+    const results = await pipeline.execAsPipeline();
+    for (let i = 0; i < 100; i++) {
+      assert.equal(results[3 * i], 'OK');
+      assert.equal(results[3 * i + 1], i + 1);
+      assert.equal(results[3 * i + 2], `v${i}`);
+    }
+    // node-redis writes commands issued in one tick to the socket together.
+    const batch = await Promise.all(
+      Array.from({ length: 200 }, (_, i) => redis.set(`nrb:${i}`, String(i))),
+    );
+    assert.ok(batch.every((value) => value === 'OK'));
+    assert.deepEqual(await redis.mGet(['nrb:0', 'nrb:199']), ['0', '199']);
+    // The leader has every one of them, and says so with WAIT semantics.
+    const onLeader = await open(leader);
+    assert.equal(await onLeader.get('nrp:count'), '100');
+  });
+
+  test('after kill -9 of the leader, node-redis reconnects and writes reach the new leader', async () => {
+    // Goal: a client on a follower keeps writing across failover; a client on the killed
+    // node reconnects by itself once the node is back and reads what happened meanwhile.
+    const survivor = followers[0] as string;
+    const onSurvivor = await open(survivor);
+    const onOldLeader = await open(leader);
+    assert.equal(await onSurvivor.set('nr-before-kill', 'yes'), 'OK');
+    await cluster.kill(leader);
+    const newLeader = await cluster.leader(20_000, followers);
+    assert.notEqual(newLeader, leader);
+    assert.equal(await retrying(() => onSurvivor.set('nr-after-kill', 'yes')), 'OK');
+    assert.equal(await onSurvivor.get('nr-before-kill'), 'yes');
+    cluster.start(leader);
+    await cluster.up(leader);
+    await retrying(() => onOldLeader.ping());
+    assert.equal(await onOldLeader.sendCommand(['TANDEM.CONSISTENCY', 'linearizable']), 'OK');
+    assert.equal(await retrying(() => onOldLeader.get('nr-after-kill')), 'yes');
+  });
+});
