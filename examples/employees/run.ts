@@ -29,12 +29,28 @@ async function waitForLeader(deadlineMs: number): Promise<string> {
   }
 }
 
-async function main(): Promise<void> {
+/** What `runExample` starts besides the defaults. */
+export interface ExampleOptions {
+  /** Each node's store (`--stores`), or undefined for SQLite on every node. */
+  readonly stores?: readonly string[];
+  /** Lines printed after the curl lines. */
+  readonly extraLines?: readonly string[];
+  /** Called once everything else has stopped. */
+  readonly onStop?: () => Promise<void>;
+}
+
+/** Starts the cluster and the service, prints what to try, and stops both on Ctrl-C. */
+export async function runExample(options: ExampleOptions = {}): Promise<void> {
   const args = [tandem, 'cluster', '--nodes', String(nodeCount), '--mode', mode, '--dir', dir];
+  if (options.stores !== undefined) args.push('--stores', options.stores.join(','));
   const cluster = spawn(process.execPath, args, { stdio: ['ignore', 'inherit', 'inherit'] });
+  const stopped = async (code: number): Promise<never> => {
+    await options.onStop?.();
+    process.exit(code);
+  };
   cluster.once('exit', (code) => {
     console.error(`tandem cluster exited (${code}); stopping`);
-    process.exit(code ?? 1);
+    void stopped(code ?? 1);
   });
   const leaderId = await waitForLeader(Date.now() + 30_000);
   const service = await startService({ port, nodes: urls });
@@ -51,11 +67,11 @@ employees service on ${base} (cluster: ${nodeCount} nodes, ${mode} mode, leader 
   curl -s -X POST ${base}/employees -H 'content-type: application/json' -d '{"id":-1,"name":"","salary":-5}'
   # stop a replica (kill the n2 process: see ${dir}/n2.log), then POST again: 503 in sync mode
   curl -s -X POST ${base}/employees -H 'content-type: application/json' -d '{"id":104,"name":"Ann","salary":99000}'
-`);
+${(options.extraLines ?? []).join('\n')}`);
   const stop = (): void => {
     void service.close().then(() => {
       cluster.removeAllListeners('exit');
-      cluster.once('exit', () => process.exit(0));
+      cluster.once('exit', () => void stopped(0));
       cluster.kill('SIGINT');
     });
   };
@@ -63,7 +79,9 @@ employees service on ${base} (cluster: ${nodeCount} nodes, ${mode} mode, leader 
   process.once('SIGTERM', stop);
 }
 
-main().catch((error: unknown) => {
-  console.error(error);
-  process.exit(1);
-});
+if (process.argv[1] === fileURLToPath(import.meta.url)) {
+  runExample().catch((error: unknown) => {
+    console.error(error);
+    process.exit(1);
+  });
+}

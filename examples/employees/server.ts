@@ -42,12 +42,17 @@ export async function ensureSchema(client: TandemClient): Promise<void> {
         version INT NOT NULL DEFAULT 1
       )`,
     },
+    // ON CONFLICT DO NOTHING is spelled the same in SQLite and PostgreSQL, so a node may
+    // keep its state in either.
     {
-      sql: 'INSERT OR IGNORE INTO emp (id, name, salary) VALUES (?, ?, ?), (?, ?, ?)',
+      sql: 'INSERT INTO emp (id, name, salary) VALUES (?, ?, ?), (?, ?, ?) ON CONFLICT (id) DO NOTHING',
       params: [101, 'John', 285000, 102, 'Sam', 255000],
     },
   ]);
 }
+
+/** A primary key taken, as SQLite and PostgreSQL word it. */
+const duplicateKey = /UNIQUE constraint failed|duplicate key value violates unique constraint/;
 
 /** An answer to send as `{ error }` with its status. */
 class HttpProblem extends Error {
@@ -194,7 +199,7 @@ export function buildServer(
         salary,
       ]);
     } catch (error) {
-      if (error instanceof TandemClientError && /UNIQUE constraint failed/.test(error.message)) {
+      if (error instanceof TandemClientError && duplicateKey.test(error.message)) {
         throw new HttpProblem(409, `an employee with id ${id} already exists`);
       }
       throw error;

@@ -49,6 +49,8 @@ data in DIR/n<i>, log lines in DIR/n<i>.log. Ctrl-C stops every node cleanly.
   --dir DIR               where data, logs and the cluster secret go (default .tandem)
   --mode MODE             durability: async, semi-sync, quorum, sync (default quorum)
   --base-port-offset N    added to every port, to run clusters side by side (default 0)
+  --stores S1,S2,..       each node's store, in node order: sqlite (the default) or a
+                          postgres:// URL of a database of that node's own
   -h, --help              this help
 `;
 
@@ -68,6 +70,8 @@ interface PlannedNode {
   readonly peerPort: number;
   readonly httpPort: number;
   readonly respPort: number;
+  /** `sqlite` or a PostgreSQL URL (`--store`). */
+  readonly store: string;
   readonly dir: string;
   readonly logFile: string;
 }
@@ -79,6 +83,7 @@ export async function runCluster(argv: readonly string[]): Promise<void> {
     dir: { type: 'string' },
     mode: { type: 'string' },
     'base-port-offset': { type: 'string' },
+    stores: { type: 'string' },
   });
   if (args.values.help === true) return void process.stdout.write(clusterHelp);
   const count = parseInteger((args.values.nodes as string | undefined) ?? '3', '--nodes');
@@ -92,7 +97,8 @@ export async function runCluster(argv: readonly string[]): Promise<void> {
   if (9000 + count + offset > portMax) {
     throw new UsageError(`--base-port-offset ${offset} puts ports past ${portMax}`);
   }
-  const plan = planNodes(count, dir, offset);
+  const stores = parseStores(args.values.stores as string | undefined, count);
+  const plan = planNodes(count, dir, offset, stores);
   const taken = await firstTakenPort(plan);
   if (taken !== null) {
     console.error(
@@ -115,11 +121,32 @@ export async function runCluster(argv: readonly string[]): Promise<void> {
   printEndpoints(plan, leader, mode, dir, offset, await respServed(plan[0].respPort));
 }
 
-function planNodes(count: number, dir: string, offset: number): PlannedNode[] {
+/** `--stores`: one store per node, `sqlite` for each when not given. */
+function parseStores(text: string | undefined, count: number): string[] {
+  if (text === undefined) return Array.from({ length: count }, () => 'sqlite');
+  const stores = text.split(',').map((store) => store.trim());
+  if (stores.length !== count) {
+    throw new UsageError(`--stores must name ${count} stores (one per node), got ${stores.length}`);
+  }
+  for (const store of stores) {
+    if (store !== 'sqlite' && !/^postgres(ql)?:\/\//.test(store)) {
+      throw new UsageError(`--stores: each must be sqlite or a postgres:// URL, got ${store}`);
+    }
+  }
+  return stores;
+}
+
+function planNodes(
+  count: number,
+  dir: string,
+  offset: number,
+  stores: readonly string[],
+): PlannedNode[] {
   return Array.from({ length: count }, (_, k) => {
     const i = k + 1;
     return {
       id: `n${i}`,
+      store: stores[k] ?? 'sqlite',
       peerPort: 7000 + i + offset,
       httpPort: 9000 + i + offset,
       respPort: 6380 + i + offset,
@@ -199,6 +226,8 @@ function spawnNode(
       host,
       '--mode',
       mode,
+      '--store',
+      node.store,
     ],
     {
       env: { ...process.env, TANDEM_CLUSTER_SECRET: secret },

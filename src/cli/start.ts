@@ -14,7 +14,7 @@ import { buildHttpServer } from '../api/http/server.js';
 import { startRespServer, type RespServer } from '../api/resp/server.js';
 import type { FollowerWrites } from '../api/resp/session.js';
 import type { Durability } from '../core/types.js';
-import { startNode, type NodeConfig, type RunningNode } from '../node/node.js';
+import { startNode, type NodeConfig, type RunningNode, type StoreLocation } from '../node/node.js';
 import type { PeerAddress } from '../transport/contract.js';
 import {
   failureExitCode,
@@ -59,6 +59,10 @@ Runs one node: its peer listener, its HTTP API, and (when given) its RESP port.
   --tls-cert FILE         peer TLS: this node's certificate (PEM); with --tls-key and
   --tls-key FILE          --tls-ca, peers must present certificates signed by that CA
   --tls-ca FILE
+  --store URL             where the node keeps its state: sqlite (the default, a file
+                          in --dir) or postgres://USER@HOST:PORT/DB, a PostgreSQL
+                          database of this node's own (its schema is created on first
+                          start; a database of another cluster is refused)
   --snapshot-every N      entries applied between snapshots that compact the log
                           (default 10000)
   --tick-ms N             length of one tick in ms: heartbeats every tick, elections
@@ -95,6 +99,7 @@ const flagOptions = {
   'tls-ca': { type: 'string' },
   join: { type: 'boolean' },
   'snapshot-every': { type: 'string' },
+  store: { type: 'string' },
   'tick-ms': { type: 'string' },
   config: { type: 'string' },
 } as const;
@@ -157,6 +162,7 @@ export function resolveStartSettings(
       positiveInteger(s, 1, 100_000_000),
     ),
     tickMs: optional(setting('tick-ms'), 50, (s) => positiveInteger(s, 10, 10_000)),
+    store: optional<StoreLocation>(setting('store'), { kind: 'sqlite' }, parseStore),
     tls: tlsFiles(setting('tls-cert'), setting('tls-key'), setting('tls-ca')),
     requirePass: requirePass(setting('requirepass'), env),
     followerWrites: optional<FollowerWrites>(setting('follower-writes'), 'forward', (s) => {
@@ -168,6 +174,28 @@ export function resolveStartSettings(
       return s.text;
     }),
   };
+}
+
+/** `--store`: `sqlite`, or a PostgreSQL URL (checked here; connected to at start). */
+function parseStore(found: Setting): StoreLocation {
+  if (found.text === 'sqlite') return { kind: 'sqlite' };
+  let url: URL;
+  try {
+    url = new URL(found.text);
+  } catch {
+    throw new UsageError(
+      `${found.name} must be sqlite or postgres://USER@HOST:PORT/DATABASE, got ${JSON.stringify(found.text)}`,
+    );
+  }
+  if (url.protocol !== 'postgres:' && url.protocol !== 'postgresql:') {
+    throw new UsageError(
+      `${found.name} must be sqlite or a postgres:// URL, got the scheme ${url.protocol}`,
+    );
+  }
+  if (url.pathname.length <= 1) {
+    throw new UsageError(`${found.name} must name a database: postgres://USER@HOST:PORT/DATABASE`);
+  }
+  return { kind: 'postgres', url: found.text };
 }
 
 /** The RESP password: the flag or config file, else TANDEM_REQUIREPASS; none when empty. */

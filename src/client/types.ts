@@ -125,6 +125,8 @@ export interface ClusterStatus {
   readonly membership: { readonly voters: readonly string[]; readonly learners: readonly string[] };
   readonly members: readonly MemberStatus[];
   readonly healthy: boolean;
+  /** The node's state machine (`sqlite` or `postgres`) and whether it answers now. */
+  readonly store: { readonly kind: string; readonly healthy: boolean };
   readonly httpUrl: string;
 }
 

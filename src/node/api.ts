@@ -67,6 +67,8 @@ export interface NodeStatus {
   readonly members: readonly MemberStatus[];
   /** Healthy: storage works and the node has a leader (or is one). */
   readonly healthy: boolean;
+  /** The node's state machine: `sqlite` or `postgres`, and whether it answers now. */
+  readonly store: { readonly kind: string; readonly healthy: boolean };
   readonly httpUrl: string;
 }
 

@@ -26,13 +26,21 @@ import type {
   MaybePromise,
   NodeStore,
   StoreReader,
+  StoreSnapshot,
 } from '../store/contract.js';
+import { PostgresStore } from '../store/postgres.js';
 import { SqliteStore } from '../store/sqlite.js';
 import type { Logger, PeerAddress } from '../transport/contract.js';
 import { PeerTransport } from '../transport/transport.js';
 import type { MemberStatus, NodeHandle, NodeStatus, ReadOptions, WriteResult } from './api.js';
 import { NodeMetrics } from './metrics.js';
 import { SnapshotReceiver, SnapshotSender, type SnapshotChunkFrame } from './snapshots.js';
+
+/** Where a node keeps its state machine. */
+export type StoreLocation =
+  | { readonly kind: 'sqlite' }
+  /** A PostgreSQL database of this node's own, by its connection URL. */
+  | { readonly kind: 'postgres'; readonly url: string };
 
 /** Everything a node needs to start. */
 export interface NodeConfig {
@@ -53,6 +61,8 @@ export interface NodeConfig {
   readonly join: boolean;
   /** Wall-clock length of one core tick (default 50 ms: heartbeats every 50 ms, elections after 0.5 to 1 s). */
   readonly tickMs?: number;
+  /** Where the state machine lives (default SQLite, `state.db` in `dir`). */
+  readonly store?: StoreLocation;
   /** Entries applied between two snapshots of the state machine (log compaction). */
   readonly snapshotEveryEntries?: number;
   /** Called once when storage fails and the node stops serving (the process should exit). */
@@ -96,6 +106,9 @@ const inboxMessagesMax = 50_000;
 const deferredCallsMax = 20_000;
 /** Apply results kept for proposals not yet answered (sync writes wait for followers). */
 const resultsKeptMax = 100_000;
+/** First and longest pause between tries of a store whose database went away. */
+const storeRetryMsMin = 100;
+const storeRetryMsMax = 2_000;
 
 /** Starts a node from its data directory. */
 export async function startNode(config: NodeConfig): Promise<RunningNode> {
@@ -104,7 +117,7 @@ export async function startNode(config: NodeConfig): Promise<RunningNode> {
   if (storage.recovery.cut !== null) {
     config.logger.warn({ cut: storage.recovery.cut }, 'cut a torn tail off the log');
   }
-  const store = SqliteStore.open(join(config.dir, 'state.db'));
+  const store = await openStore(config);
   await reconcileStore(store, storage, stored.snapshot, stored.entries.length, config.logger);
   const voters = [config.id, ...config.peers.keys()].sort();
   const bootstrap: Membership | undefined = config.join ? undefined : { voters, learners: [] };
@@ -152,6 +165,16 @@ export async function startNode(config: NodeConfig): Promise<RunningNode> {
   const node = new TandemNode(config, core, storage, store, transport);
   node.begin();
   return node;
+}
+
+/** Opens the node's state machine where its configuration says. */
+async function openStore(config: NodeConfig): Promise<NodeStore> {
+  const location = config.store ?? { kind: 'sqlite' };
+  if (location.kind === 'sqlite') return SqliteStore.open(join(config.dir, 'state.db'));
+  return PostgresStore.open(location.url, {
+    clusterId: config.clusterId,
+    snapshotsDirectory: join(config.dir, 'postgres-snapshots'),
+  });
 }
 
 /**
@@ -202,6 +225,8 @@ class TandemNode implements RunningNode {
   #busy = false;
   #closed = false;
   #failure: unknown = null;
+  /** Set while the store answers TANDEM_STORE_UNAVAILABLE; the Ready loop holds. */
+  #storeDown = false;
   #pendingTicks = 0;
   #inbox: Message[] = [];
   #deferred: { readonly run: () => void; readonly fail: (error: unknown) => void }[] = [];
@@ -288,6 +313,15 @@ class TandemNode implements RunningNode {
     query: (store: StoreReader) => MaybePromise<T>,
   ): Promise<{ readonly value: T; readonly appliedIndex: number }> {
     return new Promise((resolve, reject) => {
+      if (this.#storeDown) {
+        reject(
+          new TandemError(
+            'TANDEM_STORE_UNAVAILABLE',
+            `node ${this.id} cannot read: its store is unavailable; read from another node`,
+          ),
+        );
+        return;
+      }
       const run = (): void => {
         const appliedIndex = this.#store.applied.index;
         try {
@@ -341,6 +375,7 @@ class TandemNode implements RunningNode {
       membership: status.membership,
       members,
       healthy: this.ready(),
+      store: { kind: this.#store.kind, healthy: !this.#storeDown && this.#store.healthy() },
       httpUrl: this.#httpUrls.get(this.id) as string,
     };
   }
@@ -416,7 +451,13 @@ class TandemNode implements RunningNode {
   }
 
   ready(): boolean {
-    return this.#failure === null && !this.#closed && this.#core.status().leaderId !== null;
+    return (
+      this.#failure === null &&
+      !this.#closed &&
+      !this.#storeDown &&
+      this.#store.healthy() &&
+      this.#core.status().leaderId !== null
+    );
   }
 
   async close(): Promise<void> {
@@ -522,7 +563,9 @@ class TandemNode implements RunningNode {
   async #apply(ready: Ready): Promise<void> {
     if (ready.committedEntries.length === 0) return;
     const started = performance.now();
-    const results = await this.#store.apply(ready.committedEntries);
+    const results = await this.#whileStoreDown('apply', () =>
+      this.#store.apply(ready.committedEntries),
+    );
     this.#metrics.applySeconds.observe((performance.now() - started) / 1000);
     this.#metrics.appliedEntries.inc(ready.committedEntries.length);
     // Only proposals made here wait for results; keep those (bounded) until answered.
@@ -717,9 +760,11 @@ class TandemNode implements RunningNode {
     await this.#sender.ready();
     const info = await this.#storage.snapshots.latest();
     assert(info !== null && info.meta.index === index, `no snapshot at ${index} to roll back to`);
-    await this.#store.restore(
-      { index: info.meta.index, term: info.meta.term, checksum: info.checksum },
-      this.#storage.snapshots.chunks(info),
+    await this.#whileStoreDown('rollback', () =>
+      this.#store.restore(
+        { index: info.meta.index, term: info.meta.term, checksum: info.checksum },
+        this.#storage.snapshots.chunks(info),
+      ),
     );
     this.#config.logger.warn(
       { index: info.meta.index },
@@ -734,7 +779,9 @@ class TandemNode implements RunningNode {
       crc32c(Buffer.from(data.buffer, data.byteOffset, data.byteLength)),
     );
     await this.#storage.saveSnapshotChunks(meta, [data], checksum);
-    await this.#store.restore({ index: meta.index, term: meta.term, checksum }, oneChunk(data));
+    await this.#whileStoreDown('snapshot install', () =>
+      this.#store.restore({ index: meta.index, term: meta.term, checksum }, oneChunk(data)),
+    );
     this.#config.logger.info(
       { index: meta.index, bytes: data.byteLength },
       'installed a snapshot from the leader',
@@ -754,7 +801,14 @@ class TandemNode implements RunningNode {
   }
 
   async #snapshot(): Promise<void> {
-    const image = await this.#store.snapshot();
+    let image: StoreSnapshot;
+    try {
+      image = await this.#store.snapshot();
+    } catch (error) {
+      // A store that went away takes no snapshot now; the log keeps growing until it can.
+      this.#config.logger.warn({ err: error }, 'snapshot not taken');
+      return;
+    }
     try {
       const meta = await new Promise<SnapshotMeta | null>((resolve, reject) =>
         this.#call(reject, () => {
@@ -792,6 +846,45 @@ class TandemNode implements RunningNode {
   }
 
   // ------------------------------------------------------------------ helpers
+
+  /**
+   * Runs `work` on the store, and while the store answers TANDEM_STORE_UNAVAILABLE (its
+   * database went away) runs it again after a growing pause. Meanwhile the Ready loop
+   * holds: the node keeps its log, sends nothing (so it acknowledges nothing as a voter,
+   * and a leader lets its followers elect another), and reports itself unhealthy. When
+   * the store answers again the node carries on from where it stopped.
+   */
+  async #whileStoreDown<T>(doing: string, work: () => MaybePromise<T>): Promise<T> {
+    for (let pauseMs = storeRetryMsMin; ; pauseMs = Math.min(pauseMs * 2, storeRetryMsMax)) {
+      try {
+        const result = await work();
+        if (this.#storeDown) {
+          this.#storeDown = false;
+          this.#config.logger.info({ doing }, 'the store is back; carrying on');
+        }
+        return result;
+      } catch (error) {
+        if (!(error instanceof TandemError) || error.code !== 'TANDEM_STORE_UNAVAILABLE')
+          throw error;
+        if (this.#closed) throw error;
+        if (!this.#storeDown) {
+          this.#storeDown = true;
+          this.#config.logger.warn(
+            { err: error, doing },
+            'the store is unavailable; holding the log until it returns',
+          );
+          this.#failReadsWhileStoreDown(error);
+        }
+        await sleep(pauseMs);
+      }
+    }
+  }
+
+  /** Reads waiting for an index cannot be served while the store is away: fail them. */
+  #failReadsWhileStoreDown(error: TandemError): void {
+    for (const read of this.#waitingReads) read.fail(error);
+    this.#waitingReads = [];
+  }
 
   #changeMembers(change: Parameters<RaftCore['changeMembers']>[0]): Promise<void> {
     return new Promise((resolve, reject) => {

@@ -134,7 +134,12 @@ function registerOperationRoutes(app: FastifyInstance, node: NodeHandle, metrics
     { schema: { ...probeSchema, summary: 'The node can serve: storage works, a leader is known' } },
     async (_request, reply) => {
       if (node.ready()) return { status: 'ready', id: node.id };
-      const code = node.status().leaderId === null ? 'TANDEM_NO_LEADER' : 'TANDEM_STORAGE_FAILED';
+      const status = node.status();
+      const code = !status.store.healthy
+        ? 'TANDEM_STORE_UNAVAILABLE'
+        : status.leaderId === null
+          ? 'TANDEM_NO_LEADER'
+          : 'TANDEM_STORAGE_FAILED';
       // 503 whatever the reason: a load balancer reads "not now", and the code says why.
       return reply
         .code(503)
