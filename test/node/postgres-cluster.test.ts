@@ -1,0 +1,223 @@
+// Clusters whose nodes keep their state in PostgreSQL, each in a database of its own on a
+// PostgreSQL server of its own: kill -9 of nodes, a PostgreSQL that goes away and comes
+// back, and a cluster mixing SQLite and PostgreSQL nodes. The rows are compared by reading
+// each database directly (pg, better-sqlite3), never through Tandem.
+import assert from 'node:assert/strict';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import Database from 'better-sqlite3';
+import pg from 'pg';
+import {
+  findPostgresBinaries,
+  startPostgres,
+  type PostgresServer,
+} from '../../src/cli/postgres-server.js';
+import { call, sleep, TestCluster } from './cluster.js';
+
+const binaries = findPostgresBinaries();
+const skip = 'missing' in binaries ? `PostgreSQL binaries not found: ${binaries.missing}` : false;
+
+type Row = { id: number; name: string; salary: number };
+const selectRows = 'SELECT id, name, salary FROM emp ORDER BY id';
+
+/** The emp rows of a PostgreSQL database, read with pg. */
+async function postgresRows(url: string): Promise<Row[]> {
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  try {
+    const result = await client.query(selectRows);
+    return result.rows.map((row: Record<string, unknown>) => ({
+      id: Number(row.id),
+      name: String(row.name),
+      salary: Number(row.salary),
+    }));
+  } finally {
+    await client.end();
+  }
+}
+
+/** The emp rows of a node's SQLite file, read with better-sqlite3. */
+function sqliteRows(file: string): Row[] {
+  const db = new Database(file, { readonly: true, fileMustExist: true });
+  try {
+    return db.prepare(selectRows).all() as Row[];
+  } finally {
+    db.close();
+  }
+}
+
+/**
+ * A SQL write through `url` (forwarded to the leader when `url` is a follower's), tried
+ * again while the cluster fails over; the tests' writes are idempotent for that reason.
+ */
+async function execute(url: string, sql: string, params: unknown[] = []): Promise<number> {
+  const deadline = Date.now() + 20_000;
+  for (;;) {
+    const answer = await call('POST', `${url}/v1/sql`, { sql, params }).catch((error: Error) => ({
+      status: 0,
+      body: { message: error.message } as Record<string, unknown>,
+    }));
+    if (answer.status === 200) return answer.body.index as number;
+    if (Date.now() > deadline) {
+      throw new Error(`${sql} failed: ${answer.status} ${JSON.stringify(answer.body)}`);
+    }
+    await sleep(100);
+  }
+}
+
+/** Waits until each of `ids` has applied `index`. */
+async function appliedEverywhere(cluster: TestCluster, ids: string[], index: number) {
+  const deadline = Date.now() + 30_000;
+  for (;;) {
+    const views = await Promise.all(ids.map((id) => cluster.status(id).catch(() => null)));
+    if (views.every((view) => view !== null && view.appliedIndex >= index)) return;
+    if (Date.now() > deadline) {
+      throw new Error(`not applied ${index} everywhere: ${JSON.stringify(views)}`);
+    }
+    await sleep(100);
+  }
+}
+
+const createTable =
+  'CREATE TABLE IF NOT EXISTS emp (id INT PRIMARY KEY, name TEXT NOT NULL, salary INT NOT NULL)';
+
+describe('three nodes on three PostgreSQL servers', { skip, timeout: 240_000 }, () => {
+  const servers: PostgresServer[] = [];
+  let cluster: TestCluster;
+
+  before(async () => {
+    for (let i = 0; i < 3; i++) servers.push(await startPostgres({ fsync: false }));
+    cluster = await TestCluster.create({
+      nodes: 3,
+      extraArgs: (id) => ['--store', (servers[Number(id.slice(1)) - 1] as PostgresServer).url],
+    });
+    cluster.startAll();
+  });
+
+  after(async () => {
+    await cluster?.destroy();
+    for (const server of servers) await server.destroy();
+  });
+
+  test('writes survive kill -9 of nodes and a PostgreSQL restart; every database ends with the same rows', async () => {
+    // Goal: one log decides the order, each database applies it exactly once, and a node
+    // whose database was away catches up instead of silently diverging.
+    const leader = await cluster.leader();
+    await execute(cluster.url(leader), createTable);
+    for (let id = 1; id <= 20; id++) {
+      await execute(
+        cluster.url(leader),
+        'INSERT INTO emp VALUES (?, ?, ?) ON CONFLICT (id) DO NOTHING',
+        [id, `e${id}`, id],
+      );
+    }
+    // kill -9 of the leader; the others go on; the killed node comes back and catches up.
+    await cluster.kill(leader);
+    const survivors = ['n1', 'n2', 'n3'].filter((id) => id !== leader);
+    const second = await cluster.leader(20_000, survivors);
+    for (let id = 21; id <= 40; id++) {
+      await execute(
+        cluster.url(second),
+        'INSERT INTO emp VALUES (?, ?, ?) ON CONFLICT (id) DO NOTHING',
+        [id, `e${id}`, id],
+      );
+    }
+    cluster.start(leader);
+    await cluster.up(leader);
+
+    // The PostgreSQL of a follower goes away: that node says so and holds; the others go on.
+    const follower = survivors.find((id) => id !== second) as string;
+    const server = servers[Number(follower.slice(1)) - 1] as PostgresServer;
+    await server.stop();
+    let last = 0;
+    for (let id = 41; id <= 60; id++) {
+      last = await execute(cluster.url(second), 'UPDATE emp SET salary = ? WHERE id = ?', [
+        id - 40 + 1,
+        id - 40,
+      ]);
+      last = await execute(
+        cluster.url(second),
+        'INSERT INTO emp VALUES (?, ?, ?) ON CONFLICT (id) DO NOTHING',
+        [id, `e${id}`, id],
+      );
+    }
+    const deadline = Date.now() + 20_000;
+    let view = await cluster.status(follower);
+    while ((view as { store?: { healthy: boolean } }).store?.healthy !== false) {
+      assert.ok(Date.now() < deadline, `${follower} never reported its store down`);
+      await sleep(100);
+      view = await cluster.status(follower);
+    }
+    const ready = await call('GET', `${cluster.url(follower)}/readyz`);
+    assert.equal(ready.status, 503);
+    assert.equal(ready.body.code, 'TANDEM_STORE_UNAVAILABLE');
+    await server.start();
+    await appliedEverywhere(cluster, ['n1', 'n2', 'n3'], last);
+
+    const expected: Row[] = Array.from({ length: 60 }, (_, i) => ({
+      id: i + 1,
+      name: `e${i + 1}`,
+      salary: i < 20 ? i + 2 : i + 1,
+    }));
+    for (const each of servers) assert.deepEqual(await postgresRows(each.url), expected);
+  });
+});
+
+describe('a cluster mixing SQLite and PostgreSQL nodes', { skip, timeout: 180_000 }, () => {
+  let server: PostgresServer;
+  let cluster: TestCluster;
+
+  before(async () => {
+    server = await startPostgres({ fsync: false });
+    cluster = await TestCluster.create({
+      nodes: 3,
+      extraArgs: (id) => (id === 'n2' ? ['--store', server.url] : []),
+    });
+    cluster.startAll();
+  });
+
+  after(async () => {
+    await cluster?.destroy();
+    await server?.destroy();
+  });
+
+  test('SQLite and PostgreSQL nodes converge to the same rows and the same keys', async () => {
+    // Goal: the state machines of both kinds apply the same log to the same result.
+    const leader = await cluster.leader();
+    const url = cluster.url(leader);
+    await execute(url, createTable);
+    for (let id = 1; id <= 30; id++) {
+      await execute(url, 'INSERT INTO emp (id, name, salary) VALUES (?, ?, ?)', [
+        id,
+        `name ${id} é`,
+        1000 * id,
+      ]);
+    }
+    await execute(url, 'UPDATE emp SET salary = salary * 2 WHERE id % 3 = 0');
+    await execute(url, 'DELETE FROM emp WHERE id > 25');
+    const failed = await call('POST', `${url}/v1/sql`, {
+      statements: [
+        { sql: 'INSERT INTO emp VALUES (?, ?, ?)', params: [99, 'x', 1] },
+        { sql: 'INSERT INTO emp VALUES (?, ?, ?)', params: [1, 'duplicate', 1] },
+      ],
+    });
+    assert.notEqual(failed.status, 200, 'a command with a failing statement fails whole');
+    const put = await call('PUT', `${url}/v1/kv/greeting`, { value: 'hello' });
+    assert.equal(put.status, 200, JSON.stringify(put.body));
+    const last = await execute(url, 'UPDATE emp SET name = ? WHERE id = ?', ['renamed', 2]);
+    await appliedEverywhere(cluster, ['n1', 'n2', 'n3'], last);
+
+    const fromPostgres = await postgresRows(server.url);
+    assert.equal(fromPostgres.length, 25);
+    assert.ok(!fromPostgres.some((row) => row.id === 99), 'the failed command left nothing');
+    assert.equal(fromPostgres.find((row) => row.id === 2)?.name, 'renamed');
+    assert.equal(fromPostgres.find((row) => row.id === 3)?.salary, 6000);
+    for (const id of ['n1', 'n3']) {
+      assert.deepEqual(sqliteRows(join(cluster.node(id).dir, 'state.db')), fromPostgres);
+    }
+    for (const id of ['n1', 'n2', 'n3']) {
+      const read = await call('GET', `${cluster.url(id)}/v1/kv/greeting?consistency=stale`);
+      assert.equal(read.body.value, 'hello', `${id}: ${JSON.stringify(read.body)}`);
+    }
+  });
+});
