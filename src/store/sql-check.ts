@@ -15,6 +15,12 @@
  *
  * The store runs the same check again when it applies a statement, so that a statement
  * that slipped past a leader fails the same way on every replica instead of diverging.
+ *
+ * A cluster may mix SQLite and PostgreSQL replicas, so the rules cover both dialects: the
+ * same statement is judged the same way whichever store the leader keeps. PostgreSQL adds
+ * its own clock functions and 'now'-like input strings, sequences (SERIAL, IDENTITY,
+ * nextval(): a sequence is neither transactional nor in a snapshot), session settings, and
+ * everything that reaches outside the database (server files, other databases, roles).
  */
 import { TandemError } from '../core/errors.js';
 import type { SqlParams, SqlValue } from './commands.js';
@@ -46,7 +52,58 @@ const refusedFunctions: ReadonlyMap<string, string> = new Map([
   ['SQLITE_OFFSET', "sqlite_offset() depends on each replica's file layout"],
   ['LOAD_EXTENSION', 'load_extension() is not allowed: it would load native code on every replica'],
   ['FTS3_TOKENIZER', 'fts3_tokenizer() is not allowed: it can register native code'],
+  ...postgresRefusedFunctions(),
 ]);
+
+/** PostgreSQL's functions that read the clock, draw random values or use sequences. */
+function postgresRefusedFunctions(): [string, string][] {
+  const clock = (name: string): [string, string] => [
+    name.toUpperCase(),
+    `${name}() reads each replica's own clock at a different moment; ${passAsParameter}`,
+  ];
+  const randomly = (name: string): [string, string] => [
+    name.toUpperCase(),
+    `${name}() gives a different value on each replica; ${passAsParameter}`,
+  ];
+  const sequence = (name: string): [string, string] => [
+    name.toUpperCase(),
+    `${name}() uses a sequence; sequences are not transactional and are not in snapshots, so replicas would disagree; compute keys in the application (or from the data, e.g. max(id) + 1)`,
+  ];
+  const local = (name: string): [string, string] => [
+    name.toUpperCase(),
+    `${name}() reports this replica's own server, connection or settings, which differ between replicas; ${passAsParameter}`,
+  ];
+  return [
+    ...['now', 'clock_timestamp', 'statement_timestamp', 'transaction_timestamp', 'timeofday'].map(
+      clock,
+    ),
+    ...['setseed', 'random_normal', 'gen_random_uuid', 'gen_random_bytes', 'gen_salt'].map(
+      randomly,
+    ),
+    ...['uuid_generate_v1', 'uuid_generate_v1mc', 'uuid_generate_v4'].map(randomly),
+    ...['nextval', 'currval', 'lastval', 'setval'].map(sequence),
+    ...['version', 'current_database', 'current_setting', 'set_config', 'current_query'].map(local),
+    ...['inet_client_addr', 'inet_client_port', 'inet_server_addr', 'inet_server_port'].map(local),
+  ];
+}
+
+/**
+ * Prefixes of PostgreSQL function and relation names refused anywhere: `pg_*` (server
+ * state, files, locks, statistics, sleeping), `txid_*` (transaction ids differ between
+ * replicas), large objects and links to other databases.
+ */
+const refusedPrefixes: readonly (readonly [string, string])[] = [
+  [
+    'PG_',
+    "PostgreSQL's pg_* functions and catalogs describe or change this replica's own server, which differs between replicas",
+  ],
+  ['TXID_', 'transaction ids differ between replicas; use the log position Tandem reports'],
+  [
+    'LO_',
+    'large objects live outside the tables Tandem replicates and snapshots; store bytes in a column',
+  ],
+  ['DBLINK', 'dblink reaches another database, which the log does not replicate'],
+];
 
 /** Date and time functions: deterministic unless they read the clock or the time zone. */
 const timeFunctions: ReadonlySet<string> = new Set([
@@ -81,6 +138,35 @@ const refusedKeywords: ReadonlyMap<string, string> = new Map([
     'ROLLBACK',
     'ROLLBACK (as a statement, a conflict clause or in RAISE) would undo the whole batch of log entries being applied, not just this statement; use ABORT or FAIL',
   ],
+  ['LOCALTIME', `LOCALTIME reads each replica's own clock and time zone; ${passAsParameter}`],
+  [
+    'LOCALTIMESTAMP',
+    `LOCALTIMESTAMP reads each replica's own clock and time zone; ${passAsParameter}`,
+  ],
+  ...['CURRENT_USER', 'SESSION_USER', 'CURRENT_ROLE', 'CURRENT_CATALOG'].map(
+    (word): [string, string] => [
+      word,
+      `${word} names this replica's own connection or database, which may differ between replicas; ${passAsParameter}`,
+    ],
+  ),
+  ...['SERIAL', 'BIGSERIAL', 'SMALLSERIAL', 'SERIAL2', 'SERIAL4', 'SERIAL8'].map(
+    (word): [string, string] => [
+      word,
+      `${word} columns draw from a sequence, which is not transactional and not in snapshots, so replicas would disagree; declare an INTEGER key and give its value in the statement`,
+    ],
+  ),
+  [
+    'IDENTITY',
+    'identity columns (GENERATED ... AS IDENTITY) draw from a sequence, which is not transactional and not in snapshots, so replicas would disagree; declare an INTEGER key and give its value in the statement',
+  ],
+  [
+    'CONCURRENTLY',
+    'CONCURRENTLY cannot run inside the transaction that applies a batch of log entries; build the index without it',
+  ],
+  [
+    'UNLOGGED',
+    'unlogged tables are emptied by a crash of their replica, so replicas would disagree; create a regular table',
+  ],
 ]);
 
 /** Tables refused however they are spelled. */
@@ -110,6 +196,75 @@ const refusedStatements: ReadonlyMap<string, string> = new Map([
     'VACUUM',
     'VACUUM is not allowed: it rewrites the whole file while replication waits; Tandem manages the file',
   ],
+  ...['START', 'ABORT', 'PREPARE', 'DEALLOCATE'].map((word): [string, string] => [
+    word,
+    `${word} is transaction or session control: the statements of one command already apply atomically (all or none); put them in one command instead`,
+  ]),
+  ...['SET', 'RESET', 'SHOW', 'DISCARD'].map((word): [string, string] => [
+    word,
+    `${word} reads or changes a connection setting: settings must be the same on every replica, and Tandem sets them`,
+  ]),
+  ...['DECLARE', 'FETCH', 'MOVE', 'CLOSE'].map((word): [string, string] => [
+    word,
+    `${word} works on a cursor, which lives in one connection; send a query instead`,
+  ]),
+  ...['LISTEN', 'UNLISTEN', 'NOTIFY'].map((word): [string, string] => [
+    word,
+    `${word} talks to this replica's own connections; it has no replicated meaning`,
+  ]),
+  ...['DO', 'CALL', 'LOAD', 'COPY', 'LOCK', 'CHECKPOINT', 'CLUSTER', 'REINDEX'].map(
+    (word): [string, string] => [
+      word,
+      `${word} is not allowed in replicated SQL: it runs code or reaches files, locks or storage that differ between replicas`,
+    ],
+  ),
+  ...['GRANT', 'REVOKE', 'SECURITY', 'IMPORT'].map((word): [string, string] => [
+    word,
+    `${word} changes roles or foreign servers, which belong to each replica's own server, not to the replicated data`,
+  ]),
+]);
+
+/**
+ * Objects that CREATE, ALTER and DROP may not name: they are global to a replica's server,
+ * hold code the checker cannot see into, or (schemas) would reach Tandem's own tables.
+ */
+const refusedObjects: ReadonlySet<string> = new Set([
+  'SEQUENCE',
+  'ROLE',
+  'USER',
+  'GROUP',
+  'DATABASE',
+  'TABLESPACE',
+  'SCHEMA',
+  'EXTENSION',
+  'FUNCTION',
+  'PROCEDURE',
+  'AGGREGATE',
+  'LANGUAGE',
+  'SUBSCRIPTION',
+  'PUBLICATION',
+  'EVENT',
+  'SERVER',
+  'FOREIGN',
+  'SYSTEM',
+  'RULE',
+  'OPERATOR',
+  'CAST',
+  'CONVERSION',
+  'COLLATION',
+]);
+
+/** PostgreSQL input strings that mean a moment relative to the clock. */
+const clockInputs: ReadonlySet<string> = new Set(['now', 'today', 'tomorrow', 'yesterday']);
+
+/** Type names whose input reads 'now', 'today' ... from the clock. */
+const timeTypes: ReadonlySet<string> = new Set([
+  'DATE',
+  'TIME',
+  'TIMETZ',
+  'TIMESTAMP',
+  'TIMESTAMPTZ',
+  'ABSTIME',
 ]);
 
 /**
@@ -152,6 +307,7 @@ export function checkStatement(sql: string, params?: SqlParams): void {
   const statement = tokens.slice(0, end);
   if (statement.length === 0) refuse('the statement is empty');
   checkStatementKind(statement);
+  checkClockInput(statement, params);
   const createsIndex =
     isWord(statement[0], 'CREATE') &&
     (isWord(statement[1], 'INDEX') ||
@@ -208,6 +364,10 @@ function checkStatementKind(statement: readonly Token[]): void {
   if (head === undefined) refuse('the statement is empty');
   const reason = head.kind === 'word' ? refusedStatements.get(head.upper) : undefined;
   if (reason !== undefined) refuse(reason);
+  checkObjectKind(statement, first);
+  if (isWord(head, 'SELECT') && statement.some((token) => isWord(token, 'INTO'))) {
+    refuse('SELECT ... INTO creates a table; use CREATE TABLE ... AS SELECT');
+  }
   if (!isWord(head, 'CREATE')) return;
   const temporary =
     'temporary objects live in one connection: they are neither replicated nor in snapshots; create a regular table';
@@ -237,9 +397,19 @@ function checkToken(
   if (keywordReason !== undefined) refuse(keywordReason);
   const nameReason = refusedNames.get(token.upper);
   if (nameReason !== undefined) refuse(nameReason);
+  if (token.upper === 'TANDEM' && isPunct(statement[i + 1], '.')) {
+    refuse(
+      "the tandem schema holds Tandem's internal tables; change keys with the key-value commands",
+    );
+  }
+  const prefixed = refusedPrefixes.find(([prefix]) => token.upper.startsWith(prefix));
+  if (prefixed !== undefined) refuse(`${token.text}: ${prefixed[1]}`);
   if (!isCall(statement, i, createsIndex)) return;
   const functionReason = refusedFunctions.get(token.upper);
   if (functionReason !== undefined) refuse(functionReason);
+  if (token.upper === 'AGE' && argumentCount(statement, i) === 1) {
+    refuse(`age() of one time measures from today on each replica's own clock; ${passAsParameter}`);
+  }
   if (timeFunctions.has(token.upper)) checkTimeCall(statement, i, params);
 }
 
@@ -282,19 +452,10 @@ function checkTimeCall(
   params: SqlParams | undefined,
 ): void {
   const name = (statement[i] as Token).text;
-  const close = closingParenthesis(statement, i + 1);
-  const inside = statement.slice(i + 2, close);
-  // Count the top-level arguments: strftime's first one is the format, not a time value.
-  let argumentCount = inside.length === 0 ? 0 : 1;
-  let depth = 0;
-  for (const token of inside) {
-    if (token.kind !== 'punct') continue;
-    if (token.text === '(') depth++;
-    else if (token.text === ')') depth--;
-    else if (token.text === ',' && depth === 0) argumentCount++;
-  }
+  const inside = statement.slice(i + 2, closingParenthesis(statement, i + 1));
+  // strftime's first argument is the format, not a time value.
   const timeValuesFrom = (statement[i] as Token).upper === 'STRFTIME' ? 2 : 1;
-  if (argumentCount < timeValuesFrom) {
+  if (argumentCount(statement, i) < timeValuesFrom) {
     refuse(
       `${name}() without a time value means 'now', which reads each replica's own clock; ${passAsParameter}`,
     );
@@ -311,4 +472,63 @@ function checkTimeCall(
       typeof value === 'string' ? clockWords.get(value.trim().toLowerCase()) : undefined;
     if (reason !== undefined) refuse(`${name}() with the parameter '${value}': ${reason}`);
   }
+}
+
+/** The number of top-level arguments of the call whose name is `statement[i]`. */
+function argumentCount(statement: readonly Token[], i: number): number {
+  const inside = statement.slice(i + 2, closingParenthesis(statement, i + 1));
+  let count = inside.length === 0 ? 0 : 1;
+  let depth = 0;
+  for (const token of inside) {
+    if (token.kind !== 'punct') continue;
+    if (token.text === '(') depth++;
+    else if (token.text === ')') depth--;
+    else if (token.text === ',' && depth === 0) count++;
+  }
+  return count;
+}
+
+/** Refuses CREATE, ALTER and DROP of objects outside the replicated tables (see refusedObjects). */
+function checkObjectKind(statement: readonly Token[], first: number): void {
+  const head = statement[first];
+  if (!isWord(head, 'CREATE') && !isWord(head, 'ALTER') && !isWord(head, 'DROP')) return;
+  let kind = first + 1;
+  // CREATE OR REPLACE FUNCTION, CREATE TRUSTED LANGUAGE: judge the object after the modifiers.
+  while (['OR', 'REPLACE', 'TRUSTED', 'PROCEDURAL'].some((word) => isWord(statement[kind], word))) {
+    kind++;
+  }
+  const object = statement[kind];
+  if (object === undefined || object.kind !== 'word' || !refusedObjects.has(object.upper)) return;
+  refuse(
+    `${head.upper} ${object.upper} is not allowed in replicated SQL: it changes the server rather than the replicated tables, or holds code the checker cannot see into; create tables, indexes and views in the replicated database`,
+  );
+}
+
+/** Whether the statement casts (`::`, CAST) or names a date or time type. */
+function mentionsTimeType(statement: readonly Token[]): boolean {
+  return statement.some(
+    (token, i) =>
+      (token.kind === 'word' && (timeTypes.has(token.upper) || token.upper === 'CAST')) ||
+      (token.kind === 'parameter' && token.text === ':' && statement[i + 1]?.text[0] === ':'),
+  );
+}
+
+/**
+ * PostgreSQL reads the clock when it converts 'now', 'today', 'tomorrow' or 'yesterday'
+ * to a date or time; refuses those strings, as literals or parameters, in a statement that
+ * converts to one.
+ */
+function checkClockInput(statement: readonly Token[], params: SqlParams | undefined): void {
+  if (!mentionsTimeType(statement)) return;
+  const isClockInput = (value: unknown): boolean =>
+    typeof value === 'string' && clockInputs.has(value.trim().toLowerCase());
+  const literal = statement.find((token) => token.kind === 'string' && isClockInput(token.text));
+  const values: readonly SqlValue[] =
+    params === undefined ? [] : Array.isArray(params) ? params : Object.values(params);
+  const parameter = values.find(isClockInput);
+  const word = literal?.text ?? parameter;
+  if (word === undefined) return;
+  refuse(
+    `'${String(word)}' converted to a date or time reads each replica's own clock; ${passAsParameter}`,
+  );
 }
