@@ -23,3 +23,15 @@ export {
   sessionsMax,
   type Session,
 } from './sessions.js';
+export {
+  PostgresStore,
+  applyStatementTimeoutMsDefault,
+  clientQueryTimeoutMs,
+  connectTimeoutMsDefault,
+  keysPageRowsMax,
+  poolConnectionsMax,
+  queryTimeoutMsDefault,
+  writeRowsPerStatementMax,
+  type PostgresStoreOptions,
+} from './postgres.js';
+export { imageFrameBytesMax, imageHeaderBytesMax } from './postgres-image.js';

@@ -1,0 +1,152 @@
+/**
+ * How the PostgreSQL store talks to its server: the pool's settings (every replica's
+ * connections run with the same session settings, since they change what SQL means), how
+ * values come back (integers as numbers, like SQLite), and how a failure is classified:
+ * the database went away, a statement failed by its own meaning, or something else broke.
+ */
+import pg from 'pg';
+import { AssertionError } from '../core/assert.js';
+import { TandemError } from '../core/errors.js';
+
+/**
+ * Session settings of every connection. The time zone and date style decide how times
+ * convert to and from text; standard strings decide what a backslash in a literal means
+ * (the statements this store builds rely on it); the search path puts user tables in
+ * `public`. Error texts follow the server's lc_messages, which replicas must share.
+ */
+export const sessionSettings = [
+  'TimeZone=UTC',
+  'DateStyle=ISO,YMD',
+  'IntervalStyle=postgres',
+  'extra_float_digits=1',
+  'standard_conforming_strings=on',
+  'search_path=public',
+  'bytea_output=hex',
+];
+
+/** Type ids whose text form is returned as is, the same text every replica stores. */
+const textTypeIds: ReadonlySet<number> = new Set([
+  114, // json
+  3802, // jsonb
+  1082, // date
+  1083, // time
+  1114, // timestamp: node-postgres would read it in the process's own time zone
+  1184, // timestamptz
+  1186, // interval
+  1266, // timetz
+]);
+const int8TypeId = 20;
+const boolTypeId = 16;
+
+/** An int8 as a number when it is safe, else as a bigint; never a string. */
+function parseInt8(text: string): number | bigint {
+  const value = Number(text);
+  return Number.isSafeInteger(value) ? value : BigInt(text);
+}
+
+/**
+ * The pool's own type parsers (the global ones stay untouched): int8 as a number (bigint
+ * past 2^53), booleans as 1 and 0, and times and JSON as their text, so that rows compare
+ * equal with what the SQLite store gives for the same data.
+ */
+export const typeParsers = {
+  getTypeParser(typeId: number, format?: 'text' | 'binary'): (text: string) => unknown {
+    if (format === 'binary') return pg.types.getTypeParser(typeId, 'binary') as never;
+    if (typeId === int8TypeId) return parseInt8;
+    if (typeId === boolTypeId) return (text: string) => (text === 't' ? 1 : 0);
+    if (textTypeIds.has(typeId)) return (text: string) => text;
+    return pg.types.getTypeParser(typeId, 'text') as (text: string) => unknown;
+  },
+};
+
+/** Error codes of Node's sockets that mean the server cannot be reached. */
+const socketErrorCodes: ReadonlySet<string> = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ECONNABORTED',
+  'EPIPE',
+  'ETIMEDOUT',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+]);
+
+/** node-postgres's own texts for a connection that ended or never came. */
+const connectionMessages =
+  /Connection terminated|connection timeout|timeout exceeded when trying to connect|Client has encountered a connection error|Query read timeout|Client was closed|not queryable/i;
+
+/**
+ * Whether `error` means the database went away: a socket failure, a connection that ended,
+ * SQLSTATE class 08 (connection exception), or the server shutting down or starting up
+ * (57P01, 57P02, 57P03), or out of connection slots (53300).
+ */
+export function isConnectionFailure(error: unknown): boolean {
+  if (!(error instanceof Error)) return false;
+  const code = (error as { code?: unknown }).code;
+  if (typeof code === 'string') {
+    if (code.startsWith('08') || socketErrorCodes.has(code)) return true;
+    if (['57P01', '57P02', '57P03', '53300'].includes(code)) return true;
+  }
+  return connectionMessages.test(error.message);
+}
+
+/**
+ * SQLSTATE classes a statement earns by its own text, parameters and the data it meets,
+ * the same on every replica: feature not supported (0A), cardinality (21), data (22),
+ * integrity (23), triggered action (27), dependent objects (2B), routines (2F, 38, 39),
+ * invalid names (3D, 3F), syntax and access (42), check option (44), program limits (54),
+ * PL/pgSQL (P0). Anything else (the server's resources, I/O, a cancel) is the machine's.
+ */
+const statementFailureClasses: ReadonlySet<string> = new Set([
+  '0A',
+  '21',
+  '22',
+  '23',
+  '27',
+  '2B',
+  '2F',
+  '38',
+  '39',
+  '3D',
+  '3F',
+  '42',
+  '44',
+  '54',
+  'P0',
+]);
+
+/** Whether a server error is a deterministic failure of the statement that got it. */
+export function isStatementFailure(error: unknown): error is pg.DatabaseError {
+  if (!(error instanceof pg.DatabaseError) || typeof error.code !== 'string') return false;
+  // A statement that cannot run inside a transaction block (CREATE INDEX CONCURRENTLY)
+  // fails alike everywhere.
+  return statementFailureClasses.has(error.code.slice(0, 2)) || error.code === '25001';
+}
+
+/** Wraps a failure of the store (not of a command) with a stable code. */
+export function storeError(error: unknown, doing: string): unknown {
+  if (error instanceof TandemError || error instanceof AssertionError) return error;
+  const message = error instanceof Error ? error.message : String(error);
+  const code = isConnectionFailure(error) ? 'TANDEM_STORE_UNAVAILABLE' : 'TANDEM_STORAGE_FAILED';
+  const what = code === 'TANDEM_STORE_UNAVAILABLE' ? 'the database is unavailable' : 'failed';
+  return new TandemError(code, `${doing}: ${what}: ${message}`, { cause: error });
+}
+
+/** The results of a simple query, one per statement, whatever node-postgres returned. */
+export function resultList(result: pg.QueryResult | pg.QueryResult[]): pg.QueryResult[] {
+  return Array.isArray(result) ? result : [result];
+}
+
+/** A byte string as a bytea literal (hex digits only, so nothing needs escaping). */
+export function bytesLiteral(bytes: Uint8Array | string): string {
+  const buffer = typeof bytes === 'string' ? Buffer.from(bytes, 'utf8') : Buffer.from(bytes);
+  return `'\\x${buffer.toString('hex')}'::bytea`;
+}
+
+/** An integer (or null) as a literal, asserted safe. */
+export function integerLiteral(value: number | null): string {
+  if (value === null) return 'NULL';
+  if (!Number.isSafeInteger(value)) throw new AssertionError(`not a safe integer: ${value}`);
+  return String(value);
+}

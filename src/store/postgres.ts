@@ -1,0 +1,1307 @@
+/**
+ * The state machine kept in PostgreSQL: the key-value namespace, client sessions and the
+ * applied position in a schema `tandem`, the users' SQL tables in `public`, all changed in
+ * one transaction per batch of committed entries, with the same results as SqliteStore.
+ *
+ * Applying a batch costs two round trips, three when it holds SQL commands:
+ *
+ * 1. BEGIN, lock the meta row (`FOR UPDATE`) and read the applied position, every key and
+ *    session the batch names, and the few rows an expire-sweep or a session purge could
+ *    remove. Entries at or below the recorded position were applied by an earlier call
+ *    whose COMMIT went through unacknowledged: they are skipped (asserted a prefix).
+ * 2. Key-value commands and session checks run in memory (postgres-kv.ts,
+ *    postgres-sessions.ts); SQL commands go to the server as one simple-query string, each
+ *    command in a SAVEPOINT, with parameters inlined as literals (postgres-sql.ts). When a
+ *    statement fails, the string is rolled back to its start and the commands are run one
+ *    statement at a time, so that the failing command is rolled back alone and its error
+ *    names its statement.
+ * 3. The final state of every touched key and session goes back in set-based statements,
+ *    with the new applied position, and COMMIT.
+ *
+ * Durability is the server's (`synchronous_commit` as configured). A database that goes
+ * away makes every call throw TANDEM_STORE_UNAVAILABLE and `healthy()` false until a call
+ * succeeds again; the pool reconnects by itself, and the next apply re-reads the applied
+ * position under its lock before it goes on.
+ */
+import { rm } from 'node:fs/promises';
+import { pipeline } from 'node:stream/promises';
+import { Readable } from 'node:stream';
+import pg from 'pg';
+import { from as copyFrom, to as copyTo } from 'pg-copy-streams';
+import { assert } from '../core/assert.js';
+import { TandemError } from '../core/errors.js';
+import type { Entry } from '../core/types.js';
+import { decodeCommand, type Command, type SqlCommand, type SqlParams } from './commands.js';
+import type {
+  ApplyResult,
+  LogPosition,
+  NodeStore,
+  RestoreMeta,
+  SqlStatementResult,
+  StoreSnapshot,
+} from './contract.js';
+import { globPatternLengthMax, Glob } from './glob.js';
+import {
+  keysResultMax,
+  scanCountDefault,
+  scanCountMax,
+  sweepKeysMax,
+  type KvCommand,
+  type KvEntry,
+  type ScanPage,
+} from './kv.js';
+import {
+  bytesLiteral,
+  integerLiteral,
+  isConnectionFailure,
+  isStatementFailure,
+  resultList,
+  sessionSettings,
+  storeError,
+  typeParsers,
+} from './postgres-connection.js';
+import {
+  ImageReader,
+  ImageSnapshot,
+  ImageWriter,
+  newImagePath,
+  publishImage,
+  receiveImage,
+  resetImages,
+  type ImageHeader,
+  type ImageTable,
+} from './postgres-image.js';
+import { commandKeys, KvBatch, type KvRow, type SweepCandidate } from './postgres-kv.js';
+import {
+  mayEvict,
+  packResult,
+  rememberedResult,
+  sessionCandidatesMax,
+  SessionBatch,
+  type SessionCandidate,
+  type SessionRow,
+} from './postgres-sessions.js';
+import { inlineSql, quoteIdentifier, quoteLiteral, SqlTranslationError } from './postgres-sql.js';
+import { sessionIdleMsMax, sessionsMax } from './sessions.js';
+import { checkStatement } from './sql-check.js';
+import { queryRowsMax, sqlResultRowsMax, type SqlRow } from './sql-exec.js';
+import { storeFormat } from './snapshot-images.js';
+import { applyEntriesMax } from './sqlite.js';
+
+/** The most connections the store's pool opens (applies take one, reads the others). */
+export const poolConnectionsMax = 8;
+/** How long getting a connection may take before the database counts as unavailable. */
+export const connectTimeoutMsDefault = 5_000;
+/** The server-side bound on one read (statement_timeout of every connection). */
+export const queryTimeoutMsDefault = 10_000;
+/** The server-side bound on one statement of an apply; past it the batch fails and is retried. */
+export const applyStatementTimeoutMsDefault = 60_000;
+/**
+ * The client's own bound on any query but COPY, past the server's statement timeouts: a
+ * server that stops answering without closing the socket. (node-postgres's pool-wide
+ * query_timeout cannot be used: it leaves a timer behind for every COPY.)
+ */
+export const clientQueryTimeoutMs = 5 * 60_000;
+
+/** Runs one query (or a simple-query string) with the client's bound. */
+async function q(
+  client: pg.PoolClient,
+  text: string,
+  values?: unknown[],
+): Promise<pg.QueryResult | pg.QueryResult[]> {
+  return (await client.query({
+    text,
+    values,
+    query_timeout: clientQueryTimeoutMs,
+  } as never)) as never;
+}
+
+/** The one result of a single statement. */
+async function q1(
+  client: pg.PoolClient,
+  text: string,
+  values?: unknown[],
+): Promise<pg.QueryResult> {
+  const result = await q(client, text, values);
+  assert(!Array.isArray(result), 'one statement gives one result');
+  return result;
+}
+
+/** The most rows one multi-row INSERT of the write-back carries. */
+export const writeRowsPerStatementMax = 500;
+/** The most key rows KEYS examines per page while it walks the keyspace. */
+export const keysPageRowsMax = 10_000;
+
+/** The schema the store creates on first use, in one transaction. */
+const schema = `
+  CREATE SCHEMA tandem;
+  CREATE TABLE tandem.meta (
+    id integer PRIMARY KEY CHECK (id = 1),
+    format integer NOT NULL,
+    cluster_id text NOT NULL,
+    applied_index bigint NOT NULL,
+    applied_term bigint NOT NULL,
+    session_count bigint NOT NULL
+  );
+  CREATE TABLE tandem.kv (
+    key bytea PRIMARY KEY,
+    value bytea NOT NULL,
+    version_index bigint NOT NULL,
+    version_term bigint NOT NULL,
+    expires_at bigint,
+    seq bigint NOT NULL UNIQUE
+  );
+  CREATE INDEX kv_expiry ON tandem.kv (expires_at, key) WHERE expires_at IS NOT NULL;
+  CREATE TABLE tandem.sessions (
+    id text COLLATE "C" PRIMARY KEY,
+    last_seq bigint NOT NULL,
+    last_at bigint NOT NULL,
+    result bytea NOT NULL,
+    result_index bigint NOT NULL,
+    result_term bigint NOT NULL
+  );
+  CREATE INDEX sessions_age ON tandem.sessions (last_at, id);
+  CREATE TABLE tandem.ddl (position bigint PRIMARY KEY, statement text NOT NULL);
+`;
+
+/** The tandem tables a snapshot carries, with their columns (meta travels in the header). */
+const tandemTables: readonly ImageTable[] = [
+  {
+    schema: 'tandem',
+    name: 'kv',
+    columns: ['key', 'value', 'version_index', 'version_term', 'expires_at', 'seq'],
+  },
+  {
+    schema: 'tandem',
+    name: 'sessions',
+    columns: ['id', 'last_seq', 'last_at', 'result', 'result_index', 'result_term'],
+  },
+];
+
+/** A lock id that serialises the creation of the schema by two stores opening at once. */
+const schemaLockId = 0x74616e64;
+
+/** Options of `PostgresStore.open`. */
+export interface PostgresStoreOptions {
+  /** The cluster this store belongs to; a database of another cluster is refused. */
+  readonly clusterId: string;
+  /** Where snapshot images are written and received. */
+  readonly snapshotsDirectory: string;
+  /** Connections in the pool (default `poolConnectionsMax`). */
+  readonly poolConnections?: number;
+  /** Bound on getting a connection (default `connectTimeoutMsDefault`). */
+  readonly connectTimeoutMs?: number;
+  /** Bound on one read (default `queryTimeoutMsDefault`). */
+  readonly queryTimeoutMs?: number;
+  /** Bound on one statement of an apply (default `applyStatementTimeoutMsDefault`). */
+  readonly applyStatementTimeoutMs?: number;
+}
+
+/** A SQL command ready to run: its inlined statements, and the refusal that stops it, if any. */
+interface SqlPlan {
+  /** The batch position of the command's entry. */
+  readonly at: number;
+  readonly statements: readonly string[];
+  readonly isDdl: readonly boolean[];
+  readonly refusal: string | null;
+}
+
+/** What the first round trip of a batch read. */
+interface BatchState {
+  readonly applied: LogPosition;
+  readonly kv: KvBatch;
+  readonly sessions: SessionBatch;
+  readonly loadedSessions: ReadonlyMap<string, SessionRow>;
+}
+
+/** The PostgreSQL state machine. Reads take the reader's clock (`nowMs`) to judge expiry. */
+export class PostgresStore implements NodeStore {
+  readonly kind = 'postgres';
+  readonly clusterId: string;
+  readonly #pool: pg.Pool;
+  readonly #snapshots: string;
+  readonly #applyStatementTimeoutMs: number;
+  #applied: LogPosition = { index: 0, term: 0 };
+  #healthy = true;
+  #closed = false;
+  #applying = false;
+
+  private constructor(pool: pg.Pool, options: PostgresStoreOptions) {
+    this.#pool = pool;
+    this.clusterId = options.clusterId;
+    this.#snapshots = options.snapshotsDirectory;
+    this.#applyStatementTimeoutMs =
+      options.applyStatementTimeoutMs ?? applyStatementTimeoutMsDefault;
+    // An idle connection that the server drops reports here; without a listener the
+    // process would die of it.
+    pool.on('error', () => {
+      this.#healthy = false;
+    });
+  }
+
+  /**
+   * Opens the store in the database at `url`, creating its schema on first use. Throws
+   * TANDEM_BAD_CONFIG for a database of another cluster or one that holds tables but no
+   * store, TANDEM_STORE_UNAVAILABLE when the database cannot be reached.
+   */
+  static async open(url: string, options: PostgresStoreOptions): Promise<PostgresStore> {
+    const pool = makePool(url, options);
+    const store = new PostgresStore(pool, options);
+    try {
+      resetImages(options.snapshotsDirectory);
+      store.#applied = await store.#transaction('opening the store', (client) =>
+        openSchema(client, options.clusterId),
+      );
+    } catch (error) {
+      await pool.end().catch(() => undefined);
+      throw error;
+    }
+    return store;
+  }
+
+  /** The last applied index and term, as last read from or written to the database. */
+  get applied(): LogPosition {
+    return this.#applied;
+  }
+
+  /** False after the database went away, until a later call succeeds. */
+  healthy(): boolean {
+    return this.#healthy && !this.#closed;
+  }
+
+  /** Runs `work` on a pooled connection, classifying failures and tracking health. */
+  async #withClient<T>(doing: string, work: (client: pg.PoolClient) => Promise<T>): Promise<T> {
+    assert(!this.#closed, 'the store is closed');
+    let client: pg.PoolClient;
+    try {
+      client = await this.#pool.connect();
+    } catch (error) {
+      this.#healthy = false;
+      throw storeError(error, doing);
+    }
+    let broken: Error | undefined;
+    try {
+      const result = await work(client);
+      this.#healthy = true;
+      return result;
+    } catch (error) {
+      if (isConnectionFailure(error)) {
+        this.#healthy = false;
+        broken = error as Error;
+      }
+      throw storeError(error, doing);
+    } finally {
+      client.release(broken);
+    }
+  }
+
+  /** Runs `work` in a transaction: COMMIT when it returns, ROLLBACK when it throws. */
+  async #transaction<T>(
+    doing: string,
+    work: (client: pg.PoolClient) => Promise<T>,
+    begin = 'BEGIN',
+  ): Promise<T> {
+    return await this.#withClient(doing, async (client) => {
+      await q1(client, begin);
+      try {
+        const result = await work(client);
+        await q1(client, 'COMMIT');
+        return result;
+      } catch (error) {
+        if (!isConnectionFailure(error)) await q1(client, 'ROLLBACK').catch(() => undefined);
+        throw error;
+      }
+    });
+  }
+
+  /** Applies committed entries in one transaction; see `StateMachine.apply` and the module comment. */
+  async apply(entries: readonly Entry[]): Promise<ApplyResult[]> {
+    if (entries.length === 0) return [];
+    assert(entries.length <= applyEntriesMax, `apply of ${entries.length} entries at once`);
+    assert(!this.#applying, 'apply called again before the previous apply finished');
+    const commands = entries.map(decodeEntry);
+    const last = entries.at(-1) as Entry;
+    this.#applying = true;
+    try {
+      return await this.#withClient(
+        `applying entries ${entries[0]?.index} to ${last.index}`,
+        async (client) => {
+          try {
+            return await this.#applyBatch(client, entries, commands);
+          } catch (error) {
+            if (!isConnectionFailure(error)) await q1(client, 'ROLLBACK').catch(() => undefined);
+            throw error;
+          }
+        },
+      );
+    } finally {
+      this.#applying = false;
+    }
+  }
+
+  async #applyBatch(
+    client: pg.PoolClient,
+    entries: readonly Entry[],
+    commands: readonly (Command | null)[],
+  ): Promise<ApplyResult[]> {
+    const state = await this.#readBatchState(client, commands);
+    // A position re-read here is the truth, whatever happened to the last acknowledgement.
+    this.#applied = state.applied;
+    const skip = alreadyApplied(entries, state.applied);
+    const results: (ApplyResult | undefined)[] = entries
+      .slice(0, skip)
+      .map((entry, i) => resultOfApplied(entry, commands[i] ?? null, state.loadedSessions));
+    if (skip === entries.length) {
+      await q1(client, 'ROLLBACK');
+      return results as ApplyResult[];
+    }
+    checkOrder(entries.slice(skip), state.applied);
+    const plans: SqlPlan[] = [];
+    for (let i = skip; i < entries.length; i++) {
+      results[i] = planEntry(entries[i] as Entry, commands[i] ?? null, i, state, plans);
+    }
+    if (plans.length > 0) await runSqlCommands(client, plans, results);
+    resolvePending(results, entries);
+    const last = entries.at(-1) as Entry;
+    await q(client, writeBack(state, results as ApplyResult[], last, plans.length > 0));
+    this.#applied = { index: last.index, term: last.term };
+    return results as ApplyResult[];
+  }
+
+  /** Round trip 1: BEGIN, lock and read the applied position, and read what the batch needs. */
+  async #readBatchState(
+    client: pg.PoolClient,
+    commands: readonly (Command | null)[],
+  ): Promise<BatchState> {
+    const needs = batchNeeds(commands);
+    const statements = [
+      'BEGIN',
+      `SET LOCAL statement_timeout = ${integerLiteral(this.#applyStatementTimeoutMs)}`,
+      'SELECT cluster_id, applied_index, applied_term, session_count FROM tandem.meta WHERE id = 1 FOR UPDATE',
+      ...batchReads(needs),
+    ];
+    const results = resultList(await q(client, statements.join(';\n')));
+    const meta = results[2]?.rows[0] as
+      | { cluster_id: string; applied_index: number; applied_term: number; session_count: number }
+      | undefined;
+    if (meta === undefined || meta.cluster_id !== this.clusterId) {
+      throw new TandemError(
+        'TANDEM_BAD_CONFIG',
+        `the database's Tandem store changed under this node: it belongs to cluster ${meta?.cluster_id ?? '(none)'}, not ${this.clusterId}`,
+      );
+    }
+    return batchState(needs, results.slice(3), meta);
+  }
+
+  /** The live value of `key` with its version and expiry, or null when absent or expired. */
+  async get(key: string, nowMs: number): Promise<KvEntry | null> {
+    const row = await this.#readKey(key);
+    if (row === null || !liveAt(row.expiresAt, nowMs)) return null;
+    return {
+      value: row.value,
+      version: { index: row.versionIndex, term: row.versionTerm },
+      expiresAt: row.expiresAt,
+    };
+  }
+
+  async #readKey(key: string): Promise<KvRow | null> {
+    const { rows } = await this.#read('reading a key', (client) =>
+      q1(
+        client,
+        'SELECT value, version_index, version_term, expires_at, seq FROM tandem.kv WHERE key = $1',
+        [Buffer.from(key, 'utf8')],
+      ),
+    );
+    return rows.length === 0 ? null : kvRow(rows[0] as Record<string, unknown>);
+  }
+
+  /** Runs a read on a pooled connection (bounded by the connection's statement timeout). */
+  async #read<T>(doing: string, work: (client: pg.PoolClient) => Promise<T>): Promise<T> {
+    return await this.#withClient(doing, work);
+  }
+
+  /** How many of `keys` are live (Redis EXISTS: repeats count each time). */
+  async exists(keys: readonly string[], nowMs: number): Promise<number> {
+    if (keys.length === 0) return 0;
+    const { rows } = await this.#read('reading keys', (client) =>
+      q1(client, 'SELECT key, expires_at FROM tandem.kv WHERE key = ANY($1::bytea[])', [
+        keys.map((key) => Buffer.from(key, 'utf8')),
+      ]),
+    );
+    const live = new Set(
+      rows
+        .filter((row) => liveAt(row.expires_at as number | null, nowMs))
+        .map((row) => (row.key as Buffer).toString('utf8')),
+    );
+    return keys.filter((key) => live.has(key)).length;
+  }
+
+  /** Milliseconds `key` has to live; -1 when it does not expire, -2 when it is absent. */
+  async ttlMs(key: string, nowMs: number): Promise<number> {
+    const entry = await this.get(key, nowMs);
+    if (entry === null) return -2;
+    return entry.expiresAt === null ? -1 : entry.expiresAt - nowMs;
+  }
+
+  /** 'string' for a live key, 'none' otherwise. */
+  async type(key: string, nowMs: number): Promise<'string' | 'none'> {
+    return (await this.get(key, nowMs)) === null ? 'none' : 'string';
+  }
+
+  /** The number of live keys. */
+  async dbsize(nowMs: number): Promise<number> {
+    const { rows } = await this.#read('counting keys', (client) =>
+      q1(
+        client,
+        'SELECT count(*) AS count FROM tandem.kv WHERE expires_at IS NULL OR expires_at > $1',
+        [nowMs],
+      ),
+    );
+    return (rows[0] as { count: number }).count;
+  }
+
+  /**
+   * The live keys matching a Redis glob pattern, in byte order, read in pages from the
+   * pattern's literal prefix within one read-only snapshot. TANDEM_BAD_REQUEST past
+   * `keysResultMax` matches.
+   */
+  async keys(pattern: string, nowMs: number): Promise<string[]> {
+    const glob = compileGlob(pattern);
+    const prefix = Buffer.from(glob.prefix, 'utf8');
+    return await this.#read('listing keys', async (client) => {
+      await q1(client, 'BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
+      try {
+        const found = await collectKeys(client, prefix, glob, nowMs);
+        await q1(client, 'COMMIT');
+        return found;
+      } catch (error) {
+        if (!isConnectionFailure(error)) await q1(client, 'ROLLBACK').catch(() => undefined);
+        throw error;
+      }
+    });
+  }
+
+  /** One page of a SCAN from `cursor` (0 starts; a returned 0 ends); see kv.ts. */
+  async scan(
+    cursor: number,
+    options: { match?: string; count?: number },
+    nowMs: number,
+  ): Promise<ScanPage> {
+    const count = options.count ?? scanCountDefault;
+    if (!Number.isSafeInteger(cursor) || cursor < 0) {
+      throw new TandemError('TANDEM_BAD_REQUEST', 'ERR invalid cursor');
+    }
+    if (!Number.isSafeInteger(count) || count < 1 || count > scanCountMax) {
+      throw new TandemError('TANDEM_BAD_REQUEST', `SCAN COUNT must be 1 to ${scanCountMax}`);
+    }
+    const glob = options.match === undefined ? null : compileGlob(options.match);
+    const { rows } = await this.#read('scanning keys', (client) =>
+      q1(
+        client,
+        'SELECT seq, key, expires_at FROM tandem.kv WHERE seq > $1 ORDER BY seq LIMIT $2',
+        [cursor, count],
+      ),
+    );
+    const keys = rows
+      .map((row) => ({ key: (row.key as Buffer).toString('utf8'), expiresAt: row.expires_at }))
+      .filter((row) => liveAt(row.expiresAt as number | null, nowMs))
+      .filter((row) => glob === null || glob.matches(row.key))
+      .map((row) => row.key);
+    const next = rows.length < count ? 0 : (rows.at(-1)?.seq as number);
+    return { cursor: next, keys };
+  }
+
+  /**
+   * Runs a read-only query: in a READ ONLY transaction, through a cursor that fetches at
+   * most `queryRowsMax + 1` rows, in one round trip. Only SELECT, VALUES and WITH without
+   * writes can be declared as a cursor; anything else is TANDEM_BAD_REQUEST.
+   */
+  async query(sql: string, params?: SqlParams): Promise<SqlRow[]> {
+    const text = readableQuery(sql, params);
+    const rows = await this.#read('running a query', async (client) => {
+      try {
+        const results = resultList(
+          await q(
+            client,
+            `BEGIN READ ONLY;\nDECLARE tandem_query NO SCROLL CURSOR FOR ${text};\nFETCH FORWARD ${queryRowsMax + 1} FROM tandem_query;\nCOMMIT`,
+          ),
+        );
+        return results[2]?.rows ?? [];
+      } catch (error) {
+        if (isConnectionFailure(error)) throw error;
+        await q1(client, 'ROLLBACK').catch(() => undefined);
+        if (!isStatementFailure(error) && (error as { code?: string }).code !== '25006') {
+          throw error;
+        }
+        throw new TandemError('TANDEM_BAD_REQUEST', `query failed: ${(error as Error).message}`, {
+          cause: error,
+        });
+      }
+    });
+    if (rows.length > queryRowsMax) {
+      throw new TandemError(
+        'TANDEM_BAD_REQUEST',
+        `the query returns more than ${queryRowsMax} rows; add a LIMIT and page through them`,
+      );
+    }
+    return rows as SqlRow[];
+  }
+
+  /**
+   * Takes a snapshot image: every table read in one REPEATABLE READ READ ONLY transaction
+   * with COPY, the DDL that recreates the user tables, and the position the transaction
+   * saw; see postgres-image.ts for the format.
+   */
+  async snapshot(): Promise<StoreSnapshot> {
+    const temporary = newImagePath(this.#snapshots, 'tmp');
+    try {
+      const { header, bytes, checksum } = await this.#transaction(
+        'taking a snapshot',
+        (client) => writeImage(client, temporary, this.clusterId),
+        'BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY',
+      );
+      const file = await publishImage(temporary, this.#snapshots);
+      return new ImageSnapshot(file, header, bytes, checksum);
+    } catch (error) {
+      await rm(temporary, { force: true });
+      throw error;
+    }
+  }
+
+  /**
+   * Replaces all state with an image's. The image is received and checked (checksum,
+   * structure, index, term, cluster) before anything changes; then one transaction drops
+   * and recreates the user tables, empties the tandem tables, copies the rows in and
+   * records the position.
+   */
+  async restore(meta: RestoreMeta, chunks: AsyncIterable<Uint8Array>): Promise<void> {
+    const sane =
+      Number.isSafeInteger(meta.index) &&
+      meta.index >= 0 &&
+      Number.isSafeInteger(meta.term) &&
+      meta.term >= 0 &&
+      /^[0-9a-f]{8}$/.test(meta.checksum);
+    if (!sane) {
+      throw new TandemError('TANDEM_CORRUPT', `impossible snapshot meta ${JSON.stringify(meta)}`);
+    }
+    const { file, header } = await receiveImage(this.#snapshots, meta, this.clusterId, chunks);
+    try {
+      if (header.format !== storeFormat) {
+        throw new TandemError(
+          'TANDEM_CORRUPT',
+          `the snapshot image has format ${header.format}; this build reads format ${storeFormat}`,
+        );
+      }
+      await this.#transaction('restoring a snapshot', (client) => loadImage(client, file, header));
+      this.#applied = { index: header.index, term: header.term };
+    } finally {
+      await rm(file, { force: true });
+    }
+  }
+
+  /** Ends the pool. Idempotent; snapshots already taken stay readable. */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    await this.#pool.end();
+  }
+}
+
+/** The pool, with every connection's settings and bounds. */
+function makePool(url: string, options: PostgresStoreOptions): pg.Pool {
+  const queryTimeoutMs = options.queryTimeoutMs ?? queryTimeoutMsDefault;
+  const applyTimeoutMs = options.applyStatementTimeoutMs ?? applyStatementTimeoutMsDefault;
+  const connections = options.poolConnections ?? poolConnectionsMax;
+  assert(
+    Math.max(queryTimeoutMs, applyTimeoutMs) < clientQueryTimeoutMs,
+    `statement timeouts must stay under the client's bound of ${clientQueryTimeoutMs} ms`,
+  );
+  assert(
+    Number.isSafeInteger(connections) && connections >= 2 && connections <= poolConnectionsMax,
+    `poolConnections must be 2 to ${poolConnectionsMax}, got ${connections}`,
+  );
+  return new pg.Pool({
+    connectionString: url,
+    max: connections,
+    connectionTimeoutMillis: options.connectTimeoutMs ?? connectTimeoutMsDefault,
+    idleTimeoutMillis: 30_000,
+    statement_timeout: queryTimeoutMs,
+    // A server that stops answering without closing the socket is found by keepalive
+    // probes, and every query but COPY also carries `clientQueryTimeoutMs`.
+    keepAlive: true,
+    keepAliveInitialDelayMillis: 10_000,
+    options: sessionSettings.map((setting) => `-c ${setting}`).join(' '),
+    types: typeParsers as never,
+  });
+}
+
+/**
+ * Creates the schema on first use, or checks that the database is this cluster's store.
+ * Runs in one transaction holding an advisory lock, so two stores opening at once agree.
+ */
+async function openSchema(client: pg.PoolClient, clusterId: string): Promise<LogPosition> {
+  await q1(client, 'SELECT pg_advisory_xact_lock($1)', [schemaLockId]);
+  const { rows: where } = await q1(
+    client,
+    "SELECT current_database() AS database, to_regclass('tandem.meta') IS NOT NULL AS exists",
+  );
+  const { database, exists } = where[0] as { database: string; exists: number };
+  if (exists === 0) {
+    const { rows: tables } = await q1(
+      client,
+      "SELECT relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = 'public' AND c.relkind IN ('r', 'p', 'v', 'm', 'f') ORDER BY relname LIMIT 5",
+    );
+    if (tables.length > 0) {
+      throw new TandemError(
+        'TANDEM_BAD_CONFIG',
+        `the database ${database} already holds tables in its public schema (${tables.map((row) => row.relname as string).join(', ')}) but no Tandem store; give each node an empty database of its own`,
+      );
+    }
+    await q(client, schema);
+    await q1(
+      client,
+      'INSERT INTO tandem.meta (id, format, cluster_id, applied_index, applied_term, session_count) VALUES (1, $1, $2, 0, 0, 0)',
+      [storeFormat, clusterId],
+    );
+  }
+  const { rows } = await q1(
+    client,
+    'SELECT format, cluster_id, applied_index, applied_term FROM tandem.meta WHERE id = 1',
+  );
+  const meta = rows[0] as
+    { format: number; cluster_id: string; applied_index: number; applied_term: number } | undefined;
+  if (meta === undefined) {
+    throw new TandemError('TANDEM_CORRUPT', `the database ${database} has no Tandem meta row`);
+  }
+  if (meta.cluster_id !== clusterId) {
+    throw new TandemError(
+      'TANDEM_BAD_CONFIG',
+      `the database ${database} holds the store of cluster ${meta.cluster_id}, not of cluster ${clusterId}; give each cluster's nodes databases of their own`,
+    );
+  }
+  if (meta.format !== storeFormat) {
+    throw new TandemError(
+      'TANDEM_CORRUPT',
+      `the database ${database} holds a store of format ${meta.format}; this build reads format ${storeFormat}`,
+    );
+  }
+  return { index: meta.applied_index, term: meta.applied_term };
+}
+
+/** Decodes a command entry (TANDEM_CORRUPT when it does not decode); null for the others. */
+function decodeEntry(entry: Entry): Command | null {
+  if (entry.kind !== 'command') return null;
+  if (entry.data === undefined) {
+    throw new TandemError('TANDEM_CORRUPT', `command entry ${entry.index} carries no command`);
+  }
+  return decodeCommand(entry.data);
+}
+
+/**
+ * How many leading entries are at or below the recorded position: applied by an earlier
+ * call whose COMMIT landed unacknowledged. They must be exactly the entries up to it.
+ */
+function alreadyApplied(entries: readonly Entry[], applied: LogPosition): number {
+  const skip = entries.filter((entry) => entry.index <= applied.index).length;
+  if (skip === 0) return 0;
+  const lastSkipped = entries[skip - 1] as Entry;
+  assert(
+    lastSkipped.index === applied.index && lastSkipped.term === applied.term,
+    `entries up to ${lastSkipped.index} (term ${lastSkipped.term}) replayed, but the store is at ${applied.index} (term ${applied.term})`,
+  );
+  entries.slice(0, skip).forEach((entry, i) => {
+    assert(entry.index === (entries[0] as Entry).index + i, 'replayed entries are consecutive');
+  });
+  return skip;
+}
+
+/** Entries strictly after `applied`, consecutive, terms not decreasing. */
+function checkOrder(entries: readonly Entry[], applied: LogPosition): void {
+  let previous = applied;
+  for (const entry of entries) {
+    assert(entry.index === previous.index + 1, `apply ${entry.index} after ${previous.index}`);
+    assert(
+      Number.isSafeInteger(entry.term) && entry.term >= previous.term,
+      `entry ${entry.index} has term ${entry.term} after term ${previous.term}`,
+    );
+    previous = entry;
+  }
+}
+
+/** The result of an entry applied before: what its session remembers, when it can tell. */
+function resultOfApplied(
+  entry: Entry,
+  command: Command | null,
+  sessions: ReadonlyMap<string, SessionRow>,
+): ApplyResult {
+  if (command === null) return null;
+  const row = command.session === undefined ? undefined : sessions.get(command.session.id);
+  if (
+    row !== undefined &&
+    row.lastSeq === command.session?.seq &&
+    row.resultIndex === entry.index &&
+    !('pending' in row.result)
+  ) {
+    // The entry earned this result itself: it is its answer, not a duplicate's.
+    const result = { ...rememberedResult(row.result, entry) } as { duplicateOf?: unknown };
+    delete result.duplicateOf;
+    return result as ApplyResult;
+  }
+  return {
+    ok: false,
+    error: `ERR entry ${entry.index} was applied before the store lost its connection; its result is unknown (a retry in the same session returns it)`,
+  };
+}
+
+/** What the first round trip must read for a batch. */
+interface BatchNeeds {
+  readonly keys: ReadonlySet<string>;
+  readonly sweeps: number;
+  readonly sweepAtMax: number;
+  readonly sessionIds: ReadonlySet<string>;
+  readonly sessionCommands: number;
+  readonly sessionAtMax: number;
+}
+
+function batchNeeds(commands: readonly (Command | null)[]): BatchNeeds {
+  const keys = new Set<string>();
+  const sessionIds = new Set<string>();
+  let sweeps = 0;
+  let sweepAtMax = 0;
+  let sessionCommands = 0;
+  let sessionAtMax = 0;
+  for (const command of commands) {
+    if (command === null) continue;
+    if (command.type !== 'sql') for (const key of commandKeys(command)) keys.add(key);
+    if (command.type === 'expire-sweep') {
+      sweeps++;
+      sweepAtMax = Math.max(sweepAtMax, command.at);
+    }
+    if (command.session !== undefined) {
+      sessionIds.add(command.session.id);
+      sessionCommands++;
+      sessionAtMax = Math.max(sessionAtMax, command.at ?? 0);
+    }
+  }
+  return { keys, sweeps, sweepAtMax, sessionIds, sessionCommands, sessionAtMax };
+}
+
+/** The limit of the sweep candidates read: enough for every sweep of the batch. */
+function sweepCandidatesMax(needs: BatchNeeds): number {
+  return needs.sweeps * sweepKeysMax + needs.keys.size;
+}
+
+/** The reads of round trip 1 after the meta row, in the order `batchState` takes them. */
+function batchReads(needs: BatchNeeds): string[] {
+  const reads: string[] = [];
+  const keyList = [...needs.keys].map(bytesLiteral).join(', ');
+  reads.push(
+    needs.keys.size === 0
+      ? 'SELECT NULL LIMIT 0'
+      : `SELECT key, value, version_index, version_term, expires_at, seq FROM tandem.kv WHERE key IN (${keyList})`,
+    'SELECT coalesce(max(seq), 0) AS seq_max FROM tandem.kv',
+    needs.sweeps === 0
+      ? 'SELECT NULL LIMIT 0'
+      : `SELECT key, expires_at FROM tandem.kv WHERE expires_at IS NOT NULL AND expires_at <= ${integerLiteral(needs.sweepAtMax)} ORDER BY expires_at, key LIMIT ${integerLiteral(sweepCandidatesMax(needs))}`,
+  );
+  if (needs.sessionIds.size === 0) return reads;
+  const idList = [...needs.sessionIds].map((id) => quoteLiteral(id)).join(', ');
+  const n = needs.sessionCommands;
+  const count = '(SELECT session_count FROM tandem.meta WHERE id = 1)';
+  reads.push(
+    `SELECT id, last_seq, last_at, result, result_index, result_term FROM tandem.sessions WHERE id IN (${idList})`,
+    // Every candidate when the batch may evict, else only those old enough to purge; as many
+    // as `sessionCandidatesMax`, computed from the count read under the same lock.
+    `SELECT id, last_at FROM tandem.sessions WHERE last_at < ${integerLiteral(needs.sessionAtMax - sessionIdleMsMax)} OR ${count} + ${n} > ${integerLiteral(sessionsMax)} ORDER BY last_at, id LIMIT ${integerLiteral(sessionCandidatesMax(n, 0))} + greatest(0, ${count} - ${integerLiteral(sessionsMax)})`,
+  );
+  return reads;
+}
+
+/** Builds the batch's in-memory state from the rows round trip 1 read. */
+function batchState(
+  needs: BatchNeeds,
+  reads: readonly pg.QueryResult[],
+  meta: { applied_index: number; applied_term: number; session_count: number },
+): BatchState {
+  const [keyRows, seqRow, sweepRows, sessionRows, candidateRows] = reads;
+  const loaded = new Map<string, KvRow>();
+  for (const row of keyRows?.rows ?? []) {
+    loaded.set((row.key as Buffer).toString('utf8'), kvRow(row));
+  }
+  const candidates: SweepCandidate[] = (sweepRows?.rows ?? []).map((row) => ({
+    key: (row.key as Buffer).toString('utf8'),
+    expiresAt: row.expires_at as number,
+  }));
+  const kv = new KvBatch(
+    needs.keys,
+    loaded,
+    (seqRow?.rows[0] as { seq_max: number }).seq_max,
+    candidates,
+    candidates.length < sweepCandidatesMax(needs),
+  );
+  const loadedSessions = new Map<string, SessionRow>();
+  for (const row of sessionRows?.rows ?? []) {
+    loadedSessions.set(row.id as string, {
+      lastSeq: row.last_seq as number,
+      lastAt: row.last_at as number,
+      result: row.result as Buffer,
+      resultIndex: row.result_index as number,
+      resultTerm: row.result_term as number,
+    });
+  }
+  const sessionCandidates: SessionCandidate[] = (candidateRows?.rows ?? []).map((row) => ({
+    id: row.id as string,
+    lastAt: row.last_at as number,
+  }));
+  const n = needs.sessionCommands;
+  const sessions = new SessionBatch(
+    needs.sessionIds,
+    loadedSessions,
+    sessionCandidates,
+    sessionCandidates.length < sessionCandidatesMax(n, meta.session_count),
+    mayEvict(n, meta.session_count),
+    meta.session_count,
+  );
+  const applied = { index: meta.applied_index, term: meta.applied_term };
+  return { applied, kv, sessions, loadedSessions };
+}
+
+/** A key row as read from the database. */
+function kvRow(row: Record<string, unknown>): KvRow {
+  return {
+    value: (row.value as Buffer).toString('utf8'),
+    versionIndex: row.version_index as number,
+    versionTerm: row.version_term as number,
+    expiresAt: row.expires_at as number | null,
+    seq: row.seq as number,
+  };
+}
+
+function liveAt(expiresAt: number | null, nowMs: number): boolean {
+  return expiresAt === null || expiresAt > nowMs;
+}
+
+/** A result still to come: the SQL result of this batch position. */
+interface Pending {
+  readonly pending: number;
+  readonly duplicateOf?: LogPosition;
+}
+
+/**
+ * Decides one entry in memory: its result, or a placeholder for a SQL command (planned
+ * into `plans`) or for the duplicate of one.
+ */
+function planEntry(
+  entry: Entry,
+  command: Command | null,
+  at: number,
+  state: BatchState,
+  plans: SqlPlan[],
+): ApplyResult | undefined {
+  if (command === null) return null;
+  const { session } = command;
+  if (session !== undefined) {
+    assert(command.at !== undefined, `entry ${entry.index} has a session but no time`);
+    const verdict = state.sessions.check(session, command.at);
+    if (verdict !== null) {
+      if ('result' in verdict) return verdict.result;
+      return { pending: verdict.pending, duplicateOf: verdict.duplicateOf } as never;
+    }
+  }
+  let result: ApplyResult | undefined;
+  if (command.type === 'sql') {
+    const plan = planSql(command, at);
+    if (plan.statements.length === 0) result = { ok: false, error: plan.refusal as string };
+    else plans.push(plan);
+  } else {
+    result = state.kv.execute(command as KvCommand, entry);
+  }
+  if (session !== undefined) state.sessions.record(session, command.at as number, at, entry);
+  return result;
+}
+
+/** Whether a statement changes the schema, and so must be replayed to rebuild the tables. */
+function isDdl(sql: string): boolean {
+  return /^\s*(?:CREATE|ALTER|DROP|COMMENT)\b/i.test(
+    sql.replace(/^(?:\s|--[^\n]*\n|\/\*[\s\S]*?\*\/)*/, ''),
+  );
+}
+
+/**
+ * Checks and inlines a SQL command's statements up to the first one refused. The refusal
+ * counts only if the statements before it succeed, as it would when they run in order.
+ */
+function planSql(command: SqlCommand, at: number): SqlPlan {
+  const statements: string[] = [];
+  const ddl: boolean[] = [];
+  for (const [i, statement] of command.statements.entries()) {
+    try {
+      checkStatement(statement.sql, statement.params);
+      statements.push(inlineSql(statement.sql, statement.params));
+      ddl.push(isDdl(statement.sql));
+    } catch (error) {
+      if (!(error instanceof TandemError) && !(error instanceof SqlTranslationError)) throw error;
+      return { at, statements, isDdl: ddl, refusal: `statement ${i + 1}: ${error.message}` };
+    }
+  }
+  return { at, statements, isDdl: ddl, refusal: null };
+}
+
+/** Records a successful DDL statement, in order, for a restore to replay. */
+function recordDdl(statement: string): string {
+  return `INSERT INTO tandem.ddl (position, statement) SELECT coalesce(max(position), 0) + 1, ${quoteLiteral(statement)} FROM tandem.ddl`;
+}
+
+/** The text of one planned command inside its savepoint, and how many results it yields. */
+function planText(plan: SqlPlan): { text: string; results: number } {
+  const parts = ['SAVEPOINT tandem_command;\n'];
+  plan.statements.forEach((statement, i) => {
+    parts.push(`${statement};\n`);
+    if (plan.isDdl[i] === true) parts.push(`${recordDdl(statement)};\n`);
+  });
+  const end =
+    plan.refusal === null
+      ? ['RELEASE SAVEPOINT tandem_command;\n']
+      : ['ROLLBACK TO SAVEPOINT tandem_command;\n', 'RELEASE SAVEPOINT tandem_command;\n'];
+  parts.push(...end);
+  return { text: parts.join(''), results: parts.length };
+}
+
+/**
+ * Round trip 2: every planned command in one string. When a statement fails (or returns
+ * too many rows) the string is undone to its start and the commands run one at a time.
+ */
+async function runSqlCommands(
+  client: pg.PoolClient,
+  plans: readonly SqlPlan[],
+  results: (ApplyResult | undefined)[],
+): Promise<void> {
+  const texts = plans.map(planText);
+  let answers: pg.QueryResult[] | null;
+  try {
+    answers = resultList(
+      await q(client, `SAVEPOINT tandem_run;\n${texts.map((t) => t.text).join('')}`),
+    );
+  } catch (error) {
+    if (!isStatementFailure(error)) throw error;
+    answers = null;
+  }
+  const fast = answers === null ? null : readAnswers(plans, texts, answers);
+  if (fast !== null) {
+    fast.forEach((result, i) => (results[(plans[i] as SqlPlan).at] = result));
+    return;
+  }
+  await q1(client, 'ROLLBACK TO SAVEPOINT tandem_run');
+  for (const plan of plans) results[plan.at] = await runOneCommand(client, plan);
+}
+
+/** The commands' results from the answers of the one string, or null when one is too large. */
+function readAnswers(
+  plans: readonly SqlPlan[],
+  texts: readonly { results: number }[],
+  answers: readonly pg.QueryResult[],
+): ApplyResult[] | null {
+  let next = 1; // answers[0] is the run's SAVEPOINT
+  const results: ApplyResult[] = [];
+  for (const [i, plan] of plans.entries()) {
+    const statementResults: SqlStatementResult[] = [];
+    let offset = next + 1;
+    for (const [k] of plan.statements.entries()) {
+      const answer = answers[offset] as pg.QueryResult;
+      if (answer.fields.length > 0 && answer.rows.length > sqlResultRowsMax) return null;
+      statementResults.push(statementResult(answer));
+      offset += plan.isDdl[k] === true ? 2 : 1;
+    }
+    next += (texts[i] as { results: number }).results;
+    results.push(
+      plan.refusal === null
+        ? { ok: true, value: statementResults }
+        : { ok: false, error: plan.refusal },
+    );
+  }
+  assert(next === answers.length, `${answers.length} answers for ${next} statements`);
+  return results;
+}
+
+/** A statement's result as SqliteStore reports it. */
+function statementResult(answer: pg.QueryResult): SqlStatementResult {
+  if (answer.fields.length > 0) return { rows: answer.rows as Record<string, unknown>[] };
+  return { changes: answer.rowCount ?? 0, lastInsertRowid: 0 };
+}
+
+/** Runs one command a statement at a time, rolling it back alone when a statement fails. */
+async function runOneCommand(client: pg.PoolClient, plan: SqlPlan): Promise<ApplyResult> {
+  await q1(client, 'SAVEPOINT tandem_command');
+  const statementResults: SqlStatementResult[] = [];
+  let failure: string | null = null;
+  for (const [i, statement] of plan.statements.entries()) {
+    try {
+      const answer = resultList(await q(client, statement))[0] as pg.QueryResult;
+      if (answer.fields.length > 0 && answer.rows.length > sqlResultRowsMax) {
+        failure = `statement ${i + 1}: the statement returned more than ${sqlResultRowsMax} rows`;
+        break;
+      }
+      statementResults.push(statementResult(answer));
+      if (plan.isDdl[i] === true) await q1(client, recordDdl(statement));
+    } catch (error) {
+      if (!isStatementFailure(error)) throw error;
+      failure = `statement ${i + 1}: ${error.message}`;
+      break;
+    }
+  }
+  failure ??= plan.refusal;
+  if (failure !== null) {
+    await q(client, 'ROLLBACK TO SAVEPOINT tandem_command; RELEASE SAVEPOINT tandem_command');
+    return { ok: false, error: failure };
+  }
+  await q1(client, 'RELEASE SAVEPOINT tandem_command');
+  return { ok: true, value: statementResults };
+}
+
+/** Replaces each duplicate's placeholder by the result it repeats, as a session remembers it. */
+function resolvePending(results: (ApplyResult | undefined)[], entries: readonly Entry[]): void {
+  results.forEach((result, i) => {
+    if (result === undefined || result === null || !('pending' in result)) return;
+    const { pending, duplicateOf } = result as unknown as Pending;
+    const original = results[pending];
+    assert(original !== undefined && original !== null, `no result at ${pending}`);
+    assert(duplicateOf !== undefined, `entry ${entries[i]?.index} repeats without a position`);
+    results[i] = rememberedResult(packResult(original), duplicateOf);
+  });
+  results.forEach((result, i) => assert(result !== undefined, `no result for entry ${i}`));
+}
+
+/** Multi-row statements of at most `writeRowsPerStatementMax` rows each. */
+function chunked<T>(rows: readonly T[], statement: (chunk: readonly T[]) => string): string[] {
+  const statements: string[] = [];
+  for (let i = 0; i < rows.length; i += writeRowsPerStatementMax) {
+    statements.push(statement(rows.slice(i, i + writeRowsPerStatementMax)));
+  }
+  return statements;
+}
+
+/** Round trip 3: the touched keys and sessions, the new position, and COMMIT. */
+function writeBack(
+  state: BatchState,
+  results: readonly ApplyResult[],
+  last: Entry,
+  releaseRun: boolean,
+): string {
+  const statements: string[] = releaseRun ? ['RELEASE SAVEPOINT tandem_run'] : [];
+  const kv = state.kv.writes();
+  if (kv.flushed) statements.push('DELETE FROM tandem.kv');
+  statements.push(
+    ...chunked(
+      kv.deletes,
+      (keys) => `DELETE FROM tandem.kv WHERE key IN (${keys.map(bytesLiteral).join(', ')})`,
+    ),
+    ...chunked(kv.upserts, kvUpsert),
+  );
+  const sessions = state.sessions.writes((pending) => packResult(results[pending] ?? null));
+  statements.push(
+    ...chunked(
+      sessions.deletes,
+      (ids) =>
+        `DELETE FROM tandem.sessions WHERE id IN (${ids.map((id) => quoteLiteral(id)).join(', ')})`,
+    ),
+    ...chunked(sessions.upserts, sessionUpsert),
+    `UPDATE tandem.meta SET applied_index = ${integerLiteral(last.index)}, applied_term = ${integerLiteral(last.term)}, session_count = ${integerLiteral(state.sessions.count)} WHERE id = 1`,
+    'COMMIT',
+  );
+  return statements.join(';\n');
+}
+
+function kvUpsert(rows: readonly (readonly [string, KvRow])[]): string {
+  const values = rows.map(
+    ([key, row]) =>
+      `(${bytesLiteral(key)}, ${bytesLiteral(row.value)}, ${integerLiteral(row.versionIndex)}, ${integerLiteral(row.versionTerm)}, ${integerLiteral(row.expiresAt)}::bigint, ${integerLiteral(row.seq)})`,
+  );
+  return `INSERT INTO tandem.kv (key, value, version_index, version_term, expires_at, seq) VALUES ${values.join(', ')}
+    ON CONFLICT (key) DO UPDATE SET value = excluded.value, version_index = excluded.version_index,
+      version_term = excluded.version_term, expires_at = excluded.expires_at, seq = excluded.seq`;
+}
+
+function sessionUpsert(
+  rows: readonly (readonly [string, SessionRow & { result: Uint8Array }])[],
+): string {
+  const values = rows.map(
+    ([id, row]) =>
+      `(${quoteLiteral(id)}, ${integerLiteral(row.lastSeq)}, ${integerLiteral(row.lastAt)}, ${bytesLiteral(row.result)}, ${integerLiteral(row.resultIndex)}, ${integerLiteral(row.resultTerm)})`,
+  );
+  return `INSERT INTO tandem.sessions (id, last_seq, last_at, result, result_index, result_term) VALUES ${values.join(', ')}
+    ON CONFLICT (id) DO UPDATE SET last_seq = excluded.last_seq, last_at = excluded.last_at,
+      result = excluded.result, result_index = excluded.result_index, result_term = excluded.result_term`;
+}
+
+function compileGlob(pattern: string): Glob {
+  if (pattern.length > globPatternLengthMax) {
+    throw new TandemError(
+      'TANDEM_BAD_REQUEST',
+      `the pattern is ${pattern.length} characters, over the maximum of ${globPatternLengthMax}`,
+    );
+  }
+  return new Glob(pattern);
+}
+
+/** Walks the keys from `prefix` in pages, collecting the live ones that match. */
+async function collectKeys(
+  client: pg.PoolClient,
+  prefix: Buffer,
+  glob: Glob,
+  nowMs: number,
+): Promise<string[]> {
+  const found: string[] = [];
+  let after: Buffer | null = null;
+  for (;;) {
+    const { rows } = await q1(
+      client,
+      after === null
+        ? 'SELECT key, expires_at FROM tandem.kv WHERE key >= $1 ORDER BY key LIMIT $2'
+        : 'SELECT key, expires_at FROM tandem.kv WHERE key > $1 ORDER BY key LIMIT $2',
+      [after ?? prefix, keysPageRowsMax],
+    );
+    for (const row of rows) {
+      const keyBytes = row.key as Buffer;
+      if (!keyBytes.subarray(0, prefix.byteLength).equals(prefix)) return found;
+      const key = keyBytes.toString('utf8');
+      if (!liveAt(row.expires_at as number | null, nowMs) || !glob.matches(key)) continue;
+      if (found.length === keysResultMax) {
+        throw new TandemError(
+          'TANDEM_BAD_REQUEST',
+          `KEYS matches more than ${keysResultMax} keys; use SCAN to walk them in pages`,
+        );
+      }
+      found.push(key);
+    }
+    if (rows.length < keysPageRowsMax) return found;
+    after = rows.at(-1)?.key as Buffer;
+  }
+}
+
+/** Prefixes of names a read may not use: they reach the server itself, not the data. */
+const readRefusedNames = /^(?:pg_|lo_|dblink|set_config$)/i;
+
+/** A read-only query, inlined; TANDEM_BAD_REQUEST for what cannot be one. */
+function readableQuery(sql: string, params: SqlParams | undefined): string {
+  let text: string;
+  try {
+    text = inlineSql(sql, params);
+  } catch (error) {
+    if (!(error instanceof SqlTranslationError)) throw error;
+    throw new TandemError('TANDEM_BAD_REQUEST', `query failed: ${error.message}`);
+  }
+  const words = text.match(/"(?:[^"]|"")*"|[A-Za-z_][A-Za-z0-9_$]*/g) ?? [];
+  const refused = words.find((word) => readRefusedNames.test(word.replaceAll('"', '')));
+  if (refused !== undefined) {
+    throw new TandemError(
+      'TANDEM_BAD_REQUEST',
+      `a query may not use ${refused}: it reaches the server itself, not the replicated data`,
+    );
+  }
+  return text;
+}
+
+/** The user tables and the columns COPY moves (stored, not generated, not dropped). */
+async function userTables(client: pg.PoolClient): Promise<ImageTable[]> {
+  const { rows } = await q1(
+    client,
+    `
+    SELECT c.relname AS name, array_agg(a.attname::text ORDER BY a.attnum) AS columns
+      FROM pg_class c
+      JOIN pg_namespace n ON n.oid = c.relnamespace
+      JOIN pg_attribute a ON a.attrelid = c.oid
+     WHERE n.nspname = 'public' AND c.relkind = 'r'
+       AND a.attnum > 0 AND NOT a.attisdropped AND a.attgenerated = ''
+     GROUP BY c.relname
+     ORDER BY c.relname COLLATE "C"`,
+  );
+  return rows.map((row) => ({
+    schema: 'public' as const,
+    name: row.name as string,
+    columns: row.columns as string[],
+  }));
+}
+
+function qualified(table: ImageTable): string {
+  return `${quoteIdentifier(table.schema)}.${quoteIdentifier(table.name)} (${table.columns.map(quoteIdentifier).join(', ')})`;
+}
+
+/** Writes the image of what the snapshot transaction sees. */
+async function writeImage(
+  client: pg.PoolClient,
+  file: string,
+  clusterId: string,
+): Promise<{ header: ImageHeader; bytes: number; checksum: string }> {
+  const { rows: metaRows } = await q1(
+    client,
+    'SELECT applied_index, applied_term, session_count FROM tandem.meta WHERE id = 1',
+  );
+  const meta = metaRows[0] as {
+    applied_index: number;
+    applied_term: number;
+    session_count: number;
+  };
+  const { rows: ddlRows } = await q1(client, 'SELECT statement FROM tandem.ddl ORDER BY position');
+  const header: ImageHeader = {
+    format: storeFormat,
+    clusterId,
+    index: meta.applied_index,
+    term: meta.applied_term,
+    sessionCount: meta.session_count,
+    ddl: ddlRows.map((row) => row.statement as string),
+    tables: [...tandemTables, ...(await userTables(client))],
+  };
+  const writer = await ImageWriter.create(file, header);
+  try {
+    for (const table of header.tables) {
+      const stream = client.query(copyTo(`COPY ${qualified(table)} TO STDOUT`));
+      await writer.table(`${table.schema}.${table.name}`, stream);
+    }
+    const { bytes, checksum } = await writer.finish();
+    return { header, bytes, checksum };
+  } catch (error) {
+    await writer.abandon();
+    throw error;
+  }
+}
+
+/**
+ * Loads a checked image inside the open transaction: the user schema dropped and rebuilt by
+ * replaying the image's DDL, the tandem tables emptied, every table's rows copied in (with
+ * triggers and foreign-key checks off, as the rows were already valid), the position set.
+ */
+async function loadImage(client: pg.PoolClient, file: string, header: ImageHeader): Promise<void> {
+  await q1(client, 'SELECT 1 FROM tandem.meta WHERE id = 1 FOR UPDATE');
+  await q1(client, 'SAVEPOINT tandem_replica_role');
+  try {
+    await q1(client, 'SET LOCAL session_replication_role = replica');
+  } catch (error) {
+    // Without the privilege, tables without triggers or foreign keys still load.
+    if (!isStatementFailure(error)) throw error;
+    await q1(client, 'ROLLBACK TO SAVEPOINT tandem_replica_role');
+  }
+  await q(client, 'DROP SCHEMA public CASCADE; CREATE SCHEMA public');
+  for (const statement of header.ddl) await q(client, statement);
+  await q1(client, 'TRUNCATE tandem.kv, tandem.sessions, tandem.ddl');
+  for (const [i, statement] of header.ddl.entries()) {
+    await q1(client, 'INSERT INTO tandem.ddl (position, statement) VALUES ($1, $2)', [
+      i + 1,
+      statement,
+    ]);
+  }
+  const { reader } = await ImageReader.open(file);
+  try {
+    for (const table of header.tables) {
+      assert((await reader.nextTable()) === `${table.schema}.${table.name}`, 'image table order');
+      const stream = client.query(copyFrom(`COPY ${qualified(table)} FROM STDIN`));
+      await pipeline(Readable.from(reader.frames()), stream);
+    }
+  } finally {
+    await reader.close();
+  }
+  await q1(
+    client,
+    'UPDATE tandem.meta SET applied_index = $1, applied_term = $2, session_count = $3 WHERE id = 1',
+    [header.index, header.term, header.sessionCount],
+  );
+}

@@ -1,0 +1,134 @@
+/**
+ * Helpers of the PostgreSQL store tests: one throwaway server per test file, a fresh
+ * database per test, and a SQLite twin that receives the same entries so that every
+ * result and every read can be compared between the two stores.
+ */
+import assert from 'node:assert/strict';
+import path from 'node:path';
+import type { TestContext } from 'node:test';
+import pg from 'pg';
+import {
+  findPostgresBinaries,
+  startPostgres,
+  type PostgresServer,
+} from '../../src/cli/postgres-server.js';
+import type { Entry } from '../../src/core/types.js';
+import type { ApplyResult, NodeStore } from '../../src/store/contract.js';
+import { PostgresStore } from '../../src/store/postgres.js';
+import { SqliteStore } from '../../src/store/sqlite.js';
+import { tempDirectory } from './helpers.js';
+
+/** Why the PostgreSQL tests are skipped here, or undefined when they can run. */
+export function postgresSkipReason(): string | undefined {
+  const found = findPostgresBinaries();
+  return 'missing' in found ? `PostgreSQL binaries not found: ${found.missing}` : undefined;
+}
+
+/** One server for a test file, started on first use and destroyed by `stopServer`. */
+let server: PostgresServer | null = null;
+let databases = 0;
+
+/** The test file's server. */
+export async function testServer(): Promise<PostgresServer> {
+  server ??= await startPostgres({ fsync: false });
+  return server;
+}
+
+/** Destroys the test file's server. */
+export async function stopServer(): Promise<void> {
+  await server?.destroy();
+  server = null;
+}
+
+/** A fresh empty database on the test file's server; its URL. */
+export async function freshDatabase(): Promise<string> {
+  const running = await testServer();
+  const name = `test_${process.pid}_${++databases}`;
+  const admin = new pg.Client(running.url);
+  await admin.connect();
+  try {
+    await admin.query(`CREATE DATABASE ${name}`);
+  } finally {
+    await admin.end();
+  }
+  const url = new URL(running.url);
+  url.pathname = `/${name}`;
+  return url.toString();
+}
+
+/** Opens a PostgreSQL store on a fresh database, closed when the test ends. */
+export async function openPostgres(
+  t: TestContext,
+  url?: string,
+  clusterId = 'test-cluster',
+): Promise<PostgresStore> {
+  const store = await PostgresStore.open(url ?? (await freshDatabase()), {
+    clusterId,
+    snapshotsDirectory: path.join(tempDirectory(t), 'snapshots'),
+  });
+  t.after(() => store.close());
+  return store;
+}
+
+/**
+ * The parts of a result both stores give alike: a failed SQL command fails on both, with
+ * its statement number, but SQLite and PostgreSQL word the reason differently.
+ */
+export function comparable(result: ApplyResult): unknown {
+  if (result === null) return result;
+  if (result.ok) {
+    if (!Array.isArray(result.value)) return result;
+    // PostgreSQL has no rowid: lastInsertRowid is always 0 there.
+    const value = (result.value as Record<string, unknown>[]).map((statement) =>
+      'lastInsertRowid' in statement ? { ...statement, lastInsertRowid: 0 } : statement,
+    );
+    return { ...result, value };
+  }
+  const statement = /^statement \d+: /.exec(result.error);
+  if (statement === null) return result;
+  const refused = result.error.includes('SQL refused') ? ' SQL refused' : '';
+  return { ...result, error: `${statement[0]}(failed)${refused}` };
+}
+
+/** A SQLite store and a PostgreSQL store fed the same entries. */
+export class Twins {
+  readonly sqlite: SqliteStore;
+  readonly postgres: PostgresStore;
+
+  constructor(sqlite: SqliteStore, postgres: PostgresStore) {
+    this.sqlite = sqlite;
+    this.postgres = postgres;
+  }
+
+  static async open(t: TestContext): Promise<Twins> {
+    const sqlite = SqliteStore.open(path.join(tempDirectory(t), 'store.db'));
+    t.after(() => sqlite.close());
+    return new Twins(sqlite, await openPostgres(t));
+  }
+
+  /** Applies `entries` to both; asserts comparable results; returns PostgreSQL's. */
+  async apply(entries: readonly Entry[]): Promise<ApplyResult[]> {
+    const fromSqlite = this.sqlite.apply(entries);
+    const fromPostgres = await this.postgres.apply(entries);
+    assert.deepEqual(fromPostgres.map(comparable), fromSqlite.map(comparable));
+    assert.deepEqual(this.postgres.applied, this.sqlite.applied);
+    return fromPostgres;
+  }
+
+  /** Asserts that a read gives the same answer on both stores; returns it. */
+  async read<T>(what: (store: NodeStore) => T | Promise<T>): Promise<Awaited<T>> {
+    const fromSqlite = await what(this.sqlite);
+    const fromPostgres = await what(this.postgres);
+    assert.deepEqual(fromPostgres, fromSqlite);
+    return fromPostgres;
+  }
+}
+
+/**
+ * The key-value content of a store through its reads only: every key (expired ones too,
+ * by reading before time began) with value, version and expiry, in byte order.
+ */
+export async function keyContent(store: NodeStore): Promise<unknown[]> {
+  const keys = await store.keys('*', -1);
+  return await Promise.all(keys.map(async (key) => [key, await store.get(key, -1)]));
+}
