@@ -12,5 +12,5 @@ export {
   type RandomSource,
 } from './core.js';
 export { Prng } from './prng.js';
-export { messagesBySync, type MessagesBySync } from './ready.js';
+export { appliesBeforeSync, messagesBySync, type MessagesBySync } from './ready.js';
 export { assert, AssertionError } from './assert.js';

@@ -5,7 +5,7 @@ import { performance } from 'node:perf_hooks';
 import { assert } from '../core/assert.js';
 import type { CoreConfig } from '../core/config.js';
 import { RaftCore } from '../core/core.js';
-import { messagesBySync } from '../core/ready.js';
+import { appliesBeforeSync, messagesBySync } from '../core/ready.js';
 import { TandemError } from '../core/errors.js';
 import { Prng } from '../core/prng.js';
 import type {
@@ -548,16 +548,28 @@ class TandemNode implements RunningNode {
     this.#storage.writeEntries(ready.entries);
     if (ready.hardState !== null) this.#storage.writeHardState(ready.hardState);
     for (const message of messages.beforeSync) this.#send(message);
-    if (ready.mustSync) {
-      const started = performance.now();
-      await this.#storage.sync();
-      this.#metrics.fsyncSeconds.observe((performance.now() - started) / 1000);
+    if (appliesBeforeSync(ready)) {
+      // What this Ready applies is durable already: apply it while the disk syncs.
+      await Promise.all([this.#sync(ready), this.#applyAndAnswer(ready)]);
+    } else {
+      await this.#sync(ready);
+      await this.#applyAndAnswer(ready);
     }
-    await this.#apply(ready);
     for (const message of messages.afterSync) this.#send(message);
     for (const readState of ready.readStates) this.#onReadState(readState);
-    for (const response of ready.responses) this.#onResponse(response);
     this.#serveWaitingReads();
+  }
+
+  async #sync(ready: Ready): Promise<void> {
+    if (!ready.mustSync) return;
+    const started = performance.now();
+    await this.#storage.sync();
+    this.#metrics.fsyncSeconds.observe((performance.now() - started) / 1000);
+  }
+
+  async #applyAndAnswer(ready: Ready): Promise<void> {
+    await this.#apply(ready);
+    for (const response of ready.responses) this.#onResponse(response);
   }
 
   async #apply(ready: Ready): Promise<void> {

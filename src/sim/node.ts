@@ -3,7 +3,7 @@ import type { CoreConfig } from '../core/config.js';
 import type { CoreOptions, RaftCore } from '../core/core.js';
 import { TandemError } from '../core/errors.js';
 import { Prng } from '../core/prng.js';
-import { messagesBySync } from '../core/ready.js';
+import { appliesBeforeSync, messagesBySync } from '../core/ready.js';
 import type {
   Durability,
   Membership,
@@ -279,24 +279,32 @@ export class SimNode {
     if (ready.hardState !== null) this.disk.writeHardState(ready.hardState);
     // A leader's appends travel while its own write syncs, as the node runtime sends them.
     for (const message of messages.beforeSync) this.#world.send(message);
-    if (!ready.mustSync) return this.#complete(ready, core, messages.afterSync);
+    // What this Ready applies may be durable already: then it is applied while the disk
+    // syncs, as the node runtime does.
+    const appliedEarly = appliesBeforeSync(ready);
+    if (appliedEarly) this.#applyAndAnswer(ready);
+    if (!ready.mustSync) return this.#complete(ready, core, messages.afterSync, appliedEarly);
     const incarnation = this.#incarnation;
     this.#world.queue.schedule(this.#world.random.intBetween(0, this.#fsyncMaxMs + 1), () => {
       if (this.#incarnation !== incarnation) return; // crashed while syncing
       this.disk.sync();
-      this.#complete(ready, core, messages.afterSync);
+      this.#complete(ready, core, messages.afterSync, appliedEarly);
       this.#pump();
     });
   }
 
-  #complete(ready: Ready, core: RaftCore, messages: readonly Message[]): void {
+  #complete(
+    ready: Ready,
+    core: RaftCore,
+    messages: readonly Message[],
+    appliedEarly: boolean,
+  ): void {
     if (ready.snapshot !== null) {
       this.store.restore(ready.snapshot.meta, ready.snapshot.data);
       this.#snapshot = ready.snapshot;
       this.#world.trace(`${this.id} installed snapshot at ${ready.snapshot.meta.index}`);
     }
-    this.#world.checker.onApply(this.id, ready.committedEntries, this.#role === 'leader');
-    this.store.apply(ready.committedEntries);
+    if (!appliedEarly) this.#applyAndAnswer(ready);
     for (const message of messages) {
       if (message.type === 'snapshot') {
         assert(
@@ -315,16 +323,22 @@ export class SimNode {
       if (readState.error !== null) read.done({ ok: false, error: readState.error });
       else this.#waitingReads.push({ index: readState.index, key: read.key, done: read.done });
     }
+    this.#serveReads();
+    core.advance(ready);
+    this.#awaiting = null;
+    this.#maybeCompact(core);
+  }
+
+  /** Applies the Ready's committed entries and answers its proposals. */
+  #applyAndAnswer(ready: Ready): void {
+    this.#world.checker.onApply(this.id, ready.committedEntries, this.#role === 'leader');
+    this.store.apply(ready.committedEntries);
     for (const response of ready.responses) {
       const key = `${response.index}:${response.term}`;
       const waiter = this.#proposals.get(key);
       this.#proposals.delete(key);
       waiter?.(response.outcome);
     }
-    this.#serveReads();
-    core.advance(ready);
-    this.#awaiting = null;
-    this.#maybeCompact(core);
   }
 
   #serveReads(): void {
