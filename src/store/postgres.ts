@@ -208,6 +208,8 @@ interface SqlPlan {
 
 /** What the first round trip of a batch read. */
 interface BatchState {
+  /** Whether round trip 1 set the savepoint the SQL commands roll back to. */
+  readonly sql: boolean;
   readonly applied: LogPosition;
   readonly kv: KvBatch;
   readonly sessions: SessionBatch;
@@ -363,7 +365,7 @@ export class PostgresStore implements NodeStore {
     if (plans.length > 0) await runSqlCommands(client, plans, results);
     resolvePending(results, entries);
     const last = entries.at(-1) as Entry;
-    await q(client, writeBack(state, results as ApplyResult[], last, plans.length > 0));
+    await q(client, writeBack(state, results as ApplyResult[], last));
     this.#applied = { index: last.index, term: last.term };
     return results as ApplyResult[];
   }
@@ -379,6 +381,10 @@ export class PostgresStore implements NodeStore {
       `SET LOCAL statement_timeout = ${integerLiteral(this.#applyStatementTimeoutMs)}`,
       'SELECT cluster_id, applied_index, applied_term, session_count FROM tandem.meta WHERE id = 1 FOR UPDATE',
       ...batchReads(needs),
+      // The SQL commands' one string rolls back to here when a statement fails. It must be
+      // set before that string is sent: a syntax error anywhere in a string fails it before
+      // its first statement runs.
+      ...(needs.sql ? ['SAVEPOINT tandem_run'] : []),
     ];
     const results = resultList(await q(client, statements.join(';\n')));
     const meta = results[2]?.rows[0] as
@@ -390,7 +396,7 @@ export class PostgresStore implements NodeStore {
         `the database's Tandem store changed under this node: it belongs to cluster ${meta?.cluster_id ?? '(none)'}, not ${this.clusterId}`,
       );
     }
-    return batchState(needs, results.slice(3), meta);
+    return batchState(needs, results.slice(3, needs.sql ? -1 : undefined), meta);
   }
 
   /** The live value of `key` with its version and expiry, or null when absent or expired. */
@@ -755,6 +761,8 @@ function resultOfApplied(
 
 /** What the first round trip must read for a batch. */
 interface BatchNeeds {
+  /** Whether the batch holds SQL commands. */
+  readonly sql: boolean;
   readonly keys: ReadonlySet<string>;
   readonly sweeps: number;
   readonly sweepAtMax: number;
@@ -770,8 +778,10 @@ function batchNeeds(commands: readonly (Command | null)[]): BatchNeeds {
   let sweepAtMax = 0;
   let sessionCommands = 0;
   let sessionAtMax = 0;
+  let sql = false;
   for (const command of commands) {
     if (command === null) continue;
+    sql ||= command.type === 'sql';
     if (command.type !== 'sql') for (const key of commandKeys(command)) keys.add(key);
     if (command.type === 'expire-sweep') {
       sweeps++;
@@ -783,7 +793,7 @@ function batchNeeds(commands: readonly (Command | null)[]): BatchNeeds {
       sessionAtMax = Math.max(sessionAtMax, command.at ?? 0);
     }
   }
-  return { keys, sweeps, sweepAtMax, sessionIds, sessionCommands, sessionAtMax };
+  return { sql, keys, sweeps, sweepAtMax, sessionIds, sessionCommands, sessionAtMax };
 }
 
 /** The limit of the sweep candidates read: enough for every sweep of the batch. */
@@ -863,7 +873,7 @@ function batchState(
     meta.session_count,
   );
   const applied = { index: meta.applied_index, term: meta.applied_term };
-  return { applied, kv, sessions, loadedSessions };
+  return { sql: needs.sql, applied, kv, sessions, loadedSessions };
 }
 
 /** A key row as read from the database. */
@@ -979,9 +989,7 @@ async function runSqlCommands(
   const texts = plans.map(planText);
   let answers: pg.QueryResult[] | null;
   try {
-    answers = resultList(
-      await q(client, `SAVEPOINT tandem_run;\n${texts.map((t) => t.text).join('')}`),
-    );
+    answers = resultList(await q(client, texts.map((t) => t.text).join('')));
   } catch (error) {
     if (!isStatementFailure(error)) throw error;
     answers = null;
@@ -1001,7 +1009,7 @@ function readAnswers(
   texts: readonly { results: number }[],
   answers: readonly pg.QueryResult[],
 ): ApplyResult[] | null {
-  let next = 1; // answers[0] is the run's SAVEPOINT
+  let next = 0;
   const results: ApplyResult[] = [];
   for (const [i, plan] of plans.entries()) {
     const statementResults: SqlStatementResult[] = [];
@@ -1081,13 +1089,8 @@ function chunked<T>(rows: readonly T[], statement: (chunk: readonly T[]) => stri
 }
 
 /** Round trip 3: the touched keys and sessions, the new position, and COMMIT. */
-function writeBack(
-  state: BatchState,
-  results: readonly ApplyResult[],
-  last: Entry,
-  releaseRun: boolean,
-): string {
-  const statements: string[] = releaseRun ? ['RELEASE SAVEPOINT tandem_run'] : [];
+function writeBack(state: BatchState, results: readonly ApplyResult[], last: Entry): string {
+  const statements: string[] = state.sql ? ['RELEASE SAVEPOINT tandem_run'] : [];
   const kv = state.kv.writes();
   if (kv.flushed) statements.push('DELETE FROM tandem.kv');
   statements.push(

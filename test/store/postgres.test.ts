@@ -247,6 +247,7 @@ test(
           ],
         },
         { type: 'sql', statements: [{ sql: 'INSERT INTO nowhere VALUES (1)' }] },
+        { type: 'sql', statements: [{ sql: 'INSERT INTO employees VALUE (7)' }] },
         { type: 'sql', statements: [{ sql: "INSERT INTO employees (id, name) VALUES (5, 'di')" }] },
         {
           type: 'sql',
@@ -263,9 +264,13 @@ test(
       (results[1] as { error: string }).error,
       'statement 1: relation "nowhere" does not exist',
     );
-    assert.equal(results[2]?.ok, true);
-    assert.match((results[3] as { error: string }).error, /^statement 1: SQL refused: now\(\)/);
-    assert.match((results[4] as { error: string }).error, /^statement 1: too few parameter values/);
+    assert.equal(
+      (results[2] as { error: string }).error,
+      'statement 1: syntax error at or near "VALUE"',
+    );
+    assert.equal(results[3]?.ok, true);
+    assert.match((results[4] as { error: string }).error, /^statement 1: SQL refused: now\(\)/);
+    assert.match((results[5] as { error: string }).error, /^statement 1: too few parameter values/);
     assert.deepEqual(store.applied.index, log.index);
     assert.deepEqual(await store.query('SELECT name, active FROM employees ORDER BY id'), [
       { name: 'ADA', active: 1 },
