@@ -5,6 +5,7 @@ import { TandemError } from '../../src/core/errors.js';
 import type { Command } from '../../src/store/commands.js';
 import type { ApplyResult } from '../../src/store/contract.js';
 import { PostgresStore } from '../../src/store/postgres.js';
+import { sessionsMax } from '../../src/store/sessions.js';
 import { TestLog, tempDirectory } from './helpers.js';
 import {
   freshDatabase,
@@ -572,3 +573,44 @@ test('close is idempotent and a closed store refuses work', { skip }, async (t) 
   assert.equal(store.healthy(), false);
   await assert.rejects(store.get('a', at), AssertionError);
 });
+
+test(
+  'past the session limit the oldest sessions are evicted alike on both stores',
+  { skip },
+  async (t) => {
+    // Goal: the batch-wide candidates for eviction and purging are enough: with more
+    // sessions than `sessionsMax`, both stores evict the same ones and answer retries alike.
+    const twins = await Twins.open(t);
+    const log = new TestLog();
+    const total = sessionsMax + 30;
+    const write = (i: number, atMs: number): Command => ({
+      type: 'incrby',
+      key: `k${i % 7}`,
+      by: 1,
+      at: atMs,
+      session: { id: `s${i}`, seq: 1 },
+    });
+    for (let from = 0; from < total; from += 1000) {
+      const count = Math.min(1000, total - from);
+      await twins.apply(
+        entriesOf(log, ...Array.from({ length: count }, (_, i) => write(from + i, from + i))),
+      );
+    }
+    // Retries: s0..s29 were evicted and apply again, each evicting the oldest left (s30, s31,
+    // s32), so only the newest session still remembers its write.
+    const retries = [0, 1, 29, 30, 31, total - 1].map((i) => write(i, total));
+    const results = await twins.apply(entriesOf(log, ...retries));
+    assert.equal(
+      results.filter((result) => result?.ok === true && result.duplicateOf !== undefined).length,
+      1,
+    );
+    // An hour later one command purges the expired sessions, at most 100 of them.
+    await twins.apply(entriesOf(log, write(total + 1, total + 3_600_000)));
+    const counts = await Promise.all([
+      twins.sqlite.query('SELECT count(*) AS n FROM _tandem_sessions'),
+      twins.postgres.query('SELECT count(*) AS n FROM tandem.sessions'),
+    ]);
+    assert.deepEqual(counts[1], counts[0]);
+    await twins.read((store) => keyContent(store));
+  },
+);
