@@ -614,3 +614,36 @@ test(
     await twins.read((store) => keyContent(store));
   },
 );
+
+test(
+  'expire-sweeps over more expired keys than one sweep takes purge alike',
+  { skip },
+  async (t) => {
+    // Goal: several sweeps in one batch, mixed with writes to expiring keys, purge the same
+    // rows in the same order as SQLite (oldest expiry, then key).
+    const twins = await Twins.open(t);
+    const log = new TestLog();
+    for (let batch = 0; batch < 3; batch++) {
+      const sets = Array.from({ length: 1000 }, (_, i): Command => ({
+        type: 'set',
+        key: `e${batch}:${i}`,
+        value: 'v',
+        at: 0,
+        expiresAt: 10 + ((i * 7) % 50),
+      }));
+      await twins.apply(entriesOf(log, ...sets));
+    }
+    await twins.apply(
+      entriesOf(
+        log,
+        { type: 'expire-sweep', at: 30 },
+        { type: 'set', key: 'e0:1', value: 'w', at: 0, expiresAt: 11 },
+        { type: 'expire', key: 'e1:2', expiresAt: 12, at: 5 },
+        { type: 'expire-sweep', at: 40 },
+        { type: 'expire-sweep', at: 100 },
+      ),
+    );
+    await twins.read((store) => keyContent(store));
+    await twins.read((store) => store.dbsize(-1));
+  },
+);
