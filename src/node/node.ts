@@ -633,7 +633,7 @@ class TandemNode implements RunningNode {
       waiter.reject(
         new TandemError(
           'TANDEM_SYNC_TIMEOUT',
-          `write at index ${response.index} not acknowledged in time; it becomes visible if and when the replicas it needs have it`,
+          `write at index ${response.index} not acknowledged in time; it stays in the log, so it may already be visible (a sync write once committed) and it takes effect on every replica the log reaches`,
         ),
       );
     } else {
