@@ -5,7 +5,7 @@
  * the database went away, a statement failed by its own meaning, or something else broke.
  */
 import pg from 'pg';
-import { AssertionError } from '../core/assert.js';
+import { assert, AssertionError } from '../core/assert.js';
 import { TandemError } from '../core/errors.js';
 
 /**
@@ -149,4 +149,35 @@ export function integerLiteral(value: number | null): string {
   if (value === null) return 'NULL';
   if (!Number.isSafeInteger(value)) throw new AssertionError(`not a safe integer: ${value}`);
   return String(value);
+}
+
+/**
+ * The client's own bound on any query but COPY, past the server's statement timeouts: a
+ * server that stops answering without closing the socket. (node-postgres's pool-wide
+ * query_timeout cannot be used: it leaves a timer behind for every COPY.)
+ */
+export const clientQueryTimeoutMs = 5 * 60_000;
+
+/** Runs one query (or a simple-query string) with the client's bound. */
+export async function q(
+  client: pg.PoolClient,
+  text: string,
+  values?: unknown[],
+): Promise<pg.QueryResult | pg.QueryResult[]> {
+  return (await client.query({
+    text,
+    values,
+    query_timeout: clientQueryTimeoutMs,
+  } as never)) as never;
+}
+
+/** The one result of a single statement. */
+export async function q1(
+  client: pg.PoolClient,
+  text: string,
+  values?: unknown[],
+): Promise<pg.QueryResult> {
+  const result = await q(client, text, values);
+  assert(!Array.isArray(result), 'one statement gives one result');
+  return result;
 }

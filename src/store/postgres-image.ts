@@ -26,10 +26,10 @@ import path from 'node:path';
 import { assert } from '../core/assert.js';
 import { TandemError } from '../core/errors.js';
 import type { RestoreMeta, StoreSnapshot } from './contract.js';
-import { checksumText, restoreChunkBytesMax, snapshotChunkBytes } from './snapshot-images.js';
+import { checkImagePosition, checksumText, snapshotChunkBytes } from './snapshot-images.js';
 
-/** The image format's magic bytes, with its version. */
-const magic = Buffer.from('TNDMPG01', 'latin1');
+/** The image format's magic bytes, with its version: the first bytes of every image. */
+export const postgresImageMagic = Buffer.from('TNDMPG01', 'latin1');
 /** The largest header: the DDL log travels in it. */
 export const imageHeaderBytesMax = 64 * 1024 * 1024;
 /** The largest frame of COPY data; COPY streams in far smaller pieces. */
@@ -90,7 +90,7 @@ export class ImageWriter {
     const writer = new ImageWriter(await open(file, 'wx'));
     const json = Buffer.from(JSON.stringify(header), 'utf8');
     assert(json.byteLength <= imageHeaderBytesMax, `an image header of ${json.byteLength} bytes`);
-    await writer.#write(magic);
+    await writer.#write(postgresImageMagic);
     await writer.#write(u32(json.byteLength));
     await writer.#write(json);
     return writer;
@@ -160,8 +160,9 @@ export class ImageReader {
   static async open(file: string): Promise<{ reader: ImageReader; header: ImageHeader }> {
     const reader = new ImageReader(await open(file, 'r'));
     try {
-      const start = await reader.#read(magic.byteLength);
-      if (!start.equals(magic)) throw corrupt('the snapshot image is not a PostgreSQL store image');
+      const start = await reader.#read(postgresImageMagic.byteLength);
+      if (!start.equals(postgresImageMagic))
+        throw corrupt('the snapshot image is not a PostgreSQL store image');
       const length = (await reader.#read(4)).readUInt32BE();
       if (length > imageHeaderBytesMax) throw corrupt(`an image header of ${length} bytes`);
       const header = parseHeader((await reader.#read(length)).toString('utf8'));
@@ -329,59 +330,21 @@ export async function publishImage(temporary: string, directory: string): Promis
 }
 
 /**
- * Receives an image into a new file, durably, checking its checksum against `meta`; then
- * its structure, and that its header records `meta.index` and `meta.term` and the expected
- * cluster. Returns the file and its header. Throws TANDEM_CORRUPT naming what differed,
- * having removed the file.
+ * Checks a received image: its structure, that its header records `meta.index` and
+ * `meta.term`, and (unless `clusterId` is null, for a store that has no cluster id) that it
+ * belongs to that cluster. Returns its header; throws TANDEM_CORRUPT naming what differed.
  */
-export async function receiveImage(
-  directory: string,
+export async function checkImage(
+  file: string,
   meta: RestoreMeta,
-  clusterId: string,
-  chunks: AsyncIterable<Uint8Array>,
-): Promise<{ file: string; header: ImageHeader }> {
-  const file = newImagePath(directory, 'restore');
-  try {
-    const handle = await open(file, 'wx');
-    let crc = 0;
-    let bytes = 0;
-    try {
-      for await (const chunk of chunks) {
-        if (chunk.byteLength > restoreChunkBytesMax) {
-          throw corrupt(
-            `a snapshot chunk of ${chunk.byteLength} bytes is over the maximum of ${restoreChunkBytesMax}`,
-          );
-        }
-        crc = crc32c(chunk, crc);
-        bytes += chunk.byteLength;
-        for (let offset = 0; offset < chunk.byteLength;) {
-          offset += (await handle.write(chunk, offset)).bytesWritten;
-        }
-      }
-      await handle.sync();
-    } finally {
-      await handle.close();
-    }
-    const checksum = checksumText(crc);
-    if (checksum !== meta.checksum) {
-      throw corrupt(
-        `snapshot checksum mismatch: expected ${meta.checksum}, the ${bytes} bytes received have ${checksum}`,
-      );
-    }
-    const header = await verifyImageStructure(file);
-    if (header.index !== meta.index || header.term !== meta.term) {
-      throw corrupt(
-        `the snapshot image is at index ${header.index} term ${header.term}, but was sent as index ${meta.index} term ${meta.term}`,
-      );
-    }
-    if (header.clusterId !== clusterId) {
-      throw corrupt(
-        `the snapshot image belongs to cluster ${header.clusterId}, not to this store's cluster ${clusterId}`,
-      );
-    }
-    return { file, header };
-  } catch (error) {
-    await rm(file, { force: true });
-    throw error;
+  clusterId: string | null,
+): Promise<ImageHeader> {
+  const header = await verifyImageStructure(file);
+  checkImagePosition(header, meta);
+  if (clusterId !== null && header.clusterId !== clusterId) {
+    throw corrupt(
+      `the snapshot image belongs to cluster ${header.clusterId}, not to this store's cluster ${clusterId}`,
+    );
   }
+  return header;
 }

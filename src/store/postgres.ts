@@ -52,25 +52,31 @@ import {
 } from './kv.js';
 import {
   bytesLiteral,
+  clientQueryTimeoutMs,
   integerLiteral,
   isConnectionFailure,
   isStatementFailure,
+  q,
+  q1,
   resultList,
   sessionSettings,
   storeError,
   typeParsers,
 } from './postgres-connection.js';
+
+export { clientQueryTimeoutMs } from './postgres-connection.js';
 import {
   ImageReader,
   ImageSnapshot,
   ImageWriter,
   newImagePath,
   publishImage,
-  receiveImage,
   resetImages,
   type ImageHeader,
   type ImageTable,
 } from './postgres-image.js';
+import { receiveStoreImage } from './image-kinds.js';
+import { loadSqliteImage } from './postgres-from-sqlite.js';
 import { commandKeys, KvBatch, type KvRow, type SweepCandidate } from './postgres-kv.js';
 import {
   mayEvict,
@@ -96,37 +102,6 @@ export const connectTimeoutMsDefault = 5_000;
 export const queryTimeoutMsDefault = 10_000;
 /** The server-side bound on one statement of an apply; past it the batch fails and is retried. */
 export const applyStatementTimeoutMsDefault = 60_000;
-/**
- * The client's own bound on any query but COPY, past the server's statement timeouts: a
- * server that stops answering without closing the socket. (node-postgres's pool-wide
- * query_timeout cannot be used: it leaves a timer behind for every COPY.)
- */
-export const clientQueryTimeoutMs = 5 * 60_000;
-
-/** Runs one query (or a simple-query string) with the client's bound. */
-async function q(
-  client: pg.PoolClient,
-  text: string,
-  values?: unknown[],
-): Promise<pg.QueryResult | pg.QueryResult[]> {
-  return (await client.query({
-    text,
-    values,
-    query_timeout: clientQueryTimeoutMs,
-  } as never)) as never;
-}
-
-/** The one result of a single statement. */
-async function q1(
-  client: pg.PoolClient,
-  text: string,
-  values?: unknown[],
-): Promise<pg.QueryResult> {
-  const result = await q(client, text, values);
-  assert(!Array.isArray(result), 'one statement gives one result');
-  return result;
-}
-
 /** The most rows one multi-row INSERT of the write-back carries. */
 export const writeRowsPerStatementMax = 500;
 /** The most key rows KEYS examines per page while it walks the keyspace. */
@@ -575,10 +550,11 @@ export class PostgresStore implements NodeStore {
   }
 
   /**
-   * Replaces all state with an image's. The image is received and checked (checksum,
-   * structure, index, term, cluster) before anything changes; then one transaction drops
-   * and recreates the user tables, empties the tandem tables, copies the rows in and
-   * records the position.
+   * Replaces all state with an image's, of either store kind (see image-kinds.ts). The
+   * image is received and checked (checksum, kind, structure, index, term, and the cluster
+   * of a PostgreSQL image) before anything changes; then one transaction drops and
+   * recreates the user tables, empties the tandem tables, copies the rows in (converting a
+   * SQLite image's, see postgres-from-sqlite.ts) and records the position.
    */
   async restore(meta: RestoreMeta, chunks: AsyncIterable<Uint8Array>): Promise<void> {
     const sane =
@@ -590,16 +566,15 @@ export class PostgresStore implements NodeStore {
     if (!sane) {
       throw new TandemError('TANDEM_CORRUPT', `impossible snapshot meta ${JSON.stringify(meta)}`);
     }
-    const { file, header } = await receiveImage(this.#snapshots, meta, this.clusterId, chunks);
+    const file = newImagePath(this.#snapshots, 'restore');
+    const image = await receiveStoreImage(file, meta, chunks, this.clusterId);
     try {
-      if (header.format !== storeFormat) {
-        throw new TandemError(
-          'TANDEM_CORRUPT',
-          `the snapshot image has format ${header.format}; this build reads format ${storeFormat}`,
-        );
-      }
-      await this.#transaction('restoring a snapshot', (client) => loadImage(client, file, header));
-      this.#applied = { index: header.index, term: header.term };
+      await this.#transaction('restoring a snapshot', (client) =>
+        image.kind === 'postgres'
+          ? loadImage(client, file, image.header)
+          : loadConvertedImage(client, file),
+      );
+      this.#applied = { index: meta.index, term: meta.term };
     } finally {
       await rm(file, { force: true });
     }
@@ -1269,11 +1244,12 @@ async function writeImage(
 }
 
 /**
- * Loads a checked image inside the open transaction: the user schema dropped and rebuilt by
- * replaying the image's DDL, the tandem tables emptied, every table's rows copied in (with
- * triggers and foreign-key checks off, as the rows were already valid), the position set.
+ * Makes the open transaction's store empty for a load: the meta row locked, the user schema
+ * dropped and recreated empty, the tandem tables emptied. Triggers and foreign-key checks
+ * are turned off for the rest of the transaction where the role allows, as the rows to
+ * load were valid where they were written and arrive table by table in any order.
  */
-async function loadImage(client: pg.PoolClient, file: string, header: ImageHeader): Promise<void> {
+async function emptyForLoad(client: pg.PoolClient): Promise<void> {
   await q1(client, 'SELECT 1 FROM tandem.meta WHERE id = 1 FOR UPDATE');
   await q1(client, 'SAVEPOINT tandem_replica_role');
   try {
@@ -1284,8 +1260,16 @@ async function loadImage(client: pg.PoolClient, file: string, header: ImageHeade
     await q1(client, 'ROLLBACK TO SAVEPOINT tandem_replica_role');
   }
   await q(client, 'DROP SCHEMA public CASCADE; CREATE SCHEMA public');
-  for (const statement of header.ddl) await q(client, statement);
   await q1(client, 'TRUNCATE tandem.kv, tandem.sessions, tandem.ddl');
+}
+
+/**
+ * Loads a checked image inside the open transaction: the user schema rebuilt by replaying
+ * the image's DDL, every table's rows copied in, the position set.
+ */
+async function loadImage(client: pg.PoolClient, file: string, header: ImageHeader): Promise<void> {
+  await emptyForLoad(client);
+  for (const statement of header.ddl) await q(client, statement);
   for (const [i, statement] of header.ddl.entries()) {
     await q1(client, 'INSERT INTO tandem.ddl (position, statement) VALUES ($1, $2)', [
       i + 1,
@@ -1302,9 +1286,24 @@ async function loadImage(client: pg.PoolClient, file: string, header: ImageHeade
   } finally {
     await reader.close();
   }
+  await setPosition(client, header, header.sessionCount);
+}
+
+/** Loads a checked SQLite store image, converted, inside the open transaction. */
+async function loadConvertedImage(client: pg.PoolClient, file: string): Promise<void> {
+  await emptyForLoad(client);
+  const { position, sessionCount } = await loadSqliteImage(client, file);
+  await setPosition(client, position, sessionCount);
+}
+
+async function setPosition(
+  client: pg.PoolClient,
+  position: LogPosition,
+  sessionCount: number,
+): Promise<void> {
   await q1(
     client,
     'UPDATE tandem.meta SET applied_index = $1, applied_term = $2, session_count = $3 WHERE id = 1',
-    [header.index, header.term, header.sessionCount],
+    [position.index, position.term, sessionCount],
   );
 }

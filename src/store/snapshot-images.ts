@@ -196,17 +196,15 @@ async function writeAll(
 }
 
 /**
- * Receives an image into a new file of `directory`, durably, checking as it goes: the
- * checksum must be `meta.checksum` and the image must record `meta.index` and `meta.term`.
- * Returns the file, ready to rename over the live database. Throws TANDEM_CORRUPT naming
- * what differed, having removed the file.
+ * Receives an image into `file` (created; it must not exist), durably, checking that its
+ * checksum is `meta.checksum`. Throws TANDEM_CORRUPT naming what differed, having removed
+ * the file. What the image holds is checked by its reader.
  */
-export async function receiveSnapshot(
-  directory: string,
+export async function receiveFile(
+  file: string,
   meta: RestoreMeta,
   chunks: AsyncIterable<Uint8Array>,
-): Promise<string> {
-  const file = imagePath(directory, 'restore');
+): Promise<void> {
   try {
     const handle = await open(file, 'wx');
     let crc = 0;
@@ -232,15 +230,22 @@ export async function receiveSnapshot(
         `snapshot checksum mismatch: expected ${meta.checksum}, the ${bytes} bytes received have ${checksum}`,
       );
     }
-    const position = inspectImage(file, false);
-    if (position.index !== meta.index || position.term !== meta.term) {
-      throw corrupt(
-        `the snapshot image is at index ${position.index} term ${position.term}, but was sent as index ${meta.index} term ${meta.term}`,
-      );
-    }
-    return file;
   } catch (error) {
     await rm(file, { force: true });
     throw error;
   }
+}
+
+/** Throws TANDEM_CORRUPT when the position an image records is not the one it was sent as. */
+export function checkImagePosition(position: LogPosition, meta: RestoreMeta): void {
+  if (position.index !== meta.index || position.term !== meta.term) {
+    throw corrupt(
+      `the snapshot image is at index ${position.index} term ${position.term}, but was sent as index ${meta.index} term ${meta.term}`,
+    );
+  }
+}
+
+/** The position a SQLite store image records, opened read-only; TANDEM_CORRUPT if it is not a store. */
+export function sqliteImagePosition(file: string): LogPosition {
+  return inspectImage(file, false);
 }

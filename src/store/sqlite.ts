@@ -35,12 +35,13 @@ import {
   imagePath,
   metaSchema,
   readPosition,
-  receiveSnapshot,
   resetSnapshotsDirectory,
   sealSnapshot,
   snapshotsDirectory,
 } from './snapshot-images.js';
+import { receiveStoreImage } from './image-kinds.js';
 import { SessionTable, sessionsSchema } from './sessions.js';
+import { buildSqliteFromImage } from './sqlite-from-postgres.js';
 import { SqlExecutor, type SqlRow } from './sql-exec.js';
 
 /** The most entries one `apply` call takes: a bound on the length of one transaction. */
@@ -288,7 +289,10 @@ export class SqliteStore implements NodeStore {
     return sealSnapshot(file);
   }
 
-  /** Replaces the database by a verified image; see `StateMachine.restore`. */
+  /**
+   * Replaces the database by a verified image of either store kind; see
+   * `StateMachine.restore`.
+   */
   async restore(meta: RestoreMeta, chunks: AsyncIterable<Uint8Array>): Promise<void> {
     this.#open();
     const sane =
@@ -300,7 +304,7 @@ export class SqliteStore implements NodeStore {
     if (!sane) {
       throw new TandemError('TANDEM_CORRUPT', `impossible snapshot meta ${JSON.stringify(meta)}`);
     }
-    const file = await receiveSnapshot(this.#snapshots, meta, chunks);
+    const file = await this.#receive(meta, chunks);
     // Closing the connection under a running backup would fail that snapshot; the swap
     // below is synchronous, so no new backup can start between this wait and the swap.
     while (this.#backups.size > 0) await Promise.allSettled([...this.#backups]);
@@ -313,6 +317,30 @@ export class SqliteStore implements NodeStore {
       this.#applied.index === meta.index && this.#applied.term === meta.term,
       `restored store is at ${this.#applied.index}, not ${meta.index}`,
     );
+  }
+
+  /**
+   * Receives and checks an image of either kind (see image-kinds.ts) before anything
+   * changes; returns a SQLite file ready to swap in: the image itself, or the file built
+   * from a PostgreSQL image (see sqlite-from-postgres.ts).
+   */
+  async #receive(meta: RestoreMeta, chunks: AsyncIterable<Uint8Array>): Promise<string> {
+    const image = await receiveStoreImage(
+      imagePath(this.#snapshots, 'restore'),
+      meta,
+      chunks,
+      null,
+    );
+    if (image.kind === 'sqlite') return image.file;
+    const built = imagePath(this.#snapshots, 'restore');
+    try {
+      await buildSqliteFromImage(image.file, image.header, built);
+    } catch (error) {
+      throw storageError(error, 'converting a PostgreSQL snapshot image');
+    } finally {
+      rmSync(image.file, { force: true });
+    }
+    return built;
   }
 
   /**

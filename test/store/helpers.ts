@@ -75,12 +75,24 @@ export function applyOne(store: SqliteStore, log: TestLog, command: Command): un
   return result.value;
 }
 
+/** What `dump` leaves out or adds. */
+export interface DumpOptions {
+  /**
+   * Whether rows carry their rowid and come in rowid order (the default). Without, rows
+   * come sorted by their content: rowids of tables without an INTEGER PRIMARY KEY do not
+   * survive a PostgreSQL image, which has none.
+   */
+  readonly rowids?: boolean;
+  /** Whether the client sessions are included (default false). */
+  readonly sessions?: boolean;
+}
+
 /**
  * Everything a store holds, canonically ordered: the applied position, every key with its
  * version and expiry, and every user table's schema and rows. Two replicas that applied
  * the same entries must give the same dump.
  */
-export function dump(store: SqliteStore): string {
+export function dump(store: SqliteStore, options: DumpOptions = {}): string {
   const meta = store.query('SELECT applied_index, applied_term FROM _tandem_meta');
   const kv = store.query(
     'SELECT key, value, version_index, version_term, expires_at FROM _tandem_kv ORDER BY key',
@@ -92,7 +104,17 @@ export function dump(store: SqliteStore): string {
     .filter((row) => row.type === 'table')
     .map((row) => {
       const name = String(row.name).replaceAll('"', '""');
-      return [row.name, store.query(`SELECT rowid AS _rowid, * FROM "${name}" ORDER BY rowid`)];
+      if (options.rowids ?? true) {
+        return [row.name, store.query(`SELECT rowid AS _rowid, * FROM "${name}" ORDER BY rowid`)];
+      }
+      const rows = store.query(`SELECT * FROM "${name}"`).map((values) => JSON.stringify(values));
+      return [row.name, rows.sort()];
     });
-  return JSON.stringify({ meta, kv, schema, tables });
+  const sessions =
+    options.sessions === true
+      ? store
+          .query('SELECT * FROM _tandem_sessions ORDER BY id')
+          .map((row) => ({ ...row, result: Buffer.from(row.result as Uint8Array).toString('hex') }))
+      : undefined;
+  return JSON.stringify({ meta, kv, schema, tables, sessions });
 }

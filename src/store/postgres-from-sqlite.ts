@@ -1,0 +1,255 @@
+/**
+ * Converts a SQLite store's snapshot image into the PostgreSQL store, for a PostgreSQL
+ * follower of a SQLite leader. The image is a SQLite database file, opened read-only; its
+ * content goes into PostgreSQL inside the caller's transaction, so that the conversion is
+ * all or nothing:
+ *
+ * - The user schema: every CREATE statement SQLite recorded in its schema table, in the
+ *   order it recorded them (rowid order, the order of creation; ALTER TABLE rewrites a
+ *   table's statement in place). A mixed cluster's users write DDL both databases accept,
+ *   so these run on PostgreSQL as they ran when the log carried them, and they go into
+ *   `tandem.ddl`, from which a later PostgreSQL snapshot rebuilds the tables.
+ * - The rows of every user table, then the key-value rows (a key's SQLite rowid becomes
+ *   its SCAN place, `seq`), then the sessions, all by COPY, streamed in bounded chunks.
+ *
+ * The caller records the position and the session count this returns.
+ */
+import Database from 'better-sqlite3';
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import type pg from 'pg';
+import { from as copyFrom } from 'pg-copy-streams';
+import { TandemError } from '../core/errors.js';
+import type { LogPosition } from './contract.js';
+import { copyChunks, type CopyValue } from './copy-text.js';
+import { isStatementFailure, q, q1 } from './postgres-connection.js';
+import { quoteIdentifier } from './postgres-sql.js';
+import { readPosition } from './snapshot-images.js';
+
+/** The most schema statements a SQLite image may carry: a bound on the DDL replay. */
+export const imageSchemaStatementsMax = 100_000;
+
+/** A user table as PostgreSQL created it: its name and stored columns with their types. */
+interface TargetTable {
+  readonly name: string;
+  readonly columns: readonly string[];
+  readonly types: readonly string[];
+}
+
+/** What the image held besides its rows: where it stands and how many sessions it has. */
+export interface SqliteImageSummary {
+  readonly position: LogPosition;
+  readonly sessionCount: number;
+}
+
+function corrupt(message: string, cause?: unknown): TandemError {
+  return new TandemError('TANDEM_CORRUPT', message, { cause });
+}
+
+/**
+ * Loads the SQLite image in `file` into the open transaction of `client`, on an empty
+ * public schema and empty tandem tables. Throws TANDEM_CORRUPT for an image PostgreSQL
+ * cannot take (DDL it refuses, values its column types refuse), naming the statement or
+ * table; the caller's transaction then rolls back and nothing has changed.
+ */
+export async function loadSqliteImage(
+  client: pg.PoolClient,
+  file: string,
+): Promise<SqliteImageSummary> {
+  const image = new Database(file, { readonly: true, fileMustExist: true });
+  try {
+    const position = readPosition(image);
+    await replaySchema(client, schemaStatements(image));
+    for (const table of await targetTables(client)) await copyTable(client, image, table);
+    await copyKv(client, image);
+    const sessionCount = await copySessions(client, image);
+    return { position, sessionCount };
+  } finally {
+    image.close();
+  }
+}
+
+/**
+ * The user schema's CREATE statements, in the order SQLite recorded them. The store's own
+ * tables and indexes (`_tandem_*`) and SQLite's (`sqlite_*`, and automatic indexes, whose
+ * statement is null) are left out.
+ */
+function schemaStatements(image: Database.Database): string[] {
+  const rows = image
+    .prepare<[number], { sql: string }>(
+      `SELECT sql FROM sqlite_schema
+        WHERE sql IS NOT NULL
+          AND name NOT LIKE '\\_tandem\\_%' ESCAPE '\\' AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\'
+        ORDER BY rowid LIMIT ?`,
+    )
+    .all(imageSchemaStatementsMax + 1);
+  if (rows.length > imageSchemaStatementsMax) {
+    throw corrupt(
+      `the SQLite image has more than ${imageSchemaStatementsMax} schema statements to convert`,
+    );
+  }
+  // The newline ends the statement as the log's statements are recorded (inlined), so
+  // that a trailing `--` comment cannot swallow what a replay joins after it.
+  return rows.map((row) => `${row.sql}\n`);
+}
+
+/** Runs the schema statements in order and records them as the DDL log. */
+async function replaySchema(client: pg.PoolClient, statements: readonly string[]): Promise<void> {
+  for (const [i, statement] of statements.entries()) {
+    try {
+      await q(client, statement);
+    } catch (error) {
+      if (!isStatementFailure(error)) throw error;
+      throw corrupt(
+        `the SQLite image's schema statement ${i + 1} does not run on PostgreSQL (${error.message}): ${statement.trim()}`,
+        error,
+      );
+    }
+    await q1(client, 'INSERT INTO tandem.ddl (position, statement) VALUES ($1, $2)', [
+      i + 1,
+      statement,
+    ]);
+  }
+}
+
+/** The user tables the schema created, with the columns COPY moves (stored ones) and their types. */
+async function targetTables(client: pg.PoolClient): Promise<TargetTable[]> {
+  const { rows } = await q1(
+    client,
+    `
+    SELECT c.relname AS name,
+           array_agg(a.attname::text ORDER BY a.attnum) AS columns,
+           array_agg(t.typname::text ORDER BY a.attnum) AS types
+      FROM pg_class c
+      JOIN pg_namespace n ON n.oid = c.relnamespace
+      JOIN pg_attribute a ON a.attrelid = c.oid
+      JOIN pg_type t ON t.oid = a.atttypid
+     WHERE n.nspname = 'public' AND c.relkind = 'r'
+       AND a.attnum > 0 AND NOT a.attisdropped AND a.attgenerated = ''
+     GROUP BY c.relname
+     ORDER BY c.relname COLLATE "C"`,
+  );
+  return rows.map((row) => ({
+    name: row.name as string,
+    columns: row.columns as string[],
+    types: row.types as string[],
+  }));
+}
+
+/**
+ * One SQLite value as PostgreSQL's text input for a column of `type`: integers exactly
+ * (read as bigints), reals in their shortest exact form, text as is, and a BLOB only into
+ * a bytea column.
+ */
+function copyValue(value: unknown, type: string, where: () => string): CopyValue {
+  if (value === null) return null;
+  if (typeof value === 'bigint' || typeof value === 'string') return String(value);
+  if (typeof value === 'number') {
+    if (value === Number.POSITIVE_INFINITY) return 'Infinity';
+    if (value === Number.NEGATIVE_INFINITY) return '-Infinity';
+    return String(value);
+  }
+  if (value instanceof Uint8Array && type === 'bytea') return value;
+  throw corrupt(`${where()} holds a BLOB, which its PostgreSQL type ${type} cannot take`);
+}
+
+/** Copies one user table's rows, in the image's row order. */
+async function copyTable(
+  client: pg.PoolClient,
+  image: Database.Database,
+  table: TargetTable,
+): Promise<void> {
+  const list = table.columns.map(quoteIdentifier).join(', ');
+  let select: Database.Statement<[], unknown[]>;
+  try {
+    // SQLite matches names without regard to ASCII case, so PostgreSQL's folded names find
+    // the columns SQLite recorded as they were written.
+    select = image.prepare<[], unknown[]>(`SELECT ${list} FROM ${quoteIdentifier(table.name)}`);
+  } catch (error) {
+    throw corrupt(
+      `the SQLite image has no table ${table.name} with the columns PostgreSQL made of its schema: ${(error as Error).message}`,
+      error,
+    );
+  }
+  const rows = function* (): Generator<CopyValue[]> {
+    for (const row of select.raw(true).safeIntegers(true).iterate()) {
+      yield row.map((value, i) =>
+        copyValue(
+          value,
+          table.types[i] as string,
+          () => `column ${table.columns[i]} of ${table.name}`,
+        ),
+      );
+    }
+  };
+  await copyIn(client, `public.${quoteIdentifier(table.name)} (${list})`, rows(), table.name);
+}
+
+/** Copies the key-value rows; each key's rowid, its SCAN place, becomes its `seq`. */
+async function copyKv(client: pg.PoolClient, image: Database.Database): Promise<void> {
+  const select = image.prepare<[], unknown[]>(
+    'SELECT key, value, version_index, version_term, expires_at, rowid FROM _tandem_kv ORDER BY rowid',
+  );
+  const rows = function* (): Generator<CopyValue[]> {
+    for (const [key, value, ...numbers] of select.raw(true).safeIntegers(true).iterate()) {
+      const texts = numbers.map((number) => (number === null ? null : String(number)));
+      yield [Buffer.from(key as string, 'utf8'), Buffer.from(value as string, 'utf8'), ...texts];
+    }
+  };
+  await copyIn(
+    client,
+    'tandem.kv (key, value, version_index, version_term, expires_at, seq)',
+    rows(),
+    'the key-value table',
+  );
+}
+
+/** Copies the sessions; returns how many there were. */
+async function copySessions(client: pg.PoolClient, image: Database.Database): Promise<number> {
+  const select = image.prepare<[], unknown[]>(
+    'SELECT id, last_seq, last_at, result, result_index, result_term FROM _tandem_sessions ORDER BY id',
+  );
+  let count = 0;
+  const rows = function* (): Generator<CopyValue[]> {
+    for (const [id, lastSeq, lastAt, result, index, term] of select
+      .raw(true)
+      .safeIntegers(true)
+      .iterate()) {
+      count++;
+      yield [
+        id as string,
+        String(lastSeq),
+        String(lastAt),
+        result as Buffer,
+        String(index),
+        String(term),
+      ];
+    }
+  };
+  await copyIn(
+    client,
+    'tandem.sessions (id, last_seq, last_at, result, result_index, result_term)',
+    rows(),
+    'the sessions table',
+  );
+  return count;
+}
+
+/** Streams rows into `COPY target FROM STDIN`; a row PostgreSQL refuses is TANDEM_CORRUPT. */
+async function copyIn(
+  client: pg.PoolClient,
+  target: string,
+  rows: Iterable<CopyValue[]>,
+  what: string,
+): Promise<void> {
+  try {
+    const stream = client.query(copyFrom(`COPY ${target} FROM STDIN`));
+    await pipeline(Readable.from(copyChunks(rows)), stream);
+  } catch (error) {
+    if (!isStatementFailure(error)) throw error;
+    throw corrupt(
+      `the SQLite image's rows of ${what} do not load into PostgreSQL: ${error.message}`,
+      error,
+    );
+  }
+}
