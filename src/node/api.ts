@@ -89,6 +89,15 @@ export interface NodeHandle {
     options: ReadOptions,
     query: (store: StoreReader) => MaybePromise<T>,
   ): Promise<{ readonly value: T; readonly appliedIndex: number }>;
+  /**
+   * Runs `query` at once when `options` allow it without waiting (a `stale` read, or a
+   * `ryw` read whose index is applied here) and the store is up; null otherwise, and
+   * then the caller uses `read`. Saves the promise round trip on the hot read path.
+   */
+  readNow<T>(
+    options: ReadOptions,
+    query: (store: StoreReader) => T,
+  ): { readonly value: T; readonly appliedIndex: number } | null;
   status(): NodeStatus;
   /** The applied position of the local store. */
   applied(): LogPosition;

@@ -337,6 +337,18 @@ class TandemNode implements RunningNode {
     });
   }
 
+  readNow<T>(
+    options: ReadOptions,
+    query: (store: StoreReader) => T,
+  ): { readonly value: T; readonly appliedIndex: number } | null {
+    if (this.#failure !== null || this.#storeDown || this.#closed) return null;
+    const appliedIndex = this.#store.applied.index;
+    const now =
+      options.consistency === 'stale' ||
+      (options.consistency === 'ryw' && (options.afterIndex ?? 0) <= appliedIndex);
+    return now ? { value: query(this.#store), appliedIndex } : null;
+  }
+
   status(): NodeStatus {
     const status = this.#core.status();
     const leader = status.role === 'leader';

@@ -39,6 +39,8 @@ function fakeNode(): FakeNode {
       node.reads.push(options);
       return { value: node.onRead(options) as T, appliedIndex: 7 };
     },
+    // The HTTP layer always reads through `read`; the fast path is RESP's.
+    readNow: () => null,
     status: () =>
       ({ role: 'follower', leaderId: node.leaderId, httpUrl: 'http://n2' }) as NodeStatus,
     applied: () => ({ index: 7, term: 2 }),

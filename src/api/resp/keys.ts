@@ -3,7 +3,7 @@
  * through `writeFor` (one log entry each; MSET is one entry, so atomic). Argument errors
  * use Redis's own texts.
  */
-import type { Command } from '../../store/index.js';
+import type { Command, KvEntry, MaybePromise } from '../../store/index.js';
 import { parseInteger } from './parser.js';
 import { error, ok, simple, type ErrorReply, type Reply } from './reply.js';
 import { readFor, writeFor, type ServerContext, type Session } from './session.js';
@@ -34,12 +34,15 @@ export function integerArg(text: string): number | null {
 const okReply = (): Reply => ok;
 const integerReply = (value: unknown): Reply => value as number;
 
-function get(context: ServerContext, session: Session, args: Args): Promise<Reply> {
-  return readFor(
-    context,
-    session,
-    async (store, now) => (await store.get(args.text[1], now))?.value ?? null,
-  );
+function get(context: ServerContext, session: Session, args: Args): Reply | Promise<Reply> {
+  return readFor(context, session, (store, now) => valueOf(store.get(args.text[1], now)));
+}
+
+/** A read entry's value (null when absent), at once when the store answered at once. */
+function valueOf(entry: MaybePromise<KvEntry | null>): MaybePromise<string | null> {
+  return entry instanceof Promise
+    ? entry.then((found) => found?.value ?? null)
+    : (entry?.value ?? null);
 }
 
 /** SET key value [NX|XX] [GET] [EX s|PX ms|EXAT s|PXAT ms]. */
@@ -111,7 +114,7 @@ function del(context: ServerContext, session: Session, args: Args): Promise<Repl
   return writeFor(context, session, command, integerReply, args.raw);
 }
 
-function exists(context: ServerContext, session: Session, args: Args): Promise<Reply> {
+function exists(context: ServerContext, session: Session, args: Args): Reply | Promise<Reply> {
   return readFor(context, session, (store, now) => store.exists(args.text.slice(1), now));
 }
 
@@ -140,14 +143,14 @@ function append(context: ServerContext, session: Session, args: Args): Promise<R
   return writeFor(context, session, command, integerReply, args.raw);
 }
 
-function strlen(context: ServerContext, session: Session, args: Args): Promise<Reply> {
+function strlen(context: ServerContext, session: Session, args: Args): Reply | Promise<Reply> {
   return readFor(context, session, async (store, now) => {
     const value = (await store.get(args.text[1], now))?.value;
     return value === undefined ? 0 : Buffer.byteLength(value, 'utf8');
   });
 }
 
-function mget(context: ServerContext, session: Session, args: Args): Promise<Reply> {
+function mget(context: ServerContext, session: Session, args: Args): Reply | Promise<Reply> {
   return readFor(context, session, async (store, now) => {
     const entries = await Promise.all(args.text.slice(1).map((key) => store.get(key, now)));
     return entries.map((entry) => entry?.value ?? null);
@@ -197,13 +200,13 @@ function ttl(inSeconds: boolean): Handler {
     });
 }
 
-function type(context: ServerContext, session: Session, args: Args): Promise<Reply> {
+function type(context: ServerContext, session: Session, args: Args): Reply | Promise<Reply> {
   return readFor(context, session, async (store, now) =>
     simple(await store.type(args.text[1], now)),
   );
 }
 
-function keys(context: ServerContext, session: Session, args: Args): Promise<Reply> {
+function keys(context: ServerContext, session: Session, args: Args): Reply | Promise<Reply> {
   return readFor(context, session, (store, now) => store.keys(args.text[1], now));
 }
 
@@ -232,7 +235,7 @@ function scan(context: ServerContext, session: Session, args: Args): Reply | Pro
   });
 }
 
-function dbsize(context: ServerContext, session: Session): Promise<Reply> {
+function dbsize(context: ServerContext, session: Session): Reply | Promise<Reply> {
   return readFor(context, session, (store, now) => store.dbsize(now));
 }
 

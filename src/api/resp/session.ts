@@ -4,7 +4,7 @@
  * for this connection) and `writeFor` (propose here, or forward to the leader).
  */
 import { TandemError } from '../../core/errors.js';
-import type { Consistency, NodeHandle } from '../../node/api.js';
+import type { Consistency, NodeHandle, ReadOptions } from '../../node/api.js';
 import type { ApplyResult, Command } from '../../store/index.js';
 import type { MaybePromise, StoreReader } from '../../store/contract.js';
 import type { Logger } from '../../transport/contract.js';
@@ -111,17 +111,41 @@ export function errorReply(thrown: unknown, logger: Logger): Reply {
 
 /**
  * Runs `query` on the local store once this connection's own writes are applied here
- * (read-your-writes), at the connection's consistency level.
+ * (read-your-writes), at the connection's consistency level. When nothing needs waiting
+ * for, the query runs at once and a store that answers synchronously (SQLite) gives the
+ * value itself, so the reply goes out in the same turn as the request.
  */
-export async function readFor<T>(
+export function readFor<T>(
+  context: ServerContext,
+  session: Session,
+  query: (store: StoreReader, nowMs: number) => MaybePromise<T>,
+): MaybePromise<T> {
+  if (session.pendingWrites === 0) {
+    try {
+      const read = context.node.readNow(readOptionsOf(session), (store) =>
+        query(store, Date.now()),
+      );
+      if (read !== null) return read.value;
+    } catch (error) {
+      return Promise.reject(error);
+    }
+  }
+  return readLater(context, session, query);
+}
+
+/** The connection's read level, with the index of its last write (read once writes settled). */
+function readOptionsOf(session: Session): ReadOptions {
+  return { consistency: session.consistency, afterIndex: session.lastWriteIndex };
+}
+
+async function readLater<T>(
   context: ServerContext,
   session: Session,
   query: (store: StoreReader, nowMs: number) => MaybePromise<T>,
 ): Promise<T> {
   if (session.pendingWrites > 0) await session.writeBarrier;
-  const { value } = await context.node.read(
-    { consistency: session.consistency, afterIndex: session.lastWriteIndex },
-    (store) => query(store, Date.now()),
+  const { value } = await context.node.read(readOptionsOf(session), (store) =>
+    query(store, Date.now()),
   );
   return value;
 }
