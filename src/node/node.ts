@@ -29,6 +29,7 @@ import type {
   StoreSnapshot,
 } from '../store/contract.js';
 import { PostgresStore } from '../store/postgres.js';
+import { snapshotChunkBytes } from '../store/snapshot-images.js';
 import { SqliteStore } from '../store/sqlite.js';
 import type { Logger, PeerAddress } from '../transport/contract.js';
 import { PeerTransport } from '../transport/transport.js';
@@ -804,7 +805,7 @@ class TandemNode implements RunningNode {
     );
     await this.#storage.saveSnapshotChunks(meta, [data], checksum);
     await this.#whileStoreDown('snapshot install', () =>
-      this.#store.restore({ index: meta.index, term: meta.term, checksum }, oneChunk(data)),
+      this.#store.restore({ index: meta.index, term: meta.term, checksum }, chunksOf(data)),
     );
     this.#config.logger.info(
       { index: meta.index, bytes: data.byteLength },
@@ -982,8 +983,11 @@ class TandemNode implements RunningNode {
   }
 }
 
-async function* oneChunk(data: Uint8Array): AsyncGenerator<Uint8Array> {
-  yield data;
+/** `data` in chunks a store takes (a store refuses one chunk past `restoreChunkBytesMax`). */
+async function* chunksOf(data: Uint8Array): AsyncGenerator<Uint8Array> {
+  for (let offset = 0; offset < data.byteLength; offset += snapshotChunkBytes) {
+    yield data.subarray(offset, Math.min(offset + snapshotChunkBytes, data.byteLength));
+  }
 }
 
 function sleep(ms: number): Promise<void> {

@@ -84,11 +84,14 @@ describe('a three-node cluster', { timeout: 240_000 }, () => {
   });
 
   test('a node whose log was compacted past catches up from a snapshot', async () => {
-    // Goal: a follower that missed more than the leader keeps in its log gets a snapshot.
+    // Goal: a follower that missed more than the leader keeps in its log gets a snapshot,
+    // one larger than a store takes in one chunk (about 6 MiB).
     const leader = await cluster.leader();
     const follower = cluster.nodes.map((node) => node.id).find((id) => id !== leader) as string;
     await cluster.kill(follower);
     let last = 0;
+    const large = 'x'.repeat(500 * 1024);
+    for (let i = 0; i < 12; i++) last = await put(cluster, leader, `large-${i}`, `${i}${large}`);
     for (let i = 0; i < 500; i++) last = await put(cluster, leader, `bulk-${i}`, `b${i}`);
     const view = await cluster.status(leader);
     assert.ok(view.snapshotIndex > 0, `the leader never compacted: ${JSON.stringify(view)}`);
@@ -96,6 +99,7 @@ describe('a three-node cluster', { timeout: 240_000 }, () => {
     await cluster.up(follower);
     assert.equal(await get(cluster, follower, 'bulk-499', last), 'b499');
     assert.equal(await get(cluster, follower, 'bulk-3', last), 'b3');
+    assert.equal(await get(cluster, follower, 'large-11', last), `11${large}`);
     const logs = cluster.node(follower).output.join('');
     assert.match(logs, /installed a snapshot from the leader/);
   });
