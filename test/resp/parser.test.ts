@@ -109,6 +109,41 @@ describe('RESP request parser', () => {
     assert.deepEqual(parser.feed(Buffer.from('PING\r\n')), []);
   });
 
+  test('before AUTH only small requests parse, and parsing pauses after AUTH to let it run', () => {
+    // Goal: as in Redis, a client that has not authenticated cannot make the server
+    // buffer big requests, while AUTH followed by a big request in one chunk still works.
+    const strict = new RequestParser();
+    strict.unauthenticated = true;
+    strict.feed(multibulk(...Array.from({ length: 11 }, () => 'x')));
+    assert.equal(strict.failure?.message, 'Protocol error: unauthenticated multibulk length');
+    const big = new RequestParser();
+    big.unauthenticated = true;
+    big.feed(multibulk('SET', 'k', 'v'.repeat(16 * 1024 + 1)));
+    assert.equal(big.failure?.message, 'Protocol error: unauthenticated bulk length');
+
+    const parser = new RequestParser();
+    parser.unauthenticated = true;
+    const value = 'v'.repeat(100_000);
+    const input = Buffer.concat([
+      multibulk('PING'),
+      multibulk('auth', 'secret'),
+      multibulk('SET', 'k', value),
+    ]);
+    assert.deepEqual(asText(parser.feed(input)), [['PING'], ['auth', 'secret']]);
+    assert.ok(parser.paused);
+    parser.unauthenticated = false; // the AUTH succeeded
+    const rest = parser.resume();
+    assert.equal(parser.failure, null);
+    assert.deepEqual(asText(rest), [['SET', 'k', value]]);
+    // A failed AUTH keeps the small limits for what follows.
+    const refused = new RequestParser();
+    refused.unauthenticated = true;
+    refused.feed(Buffer.concat([multibulk('AUTH', 'wrong'), multibulk('SET', 'k', value)]));
+    assert.ok(refused.paused);
+    assert.deepEqual(refused.resume(), []);
+    assert.equal(refused.failure?.message, 'Protocol error: unauthenticated bulk length');
+  });
+
   test('a large bulk string in many chunks is copied into one buffer', () => {
     // Goal: a 4 MB value arriving in 1000-byte chunks parses exactly, with bounded buffering.
     const value = Buffer.alloc(4 * 1024 * 1024);

@@ -20,6 +20,13 @@ export const multibulkLengthMax = 1024 * 1024;
  * PROTO_INLINE_MAX_SIZE): past it without a line end, the client is not speaking RESP.
  */
 export const inlineBytesMax = 64 * 1024;
+/**
+ * Before a client has authenticated, Redis accepts only small requests, so that a
+ * stranger cannot make the server buffer much: at most this many arguments...
+ */
+export const unauthenticatedMultibulkLengthMax = 10;
+/** ...and bulk strings of at most this many bytes. */
+export const unauthenticatedBulkBytesMax = 16 * 1024;
 
 const CR = 13;
 const LF = 10;
@@ -65,9 +72,34 @@ export class RequestParser {
   #bulk: Buffer | null = null;
   #bulkFilled = 0;
   #failure: RespProtocolError | null = null;
+  #unauthenticated = false;
+  /** Set after an AUTH or HELLO parsed while unauthenticated: see `unauthenticated`. */
+  #paused = false;
 
   constructor(options: RequestParserOptions = {}) {
     this.#bulkBytesMax = options.bulkBytesMax ?? bulkBytesMaxDefault;
+  }
+
+  /**
+   * Whether the client has yet to authenticate: then requests are held to the small
+   * limits Redis sets for strangers, and parsing pauses after an AUTH or HELLO so that the
+   * caller can run it and say (through this setter and `resume`) whether the rest of the
+   * input is parsed with the small limits or the normal ones, as Redis, which parses one
+   * command at a time, would.
+   */
+  set unauthenticated(value: boolean) {
+    this.#unauthenticated = value;
+  }
+
+  /** Whether parsing paused after an AUTH or HELLO (see `unauthenticated`). */
+  get paused(): boolean {
+    return this.#paused;
+  }
+
+  /** Parses on after a pause; returns the commands that completes. */
+  resume(): RespCommand[] {
+    this.#paused = false;
+    return this.feed(new Uint8Array(0));
   }
 
   /** Bytes held that do not yet form a whole command (for limits and metrics). */
@@ -96,7 +128,9 @@ export class RequestParser {
     this.#offset = 0;
     const commands: RespCommand[] = [];
     try {
-      while (this.#step(commands));
+      while (!this.#paused && this.#step(commands)) {
+        if (this.#unauthenticated && commands.length > 0) this.#pauseAfterAuth(commands);
+      }
     } catch (error) {
       if (!(error instanceof RespProtocolError)) throw error;
       this.#failure = error;
@@ -111,6 +145,13 @@ export class RequestParser {
       this.#offset = 0;
     }
     return commands;
+  }
+
+  #pauseAfterAuth(commands: RespCommand[]): void {
+    const name = commands[commands.length - 1]?.[0];
+    if (name === undefined || name.length < 4 || name.length > 5) return;
+    const upper = name.toString('latin1').toUpperCase();
+    if (upper === 'AUTH' || upper === 'HELLO') this.#paused = true;
   }
 
   /** Advances by one element; false when more bytes are needed. */
@@ -156,6 +197,9 @@ export class RequestParser {
     if (count === null || count > multibulkLengthMax) {
       throw new RespProtocolError('Protocol error: invalid multibulk length');
     }
+    if (this.#unauthenticated && count > unauthenticatedMultibulkLengthMax) {
+      throw new RespProtocolError('Protocol error: unauthenticated multibulk length');
+    }
     this.#offset = cr + 2;
     this.#scanned = 0;
     if (count <= 0) {
@@ -181,6 +225,9 @@ export class RequestParser {
     const length = parseInteger(this.#buffer, this.#offset + 1, cr);
     if (length === null || length < 0 || length > this.#bulkBytesMax) {
       throw new RespProtocolError('Protocol error: invalid bulk length');
+    }
+    if (this.#unauthenticated && length > unauthenticatedBulkBytesMax) {
+      throw new RespProtocolError('Protocol error: unauthenticated bulk length');
     }
     this.#offset = cr + 2;
     this.#scanned = 0;

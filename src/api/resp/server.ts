@@ -191,8 +191,17 @@ class Connection {
 
   #onData(chunk: Buffer): void {
     if (this.#session.closing) return;
-    for (const command of this.#parser.feed(chunk)) this.#queue.push(command);
-    this.#pump();
+    // Until the client authenticates, requests are held to Redis's small limits; the
+    // parser pauses after an AUTH or HELLO so that it runs before the rest is parsed.
+    this.#parser.unauthenticated = !this.#session.authenticated;
+    let commands = this.#parser.feed(chunk);
+    for (;;) {
+      for (const command of commands) this.#queue.push(command);
+      this.#pump();
+      if (!this.#parser.paused || this.#session.closing) return;
+      this.#parser.unauthenticated = !this.#session.authenticated;
+      commands = this.#parser.resume();
+    }
   }
 
   /**
