@@ -45,6 +45,8 @@ Runs one node: its peer listener, its HTTP API, and (when given) its RESP port.
                           node are the initial voters
   --peer-port N           node-to-node port (default: this node's entry in --peers, or 7001)
   --http-port N           HTTP API port (default 9001)
+  --advertise-http URL    the HTTP URL clients and peers are given for this node
+                          (default http://HOST:HTTP-PORT), for a proxy or NAT in front
   --resp-port N           RESP port (default: none)
   --requirepass PASS      RESP clients must AUTH with this password; prefer the
                           environment variable TANDEM_REQUIREPASS, which ps does not show
@@ -88,6 +90,7 @@ const flagOptions = {
   'peer-port': { type: 'string' },
   'http-port': { type: 'string' },
   'resp-port': { type: 'string' },
+  'advertise-http': { type: 'string' },
   requirepass: { type: 'string' },
   'follower-writes': { type: 'string' },
   host: { type: 'string' },
@@ -163,6 +166,7 @@ export function resolveStartSettings(
     ),
     tickMs: optional(setting('tick-ms'), 50, (s) => positiveInteger(s, 10, 10_000)),
     store: optional<StoreLocation>(setting('store'), { kind: 'sqlite' }, parseStore),
+    ...advertiseHttp(setting('advertise-http')),
     tls: tlsFiles(setting('tls-cert'), setting('tls-key'), setting('tls-ca')),
     requirePass: requirePass(setting('requirepass'), env),
     followerWrites: optional<FollowerWrites>(setting('follower-writes'), 'forward', (s) => {
@@ -174,6 +178,23 @@ export function resolveStartSettings(
       return s.text;
     }),
   };
+}
+
+/** `--advertise-http`: an http(s) URL without a path, or nothing. */
+function advertiseHttp(found: Setting | undefined): { advertiseHttpUrl?: string } {
+  if (found === undefined) return {};
+  let url: URL;
+  try {
+    url = new URL(found.text);
+  } catch {
+    throw new UsageError(`${found.name} must be a URL such as http://10.0.0.5:9001`);
+  }
+  if ((url.protocol !== 'http:' && url.protocol !== 'https:') || url.pathname !== '/') {
+    throw new UsageError(
+      `${found.name} must be an http:// or https:// URL without a path, got ${found.text}`,
+    );
+  }
+  return { advertiseHttpUrl: url.origin };
 }
 
 /** `--store`: `sqlite`, or a PostgreSQL URL (checked here; connected to at start). */

@@ -54,6 +54,11 @@ export interface NodeConfig {
   readonly host: string;
   readonly peerPort: number;
   readonly httpPort: number;
+  /**
+   * The HTTP URL this node tells clients and peers to use (default `http://host:httpPort`);
+   * set it when a proxy or a NAT stands in front of the node.
+   */
+  readonly advertiseHttpUrl?: string;
   readonly respPort: number | null;
   /** The other members' peer addresses; with `join` false they and this node are the voters. */
   readonly peers: ReadonlyMap<NodeId, PeerAddress>;
@@ -156,7 +161,7 @@ export async function startNode(config: NodeConfig): Promise<RunningNode> {
     clusterSecret: config.clusterSecret,
     listen: { host: config.host, port: config.peerPort },
     advertisement: {
-      httpUrl: `http://${config.host}:${config.httpPort}`,
+      httpUrl: advertisedHttpUrl(config),
       resp: config.respPort === null ? null : `${config.host}:${config.respPort}`,
     },
     peers: config.peers,
@@ -166,6 +171,11 @@ export async function startNode(config: NodeConfig): Promise<RunningNode> {
   const node = new TandemNode(config, core, storage, store, transport);
   node.begin();
   return node;
+}
+
+/** The HTTP URL the node advertises: its own listener unless configured otherwise. */
+function advertisedHttpUrl(config: NodeConfig): string {
+  return config.advertiseHttpUrl ?? `http://${config.host}:${config.httpPort}`;
 }
 
 /** Opens the node's state machine where its configuration says. */
@@ -258,7 +268,7 @@ class TandemNode implements RunningNode {
     this.#transport = transport;
     this.#tickMs = config.tickMs ?? 50;
     this.#metrics = new NodeMetrics(config.id);
-    this.#httpUrls.set(config.id, `http://${config.host}:${config.httpPort}`);
+    this.#httpUrls.set(config.id, advertisedHttpUrl(config));
     if (config.respPort !== null) {
       this.#respAddresses.set(config.id, `${config.host}:${config.respPort}`);
     }
