@@ -37,9 +37,11 @@ export interface Version {
 
 /**
  * SET. `expiresAt` is absolute (ms): a number sets the expiry, null or absent removes it
- * (like Redis SET without KEEPTTL). `condition` is NX (only if absent) or XX (only if
- * present); `ifVersion` is compare-and-set: write only if the key exists at that version.
- * `returnOld` asks for the previous value (Redis SET ... GET).
+ * (like Redis SET without KEEPTTL); `keepTtl` (Redis KEEPTTL, never with `expiresAt`)
+ * keeps the expiry the key has at `at`, none when it is absent or expired then.
+ * `condition` is NX (only if absent) or XX (only if present); `ifVersion` is
+ * compare-and-set: write only if the key exists at that version. `returnOld` asks for the
+ * previous value (Redis SET ... GET).
  */
 export interface SetCommand {
   readonly type: 'set';
@@ -52,6 +54,8 @@ export interface SetCommand {
   readonly condition?: 'nx' | 'xx';
   readonly ifVersion?: Version;
   readonly returnOld?: boolean;
+  /** Absent in entries written before KEEPTTL existed: they remove the expiry, as then. */
+  readonly keepTtl?: true;
 }
 
 /** MSET: sets every pair atomically and removes their expiries. Later pairs win. */
@@ -92,11 +96,35 @@ export interface AppendCommand {
   readonly session?: Session;
 }
 
-/** EXPIRE at an absolute time (ms), or PERSIST when `expiresAt` is null. */
+/**
+ * Redis 7's EXPIRE options, decided against the key's expiry at the command's `at`: `nx`
+ * sets only when the key has no expiry, `xx` only when it has one, `gt` only to a later
+ * expiry and `lt` only to an earlier one. A key without expiry counts as living forever,
+ * so `gt` never holds on it and `lt` always does. `xx-lt` is Redis's XX LT together: only
+ * a key with an expiry, only to an earlier one. (XX GT needs no code of its own: it is
+ * `gt`, which already fails on a key without expiry.)
+ */
+export type ExpireCondition = 'nx' | 'xx' | 'gt' | 'lt' | 'xx-lt';
+
+/** Every `ExpireCondition`, for checking a decoded command. */
+const expireConditions: ReadonlySet<string> = new Set<ExpireCondition>([
+  'nx',
+  'xx',
+  'gt',
+  'lt',
+  'xx-lt',
+]);
+
+/**
+ * EXPIRE at an absolute time (ms), or PERSIST when `expiresAt` is null. `condition` (only
+ * with an `expiresAt`; absent in older entries, which set unconditionally) makes the
+ * expiry change only when it holds.
+ */
 export interface ExpireCommand {
   readonly type: 'expire';
   readonly key: string;
   readonly expiresAt: number | null;
+  readonly condition?: ExpireCondition;
   readonly at: number;
   /** The client's session and sequence: see sessions.ts (exactly-once across retries). */
   readonly session?: Session;
@@ -242,13 +270,14 @@ const fieldsByType: Readonly<Record<CommandType, ReadonlySet<string>>> = {
     'condition',
     'ifVersion',
     'returnOld',
+    'keepTtl',
     'session',
   ]),
   mset: new Set(['type', 'pairs', 'at', 'session']),
   del: new Set(['type', 'keys', 'at', 'session']),
   incrby: new Set(['type', 'key', 'by', 'at', 'session']),
   append: new Set(['type', 'key', 'value', 'at', 'session']),
-  expire: new Set(['type', 'key', 'expiresAt', 'at', 'session']),
+  expire: new Set(['type', 'key', 'expiresAt', 'condition', 'at', 'session']),
   flush: new Set(['type', 'at', 'session']),
   'expire-sweep': new Set(['type', 'at']),
   sql: new Set(['type', 'statements', 'at', 'session']),
@@ -306,10 +335,7 @@ function fieldProblem(type: CommandType, command: Record<string, unknown>): stri
       if (typeof command.key !== 'string') return 'append.key must be a string';
       return typeof command.value === 'string' ? null : 'append.value must be a string';
     case 'expire':
-      if (typeof command.key !== 'string') return 'expire.key must be a string';
-      return command.expiresAt === null || isTime(command.expiresAt)
-        ? null
-        : 'expire.expiresAt must be a time in ms or null';
+      return expireProblem(command);
     case 'flush':
     case 'expire-sweep':
       return null;
@@ -321,9 +347,14 @@ function fieldProblem(type: CommandType, command: Record<string, unknown>): stri
 function setProblem(command: Record<string, unknown>): string | null {
   if (typeof command.key !== 'string') return 'set.key must be a string';
   if (typeof command.value !== 'string') return 'set.value must be a string';
-  const { expiresAt, condition, ifVersion, returnOld } = command;
+  const { expiresAt, condition, ifVersion, returnOld, keepTtl } = command;
   if (expiresAt !== undefined && expiresAt !== null && !isTime(expiresAt)) {
     return 'set.expiresAt must be a time in ms, null or absent';
+  }
+  if (keepTtl !== undefined && keepTtl !== true) return 'set.keepTtl must be true or absent';
+  // Keeping the expiry and giving one (or removing it with null) contradict each other.
+  if (keepTtl === true && expiresAt !== undefined) {
+    return 'set.keepTtl cannot be combined with set.expiresAt';
   }
   if (condition !== undefined && condition !== 'nx' && condition !== 'xx') {
     return "set.condition must be 'nx', 'xx' or absent";
@@ -340,6 +371,19 @@ function setProblem(command: Record<string, unknown>): string | null {
     return 'set.returnOld must be a boolean or absent';
   }
   return null;
+}
+
+function expireProblem(command: Record<string, unknown>): string | null {
+  if (typeof command.key !== 'string') return 'expire.key must be a string';
+  const { expiresAt, condition } = command;
+  if (expiresAt !== null && !isTime(expiresAt))
+    return 'expire.expiresAt must be a time in ms or null';
+  if (condition === undefined) return null;
+  if (typeof condition !== 'string' || !expireConditions.has(condition)) {
+    return "expire.condition must be 'nx', 'xx', 'gt', 'lt', 'xx-lt' or absent";
+  }
+  // Redis's PERSIST takes no options: a condition only qualifies setting an expiry.
+  return expiresAt === null ? 'expire.condition needs an expiresAt (PERSIST takes none)' : null;
 }
 
 function pairsProblem(pairs: unknown): string | null {

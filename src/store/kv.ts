@@ -9,7 +9,7 @@
  */
 import type Database from 'better-sqlite3';
 import { TandemError } from '../core/errors.js';
-import type { Command, SqlCommand, Version } from './commands.js';
+import type { Command, ExpireCondition, SqlCommand, Version } from './commands.js';
 import { valueBytesMax } from './commands.js';
 import type { ApplyResult } from './contract.js';
 import { Glob, globPatternLengthMax } from './glob.js';
@@ -79,6 +79,32 @@ function isLive<T extends { readonly expires_at: number | null }>(
   nowMs: number,
 ): row is T {
   return row !== undefined && (row.expires_at === null || row.expires_at > nowMs);
+}
+
+/**
+ * Whether EXPIRE's `condition` lets a key whose expiry is `currentMs` (null: none) take
+ * `nextMs`, as Redis 7 decides it: a key without expiry lives forever, so GT never holds
+ * on it and LT always does. Both stores call this, so that they agree by construction.
+ */
+export function expireConditionHolds(
+  condition: ExpireCondition | undefined,
+  currentMs: number | null,
+  nextMs: number,
+): boolean {
+  switch (condition) {
+    case undefined:
+      return true;
+    case 'nx':
+      return currentMs === null;
+    case 'xx':
+      return currentMs !== null;
+    case 'gt':
+      return currentMs !== null && nextMs > currentMs;
+    case 'lt':
+      return currentMs === null || nextMs < currentMs;
+    case 'xx-lt':
+      return currentMs !== null && nextMs < currentMs;
+  }
 }
 
 /**
@@ -160,7 +186,7 @@ export class KvTable {
       case 'append':
         return this.#append(command.key, command.value, command.at, version);
       case 'expire':
-        return this.#expire(command.key, command.expiresAt, command.at, version);
+        return this.#expire(command, version);
       case 'flush':
         this.#deleteAll.run();
         return ok('OK');
@@ -170,12 +196,14 @@ export class KvTable {
   }
 
   #set(command: Extract<KvCommand, { type: 'set' }>, version: Version): ApplyResult {
-    const { key, value, at, condition, ifVersion, returnOld } = command;
-    const expiresAt = command.expiresAt ?? null;
+    const { key, value, at, condition, ifVersion, returnOld, keepTtl } = command;
     // The common SET reads nothing: one upsert.
-    const needsOld = condition !== undefined || ifVersion !== undefined || returnOld === true;
+    const needsOld =
+      condition !== undefined || ifVersion !== undefined || returnOld === true || keepTtl === true;
     const old = needsOld ? this.#select.get(key) : undefined;
     const live = isLive(old, at) ? old : undefined;
+    // A kept expiry is one of a live key, so it is still ahead of `at`.
+    const expiresAt = keepTtl === true ? (live?.expires_at ?? null) : (command.expiresAt ?? null);
     const holds =
       (condition !== 'nx' || live === undefined) &&
       (condition !== 'xx' || live !== undefined) &&
@@ -213,13 +241,17 @@ export class KvTable {
     return ok(bytes);
   }
 
-  #expire(key: string, expiresAt: number | null, at: number, version: Version): ApplyResult {
+  #expire(command: Extract<KvCommand, { type: 'expire' }>, version: Version): ApplyResult {
+    const { key, expiresAt, at, condition } = command;
     const row = this.#select.get(key);
     if (!isLive(row, at)) {
       if (row !== undefined) this.#delete.get(key);
       return ok(0);
     }
     if (expiresAt === null && row.expires_at === null) return ok(0);
+    if (expiresAt !== null && !expireConditionHolds(condition, row.expires_at, expiresAt)) {
+      return ok(0);
+    }
     if (expiresAt !== null && expiresAt <= at) this.#delete.get(key);
     else this.#setExpiry.run(expiresAt, version.index, version.term, key);
     return ok(1);

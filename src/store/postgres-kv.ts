@@ -15,7 +15,7 @@ import { assert } from '../core/assert.js';
 import type { Version } from './commands.js';
 import { valueBytesMax } from './commands.js';
 import type { ApplyResult } from './contract.js';
-import { sweepKeysMax, type KvCommand } from './kv.js';
+import { expireConditionHolds, sweepKeysMax, type KvCommand } from './kv.js';
 
 /** A key's row as the batch sees it. `seq` is the row's place in SCAN order. */
 export interface KvRow {
@@ -168,7 +168,7 @@ export class KvBatch {
       case 'append':
         return this.#append(command.key, command.value, command.at, version);
       case 'expire':
-        return this.#expire(command.key, command.expiresAt, command.at, version);
+        return this.#expire(command, version);
       case 'flush':
         this.#flush();
         return ok('OK');
@@ -178,10 +178,11 @@ export class KvBatch {
   }
 
   #set(command: Extract<KvCommand, { type: 'set' }>, version: Version): ApplyResult {
-    const { key, value, at, condition, ifVersion, returnOld } = command;
-    const expiresAt = command.expiresAt ?? null;
+    const { key, value, at, condition, ifVersion, returnOld, keepTtl } = command;
     const old = this.#row(key);
     const live = isLive(old, at) ? old : null;
+    // A kept expiry is one of a live key, so it is still ahead of `at`.
+    const expiresAt = keepTtl === true ? (live?.expiresAt ?? null) : (command.expiresAt ?? null);
     const holds =
       (condition !== 'nx' || live === null) &&
       (condition !== 'xx' || live !== null) &&
@@ -219,13 +220,17 @@ export class KvBatch {
     return ok(bytes);
   }
 
-  #expire(key: string, expiresAt: number | null, at: number, version: Version): ApplyResult {
+  #expire(command: Extract<KvCommand, { type: 'expire' }>, version: Version): ApplyResult {
+    const { key, expiresAt, at, condition } = command;
     const row = this.#row(key);
     if (!isLive(row, at)) {
       if (row !== null) this.#delete(key);
       return ok(0);
     }
     if (expiresAt === null && row.expiresAt === null) return ok(0);
+    if (expiresAt !== null && !expireConditionHolds(condition, row.expiresAt, expiresAt)) {
+      return ok(0);
+    }
     if (expiresAt !== null && expiresAt <= at) this.#delete(key);
     else {
       this.#rows.set(key, {

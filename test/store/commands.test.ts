@@ -13,6 +13,7 @@ import {
   validateCommand,
   valueBytesMax,
   type Command,
+  type ExpireCondition,
 } from '../../src/store/commands.js';
 
 const plain = new Packr({ useRecords: false });
@@ -37,19 +38,22 @@ const sqlValue = fc.oneof(
 
 /** Every command type with every optional field sometimes present. */
 const commandArbitrary: fc.Arbitrary<Command> = fc.oneof(
-  fc.record(
-    {
-      type: fc.constant('set' as const),
-      key,
-      value,
-      at: time,
-      expiresAt: fc.option(time),
-      condition: fc.constantFrom('nx' as const, 'xx' as const),
-      ifVersion: fc.record({ index: fc.nat(), term: fc.nat() }),
-      returnOld: fc.boolean(),
-    },
-    { requiredKeys: ['type', 'key', 'value', 'at'] },
-  ),
+  fc
+    .record(
+      {
+        type: fc.constant('set' as const),
+        key,
+        value,
+        at: time,
+        expiresAt: fc.option(time),
+        condition: fc.constantFrom('nx' as const, 'xx' as const),
+        ifVersion: fc.record({ index: fc.nat(), term: fc.nat() }),
+        returnOld: fc.boolean(),
+        keepTtl: fc.constant(true as const),
+      },
+      { requiredKeys: ['type', 'key', 'value', 'at'] },
+    )
+    .filter((set) => set.keepTtl === undefined || set.expiresAt === undefined),
   fc.record({
     type: fc.constant('mset' as const),
     pairs: fc.array(fc.tuple(key, value), { minLength: 1, maxLength: 5 }),
@@ -63,6 +67,16 @@ const commandArbitrary: fc.Arbitrary<Command> = fc.oneof(
   fc.record({ type: fc.constant('incrby' as const), key, by: fc.maxSafeInteger(), at: time }),
   fc.record({ type: fc.constant('append' as const), key, value, at: time }),
   fc.record({ type: fc.constant('expire' as const), key, expiresAt: fc.option(time), at: time }),
+  fc.record(
+    {
+      type: fc.constant('expire' as const),
+      key,
+      expiresAt: time,
+      at: time,
+      condition: fc.constantFrom<ExpireCondition>('nx', 'xx', 'gt', 'lt', 'xx-lt'),
+    },
+    { requiredKeys: ['type', 'key', 'expiresAt', 'at'] },
+  ),
   fc.record({ type: fc.constant('flush' as const), at: time }),
   fc.record({ type: fc.constant('expire-sweep' as const), at: time }),
   fc.record({
@@ -93,6 +107,23 @@ test('every well-formed command survives encode and decode unchanged', () => {
     }),
     { numRuns: 500 },
   );
+});
+
+test('entries written before KEEPTTL and EXPIRE conditions decode to the old behaviour', () => {
+  // Goal: a SET or EXPIRE encoded without the new fields decodes without them, so it
+  // still removes the expiry (SET) or sets it unconditionally (EXPIRE) on every replica.
+  const oldSet = plain.pack({ type: 'set', key: 'k', value: 'v', at: 1, expiresAt: 9 });
+  const oldExpire = plain.pack({ type: 'expire', key: 'k', expiresAt: 9, at: 1 });
+  assert.deepEqual(decodeCommand(oldSet), {
+    type: 'set',
+    key: 'k',
+    value: 'v',
+    at: 1,
+    expiresAt: 9,
+  });
+  assert.deepEqual(decodeCommand(oldExpire), { type: 'expire', key: 'k', expiresAt: 9, at: 1 });
+  const kept = { type: 'set', key: 'k', value: 'v', at: 1, keepTtl: true } as const;
+  assert.deepEqual(decodeCommand(plain.pack(kept)), kept);
 });
 
 test('random bytes either decode to a well-formed command or throw TANDEM_CORRUPT', () => {
@@ -132,6 +163,19 @@ test('malformed commands are refused as TANDEM_CORRUPT naming the problem', () =
     [{ type: 'incrby', key: 'k', by: 2 ** 60, at: 1 }, /incrby.by/],
     [{ type: 'incrby', key: 'k', by: 0.5, at: 1 }, /incrby.by/],
     [{ type: 'expire', key: 'k', at: 1 }, /expire.expiresAt/],
+    [{ type: 'set', key: 'k', value: 'v', at: 1, keepTtl: false }, /set.keepTtl must be true/],
+    [{ type: 'set', key: 'k', value: 'v', at: 1, keepTtl: 1 }, /set.keepTtl must be true/],
+    [
+      { type: 'set', key: 'k', value: 'v', at: 1, keepTtl: true, expiresAt: 5 },
+      /keepTtl cannot be combined/,
+    ],
+    [
+      { type: 'set', key: 'k', value: 'v', at: 1, keepTtl: true, expiresAt: null },
+      /keepTtl cannot be combined/,
+    ],
+    [{ type: 'expire', key: 'k', expiresAt: 5, at: 1, condition: 'ge' }, /expire.condition/],
+    [{ type: 'expire', key: 'k', expiresAt: 5, at: 1, condition: 'NX' }, /expire.condition/],
+    [{ type: 'expire', key: 'k', expiresAt: null, at: 1, condition: 'nx' }, /PERSIST/],
     [{ type: 'sql', statements: [] }, /sql.statements/],
     [{ type: 'sql', statements: [{ sql: 1 }] }, /sql.statements\[0\]/],
     [{ type: 'sql', statements: [{ sql: 'SELECT ?', params: [{}] }] }, /params/],
@@ -190,6 +234,14 @@ test('the leader refuses commands over the limits with TANDEM_BAD_REQUEST', () =
       /^statement 2: SQL refused: random\(\)/,
     ],
     [{ type: 'set', key: 'k', value: 'v', at: -5 }, /set.at/],
+    [
+      { type: 'set', key: 'k', value: 'v', at: 1, keepTtl: true, expiresAt: 9 },
+      /keepTtl cannot be combined with set.expiresAt/,
+    ],
+    [
+      { type: 'expire', key: 'k', expiresAt: null, at: 1, condition: 'xx' },
+      /expire.condition needs an expiresAt/,
+    ],
   ];
   for (const [command, pattern] of cases) {
     assert.throws(

@@ -6,6 +6,13 @@ import type { Command } from '../../src/store/commands.js';
 import type { ApplyResult } from '../../src/store/contract.js';
 import { PostgresStore } from '../../src/store/postgres.js';
 import { sessionsMax } from '../../src/store/sessions.js';
+import {
+  caseKey,
+  expireCaseCommands,
+  expireCases,
+  keepTtlCases,
+  optionsAt,
+} from './expiry-options.js';
 import { TestLog, tempDirectory } from './helpers.js';
 import {
   freshDatabase,
@@ -150,6 +157,38 @@ test(
     await twins.apply(
       entriesOf(log, { type: 'flush', at }, { type: 'set', key: 'after', value: '1', at }),
     );
+    await twins.read((store) => keyContent(store));
+  },
+);
+
+test(
+  'EXPIRE NX, XX, GT and LT and SET KEEPTTL give the same results and expiries as SQLite',
+  { skip },
+  async (t) => {
+    // Goal: the Redis 7 outcomes of every condition and of KEEPTTL hold on PostgreSQL, in
+    // one batch (commands seeing each other's writes in memory) and one command per batch.
+    const twins = await Twins.open(t);
+    const log = new TestLog();
+    const commands = expireCases.map(expireCaseCommands);
+    const results = await twins.apply(entriesOf(log, ...commands.flat()));
+    let last = -1;
+    for (const [i, c] of expireCases.entries()) {
+      last += (commands[i] as Command[]).length;
+      assert.deepEqual(results[last], { ok: true, value: c.result }, JSON.stringify(c));
+      const entry = await twins.read((store) => store.get(caseKey(i), 0));
+      assert.equal(entry === null ? 'gone' : entry.expiresAt, c.after, JSON.stringify(c));
+    }
+    for (const c of keepTtlCases) {
+      for (const command of c.setup) await twins.apply(entriesOf(log, command));
+      const [result] = await twins.apply(entriesOf(log, c.set));
+      assert.deepEqual(result, { ok: true, value: c.result }, c.name);
+      const entry = await twins.read((store) => store.get(c.set.key, optionsAt));
+      assert.deepEqual(
+        entry === null ? null : { value: entry.value, expiresAt: entry.expiresAt },
+        c.after,
+        c.name,
+      );
+    }
     await twins.read((store) => keyContent(store));
   },
 );

@@ -4,6 +4,13 @@ import { test } from 'node:test';
 import { AssertionError } from '../../src/core/assert.js';
 import { TandemError } from '../../src/core/errors.js';
 import { SqliteStore } from '../../src/store/sqlite.js';
+import {
+  caseKey,
+  expireCaseCommands,
+  expireCases,
+  keepTtlCases,
+  optionsAt,
+} from './expiry-options.js';
 import { applyCommands, applyOne, dump, openStore, tempDirectory, TestLog } from './helpers.js';
 
 const at = 1_000;
@@ -280,6 +287,44 @@ test('expiry is decided by the command time for writes and by the reader clock f
     [{ key: 'e3' }],
     'the sweep purged the rows expired at its time only',
   );
+});
+
+test('EXPIRE NX, XX, GT and LT set the expiry exactly when Redis 7 would', (t) => {
+  // Goal: every condition on a key without expiry, with one and absent gives Redis's
+  // answer and leaves Redis's expiry; a refused condition leaves the version alone.
+  const store = openStore(t);
+  const log = new TestLog();
+  for (const [i, c] of expireCases.entries()) {
+    const results = applyCommands(store, log, ...expireCaseCommands(c, i));
+    const what = JSON.stringify(c);
+    assert.deepEqual(results.at(-1), { ok: true, value: c.result }, what);
+    const entry = store.get(caseKey(i), 0);
+    if (c.after === 'gone') {
+      assert.equal(entry, null, what);
+      continue;
+    }
+    assert.equal(entry?.expiresAt, c.after, what);
+    // Written by the EXPIRE when it held, by the SET before it when it did not.
+    const writer = c.result === 1 ? log.index : log.index - 1;
+    assert.deepEqual(entry?.version, { index: writer, term: 1 }, what);
+  }
+});
+
+test('SET KEEPTTL keeps the expiry of a live key and of nothing else', (t) => {
+  // Goal: KEEPTTL keeps a live key's expiry, gives none to an absent or expired key, and
+  // combines with NX, XX and GET as Redis's SET does.
+  const store = openStore(t);
+  const log = new TestLog();
+  for (const c of keepTtlCases) {
+    applyCommands(store, log, ...c.setup);
+    assert.deepEqual(applyOne(store, log, c.set), c.result, c.name);
+    const entry = store.get(c.set.key, optionsAt);
+    assert.deepEqual(
+      entry === null ? null : { value: entry.value, expiresAt: entry.expiresAt },
+      c.after,
+      c.name,
+    );
+  }
 });
 
 test('DEL, MSET, APPEND and FLUSH give Redis results', (t) => {
