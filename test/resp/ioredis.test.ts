@@ -112,6 +112,76 @@ describe('ioredis against a three-node cluster', { timeout: 120_000 }, () => {
     }
   });
 
+  test('SET KEEPTTL and EXPIRE NX, XX, GT and LT answer as Redis 7, errors in its words', async () => {
+    // Goal: the Redis 7 expiry options work on the leader and through a forwarding
+    // follower, and bad combinations are refused with Redis's exact error texts.
+    const forwarding = followers.find((id) => id !== 'n3') ?? leader;
+    for (const id of [leader, forwarding]) {
+      const redis = open(id);
+      const k = `${id}:options`;
+      const ttl = async (): Promise<number> => await redis.ttl(k);
+      assert.equal(await redis.set(k, 'v', 'EX', 100), 'OK');
+      assert.equal(await redis.set(k, 'v2', 'KEEPTTL'), 'OK');
+      assert.equal(await redis.get(k), 'v2');
+      assert.equal(await ttl(), 100, 'KEEPTTL kept the expiry');
+      assert.equal(await redis.call('set', k, 'v3', 'XX', 'GET', 'KEEPTTL'), 'v2');
+      assert.equal(await ttl(), 100);
+      assert.equal(await redis.expire(k, 50, 'GT'), 0);
+      assert.equal(await ttl(), 100);
+      assert.equal(await redis.expire(k, 200, 'GT'), 1);
+      assert.equal(await ttl(), 200);
+      assert.equal(await redis.expire(k, 300, 'LT'), 0);
+      assert.equal(await redis.call('pexpire', k, 150_000, 'XX', 'LT'), 1);
+      assert.equal(await ttl(), 150);
+      assert.equal(await redis.expire(k, 10, 'NX'), 0);
+      assert.equal(await redis.persist(k), 1);
+      assert.equal(await redis.expire(k, 10, 'XX'), 0);
+      assert.equal(await redis.expire(k, 10, 'GT'), 0, 'no expiry counts as infinite');
+      assert.equal(await redis.call('expire', k, 10, 'XX', 'LT'), 0);
+      assert.equal(await ttl(), -1);
+      assert.equal(await redis.expire(k, 10, 'NX'), 1);
+      assert.equal(await ttl(), 10);
+      assert.equal(await redis.expire(`${id}:none`, 10, 'LT'), 0, 'an absent key');
+      assert.equal(await redis.set(k, 'v4'), 'OK');
+      assert.equal(
+        await redis.call('expire', k, 30, 'lt'),
+        1,
+        'options in any case; LT on no expiry',
+      );
+      assert.equal(await redis.expire(k, -1, 'LT'), 1, 'a time past removes the key');
+      assert.equal(await redis.exists(k), 0);
+      const inSeconds = Math.floor(Date.now() / 1000) + 100;
+      assert.equal(await redis.set(k, 'v5', 'EXAT', inSeconds), 'OK');
+      assert.ok(Math.abs((await ttl()) - 100) <= 1);
+
+      const refused = async (args: (string | number)[], text: string): Promise<void> => {
+        await assert.rejects(redis.call(String(args[0]), ...args.slice(1)), (error: Error) => {
+          assert.equal(error.message, text, args.join(' '));
+          return true;
+        });
+      };
+      const nxAnd = 'ERR NX and XX, GT or LT options at the same time are not compatible';
+      await refused(['expire', k, 10, 'NX', 'XX'], nxAnd);
+      await refused(['pexpire', k, 10, 'GT', 'NX'], nxAnd);
+      await refused(['expire', k, 'abc', 'LT', 'NX'], nxAnd);
+      await refused(
+        ['expire', k, 10, 'GT', 'LT'],
+        'ERR GT and LT options at the same time are not compatible',
+      );
+      await refused(['expire', k, 10, 'XX', 'FOO'], 'ERR Unsupported option FOO');
+      await refused(['expire', k, 'abc', 'NX'], 'ERR value is not an integer or out of range');
+      await refused(['set', k, 'v', 'EX', 10, 'KEEPTTL'], 'ERR syntax error');
+      await refused(['set', k, 'v', 'KEEPTTL', 'PXAT', 10], 'ERR syntax error');
+      await refused(['set', k, 'v', 'EX', 10, 'PX', 10], 'ERR syntax error');
+      await refused(['set', k, 'v', 'NX', 'XX'], 'ERR syntax error');
+      await refused(['set', k, 'v', 'EX', 'abc', 'BAD'], 'ERR syntax error');
+      await refused(['set', k, 'v', 'EX'], 'ERR syntax error');
+      await refused(['set', k, 'v', 'EX', 0], "ERR invalid expire time in 'set' command");
+      await refused(['set', k, 'v', 'PX', 'x'], 'ERR value is not an integer or out of range');
+      assert.equal(await redis.get(k), 'v5', 'nothing refused was written');
+    }
+  });
+
   test('a pipeline of 600 commands on a follower answers in order and reads its own writes', async () => {
     // Goal: pipelined writes are forwarded in order, and each read sees the writes before it.
     const forwarding = followers.find((id) => id !== 'n3') ?? leader;

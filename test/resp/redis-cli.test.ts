@@ -83,6 +83,48 @@ describe('redis-cli and redis-benchmark against a three-node cluster', { timeout
     assert.match(resp3.stdout, /^server redis\nversion 7\.2\.0\nproto 3\n/);
   });
 
+  test('redis-cli: SET KEEPTTL and EXPIRE GT, XX and NX on a follower, as Redis 7', async (t) => {
+    // Goal: the expiry options answer as Redis 7 does through redis-cli, errors included.
+    if (!installed) return t.skip(skipMessage);
+    const script = [
+      'SET cli:ttl v EX 100',
+      'SET cli:ttl v2 KEEPTTL',
+      'TTL cli:ttl',
+      'EXPIRE cli:ttl 50 GT',
+      'EXPIRE cli:ttl 200 GT',
+      'TTL cli:ttl',
+      'PERSIST cli:ttl',
+      'EXPIRE cli:ttl 10 XX',
+      'EXPIRE cli:ttl 10 NX',
+      'TTL cli:ttl',
+      'EXPIRE cli:ttl 10 NX XX',
+      'EXPIRE cli:ttl 10 GT LT',
+      'SET cli:ttl v3 EX 10 KEEPTTL',
+      'GET cli:ttl',
+    ].join('\n');
+    const { code, stdout } = await run('redis-cli', ['-p', port(follower)], script);
+    assert.equal(code, 0);
+    assert.deepEqual(
+      stdout.split('\n').filter((line) => line !== ''),
+      [
+        'OK',
+        'OK',
+        '100',
+        '0',
+        '1',
+        '200',
+        '1',
+        '0',
+        '1',
+        '10',
+        'ERR NX and XX, GT or LT options at the same time are not compatible',
+        'ERR GT and LT options at the same time are not compatible',
+        'ERR syntax error',
+        'v2',
+      ],
+    );
+  });
+
   test('redis-cli --pipe inserts 100,000 keys, read back from a follower', async (t) => {
     // Goal: mass insertion works and every key reaches the followers.
     if (!installed) return t.skip(skipMessage);

@@ -3,7 +3,7 @@
  * through `writeFor` (one log entry each; MSET is one entry, so atomic). Argument errors
  * use Redis's own texts.
  */
-import type { Command, KvEntry, MaybePromise } from '../../store/index.js';
+import type { Command, ExpireCondition, KvEntry, MaybePromise } from '../../store/index.js';
 import { parseInteger } from './parser.js';
 import { error, ok, simple, type ErrorReply, type Reply } from './reply.js';
 import { readFor, writeFor, type ServerContext, type Session } from './session.js';
@@ -45,17 +45,20 @@ function valueOf(entry: MaybePromise<KvEntry | null>): MaybePromise<string | nul
     : (entry?.value ?? null);
 }
 
-/** SET key value [NX|XX] [GET] [EX s|PX ms|EXAT s|PXAT ms]. */
+/** SET key value [NX|XX] [GET] [EX s|PX ms|EXAT s|PXAT ms|KEEPTTL]. */
 function set(context: ServerContext, session: Session, args: Args): Reply | Promise<Reply> {
   const at = Date.now();
-  const options = setOptions(args.text, at);
+  const options = setOptions(args.text);
   if ('kind' in options) return options;
+  const expiresAt = options.expiry === undefined ? null : setExpiry(options.expiry, at);
+  if (expiresAt !== null && typeof expiresAt !== 'number') return expiresAt;
   const command: Command = {
     type: 'set',
     key: args.text[1],
     value: args.text[2],
     at,
-    ...(options.expiresAt === null ? {} : { expiresAt: options.expiresAt }),
+    ...(expiresAt === null ? {} : { expiresAt }),
+    ...(options.keepTtl ? { keepTtl: true } : {}),
     ...(options.condition === undefined ? {} : { condition: options.condition }),
     ...(options.get ? { returnOld: true } : {}),
   };
@@ -66,40 +69,57 @@ function set(context: ServerContext, session: Session, args: Args): Reply | Prom
   return writeFor(context, session, command, format, args.raw);
 }
 
+/** The units of SET's expiry options: relative or absolute, in seconds or ms. */
+type ExpiryUnit = 'EX' | 'PX' | 'EXAT' | 'PXAT';
+
 interface SetOptions {
   condition?: 'nx' | 'xx';
   get: boolean;
-  expiresAt: number | null;
+  keepTtl: boolean;
+  /** The expiry option's unit and its amount, still text: read once every option is known. */
+  expiry?: { readonly unit: ExpiryUnit; readonly amount: string };
 }
 
-function setOptions(text: readonly string[], at: number): SetOptions | ErrorReply {
-  const options: SetOptions = { get: false, expiresAt: null };
-  let expirySeen = false;
+const expiryUnits: ReadonlySet<string> = new Set<ExpiryUnit>(['EX', 'PX', 'EXAT', 'PXAT']);
+
+/**
+ * SET's options as Redis 7 reads them: each option may repeat (a repeated expiry of the
+ * same unit wins), NX excludes XX, KEEPTTL and the expiry units exclude each other, and
+ * anything else is a syntax error. The amount is read only once every option is known,
+ * so a syntax error anywhere wins over a bad amount, as in Redis.
+ */
+function setOptions(text: readonly string[]): SetOptions | ErrorReply {
+  const options: SetOptions = { get: false, keepTtl: false };
   for (let i = 3; i < text.length; i++) {
     const option = text[i].toUpperCase();
-    if ((option === 'NX' || option === 'XX') && options.condition === undefined) {
-      options.condition = option === 'NX' ? 'nx' : 'xx';
-    } else if (option === 'GET' && !options.get) {
-      options.get = true;
-    } else if (option === 'KEEPTTL') {
-      return error('ERR KEEPTTL is not supported by Tandem: give the expiry again with PX');
-    } else if (
-      ['EX', 'PX', 'EXAT', 'PXAT'].includes(option) &&
-      !expirySeen &&
+    if (option === 'NX' && options.condition !== 'xx') options.condition = 'nx';
+    else if (option === 'XX' && options.condition !== 'nx') options.condition = 'xx';
+    else if (option === 'GET') options.get = true;
+    else if (option === 'KEEPTTL' && options.expiry === undefined) options.keepTtl = true;
+    else if (
+      expiryUnits.has(option) &&
+      !options.keepTtl &&
+      (options.expiry === undefined || options.expiry.unit === option) &&
       i + 1 < text.length
     ) {
-      const amount = integerArg(text[++i]);
-      if (amount === null) return notAnInteger;
-      const expiresAt = absoluteExpiry(option, amount, at);
-      if (amount <= 0 || expiresAt === null)
-        return error("ERR invalid expire time in 'set' command");
-      options.expiresAt = expiresAt;
-      expirySeen = true;
+      options.expiry = { unit: option as ExpiryUnit, amount: text[++i] };
     } else {
       return syntaxError;
     }
   }
   return options;
+}
+
+/** The absolute expiry (ms) of SET's expiry option, or Redis's error for its amount. */
+function setExpiry(
+  expiry: { readonly unit: ExpiryUnit; readonly amount: string },
+  at: number,
+): number | ErrorReply {
+  const amount = integerArg(expiry.amount);
+  if (amount === null) return notAnInteger;
+  const expiresAt = absoluteExpiry(expiry.unit, amount, at);
+  if (amount <= 0 || expiresAt === null) return error("ERR invalid expire time in 'set' command");
+  return expiresAt;
 }
 
 /** The absolute expiry in ms an EX/PX/EXAT/PXAT amount means, or null when out of range. */
@@ -165,10 +185,12 @@ function mset(context: ServerContext, session: Session, args: Args): Reply | Pro
   return writeFor(context, session, command, okReply, args.raw);
 }
 
-/** EXPIRE and PEXPIRE: `unitMs` per unit of the argument. */
+/** EXPIRE and PEXPIRE key amount [NX|XX|GT|LT]: `unitMs` per unit of the amount. */
 function expire(unitMs: number, name: string): Handler {
   return (context, session, args) => {
-    if (args.text.length > 3) return error(`ERR Unsupported option ${args.text[3]}`);
+    // Redis reads the options before the amount: their errors come first.
+    const condition = expireCondition(args.text.slice(3));
+    if (typeof condition === 'object') return condition;
     const amount = integerArg(args.text[2]);
     if (amount === null) return notAnInteger;
     const at = Date.now();
@@ -181,9 +203,36 @@ function expire(unitMs: number, name: string): Handler {
       key: args.text[1],
       expiresAt: Math.max(expiresAt, 0),
       at,
+      ...(condition === undefined ? {} : { condition }),
     };
     return writeFor(context, session, command, integerReply, args.raw);
   };
+}
+
+/**
+ * EXPIRE's options as Redis 7 reads them: any of NX, XX, GT and LT, repeats allowed; an
+ * unknown one is refused by name; NX goes with none of the others and GT not with LT.
+ * XX GT is GT (which already needs an expiry); XX LT is its own condition.
+ */
+function expireCondition(options: readonly string[]): ExpireCondition | undefined | ErrorReply {
+  const flags = new Set<string>();
+  for (const option of options) {
+    const flag = option.toUpperCase();
+    if (flag !== 'NX' && flag !== 'XX' && flag !== 'GT' && flag !== 'LT') {
+      return error(`ERR Unsupported option ${option}`);
+    }
+    flags.add(flag);
+  }
+  if (flags.has('NX') && flags.size > 1) {
+    return error('ERR NX and XX, GT or LT options at the same time are not compatible');
+  }
+  if (flags.has('GT') && flags.has('LT')) {
+    return error('ERR GT and LT options at the same time are not compatible');
+  }
+  if (flags.has('NX')) return 'nx';
+  if (flags.has('GT')) return 'gt';
+  if (flags.has('LT')) return flags.has('XX') ? 'xx-lt' : 'lt';
+  return flags.has('XX') ? 'xx' : undefined;
 }
 
 function persist(context: ServerContext, session: Session, args: Args): Promise<Reply> {
