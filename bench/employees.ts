@@ -20,6 +20,7 @@ import http from 'node:http';
 import { fileURLToPath } from 'node:url';
 import { createClient, type TandemClient } from '../src/client/index.js';
 import { freePort, sleep, TestCluster } from '../test/node/cluster.js';
+import { median, parseCountOptions } from './stats.js';
 
 interface Options {
   readonly seconds: number;
@@ -39,40 +40,6 @@ interface Load {
 const serviceMain = fileURLToPath(new URL('../examples/employees/main.js', import.meta.url));
 const readSql = 'SELECT id, name, salary, version FROM emp WHERE id = ?';
 const insertSql = 'INSERT INTO emp (id, name, salary) VALUES (?, ?, ?)';
-
-function parseOptions(argv: string[]): Options {
-  const values: Record<string, number> = { seconds: 5, connections: 50, repeats: 3 };
-  let json = false;
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i] as string;
-    if (arg === '--json') {
-      json = true;
-      continue;
-    }
-    const name = arg.replace(/^--/, '');
-    const value = Number(argv[++i]);
-    if (!(name in values) || !Number.isSafeInteger(value) || value < 1) {
-      throw new Error(
-        `bad argument ${arg}; usage: employees.js [--seconds 5] [--connections 50] [--repeats 3] [--json]`,
-      );
-    }
-    values[name] = value;
-  }
-  return {
-    seconds: values.seconds as number,
-    connections: values.connections as number,
-    repeats: values.repeats as number,
-    json,
-  };
-}
-
-function median(values: readonly number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const middle = Math.floor(sorted.length / 2);
-  return sorted.length % 2 === 1
-    ? (sorted[middle] as number)
-    : ((sorted[middle - 1] as number) + (sorted[middle] as number)) / 2;
-}
 
 function medianLoad(loads: readonly Load[]): Load {
   return {
@@ -269,7 +236,11 @@ function report(options: Options, figures: Record<string, Load>): void {
 }
 
 async function main(): Promise<void> {
-  const options = parseOptions(process.argv.slice(2));
+  const options = parseCountOptions(
+    process.argv.slice(2),
+    { seconds: 5, connections: 50, repeats: 3 },
+    'employees.js [--seconds 5] [--connections 50] [--repeats 3] [--json]',
+  );
   const cluster = await TestCluster.create({ nodes: 3, mode: 'quorum' });
   let service: { url: string; child: ChildProcess } | null = null;
   let client: TandemClient | null = null;

@@ -16,6 +16,7 @@
  * gave up on the old leader (a pre-vote or election began) and when one first led.
  */
 import { call, sleep, TestCluster, type ClusterView } from '../test/node/cluster.js';
+import { median } from './stats.js';
 
 const targetMedianMs = 1000;
 const writeEveryMs = 5;
@@ -242,15 +243,6 @@ function quantile(values: number[], q: number): number {
   const sorted = [...values].sort((a, b) => a - b);
   const rank = Math.max(1, Math.ceil(q * sorted.length));
   return sorted[rank - 1] as number;
-}
-
-/** The median; the mean of the two middle values for an even count. */
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const middle = Math.floor(sorted.length / 2);
-  return sorted.length % 2 === 1
-    ? (sorted[middle] as number)
-    : ((sorted[middle - 1] as number) + (sorted[middle] as number)) / 2;
 }
 
 const ms = (value: number | null): string => (value === null ? '-' : `${value.toFixed(0)} ms`);

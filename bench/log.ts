@@ -16,6 +16,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Entry } from '../src/core/types.js';
 import { DiskStorage } from '../src/log/disk-storage.js';
+import { median } from './stats.js';
 
 const runs = 3;
 const appenderCounts = [1, 16, 256] as const;
@@ -49,11 +50,6 @@ interface RawSyncFigures {
 
 function percentile(sorted: Float64Array, fraction: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * fraction))] as number;
-}
-
-function median(values: readonly number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.floor(sorted.length / 2)] as number;
 }
 
 async function withTempDirectory<T>(use: (directory: string) => Promise<T>): Promise<T> {

@@ -25,6 +25,7 @@ import {
   type PostgresServer,
 } from '../src/cli/postgres-server.js';
 import { freePort, TestCluster } from '../test/node/cluster.js';
+import { median, parseCountOptions } from './stats.js';
 
 interface Options {
   readonly seconds: number;
@@ -36,40 +37,6 @@ interface Options {
 const value = 'x'.repeat(64);
 const keySpace = 100_000_000;
 const upsert = 'INSERT INTO kv (k, v) VALUES (?, ?) ON CONFLICT (k) DO UPDATE SET v = excluded.v';
-
-function parseOptions(argv: string[]): Options {
-  const values: Record<string, number> = { seconds: 10, clients: 50, repeats: 3 };
-  let json = false;
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i] as string;
-    if (arg === '--json') {
-      json = true;
-      continue;
-    }
-    const name = arg.replace(/^--/, '');
-    const number = Number(argv[++i]);
-    if (!(name in values) || !Number.isSafeInteger(number) || number < 1) {
-      throw new Error(
-        `bad argument ${arg}; usage: postgres.js [--seconds 10] [--clients 50] [--repeats 3] [--json]`,
-      );
-    }
-    values[name] = number;
-  }
-  return {
-    seconds: values.seconds as number,
-    clients: values.clients as number,
-    repeats: values.repeats as number,
-    json,
-  };
-}
-
-function median(values: readonly number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const middle = Math.floor(sorted.length / 2);
-  return sorted.length % 2 === 1
-    ? (sorted[middle] as number)
-    : ((sorted[middle - 1] as number) + (sorted[middle] as number)) / 2;
-}
 
 /** Runs a PostgreSQL program, as the postgres user when this process is root. */
 function runAsServer(binaries: string, program: string, args: string[]): string {
@@ -212,7 +179,11 @@ async function tandemUpserts(options: Options, leaderUrl: string): Promise<numbe
 }
 
 async function main(): Promise<void> {
-  const options = parseOptions(process.argv.slice(2));
+  const options = parseCountOptions(
+    process.argv.slice(2),
+    { seconds: 10, clients: 50, repeats: 3 },
+    'postgres.js [--seconds 10] [--clients 50] [--repeats 3] [--json]',
+  );
   const binaries = findPostgresBinaries();
   if ('missing' in binaries) {
     console.error(`bench:postgres needs PostgreSQL: ${binaries.missing}`);

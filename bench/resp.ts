@@ -18,6 +18,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freePort, sleep, TestCluster } from '../test/node/cluster.js';
+import { median, parseCountOptions } from './stats.js';
 
 interface Options {
   readonly requests: number;
@@ -39,44 +40,6 @@ const pipelines = [1, 16] as const;
 const clients = 50;
 const valueBytes = 64;
 const keySpace = 100_000;
-
-function parseOptions(argv: string[]): Options {
-  const values: Record<string, number> = {
-    requests: 20_000,
-    'pipelined-requests': 200_000,
-    repeats: 3,
-  };
-  let json = false;
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i] as string;
-    if (arg === '--json') {
-      json = true;
-      continue;
-    }
-    const name = arg.replace(/^--/, '');
-    const value = Number(argv[++i]);
-    if (!(name in values) || !Number.isSafeInteger(value) || value < 1) {
-      throw new Error(
-        `bad argument ${arg}; usage: resp.js [--requests 20000] [--pipelined-requests 200000] [--repeats 3] [--json]`,
-      );
-    }
-    values[name] = value;
-  }
-  return {
-    requests: values.requests as number,
-    pipelinedRequests: values['pipelined-requests'] as number,
-    repeats: values.repeats as number,
-    json,
-  };
-}
-
-function median(values: readonly number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const middle = Math.floor(sorted.length / 2);
-  return sorted.length % 2 === 1
-    ? (sorted[middle] as number)
-    : ((sorted[middle - 1] as number) + (sorted[middle] as number)) / 2;
-}
 
 /** Says which of the needed programs are missing, or null when all are there. */
 function missingPrograms(): string | null {
@@ -232,7 +195,17 @@ const targets: Record<string, number> = {
 };
 
 async function main(): Promise<void> {
-  const options = parseOptions(process.argv.slice(2));
+  const counts = parseCountOptions(
+    process.argv.slice(2),
+    { requests: 20_000, 'pipelined-requests': 200_000, repeats: 3 },
+    'resp.js [--requests 20000] [--pipelined-requests 200000] [--repeats 3] [--json]',
+  );
+  const options: Options = {
+    requests: counts.requests,
+    pipelinedRequests: counts['pipelined-requests'],
+    repeats: counts.repeats,
+    json: counts.json,
+  };
   const missing = missingPrograms();
   if (missing !== null) {
     console.error(`bench:resp needs Redis to compare against: ${missing}`);

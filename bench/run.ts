@@ -12,14 +12,10 @@ import { RaftCore } from '../src/core/core.js';
 import { Prng } from '../src/core/prng.js';
 import type { Durability, Message, NodeId } from '../src/core/types.js';
 import { runSeeds } from '../src/sim/runner.js';
+import { median } from './stats.js';
 
 const rounds = 5;
 const writesPerRound = 20_000;
-
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.floor(sorted.length / 2)] as number;
-}
 
 /** Acknowledged writes per second for a cluster of `voters`, proposing `batch` writes per round trip. */
 function coreThroughput(voters: number, batch: number, durability: Durability): number {

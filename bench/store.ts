@@ -18,6 +18,7 @@ import path from 'node:path';
 import type { Entry } from '../src/core/types.js';
 import { encodeCommand } from '../src/store/commands.js';
 import { SqliteStore } from '../src/store/sqlite.js';
+import { median } from './stats.js';
 
 const entryCount = 200_000;
 const batchEntries = 1024;
@@ -25,11 +26,6 @@ const rounds = 3;
 const valueBytes = 100;
 /** The target the apply path is held to, in entries per second. */
 const targetEntriesPerSecond = 200_000;
-
-function median(values: readonly number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.floor(sorted.length / 2)] as number;
-}
 
 function keyOf(i: number): string {
   return `user:${i.toString().padStart(8, '0')}`;
