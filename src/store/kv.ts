@@ -12,16 +12,21 @@ import { TandemError } from '../core/errors.js';
 import type { Command, ExpireCondition, SqlCommand, Version } from './commands.js';
 import { valueBytesMax } from './commands.js';
 import type { ApplyResult } from './contract.js';
-import { Glob, globPatternLengthMax } from './glob.js';
+import {
+  compileGlob,
+  failed,
+  keysResultMax,
+  notAnInteger,
+  ok,
+  overflow,
+  parseInteger,
+  scanCount,
+  tooLarge,
+} from './kv-rules.js';
 
 /** The most rows one expire-sweep purges, so that a sweep never makes a long transaction. */
 export const sweepKeysMax = 1000;
-/** The most keys KEYS returns; past it the caller is told to use SCAN. */
-export const keysResultMax = 100_000;
-/** The most rows one SCAN call examines. */
-export const scanCountMax = 10_000;
-/** The rows SCAN examines when the caller does not say. */
-export const scanCountDefault = 10;
+export { keysResultMax, scanCountDefault, scanCountMax } from './kv-rules.js';
 
 /** The schema of the key-value table; `expires_at` is absolute ms, null for no expiry. */
 export const kvSchema = `
@@ -60,20 +65,6 @@ interface Row {
   readonly expires_at: number | null;
 }
 
-const notAnInteger = 'ERR value is not an integer or out of range';
-const overflow = 'ERR increment or decrement would overflow';
-const tooLarge = 'ERR string exceeds maximum allowed size';
-/** Redis's integer syntax: no sign on zero, no leading zeros, no spaces, at most 19 digits. */
-const integerSyntax = /^(?:0|-?[1-9][0-9]{0,18})$/;
-
-function ok(value: unknown): ApplyResult {
-  return { ok: true, value };
-}
-
-function failed(error: string): ApplyResult {
-  return { ok: false, error };
-}
-
 function isLive<T extends { readonly expires_at: number | null }>(
   row: T | undefined,
   nowMs: number,
@@ -105,17 +96,6 @@ export function expireConditionHolds(
     case 'xx-lt':
       return currentMs !== null && nextMs < currentMs;
   }
-}
-
-/**
- * Redis INCR's integer: the text must be exactly a base-10 integer. Values past the safe
- * integer range (which Redis would take up to 2^63) are out of range here: results travel
- * as JavaScript numbers.
- */
-function parseInteger(text: string): number | null {
-  if (!integerSyntax.test(text)) return null;
-  const value = Number(text);
-  return Number.isSafeInteger(value) ? value : null;
 }
 
 /** The key-value table of one open database: its prepared statements, writes and reads. */
@@ -319,13 +299,7 @@ export class KvTable {
    * overwritten.
    */
   scan(cursor: number, options: { match?: string; count?: number }, nowMs: number): ScanPage {
-    const count = options.count ?? scanCountDefault;
-    if (!Number.isSafeInteger(cursor) || cursor < 0) {
-      throw new TandemError('TANDEM_BAD_REQUEST', 'ERR invalid cursor');
-    }
-    if (!Number.isSafeInteger(count) || count < 1 || count > scanCountMax) {
-      throw new TandemError('TANDEM_BAD_REQUEST', `SCAN COUNT must be 1 to ${scanCountMax}`);
-    }
+    const count = scanCount(cursor, options);
     const glob = options.match === undefined ? null : compileGlob(options.match);
     const rows = this.#page.all(cursor, count);
     const keys = rows
@@ -334,14 +308,4 @@ export class KvTable {
     const next = rows.length < count ? 0 : (rows.at(-1) as { rowid: number }).rowid;
     return { cursor: next, keys };
   }
-}
-
-function compileGlob(pattern: string): Glob {
-  if (pattern.length > globPatternLengthMax) {
-    throw new TandemError(
-      'TANDEM_BAD_REQUEST',
-      `the pattern is ${pattern.length} characters, over the maximum of ${globPatternLengthMax}`,
-    );
-  }
-  return new Glob(pattern);
 }

@@ -21,12 +21,12 @@
 import { crc32c } from '@node-rs/crc32';
 import { randomUUID } from 'node:crypto';
 import { mkdirSync, readdirSync, rmSync } from 'node:fs';
-import { open, rename, rm, type FileHandle } from 'node:fs/promises';
+import { open, rename, type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
 import { assert } from '../core/assert.js';
 import { TandemError } from '../core/errors.js';
-import type { RestoreMeta, StoreSnapshot } from './contract.js';
-import { checkImagePosition, checksumText, snapshotChunkBytes } from './snapshot-images.js';
+import type { RestoreMeta } from './contract.js';
+import { checkImagePosition, checksumText } from './snapshot-images.js';
 
 /** The image format's magic bytes, with its version: the first bytes of every image. */
 export const postgresImageMagic = Buffer.from('TNDMPG01', 'latin1');
@@ -260,59 +260,6 @@ export async function verifyImageStructure(file: string): Promise<ImageHeader> {
     return header;
   } finally {
     await reader.close();
-  }
-}
-
-/** A file's content in fresh buffers of at most `snapshotChunkBytes`. */
-async function* readChunks(file: string): AsyncGenerator<Uint8Array> {
-  const handle = await open(file, 'r');
-  try {
-    for (;;) {
-      const buffer = Buffer.allocUnsafe(snapshotChunkBytes);
-      const { bytesRead } = await handle.read(buffer, 0, snapshotChunkBytes, null);
-      if (bytesRead === 0) return;
-      yield buffer.subarray(0, bytesRead);
-    }
-  } finally {
-    await handle.close();
-  }
-}
-
-/** A finished image on disk. */
-export class ImageSnapshot implements StoreSnapshot {
-  readonly index: number;
-  readonly term: number;
-  readonly bytes: number;
-  readonly checksum: string;
-  readonly #file: string;
-  #disposed = false;
-
-  constructor(file: string, header: ImageHeader, bytes: number, checksum: string) {
-    this.#file = file;
-    this.index = header.index;
-    this.term = header.term;
-    this.bytes = bytes;
-    this.checksum = checksum;
-  }
-
-  async *chunks(): AsyncGenerator<Uint8Array> {
-    assert(!this.#disposed, 'chunks() of a disposed snapshot');
-    let bytes = 0;
-    for await (const chunk of readChunks(this.#file)) {
-      bytes += chunk.byteLength;
-      yield chunk;
-    }
-    if (bytes !== this.bytes) {
-      throw new TandemError(
-        'TANDEM_STORAGE_FAILED',
-        `the snapshot file changed size on disk: ${bytes} bytes, expected ${this.bytes}`,
-      );
-    }
-  }
-
-  async dispose(): Promise<void> {
-    this.#disposed = true;
-    await rm(this.#file, { force: true });
   }
 }
 

@@ -16,6 +16,7 @@ import type { Version } from './commands.js';
 import { valueBytesMax } from './commands.js';
 import type { ApplyResult } from './contract.js';
 import { expireConditionHolds, sweepKeysMax, type KvCommand } from './kv.js';
+import { failed, notAnInteger, ok, overflow, parseInteger, tooLarge } from './kv-rules.js';
 
 /** A key's row as the batch sees it. `seq` is the row's place in SCAN order. */
 export interface KvRow {
@@ -40,29 +41,8 @@ export interface KvWrites {
   readonly deletes: readonly string[];
 }
 
-const notAnInteger = 'ERR value is not an integer or out of range';
-const overflow = 'ERR increment or decrement would overflow';
-const tooLarge = 'ERR string exceeds maximum allowed size';
-/** Redis's integer syntax: no sign on zero, no leading zeros, no spaces, at most 19 digits. */
-const integerSyntax = /^(?:0|-?[1-9][0-9]{0,18})$/;
-
-function ok(value: unknown): ApplyResult {
-  return { ok: true, value };
-}
-
-function failed(error: string): ApplyResult {
-  return { ok: false, error };
-}
-
 function isLive(row: KvRow | null, nowMs: number): row is KvRow {
   return row !== null && (row.expiresAt === null || row.expiresAt > nowMs);
-}
-
-/** Redis INCR's integer, bounded to safe integers as kv.ts does. */
-function parseInteger(text: string): number | null {
-  if (!integerSyntax.test(text)) return null;
-  const value = Number(text);
-  return Number.isSafeInteger(value) ? value : null;
 }
 
 /** Compares keys by their UTF-8 bytes, as PostgreSQL orders bytea and SQLite orders text. */

@@ -40,16 +40,9 @@ import type {
   SqlStatementResult,
   StoreSnapshot,
 } from './contract.js';
-import { globPatternLengthMax, Glob } from './glob.js';
-import {
-  keysResultMax,
-  scanCountDefault,
-  scanCountMax,
-  sweepKeysMax,
-  type KvCommand,
-  type KvEntry,
-  type ScanPage,
-} from './kv.js';
+import type { Glob } from './glob.js';
+import { compileGlob, scanCount } from './kv-rules.js';
+import { keysResultMax, sweepKeysMax, type KvCommand, type KvEntry, type ScanPage } from './kv.js';
 import {
   bytesLiteral,
   clientQueryTimeoutMs,
@@ -67,7 +60,6 @@ import {
 export { clientQueryTimeoutMs } from './postgres-connection.js';
 import {
   ImageReader,
-  ImageSnapshot,
   ImageWriter,
   newImagePath,
   publishImage,
@@ -91,7 +83,7 @@ import { inlineSql, quoteIdentifier, quoteLiteral, SqlTranslationError } from '.
 import { sessionIdleMsMax, sessionsMax } from './sessions.js';
 import { checkStatement } from './sql-check.js';
 import { queryRowsMax, sqlResultRowsMax, type SqlRow } from './sql-exec.js';
-import { storeFormat } from './snapshot-images.js';
+import { FileSnapshot, storeFormat } from './snapshot-images.js';
 import { applyEntriesMax } from './sqlite.js';
 
 /** The most connections the store's pool opens (applies take one, reads the others). */
@@ -468,13 +460,7 @@ export class PostgresStore implements NodeStore {
     options: { match?: string; count?: number },
     nowMs: number,
   ): Promise<ScanPage> {
-    const count = options.count ?? scanCountDefault;
-    if (!Number.isSafeInteger(cursor) || cursor < 0) {
-      throw new TandemError('TANDEM_BAD_REQUEST', 'ERR invalid cursor');
-    }
-    if (!Number.isSafeInteger(count) || count < 1 || count > scanCountMax) {
-      throw new TandemError('TANDEM_BAD_REQUEST', `SCAN COUNT must be 1 to ${scanCountMax}`);
-    }
+    const count = scanCount(cursor, options);
     const glob = options.match === undefined ? null : compileGlob(options.match);
     const { rows } = await this.#read('scanning keys', (client) =>
       q1(
@@ -542,7 +528,7 @@ export class PostgresStore implements NodeStore {
         'BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY',
       );
       const file = await publishImage(temporary, this.#snapshots);
-      return new ImageSnapshot(file, header, bytes, checksum);
+      return new FileSnapshot(file, header, bytes, checksum);
     } catch (error) {
       await rm(temporary, { force: true });
       throw error;
@@ -1109,16 +1095,6 @@ function sessionUpsert(
   return `INSERT INTO tandem.sessions (id, last_seq, last_at, result, result_index, result_term) VALUES ${values.join(', ')}
     ON CONFLICT (id) DO UPDATE SET last_seq = excluded.last_seq, last_at = excluded.last_at,
       result = excluded.result, result_index = excluded.result_index, result_term = excluded.result_term`;
-}
-
-function compileGlob(pattern: string): Glob {
-  if (pattern.length > globPatternLengthMax) {
-    throw new TandemError(
-      'TANDEM_BAD_REQUEST',
-      `the pattern is ${pattern.length} characters, over the maximum of ${globPatternLengthMax}`,
-    );
-  }
-  return new Glob(pattern);
 }
 
 /** Walks the keys from `prefix` in pages, collecting the live ones that match. */

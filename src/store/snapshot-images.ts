@@ -130,8 +130,8 @@ async function* readChunks(file: string): AsyncGenerator<Uint8Array> {
   }
 }
 
-/** A snapshot image on disk. */
-class FileSnapshot implements StoreSnapshot {
+/** A snapshot image on disk (either kind's), streamed from its file. */
+export class FileSnapshot implements StoreSnapshot {
   readonly index: number;
   readonly term: number;
   readonly bytes: number;

@@ -1,0 +1,64 @@
+/**
+ * The Redis rules both key-value implementations follow (`kv.ts` on SQLite,
+ * `postgres-kv.ts` on PostgreSQL): error texts, integer syntax, result shapes, and the
+ * checks of a SCAN or KEYS request. One copy, so the two stores cannot drift apart.
+ */
+import { TandemError } from '../core/errors.js';
+import type { ApplyResult } from './contract.js';
+import { Glob, globPatternLengthMax } from './glob.js';
+
+/** The most keys KEYS returns; past it the caller is told to use SCAN. */
+export const keysResultMax = 100_000;
+/** The most rows one SCAN call examines. */
+export const scanCountMax = 10_000;
+/** The rows SCAN examines when the caller does not say. */
+export const scanCountDefault = 10;
+
+export const notAnInteger = 'ERR value is not an integer or out of range';
+export const overflow = 'ERR increment or decrement would overflow';
+export const tooLarge = 'ERR string exceeds maximum allowed size';
+/** Redis's integer syntax: no sign on zero, no leading zeros, no spaces, at most 19 digits. */
+const integerSyntax = /^(?:0|-?[1-9][0-9]{0,18})$/;
+
+/** A command's value. */
+export function ok(value: unknown): ApplyResult {
+  return { ok: true, value };
+}
+
+/** A command that failed by its own meaning, with Redis's text. */
+export function failed(error: string): ApplyResult {
+  return { ok: false, error };
+}
+
+/**
+ * Redis INCR's integer. Values past JavaScript's safe integer range (which Redis would
+ * take up to 2^63) are out of range here: results travel as JavaScript numbers.
+ */
+export function parseInteger(text: string): number | null {
+  if (!integerSyntax.test(text)) return null;
+  const value = Number(text);
+  return Number.isSafeInteger(value) ? value : null;
+}
+
+/** A KEYS or SCAN MATCH pattern, refused when too long. */
+export function compileGlob(pattern: string): Glob {
+  if (pattern.length > globPatternLengthMax) {
+    throw new TandemError(
+      'TANDEM_BAD_REQUEST',
+      `the pattern is ${pattern.length} characters, over the maximum of ${globPatternLengthMax}`,
+    );
+  }
+  return new Glob(pattern);
+}
+
+/** Checks a SCAN's cursor and COUNT; returns the count to use. */
+export function scanCount(cursor: number, options: { readonly count?: number }): number {
+  const count = options.count ?? scanCountDefault;
+  if (!Number.isSafeInteger(cursor) || cursor < 0) {
+    throw new TandemError('TANDEM_BAD_REQUEST', 'ERR invalid cursor');
+  }
+  if (!Number.isSafeInteger(count) || count < 1 || count > scanCountMax) {
+    throw new TandemError('TANDEM_BAD_REQUEST', `SCAN COUNT must be 1 to ${scanCountMax}`);
+  }
+  return count;
+}
