@@ -4,6 +4,7 @@
  * checks of a SCAN or KEYS request. One copy, so the two stores cannot drift apart.
  */
 import { TandemError } from '../core/errors.js';
+import type { Command } from './commands.js';
 import type { ApplyResult } from './contract.js';
 import { Glob, globPatternLengthMax } from './glob.js';
 
@@ -61,4 +62,21 @@ export function scanCount(cursor: number, options: { readonly count?: number }):
     throw new TandemError('TANDEM_BAD_REQUEST', `SCAN COUNT must be 1 to ${scanCountMax}`);
   }
   return count;
+}
+
+/**
+ * Whether a SET's NX, XX and compare-and-set conditions let it write, given the key's live
+ * version (null when the key is absent or expired at the command's time).
+ */
+export function setHolds(
+  command: Extract<Command, { type: 'set' }>,
+  live: { readonly index: number; readonly term: number } | null,
+): boolean {
+  const { condition, ifVersion } = command;
+  return (
+    (condition !== 'nx' || live === null) &&
+    (condition !== 'xx' || live !== null) &&
+    (ifVersion === undefined ||
+      (live !== null && live.index === ifVersion.index && live.term === ifVersion.term))
+  );
 }

@@ -21,6 +21,7 @@ import {
   overflow,
   parseInteger,
   scanCount,
+  setHolds,
   tooLarge,
 } from './kv-rules.js';
 
@@ -184,13 +185,10 @@ export class KvTable {
     const live = isLive(old, at) ? old : undefined;
     // A kept expiry is one of a live key, so it is still ahead of `at`.
     const expiresAt = keepTtl === true ? (live?.expires_at ?? null) : (command.expiresAt ?? null);
-    const holds =
-      (condition !== 'nx' || live === undefined) &&
-      (condition !== 'xx' || live !== undefined) &&
-      (ifVersion === undefined ||
-        (live !== undefined &&
-          live.version_index === ifVersion.index &&
-          live.version_term === ifVersion.term));
+    const holds = setHolds(
+      command,
+      live === undefined ? null : { index: live.version_index, term: live.version_term },
+    );
     if (holds) {
       // Like Redis SET PXAT with a time already past, the key is written and gone at once.
       if (expiresAt !== null && expiresAt <= at) this.#delete.get(key);

@@ -16,7 +16,15 @@ import type { Version } from './commands.js';
 import { valueBytesMax } from './commands.js';
 import type { ApplyResult } from './contract.js';
 import { expireConditionHolds, sweepKeysMax, type KvCommand } from './kv.js';
-import { failed, notAnInteger, ok, overflow, parseInteger, tooLarge } from './kv-rules.js';
+import {
+  failed,
+  notAnInteger,
+  ok,
+  overflow,
+  parseInteger,
+  setHolds,
+  tooLarge,
+} from './kv-rules.js';
 
 /** A key's row as the batch sees it. `seq` is the row's place in SCAN order. */
 export interface KvRow {
@@ -158,18 +166,15 @@ export class KvBatch {
   }
 
   #set(command: Extract<KvCommand, { type: 'set' }>, version: Version): ApplyResult {
-    const { key, value, at, condition, ifVersion, returnOld, keepTtl } = command;
+    const { key, value, at, returnOld, keepTtl } = command;
     const old = this.#row(key);
     const live = isLive(old, at) ? old : null;
     // A kept expiry is one of a live key, so it is still ahead of `at`.
     const expiresAt = keepTtl === true ? (live?.expiresAt ?? null) : (command.expiresAt ?? null);
-    const holds =
-      (condition !== 'nx' || live === null) &&
-      (condition !== 'xx' || live !== null) &&
-      (ifVersion === undefined ||
-        (live !== null &&
-          live.versionIndex === ifVersion.index &&
-          live.versionTerm === ifVersion.term));
+    const holds = setHolds(
+      command,
+      live === null ? null : { index: live.versionIndex, term: live.versionTerm },
+    );
     if (holds) {
       if (expiresAt !== null && expiresAt <= at) {
         if (old !== null) this.#delete(key);

@@ -83,7 +83,7 @@ import { inlineSql, quoteIdentifier, quoteLiteral, SqlTranslationError } from '.
 import { sessionIdleMsMax, sessionsMax } from './sessions.js';
 import { checkStatement } from './sql-check.js';
 import { queryRowsMax, sqlResultRowsMax, type SqlRow } from './sql-exec.js';
-import { FileSnapshot, storeFormat } from './snapshot-images.js';
+import { checkRestoreMeta, FileSnapshot, storeFormat } from './snapshot-images.js';
 import { applyEntriesMax } from './sqlite.js';
 
 /** The most connections the store's pool opens (applies take one, reads the others). */
@@ -543,15 +543,7 @@ export class PostgresStore implements NodeStore {
    * SQLite image's, see postgres-from-sqlite.ts) and records the position.
    */
   async restore(meta: RestoreMeta, chunks: AsyncIterable<Uint8Array>): Promise<void> {
-    const sane =
-      Number.isSafeInteger(meta.index) &&
-      meta.index >= 0 &&
-      Number.isSafeInteger(meta.term) &&
-      meta.term >= 0 &&
-      /^[0-9a-f]{8}$/.test(meta.checksum);
-    if (!sane) {
-      throw new TandemError('TANDEM_CORRUPT', `impossible snapshot meta ${JSON.stringify(meta)}`);
-    }
+    checkRestoreMeta(meta);
     const file = newImagePath(this.#snapshots, 'restore');
     const image = await receiveStoreImage(file, meta, chunks, this.clusterId);
     try {

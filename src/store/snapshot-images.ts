@@ -130,6 +130,19 @@ async function* readChunks(file: string): AsyncGenerator<Uint8Array> {
   }
 }
 
+/** Refuses, before anything is received, restore meta that cannot describe an image. */
+export function checkRestoreMeta(meta: RestoreMeta): void {
+  const sane =
+    Number.isSafeInteger(meta.index) &&
+    meta.index >= 0 &&
+    Number.isSafeInteger(meta.term) &&
+    meta.term >= 0 &&
+    /^[0-9a-f]{8}$/.test(meta.checksum);
+  if (!sane) {
+    throw new TandemError('TANDEM_CORRUPT', `impossible snapshot meta ${JSON.stringify(meta)}`);
+  }
+}
+
 /** A snapshot image on disk (either kind's), streamed from its file. */
 export class FileSnapshot implements StoreSnapshot {
   readonly index: number;

@@ -32,6 +32,7 @@ import type {
 import { KvTable, kvSchema, type KvEntry, type ScanPage } from './kv.js';
 import {
   backupPagesPerStep,
+  checkRestoreMeta,
   imagePath,
   metaSchema,
   readPosition,
@@ -295,15 +296,7 @@ export class SqliteStore implements NodeStore {
    */
   async restore(meta: RestoreMeta, chunks: AsyncIterable<Uint8Array>): Promise<void> {
     this.#open();
-    const sane =
-      Number.isSafeInteger(meta.index) &&
-      meta.index >= 0 &&
-      Number.isSafeInteger(meta.term) &&
-      meta.term >= 0 &&
-      /^[0-9a-f]{8}$/.test(meta.checksum);
-    if (!sane) {
-      throw new TandemError('TANDEM_CORRUPT', `impossible snapshot meta ${JSON.stringify(meta)}`);
-    }
+    checkRestoreMeta(meta);
     const file = await this.#receive(meta, chunks);
     // Closing the connection under a running backup would fail that snapshot; the swap
     // below is synchronous, so no new backup can start between this wait and the swap.
