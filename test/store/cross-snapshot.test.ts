@@ -16,6 +16,7 @@ import type {
 import { PostgresStore } from '../../src/store/postgres.js';
 import { rememberedResult } from '../../src/store/postgres-sessions.js';
 import { SqliteStore } from '../../src/store/sqlite.js';
+import { commandArbitrary } from './arbitraries.js';
 import { dump, tempDirectory, TestLog } from './helpers.js';
 import {
   comparable,
@@ -34,7 +35,6 @@ const at = 1_000;
 // ------------------------------------------------------------------ random entries
 
 const key = fc.constantFrom('a', 'b', 'c', 'ü', 'tab\tkey');
-const time = fc.integer({ min: 0, max: 100 });
 const value = fc.oneof(fc.constantFrom('0', '7', 'x', '', 'a\\b\nc'), fc.string({ maxLength: 8 }));
 const session = fc.record({ id: fc.constantFrom('s1', 's2'), seq: fc.integer({ min: 1, max: 6 }) });
 const id = fc.integer({ min: 1, max: 8 });
@@ -86,58 +86,7 @@ const statement: fc.Arbitrary<SqlStatement> = fc.oneof(
   fc.constant({ sql: 'INSERT INTO missing VALUES (1)' }),
 );
 
-const command: fc.Arbitrary<Command> = fc.oneof(
-  fc.record(
-    {
-      type: fc.constant('set' as const),
-      key,
-      value,
-      at: time,
-      expiresAt: fc.option(fc.integer({ min: 0, max: 120 })),
-      condition: fc.constantFrom('nx' as const, 'xx' as const),
-      returnOld: fc.boolean(),
-      session,
-    },
-    { requiredKeys: ['type', 'key', 'value', 'at'] },
-  ),
-  fc.record({
-    type: fc.constant('mset' as const),
-    pairs: fc.array(fc.tuple(key, value), { minLength: 1, maxLength: 3 }),
-    at: time,
-  }),
-  fc.record({
-    type: fc.constant('del' as const),
-    keys: fc.array(key, { minLength: 1, maxLength: 2 }),
-    at: time,
-  }),
-  fc.record(
-    {
-      type: fc.constant('incrby' as const),
-      key,
-      by: fc.integer({ min: -9, max: 9 }),
-      at: time,
-      session,
-    },
-    { requiredKeys: ['type', 'key', 'by', 'at'] },
-  ),
-  fc.record({ type: fc.constant('append' as const), key, value, at: time }),
-  fc.record({
-    type: fc.constant('expire' as const),
-    key,
-    expiresAt: fc.option(fc.integer({ min: 0, max: 120 })),
-    at: time,
-  }),
-  fc.record({ type: fc.constant('expire-sweep' as const), at: time }),
-  fc.record(
-    {
-      type: fc.constant('sql' as const),
-      statements: fc.array(statement, { minLength: 1, maxLength: 3 }),
-      at: time,
-      session,
-    },
-    { requiredKeys: ['type', 'statements', 'at'] },
-  ),
-);
+const command = commandArbitrary({ key, value, statement, session });
 
 /** The tables every history starts with, so that every run has rows to convert. */
 const setup: Command = {

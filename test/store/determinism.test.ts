@@ -3,16 +3,15 @@ import assert from 'node:assert/strict';
 import path from 'node:path';
 import { test } from 'node:test';
 import type { Entry } from '../../src/core/types.js';
-import type { Command, ExpireCondition, SqlStatement } from '../../src/store/commands.js';
+import type { SqlStatement } from '../../src/store/commands.js';
 import type { ApplyResult } from '../../src/store/contract.js';
 import { SqliteStore } from '../../src/store/sqlite.js';
+import { commandArbitrary } from './arbitraries.js';
 import { dump, tempDirectory, TestLog } from './helpers.js';
 
 const key = fc.constantFrom('a', 'b', 'c', 'n');
-const time = fc.integer({ min: 0, max: 100 });
 const value = fc.oneof(fc.constantFrom('0', '7', '-3', 'x', ''), fc.string({ maxLength: 8 }));
 const name = fc.constantFrom('ada', 'bob', 'cy');
-const expireCondition = fc.constantFrom<ExpireCondition>('nx', 'xx', 'gt', 'lt', 'xx-lt');
 
 /** SQL a workload might send, including statements that fail on some states. */
 const statement: fc.Arbitrary<SqlStatement> = fc.oneof(
@@ -32,61 +31,7 @@ const statement: fc.Arbitrary<SqlStatement> = fc.oneof(
   fc.constant({ sql: 'INSERT INTO missing VALUES (1)' }),
 );
 
-const command: fc.Arbitrary<Command> = fc.oneof(
-  fc
-    .record(
-      {
-        type: fc.constant('set' as const),
-        key,
-        value,
-        at: time,
-        expiresAt: fc.option(fc.integer({ min: 0, max: 120 })),
-        condition: fc.constantFrom('nx' as const, 'xx' as const),
-        ifVersion: fc.record({ index: fc.nat({ max: 30 }), term: fc.constant(1) }),
-        returnOld: fc.boolean(),
-        keepTtl: fc.constant(true as const),
-      },
-      { requiredKeys: ['type', 'key', 'value', 'at'] },
-    )
-    // KEEPTTL and an expiry exclude each other: such a command is malformed.
-    .filter((set) => set.keepTtl === undefined || set.expiresAt === undefined),
-  fc.record({
-    type: fc.constant('mset' as const),
-    pairs: fc.array(fc.tuple(key, value), { minLength: 1, maxLength: 3 }),
-    at: time,
-  }),
-  fc.record({
-    type: fc.constant('del' as const),
-    keys: fc.array(key, { minLength: 1, maxLength: 3 }),
-    at: time,
-  }),
-  fc.record({
-    type: fc.constant('incrby' as const),
-    key,
-    by: fc.integer({ min: -10, max: 10 }),
-    at: time,
-  }),
-  fc.record({ type: fc.constant('append' as const), key, value, at: time }),
-  fc
-    .record(
-      {
-        type: fc.constant('expire' as const),
-        key,
-        expiresAt: fc.option(fc.integer({ min: 0, max: 120 })),
-        at: time,
-        condition: expireCondition,
-      },
-      { requiredKeys: ['type', 'key', 'expiresAt', 'at'] },
-    )
-    // PERSIST takes no condition.
-    .filter((expire) => expire.expiresAt !== null || expire.condition === undefined),
-  fc.record({ type: fc.constant('flush' as const), at: time }),
-  fc.record({ type: fc.constant('expire-sweep' as const), at: time }),
-  fc.record({
-    type: fc.constant('sql' as const),
-    statements: fc.array(statement, { minLength: 1, maxLength: 3 }),
-  }),
-);
+const command = commandArbitrary({ key, value, statement });
 
 /** One step of the log: a command, a no-op or membership entry, or a new term. */
 const step = fc.oneof(
