@@ -6,6 +6,7 @@ import { connect } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import { Redis } from 'ioredis';
 import { call, sleep, TestCluster } from '../node/cluster.js';
+import { retrying } from './retrying.js';
 
 function client(cluster: TestCluster, id: string): Redis {
   return new Redis({
@@ -17,23 +18,6 @@ function client(cluster: TestCluster, id: string): Redis {
   }).on('error', () => {
     // Connection errors while a node is down are expected; ioredis reconnects by itself.
   });
-}
-
-/** Retries `run` while the cluster answers TRYAGAIN (no leader yet) or the link is down. */
-async function retrying<T>(run: () => Promise<T>, timeoutMs = 20_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    try {
-      return await run();
-    } catch (error) {
-      const message = (error as Error).message;
-      const transient = /TRYAGAIN|TANDEM_LEADERSHIP_LOST|Connection is closed|ECONNREFUSED/.test(
-        message,
-      );
-      if (!transient || Date.now() > deadline) throw error;
-      await sleep(100);
-    }
-  }
 }
 
 describe('ioredis against a three-node cluster', { timeout: 120_000 }, () => {

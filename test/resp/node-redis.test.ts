@@ -4,7 +4,8 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { createClient } from 'redis';
-import { sleep, TestCluster } from '../node/cluster.js';
+import { TestCluster } from '../node/cluster.js';
+import { retrying } from './retrying.js';
 
 /** A node-redis client for a node's RESP port, reconnecting every 100 ms while it is down. */
 function makeClient(port: number, resp: 2 | 3) {
@@ -15,22 +16,6 @@ function makeClient(port: number, resp: 2 | 3) {
 }
 
 type NodeRedis = ReturnType<typeof makeClient>;
-
-/** Retries `run` while the cluster answers TRYAGAIN (no leader yet) or the link is down. */
-async function retrying<T>(run: () => Promise<T>, timeoutMs = 20_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    try {
-      return await run();
-    } catch (error) {
-      const message = (error as Error).message;
-      const transient =
-        /TRYAGAIN|TANDEM_LEADERSHIP_LOST|closed|ECONNREFUSED|ECONNRESET|offline/i.test(message);
-      if (!transient || Date.now() > deadline) throw error;
-      await sleep(100);
-    }
-  }
-}
 
 describe('node-redis against a three-node cluster', { timeout: 120_000 }, () => {
   let cluster: TestCluster;
