@@ -147,6 +147,12 @@ const tandemTables: readonly ImageTable[] = [
 
 /** A lock id that serialises the creation of the schema by two stores opening at once. */
 const schemaLockId = 0x74616e64;
+/**
+ * The advisory lock a store holds on its database for as long as it is open, on a
+ * connection of its own: a second node given the same database by mistake is refused
+ * instead of sharing it (and silently taking the cluster's redundancy away).
+ */
+const ownerLockId = 0x74616e65;
 
 /** Options of `PostgresStore.open`. */
 export interface PostgresStoreOptions {
@@ -194,9 +200,15 @@ export class PostgresStore implements NodeStore {
   #healthy = true;
   #closed = false;
   #applying = false;
+  readonly #url: string;
+  readonly #connectTimeoutMs: number;
+  /** The connection holding `ownerLockId`; null once it broke, until it is taken again. */
+  #owner: pg.Client | null = null;
 
-  private constructor(pool: pg.Pool, options: PostgresStoreOptions) {
+  private constructor(pool: pg.Pool, url: string, options: PostgresStoreOptions) {
     this.#pool = pool;
+    this.#url = url;
+    this.#connectTimeoutMs = options.connectTimeoutMs ?? connectTimeoutMsDefault;
     this.clusterId = options.clusterId;
     this.#snapshots = options.snapshotsDirectory;
     this.#applyStatementTimeoutMs =
@@ -215,17 +227,55 @@ export class PostgresStore implements NodeStore {
    */
   static async open(url: string, options: PostgresStoreOptions): Promise<PostgresStore> {
     const pool = makePool(url, options);
-    const store = new PostgresStore(pool, options);
+    const store = new PostgresStore(pool, url, options);
     try {
       resetImages(options.snapshotsDirectory);
       store.#applied = await store.#transaction('opening the store', (client) =>
         openSchema(client, options.clusterId),
       );
+      await store.#takeOwnership(
+        (database) =>
+          new TandemError(
+            'TANDEM_BAD_CONFIG',
+            `another Tandem node is using the database ${database}: give each node a database of its own`,
+          ),
+      );
     } catch (error) {
-      await pool.end().catch(() => undefined);
+      await store.close().catch(() => undefined);
       throw error;
     }
     return store;
+  }
+
+  /**
+   * Takes the store's advisory lock on a connection of its own; throws `taken(database)`
+   * when another store holds it, TANDEM_STORE_UNAVAILABLE when the database is away.
+   */
+  async #takeOwnership(taken: (database: string) => TandemError): Promise<void> {
+    const owner = new pg.Client({
+      connectionString: this.#url,
+      connectionTimeoutMillis: this.#connectTimeoutMs,
+      keepAlive: true,
+    });
+    // A connection that breaks loses the lock with it; the next apply takes it again.
+    owner.on('error', () => {
+      if (this.#owner === owner) this.#owner = null;
+    });
+    owner.on('end', () => {
+      if (this.#owner === owner) this.#owner = null;
+    });
+    try {
+      await owner.connect();
+      const { rows } = await owner.query<{ ok: boolean; db: string }>(
+        'SELECT pg_try_advisory_lock($1) AS ok, current_database() AS db',
+        [ownerLockId],
+      );
+      if (rows[0]?.ok !== true) throw taken(rows[0]?.db ?? 'given');
+    } catch (error) {
+      await owner.end().catch(() => undefined);
+      throw storeError(error, 'locking the database for this node');
+    }
+    this.#owner = owner;
   }
 
   /** The last applied index and term, as last read from or written to the database. */
@@ -288,6 +338,17 @@ export class PostgresStore implements NodeStore {
     if (entries.length === 0) return [];
     assert(entries.length <= applyEntriesMax, `apply of ${entries.length} entries at once`);
     assert(!this.#applying, 'apply called again before the previous apply finished');
+    if (this.#owner === null) {
+      // The lock went with a broken connection: nobody else may have taken the database
+      // meanwhile, or this node would be writing into another node's state.
+      await this.#takeOwnership(
+        (database) =>
+          new TandemError(
+            'TANDEM_STORAGE_FAILED',
+            `another Tandem node took the database ${database} while this one was cut off from it`,
+          ),
+      );
+    }
     const commands = entries.map(decodeEntry);
     const last = entries.at(-1) as Entry;
     this.#applying = true;
@@ -562,6 +623,9 @@ export class PostgresStore implements NodeStore {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
+    const owner = this.#owner;
+    this.#owner = null;
+    await owner?.end().catch(() => undefined);
     await this.#pool.end();
   }
 }

@@ -551,7 +551,8 @@ test('entries whose COMMIT was not acknowledged are not applied twice', { skip }
     { type: 'incrby', key: 'n', by: 10, at, session: { id: 'c', seq: 1 } },
   );
   await first.apply(batch);
-  // A second process over the same database still believes nothing was applied.
+  // The process ends; the next one over the same database believes nothing was applied.
+  await first.close();
   const second = await openPostgres(t, url);
   const replay = [...batch, ...entriesOf(log, { type: 'incrby', key: 'n', by: 100, at })];
   const results = await second.apply(replay);
@@ -565,6 +566,25 @@ test('entries whose COMMIT was not acknowledged are not applied twice', { skip }
     AssertionError,
   );
 });
+
+test(
+  'a database another open store holds is refused, and free again once it closes',
+  { skip },
+  async (t) => {
+    // Goal: two nodes given one database by mistake cannot both use it.
+    const url = await freshDatabase();
+    const first = await openPostgres(t, url);
+    await assert.rejects(openPostgres(t, url), (error: unknown) => {
+      assert.ok(error instanceof TandemError);
+      assert.equal(error.code, 'TANDEM_BAD_CONFIG');
+      assert.match(error.message, /another Tandem node is using the database/);
+      return true;
+    });
+    await first.close();
+    const second = await openPostgres(t, url);
+    assert.deepEqual(second.applied, { index: 0, term: 0 });
+  },
+);
 
 test(
   'a PostgreSQL that stops and comes back: unavailable, unhealthy, then resumed',
