@@ -79,9 +79,17 @@ describe('ioredis against a three-node cluster', { timeout: 120_000 }, () => {
       assert.ok((await redis.pttl(key('a'))) > 98_000);
       assert.equal(await redis.persist(key('a')), 1);
       assert.equal(await redis.ttl(key('a')), -1);
+      assert.equal(await redis.expireat(key('a'), Math.floor(Date.now() / 1000) + 200), 1);
+      const atTtl = await redis.ttl(key('a'));
+      assert.ok(atTtl > 197 && atTtl <= 200, `ttl after EXPIREAT ${atTtl}`);
+      assert.equal(await redis.persist(key('a')), 1);
       assert.equal(await redis.exists(key('a'), key('b'), key('none')), 2);
       assert.equal(await redis.type(key('a')), 'string');
       assert.equal(await redis.del(key('a'), key('none')), 1);
+      // PEXPIREAT in the past removes the key at once, as in Redis.
+      assert.equal(await redis.set(key('gone'), 'x'), 'OK');
+      assert.equal(await redis.pexpireat(key('gone'), Date.now() - 1000), 1);
+      assert.equal(await redis.exists(key('gone')), 0);
       assert.deepEqual((await redis.keys(`${id}:*`)).sort(), [key('b'), key('n'), key('s')]);
       const [cursor, found] = await redis.scan('0', 'MATCH', `${id}:*`, 'COUNT', 1000);
       assert.equal(cursor, '0');

@@ -185,8 +185,11 @@ function mset(context: ServerContext, session: Session, args: Args): Reply | Pro
   return writeFor(context, session, command, okReply, args.raw);
 }
 
-/** EXPIRE and PEXPIRE key amount [NX|XX|GT|LT]: `unitMs` per unit of the amount. */
-function expire(unitMs: number, name: string): Handler {
+/**
+ * EXPIRE, PEXPIRE, EXPIREAT and PEXPIREAT key amount [NX|XX|GT|LT]: `unitMs` per unit of
+ * the amount, which is from now, or from the Unix epoch when `absolute`.
+ */
+function expire(unitMs: number, name: string, absolute = false): Handler {
   return (context, session, args) => {
     // Redis reads the options before the amount: their errors come first.
     const condition = expireCondition(args.text.slice(3));
@@ -194,7 +197,7 @@ function expire(unitMs: number, name: string): Handler {
     const amount = integerArg(args.text[2]);
     if (amount === null) return notAnInteger;
     const at = Date.now();
-    const expiresAt = at + amount * unitMs;
+    const expiresAt = (absolute ? 0 : at) + amount * unitMs;
     if (!Number.isSafeInteger(expiresAt)) {
       return error(`ERR invalid expire time in '${name}' command`);
     }
@@ -315,6 +318,8 @@ export const keyCommands: Readonly<
   mset: { arity: -3, write: true, run: mset },
   expire: { arity: -3, write: true, run: expire(1000, 'expire') },
   pexpire: { arity: -3, write: true, run: expire(1, 'pexpire') },
+  expireat: { arity: -3, write: true, run: expire(1000, 'expireat', true) },
+  pexpireat: { arity: -3, write: true, run: expire(1, 'pexpireat', true) },
   persist: { arity: 2, write: true, run: persist },
   ttl: { arity: 2, write: false, run: ttl(true) },
   pttl: { arity: 2, write: false, run: ttl(false) },
