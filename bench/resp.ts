@@ -1,7 +1,8 @@
 /**
  * The Redis protocol face against Redis itself (a benchmark: figures, not pass/fail).
  *
- *   node dist/bench/resp.js [--requests 20000] [--pipelined-requests 200000] [--repeats 3] [--json]
+ *   node dist/bench/resp.js [--set-requests 20000] [--get-requests 200000]
+ *     [--pipelined-set-requests 200000] [--pipelined-get-requests 1000000] [--repeats 3] [--json]
  *
  * In one run, with redis-benchmark (50 clients, 64-byte values, 100 000 random keys),
  * without and with 16-deep pipelining, SET and GET on:
@@ -10,7 +11,8 @@
  *  - Redis 7, a primary and one replica with `appendonly yes` and `appendfsync always`
  *    (each write durable on one node), beside a three-node Tandem cluster in `quorum` mode
  *    (each write durable on two nodes) (target for SET: at least 1.0x).
- * Tandem is measured on its leader. Each figure is the median of `--repeats` runs; the
+ * Each test runs long enough to reach a steady state on both systems (GET is much faster
+ * than a durable SET, so it gets more requests). Tandem is measured on its leader. Each figure is the median of `--repeats` runs; the
  * ratio is Tandem's median over Redis's.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
@@ -21,8 +23,10 @@ import { freePort, sleep, TestCluster } from '../test/node/cluster.js';
 import { median, parseCountOptions } from './stats.js';
 
 interface Options {
-  readonly requests: number;
-  readonly pipelinedRequests: number;
+  /** Requests of each test, by test and pipeline depth. */
+  readonly requests: Readonly<
+    Record<`${(typeof tests)[number]} -P ${(typeof pipelines)[number]}`, number>
+  >;
   readonly repeats: number;
   readonly json: boolean;
 }
@@ -55,8 +59,13 @@ function missingPrograms(): string | null {
  * Runs redis-benchmark for SET and GET against `port`; throws when a test gave errors
  * (redis-benchmark prints them and goes on).
  */
-function benchmark(port: number, pipeline: number, requests: number): Map<string, Figure> {
-  const args = ['-p', String(port), '-t', 'set,get', '-n', String(requests)];
+function benchmark(
+  port: number,
+  pipeline: number,
+  test: (typeof tests)[number],
+  requests: number,
+): Map<string, Figure> {
+  const args = ['-p', String(port), '-t', test.toLowerCase(), '-n', String(requests)];
   args.push('-c', String(clients), '-d', String(valueBytes), '-r', String(keySpace));
   args.push('-P', String(pipeline), '--csv');
   const run = spawnSync('redis-benchmark', args, { encoding: 'utf8', timeout: 600_000 });
@@ -73,9 +82,7 @@ function benchmark(port: number, pipeline: number, requests: number): Map<string
     if (test === undefined || !tests.includes(test as (typeof tests)[number])) continue;
     figures.set(test, { requestsPerSecond: Number(rps), p50Ms: Number(p50), p99Ms: Number(p99) });
   }
-  for (const test of tests) {
-    if (!figures.has(test)) throw new Error(`redis-benchmark printed no ${test} figure`);
-  }
+  if (!figures.has(test)) throw new Error(`redis-benchmark printed no ${test} figure`);
   return figures;
 }
 
@@ -165,9 +172,12 @@ async function measure(
   try {
     for (let repeat = 0; repeat < options.repeats; repeat++) {
       for (const pipeline of pipelines) {
-        const requests = pipeline === 1 ? options.requests : options.pipelinedRequests;
-        record(redis, benchmark(pair.port, pipeline, requests), pipeline);
-        record(tandem, benchmark(port, pipeline, requests), pipeline);
+        // SET first: GET then reads the keys it wrote.
+        for (const test of tests) {
+          const requests = options.requests[`${test} -P ${pipeline}`];
+          record(redis, benchmark(pair.port, pipeline, test, requests), pipeline);
+          record(tandem, benchmark(port, pipeline, test, requests), pipeline);
+        }
       }
     }
   } finally {
@@ -197,12 +207,22 @@ const targets: Record<string, number> = {
 async function main(): Promise<void> {
   const counts = parseCountOptions(
     process.argv.slice(2),
-    { requests: 20_000, 'pipelined-requests': 200_000, repeats: 3 },
-    'resp.js [--requests 20000] [--pipelined-requests 200000] [--repeats 3] [--json]',
+    {
+      'set-requests': 20_000,
+      'get-requests': 200_000,
+      'pipelined-set-requests': 200_000,
+      'pipelined-get-requests': 1_000_000,
+      repeats: 3,
+    },
+    'resp.js [--set-requests 20000] [--get-requests 200000] [--pipelined-set-requests 200000] [--pipelined-get-requests 1000000] [--repeats 3] [--json]',
   );
   const options: Options = {
-    requests: counts.requests,
-    pipelinedRequests: counts['pipelined-requests'],
+    requests: {
+      'SET -P 1': counts['set-requests'],
+      'GET -P 1': counts['get-requests'],
+      'SET -P 16': counts['pipelined-set-requests'],
+      'GET -P 16': counts['pipelined-get-requests'],
+    },
     repeats: counts.repeats,
     json: counts.json,
   };
