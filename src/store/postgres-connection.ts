@@ -181,3 +181,37 @@ export async function q1(
   assert(!Array.isArray(result), 'one statement gives one result');
   return result;
 }
+
+/** A user table: its name and the columns COPY moves (stored ones), with their types. */
+export interface UserTable {
+  readonly name: string;
+  readonly columns: readonly string[];
+  readonly types: readonly string[];
+}
+
+/**
+ * The user tables (schema `public`) in name order, each with its stored columns (not
+ * generated, not dropped) in column order: what snapshots copy and restores fill.
+ */
+export async function userTables(client: pg.PoolClient): Promise<UserTable[]> {
+  const { rows } = await q1(
+    client,
+    `
+    SELECT c.relname AS name,
+           array_agg(a.attname::text ORDER BY a.attnum) AS columns,
+           array_agg(t.typname::text ORDER BY a.attnum) AS types
+      FROM pg_class c
+      JOIN pg_namespace n ON n.oid = c.relnamespace
+      JOIN pg_attribute a ON a.attrelid = c.oid
+      JOIN pg_type t ON t.oid = a.atttypid
+     WHERE n.nspname = 'public' AND c.relkind = 'r'
+       AND a.attnum > 0 AND NOT a.attisdropped AND a.attgenerated = ''
+     GROUP BY c.relname
+     ORDER BY c.relname COLLATE "C"`,
+  );
+  return rows.map((row) => ({
+    name: row.name as string,
+    columns: row.columns as string[],
+    types: row.types as string[],
+  }));
+}

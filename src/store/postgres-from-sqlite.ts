@@ -22,19 +22,12 @@ import { from as copyFrom } from 'pg-copy-streams';
 import { TandemError } from '../core/errors.js';
 import type { LogPosition } from './contract.js';
 import { copyChunks, type CopyValue } from './copy-text.js';
-import { isStatementFailure, q, q1 } from './postgres-connection.js';
+import { isStatementFailure, q, q1, userTables, type UserTable } from './postgres-connection.js';
 import { quoteIdentifier } from './postgres-sql.js';
 import { readPosition } from './snapshot-images.js';
 
 /** The most schema statements a SQLite image may carry: a bound on the DDL replay. */
 export const imageSchemaStatementsMax = 100_000;
-
-/** A user table as PostgreSQL created it: its name and stored columns with their types. */
-interface TargetTable {
-  readonly name: string;
-  readonly columns: readonly string[];
-  readonly types: readonly string[];
-}
 
 /** What the image held besides its rows: where it stands and how many sessions it has. */
 export interface SqliteImageSummary {
@@ -60,7 +53,7 @@ export async function loadSqliteImage(
   try {
     const position = readPosition(image);
     await replaySchema(client, schemaStatements(image));
-    for (const table of await targetTables(client)) await copyTable(client, image, table);
+    for (const table of await userTables(client)) await copyTable(client, image, table);
     await copyKv(client, image);
     const sessionCount = await copySessions(client, image);
     return { position, sessionCount };
@@ -112,30 +105,6 @@ async function replaySchema(client: pg.PoolClient, statements: readonly string[]
   }
 }
 
-/** The user tables the schema created, with the columns COPY moves (stored ones) and their types. */
-async function targetTables(client: pg.PoolClient): Promise<TargetTable[]> {
-  const { rows } = await q1(
-    client,
-    `
-    SELECT c.relname AS name,
-           array_agg(a.attname::text ORDER BY a.attnum) AS columns,
-           array_agg(t.typname::text ORDER BY a.attnum) AS types
-      FROM pg_class c
-      JOIN pg_namespace n ON n.oid = c.relnamespace
-      JOIN pg_attribute a ON a.attrelid = c.oid
-      JOIN pg_type t ON t.oid = a.atttypid
-     WHERE n.nspname = 'public' AND c.relkind = 'r'
-       AND a.attnum > 0 AND NOT a.attisdropped AND a.attgenerated = ''
-     GROUP BY c.relname
-     ORDER BY c.relname COLLATE "C"`,
-  );
-  return rows.map((row) => ({
-    name: row.name as string,
-    columns: row.columns as string[],
-    types: row.types as string[],
-  }));
-}
-
 /**
  * One SQLite value as PostgreSQL's text input for a column of `type`: integers exactly
  * (read as bigints), reals in their shortest exact form, text as is, and a BLOB only into
@@ -157,7 +126,7 @@ function copyValue(value: unknown, type: string, where: () => string): CopyValue
 async function copyTable(
   client: pg.PoolClient,
   image: Database.Database,
-  table: TargetTable,
+  table: UserTable,
 ): Promise<void> {
   const list = table.columns.map(quoteIdentifier).join(', ');
   let select: Database.Statement<[], unknown[]>;

@@ -55,6 +55,7 @@ import {
   sessionSettings,
   storeError,
   typeParsers,
+  userTables,
 } from './postgres-connection.js';
 
 export { clientQueryTimeoutMs } from './postgres-connection.js';
@@ -1211,27 +1212,6 @@ function readableQuery(sql: string, params: SqlParams | undefined): string {
   return text;
 }
 
-/** The user tables and the columns COPY moves (stored, not generated, not dropped). */
-async function userTables(client: pg.PoolClient): Promise<ImageTable[]> {
-  const { rows } = await q1(
-    client,
-    `
-    SELECT c.relname AS name, array_agg(a.attname::text ORDER BY a.attnum) AS columns
-      FROM pg_class c
-      JOIN pg_namespace n ON n.oid = c.relnamespace
-      JOIN pg_attribute a ON a.attrelid = c.oid
-     WHERE n.nspname = 'public' AND c.relkind = 'r'
-       AND a.attnum > 0 AND NOT a.attisdropped AND a.attgenerated = ''
-     GROUP BY c.relname
-     ORDER BY c.relname COLLATE "C"`,
-  );
-  return rows.map((row) => ({
-    schema: 'public' as const,
-    name: row.name as string,
-    columns: row.columns as string[],
-  }));
-}
-
 function qualified(table: ImageTable): string {
   return `${quoteIdentifier(table.schema)}.${quoteIdentifier(table.name)} (${table.columns.map(quoteIdentifier).join(', ')})`;
 }
@@ -1259,7 +1239,14 @@ async function writeImage(
     term: meta.applied_term,
     sessionCount: meta.session_count,
     ddl: ddlRows.map((row) => row.statement as string),
-    tables: [...tandemTables, ...(await userTables(client))],
+    tables: [
+      ...tandemTables,
+      ...(await userTables(client)).map(({ name, columns }): ImageTable => ({
+        schema: 'public',
+        name,
+        columns,
+      })),
+    ],
   };
   const writer = await ImageWriter.create(file, header);
   try {
