@@ -81,25 +81,54 @@ async function appliedEverywhere(cluster: TestCluster, ids: string[], index: num
 const createTable =
   'CREATE TABLE IF NOT EXISTS emp (id INT PRIMARY KEY, name TEXT NOT NULL, salary INT NOT NULL)';
 
-describe('three nodes on three PostgreSQL servers', { skip, timeout: 240_000 }, () => {
-  const servers: PostgresServer[] = [];
-  let cluster: TestCluster;
+/** A suite's cluster: three nodes, those named keeping their state in a PostgreSQL of their own. */
+interface SuiteCluster {
+  readonly cluster: TestCluster;
+  /** The PostgreSQL server of each node that has one. */
+  server(id: string): PostgresServer;
+}
 
+/**
+ * Registers, in the current suite, a three-node cluster started before its tests and
+ * removed after them: the nodes in `postgresNodes` each get a throwaway PostgreSQL server,
+ * and every node gets `extraArgs`.
+ */
+function suiteCluster(postgresNodes: readonly string[], extraArgs: string[] = []): SuiteCluster {
+  const servers = new Map<string, PostgresServer>();
+  let cluster: TestCluster | null = null;
   before(async () => {
-    for (let i = 0; i < 3; i++) servers.push(await startPostgres({ fsync: false }));
+    for (const id of postgresNodes) servers.set(id, await startPostgres({ fsync: false }));
     cluster = await TestCluster.create({
       nodes: 3,
-      extraArgs: (id) => ['--store', (servers[Number(id.slice(1)) - 1] as PostgresServer).url],
+      extraArgs: (id) => {
+        const server = servers.get(id);
+        return [...extraArgs, ...(server === undefined ? [] : ['--store', server.url])];
+      },
     });
     cluster.startAll();
   });
-
   after(async () => {
     await cluster?.destroy();
-    for (const server of servers) await server.destroy();
+    for (const server of servers.values()) await server.destroy();
   });
+  return {
+    get cluster() {
+      assert.ok(cluster !== null, 'the cluster starts before the tests');
+      return cluster;
+    },
+    server(id) {
+      const server = servers.get(id);
+      assert.ok(server !== undefined, `${id} keeps no PostgreSQL`);
+      return server;
+    },
+  };
+}
+
+describe('three nodes on three PostgreSQL servers', { skip, timeout: 240_000 }, () => {
+  const suite = suiteCluster(['n1', 'n2', 'n3']);
 
   test('writes survive kill -9 of nodes and a PostgreSQL restart; every database ends with the same rows', async () => {
+    const { cluster } = suite;
     // Goal: one log decides the order, each database applies it exactly once, and a node
     // whose database was away catches up instead of silently diverging.
     const leader = await cluster.leader();
@@ -127,7 +156,7 @@ describe('three nodes on three PostgreSQL servers', { skip, timeout: 240_000 }, 
 
     // The PostgreSQL of a follower goes away: that node says so and holds; the others go on.
     const follower = survivors.find((id) => id !== second) as string;
-    const server = servers[Number(follower.slice(1)) - 1] as PostgresServer;
+    const server = suite.server(follower);
     await server.stop();
     let last = 0;
     for (let id = 41; id <= 60; id++) {
@@ -159,29 +188,17 @@ describe('three nodes on three PostgreSQL servers', { skip, timeout: 240_000 }, 
       name: `e${i + 1}`,
       salary: i < 20 ? i + 2 : i + 1,
     }));
-    for (const each of servers) assert.deepEqual(await postgresRows(each.url), expected);
+    for (const id of ['n1', 'n2', 'n3']) {
+      assert.deepEqual(await postgresRows(suite.server(id).url), expected);
+    }
   });
 });
 
 describe('a cluster mixing SQLite and PostgreSQL nodes', { skip, timeout: 180_000 }, () => {
-  let server: PostgresServer;
-  let cluster: TestCluster;
-
-  before(async () => {
-    server = await startPostgres({ fsync: false });
-    cluster = await TestCluster.create({
-      nodes: 3,
-      extraArgs: (id) => (id === 'n2' ? ['--store', server.url] : []),
-    });
-    cluster.startAll();
-  });
-
-  after(async () => {
-    await cluster?.destroy();
-    await server?.destroy();
-  });
+  const suite = suiteCluster(['n2']);
 
   test('SQLite and PostgreSQL nodes converge to the same rows and the same keys', async () => {
+    const { cluster } = suite;
     // Goal: the state machines of both kinds apply the same log to the same result.
     const leader = await cluster.leader();
     const url = cluster.url(leader);
@@ -207,7 +224,7 @@ describe('a cluster mixing SQLite and PostgreSQL nodes', { skip, timeout: 180_00
     const last = await execute(url, 'UPDATE emp SET name = ? WHERE id = ?', ['renamed', 2]);
     await appliedEverywhere(cluster, ['n1', 'n2', 'n3'], last);
 
-    const fromPostgres = await postgresRows(server.url);
+    const fromPostgres = await postgresRows(suite.server('n2').url);
     assert.equal(fromPostgres.length, 25);
     assert.ok(!fromPostgres.some((row) => row.id === 99), 'the failed command left nothing');
     assert.equal(fromPostgres.find((row) => row.id === 2)?.name, 'renamed');
@@ -226,29 +243,11 @@ describe('a cluster mixing SQLite and PostgreSQL nodes', { skip, timeout: 180_00
 const rowsPerBatch = 150;
 
 describe('snapshots between SQLite and PostgreSQL nodes', { skip, timeout: 240_000 }, () => {
-  let server: PostgresServer;
-  let cluster: TestCluster;
-
-  before(async () => {
-    server = await startPostgres({ fsync: false });
-    cluster = await TestCluster.create({
-      nodes: 3,
-      extraArgs: (id) => [
-        '--snapshot-every',
-        '20',
-        ...(id === 'n2' ? ['--store', server.url] : []),
-      ],
-    });
-    cluster.startAll();
-  });
-
-  after(async () => {
-    await cluster?.destroy();
-    await server?.destroy();
-  });
+  const suite = suiteCluster(['n2'], ['--snapshot-every', '20']);
 
   /** Makes `id` the leader, by a transfer when another node leads. */
   async function lead(id: string): Promise<void> {
+    const { cluster } = suite;
     const deadline = Date.now() + 30_000;
     for (;;) {
       const leader = await cluster.leader();
@@ -265,6 +264,7 @@ describe('snapshots between SQLite and PostgreSQL nodes', { skip, timeout: 240_0
    * so that what the leader queued for the stopped node is not enough to catch up.
    */
   async function catchUpBySnapshot(leader: string, lagging: string, from: number) {
+    const { cluster } = suite;
     await cluster.stop(lagging);
     let last = 0;
     for (let id = from; id < from + rowsPerBatch; id++) {
@@ -291,6 +291,7 @@ describe('snapshots between SQLite and PostgreSQL nodes', { skip, timeout: 240_0
   }
 
   test('a lagging node installs a snapshot taken by a node of the other kind', async () => {
+    const { cluster } = suite;
     // Goal: past the compacted log, a PostgreSQL follower catches up from a SQLite
     // leader's snapshot and a SQLite follower from a PostgreSQL leader's, and every
     // database ends with the same rows.
@@ -299,7 +300,7 @@ describe('snapshots between SQLite and PostgreSQL nodes', { skip, timeout: 240_0
     await catchUpBySnapshot('n1', 'n2', 1);
     await lead('n2');
     await catchUpBySnapshot('n2', 'n1', 1000);
-    const rows = await postgresRows(server.url);
+    const rows = await postgresRows(suite.server('n2').url);
     assert.equal(rows.length, 2 * rowsPerBatch);
     for (const id of ['n1', 'n3']) {
       assert.deepEqual(sqliteRows(join(cluster.node(id).dir, 'state.db')), rows);
