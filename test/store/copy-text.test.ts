@@ -1,6 +1,5 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { TandemError } from '../../src/core/errors.js';
 import {
   copyChunks,
   CopyTextParser,
@@ -9,6 +8,7 @@ import {
   type CopyField,
   type CopyValue,
 } from '../../src/store/copy-text.js';
+import { isCorrupt } from './helpers.js';
 
 const rows: CopyValue[][] = [
   ['plain', '1', null],
@@ -39,11 +39,6 @@ function expected(values: readonly CopyValue[][]): CopyField[][] {
       return Buffer.from(`\\x${Buffer.from(value).toString('hex')}`, 'latin1');
     }),
   );
-}
-
-function isCorrupt(pattern: RegExp): (error: unknown) => boolean {
-  return (error) =>
-    error instanceof TandemError && error.code === 'TANDEM_CORRUPT' && pattern.test(error.message);
 }
 
 test('COPY text rows survive encoding and parsing whole, byte by byte, and split anywhere', () => {

@@ -1,10 +1,8 @@
-import { crc32c } from '@node-rs/crc32';
 import fc from 'fast-check';
 import assert from 'node:assert/strict';
 import { readdirSync } from 'node:fs';
 import path from 'node:path';
 import { after, test } from 'node:test';
-import { TandemError } from '../../src/core/errors.js';
 import type { Entry } from '../../src/core/types.js';
 import type { Command, SqlStatement } from '../../src/store/commands.js';
 import type {
@@ -17,7 +15,15 @@ import { PostgresStore } from '../../src/store/postgres.js';
 import { rememberedResult } from '../../src/store/postgres-sessions.js';
 import { SqliteStore } from '../../src/store/sqlite.js';
 import { commandArbitrary } from './arbitraries.js';
-import { dump, tempDirectory, TestLog } from './helpers.js';
+import {
+  checksummedGarbage,
+  collect,
+  dump,
+  isCorrupt,
+  replay,
+  tempDirectory,
+  TestLog,
+} from './helpers.js';
 import {
   comparable,
   freshDatabase,
@@ -170,21 +176,6 @@ function sqliteContent(store: SqliteStore): unknown {
 
 function toEntries(log: TestLog, commands: readonly Command[]): Entry[] {
   return commands.map((c) => log.command(c));
-}
-
-function isCorrupt(pattern: RegExp): (error: unknown) => boolean {
-  return (error) =>
-    error instanceof TandemError && error.code === 'TANDEM_CORRUPT' && pattern.test(error.message);
-}
-
-async function collect(chunks: AsyncIterable<Uint8Array>): Promise<Uint8Array[]> {
-  const all: Uint8Array[] = [];
-  for await (const chunk of chunks) all.push(chunk);
-  return all;
-}
-
-async function* replay(chunks: readonly Uint8Array[]): AsyncGenerator<Uint8Array> {
-  yield* chunks;
 }
 
 function metaOf(snapshot: StoreSnapshot): RestoreMeta {
@@ -420,14 +411,9 @@ async function refusesDamaged(target: NodeStore, snapshot: StoreSnapshot): Promi
     target.restore({ ...meta, term: meta.term + 1 }, replay(chunks)),
     isCorrupt(/but was sent as .* term/),
   );
-  const garbage = new TextEncoder().encode('neither kind of image, but checksummed honestly');
-  const garbageMeta = {
-    index: 0,
-    term: 0,
-    checksum: (crc32c(garbage) >>> 0).toString(16).padStart(8, '0'),
-  };
+  const garbage = checksummedGarbage('neither kind of image, but checksummed honestly');
   await assert.rejects(
-    target.restore(garbageMeta, replay([garbage])),
+    target.restore(garbage.meta, replay([garbage.data])),
     isCorrupt(/not a Tandem store/),
   );
 }

@@ -6,8 +6,11 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { TestContext } from 'node:test';
+import { crc32c } from '@node-rs/crc32';
+import { TandemError } from '../../src/core/errors.js';
 import type { Entry } from '../../src/core/types.js';
 import { encodeCommand, type Command } from '../../src/store/commands.js';
+import type { RestoreMeta } from '../../src/store/contract.js';
 import { SqliteStore } from '../../src/store/sqlite.js';
 
 /** A fresh directory, removed when the test ends. */
@@ -117,4 +120,29 @@ export function dump(store: SqliteStore, options: DumpOptions = {}): string {
           .map((row) => ({ ...row, result: Buffer.from(row.result as Uint8Array).toString('hex') }))
       : undefined;
   return JSON.stringify({ meta, kv, schema, tables, sessions });
+}
+
+/** Every chunk of a snapshot image, in order. */
+export async function collect(chunks: AsyncIterable<Uint8Array>): Promise<Uint8Array[]> {
+  const all: Uint8Array[] = [];
+  for await (const chunk of chunks) all.push(chunk);
+  return all;
+}
+
+/** Chunks collected before, streamed again as a restore takes them. */
+export async function* replay(chunks: readonly Uint8Array[]): AsyncGenerator<Uint8Array> {
+  yield* chunks;
+}
+
+/** Matches a TANDEM_CORRUPT error whose message matches `pattern`. */
+export function isCorrupt(pattern: RegExp): (error: unknown) => boolean {
+  return (error) =>
+    error instanceof TandemError && error.code === 'TANDEM_CORRUPT' && pattern.test(error.message);
+}
+
+/** Bytes that are no store's image, with meta whose checksum they honestly match. */
+export function checksummedGarbage(text: string): { meta: RestoreMeta; data: Uint8Array } {
+  const data = new TextEncoder().encode(text);
+  const checksum = (crc32c(data) >>> 0).toString(16).padStart(8, '0');
+  return { meta: { index: 0, term: 0, checksum }, data };
 }

@@ -1,14 +1,22 @@
-import { crc32c } from '@node-rs/crc32';
 import assert from 'node:assert/strict';
 import { readdirSync } from 'node:fs';
 import path from 'node:path';
 import { test, type TestContext } from 'node:test';
-import { TandemError } from '../../src/core/errors.js';
 import type { Entry } from '../../src/core/types.js';
 import type { StoreSnapshot } from '../../src/store/contract.js';
 import { snapshotChunkBytes } from '../../src/store/snapshot-images.js';
 import { SqliteStore } from '../../src/store/sqlite.js';
-import { applyCommands, dump, openStore, tempDirectory, TestLog } from './helpers.js';
+import {
+  applyCommands,
+  checksummedGarbage,
+  collect,
+  dump,
+  isCorrupt,
+  openStore,
+  replay,
+  tempDirectory,
+  TestLog,
+} from './helpers.js';
 
 const at = 1_000;
 
@@ -40,21 +48,6 @@ function workload(log: TestLog, count: number): Entry[] {
     );
   }
   return entries;
-}
-
-async function collect(chunks: AsyncIterable<Uint8Array>): Promise<Uint8Array[]> {
-  const all: Uint8Array[] = [];
-  for await (const chunk of chunks) all.push(chunk);
-  return all;
-}
-
-async function* replay(chunks: readonly Uint8Array[]): AsyncGenerator<Uint8Array> {
-  yield* chunks;
-}
-
-function isCorrupt(pattern: RegExp): (error: unknown) => boolean {
-  return (error) =>
-    error instanceof TandemError && error.code === 'TANDEM_CORRUPT' && pattern.test(error.message);
 }
 
 /** A store holding other content, to show that a refused restore leaves it as it was. */
@@ -134,14 +127,9 @@ test('a restore of a damaged or mislabelled image is refused and changes nothing
     target.restore({ ...meta, term: 4 }, replay(chunks)),
     isCorrupt(/term 3, but was sent as .* term 4/),
   );
-  const garbage = new TextEncoder().encode('not a database at all, but checksummed honestly');
-  const garbageMeta = {
-    index: 0,
-    term: 0,
-    checksum: (crc32c(garbage) >>> 0).toString(16).padStart(8, '0'),
-  };
+  const garbage = checksummedGarbage('not a database at all, but checksummed honestly');
   await assert.rejects(
-    target.restore(garbageMeta, replay([garbage])),
+    target.restore(garbage.meta, replay([garbage.data])),
     isCorrupt(/not a Tandem store/),
   );
   await assert.rejects(
