@@ -1401,7 +1401,13 @@ export class RaftCore {
     if (from === this.id) {
       this.#readStates.push({ readId, index, error });
     } else {
-      this.#send({ type: 'read-index-response', to: from, readId, index, rejected: error !== null });
+      this.#send({
+        type: 'read-index-response',
+        to: from,
+        readId,
+        index,
+        rejected: error !== null,
+      });
     }
   }
 

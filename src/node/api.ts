@@ -67,6 +67,12 @@ export interface NodeStatus {
   readonly members: readonly MemberStatus[];
   /** Healthy: storage works and the node has a leader (or is one). */
   readonly healthy: boolean;
+  /**
+   * Set once the node learnt that a committed membership change removed it: it then serves
+   * no reads or writes (`TANDEM_REMOVED`) and never campaigns. Its data directory must be
+   * wiped before it joins again.
+   */
+  readonly removed: boolean;
   /** The node's state machine: `sqlite` or `postgres`, and whether it answers now. */
   readonly store: { readonly kind: string; readonly healthy: boolean };
   readonly httpUrl: string;

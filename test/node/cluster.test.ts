@@ -131,8 +131,24 @@ describe('a three-node cluster', { timeout: 240_000 }, () => {
     assert.equal(removed.status, 200, JSON.stringify(removed.body));
     view = await cluster.status(leader);
     assert.ok(!view.membership.voters.includes(victim), JSON.stringify(view.membership));
-    await cluster.stop(victim);
     await put(cluster, leader, 'after-remove', 'still writable');
+    // The removed node is told: it serves nothing and says so, instead of old data.
+    const deadline = Date.now() + 10_000;
+    let victimView = await call('GET', `${cluster.url(victim)}/v1/cluster`);
+    while (victimView.body['removed'] !== true && Date.now() < deadline) {
+      await sleep(100);
+      victimView = await call('GET', `${cluster.url(victim)}/v1/cluster`);
+    }
+    assert.equal(victimView.body['removed'], true, JSON.stringify(victimView.body));
+    const stale = await call('GET', `${cluster.url(victim)}/v1/kv/seen-by-n4?consistency=stale`);
+    assert.equal(stale.status, 410, JSON.stringify(stale.body));
+    assert.equal(stale.body['code'], 'TANDEM_REMOVED');
+    const written = await call('PUT', `${cluster.url(victim)}/v1/kv/by-removed`, { value: 'x' });
+    assert.equal(written.body['code'], 'TANDEM_REMOVED', JSON.stringify(written.body));
+    const ready = await call('GET', `${cluster.url(victim)}/readyz`);
+    assert.equal(ready.status, 503);
+    assert.equal(ready.body['code'], 'TANDEM_REMOVED');
+    await cluster.stop(victim);
   });
 
   test('promote hands leadership to a chosen follower', async () => {

@@ -135,11 +135,13 @@ function registerOperationRoutes(app: FastifyInstance, node: NodeHandle, metrics
     async (_request, reply) => {
       if (node.ready()) return { status: 'ready', id: node.id };
       const status = node.status();
-      const code = !status.store.healthy
-        ? 'TANDEM_STORE_UNAVAILABLE'
-        : status.leaderId === null
-          ? 'TANDEM_NO_LEADER'
-          : 'TANDEM_STORAGE_FAILED';
+      const code = status.removed
+        ? 'TANDEM_REMOVED'
+        : !status.store.healthy
+          ? 'TANDEM_STORE_UNAVAILABLE'
+          : status.leaderId === null
+            ? 'TANDEM_NO_LEADER'
+            : 'TANDEM_STORAGE_FAILED';
       // 503 whatever the reason: a load balancer reads "not now", and the code says why.
       return reply
         .code(503)
