@@ -793,9 +793,23 @@ export class RaftCore {
 
   #tickElection(): void {
     this.#electionElapsed++;
-    if (this.#isPromotable() && this.#electionElapsed >= this.#randomizedElectionTicks) {
-      this.#electionElapsed = 0;
-      this.#campaign(this.config.preVote ? 'pre-vote' : 'election');
+    if (this.#electionElapsed < this.#randomizedElectionTicks) return;
+    this.#electionElapsed = 0;
+    if (this.#isPromotable()) return this.#campaign(this.config.preVote ? 'pre-vote' : 'election');
+    if (this.#removedAt === 0 && isMember(this.membership, this.id)) this.#learnerKeepAlive();
+  }
+
+  /**
+   * A learner never campaigns, so a learner that hears no leader for an election timeout
+   * tells the voters it is there (an unasked heartbeat answer, which only a leader reads):
+   * the leader resends what it is missing, or, if a committed change removed it while it
+   * was away, answers that it was removed. It also stops naming a leader it cannot hear.
+   */
+  #learnerKeepAlive(): void {
+    this.#leaderId = null;
+    this.#failForwardedReads();
+    for (const voter of this.membership.voters) {
+      this.#send({ type: 'heartbeat-response', to: voter, round: 0, applied: this.log.applied });
     }
   }
 

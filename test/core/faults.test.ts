@@ -347,3 +347,17 @@ test('item 11: a removed voter is told, stops campaigning, and refuses reads and
   tickUntil(harness, () => harness.node('3').core.removedAt > 0, 'node 3 learns it was removed');
   assert.equal(harness.node('1').core.role, 'leader');
 });
+
+test('item 11: a learner that was away while removed learns it when it is back', () => {
+  // Goal: a learner never campaigns, yet its keep-alive to the voters gets it the leader's notice.
+  const harness = cluster(3, {}, ['4']);
+  elect(harness, '1');
+  harness.stabilize();
+  harness.isolate('4');
+  harness.changeMembers('1', { type: 'remove', id: '4' });
+  harness.stabilize();
+  assert.equal(harness.node('4').core.removedAt, 0, 'node 4 was away');
+  harness.heal();
+  tickUntil(harness, () => harness.node('4').core.removedAt > 0, 'node 4 learns it was removed');
+  assert.equal(harness.node('4').core.leaderId, null);
+});
