@@ -605,6 +605,9 @@ export class RaftCore {
       message.term > this.#term ||
       (message.term === this.#term && (this.#leaderId === null || this.#leaderId === message.from));
     if (!fromItsLeader || this.#removedAt > 0 || this.#role === 'leader') return null;
+    // Only a node that knows it was a committed member can have been removed: one whose
+    // addition never committed (its leader died) may be added again, and must not stop.
+    if (!isMember(this.#membershipAt(this.log.commit), this.id)) return null;
     this.#removedAt = Math.max(1, message.index);
     this.#role = 'follower';
     this.#leaderId = null;
@@ -1357,13 +1360,18 @@ export class RaftCore {
   }
 
   /**
-   * With one or two voters every majority is every voter, so no other node can be elected
-   * without this leader's vote, and it votes only after stepping down: what it has applied
-   * is linearizable without a round. That keeps a primary whose replica died answering
-   * linearizable reads, with no lease and no clock.
+   * With one or two voters (in a membership that has committed) every majority is every
+   * voter, so no other node can be elected without this leader's vote, and it votes only
+   * after stepping down: what it has applied is linearizable without a round. That keeps a
+   * primary whose replica died answering linearizable reads, with no lease and no clock.
    */
   #everyQuorumHasThisNode(): boolean {
-    return quorumSize(this.membership) === this.membership.voters.length;
+    // While a change is uncommitted, the nodes without it still count the old voters,
+    // whose majorities need not include this leader (three voters going down to two).
+    return (
+      this.#pendingMembershipIndex <= this.log.commit &&
+      quorumSize(this.membership) === this.membership.voters.length
+    );
   }
 
   /** Whether a majority of voters (this leader included) was heard from within `ticks`. */

@@ -361,3 +361,21 @@ test('item 11: a learner that was away while removed learns it when it is back',
   tickUntil(harness, () => harness.node('4').core.removedAt > 0, 'node 4 learns it was removed');
   assert.equal(harness.node('4').core.leaderId, null);
 });
+
+test('item 3: a leader going from three voters to two reads locally only once the change has committed', () => {
+  // Goal: while the removal is uncommitted, the others may still elect a leader under the old three voters, so a local read could miss its writes.
+  const harness = cluster(3, { checkQuorum: false });
+  elect(harness, '1');
+  harness.propose('1', 'a');
+  harness.stabilize();
+  harness.isolate('1');
+  harness.changeMembers('1', { type: 'remove', id: '3' });
+  tickUntil(harness, () => harness.node('2').core.role === 'leader', '2 leads', ['2', '3']);
+  harness.propose('2', 'w');
+  harness.stabilize();
+  assert.deepEqual(harness.node('2').state, ['a', 'w'], 'w committed by 2 and 3');
+  harness.node('1').core.readIndex('local');
+  harness.stabilize();
+  const answer = harness.node('1').readStates.find((state) => state.readId === 'local');
+  assert.ok(answer === undefined || answer.error !== null, 'node 1 answered a read that misses w');
+});
