@@ -44,8 +44,9 @@ export function writeOptions(ack: Durability | undefined): { durability: Durabil
 
 /**
  * Read options from a request. The default level follows DESIGN section 2: linearizable on
- * the leader, where it is cheap, and read-your-writes on a follower, where linearizable
- * costs a round trip to the leader.
+ * the leader, and read-your-writes on a follower, which waits for `after` when the request
+ * gives it and is served as linearizable when it does not (the node cannot know which
+ * writes are the caller's).
  */
 export function readOptions(node: NodeHandle, query: ReadQuery): ReadOptions {
   const consistency =

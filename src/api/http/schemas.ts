@@ -22,7 +22,8 @@ const index = { type: 'integer', minimum: 0 } as const;
 const consistency = {
   type: 'string',
   enum: ['stale', 'bounded', 'ryw', 'linearizable'],
-  description: 'Default: linearizable on the leader, ryw on a follower.',
+  description:
+    'Default: linearizable on the leader, ryw on a follower. ryw without after is linearizable.',
 } as const;
 const ack = {
   type: 'string',
