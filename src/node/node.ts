@@ -404,7 +404,9 @@ class TandemNode implements RunningNode {
     const appliedIndex = this.#store.applied.index;
     const now =
       options.consistency === 'stale' ||
-      (options.consistency === 'ryw' && (options.afterIndex ?? 0) <= appliedIndex);
+      (options.consistency === 'ryw' &&
+        options.afterIndex !== undefined &&
+        options.afterIndex <= appliedIndex);
     return now ? { value: query(this.#store), appliedIndex } : null;
   }
 
@@ -791,39 +793,45 @@ class TandemNode implements RunningNode {
         );
       }
       case 'ryw':
-        return this.#waitApplied(options.afterIndex ?? 0, timeoutMs, run, fail);
-      case 'linearizable': {
-        if (this.#reads.size >= waitingReadsMax) {
-          return fail(new TandemError('TANDEM_TOO_MANY_PENDING', 'too many reads waiting'));
-        }
-        const readId = `${this.id}/${++this.#readSeq}`;
-        // The timer covers both waits: for the read index (a follower's request to a leader
-        // that died is never answered) and for this node to apply it.
-        const deadline = Date.now() + timeoutMs;
-        const timer = setTimeout(() => {
-          if (this.#reads.delete(readId)) {
-            fail(
-              new TandemError(
-                'TANDEM_SYNC_TIMEOUT',
-                `no read index from a leader within ${timeoutMs} ms`,
-              ),
-            );
-          }
-        }, timeoutMs);
-        const failAndForget = (error: unknown): void => {
-          clearTimeout(timer);
-          this.#reads.delete(readId);
-          fail(error);
-        };
-        const runWhenApplied = (index: number): void => {
-          clearTimeout(timer);
-          this.#waitApplied(index, Math.max(1, deadline - Date.now()), run, fail);
-        };
-        this.#reads.set(readId, { index: 0, run, fail: failAndForget, indexKnown: runWhenApplied });
-        this.#call(failAndForget, () => this.#core.readIndex(readId));
-        return;
-      }
+        // Without the index of the caller's last write this node cannot know which writes
+        // are the caller's, so only a linearizable read keeps the promise.
+        if (options.afterIndex === undefined) return this.#readLinearizable(timeoutMs, run, fail);
+        return this.#waitApplied(options.afterIndex, timeoutMs, run, fail);
+      case 'linearizable':
+        return this.#readLinearizable(timeoutMs, run, fail);
     }
+  }
+
+  /** ReadIndex (through the leader when this node follows), then waits until applied. */
+  #readLinearizable(timeoutMs: number, run: () => void, fail: (error: unknown) => void): void {
+    if (this.#reads.size >= waitingReadsMax) {
+      return fail(new TandemError('TANDEM_TOO_MANY_PENDING', 'too many reads waiting'));
+    }
+    const readId = `${this.id}/${++this.#readSeq}`;
+    // The timer covers both waits: for the read index (a follower's request to a leader
+    // that died is never answered) and for this node to apply it.
+    const deadline = Date.now() + timeoutMs;
+    const timer = setTimeout(() => {
+      if (this.#reads.delete(readId)) {
+        fail(
+          new TandemError(
+            'TANDEM_SYNC_TIMEOUT',
+            `no read index from a leader within ${timeoutMs} ms`,
+          ),
+        );
+      }
+    }, timeoutMs);
+    const failAndForget = (error: unknown): void => {
+      clearTimeout(timer);
+      this.#reads.delete(readId);
+      fail(error);
+    };
+    const runWhenApplied = (index: number): void => {
+      clearTimeout(timer);
+      this.#waitApplied(index, Math.max(1, deadline - Date.now()), run, fail);
+    };
+    this.#reads.set(readId, { index: 0, run, fail: failAndForget, indexKnown: runWhenApplied });
+    this.#call(failAndForget, () => this.#core.readIndex(readId));
   }
 
   #onReadState(readState: Ready['readStates'][number]): void {

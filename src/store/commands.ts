@@ -67,11 +67,15 @@ export interface MsetCommand {
   readonly session?: Session;
 }
 
-/** DEL of one or more keys. */
+/**
+ * DEL of one or more keys. `ifVersion` (one key only) is compare-and-delete: the key goes
+ * only if it is live at that version when the entry applies; the result counts it either way.
+ */
 export interface DelCommand {
   readonly type: 'del';
   readonly keys: readonly string[];
   readonly at: number;
+  readonly ifVersion?: Version;
   /** The client's session and sequence: see sessions.ts (exactly-once across retries). */
   readonly session?: Session;
 }
@@ -274,7 +278,7 @@ const fieldsByType: Readonly<Record<CommandType, ReadonlySet<string>>> = {
     'session',
   ]),
   mset: new Set(['type', 'pairs', 'at', 'session']),
-  del: new Set(['type', 'keys', 'at', 'session']),
+  del: new Set(['type', 'keys', 'at', 'ifVersion', 'session']),
   incrby: new Set(['type', 'key', 'by', 'at', 'session']),
   append: new Set(['type', 'key', 'value', 'at', 'session']),
   expire: new Set(['type', 'key', 'expiresAt', 'condition', 'at', 'session']),
@@ -324,10 +328,7 @@ function fieldProblem(type: CommandType, command: Record<string, unknown>): stri
     case 'mset':
       return pairsProblem(command.pairs);
     case 'del':
-      if (!Array.isArray(command.keys) || !command.keys.every((key) => typeof key === 'string')) {
-        return 'del.keys must be an array of strings';
-      }
-      return command.keys.length === 0 ? 'del needs at least one key' : null;
+      return delProblem(command);
     case 'incrby':
       if (typeof command.key !== 'string') return 'incrby.key must be a string';
       return Number.isSafeInteger(command.by) ? null : 'incrby.by must be a safe integer';
@@ -342,6 +343,29 @@ function fieldProblem(type: CommandType, command: Record<string, unknown>): stri
     case 'sql':
       return statementsProblem(command.statements);
   }
+}
+
+function delProblem(command: Record<string, unknown>): string | null {
+  const { keys, ifVersion } = command;
+  if (!Array.isArray(keys) || !keys.every((key) => typeof key === 'string')) {
+    return 'del.keys must be an array of strings';
+  }
+  if (keys.length === 0) return 'del needs at least one key';
+  if (ifVersion === undefined) return null;
+  if (!isVersion(ifVersion)) {
+    return 'del.ifVersion must be { index, term } with non-negative safe integers';
+  }
+  return keys.length === 1 ? null : 'del.ifVersion needs exactly one key';
+}
+
+/** Whether `value` is a `Version`: exactly an index and a term, both non-negative. */
+function isVersion(value: unknown): boolean {
+  return (
+    isPlainObject(value) &&
+    Object.keys(value).length === 2 &&
+    isTime(value.index) &&
+    isTime(value.term)
+  );
 }
 
 function setProblem(command: Record<string, unknown>): string | null {
@@ -359,13 +383,8 @@ function setProblem(command: Record<string, unknown>): string | null {
   if (condition !== undefined && condition !== 'nx' && condition !== 'xx') {
     return "set.condition must be 'nx', 'xx' or absent";
   }
-  if (ifVersion !== undefined) {
-    const fine =
-      isPlainObject(ifVersion) &&
-      Object.keys(ifVersion).length === 2 &&
-      isTime(ifVersion.index) &&
-      isTime(ifVersion.term);
-    if (!fine) return 'set.ifVersion must be { index, term } with non-negative safe integers';
+  if (ifVersion !== undefined && !isVersion(ifVersion)) {
+    return 'set.ifVersion must be { index, term } with non-negative safe integers';
   }
   if (returnOld !== undefined && typeof returnOld !== 'boolean') {
     return 'set.returnOld must be a boolean or absent';

@@ -24,6 +24,7 @@ import {
   parseInteger,
   setHolds,
   tooLarge,
+  versionHolds,
 } from './kv-rules.js';
 
 /** A key's row as the batch sees it. `seq` is the row's place in SCAN order. */
@@ -142,15 +143,8 @@ export class KvBatch {
       case 'mset':
         for (const [key, value] of command.pairs) this.#put(key, value, version, null);
         return ok('OK');
-      case 'del': {
-        let removed = 0;
-        for (const key of command.keys) {
-          const row = this.#row(key);
-          if (isLive(row, command.at)) removed++;
-          if (row !== null) this.#delete(key);
-        }
-        return ok(removed);
-      }
+      case 'del':
+        return this.#del(command);
       case 'incrby':
         return this.#incrby(command.key, command.by, command.at, version);
       case 'append':
@@ -182,6 +176,23 @@ export class KvBatch {
     }
     if (returnOld === true) return ok(live?.value ?? null);
     return ok(holds ? 'OK' : null);
+  }
+
+  #del(command: Extract<KvCommand, { type: 'del' }>): ApplyResult {
+    const { keys, at, ifVersion } = command;
+    if (ifVersion !== undefined) {
+      // As in kv.ts: one key, left alone unless it is live at exactly that version now.
+      const row = this.#row(keys[0] as string);
+      const live = isLive(row, at) ? { index: row.versionIndex, term: row.versionTerm } : null;
+      if (!versionHolds(ifVersion, live)) return ok(0);
+    }
+    let removed = 0;
+    for (const key of keys) {
+      const row = this.#row(key);
+      if (isLive(row, at)) removed++;
+      if (row !== null) this.#delete(key);
+    }
+    return ok(removed);
   }
 
   #incrby(key: string, by: number, at: number, version: Version): ApplyResult {

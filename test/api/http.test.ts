@@ -159,6 +159,80 @@ test('a malformed If-Match is refused; a well-formed one becomes compare-and-set
   );
 });
 
+test('conditional headers become command fields, and a refused one never reaches the node', async (t) => {
+  // Goal: PUT If-None-Match * is SET NX, DELETE If-Match is compare-and-delete (412 when
+  // nothing was deleted), a conditional header a route does not honour is a 400 before the
+  // node sees anything, and an unknown route stays a 404.
+  const node = fakeNode();
+  const app = await server(t, node);
+  const created = await app.inject({
+    method: 'PUT',
+    url: '/v1/kv/k',
+    headers: { 'if-none-match': '*' },
+    payload: { value: 'v' },
+  });
+  assert.equal(created.statusCode, 200);
+  node.onWrite = () => ({ index: 8, term: 2, result: { ok: true, value: 0 } });
+  const stale = await app.inject({
+    method: 'DELETE',
+    url: '/v1/kv/k',
+    headers: { 'if-match': '"3.1"' },
+  });
+  assert.equal(stale.statusCode, 412);
+  assert.equal(stale.json().code, 'TANDEM_PRECONDITION_FAILED');
+  const absent = await app.inject({
+    method: 'DELETE',
+    url: '/v1/kv/k',
+    headers: { 'if-match': '*' },
+  });
+  assert.equal(absent.statusCode, 412);
+  const plain = await app.inject({ method: 'DELETE', url: '/v1/kv/k' });
+  assert.equal(plain.statusCode, 200, 'without If-Match, deleting nothing is no failure');
+  assert.deepEqual(
+    node.writes.map((command) =>
+      command.type === 'set'
+        ? command.condition
+        : command.type === 'del' && (command.ifVersion ?? null),
+    ),
+    ['nx', { index: 3, term: 1 }, null, null],
+  );
+  const tags = Array.from({ length: 65 }, (_, i) => `"${i}.1"`).join(', ');
+  for (const [method, url, headers] of [
+    ['GET', '/v1/kv/k', { 'if-none-match': tags }],
+    ['GET', '/v1/kv/k', { 'if-modified-since': new Date(0).toUTCString() }],
+    ['POST', '/v1/sql', { 'if-match': '*' }],
+  ] as const) {
+    const refused = await app.inject({ method, url, headers, payload: { sql: 'SELECT 1' } });
+    assert.equal(refused.statusCode, 400, `${method} ${url} ${JSON.stringify(headers)}`);
+    assert.match(refused.json().message, /If-/);
+  }
+  assert.equal(node.writes.length, 4);
+  assert.equal(node.reads.length, 0);
+  const unknown = await app.inject({
+    method: 'GET',
+    url: '/v2/nothing',
+    headers: { 'if-match': '*' },
+  });
+  assert.equal(unknown.statusCode, 404);
+});
+
+test('If-None-Match reaches the leader with a forwarded write', async (t) => {
+  // Goal: the create-only condition is not lost on the hop from a follower to the leader.
+  const leader = await recordingLeader(t);
+  const node = fakeNode();
+  node.onWrite = notLeader;
+  node.leaderUrl = leader.url;
+  const app = await server(t, node);
+  const answer = await app.inject({
+    method: 'PUT',
+    url: '/v1/kv/k',
+    headers: { 'if-none-match': '*' },
+    payload: { value: 'v' },
+  });
+  assert.equal(answer.statusCode, 200);
+  assert.equal(leader.received[0]?.headers['if-none-match'], '*');
+});
+
 test('bodies over the limit are 413 TANDEM_ENTRY_TOO_LARGE', async (t) => {
   // Goal: the default 1 MiB limit and a configured one both hold, with the Tandem code.
   const node = fakeNode();

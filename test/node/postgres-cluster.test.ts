@@ -13,6 +13,7 @@ import {
   type PostgresServer,
 } from '../../src/cli/postgres-server.js';
 import { call, sleep, TestCluster } from './cluster.js';
+import { checkConditionalRequests } from './conditions.js';
 
 const binaries = findPostgresBinaries();
 const skip = 'missing' in binaries ? `PostgreSQL binaries not found: ${binaries.missing}` : false;
@@ -126,6 +127,16 @@ function suiteCluster(postgresNodes: readonly string[], extraArgs: string[] = []
 
 describe('three nodes on three PostgreSQL servers', { skip, timeout: 240_000 }, () => {
   const suite = suiteCluster(['n1', 'n2', 'n3']);
+
+  test('conditional requests are decided at apply by PostgreSQL nodes, leader and follower', async () => {
+    const { cluster } = suite;
+    // Goal: compare-and-delete, create-only PUT and 304 hold on the PostgreSQL store as on
+    // SQLite, through the leader and through a follower that forwards the writes.
+    const leader = await cluster.leader();
+    const follower = cluster.nodes.map((node) => node.id).find((id) => id !== leader) as string;
+    await checkConditionalRequests(cluster.url(leader), 'on-leader');
+    await checkConditionalRequests(cluster.url(follower), 'via-follower');
+  });
 
   test('writes survive kill -9 of nodes and a PostgreSQL restart; every database ends with the same rows', async () => {
     const { cluster } = suite;

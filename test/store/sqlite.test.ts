@@ -364,6 +364,36 @@ test('DEL, MSET, APPEND and FLUSH give Redis results', (t) => {
   assert.equal(store.dbsize(at), 0);
 });
 
+test('DEL with a version deletes the key only while it is at that version', (t) => {
+  // Goal: the compare-and-delete behind DELETE If-Match is decided at apply, on the version
+  // the key has then: a stale version, an absent key and an expired key are left alone.
+  const store = openStore(t);
+  const log = new TestLog();
+  applyCommands(store, log, { type: 'set', key: 'k', value: '1', at });
+  const version = store.get('k', at)?.version;
+  assert.deepEqual(version, { index: 1, term: 1 });
+  applyCommands(store, log, { type: 'set', key: 'k', value: '2', at });
+  const now = store.get('k', at)?.version;
+  assert.deepEqual(
+    applyCommands(store, log, { type: 'del', keys: ['k'], at, ifVersion: version }),
+    [{ ok: true, value: 0 }],
+  );
+  assert.equal(store.get('k', at)?.value, '2', 'a stale version deletes nothing');
+  assert.equal(
+    applyOne(store, log, { type: 'del', keys: ['none'], at, ifVersion: { index: 0, term: 0 } }),
+    0,
+  );
+  applyCommands(store, log, { type: 'set', key: 'gone', value: 'v', at, expiresAt: at + 1 });
+  const gone = store.get('gone', at)?.version;
+  assert.equal(
+    applyOne(store, log, { type: 'del', keys: ['gone'], at: at + 1, ifVersion: gone }),
+    0,
+    'an expired key is absent, whatever its row says',
+  );
+  assert.equal(applyOne(store, log, { type: 'del', keys: ['k'], at, ifVersion: now }), 1);
+  assert.equal(store.get('k', at), null);
+});
+
 test('KEYS and SCAN match Redis globs, and SCAN visits every key exactly once', (t) => {
   // Goal: glob semantics (*, ?, classes, escapes) and a complete, duplicate-free SCAN.
   const store = openStore(t);

@@ -24,11 +24,15 @@ export const leaderHeader = 'x-tandem-leader';
  */
 export const forwardTimeoutMs = 15_000;
 
-/** Request headers that carry meaning for the leader; the rest are hop-by-hop or noise. */
+/**
+ * Request headers that carry meaning for the leader; the rest are hop-by-hop or noise. The
+ * conditional headers a route does not honour never get here: they are refused first.
+ */
 const forwardedRequestHeaders = [
   'content-type',
   'accept',
   'if-match',
+  'if-none-match',
   'x-tandem-session',
   'x-tandem-seq',
 ] as const;

@@ -22,7 +22,8 @@ const index = { type: 'integer', minimum: 0 } as const;
 const consistency = {
   type: 'string',
   enum: ['stale', 'bounded', 'ryw', 'linearizable'],
-  description: 'Default: linearizable on the leader, ryw on a follower.',
+  description:
+    'Default: linearizable on the leader, ryw on a follower. ryw without after is linearizable.',
 } as const;
 const ack = {
   type: 'string',
@@ -59,7 +60,7 @@ const anyObject = { type: 'object', additionalProperties: true } as const;
 
 /** PUT /v1/kv/:key */
 export const putKeySchema = {
-  summary: 'Set a key (compare-and-set with If-Match)',
+  summary: 'Set a key (compare-and-set with If-Match, create-only with If-None-Match: *)',
   tags: ['kv'],
   params: keyParams,
   querystring: { type: 'object', additionalProperties: false, properties: { ack } },
@@ -70,6 +71,7 @@ export const putKeySchema = {
         type: 'string',
         description: 'Write only if the key is at this version ("<index>.<term>"), or exists (*).',
       },
+      'if-none-match': { type: 'string', description: 'Only *: write only if the key is absent.' },
     },
   },
   body: {
@@ -92,9 +94,18 @@ export const putKeySchema = {
 
 /** GET /v1/kv/:key */
 export const getKeySchema = {
-  summary: 'Read a key at a consistency level',
+  summary: 'Read a key at a consistency level (304 when If-None-Match names its version)',
   tags: ['kv'],
   params: keyParams,
+  headers: {
+    type: 'object',
+    properties: {
+      'if-none-match': {
+        type: 'string',
+        description: '* or ETags: answer 304 Not Modified if the key exists at one of them.',
+      },
+    },
+  },
   querystring: {
     type: 'object',
     additionalProperties: false,
@@ -120,9 +131,18 @@ export const getKeySchema = {
 
 /** DELETE /v1/kv/:key */
 export const deleteKeySchema = {
-  summary: 'Delete a key',
+  summary: 'Delete a key (compare-and-delete with If-Match)',
   tags: ['kv'],
   params: keyParams,
+  headers: {
+    type: 'object',
+    properties: {
+      'if-match': {
+        type: 'string',
+        description: 'Delete only if the key is at this version ("<index>.<term>"), or exists (*).',
+      },
+    },
+  },
   querystring: { type: 'object', additionalProperties: false, properties: { ack } },
   response: {
     200: { type: 'object', properties: { deleted: { type: 'integer' }, index } },

@@ -21,6 +21,7 @@ import { assert } from '../../core/assert.js';
 import { TandemError } from '../../core/errors.js';
 import type { NodeHandle } from '../../node/api.js';
 import { registerClusterRoutes } from './cluster-routes.js';
+import { refuseUnhonouredConditions } from './conditions.js';
 import { sendError, toTandemError } from './errors.js';
 import { forwardToLeader, isForwardable } from './forward.js';
 import { HttpMetrics } from './http-metrics.js';
@@ -71,6 +72,8 @@ export function buildHttpServer(node: NodeHandle, options: HttpServerOptions): F
   app.addHook('onResponse', async (request, reply) => {
     metrics.count(request.method, request.routeOptions.url, reply.statusCode);
   });
+  // Before any handler, so that an unhonoured precondition is never ignored, nor forwarded.
+  app.addHook('preValidation', async (request) => refuseUnhonouredConditions(request));
   app.setErrorHandler(async (error, request, reply) => handleError(node, error, request, reply));
   app.setNotFoundHandler(async (request, reply) => {
     const path = request.url.split('?', 1)[0];
