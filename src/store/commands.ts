@@ -154,8 +154,26 @@ export interface ExpireSweepCommand {
   readonly session?: never;
 }
 
-/** A value SQL can bind. Booleans bind as 1 and 0. */
-export type SqlValue = string | number | null | boolean;
+/**
+ * A value SQL can bind. Booleans bind as 1 and 0. A bigint is an exact 64-bit integer: it
+ * carries integers past `Number.MAX_SAFE_INTEGER` without rounding (the HTTP layer makes
+ * one of every such JSON integer), and must lie in `sqlIntegerMin..sqlIntegerMax`.
+ */
+export type SqlValue = string | number | bigint | null | boolean;
+
+/** The smallest integer SQL stores exactly: -2^63, SQLite's and PostgreSQL's int8 floor. */
+export const sqlIntegerMin = -(2n ** 63n);
+/** The largest integer SQL stores exactly: 2^63 - 1. */
+export const sqlIntegerMax = 2n ** 63n - 1n;
+
+/**
+ * An integer that SQL returned or a client sent, in the one form every replica and both
+ * stores agree on: a number when it is a safe integer, else the exact bigint.
+ */
+export function exactInteger(value: bigint): number | bigint {
+  const number = Number(value);
+  return Number.isSafeInteger(number) ? number : value;
+}
 
 /** Positional (`?`, `?NNN`) or named (`:name`, `@name`, `$name`, given without prefix) parameters. */
 export type SqlParams = readonly SqlValue[] | Readonly<Record<string, SqlValue>>;
@@ -195,8 +213,12 @@ export type CommandType = Command['type'];
  * Plain MessagePack maps, no msgpackr records: a record's structure would live in the
  * encoder's memory, and a log entry must decode the same way on any replica, after any
  * restart, from its own bytes alone.
+ *
+ * A bigint encodes as MessagePack's int64 and decodes back to the same bigint. msgpackr
+ * writes a number as an int32 or a float64, never as an int64, so only bigints take that
+ * form, and entries written before SQL took bigints decode exactly as they did.
  */
-const packr = new Packr({ useRecords: false, moreTypes: false, int64AsType: 'number' });
+const packr = new Packr({ useRecords: false, moreTypes: false, int64AsType: 'bigint' });
 
 /**
  * Encodes a command as an entry payload. Throws TANDEM_ENTRY_TOO_LARGE when the encoding
@@ -418,13 +440,29 @@ function pairsProblem(pairs: unknown): string | null {
   return null;
 }
 
-function isSqlValue(value: unknown): boolean {
+/** Whether SQL can bind `value`: see `SqlValue`. */
+export function isSqlValue(value: unknown): boolean {
   return (
     value === null ||
     typeof value === 'string' ||
     typeof value === 'boolean' ||
-    (typeof value === 'number' && Number.isFinite(value))
+    (typeof value === 'number' && Number.isFinite(value)) ||
+    (typeof value === 'bigint' && value >= sqlIntegerMin && value <= sqlIntegerMax)
   );
+}
+
+/**
+ * Describes what is wrong with SQL parameters (not an array or a map, or a value SQL cannot
+ * bind), or returns null. `where` names them in the message.
+ */
+function sqlParamsProblem(params: unknown, where: string): string | null {
+  const values = Array.isArray(params)
+    ? params
+    : isPlainObject(params)
+      ? Object.values(params)
+      : null;
+  if (values !== null && values.every(isSqlValue)) return null;
+  return `${where} must be an array or map of strings, finite numbers, booleans and nulls (integers from -2^63 to 2^63-1)`;
 }
 
 function statementsProblem(statements: unknown): string | null {
@@ -439,16 +477,9 @@ function statementsProblem(statements: unknown): string | null {
     if (Object.keys(statement).some((field) => field !== 'sql' && field !== 'params')) {
       return `${where} has an unknown field`;
     }
-    const params = statement.params;
-    if (params === undefined) continue;
-    const values = Array.isArray(params)
-      ? params
-      : isPlainObject(params)
-        ? Object.values(params)
-        : null;
-    if (values === null || !values.every(isSqlValue)) {
-      return `${where}.params must be an array or map of strings, finite numbers, booleans and nulls`;
-    }
+    if (statement.params === undefined) continue;
+    const problem = sqlParamsProblem(statement.params, `${where}.params`);
+    if (problem !== null) return problem;
   }
   return null;
 }

@@ -131,6 +131,60 @@ test('every route refuses wrong types and unknown fields with a message naming t
   assert.deepEqual([node.writes.length, node.reads.length], [0, 0]);
 });
 
+test('SQL bodies and answers keep integers past 2^53 exact; other JSON reads as before', async (t) => {
+  // Goal: JSON.parse would round 9007199254740993 to ...992 and JSON.stringify cannot write
+  // a bigint: the SQL routes read such integers as bigints and write them as their digits.
+  const node = fakeNode();
+  node.onWrite = () => ({
+    index: 7,
+    term: 2,
+    result: { ok: true, value: [{ rows: [{ v: 9223372036854775807n, n: 5, s: 'x' }] }] },
+  });
+  node.onRead = () => [{ v: -9223372036854775808n, r: 1.5 }];
+  const app = await server(t, node);
+  const post = (url: string, payload: string) =>
+    app.inject({ method: 'POST', url, headers: json, payload });
+
+  const written = await post(
+    '/v1/sql',
+    '{"sql": "SELECT ?", "params": [9007199254740993, 12, 1.5, "12345678901234567", 1e300, -9223372036854775808]}',
+  );
+  assert.equal(written.statusCode, 200, written.body);
+  assert.equal(
+    written.body,
+    '{"index":7,"results":[{"rows":[{"v":9223372036854775807,"n":5,"s":"x"}]}]}',
+  );
+  const [command] = node.writes;
+  assert.deepEqual(command.type === 'sql' ? command.statements[0].params : null, [
+    9007199254740993n,
+    12,
+    1.5,
+    '12345678901234567',
+    1e300,
+    -9223372036854775808n,
+  ]);
+  const read = await post('/v1/query', '{"sql": "SELECT ?", "params": {"v": 9223372036854775807}}');
+  assert.equal(read.statusCode, 200, read.body);
+  assert.equal(read.body, '{"rows":[{"v":-9223372036854775808,"r":1.5}],"appliedIndex":7}');
+
+  // Past int8, SQL cannot store the integer exactly: refused, never rounded.
+  for (const outside of ['9223372036854775808', '-9223372036854775809', '1' + '0'.repeat(30)]) {
+    const refused = await post('/v1/sql', `{"sql": "SELECT ?", "params": [${outside}]}`);
+    assert.equal(refused.statusCode, 400, outside);
+    assert.match(refused.json().message, /body\.params must be .*integers from -2\^63 to 2\^63-1/);
+  }
+  // A long body still meets fastify's own checks: syntax and prototype keys.
+  for (const bad of [
+    '{"sql": "SELECT ?", "params": [9007199254740993',
+    '{"sql": "SELECT ?", "params": {"__proto__": 9007199254740993}}',
+  ]) {
+    const refused = await post('/v1/sql', bad);
+    assert.equal(refused.statusCode, 400, bad);
+    assert.equal(refused.json().code, 'TANDEM_BAD_REQUEST');
+  }
+  assert.equal(node.writes.length, 1);
+});
+
 test('a malformed If-Match is refused; a well-formed one becomes compare-and-set', async (t) => {
   // Goal: If-Match parses to ifVersion (or xx for *) and garbage is a 400, not a blind write.
   const node = fakeNode();

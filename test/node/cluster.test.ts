@@ -3,6 +3,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { call, sleep, TestCluster } from './cluster.js';
+import { checkExactIntegers } from './sql-integers.js';
 
 async function put(cluster: TestCluster, id: string, key: string, value: string): Promise<number> {
   const response = await call('PUT', `${cluster.url(id)}/v1/kv/${key}`, { value });
@@ -47,6 +48,14 @@ describe('a three-node cluster', { timeout: 240_000 }, () => {
         assert.equal(await get(cluster, reader, `from-${writer}`, index), `value-${writer}`);
       }
     }
+  });
+
+  test('SQL integers past 2^53 are stored and read back exactly on every node', async () => {
+    // Goal: 9007199254740993 and int8's ends, written through a follower as JSON numbers,
+    // come back as the same digits from every replica, by value and in a listing.
+    const leader = await cluster.leader();
+    const follower = ['n1', 'n2', 'n3'].find((id) => id !== leader) as string;
+    await checkExactIntegers(cluster, follower, ['n1', 'n2', 'n3'], 'big_integers');
   });
 
   test('kill -9 of the leader: a new leader takes writes and nothing acknowledged is lost', async () => {

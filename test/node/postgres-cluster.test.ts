@@ -14,6 +14,7 @@ import {
 } from '../../src/cli/postgres-server.js';
 import { call, sleep, TestCluster } from './cluster.js';
 import { checkConditionalRequests } from './conditions.js';
+import { checkExactIntegers } from './sql-integers.js';
 
 const binaries = findPostgresBinaries();
 const skip = 'missing' in binaries ? `PostgreSQL binaries not found: ${binaries.missing}` : false;
@@ -247,6 +248,14 @@ describe('a cluster mixing SQLite and PostgreSQL nodes', { skip, timeout: 180_00
       const read = await call('GET', `${cluster.url(id)}/v1/kv/greeting?consistency=stale`);
       assert.equal(read.body.value, 'hello', `${id}: ${JSON.stringify(read.body)}`);
     }
+  });
+
+  test('SQL integers past 2^53 come back exactly from SQLite and PostgreSQL nodes alike', async () => {
+    const { cluster } = suite;
+    // Goal: 9007199254740993 and int8's ends keep every digit through the log into both
+    // kinds of store and back out of each, written through the PostgreSQL node (n2).
+    await cluster.leader();
+    await checkExactIntegers(cluster, 'n2', ['n1', 'n2', 'n3'], 'big_integers');
   });
 });
 

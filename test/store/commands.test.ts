@@ -34,6 +34,7 @@ const sqlValue = fc.oneof(
   fc.double({ noNaN: true, noDefaultInfinity: true }).filter((x) => !Object.is(x, -0)),
   fc.boolean(),
   fc.constant(null),
+  fc.bigInt({ min: -(2n ** 63n), max: 2n ** 63n - 1n }),
 );
 
 /** Every command type with every optional field sometimes present. */
@@ -113,6 +114,24 @@ test('every well-formed command survives encode and decode unchanged', () => {
     }),
     { numRuns: 500 },
   );
+});
+
+test('SQL integers past 2^53 keep every digit through the codec; past int8 they are refused', () => {
+  // Goal: a bigint parameter is the same bigint on every replica, and one SQL cannot
+  // store exactly is a clear error on the leader rather than a rounded value.
+  const exact = [9007199254740993n, 2n ** 63n - 1n, -(2n ** 63n)];
+  const command: Command = {
+    type: 'sql',
+    statements: [{ sql: 'INSERT INTO t VALUES (?, ?, ?)', params: exact }],
+  };
+  validateCommand(command);
+  assert.deepEqual(decodeCommand(encodeCommand(command)), command);
+  for (const outside of [2n ** 63n, -(2n ** 63n) - 1n]) {
+    assert.throws(
+      () => validateCommand({ type: 'sql', statements: [{ sql: 'SELECT ?', params: [outside] }] }),
+      hasCode('TANDEM_BAD_REQUEST', /params must be .*integers from -2\^63 to 2\^63-1/),
+    );
+  }
 });
 
 test('entries written before KEEPTTL and EXPIRE conditions decode to the old behaviour', () => {

@@ -56,7 +56,16 @@ const double = fc.option(
     fc.double({ noNaN: true, noDefaultInfinity: true }),
   ),
 );
-const big = fc.option(fc.constantFrom(0, -1, 2 ** 40, Number.MAX_SAFE_INTEGER, -(2 ** 53 - 1)));
+/** BIGINT values: safe ones as numbers, and exact bigints out to int8's two ends. */
+const big = fc.option(
+  fc.oneof(
+    fc.constantFrom(0, -1, 2 ** 40, Number.MAX_SAFE_INTEGER, -(2 ** 53 - 1)),
+    fc.constantFrom(9007199254740993n, 2n ** 63n - 1n, -(2n ** 63n)),
+    fc
+      .bigInt({ min: -(2n ** 63n), max: 2n ** 63n - 1n })
+      .filter((b) => b > 2n ** 53n || b < -(2n ** 53n)),
+  ),
+);
 
 /**
  * SQL both dialects read alike: tables with INT, BIGINT, TEXT, REAL, DOUBLE PRECISION and

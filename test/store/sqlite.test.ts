@@ -533,3 +533,45 @@ test('query runs read-only statements only', (t) => {
   applyOne(store, log, { type: 'sql', statements: [{ sql: 'INSERT INTO t VALUES (3)' }] });
   assert.deepEqual(store.query('SELECT count(*) AS n FROM t'), [{ n: 3 }]);
 });
+
+test('SQL integers past 2^53 are bound, stored and returned exactly, retries included', (t) => {
+  // Goal: better-sqlite3 would round 64-bit integers to doubles; results hold bigints
+  // outside the safe range (numbers inside it), in rows, in lastInsertRowid, and in the
+  // answer a session remembers for a retry.
+  const store = openStore(t);
+  const log = new TestLog();
+  const values = [9007199254740993n, 9223372036854775807n, -9223372036854775808n];
+  applyOne(store, log, {
+    type: 'sql',
+    statements: [{ sql: 'CREATE TABLE big (id INTEGER PRIMARY KEY, v BIGINT)' }],
+  });
+  const insert = {
+    type: 'sql',
+    at,
+    session: { id: 'big', seq: 1 },
+    statements: [
+      ...values.map((v, i) => ({
+        sql: 'INSERT INTO big (id, v) VALUES (?, ?)',
+        params: [i + 1, v],
+      })),
+      { sql: 'INSERT INTO big (id, v) VALUES (?, 7) RETURNING id, v', params: [2n ** 63n - 1n] },
+      { sql: 'SELECT v, typeof(v) AS type FROM big WHERE v = :v', params: { v: values[0] } },
+    ],
+  } as const;
+  const expected = [
+    { changes: 1, lastInsertRowid: 1 },
+    { changes: 1, lastInsertRowid: 2 },
+    { changes: 1, lastInsertRowid: 3 },
+    { rows: [{ id: 9223372036854775807n, v: 7 }] },
+    { rows: [{ v: 9007199254740993n, type: 'integer' }] },
+  ];
+  assert.deepEqual(applyOne(store, log, insert), expected);
+  // The same session and sequence again: the remembered answer, digit for digit.
+  const retried = store.apply([log.command(insert)])[0];
+  assert.deepEqual(retried?.ok === true ? retried.value : retried, expected);
+  assert.deepEqual(store.query('SELECT id, v FROM big WHERE id < 4 ORDER BY id'), [
+    { id: 1, v: values[0] },
+    { id: 2, v: values[1] },
+    { id: 3, v: values[2] },
+  ]);
+});

@@ -12,6 +12,7 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { TandemError } from '../../core/errors.js';
 import type { NodeHandle } from '../../node/api.js';
+import { writeExactJson } from './json.js';
 
 /** Marks a request that a node already forwarded (value `1`). */
 export const forwardedHeader = 'x-tandem-forwarded';
@@ -113,8 +114,9 @@ async function send(
     const value = request.headers[name];
     if (typeof value === 'string') headers[name] = value;
   }
-  // The body was parsed and validated here already; the leader parses the same JSON again.
-  const body = request.body === undefined ? undefined : JSON.stringify(request.body);
+  // The body was parsed and validated here already; the leader parses the same JSON again
+  // (a SQL body's integers past 2^53 are bigints here, written back as their digits).
+  const body = request.body === undefined ? undefined : writeExactJson(request.body);
   const response = await fetch(target, {
     method: request.method,
     headers,

@@ -9,7 +9,7 @@
  * handlers.
  */
 import { durabilityOrder } from '../../core/types.js';
-import { sqlBytesMax, sqlParamsMax, sqlStatementsMax } from '../../store/commands.js';
+import { isSqlValue, sqlBytesMax, sqlParamsMax, sqlStatementsMax } from '../../store/commands.js';
 import { errorBodySchema } from './errors.js';
 
 /** The longest TTL a PUT may ask for: ten years, far below where `at + ttlMs` loses precision. */
@@ -41,7 +41,37 @@ const keyParams = {
   required: ['key'],
   properties: { key: { type: 'string', minLength: 1, description: 'At most 512 UTF-8 bytes.' } },
 } as const;
-const sqlValue = { type: ['string', 'number', 'boolean', 'null'] } as const;
+/**
+ * The keyword that checks a SQL parameter value. ajv's types know no bigint, and a JSON
+ * integer outside the safe range reaches validation as one (json.ts), so a value is checked
+ * by the codec's own rule. The `x-` prefix keeps the OpenAPI document valid.
+ */
+export const sqlValueKeyword = 'x-sql-value';
+
+/** What `addSqlValueKeyword` needs of ajv (which is fastify's, not a dependency of ours). */
+interface KeywordHost {
+  addKeyword(definition: {
+    keyword: string;
+    schemaType: 'boolean';
+    validate: (enabled: boolean, data: unknown) => boolean;
+  }): unknown;
+}
+
+/** Adds `sqlValueKeyword` to fastify's ajv (an ajv plugin). */
+export function addSqlValueKeyword<T extends KeywordHost>(ajv: T): T {
+  ajv.addKeyword({
+    keyword: sqlValueKeyword,
+    schemaType: 'boolean',
+    validate: (_enabled: boolean, data: unknown) => isSqlValue(data),
+  });
+  return ajv;
+}
+
+const sqlValue = {
+  [sqlValueKeyword]: true,
+  description:
+    'A string, a number, a boolean or null. Integers are exact from -2^63 to 2^63-1, in parameters and in results.',
+} as const;
 const sqlParams = {
   description: 'Positional (an array) or named (a map, names without their prefix).',
   anyOf: [

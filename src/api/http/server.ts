@@ -26,7 +26,7 @@ import { sendError, toTandemError } from './errors.js';
 import { forwardToLeader, isForwardable } from './forward.js';
 import { HttpMetrics } from './http-metrics.js';
 import { registerKvRoutes } from './kv-routes.js';
-import { indexPattern, nodeIdPattern, probeSchema } from './schemas.js';
+import { addSqlValueKeyword, indexPattern, nodeIdPattern, probeSchema } from './schemas.js';
 import { registerSqlRoutes } from './sql-routes.js';
 
 /**
@@ -65,7 +65,10 @@ export function buildHttpServer(node: NodeHandle, options: HttpServerOptions): F
     // One log line per request would drown the node's own logs; failures are logged below.
     logController: new LogController({ disableRequestLogging: true }),
     // Strict types (no "1" for 1), unknown fields refused rather than silently dropped.
-    ajv: { customOptions: { coerceTypes: false, removeAdditional: false, allowUnionTypes: true } },
+    ajv: {
+      customOptions: { coerceTypes: false, removeAdditional: false, allowUnionTypes: true },
+      plugins: [addSqlValueKeyword],
+    },
     schemaErrorFormatter: formatSchemaErrors,
   }) as unknown as FastifyInstance;
   const metrics = new HttpMetrics();
@@ -190,7 +193,7 @@ function formatSchemaErrors(errors: FastifySchemaValidationError[], dataVar: str
       return new Error(`${where} must be one of ${(params.allowedValues as string[]).join(', ')}`);
     case 'anyOf':
       return new Error(
-        `${where} must be an array or a map of strings, numbers, booleans and nulls`,
+        `${where} must be an array or a map of strings, numbers, booleans and nulls (integers from -2^63 to 2^63-1)`,
       );
     case 'pattern':
       if (params.pattern === indexPattern) return new Error(`${where} must be a log index`);
