@@ -34,6 +34,7 @@ import { SqliteStore } from '../store/sqlite.js';
 import type { Logger, PeerAddress } from '../transport/contract.js';
 import { PeerTransport } from '../transport/transport.js';
 import type { MemberStatus, NodeHandle, NodeStatus, ReadOptions, WriteResult } from './api.js';
+import { DataDirectoryLock } from './data-dir-lock.js';
 import { NodeMetrics } from './metrics.js';
 import { SnapshotReceiver, SnapshotSender, type SnapshotChunkFrame } from './snapshots.js';
 
@@ -116,8 +117,22 @@ const resultsKeptMax = 100_000;
 const storeRetryMsMin = 100;
 const storeRetryMsMax = 2_000;
 
-/** Starts a node from its data directory. */
+/**
+ * Starts a node from its data directory, which it locks for its lifetime: a directory
+ * another live process holds is refused (TANDEM_BAD_CONFIG naming it and the holder's PID)
+ * before any of its files is opened.
+ */
 export async function startNode(config: NodeConfig): Promise<RunningNode> {
+  const lock = DataDirectoryLock.acquire(config.dir, `tandem node ${config.id}`);
+  try {
+    return await openNode(config, lock);
+  } catch (error) {
+    lock.release();
+    throw error;
+  }
+}
+
+async function openNode(config: NodeConfig, lock: DataDirectoryLock): Promise<RunningNode> {
   const storage = await DiskStorage.open(join(config.dir, 'raft'));
   const stored = await storage.load();
   if (storage.recovery.cut !== null) {
@@ -168,7 +183,7 @@ export async function startNode(config: NodeConfig): Promise<RunningNode> {
     tls: config.tls,
     logger: config.logger,
   });
-  const node = new TandemNode(config, core, storage, store, transport);
+  const node = new TandemNode(config, core, storage, store, transport, lock);
   node.begin();
   return node;
 }
@@ -228,6 +243,7 @@ class TandemNode implements RunningNode {
   readonly #storage: DiskStorage;
   readonly #store: NodeStore;
   readonly #transport: PeerTransport;
+  readonly #lock: DataDirectoryLock;
   readonly #metrics: NodeMetrics;
   readonly #tickMs: number;
   readonly #sender: SnapshotSender;
@@ -259,8 +275,10 @@ class TandemNode implements RunningNode {
     storage: DiskStorage,
     store: NodeStore,
     transport: PeerTransport,
+    lock: DataDirectoryLock,
   ) {
     this.id = config.id;
+    this.#lock = lock;
     this.#config = config;
     this.#core = core;
     this.#storage = storage;
@@ -493,6 +511,7 @@ class TandemNode implements RunningNode {
     await this.#transport.close();
     await this.#storage.close();
     await this.#store.close();
+    this.#lock.release();
     this.#config.logger.info({ id: this.id }, 'node stopped');
   }
 
