@@ -7,6 +7,7 @@ import {
   decodeCommand,
   delKeysMax,
   encodeCommand,
+  expiresAtMsMax,
   keyBytesMax,
   msetPairsMax,
   sqlStatementsMax,
@@ -109,6 +110,18 @@ test('every well-formed command survives encode and decode unchanged', () => {
   );
 });
 
+test('expiries past 2^53 ms, up to Redis 64-bit limit, survive encode and decode exactly', () => {
+  // Goal: PEXPIREAT near 2^63 (Redis takes it) is carried to every replica unchanged.
+  for (const expiresAt of [2 ** 53 + 2, Number(9223372036854770000n), expiresAtMsMax]) {
+    const expire: Command = { type: 'expire', key: 'k', expiresAt, at: 1 };
+    const set: Command = { type: 'set', key: 'k', value: 'v', at: 1, expiresAt };
+    for (const command of [expire, set]) {
+      validateCommand(command);
+      assert.deepEqual(decodeCommand(encodeCommand(command)), command);
+    }
+  }
+});
+
 test('entries written before KEEPTTL and EXPIRE conditions decode to the old behaviour', () => {
   // Goal: a SET or EXPIRE encoded without the new fields decodes without them, so it
   // still removes the expiry (SET) or sets it unconditionally (EXPIRE) on every replica.
@@ -163,6 +176,9 @@ test('malformed commands are refused as TANDEM_CORRUPT naming the problem', () =
     [{ type: 'incrby', key: 'k', by: 2 ** 60, at: 1 }, /incrby.by/],
     [{ type: 'incrby', key: 'k', by: 0.5, at: 1 }, /incrby.by/],
     [{ type: 'expire', key: 'k', at: 1 }, /expire.expiresAt/],
+    [{ type: 'expire', key: 'k', expiresAt: 2 ** 63, at: 1 }, /expire.expiresAt/],
+    [{ type: 'expire', key: 'k', expiresAt: 0.5, at: 1 }, /expire.expiresAt/],
+    [{ type: 'set', key: 'k', value: 'v', at: 1, expiresAt: 2 ** 63 }, /set.expiresAt/],
     [{ type: 'set', key: 'k', value: 'v', at: 1, keepTtl: false }, /set.keepTtl must be true/],
     [{ type: 'set', key: 'k', value: 'v', at: 1, keepTtl: 1 }, /set.keepTtl must be true/],
     [

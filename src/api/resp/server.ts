@@ -4,7 +4,7 @@
  * whole batch with one socket write. Writes of one batch are proposed back to back (so
  * they share the leader's group commit); a read waits for the connection's earlier writes
  * (read-your-writes). A protocol error answers `-ERR Protocol error: ...` and closes that
- * connection only.
+ * connection (whole, not half) only.
  */
 import { createServer, type Server, type Socket } from 'node:net';
 import type { NodeHandle } from '../../node/api.js';
@@ -30,6 +30,8 @@ export const maxClientsDefault = 10_000;
  * one slow reader takes a server down, so Tandem sets one).
  */
 export const outputBufferBytesMaxDefault = 64 * 1024 * 1024;
+/** How long a closing connection's last reply may take to leave before it is dropped. */
+export const closingReplyMsMax = 10_000;
 /** Commands of one connection queued or not yet answered; past it, its socket pauses. */
 export const pendingCommandsMax = 16_384;
 /**
@@ -332,7 +334,13 @@ class Connection {
     for (const reply of replies) writer.write(reply, this.#session.protocol);
     const flushed = this.#socket.write(writer.take());
     if (this.#session.closing) {
-      this.#socket.end();
+      // As Redis does after QUIT or a protocol error: the reply goes out, then the
+      // connection closes whole. Only ending it would leave it half open, reading (and
+      // dropping) whatever the client goes on sending, for as long as the client likes.
+      this.#socket.end(() => this.#socket.destroy());
+      // A client that never reads its last reply does not keep the connection either.
+      const timer = setTimeout(() => this.#socket.destroy(), closingReplyMsMax);
+      this.#socket.once('close', () => clearTimeout(timer));
       return;
     }
     if (this.#socket.writableLength > this.#outputBytesMax) {
