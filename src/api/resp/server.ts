@@ -122,7 +122,8 @@ export async function startRespServer(
     context.stats.connectionsReceived++;
     if (sessions.size >= context.maxClients) {
       context.stats.rejected++;
-      socket.end('-ERR max number of clients reached\r\n');
+      socket.write('-ERR max number of clients reached\r\n');
+      closeAfterReply(socket);
       return;
     }
     sockets.add(socket);
@@ -148,6 +149,18 @@ function closeServer(server: Server, sockets: Set<Socket>, context: ServerContex
     for (const socket of sockets) socket.destroy();
     context.forwarder.close();
   });
+}
+
+/**
+ * Closes `socket` once what was written to it has gone out, as Redis does after QUIT, a
+ * protocol error or a refused connection. Only ending it would leave it half open, reading
+ * (or buffering) whatever the client goes on sending, for as long as the client likes; a
+ * client that never reads its last reply does not keep it past `closingReplyMsMax` either.
+ */
+function closeAfterReply(socket: Socket): void {
+  socket.end(() => socket.destroy());
+  const timer = setTimeout(() => socket.destroy(), closingReplyMsMax);
+  socket.once('close', () => clearTimeout(timer));
 }
 
 /** One client connection: parser, session, and the ordered stream of reply batches. */
@@ -334,13 +347,7 @@ class Connection {
     for (const reply of replies) writer.write(reply, this.#session.protocol);
     const flushed = this.#socket.write(writer.take());
     if (this.#session.closing) {
-      // As Redis does after QUIT or a protocol error: the reply goes out, then the
-      // connection closes whole. Only ending it would leave it half open, reading (and
-      // dropping) whatever the client goes on sending, for as long as the client likes.
-      this.#socket.end(() => this.#socket.destroy());
-      // A client that never reads its last reply does not keep the connection either.
-      const timer = setTimeout(() => this.#socket.destroy(), closingReplyMsMax);
-      this.#socket.once('close', () => clearTimeout(timer));
+      closeAfterReply(this.#socket);
       return;
     }
     if (this.#socket.writableLength > this.#outputBytesMax) {
