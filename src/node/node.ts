@@ -18,6 +18,7 @@ import type {
   SnapshotMeta,
 } from '../core/types.js';
 import { DiskStorage } from '../log/disk-storage.js';
+import { makeDirectory } from '../log/files.js';
 import { formatChecksum } from '../log/snapshot-files.js';
 import { encodeCommand, validateCommand, type Command } from '../store/commands.js';
 import type {
@@ -123,6 +124,8 @@ const storeRetryMsMax = 2_000;
  * before any of its files is opened.
  */
 export async function startNode(config: NodeConfig): Promise<RunningNode> {
+  // Created here, not by the lock, so that a new directory's entry is synced in its parent.
+  await makeDirectory(config.dir);
   const lock = DataDirectoryLock.acquire(config.dir, `tandem node ${config.id}`);
   try {
     return await openNode(config, lock);
