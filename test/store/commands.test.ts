@@ -110,18 +110,6 @@ test('every well-formed command survives encode and decode unchanged', () => {
   );
 });
 
-test('expiries past 2^53 ms, up to Redis 64-bit limit, survive encode and decode exactly', () => {
-  // Goal: PEXPIREAT near 2^63 (Redis takes it) is carried to every replica unchanged.
-  for (const expiresAt of [2 ** 53 + 2, Number(9223372036854770000n), expiresAtMsMax]) {
-    const expire: Command = { type: 'expire', key: 'k', expiresAt, at: 1 };
-    const set: Command = { type: 'set', key: 'k', value: 'v', at: 1, expiresAt };
-    for (const command of [expire, set]) {
-      validateCommand(command);
-      assert.deepEqual(decodeCommand(encodeCommand(command)), command);
-    }
-  }
-});
-
 test('entries written before KEEPTTL and EXPIRE conditions decode to the old behaviour', () => {
   // Goal: a SET or EXPIRE encoded without the new fields decodes without them, so it
   // still removes the expiry (SET) or sets it unconditionally (EXPIRE) on every replica.
@@ -137,6 +125,18 @@ test('entries written before KEEPTTL and EXPIRE conditions decode to the old beh
   assert.deepEqual(decodeCommand(oldExpire), { type: 'expire', key: 'k', expiresAt: 9, at: 1 });
   const kept = { type: 'set', key: 'k', value: 'v', at: 1, keepTtl: true } as const;
   assert.deepEqual(decodeCommand(plain.pack(kept)), kept);
+});
+
+test('expiries past 2^53 ms, up to Redis 64-bit limit, survive encode and decode exactly', () => {
+  // Goal: PEXPIREAT near 2^63 (Redis takes it) is carried to every replica unchanged.
+  for (const expiresAt of [2 ** 53 + 2, Number(9223372036854770000n), expiresAtMsMax]) {
+    const expire: Command = { type: 'expire', key: 'k', expiresAt, at: 1 };
+    const set: Command = { type: 'set', key: 'k', value: 'v', at: 1, expiresAt };
+    for (const command of [expire, set]) {
+      validateCommand(command);
+      assert.deepEqual(decodeCommand(encodeCommand(command)), command);
+    }
+  }
 });
 
 test('random bytes either decode to a well-formed command or throw TANDEM_CORRUPT', () => {
