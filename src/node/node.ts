@@ -20,6 +20,7 @@ import type {
   SnapshotMeta,
 } from '../core/types.js';
 import { DiskStorage } from '../log/disk-storage.js';
+import { makeDirectory } from '../log/files.js';
 import { formatChecksum } from '../log/snapshot-files.js';
 import { encodeCommand, validateCommand, type Command } from '../store/commands.js';
 import type {
@@ -36,6 +37,7 @@ import { SqliteStore } from '../store/sqlite.js';
 import type { Logger, PeerAddress } from '../transport/contract.js';
 import { PeerTransport } from '../transport/transport.js';
 import type { MemberStatus, NodeHandle, NodeStatus, ReadOptions, WriteResult } from './api.js';
+import { DataDirectoryLock } from './data-dir-lock.js';
 import { NodeMetrics } from './metrics.js';
 import { SnapshotReceiver, SnapshotSender, type SnapshotChunkFrame } from './snapshots.js';
 
@@ -118,8 +120,24 @@ const resultsKeptMax = 100_000;
 const storeRetryMsMin = 100;
 const storeRetryMsMax = 2_000;
 
-/** Starts a node from its data directory. */
+/**
+ * Starts a node from its data directory, which it locks for its lifetime: a directory
+ * another live process holds is refused (TANDEM_BAD_CONFIG naming it and the holder's PID)
+ * before any of its files is opened.
+ */
 export async function startNode(config: NodeConfig): Promise<RunningNode> {
+  // Created here, not by the lock, so that a new directory's entry is synced in its parent.
+  await makeDirectory(config.dir);
+  const lock = DataDirectoryLock.acquire(config.dir, `tandem node ${config.id}`);
+  try {
+    return await openNode(config, lock);
+  } catch (error) {
+    lock.release();
+    throw error;
+  }
+}
+
+async function openNode(config: NodeConfig, lock: DataDirectoryLock): Promise<RunningNode> {
   const storage = await DiskStorage.open(join(config.dir, 'raft'));
   const stored = await storage.load();
   if (storage.recovery.cut !== null) {
@@ -171,7 +189,7 @@ export async function startNode(config: NodeConfig): Promise<RunningNode> {
     tls: config.tls,
     logger: config.logger,
   });
-  const node = new TandemNode(config, core, storage, store, transport);
+  const node = new TandemNode(config, core, storage, store, transport, lock);
   node.begin();
   return node;
 }
@@ -262,6 +280,7 @@ class TandemNode implements RunningNode {
   readonly #storage: DiskStorage;
   readonly #store: NodeStore;
   readonly #transport: PeerTransport;
+  readonly #lock: DataDirectoryLock;
   readonly #metrics: NodeMetrics;
   readonly #tickMs: number;
   /** When a dropped peer message was last logged: drops are counted always, logged at most once a second. */
@@ -299,8 +318,10 @@ class TandemNode implements RunningNode {
     storage: DiskStorage,
     store: NodeStore,
     transport: PeerTransport,
+    lock: DataDirectoryLock,
   ) {
     this.id = config.id;
+    this.#lock = lock;
     this.#config = config;
     this.#core = core;
     this.#storage = storage;
@@ -552,6 +573,7 @@ class TandemNode implements RunningNode {
     await this.#transport.close();
     await this.#storage.close();
     await this.#store.close();
+    this.#lock.release();
     this.#config.logger.info({ id: this.id }, 'node stopped');
   }
 

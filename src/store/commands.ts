@@ -319,6 +319,18 @@ function isTime(value: unknown): value is number {
   return Number.isSafeInteger(value) && (value as number) >= 0;
 }
 
+/**
+ * The latest expiry a command carries: the largest double within Redis's signed 64-bit
+ * range (2^63 - 1024 ms). Redis takes expiries up to 2^63 - 1 ms; past 2^53 ms (the year
+ * 287,396) Tandem keeps one as the nearest double, which both stores hold exactly.
+ */
+export const expiresAtMsMax = 2 ** 63 - 1024;
+
+/** An expiry in ms: an integer from 0 to `expiresAtMsMax`, safe or not. */
+function isExpiry(value: unknown): value is number {
+  return Number.isInteger(value) && (value as number) >= 0 && (value as number) <= expiresAtMsMax;
+}
+
 /** Describes what is wrong with the shape of `value` as a command, or returns null. */
 export function shapeProblem(value: unknown): string | null {
   if (!isPlainObject(value)) return 'a command must be a map';
@@ -394,7 +406,7 @@ function setProblem(command: Record<string, unknown>): string | null {
   if (typeof command.key !== 'string') return 'set.key must be a string';
   if (typeof command.value !== 'string') return 'set.value must be a string';
   const { expiresAt, condition, ifVersion, returnOld, keepTtl } = command;
-  if (expiresAt !== undefined && expiresAt !== null && !isTime(expiresAt)) {
+  if (expiresAt !== undefined && expiresAt !== null && !isExpiry(expiresAt)) {
     return 'set.expiresAt must be a time in ms, null or absent';
   }
   if (keepTtl !== undefined && keepTtl !== true) return 'set.keepTtl must be true or absent';
@@ -417,7 +429,7 @@ function setProblem(command: Record<string, unknown>): string | null {
 function expireProblem(command: Record<string, unknown>): string | null {
   if (typeof command.key !== 'string') return 'expire.key must be a string';
   const { expiresAt, condition } = command;
-  if (expiresAt !== null && !isTime(expiresAt))
+  if (expiresAt !== null && !isExpiry(expiresAt))
     return 'expire.expiresAt must be a time in ms or null';
   if (condition === undefined) return null;
   if (typeof condition !== 'string' || !expireConditions.has(condition)) {

@@ -46,6 +46,7 @@ import { keysResultMax, sweepKeysMax, type KvCommand, type KvEntry, type ScanPag
 import {
   bytesLiteral,
   clientQueryTimeoutMs,
+  expiryLiteral,
   integerLiteral,
   isConnectionFailure,
   isStatementFailure,
@@ -900,7 +901,8 @@ function kvRow(row: Record<string, unknown>): KvRow {
     value: (row.value as Buffer).toString('utf8'),
     versionIndex: row.version_index as number,
     versionTerm: row.version_term as number,
-    expiresAt: row.expires_at as number | null,
+    // An expiry past 2^53 ms comes back as a bigint; as a number it is the double stored.
+    expiresAt: row.expires_at === null ? null : Number(row.expires_at as number | bigint),
     seq: row.seq as number,
   };
 }
@@ -1135,7 +1137,7 @@ function writeBack(state: BatchState, results: readonly ApplyResult[], last: Ent
 function kvUpsert(rows: readonly (readonly [string, KvRow])[]): string {
   const values = rows.map(
     ([key, row]) =>
-      `(${bytesLiteral(key)}, ${bytesLiteral(row.value)}, ${integerLiteral(row.versionIndex)}, ${integerLiteral(row.versionTerm)}, ${integerLiteral(row.expiresAt)}::bigint, ${integerLiteral(row.seq)})`,
+      `(${bytesLiteral(key)}, ${bytesLiteral(row.value)}, ${integerLiteral(row.versionIndex)}, ${integerLiteral(row.versionTerm)}, ${expiryLiteral(row.expiresAt)}::bigint, ${integerLiteral(row.seq)})`,
   );
   return `INSERT INTO tandem.kv (key, value, version_index, version_term, expires_at, seq) VALUES ${values.join(', ')}
     ON CONFLICT (key) DO UPDATE SET value = excluded.value, version_index = excluded.version_index,

@@ -7,6 +7,7 @@ import {
   decodeCommand,
   delKeysMax,
   encodeCommand,
+  expiresAtMsMax,
   keyBytesMax,
   msetPairsMax,
   sqlStatementsMax,
@@ -151,6 +152,18 @@ test('entries written before KEEPTTL and EXPIRE conditions decode to the old beh
   assert.deepEqual(decodeCommand(plain.pack(kept)), kept);
 });
 
+test('expiries past 2^53 ms, up to Redis 64-bit limit, survive encode and decode exactly', () => {
+  // Goal: PEXPIREAT near 2^63 (Redis takes it) is carried to every replica unchanged.
+  for (const expiresAt of [2 ** 53 + 2, Number(9223372036854770000n), expiresAtMsMax]) {
+    const expire: Command = { type: 'expire', key: 'k', expiresAt, at: 1 };
+    const set: Command = { type: 'set', key: 'k', value: 'v', at: 1, expiresAt };
+    for (const command of [expire, set]) {
+      validateCommand(command);
+      assert.deepEqual(decodeCommand(encodeCommand(command)), command);
+    }
+  }
+});
+
 test('random bytes either decode to a well-formed command or throw TANDEM_CORRUPT', () => {
   // Goal: no input makes decode throw anything else or return a malformed command.
   fc.assert(
@@ -190,6 +203,9 @@ test('malformed commands are refused as TANDEM_CORRUPT naming the problem', () =
     [{ type: 'incrby', key: 'k', by: 2 ** 60, at: 1 }, /incrby.by/],
     [{ type: 'incrby', key: 'k', by: 0.5, at: 1 }, /incrby.by/],
     [{ type: 'expire', key: 'k', at: 1 }, /expire.expiresAt/],
+    [{ type: 'expire', key: 'k', expiresAt: 2 ** 63, at: 1 }, /expire.expiresAt/],
+    [{ type: 'expire', key: 'k', expiresAt: 0.5, at: 1 }, /expire.expiresAt/],
+    [{ type: 'set', key: 'k', value: 'v', at: 1, expiresAt: 2 ** 63 }, /set.expiresAt/],
     [{ type: 'set', key: 'k', value: 'v', at: 1, keepTtl: false }, /set.keepTtl must be true/],
     [{ type: 'set', key: 'k', value: 'v', at: 1, keepTtl: 1 }, /set.keepTtl must be true/],
     [

@@ -4,7 +4,7 @@ import { readdirSync } from 'node:fs';
 import path from 'node:path';
 import { after, test } from 'node:test';
 import type { Entry } from '../../src/core/types.js';
-import type { Command, SqlStatement } from '../../src/store/commands.js';
+import { expiresAtMsMax, type Command, type SqlStatement } from '../../src/store/commands.js';
 import type {
   ApplyResult,
   NodeStore,
@@ -338,6 +338,10 @@ test(
     t.after(() => source.close());
     const entries = workload(log);
     source.apply(entries);
+    // An expiry past 2^53 ms, as PEXPIREAT near 2^63 leaves it: kept exactly both ways.
+    source.apply([
+      log.command({ type: 'set', key: 'far', value: 'v', at, expiresAt: expiresAtMsMax }),
+    ]);
     const first = await source.snapshot();
     t.after(() => first.dispose());
     const middle = await openPostgres(t);
@@ -371,6 +375,8 @@ test(
     ]);
     assert.match((refused as { error: string }).error, /FOREIGN KEY/);
     assert.equal(end.get('z', at)?.value, 'z\u0000z');
+    assert.equal(end.get('far', at)?.expiresAt, expiresAtMsMax);
+    assert.equal((await middle.get('far', at))?.expiresAt, expiresAtMsMax);
     assert.deepEqual(readdirSync(`${end.path}-snapshots`), []);
   },
 );
