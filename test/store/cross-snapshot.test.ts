@@ -4,7 +4,7 @@ import { readdirSync } from 'node:fs';
 import path from 'node:path';
 import { after, test } from 'node:test';
 import type { Entry } from '../../src/core/types.js';
-import type { Command, SqlStatement } from '../../src/store/commands.js';
+import type { SqlStatement } from '../../src/store/commands.js';
 import type {
   ApplyResult,
   NodeStore,
@@ -14,8 +14,9 @@ import type {
 import { PostgresStore } from '../../src/store/postgres.js';
 import { rememberedResult } from '../../src/store/postgres-sessions.js';
 import { SqliteStore } from '../../src/store/sqlite.js';
-import { commandArbitrary } from './arbitraries.js';
+import { binaryKey, binaryValue, commandArbitrary } from './arbitraries.js';
 import {
+  asText,
   checksummedGarbage,
   collect,
   dump,
@@ -23,6 +24,7 @@ import {
   replay,
   tempDirectory,
   TestLog,
+  type TextCommand,
 } from './helpers.js';
 import {
   comparable,
@@ -40,8 +42,12 @@ const at = 1_000;
 
 // ------------------------------------------------------------------ random entries
 
-const key = fc.constantFrom('a', 'b', 'c', 'ü', 'tab\tkey');
-const value = fc.oneof(fc.constantFrom('0', '7', 'x', '', 'a\\b\nc'), fc.string({ maxLength: 8 }));
+const key = fc.oneof(fc.constantFrom('a', 'b', 'c', 'ü', 'tab\tkey'), binaryKey);
+const value = fc.oneof(
+  fc.constantFrom('0', '7', 'x', '', 'a\\b\nc'),
+  fc.string({ maxLength: 8 }),
+  binaryValue,
+);
 const session = fc.record({ id: fc.constantFrom('s1', 's2'), seq: fc.integer({ min: 1, max: 6 }) });
 const id = fc.integer({ min: 1, max: 8 });
 const text = fc.option(
@@ -95,7 +101,7 @@ const statement: fc.Arbitrary<SqlStatement> = fc.oneof(
 const command = commandArbitrary({ key, value, statement, session });
 
 /** The tables every history starts with, so that every run has rows to convert. */
-const setup: Command = {
+const setup: TextCommand = {
   type: 'sql',
   statements: [
     {
@@ -174,7 +180,7 @@ function sqliteContent(store: SqliteStore): unknown {
 
 // ------------------------------------------------------------------ helpers
 
-function toEntries(log: TestLog, commands: readonly Command[]): Entry[] {
+function toEntries(log: TestLog, commands: readonly TextCommand[]): Entry[] {
   return commands.map((c) => log.command(c));
 }
 
@@ -361,7 +367,7 @@ test(
       }),
     ]);
     assert.match((refused as { error: string }).error, /FOREIGN KEY/);
-    assert.equal(end.get('z', at)?.value, 'z\u0000z');
+    assert.equal(asText(end).get('z', at)?.value, 'z\u0000z');
     assert.deepEqual(readdirSync(`${end.path}-snapshots`), []);
   },
 );

@@ -39,8 +39,8 @@ export function registerKvRoutes(app: FastifyInstance, node: NodeHandle): void {
     const { value, ttlMs } = request.body;
     const command: SetCommand = {
       type: 'set',
-      key,
-      value,
+      key: Buffer.from(key, 'utf8'),
+      value: Buffer.from(value, 'utf8'),
       at,
       ...(ttlMs === undefined ? {} : { expiresAt: at + ttlMs }),
       ...condition,
@@ -70,7 +70,7 @@ export function registerKvRoutes(app: FastifyInstance, node: NodeHandle): void {
       const { key } = request.params;
       checkKey(key);
       const read = await node.read(readOptions(node, request.query), (store) =>
-        store.get(key, Date.now()),
+        store.get(Buffer.from(key, 'utf8'), Date.now()),
       );
       reply.header('x-tandem-applied-index', String(read.appliedIndex));
       const entry = read.value;
@@ -78,7 +78,7 @@ export function registerKvRoutes(app: FastifyInstance, node: NodeHandle): void {
         throw new TandemError('TANDEM_KEY_NOT_FOUND', `key ${JSON.stringify(key)} does not exist`);
       }
       reply.header('etag', etagOf(entry.version));
-      return { key, value: entry.value, version: entry.version, expiresAt: entry.expiresAt };
+      return { key, value: entry.value.toString('utf8'), version: entry.version, expiresAt: entry.expiresAt };
     },
   );
 
@@ -90,7 +90,7 @@ export function registerKvRoutes(app: FastifyInstance, node: NodeHandle): void {
       checkKey(key);
       const command: DelCommand = {
         type: 'del',
-        keys: [key],
+        keys: [Buffer.from(key, 'utf8')],
         at: Date.now(),
         ...sessionOf(request.headers),
       };
