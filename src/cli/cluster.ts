@@ -11,20 +11,13 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import {
-  closeSync,
-  existsSync,
-  mkdirSync,
-  openSync,
-  readFileSync,
-  statSync,
-  writeFileSync,
-} from 'node:fs';
+import { closeSync, existsSync, openSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { createServer, connect } from 'node:net';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { portMax } from '../api/http/address.js';
 import type { NodeStatus } from '../node/api.js';
+import { DataDirectoryLock, liveLockHolder, lockedError } from '../node/data-dir-lock.js';
 import {
   failureExitCode,
   parseCommandArgs,
@@ -46,7 +39,8 @@ Node i is n<i>: peers 7000+i, HTTP 9000+i, RESP 6380+i (each plus the offset),
 data in DIR/n<i>, log lines in DIR/n<i>.log. Ctrl-C stops every node cleanly.
 
   --nodes N               how many nodes, 1-${clusterNodesMax} (default 3)
-  --dir DIR               where data, logs and the cluster secret go (default .tandem)
+  --dir DIR               where data, logs and the cluster secret go (default .tandem);
+                          locked while the cluster runs: one cluster per directory
   --mode MODE             durability: async, semi-sync, quorum, sync (default quorum)
   --base-port-offset N    added to every port, to run clusters side by side (default 0)
   --stores S1,S2,..       each node's store, in node order: sqlite (the default) or a
@@ -99,14 +93,16 @@ export async function runCluster(argv: readonly string[]): Promise<void> {
   }
   const stores = parseStores(args.values.stores as string | undefined, count);
   const plan = planNodes(count, dir, offset, stores);
+  lockClusterDirectory(dir, plan);
   const taken = await firstTakenPort(plan);
   if (taken !== null) {
     console.error(
-      `tandem cluster: ${taken} on ${host} is already in use; stop what holds it or pass --base-port-offset`,
+      `tandem cluster: ${taken} on ${host} is already in use; stop what holds it, or run ` +
+        'this cluster beside it with --base-port-offset N and a --dir of its own (two ' +
+        'clusters must never share a data directory)',
     );
     process.exit(failureExitCode);
   }
-  mkdirSync(dir, { recursive: true });
   const secret = loadOrCreateSecret(join(dir, 'cluster-secret'));
   const children = plan.map((node) => spawnNode(node, plan, mode, secret));
   const stop = stopOnSignals(children, plan);
@@ -119,6 +115,27 @@ export async function runCluster(argv: readonly string[]): Promise<void> {
     return;
   }
   printEndpoints(plan, leader, mode, dir, offset, await respServed(plan[0].respPort));
+}
+
+/**
+ * Locks `dir` for this process's lifetime (released at exit) and checks that no live
+ * process holds a node directory of the plan, so that a second cluster on the same
+ * directory is refused before anything starts; exits with a message naming the holder.
+ */
+function lockClusterDirectory(dir: string, plan: readonly PlannedNode[]): void {
+  try {
+    DataDirectoryLock.acquire(dir, 'tandem cluster');
+  } catch (error) {
+    console.error(`tandem cluster: ${(error as Error).message}`);
+    process.exit(failureExitCode);
+  }
+  for (const node of plan) {
+    const holder = liveLockHolder(node.dir);
+    if (holder !== null) {
+      console.error(`tandem cluster: ${lockedError(node.dir, holder).message}`);
+      process.exit(failureExitCode);
+    }
+  }
 }
 
 /** `--stores`: one store per node, `sqlite` for each when not given. */

@@ -366,7 +366,8 @@ export async function runStart(argv: readonly string[]): Promise<void> {
       },
     });
   } catch (error) {
-    logger.error({ err: error }, `node ${settings.id} failed to start`);
+    const reason = error instanceof Error ? `: ${error.message}` : '';
+    logger.error({ err: error }, `node ${settings.id} failed to start${reason}`);
     process.exit(failureExitCode);
   }
   const http = buildHttpServer(node, { logger: logger.child({ component: 'http' }) });

@@ -14,6 +14,7 @@
 import { EventEmitter } from 'node:events';
 import { randomUUID } from 'node:crypto';
 import { exchange, HttpAgents, type HttpAnswer } from './http.js';
+import { parseAnswerJson, requestJson } from './json.js';
 import {
   BadRequest,
   errorFromAnswer,
@@ -799,7 +800,7 @@ export class TandemClient extends EventEmitter<ClientEvents> {
         url: url + path,
         method,
         headers: body === undefined ? headers : { ...headers, 'content-type': 'application/json' },
-        body: body === undefined ? undefined : JSON.stringify(body),
+        body: body === undefined ? undefined : requestJson(body),
         signal,
         timeoutMs,
       });
@@ -810,7 +811,7 @@ export class TandemClient extends EventEmitter<ClientEvents> {
     }
     let parsed: unknown = null;
     try {
-      parsed = answer.text === '' ? null : JSON.parse(answer.text);
+      parsed = answer.text === '' ? null : parseAnswerJson(answer.text);
     } catch {
       parsed = { code: 'TANDEM_BAD_ANSWER', message: answer.text.slice(0, 200) };
     }

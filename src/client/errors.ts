@@ -81,6 +81,8 @@ const noLeaderCodes: ReadonlySet<string> = new Set([
   'TANDEM_NO_LEADER',
   'TANDEM_LEADERSHIP_LOST',
   'TANDEM_TRANSFER_IN_PROGRESS',
+  'TANDEM_NO_QUORUM',
+  'TANDEM_REMOVED',
 ]);
 
 /** The typed error for a node's error answer. */

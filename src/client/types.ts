@@ -94,8 +94,11 @@ export interface KvWriteResult {
   readonly index: number;
 }
 
-/** A value SQL binds. */
-export type SqlValue = string | number | boolean | null;
+/**
+ * A value SQL binds. A bigint is an exact 64-bit integer (-2^63 to 2^63-1); a number binds
+ * as it is (an integer past 2^53 as a number has already lost its last digits).
+ */
+export type SqlValue = string | number | bigint | boolean | null;
 /** Positional or named parameters. */
 export type SqlParams = readonly SqlValue[] | Readonly<Record<string, SqlValue>>;
 /** One statement. */
@@ -103,9 +106,13 @@ export interface SqlStatement {
   readonly sql: string;
   readonly params?: SqlParams;
 }
-/** The result of one statement: rows changed and the rowid inserted, or rows returned. */
+/**
+ * The result of one statement: rows changed and the rowid inserted, or rows returned. In
+ * both, an integer outside the safe range (`Number.isSafeInteger`) is a bigint, exact; every
+ * other number is a number.
+ */
 export type SqlStatementResult =
-  | { readonly changes: number; readonly lastInsertRowid: number | string }
+  | { readonly changes: number; readonly lastInsertRowid: number | bigint }
   | { readonly rows: readonly Record<string, unknown>[] };
 /** What a SQL write returns. */
 export interface SqlExecuteResult {

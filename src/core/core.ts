@@ -1,4 +1,4 @@
-import { assert, assertIndex } from './assert.js';
+import { assert } from './assert.js';
 import { buildCoreConfig, type CoreConfig } from './config.js';
 import { TandemError } from './errors.js';
 import {
@@ -11,6 +11,7 @@ import {
 } from './membership.js';
 import { Progress } from './progress.js';
 import { RaftLog } from './raft-log.js';
+import { malformedReason } from './validate.js';
 import {
   emptyPersistedState,
   strongerDurability,
@@ -23,6 +24,7 @@ import {
   type HeartbeatResponseMessage,
   type Membership,
   type MembershipChange,
+  type RemovedMessage,
   type Message,
   type NodeId,
   type PersistedState,
@@ -56,6 +58,8 @@ export interface CoreOptions {
    * membership entry says otherwise; a node joining an existing cluster passes none.
    */
   readonly bootstrap?: Membership;
+  /** Set when this node was told earlier that it was removed (the index it was removed by). */
+  readonly removedAt?: number;
 }
 
 /** Where a proposal landed in the log. */
@@ -89,6 +93,8 @@ export interface CoreStatus {
   readonly stableIndex: number;
   readonly membership: Membership;
   readonly followers: readonly FollowerStatus[];
+  /** The index by which this node learnt it was removed, or 0. */
+  readonly removedAt: number;
 }
 
 interface PendingProposal {
@@ -103,6 +109,15 @@ interface PendingRead {
   readonly from: NodeId;
   readonly index: number;
   readonly round: number;
+  /** The tick past which the read is refused: a majority did not confirm this leader. */
+  readonly deadlineTick: number;
+}
+
+/** A read waiting for this new leader to commit an entry of its own term. */
+interface ReadAwaitingTermCommit {
+  readonly readId: string;
+  readonly from: NodeId;
+  readonly deadlineTick: number;
 }
 
 /** A message as a handler writes it: `from` and `term` are filled in by `#send`. */
@@ -148,7 +163,16 @@ export class RaftCore {
   #pendingProposals: PendingProposal[] = [];
   #readRound = 0;
   #pendingReads: PendingRead[] = [];
-  #readsAwaitingTermCommit: { readId: string; from: NodeId }[] = [];
+  #readsAwaitingTermCommit: ReadAwaitingTermCommit[] = [];
+  /** Follower only: the reads forwarded to a leader, by read id, with the node asked. */
+  readonly #forwardedReads = new Map<string, NodeId>();
+  /** Leader only: ticks since a leadership transfer began (it is abandoned after an election timeout). */
+  #transferElapsed = 0;
+  /**
+   * The index of the committed membership entry that removed this node, or 0. A removed
+   * node never campaigns and its driver stops serving: the cluster has moved on without it.
+   */
+  #removedAt = 0;
   /** Set when this node applied entries that the leader's log replaces (an async tail). */
   #rollback: SnapshotMeta | null = null;
 
@@ -179,8 +203,10 @@ export class RaftCore {
     this.#persistedHardState = persisted.hardState;
     this.#membershipHistory = [{ index: snapshot.index, membership: snapshot.membership }];
     this.#recordMembershipEntries(persisted.entries);
+    this.#removedAt = options.removedAt ?? 0;
     this.#resetElectionTimer();
     this.#reportedSoftState = this.#softState();
+    this.#settleAppliedOnStart();
   }
 
   // ---------------------------------------------------------------- public surface
@@ -198,6 +224,14 @@ export class RaftCore {
     return this.#leaderId;
   }
 
+  /**
+   * The index by which this node learnt it was removed from the cluster, or 0. A removed
+   * node never campaigns, refuses reads and writes (`TANDEM_REMOVED`), and stays so.
+   */
+  get removedAt(): number {
+    return this.#removedAt;
+  }
+
   /** The membership in force: the latest one in the log. */
   get membership(): Membership {
     return (
@@ -213,13 +247,25 @@ export class RaftCore {
     else this.#tickElection();
   }
 
-  /** Takes one message from a peer. Messages from unknown or stale senders are dropped safely. */
-  step(message: Message): void {
+  /**
+   * Takes one message from a peer. Returns null when the message was taken (or was stale,
+   * which is normal), or why it was dropped as impossible: malformed, addressed to another
+   * node, claiming this node as its sender, or stating what its sender cannot know. The
+   * driver counts and logs those; none of them changes anything here.
+   */
+  step(message: Message): string | null {
     this.#assertNotAwaitingAdvance();
-    assert(message.to === this.id, `message for ${message.to} stepped into ${this.id}`);
-    assertIndex(message.term, 'message term');
-    if (!this.#handleTerm(message)) return;
+    const malformed = malformedReason(message);
+    if (malformed !== null) return malformed;
+    if (message.to !== this.id) return `addressed to ${message.to}`;
+    if (message.from === this.id) return 'claims to come from this node';
+    const impossible = this.#impossibleReason(message);
+    if (impossible !== null) return impossible;
+    if (message.type === 'removed') return this.#handleRemoved(message);
+    if (this.#answerRemovedMember(message)) return null;
+    if (!this.#handleTerm(message)) return null;
     this.#dispatch(message);
+    return null;
   }
 
   /**
@@ -263,7 +309,15 @@ export class RaftCore {
       );
     }
     const next = applyMembershipChange(this.membership, change);
-    if (change.type === 'add-voter' && this.membership.learners.includes(change.id)) {
+    if (change.type === 'add-voter' && !isMember(this.membership, change.id)) {
+      // Only a learner that has caught up may vote: a stranger made a voter at once would
+      // count towards every majority while holding none of the log.
+      throw new TandemError(
+        'TANDEM_MEMBERSHIP_INVALID',
+        `${change.id} is not a member: add it as a learner first, then make it a voter once caught up`,
+      );
+    }
+    if (change.type === 'add-voter') {
       const match = this.progress.get(change.id)?.match ?? 0;
       if (
         match < this.log.commit ||
@@ -290,11 +344,17 @@ export class RaftCore {
    */
   readIndex(readId: string): void {
     this.#assertNotAwaitingAdvance();
-    if (this.#role === 'leader') {
+    if (this.#removedAt > 0) {
+      this.#readStates.push({ readId, index: 0, error: 'TANDEM_REMOVED' });
+    } else if (this.#role === 'leader') {
       this.#leaderRead(readId, this.id);
     } else if (this.#leaderId === null) {
       this.#readStates.push({ readId, index: 0, error: 'TANDEM_NO_LEADER' });
+    } else if (this.#forwardedReads.size >= this.config.maxPendingReads) {
+      this.#readStates.push({ readId, index: 0, error: 'TANDEM_TOO_MANY_PENDING' });
     } else {
+      // Only the node asked may answer: anyone else's answer would let it confirm a read.
+      this.#forwardedReads.set(readId, this.#leaderId);
       this.#send({ type: 'read-index', to: this.#leaderId, readId });
     }
   }
@@ -312,7 +372,9 @@ export class RaftCore {
       throw new TandemError('TANDEM_MEMBERSHIP_INVALID', `${to} is not a voter and cannot lead`);
     }
     this.#leadTransferee = to;
-    this.#electionElapsed = 0;
+    // The transfer has its own clock: resetting the election counter would postpone
+    // check-quorum, so repeated transfers could keep a deposed leader leading.
+    this.#transferElapsed = 0;
     const progress = this.progress.get(to) as Progress;
     if (progress.match === this.log.lastIndex()) this.#send({ type: 'timeout-now', to });
     else this.#sendAppend(to, true);
@@ -361,6 +423,7 @@ export class RaftCore {
       stableIndex: this.log.stableIndex(),
       membership,
       followers,
+      removedAt: this.#removedAt,
     };
   }
 
@@ -460,6 +523,16 @@ export class RaftCore {
     return true;
   }
 
+  /**
+   * A follower's applied report counts only for entries it is known to hold from this
+   * leader's log (up to its match index): a former leader reports the applied index of a
+   * divergent tail it has since rolled back. The latest report is kept, not the largest,
+   * since a follower that rolled back or restarted has applied less than it once did.
+   */
+  protected recordApplied(progress: Progress, reported: number): void {
+    progress.applied = Math.min(reported, progress.match);
+  }
+
   /** The highest index this node may apply: commit, or further on a leader under async rules. */
   protected applyLimit(): number {
     if (this.#role !== 'leader') return this.log.commit;
@@ -473,6 +546,75 @@ export class RaftCore {
   }
 
   // ---------------------------------------------------------------- terms and roles
+
+  /**
+   * What a sender cannot know, given what this node sent it: an answer for entries or a
+   * read round never sent, a read index not asked of it, a second leader in this node's
+   * term, a transfer order from a node that is not the leader. A buggy peer must not be
+   * able to confirm a read, acknowledge a write, or stop this node.
+   */
+  #impossibleReason(message: Message): string | null {
+    if (message.type === 'read-index-response') {
+      return this.#forwardedReads.get(message.readId) === message.from
+        ? null
+        : 'answers a read index it was not asked for';
+    }
+    if (message.term !== this.#term) return null;
+    const fromLeader =
+      message.type === 'append' || message.type === 'heartbeat' || message.type === 'snapshot';
+    if (fromLeader && this.#role === 'leader') return `claims to lead term ${message.term} too`;
+    if (fromLeader && this.#leaderId !== null && message.from !== this.#leaderId) {
+      return `claims to lead term ${message.term}, which ${this.#leaderId} leads`;
+    }
+    if (message.type === 'timeout-now' && message.from !== this.#leaderId) {
+      return 'orders an election but is not the leader';
+    }
+    const progress = this.#role === 'leader' ? this.progress.get(message.from) : undefined;
+    if (progress === undefined) return null;
+    if (message.type === 'append-response') {
+      // A follower may also answer with its commit index, which a new leader's first probe
+      // (at its last index) always covers.
+      const sent = Math.max(progress.sentIndex, this.log.commit);
+      if (message.index > sent) return `answers index ${message.index}, beyond ${sent} sent`;
+    }
+    if (message.type === 'heartbeat-response' && message.round > this.#readRound) {
+      return `confirms read round ${message.round}, beyond ${this.#readRound}`;
+    }
+    return null;
+  }
+
+  /**
+   * A node a committed change removed may not know it (it was away, or the notice was
+   * lost): whatever it sends the leader is answered with a `removed` notice, in a term it
+   * will not discard as stale, and otherwise ignored.
+   */
+  #answerRemovedMember(message: Message): boolean {
+    if (this.#role !== 'leader' || isMember(this.membership, message.from)) return false;
+    if (isMember(this.#membershipAt(this.log.commit), message.from)) return false;
+    this.#sendRemoved(message.from, Math.max(this.#term, message.term));
+    return true;
+  }
+
+  #sendRemoved(to: NodeId, term: number): void {
+    this.#send({ type: 'removed', to, index: this.log.commit }, term);
+  }
+
+  /** A leader says a committed change removed this node: stop campaigning and serving. */
+  #handleRemoved(message: RemovedMessage): null {
+    const fromItsLeader =
+      message.term > this.#term ||
+      (message.term === this.#term && (this.#leaderId === null || this.#leaderId === message.from));
+    if (!fromItsLeader || this.#removedAt > 0 || this.#role === 'leader') return null;
+    // Only a node that knows it was a committed member can have been removed: one whose
+    // addition never committed (its leader died) may be added again, and must not stop.
+    if (!isMember(this.#membershipAt(this.log.commit), this.id)) return null;
+    this.#removedAt = Math.max(1, message.index);
+    this.#role = 'follower';
+    this.#leaderId = null;
+    this.#resetRoleState();
+    this.#failForwardedReads();
+    return null;
+  }
 
   /** Applies the term rules; returns false when the message must be dropped. */
   #handleTerm(message: Message): boolean {
@@ -531,15 +673,9 @@ export class RaftCore {
         return;
       case 'read-index':
         if (this.#role === 'leader') return this.#leaderRead(message.readId, message.from);
-        this.#send({
-          type: 'read-index-response',
-          to: message.from,
-          readId: message.readId,
-          index: 0,
-          rejected: true,
-        });
-        return;
+        return this.#answerRead(message.readId, message.from, 0, 'TANDEM_NO_LEADER');
       case 'read-index-response':
+        this.#forwardedReads.delete(message.readId);
         this.#readStates.push({
           readId: message.readId,
           index: message.index,
@@ -564,14 +700,21 @@ export class RaftCore {
 
   #becomeFollower(term: number, leaderId: NodeId | null): void {
     const wasLeader = this.#role === 'leader';
-    if (term !== this.#term) {
+    const termChanged = term !== this.#term;
+    if (termChanged) {
       this.#term = term;
       this.#vote = null;
     }
     this.#role = 'follower';
     this.#leaderId = leaderId;
     this.#resetRoleState();
-    if (wasLeader) this.#failLeaderWork();
+    if (termChanged || wasLeader) this.#failForwardedReads();
+    if (!wasLeader) return;
+    this.#failLeaderWork();
+    // A follower serves only committed state. As leader this node may have applied an
+    // async or semi-sync tail that never committed: go back to the latest snapshot (at or
+    // below the commit index) before anything is served, and re-apply what is committed.
+    if (this.log.applied > this.log.commit) this.#rollBackStateMachine();
   }
 
   #becomeLeader(): void {
@@ -606,21 +749,37 @@ export class RaftCore {
     }
     this.#pendingProposals = [];
     const reads = [...this.#pendingReads, ...this.#readsAwaitingTermCommit];
-    for (const read of reads) {
-      if (read.from === this.id) {
-        this.#readStates.push({ readId: read.readId, index: 0, error: 'TANDEM_LEADERSHIP_LOST' });
-      } else {
-        this.#send({
-          type: 'read-index-response',
-          to: read.from,
-          readId: read.readId,
-          index: 0,
-          rejected: true,
-        });
-      }
-    }
+    for (const read of reads) this.#answerRead(read.readId, read.from, 0, 'TANDEM_LEADERSHIP_LOST');
     this.#pendingReads = [];
     this.#readsAwaitingTermCommit = [];
+  }
+
+  /**
+   * A node starts as a follower, and a follower serves only committed state. Its stored
+   * commit index may trail its applied index (commit is synced lazily), so it is first
+   * raised to the last applied entry known to be committed: a `quorum` or `sync` entry is
+   * applied only once committed. If the state machine still holds entries beyond that (an
+   * async or semi-sync tail applied as leader before a restart), it rolls back to the
+   * latest snapshot before anything is served.
+   */
+  #settleAppliedOnStart(): void {
+    const log = this.log;
+    for (let index = Math.min(log.applied, log.lastIndex()); index > log.commit; index--) {
+      const durability = log.entry(index)?.durability;
+      if (durability === 'quorum' || durability === 'sync') {
+        log.commit = index;
+        break;
+      }
+    }
+    if (log.applied > log.commit) this.#rollBackStateMachine();
+  }
+
+  /** Reads forwarded to a leader of an earlier term will not be answered: refuse them now. */
+  #failForwardedReads(): void {
+    for (const readId of this.#forwardedReads.keys()) {
+      this.#readStates.push({ readId, index: 0, error: 'TANDEM_LEADERSHIP_LOST' });
+    }
+    this.#forwardedReads.clear();
   }
 
   #resetElectionTimer(): void {
@@ -630,16 +789,30 @@ export class RaftCore {
 
   /** Only a voter of its own latest membership may campaign. */
   #isPromotable(): boolean {
-    return this.membership.voters.includes(this.id);
+    return this.#removedAt === 0 && this.membership.voters.includes(this.id);
   }
 
   // ---------------------------------------------------------------- elections
 
   #tickElection(): void {
     this.#electionElapsed++;
-    if (this.#isPromotable() && this.#electionElapsed >= this.#randomizedElectionTicks) {
-      this.#electionElapsed = 0;
-      this.#campaign(this.config.preVote ? 'pre-vote' : 'election');
+    if (this.#electionElapsed < this.#randomizedElectionTicks) return;
+    this.#electionElapsed = 0;
+    if (this.#isPromotable()) return this.#campaign(this.config.preVote ? 'pre-vote' : 'election');
+    if (this.#removedAt === 0 && isMember(this.membership, this.id)) this.#learnerKeepAlive();
+  }
+
+  /**
+   * A learner never campaigns, so a learner that hears no leader for an election timeout
+   * tells the voters it is there (an unasked heartbeat answer, which only a leader reads):
+   * the leader resends what it is missing, or, if a committed change removed it while it
+   * was away, answers that it was removed. It also stops naming a leader it cannot hear.
+   */
+  #learnerKeepAlive(): void {
+    this.#leaderId = null;
+    this.#failForwardedReads();
+    for (const voter of this.membership.voters) {
+      this.#send({ type: 'heartbeat-response', to: voter, round: 0, applied: this.log.applied });
     }
   }
 
@@ -748,7 +921,9 @@ export class RaftCore {
         conflict > this.log.commit,
         `${this.id}: leader overwrites committed index ${conflict}`,
       );
-      if (conflict <= this.log.applied) this.#rollBackStateMachine();
+      // A follower applies only committed entries (a former leader rolled its tail back
+      // when it stepped down), so nothing it applied can be replaced.
+      assert(conflict > this.log.applied, `${this.id}: leader overwrites applied ${conflict}`);
     }
     if (conflict !== 0) {
       const fresh = message.entries.slice(conflict - message.prevIndex - 1);
@@ -846,8 +1021,11 @@ export class RaftCore {
         this.#becomeFollower(this.#term, null);
         return;
       }
+    }
+    if (this.#leadTransferee !== null && ++this.#transferElapsed >= this.config.electionTicks) {
       this.#leadTransferee = null;
     }
+    this.#expireReads();
     if (this.#heartbeatElapsed >= this.config.heartbeatTicks) {
       this.#heartbeatElapsed = 0;
       this.#broadcastHeartbeat();
@@ -872,14 +1050,15 @@ export class RaftCore {
     progress.ticksSinceHeard = 0;
     switch (message.type) {
       case 'append-response':
-        progress.applied = Math.max(progress.applied, message.applied);
         this.#handleAppendResponse(message, progress);
+        this.recordApplied(progress, message.applied);
         break;
       case 'heartbeat-response':
+        this.recordApplied(progress, message.applied);
         this.#handleHeartbeatResponse(message, progress);
         break;
       case 'applied':
-        progress.applied = Math.max(progress.applied, message.applied);
+        this.recordApplied(progress, message.applied);
         break;
       default:
         return;
@@ -915,7 +1094,6 @@ export class RaftCore {
   }
 
   #handleHeartbeatResponse(message: HeartbeatResponseMessage, progress: Progress): void {
-    progress.applied = Math.max(progress.applied, message.applied);
     progress.readRound = Math.max(progress.readRound, message.round);
     // The follower is alive: if appends to it were lost, a full window or a waiting probe
     // would stall it for good, so free one slot and (re)send; an empty append at the end
@@ -938,17 +1116,34 @@ export class RaftCore {
     const quorumIndex = matches[quorumSize(this.membership) - 1] ?? 0;
     if (quorumIndex <= this.log.commit || !this.mayCommitByCounting(quorumIndex)) return false;
     const hadCommittedInTerm = this.#committedInTerm();
+    const previousCommit = this.log.commit;
     this.log.commit = quorumIndex;
     if (!hadCommittedInTerm) this.#startReadsAwaitingTermCommit();
+    this.#tellRemovedMembers(previousCommit, quorumIndex);
     return true;
+  }
+
+  /** Tells each node removed by a membership entry in (`from`, `to`] that it was removed. */
+  #tellRemovedMembers(from: number, to: number): void {
+    const history = this.#membershipHistory;
+    for (let i = 1; i < history.length; i++) {
+      const item = history[i] as { index: number; membership: Membership };
+      if (item.index <= from || item.index > to) continue;
+      const before = (history[i - 1] as { membership: Membership }).membership;
+      for (const id of allMembers(before)) {
+        if (!isMember(item.membership, id) && id !== this.id) this.#sendRemoved(id, this.#term);
+      }
+    }
   }
 
   /** Whether `entry`, beyond the safe commit index, may be applied by this leader under its own rule. */
   #locallyCommittable(entry: Entry): boolean {
     if (entry.durability === 'async') return true;
     if (entry.durability !== 'semi-sync') return false;
-    for (const progress of this.progress.values()) if (progress.match >= entry.index) return true;
-    return false;
+    // A learner never takes over, so only another voter's copy survives this leader.
+    return this.membership.voters.some(
+      (voter) => voter !== this.id && (this.progress.get(voter)?.match ?? 0) >= entry.index,
+    );
   }
 
   #applyLimit(): number {
@@ -972,6 +1167,12 @@ export class RaftCore {
   }
 
   #assertCanPropose(): void {
+    if (this.#removedAt > 0) {
+      throw new TandemError(
+        'TANDEM_REMOVED',
+        `${this.id} was removed from the cluster (at index ${this.#removedAt}); it serves nothing`,
+      );
+    }
     if (this.#role !== 'leader') this.#throwNotLeader();
     if (this.#leadTransferee !== null) {
       throw new TandemError(
@@ -1011,10 +1212,13 @@ export class RaftCore {
           `replica ${down.join(', ')} is unavailable and a sync write needs every voter; nothing was written`,
         );
       }
-    } else if (mode === 'semi-sync' && ![...this.progress.keys()].some(isUp)) {
+    } else if (
+      mode === 'semi-sync' &&
+      !this.membership.voters.some((voter) => voter !== this.id && isUp(voter))
+    ) {
       throw new TandemError(
         'TANDEM_REPLICA_UNAVAILABLE',
-        'no replica is available and a semi-sync write needs one; nothing was written',
+        'no other voter is available and a semi-sync write needs one; nothing was written',
       );
     }
   }
@@ -1097,6 +1301,7 @@ export class RaftCore {
         : [];
     if (entries.length === 0 && !sendIfEmpty) return false;
     this.#send({ type: 'append', to, prevIndex, prevTerm, entries, commit: this.log.commit });
+    progress.sentIndex = Math.max(progress.sentIndex, prevIndex + entries.length);
     progress.sentCommit = Math.max(progress.sentCommit, this.log.commit);
     progress.sent(prevIndex + entries.length, entries.length);
     return entries.length > 0;
@@ -1105,6 +1310,7 @@ export class RaftCore {
   #sendSnapshot(to: NodeId, progress: Progress): void {
     const meta = this.log.snapshot;
     this.#send({ type: 'snapshot', to, meta, data: null });
+    progress.sentIndex = Math.max(progress.sentIndex, meta.index);
     progress.becomeSnapshot(meta.index);
   }
 
@@ -1122,30 +1328,77 @@ export class RaftCore {
 
   // ---------------------------------------------------------------- reads
 
-  #leaderRead(readId: string, from: NodeId): void {
+  #leaderRead(readId: string, from: NodeId, deadlineTick?: number): void {
     if (
       this.#pendingReads.length + this.#readsAwaitingTermCommit.length >=
       this.config.maxPendingReads
     ) {
-      return this.#answerRead(readId, from, 0, true);
+      return this.#answerRead(readId, from, 0, 'TANDEM_TOO_MANY_PENDING');
     }
+    const deadline = deadlineTick ?? this.#ticks + this.config.electionTicks;
+    // Fail fast: nothing can be confirmed while a majority has been silent.
+    const quorumSilent = !this.#quorumHeardWithin(this.config.electionTicks);
     if (!this.#committedInTerm()) {
       // The commit index of a new leader may trail the real one until its noop commits.
-      this.#readsAwaitingTermCommit.push({ readId, from });
+      if (quorumSilent) return this.#answerRead(readId, from, 0, 'TANDEM_NO_QUORUM');
+      this.#readsAwaitingTermCommit.push({ readId, from, deadlineTick: deadline });
       return;
     }
-    if (this.membership.voters.length === 1 || !this.readsNeedQuorumConfirmation()) {
-      return this.#answerRead(readId, from, this.log.commit, false);
+    if (this.#everyQuorumHasThisNode() || !this.readsNeedQuorumConfirmation()) {
+      return this.#answerRead(readId, from, this.log.commit, null);
     }
+    if (quorumSilent) return this.#answerRead(readId, from, 0, 'TANDEM_NO_QUORUM');
     this.#readRound++;
-    this.#pendingReads.push({ readId, from, index: this.log.commit, round: this.#readRound });
+    this.#pendingReads.push({
+      readId,
+      from,
+      index: this.log.commit,
+      round: this.#readRound,
+      deadlineTick: deadline,
+    });
     this.#broadcastHeartbeat();
+  }
+
+  /**
+   * With one or two voters (in a membership that has committed) every majority is every
+   * voter, so no other node can be elected without this leader's vote, and it votes only
+   * after stepping down: what it has applied is linearizable without a round. That keeps a
+   * primary whose replica died answering linearizable reads, with no lease and no clock.
+   */
+  #everyQuorumHasThisNode(): boolean {
+    // While a change is uncommitted, the nodes without it still count the old voters,
+    // whose majorities need not include this leader (three voters going down to two).
+    return (
+      this.#pendingMembershipIndex <= this.log.commit &&
+      quorumSize(this.membership) === this.membership.voters.length
+    );
+  }
+
+  /** Whether a majority of voters (this leader included) was heard from within `ticks`. */
+  #quorumHeardWithin(ticks: number): boolean {
+    let heard = 0;
+    for (const voter of this.membership.voters) {
+      if (voter === this.id || (this.progress.get(voter)?.ticksSinceHeard ?? ticks) < ticks)
+        heard++;
+    }
+    return heard >= quorumSize(this.membership);
   }
 
   #startReadsAwaitingTermCommit(): void {
     const waiting = this.#readsAwaitingTermCommit;
     this.#readsAwaitingTermCommit = [];
-    for (const read of waiting) this.#leaderRead(read.readId, read.from);
+    for (const read of waiting) this.#leaderRead(read.readId, read.from, read.deadlineTick);
+  }
+
+  /** Refuses the reads that no majority confirmed within an election timeout. */
+  #expireReads(): void {
+    const expired = (read: { deadlineTick: number }): boolean => read.deadlineTick <= this.#ticks;
+    if (!this.#pendingReads.some(expired) && !this.#readsAwaitingTermCommit.some(expired)) return;
+    for (const read of [...this.#pendingReads, ...this.#readsAwaitingTermCommit]) {
+      if (expired(read)) this.#answerRead(read.readId, read.from, 0, 'TANDEM_NO_QUORUM');
+    }
+    this.#pendingReads = this.#pendingReads.filter((read) => !expired(read));
+    this.#readsAwaitingTermCommit = this.#readsAwaitingTermCommit.filter((read) => !expired(read));
   }
 
   /** Answers the reads whose round a majority of voters has confirmed. */
@@ -1162,15 +1415,21 @@ export class RaftCore {
       (this.#pendingReads[0] as PendingRead).round <= confirmedRound
     ) {
       const read = this.#pendingReads.shift() as PendingRead;
-      this.#answerRead(read.readId, read.from, read.index, false);
+      this.#answerRead(read.readId, read.from, read.index, null);
     }
   }
 
-  #answerRead(readId: string, from: NodeId, index: number, rejected: boolean): void {
+  #answerRead(readId: string, from: NodeId, index: number, error: ReadState['error']): void {
     if (from === this.id) {
-      this.#readStates.push({ readId, index, error: rejected ? 'TANDEM_NO_LEADER' : null });
+      this.#readStates.push({ readId, index, error });
     } else {
-      this.#send({ type: 'read-index-response', to: from, readId, index, rejected });
+      this.#send({
+        type: 'read-index-response',
+        to: from,
+        readId,
+        index,
+        rejected: error !== null,
+      });
     }
   }
 

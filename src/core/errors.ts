@@ -21,7 +21,9 @@ export type ErrorCode =
   | 'TANDEM_KEY_NOT_FOUND'
   | 'TANDEM_CORRUPT'
   | 'TANDEM_STORAGE_FAILED'
-  | 'TANDEM_STORE_UNAVAILABLE';
+  | 'TANDEM_STORE_UNAVAILABLE'
+  | 'TANDEM_NO_QUORUM'
+  | 'TANDEM_REMOVED';
 
 /** The HTTP status each code is answered with. */
 export const httpStatusByCode: Readonly<Record<ErrorCode, number>> = {
@@ -44,6 +46,8 @@ export const httpStatusByCode: Readonly<Record<ErrorCode, number>> = {
   TANDEM_CORRUPT: 500,
   TANDEM_STORAGE_FAILED: 500,
   TANDEM_STORE_UNAVAILABLE: 503,
+  TANDEM_NO_QUORUM: 503,
+  TANDEM_REMOVED: 410,
 };
 
 /** An operating error with a stable code; `leaderId` names the leader when one is known. */

@@ -30,6 +30,8 @@ export class Progress {
   applied = 0;
   /** The highest read round this follower has answered. */
   readRound = 0;
+  /** The highest log index sent to this follower, in an append or a snapshot. */
+  sentIndex = 0;
   /** The highest commit index sent to this follower. */
   sentCommit = 0;
 

@@ -165,6 +165,15 @@ export interface ReadIndexResponseMessage extends MessageHeader {
   readonly rejected: boolean;
 }
 
+/**
+ * A leader telling a node that a committed membership change removed it (`index` is the
+ * leader's commit index when it said so): the node stops serving and never campaigns.
+ */
+export interface RemovedMessage extends MessageHeader {
+  readonly type: 'removed';
+  readonly index: number;
+}
+
 /** Every message the core sends or receives. */
 export type Message =
   | VoteMessage
@@ -177,7 +186,8 @@ export type Message =
   | SnapshotMessage
   | TimeoutNowMessage
   | ReadIndexMessage
-  | ReadIndexResponseMessage;
+  | ReadIndexResponseMessage
+  | RemovedMessage;
 
 /** The message type codes, for exhaustive handling and for the wire. */
 export type MessageType = Message['type'];
@@ -194,12 +204,20 @@ export interface SoftState {
 
 /**
  * A linearizable read that may proceed once this node has applied `index`; or, with
- * `error`, a read that cannot be served here (no leader, leadership lost).
+ * `error`, a read that cannot be served here: no leader, leadership lost, no majority
+ * confirmed the leader within an election timeout, too many reads waiting, or this node
+ * was removed from the cluster.
  */
 export interface ReadState {
   readonly readId: string;
   readonly index: number;
-  readonly error: 'TANDEM_NO_LEADER' | 'TANDEM_LEADERSHIP_LOST' | null;
+  readonly error:
+    | 'TANDEM_NO_LEADER'
+    | 'TANDEM_LEADERSHIP_LOST'
+    | 'TANDEM_NO_QUORUM'
+    | 'TANDEM_TOO_MANY_PENDING'
+    | 'TANDEM_REMOVED'
+    | null;
 }
 
 /**

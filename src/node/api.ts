@@ -7,7 +7,9 @@ import type { MaybePromise, StoreReader } from '../store/contract.js';
  * - `stale`: this node's state as it is;
  * - `bounded`: this node's state if its lag is within `maxLagEntries`, else
  *   `TANDEM_NOT_CAUGHT_UP` (the HTTP layer then forwards to the leader);
- * - `ryw`: wait until this node has applied `afterIndex` (the index a write returned);
+ * - `ryw`: wait until this node has applied `afterIndex` (the index the caller's last write
+ *   returned); without an `afterIndex` this node cannot know the caller's writes, so it
+ *   reads as `linearizable`;
  * - `linearizable`: ReadIndex through the leader, then wait until applied.
  */
 export type Consistency = 'stale' | 'bounded' | 'ryw' | 'linearizable';
@@ -15,7 +17,7 @@ export type Consistency = 'stale' | 'bounded' | 'ryw' | 'linearizable';
 /** Options of one read. */
 export interface ReadOptions {
   readonly consistency: Consistency;
-  /** For `ryw`: the index this node must have applied first. */
+  /** For `ryw`: the index this node must have applied first; absent, `ryw` is linearizable. */
   readonly afterIndex?: number;
   /** For `bounded`: the most entries this node may trail the leader by. */
   readonly maxLagEntries?: number;
@@ -67,6 +69,12 @@ export interface NodeStatus {
   readonly members: readonly MemberStatus[];
   /** Healthy: storage works and the node has a leader (or is one). */
   readonly healthy: boolean;
+  /**
+   * Set once the node learnt that a committed membership change removed it: it then serves
+   * no reads or writes (`TANDEM_REMOVED`) and never campaigns. Its data directory must be
+   * wiped before it joins again.
+   */
+  readonly removed: boolean;
   /** The node's state machine: `sqlite` or `postgres`, and whether it answers now. */
   readonly store: { readonly kind: string; readonly healthy: boolean };
   readonly httpUrl: string;

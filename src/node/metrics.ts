@@ -17,6 +17,7 @@ export class NodeMetrics {
   readonly elections: Counter;
   readonly writes: Counter;
   readonly appliedEntries: Counter;
+  readonly droppedPeerMessages: Counter;
   readonly fsyncSeconds: Histogram;
   readonly applySeconds: Histogram;
 
@@ -58,6 +59,11 @@ export class NodeMetrics {
       name: 'tandem_writes_total',
       help: 'Writes proposed here, by outcome',
       labelNames: ['outcome'],
+      registers,
+    });
+    this.droppedPeerMessages = new Counter({
+      name: 'tandem_dropped_peer_messages_total',
+      help: 'Peer messages dropped as impossible: malformed, forged sender, or stating what the sender cannot know',
       registers,
     });
     this.appliedEntries = new Counter({

@@ -1,10 +1,12 @@
 import { crc32c } from '@node-rs/crc32';
 import { randomInt } from 'node:crypto';
+import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { assert } from '../core/assert.js';
 import type { CoreConfig } from '../core/config.js';
 import { RaftCore } from '../core/core.js';
+import { isMember } from '../core/membership.js';
 import { appliesBeforeSync, messagesBySync } from '../core/ready.js';
 import { TandemError } from '../core/errors.js';
 import { Prng } from '../core/prng.js';
@@ -18,6 +20,7 @@ import type {
   SnapshotMeta,
 } from '../core/types.js';
 import { DiskStorage } from '../log/disk-storage.js';
+import { makeDirectory } from '../log/files.js';
 import { formatChecksum } from '../log/snapshot-files.js';
 import { encodeCommand, validateCommand, type Command } from '../store/commands.js';
 import type {
@@ -34,6 +37,7 @@ import { SqliteStore } from '../store/sqlite.js';
 import type { Logger, PeerAddress } from '../transport/contract.js';
 import { PeerTransport } from '../transport/transport.js';
 import type { MemberStatus, NodeHandle, NodeStatus, ReadOptions, WriteResult } from './api.js';
+import { DataDirectoryLock } from './data-dir-lock.js';
 import { NodeMetrics } from './metrics.js';
 import { SnapshotReceiver, SnapshotSender, type SnapshotChunkFrame } from './snapshots.js';
 
@@ -116,8 +120,24 @@ const resultsKeptMax = 100_000;
 const storeRetryMsMin = 100;
 const storeRetryMsMax = 2_000;
 
-/** Starts a node from its data directory. */
+/**
+ * Starts a node from its data directory, which it locks for its lifetime: a directory
+ * another live process holds is refused (TANDEM_BAD_CONFIG naming it and the holder's PID)
+ * before any of its files is opened.
+ */
 export async function startNode(config: NodeConfig): Promise<RunningNode> {
+  // Created here, not by the lock, so that a new directory's entry is synced in its parent.
+  await makeDirectory(config.dir);
+  const lock = DataDirectoryLock.acquire(config.dir, `tandem node ${config.id}`);
+  try {
+    return await openNode(config, lock);
+  } catch (error) {
+    lock.release();
+    throw error;
+  }
+}
+
+async function openNode(config: NodeConfig, lock: DataDirectoryLock): Promise<RunningNode> {
   const storage = await DiskStorage.open(join(config.dir, 'raft'));
   const stored = await storage.load();
   if (storage.recovery.cut !== null) {
@@ -154,6 +174,7 @@ export async function startNode(config: NodeConfig): Promise<RunningNode> {
     },
     persisted: { ...stored, applied: store.applied.index },
     bootstrap,
+    removedAt: await readRemovedMarker(config.dir),
   });
   const transport = await PeerTransport.start({
     nodeId: config.id,
@@ -168,9 +189,40 @@ export async function startNode(config: NodeConfig): Promise<RunningNode> {
     tls: config.tls,
     logger: config.logger,
   });
-  const node = new TandemNode(config, core, storage, store, transport);
+  const node = new TandemNode(config, core, storage, store, transport, lock);
   node.begin();
   return node;
+}
+
+/** The file in a data directory that records that the node was removed from its cluster. */
+const removedMarkerName = 'removed.json';
+
+/** The index a node was removed by, as recorded in its data directory, or 0. */
+async function readRemovedMarker(dir: string): Promise<number> {
+  let text: string;
+  try {
+    text = await readFile(join(dir, removedMarkerName), 'utf8');
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return 0;
+    throw error;
+  }
+  const index: unknown = (JSON.parse(text) as { removedAt?: unknown }).removedAt;
+  assert(
+    typeof index === 'number' && Number.isSafeInteger(index) && index > 0,
+    `${removedMarkerName} in ${dir} is damaged`,
+  );
+  return index;
+}
+
+async function writeRemovedMarker(dir: string, removedAt: number): Promise<void> {
+  await writeFile(join(dir, removedMarkerName), `${JSON.stringify({ removedAt })}\n`);
+}
+
+function removedError(id: NodeId, removedAt: number): TandemError {
+  return new TandemError(
+    'TANDEM_REMOVED',
+    `${id} was removed from the cluster (at index ${removedAt}); it serves nothing, ask another node`,
+  );
 }
 
 /** The HTTP URL the node advertises: its own listener unless configured otherwise. */
@@ -228,8 +280,15 @@ class TandemNode implements RunningNode {
   readonly #storage: DiskStorage;
   readonly #store: NodeStore;
   readonly #transport: PeerTransport;
+  readonly #lock: DataDirectoryLock;
   readonly #metrics: NodeMetrics;
   readonly #tickMs: number;
+  /** When a dropped peer message was last logged: drops are counted always, logged at most once a second. */
+  #droppedLoggedAtMs = 0;
+  /** Whether this node already acted on learning that it was removed. */
+  #removalNoticed = false;
+  /** Set while a Ready's rollback restores the state machine: nothing may be read meanwhile. */
+  #rollingBack = false;
   readonly #sender: SnapshotSender;
   readonly #receiver: SnapshotReceiver;
   #ticker: NodeJS.Timeout | null = null;
@@ -259,8 +318,10 @@ class TandemNode implements RunningNode {
     storage: DiskStorage,
     store: NodeStore,
     transport: PeerTransport,
+    lock: DataDirectoryLock,
   ) {
     this.id = config.id;
+    this.#lock = lock;
     this.#config = config;
     this.#core = core;
     this.#storage = storage;
@@ -352,11 +413,21 @@ class TandemNode implements RunningNode {
     options: ReadOptions,
     query: (store: StoreReader) => T,
   ): { readonly value: T; readonly appliedIndex: number } | null {
-    if (this.#failure !== null || this.#storeDown || this.#closed) return null;
+    if (
+      this.#failure !== null ||
+      this.#storeDown ||
+      this.#closed ||
+      this.#rollingBack ||
+      this.#core.removedAt > 0
+    ) {
+      return null;
+    }
     const appliedIndex = this.#store.applied.index;
     const now =
       options.consistency === 'stale' ||
-      (options.consistency === 'ryw' && (options.afterIndex ?? 0) <= appliedIndex);
+      (options.consistency === 'ryw' &&
+        options.afterIndex !== undefined &&
+        options.afterIndex <= appliedIndex);
     return now ? { value: query(this.#store), appliedIndex } : null;
   }
 
@@ -398,6 +469,7 @@ class TandemNode implements RunningNode {
       membership: status.membership,
       members,
       healthy: this.ready(),
+      removed: status.removedAt > 0,
       store: { kind: this.#store.kind, healthy: !this.#storeDown && this.#store.healthy() },
       httpUrl: this.#httpUrls.get(this.id) as string,
     };
@@ -465,7 +537,14 @@ class TandemNode implements RunningNode {
 
   async removeMember(id: NodeId): Promise<void> {
     await this.#changeMembers({ type: 'remove', id });
-    this.#transport.removePeer(id);
+    // Keep the link a while, so the notice that it was removed reaches the node.
+    const linger = setTimeout(
+      () => {
+        if (!isMember(this.#core.membership, id)) this.#transport.removePeer(id);
+      },
+      this.#tickMs * (this.#core.config.electionTicks * 4),
+    );
+    linger.unref();
   }
 
   metrics(): Promise<string> {
@@ -479,6 +558,7 @@ class TandemNode implements RunningNode {
       !this.#closed &&
       !this.#storeDown &&
       this.#store.healthy() &&
+      this.#core.removedAt === 0 &&
       this.#core.status().leaderId !== null
     );
   }
@@ -493,6 +573,7 @@ class TandemNode implements RunningNode {
     await this.#transport.close();
     await this.#storage.close();
     await this.#store.close();
+    this.#lock.release();
     this.#config.logger.info({ id: this.id }, 'node stopped');
   }
 
@@ -521,6 +602,12 @@ class TandemNode implements RunningNode {
   #onFrame(from: NodeId, payload: unknown): void {
     const frame = payload as RuntimeFrame;
     if (frame.kind === 'raft') {
+      const claimed: unknown = (frame.message as { from?: unknown } | undefined)?.from;
+      if (claimed !== from) {
+        // The transport authenticated the link as `from`: a message claiming another sender
+        // is a bug or a forgery, and must not speak for that node.
+        return this.#dropPeerMessage(from, `claims to come from ${String(claimed)}`);
+      }
       if (this.#inbox.length < inboxMessagesMax) this.#inbox.push(frame.message);
       this.#pump();
     } else if (frame.kind === 'snapshot-chunk') {
@@ -532,6 +619,31 @@ class TandemNode implements RunningNode {
     }
   }
 
+  #dropPeerMessage(from: NodeId, reason: string): void {
+    this.#metrics.droppedPeerMessages.inc();
+    const now = Date.now();
+    if (now - this.#droppedLoggedAtMs < 1000) return;
+    this.#droppedLoggedAtMs = now;
+    this.#config.logger.warn({ from, reason }, 'dropped an impossible peer message');
+  }
+
+  /**
+   * Once the core learns that a committed change removed this node: say so, record it in
+   * the data directory (so a restart stays removed), and refuse whatever waits.
+   */
+  #noticeRemoval(): void {
+    const removedAt = this.#core.removedAt;
+    if (removedAt === 0 || this.#removalNoticed) return;
+    this.#removalNoticed = true;
+    this.#config.logger.warn({ removedAt }, 'this node was removed from the cluster');
+    writeRemovedMarker(this.#config.dir, removedAt).catch((error: unknown) =>
+      this.#config.logger.error({ err: error }, 'could not record the removal'),
+    );
+    const error = removedError(this.id, removedAt);
+    for (const read of this.#waitingReads) read.fail(error);
+    this.#waitingReads = [];
+  }
+
   /** Feeds the core what waits, then carries out Readies until none is left. */
   #pump(): void {
     if (this.#busy || this.#closed || this.#failure !== null) return;
@@ -541,7 +653,11 @@ class TandemNode implements RunningNode {
     for (const call of calls) call.run();
     const inbox = this.#inbox;
     this.#inbox = [];
-    for (const message of inbox) core.step(message);
+    for (const message of inbox) {
+      const dropped = core.step(message);
+      if (dropped !== null) this.#dropPeerMessage(message.from, dropped);
+    }
+    this.#noticeRemoval();
     for (; this.#pendingTicks > 0; this.#pendingTicks--) core.tick();
     if (!core.hasReady()) return;
     this.#busy = true;
@@ -563,7 +679,11 @@ class TandemNode implements RunningNode {
 
   async #carryOut(ready: Ready): Promise<void> {
     if (ready.softState !== null) this.#onSoftState(ready.softState);
-    if (ready.rollback !== null) await this.#rollBack(ready.rollback.index);
+    if (ready.rollback !== null) {
+      // Reads wait until the state machine holds only committed history again.
+      this.#rollingBack = true;
+      await this.#rollBack(ready.rollback.index);
+    }
     if (ready.snapshot !== null)
       await this.#installSnapshot(ready.snapshot.meta, ready.snapshot.data);
     // The split reads the hard state last written, so it goes before this Ready's.
@@ -579,6 +699,7 @@ class TandemNode implements RunningNode {
       await this.#applyAndAnswer(ready);
     }
     for (const message of messages.afterSync) this.#send(message);
+    this.#rollingBack = false;
     for (const readState of ready.readStates) this.#onReadState(readState);
     this.#serveWaitingReads();
   }
@@ -674,15 +795,19 @@ class TandemNode implements RunningNode {
 
   #read(options: ReadOptions, run: () => void, fail: (error: unknown) => void): void {
     if (this.#failure !== null) return fail(this.#failure);
+    if (this.#core.removedAt > 0) return fail(removedError(this.id, this.#core.removedAt));
     const timeoutMs = options.timeoutMs ?? readTimeoutMsDefault;
     switch (options.consistency) {
       case 'stale':
-        return run();
+        // During a rollback the store still holds (or is losing) an uncommitted tail.
+        return this.#waitApplied(0, timeoutMs, run, fail);
       case 'bounded': {
         const status = this.#core.status();
         const lag = status.commit - this.#store.applied.index;
         const leaderKnown = status.leaderId !== null;
-        if (leaderKnown && lag <= (options.maxLagEntries ?? 0)) return run();
+        if (leaderKnown && lag <= (options.maxLagEntries ?? 0)) {
+          return this.#waitApplied(0, timeoutMs, run, fail);
+        }
         return fail(
           new TandemError('TANDEM_NOT_CAUGHT_UP', `this node trails by ${lag} entries`, {
             leaderId: status.leaderId ?? undefined,
@@ -690,39 +815,45 @@ class TandemNode implements RunningNode {
         );
       }
       case 'ryw':
-        return this.#waitApplied(options.afterIndex ?? 0, timeoutMs, run, fail);
-      case 'linearizable': {
-        if (this.#reads.size >= waitingReadsMax) {
-          return fail(new TandemError('TANDEM_TOO_MANY_PENDING', 'too many reads waiting'));
-        }
-        const readId = `${this.id}/${++this.#readSeq}`;
-        // The timer covers both waits: for the read index (a follower's request to a leader
-        // that died is never answered) and for this node to apply it.
-        const deadline = Date.now() + timeoutMs;
-        const timer = setTimeout(() => {
-          if (this.#reads.delete(readId)) {
-            fail(
-              new TandemError(
-                'TANDEM_SYNC_TIMEOUT',
-                `no read index from a leader within ${timeoutMs} ms`,
-              ),
-            );
-          }
-        }, timeoutMs);
-        const failAndForget = (error: unknown): void => {
-          clearTimeout(timer);
-          this.#reads.delete(readId);
-          fail(error);
-        };
-        const runWhenApplied = (index: number): void => {
-          clearTimeout(timer);
-          this.#waitApplied(index, Math.max(1, deadline - Date.now()), run, fail);
-        };
-        this.#reads.set(readId, { index: 0, run, fail: failAndForget, indexKnown: runWhenApplied });
-        this.#call(failAndForget, () => this.#core.readIndex(readId));
-        return;
-      }
+        // Without the index of the caller's last write this node cannot know which writes
+        // are the caller's, so only a linearizable read keeps the promise.
+        if (options.afterIndex === undefined) return this.#readLinearizable(timeoutMs, run, fail);
+        return this.#waitApplied(options.afterIndex, timeoutMs, run, fail);
+      case 'linearizable':
+        return this.#readLinearizable(timeoutMs, run, fail);
     }
+  }
+
+  /** ReadIndex (through the leader when this node follows), then waits until applied. */
+  #readLinearizable(timeoutMs: number, run: () => void, fail: (error: unknown) => void): void {
+    if (this.#reads.size >= waitingReadsMax) {
+      return fail(new TandemError('TANDEM_TOO_MANY_PENDING', 'too many reads waiting'));
+    }
+    const readId = `${this.id}/${++this.#readSeq}`;
+    // The timer covers both waits: for the read index (a follower's request to a leader
+    // that died is never answered) and for this node to apply it.
+    const deadline = Date.now() + timeoutMs;
+    const timer = setTimeout(() => {
+      if (this.#reads.delete(readId)) {
+        fail(
+          new TandemError(
+            'TANDEM_SYNC_TIMEOUT',
+            `no read index from a leader within ${timeoutMs} ms`,
+          ),
+        );
+      }
+    }, timeoutMs);
+    const failAndForget = (error: unknown): void => {
+      clearTimeout(timer);
+      this.#reads.delete(readId);
+      fail(error);
+    };
+    const runWhenApplied = (index: number): void => {
+      clearTimeout(timer);
+      this.#waitApplied(index, Math.max(1, deadline - Date.now()), run, fail);
+    };
+    this.#reads.set(readId, { index: 0, run, fail: failAndForget, indexKnown: runWhenApplied });
+    this.#call(failAndForget, () => this.#core.readIndex(readId));
   }
 
   #onReadState(readState: Ready['readStates'][number]): void {
@@ -749,7 +880,7 @@ class TandemNode implements RunningNode {
     run: () => void,
     fail: (error: unknown) => void,
   ): void {
-    if (this.#store.applied.index >= index) return run();
+    if (!this.#rollingBack && this.#store.applied.index >= index) return run();
     if (this.#waitingReads.length >= waitingReadsMax) {
       return fail(new TandemError('TANDEM_TOO_MANY_PENDING', 'too many reads waiting'));
     }
@@ -778,7 +909,7 @@ class TandemNode implements RunningNode {
   }
 
   #serveWaitingReads(): void {
-    if (this.#waitingReads.length === 0) return;
+    if (this.#waitingReads.length === 0 || this.#rollingBack) return;
     const applied = this.#store.applied.index;
     const still: PendingRead[] = [];
     for (const read of this.#waitingReads) {

@@ -212,7 +212,8 @@ export class SnapshotReceiver {
     }
     return {
       type: 'snapshot',
-      from: frame.from,
+      // The authenticated peer, never what the frame claims.
+      from,
       to: frame.to,
       term: frame.term,
       meta: frame.meta,

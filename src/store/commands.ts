@@ -74,11 +74,15 @@ export interface MsetCommand {
   readonly session?: Session;
 }
 
-/** DEL of one or more keys. */
+/**
+ * DEL of one or more keys. `ifVersion` (one key only) is compare-and-delete: the key goes
+ * only if it is live at that version when the entry applies; the result counts it either way.
+ */
 export interface DelCommand {
   readonly type: 'del';
   readonly keys: readonly Bytes[];
   readonly at: number;
+  readonly ifVersion?: Version;
   /** The client's session and sequence: see sessions.ts (exactly-once across retries). */
   readonly session?: Session;
 }
@@ -157,8 +161,26 @@ export interface ExpireSweepCommand {
   readonly session?: never;
 }
 
-/** A value SQL can bind. Booleans bind as 1 and 0. */
-export type SqlValue = string | number | null | boolean;
+/**
+ * A value SQL can bind. Booleans bind as 1 and 0. A bigint is an exact 64-bit integer: it
+ * carries integers past `Number.MAX_SAFE_INTEGER` without rounding (the HTTP layer makes
+ * one of every such JSON integer), and must lie in `sqlIntegerMin..sqlIntegerMax`.
+ */
+export type SqlValue = string | number | bigint | null | boolean;
+
+/** The smallest integer SQL stores exactly: -2^63, SQLite's and PostgreSQL's int8 floor. */
+export const sqlIntegerMin = -(2n ** 63n);
+/** The largest integer SQL stores exactly: 2^63 - 1. */
+export const sqlIntegerMax = 2n ** 63n - 1n;
+
+/**
+ * An integer that SQL returned or a client sent, in the one form every replica and both
+ * stores agree on: a number when it is a safe integer, else the exact bigint.
+ */
+export function exactInteger(value: bigint): number | bigint {
+  const number = Number(value);
+  return Number.isSafeInteger(number) ? number : value;
+}
 
 /** Positional (`?`, `?NNN`) or named (`:name`, `@name`, `$name`, given without prefix) parameters. */
 export type SqlParams = readonly SqlValue[] | Readonly<Record<string, SqlValue>>;
@@ -198,8 +220,12 @@ export type CommandType = Command['type'];
  * Plain MessagePack maps, no msgpackr records: a record's structure would live in the
  * encoder's memory, and a log entry must decode the same way on any replica, after any
  * restart, from its own bytes alone.
+ *
+ * A bigint encodes as MessagePack's int64 and decodes back to the same bigint. msgpackr
+ * writes a number as an int32 or a float64, never as an int64, so only bigints take that
+ * form, and entries written before SQL took bigints decode exactly as they did.
  */
-const packr = new Packr({ useRecords: false, moreTypes: false, int64AsType: 'number' });
+const packr = new Packr({ useRecords: false, moreTypes: false, int64AsType: 'bigint' });
 
 /**
  * Encodes a command as an entry payload. Throws TANDEM_ENTRY_TOO_LARGE when the encoding
@@ -307,7 +333,7 @@ const fieldsByType: Readonly<Record<CommandType, ReadonlySet<string>>> = {
     'session',
   ]),
   mset: new Set(['type', 'pairs', 'at', 'session']),
-  del: new Set(['type', 'keys', 'at', 'session']),
+  del: new Set(['type', 'keys', 'at', 'ifVersion', 'session']),
   incrby: new Set(['type', 'key', 'by', 'at', 'session']),
   append: new Set(['type', 'key', 'value', 'at', 'session']),
   expire: new Set(['type', 'key', 'expiresAt', 'condition', 'at', 'session']),
@@ -328,6 +354,18 @@ function isBytes(value: unknown): value is Bytes {
 
 function isTime(value: unknown): value is number {
   return Number.isSafeInteger(value) && (value as number) >= 0;
+}
+
+/**
+ * The latest expiry a command carries: the largest double within Redis's signed 64-bit
+ * range (2^63 - 1024 ms). Redis takes expiries up to 2^63 - 1 ms; past 2^53 ms (the year
+ * 287,396) Tandem keeps one as the nearest double, which both stores hold exactly.
+ */
+export const expiresAtMsMax = 2 ** 63 - 1024;
+
+/** An expiry in ms: an integer from 0 to `expiresAtMsMax`, safe or not. */
+function isExpiry(value: unknown): value is number {
+  return Number.isInteger(value) && (value as number) >= 0 && (value as number) <= expiresAtMsMax;
 }
 
 /** Describes what is wrong with the shape of `value` as a command, or returns null. */
@@ -361,10 +399,7 @@ function fieldProblem(type: CommandType, command: Record<string, unknown>): stri
     case 'mset':
       return pairsProblem(command.pairs);
     case 'del':
-      if (!Array.isArray(command.keys) || !command.keys.every(isBytes)) {
-        return 'del.keys must be an array of byte strings';
-      }
-      return command.keys.length === 0 ? 'del needs at least one key' : null;
+      return delProblem(command);
     case 'incrby':
       if (!isBytes(command.key)) return 'incrby.key must be bytes';
       return Number.isSafeInteger(command.by) ? null : 'incrby.by must be a safe integer';
@@ -381,11 +416,34 @@ function fieldProblem(type: CommandType, command: Record<string, unknown>): stri
   }
 }
 
+function delProblem(command: Record<string, unknown>): string | null {
+  const { keys, ifVersion } = command;
+  if (!Array.isArray(keys) || !keys.every(isBytes)) {
+    return 'del.keys must be an array of byte strings';
+  }
+  if (keys.length === 0) return 'del needs at least one key';
+  if (ifVersion === undefined) return null;
+  if (!isVersion(ifVersion)) {
+    return 'del.ifVersion must be { index, term } with non-negative safe integers';
+  }
+  return keys.length === 1 ? null : 'del.ifVersion needs exactly one key';
+}
+
+/** Whether `value` is a `Version`: exactly an index and a term, both non-negative. */
+function isVersion(value: unknown): boolean {
+  return (
+    isPlainObject(value) &&
+    Object.keys(value).length === 2 &&
+    isTime(value.index) &&
+    isTime(value.term)
+  );
+}
+
 function setProblem(command: Record<string, unknown>): string | null {
   if (!isBytes(command.key)) return 'set.key must be bytes';
   if (!isBytes(command.value)) return 'set.value must be bytes';
   const { expiresAt, condition, ifVersion, returnOld, keepTtl } = command;
-  if (expiresAt !== undefined && expiresAt !== null && !isTime(expiresAt)) {
+  if (expiresAt !== undefined && expiresAt !== null && !isExpiry(expiresAt)) {
     return 'set.expiresAt must be a time in ms, null or absent';
   }
   if (keepTtl !== undefined && keepTtl !== true) return 'set.keepTtl must be true or absent';
@@ -396,13 +454,8 @@ function setProblem(command: Record<string, unknown>): string | null {
   if (condition !== undefined && condition !== 'nx' && condition !== 'xx') {
     return "set.condition must be 'nx', 'xx' or absent";
   }
-  if (ifVersion !== undefined) {
-    const fine =
-      isPlainObject(ifVersion) &&
-      Object.keys(ifVersion).length === 2 &&
-      isTime(ifVersion.index) &&
-      isTime(ifVersion.term);
-    if (!fine) return 'set.ifVersion must be { index, term } with non-negative safe integers';
+  if (ifVersion !== undefined && !isVersion(ifVersion)) {
+    return 'set.ifVersion must be { index, term } with non-negative safe integers';
   }
   if (returnOld !== undefined && typeof returnOld !== 'boolean') {
     return 'set.returnOld must be a boolean or absent';
@@ -413,7 +466,7 @@ function setProblem(command: Record<string, unknown>): string | null {
 function expireProblem(command: Record<string, unknown>): string | null {
   if (!isBytes(command.key)) return 'expire.key must be bytes';
   const { expiresAt, condition } = command;
-  if (expiresAt !== null && !isTime(expiresAt))
+  if (expiresAt !== null && !isExpiry(expiresAt))
     return 'expire.expiresAt must be a time in ms or null';
   if (condition === undefined) return null;
   if (typeof condition !== 'string' || !expireConditions.has(condition)) {
@@ -432,13 +485,29 @@ function pairsProblem(pairs: unknown): string | null {
   return null;
 }
 
-function isSqlValue(value: unknown): boolean {
+/** Whether SQL can bind `value`: see `SqlValue`. */
+export function isSqlValue(value: unknown): boolean {
   return (
     value === null ||
     typeof value === 'string' ||
     typeof value === 'boolean' ||
-    (typeof value === 'number' && Number.isFinite(value))
+    (typeof value === 'number' && Number.isFinite(value)) ||
+    (typeof value === 'bigint' && value >= sqlIntegerMin && value <= sqlIntegerMax)
   );
+}
+
+/**
+ * Describes what is wrong with SQL parameters (not an array or a map, or a value SQL cannot
+ * bind), or returns null. `where` names them in the message.
+ */
+function sqlParamsProblem(params: unknown, where: string): string | null {
+  const values = Array.isArray(params)
+    ? params
+    : isPlainObject(params)
+      ? Object.values(params)
+      : null;
+  if (values !== null && values.every(isSqlValue)) return null;
+  return `${where} must be an array or map of strings, finite numbers, booleans and nulls (integers from -2^63 to 2^63-1)`;
 }
 
 function statementsProblem(statements: unknown): string | null {
@@ -453,16 +522,9 @@ function statementsProblem(statements: unknown): string | null {
     if (Object.keys(statement).some((field) => field !== 'sql' && field !== 'params')) {
       return `${where} has an unknown field`;
     }
-    const params = statement.params;
-    if (params === undefined) continue;
-    const values = Array.isArray(params)
-      ? params
-      : isPlainObject(params)
-        ? Object.values(params)
-        : null;
-    if (values === null || !values.every(isSqlValue)) {
-      return `${where}.params must be an array or map of strings, finite numbers, booleans and nulls`;
-    }
+    if (statement.params === undefined) continue;
+    const problem = sqlParamsProblem(statement.params, `${where}.params`);
+    if (problem !== null) return problem;
   }
   return null;
 }

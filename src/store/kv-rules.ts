@@ -4,7 +4,7 @@
  * checks of a SCAN or KEYS request. One copy, so the two stores cannot drift apart.
  */
 import { TandemError } from '../core/errors.js';
-import type { Command } from './commands.js';
+import type { Command, Version } from './commands.js';
 import type { ApplyResult } from './contract.js';
 import { Glob, globPatternLengthMax } from './glob.js';
 
@@ -79,13 +79,24 @@ export function scanCount(cursor: number, options: { readonly count?: number }):
  */
 export function setHolds(
   command: Extract<Command, { type: 'set' }>,
-  live: { readonly index: number; readonly term: number } | null,
+  live: Version | null,
 ): boolean {
   const { condition, ifVersion } = command;
   return (
     (condition !== 'nx' || live === null) &&
     (condition !== 'xx' || live !== null) &&
-    (ifVersion === undefined ||
-      (live !== null && live.index === ifVersion.index && live.term === ifVersion.term))
+    versionHolds(ifVersion, live)
+  );
+}
+
+/**
+ * Whether a compare-and-set or compare-and-delete on `expected` may go ahead on a key whose
+ * live version is `live` (null when absent or expired): always without an expectation,
+ * else only on a live key at exactly that version.
+ */
+export function versionHolds(expected: Version | undefined, live: Version | null): boolean {
+  return (
+    expected === undefined ||
+    (live !== null && live.index === expected.index && live.term === expected.term)
   );
 }

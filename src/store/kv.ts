@@ -24,6 +24,7 @@ import {
   scanCount,
   setHolds,
   tooLarge,
+  versionHolds,
 } from './kv-rules.js';
 
 /** The most rows one expire-sweep purges, so that a sweep never makes a long transaction. */
@@ -188,14 +189,8 @@ export class KvTable {
           this.#upsert.run(key, value, version.index, version.term, null);
         }
         return ok('OK');
-      case 'del': {
-        let removed = 0;
-        for (const key of command.keys) {
-          // The row goes even when it had expired: a DEL is as good a time as any to purge.
-          if (isLive(this.#delete.get(key), command.at)) removed++;
-        }
-        return ok(removed);
-      }
+      case 'del':
+        return this.#del(command);
       case 'incrby':
         return this.#incrby(command.key, command.by, command.at, version);
       case 'append':
@@ -230,6 +225,23 @@ export class KvTable {
     }
     if (returnOld === true) return ok(live?.value ?? null);
     return ok(holds ? 'OK' : null);
+  }
+
+  #del(command: Extract<KvCommand, { type: 'del' }>): ApplyResult {
+    const { keys, at, ifVersion } = command;
+    if (ifVersion !== undefined) {
+      // Compare-and-delete names one key (the codec checks it), and leaves it alone unless
+      // it is live at exactly that version now.
+      const row = this.#select.get(keys[0] as Bytes);
+      const live = isLive(row, at) ? { index: row.version_index, term: row.version_term } : null;
+      if (!versionHolds(ifVersion, live)) return ok(0);
+    }
+    let removed = 0;
+    for (const key of keys) {
+      // The row goes even when it had expired: a DEL is as good a time as any to purge.
+      if (isLive(this.#delete.get(key), at)) removed++;
+    }
+    return ok(removed);
   }
 
   #incrby(key: Bytes, by: number, at: number, version: Version): ApplyResult {

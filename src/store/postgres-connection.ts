@@ -7,6 +7,7 @@
 import pg from 'pg';
 import { assert, AssertionError } from '../core/assert.js';
 import { TandemError } from '../core/errors.js';
+import { expiresAtMsMax } from './commands.js';
 
 /**
  * Session settings of every connection. The time zone and date style decide how times
@@ -149,6 +150,16 @@ export function integerLiteral(value: number | null): string {
   if (value === null) return 'NULL';
   if (!Number.isSafeInteger(value)) throw new AssertionError(`not a safe integer: ${value}`);
   return String(value);
+}
+
+/** A key's expiry (or null) as a literal: an integer up to `expiresAtMsMax`, safe or not. */
+export function expiryLiteral(value: number | null): string {
+  if (value === null) return 'NULL';
+  if (!Number.isInteger(value) || value < 0 || value > expiresAtMsMax) {
+    throw new AssertionError(`not an expiry in ms: ${value}`);
+  }
+  // Past 2^53 String() would round the digits; the bigint spells the double exactly.
+  return BigInt(value).toString();
 }
 
 /**

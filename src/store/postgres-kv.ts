@@ -25,6 +25,7 @@ import {
   parseInteger,
   setHolds,
   tooLarge,
+  versionHolds,
 } from './kv-rules.js';
 
 /** A key's row as the batch sees it. `seq` is the row's place in SCAN order. */
@@ -161,15 +162,8 @@ export class KvBatch {
           this.#put(keyId(key), asBuffer(value), version, null);
         }
         return ok('OK');
-      case 'del': {
-        let removed = 0;
-        for (const key of command.keys.map(keyId)) {
-          const row = this.#row(key);
-          if (isLive(row, command.at)) removed++;
-          if (row !== null) this.#delete(key);
-        }
-        return ok(removed);
-      }
+      case 'del':
+        return this.#del(command);
       case 'incrby':
         return this.#incrby(keyId(command.key), command.by, command.at, version);
       case 'append':
@@ -202,6 +196,23 @@ export class KvBatch {
     }
     if (returnOld === true) return ok(live?.value ?? null);
     return ok(holds ? 'OK' : null);
+  }
+
+  #del(command: Extract<KvCommand, { type: 'del' }>): ApplyResult {
+    const { keys, at, ifVersion } = command;
+    if (ifVersion !== undefined) {
+      // As in kv.ts: one key, left alone unless it is live at exactly that version now.
+      const row = this.#row(keyId(keys[0] as Bytes));
+      const live = isLive(row, at) ? { index: row.versionIndex, term: row.versionTerm } : null;
+      if (!versionHolds(ifVersion, live)) return ok(0);
+    }
+    let removed = 0;
+    for (const key of keys.map(keyId)) {
+      const row = this.#row(key);
+      if (isLive(row, at)) removed++;
+      if (row !== null) this.#delete(key);
+    }
+    return ok(removed);
   }
 
   #incrby(key: string, by: number, at: number, version: Version): ApplyResult {

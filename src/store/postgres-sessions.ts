@@ -24,7 +24,7 @@ import {
 } from './sessions.js';
 
 /** The same settings as sessions.ts: the remembered result reads back the same way. */
-const packr = new Packr({ useRecords: false, moreTypes: false, int64AsType: 'number' });
+const packr = new Packr({ useRecords: false, moreTypes: false, int64AsType: 'bigint' });
 
 /** A session's row. `result` is packed, or the batch position of the entry whose result it is. */
 export interface SessionRow {

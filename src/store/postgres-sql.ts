@@ -13,8 +13,9 @@
  * joined into one simple-query string, and a whole batch of commands costs one round trip
  * instead of one per statement, with the same meaning as bound parameters.
  *
- * Values: strings as they are, numbers in their shortest exact decimal form, booleans as
- * 1 and 0 (as the SQLite store binds them), null as NULL.
+ * Values: strings as they are, numbers in their shortest exact decimal form, bigints as
+ * their exact digits (so an int8 column gets all 64 bits), booleans as 1 and 0 (as the
+ * SQLite store binds them), null as NULL.
  */
 import type { SqlParams, SqlValue } from './commands.js';
 

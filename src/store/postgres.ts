@@ -59,6 +59,7 @@ import {
 import {
   bytesLiteral,
   clientQueryTimeoutMs,
+  expiryLiteral,
   integerLiteral,
   isConnectionFailure,
   isStatementFailure,
@@ -920,7 +921,8 @@ function kvRow(row: Record<string, unknown>): KvRow {
     value: row.value as Buffer,
     versionIndex: row.version_index as number,
     versionTerm: row.version_term as number,
-    expiresAt: row.expires_at as number | null,
+    // An expiry past 2^53 ms comes back as a bigint; as a number it is the double stored.
+    expiresAt: row.expires_at === null ? null : Number(row.expires_at as number | bigint),
     seq: row.seq as number,
   };
 }
@@ -1156,7 +1158,7 @@ function writeBack(state: BatchState, results: readonly ApplyResult[], last: Ent
 function kvUpsert(rows: readonly (readonly [string, KvRow])[]): string {
   const values = rows.map(
     ([key, row]) =>
-      `(${bytesLiteral(keyBytes(key))}, ${bytesLiteral(row.value)}, ${integerLiteral(row.versionIndex)}, ${integerLiteral(row.versionTerm)}, ${integerLiteral(row.expiresAt)}::bigint, ${integerLiteral(row.seq)})`,
+      `(${bytesLiteral(keyBytes(key))}, ${bytesLiteral(row.value)}, ${integerLiteral(row.versionIndex)}, ${integerLiteral(row.versionTerm)}, ${expiryLiteral(row.expiresAt)}::bigint, ${integerLiteral(row.seq)})`,
   );
   return `INSERT INTO tandem.kv (key, value, version_index, version_term, expires_at, seq) VALUES ${values.join(', ')}
     ON CONFLICT (key) DO UPDATE SET value = excluded.value, version_index = excluded.version_index,

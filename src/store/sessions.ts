@@ -72,8 +72,11 @@ export function sessionProblem(value: unknown): string | null {
   return fine ? null : 'session must be { id, seq } with id of 1-128 [A-Za-z0-9_.:-] and seq > 0';
 }
 
-/** The same settings as the command codec: plain maps, 64-bit integers read back as numbers. */
-const packr = new Packr({ useRecords: false, moreTypes: false, int64AsType: 'number' });
+/**
+ * The same settings as the command codec: plain maps, and 64-bit integers read back as the
+ * bigints they were (a SQL result's integers past 2^53), so a retry gets the exact answer.
+ */
+const packr = new Packr({ useRecords: false, moreTypes: false, int64AsType: 'bigint' });
 
 interface SessionRow {
   readonly last_seq: number;

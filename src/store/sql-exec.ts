@@ -11,7 +11,13 @@
 import Database from 'better-sqlite3';
 import { assert } from '../core/assert.js';
 import { TandemError } from '../core/errors.js';
-import type { SqlCommand, SqlParams, SqlStatement, SqlValue } from './commands.js';
+import {
+  exactInteger,
+  type SqlCommand,
+  type SqlParams,
+  type SqlStatement,
+  type SqlValue,
+} from './commands.js';
 import type { ApplyResult, SqlStatementResult } from './contract.js';
 import { checkStatement } from './sql-check.js';
 import { tokenize } from './sql-tokens.js';
@@ -43,7 +49,10 @@ export function isStatementFailure(error: unknown): error is Error {
   return error instanceof RangeError || error instanceof TypeError;
 }
 
-/** Converts parameters to what better-sqlite3 binds: booleans become 1 and 0. */
+/**
+ * Converts parameters to what better-sqlite3 binds: booleans become 1 and 0; a bigint binds
+ * as an exact 64-bit INTEGER (a number binds as a REAL, as it always has).
+ */
 function bindable(params: SqlParams | undefined): unknown[] {
   if (params === undefined) return [];
   const convert = (value: SqlValue): unknown =>
@@ -52,6 +61,15 @@ function bindable(params: SqlParams | undefined): unknown[] {
   const named: Record<string, unknown> = {};
   for (const [name, value] of Object.entries(params)) named[name] = convert(value);
   return [named];
+}
+
+/** A row with its integers in `exactInteger`'s form, as the PostgreSQL store gives them. */
+function exactIntegers(row: SqlRow): SqlRow {
+  for (const name in row) {
+    const value = row[name];
+    if (typeof value === 'bigint') row[name] = exactInteger(value);
+  }
+  return row;
 }
 
 /** SQL on one connection: a cache of prepared statements and the savepoint around each command. */
@@ -116,7 +134,7 @@ export class SqlExecutor {
       if (!prepared.reader) {
         this.#resetLastInsertRowid.run();
         const { changes, lastInsertRowid } = prepared.run(...params);
-        return { changes, lastInsertRowid };
+        return { changes, lastInsertRowid: exactInteger(BigInt(lastInsertRowid)) };
       }
       const rows = this.#collect(prepared, params, sqlResultRowsMax);
       return rows === null ? `the statement returned more than ${sqlResultRowsMax} rows` : { rows };
@@ -136,7 +154,7 @@ export class SqlExecutor {
     for (const row of prepared.iterate(...params)) {
       // Leaving the loop early resets the statement, so nothing stays half-run.
       if (rows.length === rowsMax) return null;
-      rows.push(row);
+      rows.push(exactIntegers(row));
     }
     return rows;
   }
@@ -182,6 +200,9 @@ export class SqlExecutor {
       this.#prepared.delete(sql);
     } else {
       prepared = this.#db.prepare<unknown[], SqlRow>(sql);
+      // Integers (and lastInsertRowid) come back as bigints, exact to 64 bits, and become
+      // numbers where safe (`exactInteger`); else better-sqlite3 would round them to doubles.
+      prepared.safeIntegers(true);
       if (this.#prepared.size >= preparedStatementsMax) {
         this.#prepared.delete(this.#prepared.keys().next().value as string);
       }

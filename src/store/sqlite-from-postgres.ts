@@ -21,6 +21,7 @@
 import Database from 'better-sqlite3';
 import { closeSync, fsyncSync, openSync, rmSync } from 'node:fs';
 import { TandemError } from '../core/errors.js';
+import { expiresAtMsMax } from './commands.js';
 import { CopyTextParser, type CopyField } from './copy-text.js';
 import { kvSchema } from './kv.js';
 import { ImageReader, type ImageHeader, type ImageTable } from './postgres-image.js';
@@ -283,10 +284,20 @@ function kvRowLoader(db: Database.Database, table: ImageTable): (fields: CopyFie
       byteaValue(value.toString('latin1')),
       integerField(index as CopyField, 'a key version index'),
       integerField(term as CopyField, 'a key version term'),
-      expiresAt === null ? null : integerField(expiresAt as CopyField, 'a key expiry'),
+      expiresAt === null ? null : expiryField(expiresAt as CopyField),
       integerField(seq as CopyField, 'a key SCAN place'),
     );
   };
+}
+
+/** A key's expiry from COPY text: an integer up to `expiresAtMsMax`, past 2^53 too. */
+function expiryField(field: CopyField): number {
+  const text = field?.toString('latin1') ?? '';
+  const value = Number(text);
+  if (!/^[0-9]{1,19}$/.test(text) || value > expiresAtMsMax) {
+    throw corrupt(`the snapshot image has a key expiry ${JSON.stringify(text)}, not a time in ms`);
+  }
+  return value;
 }
 
 function sessionRowLoader(db: Database.Database, table: ImageTable): (fields: CopyField[]) => void {

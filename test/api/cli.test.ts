@@ -4,7 +4,7 @@
  */
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync, statSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -87,6 +87,98 @@ test('tandem cluster refuses to start when one of its ports is taken, naming it'
     run.stderr,
     new RegExp(`port ${9002 + offset} \\(HTTP of n2\\) on 127.0.0.1 is already in use`),
   );
+  // The way out it suggests must not lead to a second cluster on the same directory.
+  assert.match(run.stderr, /--base-port-offset N and a --dir of its own/);
+});
+
+test('tandem cluster refuses a directory another cluster runs on, before starting any node', async (t) => {
+  // Goal: a second cluster on the same --dir (even on other ports) is refused with a
+  // message naming the directory and the PID that holds it; it starts no node, and the
+  // first cluster keeps serving.
+  const dir = temporaryDirectory(t);
+  const first = portOffset();
+  const holder = spawn(process.execPath, [
+    cli,
+    'cluster',
+    '--nodes',
+    '1',
+    '--dir',
+    dir,
+    '--base-port-offset',
+    String(first),
+  ]);
+  t.after(() => holder.kill('SIGKILL'));
+  let output = '';
+  holder.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  holder.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  const holderExited = new Promise<number | null>((resolve) => holder.on('exit', resolve));
+  const deadline = Date.now() + 40_000;
+  while (!output.includes('Ctrl-C stops the cluster')) {
+    assert.ok(Date.now() < deadline && holder.exitCode === null, `no cluster:\n${output}`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  const logBefore = readFileSync(join(dir, 'n1.log'), 'utf8');
+  const second = first + 5;
+  const run = await new Promise<{ code: number | null; stderr: string }>((resolve) => {
+    const child = spawn(process.execPath, [
+      cli,
+      'cluster',
+      '--nodes',
+      '1',
+      '--dir',
+      dir,
+      '--base-port-offset',
+      String(second),
+    ]);
+    const timer = setTimeout(() => child.kill('SIGINT'), 30_000);
+    let stderr = '';
+    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    child.on('exit', (code) => {
+      clearTimeout(timer);
+      resolve({ code, stderr });
+    });
+  });
+  assert.equal(run.code, 1, run.stderr);
+  assert.ok(run.stderr.includes(dir), run.stderr);
+  assert.match(run.stderr, new RegExp(`PID ${holder.pid}\\b`));
+  assert.equal(readFileSync(join(dir, 'n1.log'), 'utf8'), logBefore, 'a node was started');
+  const put = await fetch(`http://127.0.0.1:${9001 + first}/v1/kv/still`, {
+    method: 'PUT',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ value: 'here' }),
+  });
+  assert.equal(put.status, 200);
+  holder.kill('SIGINT');
+  assert.equal(await holderExited, 0, output);
+});
+
+test('tandem cluster refuses when a live process holds one of its node directories', async (t) => {
+  // Goal: a node left running on DIR/n2 (its cluster killed, say) keeps a new cluster out,
+  // and the message names the node directory and the PID.
+  const dir = temporaryDirectory(t);
+  const lockModule = fileURLToPath(new URL('../../src/node/data-dir-lock.js', import.meta.url));
+  const holder = spawn(
+    process.execPath,
+    [
+      '--input-type=module',
+      '-e',
+      `const { DataDirectoryLock } = await import(${JSON.stringify(lockModule)});
+       DataDirectoryLock.acquire(${JSON.stringify(join(dir, 'n2'))}, 'tandem node n2');
+       console.log('locked');
+       setInterval(() => {}, 1000);`,
+    ],
+    { stdio: ['ignore', 'pipe', 'inherit'] },
+  );
+  t.after(() => holder.kill('SIGKILL'));
+  const locked = await new Promise<boolean>((resolve) => {
+    holder.stdout.once('data', () => resolve(true));
+    holder.once('exit', () => resolve(false));
+  });
+  assert.ok(locked, 'the holder could not lock the directory');
+  const run = tandem('cluster', '--dir', dir, '--base-port-offset', String(portOffset()));
+  assert.equal(run.status, 1, run.stderr);
+  assert.ok(run.stderr.includes(join(dir, 'n2')), run.stderr);
+  assert.match(run.stderr, new RegExp(`tandem node n2 \\(PID ${holder.pid}\\b`));
 });
 
 test('tandem cluster runs three nodes that elect, forward writes and stop cleanly', async (t) => {

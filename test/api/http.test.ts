@@ -131,6 +131,60 @@ test('every route refuses wrong types and unknown fields with a message naming t
   assert.deepEqual([node.writes.length, node.reads.length], [0, 0]);
 });
 
+test('SQL bodies and answers keep integers past 2^53 exact; other JSON reads as before', async (t) => {
+  // Goal: JSON.parse would round 9007199254740993 to ...992 and JSON.stringify cannot write
+  // a bigint: the SQL routes read such integers as bigints and write them as their digits.
+  const node = fakeNode();
+  node.onWrite = () => ({
+    index: 7,
+    term: 2,
+    result: { ok: true, value: [{ rows: [{ v: 9223372036854775807n, n: 5, s: 'x' }] }] },
+  });
+  node.onRead = () => [{ v: -9223372036854775808n, r: 1.5 }];
+  const app = await server(t, node);
+  const post = (url: string, payload: string) =>
+    app.inject({ method: 'POST', url, headers: json, payload });
+
+  const written = await post(
+    '/v1/sql',
+    '{"sql": "SELECT ?", "params": [9007199254740993, 12, 1.5, "12345678901234567", 1e300, -9223372036854775808]}',
+  );
+  assert.equal(written.statusCode, 200, written.body);
+  assert.equal(
+    written.body,
+    '{"index":7,"results":[{"rows":[{"v":9223372036854775807,"n":5,"s":"x"}]}]}',
+  );
+  const [command] = node.writes;
+  assert.deepEqual(command.type === 'sql' ? command.statements[0].params : null, [
+    9007199254740993n,
+    12,
+    1.5,
+    '12345678901234567',
+    1e300,
+    -9223372036854775808n,
+  ]);
+  const read = await post('/v1/query', '{"sql": "SELECT ?", "params": {"v": 9223372036854775807}}');
+  assert.equal(read.statusCode, 200, read.body);
+  assert.equal(read.body, '{"rows":[{"v":-9223372036854775808,"r":1.5}],"appliedIndex":7}');
+
+  // Past int8, SQL cannot store the integer exactly: refused, never rounded.
+  for (const outside of ['9223372036854775808', '-9223372036854775809', '1' + '0'.repeat(30)]) {
+    const refused = await post('/v1/sql', `{"sql": "SELECT ?", "params": [${outside}]}`);
+    assert.equal(refused.statusCode, 400, outside);
+    assert.match(refused.json().message, /body\.params must be .*integers from -2\^63 to 2\^63-1/);
+  }
+  // A long body still meets fastify's own checks: syntax and prototype keys.
+  for (const bad of [
+    '{"sql": "SELECT ?", "params": [9007199254740993',
+    '{"sql": "SELECT ?", "params": {"__proto__": 9007199254740993}}',
+  ]) {
+    const refused = await post('/v1/sql', bad);
+    assert.equal(refused.statusCode, 400, bad);
+    assert.equal(refused.json().code, 'TANDEM_BAD_REQUEST');
+  }
+  assert.equal(node.writes.length, 1);
+});
+
 test('a malformed If-Match is refused; a well-formed one becomes compare-and-set', async (t) => {
   // Goal: If-Match parses to ifVersion (or xx for *) and garbage is a 400, not a blind write.
   const node = fakeNode();
@@ -157,6 +211,80 @@ test('a malformed If-Match is refused; a well-formed one becomes compare-and-set
       [undefined, 'xx'],
     ],
   );
+});
+
+test('conditional headers become command fields, and a refused one never reaches the node', async (t) => {
+  // Goal: PUT If-None-Match * is SET NX, DELETE If-Match is compare-and-delete (412 when
+  // nothing was deleted), a conditional header a route does not honour is a 400 before the
+  // node sees anything, and an unknown route stays a 404.
+  const node = fakeNode();
+  const app = await server(t, node);
+  const created = await app.inject({
+    method: 'PUT',
+    url: '/v1/kv/k',
+    headers: { 'if-none-match': '*' },
+    payload: { value: 'v' },
+  });
+  assert.equal(created.statusCode, 200);
+  node.onWrite = () => ({ index: 8, term: 2, result: { ok: true, value: 0 } });
+  const stale = await app.inject({
+    method: 'DELETE',
+    url: '/v1/kv/k',
+    headers: { 'if-match': '"3.1"' },
+  });
+  assert.equal(stale.statusCode, 412);
+  assert.equal(stale.json().code, 'TANDEM_PRECONDITION_FAILED');
+  const absent = await app.inject({
+    method: 'DELETE',
+    url: '/v1/kv/k',
+    headers: { 'if-match': '*' },
+  });
+  assert.equal(absent.statusCode, 412);
+  const plain = await app.inject({ method: 'DELETE', url: '/v1/kv/k' });
+  assert.equal(plain.statusCode, 200, 'without If-Match, deleting nothing is no failure');
+  assert.deepEqual(
+    node.writes.map((command) =>
+      command.type === 'set'
+        ? command.condition
+        : command.type === 'del' && (command.ifVersion ?? null),
+    ),
+    ['nx', { index: 3, term: 1 }, null, null],
+  );
+  const tags = Array.from({ length: 65 }, (_, i) => `"${i}.1"`).join(', ');
+  for (const [method, url, headers] of [
+    ['GET', '/v1/kv/k', { 'if-none-match': tags }],
+    ['GET', '/v1/kv/k', { 'if-modified-since': new Date(0).toUTCString() }],
+    ['POST', '/v1/sql', { 'if-match': '*' }],
+  ] as const) {
+    const refused = await app.inject({ method, url, headers, payload: { sql: 'SELECT 1' } });
+    assert.equal(refused.statusCode, 400, `${method} ${url} ${JSON.stringify(headers)}`);
+    assert.match(refused.json().message, /If-/);
+  }
+  assert.equal(node.writes.length, 4);
+  assert.equal(node.reads.length, 0);
+  const unknown = await app.inject({
+    method: 'GET',
+    url: '/v2/nothing',
+    headers: { 'if-match': '*' },
+  });
+  assert.equal(unknown.statusCode, 404);
+});
+
+test('If-None-Match reaches the leader with a forwarded write', async (t) => {
+  // Goal: the create-only condition is not lost on the hop from a follower to the leader.
+  const leader = await recordingLeader(t);
+  const node = fakeNode();
+  node.onWrite = notLeader;
+  node.leaderUrl = leader.url;
+  const app = await server(t, node);
+  const answer = await app.inject({
+    method: 'PUT',
+    url: '/v1/kv/k',
+    headers: { 'if-none-match': '*' },
+    payload: { value: 'v' },
+  });
+  assert.equal(answer.statusCode, 200);
+  assert.equal(leader.received[0]?.headers['if-none-match'], '*');
 });
 
 test('bodies over the limit are 413 TANDEM_ENTRY_TOO_LARGE', async (t) => {

@@ -123,6 +123,31 @@ test('a transaction applies all its statements or none', async () => {
   assert.deepEqual(rows, [{ id: 1 }, { id: 2 }, { id: 3 }]);
 });
 
+test('SQL integers outside the safe range go and come back as exact bigints', async () => {
+  // Goal: bigint parameters keep every digit, and integers past 2^53 come back as bigints
+  // (rowids included) while safe integers stay numbers.
+  await client.sql.execute('CREATE TABLE big (id INTEGER PRIMARY KEY, v BIGINT)');
+  const values = [9007199254740993n, 9223372036854775807n, -9223372036854775808n];
+  for (const [i, v] of values.entries()) {
+    await client.sql.execute('INSERT INTO big (id, v) VALUES (?, ?)', [i + 1, v]);
+  }
+  const rows = await client.sql.query('SELECT id, v FROM big ORDER BY id');
+  assert.deepEqual(rows, [
+    { id: 1, v: 9007199254740993n },
+    { id: 2, v: 9223372036854775807n },
+    { id: 3, v: -9223372036854775808n },
+  ]);
+  assert.deepEqual(
+    await client.sql.query('SELECT id FROM big WHERE v = :v', { v: 9223372036854775807n }),
+    [{ id: 2 }],
+  );
+  const inserted = await client.sql.execute('INSERT INTO big (id, v) VALUES (?, ?)', [
+    9223372036854775807n,
+    7,
+  ]);
+  assert.deepEqual(inserted.results, [{ changes: 1, lastInsertRowid: 9223372036854775807n }]);
+});
+
 test('errors are typed with stable codes and statuses', async () => {
   // Goal: a failed compare-and-set is Conflict 412; bad SQL is BadRequest 400.
   const first = await client.kv.set('cas', 'a');

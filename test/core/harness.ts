@@ -285,6 +285,8 @@ export function describeMessage(message: Message): string {
       return `${head} id=${message.readId}`;
     case 'read-index-response':
       return `${head} id=${message.readId} ${message.rejected ? 'rejected' : `index=${message.index}`}`;
+    case 'removed':
+      return `${head} index=${message.index}`;
   }
 }
 
@@ -507,7 +509,8 @@ export class Harness {
         line += ' (no such node)';
       } else {
         this.delivered.push(message);
-        recipient.core.step(message);
+        const dropped = recipient.core.step(message);
+        if (dropped !== null) line += ` (dropped: ${dropped})`;
       }
       if (!counts.has(line)) lines.push(line);
       counts.set(line, (counts.get(line) ?? 0) + 1);

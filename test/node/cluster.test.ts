@@ -3,6 +3,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { call, sleep, TestCluster } from './cluster.js';
+import { checkExactIntegers } from './sql-integers.js';
 
 async function put(cluster: TestCluster, id: string, key: string, value: string): Promise<number> {
   const response = await call('PUT', `${cluster.url(id)}/v1/kv/${key}`, { value });
@@ -47,6 +48,14 @@ describe('a three-node cluster', { timeout: 240_000 }, () => {
         assert.equal(await get(cluster, reader, `from-${writer}`, index), `value-${writer}`);
       }
     }
+  });
+
+  test('SQL integers past 2^53 are stored and read back exactly on every node', async () => {
+    // Goal: 9007199254740993 and int8's ends, written through a follower as JSON numbers,
+    // come back as the same digits from every replica, by value and in a listing.
+    const leader = await cluster.leader();
+    const follower = ['n1', 'n2', 'n3'].find((id) => id !== leader) as string;
+    await checkExactIntegers(cluster, follower, ['n1', 'n2', 'n3'], 'big_integers');
   });
 
   test('kill -9 of the leader: a new leader takes writes and nothing acknowledged is lost', async () => {
@@ -131,8 +140,24 @@ describe('a three-node cluster', { timeout: 240_000 }, () => {
     assert.equal(removed.status, 200, JSON.stringify(removed.body));
     view = await cluster.status(leader);
     assert.ok(!view.membership.voters.includes(victim), JSON.stringify(view.membership));
-    await cluster.stop(victim);
     await put(cluster, leader, 'after-remove', 'still writable');
+    // The removed node is told: it serves nothing and says so, instead of old data.
+    const deadline = Date.now() + 10_000;
+    let victimView = await call('GET', `${cluster.url(victim)}/v1/cluster`);
+    while (victimView.body['removed'] !== true && Date.now() < deadline) {
+      await sleep(100);
+      victimView = await call('GET', `${cluster.url(victim)}/v1/cluster`);
+    }
+    assert.equal(victimView.body['removed'], true, JSON.stringify(victimView.body));
+    const stale = await call('GET', `${cluster.url(victim)}/v1/kv/seen-by-n4?consistency=stale`);
+    assert.equal(stale.status, 410, JSON.stringify(stale.body));
+    assert.equal(stale.body['code'], 'TANDEM_REMOVED');
+    const written = await call('PUT', `${cluster.url(victim)}/v1/kv/by-removed`, { value: 'x' });
+    assert.equal(written.body['code'], 'TANDEM_REMOVED', JSON.stringify(written.body));
+    const ready = await call('GET', `${cluster.url(victim)}/readyz`);
+    assert.equal(ready.status, 503);
+    assert.equal(ready.body['code'], 'TANDEM_REMOVED');
+    await cluster.stop(victim);
   });
 
   test('promote hands leadership to a chosen follower', async () => {

@@ -13,6 +13,8 @@ import {
   type PostgresServer,
 } from '../../src/cli/postgres-server.js';
 import { call, sleep, TestCluster } from './cluster.js';
+import { checkConditionalRequests } from './conditions.js';
+import { checkExactIntegers } from './sql-integers.js';
 
 const binaries = findPostgresBinaries();
 const skip = 'missing' in binaries ? `PostgreSQL binaries not found: ${binaries.missing}` : false;
@@ -127,6 +129,16 @@ function suiteCluster(postgresNodes: readonly string[], extraArgs: string[] = []
 describe('three nodes on three PostgreSQL servers', { skip, timeout: 240_000 }, () => {
   const suite = suiteCluster(['n1', 'n2', 'n3']);
 
+  test('conditional requests are decided at apply by PostgreSQL nodes, leader and follower', async () => {
+    const { cluster } = suite;
+    // Goal: compare-and-delete, create-only PUT and 304 hold on the PostgreSQL store as on
+    // SQLite, through the leader and through a follower that forwards the writes.
+    const leader = await cluster.leader();
+    const follower = cluster.nodes.map((node) => node.id).find((id) => id !== leader) as string;
+    await checkConditionalRequests(cluster.url(leader), 'on-leader');
+    await checkConditionalRequests(cluster.url(follower), 'via-follower');
+  });
+
   test('writes survive kill -9 of nodes and a PostgreSQL restart; every database ends with the same rows', async () => {
     const { cluster } = suite;
     // Goal: one log decides the order, each database applies it exactly once, and a node
@@ -236,6 +248,14 @@ describe('a cluster mixing SQLite and PostgreSQL nodes', { skip, timeout: 180_00
       const read = await call('GET', `${cluster.url(id)}/v1/kv/greeting?consistency=stale`);
       assert.equal(read.body.value, 'hello', `${id}: ${JSON.stringify(read.body)}`);
     }
+  });
+
+  test('SQL integers past 2^53 come back exactly from SQLite and PostgreSQL nodes alike', async () => {
+    const { cluster } = suite;
+    // Goal: 9007199254740993 and int8's ends keep every digit through the log into both
+    // kinds of store and back out of each, written through the PostgreSQL node (n2).
+    await cluster.leader();
+    await checkExactIntegers(cluster, 'n2', ['n1', 'n2', 'n3'], 'big_integers');
   });
 });
 

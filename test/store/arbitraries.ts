@@ -72,6 +72,13 @@ export function commandArbitrary(parts: CommandParts): fc.Arbitrary<TextCommand>
       keys: fc.array(key, { minLength: 1, maxLength: 3 }),
       at,
     }),
+    // Compare-and-delete (DELETE If-Match) names one key.
+    fc.record({
+      type: fc.constant('del' as const),
+      keys: fc.tuple(key),
+      at,
+      ifVersion: fc.record({ index: fc.nat({ max: 30 }), term: fc.constant(1) }),
+    }),
     fc.record(
       {
         type: fc.constant('incrby' as const),

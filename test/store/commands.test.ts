@@ -7,6 +7,7 @@ import {
   decodeCommand,
   delKeysMax,
   encodeCommand,
+  expiresAtMsMax,
   keyBytesMax,
   msetPairsMax,
   sqlStatementsMax,
@@ -36,6 +37,7 @@ const sqlValue = fc.oneof(
   fc.double({ noNaN: true, noDefaultInfinity: true }).filter((x) => !Object.is(x, -0)),
   fc.boolean(),
   fc.constant(null),
+  fc.bigInt({ min: -(2n ** 63n), max: 2n ** 63n - 1n }),
 );
 
 /** Every command type with every optional field sometimes present. */
@@ -65,6 +67,12 @@ const commandArbitrary: fc.Arbitrary<Command> = fc.oneof(
     type: fc.constant('del' as const),
     keys: fc.array(key, { minLength: 1, maxLength: 5 }),
     at: time,
+  }),
+  fc.record({
+    type: fc.constant('del' as const),
+    keys: fc.tuple(key),
+    at: time,
+    ifVersion: fc.record({ index: fc.nat(), term: fc.nat() }),
   }),
   fc.record({ type: fc.constant('incrby' as const), key, by: fc.maxSafeInteger(), at: time }),
   fc.record({ type: fc.constant('append' as const), key, value, at: time }),
@@ -109,6 +117,24 @@ test('every well-formed command survives encode and decode unchanged', () => {
     }),
     { numRuns: 500 },
   );
+});
+
+test('SQL integers past 2^53 keep every digit through the codec; past int8 they are refused', () => {
+  // Goal: a bigint parameter is the same bigint on every replica, and one SQL cannot
+  // store exactly is a clear error on the leader rather than a rounded value.
+  const exact = [9007199254740993n, 2n ** 63n - 1n, -(2n ** 63n)];
+  const command: Command = {
+    type: 'sql',
+    statements: [{ sql: 'INSERT INTO t VALUES (?, ?, ?)', params: exact }],
+  };
+  validateCommand(command);
+  assert.deepEqual(decodeCommand(encodeCommand(command)), command);
+  for (const outside of [2n ** 63n, -(2n ** 63n) - 1n]) {
+    assert.throws(
+      () => validateCommand({ type: 'sql', statements: [{ sql: 'SELECT ?', params: [outside] }] }),
+      hasCode('TANDEM_BAD_REQUEST', /params must be .*integers from -2\^63 to 2\^63-1/),
+    );
+  }
 });
 
 test('entries written before KEEPTTL and EXPIRE conditions decode to the old behaviour', () => {
@@ -181,6 +207,18 @@ test('keys and values that are not UTF-8 survive the codec byte for byte', () =>
   assert.deepEqual(decodeCommand(encodeCommand(command)), command);
 });
 
+test('expiries past 2^53 ms, up to Redis 64-bit limit, survive encode and decode exactly', () => {
+  // Goal: PEXPIREAT near 2^63 (Redis takes it) is carried to every replica unchanged.
+  for (const expiresAt of [2 ** 53 + 2, Number(9223372036854770000n), expiresAtMsMax]) {
+    const expire: Command = { type: 'expire', key: b('k'), expiresAt, at: 1 };
+    const set: Command = { type: 'set', key: b('k'), value: b('v'), at: 1, expiresAt };
+    for (const command of [expire, set]) {
+      validateCommand(command);
+      assert.deepEqual(decodeCommand(encodeCommand(command)), command);
+    }
+  }
+});
+
 test('random bytes either decode to a well-formed command or throw TANDEM_CORRUPT', () => {
   // Goal: no input makes decode throw anything else or return a malformed command.
   fc.assert(
@@ -215,9 +253,14 @@ test('malformed commands are refused as TANDEM_CORRUPT naming the problem', () =
     [{ type: 'mset', pairs: [], at: 1 }, /mset.pairs/],
     [{ type: 'del', keys: [], at: 1 }, /at least one key/],
     [{ type: 'del', keys: [1], at: 1 }, /del.keys/],
+    [{ type: 'del', keys: ['a', 'b'], at: 1, ifVersion: { index: 1, term: 1 } }, /one key/],
+    [{ type: 'del', keys: ['a'], at: 1, ifVersion: { index: -1, term: 1 } }, /del.ifVersion/],
     [{ type: 'incrby', key: 'k', by: 2 ** 60, at: 1 }, /incrby.by/],
     [{ type: 'incrby', key: 'k', by: 0.5, at: 1 }, /incrby.by/],
     [{ type: 'expire', key: 'k', at: 1 }, /expire.expiresAt/],
+    [{ type: 'expire', key: 'k', expiresAt: 2 ** 63, at: 1 }, /expire.expiresAt/],
+    [{ type: 'expire', key: 'k', expiresAt: 0.5, at: 1 }, /expire.expiresAt/],
+    [{ type: 'set', key: 'k', value: 'v', at: 1, expiresAt: 2 ** 63 }, /set.expiresAt/],
     [{ type: 'set', key: 'k', value: 'v', at: 1, keepTtl: false }, /set.keepTtl must be true/],
     [{ type: 'set', key: 'k', value: 'v', at: 1, keepTtl: 1 }, /set.keepTtl must be true/],
     [

@@ -6,7 +6,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { after, test, type TestContext } from 'node:test';
 import type { Entry } from '../../src/core/types.js';
-import type { SqlStatement } from '../../src/store/commands.js';
+import { expiresAtMsMax, type SqlStatement } from '../../src/store/commands.js';
 import type {
   ApplyResult,
   NodeStore,
@@ -64,7 +64,16 @@ const double = fc.option(
     fc.double({ noNaN: true, noDefaultInfinity: true }),
   ),
 );
-const big = fc.option(fc.constantFrom(0, -1, 2 ** 40, Number.MAX_SAFE_INTEGER, -(2 ** 53 - 1)));
+/** BIGINT values: safe ones as numbers, and exact bigints out to int8's two ends. */
+const big = fc.option(
+  fc.oneof(
+    fc.constantFrom(0, -1, 2 ** 40, Number.MAX_SAFE_INTEGER, -(2 ** 53 - 1)),
+    fc.constantFrom(9007199254740993n, 2n ** 63n - 1n, -(2n ** 63n)),
+    fc
+      .bigInt({ min: -(2n ** 63n), max: 2n ** 63n - 1n })
+      .filter((b) => b > 2n ** 53n || b < -(2n ** 53n)),
+  ),
+);
 
 /**
  * SQL both dialects read alike: tables with INT, BIGINT, TEXT, REAL, DOUBLE PRECISION and
@@ -337,6 +346,10 @@ test(
     t.after(() => source.close());
     const entries = workload(log);
     source.apply(entries);
+    // An expiry past 2^53 ms, as PEXPIREAT near 2^63 leaves it: kept exactly both ways.
+    source.apply([
+      log.command({ type: 'set', key: 'far', value: 'v', at, expiresAt: expiresAtMsMax }),
+    ]);
     const first = await source.snapshot();
     t.after(() => first.dispose());
     const middle = await openPostgres(t);
@@ -370,6 +383,8 @@ test(
     ]);
     assert.match((refused as { error: string }).error, /FOREIGN KEY/);
     assert.equal(asText(end).get('z', at)?.value, 'z\u0000z');
+    assert.equal(asText(end).get('far', at)?.expiresAt, expiresAtMsMax);
+    assert.equal((await asText(middle).get('far', at))?.expiresAt, expiresAtMsMax);
     assert.deepEqual(readdirSync(`${end.path}-snapshots`), []);
   },
 );

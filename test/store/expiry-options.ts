@@ -2,8 +2,7 @@
  * The expected outcomes of SET KEEPTTL and EXPIRE NX/XX/GT/LT, as Redis 7 gives them,
  * shared by the SQLite and PostgreSQL store tests so that both are held to one table.
  */
-import type { ExpireCondition } from '../../src/store/commands.js';
-import type { SetCommand } from '../../src/store/commands.js';
+import { expiresAtMsMax, type ExpireCondition, type SetCommand } from '../../src/store/commands.js';
 import type { TextCommand, Textual } from './helpers.js';
 
 /** The command time of every case. */
@@ -56,6 +55,11 @@ export const expireCases: readonly ExpireCase[] = [
   })),
   // A key that expired before the command's time is absent too, even with NX.
   { before: optionsAt, condition: 'nx', expiresAt: 600, result: 0, after: 'gone' },
+  // Expiries past JavaScript's safe integers, up to Redis's 64-bit limit, kept as they are.
+  { before: null, condition: 'lt', expiresAt: expiresAtMsMax, result: 1, after: expiresAtMsMax },
+  { before: 2 ** 62, condition: 'gt', expiresAt: expiresAtMsMax, result: 1, after: expiresAtMsMax },
+  { before: expiresAtMsMax, condition: 'lt', expiresAt: 2 ** 62, result: 1, after: 2 ** 62 },
+  { before: expiresAtMsMax, condition: 'gt', expiresAt: 2 ** 62, result: 0, after: expiresAtMsMax },
 ];
 
 /** The key of case `i`: each case has its own. */

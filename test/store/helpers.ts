@@ -200,7 +200,9 @@ export function dump(store: SqliteStore, options: DumpOptions = {}): string {
       if (options.rowids ?? true) {
         return [row.name, store.query(`SELECT rowid AS _rowid, * FROM "${name}" ORDER BY rowid`)];
       }
-      const rows = store.query(`SELECT * FROM "${name}"`).map((values) => JSON.stringify(values));
+      const rows = store
+        .query(`SELECT * FROM "${name}"`)
+        .map((values) => JSON.stringify(values, bigintText));
       return [row.name, rows.sort()];
     });
   const sessions =
@@ -209,7 +211,12 @@ export function dump(store: SqliteStore, options: DumpOptions = {}): string {
           .query('SELECT * FROM _tandem_sessions ORDER BY id')
           .map((row) => ({ ...row, result: Buffer.from(row.result as Uint8Array).toString('hex') }))
       : undefined;
-  return JSON.stringify({ meta, kv, schema, tables, sessions });
+  return JSON.stringify({ meta, kv, schema, tables, sessions }, bigintText);
+}
+
+/** A JSON.stringify replacer for SQL's 64-bit integers past 2^53: `9223372036854775807n`. */
+function bigintText(_key: string, value: unknown): unknown {
+  return typeof value === 'bigint' ? `${value}n` : value;
 }
 
 /** Every chunk of a snapshot image, in order. */

@@ -28,6 +28,11 @@ const value = fc.oneof(
 );
 const name = fc.constantFrom('ada', 'bob', 'cy');
 const id = fc.integer({ min: 1, max: 6 });
+/** Integers a double cannot hold (and a few it can), in int8's range. */
+const big = fc.oneof(
+  fc.constantFrom(9007199254740993n, 2n ** 63n - 1n, -(2n ** 63n), 0, Number.MAX_SAFE_INTEGER),
+  fc.bigInt({ min: -(2n ** 63n), max: 2n ** 63n - 1n }),
+);
 const session = fc.record({ id: fc.constantFrom('s1', 's2'), seq: fc.integer({ min: 1, max: 6 }) });
 
 /** SQL both dialects read alike, including statements that fail on some states. */
@@ -47,13 +52,26 @@ const statement: fc.Arbitrary<SqlStatement> = fc.oneof(
   id.map((i) => ({ sql: 'UPDATE t SET n = n * 2 WHERE id = ? RETURNING id, n', params: [i] })),
   fc.constant({ sql: 'SELECT count(*) AS rows_, sum(n) AS total FROM t' }),
   fc.constant({ sql: 'INSERT INTO missing VALUES (1)' }),
+  // Integers past 2^53, out to int8's ends: bound, stored, compared and returned exactly.
+  fc.tuple(id, big).map(([i, v]) => ({
+    sql: 'INSERT INTO b (id, v) VALUES (?, ?) ON CONFLICT (id) DO UPDATE SET v = excluded.v RETURNING id, v',
+    params: [i, v],
+  })),
+  big.map((v) => ({ sql: 'SELECT id, v FROM b WHERE v = ? ORDER BY id', params: [v] })),
+  big.map((v) => ({ sql: 'DELETE FROM b WHERE v < :v', params: { v } })),
 );
 
 const command = commandArbitrary({ key, value, statement, session });
 
+/** The table of 64-bit integers, there from the first entry so that most runs fill it. */
+const createBig: TextCommand = {
+  type: 'sql',
+  statements: [{ sql: 'CREATE TABLE b (id INTEGER PRIMARY KEY, v BIGINT)' }],
+};
+
 function toEntries(commands: readonly TextCommand[]): Entry[] {
   const log = new TestLog();
-  return commands.map((c) => log.command(c));
+  return [createBig, ...commands].map((c) => log.command(c));
 }
 
 /** Everything a store holds, through its reads. */
@@ -64,7 +82,8 @@ async function content(store: NodeStore): Promise<unknown> {
   } catch {
     // The table was never created.
   }
-  return { applied: store.applied, keys: await keyContent(store), rows };
+  const big = await store.query('SELECT id, v FROM b ORDER BY id');
+  return { applied: store.applied, keys: await keyContent(store), rows, big };
 }
 
 test(

@@ -69,8 +69,9 @@ test(
   'key-value commands give the same results, versions and reads as SQLite',
   { skip },
   async (t) => {
-    // Goal: Redis semantics (INCRBY, SET NX/XX/compare-and-set/returnOld, expiry, DEL, MSET,
-    // APPEND, FLUSH, sweeps) and every read agree exactly with the SQLite store.
+    // Goal: Redis semantics (INCRBY, SET NX/XX/compare-and-set/returnOld, expiry, DEL with and
+    // without a version, MSET, APPEND, FLUSH, sweeps) and every read agree exactly with the
+    // SQLite store.
     const twins = await Twins.open(t);
     const log = new TestLog();
     const version = { index: 4, term: 1 };
@@ -138,13 +139,26 @@ test(
         },
         { type: 'set', key: 'gone', value: 'v', at, expiresAt: at + 1 },
         { type: 'del', keys: ['a', 'a', 'gone', 'none'], at: at + 1 },
+        { type: 'set', key: 'cad', value: 'v', at },
+        { type: 'del', keys: ['cad'], at, ifVersion: { index: 1, term: 1 } },
+        // The entry at 53 is the SET of cad just above: this one deletes it.
+        { type: 'del', keys: ['cad'], at, ifVersion: { index: 53, term: 1 } },
+        { type: 'del', keys: ['none'], at, ifVersion: { index: 0, term: 0 } },
+        { type: 'del', keys: ['gone'], at: at + 2, ifVersion: { index: 0, term: 0 } },
         { type: 'append', key: 'b', value: 'é', at },
         { type: 'append', key: 'b', value: 'x'.repeat(512 * 1024), at },
         { type: 'append', key: 'new', value: 'z\u0000z', at },
       ],
     ];
     for (const commands of steps) {
-      await twins.apply(entriesOf(log, ...commands));
+      const results = await twins.apply(entriesOf(log, ...commands));
+      const deletes = commands.flatMap((command, i) =>
+        command.type === 'del' && command.ifVersion !== undefined ? [results[i]] : [],
+      );
+      if (deletes.length > 0) {
+        const value = (result: ApplyResult) => (result?.ok === true ? result.value : result);
+        assert.deepEqual(deletes.map(value), [0, 1, 0, 0], 'only the current version deletes');
+      }
       for (const nowMs of [-1, 0, 999, 1000, at + 600]) {
         await twins.read((store) => keyContent(store));
         await twins.read((store) => store.dbsize(nowMs));

@@ -382,6 +382,36 @@ test('DEL, MSET, APPEND and FLUSH give Redis results', (t) => {
   assert.equal(store.dbsize(at), 0);
 });
 
+test('DEL with a version deletes the key only while it is at that version', (t) => {
+  // Goal: the compare-and-delete behind DELETE If-Match is decided at apply, on the version
+  // the key has then: a stale version, an absent key and an expired key are left alone.
+  const store = openStore(t);
+  const log = new TestLog();
+  applyCommands(store, log, { type: 'set', key: 'k', value: '1', at });
+  const version = asText(store).get('k', at)?.version;
+  assert.deepEqual(version, { index: 1, term: 1 });
+  applyCommands(store, log, { type: 'set', key: 'k', value: '2', at });
+  const now = asText(store).get('k', at)?.version;
+  assert.deepEqual(
+    applyCommands(store, log, { type: 'del', keys: ['k'], at, ifVersion: version }),
+    [{ ok: true, value: 0 }],
+  );
+  assert.equal(asText(store).get('k', at)?.value, '2', 'a stale version deletes nothing');
+  assert.equal(
+    applyOne(store, log, { type: 'del', keys: ['none'], at, ifVersion: { index: 0, term: 0 } }),
+    0,
+  );
+  applyCommands(store, log, { type: 'set', key: 'gone', value: 'v', at, expiresAt: at + 1 });
+  const gone = asText(store).get('gone', at)?.version;
+  assert.equal(
+    applyOne(store, log, { type: 'del', keys: ['gone'], at: at + 1, ifVersion: gone }),
+    0,
+    'an expired key is absent, whatever its row says',
+  );
+  assert.equal(applyOne(store, log, { type: 'del', keys: ['k'], at, ifVersion: now }), 1);
+  assert.equal(asText(store).get('k', at), null);
+});
+
 test('KEYS and SCAN match Redis globs, and SCAN visits every key exactly once', (t) => {
   // Goal: glob semantics (*, ?, classes, escapes) and a complete, duplicate-free SCAN.
   const store = openStore(t);
@@ -639,4 +669,46 @@ test('a database written when keys and values were text opens and reads the same
   t.after(() => reopened.close());
   assert.deepEqual(reopened.get(Buffer.from([0xff]), at)?.value, Buffer.from([0xe9]));
   assert.deepEqual(reopened.get(b('zeta'), at)?.value, b('naïve ☃'));
+});
+
+test('SQL integers past 2^53 are bound, stored and returned exactly, retries included', (t) => {
+  // Goal: better-sqlite3 would round 64-bit integers to doubles; results hold bigints
+  // outside the safe range (numbers inside it), in rows, in lastInsertRowid, and in the
+  // answer a session remembers for a retry.
+  const store = openStore(t);
+  const log = new TestLog();
+  const values = [9007199254740993n, 9223372036854775807n, -9223372036854775808n];
+  applyOne(store, log, {
+    type: 'sql',
+    statements: [{ sql: 'CREATE TABLE big (id INTEGER PRIMARY KEY, v BIGINT)' }],
+  });
+  const insert = {
+    type: 'sql',
+    at,
+    session: { id: 'big', seq: 1 },
+    statements: [
+      ...values.map((v, i) => ({
+        sql: 'INSERT INTO big (id, v) VALUES (?, ?)',
+        params: [i + 1, v],
+      })),
+      { sql: 'INSERT INTO big (id, v) VALUES (?, 7) RETURNING id, v', params: [2n ** 63n - 1n] },
+      { sql: 'SELECT v, typeof(v) AS type FROM big WHERE v = :v', params: { v: values[0] } },
+    ],
+  } as const;
+  const expected = [
+    { changes: 1, lastInsertRowid: 1 },
+    { changes: 1, lastInsertRowid: 2 },
+    { changes: 1, lastInsertRowid: 3 },
+    { rows: [{ id: 9223372036854775807n, v: 7 }] },
+    { rows: [{ v: 9007199254740993n, type: 'integer' }] },
+  ];
+  assert.deepEqual(applyOne(store, log, insert), expected);
+  // The same session and sequence again: the remembered answer, digit for digit.
+  const retried = store.apply([log.command(insert)])[0];
+  assert.deepEqual(retried?.ok === true ? retried.value : retried, expected);
+  assert.deepEqual(store.query('SELECT id, v FROM big WHERE id < 4 ORDER BY id'), [
+    { id: 1, v: values[0] },
+    { id: 2, v: values[1] },
+    { id: 3, v: values[2] },
+  ]);
 });

@@ -12,6 +12,7 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { TandemError } from '../../core/errors.js';
 import type { NodeHandle } from '../../node/api.js';
+import { writeExactJson } from './json.js';
 
 /** Marks a request that a node already forwarded (value `1`). */
 export const forwardedHeader = 'x-tandem-forwarded';
@@ -24,11 +25,15 @@ export const leaderHeader = 'x-tandem-leader';
  */
 export const forwardTimeoutMs = 15_000;
 
-/** Request headers that carry meaning for the leader; the rest are hop-by-hop or noise. */
+/**
+ * Request headers that carry meaning for the leader; the rest are hop-by-hop or noise. The
+ * conditional headers a route does not honour never get here: they are refused first.
+ */
 const forwardedRequestHeaders = [
   'content-type',
   'accept',
   'if-match',
+  'if-none-match',
   'x-tandem-session',
   'x-tandem-seq',
 ] as const;
@@ -112,13 +117,14 @@ async function send(
     if (typeof value === 'string') headers[name] = value;
   }
   // The body was parsed and validated here already; the leader parses the same JSON (or
-  // takes the same raw bytes) again.
+  // takes the same raw bytes) again. A SQL body's integers past 2^53 are bigints here,
+  // written back as their digits.
   const body =
     request.body === undefined
       ? undefined
       : Buffer.isBuffer(request.body)
         ? request.body
-        : JSON.stringify(request.body);
+        : writeExactJson(request.body);
   const response = await fetch(target, {
     method: request.method,
     headers,

@@ -1,15 +1,85 @@
 /**
- * SQLite hands back values JSON cannot carry as they are: 64-bit integers as bigint and
- * blobs as Buffers. These become a number when exact (else a decimal string) and a base64
- * string (as rqlite does), so that one odd column never turns a whole answer into a 500.
+ * JSON that keeps SQL's 64-bit integers exact. `JSON.parse` reads every number as a double,
+ * so `9007199254740993` would arrive as `...992`; `JSON.stringify` cannot write a bigint at
+ * all. The SQL routes parse their bodies with `parseExactJson` (an integer past the safe
+ * range becomes a bigint) and write answers that hold a bigint with `writeExactJson` (its
+ * digits, as a JSON number). Everything else is read and written as `JSON.parse` and
+ * `JSON.stringify` do. BLOBs leave as base64 strings (as rqlite does).
  */
+import type { FastifyInstance } from 'fastify';
+import { parse, stringify } from 'lossless-json';
+import { exactInteger } from '../../store/commands.js';
 
-/** A JSON-safe copy of one SQLite value. */
-export function jsonSafeValue(value: unknown): unknown {
-  if (typeof value === 'bigint') {
-    const number = Number(value);
-    return Number.isSafeInteger(number) ? number : value.toString();
+/**
+ * A run of this many digits is the mark of a JSON integer that may lie outside the safe
+ * range: `Number.MAX_SAFE_INTEGER` has 16 digits, so every integer with fewer is exact as
+ * a number. A text without such a run parses the same with `JSON.parse`.
+ */
+const unsafeDigitsMin = 16;
+const unsafeDigits = new RegExp(`[0-9]{${unsafeDigitsMin}}`);
+const integerSyntax = /^-?[0-9]+$/;
+
+/** A JSON number's text as a value: an integer outside the safe range as a bigint. */
+function exactNumber(text: string): number | bigint {
+  if (text.length >= unsafeDigitsMin && integerSyntax.test(text)) {
+    return exactInteger(BigInt(text));
   }
+  return Number(text);
+}
+
+/**
+ * Parses JSON text like `JSON.parse` (a duplicate key keeps its last value), except that an
+ * integer outside the safe range becomes the exact bigint. Throws SyntaxError.
+ */
+export function parseExactJson(text: string): unknown {
+  if (!unsafeDigits.test(text)) return JSON.parse(text);
+  return parse(text, null, {
+    parseNumber: exactNumber,
+    onDuplicateKey: ({ newValue }) => newValue,
+  });
+}
+
+/** JSON text of `value` with every bigint written as its digits. */
+export function writeExactJson(value: unknown): string {
+  try {
+    return JSON.stringify(value);
+  } catch (error) {
+    // JSON.stringify refuses a bigint (a TypeError); anything else is not ours to mend.
+    if (!(error instanceof TypeError)) throw error;
+    return stringify(value) as string;
+  }
+}
+
+type JsonParser = ReturnType<FastifyInstance['getDefaultJsonParser']>;
+
+/**
+ * Makes `app` (a plugin's own context) parse `application/json` bodies with
+ * `parseExactJson`. Every body first goes through fastify's own parser, so syntax errors,
+ * an empty body and `__proto__` or `constructor.prototype` keys are refused exactly as on
+ * every other route; only a body with a long run of digits is parsed a second time, for
+ * its exact integers.
+ */
+export function useExactJson(app: FastifyInstance): void {
+  const fastifyParser: JsonParser = app.getDefaultJsonParser('error', 'error');
+  app.removeContentTypeParser('application/json');
+  app.addContentTypeParser(
+    'application/json',
+    { parseAs: 'string' },
+    (request, text: string | Buffer, done) => {
+      const body = text.toString();
+      fastifyParser(request, body, (error, lossy) => {
+        if (error !== null || !unsafeDigits.test(body)) return done(error, lossy);
+        done(null, parseExactJson(body));
+      });
+    },
+  );
+}
+
+/**
+ * A JSON-safe copy of one SQL value: a bigint stays (for `writeExactJson`), a BLOB becomes
+ * base64.
+ */
+export function jsonSafeValue(value: unknown): unknown {
   if (value instanceof Uint8Array) return Buffer.from(value).toString('base64');
   return value;
 }

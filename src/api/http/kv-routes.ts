@@ -14,11 +14,18 @@ import type { Durability } from '../../core/types.js';
 import type { NodeHandle } from '../../node/api.js';
 import { validateCommand, type DelCommand, type SetCommand } from '../../store/commands.js';
 import {
+  headerText,
+  matchesAny,
+  parseIfMatch,
+  parseIfNoneMatch,
+  putCondition,
+  type PutCondition,
+} from './conditions.js';
+import {
   bytesFields,
   commandValue,
   describeKey,
   etagOf,
-  ifMatchCondition,
   keyOfPath,
   putValue,
   readOptions,
@@ -42,11 +49,10 @@ export function registerKvRoutes(app: FastifyInstance, node: NodeHandle): void {
   app.put<{
     Params: KeyParams;
     Querystring: { ack?: Durability; ttlMs?: string };
-    Headers: { 'if-match'?: string };
     Body: PutJsonBody | Buffer;
-  }>('/v1/kv/:key', { schema: putKeySchema }, async (request, reply) => {
+  }>('/v1/kv/:key', { schema: putKeySchema, config: putHonours }, async (request, reply) => {
     const key = keyOfPath(request.params.key);
-    const condition = ifMatchCondition(request.headers['if-match']);
+    const condition = putCondition(request.headers);
     const at = Date.now();
     const { value, ttlMs } = putValue(request.body, request.query.ttlMs);
     const command: SetCommand = {
@@ -61,12 +67,7 @@ export function registerKvRoutes(app: FastifyInstance, node: NodeHandle): void {
     validateCommand(command);
     const write = await node.write(command, writeOptions(request.query.ack));
     if (commandValue(write.result) === null) {
-      throw new TandemError(
-        'TANDEM_PRECONDITION_FAILED',
-        'ifVersion' in condition
-          ? `key ${describeKey(key)} is not at version ${etagOf(condition.ifVersion)}; nothing written`
-          : `key ${describeKey(key)} does not exist; nothing written`,
-      );
+      throw new TandemError('TANDEM_PRECONDITION_FAILED', putRefusal(key, condition));
     }
     // A write's version is its own entry's position in the log; a retried write's is that
     // of the entry that first applied it.
@@ -77,9 +78,10 @@ export function registerKvRoutes(app: FastifyInstance, node: NodeHandle): void {
 
   app.get<{ Params: KeyParams; Querystring: ReadQuery }>(
     '/v1/kv/:key',
-    { schema: getKeySchema },
+    { schema: getKeySchema, config: getHonours },
     async (request, reply) => {
       const key = keyOfPath(request.params.key);
+      const ifNoneMatch = parseIfNoneMatch(headerText(request.headers, 'if-none-match'));
       const read = await node.read(readOptions(node, request.query), (store) =>
         store.get(key, Date.now()),
       );
@@ -89,6 +91,10 @@ export function registerKvRoutes(app: FastifyInstance, node: NodeHandle): void {
         throw new TandemError('TANDEM_KEY_NOT_FOUND', `key ${describeKey(key)} does not exist`);
       }
       reply.header('etag', etagOf(entry.version));
+      // The client's copy is current: RFC 9110's 304, with the ETag and no body.
+      if (ifNoneMatch !== undefined && matchesAny(ifNoneMatch, entry.version)) {
+        return reply.code(304).send();
+      }
       if (wantsOctetStream(request.headers.accept)) {
         if (entry.expiresAt !== null) reply.header(expiresAtHeader, String(entry.expiresAt));
         return reply.type('application/octet-stream').send(entry.value);
@@ -104,18 +110,46 @@ export function registerKvRoutes(app: FastifyInstance, node: NodeHandle): void {
 
   app.delete<{ Params: KeyParams; Querystring: { ack?: Durability } }>(
     '/v1/kv/:key',
-    { schema: deleteKeySchema },
+    { schema: deleteKeySchema, config: deleteHonours },
     async (request) => {
       const key = keyOfPath(request.params.key);
+      const ifMatch = parseIfMatch(headerText(request.headers, 'if-match'));
       const command: DelCommand = {
         type: 'del',
         keys: [key],
         at: Date.now(),
+        ...(ifMatch !== undefined && 'version' in ifMatch ? { ifVersion: ifMatch.version } : {}),
         ...sessionOf(request.headers),
       };
       validateCommand(command);
       const write = await node.write(command, writeOptions(request.query.ack));
-      return { deleted: commandValue(write.result) as number, index: write.index };
+      const deleted = commandValue(write.result) as number;
+      // The state machine decided at apply: nothing deleted means the key was absent, or
+      // (with a version) not at that version; either way If-Match failed and nothing changed.
+      if (ifMatch !== undefined && deleted === 0) {
+        const what = 'version' in ifMatch ? `at version ${etagOf(ifMatch.version)}` : 'present';
+        throw new TandemError(
+          'TANDEM_PRECONDITION_FAILED',
+          `key ${describeKey(key)} is not ${what}; nothing deleted`,
+        );
+      }
+      return { deleted, index: write.index };
     },
   );
+}
+
+/** The conditional headers each key route decides (see conditions.ts); others get 400. */
+const putHonours = { honours: ['if-match', 'if-none-match'] } as const;
+const getHonours = { honours: ['if-none-match'] } as const;
+const deleteHonours = { honours: ['if-match'] } as const;
+
+/** Why a conditional PUT wrote nothing. */
+function putRefusal(key: Buffer, condition: PutCondition): string {
+  const name = describeKey(key);
+  if ('ifVersion' in condition) {
+    return `key ${name} is not at version ${etagOf(condition.ifVersion)}; nothing written`;
+  }
+  return 'condition' in condition && condition.condition === 'nx'
+    ? `key ${name} exists (If-None-Match: *); nothing written`
+    : `key ${name} does not exist; nothing written`;
 }

@@ -149,28 +149,6 @@ export function etagOf(version: Version): string {
   return `"${version.index}.${version.term}"`;
 }
 
-/**
- * The condition an `If-Match` header puts on a SET: a strong ETag `"<index>.<term>"` is
- * compare-and-set on that version; `*` means "only if the key exists" (RFC 9110).
- */
-export function ifMatchCondition(
-  header: string | undefined,
-): { ifVersion: Version } | { condition: 'xx' } | Record<string, never> {
-  if (header === undefined) return {};
-  const text = header.trim();
-  if (text === '*') return { condition: 'xx' };
-  const match = /^"?(0|[1-9][0-9]{0,15})\.(0|[1-9][0-9]{0,15})"?$/.exec(text);
-  const index = Number(match?.[1]);
-  const term = Number(match?.[2]);
-  if (match === null || !Number.isSafeInteger(index) || !Number.isSafeInteger(term)) {
-    throw new TandemError(
-      'TANDEM_BAD_REQUEST',
-      `If-Match must be a version "<index>.<term>" (as an ETag gives it) or *, got ${header}`,
-    );
-  }
-  return { ifVersion: { index, term } };
-}
-
 /** The write options of an `ack` query parameter. */
 export function writeOptions(ack: Durability | undefined): { durability: Durability } | undefined {
   return ack === undefined ? undefined : { durability: ack };
@@ -178,8 +156,9 @@ export function writeOptions(ack: Durability | undefined): { durability: Durabil
 
 /**
  * Read options from a request. The default level follows DESIGN section 2: linearizable on
- * the leader, where it is cheap, and read-your-writes on a follower, where linearizable
- * costs a round trip to the leader.
+ * the leader, and read-your-writes on a follower, which waits for `after` when the request
+ * gives it and is served as linearizable when it does not (the node cannot know which
+ * writes are the caller's).
  */
 export function readOptions(node: NodeHandle, query: ReadQuery): ReadOptions {
   const consistency =

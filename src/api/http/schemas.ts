@@ -10,6 +10,7 @@
  */
 import { durabilityOrder } from '../../core/types.js';
 import {
+  isSqlValue,
   sqlBytesMax,
   sqlParamsMax,
   sqlStatementsMax,
@@ -27,7 +28,8 @@ const index = { type: 'integer', minimum: 0 } as const;
 const consistency = {
   type: 'string',
   enum: ['stale', 'bounded', 'ryw', 'linearizable'],
-  description: 'Default: linearizable on the leader, ryw on a follower.',
+  description:
+    'Default: linearizable on the leader, ryw on a follower. ryw without after is linearizable.',
 } as const;
 const ack = {
   type: 'string',
@@ -51,7 +53,37 @@ const keyParams = {
     },
   },
 } as const;
-const sqlValue = { type: ['string', 'number', 'boolean', 'null'] } as const;
+/**
+ * The keyword that checks a SQL parameter value. ajv's types know no bigint, and a JSON
+ * integer outside the safe range reaches validation as one (json.ts), so a value is checked
+ * by the codec's own rule. The `x-` prefix keeps the OpenAPI document valid.
+ */
+export const sqlValueKeyword = 'x-sql-value';
+
+/** What `addSqlValueKeyword` needs of ajv (which is fastify's, not a dependency of ours). */
+interface KeywordHost {
+  addKeyword(definition: {
+    keyword: string;
+    schemaType: 'boolean';
+    validate: (enabled: boolean, data: unknown) => boolean;
+  }): unknown;
+}
+
+/** Adds `sqlValueKeyword` to fastify's ajv (an ajv plugin). */
+export function addSqlValueKeyword<T extends KeywordHost>(ajv: T): T {
+  ajv.addKeyword({
+    keyword: sqlValueKeyword,
+    schemaType: 'boolean',
+    validate: (_enabled: boolean, data: unknown) => isSqlValue(data),
+  });
+  return ajv;
+}
+
+const sqlValue = {
+  [sqlValueKeyword]: true,
+  description:
+    'A string, a number, a boolean or null. Integers are exact from -2^63 to 2^63-1, in parameters and in results.',
+} as const;
 const sqlParams = {
   description: 'Positional (an array) or named (a map, names without their prefix).',
   anyOf: [
@@ -77,7 +109,7 @@ const ttlMs = { type: 'integer', minimum: 1, maximum: ttlMsMax } as const;
 
 /** PUT /v1/kv/:key */
 export const putKeySchema = {
-  summary: 'Set a key (compare-and-set with If-Match)',
+  summary: 'Set a key (compare-and-set with If-Match, create-only with If-None-Match: *)',
   description:
     'The value is the JSON `value` (its UTF-8 bytes) or `valueBase64` (any bytes), or the whole body with Content-Type application/octet-stream (then `ttlMs` goes in the query).',
   tags: ['kv'],
@@ -101,6 +133,7 @@ export const putKeySchema = {
         type: 'string',
         description: 'Write only if the key is at this version ("<index>.<term>"), or exists (*).',
       },
+      'if-none-match': { type: 'string', description: 'Only *: write only if the key is absent.' },
     },
   },
   body: {
@@ -138,7 +171,7 @@ export const putKeySchema = {
 
 /** GET /v1/kv/:key */
 export const getKeySchema = {
-  summary: 'Read a key at a consistency level',
+  summary: 'Read a key at a consistency level (304 when If-None-Match names its version)',
   tags: ['kv'],
   params: keyParams,
   querystring: {
@@ -157,6 +190,10 @@ export const getKeySchema = {
         type: 'string',
         description:
           'application/octet-stream answers the raw bytes (version in ETag, expiry in X-Tandem-Expires-At).',
+      },
+      'if-none-match': {
+        type: 'string',
+        description: '* or ETags: answer 304 Not Modified if the key exists at one of them.',
       },
     },
   },
@@ -177,9 +214,18 @@ export const getKeySchema = {
 
 /** DELETE /v1/kv/:key */
 export const deleteKeySchema = {
-  summary: 'Delete a key',
+  summary: 'Delete a key (compare-and-delete with If-Match)',
   tags: ['kv'],
   params: keyParams,
+  headers: {
+    type: 'object',
+    properties: {
+      'if-match': {
+        type: 'string',
+        description: 'Delete only if the key is at this version ("<index>.<term>"), or exists (*).',
+      },
+    },
+  },
   querystring: { type: 'object', additionalProperties: false, properties: { ack } },
   response: {
     200: { type: 'object', properties: { deleted: { type: 'integer' }, index } },

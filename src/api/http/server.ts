@@ -21,12 +21,13 @@ import { assert } from '../../core/assert.js';
 import { TandemError } from '../../core/errors.js';
 import type { NodeHandle } from '../../node/api.js';
 import { registerClusterRoutes } from './cluster-routes.js';
+import { refuseUnhonouredConditions } from './conditions.js';
 import { sendError, toTandemError } from './errors.js';
 import { forwardToLeader, isForwardable } from './forward.js';
 import { HttpMetrics } from './http-metrics.js';
 import { registerKvRoutes } from './kv-routes.js';
 import { escapeKeyPath } from './requests.js';
-import { indexPattern, nodeIdPattern, probeSchema } from './schemas.js';
+import { addSqlValueKeyword, indexPattern, nodeIdPattern, probeSchema } from './schemas.js';
 import { registerSqlRoutes } from './sql-routes.js';
 
 /**
@@ -67,7 +68,10 @@ export function buildHttpServer(node: NodeHandle, options: HttpServerOptions): F
     // One log line per request would drown the node's own logs; failures are logged below.
     logController: new LogController({ disableRequestLogging: true }),
     // Strict types (no "1" for 1), unknown fields refused rather than silently dropped.
-    ajv: { customOptions: { coerceTypes: false, removeAdditional: false, allowUnionTypes: true } },
+    ajv: {
+      customOptions: { coerceTypes: false, removeAdditional: false, allowUnionTypes: true },
+      plugins: [addSqlValueKeyword],
+    },
     schemaErrorFormatter: formatSchemaErrors,
   }) as unknown as FastifyInstance;
   const metrics = new HttpMetrics();
@@ -80,6 +84,8 @@ export function buildHttpServer(node: NodeHandle, options: HttpServerOptions): F
     { parseAs: 'buffer' },
     (_request, body, done) => done(null, body),
   );
+  // Before any handler, so that an unhonoured precondition is never ignored, nor forwarded.
+  app.addHook('preValidation', async (request) => refuseUnhonouredConditions(request));
   app.setErrorHandler(async (error, request, reply) => handleError(node, error, request, reply));
   app.setNotFoundHandler(async (request, reply) => {
     const path = request.originalUrl.split('?', 1)[0];
@@ -144,11 +150,13 @@ function registerOperationRoutes(app: FastifyInstance, node: NodeHandle, metrics
     async (_request, reply) => {
       if (node.ready()) return { status: 'ready', id: node.id };
       const status = node.status();
-      const code = !status.store.healthy
-        ? 'TANDEM_STORE_UNAVAILABLE'
-        : status.leaderId === null
-          ? 'TANDEM_NO_LEADER'
-          : 'TANDEM_STORAGE_FAILED';
+      const code = status.removed
+        ? 'TANDEM_REMOVED'
+        : !status.store.healthy
+          ? 'TANDEM_STORE_UNAVAILABLE'
+          : status.leaderId === null
+            ? 'TANDEM_NO_LEADER'
+            : 'TANDEM_STORAGE_FAILED';
       // 503 whatever the reason: a load balancer reads "not now", and the code says why.
       return reply
         .code(503)
@@ -194,7 +202,7 @@ function formatSchemaErrors(errors: FastifySchemaValidationError[], dataVar: str
       return new Error(`${where} must be one of ${(params.allowedValues as string[]).join(', ')}`);
     case 'anyOf':
       return new Error(
-        `${where} must be an array or a map of strings, numbers, booleans and nulls`,
+        `${where} must be an array or a map of strings, numbers, booleans and nulls (integers from -2^63 to 2^63-1)`,
       );
     case 'pattern':
       if (params.pattern === indexPattern) return new Error(`${where} must be a log index`);

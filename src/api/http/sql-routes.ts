@@ -3,7 +3,7 @@
  * on every replica), `POST /v1/query` runs a read-only query on the local store at the
  * requested consistency level.
  */
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyReply } from 'fastify';
 import { TandemError } from '../../core/errors.js';
 import type { Durability } from '../../core/types.js';
 import type { Consistency, NodeHandle } from '../../node/api.js';
@@ -14,7 +14,7 @@ import {
   type SqlStatement,
 } from '../../store/commands.js';
 import type { SqlStatementResult } from '../../store/contract.js';
-import { jsonSafeRecord } from './json.js';
+import { jsonSafeRecord, useExactJson, writeExactJson } from './json.js';
 import { commandValue, readOptions, sessionOf, writeOptions } from './requests.js';
 import { querySchema, sqlSchema } from './schemas.js';
 
@@ -32,12 +32,22 @@ interface QueryBody {
   maxLag?: number;
 }
 
-/** Registers the SQL routes on `app`. */
+/**
+ * Registers the SQL routes on `app`, in a context of their own whose JSON keeps integers
+ * exact to 64 bits both ways (json.ts); the other routes parse JSON as before.
+ */
 export function registerSqlRoutes(app: FastifyInstance, node: NodeHandle): void {
+  void app.register(async (sql) => {
+    useExactJson(sql);
+    registerRoutes(sql, node);
+  });
+}
+
+function registerRoutes(app: FastifyInstance, node: NodeHandle): void {
   app.post<{ Querystring: { ack?: Durability }; Body: SqlBody }>(
     '/v1/sql',
     { schema: sqlSchema },
-    async (request) => {
+    async (request, reply) => {
       const session = sessionOf(request.headers);
       const command: SqlCommand = {
         type: 'sql',
@@ -48,17 +58,29 @@ export function registerSqlRoutes(app: FastifyInstance, node: NodeHandle): void 
       validateCommand(command);
       const write = await node.write(command, writeOptions(request.query.ack));
       const results = commandValue(write.result) as SqlStatementResult[];
-      return { index: write.index, results: results.map(jsonSafeRecord) };
+      return sendExact(reply, { index: write.index, results: results.map(jsonSafeRecord) });
     },
   );
 
-  app.post<{ Body: QueryBody }>('/v1/query', { schema: querySchema }, async (request) => {
+  app.post<{ Body: QueryBody }>('/v1/query', { schema: querySchema }, async (request, reply) => {
     const { sql, params } = request.body;
     const read = await node.read(readOptions(node, request.body), (store) =>
       store.query(sql, params),
     );
-    return { rows: read.value.map(jsonSafeRecord), appliedIndex: read.appliedIndex };
+    return sendExact(reply, {
+      rows: read.value.map(jsonSafeRecord),
+      appliedIndex: read.appliedIndex,
+    });
   });
+}
+
+/**
+ * Sends an answer as JSON with its integers exact. The route's response schema describes
+ * it but does not serialize it: fast-json-stringify, like JSON.stringify, cannot write a
+ * bigint.
+ */
+function sendExact(reply: FastifyReply, body: object): FastifyReply {
+  return reply.type('application/json; charset=utf-8').send(writeExactJson(body));
 }
 
 /** The statements of a `/v1/sql` body: its list, or its one `{ sql, params }`. */

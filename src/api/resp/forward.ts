@@ -43,6 +43,8 @@ class LeaderLink {
   readonly #parser = new ReplyParser();
   readonly #waiting: Waiter[] = [];
   #dead = false;
+  /** Set once the connection is open: before it, requests are only queued here, never sent. */
+  #connected = false;
 
   constructor(address: string, password: string | undefined, logger: Logger) {
     this.address = address;
@@ -52,7 +54,10 @@ class LeaderLink {
     this.#socket = connect({ host: hostPort.host, port: hostPort.port });
     this.#socket.setNoDelay(true);
     this.#socket.setTimeout(forwardConnectTimeoutMs, () => this.#fail('connect timed out'));
-    this.#socket.once('connect', () => this.#socket.setTimeout(0));
+    this.#socket.once('connect', () => {
+      this.#connected = true;
+      this.#socket.setTimeout(0);
+    });
     this.#socket.on('data', (chunk) => this.#onData(chunk));
     this.#socket.on('error', (error) => {
       logger.debug({ err: error, leader: address }, 'forwarding connection failed');
@@ -71,7 +76,7 @@ class LeaderLink {
   }
 
   send(args: readonly (string | Buffer)[]): Promise<Reply> {
-    if (this.#dead) return Promise.reject(lost('the connection to the leader closed'));
+    if (this.#dead) return Promise.reject(notSent('the connection to the leader closed'));
     if (this.#waiting.length >= forwardInFlightMax) {
       return Promise.reject(
         new TandemError('TANDEM_TOO_MANY_PENDING', 'too many forwarded writes'),
@@ -97,8 +102,11 @@ class LeaderLink {
     if (this.#dead) return;
     this.#dead = true;
     this.#socket.destroy();
-    // Whatever was sent may or may not have been applied: say so rather than guess.
-    for (const waiter of this.#waiting.splice(0)) waiter.reject(lost(`leader link ${why}`));
+    // A connection that never opened (refused, timed out) sent nothing: the client may
+    // retry. Whatever was sent on an open one may or may not have been applied: say so
+    // rather than guess.
+    const outcome = this.#connected ? lost : notSent;
+    for (const waiter of this.#waiting.splice(0)) waiter.reject(outcome(`leader link ${why}`));
   }
 
   close(): void {
@@ -111,6 +119,11 @@ function lost(why: string): TandemError {
     'TANDEM_LEADERSHIP_LOST',
     `${why}: the forwarded write may or may not have been applied`,
   );
+}
+
+/** A forwarded write that never left this node: no leader took it (RESP `TRYAGAIN`). */
+function notSent(why: string): TandemError {
+  return new TandemError('TANDEM_NO_LEADER', `${why}: the forwarded write was not sent`);
 }
 
 /** The pool of connections to the current leader. */

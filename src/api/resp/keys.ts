@@ -4,6 +4,7 @@
  * use Redis's own texts.
  */
 import type { Command, ExpireCondition, KvEntry, MaybePromise } from '../../store/index.js';
+import { expireAtMs, int64Arg, setExpiryMs, type SetExpiryUnit } from './expiry.js';
 import { parseInteger } from './parser.js';
 import { error, ok, simple, type ErrorReply, type Reply } from './reply.js';
 import { readFor, writeFor, type ServerContext, type Session } from './session.js';
@@ -74,7 +75,7 @@ function set(context: ServerContext, session: Session, args: Args): Reply | Prom
 }
 
 /** The units of SET's expiry options: relative or absolute, in seconds or ms. */
-type ExpiryUnit = 'EX' | 'PX' | 'EXAT' | 'PXAT';
+type ExpiryUnit = SetExpiryUnit;
 
 interface SetOptions {
   condition?: 'nx' | 'xx';
@@ -119,18 +120,9 @@ function setExpiry(
   expiry: { readonly unit: ExpiryUnit; readonly amount: string },
   at: number,
 ): number | ErrorReply {
-  const amount = integerArg(expiry.amount);
+  const amount = int64Arg(expiry.amount);
   if (amount === null) return notAnInteger;
-  const expiresAt = absoluteExpiry(expiry.unit, amount, at);
-  if (amount <= 0 || expiresAt === null) return error("ERR invalid expire time in 'set' command");
-  return expiresAt;
-}
-
-/** The absolute expiry in ms an EX/PX/EXAT/PXAT amount means, or null when out of range. */
-function absoluteExpiry(unit: string, amount: number, at: number): number | null {
-  const ms = unit === 'EX' || unit === 'EXAT' ? amount * 1000 : amount;
-  const absolute = unit.endsWith('AT') ? ms : at + ms;
-  return Number.isSafeInteger(absolute) ? Math.max(absolute, 0) : null;
+  return setExpiryMs(expiry.unit, amount, at) ?? error("ERR invalid expire time in 'set' command");
 }
 
 function del(context: ServerContext, session: Session, args: Args): Promise<Reply> {
@@ -193,22 +185,20 @@ function mset(context: ServerContext, session: Session, args: Args): Reply | Pro
  * EXPIRE, PEXPIRE, EXPIREAT and PEXPIREAT key amount [NX|XX|GT|LT]: `unitMs` per unit of
  * the amount, which is from now, or from the Unix epoch when `absolute`.
  */
-function expire(unitMs: number, name: string, absolute = false): Handler {
+function expire(unitMs: 1 | 1000, name: string, absolute = false): Handler {
   return (context, session, args) => {
     // Redis reads the options before the amount: their errors come first.
     const condition = expireCondition(args.text.slice(3));
     if (typeof condition === 'object') return condition;
-    const amount = integerArg(args.text[2]);
+    const amount = int64Arg(args.text[2]);
     if (amount === null) return notAnInteger;
     const at = Date.now();
-    const expiresAt = (absolute ? 0 : at) + amount * unitMs;
-    if (!Number.isSafeInteger(expiresAt)) {
-      return error(`ERR invalid expire time in '${name}' command`);
-    }
+    const expiresAt = expireAtMs(amount, unitMs, absolute ? 0 : at);
+    if (expiresAt === null) return error(`ERR invalid expire time in '${name}' command`);
     const command: Command = {
       type: 'expire',
       key: args.raw[1],
-      expiresAt: Math.max(expiresAt, 0),
+      expiresAt,
       at,
       ...(condition === undefined ? {} : { condition }),
     };

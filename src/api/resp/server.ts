@@ -4,7 +4,7 @@
  * whole batch with one socket write. Writes of one batch are proposed back to back (so
  * they share the leader's group commit); a read waits for the connection's earlier writes
  * (read-your-writes). A protocol error answers `-ERR Protocol error: ...` and closes that
- * connection only.
+ * connection (whole, not half) only.
  */
 import { createServer, type Server, type Socket } from 'node:net';
 import type { NodeHandle } from '../../node/api.js';
@@ -30,6 +30,8 @@ export const maxClientsDefault = 10_000;
  * one slow reader takes a server down, so Tandem sets one).
  */
 export const outputBufferBytesMaxDefault = 64 * 1024 * 1024;
+/** How long a closing connection's last reply may take to leave before it is dropped. */
+export const closingReplyMsMax = 10_000;
 /** Commands of one connection queued or not yet answered; past it, its socket pauses. */
 export const pendingCommandsMax = 16_384;
 /**
@@ -120,7 +122,8 @@ export async function startRespServer(
     context.stats.connectionsReceived++;
     if (sessions.size >= context.maxClients) {
       context.stats.rejected++;
-      socket.end('-ERR max number of clients reached\r\n');
+      socket.write('-ERR max number of clients reached\r\n');
+      closeAfterReply(socket);
       return;
     }
     sockets.add(socket);
@@ -146,6 +149,18 @@ function closeServer(server: Server, sockets: Set<Socket>, context: ServerContex
     for (const socket of sockets) socket.destroy();
     context.forwarder.close();
   });
+}
+
+/**
+ * Closes `socket` once what was written to it has gone out, as Redis does after QUIT, a
+ * protocol error or a refused connection. Only ending it would leave it half open, reading
+ * (or buffering) whatever the client goes on sending, for as long as the client likes; a
+ * client that never reads its last reply does not keep it past `closingReplyMsMax` either.
+ */
+function closeAfterReply(socket: Socket): void {
+  socket.end(() => socket.destroy());
+  const timer = setTimeout(() => socket.destroy(), closingReplyMsMax);
+  socket.once('close', () => clearTimeout(timer));
 }
 
 /** One client connection: parser, session, and the ordered stream of reply batches. */
@@ -332,7 +347,7 @@ class Connection {
     for (const reply of replies) writer.write(reply, this.#session.protocol);
     const flushed = this.#socket.write(writer.take());
     if (this.#session.closing) {
-      this.#socket.end();
+      closeAfterReply(this.#socket);
       return;
     }
     if (this.#socket.writableLength > this.#outputBytesMax) {

@@ -1,0 +1,215 @@
+// The same RESP edge cases sent to a real redis-server and to a one-node Tandem cluster,
+// replies compared: out-of-range expiries (Redis 7's overflow rules on 64-bit integers) and
+// what a protocol error does to the connection.
+import assert from 'node:assert/strict';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { connect, type Socket } from 'node:net';
+import { after, before, describe, test } from 'node:test';
+import { freePort, sleep, TestCluster } from '../node/cluster.js';
+
+const installed = spawnSync('redis-server', ['--version']).status === 0;
+const skipMessage = 'redis-server not installed: apt-get install redis-server';
+
+function multibulk(args: readonly string[]): string {
+  return `*${args.length}\r\n${args.map((arg) => `$${Buffer.byteLength(arg)}\r\n${arg}\r\n`).join('')}`;
+}
+
+/** A connection that sends one command at a time and reads its one-line reply. */
+class LineClient {
+  readonly #socket: Socket;
+  #buffer = '';
+  #waiting: ((line: string) => void) | null = null;
+
+  private constructor(socket: Socket) {
+    this.#socket = socket;
+    socket.on('data', (chunk: Buffer) => {
+      this.#buffer += chunk.toString('latin1');
+      this.#deliver();
+    });
+  }
+
+  static open(port: number): Promise<LineClient> {
+    return new Promise((resolve, reject) => {
+      const socket = connect(port, '127.0.0.1', () => resolve(new LineClient(socket)));
+      socket.once('error', reject);
+    });
+  }
+
+  /** Sends `args`; resolves with the reply line without its CRLF (`+OK`, `:1`, `-ERR ...`). */
+  call(...args: string[]): Promise<string> {
+    return new Promise((resolve) => {
+      this.#waiting = resolve;
+      this.#socket.write(multibulk(args));
+      this.#deliver();
+    });
+  }
+
+  #deliver(): void {
+    const end = this.#buffer.indexOf('\r\n');
+    if (end === -1 || this.#waiting === null) return;
+    const line = this.#buffer.slice(0, end);
+    this.#buffer = this.#buffer.slice(end + 2);
+    const waiting = this.#waiting;
+    this.#waiting = null;
+    waiting(line);
+  }
+
+  close(): void {
+    this.#socket.destroy();
+  }
+}
+
+/** Each case runs on a fresh `SET k v`; the reply, then PTTL and EXISTS, are compared. */
+const expiryCases: readonly string[][] = [
+  ['SET', 'k', 'v', 'EX', '10000000000000000'],
+  ['SET', 'k', 'v', 'EX', '-9999999999999999'],
+  ['SET', 'k', 'v', 'EX', '0'],
+  ['SET', 'k', 'v', 'PX', '-1'],
+  ['SET', 'k', 'v', 'EX', '9223372036854775'],
+  ['SET', 'k', 'v', 'EX', '9223372036854776'],
+  ['SET', 'k', 'v', 'PX', '9223372036854775807'],
+  ['SET', 'k', 'v', 'EXAT', '9223372036854775'],
+  ['SET', 'k', 'v', 'EXAT', '9223372036854776'],
+  ['SET', 'k', 'v', 'PXAT', '9223372036854775807'],
+  ['SET', 'k', 'v', 'PXAT', '1'],
+  ['SET', 'k', 'v', 'EX', '99999999999999999999'],
+  ['SET', 'k', 'v', 'EX', '100'],
+  ['EXPIRE', 'k', '9223370399119966'],
+  ['PEXPIRE', 'k', '9223372036854770000'],
+  ['EXPIRE', 'k', '9223372036854775'],
+  ['EXPIRE', 'k', '-9223372036854775'],
+  ['EXPIRE', 'k', '-9223372036854776'],
+  ['EXPIRE', 'k', '99999999999999999999'],
+  ['PEXPIRE', 'k', '9223372036854775807'],
+  ['PEXPIRE', 'k', '-9223372036854775808'],
+  ['EXPIREAT', 'k', '9223372036854775'],
+  ['EXPIREAT', 'k', '9223372036854776'],
+  ['EXPIREAT', 'k', '-9223372036854776'],
+  ['PEXPIREAT', 'k', '9223372036854770000'],
+  ['PEXPIREAT', 'k', '-9223372036854770000'],
+  ['PEXPIREAT', 'k', '9223372036854775807'],
+  ['PEXPIREAT', 'k', '9223372036854775807', 'GT'],
+  ['EXPIRE', 'k', '100'],
+];
+/**
+ * How far two PTTL answers may differ: the two servers read their clocks apart, and past
+ * 2^53 ms Tandem keeps an expiry as the nearest double (1,024 ms apart near 2^63).
+ */
+const pttlSlackMs = 5_000n;
+
+/** Starts a redis-server on a free port with nothing saved. */
+async function startRedis(): Promise<{ server: ChildProcess; port: number }> {
+  const port = await freePort();
+  const server = spawn(
+    'redis-server',
+    ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'],
+    { stdio: 'ignore' },
+  );
+  for (let attempt = 0; attempt < 100; attempt++) {
+    const client = await LineClient.open(port).catch(() => null);
+    if (client !== null) {
+      client.close();
+      return { server, port };
+    }
+    await sleep(50);
+  }
+  server.kill('SIGKILL');
+  throw new Error('redis-server did not start');
+}
+
+/** Whether the server closes the connection after a protocol error while the client sends on. */
+function closesAfterProtocolError(port: number): Promise<{ reply: string; closed: boolean }> {
+  return new Promise((resolve) => {
+    // A half-open client keeps writing after the server's FIN, as netcat does.
+    const socket = connect({ port, host: '127.0.0.1', allowHalfOpen: true });
+    let reply = '';
+    let sender: NodeJS.Timeout | null = null;
+    const giveUp = setTimeout(() => finish(false), 3_000);
+    const finish = (closed: boolean) => {
+      clearTimeout(giveUp);
+      if (sender !== null) clearInterval(sender);
+      socket.destroy();
+      resolve({ reply, closed });
+    };
+    socket.on('data', (chunk: Buffer) => {
+      reply += chunk.toString();
+      sender ??= setInterval(() => socket.write('PING\r\n'), 20);
+    });
+    socket.on('error', () => finish(true)); // EPIPE or ECONNRESET: the server closed
+    socket.on('close', () => finish(true));
+    socket.write('*1\r\n$x\r\n');
+  });
+}
+
+describe('Tandem and redis-server answer RESP edge cases alike', { timeout: 120_000 }, () => {
+  let cluster: TestCluster;
+  let redis: { server: ChildProcess; port: number };
+
+  before(async () => {
+    if (!installed) return;
+    redis = await startRedis();
+    cluster = await TestCluster.create({ nodes: 1 });
+    cluster.startAll();
+    await cluster.leader();
+  });
+
+  after(async () => {
+    redis?.server.kill('SIGKILL');
+    await cluster?.destroy();
+  });
+
+  test(
+    'out-of-range expiries: the same replies, TTLs and deletions',
+    { skip: !installed && skipMessage },
+    async () => {
+      // Goal: SET's and EXPIRE's amounts near and past the 64-bit limits get Redis 7's
+      // answers (not JavaScript's precision errors), and the key ends as Redis leaves it.
+      const tandem = await LineClient.open(cluster.node('n1').respPort);
+      const real = await LineClient.open(redis.port);
+      try {
+        for (const command of expiryCases) {
+          const label = command.join(' ');
+          const results = [];
+          for (const client of [real, tandem]) {
+            assert.equal(await client.call('SET', 'k', 'v'), '+OK');
+            const reply = await client.call(...command);
+            const pttl = await client.call('PTTL', 'k');
+            const exists = await client.call('EXISTS', 'k');
+            results.push({ reply, pttl, exists });
+          }
+          const [expected, actual] = results;
+          assert.equal(actual.reply, expected.reply, label);
+          assert.equal(actual.exists, expected.exists, `${label}: EXISTS`);
+          const [redisTtl, tandemTtl] = [expected.pttl, actual.pttl].map((line) =>
+            BigInt(line.slice(1)),
+          );
+          if (redisTtl < 0n) assert.equal(tandemTtl, redisTtl, `${label}: PTTL`);
+          else {
+            const apart = redisTtl > tandemTtl ? redisTtl - tandemTtl : tandemTtl - redisTtl;
+            assert.ok(apart <= pttlSlackMs, `${label}: PTTL ${tandemTtl}, Redis ${redisTtl}`);
+          }
+        }
+      } finally {
+        tandem.close();
+        real.close();
+      }
+    },
+  );
+
+  test(
+    'a protocol error closes the connection, even from a client that keeps sending',
+    { skip: !installed && skipMessage },
+    async () => {
+      // Goal: as Redis does, the server answers the error and closes the connection; it
+      // does not half-close and go on reading whatever the client sends.
+      const fromRedis = await closesAfterProtocolError(redis.port);
+      assert.equal(fromRedis.closed, true, 'redis-server kept the connection');
+      const fromTandem = await closesAfterProtocolError(cluster.node('n1').respPort);
+      assert.equal(fromTandem.reply, fromRedis.reply);
+      assert.equal(fromTandem.closed, true, 'Tandem kept reading after the protocol error');
+      const again = await LineClient.open(cluster.node('n1').respPort);
+      assert.equal(await again.call('PING'), '+PONG');
+      again.close();
+    },
+  );
+});
