@@ -163,6 +163,16 @@ test('entries written when keys and values were text decode as their UTF-8 bytes
     { type: 'incrby', key: 'n', by: 1, at: 1 },
     { type: 'expire', key: 'k', expiresAt: null, at: 1 },
     { type: 'del', keys: ['a', 'é'], at: 1 },
+    { type: 'del', keys: ['é'], at: 1, ifVersion: { index: 3, term: 1 } },
+    {
+      type: 'set',
+      key: 'k',
+      value: 'v',
+      at: 1,
+      expiresAt: expiresAtMsMax,
+      ifVersion: { index: 3, term: 1 },
+    },
+    { type: 'sql', statements: [{ sql: 'SELECT ?', params: [2n ** 63n - 1n, 'k'] }], at: 1 },
     {
       type: 'mset',
       pairs: [
@@ -178,6 +188,17 @@ test('entries written when keys and values were text decode as their UTF-8 bytes
     { type: 'incrby', key: b('n'), by: 1, at: 1 },
     { type: 'expire', key: b('k'), expiresAt: null, at: 1 },
     { type: 'del', keys: [b('a'), b('é')], at: 1 },
+    { type: 'del', keys: [b('é')], at: 1, ifVersion: { index: 3, term: 1 } },
+    {
+      type: 'set',
+      key: b('k'),
+      value: b('v'),
+      at: 1,
+      expiresAt: expiresAtMsMax,
+      ifVersion: { index: 3, term: 1 },
+    },
+    // SQL keeps its text and its exact 64-bit integers: only keys and values become bytes.
+    { type: 'sql', statements: [{ sql: 'SELECT ?', params: [2n ** 63n - 1n, 'k'] }], at: 1 },
     {
       type: 'mset',
       pairs: [

@@ -145,6 +145,10 @@ test(
         { type: 'del', keys: ['cad'], at, ifVersion: { index: 53, term: 1 } },
         { type: 'del', keys: ['none'], at, ifVersion: { index: 0, term: 0 } },
         { type: 'del', keys: ['gone'], at: at + 2, ifVersion: { index: 0, term: 0 } },
+        // A key that is not UTF-8, compared and deleted by its bytes: its SET is entry 58.
+        { type: 'set', key: Buffer.from([0xff, 0x00]), value: Buffer.from([0xe9]), at },
+        { type: 'del', keys: [Buffer.from([0xff, 0x00])], at, ifVersion: { index: 53, term: 1 } },
+        { type: 'del', keys: [Buffer.from([0xff, 0x00])], at, ifVersion: { index: 58, term: 1 } },
         { type: 'append', key: 'b', value: 'é', at },
         { type: 'append', key: 'b', value: 'x'.repeat(512 * 1024), at },
         { type: 'append', key: 'new', value: 'z\u0000z', at },
@@ -157,7 +161,11 @@ test(
       );
       if (deletes.length > 0) {
         const value = (result: ApplyResult) => (result?.ok === true ? result.value : result);
-        assert.deepEqual(deletes.map(value), [0, 1, 0, 0], 'only the current version deletes');
+        assert.deepEqual(
+          deletes.map(value),
+          [0, 1, 0, 0, 0, 1],
+          'only the current version deletes',
+        );
       }
       for (const nowMs of [-1, 0, 999, 1000, at + 600]) {
         await twins.read((store) => keyContent(store));

@@ -410,6 +410,17 @@ test('DEL with a version deletes the key only while it is at that version', (t) 
   );
   assert.equal(applyOne(store, log, { type: 'del', keys: ['k'], at, ifVersion: now }), 1);
   assert.equal(asText(store).get('k', at), null);
+  // A key that is not UTF-8 is compared and deleted by its bytes.
+  const binary = Buffer.from([0xff, 0x00, 0xe9]);
+  applyCommands(store, log, { type: 'set', key: binary, value: Buffer.from([0x80]), at });
+  const binaryVersion = store.get(binary, at)?.version;
+  assert.equal(applyOne(store, log, { type: 'del', keys: [binary], at, ifVersion: now }), 0);
+  assert.deepEqual(store.get(binary, at)?.value, Buffer.from([0x80]));
+  assert.equal(
+    applyOne(store, log, { type: 'del', keys: [binary], at, ifVersion: binaryVersion }),
+    1,
+  );
+  assert.equal(store.get(binary, at), null);
 });
 
 test('KEYS and SCAN match Redis globs, and SCAN visits every key exactly once', (t) => {
