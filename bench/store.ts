@@ -43,7 +43,12 @@ function makeEntries(): Entry[] {
     term: 1,
     kind: 'command',
     durability: 'quorum',
-    data: encodeCommand({ type: 'set', key: keyOf(i), value: valueOf(i), at }),
+    data: encodeCommand({
+      type: 'set',
+      key: Buffer.from(keyOf(i)),
+      value: Buffer.from(valueOf(i)),
+      at,
+    }),
   }));
 }
 

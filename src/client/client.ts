@@ -16,6 +16,7 @@ import { randomUUID } from 'node:crypto';
 import { exchange, HttpAgents, type HttpAnswer } from './http.js';
 import { parseAnswerJson, requestJson } from './json.js';
 import {
+  BadRequest,
   errorFromAnswer,
   NoLeader,
   QueueFull,
@@ -31,6 +32,8 @@ import type {
   ClusterStatus,
   Consistency,
   HealthReport,
+  KvBytes,
+  KvBytesInput,
   KvValue,
   KvWriteResult,
   ReadCallOptions,
@@ -99,25 +102,78 @@ function trimUrl(url: string): string {
   return url.replace(/\/+$/, '');
 }
 
-/** The key-value calls. */
+/**
+ * The key-value calls. Keys and values are bytes: give text (its UTF-8 bytes) or a
+ * `Uint8Array`; read text with `get` and any bytes with `getBytes`.
+ */
 export interface KvApi {
-  /** The live value of `key` with its version, or null when it is absent. */
-  get(key: string, options?: ReadCallOptions): Promise<KvValue | null>;
+  /**
+   * The live value of `key` as text, with its version, or null when it is absent. Throws
+   * BadRequest (`TANDEM_CLIENT_NOT_TEXT`) for a value that is not UTF-8: read it with
+   * `getBytes`, never as a text with replacement characters.
+   */
+  get(key: KvBytesInput, options?: ReadCallOptions): Promise<KvValue | null>;
+  /** The live value of `key` as its exact bytes, with its version, or null when absent. */
+  getBytes(key: KvBytesInput, options?: ReadCallOptions): Promise<KvBytes | null>;
   /** Sets `key` (with an expiry when `ttlMs` is given). */
   set(
-    key: string,
-    value: string,
+    key: KvBytesInput,
+    value: KvBytesInput,
     options?: WriteCallOptions & { readonly ttlMs?: number },
   ): Promise<KvWriteResult>;
   /** Deletes `key`; resolves to the number of keys removed (0 or 1). */
-  delete(key: string, options?: WriteCallOptions): Promise<number>;
+  delete(key: KvBytesInput, options?: WriteCallOptions): Promise<number>;
   /** Sets `key` only if it is at `version`; throws Conflict (412) otherwise, writing nothing. */
   compareAndSet(
-    key: string,
-    value: string,
+    key: KvBytesInput,
+    value: KvBytesInput,
     version: Version,
     options?: WriteCallOptions,
   ): Promise<KvWriteResult>;
+}
+
+/** A key as a URL path segment: text as `encodeURIComponent` spells it, bytes as `%XX` each. */
+function keyPath(key: KvBytesInput): string {
+  if (typeof key === 'string') return `/v1/kv/${encodeURIComponent(key)}`;
+  let encoded = '';
+  for (const byte of key) encoded += `%${byte.toString(16).padStart(2, '0').toUpperCase()}`;
+  return `/v1/kv/${encoded}`;
+}
+
+/** A value in a PUT body: text as `value`, bytes as `valueBase64`. */
+function valueBody(value: KvBytesInput): { value: string } | { valueBase64: string } {
+  if (typeof value === 'string') return { value };
+  return {
+    valueBase64: Buffer.from(value.buffer, value.byteOffset, value.byteLength).toString('base64'),
+  };
+}
+
+/** A GET answer: the value as text when it is UTF-8, else as base64 (exactly one). */
+interface KvAnswer {
+  readonly value?: string;
+  readonly valueBase64?: string;
+  readonly version: Version;
+  readonly expiresAt: number | null;
+}
+
+function bytesOfAnswer(answer: KvAnswer): KvBytes {
+  const value =
+    answer.value === undefined
+      ? new Uint8Array(Buffer.from(answer.valueBase64 ?? '', 'base64'))
+      : new Uint8Array(Buffer.from(answer.value, 'utf8'));
+  return { value, version: answer.version, expiresAt: answer.expiresAt };
+}
+
+function textOfAnswer(key: KvBytesInput, answer: KvAnswer): KvValue {
+  if (answer.value === undefined) {
+    const name = typeof key === 'string' ? JSON.stringify(key) : 'the key';
+    throw new BadRequest(
+      'TANDEM_CLIENT_NOT_TEXT',
+      200,
+      `the value of ${name} is not UTF-8 text; read it with kv.getBytes`,
+    );
+  }
+  return { value: answer.value, version: answer.version, expiresAt: answer.expiresAt };
 }
 
 /** The SQL calls. */
@@ -273,30 +329,38 @@ export class TandemClient extends EventEmitter<ClientEvents> {
   // ------------------------------------------------------------------ kv and sql
 
   #kvApi(): KvApi {
-    const path = (key: string): string => `/v1/kv/${encodeURIComponent(key)}`;
     const put = async (
-      key: string,
-      value: string,
+      key: KvBytesInput,
+      value: KvBytesInput,
       headers: Record<string, string>,
       options: WriteCallOptions & { readonly ttlMs?: number },
     ): Promise<KvWriteResult> => {
-      const body = options.ttlMs === undefined ? { value } : { value, ttlMs: options.ttlMs };
-      const answer = (await this.#write('PUT', path(key), body, headers, options)) as {
+      const body = {
+        ...valueBody(value),
+        ...(options.ttlMs === undefined ? {} : { ttlMs: options.ttlMs }),
+      };
+      const answer = (await this.#write('PUT', keyPath(key), body, headers, options)) as {
         version: Version;
         index: number;
       };
       return { version: answer.version, index: answer.index };
     };
+    const read = async (key: KvBytesInput, options: ReadCallOptions): Promise<KvAnswer | null> =>
+      (await this.#read('GET', keyPath(key), undefined, options, true)) as KvAnswer | null;
     return {
       get: async (key, options = {}) => {
-        const answer = await this.#read('GET', path(key), undefined, options, true);
-        return answer === null ? null : (answer as KvValue);
+        const answer = await read(key, options);
+        return answer === null ? null : textOfAnswer(key, answer);
+      },
+      getBytes: async (key, options = {}) => {
+        const answer = await read(key, options);
+        return answer === null ? null : bytesOfAnswer(answer);
       },
       set: (key, value, options = {}) => put(key, value, {}, options),
       compareAndSet: (key, value, version, options = {}) =>
         put(key, value, { 'if-match': `"${version.index}.${version.term}"` }, options),
       delete: async (key, options = {}) => {
-        const answer = await this.#write('DELETE', path(key), undefined, {}, options);
+        const answer = await this.#write('DELETE', keyPath(key), undefined, {}, options);
         return (answer as { deleted: number }).deleted;
       },
     };

@@ -66,9 +66,23 @@ export interface Version {
   readonly term: number;
 }
 
-/** A live key. */
+/**
+ * A key or a value: text (its UTF-8 bytes) or any bytes. Keys and values are bytes, as in
+ * Redis; text is the common case.
+ */
+export type KvBytesInput = string | Uint8Array;
+
+/** A live key whose value is UTF-8 text (see `kv.get`). */
 export interface KvValue {
   readonly value: string;
+  readonly version: Version;
+  /** Absolute ms, or null. */
+  readonly expiresAt: number | null;
+}
+
+/** A live key with its value's exact bytes (see `kv.getBytes`). */
+export interface KvBytes {
+  readonly value: Uint8Array;
   readonly version: Version;
   /** Absolute ms, or null. */
   readonly expiresAt: number | null;

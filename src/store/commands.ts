@@ -12,9 +12,9 @@ import { TandemError } from '../core/errors.js';
 import { sessionProblem, type Session } from './sessions.js';
 import { checkStatement } from './sql-check.js';
 
-/** The longest key, in UTF-8 bytes. Keys are identifiers, not payloads. */
+/** The longest key, in bytes. Keys are identifiers, not payloads. */
 export const keyBytesMax = 512;
-/** The longest value, in UTF-8 bytes (also the cap that APPEND and INCRBY results respect). */
+/** The longest value, in bytes (also the cap that APPEND and INCRBY results respect). */
 export const valueBytesMax = 512 * 1024;
 /** The most keys one DEL may name. */
 export const delKeysMax = 1024;
@@ -28,6 +28,13 @@ export const sqlBytesMax = 64 * 1024;
 export const sqlParamsMax = 1024;
 /** The largest encoded command: one full-size value plus room for its envelope. */
 export const commandBytesMax = valueBytesMax + 64 * 1024;
+
+/**
+ * A key or a value of the key-value namespace: any bytes, as in Redis. Commands decoded
+ * from the log hold Buffers; entries written before keys and values were bytes hold
+ * strings there, which decode as their UTF-8 bytes (see `decodeCommand`).
+ */
+export type Bytes = Uint8Array;
 
 /** A key's version: the log index and term of the entry that last wrote it. */
 export interface Version {
@@ -45,8 +52,8 @@ export interface Version {
  */
 export interface SetCommand {
   readonly type: 'set';
-  readonly key: string;
-  readonly value: string;
+  readonly key: Bytes;
+  readonly value: Bytes;
   readonly at: number;
   /** The client's session and sequence: see sessions.ts (exactly-once across retries). */
   readonly session?: Session;
@@ -61,7 +68,7 @@ export interface SetCommand {
 /** MSET: sets every pair atomically and removes their expiries. Later pairs win. */
 export interface MsetCommand {
   readonly type: 'mset';
-  readonly pairs: readonly (readonly [string, string])[];
+  readonly pairs: readonly (readonly [Bytes, Bytes])[];
   readonly at: number;
   /** The client's session and sequence: see sessions.ts (exactly-once across retries). */
   readonly session?: Session;
@@ -73,7 +80,7 @@ export interface MsetCommand {
  */
 export interface DelCommand {
   readonly type: 'del';
-  readonly keys: readonly string[];
+  readonly keys: readonly Bytes[];
   readonly at: number;
   readonly ifVersion?: Version;
   /** The client's session and sequence: see sessions.ts (exactly-once across retries). */
@@ -83,7 +90,7 @@ export interface DelCommand {
 /** INCRBY with Redis semantics: an absent key counts as 0; the expiry is kept. */
 export interface IncrbyCommand {
   readonly type: 'incrby';
-  readonly key: string;
+  readonly key: Bytes;
   readonly by: number;
   readonly at: number;
   /** The client's session and sequence: see sessions.ts (exactly-once across retries). */
@@ -93,8 +100,8 @@ export interface IncrbyCommand {
 /** APPEND: creates the key when absent; keeps the expiry. */
 export interface AppendCommand {
   readonly type: 'append';
-  readonly key: string;
-  readonly value: string;
+  readonly key: Bytes;
+  readonly value: Bytes;
   readonly at: number;
   /** The client's session and sequence: see sessions.ts (exactly-once across retries). */
   readonly session?: Session;
@@ -126,7 +133,7 @@ const expireConditions: ReadonlySet<string> = new Set<ExpireCondition>([
  */
 export interface ExpireCommand {
   readonly type: 'expire';
-  readonly key: string;
+  readonly key: Bytes;
   readonly expiresAt: number | null;
   readonly condition?: ExpireCondition;
   readonly at: number;
@@ -254,11 +261,37 @@ export function decodeCommand(bytes: Uint8Array): Command {
       { cause: error },
     );
   }
-  const problem = shapeProblem(decoded);
+  const problem = shapeProblem(upgradeText(decoded));
   if (problem !== null) {
     throw new TandemError('TANDEM_CORRUPT', `malformed command in the log: ${problem}`);
   }
   return decoded as Command;
+}
+
+/** A string of an older entry as its UTF-8 bytes; anything else as it is. */
+function bytesOf(value: unknown): unknown {
+  return typeof value === 'string' ? Buffer.from(value, 'utf8') : value;
+}
+
+/**
+ * Entries written before keys and values were bytes carry them as MessagePack strings;
+ * they mean those strings' UTF-8 bytes, which is what this turns them into, in place.
+ * Other shapes are left for `shapeProblem` to judge.
+ */
+function upgradeText(decoded: unknown): unknown {
+  if (!isPlainObject(decoded)) return decoded;
+  for (const field of ['key', 'value'] as const) {
+    if (field in decoded) decoded[field] = bytesOf(decoded[field]);
+  }
+  if (decoded.type === 'del' && Array.isArray(decoded.keys)) {
+    decoded.keys = decoded.keys.map(bytesOf);
+  }
+  if (decoded.type === 'mset' && Array.isArray(decoded.pairs)) {
+    decoded.pairs = decoded.pairs.map((pair: unknown) =>
+      Array.isArray(pair) ? pair.map(bytesOf) : pair,
+    );
+  }
+  return decoded;
 }
 
 /**
@@ -315,6 +348,10 @@ function isPlainObject(value: unknown): value is Record<string, unknown> {
   return prototype === Object.prototype || prototype === null;
 }
 
+function isBytes(value: unknown): value is Bytes {
+  return value instanceof Uint8Array;
+}
+
 function isTime(value: unknown): value is number {
   return Number.isSafeInteger(value) && (value as number) >= 0;
 }
@@ -364,11 +401,11 @@ function fieldProblem(type: CommandType, command: Record<string, unknown>): stri
     case 'del':
       return delProblem(command);
     case 'incrby':
-      if (typeof command.key !== 'string') return 'incrby.key must be a string';
+      if (!isBytes(command.key)) return 'incrby.key must be bytes';
       return Number.isSafeInteger(command.by) ? null : 'incrby.by must be a safe integer';
     case 'append':
-      if (typeof command.key !== 'string') return 'append.key must be a string';
-      return typeof command.value === 'string' ? null : 'append.value must be a string';
+      if (!isBytes(command.key)) return 'append.key must be bytes';
+      return isBytes(command.value) ? null : 'append.value must be bytes';
     case 'expire':
       return expireProblem(command);
     case 'flush':
@@ -381,8 +418,8 @@ function fieldProblem(type: CommandType, command: Record<string, unknown>): stri
 
 function delProblem(command: Record<string, unknown>): string | null {
   const { keys, ifVersion } = command;
-  if (!Array.isArray(keys) || !keys.every((key) => typeof key === 'string')) {
-    return 'del.keys must be an array of strings';
+  if (!Array.isArray(keys) || !keys.every(isBytes)) {
+    return 'del.keys must be an array of byte strings';
   }
   if (keys.length === 0) return 'del needs at least one key';
   if (ifVersion === undefined) return null;
@@ -403,8 +440,8 @@ function isVersion(value: unknown): boolean {
 }
 
 function setProblem(command: Record<string, unknown>): string | null {
-  if (typeof command.key !== 'string') return 'set.key must be a string';
-  if (typeof command.value !== 'string') return 'set.value must be a string';
+  if (!isBytes(command.key)) return 'set.key must be bytes';
+  if (!isBytes(command.value)) return 'set.value must be bytes';
   const { expiresAt, condition, ifVersion, returnOld, keepTtl } = command;
   if (expiresAt !== undefined && expiresAt !== null && !isExpiry(expiresAt)) {
     return 'set.expiresAt must be a time in ms, null or absent';
@@ -427,7 +464,7 @@ function setProblem(command: Record<string, unknown>): string | null {
 }
 
 function expireProblem(command: Record<string, unknown>): string | null {
-  if (typeof command.key !== 'string') return 'expire.key must be a string';
+  if (!isBytes(command.key)) return 'expire.key must be bytes';
   const { expiresAt, condition } = command;
   if (expiresAt !== null && !isExpiry(expiresAt))
     return 'expire.expiresAt must be a time in ms or null';
@@ -442,12 +479,8 @@ function expireProblem(command: Record<string, unknown>): string | null {
 function pairsProblem(pairs: unknown): string | null {
   if (!Array.isArray(pairs) || pairs.length === 0) return 'mset.pairs must be a non-empty array';
   for (const pair of pairs) {
-    const fine =
-      Array.isArray(pair) &&
-      pair.length === 2 &&
-      typeof pair[0] === 'string' &&
-      typeof pair[1] === 'string';
-    if (!fine) return 'each of mset.pairs must be [key, value] strings';
+    const fine = Array.isArray(pair) && pair.length === 2 && isBytes(pair[0]) && isBytes(pair[1]);
+    if (!fine) return 'each of mset.pairs must be [key, value] byte strings';
   }
   return null;
 }
@@ -505,24 +538,30 @@ function textProblem(text: string, what: string, bytesMax: number): string | nul
   return bytes > bytesMax ? `${what} is ${bytes} bytes, over the maximum of ${bytesMax}` : null;
 }
 
+/** Checks a key or value the client supplied: any bytes, not too many. */
+function bytesProblem(bytes: Bytes, what: string, bytesMax: number): string | null {
+  const length = bytes.byteLength;
+  return length > bytesMax ? `${what} is ${length} bytes, over the maximum of ${bytesMax}` : null;
+}
+
 function limitProblem(command: Command): string | null {
   switch (command.type) {
     case 'set':
     case 'append':
       return (
-        textProblem(command.key, 'the key', keyBytesMax) ??
-        textProblem(command.value, 'the value', valueBytesMax)
+        bytesProblem(command.key, 'the key', keyBytesMax) ??
+        bytesProblem(command.value, 'the value', valueBytesMax)
       );
     case 'incrby':
     case 'expire':
-      return textProblem(command.key, 'the key', keyBytesMax);
+      return bytesProblem(command.key, 'the key', keyBytesMax);
     case 'mset':
       if (command.pairs.length > msetPairsMax) {
         return `MSET of ${command.pairs.length} pairs, over the maximum of ${msetPairsMax}`;
       }
       for (const [key, value] of command.pairs) {
         const problem =
-          textProblem(key, 'a key', keyBytesMax) ?? textProblem(value, 'a value', valueBytesMax);
+          bytesProblem(key, 'a key', keyBytesMax) ?? bytesProblem(value, 'a value', valueBytesMax);
         if (problem !== null) return problem;
       }
       return null;
@@ -531,7 +570,7 @@ function limitProblem(command: Command): string | null {
         return `DEL of ${command.keys.length} keys, over the maximum of ${delKeysMax}`;
       }
       for (const key of command.keys) {
-        const problem = textProblem(key, 'a key', keyBytesMax);
+        const problem = bytesProblem(key, 'a key', keyBytesMax);
         if (problem !== null) return problem;
       }
       return null;

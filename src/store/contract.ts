@@ -5,7 +5,7 @@
  * its own I/O; it never sees terms change, leaders, or messages.
  */
 import type { Entry } from '../core/types.js';
-import type { SqlParams } from './commands.js';
+import type { Bytes, SqlParams } from './commands.js';
 import type { KvEntry, ScanPage } from './kv.js';
 import type { SqlRow } from './sql-exec.js';
 
@@ -65,17 +65,19 @@ export interface StateMachine {
  * await every answer.
  */
 export interface StoreReader {
-  get(key: string, nowMs: number): MaybePromise<KvEntry | null>;
+  /** A key's value (bytes, as every key and value of the namespace), version and expiry. */
+  get(key: Bytes, nowMs: number): MaybePromise<KvEntry | null>;
   /** How many of `keys` exist (a key named twice counts twice, as in Redis). */
-  exists(keys: readonly string[], nowMs: number): MaybePromise<number>;
+  exists(keys: readonly Bytes[], nowMs: number): MaybePromise<number>;
   /** Milliseconds to live; -1 without expiry, -2 when absent (Redis's PTTL). */
-  ttlMs(key: string, nowMs: number): MaybePromise<number>;
-  type(key: string, nowMs: number): MaybePromise<'string' | 'none'>;
+  ttlMs(key: Bytes, nowMs: number): MaybePromise<number>;
+  type(key: Bytes, nowMs: number): MaybePromise<'string' | 'none'>;
   dbsize(nowMs: number): MaybePromise<number>;
-  keys(pattern: string, nowMs: number): MaybePromise<string[]>;
+  /** The live keys matching a Redis glob pattern (matched on bytes), in byte order. */
+  keys(pattern: Bytes, nowMs: number): MaybePromise<Buffer[]>;
   scan(
     cursor: number,
-    options: { match?: string; count?: number },
+    options: { match?: Bytes; count?: number },
     nowMs: number,
   ): MaybePromise<ScanPage>;
   /** A read-only SQL query with `?` (or named) parameters; the rows it returns. */
@@ -124,12 +126,12 @@ export type SqlStatementResult =
  * command's value or its error. The value of each command type:
  *
  * - `set`: 'OK', or null when its NX/XX condition or its `ifVersion` did not hold (nothing
- *   written). With `returnOld` it is instead the previous value (a string, or null when the
+ *   written). With `returnOld` it is instead the previous value (bytes, or null when the
  *   key was absent or expired), whether or not it wrote, as Redis SET ... GET does.
  * - `mset`: 'OK'.
  * - `del`: the number of keys that existed (unexpired) and were removed.
  * - `incrby`: the new integer value, a safe integer.
- * - `append`: the length of the new value in UTF-8 bytes.
+ * - `append`: the length of the new value in bytes.
  * - `expire`: 1 when the expiry was set (or the key removed, for a time already past) or
  *   removed by PERSIST; 0 when the key is absent, or PERSIST found no expiry.
  * - `flush`: 'OK'.

@@ -31,22 +31,31 @@ export function failed(error: string): ApplyResult {
   return { ok: false, error };
 }
 
+/** Bytes as a Buffer without copying (Buffer methods: compare, equals, toString). */
+export function asBuffer(bytes: Uint8Array): Buffer {
+  return Buffer.isBuffer(bytes)
+    ? bytes
+    : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+}
+
 /**
- * Redis INCR's integer. Values past JavaScript's safe integer range (which Redis would
+ * Redis INCR's integer (the value's bytes). Values past JavaScript's safe integer range (which Redis would
  * take up to 2^63) are out of range here: results travel as JavaScript numbers.
  */
-export function parseInteger(text: string): number | null {
+export function parseInteger(bytes: Uint8Array): number | null {
+  // Latin-1 maps each byte to one character, so only ASCII digits and '-' can match.
+  const text = asBuffer(bytes).toString('latin1');
   if (!integerSyntax.test(text)) return null;
   const value = Number(text);
   return Number.isSafeInteger(value) ? value : null;
 }
 
-/** A KEYS or SCAN MATCH pattern, refused when too long. */
-export function compileGlob(pattern: string): Glob {
-  if (pattern.length > globPatternLengthMax) {
+/** A KEYS or SCAN MATCH pattern (bytes), refused when too long. */
+export function compileGlob(pattern: Uint8Array): Glob {
+  if (pattern.byteLength > globPatternLengthMax) {
     throw new TandemError(
       'TANDEM_BAD_REQUEST',
-      `the pattern is ${pattern.length} characters, over the maximum of ${globPatternLengthMax}`,
+      `the pattern is ${pattern.byteLength} bytes, over the maximum of ${globPatternLengthMax}`,
     );
   }
   return new Glob(pattern);

@@ -9,10 +9,11 @@
  */
 import type Database from 'better-sqlite3';
 import { TandemError } from '../core/errors.js';
-import type { Command, ExpireCondition, SqlCommand, Version } from './commands.js';
+import type { Bytes, Command, ExpireCondition, SqlCommand, Version } from './commands.js';
 import { valueBytesMax } from './commands.js';
 import type { ApplyResult } from './contract.js';
 import {
+  asBuffer,
   compileGlob,
   failed,
   keysResultMax,
@@ -30,11 +31,14 @@ import {
 export const sweepKeysMax = 1000;
 export { keysResultMax, scanCountDefault, scanCountMax } from './kv-rules.js';
 
-/** The schema of the key-value table; `expires_at` is absolute ms, null for no expiry. */
+/**
+ * The schema of the key-value table; `expires_at` is absolute ms, null for no expiry. Keys
+ * and values are BLOBs: any bytes, compared bytewise (the order KEYS returns).
+ */
 export const kvSchema = `
   CREATE TABLE IF NOT EXISTS _tandem_kv (
-    key TEXT PRIMARY KEY NOT NULL,
-    value TEXT NOT NULL,
+    key BLOB PRIMARY KEY NOT NULL,
+    value BLOB NOT NULL,
     version_index INTEGER NOT NULL,
     version_term INTEGER NOT NULL,
     expires_at INTEGER
@@ -43,12 +47,34 @@ export const kvSchema = `
     WHERE expires_at IS NOT NULL;
 `;
 
+/**
+ * Brings a key-value table of an older database, whose keys and values were TEXT, to the
+ * BLOB schema, in the caller's transaction: every row keeps its rowid (its SCAN place) and
+ * becomes its text's UTF-8 bytes, which order as the text did. A no-op on a current table.
+ * Run before `kvSchema`, which then finds the table and creates its index.
+ */
+export function upgradeKvTable(db: Database.Database): void {
+  const column = db
+    .prepare("SELECT type FROM pragma_table_info('_tandem_kv') WHERE name = 'value'")
+    .get() as { type: string } | undefined;
+  if (column === undefined || column.type.toUpperCase() !== 'TEXT') return;
+  db.exec(`
+    DROP INDEX IF EXISTS _tandem_kv_expiry;
+    ALTER TABLE _tandem_kv RENAME TO _tandem_kv_text;
+    ${kvSchema}
+    INSERT INTO _tandem_kv (rowid, key, value, version_index, version_term, expires_at)
+      SELECT rowid, CAST(key AS BLOB), CAST(value AS BLOB), version_index, version_term,
+        expires_at FROM _tandem_kv_text ORDER BY rowid;
+    DROP TABLE _tandem_kv_text;
+  `);
+}
+
 /** The key-value commands (everything but SQL). */
 export type KvCommand = Exclude<Command, SqlCommand>;
 
 /** A live key as a read sees it. */
 export interface KvEntry {
-  readonly value: string;
+  readonly value: Buffer;
   readonly version: Version;
   /** Absolute ms, or null when the key does not expire. */
   readonly expiresAt: number | null;
@@ -57,14 +83,22 @@ export interface KvEntry {
 /** One page of a SCAN: `cursor` 0 means the scan is complete. */
 export interface ScanPage {
   readonly cursor: number;
-  readonly keys: string[];
+  readonly keys: Buffer[];
 }
 
 interface Row {
-  readonly value: string;
+  readonly value: Buffer;
   readonly version_index: number;
   readonly version_term: number;
   readonly expires_at: number | null;
+}
+
+/** Whether `bytes` begins with `prefix`. */
+export function startsWith(bytes: Uint8Array, prefix: Uint8Array): boolean {
+  return (
+    bytes.byteLength >= prefix.byteLength &&
+    asBuffer(bytes).compare(prefix, 0, prefix.byteLength, 0, prefix.byteLength) === 0
+  );
 }
 
 function isLive<T extends { readonly expires_at: number | null }>(
@@ -102,17 +136,17 @@ export function expireConditionHolds(
 
 /** The key-value table of one open database: its prepared statements, writes and reads. */
 export class KvTable {
-  readonly #select: Database.Statement<[string], Row>;
-  readonly #upsert: Database.Statement<[string, string, number, number, number | null]>;
-  readonly #delete: Database.Statement<[string], { expires_at: number | null }>;
-  readonly #setExpiry: Database.Statement<[number | null, number, number, string]>;
+  readonly #select: Database.Statement<[Bytes], Row>;
+  readonly #upsert: Database.Statement<[Bytes, Bytes, number, number, number | null]>;
+  readonly #delete: Database.Statement<[Bytes], { expires_at: number | null }>;
+  readonly #setExpiry: Database.Statement<[number | null, number, number, Bytes]>;
   readonly #deleteAll: Database.Statement<[]>;
   readonly #sweep: Database.Statement<[number, number]>;
   readonly #count: Database.Statement<[number], { count: number }>;
-  readonly #from: Database.Statement<[string], { key: string; expires_at: number | null }>;
+  readonly #from: Database.Statement<[Bytes], { key: Buffer; expires_at: number | null }>;
   readonly #page: Database.Statement<
     [number, number],
-    { rowid: number; key: string; expires_at: number | null }
+    { rowid: number; key: Buffer; expires_at: number | null }
   >;
 
   constructor(db: Database.Database) {
@@ -198,7 +232,7 @@ export class KvTable {
     if (ifVersion !== undefined) {
       // Compare-and-delete names one key (the codec checks it), and leaves it alone unless
       // it is live at exactly that version now.
-      const row = this.#select.get(keys[0] as string);
+      const row = this.#select.get(keys[0] as Bytes);
       const live = isLive(row, at) ? { index: row.version_index, term: row.version_term } : null;
       if (!versionHolds(ifVersion, live)) return ok(0);
     }
@@ -210,23 +244,24 @@ export class KvTable {
     return ok(removed);
   }
 
-  #incrby(key: string, by: number, at: number, version: Version): ApplyResult {
+  #incrby(key: Bytes, by: number, at: number, version: Version): ApplyResult {
     const row = this.#select.get(key);
     const live = isLive(row, at) ? row : undefined;
     const current = live === undefined ? 0 : parseInteger(live.value);
     if (current === null) return failed(notAnInteger);
     const next = current + by;
     if (!Number.isSafeInteger(next)) return failed(overflow);
-    this.#upsert.run(key, String(next), version.index, version.term, live?.expires_at ?? null);
+    const value = Buffer.from(String(next), 'latin1');
+    this.#upsert.run(key, value, version.index, version.term, live?.expires_at ?? null);
     return ok(next);
   }
 
-  #append(key: string, suffix: string, at: number, version: Version): ApplyResult {
+  #append(key: Bytes, suffix: Bytes, at: number, version: Version): ApplyResult {
     const row = this.#select.get(key);
     const live = isLive(row, at) ? row : undefined;
-    const value = (live?.value ?? '') + suffix;
-    const bytes = Buffer.byteLength(value, 'utf8');
+    const bytes = (live?.value.byteLength ?? 0) + suffix.byteLength;
     if (bytes > valueBytesMax) return failed(tooLarge);
+    const value = live === undefined ? suffix : Buffer.concat([live.value, suffix]);
     this.#upsert.run(key, value, version.index, version.term, live?.expires_at ?? null);
     return ok(bytes);
   }
@@ -248,7 +283,7 @@ export class KvTable {
   }
 
   /** The live value of `key` at `nowMs`, or null when it is absent or expired. */
-  get(key: string, nowMs: number): KvEntry | null {
+  get(key: Bytes, nowMs: number): KvEntry | null {
     const row = this.#select.get(key);
     if (!isLive(row, nowMs)) return null;
     return {
@@ -259,19 +294,19 @@ export class KvTable {
   }
 
   /** How many of `keys` are live at `nowMs`, counting repeats, as Redis EXISTS does. */
-  exists(keys: readonly string[], nowMs: number): number {
+  exists(keys: readonly Bytes[], nowMs: number): number {
     return keys.filter((key) => isLive(this.#select.get(key), nowMs)).length;
   }
 
   /** Milliseconds `key` has to live; -1 when it does not expire, -2 when it is absent. */
-  ttlMs(key: string, nowMs: number): number {
+  ttlMs(key: Bytes, nowMs: number): number {
     const row = this.#select.get(key);
     if (!isLive(row, nowMs)) return -2;
     return row.expires_at === null ? -1 : row.expires_at - nowMs;
   }
 
   /** 'string' for a live key, 'none' otherwise (the only type this namespace holds). */
-  type(key: string, nowMs: number): 'string' | 'none' {
+  type(key: Bytes, nowMs: number): 'string' | 'none' {
     return isLive(this.#select.get(key), nowMs) ? 'string' : 'none';
   }
 
@@ -285,11 +320,12 @@ export class KvTable {
    * literal prefix instead of scanning every key. Throws TANDEM_BAD_REQUEST past
    * `keysResultMax` matches.
    */
-  keys(pattern: string, nowMs: number): string[] {
+  keys(pattern: Bytes, nowMs: number): Buffer[] {
     const glob = compileGlob(pattern);
-    const found: string[] = [];
-    for (const row of this.#from.iterate(glob.prefix)) {
-      if (!row.key.startsWith(glob.prefix)) break;
+    const prefix = glob.prefix;
+    const found: Buffer[] = [];
+    for (const row of this.#from.iterate(prefix)) {
+      if (!startsWith(row.key, prefix)) break;
       if (!isLive(row, nowMs) || !glob.matches(row.key)) continue;
       if (found.length === keysResultMax) {
         throw new TandemError(
@@ -308,7 +344,7 @@ export class KvTable {
    * for the whole scan is returned exactly once: its row keeps its place (rowid) when it is
    * overwritten.
    */
-  scan(cursor: number, options: { match?: string; count?: number }, nowMs: number): ScanPage {
+  scan(cursor: number, options: { match?: Bytes; count?: number }, nowMs: number): ScanPage {
     const count = scanCount(cursor, options);
     const glob = options.match === undefined ? null : compileGlob(options.match);
     const rows = this.#page.all(cursor, count);

@@ -154,15 +154,20 @@ async function copyTable(
   await copyIn(client, `public.${quoteIdentifier(table.name)} (${list})`, rows(), table.name);
 }
 
-/** Copies the key-value rows; each key's rowid, its SCAN place, becomes its `seq`. */
+/**
+ * Copies the key-value rows; each key's rowid, its SCAN place, becomes its `seq`. Keys and
+ * values are read as BLOBs: an image from a version whose table held TEXT gives its text's
+ * UTF-8 bytes, as that version's own store reads them after its upgrade.
+ */
 async function copyKv(client: pg.PoolClient, image: Database.Database): Promise<void> {
   const select = image.prepare<[], unknown[]>(
-    'SELECT key, value, version_index, version_term, expires_at, rowid FROM _tandem_kv ORDER BY rowid',
+    `SELECT CAST(key AS BLOB), CAST(value AS BLOB), version_index, version_term, expires_at, rowid
+       FROM _tandem_kv ORDER BY rowid`,
   );
   const rows = function* (): Generator<CopyValue[]> {
     for (const [key, value, ...numbers] of select.raw(true).safeIntegers(true).iterate()) {
       const texts = numbers.map((number) => (number === null ? null : String(number)));
-      yield [Buffer.from(key as string, 'utf8'), Buffer.from(value as string, 'utf8'), ...texts];
+      yield [key as Buffer, value as Buffer, ...texts];
     }
   };
   await copyIn(

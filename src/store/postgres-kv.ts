@@ -8,15 +8,16 @@
  * in SQLite. SQL commands cannot reach these rows (sql-check refuses the tandem schema),
  * so deferring the writes past them changes nothing they could observe.
  *
- * Keys and values are stored as bytea (their UTF-8 bytes): byte order is SQLite's order
- * for text, and bytea holds any string, where PostgreSQL text cannot hold U+0000.
+ * Keys and values are bytes, stored as bytea: byte order is SQLite's order for BLOBs.
+ * In memory a key is identified by its `keyId`, a string of one character per byte.
  */
 import { assert } from '../core/assert.js';
-import type { Version } from './commands.js';
+import type { Bytes, Version } from './commands.js';
 import { valueBytesMax } from './commands.js';
 import type { ApplyResult } from './contract.js';
 import { expireConditionHolds, sweepKeysMax, type KvCommand } from './kv.js';
 import {
+  asBuffer,
   failed,
   notAnInteger,
   ok,
@@ -29,7 +30,7 @@ import {
 
 /** A key's row as the batch sees it. `seq` is the row's place in SCAN order. */
 export interface KvRow {
-  readonly value: string;
+  readonly value: Buffer;
   readonly versionIndex: number;
   readonly versionTerm: number;
   /** Absolute ms, or null when the key does not expire. */
@@ -37,13 +38,13 @@ export interface KvRow {
   readonly seq: number;
 }
 
-/** A row an expire-sweep may purge: read in (expires_at, key) order. */
+/** A row an expire-sweep may purge: read in (expires_at, key) order. `key` is its `keyId`. */
 export interface SweepCandidate {
   readonly key: string;
   readonly expiresAt: number;
 }
 
-/** What the batch leaves to write: an optional emptying first, then the touched keys. */
+/** What the batch leaves to write: an optional emptying first, then the touched keys (by `keyId`). */
 export interface KvWrites {
   readonly flushed: boolean;
   readonly upserts: readonly (readonly [string, KvRow])[];
@@ -54,9 +55,22 @@ function isLive(row: KvRow | null, nowMs: number): row is KvRow {
   return row !== null && (row.expiresAt === null || row.expiresAt > nowMs);
 }
 
-/** Compares keys by their UTF-8 bytes, as PostgreSQL orders bytea and SQLite orders text. */
+/**
+ * A key's bytes as a string with one character (code 0 to 255) per byte, to key a Map:
+ * such strings compare as the bytes do.
+ */
+export function keyId(key: Bytes): string {
+  return asBuffer(key).toString('latin1');
+}
+
+/** The bytes of a `keyId`. */
+export function keyBytes(id: string): Buffer {
+  return Buffer.from(id, 'latin1');
+}
+
+/** Compares key ids by their bytes, as PostgreSQL orders bytea and SQLite orders BLOBs. */
 export function compareKeys(a: string, b: string): number {
-  return Buffer.compare(Buffer.from(a, 'utf8'), Buffer.from(b, 'utf8'));
+  return a < b ? -1 : a > b ? 1 : 0;
 }
 
 /** The expire-sweep order: oldest expiry first, then key. */
@@ -64,18 +78,18 @@ function compareExpiry(a: SweepCandidate, b: SweepCandidate): number {
   return a.expiresAt - b.expiresAt || compareKeys(a.key, b.key);
 }
 
-/** Every key a key-value command names. */
+/** The ids (`keyId`) of every key a key-value command names. */
 export function commandKeys(command: KvCommand): string[] {
   switch (command.type) {
     case 'set':
     case 'incrby':
     case 'append':
     case 'expire':
-      return [command.key];
+      return [keyId(command.key)];
     case 'mset':
-      return command.pairs.map(([key]) => key);
+      return command.pairs.map(([key]) => keyId(key));
     case 'del':
-      return [...command.keys];
+      return command.keys.map(keyId);
     case 'flush':
     case 'expire-sweep':
       return [];
@@ -113,12 +127,15 @@ export class KvBatch {
   #row(key: string): KvRow | null {
     const row = this.#rows.get(key);
     if (row !== undefined) return row;
-    assert(this.#flushed, `the key ${JSON.stringify(key)} was not loaded for its batch`);
+    assert(
+      this.#flushed,
+      `the key ${keyBytes(key).toString('hex')} (hex) was not loaded for its batch`,
+    );
     return null;
   }
 
   /** Writes a key; an existing row (even expired) keeps its SCAN place, as a SQLite rowid does. */
-  #put(key: string, value: string, version: Version, expiresAt: number | null): void {
+  #put(key: string, value: Buffer, version: Version, expiresAt: number | null): void {
     const seq = this.#row(key)?.seq ?? this.#nextSeq++;
     this.#rows.set(key, {
       value,
@@ -141,14 +158,16 @@ export class KvBatch {
       case 'set':
         return this.#set(command, version);
       case 'mset':
-        for (const [key, value] of command.pairs) this.#put(key, value, version, null);
+        for (const [key, value] of command.pairs) {
+          this.#put(keyId(key), asBuffer(value), version, null);
+        }
         return ok('OK');
       case 'del':
         return this.#del(command);
       case 'incrby':
-        return this.#incrby(command.key, command.by, command.at, version);
+        return this.#incrby(keyId(command.key), command.by, command.at, version);
       case 'append':
-        return this.#append(command.key, command.value, command.at, version);
+        return this.#append(keyId(command.key), asBuffer(command.value), command.at, version);
       case 'expire':
         return this.#expire(command, version);
       case 'flush':
@@ -160,7 +179,8 @@ export class KvBatch {
   }
 
   #set(command: Extract<KvCommand, { type: 'set' }>, version: Version): ApplyResult {
-    const { key, value, at, returnOld, keepTtl } = command;
+    const { at, returnOld, keepTtl } = command;
+    const key = keyId(command.key);
     const old = this.#row(key);
     const live = isLive(old, at) ? old : null;
     // A kept expiry is one of a live key, so it is still ahead of `at`.
@@ -172,7 +192,7 @@ export class KvBatch {
     if (holds) {
       if (expiresAt !== null && expiresAt <= at) {
         if (old !== null) this.#delete(key);
-      } else this.#put(key, value, version, expiresAt);
+      } else this.#put(key, asBuffer(command.value), version, expiresAt);
     }
     if (returnOld === true) return ok(live?.value ?? null);
     return ok(holds ? 'OK' : null);
@@ -182,12 +202,12 @@ export class KvBatch {
     const { keys, at, ifVersion } = command;
     if (ifVersion !== undefined) {
       // As in kv.ts: one key, left alone unless it is live at exactly that version now.
-      const row = this.#row(keys[0] as string);
+      const row = this.#row(keyId(keys[0] as Bytes));
       const live = isLive(row, at) ? { index: row.versionIndex, term: row.versionTerm } : null;
       if (!versionHolds(ifVersion, live)) return ok(0);
     }
     let removed = 0;
-    for (const key of keys) {
+    for (const key of keys.map(keyId)) {
       const row = this.#row(key);
       if (isLive(row, at)) removed++;
       if (row !== null) this.#delete(key);
@@ -202,22 +222,23 @@ export class KvBatch {
     if (current === null) return failed(notAnInteger);
     const next = current + by;
     if (!Number.isSafeInteger(next)) return failed(overflow);
-    this.#put(key, String(next), version, live?.expiresAt ?? null);
+    this.#put(key, Buffer.from(String(next), 'latin1'), version, live?.expiresAt ?? null);
     return ok(next);
   }
 
-  #append(key: string, suffix: string, at: number, version: Version): ApplyResult {
+  #append(key: string, suffix: Buffer, at: number, version: Version): ApplyResult {
     const row = this.#row(key);
     const live = isLive(row, at) ? row : null;
-    const value = (live?.value ?? '') + suffix;
-    const bytes = Buffer.byteLength(value, 'utf8');
+    const bytes = (live?.value.byteLength ?? 0) + suffix.byteLength;
     if (bytes > valueBytesMax) return failed(tooLarge);
+    const value = live === null ? suffix : Buffer.concat([live.value, suffix]);
     this.#put(key, value, version, live?.expiresAt ?? null);
     return ok(bytes);
   }
 
   #expire(command: Extract<KvCommand, { type: 'expire' }>, version: Version): ApplyResult {
-    const { key, expiresAt, at, condition } = command;
+    const { expiresAt, at, condition } = command;
+    const key = keyId(command.key);
     const row = this.#row(key);
     if (!isLive(row, at)) {
       if (row !== null) this.#delete(key);

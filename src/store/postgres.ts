@@ -31,7 +31,13 @@ import { from as copyFrom, to as copyTo } from 'pg-copy-streams';
 import { assert } from '../core/assert.js';
 import { TandemError } from '../core/errors.js';
 import type { Entry } from '../core/types.js';
-import { decodeCommand, type Command, type SqlCommand, type SqlParams } from './commands.js';
+import {
+  decodeCommand,
+  type Bytes,
+  type Command,
+  type SqlCommand,
+  type SqlParams,
+} from './commands.js';
 import type {
   ApplyResult,
   LogPosition,
@@ -41,8 +47,15 @@ import type {
   StoreSnapshot,
 } from './contract.js';
 import type { Glob } from './glob.js';
-import { compileGlob, scanCount } from './kv-rules.js';
-import { keysResultMax, sweepKeysMax, type KvCommand, type KvEntry, type ScanPage } from './kv.js';
+import { asBuffer, compileGlob, scanCount } from './kv-rules.js';
+import {
+  keysResultMax,
+  startsWith,
+  sweepKeysMax,
+  type KvCommand,
+  type KvEntry,
+  type ScanPage,
+} from './kv.js';
 import {
   bytesLiteral,
   clientQueryTimeoutMs,
@@ -71,7 +84,14 @@ import {
 } from './postgres-image.js';
 import { receiveStoreImage } from './image-kinds.js';
 import { loadSqliteImage } from './postgres-from-sqlite.js';
-import { commandKeys, KvBatch, type KvRow, type SweepCandidate } from './postgres-kv.js';
+import {
+  commandKeys,
+  KvBatch,
+  keyBytes,
+  keyId,
+  type KvRow,
+  type SweepCandidate,
+} from './postgres-kv.js';
 import {
   mayEvict,
   packResult,
@@ -430,7 +450,7 @@ export class PostgresStore implements NodeStore {
   }
 
   /** The live value of `key` with its version and expiry, or null when absent or expired. */
-  async get(key: string, nowMs: number): Promise<KvEntry | null> {
+  async get(key: Bytes, nowMs: number): Promise<KvEntry | null> {
     const row = await this.#readKey(key);
     if (row === null || !liveAt(row.expiresAt, nowMs)) return null;
     return {
@@ -440,12 +460,12 @@ export class PostgresStore implements NodeStore {
     };
   }
 
-  async #readKey(key: string): Promise<KvRow | null> {
+  async #readKey(key: Bytes): Promise<KvRow | null> {
     const { rows } = await this.#read('reading a key', (client) =>
       q1(
         client,
         'SELECT value, version_index, version_term, expires_at, seq FROM tandem.kv WHERE key = $1',
-        [Buffer.from(key, 'utf8')],
+        [asBuffer(key)],
       ),
     );
     return rows.length === 0 ? null : kvRow(rows[0] as Record<string, unknown>);
@@ -457,30 +477,30 @@ export class PostgresStore implements NodeStore {
   }
 
   /** How many of `keys` are live (Redis EXISTS: repeats count each time). */
-  async exists(keys: readonly string[], nowMs: number): Promise<number> {
+  async exists(keys: readonly Bytes[], nowMs: number): Promise<number> {
     if (keys.length === 0) return 0;
     const { rows } = await this.#read('reading keys', (client) =>
       q1(client, 'SELECT key, expires_at FROM tandem.kv WHERE key = ANY($1::bytea[])', [
-        keys.map((key) => Buffer.from(key, 'utf8')),
+        keys.map(asBuffer),
       ]),
     );
     const live = new Set(
       rows
         .filter((row) => liveAt(row.expires_at as number | null, nowMs))
-        .map((row) => (row.key as Buffer).toString('utf8')),
+        .map((row) => keyId(row.key as Buffer)),
     );
-    return keys.filter((key) => live.has(key)).length;
+    return keys.filter((key) => live.has(keyId(key))).length;
   }
 
   /** Milliseconds `key` has to live; -1 when it does not expire, -2 when it is absent. */
-  async ttlMs(key: string, nowMs: number): Promise<number> {
+  async ttlMs(key: Bytes, nowMs: number): Promise<number> {
     const entry = await this.get(key, nowMs);
     if (entry === null) return -2;
     return entry.expiresAt === null ? -1 : entry.expiresAt - nowMs;
   }
 
   /** 'string' for a live key, 'none' otherwise. */
-  async type(key: string, nowMs: number): Promise<'string' | 'none'> {
+  async type(key: Bytes, nowMs: number): Promise<'string' | 'none'> {
     return (await this.get(key, nowMs)) === null ? 'none' : 'string';
   }
 
@@ -501,9 +521,9 @@ export class PostgresStore implements NodeStore {
    * pattern's literal prefix within one read-only snapshot. TANDEM_BAD_REQUEST past
    * `keysResultMax` matches.
    */
-  async keys(pattern: string, nowMs: number): Promise<string[]> {
+  async keys(pattern: Bytes, nowMs: number): Promise<Buffer[]> {
     const glob = compileGlob(pattern);
-    const prefix = Buffer.from(glob.prefix, 'utf8');
+    const prefix = glob.prefix;
     return await this.#read('listing keys', async (client) => {
       await q1(client, 'BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
       try {
@@ -520,7 +540,7 @@ export class PostgresStore implements NodeStore {
   /** One page of a SCAN from `cursor` (0 starts; a returned 0 ends); see kv.ts. */
   async scan(
     cursor: number,
-    options: { match?: string; count?: number },
+    options: { match?: Bytes; count?: number },
     nowMs: number,
   ): Promise<ScanPage> {
     const count = scanCount(cursor, options);
@@ -533,7 +553,7 @@ export class PostgresStore implements NodeStore {
       ),
     );
     const keys = rows
-      .map((row) => ({ key: (row.key as Buffer).toString('utf8'), expiresAt: row.expires_at }))
+      .map((row) => ({ key: row.key as Buffer, expiresAt: row.expires_at }))
       .filter((row) => liveAt(row.expiresAt as number | null, nowMs))
       .filter((row) => glob === null || glob.matches(row.key))
       .map((row) => row.key);
@@ -823,7 +843,7 @@ function sweepCandidatesMax(needs: BatchNeeds): number {
 /** The reads of round trip 1 after the meta row, in the order `batchState` takes them. */
 function batchReads(needs: BatchNeeds): string[] {
   const reads: string[] = [];
-  const keyList = [...needs.keys].map(bytesLiteral).join(', ');
+  const keyList = [...needs.keys].map((id) => bytesLiteral(keyBytes(id))).join(', ');
   reads.push(
     needs.keys.size === 0
       ? 'SELECT NULL LIMIT 0'
@@ -855,10 +875,10 @@ function batchState(
   const [keyRows, seqRow, sweepRows, sessionRows, candidateRows] = reads;
   const loaded = new Map<string, KvRow>();
   for (const row of keyRows?.rows ?? []) {
-    loaded.set((row.key as Buffer).toString('utf8'), kvRow(row));
+    loaded.set(keyId(row.key as Buffer), kvRow(row));
   }
   const candidates: SweepCandidate[] = (sweepRows?.rows ?? []).map((row) => ({
-    key: (row.key as Buffer).toString('utf8'),
+    key: keyId(row.key as Buffer),
     expiresAt: row.expires_at as number,
   }));
   const kv = new KvBatch(
@@ -898,7 +918,7 @@ function batchState(
 /** A key row as read from the database. */
 function kvRow(row: Record<string, unknown>): KvRow {
   return {
-    value: (row.value as Buffer).toString('utf8'),
+    value: row.value as Buffer,
     versionIndex: row.version_index as number,
     versionTerm: row.version_term as number,
     // An expiry past 2^53 ms comes back as a bigint; as a number it is the double stored.
@@ -1116,7 +1136,8 @@ function writeBack(state: BatchState, results: readonly ApplyResult[], last: Ent
   statements.push(
     ...chunked(
       kv.deletes,
-      (keys) => `DELETE FROM tandem.kv WHERE key IN (${keys.map(bytesLiteral).join(', ')})`,
+      (keys) =>
+        `DELETE FROM tandem.kv WHERE key IN (${keys.map((id) => bytesLiteral(keyBytes(id))).join(', ')})`,
     ),
     ...chunked(kv.upserts, kvUpsert),
   );
@@ -1137,7 +1158,7 @@ function writeBack(state: BatchState, results: readonly ApplyResult[], last: Ent
 function kvUpsert(rows: readonly (readonly [string, KvRow])[]): string {
   const values = rows.map(
     ([key, row]) =>
-      `(${bytesLiteral(key)}, ${bytesLiteral(row.value)}, ${integerLiteral(row.versionIndex)}, ${integerLiteral(row.versionTerm)}, ${expiryLiteral(row.expiresAt)}::bigint, ${integerLiteral(row.seq)})`,
+      `(${bytesLiteral(keyBytes(key))}, ${bytesLiteral(row.value)}, ${integerLiteral(row.versionIndex)}, ${integerLiteral(row.versionTerm)}, ${expiryLiteral(row.expiresAt)}::bigint, ${integerLiteral(row.seq)})`,
   );
   return `INSERT INTO tandem.kv (key, value, version_index, version_term, expires_at, seq) VALUES ${values.join(', ')}
     ON CONFLICT (key) DO UPDATE SET value = excluded.value, version_index = excluded.version_index,
@@ -1162,8 +1183,8 @@ async function collectKeys(
   prefix: Buffer,
   glob: Glob,
   nowMs: number,
-): Promise<string[]> {
-  const found: string[] = [];
+): Promise<Buffer[]> {
+  const found: Buffer[] = [];
   let after: Buffer | null = null;
   for (;;) {
     const { rows } = await q1(
@@ -1174,9 +1195,8 @@ async function collectKeys(
       [after ?? prefix, keysPageRowsMax],
     );
     for (const row of rows) {
-      const keyBytes = row.key as Buffer;
-      if (!keyBytes.subarray(0, prefix.byteLength).equals(prefix)) return found;
-      const key = keyBytes.toString('utf8');
+      const key = row.key as Buffer;
+      if (!startsWith(key, prefix)) return found;
       if (!liveAt(row.expires_at as number | null, nowMs) || !glob.matches(key)) continue;
       if (found.length === keysResultMax) {
         throw new TandemError(

@@ -280,8 +280,8 @@ function kvRowLoader(db: Database.Database, table: ImageTable): (fields: CopyFie
     const [key, value, index, term, expiresAt, seq] = pick(row);
     if (key === null || value === null) throw corrupt('the snapshot image has a null key or value');
     insert.run(
-      byteaValue(key.toString('latin1')).toString('utf8'),
-      byteaValue(value.toString('latin1')).toString('utf8'),
+      byteaValue(key.toString('latin1')),
+      byteaValue(value.toString('latin1')),
       integerField(index as CopyField, 'a key version index'),
       integerField(term as CopyField, 'a key version term'),
       expiresAt === null ? null : expiryField(expiresAt as CopyField),

@@ -21,7 +21,7 @@ import path from 'node:path';
 import { assert, AssertionError } from '../core/assert.js';
 import { TandemError } from '../core/errors.js';
 import type { Entry } from '../core/types.js';
-import { decodeCommand, type Command, type SqlParams } from './commands.js';
+import { decodeCommand, type Bytes, type Command, type SqlParams } from './commands.js';
 import type {
   ApplyResult,
   LogPosition,
@@ -29,7 +29,7 @@ import type {
   RestoreMeta,
   StoreSnapshot,
 } from './contract.js';
-import { KvTable, kvSchema, type KvEntry, type ScanPage } from './kv.js';
+import { KvTable, kvSchema, upgradeKvTable, type KvEntry, type ScanPage } from './kv.js';
 import {
   backupPagesPerStep,
   checkRestoreMeta,
@@ -74,7 +74,10 @@ class Connection {
       // The one temporary table (see SqlExecutor) is rewritten before every statement.
       this.db.pragma('temp_store = MEMORY');
       for (const pragma of semanticPragmas) this.db.pragma(pragma);
-      this.db.transaction(() => this.db.exec(kvSchema + metaSchema + sessionsSchema))();
+      this.db.transaction(() => {
+        upgradeKvTable(this.db);
+        this.db.exec(kvSchema + metaSchema + sessionsSchema);
+      })();
       this.kv = new KvTable(this.db);
       this.sql = new SqlExecutor(this.db);
       this.sessions = new SessionTable(this.db);
@@ -230,22 +233,22 @@ export class SqliteStore implements NodeStore {
   }
 
   /** The live value of `key` with its version and expiry, or null when absent or expired. */
-  get(key: string, nowMs: number): KvEntry | null {
+  get(key: Bytes, nowMs: number): KvEntry | null {
     return this.#open().kv.get(key, nowMs);
   }
 
   /** How many of `keys` are live (Redis EXISTS: repeats count each time). */
-  exists(keys: readonly string[], nowMs: number): number {
+  exists(keys: readonly Bytes[], nowMs: number): number {
     return this.#open().kv.exists(keys, nowMs);
   }
 
   /** Milliseconds `key` has to live; -1 when it does not expire, -2 when it is absent. */
-  ttlMs(key: string, nowMs: number): number {
+  ttlMs(key: Bytes, nowMs: number): number {
     return this.#open().kv.ttlMs(key, nowMs);
   }
 
   /** 'string' for a live key, 'none' otherwise. */
-  type(key: string, nowMs: number): 'string' | 'none' {
+  type(key: Bytes, nowMs: number): 'string' | 'none' {
     return this.#open().kv.type(key, nowMs);
   }
 
@@ -255,12 +258,12 @@ export class SqliteStore implements NodeStore {
   }
 
   /** The live keys matching a Redis glob pattern, in byte order (bounded: see `keysResultMax`). */
-  keys(pattern: string, nowMs: number): string[] {
+  keys(pattern: Bytes, nowMs: number): Buffer[] {
     return this.#open().kv.keys(pattern, nowMs);
   }
 
   /** One page of a SCAN from `cursor` (0 starts; a returned 0 ends). */
-  scan(cursor: number, options: { match?: string; count?: number }, nowMs: number): ScanPage {
+  scan(cursor: number, options: { match?: Bytes; count?: number }, nowMs: number): ScanPage {
     return this.#open().kv.scan(cursor, options, nowMs);
   }
 

@@ -330,7 +330,7 @@ test('keys over 512 UTF-8 bytes are 400 on every key route; 512 bytes pass', asy
     payload: { value: 'v' },
   });
   assert.equal(put.statusCode, 200);
-  assert.equal(node.writes[0].type === 'set' && node.writes[0].key, longest);
+  assert.deepEqual(node.writes[0].type === 'set' && node.writes[0].key, Buffer.from(longest));
 });
 
 test('unknown routes and methods are 404 TANDEM_NOT_FOUND in the error shape', async (t) => {
@@ -386,11 +386,17 @@ async function recordingLeader(t: TestContext) {
     headers: Record<string, unknown>;
     body: unknown;
   }[] = [];
-  const leader: FastifyInstance = Fastify();
+  // The router would refuse a path that is not UTF-8 once decoded (caf%E9): keep it whole.
+  const leader: FastifyInstance = Fastify({
+    rewriteUrl: (request) => (request.url ?? '/').replaceAll('%', '%25'),
+  });
+  leader.addContentTypeParser('application/octet-stream', { parseAs: 'buffer' }, (_r, body, done) =>
+    done(null, body),
+  );
   leader.all('/*', async (request, reply) => {
     received.push({
       method: request.method,
-      url: request.url,
+      url: request.originalUrl,
       headers: request.headers,
       body: request.body,
     });
@@ -504,8 +510,14 @@ test('the OpenAPI document describes every route from its schema', async (t) => 
     assert.ok(document.paths[path], path);
   }
   assert.equal(document.paths['/openapi.json'], undefined);
-  const putBody = document.paths['/v1/kv/{key}'].put.requestBody.content['application/json'].schema;
-  assert.deepEqual(putBody.required, ['value']);
+  const putContent = document.paths['/v1/kv/{key}'].put.requestBody.content;
+  assert.deepEqual(putContent['application/json'].schema.oneOf, [
+    { required: ['value'] },
+    { required: ['valueBase64'] },
+  ]);
+  assert.ok(putContent['application/octet-stream'], 'a PUT takes raw bytes');
+  const getAnswer = document.paths['/v1/kv/{key}'].get.responses['200'].content['application/json'];
+  assert.ok(getAnswer.schema.properties.valueBase64, 'a GET may answer base64');
 });
 
 test('metrics append the HTTP request counter, by route pattern, to the node text', async (t) => {
@@ -525,4 +537,128 @@ test('metrics append the HTTP request counter, by route pattern, to the node tex
     answer.body,
     /tandem_http_requests_total\{method="GET",route="unmatched",status="404"\} 1/,
   );
+});
+
+/** A read entry of the fake node's store. */
+function entryOf(value: Buffer) {
+  return { value, version: { index: 5, term: 2 }, expiresAt: null };
+}
+
+test('PUT takes a value as JSON text, as base64 or as raw bytes; the node gets those bytes', async (t) => {
+  // Goal: every way to give a value reaches the command as the exact bytes, and keys in
+  // the URL are percent-encoded bytes, not only UTF-8.
+  const node = fakeNode();
+  const app = await server(t, node);
+  const cafe = Buffer.from([0x63, 0x61, 0x66, 0xe9]);
+  const ok = [
+    { url: '/v1/kv/t', payload: { value: 'café' } },
+    { url: '/v1/kv/b64', payload: { valueBase64: cafe.toString('base64') } },
+    {
+      url: '/v1/kv/%FF%00k?ttlMs=5000',
+      headers: { 'content-type': 'application/octet-stream' },
+      payload: cafe,
+    },
+    { url: '/v1/kv/caf%E9', payload: { valueBase64: '' } },
+  ];
+  for (const request of ok) {
+    const answer = await app.inject({ method: 'PUT', ...request });
+    assert.equal(answer.statusCode, 200, `${request.url} ${answer.body}`);
+  }
+  const sets = node.writes.map((command) =>
+    command.type === 'set' ? [command.key, command.value, command.expiresAt] : null,
+  );
+  assert.deepEqual(
+    sets.map((set) => set?.slice(0, 2)),
+    [
+      [Buffer.from('t'), Buffer.from('café')],
+      [Buffer.from('b64'), cafe],
+      [Buffer.from([0xff, 0x00, 0x6b]), cafe],
+      [cafe, Buffer.alloc(0)],
+    ],
+  );
+  assert.equal(typeof sets[2]?.[2], 'number', 'ttlMs in the query with a raw body');
+  const binaryKey = await app.inject({ method: 'PUT', url: '/v1/kv/%FF', payload: { value: 'x' } });
+  assert.deepEqual(binaryKey.json(), {
+    keyBase64: '/w==',
+    version: { index: 7, term: 2 },
+    index: 7,
+  });
+
+  const refused = [
+    { url: '/v1/kv/a', payload: { value: 'x', valueBase64: 'eA==' } },
+    { url: '/v1/kv/a', payload: { valueBase64: 'eA' } },
+    { url: '/v1/kv/a', payload: { valueBase64: 'e A=' } },
+    { url: '/v1/kv/a%zz', payload: { value: 'x' } },
+    { url: '/v1/kv/a%F', payload: { value: 'x' } },
+    { url: '/v1/kv/a?ttlMs=5', payload: { value: 'x', ttlMs: 5 } },
+    { url: '/v1/kv/a', headers: { 'content-type': 'text/plain' }, payload: 'x' },
+  ];
+  for (const request of refused) {
+    const answer = await app.inject({ method: 'PUT', ...request });
+    assert.equal(answer.statusCode, 400, `${request.url} ${JSON.stringify(request.payload)}`);
+    assert.equal(answer.json().code, 'TANDEM_BAD_REQUEST');
+  }
+  assert.equal(node.writes.length, 5, 'nothing refused reached the node');
+});
+
+test('GET answers text as value, other bytes as valueBase64, and raw bytes on Accept: application/octet-stream', async (t) => {
+  // Goal: a client always gets a value's exact bytes, whatever they are.
+  const node = fakeNode();
+  const app = await server(t, node);
+  const cafe = Buffer.from([0x63, 0x61, 0x66, 0xe9]);
+  node.onRead = () => entryOf(Buffer.from('naïve ☃'));
+  const text = await app.inject({ method: 'GET', url: '/v1/kv/caf%C3%A9' });
+  assert.deepEqual(text.json(), {
+    key: 'café',
+    value: 'naïve ☃',
+    version: { index: 5, term: 2 },
+    expiresAt: null,
+  });
+  node.onRead = () => entryOf(cafe);
+  const binary = await app.inject({ method: 'GET', url: '/v1/kv/%FF%00' });
+  assert.deepEqual(binary.json(), {
+    keyBase64: '/wA=',
+    valueBase64: cafe.toString('base64'),
+    version: { index: 5, term: 2 },
+    expiresAt: null,
+  });
+  const raw = await app.inject({
+    method: 'GET',
+    url: '/v1/kv/k',
+    headers: { accept: 'application/octet-stream' },
+  });
+  assert.equal(raw.statusCode, 200);
+  assert.equal(raw.headers['content-type'], 'application/octet-stream');
+  assert.equal(raw.headers.etag, '"5.2"');
+  assert.deepEqual(raw.rawPayload, cafe);
+  node.onRead = () => null;
+  const missing = await app.inject({
+    method: 'GET',
+    url: '/v1/kv/caf%E9',
+    headers: { accept: 'application/octet-stream' },
+  });
+  assert.equal(missing.statusCode, 404);
+  assert.match(missing.json().message, /key 0x636166e9 does not exist/);
+});
+
+test('a raw-bytes PUT refused as not-leader reaches the leader with the same bytes and URL', async (t) => {
+  // Goal: forwarding keeps an application/octet-stream body and a percent-encoded key exact.
+  const leader = await recordingLeader(t);
+  const node = fakeNode();
+  node.onWrite = notLeader;
+  node.leaderUrl = leader.url;
+  node.leaderId = 'n1';
+  const app = await server(t, node);
+  const bytes = Buffer.from([0x00, 0xff, 0xe9, 0x0a]);
+  const answer = await app.inject({
+    method: 'PUT',
+    url: '/v1/kv/caf%E9?ttlMs=100',
+    headers: { 'content-type': 'application/octet-stream' },
+    payload: bytes,
+  });
+  assert.equal(answer.statusCode, 200);
+  const [forwarded] = leader.received;
+  assert.equal(forwarded?.url, '/v1/kv/caf%E9?ttlMs=100');
+  assert.equal(forwarded?.headers['content-type'], 'application/octet-stream');
+  assert.deepEqual(forwarded?.body, bytes);
 });

@@ -58,6 +58,54 @@ test('writes reach the leader and reads see them at once (read-your-writes)', as
   assert.equal(client.leaderId, await cluster.leader());
 });
 
+test('binary keys and values: Uint8Array in, getBytes out, and get refuses bytes that are not text', async () => {
+  // Goal: the client and the HTTP API keep any bytes exact, through a follower's
+  // forwarding too, and never hand out text with replacement characters.
+  const cafe = new Uint8Array([0x63, 0x61, 0x66, 0xe9]);
+  const every = new Uint8Array(Array.from({ length: 256 }, (_, i) => i));
+  const binaryKey = new Uint8Array([0xff, 0x00, 0x6b]);
+  await client.kv.set('cafe', cafe);
+  await client.kv.set(binaryKey, every);
+  assert.deepEqual((await client.kv.getBytes('cafe'))?.value, cafe);
+  assert.deepEqual((await client.kv.getBytes(binaryKey))?.value, every);
+  await assert.rejects(client.kv.get('cafe'), (error) => {
+    assert.ok(error instanceof BadRequest);
+    assert.equal(error.code, 'TANDEM_CLIENT_NOT_TEXT');
+    return true;
+  });
+  await client.kv.set(new Uint8Array(Buffer.from('text-key')), 'naïve ☃');
+  assert.equal((await client.kv.get('text-key'))?.value, 'naïve ☃');
+  assert.deepEqual(
+    (await client.kv.getBytes('text-key'))?.value,
+    new Uint8Array(Buffer.from('naïve ☃')),
+  );
+  assert.equal(await client.kv.delete(binaryKey), 1);
+  assert.equal(await client.kv.getBytes(binaryKey), null);
+
+  // The HTTP API itself on a follower: a raw PUT is forwarded, and reads give the bytes
+  // raw, or as base64 in JSON.
+  const leader = await cluster.leader();
+  const follower = ['n1', 'n2', 'n3'].find((id) => id !== leader) as string;
+  const put = await fetch(`${cluster.url(follower)}/v1/kv/caf%E9`, {
+    method: 'PUT',
+    headers: { 'content-type': 'application/octet-stream' },
+    body: Buffer.from(every),
+  });
+  assert.equal(put.status, 200, await put.clone().text());
+  const { index } = (await put.json()) as { index: number };
+  const raw = await fetch(`${cluster.url(follower)}/v1/kv/caf%E9?after=${index}`, {
+    headers: { accept: 'application/octet-stream' },
+  });
+  assert.equal(raw.headers.get('content-type'), 'application/octet-stream');
+  assert.deepEqual(new Uint8Array(await raw.arrayBuffer()), every);
+  const json = await fetch(`${cluster.url(leader)}/v1/kv/caf%E9`);
+  const body = (await json.json()) as Record<string, unknown>;
+  assert.equal(body.keyBase64, Buffer.from(cafe).toString('base64'));
+  assert.equal(body.valueBase64, Buffer.from(every).toString('base64'));
+  assert.equal(body.value, undefined);
+  assert.deepEqual((await client.kv.getBytes(cafe))?.value, every);
+});
+
 test('a transaction applies all its statements or none', async () => {
   // Goal: `transaction` is one SQL command: a failing statement leaves nothing behind.
   await client.transaction([

@@ -2,7 +2,8 @@
  * The conditional-request checks of the key-value routes, run against a real node (a
  * leader, or a follower that forwards the writes) by the SQLite and PostgreSQL cluster
  * tests alike: every precondition is decided by the state machine at apply, and every
- * conditional header a route does not honour is refused with 400, never ignored.
+ * conditional header a route does not honour is refused with 400, never ignored. Keys and
+ * values are bytes, so the same preconditions hold on a key and a value that are not UTF-8.
  */
 import assert from 'node:assert/strict';
 import { call } from './cluster.js';
@@ -15,6 +16,7 @@ export async function checkConditionalRequests(url: string, prefix: string): Pro
   await checkPutIfNoneMatch(url, `${prefix}-put`);
   await checkGetIfNoneMatch(url, `${prefix}-get`);
   await checkRefusals(url, `${prefix}-refused`);
+  await checkBinaryKey(url, Buffer.concat([Buffer.from(`${prefix}-bin`), binaryKeyTail]));
 }
 
 function kv(url: string, key: string): string {
@@ -114,4 +116,80 @@ async function checkRefusals(url: string, key: string): Promise<void> {
     assert.match(String(answer.body.message), /If-/, `${what}: the message names the header`);
   }
   assert.equal(await current(url, key), 'kept', 'no refused request changed the key');
+}
+
+/** Bytes no UTF-8 text holds: a key ending in them has no text form. */
+const binaryKeyTail = Buffer.from([0xff, 0x00, 0xe9]);
+
+/** The URL of a key given as bytes, every byte percent-encoded. */
+function kvBytes(url: string, key: Buffer): string {
+  const encoded = [...key].map((byte) => `%${byte.toString(16).padStart(2, '0')}`).join('');
+  return `${url}/v1/kv/${encoded}`;
+}
+
+/** A request with a raw body or a raw answer: `body` is the answer's bytes. */
+async function rawCall(
+  method: string,
+  target: string,
+  headers: Record<string, string>,
+  body?: Buffer,
+): Promise<{ status: number; body: Buffer; headers: Headers }> {
+  const response = await fetch(target, {
+    method,
+    headers:
+      body === undefined ? headers : { 'content-type': 'application/octet-stream', ...headers },
+    body,
+    signal: AbortSignal.timeout(15_000),
+  });
+  return {
+    status: response.status,
+    body: Buffer.from(await response.arrayBuffer()),
+    headers: response.headers,
+  };
+}
+
+async function checkBinaryKey(url: string, key: Buffer): Promise<void> {
+  const target = kvBytes(url, key);
+  const hex = `0x${key.toString('hex')}`;
+  const first = Buffer.from([0x00, 0xff, 0x80, 0xe9]);
+  const created = await rawCall('PUT', target, { 'if-none-match': '*' }, first);
+  assert.equal(created.status, 200, `PUT If-None-Match * of raw bytes: ${created.body}`);
+  const etag = created.headers.get('etag') as string;
+  assert.deepEqual(JSON.parse(created.body.toString()).keyBase64, key.toString('base64'));
+  const again = await rawCall('PUT', target, { 'if-none-match': '*' }, Buffer.from([1]));
+  assert.equal(again.status, 412, 'PUT If-None-Match * on a present binary key');
+  assert.match(JSON.parse(again.body.toString()).message, new RegExp(`key ${hex} exists`));
+  const octets = { accept: 'application/octet-stream' };
+  const unchanged = await rawCall('GET', target, { ...octets, 'if-none-match': etag });
+  assert.equal(unchanged.status, 304, 'GET If-None-Match of the current version, raw');
+  assert.equal(unchanged.headers.get('etag'), etag);
+  assert.equal(unchanged.body.length, 0, 'a 304 has no body');
+  const raw = await rawCall('GET', target, { ...octets, 'if-none-match': '"1.1"' });
+  assert.equal(raw.status, 200, 'GET If-None-Match of another version, raw');
+  assert.deepEqual(raw.body, first, 'the exact bytes written');
+
+  const second = Buffer.from([0xfe, 0x00]);
+  const swapped = await call(
+    'PUT',
+    target,
+    { valueBase64: second.toString('base64') },
+    { 'if-match': etag },
+  );
+  assertStatus(swapped, 200, 'PUT If-Match of the current version on a binary key');
+  const newer = swapped.headers.get('etag') as string;
+  const stale = await call('DELETE', target, undefined, { 'if-match': etag });
+  assertStatus(stale, 412, 'DELETE If-Match with an older version on a binary key');
+  assert.match(String(stale.body.message), new RegExp(`key ${hex} is not at version`));
+  const kept = await call('GET', `${target}?consistency=linearizable`);
+  assertStatus(kept, 200, 'GET of the binary key after a refused DELETE');
+  assert.equal(
+    kept.body.valueBase64,
+    second.toString('base64'),
+    'a refused DELETE deletes nothing',
+  );
+  const fresh = await call('DELETE', target, undefined, { 'if-match': newer });
+  assertStatus(fresh, 200, 'DELETE If-Match with the current version on a binary key');
+  assert.equal(fresh.body.deleted, 1);
+  const gone = await call('GET', `${target}?consistency=linearizable`);
+  assertStatus(gone, 404, 'GET of the deleted binary key');
 }

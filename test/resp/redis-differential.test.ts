@@ -10,8 +10,13 @@ import { freePort, sleep, TestCluster } from '../node/cluster.js';
 const installed = spawnSync('redis-server', ['--version']).status === 0;
 const skipMessage = 'redis-server not installed: apt-get install redis-server';
 
-function multibulk(args: readonly string[]): string {
-  return `*${args.length}\r\n${args.map((arg) => `$${Buffer.byteLength(arg)}\r\n${arg}\r\n`).join('')}`;
+/** A command as RESP sends it; an argument is text (its UTF-8 bytes) or any bytes. */
+function multibulk(args: readonly (string | Buffer)[]): Buffer {
+  const parts = args.map((arg) => (typeof arg === 'string' ? Buffer.from(arg) : arg));
+  return Buffer.concat([
+    Buffer.from(`*${args.length}\r\n`),
+    ...parts.flatMap((part) => [Buffer.from(`$${part.length}\r\n`), part, Buffer.from('\r\n')]),
+  ]);
 }
 
 /** A connection that sends one command at a time and reads its one-line reply. */
@@ -36,7 +41,7 @@ class LineClient {
   }
 
   /** Sends `args`; resolves with the reply line without its CRLF (`+OK`, `:1`, `-ERR ...`). */
-  call(...args: string[]): Promise<string> {
+  call(...args: (string | Buffer)[]): Promise<string> {
     return new Promise((resolve) => {
       this.#waiting = resolve;
       this.#socket.write(multibulk(args));
@@ -59,7 +64,10 @@ class LineClient {
   }
 }
 
-/** Each case runs on a fresh `SET k v`; the reply, then PTTL and EXISTS, are compared. */
+/**
+ * Each case runs on a fresh `SET k v`; the reply, then PTTL and EXISTS, are compared. Each
+ * runs again with `k` replaced by a key that is not UTF-8 (`binaryKey`).
+ */
 const expiryCases: readonly string[][] = [
   ['SET', 'k', 'v', 'EX', '10000000000000000'],
   ['SET', 'k', 'v', 'EX', '-9999999999999999'],
@@ -96,6 +104,9 @@ const expiryCases: readonly string[][] = [
  * 2^53 ms Tandem keeps an expiry as the nearest double (1,024 ms apart near 2^63).
  */
 const pttlSlackMs = 5_000n;
+
+/** A key no UTF-8 text holds, for the same expiry cases on bytes. */
+const binaryKey = Buffer.from([0xff, 0x00, 0xe9, 0x6b]);
 
 /** Starts a redis-server on a free port with nothing saved. */
 async function startRedis(): Promise<{ server: ChildProcess; port: number }> {
@@ -163,18 +174,22 @@ describe('Tandem and redis-server answer RESP edge cases alike', { timeout: 120_
     { skip: !installed && skipMessage },
     async () => {
       // Goal: SET's and EXPIRE's amounts near and past the 64-bit limits get Redis 7's
-      // answers (not JavaScript's precision errors), and the key ends as Redis leaves it.
+      // answers (not JavaScript's precision errors), and the key ends as Redis leaves it,
+      // on a text key and on a key that is not UTF-8 alike.
       const tandem = await LineClient.open(cluster.node('n1').respPort);
       const real = await LineClient.open(redis.port);
       try {
-        for (const command of expiryCases) {
-          const label = command.join(' ');
+        const keyed = (key: string | Buffer) =>
+          expiryCases.map((command) => command.map((arg, i) => (i === 1 ? key : arg)));
+        for (const command of [...keyed('k'), ...keyed(binaryKey)]) {
+          const key = command[1] as string | Buffer;
+          const label = command.map((arg) => (typeof arg === 'string' ? arg : '<bytes>')).join(' ');
           const results = [];
           for (const client of [real, tandem]) {
-            assert.equal(await client.call('SET', 'k', 'v'), '+OK');
+            assert.equal(await client.call('SET', key, 'v'), '+OK');
             const reply = await client.call(...command);
-            const pttl = await client.call('PTTL', 'k');
-            const exists = await client.call('EXISTS', 'k');
+            const pttl = await client.call('PTTL', key);
+            const exists = await client.call('EXISTS', key);
             results.push({ reply, pttl, exists });
           }
           const [expected, actual] = results;

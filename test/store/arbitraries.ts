@@ -5,16 +5,29 @@
  * the same everywhere, so every test covers every command type and option.
  */
 import fc from 'fast-check';
-import type { Command, ExpireCondition, SqlStatement } from '../../src/store/commands.js';
+import type { ExpireCondition, SqlStatement } from '../../src/store/commands.js';
 import type { Session } from '../../src/store/sessions.js';
+import type { TextCommand } from './helpers.js';
+
+/** Bytes that are not UTF-8 text: a lone 0xE9, 0xFF, NUL, a cut multi-byte character. */
+export const binaryKey = fc.constantFrom(
+  Buffer.from([0xff]),
+  Buffer.from([0x00, 0xe9]),
+  Buffer.from([0x63, 0x61, 0x66, 0xe9]),
+  Buffer.from([0xe2, 0x98]),
+);
+
+/** Any bytes, short. */
+export const binaryValue = fc.uint8Array({ maxLength: 8 }).map((bytes) => Buffer.from(bytes));
 
 /** The commands' times: close together, so that expiries fall inside a run. */
 export const commandTime = fc.integer({ min: 0, max: 100 });
 
 /** What a test varies. */
 export interface CommandParts {
-  readonly key: fc.Arbitrary<string>;
-  readonly value: fc.Arbitrary<string>;
+  /** Keys and values: text (its UTF-8 bytes) or any bytes. */
+  readonly key: fc.Arbitrary<string | Uint8Array>;
+  readonly value: fc.Arbitrary<string | Uint8Array>;
   readonly statement: fc.Arbitrary<SqlStatement>;
   /** Client sessions on the commands that carry one; none when absent. */
   readonly session?: fc.Arbitrary<Session>;
@@ -24,7 +37,7 @@ const expireCondition = fc.constantFrom<ExpireCondition>('nx', 'xx', 'gt', 'lt',
 const expiry = fc.option(fc.integer({ min: 0, max: 120 }));
 
 /** Any well-formed command over `parts`. */
-export function commandArbitrary(parts: CommandParts): fc.Arbitrary<Command> {
+export function commandArbitrary(parts: CommandParts): fc.Arbitrary<TextCommand> {
   const { key, value, statement } = parts;
   const at = commandTime;
   // Without sessions the key is absent, so the records never hold one.

@@ -26,8 +26,10 @@ function hasCode(code: ErrorCode, pattern?: RegExp): (error: unknown) => boolean
     (pattern === undefined || pattern.test(error.message));
 }
 
-const key = fc.string({ maxLength: 20 });
-const value = fc.fullUnicodeString({ maxLength: 40 });
+/** Any bytes, as Buffers: what a decoded command holds. */
+const key = fc.uint8Array({ maxLength: 20 }).map((bytes) => Buffer.from(bytes));
+const value = fc.uint8Array({ maxLength: 40 }).map((bytes) => Buffer.from(bytes));
+const b = (text: string): Buffer => Buffer.from(text, 'utf8');
 const time = fc.nat({ max: 2 ** 45 });
 const sqlValue = fc.oneof(
   fc.string(),
@@ -142,21 +144,95 @@ test('entries written before KEEPTTL and EXPIRE conditions decode to the old beh
   const oldExpire = plain.pack({ type: 'expire', key: 'k', expiresAt: 9, at: 1 });
   assert.deepEqual(decodeCommand(oldSet), {
     type: 'set',
-    key: 'k',
-    value: 'v',
+    key: b('k'),
+    value: b('v'),
     at: 1,
     expiresAt: 9,
   });
-  assert.deepEqual(decodeCommand(oldExpire), { type: 'expire', key: 'k', expiresAt: 9, at: 1 });
-  const kept = { type: 'set', key: 'k', value: 'v', at: 1, keepTtl: true } as const;
+  assert.deepEqual(decodeCommand(oldExpire), { type: 'expire', key: b('k'), expiresAt: 9, at: 1 });
+  const kept = { type: 'set', key: b('k'), value: b('v'), at: 1, keepTtl: true } as const;
   assert.deepEqual(decodeCommand(plain.pack(kept)), kept);
+});
+
+test('entries written when keys and values were text decode as their UTF-8 bytes', () => {
+  // Goal: a log written by an older version, whose keys and values are MessagePack
+  // strings, applies the same bytes a new entry carrying them would.
+  const old = [
+    { type: 'set', key: 'café', value: 'naïve ☃', at: 1 },
+    { type: 'append', key: 'k', value: 'é', at: 1 },
+    { type: 'incrby', key: 'n', by: 1, at: 1 },
+    { type: 'expire', key: 'k', expiresAt: null, at: 1 },
+    { type: 'del', keys: ['a', 'é'], at: 1 },
+    { type: 'del', keys: ['é'], at: 1, ifVersion: { index: 3, term: 1 } },
+    {
+      type: 'set',
+      key: 'k',
+      value: 'v',
+      at: 1,
+      expiresAt: expiresAtMsMax,
+      ifVersion: { index: 3, term: 1 },
+    },
+    { type: 'sql', statements: [{ sql: 'SELECT ?', params: [2n ** 63n - 1n, 'k'] }], at: 1 },
+    {
+      type: 'mset',
+      pairs: [
+        ['a', '1'],
+        ['é', 'ü'],
+      ],
+      at: 1,
+    },
+  ];
+  const upgraded: Command[] = [
+    { type: 'set', key: b('café'), value: b('naïve ☃'), at: 1 },
+    { type: 'append', key: b('k'), value: b('é'), at: 1 },
+    { type: 'incrby', key: b('n'), by: 1, at: 1 },
+    { type: 'expire', key: b('k'), expiresAt: null, at: 1 },
+    { type: 'del', keys: [b('a'), b('é')], at: 1 },
+    { type: 'del', keys: [b('é')], at: 1, ifVersion: { index: 3, term: 1 } },
+    {
+      type: 'set',
+      key: b('k'),
+      value: b('v'),
+      at: 1,
+      expiresAt: expiresAtMsMax,
+      ifVersion: { index: 3, term: 1 },
+    },
+    // SQL keeps its text and its exact 64-bit integers: only keys and values become bytes.
+    { type: 'sql', statements: [{ sql: 'SELECT ?', params: [2n ** 63n - 1n, 'k'] }], at: 1 },
+    {
+      type: 'mset',
+      pairs: [
+        [b('a'), b('1')],
+        [b('é'), b('ü')],
+      ],
+      at: 1,
+    },
+  ];
+  old.forEach((command, i) => {
+    const decoded = decodeCommand(plain.pack(command));
+    assert.deepEqual(decoded, upgraded[i]);
+    assert.deepEqual(decodeCommand(encodeCommand(decoded)), upgraded[i]);
+  });
+});
+
+test('keys and values that are not UTF-8 survive the codec byte for byte', () => {
+  // Goal: bytes such as 0xE9 alone or 0xFF, which no UTF-8 text holds, are neither
+  // replaced nor refused.
+  const command: Command = {
+    type: 'set',
+    key: Buffer.from([0x00, 0xff, 0xfe]),
+    value: Buffer.from([0x63, 0x61, 0x66, 0xe9]),
+    at: 1,
+  };
+  validateCommand(command);
+  assert.deepEqual(decodeCommand(encodeCommand(command)), command);
 });
 
 test('expiries past 2^53 ms, up to Redis 64-bit limit, survive encode and decode exactly', () => {
   // Goal: PEXPIREAT near 2^63 (Redis takes it) is carried to every replica unchanged.
   for (const expiresAt of [2 ** 53 + 2, Number(9223372036854770000n), expiresAtMsMax]) {
-    const expire: Command = { type: 'expire', key: 'k', expiresAt, at: 1 };
-    const set: Command = { type: 'set', key: 'k', value: 'v', at: 1, expiresAt };
+    const expire: Command = { type: 'expire', key: b('k'), expiresAt, at: 1 };
+    const set: Command = { type: 'set', key: b('k'), value: b('v'), at: 1, expiresAt };
     for (const command of [expire, set]) {
       validateCommand(command);
       assert.deepEqual(decodeCommand(encodeCommand(command)), command);
@@ -180,7 +256,7 @@ test('random bytes either decode to a well-formed command or throw TANDEM_CORRUP
 
 test('malformed commands are refused as TANDEM_CORRUPT naming the problem', () => {
   // Goal: each kind of malformation is caught, never applied as something else.
-  const good = encodeCommand({ type: 'set', key: 'k', value: 'v', at: 1 });
+  const good = encodeCommand({ type: 'set', key: b('k'), value: b('v'), at: 1 });
   const cases: [unknown, RegExp][] = [
     [{ type: 'get', key: 'k', at: 1 }, /unknown command type "get"/],
     [{ key: 'k', at: 1 }, /unknown command type/],
@@ -244,25 +320,27 @@ test('malformed commands are refused as TANDEM_CORRUPT naming the problem', () =
 
 test('the leader refuses commands over the limits with TANDEM_BAD_REQUEST', () => {
   // Goal: every named limit is enforced with a message that says which and by how much.
-  const over = (bytes: number): string => 'k'.repeat(bytes + 1);
+  const over = (bytes: number): Buffer => Buffer.alloc(bytes + 1, 0xff);
   const cases: [Command, RegExp][] = [
     [
-      { type: 'set', key: over(keyBytesMax), value: 'v', at: 1 },
+      { type: 'set', key: over(keyBytesMax), value: b('v'), at: 1 },
       /key is 513 bytes, over the maximum of 512/,
     ],
-    [{ type: 'set', key: 'é'.repeat(keyBytesMax / 2 + 1), value: 'v', at: 1 }, /key is 514 bytes/],
-    [{ type: 'append', key: 'k', value: over(valueBytesMax), at: 1 }, /value is \d+ bytes/],
-    [{ type: 'set', key: 'k\ud800', value: 'v', at: 1 }, /lone surrogate/],
+    [
+      { type: 'set', key: b('é'.repeat(keyBytesMax / 2 + 1)), value: b('v'), at: 1 },
+      /key is 514 bytes/,
+    ],
+    [{ type: 'append', key: b('k'), value: over(valueBytesMax), at: 1 }, /value is \d+ bytes/],
     [
       {
         type: 'mset',
-        pairs: Array.from({ length: msetPairsMax + 1 }, () => ['k', 'v'] as const),
+        pairs: Array.from({ length: msetPairsMax + 1 }, () => [b('k'), b('v')] as const),
         at: 1,
       },
       /MSET of 1025 pairs/,
     ],
     [
-      { type: 'del', keys: Array.from({ length: delKeysMax + 1 }, () => 'k'), at: 1 },
+      { type: 'del', keys: Array.from({ length: delKeysMax + 1 }, () => b('k')), at: 1 },
       /DEL of 1025 keys/,
     ],
     [
@@ -276,13 +354,13 @@ test('the leader refuses commands over the limits with TANDEM_BAD_REQUEST', () =
       { type: 'sql', statements: [{ sql: 'SELECT 1' }, { sql: 'SELECT random()' }] },
       /^statement 2: SQL refused: random\(\)/,
     ],
-    [{ type: 'set', key: 'k', value: 'v', at: -5 }, /set.at/],
+    [{ type: 'set', key: b('k'), value: b('v'), at: -5 }, /set.at/],
     [
-      { type: 'set', key: 'k', value: 'v', at: 1, keepTtl: true, expiresAt: 9 },
+      { type: 'set', key: b('k'), value: b('v'), at: 1, keepTtl: true, expiresAt: 9 },
       /keepTtl cannot be combined with set.expiresAt/,
     ],
     [
-      { type: 'expire', key: 'k', expiresAt: null, at: 1, condition: 'xx' },
+      { type: 'expire', key: b('k'), expiresAt: null, at: 1, condition: 'xx' },
       /expire.condition needs an expiresAt/,
     ],
   ];
@@ -295,16 +373,16 @@ test('the leader refuses commands over the limits with TANDEM_BAD_REQUEST', () =
   }
   validateCommand({
     type: 'set',
-    key: 'k'.repeat(keyBytesMax),
-    value: 'v'.repeat(valueBytesMax),
+    key: Buffer.alloc(keyBytesMax, 0xff),
+    value: Buffer.alloc(valueBytesMax, 0xe9),
     at: 1,
   });
-  const big = 'v'.repeat(valueBytesMax);
+  const big = Buffer.alloc(valueBytesMax, 0x76);
   const tooLarge: Command = {
     type: 'mset',
     pairs: [
-      ['a', big],
-      ['b', big],
+      [b('a'), big],
+      [b('b'), big],
     ],
     at: 1,
   };

@@ -6,11 +6,15 @@ import type { Entry } from '../../src/core/types.js';
 import type { SqlStatement } from '../../src/store/commands.js';
 import type { ApplyResult } from '../../src/store/contract.js';
 import { SqliteStore } from '../../src/store/sqlite.js';
-import { commandArbitrary } from './arbitraries.js';
+import { binaryKey, binaryValue, commandArbitrary } from './arbitraries.js';
 import { dump, tempDirectory, TestLog } from './helpers.js';
 
-const key = fc.constantFrom('a', 'b', 'c', 'n');
-const value = fc.oneof(fc.constantFrom('0', '7', '-3', 'x', ''), fc.string({ maxLength: 8 }));
+const key = fc.oneof(fc.constantFrom('a', 'b', 'c', 'n'), binaryKey);
+const value = fc.oneof(
+  fc.constantFrom('0', '7', '-3', 'x', ''),
+  fc.string({ maxLength: 8 }),
+  binaryValue,
+);
 const name = fc.constantFrom('ada', 'bob', 'cy');
 
 /** SQL a workload might send, including statements that fail on some states. */

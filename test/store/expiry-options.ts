@@ -2,12 +2,8 @@
  * The expected outcomes of SET KEEPTTL and EXPIRE NX/XX/GT/LT, as Redis 7 gives them,
  * shared by the SQLite and PostgreSQL store tests so that both are held to one table.
  */
-import {
-  expiresAtMsMax,
-  type Command,
-  type ExpireCondition,
-  type SetCommand,
-} from '../../src/store/commands.js';
+import { expiresAtMsMax, type ExpireCondition, type SetCommand } from '../../src/store/commands.js';
+import type { TextCommand, Textual } from './helpers.js';
 
 /** The command time of every case. */
 export const optionsAt = 100;
@@ -72,9 +68,9 @@ export function caseKey(i: number): string {
 }
 
 /** The commands that set up case `i`'s key (written at time 0) and run its EXPIRE. */
-export function expireCaseCommands(c: ExpireCase, i: number): Command[] {
+export function expireCaseCommands(c: ExpireCase, i: number): TextCommand[] {
   const key = caseKey(i);
-  const setup: Command[] =
+  const setup: TextCommand[] =
     c.before === 'absent'
       ? []
       : [
@@ -96,8 +92,8 @@ export function expireCaseCommands(c: ExpireCase, i: number): Command[] {
 export interface KeepTtlCase {
   readonly name: string;
   /** Commands run first, at time 0 unless they say otherwise. */
-  readonly setup: readonly Command[];
-  readonly set: SetCommand;
+  readonly setup: readonly TextCommand[];
+  readonly set: Textual<SetCommand>;
   readonly result: unknown;
   /** The key's value and expiry after, or null when it is not there. */
   readonly after: { readonly value: string; readonly expiresAt: number | null } | null;
@@ -145,7 +141,7 @@ export const keepTtlCases: readonly KeepTtlCase[] = [
       condition: 'xx',
       returnOld: true,
     },
-    result: 'v',
+    result: Buffer.from('v'),
     after: { value: 'w', expiresAt: 700 },
   },
   {

@@ -10,7 +10,8 @@ import { crc32c } from '@node-rs/crc32';
 import { TandemError } from '../../src/core/errors.js';
 import type { Entry } from '../../src/core/types.js';
 import { encodeCommand, type Command } from '../../src/store/commands.js';
-import type { RestoreMeta } from '../../src/store/contract.js';
+import type { MaybePromise, RestoreMeta, StoreReader } from '../../src/store/contract.js';
+import type { KvEntry } from '../../src/store/kv.js';
 import { SqliteStore } from '../../src/store/sqlite.js';
 
 /** A fresh directory, removed when the test ends. */
@@ -27,6 +28,91 @@ export function openStore(t: TestContext, name = 'store.db'): SqliteStore {
   return store;
 }
 
+/** A command type with every key and value given as bytes or as text (its UTF-8 bytes). */
+export type Textual<T> = T extends Uint8Array
+  ? Uint8Array | string
+  : T extends object
+    ? { [K in keyof T]: Textual<T[K]> }
+    : T;
+
+/** A command whose keys and values may be written as text, for readable tests. */
+export type TextCommand = Textual<Command>;
+
+/** Text as its UTF-8 bytes. */
+export function b(text: string): Buffer {
+  return Buffer.from(text, 'utf8');
+}
+
+function bytesOf(value: Uint8Array | string): Uint8Array {
+  return typeof value === 'string' ? b(value) : value;
+}
+
+/** A command with its text keys and values turned into their UTF-8 bytes. */
+export function bytesCommand(command: TextCommand): Command {
+  const loose = command as Record<string, unknown>;
+  const converted: Record<string, unknown> = { ...loose };
+  if (typeof loose.key === 'string' || loose.key instanceof Uint8Array) {
+    converted.key = bytesOf(loose.key);
+  }
+  if (typeof loose.value === 'string' || loose.value instanceof Uint8Array) {
+    converted.value = bytesOf(loose.value);
+  }
+  if (command.type === 'del') converted.keys = command.keys.map(bytesOf);
+  if (command.type === 'mset') {
+    converted.pairs = command.pairs.map(([key, value]) => [bytesOf(key), bytesOf(value)]);
+  }
+  return converted as unknown as Command;
+}
+
+/** A read entry with its value as UTF-8 text, for readable assertions. */
+export interface TextEntry extends Omit<KvEntry, 'value'> {
+  readonly value: string;
+}
+
+/** Keeps `MaybePromise` as it is: a promise stays one, a value is mapped at once. */
+type Mapped<R, T> = R extends Promise<unknown> ? Promise<T> : T;
+
+function then<T, U>(value: MaybePromise<T>, map: (value: T) => U): MaybePromise<U> {
+  return value instanceof Promise ? value.then(map) : map(value);
+}
+
+function textEntry(entry: KvEntry | null): TextEntry | null {
+  return entry === null ? null : { ...entry, value: entry.value.toString('utf8') };
+}
+
+/**
+ * A store's key-value reads with keys and patterns given as text (their UTF-8 bytes) and
+ * values and keys read back as text: the store tests that are not about bytes read so.
+ */
+export function asText<S extends StoreReader>(store: S) {
+  type R<K extends keyof StoreReader> = ReturnType<S[K]>;
+  return {
+    get: (key: string, nowMs: number) =>
+      then(store.get(b(key), nowMs), textEntry) as Mapped<R<'get'>, TextEntry | null>,
+    exists: (keys: readonly string[], nowMs: number) =>
+      store.exists(keys.map(b), nowMs) as R<'exists'>,
+    ttlMs: (key: string, nowMs: number) => store.ttlMs(b(key), nowMs) as R<'ttlMs'>,
+    type: (key: string, nowMs: number) => store.type(b(key), nowMs) as R<'type'>,
+    keys: (pattern: string, nowMs: number) =>
+      then(store.keys(b(pattern), nowMs), (keys) => keys.map(String)) as Mapped<
+        R<'keys'>,
+        string[]
+      >,
+    scan: (cursor: number, options: { match?: string; count?: number }, nowMs: number) =>
+      then(
+        store.scan(
+          cursor,
+          {
+            ...(options.count === undefined ? {} : { count: options.count }),
+            ...(options.match === undefined ? {} : { match: b(options.match) }),
+          },
+          nowMs,
+        ),
+        (page) => ({ cursor: page.cursor, keys: page.keys.map(String) }),
+      ) as Mapped<R<'scan'>, { cursor: number; keys: string[] }>,
+  };
+}
+
 /** Numbers entries as a log would: each call makes the next index, in the current term. */
 export class TestLog {
   index: number;
@@ -37,9 +123,9 @@ export class TestLog {
     this.term = term;
   }
 
-  /** The next entry, carrying `command`. */
-  command(command: Command): Entry {
-    return this.raw(encodeCommand(command));
+  /** The next entry, carrying `command` (its text keys and values as UTF-8 bytes). */
+  command(command: TextCommand): Entry {
+    return this.raw(encodeCommand(bytesCommand(command)));
   }
 
   /** The next entry, carrying `data` as is (for corrupt payloads). */
@@ -65,12 +151,16 @@ export class TestLog {
 }
 
 /** Applies commands as consecutive entries and returns their results. */
-export function applyCommands(store: SqliteStore, log: TestLog, ...commands: Command[]): unknown[] {
+export function applyCommands(
+  store: SqliteStore,
+  log: TestLog,
+  ...commands: TextCommand[]
+): unknown[] {
   return store.apply(commands.map((command) => log.command(command)));
 }
 
 /** The value of the single successful result of applying `command`. */
-export function applyOne(store: SqliteStore, log: TestLog, command: Command): unknown {
+export function applyOne(store: SqliteStore, log: TestLog, command: TextCommand): unknown {
   const [result] = store.apply([log.command(command)]);
   if (result === null || result === undefined || !result.ok) {
     throw new Error(`expected success, got ${JSON.stringify(result)}`);

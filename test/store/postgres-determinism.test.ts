@@ -3,12 +3,12 @@ import assert from 'node:assert/strict';
 import path from 'node:path';
 import { after, test } from 'node:test';
 import type { Entry } from '../../src/core/types.js';
-import type { Command, SqlStatement } from '../../src/store/commands.js';
+import type { SqlStatement } from '../../src/store/commands.js';
 import type { ApplyResult, NodeStore } from '../../src/store/contract.js';
 import { PostgresStore } from '../../src/store/postgres.js';
 import { SqliteStore } from '../../src/store/sqlite.js';
-import { commandArbitrary } from './arbitraries.js';
-import { tempDirectory, TestLog } from './helpers.js';
+import { binaryKey, binaryValue, commandArbitrary } from './arbitraries.js';
+import { tempDirectory, TestLog, type TextCommand } from './helpers.js';
 import {
   comparable,
   freshDatabase,
@@ -20,8 +20,12 @@ import {
 const skip = postgresSkipReason();
 after(stopServer);
 
-const key = fc.constantFrom('a', 'b', 'c', 'n', 'ü');
-const value = fc.oneof(fc.constantFrom('0', '7', '-3', 'x', ''), fc.string({ maxLength: 8 }));
+const key = fc.oneof(fc.constantFrom('a', 'b', 'c', 'n', 'ü'), binaryKey);
+const value = fc.oneof(
+  fc.constantFrom('0', '7', '-3', 'x', ''),
+  fc.string({ maxLength: 8 }),
+  binaryValue,
+);
 const name = fc.constantFrom('ada', 'bob', 'cy');
 const id = fc.integer({ min: 1, max: 6 });
 /** Integers a double cannot hold (and a few it can), in int8's range. */
@@ -60,12 +64,12 @@ const statement: fc.Arbitrary<SqlStatement> = fc.oneof(
 const command = commandArbitrary({ key, value, statement, session });
 
 /** The table of 64-bit integers, there from the first entry so that most runs fill it. */
-const createBig: Command = {
+const createBig: TextCommand = {
   type: 'sql',
   statements: [{ sql: 'CREATE TABLE b (id INTEGER PRIMARY KEY, v BIGINT)' }],
 };
 
-function toEntries(commands: readonly Command[]): Entry[] {
+function toEntries(commands: readonly TextCommand[]): Entry[] {
   const log = new TestLog();
   return [createBig, ...commands].map((c) => log.command(c));
 }

@@ -129,6 +129,6 @@ export class Twins {
  * by reading before time began) with value, version and expiry, in byte order.
  */
 export async function keyContent(store: NodeStore): Promise<unknown[]> {
-  const keys = await store.keys('*', -1);
+  const keys = await store.keys(Buffer.from('*'), -1);
   return await Promise.all(keys.map(async (key) => [key, await store.get(key, -1)]));
 }

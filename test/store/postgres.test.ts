@@ -2,7 +2,6 @@ import assert from 'node:assert/strict';
 import { after, test } from 'node:test';
 import { AssertionError } from '../../src/core/assert.js';
 import { TandemError } from '../../src/core/errors.js';
-import type { Command } from '../../src/store/commands.js';
 import type { ApplyResult } from '../../src/store/contract.js';
 import { PostgresStore } from '../../src/store/postgres.js';
 import { sessionsMax } from '../../src/store/sessions.js';
@@ -13,7 +12,7 @@ import {
   keepTtlCases,
   optionsAt,
 } from './expiry-options.js';
-import { TestLog, tempDirectory } from './helpers.js';
+import { asText, TestLog, tempDirectory, type TextCommand } from './helpers.js';
 import {
   freshDatabase,
   keyContent,
@@ -32,7 +31,7 @@ function code(expected: string): (error: unknown) => boolean {
   return (error) => error instanceof TandemError && error.code === expected;
 }
 
-function entriesOf(log: TestLog, ...commands: Command[]): ReturnType<TestLog['command']>[] {
+function entriesOf(log: TestLog, ...commands: TextCommand[]): ReturnType<TestLog['command']>[] {
   return commands.map((command) => log.command(command));
 }
 
@@ -60,7 +59,7 @@ test(
     ];
     await assert.rejects(store.apply(failing), code('TANDEM_CORRUPT'));
     assert.deepEqual(store.applied, { index: 3, term: 2 });
-    assert.equal(await store.get('b', at), null);
+    assert.equal(await asText(store).get('b', at), null);
     await assert.rejects(store.query('SELECT * FROM t'), code('TANDEM_BAD_REQUEST'));
     assert.equal(store.healthy(), true);
   },
@@ -76,7 +75,7 @@ test(
     const twins = await Twins.open(t);
     const log = new TestLog();
     const version = { index: 4, term: 1 };
-    const steps: Command[][] = [
+    const steps: TextCommand[][] = [
       [
         { type: 'set', key: 'k', value: '1', at, condition: 'xx' },
         { type: 'set', key: 'k', value: '1', at, condition: 'nx' },
@@ -94,7 +93,7 @@ test(
         { type: 'incrby', key: 'n', by: 5, at },
         { type: 'incrby', key: 'n', by: -7, at },
         ...['abc', '', ' 1', '01', '+1', '-0', '1e3', '9007199254740993'].flatMap(
-          (text): Command[] => [
+          (text): TextCommand[] => [
             { type: 'set', key: 's', value: text, at },
             { type: 'incrby', key: 's', by: 1, at },
           ],
@@ -146,6 +145,10 @@ test(
         { type: 'del', keys: ['cad'], at, ifVersion: { index: 53, term: 1 } },
         { type: 'del', keys: ['none'], at, ifVersion: { index: 0, term: 0 } },
         { type: 'del', keys: ['gone'], at: at + 2, ifVersion: { index: 0, term: 0 } },
+        // A key that is not UTF-8, compared and deleted by its bytes: its SET is entry 58.
+        { type: 'set', key: Buffer.from([0xff, 0x00]), value: Buffer.from([0xe9]), at },
+        { type: 'del', keys: [Buffer.from([0xff, 0x00])], at, ifVersion: { index: 53, term: 1 } },
+        { type: 'del', keys: [Buffer.from([0xff, 0x00])], at, ifVersion: { index: 58, term: 1 } },
         { type: 'append', key: 'b', value: 'é', at },
         { type: 'append', key: 'b', value: 'x'.repeat(512 * 1024), at },
         { type: 'append', key: 'new', value: 'z\u0000z', at },
@@ -158,14 +161,18 @@ test(
       );
       if (deletes.length > 0) {
         const value = (result: ApplyResult) => (result?.ok === true ? result.value : result);
-        assert.deepEqual(deletes.map(value), [0, 1, 0, 0], 'only the current version deletes');
+        assert.deepEqual(
+          deletes.map(value),
+          [0, 1, 0, 0, 0, 1],
+          'only the current version deletes',
+        );
       }
       for (const nowMs of [-1, 0, 999, 1000, at + 600]) {
         await twins.read((store) => keyContent(store));
         await twins.read((store) => store.dbsize(nowMs));
-        await twins.read((store) => store.keys('*', nowMs));
-        await twins.read((store) => store.ttlMs('k', nowMs));
-        await twins.read((store) => store.exists(['b', 'b', 'a', 'k', 'ttl'], nowMs));
+        await twins.read((store) => asText(store).keys('*', nowMs));
+        await twins.read((store) => asText(store).ttlMs('k', nowMs));
+        await twins.read((store) => asText(store).exists(['b', 'b', 'a', 'k', 'ttl'], nowMs));
       }
     }
     await twins.apply(
@@ -187,16 +194,16 @@ test(
     const results = await twins.apply(entriesOf(log, ...commands.flat()));
     let last = -1;
     for (const [i, c] of expireCases.entries()) {
-      last += (commands[i] as Command[]).length;
+      last += (commands[i] as TextCommand[]).length;
       assert.deepEqual(results[last], { ok: true, value: c.result }, JSON.stringify(c));
-      const entry = await twins.read((store) => store.get(caseKey(i), 0));
+      const entry = await twins.read((store) => asText(store).get(caseKey(i), 0));
       assert.equal(entry === null ? 'gone' : entry.expiresAt, c.after, JSON.stringify(c));
     }
     for (const c of keepTtlCases) {
       for (const command of c.setup) await twins.apply(entriesOf(log, command));
       const [result] = await twins.apply(entriesOf(log, c.set));
       assert.deepEqual(result, { ok: true, value: c.result }, c.name);
-      const entry = await twins.read((store) => store.get(c.set.key, optionsAt));
+      const entry = await twins.read((store) => asText(store).get(c.set.key as string, optionsAt));
       assert.deepEqual(
         entry === null ? null : { value: entry.value, expiresAt: entry.expiresAt },
         c.after,
@@ -232,21 +239,21 @@ test(
       entriesOf(log, { type: 'mset', pairs: names.map((name) => [name, 'v']), at }),
     );
     for (const pattern of ['user:*', 'u?er:1', 'h[ae]llo', 'h[^e]llo', 'h[a-e]llo', 'a\\*b', '*']) {
-      await twins.read((store) => store.keys(pattern, at));
+      await twins.read((store) => asText(store).keys(pattern, at));
     }
     const seen: string[] = [];
     let cursor = 0;
     do {
-      const page = await twins.postgres.scan(cursor, { count: 2 }, at);
+      const page = await asText(twins.postgres).scan(cursor, { count: 2 }, at);
       seen.push(...page.keys);
       cursor = page.cursor;
       // Overwriting keys mid-scan must not move them.
       await twins.apply(entriesOf(log, { type: 'set', key: 'user:1', value: String(cursor), at }));
     } while (cursor !== 0);
     assert.deepEqual(seen.sort(), [...names].sort());
-    const matched = await twins.postgres.scan(0, { match: 'user:*', count: 100 }, at);
+    const matched = await asText(twins.postgres).scan(0, { match: 'user:*', count: 100 }, at);
     assert.deepEqual(matched, { cursor: 0, keys: ['user:1', 'user:2', 'user:10'] });
-    await assert.rejects(twins.postgres.scan(-1, {}, at), /invalid cursor/);
+    await assert.rejects(asText(twins.postgres).scan(-1, {}, at), /invalid cursor/);
   },
 );
 
@@ -364,7 +371,7 @@ test('the same SQL gives the same rows on SQLite and PostgreSQL', { skip }, asyn
   await twins.apply(
     entriesOf(
       log,
-      ...statements.map((statement): Command => ({ type: 'sql', statements: [statement] })),
+      ...statements.map((statement): TextCommand => ({ type: 'sql', statements: [statement] })),
     ),
   );
   await twins.apply(
@@ -406,7 +413,7 @@ test(
     const twins = await Twins.open(t);
     const log = new TestLog();
     const s = (seq: number) => ({ id: 'client.1', seq });
-    const sql: Command = {
+    const sql: TextCommand = {
       type: 'sql',
       statements: [
         { sql: 'CREATE TABLE IF NOT EXISTS counter (id INT PRIMARY KEY, n INT NOT NULL)' },
@@ -506,7 +513,7 @@ test(
     );
     const other = await openPostgres(t, undefined, 'other-cluster');
     await assert.rejects(other.restore(meta, snapshot.chunks()), /belongs to cluster test-cluster/);
-    assert.equal((await target.get('old', at))?.value, '1', 'untouched after refusals');
+    assert.equal((await asText(target).get('old', at))?.value, '1', 'untouched after refusals');
 
     await target.restore(meta, snapshot.chunks());
     assert.deepEqual(target.applied, { index: 4, term: 2 });
@@ -573,7 +580,7 @@ test('entries whose COMMIT was not acknowledged are not applied twice', { skip }
   assert.match((results[0] as { error: string }).error, /result is unknown/);
   assert.deepEqual(results[1], { ok: true, value: 11 });
   assert.deepEqual(results[2], { ok: true, value: 111 });
-  assert.equal((await second.get('n', at))?.value, '111');
+  assert.equal((await asText(second).get('n', at))?.value, '111');
   assert.deepEqual(second.applied, { index: 3, term: 1 });
   await assert.rejects(
     second.apply([{ ...(batch[0] as ReturnType<TestLog['noop']>), term: 9 }]),
@@ -618,7 +625,7 @@ test(
     );
     await assert.rejects(store.apply(pending), code('TANDEM_STORE_UNAVAILABLE'));
     assert.equal(store.healthy(), false);
-    await assert.rejects(store.get('a', at), code('TANDEM_STORE_UNAVAILABLE'));
+    await assert.rejects(asText(store).get('a', at), code('TANDEM_STORE_UNAVAILABLE'));
     await server.start();
     const results: ApplyResult[] = await store.apply(pending);
     assert.deepEqual(results, [
@@ -644,7 +651,7 @@ test('close is idempotent and a closed store refuses work', { skip }, async (t) 
   await store.close();
   await store.close();
   assert.equal(store.healthy(), false);
-  await assert.rejects(store.get('a', at), AssertionError);
+  await assert.rejects(asText(store).get('a', at), AssertionError);
 });
 
 test(
@@ -656,7 +663,7 @@ test(
     const twins = await Twins.open(t);
     const log = new TestLog();
     const total = sessionsMax + 30;
-    const write = (i: number, atMs: number): Command => ({
+    const write = (i: number, atMs: number): TextCommand => ({
       type: 'incrby',
       key: `k${i % 7}`,
       by: 1,
@@ -697,7 +704,7 @@ test(
     const twins = await Twins.open(t);
     const log = new TestLog();
     for (let batch = 0; batch < 3; batch++) {
-      const sets = Array.from({ length: 1000 }, (_, i): Command => ({
+      const sets = Array.from({ length: 1000 }, (_, i): TextCommand => ({
         type: 'set',
         key: `e${batch}:${i}`,
         value: 'v',

@@ -1,8 +1,12 @@
 import assert from 'node:assert/strict';
 import path from 'node:path';
 import { test } from 'node:test';
-import type { Command } from '../../src/store/commands.js';
-import { decodeCommand, encodeCommand, validateCommand } from '../../src/store/commands.js';
+import {
+  decodeCommand,
+  encodeCommand,
+  validateCommand,
+  type Command,
+} from '../../src/store/commands.js';
 import {
   duplicateRequestError,
   sessionIdleMsMax,
@@ -10,12 +14,20 @@ import {
   type Session,
 } from '../../src/store/sessions.js';
 import { SqliteStore } from '../../src/store/sqlite.js';
-import { dump, openStore, tempDirectory, TestLog } from './helpers.js';
+import {
+  asText,
+  bytesCommand,
+  dump,
+  openStore,
+  tempDirectory,
+  TestLog,
+  type TextCommand,
+} from './helpers.js';
 
 const at = 1_000_000;
 
 function incr(session: Session, time = at): Command {
-  return { type: 'incrby', key: 'counter', by: 1, at: time, session };
+  return bytesCommand({ type: 'incrby', key: 'counter', by: 1, at: time, session });
 }
 
 function sessionIds(store: SqliteStore): unknown[] {
@@ -33,7 +45,7 @@ test('a retried write with the same seq applies once and gets the remembered res
   assert.deepEqual(first, [{ ok: true, value: 1 }]);
   const retry = store.apply([log.command(incr({ id: 'c1', seq: 1 }))]);
   assert.deepEqual(retry, [{ ok: true, value: 1, duplicateOf: { index: 1, term: 1 } }]);
-  assert.equal(store.get('counter', at)?.value, '1');
+  assert.equal(asText(store).get('counter', at)?.value, '1');
   const next = store.apply([log.command(incr({ id: 'c1', seq: 2 }))]);
   assert.deepEqual(next, [{ ok: true, value: 2 }]);
   // An older seq is refused; a gap in seqs is fine (a client may have given up on one).
@@ -46,7 +58,7 @@ test('a retried write with the same seq applies once and gets the remembered res
   assert.deepEqual(store.apply([log.command(incr({ id: 'c2', seq: 1 }))]), [
     { ok: true, value: 4 },
   ]);
-  const plain: Command = { type: 'incrby', key: 'counter', by: 1, at };
+  const plain: TextCommand = { type: 'incrby', key: 'counter', by: 1, at };
   assert.deepEqual(store.apply([log.command(plain), log.command(plain)]), [
     { ok: true, value: 5 },
     { ok: true, value: 6 },
@@ -58,12 +70,12 @@ test('a failed SQL command is remembered as failed and a retried one does not in
   // and the retry of an INSERT leaves one row.
   const store = openStore(t);
   const log = new TestLog();
-  const create: Command = {
+  const create: TextCommand = {
     type: 'sql',
     statements: [{ sql: 'CREATE TABLE emp (id INT PRIMARY KEY, name TEXT)' }],
   };
   store.apply([log.command(create)]);
-  const insert: Command = {
+  const insert: TextCommand = {
     type: 'sql',
     at,
     session: { id: 's', seq: 1 },
@@ -74,7 +86,7 @@ test('a failed SQL command is remembered as failed and a retried one does not in
   assert.deepEqual(first, { ok: true, value: [{ changes: 1, lastInsertRowid: 1 }] });
   assert.deepEqual(retry, { ...first, duplicateOf: { index: 2, term: 1 } });
   assert.deepEqual(store.query('SELECT count(*) AS n FROM emp'), [{ n: 1 }]);
-  const duplicate: Command = { ...insert, session: { id: 's', seq: 2 } };
+  const duplicate: TextCommand = { ...insert, session: { id: 's', seq: 2 } };
   const [failed] = store.apply([log.command(duplicate)]);
   assert.equal(failed?.ok, false);
   const [failedAgain] = store.apply([log.command(duplicate)]);

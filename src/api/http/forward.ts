@@ -43,6 +43,7 @@ const relayedResponseHeaders = [
   'etag',
   'retry-after',
   'x-tandem-applied-index',
+  'x-tandem-expires-at',
 ] as const;
 /** Connection errors that prove the request never reached the leader. */
 const notSentCodes: ReadonlySet<string> = new Set([
@@ -88,7 +89,8 @@ export async function forwardToLeader(
     throw new TandemError('TANDEM_NO_LEADER', `node ${node.id} knows no leader; retry shortly`);
   }
   if (leaderUrl === status.httpUrl) throw refusal;
-  const target = leaderUrl.replace(/\/+$/, '') + request.url;
+  // The URL as the client sent it: the router's view of a key route is rewritten.
+  const target = leaderUrl.replace(/\/+$/, '') + request.originalUrl;
   let answer: { status: number; headers: Headers; body: Buffer };
   try {
     answer = await send(request, target);
@@ -114,9 +116,15 @@ async function send(
     const value = request.headers[name];
     if (typeof value === 'string') headers[name] = value;
   }
-  // The body was parsed and validated here already; the leader parses the same JSON again
-  // (a SQL body's integers past 2^53 are bigints here, written back as their digits).
-  const body = request.body === undefined ? undefined : writeExactJson(request.body);
+  // The body was parsed and validated here already; the leader parses the same JSON (or
+  // takes the same raw bytes) again. A SQL body's integers past 2^53 are bigints here,
+  // written back as their digits.
+  const body =
+    request.body === undefined
+      ? undefined
+      : Buffer.isBuffer(request.body)
+        ? request.body
+        : writeExactJson(request.body);
   const response = await fetch(target, {
     method: request.method,
     headers,

@@ -2,6 +2,11 @@
  * The key-value routes: `PUT`, `GET` and `DELETE /v1/kv/:key`. Writes become commands
  * proposed through the node; reads run against the local store at the requested level.
  * Errors are thrown as TandemErrors: the server's error handler answers or forwards them.
+ *
+ * Keys and values are bytes. The key in the URL is percent-encoded bytes; a JSON answer
+ * carries a value (and a key) as text when it is UTF-8, else as base64 (`valueBase64`,
+ * `keyBase64`); `Accept: application/octet-stream` gets a value's raw bytes, and a PUT
+ * takes `{ value }`, `{ valueBase64 }` or an `application/octet-stream` body.
  */
 import type { FastifyInstance } from 'fastify';
 import { TandemError } from '../../core/errors.js';
@@ -17,15 +22,23 @@ import {
   type PutCondition,
 } from './conditions.js';
 import {
-  checkKey,
+  bytesFields,
   commandValue,
+  describeKey,
   etagOf,
+  keyOfPath,
+  putValue,
   readOptions,
   sessionOf,
+  wantsOctetStream,
   writeOptions,
+  type PutJsonBody,
   type ReadQuery,
 } from './requests.js';
 import { deleteKeySchema, getKeySchema, putKeySchema } from './schemas.js';
+
+/** With a raw value, the key's expiry (absolute ms), when it has one. */
+export const expiresAtHeader = 'x-tandem-expires-at';
 
 interface KeyParams {
   key: string;
@@ -35,14 +48,13 @@ interface KeyParams {
 export function registerKvRoutes(app: FastifyInstance, node: NodeHandle): void {
   app.put<{
     Params: KeyParams;
-    Querystring: { ack?: Durability };
-    Body: { value: string; ttlMs?: number };
+    Querystring: { ack?: Durability; ttlMs?: string };
+    Body: PutJsonBody | Buffer;
   }>('/v1/kv/:key', { schema: putKeySchema, config: putHonours }, async (request, reply) => {
-    const { key } = request.params;
-    checkKey(key);
+    const key = keyOfPath(request.params.key);
     const condition = putCondition(request.headers);
     const at = Date.now();
-    const { value, ttlMs } = request.body;
+    const { value, ttlMs } = putValue(request.body, request.query.ttlMs);
     const command: SetCommand = {
       type: 'set',
       key,
@@ -61,15 +73,14 @@ export function registerKvRoutes(app: FastifyInstance, node: NodeHandle): void {
     // of the entry that first applied it.
     const version = write.result?.duplicateOf ?? { index: write.index, term: write.term };
     reply.header('etag', etagOf(version));
-    return { key, version, index: write.index };
+    return { ...bytesFields('key', key), version, index: write.index };
   });
 
   app.get<{ Params: KeyParams; Querystring: ReadQuery }>(
     '/v1/kv/:key',
     { schema: getKeySchema, config: getHonours },
     async (request, reply) => {
-      const { key } = request.params;
-      checkKey(key);
+      const key = keyOfPath(request.params.key);
       const ifNoneMatch = parseIfNoneMatch(headerText(request.headers, 'if-none-match'));
       const read = await node.read(readOptions(node, request.query), (store) =>
         store.get(key, Date.now()),
@@ -77,14 +88,23 @@ export function registerKvRoutes(app: FastifyInstance, node: NodeHandle): void {
       reply.header('x-tandem-applied-index', String(read.appliedIndex));
       const entry = read.value;
       if (entry === null) {
-        throw new TandemError('TANDEM_KEY_NOT_FOUND', `key ${JSON.stringify(key)} does not exist`);
+        throw new TandemError('TANDEM_KEY_NOT_FOUND', `key ${describeKey(key)} does not exist`);
       }
       reply.header('etag', etagOf(entry.version));
       // The client's copy is current: RFC 9110's 304, with the ETag and no body.
       if (ifNoneMatch !== undefined && matchesAny(ifNoneMatch, entry.version)) {
         return reply.code(304).send();
       }
-      return { key, value: entry.value, version: entry.version, expiresAt: entry.expiresAt };
+      if (wantsOctetStream(request.headers.accept)) {
+        if (entry.expiresAt !== null) reply.header(expiresAtHeader, String(entry.expiresAt));
+        return reply.type('application/octet-stream').send(entry.value);
+      }
+      return {
+        ...bytesFields('key', key),
+        ...bytesFields('value', entry.value),
+        version: entry.version,
+        expiresAt: entry.expiresAt,
+      };
     },
   );
 
@@ -92,8 +112,7 @@ export function registerKvRoutes(app: FastifyInstance, node: NodeHandle): void {
     '/v1/kv/:key',
     { schema: deleteKeySchema, config: deleteHonours },
     async (request) => {
-      const { key } = request.params;
-      checkKey(key);
+      const key = keyOfPath(request.params.key);
       const ifMatch = parseIfMatch(headerText(request.headers, 'if-match'));
       const command: DelCommand = {
         type: 'del',
@@ -111,7 +130,7 @@ export function registerKvRoutes(app: FastifyInstance, node: NodeHandle): void {
         const what = 'version' in ifMatch ? `at version ${etagOf(ifMatch.version)}` : 'present';
         throw new TandemError(
           'TANDEM_PRECONDITION_FAILED',
-          `key ${JSON.stringify(key)} is not ${what}; nothing deleted`,
+          `key ${describeKey(key)} is not ${what}; nothing deleted`,
         );
       }
       return { deleted, index: write.index };
@@ -125,8 +144,8 @@ const getHonours = { honours: ['if-none-match'] } as const;
 const deleteHonours = { honours: ['if-match'] } as const;
 
 /** Why a conditional PUT wrote nothing. */
-function putRefusal(key: string, condition: PutCondition): string {
-  const name = JSON.stringify(key);
+function putRefusal(key: Buffer, condition: PutCondition): string {
+  const name = describeKey(key);
   if ('ifVersion' in condition) {
     return `key ${name} is not at version ${etagOf(condition.ifVersion)}; nothing written`;
   }

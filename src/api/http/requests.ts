@@ -2,6 +2,7 @@
  * Turning HTTP inputs (path keys, query strings, headers) into command fields and read
  * options, and command results into values or errors. Pure helpers: the routes call them.
  */
+import { isUtf8 } from 'node:buffer';
 import { assert } from '../../core/assert.js';
 import { TandemError } from '../../core/errors.js';
 import type { Durability } from '../../core/types.js';
@@ -21,15 +22,126 @@ export interface ReadQuery {
   readonly maxLag?: string | number;
 }
 
-/** Refuses a key longer than the command codec allows, before it costs a read or a hop. */
-export function checkKey(key: string): void {
-  const bytes = Buffer.byteLength(key, 'utf8');
-  if (bytes > keyBytesMax) {
+/** The path of the key routes, up to the key. */
+const kvPathPrefix = '/v1/kv/';
+
+/**
+ * Keeps the key of a `/v1/kv/` URL out of the router's decoding: the router decodes a path
+ * parameter as UTF-8 and refuses what is not, but a key is any bytes (`caf%E9`). Every `%`
+ * of the key becomes `%25`, so the router hands over the key exactly as the URL spells it,
+ * and `keyOfPath` decodes its bytes. Other URLs pass unchanged. (Fastify's `rewriteUrl`.)
+ */
+export function escapeKeyPath(url: string): string {
+  if (!url.startsWith(kvPathPrefix)) return url;
+  const query = url.indexOf('?');
+  const end = query === -1 ? url.length : query;
+  const key = url.slice(kvPathPrefix.length, end).replaceAll('%', '%25');
+  return kvPathPrefix + key + url.slice(end);
+}
+
+const hexPair = /^[0-9A-Fa-f]{2}$/;
+
+/**
+ * The key a URL path segment spells (as `escapeKeyPath` left it): percent-encoded bytes,
+ * any other character as its UTF-8 bytes. TANDEM_BAD_REQUEST for a `%` without two hex
+ * digits, or a key longer than the command codec allows (before it costs a read or a hop).
+ */
+export function keyOfPath(segment: string): Buffer {
+  const bytes: Buffer[] = [];
+  let run = 0;
+  for (let i = 0; i < segment.length; i++) {
+    if (segment[i] !== '%') continue;
+    const hex = segment.slice(i + 1, i + 3);
+    if (!hexPair.test(hex)) {
+      throw new TandemError(
+        'TANDEM_BAD_REQUEST',
+        `the key's "%" at character ${i} is not followed by two hex digits`,
+      );
+    }
+    bytes.push(Buffer.from(segment.slice(run, i), 'utf8'), Buffer.from(hex, 'hex'));
+    run = i + 3;
+    i += 2;
+  }
+  bytes.push(Buffer.from(segment.slice(run), 'utf8'));
+  const key = Buffer.concat(bytes);
+  if (key.length > keyBytesMax) {
     throw new TandemError(
       'TANDEM_BAD_REQUEST',
-      `the key is ${bytes} bytes, over the maximum of ${keyBytesMax}`,
+      `the key is ${key.length} bytes, over the maximum of ${keyBytesMax}`,
     );
   }
+  if (key.length === 0) throw new TandemError('TANDEM_BAD_REQUEST', 'the key is empty');
+  return key;
+}
+
+/** A key for a message: quoted text when it is UTF-8, else its bytes in hex. */
+export function describeKey(key: Buffer): string {
+  return isUtf8(key) ? JSON.stringify(key.toString('utf8')) : `0x${key.toString('hex')}`;
+}
+
+/**
+ * Bytes in a JSON answer: `{ [name]: text }` when they are UTF-8 (so text reads as text),
+ * else `{ [name + 'Base64']: base64 }`. Exactly one of the two, so a client always gets the
+ * exact bytes: UTF-8 text encodes back to the very bytes it decoded from.
+ */
+export function bytesFields<N extends string>(
+  name: N,
+  bytes: Buffer,
+): { [K in N]?: string } & { [K in `${N}Base64`]?: string } {
+  return (
+    isUtf8(bytes)
+      ? { [name]: bytes.toString('utf8') }
+      : { [`${name}Base64`]: bytes.toString('base64') }
+  ) as { [K in N]?: string } & { [K in `${N}Base64`]?: string };
+}
+
+/** The JSON body of a PUT: the value as text or as base64 (the schema admits one of them). */
+export interface PutJsonBody {
+  readonly value?: string;
+  readonly valueBase64?: string;
+  readonly ttlMs?: number;
+}
+
+/**
+ * The value and TTL of a PUT: a JSON body's `value` (its UTF-8 bytes) or `valueBase64`,
+ * or an `application/octet-stream` body's bytes as they are, with the TTL then in the
+ * query (`ttlMs`). TANDEM_BAD_REQUEST for base64 that is not canonical (it would not give
+ * back what the client meant) or a TTL given twice.
+ */
+export function putValue(
+  body: PutJsonBody | Buffer,
+  ttlQuery: string | undefined,
+): { value: Buffer; ttlMs?: number } {
+  // Fastify also parses text/plain, which no body schema covers: refuse it here.
+  if (!Buffer.isBuffer(body) && (typeof body !== 'object' || body === null)) {
+    throw new TandemError(
+      'TANDEM_BAD_REQUEST',
+      'a PUT body is JSON ({ value } or { valueBase64 }) or application/octet-stream',
+    );
+  }
+  const queryTtl = ttlQuery === undefined ? undefined : Number(ttlQuery);
+  if (Buffer.isBuffer(body))
+    return { value: body, ...(queryTtl === undefined ? {} : { ttlMs: queryTtl }) };
+  if (body.ttlMs !== undefined && queryTtl !== undefined) {
+    throw new TandemError('TANDEM_BAD_REQUEST', 'give ttlMs in the body or in the query, not both');
+  }
+  const ttlMs = body.ttlMs ?? queryTtl;
+  const ttl = ttlMs === undefined ? {} : { ttlMs };
+  if (body.value !== undefined) return { value: Buffer.from(body.value, 'utf8'), ...ttl };
+  const base64 = body.valueBase64 ?? '';
+  const value = Buffer.from(base64, 'base64');
+  if (value.toString('base64') !== base64) {
+    throw new TandemError('TANDEM_BAD_REQUEST', 'body.valueBase64 is not canonical base64');
+  }
+  return { value, ...ttl };
+}
+
+/** Whether a request's `Accept` header asks for the raw bytes of a value. */
+export function wantsOctetStream(accept: string | undefined): boolean {
+  if (accept === undefined) return false;
+  return accept
+    .split(',')
+    .some((range) => range.split(';', 1)[0]?.trim().toLowerCase() === 'application/octet-stream');
 }
 
 /** The ETag of a version: `"<index>.<term>"`. */

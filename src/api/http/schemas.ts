@@ -9,7 +9,13 @@
  * handlers.
  */
 import { durabilityOrder } from '../../core/types.js';
-import { isSqlValue, sqlBytesMax, sqlParamsMax, sqlStatementsMax } from '../../store/commands.js';
+import {
+  isSqlValue,
+  sqlBytesMax,
+  sqlParamsMax,
+  sqlStatementsMax,
+  valueBytesMax,
+} from '../../store/commands.js';
 import { errorBodySchema } from './errors.js';
 
 /** The longest TTL a PUT may ask for: ten years, far below where `at + ttlMs` loses precision. */
@@ -39,7 +45,13 @@ const errors = { '4xx': errorBodySchema, '5xx': errorBodySchema } as const;
 const keyParams = {
   type: 'object',
   required: ['key'],
-  properties: { key: { type: 'string', minLength: 1, description: 'At most 512 UTF-8 bytes.' } },
+  properties: {
+    key: {
+      type: 'string',
+      minLength: 1,
+      description: 'Any bytes, percent-encoded (caf%E9, %FF%00); at most 512 bytes.',
+    },
+  },
 } as const;
 /**
  * The keyword that checks a SQL parameter value. ajv's types know no bigint, and a JSON
@@ -88,12 +100,32 @@ const statement = {
 } as const;
 const anyObject = { type: 'object', additionalProperties: true } as const;
 
+/** A key in an answer: text when its bytes are UTF-8, else base64 (exactly one of the two). */
+const keyFields = {
+  key: { type: 'string', description: 'The key, when it is UTF-8 text.' },
+  keyBase64: { type: 'string', description: 'The key in base64, when it is not UTF-8.' },
+} as const;
+const ttlMs = { type: 'integer', minimum: 1, maximum: ttlMsMax } as const;
+
 /** PUT /v1/kv/:key */
 export const putKeySchema = {
   summary: 'Set a key (compare-and-set with If-Match, create-only with If-None-Match: *)',
+  description:
+    'The value is the JSON `value` (its UTF-8 bytes) or `valueBase64` (any bytes), or the whole body with Content-Type application/octet-stream (then `ttlMs` goes in the query).',
   tags: ['kv'],
   params: keyParams,
-  querystring: { type: 'object', additionalProperties: false, properties: { ack } },
+  querystring: {
+    type: 'object',
+    additionalProperties: false,
+    properties: {
+      ack,
+      ttlMs: {
+        type: 'string',
+        pattern: indexPattern,
+        description: 'With an application/octet-stream body: the time to live in ms.',
+      },
+    },
+  },
   headers: {
     type: 'object',
     properties: {
@@ -105,18 +137,33 @@ export const putKeySchema = {
     },
   },
   body: {
-    type: 'object',
-    additionalProperties: false,
-    required: ['value'],
-    properties: {
-      value: { type: 'string' },
-      ttlMs: { type: 'integer', minimum: 1, maximum: ttlMsMax },
+    content: {
+      'application/json': {
+        schema: {
+          type: 'object',
+          additionalProperties: false,
+          properties: {
+            value: { type: 'string', description: 'The value as text: its UTF-8 bytes.' },
+            valueBase64: {
+              type: 'string',
+              pattern: '^[A-Za-z0-9+/]*={0,2}$',
+              maxLength: Math.ceil(valueBytesMax / 3) * 4,
+              description: 'The value as base64: any bytes.',
+            },
+            ttlMs,
+          },
+          oneOf: [{ required: ['value'] }, { required: ['valueBase64'] }],
+        },
+      },
+      'application/octet-stream': {
+        schema: { description: "The value: the body's bytes as they are." },
+      },
     },
   },
   response: {
     200: {
       type: 'object',
-      properties: { key: { type: 'string' }, version, index },
+      properties: { ...keyFields, version, index },
     },
     ...errors,
   },
@@ -127,15 +174,6 @@ export const getKeySchema = {
   summary: 'Read a key at a consistency level (304 when If-None-Match names its version)',
   tags: ['kv'],
   params: keyParams,
-  headers: {
-    type: 'object',
-    properties: {
-      'if-none-match': {
-        type: 'string',
-        description: '* or ETags: answer 304 Not Modified if the key exists at one of them.',
-      },
-    },
-  },
   querystring: {
     type: 'object',
     additionalProperties: false,
@@ -145,12 +183,27 @@ export const getKeySchema = {
       maxLag: { ...indexText, description: 'For bounded: the most entries this node may trail.' },
     },
   },
+  headers: {
+    type: 'object',
+    properties: {
+      accept: {
+        type: 'string',
+        description:
+          'application/octet-stream answers the raw bytes (version in ETag, expiry in X-Tandem-Expires-At).',
+      },
+      'if-none-match': {
+        type: 'string',
+        description: '* or ETags: answer 304 Not Modified if the key exists at one of them.',
+      },
+    },
+  },
   response: {
     200: {
       type: 'object',
       properties: {
-        key: { type: 'string' },
-        value: { type: 'string' },
+        ...keyFields,
+        value: { type: 'string', description: 'The value, when it is UTF-8 text.' },
+        valueBase64: { type: 'string', description: 'The value in base64, when it is not UTF-8.' },
         version,
         expiresAt: { type: ['integer', 'null'], description: 'Absolute ms, or null.' },
       },

@@ -26,6 +26,7 @@ import { sendError, toTandemError } from './errors.js';
 import { forwardToLeader, isForwardable } from './forward.js';
 import { HttpMetrics } from './http-metrics.js';
 import { registerKvRoutes } from './kv-routes.js';
+import { escapeKeyPath } from './requests.js';
 import { addSqlValueKeyword, indexPattern, nodeIdPattern, probeSchema } from './schemas.js';
 import { registerSqlRoutes } from './sql-routes.js';
 
@@ -62,6 +63,8 @@ export function buildHttpServer(node: NodeHandle, options: HttpServerOptions): F
       : { loggerInstance: options.logger }),
     bodyLimit,
     routerOptions: { maxParamLength: pathParamCharsMax },
+    // Keys are bytes: the key routes decode their key themselves (see escapeKeyPath).
+    rewriteUrl: (request) => escapeKeyPath(request.url ?? '/'),
     // One log line per request would drown the node's own logs; failures are logged below.
     logController: new LogController({ disableRequestLogging: true }),
     // Strict types (no "1" for 1), unknown fields refused rather than silently dropped.
@@ -75,11 +78,17 @@ export function buildHttpServer(node: NodeHandle, options: HttpServerOptions): F
   app.addHook('onResponse', async (request, reply) => {
     metrics.count(request.method, request.routeOptions.url, reply.statusCode);
   });
+  // A value PUT as raw bytes; any other content type but JSON is refused (415).
+  app.addContentTypeParser(
+    'application/octet-stream',
+    { parseAs: 'buffer' },
+    (_request, body, done) => done(null, body),
+  );
   // Before any handler, so that an unhonoured precondition is never ignored, nor forwarded.
   app.addHook('preValidation', async (request) => refuseUnhonouredConditions(request));
   app.setErrorHandler(async (error, request, reply) => handleError(node, error, request, reply));
   app.setNotFoundHandler(async (request, reply) => {
-    const path = request.url.split('?', 1)[0];
+    const path = request.originalUrl.split('?', 1)[0];
     return sendError(
       reply,
       new TandemError('TANDEM_NOT_FOUND', `no route ${request.method} ${path}`),

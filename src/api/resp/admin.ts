@@ -417,7 +417,7 @@ const tandem: Record<string, Handler> = {
     ]);
   },
   'tandem.version': async (context, session, args) => {
-    const entry = await readFor(context, session, (store, now) => store.get(args.text[1], now));
+    const entry = await readFor(context, session, (store, now) => store.get(args.raw[1], now));
     return entry === null ? null : [entry.version.index, entry.version.term];
   },
   'tandem.promote': async (context, session, args) => {

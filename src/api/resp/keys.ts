@@ -9,7 +9,11 @@ import { parseInteger } from './parser.js';
 import { error, ok, simple, type ErrorReply, type Reply } from './reply.js';
 import { readFor, writeFor, type ServerContext, type Session } from './session.js';
 
-/** A command's arguments: as text (UTF-8) and as the bytes that arrived. */
+/**
+ * A command's arguments: as text (UTF-8) and as the bytes that arrived. Keys, values and
+ * patterns are taken from `raw`, so that any bytes round-trip exactly; `text` is for
+ * names, options and numbers.
+ */
 export interface Args {
   readonly text: readonly string[];
   readonly raw: readonly Buffer[];
@@ -36,11 +40,11 @@ const okReply = (): Reply => ok;
 const integerReply = (value: unknown): Reply => value as number;
 
 function get(context: ServerContext, session: Session, args: Args): Reply | Promise<Reply> {
-  return readFor(context, session, (store, now) => valueOf(store.get(args.text[1], now)));
+  return readFor(context, session, (store, now) => valueOf(store.get(args.raw[1], now)));
 }
 
 /** A read entry's value (null when absent), at once when the store answered at once. */
-function valueOf(entry: MaybePromise<KvEntry | null>): MaybePromise<string | null> {
+function valueOf(entry: MaybePromise<KvEntry | null>): MaybePromise<Buffer | null> {
   return entry instanceof Promise
     ? entry.then((found) => found?.value ?? null)
     : (entry?.value ?? null);
@@ -55,8 +59,8 @@ function set(context: ServerContext, session: Session, args: Args): Reply | Prom
   if (expiresAt !== null && typeof expiresAt !== 'number') return expiresAt;
   const command: Command = {
     type: 'set',
-    key: args.text[1],
-    value: args.text[2],
+    key: args.raw[1],
+    value: args.raw[2],
     at,
     ...(expiresAt === null ? {} : { expiresAt }),
     ...(options.keepTtl ? { keepTtl: true } : {}),
@@ -65,7 +69,7 @@ function set(context: ServerContext, session: Session, args: Args): Reply | Prom
   };
   // With GET the old value is the answer; otherwise OK, or null when NX/XX did not hold.
   const format = options.get
-    ? (value: unknown): Reply => value as string | null
+    ? (value: unknown): Reply => value as Buffer | string | null
     : (value: unknown): Reply => (value === 'OK' ? ok : null);
   return writeFor(context, session, command, format, args.raw);
 }
@@ -122,12 +126,12 @@ function setExpiry(
 }
 
 function del(context: ServerContext, session: Session, args: Args): Promise<Reply> {
-  const command: Command = { type: 'del', keys: args.text.slice(1), at: Date.now() };
+  const command: Command = { type: 'del', keys: args.raw.slice(1), at: Date.now() };
   return writeFor(context, session, command, integerReply, args.raw);
 }
 
 function exists(context: ServerContext, session: Session, args: Args): Reply | Promise<Reply> {
-  return readFor(context, session, (store, now) => store.exists(args.text.slice(1), now));
+  return readFor(context, session, (store, now) => store.exists(args.raw.slice(1), now));
 }
 
 /** INCR, DECR, INCRBY, DECRBY: `sign` and whether the amount is an argument. */
@@ -137,7 +141,7 @@ function counter(sign: 1 | -1, byArgument: boolean): Handler {
     if (amount === null) return notAnInteger;
     const command: Command = {
       type: 'incrby',
-      key: args.text[1],
+      key: args.raw[1],
       by: sign * amount,
       at: Date.now(),
     };
@@ -148,8 +152,8 @@ function counter(sign: 1 | -1, byArgument: boolean): Handler {
 function append(context: ServerContext, session: Session, args: Args): Promise<Reply> {
   const command: Command = {
     type: 'append',
-    key: args.text[1],
-    value: args.text[2],
+    key: args.raw[1],
+    value: args.raw[2],
     at: Date.now(),
   };
   return writeFor(context, session, command, integerReply, args.raw);
@@ -157,22 +161,22 @@ function append(context: ServerContext, session: Session, args: Args): Promise<R
 
 function strlen(context: ServerContext, session: Session, args: Args): Reply | Promise<Reply> {
   return readFor(context, session, async (store, now) => {
-    const value = (await store.get(args.text[1], now))?.value;
-    return value === undefined ? 0 : Buffer.byteLength(value, 'utf8');
+    const value = (await store.get(args.raw[1], now))?.value;
+    return value === undefined ? 0 : value.byteLength;
   });
 }
 
 function mget(context: ServerContext, session: Session, args: Args): Reply | Promise<Reply> {
   return readFor(context, session, async (store, now) => {
-    const entries = await Promise.all(args.text.slice(1).map((key) => store.get(key, now)));
+    const entries = await Promise.all(args.raw.slice(1).map((key) => store.get(key, now)));
     return entries.map((entry) => entry?.value ?? null);
   });
 }
 
 function mset(context: ServerContext, session: Session, args: Args): Reply | Promise<Reply> {
   if (args.text.length % 2 !== 1) return error("ERR wrong number of arguments for 'mset' command");
-  const pairs: [string, string][] = [];
-  for (let i = 1; i < args.text.length; i += 2) pairs.push([args.text[i], args.text[i + 1]]);
+  const pairs: [Buffer, Buffer][] = [];
+  for (let i = 1; i < args.raw.length; i += 2) pairs.push([args.raw[i], args.raw[i + 1]]);
   const command: Command = { type: 'mset', pairs, at: Date.now() };
   return writeFor(context, session, command, okReply, args.raw);
 }
@@ -193,7 +197,7 @@ function expire(unitMs: 1 | 1000, name: string, absolute = false): Handler {
     if (expiresAt === null) return error(`ERR invalid expire time in '${name}' command`);
     const command: Command = {
       type: 'expire',
-      key: args.text[1],
+      key: args.raw[1],
       expiresAt,
       at,
       ...(condition === undefined ? {} : { condition }),
@@ -229,7 +233,7 @@ function expireCondition(options: readonly string[]): ExpireCondition | undefine
 }
 
 function persist(context: ServerContext, session: Session, args: Args): Promise<Reply> {
-  const command: Command = { type: 'expire', key: args.text[1], expiresAt: null, at: Date.now() };
+  const command: Command = { type: 'expire', key: args.raw[1], expiresAt: null, at: Date.now() };
   return writeFor(context, session, command, integerReply, args.raw);
 }
 
@@ -237,32 +241,32 @@ function persist(context: ServerContext, session: Session, args: Args): Promise<
 function ttl(inSeconds: boolean): Handler {
   return (context, session, args) =>
     readFor(context, session, async (store, now) => {
-      const ms = await store.ttlMs(args.text[1], now);
+      const ms = await store.ttlMs(args.raw[1], now);
       return ms < 0 || !inSeconds ? ms : Math.floor((ms + 500) / 1000);
     });
 }
 
 function type(context: ServerContext, session: Session, args: Args): Reply | Promise<Reply> {
   return readFor(context, session, async (store, now) =>
-    simple(await store.type(args.text[1], now)),
+    simple(await store.type(args.raw[1], now)),
   );
 }
 
 function keys(context: ServerContext, session: Session, args: Args): Reply | Promise<Reply> {
-  return readFor(context, session, (store, now) => store.keys(args.text[1], now));
+  return readFor(context, session, (store, now) => store.keys(args.raw[1], now));
 }
 
 /** SCAN cursor [MATCH pattern] [COUNT n] [TYPE string]. */
 function scan(context: ServerContext, session: Session, args: Args): Reply | Promise<Reply> {
   const cursor = integerArg(args.text[1]);
   if (cursor === null || cursor < 0) return error('ERR invalid cursor');
-  const options: { match?: string; count?: number } = {};
+  const options: { match?: Buffer; count?: number } = {};
   let onlyStrings = true;
   for (let i = 2; i < args.text.length; i += 2) {
     const option = args.text[i].toUpperCase();
     const value = args.text[i + 1];
     if (value === undefined) return syntaxError;
-    if (option === 'MATCH') options.match = value;
+    if (option === 'MATCH') options.match = args.raw[i + 1];
     else if (option === 'COUNT') {
       const count = integerArg(value);
       if (count === null) return notAnInteger;
