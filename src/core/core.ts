@@ -460,6 +460,11 @@ export class RaftCore {
     return true;
   }
 
+  /** PreVote: a pre-vote request of a higher term is answered without moving to that term. */
+  protected preVoteKeepsTerm(): boolean {
+    return true;
+  }
+
   /** The highest index this node may apply: commit, or further on a leader under async rules. */
   protected applyLimit(): number {
     if (this.#role !== 'leader') return this.log.commit;
@@ -483,7 +488,7 @@ export class RaftCore {
           this.#leaderId !== null &&
           this.#electionElapsed < this.config.electionTicks;
         if (inLease && !message.transfer) return false;
-        if (message.preVote) return true;
+        if (message.preVote && this.preVoteKeepsTerm()) return true;
       }
       if (message.type === 'vote-response' && message.preVote && message.granted) return true;
       const fromLeader =
