@@ -465,6 +465,13 @@ export class RaftCore {
     return true;
   }
 
+  /** A `sync` write is acknowledged only once every voter has applied it. */
+  protected allVotersApplied(index: number): boolean {
+    return this.membership.voters.every(
+      (voter) => voter === this.id || (this.progress.get(voter)?.applied ?? 0) >= index,
+    );
+  }
+
   /** The highest index this node may apply: commit, or further on a leader under async rules. */
   protected applyLimit(): number {
     if (this.#role !== 'leader') return this.log.commit;
@@ -1050,7 +1057,7 @@ export class RaftCore {
     for (const pending of this.#pendingProposals) {
       if (pending.index > this.log.applied) break;
       scanned++;
-      if (pending.durability === 'sync' && !this.#allVotersApplied(pending.index)) {
+      if (pending.durability === 'sync' && !this.allVotersApplied(pending.index)) {
         waiting.push(pending);
       } else {
         this.#responses.push({ index: pending.index, term: pending.term, outcome: 'acknowledged' });
@@ -1059,12 +1066,6 @@ export class RaftCore {
     if (scanned > waiting.length) {
       this.#pendingProposals = [...waiting, ...this.#pendingProposals.slice(scanned)];
     }
-  }
-
-  #allVotersApplied(index: number): boolean {
-    return this.membership.voters.every(
-      (voter) => voter === this.id || (this.progress.get(voter)?.applied ?? 0) >= index,
-    );
   }
 
   #expireProposals(): void {
