@@ -250,7 +250,7 @@ export class RaftCore {
   changeMembers(change: MembershipChange): ProposalReceipt {
     this.#assertNotAwaitingAdvance();
     this.#assertCanPropose();
-    if (this.#pendingMembershipIndex > this.log.commit || !this.#committedInTerm()) {
+    if (this.membershipChangePending()) {
       throw new TandemError(
         'TANDEM_MEMBERSHIP_CHANGE_PENDING',
         'a membership change is still being committed; retry when it is done',
@@ -470,6 +470,14 @@ export class RaftCore {
     return this.membership.voters.every(
       (voter) => voter === this.id || (this.progress.get(voter)?.applied ?? 0) >= index,
     );
+  }
+
+  /**
+   * One membership change at a time: a new one waits until the last one is committed and
+   * the leader has committed an entry of its own term.
+   */
+  protected membershipChangePending(): boolean {
+    return this.#pendingMembershipIndex > this.log.commit || !this.#committedInTerm();
   }
 
   /** The highest index this node may apply: commit, or further on a leader under async rules. */
