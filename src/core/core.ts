@@ -480,6 +480,11 @@ export class RaftCore {
     return this.#pendingMembershipIndex > this.log.commit || !this.#committedInTerm();
   }
 
+  /** A snapshot at or below the commit index is stale: the log already holds that history. */
+  protected snapshotIsStale(meta: SnapshotMeta): boolean {
+    return meta.index <= this.log.commit;
+  }
+
   /** The highest index this node may apply: commit, or further on a leader under async rules. */
   protected applyLimit(): number {
     if (this.#role !== 'leader') return this.log.commit;
@@ -819,7 +824,7 @@ export class RaftCore {
         hintTerm: 0,
         applied: this.log.applied,
       });
-    if (meta.index <= this.log.commit) return accept(this.log.commit);
+    if (this.snapshotIsStale(meta)) return accept(this.log.commit);
     if (this.log.matchTerm(meta.index, meta.term)) {
       this.#commitTo(meta.index);
       return accept(this.log.commit);
