@@ -485,6 +485,11 @@ export class RaftCore {
     return meta.index <= this.log.commit;
   }
 
+  /** A heartbeat carries the commit index only as far as the follower is known to match. */
+  protected heartbeatCommit(progress: Progress): number {
+    return Math.min(progress.match, this.log.commit);
+  }
+
   /** The highest index this node may apply: commit, or further on a leader under async rules. */
   protected applyLimit(): number {
     if (this.#role !== 'leader') return this.log.commit;
@@ -1133,7 +1138,7 @@ export class RaftCore {
 
   #broadcastHeartbeat(): void {
     for (const [to, progress] of this.progress) {
-      const commit = Math.min(progress.match, this.log.commit);
+      const commit = this.heartbeatCommit(progress);
       this.#send({ type: 'heartbeat', to, commit, round: this.#readRound });
       progress.sentCommit = Math.max(progress.sentCommit, commit);
     }
