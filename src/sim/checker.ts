@@ -45,7 +45,7 @@ export interface ClusterView {
 export interface ElectionCounts {
   /** Real elections started (a node voting for itself in a new term). */
   readonly elections: number;
-  /** The highest term any node reached. */
+  /** The highest term any node reached: the number of term changes of the run. */
   readonly highestTerm: number;
 }
 
@@ -92,6 +92,7 @@ export class Checker {
   /** The highest term any node has campaigned for: no node may be in a higher one. */
   #highestCampaignTerm = 0;
   #elections = 0;
+  #highestTerm = 0;
   readonly writes: TrackedWrite[] = [];
   readonly reads: TrackedRead[] = [];
   readonly #ackedByKey = new Map<string, TrackedWrite[]>();
@@ -109,7 +110,7 @@ export class Checker {
 
   /** Elections started and the highest term so far. */
   get elections(): ElectionCounts {
-    return { elections: this.#elections, highestTerm: this.#highestCampaignTerm };
+    return { elections: this.#elections, highestTerm: this.#highestTerm };
   }
 
   /**
@@ -171,6 +172,7 @@ export class Checker {
    * for. A pre-vote that moves anyone to its term breaks this at once.
    */
   #checkTermOrigin(node: NodeId, hardState: NonNullable<Ready['hardState']>): void {
+    this.#highestTerm = Math.max(this.#highestTerm, hardState.term);
     if (hardState.vote === node) {
       if (hardState.term > (this.#campaignTerms.get(node) ?? 0)) {
         this.#campaignTerms.set(node, hardState.term);

@@ -71,10 +71,10 @@ const convergenceDeadlineMs = 12_000;
  */
 export const eventsPerSeedMax = 1_000_000;
 /** With PreVote, a healed cluster elects a leader within this many longest election timeouts. */
-const leaderlessAfterHealTimeoutsMax = 12;
+const leaderlessAfterHealTimeoutsMax = 8;
 /** With PreVote, at most this many elections per fault, plus `electionsSpareMax`, in the fault phase. */
 const electionsPerFaultMax = 2;
-const electionsSpareMax = 10;
+const electionsSpareMax = 16;
 /** After convergence the calm cluster runs this many longest election timeouts and must hold no election. */
 const quietTimeouts = 4;
 /** Trace lines kept for a replay printout. */
@@ -293,11 +293,11 @@ class Simulation {
    */
   #checkElectionsDuringFaults(): void {
     if (this.#plan.config.preVote !== true) return;
-    const { elections } = this.#faultPhaseElections;
+    const { elections, highestTerm } = this.#faultPhaseElections;
     const bound = electionsPerFaultMax * this.#faults + electionsSpareMax;
-    if (elections > bound) {
+    if (elections > bound || highestTerm > bound) {
       this.#checker.fail(
-        `${elections} elections during ${this.#faults} faults (at most ${bound} with PreVote)`,
+        `${elections} elections and ${highestTerm} terms during ${this.#faults} faults (at most ${bound} of each with PreVote)`,
       );
     }
   }
