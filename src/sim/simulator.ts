@@ -82,11 +82,15 @@ const traceLinesMax = 200_000;
 /** How long a client waits for an answer before it moves on (each client draws its own). */
 const clientTimeoutsMs = [100, 300, 1_500] as const;
 const keys = ['a', 'b', 'c'] as const;
-/** How reads are drawn: half linearizable, the rest served locally. */
+/** How reads are drawn: six in ten linearizable, the rest served locally. */
 const readConsistencies: readonly ReadConsistency[] = [
   'linearizable',
   'linearizable',
   'linearizable',
+  'linearizable',
+  'linearizable',
+  'linearizable',
+  'stale',
   'stale',
   'bounded',
   'ryw',
