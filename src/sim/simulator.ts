@@ -69,7 +69,7 @@ const convergenceDeadlineMs = 12_000;
  * Events one seed may execute. A seed that has not converged by then fails at once, with
  * its replay command, instead of running on (a livelock looks like that).
  */
-export const eventsPerSeedMax = 1_000_000;
+export const eventsPerSeedMax = 500_000;
 /** With PreVote, a healed cluster elects a leader within this many longest election timeouts. */
 const leaderlessAfterHealTimeoutsMax = 8;
 /**
