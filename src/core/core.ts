@@ -296,7 +296,7 @@ export class RaftCore {
   changeMembers(change: MembershipChange): ProposalReceipt {
     this.#assertNotAwaitingAdvance();
     this.#assertCanPropose();
-    if (this.#pendingMembershipIndex > this.log.commit || !this.#committedInTerm()) {
+    if (this.membershipChangePending()) {
       throw new TandemError(
         'TANDEM_MEMBERSHIP_CHANGE_PENDING',
         'a membership change is still being committed; retry when it is done',
@@ -533,6 +533,36 @@ export class RaftCore {
     progress.applied = Math.min(reported, progress.match);
   }
 
+  /** PreVote: a pre-vote request of a higher term is answered without moving to that term. */
+  protected preVoteKeepsTerm(): boolean {
+    return true;
+  }
+
+  /** A `sync` write is acknowledged only once every voter has applied it. */
+  protected allVotersApplied(index: number): boolean {
+    return this.membership.voters.every(
+      (voter) => voter === this.id || (this.progress.get(voter)?.applied ?? 0) >= index,
+    );
+  }
+
+  /**
+   * One membership change at a time: a new one waits until the last one is committed and
+   * the leader has committed an entry of its own term.
+   */
+  protected membershipChangePending(): boolean {
+    return this.#pendingMembershipIndex > this.log.commit || !this.#committedInTerm();
+  }
+
+  /** A snapshot at or below the commit index is stale: the log already holds that history. */
+  protected snapshotIsStale(meta: SnapshotMeta): boolean {
+    return meta.index <= this.log.commit;
+  }
+
+  /** A heartbeat carries the commit index only as far as the follower is known to match. */
+  protected heartbeatCommit(progress: Progress): number {
+    return Math.min(progress.match, this.log.commit);
+  }
+
   /** The highest index this node may apply: commit, or further on a leader under async rules. */
   protected applyLimit(): number {
     if (this.#role !== 'leader') return this.log.commit;
@@ -625,7 +655,7 @@ export class RaftCore {
           this.#leaderId !== null &&
           this.#electionElapsed < this.config.electionTicks;
         if (inLease && !message.transfer) return false;
-        if (message.preVote) return true;
+        if (message.preVote && this.preVoteKeepsTerm()) return true;
       }
       if (message.type === 'vote-response' && message.preVote && message.granted) return true;
       const fromLeader =
@@ -974,7 +1004,7 @@ export class RaftCore {
         hintTerm: 0,
         applied: this.log.applied,
       });
-    if (meta.index <= this.log.commit) return accept(this.log.commit);
+    if (this.snapshotIsStale(meta)) return accept(this.log.commit);
     if (this.log.matchTerm(meta.index, meta.term)) {
       this.#commitTo(meta.index);
       return accept(this.log.commit);
@@ -1249,7 +1279,7 @@ export class RaftCore {
     for (const pending of this.#pendingProposals) {
       if (pending.index > this.log.applied) break;
       scanned++;
-      if (pending.durability === 'sync' && !this.#allVotersApplied(pending.index)) {
+      if (pending.durability === 'sync' && !this.allVotersApplied(pending.index)) {
         waiting.push(pending);
       } else {
         this.#responses.push({ index: pending.index, term: pending.term, outcome: 'acknowledged' });
@@ -1258,12 +1288,6 @@ export class RaftCore {
     if (scanned > waiting.length) {
       this.#pendingProposals = [...waiting, ...this.#pendingProposals.slice(scanned)];
     }
-  }
-
-  #allVotersApplied(index: number): boolean {
-    return this.membership.voters.every(
-      (voter) => voter === this.id || (this.progress.get(voter)?.applied ?? 0) >= index,
-    );
   }
 
   #expireProposals(): void {
@@ -1320,7 +1344,7 @@ export class RaftCore {
 
   #broadcastHeartbeat(): void {
     for (const [to, progress] of this.progress) {
-      const commit = Math.min(progress.match, this.log.commit);
+      const commit = this.heartbeatCommit(progress);
       this.#send({ type: 'heartbeat', to, commit, round: this.#readRound });
       progress.sentCommit = Math.max(progress.sentCommit, commit);
     }

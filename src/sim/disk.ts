@@ -91,6 +91,16 @@ export class SimDisk implements ReplicationStorage {
     return { writesKept: kept, writesLost: pending.length - kept, torn };
   }
 
+  /**
+   * Whether the entry at `index` of `term` is durable here: synced in the log, or covered by
+   * the snapshot (which only ever stands for committed history).
+   */
+  holdsDurably(index: number, term: number): boolean {
+    const snapshotIndex = this.#snapshot?.meta.index ?? 0;
+    if (index <= snapshotIndex) return true;
+    return this.#entries[index - snapshotIndex - 1]?.term === term;
+  }
+
   /** What a restarting node reads back. */
   load(): StoredState {
     return {

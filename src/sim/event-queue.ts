@@ -7,6 +7,13 @@ interface ScheduledEvent {
   readonly run: () => void;
 }
 
+/** Thrown when a run has used up its budget of events: it must end there, as a violation. */
+export class BudgetExceededError extends Error {
+  constructor(readonly events: number) {
+    super(`used up its budget of ${events} events`);
+  }
+}
+
 /**
  * The simulator's virtual clock and agenda: a binary min-heap of events ordered by
  * (time, seq). Ties run in the order they were scheduled, so a run is a pure function of
@@ -16,6 +23,9 @@ export class EventQueue {
   readonly #heap: ScheduledEvent[] = [];
   #seq = 0;
   #now = 0;
+  #eventsRun = 0;
+  /** Events this run may execute before `runUntil` throws `BudgetExceededError`. */
+  eventsMax = Number.POSITIVE_INFINITY;
 
   /** The virtual time in milliseconds. */
   get now(): number {
@@ -24,6 +34,11 @@ export class EventQueue {
 
   get size(): number {
     return this.#heap.length;
+  }
+
+  /** Events executed so far. */
+  get eventsRun(): number {
+    return this.#eventsRun;
   }
 
   /** Schedules `run` after `delayMs` (>= 0) of virtual time. */
@@ -45,6 +60,7 @@ export class EventQueue {
   /** Runs events until the queue is empty or the next one is later than `untilMs`. */
   runUntil(untilMs: number): void {
     while (this.#heap.length > 0 && (this.#heap[0] as ScheduledEvent).time <= untilMs) {
+      if (++this.#eventsRun > this.eventsMax) throw new BudgetExceededError(this.eventsMax);
       const event = this.#pop();
       this.#now = event.time;
       event.run();

@@ -3,10 +3,12 @@ import type { CoreConfig } from '../core/config.js';
 import type { CoreOptions, RaftCore } from '../core/core.js';
 import { TandemError } from '../core/errors.js';
 import { Prng } from '../core/prng.js';
-import { appliesBeforeSync, messagesBySync } from '../core/ready.js';
+import { appliesBeforeSync, messagesBySync, type MessagesBySync } from '../core/ready.js';
 import type {
   Durability,
+  HardState,
   Membership,
+  MembershipChange,
   Message,
   NodeId,
   ProposalOutcome,
@@ -22,13 +24,35 @@ import { emptySnapshotData, ListStore } from './state-machine.js';
 /** Builds a core; the mutation tests pass one that builds deliberately broken variants. */
 export type CoreFactory = (options: CoreOptions) => RaftCore;
 
+/**
+ * How a driver carries out a Ready. The runtime's rules come from `core/ready.ts`; the
+ * mutation tests pass broken ones to prove the checks catch a broken driver too.
+ */
+export interface DriverRules {
+  /** Which messages of a Ready leave before its writes are synced. */
+  readonly messagesBySync: (ready: Ready, durable: HardState) => MessagesBySync;
+  /** Whether the Ready's committed entries are applied (and writers answered) while it syncs. */
+  readonly appliesBeforeSync: (ready: Ready) => boolean;
+  /** Whether the core is told the Ready is done before its writes are synced (never, in the runtime). */
+  readonly advancesBeforeSync: (ready: Ready, messages: MessagesBySync) => boolean;
+}
+
+/** The rules the node runtime follows. */
+export const runtimeDriverRules: DriverRules = {
+  messagesBySync,
+  appliesBeforeSync,
+  advancesBeforeSync: () => false,
+};
+
 /** What a simulated node needs from the world around it. */
 export interface SimWorld {
   readonly queue: EventQueue;
   readonly random: Prng;
   readonly checker: Checker;
   readonly makeCore: CoreFactory;
-  readonly config: Partial<CoreConfig>;
+  readonly driver: DriverRules;
+  /** Draws how long one fsync takes, in virtual ms. */
+  fsyncDelayMs(): number;
   send(message: Message): void;
   trace(line: string): void;
   /** Told when this node becomes leader (the fault schedule may crash new leaders). */
@@ -38,16 +62,45 @@ export interface SimWorld {
 /** How a client call ended. */
 export type CallResult<T> = { ok: true; value: T } | { ok: false; error: string };
 
+/** The read consistencies of the node runtime (`node/api.ts`). */
+export type ReadConsistency = 'linearizable' | 'stale' | 'bounded' | 'ryw';
+
+/** A client read of one key. */
+export interface ReadRequest {
+  readonly key: string;
+  readonly consistency: ReadConsistency;
+  /** For `bounded`: how far this node's applied index may trail its commit index. */
+  readonly maxLagEntries: number;
+  /** For `ryw`: the index this node must have applied first. */
+  readonly afterIndex: number;
+}
+
+/** What a read returned, and whether the node believed it led when it answered. */
+export interface ReadAnswer {
+  readonly values: string[];
+  readonly servedAsLeader: boolean;
+}
+
+type ReadDone = (result: CallResult<ReadAnswer>) => void;
+
 interface WaitingRead {
   readonly index: number;
   readonly key: string;
-  readonly done: (result: CallResult<string[]>) => void;
+  readonly done: ReadDone;
+}
+
+/** How a node is built: its core's config (check-quorum differs as the runtime sets it) and compaction. */
+export interface SimNodeOptions {
+  readonly config: Partial<CoreConfig>;
+  readonly compactEveryEntries: number;
 }
 
 /** Maximum messages buffered for a paused or busy node before new ones are dropped. */
 const inboxMessagesMax = 10_000;
 /** Maximum client calls buffered for a busy node. */
 const deferredCallsMax = 1_000;
+/** Maximum reads waiting for this node to apply their index. */
+const waitingReadsMax = 1_000;
 
 /**
  * One simulated node: the core driven exactly as the runtime drives it. A Ready is written
@@ -63,8 +116,12 @@ export class SimNode {
   readonly #world: SimWorld;
   readonly #bootstrap: Membership;
   readonly #coreSeed: number;
-  readonly #fsyncMaxMs: number;
+  readonly #config: Partial<CoreConfig>;
   readonly #compactEveryEntries: number;
+  /** Syncs do not finish before this virtual time (a stalled disk). */
+  #diskStalledUntilMs = 0;
+  /** The voters when the core last advanced: a commit decided then counted them. */
+  #votersAtAdvance: readonly NodeId[] = [];
   #snapshot: { meta: SnapshotMeta; data: Uint8Array };
   #incarnation = 0;
   #awaiting: Ready | null = null;
@@ -73,23 +130,17 @@ export class SimNode {
   #deferred: (() => void)[] = [];
   #pendingTicks = 0;
   #readSeq = 0;
-  #reads = new Map<string, { key: string; done: (result: CallResult<string[]>) => void }>();
+  #reads = new Map<string, { key: string; done: ReadDone }>();
   #waitingReads: WaitingRead[] = [];
   #proposals = new Map<string, (outcome: ProposalOutcome['outcome']) => void>();
 
-  constructor(
-    id: NodeId,
-    bootstrap: Membership,
-    world: SimWorld,
-    fsyncMaxMs: number,
-    compactEveryEntries: number,
-  ) {
+  constructor(id: NodeId, bootstrap: Membership, world: SimWorld, options: SimNodeOptions) {
     this.id = id;
     this.#world = world;
     this.#bootstrap = bootstrap;
     this.#coreSeed = world.random.uint32();
-    this.#fsyncMaxMs = fsyncMaxMs;
-    this.#compactEveryEntries = compactEveryEntries;
+    this.#config = options.config;
+    this.#compactEveryEntries = options.compactEveryEntries;
     this.#snapshot = {
       meta: { index: 0, term: 0, membership: bootstrap },
       data: emptySnapshotData(),
@@ -123,12 +174,13 @@ export class SimNode {
     this.core = this.#world.makeCore({
       id: this.id,
       random: new Prng(this.#coreSeed + this.#incarnation),
-      config: this.#world.config,
+      config: this.#config,
       persisted: { ...persisted, applied: this.store.applied },
       bootstrap: this.#bootstrap,
     });
     this.#role = 'follower';
-    this.#world.checker.onRestart(this.id);
+    this.#votersAtAdvance = this.core.membership.voters;
+    this.#world.checker.onRestart(this.id, this.core.status().commit);
     this.#world.trace(`${this.id} start (applied ${this.store.applied})`);
   }
 
@@ -137,6 +189,7 @@ export class SimNode {
     assert(this.core !== null, `${this.id} is not running`);
     this.core = null;
     this.#incarnation++;
+    const awaiting = this.#awaiting;
     this.#awaiting = null;
     this.#inbox = [];
     this.#pendingTicks = 0;
@@ -146,6 +199,14 @@ export class SimNode {
     for (const call of deferred) call();
     this.#failClientCalls('node crashed');
     const damage = this.disk.crash(this.#world.random);
+    const claimed = awaiting?.softState;
+    if (claimed?.role === 'leader') {
+      // Elected in the Ready being synced (a single voter votes for itself and leads at
+      // once): if its vote did not reach the disk, it never led, and may vote again.
+      const durable = this.disk.hardState;
+      if (durable.term !== claimed.term || durable.vote !== this.id)
+        this.#world.checker.onLeaderClaimLost(this.id, claimed.term);
+    }
     this.#world.trace(
       `${this.id} crash (kept ${damage.writesKept}, lost ${damage.writesLost}${damage.torn ? ', torn' : ''})`,
     );
@@ -161,6 +222,12 @@ export class SimNode {
     this.paused = false;
     this.#world.trace(`${this.id} resume`);
     this.#pump();
+  }
+
+  /** Holds every sync of this node's disk until `untilMs` (a disk that stalls). */
+  stallDisk(untilMs: number): void {
+    this.#diskStalledUntilMs = Math.max(this.#diskStalledUntilMs, untilMs);
+    this.#world.trace(`${this.id} disk stalls until t=${untilMs}`);
   }
 
   tick(): void {
@@ -192,12 +259,60 @@ export class SimNode {
     });
   }
 
-  /** A linearizable read of `key`. */
-  read(key: string, done: (result: CallResult<string[]>) => void): void {
+  /**
+   * A client read, served as the runtime serves it: `stale` at once; `bounded` when this
+   * node's applied index is within `maxLagEntries` of its commit index and a leader is
+   * known; `ryw` once `afterIndex` is applied; `linearizable` through ReadIndex, then once
+   * that index is applied. A paused process answers nothing until it resumes.
+   */
+  read(request: ReadRequest, done: ReadDone): void {
+    if (this.core === null) return done({ ok: false, error: 'connection refused' });
+    if (request.consistency === 'linearizable') return this.#readLinearizable(request.key, done);
+    if (this.paused) return this.#call(done, () => this.#readLocally(request, done));
+    this.#readLocally(request, done);
+  }
+
+  #readLocally(request: ReadRequest, done: ReadDone): void {
+    const core = this.core as RaftCore;
+    if (request.consistency === 'bounded') {
+      const status = core.status();
+      const lag = status.commit - this.store.applied;
+      if (status.leaderId === null || lag > request.maxLagEntries) {
+        return done({ ok: false, error: 'TANDEM_NOT_CAUGHT_UP' });
+      }
+    }
+    const index = request.consistency === 'ryw' ? request.afterIndex : 0;
+    this.#serveWhenApplied(index, request.key, done);
+  }
+
+  #readLinearizable(key: string, done: ReadDone): void {
     this.#call(done, (core) => {
       const readId = `${this.id}/${this.#incarnation}/${++this.#readSeq}`;
       this.#reads.set(readId, { key, done });
       core.readIndex(readId);
+    });
+  }
+
+  #serveWhenApplied(index: number, key: string, done: ReadDone): void {
+    if (index <= this.store.applied) return this.#answerRead(key, done);
+    if (this.#waitingReads.length >= waitingReadsMax) return done({ ok: false, error: 'busy' });
+    this.#waitingReads.push({ index, key, done });
+  }
+
+  #answerRead(key: string, done: ReadDone): void {
+    done({
+      ok: true,
+      value: { values: this.store.read(key), servedAsLeader: this.#role === 'leader' },
+    });
+  }
+
+  /** A membership change through this node's core, checked against the one-at-a-time rule. */
+  changeMembers(change: MembershipChange, done: (result: CallResult<null>) => void): void {
+    this.#call(done, (core) => {
+      const before = membershipChangeState(core);
+      core.changeMembers(change);
+      this.#world.checker.onMembershipChange(this.id, core.term, before);
+      done({ ok: true, value: null });
     });
   }
 
@@ -255,12 +370,10 @@ export class SimNode {
         this.#world.trace(`${this.id} leads term ${ready.softState.term}`);
       this.#world.onLeader(this);
     }
-    this.#world.checker.onReady(
-      this.id,
-      ready,
-      (index) => core.entryAt(index),
+    this.#world.checker.onReady(this.id, ready, (index) => core.entryAt(index), [
       core.membership.voters,
-    );
+      this.#votersAtAdvance,
+    ]);
     if (ready.rollback !== null) {
       // Before the log changes: a crash after this leaves a state machine that the old log
       // re-applies up to the commit index, never one ahead of the new log.
@@ -273,19 +386,37 @@ export class SimNode {
         `${this.id} rolled its state machine back to its snapshot at ${ready.rollback.index}`,
       );
     }
-    if (ready.snapshot !== null) this.disk.saveSnapshot(ready.snapshot.meta, ready.snapshot.data);
-    const messages = messagesBySync(ready, this.disk.hardState);
+    if (ready.snapshot !== null) {
+      // As the runtime does: the snapshot is stored and the state machine restored from it
+      // before the Ready's other writes.
+      this.disk.saveSnapshot(ready.snapshot.meta, ready.snapshot.data);
+      this.store.restore(ready.snapshot.meta, ready.snapshot.data);
+      this.#snapshot = ready.snapshot;
+      this.#world.trace(`${this.id} installed snapshot at ${ready.snapshot.meta.index}`);
+    }
+    const rules = this.#world.driver;
+    const messages = rules.messagesBySync(ready, this.disk.hardState);
     this.disk.writeEntries(ready.entries);
     if (ready.hardState !== null) this.disk.writeHardState(ready.hardState);
     // A leader's appends travel while its own write syncs, as the node runtime sends them.
     for (const message of messages.beforeSync) this.#world.send(message);
     // What this Ready applies may be durable already: then it is applied while the disk
     // syncs, as the node runtime does.
-    const appliedEarly = appliesBeforeSync(ready);
+    const appliedEarly = rules.appliesBeforeSync(ready);
     if (appliedEarly) this.#applyAndAnswer(ready);
     if (!ready.mustSync) return this.#complete(ready, core, messages.afterSync, appliedEarly);
     const incarnation = this.#incarnation;
-    this.#world.queue.schedule(this.#world.random.intBetween(0, this.#fsyncMaxMs + 1), () => {
+    const delayMs = Math.max(
+      this.#world.fsyncDelayMs(),
+      this.#diskStalledUntilMs - this.#world.queue.now,
+    );
+    if (rules.advancesBeforeSync(ready, messages)) {
+      this.#world.queue.schedule(delayMs, () => {
+        if (this.#incarnation === incarnation) this.disk.sync();
+      });
+      return this.#complete(ready, core, messages.afterSync, appliedEarly);
+    }
+    this.#world.queue.schedule(delayMs, () => {
       if (this.#incarnation !== incarnation) return; // crashed while syncing
       this.disk.sync();
       this.#complete(ready, core, messages.afterSync, appliedEarly);
@@ -299,11 +430,6 @@ export class SimNode {
     messages: readonly Message[],
     appliedEarly: boolean,
   ): void {
-    if (ready.snapshot !== null) {
-      this.store.restore(ready.snapshot.meta, ready.snapshot.data);
-      this.#snapshot = ready.snapshot;
-      this.#world.trace(`${this.id} installed snapshot at ${ready.snapshot.meta.index}`);
-    }
     if (!appliedEarly) this.#applyAndAnswer(ready);
     for (const message of messages) {
       if (message.type === 'snapshot') {
@@ -325,6 +451,7 @@ export class SimNode {
     }
     this.#serveReads();
     core.advance(ready);
+    this.#votersAtAdvance = core.membership.voters;
     this.#awaiting = null;
     this.#maybeCompact(core);
   }
@@ -345,8 +472,7 @@ export class SimNode {
     if (this.#waitingReads.length === 0) return;
     const still: WaitingRead[] = [];
     for (const read of this.#waitingReads) {
-      if (read.index <= this.store.applied)
-        read.done({ ok: true, value: this.store.read(read.key) });
+      if (read.index <= this.store.applied) this.#answerRead(read.key, read.done);
       else still.push(read);
     }
     this.#waitingReads = still;
@@ -372,4 +498,25 @@ export class SimNode {
     this.#waitingReads = [];
     this.#proposals.clear();
   }
+}
+
+/** What the one-change-at-a-time rule looks at, read just before a change is proposed. */
+export interface MembershipChangeState {
+  /** The index of a membership entry beyond the commit index, or 0 when there is none. */
+  readonly uncommittedChangeIndex: number;
+  /** Whether the entry at the commit index is of the leader's own term (unknown when compacted). */
+  readonly committedInTerm: boolean;
+}
+
+function membershipChangeState(core: RaftCore): MembershipChangeState {
+  const status = core.status();
+  let uncommittedChangeIndex = 0;
+  for (let index = status.commit + 1; index <= status.lastIndex; index++) {
+    if (core.entryAt(index)?.kind === 'membership') uncommittedChangeIndex = index;
+  }
+  const atCommit = core.entryAt(status.commit);
+  return {
+    uncommittedChangeIndex,
+    committedInTerm: atCommit === undefined || atCommit.term === status.term,
+  };
 }

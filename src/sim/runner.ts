@@ -1,4 +1,4 @@
-import type { CoreFactory } from './node.js';
+import type { CoreFactory, DriverRules } from './node.js';
 import { runSimulation, type SimulationResult } from './simulator.js';
 
 /** The totals of a batch of seeds. */
@@ -18,6 +18,7 @@ export function runSeeds(options: {
   readonly from: number;
   readonly count: number;
   readonly makeCore?: CoreFactory;
+  readonly driver?: Partial<DriverRules>;
   readonly stopAtFirstFailure?: boolean;
   readonly onResult?: (result: SimulationResult) => void;
 }): BatchSummary {
@@ -30,7 +31,7 @@ export function runSeeds(options: {
   let readsCompleted = 0;
   const failedSeeds: SimulationResult[] = [];
   for (let seed = options.from; seed < options.from + options.count; seed++) {
-    const result = runSimulation({ seed, makeCore: options.makeCore });
+    const result = runSimulation({ seed, makeCore: options.makeCore, driver: options.driver });
     seeds++;
     violations += result.violations.length;
     lostAsyncWrites += result.lostAsyncWrites;

@@ -9,10 +9,17 @@ import {
   type Message,
   type NodeId,
 } from '../core/types.js';
-import { Checker, type TrackedWrite } from './checker.js';
-import { EventQueue } from './event-queue.js';
+import { Checker, type ClusterView, type TrackedWrite } from './checker.js';
+import { BudgetExceededError, EventQueue } from './event-queue.js';
 import { calmNetwork, SimNetwork } from './network.js';
-import { SimNode, type CoreFactory, type SimWorld } from './node.js';
+import {
+  runtimeDriverRules,
+  SimNode,
+  type CoreFactory,
+  type DriverRules,
+  type ReadConsistency,
+  type SimWorld,
+} from './node.js';
 import { encodeCommand } from './state-machine.js';
 
 /** How to run one seed. */
@@ -20,6 +27,10 @@ export interface SimulationOptions {
   readonly seed: number;
   /** Builds each node's core; the mutation tests pass broken variants. */
   readonly makeCore?: CoreFactory;
+  /** Overrides of the rules by which nodes carry out Readies; the mutation tests pass broken ones. */
+  readonly driver?: Partial<DriverRules>;
+  /** Events the run may execute before it fails (default `eventsPerSeedMax`). */
+  readonly eventsMax?: number;
   /** Keep a readable trace of the run (costs time; used for replays and determinism tests). */
   readonly trace?: boolean;
 }
@@ -37,6 +48,13 @@ export interface SimulationResult {
   readonly messagesSent: number;
   readonly messagesDropped: number;
   readonly virtualMs: number;
+  /** Events the run executed (its budget is `eventsPerSeedMax`). */
+  readonly events: number;
+  /** Real elections started during the fault phase, and the highest term reached then. */
+  readonly elections: number;
+  readonly highestTerm: number;
+  /** How long the healed cluster went without a leader. */
+  readonly leaderlessAfterHealMs: number;
   /** A digest of the whole trace (only with `trace`): equal seeds give equal digests. */
   readonly traceDigest: string | null;
   /** The last lines of the trace (only with `trace`). */
@@ -46,17 +64,50 @@ export interface SimulationResult {
 /** Virtual milliseconds per core tick. */
 const tickMs = 10;
 /** How long a healed cluster has to converge before that is a violation. */
-const livenessDeadlineMs = 30_000;
+const convergenceDeadlineMs = 12_000;
+/**
+ * Events one seed may execute. A seed that has not converged by then fails at once, with
+ * its replay command, instead of running on (a livelock looks like that).
+ */
+export const eventsPerSeedMax = 500_000;
+/** With PreVote, a healed cluster elects a leader within this many longest election timeouts. */
+const leaderlessAfterHealTimeoutsMax = 8;
+/**
+ * With PreVote, the fault phase holds at most this many elections per fault plus the spare
+ * (candidates of one term count apart: split votes), and reaches at most this many terms.
+ */
+const electionsPerFaultMax = 3;
+const electionsSpareMax = 20;
+const termsPerFaultMax = 2;
+const termsSpareMax = 16;
+/** After convergence the cluster settles within this many longest election timeouts (one without an election)... */
+const settleTimeoutsMax = 10;
+/** ...and then runs this many more and must hold no election. */
+const quietTimeouts = 4;
 /** Trace lines kept for a replay printout. */
 const traceLinesMax = 200_000;
 /** How long a client waits for an answer before it moves on (each client draws its own). */
 const clientTimeoutsMs = [100, 300, 1_500] as const;
 const keys = ['a', 'b', 'c'] as const;
+/** How reads are drawn: six in ten linearizable, the rest served locally. */
+const readConsistencies: readonly ReadConsistency[] = [
+  'linearizable',
+  'linearizable',
+  'linearizable',
+  'linearizable',
+  'linearizable',
+  'linearizable',
+  'stale',
+  'stale',
+  'bounded',
+  'ryw',
+];
 
-/** A workload client: it remembers which node it last found leading. */
+/** A workload client: it remembers which node it last found leading, and its last acknowledged write. */
 interface SimClient {
   knownLeader: NodeId | null;
   readonly timeoutMs: number;
+  lastAcknowledged: TrackedWrite | null;
 }
 
 /** The random shape of one run, all drawn from its seed. */
@@ -64,8 +115,13 @@ interface Plan {
   readonly voters: number;
   readonly learners: number;
   readonly durability: Durability;
+  /** The cores' config; check-quorum is set per node (see `nodeConfig`). */
   readonly config: Partial<CoreConfig>;
+  readonly checkQuorum: boolean;
+  /** Usual fsyncs take 0 to `fsyncMaxMs`; `slowFsyncPerMille` of them up to `slowFsyncMaxMs`. */
   readonly fsyncMaxMs: number;
+  readonly slowFsyncPerMille: number;
+  readonly slowFsyncMaxMs: number;
   readonly compactEveryEntries: number;
   readonly faultPhaseMs: number;
   readonly clients: number;
@@ -76,21 +132,29 @@ interface Plan {
 
 function drawPlan(random: Prng): Plan {
   const faultPhaseMs = random.intBetween(3_000, 8_000);
+  const voters = random.intBetween(1, 8);
+  const electionTicks = random.pick([6, 10, 16]);
+  // Two voters run as the runtime runs them (node/node.ts): PreVote on, check-quorum off.
+  const twoVoters = voters === 2;
   return {
-    voters: random.intBetween(1, 8),
+    voters,
     learners: random.intBetween(0, 3),
     durability: random.pick(durabilityOrder),
     config: {
-      electionTicks: 10,
-      heartbeatTicks: random.intBetween(1, 4),
+      electionTicks,
+      heartbeatTicks: random.intBetween(1, Math.floor(electionTicks / 3) + 1),
+      preVote: twoVoters || random.chance(3, 4),
       maxInflightMessages: random.pick([1, 2, 8, 64]),
       maxEntriesPerMessage: random.pick([1, 4, 16, 512]),
       maxApplyBatchEntries: random.pick([1, 8, 1024]),
-      syncTimeoutTicks: 30,
-      learnerCatchUpEntries: 8,
+      syncTimeoutTicks: random.pick([15, 30, 60]),
+      learnerCatchUpEntries: random.pick([0, 8, 64]),
       maxPendingProposals: 1_000,
     },
+    checkQuorum: !twoVoters && random.chance(3, 4),
     fsyncMaxMs: random.intBetween(0, 6),
+    slowFsyncPerMille: random.pick([0, 10, 50]),
+    slowFsyncMaxMs: random.pick([30, 80, 200]),
     compactEveryEntries: random.intBetween(8, 120),
     faultPhaseMs,
     clients: random.intBetween(1, 5),
@@ -120,19 +184,23 @@ class Simulation {
   #readsCompleted = 0;
   #nextNodeNumber: number;
   #faultPhaseOver = false;
+  #leaderlessAfterHealMs = 0;
+  #faultPhaseElections = { elections: 0, highestTerm: 0 };
 
   constructor(options: SimulationOptions) {
     this.#options = options;
     this.#random = new Prng(options.seed);
     this.#plan = drawPlan(this.#random);
-    this.#checker = new Checker(this.#plan.durability, () => this.#queue.now);
+    this.#queue.eventsMax = options.eventsMax ?? eventsPerSeedMax;
+    this.#checker = new Checker(this.#plan.durability, () => this.#queue.now, this.#clusterView());
     this.#network = new SimNetwork(this.#queue, this.#random, (message) => this.#deliver(message));
     this.#world = {
       queue: this.#queue,
       random: this.#random,
       checker: this.#checker,
       makeCore: options.makeCore ?? ((coreOptions) => new RaftCore(coreOptions)),
-      config: { ...this.#plan.config, durability: this.#plan.durability },
+      driver: { ...runtimeDriverRules, ...options.driver },
+      fsyncDelayMs: () => this.#fsyncDelayMs(),
       send: (message) => this.#send(message),
       trace: (line) => this.#trace(line),
       onLeader: (node) => this.#maybeCrashNewLeader(node),
@@ -147,23 +215,37 @@ class Simulation {
       this.#scheduleTicks();
       for (let client = 0; client < this.#plan.clients; client++) {
         const timeoutMs = this.#random.pick(clientTimeoutsMs);
-        this.#queue.schedule(client, () => this.#clientStep({ knownLeader: null, timeoutMs }));
+        this.#queue.schedule(client, () =>
+          this.#clientStep({ knownLeader: null, timeoutMs, lastAcknowledged: null }),
+        );
       }
       this.#scheduleFaults();
       this.#queue.runUntil(this.#plan.faultPhaseMs);
+      this.#faultPhaseElections = this.#checker.elections;
+      this.#checkElectionsDuringFaults();
       this.#heal();
       const converged = this.#runUntilConverged();
       if (converged === null) {
         this.#checker.fail(
-          `the healed cluster did not converge within ${livenessDeadlineMs} ms: ${this.#describeNodes()}`,
+          `the healed cluster did not converge within ${convergenceDeadlineMs} ms: ${this.#describeNodes()}`,
+          true,
         );
       } else {
+        this.#checkQuiet();
         lostAsyncWrites = this.#checker.finish(converged).lostAsyncWrites;
       }
     } catch (error) {
-      this.#checker.fail(
-        `exception: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`,
-      );
+      if (error instanceof BudgetExceededError) {
+        this.#checker.fail(
+          `the seed ${error.message} without converging: ${this.#describeNodes()}`,
+          true,
+        );
+      } else {
+        this.#checker.fail(
+          `exception: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`,
+          true,
+        );
+      }
     }
     return {
       seed: this.#options.seed,
@@ -176,6 +258,10 @@ class Simulation {
       messagesSent: this.#network.sent,
       messagesDropped: this.#network.dropped,
       virtualMs: this.#queue.now,
+      events: this.#queue.eventsRun,
+      elections: this.#faultPhaseElections.elections,
+      highestTerm: this.#faultPhaseElections.highestTerm,
+      leaderlessAfterHealMs: this.#leaderlessAfterHealMs,
       traceDigest: this.#options.trace
         ? (this.#traceHash >>> 0).toString(16).padStart(8, '0')
         : null,
@@ -183,9 +269,95 @@ class Simulation {
     };
   }
 
+  /** What the checker may look at: every node's disk, state machine and membership. */
+  #clusterView(): ClusterView {
+    return {
+      holdsDurably: (id, index, term) =>
+        this.#nodes.get(id)?.disk.holdsDurably(index, term) ?? false,
+      hasApplied: (id, write) => {
+        const store = this.#nodes.get(id)?.store;
+        return (
+          store !== undefined && store.applied >= write.index && store.contains(write.key, write.id)
+        );
+      },
+      voters: (id) => this.#nodes.get(id)?.core?.membership.voters ?? [],
+    };
+  }
+
+  #fsyncDelayMs(): number {
+    const plan = this.#plan;
+    if (this.#random.chance(plan.slowFsyncPerMille, 1000)) {
+      return this.#random.intBetween(plan.fsyncMaxMs + 1, plan.slowFsyncMaxMs + 1);
+    }
+    return this.#random.intBetween(0, plan.fsyncMaxMs + 1);
+  }
+
+  /** The longest election timeout of this run, in virtual ms (timeouts are randomized up to twice the base). */
+  get #longestElectionTimeoutMs(): number {
+    return 2 * (this.#plan.config.electionTicks as number) * tickMs;
+  }
+
+  /**
+   * The liveness measure of the fault phase. With PreVote a fault costs an election or two
+   * (a leader crashed or cut off, a transfer, a split vote); a node cut off from the
+   * leader never raises the term, so elections do not grow with the length of a fault.
+   */
+  #checkElectionsDuringFaults(): void {
+    if (this.#plan.config.preVote !== true) return;
+    const { elections, highestTerm } = this.#faultPhaseElections;
+    const electionsBound = electionsPerFaultMax * this.#faults + electionsSpareMax;
+    const termsBound = termsPerFaultMax * this.#faults + termsSpareMax;
+    if (elections > electionsBound || highestTerm > termsBound) {
+      this.#checker.fail(
+        `${elections} elections and ${highestTerm} terms during ${this.#faults} faults (at most ${electionsBound} and ${termsBound} with PreVote)`,
+      );
+    }
+  }
+
+  /**
+   * A healed, converged cluster on a calm network settles and then holds no election
+   * (with PreVote). An election under way at convergence may take a few rounds (split
+   * votes), and a transfer asked for during the faults may still complete: the cluster
+   * gets `settleTimeoutsMax` longest election timeouts to go one of them without an election.
+   */
+  #checkQuiet(): void {
+    if (this.#plan.config.preVote !== true) return;
+    const windowMs = this.#longestElectionTimeoutMs;
+    let settled = false;
+    for (let window = 0; window < settleTimeoutsMax && !settled; window++) {
+      const before = this.#checker.elections.elections;
+      this.#queue.runUntil(this.#queue.now + windowMs);
+      settled = this.#checker.elections.elections === before;
+    }
+    if (!settled) {
+      this.#checker.fail(
+        `the healed cluster was still holding elections ${settleTimeoutsMax} election timeouts after converging`,
+      );
+      return;
+    }
+    const before = this.#checker.elections;
+    this.#queue.runUntil(this.#queue.now + quietTimeouts * windowMs);
+    const after = this.#checker.elections;
+    if (after.elections !== before.elections) {
+      this.#checker.fail(
+        `the healed cluster held ${after.elections - before.elections} elections on a calm network after settling (term ${before.highestTerm} to ${after.highestTerm})`,
+      );
+    }
+  }
+
   #describePlan(): string {
     const plan = this.#plan;
-    return `${plan.voters} voters + ${plan.learners} learners, ${plan.durability}, ${plan.clients} clients, ${plan.faultPhaseMs} ms of faults`;
+    const config = plan.config;
+    const checkQuorum =
+      plan.voters === 2
+        ? 'check-quorum off (two voters)'
+        : `check-quorum ${plan.checkQuorum ? 'on' : 'off'}`;
+    return (
+      `${plan.voters} voters + ${plan.learners} learners, ${plan.durability}, ` +
+      `PreVote ${config.preVote === true ? 'on' : 'off'}, ${checkQuorum}, ` +
+      `election ${config.electionTicks} ticks, sync timeout ${config.syncTimeoutTicks} ticks, ` +
+      `${plan.clients} clients, ${plan.faultPhaseMs} ms of faults`
+    );
   }
 
   // ---------------------------------------------------------------- setup
@@ -196,20 +368,29 @@ class Simulation {
       (n) => `n${n}`,
     );
     const membership: Membership = { voters, learners };
-    for (const id of [...voters, ...learners]) this.#addNode(id, membership);
+    for (const id of voters) this.#addNode(id, membership, false);
+    for (const id of learners) this.#addNode(id, membership, true);
   }
 
-  #addNode(id: NodeId, bootstrap: Membership): SimNode {
-    const node = new SimNode(
-      id,
-      bootstrap,
-      this.#world,
-      this.#plan.fsyncMaxMs,
-      this.#plan.compactEveryEntries,
-    );
+  /** Starts a node; `joined` when it joins a running cluster (as learners do) rather than founding it. */
+  #addNode(id: NodeId, bootstrap: Membership, joined: boolean): SimNode {
+    const node = new SimNode(id, bootstrap, this.#world, {
+      config: this.#nodeConfig(joined),
+      compactEveryEntries: this.#plan.compactEveryEntries,
+    });
     this.#nodes.set(id, node);
     node.start();
     return node;
+  }
+
+  /**
+   * A node's core config, as the runtime builds it: a founding voter of a two-voter cluster
+   * runs without check-quorum, a node that joined later with it; otherwise as drawn (an
+   * operator's setting applies to every node).
+   */
+  #nodeConfig(joined: boolean): Partial<CoreConfig> {
+    const checkQuorum = this.#plan.voters === 2 ? joined : this.#plan.checkQuorum;
+    return { ...this.#plan.config, checkQuorum, durability: this.#plan.durability };
   }
 
   #scheduleTicks(): void {
@@ -275,11 +456,11 @@ class Simulation {
       this.#queue.schedule(this.#random.intBetween(0, 30), () => this.#clientStep(client));
     };
     this.#queue.schedule(client.timeoutMs, () => next('timeout'));
-    if (this.#random.chance(3, 5)) this.#clientWrite(node, next);
-    else this.#clientRead(node, next);
+    if (this.#random.chance(3, 5)) this.#clientWrite(client, node, next);
+    else this.#clientRead(client, node, next);
   }
 
-  #clientWrite(node: SimNode, next: (error?: string) => void): void {
+  #clientWrite(client: SimClient, node: SimNode, next: (error?: string) => void): void {
     const key = this.#random.pick(keys);
     const id = `w${++this.#writeSeq}`;
     const data = encodeCommand({ key, value: id });
@@ -301,6 +482,8 @@ class Simulation {
           term: receipt.term,
           data,
           durability,
+          leader: node.id,
+          votersAtPropose: node.core?.membership.voters ?? [],
           ackedAtMs: null,
         };
         this.#checker.writes.push(tracked);
@@ -309,6 +492,7 @@ class Simulation {
       (result) => {
         if (result.ok && result.value === 'acknowledged' && tracked !== null) {
           this.#checker.onAcknowledged(tracked);
+          client.lastAcknowledged = tracked;
           this.#trace(`client ${id} acknowledged`);
         }
         next(result.ok ? undefined : result.error);
@@ -316,18 +500,30 @@ class Simulation {
     );
   }
 
-  #clientRead(node: SimNode, next: (error?: string) => void): void {
-    const key = this.#random.pick(keys);
+  #clientRead(client: SimClient, node: SimNode, next: (error?: string) => void): void {
+    const consistency = this.#random.pick(readConsistencies);
+    const ownWrite = consistency === 'ryw' ? client.lastAcknowledged : null;
+    // A ryw read reads the key of the client's own last write, to see it there.
+    const key = ownWrite?.key ?? this.#random.pick(keys);
     const startedAtMs = this.#queue.now;
-    node.read(key, (result) => {
+    const request = {
+      key,
+      consistency,
+      maxLagEntries: this.#random.pick([0, 2, 16]),
+      afterIndex: ownWrite?.index ?? 0,
+    };
+    node.read(request, (result) => {
       if (result.ok) {
         this.#readsCompleted++;
         this.#checker.onRead({
           key,
           node: node.id,
+          consistency,
+          servedAsLeader: result.value.servedAsLeader,
           startedAtMs,
           finishedAtMs: this.#queue.now,
-          values: result.value,
+          values: result.value.values,
+          ownWrite,
         });
       }
       next(result.ok ? undefined : result.error);
@@ -354,6 +550,8 @@ class Simulation {
       'network',
       'transfer',
       'membership',
+      'membership-burst',
+      'disk-stall',
     ] as const;
     const kind = this.#random.pick(kinds);
     this.#faults++;
@@ -412,6 +610,15 @@ class Simulation {
         return this.#transferLeadership();
       case 'membership':
         return this.#changeMembership();
+      case 'membership-burst':
+        return this.#membershipBurst();
+      case 'disk-stall': {
+        if (upNodes.length === 0) return;
+        // Stalls end with the fault phase: healing gives every disk back.
+        const untilMs = this.#queue.now + this.#random.intBetween(30, 1_500);
+        this.#random.pick(upNodes).stallDisk(Math.min(untilMs, this.#plan.faultPhaseMs));
+        return;
+      }
     }
   }
 
@@ -459,28 +666,29 @@ class Simulation {
     const choice = this.#random.intBetween(0, 3);
     if (choice === 0 && this.#nodes.size < 10) {
       const id = `n${this.#nextNodeNumber++}`;
-      this.#addNode(id, { voters: [], learners: [] });
+      this.#addNode(id, { voters: [], learners: [] }, true);
       this.#trace(`operator: add learner ${id}`);
-      leader.admin(
-        (core) => core.changeMembers({ type: 'add-learner', id }),
-        (result) => this.#traceAdmin(result),
-      );
+      leader.changeMembers({ type: 'add-learner', id }, (result) => this.#traceAdmin(result));
     } else if (choice === 1 && membership.learners.length > 0) {
       const id = this.#random.pick(membership.learners);
       this.#trace(`operator: promote ${id}`);
-      leader.admin(
-        (core) => core.changeMembers({ type: 'add-voter', id }),
-        (result) => this.#traceAdmin(result),
-      );
+      leader.changeMembers({ type: 'add-voter', id }, (result) => this.#traceAdmin(result));
     } else if (choice === 2) {
       const others = allMembers(membership).filter((id) => id !== leader.id);
       if (others.length === 0) return;
       const id = this.#random.pick(others);
       this.#trace(`operator: remove ${id}`);
-      leader.admin(
-        (core) => core.changeMembers({ type: 'remove', id }),
-        (result) => this.#traceAdmin(result),
-      );
+      leader.changeMembers({ type: 'remove', id }, (result) => this.#traceAdmin(result));
+    }
+  }
+
+  /** Two to four membership changes within a few ms, as a script or an impatient operator sends them. */
+  #membershipBurst(): void {
+    const changes = this.#random.intBetween(2, 5);
+    for (let i = 0; i < changes; i++) {
+      this.#queue.schedule(this.#random.intBetween(0, 20), () => {
+        if (!this.#faultPhaseOver) this.#changeMembership();
+      });
     }
   }
 
@@ -501,13 +709,23 @@ class Simulation {
     this.#trace('healed: every node up, network calm');
   }
 
-  /** Runs until every member applied the leader's whole log and holds the same state; the final lists. */
+  /**
+   * Runs until every member applied the leader's whole log and holds the same state; the
+   * final lists. With PreVote the healed cluster must elect a leader within a bound.
+   */
   #runUntilConverged(): Map<string, string[]> | null {
-    const deadline = this.#queue.now + livenessDeadlineMs;
+    const healedAtMs = this.#queue.now;
+    const deadline = healedAtMs + convergenceDeadlineMs;
+    let leaderSeen = false;
     while (this.#queue.now < deadline) {
-      this.#queue.runUntil(this.#queue.now + 100);
+      this.#queue.runUntil(this.#queue.now + (leaderSeen ? 100 : tickMs));
       const leader = this.#leader();
       if (leader === null) continue;
+      if (!leaderSeen) {
+        leaderSeen = true;
+        this.#leaderlessAfterHealMs = this.#queue.now - healedAtMs;
+        this.#checkLeaderlessAfterHeal();
+      }
       const status = (leader.core as RaftCore).status();
       if (status.commit !== status.lastIndex || leader.store.applied !== status.commit) continue;
       const image = leader.store.image();
@@ -524,6 +742,16 @@ class Simulation {
       return new Map(keys.map((key) => [key, leader.store.read(key)]));
     }
     return null;
+  }
+
+  #checkLeaderlessAfterHeal(): void {
+    if (this.#plan.config.preVote !== true) return;
+    const boundMs = leaderlessAfterHealTimeoutsMax * this.#longestElectionTimeoutMs;
+    if (this.#leaderlessAfterHealMs > boundMs) {
+      this.#checker.fail(
+        `the healed cluster had no leader for ${this.#leaderlessAfterHealMs} ms (at most ${boundMs} with PreVote)`,
+      );
+    }
   }
 
   #describeNodes(): string {

@@ -58,6 +58,11 @@ export class ListStore {
     return [...(this.#lists.get(key) ?? [])];
   }
 
+  /** Whether the list at `key` holds `value` (no copy). */
+  contains(key: string, value: string): boolean {
+    return this.#lists.get(key)?.includes(value) ?? false;
+  }
+
   /** A canonical image of the state, for snapshots and convergence checks. */
   image(): string {
     const keys = [...this.#lists.keys()].sort();

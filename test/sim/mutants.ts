@@ -1,9 +1,14 @@
 /**
- * Deliberately broken variants of the core. Each breaks one rule the simulator's
- * invariants exist to protect; `npm run sim:mutants` proves that the simulator catches
- * every one. They live in test code only: the product never builds them.
+ * Deliberately broken variants of the core and of the driver. Each breaks one rule the
+ * simulator's invariants exist to protect; `npm run sim:mutants` proves that the simulator
+ * catches every one. They live in test code only: the product never builds them.
  */
 import { RaftCore, type CoreOptions } from '../../src/core/core.js';
+import type { Progress } from '../../src/core/progress.js';
+import { appliesBeforeSync, messagesBySync, type MessagesBySync } from '../../src/core/ready.js';
+import type { Entry, HardState, Message, Ready, SnapshotMeta } from '../../src/core/types.js';
+import type { DriverRules } from '../../src/sim/node.js';
+import { runSimulation, type SimulationResult } from '../../src/sim/simulator.js';
 
 /** Grants votes without Raft's election restriction (the log up-to-date check). */
 class VoteWithoutLogCheck extends RaftCore {
@@ -33,11 +38,76 @@ class ApplyBeforeCommit extends RaftCore {
   }
 }
 
-/** A named mutant and how to build it. */
+/** A node that moves to the term of a pre-vote request it receives: PreVote that disrupts. */
+class PreVoteRaisesTerm extends RaftCore {
+  protected override preVoteKeepsTerm(): boolean {
+    return false;
+  }
+}
+
+/** Acknowledges a `sync` write once the leader applied it, without waiting for every voter. */
+class SyncWithoutEveryVoter extends RaftCore {
+  protected override allVotersApplied(): boolean {
+    return true;
+  }
+}
+
+/** Lets a membership change begin while another is uncommitted. */
+class TwoMembershipChanges extends RaftCore {
+  protected override membershipChangePending(): boolean {
+    return false;
+  }
+}
+
+/** Installs a leader's snapshot even at or below its own commit index. */
+class SnapshotAtOrBelowCommit extends RaftCore {
+  protected override snapshotIsStale(_meta: SnapshotMeta): boolean {
+    return false;
+  }
+}
+
+/** A leader that applies and acknowledges semi-sync entries alone, as if they were async. */
+class SemiSyncWithoutReplica extends RaftCore {
+  protected override applyLimit(): number {
+    let limit = super.applyLimit();
+    if (this.role !== 'leader') return limit;
+    const local = (entry: Entry | undefined): boolean =>
+      entry?.durability === 'async' || entry?.durability === 'semi-sync';
+    while (limit < this.log.stableIndex() && local(this.log.entry(limit + 1))) limit++;
+    return limit;
+  }
+}
+
+/** Heartbeats carry the leader's whole commit index, beyond what the follower is known to match. */
+class HeartbeatCommitBeyondMatch extends RaftCore {
+  protected override heartbeatCommit(_progress: Progress): number {
+    return this.log.commit;
+  }
+}
+
+/**
+ * `messagesBySync` broken: a Ready that keeps the term and vote sends its append answers
+ * before its writes are synced, so the leader counts entries the follower may still lose.
+ */
+function appendAnswersBeforeSync(ready: Ready, durable: HardState): MessagesBySync {
+  const split = messagesBySync(ready, durable);
+  const keepsTermAndVote =
+    ready.hardState === null ||
+    (ready.hardState.term === durable.term && ready.hardState.vote === durable.vote);
+  if (!keepsTermAndVote || ready.snapshot !== null || ready.rollback !== null) return split;
+  const early = (message: Message): boolean => message.type === 'append-response';
+  return {
+    beforeSync: [...split.beforeSync, ...split.afterSync.filter(early)],
+    afterSync: split.afterSync.filter((message) => !early(message)),
+  };
+}
+
+/** A named mutant: a broken core, a broken driver rule, or both. */
 export interface Mutant {
   readonly name: string;
   readonly description: string;
-  readonly makeCore: (options: CoreOptions) => RaftCore;
+  readonly makeCore?: (options: CoreOptions) => RaftCore;
+  readonly driver?: Partial<DriverRules>;
 }
 
 /** Every mutant the simulator must catch. */
@@ -62,4 +132,82 @@ export const mutants: readonly Mutant[] = [
     description: 'a follower that applies before the entry commits',
     makeCore: (options) => new ApplyBeforeCommit(options),
   },
+  {
+    name: 'pre-vote-raises-term',
+    description: 'a pre-vote request that moves its receiver to the next term',
+    makeCore: (options) => new PreVoteRaisesTerm(options),
+  },
+  {
+    name: 'sync-without-every-voter',
+    description: 'a sync write acknowledged before every voter applied it',
+    makeCore: (options) => new SyncWithoutEveryVoter(options),
+  },
+  {
+    name: 'two-membership-changes',
+    description: 'a membership change begun while another is uncommitted',
+    makeCore: (options) => new TwoMembershipChanges(options),
+  },
+  {
+    name: 'snapshot-at-or-below-commit',
+    description: 'a snapshot installed at or below the commit index',
+    makeCore: (options) => new SnapshotAtOrBelowCommit(options),
+  },
+  {
+    name: 'semi-sync-without-replica',
+    description: 'a semi-sync write acknowledged before any replica has it',
+    makeCore: (options) => new SemiSyncWithoutReplica(options),
+  },
+  {
+    name: 'heartbeat-commit-beyond-match',
+    description: "a heartbeat that commits entries the follower's log may not share",
+    makeCore: (options) => new HeartbeatCommitBeyondMatch(options),
+  },
+  {
+    name: 'follower-acks-before-fsync',
+    description: 'a follower that acknowledges an append before its fsync',
+    driver: { messagesBySync: appendAnswersBeforeSync },
+  },
+  {
+    name: 'leader-counts-own-unsynced',
+    description: 'a leader that counts and applies its own entries before they are synced',
+    driver: {
+      advancesBeforeSync: (_ready, messages) => messages.afterSync.length === 0,
+    },
+  },
+  {
+    name: 'applies-before-fsync',
+    description: 'a node that applies entries while the fsync that makes them durable runs',
+    driver: {
+      appliesBeforeSync: (ready) =>
+        appliesBeforeSync(ready) ||
+        (ready.mustSync && ready.snapshot === null && ready.rollback === null),
+    },
+  },
 ];
+
+/** How a search for a seed that catches a mutant ended. */
+export interface MutantSearch {
+  /** The first seed that fails against the mutant and passes against the real core, if any. */
+  readonly caught: SimulationResult | null;
+  readonly seedsRun: number;
+  /** Seeds that failed against the real core as well (they prove nothing about the mutant). */
+  readonly seedsFailingAnyway: readonly number[];
+}
+
+/**
+ * Runs seeds `from ..` against the mutant until one catches it. A seed counts only if the
+ * real core passes it: a seed that finds a bug of the real core says nothing of the mutant.
+ */
+export function findCatchingSeed(mutant: Mutant, from: number, maxSeeds: number): MutantSearch {
+  const seedsFailingAnyway: number[] = [];
+  for (let seed = from; seed < from + maxSeeds; seed++) {
+    const result = runSimulation({ seed, makeCore: mutant.makeCore, driver: mutant.driver });
+    if (result.violations.length === 0) continue;
+    if (runSimulation({ seed }).violations.length > 0) {
+      seedsFailingAnyway.push(seed);
+      continue;
+    }
+    return { caught: result, seedsRun: seed - from + 1, seedsFailingAnyway };
+  }
+  return { caught: null, seedsRun: maxSeeds, seedsFailingAnyway };
+}
