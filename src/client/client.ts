@@ -221,6 +221,8 @@ export class TandemClient extends EventEmitter<ClientEvents> {
   #roundRobin = 0;
   /** The highest log index a write of this client returned: `after` for `ryw` reads. */
   #lastWriteIndex = 0;
+  /** The term of that write (0 when the node did not say): `afterTerm` for `ryw` reads. */
+  #lastWriteTerm = 0;
   readonly #lanes: Lane[] = [];
   readonly #laneWaiters: ((lane: Lane) => void)[] = [];
   #pending = 0;
@@ -410,9 +412,10 @@ export class TandemClient extends EventEmitter<ClientEvents> {
           body,
           sessionHeaders,
           options.signal,
-        )) as { index?: number };
+        )) as { index?: number; term?: number };
         if (typeof answer.index === 'number' && answer.index > this.#lastWriteIndex) {
           this.#lastWriteIndex = answer.index;
+          this.#lastWriteTerm = typeof answer.term === 'number' ? answer.term : 0;
         }
         return answer;
       } finally {
@@ -574,7 +577,10 @@ export class TandemClient extends EventEmitter<ClientEvents> {
   #levelParams(options: ReadCallOptions): Record<string, string> {
     const consistency: Consistency = options.consistency ?? this.#options.consistency;
     const params: Record<string, string> = { consistency };
-    if (consistency === 'ryw') params.after = String(this.#lastWriteIndex);
+    if (consistency === 'ryw') {
+      params.after = String(this.#lastWriteIndex);
+      if (this.#lastWriteTerm > 0) params.afterTerm = String(this.#lastWriteTerm);
+    }
     if (consistency === 'bounded') {
       params.maxLag = String(options.maxLagEntries ?? this.#options.maxLagEntries);
     }
@@ -584,6 +590,7 @@ export class TandemClient extends EventEmitter<ClientEvents> {
   #levelBody(params: Record<string, string>): Record<string, unknown> {
     const body: Record<string, unknown> = { consistency: params.consistency };
     if (params.after !== undefined) body.after = Number(params.after);
+    if (params.afterTerm !== undefined) body.afterTerm = Number(params.afterTerm);
     if (params.maxLag !== undefined) body.maxLag = Number(params.maxLag);
     return body;
   }

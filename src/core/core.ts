@@ -232,6 +232,14 @@ export class RaftCore {
     return this.#removedAt;
   }
 
+  /**
+   * Whether the next Ready rolls the state machine back (it holds entries that may never
+   * commit): until the driver has carried that out, it must serve no read from it.
+   */
+  get rollbackPending(): boolean {
+    return this.#rollback !== null;
+  }
+
   /** The membership in force: the latest one in the log. */
   get membership(): Membership {
     return (
@@ -432,6 +440,17 @@ export class RaftCore {
     return this.log.entry(index);
   }
 
+  /**
+   * Whether a read-your-writes read for the write at (`index`, `term`) may be served here
+   * once `index` is applied: this node's log holds that very entry, or its entry at `index`
+   * is committed (then it is the write, or the write was lost at failover and never will
+   * be there). A deposed leader's log may hold another, uncommitted entry at that index (its
+   * own async tail): showing its state would miss the caller's write, so the read waits.
+   */
+  settledWrite(index: number, term: number): boolean {
+    return index <= this.log.commit || this.log.term(index) === term;
+  }
+
   /** Whether `ready()` has anything for the driver. */
   hasReady(): boolean {
     const hardState = this.#hardState();
@@ -531,6 +550,19 @@ export class RaftCore {
    */
   protected recordApplied(progress: Progress, reported: number): void {
     progress.applied = Math.min(reported, progress.match);
+  }
+
+  /** A leader that stops leading rolls back what it applied beyond the commit index. */
+  protected rollsBackWhenDeposed(): boolean {
+    return true;
+  }
+
+  /** A semi-sync entry beyond the commit index needs another voter's durable copy. */
+  protected semiSyncReplicated(index: number): boolean {
+    // A learner never takes over, so only another voter's copy survives this leader.
+    return this.membership.voters.some(
+      (voter) => voter !== this.id && (this.progress.get(voter)?.match ?? 0) >= index,
+    );
   }
 
   /** PreVote: a pre-vote request of a higher term is answered without moving to that term. */
@@ -744,7 +776,9 @@ export class RaftCore {
     // A follower serves only committed state. As leader this node may have applied an
     // async or semi-sync tail that never committed: go back to the latest snapshot (at or
     // below the commit index) before anything is served, and re-apply what is committed.
-    if (this.log.applied > this.log.commit) this.#rollBackStateMachine();
+    if (this.log.applied > this.log.commit && this.rollsBackWhenDeposed()) {
+      this.#rollBackStateMachine();
+    }
   }
 
   #becomeLeader(): void {
@@ -1169,11 +1203,7 @@ export class RaftCore {
   /** Whether `entry`, beyond the safe commit index, may be applied by this leader under its own rule. */
   #locallyCommittable(entry: Entry): boolean {
     if (entry.durability === 'async') return true;
-    if (entry.durability !== 'semi-sync') return false;
-    // A learner never takes over, so only another voter's copy survives this leader.
-    return this.membership.voters.some(
-      (voter) => voter !== this.id && (this.progress.get(voter)?.match ?? 0) >= entry.index,
-    );
+    return entry.durability === 'semi-sync' && this.semiSyncReplicated(entry.index);
   }
 
   #applyLimit(): number {

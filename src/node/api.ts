@@ -19,6 +19,12 @@ export interface ReadOptions {
   readonly consistency: Consistency;
   /** For `ryw`: the index this node must have applied first; absent, `ryw` is linearizable. */
   readonly afterIndex?: number;
+  /**
+   * For `ryw`: the term of that write, when known. The read then also waits until this
+   * node's log holds that very entry, not another one at the same index (a deposed
+   * leader's tail).
+   */
+  readonly afterTerm?: number;
   /** For `bounded`: the most entries this node may trail the leader by. */
   readonly maxLagEntries?: number;
   /** Abandon the wait after this long with `TANDEM_SYNC_TIMEOUT`. */

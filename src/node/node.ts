@@ -100,6 +100,8 @@ interface PendingWrite {
 
 interface PendingRead {
   readonly index: number;
+  /** The term of the entry at `index` the read waits for, when the caller knows it. */
+  readonly term: number | undefined;
   readonly run: () => void;
   readonly fail: (error: unknown) => void;
   /** For a linearizable read: called with the read index once the leader gave it. */
@@ -417,7 +419,7 @@ class TandemNode implements RunningNode {
       this.#failure !== null ||
       this.#storeDown ||
       this.#closed ||
-      this.#rollingBack ||
+      this.#holdsReads() ||
       this.#core.removedAt > 0
     ) {
       return null;
@@ -427,7 +429,7 @@ class TandemNode implements RunningNode {
       options.consistency === 'stale' ||
       (options.consistency === 'ryw' &&
         options.afterIndex !== undefined &&
-        options.afterIndex <= appliedIndex);
+        this.#holdsWrite(options.afterIndex, options.afterTerm));
     return now ? { value: query(this.#store), appliedIndex } : null;
   }
 
@@ -818,7 +820,7 @@ class TandemNode implements RunningNode {
         // Without the index of the caller's last write this node cannot know which writes
         // are the caller's, so only a linearizable read keeps the promise.
         if (options.afterIndex === undefined) return this.#readLinearizable(timeoutMs, run, fail);
-        return this.#waitApplied(options.afterIndex, timeoutMs, run, fail);
+        return this.#waitApplied(options.afterIndex, timeoutMs, run, fail, options.afterTerm);
       case 'linearizable':
         return this.#readLinearizable(timeoutMs, run, fail);
     }
@@ -852,7 +854,13 @@ class TandemNode implements RunningNode {
       clearTimeout(timer);
       this.#waitApplied(index, Math.max(1, deadline - Date.now()), run, fail);
     };
-    this.#reads.set(readId, { index: 0, run, fail: failAndForget, indexKnown: runWhenApplied });
+    this.#reads.set(readId, {
+      index: 0,
+      term: undefined,
+      run,
+      fail: failAndForget,
+      indexKnown: runWhenApplied,
+    });
     this.#call(failAndForget, () => this.#core.readIndex(readId));
   }
 
@@ -879,8 +887,9 @@ class TandemNode implements RunningNode {
     timeoutMs: number,
     run: () => void,
     fail: (error: unknown) => void,
+    term?: number,
   ): void {
-    if (!this.#rollingBack && this.#store.applied.index >= index) return run();
+    if (!this.#holdsReads() && this.#holdsWrite(index, term)) return run();
     if (this.#waitingReads.length >= waitingReadsMax) {
       return fail(new TandemError('TANDEM_TOO_MANY_PENDING', 'too many reads waiting'));
     }
@@ -896,6 +905,7 @@ class TandemNode implements RunningNode {
     }, timeoutMs);
     const read: PendingRead = {
       index,
+      term,
       run: () => {
         clearTimeout(timer);
         run();
@@ -908,12 +918,28 @@ class TandemNode implements RunningNode {
     this.#waitingReads.push(read);
   }
 
+  /**
+   * Reads wait while the store holds, or is losing, entries that may never commit: a
+   * rollback the core has decided (at step-down, or at start) and until it is carried out.
+   */
+  #holdsReads(): boolean {
+    return this.#rollingBack || this.#core.rollbackPending;
+  }
+
+  /**
+   * Whether the store has applied `index` and, when `term` is known, that entry is the
+   * caller's write (not another entry at that index in a deposed leader's log).
+   */
+  #holdsWrite(index: number, term: number | undefined): boolean {
+    if (this.#store.applied.index < index) return false;
+    return term === undefined || index === 0 || this.#core.settledWrite(index, term);
+  }
+
   #serveWaitingReads(): void {
-    if (this.#waitingReads.length === 0 || this.#rollingBack) return;
-    const applied = this.#store.applied.index;
+    if (this.#waitingReads.length === 0 || this.#holdsReads()) return;
     const still: PendingRead[] = [];
     for (const read of this.#waitingReads) {
-      if (read.index <= applied) read.run();
+      if (this.#holdsWrite(read.index, read.term)) read.run();
       else still.push(read);
     }
     this.#waitingReads = still;

@@ -73,6 +73,8 @@ export interface ReadRequest {
   readonly maxLagEntries: number;
   /** For `ryw`: the index this node must have applied first. */
   readonly afterIndex: number;
+  /** For `ryw`: the term of that write, which this node's log must hold at `afterIndex`. */
+  readonly afterTerm: number;
 }
 
 /** What a read returned, and whether the node believed it led when it answered. */
@@ -85,6 +87,8 @@ type ReadDone = (result: CallResult<ReadAnswer>) => void;
 
 interface WaitingRead {
   readonly index: number;
+  /** The term the entry at `index` must have (0: any). */
+  readonly term: number;
   readonly key: string;
   readonly done: ReadDone;
 }
@@ -281,8 +285,13 @@ export class SimNode {
         return done({ ok: false, error: 'TANDEM_NOT_CAUGHT_UP' });
       }
     }
-    const index = request.consistency === 'ryw' ? request.afterIndex : 0;
-    this.#serveWhenApplied(index, request.key, done);
+    const ryw = request.consistency === 'ryw';
+    this.#serveWhenApplied(
+      ryw ? request.afterIndex : 0,
+      ryw ? request.afterTerm : 0,
+      request.key,
+      done,
+    );
   }
 
   #readLinearizable(key: string, done: ReadDone): void {
@@ -293,10 +302,17 @@ export class SimNode {
     });
   }
 
-  #serveWhenApplied(index: number, key: string, done: ReadDone): void {
-    if (index <= this.store.applied) return this.#answerRead(key, done);
+  #serveWhenApplied(index: number, term: number, key: string, done: ReadDone): void {
+    // As the runtime: nothing is read while a rollback the core decided is not yet done.
+    if (!this.#holdsReads() && this.#holdsWrite(index, term)) return this.#answerRead(key, done);
     if (this.#waitingReads.length >= waitingReadsMax) return done({ ok: false, error: 'busy' });
-    this.#waitingReads.push({ index, key, done });
+    this.#waitingReads.push({ index, term, key, done });
+  }
+
+  /** As the runtime: `index` applied and, for a ryw read, the log holds that very write. */
+  #holdsWrite(index: number, term: number): boolean {
+    if (this.store.applied < index) return false;
+    return term === 0 || index === 0 || (this.core?.settledWrite(index, term) ?? false);
   }
 
   #answerRead(key: string, done: ReadDone): void {
@@ -447,7 +463,13 @@ export class SimNode {
       if (read === undefined) continue;
       this.#reads.delete(readState.readId);
       if (readState.error !== null) read.done({ ok: false, error: readState.error });
-      else this.#waitingReads.push({ index: readState.index, key: read.key, done: read.done });
+      else
+        this.#waitingReads.push({
+          index: readState.index,
+          term: 0,
+          key: read.key,
+          done: read.done,
+        });
     }
     this.#serveReads();
     core.advance(ready);
@@ -468,11 +490,15 @@ export class SimNode {
     }
   }
 
+  #holdsReads(): boolean {
+    return this.core?.rollbackPending ?? false;
+  }
+
   #serveReads(): void {
-    if (this.#waitingReads.length === 0) return;
+    if (this.#waitingReads.length === 0 || this.#holdsReads()) return;
     const still: WaitingRead[] = [];
     for (const read of this.#waitingReads) {
-      if (read.index <= this.store.applied) this.#answerRead(read.key, read.done);
+      if (this.#holdsWrite(read.index, read.term)) this.#answerRead(read.key, read.done);
       else still.push(read);
     }
     this.#waitingReads = still;

@@ -511,6 +511,7 @@ class Simulation {
       consistency,
       maxLagEntries: this.#random.pick([0, 2, 16]),
       afterIndex: ownWrite?.index ?? 0,
+      afterTerm: ownWrite?.term ?? 0,
     };
     node.read(request, (result) => {
       if (result.ok) {

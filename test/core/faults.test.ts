@@ -379,3 +379,18 @@ test('item 3: a leader going from three voters to two reads locally only once th
   const answer = harness.node('1').readStates.find((state) => state.readId === 'local');
   assert.ok(answer === undefined || answer.error !== null, 'node 1 answered a read that misses w');
 });
+
+test('item 1: a read-your-writes read of a write at (index, term) is not served by a deposed leader holding another entry there', () => {
+  // Goal: index alone cannot tell the caller's write from a deposed leader's own async entry at the same index; the term can.
+  const harness = deposedAsyncLeader();
+  const y = harness.node('2').responses.at(-1);
+  assert.ok(y !== undefined && y.outcome === 'acknowledged');
+  const old = harness.node('1').core;
+  assert.ok(old.status().applied >= y.index, 'node 1 applied an entry at that index');
+  assert.equal(old.settledWrite(y.index, y.term), false, 'but not the write');
+  harness.heal();
+  harness.stabilize();
+  harness.tickAll(3);
+  assert.equal(old.settledWrite(y.index, y.term), true);
+  assert.deepEqual(harness.node('1').state, ['a', 'y']);
+});

@@ -85,6 +85,20 @@ class HeartbeatCommitBeyondMatch extends RaftCore {
   }
 }
 
+/** A deposed leader that keeps serving the async tail it applied beyond the commit index. */
+class StepDownKeepsTail extends RaftCore {
+  protected override rollsBackWhenDeposed(): boolean {
+    return false;
+  }
+}
+
+/** Semi-sync counting a learner's copy as the one other replica. */
+class SemiSyncCountsLearners extends RaftCore {
+  protected override semiSyncReplicated(index: number): boolean {
+    return [...this.progress.values()].some((progress) => progress.match >= index);
+  }
+}
+
 /**
  * `messagesBySync` broken: a Ready that keeps the term and vote sends its append answers
  * before its writes are synced, so the leader counts entries the follower may still lose.
@@ -161,6 +175,16 @@ export const mutants: readonly Mutant[] = [
     name: 'heartbeat-commit-beyond-match',
     description: "a heartbeat that commits entries the follower's log may not share",
     makeCore: (options) => new HeartbeatCommitBeyondMatch(options),
+  },
+  {
+    name: 'step-down-keeps-tail',
+    description: 'a deposed leader that keeps its uncommitted async tail applied',
+    makeCore: (options) => new StepDownKeepsTail(options),
+  },
+  {
+    name: 'semi-sync-counts-learners',
+    description: "a semi-sync write acknowledged on a learner's copy",
+    makeCore: (options) => new SemiSyncCountsLearners(options),
   },
   {
     name: 'follower-acks-before-fsync',

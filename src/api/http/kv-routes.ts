@@ -73,7 +73,7 @@ export function registerKvRoutes(app: FastifyInstance, node: NodeHandle): void {
     // of the entry that first applied it.
     const version = write.result?.duplicateOf ?? { index: write.index, term: write.term };
     reply.header('etag', etagOf(version));
-    return { ...bytesFields('key', key), version, index: write.index };
+    return { ...bytesFields('key', key), version, index: write.index, term: write.term };
   });
 
   app.get<{ Params: KeyParams; Querystring: ReadQuery }>(
@@ -133,7 +133,7 @@ export function registerKvRoutes(app: FastifyInstance, node: NodeHandle): void {
           `key ${describeKey(key)} is not ${what}; nothing deleted`,
         );
       }
-      return { deleted, index: write.index };
+      return { deleted, index: write.index, term: write.term };
     },
   );
 }

@@ -19,6 +19,7 @@ import {
 export interface ReadQuery {
   readonly consistency?: Consistency;
   readonly after?: string | number;
+  readonly afterTerm?: string | number;
   readonly maxLag?: string | number;
 }
 
@@ -164,10 +165,12 @@ export function readOptions(node: NodeHandle, query: ReadQuery): ReadOptions {
   const consistency =
     query.consistency ?? (node.status().role === 'leader' ? 'linearizable' : 'ryw');
   const afterIndex = indexOf(query.after, 'after');
+  const afterTerm = indexOf(query.afterTerm, 'afterTerm');
   const maxLagEntries = indexOf(query.maxLag, 'maxLag');
   return {
     consistency,
     ...(afterIndex === undefined ? {} : { afterIndex }),
+    ...(afterTerm === undefined ? {} : { afterTerm }),
     ...(maxLagEntries === undefined ? {} : { maxLagEntries }),
   };
 }

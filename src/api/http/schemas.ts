@@ -163,7 +163,7 @@ export const putKeySchema = {
   response: {
     200: {
       type: 'object',
-      properties: { ...keyFields, version, index },
+      properties: { ...keyFields, version, index, term: index },
     },
     ...errors,
   },
@@ -180,6 +180,11 @@ export const getKeySchema = {
     properties: {
       consistency,
       after: { ...indexText, description: 'For ryw: the index your last write returned.' },
+      afterTerm: {
+        ...indexText,
+        description:
+          'For ryw: the term your last write returned; the node then also waits until its log holds that very write.',
+      },
       maxLag: { ...indexText, description: 'For bounded: the most entries this node may trail.' },
     },
   },
@@ -228,7 +233,7 @@ export const deleteKeySchema = {
   },
   querystring: { type: 'object', additionalProperties: false, properties: { ack } },
   response: {
-    200: { type: 'object', properties: { deleted: { type: 'integer' }, index } },
+    200: { type: 'object', properties: { deleted: { type: 'integer' }, index, term: index } },
     ...errors,
   },
 } as const;
@@ -253,6 +258,7 @@ export const sqlSchema = {
       type: 'object',
       properties: {
         index,
+        term: index,
         results: {
           type: 'array',
           description: 'Per statement: { changes, lastInsertRowid } or { rows }.',
@@ -277,6 +283,7 @@ export const querySchema = {
       params: sqlParams,
       consistency,
       after: index,
+      afterTerm: index,
       maxLag: index,
     },
   },

@@ -58,7 +58,11 @@ function registerRoutes(app: FastifyInstance, node: NodeHandle): void {
       validateCommand(command);
       const write = await node.write(command, writeOptions(request.query.ack));
       const results = commandValue(write.result) as SqlStatementResult[];
-      return sendExact(reply, { index: write.index, results: results.map(jsonSafeRecord) });
+      return sendExact(reply, {
+        index: write.index,
+        term: write.term,
+        results: results.map(jsonSafeRecord),
+      });
     },
   );
 

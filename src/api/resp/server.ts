@@ -302,7 +302,7 @@ class Connection {
 
   /**
    * TANDEM.FORWARD cmd args...: a follower's write, run here as a write of its own
-   * session (which must not forward again), answered `[index, reply]`.
+   * session (which must not forward again), answered `[index, reply, term]`.
    */
   #forwarded(args: Args): Reply | Promise<Reply> {
     const raw = args.raw.slice(1);
@@ -321,6 +321,7 @@ class Connection {
     return Promise.resolve(this.#runAs(inner, spec, raw)).then((done) => [
       inner.lastWriteIndex,
       done,
+      inner.lastWriteTerm,
     ]);
   }
 

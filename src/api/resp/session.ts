@@ -27,6 +27,8 @@ export interface Session {
   consistency: Consistency;
   /** The log index of this connection's latest acknowledged write; reads wait for it. */
   lastWriteIndex: number;
+  /** That write's term (0 if unknown): reads also wait until the log holds that very entry. */
+  lastWriteTerm: number;
   /** Writes sent and not yet answered, and a promise settled once they all are. */
   pendingWrites: number;
   writeBarrier: Promise<unknown>;
@@ -72,6 +74,7 @@ export function newSession(
     authenticated: options.authenticated,
     consistency: 'ryw',
     lastWriteIndex: 0,
+    lastWriteTerm: 0,
     pendingWrites: 0,
     onWriteSettled: null,
     writeBarrier: Promise.resolve(),
@@ -135,7 +138,11 @@ export function readFor<T>(
 
 /** The connection's read level, with the index of its last write (read once writes settled). */
 function readOptionsOf(session: Session): ReadOptions {
-  return { consistency: session.consistency, afterIndex: session.lastWriteIndex };
+  return {
+    consistency: session.consistency,
+    afterIndex: session.lastWriteIndex,
+    ...(session.lastWriteTerm > 0 ? { afterTerm: session.lastWriteTerm } : {}),
+  };
 }
 
 async function readLater<T>(
@@ -166,8 +173,8 @@ export function writeFor(
   args: readonly Buffer[],
 ): Promise<Reply> {
   const done = context.node.write(command).then(
-    ({ index, result }) => {
-      noteIndex(session, index);
+    ({ index, term, result }) => {
+      noteIndex(session, index, term);
       return applied(result, format);
     },
     (thrown: unknown) => {
@@ -189,8 +196,10 @@ export function track(session: Session, done: Promise<Reply>): Promise<Reply> {
   return settled;
 }
 
-function noteIndex(session: Session, index: number): void {
-  if (index > session.lastWriteIndex) session.lastWriteIndex = index;
+function noteIndex(session: Session, index: number, term: number): void {
+  if (index <= session.lastWriteIndex) return;
+  session.lastWriteIndex = index;
+  session.lastWriteTerm = term;
 }
 
 /** The reply for an apply result: the command's own error text, or its value formatted. */
@@ -219,10 +228,12 @@ async function forwardWrite(
   return unwrapForwarded(session, reply);
 }
 
-/** `[index, reply]` from the leader: notes the index and returns the reply. */
+/** `[index, reply, term]` from the leader: notes the index and term and returns the reply. */
 export function unwrapForwarded(session: Session, reply: Reply): Reply {
   if (!Array.isArray(reply)) return reply; // an error reply from the leader
-  const [index, inner] = reply as readonly Reply[];
-  if (typeof index === 'number' && Number.isSafeInteger(index)) noteIndex(session, index);
+  const [index, inner, term] = reply as readonly Reply[];
+  if (typeof index === 'number' && Number.isSafeInteger(index)) {
+    noteIndex(session, index, typeof term === 'number' && Number.isSafeInteger(term) ? term : 0);
+  }
   return inner ?? null;
 }
