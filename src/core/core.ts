@@ -179,6 +179,12 @@ export class RaftCore {
   #messages: Message[] = [];
   #readStates: ReadState[] = [];
   #responses: ProposalOutcome[] = [];
+  /**
+   * Acknowledgements of committed entries that a rollback took out of the state machine
+   * before they were answered: each goes out in the Ready that applies its entry again, so
+   * that a `sync` write is never answered while a voter's state machine lacks it.
+   */
+  #responsesAwaitingReapply: ProposalOutcome[] = [];
   #snapshotToInstall: Snapshot | null = null;
   #persistedHardState: HardState;
   #reportedSoftState: SoftState;
@@ -458,6 +464,7 @@ export class RaftCore {
       this.#messages.length > 0 ||
       this.#readStates.length > 0 ||
       this.#responses.length > 0 ||
+      (this.#responsesAwaitingReapply[0]?.index ?? Infinity) <= this.log.applied ||
       this.#snapshotToInstall !== null ||
       this.#rollback !== null ||
       this.log.hasUnstableEntries() ||
@@ -475,6 +482,7 @@ export class RaftCore {
     const hardStateChanged = !sameHardState(hardState, this.#persistedHardState);
     const entries = this.log.unstableEntries();
     const snapshot = this.#snapshotToInstall;
+    const committedEntries = this.#committedEntriesToApply();
     const ready: Ready = {
       softState: sameSoftState(softState, this.#reportedSoftState) ? null : softState,
       rollback: this.#rollback,
@@ -486,14 +494,14 @@ export class RaftCore {
         snapshot !== null ||
         hardState.term !== this.#persistedHardState.term ||
         hardState.vote !== this.#persistedHardState.vote,
-      committedEntries: this.#committedEntriesToApply(),
+      committedEntries,
       messages: this.#messages.map((message) =>
         // The driver holds only its latest snapshot: name that one, even if it compacted
         // again after this message was decided.
         message.type === 'snapshot' ? { ...message, meta: this.log.snapshot } : message,
       ),
       readStates: this.#readStates,
-      responses: this.#responses,
+      responses: this.#responsesAppliedBy(committedEntries),
     };
     this.#messages = [];
     this.#readStates = [];
@@ -1014,6 +1022,31 @@ export class RaftCore {
     );
     this.#rollback = meta;
     this.log.applied = meta.index;
+    const [answerNow, awaitReapply] = partition(
+      this.#responses,
+      (response) =>
+        response.outcome !== 'acknowledged' ||
+        response.index <= meta.index ||
+        response.index > this.log.commit,
+    );
+    this.#responses = answerNow;
+    this.#responsesAwaitingReapply.push(...awaitReapply);
+    this.#responsesAwaitingReapply.sort((a, b) => a.index - b.index);
+  }
+
+  /** This Ready's answers: its own, and those awaiting a re-apply that it carries out. */
+  #responsesAppliedBy(committedEntries: readonly Entry[]): ProposalOutcome[] {
+    const appliedThrough = committedEntries.at(-1)?.index ?? this.log.applied;
+    const waiting = this.#responsesAwaitingReapply;
+    let released = 0;
+    while (
+      released < waiting.length &&
+      (waiting[released] as ProposalOutcome).index <= appliedThrough
+    )
+      released++;
+    if (released === 0) return this.#responses;
+    this.#responsesAwaitingReapply = waiting.slice(released);
+    return [...this.#responses, ...waiting.slice(0, released)];
   }
 
   #handleHeartbeat(message: HeartbeatMessage): void {
@@ -1551,6 +1584,14 @@ export class RaftCore {
       'advance() must be called before the core is used again',
     );
   }
+}
+
+/** Splits `items` into those that pass `test` and those that do not, in order. */
+function partition<T>(items: readonly T[], test: (item: T) => boolean): [T[], T[]] {
+  const pass: T[] = [];
+  const fail: T[] = [];
+  for (const item of items) (test(item) ? pass : fail).push(item);
+  return [pass, fail];
 }
 
 function sameHardState(a: HardState, b: HardState): boolean {
