@@ -152,7 +152,7 @@ test('SQL bodies and answers keep integers past 2^53 exact; other JSON reads as 
   assert.equal(written.statusCode, 200, written.body);
   assert.equal(
     written.body,
-    '{"index":7,"results":[{"rows":[{"v":9223372036854775807,"n":5,"s":"x"}]}]}',
+    '{"index":7,"term":2,"results":[{"rows":[{"v":9223372036854775807,"n":5,"s":"x"}]}]}',
   );
   const [command] = node.writes;
   assert.deepEqual(command.type === 'sql' ? command.statements[0].params : null, [
@@ -582,6 +582,7 @@ test('PUT takes a value as JSON text, as base64 or as raw bytes; the node gets t
     keyBase64: '/w==',
     version: { index: 7, term: 2 },
     index: 7,
+    term: 2,
   });
 
   const refused = [
