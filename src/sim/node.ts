@@ -271,6 +271,8 @@ export class SimNode {
    */
   read(request: ReadRequest, done: ReadDone): void {
     if (this.core === null) return done({ ok: false, error: 'connection refused' });
+    // As the runtime: a node told it was removed serves nothing.
+    if (this.core.removedAt > 0) return done({ ok: false, error: 'TANDEM_REMOVED' });
     if (request.consistency === 'linearizable') return this.#readLinearizable(request.key, done);
     if (this.paused) return this.#call(done, () => this.#readLocally(request, done));
     this.#readLocally(request, done);
