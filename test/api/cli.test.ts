@@ -3,7 +3,7 @@
  * node processes on loopback, real HTTP. No fakes.
  */
 import assert from 'node:assert/strict';
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -27,6 +27,47 @@ function temporaryDirectory(t: TestContext): string {
 /** A port offset for `tandem cluster` below the ephemeral range, different per run. */
 function portOffset(): number {
   return 10_000 + Math.floor(Math.random() * 900) * 10;
+}
+
+/** Runs `tandem cluster ARGS` to its exit (SIGINT after 30 s) and returns its status and stderr. */
+function runCluster(args: readonly string[]): Promise<{ code: number | null; stderr: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [cli, 'cluster', ...args]);
+    const timer = setTimeout(() => child.kill('SIGINT'), 30_000);
+    let stderr = '';
+    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    child.on('exit', (code) => {
+      clearTimeout(timer);
+      resolve({ code, stderr });
+    });
+  });
+}
+
+/** A `tandem cluster` process that printed its endpoints; killed when the test ends. */
+interface RunningCluster {
+  readonly child: ChildProcess;
+  /** Everything it printed so far, stdout and stderr. */
+  readonly output: () => string;
+  readonly exited: Promise<number | null>;
+}
+
+/** Starts `tandem cluster ARGS` and waits (up to 40 s) until it says how to stop it. */
+async function startCluster(t: TestContext, args: readonly string[]): Promise<RunningCluster> {
+  const child = spawn(process.execPath, [cli, 'cluster', ...args]);
+  t.after(() => child.kill('SIGKILL'));
+  let output = '';
+  child.stdout?.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  child.stderr?.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  const exited = new Promise<number | null>((resolve) => child.on('exit', resolve));
+  const deadline = Date.now() + 40_000;
+  while (!output.includes('Ctrl-C stops the cluster')) {
+    assert.ok(
+      Date.now() < deadline && child.exitCode === null,
+      `cluster did not come up:\n${output}`,
+    );
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  return { child, output: () => output, exited };
 }
 
 test('bad usage exits 2 with a message naming the setting', () => {
@@ -69,19 +110,7 @@ test('tandem cluster refuses to start when one of its ports is taken, naming it'
   await new Promise<void>((resolve) => holder.listen(9002 + offset, '127.0.0.1', resolve));
   t.after(() => holder.close());
   const dir = temporaryDirectory(t);
-  const run = await new Promise<{ code: number | null; stderr: string }>((resolve) => {
-    const child = spawn(process.execPath, [
-      cli,
-      'cluster',
-      '--dir',
-      dir,
-      '--base-port-offset',
-      String(offset),
-    ]);
-    let stderr = '';
-    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-    child.on('exit', (code) => resolve({ code, stderr }));
-  });
+  const run = await runCluster(['--dir', dir, '--base-port-offset', String(offset)]);
   assert.equal(run.code, 1);
   assert.match(
     run.stderr,
@@ -97,9 +126,7 @@ test('tandem cluster refuses a directory another cluster runs on, before startin
   // first cluster keeps serving.
   const dir = temporaryDirectory(t);
   const first = portOffset();
-  const holder = spawn(process.execPath, [
-    cli,
-    'cluster',
+  const holder = await startCluster(t, [
     '--nodes',
     '1',
     '--dir',
@@ -107,40 +134,19 @@ test('tandem cluster refuses a directory another cluster runs on, before startin
     '--base-port-offset',
     String(first),
   ]);
-  t.after(() => holder.kill('SIGKILL'));
-  let output = '';
-  holder.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
-  holder.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
-  const holderExited = new Promise<number | null>((resolve) => holder.on('exit', resolve));
-  const deadline = Date.now() + 40_000;
-  while (!output.includes('Ctrl-C stops the cluster')) {
-    assert.ok(Date.now() < deadline && holder.exitCode === null, `no cluster:\n${output}`);
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
   const logBefore = readFileSync(join(dir, 'n1.log'), 'utf8');
   const second = first + 5;
-  const run = await new Promise<{ code: number | null; stderr: string }>((resolve) => {
-    const child = spawn(process.execPath, [
-      cli,
-      'cluster',
-      '--nodes',
-      '1',
-      '--dir',
-      dir,
-      '--base-port-offset',
-      String(second),
-    ]);
-    const timer = setTimeout(() => child.kill('SIGINT'), 30_000);
-    let stderr = '';
-    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-    child.on('exit', (code) => {
-      clearTimeout(timer);
-      resolve({ code, stderr });
-    });
-  });
+  const run = await runCluster([
+    '--nodes',
+    '1',
+    '--dir',
+    dir,
+    '--base-port-offset',
+    String(second),
+  ]);
   assert.equal(run.code, 1, run.stderr);
   assert.ok(run.stderr.includes(dir), run.stderr);
-  assert.match(run.stderr, new RegExp(`PID ${holder.pid}\\b`));
+  assert.match(run.stderr, new RegExp(`PID ${holder.child.pid}\\b`));
   assert.equal(readFileSync(join(dir, 'n1.log'), 'utf8'), logBefore, 'a node was started');
   const put = await fetch(`http://127.0.0.1:${9001 + first}/v1/kv/still`, {
     method: 'PUT',
@@ -148,8 +154,8 @@ test('tandem cluster refuses a directory another cluster runs on, before startin
     body: JSON.stringify({ value: 'here' }),
   });
   assert.equal(put.status, 200);
-  holder.kill('SIGINT');
-  assert.equal(await holderExited, 0, output);
+  holder.child.kill('SIGINT');
+  assert.equal(await holder.exited, 0, holder.output());
 });
 
 test('tandem cluster refuses when a live process holds one of its node directories', async (t) => {
@@ -187,27 +193,8 @@ test('tandem cluster runs three nodes that elect, forward writes and stop cleanl
   // with exit status 0, keeping its secret private.
   const offset = portOffset();
   const dir = temporaryDirectory(t);
-  const cluster = spawn(process.execPath, [
-    cli,
-    'cluster',
-    '--dir',
-    dir,
-    '--base-port-offset',
-    String(offset),
-  ]);
-  t.after(() => cluster.kill('SIGKILL'));
-  let output = '';
-  cluster.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
-  cluster.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
-  const exited = new Promise<number | null>((resolve) => cluster.on('exit', resolve));
-  const deadline = Date.now() + 40_000;
-  while (!output.includes('Ctrl-C stops the cluster')) {
-    assert.ok(
-      Date.now() < deadline && cluster.exitCode === null,
-      `cluster did not come up:\n${output}`,
-    );
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
+  const cluster = await startCluster(t, ['--dir', dir, '--base-port-offset', String(offset)]);
+  const output = cluster.output();
   assert.match(output, new RegExp(`n3 .*http://127.0.0.1:${9003 + offset}`));
   assert.equal(statSync(join(dir, 'cluster-secret')).mode & 0o777, 0o600);
 
@@ -234,7 +221,7 @@ test('tandem cluster runs three nodes that elect, forward writes and stop cleanl
   assert.match(status.stdout, new RegExp(`^leader ${leaderId}, term \\d+, mode quorum`));
   assert.equal(status.stdout.match(/^n[1-3] +(leader|follower) /gm)?.length, 3, status.stdout);
 
-  cluster.kill('SIGINT');
-  assert.equal(await exited, 0, output);
-  assert.match(output, /stopped\n$/);
+  cluster.child.kill('SIGINT');
+  assert.equal(await cluster.exited, 0, cluster.output());
+  assert.match(cluster.output(), /stopped\n$/);
 });
