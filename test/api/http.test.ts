@@ -272,11 +272,7 @@ test('conditional headers become command fields, and a refused one never reaches
 
 test('If-None-Match reaches the leader with a forwarded write', async (t) => {
   // Goal: the create-only condition is not lost on the hop from a follower to the leader.
-  const leader = await recordingLeader(t);
-  const node = fakeNode();
-  node.onWrite = notLeader;
-  node.leaderUrl = leader.url;
-  const app = await server(t, node);
+  const { leader, app } = await forwardingFollower(t);
   const answer = await app.inject({
     method: 'PUT',
     url: '/v1/kv/k',
@@ -408,15 +404,24 @@ async function recordingLeader(t: TestContext) {
   return { url, received };
 }
 
-test('a write refused as not-leader is forwarded once, and the answer names the leader', async (t) => {
-  // Goal: method, path, query, body and If-Match reach the leader with X-Tandem-Forwarded,
-  // and the leader's status, body and ETag come back with X-Tandem-Leader.
+/**
+ * A follower's HTTP server: its node refuses writes as not leader and names the recording
+ * stand-in leader (with `leaderId` when given), where requests are forwarded.
+ */
+async function forwardingFollower(t: TestContext, leaderId?: string) {
   const leader = await recordingLeader(t);
   const node = fakeNode();
   node.onWrite = notLeader;
   node.leaderUrl = leader.url;
-  node.leaderId = 'n1';
+  if (leaderId !== undefined) node.leaderId = leaderId;
   const app = await server(t, node);
+  return { leader, node, app };
+}
+
+test('a write refused as not-leader is forwarded once, and the answer names the leader', async (t) => {
+  // Goal: method, path, query, body and If-Match reach the leader with X-Tandem-Forwarded,
+  // and the leader's status, body and ETag come back with X-Tandem-Leader.
+  const { leader, node, app } = await forwardingFollower(t, 'n1');
   const answer = await app.inject({
     method: 'PUT',
     url: '/v1/kv/greeting?ack=sync',
@@ -451,11 +456,7 @@ test('a write refused as not-leader is forwarded once, and the answer names the 
 
 test('a forwarded request that lands on a non-leader is answered, never forwarded again', async (t) => {
   // Goal: no forwarding loops: the second hop answers 421 naming the leader it believes in.
-  const leader = await recordingLeader(t);
-  const node = fakeNode();
-  node.onWrite = notLeader;
-  node.leaderUrl = leader.url;
-  const app = await server(t, node);
+  const { leader, app } = await forwardingFollower(t);
   const answer = await app.inject({
     method: 'DELETE',
     url: '/v1/kv/a',
@@ -644,12 +645,7 @@ test('GET answers text as value, other bytes as valueBase64, and raw bytes on Ac
 
 test('a raw-bytes PUT refused as not-leader reaches the leader with the same bytes and URL', async (t) => {
   // Goal: forwarding keeps an application/octet-stream body and a percent-encoded key exact.
-  const leader = await recordingLeader(t);
-  const node = fakeNode();
-  node.onWrite = notLeader;
-  node.leaderUrl = leader.url;
-  node.leaderId = 'n1';
-  const app = await server(t, node);
+  const { leader, app } = await forwardingFollower(t, 'n1');
   const bytes = Buffer.from([0x00, 0xff, 0xe9, 0x0a]);
   const answer = await app.inject({
     method: 'PUT',
