@@ -26,6 +26,7 @@ import {
   replay,
   tempDirectory,
   TestLog,
+  textKvSchema,
   type TextCommand,
 } from './helpers.js';
 import {
@@ -515,14 +516,7 @@ function textImage(t: TestContext): { meta: RestoreMeta; data: Uint8Array } {
   const db = new Database(file);
   db.exec(`
     DROP TABLE _tandem_kv;
-    CREATE TABLE _tandem_kv (
-      key TEXT PRIMARY KEY NOT NULL,
-      value TEXT NOT NULL,
-      version_index INTEGER NOT NULL,
-      version_term INTEGER NOT NULL,
-      expires_at INTEGER
-    ) STRICT;
-    CREATE INDEX _tandem_kv_expiry ON _tandem_kv (expires_at, key) WHERE expires_at IS NOT NULL;
+    ${textKvSchema}
     INSERT INTO _tandem_kv (rowid, key, value, version_index, version_term, expires_at)
       VALUES (5, 'zeta', 'naïve ☃', 1, 1, NULL), (2, 'café', '12', 2, 1, 5000);
     UPDATE _tandem_meta SET applied_index = 2, applied_term = 1 WHERE id = 1;

@@ -243,3 +243,16 @@ export function checksummedGarbage(text: string): { meta: RestoreMeta; data: Uin
   const checksum = (crc32c(data) >>> 0).toString(16).padStart(8, '0');
   return { meta: { index: 0, term: 0, checksum }, data };
 }
+
+/** The key-value table as versions before keys and values were bytes created it. */
+export const textKvSchema = `
+  CREATE TABLE _tandem_kv (
+    key TEXT PRIMARY KEY NOT NULL,
+    value TEXT NOT NULL,
+    version_index INTEGER NOT NULL,
+    version_term INTEGER NOT NULL,
+    expires_at INTEGER
+  ) STRICT;
+  CREATE INDEX _tandem_kv_expiry ON _tandem_kv (expires_at, key)
+    WHERE expires_at IS NOT NULL;
+`;

@@ -22,6 +22,7 @@ import {
   openStore,
   tempDirectory,
   TestLog,
+  textKvSchema,
 } from './helpers.js';
 
 const at = 1_000;
@@ -613,19 +614,6 @@ test('keys and values are bytes: any byte survives, and reads, INCR, APPEND and 
   const all = store.keys(b('*'), at);
   assert.deepEqual(all, [...all].sort(Buffer.compare), 'KEYS returns byte order');
 });
-
-/** The key-value table as versions before keys and values were bytes created it. */
-const textKvSchema = `
-  CREATE TABLE _tandem_kv (
-    key TEXT PRIMARY KEY NOT NULL,
-    value TEXT NOT NULL,
-    version_index INTEGER NOT NULL,
-    version_term INTEGER NOT NULL,
-    expires_at INTEGER
-  ) STRICT;
-  CREATE INDEX _tandem_kv_expiry ON _tandem_kv (expires_at, key)
-    WHERE expires_at IS NOT NULL;
-`;
 
 test('a database written when keys and values were text opens and reads the same values', (t) => {
   // Goal: a data directory of the previous version (TEXT keys and values, old log entries
