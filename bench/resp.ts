@@ -1,47 +1,74 @@
 /**
  * The Redis protocol face against Redis itself (a benchmark: figures, not pass/fail).
  *
- *   node dist/bench/resp.js [--set-requests 20000] [--get-requests 200000]
- *     [--pipelined-set-requests 200000] [--pipelined-get-requests 1000000] [--repeats 3] [--json]
+ *   node dist/bench/resp.js [--scale 1] [--repeats 3] [--only SUBSTRING] [--json]
  *
- * In one run, with redis-benchmark (50 clients, 64-byte values, 100 000 random keys),
- * without and with 16-deep pipelining, SET and GET on:
- *  - Redis 7, a primary and one replica, without persistence, beside a three-node Tandem
- *    cluster in `async` mode (target: at least 0.5x);
- *  - Redis 7, a primary and one replica with `appendonly yes` and `appendfsync always`
- *    (each write durable on one node), beside a three-node Tandem cluster in `quorum` mode
- *    (each write durable on two nodes) (target for SET: at least 1.0x).
- * Each test runs long enough to reach a steady state on both systems (GET is much faster
- * than a durable SET, so it gets more requests). Tandem is measured on its leader. Each figure is the median of `--repeats` runs; the
- * ratio is Tandem's median over Redis's.
+ * In one run, with redis-benchmark (64-byte values, 100 000 random keys), on:
+ *  - volatile: Redis 7, a primary and one replica, without persistence, beside a
+ *    three-node Tandem cluster in `async` mode;
+ *  - durable: Redis 7, a primary and one replica with `appendonly yes` and `appendfsync
+ *    always` (each write durable on each node), beside a three-node Tandem cluster in
+ *    `quorum` mode (each write durable on two nodes before it is answered).
+ * Tests: SET and GET with 50 connections, SET with one connection, SET and GET with
+ * 16-deep pipelining, GET on a follower (Tandem) and on the replica (Redis). Each test
+ * runs long enough to reach a steady state on both systems (`--scale` multiplies the
+ * requests). Besides requests per second and latency, each test reports the CPU time
+ * per request of the whole system (every Tandem node; Redis's primary and replica),
+ * read from /proc before and after. Each figure is the median of `--repeats` runs,
+ * Redis and Tandem alternately; the ratio is Tandem's median over Redis's (for CPU,
+ * Tandem's over Redis's: lower is better). `--only` keeps the tests whose name holds it.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { freePort, sleep, TestCluster } from '../test/node/cluster.js';
-import { median, parseCountOptions } from './stats.js';
+import { freePort, sleep, TestCluster, type TestNode } from '../test/node/cluster.js';
+import { median } from './stats.js';
+
+/** One redis-benchmark test. */
+interface Test {
+  readonly name: string;
+  readonly command: 'SET' | 'GET';
+  readonly clients: number;
+  readonly pipeline: number;
+  readonly requests: number;
+  /** Run against Tandem's follower and Redis's replica instead of the leader and primary. */
+  readonly replica?: boolean;
+}
+
+const tests: readonly Test[] = [
+  { name: 'SET -c 50', command: 'SET', clients: 50, pipeline: 1, requests: 50_000 },
+  { name: 'SET -c 1', command: 'SET', clients: 1, pipeline: 1, requests: 5_000 },
+  { name: 'GET -c 50', command: 'GET', clients: 50, pipeline: 1, requests: 200_000 },
+  {
+    name: 'GET -c 50 replica',
+    command: 'GET',
+    clients: 50,
+    pipeline: 1,
+    requests: 200_000,
+    replica: true,
+  },
+  { name: 'SET -c 50 -P 16', command: 'SET', clients: 50, pipeline: 16, requests: 200_000 },
+  { name: 'GET -c 50 -P 16', command: 'GET', clients: 50, pipeline: 16, requests: 1_000_000 },
+];
 
 interface Options {
-  /** Requests of each test, by test and pipeline depth. */
-  readonly requests: Readonly<
-    Record<`${(typeof tests)[number]} -P ${(typeof pipelines)[number]}`, number>
-  >;
+  readonly scale: number;
   readonly repeats: number;
+  readonly only: string | null;
   readonly json: boolean;
 }
 
-/** One redis-benchmark test's figures. */
+/** One redis-benchmark run's figures. */
 interface Figure {
   readonly requestsPerSecond: number;
   readonly p50Ms: number;
   readonly p99Ms: number;
+  /** CPU time of the whole system (every process of it) per request, in microseconds. */
+  readonly cpuUsPerRequest: number;
 }
 
 type Scenario = 'volatile' | 'durable';
-const tests = ['SET', 'GET'] as const;
-const pipelines = [1, 16] as const;
-const clients = 50;
 const valueBytes = 64;
 const keySpace = 100_000;
 
@@ -55,52 +82,74 @@ function missingPrograms(): string | null {
     : `${missing.join(', ')} not found: install the Debian packages redis-server and redis-tools`;
 }
 
+/** Clock ticks per second of /proc's CPU times (USER_HZ, 100 on Linux). */
+const userHz = 100;
+
+/** User plus system CPU time of the processes, in microseconds, from /proc. */
+function cpuMicros(pids: readonly number[]): number {
+  let ticks = 0;
+  for (const pid of pids) {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // The command name (field 2) may hold spaces; the fields after its ')' are plain.
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    ticks += Number(fields[11]) + Number(fields[12]);
+  }
+  return (ticks * 1e6) / userHz;
+}
+
 /**
- * Runs redis-benchmark for SET and GET against `port`; throws when a test gave errors
- * (redis-benchmark prints them and goes on).
+ * Runs one redis-benchmark test against `port`, measuring the CPU time of `pids`
+ * meanwhile; throws when the test gave errors (redis-benchmark prints them and goes on).
  */
-function benchmark(
-  port: number,
-  pipeline: number,
-  test: (typeof tests)[number],
-  requests: number,
-): Map<string, Figure> {
-  const args = ['-p', String(port), '-t', test.toLowerCase(), '-n', String(requests)];
-  args.push('-c', String(clients), '-d', String(valueBytes), '-r', String(keySpace));
-  args.push('-P', String(pipeline), '--csv');
+function benchmark(port: number, test: Test, scale: number, pids: readonly number[]): Figure {
+  const requests = Math.max(1, Math.round(test.requests * scale));
+  const args = ['-p', String(port), '-t', test.command.toLowerCase(), '-n', String(requests)];
+  args.push('-c', String(test.clients), '-d', String(valueBytes), '-r', String(keySpace));
+  args.push('-P', String(test.pipeline), '--csv');
+  const cpuBefore = cpuMicros(pids);
   const run = spawnSync('redis-benchmark', args, { encoding: 'utf8', timeout: 600_000 });
+  const cpu = cpuMicros(pids) - cpuBefore;
   const errors = `${run.stdout}\n${run.stderr}`
     .split('\n')
     .filter((line) => /error|ERR/i.test(line) && !line.startsWith('"'));
   if (run.status !== 0 || errors.length > 0) {
     throw new Error(`redis-benchmark on ${port} failed: ${errors.slice(0, 3).join(' / ')}`);
   }
-  const figures = new Map<string, Figure>();
   for (const line of run.stdout.split('\n')) {
     const cells = line.split(',').map((cell) => cell.replace(/"/g, ''));
-    const [test, rps, , , p50, , p99] = cells;
-    if (test === undefined || !tests.includes(test as (typeof tests)[number])) continue;
-    figures.set(test, { requestsPerSecond: Number(rps), p50Ms: Number(p50), p99Ms: Number(p99) });
+    const [name, rps, , , p50, , p99] = cells;
+    if (name !== test.command) continue;
+    return {
+      requestsPerSecond: Number(rps),
+      p50Ms: Number(p50),
+      p99Ms: Number(p99),
+      cpuUsPerRequest: Math.round((cpu / requests) * 10) / 10,
+    };
   }
-  if (!figures.has(test)) throw new Error(`redis-benchmark printed no ${test} figure`);
-  return figures;
+  throw new Error(`redis-benchmark printed no ${test.command} figure`);
 }
 
 /** A Redis primary and one replica in a directory of their own. */
 class RedisPair {
   readonly port: number;
+  readonly replicaPort: number;
   readonly #processes: ChildProcess[] = [];
   readonly #dir: string;
 
-  private constructor(port: number, dir: string) {
+  private constructor(port: number, replicaPort: number, dir: string) {
     this.port = port;
+    this.replicaPort = replicaPort;
     this.#dir = dir;
+  }
+
+  get pids(): number[] {
+    return this.#processes.map((child) => child.pid as number);
   }
 
   static async start(scenario: Scenario): Promise<RedisPair> {
     const dir = mkdtempSync(join(tmpdir(), 'tandem-bench-redis-'));
-    const pair = new RedisPair(await freePort(), dir);
-    const replicaPort = await freePort();
+    const pair = new RedisPair(await freePort(), await freePort(), dir);
+    const replicaPort = pair.replicaPort;
     const persistence =
       scenario === 'durable'
         ? ['--save', '', '--appendonly', 'yes', '--appendfsync', 'always']
@@ -141,114 +190,129 @@ class RedisPair {
   }
 }
 
-/** A three-node Tandem cluster; measured on its leader's RESP port. */
-async function startTandem(mode: string): Promise<{ cluster: TestCluster; port: number }> {
+/** A three-node Tandem cluster: its leader's and a follower's RESP ports, its node PIDs. */
+async function startTandem(
+  mode: string,
+): Promise<{ cluster: TestCluster; port: number; followerPort: number; pids: number[] }> {
   const cluster = await TestCluster.create({ nodes: 3, mode });
   cluster.startAll();
   for (const node of cluster.nodes) await cluster.up(node.id);
   const leader = await cluster.leader();
-  return { cluster, port: cluster.node(leader).respPort };
+  const follower = cluster.nodes.find((node) => node.id !== leader) as TestNode;
+  return {
+    cluster,
+    port: cluster.node(leader).respPort,
+    followerPort: follower.respPort,
+    pids: cluster.nodes.map((node) => node.process?.pid as number),
+  };
 }
-
-/** The key of one figure: `volatile SET -P 1`. */
-const figureKey = (scenario: Scenario, test: string, pipeline: number): string =>
-  `${scenario} ${test} -P ${pipeline}`;
 
 /** Measures one scenario: Redis and Tandem alternately, `repeats` times. */
 async function measure(
   options: Options,
   scenario: Scenario,
+  chosen: readonly Test[],
 ): Promise<{ redis: Map<string, Figure[]>; tandem: Map<string, Figure[]> }> {
   const redis = new Map<string, Figure[]>();
   const tandem = new Map<string, Figure[]>();
   const pair = await RedisPair.start(scenario);
-  const { cluster, port } = await startTandem(scenario === 'durable' ? 'quorum' : 'async');
-  const record = (into: Map<string, Figure[]>, figures: Map<string, Figure>, pipeline: number) => {
-    for (const [test, figure] of figures) {
-      const key = figureKey(scenario, test, pipeline);
-      into.set(key, [...(into.get(key) ?? []), figure]);
-    }
+  const tandemCluster = await startTandem(scenario === 'durable' ? 'quorum' : 'async');
+  const record = (into: Map<string, Figure[]>, test: Test, figure: Figure) => {
+    into.set(test.name, [...(into.get(test.name) ?? []), figure]);
   };
   try {
     for (let repeat = 0; repeat < options.repeats; repeat++) {
-      for (const pipeline of pipelines) {
-        // SET first: GET then reads the keys it wrote.
-        for (const test of tests) {
-          const requests = options.requests[`${test} -P ${pipeline}`];
-          record(redis, benchmark(pair.port, pipeline, test, requests), pipeline);
-          record(tandem, benchmark(port, pipeline, test, requests), pipeline);
-        }
+      // SET first: GET then reads the keys it wrote.
+      for (const test of chosen) {
+        const redisPort = test.replica === true ? pair.replicaPort : pair.port;
+        record(redis, test, benchmark(redisPort, test, options.scale, pair.pids));
+        const port = test.replica === true ? tandemCluster.followerPort : tandemCluster.port;
+        record(tandem, test, benchmark(port, test, options.scale, tandemCluster.pids));
       }
     }
   } finally {
     await pair.stop();
-    await cluster.destroy();
+    await tandemCluster.cluster.destroy();
   }
   return { redis, tandem };
 }
 
 function medianFigure(figures: readonly Figure[]): Figure {
+  const of = (pick: (figure: Figure) => number): number => median(figures.map(pick));
   return {
-    requestsPerSecond: Math.round(median(figures.map((figure) => figure.requestsPerSecond))),
-    p50Ms: median(figures.map((figure) => figure.p50Ms)),
-    p99Ms: median(figures.map((figure) => figure.p99Ms)),
+    requestsPerSecond: Math.round(of((figure) => figure.requestsPerSecond)),
+    p50Ms: of((figure) => figure.p50Ms),
+    p99Ms: of((figure) => figure.p99Ms),
+    cpuUsPerRequest: of((figure) => figure.cpuUsPerRequest),
   };
 }
 
+/** The least ratio of requests per second each test aims at, by scenario and test. */
 const targets: Record<string, number> = {
-  'volatile SET -P 1': 0.5,
-  'volatile GET -P 1': 0.5,
-  'volatile SET -P 16': 0.5,
-  'volatile GET -P 16': 0.5,
-  'durable SET -P 1': 1.0,
-  'durable SET -P 16': 1.0,
+  'volatile SET -c 50': 0.5,
+  'volatile SET -c 50 -P 16': 0.5,
+  'volatile GET -c 50': 1.0,
+  'volatile GET -c 50 replica': 1.0,
+  'durable SET -c 50': 0.5,
+  'durable SET -c 1': 0.5,
+  'durable GET -c 50': 1.0,
+  'durable GET -c 50 replica': 1.0,
 };
 
+function parseOptions(argv: readonly string[]): Options {
+  const usage = 'resp.js [--scale 1] [--repeats 3] [--only SUBSTRING] [--json]';
+  let scale = 1;
+  let repeats = 3;
+  let only: string | null = null;
+  let json = false;
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i];
+    const value = argv[i + 1];
+    if (arg === '--json') json = true;
+    else if (arg === '--scale' && Number(value) > 0) scale = Number(argv[++i]);
+    else if (arg === '--repeats' && Number.isSafeInteger(Number(value)) && Number(value) > 0)
+      repeats = Number(argv[++i]);
+    else if (arg === '--only' && value !== undefined) only = argv[++i] as string;
+    else throw new Error(`bad argument ${arg}; usage: ${usage}`);
+  }
+  return { scale, repeats, only, json };
+}
+
+interface Row {
+  readonly key: string;
+  readonly redis: Figure;
+  readonly tandem: Figure;
+  readonly ratio: number;
+  readonly cpuRatio: number;
+  readonly target: number | null;
+}
+
 async function main(): Promise<void> {
-  const counts = parseCountOptions(
-    process.argv.slice(2),
-    {
-      'set-requests': 20_000,
-      'get-requests': 200_000,
-      'pipelined-set-requests': 200_000,
-      'pipelined-get-requests': 1_000_000,
-      repeats: 3,
-    },
-    'resp.js [--set-requests 20000] [--get-requests 200000] [--pipelined-set-requests 200000] [--pipelined-get-requests 1000000] [--repeats 3] [--json]',
-  );
-  const options: Options = {
-    requests: {
-      'SET -P 1': counts['set-requests'],
-      'GET -P 1': counts['get-requests'],
-      'SET -P 16': counts['pipelined-set-requests'],
-      'GET -P 16': counts['pipelined-get-requests'],
-    },
-    repeats: counts.repeats,
-    json: counts.json,
-  };
+  const options = parseOptions(process.argv.slice(2));
   const missing = missingPrograms();
   if (missing !== null) {
     console.error(`bench:resp needs Redis to compare against: ${missing}`);
     process.exit(2);
   }
-  const rows: {
-    key: string;
-    redis: Figure;
-    tandem: Figure;
-    ratio: number;
-    target: number | null;
-  }[] = [];
+  const rows: Row[] = [];
   for (const scenario of ['volatile', 'durable'] as const) {
-    const { redis, tandem } = await measure(options, scenario);
-    for (const [key, figures] of redis) {
-      const redisFigure = medianFigure(figures);
-      const tandemFigure = medianFigure(tandem.get(key) ?? []);
+    const chosen = tests.filter(
+      (test) => options.only === null || `${scenario} ${test.name}`.includes(options.only),
+    );
+    if (chosen.length === 0) continue;
+    const { redis, tandem } = await measure(options, scenario, chosen);
+    for (const test of chosen) {
+      const redisFigure = medianFigure(redis.get(test.name) ?? []);
+      const tandemFigure = medianFigure(tandem.get(test.name) ?? []);
+      const key = `${scenario} ${test.name}`;
       rows.push({
         key,
         redis: redisFigure,
         tandem: tandemFigure,
         ratio:
           Math.round((tandemFigure.requestsPerSecond / redisFigure.requestsPerSecond) * 100) / 100,
+        cpuRatio:
+          Math.round((tandemFigure.cpuUsPerRequest / redisFigure.cpuUsPerRequest) * 10) / 10,
         target: targets[key] ?? null,
       });
     }
@@ -258,18 +322,19 @@ async function main(): Promise<void> {
     return;
   }
   console.log(
-    `redis-benchmark, ${clients} clients, ${valueBytes}-byte values, ${keySpace} keys, median of ${options.repeats}`,
+    `redis-benchmark, ${valueBytes}-byte values, ${keySpace} keys, median of ${options.repeats}`,
   );
   console.log('volatile: Redis primary + replica, no persistence | Tandem 3 nodes, async');
-  console.log('durable: Redis primary + replica, appendfsync always | Tandem 3 nodes, quorum\n');
+  console.log('durable: Redis primary + replica, appendfsync always | Tandem 3 nodes, quorum');
+  console.log('CPU: microseconds of CPU per request, all processes of the system\n');
   console.log(
-    '| test | Redis req/s | Tandem req/s | ratio | target | Redis p50 ms | Tandem p50 ms |',
+    '| test | Redis req/s | Tandem req/s | ratio | target | Redis p50 ms | Tandem p50 ms | Redis CPU us | Tandem CPU us | CPU ratio |',
   );
-  console.log('|---|---|---|---|---|---|---|');
+  console.log('|---|---|---|---|---|---|---|---|---|---|');
   for (const row of rows) {
     const target = row.target === null ? '' : `≥ ${row.target.toFixed(1)}x`;
     console.log(
-      `| ${row.key} | ${row.redis.requestsPerSecond.toLocaleString('en')} | ${row.tandem.requestsPerSecond.toLocaleString('en')} | ${row.ratio.toFixed(2)}x | ${target} | ${row.redis.p50Ms} | ${row.tandem.p50Ms} |`,
+      `| ${row.key} | ${row.redis.requestsPerSecond.toLocaleString('en')} | ${row.tandem.requestsPerSecond.toLocaleString('en')} | ${row.ratio.toFixed(2)}x | ${target} | ${row.redis.p50Ms} | ${row.tandem.p50Ms} | ${row.redis.cpuUsPerRequest} | ${row.tandem.cpuUsPerRequest} | ${row.cpuRatio.toFixed(1)}x |`,
     );
   }
 }
