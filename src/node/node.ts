@@ -1,6 +1,6 @@
 import { crc32c } from '@node-rs/crc32';
 import { randomInt } from 'node:crypto';
-import { readFile, writeFile } from 'node:fs/promises';
+import { readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { assert } from '../core/assert.js';
@@ -50,7 +50,10 @@ export type StoreLocation =
 /** Everything a node needs to start. */
 export interface NodeConfig {
   readonly id: NodeId;
-  /** The node's data directory: `raft/` (log, hard state, snapshots) and `state.db`. */
+  /**
+   * The node's data directory: `raft/` (log, hard state, snapshots), and the store's
+   * scratch directory for the images it takes and receives.
+   */
   readonly dir: string;
   readonly clusterId: string;
   readonly clusterSecret: string;
@@ -71,7 +74,7 @@ export interface NodeConfig {
   readonly join: boolean;
   /** Wall-clock length of one core tick (default 50 ms: heartbeats every 50 ms, elections after 0.5 to 1 s). */
   readonly tickMs?: number;
-  /** Where the state machine lives (default SQLite, `state.db` in `dir`). */
+  /** Where the state machine lives (default SQLite, in memory, rebuilt at start from the log). */
   readonly store?: StoreLocation;
   /** Entries applied between two snapshots of the state machine (log compaction). */
   readonly snapshotEveryEntries?: number;
@@ -235,11 +238,27 @@ function advertisedHttpUrl(config: NodeConfig): string {
 /** Opens the node's state machine where its configuration says. */
 async function openStore(config: NodeConfig): Promise<NodeStore> {
   const location = config.store ?? { kind: 'sqlite' };
-  if (location.kind === 'sqlite') return SqliteStore.open(join(config.dir, 'state.db'));
+  if (location.kind === 'sqlite') {
+    await removeLegacyDatabase(config.dir, config.logger);
+    return SqliteStore.open(join(config.dir, 'state'));
+  }
   return PostgresStore.open(location.url, {
     clusterId: config.clusterId,
     snapshotsDirectory: join(config.dir, 'postgres-snapshots'),
   });
+}
+
+/**
+ * Older builds kept the SQLite store in `state.db` on disk. The store is now rebuilt at
+ * start from the latest snapshot and the log (which hold everything the file did), so
+ * the file and its WAL only take space.
+ */
+async function removeLegacyDatabase(dir: string, logger: Logger): Promise<void> {
+  const names = ['state.db', 'state.db-wal', 'state.db-shm', 'state.db-snapshots'];
+  const present = (await readdir(dir)).filter((name) => names.includes(name));
+  if (present.length === 0) return;
+  for (const name of present) await rm(join(dir, name), { recursive: true, force: true });
+  logger.info({ removed: present }, 'removed the store file of an older build');
 }
 
 /**
@@ -261,11 +280,17 @@ async function reconcileStore(
   if (applied >= snapshotIndex && applied <= logEnd) return;
   const info = await storage.snapshots.latest();
   assert(info !== null, `store at ${applied} outside the log and no snapshot to restore`);
+  const started = performance.now();
   await store.restore(
     { index: info.meta.index, term: info.meta.term, checksum: info.checksum },
     storage.snapshots.chunks(info),
   );
-  logger.warn({ applied, snapshotIndex }, 'restored the state machine from the snapshot');
+  const ms = Math.round(performance.now() - started);
+  // An in-memory store opens empty and always starts from the snapshot; a store on disk
+  // that is outside the log (a crash between storing and restoring a snapshot) is news.
+  if (applied === 0)
+    logger.info({ snapshotIndex, ms }, 'loaded the state machine from the snapshot');
+  else logger.warn({ applied, snapshotIndex, ms }, 'restored the state machine from the snapshot');
 }
 
 /**
@@ -982,7 +1007,13 @@ class TandemNode implements RunningNode {
 
   /** Snapshots the state machine and compacts the log once enough entries were applied. */
   #maybeSnapshot(): void {
-    const every = this.#config.snapshotEveryEntries ?? 10_000;
+    // A snapshot costs in proportion to what the store holds: taken no more often than
+    // once per that many entries, its cost per write stays bounded (as Redis rewrites its
+    // AOF once it has grown by the size of the data).
+    const every = Math.max(
+      this.#config.snapshotEveryEntries ?? 10_000,
+      this.#store.imageItems?.() ?? 0,
+    );
     const status = this.#core.status();
     if (this.#snapshotInProgress || this.#store.applied.index - (status.firstIndex - 1) < every)
       return;

@@ -55,6 +55,12 @@ export interface StateMachine {
    */
   restore(meta: RestoreMeta, chunks: AsyncIterable<Uint8Array>): Promise<void>;
 
+  /**
+   * How many items an image of the store holds now, when the store is rebuilt from its
+   * image at start (in memory): the runtime snapshots at most once per that many entries.
+   */
+  imageItems?(): number;
+
   /** Releases the store's files or connections. Idempotent. */
   close(): MaybePromise<void>;
 }

@@ -1,18 +1,26 @@
 /**
- * The two kinds of snapshot image, told apart by their first bytes. A cluster may mix
+ * The kinds of snapshot image, told apart by their first bytes. A cluster may mix
  * SQLite and PostgreSQL stores, and a leader sends its own store's image to a follower
- * that fell behind its compacted log; each store therefore receives both kinds, checks
- * either before it changes anything, and converts the other kind's image.
+ * that fell behind its compacted log; each store therefore receives every kind, checks
+ * it before it changes anything, and converts another kind's image.
  *
- * - A SQLite store's image is a SQLite database file (the online backup of the store),
- *   which starts with the 16 bytes "SQLite format 3\0" and records its applied position
- *   in `_tandem_meta`.
+ * - A SQLite store's image is the memory image of memory-image.ts (its SQL database and
+ *   its key-value namespace), which starts with the magic "TNDMKV01" and records its
+ *   position in its header.
+ * - Older builds' SQLite store images, and the files built from a PostgreSQL image, are
+ *   a SQLite database file, which starts with the 16 bytes "SQLite format 3\0", holds
+ *   the keys in `_tandem_kv` and records its applied position in `_tandem_meta`.
  * - A PostgreSQL store's image is the format of postgres-image.ts, which starts with its
  *   magic "TNDMPG01" and records its applied position in its header.
  */
 import { open, rm } from 'node:fs/promises';
 import { TandemError } from '../core/errors.js';
 import type { RestoreMeta } from './contract.js';
+import {
+  memoryImageMagic,
+  readMemoryImageFileHeader,
+  type MemoryImageHeader,
+} from './memory-image.js';
 import { checkImage, postgresImageMagic, type ImageHeader } from './postgres-image.js';
 import {
   checkImagePosition,
@@ -25,10 +33,11 @@ import {
 export const sqliteImageMagic = Buffer.from('SQLite format 3\0', 'latin1');
 
 /** Which store made an image. */
-export type ImageKind = 'sqlite' | 'postgres';
+export type ImageKind = 'memory' | 'sqlite' | 'postgres';
 
 /** A received image whose checksum, structure and position were checked. */
 export type ReceivedImage =
+  | { readonly kind: 'memory'; readonly file: string; readonly header: MemoryImageHeader }
   | { readonly kind: 'sqlite'; readonly file: string }
   | { readonly kind: 'postgres'; readonly file: string; readonly header: ImageHeader };
 
@@ -44,13 +53,14 @@ export async function readImageKind(file: string): Promise<ImageKind> {
   }
   const head = start.subarray(0, bytesRead);
   if (head.equals(sqliteImageMagic)) return 'sqlite';
+  if (head.subarray(0, memoryImageMagic.byteLength).equals(memoryImageMagic)) return 'memory';
   const magicBytes = postgresImageMagic.byteLength;
   if (bytesRead >= magicBytes && head.subarray(0, magicBytes).equals(postgresImageMagic)) {
     return 'postgres';
   }
   throw new TandemError(
     'TANDEM_CORRUPT',
-    `the snapshot image is not a Tandem store: it starts with neither a SQLite database header nor the PostgreSQL image magic (its first bytes are ${head.toString('hex') || 'none'})`,
+    `the snapshot image is not a Tandem store: it starts with none of the memory image magic, a SQLite database header and the PostgreSQL image magic (its first bytes are ${head.toString('hex') || 'none'})`,
   );
 }
 
@@ -69,6 +79,11 @@ export async function receiveStoreImage(
   await receiveFile(file, meta, chunks);
   try {
     const kind = await readImageKind(file);
+    if (kind === 'memory') {
+      const header = await readMemoryImageFileHeader(file);
+      checkImagePosition(header.position, meta);
+      return { kind, file, header };
+    }
     if (kind === 'sqlite') {
       checkImagePosition(sqliteImagePosition(file), meta);
       return { kind, file };

@@ -2,7 +2,7 @@
 export * from './contract.js';
 export * from './commands.js';
 export { checkStatement } from './sql-check.js';
-export { SqliteStore, applyEntriesMax, type SqliteStoreOptions } from './sqlite.js';
+export { SqliteStore, applyEntriesMax } from './sqlite.js';
 export {
   keysResultMax,
   scanCountDefault,

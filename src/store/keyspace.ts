@@ -1,0 +1,518 @@
+/**
+ * The key-value namespace in memory: Redis-style strings and counters with optional
+ * expiry, each key carrying the version (log index and term) of its last write.
+ *
+ * The replication log is the durable record, so the namespace need not be durable on its
+ * own: a node rebuilds it from its latest snapshot image and the log after it, as Redis
+ * rebuilds its keys from an RDB file and the AOF. Applying a write is then a Map update,
+ * not a B-tree page written to a WAL, and a read is a Map lookup.
+ *
+ * Expiry has two clocks. A write decides with the command's `at` (the leader's clock,
+ * carried in the entry), so that every replica agrees whether a key was alive; a read
+ * decides with the reader's clock, so that an expired key reads as absent at once even
+ * before a sweep purges it.
+ *
+ * Keys and values are bytes, held as latin1 strings (one character per byte, which V8
+ * stores one byte per character) and compared as such, which is byte order. Items are
+ * never changed in place, only replaced, so a snapshot is a copy of the references
+ * (`freeze`), consistent at one index while applies go on; a data type whose value is
+ * itself a structure must copy it on write while a snapshot holds it.
+ *
+ * Every key has a sequence number, given when it is created and kept while it lives (an
+ * overwrite keeps it, as a SQLite row keeps its rowid), so that SCAN's cursor, a sequence
+ * number, visits every key present for the whole scan exactly once. Sequence numbers and
+ * everything else here are decided by the entries alone, so every replica that applies
+ * the same log from the same image holds the same namespace.
+ */
+import { TandemError } from '../core/errors.js';
+import type { Bytes, Command, ExpireCondition, SqlCommand, Version } from './commands.js';
+import { valueBytesMax } from './commands.js';
+import type { ApplyResult } from './contract.js';
+import {
+  asBuffer,
+  compileGlob,
+  failed,
+  keysResultMax,
+  notAnInteger,
+  ok,
+  overflow,
+  parseInteger,
+  scanCount,
+  setHolds,
+  tooLarge,
+  versionHolds,
+} from './kv-rules.js';
+
+/** The most keys one expire-sweep purges, so that a sweep never makes a long apply. */
+export const sweepKeysMax = 1000;
+export { keysResultMax, scanCountDefault, scanCountMax } from './kv-rules.js';
+
+/** The key-value commands (everything but SQL). */
+export type KvCommand = Exclude<Command, SqlCommand>;
+
+/** A live key as a read sees it. */
+export interface KvEntry {
+  readonly value: Buffer;
+  readonly version: Version;
+  /** Absolute ms, or null when the key does not expire. */
+  readonly expiresAt: number | null;
+}
+
+/** One page of a SCAN: `cursor` 0 means the scan is complete. */
+export interface ScanPage {
+  readonly cursor: number;
+  readonly keys: Buffer[];
+}
+
+/** One key's state. Never changed in place: a write replaces it. */
+export interface Item {
+  /** The value's bytes as a latin1 string. */
+  readonly value: string;
+  readonly index: number;
+  readonly term: number;
+  /** Absolute ms, or null when the key does not expire. */
+  readonly expiresAt: number | null;
+  /** The key's sequence number: its SCAN place, given at creation. */
+  readonly seq: number;
+}
+
+/** A key with its value, version and expiry, as `held` lists it. */
+export interface HeldKey extends KvEntry {
+  readonly key: Buffer;
+}
+
+/** A consistent copy of the namespace, in sequence order, for a snapshot image. */
+export interface FrozenKeyspace {
+  readonly keys: readonly string[];
+  readonly items: readonly Item[];
+  /** The sequence number the next new key gets. */
+  readonly nextSeq: number;
+}
+
+/** The stale SCAN slots tolerated beyond the live keys before the order is compacted. */
+const staleSlotsSlack = 1024;
+
+/** A key's bytes as the namespace's string. */
+export function keyString(key: Bytes): string {
+  return asBuffer(key).toString('latin1');
+}
+
+/** Whether `bytes` begins with `prefix`. */
+export function startsWith(bytes: Uint8Array, prefix: Uint8Array): boolean {
+  return (
+    bytes.byteLength >= prefix.byteLength &&
+    asBuffer(bytes).compare(prefix, 0, prefix.byteLength, 0, prefix.byteLength) === 0
+  );
+}
+
+function isLive(item: Item | undefined, nowMs: number): item is Item {
+  return item !== undefined && (item.expiresAt === null || item.expiresAt > nowMs);
+}
+
+/**
+ * Whether EXPIRE's `condition` lets a key whose expiry is `currentMs` (null: none) take
+ * `nextMs`, as Redis 7 decides it: a key without expiry lives forever, so GT never holds
+ * on it and LT always does. Both stores call this, so that they agree by construction.
+ */
+export function expireConditionHolds(
+  condition: ExpireCondition | undefined,
+  currentMs: number | null,
+  nextMs: number,
+): boolean {
+  switch (condition) {
+    case undefined:
+      return true;
+    case 'nx':
+      return currentMs === null;
+    case 'xx':
+      return currentMs !== null;
+    case 'gt':
+      return currentMs !== null && nextMs > currentMs;
+    case 'lt':
+      return currentMs === null || nextMs < currentMs;
+    case 'xx-lt':
+      return currentMs !== null && nextMs < currentMs;
+  }
+}
+
+/** What a batch changed, so that a batch that fails can be undone whole. */
+interface Undo {
+  /** Each key's item before the batch first changed it (undefined: it was absent). */
+  readonly items: Map<string, Item | undefined>;
+  readonly orderLength: number;
+  readonly nextSeq: number;
+}
+
+/** The in-memory key-value namespace of one store. */
+export class Keyspace {
+  readonly #items = new Map<string, Item>();
+  /** Keys by sequence number; a slot whose key is gone or was created again is stale. */
+  #order: string[] = [];
+  #orderSeqs: number[] = [];
+  #nextSeq = 1;
+  /** The keys that have an expiry. */
+  readonly #volatile = new Set<string>();
+  #undo: Undo | null = null;
+
+  /** The number of keys held, expired or not. */
+  get size(): number {
+    return this.#items.size;
+  }
+
+  // ------------------------------------------------------------------ batches
+
+  /** Starts a batch: until `commit`, `rollback` undoes every change. */
+  begin(): void {
+    this.#undo = {
+      items: new Map(),
+      orderLength: this.#order.length,
+      nextSeq: this.#nextSeq,
+    };
+  }
+
+  /** Keeps the batch's changes. */
+  commit(): void {
+    this.#undo = null;
+    if (this.#order.length > 2 * this.#items.size + staleSlotsSlack) this.#compactOrder();
+  }
+
+  /** Undoes every change since `begin`. */
+  rollback(): void {
+    const undo = this.#undo;
+    if (undo === null) return;
+    this.#undo = null;
+    for (const [key, item] of undo.items) {
+      if (item === undefined) this.#items.delete(key);
+      else this.#items.set(key, item);
+      if (item?.expiresAt === null || item === undefined) this.#volatile.delete(key);
+      else this.#volatile.add(key);
+    }
+    this.#order.length = undo.orderLength;
+    this.#orderSeqs.length = undo.orderLength;
+    this.#nextSeq = undo.nextSeq;
+  }
+
+  // ------------------------------------------------------------------ writes
+
+  /** Applies a key-value command written by the entry at `version`. */
+  execute(command: KvCommand, version: Version): ApplyResult {
+    switch (command.type) {
+      case 'set':
+        return this.#set(command, version);
+      case 'mset':
+        for (const [key, value] of command.pairs) {
+          this.#put(keyString(key), keyString(value), version, null);
+        }
+        return ok('OK');
+      case 'del':
+        return this.#del(command);
+      case 'incrby':
+        return this.#incrby(command.key, command.by, command.at, version);
+      case 'append':
+        return this.#append(command.key, command.value, command.at, version);
+      case 'expire':
+        return this.#expire(command, version);
+      case 'flush':
+        for (const key of [...this.#items.keys()]) this.#remove(key);
+        return ok('OK');
+      case 'expire-sweep':
+        return ok(this.#sweep(command.at, sweepKeysMax));
+    }
+  }
+
+  #set(command: Extract<KvCommand, { type: 'set' }>, version: Version): ApplyResult {
+    const { value, at, returnOld, keepTtl } = command;
+    const key = keyString(command.key);
+    const live = this.#live(key, at);
+    // A kept expiry is one of a live key, so it is still ahead of `at`.
+    const expiresAt = keepTtl === true ? (live?.expiresAt ?? null) : (command.expiresAt ?? null);
+    const holds = setHolds(
+      command,
+      live === undefined ? null : { index: live.index, term: live.term },
+    );
+    if (holds) {
+      // Like Redis SET PXAT with a time already past, the key is written and gone at once.
+      if (expiresAt !== null && expiresAt <= at) this.#remove(key);
+      else this.#put(key, keyString(value), version, expiresAt);
+    }
+    if (returnOld === true) {
+      return ok(live === undefined ? null : Buffer.from(live.value, 'latin1'));
+    }
+    return ok(holds ? 'OK' : null);
+  }
+
+  #del(command: Extract<KvCommand, { type: 'del' }>): ApplyResult {
+    const { keys, at, ifVersion } = command;
+    if (ifVersion !== undefined) {
+      // Compare-and-delete names one key (the codec checks it), and leaves it alone unless
+      // it is live at exactly that version now.
+      const live = this.#live(keyString(keys[0] as Bytes), at);
+      if (!versionHolds(ifVersion, live === undefined ? null : live)) return ok(0);
+    }
+    let removed = 0;
+    for (const key of keys) {
+      // The key goes even when it had expired: a DEL is as good a time as any to purge.
+      if (isLive(this.#remove(keyString(key)), at)) removed++;
+    }
+    return ok(removed);
+  }
+
+  #incrby(keyBytes: Bytes, by: number, at: number, version: Version): ApplyResult {
+    const key = keyString(keyBytes);
+    const live = this.#live(key, at);
+    const current = live === undefined ? 0 : parseInteger(Buffer.from(live.value, 'latin1'));
+    if (current === null) return failed(notAnInteger);
+    const next = current + by;
+    if (!Number.isSafeInteger(next)) return failed(overflow);
+    this.#put(key, String(next), version, live?.expiresAt ?? null);
+    return ok(next);
+  }
+
+  #append(keyBytes: Bytes, suffix: Bytes, at: number, version: Version): ApplyResult {
+    const key = keyString(keyBytes);
+    const live = this.#live(key, at);
+    const bytes = (live?.value.length ?? 0) + suffix.byteLength;
+    if (bytes > valueBytesMax) return failed(tooLarge);
+    const value = (live?.value ?? '') + keyString(suffix);
+    this.#put(key, value, version, live?.expiresAt ?? null);
+    return ok(bytes);
+  }
+
+  #expire(command: Extract<KvCommand, { type: 'expire' }>, version: Version): ApplyResult {
+    const { expiresAt, at, condition } = command;
+    const key = keyString(command.key);
+    const item = this.#items.get(key);
+    if (!isLive(item, at)) {
+      if (item !== undefined) this.#remove(key);
+      return ok(0);
+    }
+    if (expiresAt === null && item.expiresAt === null) return ok(0);
+    if (expiresAt !== null && !expireConditionHolds(condition, item.expiresAt, expiresAt)) {
+      return ok(0);
+    }
+    if (expiresAt !== null && expiresAt <= at) this.#remove(key);
+    else this.#put(key, item.value, version, expiresAt);
+    return ok(1);
+  }
+
+  /** Purges up to `limit` keys expired at `at`, oldest expiry first, then by key. */
+  #sweep(at: number, limit: number): number {
+    const expired: { key: string; expiresAt: number }[] = [];
+    for (const key of this.#volatile) {
+      const expiresAt = (this.#items.get(key) as Item).expiresAt as number;
+      if (expiresAt <= at) expired.push({ key, expiresAt });
+    }
+    expired.sort((a, b) =>
+      a.expiresAt !== b.expiresAt ? a.expiresAt - b.expiresAt : a.key < b.key ? -1 : 1,
+    );
+    const purged = expired.slice(0, limit);
+    for (const { key } of purged) this.#remove(key);
+    return purged.length;
+  }
+
+  #live(key: string, at: number): Item | undefined {
+    const item = this.#items.get(key);
+    return isLive(item, at) ? item : undefined;
+  }
+
+  #remember(key: string, item: Item | undefined): void {
+    const undo = this.#undo;
+    if (undo !== null && !undo.items.has(key)) undo.items.set(key, item);
+  }
+
+  /** Writes `key`; an existing key, expired or not, keeps its sequence number. */
+  #put(key: string, value: string, version: Version, expiresAt: number | null): void {
+    const old = this.#items.get(key);
+    this.#remember(key, old);
+    let seq: number;
+    if (old === undefined) {
+      seq = this.#nextSeq++;
+      this.#order.push(key);
+      this.#orderSeqs.push(seq);
+    } else {
+      seq = old.seq;
+    }
+    this.#items.set(key, { value, index: version.index, term: version.term, expiresAt, seq });
+    if (expiresAt === null) this.#volatile.delete(key);
+    else this.#volatile.add(key);
+  }
+
+  /** Removes `key`; returns what it held. */
+  #remove(key: string): Item | undefined {
+    const old = this.#items.get(key);
+    if (old === undefined) return undefined;
+    this.#remember(key, old);
+    this.#items.delete(key);
+    this.#volatile.delete(key);
+    return old;
+  }
+
+  /** Drops the stale SCAN slots; the order of the rest is kept. */
+  #compactOrder(): void {
+    const order: string[] = [];
+    const seqs: number[] = [];
+    for (let i = 0; i < this.#order.length; i++) {
+      const key = this.#order[i] as string;
+      const seq = this.#orderSeqs[i] as number;
+      if (this.#items.get(key)?.seq === seq) {
+        order.push(key);
+        seqs.push(seq);
+      }
+    }
+    this.#order = order;
+    this.#orderSeqs = seqs;
+  }
+
+  // ------------------------------------------------------------------ reads
+
+  /** The live value of `key` at `nowMs`, or null when it is absent or expired. */
+  get(key: Bytes, nowMs: number): KvEntry | null {
+    const item = this.#items.get(keyString(key));
+    if (!isLive(item, nowMs)) return null;
+    return {
+      value: Buffer.from(item.value, 'latin1'),
+      version: { index: item.index, term: item.term },
+      expiresAt: item.expiresAt,
+    };
+  }
+
+  /** How many of `keys` are live at `nowMs`, counting repeats, as Redis EXISTS does. */
+  exists(keys: readonly Bytes[], nowMs: number): number {
+    return keys.filter((key) => isLive(this.#items.get(keyString(key)), nowMs)).length;
+  }
+
+  /** Milliseconds `key` has to live; -1 when it does not expire, -2 when it is absent. */
+  ttlMs(key: Bytes, nowMs: number): number {
+    const item = this.#items.get(keyString(key));
+    if (!isLive(item, nowMs)) return -2;
+    return item.expiresAt === null ? -1 : item.expiresAt - nowMs;
+  }
+
+  /** 'string' for a live key, 'none' otherwise (the only type this namespace holds). */
+  type(key: Bytes, nowMs: number): 'string' | 'none' {
+    return isLive(this.#items.get(keyString(key)), nowMs) ? 'string' : 'none';
+  }
+
+  /** The number of live keys at `nowMs`. */
+  dbsize(nowMs: number): number {
+    let expired = 0;
+    for (const key of this.#volatile) {
+      if (((this.#items.get(key) as Item).expiresAt as number) <= nowMs) expired++;
+    }
+    return this.#items.size - expired;
+  }
+
+  /**
+   * The live keys matching a Redis glob `pattern`, in byte order. Throws
+   * TANDEM_BAD_REQUEST past `keysResultMax` matches.
+   */
+  keys(pattern: Bytes, nowMs: number): Buffer[] {
+    const glob = compileGlob(pattern);
+    const prefix = keyString(glob.prefix);
+    const found: string[] = [];
+    for (const [key, item] of this.#items) {
+      if (!key.startsWith(prefix) || !isLive(item, nowMs)) continue;
+      if (!glob.matches(Buffer.from(key, 'latin1'))) continue;
+      if (found.length === keysResultMax) {
+        throw new TandemError(
+          'TANDEM_BAD_REQUEST',
+          `KEYS matches more than ${keysResultMax} keys; use SCAN to walk them in pages`,
+        );
+      }
+      found.push(key);
+    }
+    found.sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+    return found.map((key) => Buffer.from(key, 'latin1'));
+  }
+
+  /**
+   * One page of SCAN from `cursor` (0 to start). Examines up to `count` keys and returns
+   * the live ones that match; like Redis, a page may be empty before the end. A key
+   * present for the whole scan is returned exactly once: it keeps its sequence number
+   * when it is overwritten.
+   */
+  scan(cursor: number, options: { match?: Bytes; count?: number }, nowMs: number): ScanPage {
+    const count = scanCount(cursor, options);
+    const glob = options.match === undefined ? null : compileGlob(options.match);
+    const keys: Buffer[] = [];
+    let examined = 0;
+    let last = 0;
+    for (let i = this.#firstSlotAfter(cursor); i < this.#order.length && examined < count; i++) {
+      const key = this.#order[i] as string;
+      const seq = this.#orderSeqs[i] as number;
+      const item = this.#items.get(key);
+      if (item?.seq !== seq) continue;
+      examined++;
+      last = seq;
+      if (!isLive(item, nowMs)) continue;
+      const bytes = Buffer.from(key, 'latin1');
+      if (glob === null || glob.matches(bytes)) keys.push(bytes);
+    }
+    return { cursor: examined < count ? 0 : last, keys };
+  }
+
+  /** The first slot whose sequence number is above `seq` (binary search). */
+  #firstSlotAfter(seq: number): number {
+    let low = 0;
+    let high = this.#orderSeqs.length;
+    while (low < high) {
+      const middle = (low + high) >>> 1;
+      if ((this.#orderSeqs[middle] as number) <= seq) low = middle + 1;
+      else high = middle;
+    }
+    return low;
+  }
+
+  /**
+   * Every key held, expired or not yet purged, in byte order, with everything it carries
+   * but its sequence number: what two replicas that applied the same entries agree on.
+   */
+  held(): HeldKey[] {
+    return [...this.#items]
+      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+      .map(([key, item]) => ({
+        key: Buffer.from(key, 'latin1'),
+        value: Buffer.from(item.value, 'latin1'),
+        version: { index: item.index, term: item.term },
+        expiresAt: item.expiresAt,
+      }));
+  }
+
+  // ------------------------------------------------------------------ images
+
+  /** A consistent copy of every key, in sequence order; cheap: items are shared. */
+  freeze(): FrozenKeyspace {
+    const keys: string[] = [];
+    const items: Item[] = [];
+    for (let i = 0; i < this.#order.length; i++) {
+      const key = this.#order[i] as string;
+      const item = this.#items.get(key);
+      if (item?.seq === this.#orderSeqs[i]) {
+        keys.push(key);
+        items.push(item);
+      }
+    }
+    return { keys, items, nextSeq: this.#nextSeq };
+  }
+
+  /**
+   * Adds a key read from an image. Keys must come in increasing sequence order, each
+   * once, into an empty namespace; `finishLoad` then sets the next sequence number.
+   */
+  load(key: string, item: Item): void {
+    this.#items.set(key, item);
+    this.#order.push(key);
+    this.#orderSeqs.push(item.seq);
+    if (item.expiresAt !== null) this.#volatile.add(key);
+  }
+
+  /** Ends a load: new keys get sequence numbers from `nextSeq`. */
+  finishLoad(nextSeq: number): void {
+    this.#nextSeq = nextSeq;
+  }
+
+  /** The sequence number of the last key loaded, 0 when none (a load's check). */
+  get lastSeq(): number {
+    return this.#orderSeqs.at(-1) ?? 0;
+  }
+}

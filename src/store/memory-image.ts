@@ -1,0 +1,277 @@
+/**
+ * The SQLite store's snapshot image: its SQL database and its in-memory key-value
+ * namespace (keyspace.ts) in one file, both at one log position.
+ *
+ *   header (64 bytes)
+ *     0   8  magic "TNDMKV01"
+ *     8   4  format (u32, `memoryImageFormat`)
+ *     12  4  reserved, 0
+ *     16  8  index (f64, a safe integer)
+ *     24  8  term
+ *     32  8  bytes of the SQLite database that follows the header
+ *     40  8  keys that follow the database
+ *     48  8  the sequence number the next new key gets
+ *     56  8  reserved, 0
+ *   the SQLite database (sqlite3_serialize of the store's SQL tables, sessions and meta)
+ *   one record per key, in sequence order:
+ *     0   2  key bytes (u16)        2  4  value bytes (u32)   6  1  flags (1: expires)
+ *     7   8  version index (f64)    15 8  version term         23 8  expiresAt (0 without)
+ *     31  8  sequence number        39    key, then value
+ *
+ * Records are fixed-width numbers and raw bytes so that a million keys write and read in
+ * a fraction of a second: a node restarts by reading its latest image and the log after
+ * it. The file as a whole is checksummed by the snapshot machinery (CRC32C); a reader
+ * still checks every length against the file, so a damaged image is refused, never read
+ * past its end.
+ */
+import { crc32c } from '@node-rs/crc32';
+import Database from 'better-sqlite3';
+import { open, readFile } from 'node:fs/promises';
+import { TandemError } from '../core/errors.js';
+import { keyBytesMax } from './commands.js';
+import type { LogPosition } from './contract.js';
+import { Keyspace, type FrozenKeyspace, type Item } from './keyspace.js';
+import { checksumText, snapshotChunkBytes } from './snapshot-images.js';
+
+/** The first bytes of a memory image. */
+export const memoryImageMagic = Buffer.from('TNDMKV01', 'latin1');
+/** The layout this build writes and reads. */
+export const memoryImageFormat = 1;
+const headerBytes = 64;
+const recordHeaderBytes = 39;
+const expiresFlag = 1;
+
+/** What a memory image's header says. */
+export interface MemoryImageHeader {
+  readonly position: LogPosition;
+  readonly sqliteBytes: number;
+  readonly keyCount: number;
+  readonly nextSeq: number;
+}
+
+function corrupt(message: string): TandemError {
+  return new TandemError('TANDEM_CORRUPT', `the snapshot image is damaged: ${message}`);
+}
+
+function safeAt(buffer: Buffer, offset: number, what: string): number {
+  const value = buffer.readDoubleLE(offset);
+  if (!Number.isSafeInteger(value) || value < 0) throw corrupt(`impossible ${what} ${value}`);
+  return value;
+}
+
+/** Reads and checks the header at the start of `buffer`. */
+export function readMemoryImageHeader(buffer: Buffer): MemoryImageHeader {
+  if (buffer.byteLength < headerBytes || !buffer.subarray(0, 8).equals(memoryImageMagic)) {
+    throw corrupt('no memory image header');
+  }
+  const format = buffer.readUInt32LE(8);
+  if (format !== memoryImageFormat) {
+    throw new TandemError(
+      'TANDEM_CORRUPT',
+      `the snapshot image has format ${format}; this build reads format ${memoryImageFormat}`,
+    );
+  }
+  return {
+    position: { index: safeAt(buffer, 16, 'index'), term: safeAt(buffer, 24, 'term') },
+    sqliteBytes: safeAt(buffer, 32, 'database size'),
+    keyCount: safeAt(buffer, 40, 'key count'),
+    nextSeq: safeAt(buffer, 48, 'next sequence number'),
+  };
+}
+
+/** Reads the header of the image in `file`. */
+export async function readMemoryImageFileHeader(file: string): Promise<MemoryImageHeader> {
+  const handle = await open(file, 'r');
+  try {
+    const buffer = Buffer.alloc(headerBytes);
+    const { bytesRead } = await handle.read(buffer, 0, headerBytes, 0);
+    return readMemoryImageHeader(buffer.subarray(0, bytesRead));
+  } finally {
+    await handle.close();
+  }
+}
+
+/**
+ * Writes an image of `database` (serialized SQLite bytes) and `keyspace` at `position`
+ * into `file` (created; it must not exist), in chunks, yielding to the event loop between
+ * them, and syncs it. Returns its size and CRC32C.
+ */
+export async function writeMemoryImage(
+  file: string,
+  position: LogPosition,
+  database: Buffer,
+  keyspace: FrozenKeyspace,
+): Promise<{ readonly bytes: number; readonly checksum: string }> {
+  const handle = await open(file, 'wx');
+  let crc = 0;
+  let bytes = 0;
+  const put = async (chunk: Buffer): Promise<void> => {
+    crc = crc32c(chunk, crc);
+    bytes += chunk.byteLength;
+    for (let offset = 0; offset < chunk.byteLength;) {
+      const { bytesWritten } = await handle.write(chunk, offset, chunk.byteLength - offset);
+      offset += bytesWritten;
+    }
+  };
+  try {
+    const header = Buffer.alloc(headerBytes);
+    memoryImageMagic.copy(header, 0);
+    header.writeUInt32LE(memoryImageFormat, 8);
+    header.writeDoubleLE(position.index, 16);
+    header.writeDoubleLE(position.term, 24);
+    header.writeDoubleLE(database.byteLength, 32);
+    header.writeDoubleLE(keyspace.keys.length, 40);
+    header.writeDoubleLE(keyspace.nextSeq, 48);
+    await put(header);
+    await put(database);
+    let chunk = Buffer.allocUnsafe(snapshotChunkBytes);
+    let used = 0;
+    for (let i = 0; i < keyspace.keys.length; i++) {
+      const key = keyspace.keys[i] as string;
+      const item = keyspace.items[i] as Item;
+      const size = recordHeaderBytes + key.length + item.value.length;
+      if (used + size > chunk.byteLength) {
+        if (used > 0) await put(chunk.subarray(0, used));
+        chunk = Buffer.allocUnsafe(Math.max(snapshotChunkBytes, size));
+        used = 0;
+      }
+      used = writeRecord(chunk, used, key, item);
+    }
+    if (used > 0) await put(chunk.subarray(0, used));
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+  return { bytes, checksum: checksumText(crc) };
+}
+
+function writeRecord(buffer: Buffer, offset: number, key: string, item: Item): number {
+  buffer.writeUInt16LE(key.length, offset);
+  buffer.writeUInt32LE(item.value.length, offset + 2);
+  buffer.writeUInt8(item.expiresAt === null ? 0 : expiresFlag, offset + 6);
+  buffer.writeDoubleLE(item.index, offset + 7);
+  buffer.writeDoubleLE(item.term, offset + 15);
+  buffer.writeDoubleLE(item.expiresAt ?? 0, offset + 23);
+  buffer.writeDoubleLE(item.seq, offset + 31);
+  let at = offset + recordHeaderBytes;
+  at += buffer.write(key, at, 'latin1');
+  at += buffer.write(item.value, at, 'latin1');
+  return at;
+}
+
+/** A memory image read whole: its header, its SQLite database and its namespace. */
+export interface LoadedMemoryImage {
+  readonly header: MemoryImageHeader;
+  readonly database: Buffer;
+  readonly keyspace: Keyspace;
+}
+
+/** Reads and checks the image in `file`; TANDEM_CORRUPT for any inconsistency. */
+export async function loadMemoryImage(file: string): Promise<LoadedMemoryImage> {
+  const buffer = await readFile(file);
+  const header = readMemoryImageHeader(buffer);
+  const databaseEnd = headerBytes + header.sqliteBytes;
+  if (databaseEnd > buffer.byteLength) throw corrupt('the database runs past the end');
+  const database = buffer.subarray(headerBytes, databaseEnd);
+  const keyspace = new Keyspace();
+  let offset = databaseEnd;
+  for (let i = 0; i < header.keyCount; i++) {
+    offset = readRecord(buffer, offset, keyspace);
+  }
+  if (offset !== buffer.byteLength) throw corrupt('bytes after the last key');
+  if (header.nextSeq <= keyspace.lastSeq) throw corrupt('a key beyond the next sequence number');
+  keyspace.finishLoad(header.nextSeq);
+  return { header, database, keyspace };
+}
+
+function readRecord(buffer: Buffer, offset: number, keyspace: Keyspace): number {
+  if (offset + recordHeaderBytes > buffer.byteLength) throw corrupt('a key record is cut short');
+  const keyLength = buffer.readUInt16LE(offset);
+  const valueLength = buffer.readUInt32LE(offset + 2);
+  const flags = buffer.readUInt8(offset + 6);
+  const index = safeAt(buffer, offset + 7, 'version index');
+  const term = safeAt(buffer, offset + 15, 'version term');
+  // An expiry is a whole number of ms, possibly past 2^53 (Redis takes any 64-bit time).
+  const expiry = buffer.readDoubleLE(offset + 23);
+  if (!Number.isInteger(expiry)) throw corrupt(`impossible expiry ${expiry}`);
+  const expiresAt = flags === expiresFlag ? expiry : null;
+  const seq = safeAt(buffer, offset + 31, 'sequence number');
+  if (flags > expiresFlag || keyLength > keyBytesMax) throw corrupt('an impossible key record');
+  if (seq <= keyspace.lastSeq) throw corrupt('keys out of sequence order');
+  const keyStart = offset + recordHeaderBytes;
+  const valueStart = keyStart + keyLength;
+  const end = valueStart + valueLength;
+  if (end > buffer.byteLength) throw corrupt('a key record runs past the end');
+  const key = buffer.toString('latin1', keyStart, valueStart);
+  const value = buffer.toString('latin1', valueStart, end);
+  keyspace.load(key, { value, index, term, expiresAt, seq });
+  return end;
+}
+
+/**
+ * Builds a self-contained SQLite file holding a memory image's whole state, the keys in
+ * `_tandem_kv` with their sequence numbers as rowids: the form the PostgreSQL store
+ * converts from (postgres-from-sqlite.ts).
+ */
+export async function sqliteFileFromMemoryImage(image: string, out: string): Promise<void> {
+  const loaded = await loadMemoryImage(image);
+  const db = new Database(loaded.database);
+  try {
+    const insert = db.prepare(
+      'INSERT INTO _tandem_kv (rowid, key, value, version_index, version_term, expires_at) VALUES (?, ?, ?, ?, ?, ?)',
+    );
+    const frozen = loaded.keyspace.freeze();
+    db.transaction(() => {
+      for (let i = 0; i < frozen.keys.length; i++) {
+        const item = frozen.items[i] as Item;
+        insert.run(
+          item.seq,
+          Buffer.from(frozen.keys[i] as string, 'latin1'),
+          Buffer.from(item.value, 'latin1'),
+          item.index,
+          item.term,
+          item.expiresAt,
+        );
+      }
+    })();
+    await db.backup(out);
+  } finally {
+    db.close();
+  }
+}
+
+/**
+ * Moves the keys of a SQLite image's `_tandem_kv` table (a legacy image, or one built
+ * from a PostgreSQL image) into a namespace, rowids as sequence numbers, and empties the
+ * table.
+ */
+export function takeKeyspaceFromTable(db: Database.Database): Keyspace {
+  const keyspace = new Keyspace();
+  const rows = db
+    .prepare<
+      [],
+      {
+        rowid: number;
+        key: Buffer;
+        value: Buffer;
+        version_index: number;
+        version_term: number;
+        expires_at: number | null;
+      }
+    >(
+      'SELECT rowid, key, value, version_index, version_term, expires_at FROM _tandem_kv ORDER BY rowid',
+    )
+    .iterate();
+  for (const row of rows) {
+    keyspace.load(row.key.toString('latin1'), {
+      value: row.value.toString('latin1'),
+      index: row.version_index,
+      term: row.version_term,
+      expiresAt: row.expires_at,
+      seq: row.rowid,
+    });
+  }
+  keyspace.finishLoad(keyspace.lastSeq + 1);
+  db.exec('DELETE FROM _tandem_kv');
+  return keyspace;
+}
