@@ -18,11 +18,9 @@
  * Redis and Tandem alternately; the ratio is Tandem's median over Redis's (for CPU,
  * Tandem's over Redis's: lower is better). `--only` keeps the tests whose name holds it.
  */
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { freePort, sleep, TestCluster, type TestNode } from '../test/node/cluster.js';
+import { spawnSync } from 'node:child_process';
+import { TestCluster, type TestNode } from '../test/node/cluster.js';
+import { cpuMicros, missingPrograms, RedisPair, type Scenario } from './redis.js';
 import { median } from './stats.js';
 
 /** One redis-benchmark test. */
@@ -68,34 +66,8 @@ interface Figure {
   readonly cpuUsPerRequest: number;
 }
 
-type Scenario = 'volatile' | 'durable';
 const valueBytes = 64;
 const keySpace = 100_000;
-
-/** Says which of the needed programs are missing, or null when all are there. */
-function missingPrograms(): string | null {
-  const missing = ['redis-server', 'redis-cli', 'redis-benchmark'].filter(
-    (program) => spawnSync('which', [program]).status !== 0,
-  );
-  return missing.length === 0
-    ? null
-    : `${missing.join(', ')} not found: install the Debian packages redis-server and redis-tools`;
-}
-
-/** Clock ticks per second of /proc's CPU times (USER_HZ, 100 on Linux). */
-const userHz = 100;
-
-/** User plus system CPU time of the processes, in microseconds, from /proc. */
-function cpuMicros(pids: readonly number[]): number {
-  let ticks = 0;
-  for (const pid of pids) {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    // The command name (field 2) may hold spaces; the fields after its ')' are plain.
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    ticks += Number(fields[11]) + Number(fields[12]);
-  }
-  return (ticks * 1e6) / userHz;
-}
 
 /**
  * Runs one redis-benchmark test against `port`, measuring the CPU time of `pids`
@@ -127,67 +99,6 @@ function benchmark(port: number, test: Test, scale: number, pids: readonly numbe
     };
   }
   throw new Error(`redis-benchmark printed no ${test.command} figure`);
-}
-
-/** A Redis primary and one replica in a directory of their own. */
-class RedisPair {
-  readonly port: number;
-  readonly replicaPort: number;
-  readonly #processes: ChildProcess[] = [];
-  readonly #dir: string;
-
-  private constructor(port: number, replicaPort: number, dir: string) {
-    this.port = port;
-    this.replicaPort = replicaPort;
-    this.#dir = dir;
-  }
-
-  get pids(): number[] {
-    return this.#processes.map((child) => child.pid as number);
-  }
-
-  static async start(scenario: Scenario): Promise<RedisPair> {
-    const dir = mkdtempSync(join(tmpdir(), 'tandem-bench-redis-'));
-    const pair = new RedisPair(await freePort(), await freePort(), dir);
-    const replicaPort = pair.replicaPort;
-    const persistence =
-      scenario === 'durable'
-        ? ['--save', '', '--appendonly', 'yes', '--appendfsync', 'always']
-        : ['--save', '', '--appendonly', 'no'];
-    pair.#spawn(['--port', String(pair.port), '--dir', dir, ...persistence]);
-    const replicaDir = join(dir, 'replica');
-    spawnSync('mkdir', ['-p', replicaDir]);
-    pair.#spawn([
-      '--port',
-      String(replicaPort),
-      '--dir',
-      replicaDir,
-      '--replicaof',
-      '127.0.0.1',
-      String(pair.port),
-      ...persistence,
-    ]);
-    for (let attempt = 0; ; attempt++) {
-      const info = spawnSync('redis-cli', ['-p', String(replicaPort), 'info', 'replication'], {
-        encoding: 'utf8',
-      });
-      if (info.stdout.includes('master_link_status:up')) break;
-      if (attempt === 100) throw new Error('the Redis replica did not connect in 20 s');
-      await sleep(200);
-    }
-    return pair;
-  }
-
-  #spawn(args: string[]): void {
-    const child = spawn('redis-server', ['--bind', '127.0.0.1', ...args], { stdio: 'ignore' });
-    this.#processes.push(child);
-  }
-
-  async stop(): Promise<void> {
-    for (const child of this.#processes) child.kill('SIGKILL');
-    await sleep(200);
-    rmSync(this.#dir, { recursive: true, force: true });
-  }
 }
 
 /** A three-node Tandem cluster: its leader's and a follower's RESP ports, its node PIDs. */
