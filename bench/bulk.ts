@@ -13,7 +13,7 @@
  * from its start to answering a read of the last key written, at read-your-writes after
  * the leader's commit index, served from its own store.
  */
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { createWriteStream, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';

@@ -29,7 +29,7 @@ import Database from 'better-sqlite3';
 import { open, readFile } from 'node:fs/promises';
 import { TandemError } from '../core/errors.js';
 import { keyBytesMax } from './commands.js';
-import type { LogPosition } from './contract.js';
+import type { LogPosition, RestoreMeta } from './contract.js';
 import { Keyspace, type FrozenKeyspace, type Item } from './keyspace.js';
 import { checksumText, snapshotChunkBytes } from './snapshot-images.js';
 
@@ -168,7 +168,61 @@ export interface LoadedMemoryImage {
 
 /** Reads and checks the image in `file`; TANDEM_CORRUPT for any inconsistency. */
 export async function loadMemoryImage(file: string): Promise<LoadedMemoryImage> {
-  const buffer = await readFile(file);
+  return parseMemoryImage(await readFile(file));
+}
+
+/** Whether a stream that starts with `bytes` is a memory image. */
+export function isMemoryImageStart(bytes: Uint8Array): boolean {
+  return (
+    bytes.byteLength >= memoryImageMagic.byteLength &&
+    Buffer.from(bytes.buffer, bytes.byteOffset, memoryImageMagic.byteLength).equals(
+      memoryImageMagic,
+    )
+  );
+}
+
+/**
+ * Receives a memory image into memory (a restore loads it whole anyway, so it is not
+ * written to a file first), checking its checksum against `meta` and each chunk against
+ * `chunkBytesMax`; then reads and checks it. TANDEM_CORRUPT on any mismatch.
+ */
+export async function receiveMemoryImage(
+  meta: RestoreMeta,
+  chunks: AsyncIterable<Uint8Array>,
+  chunkBytesMax: number,
+): Promise<LoadedMemoryImage> {
+  const parts: Buffer[] = [];
+  let crc = 0;
+  let bytes = 0;
+  for await (const chunk of chunks) {
+    if (chunk.byteLength > chunkBytesMax) {
+      throw corrupt(`a chunk of ${chunk.byteLength} bytes is over the maximum of ${chunkBytesMax}`);
+    }
+    crc = crc32c(chunk, crc);
+    bytes += chunk.byteLength;
+    // Copied: a sender may reuse its chunk buffers.
+    parts.push(Buffer.from(chunk));
+  }
+  const checksum = checksumText(crc);
+  if (checksum !== meta.checksum) {
+    throw new TandemError(
+      'TANDEM_CORRUPT',
+      `snapshot checksum mismatch: expected ${meta.checksum}, the ${bytes} bytes received have ${checksum}`,
+    );
+  }
+  const loaded = parseMemoryImage(parts.length === 1 ? (parts[0] as Buffer) : Buffer.concat(parts));
+  const { index, term } = loaded.header.position;
+  if (index !== meta.index || term !== meta.term) {
+    throw new TandemError(
+      'TANDEM_CORRUPT',
+      `the snapshot image is at index ${index} term ${term}, but was sent as index ${meta.index} term ${meta.term}`,
+    );
+  }
+  return loaded;
+}
+
+/** Reads and checks an image held in `buffer`; TANDEM_CORRUPT for any inconsistency. */
+export function parseMemoryImage(buffer: Buffer): LoadedMemoryImage {
   const header = readMemoryImageHeader(buffer);
   const databaseEnd = headerBytes + header.sqliteBytes;
   if (databaseEnd > buffer.byteLength) throw corrupt('the database runs past the end');

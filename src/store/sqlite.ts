@@ -32,7 +32,13 @@ import type {
 import { receiveStoreImage } from './image-kinds.js';
 import { Keyspace, type HeldKey, type KvEntry, type ScanPage } from './keyspace.js';
 import { kvSchema, upgradeKvTable } from './kv.js';
-import { loadMemoryImage, takeKeyspaceFromTable, writeMemoryImage } from './memory-image.js';
+import {
+  isMemoryImageStart,
+  loadMemoryImage,
+  receiveMemoryImage,
+  takeKeyspaceFromTable,
+  writeMemoryImage,
+} from './memory-image.js';
 import {
   checkRestoreMeta,
   FileSnapshot,
@@ -40,6 +46,7 @@ import {
   metaSchema,
   readPosition,
   resetSnapshotsDirectory,
+  restoreChunkBytesMax,
   snapshotsDirectory,
 } from './snapshot-images.js';
 import { SessionTable, sessionsSchema } from './sessions.js';
@@ -110,6 +117,23 @@ function storageError(error: unknown, doing: string): unknown {
     `${doing} failed: ${(error as Error).message}`,
     { cause: error },
   );
+}
+
+/** The first chunk of a stream (null when it is empty), and the whole stream again. */
+async function peek(
+  chunks: AsyncIterable<Uint8Array>,
+): Promise<{ first: Uint8Array | null; all: AsyncIterable<Uint8Array> }> {
+  const iterator = chunks[Symbol.asyncIterator]();
+  const head = await iterator.next();
+  const first = head.done === true ? null : head.value;
+  async function* all(): AsyncGenerator<Uint8Array> {
+    if (first === null) return;
+    yield first;
+    for (let next = await iterator.next(); next.done !== true; next = await iterator.next()) {
+      yield next.value;
+    }
+  }
+  return { first, all: all() };
 }
 
 /** Whether applying `command` touches the SQL database (SQL, or a session to remember). */
@@ -326,28 +350,31 @@ export class SqliteStore implements NodeStore {
   async restore(meta: RestoreMeta, chunks: AsyncIterable<Uint8Array>): Promise<void> {
     this.#open();
     checkRestoreMeta(meta);
-    const image = await receiveStoreImage(
-      imagePath(this.#snapshots, 'restore'),
-      meta,
-      chunks,
-      null,
-    );
+    const { first, all } = await peek(chunks);
     let loaded: { connection: Connection; keyspace: Keyspace; position: LogPosition };
-    try {
-      if (image.kind === 'memory') {
-        const read = await loadMemoryImage(image.file);
+    if (first !== null && isMemoryImageStart(first)) {
+      const read = await receiveMemoryImage(meta, all, restoreChunkBytesMax);
+      try {
         loaded = {
           connection: new Connection(read.database),
           keyspace: read.keyspace,
           position: read.header.position,
         };
-      } else {
-        loaded = await this.#loadDatabaseImage(image);
+      } catch (error) {
+        throw storageError(error, 'restoring a snapshot');
       }
-    } catch (error) {
-      throw storageError(error, 'restoring a snapshot');
-    } finally {
-      rmSync(image.file, { force: true });
+    } else {
+      const image = await receiveStoreImage(imagePath(this.#snapshots, 'restore'), meta, all, null);
+      try {
+        loaded =
+          image.kind === 'memory'
+            ? await this.#loadMemoryFile(image.file)
+            : await this.#loadDatabaseImage(image);
+      } catch (error) {
+        throw storageError(error, 'restoring a snapshot');
+      } finally {
+        rmSync(image.file, { force: true });
+      }
     }
     if (loaded.position.index !== meta.index || loaded.position.term !== meta.term) {
       loaded.connection.db.close();
@@ -364,6 +391,17 @@ export class SqliteStore implements NodeStore {
     this.#connection = loaded.connection;
     this.#keyspace = loaded.keyspace;
     this.#applied = loaded.position;
+  }
+
+  async #loadMemoryFile(
+    file: string,
+  ): Promise<{ connection: Connection; keyspace: Keyspace; position: LogPosition }> {
+    const read = await loadMemoryImage(file);
+    return {
+      connection: new Connection(read.database),
+      keyspace: read.keyspace,
+      position: read.header.position,
+    };
   }
 
   /**
