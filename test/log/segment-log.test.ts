@@ -521,3 +521,32 @@ test('a flush copies a short run of records into the file before it waits for th
     directory.remove();
   }
 });
+
+test('the hard state is in the file before its flush waits for the disk', async () => {
+  // Goal: a hard-state write costs no trip through the thread pool, synced or not.
+  const directory = temporaryDirectory('hard-state-sync-write');
+  try {
+    const path = join(directory.path, 'hard-state');
+    const file = await HardStateFile.open(path);
+    const sequences = (): number[] => {
+      const bytes = readFileSync(path);
+      return [bytes.readUInt32LE(8), bytes.readUInt32LE(4096 + 8)];
+    };
+    const before = Math.max(...sequences());
+    // With the pool busy, only a write made on this thread can be in the file at once.
+    let poolBusy = occupyThreadPool();
+    file.write({ term: 5, vote: 'n2', commit: 3 });
+    const synced = file.flush();
+    assert.equal(Math.max(...sequences()), before + 1, 'term change not written at once');
+    await Promise.all([synced, poolBusy]);
+    poolBusy = occupyThreadPool();
+    file.write({ term: 5, vote: 'n2', commit: 4 });
+    const commitOnly = file.flush();
+    assert.equal(Math.max(...sequences()), before + 2, 'commit-only change not written at once');
+    await Promise.all([commitOnly, poolBusy]);
+    await file.close();
+    assert.deepEqual((await reopen(path)).current, { term: 5, vote: 'n2', commit: 4 });
+  } finally {
+    directory.remove();
+  }
+});
