@@ -484,9 +484,9 @@ export class SegmentLog {
     }
     const directorySync = directoryChanged ? syncDirectory(this.directory) : Promise.resolve();
     await Promise.all([this.#syncSegments(dirty), directorySync]);
-    // Only the newest segment stays open between flushes.
-    for (let i = 0; i + 1 < this.#segments.length; i++) {
-      const segment = this.#segments[i] as Segment;
+    // Only the newest segment stays open between flushes. A copy of the list: compaction
+    // may shift it while a close is awaited.
+    for (const segment of this.#segments.slice(0, -1)) {
       if (segment.handle !== null) await closeHandle(segment);
     }
   }
