@@ -1,9 +1,12 @@
 /**
- * Benchmark of the durable log (figures, not pass/fail): `node dist/bench/log.js [--json]`.
+ * Benchmark of the durable log (figures, not pass/fail):
+ * `node dist/bench/log.js [--runs N] [--json]`.
  *
  * - durable appends of 100-byte entries from 1, 16 and 256 concurrent appenders, each one
- *   looping `writeEntries` of one entry then `await sync()`: entries/s, fdatasyncs per
- *   entry, and p50/p99 latency of one append (writeEntries until sync resolved);
+ *   looping what a follower's Ready writes (`writeEntries` of one entry and
+ *   `writeHardState` with the commit moved on) then `await sync()`: entries/s, fdatasyncs
+ *   per entry, p50/p99 latency of one append (writeEntries until sync resolved), and the
+ *   CPU time (user and system, every thread of the process) per flush and per entry;
  * - beside them, this machine's raw fdatasync: 100-byte write + fdatasync in a loop on a
  *   plain file in the same kind of temp directory, so the log's figures read as ratios.
  *
@@ -16,9 +19,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Entry } from '../src/core/types.js';
 import { DiskStorage } from '../src/log/disk-storage.js';
-import { median } from './stats.js';
+import { median, parseCountOptions } from './stats.js';
 
-const runs = 3;
+const options = parseCountOptions(process.argv.slice(2), { runs: 3 }, 'log.js [--runs N] [--json]');
+const runs = options.runs;
 const appenderCounts = [1, 16, 256] as const;
 /** Appends run this long before measuring starts (JIT, page cache, file growth). */
 const warmUpMs = 300;
@@ -40,12 +44,18 @@ interface AppendFigures {
   readonly entriesPerFlush: number;
   readonly p50Ms: number;
   readonly p99Ms: number;
+  /** CPU time of the whole process (user and system) per flush, in microseconds. */
+  readonly cpuUsPerFlush: number;
+  /** The same per entry appended. */
+  readonly cpuUsPerEntry: number;
 }
 
 /** What one run of the raw fdatasync loop measured. */
 interface RawSyncFigures {
   readonly syncsPerSecond: number;
   readonly p50Ms: number;
+  /** CPU time (user and system) per write + fdatasync, in microseconds: the floor per flush. */
+  readonly cpuUsPerSync: number;
 }
 
 function percentile(sorted: Float64Array, fraction: number): number {
@@ -72,6 +82,7 @@ function measureRawSync(directory: string): RawSyncFigures {
       writeSync(fd, block);
       fdatasyncSync(fd);
     }
+    const cpuBefore = process.cpuUsage();
     const started = performance.now();
     const deadline = started + rawSyncDurationMs;
     for (let now = started; now < deadline;) {
@@ -82,16 +93,26 @@ function measureRawSync(directory: string): RawSyncFigures {
       now = done;
     }
     const seconds = (performance.now() - started) / 1000;
+    const cpu = process.cpuUsage(cpuBefore);
     const sorted = Float64Array.from(latencies).sort();
-    return { syncsPerSecond: latencies.length / seconds, p50Ms: percentile(sorted, 0.5) };
+    return {
+      syncsPerSecond: latencies.length / seconds,
+      p50Ms: percentile(sorted, 0.5),
+      cpuUsPerSync: (cpu.user + cpu.system) / latencies.length,
+    };
   } finally {
     closeSync(fd);
   }
 }
 
-/** Counters of one storage, read before and after the measured window. */
-function counters(storage: DiskStorage): { syncs: number; flushes: number } {
-  return { syncs: storage.log.syncs + storage.hardState.syncs, flushes: storage.flushes };
+/** Counters of one storage and of the process, read before and after the measured window. */
+function counters(storage: DiskStorage): { syncs: number; flushes: number; cpuUs: number } {
+  const cpu = process.cpuUsage();
+  return {
+    syncs: storage.log.syncs + storage.hardState.syncs,
+    flushes: storage.flushes,
+    cpuUs: cpu.user + cpu.system,
+  };
 }
 
 /**
@@ -118,6 +139,8 @@ async function appendUntil(
         data,
       };
       storage.writeEntries([entry]);
+      // A follower's Ready also moves the commit on: a hard state that changes only commit.
+      storage.writeHardState({ term: 1, vote: 'n1', commit: entry.index - 1 });
       await storage.sync();
       latencies.push(performance.now() - began);
     }
@@ -138,12 +161,15 @@ async function measureAppends(directory: string, appenders: number): Promise<App
     const seconds = (performance.now() - started) / 1000;
     const after = counters(storage);
     const sorted = Float64Array.from(latencies).sort();
+    const cpuUs = after.cpuUs - before.cpuUs;
     return {
       entriesPerSecond: latencies.length / seconds,
       syncsPerEntry: (after.syncs - before.syncs) / latencies.length,
       entriesPerFlush: latencies.length / (after.flushes - before.flushes),
       p50Ms: percentile(sorted, 0.5),
       p99Ms: percentile(sorted, 0.99),
+      cpuUsPerFlush: cpuUs / (after.flushes - before.flushes),
+      cpuUsPerEntry: cpuUs / latencies.length,
     };
   } finally {
     await storage.close();
@@ -224,9 +250,11 @@ function printTable(report: Report): void {
     `durable log appends, ${report.entryBytes}-byte entries, median of ${report.runs} runs of ${report.appendDurationMs} ms`,
   );
   console.log(
-    `raw fdatasync (${report.entryBytes}-byte write + fdatasync): ${Math.round(raw.syncsPerSecond)} syncs/s, p50 ${raw.p50Ms.toFixed(3)} ms`,
+    `raw fdatasync (${report.entryBytes}-byte write + fdatasync): ${Math.round(raw.syncsPerSecond)} syncs/s, p50 ${raw.p50Ms.toFixed(3)} ms, CPU ${raw.cpuUsPerSync.toFixed(1)} us/sync`,
   );
-  console.log('appenders   entries/s   syncs/entry   entries/flush   p50 ms   p99 ms');
+  console.log(
+    'appenders   entries/s   syncs/entry   entries/flush   p50 ms   p99 ms   CPU us/flush   CPU us/entry',
+  );
   for (const [appenders, figures] of Object.entries(report.appenders)) {
     console.log(
       [
@@ -236,6 +264,8 @@ function printTable(report: Report): void {
         figures.entriesPerFlush.toFixed(1).padStart(15),
         figures.p50Ms.toFixed(3).padStart(8),
         figures.p99Ms.toFixed(3).padStart(8),
+        figures.cpuUsPerFlush.toFixed(1).padStart(14),
+        figures.cpuUsPerEntry.toFixed(1).padStart(14),
       ].join(' '),
     );
   }
@@ -250,5 +280,5 @@ function printTable(report: Report): void {
 }
 
 const report = await measure();
-if (process.argv.includes('--json')) console.log(JSON.stringify(report));
+if (options.json) console.log(JSON.stringify(report));
 else printTable(report);

@@ -1,4 +1,4 @@
-import { constants } from 'node:fs';
+import { constants, writeSync } from 'node:fs';
 import { mkdir, open, type FileHandle } from 'node:fs/promises';
 import { dirname } from 'node:path';
 
@@ -39,6 +39,21 @@ export async function writeFully(
       bytes.length - written,
       position + written,
     );
+    if (bytesWritten === 0) throw new Error(`write made no progress at byte ${position + written}`);
+    written += bytesWritten;
+  }
+}
+
+/**
+ * `writeFully` on the calling thread: a pwrite into the page cache costs a few
+ * microseconds, less than the hop to the thread pool and back that the asynchronous write
+ * takes. For small writes only (see `syncWriteBytesMax` where it is used): the event loop
+ * waits while the bytes are copied.
+ */
+export function writeFullySync(fd: number, bytes: Uint8Array, position: number): void {
+  let written = 0;
+  while (written < bytes.length) {
+    const bytesWritten = writeSync(fd, bytes, written, bytes.length - written, position + written);
     if (bytesWritten === 0) throw new Error(`write made no progress at byte ${position + written}`);
     written += bytesWritten;
   }

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { assert } from '../core/assert.js';
 import { TandemError } from '../core/errors.js';
 import type { Entry } from '../core/types.js';
-import { makeDirectory, syncDirectory, writeFully } from './files.js';
+import { makeDirectory, syncDirectory, writeFully, writeFullySync } from './files.js';
 import { encodeRecord, recordHeaderBytes } from './record.js';
 import {
   checkSegmentHeader,
@@ -28,6 +28,13 @@ export interface SegmentLogLimits {
   readonly batchBytesMax: number;
   /** The most bytes queued and not yet flushed; above it writers get an error. */
   readonly pendingBytesMax: number;
+  /**
+   * A run of records up to this many bytes is written on the event loop's thread (a copy
+   * into the page cache, a few microseconds); a longer one goes through the thread pool, so
+   * that copying it (and the kernel throttling a writer of many dirty pages) never stalls
+   * the event loop for long.
+   */
+  readonly syncWriteBytesMax: number;
 }
 
 /** The default limits. */
@@ -36,6 +43,7 @@ export const defaultSegmentLogLimits: SegmentLogLimits = {
   recordBytesMax: 1024 * 1024,
   batchBytesMax: 16 * 1024 * 1024,
   pendingBytesMax: 64 * 1024 * 1024,
+  syncWriteBytesMax: 256 * 1024,
 };
 
 /** What recovery did when the log was opened. */
@@ -90,6 +98,11 @@ type Operation =
  * queued while one flush runs goes out in the next, with one fdatasync per segment
  * touched. Truncating a divergent tail is synced before any write after it, so a crash
  * can never leave old entries behind new ones.
+ *
+ * A flush writes each run of records with one pwrite on the event loop's thread (up to
+ * `syncWriteBytesMax`; longer runs through the thread pool): the write only copies into
+ * the page cache, and a trip through the thread pool costs more CPU than the copy. Only
+ * the fdatasyncs, which wait for the disk, go to the thread pool.
  *
  * Segment names give each segment's first index, so the first and last index are known
  * after scanning only the last segment; older segments are read when needed.
@@ -446,17 +459,22 @@ export class SegmentLog {
         dirty.clear();
         const handle = await open(join(this.directory, operation.segment.file), 'w+');
         operation.segment.handle = handle;
-        await writeFully(handle, encodeSegmentHeader(operation.segment.firstIndex), 0);
+        writeFullySync(handle.fd, encodeSegmentHeader(operation.segment.firstIndex), 0);
         dirty.add(operation.segment);
         directoryChanged = true;
       } else if (operation.kind === 'write') {
-        const handle = await this.#handleOf(operation.segment);
+        const segment = operation.segment;
+        const handle = segment.handle ?? (await this.#reopen(segment));
         const bytes =
           operation.chunks.length === 1
             ? (operation.chunks[0] as Buffer)
             : Buffer.concat(operation.chunks, operation.bytes);
-        await writeFully(handle, bytes, operation.position);
-        dirty.add(operation.segment);
+        if (bytes.length <= this.limits.syncWriteBytesMax) {
+          writeFullySync(handle.fd, bytes, operation.position);
+        } else {
+          await writeFully(handle, bytes, operation.position);
+        }
+        dirty.add(segment);
       } else {
         for (const segment of operation.deletes) dirty.delete(segment);
         await this.#syncSegments(dirty);
@@ -466,8 +484,11 @@ export class SegmentLog {
     }
     const directorySync = directoryChanged ? syncDirectory(this.directory) : Promise.resolve();
     await Promise.all([this.#syncSegments(dirty), directorySync]);
-    // Only the newest segment stays open between flushes.
-    for (const segment of this.#segments.slice(0, -1)) await closeHandle(segment);
+    // Only the newest segment stays open between flushes. A copy of the list: compaction
+    // may shift it while a close is awaited.
+    for (const segment of this.#segments.slice(0, -1)) {
+      if (segment.handle !== null) await closeHandle(segment);
+    }
   }
 
   async #truncate(
@@ -479,7 +500,7 @@ export class SegmentLog {
       await unlinkIfPresent(join(this.directory, segment.file));
     }
     if (cut !== null) {
-      const handle = await this.#handleOf(cut.segment);
+      const handle = cut.segment.handle ?? (await this.#reopen(cut.segment));
       await handle.truncate(cut.offset);
       await handle.datasync();
       this.syncs++;
@@ -497,9 +518,11 @@ export class SegmentLog {
     await Promise.all(syncs);
   }
 
-  async #handleOf(segment: Segment): Promise<FileHandle> {
-    segment.handle ??= await open(join(this.directory, segment.file), 'r+');
-    return segment.handle;
+  /** Opens a segment that is not open (the newest one after a restart or a truncation). */
+  async #reopen(segment: Segment): Promise<FileHandle> {
+    const handle = await open(join(this.directory, segment.file), 'r+');
+    segment.handle = handle;
+    return handle;
   }
 }
 

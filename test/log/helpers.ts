@@ -1,3 +1,4 @@
+import { pbkdf2 } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -35,4 +36,21 @@ export function plain(entry: Entry): unknown {
     ...entry,
     data: entry.data === undefined ? undefined : Buffer.from(entry.data).toString('hex'),
   };
+}
+
+/**
+ * Keeps every thread of libuv's pool busy for some tens of milliseconds (pbkdf2 runs
+ * there), so that a file operation sent to the pool cannot finish before the caller looks:
+ * a test can tell a write made on the calling thread from one made in the pool. Resolves
+ * when the pool is free again.
+ */
+export async function occupyThreadPool(): Promise<void> {
+  const threads = Number(process.env.UV_THREADPOOL_SIZE ?? 4);
+  const job = (): Promise<void> =>
+    new Promise((resolve, reject) => {
+      pbkdf2('password', 'salt', 50_000, 32, 'sha256', (error) =>
+        error === null ? resolve() : reject(error),
+      );
+    });
+  await Promise.all(Array.from({ length: threads }, job));
 }

@@ -15,7 +15,7 @@ import { TandemError } from '../../src/core/errors.js';
 import { DiskStorage } from '../../src/log/disk-storage.js';
 import { HardStateFile } from '../../src/log/hard-state.js';
 import { SegmentLog } from '../../src/log/segment-log.js';
-import { entriesOf, payloadFor, plain, temporaryDirectory } from './helpers.js';
+import { entriesOf, occupyThreadPool, payloadFor, plain, temporaryDirectory } from './helpers.js';
 
 const smallSegments = { segmentBytesMax: 1000 };
 
@@ -483,6 +483,69 @@ test('the hard state reports a commit-only change once it is written', async () 
     await file.flush();
     assert.deepEqual(file.current, { term: 2, vote: 'a', commit: 9 });
     await file.close();
+  } finally {
+    directory.remove();
+  }
+});
+
+test('a flush copies a short run of records into the file before it waits for the disk', async () => {
+  // Goal: records reach the file on the calling thread, no trip through the thread pool,
+  // while a run longer than `syncWriteBytesMax` still goes out whole through it.
+  const directory = temporaryDirectory('sync-write');
+  try {
+    const limits = { syncWriteBytesMax: 500 };
+    const storage = await DiskStorage.open(directory.path, { limits });
+    await storage.load();
+    storage.writeEntries(entriesOf(1, 2, 1));
+    await storage.sync();
+    const segment = join(directory.path, 'log', segmentFiles(directory.path)[0] as string);
+    const sizeBefore = statSync(segment).size;
+    const recordBytes = 8 + 20 + payloadFor(1, 1).length;
+    storage.writeEntries(entriesOf(3, 4, 1)); // under the limit
+    // With the pool busy, only a write made on this thread can be in the file at once.
+    let poolBusy = occupyThreadPool();
+    const shortRun = storage.sync();
+    const sizeAfterShort = sizeBefore + 2 * recordBytes;
+    assert.equal(statSync(segment).size, sizeAfterShort, 'short run not written at once');
+    await Promise.all([shortRun, poolBusy]);
+    storage.writeEntries(entriesOf(5, 24, 1)); // over the limit
+    poolBusy = occupyThreadPool();
+    const longRun = storage.sync();
+    assert.equal(statSync(segment).size, sizeAfterShort, 'long run written on this thread');
+    await Promise.all([longRun, poolBusy]);
+    await storage.close();
+    const reopened = await DiskStorage.open(directory.path, { limits });
+    assert.deepEqual((await reopened.load()).entries.map(plain), entriesOf(1, 24, 1).map(plain));
+    await reopened.close();
+  } finally {
+    directory.remove();
+  }
+});
+
+test('the hard state is in the file before its flush waits for the disk', async () => {
+  // Goal: a hard-state write costs no trip through the thread pool, synced or not.
+  const directory = temporaryDirectory('hard-state-sync-write');
+  try {
+    const path = join(directory.path, 'hard-state');
+    const file = await HardStateFile.open(path);
+    const sequences = (): number[] => {
+      const bytes = readFileSync(path);
+      return [bytes.readUInt32LE(8), bytes.readUInt32LE(4096 + 8)];
+    };
+    const before = Math.max(...sequences());
+    // With the pool busy, only a write made on this thread can be in the file at once.
+    let poolBusy = occupyThreadPool();
+    file.write({ term: 5, vote: 'n2', commit: 3 });
+    const synced = file.flush();
+    assert.equal(Math.max(...sequences()), before + 1, 'term change not written at once');
+    await Promise.all([synced, poolBusy]);
+    poolBusy = occupyThreadPool();
+    file.write({ term: 5, vote: 'n2', commit: 4 });
+    const commitOnly = file.flush();
+    assert.equal(Math.max(...sequences()), before + 2, 'commit-only change not written at once');
+    await Promise.all([commitOnly, poolBusy]);
+    await file.close();
+    assert.deepEqual((await reopen(path)).current, { term: 5, vote: 'n2', commit: 4 });
   } finally {
     directory.remove();
   }
