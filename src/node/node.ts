@@ -121,6 +121,8 @@ const inboxMessagesMax = 50_000;
 const deferredCallsMax = 20_000;
 /** Apply results kept for proposals not yet answered (sync writes wait for followers). */
 const resultsKeptMax = 100_000;
+/** An in-memory store is snapshotted once per (items it holds / this) entries at most. */
+const snapshotItemsPerEntry = 4;
 /** First and longest pause between tries of a store whose database went away. */
 const storeRetryMsMin = 100;
 const storeRetryMsMax = 2_000;
@@ -1007,12 +1009,13 @@ class TandemNode implements RunningNode {
 
   /** Snapshots the state machine and compacts the log once enough entries were applied. */
   #maybeSnapshot(): void {
-    // A snapshot costs in proportion to what the store holds: taken no more often than
-    // once per that many entries, its cost per write stays bounded (as Redis rewrites its
-    // AOF once it has grown by the size of the data).
+    // A snapshot costs in proportion to what the store holds, and a restart applies the
+    // log after the latest one: taken once per a quarter as many entries as the store
+    // holds items, a snapshot's cost per write stays bounded and a restart replays at
+    // most a quarter of the data again (Redis rewrites its AOF once it has doubled).
     const every = Math.max(
       this.#config.snapshotEveryEntries ?? 10_000,
-      this.#store.imageItems?.() ?? 0,
+      Math.ceil((this.#store.imageItems?.() ?? 0) / snapshotItemsPerEntry),
     );
     const status = this.#core.status();
     if (this.#snapshotInProgress || this.#store.applied.index - (status.firstIndex - 1) < every)
