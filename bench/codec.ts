@@ -7,13 +7,15 @@
  * plain msgpack (msgpackr, as every payload was before the binary form) and with
  * `encodePayload` / `decodePayload` (the binary form of the hot messages). Encoding an
  * append is timed as the leader does it, once per follower of a three-node cluster: two
- * messages holding the same entries, new ones in every round. Figures: operations per second and ns per entry,
+ * messages holding the same entries, new ones in every round; alone (`encode`) and as
+ * the transport sends it, framed with its length and CRC32C (`frame`). Figures: operations per second and ns per entry,
  * each the median of `--runs` runs, the runs of all cases interleaved so that drift in a
  * shared machine hits them alike.
  */
 import { Packr } from 'msgpackr';
 import type { Entry, Message } from '../src/core/types.js';
-import { decodePayload, encodePayload } from '../src/transport/codec.js';
+import { decodePayload, encodeFramedPayload, encodePayload } from '../src/transport/codec.js';
+import { encodeFrame } from '../src/transport/frame.js';
 import { median, parseCountOptions } from './stats.js';
 
 const entryCounts = [16, 64] as const;
@@ -92,15 +94,19 @@ const heartbeat = {
 function cases(): Case[] {
   const result: Case[] = [];
   const codecs = {
-    msgpack: { encode: (value: unknown) => packr.pack(value), decode: decodeMsgpack },
-    binary: { encode: encodePayload, decode: decodeBinary },
+    msgpack: {
+      encode: (value: unknown) => packr.pack(value),
+      frame: (value: unknown) => encodeFrame(packr.pack(value)),
+      decode: decodeMsgpack,
+    },
+    binary: { encode: encodePayload, frame: encodeFramedPayload, decode: decodeBinary },
   };
   for (const count of entryCounts) {
     // Two batches taken in turn, as a leader sends new entries in every round.
     const rounds = [appendFrames(entries(count)), appendFrames(entries(count))];
     const frames = rounds[0] as { kind: 'raft'; message: Message }[];
     let round = 0;
-    for (const [codec, { encode, decode }] of Object.entries(codecs)) {
+    for (const [codec, { encode, frame: encodeFramed, decode }] of Object.entries(codecs)) {
       const encoded = Buffer.from(encode(frames[0]));
       result.push({
         name: `${codec} encode append x${count} to ${followers.length} followers`,
@@ -111,6 +117,17 @@ function cases(): Case[] {
           round = 1 - round;
           const each = rounds[round] as { kind: 'raft'; message: Message }[];
           return each.reduce((bytes, frame) => bytes + encode(frame).byteLength, 0);
+        },
+      });
+      result.push({
+        name: `${codec} frame append x${count} to ${followers.length} followers`,
+        entries: count * followers.length,
+        operationsPerCall: followers.length,
+        payloadBytes: encoded.byteLength,
+        operation: () => {
+          round = 1 - round;
+          const each = rounds[round] as { kind: 'raft'; message: Message }[];
+          return each.reduce((bytes, frame) => bytes + encodeFramed(frame).byteLength, 0);
         },
       });
       result.push({

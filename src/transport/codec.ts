@@ -1,5 +1,6 @@
 import { Packr } from 'msgpackr';
 import type { Message } from '../core/types.js';
+import { encodeFrame, frameHeaderBytes, sealFrame } from './frame.js';
 import { binaryMessageTag, decodeBinaryMessage, encodeBinaryMessage } from './message-codec.js';
 
 /**
@@ -24,6 +25,16 @@ const decodeErrorCharsMax = 200;
 export function encodePayload(value: unknown): Buffer {
   const message = raftMessageOf(value);
   return (message === null ? null : encodeBinaryMessage(message)) ?? packr.pack(value);
+}
+
+/**
+ * Encodes a payload and frames it (`encodeFrame(encodePayload(value))`), writing a binary
+ * message straight into the frame instead of copying it there.
+ */
+export function encodeFramedPayload(value: unknown): Buffer {
+  const message = raftMessageOf(value);
+  const binary = message === null ? null : encodeBinaryMessage(message, frameHeaderBytes);
+  return binary === null ? encodeFrame(packr.pack(value)) : sealFrame(binary);
 }
 
 /** The message of a runtime `{ kind: 'raft', message }` frame, or null for any other value. */

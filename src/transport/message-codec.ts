@@ -68,19 +68,20 @@ const uint32Range = 0x1_0000_0000;
 const safeHighMax = 0x1f_ffff;
 
 /**
- * The binary form of `message`, or null when it must go as msgpack instead: a type
- * without a binary form, or a value the binary form could not give back exactly.
+ * The binary form of `message` after `headroomBytes` left unwritten (room for a frame
+ * header, so that the frame needs no copy), or null when it must go as msgpack instead: a
+ * type without a binary form, or a value the binary form could not give back exactly.
  */
-export function encodeBinaryMessage(message: Message): Buffer | null {
+export function encodeBinaryMessage(message: Message, headroomBytes = 0): Buffer | null {
   switch (message.type) {
     case 'append':
-      return encodeAppend(message);
+      return encodeAppend(message, headroomBytes);
     case 'append-response':
-      return encodeAppendResponse(message);
+      return encodeAppendResponse(message, headroomBytes);
     case 'heartbeat':
-      return encodeHeartbeat(message);
+      return encodeHeartbeat(message, headroomBytes);
     case 'heartbeat-response':
-      return encodeHeartbeatResponse(message);
+      return encodeHeartbeatResponse(message, headroomBytes);
     default:
       return null;
   }
@@ -117,11 +118,30 @@ function idBytes(id: unknown): Buffer | null {
   return exact ? bytes : null;
 }
 
-/** Writes the tag, type and header; returns the offset after it. */
-function writeHeader(target: Buffer, view: DataView, type: number, ids: Ids, term: number): number {
-  target[0] = binaryMessageTag;
-  target[1] = type;
-  let offset = 2;
+/** A payload being written: its buffer, a view of it, and where the type's own fields go. */
+interface Target {
+  readonly target: Buffer;
+  readonly view: DataView;
+  readonly bodyAt: number;
+}
+
+/**
+ * A buffer for a message with `headroomBytes` before it and `bodyBytes` of the type's own
+ * fields after its header, with the tag, type and header written.
+ */
+function begin(
+  headroomBytes: number,
+  type: number,
+  ids: Ids,
+  term: number,
+  bodyBytes: number,
+): Target {
+  const headerBytes = headerFixedBytes + ids.from.length + ids.to.length;
+  const target = Buffer.allocUnsafe(headroomBytes + headerBytes + bodyBytes);
+  const view = new DataView(target.buffer, target.byteOffset, target.byteLength);
+  target[headroomBytes] = binaryMessageTag;
+  target[headroomBytes + 1] = type;
+  let offset = headroomBytes + 2;
   view.setUint16(offset, ids.from.length);
   target.set(ids.from, offset + 2);
   offset += 2 + ids.from.length;
@@ -129,24 +149,19 @@ function writeHeader(target: Buffer, view: DataView, type: number, ids: Ids, ter
   target.set(ids.to, offset + 2);
   offset += 2 + ids.to.length;
   writeIndex(view, offset, term);
-  return offset + 8;
+  return { target, view, bodyAt: offset + 8 };
 }
 
-/** A payload of `bytes` after a header, with a view to write it through. */
-function allocate(ids: Ids, bytes: number): { target: Buffer; view: DataView } {
-  const target = Buffer.allocUnsafe(headerFixedBytes + ids.from.length + ids.to.length + bytes);
-  return { target, view: new DataView(target.buffer, target.byteOffset, target.byteLength) };
-}
-
-function encodeAppend(message: AppendMessage): Buffer | null {
+function encodeAppend(message: AppendMessage, headroomBytes: number): Buffer | null {
   const ids = idsOf(message);
   const { prevIndex, prevTerm, commit, entries } = message;
   if (ids === null || !isIndex(prevIndex) || !isIndex(prevTerm) || !isIndex(commit)) return null;
   if (!Array.isArray(entries)) return null;
   const block = entriesBlock(entries);
   if (block === null) return null;
-  const { target, view } = allocate(ids, appendFixedBytes + block.length);
-  const offset = writeHeader(target, view, typeCodes.append, ids, message.term);
+  const bodyBytes = appendFixedBytes + block.length;
+  const at = begin(headroomBytes, typeCodes.append, ids, message.term, bodyBytes);
+  const { target, view, bodyAt: offset } = at;
   writeIndex(view, offset, prevIndex);
   writeIndex(view, offset + 8, prevTerm);
   writeIndex(view, offset + 16, commit);
@@ -251,15 +266,19 @@ function durabilityCode(durability: Durability): number {
   }
 }
 
-function encodeAppendResponse(message: AppendResponseMessage): Buffer | null {
+function encodeAppendResponse(
+  message: AppendResponseMessage,
+  headroomBytes: number,
+): Buffer | null {
   const ids = idsOf(message);
   const { reject, index, hintIndex, hintTerm, applied } = message;
   if (ids === null || typeof reject !== 'boolean') return null;
   if (!isIndex(index) || !isIndex(hintIndex) || !isIndex(hintTerm) || !isIndex(applied)) {
     return null;
   }
-  const { target, view } = allocate(ids, appendResponseBytes);
-  const offset = writeHeader(target, view, typeCodes['append-response'], ids, message.term);
+  const type = typeCodes['append-response'];
+  const at = begin(headroomBytes, type, ids, message.term, appendResponseBytes);
+  const { target, view, bodyAt: offset } = at;
   target[offset] = reject ? 1 : 0;
   writeIndex(view, offset + 1, index);
   writeIndex(view, offset + 9, hintIndex);
@@ -268,21 +287,25 @@ function encodeAppendResponse(message: AppendResponseMessage): Buffer | null {
   return target;
 }
 
-function encodeHeartbeat(message: HeartbeatMessage): Buffer | null {
+function encodeHeartbeat(message: HeartbeatMessage, headroomBytes: number): Buffer | null {
   const ids = idsOf(message);
   if (ids === null || !isIndex(message.commit) || !isIndex(message.round)) return null;
-  const { target, view } = allocate(ids, heartbeatBytes);
-  const offset = writeHeader(target, view, typeCodes.heartbeat, ids, message.term);
+  const at = begin(headroomBytes, typeCodes.heartbeat, ids, message.term, heartbeatBytes);
+  const { view, bodyAt: offset } = at;
   writeIndex(view, offset, message.commit);
   writeIndex(view, offset + 8, message.round);
-  return target;
+  return at.target;
 }
 
-function encodeHeartbeatResponse(message: HeartbeatResponseMessage): Buffer | null {
+function encodeHeartbeatResponse(
+  message: HeartbeatResponseMessage,
+  headroomBytes: number,
+): Buffer | null {
   const ids = idsOf(message);
   if (ids === null || !isIndex(message.round) || !isIndex(message.applied)) return null;
-  const { target, view } = allocate(ids, heartbeatResponseBytes);
-  const offset = writeHeader(target, view, typeCodes['heartbeat-response'], ids, message.term);
+  const type = typeCodes['heartbeat-response'];
+  const at = begin(headroomBytes, type, ids, message.term, heartbeatResponseBytes);
+  const { target, view, bodyAt: offset } = at;
   writeIndex(view, offset, message.round);
   writeIndex(view, offset + 8, message.applied);
   return target;

@@ -5,7 +5,8 @@ import { Packr } from 'msgpackr';
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import type { Entry, Message } from '../../src/core/types.js';
-import { decodePayload, encodePayload } from '../../src/transport/codec.js';
+import { decodePayload, encodeFramedPayload, encodePayload } from '../../src/transport/codec.js';
+import { encodeFrame, FrameParser } from '../../src/transport/frame.js';
 import { binaryMessageTag } from '../../src/transport/message-codec.js';
 import {
   binaryTypeMessageArbitrary,
@@ -125,6 +126,31 @@ describe('payload codec', () => {
       assert.ok(binary.length < packed.length, `${message.type}: ${binary.length} bytes`);
       assert.deepStrictEqual(comparable(decoded(binary)), comparable(msgpack.unpack(packed)));
     }
+  });
+
+  test('a payload framed in place is the frame of its payload', () => {
+    // Goal: writing a binary message straight into its frame gives the very bytes that
+    // framing the encoded payload does, and the frame parser gives the payload back.
+    const value = fc.oneof(
+      messageArbitrary.map(frameOf),
+      oddMessageArbitrary.map(frameOf),
+      fc.anything(),
+    );
+    fc.assert(
+      fc.property(value, (each) => {
+        const frame = encodeFramedPayload(each);
+        assert.deepStrictEqual(frame, encodeFrame(encodePayload(each)));
+        const parser = new FrameParser();
+        parser.push(frame);
+        const result = parser.next(frame.length);
+        assert.ok(result !== null && result.status === 'frame');
+        assert.deepStrictEqual(
+          comparable(decoded(result.payload)),
+          comparable(decoded(encodePayload(each))),
+        );
+      }),
+      { numRuns: 2000 },
+    );
   });
 
   test('appends of the same entries to several followers each carry their own message', () => {
