@@ -5,11 +5,11 @@ import { assert } from '../core/assert.js';
  * The framing of every message between nodes, handshake included. Big-endian (network
  * byte order):
  *
- * | offset | bytes | field                          |
- * | ------ | ----- | ------------------------------ |
- * | 0      | 4     | payloadBytes                   |
- * | 4      | 4     | CRC32C of the payload          |
- * | 8      | n     | payload (a msgpack value)      |
+ * | offset | bytes | field                                        |
+ * | ------ | ----- | -------------------------------------------- |
+ * | 0      | 4     | payloadBytes                                 |
+ * | 4      | 4     | CRC32C of the payload                        |
+ * | 8      | n     | payload (msgpack, or a binary core message)  |
  *
  * The length comes first so that a reader can refuse an oversized frame from its header
  * alone, before it buffers a single byte of the body.
