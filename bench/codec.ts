@@ -3,14 +3,14 @@
  * `node dist/bench/codec.js [--runs 3] [--duration-ms 400] [--json]`.
  *
  * Encodes and decodes the runtime's `{ kind: 'raft', message }` frame of a typical append
- * (16 and 64 command entries of 100-byte data), an append-response and a heartbeat: with
+ * (1, 16 and 64 command entries of 100-byte data), an append-response and a heartbeat: with
  * plain msgpack (msgpackr, as every payload was before the binary form) and with
  * `encodePayload` / `decodePayload` (the binary form of the hot messages). Encoding an
  * append is timed as the leader does it, once per follower of a three-node cluster: two
  * messages holding the same entries, new ones in every round; alone (`encode`) and as
- * the transport sends it, framed with its length and CRC32C (`frame`). Figures: operations per second and ns per entry,
- * each the median of `--runs` runs, the runs of all cases interleaved so that drift in a
- * shared machine hits them alike.
+ * the transport sends it, framed with its length and CRC32C (`frame`). Figures:
+ * operations per second and ns per entry, each the median of `--runs` runs, the runs of
+ * all cases interleaved so that drift in a shared machine hits them alike.
  */
 import { Packr } from 'msgpackr';
 import type { Entry, Message } from '../src/core/types.js';
@@ -18,7 +18,7 @@ import { decodePayload, encodeFramedPayload, encodePayload } from '../src/transp
 import { encodeFrame } from '../src/transport/frame.js';
 import { median, parseCountOptions } from './stats.js';
 
-const entryCounts = [16, 64] as const;
+const entryCounts = [1, 16, 64] as const;
 const entryDataBytes = 100;
 /** Followers of a three-node cluster: an append's entries are encoded once for each. */
 const followers = ['node-2', 'node-3'] as const;

@@ -118,10 +118,9 @@ function idBytes(id: unknown): Buffer | null {
   return exact ? bytes : null;
 }
 
-/** A payload being written: its buffer, a view of it, and where the type's own fields go. */
+/** A payload being written, and where the type's own fields go in it. */
 interface Target {
   readonly target: Buffer;
-  readonly view: DataView;
   readonly bodyAt: number;
 }
 
@@ -138,18 +137,17 @@ function begin(
 ): Target {
   const headerBytes = headerFixedBytes + ids.from.length + ids.to.length;
   const target = Buffer.allocUnsafe(headroomBytes + headerBytes + bodyBytes);
-  const view = new DataView(target.buffer, target.byteOffset, target.byteLength);
   target[headroomBytes] = binaryMessageTag;
   target[headroomBytes + 1] = type;
   let offset = headroomBytes + 2;
-  view.setUint16(offset, ids.from.length);
+  target.writeUInt16BE(ids.from.length, offset);
   target.set(ids.from, offset + 2);
   offset += 2 + ids.from.length;
-  view.setUint16(offset, ids.to.length);
+  target.writeUInt16BE(ids.to.length, offset);
   target.set(ids.to, offset + 2);
   offset += 2 + ids.to.length;
-  writeIndex(view, offset, term);
-  return { target, view, bodyAt: offset + 8 };
+  writeIndex(target, offset, term);
+  return { target, bodyAt: offset + 8 };
 }
 
 function encodeAppend(message: AppendMessage, headroomBytes: number): Buffer | null {
@@ -161,11 +159,11 @@ function encodeAppend(message: AppendMessage, headroomBytes: number): Buffer | n
   if (block === null) return null;
   const bodyBytes = appendFixedBytes + block.length;
   const at = begin(headroomBytes, typeCodes.append, ids, message.term, bodyBytes);
-  const { target, view, bodyAt: offset } = at;
-  writeIndex(view, offset, prevIndex);
-  writeIndex(view, offset + 8, prevTerm);
-  writeIndex(view, offset + 16, commit);
-  view.setUint32(offset + 24, entries.length);
+  const { target, bodyAt: offset } = at;
+  writeIndex(target, offset, prevIndex);
+  writeIndex(target, offset + 8, prevTerm);
+  writeIndex(target, offset + 16, commit);
+  target.writeUInt32BE(entries.length, offset + 24);
   target.set(block, offset + appendFixedBytes);
   return target;
 }
@@ -198,13 +196,15 @@ function sameEntries(a: readonly Entry[], b: readonly Entry[]): boolean {
 /** Every entry's header, then all their data (`dataBytes` in all), checked encodable. */
 function encodeEntries(entries: readonly Entry[], dataBytes: number): Buffer {
   const target = Buffer.allocUnsafe(entries.length * entryHeaderBytes + dataBytes);
+  // A DataView writes the many integers of a block faster than Buffer's methods do, more
+  // than paying for making it; a message's few header fields are cheaper without one.
   const view = new DataView(target.buffer, target.byteOffset, target.byteLength);
   // Entry i's header is at `i * entryHeaderBytes`; the data follows all headers.
   let offset = 0;
   let dataOffset = entries.length * entryHeaderBytes;
   for (const entry of entries) {
-    writeIndex(view, offset, entry.index);
-    writeIndex(view, offset + 8, entry.term);
+    writeIndexTo(view, offset, entry.index);
+    writeIndexTo(view, offset + 8, entry.term);
     target[offset + 16] = kindCode(entry.kind);
     target[offset + 17] = durabilityCode(entry.durability);
     const data = entry.data;
@@ -278,12 +278,12 @@ function encodeAppendResponse(
   }
   const type = typeCodes['append-response'];
   const at = begin(headroomBytes, type, ids, message.term, appendResponseBytes);
-  const { target, view, bodyAt: offset } = at;
+  const { target, bodyAt: offset } = at;
   target[offset] = reject ? 1 : 0;
-  writeIndex(view, offset + 1, index);
-  writeIndex(view, offset + 9, hintIndex);
-  writeIndex(view, offset + 17, hintTerm);
-  writeIndex(view, offset + 25, applied);
+  writeIndex(target, offset + 1, index);
+  writeIndex(target, offset + 9, hintIndex);
+  writeIndex(target, offset + 17, hintTerm);
+  writeIndex(target, offset + 25, applied);
   return target;
 }
 
@@ -291,10 +291,10 @@ function encodeHeartbeat(message: HeartbeatMessage, headroomBytes: number): Buff
   const ids = idsOf(message);
   if (ids === null || !isIndex(message.commit) || !isIndex(message.round)) return null;
   const at = begin(headroomBytes, typeCodes.heartbeat, ids, message.term, heartbeatBytes);
-  const { view, bodyAt: offset } = at;
-  writeIndex(view, offset, message.commit);
-  writeIndex(view, offset + 8, message.round);
-  return at.target;
+  const { target, bodyAt: offset } = at;
+  writeIndex(target, offset, message.commit);
+  writeIndex(target, offset + 8, message.round);
+  return target;
 }
 
 function encodeHeartbeatResponse(
@@ -305,9 +305,9 @@ function encodeHeartbeatResponse(
   if (ids === null || !isIndex(message.round) || !isIndex(message.applied)) return null;
   const type = typeCodes['heartbeat-response'];
   const at = begin(headroomBytes, type, ids, message.term, heartbeatResponseBytes);
-  const { target, view, bodyAt: offset } = at;
-  writeIndex(view, offset, message.round);
-  writeIndex(view, offset + 8, message.applied);
+  const { target, bodyAt: offset } = at;
+  writeIndex(target, offset, message.round);
+  writeIndex(target, offset + 8, message.applied);
   return target;
 }
 
@@ -316,8 +316,15 @@ function isIndex(value: unknown): value is number {
 }
 
 /** Writes `value`, a non-negative safe integer, as an 8-byte unsigned integer. */
-function writeIndex(view: DataView, offset: number, value: number): void {
+function writeIndex(target: Buffer, offset: number, value: number): void {
   const low = value >>> 0; // ToUint32 is the value modulo 2^32.
+  target.writeUInt32BE((value - low) / uint32Range, offset);
+  target.writeUInt32BE(low, offset + 4);
+}
+
+/** `writeIndex` through a DataView. */
+function writeIndexTo(view: DataView, offset: number, value: number): void {
+  const low = value >>> 0;
   view.setUint32(offset, (value - low) / uint32Range);
   view.setUint32(offset + 4, low);
 }
@@ -399,12 +406,12 @@ function readAppend(reader: Reader, header: Header): AppendMessage | null {
   }
   // Whatever follows the headers is the entries' data: copied out at once, then cut.
   const data = reader.takeTail(reader.remaining - count * entryHeaderBytes);
-  // The headers are in bounds now: entry i's is at `headersAt + i * entryHeaderBytes`.
-  const headersAt = reader.claim(count * entryHeaderBytes);
+  // The headers are in bounds now: entry i's is at `i * entryHeaderBytes` of `headers`.
+  const headers = reader.claim(count * entryHeaderBytes);
   const entries: Entry[] = [];
   let dataOffset = 0; // The next entry with data has its bytes at `data[dataOffset]`.
   for (let i = 0; i < count && reader.failure === null; i++) {
-    const entry = readEntry(reader, headersAt + i * entryHeaderBytes, data, dataOffset);
+    const entry = readEntry(reader, headers, i * entryHeaderBytes, data, dataOffset);
     entries.push(entry);
     dataOffset += entry.data?.byteLength ?? 0;
   }
@@ -419,10 +426,15 @@ function readAppend(reader: Reader, header: Header): AppendMessage | null {
  * view of `data` from `dataOffset`. (A view of the ArrayBuffer itself: going through a
  * Uint8Array's `.buffer` for every entry costs more than the rest of the entry.)
  */
-function readEntry(reader: Reader, at: number, data: ArrayBuffer, dataOffset: number): Entry {
-  const view = reader.view;
-  const index = indexAt(view, at) ?? reader.fail('an entry index beyond the safe integers') ?? 0;
-  const term = indexAt(view, at + 8) ?? reader.fail('an entry term beyond the safe integers') ?? 0;
+function readEntry(
+  reader: Reader,
+  view: DataView,
+  at: number,
+  data: ArrayBuffer,
+  dataOffset: number,
+): Entry {
+  const index = indexIn(view, at) ?? reader.fail('an entry index beyond the safe integers') ?? 0;
+  const term = indexIn(view, at + 8) ?? reader.fail('an entry term beyond the safe integers') ?? 0;
   const kind = kindCodes[view.getUint8(at + 16)] ?? reader.fail('bad entry kind') ?? 'noop';
   const durability =
     durabilityOrder[view.getUint8(at + 17)] ?? reader.fail('bad entry durability') ?? 'async';
@@ -440,8 +452,14 @@ function readEntry(reader: Reader, at: number, data: ArrayBuffer, dataOffset: nu
   return { index, term, kind, durability, data: new Uint8Array(data, dataOffset, dataBytes) };
 }
 
-/** The 8-byte unsigned integer at `at` of `view`, or undefined when it is not a safe integer. */
-function indexAt(view: DataView, at: number): number | undefined {
+/** The 8-byte unsigned integer at `at` (in bounds), or undefined when it is not a safe one. */
+function indexAt(bytes: Buffer, at: number): number | undefined {
+  const high = bytes.readUInt32BE(at);
+  return high > safeHighMax ? undefined : high * uint32Range + bytes.readUInt32BE(at + 4);
+}
+
+/** `indexAt` through a DataView. */
+function indexIn(view: DataView, at: number): number | undefined {
   const high = view.getUint32(at);
   return high > safeHighMax ? undefined : high * uint32Range + view.getUint32(at + 4);
 }
@@ -453,7 +471,6 @@ function indexAt(view: DataView, at: number): number | undefined {
  */
 class Reader {
   readonly #bytes: Buffer;
-  readonly #view: DataView;
   #offset = 0;
   /** Reads stop here: the end of the payload, or where a tail taken off it starts. */
   #end: number;
@@ -461,8 +478,10 @@ class Reader {
   failure: string | null = null;
 
   constructor(bytes: Uint8Array) {
-    this.#bytes = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-    this.#view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    // Frames come as Buffers; only another Uint8Array needs a Buffer view of it.
+    this.#bytes = Buffer.isBuffer(bytes)
+      ? bytes
+      : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
     this.#end = bytes.byteLength;
   }
 
@@ -495,7 +514,7 @@ class Reader {
 
   uint32(): number {
     if (!this.#has(4)) return 0;
-    const value = this.#view.getUint32(this.#offset);
+    const value = this.#bytes.readUInt32BE(this.#offset);
     this.#offset += 4;
     return value;
   }
@@ -503,29 +522,25 @@ class Reader {
   /** An 8-byte unsigned integer, which must be a safe integer. */
   index(): number {
     if (!this.#has(8)) return 0;
-    const value = indexAt(this.#view, this.#offset);
+    const value = indexAt(this.#bytes, this.#offset);
     this.#offset += 8;
     return value ?? this.fail('an index or term beyond the safe integers') ?? 0;
   }
 
   /**
-   * Checks that the next `bytes` bytes are there and skips them, for the caller to read
-   * through `view`: their offset, or -1 after a failure.
+   * A view of the next `bytes` bytes, checked to be there, which it consumes (an empty
+   * view after a failure). A DataView reads many integers faster than Buffer's methods.
    */
-  claim(bytes: number): number {
-    if (!this.#has(bytes)) return -1;
+  claim(bytes: number): DataView {
+    if (bytes === 0 || !this.#has(bytes)) return emptyView;
+    const start = this.#bytes.byteOffset + this.#offset;
     this.#offset += bytes;
-    return this.#offset - bytes;
-  }
-
-  /** The whole payload; read only what `claim` gave. */
-  get view(): DataView {
-    return this.#view;
+    return new DataView(this.#bytes.buffer, start, bytes);
   }
 
   /** A node id: a 2-byte length, then that many bytes of valid UTF-8. */
   id(): string {
-    const length = this.#has(2) ? this.#view.getUint16(this.#offset) : 0;
+    const length = this.#has(2) ? this.#bytes.readUInt16BE(this.#offset) : 0;
     if (!this.#has(2 + length)) return '';
     const start = this.#offset + 2;
     this.#offset = start + length;
@@ -563,6 +578,8 @@ class Reader {
     }
   }
 }
+
+const emptyView = new DataView(new ArrayBuffer(0));
 
 /** Refuses bad UTF-8 instead of replacing it, and keeps a leading byte order mark. */
 const strictUtf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
