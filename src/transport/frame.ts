@@ -5,11 +5,11 @@ import { assert } from '../core/assert.js';
  * The framing of every message between nodes, handshake included. Big-endian (network
  * byte order):
  *
- * | offset | bytes | field                          |
- * | ------ | ----- | ------------------------------ |
- * | 0      | 4     | payloadBytes                   |
- * | 4      | 4     | CRC32C of the payload          |
- * | 8      | n     | payload (a msgpack value)      |
+ * | offset | bytes | field                                        |
+ * | ------ | ----- | -------------------------------------------- |
+ * | 0      | 4     | payloadBytes                                 |
+ * | 4      | 4     | CRC32C of the payload                        |
+ * | 8      | n     | payload (msgpack, or a binary core message)  |
  *
  * The length comes first so that a reader can refuse an oversized frame from its header
  * alone, before it buffers a single byte of the body.
@@ -20,9 +20,22 @@ export const frameHeaderBytes = 8;
 export function encodeFrame(payload: Uint8Array): Buffer {
   assert(payload.byteLength <= 0xffff_ffff, `frame payload of ${payload.byteLength} bytes`);
   const frame = Buffer.allocUnsafe(frameHeaderBytes + payload.byteLength);
-  frame.writeUInt32BE(payload.byteLength, 0);
-  frame.writeUInt32BE(crc32c(payload), 4);
   frame.set(payload, frameHeaderBytes);
+  return sealFrame(frame);
+}
+
+/**
+ * Writes the header of `frame`, whose payload was encoded in place after its first
+ * `frameHeaderBytes` (so that framing it costs no copy), and returns it.
+ */
+export function sealFrame(frame: Buffer): Buffer {
+  const payloadBytes = frame.byteLength - frameHeaderBytes;
+  assert(
+    payloadBytes >= 0 && payloadBytes <= 0xffff_ffff,
+    `frame payload of ${payloadBytes} bytes`,
+  );
+  frame.writeUInt32BE(payloadBytes, 0);
+  frame.writeUInt32BE(crc32c(frame.subarray(frameHeaderBytes)), 4);
   return frame;
 }
 

@@ -1,4 +1,7 @@
-/** Node-to-node transport: framed msgpack over TCP or TLS, after an authenticated handshake. */
+/**
+ * Node-to-node transport: framed msgpack (a binary form for the hot core messages) over TCP
+ * or TLS, after an authenticated handshake.
+ */
 export type {
   Advertisement,
   Logger,

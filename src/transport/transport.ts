@@ -3,7 +3,7 @@ import tls from 'node:tls';
 import { assert } from '../core/assert.js';
 import { TandemError } from '../core/errors.js';
 import type { NodeId } from '../core/types.js';
-import { encodePayload } from './codec.js';
+import { encodeFramedPayload } from './codec.js';
 import type {
   Advertisement,
   PeerAddress,
@@ -12,7 +12,7 @@ import type {
   TransportOptions,
   TransportStats,
 } from './contract.js';
-import { encodeFrame } from './frame.js';
+import { frameHeaderBytes } from './frame.js';
 import {
   AcceptorHandshake,
   DialerHandshake,
@@ -146,12 +146,13 @@ export class PeerTransport {
       if (peer !== undefined) peer.framesDropped++;
       return false;
     }
-    const encoded = encodePayload(payload);
-    if (encoded.byteLength > this.#limits.frameBytesMax) {
-      this.#drop(peer, `payload of ${encoded.byteLength} bytes exceeds the frame limit`);
+    const frame = encodeFramedPayload(payload);
+    const payloadBytes = frame.byteLength - frameHeaderBytes;
+    if (payloadBytes > this.#limits.frameBytesMax) {
+      this.#drop(peer, `payload of ${payloadBytes} bytes exceeds the frame limit`);
       return false;
     }
-    if (!peer.queue.push(encodeFrame(encoded))) {
+    if (!peer.queue.push(frame)) {
       this.#drop(peer, 'send queue full');
       return false;
     }
