@@ -177,6 +177,14 @@ export class RaftCore {
   #rollback: SnapshotMeta | null = null;
 
   #messages: Message[] = [];
+  /**
+   * The leader's commit index advanced (or a follower's window opened) since followers
+   * were last told it: each follower whose last append carried an older commit gets one
+   * append (with whatever entries it lacks) when the Ready is built, so that every
+   * response, proposal and fsync handled in one turn costs one message per follower, not
+   * one per commit advance.
+   */
+  #commitToBroadcast = false;
   #readStates: ReadState[] = [];
   #responses: ProposalOutcome[] = [];
   /**
@@ -462,6 +470,7 @@ export class RaftCore {
     const hardState = this.#hardState();
     return (
       this.#messages.length > 0 ||
+      this.#commitToBroadcast ||
       this.#readStates.length > 0 ||
       this.#responses.length > 0 ||
       (this.#responsesAwaitingReapply[0]?.index ?? Infinity) <= this.log.applied ||
@@ -477,6 +486,7 @@ export class RaftCore {
   /** The next batch of work; the driver must carry it out and call `advance` with it. */
   ready(): Ready {
     this.#assertNotAwaitingAdvance();
+    this.#broadcastCommit();
     const hardState = this.#hardState();
     const softState = this.#softState();
     const hardStateChanged = !sameHardState(hardState, this.#persistedHardState);
@@ -523,7 +533,7 @@ export class RaftCore {
     const lastApplied = ready.committedEntries[ready.committedEntries.length - 1];
     if (lastApplied !== undefined) this.log.applied = lastApplied.index;
     if (this.#role === 'leader') {
-      if (this.#maybeCommit()) this.#broadcastAppend(true);
+      if (this.#maybeCommit()) this.#commitToBroadcast = true;
       this.#settleProposals();
     } else if (
       this.#leaderId !== null &&
@@ -690,10 +700,15 @@ export class RaftCore {
   #handleTerm(message: Message): boolean {
     if (message.term > this.#term) {
       if (message.type === 'vote') {
+        // Within an election timeout of hearing from a leader, a vote request neither
+        // moves the term nor gets a vote: with check-quorum from anyone, and always from
+        // a node outside this node's membership (one removed while it was away, which
+        // may still hold pre-votes granted before its removal and would otherwise
+        // depose a healthy leader; the leader itself answers it with `removed`).
+        const heardLeader =
+          this.#leaderId !== null && this.#electionElapsed < this.config.electionTicks;
         const inLease =
-          this.config.checkQuorum &&
-          this.#leaderId !== null &&
-          this.#electionElapsed < this.config.electionTicks;
+          heardLeader && (this.config.checkQuorum || !isMember(this.membership, message.from));
         if (inLease && !message.transfer) return false;
         if (message.preVote && this.preVoteKeepsTerm()) return true;
       }
@@ -1181,10 +1196,10 @@ export class RaftCore {
       progress.becomeProbe();
       progress.becomeReplicate();
     }
-    if (updated && this.#maybeCommit()) this.#broadcastAppend(true);
+    if (updated && this.#maybeCommit()) this.#commitToBroadcast = true;
     while (this.#sendAppend(message.from, false));
     // A commit that advanced while the window was full has not reached this follower yet.
-    if (progress.sentCommit < this.log.commit) this.#sendAppend(message.from, true);
+    if (progress.sentCommit < this.log.commit) this.#commitToBroadcast = true;
     if (message.from === this.#leadTransferee && progress.match === this.log.lastIndex()) {
       this.#send({ type: 'timeout-now', to: message.from });
     }
@@ -1399,6 +1414,16 @@ export class RaftCore {
     this.#send({ type: 'snapshot', to, meta, data: null });
     progress.sentIndex = Math.max(progress.sentIndex, meta.index);
     progress.becomeSnapshot(meta.index);
+  }
+
+  /** Tells every follower not yet told the commit index (see `#commitToBroadcast`). */
+  #broadcastCommit(): void {
+    if (!this.#commitToBroadcast) return;
+    this.#commitToBroadcast = false;
+    if (this.#role !== 'leader') return;
+    for (const [id, progress] of this.progress) {
+      if (progress.sentCommit < this.log.commit) this.#sendAppend(id, true);
+    }
   }
 
   #broadcastAppend(sendIfEmpty: boolean): void {

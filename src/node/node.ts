@@ -677,15 +677,17 @@ class TandemNode implements RunningNode {
   #pump(): void {
     if (this.#busy || this.#closed || this.#failure !== null) return;
     const core = this.#core;
-    const calls = this.#deferred;
-    this.#deferred = [];
-    for (const call of calls) call.run();
+    // Peer messages first: the commit index they advance then rides on the appends that
+    // the proposals after them send, instead of an append of its own.
     const inbox = this.#inbox;
     this.#inbox = [];
     for (const message of inbox) {
       const dropped = core.step(message);
       if (dropped !== null) this.#dropPeerMessage(message.from, dropped);
     }
+    const calls = this.#deferred;
+    this.#deferred = [];
+    for (const call of calls) call.run();
     this.#noticeRemoval();
     for (; this.#pendingTicks > 0; this.#pendingTicks--) core.tick();
     if (!core.hasReady()) return;

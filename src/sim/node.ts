@@ -364,15 +364,16 @@ export class SimNode {
     for (;;) {
       const core = this.core;
       if (core === null || this.paused || this.#awaiting !== null) return;
+      // As the runtime: peer messages first, then client calls, then ticks.
+      const inbox = this.#inbox;
+      this.#inbox = [];
+      for (const message of inbox) core.step(message);
       if (this.#deferred.length > 0) {
         const calls = this.#deferred;
         this.#deferred = [];
         for (const call of calls) call();
         continue;
       }
-      const inbox = this.#inbox;
-      this.#inbox = [];
-      for (const message of inbox) core.step(message);
       for (; this.#pendingTicks > 0; this.#pendingTicks--) core.tick();
       if (!core.hasReady()) return;
       this.#beginReady(core);

@@ -42,9 +42,10 @@ test(`${seedsInTest} random seeds of clusters under faults keep every invariant 
  * restarted leader serving its async tail before its rollback (5611, 6719), a deposed
  * leader serving read-your-writes from another entry at the write's index (2874), a
  * `sync` write answered while a rollback had taken it out of the leader's own state
- * machine (13802), a stale read showing a lost write (4348).
+ * machine (13802), a stale read showing a lost write (4348), a node removed while it was
+ * paused deposing the leader with pre-votes granted before its removal (1419).
  */
-const regressionSeeds = [2874, 4348, 5611, 6719, 13802];
+const regressionSeeds = [1419, 2874, 4348, 5611, 6719, 13802];
 
 test('seeds that once found real bugs of the core keep every invariant', () => {
   for (const seed of regressionSeeds) {
