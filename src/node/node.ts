@@ -719,9 +719,12 @@ class TandemNode implements RunningNode {
       await this.#installSnapshot(ready.snapshot.meta, ready.snapshot.data);
     // The split reads the hard state last written, so it goes before this Ready's.
     const messages = messagesBySync(ready, this.#storage.hardState.current);
+    // A leader's appends leave first, at once: the followers write and sync while this
+    // node does (the leader counts its own copy only after its sync).
+    for (const message of messages.beforeSync) this.#send(message);
+    if (messages.beforeSync.length > 0) this.#transport.flush();
     this.#storage.writeEntries(ready.entries);
     if (ready.hardState !== null) this.#storage.writeHardState(ready.hardState);
-    for (const message of messages.beforeSync) this.#send(message);
     if (appliesBeforeSync(ready)) {
       // What this Ready applies is durable already: apply it while the disk syncs.
       await Promise.all([this.#sync(ready), this.#applyAndAnswer(ready)]);

@@ -162,6 +162,19 @@ export class PeerTransport {
   }
 
   /**
+   * Writes every peer's queued frames now instead of on the next turn of the event loop:
+   * for frames on the critical path of a write (a leader's appends), sent together so
+   * that each peer still gets them in one socket write.
+   */
+  flush(): void {
+    for (const peer of this.#peers.values()) {
+      if (peer.flushImmediate === null) continue;
+      this.#cancelFlush(peer);
+      this.#flush(peer);
+    }
+  }
+
+  /**
    * Adds a handler for every frame received from an authenticated peer, in arrival order.
    * The payload is whatever the peer sent, decoded but not validated: checking its shape is
    * the handler's job. A handler that throws is a bug and crashes the node.
@@ -339,6 +352,13 @@ export class PeerTransport {
       peer.inbound = link;
       this.#options.logger.info({ peer: peerId, remote: link.remote }, 'inbound peer link up');
       this.#learn(peer, advertisement, true);
+      // The peer is back (it dialed in, so it listens): dial it now, not when the backoff
+      // of the dials that failed while it was away runs out.
+      if (peer.outbound === null && peer.reconnectTimer !== null) {
+        this.#clearReconnect(peer);
+        peer.reconnectAttempts = 0;
+        this.#dial(peer);
+      }
     },
     payload: (link, value) => {
       const peer = this.#peers.get(link.peerId as NodeId);

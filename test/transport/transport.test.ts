@@ -206,6 +206,28 @@ describe('peer transport', () => {
     assert.deepEqual(again.received[0].payload, { seq: 5 });
   });
 
+  test('a peer that dials in while its redials back off is dialed back at once', async () => {
+    // Goal: a restarted node hears its peers as soon as it is up, not when their backoff,
+    // grown while it was away, runs out (up to reconnectDelayMsMax).
+    const port = await freePort();
+    const slow = { reconnectDelayMsMin: 4000, reconnectDelayMsMax: 8000 };
+    const a = await node('a', {
+      peers: new Map([['late', { host: '127.0.0.1', port }]]),
+      limits: slow,
+    });
+    await sleep(100); // The first dial fails; the next waits 2 to 4 s.
+    assert.equal(a.transport.peers()[0].connected, false);
+    const late = await node('late', {
+      listen: { host: '127.0.0.1', port },
+      peers: new Map([['a', a.transport.address]]),
+    });
+    const started = Date.now();
+    await waitFor('the link back', () => a.transport.peers()[0].connected, 1500);
+    assert.ok(Date.now() - started < 1500);
+    assert.equal(a.transport.send('late', { seq: 1 }), true);
+    await waitFor('the frame', () => late.received.length === 1);
+  });
+
   for (const [what, overrides, pattern] of [
     ['a wrong secret', { clusterSecret: 'not the secret' }, /wrong acceptor proof/],
     ['a wrong cluster id', { clusterId: 'cluster-2' }, /wrong cluster id/],
@@ -319,6 +341,26 @@ describe('peer transport', () => {
       Object.assign(prototype, original);
     }
     assert.deepEqual(writes, [100]);
+  });
+
+  test('flush() writes the queued frames at once, in one write per peer', async () => {
+    // Goal: a leader's appends need not wait for the next turn of the event loop: after
+    // flush() they have left, together, before send()'s caller returns to the loop.
+    const a = await node('a');
+    const b = await node('b');
+    connectAll([a, b]);
+    await waitFor('the link', () => a.transport.peers()[0].connected);
+    const sentBefore = a.transport.stats().framesSent;
+    for (let seq = 0; seq < 10; seq++) a.transport.send('b', message('a', 'b', seq));
+    assert.equal(a.transport.stats().framesSent, sentBefore, 'queued until the next turn');
+    a.transport.flush();
+    assert.equal(a.transport.stats().framesSent, sentBefore + 10, 'written by flush()');
+    a.transport.flush();
+    await waitFor('the frames', () => b.received.length === 10);
+    assert.deepEqual(
+      b.received.map((frame) => (frame.payload as { seq: number }).seq),
+      [0, 1, 2, 3, 4, 5, 6, 7, 8, 9],
+    );
   });
 
   test('a peer that stops reading makes frames wait in the queue, not in the socket', async () => {
