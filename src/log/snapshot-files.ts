@@ -21,8 +21,13 @@ export type SnapshotChunks = Iterable<Uint8Array> | AsyncIterable<Uint8Array>;
 
 /** Bytes read per chunk when a snapshot is streamed out. */
 export const snapshotChunkBytes = 256 * 1024;
-/** Older snapshots kept besides the newest, so a damaged newest one is not the only copy. */
-const olderSnapshotsKept = 1;
+/**
+ * Older snapshots kept besides the newest: none. Saving a snapshot compacts the log up to
+ * it, so an older one could not be brought forward (the entries after it are gone); it
+ * would only double what a node keeps on disk. A node whose newest snapshot is damaged
+ * is refused at start with the file named, and is seeded again from the leader.
+ */
+const olderSnapshotsKept = 0;
 
 /** The checksum format snapshots carry. */
 export function formatChecksum(crc: number): string {

@@ -13,13 +13,13 @@
  *     48  8  the sequence number the next new key gets
  *     56  8  reserved, 0
  *   the SQLite database (sqlite3_serialize of the store's SQL tables, sessions and meta)
- *   one record per key, in sequence order:
- *     0   2  key bytes (u16)        2  4  value bytes (u32)   6  1  flags (1: expires)
- *     7   8  version index (f64)    15 8  version term         23 8  expiresAt (0 without)
- *     31  8  sequence number        39    key, then value
+ *   one record per key, in sequence order: a flags byte (1: the key expires), then as
+ *   unsigned LEB128 varints the key's length, the value's length, the version index, the
+ *   version term and the sequence number, then the expiry (f64 ms) when flagged, the key
+ *   and the value.
  *
- * Records are fixed-width numbers and raw bytes so that a million keys write and read in
- * a fraction of a second: a node restarts by reading its latest image and the log after
+ * Records are a few bytes of numbers and the raw bytes, so that a million keys write and
+ * read in about a second and take little more room than their data: a node restarts by reading its latest image and the log after
  * it. The file as a whole is checksummed by the snapshot machinery (CRC32C); a reader
  * still checks every length against the file, so a damaged image is refused, never read
  * past its end.
@@ -38,7 +38,8 @@ export const memoryImageMagic = Buffer.from('TNDMKV01', 'latin1');
 /** The layout this build writes and reads. */
 export const memoryImageFormat = 1;
 const headerBytes = 64;
-const recordHeaderBytes = 39;
+/** The most bytes a record takes besides its key and value: flags, five varints, expiry. */
+const recordHeaderBytesMax = 1 + 5 * 8 + 8;
 const expiresFlag = 1;
 
 /** What a memory image's header says. */
@@ -129,7 +130,7 @@ export async function writeMemoryImage(
     for (let i = 0; i < keyspace.keys.length; i++) {
       const key = keyspace.keys[i] as string;
       const item = keyspace.items[i] as Item;
-      const size = recordHeaderBytes + key.length + item.value.length;
+      const size = recordHeaderBytesMax + key.length + item.value.length;
       if (used + size > chunk.byteLength) {
         if (used > 0) await put(chunk.subarray(0, used));
         chunk = Buffer.allocUnsafe(Math.max(snapshotChunkBytes, size));
@@ -145,15 +146,26 @@ export async function writeMemoryImage(
   return { bytes, checksum: checksumText(crc) };
 }
 
+/** Writes `value` (a safe non-negative integer) as an unsigned LEB128 varint. */
+function writeVarint(buffer: Buffer, offset: number, value: number): number {
+  let rest = value;
+  let at = offset;
+  while (rest >= 0x80) {
+    buffer[at++] = (rest % 0x80) | 0x80;
+    rest = Math.floor(rest / 0x80);
+  }
+  buffer[at++] = rest;
+  return at;
+}
+
 function writeRecord(buffer: Buffer, offset: number, key: string, item: Item): number {
-  buffer.writeUInt16LE(key.length, offset);
-  buffer.writeUInt32LE(item.value.length, offset + 2);
-  buffer.writeUInt8(item.expiresAt === null ? 0 : expiresFlag, offset + 6);
-  buffer.writeDoubleLE(item.index, offset + 7);
-  buffer.writeDoubleLE(item.term, offset + 15);
-  buffer.writeDoubleLE(item.expiresAt ?? 0, offset + 23);
-  buffer.writeDoubleLE(item.seq, offset + 31);
-  let at = offset + recordHeaderBytes;
+  buffer[offset] = item.expiresAt === null ? 0 : expiresFlag;
+  let at = writeVarint(buffer, offset + 1, key.length);
+  at = writeVarint(buffer, at, item.value.length);
+  at = writeVarint(buffer, at, item.index);
+  at = writeVarint(buffer, at, item.term);
+  at = writeVarint(buffer, at, item.seq);
+  if (item.expiresAt !== null) at = buffer.writeDoubleLE(item.expiresAt, at);
   at += buffer.write(key, at, 'latin1');
   at += buffer.write(item.value, at, 'latin1');
   return at;
@@ -228,38 +240,76 @@ export function parseMemoryImage(buffer: Buffer): LoadedMemoryImage {
   if (databaseEnd > buffer.byteLength) throw corrupt('the database runs past the end');
   const database = buffer.subarray(headerBytes, databaseEnd);
   const keyspace = new Keyspace();
-  let offset = databaseEnd;
-  for (let i = 0; i < header.keyCount; i++) {
-    offset = readRecord(buffer, offset, keyspace);
-  }
-  if (offset !== buffer.byteLength) throw corrupt('bytes after the last key');
+  const reader = new Reader(buffer, databaseEnd);
+  for (let i = 0; i < header.keyCount; i++) readRecord(reader, keyspace);
+  if (reader.offset !== buffer.byteLength) throw corrupt('bytes after the last key');
   if (header.nextSeq <= keyspace.lastSeq) throw corrupt('a key beyond the next sequence number');
   keyspace.finishLoad(header.nextSeq);
   return { header, database, keyspace };
 }
 
-function readRecord(buffer: Buffer, offset: number, keyspace: Keyspace): number {
-  if (offset + recordHeaderBytes > buffer.byteLength) throw corrupt('a key record is cut short');
-  const keyLength = buffer.readUInt16LE(offset);
-  const valueLength = buffer.readUInt32LE(offset + 2);
-  const flags = buffer.readUInt8(offset + 6);
-  const index = safeAt(buffer, offset + 7, 'version index');
-  const term = safeAt(buffer, offset + 15, 'version term');
-  // An expiry is a whole number of ms, possibly past 2^53 (Redis takes any 64-bit time).
-  const expiry = buffer.readDoubleLE(offset + 23);
-  if (!Number.isInteger(expiry)) throw corrupt(`impossible expiry ${expiry}`);
-  const expiresAt = flags === expiresFlag ? expiry : null;
-  const seq = safeAt(buffer, offset + 31, 'sequence number');
-  if (flags > expiresFlag || keyLength > keyBytesMax) throw corrupt('an impossible key record');
+/** A cursor over an image's records; every read checks the bounds. */
+class Reader {
+  offset: number;
+  readonly #buffer: Buffer;
+
+  constructor(buffer: Buffer, offset: number) {
+    this.#buffer = buffer;
+    this.offset = offset;
+  }
+
+  byte(): number {
+    if (this.offset >= this.#buffer.byteLength) throw corrupt('a key record is cut short');
+    return this.#buffer[this.offset++] as number;
+  }
+
+  /** An unsigned LEB128 varint, at most a safe integer. */
+  varint(what: string): number {
+    let value = 0;
+    let scale = 1;
+    for (;;) {
+      const byte = this.byte();
+      value += (byte & 0x7f) * scale;
+      if (byte < 0x80) break;
+      scale *= 0x80;
+      if (scale > 2 ** 49) throw corrupt(`an overlong ${what}`);
+    }
+    if (!Number.isSafeInteger(value)) throw corrupt(`impossible ${what} ${value}`);
+    return value;
+  }
+
+  double(what: string): number {
+    if (this.offset + 8 > this.#buffer.byteLength) throw corrupt('a key record is cut short');
+    const value = this.#buffer.readDoubleLE(this.offset);
+    this.offset += 8;
+    // An expiry is a whole number of ms, possibly past 2^53 (Redis takes any 64-bit time).
+    if (!Number.isInteger(value)) throw corrupt(`impossible ${what} ${value}`);
+    return value;
+  }
+
+  latin1(length: number): string {
+    const end = this.offset + length;
+    if (end > this.#buffer.byteLength) throw corrupt('a key record runs past the end');
+    const text = this.#buffer.toString('latin1', this.offset, end);
+    this.offset = end;
+    return text;
+  }
+}
+
+function readRecord(reader: Reader, keyspace: Keyspace): void {
+  const flags = reader.byte();
+  if (flags > expiresFlag) throw corrupt('an impossible key record');
+  const keyLength = reader.varint('key length');
+  const valueLength = reader.varint('value length');
+  const index = reader.varint('version index');
+  const term = reader.varint('version term');
+  const seq = reader.varint('sequence number');
+  const expiresAt = flags === expiresFlag ? reader.double('expiry') : null;
+  if (keyLength > keyBytesMax) throw corrupt(`a key of ${keyLength} bytes`);
   if (seq <= keyspace.lastSeq) throw corrupt('keys out of sequence order');
-  const keyStart = offset + recordHeaderBytes;
-  const valueStart = keyStart + keyLength;
-  const end = valueStart + valueLength;
-  if (end > buffer.byteLength) throw corrupt('a key record runs past the end');
-  const key = buffer.toString('latin1', keyStart, valueStart);
-  const value = buffer.toString('latin1', valueStart, end);
+  const key = reader.latin1(keyLength);
+  const value = reader.latin1(valueLength);
   keyspace.load(key, { value, index, term, expiresAt, seq });
-  return end;
 }
 
 /**

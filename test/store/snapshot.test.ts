@@ -1,3 +1,4 @@
+import { crc32c } from '@node-rs/crc32';
 import assert from 'node:assert/strict';
 import { readdirSync } from 'node:fs';
 import path from 'node:path';
@@ -20,6 +21,16 @@ import {
 } from './helpers.js';
 
 const at = 1_000;
+
+/** `bytes` with the meta of an honest checksum, at `index` and `term`. */
+function checksummed(
+  bytes: Buffer,
+  index: number,
+  term: number,
+): { meta: { index: number; term: number; checksum: string }; data: Uint8Array } {
+  const checksum = (crc32c(bytes) >>> 0).toString(16).padStart(8, '0');
+  return { meta: { index, term, checksum }, data: bytes };
+}
 
 /** Entries that build about 1 MiB of keys and a SQL table: a file of several chunks. */
 function workload(log: TestLog, count: number): Entry[] {
@@ -142,6 +153,62 @@ test('a restore of a damaged or mislabelled image is refused and changes nothing
   assert.deepEqual(target.applied, { index: 1, term: 1 });
   assert.deepEqual(snapshotFiles(target), []);
   await target.restore(meta, replay(chunks)); // the intact stream still restores
+  assert.equal(dump(target), dump(source));
+});
+
+test('a memory image damaged under an honest checksum is refused, never read past its end', async (t) => {
+  // Goal: the image reader checks every length itself: an image cut short anywhere, or
+  // with a byte changed anywhere, and checksummed again, restores whole or is refused
+  // with TANDEM_CORRUPT; it never throws anything else, and a refusal changes nothing.
+  const source = openStore(t);
+  const log = new TestLog(0, 2);
+  applyCommands(
+    source,
+    log,
+    { type: 'sql', statements: [{ sql: 'CREATE TABLE t (x)' }] },
+    { type: 'set', key: 'plain', value: 'v', at },
+    { type: 'set', key: 'expiring', value: 'w', at, expiresAt: at + 10_000 },
+    { type: 'incrby', key: 'counter', by: 300, at },
+  );
+  const snapshot = await source.snapshot();
+  const image = Buffer.concat(await collect(snapshot.chunks()));
+  await snapshot.dispose();
+  const directory = tempDirectory(t);
+  const restoreDamaged = async (bytes: Buffer): Promise<void> => {
+    const { meta, data } = checksummed(bytes, snapshot.index, snapshot.term);
+    const target = SqliteStore.open(path.join(directory, 'target.db'));
+    try {
+      applyCommands(target, new TestLog(), { type: 'set', key: 'mine', value: 'kept', at });
+      const before = dump(target);
+      await target.restore(meta, replay([data])).catch((error: unknown) => {
+        assert.ok(isCorrupt(/./)(error), `not TANDEM_CORRUPT: ${String(error)}`);
+        assert.equal(dump(target), before);
+      });
+    } finally {
+      target.close();
+    }
+  };
+  const tail = image.byteLength - 120; // the key records, after the SQL database
+  for (let length = tail; length < image.byteLength; length++) {
+    await restoreDamaged(image.subarray(0, length));
+  }
+  for (let at = tail; at < image.byteLength; at++) {
+    for (const change of [0x01, 0x80, 0xff]) {
+      const damaged = Buffer.from(image);
+      damaged[at] = (damaged[at] as number) ^ change;
+      await restoreDamaged(damaged);
+    }
+  }
+  for (const at of [0, 8, 16, 33, 40, 48]) {
+    const damaged = Buffer.from(image);
+    damaged[at] = (damaged[at] as number) ^ 0x40;
+    await restoreDamaged(damaged);
+  }
+  const target = otherStore(t);
+  await target.restore(
+    { index: snapshot.index, term: snapshot.term, checksum: snapshot.checksum },
+    replay([image]),
+  );
   assert.equal(dump(target), dump(source));
 });
 
