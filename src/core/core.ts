@@ -493,6 +493,12 @@ export class RaftCore {
     const entries = this.log.unstableEntries();
     const snapshot = this.#snapshotToInstall;
     const committedEntries = this.#committedEntriesToApply();
+    // The driver answers a Ready's proposals after applying its committed entries, so the
+    // writes this Ready applies are answered in it, not one Ready later.
+    const applying = committedEntries.at(-1)?.index;
+    if (this.#role === 'leader' && applying !== undefined && this.#rollback === null) {
+      this.#settleProposals(applying);
+    }
     const ready: Ready = {
       softState: sameSoftState(softState, this.#reportedSoftState) ? null : softState,
       rollback: this.#rollback,
@@ -1350,12 +1356,13 @@ export class RaftCore {
   }
 
   /** Answers the proposals whose durability rule now holds and which this leader has applied. */
-  #settleProposals(): void {
+  /** Answers the proposals applied through `applied` (by default, what was applied). */
+  #settleProposals(applied: number = this.log.applied): void {
     // Pending proposals are in index order; a sync one may wait while later ones settle.
     const waiting: PendingProposal[] = [];
     let scanned = 0;
     for (const pending of this.#pendingProposals) {
-      if (pending.index > this.log.applied) break;
+      if (pending.index > applied) break;
       scanned++;
       if (pending.durability === 'sync' && !this.allVotersApplied(pending.index)) {
         waiting.push(pending);
