@@ -298,7 +298,7 @@ async function reconcileStore(
 /**
  * The node runtime: it drives the core exactly as the simulator does. Ticks, peer
  * messages and client calls are fed to the core between Readies; each Ready is written
- * to the log (one group-committed fdatasync), applied in one SQLite transaction, sent,
+ * to the log (one group-committed fdatasync), applied (all or nothing), sent,
  * answered, and advanced. Everything that arrives meanwhile waits and goes into the next
  * Ready, which is the group commit of the whole node.
  */

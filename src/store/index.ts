@@ -12,7 +12,7 @@ export {
   type ScanPage,
 } from './kv.js';
 export { preparedStatementsMax, queryRowsMax, sqlResultRowsMax, type SqlRow } from './sql-exec.js';
-export { backupPagesPerStep, restoreChunkBytesMax, snapshotChunkBytes } from './snapshot-images.js';
+export { restoreChunkBytesMax, snapshotChunkBytes } from './snapshot-images.js';
 export {
   duplicateRequestError,
   sessionExpiryPurgeMax,

@@ -1,8 +1,8 @@
 /**
- * Snapshot images on disk: a snapshot is a copy of the store's SQLite file, taken with the
- * online backup API into a directory beside the database, checksummed with CRC32C and
- * streamed in bounded chunks. A received image is written to the same directory, checked,
- * and only then renamed over the live file by the store.
+ * Snapshot images on disk: the files a store takes (its image, see memory-image.ts and
+ * postgres-image.ts) and receives, in a directory of the store's own, checksummed with
+ * CRC32C and streamed in bounded chunks; and the checks of a SQLite database image (an
+ * older build's, or one converted from a PostgreSQL image).
  *
  * Files in the directory are all transient: a snapshot lives until its holder disposes of
  * it, and whatever a crash leaves behind is removed when the store next opens.
@@ -21,8 +21,6 @@ import type { LogPosition, RestoreMeta, StoreSnapshot } from './contract.js';
 export const snapshotChunkBytes = 256 * 1024;
 /** The largest chunk a restore accepts: a bound on what one read of the stream may hold. */
 export const restoreChunkBytesMax = 4 * 1024 * 1024;
-/** Pages the backup copies per step; between steps, applies run. 256 pages is 1 MiB. */
-export const backupPagesPerStep = 256;
 
 /** The version of the store's schema; an image of another version is refused. */
 export const storeFormat = 1;
@@ -87,14 +85,11 @@ export function readPosition(db: Database.Database): LogPosition {
   return { index, term };
 }
 
-/** Opens an image, read-only unless `convert`, and reads its position; TANDEM_CORRUPT if it is not a store. */
-function inspectImage(file: string, convert: boolean): LogPosition {
+/** Opens a database image read-only and reads its position; TANDEM_CORRUPT if it is not a store. */
+function inspectImage(file: string): LogPosition {
   let image: Database.Database | undefined;
   try {
-    image = new Database(file, { readonly: !convert, fileMustExist: true });
-    // The copy inherits the live file's WAL mode; a self-contained file (rollback
-    // journal mode, no -wal beside it) is what travels and what a restore renames in.
-    if (convert) image.pragma('journal_mode = DELETE');
+    image = new Database(file, { readonly: true, fileMustExist: true });
     return readPosition(image);
   } catch (error) {
     if (error instanceof TandemError) throw error;
@@ -102,17 +97,6 @@ function inspectImage(file: string, convert: boolean): LogPosition {
   } finally {
     image?.close();
   }
-}
-
-/** The CRC32C and size of a file, read in chunks. */
-async function checksumFile(file: string): Promise<{ checksum: string; bytes: number }> {
-  let crc = 0;
-  let bytes = 0;
-  for await (const chunk of readChunks(file)) {
-    crc = crc32c(chunk, crc);
-    bytes += chunk.byteLength;
-  }
-  return { checksum: checksumText(crc), bytes };
 }
 
 /** A file's content in fresh buffers of at most `snapshotChunkBytes`: a reader may keep them. */
@@ -181,22 +165,6 @@ export class FileSnapshot implements StoreSnapshot {
   }
 }
 
-/**
- * Turns a finished backup copy into a snapshot: makes it self-contained, reads the position
- * it records (the copy is the truth: applies that ran during the backup are in it), and
- * checksums it. Removes the file on failure.
- */
-export async function sealSnapshot(file: string): Promise<StoreSnapshot> {
-  try {
-    const position = inspectImage(file, true);
-    const { checksum, bytes } = await checksumFile(file);
-    return new FileSnapshot(file, position, bytes, checksum);
-  } catch (error) {
-    await rm(file, { force: true });
-    throw error;
-  }
-}
-
 /** Writes all of `chunk` at the handle's position (a write may take only part of it). */
 async function writeAll(
   handle: Awaited<ReturnType<typeof open>>,
@@ -260,5 +228,5 @@ export function checkImagePosition(position: LogPosition, meta: RestoreMeta): vo
 
 /** The position a SQLite store image records, opened read-only; TANDEM_CORRUPT if it is not a store. */
 export function sqliteImagePosition(file: string): LogPosition {
-  return inspectImage(file, false);
+  return inspectImage(file);
 }
