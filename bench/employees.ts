@@ -11,11 +11,15 @@
  *     the service's own cost (Fastify, validation, the client);
  *  2. the client library against raw `http.request` calls on a keep-alive agent (and the
  *     global `fetch`, for comparison), in this process, with as many concurrent loops as
- *     connections: the client's own overhead.
+ *     connections: the client's own overhead;
+ *  3. the client's `kv.set` (PUT /v1/kv on the leader) with as many concurrent loops as
+ *     connections, against redis-benchmark's SET with as many connections on the same
+ *     cluster's RESP port (skipped when redis-benchmark is missing): the HTTP face's cost
+ *     beside the Redis face's for the same writes.
  * Each figure is the median over `--repeats` runs; ratios are of medians.
  */
 import autocannon from 'autocannon';
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import http from 'node:http';
 import { fileURLToPath } from 'node:url';
 import { createClient, type TandemClient } from '../src/client/index.js';
@@ -178,13 +182,35 @@ async function startService(
 
 const employeeBody = (): string => JSON.stringify({ id: nextId++, name: 'Bench', salary: 100_000 });
 
+/** redis-benchmark's SET on `port` with `connections` connections; null without redis-benchmark. */
+function respSet(port: number, connections: number): Load | null {
+  const args = ['-p', String(port), '-t', 'set', '-n', '20000', '-c', String(connections)];
+  args.push('-d', '64', '-r', '100000', '--csv');
+  const run = spawnSync('redis-benchmark', args, { encoding: 'utf8', timeout: 120_000 });
+  if (run.error !== undefined || run.status !== 0) return null;
+  const line = run.stdout.split('\n').find((each) => each.startsWith('"SET"'));
+  if (line === undefined) return null;
+  const cells = line.split(',').map((cell) => Number(cell.replace(/"/g, '')));
+  return {
+    requestsPerSecond: cells[1] as number,
+    p50Ms: cells[4] as number,
+    p99Ms: cells[6] as number,
+    errors: 0,
+  };
+}
+
+let nextKey = 0;
+const kvValue = 'v'.repeat(64);
+
 async function measure(
   options: Options,
   service: string,
   leader: string,
   follower: string,
   client: TandemClient,
+  leaderRespPort: number,
 ): Promise<Record<string, Load>> {
+  const resp = respSet(leaderRespPort, options.connections);
   const queryBody = JSON.stringify({ sql: readSql, params: [101], consistency: 'stale' });
   const insertBody = (): string =>
     JSON.stringify({ sql: insertSql, params: [nextId++, 'Bench', 100_000] });
@@ -208,6 +234,8 @@ async function measure(
     rawHttpExecute: await loops(options, () =>
       rawPost(`${leader}/v1/sql`, { sql: insertSql, params: [nextId++, 'Bench', 100_000] }),
     ),
+    clientKvSet: await loops(options, () => client.kv.set(`key:${nextKey++ % 100_000}`, kvValue)),
+    ...(resp === null ? {} : { respSet: resp }),
   };
 }
 
@@ -233,6 +261,12 @@ function report(options: Options, figures: Record<string, Load>): void {
   console.log(row('(global fetch /v1/query)', 'fetchQuery', 'rawHttpQuery'));
   console.log(row('client sql.execute', 'clientExecute', 'rawHttpExecute'));
   console.log(row('raw http.request /v1/sql', 'rawHttpExecute', 'rawHttpExecute'));
+  if (figures.respSet !== undefined) {
+    console.log(row('client kv.set (PUT /v1/kv)', 'clientKvSet', 'respSet'));
+    console.log(row('redis-benchmark SET (RESP)', 'respSet', 'respSet'));
+  } else {
+    console.log(row('client kv.set (PUT /v1/kv)', 'clientKvSet', 'clientKvSet'));
+  }
 }
 
 async function main(): Promise<void> {
@@ -256,7 +290,14 @@ async function main(): Promise<void> {
     const runs: Record<string, Load>[] = [];
     for (let i = 0; i < options.repeats; i++) {
       runs.push(
-        await measure(options, service.url, cluster.url(leaderId), cluster.url(followerId), client),
+        await measure(
+          options,
+          service.url,
+          cluster.url(leaderId),
+          cluster.url(followerId),
+          client,
+          cluster.node(leaderId).respPort,
+        ),
       );
     }
     const figures = Object.fromEntries(
