@@ -61,11 +61,13 @@ Runs one node: its peer listener, its HTTP API, and (when given) its RESP port.
   --tls-cert FILE         peer TLS: this node's certificate (PEM); with --tls-key and
   --tls-key FILE          --tls-ca, peers must present certificates signed by that CA
   --tls-ca FILE
-  --store URL             where the node keeps its state: sqlite (the default, a file
-                          in --dir) or postgres://USER@HOST:PORT/DB, a PostgreSQL
+  --store URL             where the node keeps its state: sqlite (the default, in
+                          memory, rebuilt at start from the snapshot and log in --dir)
+                          or postgres://USER@HOST:PORT/DB, a PostgreSQL
                           database of this node's own (its schema is created on first
                           start; a database of another cluster is refused)
-  --snapshot-every N      entries applied between snapshots that compact the log
+  --snapshot-every N      entries applied between snapshots that compact the log (at
+                          least a quarter of the keys an in-memory store holds)
                           (default 10000)
   --tick-ms N             length of one tick in ms: heartbeats every tick, elections
                           after 10 to 20 ticks (default 50)
