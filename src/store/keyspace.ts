@@ -25,30 +25,18 @@
  * the same log from the same image holds the same namespace.
  */
 import { TandemError } from '../core/errors.js';
-import type { Bytes, Command, ExpireCondition, SqlCommand, Version } from './commands.js';
-import { valueBytesMax } from './commands.js';
-import type { ApplyResult } from './contract.js';
-import {
-  asBuffer,
-  compileGlob,
-  failed,
-  keysResultMax,
-  notAnInteger,
-  ok,
-  overflow,
-  parseInteger,
-  scanCount,
-  setHolds,
-  tooLarge,
-  versionHolds,
-} from './kv-rules.js';
+import type { Bytes, Version } from './commands.js';
+import { isLive, KeyValueCommands, keyString } from './kv-commands.js';
+import { asBuffer, compileGlob, keysResultMax, scanCount } from './kv-rules.js';
 
-/** The most keys one expire-sweep purges, so that a sweep never makes a long apply. */
-export const sweepKeysMax = 1000;
+export {
+  expireConditionHolds,
+  isLive,
+  keyString,
+  sweepKeysMax,
+  type KvCommand,
+} from './kv-commands.js';
 export { keysResultMax, scanCountDefault, scanCountMax } from './kv-rules.js';
-
-/** The key-value commands (everything but SQL). */
-export type KvCommand = Exclude<Command, SqlCommand>;
 
 /** A live key as a read sees it. */
 export interface KvEntry {
@@ -92,47 +80,12 @@ export interface FrozenKeyspace {
 /** The stale SCAN slots tolerated beyond the live keys before the order is compacted. */
 const staleSlotsSlack = 1024;
 
-/** A key's bytes as the namespace's string. */
-export function keyString(key: Bytes): string {
-  return asBuffer(key).toString('latin1');
-}
-
 /** Whether `bytes` begins with `prefix`. */
 export function startsWith(bytes: Uint8Array, prefix: Uint8Array): boolean {
   return (
     bytes.byteLength >= prefix.byteLength &&
     asBuffer(bytes).compare(prefix, 0, prefix.byteLength, 0, prefix.byteLength) === 0
   );
-}
-
-function isLive(item: Item | undefined, nowMs: number): item is Item {
-  return item !== undefined && (item.expiresAt === null || item.expiresAt > nowMs);
-}
-
-/**
- * Whether EXPIRE's `condition` lets a key whose expiry is `currentMs` (null: none) take
- * `nextMs`, as Redis 7 decides it: a key without expiry lives forever, so GT never holds
- * on it and LT always does. Both stores call this, so that they agree by construction.
- */
-export function expireConditionHolds(
-  condition: ExpireCondition | undefined,
-  currentMs: number | null,
-  nextMs: number,
-): boolean {
-  switch (condition) {
-    case undefined:
-      return true;
-    case 'nx':
-      return currentMs === null;
-    case 'xx':
-      return currentMs !== null;
-    case 'gt':
-      return currentMs !== null && nextMs > currentMs;
-    case 'lt':
-      return currentMs === null || nextMs < currentMs;
-    case 'xx-lt':
-      return currentMs !== null && nextMs < currentMs;
-  }
 }
 
 /** What a batch changed, so that a batch that fails can be undone whole. */
@@ -143,8 +96,8 @@ interface Undo {
   readonly nextSeq: number;
 }
 
-/** The in-memory key-value namespace of one store. */
-export class Keyspace {
+/** The in-memory key-value namespace of one store; the commands' meaning is kv-commands.ts. */
+export class Keyspace extends KeyValueCommands {
   readonly #items = new Map<string, Item>();
   /** Keys by sequence number; a slot whose key is gone or was created again is stale. */
   #order: string[] = [];
@@ -194,109 +147,16 @@ export class Keyspace {
 
   // ------------------------------------------------------------------ writes
 
-  /** Applies a key-value command written by the entry at `version`. */
-  execute(command: KvCommand, version: Version): ApplyResult {
-    switch (command.type) {
-      case 'set':
-        return this.#set(command, version);
-      case 'mset':
-        for (const [key, value] of command.pairs) {
-          this.#put(keyString(key), keyString(value), version, null);
-        }
-        return ok('OK');
-      case 'del':
-        return this.#del(command);
-      case 'incrby':
-        return this.#incrby(command.key, command.by, command.at, version);
-      case 'append':
-        return this.#append(command.key, command.value, command.at, version);
-      case 'expire':
-        return this.#expire(command, version);
-      case 'flush':
-        for (const key of [...this.#items.keys()]) this.#remove(key);
-        return ok('OK');
-      case 'expire-sweep':
-        return ok(this.#sweep(command.at, sweepKeysMax));
-    }
+  protected read(key: string): Item | undefined {
+    return this.#items.get(key);
   }
 
-  #set(command: Extract<KvCommand, { type: 'set' }>, version: Version): ApplyResult {
-    const { value, at, returnOld, keepTtl } = command;
-    const key = keyString(command.key);
-    const live = this.#live(key, at);
-    // A kept expiry is one of a live key, so it is still ahead of `at`.
-    const expiresAt = keepTtl === true ? (live?.expiresAt ?? null) : (command.expiresAt ?? null);
-    const holds = setHolds(
-      command,
-      live === undefined ? null : { index: live.index, term: live.term },
-    );
-    if (holds) {
-      // Like Redis SET PXAT with a time already past, the key is written and gone at once.
-      if (expiresAt !== null && expiresAt <= at) this.#remove(key);
-      else this.#put(key, keyString(value), version, expiresAt);
-    }
-    if (returnOld === true) {
-      return ok(live === undefined ? null : Buffer.from(live.value, 'latin1'));
-    }
-    return ok(holds ? 'OK' : null);
-  }
-
-  #del(command: Extract<KvCommand, { type: 'del' }>): ApplyResult {
-    const { keys, at, ifVersion } = command;
-    if (ifVersion !== undefined) {
-      // Compare-and-delete names one key (the codec checks it), and leaves it alone unless
-      // it is live at exactly that version now.
-      const live = this.#live(keyString(keys[0] as Bytes), at);
-      if (!versionHolds(ifVersion, live === undefined ? null : live)) return ok(0);
-    }
-    let removed = 0;
-    for (const key of keys) {
-      // The key goes even when it had expired: a DEL is as good a time as any to purge.
-      if (isLive(this.#remove(keyString(key)), at)) removed++;
-    }
-    return ok(removed);
-  }
-
-  #incrby(keyBytes: Bytes, by: number, at: number, version: Version): ApplyResult {
-    const key = keyString(keyBytes);
-    const live = this.#live(key, at);
-    const current = live === undefined ? 0 : parseInteger(Buffer.from(live.value, 'latin1'));
-    if (current === null) return failed(notAnInteger);
-    const next = current + by;
-    if (!Number.isSafeInteger(next)) return failed(overflow);
-    this.#put(key, String(next), version, live?.expiresAt ?? null);
-    return ok(next);
-  }
-
-  #append(keyBytes: Bytes, suffix: Bytes, at: number, version: Version): ApplyResult {
-    const key = keyString(keyBytes);
-    const live = this.#live(key, at);
-    const bytes = (live?.value.length ?? 0) + suffix.byteLength;
-    if (bytes > valueBytesMax) return failed(tooLarge);
-    const value = (live?.value ?? '') + keyString(suffix);
-    this.#put(key, value, version, live?.expiresAt ?? null);
-    return ok(bytes);
-  }
-
-  #expire(command: Extract<KvCommand, { type: 'expire' }>, version: Version): ApplyResult {
-    const { expiresAt, at, condition } = command;
-    const key = keyString(command.key);
-    const item = this.#items.get(key);
-    if (!isLive(item, at)) {
-      if (item !== undefined) this.#remove(key);
-      return ok(0);
-    }
-    if (expiresAt === null && item.expiresAt === null) return ok(0);
-    if (expiresAt !== null && !expireConditionHolds(condition, item.expiresAt, expiresAt)) {
-      return ok(0);
-    }
-    if (expiresAt !== null && expiresAt <= at) this.#remove(key);
-    else this.#put(key, item.value, version, expiresAt);
-    return ok(1);
+  protected removeAll(): void {
+    for (const key of [...this.#items.keys()]) this.remove(key);
   }
 
   /** Purges up to `limit` keys expired at `at`, oldest expiry first, then by key. */
-  #sweep(at: number, limit: number): number {
+  protected sweep(at: number, limit: number): number {
     const expired: { key: string; expiresAt: number }[] = [];
     for (const key of this.#volatile) {
       const expiresAt = (this.#items.get(key) as Item).expiresAt as number;
@@ -306,13 +166,8 @@ export class Keyspace {
       a.expiresAt !== b.expiresAt ? a.expiresAt - b.expiresAt : a.key < b.key ? -1 : 1,
     );
     const purged = expired.slice(0, limit);
-    for (const { key } of purged) this.#remove(key);
+    for (const { key } of purged) this.remove(key);
     return purged.length;
-  }
-
-  #live(key: string, at: number): Item | undefined {
-    const item = this.#items.get(key);
-    return isLive(item, at) ? item : undefined;
   }
 
   #remember(key: string, item: Item | undefined): void {
@@ -321,7 +176,7 @@ export class Keyspace {
   }
 
   /** Writes `key`; an existing key, expired or not, keeps its sequence number. */
-  #put(key: string, value: string, version: Version, expiresAt: number | null): void {
+  protected write(key: string, value: string, version: Version, expiresAt: number | null): void {
     const old = this.#items.get(key);
     this.#remember(key, old);
     let seq: number;
@@ -337,14 +192,12 @@ export class Keyspace {
     else this.#volatile.add(key);
   }
 
-  /** Removes `key`; returns what it held. */
-  #remove(key: string): Item | undefined {
+  protected remove(key: string): void {
     const old = this.#items.get(key);
-    if (old === undefined) return undefined;
+    if (old === undefined) return;
     this.#remember(key, old);
     this.#items.delete(key);
     this.#volatile.delete(key);
-    return old;
   }
 
   /** Drops the stale SCAN slots; the order of the rest is kept. */

@@ -2,10 +2,9 @@
  * The key-value namespace of the PostgreSQL store, applied in memory for a whole batch.
  *
  * A batch reads, in one round trip, every row its commands name (and the candidates an
- * expire-sweep could purge); the commands then run here on those rows with exactly the
- * semantics of kv.ts, and the final state of every touched key goes back to PostgreSQL in
- * a few set-based statements. Commands of one batch see each other's writes, as they would
- * in SQLite. SQL commands cannot reach these rows (sql-check refuses the tandem schema),
+ * expire-sweep could purge); the commands then run here on those rows, and the final state of every touched key goes back to PostgreSQL in
+ * a few set-based statements; what each command does is kv-commands.ts, shared with the
+ * SQLite store's namespace. Commands of one batch see each other's writes. SQL commands cannot reach these rows (sql-check refuses the tandem schema),
  * so deferring the writes past them changes nothing they could observe.
  *
  * Keys and values are bytes, stored as bytea: byte order is SQLite's order for BLOBs.
@@ -13,20 +12,7 @@
  */
 import { assert } from '../core/assert.js';
 import type { Bytes, Version } from './commands.js';
-import { valueBytesMax } from './commands.js';
-import type { ApplyResult } from './contract.js';
-import { expireConditionHolds, sweepKeysMax, type KvCommand } from './kv.js';
-import {
-  asBuffer,
-  failed,
-  notAnInteger,
-  ok,
-  overflow,
-  parseInteger,
-  setHolds,
-  tooLarge,
-  versionHolds,
-} from './kv-rules.js';
+import { KeyValueCommands, keyString, type KeyState, type KvCommand } from './kv-commands.js';
 
 /** A key's row as the batch sees it. `seq` is the row's place in SCAN order. */
 export interface KvRow {
@@ -51,16 +37,12 @@ export interface KvWrites {
   readonly deletes: readonly string[];
 }
 
-function isLive(row: KvRow | null, nowMs: number): row is KvRow {
-  return row !== null && (row.expiresAt === null || row.expiresAt > nowMs);
-}
-
 /**
  * A key's bytes as a string with one character (code 0 to 255) per byte, to key a Map:
  * such strings compare as the bytes do.
  */
 export function keyId(key: Bytes): string {
-  return asBuffer(key).toString('latin1');
+  return keyString(key);
 }
 
 /** The bytes of a `keyId`. */
@@ -96,8 +78,8 @@ export function commandKeys(command: KvCommand): string[] {
   }
 }
 
-/** The key-value state of one batch: loaded rows, changed in memory. */
-export class KvBatch {
+/** The key-value state of one batch: loaded rows, changed in memory by the shared commands. */
+export class KvBatch extends KeyValueCommands {
   /** Loaded and changed rows; null for a key known to be absent. */
   readonly #rows = new Map<string, KvRow | null>();
   readonly #changed = new Set<string>();
@@ -118,6 +100,7 @@ export class KvBatch {
     candidates: readonly SweepCandidate[],
     candidatesComplete: boolean,
   ) {
+    super();
     for (const key of keys) this.#rows.set(key, loaded.get(key) ?? null);
     this.#nextSeq = seqMax + 1;
     this.#candidates = candidates;
@@ -152,113 +135,27 @@ export class KvBatch {
     this.#changed.add(key);
   }
 
-  /** Applies a key-value command written by the entry at `version`; see kv.ts. */
-  execute(command: KvCommand, version: Version): ApplyResult {
-    switch (command.type) {
-      case 'set':
-        return this.#set(command, version);
-      case 'mset':
-        for (const [key, value] of command.pairs) {
-          this.#put(keyId(key), asBuffer(value), version, null);
-        }
-        return ok('OK');
-      case 'del':
-        return this.#del(command);
-      case 'incrby':
-        return this.#incrby(keyId(command.key), command.by, command.at, version);
-      case 'append':
-        return this.#append(keyId(command.key), asBuffer(command.value), command.at, version);
-      case 'expire':
-        return this.#expire(command, version);
-      case 'flush':
-        this.#flush();
-        return ok('OK');
-      case 'expire-sweep':
-        return ok(this.#sweep(command.at));
-    }
-  }
-
-  #set(command: Extract<KvCommand, { type: 'set' }>, version: Version): ApplyResult {
-    const { at, returnOld, keepTtl } = command;
-    const key = keyId(command.key);
-    const old = this.#row(key);
-    const live = isLive(old, at) ? old : null;
-    // A kept expiry is one of a live key, so it is still ahead of `at`.
-    const expiresAt = keepTtl === true ? (live?.expiresAt ?? null) : (command.expiresAt ?? null);
-    const holds = setHolds(
-      command,
-      live === null ? null : { index: live.versionIndex, term: live.versionTerm },
-    );
-    if (holds) {
-      if (expiresAt !== null && expiresAt <= at) {
-        if (old !== null) this.#delete(key);
-      } else this.#put(key, asBuffer(command.value), version, expiresAt);
-    }
-    if (returnOld === true) return ok(live?.value ?? null);
-    return ok(holds ? 'OK' : null);
-  }
-
-  #del(command: Extract<KvCommand, { type: 'del' }>): ApplyResult {
-    const { keys, at, ifVersion } = command;
-    if (ifVersion !== undefined) {
-      // As in kv.ts: one key, left alone unless it is live at exactly that version now.
-      const row = this.#row(keyId(keys[0] as Bytes));
-      const live = isLive(row, at) ? { index: row.versionIndex, term: row.versionTerm } : null;
-      if (!versionHolds(ifVersion, live)) return ok(0);
-    }
-    let removed = 0;
-    for (const key of keys.map(keyId)) {
-      const row = this.#row(key);
-      if (isLive(row, at)) removed++;
-      if (row !== null) this.#delete(key);
-    }
-    return ok(removed);
-  }
-
-  #incrby(key: string, by: number, at: number, version: Version): ApplyResult {
+  protected read(key: string): KeyState | undefined {
     const row = this.#row(key);
-    const live = isLive(row, at) ? row : null;
-    const current = live === null ? 0 : parseInteger(live.value);
-    if (current === null) return failed(notAnInteger);
-    const next = current + by;
-    if (!Number.isSafeInteger(next)) return failed(overflow);
-    this.#put(key, Buffer.from(String(next), 'latin1'), version, live?.expiresAt ?? null);
-    return ok(next);
+    if (row === null) return undefined;
+    return {
+      value: row.value.toString('latin1'),
+      index: row.versionIndex,
+      term: row.versionTerm,
+      expiresAt: row.expiresAt,
+    };
   }
 
-  #append(key: string, suffix: Buffer, at: number, version: Version): ApplyResult {
-    const row = this.#row(key);
-    const live = isLive(row, at) ? row : null;
-    const bytes = (live?.value.byteLength ?? 0) + suffix.byteLength;
-    if (bytes > valueBytesMax) return failed(tooLarge);
-    const value = live === null ? suffix : Buffer.concat([live.value, suffix]);
-    this.#put(key, value, version, live?.expiresAt ?? null);
-    return ok(bytes);
+  protected write(key: string, value: string, version: Version, expiresAt: number | null): void {
+    this.#put(key, Buffer.from(value, 'latin1'), version, expiresAt);
   }
 
-  #expire(command: Extract<KvCommand, { type: 'expire' }>, version: Version): ApplyResult {
-    const { expiresAt, at, condition } = command;
-    const key = keyId(command.key);
-    const row = this.#row(key);
-    if (!isLive(row, at)) {
-      if (row !== null) this.#delete(key);
-      return ok(0);
-    }
-    if (expiresAt === null && row.expiresAt === null) return ok(0);
-    if (expiresAt !== null && !expireConditionHolds(condition, row.expiresAt, expiresAt)) {
-      return ok(0);
-    }
-    if (expiresAt !== null && expiresAt <= at) this.#delete(key);
-    else {
-      this.#rows.set(key, {
-        ...row,
-        expiresAt,
-        versionIndex: version.index,
-        versionTerm: version.term,
-      });
-      this.#changed.add(key);
-    }
-    return ok(1);
+  protected remove(key: string): void {
+    if (this.#row(key) !== null) this.#delete(key);
+  }
+
+  protected removeAll(): void {
+    this.#flush();
   }
 
   #flush(): void {
@@ -269,13 +166,13 @@ export class KvBatch {
   }
 
   /**
-   * Purges up to `sweepKeysMax` rows expired at `at`, oldest expiry first, then key, from
+   * Purges up to `limit` rows expired at `at`, oldest expiry first, then key, from
    * the batch's view: loaded rows as changed, and the database's candidates for the rest.
    * Every sweep takes a prefix of that order, so the candidates read (the first rows of
    * the order, as many as the batch's sweeps and touched keys could need) always hold the
    * rows chosen; the assertion checks that a limited read never ran dry.
    */
-  #sweep(at: number): number {
+  protected sweep(at: number, limit: number): number {
     const eligible: SweepCandidate[] = [];
     if (!this.#flushed) {
       for (const candidate of this.#candidates) {
@@ -288,7 +185,7 @@ export class KvBatch {
       }
     }
     eligible.sort(compareExpiry);
-    const purged = eligible.slice(0, sweepKeysMax);
+    const purged = eligible.slice(0, limit);
     // Rows the read left out come after the last candidate: they cannot matter when that
     // candidate is not yet expired, or when the purge is full before reaching it.
     const last = this.#candidates.at(-1);
@@ -297,8 +194,7 @@ export class KvBatch {
         this.#candidatesComplete ||
         last === undefined ||
         last.expiresAt > at ||
-        (purged.length === sweepKeysMax &&
-          compareExpiry(purged.at(-1) as SweepCandidate, last) <= 0),
+        (purged.length === limit && compareExpiry(purged.at(-1) as SweepCandidate, last) <= 0),
       'an expire-sweep needed rows beyond the candidates read for its batch',
     );
     for (const { key } of purged) this.#delete(key);

@@ -1,0 +1,201 @@
+/**
+ * The key-value commands' meaning, written once for both stores: the in-memory namespace
+ * of the SQLite store (keyspace.ts) and the PostgreSQL store's batch of loaded rows
+ * (postgres-kv.ts) each say how to read, write and remove a key, and inherit what every
+ * command does with them. So the two cannot drift apart, and a new command or data type
+ * is written once.
+ *
+ * Keys and values are bytes held as latin1 strings (one character per byte, compared in
+ * byte order). A write decides expiry with the command's `at`, the leader's clock carried
+ * in the entry, so that every replica agrees whether a key was alive.
+ */
+import type { Bytes, Command, ExpireCondition, SqlCommand, Version } from './commands.js';
+import { valueBytesMax } from './commands.js';
+import type { ApplyResult } from './contract.js';
+import {
+  asBuffer,
+  failed,
+  notAnInteger,
+  ok,
+  overflow,
+  parseInteger,
+  setHolds,
+  tooLarge,
+  versionHolds,
+} from './kv-rules.js';
+
+/** The most keys one expire-sweep purges, so that a sweep never makes a long apply. */
+export const sweepKeysMax = 1000;
+
+/** The key-value commands (everything but SQL). */
+export type KvCommand = Exclude<Command, SqlCommand>;
+
+/** What a command needs to know of a key. */
+export interface KeyState {
+  /** The value's bytes as a latin1 string. */
+  readonly value: string;
+  readonly index: number;
+  readonly term: number;
+  /** Absolute ms, or null when the key does not expire. */
+  readonly expiresAt: number | null;
+}
+
+/** A key's bytes as the string the stores key their maps by. */
+export function keyString(key: Bytes): string {
+  return asBuffer(key).toString('latin1');
+}
+
+/** Whether a key is alive at `nowMs`. */
+export function isLive<T extends KeyState>(state: T | undefined, nowMs: number): state is T {
+  return state !== undefined && (state.expiresAt === null || state.expiresAt > nowMs);
+}
+
+/**
+ * Whether EXPIRE's `condition` lets a key whose expiry is `currentMs` (null: none) take
+ * `nextMs`, as Redis 7 decides it: a key without expiry lives forever, so GT never holds
+ * on it and LT always does.
+ */
+export function expireConditionHolds(
+  condition: ExpireCondition | undefined,
+  currentMs: number | null,
+  nextMs: number,
+): boolean {
+  switch (condition) {
+    case undefined:
+      return true;
+    case 'nx':
+      return currentMs === null;
+    case 'xx':
+      return currentMs !== null;
+    case 'gt':
+      return currentMs !== null && nextMs > currentMs;
+    case 'lt':
+      return currentMs === null || nextMs < currentMs;
+    case 'xx-lt':
+      return currentMs !== null && nextMs < currentMs;
+  }
+}
+
+/** The commands, over a store's own reads and writes of keys. */
+export abstract class KeyValueCommands {
+  /** The key's state, expired or not; undefined when absent. */
+  protected abstract read(key: string): KeyState | undefined;
+  /** Writes a key; an existing one, expired or not, keeps its SCAN place. */
+  protected abstract write(
+    key: string,
+    value: string,
+    version: Version,
+    expiresAt: number | null,
+  ): void;
+  /** Removes a key (nothing when absent). */
+  protected abstract remove(key: string): void;
+  /** Removes every key (FLUSHDB). */
+  protected abstract removeAll(): void;
+  /** Purges up to `limit` keys expired at `at`, oldest expiry first, then by key. */
+  protected abstract sweep(at: number, limit: number): number;
+
+  /** Applies a key-value command written by the entry at `version`. */
+  execute(command: KvCommand, version: Version): ApplyResult {
+    switch (command.type) {
+      case 'set':
+        return this.#set(command, version);
+      case 'mset':
+        for (const [key, value] of command.pairs) {
+          this.write(keyString(key), keyString(value), version, null);
+        }
+        return ok('OK');
+      case 'del':
+        return this.#del(command);
+      case 'incrby':
+        return this.#incrby(keyString(command.key), command.by, command.at, version);
+      case 'append':
+        return this.#append(keyString(command.key), command.value, command.at, version);
+      case 'expire':
+        return this.#expire(command, version);
+      case 'flush':
+        this.removeAll();
+        return ok('OK');
+      case 'expire-sweep':
+        return ok(this.sweep(command.at, sweepKeysMax));
+    }
+  }
+
+  #live(key: string, at: number): KeyState | undefined {
+    const state = this.read(key);
+    return isLive(state, at) ? state : undefined;
+  }
+
+  #set(command: Extract<KvCommand, { type: 'set' }>, version: Version): ApplyResult {
+    const { value, at, returnOld, keepTtl } = command;
+    const key = keyString(command.key);
+    const live = this.#live(key, at);
+    // A kept expiry is one of a live key, so it is still ahead of `at`.
+    const expiresAt = keepTtl === true ? (live?.expiresAt ?? null) : (command.expiresAt ?? null);
+    const holds = setHolds(
+      command,
+      live === undefined ? null : { index: live.index, term: live.term },
+    );
+    if (holds) {
+      // Like Redis SET PXAT with a time already past, the key is written and gone at once.
+      if (expiresAt !== null && expiresAt <= at) this.remove(key);
+      else this.write(key, keyString(value), version, expiresAt);
+    }
+    if (returnOld === true) {
+      return ok(live === undefined ? null : Buffer.from(live.value, 'latin1'));
+    }
+    return ok(holds ? 'OK' : null);
+  }
+
+  #del(command: Extract<KvCommand, { type: 'del' }>): ApplyResult {
+    const { keys, at, ifVersion } = command;
+    if (ifVersion !== undefined) {
+      // Compare-and-delete names one key (the codec checks it), and leaves it alone unless
+      // it is live at exactly that version now.
+      const live = this.#live(keyString(keys[0] as Bytes), at);
+      if (!versionHolds(ifVersion, live === undefined ? null : live)) return ok(0);
+    }
+    let removed = 0;
+    for (const key of keys.map(keyString)) {
+      // The key goes even when it had expired: a DEL is as good a time as any to purge.
+      const state = this.read(key);
+      if (isLive(state, at)) removed++;
+      if (state !== undefined) this.remove(key);
+    }
+    return ok(removed);
+  }
+
+  #incrby(key: string, by: number, at: number, version: Version): ApplyResult {
+    const live = this.#live(key, at);
+    const current = live === undefined ? 0 : parseInteger(Buffer.from(live.value, 'latin1'));
+    if (current === null) return failed(notAnInteger);
+    const next = current + by;
+    if (!Number.isSafeInteger(next)) return failed(overflow);
+    this.write(key, String(next), version, live?.expiresAt ?? null);
+    return ok(next);
+  }
+
+  #append(key: string, suffix: Bytes, at: number, version: Version): ApplyResult {
+    const live = this.#live(key, at);
+    const bytes = (live?.value.length ?? 0) + suffix.byteLength;
+    if (bytes > valueBytesMax) return failed(tooLarge);
+    this.write(key, (live?.value ?? '') + keyString(suffix), version, live?.expiresAt ?? null);
+    return ok(bytes);
+  }
+
+  #expire(command: Extract<KvCommand, { type: 'expire' }>, version: Version): ApplyResult {
+    const { expiresAt, at, condition } = command;
+    const key = keyString(command.key);
+    const state = this.read(key);
+    if (!isLive(state, at)) {
+      if (state !== undefined) this.remove(key);
+      return ok(0);
+    }
+    if (expiresAt === null && state.expiresAt === null) return ok(0);
+    if (expiresAt !== null && !expireConditionHolds(condition, state.expiresAt, expiresAt)) {
+      return ok(0);
+    }
+    if (expiresAt !== null && expiresAt <= at) this.remove(key);
+    else this.write(key, state.value, version, expiresAt);
+    return ok(1);
+  }
+}
