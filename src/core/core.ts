@@ -497,7 +497,7 @@ export class RaftCore {
     // writes this Ready applies are answered in it, not one Ready later.
     const applying = committedEntries.at(-1)?.index;
     if (this.#role === 'leader' && applying !== undefined && this.#rollback === null) {
-      this.#settleProposals(applying);
+      this.#settleProposals(this.answeredThrough(applying));
     }
     const ready: Ready = {
       softState: sameSoftState(softState, this.#reportedSoftState) ? null : softState,
@@ -587,6 +587,14 @@ export class RaftCore {
     return this.membership.voters.some(
       (voter) => voter !== this.id && (this.progress.get(voter)?.match ?? 0) >= index,
     );
+  }
+
+  /**
+   * The last index whose writes a Ready that applies through `applying` answers: exactly
+   * those it applies (a hook so that the simulator's mutants can break it).
+   */
+  protected answeredThrough(applying: number): number {
+    return applying;
   }
 
   /** PreVote: a pre-vote request of a higher term is answered without moving to that term. */

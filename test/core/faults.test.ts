@@ -348,6 +348,39 @@ test('item 11: a removed voter is told, stops campaigning, and refuses reads and
   assert.equal(harness.node('1').core.role, 'leader');
 });
 
+test('a node removed while it was away cannot depose a healthy leader with its vote requests', () => {
+  // Goal: without check-quorum, a vote request from outside the membership, while the
+  // leader is heard, moves no term and gets no vote (the Raft dissertation's rule against
+  // disruptive removed servers): here node 4, removed while cut off, woke up holding
+  // pre-votes granted before its removal and asks for real votes.
+  const harness = cluster(4, { checkQuorum: false });
+  elect(harness, '1');
+  harness.isolate('4');
+  harness.changeMembers('1', { type: 'remove', id: '4' });
+  harness.stabilize();
+  const leader = harness.node('1').core;
+  const term = leader.term;
+  for (const to of ['2', '3']) {
+    const vote: Message = {
+      type: 'vote',
+      from: '4',
+      to,
+      term: term + 1,
+      preVote: false,
+      lastIndex: leader.status().lastIndex,
+      lastTerm: term,
+      transfer: false,
+    };
+    harness.node(to).core.step(vote);
+  }
+  settle(harness, () => true);
+  for (const id of ['1', '2', '3']) assert.equal(harness.node(id).core.term, term, id);
+  assert.equal(leader.role, 'leader');
+  harness.propose('1', 'after');
+  harness.stabilize();
+  assert.equal(harness.node('2').core.status().commit, leader.status().commit);
+});
+
 test('item 11: a learner that was away while removed learns it when it is back', () => {
   // Goal: a learner never campaigns, yet its keep-alive to the voters gets it the leader's notice.
   const harness = cluster(3, {}, ['4']);

@@ -116,6 +116,13 @@ function appendAnswersBeforeSync(ready: Ready, durable: HardState): MessagesBySy
   };
 }
 
+/** Answers every write a Ready's leader holds, applied or not (so before it commits). */
+class AnswersBeforeApplying extends RaftCore {
+  protected override answeredThrough(): number {
+    return this.log.lastIndex();
+  }
+}
+
 /** A named mutant: a broken core, a broken driver rule, or both. */
 export interface Mutant {
   readonly name: string;
@@ -185,6 +192,11 @@ export const mutants: readonly Mutant[] = [
     name: 'semi-sync-counts-learners',
     description: "a semi-sync write acknowledged on a learner's copy",
     makeCore: (options) => new SemiSyncCountsLearners(options),
+  },
+  {
+    name: 'answers-before-applying',
+    description: 'a leader that answers the writes of a Ready before they are applied',
+    makeCore: (options) => new AnswersBeforeApplying(options),
   },
   {
     name: 'follower-acks-before-fsync',
