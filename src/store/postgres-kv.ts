@@ -39,11 +39,9 @@ export interface KvWrites {
 
 /**
  * A key's bytes as a string with one character (code 0 to 255) per byte, to key a Map:
- * such strings compare as the bytes do.
+ * such strings compare as the bytes do. The namespace's own `keyString`.
  */
-export function keyId(key: Bytes): string {
-  return keyString(key);
-}
+export const keyId: (key: Bytes) => string = keyString;
 
 /** The bytes of a `keyId`. */
 export function keyBytes(id: string): Buffer {
