@@ -9,12 +9,15 @@
 import { readFileSync } from 'node:fs';
 import { pino } from 'pino';
 import { parse as parseYaml } from 'yaml';
+import { AccessControl } from '../access/control.js';
+import { readUsersFile, requirePassUser, UsersFileError } from '../access/users-file.js';
 import { formatHostPort } from '../api/http/address.js';
 import { buildHttpServer } from '../api/http/server.js';
 import { startRespServer, type RespServer } from '../api/resp/server.js';
 import type { FollowerWrites } from '../api/resp/session.js';
 import type { Durability } from '../core/types.js';
 import { startNode, type NodeConfig, type RunningNode, type StoreLocation } from '../node/node.js';
+import { defaultUserName, type UserRules } from '../store/access-state.js';
 import type { PeerAddress } from '../transport/contract.js';
 import {
   failureExitCode,
@@ -48,8 +51,11 @@ Runs one node: its peer listener, its HTTP API, and (when given) its RESP port.
   --advertise-http URL    the HTTP URL clients and peers are given for this node
                           (default http://HOST:HTTP-PORT), for a proxy or NAT in front
   --resp-port N           RESP port (default: none)
-  --requirepass PASS      RESP clients must AUTH with this password; prefer the
-                          environment variable TANDEM_REQUIREPASS, which ps does not show
+  --users FILE            users, passwords and roles (JSON or YAML, see README): the
+                          cluster's users until the log holds some, proposed by the leader
+  --requirepass PASS      the password of the user default (every role), as Redis's;
+                          prefer the environment variable TANDEM_REQUIREPASS, which ps
+                          does not show
   --follower-writes MODE  what a follower does with a RESP write: forward (to the
                           leader, the default) or readonly (Redis's -READONLY error)
   --host ADDR             address to listen on and advertise (default 127.0.0.1)
@@ -79,6 +85,8 @@ Runs one node: its peer listener, its HTTP API, and (when given) its RESP port.
 export type StartSettings = Omit<NodeConfig, 'logger'> & {
   /** The RESP password (`--requirepass`), or undefined for none. */
   readonly requirePass: string | undefined;
+  /** The `--users` file, or undefined for none. */
+  readonly usersFile: string | undefined;
   readonly followerWrites: FollowerWrites;
 };
 
@@ -94,6 +102,7 @@ const flagOptions = {
   'resp-port': { type: 'string' },
   'advertise-http': { type: 'string' },
   requirepass: { type: 'string' },
+  users: { type: 'string' },
   'follower-writes': { type: 'string' },
   host: { type: 'string' },
   mode: { type: 'string' },
@@ -171,6 +180,7 @@ export function resolveStartSettings(
     ...advertiseHttp(setting('advertise-http')),
     tls: tlsFiles(setting('tls-cert'), setting('tls-key'), setting('tls-ca')),
     requirePass: requirePass(setting('requirepass'), env),
+    usersFile: setting('users')?.text,
     followerWrites: optional<FollowerWrites>(setting('follower-writes'), 'forward', (s) => {
       if (s.text !== 'forward' && s.text !== 'readonly') {
         throw new UsageError(
@@ -219,6 +229,21 @@ function parseStore(found: Setting): StoreLocation {
     throw new UsageError(`${found.name} must name a database: postgres://USER@HOST:PORT/DATABASE`);
   }
   return { kind: 'postgres', url: found.text };
+}
+
+/**
+ * The users a node enforces until the log holds some: the `--users` file's, and the
+ * `default` user with the `--requirepass` password unless the file names one.
+ */
+async function bootstrapUsers(
+  usersFile: string | undefined,
+  requirePassword: string | undefined,
+): Promise<UserRules[]> {
+  const users = usersFile === undefined ? [] : await readUsersFile(usersFile);
+  if (requirePassword !== undefined && !users.some((user) => user.name === defaultUserName)) {
+    users.push(await requirePassUser(requirePassword));
+  }
+  return users;
 }
 
 /** The RESP password: the flag or config file, else TANDEM_REQUIREPASS; none when empty. */
@@ -355,7 +380,14 @@ export async function runStart(argv: readonly string[]): Promise<void> {
   const settings = resolveStartSettings(argv, process.env);
   const logger = pino({ base: { node: settings.id } });
   let node: RunningNode;
-  const { requirePass: password, followerWrites, ...nodeSettings } = settings;
+  const { requirePass: password, usersFile, followerWrites, ...nodeSettings } = settings;
+  let bootstrap: UserRules[];
+  try {
+    bootstrap = await bootstrapUsers(usersFile, password);
+  } catch (error) {
+    if (!(error instanceof UsersFileError)) throw error;
+    throw new UsageError(error.message);
+  }
   try {
     node = await startNode({
       ...nodeSettings,
@@ -372,7 +404,13 @@ export async function runStart(argv: readonly string[]): Promise<void> {
     logger.error({ err: error }, `node ${settings.id} failed to start${reason}`);
     process.exit(failureExitCode);
   }
-  const http = buildHttpServer(node, { logger: logger.child({ component: 'http' }) });
+  const access = new AccessControl({
+    state: () => node.accessState(),
+    bootstrap,
+    logger: logger.child({ component: 'access' }),
+  });
+  const stopBootstrap = access.startBootstrap(node);
+  const http = buildHttpServer(node, { logger: logger.child({ component: 'http' }), access });
   try {
     await http.listen({ host: settings.host, port: settings.httpPort });
   } catch (error) {
@@ -389,6 +427,7 @@ export async function runStart(argv: readonly string[]): Promise<void> {
         logger: logger.child({ component: 'resp' }),
         password,
         followerWrites,
+        access,
       });
     } catch (error) {
       logger.error({ err: error }, `RESP port ${settings.respPort} cannot be opened`);
@@ -412,6 +451,7 @@ export async function runStart(argv: readonly string[]): Promise<void> {
       (endpoints.resp === null ? '' : `, RESP on ${endpoints.resp}`),
   );
   stopOnSignals(logger, async () => {
+    stopBootstrap();
     await resp?.close();
     await http.close();
     await node.close();

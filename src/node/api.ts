@@ -1,3 +1,4 @@
+import type { AccessState } from '../store/access-state.js';
 import type { Durability, Membership, NodeId, Role } from '../core/types.js';
 import type { ApplyResult, Command, LogPosition } from '../store/index.js';
 import type { MaybePromise, StoreReader } from '../store/contract.js';
@@ -115,6 +116,8 @@ export interface NodeHandle {
   status(): NodeStatus;
   /** The applied position of the local store. */
   applied(): LogPosition;
+  /** The users and tokens as this node has applied them. */
+  accessState(): AccessState;
   /** The leader's HTTP URL, or null while there is none known. */
   leaderHttpUrl(): string | null;
   /** The leader's RESP endpoint (`host:port`), or null while none is known or it has none. */

@@ -4,6 +4,7 @@ import { readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { assert } from '../core/assert.js';
+import type { AccessState } from '../store/access-state.js';
 import type { CoreConfig } from '../core/config.js';
 import { RaftCore } from '../core/core.js';
 import { isMember } from '../core/membership.js';
@@ -502,6 +503,10 @@ class TandemNode implements RunningNode {
       store: { kind: this.#store.kind, healthy: !this.#storeDown && this.#store.healthy() },
       httpUrl: this.#httpUrls.get(this.id) as string,
     };
+  }
+
+  accessState(): AccessState {
+    return this.#store.accessState();
   }
 
   applied(): LogPosition {

@@ -9,6 +9,7 @@
  */
 import { Packr } from 'msgpackr';
 import { TandemError } from '../core/errors.js';
+import { aclChangeProblem, type AclCommand } from './access-state.js';
 import { sessionProblem, type Session } from './sessions.js';
 import { checkStatement } from './sql-check.js';
 
@@ -211,7 +212,8 @@ export type Command =
   | ExpireCommand
   | FlushCommand
   | ExpireSweepCommand
-  | SqlCommand;
+  | SqlCommand
+  | AclCommand;
 
 /** The command type codes, for exhaustive handling. */
 export type CommandType = Command['type'];
@@ -340,6 +342,7 @@ const fieldsByType: Readonly<Record<CommandType, ReadonlySet<string>>> = {
   flush: new Set(['type', 'at', 'session']),
   'expire-sweep': new Set(['type', 'at']),
   sql: new Set(['type', 'statements', 'at', 'session']),
+  acl: new Set(['type', 'change', 'at']),
 };
 
 function isPlainObject(value: unknown): value is Record<string, unknown> {
@@ -413,6 +416,8 @@ function fieldProblem(type: CommandType, command: Record<string, unknown>): stri
       return null;
     case 'sql':
       return statementsProblem(command.statements);
+    case 'acl':
+      return aclChangeProblem(command.change);
   }
 }
 
@@ -576,6 +581,7 @@ function limitProblem(command: Command): string | null {
       return null;
     case 'flush':
     case 'expire-sweep':
+    case 'acl':
       return null;
     case 'sql':
       return sqlLimitProblem(command);

@@ -5,6 +5,7 @@
  * its own I/O; it never sees terms change, leaders, or messages.
  */
 import type { Entry } from '../core/types.js';
+import type { AccessState } from './access-state.js';
 import type { Bytes, SqlParams } from './commands.js';
 import type { KvEntry, ScanPage } from './kv.js';
 import type { SqlRow } from './sql-exec.js';
@@ -98,6 +99,8 @@ export interface NodeStore extends StateMachine, StoreReader {
   /** `sqlite` or `postgres`, for the status report. */
   readonly kind: string;
   healthy(): boolean;
+  /** The users and tokens as applied (access-state.ts); in memory, so always at once. */
+  accessState(): AccessState;
 }
 
 /**

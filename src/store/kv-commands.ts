@@ -9,6 +9,7 @@
  * byte order). A write decides expiry with the command's `at`, the leader's clock carried
  * in the entry, so that every replica agrees whether a key was alive.
  */
+import type { AclCommand } from './access-state.js';
 import type { Bytes, Command, ExpireCondition, SqlCommand, Version } from './commands.js';
 import { valueBytesMax } from './commands.js';
 import type { ApplyResult } from './contract.js';
@@ -28,7 +29,7 @@ import {
 export const sweepKeysMax = 1000;
 
 /** The key-value commands (everything but SQL). */
-export type KvCommand = Exclude<Command, SqlCommand>;
+export type KvCommand = Exclude<Command, SqlCommand | AclCommand>;
 
 /** What a command needs to know of a key. */
 export interface KeyState {

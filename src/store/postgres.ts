@@ -108,6 +108,7 @@ import { checkStatement } from './sql-check.js';
 import { queryRowsMax, sqlResultRowsMax, type SqlRow } from './sql-exec.js';
 import { checkRestoreMeta, FileSnapshot, storeFormat } from './snapshot-images.js';
 import { applyEntriesMax } from './sqlite.js';
+import { emptyAccessState, type AccessState } from './access-state.js';
 
 /** The most connections the store's pool opens (applies take one, reads the others). */
 export const poolConnectionsMax = 8;
@@ -304,6 +305,11 @@ export class PostgresStore implements NodeStore {
   /** The last applied index and term, as last read from or written to the database. */
   get applied(): LogPosition {
     return this.#applied;
+  }
+
+  /** The users and tokens: none yet, since this store does not keep them. */
+  accessState(): AccessState {
+    return emptyAccessState;
   }
 
   /** False after the database went away, until a later call succeeds. */
@@ -826,7 +832,9 @@ function batchNeeds(commands: readonly (Command | null)[]): BatchNeeds {
   for (const command of commands) {
     if (command === null) continue;
     sql ||= command.type === 'sql';
-    if (command.type !== 'sql') for (const key of commandKeys(command)) keys.add(key);
+    if (command.type !== 'sql' && command.type !== 'acl') {
+      for (const key of commandKeys(command)) keys.add(key);
+    }
     if (command.type === 'expire-sweep') {
       sweeps++;
       sweepAtMax = Math.max(sweepAtMax, command.at);
@@ -968,6 +976,8 @@ function planEntry(
     const plan = planSql(command, at);
     if (plan.statements.length === 0) result = { ok: false, error: plan.refusal as string };
     else plans.push(plan);
+  } else if (command.type === 'acl') {
+    result = { ok: false, error: 'ERR users and tokens are not kept by a PostgreSQL store yet' };
   } else {
     result = state.kv.execute(command as KvCommand, entry);
   }

@@ -21,6 +21,14 @@ import { readFileSync, rmSync } from 'node:fs';
 import { assert, AssertionError } from '../core/assert.js';
 import { TandemError } from '../core/errors.js';
 import type { Entry } from '../core/types.js';
+import {
+  applyAclChange,
+  decodeAccessState,
+  emptyAccessState,
+  encodeAccessState,
+  type AccessState,
+  type AclCommand,
+} from './access-state.js';
 import { decodeCommand, type Bytes, type Command, type SqlParams } from './commands.js';
 import type {
   ApplyResult,
@@ -65,6 +73,14 @@ const semanticPragmas = ['foreign_keys = ON', 'recursive_triggers = ON'];
 /** Bytes 18 and 19 of a SQLite file: its write and read versions, 2 for a WAL database. */
 const fileFormatVersionOffsets = [18, 19] as const;
 
+/** The users and tokens (access-state.ts), stored whole in one row. */
+export const accessSchema = `
+  CREATE TABLE IF NOT EXISTS _tandem_acl (
+    id INTEGER PRIMARY KEY CHECK (id = 1),
+    state BLOB NOT NULL
+  ) STRICT;
+`;
+
 /** One in-memory database and everything prepared on it; replaced whole by a restore. */
 class Connection {
   readonly db: Database.Database;
@@ -74,6 +90,9 @@ class Connection {
   readonly commit: Database.Statement;
   readonly rollback: Database.Statement;
   readonly setApplied: Database.Statement<[number, number]>;
+  readonly saveAccess: Database.Statement<[Uint8Array]>;
+  /** The users and tokens as of the last change applied (or being applied). */
+  access: AccessState;
 
   /** An empty database, or one deserialized from a database file's bytes. */
   constructor(image?: Buffer) {
@@ -90,7 +109,7 @@ class Connection {
       for (const pragma of semanticPragmas) this.db.pragma(pragma);
       this.db.transaction(() => {
         upgradeKvTable(this.db);
-        this.db.exec(kvSchema + metaSchema + sessionsSchema);
+        this.db.exec(kvSchema + metaSchema + sessionsSchema + accessSchema);
       })();
       this.sql = new SqlExecutor(this.db);
       this.sessions = new SessionTable(this.db);
@@ -100,6 +119,12 @@ class Connection {
       this.setApplied = this.db.prepare(
         'UPDATE _tandem_meta SET applied_index = ?, applied_term = ? WHERE id = 1',
       );
+      this.saveAccess = this.db.prepare(
+        'INSERT INTO _tandem_acl (id, state) VALUES (1, ?) ON CONFLICT (id) DO UPDATE SET state = excluded.state',
+      );
+      const row = this.db.prepare('SELECT state FROM _tandem_acl WHERE id = 1').get() as
+        { state: Buffer } | undefined;
+      this.access = row === undefined ? emptyAccessState : decodeAccessState(row.state);
     } catch (error) {
       this.db.close();
       throw error;
@@ -138,7 +163,10 @@ async function peek(
 
 /** Whether applying `command` touches the SQL database (SQL, or a session to remember). */
 function touchesDatabase(command: Command | null): boolean {
-  return command !== null && (command.type === 'sql' || command.session !== undefined);
+  return (
+    command !== null &&
+    (command.type === 'sql' || command.type === 'acl' || command.session !== undefined)
+  );
 }
 
 /** The SQLite state machine. Reads take the reader's clock (`nowMs`) to judge expiry. */
@@ -205,6 +233,7 @@ export class SqliteStore implements NodeStore {
     // Every entry decodes before anything changes: an undecodable one fails the batch whole.
     const commands = entries.map((entry) => this.#decode(entry));
     const database = commands.some(touchesDatabase);
+    const accessBefore = connection.access;
     this.#keyspace.begin();
     if (database) connection.begin.run();
     let results: ApplyResult[];
@@ -217,6 +246,7 @@ export class SqliteStore implements NodeStore {
       this.#keyspace.commit();
     } catch (error) {
       this.#keyspace.rollback();
+      connection.access = accessBefore;
       if (connection.db.inTransaction) connection.rollback.run();
       throw storageError(error, `applying entries ${entries[0]?.index} to ${last.index}`);
     }
@@ -268,7 +298,21 @@ export class SqliteStore implements NodeStore {
 
   #execute(connection: Connection, command: Command, entry: Entry): ApplyResult {
     if (command.type === 'sql') return connection.sql.execute(command);
+    if (command.type === 'acl') return this.#applyAcl(connection, command);
     return this.#keyspace.execute(command, entry);
+  }
+
+  #applyAcl(connection: Connection, command: AclCommand): ApplyResult {
+    const outcome = applyAclChange(connection.access, command);
+    if (!outcome.ok) return outcome;
+    connection.saveAccess.run(encodeAccessState(outcome.state));
+    connection.access = outcome.state;
+    return { ok: true, value: outcome.value };
+  }
+
+  /** The users and tokens, as applied. */
+  accessState(): AccessState {
+    return this.#open().access;
   }
 
   /** The live value of `key` with its version and expiry, or null when absent or expired. */

@@ -11,6 +11,7 @@ import { buildHttpServer, httpBodyBytesMax } from '../../src/api/http/server.js'
 import { TandemError } from '../../src/core/errors.js';
 import type { NodeHandle, NodeStatus, ReadOptions, WriteResult } from '../../src/node/api.js';
 import type { Command } from '../../src/store/index.js';
+import { emptyAccessState } from '../../src/store/access-state.js';
 
 /** What the fake node was asked, and how it answers. */
 interface FakeNode extends NodeHandle {
@@ -44,6 +45,7 @@ function fakeNode(): FakeNode {
     status: () =>
       ({ role: 'follower', leaderId: node.leaderId, httpUrl: 'http://n2' }) as NodeStatus,
     applied: () => ({ index: 7, term: 2 }),
+    accessState: () => emptyAccessState,
     leaderHttpUrl: () => node.leaderUrl,
     leaderRespAddress: () => null,
     respAddress: () => null,

@@ -19,6 +19,7 @@ import Fastify, {
 } from 'fastify';
 import { assert } from '../../core/assert.js';
 import { TandemError } from '../../core/errors.js';
+import type { AccessControl } from '../../access/control.js';
 import type { NodeHandle } from '../../node/api.js';
 import { registerClusterRoutes } from './cluster-routes.js';
 import { refuseUnhonouredConditions } from './conditions.js';
@@ -48,6 +49,8 @@ export interface HttpServerOptions {
   readonly logger: FastifyBaseLogger | boolean;
   /** Bodies over this many bytes are refused with 413; default `httpBodyBytesMax`. */
   readonly bodyLimitBytes?: number;
+  /** Who may do what (src/access); absent, every request is allowed, as in open mode. */
+  readonly access?: AccessControl;
 }
 
 /**

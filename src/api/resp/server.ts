@@ -7,6 +7,7 @@
  * connection (whole, not half) only.
  */
 import { createServer, type Server, type Socket } from 'node:net';
+import type { AccessControl } from '../../access/control.js';
 import type { NodeHandle } from '../../node/api.js';
 import type { Logger } from '../../transport/contract.js';
 import { adminCommands, commandCommand, wrongArity } from './admin.js';
@@ -53,6 +54,8 @@ export interface RespServerOptions {
   readonly maxClients?: number;
   readonly outputBufferBytesMax?: number;
   readonly bulkBytesMax?: number;
+  /** Who may do what (src/access); absent, `password` alone guards the port, as before. */
+  readonly access?: AccessControl;
 }
 
 /** A running RESP server. */
