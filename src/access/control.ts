@@ -11,7 +11,7 @@
  * every command: a user deleted, disabled or stripped of a role on the leader loses that
  * access on each node as soon as the node applies the change.
  */
-import type { NodeHandle } from '../node/api.js';
+import type { NodeHandle, WriteResult } from '../node/api.js';
 import {
   accessRoles,
   applyAclChange,
@@ -25,6 +25,7 @@ import {
 } from '../store/access-state.js';
 import { Glob } from '../store/glob.js';
 import type { Logger } from '../transport/contract.js';
+import { AccessAudit } from './audit.js';
 import { hashPassword, parseToken, sameDigest, sha256Hex, verifyPassword } from './passwords.js';
 
 /** The user of a node without users: every role, every key, no password. */
@@ -64,8 +65,11 @@ export class AccessControl {
   readonly #bootstrapState: AccessState;
   readonly #logger: Logger | undefined;
   readonly #globs = new Map<string, Glob>();
+  /** Failed authentications (slowed per address) and admin actions, logged and counted. */
+  readonly audit: AccessAudit;
 
   constructor(options: AccessControlOptions) {
+    this.audit = new AccessAudit(options.logger);
     this.#state = options.state;
     this.#bootstrap = options.bootstrap;
     this.#logger = options.logger;
@@ -194,6 +198,18 @@ export class AccessControl {
       }
     }
     return prepared;
+  }
+
+  /**
+   * Proposes `change` (on the leader; a follower's write throws TANDEM_NOT_LEADER for the
+   * caller to forward), after the bootstrap users if the log holds none yet: the first
+   * change must not drop the users this node enforces now.
+   */
+  async change(node: NodeHandle, change: AclChange): Promise<WriteResult> {
+    if (!this.#state().initialized) {
+      await node.write({ type: 'acl', at: Date.now(), change: this.bootstrapChange() });
+    }
+    return node.write({ type: 'acl', at: Date.now(), change });
   }
 
   /**
