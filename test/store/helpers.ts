@@ -9,6 +9,7 @@ import type { TestContext } from 'node:test';
 import { crc32c } from '@node-rs/crc32';
 import { TandemError } from '../../src/core/errors.js';
 import type { Entry } from '../../src/core/types.js';
+import { encodeAccessState } from '../../src/store/access-state.js';
 import { encodeCommand, type Command } from '../../src/store/commands.js';
 import type { MaybePromise, RestoreMeta, StoreReader } from '../../src/store/contract.js';
 import type { KvEntry } from '../../src/store/kv.js';
@@ -240,7 +241,8 @@ export function dump(store: SqliteStore, options: DumpOptions = {}): string {
           .query('SELECT * FROM _tandem_sessions ORDER BY id')
           .map((row) => ({ ...row, result: Buffer.from(row.result as Uint8Array).toString('hex') }))
       : undefined;
-  return JSON.stringify({ meta, kv, schema, tables, sessions }, bigintText);
+  const access = Buffer.from(encodeAccessState(store.accessState())).toString('hex');
+  return JSON.stringify({ meta, kv, schema, tables, sessions, access }, bigintText);
 }
 
 /** A JSON.stringify replacer for SQL's 64-bit integers past 2^53: `9223372036854775807n`. */
