@@ -185,6 +185,12 @@ export class RaftCore {
    * one per commit advance.
    */
   #commitToBroadcast = false;
+  /**
+   * Set when the leader appended entries: they go to the followers once, in the next
+   * Ready, whatever number of proposals came before it (one append per follower per
+   * Ready, not one per proposal).
+   */
+  #appendsToBroadcast = false;
   #readStates: ReadState[] = [];
   #responses: ProposalOutcome[] = [];
   /**
@@ -471,6 +477,7 @@ export class RaftCore {
     return (
       this.#messages.length > 0 ||
       this.#commitToBroadcast ||
+      this.#appendsToBroadcast ||
       this.#readStates.length > 0 ||
       this.#responses.length > 0 ||
       (this.#responsesAwaitingReapply[0]?.index ?? Infinity) <= this.log.applied ||
@@ -486,6 +493,7 @@ export class RaftCore {
   /** The next batch of work; the driver must carry it out and call `advance` with it. */
   ready(): Ready {
     this.#assertNotAwaitingAdvance();
+    this.#broadcastAppends();
     this.#broadcastCommit();
     const hardState = this.#hardState();
     const softState = this.#softState();
@@ -1359,7 +1367,7 @@ export class RaftCore {
         deadlineTick: this.#ticks + this.config.syncTimeoutTicks,
       });
     }
-    this.#broadcastAppend(false);
+    this.#appendsToBroadcast = true;
     return { index: entry.index, term: entry.term };
   }
 
@@ -1417,6 +1425,7 @@ export class RaftCore {
           )
         : [];
     if (entries.length === 0 && !sendIfEmpty) return false;
+    if (this.holdsBack(progress, entries.length, sendIfEmpty)) return false;
     this.#send({ type: 'append', to, prevIndex, prevTerm, entries, commit: this.log.commit });
     progress.sentIndex = Math.max(progress.sentIndex, prevIndex + entries.length);
     progress.sentCommit = Math.max(progress.sentCommit, this.log.commit);
@@ -1424,11 +1433,35 @@ export class RaftCore {
     return entries.length > 0;
   }
 
+  /**
+   * Whether `count` new entries wait for the append in flight to `progress`'s follower to
+   * be answered: a partial message does while one is in flight, so that under load the
+   * entries of many Readies travel (and are written and fsynced by the follower) as one
+   * append, instead of one small append each. Full messages stream up to the window.
+   * The answer (or, if it was lost, the next heartbeat's answer, which sends even an
+   * empty append: `sendIfEmpty`) sends what waited.
+   */
+  protected holdsBack(progress: Progress, count: number, sendIfEmpty: boolean): boolean {
+    if (sendIfEmpty || progress.state !== 'replicate' || progress.inflight.length === 0) {
+      return false;
+    }
+    const full =
+      count >= this.config.maxEntriesPerMessage || progress.next + count <= this.log.lastIndex();
+    return !full;
+  }
+
   #sendSnapshot(to: NodeId, progress: Progress): void {
     const meta = this.log.snapshot;
     this.#send({ type: 'snapshot', to, meta, data: null });
     progress.sentIndex = Math.max(progress.sentIndex, meta.index);
     progress.becomeSnapshot(meta.index);
+  }
+
+  /** Sends the followers the entries appended since the last Ready (see `#appendsToBroadcast`). */
+  #broadcastAppends(): void {
+    if (!this.#appendsToBroadcast) return;
+    this.#appendsToBroadcast = false;
+    if (this.#role === 'leader') this.#broadcastAppend(false);
   }
 
   /** Tells every follower not yet told the commit index (see `#commitToBroadcast`). */

@@ -9,6 +9,7 @@ import type { CoreConfig } from '../core/config.js';
 import { RaftCore } from '../core/core.js';
 import { isMember } from '../core/membership.js';
 import { appliesBeforeSync, messagesBySync } from '../core/ready.js';
+import { Inbox } from '../core/inbox.js';
 import { TandemError } from '../core/errors.js';
 import { Prng } from '../core/prng.js';
 import type {
@@ -327,8 +328,7 @@ class TandemNode implements RunningNode {
   #failure: unknown = null;
   /** Set while the store answers TANDEM_STORE_UNAVAILABLE; the Ready loop holds. */
   #storeDown = false;
-  #pendingTicks = 0;
-  #inbox: Message[] = [];
+  readonly #inbox = new Inbox(inboxMessagesMax);
   #deferred: { readonly run: () => void; readonly fail: (error: unknown) => void }[] = [];
   #writes = new Map<string, PendingWrite>();
   #results = new Map<number, ApplyResult>();
@@ -380,7 +380,7 @@ class TandemNode implements RunningNode {
       else this.#respAddresses.set(id, advertisement.resp);
     });
     this.#ticker = setInterval(() => {
-      this.#pendingTicks++;
+      this.#inbox.tick();
       this.#pump();
     }, this.#tickMs);
     this.#config.logger.info(
@@ -642,12 +642,12 @@ class TandemNode implements RunningNode {
         // is a bug or a forgery, and must not speak for that node.
         return this.#dropPeerMessage(from, `claims to come from ${String(claimed)}`);
       }
-      if (this.#inbox.length < inboxMessagesMax) this.#inbox.push(frame.message);
+      this.#inbox.push(frame.message);
       this.#pump();
     } else if (frame.kind === 'snapshot-chunk') {
       const message = this.#receiver.accept(from, frame);
       if (message !== null) {
-        this.#inbox.push(message);
+        this.#inbox.push(message, true);
         this.#pump();
       }
     }
@@ -682,19 +682,15 @@ class TandemNode implements RunningNode {
   #pump(): void {
     if (this.#busy || this.#closed || this.#failure !== null) return;
     const core = this.#core;
-    // Peer messages first: the commit index they advance then rides on the appends that
-    // the proposals after them send, instead of an append of its own.
-    const inbox = this.#inbox;
-    this.#inbox = [];
-    for (const message of inbox) {
-      const dropped = core.step(message);
+    // Peer messages (and ticks, in the order they came: see core/inbox.ts) first: the
+    // commit index they advance then rides on the appends of the proposals after them.
+    this.#inbox.drain(core, (message, dropped) => {
       if (dropped !== null) this.#dropPeerMessage(message.from, dropped);
-    }
+    });
     const calls = this.#deferred;
     this.#deferred = [];
     for (const call of calls) call.run();
     this.#noticeRemoval();
-    for (; this.#pendingTicks > 0; this.#pendingTicks--) core.tick();
     if (!core.hasReady()) return;
     this.#busy = true;
     const ready = core.ready();
@@ -703,7 +699,7 @@ class TandemNode implements RunningNode {
         core.advance(ready);
         this.#busy = false;
         this.#maybeSnapshot();
-        if (this.#deferred.length > 0 || this.#inbox.length > 0 || this.#pendingTicks > 0) {
+        if (this.#deferred.length > 0 || this.#inbox.pending) {
           setImmediate(() => this.#pump());
         } else if (core.hasReady()) {
           this.#pump();

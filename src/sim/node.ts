@@ -3,6 +3,7 @@ import type { CoreConfig } from '../core/config.js';
 import type { CoreOptions, RaftCore } from '../core/core.js';
 import { TandemError } from '../core/errors.js';
 import { Prng } from '../core/prng.js';
+import { Inbox } from '../core/inbox.js';
 import { appliesBeforeSync, messagesBySync, type MessagesBySync } from '../core/ready.js';
 import type {
   Durability,
@@ -130,9 +131,8 @@ export class SimNode {
   #incarnation = 0;
   #awaiting: Ready | null = null;
   #role: Role = 'follower';
-  #inbox: Message[] = [];
+  readonly #inbox = new Inbox(inboxMessagesMax);
   #deferred: (() => void)[] = [];
-  #pendingTicks = 0;
   #readSeq = 0;
   #reads = new Map<string, { key: string; done: ReadDone }>();
   #waitingReads: WaitingRead[] = [];
@@ -195,8 +195,7 @@ export class SimNode {
     this.#incarnation++;
     const awaiting = this.#awaiting;
     this.#awaiting = null;
-    this.#inbox = [];
-    this.#pendingTicks = 0;
+    this.#inbox.clear();
     this.paused = false;
     const deferred = this.#deferred;
     this.#deferred = [];
@@ -236,14 +235,13 @@ export class SimNode {
 
   tick(): void {
     if (this.core === null || this.paused) return;
-    this.#pendingTicks++;
+    this.#inbox.tick();
     this.#pump();
   }
 
   receive(message: Message): void {
     if (this.core === null) return;
-    if (this.#inbox.length >= inboxMessagesMax) return;
-    this.#inbox.push(message);
+    if (!this.#inbox.push(message)) return;
     this.#pump();
   }
 
@@ -364,17 +362,14 @@ export class SimNode {
     for (;;) {
       const core = this.core;
       if (core === null || this.paused || this.#awaiting !== null) return;
-      // As the runtime: peer messages first, then client calls, then ticks.
-      const inbox = this.#inbox;
-      this.#inbox = [];
-      for (const message of inbox) core.step(message);
+      // As the runtime: peer messages and ticks in the order they came, then client calls.
+      this.#inbox.drain(core);
       if (this.#deferred.length > 0) {
         const calls = this.#deferred;
         this.#deferred = [];
         for (const call of calls) call();
         continue;
       }
-      for (; this.#pendingTicks > 0; this.#pendingTicks--) core.tick();
       if (!core.hasReady()) return;
       this.#beginReady(core);
     }

@@ -123,6 +123,16 @@ class AnswersBeforeApplying extends RaftCore {
   }
 }
 
+/**
+ * Holds partial appends back while one is in flight even when the leader means to send
+ * regardless (a heartbeat's answer after a lost append): the entries never go.
+ */
+class HoldsBackForever extends RaftCore {
+  protected override holdsBack(progress: Progress, count: number): boolean {
+    return super.holdsBack(progress, count, false);
+  }
+}
+
 /** A named mutant: a broken core, a broken driver rule, or both. */
 export interface Mutant {
   readonly name: string;
@@ -197,6 +207,11 @@ export const mutants: readonly Mutant[] = [
     name: 'answers-before-applying',
     description: 'a leader that answers the writes of a Ready before they are applied',
     makeCore: (options) => new AnswersBeforeApplying(options),
+  },
+  {
+    name: 'holds-back-forever',
+    description: 'a leader that holds entries back behind a lost append until a new one comes',
+    makeCore: (options) => new HoldsBackForever(options),
   },
   {
     name: 'follower-acks-before-fsync',
