@@ -13,17 +13,19 @@
  * What depends on the request itself is checked by the route before it touches the node:
  * key patterns on the key routes (`authorizeKeys`), the admin role for SQL schema changes.
  *
- * In open mode (no users configured: `default` is enabled without a password) every
- * request is `default`, which holds every role, and any credentials are ignored, as before
- * users existed. A follower checks before it forwards, and the leader checks again: the
- * `Authorization` header is forwarded with the request.
+ * A request without credentials is the user `default` when that user needs no password:
+ * in open mode (no users configured) `default` holds every role, so every request may do
+ * everything, as before users existed. Credentials, when given, are always checked: a
+ * users file may keep a password-less `default` with few roles beside real users. A
+ * follower checks before it forwards, and the leader checks again: the `Authorization`
+ * header is forwarded with the request.
  */
 import type { FastifyInstance, FastifyRequest, RouteOptions } from 'fastify';
 import { AccessControl } from '../../access/control.js';
 import { passwordBytesMax } from '../../access/passwords.js';
 import { assert } from '../../core/assert.js';
 import { TandemError } from '../../core/errors.js';
-import { defaultUserName, type AccessRole } from '../../store/access-state.js';
+import type { AccessRole } from '../../store/access-state.js';
 import { describeKey } from './requests.js';
 
 /** What a route needs of its caller: nothing, any user, or a role. */
@@ -43,7 +45,7 @@ declare module 'fastify' {
 /** Who a request comes from, and how it proved it. */
 export interface Principal {
   readonly user: string;
-  /** `open`: no users are configured; `password`: Basic; `token`: Bearer. */
+  /** `open`: no credentials, as `default`, which needs no password; `password`: Basic; `token`: Bearer. */
   readonly via: 'open' | 'password' | 'token';
   /** The token's id, when `via` is `token`. */
   readonly tokenId?: string;
@@ -86,9 +88,11 @@ export function authenticateRequests(app: FastifyInstance, access: AccessControl
 
 /** Who `request` comes from; throws TANDEM_UNAUTHENTICATED after the failure's delay. */
 async function authenticate(access: AccessControl, request: FastifyRequest): Promise<Principal> {
-  if (!access.configured()) return { user: defaultUserName, via: 'open' };
   const header = request.headers.authorization;
   if (header === undefined || header === '') {
+    // Without credentials a request is `default` when it needs no password (open mode).
+    const initial = access.initialUser();
+    if (initial !== null) return { user: initial, via: 'open' };
     throw new TandemError(
       'TANDEM_UNAUTHENTICATED',
       'authentication required: send Authorization: Basic (user:password) or Bearer <token>',
