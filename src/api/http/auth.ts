@@ -25,7 +25,7 @@ import { AccessControl } from '../../access/control.js';
 import { passwordBytesMax } from '../../access/passwords.js';
 import { assert } from '../../core/assert.js';
 import { TandemError } from '../../core/errors.js';
-import type { AccessRole } from '../../store/access-state.js';
+import type { AccessRole, AccessState } from '../../store/access-state.js';
 import { describeKey } from './requests.js';
 
 /** What a route needs of its caller: nothing, any user, or a role. */
@@ -184,7 +184,7 @@ export function authorizeKeys(
 
 /** The access control of a server given none: the node's replicated users, no bootstrap. */
 export function accessOf(
-  state: () => ReturnType<AccessControl['effective']>,
+  state: () => AccessState,
   given: AccessControl | undefined,
 ): AccessControl {
   return given ?? new AccessControl({ state, bootstrap: [] });

@@ -366,6 +366,8 @@ export const removeMemberSchema = {
 /** GET /healthz, GET /readyz */
 export const probeSchema = {
   tags: ['operations'],
+  // Open to everyone: no credentials needed.
+  security: [],
   response: {
     200: { type: 'object', properties: { status: { type: 'string' }, id: { type: 'string' } } },
     ...errors,
