@@ -12,7 +12,9 @@
  */
 import Fastify, { type FastifyInstance, type FastifyReply } from 'fastify';
 import {
+  BadRequest,
   Conflict,
+  Forbidden,
   NoLeader,
   SyncTimeout,
   TandemClientError,
@@ -31,24 +33,56 @@ export interface Employee {
 /** The longest name accepted, in characters. */
 export const nameLengthMax = 200;
 
-/** Creates the table if missing and seeds the walkthrough's two rows (idempotent). */
-export async function ensureSchema(client: TandemClient): Promise<void> {
-  await client.transaction([
-    {
-      sql: `CREATE TABLE IF NOT EXISTS emp (
+const createTable = `CREATE TABLE IF NOT EXISTS emp (
         id INT PRIMARY KEY,
         name TEXT NOT NULL,
         salary INT NOT NULL,
         version INT NOT NULL DEFAULT 1
-      )`,
-    },
-    // ON CONFLICT DO NOTHING is spelled the same in SQLite and PostgreSQL, so a node may
-    // keep its state in either.
-    {
-      sql: 'INSERT INTO emp (id, name, salary) VALUES (?, ?, ?), (?, ?, ?) ON CONFLICT (id) DO NOTHING',
-      params: [101, 'John', 285000, 102, 'Sam', 255000],
-    },
-  ]);
+      )`;
+// ON CONFLICT DO NOTHING is spelled the same in SQLite and PostgreSQL, so a node may keep
+// its state in either.
+const seedRows = {
+  sql: 'INSERT INTO emp (id, name, salary) VALUES (?, ?, ?), (?, ?, ?) ON CONFLICT (id) DO NOTHING',
+  params: [101, 'John', 285000, 102, 'Sam', 255000],
+};
+
+/**
+ * Creates the table if missing and seeds the walkthrough's two rows (idempotent). Creating
+ * the table is a schema change, which a cluster with users grants to admins only: when the
+ * table exists, only the rows are written, so a service whose user has the write role
+ * starts once an admin has run this (or created the table) once.
+ */
+export async function ensureSchema(client: TandemClient): Promise<void> {
+  if (await tableExists(client)) {
+    await client.sql.execute(seedRows.sql, seedRows.params);
+    return;
+  }
+  try {
+    await client.transaction([{ sql: createTable }, seedRows]);
+  } catch (error) {
+    if (!(error instanceof Forbidden)) throw error;
+    throw new Forbidden(
+      error.code,
+      error.status,
+      `the emp table does not exist and this service's user may not create it (${error.message}); run ensureSchema once as an admin`,
+      { cause: error },
+    );
+  }
+}
+
+/** Whether `emp` exists, as the leader knows it. */
+async function tableExists(client: TandemClient): Promise<boolean> {
+  try {
+    await client.sql.query('SELECT 1 FROM emp LIMIT 1', undefined, {
+      consistency: 'linearizable',
+    });
+    return true;
+  } catch (error) {
+    if (error instanceof BadRequest && /no such table|does not exist/.test(error.message)) {
+      return false;
+    }
+    throw error;
+  }
 }
 
 /** A primary key taken, as SQLite and PostgreSQL word it. */

@@ -1,6 +1,8 @@
 /**
  * The administration commands: `tandem status`, `promote`, `join` and `remove`. Each is a
  * thin client of a node's HTTP API; a follower forwards the changes to the leader itself.
+ * With `--user` and `--password` (or `TANDEM_USER` and `TANDEM_PASSWORD`) every request
+ * carries HTTP Basic credentials: `status` needs the read role, the others admin.
  */
 import type { Membership } from '../core/types.js';
 import type { MemberStatus, NodeStatus } from '../node/api.js';
@@ -24,8 +26,16 @@ const statusTimeoutMs = 3_000;
 /** How long a change may take: a promotion waits for the new leader, a join for the entry. */
 const changeTimeoutMs = 60_000;
 
-const urlOption = { url: { type: 'string' } } as const;
-const urlHelp = `  --url URL     a node's HTTP API (default ${defaultUrl})\n  -h, --help    this help\n`;
+const urlOption = {
+  url: { type: 'string' },
+  user: { type: 'string' },
+  password: { type: 'string' },
+} as const;
+const urlHelp = `  --url URL         a node's HTTP API (default ${defaultUrl})
+  --user NAME       the user to authenticate as (default: TANDEM_USER)
+  --password PASS   its password (default: TANDEM_PASSWORD, which ps does not show)
+  -h, --help        this help
+`;
 
 /** Help of each administration command. */
 export const adminHelp = {
@@ -57,8 +67,9 @@ export async function runAdmin(
     throw new UsageError(`missing ${positionals === 1 ? 'ID' : 'ID and HOST:PORT'}`);
   }
   const url = parseBaseUrl(stringFlag(args, 'url') ?? defaultUrl, '--url');
-  if (command === 'status') return printStatus(url);
-  const answer = await change(command, url, args);
+  const auth = basicAuthorization(args, process.env);
+  if (command === 'status') return printStatus(url, auth);
+  const answer = await change(command, url, args, auth);
   if (answer.status !== 200) {
     const { code, message, leaderId } = answer.body;
     const leader = typeof leaderId === 'string' ? ` (leader ${leaderId})` : '';
@@ -74,19 +85,45 @@ function change(
   command: 'promote' | 'join' | 'remove',
   url: string,
   args: ParsedArgs,
+  auth: AuthHeaders,
 ): Promise<ApiAnswer> {
   const id = parseNodeId(args.positionals[0], 'ID');
   switch (command) {
     case 'promote':
-      return call('POST', `${url}/v1/cluster/promote`, changeTimeoutMs, { id });
+      return call('POST', `${url}/v1/cluster/promote`, changeTimeoutMs, auth, { id });
     case 'join': {
       const address = formatHostPort(parseAddress(args.positionals[1], 'HOST:PORT'));
       const learner = args.values.learner === true;
-      return call('POST', `${url}/v1/cluster/members`, changeTimeoutMs, { id, address, learner });
+      const body = { id, address, learner };
+      return call('POST', `${url}/v1/cluster/members`, changeTimeoutMs, auth, body);
     }
-    case 'remove':
-      return call('DELETE', `${url}/v1/cluster/members/${encodeURIComponent(id)}`, changeTimeoutMs);
+    case 'remove': {
+      const member = `${url}/v1/cluster/members/${encodeURIComponent(id)}`;
+      return call('DELETE', member, changeTimeoutMs, auth);
+    }
   }
+}
+
+/** Request headers: the `Authorization` header every request of a command sends, or none. */
+type AuthHeaders = Record<string, string>;
+
+/**
+ * HTTP Basic credentials from `--user` and `--password`, else `TANDEM_USER` and
+ * `TANDEM_PASSWORD`; none when no user is given. Throws UsageError for half of a pair.
+ */
+export function basicAuthorization(args: ParsedArgs, env: NodeJS.ProcessEnv): AuthHeaders {
+  // An empty variable counts as unset, as a shell's `TANDEM_USER=` means.
+  const user = stringFlag(args, 'user') ?? (env.TANDEM_USER || undefined);
+  const password = stringFlag(args, 'password') ?? (env.TANDEM_PASSWORD || undefined);
+  if ((user === undefined || user === '') && password === undefined) return {};
+  if (user === undefined || user === '' || user.includes(':')) {
+    throw new UsageError('--user (or TANDEM_USER) must name a user, without ":"');
+  }
+  if (password === undefined) {
+    throw new UsageError(`--password (or TANDEM_PASSWORD) is needed with --user ${user}`);
+  }
+  const credentials = Buffer.from(`${user}:${password}`, 'utf8').toString('base64');
+  return { authorization: `Basic ${credentials}` };
 }
 
 /** Calls the API; a node that cannot be reached ends the command with a clear message. */
@@ -94,6 +131,7 @@ async function call(
   method: string,
   url: string,
   timeoutMs: number,
+  auth: AuthHeaders,
   body?: object,
 ): Promise<ApiAnswer> {
   let response: Response;
@@ -101,9 +139,11 @@ async function call(
     response = await fetch(url, {
       method,
       signal: AbortSignal.timeout(timeoutMs),
-      ...(body === undefined
-        ? {}
-        : { headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) }),
+      headers: {
+        ...auth,
+        ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+      },
+      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
     });
   } catch (error) {
     const cause = (error as { cause?: { code?: string } }).cause?.code ?? (error as Error).message;
@@ -119,10 +159,11 @@ async function call(
 }
 
 /** A member's status from its own API, or null when it does not answer. */
-async function statusAt(url: string | null): Promise<NodeStatus | null> {
+async function statusAt(url: string | null, auth: AuthHeaders): Promise<NodeStatus | null> {
   if (url === null) return null;
   try {
     const response = await fetch(`${url}/v1/cluster`, {
+      headers: auth,
       signal: AbortSignal.timeout(statusTimeoutMs),
     });
     return response.ok ? ((await response.json()) as NodeStatus) : null;
@@ -131,8 +172,8 @@ async function statusAt(url: string | null): Promise<NodeStatus | null> {
   }
 }
 
-async function printStatus(url: string): Promise<void> {
-  const asked = await call('GET', `${url}/v1/cluster`, statusTimeoutMs);
+async function printStatus(url: string, auth: AuthHeaders): Promise<void> {
+  const asked = await call('GET', `${url}/v1/cluster`, statusTimeoutMs, auth);
   if (asked.status !== 200) {
     console.error(`tandem status: ${String(asked.body.code)}: ${String(asked.body.message)}`);
     process.exitCode = failureExitCode;
@@ -140,10 +181,10 @@ async function printStatus(url: string): Promise<void> {
   }
   const own = asked.body as unknown as NodeStatus;
   // Lag, health and last contact are the leader's knowledge: ask it for the members view.
-  const view = own.role === 'leader' ? own : ((await statusAt(own.leaderHttpUrl)) ?? own);
+  const view = own.role === 'leader' ? own : ((await statusAt(own.leaderHttpUrl, auth)) ?? own);
   const statuses = await Promise.all(
     view.members.map((member) =>
-      member.id === view.id ? view : member.id === own.id ? own : statusAt(member.httpUrl),
+      member.id === view.id ? view : member.id === own.id ? own : statusAt(member.httpUrl, auth),
     ),
   );
   console.log(

@@ -56,6 +56,8 @@ Runs one node: its peer listener, its HTTP API, and (when given) its RESP port.
   --requirepass PASS      the password of the user default (every role), as Redis's;
                           prefer the environment variable TANDEM_REQUIREPASS, which ps
                           does not show
+  --metrics-auth          GET /metrics needs a user with the read role (default: open,
+                          as /healthz and /readyz are)
   --follower-writes MODE  what a follower does with a RESP write: forward (to the
                           leader, the default) or readonly (Redis's -READONLY error)
   --host ADDR             address to listen on and advertise (default 127.0.0.1)
@@ -88,6 +90,8 @@ export type StartSettings = Omit<NodeConfig, 'logger'> & {
   /** The `--users` file, or undefined for none. */
   readonly usersFile: string | undefined;
   readonly followerWrites: FollowerWrites;
+  /** `GET /metrics` needs the read role (`--metrics-auth`). */
+  readonly metricsAuth: boolean;
 };
 
 /** The longest RESP password accepted. */
@@ -112,6 +116,7 @@ const flagOptions = {
   'tls-key': { type: 'string' },
   'tls-ca': { type: 'string' },
   join: { type: 'boolean' },
+  'metrics-auth': { type: 'boolean' },
   'snapshot-every': { type: 'string' },
   store: { type: 'string' },
   'tick-ms': { type: 'string' },
@@ -154,8 +159,11 @@ export function resolveStartSettings(
     );
   }
   const peersSetting = setting('peers');
-  if (file.join !== undefined && file.join !== 'true' && file.join !== 'false') {
-    throw new UsageError(`join in ${configPath} must be true or false, got ${file.join}`);
+  for (const flag of ['join', 'metrics-auth']) {
+    const text = file[flag];
+    if (text !== undefined && text !== 'true' && text !== 'false') {
+      throw new UsageError(`${flag} in ${configPath} must be true or false, got ${text}`);
+    }
   }
   return {
     id: parseNodeId(id.text, id.name),
@@ -172,6 +180,7 @@ export function resolveStartSettings(
     clusterId: optional(setting('cluster-id'), 'tandem', (s) => parseNodeId(s.text, s.name)),
     clusterSecret: clusterSecret(stringFlag(args, 'cluster-secret'), env, file['cluster-secret']),
     join: args.values.join === true || file.join === 'true',
+    metricsAuth: args.values['metrics-auth'] === true || file['metrics-auth'] === 'true',
     snapshotEveryEntries: optional(setting('snapshot-every'), 10_000, (s) =>
       positiveInteger(s, 1, 100_000_000),
     ),
@@ -380,7 +389,13 @@ export async function runStart(argv: readonly string[]): Promise<void> {
   const settings = resolveStartSettings(argv, process.env);
   const logger = pino({ base: { node: settings.id } });
   let node: RunningNode;
-  const { requirePass: password, usersFile, followerWrites, ...nodeSettings } = settings;
+  const {
+    requirePass: password,
+    usersFile,
+    followerWrites,
+    metricsAuth,
+    ...nodeSettings
+  } = settings;
   let bootstrap: UserRules[];
   try {
     bootstrap = await bootstrapUsers(usersFile, password);
@@ -410,7 +425,11 @@ export async function runStart(argv: readonly string[]): Promise<void> {
     logger: logger.child({ component: 'access' }),
   });
   const stopBootstrap = access.startBootstrap(node);
-  const http = buildHttpServer(node, { logger: logger.child({ component: 'http' }), access });
+  const http = buildHttpServer(node, {
+    logger: logger.child({ component: 'http' }),
+    access,
+    metricsAuth,
+  });
   try {
     await http.listen({ host: settings.host, port: settings.httpPort });
   } catch (error) {

@@ -26,6 +26,7 @@ import {
 } from './errors.js';
 import type {
   CallOptions,
+  ClientAuth,
   ClientEvents,
   ClientLogger,
   ClientOptions,
@@ -203,8 +204,10 @@ export class TandemClient extends EventEmitter<ClientEvents> {
   readonly sql: SqlApi;
   /** This client's id; its sessions are `<id>.<lane>`. */
   readonly id = randomUUID();
-  readonly #options: Required<Omit<ClientOptions, 'durability' | 'logger' | 'nodes'>> &
+  readonly #options: Required<Omit<ClientOptions, 'auth' | 'durability' | 'logger' | 'nodes'>> &
     Pick<ClientOptions, 'durability'>;
+  /** The `Authorization` header of every request, or none. */
+  readonly #authorization: Record<string, string>;
   readonly #logger: ClientLogger;
   readonly #seeds: string[];
   /** Node id to HTTP URL, from the latest cluster view. */
@@ -246,6 +249,7 @@ export class TandemClient extends EventEmitter<ClientEvents> {
       durability: options.durability,
     };
     this.#logger = options.logger ?? silentLogger;
+    this.#authorization = authorizationHeader(options.auth);
     for (let i = 0; i < this.#options.concurrentWritesMax; i++) {
       this.#lanes.push({ id: `${this.id}.${i}`, seq: 0 });
     }
@@ -653,14 +657,18 @@ export class TandemClient extends EventEmitter<ClientEvents> {
 
   async #discoverNow(): Promise<void> {
     const urls = [...new Set([...this.#seeds, ...this.#urls.values()])];
+    let refusal: TandemClientError | null = null;
     const views = await new Promise<ClusterStatus[]>((resolve) => {
       const found: ClusterStatus[] = [];
       let left = urls.length;
       for (const url of urls) {
         void this.#fetchView(url).then((view) => {
-          if (view !== null) found.push(view);
+          if (view instanceof TandemClientError) refusal = view;
+          else if (view !== null) found.push(view);
           left -= 1;
-          if (view?.role === 'leader' || left === 0) resolve(found);
+          if ((view !== null && 'role' in view && view.role === 'leader') || left === 0) {
+            resolve(found);
+          }
         });
       }
     });
@@ -670,6 +678,8 @@ export class TandemClient extends EventEmitter<ClientEvents> {
       views[0];
     if (best === undefined) {
       this.#setLeader(null);
+      // Wrong credentials are final: waiting for a leader would not change them.
+      if (refusal !== null) throw refusal;
       return;
     }
     this.#view = best;
@@ -680,7 +690,11 @@ export class TandemClient extends EventEmitter<ClientEvents> {
     this.#setLeader(best.leaderId);
   }
 
-  async #fetchView(url: string): Promise<ClusterStatus | null> {
+  /**
+   * A node's cluster view; null when it does not answer, or its refusal of the credentials
+   * (401, 403), which no other node would accept either.
+   */
+  async #fetchView(url: string): Promise<ClusterStatus | TandemClientError | null> {
     try {
       const answer = await this.#request(
         url,
@@ -691,6 +705,9 @@ export class TandemClient extends EventEmitter<ClientEvents> {
         undefined,
         discoveryTimeoutMs,
       );
+      if (answer.status === 401 || answer.status === 403) {
+        return errorFromAnswer(answer.status, answer.body as ErrorBody);
+      }
       return answer.status === 200 ? (answer.body as ClusterStatus) : null;
     } catch {
       return null;
@@ -806,7 +823,11 @@ export class TandemClient extends EventEmitter<ClientEvents> {
       answer = await exchange(this.#agents, {
         url: url + path,
         method,
-        headers: body === undefined ? headers : { ...headers, 'content-type': 'application/json' },
+        headers: {
+          ...headers,
+          ...this.#authorization,
+          ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+        },
         body: body === undefined ? undefined : requestJson(body),
         signal,
         timeoutMs,
@@ -824,6 +845,24 @@ export class TandemClient extends EventEmitter<ClientEvents> {
     }
     return { status: answer.status, header: answer.header, body: parsed };
   }
+}
+
+/** The `Authorization` header for `auth`: Basic for a user and password, Bearer for a token. */
+function authorizationHeader(auth: ClientAuth | undefined): Record<string, string> {
+  if (auth === undefined) return {};
+  if ('token' in auth) {
+    if (typeof auth.token !== 'string' || !/^[\x21-\x7e]+$/.test(auth.token)) {
+      throw new TypeError('auth.token must be a non-empty token without spaces');
+    }
+    return { authorization: `Bearer ${auth.token}` };
+  }
+  const { user, password } = auth;
+  if (typeof user !== 'string' || user === '' || user.includes(':')) {
+    throw new TypeError('auth.user must be a non-empty user name without ":"');
+  }
+  if (typeof password !== 'string') throw new TypeError('auth.password must be a string');
+  const credentials = Buffer.from(`${user}:${password}`, 'utf8').toString('base64');
+  return { authorization: `Basic ${credentials}` };
 }
 
 /** Creates a client for the cluster reachable at `options.nodes`. */

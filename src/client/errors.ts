@@ -65,6 +65,22 @@ export class BadRequest extends TandemClientError {
   override readonly name = 'BadRequest';
 }
 
+/**
+ * The credentials are missing or wrong (401 `TANDEM_UNAUTHENTICATED`): no user, a wrong
+ * password, or a token that is unknown, expired or revoked. Never retried.
+ */
+export class Unauthenticated extends TandemClientError {
+  override readonly name = 'Unauthenticated';
+}
+
+/**
+ * The user lacks the role the call needs, or may not use the key (403 `TANDEM_FORBIDDEN`;
+ * the message names the role or the key). Nothing was done. Never retried.
+ */
+export class Forbidden extends TandemClientError {
+  override readonly name = 'Forbidden';
+}
+
 /** The client's bounded queue of pending calls is full (`TANDEM_CLIENT_QUEUE_FULL`, 429). */
 export class QueueFull extends TandemClientError {
   override readonly name = 'QueueFull';
@@ -93,6 +109,8 @@ export function errorFromAnswer(status: number, body: ErrorBody): TandemClientEr
   if (noLeaderCodes.has(body.code)) return new NoLeader(...args);
   if (body.code === 'TANDEM_SYNC_TIMEOUT') return new SyncTimeout(...args);
   if (body.code === 'TANDEM_REPLICA_UNAVAILABLE') return new Unavailable(...args);
+  if (body.code === 'TANDEM_UNAUTHENTICATED') return new Unauthenticated(...args);
+  if (body.code === 'TANDEM_FORBIDDEN') return new Forbidden(...args);
   if (status === 412 || status === 409) return new Conflict(...args);
   if (status === 400 || status === 413) return new BadRequest(...args);
   return new TandemClientError(...args);

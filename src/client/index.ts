@@ -6,11 +6,13 @@ export { createClient, TandemClient, type KvApi, type SqlApi } from './client.js
 export {
   BadRequest,
   Conflict,
+  Forbidden,
   NoLeader,
   NotLeader,
   QueueFull,
   SyncTimeout,
   TandemClientError,
+  Unauthenticated,
   Unavailable,
   type ErrorBody,
 } from './errors.js';

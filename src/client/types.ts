@@ -15,10 +15,20 @@ export interface ClientLogger {
   warn(object: object, message?: string): void;
 }
 
+/**
+ * Credentials sent on every request: a user and its password (HTTP Basic) or a token from
+ * `POST /v1/auth/tokens` (Bearer). Use TLS (https:// nodes) wherever the network is not
+ * trusted: Basic credentials travel as they are.
+ */
+export type ClientAuth =
+  { readonly user: string; readonly password: string } | { readonly token: string };
+
 /** Options of `createClient`. */
 export interface ClientOptions {
   /** HTTP base URLs of some of the cluster's nodes; the rest are discovered. */
   readonly nodes: readonly string[];
+  /** Credentials for a cluster with users; none for an open cluster (default none). */
+  readonly auth?: ClientAuth;
   /** Default `followers`. */
   readonly readFrom?: ReadFrom;
   /** Default `round-robin`. */

@@ -23,7 +23,9 @@ export type ErrorCode =
   | 'TANDEM_STORAGE_FAILED'
   | 'TANDEM_STORE_UNAVAILABLE'
   | 'TANDEM_NO_QUORUM'
-  | 'TANDEM_REMOVED';
+  | 'TANDEM_REMOVED'
+  | 'TANDEM_UNAUTHENTICATED'
+  | 'TANDEM_FORBIDDEN';
 
 /** The HTTP status each code is answered with. */
 export const httpStatusByCode: Readonly<Record<ErrorCode, number>> = {
@@ -48,6 +50,8 @@ export const httpStatusByCode: Readonly<Record<ErrorCode, number>> = {
   TANDEM_STORE_UNAVAILABLE: 503,
   TANDEM_NO_QUORUM: 503,
   TANDEM_REMOVED: 410,
+  TANDEM_UNAUTHENTICATED: 401,
+  TANDEM_FORBIDDEN: 403,
 };
 
 /** An operating error with a stable code; `leaderId` names the leader when one is known. */

@@ -104,7 +104,7 @@ import {
 } from './postgres-sessions.js';
 import { inlineSql, quoteIdentifier, quoteLiteral, SqlTranslationError } from './postgres-sql.js';
 import { sessionIdleMsMax, sessionsMax } from './sessions.js';
-import { checkStatement } from './sql-check.js';
+import { checkStatement, isSchemaChange } from './sql-check.js';
 import { queryRowsMax, sqlResultRowsMax, type SqlRow } from './sql-exec.js';
 import { checkRestoreMeta, FileSnapshot, storeFormat } from './snapshot-images.js';
 import { applyEntriesMax } from './sqlite.js';
@@ -985,13 +985,6 @@ function planEntry(
   return result;
 }
 
-/** Whether a statement changes the schema, and so must be replayed to rebuild the tables. */
-function isDdl(sql: string): boolean {
-  return /^\s*(?:CREATE|ALTER|DROP|COMMENT)\b/i.test(
-    sql.replace(/^(?:\s|--[^\n]*\n|\/\*[\s\S]*?\*\/)*/, ''),
-  );
-}
-
 /**
  * Checks and inlines a SQL command's statements up to the first one refused. The refusal
  * counts only if the statements before it succeed, as it would when they run in order.
@@ -1003,7 +996,8 @@ function planSql(command: SqlCommand, at: number): SqlPlan {
     try {
       checkStatement(statement.sql, statement.params);
       statements.push(inlineSql(statement.sql, statement.params));
-      ddl.push(isDdl(statement.sql));
+      // A schema change must be replayed to rebuild the tables.
+      ddl.push(isSchemaChange(statement.sql));
     } catch (error) {
       if (!(error instanceof TandemError) && !(error instanceof SqlTranslationError)) throw error;
       return { at, statements, isDdl: ddl, refusal: `statement ${i + 1}: ${error.message}` };

@@ -532,3 +532,24 @@ function checkClockInput(statement: readonly Token[], params: SqlParams | undefi
     `'${String(word)}' converted to a date or time reads each replica's own clock; ${passAsParameter}`,
   );
 }
+
+/** The first words of statements that change the schema. */
+const schemaChangeWords: ReadonlySet<string> = new Set(['CREATE', 'ALTER', 'DROP', 'COMMENT']);
+
+/**
+ * Whether a statement changes the schema (CREATE, ALTER, DROP, COMMENT, after any leading
+ * comments): a PostgreSQL store records these to rebuild its tables, and the API layers
+ * grant them to the `admin` role only. Judged by tokens, as `checkStatement` judges; a
+ * statement that does not tokenize counts as a schema change, so that nothing unreadable
+ * passes as a data change (`checkStatement` refuses it anyway).
+ */
+export function isSchemaChange(sql: string): boolean {
+  let first: Token | undefined;
+  try {
+    first = tokenize(sql)[0];
+  } catch (error) {
+    if (error instanceof SqlTokenError) return true;
+    throw error;
+  }
+  return first !== undefined && first.kind === 'word' && schemaChangeWords.has(first.upper);
+}

@@ -11,6 +11,8 @@ import { buildHttpServer, httpBodyBytesMax } from '../../src/api/http/server.js'
 import { TandemError } from '../../src/core/errors.js';
 import type { NodeHandle, NodeStatus, ReadOptions, WriteResult } from '../../src/node/api.js';
 import type { Command } from '../../src/store/index.js';
+import { AccessControl } from '../../src/access/control.js';
+import { sha256Hex } from '../../src/access/passwords.js';
 import { emptyAccessState } from '../../src/store/access-state.js';
 
 /** What the fake node was asked, and how it answers. */
@@ -427,7 +429,8 @@ test('a write refused as not-leader is forwarded once, and the answer names the 
   const answer = await app.inject({
     method: 'PUT',
     url: '/v1/kv/greeting?ack=sync',
-    headers: { 'if-match': '"3.1"' },
+    // Without users `default` takes any password.
+    headers: { 'if-match': '"3.1"', authorization: `Basic ${btoa('default:x')}` },
     payload: { value: 'hello', ttlMs: 1000 },
   });
   assert.equal(answer.statusCode, 200);
@@ -442,6 +445,7 @@ test('a write refused as not-leader is forwarded once, and the answer names the 
   assert.deepEqual(forwarded.body, { value: 'hello', ttlMs: 1000 });
   assert.equal(forwarded.headers['if-match'], '"3.1"');
   assert.equal(forwarded.headers['x-tandem-forwarded'], '1');
+  assert.equal(forwarded.headers.authorization, `Basic ${btoa('default:x')}`, 'checked again');
 
   // A bounded read that trails too far goes to the leader too.
   node.onRead = () => {
@@ -660,4 +664,158 @@ test('a raw-bytes PUT refused as not-leader reaches the leader with the same byt
   assert.equal(forwarded?.url, '/v1/kv/caf%E9?ttlMs=100');
   assert.equal(forwarded?.headers['content-type'], 'application/octet-stream');
   assert.deepEqual(forwarded?.body, bytes);
+});
+
+/** Users of every role, with Redis-style SHA-256 password hashes (cheap to check). */
+function usersOfEveryRole(): AccessControl {
+  const user = (name: string, role: string) => ({
+    name,
+    rules: ['on', `#${sha256Hex(`${name}-pw`)}`, '~*', `+@${role}`],
+  });
+  return new AccessControl({
+    state: () => emptyAccessState,
+    bootstrap: [user('r', 'read'), user('w', 'write'), user('a', 'admin')],
+  });
+}
+
+const basicOf = (name: string) => `Basic ${Buffer.from(`${name}:${name}-pw`).toString('base64')}`;
+
+test('every route declares its role, and a route without one cannot be added', async (t) => {
+  // Goal: the role table holds for every route the OpenAPI document lists: without
+  // credentials 401 (open routes excepted), a weaker role 403, the role itself passes;
+  // and registering a route that declares no role throws.
+  const node = fakeNode();
+  node.status = () => ({ role: 'leader', leaderId: 'n2', httpUrl: 'http://n2' }) as NodeStatus;
+  const app = buildHttpServer(node, { logger: false, access: usersOfEveryRole() });
+  t.after(() => app.close());
+  assert.throws(() => app.get('/v1/unchecked', async () => 'x'), /declares no role/);
+  await app.ready();
+  const table: [string, string, unknown, 'open' | 'read' | 'write' | 'admin'][] = [
+    ['GET', '/healthz', undefined, 'open'],
+    ['GET', '/readyz', undefined, 'open'],
+    ['GET', '/metrics', undefined, 'open'],
+    ['GET', '/openapi.json', undefined, 'read'],
+    ['GET', '/v1/kv/k', undefined, 'read'],
+    ['POST', '/v1/query', { sql: 'SELECT 1' }, 'read'],
+    ['GET', '/v1/cluster', undefined, 'read'],
+    ['PUT', '/v1/kv/k', { value: 'v' }, 'write'],
+    ['DELETE', '/v1/kv/k', undefined, 'write'],
+    ['POST', '/v1/sql', { sql: 'INSERT INTO t VALUES (1)' }, 'write'],
+    ['POST', '/v1/sql', { sql: 'CREATE TABLE t (a)' }, 'admin'],
+    ['POST', '/v1/cluster/promote', { id: 'n3' }, 'admin'],
+    ['POST', '/v1/cluster/members', { id: 'n4', address: '127.0.0.1:7004' }, 'admin'],
+    ['DELETE', '/v1/cluster/members/n3', undefined, 'admin'],
+    ['GET', '/v1/auth/users', undefined, 'admin'],
+    ['GET', '/v1/auth/users/r', undefined, 'admin'],
+    ['PUT', '/v1/auth/users/x', { roles: ['read'] }, 'admin'],
+    ['DELETE', '/v1/auth/users/x', undefined, 'admin'],
+    ['POST', '/v1/auth/tokens', { ttlSeconds: 60 }, 'admin'],
+    ['GET', '/v1/auth/tokens', undefined, 'admin'],
+    ['DELETE', '/v1/auth/tokens/0123456789abcdef', undefined, 'admin'],
+    ['GET', '/v1/auth/whoami', undefined, 'read'],
+  ];
+  const roles = ['read', 'write', 'admin'];
+  for (const [method, url, payload, role] of table) {
+    const what = `${method} ${url}`;
+    const anonymous = await app.inject({ method, url, payload: payload as object });
+    if (role === 'open') {
+      assert.ok(anonymous.statusCode < 400, what);
+      continue;
+    }
+    assert.equal(anonymous.statusCode, 401, what);
+    assert.equal(anonymous.headers['www-authenticate'], 'Basic realm="tandem", Bearer');
+    for (const [i, user] of ['r', 'w', 'a'].entries()) {
+      const answer = await app.inject({
+        method,
+        url,
+        payload: payload as object,
+        headers: { authorization: basicOf(user) },
+      });
+      if (i < roles.indexOf(role)) {
+        assert.equal(answer.statusCode, 403, `${what} as ${user}`);
+        // A reader's DDL lacks the route's write role before the statement's admin role.
+        assert.match(answer.json().message, new RegExp(`^user ${user} lacks the \\w+ role`));
+      } else {
+        assert.ok(![401, 403].includes(answer.statusCode), `${what} as ${user}: ${answer.body}`);
+      }
+    }
+  }
+  // The table covers every route the document lists (and the document itself).
+  const listed = await app.inject({
+    method: 'GET',
+    url: '/openapi.json',
+    headers: { authorization: basicOf('r') },
+  });
+  const documented = Object.entries(listed.json().paths as Record<string, object>).flatMap(
+    ([path, methods]) =>
+      Object.keys(methods).map((m) => `${m.toUpperCase()} ${path.replace(/\{(\w+)\}/g, ':$1')}`),
+  );
+  // A route's pattern from the URL the table uses: its last segment is the parameter.
+  const parameters: Record<string, string> = {
+    '/v1/kv/k': '/v1/kv/:key',
+    '/v1/cluster/members/n3': '/v1/cluster/members/:id',
+    '/v1/auth/users/r': '/v1/auth/users/:name',
+    '/v1/auth/users/x': '/v1/auth/users/:name',
+    '/v1/auth/tokens/0123456789abcdef': '/v1/auth/tokens/:id',
+  };
+  const covered = new Set(table.map(([method, url]) => `${method} ${parameters[url] ?? url}`));
+  for (const route of documented) assert.ok(covered.has(route), `${route} is in the table`);
+  // Every refusal and admin action is counted on /metrics.
+  const metrics = await app.inject({ method: 'GET', url: '/metrics' });
+  assert.match(metrics.body, /tandem_admin_actions_total\{action="promote"\} 1/);
+  assert.match(metrics.body, /tandem_admin_actions_total\{action="sql-ddl"\} 1/);
+});
+
+test('wrong credentials are counted and slowed; --metrics-auth makes /metrics need read', async (t) => {
+  // Goal: a failed authentication goes through the audit (counted, then delayed per address),
+  // and metricsAuth turns the open /metrics into a read route.
+  const access = usersOfEveryRole();
+  const app = buildHttpServer(fakeNode(), { logger: false, access, metricsAuth: true });
+  t.after(() => app.close());
+  await app.ready();
+  assert.equal((await app.inject({ method: 'GET', url: '/metrics' })).statusCode, 401);
+  assert.equal((await app.inject({ method: 'GET', url: '/healthz' })).statusCode, 200);
+  const wrong = { authorization: `Basic ${Buffer.from('r:nope').toString('base64')}` };
+  let slowest = 0;
+  for (let i = 0; i < 7; i++) {
+    const started = Date.now();
+    const answer = await app.inject({ method: 'GET', url: '/v1/cluster', headers: wrong });
+    assert.equal(answer.statusCode, 401);
+    slowest = Math.max(slowest, Date.now() - started);
+  }
+  assert.ok(slowest >= 150, `the 7th failure waited ${slowest} ms`);
+  const metrics = await app.inject({
+    method: 'GET',
+    url: '/metrics',
+    headers: { authorization: basicOf('r') },
+  });
+  assert.equal(metrics.statusCode, 200);
+  assert.match(metrics.body, /tandem_auth_failures_total\{port="http"\} 7/);
+});
+
+test('with no users every request is the admin default, and credentials are not needed', async (t) => {
+  // Goal: open mode works without credentials, as before users existed.
+  const node = fakeNode();
+  node.onWrite = () => ({ index: 7, term: 2, result: { ok: true, value: [] } });
+  const app = await server(t, node);
+  const me = await app.inject({ method: 'GET', url: '/v1/auth/whoami' });
+  assert.equal(me.statusCode, 200);
+  assert.deepEqual(me.json(), {
+    user: 'default',
+    roles: ['read', 'write', 'admin'],
+    keys: ['*'],
+    via: 'open',
+  });
+  const ddl = await app.inject({
+    method: 'POST',
+    url: '/v1/sql',
+    payload: { sql: 'DROP TABLE t' },
+  });
+  assert.equal(ddl.statusCode, 200);
+  // Credentials given are checked: only `default` exists, and it takes any password.
+  const as = (user: string) => ({ authorization: `Basic ${btoa(`${user}:pw`)}` });
+  const named = await app.inject({ method: 'GET', url: '/v1/auth/whoami', headers: as('default') });
+  assert.equal(named.json().via, 'password');
+  const stranger = await app.inject({ method: 'GET', url: '/v1/cluster', headers: as('eve') });
+  assert.equal(stranger.statusCode, 401);
 });

@@ -2,11 +2,15 @@
  * The employees service end to end on a real 2-node cluster in `sync` mode: the seed's
  * walkthrough (reads from the follower, read-your-writes, the follower stopped, a sync
  * write refused with nothing written, the follower back and caught up) and every
- * validation case.
+ * validation case; and the service as a user with the write role on a cluster with users.
  */
 import assert from 'node:assert/strict';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { startService, type RunningService } from '../../examples/employees/main.js';
+import { ensureSchema } from '../../examples/employees/server.js';
+import { createClient, Forbidden, Unauthenticated } from '../../src/client/index.js';
 import { call, sleep, TestCluster } from '../node/cluster.js';
 
 let cluster: TestCluster;
@@ -200,4 +204,55 @@ test('PUT needs If-Match on the version; DELETE removes the row', async () => {
   assert.equal((await call('DELETE', url('/employees/102'))).status, 200);
   assert.equal((await call('GET', url('/employees/102'))).status, 404);
   assert.equal((await call('DELETE', url('/employees/102'))).status, 404);
+});
+
+test('on a cluster with users the service runs as a user with the write role', async (t) => {
+  // Goal: the example authenticates as its user: without credentials it cannot start, a
+  // writer cannot create the table (DDL is an admin's), and once an admin has, the writer's
+  // service serves every route.
+  const secured = await TestCluster.create({
+    nodes: 2,
+    extraArgs: () => ['--users', join(secured.root, 'users.json')],
+    statusHeaders: {
+      authorization: `Basic ${Buffer.from('admin:admin-pw').toString('base64')}`,
+    },
+  });
+  t.after(() => secured.destroy());
+  const users = [
+    { name: 'admin', password: 'admin-pw', roles: ['admin'] },
+    { name: 'svc', password: 'svc-pw', roles: ['write'] },
+  ];
+  writeFileSync(join(secured.root, 'users.json'), JSON.stringify({ users }));
+  secured.startAll();
+  await Promise.all(secured.nodes.map((node) => secured.up(node.id)));
+  await secured.leader();
+  const nodes = secured.nodes.map((node) => secured.url(node.id));
+  const options = { port: 0, nodes, healthCheckIntervalMs: 0, log: () => {} };
+  const writer = { user: 'svc', password: 'svc-pw' };
+  await assert.rejects(startService(options), Unauthenticated);
+  await assert.rejects(startService({ ...options, auth: writer }), (error: unknown) => {
+    assert.ok(error instanceof Forbidden);
+    assert.match(error.message, /the emp table does not exist.*lacks the admin role/);
+    return true;
+  });
+  const admin = createClient({ nodes, auth: { user: 'admin', password: 'admin-pw' } });
+  await ensureSchema(admin);
+  admin.close();
+  const secure = await startService({ ...options, auth: writer });
+  t.after(() => secure.close());
+  const at = (path: string): string => secure.url + path;
+  assert.equal(((await call('GET', at('/employees'))).body as unknown as unknown[]).length, 2);
+  const created = await call('POST', at('/employees'), { id: 7, name: 'Ada', salary: 1 });
+  assert.equal(created.status, 201, JSON.stringify(created.body));
+  const read = await call('GET', at('/employees/7'));
+  assert.deepEqual(read.body, { id: 7, name: 'Ada', salary: 1, version: 1 });
+  const etag = read.headers.get('etag') as string;
+  const updated = await call(
+    'PUT',
+    at('/employees/7'),
+    { name: 'Ada', salary: 2 },
+    { 'if-match': etag },
+  );
+  assert.equal(updated.status, 200);
+  assert.equal((await call('DELETE', at('/employees/7'))).status, 200);
 });

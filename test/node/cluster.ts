@@ -59,6 +59,8 @@ export interface ClusterOptions {
   readonly secret?: string;
   /** Extra `tandem start` arguments for a node (TLS files, say). */
   readonly extraArgs?: (id: string) => string[];
+  /** Headers of the cluster's own status requests (credentials, when users are configured). */
+  readonly statusHeaders?: Record<string, string>;
 }
 
 /** A cluster of real `tandem start` processes on loopback, in a temporary directory. */
@@ -226,6 +228,7 @@ export class TestCluster {
 
   async status(id: string): Promise<ClusterView> {
     const response = await fetch(`${this.url(id)}/v1/cluster`, {
+      headers: this.#options.statusHeaders ?? {},
       signal: AbortSignal.timeout(2000),
     });
     return (await response.json()) as ClusterView;

@@ -34,7 +34,12 @@ describe('request limits before AUTH', { timeout: 60_000 }, () => {
   let port: number;
 
   before(async () => {
-    cluster = await TestCluster.create({ nodes: 1, extraArgs: () => ['--requirepass', 'sesame'] });
+    cluster = await TestCluster.create({
+      nodes: 1,
+      extraArgs: () => ['--requirepass', 'sesame'],
+      // The password guards the HTTP API too: the user default needs it there.
+      statusHeaders: { authorization: `Basic ${btoa('default:sesame')}` },
+    });
     cluster.startAll();
     await cluster.leader();
     port = cluster.node('n1').respPort;

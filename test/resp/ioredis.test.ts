@@ -263,6 +263,8 @@ describe('--requirepass', { timeout: 60_000 }, () => {
     const cluster = await TestCluster.create({
       nodes: 1,
       extraArgs: () => ['--requirepass', 'open-sesame'],
+      // The password guards the HTTP API too: the user default needs it there.
+      statusHeaders: { authorization: `Basic ${btoa('default:open-sesame')}` },
     });
     try {
       cluster.startAll();

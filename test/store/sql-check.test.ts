@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { TandemError } from '../../src/core/errors.js';
 import type { SqlParams } from '../../src/store/commands.js';
-import { checkStatement } from '../../src/store/sql-check.js';
+import { checkStatement, isSchemaChange } from '../../src/store/sql-check.js';
 
 /** Statements that must pass: deterministic SQL, including look-alikes in literals and comments. */
 const accepted: [string, SqlParams?][] = [
@@ -139,5 +139,30 @@ test('non-deterministic and store-breaking SQL is refused with a reason and advi
         reason.test(error.message),
       `${JSON.stringify(sql)} should be refused with ${reason}`,
     );
+  }
+});
+
+test('schema changes are told apart by their first word, past comments and case', () => {
+  // Goal: the one rule that makes DDL an admin action (HTTP) and a replayed statement
+  // (PostgreSQL store) sees through comments and literals.
+  for (const sql of [
+    'CREATE TABLE t (a)',
+    '  drop table t',
+    '/* note */ -- line\n ALTER TABLE t ADD COLUMN b',
+    "COMMENT ON TABLE t IS 'x'",
+    'create unique index i on t (a)',
+    "SELECT 'unterminated",
+  ]) {
+    assert.equal(isSchemaChange(sql), true, sql);
+  }
+  for (const sql of [
+    "INSERT INTO t VALUES ('CREATE TABLE x (a)')",
+    'SELECT 1 -- DROP TABLE t',
+    'UPDATE creates SET a = 1',
+    '"CREATE" TABLE',
+    'WITH x AS (SELECT 1) DELETE FROM t',
+    '',
+  ]) {
+    assert.equal(isSchemaChange(sql), false, sql);
   }
 });

@@ -1,30 +1,41 @@
 /**
- * The cluster routes: the node's status, leadership transfer and membership changes. The
- * changes are the leader's to make; a follower's node refuses them with TANDEM_NOT_LEADER
- * and the error handler forwards them.
+ * The cluster routes: the node's status (read role), leadership transfer and membership
+ * changes (admin role, each logged as an admin action where it is made). The changes are
+ * the leader's to make; a follower's node refuses them with TANDEM_NOT_LEADER and the error
+ * handler forwards them.
  */
 import type { FastifyInstance } from 'fastify';
+import type { AccessControl } from '../../access/control.js';
 import { TandemError } from '../../core/errors.js';
 import type { NodeHandle } from '../../node/api.js';
 import { parseHostPort } from './address.js';
+import { principalOf } from './auth.js';
 import { addMemberSchema, clusterSchema, promoteSchema, removeMemberSchema } from './schemas.js';
 
 /** Registers the cluster routes on `app`. */
-export function registerClusterRoutes(app: FastifyInstance, node: NodeHandle): void {
-  app.get('/v1/cluster', { schema: clusterSchema }, async () => node.status());
+export function registerClusterRoutes(
+  app: FastifyInstance,
+  node: NodeHandle,
+  access: AccessControl,
+): void {
+  const admin = { role: 'admin' } as const;
+  app.get('/v1/cluster', { schema: clusterSchema, config: { role: 'read' } }, async () =>
+    node.status(),
+  );
 
   app.post<{ Body: { id: string } }>(
     '/v1/cluster/promote',
-    { schema: promoteSchema },
+    { schema: promoteSchema, config: admin },
     async (request) => {
       await node.promote(request.body.id);
+      access.audit.admin(principalOf(request).user, 'promote', { to: request.body.id });
       return { leaderId: request.body.id };
     },
   );
 
   app.post<{ Body: { id: string; address: string; learner?: boolean } }>(
     '/v1/cluster/members',
-    { schema: addMemberSchema },
+    { schema: addMemberSchema, config: admin },
     async (request) => {
       const { id, address, learner } = request.body;
       const peer = parseHostPort(address);
@@ -35,15 +46,17 @@ export function registerClusterRoutes(app: FastifyInstance, node: NodeHandle): v
         );
       }
       await node.addMember(id, peer, { learner: learner ?? false });
+      access.audit.admin(principalOf(request).user, 'member-add', { id, address, learner });
       return { membership: node.status().membership };
     },
   );
 
   app.delete<{ Params: { id: string } }>(
     '/v1/cluster/members/:id',
-    { schema: removeMemberSchema },
+    { schema: removeMemberSchema, config: admin },
     async (request) => {
       await node.removeMember(request.params.id);
+      access.audit.admin(principalOf(request).user, 'member-remove', { id: request.params.id });
       return { membership: node.status().membership };
     },
   );

@@ -73,9 +73,16 @@ export function errorBody(error: TandemError): ErrorBody {
     : { code: error.code, message: error.message, leaderId: error.leaderId };
 }
 
-/** Answers `error` with its status, its body and, for a transient failure, `Retry-After`. */
+/** The schemes a 401 offers (RFC 9110 section 11.6.1): Basic (user:password) or a token. */
+export const wwwAuthenticate = 'Basic realm="tandem", Bearer';
+
+/**
+ * Answers `error` with its status, its body and, for a transient failure, `Retry-After`;
+ * a 401 says how to authenticate (`WWW-Authenticate`).
+ */
 export function sendError(reply: FastifyReply, error: TandemError): FastifyReply {
   const status = error.httpStatus;
   if (retryableStatuses.has(status)) reply.header('retry-after', String(retryAfterSeconds));
+  if (error.code === 'TANDEM_UNAUTHENTICATED') reply.header('www-authenticate', wwwAuthenticate);
   return reply.code(status).type('application/json; charset=utf-8').send(errorBody(error));
 }

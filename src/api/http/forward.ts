@@ -1,8 +1,9 @@
 /**
  * Forwarding to the leader. A write (or admin call) that reaches a follower, and a
  * `bounded` read on a follower that trails too far, is sent on to the leader with the same
- * method, path, query and body; the leader's answer is relayed as it came, plus a header
- * naming the leader, so a client learns where to go next time.
+ * method, path, query, body and credentials (the leader checks them again); the leader's
+ * answer is relayed as it came, plus a header naming the leader, so a client learns where
+ * to go next time.
  *
  * One hop only: the forwarded request carries `X-Tandem-Forwarded: 1`, and a node that
  * gets such a request and is not the leader either answers the error instead of
@@ -30,6 +31,8 @@ export const forwardTimeoutMs = 15_000;
  * conditional headers a route does not honour never get here: they are refused first.
  */
 const forwardedRequestHeaders = [
+  // The leader authenticates and authorizes the request again, as the follower did.
+  'authorization',
   'content-type',
   'accept',
   'if-match',
@@ -44,6 +47,7 @@ const relayedResponseHeaders = [
   'retry-after',
   'x-tandem-applied-index',
   'x-tandem-expires-at',
+  'www-authenticate',
 ] as const;
 /** Connection errors that prove the request never reached the leader. */
 const notSentCodes: ReadonlySet<string> = new Set([

@@ -9,6 +9,7 @@
  * takes `{ value }`, `{ valueBase64 }` or an `application/octet-stream` body.
  */
 import type { FastifyInstance } from 'fastify';
+import type { AccessControl } from '../../access/control.js';
 import { TandemError } from '../../core/errors.js';
 import type { Durability } from '../../core/types.js';
 import type { NodeHandle } from '../../node/api.js';
@@ -35,6 +36,7 @@ import {
   type PutJsonBody,
   type ReadQuery,
 } from './requests.js';
+import { authorizeKeys } from './auth.js';
 import { deleteKeySchema, getKeySchema, putKeySchema } from './schemas.js';
 
 /** With a raw value, the key's expiry (absolute ms), when it has one. */
@@ -44,14 +46,22 @@ interface KeyParams {
   key: string;
 }
 
-/** Registers the key-value routes on `app`. */
-export function registerKvRoutes(app: FastifyInstance, node: NodeHandle): void {
+/**
+ * Registers the key-value routes on `app`: reads need the read role, writes the write role,
+ * and the user's key patterns must allow the key.
+ */
+export function registerKvRoutes(
+  app: FastifyInstance,
+  node: NodeHandle,
+  access: AccessControl,
+): void {
   app.put<{
     Params: KeyParams;
     Querystring: { ack?: Durability; ttlMs?: string };
     Body: PutJsonBody | Buffer;
   }>('/v1/kv/:key', { schema: putKeySchema, config: putHonours }, async (request, reply) => {
     const key = keyOfPath(request.params.key);
+    authorizeKeys(access, request, 'write', [key]);
     const condition = putCondition(request.headers);
     const at = Date.now();
     const { value, ttlMs } = putValue(request.body, request.query.ttlMs);
@@ -81,6 +91,7 @@ export function registerKvRoutes(app: FastifyInstance, node: NodeHandle): void {
     { schema: getKeySchema, config: getHonours },
     async (request, reply) => {
       const key = keyOfPath(request.params.key);
+      authorizeKeys(access, request, 'read', [key]);
       const ifNoneMatch = parseIfNoneMatch(headerText(request.headers, 'if-none-match'));
       const read = await node.read(readOptions(node, request.query), (store) =>
         store.get(key, Date.now()),
@@ -113,6 +124,7 @@ export function registerKvRoutes(app: FastifyInstance, node: NodeHandle): void {
     { schema: deleteKeySchema, config: deleteHonours },
     async (request) => {
       const key = keyOfPath(request.params.key);
+      authorizeKeys(access, request, 'write', [key]);
       const ifMatch = parseIfMatch(headerText(request.headers, 'if-match'));
       const command: DelCommand = {
         type: 'del',
@@ -138,10 +150,13 @@ export function registerKvRoutes(app: FastifyInstance, node: NodeHandle): void {
   );
 }
 
-/** The conditional headers each key route decides (see conditions.ts); others get 400. */
-const putHonours = { honours: ['if-match', 'if-none-match'] } as const;
-const getHonours = { honours: ['if-none-match'] } as const;
-const deleteHonours = { honours: ['if-match'] } as const;
+/**
+ * The conditional headers each key route decides (see conditions.ts; others get 400), and
+ * the role it needs (auth.ts).
+ */
+const putHonours = { honours: ['if-match', 'if-none-match'], role: 'write' } as const;
+const getHonours = { honours: ['if-none-match'], role: 'read' } as const;
+const deleteHonours = { honours: ['if-match'], role: 'write' } as const;
 
 /** Why a conditional PUT wrote nothing. */
 function putRefusal(key: Buffer, condition: PutCondition): string {

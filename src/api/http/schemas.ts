@@ -8,7 +8,14 @@
  * string "1"), so query-string numbers are declared as digit strings and parsed by the
  * handlers.
  */
+import { passwordBytesMax } from '../../access/passwords.js';
 import { durabilityOrder } from '../../core/types.js';
+import {
+  accessRoles,
+  keyPatternCharsMax,
+  tokenIdPattern,
+  userKeyPatternsMax,
+} from '../../store/access-state.js';
 import {
   isSqlValue,
   sqlBytesMax,
@@ -359,8 +366,177 @@ export const removeMemberSchema = {
 /** GET /healthz, GET /readyz */
 export const probeSchema = {
   tags: ['operations'],
+  // Open to everyone: no credentials needed.
+  security: [],
   response: {
     200: { type: 'object', properties: { status: { type: 'string' }, id: { type: 'string' } } },
+    ...errors,
+  },
+} as const;
+
+/** The longest a token may live: a year; shorter ones and rotation are the better habit. */
+export const tokenTtlSecondsMax = 365 * 24 * 60 * 60;
+
+const roleList = {
+  type: 'array',
+  minItems: 1,
+  maxItems: accessRoles.length,
+  uniqueItems: true,
+  items: { type: 'string', enum: accessRoles },
+  description: 'read, write, admin: each includes the weaker ones.',
+} as const;
+const keyPatterns = {
+  type: 'array',
+  maxItems: userKeyPatternsMax,
+  items: { type: 'string', minLength: 1, maxLength: keyPatternCharsMax },
+  description: 'Redis globs of the keys the user may name (default ["*"]); [] for none.',
+} as const;
+/** A user as the API shows it: never its passwords or their hashes. */
+const publicUser = {
+  type: 'object',
+  properties: {
+    name: { type: 'string' },
+    roles: { type: 'array', items: { type: 'string' } },
+    keys: { type: 'array', items: { type: 'string' } },
+    enabled: { type: 'boolean' },
+    nopass: { type: 'boolean' },
+  },
+} as const;
+const userParams = {
+  type: 'object',
+  required: ['name'],
+  properties: { name: { type: 'string', minLength: 1, maxLength: 128 } },
+} as const;
+const tokenInfo = {
+  type: 'object',
+  properties: {
+    id: { type: 'string' },
+    user: { type: 'string' },
+    createdAt: { type: 'integer', description: 'ms since the epoch' },
+    expiresAt: { type: 'integer', description: 'ms since the epoch' },
+  },
+} as const;
+
+/** GET /v1/auth/users */
+export const listUsersSchema = {
+  summary: 'The users: names, roles, key patterns, enabled (never passwords)',
+  tags: ['auth'],
+  response: {
+    200: { type: 'object', properties: { users: { type: 'array', items: publicUser } } },
+    ...errors,
+  },
+} as const;
+
+/** GET /v1/auth/users/:name */
+export const getUserSchema = {
+  summary: 'One user (never its passwords)',
+  tags: ['auth'],
+  params: userParams,
+  response: { 200: publicUser, ...errors },
+} as const;
+
+/** PUT /v1/auth/users/:name */
+export const putUserSchema = {
+  summary: 'Create or replace a user',
+  description:
+    'Replaces the user whole. Without `password` an existing user keeps its passwords and a new one has none (it can use tokens only). The password is hashed by the leader; only the hash is replicated.',
+  tags: ['auth'],
+  params: userParams,
+  body: {
+    type: 'object',
+    additionalProperties: false,
+    required: ['roles'],
+    properties: {
+      password: { type: 'string', minLength: 1, maxLength: passwordBytesMax },
+      roles: roleList,
+      keys: keyPatterns,
+      enabled: { type: 'boolean', description: 'Default true.' },
+    },
+  },
+  response: {
+    200: { type: 'object', properties: { user: publicUser, index } },
+    ...errors,
+  },
+} as const;
+
+/** DELETE /v1/auth/users/:name */
+export const deleteUserSchema = {
+  summary: 'Delete a user and its tokens',
+  tags: ['auth'],
+  params: userParams,
+  response: {
+    200: { type: 'object', properties: { deleted: { type: 'integer' }, index } },
+    ...errors,
+  },
+} as const;
+
+/** POST /v1/auth/tokens */
+export const createTokenSchema = {
+  summary: 'Make a bearer token (shown once; only its hash is replicated)',
+  tags: ['auth'],
+  body: {
+    type: 'object',
+    additionalProperties: false,
+    required: ['ttlSeconds'],
+    properties: {
+      user: { type: 'string', minLength: 1, maxLength: 128, description: 'Default: the caller.' },
+      ttlSeconds: { type: 'integer', minimum: 1, maximum: tokenTtlSecondsMax },
+    },
+  },
+  response: {
+    201: {
+      type: 'object',
+      properties: {
+        id: { type: 'string' },
+        token: { type: 'string', description: 'Send as Authorization: Bearer <token>.' },
+        user: { type: 'string' },
+        expiresAt: { type: 'integer', description: 'ms since the epoch' },
+      },
+    },
+    ...errors,
+  },
+} as const;
+
+/** GET /v1/auth/tokens */
+export const listTokensSchema = {
+  summary: 'The live tokens: ids, users, expiry (never the tokens or their hashes)',
+  tags: ['auth'],
+  response: {
+    200: { type: 'object', properties: { tokens: { type: 'array', items: tokenInfo } } },
+    ...errors,
+  },
+} as const;
+
+/** DELETE /v1/auth/tokens/:id */
+export const revokeTokenSchema = {
+  summary: 'Revoke a token',
+  tags: ['auth'],
+  params: {
+    type: 'object',
+    required: ['id'],
+    properties: { id: { type: 'string', pattern: tokenIdPattern.source } },
+  },
+  response: {
+    200: { type: 'object', properties: { revoked: { type: 'integer' }, index } },
+    ...errors,
+  },
+} as const;
+
+/** GET /v1/auth/whoami */
+export const whoamiSchema = {
+  summary: 'Who the credentials are: user, roles, key patterns, and how they authenticated',
+  tags: ['auth'],
+  response: {
+    200: {
+      type: 'object',
+      properties: {
+        user: { type: 'string' },
+        roles: { type: 'array', items: { type: 'string' } },
+        keys: { type: 'array', items: { type: 'string' } },
+        via: { type: 'string', enum: ['open', 'password', 'token'] },
+        tokenId: { type: 'string' },
+      },
+    },
     ...errors,
   },
 } as const;

@@ -7,6 +7,8 @@
  * node refuses arrives as a TandemError and leaves as `{ code, message, leaderId? }` with
  * the code's status; a write refused by a follower is forwarded to the leader (see
  * forward.ts). Every input is bounded: the body size, the key length, every field's type.
+ * Every route declares the role it needs, and every request is authenticated and checked
+ * before its handler runs (auth.ts).
  */
 import swagger from '@fastify/swagger';
 import Fastify, {
@@ -19,8 +21,11 @@ import Fastify, {
 } from 'fastify';
 import { assert } from '../../core/assert.js';
 import { TandemError } from '../../core/errors.js';
+import { tokenIdPattern } from '../../store/access-state.js';
 import type { AccessControl } from '../../access/control.js';
 import type { NodeHandle } from '../../node/api.js';
+import { accessOf, authenticateRequests, requireDeclaredRoles, type RouteRole } from './auth.js';
+import { registerAuthRoutes } from './auth-routes.js';
 import { registerClusterRoutes } from './cluster-routes.js';
 import { refuseUnhonouredConditions } from './conditions.js';
 import { sendError, toTandemError } from './errors.js';
@@ -49,8 +54,13 @@ export interface HttpServerOptions {
   readonly logger: FastifyBaseLogger | boolean;
   /** Bodies over this many bytes are refused with 413; default `httpBodyBytesMax`. */
   readonly bodyLimitBytes?: number;
-  /** Who may do what (src/access); absent, every request is allowed, as in open mode. */
+  /**
+   * Who may do what (src/access); absent, the node's replicated users with no bootstrap
+   * users, which is the open mode until the log holds users.
+   */
   readonly access?: AccessControl;
+  /** `GET /metrics` needs the read role (`--metrics-auth`); default: open, as the probes. */
+  readonly metricsAuth?: boolean;
 }
 
 /**
@@ -77,6 +87,10 @@ export function buildHttpServer(node: NodeHandle, options: HttpServerOptions): F
     },
     schemaErrorFormatter: formatSchemaErrors,
   }) as unknown as FastifyInstance;
+  const access = accessOf(() => node.accessState(), options.access);
+  // First, so that no route (swagger's included) is added without a declared role.
+  requireDeclaredRoles(app);
+  authenticateRequests(app, access);
   const metrics = new HttpMetrics();
   app.addHook('onResponse', async (request, reply) => {
     metrics.count(request.method, request.routeOptions.url, reply.statusCode);
@@ -105,14 +119,24 @@ export function buildHttpServer(node: NodeHandle, options: HttpServerOptions): F
         description: 'Key-value, SQL and cluster administration of a Tandem node.',
         version: 'v1',
       },
+      components: {
+        securitySchemes: {
+          basic: { type: 'http', scheme: 'basic', description: 'user:password' },
+          bearer: { type: 'http', scheme: 'bearer', description: 'a token from /v1/auth/tokens' },
+        },
+      },
+      // Once users are configured; in open mode every request is the admin `default`.
+      security: [{ basic: [] }, { bearer: [] }],
     },
   });
   // Routes go in a plugin registered after swagger, so that swagger sees every one of them.
   void app.register(async (routes) => {
-    registerKvRoutes(routes, node);
-    registerSqlRoutes(routes, node);
-    registerClusterRoutes(routes, node);
-    registerOperationRoutes(routes, node, metrics);
+    registerKvRoutes(routes, node, access);
+    registerSqlRoutes(routes, node, access);
+    registerClusterRoutes(routes, node, access);
+    registerAuthRoutes(routes, node, access);
+    const metricsRole: RouteRole = options.metricsAuth === true ? 'read' : 'open';
+    registerOperationRoutes(routes, node, { metrics, access, metricsRole });
   });
   return app;
 }
@@ -140,16 +164,26 @@ async function handleError(
   return sendError(reply, error);
 }
 
-/** Probes, metrics and the OpenAPI document. */
-function registerOperationRoutes(app: FastifyInstance, node: NodeHandle, metrics: HttpMetrics) {
-  app.get('/healthz', { schema: { ...probeSchema, summary: 'The process serves' } }, async () => ({
-    status: 'ok',
-    id: node.id,
-  }));
+/** Probes (open), metrics (open unless `metricsRole` says otherwise) and the OpenAPI document. */
+function registerOperationRoutes(
+  app: FastifyInstance,
+  node: NodeHandle,
+  options: { metrics: HttpMetrics; access: AccessControl; metricsRole: RouteRole },
+) {
+  const { metrics, access, metricsRole } = options;
+  const open = { role: 'open' } as const;
+  app.get(
+    '/healthz',
+    { schema: { ...probeSchema, summary: 'The process serves' }, config: open },
+    async () => ({ status: 'ok', id: node.id }),
+  );
 
   app.get(
     '/readyz',
-    { schema: { ...probeSchema, summary: 'The node can serve: storage works, a leader is known' } },
+    {
+      schema: { ...probeSchema, summary: 'The node can serve: storage works, a leader is known' },
+      config: open,
+    },
     async (_request, reply) => {
       if (node.ready()) return { status: 'ready', id: node.id };
       const status = node.status();
@@ -170,15 +204,24 @@ function registerOperationRoutes(app: FastifyInstance, node: NodeHandle, metrics
 
   app.get(
     '/metrics',
-    { schema: { tags: ['operations'], summary: 'Prometheus metrics (text format)' } },
+    {
+      schema: { tags: ['operations'], summary: 'Prometheus metrics (text format)' },
+      config: { role: metricsRole },
+    },
     async (_request, reply) => {
-      const [nodeText, httpText] = await Promise.all([node.metrics(), metrics.text()]);
+      const [nodeText, httpText, accessText] = await Promise.all([
+        node.metrics(),
+        metrics.text(),
+        access.audit.text(),
+      ]);
       reply.type(metrics.contentType);
-      return `${nodeText.trimEnd()}\n${httpText}`.trimStart();
+      return `${nodeText.trimEnd()}\n${httpText.trimEnd()}\n${accessText}`.trimStart();
     },
   );
 
-  app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
+  app.get('/openapi.json', { schema: { hide: true }, config: { role: 'read' } }, async () =>
+    app.swagger(),
+  );
 }
 
 /**
@@ -209,6 +252,9 @@ function formatSchemaErrors(errors: FastifySchemaValidationError[], dataVar: str
       );
     case 'pattern':
       if (params.pattern === indexPattern) return new Error(`${where} must be a log index`);
+      if (params.pattern === tokenIdPattern.source) {
+        return new Error(`${where} must be a token id: 16 hex digits`);
+      }
       if (params.pattern === nodeIdPattern) {
         return new Error(`${where} must be a node id: 1 to 64 of A-Z a-z 0-9 _ . -`);
       }
