@@ -2,9 +2,12 @@
  * The administration commands: `tandem status`, `promote`, `join` and `remove`. Each is a
  * thin client of a node's HTTP API; a follower forwards the changes to the leader itself.
  */
+import { readFileSync } from 'node:fs';
+import { exchange, HttpAgents } from '../client/http.js';
 import type { Membership } from '../core/types.js';
 import type { MemberStatus, NodeStatus } from '../node/api.js';
 import { formatHostPort } from '../api/http/address.js';
+import { isTlsFailure } from '../api/http/forward.js';
 import {
   failureExitCode,
   parseAddress,
@@ -24,15 +27,18 @@ const statusTimeoutMs = 3_000;
 /** How long a change may take: a promotion waits for the new leader, a join for the entry. */
 const changeTimeoutMs = 60_000;
 
-const urlOption = { url: { type: 'string' } } as const;
-const urlHelp = `  --url URL     a node's HTTP API (default ${defaultUrl})\n  -h, --help    this help\n`;
+const urlOption = { url: { type: 'string' }, cacert: { type: 'string' } } as const;
+const urlHelp =
+  `  --url URL     a node's HTTP API (default ${defaultUrl})\n` +
+  `  --cacert FILE for https:// URLs: trust the CA in FILE (PEM) instead of the system's\n` +
+  `  -h, --help    this help\n`;
 
 /** Help of each administration command. */
 export const adminHelp = {
-  status: `usage: tandem status [--url URL]\n\nPrints every member: role, term, commit/applied index, lag, health and last contact\n(as the leader sees them; the node at URL is asked for the leader).\n\n${urlHelp}`,
-  promote: `usage: tandem promote ID [--url URL]\n\nTransfers leadership to member ID and waits until it leads.\n\n${urlHelp}`,
-  join: `usage: tandem join ID HOST:PORT [--learner] [--url URL]\n\nAdds member ID, whose peer port is HOST:PORT (start it with tandem start --join).\nIt catches up as a learner, then becomes a voter unless --learner is given.\n\n  --learner     keep it a learner (replicates and serves reads, never votes)\n${urlHelp}`,
-  remove: `usage: tandem remove ID [--url URL]\n\nRemoves member ID from the cluster.\n\n${urlHelp}`,
+  status: `usage: tandem status [--url URL] [--cacert FILE]\n\nPrints every member: role, term, commit/applied index, lag, health and last contact\n(as the leader sees them; the node at URL is asked for the leader).\n\n${urlHelp}`,
+  promote: `usage: tandem promote ID [--url URL] [--cacert FILE]\n\nTransfers leadership to member ID and waits until it leads.\n\n${urlHelp}`,
+  join: `usage: tandem join ID HOST:PORT [--learner] [--url URL] [--cacert FILE]\n\nAdds member ID, whose peer port is HOST:PORT (start it with tandem start --join).\nIt catches up as a learner, then becomes a voter unless --learner is given.\n\n  --learner     keep it a learner (replicates and serves reads, never votes)\n${urlHelp}`,
+  remove: `usage: tandem remove ID [--url URL] [--cacert FILE]\n\nRemoves member ID from the cluster.\n\n${urlHelp}`,
 } as const;
 
 /** An answer of the HTTP API. */
@@ -57,8 +63,32 @@ export async function runAdmin(
     throw new UsageError(`missing ${positionals === 1 ? 'ID' : 'ID and HOST:PORT'}`);
   }
   const url = parseBaseUrl(stringFlag(args, 'url') ?? defaultUrl, '--url');
-  if (command === 'status') return printStatus(url);
-  const answer = await change(command, url, args);
+  const agents = new HttpAgents(trustedCa(stringFlag(args, 'cacert')));
+  try {
+    if (command === 'status') return await printStatus(agents, url);
+    await runChange(agents, command, url, args);
+  } finally {
+    agents.destroy();
+  }
+}
+
+/** `--cacert FILE`: the CA to trust, read now so that a bad path fails before any call. */
+function trustedCa(file: string | undefined): { ca?: string } {
+  if (file === undefined) return {};
+  try {
+    return { ca: readFileSync(file, 'utf8') };
+  } catch (error) {
+    throw new UsageError(`--cacert: cannot read ${file}: ${(error as Error).message}`);
+  }
+}
+
+async function runChange(
+  agents: HttpAgents,
+  command: 'promote' | 'join' | 'remove',
+  url: string,
+  args: ParsedArgs,
+): Promise<void> {
+  const answer = await change(agents, command, url, args);
   if (answer.status !== 200) {
     const { code, message, leaderId } = answer.body;
     const leader = typeof leaderId === 'string' ? ` (leader ${leaderId})` : '';
@@ -71,6 +101,7 @@ export async function runAdmin(
 }
 
 function change(
+  agents: HttpAgents,
   command: 'promote' | 'join' | 'remove',
   url: string,
   args: ParsedArgs,
@@ -78,61 +109,73 @@ function change(
   const id = parseNodeId(args.positionals[0], 'ID');
   switch (command) {
     case 'promote':
-      return call('POST', `${url}/v1/cluster/promote`, changeTimeoutMs, { id });
+      return call(agents, 'POST', `${url}/v1/cluster/promote`, changeTimeoutMs, { id });
     case 'join': {
       const address = formatHostPort(parseAddress(args.positionals[1], 'HOST:PORT'));
       const learner = args.values.learner === true;
-      return call('POST', `${url}/v1/cluster/members`, changeTimeoutMs, { id, address, learner });
+      const body = { id, address, learner };
+      return call(agents, 'POST', `${url}/v1/cluster/members`, changeTimeoutMs, body);
     }
-    case 'remove':
-      return call('DELETE', `${url}/v1/cluster/members/${encodeURIComponent(id)}`, changeTimeoutMs);
+    case 'remove': {
+      const target = `${url}/v1/cluster/members/${encodeURIComponent(id)}`;
+      return call(agents, 'DELETE', target, changeTimeoutMs);
+    }
   }
 }
 
 /** Calls the API; a node that cannot be reached ends the command with a clear message. */
 async function call(
+  agents: HttpAgents,
   method: string,
   url: string,
   timeoutMs: number,
   body?: object,
 ): Promise<ApiAnswer> {
-  let response: Response;
+  let answer: { status: number; text: string };
   try {
-    response = await fetch(url, {
+    answer = await exchange(agents, {
+      url,
       method,
-      signal: AbortSignal.timeout(timeoutMs),
-      ...(body === undefined
-        ? {}
-        : { headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) }),
+      headers: body === undefined ? {} : { 'content-type': 'application/json' },
+      body: body === undefined ? undefined : JSON.stringify(body),
+      signal: undefined,
+      timeoutMs,
     });
   } catch (error) {
-    const cause = (error as { cause?: { code?: string } }).cause?.code ?? (error as Error).message;
-    console.error(`tandem: cannot reach ${url}: ${cause}`);
+    const reason = (error as Error).message;
+    const hint = isTlsFailure(reason)
+      ? " (a TLS failure: give the CA that signed the node's certificate with --cacert FILE)"
+      : '';
+    console.error(`tandem: cannot reach ${url}: ${reason}${hint}`);
     process.exit(failureExitCode);
   }
-  const text = await response.text();
   try {
-    return { status: response.status, body: JSON.parse(text) as Record<string, unknown> };
+    return { status: answer.status, body: JSON.parse(answer.text) as Record<string, unknown> };
   } catch {
-    return { status: response.status, body: { code: `HTTP ${response.status}`, message: text } };
+    return { status: answer.status, body: { code: `HTTP ${answer.status}`, message: answer.text } };
   }
 }
 
 /** A member's status from its own API, or null when it does not answer. */
-async function statusAt(url: string | null): Promise<NodeStatus | null> {
+async function statusAt(agents: HttpAgents, url: string | null): Promise<NodeStatus | null> {
   if (url === null) return null;
   try {
-    const response = await fetch(`${url}/v1/cluster`, {
-      signal: AbortSignal.timeout(statusTimeoutMs),
+    const answer = await exchange(agents, {
+      url: `${url}/v1/cluster`,
+      method: 'GET',
+      headers: {},
+      body: undefined,
+      signal: undefined,
+      timeoutMs: statusTimeoutMs,
     });
-    return response.ok ? ((await response.json()) as NodeStatus) : null;
+    return answer.status === 200 ? (JSON.parse(answer.text) as NodeStatus) : null;
   } catch {
     return null;
   }
 }
 
-async function printStatus(url: string): Promise<void> {
-  const asked = await call('GET', `${url}/v1/cluster`, statusTimeoutMs);
+async function printStatus(agents: HttpAgents, url: string): Promise<void> {
+  const asked = await call(agents, 'GET', `${url}/v1/cluster`, statusTimeoutMs);
   if (asked.status !== 200) {
     console.error(`tandem status: ${String(asked.body.code)}: ${String(asked.body.message)}`);
     process.exitCode = failureExitCode;
@@ -140,10 +183,10 @@ async function printStatus(url: string): Promise<void> {
   }
   const own = asked.body as unknown as NodeStatus;
   // Lag, health and last contact are the leader's knowledge: ask it for the members view.
-  const view = own.role === 'leader' ? own : ((await statusAt(own.leaderHttpUrl)) ?? own);
+  const view = own.role === 'leader' ? own : ((await statusAt(agents, own.leaderHttpUrl)) ?? own);
   const statuses = await Promise.all(
     view.members.map((member) =>
-      member.id === view.id ? view : member.id === own.id ? own : statusAt(member.httpUrl),
+      member.id === view.id ? view : member.id === own.id ? own : statusAt(agents, member.httpUrl),
     ),
   );
   console.log(

@@ -47,6 +47,7 @@ function fakeNode(): FakeNode {
     leaderHttpUrl: () => node.leaderUrl,
     leaderRespAddress: () => null,
     respAddress: () => null,
+    leaderRespTlsAddress: () => null,
     promote: async () => {},
     addMember: async () => {},
     removeMember: async () => {},

@@ -46,6 +46,7 @@ test('a client past maxclients gets the error and a closed connection', async (t
     maxClients: 1,
   });
   t.after(() => server.close());
+  assert.ok(server.port !== null);
   const first = await open(server.port);
   t.after(() => first.destroy());
   const refused = await open(server.port, true);

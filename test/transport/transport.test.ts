@@ -435,6 +435,7 @@ describe('peer transport', () => {
         peer: joiner.transport.address,
         httpUrl: 'http://127.0.0.1/joiner',
         resp: '127.0.0.1:636',
+        respTls: null,
       },
     ]);
     assert.equal(a.transport.send('joiner', { welcome: true }), true);

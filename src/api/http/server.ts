@@ -20,10 +20,18 @@ import Fastify, {
 import { assert } from '../../core/assert.js';
 import { TandemError } from '../../core/errors.js';
 import type { NodeHandle } from '../../node/api.js';
+import {
+  protectedModeCode,
+  protectedModeHttpStatus,
+  protectedModeMessage,
+  protectedModeRefuses,
+  type ProtectedModeOptions,
+} from '../protected-mode.js';
+import { forwardingTlsOptions, serverTlsOptions, type ClientTls } from '../tls.js';
 import { registerClusterRoutes } from './cluster-routes.js';
 import { refuseUnhonouredConditions } from './conditions.js';
 import { sendError, toTandemError } from './errors.js';
-import { forwardToLeader, isForwardable } from './forward.js';
+import { forwardToLeader, isForwardable, LeaderAgents } from './forward.js';
 import { HttpMetrics } from './http-metrics.js';
 import { registerKvRoutes } from './kv-routes.js';
 import { escapeKeyPath } from './requests.js';
@@ -43,11 +51,17 @@ export const httpBodyBytesMax = 1024 * 1024;
 export const pathParamCharsMax = 16 * 1024;
 
 /** Options of `buildHttpServer`. */
-export interface HttpServerOptions {
+export interface HttpServerOptions extends ProtectedModeOptions {
   /** A pino logger (or any fastify logger), or a boolean to have fastify make or skip one. */
   readonly logger: FastifyBaseLogger | boolean;
   /** Bodies over this many bytes are refused with 413; default `httpBodyBytesMax`. */
   readonly bodyLimitBytes?: number;
+  /**
+   * Serve HTTPS with this certificate and key (and, with `ca`, require client
+   * certificates). Forwarding to a leader's https:// URL trusts what `forwardingTlsOptions`
+   * says, with or without it.
+   */
+  readonly tls?: ClientTls;
 }
 
 /**
@@ -58,6 +72,7 @@ export function buildHttpServer(node: NodeHandle, options: HttpServerOptions): F
   const bodyLimit = options.bodyLimitBytes ?? httpBodyBytesMax;
   assert(Number.isSafeInteger(bodyLimit) && bodyLimit > 0, `bad body limit ${bodyLimit}`);
   const app = Fastify({
+    ...(options.tls === undefined ? {} : { https: serverTlsOptions(options.tls) }),
     ...(typeof options.logger === 'boolean'
       ? { logger: options.logger }
       : { loggerInstance: options.logger }),
@@ -74,6 +89,16 @@ export function buildHttpServer(node: NodeHandle, options: HttpServerOptions): F
     },
     schemaErrorFormatter: formatSchemaErrors,
   }) as unknown as FastifyInstance;
+  // First of all hooks: a refused client learns nothing but how to be let in.
+  app.addHook('onRequest', async (request, reply) => {
+    if (!protectedModeRefuses(options, () => false, request.socket.remoteAddress)) return;
+    return reply
+      .code(protectedModeHttpStatus)
+      .type('application/json; charset=utf-8')
+      .send({ code: protectedModeCode, message: protectedModeMessage });
+  });
+  const agents = new LeaderAgents(forwardingTlsOptions(options.tls));
+  app.addHook('onClose', async () => agents.destroy());
   const metrics = new HttpMetrics();
   app.addHook('onResponse', async (request, reply) => {
     metrics.count(request.method, request.routeOptions.url, reply.statusCode);
@@ -86,7 +111,9 @@ export function buildHttpServer(node: NodeHandle, options: HttpServerOptions): F
   );
   // Before any handler, so that an unhonoured precondition is never ignored, nor forwarded.
   app.addHook('preValidation', async (request) => refuseUnhonouredConditions(request));
-  app.setErrorHandler(async (error, request, reply) => handleError(node, error, request, reply));
+  app.setErrorHandler(async (error, request, reply) =>
+    handleError(node, agents, error, request, reply),
+  );
   app.setNotFoundHandler(async (request, reply) => {
     const path = request.originalUrl.split('?', 1)[0];
     return sendError(
@@ -117,6 +144,7 @@ export function buildHttpServer(node: NodeHandle, options: HttpServerOptions): F
 /** Answers an error, forwarding what only the leader can answer. */
 async function handleError(
   node: NodeHandle,
+  agents: LeaderAgents,
   thrown: unknown,
   request: FastifyRequest,
   reply: FastifyReply,
@@ -124,7 +152,7 @@ async function handleError(
   let error = toTandemError(thrown);
   if (isForwardable(error, request)) {
     try {
-      return await forwardToLeader(node, request, reply, error);
+      return await forwardToLeader(node, agents, request, reply, error);
     } catch (forwardError) {
       error = toTandemError(forwardError);
     }
