@@ -19,18 +19,22 @@ const tandemCli = fileURLToPath(new URL('../../src/cli/tandem.js', import.meta.u
 const redisCli = spawnSync('redis-cli', ['--version']).status === 0;
 const ids = ['n1', 'n2', 'n3'];
 
-/** Writes each node's chain (its certificate, then the CA's) and key; returns their flags. */
+/**
+ * Writes each node's chain (its certificate, then the CA's, unless `leafOnly`) and key;
+ * returns their flags.
+ */
 function nodeFlags(
   root: string,
   credentials: ReadonlyMap<string, Credentials>,
   extra: readonly string[] = [],
+  leafOnly = false,
 ): Map<string, string[]> {
   return new Map(
     ids.map((id) => {
       const pem = credentials.get(id) as Credentials;
       const cert = join(root, `${id}.client.pem`);
       const key = join(root, `${id}.client.key`);
-      writeFileSync(cert, pem.cert + pem.ca);
+      writeFileSync(cert, leafOnly ? pem.cert : pem.cert + pem.ca);
       writeFileSync(key, pem.key, { mode: 0o600 });
       return [id, ['--client-tls-cert', cert, '--client-tls-key', key, ...extra]];
     }),
@@ -297,6 +301,57 @@ describe(
       assert.equal(await respOverTls(port, { ca, cert, key }, set), '+OK\r\n');
       const read = await tlsCall('GET', `${cluster.url(leader)}/v1/kv/resp`, { ca, cert, key });
       assert.equal(read.body.value, 'both');
+    });
+  },
+);
+
+describe(
+  'forwarding to a leader whose certificate the follower cannot verify',
+  { skip: opensslAvailable() ? false : 'openssl not in PATH', timeout: 90_000 },
+  () => {
+    let cluster: TestCluster;
+    let ca: string;
+    let follower: string;
+
+    before(async () => {
+      // Each node's file holds its own certificate only, and no client CA is given: by the
+      // forwarding rule a follower then trusts only the system's roots and that leaf.
+      const credentials = makeCertificates('leaf-only-ca', ids);
+      ca = (credentials.get('n1') as Credentials).ca;
+      let flags = new Map<string, string[]>();
+      cluster = await TestCluster.create({
+        nodes: 3,
+        clientCa: ca,
+        respTls: true,
+        extraArgs: (id) => flags.get(id) ?? [],
+      });
+      flags = nodeFlags(cluster.root, credentials, [], true);
+      cluster.startAll();
+      const leader = await cluster.leader();
+      follower = ids.find((id) => id !== leader) as string;
+    });
+
+    after(async () => {
+      await cluster?.destroy();
+    });
+
+    test('the write is refused as not sent, saying which certificate to fix', async () => {
+      // Goal: a TLS failure towards the leader is a clear, retryable "not sent", on HTTP
+      // and on RESP, and the follower keeps serving.
+      const put = await tlsCall('PUT', `${cluster.url(follower)}/v1/kv/k`, { ca }, { value: 'v' });
+      assert.equal(put.status, 503, JSON.stringify(put.body));
+      assert.equal(put.body.code, 'TANDEM_NO_LEADER');
+      assert.match(
+        put.body.message as string,
+        /TLS with the leader n\d at https:.* failed \(\w+\): .*--client-tls-ca, or the chain in --client-tls-cert.*not sent/,
+      );
+      const port = cluster.node(follower).respPort;
+      const set = await respOverTls(port, { ca }, '*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$1\r\nv\r\n');
+      assert.match(
+        set,
+        /^-TRYAGAIN .*TLS with the leader at 127\.0\.0\.1:\d+ failed .*not sent\r\n$/,
+      );
+      assert.equal(await respOverTls(port, { ca }, 'PING\r\n'), '+PONG\r\n');
     });
   },
 );
