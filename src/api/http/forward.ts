@@ -183,12 +183,17 @@ function send(
       headers,
       agent: agents.for(url.protocol),
     });
-    outgoing.setTimeout(forwardTimeoutMs, () => {
+    // The whole exchange, answer included, within forwardTimeoutMs (not an idle timeout).
+    const timer = setTimeout(() => {
       const timeout = new Error(`no answer within ${forwardTimeoutMs} ms`);
       timeout.name = 'TimeoutError';
       outgoing.destroy(timeout);
-    });
-    outgoing.once('error', reject);
+    }, forwardTimeoutMs);
+    const fail = (error: unknown) => {
+      clearTimeout(timer);
+      reject(error);
+    };
+    outgoing.once('error', fail);
     outgoing.once('response', (incoming) => {
       const chunks: Buffer[] = [];
       let bytes = 0;
@@ -198,14 +203,16 @@ function send(
           outgoing.destroy(new Error(`answer larger than ${forwardAnswerBytesMax} bytes`));
         } else chunks.push(chunk);
       });
-      incoming.once('error', reject);
-      incoming.once('end', () =>
+      incoming.once('error', fail);
+      incoming.once('close', () => fail(new Error('the leader closed before its answer ended')));
+      incoming.once('end', () => {
+        clearTimeout(timer);
         resolve({
           status: incoming.statusCode ?? 502,
           headers: incoming.headers,
           body: Buffer.concat(chunks),
-        }),
-      );
+        });
+      });
     });
     outgoing.end(body);
   });

@@ -52,6 +52,13 @@ export const pendingCommandsMax = 16_384;
  */
 export const pendingWritesMax = 1_024;
 
+/**
+ * How long a TLS handshake the client has begun may take (Node's default is two minutes).
+ * A client that connects and never begins one is like a silent plain client: it stays
+ * until it goes or the server closes, which ends it with the rest.
+ */
+export const tlsHandshakeMsMax = 10_000;
+
 /** Options of `startRespServer`. */
 export interface RespServerOptions extends ProtectedModeOptions {
   readonly host: string;
@@ -161,12 +168,23 @@ export async function startRespServer(
   };
   const servers: Server[] = [];
   const close = () => closeServers(servers, sockets, context);
+  // Every TCP connection, TLS ones still in their handshake included, so that close()
+  // ends them all rather than wait for them.
+  const track = (server: Server): Server =>
+    server.on('connection', (raw: Socket) => {
+      sockets.add(raw);
+      raw.once('close', () => sockets.delete(raw));
+    });
   try {
     const plain =
-      options.port === null ? null : await listen(createServer(accept), options.host, options.port);
+      options.port === null
+        ? null
+        : await listen(track(createServer(accept)), options.host, options.port);
     if (plain !== null) servers.push(plain.server);
     const secure =
-      tlsPort === null ? null : await listen(tlsServer(options, accept), options.host, tlsPort);
+      tlsPort === null
+        ? null
+        : await listen(track(tlsServer(options, accept)), options.host, tlsPort);
     if (secure !== null) servers.push(secure.server);
     (context as { port: number }).port = plain?.port ?? secure?.port ?? 0;
     return { port: plain?.port ?? null, tlsPort: secure?.port ?? null, close };
@@ -179,7 +197,10 @@ export async function startRespServer(
 /** The TLS listener: a failed handshake is the client's problem, logged at debug level. */
 function tlsServer(options: RespServerOptions, accept: (socket: Socket) => void): Server {
   assert(options.tls !== undefined, 'a RESP TLS port needs a certificate');
-  const server = createTlsServer(serverTlsOptions(options.tls), accept);
+  const server = createTlsServer(
+    { ...serverTlsOptions(options.tls), handshakeTimeout: tlsHandshakeMsMax },
+    accept,
+  );
   server.on('tlsClientError', (cause, socket) => {
     options.logger.debug(
       { err: cause, client: `${socket.remoteAddress}:${socket.remotePort}` },
