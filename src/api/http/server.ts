@@ -8,6 +8,7 @@
  * the code's status; a write refused by a follower is forwarded to the leader (see
  * forward.ts). Every input is bounded: the body size, the key length, every field's type.
  */
+import type { Socket } from 'node:net';
 import swagger from '@fastify/swagger';
 import Fastify, {
   LogController,
@@ -50,6 +51,14 @@ export const httpBodyBytesMax = 1024 * 1024;
  */
 export const pathParamCharsMax = 16 * 1024;
 
+/**
+ * How long requests in flight when the server closes may take to finish; then every
+ * connection still open is cut. Without it one client that connected and never sent a
+ * request (or never finished its TLS handshake) holds the close, and the node's shutdown,
+ * forever: Node closes only idle connections that have carried a request.
+ */
+export const closeDrainMsMax = 5_000;
+
 /** Options of `buildHttpServer`. */
 export interface HttpServerOptions extends ProtectedModeOptions {
   /** A pino logger (or any fastify logger), or a boolean to have fastify make or skip one. */
@@ -62,6 +71,8 @@ export interface HttpServerOptions extends ProtectedModeOptions {
    * says, with or without it.
    */
   readonly tls?: ClientTls;
+  /** Default `closeDrainMsMax`. */
+  readonly closeDrainMs?: number;
 }
 
 /**
@@ -99,6 +110,7 @@ export function buildHttpServer(node: NodeHandle, options: HttpServerOptions): F
   });
   const agents = new LeaderAgents(forwardingTlsOptions(options.tls));
   app.addHook('onClose', async () => agents.destroy());
+  cutConnectionsAfterDrain(app, options.closeDrainMs ?? closeDrainMsMax);
   const metrics = new HttpMetrics();
   app.addHook('onResponse', async (request, reply) => {
     metrics.count(request.method, request.routeOptions.url, reply.statusCode);
@@ -139,6 +151,27 @@ export function buildHttpServer(node: NodeHandle, options: HttpServerOptions): F
     registerOperationRoutes(routes, node, metrics);
   });
   return app;
+}
+
+/**
+ * Tracks every connection (TLS ones before and after their handshake) and, once the server
+ * is closing, cuts those still open after `drainMs`.
+ */
+function cutConnectionsAfterDrain(app: FastifyInstance, drainMs: number): void {
+  const connections = new Set<Socket>();
+  const track = (socket: Socket) => {
+    connections.add(socket);
+    socket.once('close', () => connections.delete(socket));
+  };
+  app.server.on('connection', track);
+  app.server.on('secureConnection', track);
+  app.addHook('preClose', async () => {
+    const timer = setTimeout(() => {
+      for (const socket of connections) socket.destroy();
+    }, drainMs);
+    timer.unref();
+    app.server.once('close', () => clearTimeout(timer));
+  });
 }
 
 /** Answers an error, forwarding what only the leader can answer. */
