@@ -236,6 +236,18 @@ describe(
       assert.equal(refused.status, 1);
       assert.match(refused.stderr, /TLS failure: give the CA .* --cacert FILE/);
     });
+
+    test('tandem promote --cacert hands leadership over through an https URL', async () => {
+      // Goal: the changing admin commands take --cacert too (last: the leader moves).
+      const promoted = spawnSync(
+        process.execPath,
+        [tandemCli, 'promote', follower, '--url', cluster.url(leader), '--cacert', caFile],
+        { encoding: 'utf8', timeout: 30_000 },
+      );
+      assert.equal(promoted.status, 0, promoted.stderr);
+      assert.equal(promoted.stdout.trim(), `${follower} leads now`);
+      assert.equal(await cluster.leader(), follower);
+    });
   },
 );
 

@@ -30,19 +30,31 @@ export const forwardTimeoutMs = 15_000;
 
 /** Sockets kept open to the leader per protocol; forwarded requests beyond wait for one. */
 export const forwardSocketsMax = 64;
+/**
+ * How long a kept-alive socket to the leader may sit unused before it is closed: well under
+ * the leader's own keep-alive timeout (fastify's 72 s), so that this side never reuses a
+ * socket the leader is closing, which would fail a request the leader never saw.
+ */
+export const forwardIdleSocketMs = 30_000;
 /** The largest answer of the leader relayed; its own limits keep real answers far below. */
 export const forwardAnswerBytesMax = 256 * 1024 * 1024;
+
+const agentOptions = {
+  keepAlive: true,
+  maxSockets: forwardSocketsMax,
+  timeout: forwardIdleSocketMs,
+} as const;
 
 /**
  * The keep-alive agents a node forwards with: plain HTTP, and HTTPS trusting `tls` (see
  * `forwardingTlsOptions`: node:https, since the global fetch cannot be given a CA).
  */
 export class LeaderAgents {
-  readonly #http = new http.Agent({ keepAlive: true, maxSockets: forwardSocketsMax });
+  readonly #http = new http.Agent(agentOptions);
   readonly #https: https.Agent;
 
   constructor(tls: ConnectionOptions) {
-    this.#https = new https.Agent({ ...tls, keepAlive: true, maxSockets: forwardSocketsMax });
+    this.#https = new https.Agent({ ...tls, ...agentOptions });
   }
 
   /** The agent for a URL of `protocol` (`http:` or `https:`). */
