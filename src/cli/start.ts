@@ -48,7 +48,8 @@ Runs one node: its peer listener, its HTTP API, and (when given) its RESP port.
   --peer-port N           node-to-node port (default: this node's entry in --peers, or 7001)
   --http-port N           HTTP API port (default 9001)
   --advertise-http URL    the HTTP URL clients and peers are given for this node
-                          (default http://HOST:HTTP-PORT), for a proxy or NAT in front
+                          (default http://HOST:HTTP-PORT, https:// with client TLS),
+                          for a proxy or NAT in front
   --resp-port N           RESP port (default: none)
   --resp-tls-port N       RESP port speaking TLS (redis-cli --tls), beside or instead of
                           --resp-port; needs --client-tls-cert and --client-tls-key
