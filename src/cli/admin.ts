@@ -1,12 +1,13 @@
 /**
  * The administration commands: `tandem status`, `promote`, `join` and `remove`. Each is a
  * thin client of a node's HTTP API; a follower forwards the changes to the leader itself.
- * With `--user` and `--password` (or `TANDEM_USER` and `TANDEM_PASSWORD`) every request
- * carries HTTP Basic credentials: `status` needs the read role, the others admin.
  */
+import { readFileSync } from 'node:fs';
+import { exchange, HttpAgents } from '../client/http.js';
 import type { Membership } from '../core/types.js';
 import type { MemberStatus, NodeStatus } from '../node/api.js';
 import { formatHostPort } from '../api/http/address.js';
+import { isTlsFailure } from '../api/http/forward.js';
 import {
   failureExitCode,
   parseAddress,
@@ -28,21 +29,23 @@ const changeTimeoutMs = 60_000;
 
 const urlOption = {
   url: { type: 'string' },
+  cacert: { type: 'string' },
   user: { type: 'string' },
   password: { type: 'string' },
 } as const;
-const urlHelp = `  --url URL         a node's HTTP API (default ${defaultUrl})
-  --user NAME       the user to authenticate as (default: TANDEM_USER)
-  --password PASS   its password (default: TANDEM_PASSWORD, which ps does not show)
-  -h, --help        this help
-`;
+const urlHelp =
+  `  --url URL     a node's HTTP API (default ${defaultUrl})\n` +
+  `  --cacert FILE for https:// URLs: trust the CA in FILE (PEM) instead of the system's\n` +
+  `  --user NAME   the user to authenticate as (default: TANDEM_USER)\n` +
+  `  --password P  its password (default: TANDEM_PASSWORD, which ps does not show)\n` +
+  `  -h, --help    this help\n`;
 
 /** Help of each administration command. */
 export const adminHelp = {
-  status: `usage: tandem status [--url URL]\n\nPrints every member: role, term, commit/applied index, lag, health and last contact\n(as the leader sees them; the node at URL is asked for the leader).\n\n${urlHelp}`,
-  promote: `usage: tandem promote ID [--url URL]\n\nTransfers leadership to member ID and waits until it leads.\n\n${urlHelp}`,
-  join: `usage: tandem join ID HOST:PORT [--learner] [--url URL]\n\nAdds member ID, whose peer port is HOST:PORT (start it with tandem start --join).\nIt catches up as a learner, then becomes a voter unless --learner is given.\n\n  --learner     keep it a learner (replicates and serves reads, never votes)\n${urlHelp}`,
-  remove: `usage: tandem remove ID [--url URL]\n\nRemoves member ID from the cluster.\n\n${urlHelp}`,
+  status: `usage: tandem status [--url URL] [--cacert FILE]\n\nPrints every member: role, term, commit/applied index, lag, health and last contact\n(as the leader sees them; the node at URL is asked for the leader).\n\n${urlHelp}`,
+  promote: `usage: tandem promote ID [--url URL] [--cacert FILE]\n\nTransfers leadership to member ID and waits until it leads.\n\n${urlHelp}`,
+  join: `usage: tandem join ID HOST:PORT [--learner] [--url URL] [--cacert FILE]\n\nAdds member ID, whose peer port is HOST:PORT (start it with tandem start --join).\nIt catches up as a learner, then becomes a voter unless --learner is given.\n\n  --learner     keep it a learner (replicates and serves reads, never votes)\n${urlHelp}`,
+  remove: `usage: tandem remove ID [--url URL] [--cacert FILE]\n\nRemoves member ID from the cluster.\n\n${urlHelp}`,
 } as const;
 
 /** An answer of the HTTP API. */
@@ -67,9 +70,34 @@ export async function runAdmin(
     throw new UsageError(`missing ${positionals === 1 ? 'ID' : 'ID and HOST:PORT'}`);
   }
   const url = parseBaseUrl(stringFlag(args, 'url') ?? defaultUrl, '--url');
-  const auth = basicAuthorization(args, process.env);
-  if (command === 'status') return printStatus(url, auth);
-  const answer = await change(command, url, args, auth);
+  const agents: AdminLink = Object.assign(new HttpAgents(trustedCa(stringFlag(args, 'cacert'))), {
+    auth: basicAuthorization(args, process.env),
+  });
+  try {
+    if (command === 'status') return await printStatus(agents, url);
+    await runChange(agents, command, url, args);
+  } finally {
+    agents.destroy();
+  }
+}
+
+/** `--cacert FILE`: the CA to trust, read now so that a bad path fails before any call. */
+function trustedCa(file: string | undefined): { ca?: string } {
+  if (file === undefined) return {};
+  try {
+    return { ca: readFileSync(file, 'utf8') };
+  } catch (error) {
+    throw new UsageError(`--cacert: cannot read ${file}: ${(error as Error).message}`);
+  }
+}
+
+async function runChange(
+  agents: AdminLink,
+  command: 'promote' | 'join' | 'remove',
+  url: string,
+  args: ParsedArgs,
+): Promise<void> {
+  const answer = await change(agents, command, url, args);
   if (answer.status !== 200) {
     const { code, message, leaderId } = answer.body;
     const leader = typeof leaderId === 'string' ? ` (leader ${leaderId})` : '';
@@ -82,29 +110,29 @@ export async function runAdmin(
 }
 
 function change(
+  agents: AdminLink,
   command: 'promote' | 'join' | 'remove',
   url: string,
   args: ParsedArgs,
-  auth: AuthHeaders,
 ): Promise<ApiAnswer> {
   const id = parseNodeId(args.positionals[0], 'ID');
   switch (command) {
     case 'promote':
-      return call('POST', `${url}/v1/cluster/promote`, changeTimeoutMs, auth, { id });
+      return call(agents, 'POST', `${url}/v1/cluster/promote`, changeTimeoutMs, { id });
     case 'join': {
       const address = formatHostPort(parseAddress(args.positionals[1], 'HOST:PORT'));
       const learner = args.values.learner === true;
       const body = { id, address, learner };
-      return call('POST', `${url}/v1/cluster/members`, changeTimeoutMs, auth, body);
+      return call(agents, 'POST', `${url}/v1/cluster/members`, changeTimeoutMs, body);
     }
     case 'remove': {
-      const member = `${url}/v1/cluster/members/${encodeURIComponent(id)}`;
-      return call('DELETE', member, changeTimeoutMs, auth);
+      const target = `${url}/v1/cluster/members/${encodeURIComponent(id)}`;
+      return call(agents, 'DELETE', target, changeTimeoutMs);
     }
   }
 }
 
-/** Request headers: the `Authorization` header every request of a command sends, or none. */
+/** Authorization headers: HTTP Basic, or none. */
 type AuthHeaders = Record<string, string>;
 
 /**
@@ -126,54 +154,65 @@ export function basicAuthorization(args: ParsedArgs, env: NodeJS.ProcessEnv): Au
   return { authorization: `Basic ${credentials}` };
 }
 
+/** The agents the admin commands call through, and the credentials they send. */
+type AdminLink = HttpAgents & { readonly auth: AuthHeaders };
+
 /** Calls the API; a node that cannot be reached ends the command with a clear message. */
 async function call(
+  agents: AdminLink,
   method: string,
   url: string,
   timeoutMs: number,
-  auth: AuthHeaders,
   body?: object,
 ): Promise<ApiAnswer> {
-  let response: Response;
+  let answer: { status: number; text: string };
   try {
-    response = await fetch(url, {
+    answer = await exchange(agents, {
+      url,
       method,
-      signal: AbortSignal.timeout(timeoutMs),
       headers: {
-        ...auth,
+        ...agents.auth,
         ...(body === undefined ? {} : { 'content-type': 'application/json' }),
       },
-      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+      body: body === undefined ? undefined : JSON.stringify(body),
+      signal: undefined,
+      timeoutMs,
     });
   } catch (error) {
-    const cause = (error as { cause?: { code?: string } }).cause?.code ?? (error as Error).message;
-    console.error(`tandem: cannot reach ${url}: ${cause}`);
+    const reason = (error as Error).message;
+    const hint = isTlsFailure(reason)
+      ? " (a TLS failure: give the CA that signed the node's certificate with --cacert FILE)"
+      : '';
+    console.error(`tandem: cannot reach ${url}: ${reason}${hint}`);
     process.exit(failureExitCode);
   }
-  const text = await response.text();
   try {
-    return { status: response.status, body: JSON.parse(text) as Record<string, unknown> };
+    return { status: answer.status, body: JSON.parse(answer.text) as Record<string, unknown> };
   } catch {
-    return { status: response.status, body: { code: `HTTP ${response.status}`, message: text } };
+    return { status: answer.status, body: { code: `HTTP ${answer.status}`, message: answer.text } };
   }
 }
 
 /** A member's status from its own API, or null when it does not answer. */
-async function statusAt(url: string | null, auth: AuthHeaders): Promise<NodeStatus | null> {
+async function statusAt(agents: AdminLink, url: string | null): Promise<NodeStatus | null> {
   if (url === null) return null;
   try {
-    const response = await fetch(`${url}/v1/cluster`, {
-      headers: auth,
-      signal: AbortSignal.timeout(statusTimeoutMs),
+    const answer = await exchange(agents, {
+      url: `${url}/v1/cluster`,
+      method: 'GET',
+      headers: agents.auth,
+      body: undefined,
+      signal: undefined,
+      timeoutMs: statusTimeoutMs,
     });
-    return response.ok ? ((await response.json()) as NodeStatus) : null;
+    return answer.status === 200 ? (JSON.parse(answer.text) as NodeStatus) : null;
   } catch {
     return null;
   }
 }
 
-async function printStatus(url: string, auth: AuthHeaders): Promise<void> {
-  const asked = await call('GET', `${url}/v1/cluster`, statusTimeoutMs, auth);
+async function printStatus(agents: AdminLink, url: string): Promise<void> {
+  const asked = await call(agents, 'GET', `${url}/v1/cluster`, statusTimeoutMs);
   if (asked.status !== 200) {
     console.error(`tandem status: ${String(asked.body.code)}: ${String(asked.body.message)}`);
     process.exitCode = failureExitCode;
@@ -181,10 +220,10 @@ async function printStatus(url: string, auth: AuthHeaders): Promise<void> {
   }
   const own = asked.body as unknown as NodeStatus;
   // Lag, health and last contact are the leader's knowledge: ask it for the members view.
-  const view = own.role === 'leader' ? own : ((await statusAt(own.leaderHttpUrl, auth)) ?? own);
+  const view = own.role === 'leader' ? own : ((await statusAt(agents, own.leaderHttpUrl)) ?? own);
   const statuses = await Promise.all(
     view.members.map((member) =>
-      member.id === view.id ? view : member.id === own.id ? own : statusAt(member.httpUrl, auth),
+      member.id === view.id ? view : member.id === own.id ? own : statusAt(agents, member.httpUrl),
     ),
   );
   console.log(

@@ -6,6 +6,11 @@
  * printed). The cluster secret is generated once into `<dir>/cluster-secret` (mode 0600)
  * so that a restart of the cluster on the same directory reuses it.
  *
+ * With `--secure` the cluster also gets, in the same directory, a CA and node certificates
+ * (`tls/`, see certificates.ts), an admin password (`admin-password`, mode 0600) and a
+ * users file naming it (`users.json`); every node then runs peer TLS and client TLS
+ * (HTTPS, and RESP over TLS only), and the printed commands say how to connect.
+ *
  * Nothing is restarted: a node that dies stays down, as a test of failover would want.
  * Ctrl-C sends SIGTERM to every node and waits for each to stop.
  */
@@ -16,6 +21,7 @@ import { createServer, connect } from 'node:net';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { portMax } from '../api/http/address.js';
+import { exchange, HttpAgents } from '../client/http.js';
 import type { NodeStatus } from '../node/api.js';
 import { DataDirectoryLock, liveLockHolder, lockedError } from '../node/data-dir-lock.js';
 import {
@@ -25,7 +31,12 @@ import {
   parseInteger,
   UsageError,
 } from './options.js';
-import { clusterSecretCharsMin } from './start.js';
+import {
+  CertificateError,
+  ensureClusterCertificates,
+  type ClusterCertificates,
+} from './certificates.js';
+import { clusterSecretCharsMin, startFlagNames } from './start.js';
 import { formatTable } from './table.js';
 
 /** The most nodes of a local cluster: enough for any failover demo, few enough for a laptop. */
@@ -45,6 +56,10 @@ data in DIR/n<i>, log lines in DIR/n<i>.log. Ctrl-C stops every node cleanly.
   --base-port-offset N    added to every port, to run clusters side by side (default 0)
   --stores S1,S2,..       each node's store, in node order: sqlite (the default) or a
                           postgres:// URL of a database of that node's own
+  --secure                TLS everywhere: makes a CA and node certificates in DIR/tls
+                          (with the openssl command), an admin password in
+                          DIR/admin-password and DIR/users.json; HTTPS, and RESP over
+                          TLS only (redis-cli --tls), on the same ports
   -h, --help              this help
 `;
 
@@ -78,6 +93,7 @@ export async function runCluster(argv: readonly string[]): Promise<void> {
     mode: { type: 'string' },
     'base-port-offset': { type: 'string' },
     stores: { type: 'string' },
+    secure: { type: 'boolean' },
   });
   if (args.values.help === true) return void process.stdout.write(clusterHelp);
   const count = parseInteger((args.values.nodes as string | undefined) ?? '3', '--nodes');
@@ -104,9 +120,12 @@ export async function runCluster(argv: readonly string[]): Promise<void> {
     process.exit(failureExitCode);
   }
   const secret = loadOrCreateSecret(join(dir, 'cluster-secret'));
-  const children = plan.map((node) => spawnNode(node, plan, mode, secret));
+  const secure = args.values.secure === true ? prepareSecurity(dir, plan) : null;
+  const children = plan.map((node) => spawnNode(node, plan, mode, secret, secure));
   const stop = stopOnSignals(children, plan);
-  const leader = await waitForLeader(plan, children);
+  const agents = new HttpAgents(secure === null ? {} : { ca: readFileSync(secure.ca, 'utf8') });
+  const leader = await waitForLeader(plan, children, agents, secure !== null);
+  agents.destroy();
   if (leader === null) {
     console.error(
       `tandem cluster: no leader was elected within ${leaderWaitMs / 1000} s; see the logs in ${join(dir, 'n*.log')}`,
@@ -114,7 +133,39 @@ export async function runCluster(argv: readonly string[]): Promise<void> {
     await stop(failureExitCode);
     return;
   }
-  printEndpoints(plan, leader, mode, dir, offset, await respServed(plan[0].respPort));
+  const served = await respServed(plan[0].respPort);
+  printEndpoints(plan, leader, mode, dir, offset, served, secure);
+}
+
+/** What `--secure` made: the certificates, the admin password and the users file. */
+interface Security extends ClusterCertificates {
+  readonly passwordFile: string;
+  readonly usersFile: string;
+}
+
+/**
+ * Makes (or keeps) the certificates, the admin password and the users file of a secure
+ * cluster; exits with the reason when openssl cannot make them.
+ */
+function prepareSecurity(dir: string, plan: readonly PlannedNode[]): Security {
+  let certificates: ClusterCertificates;
+  try {
+    certificates = ensureClusterCertificates(
+      dir,
+      plan.map((node) => node.id),
+    );
+  } catch (error) {
+    if (!(error instanceof CertificateError)) throw error;
+    console.error(`tandem cluster: ${error.message}`);
+    process.exit(failureExitCode);
+  }
+  const passwordFile = join(dir, 'admin-password');
+  const password = loadOrCreateSecret(passwordFile);
+  const usersFile = join(dir, 'users.json');
+  const users = { users: [{ name: 'admin', password, roles: ['admin'] }] };
+  // Written each start, so that it always names the password in admin-password.
+  writeFileSync(usersFile, `${JSON.stringify(users, null, 2)}\n`, { mode: 0o600 });
+  return { ...certificates, passwordFile, usersFile };
 }
 
 /**
@@ -218,6 +269,7 @@ function spawnNode(
   plan: readonly PlannedNode[],
   mode: string,
   secret: string,
+  secure: Security | null,
 ): ChildProcess {
   const peers = plan.map((other) => `${other.id}=${host}:${other.peerPort}`).join(',');
   const cli = fileURLToPath(new URL('./tandem.js', import.meta.url));
@@ -237,7 +289,7 @@ function spawnNode(
       peers,
       '--http-port',
       String(node.httpPort),
-      '--resp-port',
+      secure === null ? '--resp-port' : '--resp-tls-port',
       String(node.respPort),
       '--host',
       host,
@@ -245,6 +297,7 @@ function spawnNode(
       mode,
       '--store',
       node.store,
+      ...(secure === null ? [] : securityArgs(node, secure)),
     ],
     {
       env: { ...process.env, TANDEM_CLUSTER_SECRET: secret },
@@ -256,17 +309,41 @@ function spawnNode(
   return child;
 }
 
+/**
+ * The TLS flags of a secure cluster's node: one certificate for the peer and client ports,
+ * and the users file once `tandem start` knows `--users`.
+ */
+function securityArgs(node: PlannedNode, secure: Security): string[] {
+  const files = secure.nodes.get(node.id);
+  if (files === undefined) throw new Error(`no certificate made for ${node.id}`);
+  return [
+    '--tls-cert',
+    files.cert,
+    '--tls-key',
+    files.key,
+    '--tls-ca',
+    secure.ca,
+    '--client-tls-cert',
+    files.cert,
+    '--client-tls-key',
+    files.key,
+    ...(startFlagNames.has('users') ? ['--users', secure.usersFile] : []),
+  ];
+}
+
 /** Polls the nodes until one reports a leader; null on timeout or when every node died. */
 async function waitForLeader(
   plan: readonly PlannedNode[],
   children: readonly ChildProcess[],
+  agents: HttpAgents,
+  secure: boolean,
 ): Promise<NodeStatus | null> {
   const deadline = Date.now() + leaderWaitMs;
   while (Date.now() < deadline) {
     if (children.every((child) => child.exitCode !== null || child.signalCode !== null))
       return null;
     for (const node of plan) {
-      const status = await fetchStatus(node.httpPort);
+      const status = await fetchStatus(agents, `${nodeUrl(node, secure)}/v1/cluster`);
       if (status?.leaderId) return status;
     }
     await new Promise((resolve) => setTimeout(resolve, leaderPollMs));
@@ -274,12 +351,21 @@ async function waitForLeader(
   return null;
 }
 
-async function fetchStatus(port: number): Promise<NodeStatus | null> {
+function nodeUrl(node: PlannedNode, secure: boolean): string {
+  return `${secure ? 'https' : 'http'}://${host}:${node.httpPort}`;
+}
+
+async function fetchStatus(agents: HttpAgents, url: string): Promise<NodeStatus | null> {
   try {
-    const response = await fetch(`http://${host}:${port}/v1/cluster`, {
-      signal: AbortSignal.timeout(statusRequestMs),
+    const answer = await exchange(agents, {
+      url,
+      method: 'GET',
+      headers: {},
+      body: undefined,
+      signal: undefined,
+      timeoutMs: statusRequestMs,
     });
-    return response.ok ? ((await response.json()) as NodeStatus) : null;
+    return answer.status === 200 ? (JSON.parse(answer.text) as NodeStatus) : null;
   } catch {
     return null; // not listening yet
   }
@@ -306,34 +392,75 @@ function printEndpoints(
   dir: string,
   offset: number,
   resp: boolean,
+  secure: Security | null,
 ): void {
   const rows = plan.map((node) => [
     node.id + (node.id === leader.leaderId ? ' *' : ''),
-    `http://${host}:${node.httpPort}`,
-    resp ? `${host}:${node.respPort}` : '-',
+    nodeUrl(node, secure !== null),
+    resp ? `${secure === null ? '' : 'tls '}${host}:${node.respPort}` : '-',
     `${host}:${node.peerPort}`,
     node.logFile,
   ]);
   const first = plan[0];
-  const second = plan[1] ?? first;
-  const statusCommand =
-    offset === 0 ? 'tandem status' : `tandem status --url http://${host}:${first.httpPort}`;
   const lines = [
     `tandem cluster of ${plan.length} node(s), mode ${mode}, leader ${leader.leaderId} (term ${leader.term}); data in ${dir}/`,
     '',
     formatTable([['node', 'http', 'resp', 'peers', 'log'], ...rows]),
     '',
     'try:',
+    ...(secure === null ? plainTries(plan, offset, resp) : secureTries(plan, secure, resp)),
+    resp ? [] : [`  (RESP port ${first.respPort} did not answer; see ${first.logFile})`],
+    '',
+    '(tandem is node dist/src/cli/tandem.js when not installed.) Ctrl-C stops the cluster.',
+  ].flat();
+  console.log(lines.join('\n'));
+}
+
+/** The commands to try on a plain cluster. */
+function plainTries(plan: readonly PlannedNode[], offset: number, resp: boolean): string[] {
+  const first = plan[0];
+  const second = plan[1] ?? first;
+  const statusCommand =
+    offset === 0 ? 'tandem status' : `tandem status --url http://${host}:${first.httpPort}`;
+  return [
     `  curl -X PUT localhost:${first.httpPort}/v1/kv/hello -H 'content-type: application/json' -d '{"value":"world"}'`,
     `  curl localhost:${second.httpPort}/v1/kv/hello`,
     `  ${statusCommand}`,
-    resp
-      ? `  redis-cli -p ${first.respPort} SET greeting hi   then   redis-cli -p ${second.respPort} GET greeting`
-      : `  (RESP port ${first.respPort} did not answer; see ${first.logFile})`,
-    '',
-    '(tandem is node dist/src/cli/tandem.js when not installed.) Ctrl-C stops the cluster.',
+    ...(resp
+      ? [
+          `  redis-cli -p ${first.respPort} SET greeting hi   then   redis-cli -p ${second.respPort} GET greeting`,
+        ]
+      : []),
   ];
-  console.log(lines.join('\n'));
+}
+
+/**
+ * The commands to try on a secure cluster, one per line so that each can be pasted into a
+ * shell as it is; the password is read from its file rather than shown.
+ */
+function secureTries(plan: readonly PlannedNode[], secure: Security, resp: boolean): string[] {
+  const first = plan[0];
+  const second = plan[1] ?? first;
+  const password = `"$(cat ${shellQuote(secure.passwordFile)})"`;
+  const ca = shellQuote(secure.ca);
+  const curl = `curl --cacert ${ca} -u admin:${password}`;
+  const redis = `redis-cli --tls --cacert ${ca} --user admin --pass ${password}`;
+  return [
+    `  ${curl} -X PUT https://${host}:${first.httpPort}/v1/kv/hello -H 'content-type: application/json' -d '{"value":"world"}'`,
+    `  ${curl} https://${host}:${second.httpPort}/v1/kv/hello`,
+    `  tandem status --url https://${host}:${first.httpPort} --cacert ${ca}`,
+    ...(resp
+      ? [
+          `  ${redis} -h ${host} -p ${first.respPort} SET greeting hi`,
+          `  ${redis} -h ${host} -p ${second.respPort} GET greeting`,
+        ]
+      : []),
+  ];
+}
+
+/** `text` quoted for a POSIX shell when it holds anything but safe characters. */
+function shellQuote(text: string): string {
+  return /^[A-Za-z0-9_./:=@%+-]+$/.test(text) ? text : `'${text.replace(/'/g, `'\\''`)}'`;
 }
 
 /**

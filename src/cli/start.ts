@@ -6,6 +6,7 @@
  * Settings come from flags, then `TANDEM_CLUSTER_SECRET` (for the secret only), then the
  * `--config` file (YAML or JSON, keys named like the flags: `http-port` or `httpPort`).
  */
+import { createPrivateKey, X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { pino } from 'pino';
 import { parse as parseYaml } from 'yaml';
@@ -14,6 +15,7 @@ import { readUsersFile, requirePassUser, UsersFileError } from '../access/users-
 import { formatHostPort } from '../api/http/address.js';
 import { buildHttpServer } from '../api/http/server.js';
 import { startRespServer, type RespServer } from '../api/resp/server.js';
+import { pemCertificates, type ClientTls } from '../api/tls.js';
 import type { FollowerWrites } from '../api/resp/session.js';
 import type { Durability } from '../core/types.js';
 import { startNode, type NodeConfig, type RunningNode, type StoreLocation } from '../node/node.js';
@@ -49,7 +51,8 @@ Runs one node: its peer listener, its HTTP API, and (when given) its RESP port.
   --peer-port N           node-to-node port (default: this node's entry in --peers, or 7001)
   --http-port N           HTTP API port (default 9001)
   --advertise-http URL    the HTTP URL clients and peers are given for this node
-                          (default http://HOST:HTTP-PORT), for a proxy or NAT in front
+                          (default http://HOST:HTTP-PORT, https:// with client TLS),
+                          for a proxy or NAT in front
   --resp-port N           RESP port (default: none)
   --users FILE            users, passwords and roles (JSON or YAML, see README): the
                           cluster's users until the log holds some, proposed by the leader
@@ -58,6 +61,16 @@ Runs one node: its peer listener, its HTTP API, and (when given) its RESP port.
                           does not show
   --metrics-auth          GET /metrics needs a user with the read role (default: open,
                           as /healthz and /readyz are)
+  --resp-tls-port N       RESP port speaking TLS (redis-cli --tls), beside or instead of
+                          --resp-port; needs --client-tls-cert and --client-tls-key
+  --client-tls-cert FILE  TLS on the client ports: this node's certificate chain (PEM,
+  --client-tls-key FILE   its own certificate first) and key; the HTTP API then serves
+                          HTTPS only
+  --client-tls-ca FILE    clients must present a certificate signed by this CA (mutual
+                          TLS); the node's own --client-tls-cert must be signed by it too,
+                          since followers present it when they forward to the leader
+  --insecure-open         turn protected mode off: serve clients from any address even
+                          while no users are configured (by default only loopback)
   --follower-writes MODE  what a follower does with a RESP write: forward (to the
                           leader, the default) or readonly (Redis's -READONLY error)
   --host ADDR             address to listen on and advertise (default 127.0.0.1)
@@ -92,6 +105,10 @@ export type StartSettings = Omit<NodeConfig, 'logger'> & {
   readonly followerWrites: FollowerWrites;
   /** `GET /metrics` needs the read role (`--metrics-auth`). */
   readonly metricsAuth: boolean;
+  /** TLS of the client ports (HTTP and `--resp-tls-port`), or undefined for none. */
+  readonly clientTls: ClientTls | undefined;
+  /** Protected mode off (`--insecure-open`). */
+  readonly insecureOpen: boolean;
 };
 
 /** The longest RESP password accepted. */
@@ -115,6 +132,11 @@ const flagOptions = {
   'tls-cert': { type: 'string' },
   'tls-key': { type: 'string' },
   'tls-ca': { type: 'string' },
+  'resp-tls-port': { type: 'string' },
+  'client-tls-cert': { type: 'string' },
+  'client-tls-key': { type: 'string' },
+  'client-tls-ca': { type: 'string' },
+  'insecure-open': { type: 'boolean' },
   join: { type: 'boolean' },
   'metrics-auth': { type: 'boolean' },
   'snapshot-every': { type: 'string' },
@@ -123,6 +145,8 @@ const flagOptions = {
   config: { type: 'string' },
 } as const;
 const fileKeys = Object.keys(flagOptions).filter((key) => key !== 'config');
+/** The flags `tandem start` knows, without dashes (`tandem cluster` passes only these). */
+export const startFlagNames: ReadonlySet<string> = new Set(Object.keys(flagOptions));
 
 /** One setting's text and where it came from, for error messages. */
 interface Setting {
@@ -159,12 +183,17 @@ export function resolveStartSettings(
     );
   }
   const peersSetting = setting('peers');
-  for (const flag of ['join', 'metrics-auth']) {
-    const text = file[flag];
-    if (text !== undefined && text !== 'true' && text !== 'false') {
-      throw new UsageError(`${flag} in ${configPath} must be true or false, got ${text}`);
+  for (const flag of ['join', 'metrics-auth', 'insecure-open']) {
+    const value = file[flag];
+    if (value !== undefined && value !== 'true' && value !== 'false') {
+      throw new UsageError(`${flag} in ${configPath} must be true or false, got ${value}`);
     }
   }
+  const clientTls = clientTlsFiles(
+    setting('client-tls-cert'),
+    setting('client-tls-key'),
+    setting('client-tls-ca'),
+  );
   return {
     id: parseNodeId(id.text, id.name),
     dir: required('dir').text,
@@ -173,6 +202,7 @@ export function resolveStartSettings(
       setting,
       id.text,
       peersSetting === undefined ? new Map() : parsePeers(peersSetting.text, peersSetting.name),
+      clientTls !== undefined,
     ),
     durability: optional<Durability>(setting('mode'), 'quorum', (s) =>
       parseDurability(s.text, s.name),
@@ -181,6 +211,9 @@ export function resolveStartSettings(
     clusterSecret: clusterSecret(stringFlag(args, 'cluster-secret'), env, file['cluster-secret']),
     join: args.values.join === true || file.join === 'true',
     metricsAuth: args.values['metrics-auth'] === true || file['metrics-auth'] === 'true',
+    insecureOpen: args.values['insecure-open'] === true || file['insecure-open'] === 'true',
+    clientTls,
+    httpTls: clientTls !== undefined,
     snapshotEveryEntries: optional(setting('snapshot-every'), 10_000, (s) =>
       positiveInteger(s, 1, 100_000_000),
     ),
@@ -288,6 +321,69 @@ function tlsFiles(
   return { cert: read(cert), key: read(key), ca: read(ca) };
 }
 
+/**
+ * Client-port TLS: a certificate and key, and optionally a client CA; each file read and
+ * parsed now, and the key checked against the certificate, so a mistake fails at start
+ * with the file's name rather than at a client's first handshake.
+ */
+function clientTlsFiles(
+  cert: Setting | undefined,
+  key: Setting | undefined,
+  ca: Setting | undefined,
+): ClientTls | undefined {
+  if (cert === undefined && key === undefined && ca === undefined) return undefined;
+  if (cert === undefined || key === undefined) {
+    throw new UsageError(
+      '--client-tls-cert and --client-tls-key go together' +
+        (ca === undefined ? '' : ', and --client-tls-ca needs both') +
+        ': give the certificate and its key',
+    );
+  }
+  const certText = readPem(cert);
+  const keyText = readPem(key);
+  const leaf = parseCertificates(cert, certText)[0];
+  let privateKey: ReturnType<typeof createPrivateKey>;
+  try {
+    privateKey = createPrivateKey(keyText);
+  } catch (error) {
+    throw new UsageError(`${key.name}: ${key.text} holds no PEM private key: ${String(error)}`);
+  }
+  if (!leaf.checkPrivateKey(privateKey)) {
+    throw new UsageError(
+      `${key.name}: ${key.text} is not the key of the certificate in ${cert.text}`,
+    );
+  }
+  if (ca === undefined) return { cert: certText, key: keyText };
+  const caText = readPem(ca);
+  parseCertificates(ca, caText);
+  return { cert: certText, key: keyText, ca: caText };
+}
+
+function readPem(setting: Setting): string {
+  try {
+    return readFileSync(setting.text, 'utf8');
+  } catch (error) {
+    throw new UsageError(`${setting.name}: cannot read ${setting.text}: ${String(error)}`);
+  }
+}
+
+/** The PEM certificates of a file, at least one, each parsed. */
+function parseCertificates(setting: Setting, text: string): X509Certificate[] {
+  const blocks = pemCertificates(text);
+  if (blocks.length === 0) {
+    throw new UsageError(`${setting.name}: ${setting.text} holds no PEM certificate`);
+  }
+  return blocks.map((block) => {
+    try {
+      return new X509Certificate(block);
+    } catch (error) {
+      throw new UsageError(
+        `${setting.name}: ${setting.text} holds a bad certificate: ${String(error)}`,
+      );
+    }
+  });
+}
+
 function positiveInteger(setting: Setting, min: number, max: number): number {
   const value = parseInteger(setting.text, setting.name);
   if (value < min || value > max) {
@@ -305,7 +401,8 @@ function ports(
   setting: (flag: string) => Setting | undefined,
   id: string,
   allPeers: Map<string, PeerAddress>,
-): Pick<StartSettings, 'peerPort' | 'httpPort' | 'respPort' | 'peers'> {
+  clientTls: boolean,
+): Pick<StartSettings, 'peerPort' | 'httpPort' | 'respPort' | 'respTlsPort' | 'peers'> {
   const own = allPeers.get(id);
   const peerSetting = setting('peer-port');
   const peerPort =
@@ -317,13 +414,20 @@ function ports(
   const respPort = optional<number | null>(setting('resp-port'), null, (s) =>
     parsePort(s.text, s.name),
   );
-  const used = [peerPort, httpPort, ...(respPort === null ? [] : [respPort])];
+  const tlsSetting = setting('resp-tls-port');
+  const respTlsPort = optional<number | null>(tlsSetting, null, (s) => parsePort(s.text, s.name));
+  if (tlsSetting !== undefined && !clientTls) {
+    throw new UsageError(
+      `${tlsSetting.name} needs --client-tls-cert and --client-tls-key (the certificate it serves)`,
+    );
+  }
+  const used = [peerPort, httpPort, respPort, respTlsPort].filter((port) => port !== null);
   if (new Set(used).size !== used.length) {
     throw new UsageError(`the peer, HTTP and RESP ports must differ, got ${used.join(', ')}`);
   }
   const peers = new Map(allPeers);
   peers.delete(id);
-  return { peerPort, httpPort, respPort, peers };
+  return { peerPort, httpPort, respPort, respTlsPort, peers };
 }
 
 function clusterSecret(
@@ -394,8 +498,16 @@ export async function runStart(argv: readonly string[]): Promise<void> {
     usersFile,
     followerWrites,
     metricsAuth,
+    clientTls,
+    insecureOpen,
     ...nodeSettings
   } = settings;
+  if (insecureOpen) {
+    logger.warn(
+      '--insecure-open: protected mode is off, and every address that reaches the client ports is served ' +
+        'even though no users are configured; configure users (--users or --requirepass) instead',
+    );
+  }
   let bootstrap: UserRules[];
   try {
     bootstrap = await bootstrapUsers(usersFile, password);
@@ -429,6 +541,8 @@ export async function runStart(argv: readonly string[]): Promise<void> {
     logger: logger.child({ component: 'http' }),
     access,
     metricsAuth,
+    tls: clientTls,
+    insecureOpen,
   });
   try {
     await http.listen({ host: settings.host, port: settings.httpPort });
@@ -438,36 +552,42 @@ export async function runStart(argv: readonly string[]): Promise<void> {
     process.exit(failureExitCode);
   }
   let resp: RespServer | null = null;
-  if (settings.respPort !== null) {
+  const respTlsPort = settings.respTlsPort ?? null;
+  if (settings.respPort !== null || respTlsPort !== null) {
     try {
       resp = await startRespServer(node, {
         host: settings.host,
         port: settings.respPort,
+        tlsPort: respTlsPort,
+        tls: clientTls,
         logger: logger.child({ component: 'resp' }),
         password,
         followerWrites,
         access,
+        insecureOpen,
       });
     } catch (error) {
-      logger.error({ err: error }, `RESP port ${settings.respPort} cannot be opened`);
+      const ports = [settings.respPort, respTlsPort].filter((port) => port !== null).join(', ');
+      logger.error({ err: error }, `RESP port ${ports} cannot be opened`);
       await http.close();
       await node.close();
       process.exit(failureExitCode);
     }
   }
+  const at = (port: number | null) =>
+    port === null ? null : formatHostPort({ host: settings.host, port });
   const endpoints = {
-    http: `http://${formatHostPort({ host: settings.host, port: settings.httpPort })}`,
+    http: `${clientTls === undefined ? 'http' : 'https'}://${at(settings.httpPort)}`,
     peer: formatHostPort(node.peerAddress),
-    resp:
-      settings.respPort === null
-        ? null
-        : formatHostPort({ host: settings.host, port: settings.respPort }),
+    resp: at(settings.respPort),
+    respTls: at(respTlsPort),
     dir: settings.dir,
   };
   logger.info(
     endpoints,
     `tandem node ${settings.id} serving HTTP on ${endpoints.http}, peers on ${endpoints.peer}` +
-      (endpoints.resp === null ? '' : `, RESP on ${endpoints.resp}`),
+      (endpoints.resp === null ? '' : `, RESP on ${endpoints.resp}`) +
+      (endpoints.respTls === null ? '' : `, RESP over TLS on ${endpoints.respTls}`),
   );
   stopOnSignals(logger, async () => {
     stopBootstrap();

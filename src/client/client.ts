@@ -204,7 +204,9 @@ export class TandemClient extends EventEmitter<ClientEvents> {
   readonly sql: SqlApi;
   /** This client's id; its sessions are `<id>.<lane>`. */
   readonly id = randomUUID();
-  readonly #options: Required<Omit<ClientOptions, 'auth' | 'durability' | 'logger' | 'nodes'>> &
+  readonly #options: Required<
+    Omit<ClientOptions, 'auth' | 'durability' | 'logger' | 'nodes' | 'tls'>
+  > &
     Pick<ClientOptions, 'durability'>;
   /** The `Authorization` header of every request, or none. */
   readonly #authorization: Record<string, string>;
@@ -213,7 +215,7 @@ export class TandemClient extends EventEmitter<ClientEvents> {
   /** Node id to HTTP URL, from the latest cluster view. */
   readonly #urls = new Map<string, string>();
   /** Keep-alive connections to the nodes, closed once the client is closed and idle. */
-  readonly #agents = new HttpAgents();
+  readonly #agents: HttpAgents;
   #view: ClusterStatus | null = null;
   #leaderId: string | null = null;
   #discovering: Promise<void> | null = null;
@@ -236,6 +238,7 @@ export class TandemClient extends EventEmitter<ClientEvents> {
     super();
     if (options.nodes.length === 0) throw new TypeError('createClient needs at least one node URL');
     this.#seeds = options.nodes.map(trimUrl);
+    this.#agents = new HttpAgents(options.tls);
     this.#options = {
       readFrom: options.readFrom ?? defaults.readFrom,
       readBalance: options.readBalance ?? defaults.readBalance,

@@ -6,6 +6,7 @@
  */
 import http from 'node:http';
 import https from 'node:https';
+import type { ClientTlsOptions } from './types.js';
 
 /** Sockets kept open to one node, at most: the calls beyond wait for a free one. */
 export const connectionsPerNodeMax = 64;
@@ -36,7 +37,22 @@ export class ExchangeFailure extends Error {
 /** The keep-alive agents of one client; `destroy()` closes their sockets. */
 export class HttpAgents {
   readonly #http = new http.Agent({ keepAlive: true, maxSockets: connectionsPerNodeMax });
-  readonly #https = new https.Agent({ keepAlive: true, maxSockets: connectionsPerNodeMax });
+  readonly #https: https.Agent;
+
+  /** `tls` applies to every `https://` node (the CA to trust, a client certificate). */
+  constructor(tls: ClientTlsOptions = {}) {
+    const { ca, cert, key, rejectUnauthorized } = tls;
+    this.#https = new https.Agent({
+      keepAlive: true,
+      maxSockets: connectionsPerNodeMax,
+      ...(ca === undefined
+        ? {}
+        : { ca: typeof ca === 'string' || Buffer.isBuffer(ca) ? ca : [...ca] }),
+      ...(cert === undefined ? {} : { cert }),
+      ...(key === undefined ? {} : { key }),
+      ...(rejectUnauthorized === undefined ? {} : { rejectUnauthorized }),
+    });
+  }
 
   /** The agent for `url`'s protocol. */
   for(url: URL): http.Agent {

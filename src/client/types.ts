@@ -23,6 +23,21 @@ export interface ClientLogger {
 export type ClientAuth =
   { readonly user: string; readonly password: string } | { readonly token: string };
 
+/**
+ * TLS for `https://` nodes: PEM text or bytes, as `node:tls` takes them. Without `ca` the
+ * system's root CAs are trusted.
+ */
+export interface ClientTlsOptions {
+  /** The CA (or CAs) that signed the nodes' certificates; replaces the system's roots. */
+  readonly ca?: string | Buffer | readonly (string | Buffer)[];
+  /** This client's certificate, for nodes that require one (`--client-tls-ca`). */
+  readonly cert?: string | Buffer;
+  /** The key of `cert`. */
+  readonly key?: string | Buffer;
+  /** Default true: a node whose certificate is not trusted, or names another host, is refused. */
+  readonly rejectUnauthorized?: boolean;
+}
+
 /** Options of `createClient`. */
 export interface ClientOptions {
   /** HTTP base URLs of some of the cluster's nodes; the rest are discovered. */
@@ -50,6 +65,8 @@ export interface ClientOptions {
   /** Calls pending at once, in flight or waiting; past it calls fail with QueueFull (default 1024). */
   readonly pendingCallsMax?: number;
   readonly logger?: ClientLogger;
+  /** TLS settings for the nodes' `https://` URLs (plain `http://` ones ignore it). */
+  readonly tls?: ClientTlsOptions;
 }
 
 /** Options every call takes. */

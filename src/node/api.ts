@@ -124,6 +124,8 @@ export interface NodeHandle {
   leaderRespAddress(): string | null;
   /** A member's RESP endpoint as it advertised it (`host:port`), or null. */
   respAddress(id: NodeId): string | null;
+  /** The leader's RESP TLS endpoint (`host:port`), or null while none is known or it has none. */
+  leaderRespTlsAddress(): string | null;
   /** Leadership transfer to `id` (the leader only); resolves when `id` leads or fails. */
   promote(id: NodeId): Promise<void>;
   /** Adds a member (learner first; `learner: false` promotes it to voter once caught up). */

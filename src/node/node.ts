@@ -69,6 +69,10 @@ export interface NodeConfig {
    */
   readonly advertiseHttpUrl?: string;
   readonly respPort: number | null;
+  /** The RESP TLS port (`--resp-tls-port`), or null or absent for none. */
+  readonly respTlsPort?: number | null;
+  /** The HTTP API serves HTTPS: the URL advertised by default says `https://`. */
+  readonly httpTls?: boolean;
   /** The other members' peer addresses; with `join` false they and this node are the voters. */
   readonly peers: ReadonlyMap<NodeId, PeerAddress>;
   readonly durability: Durability;
@@ -193,6 +197,7 @@ async function openNode(config: NodeConfig, lock: DataDirectoryLock): Promise<Ru
     advertisement: {
       httpUrl: advertisedHttpUrl(config),
       resp: config.respPort === null ? null : `${config.host}:${config.respPort}`,
+      respTls: respTlsAddress(config),
     },
     peers: config.peers,
     tls: config.tls,
@@ -236,7 +241,14 @@ function removedError(id: NodeId, removedAt: number): TandemError {
 
 /** The HTTP URL the node advertises: its own listener unless configured otherwise. */
 function advertisedHttpUrl(config: NodeConfig): string {
-  return config.advertiseHttpUrl ?? `http://${config.host}:${config.httpPort}`;
+  const scheme = config.httpTls === true ? 'https' : 'http';
+  return config.advertiseHttpUrl ?? `${scheme}://${config.host}:${config.httpPort}`;
+}
+
+/** The RESP TLS endpoint the node advertises (`host:port`), or null. */
+function respTlsAddress(config: NodeConfig): string | null {
+  const port = config.respTlsPort ?? null;
+  return port === null ? null : `${config.host}:${port}`;
 }
 
 /** Opens the node's state machine where its configuration says. */
@@ -341,6 +353,8 @@ class TandemNode implements RunningNode {
   #httpUrls = new Map<NodeId, string>();
   /** Each member's RESP endpoint (`host:port`) as it advertised it; absent when it has none. */
   #respAddresses = new Map<NodeId, string>();
+  /** Each member's RESP TLS endpoint as it advertised it; absent when it has none. */
+  #respTlsAddresses = new Map<NodeId, string>();
 
   constructor(
     config: NodeConfig,
@@ -363,6 +377,8 @@ class TandemNode implements RunningNode {
     if (config.respPort !== null) {
       this.#respAddresses.set(config.id, `${config.host}:${config.respPort}`);
     }
+    const ownTls = respTlsAddress(config);
+    if (ownTls !== null) this.#respTlsAddresses.set(config.id, ownTls);
     this.#sender = new SnapshotSender(storage, transport, config.logger);
     this.#receiver = new SnapshotReceiver(config.logger);
   }
@@ -378,6 +394,9 @@ class TandemNode implements RunningNode {
       this.#httpUrls.set(id, advertisement.httpUrl);
       if (advertisement.resp === null) this.#respAddresses.delete(id);
       else this.#respAddresses.set(id, advertisement.resp);
+      const respTls = advertisement.respTls ?? null;
+      if (respTls === null) this.#respTlsAddresses.delete(id);
+      else this.#respTlsAddresses.set(id, respTls);
     });
     this.#ticker = setInterval(() => {
       this.#inbox.tick();
@@ -525,6 +544,11 @@ class TandemNode implements RunningNode {
 
   respAddress(id: NodeId): string | null {
     return this.#respAddresses.get(id) ?? null;
+  }
+
+  leaderRespTlsAddress(): string | null {
+    const leaderId = this.#core.status().leaderId;
+    return leaderId === null ? null : (this.#respTlsAddresses.get(leaderId) ?? null);
   }
 
   promote(id: NodeId): Promise<void> {

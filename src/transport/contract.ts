@@ -14,6 +14,11 @@ export interface Advertisement {
   readonly httpUrl: string;
   /** The node's RESP endpoint, `host:port`, or null when it has none. */
   readonly resp: string | null;
+  /**
+   * The node's RESP TLS endpoint, `host:port`, or null when it has none. Optional on the
+   * wire: a node that does not send it has none.
+   */
+  readonly respTls?: string | null;
 }
 
 /** A logger in pino's shape (pino itself fits). */

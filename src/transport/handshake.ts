@@ -274,7 +274,9 @@ function parseAdvertisement(value: unknown): Advertisement | null {
   const peer = parsePeerAddress(value.peer);
   if (peer === null || !isEndpoint(value.httpUrl)) return null;
   if (value.resp !== null && !isEndpoint(value.resp)) return null;
-  return { peer, httpUrl: value.httpUrl, resp: value.resp };
+  const respTls = value.respTls ?? null;
+  if (respTls !== null && !isEndpoint(respTls)) return null;
+  return { peer, httpUrl: value.httpUrl, resp: value.resp, respTls };
 }
 
 function parsePeerAddress(value: Record<string, unknown>): PeerAddress | null {

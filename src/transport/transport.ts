@@ -292,12 +292,12 @@ export class PeerTransport {
     const bound = this.#server.address();
     assert(bound !== null && typeof bound === 'object', 'a listening server without a port');
     this.#port = bound.port;
-    const { httpUrl, resp, peer } = this.#options.advertisement;
+    const { httpUrl, resp, respTls, peer } = this.#options.advertisement;
     this.#identity = {
       clusterId: this.#options.clusterId,
       nodeId: this.#options.nodeId,
       secret: this.#options.clusterSecret,
-      advertisement: { peer: peer ?? this.address, httpUrl, resp },
+      advertisement: { peer: peer ?? this.address, httpUrl, resp, respTls: respTls ?? null },
     };
   }
 

@@ -5,6 +5,7 @@
  * level, compare-and-set, membership) is covered by the cluster tests against real nodes.
  */
 import assert from 'node:assert/strict';
+import { connect } from 'node:net';
 import { test, type TestContext } from 'node:test';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { buildHttpServer, httpBodyBytesMax } from '../../src/api/http/server.js';
@@ -14,6 +15,7 @@ import type { Command } from '../../src/store/index.js';
 import { AccessControl } from '../../src/access/control.js';
 import { sha256Hex } from '../../src/access/passwords.js';
 import { emptyAccessState } from '../../src/store/access-state.js';
+import { makeCertificates, opensslAvailable } from '../transport/helpers.js';
 
 /** What the fake node was asked, and how it answers. */
 interface FakeNode extends NodeHandle {
@@ -51,6 +53,7 @@ function fakeNode(): FakeNode {
     leaderHttpUrl: () => node.leaderUrl,
     leaderRespAddress: () => null,
     respAddress: () => null,
+    leaderRespTlsAddress: () => null,
     promote: async () => {},
     addMember: async () => {},
     removeMember: async () => {},
@@ -819,3 +822,33 @@ test('with no users every request is the admin default, and credentials are not 
   const stranger = await app.inject({ method: 'GET', url: '/v1/cluster', headers: as('eve') });
   assert.equal(stranger.statusCode, 401);
 });
+test(
+  'close() cuts a connection that never sent a request, after the drain time, on HTTP and HTTPS',
+  { timeout: 10_000 },
+  async (t) => {
+    // Goal: a silent client (or one that never finishes its TLS handshake) cannot hold the
+    // server's close, and so the node's shutdown, open forever.
+    const pem = opensslAvailable() ? makeCertificates('drain-ca', ['n1']).get('n1') : undefined;
+    for (const tls of pem === undefined ? [undefined] : [undefined, pem]) {
+      const app = buildHttpServer(fakeNode(), {
+        logger: false,
+        closeDrainMs: 200,
+        tls: tls === undefined ? undefined : { cert: tls.cert, key: tls.key },
+      });
+      await app.listen({ host: '127.0.0.1', port: 0 });
+      const address = app.server.address();
+      assert.ok(typeof address === 'object' && address !== null);
+      const silent = connect({ host: '127.0.0.1', port: address.port });
+      silent.on('error', () => {});
+      t.after(() => silent.destroy());
+      await new Promise((resolve) => silent.once('connect', resolve));
+      const started = Date.now();
+      await app.close();
+      const tookMs = Date.now() - started;
+      assert.ok(
+        tookMs >= 150 && tookMs < 2_000,
+        `close() took ${tookMs} ms (tls ${tls !== undefined})`,
+      );
+    }
+  },
+);

@@ -1,4 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import https from 'node:https';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -61,6 +62,15 @@ export interface ClusterOptions {
   readonly extraArgs?: (id: string) => string[];
   /** Headers of the cluster's own status requests (credentials, when users are configured). */
   readonly statusHeaders?: Record<string, string>;
+  /**
+   * The CA (PEM) of the nodes' client-port certificates, when they serve HTTPS: `url()`
+   * says https and the cluster's own requests trust it (and present `clientCert`).
+   */
+  readonly clientCa?: string;
+  /** A client certificate and key for the cluster's own requests (mutual TLS). */
+  readonly clientCert?: { readonly cert: string; readonly key: string };
+  /** Give each node's RESP port as `--resp-tls-port` (TLS only) instead of `--resp-port`. */
+  readonly respTls?: boolean;
 }
 
 /** A cluster of real `tandem start` processes on loopback, in a temporary directory. */
@@ -104,7 +114,20 @@ export class TestCluster {
   }
 
   url(id: string): string {
-    return `http://127.0.0.1:${this.node(id).httpPort}`;
+    const scheme = this.#options.clientCa === undefined ? 'http' : 'https';
+    return `${scheme}://127.0.0.1:${this.node(id).httpPort}`;
+  }
+
+  /** `call`, trusting the cluster's client CA when it has one. */
+  call(
+    method: string,
+    url: string,
+    body?: unknown,
+    headers: Record<string, string> = {},
+  ): Promise<{ status: number; body: Record<string, unknown> }> {
+    const ca = this.#options.clientCa;
+    if (ca === undefined) return call(method, url, body, headers);
+    return tlsCall(method, url, { ca, ...this.#options.clientCert }, body, headers);
   }
 
   /** Starts a node process; `peers` defaults to every other node of the cluster. */
@@ -127,7 +150,7 @@ export class TestCluster {
       String(node.peerPort),
       '--http-port',
       String(node.httpPort),
-      '--resp-port',
+      this.#options.respTls === true ? '--resp-tls-port' : '--resp-port',
       String(node.respPort),
       '--host',
       '127.0.0.1',
@@ -160,8 +183,8 @@ export class TestCluster {
   async up(id: string, timeoutMs = 15_000): Promise<void> {
     const deadline = Date.now() + timeoutMs;
     for (;;) {
-      const ok = await fetch(`${this.url(id)}/healthz`, { signal: AbortSignal.timeout(1000) })
-        .then((response) => response.ok)
+      const ok = await this.call('GET', `${this.url(id)}/healthz`)
+        .then((answer) => answer.status === 200)
         .catch(() => false);
       if (ok) return;
       if (Date.now() > deadline) throw new Error(`${id} did not come up\n${this.logs()}`);
@@ -227,11 +250,13 @@ export class TestCluster {
   }
 
   async status(id: string): Promise<ClusterView> {
-    const response = await fetch(`${this.url(id)}/v1/cluster`, {
-      headers: this.#options.statusHeaders ?? {},
-      signal: AbortSignal.timeout(2000),
-    });
-    return (await response.json()) as ClusterView;
+    const answer = await this.call(
+      'GET',
+      `${this.url(id)}/v1/cluster`,
+      undefined,
+      this.#options.statusHeaders,
+    );
+    return answer.body as unknown as ClusterView;
   }
 
   /** The last lines every node printed, for failure messages. */
@@ -276,6 +301,54 @@ export async function call(
     parsed = { text };
   }
   return { status: response.status, body: parsed, headers: response.headers };
+}
+
+/** TLS settings of `tlsCall`: PEM text, as node:https takes it. */
+export interface TlsCallOptions {
+  readonly ca?: string;
+  readonly cert?: string;
+  readonly key?: string;
+}
+
+/**
+ * An HTTPS call with its own CA (and client certificate), which `fetch` cannot take:
+ * status, headers and parsed JSON body. Rejects with the socket error (a failed handshake).
+ */
+export function tlsCall(
+  method: string,
+  url: string,
+  tls: TlsCallOptions,
+  body?: unknown,
+  headers: Record<string, string> = {},
+): Promise<{ status: number; body: Record<string, unknown>; headers: Record<string, unknown> }> {
+  const text = body === undefined ? undefined : JSON.stringify(body);
+  return new Promise((resolve, reject) => {
+    const request = https.request(url, {
+      method,
+      ...tls,
+      agent: false,
+      headers: text === undefined ? headers : { 'content-type': 'application/json', ...headers },
+      timeout: 15_000,
+    });
+    request.once('timeout', () => request.destroy(new Error(`no answer from ${url}`)));
+    request.once('error', reject);
+    request.once('response', (response) => {
+      const chunks: Buffer[] = [];
+      response.on('data', (chunk: Buffer) => chunks.push(chunk));
+      response.once('error', reject);
+      response.once('end', () => {
+        const answer = Buffer.concat(chunks).toString('utf8');
+        let parsed: Record<string, unknown>;
+        try {
+          parsed = answer === '' ? {} : (JSON.parse(answer) as Record<string, unknown>);
+        } catch {
+          parsed = { text: answer };
+        }
+        resolve({ status: response.statusCode ?? 0, body: parsed, headers: response.headers });
+      });
+    });
+    request.end(text);
+  });
 }
 
 export function sleep(ms: number): Promise<void> {

@@ -10,6 +10,7 @@ import { test } from 'node:test';
 import { startRespServer } from '../../src/api/resp/server.js';
 import { startNode } from '../../src/node/node.js';
 import type { Logger } from '../../src/transport/contract.js';
+import { makeCertificates, opensslAvailable, type Credentials } from '../transport/helpers.js';
 
 const quiet: Logger = { info() {}, warn() {}, error() {}, debug() {} };
 
@@ -20,8 +21,8 @@ function open(port: number, allowHalfOpen = false): Promise<Socket> {
   });
 }
 
-test('a client past maxclients gets the error and a closed connection', async (t) => {
-  // Goal: the refused connection does not stay half open while the client keeps sending.
+/** A one-node node in a temporary directory, closed with the test. */
+async function oneNode(t: import('node:test').TestContext) {
   const dir = mkdtempSync(join(tmpdir(), 'tandem-close-'));
   t.after(() => rmSync(dir, { recursive: true, force: true }));
   const node = await startNode({
@@ -39,6 +40,12 @@ test('a client past maxclients gets the error and a closed connection', async (t
     logger: quiet,
   });
   t.after(() => node.close());
+  return node;
+}
+
+test('a client past maxclients gets the error and a closed connection', async (t) => {
+  // Goal: the refused connection does not stay half open while the client keeps sending.
+  const node = await oneNode(t);
   const server = await startRespServer(node, {
     host: '127.0.0.1',
     port: 0,
@@ -46,6 +53,7 @@ test('a client past maxclients gets the error and a closed connection', async (t
     maxClients: 1,
   });
   t.after(() => server.close());
+  assert.ok(server.port !== null);
   const first = await open(server.port);
   t.after(() => first.destroy());
   const refused = await open(server.port, true);
@@ -72,3 +80,29 @@ test('a client past maxclients gets the error and a closed connection', async (t
   const pong = await new Promise<string>((resolve) => first.once('data', (c) => resolve(`${c}`)));
   assert.equal(pong, '+PONG\r\n');
 });
+
+test(
+  'close() ends connections of the TLS port still in their handshake, at once',
+  { timeout: 10_000 },
+  async (t) => {
+    // Goal: a client that opened the TLS port and never spoke TLS neither holds the port open
+    // past close() (Node would wait out its two-minute handshake timeout) nor stalls a shutdown.
+    if (!opensslAvailable()) return void t.skip('openssl not in PATH');
+    const pem = makeCertificates('close-ca', ['n1']).get('n1') as Credentials;
+    const node = await oneNode(t);
+    const server = await startRespServer(node, {
+      host: '127.0.0.1',
+      port: null,
+      tlsPort: 0,
+      tls: { cert: pem.cert, key: pem.key },
+      logger: quiet,
+    });
+    const silent = await open(server.tlsPort as number);
+    const closed = new Promise<void>((resolve) => silent.once('close', () => resolve()));
+    silent.on('error', () => {});
+    const started = Date.now();
+    await server.close();
+    await closed;
+    assert.ok(Date.now() - started < 2_000, `close() took ${Date.now() - started} ms`);
+  },
+);

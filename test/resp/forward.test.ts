@@ -28,7 +28,12 @@ test('a write whose connection to the leader was refused answers TRYAGAIN', asyn
   const forwarder = new Forwarder(undefined, quiet);
   try {
     const text = await replyText(
-      forwarder.send(`127.0.0.1:${port}`, 0, ['TANDEM.FORWARD', 'SET', 'k', 'v']),
+      forwarder.send({ address: `127.0.0.1:${port}`, tls: false }, 0, [
+        'TANDEM.FORWARD',
+        'SET',
+        'k',
+        'v',
+      ]),
     );
     assert.match(text, /^TRYAGAIN /);
     assert.match(text, /not sent/);
@@ -47,7 +52,12 @@ test('a write on a connection the leader drops unanswered may or may not be appl
   const forwarder = new Forwarder(undefined, quiet);
   try {
     const text = await replyText(
-      forwarder.send(`127.0.0.1:${address.port}`, 0, ['TANDEM.FORWARD', 'SET', 'k', 'v']),
+      forwarder.send({ address: `127.0.0.1:${address.port}`, tls: false }, 0, [
+        'TANDEM.FORWARD',
+        'SET',
+        'k',
+        'v',
+      ]),
     );
     assert.match(text, /^TANDEM_LEADERSHIP_LOST .*may or may not have been applied/);
   } finally {

@@ -9,6 +9,7 @@ import { encodeFrame, FrameParser, frameHeaderBytes } from '../../src/transport/
 import {
   AcceptorHandshake,
   DialerHandshake,
+  parseHandshakeMessage,
   type HandshakeIdentity,
   type HandshakeMessage,
   type HandshakeStep,
@@ -435,6 +436,7 @@ describe('peer transport', () => {
         peer: joiner.transport.address,
         httpUrl: 'http://127.0.0.1/joiner',
         resp: '127.0.0.1:636',
+        respTls: null,
       },
     ]);
     assert.equal(a.transport.send('joiner', { welcome: true }), true);
@@ -526,3 +528,27 @@ describe(
     });
   },
 );
+
+test('an advertisement without respTls (an older node) parses as none; a bad one is refused', () => {
+  // Goal: the RESP TLS endpoint is optional on the wire, and checked like every other field.
+  const proof = new Uint8Array(32);
+  const advertisement = {
+    peer: { host: '127.0.0.1', port: 7001 },
+    httpUrl: 'http://a',
+    resp: null,
+  };
+  const parsed = parseHandshakeMessage({ type: 'proof', proof, advertisement });
+  assert.ok(typeof parsed === 'object' && parsed.type === 'proof');
+  assert.equal(parsed.advertisement.respTls, null);
+  const withTls = parseHandshakeMessage({
+    type: 'welcome',
+    advertisement: { ...advertisement, respTls: '127.0.0.1:6390' },
+  });
+  assert.ok(typeof withTls === 'object' && withTls.type === 'welcome');
+  assert.equal(withTls.advertisement.respTls, '127.0.0.1:6390');
+  const bad = parseHandshakeMessage({
+    type: 'welcome',
+    advertisement: { ...advertisement, respTls: 6390 },
+  });
+  assert.equal(bad, 'welcome with a bad advertisement');
+});

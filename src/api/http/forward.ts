@@ -10,6 +10,9 @@
  * forwarding again. Two nodes that each believe the other leads (a stale view during an
  * election) would otherwise bounce a request between them until a timeout.
  */
+import http, { type IncomingHttpHeaders } from 'node:http';
+import https from 'node:https';
+import type { ConnectionOptions } from 'node:tls';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { TandemError } from '../../core/errors.js';
 import type { NodeHandle } from '../../node/api.js';
@@ -25,6 +28,53 @@ export const leaderHeader = 'x-tandem-leader';
  * what happened) normally arrives before this one (which cannot).
  */
 export const forwardTimeoutMs = 15_000;
+
+/** Sockets kept open to the leader per protocol; forwarded requests beyond wait for one. */
+export const forwardSocketsMax = 64;
+/**
+ * How long a kept-alive socket to the leader may sit unused before it is closed: well under
+ * the leader's own keep-alive timeout (fastify's 72 s), so that this side never reuses a
+ * socket the leader is closing, which would fail a request the leader never saw.
+ */
+export const forwardIdleSocketMs = 30_000;
+/** The largest answer of the leader relayed; its own limits keep real answers far below. */
+export const forwardAnswerBytesMax = 256 * 1024 * 1024;
+
+const agentOptions = {
+  keepAlive: true,
+  maxSockets: forwardSocketsMax,
+  timeout: forwardIdleSocketMs,
+} as const;
+
+/**
+ * The keep-alive agents a node forwards with: plain HTTP, and HTTPS trusting `tls` (see
+ * `forwardingTlsOptions`: node:https, since the global fetch cannot be given a CA).
+ */
+export class LeaderAgents {
+  readonly #http = new http.Agent(agentOptions);
+  readonly #https: https.Agent;
+
+  constructor(tls: ConnectionOptions) {
+    this.#https = new https.Agent({ ...tls, ...agentOptions });
+  }
+
+  /** The agent for a URL of `protocol` (`http:` or `https:`). */
+  for(protocol: string): http.Agent {
+    return protocol === 'https:' ? this.#https : this.#http;
+  }
+
+  destroy(): void {
+    this.#http.destroy();
+    this.#https.destroy();
+  }
+}
+
+/** The leader's answer to a forwarded request. */
+interface LeaderAnswer {
+  readonly status: number;
+  readonly headers: IncomingHttpHeaders;
+  readonly body: Buffer;
+}
 
 /**
  * Request headers that carry meaning for the leader; the rest are hop-by-hop or noise. The
@@ -58,6 +108,14 @@ const notSentCodes: ReadonlySet<string> = new Set([
   'EAI_AGAIN',
 ]);
 
+/**
+ * Whether a socket error code is a failed TLS handshake (an untrusted or misnamed
+ * certificate, or the leader refusing this node's): the request itself was never served.
+ */
+export function isTlsFailure(code: string): boolean {
+  return /^(ERR_TLS_|ERR_SSL_|UNABLE_TO_|DEPTH_ZERO_|SELF_SIGNED_|CERT_)/.test(code);
+}
+
 /** The read routes, whose TANDEM_NOT_CAUGHT_UP (a `bounded` read too far behind) the leader can serve. */
 const readRoutes: ReadonlySet<string> = new Set(['GET /v1/kv/:key', 'POST /v1/query']);
 
@@ -81,6 +139,7 @@ export function isForwardable(error: TandemError, request: FastifyRequest): bool
  */
 export async function forwardToLeader(
   node: NodeHandle,
+  agents: LeaderAgents,
   request: FastifyRequest,
   reply: FastifyReply,
   refusal: TandemError,
@@ -95,27 +154,29 @@ export async function forwardToLeader(
   if (leaderUrl === status.httpUrl) throw refusal;
   // The URL as the client sent it: the router's view of a key route is rewritten.
   const target = leaderUrl.replace(/\/+$/, '') + request.originalUrl;
-  let answer: { status: number; headers: Headers; body: Buffer };
+  let answer: LeaderAnswer;
   try {
-    answer = await send(request, target);
+    answer = await send(agents, request, target);
   } catch (error) {
     throw forwardFailure(error, leaderId ?? 'the leader', target);
   }
   request.log.debug({ leaderId, target, status: answer.status }, 'forwarded to the leader');
   reply.code(answer.status);
   for (const name of relayedResponseHeaders) {
-    const value = answer.headers.get(name);
-    if (value !== null) reply.header(name, value);
+    const value = answer.headers[name];
+    if (value !== undefined) reply.header(name, value);
   }
   if (leaderId !== undefined) reply.header(leaderHeader, leaderId);
   return reply.send(answer.body);
 }
 
-async function send(
+/** Sends the forwarded request; rejects with the socket error, or a TimeoutError. */
+function send(
+  agents: LeaderAgents,
   request: FastifyRequest,
   target: string,
-): Promise<{ status: number; headers: Headers; body: Buffer }> {
-  const headers: Record<string, string> = { [forwardedHeader]: '1' };
+): Promise<LeaderAnswer> {
+  const headers: Record<string, string | number> = { [forwardedHeader]: '1' };
   for (const name of forwardedRequestHeaders) {
     const value = request.headers[name];
     if (typeof value === 'string') headers[name] = value;
@@ -128,25 +189,63 @@ async function send(
       ? undefined
       : Buffer.isBuffer(request.body)
         ? request.body
-        : writeExactJson(request.body);
-  const response = await fetch(target, {
-    method: request.method,
-    headers,
-    body,
-    redirect: 'manual',
-    signal: AbortSignal.timeout(forwardTimeoutMs),
+        : Buffer.from(writeExactJson(request.body));
+  if (body !== undefined) headers['content-length'] = body.length;
+  const url = new URL(target);
+  const open = url.protocol === 'https:' ? https.request : http.request;
+  return new Promise((resolve, reject) => {
+    const outgoing = open(url, {
+      method: request.method,
+      headers,
+      agent: agents.for(url.protocol),
+    });
+    // The whole exchange, answer included, within forwardTimeoutMs (not an idle timeout).
+    const timer = setTimeout(() => {
+      const timeout = new Error(`no answer within ${forwardTimeoutMs} ms`);
+      timeout.name = 'TimeoutError';
+      outgoing.destroy(timeout);
+    }, forwardTimeoutMs);
+    const fail = (error: unknown) => {
+      clearTimeout(timer);
+      reject(error);
+    };
+    outgoing.once('error', fail);
+    outgoing.once('response', (incoming) => {
+      const chunks: Buffer[] = [];
+      let bytes = 0;
+      incoming.on('data', (chunk: Buffer) => {
+        bytes += chunk.length;
+        if (bytes > forwardAnswerBytesMax) {
+          outgoing.destroy(new Error(`answer larger than ${forwardAnswerBytesMax} bytes`));
+        } else chunks.push(chunk);
+      });
+      incoming.once('error', fail);
+      incoming.once('close', () => fail(new Error('the leader closed before its answer ended')));
+      incoming.once('end', () => {
+        clearTimeout(timer);
+        resolve({
+          status: incoming.statusCode ?? 502,
+          headers: incoming.headers,
+          body: Buffer.concat(chunks),
+        });
+      });
+    });
+    outgoing.end(body);
   });
-  // The leader's answers are bounded by its own limits (row counts, value sizes).
-  return {
-    status: response.status,
-    headers: response.headers,
-    body: Buffer.from(await response.arrayBuffer()),
-  };
 }
 
 function forwardFailure(error: unknown, leaderId: string, target: string): TandemError {
-  const cause = (error as { cause?: { code?: unknown } }).cause;
-  const code = typeof cause?.code === 'string' ? cause.code : undefined;
+  const found = (error as { code?: unknown }).code;
+  const code = typeof found === 'string' ? found : undefined;
+  if (code !== undefined && isTlsFailure(code)) {
+    return new TandemError(
+      'TANDEM_NO_LEADER',
+      `TLS with the leader ${leaderId} at ${target} failed (${code}): its certificate must be ` +
+        'signed by a CA this node trusts (--client-tls-ca, or the chain in --client-tls-cert) ' +
+        'and name its host; the request was not sent',
+      { cause: error },
+    );
+  }
   if (code !== undefined && notSentCodes.has(code)) {
     return new TandemError(
       'TANDEM_NO_LEADER',

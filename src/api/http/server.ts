@@ -10,6 +10,7 @@
  * Every route declares the role it needs, and every request is authenticated and checked
  * before its handler runs (auth.ts).
  */
+import type { Socket } from 'node:net';
 import swagger from '@fastify/swagger';
 import Fastify, {
   LogController,
@@ -26,10 +27,18 @@ import type { AccessControl } from '../../access/control.js';
 import type { NodeHandle } from '../../node/api.js';
 import { accessOf, authenticateRequests, requireDeclaredRoles, type RouteRole } from './auth.js';
 import { registerAuthRoutes } from './auth-routes.js';
+import {
+  protectedModeCode,
+  protectedModeHttpStatus,
+  protectedModeMessage,
+  protectedModeRefuses,
+  type ProtectedModeOptions,
+} from '../protected-mode.js';
+import { forwardingTlsOptions, serverTlsOptions, type ClientTls } from '../tls.js';
 import { registerClusterRoutes } from './cluster-routes.js';
 import { refuseUnhonouredConditions } from './conditions.js';
 import { sendError, toTandemError } from './errors.js';
-import { forwardToLeader, isForwardable } from './forward.js';
+import { forwardToLeader, isForwardable, LeaderAgents } from './forward.js';
 import { HttpMetrics } from './http-metrics.js';
 import { registerKvRoutes } from './kv-routes.js';
 import { escapeKeyPath } from './requests.js';
@@ -48,8 +57,16 @@ export const httpBodyBytesMax = 1024 * 1024;
  */
 export const pathParamCharsMax = 16 * 1024;
 
+/**
+ * How long requests in flight when the server closes may take to finish; then every
+ * connection still open is cut. Without it one client that connected and never sent a
+ * request (or never finished its TLS handshake) holds the close, and the node's shutdown,
+ * forever: Node closes only idle connections that have carried a request.
+ */
+export const closeDrainMsMax = 5_000;
+
 /** Options of `buildHttpServer`. */
-export interface HttpServerOptions {
+export interface HttpServerOptions extends ProtectedModeOptions {
   /** A pino logger (or any fastify logger), or a boolean to have fastify make or skip one. */
   readonly logger: FastifyBaseLogger | boolean;
   /** Bodies over this many bytes are refused with 413; default `httpBodyBytesMax`. */
@@ -61,6 +78,14 @@ export interface HttpServerOptions {
   readonly access?: AccessControl;
   /** `GET /metrics` needs the read role (`--metrics-auth`); default: open, as the probes. */
   readonly metricsAuth?: boolean;
+  /**
+   * Serve HTTPS with this certificate and key (and, with `ca`, require client
+   * certificates). Forwarding to a leader's https:// URL trusts what `forwardingTlsOptions`
+   * says, with or without it.
+   */
+  readonly tls?: ClientTls;
+  /** Default `closeDrainMsMax`. */
+  readonly closeDrainMs?: number;
 }
 
 /**
@@ -71,6 +96,7 @@ export function buildHttpServer(node: NodeHandle, options: HttpServerOptions): F
   const bodyLimit = options.bodyLimitBytes ?? httpBodyBytesMax;
   assert(Number.isSafeInteger(bodyLimit) && bodyLimit > 0, `bad body limit ${bodyLimit}`);
   const app = Fastify({
+    ...(options.tls === undefined ? {} : { https: serverTlsOptions(options.tls) }),
     ...(typeof options.logger === 'boolean'
       ? { logger: options.logger }
       : { loggerInstance: options.logger }),
@@ -88,6 +114,18 @@ export function buildHttpServer(node: NodeHandle, options: HttpServerOptions): F
     schemaErrorFormatter: formatSchemaErrors,
   }) as unknown as FastifyInstance;
   const access = accessOf(() => node.accessState(), options.access);
+  // First of all hooks: a refused client learns nothing but how to be let in.
+  app.addHook('onRequest', async (request, reply) => {
+    if (!protectedModeRefuses(options, () => access.configured(), request.socket.remoteAddress))
+      return;
+    return reply
+      .code(protectedModeHttpStatus)
+      .type('application/json; charset=utf-8')
+      .send({ code: protectedModeCode, message: protectedModeMessage });
+  });
+  const agents = new LeaderAgents(forwardingTlsOptions(options.tls));
+  app.addHook('onClose', async () => agents.destroy());
+  cutConnectionsAfterDrain(app, options.closeDrainMs ?? closeDrainMsMax);
   // First, so that no route (swagger's included) is added without a declared role.
   requireDeclaredRoles(app);
   authenticateRequests(app, access);
@@ -103,7 +141,9 @@ export function buildHttpServer(node: NodeHandle, options: HttpServerOptions): F
   );
   // Before any handler, so that an unhonoured precondition is never ignored, nor forwarded.
   app.addHook('preValidation', async (request) => refuseUnhonouredConditions(request));
-  app.setErrorHandler(async (error, request, reply) => handleError(node, error, request, reply));
+  app.setErrorHandler(async (error, request, reply) =>
+    handleError(node, agents, error, request, reply),
+  );
   app.setNotFoundHandler(async (request, reply) => {
     const path = request.originalUrl.split('?', 1)[0];
     return sendError(
@@ -141,9 +181,31 @@ export function buildHttpServer(node: NodeHandle, options: HttpServerOptions): F
   return app;
 }
 
+/**
+ * Tracks every connection (TLS ones before and after their handshake) and, once the server
+ * is closing, cuts those still open after `drainMs`.
+ */
+function cutConnectionsAfterDrain(app: FastifyInstance, drainMs: number): void {
+  const connections = new Set<Socket>();
+  const track = (socket: Socket) => {
+    connections.add(socket);
+    socket.once('close', () => connections.delete(socket));
+  };
+  app.server.on('connection', track);
+  app.server.on('secureConnection', track);
+  app.addHook('preClose', async () => {
+    const timer = setTimeout(() => {
+      for (const socket of connections) socket.destroy();
+    }, drainMs);
+    timer.unref();
+    app.server.once('close', () => clearTimeout(timer));
+  });
+}
+
 /** Answers an error, forwarding what only the leader can answer. */
 async function handleError(
   node: NodeHandle,
+  agents: LeaderAgents,
   thrown: unknown,
   request: FastifyRequest,
   reply: FastifyReply,
@@ -151,7 +213,7 @@ async function handleError(
   let error = toTandemError(thrown);
   if (isForwardable(error, request)) {
     try {
-      return await forwardToLeader(node, request, reply, error);
+      return await forwardToLeader(node, agents, request, reply, error);
     } catch (forwardError) {
       error = toTandemError(forwardError);
     }

@@ -10,7 +10,13 @@ import type { Consistency, NodeStatus } from '../../node/api.js';
 import { Glob } from '../../store/glob.js';
 import { integerArg, notAnInteger, syntaxError, type Args, type Handler } from './keys.js';
 import { error, map, ok, simple, type Reply } from './reply.js';
-import { readFor, unwrapForwarded, type ServerContext, type Session } from './session.js';
+import {
+  leaderEndpoint,
+  readFor,
+  unwrapForwarded,
+  type ServerContext,
+  type Session,
+} from './session.js';
 
 /** The Redis version Tandem reports: the command set and replies follow Redis 7. */
 export const redisVersionReported = '7.2.0';
@@ -371,7 +377,7 @@ const wait: Handler = async (context, session, args) => {
   if (context.node.status().role === 'leader') {
     return waitReplicas(context, session, session.lastWriteIndex, count, timeoutMs);
   }
-  const leader = context.node.leaderRespAddress();
+  const leader = leaderEndpoint(context.node);
   if (leader === null) throw new TandemError('TANDEM_NO_LEADER', 'no leader to WAIT on');
   const request = ['TANDEM.WAIT', String(session.lastWriteIndex), String(count), String(timeoutMs)];
   return context.forwarder.send(leader, session.id, request);
@@ -426,7 +432,7 @@ const tandem: Record<string, Handler> = {
       return ok;
     } catch (thrown) {
       const notLeader = thrown instanceof TandemError && thrown.code === 'TANDEM_NOT_LEADER';
-      const leader = context.node.leaderRespAddress();
+      const leader = leaderEndpoint(context.node);
       if (!notLeader || session.forwarded || leader === null) throw thrown;
       return unwrapForwarded(
         session,

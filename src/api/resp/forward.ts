@@ -7,8 +7,12 @@
  *
  * One client connection always uses the same pooled connection, so its forwarded writes
  * reach the leader, and enter the log, in the order the client sent them.
+ *
+ * A leader with a plain RESP port is forwarded to there; one with only a TLS port is
+ * forwarded to over TLS, trusting what `forwardingTlsOptions` (../tls.ts) says.
  */
 import { connect, type Socket } from 'node:net';
+import { connect as connectTls, type ConnectionOptions } from 'node:tls';
 import { TandemError } from '../../core/errors.js';
 import type { Logger } from '../../transport/contract.js';
 import { parseHostPort } from '../http/address.js';
@@ -21,6 +25,12 @@ export const forwardPoolSize = 4;
 export const forwardInFlightMax = 10_000;
 /** How long a connection to the leader may take to open. */
 export const forwardConnectTimeoutMs = 2_000;
+
+/** Where the leader's RESP port is: `host:port`, and whether it speaks TLS. */
+export interface LeaderEndpoint {
+  readonly address: string;
+  readonly tls: boolean;
+}
 
 interface Waiter {
   readonly resolve: (reply: Reply) => void;
@@ -46,22 +56,36 @@ class LeaderLink {
   /** Set once the connection is open: before it, requests are only queued here, never sent. */
   #connected = false;
 
-  constructor(address: string, password: string | undefined, logger: Logger) {
+  constructor(
+    leader: LeaderEndpoint,
+    password: string | undefined,
+    tls: ConnectionOptions,
+    logger: Logger,
+  ) {
+    const address = leader.address;
     this.address = address;
     const hostPort = parseHostPort(address);
     if (hostPort === null)
       throw new TandemError('TANDEM_NO_LEADER', `bad leader address ${address}`);
-    this.#socket = connect({ host: hostPort.host, port: hostPort.port });
+    const target = { host: hostPort.host, port: hostPort.port };
+    this.#socket = leader.tls ? connectTls({ ...tls, ...target }) : connect(target);
     this.#socket.setNoDelay(true);
     this.#socket.setTimeout(forwardConnectTimeoutMs, () => this.#fail('connect timed out'));
-    this.#socket.once('connect', () => {
+    this.#socket.once(leader.tls ? 'secureConnect' : 'connect', () => {
       this.#connected = true;
       this.#socket.setTimeout(0);
     });
     this.#socket.on('data', (chunk) => this.#onData(chunk));
     this.#socket.on('error', (error) => {
       logger.debug({ err: error, leader: address }, 'forwarding connection failed');
-      this.#fail(error.message);
+      const code = (error as NodeJS.ErrnoException).code;
+      this.#fail(
+        leader.tls && !this.#connected
+          ? `TLS with the leader at ${address} failed (${code ?? error.message}): its certificate ` +
+              'must be signed by a CA this node trusts (--client-tls-ca, or the chain in ' +
+              '--client-tls-cert) and name its host'
+          : error.message,
+      );
     });
     this.#socket.on('close', () => this.#fail('closed'));
     if (password !== undefined) {
@@ -130,19 +154,23 @@ function notSent(why: string): TandemError {
 export class Forwarder {
   readonly #password: string | undefined;
   readonly #logger: Logger;
+  readonly #tls: ConnectionOptions;
   #links: (LeaderLink | null)[] = [];
+  /** The endpoint the links lead to, as `tls://host:port` or `host:port`. */
   #address: string | null = null;
 
-  constructor(password: string | undefined, logger: Logger) {
+  constructor(password: string | undefined, logger: Logger, tls: ConnectionOptions = {}) {
     this.#password = password;
     this.#logger = logger;
+    this.#tls = tls;
   }
 
   /**
-   * Sends `args` to the leader at `address` on pooled connection `slot mod poolSize` and
+   * Sends `args` to the leader at `leader` on pooled connection `slot mod poolSize` and
    * resolves with its reply (an error reply included).
    */
-  send(address: string, slot: number, args: readonly (string | Buffer)[]): Promise<Reply> {
+  send(leader: LeaderEndpoint, slot: number, args: readonly (string | Buffer)[]): Promise<Reply> {
+    const address = leader.tls ? `tls://${leader.address}` : leader.address;
     if (address !== this.#address) {
       // A new leader: the old links are of no use any more.
       for (const link of this.#links) link?.close();
@@ -153,7 +181,7 @@ export class Forwarder {
     let link = this.#links[index];
     if (link === null || !link.usable) {
       try {
-        link = new LeaderLink(address, this.#password, this.#logger);
+        link = new LeaderLink(leader, this.#password, this.#tls, this.#logger);
       } catch (error) {
         return Promise.reject(error);
       }

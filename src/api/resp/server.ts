@@ -5,10 +5,22 @@
  * they share the leader's group commit); a read waits for the connection's earlier writes
  * (read-your-writes). A protocol error answers `-ERR Protocol error: ...` and closes that
  * connection (whole, not half) only.
+ *
+ * It listens on a plain port, a TLS port (as Redis's `tls-port`), or both; the two serve
+ * the same sessions, limits and commands. A client that protected mode refuses is answered
+ * `-DENIED ...` on either and closed before anything it sent is read.
  */
 import { createServer, type Server, type Socket } from 'node:net';
 import type { AccessControl } from '../../access/control.js';
+import { createServer as createTlsServer } from 'node:tls';
+import { assert } from '../../core/assert.js';
 import type { NodeHandle } from '../../node/api.js';
+import {
+  protectedModeMessage,
+  protectedModeRefuses,
+  type ProtectedModeOptions,
+} from '../protected-mode.js';
+import { forwardingTlsOptions, serverTlsOptions, type ClientTls } from '../tls.js';
 import type { Logger } from '../../transport/contract.js';
 import { adminCommands, commandCommand, wrongArity } from './admin.js';
 import { Forwarder } from './forward.js';
@@ -41,11 +53,22 @@ export const pendingCommandsMax = 16_384;
  */
 export const pendingWritesMax = 1_024;
 
+/**
+ * How long a TLS handshake the client has begun may take (Node's default is two minutes).
+ * A client that connects and never begins one is like a silent plain client: it stays
+ * until it goes or the server closes, which ends it with the rest.
+ */
+export const tlsHandshakeMsMax = 10_000;
+
 /** Options of `startRespServer`. */
-export interface RespServerOptions {
+export interface RespServerOptions extends ProtectedModeOptions {
   readonly host: string;
-  /** 0 picks a free port (see `RespServer.port`). */
-  readonly port: number;
+  /** The plain port, or null for none; 0 picks a free port (see `RespServer.port`). */
+  readonly port: number | null;
+  /** The TLS port (needs `tls`), or null or absent for none; 0 picks a free port. */
+  readonly tlsPort?: number | null;
+  /** The certificate, key and optional client CA of the TLS port (see ../tls.ts). */
+  readonly tls?: ClientTls;
   readonly logger: Logger;
   /** When set, clients must AUTH (or HELLO ... AUTH) with it first. */
   readonly password?: string;
@@ -60,7 +83,10 @@ export interface RespServerOptions {
 
 /** A running RESP server. */
 export interface RespServer {
-  readonly port: number;
+  /** The plain port bound, or null when it has none. */
+  readonly port: number | null;
+  /** The TLS port bound, or null when it has none. */
+  readonly tlsPort: number | null;
   /** Stops listening, closes every connection and the forwarding pool. */
   close(): Promise<void>;
 }
@@ -101,28 +127,44 @@ function unknownCommand(args: readonly string[]): Reply {
   );
 }
 
-/** Starts a RESP server for `node`. */
+/** Starts a RESP server for `node`, on its plain port, its TLS port, or both. */
 export async function startRespServer(
   node: NodeHandle,
   options: RespServerOptions,
 ): Promise<RespServer> {
+  const tlsPort = options.tlsPort ?? null;
+  assert(options.port !== null || tlsPort !== null, 'a RESP server needs a plain or a TLS port');
+  assert(tlsPort === null || options.tls !== undefined, 'a RESP TLS port needs a certificate');
   const sessions = new Map<number, Session>();
   const context: ServerContext = {
     node,
     logger: options.logger,
     password: options.password,
     followerWrites: options.followerWrites ?? 'forward',
-    forwarder: new Forwarder(options.password, options.logger),
+    forwarder: new Forwarder(options.password, options.logger, forwardingTlsOptions(options.tls)),
     sessions,
     startedAtMs: Date.now(),
     maxClients: options.maxClients ?? maxClientsDefault,
-    port: options.port,
+    port: options.port ?? tlsPort ?? 0,
     stats: { commandsProcessed: 0, connectionsReceived: 0, rejected: 0 },
   };
   const sockets = new Set<Socket>();
   let nextId = 1;
-  const server = createServer((socket) => {
+  const password = options.password;
+  const accept = (socket: Socket) => {
     context.stats.connectionsReceived++;
+    if (
+      protectedModeRefuses(
+        options,
+        () => options.access?.configured() ?? password !== undefined,
+        socket.remoteAddress,
+      )
+    ) {
+      context.stats.rejected++;
+      socket.write(`-DENIED ${protectedModeMessage}\r\n`);
+      closeAfterReply(socket);
+      return;
+    }
     if (sessions.size >= context.maxClients) {
       context.stats.rejected++;
       socket.write('-ERR max number of clients reached\r\n');
@@ -132,26 +174,76 @@ export async function startRespServer(
     sockets.add(socket);
     socket.once('close', () => sockets.delete(socket));
     new Connection(context, socket, nextId++, options);
-  });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen({ host: options.host, port: options.port }, () => resolve());
-  });
-  const address = server.address();
-  const port = typeof address === 'object' && address !== null ? address.port : options.port;
-  (context as { port: number }).port = port;
-  return {
-    port,
-    close: () => closeServer(server, sockets, context),
   };
+  const servers: Server[] = [];
+  const close = () => closeServers(servers, sockets, context);
+  // Every TCP connection, TLS ones still in their handshake included, so that close()
+  // ends them all rather than wait for them.
+  const track = (server: Server): Server =>
+    server.on('connection', (raw: Socket) => {
+      sockets.add(raw);
+      raw.once('close', () => sockets.delete(raw));
+    });
+  try {
+    const plain =
+      options.port === null
+        ? null
+        : await listen(track(createServer(accept)), options.host, options.port);
+    if (plain !== null) servers.push(plain.server);
+    const secure =
+      tlsPort === null
+        ? null
+        : await listen(track(tlsServer(options, accept)), options.host, tlsPort);
+    if (secure !== null) servers.push(secure.server);
+    (context as { port: number }).port = plain?.port ?? secure?.port ?? 0;
+    return { port: plain?.port ?? null, tlsPort: secure?.port ?? null, close };
+  } catch (error) {
+    await close();
+    throw error;
+  }
 }
 
-function closeServer(server: Server, sockets: Set<Socket>, context: ServerContext): Promise<void> {
-  return new Promise((resolve) => {
-    server.close(() => resolve());
-    for (const socket of sockets) socket.destroy();
-    context.forwarder.close();
+/** The TLS listener: a failed handshake is the client's problem, logged at debug level. */
+function tlsServer(options: RespServerOptions, accept: (socket: Socket) => void): Server {
+  assert(options.tls !== undefined, 'a RESP TLS port needs a certificate');
+  const server = createTlsServer(
+    { ...serverTlsOptions(options.tls), handshakeTimeout: tlsHandshakeMsMax },
+    accept,
+  );
+  server.on('tlsClientError', (cause, socket) => {
+    options.logger.debug(
+      { err: cause, client: `${socket.remoteAddress}:${socket.remotePort}` },
+      'RESP TLS handshake failed',
+    );
   });
+  return server;
+}
+
+/** Binds `server`; resolves with the port bound. */
+async function listen(
+  server: Server,
+  host: string,
+  port: number,
+): Promise<{ server: Server; port: number }> {
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen({ host, port }, () => resolve());
+  });
+  const address = server.address();
+  return { server, port: typeof address === 'object' && address !== null ? address.port : port };
+}
+
+async function closeServers(
+  servers: readonly Server[],
+  sockets: Set<Socket>,
+  context: ServerContext,
+): Promise<void> {
+  const closed = servers
+    .filter((server) => server.listening)
+    .map((server) => new Promise<void>((resolve) => server.close(() => resolve())));
+  for (const socket of sockets) socket.destroy();
+  context.forwarder.close();
+  await Promise.all(closed);
 }
 
 /**

@@ -8,7 +8,7 @@ import type { Consistency, NodeHandle, ReadOptions } from '../../node/api.js';
 import type { ApplyResult, Command } from '../../store/index.js';
 import type { MaybePromise, StoreReader } from '../../store/contract.js';
 import type { Logger } from '../../transport/contract.js';
-import type { Forwarder } from './forward.js';
+import type { Forwarder, LeaderEndpoint } from './forward.js';
 import { error, type Reply } from './reply.js';
 import type { Protocol } from './reply.js';
 
@@ -218,7 +218,7 @@ async function forwardWrite(
     return error("READONLY You can't write against a read only replica.");
   }
   if (session.forwarded) throw notLeader;
-  const leader = context.node.leaderRespAddress();
+  const leader = leaderEndpoint(context.node);
   if (leader === null) {
     throw new TandemError('TANDEM_NO_LEADER', 'no leader with a RESP port is known', {
       cause: notLeader,
@@ -226,6 +226,14 @@ async function forwardWrite(
   }
   const reply = await context.forwarder.send(leader, session.id, ['TANDEM.FORWARD', ...args]);
   return unwrapForwarded(session, reply);
+}
+
+/** The leader's plain RESP port when it has one, else its TLS port, else null. */
+export function leaderEndpoint(node: NodeHandle): LeaderEndpoint | null {
+  const plain = node.leaderRespAddress();
+  if (plain !== null) return { address: plain, tls: false };
+  const secure = node.leaderRespTlsAddress();
+  return secure === null ? null : { address: secure, tls: true };
 }
 
 /** `[index, reply, term]` from the leader: notes the index and term and returns the reply. */
