@@ -328,6 +328,13 @@ export class PostgresStore implements NodeStore {
       throw storeError(error, doing);
     }
     let broken: Error | undefined;
+    // A connection the server or the network closes while it is checked out reports here as
+    // well as to its query; without a listener the process would die of it.
+    const onError = (error: Error): void => {
+      this.#healthy = false;
+      broken = error;
+    };
+    client.on('error', onError);
     try {
       const result = await work(client);
       this.#healthy = true;
@@ -339,6 +346,7 @@ export class PostgresStore implements NodeStore {
       }
       throw storeError(error, doing);
     } finally {
+      client.removeListener('error', onError);
       client.release(broken);
     }
   }
