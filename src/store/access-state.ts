@@ -21,6 +21,7 @@
  * entry that changed it.
  */
 import { Packr } from 'msgpackr';
+import { TandemError } from '../core/errors.js';
 
 /** The roles, weakest first: each includes the ones before it. */
 export const accessRoles = ['read', 'write', 'admin'] as const;
@@ -378,6 +379,18 @@ export function applyAclChange(state: AccessState, command: AclCommand): AclOutc
   }
 }
 
+/**
+ * The SQLite table that holds the state, whole, in one row (`encodeAccessState`); images of
+ * builds before it lack it, which means no users. PostgreSQL's is `tandem.acl`
+ * (postgres-access.ts).
+ */
+export const accessSchema = `
+  CREATE TABLE IF NOT EXISTS _tandem_acl (
+    id INTEGER PRIMARY KEY CHECK (id = 1),
+    state BLOB NOT NULL
+  ) STRICT;
+`;
+
 const packr = new Packr({ useRecords: false, moreTypes: false });
 
 interface EncodedAccess {
@@ -409,7 +422,7 @@ export function decodeAccessState(bytes: Uint8Array): AccessState {
     !Array.isArray(decoded.users) ||
     !Array.isArray(decoded.tokens)
   ) {
-    throw new Error('the stored users and tokens do not decode');
+    throw new Error('the bytes are not a users and tokens state');
   }
   return {
     initialized: decoded.initialized,
@@ -417,4 +430,17 @@ export function decodeAccessState(bytes: Uint8Array): AccessState {
     users: new Map(decoded.users.map((user) => [user.name, user])),
     tokens: new Map(decoded.tokens.map((token) => [token.id, token])),
   };
+}
+
+/** Reads the state a store or an image holds (`where` names it); TANDEM_CORRUPT if it is none. */
+export function decodeStoredAccess(bytes: Uint8Array, where: string): AccessState {
+  try {
+    return decodeAccessState(bytes);
+  } catch (error) {
+    throw new TandemError(
+      'TANDEM_CORRUPT',
+      `the users and tokens ${where} holds do not decode: ${(error as Error).message}`,
+      { cause: error },
+    );
+  }
 }

@@ -9,7 +9,8 @@
  *   position in its header.
  * - Older builds' SQLite store images, and the files built from a PostgreSQL image, are
  *   a SQLite database file, which starts with the 16 bytes "SQLite format 3\0", holds
- *   the keys in `_tandem_kv` and records its applied position in `_tandem_meta`.
+ *   the keys in `_tandem_kv`, the users and tokens in `_tandem_acl` (absent before they
+ *   were kept: no users) and records its applied position in `_tandem_meta`.
  * - A PostgreSQL store's image is the format of postgres-image.ts, which starts with its
  *   magic "TNDMPG01" and records its applied position in its header.
  */

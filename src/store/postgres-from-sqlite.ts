@@ -11,6 +11,8 @@
  *   `tandem.ddl`, from which a later PostgreSQL snapshot rebuilds the tables.
  * - The rows of every user table, then the key-value rows (a key's SQLite rowid becomes
  *   its SCAN place, `seq`), then the sessions, all by COPY, streamed in bounded chunks.
+ * - The users and tokens, the bytes of `_tandem_acl`'s row as they are (an image of a build
+ *   before that table has none: no users).
  *
  * The caller records the position and the session count this returns.
  */
@@ -56,6 +58,7 @@ export async function loadSqliteImage(
     for (const table of await userTables(client)) await copyTable(client, image, table);
     await copyKv(client, image);
     const sessionCount = await copySessions(client, image);
+    await copyAccess(client, image);
     return { position, sessionCount };
   } finally {
     image.close();
@@ -207,6 +210,22 @@ async function copySessions(client: pg.PoolClient, image: Database.Database): Pr
     'the sessions table',
   );
   return count;
+}
+
+/** Copies the users and tokens' row, when the image has one. */
+async function copyAccess(client: pg.PoolClient, image: Database.Database): Promise<void> {
+  const table = image
+    .prepare("SELECT 1 FROM sqlite_schema WHERE type = 'table' AND name = '_tandem_acl'")
+    .get();
+  if (table === undefined) return;
+  const row = image
+    .prepare<[], { state: unknown }>('SELECT state FROM _tandem_acl WHERE id = 1')
+    .get();
+  if (row === undefined) return;
+  if (!(row.state instanceof Uint8Array)) {
+    throw corrupt("the SQLite image's users and tokens are not a BLOB");
+  }
+  await q1(client, 'INSERT INTO tandem.acl (id, state) VALUES (1, $1)', [Buffer.from(row.state)]);
 }
 
 /** Streams rows into `COPY target FROM STDIN`; a row PostgreSQL refuses is TANDEM_CORRUPT. */

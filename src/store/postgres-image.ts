@@ -13,6 +13,8 @@
  *     frame   := length:u32 (1 .. imageFrameBytesMax) bytes of COPY text-format data
  *     end     := nameLength:u16 = 0
  *
+ * The tandem tables are `kv` and `sessions`, then `acl` (the users and tokens) only when
+ * it holds its row: an image without it, as builds before it wrote them all, means no users.
  * Tables appear in the header's order; each one's frames, joined, are exactly what
  * `COPY schema.table (columns) TO STDOUT` produced inside the snapshot's transaction, and
  * what `COPY ... FROM STDIN` takes back. Everything the header names was read in that same

@@ -16,7 +16,8 @@
  *    statement at a time, so that the failing command is rolled back alone and its error
  *    names its statement.
  * 3. The final state of every touched key and session goes back in set-based statements,
- *    with the new applied position, and COMMIT.
+ *    with the users and tokens when an acl command changed them (postgres-access.ts), the
+ *    new applied position, and COMMIT.
  *
  * Durability is the server's (`synchronous_commit` as configured). A database that goes
  * away makes every call throw TANDEM_STORE_UNAVAILABLE and `healthy()` false until a call
@@ -109,6 +110,14 @@ import { queryRowsMax, sqlResultRowsMax, type SqlRow } from './sql-exec.js';
 import { checkRestoreMeta, FileSnapshot, storeFormat } from './snapshot-images.js';
 import { applyEntriesMax } from './sqlite.js';
 import { emptyAccessState, type AccessState } from './access-state.js';
+import {
+  AccessBatch,
+  accessImageTable,
+  accessTableSchema,
+  accessUpsert,
+  readAccessStatement,
+  storedAccess,
+} from './postgres-access.js';
 
 /** The most connections the store's pool opens (applies take one, reads the others). */
 export const poolConnectionsMax = 8;
@@ -208,6 +217,8 @@ interface BatchState {
   /** Whether round trip 1 set the savepoint the SQL commands roll back to. */
   readonly sql: boolean;
   readonly applied: LogPosition;
+  /** The users and tokens, as the batch's acl commands change them. */
+  readonly access: AccessBatch;
   readonly kv: KvBatch;
   readonly sessions: SessionBatch;
   readonly loadedSessions: ReadonlyMap<string, SessionRow>;
@@ -221,6 +232,13 @@ export class PostgresStore implements NodeStore {
   readonly #snapshots: string;
   readonly #applyStatementTimeoutMs: number;
   #applied: LogPosition = { index: 0, term: 0 };
+  /** The users and tokens as the database holds them (unless `#accessUnknown`). */
+  #access: AccessState = emptyAccessState;
+  /**
+   * Set when an apply or a restore failed and may yet have committed: the next apply reads
+   * the users and tokens again under its lock, as it reads the applied position.
+   */
+  #accessUnknown = false;
   #healthy = true;
   #closed = false;
   #applying = false;
@@ -254,9 +272,11 @@ export class PostgresStore implements NodeStore {
     const store = new PostgresStore(pool, url, options);
     try {
       resetImages(options.snapshotsDirectory);
-      store.#applied = await store.#transaction('opening the store', (client) =>
+      const opened = await store.#transaction('opening the store', (client) =>
         openSchema(client, options.clusterId),
       );
+      store.#applied = opened.applied;
+      store.#access = opened.access;
       await store.#takeOwnership(
         (database) =>
           new TandemError(
@@ -307,9 +327,12 @@ export class PostgresStore implements NodeStore {
     return this.#applied;
   }
 
-  /** The users and tokens: none yet, since this store does not keep them. */
+  /**
+   * The users and tokens, as applied: held in memory, loaded at open and after a restore,
+   * and replaced by a batch's only once it committed.
+   */
   accessState(): AccessState {
-    return emptyAccessState;
+    return this.#access;
   }
 
   /** False after the database went away, until a later call succeeds. */
@@ -328,6 +351,13 @@ export class PostgresStore implements NodeStore {
       throw storeError(error, doing);
     }
     let broken: Error | undefined;
+    // A connection the server or the network closes while it is checked out reports here as
+    // well as to its query; without a listener the process would die of it.
+    const onError = (error: Error): void => {
+      this.#healthy = false;
+      broken = error;
+    };
+    client.on('error', onError);
     try {
       const result = await work(client);
       this.#healthy = true;
@@ -339,6 +369,7 @@ export class PostgresStore implements NodeStore {
       }
       throw storeError(error, doing);
     } finally {
+      client.removeListener('error', onError);
       client.release(broken);
     }
   }
@@ -388,6 +419,8 @@ export class PostgresStore implements NodeStore {
           try {
             return await this.#applyBatch(client, entries, commands);
           } catch (error) {
+            // The batch may have committed without its answer arriving.
+            this.#accessUnknown = true;
             if (!isConnectionFailure(error)) await q1(client, 'ROLLBACK').catch(() => undefined);
             throw error;
           }
@@ -424,6 +457,7 @@ export class PostgresStore implements NodeStore {
     const last = entries.at(-1) as Entry;
     await q(client, writeBack(state, results as ApplyResult[], last));
     this.#applied = { index: last.index, term: last.term };
+    this.#access = state.access.state;
     return results as ApplyResult[];
   }
 
@@ -433,10 +467,12 @@ export class PostgresStore implements NodeStore {
     commands: readonly (Command | null)[],
   ): Promise<BatchState> {
     const needs = batchNeeds(commands);
+    const reload = this.#accessUnknown;
     const statements = [
       'BEGIN',
       `SET LOCAL statement_timeout = ${integerLiteral(this.#applyStatementTimeoutMs)}`,
       'SELECT cluster_id, applied_index, applied_term, session_count FROM tandem.meta WHERE id = 1 FOR UPDATE',
+      ...(reload ? [readAccessStatement] : []),
       ...batchReads(needs),
       // The SQL commands' one string rolls back to here when a statement fails. It must be
       // set before that string is sent: a syntax error anywhere in a string fails it before
@@ -453,7 +489,13 @@ export class PostgresStore implements NodeStore {
         `the database's Tandem store changed under this node: it belongs to cluster ${meta?.cluster_id ?? '(none)'}, not ${this.clusterId}`,
       );
     }
-    return batchState(needs, results.slice(3, needs.sql ? -1 : undefined), meta);
+    if (reload) {
+      // Read under the meta row's lock, this is what every commit so far left.
+      this.#access = storedAccess(results[3]?.rows ?? [], 'the database') ?? emptyAccessState;
+      this.#accessUnknown = false;
+    }
+    const reads = results.slice(reload ? 4 : 3, needs.sql ? -1 : undefined);
+    return batchState(needs, reads, meta, new AccessBatch(this.#access));
   }
 
   /** The live value of `key` with its version and expiry, or null when absent or expired. */
@@ -640,12 +682,18 @@ export class PostgresStore implements NodeStore {
     const converted = image.kind === 'memory' ? newImagePath(this.#snapshots, 'restore') : null;
     try {
       if (converted !== null) await sqliteFileFromMemoryImage(file, converted);
-      await this.#transaction('restoring a snapshot', (client) =>
-        image.kind === 'postgres'
-          ? loadImage(client, file, image.header)
-          : loadConvertedImage(client, converted ?? file),
-      );
+      const access = await this.#transaction('restoring a snapshot', async (client) => {
+        if (image.kind === 'postgres') await loadImage(client, file, image.header);
+        else await loadConvertedImage(client, converted ?? file);
+        const { rows } = await q1(client, readAccessStatement);
+        return storedAccess(rows, 'the snapshot image') ?? emptyAccessState;
+      });
       this.#applied = { index: meta.index, term: meta.term };
+      this.#access = access;
+    } catch (error) {
+      // A COMMIT whose answer was lost may have replaced the users all the same.
+      this.#accessUnknown = true;
+      throw error;
     } finally {
       await rm(file, { force: true });
       if (converted !== null) await rm(converted, { force: true });
@@ -695,7 +743,10 @@ function makePool(url: string, options: PostgresStoreOptions): pg.Pool {
  * Creates the schema on first use, or checks that the database is this cluster's store.
  * Runs in one transaction holding an advisory lock, so two stores opening at once agree.
  */
-async function openSchema(client: pg.PoolClient, clusterId: string): Promise<LogPosition> {
+async function openSchema(
+  client: pg.PoolClient,
+  clusterId: string,
+): Promise<{ applied: LogPosition; access: AccessState }> {
   await q1(client, 'SELECT pg_advisory_xact_lock($1)', [schemaLockId]);
   const { rows: where } = await q1(
     client,
@@ -741,7 +792,13 @@ async function openSchema(client: pg.PoolClient, clusterId: string): Promise<Log
       `the database ${database} holds a store of format ${meta.format}; this build reads format ${storeFormat}`,
     );
   }
-  return { index: meta.applied_index, term: meta.applied_term };
+  // A store made before the users were kept has no table for them yet: no users.
+  await q1(client, accessTableSchema);
+  const { rows: access } = await q1(client, readAccessStatement);
+  return {
+    applied: { index: meta.applied_index, term: meta.applied_term },
+    access: storedAccess(access, `the database ${database}`) ?? emptyAccessState,
+  };
 }
 
 /** Decodes a command entry (TANDEM_CORRUPT when it does not decode); null for the others. */
@@ -884,6 +941,7 @@ function batchState(
   needs: BatchNeeds,
   reads: readonly pg.QueryResult[],
   meta: { applied_index: number; applied_term: number; session_count: number },
+  access: AccessBatch,
 ): BatchState {
   const [keyRows, seqRow, sweepRows, sessionRows, candidateRows] = reads;
   const loaded = new Map<string, KvRow>();
@@ -925,7 +983,7 @@ function batchState(
     meta.session_count,
   );
   const applied = { index: meta.applied_index, term: meta.applied_term };
-  return { sql: needs.sql, applied, kv, sessions, loadedSessions };
+  return { sql: needs.sql, applied, access, kv, sessions, loadedSessions };
 }
 
 /** A key row as read from the database. */
@@ -977,7 +1035,7 @@ function planEntry(
     if (plan.statements.length === 0) result = { ok: false, error: plan.refusal as string };
     else plans.push(plan);
   } else if (command.type === 'acl') {
-    result = { ok: false, error: 'ERR users and tokens are not kept by a PostgreSQL store yet' };
+    result = state.access.apply(command);
   } else {
     result = state.kv.execute(command as KvCommand, entry);
   }
@@ -1158,6 +1216,7 @@ function writeBack(state: BatchState, results: readonly ApplyResult[], last: Ent
         `DELETE FROM tandem.sessions WHERE id IN (${ids.map((id) => quoteLiteral(id)).join(', ')})`,
     ),
     ...chunked(sessions.upserts, sessionUpsert),
+    ...(state.access.changed ? [accessUpsert(state.access.state)] : []),
     `UPDATE tandem.meta SET applied_index = ${integerLiteral(last.index)}, applied_term = ${integerLiteral(last.term)}, session_count = ${integerLiteral(state.sessions.count)} WHERE id = 1`,
     'COMMIT',
   );
@@ -1272,6 +1331,8 @@ async function writeImage(
     ddl: ddlRows.map((row) => row.statement as string),
     tables: [
       ...tandemTables,
+      // Only when there are users: such an image is one every earlier build reads too.
+      ...((await q1(client, 'SELECT 1 FROM tandem.acl')).rows.length > 0 ? [accessImageTable] : []),
       ...(await userTables(client)).map(({ name, columns }): ImageTable => ({
         schema: 'public',
         name,
@@ -1310,7 +1371,7 @@ async function emptyForLoad(client: pg.PoolClient): Promise<void> {
     await q1(client, 'ROLLBACK TO SAVEPOINT tandem_replica_role');
   }
   await q(client, 'DROP SCHEMA public CASCADE; CREATE SCHEMA public');
-  await q1(client, 'TRUNCATE tandem.kv, tandem.sessions, tandem.ddl');
+  await q1(client, 'TRUNCATE tandem.kv, tandem.sessions, tandem.ddl, tandem.acl');
 }
 
 /**

@@ -12,7 +12,8 @@
  *   converted first (booleans `t`/`f` to 1/0, bytea's hex to bytes, a float's
  *   `Infinity`, and NaN, which SQLite stores as NULL).
  * - The key-value rows (a key's `seq`, its SCAN place, becomes its rowid), the sessions,
- *   and the position the image records.
+ *   the users and tokens (`tandem.acl`'s row into `_tandem_acl`, checked to decode; an image
+ *   without it means no users), and the position the image records.
  *
  * What cannot come back: rowids of tables without an INTEGER PRIMARY KEY (PostgreSQL has
  * none; rows are numbered in the image's order), and the original text of values
@@ -21,6 +22,7 @@
 import Database from 'better-sqlite3';
 import { closeSync, fsyncSync, openSync, rmSync } from 'node:fs';
 import { TandemError } from '../core/errors.js';
+import { accessSchema, decodeStoredAccess } from './access-state.js';
 import { expiresAtMsMax } from './commands.js';
 import { CopyTextParser, type CopyField } from './copy-text.js';
 import { kvSchema } from './kv.js';
@@ -61,7 +63,7 @@ export async function buildSqliteFromImage(
     db.pragma('journal_mode = DELETE');
     db.pragma('synchronous = FULL');
     db.exec('BEGIN');
-    db.exec(kvSchema + metaSchema + sessionsSchema);
+    db.exec(kvSchema + metaSchema + sessionsSchema + accessSchema);
     replayDdl(db, header.ddl);
     const sessions = await loadTables(db, file, header);
     if (sessions !== header.sessionCount) {
@@ -150,6 +152,7 @@ function tableLoader(db: Database.Database, table: ImageTable): (fields: CopyFie
   if (table.schema === 'public') return userRowLoader(db, table);
   if (table.name === 'kv') return kvRowLoader(db, table);
   if (table.name === 'sessions') return sessionRowLoader(db, table);
+  if (table.name === 'acl') return accessRowLoader(db, table);
   throw corrupt(`the snapshot image holds an unknown table tandem.${table.name}`);
 }
 
@@ -323,5 +326,18 @@ function sessionRowLoader(db: Database.Database, table: ImageTable): (fields: Co
       integerField(index as CopyField, 'a session result index'),
       integerField(term as CopyField, 'a session result term'),
     );
+  };
+}
+
+/** The users and tokens' row; the CHECK on its id keeps it to one. */
+function accessRowLoader(db: Database.Database, table: ImageTable): (fields: CopyField[]) => void {
+  const pick = fieldsByName(table, ['id', 'state']);
+  const insert = db.prepare('INSERT INTO _tandem_acl (id, state) VALUES (?, ?)');
+  return (row) => {
+    const [id, state] = pick(row);
+    if (state === null) throw corrupt('the snapshot image has null users and tokens');
+    const bytes = byteaValue((state as Buffer).toString('latin1'));
+    decodeStoredAccess(bytes, 'the snapshot image');
+    insert.run(integerField(id as CopyField, 'a users row id'), bytes);
   };
 }

@@ -22,8 +22,9 @@ import { assert, AssertionError } from '../core/assert.js';
 import { TandemError } from '../core/errors.js';
 import type { Entry } from '../core/types.js';
 import {
+  accessSchema,
   applyAclChange,
-  decodeAccessState,
+  decodeStoredAccess,
   emptyAccessState,
   encodeAccessState,
   type AccessState,
@@ -73,14 +74,6 @@ const semanticPragmas = ['foreign_keys = ON', 'recursive_triggers = ON'];
 /** Bytes 18 and 19 of a SQLite file: its write and read versions, 2 for a WAL database. */
 const fileFormatVersionOffsets = [18, 19] as const;
 
-/** The users and tokens (access-state.ts), stored whole in one row. */
-export const accessSchema = `
-  CREATE TABLE IF NOT EXISTS _tandem_acl (
-    id INTEGER PRIMARY KEY CHECK (id = 1),
-    state BLOB NOT NULL
-  ) STRICT;
-`;
-
 /** One in-memory database and everything prepared on it; replaced whole by a restore. */
 class Connection {
   readonly db: Database.Database;
@@ -124,7 +117,8 @@ class Connection {
       );
       const row = this.db.prepare('SELECT state FROM _tandem_acl WHERE id = 1').get() as
         { state: Buffer } | undefined;
-      this.access = row === undefined ? emptyAccessState : decodeAccessState(row.state);
+      this.access =
+        row === undefined ? emptyAccessState : decodeStoredAccess(row.state, 'the database');
     } catch (error) {
       this.db.close();
       throw error;

@@ -5,6 +5,7 @@
  * the same everywhere, so every test covers every command type and option.
  */
 import fc from 'fast-check';
+import type { AclChange, TokenRecord, UserRules } from '../../src/store/access-state.js';
 import type { ExpireCondition, SqlStatement } from '../../src/store/commands.js';
 import type { Session } from '../../src/store/sessions.js';
 import type { TextCommand } from './helpers.js';
@@ -31,6 +32,86 @@ export interface CommandParts {
   readonly statement: fc.Arbitrary<SqlStatement>;
   /** Client sessions on the commands that carry one; none when absent. */
   readonly session?: fc.Arbitrary<Session>;
+}
+
+/** Users the acl commands name: the default user and two others. */
+const userName = fc.constantFrom('default', 'ada', 'bob');
+const passwordHashes = ['1'.repeat(64), 'ab'.repeat(32)];
+/**
+ * ACL SETUSER rules: most are valid (roles, keys, password hashes added and removed,
+ * in any case), a few are refused (a clear-text password, an unknown category, a bad
+ * hash, an empty key pattern, nonsense), and a removal fails when the hash is absent.
+ */
+const aclRule = fc.oneof(
+  { weight: 6, arbitrary: fc.constantFrom('on', 'off', 'ON', 'nopass', 'resetpass', 'reset') },
+  { weight: 6, arbitrary: fc.constantFrom('allkeys', 'resetkeys', '~a*', '~b', '&chan') },
+  {
+    weight: 8,
+    arbitrary: fc.constantFrom(
+      '+@read',
+      '+@write',
+      '+@admin',
+      '+@all',
+      '-@write',
+      '-@read',
+      '-@all',
+      'allcommands',
+      'nocommands',
+    ),
+  },
+  { weight: 3, arbitrary: fc.constantFrom(...passwordHashes.map((hash) => `#${hash}`)) },
+  { weight: 1, arbitrary: fc.constantFrom(...passwordHashes.map((hash) => `!${hash}`)) },
+  { weight: 1, arbitrary: fc.constantFrom('>secret', '+@bogus', '#nothex', '~', 'junk') },
+);
+const aclRules = fc.array(aclRule, { maxLength: 4 });
+const tokenId = fc.constantFrom('00000000000000a1', '00000000000000b2');
+
+/** A bootstrap: the default user and up to two others, each made by its rules. */
+const bootstrap = fc
+  .tuple(
+    aclRules,
+    fc.array(fc.record<UserRules>({ name: userName, rules: aclRules }), { maxLength: 2 }),
+  )
+  .map(([rules, users]): AclChange => ({
+    op: 'bootstrap',
+    users: [{ name: 'default', rules }, ...users],
+  }));
+
+/**
+ * An acl command at `at`. A token lives from `at` for a few ms (or is already dead, which
+ * is refused), so that later commands, whose times move past it, find it expired.
+ */
+function aclArbitrary(at: fc.Arbitrary<number>): fc.Arbitrary<TextCommand> {
+  // Mostly the default user's, which every bootstrap makes and no deletion removes.
+  const tokenUser = fc.oneof({ weight: 3, arbitrary: fc.constant('default') }, userName);
+  const token = fc
+    .tuple(at, tokenId, tokenUser, fc.integer({ min: -2, max: 30 }))
+    .map(([time, id, user, lifetimeMs]) => {
+      const record: TokenRecord = {
+        id,
+        hash: 'cd'.repeat(32),
+        user,
+        createdAt: time,
+        expiresAt: time + lifetimeMs,
+      };
+      return { at: time, change: { op: 'add-token' as const, token: record } };
+    });
+  const change = fc.oneof(
+    bootstrap,
+    {
+      weight: 3,
+      arbitrary: fc
+        .tuple(userName, aclRules)
+        .map(([name, rules]): AclChange => ({ op: 'set-user', name, rules })),
+    },
+    fc
+      .array(userName, { minLength: 1, maxLength: 2 })
+      .map((names): AclChange => ({ op: 'del-users', names })),
+    tokenId.map((id): AclChange => ({ op: 'revoke-token', id })),
+  );
+  return fc
+    .oneof({ weight: 6, arbitrary: fc.record({ at, change }) }, { weight: 4, arbitrary: token })
+    .map(({ at: time, change: c }): TextCommand => ({ type: 'acl', at: time, change: c }));
 }
 
 const expireCondition = fc.constantFrom<ExpireCondition>('nx', 'xx', 'gt', 'lt', 'xx-lt');
@@ -114,5 +195,46 @@ export function commandArbitrary(parts: CommandParts): fc.Arbitrary<TextCommand>
       },
       { requiredKeys: ['type', 'statements', 'at'] },
     ),
+    // Users and tokens: several kinds of change, so weighed as three of the others.
+    { weight: 3, arbitrary: aclArbitrary(at) },
   );
+}
+
+/**
+ * Sequences of commands over `parts`, often led by a bootstrap as a cluster's log is once
+ * it has users, whose acl commands' times move forward, as the leader's clock does, so
+ * that the tokens they add expire while later changes apply: the acl commands' drawn times
+ * are handed out in order, a token's own times moving with its command's. The other
+ * commands keep their times, forward or back.
+ */
+export function commandsArbitrary(
+  parts: CommandParts,
+  constraints: fc.ArrayConstraints,
+): fc.Arbitrary<TextCommand[]> {
+  const first = fc.option(
+    fc.record({ type: fc.constant('acl' as const), at: commandTime, change: bootstrap }),
+  );
+  return fc
+    .tuple(first, fc.array(commandArbitrary(parts), constraints))
+    .map(([lead, commands]) => aclTimesForward(lead === null ? commands : [lead, ...commands]));
+}
+
+function aclTimesForward(commands: readonly TextCommand[]): TextCommand[] {
+  const times = commands
+    .flatMap((command) => (command.type === 'acl' ? [command.at] : []))
+    .sort((a, b) => a - b);
+  let next = 0;
+  return commands.map((command) => {
+    if (command.type !== 'acl') return command;
+    const at = times[next++] as number;
+    const { change } = command;
+    if (change.op !== 'add-token') return { ...command, at };
+    const shift = at - command.at;
+    const token = {
+      ...change.token,
+      createdAt: change.token.createdAt + shift,
+      expiresAt: change.token.expiresAt + shift,
+    };
+    return { ...command, at, change: { ...change, token } };
+  });
 }

@@ -14,8 +14,9 @@ import type {
 import { PostgresStore } from '../../src/store/postgres.js';
 import { rememberedResult } from '../../src/store/postgres-sessions.js';
 import { SqliteStore } from '../../src/store/sqlite.js';
-import { binaryKey, binaryValue, commandArbitrary } from './arbitraries.js';
+import { binaryKey, binaryValue, commandsArbitrary } from './arbitraries.js';
 import {
+  accessBytes,
   asText,
   checksummedGarbage,
   collect,
@@ -36,6 +37,7 @@ import {
   openPostgres,
   postgresSkipReason,
   stopServer,
+  storedAccess,
 } from './postgres-helpers.js';
 
 const skip = postgresSkipReason();
@@ -110,7 +112,7 @@ const statement: fc.Arbitrary<SqlStatement> = fc.oneof(
   fc.constant({ sql: 'INSERT INTO missing VALUES (1)' }),
 );
 
-const command = commandArbitrary({ key, value, statement, session });
+const parts = { key, value, statement, session };
 
 /** The tables every history starts with, so that every run has rows to convert. */
 const setup: TextCommand = {
@@ -125,8 +127,8 @@ const setup: TextCommand = {
 
 /** A log prefix the snapshot covers (after the setup), and entries applied after the restore. */
 const history = fc.tuple(
-  fc.array(command, { minLength: 1, maxLength: 30 }).map((commands) => [setup, ...commands]),
-  fc.array(command, { minLength: 1, maxLength: 15 }),
+  commandsArbitrary(parts, { minLength: 1, maxLength: 30 }).map((commands) => [setup, ...commands]),
+  commandsArbitrary(parts, { minLength: 1, maxLength: 15 }),
 );
 
 // ------------------------------------------------------------------ content
@@ -168,9 +170,14 @@ function comparableSessions(rows: readonly Record<string, unknown>[]): unknown[]
   }));
 }
 
-/** Everything a PostgreSQL store holds, canonically: position, keys, sessions, tables. */
+/**
+ * Everything a PostgreSQL store holds, canonically: position, keys, sessions, tables, and
+ * users and tokens (in memory, and as its database holds them).
+ */
 async function postgresContent(store: PostgresStore): Promise<unknown> {
   return {
+    access: accessBytes(store),
+    storedAccess: await storedAccess(store),
     applied: store.applied,
     meta: await store.query('SELECT applied_index, applied_term, session_count FROM tandem.meta'),
     keys: await keyContent(store),
@@ -181,10 +188,12 @@ async function postgresContent(store: PostgresStore): Promise<unknown> {
 
 /**
  * Everything a SQLite store holds: the canonical dump with rows by content (rowids of
- * tables without an INTEGER PRIMARY KEY do not survive PostgreSQL), and the sessions.
+ * tables without an INTEGER PRIMARY KEY do not survive PostgreSQL), the sessions, and the
+ * users and tokens.
  */
 function sqliteContent(store: SqliteStore): unknown {
   return {
+    access: accessBytes(store),
     dump: JSON.parse(dump(store, { rowids: false })) as unknown,
     sessions: comparableSessions(store.query('SELECT * FROM _tandem_sessions ORDER BY id')),
   };
@@ -244,6 +253,7 @@ test(
           await restored.restore(metaOf(snapshot), snapshot.chunks());
           await snapshot.dispose();
           assert.deepEqual(await postgresContent(restored), await postgresContent(direct));
+          assert.equal(accessBytes(restored), accessBytes(sqlite));
           const next = toEntries(log, later);
           // Retries answer what the sessions remember, in the words of the store that applied.
           const fromDirect = await direct.apply(next);
@@ -286,6 +296,7 @@ test(
           await restored.restore(metaOf(snapshot), snapshot.chunks());
           await snapshot.dispose();
           assert.deepEqual(sqliteContent(restored), sqliteContent(direct));
+          assert.equal(accessBytes(restored), accessBytes(postgres));
           const next = toEntries(log, later);
           const fromDirect = direct.apply(next);
           assert.deepEqual(restored.apply(next).map(comparable), fromDirect.map(comparable));

@@ -7,7 +7,7 @@ import type { SqlStatement } from '../../src/store/commands.js';
 import type { ApplyResult } from '../../src/store/contract.js';
 import { SqliteStore } from '../../src/store/sqlite.js';
 import { binaryKey, binaryValue, commandArbitrary } from './arbitraries.js';
-import { collect, dump, replay, tempDirectory, TestLog } from './helpers.js';
+import { accessBytes, collect, dump, replay, tempDirectory, TestLog } from './helpers.js';
 
 const key = fc.oneof(fc.constantFrom('a', 'b', 'c', 'n'), binaryKey);
 const value = fc.oneof(
@@ -79,7 +79,8 @@ function applyInBatches(
 test('two stores fed the same entries end identical, however the entries are batched', async (t) => {
   // Goal: apply is deterministic: the same random entry sequence, cut into different
   // batches and interrupted by a restart on one side, gives the same results and the
-  // same dump (keys, versions, expiries, SQL rows, applied position) on both stores.
+  // same dump (keys, versions, expiries, SQL rows, applied position) and the same users and
+  // tokens on both stores.
   const directory = tempDirectory(t);
   let run = 0;
   await fc.assert(
@@ -109,6 +110,7 @@ test('two stores fed the same entries end identical, however the entries are bat
           resultsB.push(...applyInBatches(b, entries.slice(half), [entries.length]));
           assert.deepEqual(resultsB, resultsA);
           assert.equal(dump(b), dump(a));
+          assert.equal(accessBytes(b), accessBytes(a));
           assert.equal(a.applied.index, entries.length);
         } finally {
           a.close();

@@ -11,7 +11,12 @@ import { TandemError } from '../../src/core/errors.js';
 import type { Entry } from '../../src/core/types.js';
 import { encodeAccessState } from '../../src/store/access-state.js';
 import { encodeCommand, type Command } from '../../src/store/commands.js';
-import type { MaybePromise, RestoreMeta, StoreReader } from '../../src/store/contract.js';
+import type {
+  MaybePromise,
+  NodeStore,
+  RestoreMeta,
+  StoreReader,
+} from '../../src/store/contract.js';
 import type { KvEntry } from '../../src/store/kv.js';
 import { kvSchema } from '../../src/store/kv.js';
 import { sessionsSchema } from '../../src/store/sessions.js';
@@ -248,6 +253,11 @@ export function dump(store: SqliteStore, options: DumpOptions = {}): string {
 /** A JSON.stringify replacer for SQL's 64-bit integers past 2^53: `9223372036854775807n`. */
 function bigintText(_key: string, value: unknown): unknown {
   return typeof value === 'bigint' ? `${value}n` : value;
+}
+
+/** The users and tokens a store holds, as the hex of their stored form (the same on every replica). */
+export function accessBytes(store: NodeStore): string {
+  return Buffer.from(encodeAccessState(store.accessState())).toString('hex');
 }
 
 /** Every chunk of a snapshot image, in order. */

@@ -7,14 +7,15 @@ import type { SqlStatement } from '../../src/store/commands.js';
 import type { ApplyResult, NodeStore } from '../../src/store/contract.js';
 import { PostgresStore } from '../../src/store/postgres.js';
 import { SqliteStore } from '../../src/store/sqlite.js';
-import { binaryKey, binaryValue, commandArbitrary } from './arbitraries.js';
-import { tempDirectory, TestLog, type TextCommand } from './helpers.js';
+import { binaryKey, binaryValue, commandsArbitrary } from './arbitraries.js';
+import { accessBytes, tempDirectory, TestLog, type TextCommand } from './helpers.js';
 import {
   comparable,
   freshDatabase,
   keyContent,
   postgresSkipReason,
   stopServer,
+  storedAccess,
 } from './postgres-helpers.js';
 
 const skip = postgresSkipReason();
@@ -61,7 +62,10 @@ const statement: fc.Arbitrary<SqlStatement> = fc.oneof(
   big.map((v) => ({ sql: 'DELETE FROM b WHERE v < :v', params: { v } })),
 );
 
-const command = commandArbitrary({ key, value, statement, session });
+const commands = commandsArbitrary(
+  { key, value, statement, session },
+  { minLength: 1, maxLength: 40 },
+);
 
 /** The table of 64-bit integers, there from the first entry so that most runs fill it. */
 const createBig: TextCommand = {
@@ -83,7 +87,13 @@ async function content(store: NodeStore): Promise<unknown> {
     // The table was never created.
   }
   const big = await store.query('SELECT id, v FROM b ORDER BY id');
-  return { applied: store.applied, keys: await keyContent(store), rows, big };
+  return {
+    applied: store.applied,
+    keys: await keyContent(store),
+    rows,
+    big,
+    access: accessBytes(store),
+  };
 }
 
 test(
@@ -91,12 +101,13 @@ test(
   { skip },
   async (t) => {
     // Goal: whatever the commands and however they are batched, both stores give the same
-    // results (SQL failures alike, worded by each database) and the same content.
+    // results (SQL failures alike, worded by each database) and the same content, users and
+    // tokens included, byte for byte, which PostgreSQL also holds in its database.
     const directory = tempDirectory(t);
     let run = 0;
     await fc.assert(
       fc.asyncProperty(
-        fc.array(command, { minLength: 1, maxLength: 40 }),
+        commands,
         fc.array(fc.integer({ min: 1, max: 15 }), { minLength: 1, maxLength: 4 }),
         async (commands, sizes) => {
           run++;
@@ -117,6 +128,7 @@ test(
             }
             assert.deepEqual(fromPostgres.map(comparable), fromSqlite.map(comparable));
             assert.deepEqual(await content(postgres), await content(sqlite));
+            assert.equal(await storedAccess(postgres), accessBytes(postgres));
           } finally {
             sqlite.close();
             await postgres.close();

@@ -13,6 +13,7 @@ import {
   type PostgresServer,
 } from '../../src/cli/postgres-server.js';
 import type { Entry } from '../../src/core/types.js';
+import { emptyAccessState, encodeAccessState } from '../../src/store/access-state.js';
 import type { ApplyResult, NodeStore } from '../../src/store/contract.js';
 import { PostgresStore } from '../../src/store/postgres.js';
 import { SqliteStore } from '../../src/store/sqlite.js';
@@ -131,4 +132,15 @@ export class Twins {
 export async function keyContent(store: NodeStore): Promise<unknown[]> {
   const keys = await store.keys(Buffer.from('*'), -1);
   return await Promise.all(keys.map(async (key) => [key, await store.get(key, -1)]));
+}
+
+/**
+ * The users and tokens a PostgreSQL store's database holds (the hex of the row's bytes, or
+ * of the empty state when there is no row), to compare with what it holds in memory.
+ */
+export async function storedAccess(store: PostgresStore): Promise<string> {
+  const rows = await store.query('SELECT state FROM tandem.acl WHERE id = 1');
+  const bytes =
+    rows.length === 0 ? encodeAccessState(emptyAccessState) : (rows[0]?.state as Uint8Array);
+  return Buffer.from(bytes).toString('hex');
 }
