@@ -36,8 +36,10 @@ import {
   ensureClusterCertificates,
   type ClusterCertificates,
 } from './certificates.js';
-import { clusterSecretCharsMin, startFlagNames } from './start.js';
+import { clusterSecretCharsMin } from './start.js';
+import { readUsersFile, UsersFileError } from '../access/users-file.js';
 import { formatTable } from './table.js';
+import { parse as parseYaml } from 'yaml';
 
 /** The most nodes of a local cluster: enough for any failover demo, few enough for a laptop. */
 export const clusterNodesMax = 9;
@@ -56,6 +58,9 @@ data in DIR/n<i>, log lines in DIR/n<i>.log. Ctrl-C stops every node cleanly.
   --base-port-offset N    added to every port, to run clusters side by side (default 0)
   --stores S1,S2,..       each node's store, in node order: sqlite (the default) or a
                           postgres:// URL of a database of that node's own
+  --users FILE            users, passwords and roles (JSON or YAML), given to every
+                          node as tandem start --users; the first user with a password
+                          in it is the one this command asks the nodes' status as
   --secure                TLS everywhere: makes a CA and node certificates in DIR/tls
                           (with the openssl command), an admin password in
                           DIR/admin-password and DIR/users.json; HTTPS, and RESP over
@@ -94,6 +99,7 @@ export async function runCluster(argv: readonly string[]): Promise<void> {
     'base-port-offset': { type: 'string' },
     stores: { type: 'string' },
     secure: { type: 'boolean' },
+    users: { type: 'string' },
   });
   if (args.values.help === true) return void process.stdout.write(clusterHelp);
   const count = parseInteger((args.values.nodes as string | undefined) ?? '3', '--nodes');
@@ -120,11 +126,18 @@ export async function runCluster(argv: readonly string[]): Promise<void> {
     process.exit(failureExitCode);
   }
   const secret = loadOrCreateSecret(join(dir, 'cluster-secret'));
+  const usersFile = args.values.users as string | undefined;
+  if (usersFile !== undefined && args.values.secure === true) {
+    throw new UsageError('--secure makes its own users file: give --users or --secure, not both');
+  }
+  const statusAuth = usersFile === undefined ? {} : await statusCredentials(usersFile);
   const secure = args.values.secure === true ? prepareSecurity(dir, plan) : null;
-  const children = plan.map((node) => spawnNode(node, plan, mode, secret, secure));
+  const nodeUsers = secure?.usersFile ?? usersFile;
+  const children = plan.map((node) => spawnNode(node, plan, mode, secret, secure, nodeUsers));
   const stop = stopOnSignals(children, plan);
   const agents = new HttpAgents(secure === null ? {} : { ca: readFileSync(secure.ca, 'utf8') });
-  const leader = await waitForLeader(plan, children, agents, secure !== null);
+  const auth = secure === null ? statusAuth : basicHeader('admin', secure.password);
+  const leader = await waitForLeader(plan, children, agents, secure !== null, auth);
   agents.destroy();
   if (leader === null) {
     console.error(
@@ -134,12 +147,14 @@ export async function runCluster(argv: readonly string[]): Promise<void> {
     return;
   }
   const served = await respServed(plan[0].respPort);
-  printEndpoints(plan, leader, mode, dir, offset, served, secure);
+  printEndpoints(plan, leader, mode, dir, offset, served, secure, usersFile !== undefined);
 }
 
 /** What `--secure` made: the certificates, the admin password and the users file. */
 interface Security extends ClusterCertificates {
   readonly passwordFile: string;
+  /** The admin's password (in `passwordFile`): the command asks the nodes' status with it. */
+  readonly password: string;
   readonly usersFile: string;
 }
 
@@ -165,7 +180,7 @@ function prepareSecurity(dir: string, plan: readonly PlannedNode[]): Security {
   const users = { users: [{ name: 'admin', password, roles: ['admin'] }] };
   // Written each start, so that it always names the password in admin-password.
   writeFileSync(usersFile, `${JSON.stringify(users, null, 2)}\n`, { mode: 0o600 });
-  return { ...certificates, passwordFile, usersFile };
+  return { ...certificates, passwordFile, password, usersFile };
 }
 
 /**
@@ -270,6 +285,7 @@ function spawnNode(
   mode: string,
   secret: string,
   secure: Security | null,
+  usersFile: string | undefined,
 ): ChildProcess {
   const peers = plan.map((other) => `${other.id}=${host}:${other.peerPort}`).join(',');
   const cli = fileURLToPath(new URL('./tandem.js', import.meta.url));
@@ -298,6 +314,7 @@ function spawnNode(
       '--store',
       node.store,
       ...(secure === null ? [] : securityArgs(node, secure)),
+      ...(usersFile === undefined ? [] : ['--users', usersFile]),
     ],
     {
       env: { ...process.env, TANDEM_CLUSTER_SECRET: secret },
@@ -309,10 +326,7 @@ function spawnNode(
   return child;
 }
 
-/**
- * The TLS flags of a secure cluster's node: one certificate for the peer and client ports,
- * and the users file once `tandem start` knows `--users`.
- */
+/** The TLS flags of a secure cluster's node: one certificate for the peer and client ports. */
 function securityArgs(node: PlannedNode, secure: Security): string[] {
   const files = secure.nodes.get(node.id);
   if (files === undefined) throw new Error(`no certificate made for ${node.id}`);
@@ -327,8 +341,35 @@ function securityArgs(node: PlannedNode, secure: Security): string[] {
     files.cert,
     '--client-tls-key',
     files.key,
-    ...(startFlagNames.has('users') ? ['--users', secure.usersFile] : []),
   ];
+}
+
+/** An HTTP Basic header for `user` and `password`. */
+function basicHeader(user: string, password: string): Record<string, string> {
+  return { authorization: `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}` };
+}
+
+/**
+ * The credentials the command asks the nodes' status with: the first user of the users
+ * file that has a plain password (any role reads the status). Checks the file as a node
+ * would, so that a bad one fails here, before any node starts.
+ */
+async function statusCredentials(file: string): Promise<Record<string, string>> {
+  try {
+    await readUsersFile(file);
+  } catch (error) {
+    if (error instanceof UsersFileError) throw new UsageError(error.message);
+    throw error;
+  }
+  const users = (parseYaml(readFileSync(file, 'utf8')) as { users: Record<string, unknown>[] })
+    .users;
+  const withPassword = users.find((user) => typeof user.password === 'string');
+  if (withPassword === undefined) {
+    throw new UsageError(
+      `--users ${file}: no user has a plain password, so tandem cluster cannot ask the nodes whether a leader is elected; add one (any role)`,
+    );
+  }
+  return basicHeader(withPassword.name as string, withPassword.password as string);
 }
 
 /** Polls the nodes until one reports a leader; null on timeout or when every node died. */
@@ -337,13 +378,14 @@ async function waitForLeader(
   children: readonly ChildProcess[],
   agents: HttpAgents,
   secure: boolean,
+  auth: Record<string, string>,
 ): Promise<NodeStatus | null> {
   const deadline = Date.now() + leaderWaitMs;
   while (Date.now() < deadline) {
     if (children.every((child) => child.exitCode !== null || child.signalCode !== null))
       return null;
     for (const node of plan) {
-      const status = await fetchStatus(agents, `${nodeUrl(node, secure)}/v1/cluster`);
+      const status = await fetchStatus(agents, `${nodeUrl(node, secure)}/v1/cluster`, auth);
       if (status?.leaderId) return status;
     }
     await new Promise((resolve) => setTimeout(resolve, leaderPollMs));
@@ -355,12 +397,16 @@ function nodeUrl(node: PlannedNode, secure: boolean): string {
   return `${secure ? 'https' : 'http'}://${host}:${node.httpPort}`;
 }
 
-async function fetchStatus(agents: HttpAgents, url: string): Promise<NodeStatus | null> {
+async function fetchStatus(
+  agents: HttpAgents,
+  url: string,
+  auth: Record<string, string>,
+): Promise<NodeStatus | null> {
   try {
     const answer = await exchange(agents, {
       url,
       method: 'GET',
-      headers: {},
+      headers: auth,
       body: undefined,
       signal: undefined,
       timeoutMs: statusRequestMs,
@@ -393,6 +439,7 @@ function printEndpoints(
   offset: number,
   resp: boolean,
   secure: Security | null,
+  users: boolean,
 ): void {
   const rows = plan.map((node) => [
     node.id + (node.id === leader.leaderId ? ' *' : ''),
@@ -410,6 +457,12 @@ function printEndpoints(
     'try:',
     ...(secure === null ? plainTries(plan, offset, resp) : secureTries(plan, secure, resp)),
     resp ? [] : [`  (RESP port ${first.respPort} did not answer; see ${first.logFile})`],
+    users
+      ? [
+          '  (with --users: curl -u NAME:PASSWORD, redis-cli --user NAME --pass PASSWORD,',
+          '   tandem status --user NAME --password PASSWORD)',
+        ]
+      : [],
     '',
     '(tandem is node dist/src/cli/tandem.js when not installed.) Ctrl-C stops the cluster.',
   ].flat();
@@ -448,7 +501,7 @@ function secureTries(plan: readonly PlannedNode[], secure: Security, resp: boole
   return [
     `  ${curl} -X PUT https://${host}:${first.httpPort}/v1/kv/hello -H 'content-type: application/json' -d '{"value":"world"}'`,
     `  ${curl} https://${host}:${second.httpPort}/v1/kv/hello`,
-    `  tandem status --url https://${host}:${first.httpPort} --cacert ${ca}`,
+    `  TANDEM_PASSWORD=${password} tandem status --user admin --url https://${host}:${first.httpPort} --cacert ${ca}`,
     ...(resp
       ? [
           `  ${redis} -h ${host} -p ${first.respPort} SET greeting hi`,

@@ -342,6 +342,45 @@ test('tandem cluster runs three nodes that elect, forward writes and stop cleanl
   assert.match(cluster.output(), /stopped\n$/);
 });
 
+test('tandem cluster --users gives every node the users, and asks their status as one of them', async (t) => {
+  // Goal: --users reaches each node (a request without credentials is refused everywhere,
+  // one with them is served), and the command still learns the leader (through the
+  // file's first user with a password); a users file without one is refused up front.
+  const offset = portOffset();
+  const dir = temporaryDirectory(t);
+  const users = join(dir, 'users.yaml');
+  writeFileSync(
+    users,
+    'users:\n  - { name: ops, password: "ops-pw", roles: [admin] }\n  - { name: r, nopass: true, roles: [read] }\n',
+  );
+  const cluster = await startCluster(t, [
+    '--dir',
+    join(dir, 'c'),
+    '--base-port-offset',
+    String(offset),
+    '--users',
+    users,
+  ]);
+  assert.match(cluster.output(), /leader n[1-3] \(term \d+\)/);
+  assert.match(cluster.output(), /with --users: curl -u NAME:PASSWORD/);
+  const ops = { authorization: `Basic ${Buffer.from('ops:ops-pw').toString('base64')}` };
+  for (let i = 1; i <= 3; i++) {
+    const url = `http://127.0.0.1:${9000 + i + offset}/v1/kv/k${i}`;
+    const body = JSON.stringify({ value: 'v' });
+    const json = { 'content-type': 'application/json' };
+    const refused = await fetch(url, { method: 'PUT', headers: json, body });
+    assert.equal(refused.status, 401, `n${i} without credentials`);
+    const served = await fetch(url, { method: 'PUT', headers: { ...json, ...ops }, body });
+    assert.equal(served.status, 200, `n${i} as ops: ${await served.text()}`);
+  }
+  cluster.child.kill('SIGINT');
+  assert.equal(await cluster.exited, 0, cluster.output());
+  writeFileSync(users, 'users:\n  - { name: r, nopass: true, roles: [read] }\n');
+  const refused = tandem('cluster', '--dir', join(dir, 'd'), '--users', users);
+  assert.equal(refused.status, 2, refused.stderr);
+  assert.match(refused.stderr, /no user has a plain password/);
+});
+
 test('tandem cluster --secure runs TLS everywhere, and its printed curl and redis-cli lines work', async (t) => {
   // Goal: --secure makes the CA, node certificates, admin password and users file (private),
   // starts HTTPS and RESP-over-TLS-only nodes with peer TLS, and every command it prints,
@@ -384,10 +423,13 @@ test('tandem cluster --secure runs TLS everywhere, and its printed curl and redi
   const get = shell(curls[1] as string);
   assert.equal(get.status, 0, get.stderr);
   assert.match(get.stdout, /"value":"world"/);
-  const status = lines.find((line) => line.startsWith('tandem status')) as string;
-  const ran = spawnSync(process.execPath, [cli, ...status.split(' ').slice(1)], {
-    encoding: 'utf8',
-  });
+  // The users file reached the nodes: without the admin's credentials the API says 401.
+  const anonymous = shell(
+    `${(curls[1] as string).replace(/ -u admin:"\$\(cat [^)]*\)"/, '')} -o /dev/null -w '%{http_code}'`,
+  );
+  assert.equal(anonymous.stdout, '401', anonymous.stderr);
+  const status = lines.find((line) => line.includes(' tandem status ')) as string;
+  const ran = shell(status.replace(' tandem status ', ` ${process.execPath} ${cli} status `));
   assert.equal(ran.status, 0, ran.stderr);
   assert.equal(ran.stdout.match(/^n[1-3] +(leader|follower) /gm)?.length, 3, ran.stdout);
   if (spawnSync('redis-cli', ['--version']).status === 0) {
