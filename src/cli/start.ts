@@ -425,7 +425,6 @@ export async function runStart(argv: readonly string[]): Promise<void> {
         host: settings.host,
         port: settings.respPort,
         logger: logger.child({ component: 'resp' }),
-        password,
         followerWrites,
         access,
       });

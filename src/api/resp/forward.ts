@@ -1,9 +1,11 @@
 /**
  * Forwarding a follower's writes to the leader over RESP. The follower keeps a small pool
  * of connections to the leader's RESP port (learnt from the leader's handshake
- * advertisement) and sends `TANDEM.FORWARD <command...>`; the leader runs the command as
- * its own write and answers `[index, reply]`, so the follower learns the log index it must
- * apply before that client's next read (read-your-writes).
+ * advertisement) and sends `TANDEM.FORWARDAS <user> <password> <command...>` (see
+ * `forwardAs` in session.ts): the links themselves never authenticate; each command
+ * carries its client's user, whom the leader authenticates and checks again before it runs
+ * the command as its own write. It answers `[index, reply, term]`, so the follower learns
+ * the log index it must apply before that client's next read (read-your-writes).
  *
  * One client connection always uses the same pooled connection, so its forwarded writes
  * reach the leader, and enter the log, in the order the client sent them.
@@ -46,7 +48,7 @@ class LeaderLink {
   /** Set once the connection is open: before it, requests are only queued here, never sent. */
   #connected = false;
 
-  constructor(address: string, password: string | undefined, logger: Logger) {
+  constructor(address: string, logger: Logger) {
     this.address = address;
     const hostPort = parseHostPort(address);
     if (hostPort === null)
@@ -64,11 +66,6 @@ class LeaderLink {
       this.#fail(error.message);
     });
     this.#socket.on('close', () => this.#fail('closed'));
-    if (password !== undefined) {
-      // The cluster's nodes share one password; a wrong one fails the first forward.
-      this.#waiting.push({ resolve: () => {}, reject: () => {} });
-      this.#socket.write(encodeRequest(['AUTH', password]));
-    }
   }
 
   get usable(): boolean {
@@ -128,13 +125,11 @@ function notSent(why: string): TandemError {
 
 /** The pool of connections to the current leader. */
 export class Forwarder {
-  readonly #password: string | undefined;
   readonly #logger: Logger;
   #links: (LeaderLink | null)[] = [];
   #address: string | null = null;
 
-  constructor(password: string | undefined, logger: Logger) {
-    this.#password = password;
+  constructor(logger: Logger) {
     this.#logger = logger;
   }
 
@@ -153,7 +148,7 @@ export class Forwarder {
     let link = this.#links[index];
     if (link === null || !link.usable) {
       try {
-        link = new LeaderLink(address, this.#password, this.#logger);
+        link = new LeaderLink(address, this.#logger);
       } catch (error) {
         return Promise.reject(error);
       }

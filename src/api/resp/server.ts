@@ -7,12 +7,14 @@
  * connection (whole, not half) only.
  */
 import { createServer, type Server, type Socket } from 'node:net';
-import type { AccessControl } from '../../access/control.js';
+import { AccessControl } from '../../access/control.js';
 import type { NodeHandle } from '../../node/api.js';
+import type { UserRecord } from '../../store/access-state.js';
 import type { Logger } from '../../transport/contract.js';
-import { adminCommands, commandCommand, wrongArity } from './admin.js';
+import { aclCommand } from './acl.js';
+import { adminCommands, commandCommand, refuse } from './admin.js';
 import { Forwarder } from './forward.js';
-import { keyCommands, type Args, type Handler } from './keys.js';
+import { keyCommands, type Args } from './keys.js';
 import { bulkBytesMaxDefault, RequestParser, type RespCommand } from './parser.js';
 import { error, ok, simple, ReplyWriter, type Reply } from './reply.js';
 import {
@@ -22,6 +24,15 @@ import {
   type ServerContext,
   type Session,
 } from './session.js';
+import {
+  arityFits,
+  noKeyPermission,
+  noPermission,
+  requirementOf,
+  wrongArity,
+  type CommandSpec,
+  type Requirement,
+} from './spec.js';
 
 /** Redis's default `maxclients`. */
 export const maxClientsDefault = 10_000;
@@ -47,14 +58,16 @@ export interface RespServerOptions {
   /** 0 picks a free port (see `RespServer.port`). */
   readonly port: number;
   readonly logger: Logger;
-  /** When set, clients must AUTH (or HELLO ... AUTH) with it first. */
-  readonly password?: string;
   /** What a follower does with writes (default `forward`). */
   readonly followerWrites?: FollowerWrites;
   readonly maxClients?: number;
   readonly outputBufferBytesMax?: number;
   readonly bulkBytesMax?: number;
-  /** Who may do what (src/access); absent, `password` alone guards the port, as before. */
+  /**
+   * Who may do what (src/access): users, roles and key patterns, checked on every command.
+   * Absent, the node's replicated users alone, with the open mode's `default` user until
+   * the log holds some.
+   */
   readonly access?: AccessControl;
 }
 
@@ -65,30 +78,32 @@ export interface RespServer {
   close(): Promise<void>;
 }
 
-interface CommandSpec {
-  readonly arity: number;
-  readonly write: boolean;
-  readonly noauth?: boolean;
-  readonly keyed?: boolean;
-  readonly run: Handler;
-}
-
 /** Commands the server answers itself, since they act on the connection. */
 const connectionCommands: Record<string, CommandSpec> = {
-  quit: { arity: -1, write: false, noauth: true, run: () => ok },
-  reset: { arity: 1, write: false, noauth: true, run: () => simple('RESET') },
-  'tandem.forward': { arity: -2, write: false, run: () => ok },
+  quit: { arity: -1, write: false, role: 'read', noauth: true, run: () => ok },
+  reset: { arity: 1, write: false, role: 'read', noauth: true, run: () => simple('RESET') },
+  // The form older followers send: the command runs as this connection's user, an admin.
+  'tandem.forward': { arity: -2, write: false, role: 'admin', run: () => ok },
+  // TANDEM.FORWARDAS user password cmd...: authenticates on its own, as AUTH does.
+  'tandem.forwardas': { arity: -4, write: false, role: 'read', noauth: true, run: () => ok },
 };
 
-function buildTable(): Record<string, CommandSpec> {
+/** Commands other than writes that a follower sends its leader (see `forwardAs`). */
+const forwardedOthers: ReadonlySet<string> = new Set(['acl', 'tandem.wait']);
+
+/** The table every command is dispatched and checked from. */
+export function buildCommandTable(): Record<string, CommandSpec> {
   const table: Record<string, CommandSpec> = {};
-  for (const [name, spec] of Object.entries(keyCommands)) table[name] = { ...spec, keyed: true };
-  Object.assign(table, adminCommands, connectionCommands);
-  table.command = { arity: -1, write: false, run: commandCommand(table) };
+  Object.assign(table, keyCommands, adminCommands, connectionCommands);
+  table.command = { arity: -1, write: false, role: 'read', run: commandCommand(table) };
+  table.acl = aclCommand(table);
   return table;
 }
 
-const table = buildTable();
+const table = buildCommandTable();
+
+/** A command whose connection is closed rather than answered (its user is gone). */
+const unanswered: unique symbol = Symbol('unanswered');
 
 /** Redis's unknown-command text: the name, then arguments quoted, up to 128 characters. */
 function unknownCommand(args: readonly string[]): Reply {
@@ -101,18 +116,24 @@ function unknownCommand(args: readonly string[]): Reply {
   );
 }
 
+function isRequirement(value: Requirement | Reply): value is Requirement {
+  return typeof value === 'object' && value !== null && 'display' in value;
+}
+
 /** Starts a RESP server for `node`. */
 export async function startRespServer(
   node: NodeHandle,
   options: RespServerOptions,
 ): Promise<RespServer> {
   const sessions = new Map<number, Session>();
+  const access =
+    options.access ?? new AccessControl({ state: () => node.accessState(), bootstrap: [] });
   const context: ServerContext = {
     node,
     logger: options.logger,
-    password: options.password,
+    access,
     followerWrites: options.followerWrites ?? 'forward',
-    forwarder: new Forwarder(options.password, options.logger),
+    forwarder: new Forwarder(options.logger),
     sessions,
     startedAtMs: Date.now(),
     maxClients: options.maxClients ?? maxClientsDefault,
@@ -179,16 +200,24 @@ class Connection {
   /** Parsed commands not yet run; `#queue[#head]` runs next. */
   #queue: RespCommand[] = [];
   #head = 0;
+  /** A serial command still running (an AUTH hashing, say): nothing after it runs yet. */
+  #blocked: Promise<void> | null = null;
+  /** Set when the connection's user is gone: it closes once earlier replies are out. */
+  #killed = false;
 
   constructor(context: ServerContext, socket: Socket, id: number, options: RespServerOptions) {
     this.#context = context;
     this.#socket = socket;
     this.#outputBytesMax = options.outputBufferBytesMax ?? outputBufferBytesMaxDefault;
     this.#parser = new RequestParser({ bulkBytesMax: options.bulkBytesMax ?? bulkBytesMaxDefault });
-    const remote = `${socket.remoteAddress}:${socket.remotePort}`;
-    const local = `${socket.localAddress}:${socket.localPort}`;
-    this.#session = newSession(id, remote, local, {
-      authenticated: context.password === undefined,
+    const addresses = {
+      remote: `${socket.remoteAddress}:${socket.remotePort}`,
+      local: `${socket.localAddress}:${socket.localPort}`,
+      clientHost: socket.remoteAddress ?? '',
+    };
+    this.#session = newSession(id, addresses, {
+      user: context.access.initialUser(),
+      password: null,
       forwarded: false,
     });
     (context.sessions as Map<number, Session>).set(id, this.#session);
@@ -199,7 +228,7 @@ class Connection {
     socket.on('data', (chunk) => this.#onData(chunk));
     socket.on('drain', () => this.#maybeResume());
     socket.on('error', (cause) =>
-      context.logger.debug({ err: cause, client: remote }, 'RESP client error'),
+      context.logger.debug({ err: cause, client: addresses.remote }, 'RESP client error'),
     );
     socket.once('close', () => {
       this.#session.closing = true;
@@ -211,30 +240,48 @@ class Connection {
     if (this.#session.closing) return;
     // Until the client authenticates, requests are held to Redis's small limits; the
     // parser pauses after an AUTH or HELLO so that it runs before the rest is parsed.
-    this.#parser.unauthenticated = !this.#session.authenticated;
-    let commands = this.#parser.feed(chunk);
+    this.#parser.unauthenticated = this.#session.user === null;
+    this.#take(this.#parser.feed(chunk));
+  }
+
+  /** Queues `commands` and runs them, resuming a paused parser once nothing blocks it. */
+  #take(commands: RespCommand[]): void {
     for (;;) {
       for (const command of commands) this.#queue.push(command);
       this.#pump();
-      if (!this.#parser.paused || this.#session.closing) return;
-      this.#parser.unauthenticated = !this.#session.authenticated;
+      if (!this.#parser.paused || this.#session.closing || this.#blocked !== null) return;
+      this.#parser.unauthenticated = this.#session.user === null;
       commands = this.#parser.resume();
     }
   }
 
+  /** Runs nothing more on this connection until `done` settles, then goes on. */
+  #block(done: Promise<unknown>): void {
+    const released = done.then(
+      () => {},
+      () => {},
+    );
+    this.#blocked = released;
+    void released.then(() => {
+      if (this.#blocked === released) this.#blocked = null;
+      if (!this.#session.closing) this.#take([]);
+    });
+  }
+
   /**
-   * Runs queued commands in order until the queue is empty or the connection has
-   * `pendingWritesMax` writes in flight (then a settling write calls this again), and
-   * answers what ran as one batch. Backpressure: a client that pipelines faster than the
-   * log commits waits here, and its socket is paused, instead of overrunning the node's
-   * proposal queue.
+   * Runs queued commands in order until the queue is empty, a serial command is still
+   * running, or the connection has `pendingWritesMax` writes in flight (then a settling
+   * write calls this again), and answers what ran as one batch. Backpressure: a client
+   * that pipelines faster than the log commits waits here, and its socket is paused,
+   * instead of overrunning the node's proposal queue.
    */
   #pump(): void {
     const replies: (Reply | Promise<Reply>)[] = [];
     let asynchronous = false;
-    while (this.#head < this.#queue.length && !this.#session.closing) {
+    while (this.#head < this.#queue.length && !this.#session.closing && this.#blocked === null) {
       if (this.#session.pendingWrites >= pendingWritesMax) break;
       const reply = this.#run(this.#queue[this.#head++]);
+      if (reply === unanswered) continue;
       if (reply instanceof Promise) asynchronous = true;
       replies.push(reply);
     }
@@ -258,7 +305,13 @@ class Connection {
     ) {
       this.#socket.pause();
     }
-    if (replies.length === 0) return;
+    if (replies.length === 0) {
+      if (this.#killed) {
+        const socket = this.#socket;
+        void (this.#previous ?? Promise.resolve()).then(() => closeAfterReply(socket));
+      }
+      return;
+    }
     if (!asynchronous && this.#previous === null) return this.#send(replies as Reply[]);
     const before = this.#previous ?? Promise.resolve();
     const batch = before.then(() => Promise.all(replies)).then((done) => this.#send(done));
@@ -269,70 +322,70 @@ class Connection {
   }
 
   /** Runs one command; never throws (errors become error replies). */
-  #run(command: RespCommand): Reply | Promise<Reply> {
+  #run(command: RespCommand): Reply | Promise<Reply> | typeof unanswered {
     const context = this.#context;
+    const session = this.#session;
     context.stats.commandsProcessed++;
     const args: Args = { raw: command, text: command.map((arg) => arg.toString('utf8')) };
     const name = args.text[0].toLowerCase();
-    const spec = table[name];
+    const spec = Object.hasOwn(table, name) ? table[name] : undefined;
     if (spec === undefined) return unknownCommand(args.text);
-    if (spec.arity > 0 ? args.text.length !== spec.arity : args.text.length < -spec.arity) {
-      return wrongArity(name);
+    if (!arityFits(spec.arity, args.text.length)) return wrongArity(name);
+    const requirement = requirementOf(name, spec, args);
+    if (!isRequirement(requirement)) return requirement;
+    if (spec.noauth === true) {
+      if (session.user !== null && context.access.user(session.user) === null) return this.#kill();
+    } else {
+      if (session.user === null) return error('NOAUTH Authentication required.');
+      const refused = this.#authorize(session, requirement);
+      if (refused === unanswered) return this.#kill();
+      if (refused !== null) return refused;
     }
-    if (!this.#session.authenticated && spec.noauth !== true)
-      return error('NOAUTH Authentication required.');
-    this.#session.lastCommand = name;
-    if (name === 'quit') this.#session.closing = true;
+    session.lastCommand = name;
+    if (name === 'quit') session.closing = true;
     if (name === 'reset') this.#reset();
     if (name === 'tandem.forward') return this.#forwarded(args);
-    try {
-      const reply = spec.run(context, this.#session, args);
-      return reply instanceof Promise
-        ? reply.catch((thrown) => errorReply(thrown, context.logger))
-        : reply;
-    } catch (thrown) {
-      return errorReply(thrown, context.logger);
-    }
-  }
-
-  #reset(): void {
-    const session = this.#session;
-    session.protocol = 2;
-    session.name = null;
-    session.consistency = 'ryw';
-    session.authenticated = this.#context.password === undefined;
+    if (name === 'tandem.forwardas') return this.#forwardedAs(args);
+    const reply = this.#execute(session, spec, args);
+    if (spec.serial === true && reply instanceof Promise) this.#block(reply);
+    return reply;
   }
 
   /**
-   * TANDEM.FORWARD cmd args...: a follower's write, run here as a write of its own
-   * session (which must not forward again), answered `[index, reply, term]`.
+   * Checks `session`'s user for `requirement`, resolving the user by name as this node
+   * applied the users now: null when it may run it, else Redis's NOPERM, or `unanswered`
+   * when the user is gone (deleted or disabled: Redis closes such a user's connections).
+   * Logs an admin action that it allows.
    */
-  #forwarded(args: Args): Reply | Promise<Reply> {
-    const raw = args.raw.slice(1);
-    const spec = table[raw[0].toString('utf8').toLowerCase()];
-    if (spec === undefined || !spec.write) return error('ERR TANDEM.FORWARD takes a write command');
-    const inner = newSession(
-      this.#session.id,
-      this.#session.remoteAddress,
-      this.#session.localAddress,
-      {
-        authenticated: true,
-        forwarded: true,
-      },
-    );
-    // The write notes its index on `inner` before its reply settles.
-    return Promise.resolve(this.#runAs(inner, spec, raw)).then((done) => [
-      inner.lastWriteIndex,
-      done,
-      inner.lastWriteTerm,
-    ]);
+  #authorize(session: Session, requirement: Requirement): Reply | null | typeof unanswered {
+    const access = this.#context.access;
+    const user = session.user as string;
+    const refusal = access.check(user, requirement.role, requirement.keys);
+    if (refusal !== null) {
+      if (access.user(user) === null) return unanswered;
+      return refusal.role === null ? noKeyPermission : noPermission(requirement.display);
+    }
+    if (requirement.audit) {
+      access.audit.admin(user, requirement.display, {
+        client: session.remoteAddress,
+        ...(session.forwarded ? { forwarded: true } : {}),
+      });
+    }
+    return null;
   }
 
-  #runAs(session: Session, spec: CommandSpec, raw: Buffer[]): Reply | Promise<Reply> {
-    const args: Args = { raw, text: raw.map((arg) => arg.toString('utf8')) };
-    const name = args.text[0].toLowerCase();
-    if (spec.arity > 0 ? raw.length !== spec.arity : raw.length < -spec.arity)
-      return wrongArity(name);
+  /** Closes the connection instead of answering: its user was deleted or disabled. */
+  #kill(): typeof unanswered {
+    this.#context.logger.info(
+      { client: this.#session.remoteAddress, user: this.#session.user },
+      'closing a connection whose user was deleted or disabled',
+    );
+    this.#session.closing = true;
+    this.#killed = true;
+    return unanswered;
+  }
+
+  #execute(session: Session, spec: CommandSpec, args: Args): Reply | Promise<Reply> {
     try {
       const reply = spec.run(this.#context, session, args);
       return reply instanceof Promise
@@ -341,6 +394,83 @@ class Connection {
     } catch (thrown) {
       return errorReply(thrown, this.#context.logger);
     }
+  }
+
+  #reset(): void {
+    const session = this.#session;
+    session.protocol = 2;
+    session.name = null;
+    session.consistency = 'ryw';
+    session.user = this.#context.access.initialUser();
+    session.password = null;
+  }
+
+  /**
+   * TANDEM.FORWARD cmd args...: an older follower's write, run here as this connection's
+   * user (an admin: the link authenticated as the shared `default`), answered
+   * `[index, reply, term]`.
+   */
+  #forwarded(args: Args): Reply | Promise<Reply> {
+    const raw = args.raw.slice(1);
+    const spec = table[raw[0].toString('utf8').toLowerCase()];
+    if (spec === undefined || !spec.write) return error('ERR TANDEM.FORWARD takes a write command');
+    return this.#runForwarded(this.#session.user as string, this.#session.password, raw);
+  }
+
+  /**
+   * TANDEM.FORWARDAS user password cmd args...: a follower's command, run as `user` once
+   * `password` authenticates it, checked here as it was on the follower (the follower's
+   * view of the users may be older than this leader's), answered `[index, reply, term]`.
+   * Authentication answers at once when it needs no hashing (`verifyPassword` remembers
+   * its successes); otherwise nothing after it on the link runs until it has, so the
+   * link's commands still enter the log in the order they came.
+   */
+  #forwardedAs(args: Args): Reply | Promise<Reply> {
+    const [user, password] = [args.text[1], args.text[2]];
+    const raw = args.raw.slice(3);
+    const name = raw[0].toString('utf8').toLowerCase();
+    const spec = Object.hasOwn(table, name) ? table[name] : undefined;
+    if (spec === undefined || !(spec.write || forwardedOthers.has(name))) {
+      return error('ERR TANDEM.FORWARDAS takes a command a follower forwards');
+    }
+    const access = this.#context.access;
+    const run = (found: UserRecord | null): Reply | Promise<Reply> =>
+      found === null
+        ? refuse(this.#context, this.#session.clientHost, user)
+        : this.#runForwarded(found.name, password, raw);
+    const known = access.authenticateNow(user, password);
+    if (known !== undefined && known !== null) return run(known);
+    const started = access
+      .authenticate(user, password)
+      .then(async (found) => ({ reply: found === null ? await run(null) : run(found) }));
+    this.#block(started);
+    return started.then((done) => done.reply);
+  }
+
+  /** Runs `raw` as `user` in a session of its own (which must not forward again). */
+  #runForwarded(user: string, password: string | null, raw: Buffer[]): Reply | Promise<Reply> {
+    const args: Args = { raw, text: raw.map((arg) => arg.toString('utf8')) };
+    const name = args.text[0].toLowerCase();
+    const spec = table[name] as CommandSpec;
+    if (!arityFits(spec.arity, raw.length)) return wrongArity(name);
+    const requirement = requirementOf(name, spec, args);
+    if (!isRequirement(requirement)) return requirement;
+    const inner = newSession(
+      this.#session.id,
+      {
+        remote: this.#session.remoteAddress,
+        local: this.#session.localAddress,
+        clientHost: this.#session.clientHost,
+      },
+      { user, password, forwarded: true },
+    );
+    const refused = this.#authorize(inner, requirement);
+    if (refused === unanswered) return error('NOAUTH Authentication required.');
+    if (refused !== null) return refused;
+    const reply = this.#execute(inner, spec, args);
+    if (spec.serial === true && reply instanceof Promise) this.#block(reply);
+    // The write notes its index on `inner` before its reply settles.
+    return Promise.resolve(reply).then((done) => [inner.lastWriteIndex, done, inner.lastWriteTerm]);
   }
 
   /** Writes one batch of replies with one socket write; enforces the output limit. */
