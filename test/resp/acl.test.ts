@@ -291,3 +291,80 @@ describe('RESP users and ACLs on a three-node cluster', { timeout: 120_000 }, ()
     }
   });
 });
+
+describe('--requirepass on a three-node cluster', { timeout: 120_000 }, () => {
+  let cluster: TestCluster;
+  let leader: string;
+  let follower: string;
+  const port = (id: string) => cluster.node(id).respPort;
+
+  before(async () => {
+    cluster = await TestCluster.create({
+      nodes: 3,
+      extraArgs: () => ['--requirepass', 'open-sesame'],
+    });
+    cluster.startAll();
+    leader = await cluster.leader();
+    follower = ['n1', 'n2', 'n3'].find((id) => id !== leader) as string;
+  });
+
+  after(async () => {
+    await cluster?.destroy();
+  });
+
+  test(
+    'redis-cli -a on a follower writes through the leader as default',
+    {
+      skip: !cliInstalled,
+    },
+    async () => {
+      // Goal: --requirepass is the `default` user's password; forwarded writes carry it.
+      const login = ['-a', 'open-sesame'];
+      assert.equal((await cli(port(follower), [...login, 'SET', 'rp:1', 'one'])).out, 'OK');
+      assert.equal((await cli(port(leader), [...login, 'GET', 'rp:1'])).out, 'one');
+      assert.equal((await cli(port(follower), [...login, 'ACL', 'WHOAMI'])).out, 'default');
+      assert.match(
+        (await cli(port(leader), [...login, 'ACL', 'LIST'])).out,
+        /^user default on #scrypt\$\S+ ~\* &\* \+@all$/,
+      );
+      assert.equal(
+        (await cli(port(follower), ['GET', 'rp:1'])).out,
+        'NOAUTH Authentication required.',
+      );
+      assert.equal(
+        (await cli(port(follower), ['-a', 'wrong', 'GET', 'rp:1'])).out,
+        'AUTH failed: WRONGPASS invalid username-password pair or user is disabled.\nNOAUTH Authentication required.',
+      );
+    },
+  );
+
+  test('commands pipelined after an AUTH run as the user it authenticated', async () => {
+    // Goal: an AUTH that hashes (scrypt, asynchronous) still runs before what follows it.
+    const boss = new Redis({ port: port(leader), password: 'open-sesame' });
+    try {
+      assert.equal(
+        await boss.call('ACL', 'SETUSER', 'piped', 'on', '>piped-pw', '~*', '+@write'),
+        'OK',
+      );
+    } finally {
+      boss.disconnect();
+    }
+    for (const id of [leader, follower]) {
+      const admin = new Redis({ port: port(id), password: 'open-sesame' });
+      await eventually(
+        async () => ((await admin.call('ACL', 'USERS')) as string[]).includes('piped'),
+        `piped on ${id}`,
+      );
+      admin.disconnect();
+      // One write: AUTH (not yet remembered on this node, so hashed), then two commands.
+      const raw = await RawClient.open(port(id));
+      const replies = await raw.pipeline([
+        ['AUTH', 'piped', 'piped-pw'],
+        ['SET', `piped:${id}`, 'v'],
+        ['ACL', 'WHOAMI'],
+      ]);
+      raw.close();
+      assert.deepEqual(replies.map(text), ['OK', 'OK', 'piped'], `on ${id}`);
+    }
+  });
+});

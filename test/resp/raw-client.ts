@@ -12,7 +12,7 @@ export class RawClient {
   readonly #socket: Socket;
   readonly #parser = new ReplyParser();
   readonly #replies: Reply[] = [];
-  #waiting: ((reply: Reply | 'closed') => void) | null = null;
+  readonly #waiting: ((reply: Reply | 'closed') => void)[] = [];
   closed = false;
 
   private constructor(socket: Socket) {
@@ -41,26 +41,36 @@ export class RawClient {
   }
 
   /** Sends one command; resolves with its reply, or 'closed' if the server hung up. */
-  call(...args: string[]): Promise<Reply | 'closed'> {
-    return new Promise((resolve) => {
-      this.#waiting = resolve;
-      if (!this.closed) {
+  async call(...args: string[]): Promise<Reply | 'closed'> {
+    const [reply] = await this.pipeline([args]);
+    return reply as Reply | 'closed';
+  }
+
+  /** Sends `commands` in one write; resolves with their replies ('closed' past a hang-up). */
+  pipeline(commands: readonly (readonly string[])[]): Promise<(Reply | 'closed')[]> {
+    const replies = commands.map(
+      () => new Promise<Reply | 'closed'>((resolve) => this.#waiting.push(resolve)),
+    );
+    if (!this.closed) {
+      const encoded = commands.map((args) => {
         const parts = args.map((arg) => `$${Buffer.byteLength(arg)}\r\n${arg}\r\n`);
-        this.#socket.write(`*${args.length}\r\n${parts.join('')}`);
-      }
-      this.#deliver();
-    });
+        return `*${args.length}\r\n${parts.join('')}`;
+      });
+      this.#socket.write(encoded.join(''));
+    }
+    this.#deliver();
+    return Promise.all(replies);
   }
 
   #deliver(): void {
-    const waiting = this.#waiting;
-    if (waiting === null) return;
-    if (this.#replies.length > 0) {
-      this.#waiting = null;
-      waiting(this.#replies.shift() as Reply);
-    } else if (this.closed) {
-      this.#waiting = null;
-      waiting('closed');
+    while (this.#waiting.length > 0) {
+      if (this.#replies.length > 0) {
+        (this.#waiting.shift() as (reply: Reply) => void)(this.#replies.shift() as Reply);
+      } else if (this.closed) {
+        (this.#waiting.shift() as (reply: 'closed') => void)('closed');
+      } else {
+        return;
+      }
     }
   }
 
