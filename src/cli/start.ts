@@ -426,6 +426,7 @@ export async function runStart(argv: readonly string[]): Promise<void> {
         port: settings.respPort,
         logger: logger.child({ component: 'resp' }),
         followerWrites,
+        clusterSecret: settings.clusterSecret,
         access,
       });
     } catch (error) {

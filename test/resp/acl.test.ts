@@ -253,6 +253,33 @@ describe('RESP users and ACLs on a three-node cluster', { timeout: 120_000 }, ()
     }
   });
 
+  test('a follower forwards large values and many-key writes for its users', async () => {
+    // Goal: the leader holds a follower's unauthenticated forwarding link to the normal
+    // request limits (it proves it is a node), not a stranger's 10 arguments and 16 KiB.
+    const writer = as(follower, 'writer', 'writer-pw');
+    try {
+      const big = 'v'.repeat(100 * 1024);
+      assert.equal(await writer.set('big', big), 'OK');
+      const pairs = Array.from({ length: 30 }, (_, i) => [`many:${i}`, String(i)]).flat();
+      assert.equal(await writer.mset(...pairs), 'OK');
+      const boss = as(leader, 'boss', 'boss-pw');
+      try {
+        assert.equal((await boss.get('big'))?.length, big.length);
+        assert.equal(await boss.get('many:29'), '29');
+      } finally {
+        boss.disconnect();
+      }
+    } finally {
+      writer.disconnect();
+    }
+    const stranger = await RawClient.open(port(leader));
+    assert.equal(
+      text(await stranger.call('TANDEM.LINK', 'not-the-proof')),
+      'ERR TANDEM.LINK proof does not match this cluster',
+    );
+    stranger.close();
+  });
+
   test('the leader checks a forwarded command again as its user', async () => {
     // Goal: TANDEM.FORWARDAS authenticates and checks on the leader; TANDEM.FORWARD (the
     // old form, trusted) is accepted only from an admin connection.

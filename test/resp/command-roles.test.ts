@@ -79,7 +79,7 @@ const expected: Readonly<Record<string, readonly string[]>> = {
   ],
 };
 /** Commands that run before authentication and check for themselves. */
-const unchecked = ['auth', 'hello', 'quit', 'reset', 'tandem.forwardas'];
+const unchecked = ['auth', 'hello', 'quit', 'reset', 'tandem.forwardas', 'tandem.link'];
 
 test('every RESP command and subcommand declares the role the README gives it', () => {
   // Goal: no command runs unchecked by accident, and none needs less than documented.

@@ -10,12 +10,23 @@
  * One client connection always uses the same pooled connection, so its forwarded writes
  * reach the leader, and enter the log, in the order the client sent them.
  */
+import { createHmac } from 'node:crypto';
 import { connect, type Socket } from 'node:net';
 import { TandemError } from '../../core/errors.js';
 import type { Logger } from '../../transport/contract.js';
 import { parseHostPort } from '../http/address.js';
 import { ReplyParser } from './reply-parser.js';
 import type { Reply } from './reply.js';
+
+/**
+ * What a forwarding link sends first, `TANDEM.LINK <proof>`: an HMAC of the cluster
+ * secret, which shows the leader that a node of its cluster holds the link, so that the
+ * link's requests are held to the normal limits rather than a stranger's (10 arguments,
+ * 16 KiB values). It grants no user's rights: each command proves its own user.
+ */
+export function linkProof(clusterSecret: string): string {
+  return createHmac('sha256', clusterSecret).update('tandem resp forwarding link').digest('hex');
+}
 
 /** Connections per leader: enough to spread load, few enough to keep per-client order cheap. */
 export const forwardPoolSize = 4;
@@ -48,7 +59,7 @@ class LeaderLink {
   /** Set once the connection is open: before it, requests are only queued here, never sent. */
   #connected = false;
 
-  constructor(address: string, logger: Logger) {
+  constructor(address: string, proof: string | null, logger: Logger) {
     this.address = address;
     const hostPort = parseHostPort(address);
     if (hostPort === null)
@@ -66,6 +77,12 @@ class LeaderLink {
       this.#fail(error.message);
     });
     this.#socket.on('close', () => this.#fail('closed'));
+    if (proof !== null) {
+      // A leader whose cluster has another secret refuses it; the link still works, held
+      // to a stranger's limits.
+      this.#waiting.push({ resolve: () => {}, reject: () => {} });
+      this.#socket.write(encodeRequest(['TANDEM.LINK', proof]));
+    }
   }
 
   get usable(): boolean {
@@ -126,11 +143,14 @@ function notSent(why: string): TandemError {
 /** The pool of connections to the current leader. */
 export class Forwarder {
   readonly #logger: Logger;
+  readonly #proof: string | null;
   #links: (LeaderLink | null)[] = [];
   #address: string | null = null;
 
-  constructor(logger: Logger) {
+  /** `proof`: see `linkProof`; null sends none. */
+  constructor(logger: Logger, proof: string | null = null) {
     this.#logger = logger;
+    this.#proof = proof;
   }
 
   /**
@@ -148,7 +168,7 @@ export class Forwarder {
     let link = this.#links[index];
     if (link === null || !link.usable) {
       try {
-        link = new LeaderLink(address, this.#logger);
+        link = new LeaderLink(address, this.#proof, this.#logger);
       } catch (error) {
         return Promise.reject(error);
       }

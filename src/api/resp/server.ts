@@ -6,6 +6,7 @@
  * (read-your-writes). A protocol error answers `-ERR Protocol error: ...` and closes that
  * connection (whole, not half) only.
  */
+import { timingSafeEqual } from 'node:crypto';
 import { createServer, type Server, type Socket } from 'node:net';
 import { AccessControl } from '../../access/control.js';
 import type { NodeHandle } from '../../node/api.js';
@@ -13,7 +14,7 @@ import type { UserRecord } from '../../store/access-state.js';
 import type { Logger } from '../../transport/contract.js';
 import { aclCommand } from './acl.js';
 import { adminCommands, commandCommand, refuse } from './admin.js';
-import { Forwarder } from './forward.js';
+import { Forwarder, linkProof } from './forward.js';
 import { keyCommands, type Args } from './keys.js';
 import { bulkBytesMaxDefault, RequestParser, type RespCommand } from './parser.js';
 import { error, ok, simple, ReplyWriter, type Reply } from './reply.js';
@@ -63,6 +64,8 @@ export interface RespServerOptions {
   readonly maxClients?: number;
   readonly outputBufferBytesMax?: number;
   readonly bulkBytesMax?: number;
+  /** The cluster secret: a follower's forwarding links prove with it that they are nodes. */
+  readonly clusterSecret?: string;
   /**
    * Who may do what (src/access): users, roles and key patterns, checked on every command.
    * Absent, the node's replicated users alone, with the open mode's `default` user until
@@ -84,6 +87,15 @@ const connectionCommands: Record<string, CommandSpec> = {
   reset: { arity: 1, write: false, role: 'read', noauth: true, run: () => simple('RESET') },
   // The form older followers send: the command runs as this connection's user, an admin.
   'tandem.forward': { arity: -2, write: false, role: 'admin', run: () => ok },
+  // TANDEM.LINK proof: a forwarding link's proof that a node of the cluster holds it.
+  'tandem.link': {
+    arity: 2,
+    write: false,
+    role: 'read',
+    noauth: true,
+    serial: true,
+    run: () => ok,
+  },
   // TANDEM.FORWARDAS user password cmd...: authenticates on its own, as AUTH does.
   'tandem.forwardas': { arity: -4, write: false, role: 'read', noauth: true, run: () => ok },
 };
@@ -126,6 +138,7 @@ export async function startRespServer(
   options: RespServerOptions,
 ): Promise<RespServer> {
   const sessions = new Map<number, Session>();
+  const proof = options.clusterSecret === undefined ? null : linkProof(options.clusterSecret);
   const access =
     options.access ?? new AccessControl({ state: () => node.accessState(), bootstrap: [] });
   const context: ServerContext = {
@@ -133,7 +146,7 @@ export async function startRespServer(
     logger: options.logger,
     access,
     followerWrites: options.followerWrites ?? 'forward',
-    forwarder: new Forwarder(options.logger),
+    forwarder: new Forwarder(options.logger, proof),
     sessions,
     startedAtMs: Date.now(),
     maxClients: options.maxClients ?? maxClientsDefault,
@@ -152,7 +165,7 @@ export async function startRespServer(
     }
     sockets.add(socket);
     socket.once('close', () => sockets.delete(socket));
-    new Connection(context, socket, nextId++, options);
+    new Connection(context, socket, nextId++, options, proof);
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
@@ -204,9 +217,18 @@ class Connection {
   #blocked: Promise<void> | null = null;
   /** Set when the connection's user is gone: it closes once earlier replies are out. */
   #killed = false;
+  /** What TANDEM.LINK must show (see `linkProof`), or null when this node has no secret. */
+  readonly #proof: string | null;
 
-  constructor(context: ServerContext, socket: Socket, id: number, options: RespServerOptions) {
+  constructor(
+    context: ServerContext,
+    socket: Socket,
+    id: number,
+    options: RespServerOptions,
+    proof: string | null,
+  ) {
     this.#context = context;
+    this.#proof = proof;
     this.#socket = socket;
     this.#outputBytesMax = options.outputBufferBytesMax ?? outputBufferBytesMaxDefault;
     this.#parser = new RequestParser({ bulkBytesMax: options.bulkBytesMax ?? bulkBytesMaxDefault });
@@ -240,7 +262,7 @@ class Connection {
     if (this.#session.closing) return;
     // Until the client authenticates, requests are held to Redis's small limits; the
     // parser pauses after an AUTH or HELLO so that it runs before the rest is parsed.
-    this.#parser.unauthenticated = this.#session.user === null;
+    this.#parser.unauthenticated = this.#stranger();
     this.#take(this.#parser.feed(chunk));
   }
 
@@ -250,9 +272,14 @@ class Connection {
       for (const command of commands) this.#queue.push(command);
       this.#pump();
       if (!this.#parser.paused || this.#session.closing || this.#blocked !== null) return;
-      this.#parser.unauthenticated = this.#session.user === null;
+      this.#parser.unauthenticated = this.#stranger();
       commands = this.#parser.resume();
     }
+  }
+
+  /** Whether the connection is held to a stranger's request limits. */
+  #stranger(): boolean {
+    return this.#session.user === null && !this.#session.peerLink;
   }
 
   /** Runs nothing more on this connection until `done` settles, then goes on. */
@@ -346,6 +373,7 @@ class Connection {
     if (name === 'reset') this.#reset();
     if (name === 'tandem.forward') return this.#forwarded(args);
     if (name === 'tandem.forwardas') return this.#forwardedAs(args);
+    if (name === 'tandem.link') return this.#link(args);
     const reply = this.#execute(session, spec, args);
     if (spec.serial === true && reply instanceof Promise) this.#block(reply);
     return reply;
@@ -403,6 +431,23 @@ class Connection {
     session.consistency = 'ryw';
     session.user = this.#context.access.initialUser();
     session.password = null;
+  }
+
+  /** TANDEM.LINK proof: a follower's forwarding link shows it holds the cluster secret. */
+  #link(args: Args): Reply | Promise<Reply> {
+    const given = Buffer.from(args.text[1]);
+    const expected = Buffer.from(this.#proof ?? '');
+    if (
+      this.#proof !== null &&
+      given.length === expected.length &&
+      timingSafeEqual(given, expected)
+    ) {
+      this.#session.peerLink = true;
+      return ok;
+    }
+    return this.#context.access.audit
+      .failure('resp', this.#session.clientHost, null)
+      .then(() => error('ERR TANDEM.LINK proof does not match this cluster'));
   }
 
   /**

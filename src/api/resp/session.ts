@@ -38,6 +38,12 @@ export interface Session {
    * gave one (the password-free `default` of the open mode).
    */
   password: string | null;
+  /**
+   * A follower's forwarding link that proved it is a node of the cluster (TANDEM.LINK):
+   * held to the normal request limits, though it is no user and runs only what each
+   * TANDEM.FORWARDAS authenticates.
+   */
+  peerLink: boolean;
   consistency: Consistency;
   /** The log index of this connection's latest acknowledged write; reads wait for it. */
   lastWriteIndex: number;
@@ -88,6 +94,7 @@ export function newSession(
     name: null,
     user: options.user,
     password: options.password,
+    peerLink: false,
     consistency: 'ryw',
     lastWriteIndex: 0,
     lastWriteTerm: 0,
