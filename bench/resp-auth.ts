@@ -1,0 +1,103 @@
+/**
+ * What RESP users and ACLs cost (a benchmark: figures, not pass/fail).
+ *
+ *   node dist/bench/resp-auth.js [--repeats 3]
+ *
+ * One three-node Tandem cluster (`quorum`) whose users are a password-free `default` with
+ * every role and a `writer` (role write, keys `key:*`, a scrypt password). redis-benchmark
+ * (50 connections, 64-byte values, 100 000 random keys) runs SET and GET on the leader, and
+ * SET (forwarded to the leader as its user) and GET on a follower, each once as `default`
+ * (no AUTH) and once with `--user writer -a` (redis-benchmark's form), alternately, `--repeats` times; each
+ * figure is the median. Both runs check every command; the writer's also checks its keys
+ * against `key:*` and, on a follower, is authenticated again on the leader per write.
+ */
+import { spawnSync } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { TestCluster, type TestNode } from '../test/node/cluster.js';
+import { median } from './stats.js';
+
+interface Case {
+  readonly name: string;
+  readonly command: 'set' | 'get';
+  readonly follower: boolean;
+  readonly requests: number;
+}
+
+const cases: readonly Case[] = [
+  { name: 'SET leader', command: 'set', follower: false, requests: 50_000 },
+  { name: 'GET leader', command: 'get', follower: false, requests: 200_000 },
+  { name: 'SET follower', command: 'set', follower: true, requests: 50_000 },
+  { name: 'GET follower', command: 'get', follower: true, requests: 200_000 },
+];
+
+const login = ['--user', 'writer', '-a', 'writer-password'];
+
+/** Requests per second of one redis-benchmark run; throws on any error it printed. */
+function requestsPerSecond(port: number, test: Case, extra: readonly string[]): number {
+  const args = ['-p', String(port), '-t', test.command, '-n', String(test.requests)];
+  // redis-benchmark's keys are key:<random>: inside the writer's pattern.
+  args.push('-c', '50', '-d', '64', '-r', '100000', '--csv', ...extra);
+  const run = spawnSync('redis-benchmark', args, { encoding: 'utf8', timeout: 600_000 });
+  const errors = `${run.stdout}\n${run.stderr}`
+    .split('\n')
+    .filter((line) => /error|ERR|NOPERM/i.test(line) && !line.startsWith('"'));
+  if (run.status !== 0 || errors.length > 0) {
+    throw new Error(`redis-benchmark failed: ${errors.slice(0, 3).join(' / ')}`);
+  }
+  for (const line of run.stdout.split('\n')) {
+    const [name, rps] = line.split(',').map((cell) => cell.replace(/"/g, ''));
+    if (name === test.command.toUpperCase()) return Number(rps);
+  }
+  throw new Error(`redis-benchmark printed no ${test.command} figure:\n${run.stdout}`);
+}
+
+async function main(): Promise<void> {
+  const at = process.argv.indexOf('--repeats');
+  const repeats = at === -1 ? 3 : Number(process.argv[at + 1]);
+  let usersFile = '';
+  const cluster = await TestCluster.create({ nodes: 3, extraArgs: () => ['--users', usersFile] });
+  usersFile = join(cluster.root, 'users.json');
+  writeFileSync(
+    usersFile,
+    JSON.stringify({
+      users: [
+        { name: 'default', nopass: true, roles: ['admin'] },
+        { name: 'writer', password: 'writer-password', roles: ['write'], keys: ['key:*'] },
+      ],
+    }),
+  );
+  const figures = new Map<string, number[]>();
+  try {
+    cluster.startAll();
+    const leader = await cluster.leader();
+    const follower = cluster.nodes.find((node) => node.id !== leader) as TestNode;
+    for (let repeat = 0; repeat < repeats; repeat++) {
+      for (const test of cases) {
+        const port = test.follower ? follower.respPort : cluster.node(leader).respPort;
+        for (const [label, extra] of [
+          ['default', []],
+          ['--user -a', login],
+        ] as const) {
+          const key = `${test.name} ${label}`;
+          const figure = requestsPerSecond(port, test, extra);
+          process.stderr.write(`${key}: ${figure} requests/s\n`);
+          figures.set(key, [...(figures.get(key) ?? []), figure]);
+        }
+      }
+    }
+  } finally {
+    await cluster.destroy();
+  }
+  console.log(`| test | default (no AUTH) | --user writer -a | ratio |`);
+  console.log(`|---|---:|---:|---:|`);
+  for (const test of cases) {
+    const open = median(figures.get(`${test.name} default`) ?? []);
+    const authed = median(figures.get(`${test.name} --user -a`) ?? []);
+    console.log(
+      `| ${test.name} | ${Math.round(open)} | ${Math.round(authed)} | ${(authed / open).toFixed(2)} |`,
+    );
+  }
+}
+
+await main();
