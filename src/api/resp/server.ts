@@ -371,10 +371,13 @@ class Connection {
     session.lastCommand = name;
     if (name === 'quit') session.closing = true;
     if (name === 'reset') this.#reset();
-    if (name === 'tandem.forward') return this.#forwarded(args);
     if (name === 'tandem.forwardas') return this.#forwardedAs(args);
-    if (name === 'tandem.link') return this.#link(args);
-    const reply = this.#execute(session, spec, args);
+    const reply =
+      name === 'tandem.forward'
+        ? this.#forwarded(args)
+        : name === 'tandem.link'
+          ? this.#link(args)
+          : this.#execute(session, spec, args);
     if (spec.serial === true && reply instanceof Promise) this.#block(reply);
     return reply;
   }
