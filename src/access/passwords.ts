@@ -76,6 +76,21 @@ export async function verifyPassword(hash: string, password: string): Promise<bo
   return matches;
 }
 
+/**
+ * Whether `password` matches `hash` when that can be told without scrypt's work: a
+ * SHA-256 hash is compared at once, and a scrypt hash that this password matched before is
+ * remembered; undefined when only `verifyPassword` can tell.
+ */
+export function verifyPasswordNow(hash: string, password: string): boolean | undefined {
+  if (Buffer.byteLength(password) > passwordBytesMax) return false;
+  if (hash.startsWith('sha256$')) {
+    const matches = sameHex(hash.slice('sha256$'.length), sha256Hex(password));
+    return matches;
+  }
+  if (!hash.startsWith('scrypt$')) return false;
+  return verified.has(sha256Hex(`${hash}\u0000${password}`)) ? true : undefined;
+}
+
 async function verifyScrypt(hash: string, password: string): Promise<boolean> {
   const [, n, r, p, salt, key] = hash.split('$');
   const cost = { N: Number(n), r: Number(r), p: Number(p) };

@@ -561,8 +561,8 @@ export async function runStart(argv: readonly string[]): Promise<void> {
         tlsPort: respTlsPort,
         tls: clientTls,
         logger: logger.child({ component: 'resp' }),
-        password,
         followerWrites,
+        clusterSecret: settings.clusterSecret,
         access,
         insecureOpen,
       });

@@ -433,11 +433,17 @@ test('tandem cluster --secure runs TLS everywhere, and its printed curl and redi
   assert.equal(ran.status, 0, ran.stderr);
   assert.equal(ran.stdout.match(/^n[1-3] +(leader|follower) /gm)?.length, 3, ran.stdout);
   if (spawnSync('redis-cli', ['--version']).status === 0) {
-    // Until users exist on the nodes, redis-cli's AUTH is refused and it goes on without it.
+    // The printed lines authenticate as admin: redis-cli warns of no failed AUTH, and
+    // without credentials the same SET is refused.
     const redis = lines.filter((line) => line.startsWith('redis-cli --tls --cacert'));
     assert.equal(redis.length, 2, output);
     const set = shell(redis[0] as string);
     assert.equal(set.stdout.trim(), 'OK', set.stderr);
+    assert.doesNotMatch(set.stderr, /AUTH failed/);
+    const anonymousSet = shell(
+      (redis[0] as string).replace(/ --user admin --pass "\$\(cat [^)]*\)"/, ''),
+    );
+    assert.match(anonymousSet.stdout, /NOAUTH/, anonymousSet.stderr);
     const read = shell(redis[1] as string);
     assert.equal(read.stdout.trim(), 'hi', read.stderr);
   }

@@ -9,6 +9,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { connect as connectTls } from 'node:tls';
+import { AccessControl } from '../../src/access/control.js';
+import { requirePassUser } from '../../src/access/users-file.js';
 import { buildHttpServer } from '../../src/api/http/server.js';
 import {
   isLoopback,
@@ -200,12 +202,17 @@ describe('protected mode on the client ports', { timeout: 30_000 }, () => {
   });
 
   test('RESP: --requirepass lifts protected mode by default, and so do configured users', async (t) => {
-    // Goal: the RESP server's default rule is "a password is set"; a predicate overrides it.
+    // Goal: the RESP server's default rule is "users are configured" (here the default
+    // user's --requirepass password); a predicate overrides it.
+    const access = new AccessControl({
+      state: () => node.accessState(),
+      bootstrap: [await requirePassUser('secret-password')],
+    });
     const withPassword = await startRespServer(node, {
       host: '127.0.0.1',
       port: 0,
       logger: quiet,
-      password: 'secret-password',
+      access,
       ...nothingIsLocal,
     });
     t.after(() => withPassword.close());

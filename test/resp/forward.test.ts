@@ -25,7 +25,7 @@ async function replyText(sent: Promise<unknown>): Promise<string> {
 test('a write whose connection to the leader was refused answers TRYAGAIN', async () => {
   // Goal: nothing was sent, so the client is told to retry, not that the outcome is unknown.
   const port = await freePort(); // nothing listens there
-  const forwarder = new Forwarder(undefined, quiet);
+  const forwarder = new Forwarder(quiet);
   try {
     const text = await replyText(
       forwarder.send({ address: `127.0.0.1:${port}`, tls: false }, 0, [
@@ -49,7 +49,7 @@ test('a write on a connection the leader drops unanswered may or may not be appl
   t.after(() => leader.close());
   const address = leader.address();
   assert.ok(typeof address === 'object' && address !== null);
-  const forwarder = new Forwarder(undefined, quiet);
+  const forwarder = new Forwarder(quiet);
   try {
     const text = await replyText(
       forwarder.send({ address: `127.0.0.1:${address.port}`, tls: false }, 0, [

@@ -4,19 +4,21 @@
  * is reported in Redis's own shapes with the log index as the replication offset, so
  * tools that read `INFO replication` or `ROLE` understand a Tandem cluster.
  */
-import { createHash, timingSafeEqual } from 'node:crypto';
 import { TandemError } from '../../core/errors.js';
 import type { Consistency, NodeStatus } from '../../node/api.js';
+import { defaultUserName, type UserRecord } from '../../store/access-state.js';
 import { Glob } from '../../store/glob.js';
 import { integerArg, notAnInteger, syntaxError, type Args, type Handler } from './keys.js';
 import { error, map, ok, simple, type Reply } from './reply.js';
 import {
   leaderEndpoint,
+  forwardAs,
   readFor,
   unwrapForwarded,
   type ServerContext,
   type Session,
 } from './session.js';
+import { oneKey, wrongArity, type CommandSpec, type SubcommandSpec } from './spec.js';
 
 /** The Redis version Tandem reports: the command set and replies follow Redis 7. */
 export const redisVersionReported = '7.2.0';
@@ -25,36 +27,60 @@ export const waitPollMs = 10;
 /** The longest WAIT, whatever the client asks (0 means this long): every wait must end. */
 export const waitTimeoutMsMax = 10 * 60_000;
 
-function sameSecret(given: string, expected: string): boolean {
-  // Hashes first: equal lengths for timingSafeEqual, and no length leak.
-  const digest = (text: string) => createHash('sha256').update(text).digest();
-  return timingSafeEqual(digest(given), digest(expected));
+/** Redis's refusal of credentials that authenticate no enabled user. */
+export const wrongPass = error('WRONGPASS invalid username-password pair or user is disabled.');
+
+/** Redis's answer to `AUTH <password>` while `default` needs no password. */
+const noPasswordConfigured = error(
+  'ERR AUTH <password> called without any password configured for the default user. Are you sure your configuration is correct?',
+);
+
+type MaybeReply = Reply | null | Promise<Reply | null>;
+
+/** `then` for a value that may be a promise: stays synchronous when the value is. */
+function andThen<T, U>(value: T | Promise<T>, next: (done: T) => U | Promise<U>): U | Promise<U> {
+  return value instanceof Promise ? value.then(next) : next(value);
 }
 
-/** Checks AUTH's credentials; returns an error reply or null when they are right. */
-function authenticate(
+/**
+ * Authenticates `session` as `user` with `password`: null once it has (the session is
+ * that user from its next command on), else WRONGPASS, answered after the delay its
+ * address has earned. Synchronous when no password needs hashing.
+ */
+export function login(
   context: ServerContext,
   session: Session,
   user: string,
-  pass: string,
-): Reply | null {
-  if (context.password === undefined) {
-    return error(
-      'ERR AUTH <password> called without any password configured for the default user. Are you sure your configuration is correct?',
-    );
-  }
-  if (user !== 'default' || !sameSecret(pass, context.password)) {
-    return error('WRONGPASS invalid username-password pair or user is disabled.');
-  }
-  session.authenticated = true;
-  return null;
+  password: string,
+): MaybeReply {
+  const known = context.access.authenticateNow(user, password);
+  const settle = (found: UserRecord | null): MaybeReply => {
+    if (found === null) return refuse(context, session.clientHost, user);
+    session.user = found.name;
+    session.password = password;
+    return null;
+  };
+  return known === undefined
+    ? context.access.authenticate(user, password).then(settle)
+    : settle(known);
 }
 
+/** Records a failed authentication and answers WRONGPASS once its delay has passed. */
+export async function refuse(context: ServerContext, host: string, user: string): Promise<Reply> {
+  await context.access.audit.failure('resp', host, user);
+  return wrongPass;
+}
+
+/** AUTH [user] password: `default` when no user is named. */
 const auth: Handler = (context, session, args) => {
   if (args.text.length > 3) return syntaxError;
+  if (args.text.length === 2) {
+    const first = context.access.effective().users.get(defaultUserName);
+    if (first !== undefined && first.nopass) return noPasswordConfigured;
+  }
   const [user, pass] =
-    args.text.length === 3 ? [args.text[1], args.text[2]] : ['default', args.text[1]];
-  return authenticate(context, session, user, pass) ?? ok;
+    args.text.length === 3 ? [args.text[1], args.text[2]] : [defaultUserName, args.text[1]];
+  return andThen(login(context, session, user, pass), (failed) => failed ?? ok);
 };
 
 /** HELLO [protover [AUTH user pass] [SETNAME name]]. */
@@ -67,11 +93,11 @@ const hello: Handler = (context, session, args) => {
     protocol = version;
   }
   let name: string | null | undefined;
+  let credentials: [string, string] | undefined;
   for (let i = 2; i < args.text.length; i++) {
     const option = args.text[i].toUpperCase();
     if (option === 'AUTH' && i + 2 < args.text.length) {
-      const failed = authenticate(context, session, args.text[i + 1], args.text[i + 2]);
-      if (failed !== null) return failed;
+      credentials = [args.text[i + 1], args.text[i + 2]];
       i += 2;
     } else if (option === 'SETNAME' && i + 1 < args.text.length) {
       name = args.text[++i];
@@ -80,13 +106,23 @@ const hello: Handler = (context, session, args) => {
       return error(`ERR Syntax error in HELLO option '${args.text[i]}'`);
     }
   }
-  if (!session.authenticated) {
-    return error(
-      'NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO <proto> AUTH <user> <pass> option can be used to authenticate the client and select the RESP protocol version at the same time',
-    );
-  }
-  session.protocol = protocol;
-  if (name !== undefined) session.name = name === '' ? null : name;
+  const answer = (failed: Reply | null): Reply => {
+    if (failed !== null) return failed;
+    if (session.user === null) {
+      return error(
+        // Redis 7.0's text, word for word.
+        'NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO AUTH <user> <pass> option can be used to authenticate the client and select the RESP protocol version at the same time',
+      );
+    }
+    session.protocol = protocol;
+    if (name !== undefined) session.name = name === '' ? null : name;
+    return helloReply(context, session, protocol);
+  };
+  if (credentials === undefined) return answer(null);
+  return andThen(login(context, session, ...credentials), answer);
+};
+
+function helloReply(context: ServerContext, session: Session, protocol: number): Reply {
   const role = context.node.status().role === 'leader' ? 'master' : 'replica';
   return map([
     ['server', 'redis'],
@@ -97,7 +133,7 @@ const hello: Handler = (context, session, args) => {
     ['role', role],
     ['modules', []],
   ]);
-};
+}
 
 const badName = error('ERR Client names cannot contain spaces, newlines or special characters.');
 
@@ -111,7 +147,7 @@ function clientInfo(context: ServerContext, session: Session): string {
     `id=${session.id} addr=${session.remoteAddress} laddr=${session.localAddress} fd=-1 ` +
     `name=${session.name ?? ''} age=${ageSeconds} idle=0 flags=N db=0 sub=0 psub=0 ssub=0 ` +
     `multi=-1 qbuf=0 qbuf-free=0 argv-mem=0 multi-mem=0 obl=0 oll=0 omem=0 tot-mem=0 ` +
-    `events=r cmd=${session.lastCommand} user=default redir=-1 resp=${session.protocol}\n`
+    `events=r cmd=${session.lastCommand} user=${session.user ?? defaultUserName} redir=-1 resp=${session.protocol}\n`
   );
 }
 
@@ -143,11 +179,6 @@ const client: Handler = (context, session, args) => {
   }
 };
 
-/** Redis's arity error for `name` (lower case, `parent|sub` for subcommands). */
-export function wrongArity(name: string): Reply {
-  return error(`ERR wrong number of arguments for '${name}' command`);
-}
-
 /** CONFIG GET: the parameters clients and tools ask for, with Tandem's answers. */
 function configValues(context: ServerContext): [string, string][] {
   return [
@@ -156,7 +187,7 @@ function configValues(context: ServerContext): [string, string][] {
     ['databases', '1'],
     ['maxclients', String(context.maxClients)],
     ['port', String(context.port)],
-    ['requirepass', context.password === undefined ? '' : '(set)'],
+    ['requirepass', defaultNeedsPassword(context) ? '(set)' : ''],
     ['replica-read-only', context.followerWrites === 'readonly' ? 'yes' : 'no'],
     ['slave-read-only', context.followerWrites === 'readonly' ? 'yes' : 'no'],
     ['cluster-enabled', 'no'],
@@ -166,9 +197,19 @@ function configValues(context: ServerContext): [string, string][] {
   ];
 }
 
+/** Whether `default` has passwords (Redis's requirepass; Tandem never knows the password). */
+function defaultNeedsPassword(context: ServerContext): boolean {
+  const first = context.access.effective().users.get(defaultUserName);
+  return first !== undefined && first.passwords.length > 0;
+}
+
 const config: Handler = (context, _session, args) => {
   const sub = args.text[1].toUpperCase();
   if (sub === 'RESETSTAT') return ok;
+  // Tandem's settings are its start flags: none changes while it runs.
+  if (sub === 'SET') {
+    return error(`ERR Unknown option or number of arguments for CONFIG SET - '${args.text[2]}'`);
+  }
   if (sub !== 'GET') return error(`ERR unknown subcommand '${args.text[1]}'. Try CONFIG HELP.`);
   if (args.text.length < 3) return wrongArity('config|get');
   const globs = args.text.slice(2).map((pattern) => new Glob(pattern.toLowerCase()));
@@ -177,22 +218,18 @@ const config: Handler = (context, _session, args) => {
 };
 
 /** The command table as COMMAND reports it: [name, arity, flags, first key, last key, step]. */
-function commandInfo(name: string, arity: number, write: boolean, keyed: boolean): Reply {
-  const flags = write ? [simple('write')] : [simple('readonly'), simple('fast')];
-  const last = arity < 0 && keyed ? -1 : keyed ? 1 : 0;
-  return [name, arity, flags, keyed ? 1 : 0, last, keyed ? 1 : 0, [], [], [], []];
+function commandInfo(name: string, spec: CommandSpec): Reply {
+  const flags = spec.write ? [simple('write')] : [simple('readonly'), simple('fast')];
+  const keys = spec.keys ?? { first: 0, last: 0, step: 0 };
+  return [name, spec.arity, flags, keys.first, keys.last, keys.step, [], [], [], []];
 }
 
 /** Builds COMMAND from the table the server dispatches with. */
-export function commandCommand(
-  table: Readonly<Record<string, { arity: number; write: boolean; keyed?: boolean }>>,
-): Handler {
+export function commandCommand(table: Readonly<Record<string, CommandSpec>>): Handler {
   const infos = (names: readonly string[]): Reply[] =>
     names.map((name) => {
       const spec = table[name.toLowerCase()];
-      return spec === undefined
-        ? null
-        : commandInfo(name.toLowerCase(), spec.arity, spec.write, spec.keyed ?? false);
+      return spec === undefined ? null : commandInfo(name.toLowerCase(), spec);
     });
   return (_context, _session, args) => {
     const sub = args.text[1]?.toUpperCase();
@@ -380,7 +417,7 @@ const wait: Handler = async (context, session, args) => {
   const leader = leaderEndpoint(context.node);
   if (leader === null) throw new TandemError('TANDEM_NO_LEADER', 'no leader to WAIT on');
   const request = ['TANDEM.WAIT', String(session.lastWriteIndex), String(count), String(timeoutMs)];
-  return context.forwarder.send(leader, session.id, request);
+  return unwrapForwarded(session, await forwardAs(context, session, leader, request));
 };
 
 /** TANDEM.WAIT index numreplicas timeout: WAIT for a given index (a follower's WAIT). */
@@ -434,10 +471,7 @@ const tandem: Record<string, Handler> = {
       const notLeader = thrown instanceof TandemError && thrown.code === 'TANDEM_NOT_LEADER';
       const leader = leaderEndpoint(context.node);
       if (!notLeader || session.forwarded || leader === null) throw thrown;
-      return unwrapForwarded(
-        session,
-        await context.forwarder.send(leader, session.id, ['TANDEM.FORWARD', ...args.raw]),
-      );
+      return unwrapForwarded(session, await forwardAs(context, session, leader, args.raw));
     }
   },
   'tandem.consistency': (_context, session, args) => {
@@ -451,38 +485,74 @@ const tandem: Record<string, Handler> = {
   'tandem.wait': tandemWait,
 };
 
+/** CLIENT's subcommands: a connection's own are for every user, the others' for admins. */
+const clientSubcommands: Readonly<Record<string, SubcommandSpec>> = {
+  id: { arity: 2, role: 'read' },
+  setname: { arity: 3, role: 'read' },
+  getname: { arity: 2, role: 'read' },
+  info: { arity: 2, role: 'read' },
+  setinfo: { arity: 4, role: 'read' },
+  'no-evict': { arity: 3, role: 'read' },
+  'no-touch': { arity: 3, role: 'read' },
+  list: { arity: -2, role: 'admin' },
+};
+
+/** CONFIG's subcommands: all for admins, as in Redis. */
+const configSubcommands: Readonly<Record<string, SubcommandSpec>> = {
+  get: { arity: -3, role: 'admin' },
+  set: { arity: -4, role: 'admin', audit: true },
+  resetstat: { arity: 2, role: 'admin', audit: true },
+};
+
 /** The connection and server commands; `noauth` ones run before AUTH. */
-export const adminCommands: Readonly<
-  Record<string, { arity: number; write: boolean; noauth?: boolean; run: Handler }>
-> = {
+export const adminCommands: Readonly<Record<string, CommandSpec>> = {
   ping: {
     arity: -1,
     write: false,
+    role: 'read',
     run: (_c, _s, args) =>
       args.raw.length > 2 ? wrongArity('ping') : (args.raw[1] ?? simple('PONG')),
   },
-  echo: { arity: 2, write: false, run: (_c, _s, args) => args.raw[1] },
-  hello: { arity: -1, write: false, noauth: true, run: hello },
-  auth: { arity: -2, write: false, noauth: true, run: auth },
+  echo: { arity: 2, write: false, role: 'read', run: (_c, _s, args) => args.raw[1] },
+  hello: { arity: -1, write: false, role: 'read', noauth: true, serial: true, run: hello },
+  auth: { arity: -2, write: false, role: 'read', noauth: true, serial: true, run: auth },
   select: {
     arity: 2,
     write: false,
+    role: 'read',
     run: (_c, _s, args) => {
       const db = integerArg(args.text[1]);
       if (db === null) return notAnInteger;
       return db === 0 ? ok : error('ERR DB index is out of range');
     },
   },
-  readonly: { arity: 1, write: false, run: () => ok },
-  readwrite: { arity: 1, write: false, run: () => ok },
-  client: { arity: -2, write: false, run: client },
-  config: { arity: -2, write: false, run: config },
-  info: { arity: -1, write: false, run: info },
-  role: { arity: 1, write: false, run: role },
-  wait: { arity: 3, write: false, run: wait },
-  'tandem.status': { arity: 1, write: false, run: tandem['tandem.status'] },
-  'tandem.version': { arity: 2, write: false, run: tandem['tandem.version'] },
-  'tandem.promote': { arity: 2, write: true, run: tandem['tandem.promote'] },
-  'tandem.consistency': { arity: 2, write: false, run: tandem['tandem.consistency'] },
-  'tandem.wait': { arity: 4, write: false, run: tandem['tandem.wait'] },
+  readonly: { arity: 1, write: false, role: 'read', run: () => ok },
+  readwrite: { arity: 1, write: false, role: 'read', run: () => ok },
+  client: { arity: -2, write: false, role: 'read', subcommands: clientSubcommands, run: client },
+  config: { arity: -2, write: false, role: 'admin', subcommands: configSubcommands, run: config },
+  info: { arity: -1, write: false, role: 'read', run: info },
+  role: { arity: 1, write: false, role: 'read', run: role },
+  wait: { arity: 3, write: false, role: 'read', run: wait },
+  'tandem.status': { arity: 1, write: false, role: 'read', run: tandem['tandem.status'] },
+  'tandem.version': {
+    arity: 2,
+    write: false,
+    role: 'read',
+    keys: oneKey,
+    run: tandem['tandem.version'],
+  },
+  'tandem.promote': {
+    arity: 2,
+    write: true,
+    role: 'admin',
+    audit: true,
+    run: tandem['tandem.promote'],
+  },
+  'tandem.consistency': {
+    arity: 2,
+    write: false,
+    role: 'read',
+    run: tandem['tandem.consistency'],
+  },
+  'tandem.wait': { arity: 4, write: false, role: 'read', run: tandem['tandem.wait'] },
 };

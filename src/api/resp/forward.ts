@@ -1,9 +1,11 @@
 /**
  * Forwarding a follower's writes to the leader over RESP. The follower keeps a small pool
  * of connections to the leader's RESP port (learnt from the leader's handshake
- * advertisement) and sends `TANDEM.FORWARD <command...>`; the leader runs the command as
- * its own write and answers `[index, reply]`, so the follower learns the log index it must
- * apply before that client's next read (read-your-writes).
+ * advertisement) and sends `TANDEM.FORWARDAS <user> <password> <command...>` (see
+ * `forwardAs` in session.ts): the links themselves never authenticate; each command
+ * carries its client's user, whom the leader authenticates and checks again before it runs
+ * the command as its own write. It answers `[index, reply, term]`, so the follower learns
+ * the log index it must apply before that client's next read (read-your-writes).
  *
  * One client connection always uses the same pooled connection, so its forwarded writes
  * reach the leader, and enter the log, in the order the client sent them.
@@ -11,6 +13,7 @@
  * A leader with a plain RESP port is forwarded to there; one with only a TLS port is
  * forwarded to over TLS, trusting what `forwardingTlsOptions` (../tls.ts) says.
  */
+import { createHmac } from 'node:crypto';
 import { connect, type Socket } from 'node:net';
 import { connect as connectTls, type ConnectionOptions } from 'node:tls';
 import { TandemError } from '../../core/errors.js';
@@ -18,6 +21,16 @@ import type { Logger } from '../../transport/contract.js';
 import { parseHostPort } from '../http/address.js';
 import { ReplyParser } from './reply-parser.js';
 import type { Reply } from './reply.js';
+
+/**
+ * What a forwarding link sends first, `TANDEM.LINK <proof>`: an HMAC of the cluster
+ * secret, which shows the leader that a node of its cluster holds the link, so that the
+ * link's requests are held to the normal limits rather than a stranger's (10 arguments,
+ * 16 KiB values). It grants no user's rights: each command proves its own user.
+ */
+export function linkProof(clusterSecret: string): string {
+  return createHmac('sha256', clusterSecret).update('tandem resp forwarding link').digest('hex');
+}
 
 /** Connections per leader: enough to spread load, few enough to keep per-client order cheap. */
 export const forwardPoolSize = 4;
@@ -58,7 +71,7 @@ class LeaderLink {
 
   constructor(
     leader: LeaderEndpoint,
-    password: string | undefined,
+    proof: string | null,
     tls: ConnectionOptions,
     logger: Logger,
   ) {
@@ -88,10 +101,11 @@ class LeaderLink {
       );
     });
     this.#socket.on('close', () => this.#fail('closed'));
-    if (password !== undefined) {
-      // The cluster's nodes share one password; a wrong one fails the first forward.
+    if (proof !== null) {
+      // A leader whose cluster has another secret refuses it; the link still works, held
+      // to a stranger's limits.
       this.#waiting.push({ resolve: () => {}, reject: () => {} });
-      this.#socket.write(encodeRequest(['AUTH', password]));
+      this.#socket.write(encodeRequest(['TANDEM.LINK', proof]));
     }
   }
 
@@ -152,16 +166,17 @@ function notSent(why: string): TandemError {
 
 /** The pool of connections to the current leader. */
 export class Forwarder {
-  readonly #password: string | undefined;
   readonly #logger: Logger;
   readonly #tls: ConnectionOptions;
+  readonly #proof: string | null;
   #links: (LeaderLink | null)[] = [];
   /** The endpoint the links lead to, as `tls://host:port` or `host:port`. */
   #address: string | null = null;
 
-  constructor(password: string | undefined, logger: Logger, tls: ConnectionOptions = {}) {
-    this.#password = password;
+  /** `proof`: see `linkProof`; null sends none. `tls`: for a leader reached over TLS. */
+  constructor(logger: Logger, proof: string | null = null, tls: ConnectionOptions = {}) {
     this.#logger = logger;
+    this.#proof = proof;
     this.#tls = tls;
   }
 
@@ -181,7 +196,7 @@ export class Forwarder {
     let link = this.#links[index];
     if (link === null || !link.usable) {
       try {
-        link = new LeaderLink(leader, this.#password, this.#tls, this.#logger);
+        link = new LeaderLink(leader, this.#proof, this.#tls, this.#logger);
       } catch (error) {
         return Promise.reject(error);
       }

@@ -8,6 +8,7 @@ import { expireAtMs, int64Arg, setExpiryMs, type SetExpiryUnit } from './expiry.
 import { parseInteger } from './parser.js';
 import { error, ok, simple, type ErrorReply, type Reply } from './reply.js';
 import { readFor, writeFor, type ServerContext, type Session } from './session.js';
+import { allKeys, oneKey, type CommandSpec } from './spec.js';
 
 /**
  * A command's arguments: as text (UTF-8) and as the bytes that arrived. Keys, values and
@@ -293,34 +294,51 @@ function flushdb(context: ServerContext, session: Session, args: Args): Reply | 
   return writeFor(context, session, { type: 'flush', at: Date.now() }, okReply, args.raw);
 }
 
-/** The key and string commands: handler, Redis arity (negative: at least), and whether it writes. */
-export const keyCommands: Readonly<
-  Record<string, { arity: number; write: boolean; run: Handler }>
-> = {
-  get: { arity: 2, write: false, run: get },
-  set: { arity: -3, write: true, run: set },
-  del: { arity: -2, write: true, run: del },
-  unlink: { arity: -2, write: true, run: del },
-  exists: { arity: -2, write: false, run: exists },
-  incr: { arity: 2, write: true, run: counter(1, false) },
-  decr: { arity: 2, write: true, run: counter(-1, false) },
-  incrby: { arity: 3, write: true, run: counter(1, true) },
-  decrby: { arity: 3, write: true, run: counter(-1, true) },
-  append: { arity: 3, write: true, run: append },
-  strlen: { arity: 2, write: false, run: strlen },
-  mget: { arity: -2, write: false, run: mget },
-  mset: { arity: -3, write: true, run: mset },
-  expire: { arity: -3, write: true, run: expire(1000, 'expire') },
-  pexpire: { arity: -3, write: true, run: expire(1, 'pexpire') },
-  expireat: { arity: -3, write: true, run: expire(1000, 'expireat', true) },
-  pexpireat: { arity: -3, write: true, run: expire(1, 'pexpireat', true) },
-  persist: { arity: 2, write: true, run: persist },
-  ttl: { arity: 2, write: false, run: ttl(true) },
-  pttl: { arity: 2, write: false, run: ttl(false) },
-  type: { arity: 2, write: false, run: type },
-  keys: { arity: 2, write: false, run: keys },
-  scan: { arity: -2, write: false, run: scan },
-  dbsize: { arity: 1, write: false, run: dbsize },
-  flushdb: { arity: -1, write: true, run: flushdb },
-  flushall: { arity: -1, write: true, run: flushdb },
+/** MSET's keys: every other argument. */
+const pairKeys = { first: 1, last: -1, step: 2 } as const;
+
+/**
+ * The key and string commands: handler, Redis arity (negative: at least), whether it
+ * writes, the role it needs and where its keys are.
+ */
+export const keyCommands: Readonly<Record<string, CommandSpec>> = {
+  get: { arity: 2, write: false, role: 'read', keys: oneKey, run: get },
+  set: { arity: -3, write: true, role: 'write', keys: oneKey, run: set },
+  del: { arity: -2, write: true, role: 'write', keys: allKeys, run: del },
+  unlink: { arity: -2, write: true, role: 'write', keys: allKeys, run: del },
+  exists: { arity: -2, write: false, role: 'read', keys: allKeys, run: exists },
+  incr: { arity: 2, write: true, role: 'write', keys: oneKey, run: counter(1, false) },
+  decr: { arity: 2, write: true, role: 'write', keys: oneKey, run: counter(-1, false) },
+  incrby: { arity: 3, write: true, role: 'write', keys: oneKey, run: counter(1, true) },
+  decrby: { arity: 3, write: true, role: 'write', keys: oneKey, run: counter(-1, true) },
+  append: { arity: 3, write: true, role: 'write', keys: oneKey, run: append },
+  strlen: { arity: 2, write: false, role: 'read', keys: oneKey, run: strlen },
+  mget: { arity: -2, write: false, role: 'read', keys: allKeys, run: mget },
+  mset: { arity: -3, write: true, role: 'write', keys: pairKeys, run: mset },
+  expire: { arity: -3, write: true, role: 'write', keys: oneKey, run: expire(1000, 'expire') },
+  pexpire: { arity: -3, write: true, role: 'write', keys: oneKey, run: expire(1, 'pexpire') },
+  expireat: {
+    arity: -3,
+    write: true,
+    role: 'write',
+    keys: oneKey,
+    run: expire(1000, 'expireat', true),
+  },
+  pexpireat: {
+    arity: -3,
+    write: true,
+    role: 'write',
+    keys: oneKey,
+    run: expire(1, 'pexpireat', true),
+  },
+  persist: { arity: 2, write: true, role: 'write', keys: oneKey, run: persist },
+  ttl: { arity: 2, write: false, role: 'read', keys: oneKey, run: ttl(true) },
+  pttl: { arity: 2, write: false, role: 'read', keys: oneKey, run: ttl(false) },
+  type: { arity: 2, write: false, role: 'read', keys: oneKey, run: type },
+  // KEYS and SCAN name no key (a pattern is not one), as in Redis: their ACL is the role.
+  keys: { arity: 2, write: false, role: 'read', run: keys },
+  scan: { arity: -2, write: false, role: 'read', run: scan },
+  dbsize: { arity: 1, write: false, role: 'read', run: dbsize },
+  flushdb: { arity: -1, write: true, role: 'admin', audit: true, run: flushdb },
+  flushall: { arity: -1, write: true, role: 'admin', audit: true, run: flushdb },
 };

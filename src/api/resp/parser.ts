@@ -73,7 +73,7 @@ export class RequestParser {
   #bulkFilled = 0;
   #failure: RespProtocolError | null = null;
   #unauthenticated = false;
-  /** Set after an AUTH or HELLO parsed while unauthenticated: see `unauthenticated`. */
+  /** Set after an AUTH, HELLO or TANDEM.LINK parsed while unauthenticated. */
   #paused = false;
 
   constructor(options: RequestParserOptions = {}) {
@@ -149,9 +149,10 @@ export class RequestParser {
 
   #pauseAfterAuth(commands: RespCommand[]): void {
     const name = commands[commands.length - 1]?.[0];
-    if (name === undefined || name.length < 4 || name.length > 5) return;
+    if (name === undefined || name.length < 4 || name.length > 11) return;
     const upper = name.toString('latin1').toUpperCase();
-    if (upper === 'AUTH' || upper === 'HELLO') this.#paused = true;
+    // TANDEM.LINK: a follower's forwarding link proving it is a node of the cluster.
+    if (upper === 'AUTH' || upper === 'HELLO' || upper === 'TANDEM.LINK') this.#paused = true;
   }
 
   /** Advances by one element; false when more bytes are needed. */

@@ -10,11 +10,13 @@
  * the same sessions, limits and commands. A client that protected mode refuses is answered
  * `-DENIED ...` on either and closed before anything it sent is read.
  */
+import { timingSafeEqual } from 'node:crypto';
 import { createServer, type Server, type Socket } from 'node:net';
-import type { AccessControl } from '../../access/control.js';
+import { AccessControl } from '../../access/control.js';
 import { createServer as createTlsServer } from 'node:tls';
 import { assert } from '../../core/assert.js';
 import type { NodeHandle } from '../../node/api.js';
+import type { UserRecord } from '../../store/access-state.js';
 import {
   protectedModeMessage,
   protectedModeRefuses,
@@ -22,9 +24,10 @@ import {
 } from '../protected-mode.js';
 import { forwardingTlsOptions, serverTlsOptions, type ClientTls } from '../tls.js';
 import type { Logger } from '../../transport/contract.js';
-import { adminCommands, commandCommand, wrongArity } from './admin.js';
-import { Forwarder } from './forward.js';
-import { keyCommands, type Args, type Handler } from './keys.js';
+import { aclCommand } from './acl.js';
+import { adminCommands, commandCommand, refuse } from './admin.js';
+import { Forwarder, linkProof } from './forward.js';
+import { keyCommands, type Args } from './keys.js';
 import { bulkBytesMaxDefault, RequestParser, type RespCommand } from './parser.js';
 import { error, ok, simple, ReplyWriter, type Reply } from './reply.js';
 import {
@@ -34,6 +37,15 @@ import {
   type ServerContext,
   type Session,
 } from './session.js';
+import {
+  arityFits,
+  noKeyPermission,
+  noPermission,
+  requirementOf,
+  wrongArity,
+  type CommandSpec,
+  type Requirement,
+} from './spec.js';
 
 /** Redis's default `maxclients`. */
 export const maxClientsDefault = 10_000;
@@ -70,14 +82,18 @@ export interface RespServerOptions extends ProtectedModeOptions {
   /** The certificate, key and optional client CA of the TLS port (see ../tls.ts). */
   readonly tls?: ClientTls;
   readonly logger: Logger;
-  /** When set, clients must AUTH (or HELLO ... AUTH) with it first. */
-  readonly password?: string;
   /** What a follower does with writes (default `forward`). */
   readonly followerWrites?: FollowerWrites;
   readonly maxClients?: number;
   readonly outputBufferBytesMax?: number;
   readonly bulkBytesMax?: number;
-  /** Who may do what (src/access); absent, `password` alone guards the port, as before. */
+  /** The cluster secret: a follower's forwarding links prove with it that they are nodes. */
+  readonly clusterSecret?: string;
+  /**
+   * Who may do what (src/access): users, roles and key patterns, checked on every command.
+   * Absent, the node's replicated users alone, with the open mode's `default` user until
+   * the log holds some.
+   */
   readonly access?: AccessControl;
 }
 
@@ -91,30 +107,41 @@ export interface RespServer {
   close(): Promise<void>;
 }
 
-interface CommandSpec {
-  readonly arity: number;
-  readonly write: boolean;
-  readonly noauth?: boolean;
-  readonly keyed?: boolean;
-  readonly run: Handler;
-}
-
 /** Commands the server answers itself, since they act on the connection. */
 const connectionCommands: Record<string, CommandSpec> = {
-  quit: { arity: -1, write: false, noauth: true, run: () => ok },
-  reset: { arity: 1, write: false, noauth: true, run: () => simple('RESET') },
-  'tandem.forward': { arity: -2, write: false, run: () => ok },
+  quit: { arity: -1, write: false, role: 'read', noauth: true, run: () => ok },
+  reset: { arity: 1, write: false, role: 'read', noauth: true, run: () => simple('RESET') },
+  // The form older followers send: the command runs as this connection's user, an admin.
+  'tandem.forward': { arity: -2, write: false, role: 'admin', run: () => ok },
+  // TANDEM.LINK proof: a forwarding link's proof that a node of the cluster holds it.
+  'tandem.link': {
+    arity: 2,
+    write: false,
+    role: 'read',
+    noauth: true,
+    serial: true,
+    run: () => ok,
+  },
+  // TANDEM.FORWARDAS user password cmd...: authenticates on its own, as AUTH does.
+  'tandem.forwardas': { arity: -4, write: false, role: 'read', noauth: true, run: () => ok },
 };
 
-function buildTable(): Record<string, CommandSpec> {
+/** Commands other than writes that a follower sends its leader (see `forwardAs`). */
+const forwardedOthers: ReadonlySet<string> = new Set(['acl', 'tandem.wait']);
+
+/** The table every command is dispatched and checked from. */
+export function buildCommandTable(): Record<string, CommandSpec> {
   const table: Record<string, CommandSpec> = {};
-  for (const [name, spec] of Object.entries(keyCommands)) table[name] = { ...spec, keyed: true };
-  Object.assign(table, adminCommands, connectionCommands);
-  table.command = { arity: -1, write: false, run: commandCommand(table) };
+  Object.assign(table, keyCommands, adminCommands, connectionCommands);
+  table.command = { arity: -1, write: false, role: 'read', run: commandCommand(table) };
+  table.acl = aclCommand(table);
   return table;
 }
 
-const table = buildTable();
+const table = buildCommandTable();
+
+/** A command whose connection is closed rather than answered (its user is gone). */
+const unanswered: unique symbol = Symbol('unanswered');
 
 /** Redis's unknown-command text: the name, then arguments quoted, up to 128 characters. */
 function unknownCommand(args: readonly string[]): Reply {
@@ -127,6 +154,10 @@ function unknownCommand(args: readonly string[]): Reply {
   );
 }
 
+function isRequirement(value: Requirement | Reply): value is Requirement {
+  return typeof value === 'object' && value !== null && 'display' in value;
+}
+
 /** Starts a RESP server for `node`, on its plain port, its TLS port, or both. */
 export async function startRespServer(
   node: NodeHandle,
@@ -136,12 +167,15 @@ export async function startRespServer(
   assert(options.port !== null || tlsPort !== null, 'a RESP server needs a plain or a TLS port');
   assert(tlsPort === null || options.tls !== undefined, 'a RESP TLS port needs a certificate');
   const sessions = new Map<number, Session>();
+  const proof = options.clusterSecret === undefined ? null : linkProof(options.clusterSecret);
+  const access =
+    options.access ?? new AccessControl({ state: () => node.accessState(), bootstrap: [] });
   const context: ServerContext = {
     node,
     logger: options.logger,
-    password: options.password,
+    access,
     followerWrites: options.followerWrites ?? 'forward',
-    forwarder: new Forwarder(options.password, options.logger, forwardingTlsOptions(options.tls)),
+    forwarder: new Forwarder(options.logger, proof, forwardingTlsOptions(options.tls)),
     sessions,
     startedAtMs: Date.now(),
     maxClients: options.maxClients ?? maxClientsDefault,
@@ -150,16 +184,9 @@ export async function startRespServer(
   };
   const sockets = new Set<Socket>();
   let nextId = 1;
-  const password = options.password;
   const accept = (socket: Socket) => {
     context.stats.connectionsReceived++;
-    if (
-      protectedModeRefuses(
-        options,
-        () => options.access?.configured() ?? password !== undefined,
-        socket.remoteAddress,
-      )
-    ) {
+    if (protectedModeRefuses(options, () => access.configured(), socket.remoteAddress)) {
       context.stats.rejected++;
       socket.write(`-DENIED ${protectedModeMessage}\r\n`);
       closeAfterReply(socket);
@@ -173,7 +200,7 @@ export async function startRespServer(
     }
     sockets.add(socket);
     socket.once('close', () => sockets.delete(socket));
-    new Connection(context, socket, nextId++, options);
+    new Connection(context, socket, nextId++, options, proof);
   };
   const servers: Server[] = [];
   const close = () => closeServers(servers, sockets, context);
@@ -271,16 +298,33 @@ class Connection {
   /** Parsed commands not yet run; `#queue[#head]` runs next. */
   #queue: RespCommand[] = [];
   #head = 0;
+  /** A serial command still running (an AUTH hashing, say): nothing after it runs yet. */
+  #blocked: Promise<void> | null = null;
+  /** Set when the connection's user is gone: it closes once earlier replies are out. */
+  #killed = false;
+  /** What TANDEM.LINK must show (see `linkProof`), or null when this node has no secret. */
+  readonly #proof: string | null;
 
-  constructor(context: ServerContext, socket: Socket, id: number, options: RespServerOptions) {
+  constructor(
+    context: ServerContext,
+    socket: Socket,
+    id: number,
+    options: RespServerOptions,
+    proof: string | null,
+  ) {
     this.#context = context;
+    this.#proof = proof;
     this.#socket = socket;
     this.#outputBytesMax = options.outputBufferBytesMax ?? outputBufferBytesMaxDefault;
     this.#parser = new RequestParser({ bulkBytesMax: options.bulkBytesMax ?? bulkBytesMaxDefault });
-    const remote = `${socket.remoteAddress}:${socket.remotePort}`;
-    const local = `${socket.localAddress}:${socket.localPort}`;
-    this.#session = newSession(id, remote, local, {
-      authenticated: context.password === undefined,
+    const addresses = {
+      remote: `${socket.remoteAddress}:${socket.remotePort}`,
+      local: `${socket.localAddress}:${socket.localPort}`,
+      clientHost: socket.remoteAddress ?? '',
+    };
+    this.#session = newSession(id, addresses, {
+      user: context.access.initialUser(),
+      password: null,
       forwarded: false,
     });
     (context.sessions as Map<number, Session>).set(id, this.#session);
@@ -291,7 +335,7 @@ class Connection {
     socket.on('data', (chunk) => this.#onData(chunk));
     socket.on('drain', () => this.#maybeResume());
     socket.on('error', (cause) =>
-      context.logger.debug({ err: cause, client: remote }, 'RESP client error'),
+      context.logger.debug({ err: cause, client: addresses.remote }, 'RESP client error'),
     );
     socket.once('close', () => {
       this.#session.closing = true;
@@ -303,30 +347,53 @@ class Connection {
     if (this.#session.closing) return;
     // Until the client authenticates, requests are held to Redis's small limits; the
     // parser pauses after an AUTH or HELLO so that it runs before the rest is parsed.
-    this.#parser.unauthenticated = !this.#session.authenticated;
-    let commands = this.#parser.feed(chunk);
+    this.#parser.unauthenticated = this.#stranger();
+    this.#take(this.#parser.feed(chunk));
+  }
+
+  /** Queues `commands` and runs them, resuming a paused parser once nothing blocks it. */
+  #take(commands: RespCommand[]): void {
     for (;;) {
       for (const command of commands) this.#queue.push(command);
       this.#pump();
-      if (!this.#parser.paused || this.#session.closing) return;
-      this.#parser.unauthenticated = !this.#session.authenticated;
+      if (!this.#parser.paused || this.#session.closing || this.#blocked !== null) return;
+      this.#parser.unauthenticated = this.#stranger();
       commands = this.#parser.resume();
     }
   }
 
+  /** Whether the connection is held to a stranger's request limits. */
+  #stranger(): boolean {
+    return this.#session.user === null && !this.#session.peerLink;
+  }
+
+  /** Runs nothing more on this connection until `done` settles, then goes on. */
+  #block(done: Promise<unknown>): void {
+    const released = done.then(
+      () => {},
+      () => {},
+    );
+    this.#blocked = released;
+    void released.then(() => {
+      if (this.#blocked === released) this.#blocked = null;
+      if (!this.#session.closing) this.#take([]);
+    });
+  }
+
   /**
-   * Runs queued commands in order until the queue is empty or the connection has
-   * `pendingWritesMax` writes in flight (then a settling write calls this again), and
-   * answers what ran as one batch. Backpressure: a client that pipelines faster than the
-   * log commits waits here, and its socket is paused, instead of overrunning the node's
-   * proposal queue.
+   * Runs queued commands in order until the queue is empty, a serial command is still
+   * running, or the connection has `pendingWritesMax` writes in flight (then a settling
+   * write calls this again), and answers what ran as one batch. Backpressure: a client
+   * that pipelines faster than the log commits waits here, and its socket is paused,
+   * instead of overrunning the node's proposal queue.
    */
   #pump(): void {
     const replies: (Reply | Promise<Reply>)[] = [];
     let asynchronous = false;
-    while (this.#head < this.#queue.length && !this.#session.closing) {
+    while (this.#head < this.#queue.length && !this.#session.closing && this.#blocked === null) {
       if (this.#session.pendingWrites >= pendingWritesMax) break;
       const reply = this.#run(this.#queue[this.#head++]);
+      if (reply === unanswered) continue;
       if (reply instanceof Promise) asynchronous = true;
       replies.push(reply);
     }
@@ -350,7 +417,13 @@ class Connection {
     ) {
       this.#socket.pause();
     }
-    if (replies.length === 0) return;
+    if (replies.length === 0) {
+      if (this.#killed) {
+        const socket = this.#socket;
+        void (this.#previous ?? Promise.resolve()).then(() => closeAfterReply(socket));
+      }
+      return;
+    }
     if (!asynchronous && this.#previous === null) return this.#send(replies as Reply[]);
     const before = this.#previous ?? Promise.resolve();
     const batch = before.then(() => Promise.all(replies)).then((done) => this.#send(done));
@@ -361,70 +434,74 @@ class Connection {
   }
 
   /** Runs one command; never throws (errors become error replies). */
-  #run(command: RespCommand): Reply | Promise<Reply> {
+  #run(command: RespCommand): Reply | Promise<Reply> | typeof unanswered {
     const context = this.#context;
+    const session = this.#session;
     context.stats.commandsProcessed++;
     const args: Args = { raw: command, text: command.map((arg) => arg.toString('utf8')) };
     const name = args.text[0].toLowerCase();
-    const spec = table[name];
+    const spec = Object.hasOwn(table, name) ? table[name] : undefined;
     if (spec === undefined) return unknownCommand(args.text);
-    if (spec.arity > 0 ? args.text.length !== spec.arity : args.text.length < -spec.arity) {
-      return wrongArity(name);
+    if (!arityFits(spec.arity, args.text.length)) return wrongArity(name);
+    const requirement = requirementOf(name, spec, args);
+    if (!isRequirement(requirement)) return requirement;
+    if (spec.noauth === true) {
+      if (session.user !== null && context.access.user(session.user) === null) return this.#kill();
+    } else {
+      if (session.user === null) return error('NOAUTH Authentication required.');
+      const refused = this.#authorize(session, requirement);
+      if (refused === unanswered) return this.#kill();
+      if (refused !== null) return refused;
     }
-    if (!this.#session.authenticated && spec.noauth !== true)
-      return error('NOAUTH Authentication required.');
-    this.#session.lastCommand = name;
-    if (name === 'quit') this.#session.closing = true;
+    session.lastCommand = name;
+    if (name === 'quit') session.closing = true;
     if (name === 'reset') this.#reset();
-    if (name === 'tandem.forward') return this.#forwarded(args);
-    try {
-      const reply = spec.run(context, this.#session, args);
-      return reply instanceof Promise
-        ? reply.catch((thrown) => errorReply(thrown, context.logger))
-        : reply;
-    } catch (thrown) {
-      return errorReply(thrown, context.logger);
-    }
-  }
-
-  #reset(): void {
-    const session = this.#session;
-    session.protocol = 2;
-    session.name = null;
-    session.consistency = 'ryw';
-    session.authenticated = this.#context.password === undefined;
+    if (name === 'tandem.forwardas') return this.#forwardedAs(args);
+    const reply =
+      name === 'tandem.forward'
+        ? this.#forwarded(args)
+        : name === 'tandem.link'
+          ? this.#link(args)
+          : this.#execute(session, spec, args);
+    if (spec.serial === true && reply instanceof Promise) this.#block(reply);
+    return reply;
   }
 
   /**
-   * TANDEM.FORWARD cmd args...: a follower's write, run here as a write of its own
-   * session (which must not forward again), answered `[index, reply, term]`.
+   * Checks `session`'s user for `requirement`, resolving the user by name as this node
+   * applied the users now: null when it may run it, else Redis's NOPERM, or `unanswered`
+   * when the user is gone (deleted or disabled: Redis closes such a user's connections).
+   * Logs an admin action that it allows.
    */
-  #forwarded(args: Args): Reply | Promise<Reply> {
-    const raw = args.raw.slice(1);
-    const spec = table[raw[0].toString('utf8').toLowerCase()];
-    if (spec === undefined || !spec.write) return error('ERR TANDEM.FORWARD takes a write command');
-    const inner = newSession(
-      this.#session.id,
-      this.#session.remoteAddress,
-      this.#session.localAddress,
-      {
-        authenticated: true,
-        forwarded: true,
-      },
-    );
-    // The write notes its index on `inner` before its reply settles.
-    return Promise.resolve(this.#runAs(inner, spec, raw)).then((done) => [
-      inner.lastWriteIndex,
-      done,
-      inner.lastWriteTerm,
-    ]);
+  #authorize(session: Session, requirement: Requirement): Reply | null | typeof unanswered {
+    const access = this.#context.access;
+    const user = session.user as string;
+    const refusal = access.check(user, requirement.role, requirement.keys);
+    if (refusal !== null) {
+      if (access.user(user) === null) return unanswered;
+      return refusal.role === null ? noKeyPermission : noPermission(requirement.display);
+    }
+    if (requirement.audit) {
+      access.audit.admin(user, requirement.display, {
+        client: session.remoteAddress,
+        ...(session.forwarded ? { forwarded: true } : {}),
+      });
+    }
+    return null;
   }
 
-  #runAs(session: Session, spec: CommandSpec, raw: Buffer[]): Reply | Promise<Reply> {
-    const args: Args = { raw, text: raw.map((arg) => arg.toString('utf8')) };
-    const name = args.text[0].toLowerCase();
-    if (spec.arity > 0 ? raw.length !== spec.arity : raw.length < -spec.arity)
-      return wrongArity(name);
+  /** Closes the connection instead of answering: its user was deleted or disabled. */
+  #kill(): typeof unanswered {
+    this.#context.logger.info(
+      { client: this.#session.remoteAddress, user: this.#session.user },
+      'closing a connection whose user was deleted or disabled',
+    );
+    this.#session.closing = true;
+    this.#killed = true;
+    return unanswered;
+  }
+
+  #execute(session: Session, spec: CommandSpec, args: Args): Reply | Promise<Reply> {
     try {
       const reply = spec.run(this.#context, session, args);
       return reply instanceof Promise
@@ -433,6 +510,100 @@ class Connection {
     } catch (thrown) {
       return errorReply(thrown, this.#context.logger);
     }
+  }
+
+  #reset(): void {
+    const session = this.#session;
+    session.protocol = 2;
+    session.name = null;
+    session.consistency = 'ryw';
+    session.user = this.#context.access.initialUser();
+    session.password = null;
+  }
+
+  /** TANDEM.LINK proof: a follower's forwarding link shows it holds the cluster secret. */
+  #link(args: Args): Reply | Promise<Reply> {
+    const given = Buffer.from(args.text[1]);
+    const expected = Buffer.from(this.#proof ?? '');
+    if (
+      this.#proof !== null &&
+      given.length === expected.length &&
+      timingSafeEqual(given, expected)
+    ) {
+      this.#session.peerLink = true;
+      return ok;
+    }
+    return this.#context.access.audit
+      .failure('resp', this.#session.clientHost, null)
+      .then(() => error('ERR TANDEM.LINK proof does not match this cluster'));
+  }
+
+  /**
+   * TANDEM.FORWARD cmd args...: an older follower's write, run here as this connection's
+   * user (an admin: the link authenticated as the shared `default`), answered
+   * `[index, reply, term]`.
+   */
+  #forwarded(args: Args): Reply | Promise<Reply> {
+    const raw = args.raw.slice(1);
+    const spec = table[raw[0].toString('utf8').toLowerCase()];
+    if (spec === undefined || !spec.write) return error('ERR TANDEM.FORWARD takes a write command');
+    return this.#runForwarded(this.#session.user as string, this.#session.password, raw);
+  }
+
+  /**
+   * TANDEM.FORWARDAS user password cmd args...: a follower's command, run as `user` once
+   * `password` authenticates it, checked here as it was on the follower (the follower's
+   * view of the users may be older than this leader's), answered `[index, reply, term]`.
+   * Authentication answers at once when it needs no hashing (`verifyPassword` remembers
+   * its successes); otherwise nothing after it on the link runs until it has, so the
+   * link's commands still enter the log in the order they came.
+   */
+  #forwardedAs(args: Args): Reply | Promise<Reply> {
+    const [user, password] = [args.text[1], args.text[2]];
+    const raw = args.raw.slice(3);
+    const name = raw[0].toString('utf8').toLowerCase();
+    const spec = Object.hasOwn(table, name) ? table[name] : undefined;
+    if (spec === undefined || !(spec.write || forwardedOthers.has(name))) {
+      return error('ERR TANDEM.FORWARDAS takes a command a follower forwards');
+    }
+    const access = this.#context.access;
+    const run = (found: UserRecord | null): Reply | Promise<Reply> =>
+      found === null
+        ? refuse(this.#context, this.#session.clientHost, user)
+        : this.#runForwarded(found.name, password, raw);
+    const known = access.authenticateNow(user, password);
+    if (known !== undefined && known !== null) return run(known);
+    const started = access
+      .authenticate(user, password)
+      .then(async (found) => ({ reply: found === null ? await run(null) : run(found) }));
+    this.#block(started);
+    return started.then((done) => done.reply);
+  }
+
+  /** Runs `raw` as `user` in a session of its own (which must not forward again). */
+  #runForwarded(user: string, password: string | null, raw: Buffer[]): Reply | Promise<Reply> {
+    const args: Args = { raw, text: raw.map((arg) => arg.toString('utf8')) };
+    const name = args.text[0].toLowerCase();
+    const spec = table[name] as CommandSpec;
+    if (!arityFits(spec.arity, raw.length)) return wrongArity(name);
+    const requirement = requirementOf(name, spec, args);
+    if (!isRequirement(requirement)) return requirement;
+    const inner = newSession(
+      this.#session.id,
+      {
+        remote: this.#session.remoteAddress,
+        local: this.#session.localAddress,
+        clientHost: this.#session.clientHost,
+      },
+      { user, password, forwarded: true },
+    );
+    const refused = this.#authorize(inner, requirement);
+    if (refused === unanswered) return error('NOAUTH Authentication required.');
+    if (refused !== null) return refused;
+    const reply = this.#execute(inner, spec, args);
+    if (spec.serial === true && reply instanceof Promise) this.#block(reply);
+    // The write notes its index on `inner` before its reply settles.
+    return Promise.resolve(reply).then((done) => [inner.lastWriteIndex, done, inner.lastWriteTerm]);
   }
 
   /** Writes one batch of replies with one socket write; enforces the output limit. */

@@ -3,8 +3,10 @@
  * (`ServerContext`), and the two paths every data command takes: `readFor` (read-your-writes
  * for this connection) and `writeFor` (propose here, or forward to the leader).
  */
+import type { AccessControl } from '../../access/control.js';
 import { TandemError } from '../../core/errors.js';
-import type { Consistency, NodeHandle, ReadOptions } from '../../node/api.js';
+import type { Consistency, NodeHandle, ReadOptions, WriteResult } from '../../node/api.js';
+import { defaultUserName } from '../../store/access-state.js';
 import type { ApplyResult, Command } from '../../store/index.js';
 import type { MaybePromise, StoreReader } from '../../store/contract.js';
 import type { Logger } from '../../transport/contract.js';
@@ -20,10 +22,28 @@ export interface Session {
   readonly id: number;
   readonly remoteAddress: string;
   readonly localAddress: string;
+  /** The client's IP address alone: failed authentications are slowed per address. */
+  readonly clientHost: string;
   readonly createdAtMs: number;
   protocol: Protocol;
   name: string | null;
-  authenticated: boolean;
+  /**
+   * The user this connection runs as, resolved by name on every command (a user deleted or
+   * demoted loses access at once); null until it authenticates.
+   */
+  user: string | null;
+  /**
+   * The password it authenticated with, in memory only: a follower forwards its writes to
+   * the leader as this user, and the leader authenticates them again. Null when it never
+   * gave one (the password-free `default` of the open mode).
+   */
+  password: string | null;
+  /**
+   * A follower's forwarding link that proved it is a node of the cluster (TANDEM.LINK):
+   * held to the normal request limits, though it is no user and runs only what each
+   * TANDEM.FORWARDAS authenticates.
+   */
+  peerLink: boolean;
   consistency: Consistency;
   /** The log index of this connection's latest acknowledged write; reads wait for it. */
   lastWriteIndex: number;
@@ -46,7 +66,8 @@ export interface Session {
 export interface ServerContext {
   readonly node: NodeHandle;
   readonly logger: Logger;
-  readonly password: string | undefined;
+  /** Who may do what: authentication and the role and key checks of every command. */
+  readonly access: AccessControl;
   readonly followerWrites: FollowerWrites;
   readonly forwarder: Forwarder;
   readonly sessions: ReadonlyMap<number, Session>;
@@ -57,21 +78,23 @@ export interface ServerContext {
   readonly stats: { commandsProcessed: number; connectionsReceived: number; rejected: number };
 }
 
-/** A new session for a connection (or for a forwarded write on the leader). */
+/** A new session for a connection (or for a forwarded command on the leader). */
 export function newSession(
   id: number,
-  remoteAddress: string,
-  localAddress: string,
-  options: { authenticated: boolean; forwarded: boolean },
+  addresses: { readonly remote: string; readonly local: string; readonly clientHost: string },
+  options: { user: string | null; password: string | null; forwarded: boolean },
 ): Session {
   return {
     id,
-    remoteAddress,
-    localAddress,
+    remoteAddress: addresses.remote,
+    localAddress: addresses.local,
+    clientHost: addresses.clientHost,
     createdAtMs: Date.now(),
     protocol: 2,
     name: null,
-    authenticated: options.authenticated,
+    user: options.user,
+    password: options.password,
+    peerLink: false,
     consistency: 'ryw',
     lastWriteIndex: 0,
     lastWriteTerm: 0,
@@ -172,7 +195,21 @@ export function writeFor(
   format: ResultFormat,
   args: readonly Buffer[],
 ): Promise<Reply> {
-  const done = context.node.write(command).then(
+  return proposeFor(context, session, () => context.node.write(command), format, args);
+}
+
+/**
+ * Like `writeFor`, for a write that `propose` makes (ACL SETUSER's, which may first
+ * propose the bootstrap users): on a follower, forwards `args` to the leader.
+ */
+export function proposeFor(
+  context: ServerContext,
+  session: Session,
+  propose: () => Promise<WriteResult>,
+  format: ResultFormat,
+  args: readonly Buffer[],
+): Promise<Reply> {
+  const done = propose().then(
     ({ index, term, result }) => {
       noteIndex(session, index, term);
       return applied(result, format);
@@ -224,8 +261,23 @@ async function forwardWrite(
       cause: notLeader,
     });
   }
-  const reply = await context.forwarder.send(leader, session.id, ['TANDEM.FORWARD', ...args]);
-  return unwrapForwarded(session, reply);
+  return unwrapForwarded(session, await forwardAs(context, session, leader, args));
+}
+
+/**
+ * Sends `args` to the leader at `leader` as this session's user, `TANDEM.FORWARDAS user
+ * password cmd...`: the leader authenticates the user and checks the command again, as it
+ * would its own client's. Resolves with the leader's `[index, reply, term]` or its error.
+ */
+export function forwardAs(
+  context: ServerContext,
+  session: Session,
+  leader: LeaderEndpoint,
+  args: readonly (string | Buffer)[],
+): Promise<Reply> {
+  const user = session.user ?? defaultUserName;
+  const request = ['TANDEM.FORWARDAS', user, session.password ?? '', ...args];
+  return context.forwarder.send(leader, session.id, request);
 }
 
 /** The leader's plain RESP port when it has one, else its TLS port, else null. */

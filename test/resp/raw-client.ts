@@ -1,0 +1,92 @@
+/**
+ * A raw RESP test client: one command at a time, replies parsed with Tandem's own reply
+ * parser, and a reply of 'closed' when the server hangs up (as Redis does to a client whose
+ * user was deleted).
+ */
+import { connect, type Socket } from 'node:net';
+import { ReplyParser } from '../../src/api/resp/reply-parser.js';
+import type { Reply } from '../../src/api/resp/reply.js';
+
+/** A raw RESP connection: one command at a time, replies parsed; tells when it closes. */
+export class RawClient {
+  readonly #socket: Socket;
+  readonly #parser = new ReplyParser();
+  readonly #replies: Reply[] = [];
+  readonly #waiting: ((reply: Reply | 'closed') => void)[] = [];
+  closed = false;
+
+  private constructor(socket: Socket) {
+    this.#socket = socket;
+    socket.on('data', (chunk: Buffer) => {
+      try {
+        this.#replies.push(...this.#parser.feed(chunk));
+      } catch {
+        // Not RESP2 (a RESP3 reply, say): what this client cannot read counts as a hang-up.
+        socket.destroy();
+      }
+      this.#deliver();
+    });
+    socket.on('close', () => {
+      this.closed = true;
+      this.#deliver();
+    });
+    socket.on('error', () => {});
+  }
+
+  static open(port: number): Promise<RawClient> {
+    return new Promise((resolve, reject) => {
+      const socket = connect(port, '127.0.0.1', () => resolve(new RawClient(socket)));
+      socket.once('error', reject);
+    });
+  }
+
+  /** Sends one command; resolves with its reply, or 'closed' if the server hung up. */
+  async call(...args: string[]): Promise<Reply | 'closed'> {
+    const [reply] = await this.pipeline([args]);
+    return reply as Reply | 'closed';
+  }
+
+  /** Sends `commands` in one write; resolves with their replies ('closed' past a hang-up). */
+  pipeline(commands: readonly (readonly string[])[]): Promise<(Reply | 'closed')[]> {
+    const replies = commands.map(
+      () => new Promise<Reply | 'closed'>((resolve) => this.#waiting.push(resolve)),
+    );
+    if (!this.closed) {
+      const encoded = commands.map((args) => {
+        const parts = args.map((arg) => `$${Buffer.byteLength(arg)}\r\n${arg}\r\n`);
+        return `*${args.length}\r\n${parts.join('')}`;
+      });
+      this.#socket.write(encoded.join(''));
+    }
+    this.#deliver();
+    return Promise.all(replies);
+  }
+
+  #deliver(): void {
+    while (this.#waiting.length > 0) {
+      if (this.#replies.length > 0) {
+        (this.#waiting.shift() as (reply: Reply) => void)(this.#replies.shift() as Reply);
+      } else if (this.closed) {
+        (this.#waiting.shift() as (reply: 'closed') => void)('closed');
+      } else {
+        return;
+      }
+    }
+  }
+
+  close(): void {
+    this.#socket.destroy();
+  }
+}
+
+/** The text of an error reply, or the reply itself. */
+export function text(reply: Reply | 'closed'): unknown {
+  if (typeof reply === 'object' && reply !== null && 'kind' in reply && reply.kind === 'error') {
+    return reply.text;
+  }
+  if (Buffer.isBuffer(reply)) return reply.toString();
+  if (typeof reply === 'object' && reply !== null && 'kind' in reply && reply.kind === 'simple') {
+    return reply.text;
+  }
+  return reply;
+}
