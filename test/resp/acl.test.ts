@@ -25,6 +25,11 @@ const users = {
   ],
 };
 
+/** HTTP Basic headers: the cluster's own status requests need a user too. */
+function basic(user: string, password: string): Record<string, string> {
+  return { authorization: `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}` };
+}
+
 /** Runs redis-cli with `args`; resolves with its stdout (trimmed) and exit code. */
 function cli(port: number, args: string[]): Promise<{ code: number | null; out: string }> {
   return new Promise((resolve, reject) => {
@@ -67,7 +72,11 @@ describe('RESP users and ACLs on a three-node cluster', { timeout: 120_000 }, ()
 
   before(async () => {
     let usersFile = '';
-    cluster = await TestCluster.create({ nodes: 3, extraArgs: () => ['--users', usersFile] });
+    cluster = await TestCluster.create({
+      nodes: 3,
+      extraArgs: () => ['--users', usersFile],
+      statusHeaders: basic('boss', 'boss-pw'),
+    });
     usersFile = join(cluster.root, 'users.json');
     writeFileSync(usersFile, JSON.stringify(users));
     cluster.startAll();
@@ -329,6 +338,7 @@ describe('--requirepass on a three-node cluster', { timeout: 120_000 }, () => {
     cluster = await TestCluster.create({
       nodes: 3,
       extraArgs: () => ['--requirepass', 'open-sesame'],
+      statusHeaders: basic('default', 'open-sesame'),
     });
     cluster.startAll();
     leader = await cluster.leader();
