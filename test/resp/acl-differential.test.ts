@@ -4,37 +4,18 @@
 // texts, ACL's argument errors, NOAUTH once `default` has a password, and the closing of a
 // deleted user's connection.
 import assert from 'node:assert/strict';
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawnSync, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
 import type { Reply } from '../../src/api/resp/reply.js';
-import { freePort, sleep, TestCluster } from '../node/cluster.js';
+import { TestCluster } from '../node/cluster.js';
+import { startRedis } from './redis-server.js';
 import { RawClient } from './raw-client.js';
 
 const installed = spawnSync('redis-server', ['--version']).status === 0;
 const skipMessage = 'redis-server not installed: apt-get install redis-server';
 
 const sha256 = (text: string) => createHash('sha256').update(text).digest('hex');
-
-/** Starts a redis-server on a free port with nothing saved. */
-async function startRedis(): Promise<{ server: ChildProcess; port: number }> {
-  const port = await freePort();
-  const server = spawn(
-    'redis-server',
-    ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'],
-    { stdio: 'ignore' },
-  );
-  for (let attempt = 0; attempt < 100; attempt++) {
-    const client = await RawClient.open(port).catch(() => null);
-    if (client !== null) {
-      client.close();
-      return { server, port };
-    }
-    await sleep(50);
-  }
-  server.kill('SIGKILL');
-  throw new Error('redis-server did not start');
-}
 
 /** A reply made comparable: bulk strings as text, errors and simple strings tagged. */
 function plain(reply: Reply | 'closed'): unknown {

@@ -2,10 +2,11 @@
 // replies compared: out-of-range expiries (Redis 7's overflow rules on 64-bit integers) and
 // what a protocol error does to the connection.
 import assert from 'node:assert/strict';
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawnSync, type ChildProcess } from 'node:child_process';
 import { connect, type Socket } from 'node:net';
 import { after, before, describe, test } from 'node:test';
-import { freePort, sleep, TestCluster } from '../node/cluster.js';
+import { TestCluster } from '../node/cluster.js';
+import { startRedis } from './redis-server.js';
 
 const installed = spawnSync('redis-server', ['--version']).status === 0;
 const skipMessage = 'redis-server not installed: apt-get install redis-server';
@@ -107,26 +108,6 @@ const pttlSlackMs = 5_000n;
 
 /** A key no UTF-8 text holds, for the same expiry cases on bytes. */
 const binaryKey = Buffer.from([0xff, 0x00, 0xe9, 0x6b]);
-
-/** Starts a redis-server on a free port with nothing saved. */
-async function startRedis(): Promise<{ server: ChildProcess; port: number }> {
-  const port = await freePort();
-  const server = spawn(
-    'redis-server',
-    ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'],
-    { stdio: 'ignore' },
-  );
-  for (let attempt = 0; attempt < 100; attempt++) {
-    const client = await LineClient.open(port).catch(() => null);
-    if (client !== null) {
-      client.close();
-      return { server, port };
-    }
-    await sleep(50);
-  }
-  server.kill('SIGKILL');
-  throw new Error('redis-server did not start');
-}
 
 /** Whether the server closes the connection after a protocol error while the client sends on. */
 function closesAfterProtocolError(port: number): Promise<{ reply: string; closed: boolean }> {
