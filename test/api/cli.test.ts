@@ -28,8 +28,25 @@ function temporaryDirectory(t: TestContext): string {
 }
 
 /** A port offset for `tandem cluster` below the ephemeral range, different per run. */
-function portOffset(): number {
-  return 10_000 + Math.floor(Math.random() * 900) * 10;
+async function portOffset(): Promise<number> {
+  // Other test files' clusters take random ports of the same range: pick an offset whose
+  // ports are free now (peer 7000+i, HTTP 9000+i, RESP 6380+i of three nodes).
+  for (let attempt = 0; attempt < 50; attempt++) {
+    const offset = 10_000 + Math.floor(Math.random() * 900) * 10;
+    const ports = [1, 2, 3].flatMap((i) => [7000 + i, 9000 + i, 6380 + i].map((p) => p + offset));
+    const free = await Promise.all(ports.map(portFree));
+    if (free.every(Boolean)) return offset;
+  }
+  throw new Error('no free port offset found');
+}
+
+/** Whether nothing listens on `port` of 127.0.0.1 now. */
+function portFree(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const probe = createServer();
+    probe.once('error', () => resolve(false));
+    probe.listen(port, '127.0.0.1', () => probe.close(() => resolve(true)));
+  });
 }
 
 /** Runs `tandem cluster ARGS` to its exit (SIGINT after 30 s) and returns its status and stderr. */
@@ -221,7 +238,7 @@ test('tandem start --insecure-open warns that protected mode is off', async (t) 
 
 test('tandem cluster refuses to start when one of its ports is taken, naming it', async (t) => {
   // Goal: the port check runs before any node starts and names the port and its use.
-  const offset = portOffset();
+  const offset = await portOffset();
   const holder = createServer();
   await new Promise<void>((resolve) => holder.listen(9002 + offset, '127.0.0.1', resolve));
   t.after(() => holder.close());
@@ -241,7 +258,7 @@ test('tandem cluster refuses a directory another cluster runs on, before startin
   // message naming the directory and the PID that holds it; it starts no node, and the
   // first cluster keeps serving.
   const dir = temporaryDirectory(t);
-  const first = portOffset();
+  const first = await portOffset();
   const holder = await startCluster(t, [
     '--nodes',
     '1',
@@ -297,7 +314,7 @@ test('tandem cluster refuses when a live process holds one of its node directori
     holder.once('exit', () => resolve(false));
   });
   assert.ok(locked, 'the holder could not lock the directory');
-  const run = tandem('cluster', '--dir', dir, '--base-port-offset', String(portOffset()));
+  const run = tandem('cluster', '--dir', dir, '--base-port-offset', String(await portOffset()));
   assert.equal(run.status, 1, run.stderr);
   assert.ok(run.stderr.includes(join(dir, 'n2')), run.stderr);
   assert.match(run.stderr, new RegExp(`tandem node n2 \\(PID ${holder.pid}\\b`));
@@ -307,7 +324,7 @@ test('tandem cluster runs three nodes that elect, forward writes and stop cleanl
   // Goal: the local cluster elects a leader, prints its endpoints, serves a write on any
   // node and the read on another, reports every member in tandem status, and stops on SIGINT
   // with exit status 0, keeping its secret private.
-  const offset = portOffset();
+  const offset = await portOffset();
   const dir = temporaryDirectory(t);
   const cluster = await startCluster(t, ['--dir', dir, '--base-port-offset', String(offset)]);
   const output = cluster.output();
@@ -346,7 +363,7 @@ test('tandem cluster --users gives every node the users, and asks their status a
   // Goal: --users reaches each node (a request without credentials is refused everywhere,
   // one with them is served), and the command still learns the leader (through the
   // file's first user with a password); a users file without one is refused up front.
-  const offset = portOffset();
+  const offset = await portOffset();
   const dir = temporaryDirectory(t);
   const users = join(dir, 'users.yaml');
   writeFileSync(
@@ -386,7 +403,7 @@ test('tandem cluster --secure runs TLS everywhere, and its printed curl and redi
   // starts HTTPS and RESP-over-TLS-only nodes with peer TLS, and every command it prints,
   // pasted into a shell, succeeds over TLS: a write through a follower, a read elsewhere.
   if (!opensslAvailable()) return void t.skip('openssl not in PATH');
-  const offset = portOffset();
+  const offset = await portOffset();
   const dir = temporaryDirectory(t);
   const cluster = await startCluster(t, [
     '--secure',
