@@ -9,6 +9,8 @@ import { accessRoles } from '../../src/store/access-state.js';
 const expected: Readonly<Record<string, readonly string[]>> = {
   read: [
     'get',
+    'getrange',
+    'substr',
     'mget',
     'exists',
     'strlen',
@@ -45,6 +47,10 @@ const expected: Readonly<Record<string, readonly string[]>> = {
   ],
   write: [
     'set',
+    'setnx',
+    'setex',
+    'psetex',
+    'getset',
     'del',
     'unlink',
     'incr',

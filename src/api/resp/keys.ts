@@ -75,6 +75,71 @@ function set(context: ServerContext, session: Session, args: Args): Reply | Prom
   return writeFor(context, session, command, format, args.raw);
 }
 
+/** SETNX key value: SET ... NX, answered 1 when it set the key and 0 when the key existed. */
+function setnx(context: ServerContext, session: Session, args: Args): Promise<Reply> {
+  const command: Command = {
+    type: 'set',
+    key: args.raw[1],
+    value: args.raw[2],
+    at: Date.now(),
+    condition: 'nx',
+  };
+  return writeFor(context, session, command, (value) => (value === 'OK' ? 1 : 0), args.raw);
+}
+
+/** SETEX key seconds value, PSETEX key milliseconds value: SET ... EX or PX. */
+function setWithExpiry(unit: 'EX' | 'PX', name: string): Handler {
+  return (context, session, args) => {
+    const at = Date.now();
+    const amount = int64Arg(args.text[2]);
+    if (amount === null) return notAnInteger;
+    const expiresAt = setExpiryMs(unit, amount, at);
+    if (expiresAt === null) return error(`ERR invalid expire time in '${name}' command`);
+    const command: Command = { type: 'set', key: args.raw[1], value: args.raw[3], at, expiresAt };
+    return writeFor(context, session, command, okReply, args.raw);
+  };
+}
+
+/** GETSET key value: SET ... GET (the expiry goes, as with SET); the old value or nil. */
+function getset(context: ServerContext, session: Session, args: Args): Promise<Reply> {
+  const command: Command = {
+    type: 'set',
+    key: args.raw[1],
+    value: args.raw[2],
+    at: Date.now(),
+    returnOld: true,
+  };
+  return writeFor(context, session, command, (value) => value as Buffer | null, args.raw);
+}
+
+/**
+ * GETRANGE key start end (and its old name SUBSTR): the bytes from `start` to `end`
+ * inclusive, negative offsets counting from the end, clamped to the value as Redis clamps
+ * them; an absent key is the empty string. The offsets are read before the key, as Redis does.
+ */
+function getrange(context: ServerContext, session: Session, args: Args): Reply | Promise<Reply> {
+  const start = int64Arg(args.text[2]);
+  const end = int64Arg(args.text[3]);
+  if (start === null || end === null) return notAnInteger;
+  return readFor(context, session, async (store, now) => {
+    const value = (await store.get(args.raw[1], now))?.value ?? Buffer.alloc(0);
+    return byteRange(value, start, end);
+  });
+}
+
+/** Redis's getrangeCommand on `value`, with 64-bit offsets. */
+export function byteRange(value: Buffer, start: bigint, end: bigint): Buffer {
+  const length = BigInt(value.byteLength);
+  if (start < 0n && end < 0n && start > end) return Buffer.alloc(0);
+  let from = start < 0n ? length + start : start;
+  let to = end < 0n ? length + end : end;
+  if (from < 0n) from = 0n;
+  if (to < 0n) to = 0n;
+  if (to >= length) to = length - 1n;
+  if (from > to || length === 0n) return Buffer.alloc(0);
+  return value.subarray(Number(from), Number(to) + 1);
+}
+
 /** The units of SET's expiry options: relative or absolute, in seconds or ms. */
 type ExpiryUnit = SetExpiryUnit;
 
@@ -304,6 +369,18 @@ const pairKeys = { first: 1, last: -1, step: 2 } as const;
 export const keyCommands: Readonly<Record<string, CommandSpec>> = {
   get: { arity: 2, write: false, role: 'read', keys: oneKey, run: get },
   set: { arity: -3, write: true, role: 'write', keys: oneKey, run: set },
+  setnx: { arity: 3, write: true, role: 'write', keys: oneKey, run: setnx },
+  setex: { arity: 4, write: true, role: 'write', keys: oneKey, run: setWithExpiry('EX', 'setex') },
+  psetex: {
+    arity: 4,
+    write: true,
+    role: 'write',
+    keys: oneKey,
+    run: setWithExpiry('PX', 'psetex'),
+  },
+  getset: { arity: 3, write: true, role: 'write', keys: oneKey, run: getset },
+  getrange: { arity: 4, write: false, role: 'read', keys: oneKey, run: getrange },
+  substr: { arity: 4, write: false, role: 'read', keys: oneKey, run: getrange },
   del: { arity: -2, write: true, role: 'write', keys: allKeys, run: del },
   unlink: { arity: -2, write: true, role: 'write', keys: allKeys, run: del },
   exists: { arity: -2, write: false, role: 'read', keys: allKeys, run: exists },
