@@ -142,6 +142,53 @@ export interface ExpireCommand {
   readonly session?: Session;
 }
 
+/** GETDEL: answers the key's value (null when absent) and removes the key. */
+export interface GetdelCommand {
+  readonly type: 'getdel';
+  readonly key: Bytes;
+  readonly at: number;
+  /** The client's session and sequence: see sessions.ts (exactly-once across retries). */
+  readonly session?: Session;
+}
+
+/**
+ * GETEX with an expiry option: answers the key's value (null when absent) and sets its
+ * expiry to `expiresAt` (absolute ms; a time already past removes the key) or removes it
+ * (null, PERSIST). The version does not change: the value did not.
+ */
+export interface GetexCommand {
+  readonly type: 'getex';
+  readonly key: Bytes;
+  readonly expiresAt: number | null;
+  readonly at: number;
+  /** The client's session and sequence: see sessions.ts (exactly-once across retries). */
+  readonly session?: Session;
+}
+
+/**
+ * SETRANGE: overwrites the value from byte `offset` with `value`, padding a shorter (or
+ * absent) value with zero bytes; answers the new length. An empty `value` changes nothing
+ * (and creates no key). The expiry is kept.
+ */
+export interface SetrangeCommand {
+  readonly type: 'setrange';
+  readonly key: Bytes;
+  readonly offset: number;
+  readonly value: Bytes;
+  readonly at: number;
+  /** The client's session and sequence: see sessions.ts (exactly-once across retries). */
+  readonly session?: Session;
+}
+
+/** MSETNX: sets every pair (removing their expiries) only if none of the keys is live; 1 or 0. */
+export interface MsetnxCommand {
+  readonly type: 'msetnx';
+  readonly pairs: readonly (readonly [Bytes, Bytes])[];
+  readonly at: number;
+  /** The client's session and sequence: see sessions.ts (exactly-once across retries). */
+  readonly session?: Session;
+}
+
 /** FLUSHDB: removes every key (the SQL tables are left alone). */
 export interface FlushCommand {
   readonly type: 'flush';
@@ -210,6 +257,10 @@ export type Command =
   | IncrbyCommand
   | AppendCommand
   | ExpireCommand
+  | GetdelCommand
+  | GetexCommand
+  | SetrangeCommand
+  | MsetnxCommand
   | FlushCommand
   | ExpireSweepCommand
   | SqlCommand
@@ -339,6 +390,10 @@ const fieldsByType: Readonly<Record<CommandType, ReadonlySet<string>>> = {
   incrby: new Set(['type', 'key', 'by', 'at', 'session']),
   append: new Set(['type', 'key', 'value', 'at', 'session']),
   expire: new Set(['type', 'key', 'expiresAt', 'condition', 'at', 'session']),
+  getdel: new Set(['type', 'key', 'at', 'session']),
+  getex: new Set(['type', 'key', 'expiresAt', 'at', 'session']),
+  setrange: new Set(['type', 'key', 'offset', 'value', 'at', 'session']),
+  msetnx: new Set(['type', 'pairs', 'at', 'session']),
   flush: new Set(['type', 'at', 'session']),
   'expire-sweep': new Set(['type', 'at']),
   sql: new Set(['type', 'statements', 'at', 'session']),
@@ -411,6 +466,19 @@ function fieldProblem(type: CommandType, command: Record<string, unknown>): stri
       return isBytes(command.value) ? null : 'append.value must be bytes';
     case 'expire':
       return expireProblem(command);
+    case 'getdel':
+      return isBytes(command.key) ? null : 'getdel.key must be bytes';
+    case 'getex':
+      if (!isBytes(command.key)) return 'getex.key must be bytes';
+      return command.expiresAt === null || isExpiry(command.expiresAt)
+        ? null
+        : 'getex.expiresAt must be a time in ms or null';
+    case 'setrange':
+      if (!isBytes(command.key)) return 'setrange.key must be bytes';
+      if (!isBytes(command.value)) return 'setrange.value must be bytes';
+      return isTime(command.offset) ? null : 'setrange.offset must be a non-negative safe integer';
+    case 'msetnx':
+      return pairsProblem(command.pairs);
     case 'flush':
     case 'expire-sweep':
       return null;
@@ -559,8 +627,16 @@ function limitProblem(command: Command): string | null {
       );
     case 'incrby':
     case 'expire':
+    case 'getdel':
+    case 'getex':
       return bytesProblem(command.key, 'the key', keyBytesMax);
+    case 'setrange':
+      return (
+        bytesProblem(command.key, 'the key', keyBytesMax) ??
+        bytesProblem(command.value, 'the value', valueBytesMax)
+      );
     case 'mset':
+    case 'msetnx':
       if (command.pairs.length > msetPairsMax) {
         return `MSET of ${command.pairs.length} pairs, over the maximum of ${msetPairsMax}`;
       }

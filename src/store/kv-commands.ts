@@ -113,6 +113,14 @@ export abstract class KeyValueCommands {
         return this.#append(keyString(command.key), command.value, command.at, version);
       case 'expire':
         return this.#expire(command, version);
+      case 'getdel':
+        return this.#getdel(keyString(command.key), command.at);
+      case 'getex':
+        return this.#getex(keyString(command.key), command.expiresAt, command.at);
+      case 'setrange':
+        return this.#setrange(command, version);
+      case 'msetnx':
+        return this.#msetnx(command, version);
       case 'flush':
         this.removeAll();
         return ok('OK');
@@ -181,6 +189,49 @@ export abstract class KeyValueCommands {
     if (bytes > valueBytesMax) return failed(tooLarge);
     this.write(key, (live?.value ?? '') + keyString(suffix), version, live?.expiresAt ?? null);
     return ok(bytes);
+  }
+
+  #getdel(key: string, at: number): ApplyResult {
+    const state = this.read(key);
+    if (state !== undefined) this.remove(key);
+    return ok(isLive(state, at) ? Buffer.from(state.value, 'latin1') : null);
+  }
+
+  #getex(key: string, expiresAt: number | null, at: number): ApplyResult {
+    const state = this.read(key);
+    if (!isLive(state, at)) {
+      if (state !== undefined) this.remove(key);
+      return ok(null);
+    }
+    if (expiresAt !== null && expiresAt <= at) this.remove(key);
+    else if (expiresAt !== state.expiresAt) {
+      // The value did not change, and neither does its version.
+      this.write(key, state.value, { index: state.index, term: state.term }, expiresAt);
+    }
+    return ok(Buffer.from(state.value, 'latin1'));
+  }
+
+  #setrange(command: Extract<KvCommand, { type: 'setrange' }>, version: Version): ApplyResult {
+    const { offset, value, at } = command;
+    const key = keyString(command.key);
+    const live = this.#live(key, at);
+    const current = live?.value ?? '';
+    if (value.byteLength === 0) return ok(current.length);
+    const bytes = Math.max(current.length, offset + value.byteLength);
+    if (bytes > valueBytesMax) return failed(tooLarge);
+    const padded =
+      current.length >= offset ? current : current + '\0'.repeat(offset - current.length);
+    const next =
+      padded.slice(0, offset) + keyString(value) + padded.slice(offset + value.byteLength);
+    this.write(key, next, version, live?.expiresAt ?? null);
+    return ok(bytes);
+  }
+
+  #msetnx(command: Extract<KvCommand, { type: 'msetnx' }>, version: Version): ApplyResult {
+    const { pairs, at } = command;
+    if (pairs.some(([key]) => this.#live(keyString(key), at) !== undefined)) return ok(0);
+    for (const [key, value] of pairs) this.write(keyString(key), keyString(value), version, null);
+    return ok(1);
   }
 
   #expire(command: Extract<KvCommand, { type: 'expire' }>, version: Version): ApplyResult {

@@ -65,8 +65,12 @@ export function commandKeys(command: KvCommand): string[] {
     case 'incrby':
     case 'append':
     case 'expire':
+    case 'getdel':
+    case 'getex':
+    case 'setrange':
       return [keyId(command.key)];
     case 'mset':
+    case 'msetnx':
       return command.pairs.map(([key]) => keyId(key));
     case 'del':
       return command.keys.map(keyId);

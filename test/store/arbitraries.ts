@@ -184,6 +184,20 @@ export function commandArbitrary(parts: CommandParts): fc.Arbitrary<TextCommand>
       )
       // PERSIST takes no condition.
       .filter((expire) => expire.expiresAt !== null || expire.condition === undefined),
+    fc.record({ type: fc.constant('getdel' as const), key, at }),
+    fc.record({ type: fc.constant('getex' as const), key, expiresAt: expiry, at }),
+    fc.record({
+      type: fc.constant('setrange' as const),
+      key,
+      offset: fc.nat({ max: 12 }),
+      value,
+      at,
+    }),
+    fc.record({
+      type: fc.constant('msetnx' as const),
+      pairs: fc.array(fc.tuple(key, value), { minLength: 1, maxLength: 3 }),
+      at,
+    }),
     fc.record({ type: fc.constant('flush' as const), at }),
     fc.record({ type: fc.constant('expire-sweep' as const), at }),
     fc.record(

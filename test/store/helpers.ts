@@ -95,7 +95,7 @@ export function bytesCommand(command: TextCommand): Command {
     converted.value = bytesOf(loose.value);
   }
   if (command.type === 'del') converted.keys = command.keys.map(bytesOf);
-  if (command.type === 'mset') {
+  if (command.type === 'mset' || command.type === 'msetnx') {
     converted.pairs = command.pairs.map(([key, value]) => [bytesOf(key), bytesOf(value)]);
   }
   return converted as unknown as Command;

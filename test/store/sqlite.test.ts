@@ -383,7 +383,7 @@ test('DEL, MSET, APPEND and FLUSH give Redis results', (t) => {
   assert.equal(asText(store).get('b', at)?.value, '2é');
   const big = 'x'.repeat(512 * 1024);
   assert.deepEqual(applyCommands(store, log, { type: 'append', key: 'b', value: big, at }), [
-    { ok: false, error: 'ERR string exceeds maximum allowed size' },
+    { ok: false, error: 'ERR string exceeds maximum allowed size (proto-max-bulk-len)' },
   ]);
   assert.equal(asText(store).exists(['b', 'b', 'a'], at), 2);
   assert.equal(applyOne(store, log, { type: 'flush', at }), 'OK');

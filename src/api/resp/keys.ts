@@ -4,6 +4,8 @@
  * use Redis's own texts.
  */
 import type { Command, ExpireCondition, KvEntry, MaybePromise } from '../../store/index.js';
+import { valueBytesMax } from '../../store/index.js';
+import { tooLarge } from '../../store/kv-rules.js';
 import { expireAtMs, int64Arg, setExpiryMs, type SetExpiryUnit } from './expiry.js';
 import { parseInteger } from './parser.js';
 import { error, ok, simple, type ErrorReply, type Reply } from './reply.js';
@@ -125,6 +127,88 @@ function getrange(context: ServerContext, session: Session, args: Args): Reply |
     const value = (await store.get(args.raw[1], now))?.value ?? Buffer.alloc(0);
     return byteRange(value, start, end);
   });
+}
+
+/** GETDEL key: the value (nil when absent), and the key removed. */
+function getdel(context: ServerContext, session: Session, args: Args): Promise<Reply> {
+  const command: Command = { type: 'getdel', key: args.raw[1], at: Date.now() };
+  return writeFor(context, session, command, (value) => value as Buffer | null, args.raw);
+}
+
+/**
+ * GETEX key [EX s|PX ms|EXAT s|PXAT ms|PERSIST]: the value (nil when absent); with an
+ * option, a write that sets or removes the expiry. Without one it is a read, as GET.
+ */
+function getex(context: ServerContext, session: Session, args: Args): Reply | Promise<Reply> {
+  let expiry: { unit: ExpiryUnit; amount: string } | undefined;
+  let persist = false;
+  for (let i = 2; i < args.text.length; i++) {
+    const option = args.text[i].toUpperCase();
+    if (option === 'PERSIST' && expiry === undefined) persist = true;
+    else if (
+      expiryUnits.has(option) &&
+      !persist &&
+      (expiry === undefined || expiry.unit === option) &&
+      i + 1 < args.text.length
+    ) {
+      expiry = { unit: option as ExpiryUnit, amount: args.text[++i] };
+    } else {
+      return syntaxError;
+    }
+  }
+  if (expiry === undefined && !persist) return get(context, session, args);
+  const at = Date.now();
+  let expiresAt: number | null = null;
+  if (expiry !== undefined) {
+    const amount = int64Arg(expiry.amount);
+    expiresAt = amount === null ? null : setExpiryMs(expiry.unit, amount, at);
+    if (expiresAt === null) {
+      // Redis looks the key up before it reads the amount: an absent key is nil whatever
+      // the amount. Either answer changes nothing, so a read decides which.
+      const refusal =
+        amount === null ? notAnInteger : error("ERR invalid expire time in 'getex' command");
+      return readFor(context, session, async (store, now) =>
+        (await store.get(args.raw[1], now)) === null ? null : refusal,
+      );
+    }
+  }
+  const command: Command = { type: 'getex', key: args.raw[1], expiresAt, at };
+  return writeFor(context, session, command, (value) => value as Buffer | null, args.raw);
+}
+
+/**
+ * SETRANGE key offset value: the new length. An offset past what a value may hold is
+ * refused here, as Redis refuses it, unless the value is empty (then nothing changes and
+ * the offset does not matter).
+ */
+function setrange(context: ServerContext, session: Session, args: Args): Reply | Promise<Reply> {
+  const offset = int64Arg(args.text[2]);
+  if (offset === null) return notAnInteger;
+  if (offset < 0n) return error('ERR offset is out of range');
+  const value = args.raw[3];
+  const empty = value.byteLength === 0;
+  if (!empty && offset + BigInt(value.byteLength) > BigInt(valueBytesMax)) {
+    return error(tooLarge);
+  }
+  const command: Command = {
+    type: 'setrange',
+    key: args.raw[1],
+    offset: empty ? 0 : Number(offset),
+    value,
+    at: Date.now(),
+  };
+  return writeFor(context, session, command, integerReply, args.raw);
+}
+
+/** MSETNX key value [key value ...]: every pair, or (when any key exists) none; 1 or 0. */
+function msetnx(context: ServerContext, session: Session, args: Args): Reply | Promise<Reply> {
+  if (args.text.length % 2 !== 1) {
+    return error("ERR wrong number of arguments for 'msetnx' command");
+  }
+  const pairs: [Buffer, Buffer][] = [];
+  for (let i = 1; i < args.raw.length; i += 2) pairs.push([args.raw[i], args.raw[i + 1]]);
+  const command: Command = { type: 'msetnx', pairs, at: Date.now() };
+  return writeFor(context, session, command, integerReply, args.raw);
 }
 
 /** Redis's getrangeCommand on `value`, with 64-bit offsets. */
@@ -379,6 +463,10 @@ export const keyCommands: Readonly<Record<string, CommandSpec>> = {
     run: setWithExpiry('PX', 'psetex'),
   },
   getset: { arity: 3, write: true, role: 'write', keys: oneKey, run: getset },
+  getdel: { arity: 2, write: true, role: 'write', keys: oneKey, run: getdel },
+  getex: { arity: -2, write: true, role: 'write', keys: oneKey, run: getex },
+  setrange: { arity: 4, write: true, role: 'write', keys: oneKey, run: setrange },
+  msetnx: { arity: -3, write: true, role: 'write', keys: pairKeys, run: msetnx },
   getrange: { arity: 4, write: false, role: 'read', keys: oneKey, run: getrange },
   substr: { arity: 4, write: false, role: 'read', keys: oneKey, run: getrange },
   del: { arity: -2, write: true, role: 'write', keys: allKeys, run: del },
