@@ -143,6 +143,11 @@ export type SqlStatementResult =
  * - `append`: the length of the new value in bytes.
  * - `expire`: 1 when the expiry was set (or the key removed, for a time already past) or
  *   removed by PERSIST; 0 when the key is absent, or PERSIST found no expiry.
+ * - `getdel`: the removed value (bytes), or null when the key was absent or expired.
+ * - `getex`: the value (bytes, before its expiry changed), or null when absent or expired.
+ * - `setrange`: the length of the value in bytes after it (of the present one when
+ *   `value` is empty).
+ * - `msetnx`: 1 when every pair was set, 0 when a key was live and nothing was.
  * - `flush`: 'OK'.
  * - `expire-sweep`: the number of expired rows purged.
  * - `sql`: an array of `SqlStatementResult`, one per statement, in order.
