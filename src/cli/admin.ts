@@ -70,14 +70,15 @@ export async function runAdmin(
     throw new UsageError(`missing ${positionals === 1 ? 'ID' : 'ID and HOST:PORT'}`);
   }
   const url = parseBaseUrl(stringFlag(args, 'url') ?? defaultUrl, '--url');
-  const agents: AdminLink = Object.assign(new HttpAgents(trustedCa(stringFlag(args, 'cacert'))), {
+  const agents: AdminLink = {
+    http: new HttpAgents(trustedCa(stringFlag(args, 'cacert'))),
     auth: basicAuthorization(args, process.env),
-  });
+  };
   try {
     if (command === 'status') return await printStatus(agents, url);
     await runChange(agents, command, url, args);
   } finally {
-    agents.destroy();
+    agents.http.destroy();
   }
 }
 
@@ -155,7 +156,10 @@ export function basicAuthorization(args: ParsedArgs, env: NodeJS.ProcessEnv): Au
 }
 
 /** The agents the admin commands call through, and the credentials they send. */
-type AdminLink = HttpAgents & { readonly auth: AuthHeaders };
+interface AdminLink {
+  readonly http: HttpAgents;
+  readonly auth: AuthHeaders;
+}
 
 /** Calls the API; a node that cannot be reached ends the command with a clear message. */
 async function call(
@@ -167,7 +171,7 @@ async function call(
 ): Promise<ApiAnswer> {
   let answer: { status: number; text: string };
   try {
-    answer = await exchange(agents, {
+    answer = await exchange(agents.http, {
       url,
       method,
       headers: {
@@ -197,7 +201,7 @@ async function call(
 async function statusAt(agents: AdminLink, url: string | null): Promise<NodeStatus | null> {
   if (url === null) return null;
   try {
-    const answer = await exchange(agents, {
+    const answer = await exchange(agents.http, {
       url: `${url}/v1/cluster`,
       method: 'GET',
       headers: agents.auth,

@@ -4,16 +4,11 @@
 // texts, ACL's argument errors, NOAUTH once `default` has a password, and the closing of a
 // deleted user's connection.
 import assert from 'node:assert/strict';
-import { spawnSync, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import type { Reply } from '../../src/api/resp/reply.js';
-import { TestCluster } from '../node/cluster.js';
-import { startRedis } from './redis-server.js';
+import { redisBesideTandem, redisSkip } from './redis-server.js';
 import { RawClient } from './raw-client.js';
-
-const installed = spawnSync('redis-server', ['--version']).status === 0;
-const skipMessage = 'redis-server not installed: apt-get install redis-server';
 
 const sha256 = (text: string) => createHash('sha256').update(text).digest('hex');
 
@@ -107,32 +102,14 @@ const script: readonly (readonly [string, ...string[]])[] = [
 ];
 
 describe('Tandem and redis-server answer AUTH and ACL alike', { timeout: 120_000 }, () => {
-  let cluster: TestCluster;
-  let redis: { server: ChildProcess; port: number };
+  const ports = redisBesideTandem();
 
-  before(async () => {
-    if (!installed) return;
-    redis = await startRedis();
-    cluster = await TestCluster.create({ nodes: 1 });
-    cluster.startAll();
-    await cluster.leader();
+  test('the same AUTH and ACL script gives the same replies', { skip: redisSkip }, async () => {
+    // Goal: clients and scripts written for Redis 7's ACLs read Tandem's answers unchanged.
+    const fromRedis = await transcript(ports().redis, script);
+    const fromTandem = await transcript(ports().tandem, script);
+    for (let i = 0; i < fromRedis.length; i += 2) {
+      assert.deepEqual(fromTandem[i + 1], fromRedis[i + 1], `after ${String(fromRedis[i])}`);
+    }
   });
-
-  after(async () => {
-    redis?.server.kill('SIGKILL');
-    await cluster?.destroy();
-  });
-
-  test(
-    'the same AUTH and ACL script gives the same replies',
-    { skip: !installed && skipMessage },
-    async () => {
-      // Goal: clients and scripts written for Redis 7's ACLs read Tandem's answers unchanged.
-      const fromRedis = await transcript(redis.port, script);
-      const fromTandem = await transcript(cluster.node('n1').respPort, script);
-      for (let i = 0; i < fromRedis.length; i += 2) {
-        assert.deepEqual(fromTandem[i + 1], fromRedis[i + 1], `after ${String(fromRedis[i])}`);
-      }
-    },
-  );
 });

@@ -2,14 +2,9 @@
 // replies compared: out-of-range expiries (Redis 7's overflow rules on 64-bit integers) and
 // what a protocol error does to the connection.
 import assert from 'node:assert/strict';
-import { spawnSync, type ChildProcess } from 'node:child_process';
 import { connect, type Socket } from 'node:net';
-import { after, before, describe, test } from 'node:test';
-import { TestCluster } from '../node/cluster.js';
-import { startRedis } from './redis-server.js';
-
-const installed = spawnSync('redis-server', ['--version']).status === 0;
-const skipMessage = 'redis-server not installed: apt-get install redis-server';
+import { describe, test } from 'node:test';
+import { redisBesideTandem, redisSkip } from './redis-server.js';
 
 /** A command as RESP sends it; an argument is text (its UTF-8 bytes) or any bytes. */
 function multibulk(args: readonly (string | Buffer)[]): Buffer {
@@ -134,31 +129,17 @@ function closesAfterProtocolError(port: number): Promise<{ reply: string; closed
 }
 
 describe('Tandem and redis-server answer RESP edge cases alike', { timeout: 120_000 }, () => {
-  let cluster: TestCluster;
-  let redis: { server: ChildProcess; port: number };
-
-  before(async () => {
-    if (!installed) return;
-    redis = await startRedis();
-    cluster = await TestCluster.create({ nodes: 1 });
-    cluster.startAll();
-    await cluster.leader();
-  });
-
-  after(async () => {
-    redis?.server.kill('SIGKILL');
-    await cluster?.destroy();
-  });
+  const ports = redisBesideTandem();
 
   test(
     'out-of-range expiries: the same replies, TTLs and deletions',
-    { skip: !installed && skipMessage },
+    { skip: redisSkip },
     async () => {
       // Goal: SET's and EXPIRE's amounts near and past the 64-bit limits get Redis 7's
       // answers (not JavaScript's precision errors), and the key ends as Redis leaves it,
       // on a text key and on a key that is not UTF-8 alike.
-      const tandem = await LineClient.open(cluster.node('n1').respPort);
-      const real = await LineClient.open(redis.port);
+      const tandem = await LineClient.open(ports().tandem);
+      const real = await LineClient.open(ports().redis);
       try {
         const keyed = (key: string | Buffer) =>
           expiryCases.map((command) => command.map((arg, i) => (i === 1 ? key : arg)));
@@ -194,16 +175,16 @@ describe('Tandem and redis-server answer RESP edge cases alike', { timeout: 120_
 
   test(
     'a protocol error closes the connection, even from a client that keeps sending',
-    { skip: !installed && skipMessage },
+    { skip: redisSkip },
     async () => {
       // Goal: as Redis does, the server answers the error and closes the connection; it
       // does not half-close and go on reading whatever the client sends.
-      const fromRedis = await closesAfterProtocolError(redis.port);
+      const fromRedis = await closesAfterProtocolError(ports().redis);
       assert.equal(fromRedis.closed, true, 'redis-server kept the connection');
-      const fromTandem = await closesAfterProtocolError(cluster.node('n1').respPort);
+      const fromTandem = await closesAfterProtocolError(ports().tandem);
       assert.equal(fromTandem.reply, fromRedis.reply);
       assert.equal(fromTandem.closed, true, 'Tandem kept reading after the protocol error');
-      const again = await LineClient.open(cluster.node('n1').respPort);
+      const again = await LineClient.open(ports().tandem);
       assert.equal(await again.call('PING'), '+PONG');
       again.close();
     },

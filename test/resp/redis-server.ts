@@ -1,7 +1,8 @@
 /** A throwaway redis-server for the differential tests: a free port, nothing saved. */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { connect } from 'node:net';
-import { freePort, sleep } from '../node/cluster.js';
+import { after, before } from 'node:test';
+import { freePort, sleep, TestCluster } from '../node/cluster.js';
 
 /** Whether something accepts TCP connections on `port`. */
 function listening(port: number): Promise<boolean> {
@@ -29,4 +30,43 @@ export async function startRedis(): Promise<{ server: ChildProcess; port: number
   }
   server.kill('SIGKILL');
   throw new Error('redis-server did not start');
+}
+
+/** Whether redis-server is installed here, and the skip message of a test that needs it. */
+export const redisInstalled = spawnSync('redis-server', ['--version']).status === 0;
+export const redisSkip = redisInstalled
+  ? false
+  : 'redis-server not installed: apt-get install redis-server';
+
+/** The RESP ports of the two servers a differential suite compares. */
+export interface Pair {
+  /** redis-server's port. */
+  readonly redis: number;
+  /** The Tandem node's RESP port. */
+  readonly tandem: number;
+}
+
+/**
+ * Registers, in the calling suite, a redis-server and a one-node Tandem cluster started
+ * before its tests and stopped after them (neither when redis-server is not installed);
+ * the returned function gives their ports once started.
+ */
+export function redisBesideTandem(): () => Pair {
+  let cluster: TestCluster | undefined;
+  let redis: { server: ChildProcess; port: number } | undefined;
+  before(async () => {
+    if (!redisInstalled) return;
+    redis = await startRedis();
+    cluster = await TestCluster.create({ nodes: 1 });
+    cluster.startAll();
+    await cluster.leader();
+  });
+  after(async () => {
+    redis?.server.kill('SIGKILL');
+    await cluster?.destroy();
+  });
+  return () => {
+    if (redis === undefined || cluster === undefined) throw new Error('the servers are not up');
+    return { redis: redis.port, tandem: cluster.node('n1').respPort };
+  };
 }

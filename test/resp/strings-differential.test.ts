@@ -2,16 +2,11 @@
 // GETDEL, GETEX, SETRANGE, GETRANGE, SUBSTR, MSETNX) driven with the same random commands on redis-server 7 and on a
 // Tandem node, every reply compared, and the TTLs they leave compared within a slack.
 import assert from 'node:assert/strict';
-import { spawnSync, type ChildProcess } from 'node:child_process';
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import fc from 'fast-check';
 import { byteRange } from '../../src/api/resp/keys.js';
-import { TestCluster } from '../node/cluster.js';
 import { RawClient, text } from './raw-client.js';
-import { startRedis } from './redis-server.js';
-
-const installed = spawnSync('redis-server', ['--version']).status === 0;
-const skipMessage = 'redis-server not installed: apt-get install redis-server';
+import { redisBesideTandem, redisSkip } from './redis-server.js';
 
 /** How far the two servers' TTLs may differ: they read their clocks apart. */
 const ttlSlackMs = 2_000;
@@ -86,61 +81,43 @@ function plain(reply: unknown): unknown {
 }
 
 describe('Tandem and redis-server answer the string commands alike', { timeout: 300_000 }, () => {
-  let cluster: TestCluster;
-  let redis: { server: ChildProcess; port: number };
+  const ports = redisBesideTandem();
 
-  before(async () => {
-    if (!installed) return;
-    redis = await startRedis();
-    cluster = await TestCluster.create({ nodes: 1 });
-    cluster.startAll();
-    await cluster.leader();
-  });
-
-  after(async () => {
-    redis?.server.kill('SIGKILL');
-    await cluster?.destroy();
-  });
-
-  test(
-    'the same random commands give the same replies',
-    { skip: !installed && skipMessage },
-    async () => {
-      // Goal: each command's replies, error texts included, and the keys and TTLs it leaves,
-      // are Redis 7's, for any sequence; a failing sequence shrinks to a short one.
-      const ours = await RawClient.open(cluster.node('n1').respPort);
-      const theirs = await RawClient.open(redis.port);
-      try {
-        await fc.assert(
-          fc.asyncProperty(fc.array(command, { minLength: 1, maxLength: 25 }), async (commands) => {
-            await ours.call('DEL', 'k1', 'k2', 'k3');
-            await theirs.call('DEL', 'k1', 'k2', 'k3');
-            for (const args of commands) {
-              const [mine, redis7] = [await ours.call(...args), await theirs.call(...args)];
-              assert.deepEqual(plain(mine), plain(redis7), args.join(' '));
+  test('the same random commands give the same replies', { skip: redisSkip }, async () => {
+    // Goal: each command's replies, error texts included, and the keys and TTLs it leaves,
+    // are Redis 7's, for any sequence; a failing sequence shrinks to a short one.
+    const ours = await RawClient.open(ports().tandem);
+    const theirs = await RawClient.open(ports().redis);
+    try {
+      await fc.assert(
+        fc.asyncProperty(fc.array(command, { minLength: 1, maxLength: 25 }), async (commands) => {
+          await ours.call('DEL', 'k1', 'k2', 'k3');
+          await theirs.call('DEL', 'k1', 'k2', 'k3');
+          for (const args of commands) {
+            const [mine, redis7] = [await ours.call(...args), await theirs.call(...args)];
+            assert.deepEqual(plain(mine), plain(redis7), args.join(' '));
+          }
+          for (const k of ['k1', 'k2', 'k3']) {
+            assert.deepEqual(
+              plain(await ours.call('GET', k)),
+              plain(await theirs.call('GET', k)),
+              k,
+            );
+            const [a, b] = [await ours.call('PTTL', k), await theirs.call('PTTL', k)];
+            if (typeof a === 'number' && typeof b === 'number' && a >= 0 && b >= 0) {
+              assert.ok(Math.abs(a - b) <= ttlSlackMs, `PTTL ${k}: ${a} beside ${b}`);
+            } else {
+              assert.equal(a, b, `PTTL ${k}`);
             }
-            for (const k of ['k1', 'k2', 'k3']) {
-              assert.deepEqual(
-                plain(await ours.call('GET', k)),
-                plain(await theirs.call('GET', k)),
-                k,
-              );
-              const [a, b] = [await ours.call('PTTL', k), await theirs.call('PTTL', k)];
-              if (typeof a === 'number' && typeof b === 'number' && a >= 0 && b >= 0) {
-                assert.ok(Math.abs(a - b) <= ttlSlackMs, `PTTL ${k}: ${a} beside ${b}`);
-              } else {
-                assert.equal(a, b, `PTTL ${k}`);
-              }
-            }
-          }),
-          { numRuns: 60 },
-        );
-      } finally {
-        ours.close();
-        theirs.close();
-      }
-    },
-  );
+          }
+        }),
+        { numRuns: 60 },
+      );
+    } finally {
+      ours.close();
+      theirs.close();
+    }
+  });
 });
 
 test('GETRANGE clamps offsets as Redis does', () => {

@@ -145,12 +145,7 @@ function getex(context: ServerContext, session: Session, args: Args): Reply | Pr
   for (let i = 2; i < args.text.length; i++) {
     const option = args.text[i].toUpperCase();
     if (option === 'PERSIST' && expiry === undefined) persist = true;
-    else if (
-      expiryUnits.has(option) &&
-      !persist &&
-      (expiry === undefined || expiry.unit === option) &&
-      i + 1 < args.text.length
-    ) {
+    else if (!persist && takesExpiry(option, expiry, i + 1 < args.text.length)) {
       expiry = { unit: option as ExpiryUnit, amount: args.text[++i] };
     } else {
       return syntaxError;
@@ -202,11 +197,8 @@ function setrange(context: ServerContext, session: Session, args: Args): Reply |
 
 /** MSETNX key value [key value ...]: every pair, or (when any key exists) none; 1 or 0. */
 function msetnx(context: ServerContext, session: Session, args: Args): Reply | Promise<Reply> {
-  if (args.text.length % 2 !== 1) {
-    return error("ERR wrong number of arguments for 'msetnx' command");
-  }
-  const pairs: [Buffer, Buffer][] = [];
-  for (let i = 1; i < args.raw.length; i += 2) pairs.push([args.raw[i], args.raw[i + 1]]);
+  const pairs = pairsOf(args, 'msetnx');
+  if (!Array.isArray(pairs)) return pairs;
   const command: Command = { type: 'msetnx', pairs, at: Date.now() };
   return writeFor(context, session, command, integerReply, args.raw);
 }
@@ -251,18 +243,27 @@ function setOptions(text: readonly string[]): SetOptions | ErrorReply {
     else if (option === 'XX' && options.condition !== 'nx') options.condition = 'xx';
     else if (option === 'GET') options.get = true;
     else if (option === 'KEEPTTL' && options.expiry === undefined) options.keepTtl = true;
-    else if (
-      expiryUnits.has(option) &&
-      !options.keepTtl &&
-      (options.expiry === undefined || options.expiry.unit === option) &&
-      i + 1 < text.length
-    ) {
+    else if (!options.keepTtl && takesExpiry(option, options.expiry, i + 1 < text.length)) {
       options.expiry = { unit: option as ExpiryUnit, amount: text[++i] };
     } else {
       return syntaxError;
     }
   }
   return options;
+}
+
+/**
+ * Whether `option` is an expiry option (EX, PX, EXAT, PXAT) that SET and GETEX take here:
+ * with an amount after it, and no other unit given before (the same one again is allowed).
+ */
+function takesExpiry(
+  option: string,
+  current: { readonly unit: ExpiryUnit } | undefined,
+  amountFollows: boolean,
+): boolean {
+  return (
+    expiryUnits.has(option) && (current === undefined || current.unit === option) && amountFollows
+  );
 }
 
 /** The absolute expiry (ms) of SET's expiry option, or Redis's error for its amount. */
@@ -323,10 +324,18 @@ function mget(context: ServerContext, session: Session, args: Args): Reply | Pro
   });
 }
 
-function mset(context: ServerContext, session: Session, args: Args): Reply | Promise<Reply> {
-  if (args.text.length % 2 !== 1) return error("ERR wrong number of arguments for 'mset' command");
+/** The key-value pairs of MSET or MSETNX, or Redis's error for an odd count. */
+function pairsOf(args: Args, name: string): [Buffer, Buffer][] | ErrorReply {
+  if (args.text.length % 2 !== 1)
+    return error(`ERR wrong number of arguments for '${name}' command`);
   const pairs: [Buffer, Buffer][] = [];
   for (let i = 1; i < args.raw.length; i += 2) pairs.push([args.raw[i], args.raw[i + 1]]);
+  return pairs;
+}
+
+function mset(context: ServerContext, session: Session, args: Args): Reply | Promise<Reply> {
+  const pairs = pairsOf(args, 'mset');
+  if (!Array.isArray(pairs)) return pairs;
   const command: Command = { type: 'mset', pairs, at: Date.now() };
   return writeFor(context, session, command, okReply, args.raw);
 }
