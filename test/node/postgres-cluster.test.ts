@@ -43,17 +43,26 @@ async function sqliteRows(url: string): Promise<Row[]> {
   return answer.body.rows as Row[];
 }
 
+/** The session the tests' writes are made in, so that a retried write applies once. */
+const session = `pg-cluster-${process.pid}`;
+let seq = 0;
+
 /**
  * A SQL write through `url` (forwarded to the leader when `url` is a follower's), tried
- * again while the cluster fails over; the tests' writes are idempotent for that reason.
+ * again while the cluster fails over. An attempt that fails may still have been committed
+ * (its answer lost in a leader change), so every attempt carries the same session and seq:
+ * the write applies at most once however often it is tried.
  */
 async function execute(url: string, sql: string, params: unknown[] = []): Promise<number> {
+  const headers = { 'x-tandem-session': session, 'x-tandem-seq': String(++seq) };
   const deadline = Date.now() + 20_000;
   for (;;) {
-    const answer = await call('POST', `${url}/v1/sql`, { sql, params }).catch((error: Error) => ({
-      status: 0,
-      body: { message: error.message } as Record<string, unknown>,
-    }));
+    const answer = await call('POST', `${url}/v1/sql`, { sql, params }, headers).catch(
+      (error: Error) => ({
+        status: 0,
+        body: { message: error.message } as Record<string, unknown>,
+      }),
+    );
     if (answer.status === 200) return answer.body.index as number;
     if (Date.now() > deadline) {
       throw new Error(`${sql} failed: ${answer.status} ${JSON.stringify(answer.body)}`);
