@@ -7,6 +7,9 @@
  *   `writeHardState` with the commit moved on) then `await sync()`: entries/s, fdatasyncs
  *   per entry, p50/p99 latency of one append (writeEntries until sync resolved), and the
  *   CPU time (user and system, every thread of the process) per flush and per entry;
+ * - three logs appending side by side (one appender each, as the three nodes of a cluster
+ *   on one machine), with the newest segment preallocated and without (`preallocateBytes`
+ *   0): p50/p90 latency of one append;
  * - beside them, this machine's raw fdatasync: 100-byte write + fdatasync in a loop on a
  *   plain file in the same kind of temp directory, so the log's figures read as ratios.
  *
@@ -19,6 +22,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Entry } from '../src/core/types.js';
 import { DiskStorage } from '../src/log/disk-storage.js';
+import { defaultSegmentLogLimits } from '../src/log/segment-log.js';
 import { median, parseCountOptions } from './stats.js';
 
 const options = parseCountOptions(process.argv.slice(2), { runs: 3 }, 'log.js [--runs N] [--json]');
@@ -149,6 +153,32 @@ async function appendUntil(
   return latencies;
 }
 
+/** One append's p50 and p90 with three logs appending at once, each in its own directory. */
+interface SideBySideFigures {
+  readonly p50Ms: number;
+  readonly p90Ms: number;
+}
+
+async function measureSideBySide(preallocateBytes: number): Promise<SideBySideFigures> {
+  const one = (directory: string): Promise<number[]> =>
+    (async () => {
+      const storage = await DiskStorage.open(directory, { limits: { preallocateBytes } });
+      try {
+        await storage.load();
+        const next = { index: 1 };
+        await appendUntil(storage, 1, performance.now() + warmUpMs, next);
+        return await appendUntil(storage, 1, performance.now() + appendDurationMs, next);
+      } finally {
+        await storage.close();
+      }
+    })();
+  const latencies = await Promise.all(
+    [0, 1, 2].map(() => withTempDirectory((directory) => one(directory))),
+  );
+  const sorted = Float64Array.from(latencies.flat()).sort();
+  return { p50Ms: percentile(sorted, 0.5), p90Ms: percentile(sorted, 0.9) };
+}
+
 async function measureAppends(directory: string, appenders: number): Promise<AppendFigures> {
   const storage = await DiskStorage.open(directory);
   try {
@@ -194,6 +224,10 @@ interface Report {
   readonly entryBytes: number;
   readonly rawFdatasync: RawSyncFigures;
   readonly appenders: Record<string, AppendFigures>;
+  readonly sideBySide: {
+    readonly preallocated: SideBySideFigures;
+    readonly growing: SideBySideFigures;
+  };
   readonly ratios: {
     readonly oneAppenderP50OverRawFsyncP50: number;
     readonly manyAppendersEntriesPerSecond: number;
@@ -206,8 +240,12 @@ interface Report {
 async function measure(): Promise<Report> {
   const rawSamples: RawSyncFigures[] = [];
   const appendSamples = new Map<number, AppendFigures[]>(appenderCounts.map((n) => [n, []]));
+  const preallocated: SideBySideFigures[] = [];
+  const growing: SideBySideFigures[] = [];
   for (let run = 0; run < runs; run++) {
     rawSamples.push(await withTempDirectory(async (directory) => measureRawSync(directory)));
+    preallocated.push(await measureSideBySide(defaultSegmentLogLimits.preallocateBytes));
+    growing.push(await measureSideBySide(0));
     for (const appenders of appenderCounts) {
       const figures = await withTempDirectory((directory) => measureAppends(directory, appenders));
       appendSamples.get(appenders)?.push(figures);
@@ -230,6 +268,7 @@ async function measure(): Promise<Report> {
     entryBytes,
     rawFdatasync,
     appenders: appendFigures,
+    sideBySide: { preallocated: medianFigures(preallocated), growing: medianFigures(growing) },
     ratios,
     targets,
     targetsMet: {
@@ -269,6 +308,10 @@ function printTable(report: Report): void {
       ].join(' '),
     );
   }
+  const side = report.sideBySide;
+  console.log(
+    `three logs side by side, one appender each: preallocated p50 ${side.preallocated.p50Ms.toFixed(3)} ms p90 ${side.preallocated.p90Ms.toFixed(3)} ms; growing p50 ${side.growing.p50Ms.toFixed(3)} ms p90 ${side.growing.p90Ms.toFixed(3)} ms`,
+  );
   const { ratios, targets: goal, targetsMet } = report;
   console.log(
     `1-appender p50 / raw fdatasync p50: ${ratios.oneAppenderP50OverRawFsyncP50.toFixed(2)} (target <= ${goal.oneAppenderP50OverRawFsyncP50Max}: ${verdict(targetsMet.oneAppenderP50OverRawFsyncP50Max)})`,

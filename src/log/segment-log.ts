@@ -14,6 +14,7 @@ import {
   scanSegment,
   segmentFileName,
   segmentHeaderBytes,
+  isZeroFrom,
   nextSoundRecord,
   type SegmentScan,
 } from './segment.js';
@@ -35,6 +36,15 @@ export interface SegmentLogLimits {
    * the event loop for long.
    */
   readonly syncWriteBytesMax: number;
+  /**
+   * The newest segment is zero-filled this far ahead of its last record (0: not at all).
+   * An append then writes inside the file's size, into blocks already allocated and
+   * written, so its fdatasync has no file metadata to commit: on ext4 and XFS it skips the
+   * journal commit that an append growing the file needs, and flushes data alone. The
+   * space is extended once less than half of it is left, and cut off when the segment is
+   * complete.
+   */
+  readonly preallocateBytes: number;
 }
 
 /** The default limits. */
@@ -44,6 +54,7 @@ export const defaultSegmentLogLimits: SegmentLogLimits = {
   batchBytesMax: 16 * 1024 * 1024,
   pendingBytesMax: 64 * 1024 * 1024,
   syncWriteBytesMax: 256 * 1024,
+  preallocateBytes: 4 * 1024 * 1024,
 };
 
 /** What recovery did when the log was opened. */
@@ -68,6 +79,10 @@ interface Segment {
   size: number;
   /** Planned record count, queued writes included. */
   count: number;
+  /** Where the records on disk end: the planned `size` once every queued write is done. */
+  written: number;
+  /** The file's size on disk: `written` and the zero-filled space after it. */
+  allocated: number;
   /** `offsets[i]` is where the record at `firstIndex + i` starts; null until scanned. */
   offsets: number[] | null;
   /** `terms[i]` is the term at `firstIndex + i`; null until scanned. */
@@ -103,6 +118,11 @@ type Operation =
  * `syncWriteBytesMax`; longer runs through the thread pool): the write only copies into
  * the page cache, and a trip through the thread pool costs more CPU than the copy. Only
  * the fdatasyncs, which wait for the disk, go to the thread pool.
+ *
+ * The newest segment is zero-filled ahead of its last record (`preallocateBytes`), so that
+ * appends do not grow the file and their fdatasyncs flush data without a metadata commit;
+ * a scan takes zeros from the end of a record to the end of the file as that space, and a
+ * segment is cut back to its last record once the next one starts.
  *
  * Segment names give each segment's first index, so the first and last index are known
  * after scanning only the last segment; older segments are read when needed.
@@ -149,6 +169,8 @@ export class SegmentLog {
         handle: null,
         size: 0,
         count: 0,
+        written: 0,
+        allocated: 0,
         offsets: null,
         terms: null,
       });
@@ -371,6 +393,8 @@ export class SegmentLog {
       handle: null,
       size: segmentHeaderBytes,
       count: 0,
+      written: 0,
+      allocated: 0,
       offsets: [],
       terms: [],
     };
@@ -444,7 +468,9 @@ export class SegmentLog {
     }
     segment.offsets = scan.offsets;
     segment.terms = scan.terms;
-    segment.size = file.length;
+    segment.size = scan.end;
+    segment.written = scan.end;
+    segment.allocated = file.length;
     return scan;
   }
 
@@ -454,12 +480,16 @@ export class SegmentLog {
     for (const operation of operations) {
       if (operation.kind === 'create') {
         // The segments before a new one are complete and durable before it exists, so a
-        // crash can tear only the newest segment, never leave a hole before it.
+        // crash can tear only the newest segment, never leave a hole before it. They end at
+        // their last record: the space preallocated after it goes.
+        for (const segment of await this.#trimPreallocated(operation.segment)) dirty.add(segment);
         await this.#syncSegments(dirty);
         dirty.clear();
         const handle = await open(join(this.directory, operation.segment.file), 'w+');
         operation.segment.handle = handle;
         writeFullySync(handle.fd, encodeSegmentHeader(operation.segment.firstIndex), 0);
+        operation.segment.written = segmentHeaderBytes;
+        operation.segment.allocated = segmentHeaderBytes;
         dirty.add(operation.segment);
         directoryChanged = true;
       } else if (operation.kind === 'write') {
@@ -474,6 +504,9 @@ export class SegmentLog {
         } else {
           await writeFully(handle, bytes, operation.position);
         }
+        segment.written = operation.position + bytes.length;
+        segment.allocated = Math.max(segment.allocated, segment.written);
+        await this.#preallocate(segment, handle);
         dirty.add(segment);
       } else {
         for (const segment of operation.deletes) dirty.delete(segment);
@@ -502,10 +535,45 @@ export class SegmentLog {
     if (cut !== null) {
       const handle = cut.segment.handle ?? (await this.#reopen(cut.segment));
       await handle.truncate(cut.offset);
+      cut.segment.written = cut.offset;
+      cut.segment.allocated = cut.offset;
       await handle.datasync();
       this.syncs++;
     }
     if (deletes.length > 0) await syncDirectory(this.directory);
+  }
+
+  /**
+   * Zero-fills the newest segment ahead of its last record once less than half of the
+   * preallocated space is left, up to the segment size limit. The flush's fdatasync of the
+   * segment makes the zeros durable with the records.
+   */
+  async #preallocate(segment: Segment, handle: FileHandle): Promise<void> {
+    const ahead = this.limits.preallocateBytes;
+    if (ahead <= 0 || segment.allocated - segment.written >= ahead / 2) return;
+    const target = Math.min(segment.written + ahead, this.limits.segmentBytesMax);
+    for (let position = segment.allocated; position < target; position += zeros.length) {
+      const bytes = Math.min(zeros.length, target - position);
+      await writeFully(handle, zeros.subarray(0, bytes), position);
+      segment.allocated = position + bytes;
+    }
+  }
+
+  /**
+   * Cuts the preallocated zeros off every segment but `newest` (each ends at its last
+   * record again, as a segment written before preallocation does), and returns the
+   * segments changed.
+   */
+  async #trimPreallocated(newest: Segment): Promise<Segment[]> {
+    const trimmed: Segment[] = [];
+    for (const segment of this.#segments) {
+      if (segment === newest || segment.allocated <= segment.written) continue;
+      const handle = segment.handle ?? (await this.#reopen(segment));
+      await handle.truncate(segment.written);
+      segment.allocated = segment.written;
+      trimmed.push(segment);
+    }
+    return trimmed;
   }
 
   async #syncSegments(segments: ReadonlySet<Segment>): Promise<void> {
@@ -543,9 +611,11 @@ async function recoverTail(
       // A header is written once, when the segment is created; a bad one in the newest
       // segment is a creation that a crash interrupted, so the file holds no records.
       // After a power loss the header's page may be lost while later pages survive: a
-      // header of zeros is that, a damaged one over records is corruption.
+      // header of zeros is that, a damaged one over records is corruption (zeros after it
+      // are space preallocated for records, not records).
       const headerZero = isZero(file.subarray(0, segmentHeaderBytes));
-      if (file.length > segmentHeaderBytes + recordHeaderBytes && !headerZero) {
+      const recordsFollow = !isZeroFrom(file, segmentHeaderBytes);
+      if (file.length > segmentHeaderBytes + recordHeaderBytes && !headerZero && recordsFollow) {
         throw corruptionError(last.file, 0, headerProblem);
       }
       await unlinkIfPresent(path);
@@ -563,7 +633,9 @@ async function recoverTail(
     last.offsets = scan.offsets;
     last.terms = scan.terms;
     last.count = scan.offsets.length;
-    last.size = file.length;
+    last.size = scan.end;
+    last.written = scan.end;
+    last.allocated = file.length;
     if (expectedCount !== null && expectedCount > 0 && scan.offsets.length < expectedCount) {
       throw corruptionError(
         last.file,
@@ -584,6 +656,8 @@ async function recoverTail(
       await handle.close();
     }
     last.size = offset;
+    last.written = offset;
+    last.allocated = offset;
     return { file: last.file, offset, bytes: file.length - offset, reason };
   }
 }
@@ -611,6 +685,9 @@ function isTornTail(
   }
   return false;
 }
+
+/** The zeros that preallocation writes, a block at a time. */
+const zeros = Buffer.alloc(1024 * 1024);
 
 /** The smallest unit a disk writes whole. */
 const sectorBytes = 512;

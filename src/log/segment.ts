@@ -54,14 +54,23 @@ export interface SegmentScan {
   readonly terms: number[];
   /** The decoded entries, when asked for. */
   readonly entries: Entry[];
-  /** Where the first bad record starts, and why; null when every byte was a good record. */
+  /**
+   * Where the records end: the file's length, or where a zero-filled tail starts (the
+   * space a log preallocates ahead of its last record), or where `failure` starts.
+   */
+  readonly end: number;
+  /**
+   * Where the first bad record starts, and why; null when every byte was a good record or
+   * zeros after the last one.
+   */
   readonly failure: { readonly offset: number; readonly reason: string } | null;
 }
 
 /**
  * Reads every record of a segment, checking CRCs, that indexes run on from `firstIndex`
- * one by one, and that terms never decrease (from `previousTerm`). Stops at the first bad
- * record and says where.
+ * one by one, and that terms never decrease (from `previousTerm`). Zeros from the end of a
+ * record to the end of the file are the log's preallocated space, not a record. Stops at
+ * the first bad record and says where.
  */
 export function scanSegment(
   file: Buffer,
@@ -77,17 +86,21 @@ export function scanSegment(
   let lastTerm = previousTerm;
   while (offset < file.length) {
     const result = decodeRecord(file, offset, bodyBytesMax);
+    if (result.status !== 'ok' && isZeroFrom(file, offset)) {
+      return { offsets, terms, entries, end: offset, failure: null };
+    }
     if (result.status === 'short') {
-      return { offsets, terms, entries, failure: { offset, reason: 'a record is cut short' } };
+      const failure = { offset, reason: 'a record is cut short' };
+      return { offsets, terms, entries, end: offset, failure };
     }
     if (result.status === 'corrupt') {
-      return { offsets, terms, entries, failure: { offset, reason: result.reason } };
+      return { offsets, terms, entries, end: offset, failure: { offset, reason: result.reason } };
     }
     const expectedIndex = firstIndex + offsets.length;
     const { entry } = result;
     if (entry.index !== expectedIndex || entry.term < lastTerm) {
       const reason = `record index ${entry.index} term ${entry.term} after term ${lastTerm}, expected index ${expectedIndex}`;
-      return { offsets, terms, entries, failure: { offset, reason } };
+      return { offsets, terms, entries, end: offset, failure: { offset, reason } };
     }
     offsets.push(offset);
     terms.push(entry.term);
@@ -95,7 +108,19 @@ export function scanSegment(
     lastTerm = entry.term;
     offset += result.bytes;
   }
-  return { offsets, terms, entries, failure: null };
+  return { offsets, terms, entries, end: offset, failure: null };
+}
+
+/** Zeros compared at a time: a compare of whole blocks runs at memory speed. */
+const zeroBlock = Buffer.alloc(64 * 1024);
+
+/** Whether every byte of `file` from `offset` to its end is zero. */
+export function isZeroFrom(file: Buffer, offset: number): boolean {
+  for (let start = offset; start < file.length; start += zeroBlock.length) {
+    const end = Math.min(start + zeroBlock.length, file.length);
+    if (file.compare(zeroBlock, 0, end - start, start, end) !== 0) return false;
+  }
+  return true;
 }
 
 /**

@@ -14,13 +14,16 @@ import { test } from 'node:test';
 import { TandemError } from '../../src/core/errors.js';
 import { DiskStorage } from '../../src/log/disk-storage.js';
 import { HardStateFile } from '../../src/log/hard-state.js';
+import { recordBytes } from '../../src/log/record.js';
 import { SegmentLog } from '../../src/log/segment-log.js';
 import { entriesOf, occupyThreadPool, payloadFor, plain, temporaryDirectory } from './helpers.js';
 
 const smallSegments = { segmentBytesMax: 1000 };
+/** Segments that end at their last record, as without preallocation (and before it). */
+const exactSegments = { ...smallSegments, preallocateBytes: 0 };
 
-async function writeLog(path: string, to: number): Promise<void> {
-  const storage = await DiskStorage.open(path, { limits: smallSegments });
+async function writeLog(path: string, to: number, limits = smallSegments): Promise<void> {
+  const storage = await DiskStorage.open(path, { limits });
   await storage.load();
   storage.writeEntries(entriesOf(1, to, 1));
   await storage.sync();
@@ -80,7 +83,7 @@ test('a torn record at the end of the log is cut off and reported', async () => 
   // Goal: a crash mid-write loses only the torn record; the report names file and offset.
   const directory = temporaryDirectory('torn');
   try {
-    await writeLog(directory.path, 50);
+    await writeLog(directory.path, 50, exactSegments);
     const last = join(directory.path, 'log', segmentFiles(directory.path).at(-1) as string);
     const size = statSync(last).size;
     truncateSync(last, size - 7);
@@ -113,7 +116,7 @@ test('garbage or zeros after the last record are cut off as a torn tail', async 
   // Goal: blocks written by a crash after the last record (zeros, noise) never replay.
   const directory = temporaryDirectory('garbage');
   try {
-    await writeLog(directory.path, 30);
+    await writeLog(directory.path, 30, exactSegments);
     const last = join(directory.path, 'log', segmentFiles(directory.path).at(-1) as string);
     appendFileSync(last, Buffer.alloc(300));
     appendFileSync(last, Buffer.from('not a record at all, just noise'));
@@ -493,7 +496,7 @@ test('a flush copies a short run of records into the file before it waits for th
   // while a run longer than `syncWriteBytesMax` still goes out whole through it.
   const directory = temporaryDirectory('sync-write');
   try {
-    const limits = { syncWriteBytesMax: 500 };
+    const limits = { syncWriteBytesMax: 500, preallocateBytes: 0 };
     const storage = await DiskStorage.open(directory.path, { limits });
     await storage.load();
     storage.writeEntries(entriesOf(1, 2, 1));
@@ -548,5 +551,103 @@ test('the hard state is in the file before its flush waits for the disk', async 
     assert.deepEqual((await reopen(path)).current, { term: 5, vote: 'n2', commit: 4 });
   } finally {
     directory.remove();
+  }
+});
+
+/** Preallocation in small steps, so that a few hundred records extend it several times. */
+const preallocated = { segmentBytesMax: 6 * 1024, preallocateBytes: 2048 };
+
+/** Where the records of segment `first..last` end: its header and its records. */
+function recordsEnd(first: number, last: number): number {
+  return entriesOf(first, last, 1).reduce((sum, entry) => sum + recordBytes(entry), 32);
+}
+
+/** The segment files with the first index each one's name gives, oldest first. */
+function segmentsWithFirstIndex(path: string): { file: string; first: number }[] {
+  return segmentFiles(path).map((name) => ({
+    file: join(path, 'log', name),
+    first: Number(name.slice(0, 20)),
+  }));
+}
+
+test('the newest segment is zero-filled ahead of its last record; older ones end at their last record', async () => {
+  // Goal: appends go into preallocated space that a reopen takes as the end of the log,
+  // not as a torn tail, and writes after a reopen land right after the last record (were
+  // they written at the end of the file, the zeros between would cut them off at the next
+  // open). A segment is cut back to its last record once the next one starts.
+  const directory = temporaryDirectory('preallocated');
+  try {
+    let storage = await DiskStorage.open(directory.path, { limits: preallocated });
+    await storage.load();
+    for (let from = 1; from <= 400; from += 20) {
+      storage.writeEntries(entriesOf(from, from + 19, 1));
+      await storage.sync();
+    }
+    const segments = segmentsWithFirstIndex(directory.path);
+    assert.ok(segments.length >= 3, `only ${segments.length} segments`);
+    for (let i = 0; i + 1 < segments.length; i++) {
+      const { file, first } = segments[i] as { file: string; first: number };
+      const next = (segments[i + 1] as { first: number }).first;
+      assert.equal(statSync(file).size, recordsEnd(first, next - 1), `${file} was not cut back`);
+    }
+    const newest = segments.at(-1) as { file: string; first: number };
+    const end = recordsEnd(newest.first, 400);
+    const bytes = readFileSync(newest.file);
+    assert.ok(bytes.length >= end + 1024, `only ${bytes.length - end} bytes preallocated`);
+    assert.ok(
+      bytes.subarray(end).every((byte) => byte === 0),
+      'the space ahead is not zeros',
+    );
+    await storage.close();
+
+    storage = await DiskStorage.open(directory.path, { limits: preallocated });
+    assert.deepEqual((await storage.load()).entries.map(plain), entriesOf(1, 400, 1).map(plain));
+    assert.equal(storage.recovery.cut, null, 'the preallocated space was taken for a torn tail');
+    storage.writeEntries(entriesOf(401, 410, 1));
+    await storage.sync();
+    await storage.close();
+
+    storage = await DiskStorage.open(directory.path, { limits: preallocated });
+    assert.deepEqual((await storage.load()).entries.map(plain), entriesOf(1, 410, 1).map(plain));
+    assert.equal(storage.recovery.cut, null);
+    await storage.close();
+  } finally {
+    directory.remove();
+  }
+});
+
+test('a torn record or noise in the preallocated space is cut off as a torn tail', async () => {
+  // Goal: a record whose last sector never reached the disk, followed by zeros, is a torn
+  // tail like one at the end of a file; so is noise where zeros were.
+  for (const damage of ['torn last record', 'noise after the last record'] as const) {
+    const directory = temporaryDirectory('preallocated-torn');
+    try {
+      await writeLog(directory.path, 30, preallocated);
+      const newest = segmentsWithFirstIndex(directory.path).at(-1) as {
+        file: string;
+        first: number;
+      };
+      const end = recordsEnd(newest.first, 30);
+      const bytes = readFileSync(newest.file);
+      assert.ok(bytes.length > end, 'nothing preallocated');
+      if (damage === 'torn last record') bytes.fill(0, end - 7, end);
+      else bytes.write('not a record at all, just noise', end);
+      writeFileSync(newest.file, bytes);
+      const storage = await DiskStorage.open(directory.path, { limits: preallocated });
+      const kept = damage === 'torn last record' ? 29 : 30;
+      assert.deepEqual((await storage.load()).entries.map(plain), entriesOf(1, kept, 1).map(plain));
+      const cut = storage.recovery.cut;
+      assert.ok(cut !== null, `${damage}: nothing cut`);
+      assert.equal(cut.offset, recordsEnd(newest.first, kept), damage);
+      storage.writeEntries(entriesOf(kept + 1, 40, 1));
+      await storage.sync();
+      await storage.close();
+      const reopened = await DiskStorage.open(directory.path, { limits: preallocated });
+      assert.deepEqual((await reopened.load()).entries.map(plain), entriesOf(1, 40, 1).map(plain));
+      assert.equal(reopened.recovery.cut, null);
+      await reopened.close();
+    } finally {
+      directory.remove();
+    }
   }
 });
