@@ -227,6 +227,7 @@ test(
       // 'gone' had expired but was still held: renamed onto, it kept its place.
       assert.deepEqual(await twins.read(scanOrder), ['b', 'gone', 'd']);
       await twins.apply(entriesOf(log, { type: 'flush', at }));
+      assert.equal(await twins.read((store) => store.randomKey(at)), null, 'no key at all');
     }
     await twins.apply(entriesOf(log, ...commands));
     for (const store of [twins.sqlite, twins.postgres]) {
