@@ -189,6 +189,37 @@ export interface MsetnxCommand {
   readonly session?: Session;
 }
 
+/**
+ * RENAME (and RENAMENX with `condition` 'nx'): moves the live key `key` to `destination`
+ * with its value and expiry; the destination's own value and expiry go. The moved key is
+ * written by this entry (its version is the entry's). An absent `key` is the error
+ * 'ERR no such key'; renaming a key to itself changes nothing.
+ */
+export interface RenameCommand {
+  readonly type: 'rename';
+  readonly key: Bytes;
+  readonly destination: Bytes;
+  /** RENAMENX: only when `destination` is absent (or expired). */
+  readonly condition?: 'nx';
+  readonly at: number;
+  /** The client's session and sequence: see sessions.ts (exactly-once across retries). */
+  readonly session?: Session;
+}
+
+/**
+ * COPY: writes the live key `key`'s value and expiry to `destination` (never the same
+ * key), when it is absent or `replace` is set; 1 when it copied, else 0.
+ */
+export interface CopyCommand {
+  readonly type: 'copy';
+  readonly key: Bytes;
+  readonly destination: Bytes;
+  readonly replace?: true;
+  readonly at: number;
+  /** The client's session and sequence: see sessions.ts (exactly-once across retries). */
+  readonly session?: Session;
+}
+
 /** FLUSHDB: removes every key (the SQL tables are left alone). */
 export interface FlushCommand {
   readonly type: 'flush';
@@ -261,6 +292,8 @@ export type Command =
   | GetexCommand
   | SetrangeCommand
   | MsetnxCommand
+  | RenameCommand
+  | CopyCommand
   | FlushCommand
   | ExpireSweepCommand
   | SqlCommand
@@ -394,6 +427,8 @@ const fieldsByType: Readonly<Record<CommandType, ReadonlySet<string>>> = {
   getex: new Set(['type', 'key', 'expiresAt', 'at', 'session']),
   setrange: new Set(['type', 'key', 'offset', 'value', 'at', 'session']),
   msetnx: new Set(['type', 'pairs', 'at', 'session']),
+  rename: new Set(['type', 'key', 'destination', 'condition', 'at', 'session']),
+  copy: new Set(['type', 'key', 'destination', 'replace', 'at', 'session']),
   flush: new Set(['type', 'at', 'session']),
   'expire-sweep': new Set(['type', 'at']),
   sql: new Set(['type', 'statements', 'at', 'session']),
@@ -479,6 +514,15 @@ function fieldProblem(type: CommandType, command: Record<string, unknown>): stri
       return isTime(command.offset) ? null : 'setrange.offset must be a non-negative safe integer';
     case 'msetnx':
       return pairsProblem(command.pairs);
+    case 'rename':
+      if (!isBytes(command.key) || !isBytes(command.destination)) {
+        return 'rename.key and rename.destination must be bytes';
+      }
+      return command.condition === undefined || command.condition === 'nx'
+        ? null
+        : "rename.condition must be 'nx' or absent";
+    case 'copy':
+      return copyProblem(command);
     case 'flush':
     case 'expire-sweep':
       return null;
@@ -487,6 +531,14 @@ function fieldProblem(type: CommandType, command: Record<string, unknown>): stri
     case 'acl':
       return aclChangeProblem(command.change);
   }
+}
+
+function copyProblem(command: Record<string, unknown>): string | null {
+  const { key, destination, replace } = command;
+  if (!isBytes(key) || !isBytes(destination)) return 'copy.key and copy.destination must be bytes';
+  // Redis refuses a copy onto itself before it looks at the key: no entry carries one.
+  if (Buffer.compare(key, destination) === 0) return 'copy.destination must differ from copy.key';
+  return replace === undefined || replace === true ? null : 'copy.replace must be true or absent';
 }
 
 function delProblem(command: Record<string, unknown>): string | null {
@@ -630,6 +682,12 @@ function limitProblem(command: Command): string | null {
     case 'getdel':
     case 'getex':
       return bytesProblem(command.key, 'the key', keyBytesMax);
+    case 'rename':
+    case 'copy':
+      return (
+        bytesProblem(command.key, 'the key', keyBytesMax) ??
+        bytesProblem(command.destination, 'the destination key', keyBytesMax)
+      );
     case 'setrange':
       return (
         bytesProblem(command.key, 'the key', keyBytesMax) ??

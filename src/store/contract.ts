@@ -80,6 +80,11 @@ export interface StoreReader {
   ttlMs(key: Bytes, nowMs: number): MaybePromise<number>;
   type(key: Bytes, nowMs: number): MaybePromise<'string' | 'none'>;
   dbsize(nowMs: number): MaybePromise<number>;
+  /**
+   * A live key picked at random (Redis RANDOMKEY), never an expired one; null when no key
+   * is live. Each call draws again: two replicas need not pick the same key.
+   */
+  randomKey(nowMs: number): MaybePromise<Buffer | null>;
   /** The live keys matching a Redis glob pattern (matched on bytes), in byte order. */
   keys(pattern: Bytes, nowMs: number): MaybePromise<Buffer[]>;
   scan(
@@ -148,6 +153,11 @@ export type SqlStatementResult =
  * - `setrange`: the length of the value in bytes after it (of the present one when
  *   `value` is empty).
  * - `msetnx`: 1 when every pair was set, 0 when a key was live and nothing was.
+ * - `rename`: 'OK' (also for a key renamed to itself, which changes nothing); with the
+ *   'nx' condition 1 when it moved the key, 0 when the destination was live or is the
+ *   key itself. The error 'ERR no such key' when the source is absent or expired.
+ * - `copy`: 1 when it copied, 0 when the source is absent or expired, or the destination
+ *   is live and `replace` is not set.
  * - `flush`: 'OK'.
  * - `expire-sweep`: the number of expired rows purged.
  * - `sql`: an array of `SqlStatementResult`, one per statement, in order.

@@ -77,6 +77,12 @@ export interface FrozenKeyspace {
   readonly nextSeq: number;
 }
 
+/**
+ * RANDOMKEY's draws of a random SCAN slot before it walks the slots in order: while most
+ * slots hold live keys, one of the first draws finds one, each live key as likely as any.
+ */
+const randomKeyDrawsMax = 8;
+
 /** The stale SCAN slots tolerated beyond the live keys before the order is compacted. */
 const staleSlotsSlack = 1024;
 
@@ -253,6 +259,35 @@ export class Keyspace extends KeyValueCommands {
       if (((this.#items.get(key) as Item).expiresAt as number) <= nowMs) expired++;
     }
     return this.#items.size - expired;
+  }
+
+  /**
+   * A live key at `nowMs` picked at random (Redis RANDOMKEY), null when none is live.
+   * Draws random slots first; when they all miss (most keys expired or gone), walks every
+   * slot once from a random one, so that an expired key is never the answer and a live
+   * one always is when there is one. `random` gives numbers in [0, 1).
+   */
+  randomKey(nowMs: number, random: () => number = Math.random): Buffer | null {
+    const slots = this.#order.length;
+    if (this.#items.size === 0) return null;
+    for (let draw = 0; draw < randomKeyDrawsMax; draw++) {
+      const key = this.#liveKeyAt(Math.floor(random() * slots), nowMs);
+      if (key !== null) return key;
+    }
+    const start = Math.floor(random() * slots);
+    for (let step = 0; step < slots; step++) {
+      const key = this.#liveKeyAt((start + step) % slots, nowMs);
+      if (key !== null) return key;
+    }
+    return null;
+  }
+
+  /** The key of SCAN slot `slot` when the slot is current and its key live at `nowMs`. */
+  #liveKeyAt(slot: number, nowMs: number): Buffer | null {
+    const key = this.#order[slot] as string;
+    const item = this.#items.get(key);
+    if (item?.seq !== this.#orderSeqs[slot] || !isLive(item, nowMs)) return null;
+    return Buffer.from(key, 'latin1');
   }
 
   /**

@@ -17,6 +17,7 @@ import {
   asBuffer,
   failed,
   notAnInteger,
+  noSuchKey,
   ok,
   overflow,
   parseInteger,
@@ -121,6 +122,10 @@ export abstract class KeyValueCommands {
         return this.#setrange(command, version);
       case 'msetnx':
         return this.#msetnx(command, version);
+      case 'rename':
+        return this.#rename(command, version);
+      case 'copy':
+        return this.#copy(command, version);
       case 'flush':
         this.removeAll();
         return ok('OK');
@@ -231,6 +236,37 @@ export abstract class KeyValueCommands {
     const { pairs, at } = command;
     if (pairs.some(([key]) => this.#live(keyString(key), at) !== undefined)) return ok(0);
     for (const [key, value] of pairs) this.write(keyString(key), keyString(value), version, null);
+    return ok(1);
+  }
+
+  /**
+   * RENAME is a write of the destination and a removal of the source. For SCAN the
+   * destination is an overwrite when it exists (even expired: it keeps its place) and a
+   * new key otherwise (the next place), so a key present for a whole scan keeps its place
+   * and is visited once; the source and a new destination were not present throughout.
+   */
+  #rename(command: Extract<KvCommand, { type: 'rename' }>, version: Version): ApplyResult {
+    const { at, condition } = command;
+    const key = keyString(command.key);
+    const destination = keyString(command.destination);
+    const live = this.#live(key, at);
+    if (live === undefined) return failed(noSuchKey);
+    const answer = (done: boolean): ApplyResult => ok(condition === 'nx' ? (done ? 1 : 0) : 'OK');
+    // Redis answers a rename onto itself without touching the key (RENAMENX: 0).
+    if (destination === key) return answer(false);
+    if (condition === 'nx' && this.#live(destination, at) !== undefined) return answer(false);
+    this.write(destination, live.value, version, live.expiresAt);
+    this.remove(key);
+    return answer(true);
+  }
+
+  #copy(command: Extract<KvCommand, { type: 'copy' }>, version: Version): ApplyResult {
+    const { at, replace } = command;
+    const live = this.#live(keyString(command.key), at);
+    if (live === undefined) return ok(0);
+    const destination = keyString(command.destination);
+    if (replace !== true && this.#live(destination, at) !== undefined) return ok(0);
+    this.write(destination, live.value, version, live.expiresAt);
     return ok(1);
   }
 

@@ -17,6 +17,8 @@ export const scanCountDefault = 10;
 
 export const notAnInteger = 'ERR value is not an integer or out of range';
 export const overflow = 'ERR increment or decrement would overflow';
+/** RENAME's answer for an absent source. */
+export const noSuchKey = 'ERR no such key';
 export const tooLarge = 'ERR string exceeds maximum allowed size (proto-max-bulk-len)';
 /** Redis's integer syntax: no sign on zero, no leading zeros, no spaces, at most 19 digits. */
 const integerSyntax = /^(?:0|-?[1-9][0-9]{0,18})$/;

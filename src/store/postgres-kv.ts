@@ -69,6 +69,9 @@ export function commandKeys(command: KvCommand): string[] {
     case 'getex':
     case 'setrange':
       return [keyId(command.key)];
+    case 'rename':
+    case 'copy':
+      return [keyId(command.key), keyId(command.destination)];
     case 'mset':
     case 'msetnx':
       return command.pairs.map(([key]) => keyId(key));

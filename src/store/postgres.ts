@@ -566,6 +566,18 @@ export class PostgresStore implements NodeStore {
   }
 
   /**
+   * A live key picked at random, or null when none is live (Redis RANDOMKEY): the first
+   * live key in SCAN order from a random sequence number between the lowest and the
+   * highest, else the first from the start. Both halves read the seq index, in one query.
+   */
+  async randomKey(nowMs: number): Promise<Buffer | null> {
+    const { rows } = await this.#read('picking a random key', (client) =>
+      q1(client, randomKeySql, [Math.random(), nowMs]),
+    );
+    return rows.length === 0 ? null : (rows[0]?.key as Buffer);
+  }
+
+  /**
    * The live keys matching a Redis glob pattern, in byte order, read in pages from the
    * pattern's literal prefix within one read-only snapshot. TANDEM_BAD_REQUEST past
    * `keysResultMax` matches.
@@ -997,6 +1009,23 @@ function kvRow(row: Record<string, unknown>): KvRow {
     seq: row.seq as number,
   };
 }
+
+/**
+ * RANDOMKEY's query: $1 a random fraction in [0, 1) placing the start between the lowest and
+ * the highest sequence number, $2 the reader's clock. The start is computed once
+ * (MATERIALIZED), for both halves.
+ */
+const randomKeySql = `
+  WITH start AS MATERIALIZED (
+    SELECT min(seq) + floor($1::float8 * (max(seq) - min(seq) + 1))::bigint AS seq FROM tandem.kv
+  )
+  SELECT key FROM (
+    (SELECT kv.key, 0 AS pass FROM tandem.kv kv, start WHERE kv.seq >= start.seq
+      AND (kv.expires_at IS NULL OR kv.expires_at > $2) ORDER BY kv.seq LIMIT 1)
+    UNION ALL
+    (SELECT kv.key, 1 AS pass FROM tandem.kv kv, start WHERE kv.seq < start.seq
+      AND (kv.expires_at IS NULL OR kv.expires_at > $2) ORDER BY kv.seq LIMIT 1)
+  ) picked ORDER BY pass LIMIT 1`;
 
 function liveAt(expiresAt: number | null, nowMs: number): boolean {
   return expiresAt === null || expiresAt > nowMs;

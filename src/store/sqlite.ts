@@ -339,6 +339,12 @@ export class SqliteStore implements NodeStore {
     return this.#keyspace.dbsize(nowMs);
   }
 
+  /** A live key picked at random, or null when none is live (Redis RANDOMKEY). */
+  randomKey(nowMs: number): Buffer | null {
+    this.#open();
+    return this.#keyspace.randomKey(nowMs);
+  }
+
   /** The live keys matching a Redis glob pattern, in byte order (bounded: see `keysResultMax`). */
   keys(pattern: Bytes, nowMs: number): Buffer[] {
     this.#open();

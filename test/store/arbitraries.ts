@@ -198,6 +198,30 @@ export function commandArbitrary(parts: CommandParts): fc.Arbitrary<TextCommand>
       pairs: fc.array(fc.tuple(key, value), { minLength: 1, maxLength: 3 }),
       at,
     }),
+    fc.record(
+      {
+        type: fc.constant('rename' as const),
+        key,
+        destination: key,
+        at,
+        condition: fc.constant('nx' as const),
+        ...session,
+      },
+      { requiredKeys: ['type', 'key', 'destination', 'at'] },
+    ),
+    fc
+      .record(
+        {
+          type: fc.constant('copy' as const),
+          key,
+          destination: key,
+          at,
+          replace: fc.constant(true as const),
+        },
+        { requiredKeys: ['type', 'key', 'destination', 'at'] },
+      )
+      // A copy onto itself is refused before it enters the log.
+      .filter((copy) => Buffer.compare(Buffer.from(copy.key), Buffer.from(copy.destination)) !== 0),
     fc.record({ type: fc.constant('flush' as const), at }),
     fc.record({ type: fc.constant('expire-sweep' as const), at }),
     fc.record(

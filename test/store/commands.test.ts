@@ -295,6 +295,10 @@ test('malformed commands are refused as TANDEM_CORRUPT naming the problem', () =
     [{ type: 'expire', key: 'k', expiresAt: 5, at: 1, condition: 'ge' }, /expire.condition/],
     [{ type: 'expire', key: 'k', expiresAt: 5, at: 1, condition: 'NX' }, /expire.condition/],
     [{ type: 'expire', key: 'k', expiresAt: null, at: 1, condition: 'nx' }, /PERSIST/],
+    [{ type: 'rename', key: 'k', destination: 'd', at: 1 }, /rename.destination must be bytes/],
+    [{ type: 'rename', key: 'k', destination: b('d'), at: 1, condition: 'xx' }, /rename.condition/],
+    [{ type: 'copy', key: 'k', destination: b('k'), at: 1 }, /copy.destination must differ/],
+    [{ type: 'copy', key: 'k', destination: b('d'), at: 1, replace: false }, /copy.replace/],
     [{ type: 'sql', statements: [] }, /sql.statements/],
     [{ type: 'sql', statements: [{ sql: 1 }] }, /sql.statements\[0\]/],
     [{ type: 'sql', statements: [{ sql: 'SELECT ?', params: [{}] }] }, /params/],
@@ -324,6 +328,14 @@ test('the leader refuses commands over the limits with TANDEM_BAD_REQUEST', () =
   const cases: [Command, RegExp][] = [
     [
       { type: 'set', key: over(keyBytesMax), value: b('v'), at: 1 },
+      /key is 513 bytes, over the maximum of 512/,
+    ],
+    [
+      { type: 'rename', key: b('k'), destination: over(keyBytesMax), at: 1 },
+      /destination key is 513 bytes, over the maximum of 512/,
+    ],
+    [
+      { type: 'copy', key: over(keyBytesMax), destination: b('d'), at: 1 },
       /key is 513 bytes, over the maximum of 512/,
     ],
     [

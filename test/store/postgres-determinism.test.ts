@@ -5,6 +5,7 @@ import { after, test } from 'node:test';
 import type { Entry } from '../../src/core/types.js';
 import type { SqlStatement } from '../../src/store/commands.js';
 import type { ApplyResult, NodeStore } from '../../src/store/contract.js';
+import { scanCountMax } from '../../src/store/kv-rules.js';
 import { PostgresStore } from '../../src/store/postgres.js';
 import { SqliteStore } from '../../src/store/sqlite.js';
 import { binaryKey, binaryValue, commandsArbitrary } from './arbitraries.js';
@@ -90,6 +91,8 @@ async function content(store: NodeStore): Promise<unknown> {
   return {
     applied: store.applied,
     keys: await keyContent(store),
+    // SCAN's order: the stores number keys apart, but must place them alike.
+    scan: (await store.scan(0, { count: scanCountMax }, -1)).keys,
     rows,
     big,
     access: accessBytes(store),

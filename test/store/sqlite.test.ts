@@ -390,6 +390,78 @@ test('DEL, MSET, APPEND and FLUSH give Redis results', (t) => {
   assert.equal(store.dbsize(at), 0);
 });
 
+test('RENAME, RENAMENX and COPY give Redis 7 results, expiries and the entry version', (t) => {
+  // Goal: the store contract of the moving commands: RENAME's OK and 'no such key',
+  // RENAMENX's 1 and 0, COPY's 1 and 0 with and without REPLACE; the moved or copied key
+  // carries the source's expiry and the version of the entry that wrote it; a rename onto
+  // itself and every refusal leave the keys, versions and expiries as they were.
+  const store = openStore(t);
+  const log = new TestLog();
+  applyCommands(
+    store,
+    log,
+    { type: 'set', key: 'a', value: 'va', at, expiresAt: at + 500 }, // 1
+    { type: 'set', key: 'b', value: 'vb', at, expiresAt: at + 900 }, // 2
+    { type: 'set', key: 'gone', value: 'vg', at, expiresAt: at + 1 }, // 3
+  );
+  log.term = 2;
+  const results = applyCommands(
+    store,
+    log,
+    { type: 'rename', key: 'none', destination: 'x', at }, // 4
+    { type: 'rename', key: 'gone', destination: 'x', at: at + 1 }, // 5
+    { type: 'rename', key: 'a', destination: 'a', at }, // 6
+    { type: 'rename', key: 'a', destination: 'a', condition: 'nx', at }, // 7
+    { type: 'rename', key: 'a', destination: 'b', condition: 'nx', at }, // 8
+    { type: 'copy', key: 'a', destination: 'b', at }, // 9
+    { type: 'copy', key: 'none', destination: 'b', at, replace: true }, // 10
+  );
+  assert.deepEqual(results, [
+    { ok: false, error: 'ERR no such key' },
+    { ok: false, error: 'ERR no such key' },
+    { ok: true, value: 'OK' },
+    { ok: true, value: 0 },
+    { ok: true, value: 0 },
+    { ok: true, value: 0 },
+    { ok: true, value: 0 },
+  ]);
+  assert.deepEqual(asText(store).get('a', at), {
+    value: 'va',
+    version: { index: 1, term: 1 },
+    expiresAt: at + 500,
+  });
+  assert.equal(asText(store).get('x', at), null);
+  assert.equal(applyOne(store, log, { type: 'copy', key: 'a', destination: 'c', at }), 1); // 11
+  assert.deepEqual(asText(store).get('c', at), {
+    value: 'va',
+    version: { index: 11, term: 2 },
+    expiresAt: at + 500,
+  });
+  assert.equal(applyOne(store, log, { type: 'set', key: 'c', value: 'vc', at }), 'OK'); // 12
+  assert.equal(
+    applyOne(store, log, { type: 'copy', key: 'c', destination: 'b', at, replace: true }), // 13
+    1,
+  );
+  assert.deepEqual(asText(store).get('b', at), {
+    value: 'vc',
+    version: { index: 13, term: 2 },
+    expiresAt: null,
+  });
+  assert.equal(applyOne(store, log, { type: 'rename', key: 'a', destination: 'b', at }), 'OK'); // 14
+  assert.deepEqual(asText(store).get('b', at), {
+    value: 'va',
+    version: { index: 14, term: 2 },
+    expiresAt: at + 500,
+  });
+  assert.equal(asText(store).get('a', at), null);
+  assert.equal(
+    applyOne(store, log, { type: 'rename', key: 'b', destination: 'a', condition: 'nx', at }), // 15
+    1,
+  );
+  assert.deepEqual(asText(store).get('a', at)?.version, { index: 15, term: 2 });
+  assert.deepEqual(asText(store).keys('*', at + 1), ['a', 'c']);
+});
+
 test('DEL with a version deletes the key only while it is at that version', (t) => {
   // Goal: the compare-and-delete behind DELETE If-Match is decided at apply, on the version
   // the key has then: a stale version, an absent key and an expired key are left alone.

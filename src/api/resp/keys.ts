@@ -10,7 +10,7 @@ import { expireAtMs, int64Arg, setExpiryMs, type SetExpiryUnit } from './expiry.
 import { parseInteger } from './parser.js';
 import { error, ok, simple, type ErrorReply, type Reply } from './reply.js';
 import { readFor, writeFor, type ServerContext, type Session } from './session.js';
-import { allKeys, oneKey, type CommandSpec } from './spec.js';
+import { allKeys, oneKey, type CommandSpec, type SubcommandSpec } from './spec.js';
 
 /**
  * A command's arguments: as text (UTF-8) and as the bytes that arrived. Keys, values and
@@ -405,6 +405,118 @@ function ttl(inSeconds: boolean): Handler {
     });
 }
 
+/**
+ * EXPIRETIME (Unix seconds, rounded as Redis rounds) and PEXPIRETIME (ms): the key's
+ * absolute expiry; -1 when it does not expire, -2 when it is absent.
+ */
+function expiretime(inSeconds: boolean): Handler {
+  return (context, session, args) =>
+    readFor(context, session, async (store, now) => {
+      const entry = await store.get(args.raw[1], now);
+      if (entry === null) return -2;
+      if (entry.expiresAt === null) return -1;
+      return inSeconds ? Math.floor((entry.expiresAt + 500) / 1000) : entry.expiresAt;
+    });
+}
+
+/** RENAME key newkey ('OK') and RENAMENX key newkey (1 when moved, 0 when newkey exists). */
+function rename(onlyIfAbsent: boolean): Handler {
+  return (context, session, args) => {
+    const command: Command = {
+      type: 'rename',
+      key: args.raw[1],
+      destination: args.raw[2],
+      at: Date.now(),
+      ...(onlyIfAbsent ? { condition: 'nx' as const } : {}),
+    };
+    return writeFor(context, session, command, onlyIfAbsent ? integerReply : okReply, args.raw);
+  };
+}
+
+/**
+ * COPY source destination [DB index] [REPLACE]: 1 when it copied (value and expiry), 0
+ * when the source is absent or the destination exists without REPLACE. Tandem has one
+ * database, so DB takes only 0 and refuses any other index as SELECT does; the options
+ * are read in order and their errors come first, then a copy onto itself, as in Redis.
+ */
+function copy(context: ServerContext, session: Session, args: Args): Reply | Promise<Reply> {
+  let replace = false;
+  for (let i = 3; i < args.text.length; i++) {
+    const option = args.text[i].toUpperCase();
+    if (option === 'REPLACE') replace = true;
+    else if (option === 'DB' && i + 1 < args.text.length) {
+      const refusal = databaseRefusal(args.text[++i]);
+      if (refusal !== null) return refusal;
+    } else {
+      return syntaxError;
+    }
+  }
+  if (args.raw[1].equals(args.raw[2])) {
+    return error('ERR source and destination objects are the same');
+  }
+  const command: Command = {
+    type: 'copy',
+    key: args.raw[1],
+    destination: args.raw[2],
+    at: Date.now(),
+    ...(replace ? { replace: true as const } : {}),
+  };
+  return writeFor(context, session, command, integerReply, args.raw);
+}
+
+const int32Min = -(2n ** 31n);
+const int32Max = 2n ** 31n - 1n;
+
+/** Redis's error for a database index other than Tandem's one (0), or null for 0. */
+function databaseRefusal(text: string): ErrorReply | null {
+  const index = int64Arg(text);
+  if (index === null) return notAnInteger;
+  if (index < int32Min || index > int32Max) {
+    return error(`ERR value is out of range, value must between ${int32Min} and ${int32Max}`);
+  }
+  return index === 0n ? null : error('ERR DB index is out of range');
+}
+
+/** TOUCH key...: how many exist (Tandem keeps no access times to update). */
+function touch(context: ServerContext, session: Session, args: Args): Reply | Promise<Reply> {
+  return exists(context, session, args);
+}
+
+function randomkey(context: ServerContext, session: Session): Reply | Promise<Reply> {
+  return readFor(context, session, (store, now) => store.randomKey(now));
+}
+
+/** The longest string Redis 7 keeps in one allocation with its object (OBJ_ENCODING_EMBSTR). */
+const embstrBytesMax = 44;
+
+/**
+ * Redis 7's encoding of a string value as SET leaves it: `int` when it spells a signed
+ * 64-bit integer exactly, `embstr` up to 44 bytes, `raw` beyond. (Redis reports `raw` for
+ * a short value that APPEND or SETRANGE grew in place; Tandem answers from the value.)
+ */
+export function stringEncoding(value: Buffer): 'int' | 'embstr' | 'raw' {
+  if (value.byteLength <= 20 && int64Arg(value.toString('latin1')) !== null) return 'int';
+  return value.byteLength <= embstrBytesMax ? 'embstr' : 'raw';
+}
+
+const objectHelp: Reply = [
+  'OBJECT <subcommand> [<arg> [value] [opt] ...]. Subcommands are:',
+  'ENCODING <key>',
+  '    Return the kind of internal representation used in order to store the value',
+  '    associated with a <key>.',
+  'HELP',
+  '    Prints this help.',
+].map(simple);
+
+/** OBJECT ENCODING key (nil when absent) and OBJECT HELP; the dispatcher checked the rest. */
+function object(context: ServerContext, session: Session, args: Args): Reply | Promise<Reply> {
+  if (args.text[1].toLowerCase() === 'help') return objectHelp;
+  return readFor(context, session, async (store, now) => {
+    const entry = await store.get(args.raw[2], now);
+    return entry === null ? null : stringEncoding(entry.value);
+  });
+}
+
 function type(context: ServerContext, session: Session, args: Args): Reply | Promise<Reply> {
   return readFor(context, session, async (store, now) =>
     simple(await store.type(args.raw[1], now)),
@@ -454,6 +566,16 @@ function flushdb(context: ServerContext, session: Session, args: Args): Reply | 
 
 /** MSET's keys: every other argument. */
 const pairKeys = { first: 1, last: -1, step: 2 } as const;
+/** RENAME's and COPY's keys: the source and the destination. */
+const twoKeys = { first: 1, last: 2, step: 1 } as const;
+/** OBJECT's key: after the subcommand (OBJECT HELP has none). */
+const subcommandKey = { first: 2, last: 2, step: 1 } as const;
+
+/** OBJECT's subcommands: reads. */
+const objectSubcommands: Readonly<Record<string, SubcommandSpec>> = {
+  encoding: { arity: 3, role: 'read' },
+  help: { arity: 2, role: 'read' },
+};
 
 /**
  * The key and string commands: handler, Redis arity (negative: at least), whether it
@@ -509,6 +631,21 @@ export const keyCommands: Readonly<Record<string, CommandSpec>> = {
   ttl: { arity: 2, write: false, role: 'read', keys: oneKey, run: ttl(true) },
   pttl: { arity: 2, write: false, role: 'read', keys: oneKey, run: ttl(false) },
   type: { arity: 2, write: false, role: 'read', keys: oneKey, run: type },
+  expiretime: { arity: 2, write: false, role: 'read', keys: oneKey, run: expiretime(true) },
+  pexpiretime: { arity: 2, write: false, role: 'read', keys: oneKey, run: expiretime(false) },
+  touch: { arity: -2, write: false, role: 'read', keys: allKeys, run: touch },
+  object: {
+    arity: -2,
+    write: false,
+    role: 'read',
+    keys: subcommandKey,
+    subcommands: objectSubcommands,
+    run: object,
+  },
+  randomkey: { arity: 1, write: false, role: 'read', run: randomkey },
+  rename: { arity: 3, write: true, role: 'write', keys: twoKeys, run: rename(false) },
+  renamenx: { arity: 3, write: true, role: 'write', keys: twoKeys, run: rename(true) },
+  copy: { arity: -3, write: true, role: 'write', keys: twoKeys, run: copy },
   // KEYS and SCAN name no key (a pattern is not one), as in Redis: their ACL is the role.
   keys: { arity: 2, write: false, role: 'read', run: keys },
   scan: { arity: -2, write: false, role: 'read', run: scan },
