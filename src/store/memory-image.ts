@@ -92,6 +92,9 @@ export async function readMemoryImageFileHeader(file: string): Promise<MemoryIma
   }
 }
 
+/** An image being written is synced every this many bytes, so it never floods the disk. */
+export const imageSyncEveryBytes = 8 * 1024 * 1024;
+
 /**
  * Writes an image of `database` (serialized SQLite bytes) and `keyspace` at `position`
  * into `file` (created; it must not exist), in chunks, yielding to the event loop between
@@ -106,12 +109,20 @@ export async function writeMemoryImage(
   const handle = await open(file, 'wx');
   let crc = 0;
   let bytes = 0;
+  let unsynced = 0;
   const put = async (chunk: Buffer): Promise<void> => {
     crc = crc32c(chunk, crc);
     bytes += chunk.byteLength;
     for (let offset = 0; offset < chunk.byteLength;) {
       const { bytesWritten } = await handle.write(chunk, offset, chunk.byteLength - offset);
       offset += bytesWritten;
+    }
+    unsynced += chunk.byteLength;
+    if (unsynced >= imageSyncEveryBytes) {
+      // A whole image left dirty in the page cache is written back in one burst, and the
+      // log's fdatasyncs (each write's durability) queue behind it: sync as it goes.
+      unsynced = 0;
+      await handle.datasync();
     }
   };
   try {
