@@ -148,6 +148,12 @@ export type SqlStatementResult =
  * - `setrange`: the length of the value in bytes after it (of the present one when
  *   `value` is empty).
  * - `msetnx`: 1 when every pair was set, 0 when a key was live and nothing was.
+ * - `incrbyfloat`: the new value's bytes (Redis's formatting); fails with Redis's "not a
+ *   valid float" or "would produce NaN or Infinity" text, and then changes nothing.
+ * - `setbit`: the bit's old value, 0 or 1.
+ * - `bitop`: the length of the result in bytes (0: the destination was removed).
+ * - `bitfield`: an array with one entry per operation: a bigint, or null for a write that
+ *   FAIL refused; fails with the too-large text when a field ends past `valueBytesMax`.
  * - `flush`: 'OK'.
  * - `expire-sweep`: the number of expired rows purged.
  * - `sql`: an array of `SqlStatementResult`, one per statement, in order.

@@ -68,7 +68,12 @@ export function commandKeys(command: KvCommand): string[] {
     case 'getdel':
     case 'getex':
     case 'setrange':
+    case 'incrbyfloat':
+    case 'setbit':
+    case 'bitfield':
       return [keyId(command.key)];
+    case 'bitop':
+      return [command.destination, ...command.keys].map(keyId);
     case 'mset':
     case 'msetnx':
       return command.pairs.map(([key]) => keyId(key));
