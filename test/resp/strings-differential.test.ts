@@ -217,6 +217,45 @@ describe('Tandem and redis-server answer the string commands alike', { timeout: 
       theirs.close();
     }
   });
+
+  test("Tandem's lower limits refuse with Redis's texts", { skip: redisSkip }, async () => {
+    // Goal: where Tandem's value limit (512 KiB) is below Redis's (512 MB), the bit
+    // commands refuse past it with the texts Redis gives past its own, and nothing is
+    // written; just under it they work.
+    const ours = await RawClient.open(ports().tandem);
+    const bits = 512 * 1024 * 8;
+    try {
+      await ours.call('DEL', 'lim');
+      const replies = [
+        await ours.call('SETBIT', 'lim', String(bits), '1'),
+        await ours.call('BITFIELD', 'lim', 'SET', 'u8', String(bits - 4), '1'),
+        await ours.call('BITFIELD', 'lim', 'GET', 'u8', String(bits)),
+        await ours.call('EXISTS', 'lim'),
+        await ours.call('SETBIT', 'lim', String(bits - 1), '1'),
+        await ours.call('STRLEN', 'lim'),
+        await ours.call('GETBIT', 'lim', String(4 * 1024 ** 3 - 1)),
+        await ours.call('BITFIELD', 'lim', 'INCRBY', 'i64', String(bits - 64), '-1'),
+      ];
+      assert.deepEqual(replies.map(plain), [
+        'error:ERR bit offset is not an integer or out of range',
+        'error:ERR string exceeds maximum allowed size (proto-max-bulk-len)',
+        'error:ERR bit offset is not an integer or out of range',
+        0,
+        0,
+        512 * 1024,
+        0,
+        [0],
+      ]);
+      await ours.call('SET', 'lim', 'x'.repeat(4096));
+      assert.deepEqual(
+        plain(await ours.call('LCS', 'lim', 'lim')),
+        'error:ERR Insufficient memory, transient memory for LCS exceeds proto-max-bulk-len',
+      );
+    } finally {
+      await ours.call('DEL', 'lim');
+      ours.close();
+    }
+  });
 });
 
 test('GETRANGE clamps offsets as Redis does', () => {
