@@ -13,7 +13,10 @@ import { redisBesideTandem, redisSkip } from './redis-server.js';
 const ttlSlackMs = 2_000;
 
 const key = fc.constantFrom('k1', 'k2', 'k3');
-const value = fc.oneof(fc.constantFrom('', 'v', 'hello world'), fc.string({ maxLength: 12 }));
+const value = fc.oneof(
+  fc.constantFrom('', 'v', 'hello world', 'ohmytext', 'mynewtext', '3.5', '-1e3', '10'),
+  fc.string({ maxLength: 12 }),
+);
 /** Offsets and amounts: small ones, negative ones, 64-bit edges and non-integers. */
 const amount = fc.oneof(
   fc.integer({ min: -20, max: 20 }).map(String),
