@@ -11,6 +11,7 @@ import { Packr } from 'msgpackr';
 import { TandemError } from '../core/errors.js';
 import { aclChangeProblem, type AclCommand } from './access-state.js';
 import { sessionProblem, type Session } from './sessions.js';
+import type { BitfieldOperation, BitopOperation } from './bits.js';
 import { checkStatement } from './sql-check.js';
 
 /** The longest key, in bytes. Keys are identifiers, not payloads. */
@@ -207,6 +208,32 @@ export interface RenameCommand {
 }
 
 /**
+ * INCRBYFLOAT: adds `by` (the client's text, as Redis reads it) to the key's value (0 when
+ * absent), keeps the expiry, and answers the new value's bytes. The arithmetic is Redis's
+ * 80-bit extended precision done on integers (long-double.ts), so every replica computes
+ * the same bytes: the entry is as good as Redis's replicated SET of the result.
+ */
+export interface IncrbyfloatCommand {
+  readonly type: 'incrbyfloat';
+  readonly key: Bytes;
+  readonly by: Bytes;
+  readonly at: number;
+  /** The client's session and sequence: see sessions.ts (exactly-once across retries). */
+  readonly session?: Session;
+}
+
+/** SETBIT: sets bit `offset` to `bit`, zero padding the value to reach it; answers the old bit. */
+export interface SetbitCommand {
+  readonly type: 'setbit';
+  readonly key: Bytes;
+  readonly offset: number;
+  readonly bit: 0 | 1;
+  readonly at: number;
+  /** The client's session and sequence: see sessions.ts (exactly-once across retries). */
+  readonly session?: Session;
+}
+
+/**
  * COPY: writes the live key `key`'s value and expiry to `destination` (never the same
  * key), when it is absent or `replace` is set; 1 when it copied, else 0.
  */
@@ -215,6 +242,34 @@ export interface CopyCommand {
   readonly key: Bytes;
   readonly destination: Bytes;
   readonly replace?: true;
+  readonly at: number;
+  /** The client's session and sequence: see sessions.ts (exactly-once across retries). */
+  readonly session?: Session;
+}
+
+/**
+ * BITOP: `destination` becomes `operation` of the sources (absent ones empty), without
+ * expiry, or is removed when every source is empty; answers the result's length.
+ */
+export interface BitopCommand {
+  readonly type: 'bitop';
+  readonly operation: BitopOperation;
+  readonly destination: Bytes;
+  readonly keys: readonly Bytes[];
+  readonly at: number;
+  /** The client's session and sequence: see sessions.ts (exactly-once across retries). */
+  readonly session?: Session;
+}
+
+/**
+ * BITFIELD with at least one SET or INCRBY: runs `operations` in order on the value, grown
+ * with zero bytes to the farthest field written (even when every write fails by FAIL);
+ * answers one integer per operation (null for a write FAIL refused).
+ */
+export interface BitfieldCommand {
+  readonly type: 'bitfield';
+  readonly key: Bytes;
+  readonly operations: readonly BitfieldOperation[];
   readonly at: number;
   /** The client's session and sequence: see sessions.ts (exactly-once across retries). */
   readonly session?: Session;
@@ -294,6 +349,10 @@ export type Command =
   | MsetnxCommand
   | RenameCommand
   | CopyCommand
+  | IncrbyfloatCommand
+  | SetbitCommand
+  | BitopCommand
+  | BitfieldCommand
   | FlushCommand
   | ExpireSweepCommand
   | SqlCommand
@@ -429,6 +488,10 @@ const fieldsByType: Readonly<Record<CommandType, ReadonlySet<string>>> = {
   msetnx: new Set(['type', 'pairs', 'at', 'session']),
   rename: new Set(['type', 'key', 'destination', 'condition', 'at', 'session']),
   copy: new Set(['type', 'key', 'destination', 'replace', 'at', 'session']),
+  incrbyfloat: new Set(['type', 'key', 'by', 'at', 'session']),
+  setbit: new Set(['type', 'key', 'offset', 'bit', 'at', 'session']),
+  bitop: new Set(['type', 'operation', 'destination', 'keys', 'at', 'session']),
+  bitfield: new Set(['type', 'key', 'operations', 'at', 'session']),
   flush: new Set(['type', 'at', 'session']),
   'expire-sweep': new Set(['type', 'at']),
   sql: new Set(['type', 'statements', 'at', 'session']),
@@ -523,6 +586,18 @@ function fieldProblem(type: CommandType, command: Record<string, unknown>): stri
         : "rename.condition must be 'nx' or absent";
     case 'copy':
       return copyProblem(command);
+    case 'incrbyfloat':
+      if (!isBytes(command.key)) return 'incrbyfloat.key must be bytes';
+      return isBytes(command.by) ? null : 'incrbyfloat.by must be bytes';
+    case 'setbit':
+      if (!isBytes(command.key)) return 'setbit.key must be bytes';
+      if (command.bit !== 0 && command.bit !== 1) return 'setbit.bit must be 0 or 1';
+      return isTime(command.offset) ? null : 'setbit.offset must be a non-negative safe integer';
+    case 'bitop':
+      return bitopProblem(command);
+    case 'bitfield':
+      if (!isBytes(command.key)) return 'bitfield.key must be bytes';
+      return bitfieldProblem(command.operations);
     case 'flush':
     case 'expire-sweep':
       return null;
@@ -539,6 +614,58 @@ function copyProblem(command: Record<string, unknown>): string | null {
   // Redis refuses a copy onto itself before it looks at the key: no entry carries one.
   if (Buffer.compare(key, destination) === 0) return 'copy.destination must differ from copy.key';
   return replace === undefined || replace === true ? null : 'copy.replace must be true or absent';
+const bitopOperations: ReadonlySet<unknown> = new Set<BitopOperation>(['and', 'or', 'xor', 'not']);
+
+function bitopProblem(command: Record<string, unknown>): string | null {
+  const { operation, destination, keys } = command;
+  if (!bitopOperations.has(operation)) return "bitop.operation must be 'and', 'or', 'xor' or 'not'";
+  if (!isBytes(destination)) return 'bitop.destination must be bytes';
+  if (!Array.isArray(keys) || keys.length === 0 || !keys.every(isBytes)) {
+    return 'bitop.keys must be a non-empty array of byte strings';
+  }
+  return operation === 'not' && keys.length !== 1 ? 'bitop not takes exactly one key' : null;
+}
+
+const bitfieldOps: ReadonlySet<unknown> = new Set(['get', 'set', 'incrby']);
+const bitfieldOverflows: ReadonlySet<unknown> = new Set(['wrap', 'sat', 'fail']);
+const int64Min = -(2n ** 63n);
+const int64Max = 2n ** 63n - 1n;
+const bitfieldFields: ReadonlySet<string> = new Set([
+  'op',
+  'signed',
+  'bits',
+  'offset',
+  'value',
+  'overflow',
+]);
+
+/** Whether `value` is one BITFIELD operation, well formed. */
+function isBitfieldOperation(value: unknown): boolean {
+  if (!isPlainObject(value) || !Object.keys(value).every((field) => bitfieldFields.has(field))) {
+    return false;
+  }
+  const { op, signed, bits, offset, value: amount, overflow } = value;
+  return (
+    bitfieldOps.has(op) &&
+    typeof signed === 'boolean' &&
+    Number.isSafeInteger(bits) &&
+    (bits as number) >= 1 &&
+    (bits as number) <= (signed ? 64 : 63) &&
+    isTime(offset) &&
+    typeof amount === 'bigint' &&
+    amount >= int64Min &&
+    amount <= int64Max &&
+    bitfieldOverflows.has(overflow)
+  );
+}
+
+function bitfieldProblem(operations: unknown): string | null {
+  if (!Array.isArray(operations) || !operations.every(isBitfieldOperation)) {
+    return 'bitfield.operations must be an array of { op, signed, bits, offset, value, overflow }';
+  }
+  return operations.some((operation: BitfieldOperation) => operation.op !== 'get')
+    ? null
+    : 'bitfield needs a SET or INCRBY (a BITFIELD of GETs is a read)';
 }
 
 function delProblem(command: Record<string, unknown>): string | null {
@@ -693,6 +820,20 @@ function limitProblem(command: Command): string | null {
         bytesProblem(command.key, 'the key', keyBytesMax) ??
         bytesProblem(command.value, 'the value', valueBytesMax)
       );
+    case 'incrbyfloat':
+      return (
+        bytesProblem(command.key, 'the key', keyBytesMax) ??
+        bytesProblem(command.by, 'the increment', valueBytesMax)
+      );
+    case 'setbit':
+      return (
+        bytesProblem(command.key, 'the key', keyBytesMax) ??
+        (Math.floor(command.offset / 8) >= valueBytesMax ? bitOffsetRange : null)
+      );
+    case 'bitop':
+      return bitopLimitProblem(command);
+    case 'bitfield':
+      return bitfieldLimitProblem(command);
     case 'mset':
     case 'msetnx':
       if (command.pairs.length > msetPairsMax) {
@@ -720,6 +861,32 @@ function limitProblem(command: Command): string | null {
     case 'sql':
       return sqlLimitProblem(command);
   }
+}
+
+/** Redis's text for a bit offset out of range (here: past what a value may hold). */
+export const bitOffsetRange = 'ERR bit offset is not an integer or out of range';
+/** The most operations one BITFIELD may carry. */
+export const bitfieldOperationsMax = 1024;
+
+function bitopLimitProblem(command: BitopCommand): string | null {
+  if (command.keys.length > delKeysMax) {
+    return `BITOP of ${command.keys.length} keys, over the maximum of ${delKeysMax}`;
+  }
+  for (const key of [command.destination, ...command.keys]) {
+    const problem = bytesProblem(key, 'a key', keyBytesMax);
+    if (problem !== null) return problem;
+  }
+  return null;
+}
+
+function bitfieldLimitProblem(command: BitfieldCommand): string | null {
+  const keyProblem = bytesProblem(command.key, 'the key', keyBytesMax);
+  if (keyProblem !== null) return keyProblem;
+  if (command.operations.length > bitfieldOperationsMax) {
+    return `BITFIELD of ${command.operations.length} operations, over the maximum of ${bitfieldOperationsMax}`;
+  }
+  const past = command.operations.some(({ offset }) => Math.floor(offset / 8) >= valueBytesMax);
+  return past ? bitOffsetRange : null;
 }
 
 function sqlLimitProblem(command: SqlCommand): string | null {

@@ -158,6 +158,12 @@ export type SqlStatementResult =
  *   key itself. The error 'ERR no such key' when the source is absent or expired.
  * - `copy`: 1 when it copied, 0 when the source is absent or expired, or the destination
  *   is live and `replace` is not set.
+ * - `incrbyfloat`: the new value's bytes (Redis's formatting); fails with Redis's "not a
+ *   valid float" or "would produce NaN or Infinity" text, and then changes nothing.
+ * - `setbit`: the bit's old value, 0 or 1.
+ * - `bitop`: the length of the result in bytes (0: the destination was removed).
+ * - `bitfield`: an array with one entry per operation: a bigint, or null for a write that
+ *   FAIL refused; fails with the too-large text when a field ends past `valueBytesMax`.
  * - `flush`: 'OK'.
  * - `expire-sweep`: the number of expired rows purged.
  * - `sql`: an array of `SqlStatementResult`, one per statement, in order.

@@ -11,8 +11,10 @@
  */
 import type { AclCommand } from './access-state.js';
 import type { Bytes, Command, ExpireCondition, SqlCommand, Version } from './commands.js';
-import { valueBytesMax } from './commands.js';
+import { bitOffsetRange, valueBytesMax } from './commands.js';
 import type { ApplyResult } from './contract.js';
+import { bitfieldBytes, bitop, grown, runBitfield, setBitAt, bitAt } from './bits.js';
+import { addLongDouble, formatLongDouble, parseLongDouble } from './long-double.js';
 import {
   asBuffer,
   failed,
@@ -25,6 +27,11 @@ import {
   tooLarge,
   versionHolds,
 } from './kv-rules.js';
+
+/** INCRBYFLOAT's texts: an unreadable number, and a sum past the format's range. */
+export const notAFloat = 'ERR value is not a valid float';
+export const notFinite = 'ERR increment would produce NaN or Infinity';
+const zeroText = Buffer.from('0');
 
 /** The most keys one expire-sweep purges, so that a sweep never makes a long apply. */
 export const sweepKeysMax = 1000;
@@ -126,6 +133,14 @@ export abstract class KeyValueCommands {
         return this.#rename(command, version);
       case 'copy':
         return this.#copy(command, version);
+      case 'incrbyfloat':
+        return this.#incrbyfloat(command, version);
+      case 'setbit':
+        return this.#setbit(command, version);
+      case 'bitop':
+        return this.#bitop(command, version);
+      case 'bitfield':
+        return this.#bitfield(command, version);
       case 'flush':
         this.removeAll();
         return ok('OK');
@@ -268,6 +283,74 @@ export abstract class KeyValueCommands {
     if (replace !== true && this.#live(destination, at) !== undefined) return ok(0);
     this.write(destination, live.value, version, live.expiresAt);
     return ok(1);
+  }
+
+  #incrbyfloat(
+    command: Extract<KvCommand, { type: 'incrbyfloat' }>,
+    version: Version,
+  ): ApplyResult {
+    const key = keyString(command.key);
+    const live = this.#live(key, command.at);
+    // Redis reads the value before the increment; either unreadable is the same error.
+    const current =
+      live === undefined
+        ? parseLongDouble(zeroText)
+        : parseLongDouble(Buffer.from(live.value, 'latin1'));
+    const by = parseLongDouble(command.by);
+    if (current === null || by === null) return failed(notAFloat);
+    const sum = addLongDouble(current, by);
+    if (sum === null) return failed(notFinite);
+    const text = formatLongDouble(sum);
+    this.write(key, text, version, live?.expiresAt ?? null);
+    return ok(Buffer.from(text, 'latin1'));
+  }
+
+  #setbit(command: Extract<KvCommand, { type: 'setbit' }>, version: Version): ApplyResult {
+    const { offset, bit, at } = command;
+    if (Math.floor(offset / 8) >= valueBytesMax) return failed(bitOffsetRange);
+    const key = keyString(command.key);
+    const live = this.#live(key, at);
+    const current = Buffer.from(live?.value ?? '', 'latin1');
+    const old = bitAt(current, offset);
+    const bytes = Math.floor(offset / 8) + 1;
+    // Like Redis, a key that neither grows nor changes is not written (its version stays).
+    if (live !== undefined && current.byteLength >= bytes && old === bit) return ok(old);
+    const next = grown(current, bytes);
+    setBitAt(next, offset, bit);
+    this.write(key, next.toString('latin1'), version, live?.expiresAt ?? null);
+    return ok(old);
+  }
+
+  #bitop(command: Extract<KvCommand, { type: 'bitop' }>, version: Version): ApplyResult {
+    const { operation, keys, at } = command;
+    const sources = keys.map((key) =>
+      Buffer.from(this.#live(keyString(key), at)?.value ?? '', 'latin1'),
+    );
+    const result = bitop(operation, sources);
+    const destination = keyString(command.destination);
+    if (result.byteLength === 0) {
+      if (this.read(destination) !== undefined) this.remove(destination);
+    } else {
+      this.write(destination, result.toString('latin1'), version, null);
+    }
+    return ok(result.byteLength);
+  }
+
+  #bitfield(command: Extract<KvCommand, { type: 'bitfield' }>, version: Version): ApplyResult {
+    const { operations, at } = command;
+    const bytes = bitfieldBytes(operations);
+    if (bytes > valueBytesMax) return failed(tooLarge);
+    const key = keyString(command.key);
+    const live = this.#live(key, at);
+    const before = live?.value ?? '';
+    const value = grown(Buffer.from(before, 'latin1'), bytes);
+    const answers = runBitfield(value, operations);
+    const after = value.toString('latin1');
+    // Redis creates or grows the value even when every write failed by FAIL.
+    if (live === undefined || after !== before) {
+      this.write(key, after, version, live?.expiresAt ?? null);
+    }
+    return ok(answers);
   }
 
   #expire(command: Extract<KvCommand, { type: 'expire' }>, version: Version): ApplyResult {

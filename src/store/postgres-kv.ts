@@ -68,10 +68,15 @@ export function commandKeys(command: KvCommand): string[] {
     case 'getdel':
     case 'getex':
     case 'setrange':
+    case 'incrbyfloat':
+    case 'setbit':
+    case 'bitfield':
       return [keyId(command.key)];
     case 'rename':
     case 'copy':
       return [keyId(command.key), keyId(command.destination)];
+    case 'bitop':
+      return [command.destination, ...command.keys].map(keyId);
     case 'mset':
     case 'msetnx':
       return command.pairs.map(([key]) => keyId(key));

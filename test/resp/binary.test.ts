@@ -13,6 +13,7 @@ import {
   type PostgresServer,
 } from '../../src/cli/postgres-server.js';
 import { sleep, TestCluster } from '../node/cluster.js';
+import { RawClient } from './raw-client.js';
 
 const installed = spawnSync('redis-cli', ['--version']).status === 0;
 const binaries = findPostgresBinaries();
@@ -118,6 +119,42 @@ describe(
       const strlen = await redisCli(port(follower), ['STRLEN', 'file']);
       assert.equal(strlen.stdout.toString(), `${file.length}\n`);
       for (const id of ids) await eventually(() => getRaw(port(id), 'file'), file);
+    });
+
+    test('INCRBYFLOAT and a 64-bit BITFIELD on a follower: exact replies, the same bytes on every store', async () => {
+      // Goal: forwarded writes whose results need long double arithmetic or 64-bit
+      // integers answer exactly as Redis does, and every node (SQLite and PostgreSQL)
+      // stores the same bytes.
+      const client = await RawClient.open(port(follower));
+      try {
+        const float = await client.call('INCRBYFLOAT', 'float', '10.6');
+        assert.deepEqual(float, Buffer.from('10.6'));
+        const sum = await client.call('INCRBYFLOAT', 'float', '5.0e3');
+        assert.deepEqual(sum, Buffer.from('5010.60000000000000009'));
+        const fields = await client.call(
+          'BITFIELD',
+          'field',
+          'SET',
+          'i64',
+          '0',
+          '-9223372036854775807',
+          'INCRBY',
+          'i64',
+          '0',
+          '-1',
+          'GET',
+          'u63',
+          '1',
+        );
+        assert.deepEqual(fields, [0, -9223372036854775808n, 0]);
+      } finally {
+        client.close();
+      }
+      const field = Buffer.from([0x80, 0, 0, 0, 0, 0, 0, 0]);
+      for (const id of ids) {
+        await eventually(() => getRaw(port(id), 'float'), Buffer.from('5010.60000000000000009'));
+        await eventually(() => getRaw(port(id), 'field'), field);
+      }
     });
 
     test("printf 'caf\\xe9' | redis-cli -x SET stores the four bytes, no replacement character", async () => {

@@ -117,6 +117,18 @@ function aclArbitrary(at: fc.Arbitrary<number>): fc.Arbitrary<TextCommand> {
 const expireCondition = fc.constantFrom<ExpireCondition>('nx', 'xx', 'gt', 'lt', 'xx-lt');
 const expiry = fc.option(fc.integer({ min: 0, max: 120 }));
 
+/** One BITFIELD operation: small fields near the start, any overflow rule. */
+const bitfieldOperation = fc
+  .record({
+    op: fc.constantFrom('get' as const, 'set' as const, 'incrby' as const),
+    signed: fc.boolean(),
+    bits: fc.integer({ min: 1, max: 63 }),
+    offset: fc.nat({ max: 40 }),
+    value: fc.bigInt({ min: -(2n ** 63n), max: 2n ** 63n - 1n }),
+    overflow: fc.constantFrom('wrap' as const, 'sat' as const, 'fail' as const),
+  })
+  .map((operation) => (operation.op === 'get' ? { ...operation, value: 0n } : operation));
+
 /** Any well-formed command over `parts`. */
 export function commandArbitrary(parts: CommandParts): fc.Arbitrary<TextCommand> {
   const { key, value, statement } = parts;
@@ -222,6 +234,38 @@ export function commandArbitrary(parts: CommandParts): fc.Arbitrary<TextCommand>
       )
       // A copy onto itself is refused before it enters the log.
       .filter((copy) => Buffer.compare(Buffer.from(copy.key), Buffer.from(copy.destination)) !== 0),
+    fc.record({
+      type: fc.constant('incrbyfloat' as const),
+      key,
+      by: fc.constantFrom('1', '0.1', '-2.5', '1e3', 'x', '0x1p-3', '1e4000'),
+      at,
+    }),
+    fc.record({
+      type: fc.constant('setbit' as const),
+      key,
+      offset: fc.nat({ max: 40 }),
+      bit: fc.constantFrom(0 as const, 1 as const),
+      at,
+    }),
+    fc
+      .record({
+        type: fc.constant('bitop' as const),
+        operation: fc.constantFrom('and' as const, 'or' as const, 'xor' as const, 'not' as const),
+        destination: key,
+        keys: fc.array(key, { minLength: 1, maxLength: 3 }),
+        at,
+      })
+      .map((bitop) =>
+        bitop.operation === 'not' ? { ...bitop, keys: bitop.keys.slice(0, 1) } : bitop,
+      ),
+    fc.record({
+      type: fc.constant('bitfield' as const),
+      key,
+      operations: fc
+        .array(bitfieldOperation, { minLength: 1, maxLength: 3 })
+        .map((operations) => [...operations, { ...operations[0], op: 'incrby' as const }]),
+      at,
+    }),
     fc.record({ type: fc.constant('flush' as const), at }),
     fc.record({ type: fc.constant('expire-sweep' as const), at }),
     fc.record(

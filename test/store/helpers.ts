@@ -94,10 +94,12 @@ export function bytesCommand(command: TextCommand): Command {
   if (typeof loose.value === 'string' || loose.value instanceof Uint8Array) {
     converted.value = bytesOf(loose.value);
   }
-  if (command.type === 'rename' || command.type === 'copy') {
+  if (command.type === 'rename' || command.type === 'copy' || command.type === 'bitop') {
     converted.destination = bytesOf(command.destination);
   }
-  if (command.type === 'del') converted.keys = command.keys.map(bytesOf);
+  if (command.type === 'del' || command.type === 'bitop')
+    converted.keys = command.keys.map(bytesOf);
+  if (command.type === 'incrbyfloat') converted.by = bytesOf(command.by);
   if (command.type === 'mset' || command.type === 'msetnx') {
     converted.pairs = command.pairs.map(([key, value]) => [bytesOf(key), bytesOf(value)]);
   }

@@ -80,8 +80,11 @@ export function comparable(result: ApplyResult): unknown {
   if (result.ok) {
     if (!Array.isArray(result.value)) return result;
     // PostgreSQL has no rowid: lastInsertRowid is always 0 there.
-    const value = (result.value as Record<string, unknown>[]).map((statement) =>
-      'lastInsertRowid' in statement ? { ...statement, lastInsertRowid: 0 } : statement,
+    // (BITFIELD's array holds integers and nulls, which pass as they are.)
+    const value = (result.value as unknown[]).map((statement) =>
+      typeof statement === 'object' && statement !== null && 'lastInsertRowid' in statement
+        ? { ...statement, lastInsertRowid: 0 }
+        : statement,
     );
     return { ...result, value };
   }

@@ -53,6 +53,17 @@ function integerOf(text: Buffer): number {
   return value;
 }
 
+/** An integer reply: a number, or a bigint past the safe range (a 64-bit BITFIELD field). */
+function replyInteger(text: Buffer): number | bigint {
+  const value = parseInteger(text, 0, text.length);
+  if (value !== null) return value;
+  const digits = text.toString('latin1');
+  if (!/^-?[1-9][0-9]{15,18}$/.test(digits)) {
+    throw new ReplyProtocolError(`bad integer ${JSON.stringify(digits)}`);
+  }
+  return BigInt(digits);
+}
+
 /** One reply starting at `from`, or null when it has not fully arrived. */
 function parseReply(buffer: Buffer, from: number, depth: number): Parsed {
   if (from >= buffer.length) return null;
@@ -65,7 +76,7 @@ function parseReply(buffer: Buffer, from: number, depth: number): Parsed {
     case 45: // '-'
       return { reply: error(text.toString('utf8')), end: header.end };
     case 58: // ':'
-      return { reply: integerOf(text), end: header.end };
+      return { reply: replyInteger(text), end: header.end };
     case 36: {
       // '$'
       const length = integerOf(text);

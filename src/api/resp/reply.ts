@@ -45,11 +45,13 @@ export interface VerbatimReply {
 }
 
 /**
- * Every reply: a number is an integer (a safe integer), a string or Buffer a bulk string,
+ * Every reply: a number is an integer (a safe integer), a bigint one past the safe range
+ * (BITFIELD's 64-bit fields), a string or Buffer a bulk string,
  * null the null bulk string (RESP3 null), an array an array.
  */
 export type Reply =
   | number
+  | bigint
   | string
   | Buffer
   | null
@@ -91,7 +93,7 @@ export class ReplyWriter {
   /** Appends `reply` encoded in `protocol`. */
   write(reply: Reply, protocol: Protocol): void {
     if (reply === null) return this.#add(protocol === 3 ? '_\r\n' : '$-1\r\n');
-    if (typeof reply === 'number') return this.#add(`:${reply}\r\n`);
+    if (typeof reply === 'number' || typeof reply === 'bigint') return this.#add(`:${reply}\r\n`);
     if (typeof reply === 'string') {
       return this.#add(`$${Buffer.byteLength(reply, 'utf8')}\r\n${reply}\r\n`);
     }
@@ -102,7 +104,7 @@ export class ReplyWriter {
     }
     if (Array.isArray(reply)) return this.#aggregate('*', reply as readonly Reply[], protocol);
     this.#writeTagged(
-      reply as Exclude<Reply, number | string | Buffer | null | readonly Reply[]>,
+      reply as Exclude<Reply, number | bigint | string | Buffer | null | readonly Reply[]>,
       protocol,
     );
   }

@@ -28,6 +28,7 @@ import { aclCommand } from './acl.js';
 import { adminCommands, commandCommand, refuse } from './admin.js';
 import { Forwarder, linkProof } from './forward.js';
 import { keyCommands, type Args } from './keys.js';
+import { stringCommands } from './strings.js';
 import { bulkBytesMaxDefault, RequestParser, type RespCommand } from './parser.js';
 import { error, ok, simple, ReplyWriter, type Reply } from './reply.js';
 import {
@@ -132,7 +133,7 @@ const forwardedOthers: ReadonlySet<string> = new Set(['acl', 'tandem.wait']);
 /** The table every command is dispatched and checked from. */
 export function buildCommandTable(): Record<string, CommandSpec> {
   const table: Record<string, CommandSpec> = {};
-  Object.assign(table, keyCommands, adminCommands, connectionCommands);
+  Object.assign(table, keyCommands, stringCommands, adminCommands, connectionCommands);
   table.command = { arity: -1, write: false, role: 'read', run: commandCommand(table) };
   table.acl = aclCommand(table);
   return table;
