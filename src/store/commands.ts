@@ -614,6 +614,8 @@ function copyProblem(command: Record<string, unknown>): string | null {
   // Redis refuses a copy onto itself before it looks at the key: no entry carries one.
   if (Buffer.compare(key, destination) === 0) return 'copy.destination must differ from copy.key';
   return replace === undefined || replace === true ? null : 'copy.replace must be true or absent';
+}
+
 const bitopOperations: ReadonlySet<unknown> = new Set<BitopOperation>(['and', 'or', 'xor', 'not']);
 
 function bitopProblem(command: Record<string, unknown>): string | null {
