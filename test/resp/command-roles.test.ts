@@ -44,6 +44,14 @@ const expected: Readonly<Record<string, readonly string[]>> = {
     'acl|cat',
     'acl|genpass',
     'acl|help',
+    'subscribe',
+    'unsubscribe',
+    'psubscribe',
+    'punsubscribe',
+    'pubsub|channels',
+    'pubsub|numsub',
+    'pubsub|numpat',
+    'pubsub|help',
   ],
   write: [
     'set',
@@ -68,6 +76,7 @@ const expected: Readonly<Record<string, readonly string[]>> = {
     'expireat',
     'pexpireat',
     'persist',
+    'publish',
   ],
   admin: [
     'flushdb',
