@@ -1,5 +1,5 @@
 import type { AccessState } from '../store/access-state.js';
-import type { Durability, Membership, NodeId, Role } from '../core/types.js';
+import type { Durability, Entry, Membership, NodeId, Role } from '../core/types.js';
 import type { ApplyResult, Command, LogPosition } from '../store/index.js';
 import type { MaybePromise, StoreReader } from '../store/contract.js';
 
@@ -135,6 +135,14 @@ export interface NodeHandle {
     options: { learner: boolean },
   ): Promise<void>;
   removeMember(id: NodeId): Promise<void>;
+  /**
+   * Calls `listener` with the committed entries this node applies from now on, in log
+   * order, right after its store applied them. Only live ones: never an entry its log held
+   * at start (the node replays those into its store), nor one applied again after a
+   * rollback, so that a side effect of applying (pub/sub delivery) happens at most once.
+   * Returns the function that removes the listener.
+   */
+  onApplied(listener: (entries: readonly Entry[]) => void): () => void;
   /** Prometheus text of the node's metrics. */
   metrics(): Promise<string>;
   /** Whether the node can serve (storage works, a leader is known). */

@@ -14,6 +14,7 @@ import { TandemError } from '../core/errors.js';
 import { Prng } from '../core/prng.js';
 import type {
   Durability,
+  Entry,
   Membership,
   Message,
   NodeId,
@@ -355,6 +356,12 @@ class TandemNode implements RunningNode {
   #respAddresses = new Map<NodeId, string>();
   /** Each member's RESP TLS endpoint as it advertised it; absent when it has none. */
   #respTlsAddresses = new Map<NodeId, string>();
+  readonly #appliedListeners = new Set<(entries: readonly Entry[]) => void>();
+  /**
+   * The last index handed to the applied listeners (see `onApplied`): at start, the last
+   * index of the log, which the node replays without telling them.
+   */
+  #announcedIndex: number;
 
   constructor(
     config: NodeConfig,
@@ -381,6 +388,7 @@ class TandemNode implements RunningNode {
     if (ownTls !== null) this.#respTlsAddresses.set(config.id, ownTls);
     this.#sender = new SnapshotSender(storage, transport, config.logger);
     this.#receiver = new SnapshotReceiver(config.logger);
+    this.#announcedIndex = core.status().lastIndex;
   }
 
   get peerAddress(): PeerAddress {
@@ -783,6 +791,7 @@ class TandemNode implements RunningNode {
     );
     this.#metrics.applySeconds.observe((performance.now() - started) / 1000);
     this.#metrics.appliedEntries.inc(ready.committedEntries.length);
+    this.#announceApplied(ready.committedEntries);
     // Only proposals made here wait for results; keep those (bounded) until answered.
     if (this.#writes.size === 0) return;
     ready.committedEntries.forEach((entry, i) => {
@@ -793,6 +802,26 @@ class TandemNode implements RunningNode {
     while (this.#results.size > resultsKeptMax) {
       this.#results.delete(this.#results.keys().next().value as number);
     }
+  }
+
+  /** Hands the entries past `#announcedIndex` to the applied listeners (see `onApplied`). */
+  #announceApplied(entries: readonly Entry[]): void {
+    const last = entries[entries.length - 1];
+    if (last.index <= this.#announcedIndex) return;
+    const fresh = entries.filter((entry) => entry.index > this.#announcedIndex);
+    this.#announcedIndex = last.index;
+    for (const listener of this.#appliedListeners) {
+      try {
+        listener(fresh);
+      } catch (error) {
+        this.#config.logger.error({ err: error }, 'an applied-entries listener failed');
+      }
+    }
+  }
+
+  onApplied(listener: (entries: readonly Entry[]) => void): () => void {
+    this.#appliedListeners.add(listener);
+    return () => this.#appliedListeners.delete(listener);
   }
 
   #send(message: Message): void {

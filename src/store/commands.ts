@@ -296,6 +296,19 @@ export interface ExpireSweepCommand {
 }
 
 /**
+ * PUBLISH: changes no state. It rides the log so that every node delivers the message to
+ * its own subscribers once, in log order, after applying it (src/api/resp/pubsub.ts).
+ */
+export interface PublishCommand {
+  readonly type: 'publish';
+  readonly channel: Bytes;
+  readonly message: Bytes;
+  readonly at: number;
+  /** Never set: a publication is fire and forget, as in Redis. */
+  readonly session?: never;
+}
+
+/**
  * A value SQL can bind. Booleans bind as 1 and 0. A bigint is an exact 64-bit integer: it
  * carries integers past `Number.MAX_SAFE_INTEGER` without rounding (the HTTP layer makes
  * one of every such JSON integer), and must lie in `sqlIntegerMin..sqlIntegerMax`.
@@ -355,6 +368,7 @@ export type Command =
   | BitfieldCommand
   | FlushCommand
   | ExpireSweepCommand
+  | PublishCommand
   | SqlCommand
   | AclCommand;
 
@@ -494,6 +508,7 @@ const fieldsByType: Readonly<Record<CommandType, ReadonlySet<string>>> = {
   bitfield: new Set(['type', 'key', 'operations', 'at', 'session']),
   flush: new Set(['type', 'at', 'session']),
   'expire-sweep': new Set(['type', 'at']),
+  publish: new Set(['type', 'channel', 'message', 'at']),
   sql: new Set(['type', 'statements', 'at', 'session']),
   acl: new Set(['type', 'change', 'at']),
 };
@@ -601,6 +616,9 @@ function fieldProblem(type: CommandType, command: Record<string, unknown>): stri
     case 'flush':
     case 'expire-sweep':
       return null;
+    case 'publish':
+      if (!isBytes(command.channel)) return 'publish.channel must be bytes';
+      return isBytes(command.message) ? null : 'publish.message must be bytes';
     case 'sql':
       return statementsProblem(command.statements);
     case 'acl':
@@ -860,6 +878,11 @@ function limitProblem(command: Command): string | null {
     case 'expire-sweep':
     case 'acl':
       return null;
+    case 'publish':
+      return (
+        bytesProblem(command.channel, 'the channel', keyBytesMax) ??
+        bytesProblem(command.message, 'the message', valueBytesMax)
+      );
     case 'sql':
       return sqlLimitProblem(command);
   }

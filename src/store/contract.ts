@@ -136,7 +136,8 @@ export type SqlStatementResult =
   | { readonly rows: readonly Record<string, unknown>[] };
 
 /**
- * What applying one entry gave: null for `noop` and `membership` entries; otherwise the
+ * What applying one entry gave: null for `noop` and `membership` entries and for `publish`
+ * (which changes nothing; each node delivers it to its own subscribers); otherwise the
  * command's value or its error. The value of each command type:
  *
  * - `set`: 'OK', or null when its NX/XX condition or its `ifVersion` did not hold (nothing

@@ -146,6 +146,9 @@ export abstract class KeyValueCommands {
         return ok('OK');
       case 'expire-sweep':
         return ok(this.sweep(command.at, sweepKeysMax));
+      case 'publish':
+        // Nothing to change: each node delivers it after applying it.
+        return null;
     }
   }
 

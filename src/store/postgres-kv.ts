@@ -84,6 +84,7 @@ export function commandKeys(command: KvCommand): string[] {
       return command.keys.map(keyId);
     case 'flush':
     case 'expire-sweep':
+    case 'publish':
       return [];
   }
 }

@@ -54,6 +54,7 @@ function fakeNode(): FakeNode {
     leaderRespAddress: () => null,
     respAddress: () => null,
     leaderRespTlsAddress: () => null,
+    onApplied: () => () => {},
     promote: async () => {},
     addMember: async () => {},
     removeMember: async () => {},

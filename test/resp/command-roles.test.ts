@@ -55,6 +55,14 @@ const expected: Readonly<Record<string, readonly string[]>> = {
     'acl|cat',
     'acl|genpass',
     'acl|help',
+    'subscribe',
+    'unsubscribe',
+    'psubscribe',
+    'punsubscribe',
+    'pubsub|channels',
+    'pubsub|numsub',
+    'pubsub|numpat',
+    'pubsub|help',
   ],
   write: [
     'set',
@@ -86,6 +94,7 @@ const expected: Readonly<Record<string, readonly string[]>> = {
     'rename',
     'renamenx',
     'copy',
+    'publish',
   ],
   admin: [
     'flushdb',

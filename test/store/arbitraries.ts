@@ -268,6 +268,12 @@ export function commandArbitrary(parts: CommandParts): fc.Arbitrary<TextCommand>
     }),
     fc.record({ type: fc.constant('flush' as const), at }),
     fc.record({ type: fc.constant('expire-sweep' as const), at }),
+    fc.record({
+      type: fc.constant('publish' as const),
+      channel: binaryKey,
+      message: binaryValue,
+      at,
+    }),
     fc.record(
       {
         type: fc.constant('sql' as const),

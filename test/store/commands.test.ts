@@ -89,6 +89,7 @@ const commandArbitrary: fc.Arbitrary<Command> = fc.oneof(
   ),
   fc.record({ type: fc.constant('flush' as const), at: time }),
   fc.record({ type: fc.constant('expire-sweep' as const), at: time }),
+  fc.record({ type: fc.constant('publish' as const), channel: key, message: key, at: time }),
   fc.record({
     type: fc.constant('sql' as const),
     statements: fc.array(
@@ -273,6 +274,8 @@ test('malformed commands are refused as TANDEM_CORRUPT naming the problem', () =
     [{ type: 'mset', pairs: [['k']], at: 1 }, /mset.pairs/],
     [{ type: 'mset', pairs: [], at: 1 }, /mset.pairs/],
     [{ type: 'del', keys: [], at: 1 }, /at least one key/],
+    [{ type: 'publish', channel: 'c', message: b('m'), at: 1 }, /publish.channel/],
+    [{ type: 'publish', channel: b('c'), at: 1 }, /publish.message/],
     [{ type: 'del', keys: [1], at: 1 }, /del.keys/],
     [{ type: 'del', keys: ['a', 'b'], at: 1, ifVersion: { index: 1, term: 1 } }, /one key/],
     [{ type: 'del', keys: ['a'], at: 1, ifVersion: { index: -1, term: 1 } }, /del.ifVersion/],

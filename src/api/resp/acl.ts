@@ -42,7 +42,7 @@ export function userLine(user: UserRecord): string {
   if (user.nopass) parts.push('nopass');
   for (const hash of user.passwords) parts.push(`#${shownHash(hash)}`);
   for (const pattern of user.keys) parts.push(`~${pattern}`);
-  // Tandem has no pub/sub channels to limit: every user may use them all.
+  // Tandem does not limit pub/sub channels: every user may use them all.
   parts.push('&*', commandRules(user.roles));
   return parts.join(' ');
 }

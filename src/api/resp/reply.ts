@@ -45,6 +45,21 @@ export interface VerbatimReply {
 }
 
 /**
+ * An out-of-band message (RESP3 `>`; an array in RESP2), as pub/sub's `message` and
+ * `subscribe` are.
+ */
+export interface PushReply {
+  readonly kind: 'push';
+  readonly items: readonly Reply[];
+}
+
+/** Several replies written one after another for one command (SUBSCRIBE's, one per channel). */
+export interface FramesReply {
+  readonly kind: 'frames';
+  readonly frames: readonly Reply[];
+}
+
+/**
  * Every reply: a number is an integer (a safe integer), a bigint one past the safe range
  * (BITFIELD's 64-bit fields), a string or Buffer a bulk string,
  * null the null bulk string (RESP3 null), an array an array.
@@ -61,7 +76,9 @@ export type Reply =
   | MapReply
   | SetReply
   | DoubleReply
-  | VerbatimReply;
+  | VerbatimReply
+  | PushReply
+  | FramesReply;
 
 /** `+text`; `text` must not hold CR or LF. */
 export function simple(text: string): SimpleReply {
@@ -110,7 +127,7 @@ export class ReplyWriter {
   }
 
   #writeTagged(
-    reply: SimpleReply | ErrorReply | MapReply | SetReply | DoubleReply | VerbatimReply,
+    reply: Exclude<Reply, number | bigint | string | Buffer | null | readonly Reply[]>,
     protocol: Protocol,
   ): void {
     switch (reply.kind) {
@@ -137,6 +154,10 @@ export class ReplyWriter {
       case 'verbatim':
         if (protocol === 2) return this.write(reply.text, protocol);
         return this.#add(`=${Buffer.byteLength(reply.text, 'utf8') + 4}\r\ntxt:${reply.text}\r\n`);
+      case 'push':
+        return this.#aggregate(protocol === 3 ? '>' : '*', reply.items, protocol);
+      case 'frames':
+        for (const frame of reply.frames) this.write(frame, protocol);
     }
   }
 

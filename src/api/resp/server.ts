@@ -30,7 +30,14 @@ import { Forwarder, linkProof } from './forward.js';
 import { keyCommands, type Args } from './keys.js';
 import { stringCommands } from './strings.js';
 import { bulkBytesMaxDefault, RequestParser, type RespCommand } from './parser.js';
-import { error, ok, simple, ReplyWriter, type Reply } from './reply.js';
+import {
+  pubsubCommands,
+  pubsubOutputBufferBytesMax,
+  PubSubHub,
+  subscribedModeRefusal,
+  subscribedPing,
+} from './pubsub.js';
+import { error, ok, simple, ReplyWriter, type PushReply, type Reply } from './reply.js';
 import {
   errorReply,
   newSession,
@@ -133,7 +140,15 @@ const forwardedOthers: ReadonlySet<string> = new Set(['acl', 'tandem.wait']);
 /** The table every command is dispatched and checked from. */
 export function buildCommandTable(): Record<string, CommandSpec> {
   const table: Record<string, CommandSpec> = {};
-  Object.assign(table, keyCommands, stringCommands, adminCommands, connectionCommands);
+  Object.assign(
+    table,
+    keyCommands,
+    stringCommands,
+    adminCommands,
+    pubsubCommands,
+    connectionCommands,
+  );
+  table.ping = subscribedPing(table.ping);
   table.command = { arity: -1, write: false, role: 'read', run: commandCommand(table) };
   table.acl = aclCommand(table);
   return table;
@@ -178,6 +193,7 @@ export async function startRespServer(
     followerWrites: options.followerWrites ?? 'forward',
     forwarder: new Forwarder(options.logger, proof, forwardingTlsOptions(options.tls)),
     sessions,
+    pubsub: new PubSubHub(),
     startedAtMs: Date.now(),
     maxClients: options.maxClients ?? maxClientsDefault,
     port: options.port ?? tlsPort ?? 0,
@@ -204,7 +220,11 @@ export async function startRespServer(
     new Connection(context, socket, nextId++, options, proof);
   };
   const servers: Server[] = [];
-  const close = () => closeServers(servers, sockets, context);
+  const stopDelivery = node.onApplied((entries) => context.pubsub.onApplied(entries));
+  const close = () => {
+    stopDelivery();
+    return closeServers(servers, sockets, context);
+  };
   // Every TCP connection, TLS ones still in their handshake included, so that close()
   // ends them all rather than wait for them.
   const track = (server: Server): Server =>
@@ -305,6 +325,8 @@ class Connection {
   #killed = false;
   /** What TANDEM.LINK must show (see `linkProof`), or null when this node has no secret. */
   readonly #proof: string | null;
+  /** Bytes of pub/sub pushes waiting for earlier replies before they are written. */
+  #queuedPushBytes = 0;
 
   constructor(
     context: ServerContext,
@@ -338,8 +360,10 @@ class Connection {
     socket.on('error', (cause) =>
       context.logger.debug({ err: cause, client: addresses.remote }, 'RESP client error'),
     );
+    context.pubsub.attach(this.#session, (reply) => this.#push(reply));
     socket.once('close', () => {
       this.#session.closing = true;
+      context.pubsub.detach(this.#session);
       (context.sessions as Map<number, Session>).delete(id);
     });
   }
@@ -454,6 +478,8 @@ class Connection {
       if (refused === unanswered) return this.#kill();
       if (refused !== null) return refused;
     }
+    const subscribed = subscribedModeRefusal(context, session, name, requirement.display);
+    if (subscribed !== null) return subscribed;
     session.lastCommand = name;
     if (name === 'quit') session.closing = true;
     if (name === 'reset') this.#reset();
@@ -520,6 +546,7 @@ class Connection {
     session.consistency = 'ryw';
     session.user = this.#context.access.initialUser();
     session.password = null;
+    this.#context.pubsub.reset(session);
   }
 
   /** TANDEM.LINK proof: a follower's forwarding link shows it holds the cluster secret. */
@@ -628,6 +655,50 @@ class Connection {
     }
     if (!flushed) this.#socket.pause();
     else this.#maybeResume();
+  }
+
+  /**
+   * Writes a pub/sub push; disconnects a subscriber whose unread output passes
+   * `pubsubOutputBufferBytesMax`, as Redis's pubsub output limit does. In RESP3 a push is
+   * out of band and goes at once, as Redis writes it (so a PUBLISH to the connection's own
+   * channel has its message before its reply); a RESP2 message is an array like a reply,
+   * so it waits for the replies before it.
+   */
+  #push(reply: PushReply): void {
+    if (this.#socket.destroyed || this.#session.closing) return;
+    const bytes = new ReplyWriter();
+    bytes.write(reply, this.#session.protocol);
+    const frame = bytes.take();
+    const before = this.#previous;
+    if (before === null || this.#session.protocol === 3) return this.#writePush(frame);
+    this.#queuedPushBytes += frame.length;
+    if (this.#overPubsubLimit()) return;
+    const next = before.then(() => {
+      this.#queuedPushBytes -= frame.length;
+      this.#writePush(frame);
+    });
+    this.#previous = next;
+    void next.then(() => {
+      if (this.#previous === next) this.#previous = null;
+    });
+  }
+
+  #writePush(frame: Buffer): void {
+    if (this.#socket.destroyed) return;
+    this.#socket.write(frame);
+    this.#overPubsubLimit();
+  }
+
+  /** Closes the connection when its unread replies and messages are over the pub/sub limit. */
+  #overPubsubLimit(): boolean {
+    const bytes = this.#socket.writableLength + this.#queuedPushBytes;
+    if (bytes <= pubsubOutputBufferBytesMax) return false;
+    this.#context.logger.warn(
+      { client: this.#session.remoteAddress, bytes },
+      'closing a subscriber over the pub/sub output buffer limit',
+    );
+    this.#socket.destroy();
+    return true;
   }
 
   #maybeResume(): void {

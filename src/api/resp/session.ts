@@ -11,6 +11,7 @@ import type { ApplyResult, Command } from '../../store/index.js';
 import type { MaybePromise, StoreReader } from '../../store/contract.js';
 import type { Logger } from '../../transport/contract.js';
 import type { Forwarder, LeaderEndpoint } from './forward.js';
+import type { PubSubHub } from './pubsub.js';
 import { error, type Reply } from './reply.js';
 import type { Protocol } from './reply.js';
 
@@ -71,6 +72,8 @@ export interface ServerContext {
   readonly followerWrites: FollowerWrites;
   readonly forwarder: Forwarder;
   readonly sessions: ReadonlyMap<number, Session>;
+  /** The connections' channel and pattern subscriptions (pubsub.ts). */
+  readonly pubsub: PubSubHub;
   readonly startedAtMs: number;
   readonly maxClients: number;
   readonly port: number;
