@@ -5,8 +5,7 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import fc from 'fast-check';
 import { stringEncoding } from '../../src/api/resp/keys.js';
-import type { Reply } from '../../src/api/resp/reply.js';
-import { RawClient, text } from './raw-client.js';
+import { comparable, RawClient, sameReply } from './raw-client.js';
 import { redisBesideTandem, redisSkip } from './redis-server.js';
 
 const keys = ['k1', 'k2', 'k3'];
@@ -77,15 +76,6 @@ const command: fc.Arbitrary<string[]> = fc
   )
   .map((args) => [...args]);
 
-/** A reply made comparable: bulk strings as text, errors and simple strings tagged. */
-function plain(reply: Reply | 'closed'): unknown {
-  if (Buffer.isBuffer(reply)) return `$${reply.toString('latin1')}`;
-  if (typeof reply === 'object' && reply !== null && 'kind' in reply) {
-    return `${(reply as { kind: string }).kind}:${String(text(reply as never))}`;
-  }
-  return reply;
-}
-
 /** RANDOMKEY on both: nil on both, or keys that each exist on the other server too. */
 async function sameRandomKey(ours: RawClient, theirs: RawClient): Promise<void> {
   const [mine, redis7] = [await ours.call('RANDOMKEY'), await theirs.call('RANDOMKEY')];
@@ -114,8 +104,7 @@ describe('Tandem and redis-server answer the key commands alike', { timeout: 300
           await theirs.call('DEL', ...keys);
           await sameRandomKey(ours, theirs);
           for (const args of commands) {
-            const [mine, redis7] = [await ours.call(...args), await theirs.call(...args)];
-            assert.deepEqual(plain(mine), plain(redis7), args.join(' '));
+            await sameReply(ours, theirs, args);
             await sameRandomKey(ours, theirs);
           }
           for (const k of keys) {
@@ -125,10 +114,7 @@ describe('Tandem and redis-server answer the key commands alike', { timeout: 300
               ['PEXPIRETIME', k],
               ['OBJECT', 'ENCODING', k],
             ];
-            for (const read of reads) {
-              const [mine, redis7] = [await ours.call(...read), await theirs.call(...read)];
-              assert.deepEqual(plain(mine), plain(redis7), read.join(' '));
-            }
+            for (const read of reads) await sameReply(ours, theirs, read);
           }
         }),
         { numRuns: 100 },
@@ -149,16 +135,16 @@ describe('Tandem and redis-server answer the key commands alike', { timeout: 300
       try {
         await ours.call('SET', 'db:src', 'v');
         assert.deepEqual(
-          plain(await ours.call('COPY', 'db:src', 'db:dst', 'DB', '1')),
+          comparable(await ours.call('COPY', 'db:src', 'db:dst', 'DB', '1')),
           'error:ERR DB index is out of range',
         );
         assert.deepEqual(
-          plain(await ours.call('SELECT', '1')),
+          comparable(await ours.call('SELECT', '1')),
           'error:ERR DB index is out of range',
         );
         assert.equal(await ours.call('EXISTS', 'db:dst'), 0);
         assert.equal(await ours.call('COPY', 'db:src', 'db:dst', 'DB', '0'), 1);
-        assert.deepEqual(plain(await ours.call('GET', 'db:dst')), '$v');
+        assert.deepEqual(comparable(await ours.call('GET', 'db:dst')), '$v');
       } finally {
         await ours.call('DEL', 'db:src', 'db:dst');
         ours.close();

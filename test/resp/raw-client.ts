@@ -1,3 +1,4 @@
+import assert from 'node:assert/strict';
 /**
  * A raw RESP test client: one command at a time, replies parsed with Tandem's own reply
  * parser, and a reply of 'closed' when the server hangs up (as Redis does to a client whose
@@ -89,4 +90,28 @@ export function text(reply: Reply | 'closed'): unknown {
     return reply.text;
   }
   return reply;
+}
+
+/** A reply made comparable: bulk strings as text, errors and simple strings tagged. */
+export function comparable(reply: unknown): unknown {
+  if (Buffer.isBuffer(reply)) return `$${reply.toString('latin1')}`;
+  if (Array.isArray(reply)) return reply.map(comparable);
+  if (typeof reply === 'object' && reply !== null && 'kind' in reply) {
+    return `${(reply as { kind: string }).kind}:${String(text(reply as never))}`;
+  }
+  return reply;
+}
+
+/**
+ * Sends `args` to both servers and checks that they answer alike, and that neither hung
+ * up: a hang-up on both sides would otherwise compare equal, and every later command too.
+ */
+export async function sameReply(
+  ours: RawClient,
+  theirs: RawClient,
+  args: readonly string[],
+): Promise<void> {
+  const [mine, redis7] = [await ours.call(...args), await theirs.call(...args)];
+  assert.ok(mine !== 'closed' && redis7 !== 'closed', `closed on ${args.join(' ')}`);
+  assert.deepEqual(comparable(mine), comparable(redis7), args.join(' '));
 }

@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import fc from 'fast-check';
 import { byteRange } from '../../src/api/resp/keys.js';
-import { RawClient, text } from './raw-client.js';
+import { comparable, RawClient, sameReply } from './raw-client.js';
 import { redisBesideTandem, redisSkip } from './redis-server.js';
 
 /** How far the two servers' TTLs may differ: they read their clocks apart. */
@@ -165,16 +165,6 @@ const command: fc.Arbitrary<string[]> = fc.oneof(
   fc.constantFrom(['SETNX', 'k1'], ['SETEX', 'k1', '10'], ['GETRANGE', 'k1', '0'], ['GETSET']),
 );
 
-/** A reply made comparable: bulk strings as text, errors and simple strings tagged. */
-function plain(reply: unknown): unknown {
-  if (Buffer.isBuffer(reply)) return `$${reply.toString('latin1')}`;
-  if (Array.isArray(reply)) return reply.map(plain);
-  if (typeof reply === 'object' && reply !== null && 'kind' in reply) {
-    return `${(reply as { kind: string }).kind}:${String(text(reply as never))}`;
-  }
-  return reply;
-}
-
 /** A PTTL reply as a number (one past 2^53 ms arrives as a bigint), or the reply itself. */
 function ttlOf(reply: unknown): unknown {
   return typeof reply === 'bigint' ? Number(reply) : reply;
@@ -193,18 +183,9 @@ describe('Tandem and redis-server answer the string commands alike', { timeout: 
         fc.asyncProperty(fc.array(command, { minLength: 1, maxLength: 25 }), async (commands) => {
           await ours.call('DEL', 'k1', 'k2', 'k3');
           await theirs.call('DEL', 'k1', 'k2', 'k3');
-          for (const args of commands) {
-            const [mine, redis7] = [await ours.call(...args), await theirs.call(...args)];
-            // A hang-up on both sides would compare equal: neither may hang up.
-            assert.ok(mine !== 'closed' && redis7 !== 'closed', `closed on ${args.join(' ')}`);
-            assert.deepEqual(plain(mine), plain(redis7), args.join(' '));
-          }
+          for (const args of commands) await sameReply(ours, theirs, args);
           for (const k of ['k1', 'k2', 'k3']) {
-            assert.deepEqual(
-              plain(await ours.call('GET', k)),
-              plain(await theirs.call('GET', k)),
-              k,
-            );
+            await sameReply(ours, theirs, ['GET', k]);
             const [a, b] = [ttlOf(await ours.call('PTTL', k)), ttlOf(await theirs.call('PTTL', k))];
             if (typeof a === 'number' && typeof b === 'number' && a >= 0 && b >= 0) {
               assert.ok(Math.abs(a - b) <= ttlSlackMs, `PTTL ${k}: ${a} beside ${b}`);
@@ -239,7 +220,7 @@ describe('Tandem and redis-server answer the string commands alike', { timeout: 
         await ours.call('GETBIT', 'lim', String(4 * 1024 ** 3 - 1)),
         await ours.call('BITFIELD', 'lim', 'INCRBY', 'i64', String(bits - 64), '-1'),
       ];
-      assert.deepEqual(replies.map(plain), [
+      assert.deepEqual(replies.map(comparable), [
         'error:ERR bit offset is not an integer or out of range',
         'error:ERR string exceeds maximum allowed size (proto-max-bulk-len)',
         'error:ERR bit offset is not an integer or out of range',
@@ -251,7 +232,7 @@ describe('Tandem and redis-server answer the string commands alike', { timeout: 
       ]);
       await ours.call('SET', 'lim', 'x'.repeat(4096));
       assert.deepEqual(
-        plain(await ours.call('LCS', 'lim', 'lim')),
+        comparable(await ours.call('LCS', 'lim', 'lim')),
         'error:ERR Insufficient memory, transient memory for LCS exceeds proto-max-bulk-len',
       );
     } finally {
