@@ -131,10 +131,11 @@ type CampaignKind = 'pre-vote' | 'election' | 'transfer';
  * The replication state machine: Raft with PreVote, check-quorum, leadership transfer,
  * pipelined replication, snapshots, learners, single-member changes, ReadIndex, and
  * per-entry durability modes. It does no I/O: drivers feed it `step`, `tick` and client
- * calls, then take a `ready()` batch, carry it out, and call `advance`.
- *
- * Between `ready()` and `advance()` nothing else may be called: the driver queues what
- * arrives meanwhile. That keeps "what is durable" exact without extra bookkeeping.
+ * calls, take `ready()` batches, carry them out, and report each one back with `persisted`
+ * and `applied` (or `advance`, both at once). A driver need not wait for one Ready to be
+ * carried out before it steps more messages or takes the next (`core/pipeline.ts`): the
+ * core tells durable entries and hard state (reported) from those being written (handed
+ * out), and applied entries from those being applied.
  *
  * The protected methods are the rules the simulator's mutation tests break on purpose.
  */
@@ -200,9 +201,20 @@ export class RaftCore {
    */
   #responsesAwaitingReapply: ProposalOutcome[] = [];
   #snapshotToInstall: Snapshot | null = null;
+  /** The hard state the driver has made durable (reported through `persisted`). */
   #persistedHardState: HardState;
+  /** The hard state last handed to the driver, durable or still being written. */
+  #handedHardState: HardState;
   #reportedSoftState: SoftState;
-  #awaitingAdvance: Ready | null = null;
+  /**
+   * The last index handed to the driver to apply: at or beyond `log.applied`, which counts
+   * only what the driver reported applied. Decisions about what the state machine will
+   * hold (a rollback, an overwrite) use this one.
+   */
+  #applyHanded: number;
+  /** Bumped when the state machine is rolled back or replaced: older applies then report nothing. */
+  #applyEpoch = 0;
+  readonly #readyEpochs = new WeakMap<Ready, number>();
 
   constructor(options: CoreOptions) {
     assert(typeof options.id === 'string' && options.id.length > 0, 'a node id is required');
@@ -221,6 +233,8 @@ export class RaftCore {
     this.#term = persisted.hardState.term;
     this.#vote = persisted.hardState.vote;
     this.#persistedHardState = persisted.hardState;
+    this.#handedHardState = persisted.hardState;
+    this.#applyHanded = this.log.applied;
     this.#membershipHistory = [{ index: snapshot.index, membership: snapshot.membership }];
     this.#recordMembershipEntries(persisted.entries);
     this.#removedAt = options.removedAt ?? 0;
@@ -269,7 +283,6 @@ export class RaftCore {
 
   /** Advances logical time by one tick. */
   tick(): void {
-    this.#assertNotAwaitingAdvance();
     this.#ticks++;
     if (this.#role === 'leader') this.#tickLeader();
     else this.#tickElection();
@@ -282,7 +295,6 @@ export class RaftCore {
    * driver counts and logs those; none of them changes anything here.
    */
   step(message: Message): string | null {
-    this.#assertNotAwaitingAdvance();
     const malformed = malformedReason(message);
     if (malformed !== null) return malformed;
     if (message.to !== this.id) return `addressed to ${message.to}`;
@@ -303,7 +315,6 @@ export class RaftCore {
    * (then nothing is written anywhere).
    */
   propose(data: Uint8Array, durability?: Durability): ProposalReceipt {
-    this.#assertNotAwaitingAdvance();
     this.#assertCanPropose();
     if (data.byteLength > this.config.maxEntryBytes) {
       throw new TandemError(
@@ -322,7 +333,6 @@ export class RaftCore {
    * only once it is caught up; the leader cannot remove itself (transfer leadership first).
    */
   changeMembers(change: MembershipChange): ProposalReceipt {
-    this.#assertNotAwaitingAdvance();
     this.#assertCanPropose();
     if (this.membershipChangePending()) {
       throw new TandemError(
@@ -371,7 +381,6 @@ export class RaftCore {
    * serve the read once this node has applied its index. A follower asks its leader.
    */
   readIndex(readId: string): void {
-    this.#assertNotAwaitingAdvance();
     if (this.#removedAt > 0) {
       this.#readStates.push({ readId, index: 0, error: 'TANDEM_REMOVED' });
     } else if (this.#role === 'leader') {
@@ -393,7 +402,6 @@ export class RaftCore {
    * timeout.
    */
   transferLeadership(to: NodeId): void {
-    this.#assertNotAwaitingAdvance();
     if (this.#role !== 'leader') this.#throwNotLeader();
     if (to === this.id || this.#leadTransferee === to) return;
     if (!this.membership.voters.includes(to)) {
@@ -413,7 +421,6 @@ export class RaftCore {
    * log up to it. Returns the snapshot's meta, to be stored with its data.
    */
   compact(index: number): SnapshotMeta {
-    this.#assertNotAwaitingAdvance();
     const term = this.log.term(index);
     assert(term !== undefined, `compact at ${index}: no term known`);
     const meta: SnapshotMeta = { index, term, membership: this.#membershipAt(index) };
@@ -480,25 +487,29 @@ export class RaftCore {
       this.#appendsToBroadcast ||
       this.#readStates.length > 0 ||
       this.#responses.length > 0 ||
-      (this.#responsesAwaitingReapply[0]?.index ?? Infinity) <= this.log.applied ||
+      (this.#responsesAwaitingReapply[0]?.index ?? Infinity) <= this.#applyHanded ||
       this.#snapshotToInstall !== null ||
       this.#rollback !== null ||
-      this.log.hasUnstableEntries() ||
-      !sameHardState(hardState, this.#persistedHardState) ||
+      this.log.hasUnhandedEntries() ||
+      !sameHardState(hardState, this.#handedHardState) ||
       !sameSoftState(this.#softState(), this.#reportedSoftState) ||
-      this.#applyLimit() > this.log.applied
+      this.#applyLimit() > this.#applyHanded
     );
   }
 
-  /** The next batch of work; the driver must carry it out and call `advance` with it. */
+  /**
+   * The next batch of work. The driver carries it out and reports back with `persisted`
+   * (its writes are durable) and `applied` (its committed entries are applied), each in
+   * the order the Readies were taken; meanwhile it may go on stepping, ticking, proposing
+   * and taking Readies (see `core/pipeline.ts`).
+   */
   ready(): Ready {
-    this.#assertNotAwaitingAdvance();
     this.#broadcastAppends();
     this.#broadcastCommit();
     const hardState = this.#hardState();
     const softState = this.#softState();
-    const hardStateChanged = !sameHardState(hardState, this.#persistedHardState);
-    const entries = this.log.unstableEntries();
+    const hardStateChanged = !sameHardState(hardState, this.#handedHardState);
+    const entries = this.log.takeUnhandedEntries();
     const snapshot = this.#snapshotToInstall;
     const committedEntries = this.#committedEntriesToApply();
     // The driver answers a Ready's proposals after applying its committed entries, so the
@@ -516,8 +527,8 @@ export class RaftCore {
       mustSync:
         entries.length > 0 ||
         snapshot !== null ||
-        hardState.term !== this.#persistedHardState.term ||
-        hardState.vote !== this.#persistedHardState.vote,
+        hardState.term !== this.#handedHardState.term ||
+        hardState.vote !== this.#handedHardState.vote,
       committedEntries,
       messages: this.#messages.map((message) =>
         // The driver holds only its latest snapshot: name that one, even if it compacted
@@ -533,21 +544,38 @@ export class RaftCore {
     this.#snapshotToInstall = null;
     this.#rollback = null;
     this.#reportedSoftState = softState;
-    this.#awaitingAdvance = ready;
+    if (hardStateChanged) this.#handedHardState = hardState;
+    const lastCommitted = committedEntries.at(-1);
+    if (lastCommitted !== undefined) this.#applyHanded = lastCommitted.index;
+    this.#readyEpochs.set(ready, this.#applyEpoch);
     return ready;
   }
 
-  /** Confirms that `ready` was carried out: its entries durable, its committed entries applied. */
-  advance(ready: Ready): void {
-    assert(this.#awaitingAdvance === ready, 'advance() must be given the last Ready');
-    this.#awaitingAdvance = null;
-    const lastWritten = ready.entries[ready.entries.length - 1];
-    if (lastWritten !== undefined) this.log.stableTo(lastWritten.index);
+  /**
+   * The driver made `ready`'s entries and hard state durable (and every earlier Ready's):
+   * a leader may now count its own copy toward a commit.
+   */
+  persisted(ready: Ready): void {
+    const lastWritten = ready.entries.at(-1);
+    if (lastWritten !== undefined) this.log.stableTo(lastWritten);
     if (ready.hardState !== null) this.#persistedHardState = ready.hardState;
-    const lastApplied = ready.committedEntries[ready.committedEntries.length - 1];
-    if (lastApplied !== undefined) this.log.applied = lastApplied.index;
     if (this.#role === 'leader') {
       if (this.#maybeCommit()) this.#commitToBroadcast = true;
+      this.#settleProposals();
+    }
+  }
+
+  /**
+   * The driver applied `ready`'s committed entries (and every earlier Ready's). After a
+   * rollback or a snapshot installed since `ready` was taken, it counts for nothing: the
+   * state machine it applied to was replaced.
+   */
+  applied(ready: Ready): void {
+    if (this.#readyEpochs.get(ready) !== this.#applyEpoch) return;
+    const lastApplied = ready.committedEntries.at(-1);
+    if (lastApplied === undefined) return;
+    this.log.applied = Math.max(this.log.applied, lastApplied.index);
+    if (this.#role === 'leader') {
       this.#settleProposals();
     } else if (
       this.#leaderId !== null &&
@@ -555,6 +583,27 @@ export class RaftCore {
     ) {
       this.#send({ type: 'applied', to: this.#leaderId, applied: this.log.applied });
     }
+  }
+
+  /** `persisted` then `applied`: for a driver that carries out one Ready at a time. */
+  advance(ready: Ready): void {
+    this.persisted(ready);
+    this.applied(ready);
+  }
+
+  /** The hard state the driver reported durable. */
+  get durableHardState(): HardState {
+    return this.#persistedHardState;
+  }
+
+  /** The hard state last handed out in a Ready (durable, or being written). */
+  get handedHardState(): HardState {
+    return this.#handedHardState;
+  }
+
+  /** The last index the driver was asked to apply (applied, or being applied). */
+  get applyHanded(): number {
+    return this.#applyHanded;
   }
 
   // ------------------------------------------------- rules the mutation tests break
@@ -603,6 +652,14 @@ export class RaftCore {
    */
   protected answeredThrough(applying: number): number {
     return applying;
+  }
+
+  /**
+   * A node applies only entries its own disk holds durably: a crash must never leave a
+   * state machine ahead of the log it restarts from.
+   */
+  protected durableApplyLimit(): number {
+    return this.log.stableIndex();
   }
 
   /** PreVote: a pre-vote request of a higher term is answered without moving to that term. */
@@ -821,7 +878,7 @@ export class RaftCore {
     // A follower serves only committed state. As leader this node may have applied an
     // async or semi-sync tail that never committed: go back to the latest snapshot (at or
     // below the commit index) before anything is served, and re-apply what is committed.
-    if (this.log.applied > this.log.commit && this.rollsBackWhenDeposed()) {
+    if (this.#applyHanded > this.log.commit && this.rollsBackWhenDeposed()) {
       this.#rollBackStateMachine();
     }
   }
@@ -1032,7 +1089,7 @@ export class RaftCore {
       );
       // A follower applies only committed entries (a former leader rolled its tail back
       // when it stepped down), so nothing it applied can be replaced.
-      assert(conflict > this.log.applied, `${this.id}: leader overwrites applied ${conflict}`);
+      assert(conflict > this.#applyHanded, `${this.id}: leader overwrites applied ${conflict}`);
     }
     if (conflict !== 0) {
       const fresh = message.entries.slice(conflict - message.prevIndex - 1);
@@ -1059,6 +1116,8 @@ export class RaftCore {
     );
     this.#rollback = meta;
     this.log.applied = meta.index;
+    this.#applyHanded = meta.index;
+    this.#applyEpoch++;
     const [answerNow, awaitReapply] = partition(
       this.#responses,
       (response) =>
@@ -1073,7 +1132,7 @@ export class RaftCore {
 
   /** This Ready's answers: its own, and those awaiting a re-apply that it carries out. */
   #responsesAppliedBy(committedEntries: readonly Entry[]): ProposalOutcome[] {
-    const appliedThrough = committedEntries.at(-1)?.index ?? this.log.applied;
+    const appliedThrough = committedEntries.at(-1)?.index ?? this.#applyHanded;
     const waiting = this.#responsesAwaitingReapply;
     let released = 0;
     while (
@@ -1115,6 +1174,8 @@ export class RaftCore {
     }
     assert(message.data !== null, 'a snapshot message reached the core without its data');
     this.log.restore(meta);
+    this.#applyHanded = meta.index;
+    this.#applyEpoch++;
     this.#membershipHistory = [
       { index: meta.index, membership: normalizeMembership(meta.membership) },
     ];
@@ -1277,12 +1338,12 @@ export class RaftCore {
   }
 
   #applyLimit(): number {
-    return Math.min(this.applyLimit(), this.log.lastIndex());
+    return Math.min(this.applyLimit(), this.durableApplyLimit());
   }
 
   #committedEntriesToApply(): Entry[] {
     const limit = this.#applyLimit();
-    const from = this.log.applied + 1;
+    const from = this.#applyHanded + 1;
     if (from > limit) return [];
     return this.log.slice(
       from,
@@ -1649,13 +1710,6 @@ export class RaftCore {
 
   #softState(): SoftState {
     return { role: this.#role, leaderId: this.#leaderId, term: this.#term };
-  }
-
-  #assertNotAwaitingAdvance(): void {
-    assert(
-      this.#awaitingAdvance === null,
-      'advance() must be called before the core is used again',
-    );
   }
 }
 

@@ -12,5 +12,13 @@ export {
   type RandomSource,
 } from './core.js';
 export { Prng } from './prng.js';
-export { appliesBeforeSync, messagesBySync, type MessagesBySync } from './ready.js';
+export { messagesBySync, type MessagesBySync } from './ready.js';
+export {
+  pipelineLimitsDefault,
+  pipelineRules,
+  ReadyPipeline,
+  type PipelineDriver,
+  type PipelineLimits,
+  type PipelineRules,
+} from './pipeline.js';
 export { assert, AssertionError } from './assert.js';

@@ -18,8 +18,13 @@ export function entryBytes(entry: Entry): number {
 export class RaftLog {
   #snapshot: SnapshotMeta;
   #entries: Entry[];
-  /** The first index not yet handed to the driver for writing. */
+  /** The first index not yet durable (written and synced) on this node's disk. */
   #unstableFrom: number;
+  /**
+   * The first index not yet handed to the driver for writing. Between the two are the
+   * entries being written: a driver keeps taking Readies while its disk syncs.
+   */
+  #handedFrom: number;
   commit: number;
   applied: number;
 
@@ -30,6 +35,7 @@ export class RaftLog {
       assert(entry.index === snapshot.index + 1 + i, `log entry ${i} has index ${entry.index}`),
     );
     this.#unstableFrom = this.lastIndex() + 1;
+    this.#handedFrom = this.#unstableFrom;
     assertIndex(commit, 'commit');
     assertIndex(applied, 'applied');
     // A restarted node's commit can trail its applied index (commit is synced lazily), and
@@ -118,6 +124,7 @@ export class RaftLog {
     assert(first <= this.lastIndex() + 1, `gap: append at ${first} after ${this.lastIndex()}`);
     this.#entries.length = first - this.firstIndex();
     this.#unstableFrom = Math.min(this.#unstableFrom, first);
+    this.#handedFrom = Math.min(this.#handedFrom, first);
     this.append(entries);
   }
 
@@ -153,20 +160,26 @@ export class RaftLog {
     return result;
   }
 
-  /** Whether any entry waits to be written (cheap: for `hasReady`, called often). */
-  hasUnstableEntries(): boolean {
-    return this.#unstableFrom <= this.lastIndex();
+  /** Whether any entry waits to be handed out for writing (cheap: for `hasReady`, called often). */
+  hasUnhandedEntries(): boolean {
+    return this.#handedFrom <= this.lastIndex();
   }
 
-  /** The entries the driver has not yet been asked to write. */
-  unstableEntries(): Entry[] {
-    return this.#entries.slice(this.#unstableFrom - this.firstIndex());
+  /** The entries the driver has not yet been asked to write; they count as handed out now. */
+  takeUnhandedEntries(): Entry[] {
+    const entries = this.#entries.slice(this.#handedFrom - this.firstIndex());
+    this.#handedFrom = this.lastIndex() + 1;
+    return entries;
   }
 
-  /** Records that everything up to `index` is durable. */
-  stableTo(index: number): void {
-    assert(index <= this.lastIndex(), `stable to ${index} beyond ${this.lastIndex()}`);
-    this.#unstableFrom = Math.max(this.#unstableFrom, index + 1);
+  /**
+   * Records that `written`, and everything before it, is durable: unless the log has
+   * since replaced it (a newer leader's entries overwrote it while it was being written),
+   * in which case the write that carries the replacement will say so.
+   */
+  stableTo(written: Entry): void {
+    if (this.entry(written.index) !== written) return;
+    this.#unstableFrom = Math.max(this.#unstableFrom, written.index + 1);
   }
 
   /** Drops the entries up to `meta.index`, which a snapshot now stands for. */
@@ -191,6 +204,7 @@ export class RaftLog {
     this.#snapshot = meta;
     this.#entries = [];
     this.#unstableFrom = meta.index + 1;
+    this.#handedFrom = meta.index + 1;
     this.commit = meta.index;
     this.applied = meta.index;
   }

@@ -8,7 +8,7 @@ import type { AccessState } from '../store/access-state.js';
 import type { CoreConfig } from '../core/config.js';
 import { RaftCore } from '../core/core.js';
 import { isMember } from '../core/membership.js';
-import { appliesBeforeSync, messagesBySync } from '../core/ready.js';
+import { ReadyPipeline, type PipelineDriver } from '../core/pipeline.js';
 import { Inbox } from '../core/inbox.js';
 import { TandemError } from '../core/errors.js';
 import { Prng } from '../core/prng.js';
@@ -336,7 +336,9 @@ class TandemNode implements RunningNode {
   readonly #sender: SnapshotSender;
   readonly #receiver: SnapshotReceiver;
   #ticker: NodeJS.Timeout | null = null;
-  #busy = false;
+  readonly #pipeline: ReadyPipeline;
+  /** A pump is scheduled for the next turn of the event loop. */
+  #pumpScheduled = false;
   #closed = false;
   #failure: unknown = null;
   /** Set while the store answers TANDEM_STORE_UNAVAILABLE; the Ready loop holds. */
@@ -389,6 +391,7 @@ class TandemNode implements RunningNode {
     this.#sender = new SnapshotSender(storage, transport, config.logger);
     this.#receiver = new SnapshotReceiver(config.logger);
     this.#announcedIndex = core.status().lastIndex;
+    this.#pipeline = new ReadyPipeline(core, this.#pipelineDriver());
   }
 
   get peerAddress(): PeerAddress {
@@ -408,7 +411,7 @@ class TandemNode implements RunningNode {
     });
     this.#ticker = setInterval(() => {
       this.#inbox.tick();
-      this.#pump();
+      this.#schedulePump();
     }, this.#tickMs);
     this.#config.logger.info(
       { id: this.id, peer: this.#transport.address, membership: this.#core.membership },
@@ -634,7 +637,8 @@ class TandemNode implements RunningNode {
     await this.#handOverLeadership();
     this.#closed = true;
     if (this.#ticker !== null) clearInterval(this.#ticker);
-    while (this.#busy || this.#snapshotInProgress) await sleep(5);
+    while (!this.#pipeline.idle || this.#snapshotInProgress) await sleep(5);
+    this.#pipeline.stop();
     this.#failCalls(new TandemError('TANDEM_LEADERSHIP_LOST', 'the node is shutting down'));
     await this.#transport.close();
     await this.#storage.close();
@@ -645,7 +649,7 @@ class TandemNode implements RunningNode {
 
   // ------------------------------------------------------------------ the loop
 
-  /** Runs `action` against the core between Readies; its errors go to `fail`. */
+  /** Runs `action` against the core at the next pump; its errors go to `fail`. */
   #call(fail: (error: unknown) => void, action: () => void): void {
     if (this.#closed) return fail(new TandemError('TANDEM_NO_LEADER', 'the node is stopping'));
     if (this.#failure !== null) return fail(this.#failure);
@@ -662,7 +666,7 @@ class TandemNode implements RunningNode {
       },
       fail,
     });
-    this.#pump();
+    this.#schedulePump();
   }
 
   #onFrame(from: NodeId, payload: unknown): void {
@@ -675,12 +679,12 @@ class TandemNode implements RunningNode {
         return this.#dropPeerMessage(from, `claims to come from ${String(claimed)}`);
       }
       this.#inbox.push(frame.message);
-      this.#pump();
+      this.#schedulePump();
     } else if (frame.kind === 'snapshot-chunk') {
       const message = this.#receiver.accept(from, frame);
       if (message !== null) {
         this.#inbox.push(message, true);
-        this.#pump();
+        this.#schedulePump();
       }
     }
   }
@@ -710,9 +714,27 @@ class TandemNode implements RunningNode {
     this.#waitingReads = [];
   }
 
-  /** Feeds the core what waits, then carries out Readies until none is left. */
+  /**
+   * Pumps once in the next turn of the event loop: everything that arrives in one turn
+   * (a socket's batch of commands, every peer's answers) is stepped before one Ready is
+   * taken for all of it.
+   */
+  #schedulePump(): void {
+    if (this.#pumpScheduled) return;
+    this.#pumpScheduled = true;
+    setImmediate(() => {
+      this.#pumpScheduled = false;
+      this.#pump();
+    });
+  }
+
+  /**
+   * Feeds the core what waits, then lets the pipeline take every Ready the core has. A
+   * store that went away holds the pipeline: the node then sends nothing, so as a voter
+   * it acknowledges nothing and as a leader it lets its followers elect another.
+   */
   #pump(): void {
-    if (this.#busy || this.#closed || this.#failure !== null) return;
+    if (this.#closed || this.#failure !== null) return;
     const core = this.#core;
     // Peer messages (and ticks, in the order they came: see core/inbox.ts) first: the
     // commit index they advance then rides on the appends of the proposals after them.
@@ -723,78 +745,92 @@ class TandemNode implements RunningNode {
     this.#deferred = [];
     for (const call of calls) call.run();
     this.#noticeRemoval();
-    if (!core.hasReady()) return;
-    this.#busy = true;
-    const ready = core.ready();
-    this.#carryOut(ready).then(
-      () => {
-        core.advance(ready);
-        this.#busy = false;
-        this.#maybeSnapshot();
-        if (this.#deferred.length > 0 || this.#inbox.pending) {
-          setImmediate(() => this.#pump());
-        } else if (core.hasReady()) {
-          this.#pump();
-        }
-      },
-      (error: unknown) => this.#fail(error),
-    );
+    if (this.#storeDown) return;
+    this.#pipeline.pump();
   }
 
-  async #carryOut(ready: Ready): Promise<void> {
-    if (ready.softState !== null) this.#onSoftState(ready.softState);
-    if (ready.rollback !== null) {
-      // Reads wait until the state machine holds only committed history again.
-      this.#rollingBack = true;
-      await this.#rollBack(ready.rollback.index);
-    }
+  /** How this node carries out Readies: the log, the store and the transport. */
+  #pipelineDriver(): PipelineDriver {
+    const failing = (work: () => void): void => {
+      try {
+        work();
+      } catch (error) {
+        this.#fail(error);
+      }
+    };
+    return {
+      taken: (ready) => {
+        if (ready.softState !== null) this.#onSoftState(ready.softState);
+        // Reads wait until the state machine holds only committed history again.
+        if (ready.rollback !== null) this.#rollingBack = true;
+      },
+      send: (messages) => {
+        for (const message of messages) this.#send(message);
+        this.#transport.flush();
+      },
+      write: (ready) =>
+        failing(() => {
+          this.#storage.writeEntries(ready.entries);
+          if (ready.hardState !== null) this.#storage.writeHardState(ready.hardState);
+        }),
+      startSync: () => {
+        const started = performance.now();
+        this.#storage.sync().then(
+          () => {
+            this.#metrics.fsyncSeconds.observe((performance.now() - started) / 1000);
+            if (this.#failure !== null) return;
+            this.#pipeline.synced();
+            this.#pump();
+          },
+          (error: unknown) => this.#fail(error),
+        );
+      },
+      startApply: (entries) => {
+        this.#apply(entries).then(
+          () => {
+            if (this.#failure !== null) return;
+            this.#pipeline.appliedDone();
+            this.#pump();
+          },
+          (error: unknown) => this.#fail(error),
+        );
+      },
+      startBarrier: (ready) => {
+        this.#barrier(ready).then(
+          () => {
+            if (this.#failure !== null) return;
+            this.#pipeline.barrierDone();
+            this.#pump();
+          },
+          (error: unknown) => this.#fail(error),
+        );
+      },
+      answer: (ready) => {
+        for (const response of ready.responses) this.#onResponse(response);
+        if (ready.rollback !== null) this.#rollingBack = false;
+        for (const readState of ready.readStates) this.#onReadState(readState);
+        this.#serveWaitingReads();
+        this.#maybeSnapshot();
+      },
+    };
+  }
+
+  /** A rollback to this node's latest snapshot, or a snapshot from the leader installed. */
+  async #barrier(ready: Ready): Promise<void> {
+    if (ready.rollback !== null) await this.#rollBack(ready.rollback.index);
     if (ready.snapshot !== null)
       await this.#installSnapshot(ready.snapshot.meta, ready.snapshot.data);
-    // The split reads the hard state last written, so it goes before this Ready's.
-    const messages = messagesBySync(ready, this.#storage.hardState.current);
-    // A leader's appends leave first, at once: the followers write and sync while this
-    // node does (the leader counts its own copy only after its sync).
-    for (const message of messages.beforeSync) this.#send(message);
-    if (messages.beforeSync.length > 0) this.#transport.flush();
-    this.#storage.writeEntries(ready.entries);
-    if (ready.hardState !== null) this.#storage.writeHardState(ready.hardState);
-    if (appliesBeforeSync(ready)) {
-      // What this Ready applies is durable already: apply it while the disk syncs.
-      await Promise.all([this.#sync(ready), this.#applyAndAnswer(ready)]);
-    } else {
-      await this.#sync(ready);
-      await this.#applyAndAnswer(ready);
-    }
-    for (const message of messages.afterSync) this.#send(message);
-    this.#rollingBack = false;
-    for (const readState of ready.readStates) this.#onReadState(readState);
-    this.#serveWaitingReads();
   }
 
-  async #sync(ready: Ready): Promise<void> {
-    if (!ready.mustSync) return;
+  async #apply(committedEntries: readonly Entry[]): Promise<void> {
     const started = performance.now();
-    await this.#storage.sync();
-    this.#metrics.fsyncSeconds.observe((performance.now() - started) / 1000);
-  }
-
-  async #applyAndAnswer(ready: Ready): Promise<void> {
-    await this.#apply(ready);
-    for (const response of ready.responses) this.#onResponse(response);
-  }
-
-  async #apply(ready: Ready): Promise<void> {
-    if (ready.committedEntries.length === 0) return;
-    const started = performance.now();
-    const results = await this.#whileStoreDown('apply', () =>
-      this.#store.apply(ready.committedEntries),
-    );
+    const results = await this.#whileStoreDown('apply', () => this.#store.apply(committedEntries));
     this.#metrics.applySeconds.observe((performance.now() - started) / 1000);
-    this.#metrics.appliedEntries.inc(ready.committedEntries.length);
-    this.#announceApplied(ready.committedEntries);
+    this.#metrics.appliedEntries.inc(committedEntries.length);
+    this.#announceApplied(committedEntries);
     // Only proposals made here wait for results; keep those (bounded) until answered.
     if (this.#writes.size === 0) return;
-    ready.committedEntries.forEach((entry, i) => {
+    committedEntries.forEach((entry, i) => {
       if (this.#writes.has(`${entry.index}:${entry.term}`)) {
         this.#results.set(entry.index, results[i] ?? null);
       }
@@ -1101,6 +1137,7 @@ class TandemNode implements RunningNode {
           // The image must hold the entry the log holds at its index: after an async
           // rollback a backup may still show the rolled-back tail.
           const ok =
+            !this.#pipeline.barrierPending &&
             image.index <= Math.min(status.commit, status.stableIndex, status.applied) &&
             (image.index === status.firstIndex - 1 ||
               this.#core.entryAt(image.index)?.term === image.term);
@@ -1223,7 +1260,7 @@ class TandemNode implements RunningNode {
   #fail(error: unknown): void {
     if (this.#failure !== null) return;
     this.#failure = error;
-    this.#busy = false;
+    this.#pipeline.stop();
     if (this.#ticker !== null) clearInterval(this.#ticker);
     this.#config.onFailure?.(error);
     this.#config.logger.error({ err: error }, 'storage failed; the node stops serving');

@@ -97,7 +97,9 @@ export class SnapshotSender {
   async #stream(message: SnapshotMessage, stream: Stream): Promise<void> {
     await this.ready();
     const info = await this.#storage.snapshots.latest();
-    if (info === null || info.meta.index !== message.meta.index) {
+    // The latest snapshot goes, even one taken after the core decided to send (it is at
+    // or below the commit index all the same); one older than the core named is not out yet.
+    if (info === null || info.meta.index < message.meta.index) {
       this.#logger.warn({ to: message.to, wanted: message.meta.index }, 'snapshot not on disk yet');
       return;
     }

@@ -28,6 +28,8 @@ export class SimDisk implements ReplicationStorage {
   /** Durable entries after the snapshot: `#entries[i]` is at index `snapshotIndex + 1 + i`. */
   #entries: Entry[] = [];
   #pending: PendingWrite[] = [];
+  /** Writes queued since the disk was created: `mark()` and `syncThrough()` count in these. */
+  #written = 0;
   syncs = 0;
 
   /** The hard state last made durable. */
@@ -37,26 +39,42 @@ export class SimDisk implements ReplicationStorage {
 
   /** Queues the log entries of a Ready; the first may overwrite the log from its index. */
   writeEntries(entries: readonly Entry[]): void {
-    if (entries.length > 0) this.#pending.push({ kind: 'entries', entries });
+    if (entries.length === 0) return;
+    this.#pending.push({ kind: 'entries', entries });
+    this.#written++;
   }
 
   writeHardState(hardState: HardState): void {
     this.#pending.push({ kind: 'hard-state', hardState });
+    this.#written++;
+  }
+
+  /** The writes queued so far, for a sync that covers them and no later ones. */
+  mark(): number {
+    return this.#written;
   }
 
   /** Makes every queued write durable. */
   sync(): void {
-    for (const write of this.#pending) this.#commitWrite(write);
-    this.#pending = [];
+    this.syncThrough(this.#written);
+  }
+
+  /** Makes the writes queued before `mark()` returned `mark` durable; later ones stay queued. */
+  syncThrough(mark: number): void {
+    const later = this.#written - mark;
+    const covered = this.#pending.length - later;
+    for (let i = 0; i < covered; i++) this.#commitWrite(this.#pending[i] as PendingWrite);
+    this.#pending = this.#pending.slice(Math.max(0, covered));
     this.syncs++;
   }
 
   /**
-   * Makes queued writes durable, stores the snapshot, and drops the log it covers: only
-   * the prefix when the log holds `meta.index` at `meta.term`, else all of it.
+   * Stores the snapshot durably and drops the durable log it covers: only the prefix when
+   * the log holds `meta.index` at `meta.term`, else all of it. Queued writes stay queued
+   * (they are of entries beyond a compaction's index; a received snapshot is installed
+   * with nothing queued).
    */
   saveSnapshot(meta: SnapshotMeta, data: Uint8Array): void {
-    this.sync();
     const snapshotIndex = this.#snapshot?.meta.index ?? 0;
     const offset = meta.index - snapshotIndex - 1;
     const continues =

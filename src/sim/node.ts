@@ -4,10 +4,15 @@ import type { CoreOptions, RaftCore } from '../core/core.js';
 import { TandemError } from '../core/errors.js';
 import { Prng } from '../core/prng.js';
 import { Inbox } from '../core/inbox.js';
-import { appliesBeforeSync, messagesBySync, type MessagesBySync } from '../core/ready.js';
+import {
+  pipelineRules,
+  ReadyPipeline,
+  type PipelineDriver,
+  type PipelineRules,
+} from '../core/pipeline.js';
 import type {
   Durability,
-  HardState,
+  Entry,
   Membership,
   MembershipChange,
   Message,
@@ -26,24 +31,13 @@ import { emptySnapshotData, ListStore } from './state-machine.js';
 export type CoreFactory = (options: CoreOptions) => RaftCore;
 
 /**
- * How a driver carries out a Ready. The runtime's rules come from `core/ready.ts`; the
+ * How a driver carries out Readies: the pipeline's rules (`core/pipeline.ts`). The
  * mutation tests pass broken ones to prove the checks catch a broken driver too.
  */
-export interface DriverRules {
-  /** Which messages of a Ready leave before its writes are synced. */
-  readonly messagesBySync: (ready: Ready, durable: HardState) => MessagesBySync;
-  /** Whether the Ready's committed entries are applied (and writers answered) while it syncs. */
-  readonly appliesBeforeSync: (ready: Ready) => boolean;
-  /** Whether the core is told the Ready is done before its writes are synced (never, in the runtime). */
-  readonly advancesBeforeSync: (ready: Ready, messages: MessagesBySync) => boolean;
-}
+export type DriverRules = PipelineRules;
 
 /** The rules the node runtime follows. */
-export const runtimeDriverRules: DriverRules = {
-  messagesBySync,
-  appliesBeforeSync,
-  advancesBeforeSync: () => false,
-};
+export const runtimeDriverRules: DriverRules = pipelineRules;
 
 /** What a simulated node needs from the world around it. */
 export interface SimWorld {
@@ -54,6 +48,8 @@ export interface SimWorld {
   readonly driver: DriverRules;
   /** Draws how long one fsync takes, in virtual ms. */
   fsyncDelayMs(): number;
+  /** Draws how long one apply takes, in virtual ms (0: at once, as the in-memory store). */
+  applyDelayMs(): number;
   send(message: Message): void;
   trace(line: string): void;
   /** Told when this node becomes leader (the fault schedule may crash new leaders). */
@@ -108,9 +104,11 @@ const deferredCallsMax = 1_000;
 const waitingReadsMax = 1_000;
 
 /**
- * One simulated node: the core driven exactly as the runtime drives it. A Ready is written
- * to the simulated disk, synced after a simulated fsync delay (messages and ticks that
- * arrive meanwhile wait), then applied, sent, answered and advanced.
+ * One simulated node: the core driven exactly as the runtime drives it, through the same
+ * `ReadyPipeline`. Readies are written to the simulated disk and synced after a simulated
+ * fsync delay, one sync at a time, while messages, ticks and calls go on being stepped;
+ * committed entries are applied at once or after a simulated delay. A paused node does
+ * nothing: what completes while it is paused waits until it resumes.
  */
 export class SimNode {
   readonly id: NodeId;
@@ -125,12 +123,16 @@ export class SimNode {
   readonly #compactEveryEntries: number;
   /** Syncs do not finish before this virtual time (a stalled disk). */
   #diskStalledUntilMs = 0;
-  /** The voters when the core last advanced: a commit decided then counted them. */
-  #votersAtAdvance: readonly NodeId[] = [];
+  /** The voters when the core last handed out a Ready: a commit decided since counted them. */
+  #votersAtLastReady: readonly NodeId[] = [];
   #snapshot: { meta: SnapshotMeta; data: Uint8Array };
   #incarnation = 0;
-  #awaiting: Ready | null = null;
+  #pipeline: ReadyPipeline | null = null;
+  /** Completions (of syncs and applies) that came while the node was paused. */
+  #heldCompletions: (() => void)[] = [];
   #role: Role = 'follower';
+  /** The term this node last reported leading. */
+  #leaderTerm = 0;
   readonly #inbox = new Inbox(inboxMessagesMax);
   #deferred: (() => void)[] = [];
   #readSeq = 0;
@@ -183,7 +185,8 @@ export class SimNode {
       bootstrap: this.#bootstrap,
     });
     this.#role = 'follower';
-    this.#votersAtAdvance = this.core.membership.voters;
+    this.#votersAtLastReady = this.core.membership.voters;
+    this.#pipeline = this.#makePipeline(this.core);
     this.#world.checker.onRestart(this.id, this.core.status().commit);
     this.#world.trace(`${this.id} start (applied ${this.store.applied})`);
   }
@@ -193,8 +196,9 @@ export class SimNode {
     assert(this.core !== null, `${this.id} is not running`);
     this.core = null;
     this.#incarnation++;
-    const awaiting = this.#awaiting;
-    this.#awaiting = null;
+    this.#pipeline?.stop();
+    this.#pipeline = null;
+    this.#heldCompletions = [];
     this.#inbox.clear();
     this.paused = false;
     const deferred = this.#deferred;
@@ -202,13 +206,12 @@ export class SimNode {
     for (const call of deferred) call();
     this.#failClientCalls('node crashed');
     const damage = this.disk.crash(this.#world.random);
-    const claimed = awaiting?.softState;
-    if (claimed?.role === 'leader') {
-      // Elected in the Ready being synced (a single voter votes for itself and leads at
-      // once): if its vote did not reach the disk, it never led, and may vote again.
+    if (this.#role === 'leader') {
+      // Elected in a Ready still being synced (a single voter votes for itself and leads
+      // at once): if its vote did not reach the disk, it never led, and may vote again.
       const durable = this.disk.hardState;
-      if (durable.term !== claimed.term || durable.vote !== this.id)
-        this.#world.checker.onLeaderClaimLost(this.id, claimed.term);
+      if (durable.term !== this.#leaderTerm || durable.vote !== this.id)
+        this.#world.checker.onLeaderClaimLost(this.id, this.#leaderTerm);
     }
     this.#world.trace(
       `${this.id} crash (kept ${damage.writesKept}, lost ${damage.writesLost}${damage.torn ? ', torn' : ''})`,
@@ -224,6 +227,9 @@ export class SimNode {
   resume(): void {
     this.paused = false;
     this.#world.trace(`${this.id} resume`);
+    const held = this.#heldCompletions;
+    this.#heldCompletions = [];
+    for (const completion of held) completion();
     this.#pump();
   }
 
@@ -357,37 +363,114 @@ export class SimNode {
     this.#pump();
   }
 
-  /** Feeds the core whatever waits, then carries out Readies until one needs an fsync. */
+  /** Feeds the core whatever waits, then takes every Ready it has. */
   #pump(): void {
     for (;;) {
       const core = this.core;
-      if (core === null || this.paused || this.#awaiting !== null) return;
+      if (core === null || this.paused) return;
       // As the runtime: peer messages and ticks in the order they came, then client calls.
       this.#inbox.drain(core);
-      if (this.#deferred.length > 0) {
-        const calls = this.#deferred;
-        this.#deferred = [];
-        for (const call of calls) call();
-        continue;
-      }
-      if (!core.hasReady()) return;
-      this.#beginReady(core);
+      if (this.#deferred.length === 0) break;
+      const calls = this.#deferred;
+      this.#deferred = [];
+      for (const call of calls) call();
     }
+    this.#pipeline?.pump();
   }
 
-  #beginReady(core: RaftCore): void {
-    const ready = core.ready();
-    this.#awaiting = ready;
+  #makePipeline(core: RaftCore): ReadyPipeline {
+    const incarnation = this.#incarnation;
+    /** Runs a completion of this incarnation now, or when the node resumes. */
+    const complete = (completion: () => void): void => {
+      if (this.#incarnation !== incarnation) return; // crashed meanwhile
+      if (this.paused) this.#heldCompletions.push(completion);
+      else completion();
+    };
+    const driver: PipelineDriver = {
+      taken: (ready) => this.#taken(core, ready),
+      send: (messages) => this.#sendAll(messages),
+      write: (ready) => {
+        this.disk.writeEntries(ready.entries);
+        if (ready.hardState !== null) this.disk.writeHardState(ready.hardState);
+      },
+      startSync: () => {
+        const mark = this.disk.mark();
+        const delayMs = Math.max(
+          this.#world.fsyncDelayMs(),
+          this.#diskStalledUntilMs - this.#world.queue.now,
+        );
+        this.#world.queue.schedule(delayMs, () =>
+          complete(() => {
+            this.disk.syncThrough(mark);
+            pipeline.synced();
+            this.#pump();
+          }),
+        );
+      },
+      startApply: (entries) => this.#startApply(core, entries, () => pipeline, complete),
+      startBarrier: (ready) => {
+        this.#installBarrier(ready);
+        pipeline.barrierDone();
+      },
+      answer: (ready) => this.#answer(ready),
+    };
+    const pipeline = new ReadyPipeline(core, driver, this.#world.driver);
+    return pipeline;
+  }
+
+  #taken(core: RaftCore, ready: Ready): void {
     if (ready.softState !== null) {
       this.#role = ready.softState.role;
-      if (ready.softState.role === 'leader')
+      if (ready.softState.role === 'leader') {
+        this.#leaderTerm = ready.softState.term;
         this.#world.trace(`${this.id} leads term ${ready.softState.term}`);
+      }
       this.#world.onLeader(this);
     }
     this.#world.checker.onReady(this.id, ready, (index) => core.entryAt(index), [
       core.membership.voters,
-      this.#votersAtAdvance,
+      this.#votersAtLastReady,
     ]);
+    this.#votersAtLastReady = core.membership.voters;
+  }
+
+  #sendAll(messages: readonly Message[]): void {
+    for (const message of messages) {
+      if (message.type === 'snapshot') {
+        // As the runtime: the latest snapshot goes, even one taken after the core decided
+        // to send (it names an index at or below the commit index all the same).
+        this.#world.send({ ...message, meta: this.#snapshot.meta, data: this.#snapshot.data });
+      } else {
+        this.#world.send(message);
+      }
+    }
+  }
+
+  /** Applies at once, or after a drawn delay: the checks run when the apply starts. */
+  #startApply(
+    core: RaftCore,
+    entries: readonly Entry[],
+    pipeline: () => ReadyPipeline,
+    complete: (completion: () => void) => void,
+  ): void {
+    this.#world.checker.onApply(this.id, entries, this.#role === 'leader');
+    const finish = (): void => {
+      this.store.apply(entries);
+      pipeline().appliedDone();
+      this.#maybeCompact(core);
+    };
+    const delayMs = this.#world.applyDelayMs();
+    if (delayMs === 0) return finish();
+    this.#world.queue.schedule(delayMs, () =>
+      complete(() => {
+        finish();
+        this.#pump();
+      }),
+    );
+  }
+
+  /** A rollback or a received snapshot, carried out with nothing else in flight. */
+  #installBarrier(ready: Ready): void {
     if (ready.rollback !== null) {
       // Before the log changes: a crash after this leaves a state machine that the old log
       // re-applies up to the commit index, never one ahead of the new log.
@@ -408,53 +491,15 @@ export class SimNode {
       this.#snapshot = ready.snapshot;
       this.#world.trace(`${this.id} installed snapshot at ${ready.snapshot.meta.index}`);
     }
-    const rules = this.#world.driver;
-    const messages = rules.messagesBySync(ready, this.disk.hardState);
-    this.disk.writeEntries(ready.entries);
-    if (ready.hardState !== null) this.disk.writeHardState(ready.hardState);
-    // A leader's appends travel while its own write syncs, as the node runtime sends them.
-    for (const message of messages.beforeSync) this.#world.send(message);
-    // What this Ready applies may be durable already: then it is applied while the disk
-    // syncs, as the node runtime does.
-    const appliedEarly = rules.appliesBeforeSync(ready);
-    if (appliedEarly) this.#applyAndAnswer(ready);
-    if (!ready.mustSync) return this.#complete(ready, core, messages.afterSync, appliedEarly);
-    const incarnation = this.#incarnation;
-    const delayMs = Math.max(
-      this.#world.fsyncDelayMs(),
-      this.#diskStalledUntilMs - this.#world.queue.now,
-    );
-    if (rules.advancesBeforeSync(ready, messages)) {
-      this.#world.queue.schedule(delayMs, () => {
-        if (this.#incarnation === incarnation) this.disk.sync();
-      });
-      return this.#complete(ready, core, messages.afterSync, appliedEarly);
-    }
-    this.#world.queue.schedule(delayMs, () => {
-      if (this.#incarnation !== incarnation) return; // crashed while syncing
-      this.disk.sync();
-      this.#complete(ready, core, messages.afterSync, appliedEarly);
-      this.#pump();
-    });
   }
 
-  #complete(
-    ready: Ready,
-    core: RaftCore,
-    messages: readonly Message[],
-    appliedEarly: boolean,
-  ): void {
-    if (!appliedEarly) this.#applyAndAnswer(ready);
-    for (const message of messages) {
-      if (message.type === 'snapshot') {
-        assert(
-          message.meta.index === this.#snapshot.meta.index,
-          `${this.id} has no snapshot at ${message.meta.index}`,
-        );
-        this.#world.send({ ...message, data: this.#snapshot.data });
-      } else {
-        this.#world.send(message);
-      }
+  /** The Ready's entries are applied: answer its proposals and read states. */
+  #answer(ready: Ready): void {
+    for (const response of ready.responses) {
+      const key = `${response.index}:${response.term}`;
+      const waiter = this.#proposals.get(key);
+      this.#proposals.delete(key);
+      waiter?.(response.outcome);
     }
     for (const readState of ready.readStates) {
       const read = this.#reads.get(readState.readId);
@@ -470,22 +515,6 @@ export class SimNode {
         });
     }
     this.#serveReads();
-    core.advance(ready);
-    this.#votersAtAdvance = core.membership.voters;
-    this.#awaiting = null;
-    this.#maybeCompact(core);
-  }
-
-  /** Applies the Ready's committed entries and answers its proposals. */
-  #applyAndAnswer(ready: Ready): void {
-    this.#world.checker.onApply(this.id, ready.committedEntries, this.#role === 'leader');
-    this.store.apply(ready.committedEntries);
-    for (const response of ready.responses) {
-      const key = `${response.index}:${response.term}`;
-      const waiter = this.#proposals.get(key);
-      this.#proposals.delete(key);
-      waiter?.(response.outcome);
-    }
   }
 
   #holdsReads(): boolean {
@@ -503,6 +532,7 @@ export class SimNode {
   }
 
   #maybeCompact(core: RaftCore): void {
+    if (this.#pipeline?.barrierPending ?? true) return;
     const applied = this.store.applied;
     if (applied - this.#snapshot.meta.index < this.#compactEveryEntries) return;
     const status = core.status();

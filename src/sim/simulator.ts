@@ -84,6 +84,8 @@ const termsSpareMax = 16;
 const settleTimeoutsMax = 10;
 /** ...and then runs this many more and must hold no election. */
 const quietTimeouts = 4;
+/** A settled cluster's disks stall for this many longest election timeouts: no election may follow. */
+const stallTimeouts = 2;
 /** Trace lines kept for a replay printout. */
 const traceLinesMax = 200_000;
 /** How long a client waits for an answer before it moves on (each client draws its own). */
@@ -128,6 +130,8 @@ interface Plan {
   readonly faultEvents: number;
   /** Chance, per 1000, that a newly elected leader crashes within 40 ms. */
   readonly leaderCrashPerMille: number;
+  /** Applies take 0 to `applyMaxMs` (0: at once, as the in-memory store applies). */
+  readonly applyMaxMs: number;
 }
 
 function drawPlan(random: Prng): Plan {
@@ -160,6 +164,7 @@ function drawPlan(random: Prng): Plan {
     clients: random.intBetween(1, 5),
     faultEvents: random.intBetween(Math.floor(faultPhaseMs / 600), Math.floor(faultPhaseMs / 150)),
     leaderCrashPerMille: random.pick([0, 200, 500, 900]),
+    applyMaxMs: random.pick([0, 0, 2, 8]),
   };
 }
 
@@ -201,6 +206,8 @@ class Simulation {
       makeCore: options.makeCore ?? ((coreOptions) => new RaftCore(coreOptions)),
       driver: { ...runtimeDriverRules, ...options.driver },
       fsyncDelayMs: () => this.#fsyncDelayMs(),
+      applyDelayMs: () =>
+        this.#plan.applyMaxMs === 0 ? 0 : this.#random.intBetween(0, this.#plan.applyMaxMs + 1),
       send: (message) => this.#send(message),
       trace: (line) => this.#trace(line),
       onLeader: (node) => this.#maybeCrashNewLeader(node),
@@ -231,8 +238,9 @@ class Simulation {
           true,
         );
       } else {
-        this.#checkQuiet();
+        const quiet = this.#checkQuiet();
         lostAsyncWrites = this.#checker.finish(converged).lostAsyncWrites;
+        if (quiet) this.#checkStalledDisksKeepLeader();
       }
     } catch (error) {
       if (error instanceof BudgetExceededError) {
@@ -320,8 +328,8 @@ class Simulation {
    * votes), and a transfer asked for during the faults may still complete: the cluster
    * gets `settleTimeoutsMax` longest election timeouts to go one of them without an election.
    */
-  #checkQuiet(): void {
-    if (this.#plan.config.preVote !== true) return;
+  #checkQuiet(): boolean {
+    if (this.#plan.config.preVote !== true) return false;
     const windowMs = this.#longestElectionTimeoutMs;
     let settled = false;
     for (let window = 0; window < settleTimeoutsMax && !settled; window++) {
@@ -333,7 +341,7 @@ class Simulation {
       this.#checker.fail(
         `the healed cluster was still holding elections ${settleTimeoutsMax} election timeouts after converging`,
       );
-      return;
+      return false;
     }
     const before = this.#checker.elections;
     this.#queue.runUntil(this.#queue.now + quietTimeouts * windowMs);
@@ -342,6 +350,57 @@ class Simulation {
       this.#checker.fail(
         `the healed cluster held ${after.elections - before.elections} elections on a calm network after settling (term ${before.highestTerm} to ${after.highestTerm})`,
       );
+      return false;
+    }
+    return true;
+  }
+
+  /**
+   * Heartbeats never wait for the disk. On the settled cluster, first the leader's disk
+   * and then every disk stalls for longer than an election timeout while a write is in
+   * flight: no election may follow (ticks, heartbeats and their answers go on while the
+   * syncs hang), and each write is acknowledged once the disks are back.
+   */
+  #checkStalledDisksKeepLeader(): void {
+    for (const scope of ['the leader', 'every node'] as const) {
+      const leader = this.#leader();
+      if (leader === null) return;
+      const stallMs = stallTimeouts * this.#longestElectionTimeoutMs;
+      const untilMs = this.#queue.now + stallMs;
+      const stalled = scope === 'the leader' ? [leader] : [...this.#nodes.values()];
+      for (const node of stalled) if (node.up) node.stallDisk(untilMs);
+      const before = this.#checker.elections;
+      let outcome = 'no answer';
+      let index = 0;
+      const data = encodeCommand({ key: keys[0] as string, value: `stall-${scope}` });
+      leader.propose(
+        data,
+        undefined,
+        (receipt) => {
+          index = receipt.index;
+        },
+        (result) => {
+          outcome = result.ok ? result.value : result.error;
+        },
+      );
+      this.#queue.runUntil(untilMs + this.#longestElectionTimeoutMs);
+      const after = this.#checker.elections;
+      if (after.elections !== before.elections) {
+        this.#checker.fail(
+          `${after.elections - before.elections} elections while the disk of ${scope} stalled for ${stallMs} ms (term ${before.highestTerm} to ${after.highestTerm})`,
+        );
+        return;
+      }
+      // A stall longer than the sync timeout may time the write out; it is applied anyway.
+      // A semi-sync write with no other voter is refused before it enters the log.
+      if (outcome === 'TANDEM_REPLICA_UNAVAILABLE' && index === 0) continue;
+      const answered = outcome === 'acknowledged' || outcome === 'timeout';
+      if (!answered || index === 0 || leader.store.applied < index) {
+        this.#checker.fail(
+          `a write during a stall of the disk of ${scope} ended '${outcome}' (index ${index}, applied ${leader.store.applied}) once the disks were back`,
+        );
+        return;
+      }
     }
   }
 

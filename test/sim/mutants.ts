@@ -5,7 +5,7 @@
  */
 import { RaftCore, type CoreOptions } from '../../src/core/core.js';
 import type { Progress } from '../../src/core/progress.js';
-import { appliesBeforeSync, messagesBySync, type MessagesBySync } from '../../src/core/ready.js';
+import { messagesBySync, type MessagesBySync } from '../../src/core/ready.js';
 import type { Entry, HardState, Message, Ready, SnapshotMeta } from '../../src/core/types.js';
 import type { DriverRules } from '../../src/sim/node.js';
 import { runSimulation, type SimulationResult } from '../../src/sim/simulator.js';
@@ -103,17 +103,40 @@ class SemiSyncCountsLearners extends RaftCore {
  * `messagesBySync` broken: a Ready that keeps the term and vote sends its append answers
  * before its writes are synced, so the leader counts entries the follower may still lose.
  */
-function appendAnswersBeforeSync(ready: Ready, durable: HardState): MessagesBySync {
-  const split = messagesBySync(ready, durable);
-  const keepsTermAndVote =
-    ready.hardState === null ||
-    (ready.hardState.term === durable.term && ready.hardState.vote === durable.vote);
+function appendAnswersBeforeSync(
+  ready: Ready,
+  durable: HardState,
+  current: HardState,
+): MessagesBySync {
+  const split = messagesBySync(ready, durable, current);
+  const keepsTermAndVote = current.term === durable.term && current.vote === durable.vote;
   if (!keepsTermAndVote || ready.snapshot !== null || ready.rollback !== null) return split;
   const early = (message: Message): boolean => message.type === 'append-response';
   return {
     beforeSync: [...split.beforeSync, ...split.afterSync.filter(early)],
     afterSync: split.afterSync.filter((message) => !early(message)),
   };
+}
+
+/** `messagesBySync` holding heartbeat answers until the syncs before them end. */
+function heartbeatAnswersAfterSync(
+  ready: Ready,
+  durable: HardState,
+  current: HardState,
+): MessagesBySync {
+  const split = messagesBySync(ready, durable, current);
+  const late = (message: Message): boolean => message.type === 'heartbeat-response';
+  return {
+    beforeSync: split.beforeSync.filter((message) => !late(message)),
+    afterSync: [...split.afterSync, ...split.beforeSync.filter(late)],
+  };
+}
+
+/** Applies committed entries its own disk may not hold yet (they are being synced). */
+class AppliesBeforeFsync extends RaftCore {
+  protected override durableApplyLimit(): number {
+    return this.log.lastIndex();
+  }
 }
 
 /** Answers every write a Ready's leader holds, applied or not (so before it commits). */
@@ -222,17 +245,28 @@ export const mutants: readonly Mutant[] = [
     name: 'leader-counts-own-unsynced',
     description: 'a leader that counts and applies its own entries before they are synced',
     driver: {
-      advancesBeforeSync: (_ready, messages) => messages.afterSync.length === 0,
+      persistsBeforeSync: (_ready, messages) => messages.afterSync.length === 0,
     },
+  },
+  {
+    name: 'waits-for-disk',
+    description: 'a node that takes no Ready while a sync runs (its heartbeats wait for the disk)',
+    driver: { takesWhileSyncing: false },
+  },
+  {
+    name: 'heartbeat-answers-after-sync',
+    description: "a follower whose heartbeat answers wait for its disk's syncs",
+    driver: { messagesBySync: heartbeatAnswersAfterSync },
+  },
+  {
+    name: 'sync-covers-later-writes',
+    description: 'a sync taken to cover the writes queued after it began',
+    driver: { syncCoversLaterWrites: true },
   },
   {
     name: 'applies-before-fsync',
     description: 'a node that applies entries while the fsync that makes them durable runs',
-    driver: {
-      appliesBeforeSync: (ready) =>
-        appliesBeforeSync(ready) ||
-        (ready.mustSync && ready.snapshot === null && ready.rollback === null),
-    },
+    makeCore: (options) => new AppliesBeforeFsync(options),
   },
 ];
 
