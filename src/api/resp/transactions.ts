@@ -89,9 +89,13 @@ const refusedInTransaction: ReadonlySet<string> = new Set([
 
 const notAllowed = error('ERR Command not allowed inside a transaction');
 const execAbort = error('EXECABORT Transaction discarded because of previous errors.');
-const aclChanged = error(
-  'NOPERM ACLs rules changed between the moment the transaction was accumulated and its execution',
-);
+/** Redis 7.0's refusal, at EXEC, of a queued command the user may no longer run. */
+function aclChanged(reason: string): ErrorReply {
+  return error(
+    'NOPERM ACLs rules changed between the moment the transaction was accumulated and the EXEC call. ' +
+      `This command is no longer allowed for the following reason: ${reason}`,
+  );
+}
 
 /**
  * Queues a command of a session in MULTI: QUEUED, or the refusal that makes its EXEC
@@ -361,7 +365,14 @@ function permitted(
 ): ErrorReply | null {
   const user = session.user;
   if (user === null) return error('NOAUTH Authentication required.');
-  if (context.access.check(user, requirement.role, requirement.keys) !== null) return aclChanged;
+  const refusal = context.access.check(user, requirement.role, requirement.keys);
+  if (refusal !== null) {
+    return aclChanged(
+      refusal.role === null
+        ? 'no permission to touch the specified keys'
+        : 'no permission to execute the command or subcommand',
+    );
+  }
   if (requirement.audit) {
     context.access.audit.admin(user, requirement.display, {
       client: session.remoteAddress,
