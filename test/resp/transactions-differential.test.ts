@@ -192,6 +192,53 @@ describe('Tandem and redis-server answer transactions alike', { timeout: 300_000
   );
 });
 
+describe("Tandem's own limits on transactions", { timeout: 120_000 }, () => {
+  const ports = redisBesideTandem();
+
+  test(
+    'past the queued-command limit or the entry size, EXEC applies nothing',
+    {
+      skip: redisSkip,
+    },
+    async () => {
+      // Goal: limits Redis has not are clear errors, never a partial transaction: the
+      // 10,001st queued command is refused (EXECABORT follows), and a transaction over the
+      // node's maxEntryBytes answers why and writes none of its keys.
+      const ours = await RawClient.open(ports().tandem);
+      try {
+        const queued = Array.from({ length: 10_001 }, (_, i) => ['SET', `many:${i}`, 'v']);
+        const replies = await ours.pipeline([['MULTI'], ...queued, ['EXEC']]);
+        assert.deepEqual(comparable(replies[10_000]), 'simple:QUEUED');
+        assert.deepEqual(
+          comparable(replies[10_001]),
+          'error:ERR a transaction holds at most 10000 commands',
+        );
+        assert.deepEqual(
+          comparable(replies[10_002]),
+          'error:EXECABORT Transaction discarded because of previous errors.',
+        );
+        assert.equal(await ours.call('EXISTS', 'many:0'), 0);
+        const big = 'x'.repeat(300 * 1024);
+        const large = await ours.pipeline([
+          ['MULTI'],
+          ['SET', 'big:1', big],
+          ['SET', 'big:2', big],
+          ['EXEC'],
+        ]);
+        assert.match(
+          String(comparable(large[3])),
+          /^error:ERR the transaction is too large for one log entry: .*maxEntryBytes/,
+        );
+        assert.equal(await ours.call('EXISTS', 'big:1', 'big:2'), 0);
+        // The connection is out of MULTI and serves on.
+        assert.deepEqual(comparable(await ours.call('SET', 'big:1', 'ok')), 'simple:OK');
+      } finally {
+        ours.close();
+      }
+    },
+  );
+});
+
 /** The bytes a server answers for a transaction whose watched key another client wrote. */
 async function abortedExecBytes(port: number, protocol: string): Promise<string> {
   const writer = await RawClient.open(port);
