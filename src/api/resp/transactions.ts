@@ -130,12 +130,14 @@ export function queueCommand(
 export function refusedInMulti(session: Session, name: string, refusal: Reply): Reply {
   if (session.transaction === null) return refusal;
   session.transaction.failed = true;
-  if (name !== 'exec' || typeof refusal !== 'object' || refusal === null || !('kind' in refusal)) {
-    return refusal;
-  }
+  if (name !== 'exec' || !isError(refusal)) return refusal;
   discardTransaction(session);
-  const text = (refusal as ErrorReply).text.replace(/^ERR /, '');
+  const text = refusal.text.replace(/^ERR /, '');
   return error(`EXECABORT Transaction discarded because of: ${text}`);
+}
+
+function isError(reply: Reply): reply is ErrorReply {
+  return typeof reply === 'object' && reply !== null && 'kind' in reply && reply.kind === 'error';
 }
 
 /** Ends the session's transaction and forgets its watched keys. */
@@ -343,10 +345,10 @@ function runQueued(
     return notAllowed;
   }
   const requirement = requirementOf(name, spec, args);
-  if (!('display' in (requirement as object))) return requirement as Reply;
-  const refusal = permitted(context, session, requirement as Requirement);
+  if (!isRequirement(requirement)) return requirement;
+  const refusal = permitted(context, session, requirement);
   if (refusal !== null) return refusal;
-  builder.keys = (requirement as Requirement).keys;
+  builder.keys = requirement.keys;
   try {
     const reply = spec.run(context, session, args);
     return reply instanceof Promise
@@ -357,7 +359,14 @@ function runQueued(
   }
 }
 
-/** Null when `session`'s user may still run `requirement`; logs an admin action it allows. */
+function isRequirement(value: Requirement | Reply): value is Requirement {
+  return typeof value === 'object' && value !== null && 'display' in value;
+}
+
+/**
+ * Null when `session`'s user may still run `requirement`. An admin action is logged when
+ * queued; on the leader, a follower's transaction logs it here, as a forwarded write does.
+ */
 function permitted(
   context: ServerContext,
   session: Session,
@@ -373,10 +382,10 @@ function permitted(
         : 'no permission to execute the command or subcommand',
     );
   }
-  if (requirement.audit) {
+  if (requirement.audit && session.forwarded) {
     context.access.audit.admin(user, requirement.display, {
       client: session.remoteAddress,
-      ...(session.forwarded ? { forwarded: true } : {}),
+      forwarded: true,
     });
   }
   return null;
