@@ -203,7 +203,8 @@ describe("Tandem's own limits on transactions", { timeout: 120_000 }, () => {
     async () => {
       // Goal: limits Redis has not are clear errors, never a partial transaction: the
       // 10,001st queued command is refused (EXECABORT follows), and a transaction over the
-      // node's maxEntryBytes answers why and writes none of its keys.
+      // node's maxEntryBytes answers why and writes none of its keys, and so does one whose
+      // queued commands pass 16 MiB.
       const ours = await RawClient.open(ports().tandem);
       try {
         const queued = Array.from({ length: 10_001 }, (_, i) => ['SET', `many:${i}`, 'v']);
@@ -230,6 +231,17 @@ describe("Tandem's own limits on transactions", { timeout: 120_000 }, () => {
           /^error:ERR the transaction is too large for one log entry: .*maxEntryBytes/,
         );
         assert.equal(await ours.call('EXISTS', 'big:1', 'big:2'), 0);
+        // Queued bytes are bounded too: past 16 MiB of arguments, a command is refused.
+        const half = 'y'.repeat(512 * 1024);
+        const heavy = Array.from({ length: 34 }, (_, i) => ['SET', `heavy:${i}`, half]);
+        const heavyReplies = (await ours.pipeline([['MULTI'], ...heavy, ['EXEC']])).map(comparable);
+        assert.ok(
+          heavyReplies.includes('error:ERR a transaction holds at most 16777216 bytes of commands'),
+        );
+        assert.equal(
+          heavyReplies.at(-1),
+          'error:EXECABORT Transaction discarded because of previous errors.',
+        );
         // The connection is out of MULTI and serves on.
         assert.deepEqual(comparable(await ours.call('SET', 'big:1', 'ok')), 'simple:OK');
       } finally {

@@ -72,6 +72,8 @@ export interface Session {
 /** A transaction being queued: the commands, and whether one was refused (EXECABORT). */
 export interface QueuedTransaction {
   readonly commands: (readonly Buffer[])[];
+  /** The bytes of the queued commands' arguments. */
+  bytes: number;
   failed: boolean;
 }
 

@@ -15,6 +15,7 @@
 import { Packr } from 'msgpackr';
 import { TandemError } from '../../core/errors.js';
 import {
+  transactionBytesMax,
   transactionStepsMax,
   validateCommand,
   watchedKeysMax,
@@ -118,6 +119,13 @@ export function queueCommand(
     transaction.failed = true;
     return error(`ERR a transaction holds at most ${commandsMax} commands`);
   }
+  // No entry could hold more than this: refusing it here bounds what a connection keeps.
+  const bytes = args.raw.reduce((sum, arg) => sum + arg.byteLength, 0);
+  if (transaction.bytes + bytes > transactionBytesMax) {
+    transaction.failed = true;
+    return error(`ERR a transaction holds at most ${transactionBytesMax} bytes of commands`);
+  }
+  transaction.bytes += bytes;
   transaction.commands.push(args.raw);
   return simple('QUEUED');
 }
@@ -148,7 +156,7 @@ export function discardTransaction(session: Session): void {
 
 function multi(_context: ServerContext, session: Session): Reply {
   if (session.transaction !== null) return error('ERR MULTI calls can not be nested');
-  session.transaction = { commands: [], failed: false };
+  session.transaction = { commands: [], bytes: 0, failed: false };
   return ok;
 }
 
