@@ -17,6 +17,7 @@ import { createServer as createTlsServer } from 'node:tls';
 import { assert } from '../../core/assert.js';
 import type { NodeHandle } from '../../node/api.js';
 import type { UserRecord } from '../../store/access-state.js';
+import { transactionStepsMax } from '../../store/commands.js';
 import {
   protectedModeMessage,
   protectedModeRefuses,
@@ -193,6 +194,11 @@ export async function startRespServer(
   const tlsPort = options.tlsPort ?? null;
   assert(options.port !== null || tlsPort !== null, 'a RESP server needs a plain or a TLS port');
   assert(tlsPort === null || options.tls !== undefined, 'a RESP TLS port needs a certificate');
+  const commandsMax = options.transactionCommandsMax ?? transactionCommandsMaxDefault;
+  assert(
+    Number.isSafeInteger(commandsMax) && commandsMax >= 1 && commandsMax <= transactionStepsMax,
+    `transactionCommandsMax must be 1 to ${transactionStepsMax}`,
+  );
   const sessions = new Map<number, Session>();
   const proof = options.clusterSecret === undefined ? null : linkProof(options.clusterSecret);
   const access =
