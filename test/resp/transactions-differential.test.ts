@@ -126,7 +126,7 @@ describe('Tandem and redis-server answer transactions alike', { timeout: 300_000
             await sameReply(clients.ours, clients.theirs, ['TTL', k]);
           }
         }),
-        { numRuns: 80 },
+        { numRuns: 200 },
       );
     } finally {
       for (const client of Object.values(clients)) client.close();
