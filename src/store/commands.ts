@@ -30,6 +30,11 @@ export const sqlBytesMax = 64 * 1024;
 export const sqlParamsMax = 1024;
 /** The largest encoded command: one full-size value plus room for its envelope. */
 export const commandBytesMax = valueBytesMax + 64 * 1024;
+/**
+ * The largest encoded transaction (`multi`): many commands in one entry. The node's own
+ * `maxEntryBytes` (and the log's record limit) is usually the lower bound that applies.
+ */
+export const transactionBytesMax = 16 * 1024 * 1024;
 
 /**
  * A key or a value of the key-value namespace: any bytes, as in Redis. Commands decoded
@@ -348,6 +353,63 @@ export interface SqlCommand {
   readonly session?: Session;
 }
 
+/**
+ * A write a transaction may queue: any key-value write but another transaction, a sweep
+ * (the leader's own) and PUBLISH (whose delivery follows its own entry).
+ */
+export type TransactionWrite = Exclude<
+  Command,
+  MultiCommand | ExpireSweepCommand | PublishCommand | SqlCommand | AclCommand
+>;
+
+/**
+ * A read a transaction queued (GET, TTL, EXISTS, ...): the state of `keys` at the
+ * transaction's point in the log, after the writes queued before it. Its result is one
+ * `KvEntry` (value, version, expiry) or null per key, judged live at the transaction's `at`.
+ */
+export interface TransactionRead {
+  readonly type: 'read';
+  readonly keys: readonly Bytes[];
+}
+
+/** One step of a transaction, in the order the client queued it. */
+export type TransactionStep = TransactionWrite | TransactionRead;
+
+/**
+ * A WATCHed key with what the client saw of it at WATCH time: its version and expiry, or
+ * null when it was absent (or expired). An expiry counts: Redis 7.0 aborts a transaction
+ * whose watched key expired, or had its expiry changed, since WATCH.
+ */
+export interface WatchedKey {
+  readonly key: Bytes;
+  readonly seen: {
+    readonly index: number;
+    readonly term: number;
+    readonly expiresAt: number | null;
+  } | null;
+}
+
+/**
+ * MULTI ... EXEC as one entry: when every watched key is still as the client saw it at
+ * `at`, the steps run in order (each write as its own command would, a failing one giving
+ * its error while the others apply, as in Redis) and the result is their results, one per
+ * step; when one changed, nothing runs and the result is null (EXEC's nil). Every replica
+ * decides the same, from the entry alone.
+ */
+export interface MultiCommand {
+  readonly type: 'multi';
+  readonly steps: readonly TransactionStep[];
+  readonly watched: readonly WatchedKey[];
+  readonly at: number;
+  /** Never set: a transaction is answered once, on the node its client asked. */
+  readonly session?: never;
+}
+
+/** The most steps one transaction may carry (the RESP server's own limit is at most this). */
+export const transactionStepsMax = 100_000;
+/** The most keys one transaction may WATCH. */
+export const watchedKeysMax = 10_000;
+
 /** Every replicated command. */
 export type Command =
   | SetCommand
@@ -369,6 +431,7 @@ export type Command =
   | FlushCommand
   | ExpireSweepCommand
   | PublishCommand
+  | MultiCommand
   | SqlCommand
   | AclCommand;
 
@@ -392,10 +455,11 @@ const packr = new Packr({ useRecords: false, moreTypes: false, int64AsType: 'big
  */
 export function encodeCommand(command: Command): Uint8Array {
   const bytes = packr.pack(command);
-  if (bytes.byteLength > commandBytesMax) {
+  const bytesMax = command.type === 'multi' ? transactionBytesMax : commandBytesMax;
+  if (bytes.byteLength > bytesMax) {
     throw new TandemError(
       'TANDEM_ENTRY_TOO_LARGE',
-      `the ${command.type} command encodes to ${bytes.byteLength} bytes, over the maximum of ${commandBytesMax}`,
+      `the ${command.type} command encodes to ${bytes.byteLength} bytes, over the maximum of ${bytesMax}`,
     );
   }
   return bytes;
@@ -509,6 +573,7 @@ const fieldsByType: Readonly<Record<CommandType, ReadonlySet<string>>> = {
   flush: new Set(['type', 'at', 'session']),
   'expire-sweep': new Set(['type', 'at']),
   publish: new Set(['type', 'channel', 'message', 'at']),
+  multi: new Set(['type', 'steps', 'watched', 'at']),
   sql: new Set(['type', 'statements', 'at', 'session']),
   acl: new Set(['type', 'change', 'at']),
 };
@@ -619,11 +684,61 @@ function fieldProblem(type: CommandType, command: Record<string, unknown>): stri
     case 'publish':
       if (!isBytes(command.channel)) return 'publish.channel must be bytes';
       return isBytes(command.message) ? null : 'publish.message must be bytes';
+    case 'multi':
+      return multiProblem(command);
     case 'sql':
       return statementsProblem(command.statements);
     case 'acl':
       return aclChangeProblem(command.change);
   }
+}
+
+/** The command types a transaction may queue (see `TransactionWrite`). */
+const transactionTypes: ReadonlySet<unknown> = new Set(
+  (Object.keys(fieldsByType) as CommandType[]).filter(
+    (type) => !['multi', 'expire-sweep', 'publish', 'sql', 'acl'].includes(type),
+  ),
+);
+
+function multiProblem(command: Record<string, unknown>): string | null {
+  const { steps, watched } = command;
+  if (!Array.isArray(steps)) return 'multi.steps must be an array';
+  if (steps.length > transactionStepsMax) return `multi.steps holds over ${transactionStepsMax}`;
+  for (const [i, step] of steps.entries()) {
+    const problem = stepProblem(step);
+    if (problem !== null) return `multi.steps[${i}]: ${problem}`;
+  }
+  if (!Array.isArray(watched) || watched.length > watchedKeysMax) {
+    return `multi.watched must be an array of at most ${watchedKeysMax}`;
+  }
+  return watched.every(isWatchedKey) ? null : 'each of multi.watched must be { key, seen }';
+}
+
+function stepProblem(step: unknown): string | null {
+  if (!isPlainObject(step)) return 'a step must be a map';
+  if (step.type === 'read') {
+    const { keys } = step;
+    const fine = Object.keys(step).length === 2 && Array.isArray(keys) && keys.every(isBytes);
+    return fine ? null : 'a read step must be { type, keys } with keys byte strings';
+  }
+  if (!transactionTypes.has(step.type)) return `a transaction cannot hold ${String(step.type)}`;
+  if (step.session !== undefined) return 'a step cannot carry a session';
+  return shapeProblem(step);
+}
+
+function isWatchedKey(value: unknown): boolean {
+  if (!isPlainObject(value) || Object.keys(value).length !== 2 || !isBytes(value.key)) {
+    return false;
+  }
+  const { seen } = value;
+  if (seen === null) return true;
+  return (
+    isPlainObject(seen) &&
+    Object.keys(seen).length === 3 &&
+    isTime(seen.index) &&
+    isTime(seen.term) &&
+    (seen.expiresAt === null || isExpiry(seen.expiresAt))
+  );
 }
 
 function copyProblem(command: Record<string, unknown>): string | null {
@@ -883,9 +998,28 @@ function limitProblem(command: Command): string | null {
         bytesProblem(command.channel, 'the channel', keyBytesMax) ??
         bytesProblem(command.message, 'the message', valueBytesMax)
       );
+    case 'multi':
+      return multiLimitProblem(command);
     case 'sql':
       return sqlLimitProblem(command);
   }
+}
+
+function multiLimitProblem(command: MultiCommand): string | null {
+  for (const [i, step] of command.steps.entries()) {
+    const problem =
+      step.type === 'read'
+        ? (step.keys
+            .map((key) => bytesProblem(key, 'a key', keyBytesMax))
+            .find((p) => p !== null) ?? null)
+        : limitProblem(step);
+    if (problem !== null) return `command ${i + 1} of the transaction: ${problem}`;
+  }
+  for (const { key } of command.watched) {
+    const problem = bytesProblem(key, 'a watched key', keyBytesMax);
+    if (problem !== null) return problem;
+  }
+  return null;
 }
 
 /** Redis's text for a bit offset out of range (here: past what a value may hold). */

@@ -10,7 +10,15 @@
  * in the entry, so that every replica agrees whether a key was alive.
  */
 import type { AclCommand } from './access-state.js';
-import type { Bytes, Command, ExpireCondition, SqlCommand, Version } from './commands.js';
+import type {
+  Bytes,
+  Command,
+  ExpireCondition,
+  MultiCommand,
+  SqlCommand,
+  Version,
+  WatchedKey,
+} from './commands.js';
 import { bitOffsetRange, valueBytesMax } from './commands.js';
 import type { ApplyResult } from './contract.js';
 import { bitfieldBytes, bitop, grown, runBitfield, setBitAt, bitAt } from './bits.js';
@@ -149,7 +157,44 @@ export abstract class KeyValueCommands {
       case 'publish':
         // Nothing to change: each node delivers it after applying it.
         return null;
+      case 'multi':
+        return this.#multi(command, version);
     }
+  }
+
+  /**
+   * A transaction: nothing when a watched key changed since its client saw it (null, EXEC's
+   * nil), else every step in order, one result each; a read sees the writes before it.
+   */
+  #multi(command: MultiCommand, version: Version): ApplyResult {
+    const { steps, watched, at } = command;
+    if (!watched.every((key) => this.#unchanged(key, at))) return ok(null);
+    const results = steps.map((step) =>
+      step.type === 'read'
+        ? ok(step.keys.map((key) => this.#entryAt(keyString(key), at)))
+        : this.execute(step, version),
+    );
+    return ok(results);
+  }
+
+  /** Whether a watched key is live at `at` exactly as seen (version and expiry), or still absent. */
+  #unchanged({ key, seen }: WatchedKey, at: number): boolean {
+    const live = this.#live(keyString(key), at);
+    if (live === undefined || seen === null) return live === undefined && seen === null;
+    return (
+      live.index === seen.index && live.term === seen.term && live.expiresAt === seen.expiresAt
+    );
+  }
+
+  /** A key's value, version and expiry when live at `at`, as a store read gives them. */
+  #entryAt(
+    key: string,
+    at: number,
+  ): { value: Buffer; version: Version; expiresAt: number | null } | null {
+    const live = this.#live(key, at);
+    if (live === undefined) return null;
+    const version = { index: live.index, term: live.term };
+    return { value: Buffer.from(live.value, 'latin1'), version, expiresAt: live.expiresAt };
   }
 
   #live(key: string, at: number): KeyState | undefined {

@@ -86,6 +86,13 @@ export function commandKeys(command: KvCommand): string[] {
     case 'expire-sweep':
     case 'publish':
       return [];
+    case 'multi':
+      return [
+        ...command.watched.map(({ key }) => keyId(key)),
+        ...command.steps.flatMap((step) =>
+          step.type === 'read' ? step.keys.map(keyId) : commandKeys(step),
+        ),
+      ];
   }
 }
 

@@ -63,6 +63,12 @@ const expected: Readonly<Record<string, readonly string[]>> = {
     'pubsub|numsub',
     'pubsub|numpat',
     'pubsub|help',
+    'multi',
+    'exec',
+    'discard',
+    'watch',
+    'unwatch',
+    'tandem.exec',
   ],
   write: [
     'set',
@@ -173,6 +179,7 @@ test('a command with key arguments names them, so key patterns are checked', () 
     'pttl',
     'type',
     'tandem.version',
+    'watch',
   ];
   for (const name of keyed) assert.ok(table[name]?.keys !== undefined, `${name} names no keys`);
   assert.deepEqual(table.mset?.keys, { first: 1, last: -1, step: 2 });

@@ -288,8 +288,44 @@ export function commandArbitrary(parts: CommandParts): fc.Arbitrary<TextCommand>
   );
 }
 
+/** The command types a transaction may not hold. */
+const outsideTransactions: ReadonlySet<string> = new Set([
+  'multi',
+  'expire-sweep',
+  'publish',
+  'sql',
+  'acl',
+]);
+
 /**
- * Sequences of commands over `parts`, often led by a bootstrap as a cluster's log is once
+ * A transaction (`multi`) over `parts`: writes of every kind a transaction may hold and
+ * reads, with watched keys seen absent or at a small version (so that some still match
+ * when the entry applies and others do not).
+ */
+export function transactionArbitrary(parts: CommandParts): fc.Arbitrary<TextCommand> {
+  const write = commandArbitrary({ ...parts, session: undefined }).filter(
+    (command) => !outsideTransactions.has(command.type),
+  );
+  const read = fc
+    .array(parts.key, { minLength: 1, maxLength: 3 })
+    .map((keys) => ({ type: 'read' as const, keys }));
+  const seen = fc.option(
+    fc.record({
+      index: fc.integer({ min: 0, max: 12 }),
+      term: fc.constant(1),
+      expiresAt: fc.constant(null),
+    }),
+  );
+  return fc.record({
+    type: fc.constant('multi' as const),
+    steps: fc.array(fc.oneof(write, read), { maxLength: 5 }),
+    watched: fc.array(fc.record({ key: parts.key, seen }), { maxLength: 2 }),
+    at: commandTime,
+  }) as fc.Arbitrary<TextCommand>;
+}
+
+/**
+ * Sequences of commands (a tenth of them transactions) over `parts`, often led by a bootstrap as a cluster's log is once
  * it has users, whose acl commands' times move forward, as the leader's clock does, so
  * that the tokens they add expire while later changes apply: the acl commands' drawn times
  * are handed out in order, a token's own times moving with its command's. The other
@@ -303,7 +339,16 @@ export function commandsArbitrary(
     fc.record({ type: fc.constant('acl' as const), at: commandTime, change: bootstrap }),
   );
   return fc
-    .tuple(first, fc.array(commandArbitrary(parts), constraints))
+    .tuple(
+      first,
+      fc.array(
+        fc.oneof(
+          { weight: 9, arbitrary: commandArbitrary(parts) },
+          { weight: 1, arbitrary: transactionArbitrary(parts) },
+        ),
+        constraints,
+      ),
+    )
     .map(([lead, commands]) => aclTimesForward(lead === null ? commands : [lead, ...commands]));
 }
 

@@ -103,6 +103,14 @@ export function bytesCommand(command: TextCommand): Command {
   if (command.type === 'mset' || command.type === 'msetnx') {
     converted.pairs = command.pairs.map(([key, value]) => [bytesOf(key), bytesOf(value)]);
   }
+  if (command.type === 'multi') {
+    converted.steps = command.steps.map((step) =>
+      step.type === 'read'
+        ? { type: 'read', keys: step.keys.map(bytesOf) }
+        : bytesCommand(step as TextCommand),
+    );
+    converted.watched = command.watched.map(({ key, seen }) => ({ key: bytesOf(key), seen }));
+  }
   return converted as unknown as Command;
 }
 

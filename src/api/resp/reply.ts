@@ -59,6 +59,14 @@ export interface FramesReply {
   readonly frames: readonly Reply[];
 }
 
+/** The null array (RESP2 `*-1`, RESP3 `_`): EXEC's answer when a watched key changed. */
+export interface NullArrayReply {
+  readonly kind: 'null-array';
+}
+
+/** The null array, shared. */
+export const nullArray: NullArrayReply = { kind: 'null-array' };
+
 /**
  * Every reply: a number is an integer (a safe integer), a bigint one past the safe range
  * (BITFIELD's 64-bit fields), a string or Buffer a bulk string,
@@ -78,7 +86,8 @@ export type Reply =
   | DoubleReply
   | VerbatimReply
   | PushReply
-  | FramesReply;
+  | FramesReply
+  | NullArrayReply;
 
 /** `+text`; `text` must not hold CR or LF. */
 export function simple(text: string): SimpleReply {
@@ -158,6 +167,9 @@ export class ReplyWriter {
         return this.#aggregate(protocol === 3 ? '>' : '*', reply.items, protocol);
       case 'frames':
         for (const frame of reply.frames) this.write(frame, protocol);
+        return;
+      case 'null-array':
+        return this.#add(protocol === 3 ? '_\r\n' : '*-1\r\n');
     }
   }
 

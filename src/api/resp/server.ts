@@ -17,6 +17,7 @@ import { createServer as createTlsServer } from 'node:tls';
 import { assert } from '../../core/assert.js';
 import type { NodeHandle } from '../../node/api.js';
 import type { UserRecord } from '../../store/access-state.js';
+import { transactionStepsMax } from '../../store/commands.js';
 import {
   protectedModeMessage,
   protectedModeRefuses,
@@ -29,6 +30,14 @@ import { adminCommands, commandCommand, refuse } from './admin.js';
 import { Forwarder, linkProof } from './forward.js';
 import { keyCommands, type Args } from './keys.js';
 import { stringCommands } from './strings.js';
+import {
+  discardTransaction,
+  queueCommand,
+  refusedInMulti,
+  transactionCommandsMaxDefault,
+  transactionCommands,
+  transactionControls,
+} from './transactions.js';
 import { bulkBytesMaxDefault, RequestParser, type RespCommand } from './parser.js';
 import {
   pubsubCommands,
@@ -103,6 +112,8 @@ export interface RespServerOptions extends ProtectedModeOptions {
    * the log holds some.
    */
   readonly access?: AccessControl;
+  /** The most commands one MULTI may queue (default `transactionCommandsMaxDefault`). */
+  readonly transactionCommandsMax?: number;
 }
 
 /** A running RESP server. */
@@ -151,6 +162,7 @@ export function buildCommandTable(): Record<string, CommandSpec> {
   table.ping = subscribedPing(table.ping);
   table.command = { arity: -1, write: false, role: 'read', run: commandCommand(table) };
   table.acl = aclCommand(table);
+  Object.assign(table, transactionCommands(table));
   return table;
 }
 
@@ -182,6 +194,11 @@ export async function startRespServer(
   const tlsPort = options.tlsPort ?? null;
   assert(options.port !== null || tlsPort !== null, 'a RESP server needs a plain or a TLS port');
   assert(tlsPort === null || options.tls !== undefined, 'a RESP TLS port needs a certificate');
+  const commandsMax = options.transactionCommandsMax ?? transactionCommandsMaxDefault;
+  assert(
+    Number.isSafeInteger(commandsMax) && commandsMax >= 1 && commandsMax <= transactionStepsMax,
+    `transactionCommandsMax must be 1 to ${transactionStepsMax}`,
+  );
   const sessions = new Map<number, Session>();
   const proof = options.clusterSecret === undefined ? null : linkProof(options.clusterSecret);
   const access =
@@ -327,6 +344,8 @@ class Connection {
   readonly #proof: string | null;
   /** Bytes of pub/sub pushes waiting for earlier replies before they are written. */
   #queuedPushBytes = 0;
+  /** The most commands one MULTI of this connection may queue. */
+  readonly #transactionCommandsMax: number;
 
   constructor(
     context: ServerContext,
@@ -339,6 +358,7 @@ class Connection {
     this.#proof = proof;
     this.#socket = socket;
     this.#outputBytesMax = options.outputBufferBytesMax ?? outputBufferBytesMaxDefault;
+    this.#transactionCommandsMax = options.transactionCommandsMax ?? transactionCommandsMaxDefault;
     this.#parser = new RequestParser({ bulkBytesMax: options.bulkBytesMax ?? bulkBytesMaxDefault });
     const addresses = {
       remote: `${socket.remoteAddress}:${socket.remotePort}`,
@@ -466,20 +486,26 @@ class Connection {
     const args: Args = { raw: command, text: command.map((arg) => arg.toString('utf8')) };
     const name = args.text[0].toLowerCase();
     const spec = Object.hasOwn(table, name) ? table[name] : undefined;
-    if (spec === undefined) return unknownCommand(args.text);
-    if (!arityFits(spec.arity, args.text.length)) return wrongArity(name);
+    if (spec === undefined) return refusedInMulti(session, name, unknownCommand(args.text));
+    if (!arityFits(spec.arity, args.text.length)) {
+      return refusedInMulti(session, name, wrongArity(name));
+    }
     const requirement = requirementOf(name, spec, args);
-    if (!isRequirement(requirement)) return requirement;
+    if (!isRequirement(requirement)) return refusedInMulti(session, name, requirement);
     if (spec.noauth === true) {
       if (session.user !== null && context.access.user(session.user) === null) return this.#kill();
     } else {
       if (session.user === null) return error('NOAUTH Authentication required.');
       const refused = this.#authorize(session, requirement);
       if (refused === unanswered) return this.#kill();
-      if (refused !== null) return refused;
+      if (refused !== null) return refusedInMulti(session, name, refused);
     }
     const subscribed = subscribedModeRefusal(context, session, name, requirement.display);
     if (subscribed !== null) return subscribed;
+    if (session.transaction !== null && !transactionControls.has(name)) {
+      const commandsMax = this.#transactionCommandsMax;
+      return queueCommand(session, name, spec, args, commandsMax);
+    }
     session.lastCommand = name;
     if (name === 'quit') session.closing = true;
     if (name === 'reset') this.#reset();
@@ -546,6 +572,7 @@ class Connection {
     session.consistency = 'ryw';
     session.user = this.#context.access.initialUser();
     session.password = null;
+    discardTransaction(session);
     this.#context.pubsub.reset(session);
   }
 

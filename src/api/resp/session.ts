@@ -7,7 +7,7 @@ import type { AccessControl } from '../../access/control.js';
 import { TandemError } from '../../core/errors.js';
 import type { Consistency, NodeHandle, ReadOptions, WriteResult } from '../../node/api.js';
 import { defaultUserName } from '../../store/access-state.js';
-import type { ApplyResult, Command } from '../../store/index.js';
+import type { ApplyResult, Command, WatchedKey } from '../../store/index.js';
 import type { MaybePromise, StoreReader } from '../../store/contract.js';
 import type { Logger } from '../../transport/contract.js';
 import type { Forwarder, LeaderEndpoint } from './forward.js';
@@ -61,6 +61,29 @@ export interface Session {
   readonly forwarded: boolean;
   /** The last command run, for CLIENT INFO. */
   lastCommand: string;
+  /** MULTI's queue, or null outside a transaction (transactions.ts). */
+  transaction: QueuedTransaction | null;
+  /** The keys WATCHed, by their latin1 text, with what was seen of each. */
+  readonly watched: Map<string, WatchedKey>;
+  /** Set while EXEC runs its queued commands: their reads and writes join its entry. */
+  capture: TransactionCapture | null;
+}
+
+/** A transaction being queued: the commands, and whether one was refused (EXECABORT). */
+export interface QueuedTransaction {
+  readonly commands: (readonly Buffer[])[];
+  /** The bytes of the queued commands' arguments. */
+  bytes: number;
+  failed: boolean;
+}
+
+/**
+ * Where `readFor` and `writeFor` send a command that EXEC runs: into the transaction's
+ * entry, answered once it applies. A handler calls them before it first awaits anything.
+ */
+export interface TransactionCapture {
+  write(command: Command, format: ResultFormat): Promise<Reply>;
+  read<T>(query: (store: StoreReader, nowMs: number) => MaybePromise<T>): Promise<T>;
 }
 
 /** What every command can reach besides its session. */
@@ -107,6 +130,9 @@ export function newSession(
     closing: false,
     forwarded: options.forwarded,
     lastCommand: 'NULL',
+    transaction: null,
+    watched: new Map(),
+    capture: null,
   };
 }
 
@@ -149,6 +175,7 @@ export function readFor<T>(
   session: Session,
   query: (store: StoreReader, nowMs: number) => MaybePromise<T>,
 ): MaybePromise<T> {
+  if (session.capture !== null) return session.capture.read(query);
   if (session.pendingWrites === 0) {
     try {
       const read = context.node.readNow(readOptionsOf(session), (store) =>
@@ -198,6 +225,7 @@ export function writeFor(
   format: ResultFormat,
   args: readonly Buffer[],
 ): Promise<Reply> {
+  if (session.capture !== null) return session.capture.write(command, format);
   return proposeFor(context, session, () => context.node.write(command), format, args);
 }
 
@@ -212,6 +240,11 @@ export function proposeFor(
   format: ResultFormat,
   args: readonly Buffer[],
 ): Promise<Reply> {
+  if (session.capture !== null) {
+    return Promise.reject(
+      new TandemError('TANDEM_BAD_REQUEST', 'ERR Command not allowed inside a transaction'),
+    );
+  }
   const done = propose().then(
     ({ index, term, result }) => {
       noteIndex(session, index, term);

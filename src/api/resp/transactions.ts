@@ -1,0 +1,500 @@
+/**
+ * Transactions: MULTI, EXEC, DISCARD, WATCH and UNWATCH, with Redis 7.0's replies and error
+ * texts. MULTI queues the commands that follow (each checked at once for its name, arity
+ * and the user's permissions, as Redis checks them; a refusal makes EXEC answer
+ * EXECABORT). EXEC runs the queued commands' handlers with the session's `capture` set, so
+ * that what each would read or write becomes one step of a single `multi` entry (the
+ * handlers themselves are the ones every command runs); the entry carries the watched keys
+ * with the versions and expiries their client saw, and every replica applies it whole, or
+ * not at all when one changed. Reads are answered from the entry's apply, after the writes
+ * before them: one point in the log for the whole transaction. A transaction with only
+ * reads goes through the log too (one path, one answer); one with nothing to read, write
+ * or watch is answered here. On a follower EXEC sends the whole transaction to the leader
+ * (`TANDEM.EXEC`), as a write is forwarded.
+ */
+import { Packr } from 'msgpackr';
+import { TandemError } from '../../core/errors.js';
+import {
+  transactionBytesMax,
+  transactionStepsMax,
+  validateCommand,
+  watchedKeysMax,
+  type ApplyResult,
+  type Command,
+  type KvEntry,
+  type MultiCommand,
+  type StoreReader,
+  type TransactionStep,
+  type WatchedKey,
+} from '../../store/index.js';
+import type { Args, Handler } from './keys.js';
+import { error, nullArray, ok, simple, type ErrorReply, type Reply } from './reply.js';
+import {
+  applied,
+  errorReply,
+  proposeFor,
+  readFor,
+  type ResultFormat,
+  type ServerContext,
+  type Session,
+  type TransactionCapture,
+} from './session.js';
+import {
+  allKeys,
+  arityFits,
+  requirementOf,
+  wrongArity,
+  type CommandSpec,
+  type Requirement,
+} from './spec.js';
+
+/** The most commands one transaction may queue, unless the server is told otherwise. */
+export const transactionCommandsMaxDefault = 10_000;
+
+/** Commands that act on the transaction itself: run at once, never queued (as Redis). */
+export const transactionControls: ReadonlySet<string> = new Set([
+  'exec',
+  'discard',
+  'multi',
+  'watch',
+  'quit',
+  'reset',
+]);
+
+/**
+ * Commands Tandem refuses inside MULTI (Redis 7.2's "Command not allowed inside a
+ * transaction"): the subscribe family, PUBLISH and ACL (their entries are answered on their
+ * own), WAIT and the node's own commands, and the reads of the whole keyspace (KEYS, SCAN,
+ * DBSIZE, RANDOMKEY: a transaction's reads are of the keys it names). Serial commands
+ * (AUTH, HELLO) are refused as well: they change who the connection is.
+ */
+const refusedInTransaction: ReadonlySet<string> = new Set([
+  'subscribe',
+  'psubscribe',
+  'unsubscribe',
+  'punsubscribe',
+  'publish',
+  'acl',
+  'wait',
+  'tandem.wait',
+  'tandem.promote',
+  'tandem.forward',
+  'tandem.forwardas',
+  'tandem.link',
+  'tandem.exec',
+  'keys',
+  'scan',
+  'dbsize',
+  'randomkey',
+]);
+
+const notAllowed = error('ERR Command not allowed inside a transaction');
+const execAbort = error('EXECABORT Transaction discarded because of previous errors.');
+/** Redis 7.0's refusal, at EXEC, of a queued command the user may no longer run. */
+function aclChanged(reason: string): ErrorReply {
+  return error(
+    'NOPERM ACLs rules changed between the moment the transaction was accumulated and the EXEC call. ' +
+      `This command is no longer allowed for the following reason: ${reason}`,
+  );
+}
+
+/**
+ * Queues a command of a session in MULTI: QUEUED, or the refusal that makes its EXEC
+ * answer EXECABORT (a command not allowed in a transaction, or one past `commandsMax`).
+ */
+export function queueCommand(
+  session: Session,
+  name: string,
+  spec: CommandSpec,
+  args: Args,
+  commandsMax: number,
+): Reply {
+  const transaction = session.transaction;
+  if (transaction === null) throw new TandemError('TANDEM_BAD_REQUEST', 'not in MULTI');
+  if (spec.serial === true || refusedInTransaction.has(name)) {
+    transaction.failed = true;
+    return notAllowed;
+  }
+  if (transaction.commands.length >= commandsMax) {
+    transaction.failed = true;
+    return error(`ERR a transaction holds at most ${commandsMax} commands`);
+  }
+  // No entry could hold more than this: refusing it here bounds what a connection keeps.
+  const bytes = args.raw.reduce((sum, arg) => sum + arg.byteLength, 0);
+  if (transaction.bytes + bytes > transactionBytesMax) {
+    transaction.failed = true;
+    return error(`ERR a transaction holds at most ${transactionBytesMax} bytes of commands`);
+  }
+  transaction.bytes += bytes;
+  transaction.commands.push(args.raw);
+  return simple('QUEUED');
+}
+
+/**
+ * What a command refused before it ran does to the session's transaction, as Redis's
+ * rejectCommand: it marks the transaction failed, and a refused EXEC discards it and
+ * answers why.
+ */
+export function refusedInMulti(session: Session, name: string, refusal: Reply): Reply {
+  if (session.transaction === null) return refusal;
+  session.transaction.failed = true;
+  if (name !== 'exec' || !isError(refusal)) return refusal;
+  discardTransaction(session);
+  const text = refusal.text.replace(/^ERR /, '');
+  return error(`EXECABORT Transaction discarded because of: ${text}`);
+}
+
+function isError(reply: Reply): reply is ErrorReply {
+  return typeof reply === 'object' && reply !== null && 'kind' in reply && reply.kind === 'error';
+}
+
+/** Ends the session's transaction and forgets its watched keys. */
+export function discardTransaction(session: Session): void {
+  session.transaction = null;
+  session.watched.clear();
+}
+
+function multi(_context: ServerContext, session: Session): Reply {
+  if (session.transaction !== null) return error('ERR MULTI calls can not be nested');
+  session.transaction = { commands: [], bytes: 0, failed: false };
+  return ok;
+}
+
+function discard(_context: ServerContext, session: Session): Reply {
+  if (session.transaction === null) return error('ERR DISCARD without MULTI');
+  discardTransaction(session);
+  return ok;
+}
+
+function unwatch(_context: ServerContext, session: Session): Reply {
+  session.watched.clear();
+  return ok;
+}
+
+/**
+ * WATCH key...: notes each key's version and expiry as this connection reads it now (a
+ * key watched already keeps what was seen first, as in Redis). Serial, so that a MULTI and
+ * EXEC right behind it see every key noted.
+ */
+function watch(context: ServerContext, session: Session, args: Args): Reply | Promise<Reply> {
+  if (session.transaction !== null) return error('ERR WATCH inside MULTI is not allowed');
+  const keys = args.raw.slice(1).filter((key) => !session.watched.has(key.toString('latin1')));
+  if (session.watched.size + keys.length > watchedKeysMax) {
+    return error(`ERR a connection may watch at most ${watchedKeysMax} keys`);
+  }
+  const noted = readFor(context, session, (store, now) => seenOf(store, keys, now));
+  const note = (seen: WatchedKey[]): Reply => {
+    for (const watched of seen) {
+      const text = Buffer.from(watched.key).toString('latin1');
+      if (!session.watched.has(text)) session.watched.set(text, watched);
+    }
+    return ok;
+  };
+  return noted instanceof Promise ? noted.then(note) : note(noted);
+}
+
+/** What a WATCH sees of `keys` now: version and expiry, or null when absent. */
+function seenOf(
+  store: StoreReader,
+  keys: readonly Buffer[],
+  now: number,
+): WatchedKey[] | Promise<WatchedKey[]> {
+  const entries = keys.map((key) => store.get(key, now));
+  const toSeen = (found: readonly (KvEntry | null)[]): WatchedKey[] =>
+    found.map((entry, i) => ({
+      key: keys[i] as Buffer,
+      seen:
+        entry === null
+          ? null
+          : { index: entry.version.index, term: entry.version.term, expiresAt: entry.expiresAt },
+    }));
+  if (entries.some((entry) => entry instanceof Promise)) return Promise.all(entries).then(toSeen);
+  return toSeen(entries as (KvEntry | null)[]);
+}
+
+/** `TANDEM.EXEC`'s payload: the queued commands and the watched keys. */
+interface ForwardedTransaction {
+  readonly commands: readonly (readonly Buffer[])[];
+  readonly watched: readonly WatchedKey[];
+}
+
+const packr = new Packr({ useRecords: false, moreTypes: false });
+
+/** The most bytes of a forwarded transaction: a full entry, and room for its framing. */
+const forwardedBytesMax = 32 * 1024 * 1024;
+
+/** Decodes `TANDEM.EXEC`'s payload, or null when it is not one. */
+function decodeForwarded(bytes: Buffer): ForwardedTransaction | null {
+  if (bytes.byteLength > forwardedBytesMax) return null;
+  let decoded: unknown;
+  try {
+    decoded = packr.unpack(bytes);
+  } catch {
+    return null;
+  }
+  if (typeof decoded !== 'object' || decoded === null) return null;
+  const { commands, watched } = decoded as Record<string, unknown>;
+  const isCommand = (command: unknown): boolean =>
+    Array.isArray(command) &&
+    command.length > 0 &&
+    command.every((arg) => arg instanceof Uint8Array);
+  if (!Array.isArray(commands) || commands.length > transactionStepsMax) return null;
+  if (!commands.every(isCommand) || !Array.isArray(watched)) return null;
+  // The watched keys' shape is checked with the entry (validateCommand).
+  return {
+    commands: commands.map((command: Uint8Array[]) => command.map((arg) => asBuffer(arg))),
+    watched: watched as WatchedKey[],
+  };
+}
+
+function asBuffer(bytes: Uint8Array): Buffer {
+  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+}
+
+/**
+ * Collects the steps of one EXEC while its queued commands run, and answers each once the
+ * entry applied: a write with its own format, a read by running its query on the state the
+ * entry saw (see `transactionReader`).
+ */
+class TransactionBuilder implements TransactionCapture {
+  readonly steps: TransactionStep[] = [];
+  /** `settlers[i]` answers `steps[i]` with its result. */
+  readonly #settlers: ((result: ApplyResult, at: number) => void)[] = [];
+  /** The keys of the command running now: what a read of it may look at. */
+  keys: readonly Buffer[] = [];
+
+  write(command: Command, format: ResultFormat): Promise<Reply> {
+    try {
+      validateCommand(command);
+      if (command.type === 'multi' || command.type === 'expire-sweep') throw notInTransaction();
+      if (command.type === 'publish' || command.type === 'sql' || command.type === 'acl') {
+        throw notInTransaction();
+      }
+    } catch (thrown) {
+      return Promise.reject(thrown);
+    }
+    this.steps.push(command);
+    return new Promise((resolve) => {
+      this.#settlers.push((result) => resolve(applied(result, format)));
+    });
+  }
+
+  read<T>(query: (store: StoreReader, nowMs: number) => T | Promise<T>): Promise<T> {
+    const keys = this.keys;
+    this.steps.push({ type: 'read', keys });
+    return new Promise<T>((resolve, reject) => {
+      this.#settlers.push((result, at) => {
+        const entries = result !== null && result.ok ? (result.value as (KvEntry | null)[]) : [];
+        Promise.resolve()
+          .then(() => query(transactionReader(keys, entries, at), at))
+          .then(resolve, reject);
+      });
+    });
+  }
+
+  /** Answers every step from the entry's results, `results[i]` for `steps[i]`. */
+  settle(results: readonly ApplyResult[], at: number): void {
+    this.#settlers.forEach((settle, i) => settle(results[i] ?? null, at));
+  }
+}
+
+function notInTransaction(): TandemError {
+  return new TandemError('TANDEM_BAD_REQUEST', 'ERR Command not allowed inside a transaction');
+}
+
+/** A transaction's view of the keys a read named, as the entry's apply saw them at `at`. */
+function transactionReader(
+  keys: readonly Buffer[],
+  entries: readonly (KvEntry | null)[],
+  at: number,
+): StoreReader {
+  const entryOf = (key: Uint8Array): KvEntry | null => {
+    const i = keys.findIndex((named) => named.equals(key));
+    if (i < 0) throw notInTransaction();
+    return entries[i] ?? null;
+  };
+  const wholeKeyspace = (): never => {
+    throw notInTransaction();
+  };
+  return {
+    get: (key) => entryOf(key),
+    exists: (named) => named.filter((key) => entryOf(key) !== null).length,
+    ttlMs: (key) => {
+      const entry = entryOf(key);
+      if (entry === null) return -2;
+      return entry.expiresAt === null ? -1 : entry.expiresAt - at;
+    },
+    type: (key) => (entryOf(key) === null ? 'none' : 'string'),
+    dbsize: wholeKeyspace,
+    randomKey: wholeKeyspace,
+    keys: wholeKeyspace,
+    scan: wholeKeyspace,
+    query: wholeKeyspace,
+  };
+}
+
+/**
+ * Runs one queued command as `session` inside EXEC: its permissions checked again (Redis
+ * 7.0 answers a change since queueing with its own NOPERM text), then its handler.
+ */
+function runQueued(
+  context: ServerContext,
+  session: Session,
+  builder: TransactionBuilder,
+  table: Readonly<Record<string, CommandSpec>>,
+  raw: readonly Buffer[],
+): Reply | Promise<Reply> {
+  const args: Args = { raw, text: raw.map((arg) => arg.toString('utf8')) };
+  const name = args.text[0]?.toLowerCase() ?? '';
+  const spec = Object.hasOwn(table, name) ? table[name] : undefined;
+  if (spec === undefined) return error(`ERR unknown command '${name.slice(0, 128)}'`);
+  if (!arityFits(spec.arity, raw.length)) return wrongArity(name);
+  if (transactionControls.has(name) || spec.serial === true || refusedInTransaction.has(name)) {
+    return notAllowed;
+  }
+  const requirement = requirementOf(name, spec, args);
+  if (!isRequirement(requirement)) return requirement;
+  const refusal = permitted(context, session, requirement);
+  if (refusal !== null) return refusal;
+  builder.keys = requirement.keys;
+  try {
+    const reply = spec.run(context, session, args);
+    return reply instanceof Promise
+      ? reply.catch((thrown) => errorReply(thrown, context.logger))
+      : reply;
+  } catch (thrown) {
+    return errorReply(thrown, context.logger);
+  }
+}
+
+function isRequirement(value: Requirement | Reply): value is Requirement {
+  return typeof value === 'object' && value !== null && 'display' in value;
+}
+
+/**
+ * Null when `session`'s user may still run `requirement`. An admin action is logged when
+ * queued; on the leader, a follower's transaction logs it here, as a forwarded write does.
+ */
+function permitted(
+  context: ServerContext,
+  session: Session,
+  requirement: Requirement,
+): ErrorReply | null {
+  const user = session.user;
+  if (user === null) return error('NOAUTH Authentication required.');
+  const refusal = context.access.check(user, requirement.role, requirement.keys);
+  if (refusal !== null) {
+    return aclChanged(
+      refusal.role === null
+        ? 'no permission to touch the specified keys'
+        : 'no permission to execute the command or subcommand',
+    );
+  }
+  if (requirement.audit && session.forwarded) {
+    context.access.audit.admin(user, requirement.display, {
+      client: session.remoteAddress,
+      forwarded: true,
+    });
+  }
+  return null;
+}
+
+/**
+ * Runs a transaction: its commands through their handlers (captured into one entry), the
+ * entry proposed (or, on a follower, the whole transaction forwarded to the leader), and
+ * EXEC's answer: one reply per command, or the null array when a watched key changed.
+ */
+function runTransaction(
+  context: ServerContext,
+  session: Session,
+  table: Readonly<Record<string, CommandSpec>>,
+  transaction: ForwardedTransaction,
+): Reply | Promise<Reply> {
+  const builder = new TransactionBuilder();
+  const replies: (Reply | Promise<Reply>)[] = [];
+  session.capture = builder;
+  try {
+    for (const raw of transaction.commands) {
+      replies.push(runQueued(context, session, builder, table, raw));
+    }
+  } finally {
+    session.capture = null;
+  }
+  if (builder.steps.length === 0 && transaction.watched.length === 0) {
+    return Promise.all(replies);
+  }
+  const command: MultiCommand = {
+    type: 'multi',
+    steps: builder.steps,
+    watched: transaction.watched,
+    at: Date.now(),
+  };
+  // Set when the entry applied here; left undefined when the leader ran the transaction.
+  let results: readonly ApplyResult[] | null | undefined;
+  const format = (value: unknown): Reply => {
+    results = value as readonly ApplyResult[] | null;
+    return null;
+  };
+  const forward = [Buffer.from('TANDEM.EXEC'), Buffer.from(packr.pack(transaction))];
+  const proposed = proposeFor(context, session, () => context.node.write(command), format, forward);
+  return proposed.then((reply) => {
+    if (results === undefined) return reply ?? nullArray; // the leader's EXEC answer
+    if (results === null) return nullArray;
+    builder.settle(results, command.at);
+    return Promise.all(replies);
+  }, entryRefusal);
+}
+
+/** EXEC's error when its entry could not enter the log (too large, say): nothing applied. */
+function entryRefusal(thrown: unknown): never {
+  if (thrown instanceof TandemError && thrown.code === 'TANDEM_ENTRY_TOO_LARGE') {
+    throw new TandemError(
+      'TANDEM_ENTRY_TOO_LARGE',
+      `ERR the transaction is too large for one log entry: ${thrown.message}`,
+      { cause: thrown },
+    );
+  }
+  throw thrown;
+}
+
+/** EXEC: runs the queued commands, EXECABORT when one was refused, or the error without MULTI. */
+function exec(table: Readonly<Record<string, CommandSpec>>): Handler {
+  return (context, session) => {
+    const transaction = session.transaction;
+    if (transaction === null) return error('ERR EXEC without MULTI');
+    const watched = [...session.watched.values()];
+    discardTransaction(session);
+    if (transaction.failed) return execAbort;
+    return runTransaction(context, session, table, { commands: transaction.commands, watched });
+  };
+}
+
+/**
+ * TANDEM.EXEC payload: a follower's transaction, run here as on the follower's EXEC (the
+ * commands were checked there when queued; here they are checked again as any EXEC checks
+ * them, and the follower's watched versions are compared when the entry applies).
+ */
+function forwardedExec(table: Readonly<Record<string, CommandSpec>>): Handler {
+  return (context, session, args) => {
+    const transaction = decodeForwarded(args.raw[1] as Buffer);
+    if (transaction === null) return error('ERR TANDEM.EXEC takes a transaction');
+    return runTransaction(context, session, table, transaction);
+  };
+}
+
+/**
+ * The transaction commands, given the table that EXEC dispatches the queued commands from.
+ * WATCH names its keys, so a user's key patterns apply to it as in Redis.
+ */
+export function transactionCommands(
+  table: Readonly<Record<string, CommandSpec>>,
+): Record<string, CommandSpec> {
+  return {
+    multi: { arity: 1, write: false, role: 'read', run: multi },
+    exec: { arity: 1, write: false, role: 'read', run: exec(table) },
+    discard: { arity: 1, write: false, role: 'read', run: discard },
+    watch: { arity: -2, write: false, role: 'read', keys: allKeys, serial: true, run: watch },
+    unwatch: { arity: 1, write: false, role: 'read', run: unwatch },
+    'tandem.exec': { arity: 2, write: true, role: 'read', run: forwardedExec(table) },
+  };
+}

@@ -1,0 +1,319 @@
+// Differential: MULTI, EXEC, DISCARD, WATCH and UNWATCH driven with the same random
+// transactions on redis-server 7 and on a Tandem node (string and key commands, errors at
+// queue time and at run time, DISCARD, WATCH with a write from a second connection), every
+// reply compared; and by hand, EXEC's nil byte for byte, watched keys that expire, and
+// permissions checked when queued and again at EXEC.
+import assert from 'node:assert/strict';
+import { connect } from 'node:net';
+import { describe, test } from 'node:test';
+import fc from 'fast-check';
+import { sleep } from '../node/cluster.js';
+import { comparable, RawClient, sameReply } from './raw-client.js';
+import { redisBesideTandem, redisSkip } from './redis-server.js';
+
+const key = fc.constantFrom('k1', 'k2', 'k3');
+const value = fc.constantFrom('', 'v', '10', '-3', 'hello', '1.5');
+const amount = fc.constantFrom('1', '-2', '0', 'x', '99999999999999999999');
+
+/** String and key commands, valid ones and ones that fail when they run. */
+const command: fc.Arbitrary<string[]> = fc.oneof(
+  fc.tuple(fc.constantFrom('SET', 'GETSET', 'SETNX', 'APPEND'), key, value).map((c) => [...c]),
+  fc
+    .tuple(fc.constant('SET'), key, value, fc.constantFrom('NX', 'XX', 'GET', 'BAD', 'EX'))
+    .map((c) => [...c]),
+  fc
+    .tuple(fc.constantFrom('GET', 'INCR', 'DECR', 'STRLEN', 'TYPE', 'GETDEL', 'PERSIST'), key)
+    .map((c) => [...c]),
+  fc.tuple(fc.constantFrom('INCRBY', 'DECRBY'), key, amount).map((c) => [...c]),
+  fc.tuple(fc.constant('INCRBYFLOAT'), key, fc.constantFrom('1.5', 'x', '-2')).map((c) => [...c]),
+  fc.tuple(fc.constantFrom('DEL', 'EXISTS', 'MGET'), key, key).map((c) => [...c]),
+  fc.tuple(fc.constant('MSET'), key, value, key, value).map((c) => [...c]),
+  fc
+    .tuple(fc.constantFrom('EXPIRE', 'PEXPIRE'), key, fc.constantFrom('100000', 'x', '-1'))
+    .map((c) => [...c]),
+  fc.tuple(fc.constantFrom('TTL', 'EXPIRETIME'), key).map((c) => [...c]),
+  fc.tuple(fc.constantFrom('RENAME', 'RENAMENX', 'COPY'), key, key).map((c) => [...c]),
+  fc.tuple(fc.constant('GETRANGE'), key, amount, amount).map((c) => [...c]),
+  fc.tuple(fc.constant('SETRANGE'), key, fc.constantFrom('0', '2', '-1'), value).map((c) => [...c]),
+  // Refused when queued: wrong arity and unknown commands (EXEC then answers EXECABORT).
+  fc.constantFrom(['GET'], ['SET', 'k1'], ['NOSUCH', 'k1'], ['INCR', 'k1', 'k2']),
+  // Not queued: they answer inside MULTI and the transaction goes on.
+  fc.constantFrom(['MULTI'], ['WATCH', 'k1'], ['UNWATCH'], ['PING'], ['ECHO', 'hi']),
+);
+
+/** A write from another connection between WATCH and EXEC, or none. */
+const concurrent = fc.option(
+  fc.oneof(
+    fc.tuple(fc.constantFrom('SET', 'APPEND'), key, value).map((c) => [...c]),
+    fc.tuple(fc.constantFrom('DEL', 'INCR', 'PERSIST'), key).map((c) => [...c]),
+    fc.tuple(fc.constant('EXPIRE'), key, fc.constant('100000')).map((c) => [...c]),
+    fc
+      .tuple(fc.constant('GETEX'), key, fc.constant('PX'), fc.constant('200000'))
+      .map((c) => [...c]),
+  ),
+  { nil: undefined },
+);
+
+/** One transaction: what it watches, when the other connection writes, how it ends. */
+const transaction = fc.record({
+  watched: fc.array(key, { maxLength: 2 }),
+  concurrent,
+  writeAfterMulti: fc.boolean(),
+  queued: fc.array(command, { maxLength: 6 }),
+  end: fc.constantFrom('EXEC', 'EXEC', 'EXEC', 'DISCARD', 'EXEC x'),
+});
+const block = fc.oneof(
+  command.map((args) => ({ kind: 'plain' as const, args })),
+  transaction.map((t) => ({ kind: 'transaction' as const, ...t })),
+);
+
+/** Both servers' main connection and a second one for concurrent writes. */
+interface Clients {
+  readonly ours: RawClient;
+  readonly theirs: RawClient;
+  readonly otherOurs: RawClient;
+  readonly otherTheirs: RawClient;
+}
+
+/** Sends a write on both second connections (its reply compared too). */
+function elsewhere(clients: Clients, args: readonly string[]): Promise<void> {
+  return sameReply(clients.otherOurs, clients.otherTheirs, args);
+}
+
+/** One drawn transaction. */
+type Transaction = typeof transaction extends fc.Arbitrary<infer T> ? T : never;
+
+async function runTransaction(clients: Clients, t: Transaction) {
+  const same = (args: readonly string[]) => sameReply(clients.ours, clients.theirs, args);
+  if (t.watched.length > 0) await same(['WATCH', ...t.watched]);
+  if (t.concurrent !== undefined && !t.writeAfterMulti) await elsewhere(clients, t.concurrent);
+  await same(['MULTI']);
+  for (const args of t.queued) await same(args);
+  if (t.concurrent !== undefined && t.writeAfterMulti) await elsewhere(clients, t.concurrent);
+  await same(t.end.split(' '));
+  // Whatever the ending, the connection is out of MULTI and unwatched afterwards.
+  await same(['EXEC']);
+}
+
+describe('Tandem and redis-server answer transactions alike', { timeout: 300_000 }, () => {
+  const ports = redisBesideTandem();
+
+  test('the same random transactions give the same replies', { skip: redisSkip }, async () => {
+    // Goal: QUEUED, EXEC's arrays (run-time errors in place), EXECABORT, DISCARD, nested
+    // MULTI and WATCH inside MULTI, and WATCH's aborts after another connection's write are
+    // Redis 7.0's, for any sequence; a failing sequence shrinks to a short one.
+    const clients: Clients = {
+      ours: await RawClient.open(ports().tandem),
+      theirs: await RawClient.open(ports().redis),
+      otherOurs: await RawClient.open(ports().tandem),
+      otherTheirs: await RawClient.open(ports().redis),
+    };
+    try {
+      await fc.assert(
+        fc.asyncProperty(fc.array(block, { minLength: 1, maxLength: 6 }), async (blocks) => {
+          // A failed run (fast-check shrinks by running again) may leave the two apart.
+          for (const client of [clients.ours, clients.theirs]) {
+            await client.call('DISCARD');
+            await client.call('UNWATCH');
+            await client.call('DEL', 'k1', 'k2', 'k3');
+          }
+          for (const item of blocks) {
+            if (item.kind === 'plain') await sameReply(clients.ours, clients.theirs, item.args);
+            else await runTransaction(clients, item);
+          }
+          for (const k of ['k1', 'k2', 'k3']) {
+            await sameReply(clients.ours, clients.theirs, ['GET', k]);
+            await sameReply(clients.ours, clients.theirs, ['TTL', k]);
+          }
+        }),
+        { numRuns: 200 },
+      );
+    } finally {
+      for (const client of Object.values(clients)) client.close();
+    }
+  });
+
+  test("EXEC's nil is the null array, in RESP2 and in RESP3", { skip: redisSkip }, async () => {
+    // Goal: an aborted EXEC answers `*-1` in RESP2 and `_` in RESP3, byte for byte as
+    // Redis, not the null bulk string.
+    for (const protocol of ['2', '3']) {
+      const [mine, redis7] = await Promise.all([
+        abortedExecBytes(ports().tandem, protocol),
+        abortedExecBytes(ports().redis, protocol),
+      ]);
+      assert.equal(mine, redis7, `RESP${protocol}`);
+      assert.ok(mine.endsWith(protocol === '2' ? '*-1\r\n' : '_\r\n'), mine);
+    }
+  });
+
+  test(
+    'a watched key that expires aborts EXEC, one expired before WATCH does not',
+    {
+      skip: redisSkip,
+    },
+    async () => {
+      // Goal: Redis 7.0's rule for expiry under WATCH: a key alive at WATCH and expired at
+      // EXEC counts as changed; a key already expired when watched does not.
+      const ours = await RawClient.open(ports().tandem);
+      const theirs = await RawClient.open(ports().redis);
+      const same = (...args: string[]) => sameReply(ours, theirs, args);
+      try {
+        await same('SET', 'soon', 'v', 'PX', '300');
+        await same('WATCH', 'soon');
+        await sleep(600);
+        await same('MULTI');
+        await same('GET', 'soon');
+        await same('EXEC');
+        await same('SET', 'gone', 'v', 'PX', '100');
+        await sleep(300);
+        await same('WATCH', 'gone');
+        await same('MULTI');
+        await same('GET', 'gone');
+        await same('EXEC');
+        // An expiry changed by another connection counts as a change too.
+        await same('SET', 'ttl', 'v');
+        await same('WATCH', 'ttl');
+        const [otherOurs, otherTheirs] = [
+          await RawClient.open(ports().tandem),
+          await RawClient.open(ports().redis),
+        ];
+        await sameReply(otherOurs, otherTheirs, ['GETEX', 'ttl', 'EX', '1000']);
+        otherOurs.close();
+        otherTheirs.close();
+        await same('MULTI');
+        await same('SET', 'ttl', 'w');
+        await same('EXEC');
+        await same('GET', 'ttl');
+      } finally {
+        ours.close();
+        theirs.close();
+      }
+    },
+  );
+});
+
+describe("Tandem's own limits on transactions", { timeout: 120_000 }, () => {
+  const ports = redisBesideTandem();
+
+  test(
+    'past the queued-command limit or the entry size, EXEC applies nothing',
+    {
+      skip: redisSkip,
+    },
+    async () => {
+      // Goal: limits Redis has not are clear errors, never a partial transaction: the
+      // 10,001st queued command is refused (EXECABORT follows), and a transaction over the
+      // node's maxEntryBytes answers why and writes none of its keys, and so does one whose
+      // queued commands pass 16 MiB.
+      const ours = await RawClient.open(ports().tandem);
+      try {
+        const queued = Array.from({ length: 10_001 }, (_, i) => ['SET', `many:${i}`, 'v']);
+        const replies = await ours.pipeline([['MULTI'], ...queued, ['EXEC']]);
+        assert.deepEqual(comparable(replies[10_000]), 'simple:QUEUED');
+        assert.deepEqual(
+          comparable(replies[10_001]),
+          'error:ERR a transaction holds at most 10000 commands',
+        );
+        assert.deepEqual(
+          comparable(replies[10_002]),
+          'error:EXECABORT Transaction discarded because of previous errors.',
+        );
+        assert.equal(await ours.call('EXISTS', 'many:0'), 0);
+        const big = 'x'.repeat(300 * 1024);
+        const large = await ours.pipeline([
+          ['MULTI'],
+          ['SET', 'big:1', big],
+          ['SET', 'big:2', big],
+          ['EXEC'],
+        ]);
+        assert.match(
+          String(comparable(large[3])),
+          /^error:ERR the transaction is too large for one log entry: .*maxEntryBytes/,
+        );
+        assert.equal(await ours.call('EXISTS', 'big:1', 'big:2'), 0);
+        // Queued bytes are bounded too: past 16 MiB of arguments, a command is refused.
+        const half = 'y'.repeat(512 * 1024);
+        const heavy = Array.from({ length: 34 }, (_, i) => ['SET', `heavy:${i}`, half]);
+        const heavyReplies = (await ours.pipeline([['MULTI'], ...heavy, ['EXEC']])).map(comparable);
+        assert.ok(
+          heavyReplies.includes('error:ERR a transaction holds at most 16777216 bytes of commands'),
+        );
+        assert.equal(
+          heavyReplies.at(-1),
+          'error:EXECABORT Transaction discarded because of previous errors.',
+        );
+        // The connection is out of MULTI and serves on.
+        assert.deepEqual(comparable(await ours.call('SET', 'big:1', 'ok')), 'simple:OK');
+      } finally {
+        ours.close();
+      }
+    },
+  );
+});
+
+/** The bytes a server answers for a transaction whose watched key another client wrote. */
+async function abortedExecBytes(port: number, protocol: string): Promise<string> {
+  const writer = await RawClient.open(port);
+  const socket = connect(port, '127.0.0.1');
+  let received = '';
+  socket.on('data', (chunk: Buffer) => (received += chunk.toString('latin1')));
+  const send = async (...args: string[]) => {
+    socket.write(`*${args.length}\r\n${args.map((a) => `$${a.length}\r\n${a}\r\n`).join('')}`);
+    await sleep(50);
+  };
+  try {
+    await send('HELLO', protocol);
+    await send('WATCH', 'nil-key');
+    await writer.call('SET', 'nil-key', 'changed');
+    const before = received.length;
+    await send('MULTI');
+    await send('GET', 'nil-key');
+    await send('EXEC');
+    return received.slice(before);
+  } finally {
+    socket.destroy();
+    writer.close();
+  }
+}
+
+describe('permissions inside transactions, beside redis-server', { timeout: 60_000 }, () => {
+  const ports = redisBesideTandem();
+
+  test(
+    'NOPERM while queueing aborts EXEC; a change before EXEC refuses in place',
+    {
+      skip: redisSkip,
+    },
+    async () => {
+      // Goal: a command the user may not run, or a key outside its patterns, is refused when
+      // queued and EXEC answers EXECABORT; permissions taken away between queueing and EXEC
+      // give Redis 7.0's "ACLs rules changed" NOPERM in EXEC's array, the rest applied.
+      const admins = [await RawClient.open(ports().tandem), await RawClient.open(ports().redis)];
+      const rules = ['on', '>secret', '~app:*', '&*', '+@read', '+@write'];
+      await admins[0]?.call('ACL', 'SETUSER', 'app', ...rules);
+      await admins[1]?.call('ACL', 'SETUSER', 'app', ...rules, '+@transaction');
+      const ours = await RawClient.open(ports().tandem);
+      const theirs = await RawClient.open(ports().redis);
+      const same = (...args: string[]) => sameReply(ours, theirs, args);
+      try {
+        await same('AUTH', 'app', 'secret');
+        await same('MULTI');
+        await same('SET', 'app:1', 'v');
+        await same('GET', 'other');
+        await same('CONFIG', 'GET', 'maxclients');
+        await same('EXEC');
+        await same('MULTI');
+        await same('SET', 'app:1', 'v');
+        await same('INCR', 'app:2');
+        const taken = ['ACL', 'SETUSER', 'app', '-@write'];
+        const [a, b] = [await admins[0]?.call(...taken), await admins[1]?.call(...taken)];
+        assert.deepEqual(comparable(a), comparable(b));
+        await same('GET', 'app:1');
+        await same('EXEC');
+        await same('GET', 'app:1');
+      } finally {
+        for (const client of [...admins, ours, theirs]) client?.close();
+      }
+    },
+  );
+});
