@@ -29,6 +29,7 @@ import { adminCommands, commandCommand, refuse } from './admin.js';
 import { Forwarder, linkProof } from './forward.js';
 import { keyCommands, type Args } from './keys.js';
 import { stringCommands } from './strings.js';
+import { hashCommands } from './hashes.js';
 import { bulkBytesMaxDefault, RequestParser, type RespCommand } from './parser.js';
 import {
   pubsubCommands,
@@ -144,6 +145,7 @@ export function buildCommandTable(): Record<string, CommandSpec> {
     table,
     keyCommands,
     stringCommands,
+    hashCommands,
     adminCommands,
     pubsubCommands,
     connectionCommands,
