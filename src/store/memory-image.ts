@@ -442,6 +442,8 @@ export async function sqliteFileFromMemoryImage(image: string, out: string): Pro
  */
 export function takeKeyspaceFromTable(db: Database.Database): Keyspace {
   const keyspace = new Keyspace();
+  // Read before the key rows' iteration starts: SQLite runs one statement at a time.
+  const hashes = hashesOfTable(db);
   const rows = db
     .prepare<
       [],
@@ -457,7 +459,6 @@ export function takeKeyspaceFromTable(db: Database.Database): Keyspace {
       'SELECT rowid, key, value, version_index, version_term, expires_at FROM _tandem_kv ORDER BY rowid',
     )
     .iterate();
-  const hashes = hashesOfTable(db);
   for (const row of rows) {
     const key = row.key.toString('latin1');
     keyspace.load(key, {
