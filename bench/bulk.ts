@@ -92,8 +92,21 @@ async function main(): Promise<void> {
     cluster.startAll();
     for (const node of cluster.nodes) await cluster.up(node.id);
     const leader = await cluster.leader();
+    const termBefore = (await cluster.status(leader)).term;
     const tandemSeconds = await pipe(cluster.node(leader).respPort, file, options.keys);
-    const commit = (await cluster.status(leader)).commitIndex;
+    const afterLoad = await cluster.status(leader);
+    const commit = afterLoad.commitIndex;
+    // The load must not cost the leader its leadership (heartbeats never wait for the disk).
+    const termsDuringLoad = afterLoad.term - termBefore;
+    if (termsDuringLoad > 0) {
+      for (const node of cluster.nodes) {
+        const changes = node.output
+          .join('')
+          .split('\n')
+          .filter((line) => /became leader|role changed|unavailable|failed/.test(line));
+        console.error(`${node.id}:\n${changes.join('\n')}`);
+      }
+    }
     // Every node applies the load (and takes the snapshots it brings) before it is measured.
     for (const node of cluster.nodes) {
       for (;;) {
@@ -116,7 +129,10 @@ async function main(): Promise<void> {
         `${cluster.url(follower)}/v1/kv/${last}?consistency=ryw&after=${commit}`,
       ).catch(() => null);
       if (answer?.status === 200) break;
-      if (performance.now() - started > 120_000) throw new Error('the follower did not come back');
+      if (performance.now() - started > 120_000) {
+        const tail = cluster.node(follower).output.join('').split('\n').slice(-30).join('\n');
+        throw new Error(`the follower did not come back; the end of its log:\n${tail}`);
+      }
       await sleep(20);
     }
     const restartSeconds = (performance.now() - started) / 1000;
@@ -135,6 +151,7 @@ async function main(): Promise<void> {
         perSecond: Math.round(options.keys / tandemSeconds),
         nodeBytes,
         restartSeconds,
+        termsDuringLoad,
         snapshotLoadMs: loaded === null ? null : Number(loaded[1]),
       },
       ratio: Math.round((redisSeconds / tandemSeconds) * 100) / 100,
@@ -160,6 +177,9 @@ async function main(): Promise<void> {
     );
     console.log(
       `| follower restart to a ryw read of the last key | | ${restartSeconds.toFixed(2)} s (snapshot load ${result.tandem.snapshotLoadMs ?? '?'} ms) | |`,
+    );
+    console.log(
+      `| elections during the load | | ${termsDuringLoad} (term ${termBefore} to ${afterLoad.term}) | |`,
     );
   } finally {
     await pair.stop().catch(() => undefined);

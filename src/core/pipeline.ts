@@ -270,8 +270,7 @@ export class ReadyPipeline {
 
   #maybeStartApply(): void {
     while (!this.#stopped && this.#applying === null && this.#waitingApply.length > 0) {
-      const group = this.#waitingApply;
-      this.#waitingApply = [];
+      const group = this.#nextApplyGroup();
       this.#applying = group;
       const entries =
         group.length === 1
@@ -284,6 +283,27 @@ export class ReadyPipeline {
       this.#driver.startApply(entries);
       return;
     }
+  }
+
+  /**
+   * The Readies of the next apply: those waiting, in order, while their entries stay
+   * within the core's `maxApplyBatchEntries` (always at least one Ready), so that a burst
+   * of Readies taken during a slow apply (a restart replaying its log) is applied in
+   * batches a store takes.
+   */
+  #nextApplyGroup(): Ready[] {
+    const waiting = this.#waitingApply;
+    const limit = this.#core.config.maxApplyBatchEntries;
+    let count = 0;
+    let taken = 0;
+    while (taken < waiting.length) {
+      const size = (waiting[taken] as Ready).committedEntries.length;
+      if (taken > 0 && count + size > limit) break;
+      count += size;
+      taken++;
+    }
+    this.#waitingApply = waiting.slice(taken);
+    return taken === waiting.length ? waiting : waiting.slice(0, taken);
   }
 
   #finishApply(): void {
