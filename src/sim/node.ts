@@ -133,6 +133,14 @@ export class SimNode {
   #role: Role = 'follower';
   /** The term this node last reported leading. */
   #leaderTerm = 0;
+  /**
+   * Committed entries handed out while this node led: a leader may apply its async tail
+   * before it commits, and the apply may start after it stepped down (the rollback that
+   * follows undoes it).
+   */
+  #handedAsLeader = new WeakSet<Entry>();
+  /** As the runtime: set from taking a rollback until its Ready's entries are re-applied. */
+  #rollingBack = false;
   readonly #inbox = new Inbox(inboxMessagesMax);
   #deferred: (() => void)[] = [];
   #readSeq = 0;
@@ -199,6 +207,7 @@ export class SimNode {
     this.#pipeline?.stop();
     this.#pipeline = null;
     this.#heldCompletions = [];
+    this.#rollingBack = false;
     this.#inbox.clear();
     this.paused = false;
     const deferred = this.#deferred;
@@ -432,6 +441,10 @@ export class SimNode {
       this.#votersAtLastReady,
     ]);
     this.#votersAtLastReady = core.membership.voters;
+    if (this.#role === 'leader') {
+      for (const entry of ready.committedEntries) this.#handedAsLeader.add(entry);
+    }
+    if (ready.rollback !== null) this.#rollingBack = true;
   }
 
   #sendAll(messages: readonly Message[]): void {
@@ -453,7 +466,10 @@ export class SimNode {
     pipeline: () => ReadyPipeline,
     complete: (completion: () => void) => void,
   ): void {
-    this.#world.checker.onApply(this.id, entries, this.#role === 'leader');
+    const asLeader = entries.filter((entry) => this.#handedAsLeader.has(entry));
+    const asFollower = entries.filter((entry) => !this.#handedAsLeader.has(entry));
+    if (asLeader.length > 0) this.#world.checker.onApply(this.id, asLeader, true);
+    if (asFollower.length > 0) this.#world.checker.onApply(this.id, asFollower, false);
     const finish = (): void => {
       this.store.apply(entries);
       pipeline().appliedDone();
@@ -495,6 +511,7 @@ export class SimNode {
 
   /** The Ready's entries are applied: answer its proposals and read states. */
   #answer(ready: Ready): void {
+    if (ready.rollback !== null) this.#rollingBack = false;
     for (const response of ready.responses) {
       const key = `${response.index}:${response.term}`;
       const waiter = this.#proposals.get(key);
@@ -518,7 +535,7 @@ export class SimNode {
   }
 
   #holdsReads(): boolean {
-    return this.core?.rollbackPending ?? false;
+    return this.#rollingBack || (this.core?.rollbackPending ?? false);
   }
 
   #serveReads(): void {
