@@ -38,7 +38,6 @@ import {
   transactionCommands,
   transactionControls,
 } from './transactions.js';
-import { hashCommands } from './hashes.js';
 import { bulkBytesMaxDefault, RequestParser, type RespCommand } from './parser.js';
 import {
   pubsubCommands,
@@ -156,7 +155,6 @@ export function buildCommandTable(): Record<string, CommandSpec> {
     table,
     keyCommands,
     stringCommands,
-    hashCommands,
     adminCommands,
     pubsubCommands,
     connectionCommands,
