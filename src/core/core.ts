@@ -601,11 +601,6 @@ export class RaftCore {
     return this.#handedHardState;
   }
 
-  /** The last index the driver was asked to apply (applied, or being applied). */
-  get applyHanded(): number {
-    return this.#applyHanded;
-  }
-
   // ------------------------------------------------- rules the mutation tests break
 
   /** Raft's election restriction: grant a vote only to a log at least as up to date. */

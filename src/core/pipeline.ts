@@ -144,16 +144,6 @@ export class ReadyPipeline {
     return this.#barrier !== null;
   }
 
-  /** Whether a sync is running (for status: the disk is what this node waits for). */
-  get syncing(): boolean {
-    return this.#syncing !== null;
-  }
-
-  /** Readies waiting for a sync or in one. */
-  get unsyncedReadies(): number {
-    return this.#unsyncedReadies;
-  }
-
   /** Stops taking Readies and ignores completions (a crashed or stopped node). */
   stop(): void {
     this.#stopped = true;

@@ -775,36 +775,15 @@ class TandemNode implements RunningNode {
         }),
       startSync: () => {
         const started = performance.now();
-        this.#storage.sync().then(
-          () => {
-            this.#metrics.fsyncSeconds.observe((performance.now() - started) / 1000);
-            if (this.#failure !== null) return;
-            this.#pipeline.synced();
-            this.#pump();
-          },
-          (error: unknown) => this.#fail(error),
-        );
+        const synced = this.#storage.sync().then(() => {
+          this.#metrics.fsyncSeconds.observe((performance.now() - started) / 1000);
+        });
+        this.#completes(synced, () => this.#pipeline.synced());
       },
-      startApply: (entries) => {
-        this.#apply(entries).then(
-          () => {
-            if (this.#failure !== null) return;
-            this.#pipeline.appliedDone();
-            this.#pump();
-          },
-          (error: unknown) => this.#fail(error),
-        );
-      },
-      startBarrier: (ready) => {
-        this.#barrier(ready).then(
-          () => {
-            if (this.#failure !== null) return;
-            this.#pipeline.barrierDone();
-            this.#pump();
-          },
-          (error: unknown) => this.#fail(error),
-        );
-      },
+      startApply: (entries) =>
+        this.#completes(this.#apply(entries), () => this.#pipeline.appliedDone()),
+      startBarrier: (ready) =>
+        this.#completes(this.#barrier(ready), () => this.#pipeline.barrierDone()),
       answer: (ready) => {
         for (const response of ready.responses) this.#onResponse(response);
         if (ready.rollback !== null) this.#rollingBack = false;
@@ -813,6 +792,21 @@ class TandemNode implements RunningNode {
         this.#maybeSnapshot();
       },
     };
+  }
+
+  /**
+   * When `work` ends, reports it to the pipeline (`done`) and pumps, unless the node has
+   * failed meanwhile; a failure of `work` stops the node.
+   */
+  #completes(work: Promise<void>, done: () => void): void {
+    work.then(
+      () => {
+        if (this.#failure !== null) return;
+        done();
+        this.#pump();
+      },
+      (error: unknown) => this.#fail(error),
+    );
   }
 
   /** A rollback to this node's latest snapshot, or a snapshot from the leader installed. */
