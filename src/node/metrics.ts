@@ -1,6 +1,7 @@
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { CoreStatus } from '../core/core.js';
 import type { NodeId } from '../core/types.js';
+import type { TransportStats } from '../transport/contract.js';
 
 const roles = ['follower', 'pre-candidate', 'candidate', 'leader'] as const;
 
@@ -18,6 +19,10 @@ export class NodeMetrics {
   readonly writes: Counter;
   readonly appliedEntries: Counter;
   readonly droppedPeerMessages: Counter;
+  readonly readies: Counter;
+  readonly loggedEntries: Counter;
+  readonly peerFramesSent: Counter;
+  readonly peerSocketWrites: Counter;
   readonly fsyncSeconds: Histogram;
   readonly applySeconds: Histogram;
 
@@ -71,6 +76,26 @@ export class NodeMetrics {
       help: 'Entries applied to the state machine',
       registers,
     });
+    this.readies = new Counter({
+      name: 'tandem_readies_total',
+      help: 'Readies taken from the core (each a batch of log writes, messages and applies)',
+      registers,
+    });
+    this.loggedEntries = new Counter({
+      name: 'tandem_log_entries_written_total',
+      help: 'Entries written to this node\'s log',
+      registers,
+    });
+    this.peerFramesSent = new Counter({
+      name: 'tandem_peer_frames_sent_total',
+      help: 'Frames sent to peers',
+      registers,
+    });
+    this.peerSocketWrites = new Counter({
+      name: 'tandem_peer_socket_writes_total',
+      help: 'Socket writes to peers (each carries a batch of frames to one peer)',
+      registers,
+    });
     const buckets = [0.0001, 0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5, 1];
     this.fsyncSeconds = new Histogram({
       name: 'tandem_fsync_seconds',
@@ -99,6 +124,14 @@ export class NodeMetrics {
       this.followerLagEntries.set({ follower: follower.id }, status.lastIndex - follower.match);
       this.followerLagMs.set({ follower: follower.id }, follower.ticksSinceHeard * tickMs);
     }
+  }
+
+  /** Sets the peer counters from the transport's own (called when metrics are scraped). */
+  observeTransport(stats: TransportStats): void {
+    this.peerFramesSent.reset();
+    this.peerFramesSent.inc(stats.framesSent);
+    this.peerSocketWrites.reset();
+    this.peerSocketWrites.inc(stats.socketWrites);
   }
 
   /** The Prometheus text exposition. */

@@ -618,6 +618,7 @@ class TandemNode implements RunningNode {
 
   metrics(): Promise<string> {
     this.#metrics.observeStatus(this.#core.status(), this.#tickMs);
+    this.#metrics.observeTransport(this.#transport.stats());
     return this.#metrics.text();
   }
 
@@ -760,6 +761,7 @@ class TandemNode implements RunningNode {
     };
     return {
       taken: (ready) => {
+        this.#metrics.readies.inc();
         if (ready.softState !== null) this.#onSoftState(ready.softState);
         // Reads wait until the state machine holds only committed history again.
         if (ready.rollback !== null) this.#rollingBack = true;
@@ -771,6 +773,7 @@ class TandemNode implements RunningNode {
       write: (ready) =>
         failing(() => {
           this.#storage.writeEntries(ready.entries);
+          if (ready.entries.length > 0) this.#metrics.loggedEntries.inc(ready.entries.length);
           if (ready.hardState !== null) this.#storage.writeHardState(ready.hardState);
         }),
       startSync: () => {

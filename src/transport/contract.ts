@@ -90,6 +90,8 @@ export interface PeerState {
 /** Counters of a whole transport, for metrics. */
 export interface TransportStats {
   readonly framesSent: number;
+  /** Socket writes that carried them: each a batch of frames to one peer. */
+  readonly socketWrites: number;
   readonly framesReceived: number;
   /** Frames refused by `send` or dropped from a queue, for any reason, peers unknown included. */
   readonly framesDropped: number;

@@ -94,6 +94,7 @@ export class PeerTransport {
   readonly #peerHandlers: ((id: NodeId, advertisement: Advertisement) => void)[] = [];
   readonly #stats: MutableStats = {
     framesSent: 0,
+    socketWrites: 0,
     framesReceived: 0,
     framesDropped: 0,
     framesDroppedNoAddress: 0,
@@ -539,6 +540,7 @@ export class PeerTransport {
     const frames = peer.queue.takeAll();
     peer.framesSent += frames.length;
     this.#stats.framesSent += frames.length;
+    this.#stats.socketWrites++;
     if (!link.writeFrames(frames)) peer.waitingForDrain = true;
   }
 
