@@ -83,7 +83,7 @@ export class NodeMetrics {
     });
     this.loggedEntries = new Counter({
       name: 'tandem_log_entries_written_total',
-      help: 'Entries written to this node\'s log',
+      help: "Entries written to this node's log",
       registers,
     });
     this.peerFramesSent = new Counter({
