@@ -50,6 +50,34 @@ describe('a three-node cluster', { timeout: 240_000 }, () => {
     }
   });
 
+  test('metrics count Readies, log writes and peer frames as the writes go by', async () => {
+    // Goal: the batching counters move with real writes: the leader takes Readies, writes
+    // every entry to its log, and sends frames in no more socket writes than frames.
+    const leader = await cluster.leader();
+    const scrape = async (): Promise<Record<string, number>> => {
+      const text = await (await fetch(`${cluster.url(leader)}/metrics`)).text();
+      const value = (name: string): number => {
+        const match = new RegExp(`^${name}(?:\\{[^}]*\\})? (\\d+)$`, 'm').exec(text);
+        assert.ok(match, `${name} is exposed`);
+        return Number(match[1]);
+      };
+      return {
+        readies: value('tandem_readies_total'),
+        logged: value('tandem_log_entries_written_total'),
+        frames: value('tandem_peer_frames_sent_total'),
+        socketWrites: value('tandem_peer_socket_writes_total'),
+      };
+    };
+    const before = await scrape();
+    for (let i = 0; i < 20; i++) await put(cluster, leader, `metric-${i}`, 'v');
+    const after = await scrape();
+    assert.ok(after.readies - before.readies >= 20, 'one Ready at least per awaited write');
+    assert.ok(after.logged - before.logged >= 20, 'every write is written to the log');
+    assert.ok(after.frames - before.frames >= 40, 'each write goes to both followers');
+    assert.ok(after.socketWrites > before.socketWrites);
+    assert.ok(after.socketWrites <= after.frames, 'a socket write carries one frame or more');
+  });
+
   test('SQL integers past 2^53 are stored and read back exactly on every node', async () => {
     // Goal: 9007199254740993 and int8's ends, written through a follower as JSON numbers,
     // come back as the same digits from every replica, by value and in a listing.
