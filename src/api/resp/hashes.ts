@@ -177,13 +177,13 @@ function randomCount(args: Args): { count: bigint; withValues: boolean } | Error
   if (withValues && (count < -longMax / 2n || count > longMax / 2n)) {
     return error('ERR value is out of range');
   }
-  if (-count > BigInt(hrandfieldRepeatsMax)) {
-    return error(
-      `ERR HRANDFIELD with a negative count answers at most ${hrandfieldRepeatsMax} fields`,
-    );
-  }
   return { count, withValues };
 }
+
+/** Tandem's refusal of an HRANDFIELD whose negative count is past hrandfieldRepeatsMax. */
+export const hrandfieldRepeatsRefused = error(
+  `ERR HRANDFIELD with a negative count answers at most ${hrandfieldRepeatsMax} fields`,
+);
 
 /** `count` entries drawn from `entries`: distinct ones when `distinct`, else with repeats. */
 function draw(
@@ -221,6 +221,10 @@ function hrandfield(context: ServerContext, session: Session, args: Args): Reply
   return readFor(context, session, async (store, now) => {
     const entries = await store.hashAll(args.raw[1], now);
     if (count === 0n || entries.length === 0) return [];
+    // Refused only here, where Redis would build the reply: an absent key, a key of another
+    // type and a count of 0 are answered as Redis answers them. Redis 7.0 has no bound of
+    // its own and, for a count near -2^63, loops until its memory runs out.
+    if (-count > BigInt(hrandfieldRepeatsMax)) return hrandfieldRepeatsRefused;
     const distinct = count > 0n;
     const wanted = Number(distinct ? count : -count);
     const drawn = draw(entries, Math.min(wanted, distinct ? entries.length : wanted), distinct);
