@@ -148,6 +148,9 @@ export function commandFields(command: KvCommand): FieldNeeds[] {
     case 'rename':
     case 'copy':
       return [{ key: keyId(command.key), fields: 'all' }];
+    case 'multi':
+      // A transaction's writes read the fields they would alone (its reads see only types).
+      return command.steps.flatMap((step) => (step.type === 'read' ? [] : commandFields(step)));
     default:
       return [];
   }

@@ -110,6 +110,15 @@ export class Twins {
     return new Twins(sqlite, await openPostgres(t));
   }
 
+  /**
+   * Closes both stores before the test ends: a property that opens twins per run closes
+   * each run's, or its runs and shrinks would hold one PostgreSQL pool each.
+   */
+  async close(): Promise<void> {
+    this.sqlite.close();
+    await this.postgres.close();
+  }
+
   /** Applies `entries` to both; asserts comparable results; returns PostgreSQL's. */
   async apply(entries: readonly Entry[]): Promise<ApplyResult[]> {
     const fromSqlite = this.sqlite.apply(entries);
