@@ -110,6 +110,15 @@ export class Twins {
     return new Twins(sqlite, await openPostgres(t));
   }
 
+  /**
+   * Closes both stores before the test ends: a property that opens twins per run closes
+   * each run's, or its runs and shrinks would hold one PostgreSQL pool each.
+   */
+  async close(): Promise<void> {
+    this.sqlite.close();
+    await this.postgres.close();
+  }
+
   /** Applies `entries` to both; asserts comparable results; returns PostgreSQL's. */
   async apply(entries: readonly Entry[]): Promise<ApplyResult[]> {
     const fromSqlite = this.sqlite.apply(entries);
@@ -134,7 +143,13 @@ export class Twins {
  */
 export async function keyContent(store: NodeStore): Promise<unknown[]> {
   const keys = await store.keys(Buffer.from('*'), -1);
-  return await Promise.all(keys.map(async (key) => [key, await store.get(key, -1)]));
+  return await Promise.all(
+    keys.map(async (key) => {
+      if ((await store.type(key, -1)) !== 'hash') return [key, await store.get(key, -1)];
+      const hash = [await store.hashEncoding(key, -1), await store.hashAll(key, -1)];
+      return [key, await store.ttlMs(key, -1), hash];
+    }),
+  );
 }
 
 /**

@@ -6,6 +6,7 @@ import { after, describe, test } from 'node:test';
 import fc from 'fast-check';
 import type { ApplyResult, NodeStore } from '../../src/store/contract.js';
 import type { TransactionWrite } from '../../src/store/commands.js';
+import { WrongTypeError, wrongType } from '../../src/store/index.js';
 import { commandArbitrary } from './arbitraries.js';
 import { TestLog, type TextCommand, type Textual } from './helpers.js';
 import { keyContent, postgresSkipReason, stopServer, Twins } from './postgres-helpers.js';
@@ -41,10 +42,20 @@ const run = fc.array(
   { minLength: 1, maxLength: 12 },
 );
 
-/** What a watch says it saw of `name` in `store`, given how the run names it. */
+/** One run's items, as `run` draws them. */
+type Run = typeof run extends fc.Arbitrary<infer T> ? T : never;
+
+/**
+ * What a watch says it saw of `name` in `store`, given how the run names it. A key of
+ * another type than string is seen as WATCH sees it, with a version no live key has.
+ */
 async function seen(store: NodeStore, name: string, how: string, at: number) {
   if (how === 'absent') return null;
-  const entry = await store.get(Buffer.from(name), at);
+  const entry = await (async () => store.get(Buffer.from(name), at))().catch((error: unknown) => {
+    if (!(error instanceof WrongTypeError)) throw error;
+    return 'another type' as const;
+  });
+  if (entry === 'another type') return { index: 0, term: 0, expiresAt: null };
   if (entry === null) return how === 'stale' ? { index: 0, term: 1, expiresAt: null } : null;
   const index = how === 'stale' ? entry.version.index - 1 : entry.version.index;
   return { index, term: entry.version.term, expiresAt: entry.expiresAt };
@@ -59,6 +70,28 @@ function stepsOf(result: ApplyResult): readonly ApplyResult[] | null {
   return result.value as ApplyResult[] | null;
 }
 
+/** Applies one run's items to `twins`, checking each transaction's all-or-nothing. */
+async function runItems(twins: Twins, items: Run): Promise<void> {
+  const log = new TestLog();
+  for (const item of items) {
+    if (item.kind === 'plain') {
+      await twins.apply([log.command(item.command as TextCommand)]);
+      continue;
+    }
+    const watched = [];
+    for (const [name, how] of item.watched) {
+      watched.push({ key: name, seen: await seen(twins.sqlite, name, how, item.at) });
+    }
+    const command = { type: 'multi', steps: item.steps, watched, at: item.at };
+    const before = await keyContent(twins.sqlite);
+    const [result] = await twins.apply([log.command(command as TextCommand)]);
+    const steps = stepsOf(result as ApplyResult);
+    if (steps === null) assert.deepEqual(await keyContent(twins.sqlite), before);
+    else assert.equal(steps.length, item.steps.length);
+    await twins.read(keyContent);
+  }
+}
+
 describe('transactions on SQLite and PostgreSQL', { skip }, () => {
   test('a transaction applies all its steps or none, alike on both stores', async (t) => {
     // Goal: the same entries, plain commands and transactions with watched keys that
@@ -67,23 +100,10 @@ describe('transactions on SQLite and PostgreSQL', { skip }, () => {
     await fc.assert(
       fc.asyncProperty(run, async (items) => {
         const twins = await Twins.open(t);
-        const log = new TestLog();
-        for (const item of items) {
-          if (item.kind === 'plain') {
-            await twins.apply([log.command(item.command as TextCommand)]);
-            continue;
-          }
-          const watched = [];
-          for (const [name, how] of item.watched) {
-            watched.push({ key: name, seen: await seen(twins.sqlite, name, how, item.at) });
-          }
-          const command = { type: 'multi', steps: item.steps, watched, at: item.at };
-          const before = await keyContent(twins.sqlite);
-          const [result] = await twins.apply([log.command(command as TextCommand)]);
-          const steps = stepsOf(result as ApplyResult);
-          if (steps === null) assert.deepEqual(await keyContent(twins.sqlite), before);
-          else assert.equal(steps.length, item.steps.length);
-          await twins.read(keyContent);
+        try {
+          await runItems(twins, items);
+        } finally {
+          await twins.close();
         }
       }),
       { numRuns: 40 },
@@ -128,5 +148,37 @@ describe('transactions on SQLite and PostgreSQL', { skip }, () => {
     // `a` was rewritten by the transaction at index 4: a watch of index 1 now aborts.
     const [stale] = await twins.apply([log.command(transaction([{ key: 'a', seen: a }], 20))]);
     assert.equal(stepsOf(stale as ApplyResult), null);
+  });
+
+  test('a transaction changes a stored hash and refuses string commands on it', async (t) => {
+    // Goal: as Redis's EXEC: HSET then INCRBY of the same key in one transaction gives
+    // the HSET's count and WRONGTYPE, and HINCRBY/HDEL of a hash stored before the
+    // transaction read its fields (PostgreSQL loads them for the transaction's batch).
+    const twins = await Twins.open(t);
+    const log = new TestLog();
+    await twins.apply([log.command({ type: 'hset', key: 'h', pairs: [['f', '5']], at: 0 })]);
+    const [result] = await twins.apply([
+      log.command({
+        type: 'multi',
+        at: 0,
+        watched: [],
+        steps: [
+          { type: 'hset', key: 'n', pairs: [['f', '1']], at: 0 },
+          { type: 'incrby', key: 'n', by: 1, at: 0 },
+          { type: 'hincrby', key: 'h', field: 'f', by: 2n, at: 0 },
+          { type: 'hdel', key: 'h', fields: ['f', 'g'], at: 0 },
+          { type: 'hincrby', key: 'h', field: 'f', by: 1n, at: 0 },
+        ],
+      } as TextCommand),
+    ]);
+    assert.deepEqual(stepsOf(result as ApplyResult), [
+      { ok: true, value: 1 },
+      { ok: false, error: wrongType },
+      { ok: true, value: 7 },
+      { ok: true, value: 1 },
+      { ok: true, value: 1 },
+    ]);
+    const values = await twins.read((s) => s.hashValues(Buffer.from('h'), [Buffer.from('f')], 0));
+    assert.deepEqual(values?.map(String), ['1']);
   });
 });
