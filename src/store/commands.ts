@@ -372,6 +372,85 @@ export interface HincrbyfloatCommand {
 export type HashCommand = HsetCommand | HdelCommand | HincrbyCommand | HincrbyfloatCommand;
 
 /**
+ * SADD: adds each member to the set at `key`, creating the set when the key is absent;
+ * answers how many were added. The key's expiry is kept; a key holding another type is
+ * Redis's WRONGTYPE (so for every set command below but SMOVE's absent source).
+ */
+export interface SaddCommand {
+  readonly type: 'sadd';
+  readonly key: Bytes;
+  readonly members: readonly Bytes[];
+  readonly at: number;
+  /** The client's session and sequence: see sessions.ts (exactly-once across retries). */
+  readonly session?: Session;
+}
+
+/** SREM: removes the members named; answers how many were there. A set left empty goes. */
+export interface SremCommand {
+  readonly type: 'srem';
+  readonly key: Bytes;
+  readonly members: readonly Bytes[];
+  readonly at: number;
+  /** The client's session and sequence: see sessions.ts (exactly-once across retries). */
+  readonly session?: Session;
+}
+
+/**
+ * SPOP: removes up to `count` members and answers them. The randomness is the leader's,
+ * decided once: `members` are the ones it drew (removed first, each still present), and
+ * `seed` draws any more the count needs (when the leader could not draw them, inside a
+ * transaction, or some it named went meanwhile) from the set's sequence order, the same
+ * on every replica. A set left empty goes.
+ */
+export interface SpopCommand {
+  readonly type: 'spop';
+  readonly key: Bytes;
+  readonly members: readonly Bytes[];
+  readonly count: number;
+  /** A 32-bit unsigned integer. */
+  readonly seed: number;
+  readonly at: number;
+  /** The client's session and sequence: see sessions.ts (exactly-once across retries). */
+  readonly session?: Session;
+}
+
+/**
+ * SMOVE: moves `member` from the set at `key` to the set at `destination` (made when
+ * absent); answers 1 when it moved, 0 when the source lacks it.
+ */
+export interface SmoveCommand {
+  readonly type: 'smove';
+  readonly key: Bytes;
+  readonly destination: Bytes;
+  readonly member: Bytes;
+  readonly at: number;
+  /** The client's session and sequence: see sessions.ts (exactly-once across retries). */
+  readonly session?: Session;
+}
+
+/**
+ * SINTERSTORE, SUNIONSTORE, SDIFFSTORE: the intersection, union or difference (the first
+ * set less the others) of the sets at `keys` (an absent key is an empty set) replaces
+ * `destination`, which an empty result removes; answers the result's size.
+ */
+export interface SetstoreCommand {
+  readonly type: 'setstore';
+  readonly operation: 'inter' | 'union' | 'diff';
+  readonly destination: Bytes;
+  readonly keys: readonly Bytes[];
+  readonly at: number;
+  /** The client's session and sequence: see sessions.ts (exactly-once across retries). */
+  readonly session?: Session;
+}
+
+/** The set commands, for the stores' dispatch. */
+export type SetFamilyCommand =
+  SaddCommand | SremCommand | SpopCommand | SmoveCommand | SetstoreCommand;
+
+/** The most members one set command names, and the most keys a SINTERSTORE combines. */
+export const setMembersMax = 1024;
+
+/**
  * A value SQL can bind. Booleans bind as 1 and 0. A bigint is an exact 64-bit integer: it
  * carries integers past `Number.MAX_SAFE_INTEGER` without rounding (the HTTP layer makes
  * one of every such JSON integer), and must lie in `sqlIntegerMin..sqlIntegerMax`.
@@ -491,6 +570,7 @@ export type Command =
   | PublishCommand
   | MultiCommand
   | HashCommand
+  | SetFamilyCommand
   | SqlCommand
   | AclCommand;
 
@@ -637,6 +717,11 @@ const fieldsByType: Readonly<Record<CommandType, ReadonlySet<string>>> = {
   hdel: new Set(['type', 'key', 'fields', 'at', 'session']),
   hincrby: new Set(['type', 'key', 'field', 'by', 'at', 'session']),
   hincrbyfloat: new Set(['type', 'key', 'field', 'by', 'at', 'session']),
+  sadd: new Set(['type', 'key', 'members', 'at', 'session']),
+  srem: new Set(['type', 'key', 'members', 'at', 'session']),
+  spop: new Set(['type', 'key', 'members', 'count', 'seed', 'at', 'session']),
+  smove: new Set(['type', 'key', 'destination', 'member', 'at', 'session']),
+  setstore: new Set(['type', 'operation', 'destination', 'keys', 'at', 'session']),
   sql: new Set(['type', 'statements', 'at', 'session']),
   acl: new Set(['type', 'change', 'at']),
 };
@@ -754,6 +839,12 @@ function fieldProblem(type: CommandType, command: Record<string, unknown>): stri
     case 'hincrby':
     case 'hincrbyfloat':
       return hashProblem(type, command);
+    case 'sadd':
+    case 'srem':
+    case 'spop':
+    case 'smove':
+    case 'setstore':
+      return setFamilyProblem(type, command);
     case 'sql':
       return statementsProblem(command.statements);
     case 'acl':
@@ -870,6 +961,71 @@ function hashLimitProblem(command: HashCommand): string | null {
         bytesProblem(command.by, 'the increment', valueBytesMax)
       );
   }
+}
+
+/** Whether `value` is an array of byte strings, non-empty unless `emptyFine`. */
+function isBytesList(value: unknown, emptyFine: boolean): boolean {
+  return Array.isArray(value) && (emptyFine || value.length > 0) && value.every(isBytes);
+}
+
+/** The shape of a set command (SetFamilyCommand). */
+function setFamilyProblem(
+  type: SetFamilyCommand['type'],
+  command: Record<string, unknown>,
+): string | null {
+  if (type === 'setstore') {
+    const { operation, destination, keys } = command;
+    if (operation !== 'inter' && operation !== 'union' && operation !== 'diff') {
+      return "setstore.operation must be 'inter', 'union' or 'diff'";
+    }
+    if (!isBytes(destination)) return 'setstore.destination must be bytes';
+    return isBytesList(keys, false) ? null : 'setstore.keys must be a non-empty array of bytes';
+  }
+  if (!isBytes(command.key)) return `${type}.key must be bytes`;
+  switch (type) {
+    case 'sadd':
+    case 'srem':
+      return isBytesList(command.members, false)
+        ? null
+        : `${type}.members must be a non-empty array of byte strings`;
+    case 'spop': {
+      const { members, count, seed } = command;
+      if (!isBytesList(members, true)) return 'spop.members must be an array of byte strings';
+      if (!isTime(count)) return 'spop.count must be a safe integer from 0';
+      if ((members as unknown[]).length > count) return 'spop names more members than its count';
+      const fine =
+        Number.isSafeInteger(seed) && (seed as number) >= 0 && (seed as number) < 2 ** 32;
+      return fine ? null : 'spop.seed must be a 32-bit unsigned integer';
+    }
+    case 'smove':
+      if (!isBytes(command.destination)) return 'smove.destination must be bytes';
+      return isBytes(command.member) ? null : 'smove.member must be bytes';
+  }
+}
+
+/** The limits of a set command: its keys, and every member it names. */
+function setFamilyLimitProblem(command: SetFamilyCommand): string | null {
+  const keys = command.type === 'setstore' ? [command.destination, ...command.keys] : [command.key];
+  if (command.type === 'smove') keys.push(command.destination);
+  const members =
+    command.type === 'smove'
+      ? [command.member]
+      : command.type === 'setstore'
+        ? []
+        : command.members;
+  const listed = command.type === 'setstore' ? command.keys.length : members.length;
+  if (listed > setMembersMax) {
+    return `${command.type.toUpperCase()} of ${listed} members or keys, over the maximum of ${setMembersMax}`;
+  }
+  for (const key of keys) {
+    const problem = bytesProblem(key, 'a key', keyBytesMax);
+    if (problem !== null) return problem;
+  }
+  for (const member of members) {
+    const problem = bytesProblem(member, 'a member', valueBytesMax);
+    if (problem !== null) return problem;
+  }
+  return null;
 }
 
 function copyProblem(command: Record<string, unknown>): string | null {
@@ -1136,6 +1292,12 @@ function limitProblem(command: Command): string | null {
     case 'hincrby':
     case 'hincrbyfloat':
       return hashLimitProblem(command);
+    case 'sadd':
+    case 'srem':
+    case 'spop':
+    case 'smove':
+    case 'setstore':
+      return setFamilyLimitProblem(command);
     case 'sql':
       return sqlLimitProblem(command);
   }

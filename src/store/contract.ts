@@ -7,8 +7,8 @@
 import type { Entry } from '../core/types.js';
 import type { AccessState } from './access-state.js';
 import type { Bytes, SqlParams } from './commands.js';
-import type { HashScanPage, KvEntry, ScanPage } from './kv.js';
-import type { HashEncoding, ValueType } from './values.js';
+import type { HashScanPage, KvEntry, ScanPage, SetScanPage } from './kv.js';
+import type { HashEncoding, SetEncoding, ValueType } from './values.js';
 import type { SqlRow } from './sql-exec.js';
 
 /** A value, or a promise of it: SQLite answers at once, PostgreSQL over a connection. */
@@ -103,6 +103,24 @@ export interface StoreReader {
     options: { match?: Bytes; count?: number },
     nowMs: number,
   ): MaybePromise<HashScanPage>;
+  /**
+   * Every member of the set at `key`, none when absent: an intset's in ascending order (as
+   * Redis answers them), a hashtable's in its own order.
+   */
+  setAll(key: Bytes, nowMs: number): MaybePromise<Buffer[]>;
+  /** Whether each of `members` is in the set at `key` (all false when absent). */
+  setContains(key: Bytes, members: readonly Bytes[], nowMs: number): MaybePromise<boolean[]>;
+  /** How many members the set at `key` holds; 0 when absent. */
+  setSize(key: Bytes, nowMs: number): MaybePromise<number>;
+  /** The set's encoding (OBJECT ENCODING), null when absent. */
+  setEncoding(key: Bytes, nowMs: number): MaybePromise<SetEncoding | null>;
+  /** One page of an SSCAN from `cursor` (0 starts; a returned 0 ends). */
+  setScan(
+    key: Bytes,
+    cursor: number,
+    options: { match?: Bytes; count?: number },
+    nowMs: number,
+  ): MaybePromise<SetScanPage>;
   dbsize(nowMs: number): MaybePromise<number>;
   /**
    * A live key picked at random (Redis RANDOMKEY), never an expired one; null when no key

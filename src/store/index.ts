@@ -9,6 +9,7 @@ export {
   scanCountMax,
   sweepKeysMax,
   type HashScanPage,
+  type SetScanPage,
   type KvEntry,
   type ScanPage,
 } from './kv.js';
@@ -18,6 +19,8 @@ export {
   hashListpackValueBytesMax,
   wrongType,
   type HashEncoding,
+  type SetEncoding,
+  setIntsetEntriesMax,
   type ValueType,
 } from './values.js';
 export { preparedStatementsMax, queryRowsMax, sqlResultRowsMax, type SqlRow } from './sql-exec.js';

@@ -32,12 +32,17 @@ import type { Bytes, Version } from './commands.js';
 import { isLive, KeyValueCommands, keyString } from './kv-commands.js';
 import { asBuffer, compileGlob, keysResultMax, scanCount, WrongTypeError } from './kv-rules.js';
 import {
+  compareIntegerMembers,
   copyHash,
+  copySet,
   emptyHash,
+  emptySet,
   typeOf,
   type HashEncoding,
   type HashField,
   type HashValue,
+  type SetEncoding,
+  type SetValue,
   type StoredValue,
   type ValueType,
 } from './values.js';
@@ -65,6 +70,12 @@ export interface HashScanPage {
   readonly entries: [Buffer, Buffer][];
 }
 
+/** One page of an SSCAN: `cursor` 0 means the scan is complete. */
+export interface SetScanPage {
+  readonly cursor: number;
+  readonly members: Buffer[];
+}
+
 /** One page of a SCAN: `cursor` 0 means the scan is complete. */
 export interface ScanPage {
   readonly cursor: number;
@@ -88,6 +99,14 @@ export interface HeldKey extends KvEntry {
   readonly key: Buffer;
   /** For a hash (whose `value` is then empty): its encoding and fields, in order. */
   readonly hash?: HeldHash;
+  /** For a set (whose `value` is then empty): its encoding and members, in sequence order. */
+  readonly set?: HeldSet;
+}
+
+/** A set as `held` lists it. */
+export interface HeldSet {
+  readonly encoding: SetEncoding;
+  readonly members: readonly Buffer[];
 }
 
 /** A hash as `held` lists it. */
@@ -97,8 +116,16 @@ export interface HeldHash {
 }
 
 /** A value as `held` lists it: a string's bytes, or an empty value and the hash. */
-export function heldValue(value: StoredValue): { value: Buffer; hash?: HeldHash } {
+export function heldValue(value: StoredValue): {
+  value: Buffer;
+  hash?: HeldHash;
+  set?: HeldSet;
+} {
   if (typeof value === 'string') return { value: Buffer.from(value, 'latin1') };
+  if (value.type === 'set') {
+    const members = [...value.members.keys()].map((member) => Buffer.from(member, 'latin1'));
+    return { value: Buffer.alloc(0), set: { encoding: value.encoding, members } };
+  }
   const fields = [...value.fields].map(
     ([field, { value: bytes }]) =>
       [Buffer.from(field, 'latin1'), Buffer.from(bytes, 'latin1')] as const,
@@ -141,12 +168,25 @@ type HashUndo =
     }
   | { readonly hash: HashValue; readonly encoding: HashEncoding };
 
+/** A change made in place to a set of the current generation, as it was before. */
+type SetUndo =
+  | {
+      readonly set: SetValue;
+      readonly member: string;
+      /** The member's sequence number before (undefined: it was absent). */
+      readonly old: number | undefined;
+      readonly nextSeq: number;
+    }
+  | { readonly set: SetValue; readonly encoding: SetEncoding };
+
 /** What a batch changed, so that a batch that fails can be undone whole. */
 interface Undo {
   /** Each key's item before the batch first changed it (undefined: it was absent). */
   readonly items: Map<string, Item | undefined>;
   /** The in-place changes of hashes, in order (undone last first, before the items). */
   readonly hashes: HashUndo[];
+  /** The in-place changes of sets, in order (undone last first, before the items). */
+  readonly sets: SetUndo[];
   readonly orderLength: number;
   readonly nextSeq: number;
 }
@@ -179,6 +219,7 @@ export class Keyspace extends KeyValueCommands {
     this.#undo = {
       items: new Map(),
       hashes: [],
+      sets: [],
       orderLength: this.#order.length,
       nextSeq: this.#nextSeq,
     };
@@ -201,6 +242,14 @@ export class Keyspace extends KeyValueCommands {
         if (change.old === undefined) change.hash.fields.delete(change.field);
         else change.hash.fields.set(change.field, change.old);
         change.hash.nextSeq = change.nextSeq;
+      }
+    }
+    for (const change of undo.sets.reverse()) {
+      if ('encoding' in change) change.set.encoding = change.encoding;
+      else {
+        if (change.old === undefined) change.set.members.delete(change.member);
+        else change.set.members.set(change.member, change.old);
+        change.set.nextSeq = change.nextSeq;
       }
     }
     for (const [key, item] of undo.items) {
@@ -310,6 +359,62 @@ export class Keyspace extends KeyValueCommands {
     hash.encoding = encoding;
   }
 
+  protected setCreate(
+    key: string,
+    version: Version,
+    expiresAt: number | null,
+    encoding: SetEncoding,
+  ): void {
+    this.#put(key, emptySet(this.#generation, encoding), version, expiresAt);
+  }
+
+  protected setHas(key: string, member: string): boolean {
+    return this.#setAt(key).members.has(member);
+  }
+
+  protected setLength(key: string): number {
+    return this.#setAt(key).members.size;
+  }
+
+  protected setMembers(key: string): string[] {
+    return [...this.#setAt(key).members.keys()];
+  }
+
+  protected setAdd(key: string, member: string): void {
+    const set = this.#ownedSet(key);
+    this.#undo?.sets.push({ set, member, old: undefined, nextSeq: set.nextSeq });
+    set.members.set(member, set.nextSeq++);
+  }
+
+  protected setDelete(key: string, member: string): void {
+    const set = this.#ownedSet(key);
+    const old = set.members.get(member);
+    if (old === undefined) return;
+    this.#undo?.sets.push({ set, member, old, nextSeq: set.nextSeq });
+    set.members.delete(member);
+  }
+
+  protected setEncode(key: string, encoding: SetEncoding): void {
+    const set = this.#ownedSet(key);
+    this.#undo?.sets.push({ set, encoding: set.encoding });
+    set.encoding = encoding;
+  }
+
+  #setAt(key: string): SetValue {
+    return (this.#items.get(key) as Item).value as SetValue;
+  }
+
+  /** The set at `key`, made the current generation's first (as `#ownedHash`). */
+  #ownedSet(key: string): SetValue {
+    const item = this.#items.get(key) as Item;
+    const set = item.value as SetValue;
+    if (set.generation === this.#generation) return set;
+    const copy = copySet(set, this.#generation);
+    this.#remember(key, item);
+    this.#items.set(key, { ...item, value: copy });
+    return copy;
+  }
+
   #hashAt(key: string): HashValue {
     return (this.#items.get(key) as Item).value as HashValue;
   }
@@ -388,8 +493,84 @@ export class Keyspace extends KeyValueCommands {
   #liveHash(key: Bytes, nowMs: number): HashValue | null {
     const item = this.#items.get(keyString(key));
     if (!isLive(item, nowMs)) return null;
-    if (typeof item.value === 'string') throw new WrongTypeError();
+    if (typeof item.value === 'string' || item.value.type !== 'hash') throw new WrongTypeError();
     return item.value;
+  }
+
+  /** The live set at `key`; null when absent; Redis's WRONGTYPE for another type. */
+  #liveSet(key: Bytes, nowMs: number): SetValue | null {
+    const item = this.#items.get(keyString(key));
+    if (!isLive(item, nowMs)) return null;
+    if (typeof item.value === 'string' || item.value.type !== 'set') throw new WrongTypeError();
+    return item.value;
+  }
+
+  /**
+   * Every member of the set at `key` (none when absent): an intset's in ascending order
+   * as Redis answers them, a hashtable's in sequence order.
+   */
+  setAll(key: Bytes, nowMs: number): Buffer[] {
+    const set = this.#liveSet(key, nowMs);
+    if (set === null) return [];
+    const members = [...set.members.keys()];
+    if (set.encoding === 'intset') members.sort(compareIntegerMembers);
+    return members.map((member) => Buffer.from(member, 'latin1'));
+  }
+
+  /** Whether each of `members` is in the set at `key` (all false when absent): O(1) each. */
+  setContains(key: Bytes, members: readonly Bytes[], nowMs: number): boolean[] {
+    const set = this.#liveSet(key, nowMs);
+    return members.map((member) => set?.members.has(keyString(member)) ?? false);
+  }
+
+  /** How many members the set at `key` holds (0 when absent). */
+  setSize(key: Bytes, nowMs: number): number {
+    return this.#liveSet(key, nowMs)?.members.size ?? 0;
+  }
+
+  /** The set's encoding as OBJECT ENCODING names it, null when absent. */
+  setEncoding(key: Bytes, nowMs: number): SetEncoding | null {
+    return this.#liveSet(key, nowMs)?.encoding ?? null;
+  }
+
+  /**
+   * One page of SSCAN from `cursor`: up to `count` members after the cursor's sequence
+   * number. Like Redis, an intset comes whole in one page (in ascending order) whatever
+   * the count.
+   */
+  setScan(
+    key: Bytes,
+    cursor: number,
+    options: { match?: Bytes; count?: number },
+    nowMs: number,
+  ): SetScanPage {
+    const count = scanCount(cursor, options);
+    const set = this.#liveSet(key, nowMs);
+    if (set === null) return { cursor: 0, members: [] };
+    const glob = options.match === undefined ? null : compileGlob(options.match);
+    const matching = (members: Iterable<string>): Buffer[] => {
+      const found: Buffer[] = [];
+      for (const member of members) {
+        const bytes = Buffer.from(member, 'latin1');
+        if (glob === null || glob.matches(bytes)) found.push(bytes);
+      }
+      return found;
+    };
+    if (set.encoding === 'intset') {
+      return { cursor: 0, members: matching([...set.members.keys()].sort(compareIntegerMembers)) };
+    }
+    const page: string[] = [];
+    // Members iterate in sequence order: skip those the cursor passed.
+    for (const [member, seq] of set.members) {
+      if (seq <= cursor) continue;
+      if (page.length === count)
+        return {
+          cursor: set.members.get(page.at(-1) as string) as number,
+          members: matching(page),
+        };
+      page.push(member);
+    }
+    return { cursor: 0, members: matching(page) };
   }
 
   /** The values of `fields` in the hash at `key` (null for each absent); null without a hash. */

@@ -16,6 +16,7 @@ import type {
   ExpireCondition,
   HashCommand,
   MultiCommand,
+  SetFamilyCommand,
   SqlCommand,
   Version,
   WatchedKey,
@@ -36,7 +37,18 @@ import {
   tooLarge,
   versionHolds,
 } from './kv-rules.js';
-import { hashEncodingAfter, wrongType, type HashEncoding } from './values.js';
+import {
+  compareIntegerMembers,
+  hashEncodingAfter,
+  isIntegerMember,
+  setEncodingAfterAdd,
+  setEncodingFor,
+  setIntsetEntriesMax,
+  wrongType,
+  type HashEncoding,
+  type SetEncoding,
+  type ValueType,
+} from './values.js';
 
 /** HINCRBY's and HINCRBYFLOAT's texts for a field that holds no number. */
 export const hashNotAnInteger = 'ERR hash value is not an integer';
@@ -65,13 +77,22 @@ export const sweepKeysMax = 1000;
 export type KvCommand = Exclude<Command, SqlCommand | AclCommand>;
 
 /**
- * What a command needs to know of a structured value: its type tag (values.ts) and, for
- * a hash, its encoding. Each store has its own object for it; the fields are reached
- * through the store's hash methods.
+ * What a command needs to know of a structured value: its type tag (values.ts) and its
+ * encoding. Each store has its own object for it; the fields or members are reached
+ * through the store's methods for the type.
  */
-export interface StructureState {
+export type StructureState = HashStructure | SetStructure;
+
+/** A hash's state: the fields are reached through the store's hash methods. */
+export interface HashStructure {
   readonly type: 'hash';
   readonly encoding: HashEncoding;
+}
+
+/** A set's state: the members are reached through the store's set methods. */
+export interface SetStructure {
+  readonly type: 'set';
+  readonly encoding: SetEncoding;
 }
 
 /** What a command needs to know of a key. */
@@ -87,7 +108,9 @@ export interface KeyState {
 /** A key holding a string. */
 type StringState = KeyState & { readonly value: string };
 /** A key holding a hash. */
-type HashState = KeyState & { readonly value: StructureState & { readonly type: 'hash' } };
+type HashState = KeyState & { readonly value: HashStructure };
+/** A key holding a set. */
+type SetState = KeyState & { readonly value: SetStructure };
 
 function holdsString(state: KeyState): state is StringState {
   return typeof state.value === 'string';
@@ -163,6 +186,28 @@ export abstract class KeyValueCommands {
   protected abstract hashDelete(key: string, field: string): void;
   /** Sets the encoding of the hash at `key`. */
   protected abstract hashEncode(key: string, encoding: HashEncoding): void;
+  /**
+   * Makes `key` an empty set of `encoding` at `version` with `expiresAt`, replacing
+   * whatever it held; an existing key keeps its SCAN place. Members are added by `setAdd`.
+   */
+  protected abstract setCreate(
+    key: string,
+    version: Version,
+    expiresAt: number | null,
+    encoding: SetEncoding,
+  ): void;
+  /** Whether the set at `key` (which holds one) has `member`. */
+  protected abstract setHas(key: string, member: string): boolean;
+  /** How many members the set at `key` holds. */
+  protected abstract setLength(key: string): number;
+  /** Every member of the set at `key`, in sequence order (the order every replica shares). */
+  protected abstract setMembers(key: string): string[];
+  /** Adds `member` (absent from it) to the set at `key`, last in sequence order. */
+  protected abstract setAdd(key: string, member: string): void;
+  /** Removes `member` (present in it) from the set at `key`. */
+  protected abstract setDelete(key: string, member: string): void;
+  /** Sets the encoding of the set at `key`. */
+  protected abstract setEncode(key: string, encoding: SetEncoding): void;
   /** Purges up to `limit` keys expired at `at`, oldest expiry first, then by key. */
   protected abstract sweep(at: number, limit: number): number;
 
@@ -219,6 +264,12 @@ export abstract class KeyValueCommands {
       case 'hincrby':
       case 'hincrbyfloat':
         return this.#hash(command, version);
+      case 'sadd':
+      case 'srem':
+      case 'spop':
+      case 'smove':
+      case 'setstore':
+        return this.#setFamily(command, version);
     }
   }
 
@@ -250,13 +301,14 @@ export abstract class KeyValueCommands {
   #entryAt(
     key: string,
     at: number,
-  ): { value: Buffer; version: Version; expiresAt: number | null; type?: 'hash' } | null {
+  ): { value: Buffer; version: Version; expiresAt: number | null; type?: ValueType } | null {
     const live = this.#live(key, at);
     if (live === undefined) return null;
     const version = { index: live.index, term: live.term };
     // A transaction reads strings; of a key of another type it learns only the type.
     if (!holdsString(live)) {
-      return { value: Buffer.alloc(0), version, expiresAt: live.expiresAt, type: 'hash' };
+      const { type } = live.value as StructureState;
+      return { value: Buffer.alloc(0), version, expiresAt: live.expiresAt, type };
     }
     return { value: Buffer.from(live.value, 'latin1'), version, expiresAt: live.expiresAt };
   }
@@ -288,10 +340,14 @@ export abstract class KeyValueCommands {
       this.write(destination, state.value, version, expiresAt);
       return;
     }
+    if ((state.value as StructureState).type === 'set') {
+      this.#copySet(source, state as SetState, destination, version, expiresAt);
+      return;
+    }
     const entries = this.hashEntries(source);
     this.hashCreate(destination, version, expiresAt);
     for (const [field, value] of entries) this.hashPut(destination, field, value);
-    this.hashEncode(destination, (state.value as StructureState).encoding);
+    this.hashEncode(destination, (state.value as HashStructure).encoding);
   }
 
   #set(command: Extract<KvCommand, { type: 'set' }>, version: Version): ApplyResult {
@@ -562,7 +618,7 @@ export abstract class KeyValueCommands {
 
   /** After fields were added: past hash-max-listpack-entries, a listpack converts. */
   #hashGrown(key: string): void {
-    const encoding = this.read(key)?.value as StructureState;
+    const encoding = this.read(key)?.value as HashStructure;
     const next = hashEncodingAfter(encoding.encoding, this.hashLength(key), 0);
     if (next !== encoding.encoding) this.hashEncode(key, next);
   }
@@ -650,4 +706,241 @@ export abstract class KeyValueCommands {
     this.#hashGrown(key);
     return ok(Buffer.from(text, 'latin1'));
   }
+
+  // ------------------------------------------------------------------ sets
+
+  /** RENAME's and COPY's set: its members in their order, its encoding kept. */
+  #copySet(
+    source: string,
+    state: SetState,
+    destination: string,
+    version: Version,
+    expiresAt: number | null,
+  ): void {
+    const members = this.setMembers(source);
+    this.setCreate(destination, version, expiresAt, state.value.encoding);
+    for (const member of members) this.setAdd(destination, member);
+  }
+
+  /**
+   * The live set at `key`: undefined when absent, null when the key holds another type
+   * (Redis's WRONGTYPE).
+   */
+  #liveSet(key: string, at: number): SetState | undefined | null {
+    const live = this.#live(key, at);
+    if (live === undefined) return undefined;
+    if (holdsString(live) || (live.value as StructureState).type !== 'set') return null;
+    return live as SetState;
+  }
+
+  /** The set commands: WRONGTYPE on a live key of another type, else the command's own. */
+  #setFamily(command: SetFamilyCommand, version: Version): ApplyResult {
+    if (command.type === 'smove') return this.#smove(command, version);
+    if (command.type === 'setstore') return this.#setstore(command, version);
+    const key = keyString(command.key);
+    const set = this.#liveSet(key, command.at);
+    if (set === null) return failed(wrongType);
+    switch (command.type) {
+      case 'sadd':
+        return this.#sadd(key, set, command.members.map(keyString), version);
+      case 'srem':
+        return this.#srem(key, set, command, version);
+      case 'spop':
+        return this.#spop(key, set, command, version);
+    }
+  }
+
+  /**
+   * Adds `members` to the set at `key` (made when absent, with the encoding Redis's
+   * setTypeCreate gives its first member), converting it where Redis 7.0's setTypeAdd
+   * does; a live set takes the version (when a member was added) and keeps its expiry.
+   * Answers how many were added.
+   */
+  #sadd(key: string, set: SetState | undefined, members: readonly string[], version: Version) {
+    let encoding = set?.value.encoding ?? setEncodingFor(members[0] as string);
+    if (set === undefined) this.setCreate(key, version, null, encoding);
+    const before = encoding;
+    let added = 0;
+    for (const member of members) {
+      if (this.setHas(key, member)) continue;
+      this.setAdd(key, member);
+      added++;
+      encoding = setEncodingAfterAdd(encoding, member, this.setLength(key));
+    }
+    if (encoding !== before) this.setEncode(key, encoding);
+    if (set !== undefined && added > 0) this.stamp(key, version, set.expiresAt);
+    return ok(added);
+  }
+
+  /** Removes `members`; a set left empty goes, as in Redis. Answers how many there were. */
+  #srem(
+    key: string,
+    set: SetState | undefined,
+    command: Extract<SetFamilyCommand, { type: 'srem' }>,
+    version: Version,
+  ): ApplyResult {
+    if (set === undefined) return ok(0);
+    let removed = 0;
+    for (const member of command.members.map(keyString)) {
+      if (!this.setHas(key, member)) continue;
+      this.setDelete(key, member);
+      removed++;
+    }
+    this.#shrunk(key, set, removed > 0, version);
+    return ok(removed);
+  }
+
+  /** After members were removed: an empty set is no key; a changed one takes the version. */
+  #shrunk(key: string, set: SetState, changed: boolean, version: Version): void {
+    if (this.setLength(key) === 0) this.remove(key);
+    else if (changed) this.stamp(key, version, set.expiresAt);
+  }
+
+  /**
+   * SPOP: removes up to `count` members, those the leader named first (when still
+   * present), then members drawn by `seed` from the rest in sequence order, so every
+   * replica removes the same ones. Answers the removed members' bytes.
+   */
+  #spop(
+    key: string,
+    set: SetState | undefined,
+    command: Extract<SetFamilyCommand, { type: 'spop' }>,
+    version: Version,
+  ): ApplyResult {
+    if (set === undefined) return ok([]);
+    const size = this.setLength(key);
+    const wanted = Math.min(command.count, size);
+    const removed: string[] = [];
+    for (const member of command.members.map(keyString)) {
+      if (removed.length === wanted) break;
+      if (!this.setHas(key, member)) continue;
+      this.setDelete(key, member);
+      removed.push(member);
+    }
+    if (removed.length < wanted) {
+      const rest = drawSeeded(this.setMembers(key), wanted - removed.length, command.seed);
+      for (const member of rest) this.setDelete(key, member);
+      removed.push(...rest);
+    }
+    // Redis 7.0's spopWithCountCommand, when few members remain (at most a fifth of those
+    // popped), builds a new set of them with setTypeCreate and setTypeAdd: an intset
+    // when every one is an integer and they fit.
+    const remaining = size - wanted;
+    if (wanted < size && remaining * 5 <= command.count) {
+      const members = this.setMembers(key);
+      const encoding =
+        members.length <= setIntsetEntriesMax && members.every(isIntegerMember)
+          ? 'intset'
+          : 'hashtable';
+      if (encoding !== set.value.encoding) this.setEncode(key, encoding);
+    }
+    this.#shrunk(key, set, removed.length > 0, version);
+    return ok(removed.map((member) => Buffer.from(member, 'latin1')));
+  }
+
+  /**
+   * SMOVE: as Redis 7.0 orders it, an absent source answers 0 before any type check, then
+   * either key of another type is WRONGTYPE, then a move onto itself answers whether the
+   * member is there.
+   */
+  #smove(command: Extract<SetFamilyCommand, { type: 'smove' }>, version: Version): ApplyResult {
+    const source = keyString(command.key);
+    const destination = keyString(command.destination);
+    const member = keyString(command.member);
+    const from = this.#liveSet(source, command.at);
+    if (from === undefined) return ok(0);
+    const to = this.#liveSet(destination, command.at);
+    if (from === null || to === null) return failed(wrongType);
+    if (source === destination) return ok(this.setHas(source, member) ? 1 : 0);
+    if (!this.setHas(source, member)) return ok(0);
+    this.setDelete(source, member);
+    this.#shrunk(source, from, true, version);
+    if (to === undefined) this.setCreate(destination, version, null, setEncodingFor(member));
+    else this.stamp(destination, version, to.expiresAt);
+    if (!this.setHas(destination, member)) {
+      this.setAdd(destination, member);
+      const encoding = to?.value.encoding ?? setEncodingFor(member);
+      const next = setEncodingAfterAdd(encoding, member, this.setLength(destination));
+      if (next !== encoding) this.setEncode(destination, next);
+    }
+    return ok(1);
+  }
+
+  /**
+   * SINTERSTORE, SUNIONSTORE and SDIFFSTORE: the result replaces the destination (of any
+   * type, without expiry), or removes it when empty. As in Redis 7.0 the result is built
+   * as a new intset that converts where setTypeAdd does. Answers its size.
+   */
+  #setstore(command: Extract<SetFamilyCommand, { type: 'setstore' }>, version: Version) {
+    const keys = command.keys.map(keyString);
+    const sets = keys.map((key) => this.#liveSet(key, command.at));
+    if (sets.includes(null)) return failed(wrongType);
+    const result = this.#combine(command.operation, keys, sets as (SetState | undefined)[]);
+    const destination = keyString(command.destination);
+    if (this.read(destination) !== undefined) this.remove(destination);
+    if (result.length === 0) return ok(0);
+    this.setCreate(destination, version, null, 'intset');
+    let encoding: SetEncoding = 'intset';
+    for (const member of result) {
+      this.setAdd(destination, member);
+      encoding = setEncodingAfterAdd(encoding, member, this.setLength(destination));
+    }
+    if (encoding !== 'intset') this.setEncode(destination, encoding);
+    return ok(result.length);
+  }
+
+  /** The members of the intersection, union or difference of the sets at `keys`. */
+  #combine(
+    operation: 'inter' | 'union' | 'diff',
+    keys: readonly string[],
+    sets: readonly (SetState | undefined)[],
+  ): string[] {
+    const present = keys.filter((_, i) => sets[i] !== undefined);
+    if (operation === 'union') {
+      const union = new Set<string>();
+      for (const key of present) for (const member of this.setMembers(key)) union.add(member);
+      return [...union];
+    }
+    if (operation === 'inter') {
+      if (present.length < keys.length) return [];
+      // Iterate the smallest set, as Redis does, and look the others up (O(1) each).
+      const sorted = [...keys].sort((a, b) => this.setLength(a) - this.setLength(b));
+      const [smallest, ...others] = sorted as [string, ...string[]];
+      return this.setMembers(smallest).filter((member) =>
+        others.every((key) => this.setHas(key, member)),
+      );
+    }
+    if (sets[0] === undefined) return [];
+    const [first, ...others] = keys as [string, ...string[]];
+    const rest = others.filter((_, i) => sets[i + 1] !== undefined);
+    return this.setMembers(first).filter((member) => !rest.some((key) => this.setHas(key, member)));
+  }
+}
+
+/**
+ * `count` members of `members` (fewer when it holds fewer) drawn by a partial Fisher-Yates
+ * shuffle driven by `seed` (mulberry32, integer arithmetic only), so that every replica
+ * draws the same ones from the same sequence order.
+ */
+export function drawSeeded(members: readonly string[], count: number, seed: number): string[] {
+  const pool = [...members];
+  const wanted = Math.min(count, pool.length);
+  let state = seed >>> 0;
+  const next = (): number => {
+    state = (state + 0x6d2b79f5) >>> 0;
+    let t = Math.imul(state ^ (state >>> 15), state | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return (t ^ (t >>> 14)) >>> 0;
+  };
+  // pool[0..i) holds the members drawn so far; the rest are still candidates.
+  for (let i = 0; i < wanted; i++) {
+    const j = i + (next() % (pool.length - i));
+    [pool[i], pool[j]] = [pool[j] as string, pool[i] as string];
+  }
+  return pool.slice(0, wanted);
+}
+
+/** Sorts integer members (latin1) ascending by value, as an intset answers them. */
+export function intsetOrder(members: string[]): string[] {
+  return members.sort(compareIntegerMembers);
 }

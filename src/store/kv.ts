@@ -14,6 +14,7 @@ export {
   startsWith,
   sweepKeysMax,
   type HashScanPage,
+  type SetScanPage,
   type KvCommand,
   type KvEntry,
   type ScanPage,
@@ -55,6 +56,25 @@ export const kvSchema = `
 export const hashTablesSchema = kvSchema.slice(
   kvSchema.indexOf('CREATE TABLE IF NOT EXISTS _tandem_hash_keys'),
 );
+
+/**
+ * The sets of the table form: a key of `_tandem_kv` (with an empty value) that has a row
+ * in `_tandem_set_keys` holds a set, whose members are its rows of `_tandem_set_members`
+ * (each with its sequence number). A table made before sets has neither table: no sets.
+ */
+export const setTablesSchema = `
+  CREATE TABLE IF NOT EXISTS _tandem_set_keys (
+    key BLOB PRIMARY KEY NOT NULL,
+    encoding TEXT NOT NULL,
+    next_seq INTEGER NOT NULL
+  ) STRICT;
+  CREATE TABLE IF NOT EXISTS _tandem_set_members (
+    key BLOB NOT NULL,
+    member BLOB NOT NULL,
+    seq INTEGER NOT NULL,
+    PRIMARY KEY (key, member)
+  ) STRICT;
+`;
 
 /**
  * Brings a key-value table of an older database, whose keys and values were TEXT, to the

@@ -19,8 +19,12 @@
  *   the sequence number, then the expiry (f64 ms) when flagged, the key and the value.
  *   A hash's value is a varint (the sequence number its next field gets) then per field,
  *   in sequence order, varints of the field's length, the value's length and the field's
- *   sequence number, the field and the value. Format 1 (earlier builds) is format 2
- *   without hashes, and still loads.
+ *   sequence number, the field and the value. A set (flag 8; with 4 a hashtable, else an
+ *   intset) has its member count as the value's length, and as its value a varint (the
+ *   sequence number its next member gets) then per member, in sequence order, varints of
+ *   the member's length and sequence number, then the member. Format 1 (earlier builds) is
+ *   format 2 without hashes or sets, and still loads; a build without sets refuses an
+ *   image that holds one (an impossible flag) rather than misread it.
  *
  * Records are a few bytes of numbers and the raw bytes, so that a million keys write and
  * read in about a second and take little more room than their data: a node restarts by reading its latest image and the log after
@@ -35,8 +39,8 @@ import { TandemError } from '../core/errors.js';
 import { keyBytesMax } from './commands.js';
 import type { LogPosition, RestoreMeta } from './contract.js';
 import { Keyspace, type FrozenKeyspace, type Item } from './keyspace.js';
-import { hashTablesSchema } from './kv.js';
-import type { HashField, HashValue } from './values.js';
+import { hashTablesSchema, setTablesSchema } from './kv.js';
+import type { HashField, HashValue, SetValue } from './values.js';
 import { checksumText, snapshotChunkBytes } from './snapshot-images.js';
 
 /** The first bytes of a memory image. */
@@ -53,6 +57,9 @@ const fieldHeaderBytesMax = 3 * 8;
 const expiresFlag = 1;
 const hashFlag = 2;
 const hashtableFlag = 4;
+const setFlag = 8;
+/** The most bytes a set member's record takes besides the member: two varints. */
+const memberHeaderBytesMax = 2 * 8;
 
 /** What a memory image's header says. */
 export interface MemoryImageHeader {
@@ -189,6 +196,10 @@ function recordBytesMax(key: string, item: Item): number {
   const value = item.value;
   if (typeof value === 'string') return recordHeaderBytesMax + key.length + value.length;
   let bytes = recordHeaderBytesMax + key.length + 8;
+  if (value.type === 'set') {
+    for (const member of value.members.keys()) bytes += memberHeaderBytesMax + member.length;
+    return bytes;
+  }
   for (const [field, { value: fieldValue }] of value.fields) {
     bytes += fieldHeaderBytesMax + field.length + fieldValue.length;
   }
@@ -198,6 +209,9 @@ function recordBytesMax(key: string, item: Item): number {
 function recordFlags(item: Item): number {
   const expires = item.expiresAt === null ? 0 : expiresFlag;
   if (typeof item.value === 'string') return expires;
+  if (item.value.type === 'set') {
+    return expires | setFlag | (item.value.encoding === 'hashtable' ? hashtableFlag : 0);
+  }
   return expires | hashFlag | (item.value.encoding === 'hashtable' ? hashtableFlag : 0);
 }
 
@@ -205,13 +219,20 @@ function writeRecord(buffer: Buffer, offset: number, key: string, item: Item): n
   const value = item.value;
   buffer[offset] = recordFlags(item);
   let at = writeVarint(buffer, offset + 1, key.length);
-  at = writeVarint(buffer, at, typeof value === 'string' ? value.length : value.fields.size);
+  const length =
+    typeof value === 'string'
+      ? value.length
+      : value.type === 'set'
+        ? value.members.size
+        : value.fields.size;
+  at = writeVarint(buffer, at, length);
   at = writeVarint(buffer, at, item.index);
   at = writeVarint(buffer, at, item.term);
   at = writeVarint(buffer, at, item.seq);
   if (item.expiresAt !== null) at = buffer.writeDoubleLE(item.expiresAt, at);
   at += buffer.write(key, at, 'latin1');
   if (typeof value === 'string') return at + buffer.write(value, at, 'latin1');
+  if (value.type === 'set') return writeSetMembers(buffer, at, value);
   at = writeVarint(buffer, at, value.nextSeq);
   for (const [field, { value: fieldValue, seq }] of value.fields) {
     at = writeVarint(buffer, at, field.length);
@@ -219,6 +240,17 @@ function writeRecord(buffer: Buffer, offset: number, key: string, item: Item): n
     at = writeVarint(buffer, at, seq);
     at += buffer.write(field, at, 'latin1');
     at += buffer.write(fieldValue, at, 'latin1');
+  }
+  return at;
+}
+
+/** A set's part of its record: the next sequence number, then each member. */
+function writeSetMembers(buffer: Buffer, offset: number, set: SetValue): number {
+  let at = writeVarint(buffer, offset, set.nextSeq);
+  for (const [member, seq] of set.members) {
+    at = writeVarint(buffer, at, member.length);
+    at = writeVarint(buffer, at, seq);
+    at += buffer.write(member, at, 'latin1');
   }
   return at;
 }
@@ -350,10 +382,11 @@ class Reader {
 
 function readRecord(reader: Reader, keyspace: Keyspace, format: number): void {
   const flags = reader.byte();
-  const flagsMax = format === memoryImageFormatStrings ? expiresFlag : 7;
-  if (flags > flagsMax || (flags & (hashFlag | hashtableFlag)) === hashtableFlag) {
-    throw corrupt('an impossible key record');
-  }
+  const flagsMax = format === memoryImageFormatStrings ? expiresFlag : 15;
+  const structured = flags & (hashFlag | setFlag);
+  const impossible =
+    structured === (hashFlag | setFlag) || ((flags & hashtableFlag) !== 0 && structured === 0);
+  if (flags > flagsMax || impossible) throw corrupt('an impossible key record');
   const keyLength = reader.varint('key length');
   const valueLength = reader.varint('value length');
   const index = reader.varint('version index');
@@ -363,10 +396,13 @@ function readRecord(reader: Reader, keyspace: Keyspace, format: number): void {
   if (keyLength > keyBytesMax) throw corrupt(`a key of ${keyLength} bytes`);
   if (seq <= keyspace.lastSeq) throw corrupt('keys out of sequence order');
   const key = reader.latin1(keyLength);
+  const hashtable = (flags & hashtableFlag) !== 0;
   const value =
-    (flags & hashFlag) === 0
-      ? reader.latin1(valueLength)
-      : readHash(reader, valueLength, (flags & hashtableFlag) === 0 ? 'listpack' : 'hashtable');
+    (flags & setFlag) !== 0
+      ? readSet(reader, valueLength, hashtable ? 'hashtable' : 'intset')
+      : (flags & hashFlag) === 0
+        ? reader.latin1(valueLength)
+        : readHash(reader, valueLength, hashtable ? 'hashtable' : 'listpack');
   keyspace.load(key, { value, index, term, expiresAt, seq });
 }
 
@@ -390,6 +426,25 @@ function readHash(reader: Reader, count: number, encoding: HashValue['encoding']
   return { type: 'hash', fields, nextSeq, encoding, generation: 0 };
 }
 
+/** A set's members (`count` of them, in sequence order) as a record holds them. */
+function readSet(reader: Reader, count: number, encoding: SetValue['encoding']): SetValue {
+  const nextSeq = reader.varint('next member sequence number');
+  const members = new Map<string, number>();
+  let last = 0;
+  for (let i = 0; i < count; i++) {
+    const memberLength = reader.varint('member length');
+    const seq = reader.varint('member sequence number');
+    if (seq <= last || seq >= nextSeq) throw corrupt('set members out of sequence order');
+    last = seq;
+    const member = reader.latin1(memberLength);
+    if (members.has(member)) throw corrupt('a set member twice');
+    members.set(member, seq);
+  }
+  if (count === 0) throw corrupt('an empty set');
+  // A loaded value belongs to no generation yet: the keyspace copies it before a change.
+  return { type: 'set', members, nextSeq, encoding, generation: 0 };
+}
+
 /**
  * Builds a self-contained SQLite file holding a memory image's whole state, the keys in
  * `_tandem_kv` with their sequence numbers as rowids: the form the PostgreSQL store
@@ -399,7 +454,7 @@ export async function sqliteFileFromMemoryImage(image: string, out: string): Pro
   const loaded = await loadMemoryImage(image);
   const db = new Database(loaded.database);
   try {
-    db.exec(hashTablesSchema);
+    db.exec(hashTablesSchema + setTablesSchema);
     const insert = db.prepare(
       'INSERT INTO _tandem_kv (rowid, key, value, version_index, version_term, expires_at) VALUES (?, ?, ?, ?, ?, ?)',
     );
@@ -408,6 +463,12 @@ export async function sqliteFileFromMemoryImage(image: string, out: string): Pro
     );
     const insertField = db.prepare(
       'INSERT INTO _tandem_hash_fields (key, field, value, seq) VALUES (?, ?, ?, ?)',
+    );
+    const insertSet = db.prepare(
+      'INSERT INTO _tandem_set_keys (key, encoding, next_seq) VALUES (?, ?, ?)',
+    );
+    const insertMember = db.prepare(
+      'INSERT INTO _tandem_set_members (key, member, seq) VALUES (?, ?, ?)',
     );
     const frozen = loaded.keyspace.freeze();
     db.transaction(() => {
@@ -418,6 +479,13 @@ export async function sqliteFileFromMemoryImage(image: string, out: string): Pro
         const bytes = Buffer.from(typeof value === 'string' ? value : '', 'latin1');
         insert.run(item.seq, key, bytes, item.index, item.term, item.expiresAt);
         if (typeof value === 'string') continue;
+        if (value.type === 'set') {
+          insertSet.run(key, value.encoding, value.nextSeq);
+          for (const [member, seq] of value.members) {
+            insertMember.run(key, Buffer.from(member, 'latin1'), seq);
+          }
+          continue;
+        }
         insertHash.run(key, value.encoding, value.nextSeq);
         for (const [field, { value: fieldValue, seq }] of value.fields) {
           insertField.run(
@@ -444,6 +512,7 @@ export function takeKeyspaceFromTable(db: Database.Database): Keyspace {
   const keyspace = new Keyspace();
   // Read before the key rows' iteration starts: SQLite runs one statement at a time.
   const hashes = hashesOfTable(db);
+  const sets = setsOfTable(db);
   const rows = db
     .prepare<
       [],
@@ -462,7 +531,7 @@ export function takeKeyspaceFromTable(db: Database.Database): Keyspace {
   for (const row of rows) {
     const key = row.key.toString('latin1');
     keyspace.load(key, {
-      value: hashes.get(key) ?? row.value.toString('latin1'),
+      value: hashes.get(key) ?? sets.get(key) ?? row.value.toString('latin1'),
       index: row.version_index,
       term: row.version_term,
       expiresAt: row.expires_at,
@@ -471,6 +540,7 @@ export function takeKeyspaceFromTable(db: Database.Database): Keyspace {
   }
   keyspace.finishLoad(keyspace.lastSeq + 1);
   db.exec('DELETE FROM _tandem_kv; DELETE FROM _tandem_hash_keys; DELETE FROM _tandem_hash_fields');
+  db.exec('DELETE FROM _tandem_set_keys; DELETE FROM _tandem_set_members');
   return keyspace;
 }
 
@@ -506,4 +576,38 @@ function hashesOfTable(db: Database.Database): Map<string, HashValue> {
     hash.fields.set(field.toString('latin1'), { value: value.toString('latin1'), seq });
   }
   return hashes;
+}
+
+/** The sets of a table form (none in one made before sets), by key. */
+function setsOfTable(db: Database.Database): Map<string, SetValue> {
+  db.exec(setTablesSchema);
+  const sets = new Map<string, SetValue>();
+  const keys = db
+    .prepare<[], { key: Buffer; encoding: string; next_seq: number }>(
+      'SELECT key, encoding, next_seq FROM _tandem_set_keys',
+    )
+    .all();
+  for (const { key, encoding, next_seq: nextSeq } of keys) {
+    if (encoding !== 'intset' && encoding !== 'hashtable') {
+      throw corrupt(`a set of encoding ${JSON.stringify(encoding)}`);
+    }
+    sets.set(key.toString('latin1'), {
+      type: 'set',
+      members: new Map(),
+      nextSeq,
+      encoding,
+      generation: 0,
+    });
+  }
+  const members = db
+    .prepare<[], { key: Buffer; member: Buffer; seq: number }>(
+      'SELECT key, member, seq FROM _tandem_set_members ORDER BY key, seq',
+    )
+    .iterate();
+  for (const { key, member, seq } of members) {
+    const set = sets.get(key.toString('latin1'));
+    if (set === undefined) throw corrupt('set members of a key that holds no set');
+    set.members.set(member.toString('latin1'), seq);
+  }
+  return sets;
 }

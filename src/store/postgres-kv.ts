@@ -13,7 +13,7 @@
 import { assert } from '../core/assert.js';
 import type { Bytes, Version } from './commands.js';
 import { KeyValueCommands, keyString, type KeyState, type KvCommand } from './kv-commands.js';
-import type { HashEncoding } from './values.js';
+import type { HashEncoding, SetEncoding } from './values.js';
 
 /**
  * A hash key's row of `tandem.hashes`: its encoding, field count and the sequence number
@@ -23,6 +23,18 @@ import type { HashEncoding } from './values.js';
 export interface HashMeta {
   readonly type: 'hash';
   readonly encoding: HashEncoding;
+  readonly length: number;
+  readonly nextSeq: number;
+}
+
+/**
+ * A set key's row of `tandem.sets`: its encoding, member count and the sequence number
+ * its next new member gets. A key is a set exactly when it has one; its `tandem.kv` row
+ * (with an empty value) carries the version and expiry, as any key's.
+ */
+export interface SetMeta {
+  readonly type: 'set';
+  readonly encoding: SetEncoding;
   readonly length: number;
   readonly nextSeq: number;
 }
@@ -121,6 +133,14 @@ export function commandKeys(command: KvCommand): string[] {
     case 'hincrby':
     case 'hincrbyfloat':
       return [keyId(command.key)];
+    case 'sadd':
+    case 'srem':
+    case 'spop':
+      return [keyId(command.key)];
+    case 'smove':
+      return [keyId(command.key), keyId(command.destination)];
+    case 'setstore':
+      return [command.destination, ...command.keys].map(keyId);
     case 'flush':
     case 'expire-sweep':
     case 'publish':
@@ -356,6 +376,34 @@ export class KvBatch extends KeyValueCommands {
   protected hashEncode(key: string, encoding: HashEncoding): void {
     this.#hashes.set(key, { ...this.#meta(key), encoding });
     this.#changed.add(key);
+  }
+
+  protected setCreate(): void {
+    throw new Error('sets on PostgreSQL');
+  }
+
+  protected setHas(): boolean {
+    throw new Error('sets on PostgreSQL');
+  }
+
+  protected setLength(): number {
+    throw new Error('sets on PostgreSQL');
+  }
+
+  protected setMembers(): string[] {
+    throw new Error('sets on PostgreSQL');
+  }
+
+  protected setAdd(): void {
+    throw new Error('sets on PostgreSQL');
+  }
+
+  protected setDelete(): void {
+    throw new Error('sets on PostgreSQL');
+  }
+
+  protected setEncode(): void {
+    throw new Error('sets on PostgreSQL');
   }
 
   protected remove(key: string): void {

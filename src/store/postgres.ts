@@ -49,7 +49,12 @@ import type {
 } from './contract.js';
 import type { Glob } from './glob.js';
 import { asBuffer, compileGlob, scanCount, WrongTypeError } from './kv-rules.js';
-import type { HashEncoding, ValueType } from './values.js';
+import {
+  compareIntegerMembers,
+  type HashEncoding,
+  type SetEncoding,
+  type ValueType,
+} from './values.js';
 import {
   keysResultMax,
   startsWith,
@@ -58,6 +63,7 @@ import {
   type KvEntry,
   type ScanPage,
   type HashScanPage,
+  type SetScanPage,
 } from './kv.js';
 import {
   bytesLiteral,
@@ -95,6 +101,7 @@ import {
   type FieldNeeds,
   type FieldRow,
   type HashMeta,
+  type SetMeta,
   type HashWrites,
   type LoadedHashes,
   keyBytes,
@@ -193,6 +200,34 @@ const hashTablesSchema = `
   );
   CREATE UNIQUE INDEX IF NOT EXISTS hash_fields_order ON tandem.hash_fields (key, seq);
 `;
+
+/**
+ * The set tables, created at open if absent (a database of an earlier build has none): a
+ * key is a set when `sets` has its row (encoding, member count, the next member's sequence
+ * number), and each member is one row of `set_members`, so one SADD writes one member row
+ * (and its key's two small rows), never the whole set.
+ */
+const setTablesSchema = `
+  CREATE TABLE IF NOT EXISTS tandem.sets (
+    key bytea PRIMARY KEY,
+    encoding text NOT NULL,
+    length bigint NOT NULL,
+    next_seq bigint NOT NULL
+  );
+  CREATE TABLE IF NOT EXISTS tandem.set_members (
+    key bytea NOT NULL,
+    member bytea NOT NULL,
+    seq bigint NOT NULL,
+    PRIMARY KEY (key, member)
+  );
+  CREATE UNIQUE INDEX IF NOT EXISTS set_members_order ON tandem.set_members (key, seq);
+`;
+
+/** The set tables as a snapshot image carries them (only when there are sets). */
+const setImageTables: readonly ImageTable[] = [
+  { schema: 'tandem', name: 'sets', columns: ['key', 'encoding', 'length', 'next_seq'] },
+  { schema: 'tandem', name: 'set_members', columns: ['key', 'member', 'seq'] },
+];
 
 /** The hash tables as a snapshot image carries them (only when there are hashes). */
 const hashImageTables: readonly ImageTable[] = [
@@ -538,7 +573,7 @@ export class PostgresStore implements NodeStore {
   async get(key: Bytes, nowMs: number): Promise<KvEntry | null> {
     const row = await this.#readKey(key);
     if (row === null || !liveAt(row.expiresAt, nowMs)) return null;
-    if (row.encoding !== null) throw new WrongTypeError();
+    if (row.encoding !== null || row.setEncoding !== null) throw new WrongTypeError();
     return {
       value: row.value,
       version: { index: row.versionIndex, term: row.versionTerm },
@@ -547,14 +582,22 @@ export class PostgresStore implements NodeStore {
   }
 
   /** A key's row, with its hash's encoding and length when it holds a hash (else null). */
-  async #readKey(
-    key: Bytes,
-  ): Promise<(KvRow & { encoding: HashEncoding | null; length: number }) | null> {
+  async #readKey(key: Bytes): Promise<
+    | (KvRow & {
+        encoding: HashEncoding | null;
+        length: number;
+        setEncoding: SetEncoding | null;
+        setLength: number;
+      })
+    | null
+  > {
     const { rows } = await this.#read('reading a key', (client) =>
       q1(
         client,
-        `SELECT kv.value, kv.version_index, kv.version_term, kv.expires_at, kv.seq, h.encoding, h.length
-          FROM tandem.kv kv LEFT JOIN tandem.hashes h ON h.key = kv.key WHERE kv.key = $1`,
+        `SELECT kv.value, kv.version_index, kv.version_term, kv.expires_at, kv.seq, h.encoding, h.length,
+          s.encoding AS set_encoding, s.length AS set_length
+          FROM tandem.kv kv LEFT JOIN tandem.hashes h ON h.key = kv.key
+          LEFT JOIN tandem.sets s ON s.key = kv.key WHERE kv.key = $1`,
         [asBuffer(key)],
       ),
     );
@@ -564,7 +607,91 @@ export class PostgresStore implements NodeStore {
       ...kvRow(row),
       encoding: row.encoding === null ? null : hashMeta(row).encoding,
       length: Number(row.length ?? 0),
+      setEncoding:
+        row.set_encoding === null
+          ? null
+          : setMeta({ encoding: row.set_encoding, length: 0, next_seq: 0 }).encoding,
+      setLength: Number(row.set_length ?? 0),
     };
+  }
+
+  /** The live set row of `key` (null when absent); WRONGTYPE when it holds another type. */
+  async #liveSet(
+    key: Bytes,
+    nowMs: number,
+  ): Promise<{ encoding: SetEncoding; length: number } | null> {
+    const row = await this.#readKey(key);
+    if (row === null || !liveAt(row.expiresAt, nowMs)) return null;
+    if (row.setEncoding === null) throw new WrongTypeError();
+    return { encoding: row.setEncoding, length: row.setLength };
+  }
+
+  /** Every member of the set at `key`: an intset's ascending, a hashtable's by sequence. */
+  async setAll(key: Bytes, nowMs: number): Promise<Buffer[]> {
+    const set = await this.#liveSet(key, nowMs);
+    if (set === null) return [];
+    const { rows } = await this.#read('reading a set', (client) =>
+      q1(client, 'SELECT member FROM tandem.set_members WHERE key = $1 ORDER BY seq', [
+        asBuffer(key),
+      ]),
+    );
+    const members = rows.map((row) => row.member as Buffer);
+    if (set.encoding !== 'intset') return members;
+    return members
+      .map((member) => member.toString('latin1'))
+      .sort(compareIntegerMembers)
+      .map((member) => Buffer.from(member, 'latin1'));
+  }
+
+  /** Whether each of `members` is in the set at `key`: one indexed lookup for them all. */
+  async setContains(key: Bytes, members: readonly Bytes[], nowMs: number): Promise<boolean[]> {
+    if ((await this.#liveSet(key, nowMs)) === null) return members.map(() => false);
+    const { rows } = await this.#read('reading set members', (client) =>
+      q1(
+        client,
+        'SELECT member FROM tandem.set_members WHERE key = $1 AND member = ANY($2::bytea[])',
+        [asBuffer(key), members.map(asBuffer)],
+      ),
+    );
+    const found = new Set(rows.map((row) => keyId(row.member as Buffer)));
+    return members.map((member) => found.has(keyId(member)));
+  }
+
+  /** How many members the set at `key` holds. */
+  async setSize(key: Bytes, nowMs: number): Promise<number> {
+    return (await this.#liveSet(key, nowMs))?.length ?? 0;
+  }
+
+  /** The set's encoding, null when absent. */
+  async setEncoding(key: Bytes, nowMs: number): Promise<SetEncoding | null> {
+    return (await this.#liveSet(key, nowMs))?.encoding ?? null;
+  }
+
+  /** One page of an SSCAN from `cursor`; an intset comes whole (ascending), as in Redis. */
+  async setScan(
+    key: Bytes,
+    cursor: number,
+    options: { match?: Bytes; count?: number },
+    nowMs: number,
+  ): Promise<SetScanPage> {
+    const count = scanCount(cursor, options);
+    const set = await this.#liveSet(key, nowMs);
+    if (set === null) return { cursor: 0, members: [] };
+    const glob = options.match === undefined ? null : compileGlob(options.match);
+    const matching = (members: readonly Buffer[]): Buffer[] =>
+      members.filter((member) => glob === null || glob.matches(member));
+    if (set.encoding === 'intset')
+      return { cursor: 0, members: matching(await this.setAll(key, nowMs)) };
+    const { rows } = await this.#read('scanning a set', (client) =>
+      q1(
+        client,
+        'SELECT member, seq FROM tandem.set_members WHERE key = $1 AND seq > $2 ORDER BY seq LIMIT $3',
+        [asBuffer(key), cursor, count + 1],
+      ),
+    );
+    const page = rows.slice(0, count);
+    const members = matching(page.map((row) => row.member as Buffer));
+    return { cursor: rows.length > count ? Number(page.at(-1)?.seq) : 0, members };
   }
 
   /** The live hash row of `key` (null when absent); WRONGTYPE when it holds a string. */
@@ -676,6 +803,7 @@ export class PostgresStore implements NodeStore {
   async type(key: Bytes, nowMs: number): Promise<ValueType | 'none'> {
     const row = await this.#readKey(key);
     if (row === null || !liveAt(row.expiresAt, nowMs)) return 'none';
+    if (row.setEncoding !== null) return 'set';
     return row.encoding === null ? 'string' : 'hash';
   }
 
@@ -934,6 +1062,8 @@ async function openSchema(
   await q1(client, accessTableSchema);
   // Nor one made before hashes: no hashes.
   await q(client, hashTablesSchema);
+  // Nor one made before sets: no sets.
+  await q(client, setTablesSchema);
   const { rows: access } = await q1(client, readAccessStatement);
   return {
     applied: { index: meta.applied_index, term: meta.applied_term },
@@ -1191,6 +1321,15 @@ function hashMeta(row: Record<string, unknown>): HashMeta {
     length: Number(row.length),
     nextSeq: Number(row.next_seq),
   };
+}
+
+/** A set row as read from the database. */
+function setMeta(row: Record<string, unknown>): SetMeta {
+  const encoding = row.encoding;
+  if (encoding !== 'intset' && encoding !== 'hashtable') {
+    throw new TandemError('TANDEM_CORRUPT', `a set of encoding ${JSON.stringify(encoding)}`);
+  }
+  return { type: 'set', encoding, length: Number(row.length), nextSeq: Number(row.next_seq) };
 }
 
 /** A key row as read from the database. */

@@ -45,8 +45,9 @@ import {
   type HeldKey,
   type KvEntry,
   type ScanPage,
+  type SetScanPage,
 } from './keyspace.js';
-import type { HashEncoding, ValueType } from './values.js';
+import type { HashEncoding, SetEncoding, ValueType } from './values.js';
 import { kvSchema, upgradeKvTable } from './kv.js';
 import {
   isMemoryImageStart,
@@ -373,6 +374,41 @@ export class SqliteStore implements NodeStore {
   ): HashScanPage {
     this.#open();
     return this.#keyspace.hashScan(key, cursor, options, nowMs);
+  }
+
+  /** Every member of the set at `key` (an intset's ascending). */
+  setAll(key: Bytes, nowMs: number): Buffer[] {
+    this.#open();
+    return this.#keyspace.setAll(key, nowMs);
+  }
+
+  /** Whether each of `members` is in the set at `key`. */
+  setContains(key: Bytes, members: readonly Bytes[], nowMs: number): boolean[] {
+    this.#open();
+    return this.#keyspace.setContains(key, members, nowMs);
+  }
+
+  /** How many members the set at `key` holds. */
+  setSize(key: Bytes, nowMs: number): number {
+    this.#open();
+    return this.#keyspace.setSize(key, nowMs);
+  }
+
+  /** The set's encoding, null when absent. */
+  setEncoding(key: Bytes, nowMs: number): SetEncoding | null {
+    this.#open();
+    return this.#keyspace.setEncoding(key, nowMs);
+  }
+
+  /** One page of an SSCAN from `cursor`. */
+  setScan(
+    key: Bytes,
+    cursor: number,
+    options: { match?: Bytes; count?: number },
+    nowMs: number,
+  ): SetScanPage {
+    this.#open();
+    return this.#keyspace.setScan(key, cursor, options, nowMs);
   }
 
   /** The number of live keys. */

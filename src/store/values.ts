@@ -14,7 +14,7 @@
  */
 
 /** Every type a live key can have, as Redis's TYPE names it. */
-export type ValueType = 'string' | 'hash';
+export type ValueType = 'string' | 'hash' | 'set';
 
 /** Redis's refusal of a command on a key of another type, byte for byte. */
 export const wrongType = 'WRONGTYPE Operation against a key holding the wrong kind of value';
@@ -63,7 +63,7 @@ export interface HashValue {
 }
 
 /** A key's value: a string's bytes (latin1), or a structured value tagged with its type. */
-export type StoredValue = string | HashValue;
+export type StoredValue = string | HashValue | SetValue;
 
 /** The type of a value, as TYPE answers it. */
 export function typeOf(value: StoredValue): ValueType {
@@ -100,4 +100,90 @@ export function hashEncodingAfter(
   return length > hashListpackEntriesMax || longest > hashListpackValueBytesMax
     ? 'hashtable'
     : 'listpack';
+}
+
+// ------------------------------------------------------------------ sets
+
+/**
+ * Redis 7.0's encodings of a set: `intset` while every member is an integer and there are
+ * at most `setIntsetEntriesMax` of them, `hashtable` otherwise (and forever after, as in
+ * Redis: removing members never converts back). Redis 7.0 has no listpack sets (7.2 added
+ * them, with set-max-listpack-entries): redis-server 7.0 answers these two only.
+ */
+export type SetEncoding = 'intset' | 'hashtable';
+
+/** Redis 7.0's default set-max-intset-entries: past this many members an intset converts. */
+export const setIntsetEntriesMax = 512;
+
+/** Redis's string2ll syntax (no sign on zero, no leading zeros, at most 19 digits). */
+const integerSyntax = /^(?:0|-?[1-9][0-9]{0,18})$/;
+const int64Min = -(2n ** 63n);
+const int64Max = 2n ** 63n - 1n;
+
+/**
+ * Whether `member` (latin1) is a signed 64-bit integer as Redis's string2ll reads it: the
+ * members an intset can hold (isSdsRepresentableAsLongLong).
+ */
+export function isIntegerMember(member: string): boolean {
+  if (!integerSyntax.test(member)) return false;
+  const value = BigInt(member);
+  return value >= int64Min && value <= int64Max;
+}
+
+/**
+ * A set in memory. `members` maps each member (latin1) to its sequence number, in the
+ * order the members were added (which is sequence order): SSCAN's cursor on a hashtable,
+ * and the one order every replica agrees on (SPOP draws by it). An intset answers in
+ * ascending numeric order instead, as Redis's does. `generation` as in `HashValue`.
+ */
+export interface SetValue {
+  readonly type: 'set';
+  readonly members: Map<string, number>;
+  nextSeq: number;
+  encoding: SetEncoding;
+  readonly generation: number;
+}
+
+/** A new empty set of `generation` with `encoding`. */
+export function emptySet(generation: number, encoding: SetEncoding): SetValue {
+  return { type: 'set', members: new Map(), nextSeq: 1, encoding, generation };
+}
+
+/** A copy of `set` owned by `generation` (its members copied, its encoding kept). */
+export function copySet(set: SetValue, generation: number): SetValue {
+  return {
+    type: 'set',
+    members: new Map(set.members),
+    nextSeq: set.nextSeq,
+    encoding: set.encoding,
+    generation,
+  };
+}
+
+/**
+ * The encoding a set made by adding `first` starts with, by Redis 7.0's setTypeCreate: an
+ * intset when that member is an integer, else a hashtable.
+ */
+export function setEncodingFor(first: string): SetEncoding {
+  return isIntegerMember(first) ? 'intset' : 'hashtable';
+}
+
+/**
+ * The encoding a set of `encoding` takes after `member` was added and it holds `length`
+ * members, by Redis 7.0's setTypeAdd: an intset converts for a member that is no integer,
+ * or once it holds more than set-max-intset-entries.
+ */
+export function setEncodingAfterAdd(
+  encoding: SetEncoding,
+  member: string,
+  length: number,
+): SetEncoding {
+  if (encoding === 'hashtable') return encoding;
+  return !isIntegerMember(member) || length > setIntsetEntriesMax ? 'hashtable' : 'intset';
+}
+
+/** Orders integer members (latin1) by value, as an intset holds them. */
+export function compareIntegerMembers(a: string, b: string): number {
+  const [x, y] = [BigInt(a), BigInt(b)];
+  return x < y ? -1 : x > y ? 1 : 0;
 }

@@ -242,7 +242,7 @@ const unsignedLongMax = 2n ** 64n - 1n;
  * for 0, a negative one wrapping around), or null where it answers "invalid cursor". One
  * past the safe integers is past every sequence number, so it is clamped there.
  */
-function scanCursor(text: string): number | null {
+export function scanCursor(text: string): number | null {
   if (!unsignedLongSyntax.test(text)) return null;
   const negative = text.startsWith('-');
   const magnitude = text === '' ? 0n : BigInt(text.replace(/^[+-]/, ''));

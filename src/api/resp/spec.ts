@@ -17,6 +17,11 @@ export interface KeySpec {
   readonly first: number;
   readonly last: number;
   readonly step: number;
+  /**
+   * `args[first - 1]` says how many keys follow it (SINTERCARD's numkeys, Redis's keynum
+   * key spec); `last` and `step` are then unused. Not a count: no keys.
+   */
+  readonly counted?: true;
 }
 
 /** One key argument (`GET key`). */
@@ -66,10 +71,18 @@ export interface Requirement {
 /** The key arguments of `raw` (the name included) under `spec`. */
 export function commandKeys(spec: KeySpec | undefined, raw: readonly Buffer[]): Buffer[] {
   if (spec === undefined) return [];
+  if (spec.counted === true) return countedKeys(spec.first, raw);
   const last = spec.last < 0 ? raw.length + spec.last : spec.last;
   const keys: Buffer[] = [];
   for (let i = spec.first; i <= last && i < raw.length; i += spec.step) keys.push(raw[i]);
   return keys;
+}
+
+/** The keys after a count of them at `raw[first - 1]`: none when it is no count that fits. */
+function countedKeys(first: number, raw: readonly Buffer[]): Buffer[] {
+  const text = raw[first - 1]?.toString('latin1') ?? '';
+  const count = /^[1-9][0-9]{0,15}$/.test(text) ? Number(text) : 0;
+  return count <= raw.length - first ? raw.slice(first, first + count) : [];
 }
 
 /** Redis's arity error for `name` (lower case, `parent|sub` for subcommands). */
