@@ -58,6 +58,7 @@ export async function loadSqliteImage(
     for (const table of await userTables(client)) await copyTable(client, image, table);
     await copyKv(client, image);
     await copyHashes(client, image);
+    await copySets(client, image);
     const sessionCount = await copySessions(client, image);
     await copyAccess(client, image);
     return { position, sessionCount };
@@ -207,6 +208,33 @@ async function copyHashes(client: pg.PoolClient, image: Database.Database): Prom
     }
   };
   await copyIn(client, 'tandem.hash_fields (key, field, value, seq)', fieldRows(), 'hash fields');
+}
+
+/** Copies the sets and their members, when the image has them (none before sets). */
+async function copySets(client: pg.PoolClient, image: Database.Database): Promise<void> {
+  const table = image
+    .prepare("SELECT 1 FROM sqlite_schema WHERE type = 'table' AND name = '_tandem_set_keys'")
+    .get();
+  if (table === undefined) return;
+  const sets = image.prepare<[], unknown[]>(
+    `SELECT s.key, s.encoding, (SELECT count(*) FROM _tandem_set_members m WHERE m.key = s.key),
+       s.next_seq FROM _tandem_set_keys s ORDER BY s.key`,
+  );
+  const setRows = function* (): Generator<CopyValue[]> {
+    for (const [key, encoding, length, nextSeq] of sets.raw(true).safeIntegers(true).iterate()) {
+      yield [key as Buffer, String(encoding), String(length), String(nextSeq)];
+    }
+  };
+  await copyIn(client, 'tandem.sets (key, encoding, length, next_seq)', setRows(), 'sets');
+  const members = image.prepare<[], unknown[]>(
+    'SELECT key, member, seq FROM _tandem_set_members ORDER BY key, seq',
+  );
+  const memberRows = function* (): Generator<CopyValue[]> {
+    for (const [key, member, seq] of members.raw(true).safeIntegers(true).iterate()) {
+      yield [key as Buffer, member as Buffer, String(seq)];
+    }
+  };
+  await copyIn(client, 'tandem.set_members (key, member, seq)', memberRows(), 'set members');
 }
 
 /** Copies the sessions; returns how many there were. */

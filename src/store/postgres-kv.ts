@@ -60,6 +60,58 @@ export interface HashWrites {
   readonly fieldUpserts: readonly (readonly [string, string, FieldRow])[];
 }
 
+/** The members of one set a command reads: those named, or all of them (SPOP, SINTERSTORE). */
+export interface MemberNeeds {
+  readonly key: string;
+  readonly members: readonly string[] | 'all';
+}
+
+/** What the batch leaves to write of sets, after the key rows (by `keyId`). */
+export interface SetWrites {
+  /** Keys whose stored members and set row all go first (removed, overwritten, recreated). */
+  readonly cleared: readonly string[];
+  readonly upserts: readonly (readonly [string, SetMeta])[];
+  readonly memberDeletes: readonly (readonly [string, string])[];
+  /** Key, member and the member's sequence number. */
+  readonly memberUpserts: readonly (readonly [string, string, number])[];
+}
+
+/** The sets a batch read: rows of `tandem.sets`, and the member rows its commands need. */
+export interface LoadedSets {
+  readonly metas: ReadonlyMap<string, SetMeta>;
+  /** By key, then member: its sequence number (members named but absent are missing). */
+  readonly members: ReadonlyMap<string, ReadonlyMap<string, number>>;
+  readonly needs: readonly MemberNeeds[];
+}
+
+/** The set members a key-value command reads, beyond its keys' rows. */
+export function commandMembers(command: KvCommand): MemberNeeds[] {
+  switch (command.type) {
+    case 'sadd':
+    case 'srem':
+      return [{ key: keyId(command.key), members: command.members.map(keyId) }];
+    case 'spop':
+      // Named members may be gone, and the seed then draws from the whole set.
+      return [{ key: keyId(command.key), members: 'all' }];
+    case 'smove': {
+      const member = [keyId(command.member)];
+      return [
+        { key: keyId(command.key), members: member },
+        { key: keyId(command.destination), members: member },
+      ];
+    }
+    case 'setstore':
+      return command.keys.map((key) => ({ key: keyId(key), members: 'all' as const }));
+    case 'rename':
+    case 'copy':
+      return [{ key: keyId(command.key), members: 'all' }];
+    case 'multi':
+      return command.steps.flatMap((step) => (step.type === 'read' ? [] : commandMembers(step)));
+    default:
+      return [];
+  }
+}
+
 /** A key's row as the batch sees it. `seq` is the row's place in SCAN order. */
 export interface KvRow {
   readonly value: Buffer;
@@ -203,6 +255,16 @@ export class KvBatch extends KeyValueCommands {
   readonly #cleared = new Set<string>();
   /** Fields written or deleted, by key. */
   readonly #changedFields = new Map<string, Set<string>>();
+  /** Each loaded or touched key's set row; null for a key known to hold no set. */
+  readonly #sets = new Map<string, SetMeta | null>();
+  /** Known members of sets, by key: a sequence number, or null for one known absent. */
+  readonly #members = new Map<string, Map<string, number | null>>();
+  /** Keys whose every member is in `#members` (read whole, or made in this batch). */
+  readonly #completeSets = new Set<string>();
+  /** Keys whose stored set goes at write-back, before what the batch writes of them. */
+  readonly #clearedSets = new Set<string>();
+  /** Members added or removed, by key. */
+  readonly #changedMembers = new Map<string, Set<string>>();
 
   /**
    * `loaded` holds the rows of every key the batch names (absent keys simply missing);
@@ -216,12 +278,15 @@ export class KvBatch extends KeyValueCommands {
     candidates: readonly SweepCandidate[],
     candidatesComplete: boolean,
     hashes: LoadedHashes = { metas: new Map(), fields: new Map(), needs: [] },
+    sets: LoadedSets = { metas: new Map(), members: new Map(), needs: [] },
   ) {
     super();
     for (const key of keys) {
       this.#rows.set(key, loaded.get(key) ?? null);
       this.#hashes.set(key, hashes.metas.get(key) ?? null);
+      this.#sets.set(key, sets.metas.get(key) ?? null);
     }
+    this.#loadMembers(sets);
     for (const { key, fields } of hashes.needs) {
       const read = hashes.fields.get(key);
       const known = this.#fieldsOf(key);
@@ -235,6 +300,19 @@ export class KvBatch extends KeyValueCommands {
     this.#nextSeq = seqMax + 1;
     this.#candidates = candidates;
     this.#candidatesComplete = candidatesComplete;
+  }
+
+  #loadMembers(sets: LoadedSets): void {
+    for (const { key, members } of sets.needs) {
+      const read = sets.members.get(key);
+      const known = this.#membersOf(key);
+      if (members === 'all') {
+        for (const [member, seq] of read ?? []) known.set(member, seq);
+        this.#completeSets.add(key);
+      } else {
+        for (const member of members) known.set(member, read?.get(member) ?? null);
+      }
+    }
   }
 
   #row(key: string): KvRow | null {
@@ -264,6 +342,50 @@ export class KvBatch extends KeyValueCommands {
     this.#rows.set(key, null);
     this.#changed.add(key);
     this.#clearHash(key);
+    this.#clearSet(key);
+  }
+
+  /** The key holds no set from here on: its stored members and set row go at write-back. */
+  #clearSet(key: string): void {
+    this.#sets.set(key, null);
+    this.#members.set(key, new Map());
+    this.#completeSets.add(key);
+    this.#changedMembers.delete(key);
+    this.#clearedSets.add(key);
+  }
+
+  #membersOf(key: string): Map<string, number | null> {
+    let known = this.#members.get(key);
+    if (known === undefined) {
+      known = new Map();
+      this.#members.set(key, known);
+    }
+    return known;
+  }
+
+  #setMeta(key: string): SetMeta {
+    const meta = this.#sets.get(key);
+    assert(meta !== undefined && meta !== null, 'a set method on a key that holds no set');
+    return meta;
+  }
+
+  #member(key: string, member: string): number | null {
+    const seq = this.#members.get(key)?.get(member);
+    if (seq !== undefined) return seq;
+    assert(this.#completeSets.has(key), 'a set member was not loaded for its batch');
+    return null;
+  }
+
+  #changeMember(key: string, member: string, seq: number | null, meta: SetMeta): void {
+    this.#membersOf(key).set(member, seq);
+    let changed = this.#changedMembers.get(key);
+    if (changed === undefined) {
+      changed = new Set();
+      this.#changedMembers.set(key, changed);
+    }
+    changed.add(member);
+    this.#sets.set(key, meta);
+    this.#changed.add(key);
   }
 
   /** The key holds no hash from here on: its stored fields and hash row go at write-back. */
@@ -313,8 +435,9 @@ export class KvBatch extends KeyValueCommands {
     const row = this.#row(key);
     if (row === null) return undefined;
     const meta = this.#hashes.get(key) ?? null;
+    const set = this.#sets.get(key) ?? null;
     return {
-      value: meta ?? row.value.toString('latin1'),
+      value: meta ?? set ?? row.value.toString('latin1'),
       index: row.versionIndex,
       term: row.versionTerm,
       expiresAt: row.expiresAt,
@@ -323,6 +446,7 @@ export class KvBatch extends KeyValueCommands {
 
   protected write(key: string, value: string, version: Version, expiresAt: number | null): void {
     if (this.#hashOrNull(key) !== null) this.#clearHash(key);
+    if ((this.#sets.get(key) ?? null) !== null) this.#clearSet(key);
     this.#put(key, Buffer.from(value, 'latin1'), version, expiresAt);
   }
 
@@ -337,8 +461,56 @@ export class KvBatch extends KeyValueCommands {
 
   protected hashCreate(key: string, version: Version, expiresAt: number | null): void {
     this.#clearHash(key);
+    if ((this.#sets.get(key) ?? null) !== null) this.#clearSet(key);
     this.#put(key, Buffer.alloc(0), version, expiresAt);
     this.#hashes.set(key, { type: 'hash', encoding: 'listpack', length: 0, nextSeq: 1 });
+  }
+
+  protected setCreate(
+    key: string,
+    version: Version,
+    expiresAt: number | null,
+    encoding: SetEncoding,
+  ): void {
+    if (this.#hashOrNull(key) !== null) this.#clearHash(key);
+    this.#clearSet(key);
+    this.#put(key, Buffer.alloc(0), version, expiresAt);
+    this.#sets.set(key, { type: 'set', encoding, length: 0, nextSeq: 1 });
+  }
+
+  protected setHas(key: string, member: string): boolean {
+    return this.#member(key, member) !== null;
+  }
+
+  protected setLength(key: string): number {
+    return this.#setMeta(key).length;
+  }
+
+  protected setMembers(key: string): string[] {
+    assert(this.#completeSets.has(key), 'a whole set was not loaded for its batch');
+    const rows = [...(this.#members.get(key) ?? [])].filter(
+      (entry): entry is [string, number] => entry[1] !== null,
+    );
+    rows.sort((a, b) => a[1] - b[1]);
+    return rows.map(([member]) => member);
+  }
+
+  protected setAdd(key: string, member: string): void {
+    const meta = this.#setMeta(key);
+    assert(this.#member(key, member) === null, 'a set member added twice');
+    const next = { ...meta, length: meta.length + 1, nextSeq: meta.nextSeq + 1 };
+    this.#changeMember(key, member, meta.nextSeq, next);
+  }
+
+  protected setDelete(key: string, member: string): void {
+    const meta = this.#setMeta(key);
+    if (this.#member(key, member) === null) return;
+    this.#changeMember(key, member, null, { ...meta, length: meta.length - 1 });
+  }
+
+  protected setEncode(key: string, encoding: SetEncoding): void {
+    this.#sets.set(key, { ...this.#setMeta(key), encoding });
+    this.#changed.add(key);
   }
 
   protected hashGet(key: string, field: string): string | undefined {
@@ -378,34 +550,6 @@ export class KvBatch extends KeyValueCommands {
     this.#changed.add(key);
   }
 
-  protected setCreate(): void {
-    throw new Error('sets on PostgreSQL');
-  }
-
-  protected setHas(): boolean {
-    throw new Error('sets on PostgreSQL');
-  }
-
-  protected setLength(): number {
-    throw new Error('sets on PostgreSQL');
-  }
-
-  protected setMembers(): string[] {
-    throw new Error('sets on PostgreSQL');
-  }
-
-  protected setAdd(): void {
-    throw new Error('sets on PostgreSQL');
-  }
-
-  protected setDelete(): void {
-    throw new Error('sets on PostgreSQL');
-  }
-
-  protected setEncode(): void {
-    throw new Error('sets on PostgreSQL');
-  }
-
   protected remove(key: string): void {
     if (this.#row(key) !== null) this.#delete(key);
   }
@@ -422,6 +566,11 @@ export class KvBatch extends KeyValueCommands {
     this.#complete.clear();
     this.#cleared.clear();
     this.#changedFields.clear();
+    for (const key of this.#sets.keys()) this.#sets.set(key, null);
+    this.#members.clear();
+    this.#completeSets.clear();
+    this.#clearedSets.clear();
+    this.#changedMembers.clear();
     // After the emptying, only rows written later in the batch remain to be written.
     this.#changed.clear();
   }
@@ -490,5 +639,23 @@ export class KvBatch extends KeyValueCommands {
       }
     }
     return { cleared: [...this.#cleared], upserts, fieldDeletes, fieldUpserts };
+  }
+
+  /** What to write back of sets, after the key rows (see `SetWrites`). */
+  setWrites(): SetWrites {
+    const upserts: [string, SetMeta][] = [];
+    const memberDeletes: [string, string][] = [];
+    const memberUpserts: [string, string, number][] = [];
+    for (const key of this.#changed) {
+      const meta = this.#sets.get(key) ?? null;
+      if (meta === null) continue;
+      upserts.push([key, meta]);
+      for (const member of this.#changedMembers.get(key) ?? []) {
+        const seq = this.#members.get(key)?.get(member) ?? null;
+        if (seq === null) memberDeletes.push([key, member]);
+        else memberUpserts.push([key, member, seq]);
+      }
+    }
+    return { cleared: [...this.#clearedSets], upserts, memberDeletes, memberUpserts };
   }
 }

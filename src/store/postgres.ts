@@ -102,6 +102,10 @@ import {
   type FieldRow,
   type HashMeta,
   type SetMeta,
+  type SetWrites,
+  type LoadedSets,
+  type MemberNeeds,
+  commandMembers,
   type HashWrites,
   type LoadedHashes,
   keyBytes,
@@ -1143,6 +1147,8 @@ interface BatchNeeds {
   readonly keys: ReadonlySet<string>;
   /** The hash fields the commands read. */
   readonly fields: readonly FieldNeeds[];
+  /** The set members the commands read. */
+  readonly members: readonly MemberNeeds[];
   readonly sweeps: number;
   readonly sweepAtMax: number;
   readonly sessionIds: ReadonlySet<string>;
@@ -1153,6 +1159,7 @@ interface BatchNeeds {
 function batchNeeds(commands: readonly (Command | null)[]): BatchNeeds {
   const keys = new Set<string>();
   const fields: FieldNeeds[] = [];
+  const members: MemberNeeds[] = [];
   const sessionIds = new Set<string>();
   let sweeps = 0;
   let sweepAtMax = 0;
@@ -1165,6 +1172,7 @@ function batchNeeds(commands: readonly (Command | null)[]): BatchNeeds {
     if (command.type !== 'sql' && command.type !== 'acl') {
       for (const key of commandKeys(command)) keys.add(key);
       fields.push(...commandFields(command));
+      members.push(...commandMembers(command));
     }
     if (command.type === 'expire-sweep') {
       sweeps++;
@@ -1176,7 +1184,17 @@ function batchNeeds(commands: readonly (Command | null)[]): BatchNeeds {
       sessionAtMax = Math.max(sessionAtMax, command.at ?? 0);
     }
   }
-  return { sql, keys, fields, sweeps, sweepAtMax, sessionIds, sessionCommands, sessionAtMax };
+  return {
+    sql,
+    keys,
+    fields,
+    members,
+    sweeps,
+    sweepAtMax,
+    sessionIds,
+    sessionCommands,
+    sessionAtMax,
+  };
 }
 
 /** The limit of the sweep candidates read: enough for every sweep of the batch. */
@@ -1200,6 +1218,10 @@ function batchReads(needs: BatchNeeds): string[] {
       ? 'SELECT NULL LIMIT 0'
       : `SELECT key, encoding, length, next_seq FROM tandem.hashes WHERE key IN (${keyList})`,
     fieldsRead(needs.fields),
+    needs.keys.size === 0
+      ? 'SELECT NULL LIMIT 0'
+      : `SELECT key, encoding, length, next_seq FROM tandem.sets WHERE key IN (${keyList})`,
+    membersRead(needs.members),
   );
   if (needs.sessionIds.size === 0) return reads;
   const idList = [...needs.sessionIds].map((id) => quoteLiteral(id)).join(', ');
@@ -1221,7 +1243,8 @@ function batchState(
   meta: { applied_index: number; applied_term: number; session_count: number },
   access: AccessBatch,
 ): BatchState {
-  const [keyRows, seqRow, sweepRows, hashRows, fieldRows, sessionRows, candidateRows] = reads;
+  const [keyRows, seqRow, sweepRows, hashRows, fieldRows, setRows, memberRows] = reads;
+  const [sessionRows, candidateRows] = reads.slice(7);
   const loaded = new Map<string, KvRow>();
   for (const row of keyRows?.rows ?? []) {
     loaded.set(keyId(row.key as Buffer), kvRow(row));
@@ -1237,6 +1260,7 @@ function batchState(
     candidates,
     candidates.length < sweepCandidatesMax(needs),
     loadedHashes(needs, hashRows?.rows ?? [], fieldRows?.rows ?? []),
+    loadedSets(needs, setRows?.rows ?? [], memberRows?.rows ?? []),
   );
   const loadedSessions = new Map<string, SessionRow>();
   for (const row of sessionRows?.rows ?? []) {
@@ -1286,6 +1310,50 @@ function fieldsRead(needs: readonly FieldNeeds[]): string {
     conditions.push(`(key, field) IN (${list.join(', ')})`);
   }
   return `SELECT key, field, value, seq FROM tandem.hash_fields WHERE ${conditions.join(' OR ')}`;
+}
+
+/**
+ * The read of the set members a batch's commands need: the named ones and all of a set
+ * that SPOP, SINTERSTORE, RENAME or COPY reads. One statement, whatever the count.
+ */
+function membersRead(needs: readonly MemberNeeds[]): string {
+  const whole = needs.filter((need) => need.members === 'all').map((need) => need.key);
+  const pairs = needs.flatMap(({ key, members }) =>
+    members === 'all' ? [] : members.map((member) => [key, member] as const),
+  );
+  if (whole.length === 0 && pairs.length === 0) return 'SELECT NULL LIMIT 0';
+  const conditions: string[] = [];
+  if (whole.length > 0) {
+    conditions.push(`key IN (${whole.map((id) => bytesLiteral(keyBytes(id))).join(', ')})`);
+  }
+  if (pairs.length > 0) {
+    const list = pairs.map(
+      ([key, member]) => `(${bytesLiteral(keyBytes(key))}, ${bytesLiteral(keyBytes(member))})`,
+    );
+    conditions.push(`(key, member) IN (${list.join(', ')})`);
+  }
+  return `SELECT key, member, seq FROM tandem.set_members WHERE ${conditions.join(' OR ')}`;
+}
+
+/** The set rows and member rows a batch read, for its `KvBatch`. */
+function loadedSets(
+  needs: BatchNeeds,
+  setRows: readonly Record<string, unknown>[],
+  memberRows: readonly Record<string, unknown>[],
+): LoadedSets {
+  const metas = new Map<string, SetMeta>();
+  for (const row of setRows) metas.set(keyId(row.key as Buffer), setMeta(row));
+  const members = new Map<string, Map<string, number>>();
+  for (const row of memberRows) {
+    const key = keyId(row.key as Buffer);
+    let known = members.get(key);
+    if (known === undefined) {
+      known = new Map();
+      members.set(key, known);
+    }
+    known.set(keyId(row.member as Buffer), Number(row.seq));
+  }
+  return { metas, members, needs: needs.members };
 }
 
 /** The hash rows and field rows a batch read, for its `KvBatch`. */
@@ -1565,6 +1633,7 @@ function writeBack(state: BatchState, results: readonly ApplyResult[], last: Ent
   if (kv.flushed) {
     statements.push(
       'DELETE FROM tandem.kv; DELETE FROM tandem.hashes; DELETE FROM tandem.hash_fields',
+      'DELETE FROM tandem.sets; DELETE FROM tandem.set_members',
     );
   }
   statements.push(
@@ -1575,6 +1644,7 @@ function writeBack(state: BatchState, results: readonly ApplyResult[], last: Ent
     ),
     ...chunked(kv.upserts, kvUpsert),
     ...hashWriteBack(state.kv.hashWrites()),
+    ...setWriteBack(state.kv.setWrites()),
   );
   const sessions = state.sessions.writes((pending) => packResult(results[pending] ?? null));
   statements.push(
@@ -1622,6 +1692,41 @@ function hashWriteBack(writes: HashWrites): string[] {
       );
       return `INSERT INTO tandem.hash_fields (key, field, value, seq) VALUES ${values.join(', ')}
         ON CONFLICT (key, field) DO UPDATE SET value = excluded.value, seq = excluded.seq`;
+    }),
+  ];
+}
+
+/** The set statements of round trip 3: clears first, then rows, member deletes, member upserts. */
+function setWriteBack(writes: SetWrites): string[] {
+  const keyList = (keys: readonly string[]): string =>
+    keys.map((id) => bytesLiteral(keyBytes(id))).join(', ');
+  return [
+    ...chunked(
+      writes.cleared,
+      (keys) =>
+        `DELETE FROM tandem.sets WHERE key IN (${keyList(keys)}); DELETE FROM tandem.set_members WHERE key IN (${keyList(keys)})`,
+    ),
+    ...chunked(writes.upserts, (rows) => {
+      const values = rows.map(
+        ([key, meta]) =>
+          `(${bytesLiteral(keyBytes(key))}, ${quoteLiteral(meta.encoding)}, ${integerLiteral(meta.length)}, ${integerLiteral(meta.nextSeq)})`,
+      );
+      return `INSERT INTO tandem.sets (key, encoding, length, next_seq) VALUES ${values.join(', ')}
+        ON CONFLICT (key) DO UPDATE SET encoding = excluded.encoding, length = excluded.length, next_seq = excluded.next_seq`;
+    }),
+    ...chunked(writes.memberDeletes, (pairs) => {
+      const list = pairs.map(
+        ([key, member]) => `(${bytesLiteral(keyBytes(key))}, ${bytesLiteral(keyBytes(member))})`,
+      );
+      return `DELETE FROM tandem.set_members WHERE (key, member) IN (${list.join(', ')})`;
+    }),
+    ...chunked(writes.memberUpserts, (rows) => {
+      const values = rows.map(
+        ([key, member, seq]) =>
+          `(${bytesLiteral(keyBytes(key))}, ${bytesLiteral(keyBytes(member))}, ${integerLiteral(seq)})`,
+      );
+      return `INSERT INTO tandem.set_members (key, member, seq) VALUES ${values.join(', ')}
+        ON CONFLICT (key, member) DO UPDATE SET seq = excluded.seq`;
     }),
   ];
 }
@@ -1740,6 +1845,10 @@ async function writeImage(
       ...((await q1(client, 'SELECT 1 FROM tandem.hashes LIMIT 1')).rows.length > 0
         ? hashImageTables
         : []),
+      // Likewise only when there are sets.
+      ...((await q1(client, 'SELECT 1 FROM tandem.sets LIMIT 1')).rows.length > 0
+        ? setImageTables
+        : []),
       ...(await userTables(client)).map(({ name, columns }): ImageTable => ({
         schema: 'public',
         name,
@@ -1782,6 +1891,7 @@ async function emptyForLoad(client: pg.PoolClient): Promise<void> {
     client,
     'TRUNCATE tandem.kv, tandem.sessions, tandem.ddl, tandem.acl, tandem.hashes, tandem.hash_fields',
   );
+  await q1(client, 'TRUNCATE tandem.sets, tandem.set_members');
 }
 
 /**

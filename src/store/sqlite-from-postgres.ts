@@ -25,7 +25,7 @@ import { TandemError } from '../core/errors.js';
 import { accessSchema, decodeStoredAccess } from './access-state.js';
 import { expiresAtMsMax } from './commands.js';
 import { CopyTextParser, type CopyField } from './copy-text.js';
-import { kvSchema } from './kv.js';
+import { kvSchema, setTablesSchema } from './kv.js';
 import { ImageReader, type ImageHeader, type ImageTable } from './postgres-image.js';
 import { quoteIdentifier } from './postgres-sql.js';
 import { sessionsSchema } from './sessions.js';
@@ -63,7 +63,7 @@ export async function buildSqliteFromImage(
     db.pragma('journal_mode = DELETE');
     db.pragma('synchronous = FULL');
     db.exec('BEGIN');
-    db.exec(kvSchema + metaSchema + sessionsSchema + accessSchema);
+    db.exec(kvSchema + metaSchema + sessionsSchema + accessSchema + setTablesSchema);
     replayDdl(db, header.ddl);
     const sessions = await loadTables(db, file, header);
     if (sessions !== header.sessionCount) {
@@ -155,6 +155,8 @@ function tableLoader(db: Database.Database, table: ImageTable): (fields: CopyFie
   if (table.name === 'acl') return accessRowLoader(db, table);
   if (table.name === 'hashes') return hashRowLoader(db, table);
   if (table.name === 'hash_fields') return hashFieldRowLoader(db, table);
+  if (table.name === 'sets') return setRowLoader(db, table);
+  if (table.name === 'set_members') return setMemberRowLoader(db, table);
   throw corrupt(`the snapshot image holds an unknown table tandem.${table.name}`);
 }
 
@@ -370,6 +372,44 @@ function hashFieldRowLoader(
       byteaValue(field.toString('latin1')),
       byteaValue(value.toString('latin1')),
       integerField(seq as CopyField, 'a hash field sequence number'),
+    );
+  };
+}
+
+/** A set's row (its member count is the table form's count of its members). */
+function setRowLoader(db: Database.Database, table: ImageTable): (fields: CopyField[]) => void {
+  const pick = fieldsByName(table, ['key', 'encoding', 'next_seq']);
+  const insert = db.prepare(
+    'INSERT INTO _tandem_set_keys (key, encoding, next_seq) VALUES (?, ?, ?)',
+  );
+  return (row) => {
+    const [key, encoding, nextSeq] = pick(row);
+    const name = encoding?.toString('latin1');
+    if (key === null || (name !== 'intset' && name !== 'hashtable')) {
+      throw corrupt('the snapshot image has a set without key or known encoding');
+    }
+    insert.run(
+      byteaValue(key.toString('latin1')),
+      name,
+      integerField(nextSeq as CopyField, 'a set next sequence number'),
+    );
+  };
+}
+
+/** A set member's row. */
+function setMemberRowLoader(
+  db: Database.Database,
+  table: ImageTable,
+): (fields: CopyField[]) => void {
+  const pick = fieldsByName(table, ['key', 'member', 'seq']);
+  const insert = db.prepare('INSERT INTO _tandem_set_members (key, member, seq) VALUES (?, ?, ?)');
+  return (row) => {
+    const [key, member, seq] = pick(row);
+    if (key === null || member === null) throw corrupt('the snapshot image has a null set member');
+    insert.run(
+      byteaValue(key.toString('latin1')),
+      byteaValue(member.toString('latin1')),
+      integerField(seq as CopyField, 'a set member sequence number'),
     );
   };
 }

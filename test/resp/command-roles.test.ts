@@ -3,6 +3,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { buildCommandTable } from '../../src/api/resp/server.js';
+import { commandKeys } from '../../src/api/resp/spec.js';
 import { accessRoles } from '../../src/store/access-state.js';
 
 /** The role table of the README (RESP commands), `parent|sub` for subcommands. */
@@ -26,6 +27,16 @@ const expected: Readonly<Record<string, readonly string[]>> = {
     'hgetall',
     'hrandfield',
     'hscan',
+    'sismember',
+    'smismember',
+    'smembers',
+    'scard',
+    'srandmember',
+    'sinter',
+    'sintercard',
+    'sunion',
+    'sdiff',
+    'sscan',
     'mget',
     'exists',
     'strlen',
@@ -97,6 +108,13 @@ const expected: Readonly<Record<string, readonly string[]>> = {
     'hdel',
     'hincrby',
     'hincrbyfloat',
+    'sadd',
+    'srem',
+    'spop',
+    'smove',
+    'sinterstore',
+    'sunionstore',
+    'sdiffstore',
     'setbit',
     'bitop',
     'bitfield',
@@ -196,7 +214,27 @@ test('a command with key arguments names them, so key patterns are checked', () 
     'type',
     'tandem.version',
     'watch',
+    'sadd',
+    'smove',
+    'sinter',
+    'sintercard',
+    'sinterstore',
+    'sscan',
   ];
   for (const name of keyed) assert.ok(table[name]?.keys !== undefined, `${name} names no keys`);
   assert.deepEqual(table.mset?.keys, { first: 1, last: -1, step: 2 });
+});
+
+test('SINTERCARD and SMOVE name exactly their keys', () => {
+  // Goal: SINTERCARD's keys are the numkeys after its count (not its LIMIT), and SMOVE's
+  // are its source and destination (not its member), so key patterns see what it touches.
+  const table = buildCommandTable();
+  const raw = (...args: string[]) => args.map((arg) => Buffer.from(arg));
+  const named = (name: string, ...args: string[]) =>
+    commandKeys(table[name]?.keys, raw(name, ...args)).map(String);
+  assert.deepEqual(named('sintercard', '2', 'a', 'b', 'LIMIT', '1'), ['a', 'b']);
+  assert.deepEqual(named('sintercard', '3', 'a', 'b'), []);
+  assert.deepEqual(named('sintercard', 'x', 'a'), []);
+  assert.deepEqual(named('smove', 'from', 'to', 'member'), ['from', 'to']);
+  assert.deepEqual(named('sinterstore', 'dest', 'a', 'b'), ['dest', 'a', 'b']);
 });

@@ -109,6 +109,17 @@ export function bytesCommand(command: TextCommand): Command {
   if (command.type === 'mset' || command.type === 'msetnx' || command.type === 'hset') {
     converted.pairs = command.pairs.map(([key, value]) => [bytesOf(key), bytesOf(value)]);
   }
+  if (command.type === 'sadd' || command.type === 'srem' || command.type === 'spop') {
+    converted.members = command.members.map(bytesOf);
+  }
+  if (command.type === 'smove') {
+    converted.destination = bytesOf(command.destination);
+    converted.member = bytesOf(command.member);
+  }
+  if (command.type === 'setstore') {
+    converted.destination = bytesOf(command.destination);
+    converted.keys = command.keys.map(bytesOf);
+  }
   if (command.type === 'multi') {
     converted.steps = command.steps.map((step) =>
       step.type === 'read'

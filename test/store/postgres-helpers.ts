@@ -145,7 +145,12 @@ export async function keyContent(store: NodeStore): Promise<unknown[]> {
   const keys = await store.keys(Buffer.from('*'), -1);
   return await Promise.all(
     keys.map(async (key) => {
-      if ((await store.type(key, -1)) !== 'hash') return [key, await store.get(key, -1)];
+      const type = await store.type(key, -1);
+      if (type === 'set') {
+        const set = [await store.setEncoding(key, -1), await store.setAll(key, -1)];
+        return [key, await store.ttlMs(key, -1), set];
+      }
+      if (type !== 'hash') return [key, await store.get(key, -1)];
       const hash = [await store.hashEncoding(key, -1), await store.hashAll(key, -1)];
       return [key, await store.ttlMs(key, -1), hash];
     }),
