@@ -268,6 +268,8 @@ export function commandArbitrary(parts: CommandParts): fc.Arbitrary<TextCommand>
     }),
     // Hashes: on keys the string commands also write, so WRONGTYPE both ways is drawn.
     { weight: 4, arbitrary: hashArbitrary(key, value, at) },
+    // Sets: likewise on the same keys.
+    { weight: 4, arbitrary: setArbitrary(key, at) },
     fc.record({ type: fc.constant('flush' as const), at }),
     fc.record({ type: fc.constant('expire-sweep' as const), at }),
     fc.record({
@@ -338,6 +340,45 @@ function hashArbitrary(
       key,
       field: hashField,
       by: fc.constantFrom('1.5', '-0.25', 'x', '1e4000'),
+      at,
+    }),
+  );
+}
+
+/** Members of sets: integers (an intset's) and words, a few, so commands meet each other's. */
+const setMember = fc.constantFrom('1', '2', '-7', 'a', 'b', '');
+
+/** The set commands over `key`, SPOP with named members (present or not) and seeds. */
+function setArbitrary(
+  key: fc.Arbitrary<string | Uint8Array>,
+  at: fc.Arbitrary<number>,
+): fc.Arbitrary<TextCommand> {
+  const members = fc.array(setMember, { minLength: 1, maxLength: 3 });
+  return fc.oneof(
+    fc.record({ type: fc.constant('sadd' as const), key, members, at }),
+    fc.record({ type: fc.constant('srem' as const), key, members, at }),
+    fc
+      .record({
+        type: fc.constant('spop' as const),
+        key,
+        members: fc.uniqueArray(setMember, { maxLength: 2 }),
+        count: fc.nat({ max: 4 }),
+        seed: fc.nat(),
+        at,
+      })
+      .map((spop) => ({ ...spop, count: Math.max(spop.count, spop.members.length) })),
+    fc.record({
+      type: fc.constant('smove' as const),
+      key,
+      destination: key,
+      member: setMember,
+      at,
+    }),
+    fc.record({
+      type: fc.constant('setstore' as const),
+      operation: fc.constantFrom('inter' as const, 'union' as const, 'diff' as const),
+      destination: key,
+      keys: fc.array(key, { minLength: 1, maxLength: 3 }),
       at,
     }),
   );

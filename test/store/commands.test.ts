@@ -42,6 +42,36 @@ const sqlValue = fc.oneof(
 
 /** Every command type with every optional field sometimes present. */
 const commandArbitrary: fc.Arbitrary<Command> = fc.oneof(
+  fc.record({
+    type: fc.constantFrom('sadd' as const, 'srem' as const),
+    key,
+    members: fc.array(value, { minLength: 1, maxLength: 3 }),
+    at: time,
+  }),
+  fc
+    .record({
+      type: fc.constant('spop' as const),
+      key,
+      members: fc.array(value, { maxLength: 3 }),
+      count: fc.nat(),
+      seed: fc.nat({ max: 2 ** 32 - 1 }),
+      at: time,
+    })
+    .map((spop) => ({ ...spop, count: Math.max(spop.count, spop.members.length) })),
+  fc.record({
+    type: fc.constant('smove' as const),
+    key,
+    destination: key,
+    member: value,
+    at: time,
+  }),
+  fc.record({
+    type: fc.constant('setstore' as const),
+    operation: fc.constantFrom('inter' as const, 'union' as const, 'diff' as const),
+    destination: key,
+    keys: fc.array(key, { minLength: 1, maxLength: 3 }),
+    at: time,
+  }),
   fc
     .record(
       {

@@ -181,4 +181,45 @@ describe('transactions on SQLite and PostgreSQL', { skip }, () => {
     const values = await twins.read((s) => s.hashValues(Buffer.from('h'), [Buffer.from('f')], 0));
     assert.deepEqual(values?.map(String), ['1']);
   });
+
+  test('a transaction changes stored sets and pops what its seed draws', async (t) => {
+    // Goal: as Redis's EXEC: SADD then INCRBY of the same key gives the SADD's count and
+    // WRONGTYPE; SREM, SMOVE, SPOP and SINTERSTORE of sets stored before the transaction
+    // read their members (PostgreSQL loads them for the transaction's batch), and an SPOP
+    // queued without members (its draw cannot be made before EXEC) takes the same ones on
+    // both stores.
+    const twins = await Twins.open(t);
+    const log = new TestLog();
+    await twins.apply([
+      log.command({ type: 'sadd', key: 's', members: ['1', '2', '3', 'w'], at: 0 }),
+    ]);
+    const [result] = await twins.apply([
+      log.command({
+        type: 'multi',
+        at: 0,
+        watched: [],
+        steps: [
+          { type: 'sadd', key: 'n', members: ['1'], at: 0 },
+          { type: 'incrby', key: 'n', by: 1, at: 0 },
+          { type: 'srem', key: 's', members: ['w', 'x'], at: 0 },
+          { type: 'smove', key: 's', destination: 'n', member: '2', at: 0 },
+          { type: 'setstore', operation: 'union', destination: 'u', keys: ['s', 'n'], at: 0 },
+          { type: 'spop', key: 'u', members: [], count: 2, seed: 11, at: 0 },
+        ],
+      } as TextCommand),
+    ]);
+    const steps = stepsOf(result as ApplyResult) as ApplyResult[];
+    assert.deepEqual(steps.slice(0, 5), [
+      { ok: true, value: 1 },
+      { ok: false, error: wrongType },
+      { ok: true, value: 1 },
+      { ok: true, value: 1 },
+      { ok: true, value: 3 },
+    ]);
+    const popped = (steps[5] as { value: Buffer[] }).value.map(String);
+    assert.equal(popped.length, 2);
+    const left = await twins.read((s) => s.setAll(Buffer.from('u'), 0));
+    assert.equal(left.length, 1);
+    assert.ok(!popped.includes(String(left[0])));
+  });
 });
