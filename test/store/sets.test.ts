@@ -442,3 +442,44 @@ test('sets cross between the stores through their snapshot images', async (t) =>
     await restored.close();
   }
 });
+
+test('an SPOP that leaves few members rebuilds the set as Redis 7.0 does, on both stores', async (t) => {
+  // Goal: Redis 7.0's spopWithCountCommand rebuilds a set it leaves at most a fifth of
+  // what it popped, so a hashtable left with integers only is an intset again, and one
+  // left with a word stays a hashtable; an SPOP that leaves more keeps its encoding.
+  const directory = tempDirectory(t);
+  const stores: NodeStore[] = [SqliteStore.open(path.join(directory, 'rebuild.db'))];
+  t.after(() => (stores[0] as SqliteStore).close());
+  if (postgresSkipReason() === undefined) {
+    stores.push(
+      await PostgresStore.open(await freshDatabase(), {
+        clusterId: 'sets',
+        snapshotsDirectory: path.join(directory, 'pg'),
+      }),
+    );
+  }
+  try {
+    for (const store of stores) {
+      const log = new TestLog();
+      const sadd = (key: string, ...list: string[]) =>
+        log.command({ type: 'sadd', key, members: list, at });
+      const spop = (key: string, list: string[], count: number) =>
+        log.command({ type: 'spop', key, members: list, count, seed: 1, at });
+      await store.apply([
+        sadd('ints', 'a', '1', '2', '3', '4', '5'),
+        spop('ints', ['a', '1', '2', '3', '4'], 5),
+        sadd('word', 'a', '1', '2', '3', '4', '5'),
+        spop('word', ['1', '2', '3', '4', '5'], 5),
+        sadd('more', 'a', '1', '2', '3', '4', '5', '6', '7', '8', '9'),
+        spop('more', ['a', '1', '2'], 3),
+      ]);
+      assert.equal(await store.setEncoding(b('ints'), at), 'intset');
+      assert.deepEqual(await store.setAll(b('ints'), at), members('5'));
+      assert.equal(await store.setEncoding(b('word'), at), 'hashtable');
+      assert.equal(await store.setEncoding(b('more'), at), 'hashtable');
+      assert.equal(await store.setSize(b('more'), at), 7);
+    }
+  } finally {
+    if (stores[1] !== undefined) await (stores[1] as PostgresStore).close();
+  }
+});
