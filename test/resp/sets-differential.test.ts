@@ -514,6 +514,54 @@ describe('Tandem and redis-server answer the set commands alike', { timeout: 600
     assert.equal(sorted(mine), sorted(redis7));
   });
 
+  test('set writes inside MULTI answer as Redis in EXEC', { skip: redisSkip }, async () => {
+    // Goal: queued SADD, SREM, SMOVE, the STOREs and an SPOP of a whole set apply in order
+    // at EXEC with Redis's replies (WRONGTYPE for a set write on a string in its place),
+    // and a WATCHed set changed by another connection aborts EXEC, on both servers.
+    const steps = [
+      ['DEL', 'm', 'm2', 'm3', 'm4', 'ms'],
+      ['SET', 'ms', 'text'],
+      ['MULTI'],
+      ['SADD', 'm', '1', '2', '3', 'w'],
+      ['SREM', 'm', '2', 'x'],
+      ['SMOVE', 'm', 'm2', '3'],
+      ['SINTERSTORE', 'm3', 'm', 'm2'],
+      ['SUNIONSTORE', 'm4', 'm', 'm2'],
+      ['SPOP', 'm2', '5'],
+      ['SADD', 'ms', 'x'],
+      ['SDIFFSTORE', 'm3', 'm4', 'm'],
+      ['EXEC'],
+      ['TYPE', 'm2'],
+      ['SCARD', 'm4'],
+      ['OBJECT', 'ENCODING', 'm4'],
+      ['SMEMBERS', 'm3'],
+    ];
+    const ours = await RawClient.open(ports().tandem);
+    const theirs = await RawClient.open(ports().redis);
+    try {
+      for (const args of steps) {
+        const [mine, redis7] = [await ours.call(...args), await theirs.call(...args)];
+        assert.deepEqual(comparable(mine), comparable(redis7), args.join(' '));
+      }
+      for (const [client, port] of [
+        [ours, ports().tandem],
+        [theirs, ports().redis],
+      ] as const) {
+        await client.call('WATCH', 'm4');
+        const other = await RawClient.open(port);
+        assert.equal(await other.call('SADD', 'm4', 'new'), 1);
+        other.close();
+        await client.call('MULTI');
+        await client.call('SADD', 'm4', 'late');
+        assert.deepEqual(comparable(await client.call('EXEC')), comparable(null));
+        assert.equal(await client.call('SISMEMBER', 'm4', 'late'), 0);
+      }
+    } finally {
+      ours.close();
+      theirs.close();
+    }
+  });
+
   test(
     'SRANDMEMBER past its bound is refused on a set, answered as Redis elsewhere',
     { skip: redisSkip },
