@@ -237,4 +237,8 @@ test('SINTERCARD and SMOVE name exactly their keys', () => {
   assert.deepEqual(named('sintercard', 'x', 'a'), []);
   assert.deepEqual(named('smove', 'from', 'to', 'member'), ['from', 'to']);
   assert.deepEqual(named('sinterstore', 'dest', 'a', 'b'), ['dest', 'a', 'b']);
+  // COMMAND reports SINTERCARD's keys as Redis does: movable, no fixed positions.
+  const spec = table.sintercard;
+  assert.ok(spec !== undefined);
+  assert.equal(spec.keys?.counted, true);
 });

@@ -220,8 +220,11 @@ const config: Handler = (context, _session, args) => {
 /** The command table as COMMAND reports it: [name, arity, flags, first key, last key, step]. */
 function commandInfo(name: string, spec: CommandSpec): Reply {
   const flags = spec.write ? [simple('write')] : [simple('readonly'), simple('fast')];
-  const keys = spec.keys ?? { first: 0, last: 0, step: 0 };
-  return [name, spec.arity, flags, keys.first, keys.last, keys.step, [], [], [], []];
+  // Keys a count argument gives (SINTERCARD's) are movable: 0, 0, 0, as Redis reports them.
+  const keys = spec.keys?.counted === true ? undefined : spec.keys;
+  const { first, last, step } = keys ?? { first: 0, last: 0, step: 0 };
+  if (spec.keys?.counted === true) flags.push(simple('movablekeys'));
+  return [name, spec.arity, flags, first, last, step, [], [], [], []];
 }
 
 /** Builds COMMAND from the table the server dispatches with. */
