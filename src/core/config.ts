@@ -46,7 +46,9 @@ export const defaultCoreConfig: CoreConfig = {
   maxInflightMessages: 64,
   maxEntriesPerMessage: 512,
   maxMessageBytes: 1024 * 1024,
-  maxEntryBytes: 512 * 1024,
+  // A 16 MiB value (the store's valueBytesMax) with room for its key and command, or a
+  // transaction holding one.
+  maxEntryBytes: 17 * 1024 * 1024,
   maxPendingProposals: 10_000,
   maxPendingReads: 10_000,
   maxApplyBatchEntries: 1024,
