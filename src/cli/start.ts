@@ -18,6 +18,7 @@ import { startRespServer, type RespServer } from '../api/resp/server.js';
 import { pemCertificates, type ClientTls } from '../api/tls.js';
 import type { FollowerWrites } from '../api/resp/session.js';
 import type { Durability } from '../core/types.js';
+import { defaultCoreConfig } from '../core/config.js';
 import { startNode, type NodeConfig, type RunningNode, type StoreLocation } from '../node/node.js';
 import { defaultUserName, type UserRules } from '../store/access-state.js';
 import type { PeerAddress } from '../transport/contract.js';
@@ -90,6 +91,9 @@ Runs one node: its peer listener, its HTTP API, and (when given) its RESP port.
   --snapshot-every N      entries applied between snapshots that compact the log (at
                           least a quarter of the keys an in-memory store holds)
                           (default 10000)
+  --max-entry-bytes N     largest command a leader takes into the log, in bytes (1024
+                          to 17825792, the default: a 16 MiB value with its key); larger
+                          writes are refused with TANDEM_ENTRY_TOO_LARGE
   --tick-ms N             length of one tick in ms: heartbeats every tick, elections
                           after 10 to 20 ticks (default 50)
   --config FILE           YAML or JSON file with any of the settings above
@@ -140,6 +144,7 @@ const flagOptions = {
   join: { type: 'boolean' },
   'metrics-auth': { type: 'boolean' },
   'snapshot-every': { type: 'string' },
+  'max-entry-bytes': { type: 'string' },
   store: { type: 'string' },
   'tick-ms': { type: 'string' },
   config: { type: 'string' },
@@ -218,6 +223,7 @@ export function resolveStartSettings(
       positiveInteger(s, 1, 100_000_000),
     ),
     tickMs: optional(setting('tick-ms'), 50, (s) => positiveInteger(s, 10, 10_000)),
+    ...maxEntryBytes(setting('max-entry-bytes')),
     store: optional<StoreLocation>(setting('store'), { kind: 'sqlite' }, parseStore),
     ...advertiseHttp(setting('advertise-http')),
     tls: tlsFiles(setting('tls-cert'), setting('tls-key'), setting('tls-ca')),
@@ -231,6 +237,17 @@ export function resolveStartSettings(
       }
       return s.text;
     }),
+  };
+}
+
+/**
+ * `--max-entry-bytes`: at most the core's default, which the log's record limit is sized
+ * for (a larger entry would be taken and then fail to be written).
+ */
+function maxEntryBytes(found: Setting | undefined): { core?: { maxEntryBytes: number } } {
+  if (found === undefined) return {};
+  return {
+    core: { maxEntryBytes: positiveInteger(found, 1024, defaultCoreConfig.maxEntryBytes) },
   };
 }
 

@@ -23,6 +23,14 @@ export interface CoreConfig {
   readonly maxEntryBytes: number;
   /** Proposals waiting for acknowledgement on a leader. */
   readonly maxPendingProposals: number;
+  /** Bytes of the commands of the proposals waiting for acknowledgement on a leader. */
+  readonly maxPendingProposalBytes: number;
+  /**
+   * Bytes of the entries one Ready hands out to be written, as `entryBytes` counts them
+   * (at least one entry is always handed out): the rest waits for the next Ready, so a burst of large entries reaches the
+   * disk in bounded batches.
+   */
+  readonly maxReadyEntryBytes: number;
   /** Linearizable reads waiting for their round on a leader. */
   readonly maxPendingReads: number;
   /** Committed entries handed out in one Ready. */
@@ -46,8 +54,12 @@ export const defaultCoreConfig: CoreConfig = {
   maxInflightMessages: 64,
   maxEntriesPerMessage: 512,
   maxMessageBytes: 1024 * 1024,
-  maxEntryBytes: 512 * 1024,
+  // A 16 MiB value (the store's valueBytesMax) with room for its key and command, or a
+  // transaction holding one.
+  maxEntryBytes: 17 * 1024 * 1024,
   maxPendingProposals: 10_000,
+  maxPendingProposalBytes: 256 * 1024 * 1024,
+  maxReadyEntryBytes: 16 * 1024 * 1024,
   maxPendingReads: 10_000,
   maxApplyBatchEntries: 1024,
   syncTimeoutTicks: 50,
@@ -65,6 +77,8 @@ export function buildCoreConfig(overrides: Partial<CoreConfig> = {}): CoreConfig
     'maxMessageBytes',
     'maxEntryBytes',
     'maxPendingProposals',
+    'maxPendingProposalBytes',
+    'maxReadyEntryBytes',
     'maxPendingReads',
     'maxApplyBatchEntries',
     'syncTimeoutTicks',

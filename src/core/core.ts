@@ -102,6 +102,8 @@ interface PendingProposal {
   readonly term: number;
   readonly durability: Durability;
   readonly deadlineTick: number;
+  /** The bytes of its command (`maxPendingProposalBytes` bounds their sum). */
+  readonly bytes: number;
 }
 
 interface PendingRead {
@@ -162,6 +164,8 @@ export class RaftCore {
   /** Leader only: the highest index it may apply under the entries' own durability rules. */
   #localCommit = 0;
   #pendingProposals: PendingProposal[] = [];
+  /** The sum of `bytes` over `#pendingProposals`. */
+  #pendingProposalBytes = 0;
   #readRound = 0;
   #pendingReads: PendingRead[] = [];
   #readsAwaitingTermCommit: ReadAwaitingTermCommit[] = [];
@@ -322,6 +326,7 @@ export class RaftCore {
         `command of ${data.byteLength} bytes exceeds maxEntryBytes (${this.config.maxEntryBytes})`,
       );
     }
+    this.#assertPendingBytesAllow(data.byteLength);
     const mode = strongerDurability(this.config.durability, durability ?? this.config.durability);
     this.#assertReplicasAvailable(mode);
     return this.#appendAsLeader({ kind: 'command', durability: mode, data });
@@ -506,10 +511,16 @@ export class RaftCore {
   ready(): Ready {
     this.#broadcastAppends();
     this.#broadcastCommit();
+    // Entries first: the hard state's commit index is bounded by what is handed out.
+    const entries = this.log.takeUnhandedEntries(this.config.maxReadyEntryBytes);
     const hardState = this.#hardState();
     const softState = this.#softState();
     const hardStateChanged = !sameHardState(hardState, this.#handedHardState);
-    const entries = this.log.takeUnhandedEntries();
+    // An append's answer says the entries are durable here: while some are still to be
+    // handed out, it waits for the Ready that hands out the last (whose sync covers all).
+    const [held, messages] = this.holdsAppendAnswers()
+      ? partition(this.#messages, (message) => message.type === 'append-response')
+      : [[], this.#messages];
     const snapshot = this.#snapshotToInstall;
     const committedEntries = this.#committedEntriesToApply();
     // The driver answers a Ready's proposals after applying its committed entries, so the
@@ -530,7 +541,7 @@ export class RaftCore {
         hardState.term !== this.#handedHardState.term ||
         hardState.vote !== this.#handedHardState.vote,
       committedEntries,
-      messages: this.#messages.map((message) =>
+      messages: messages.map((message) =>
         // The driver holds only its latest snapshot: name that one, even if it compacted
         // again after this message was decided.
         message.type === 'snapshot' ? { ...message, meta: this.log.snapshot } : message,
@@ -538,7 +549,7 @@ export class RaftCore {
       readStates: this.#readStates,
       responses: this.#responsesAppliedBy(committedEntries),
     };
-    this.#messages = [];
+    this.#messages = held;
     this.#readStates = [];
     this.#responses = [];
     this.#snapshotToInstall = null;
@@ -647,6 +658,16 @@ export class RaftCore {
    */
   protected answeredThrough(applying: number): number {
     return applying;
+  }
+
+  /**
+   * Whether this Ready keeps its append answers for a later one: while entries remain to
+   * be handed out to be written (`maxReadyEntryBytes` cut this Ready's), the answers would
+   * claim entries durable that this Ready's sync does not cover. A hook so that the
+   * simulator's mutants can break it.
+   */
+  protected holdsAppendAnswers(): boolean {
+    return this.log.hasUnhandedEntries();
   }
 
   /**
@@ -909,6 +930,7 @@ export class RaftCore {
       });
     }
     this.#pendingProposals = [];
+    this.#pendingProposalBytes = 0;
     const reads = [...this.#pendingReads, ...this.#readsAwaitingTermCommit];
     for (const read of reads) this.#answerRead(read.readId, read.from, 0, 'TANDEM_LEADERSHIP_LOST');
     this.#pendingReads = [];
@@ -1374,6 +1396,19 @@ export class RaftCore {
     }
   }
 
+  /** Refuses a command that would take the pending proposals past their byte limit. */
+  #assertPendingBytesAllow(bytes: number): void {
+    if (
+      this.#pendingProposals.length > 0 &&
+      this.#pendingProposalBytes + bytes > this.config.maxPendingProposalBytes
+    ) {
+      throw new TandemError(
+        'TANDEM_TOO_MANY_PENDING',
+        `${this.#pendingProposalBytes} bytes of writes are waiting for acknowledgement (maxPendingProposalBytes); retry shortly`,
+      );
+    }
+  }
+
   #throwNotLeader(): never {
     if (this.#leaderId === null)
       throw new TandemError('TANDEM_NO_LEADER', 'no leader is known; retry shortly');
@@ -1416,12 +1451,15 @@ export class RaftCore {
     this.log.append([entry]);
     this.#recordMembershipEntries([entry]);
     if (entry.kind !== 'noop') {
+      const bytes = entry.data?.byteLength ?? 0;
       this.#pendingProposals.push({
         index: entry.index,
         term: entry.term,
         durability: entry.durability,
         deadlineTick: this.#ticks + this.config.syncTimeoutTicks,
+        bytes,
       });
+      this.#pendingProposalBytes += bytes;
     }
     this.#appendsToBroadcast = true;
     return { index: entry.index, term: entry.term };
@@ -1440,6 +1478,7 @@ export class RaftCore {
         waiting.push(pending);
       } else {
         this.#responses.push({ index: pending.index, term: pending.term, outcome: 'acknowledged' });
+        this.#pendingProposalBytes -= pending.bytes;
       }
     }
     if (scanned > waiting.length) {
@@ -1453,6 +1492,7 @@ export class RaftCore {
       (this.#pendingProposals[0] as PendingProposal).deadlineTick <= this.#ticks
     ) {
       const expired = this.#pendingProposals.shift() as PendingProposal;
+      this.#pendingProposalBytes -= expired.bytes;
       this.#responses.push({ index: expired.index, term: expired.term, outcome: 'timeout' });
     }
   }
@@ -1699,8 +1739,18 @@ export class RaftCore {
     this.#messages.push({ ...body, from: this.id, term } as Message);
   }
 
+  /**
+   * The hard state as a Ready hands it out: its commit index never past the last entry
+   * handed out to be written, so that what is made durable together never records a
+   * commit beyond the durable log (a Ready may hand out only part of the unwritten
+   * entries: `maxReadyEntryBytes`).
+   */
   #hardState(): HardState {
-    return { term: this.#term, vote: this.#vote, commit: this.log.commit };
+    return {
+      term: this.#term,
+      vote: this.#vote,
+      commit: Math.min(this.log.commit, Math.max(this.log.handedThrough, this.log.snapshot.index)),
+    };
   }
 
   #softState(): SoftState {

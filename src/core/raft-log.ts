@@ -165,11 +165,28 @@ export class RaftLog {
     return this.#handedFrom <= this.lastIndex();
   }
 
-  /** The entries the driver has not yet been asked to write; they count as handed out now. */
-  takeUnhandedEntries(): Entry[] {
-    const entries = this.#entries.slice(this.#handedFrom - this.firstIndex());
-    this.#handedFrom = this.lastIndex() + 1;
+  /**
+   * The entries the driver has not yet been asked to write, from the first, up to
+   * `bytesMax` of them (at least one); they count as handed out now.
+   */
+  takeUnhandedEntries(bytesMax: number): Entry[] {
+    // `#entries[i]` is at log index `i + firstIndex()`.
+    const from = this.#handedFrom - this.firstIndex();
+    let end = from;
+    let bytes = 0;
+    while (end < this.#entries.length) {
+      bytes += entryBytes(this.#entries[end] as Entry);
+      if (end > from && bytes > bytesMax) break;
+      end++;
+    }
+    const entries = this.#entries.slice(from, end);
+    this.#handedFrom += entries.length;
     return entries;
+  }
+
+  /** The last index handed out to be written (every entry before it was too). */
+  get handedThrough(): number {
+    return this.#handedFrom - 1;
   }
 
   /**

@@ -50,9 +50,12 @@ export interface SegmentLogLimits {
 /** The default limits. */
 export const defaultSegmentLogLimits: SegmentLogLimits = {
   segmentBytesMax: 64 * 1024 * 1024,
-  recordBytesMax: 1024 * 1024,
-  batchBytesMax: 16 * 1024 * 1024,
-  pendingBytesMax: 64 * 1024 * 1024,
+  // One entry of the core's largest (maxEntryBytes, 17 MiB) with its record's framing.
+  recordBytesMax: 18 * 1024 * 1024,
+  // One Ready's entries are written as one batch; the pipeline stops taking Readies once
+  // 32 MiB wait for a sync, so these bound what a burst of large entries may queue.
+  batchBytesMax: 256 * 1024 * 1024,
+  pendingBytesMax: 512 * 1024 * 1024,
   syncWriteBytesMax: 256 * 1024,
   preallocateBytes: 4 * 1024 * 1024,
 };

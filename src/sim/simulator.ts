@@ -151,6 +151,8 @@ function drawPlan(random: Prng): Plan {
       maxInflightMessages: random.pick([1, 2, 8, 64]),
       maxEntriesPerMessage: random.pick([1, 4, 16, 512]),
       maxApplyBatchEntries: random.pick([1, 8, 1024]),
+      // 1 byte: every Ready hands out one entry to be written, the rest waits.
+      maxReadyEntryBytes: random.pick([1, 64, 16 * 1024 * 1024]),
       syncTimeoutTicks: random.pick([15, 30, 60]),
       learnerCatchUpEntries: random.pick([0, 8, 64]),
       maxPendingProposals: 1_000,

@@ -16,8 +16,13 @@ import { checkStatement } from './sql-check.js';
 
 /** The longest key, in bytes. Keys are identifiers, not payloads. */
 export const keyBytesMax = 512;
-/** The longest value, in bytes (also the cap that APPEND and INCRBY results respect). */
-export const valueBytesMax = 512 * 1024;
+/**
+ * The longest value, in bytes (also the cap that APPEND, SETRANGE and SETBIT results
+ * respect): 16 MiB. Every replica checks it when it applies a write that grows a value, so
+ * it is one number for the whole cluster, not a node's setting (Redis's own bound,
+ * proto-max-bulk-len, is 512 MB).
+ */
+export const valueBytesMax = 16 * 1024 * 1024;
 /** The most keys one DEL may name. */
 export const delKeysMax = 1024;
 /** The most pairs one MSET may carry. */
@@ -31,10 +36,11 @@ export const sqlParamsMax = 1024;
 /** The largest encoded command: one full-size value plus room for its envelope. */
 export const commandBytesMax = valueBytesMax + 64 * 1024;
 /**
- * The largest encoded transaction (`multi`): many commands in one entry. The node's own
- * `maxEntryBytes` (and the log's record limit) is usually the lower bound that applies.
+ * The largest encoded transaction (`multi`): many commands in one entry, a full-size value
+ * among them. The node's own `maxEntryBytes` (and the log's record limit) is usually the
+ * lower bound that applies.
  */
-export const transactionBytesMax = 16 * 1024 * 1024;
+export const transactionBytesMax = valueBytesMax + 512 * 1024;
 
 /**
  * A key or a value of the key-value namespace: any bytes, as in Redis. Commands decoded

@@ -24,7 +24,8 @@ import { SendQueue } from './send-queue.js';
 
 /** The default limits. */
 export const defaultTransportLimits: TransportLimits = {
-  frameBytesMax: 8 * 1024 * 1024,
+  // An append carrying one entry of the core's largest (maxEntryBytes, 17 MiB).
+  frameBytesMax: 20 * 1024 * 1024,
   sendQueueBytesMax: 64 * 1024 * 1024,
   sendQueueFramesMax: 100_000,
   reconnectDelayMsMin: 50,

@@ -51,13 +51,13 @@ export interface Pair {
  * before its tests and stopped after them (neither when redis-server is not installed);
  * the returned function gives their ports once started.
  */
-export function redisBesideTandem(): () => Pair {
+export function redisBesideTandem(tandemArgs: readonly string[] = []): () => Pair {
   let cluster: TestCluster | undefined;
   let redis: { server: ChildProcess; port: number } | undefined;
   before(async () => {
     if (!redisInstalled) return;
     redis = await startRedis();
-    cluster = await TestCluster.create({ nodes: 1 });
+    cluster = await TestCluster.create({ nodes: 1, extraArgs: () => [...tandemArgs] });
     cluster.startAll();
     await cluster.leader();
   });

@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import fc from 'fast-check';
 import { byteRange } from '../../src/api/resp/keys.js';
+import { valueBytesMax } from '../../src/store/commands.js';
 import { comparable, RawClient, sameReply } from './raw-client.js';
 import { redisBesideTandem, redisSkip } from './redis-server.js';
 
@@ -203,11 +204,11 @@ describe('Tandem and redis-server answer the string commands alike', { timeout: 
   });
 
   test("Tandem's lower limits refuse with Redis's texts", { skip: redisSkip }, async () => {
-    // Goal: where Tandem's value limit (512 KiB) is below Redis's (512 MB), the bit
+    // Goal: where Tandem's value limit (16 MiB) is below Redis's (512 MB), the bit
     // commands refuse past it with the texts Redis gives past its own, and nothing is
     // written; just under it they work.
     const ours = await RawClient.open(ports().tandem);
-    const bits = 512 * 1024 * 8;
+    const bits = valueBytesMax * 8;
     try {
       await ours.call('DEL', 'lim');
       const replies = [
@@ -226,7 +227,7 @@ describe('Tandem and redis-server answer the string commands alike', { timeout: 
         'error:ERR bit offset is not an integer or out of range',
         0,
         0,
-        512 * 1024,
+        valueBytesMax,
         0,
         [0],
       ]);

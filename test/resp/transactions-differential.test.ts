@@ -10,6 +10,7 @@ import fc from 'fast-check';
 import { sleep } from '../node/cluster.js';
 import { comparable, RawClient, sameReply } from './raw-client.js';
 import { redisBesideTandem, redisSkip } from './redis-server.js';
+import { transactionBytesMax } from '../../src/store/commands.js';
 
 const key = fc.constantFrom('k1', 'k2', 'k3');
 const value = fc.constantFrom('', 'v', '10', '-3', 'hello', '1.5');
@@ -193,7 +194,7 @@ describe('Tandem and redis-server answer transactions alike', { timeout: 300_000
 });
 
 describe("Tandem's own limits on transactions", { timeout: 120_000 }, () => {
-  const ports = redisBesideTandem();
+  const ports = redisBesideTandem(['--max-entry-bytes', String(512 * 1024)]);
 
   test(
     'past the queued-command limit or the entry size, EXEC applies nothing',
@@ -203,8 +204,8 @@ describe("Tandem's own limits on transactions", { timeout: 120_000 }, () => {
     async () => {
       // Goal: limits Redis has not are clear errors, never a partial transaction: the
       // 10,001st queued command is refused (EXECABORT follows), and a transaction over the
-      // node's maxEntryBytes answers why and writes none of its keys, and so does one whose
-      // queued commands pass 16 MiB.
+      // node's maxEntryBytes (set to 512 KiB here) answers why and writes none of its keys,
+      // and so does one whose queued commands pass 16.5 MiB.
       const ours = await RawClient.open(ports().tandem);
       try {
         const queued = Array.from({ length: 10_001 }, (_, i) => ['SET', `many:${i}`, 'v']);
@@ -231,12 +232,14 @@ describe("Tandem's own limits on transactions", { timeout: 120_000 }, () => {
           /^error:ERR the transaction is too large for one log entry: .*maxEntryBytes/,
         );
         assert.equal(await ours.call('EXISTS', 'big:1', 'big:2'), 0);
-        // Queued bytes are bounded too: past 16 MiB of arguments, a command is refused.
+        // Queued bytes are bounded too: past 16.5 MiB of arguments, a command is refused.
         const half = 'y'.repeat(512 * 1024);
         const heavy = Array.from({ length: 34 }, (_, i) => ['SET', `heavy:${i}`, half]);
         const heavyReplies = (await ours.pipeline([['MULTI'], ...heavy, ['EXEC']])).map(comparable);
         assert.ok(
-          heavyReplies.includes('error:ERR a transaction holds at most 16777216 bytes of commands'),
+          heavyReplies.includes(
+            `error:ERR a transaction holds at most ${transactionBytesMax} bytes of commands`,
+          ),
         );
         assert.equal(
           heavyReplies.at(-1),

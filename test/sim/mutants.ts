@@ -156,6 +156,16 @@ class HoldsBackForever extends RaftCore {
   }
 }
 
+/**
+ * Sends its append answers with the Ready that hands out the first part of the entries
+ * they cover (`maxReadyEntryBytes`), so they claim entries durable that are not yet.
+ */
+class AnswersAppendsBeforeAllHanded extends RaftCore {
+  protected override holdsAppendAnswers(): boolean {
+    return false;
+  }
+}
+
 /** A named mutant: a broken core, a broken driver rule, or both. */
 export interface Mutant {
   readonly name: string;
@@ -235,6 +245,11 @@ export const mutants: readonly Mutant[] = [
     name: 'holds-back-forever',
     description: 'a leader that holds entries back behind a lost append until a new one comes',
     makeCore: (options) => new HoldsBackForever(options),
+  },
+  {
+    name: 'answers-appends-before-all-handed',
+    description: 'answers an append with the Ready that hands out only part of its entries',
+    makeCore: (options) => new AnswersAppendsBeforeAllHanded(options),
   },
   {
     name: 'follower-acks-before-fsync',

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { after, test } from 'node:test';
 import { AssertionError } from '../../src/core/assert.js';
 import { TandemError } from '../../src/core/errors.js';
+import { valueBytesMax } from '../../src/store/commands.js';
 import type { ApplyResult, NodeStore } from '../../src/store/contract.js';
 import { PostgresStore } from '../../src/store/postgres.js';
 import { sessionsMax } from '../../src/store/sessions.js';
@@ -150,7 +151,7 @@ test(
         { type: 'del', keys: [Buffer.from([0xff, 0x00])], at, ifVersion: { index: 53, term: 1 } },
         { type: 'del', keys: [Buffer.from([0xff, 0x00])], at, ifVersion: { index: 58, term: 1 } },
         { type: 'append', key: 'b', value: 'é', at },
-        { type: 'append', key: 'b', value: 'x'.repeat(512 * 1024), at },
+        { type: 'append', key: 'b', value: 'x'.repeat(valueBytesMax), at },
         { type: 'append', key: 'new', value: 'z\u0000z', at },
       ],
     ];
@@ -861,7 +862,7 @@ test(
               op: 'set',
               signed: false,
               bits: 8,
-              offset: 512 * 1024 * 8 - 4,
+              offset: valueBytesMax * 8 - 4,
               value: 1n,
               overflow: 'wrap',
             },

@@ -4,6 +4,7 @@ import path from 'node:path';
 import { test } from 'node:test';
 import { AssertionError } from '../../src/core/assert.js';
 import { TandemError } from '../../src/core/errors.js';
+import { valueBytesMax } from '../../src/store/commands.js';
 import { SqliteStore } from '../../src/store/sqlite.js';
 import {
   caseKey,
@@ -381,7 +382,7 @@ test('DEL, MSET, APPEND and FLUSH give Redis results', (t) => {
     'bytes, not characters',
   );
   assert.equal(asText(store).get('b', at)?.value, '2é');
-  const big = 'x'.repeat(512 * 1024);
+  const big = 'x'.repeat(valueBytesMax);
   assert.deepEqual(applyCommands(store, log, { type: 'append', key: 'b', value: big, at }), [
     { ok: false, error: 'ERR string exceeds maximum allowed size (proto-max-bulk-len)' },
   ]);

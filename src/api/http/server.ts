@@ -23,6 +23,7 @@ import Fastify, {
 import { assert } from '../../core/assert.js';
 import { TandemError } from '../../core/errors.js';
 import { tokenIdPattern } from '../../store/access-state.js';
+import { valueBytesMax } from '../../store/commands.js';
 import type { AccessControl } from '../../access/control.js';
 import type { NodeHandle } from '../../node/api.js';
 import { accessOf, authenticateRequests, requireDeclaredRoles, type RouteRole } from './auth.js';
@@ -46,10 +47,10 @@ import { addSqlValueKeyword, indexPattern, nodeIdPattern, probeSchema } from './
 import { registerSqlRoutes } from './sql-routes.js';
 
 /**
- * The largest request body by default: room for a full-size value (512 KiB) even when JSON
- * escaping doubles it, and small enough that a burst of such bodies cannot exhaust memory.
+ * The largest request body by default: room for a full-size value (`valueBytesMax`, 16 MiB)
+ * even when JSON escaping doubles it (base64 adds a third), with room for the rest.
  */
-export const httpBodyBytesMax = 1024 * 1024;
+export const httpBodyBytesMax = 2 * valueBytesMax + 64 * 1024;
 /**
  * The longest path parameter, in characters. Fastify's default (100) would turn a legal
  * 512-byte key into a 404; percent-encoding can triple a key's length, and Node's own
