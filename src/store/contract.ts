@@ -110,6 +110,11 @@ export interface StoreReader {
   setAll(key: Bytes, nowMs: number): MaybePromise<Buffer[]>;
   /** Whether each of `members` is in the set at `key` (all false when absent). */
   setContains(key: Bytes, members: readonly Bytes[], nowMs: number): MaybePromise<boolean[]>;
+  /**
+   * `count` members of the set at `key` drawn at random, none when absent: distinct ones
+   * (at most all of them) unless `repeats`. Costs what it draws, not the set's size.
+   */
+  setRandom(key: Bytes, count: number, repeats: boolean, nowMs: number): MaybePromise<Buffer[]>;
   /** How many members the set at `key` holds; 0 when absent. */
   setSize(key: Bytes, nowMs: number): MaybePromise<number>;
   /** The set's encoding (OBJECT ENCODING), null when absent. */

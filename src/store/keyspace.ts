@@ -29,7 +29,7 @@
  */
 import { TandemError } from '../core/errors.js';
 import type { Bytes, Version } from './commands.js';
-import { isLive, KeyValueCommands, keyString } from './kv-commands.js';
+import { drawIndexes, isLive, KeyValueCommands, keyString } from './kv-commands.js';
 import { asBuffer, compileGlob, keysResultMax, scanCount, WrongTypeError } from './kv-rules.js';
 import {
   compareIntegerMembers,
@@ -521,6 +521,35 @@ export class Keyspace extends KeyValueCommands {
   setContains(key: Bytes, members: readonly Bytes[], nowMs: number): boolean[] {
     const set = this.#liveSet(key, nowMs);
     return members.map((member) => set?.members.has(keyString(member)) ?? false);
+  }
+
+  /**
+   * `count` members of the set at `key` drawn at random (none when absent): distinct ones,
+   * at most all of them, unless `repeats`. Walks the members once up to the last position
+   * drawn, listing none of the others.
+   */
+  setRandom(
+    key: Bytes,
+    count: number,
+    repeats: boolean,
+    nowMs: number,
+    random: () => number = Math.random,
+  ): Buffer[] {
+    const set = this.#liveSet(key, nowMs);
+    if (set === null) return [];
+    const indexes = drawIndexes(set.members.size, count, repeats, random);
+    const wanted = new Set(indexes);
+    const found = new Map<number, Buffer>();
+    let last = -1;
+    for (const index of wanted) last = Math.max(last, index);
+    let position = 0;
+    // `position` is the place in sequence order of the member the walk is at.
+    for (const member of set.members.keys()) {
+      if (position > last) break;
+      if (wanted.has(position)) found.set(position, Buffer.from(member, 'latin1'));
+      position++;
+    }
+    return indexes.map((index) => found.get(index) as Buffer);
   }
 
   /** How many members the set at `key` holds (0 when absent). */

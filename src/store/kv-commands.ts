@@ -940,6 +940,35 @@ export function drawSeeded(members: readonly string[], count: number, seed: numb
   return pool.slice(0, wanted);
 }
 
+/**
+ * `count` positions in `[0, size)` drawn at random, in random order: distinct ones (at most
+ * `size` of them, by Floyd's algorithm) unless `repeats`. O(count), whatever the size, so a
+ * store can draw members of a large set without listing it. `random` gives [0, 1).
+ */
+export function drawIndexes(
+  size: number,
+  count: number,
+  repeats: boolean,
+  random: () => number = Math.random,
+): number[] {
+  const pick = (below: number): number => Math.floor(random() * below);
+  if (size === 0) return [];
+  if (repeats) return Array.from({ length: count }, () => pick(size));
+  const wanted = Math.min(count, size);
+  const chosen = new Set<number>();
+  for (let j = size - wanted; j < size; j++) {
+    const t = pick(j + 1);
+    chosen.add(chosen.has(t) ? j : t);
+  }
+  // Floyd's algorithm gives a uniform set, not a uniform order: shuffle it.
+  const drawn = [...chosen];
+  for (let i = drawn.length - 1; i > 0; i--) {
+    const j = pick(i + 1);
+    [drawn[i], drawn[j]] = [drawn[j] as number, drawn[i] as number];
+  }
+  return drawn;
+}
+
 /** Sorts integer members (latin1) ascending by value, as an intset answers them. */
 export function intsetOrder(members: string[]): string[] {
   return members.sort(compareIntegerMembers);

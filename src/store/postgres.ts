@@ -49,6 +49,7 @@ import type {
 } from './contract.js';
 import type { Glob } from './glob.js';
 import { asBuffer, compileGlob, scanCount, WrongTypeError } from './kv-rules.js';
+import { drawIndexes } from './kv-commands.js';
 import {
   compareIntegerMembers,
   type HashEncoding,
@@ -659,6 +660,28 @@ export class PostgresStore implements NodeStore {
     );
     const found = new Set(rows.map((row) => keyId(row.member as Buffer)));
     return members.map((member) => found.has(keyId(member)));
+  }
+
+  /**
+   * `count` members of the set at `key` drawn at random: positions drawn here, the members
+   * at them read by their place in sequence order, so only those rows travel.
+   */
+  async setRandom(key: Bytes, count: number, repeats: boolean, nowMs: number): Promise<Buffer[]> {
+    const set = await this.#liveSet(key, nowMs);
+    if (set === null) return [];
+    const indexes = drawIndexes(set.length, count, repeats);
+    if (indexes.length === 0) return [];
+    const { rows } = await this.#read('drawing set members', (client) =>
+      q1(
+        client,
+        `SELECT member, i FROM (SELECT member, row_number() OVER (ORDER BY seq) - 1 AS i
+          FROM tandem.set_members WHERE key = $1) m WHERE i = ANY($2::bigint[])`,
+        [asBuffer(key), [...new Set(indexes)]],
+      ),
+    );
+    const found = new Map(rows.map((row) => [Number(row.i), row.member as Buffer]));
+    // A set changed between the two reads may lack a position: those draws are left out.
+    return indexes.flatMap((index) => found.get(index) ?? []);
   }
 
   /** How many members the set at `key` holds. */

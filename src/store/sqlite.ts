@@ -388,6 +388,12 @@ export class SqliteStore implements NodeStore {
     return this.#keyspace.setContains(key, members, nowMs);
   }
 
+  /** `count` members of the set at `key` drawn at random. */
+  setRandom(key: Bytes, count: number, repeats: boolean, nowMs: number): Buffer[] {
+    this.#open();
+    return this.#keyspace.setRandom(key, count, repeats, nowMs);
+  }
+
   /** How many members the set at `key` holds. */
   setSize(key: Bytes, nowMs: number): number {
     this.#open();

@@ -6,7 +6,7 @@ import path from 'node:path';
 import { after, test } from 'node:test';
 import type { NodeStore } from '../../src/store/contract.js';
 import { Keyspace } from '../../src/store/keyspace.js';
-import { drawSeeded } from '../../src/store/kv-commands.js';
+import { drawIndexes, drawSeeded } from '../../src/store/kv-commands.js';
 import { loadMemoryImage } from '../../src/store/memory-image.js';
 import { PostgresStore } from '../../src/store/postgres.js';
 import { SqliteStore } from '../../src/store/sqlite.js';
@@ -482,4 +482,60 @@ test('an SPOP that leaves few members rebuilds the set as Redis 7.0 does, on bot
   } finally {
     if (stores[1] !== undefined) await (stores[1] as PostgresStore).close();
   }
+});
+
+test('random members are drawn from the set without listing it, on both stores', async (t) => {
+  // Goal: SRANDMEMBER's and SPOP's draw (`setRandom`) answers members of the set, distinct
+  // and at most all of them unless repeats are asked for, none for an absent key, WRONGTYPE
+  // for a string; and the positions it draws are distinct, in range, and every one of them
+  // reachable (drawIndexes, whatever the size).
+  const directory = tempDirectory(t);
+  const stores: NodeStore[] = [SqliteStore.open(path.join(directory, 'random.db'))];
+  t.after(() => (stores[0] as SqliteStore).close());
+  if (postgresSkipReason() === undefined) {
+    stores.push(
+      await PostgresStore.open(await freshDatabase(), {
+        clusterId: 'sets',
+        snapshotsDirectory: path.join(directory, 'pg'),
+      }),
+    );
+  }
+  const all = Array.from({ length: 600 }, (_, i) => `m${i}`);
+  try {
+    for (const store of stores) {
+      const log = new TestLog();
+      await store.apply([
+        log.command({ type: 'sadd', key: 'big', members: all, at }),
+        log.command({ type: 'set', key: 'str', value: 'v', at }),
+      ]);
+      const texts = async (count: number, repeats: boolean) =>
+        (await store.setRandom(b('big'), count, repeats, at)).map(String);
+      const five = await texts(5, false);
+      assert.equal(new Set(five).size, 5);
+      assert.ok(five.every((member) => all.includes(member)));
+      const whole = await texts(1_000, false);
+      assert.deepEqual([...whole].sort(), [...all].sort());
+      const repeated = await texts(2_000, true);
+      assert.equal(repeated.length, 2_000);
+      assert.ok(repeated.every((member) => all.includes(member)));
+      assert.deepEqual(await store.setRandom(b('absent'), 3, false, at), []);
+      await assert.rejects(async () => store.setRandom(b('str'), 1, false, at), {
+        message: wrongType,
+      });
+    }
+  } finally {
+    if (stores[1] !== undefined) await (stores[1] as PostgresStore).close();
+  }
+  const seen = new Set<number>();
+  for (let run = 0; run < 200; run++) {
+    const drawn = drawIndexes(10, 3, false);
+    assert.equal(new Set(drawn).size, 3);
+    for (const index of drawn) {
+      assert.ok(Number.isInteger(index) && index >= 0 && index < 10);
+      seen.add(index);
+    }
+  }
+  assert.equal(seen.size, 10);
+  assert.equal(drawIndexes(5, 9, false).length, 5);
+  assert.deepEqual(drawIndexes(0, 3, true), []);
 });

@@ -85,17 +85,6 @@ function positiveCount(text: string | undefined, refusal: string): bigint | Erro
   return count;
 }
 
-/** `count` distinct members drawn from `members` at random (a partial Fisher-Yates). */
-function drawDistinct(members: readonly Buffer[], count: number): Buffer[] {
-  const pool = [...members];
-  const wanted = Math.min(count, pool.length);
-  for (let i = 0; i < wanted; i++) {
-    const j = i + Math.floor(Math.random() * (pool.length - i));
-    [pool[i], pool[j]] = [pool[j] as Buffer, pool[i] as Buffer];
-  }
-  return pool.slice(0, wanted);
-}
-
 /**
  * The members this node draws for an SPOP of `count` from the set it has applied, when it
  * can read it at once (no unapplied write of the connection before it, no transaction),
@@ -103,13 +92,14 @@ function drawDistinct(members: readonly Buffer[], count: number): Buffer[] {
  */
 function spopPicks(context: ServerContext, session: Session, key: Buffer, count: number): Buffer[] {
   if (session.capture !== null || session.pendingWrites > 0 || count === 0) return [];
-  const read = readFor(context, session, (store, now) => store.setAll(key, now));
+  const wanted = Math.min(count, setMembersMax);
+  const read = readFor(context, session, (store, now) => store.setRandom(key, wanted, false, now));
   if (read instanceof Promise) {
     // Not answerable in this turn: drawing later would reorder the connection's writes.
     read.catch(() => {});
     return [];
   }
-  return drawDistinct(read, Math.min(count, setMembersMax));
+  return read;
 }
 
 /** SPOP key [count]: a member or nil, or a set of up to `count` members. */
@@ -154,24 +144,24 @@ function srandmember(context: ServerContext, session: Session, args: Args): Repl
   if (args.raw.length > 3) return syntaxError;
   if (args.raw.length === 2) {
     return readFor(context, session, async (store, now) => {
-      const members = await store.setAll(args.raw[1], now);
-      return drawDistinct(members, 1)[0] ?? null;
+      const [member] = await store.setRandom(args.raw[1], 1, false, now);
+      return member ?? null;
     });
   }
   const count = randomCount(args.text[2]);
   if (typeof count !== 'bigint') return count;
   return readFor(context, session, async (store, now) => {
-    const members = await store.setAll(args.raw[1], now);
-    if (count === 0n || members.length === 0) return [];
-    if (count > 0n)
-      return drawDistinct(members, Number(count > BigInt(members.length) ? members.length : count));
+    // The key's type is checked first (WRONGTYPE), as Redis looks the key up first.
+    const size = await store.setSize(args.raw[1], now);
+    if (count === 0n || size === 0) return [];
+    if (count > 0n) {
+      const wanted = count > BigInt(size) ? size : Number(count);
+      return store.setRandom(args.raw[1], wanted, false, now);
+    }
     // Refused only here, where Redis would build the reply: an absent key, a key of another
     // type and a count of 0 are answered as Redis answers them.
     if (-count > BigInt(srandmemberRepeatsMax)) return srandmemberRepeatsRefused;
-    return Array.from(
-      { length: Number(-count) },
-      () => members[Math.floor(Math.random() * members.length)] as Buffer,
-    );
+    return store.setRandom(args.raw[1], Number(-count), true, now);
   });
 }
 

@@ -346,6 +346,7 @@ function transactionReader(
     setAll: wholeKeyspace,
     setContains: wholeKeyspace,
     setSize: wholeKeyspace,
+    setRandom: wholeKeyspace,
     setEncoding: wholeKeyspace,
     setScan: wholeKeyspace,
     exists: (named) => named.filter((key) => entryOf(key) !== null).length,
