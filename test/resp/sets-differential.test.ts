@@ -563,6 +563,47 @@ describe('Tandem and redis-server answer the set commands alike', { timeout: 600
   });
 
   test(
+    "a whole SSCAN of a hashtable visits every member once, as Redis's",
+    { skip: redisSkip },
+    async () => {
+      // Goal: SSCAN's pages of a hashtable (cursors of each server's own) together hold every
+      // member exactly once, with MATCH filtering them as Redis does.
+      const ours = await RawClient.open(ports().tandem);
+      const theirs = await RawClient.open(ports().redis);
+      const members = Array.from({ length: 300 }, (_, i) => `w${i}`);
+      const whole = async (client: RawClient, match: string[]): Promise<string[]> => {
+        const seen: string[] = [];
+        let cursor = '0';
+        do {
+          const page = (await client.call('SSCAN', 'sc', cursor, 'COUNT', '7', ...match)) as [
+            Buffer,
+            Buffer[],
+          ];
+          cursor = page[0].toString();
+          seen.push(...page[1].map(String));
+        } while (cursor !== '0');
+        return seen.sort();
+      };
+      try {
+        for (const client of [ours, theirs]) {
+          await client.call('DEL', 'sc');
+          await client.call('SADD', 'sc', ...members);
+        }
+        const all = [...members].sort();
+        assert.deepEqual(await whole(ours, []), all);
+        assert.deepEqual(await whole(theirs, []), all);
+        assert.deepEqual(
+          await whole(ours, ['MATCH', 'w1*']),
+          await whole(theirs, ['MATCH', 'w1*']),
+        );
+      } finally {
+        ours.close();
+        theirs.close();
+      }
+    },
+  );
+
+  test(
     'SRANDMEMBER past its bound is refused on a set, answered as Redis elsewhere',
     { skip: redisSkip },
     async () => {
