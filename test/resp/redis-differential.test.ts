@@ -4,6 +4,7 @@
 import assert from 'node:assert/strict';
 import { connect, type Socket } from 'node:net';
 import { describe, test } from 'node:test';
+import { comparable, RawClient } from './raw-client.js';
 import { redisBesideTandem, redisSkip } from './redis-server.js';
 
 /** A command as RESP sends it; an argument is text (its UTF-8 bytes) or any bytes. */
@@ -170,6 +171,36 @@ describe('Tandem and redis-server answer RESP edge cases alike', { timeout: 120_
         tandem.close();
         real.close();
       }
+    },
+  );
+
+  test(
+    'a pipelined read answers as of its place in the pipeline, never with a later write',
+    { skip: redisSkip },
+    async () => {
+      // Goal: in one pipeline of writes and reads on one key, each read sees exactly the
+      // writes sent before it, as Redis answers them one by one (a read waiting for an
+      // earlier write must not also see the write sent after it).
+      const pipeline: string[][] = [];
+      for (let round = 0; round < 50; round++) {
+        pipeline.push(['SET', 'order', `a${round}`], ['GET', 'order'], ['APPEND', 'order', 'b']);
+        pipeline.push(['STRLEN', 'order'], ['DEL', 'order'], ['EXISTS', 'order']);
+        pipeline.push(['INCR', 'count'], ['GET', 'count'], ['INCR', 'count']);
+      }
+      const answers = [];
+      for (const port of [ports().redis, ports().tandem]) {
+        const client = await RawClient.open(port);
+        try {
+          await client.call('DEL', 'order', 'count');
+          answers.push((await client.pipeline(pipeline)).map(comparable));
+          answers.push(comparable(await client.call('GET', 'count')));
+        } finally {
+          client.close();
+        }
+      }
+      const [redisReplies, redisCount, tandemReplies, tandemCount] = answers;
+      assert.deepEqual(tandemReplies, redisReplies);
+      assert.deepEqual(tandemCount, redisCount);
     },
   );
 

@@ -58,6 +58,13 @@ export interface Session {
   /** Writes sent and not yet answered, and a promise settled once they all are. */
   pendingWrites: number;
   writeBarrier: Promise<unknown>;
+  /**
+   * Reads waiting (for this connection's earlier writes, or for a linearizable round) and
+   * a promise settled once they all are: a write sent after them is proposed only then,
+   * so that a read never sees a write its client sent after it.
+   */
+  pendingReads: number;
+  readBarrier: Promise<unknown>;
   /** Called each time one of this session's writes settles (the server resumes its queue). */
   onWriteSettled: (() => void) | null;
   /** Set by QUIT or a protocol error: later commands are not run. */
@@ -132,6 +139,8 @@ export function newSession(
     pendingWrites: 0,
     onWriteSettled: null,
     writeBarrier: Promise.resolve(),
+    pendingReads: 0,
+    readBarrier: Promise.resolve(),
     closing: false,
     forwarded: options.forwarded,
     lastCommand: 'NULL',
@@ -204,16 +213,25 @@ function readOptionsOf(session: Session): ReadOptions {
   };
 }
 
-async function readLater<T>(
+function readLater<T>(
   context: ServerContext,
   session: Session,
   query: (store: StoreReader, nowMs: number) => MaybePromise<T>,
 ): Promise<T> {
-  if (session.pendingWrites > 0) await session.writeBarrier;
-  const { value } = await context.node.read(readOptionsOf(session), (store) =>
-    query(store, Date.now()),
-  );
-  return value;
+  const writes = session.pendingWrites > 0 ? session.writeBarrier : null;
+  const done = (async () => {
+    if (writes !== null) await writes;
+    const { value } = await context.node.read(readOptionsOf(session), (store) =>
+      query(store, Date.now()),
+    );
+    return value;
+  })();
+  session.pendingReads++;
+  const settled = done.finally(() => {
+    session.pendingReads--;
+  });
+  session.readBarrier = Promise.all([session.readBarrier, settled.catch(() => {})]);
+  return settled;
 }
 
 /** How a write's apply result becomes its reply. */
@@ -251,16 +269,19 @@ export function proposeFor(
       new TandemError('TANDEM_BAD_REQUEST', 'ERR Command not allowed inside a transaction'),
     );
   }
-  const done = propose().then(
-    ({ index, term, result }) => {
-      noteIndex(session, index, term);
-      return applied(result, format);
-    },
-    (thrown: unknown) => {
-      if (!(thrown instanceof TandemError) || thrown.code !== 'TANDEM_NOT_LEADER') throw thrown;
-      return forwardWrite(context, session, args, thrown);
-    },
-  );
+  const run = (): Promise<Reply> =>
+    propose().then(
+      ({ index, term, result }) => {
+        noteIndex(session, index, term);
+        return applied(result, format);
+      },
+      (thrown: unknown) => {
+        if (!(thrown instanceof TandemError) || thrown.code !== 'TANDEM_NOT_LEADER') throw thrown;
+        return forwardWrite(context, session, args, thrown);
+      },
+    );
+  // A read sent before this write and still waiting must not see it: propose after it.
+  const done = session.pendingReads > 0 ? session.readBarrier.then(run) : run();
   return track(session, done);
 }
 
