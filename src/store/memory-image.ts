@@ -19,8 +19,11 @@
  *   the sequence number, then the expiry (f64 ms) when flagged, the key and the value.
  *   A hash's value is a varint (the sequence number its next field gets) then per field,
  *   in sequence order, varints of the field's length, the value's length and the field's
- *   sequence number, the field and the value. Format 1 (earlier builds) is format 2
- *   without hashes, and still loads.
+ *   sequence number, the field and the value. A sorted set (flag 8; 16: it is a skiplist)
+ *   has its member count as the value's length, and its value is a varint (the sequence
+ *   number its next member gets) then per member, in sequence order, a varint of the
+ *   member's length, a varint of its sequence number, its score (f64) and the member.
+ *   Format 1 (earlier builds) is format 2 without hashes, and still loads.
  *
  * Records are a few bytes of numbers and the raw bytes, so that a million keys write and
  * read in about a second and take little more room than their data: a node restarts by reading its latest image and the log after
@@ -36,7 +39,8 @@ import { keyBytesMax } from './commands.js';
 import type { LogPosition, RestoreMeta } from './contract.js';
 import { Keyspace, type FrozenKeyspace, type Item } from './keyspace.js';
 import { hashTablesSchema } from './kv.js';
-import type { HashField, HashValue } from './values.js';
+import type { HashField, HashValue, ZsetMember, ZsetValue } from './values.js';
+import { ScoreList } from './sorted-set.js';
 import { checksumText, snapshotChunkBytes } from './snapshot-images.js';
 
 /** The first bytes of a memory image. */
@@ -53,6 +57,10 @@ const fieldHeaderBytesMax = 3 * 8;
 const expiresFlag = 1;
 const hashFlag = 2;
 const hashtableFlag = 4;
+const zsetFlag = 8;
+const skiplistFlag = 16;
+/** The most bytes a sorted set member's record takes besides the member: two varints, f64. */
+const memberHeaderBytesMax = 2 * 8 + 8;
 
 /** What a memory image's header says. */
 export interface MemoryImageHeader {
@@ -188,6 +196,11 @@ function writeVarint(buffer: Buffer, offset: number, value: number): number {
 function recordBytesMax(key: string, item: Item): number {
   const value = item.value;
   if (typeof value === 'string') return recordHeaderBytesMax + key.length + value.length;
+  if (value.type === 'zset') {
+    let zsetBytes = recordHeaderBytesMax + key.length + 8;
+    for (const member of value.members.keys()) zsetBytes += memberHeaderBytesMax + member.length;
+    return zsetBytes;
+  }
   let bytes = recordHeaderBytesMax + key.length + 8;
   for (const [field, { value: fieldValue }] of value.fields) {
     bytes += fieldHeaderBytesMax + field.length + fieldValue.length;
@@ -203,6 +216,9 @@ function recordFlags(item: Item): number {
 
 function writeRecord(buffer: Buffer, offset: number, key: string, item: Item): number {
   const value = item.value;
+  if (typeof value !== 'string' && value.type === 'zset') {
+    return writeZsetRecord(buffer, offset, key, item, value);
+  }
   buffer[offset] = recordFlags(item);
   let at = writeVarint(buffer, offset + 1, key.length);
   at = writeVarint(buffer, at, typeof value === 'string' ? value.length : value.fields.size);
@@ -221,6 +237,67 @@ function writeRecord(buffer: Buffer, offset: number, key: string, item: Item): n
     at += buffer.write(fieldValue, at, 'latin1');
   }
   return at;
+}
+
+/** A sorted set's record: as a hash's, its members with their scores in sequence order. */
+function writeZsetRecord(
+  buffer: Buffer,
+  offset: number,
+  key: string,
+  item: Item,
+  zset: ZsetValue,
+): number {
+  const expires = item.expiresAt === null ? 0 : expiresFlag;
+  buffer[offset] = expires | zsetFlag | (zset.encoding === 'skiplist' ? skiplistFlag : 0);
+  let at = writeVarint(buffer, offset + 1, key.length);
+  at = writeVarint(buffer, at, zset.members.size);
+  at = writeVarint(buffer, at, item.index);
+  at = writeVarint(buffer, at, item.term);
+  at = writeVarint(buffer, at, item.seq);
+  if (item.expiresAt !== null) at = buffer.writeDoubleLE(item.expiresAt, at);
+  at += buffer.write(key, at, 'latin1');
+  at = writeVarint(buffer, at, zset.nextSeq);
+  for (const [member, { score, seq }] of zset.members) {
+    at = writeVarint(buffer, at, member.length);
+    at = writeVarint(buffer, at, seq);
+    at = buffer.writeDoubleLE(score, at);
+    at += buffer.write(member, at, 'latin1');
+  }
+  return at;
+}
+
+/** Whether a record's flags name one kind of value with its own encoding bits only. */
+function flagsPossible(flags: number, format: number): boolean {
+  if (format === memoryImageFormatStrings) return flags <= expiresFlag;
+  if (flags > 31) return false;
+  const hash = (flags & hashFlag) !== 0;
+  const zset = (flags & zsetFlag) !== 0;
+  if (hash && zset) return false;
+  if ((flags & hashtableFlag) !== 0 && !hash) return false;
+  return (flags & skiplistFlag) === 0 || zset;
+}
+
+/** A sorted set's members (`count` of them, in sequence order) as a record holds them. */
+function readZset(reader: Reader, count: number, encoding: ZsetValue['encoding']): ZsetValue {
+  const nextSeq = reader.varint('next member sequence number');
+  const members = new Map<string, ZsetMember>();
+  const order = new ScoreList();
+  let last = 0;
+  for (let i = 0; i < count; i++) {
+    const memberLength = reader.varint('member length');
+    const seq = reader.varint('member sequence number');
+    if (seq <= last || seq >= nextSeq) throw corrupt('sorted set members out of sequence order');
+    last = seq;
+    const score = reader.float();
+    if (Number.isNaN(score)) throw corrupt('a score that is not a number');
+    const member = reader.latin1(memberLength);
+    if (members.has(member)) throw corrupt('a sorted set member twice');
+    members.set(member, { score, seq });
+    order.insert(score, member);
+  }
+  if (count === 0) throw corrupt('an empty sorted set');
+  // A loaded value belongs to no generation yet: the keyspace copies it before a change.
+  return { type: 'zset', members, order, nextSeq, encoding, generation: 0 };
 }
 
 /** A memory image read whole: its header, its SQLite database and its namespace. */
@@ -339,6 +416,14 @@ class Reader {
     return value;
   }
 
+  /** Any double but NaN's checks are the caller's: a score. */
+  float(): number {
+    if (this.offset + 8 > this.#buffer.byteLength) throw corrupt('a key record is cut short');
+    const value = this.#buffer.readDoubleLE(this.offset);
+    this.offset += 8;
+    return value;
+  }
+
   latin1(length: number): string {
     const end = this.offset + length;
     if (end > this.#buffer.byteLength) throw corrupt('a key record runs past the end');
@@ -350,10 +435,7 @@ class Reader {
 
 function readRecord(reader: Reader, keyspace: Keyspace, format: number): void {
   const flags = reader.byte();
-  const flagsMax = format === memoryImageFormatStrings ? expiresFlag : 7;
-  if (flags > flagsMax || (flags & (hashFlag | hashtableFlag)) === hashtableFlag) {
-    throw corrupt('an impossible key record');
-  }
+  if (!flagsPossible(flags, format)) throw corrupt('an impossible key record');
   const keyLength = reader.varint('key length');
   const valueLength = reader.varint('value length');
   const index = reader.varint('version index');
@@ -364,9 +446,11 @@ function readRecord(reader: Reader, keyspace: Keyspace, format: number): void {
   if (seq <= keyspace.lastSeq) throw corrupt('keys out of sequence order');
   const key = reader.latin1(keyLength);
   const value =
-    (flags & hashFlag) === 0
-      ? reader.latin1(valueLength)
-      : readHash(reader, valueLength, (flags & hashtableFlag) === 0 ? 'listpack' : 'hashtable');
+    (flags & zsetFlag) !== 0
+      ? readZset(reader, valueLength, (flags & skiplistFlag) === 0 ? 'listpack' : 'skiplist')
+      : (flags & hashFlag) === 0
+        ? reader.latin1(valueLength)
+        : readHash(reader, valueLength, (flags & hashtableFlag) === 0 ? 'listpack' : 'hashtable');
   keyspace.load(key, { value, index, term, expiresAt, seq });
 }
 
@@ -418,6 +502,12 @@ export async function sqliteFileFromMemoryImage(image: string, out: string): Pro
         const bytes = Buffer.from(typeof value === 'string' ? value : '', 'latin1');
         insert.run(item.seq, key, bytes, item.index, item.term, item.expiresAt);
         if (typeof value === 'string') continue;
+        if (value.type === 'zset') {
+          throw new TandemError(
+            'TANDEM_BAD_REQUEST',
+            'the snapshot image holds sorted sets, which the PostgreSQL store does not support yet',
+          );
+        }
         insertHash.run(key, value.encoding, value.nextSeq);
         for (const [field, { value: fieldValue, seq }] of value.fields) {
           insertField.run(
