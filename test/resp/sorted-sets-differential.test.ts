@@ -296,7 +296,7 @@ describe('Tandem and redis-server answer the sorted set commands alike', { timeo
           for (const args of commands) await sameAnswer(ours, theirs, args);
           for (const k of keys) await sameKey(ours, theirs, k);
         }),
-        { numRuns: 60, ...seedOption },
+        { numRuns: 100, ...seedOption },
       );
     } finally {
       ours.close();
