@@ -1077,7 +1077,7 @@ function zsetProblem(type: ZsetCommand['type'], command: Record<string, unknown>
       return isBytesList(command.members) ? null : 'zrem.members must be a non-empty byte array';
     case 'zpop': {
       if (!isBytesList(command.keys)) return 'zpop.keys must be a non-empty byte array';
-      if (command.side !== 'min' && command.side !== 'max') return "zpop.side must be min or max";
+      if (command.side !== 'min' && command.side !== 'max') return 'zpop.side must be min or max';
       const count = command.count;
       return Number.isSafeInteger(count) && (count as number) >= 1
         ? null
@@ -1116,9 +1116,7 @@ function zsetProblem(type: ZsetCommand['type'], command: Record<string, unknown>
 /** The limits of a sorted set command: keys, members and texts, and how many of them. */
 function zsetLimitProblem(command: ZsetCommand): string | null {
   const keys =
-    command.type === 'zpop' || command.type === 'zsetstore'
-      ? command.keys
-      : [command.key];
+    command.type === 'zpop' || command.type === 'zsetstore' ? command.keys : [command.key];
   if (keys.length > delKeysMax) {
     return `${command.type} of ${keys.length} keys, over the maximum of ${delKeysMax}`;
   }

@@ -116,11 +116,7 @@ export interface StoreReader {
   /** A member's 0-based rank (from the highest score when `reverse`); null when absent. */
   zsetRank(key: Bytes, member: Bytes, reverse: boolean, nowMs: number): MaybePromise<number | null>;
   /** The members `selection` picks, in its order, with their scores; none when absent. */
-  zsetRange(
-    key: Bytes,
-    selection: ZsetSelection,
-    nowMs: number,
-  ): MaybePromise<[Buffer, number][]>;
+  zsetRange(key: Bytes, selection: ZsetSelection, nowMs: number): MaybePromise<[Buffer, number][]>;
   /** How many members a score or member range covers; 0 when absent. */
   zsetCount(key: Bytes, range: ZsetRange, nowMs: number): MaybePromise<number>;
   /** The sorted set's encoding (OBJECT ENCODING), null when absent. */

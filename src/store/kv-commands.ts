@@ -775,7 +775,10 @@ export abstract class KeyValueCommands {
   /** Before a new member is added: past either listpack bound, the set becomes a skiplist. */
   #zsetMakeRoom(key: string, memberBytes: number): void {
     if (this.#zsetEncodingOf(key) !== 'listpack') return;
-    if (this.zsetLength(key) + 1 > zsetListpackEntriesMax || memberBytes > zsetListpackValueBytesMax) {
+    if (
+      this.zsetLength(key) + 1 > zsetListpackEntriesMax ||
+      memberBytes > zsetListpackValueBytesMax
+    ) {
       this.zsetEncode(key, 'skiplist');
     }
   }
@@ -909,8 +912,7 @@ export abstract class KeyValueCommands {
       const key = keyString(keyBytes);
       const live = this.#liveZset(key, command.at);
       if (live === null) return failed(wrongType);
-      const members =
-        live === undefined ? null : new Map(this.zsetSelect(key, wholeSet));
+      const members = live === undefined ? null : new Map(this.zsetSelect(key, wholeSet));
       operands.push({ members, weight: 1 });
     }
     const weights = (command.weights ?? []).map(parseScore);
@@ -989,5 +991,7 @@ export function zsetRangeOf(text: ZsetRangeText): ZsetRange | null {
 /** Redis's text for a range of `text`'s kind that does not parse. */
 export function zsetRangeRefusal(text: ZsetRangeText): string {
   if (text.by === 'rank') return notAnInteger;
-  return text.by === 'score' ? 'ERR min or max is not a float' : 'ERR min or max not valid string range item';
+  return text.by === 'score'
+    ? 'ERR min or max is not a float'
+    : 'ERR min or max not valid string range item';
 }

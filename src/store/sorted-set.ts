@@ -43,7 +43,6 @@ export class ScoreList {
     spans: new Array<number>(levelsMax).fill(0),
     previous: null,
   };
-  #tail: SkipNode | null = null;
   #levels = 1;
   #length = 0;
   #random = 0x9e3779b9;
@@ -74,7 +73,11 @@ export class ScoreList {
     let x = this.#head;
     for (let i = this.#levels - 1; i >= 0; i--) {
       rank[i] = i === this.#levels - 1 ? 0 : (rank[i + 1] as number);
-      for (let n = x.next[i]; n != null && before(n.score, n.member, score, member); n = x.next[i]) {
+      for (
+        let n = x.next[i];
+        n != null && before(n.score, n.member, score, member);
+        n = x.next[i]
+      ) {
         rank[i] = (rank[i] as number) + (x.spans[i] as number);
         x = n;
       }
@@ -111,7 +114,6 @@ export class ScoreList {
     node.previous = update[0] === this.#head ? null : (update[0] as SkipNode);
     const after = node.next[0] as SkipNode | null;
     if (after !== null) after.previous = node;
-    else this.#tail = node;
     this.#length++;
   }
 
@@ -120,7 +122,11 @@ export class ScoreList {
     const update: SkipNode[] = new Array<SkipNode>(levelsMax);
     let x = this.#head;
     for (let i = this.#levels - 1; i >= 0; i--) {
-      for (let n = x.next[i]; n != null && before(n.score, n.member, score, member); n = x.next[i]) {
+      for (
+        let n = x.next[i];
+        n != null && before(n.score, n.member, score, member);
+        n = x.next[i]
+      ) {
         x = n;
       }
       update[i] = x;
@@ -138,7 +144,6 @@ export class ScoreList {
     }
     const after = node.next[0] as SkipNode | null;
     if (after !== null) after.previous = node.previous;
-    else this.#tail = node.previous;
     while (this.#levels > 1 && this.#head.next[this.#levels - 1] === null) this.#levels--;
     this.#length--;
     return true;
@@ -170,7 +175,7 @@ export class ScoreList {
     let x = this.#head;
     let traversed = -1;
     for (let i = this.#levels - 1; i >= 0; i--) {
-      for (let n = x.next[i]; n != null && traversed + (x.spans[i] as number) <= rank; ) {
+      for (let n = x.next[i]; n != null && traversed + (x.spans[i] as number) <= rank;) {
         traversed += x.spans[i] as number;
         x = n;
         n = x.next[i] as SkipNode | null;
@@ -197,7 +202,11 @@ export class ScoreList {
 
   /** Every element in order. */
   *entries(): Generator<[string, number]> {
-    for (let n = this.#head.next[0] as SkipNode | null; n !== null; n = n.next[0] as SkipNode | null) {
+    for (
+      let n = this.#head.next[0] as SkipNode | null;
+      n !== null;
+      n = n.next[0] as SkipNode | null
+    ) {
       yield [n.member, n.score];
     }
   }

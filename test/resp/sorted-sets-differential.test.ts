@@ -77,16 +77,18 @@ const operationOptions = fc.constantFrom(
 
 const zsetCommand: fc.Arbitrary<string[]> = fc.oneof(
   fc.tuple(scoredKey, zaddFlags, pairs).map(([k, f, p]) => ['ZADD', k, ...f, ...p]),
-  fc.tuple(fc.array(member, { minLength: 1, maxLength: 3 })).map(([m]) => [
-    'ZADD',
-    'zl',
-    ...m.flatMap((one) => ['0', one]),
-  ]),
+  fc
+    .tuple(fc.array(member, { minLength: 1, maxLength: 3 }))
+    .map(([m]) => ['ZADD', 'zl', ...m.flatMap((one) => ['0', one])]),
   fc.tuple(scoredKey, score, member).map(([k, s, m]) => ['ZINCRBY', k, s, m]),
-  fc.tuple(key, fc.array(member, { minLength: 1, maxLength: 3 })).map(([k, m]) => ['ZREM', k, ...m]),
+  fc
+    .tuple(key, fc.array(member, { minLength: 1, maxLength: 3 }))
+    .map(([k, m]) => ['ZREM', k, ...m]),
   fc.tuple(fc.constantFrom('ZCARD'), key).map((c) => [...c]),
   fc.tuple(fc.constantFrom('ZSCORE', 'ZRANK', 'ZREVRANK'), key, member).map((c) => [...c]),
-  fc.tuple(key, fc.array(member, { minLength: 1, maxLength: 3 })).map(([k, m]) => ['ZMSCORE', k, ...m]),
+  fc
+    .tuple(key, fc.array(member, { minLength: 1, maxLength: 3 }))
+    .map(([k, m]) => ['ZMSCORE', k, ...m]),
   fc.tuple(key, bound, bound).map(([k, a, b]) => ['ZCOUNT', k, a, b]),
   fc.tuple(lexBound, lexBound).map(([a, b]) => ['ZLEXCOUNT', 'zl', a, b]),
   fc
@@ -99,11 +101,25 @@ const zsetCommand: fc.Arbitrary<string[]> = fc.oneof(
     .tuple(lexBound, lexBound, fc.subarray(['REV']), limit)
     .map(([a, b, o, l]) => ['ZRANGE', 'zl', a, b, 'BYLEX', ...o, ...l]),
   fc
-    .tuple(key, rank, rank, fc.constantFrom([], ['WITHSCORES'], ['LIMIT', '0', '1'], ['BYLEX', 'BYSCORE']))
+    .tuple(
+      key,
+      rank,
+      rank,
+      fc.constantFrom([], ['WITHSCORES'], ['LIMIT', '0', '1'], ['BYLEX', 'BYSCORE']),
+    )
     .map(([k, a, b, o]) => ['ZRANGE', k, a, b, ...o]),
-  fc.tuple(key, rank, rank, fc.subarray(['WITHSCORES'])).map(([k, a, b, o]) => ['ZREVRANGE', k, a, b, ...o]),
   fc
-    .tuple(fc.constantFrom('ZRANGEBYSCORE', 'ZREVRANGEBYSCORE'), key, bound, bound, fc.subarray(['WITHSCORES']), limit)
+    .tuple(key, rank, rank, fc.subarray(['WITHSCORES']))
+    .map(([k, a, b, o]) => ['ZREVRANGE', k, a, b, ...o]),
+  fc
+    .tuple(
+      fc.constantFrom('ZRANGEBYSCORE', 'ZREVRANGEBYSCORE'),
+      key,
+      bound,
+      bound,
+      fc.subarray(['WITHSCORES']),
+      limit,
+    )
     .map(([n, k, a, b, o, l]) => [n, k, a, b, ...o, ...l]),
   fc
     .tuple(fc.constantFrom('ZRANGEBYLEX', 'ZREVRANGEBYLEX'), lexBound, lexBound, limit)
@@ -115,9 +131,17 @@ const zsetCommand: fc.Arbitrary<string[]> = fc.oneof(
   fc.tuple(fc.constantFrom('ZPOPMIN', 'ZPOPMAX'), key).map((c) => [...c]),
   fc.tuple(fc.constantFrom('ZPOPMIN', 'ZPOPMAX'), key, count).map((c) => [...c]),
   fc
-    .tuple(setKeys, fc.constantFrom('MIN', 'MAX', 'x'), fc.constantFrom([], ['COUNT', '2'], ['COUNT', '0'], ['COUNT']))
+    .tuple(
+      setKeys,
+      fc.constantFrom('MIN', 'MAX', 'x'),
+      fc.constantFrom([], ['COUNT', '2'], ['COUNT', '0'], ['COUNT']),
+    )
     .map(([k, w, c]) => ['ZMPOP', String(k.length), ...k, w, ...c]),
-  fc.constantFrom(['ZMPOP', '0', 'z1', 'MIN'], ['ZMPOP', '3', 'z1', 'MIN'], ['ZMPOP', 'x', 'z1', 'MIN']),
+  fc.constantFrom(
+    ['ZMPOP', '0', 'z1', 'MIN'],
+    ['ZMPOP', '3', 'z1', 'MIN'],
+    ['ZMPOP', 'x', 'z1', 'MIN'],
+  ),
   fc.tuple(scoredKey, rank, rank).map(([k, a, b]) => ['ZREMRANGEBYRANK', k, a, b]),
   fc.tuple(scoredKey, bound, bound).map(([k, a, b]) => ['ZREMRANGEBYSCORE', k, a, b]),
   fc.tuple(lexBound, lexBound).map(([a, b]) => ['ZREMRANGEBYLEX', 'zl', a, b]),
@@ -137,10 +161,19 @@ const zsetCommand: fc.Arbitrary<string[]> = fc.oneof(
     .tuple(fc.constantFrom('ZUNION', 'ZINTER', 'ZDIFF'), setKeys, operationOptions)
     .map(([n, k, o]) => [n, String(k.length), ...k, ...o]),
   fc
-    .tuple(fc.constantFrom('ZUNION', 'ZINTER'), setKeys, fc.constantFrom('2', '-1', '0.5', 'x', 'inf'))
+    .tuple(
+      fc.constantFrom('ZUNION', 'ZINTER'),
+      setKeys,
+      fc.constantFrom('2', '-1', '0.5', 'x', 'inf'),
+    )
     .map(([n, k, w]) => [n, String(k.length), ...k, 'WEIGHTS', ...k.map(() => w), 'WITHSCORES']),
   fc
-    .tuple(fc.constantFrom('ZUNIONSTORE', 'ZINTERSTORE', 'ZDIFFSTORE'), scoredKey, setKeys, operationOptions)
+    .tuple(
+      fc.constantFrom('ZUNIONSTORE', 'ZINTERSTORE', 'ZDIFFSTORE'),
+      scoredKey,
+      setKeys,
+      operationOptions,
+    )
     .map(([n, d, k, o]) => [n, d, String(k.length), ...k, ...o.filter((x) => x !== 'WITHSCORES')]),
   fc.constantFrom(
     ['ZUNION', '0', 'z1'],
@@ -281,92 +314,100 @@ async function reset(client: RawClient): Promise<void> {
   await client.call('ZADD', 'zl', '0', 'a', '0', 'b', '0', 'c', '0', 'd');
 }
 
-describe('Tandem and redis-server answer the sorted set commands alike', { timeout: 600_000 }, () => {
-  const ports = redisBesideTandem();
+describe(
+  'Tandem and redis-server answer the sorted set commands alike',
+  { timeout: 600_000 },
+  () => {
+    const ports = redisBesideTandem();
 
-  test('the same random commands give the same replies', { skip: redisSkip }, async () => {
-    // Goal: each sorted set command's replies, error texts included (WRONGTYPE both ways),
-    // and the type, encoding, members, scores and TTL it leaves, are Redis 7.0's.
-    const ours = await RawClient.open(ports().tandem);
-    const theirs = await RawClient.open(ports().redis);
-    try {
-      await fc.assert(
-        fc.asyncProperty(fc.array(command, { minLength: 1, maxLength: 25 }), async (commands) => {
-          for (const client of [ours, theirs]) await reset(client);
-          for (const args of commands) await sameAnswer(ours, theirs, args);
-          for (const k of keys) await sameKey(ours, theirs, k);
-        }),
-        { numRuns: 100, ...seedOption },
-      );
-    } finally {
-      ours.close();
-      theirs.close();
-    }
-  });
-
-  test('scores are parsed, ordered and formatted as Redis 7.0 does', { skip: redisSkip }, async () => {
-    // Goal: the scores' texts (%.17g, inf, -0 in a skiplist but 0 in a listpack), the
-    // order of equal scores by member bytes, ZINCRBY's NaN refusal, and the encodings
-    // (listpack up to 128 members of 64 bytes, then skiplist; a stored result made in the
-    // encoding its size calls for) are Redis's, step by step.
-    const ours = await RawClient.open(ports().tandem);
-    const theirs = await RawClient.open(ports().redis);
-    const long = 'x'.repeat(65);
-    const steps = [
-      ['DEL', 'o', 'p', 'q'],
-      ['ZADD', 'o', '0.1', 'a', '1e100', 'b', '3.0', 'c', '-0.0', 'd', 'inf', 'e', '1e-5', 'f'],
-      ['ZADD', 'o', '123456789012345678', 'g', '1e17', 'h', '-inf', 'i', '2', 'B', '2', 'b2'],
-      ['ZRANGE', 'o', '0', '-1', 'WITHSCORES'],
-      ['ZSCORE', 'o', 'd'],
-      ['ZSCAN', 'o', '0'],
-      ['ZINCRBY', 'o', '-inf', 'e'],
-      ['ZADD', 'o', 'INCR', '-inf', 'e'],
-      ['ZINCRBY', 'o', '1', 'zz'],
-      ['OBJECT', 'ENCODING', 'o'],
-      ['ZADD', 'o', '-0', long],
-      ['OBJECT', 'ENCODING', 'o'],
-      ['ZADD', 'o', '-0', 'neg'],
-      ['ZSCORE', 'o', 'neg'],
-      ['ZSCORE', 'o', 'd'],
-      ['ZRANGE', 'o', '0', '-1', 'WITHSCORES'],
-      ['ZREM', 'o', long],
-      ['OBJECT', 'ENCODING', 'o'],
-      ['ZRANGESTORE', 'p', 'o', '0', '-1'],
-      ['OBJECT', 'ENCODING', 'p'],
-      ['ZSCORE', 'p', 'neg'],
-      ['ZUNIONSTORE', 'q', '2', 'o', 'p', 'WEIGHTS', '1', '-1'],
-      ['ZRANGE', 'q', '0', '-1', 'WITHSCORES'],
-      ['ZINTERSTORE', 'q', '2', 'o', 'p', 'AGGREGATE', 'MAX'],
-      ['ZRANGE', 'q', '0', '-1', 'WITHSCORES'],
-      ['ZADD', 'p', ...Array.from({ length: 128 }, (_, i) => [String(i), `n${i}`]).flat()],
-      ['OBJECT', 'ENCODING', 'p'],
-      ['DEL', 'p'],
-      ['ZADD', 'p', ...Array.from({ length: 128 }, (_, i) => [String(i), `n${i}`]).flat()],
-      ['OBJECT', 'ENCODING', 'p'],
-      ['ZADD', 'p', '1', 'one-more'],
-      ['OBJECT', 'ENCODING', 'p'],
-      ['ZRANK', 'p', 'n100'],
-      ['ZREVRANK', 'p', 'n100'],
-      ['ZRANGE', 'p', '(5', '10', 'BYSCORE', 'LIMIT', '1', '3', 'WITHSCORES'],
-      ['ZRANGE', 'p', '10', '(5', 'BYSCORE', 'REV', 'LIMIT', '1', '3'],
-      ['ZREMRANGEBYRANK', 'p', '0', '9'],
-      ['ZCARD', 'p'],
-      ['ZPOPMAX', 'p', '3'],
-      ['ZMPOP', '2', 'absent', 'p', 'MIN', 'COUNT', '2'],
-      ['ZDIFFSTORE', 'q', '2', 'p', 'o'],
-      ['OBJECT', 'ENCODING', 'q'],
-      ['ZREMRANGEBYSCORE', 'p', '-inf', '+inf'],
-      ['EXISTS', 'p'],
-      ['DEL', 'o', 'p', 'q'],
-    ];
-    try {
-      for (const args of steps) {
-        const [mine, redis7] = [await ours.call(...args), await theirs.call(...args)];
-        assert.deepEqual(comparable(mine), comparable(redis7), args.join(' ').slice(0, 80));
+    test('the same random commands give the same replies', { skip: redisSkip }, async () => {
+      // Goal: each sorted set command's replies, error texts included (WRONGTYPE both ways),
+      // and the type, encoding, members, scores and TTL it leaves, are Redis 7.0's.
+      const ours = await RawClient.open(ports().tandem);
+      const theirs = await RawClient.open(ports().redis);
+      try {
+        await fc.assert(
+          fc.asyncProperty(fc.array(command, { minLength: 1, maxLength: 25 }), async (commands) => {
+            for (const client of [ours, theirs]) await reset(client);
+            for (const args of commands) await sameAnswer(ours, theirs, args);
+            for (const k of keys) await sameKey(ours, theirs, k);
+          }),
+          { numRuns: 100, ...seedOption },
+        );
+      } finally {
+        ours.close();
+        theirs.close();
       }
-    } finally {
-      ours.close();
-      theirs.close();
-    }
-  });
-});
+    });
+
+    test(
+      'scores are parsed, ordered and formatted as Redis 7.0 does',
+      { skip: redisSkip },
+      async () => {
+        // Goal: the scores' texts (%.17g, inf, -0 in a skiplist but 0 in a listpack), the
+        // order of equal scores by member bytes, ZINCRBY's NaN refusal, and the encodings
+        // (listpack up to 128 members of 64 bytes, then skiplist; a stored result made in the
+        // encoding its size calls for) are Redis's, step by step.
+        const ours = await RawClient.open(ports().tandem);
+        const theirs = await RawClient.open(ports().redis);
+        const long = 'x'.repeat(65);
+        const steps = [
+          ['DEL', 'o', 'p', 'q'],
+          ['ZADD', 'o', '0.1', 'a', '1e100', 'b', '3.0', 'c', '-0.0', 'd', 'inf', 'e', '1e-5', 'f'],
+          ['ZADD', 'o', '123456789012345678', 'g', '1e17', 'h', '-inf', 'i', '2', 'B', '2', 'b2'],
+          ['ZRANGE', 'o', '0', '-1', 'WITHSCORES'],
+          ['ZSCORE', 'o', 'd'],
+          ['ZSCAN', 'o', '0'],
+          ['ZINCRBY', 'o', '-inf', 'e'],
+          ['ZADD', 'o', 'INCR', '-inf', 'e'],
+          ['ZINCRBY', 'o', '1', 'zz'],
+          ['OBJECT', 'ENCODING', 'o'],
+          ['ZADD', 'o', '-0', long],
+          ['OBJECT', 'ENCODING', 'o'],
+          ['ZADD', 'o', '-0', 'neg'],
+          ['ZSCORE', 'o', 'neg'],
+          ['ZSCORE', 'o', 'd'],
+          ['ZRANGE', 'o', '0', '-1', 'WITHSCORES'],
+          ['ZREM', 'o', long],
+          ['OBJECT', 'ENCODING', 'o'],
+          ['ZRANGESTORE', 'p', 'o', '0', '-1'],
+          ['OBJECT', 'ENCODING', 'p'],
+          ['ZSCORE', 'p', 'neg'],
+          ['ZUNIONSTORE', 'q', '2', 'o', 'p', 'WEIGHTS', '1', '-1'],
+          ['ZRANGE', 'q', '0', '-1', 'WITHSCORES'],
+          ['ZINTERSTORE', 'q', '2', 'o', 'p', 'AGGREGATE', 'MAX'],
+          ['ZRANGE', 'q', '0', '-1', 'WITHSCORES'],
+          ['ZADD', 'p', ...Array.from({ length: 128 }, (_, i) => [String(i), `n${i}`]).flat()],
+          ['OBJECT', 'ENCODING', 'p'],
+          ['DEL', 'p'],
+          ['ZADD', 'p', ...Array.from({ length: 128 }, (_, i) => [String(i), `n${i}`]).flat()],
+          ['OBJECT', 'ENCODING', 'p'],
+          ['ZADD', 'p', '1', 'one-more'],
+          ['OBJECT', 'ENCODING', 'p'],
+          ['ZRANK', 'p', 'n100'],
+          ['ZREVRANK', 'p', 'n100'],
+          ['ZRANGE', 'p', '(5', '10', 'BYSCORE', 'LIMIT', '1', '3', 'WITHSCORES'],
+          ['ZRANGE', 'p', '10', '(5', 'BYSCORE', 'REV', 'LIMIT', '1', '3'],
+          ['ZREMRANGEBYRANK', 'p', '0', '9'],
+          ['ZCARD', 'p'],
+          ['ZPOPMAX', 'p', '3'],
+          ['ZMPOP', '2', 'absent', 'p', 'MIN', 'COUNT', '2'],
+          ['ZDIFFSTORE', 'q', '2', 'p', 'o'],
+          ['OBJECT', 'ENCODING', 'q'],
+          ['ZREMRANGEBYSCORE', 'p', '-inf', '+inf'],
+          ['EXISTS', 'p'],
+          ['DEL', 'o', 'p', 'q'],
+        ];
+        try {
+          for (const args of steps) {
+            const [mine, redis7] = [await ours.call(...args), await theirs.call(...args)];
+            assert.deepEqual(comparable(mine), comparable(redis7), args.join(' ').slice(0, 80));
+          }
+        } finally {
+          ours.close();
+          theirs.close();
+        }
+      },
+    );
+  },
+);

@@ -52,10 +52,35 @@ const scoreText = (text: string): Buffer => b(text);
 
 /** A script of commands and the result each must give. */
 const script: [Command, unknown][] = [
-  [zadd('z', [['1', 'a'], ['2', 'b'], ['2', 'c'], ['-0.5', 'd']]), { ok: true, value: 4 }],
-  [zadd('z', [['5', 'a'], ['0', 'e']], { condition: 'nx' } as Partial<Command>), { ok: true, value: 1 }],
   [
-    zadd('z', [['3', 'a'], ['9', 'nope']], { condition: 'xx', changed: true } as Partial<Command>),
+    zadd('z', [
+      ['1', 'a'],
+      ['2', 'b'],
+      ['2', 'c'],
+      ['-0.5', 'd'],
+    ]),
+    { ok: true, value: 4 },
+  ],
+  [
+    zadd(
+      'z',
+      [
+        ['5', 'a'],
+        ['0', 'e'],
+      ],
+      { condition: 'nx' } as Partial<Command>,
+    ),
+    { ok: true, value: 1 },
+  ],
+  [
+    zadd(
+      'z',
+      [
+        ['3', 'a'],
+        ['9', 'nope'],
+      ],
+      { condition: 'xx', changed: true } as Partial<Command>,
+    ),
     { ok: true, value: 1 },
   ],
   [zadd('z', [['1', 'a']], { compare: 'gt' } as Partial<Command>), { ok: true, value: 0 }],
@@ -71,11 +96,23 @@ const script: [Command, unknown][] = [
     zadd('z', [['1', 'a']], { increment: true, condition: 'nx' } as Partial<Command>),
     { ok: true, value: null },
   ],
-  [{ type: 'set', key: b('s'), value: b('text'), at }, { ok: true, value: 'OK' }],
+  [
+    { type: 'set', key: b('s'), value: b('text'), at },
+    { ok: true, value: 'OK' },
+  ],
   [zadd('s', [['1', 'a']]), { ok: false, error: wrongType }],
-  [{ type: 'append', key: b('z'), value: b('x'), at }, { ok: false, error: wrongType }],
-  [{ type: 'hset', key: b('z'), pairs: [[b('f'), b('v')]], at }, { ok: false, error: wrongType }],
-  [{ type: 'zrem', key: b('z'), members: [b('e'), b('zz')], at }, { ok: true, value: 1 }],
+  [
+    { type: 'append', key: b('z'), value: b('x'), at },
+    { ok: false, error: wrongType },
+  ],
+  [
+    { type: 'hset', key: b('z'), pairs: [[b('f'), b('v')]], at },
+    { ok: false, error: wrongType },
+  ],
+  [
+    { type: 'zrem', key: b('z'), members: [b('e'), b('zz')], at },
+    { ok: true, value: 1 },
+  ],
   [
     { type: 'zpop', keys: [b('none'), b('z')], side: 'min', count: 2, at },
     {
@@ -89,8 +126,14 @@ const script: [Command, unknown][] = [
       },
     },
   ],
-  [{ type: 'zpop', keys: [b('s'), b('z')], side: 'min', count: 1, at }, { ok: false, error: wrongType }],
-  [{ type: 'copy', key: b('z'), destination: b('z2'), at }, { ok: true, value: 1 }],
+  [
+    { type: 'zpop', keys: [b('s'), b('z')], side: 'min', count: 1, at },
+    { ok: false, error: wrongType },
+  ],
+  [
+    { type: 'copy', key: b('z'), destination: b('z2'), at },
+    { ok: true, value: 1 },
+  ],
   [
     {
       type: 'zsetstore',
@@ -127,7 +170,10 @@ const script: [Command, unknown][] = [
     },
     { ok: true, value: 0 },
   ],
-  [{ type: 'expire', key: b('z'), expiresAt: at + 500, at }, { ok: true, value: 1 }],
+  [
+    { type: 'expire', key: b('z'), expiresAt: at + 500, at },
+    { ok: true, value: 1 },
+  ],
   [zadd('z', [['7', 'x']]), { ok: true, value: 1 }],
 ];
 
@@ -197,45 +243,50 @@ test('the skip list ranks, slices and bounds as a plain sorted array does', () =
   // Goal: after any inserts and removals, every rank, slice and range of the skip list is
   // what a sorted array of (score, member) gives.
   const op = fc.oneof(
-    fc.tuple(fc.constant('put' as const), fc.integer({ min: -3, max: 3 }), fc.integer({ min: 0, max: 30 })),
+    fc.tuple(
+      fc.constant('put' as const),
+      fc.integer({ min: -3, max: 3 }),
+      fc.integer({ min: 0, max: 30 }),
+    ),
     fc.tuple(fc.constant('del' as const), fc.constant(0), fc.integer({ min: 0, max: 30 })),
   );
   fc.assert(
-    fc.property(fc.array(op, { maxLength: 200 }), fc.integer({ min: -5, max: 40 }), (ops, probe) => {
-      const list = new ScoreList();
-      const scores = new Map<string, number>();
-      for (const [kind, score, id] of ops) {
-        const member = `m${id}`;
-        const old = scores.get(member);
-        if (old !== undefined) list.delete(old, member);
-        if (kind === 'put') {
-          list.insert(score, member);
-          scores.set(member, score);
-        } else scores.delete(member);
-      }
-      const sorted = [...scores].sort(([ma, sa], [mb, sb]) =>
-        sa !== sb ? sa - sb : ma < mb ? -1 : ma > mb ? 1 : 0,
-      );
-      assert.equal(list.length, sorted.length);
-      assert.deepEqual([...list.entries()], sorted);
-      sorted.forEach(([member, score], i) => assert.equal(list.rankOf(score, member), i));
-      const start = probe % 7;
-      assert.deepEqual(
-        selectRange(list, { range: { by: 'rank', start, stop: probe } }),
-        redisRanks(sorted, start, probe),
-      );
-      assert.deepEqual(
-        list.slice(0, sorted.length, true),
-        [...sorted].reverse(),
-      );
-      const min = { value: (probe % 4) - 2, exclusive: probe % 2 === 0 };
-      const max = { value: 2, exclusive: false };
-      const inRange = sorted.filter(
-        ([, s]) => (min.exclusive ? s > min.value : s >= min.value) && s <= max.value,
-      );
-      const [from, to] = rankInterval(list, { by: 'score', min, max });
-      assert.deepEqual(list.slice(from, to), inRange);
-    }),
+    fc.property(
+      fc.array(op, { maxLength: 200 }),
+      fc.integer({ min: -5, max: 40 }),
+      (ops, probe) => {
+        const list = new ScoreList();
+        const scores = new Map<string, number>();
+        for (const [kind, score, id] of ops) {
+          const member = `m${id}`;
+          const old = scores.get(member);
+          if (old !== undefined) list.delete(old, member);
+          if (kind === 'put') {
+            list.insert(score, member);
+            scores.set(member, score);
+          } else scores.delete(member);
+        }
+        const sorted = [...scores].sort(([ma, sa], [mb, sb]) =>
+          sa !== sb ? sa - sb : ma < mb ? -1 : ma > mb ? 1 : 0,
+        );
+        assert.equal(list.length, sorted.length);
+        assert.deepEqual([...list.entries()], sorted);
+        sorted.forEach(([member, score], i) => assert.equal(list.rankOf(score, member), i));
+        const start = probe % 7;
+        assert.deepEqual(
+          selectRange(list, { range: { by: 'rank', start, stop: probe } }),
+          redisRanks(sorted, start, probe),
+        );
+        assert.deepEqual(list.slice(0, sorted.length, true), [...sorted].reverse());
+        const min = { value: (probe % 4) - 2, exclusive: probe % 2 === 0 };
+        const max = { value: 2, exclusive: false };
+        const inRange = sorted.filter(
+          ([, s]) => (min.exclusive ? s > min.value : s >= min.value) && s <= max.value,
+        );
+        const [from, to] = rankInterval(list, { by: 'score', min, max });
+        assert.deepEqual(list.slice(from, to), inRange);
+      },
+    ),
     { numRuns: 300 },
   );
 });
@@ -279,7 +330,14 @@ test('a ZADD while a snapshot is frozen changes the live set, never the frozen o
   const many = Array.from({ length: 1000 }, (_, i) => [String(i), `m${i}`] as [string, string]);
   apply(keyspace, log, zadd('big', many));
   const frozen = keyspace.freeze().items[0]?.value as ZsetValue;
-  apply(keyspace, log, zadd('big', [['-1', 'm5'], ['5000', 'new']]));
+  apply(
+    keyspace,
+    log,
+    zadd('big', [
+      ['-1', 'm5'],
+      ['5000', 'new'],
+    ]),
+  );
   apply(keyspace, log, { type: 'zrem', key: b('big'), members: [b('m1')], at });
   apply(keyspace, log, { type: 'zpop', keys: [b('big')], side: 'max', count: 3, at });
   assert.equal(frozen.members.size, 1000);
@@ -298,10 +356,25 @@ test('a batch that fails is undone whole, sorted sets included', () => {
   // Goal: rollback restores every member's score, every removed member and the encoding.
   const keyspace = new Keyspace();
   const log = new TestLog();
-  apply(keyspace, log, zadd('z', [['1', 'a'], ['2', 'b'], ['3', 'c']]));
+  apply(
+    keyspace,
+    log,
+    zadd('z', [
+      ['1', 'a'],
+      ['2', 'b'],
+      ['3', 'c'],
+    ]),
+  );
   const before = keyspace.held();
   keyspace.begin();
-  apply(keyspace, log, zadd('z', [['9', 'a'], ['0', 'x'.repeat(70)]]));
+  apply(
+    keyspace,
+    log,
+    zadd('z', [
+      ['9', 'a'],
+      ['0', 'x'.repeat(70)],
+    ]),
+  );
   apply(keyspace, log, { type: 'zrem', key: b('z'), members: [b('b')], at });
   apply(keyspace, log, { type: 'zpop', keys: [b('z')], side: 'min', count: 10, at });
   assert.equal(keyspace.type(b('z'), at), 'none');
@@ -320,7 +393,13 @@ test('sorted sets survive a snapshot image and a restart of the store', async (t
   const log = new TestLog();
   const many = Array.from({ length: 200 }, (_, i) => [String(i / 3), `m${i}`] as [string, string]);
   source.apply([
-    log.command(zadd('small', [['2', 'z'], ['1', 'a'], ['inf', 'i']])),
+    log.command(
+      zadd('small', [
+        ['2', 'z'],
+        ['1', 'a'],
+        ['inf', 'i'],
+      ]),
+    ),
     log.command(zadd('big', many)),
     log.command(zadd('big', [['-0', 'negative zero']])),
     log.command({ type: 'expire', key: b('small'), expiresAt: at + 5_000, at }),

@@ -177,8 +177,7 @@ function zrem(context: ServerContext, session: Session, args: Args): Promise<Rep
 function rangeProblem(text: ZsetRangeText): ErrorReply | null {
   switch (text.by) {
     case 'rank':
-      return int64Arg(latin1(text.min)) === null ||
-        int64Arg(latin1(text.max)) === null
+      return int64Arg(latin1(text.min)) === null || int64Arg(latin1(text.max)) === null
         ? (notAnInteger as ErrorReply)
         : null;
     case 'score':
@@ -359,7 +358,9 @@ function rangeRequest(args: Args, first: number, form: RangeForm): RangeRequest 
   }
   // A reverse range by score or member names its maximum first.
   const swap = reverse && by !== 'rank';
-  const [min, max] = swap ? [args.raw[first + 1], args.raw[first]] : [args.raw[first], args.raw[first + 1]];
+  const [min, max] = swap
+    ? [args.raw[first + 1], args.raw[first]]
+    : [args.raw[first], args.raw[first + 1]];
   const text: ZsetRangeText = { by, min, max };
   const problem = rangeProblem(text);
   if (problem !== null) return problem;
@@ -574,7 +575,7 @@ function setOperationOptions(
   const result: { weights?: Buffer[]; aggregate?: Aggregate; withScores: boolean } = {
     withScores: false,
   };
-  for (let j = from; j < args.raw.length; ) {
+  for (let j = from; j < args.raw.length;) {
     const remaining = args.raw.length - j;
     const option = args.text[j].toLowerCase();
     if (operation !== 'diff' && remaining >= keys + 1 && option === 'weights') {
@@ -629,7 +630,10 @@ function zsetOperation(operation: 'union' | 'inter' | 'diff'): Handler {
             entries.length === 0
               ? null
               : new Map(entries.map(([member, score]) => [member.toString('latin1'), score])),
-          weight: options.weights === undefined ? 1 : (parseScore(options.weights[i] as Buffer) as number),
+          weight:
+            options.weights === undefined
+              ? 1
+              : (parseScore(options.weights[i] as Buffer) as number),
         });
       }
       const combined = sortedEntries(combineSets(operation, operands, options.aggregate ?? 'sum'));
@@ -650,8 +654,10 @@ function zsetOperationStore(operation: 'union' | 'inter' | 'diff'): Handler {
     const options = setOperationOptions(args, 3 + keys.length, keys.length, operation, true);
     if ('kind' in options) {
       // Redis looks at the keys' types before the options: a WRONGTYPE comes first.
-      return readFor(context, session, async (store, now) =>
-        (await keysProblem(store, keys, now)) ?? options,
+      return readFor(
+        context,
+        session,
+        async (store, now) => (await keysProblem(store, keys, now)) ?? options,
       );
     }
     const command: Command = {
@@ -764,7 +770,25 @@ export const sortedSetCommands: Readonly<Record<string, CommandSpec>> = {
   },
   zrandmember: { arity: -2, write: false, role: 'read', keys: oneKey, run: zrandmember },
   zscan: { arity: -3, write: false, role: 'read', keys: oneKey, run: zscan },
-  zunion: { arity: -3, write: false, role: 'read', keysOf: operationKeys, run: zsetOperation('union') },
-  zinter: { arity: -3, write: false, role: 'read', keysOf: operationKeys, run: zsetOperation('inter') },
-  zdiff: { arity: -3, write: false, role: 'read', keysOf: operationKeys, run: zsetOperation('diff') },
+  zunion: {
+    arity: -3,
+    write: false,
+    role: 'read',
+    keysOf: operationKeys,
+    run: zsetOperation('union'),
+  },
+  zinter: {
+    arity: -3,
+    write: false,
+    role: 'read',
+    keysOf: operationKeys,
+    run: zsetOperation('inter'),
+  },
+  zdiff: {
+    arity: -3,
+    write: false,
+    role: 'read',
+    keysOf: operationKeys,
+    run: zsetOperation('diff'),
+  },
 };
