@@ -397,6 +397,19 @@ describe(
           ['ZREMRANGEBYSCORE', 'p', '-inf', '+inf'],
           ['EXISTS', 'p'],
           ['DEL', 'o', 'p', 'q'],
+          // A transaction's sorted set writes apply in order, each answered in EXEC's array.
+          ['MULTI'],
+          ['ZADD', 'o', '1', 'a', '2', 'b'],
+          ['ZINCRBY', 'o', '5', 'a'],
+          ['ZPOPMAX', 'o'],
+          ['ZADD', 'o', 'INCR', 'inf', 'b'],
+          ['ZINCRBY', 'o', '-inf', 'b'],
+          ['ZUNIONSTORE', 'p', '1', 'o'],
+          ['ZADD', 'p', 'x', 'y'],
+          ['TYPE', 'o'],
+          ['EXEC'],
+          ['ZRANGE', 'p', '0', '-1', 'WITHSCORES'],
+          ['DEL', 'o', 'p'],
         ];
         try {
           for (const args of steps) {

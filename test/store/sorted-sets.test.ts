@@ -352,6 +352,60 @@ test('a ZADD while a snapshot is frozen changes the live set, never the frozen o
   assert.deepEqual(keyspace.zsetScores(b('big'), [b('new'), b('m999')], at), [null, null]);
 });
 
+test('a ZSCAN of a skiplist visits each member present for the whole scan once', () => {
+  // Goal: the cursor (a member's sequence number) survives members added, rescored and
+  // removed between pages; a listpack set comes whole in one page, by score.
+  const keyspace = new Keyspace();
+  const log = new TestLog();
+  const many = Array.from(
+    { length: 300 },
+    (_, i) => [String(300 - i), `m${i}`] as [string, string],
+  );
+  apply(keyspace, log, zadd('big', many));
+  assert.equal(keyspace.zsetEncoding(b('big'), at), 'skiplist');
+  const seen = new Map<string, number>();
+  let cursor = 0;
+  let page = 0;
+  do {
+    const result = keyspace.zsetScan(b('big'), cursor, { count: 25 }, at);
+    for (const [member] of result.entries) {
+      seen.set(member.toString(), (seen.get(member.toString()) ?? 0) + 1);
+    }
+    cursor = result.cursor;
+    page++;
+    // Between pages: a new member, a rescored one, a removed one (m299 - page).
+    apply(
+      keyspace,
+      log,
+      zadd('big', [
+        ['-5', `new${page}`],
+        ['1000', `m${page}`],
+      ]),
+    );
+    apply(keyspace, log, { type: 'zrem', key: b('big'), members: [b(`m${299 - page}`)], at });
+  } while (cursor !== 0);
+  for (let i = 0; i < 300 - page - 1; i++) assert.equal(seen.get(`m${i}`), 1, `m${i}`);
+  apply(
+    keyspace,
+    log,
+    zadd('small', [
+      ['2', 'b'],
+      ['1', 'a'],
+      ['1', 'c'],
+    ]),
+  );
+  const whole = keyspace.zsetScan(b('small'), 0, { count: 1 }, at);
+  assert.deepEqual(
+    whole.entries.map(([member, score]) => [member.toString(), score]),
+    [
+      ['a', 1],
+      ['c', 1],
+      ['b', 2],
+    ],
+  );
+  assert.equal(whole.cursor, 0);
+});
+
 test('a batch that fails is undone whole, sorted sets included', () => {
   // Goal: rollback restores every member's score, every removed member and the encoding.
   const keyspace = new Keyspace();
