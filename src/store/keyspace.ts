@@ -246,7 +246,7 @@ export class Keyspace extends KeyValueCommands {
         change.hash.nextSeq = change.nextSeq;
       }
     }
-    for (const change of undo.zsets.reverse()) undoZsetChange(change);
+    undoZsetChanges(undo.zsets);
     for (const [key, item] of undo.items) {
       if (item === undefined) this.#items.delete(key);
       else this.#items.set(key, item);
@@ -795,6 +795,24 @@ export class Keyspace extends KeyValueCommands {
   /** The sequence number of the last key loaded, 0 when none (a load's check). */
   get lastSeq(): number {
     return this.#orderSeqs.at(-1) ?? 0;
+  }
+}
+
+/**
+ * Undoes the in-place changes of sorted sets, last first; then each set's member map is put
+ * back in sequence order (a member removed and restored would otherwise iterate last, and
+ * ZSCAN's cursor relies on that order).
+ */
+function undoZsetChanges(changes: ZsetUndo[]): void {
+  const touched = new Set<ZsetValue>();
+  for (const change of changes.reverse()) {
+    undoZsetChange(change);
+    touched.add(change.zset);
+  }
+  for (const zset of touched) {
+    const members = [...zset.members].sort(([, a], [, b]) => a.seq - b.seq);
+    zset.members.clear();
+    for (const [member, entry] of members) zset.members.set(member, entry);
   }
 }
 
