@@ -211,10 +211,47 @@ export class ScoreList {
     }
   }
 
-  /** A copy with the same elements. */
+  /**
+   * A copy with the same elements and the same shape, built in one pass (O(n)): each node
+   * is appended at the end of every level it has, its span the rank distance from the
+   * level's previous node (`lastRank[i]` is the 1-based rank of `last[i]`, the head 0).
+   */
   copy(): ScoreList {
     const list = new ScoreList();
-    for (const [member, score] of this.entries()) list.insert(score, member);
+    list.#random = this.#random;
+    const last = new Array<SkipNode>(levelsMax).fill(list.#head);
+    const lastRank = new Array<number>(levelsMax).fill(0);
+    let previous: SkipNode | null = null;
+    let rank = 0;
+    for (
+      let n = this.#head.next[0] as SkipNode | null;
+      n !== null;
+      n = n.next[0] as SkipNode | null
+    ) {
+      rank++;
+      const level = n.next.length;
+      const node: SkipNode = {
+        member: n.member,
+        score: n.score,
+        next: new Array<SkipNode | null>(level).fill(null),
+        spans: new Array<number>(level).fill(0),
+        previous,
+      };
+      for (let i = 0; i < level; i++) {
+        const at = last[i] as SkipNode;
+        at.next[i] = node;
+        at.spans[i] = rank - (lastRank[i] as number);
+        last[i] = node;
+        lastRank[i] = rank;
+      }
+      previous = node;
+    }
+    // A last node's span reaches past the end, as insert keeps it: the elements after it.
+    for (let i = 0; i < levelsMax; i++) {
+      (last[i] as SkipNode).spans[i] = rank - (lastRank[i] as number);
+    }
+    list.#levels = this.#levels;
+    list.#length = rank;
     return list;
   }
 }
