@@ -56,9 +56,10 @@ function latin1(bytes: Uint8Array): string {
   return Buffer.from(bytes).toString('latin1');
 }
 
-/** A score as Redis 7.0 answers it: a bulk string (`%.17g`) in RESP2, a double in RESP3. */
+/** A score as Redis 7.0 answers it: `%.17g` in a bulk string (RESP2) or a double (RESP3). */
 function scoreReply(session: Session, score: number): Reply {
-  return session.protocol === 3 ? { kind: 'double', value: score } : formatScore(score);
+  const text = formatScore(score);
+  return session.protocol === 3 ? { kind: 'double', value: score, text } : text;
 }
 
 /** Members with scores: flat in RESP2, pairs in RESP3 (or always pairs when `nested`). */
