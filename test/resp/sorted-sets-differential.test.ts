@@ -129,6 +129,35 @@ const zsetCommand: fc.Arbitrary<string[]> = fc.oneof(
     .tuple(scoredKey, key, bound, bound, fc.subarray(['REV']), limit)
     .map(([d, k, a, b, o, l]) => ['ZRANGESTORE', d, k, a, b, 'BYSCORE', ...o, ...l]),
   fc.tuple(scoredKey, key, rank, rank).map(([d, k, a, b]) => ['ZRANGESTORE', d, k, a, b]),
+  fc
+    .tuple(scoredKey, lexBound, lexBound, fc.subarray(['REV']), limit)
+    .map(([d, a, b, o, l]) => ['ZRANGESTORE', d, 'zl', a, b, 'BYLEX', ...o, ...l]),
+  fc
+    .tuple(
+      scoredKey,
+      key,
+      rank,
+      rank,
+      fc.constantFrom(['REV'], ['WITHSCORES'], ['LIMIT', '0', '-1']),
+    )
+    .map(([d, k, a, b, o]) => ['ZRANGESTORE', d, k, a, b, ...o]),
+  fc
+    .tuple(
+      fc.constantFrom('ZUNIONSTORE', 'ZINTERSTORE'),
+      scoredKey,
+      setKeys,
+      fc.constantFrom('2', '-0.5', 'x'),
+    )
+    .map(([n, d, k, w]) => [
+      n,
+      d,
+      String(k.length),
+      ...k,
+      'WEIGHTS',
+      ...k.map(() => w),
+      'AGGREGATE',
+      'SUM',
+    ]),
   fc.tuple(fc.constantFrom('ZPOPMIN', 'ZPOPMAX'), key).map((c) => [...c]),
   fc.tuple(fc.constantFrom('ZPOPMIN', 'ZPOPMAX'), key, count).map((c) => [...c]),
   fc
