@@ -457,6 +457,116 @@ export type SetFamilyCommand =
 export const setMembersMax = 1024;
 
 /**
+ * ZADD and ZINCRBY (ZADD INCR): sets each member's score from its text (parsed at apply as
+ * Redis parses it; the leader checked it), in order. `condition` NX adds only, XX updates
+ * only; `compare` GT and LT update only to a greater or lesser score; `changed` (CH)
+ * counts updates with additions; `increment` (one pair) adds to the score and answers the
+ * new score's text, or null when nothing was done. The key's expiry is kept.
+ */
+export interface ZaddCommand {
+  readonly type: 'zadd';
+  readonly key: Bytes;
+  readonly pairs: readonly (readonly [Bytes, Bytes])[];
+  readonly condition?: 'nx' | 'xx';
+  readonly compare?: 'gt' | 'lt';
+  readonly changed?: boolean;
+  readonly increment?: boolean;
+  readonly at: number;
+  /** The client's session and sequence: see sessions.ts (exactly-once across retries). */
+  readonly session?: Session;
+}
+
+/** ZREM: removes the members named; answers how many there were. A set left empty goes. */
+export interface ZremCommand {
+  readonly type: 'zrem';
+  readonly key: Bytes;
+  readonly members: readonly Bytes[];
+  readonly at: number;
+  /** The client's session and sequence: see sessions.ts (exactly-once across retries). */
+  readonly session?: Session;
+}
+
+/**
+ * ZPOPMIN, ZPOPMAX and ZMPOP: from the first of `keys` that holds a sorted set, removes up
+ * to `count` members of lowest (`min`) or highest score; answers null when none holds one,
+ * else the key and the members with their scores' texts. A key of another type met first
+ * is WRONGTYPE.
+ */
+export interface ZpopCommand {
+  readonly type: 'zpop';
+  readonly keys: readonly Bytes[];
+  readonly side: 'min' | 'max';
+  readonly count: number;
+  readonly at: number;
+  /** The client's session and sequence: see sessions.ts (exactly-once across retries). */
+  readonly session?: Session;
+}
+
+/**
+ * A range of a sorted set as the client wrote it (parsed at apply; the leader checked it):
+ * two ranks, two score bounds (`(` excludes) or two member bounds (`-`, `+`, `(m`, `[m`).
+ */
+export interface ZsetRangeText {
+  readonly by: 'rank' | 'score' | 'lex';
+  readonly min: Bytes;
+  readonly max: Bytes;
+}
+
+/** ZREMRANGEBYRANK, ZREMRANGEBYSCORE and ZREMRANGEBYLEX: answers how many went. */
+export interface ZremrangeCommand {
+  readonly type: 'zremrange';
+  readonly key: Bytes;
+  readonly range: ZsetRangeText;
+  readonly at: number;
+  /** The client's session and sequence: see sessions.ts (exactly-once across retries). */
+  readonly session?: Session;
+}
+
+/**
+ * ZRANGESTORE: stores the range of `key` (in `reverse` order, past `offset` and at most
+ * `count` members when given, a negative count meaning all) at `destination` as a new
+ * sorted set, replacing whatever it held; an empty range deletes it. Answers its size.
+ */
+export interface ZrangestoreCommand {
+  readonly type: 'zrangestore';
+  readonly destination: Bytes;
+  readonly key: Bytes;
+  readonly range: ZsetRangeText;
+  readonly reverse?: boolean;
+  readonly offset?: number;
+  readonly count?: number;
+  readonly at: number;
+  /** The client's session and sequence: see sessions.ts (exactly-once across retries). */
+  readonly session?: Session;
+}
+
+/**
+ * ZUNIONSTORE, ZINTERSTORE and ZDIFFSTORE: combines the sorted sets at `keys` (absent ones
+ * empty) with `weights` (texts, one per key; 1 when absent) and `aggregate`, and stores the
+ * result at `destination` as ZRANGESTORE does. Answers the result's size.
+ */
+export interface ZsetStoreCommand {
+  readonly type: 'zsetstore';
+  readonly operation: 'union' | 'inter' | 'diff';
+  readonly destination: Bytes;
+  readonly keys: readonly Bytes[];
+  readonly weights?: readonly Bytes[];
+  readonly aggregate?: 'sum' | 'min' | 'max';
+  readonly at: number;
+  /** The client's session and sequence: see sessions.ts (exactly-once across retries). */
+  readonly session?: Session;
+}
+
+/** The sorted set commands, for the stores' dispatch. */
+export type ZsetCommand =
+  | ZaddCommand
+  | ZremCommand
+  | ZpopCommand
+  | ZremrangeCommand
+  | ZrangestoreCommand
+  | ZsetStoreCommand;
+
+/**
  * A value SQL can bind. Booleans bind as 1 and 0. A bigint is an exact 64-bit integer: it
  * carries integers past `Number.MAX_SAFE_INTEGER` without rounding (the HTTP layer makes
  * one of every such JSON integer), and must lie in `sqlIntegerMin..sqlIntegerMax`.
@@ -577,6 +687,7 @@ export type Command =
   | MultiCommand
   | HashCommand
   | SetFamilyCommand
+  | ZsetCommand
   | SqlCommand
   | AclCommand;
 
@@ -728,6 +839,41 @@ const fieldsByType: Readonly<Record<CommandType, ReadonlySet<string>>> = {
   spop: new Set(['type', 'key', 'members', 'count', 'seed', 'at', 'session']),
   smove: new Set(['type', 'key', 'destination', 'member', 'at', 'session']),
   setstore: new Set(['type', 'operation', 'destination', 'keys', 'at', 'session']),
+  zadd: new Set([
+    'type',
+    'key',
+    'pairs',
+    'condition',
+    'compare',
+    'changed',
+    'increment',
+    'at',
+    'session',
+  ]),
+  zrem: new Set(['type', 'key', 'members', 'at', 'session']),
+  zpop: new Set(['type', 'keys', 'side', 'count', 'at', 'session']),
+  zremrange: new Set(['type', 'key', 'range', 'at', 'session']),
+  zrangestore: new Set([
+    'type',
+    'destination',
+    'key',
+    'range',
+    'reverse',
+    'offset',
+    'count',
+    'at',
+    'session',
+  ]),
+  zsetstore: new Set([
+    'type',
+    'operation',
+    'destination',
+    'keys',
+    'weights',
+    'aggregate',
+    'at',
+    'session',
+  ]),
   sql: new Set(['type', 'statements', 'at', 'session']),
   acl: new Set(['type', 'change', 'at']),
 };
@@ -851,6 +997,13 @@ function fieldProblem(type: CommandType, command: Record<string, unknown>): stri
     case 'smove':
     case 'setstore':
       return setFamilyProblem(type, command);
+    case 'zadd':
+    case 'zrem':
+    case 'zpop':
+    case 'zremrange':
+    case 'zrangestore':
+    case 'zsetstore':
+      return zsetProblem(type, command);
     case 'sql':
       return statementsProblem(command.statements);
     case 'acl':
@@ -970,7 +1123,7 @@ function hashLimitProblem(command: HashCommand): string | null {
 }
 
 /** Whether `value` is an array of byte strings, non-empty unless `emptyFine`. */
-function isBytesList(value: unknown, emptyFine: boolean): boolean {
+function isBytesList(value: unknown, emptyFine = false): value is Bytes[] {
   return Array.isArray(value) && (emptyFine || value.length > 0) && value.every(isBytes);
 }
 
@@ -1030,6 +1183,117 @@ function setFamilyLimitProblem(command: SetFamilyCommand): string | null {
   for (const member of members) {
     const problem = bytesProblem(member, 'a member', valueBytesMax);
     if (problem !== null) return problem;
+  }
+  return null;
+}
+
+/** Whether `value` is a range as a sorted set command carries it (ZsetRangeText). */
+function isRangeText(value: unknown): boolean {
+  if (!isPlainObject(value)) return false;
+  const { by, min, max } = value;
+  const keys = Object.keys(value);
+  return (
+    keys.length === 3 &&
+    (by === 'rank' || by === 'score' || by === 'lex') &&
+    isBytes(min) &&
+    isBytes(max)
+  );
+}
+
+/** Whether an optional field is absent or one of `allowed`. */
+function optionalOf(value: unknown, allowed: readonly unknown[]): boolean {
+  return value === undefined || allowed.includes(value);
+}
+
+/** The shape of a sorted set command (ZsetCommand). */
+function zsetProblem(type: ZsetCommand['type'], command: Record<string, unknown>): string | null {
+  switch (type) {
+    case 'zadd': {
+      if (!isBytes(command.key)) return 'zadd.key must be bytes';
+      const problem = pairsProblem(command.pairs);
+      if (problem !== null) return problem.replace('mset', 'zadd');
+      const fine =
+        optionalOf(command.condition, ['nx', 'xx']) &&
+        optionalOf(command.compare, ['gt', 'lt']) &&
+        optionalOf(command.changed, [true]) &&
+        optionalOf(command.increment, [true]);
+      if (!fine) return 'zadd has a malformed option';
+      if (command.increment === true && (command.pairs as unknown[]).length !== 1) {
+        return 'zadd with increment takes exactly one pair';
+      }
+      return null;
+    }
+    case 'zrem':
+      if (!isBytes(command.key)) return 'zrem.key must be bytes';
+      return isBytesList(command.members) ? null : 'zrem.members must be a non-empty byte array';
+    case 'zpop': {
+      if (!isBytesList(command.keys)) return 'zpop.keys must be a non-empty byte array';
+      if (command.side !== 'min' && command.side !== 'max') return 'zpop.side must be min or max';
+      const count = command.count;
+      return Number.isSafeInteger(count) && (count as number) >= 1
+        ? null
+        : 'zpop.count must be a positive safe integer';
+    }
+    case 'zremrange':
+      if (!isBytes(command.key)) return 'zremrange.key must be bytes';
+      return isRangeText(command.range) ? null : 'zremrange.range is malformed';
+    case 'zrangestore': {
+      if (!isBytes(command.key) || !isBytes(command.destination)) {
+        return 'zrangestore.key and zrangestore.destination must be bytes';
+      }
+      if (!isRangeText(command.range)) return 'zrangestore.range is malformed';
+      const fine =
+        optionalOf(command.reverse, [true]) &&
+        (command.offset === undefined || Number.isSafeInteger(command.offset)) &&
+        (command.count === undefined || Number.isSafeInteger(command.count));
+      return fine ? null : 'zrangestore has a malformed option';
+    }
+    case 'zsetstore': {
+      if (!isBytes(command.destination)) return 'zsetstore.destination must be bytes';
+      if (!isBytesList(command.keys)) return 'zsetstore.keys must be a non-empty byte array';
+      const { weights, operation, aggregate } = command;
+      if (!['union', 'inter', 'diff'].includes(operation as string)) {
+        return 'zsetstore.operation must be union, inter or diff';
+      }
+      if (!optionalOf(aggregate, ['sum', 'min', 'max'])) return 'zsetstore.aggregate is malformed';
+      if (weights === undefined) return null;
+      return isBytesList(weights) && weights.length === command.keys.length
+        ? null
+        : 'zsetstore.weights must be one byte string per key';
+    }
+  }
+}
+
+/** The limits of a sorted set command: keys, members and texts, and how many of them. */
+function zsetLimitProblem(command: ZsetCommand): string | null {
+  const keys =
+    command.type === 'zpop' || command.type === 'zsetstore' ? command.keys : [command.key];
+  if (keys.length > delKeysMax) {
+    return `${command.type} of ${keys.length} keys, over the maximum of ${delKeysMax}`;
+  }
+  for (const key of keys) {
+    const problem = bytesProblem(key, 'a key', keyBytesMax);
+    if (problem !== null) return problem;
+  }
+  const texts: readonly Bytes[] =
+    command.type === 'zadd'
+      ? command.pairs.flat()
+      : command.type === 'zrem'
+        ? command.members
+        : command.type === 'zremrange' || command.type === 'zrangestore'
+          ? [command.range.min, command.range.max]
+          : command.type === 'zsetstore'
+            ? (command.weights ?? [])
+            : [];
+  if (texts.length > 2 * msetPairsMax) {
+    return `${command.type} of ${texts.length} members, over the maximum of ${2 * msetPairsMax}`;
+  }
+  for (const text of texts) {
+    const problem = bytesProblem(text, 'a member', valueBytesMax);
+    if (problem !== null) return problem;
+  }
+  if (command.type === 'zrangestore' || command.type === 'zsetstore') {
+    return bytesProblem(command.destination, 'the destination key', keyBytesMax);
   }
   return null;
 }
@@ -1304,6 +1568,13 @@ function limitProblem(command: Command): string | null {
     case 'smove':
     case 'setstore':
       return setFamilyLimitProblem(command);
+    case 'zadd':
+    case 'zrem':
+    case 'zpop':
+    case 'zremrange':
+    case 'zrangestore':
+    case 'zsetstore':
+      return zsetLimitProblem(command);
     case 'sql':
       return sqlLimitProblem(command);
   }

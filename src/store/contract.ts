@@ -8,7 +8,9 @@ import type { Entry } from '../core/types.js';
 import type { AccessState } from './access-state.js';
 import type { Bytes, SqlParams } from './commands.js';
 import type { HashScanPage, KvEntry, ScanPage, SetScanPage } from './kv.js';
-import type { HashEncoding, SetEncoding, ValueType } from './values.js';
+import type { HashEncoding, SetEncoding, ValueType, ZsetEncoding } from './values.js';
+import type { ZsetRange, ZsetSelection } from './sorted-set.js';
+import type { ZsetScanPage } from './keyspace.js';
 import type { SqlRow } from './sql-exec.js';
 
 /** A value, or a promise of it: SQLite answers at once, PostgreSQL over a connection. */
@@ -126,6 +128,29 @@ export interface StoreReader {
     options: { match?: Bytes; count?: number },
     nowMs: number,
   ): MaybePromise<SetScanPage>;
+  /** The scores of `members` of the sorted set at `key` (null for each absent); null without it. */
+  zsetScores(
+    key: Bytes,
+    members: readonly Bytes[],
+    nowMs: number,
+  ): MaybePromise<(number | null)[] | null>;
+  /** How many members the sorted set at `key` holds; 0 when absent. */
+  zsetSize(key: Bytes, nowMs: number): MaybePromise<number>;
+  /** A member's 0-based rank (from the highest score when `reverse`); null when absent. */
+  zsetRank(key: Bytes, member: Bytes, reverse: boolean, nowMs: number): MaybePromise<number | null>;
+  /** The members `selection` picks, in its order, with their scores; none when absent. */
+  zsetRange(key: Bytes, selection: ZsetSelection, nowMs: number): MaybePromise<[Buffer, number][]>;
+  /** How many members a score or member range covers; 0 when absent. */
+  zsetCount(key: Bytes, range: ZsetRange, nowMs: number): MaybePromise<number>;
+  /** The sorted set's encoding (OBJECT ENCODING), null when absent. */
+  zsetEncoding(key: Bytes, nowMs: number): MaybePromise<ZsetEncoding | null>;
+  /** One page of a ZSCAN from `cursor` (0 starts; a returned 0 ends). */
+  zsetScan(
+    key: Bytes,
+    cursor: number,
+    options: { match?: Bytes; count?: number },
+    nowMs: number,
+  ): MaybePromise<ZsetScanPage>;
   dbsize(nowMs: number): MaybePromise<number>;
   /**
    * A live key picked at random (Redis RANDOMKEY), never an expired one; null when no key

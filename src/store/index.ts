@@ -23,6 +23,8 @@ export {
   setIntsetEntriesMax,
   type ValueType,
 } from './values.js';
+export { zsetListpackEntriesMax, zsetListpackValueBytesMax, type ZsetEncoding } from './values.js';
+export { formatScore, parseScore, type ZsetRange, type ZsetSelection } from './sorted-set.js';
 export { preparedStatementsMax, queryRowsMax, sqlResultRowsMax, type SqlRow } from './sql-exec.js';
 export { restoreChunkBytesMax, snapshotChunkBytes } from './snapshot-images.js';
 export {

@@ -45,7 +45,13 @@ import {
   type SetValue,
   type StoredValue,
   type ValueType,
+  copyZset,
+  emptyZset,
+  type ZsetEncoding,
+  type ZsetMember,
+  type ZsetValue,
 } from './values.js';
+import { countRange, selectRange, type ZsetRange, type ZsetSelection } from './sorted-set.js';
 
 export {
   expireConditionHolds,
@@ -101,12 +107,26 @@ export interface HeldKey extends KvEntry {
   readonly hash?: HeldHash;
   /** For a set (whose `value` is then empty): its encoding and members, in sequence order. */
   readonly set?: HeldSet;
+  /** For a sorted set (whose `value` is then empty): its encoding and members, in order. */
+  readonly zset?: HeldZset;
 }
 
 /** A set as `held` lists it. */
 export interface HeldSet {
   readonly encoding: SetEncoding;
   readonly members: readonly Buffer[];
+}
+
+/** A sorted set as `held` lists it: members with scores, by score then member. */
+export interface HeldZset {
+  readonly encoding: ZsetEncoding;
+  readonly members: readonly (readonly [Buffer, number])[];
+}
+
+/** One page of a ZSCAN: `cursor` 0 means the scan is complete; members with scores. */
+export interface ZsetScanPage {
+  readonly cursor: number;
+  readonly entries: [Buffer, number][];
 }
 
 /** A hash as `held` lists it. */
@@ -120,11 +140,18 @@ export function heldValue(value: StoredValue): {
   value: Buffer;
   hash?: HeldHash;
   set?: HeldSet;
+  zset?: HeldZset;
 } {
   if (typeof value === 'string') return { value: Buffer.from(value, 'latin1') };
   if (value.type === 'set') {
     const members = [...value.members.keys()].map((member) => Buffer.from(member, 'latin1'));
     return { value: Buffer.alloc(0), set: { encoding: value.encoding, members } };
+  }
+  if (value.type === 'zset') {
+    const members = [...value.order.entries()].map(
+      ([member, score]) => [Buffer.from(member, 'latin1'), score] as const,
+    );
+    return { value: Buffer.alloc(0), zset: { encoding: value.encoding, members } };
   }
   const fields = [...value.fields].map(
     ([field, { value: bytes }]) =>
@@ -178,6 +205,15 @@ type SetUndo =
       readonly nextSeq: number;
     }
   | { readonly set: SetValue; readonly encoding: SetEncoding };
+/** A change made in place to a sorted set of the current generation, as it was before. */
+type ZsetUndo =
+  | {
+      readonly zset: ZsetValue;
+      readonly member: string;
+      readonly old: ZsetMember | undefined;
+      readonly nextSeq: number;
+    }
+  | { readonly zset: ZsetValue; readonly encoding: ZsetEncoding };
 
 /** What a batch changed, so that a batch that fails can be undone whole. */
 interface Undo {
@@ -187,6 +223,8 @@ interface Undo {
   readonly hashes: HashUndo[];
   /** The in-place changes of sets, in order (undone last first, before the items). */
   readonly sets: SetUndo[];
+  /** The in-place changes of sorted sets, in order (undone as the hashes' are). */
+  readonly zsets: ZsetUndo[];
   readonly orderLength: number;
   readonly nextSeq: number;
 }
@@ -220,6 +258,7 @@ export class Keyspace extends KeyValueCommands {
       items: new Map(),
       hashes: [],
       sets: [],
+      zsets: [],
       orderLength: this.#order.length,
       nextSeq: this.#nextSeq,
     };
@@ -252,6 +291,7 @@ export class Keyspace extends KeyValueCommands {
         change.set.nextSeq = change.nextSeq;
       }
     }
+    undoZsetChanges(undo.zsets);
     for (const [key, item] of undo.items) {
       if (item === undefined) this.#items.delete(key);
       else this.#items.set(key, item);
@@ -428,6 +468,66 @@ export class Keyspace extends KeyValueCommands {
     const hash = item.value as HashValue;
     if (hash.generation === this.#generation) return hash;
     const copy = copyHash(hash, this.#generation);
+    this.#remember(key, item);
+    this.#items.set(key, { ...item, value: copy });
+    return copy;
+  }
+
+  protected zsetCreate(
+    key: string,
+    version: Version,
+    expiresAt: number | null,
+    encoding: ZsetEncoding,
+  ): void {
+    this.#put(key, emptyZset(this.#generation, encoding), version, expiresAt);
+  }
+
+  protected zsetScore(key: string, member: string): number | undefined {
+    return this.#zsetAt(key).members.get(member)?.score;
+  }
+
+  protected zsetLength(key: string): number {
+    return this.#zsetAt(key).members.size;
+  }
+
+  protected zsetPut(key: string, member: string, score: number): void {
+    const zset = this.#ownedZset(key);
+    const old = zset.members.get(member);
+    this.#undo?.zsets.push({ zset, member, old, nextSeq: zset.nextSeq });
+    if (old !== undefined) zset.order.delete(old.score, member);
+    zset.members.set(member, { score, seq: old?.seq ?? zset.nextSeq++ });
+    zset.order.insert(score, member);
+  }
+
+  protected zsetDelete(key: string, member: string): void {
+    const zset = this.#ownedZset(key);
+    const old = zset.members.get(member);
+    if (old === undefined) return;
+    this.#undo?.zsets.push({ zset, member, old, nextSeq: zset.nextSeq });
+    zset.members.delete(member);
+    zset.order.delete(old.score, member);
+  }
+
+  protected zsetEncode(key: string, encoding: ZsetEncoding): void {
+    const zset = this.#ownedZset(key);
+    this.#undo?.zsets.push({ zset, encoding: zset.encoding });
+    zset.encoding = encoding;
+  }
+
+  protected zsetSelect(key: string, selection: ZsetSelection): [string, number][] {
+    return selectRange(this.#zsetAt(key).order, selection);
+  }
+
+  #zsetAt(key: string): ZsetValue {
+    return (this.#items.get(key) as Item).value as ZsetValue;
+  }
+
+  /** The sorted set at `key`, copied into the current generation first as `#ownedHash` does. */
+  #ownedZset(key: string): ZsetValue {
+    const item = this.#items.get(key) as Item;
+    const zset = item.value as ZsetValue;
+    if (zset.generation === this.#generation) return zset;
+    const copy = copyZset(zset, this.#generation);
     this.#remember(key, item);
     this.#items.set(key, { ...item, value: copy });
     return copy;
@@ -662,6 +762,93 @@ export class Keyspace extends KeyValueCommands {
     return { cursor: 0, entries };
   }
 
+  /** The live sorted set at `key`; null when absent; Redis's WRONGTYPE for another type. */
+  #liveZset(key: Bytes, nowMs: number): ZsetValue | null {
+    const item = this.#items.get(keyString(key));
+    if (!isLive(item, nowMs)) return null;
+    if (typeof item.value === 'string' || item.value.type !== 'zset') throw new WrongTypeError();
+    return item.value;
+  }
+
+  /** The scores of `members` in the sorted set at `key` (null for each absent); null without it. */
+  zsetScores(key: Bytes, members: readonly Bytes[], nowMs: number): (number | null)[] | null {
+    const zset = this.#liveZset(key, nowMs);
+    if (zset === null) return null;
+    return members.map((member) => zset.members.get(keyString(member))?.score ?? null);
+  }
+
+  /** How many members the sorted set at `key` holds (0 when absent). */
+  zsetSize(key: Bytes, nowMs: number): number {
+    return this.#liveZset(key, nowMs)?.members.size ?? 0;
+  }
+
+  /** A member's 0-based rank (from the top when `reverse`), null when it or the set is absent. */
+  zsetRank(key: Bytes, member: Bytes, reverse: boolean, nowMs: number): number | null {
+    const zset = this.#liveZset(key, nowMs);
+    const name = keyString(member);
+    const found = zset?.members.get(name);
+    if (zset === null || found === undefined) return null;
+    const rank = zset.order.rankOf(found.score, name);
+    return reverse ? zset.order.length - 1 - rank : rank;
+  }
+
+  /** The members `selection` picks, in its order, with their scores; none when absent. */
+  zsetRange(key: Bytes, selection: ZsetSelection, nowMs: number): [Buffer, number][] {
+    const zset = this.#liveZset(key, nowMs);
+    if (zset === null) return [];
+    return selectRange(zset.order, selection).map(([member, score]) => [
+      Buffer.from(member, 'latin1'),
+      score,
+    ]);
+  }
+
+  /** How many members `range` covers (ZCOUNT, ZLEXCOUNT); 0 when absent. */
+  zsetCount(key: Bytes, range: ZsetRange, nowMs: number): number {
+    const zset = this.#liveZset(key, nowMs);
+    return zset === null ? 0 : countRange(zset.order, range);
+  }
+
+  /** The sorted set's encoding as OBJECT ENCODING names it, null when absent. */
+  zsetEncoding(key: Bytes, nowMs: number): ZsetEncoding | null {
+    return this.#liveZset(key, nowMs)?.encoding ?? null;
+  }
+
+  /**
+   * One page of ZSCAN from `cursor`: up to `count` members after the cursor's sequence
+   * number. Like Redis, a listpack set comes whole in one page, in its order (by score).
+   */
+  zsetScan(
+    key: Bytes,
+    cursor: number,
+    options: { match?: Bytes; count?: number },
+    nowMs: number,
+  ): ZsetScanPage {
+    const count = scanCount(cursor, options);
+    const zset = this.#liveZset(key, nowMs);
+    if (zset === null) return { cursor: 0, entries: [] };
+    const glob = options.match === undefined ? null : compileGlob(options.match);
+    const matching = (member: string): boolean =>
+      glob === null || glob.matches(Buffer.from(member, 'latin1'));
+    const entries: [Buffer, number][] = [];
+    if (zset.encoding === 'listpack') {
+      for (const [member, score] of zset.order.entries()) {
+        if (matching(member)) entries.push([Buffer.from(member, 'latin1'), score]);
+      }
+      return { cursor: 0, entries };
+    }
+    let examined = 0;
+    let last = 0;
+    // Members iterate in sequence order: skip those the cursor passed.
+    for (const [member, { score, seq }] of zset.members) {
+      if (seq <= cursor) continue;
+      if (examined === count) return { cursor: last, entries };
+      examined++;
+      last = seq;
+      if (matching(member)) entries.push([Buffer.from(member, 'latin1'), score]);
+    }
+    return { cursor: 0, entries };
+  }
+
   /** The number of live keys at `nowMs`. */
   dbsize(nowMs: number): number {
     let expired = 0;
@@ -815,4 +1002,39 @@ export class Keyspace extends KeyValueCommands {
   get lastSeq(): number {
     return this.#orderSeqs.at(-1) ?? 0;
   }
+}
+
+/**
+ * Undoes the in-place changes of sorted sets, last first; then each set's member map is put
+ * back in sequence order (a member removed and restored would otherwise iterate last, and
+ * ZSCAN's cursor relies on that order).
+ */
+function undoZsetChanges(changes: ZsetUndo[]): void {
+  const touched = new Set<ZsetValue>();
+  for (const change of changes.reverse()) {
+    undoZsetChange(change);
+    touched.add(change.zset);
+  }
+  for (const zset of touched) {
+    const members = [...zset.members].sort(([, a], [, b]) => a.seq - b.seq);
+    zset.members.clear();
+    for (const [member, entry] of members) zset.members.set(member, entry);
+  }
+}
+
+/** Undoes one in-place change of a sorted set: its member's score (or absence), or encoding. */
+function undoZsetChange(change: ZsetUndo): void {
+  const zset = change.zset;
+  if ('encoding' in change) {
+    zset.encoding = change.encoding;
+    return;
+  }
+  const current = zset.members.get(change.member);
+  if (current !== undefined) zset.order.delete(current.score, change.member);
+  if (change.old === undefined) zset.members.delete(change.member);
+  else {
+    zset.members.set(change.member, change.old);
+    zset.order.insert(change.old.score, change.member);
+  }
+  zset.nextSeq = change.nextSeq;
 }

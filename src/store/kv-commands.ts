@@ -15,6 +15,8 @@ import type {
   Command,
   ExpireCondition,
   HashCommand,
+  ZsetCommand,
+  ZsetRangeText,
   MultiCommand,
   SetFamilyCommand,
   SqlCommand,
@@ -45,10 +47,25 @@ import {
   setEncodingFor,
   setIntsetEntriesMax,
   wrongType,
+  zsetEncodingFor,
+  zsetListpackEntriesMax,
+  zsetListpackValueBytesMax,
   type HashEncoding,
   type SetEncoding,
   type ValueType,
+  type ZsetEncoding,
 } from './values.js';
+import {
+  combineSets,
+  formatScore,
+  parseLexBound,
+  parseScore,
+  parseScoreBound,
+  scoreIsNan,
+  sortedEntries,
+  type ZsetRange,
+  type ZsetSelection,
+} from './sorted-set.js';
 
 /** HINCRBY's and HINCRBYFLOAT's texts for a field that holds no number. */
 export const hashNotAnInteger = 'ERR hash value is not an integer';
@@ -81,7 +98,7 @@ export type KvCommand = Exclude<Command, SqlCommand | AclCommand>;
  * encoding. Each store has its own object for it; the fields or members are reached
  * through the store's methods for the type.
  */
-export type StructureState = HashStructure | SetStructure;
+export type StructureState = HashStructure | SetStructure | ZsetStructure;
 
 /** A hash's state: the fields are reached through the store's hash methods. */
 export interface HashStructure {
@@ -93,6 +110,12 @@ export interface HashStructure {
 export interface SetStructure {
   readonly type: 'set';
   readonly encoding: SetEncoding;
+}
+
+/** What a command needs to know of a sorted set: its tag and encoding. */
+export interface ZsetStructure {
+  readonly type: 'zset';
+  readonly encoding: ZsetEncoding;
 }
 
 /** What a command needs to know of a key. */
@@ -111,6 +134,8 @@ type StringState = KeyState & { readonly value: string };
 type HashState = KeyState & { readonly value: HashStructure };
 /** A key holding a set. */
 type SetState = KeyState & { readonly value: SetStructure };
+/** A key holding a sorted set. */
+type ZsetState = KeyState & { readonly value: ZsetStructure };
 
 function holdsString(state: KeyState): state is StringState {
   return typeof state.value === 'string';
@@ -208,6 +233,35 @@ export abstract class KeyValueCommands {
   protected abstract setDelete(key: string, member: string): void;
   /** Sets the encoding of the set at `key`. */
   protected abstract setEncode(key: string, encoding: SetEncoding): void;
+  /**
+   * Makes `key` an empty sorted set of `encoding` at `version` with `expiresAt`, replacing
+   * whatever it held; an existing key keeps its SCAN place. Members come by `zsetPut`.
+   */
+  protected abstract zsetCreate(
+    key: string,
+    version: Version,
+    expiresAt: number | null,
+    encoding: ZsetEncoding,
+  ): void;
+  /** A member's score in the sorted set at `key` (which holds one), or undefined. */
+  protected abstract zsetScore(key: string, member: string): number | undefined;
+  /** How many members the sorted set at `key` holds. */
+  protected abstract zsetLength(key: string): number;
+  /** Sets a member's score in the sorted set at `key` (adding it when absent). */
+  protected abstract zsetPut(key: string, member: string, score: number): void;
+  /** Removes a member of the sorted set at `key` (nothing when absent). */
+  protected abstract zsetDelete(key: string, member: string): void;
+  /** Sets the encoding of the sorted set at `key`. */
+  protected abstract zsetEncode(key: string, encoding: ZsetEncoding): void;
+  /** The members `selection` picks from the sorted set at `key`, in its order, with scores. */
+  protected abstract zsetSelect(key: string, selection: ZsetSelection): [string, number][];
+  /**
+   * Whether this store holds sorted sets; one that does not refuses their commands with
+   * `zsetsUnsupported` (and never holds one).
+   */
+  protected zsetsSupported(): boolean {
+    return true;
+  }
   /** Purges up to `limit` keys expired at `at`, oldest expiry first, then by key. */
   protected abstract sweep(at: number, limit: number): number;
 
@@ -270,6 +324,13 @@ export abstract class KeyValueCommands {
       case 'smove':
       case 'setstore':
         return this.#setFamily(command, version);
+      case 'zadd':
+      case 'zrem':
+      case 'zpop':
+      case 'zremrange':
+      case 'zrangestore':
+      case 'zsetstore':
+        return this.#zset(command, version);
     }
   }
 
@@ -340,8 +401,15 @@ export abstract class KeyValueCommands {
       this.write(destination, state.value, version, expiresAt);
       return;
     }
-    if ((state.value as StructureState).type === 'set') {
+    const structure = state.value as StructureState;
+    if (structure.type === 'set') {
       this.#copySet(source, state as SetState, destination, version, expiresAt);
+      return;
+    }
+    if (structure.type === 'zset') {
+      const entries = this.zsetSelect(source, wholeSet);
+      this.zsetCreate(destination, version, expiresAt, structure.encoding);
+      for (const [member, score] of entries) this.zsetPut(destination, member, score);
       return;
     }
     const entries = this.hashEntries(source);
@@ -915,6 +983,217 @@ export abstract class KeyValueCommands {
     const rest = others.filter((_, i) => sets[i + 1] !== undefined);
     return this.setMembers(first).filter((member) => !rest.some((key) => this.setHas(key, member)));
   }
+
+  // ------------------------------------------------------------------ sorted sets
+
+  /** The sorted set commands: WRONGTYPE on a live key of another type, else their own. */
+  #zset(command: ZsetCommand, version: Version): ApplyResult {
+    if (!this.zsetsSupported()) return failed(zsetsUnsupported);
+    switch (command.type) {
+      case 'zadd':
+        return this.#zadd(command, version);
+      case 'zrem':
+        return this.#zrem(command, version);
+      case 'zpop':
+        return this.#zpop(command, version);
+      case 'zremrange':
+        return this.#zremrange(command, version);
+      case 'zrangestore':
+        return this.#zrangestore(command, version);
+      case 'zsetstore':
+        return this.#zsetstore(command, version);
+    }
+  }
+
+  /** The live key when it holds a sorted set, undefined when absent, null for another type. */
+  #liveZset(key: string, at: number): ZsetState | undefined | null {
+    const live = this.#live(key, at);
+    if (live === undefined) return undefined;
+    if (holdsString(live)) return null;
+    return (live.value as ZsetStructure).type === 'zset' ? (live as ZsetState) : null;
+  }
+
+  /** The encoding of the sorted set at `key` (which holds one). */
+  #zsetEncodingOf(key: string): ZsetEncoding {
+    return ((this.read(key) as KeyState).value as ZsetStructure).encoding;
+  }
+
+  /**
+   * Puts a member's score as the set's encoding holds it: a listpack writes an integral
+   * score as an integer, so -0 is 0 there (a skiplist keeps the double, -0 included).
+   */
+  #zsetPutScore(key: string, member: string, score: number): void {
+    const stored = score === 0 && this.#zsetEncodingOf(key) === 'listpack' ? 0 : score;
+    this.zsetPut(key, member, stored);
+  }
+
+  /** Before a new member is added: past either listpack bound, the set becomes a skiplist. */
+  #zsetMakeRoom(key: string, memberBytes: number): void {
+    if (this.#zsetEncodingOf(key) !== 'listpack') return;
+    if (
+      this.zsetLength(key) + 1 > zsetListpackEntriesMax ||
+      memberBytes > zsetListpackValueBytesMax
+    ) {
+      this.zsetEncode(key, 'skiplist');
+    }
+  }
+
+  /** After members were removed: an empty set is no key (as in Redis), else a new version. */
+  #zsetRemoved(key: string, live: ZsetState, removed: number, version: Version): void {
+    if (this.zsetLength(key) === 0) this.remove(key);
+    else if (removed > 0) this.stamp(key, version, live.expiresAt);
+  }
+
+  /** ZADD and ZINCRBY, by Redis 7.0's zaddGenericCommand and zsetAdd. */
+  #zadd(command: Extract<ZsetCommand, { type: 'zadd' }>, version: Version): ApplyResult {
+    const { pairs, condition, compare, increment } = command;
+    const key = keyString(command.key);
+    const live = this.#liveZset(key, command.at);
+    if (live === null) return failed(wrongType);
+    const scores = pairs.map(([score]) => parseScore(score));
+    if (scores.includes(null)) return failed(notAValidScore);
+    const nothing = ok(increment === true ? null : 0);
+    if (live === undefined) {
+      if (condition === 'xx') return nothing;
+      // Redis 7.0 picks the new set's encoding by its first member alone.
+      const first = (pairs[0] as readonly [Bytes, Bytes])[1];
+      const encoding = first.byteLength > zsetListpackValueBytesMax ? 'skiplist' : 'listpack';
+      this.zsetCreate(key, version, null, encoding);
+    }
+    let added = 0;
+    let updated = 0;
+    let result: number | null = null;
+    for (let i = 0; i < pairs.length; i++) {
+      const member = keyString((pairs[i] as readonly [Bytes, Bytes])[1]);
+      let score = scores[i] as number;
+      const current = this.zsetScore(key, member);
+      if (current === undefined) {
+        if (condition === 'xx') continue;
+        this.#zsetMakeRoom(key, member.length);
+        this.#zsetPutScore(key, member, score);
+        added++;
+        result = score;
+        continue;
+      }
+      if (condition === 'nx') continue;
+      if (increment === true) {
+        score += current;
+        if (Number.isNaN(score)) return failed(scoreIsNan);
+      }
+      if ((compare === 'lt' && score >= current) || (compare === 'gt' && score <= current)) {
+        continue;
+      }
+      result = score;
+      if (score !== current) {
+        this.#zsetPutScore(key, member, score);
+        updated++;
+      }
+    }
+    if (live !== undefined && added + updated > 0) this.stamp(key, version, live.expiresAt);
+    if (increment === true) {
+      return ok(result === null ? null : Buffer.from(formatScore(result), 'latin1'));
+    }
+    return ok(command.changed === true ? added + updated : added);
+  }
+
+  #zrem(command: Extract<ZsetCommand, { type: 'zrem' }>, version: Version): ApplyResult {
+    const key = keyString(command.key);
+    const live = this.#liveZset(key, command.at);
+    if (live === null) return failed(wrongType);
+    if (live === undefined) return ok(0);
+    let removed = 0;
+    for (const member of command.members.map(keyString)) {
+      if (this.zsetScore(key, member) === undefined) continue;
+      this.zsetDelete(key, member);
+      removed++;
+    }
+    this.#zsetRemoved(key, live, removed, version);
+    return ok(removed);
+  }
+
+  /** ZPOPMIN, ZPOPMAX and ZMPOP: the first key holding a sorted set gives up its ends. */
+  #zpop(command: Extract<ZsetCommand, { type: 'zpop' }>, version: Version): ApplyResult {
+    for (const keyBytes of command.keys) {
+      const key = keyString(keyBytes);
+      const live = this.#liveZset(key, command.at);
+      if (live === null) return failed(wrongType);
+      if (live === undefined) continue;
+      const popped = this.zsetSelect(key, {
+        range: { by: 'rank', start: 0, stop: Math.min(command.count, Number.MAX_SAFE_INTEGER) - 1 },
+        reverse: command.side === 'max',
+      });
+      for (const [member] of popped) this.zsetDelete(key, member);
+      this.#zsetRemoved(key, live, popped.length, version);
+      return ok({ key: Buffer.from(key, 'latin1'), entries: scoredEntries(popped) });
+    }
+    return ok(null);
+  }
+
+  #zremrange(command: Extract<ZsetCommand, { type: 'zremrange' }>, version: Version): ApplyResult {
+    const range = zsetRangeOf(command.range);
+    if (range === null) return failed(zsetRangeRefusal(command.range));
+    const key = keyString(command.key);
+    const live = this.#liveZset(key, command.at);
+    if (live === null) return failed(wrongType);
+    if (live === undefined) return ok(0);
+    const doomed = this.zsetSelect(key, { range });
+    for (const [member] of doomed) this.zsetDelete(key, member);
+    this.#zsetRemoved(key, live, doomed.length, version);
+    return ok(doomed.length);
+  }
+
+  #zrangestore(
+    command: Extract<ZsetCommand, { type: 'zrangestore' }>,
+    version: Version,
+  ): ApplyResult {
+    const range = zsetRangeOf(command.range);
+    if (range === null) return failed(zsetRangeRefusal(command.range));
+    const key = keyString(command.key);
+    const live = this.#liveZset(key, command.at);
+    if (live === null) return failed(wrongType);
+    const { offset, count } = command;
+    const selection: ZsetSelection = {
+      range,
+      reverse: command.reverse === true,
+      ...(offset === undefined ? {} : { limit: { offset, count: count ?? -1 } }),
+    };
+    const entries = live === undefined ? [] : this.zsetSelect(key, selection);
+    return this.#zsetStore(keyString(command.destination), entries, version);
+  }
+
+  #zsetstore(command: Extract<ZsetCommand, { type: 'zsetstore' }>, version: Version): ApplyResult {
+    const operands: { members: Map<string, number> | null; weight: number }[] = [];
+    for (const keyBytes of command.keys) {
+      const key = keyString(keyBytes);
+      const live = this.#liveZset(key, command.at);
+      if (live === null) return failed(wrongType);
+      const members = live === undefined ? null : new Map(this.zsetSelect(key, wholeSet));
+      operands.push({ members, weight: 1 });
+    }
+    const weights = (command.weights ?? []).map(parseScore);
+    if (weights.includes(null)) return failed(weightNotAFloat);
+    weights.forEach((weight, i) => {
+      (operands[i] as { weight: number }).weight = weight as number;
+    });
+    const combined = combineSets(command.operation, operands, command.aggregate ?? 'sum');
+    return this.#zsetStore(keyString(command.destination), sortedEntries(combined), version);
+  }
+
+  /**
+   * Stores `entries` at `destination` as a new sorted set, in the encoding its size and
+   * longest member call for; none deletes the destination. Answers the set's size.
+   */
+  #zsetStore(destination: string, entries: [string, number][], version: Version): ApplyResult {
+    if (entries.length === 0) {
+      if (this.read(destination) !== undefined) this.remove(destination);
+      return ok(0);
+    }
+    let longest = 0;
+    for (const [member] of entries) longest = Math.max(longest, member.length);
+    this.zsetCreate(destination, version, null, zsetEncodingFor(entries.length, longest));
+    for (const [member, score] of entries) this.#zsetPutScore(destination, member, score);
+    return ok(entries.length);
+  }
 }
 
 /**
@@ -972,4 +1251,59 @@ export function drawIndexes(
 /** Sorts integer members (latin1) ascending by value, as an intset answers them. */
 export function intsetOrder(members: string[]): string[] {
   return members.sort(compareIntegerMembers);
+}
+
+/** The whole of a sorted set, in order. */
+export const wholeSet: ZsetSelection = { range: { by: 'rank', start: 0, stop: -1 } };
+
+/** The refusal of a sorted set command on a store without sorted sets. */
+export const zsetsUnsupported = 'ERR sorted sets are not supported on the PostgreSQL store yet';
+/** ZADD's text for a score that does not parse. */
+export const notAValidScore = 'ERR value is not a valid float';
+/** ZUNIONSTORE's and ZINTERSTORE's text for a weight that does not parse. */
+export const weightNotAFloat = 'ERR weight value is not a float';
+
+/** Members with their scores' reply texts, as pops and ranges answer them. */
+export function scoredEntries(entries: readonly [string, number][]): [Buffer, Buffer][] {
+  return entries.map(([member, score]) => [
+    Buffer.from(member, 'latin1'),
+    Buffer.from(formatScore(score), 'latin1'),
+  ]);
+}
+
+/** A rank as a range carries it: a signed 64-bit integer, kept within the safe integers. */
+function rankOf(bytes: Bytes): number | null {
+  const value = parseInt64(keyString(bytes));
+  if (value === null) return null;
+  const safe = BigInt(Number.MAX_SAFE_INTEGER);
+  return Number(value > safe ? safe : value < -safe ? -safe : value);
+}
+
+/** A range's text read as Redis reads it, or null where Redis refuses it. */
+export function zsetRangeOf(text: ZsetRangeText): ZsetRange | null {
+  switch (text.by) {
+    case 'rank': {
+      const start = rankOf(text.min);
+      const stop = rankOf(text.max);
+      return start === null || stop === null ? null : { by: 'rank', start, stop };
+    }
+    case 'score': {
+      const min = parseScoreBound(text.min);
+      const max = parseScoreBound(text.max);
+      return min === null || max === null ? null : { by: 'score', min, max };
+    }
+    case 'lex': {
+      const min = parseLexBound(text.min);
+      const max = parseLexBound(text.max);
+      return min === null || max === null ? null : { by: 'lex', min, max };
+    }
+  }
+}
+
+/** Redis's text for a range of `text`'s kind that does not parse. */
+export function zsetRangeRefusal(text: ZsetRangeText): string {
+  if (text.by === 'rank') return notAnInteger;
+  return text.by === 'score'
+    ? 'ERR min or max is not a float'
+    : 'ERR min or max not valid string range item';
 }

@@ -22,9 +22,13 @@
  *   sequence number, the field and the value. A set (flag 8; with 4 a hashtable, else an
  *   intset) has its member count as the value's length, and as its value a varint (the
  *   sequence number its next member gets) then per member, in sequence order, varints of
- *   the member's length and sequence number, then the member. Format 1 (earlier builds) is
- *   format 2 without hashes or sets, and still loads; a build without sets refuses an
- *   image that holds one (an impossible flag) rather than misread it.
+ *   the member's length and sequence number, then the member. A sorted set (flag 16; with
+ *   32 a skiplist, else a listpack) has its member count as the value's length, and as its
+ *   value a varint (the sequence number its next member gets) then per member, in sequence
+ *   order, a varint of the member's length, a varint of its sequence number, its score
+ *   (f64) and the member. Format 1 (earlier builds) is format 2 without hashes, sets or
+ *   sorted sets, and still loads; a build without sets or sorted sets refuses an image
+ *   that holds one (an impossible flag) rather than misread it.
  *
  * Records are a few bytes of numbers and the raw bytes, so that a million keys write and
  * read in about a second and take little more room than their data: a node restarts by reading its latest image and the log after
@@ -40,7 +44,8 @@ import { keyBytesMax } from './commands.js';
 import type { LogPosition, RestoreMeta } from './contract.js';
 import { Keyspace, type FrozenKeyspace, type Item } from './keyspace.js';
 import { hashTablesSchema, setTablesSchema } from './kv.js';
-import type { HashField, HashValue, SetValue } from './values.js';
+import type { HashField, HashValue, SetValue, ZsetMember, ZsetValue } from './values.js';
+import { ScoreList } from './sorted-set.js';
 import { checksumText, snapshotChunkBytes } from './snapshot-images.js';
 
 /** The first bytes of a memory image. */
@@ -58,8 +63,14 @@ const expiresFlag = 1;
 const hashFlag = 2;
 const hashtableFlag = 4;
 const setFlag = 8;
+const zsetFlag = 16;
+const skiplistFlag = 32;
+/** Every flag this build knows: a record with any other bit set is refused. */
+const flagsKnown = expiresFlag | hashFlag | hashtableFlag | setFlag | zsetFlag | skiplistFlag;
 /** The most bytes a set member's record takes besides the member: two varints. */
 const memberHeaderBytesMax = 2 * 8;
+/** The most bytes a sorted set member's record takes besides the member: two varints, f64. */
+const zsetMemberHeaderBytesMax = 2 * 8 + 8;
 
 /** What a memory image's header says. */
 export interface MemoryImageHeader {
@@ -195,6 +206,13 @@ function writeVarint(buffer: Buffer, offset: number, value: number): number {
 function recordBytesMax(key: string, item: Item): number {
   const value = item.value;
   if (typeof value === 'string') return recordHeaderBytesMax + key.length + value.length;
+  if (value.type === 'zset') {
+    let zsetBytes = recordHeaderBytesMax + key.length + 8;
+    for (const member of value.members.keys()) {
+      zsetBytes += zsetMemberHeaderBytesMax + member.length;
+    }
+    return zsetBytes;
+  }
   let bytes = recordHeaderBytesMax + key.length + 8;
   if (value.type === 'set') {
     for (const member of value.members.keys()) bytes += memberHeaderBytesMax + member.length;
@@ -212,11 +230,17 @@ function recordFlags(item: Item): number {
   if (item.value.type === 'set') {
     return expires | setFlag | (item.value.encoding === 'hashtable' ? hashtableFlag : 0);
   }
+  if (item.value.type === 'zset') {
+    return expires | zsetFlag | (item.value.encoding === 'skiplist' ? skiplistFlag : 0);
+  }
   return expires | hashFlag | (item.value.encoding === 'hashtable' ? hashtableFlag : 0);
 }
 
 function writeRecord(buffer: Buffer, offset: number, key: string, item: Item): number {
   const value = item.value;
+  if (typeof value !== 'string' && value.type === 'zset') {
+    return writeZsetRecord(buffer, offset, key, item, value);
+  }
   buffer[offset] = recordFlags(item);
   let at = writeVarint(buffer, offset + 1, key.length);
   const length =
@@ -255,6 +279,69 @@ function writeSetMembers(buffer: Buffer, offset: number, set: SetValue): number 
   return at;
 }
 
+/** A sorted set's record: as a hash's, its members with their scores in sequence order. */
+function writeZsetRecord(
+  buffer: Buffer,
+  offset: number,
+  key: string,
+  item: Item,
+  zset: ZsetValue,
+): number {
+  buffer[offset] = recordFlags(item);
+  let at = writeVarint(buffer, offset + 1, key.length);
+  at = writeVarint(buffer, at, zset.members.size);
+  at = writeVarint(buffer, at, item.index);
+  at = writeVarint(buffer, at, item.term);
+  at = writeVarint(buffer, at, item.seq);
+  if (item.expiresAt !== null) at = buffer.writeDoubleLE(item.expiresAt, at);
+  at += buffer.write(key, at, 'latin1');
+  at = writeVarint(buffer, at, zset.nextSeq);
+  for (const [member, { score, seq }] of zset.members) {
+    at = writeVarint(buffer, at, member.length);
+    at = writeVarint(buffer, at, seq);
+    at = buffer.writeDoubleLE(score, at);
+    at += buffer.write(member, at, 'latin1');
+  }
+  return at;
+}
+
+/**
+ * Whether a record's flags name at most one kind of structured value, with only that
+ * kind's encoding bit, and no bit this build does not know.
+ */
+function flagsPossible(flags: number, format: number): boolean {
+  if (format === memoryImageFormatStrings) return flags <= expiresFlag;
+  if ((flags & ~flagsKnown) !== 0) return false;
+  const hash = (flags & hashFlag) !== 0;
+  const set = (flags & setFlag) !== 0;
+  const zset = (flags & zsetFlag) !== 0;
+  if (Number(hash) + Number(set) + Number(zset) > 1) return false;
+  if ((flags & hashtableFlag) !== 0 && !hash && !set) return false;
+  return (flags & skiplistFlag) === 0 || zset;
+}
+
+/** A sorted set's members (`count` of them, in sequence order) as a record holds them. */
+function readZset(reader: Reader, count: number, encoding: ZsetValue['encoding']): ZsetValue {
+  const nextSeq = reader.varint('next member sequence number');
+  const members = new Map<string, ZsetMember>();
+  const order = new ScoreList();
+  let last = 0;
+  for (let i = 0; i < count; i++) {
+    const memberLength = reader.varint('member length');
+    const seq = reader.varint('member sequence number');
+    if (seq <= last || seq >= nextSeq) throw corrupt('sorted set members out of sequence order');
+    last = seq;
+    const score = reader.float();
+    if (Number.isNaN(score)) throw corrupt('a score that is not a number');
+    const member = reader.latin1(memberLength);
+    if (members.has(member)) throw corrupt('a sorted set member twice');
+    members.set(member, { score, seq });
+    order.insert(score, member);
+  }
+  if (count === 0) throw corrupt('an empty sorted set');
+  // A loaded value belongs to no generation yet: the keyspace copies it before a change.
+  return { type: 'zset', members, order, nextSeq, encoding, generation: 0 };
+}
 /** A memory image read whole: its header, its SQLite database and its namespace. */
 export interface LoadedMemoryImage {
   readonly header: MemoryImageHeader;
@@ -371,6 +458,14 @@ class Reader {
     return value;
   }
 
+  /** Any double but NaN's checks are the caller's: a score. */
+  float(): number {
+    if (this.offset + 8 > this.#buffer.byteLength) throw corrupt('a key record is cut short');
+    const value = this.#buffer.readDoubleLE(this.offset);
+    this.offset += 8;
+    return value;
+  }
+
   latin1(length: number): string {
     const end = this.offset + length;
     if (end > this.#buffer.byteLength) throw corrupt('a key record runs past the end');
@@ -382,11 +477,7 @@ class Reader {
 
 function readRecord(reader: Reader, keyspace: Keyspace, format: number): void {
   const flags = reader.byte();
-  const flagsMax = format === memoryImageFormatStrings ? expiresFlag : 15;
-  const structured = flags & (hashFlag | setFlag);
-  const impossible =
-    structured === (hashFlag | setFlag) || ((flags & hashtableFlag) !== 0 && structured === 0);
-  if (flags > flagsMax || impossible) throw corrupt('an impossible key record');
+  if (!flagsPossible(flags, format)) throw corrupt('an impossible key record');
   const keyLength = reader.varint('key length');
   const valueLength = reader.varint('value length');
   const index = reader.varint('version index');
@@ -398,11 +489,13 @@ function readRecord(reader: Reader, keyspace: Keyspace, format: number): void {
   const key = reader.latin1(keyLength);
   const hashtable = (flags & hashtableFlag) !== 0;
   const value =
-    (flags & setFlag) !== 0
-      ? readSet(reader, valueLength, hashtable ? 'hashtable' : 'intset')
-      : (flags & hashFlag) === 0
-        ? reader.latin1(valueLength)
-        : readHash(reader, valueLength, hashtable ? 'hashtable' : 'listpack');
+    (flags & zsetFlag) !== 0
+      ? readZset(reader, valueLength, (flags & skiplistFlag) === 0 ? 'listpack' : 'skiplist')
+      : (flags & setFlag) !== 0
+        ? readSet(reader, valueLength, hashtable ? 'hashtable' : 'intset')
+        : (flags & hashFlag) === 0
+          ? reader.latin1(valueLength)
+          : readHash(reader, valueLength, hashtable ? 'hashtable' : 'listpack');
   keyspace.load(key, { value, index, term, expiresAt, seq });
 }
 
@@ -479,6 +572,12 @@ export async function sqliteFileFromMemoryImage(image: string, out: string): Pro
         const bytes = Buffer.from(typeof value === 'string' ? value : '', 'latin1');
         insert.run(item.seq, key, bytes, item.index, item.term, item.expiresAt);
         if (typeof value === 'string') continue;
+        if (value.type === 'zset') {
+          throw new TandemError(
+            'TANDEM_BAD_REQUEST',
+            'the snapshot image holds sorted sets, which the PostgreSQL store does not support yet',
+          );
+        }
         if (value.type === 'set') {
           insertSet.run(key, value.encoding, value.nextSeq);
           for (const [member, seq] of value.members) {

@@ -193,6 +193,16 @@ export function commandKeys(command: KvCommand): string[] {
       return [keyId(command.key), keyId(command.destination)];
     case 'setstore':
       return [command.destination, ...command.keys].map(keyId);
+    case 'zadd':
+    case 'zrem':
+    case 'zremrange':
+      return [keyId(command.key)];
+    case 'zrangestore':
+      return [keyId(command.key), keyId(command.destination)];
+    case 'zpop':
+      return command.keys.map(keyId);
+    case 'zsetstore':
+      return [command.destination, ...command.keys].map(keyId);
     case 'flush':
     case 'expire-sweep':
     case 'publish':
@@ -550,6 +560,39 @@ export class KvBatch extends KeyValueCommands {
     this.#changed.add(key);
   }
 
+  /** This store holds no sorted sets: the shared commands refuse theirs before any read. */
+  protected override zsetsSupported(): boolean {
+    return false;
+  }
+
+  protected zsetCreate(): void {
+    throw noZsets();
+  }
+
+  protected zsetScore(): number | undefined {
+    throw noZsets();
+  }
+
+  protected zsetLength(): number {
+    throw noZsets();
+  }
+
+  protected zsetPut(): void {
+    throw noZsets();
+  }
+
+  protected zsetDelete(): void {
+    throw noZsets();
+  }
+
+  protected zsetEncode(): void {
+    throw noZsets();
+  }
+
+  protected zsetSelect(): [string, number][] {
+    throw noZsets();
+  }
+
   protected remove(key: string): void {
     if (this.#row(key) !== null) this.#delete(key);
   }
@@ -658,4 +701,9 @@ export class KvBatch extends KeyValueCommands {
     }
     return { cleared: [...this.#clearedSets], upserts, memberDeletes, memberUpserts };
   }
+}
+
+/** A sorted set method reached on this store: a programmer error (zsetsSupported is false). */
+function noZsets(): Error {
+  return new Error('the PostgreSQL store holds no sorted sets');
 }

@@ -95,6 +95,7 @@ import {
 import { receiveStoreImage } from './image-kinds.js';
 import { sqliteFileFromMemoryImage } from './memory-image.js';
 import { loadSqliteImage } from './postgres-from-sqlite.js';
+import { zsetsUnsupported } from './kv-commands.js';
 import {
   commandKeys,
   commandFields,
@@ -832,6 +833,35 @@ export class PostgresStore implements NodeStore {
     if (row === null || !liveAt(row.expiresAt, nowMs)) return 'none';
     if (row.setEncoding !== null) return 'set';
     return row.encoding === null ? 'string' : 'hash';
+  }
+
+  /** This store holds no sorted sets yet: every read of one is refused (as their writes are). */
+  zsetScores(): never {
+    throw zsetsRefused();
+  }
+
+  zsetSize(): never {
+    throw zsetsRefused();
+  }
+
+  zsetRank(): never {
+    throw zsetsRefused();
+  }
+
+  zsetRange(): never {
+    throw zsetsRefused();
+  }
+
+  zsetCount(): never {
+    throw zsetsRefused();
+  }
+
+  zsetEncoding(): never {
+    throw zsetsRefused();
+  }
+
+  zsetScan(): never {
+    throw zsetsRefused();
   }
 
   /** The number of live keys. */
@@ -1960,4 +1990,9 @@ async function setPosition(
     'UPDATE tandem.meta SET applied_index = $1, applied_term = $2, session_count = $3 WHERE id = 1',
     [position.index, position.term, sessionCount],
   );
+}
+
+/** The refusal of a sorted set read: this store does not hold sorted sets yet. */
+function zsetsRefused(): TandemError {
+  return new TandemError('TANDEM_BAD_REQUEST', zsetsUnsupported);
 }

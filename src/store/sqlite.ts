@@ -47,7 +47,9 @@ import {
   type ScanPage,
   type SetScanPage,
 } from './keyspace.js';
-import type { HashEncoding, SetEncoding, ValueType } from './values.js';
+import type { HashEncoding, SetEncoding, ValueType, ZsetEncoding } from './values.js';
+import type { ZsetRange, ZsetSelection } from './sorted-set.js';
+import type { ZsetScanPage } from './keyspace.js';
 import { kvSchema, upgradeKvTable } from './kv.js';
 import {
   isMemoryImageStart,
@@ -415,6 +417,53 @@ export class SqliteStore implements NodeStore {
   ): SetScanPage {
     this.#open();
     return this.#keyspace.setScan(key, cursor, options, nowMs);
+  }
+
+  /** The scores of `members` of the sorted set at `key`, null without it. */
+  zsetScores(key: Bytes, members: readonly Bytes[], nowMs: number): (number | null)[] | null {
+    this.#open();
+    return this.#keyspace.zsetScores(key, members, nowMs);
+  }
+
+  /** How many members the sorted set at `key` holds. */
+  zsetSize(key: Bytes, nowMs: number): number {
+    this.#open();
+    return this.#keyspace.zsetSize(key, nowMs);
+  }
+
+  /** A member's rank, null when absent. */
+  zsetRank(key: Bytes, member: Bytes, reverse: boolean, nowMs: number): number | null {
+    this.#open();
+    return this.#keyspace.zsetRank(key, member, reverse, nowMs);
+  }
+
+  /** The members `selection` picks, with their scores. */
+  zsetRange(key: Bytes, selection: ZsetSelection, nowMs: number): [Buffer, number][] {
+    this.#open();
+    return this.#keyspace.zsetRange(key, selection, nowMs);
+  }
+
+  /** How many members a range covers. */
+  zsetCount(key: Bytes, range: ZsetRange, nowMs: number): number {
+    this.#open();
+    return this.#keyspace.zsetCount(key, range, nowMs);
+  }
+
+  /** The sorted set's encoding, null when absent. */
+  zsetEncoding(key: Bytes, nowMs: number): ZsetEncoding | null {
+    this.#open();
+    return this.#keyspace.zsetEncoding(key, nowMs);
+  }
+
+  /** One page of a ZSCAN from `cursor`. */
+  zsetScan(
+    key: Bytes,
+    cursor: number,
+    options: { match?: Bytes; count?: number },
+    nowMs: number,
+  ): ZsetScanPage {
+    this.#open();
+    return this.#keyspace.zsetScan(key, cursor, options, nowMs);
   }
 
   /** The number of live keys. */

@@ -9,12 +9,13 @@
  * snapshot can see it, and copied first when one can (`generation` below), so a write
  * costs what the change costs, never a copy of the whole value.
  *
- * This file imports nothing of its siblings: both stores, the image code and the commands
- * take their types from it.
+ * This file imports nothing of its siblings but the sorted sets' pure order (sorted-set.ts):
+ * both stores, the image code and the commands take their types from it.
  */
+import { ScoreList } from './sorted-set.js';
 
 /** Every type a live key can have, as Redis's TYPE names it. */
-export type ValueType = 'string' | 'hash' | 'set';
+export type ValueType = 'string' | 'hash' | 'set' | 'zset';
 
 /** Redis's refusal of a command on a key of another type, byte for byte. */
 export const wrongType = 'WRONGTYPE Operation against a key holding the wrong kind of value';
@@ -63,7 +64,7 @@ export interface HashValue {
 }
 
 /** A key's value: a string's bytes (latin1), or a structured value tagged with its type. */
-export type StoredValue = string | HashValue | SetValue;
+export type StoredValue = string | HashValue | SetValue | ZsetValue;
 
 /** The type of a value, as TYPE answers it. */
 export function typeOf(value: StoredValue): ValueType {
@@ -186,4 +187,76 @@ export function setEncodingAfterAdd(
 export function compareIntegerMembers(a: string, b: string): number {
   const [x, y] = [BigInt(a), BigInt(b)];
   return x < y ? -1 : x > y ? 1 : 0;
+}
+
+// ------------------------------------------------------------------ sorted sets
+
+/**
+ * Redis 7.0's encodings of a sorted set: `listpack` while it is small, `skiplist` once it
+ * outgrew it (and for good, but for a ZUNIONSTORE, ZINTERSTORE, ZDIFFSTORE or ZRANGESTORE
+ * result, which is made in the encoding its size calls for).
+ */
+export type ZsetEncoding = 'listpack' | 'skiplist';
+
+/** Redis 7.0's default zset-max-listpack-entries: past this many members, a skiplist. */
+export const zsetListpackEntriesMax = 128;
+/** Redis's default zset-max-listpack-value: a member longer than this converts. */
+export const zsetListpackValueBytesMax = 64;
+
+/**
+ * One member's score and its sequence number in its set: given when the member is added,
+ * kept while it lives, so that ZSCAN's cursor visits every member present for the whole
+ * scan once, as HSCAN does fields. Never changed in place: a new score replaces it.
+ */
+export interface ZsetMember {
+  readonly score: number;
+  readonly seq: number;
+}
+
+/**
+ * A sorted set in memory: `members` maps each member (latin1) to its score, in the order
+ * the members were added (sequence order, for ZSCAN), and `order` holds the same elements
+ * ordered by (score, member) for ranks and ranges. `generation` is as a hash's.
+ */
+export interface ZsetValue {
+  readonly type: 'zset';
+  readonly members: Map<string, ZsetMember>;
+  readonly order: ScoreList;
+  nextSeq: number;
+  encoding: ZsetEncoding;
+  readonly generation: number;
+}
+
+/** A new empty sorted set of `generation`. */
+export function emptyZset(generation: number, encoding: ZsetEncoding): ZsetValue {
+  return {
+    type: 'zset',
+    members: new Map(),
+    order: new ScoreList(),
+    nextSeq: 1,
+    encoding,
+    generation,
+  };
+}
+
+/** A copy of `zset` owned by `generation` (members and order copied, encoding kept). */
+export function copyZset(zset: ZsetValue, generation: number): ZsetValue {
+  return {
+    type: 'zset',
+    members: new Map(zset.members),
+    order: zset.order.copy(),
+    nextSeq: zset.nextSeq,
+    encoding: zset.encoding,
+    generation,
+  };
+}
+
+/**
+ * The encoding a sorted set made for `length` members, the longest `longest` bytes, takes
+ * (zsetConvertToListpackIfNeeded, and ZADD's creation by its first member).
+ */
+export function zsetEncodingFor(length: number, longest: number): ZsetEncoding {
+  return length > zsetListpackEntriesMax || longest > zsetListpackValueBytesMax
+    ? 'skiplist'
+    : 'listpack';
 }

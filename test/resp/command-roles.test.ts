@@ -37,6 +37,24 @@ const expected: Readonly<Record<string, readonly string[]>> = {
     'sunion',
     'sdiff',
     'sscan',
+    'zcard',
+    'zscore',
+    'zmscore',
+    'zrank',
+    'zrevrank',
+    'zcount',
+    'zlexcount',
+    'zrange',
+    'zrevrange',
+    'zrangebyscore',
+    'zrevrangebyscore',
+    'zrangebylex',
+    'zrevrangebylex',
+    'zrandmember',
+    'zscan',
+    'zunion',
+    'zinter',
+    'zdiff',
     'mget',
     'exists',
     'strlen',
@@ -115,6 +133,19 @@ const expected: Readonly<Record<string, readonly string[]>> = {
     'sinterstore',
     'sunionstore',
     'sdiffstore',
+    'zadd',
+    'zincrby',
+    'zrem',
+    'zpopmin',
+    'zpopmax',
+    'zmpop',
+    'zremrangebyrank',
+    'zremrangebyscore',
+    'zremrangebylex',
+    'zrangestore',
+    'zunionstore',
+    'zinterstore',
+    'zdiffstore',
     'setbit',
     'bitop',
     'bitfield',
@@ -222,6 +253,14 @@ test('a command with key arguments names them, so key patterns are checked', () 
     'sscan',
   ];
   for (const name of keyed) assert.ok(table[name]?.keys !== undefined, `${name} names no keys`);
+  // Commands whose numkeys argument says how many keys follow name them by a function.
+  for (const name of ['zmpop', 'zunion', 'zinter', 'zdiff', 'zunionstore', 'zinterstore']) {
+    const spec = table[name];
+    assert.ok(spec?.keysOf !== undefined, `${name} names no keys`);
+    const raw = ['x', 'dst', '2', 'k1', 'k2', 'WEIGHTS'].map((word) => Buffer.from(word));
+    const found = spec.keysOf(name.endsWith('store') ? raw : raw.slice(1)).map(String);
+    assert.deepEqual(found, name.endsWith('store') ? ['dst', 'k1', 'k2'] : ['k1', 'k2'], name);
+  }
   assert.deepEqual(table.mset?.keys, { first: 1, last: -1, step: 2 });
 });
 

@@ -72,6 +72,81 @@ const commandArbitrary: fc.Arbitrary<Command> = fc.oneof(
     keys: fc.array(key, { minLength: 1, maxLength: 3 }),
     at: time,
   }),
+  fc.record(
+    {
+      type: fc.constant('zadd' as const),
+      key,
+      pairs: fc.array(fc.tuple(value, value), { minLength: 1, maxLength: 3 }),
+      condition: fc.constantFrom('nx' as const, 'xx' as const),
+      compare: fc.constantFrom('gt' as const, 'lt' as const),
+      changed: fc.constant(true),
+      at: time,
+    },
+    { requiredKeys: ['type', 'key', 'pairs', 'at'] },
+  ),
+  fc.record({
+    type: fc.constant('zadd' as const),
+    key,
+    pairs: fc.tuple(value, value).map((pair) => [pair]),
+    increment: fc.constant(true),
+    at: time,
+  }),
+  fc.record({
+    type: fc.constant('zrem' as const),
+    key,
+    members: fc.array(value, { minLength: 1, maxLength: 3 }),
+    at: time,
+  }),
+  fc.record({
+    type: fc.constant('zpop' as const),
+    keys: fc.array(key, { minLength: 1, maxLength: 3 }),
+    side: fc.constantFrom('min' as const, 'max' as const),
+    count: fc.integer({ min: 1, max: Number.MAX_SAFE_INTEGER }),
+    at: time,
+  }),
+  fc.record({
+    type: fc.constant('zremrange' as const),
+    key,
+    range: fc.record({
+      by: fc.constantFrom('rank' as const, 'score' as const, 'lex' as const),
+      min: value,
+      max: value,
+    }),
+    at: time,
+  }),
+  fc.record(
+    {
+      type: fc.constant('zrangestore' as const),
+      destination: key,
+      key,
+      range: fc.record({
+        by: fc.constantFrom('rank' as const, 'score' as const, 'lex' as const),
+        min: value,
+        max: value,
+      }),
+      reverse: fc.constant(true),
+      offset: fc.integer(),
+      count: fc.integer(),
+      at: time,
+    },
+    { requiredKeys: ['type', 'destination', 'key', 'range', 'at'] },
+  ),
+  fc
+    .record(
+      {
+        type: fc.constant('zsetstore' as const),
+        operation: fc.constantFrom('union' as const, 'inter' as const, 'diff' as const),
+        destination: key,
+        keys: fc.array(key, { minLength: 1, maxLength: 3 }),
+        weights: fc.constant([] as Buffer[]),
+        aggregate: fc.constantFrom('sum' as const, 'min' as const, 'max' as const),
+        at: time,
+      },
+      { requiredKeys: ['type', 'operation', 'destination', 'keys', 'at'] },
+    )
+    .map((store) =>
+      store.weights === undefined ? store : { ...store, weights: store.keys.map(() => b('2')) },
+    ),
   fc
     .record(
       {

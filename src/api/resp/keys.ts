@@ -525,6 +525,7 @@ function object(context: ServerContext, session: Session, args: Args): Reply | P
     const type = await store.type(args.raw[2], now);
     if (type === 'hash') return store.hashEncoding(args.raw[2], now);
     if (type === 'set') return store.setEncoding(args.raw[2], now);
+    if (type === 'zset') return store.zsetEncoding(args.raw[2], now);
     const entry = type === 'none' ? null : await store.get(args.raw[2], now);
     return entry === null ? null : stringEncoding(entry.value);
   });

@@ -36,6 +36,8 @@ export interface SetReply {
 export interface DoubleReply {
   readonly kind: 'double';
   readonly value: number;
+  /** The text to write instead of `formatDouble`'s (a sorted set's score: Redis's `%.17g`). */
+  readonly text?: string;
 }
 
 /** A verbatim text (RESP3 `=` with format `txt`; a bulk string in RESP2), as INFO answers. */
@@ -157,7 +159,7 @@ export class ReplyWriter {
       case 'set':
         return this.#aggregate(protocol === 3 ? '~' : '*', reply.items, protocol);
       case 'double': {
-        const text = formatDouble(reply.value);
+        const text = reply.text ?? formatDouble(reply.value);
         return protocol === 3 ? this.#add(`,${text}\r\n`) : this.write(text, protocol);
       }
       case 'verbatim':

@@ -40,6 +40,7 @@ import {
 } from './transactions.js';
 import { hashCommands } from './hashes.js';
 import { setCommands } from './sets.js';
+import { sortedSetCommands } from './sorted-sets.js';
 import { bulkBytesMaxDefault, RequestParser, type RespCommand } from './parser.js';
 import {
   pubsubCommands,
@@ -159,6 +160,7 @@ export function buildCommandTable(): Record<string, CommandSpec> {
     stringCommands,
     hashCommands,
     setCommands,
+    sortedSetCommands,
     adminCommands,
     pubsubCommands,
     connectionCommands,

@@ -48,6 +48,8 @@ export interface CommandSpec {
   /** It runs before the connection authenticates (AUTH, HELLO, QUIT, RESET), unchecked. */
   readonly noauth?: boolean;
   readonly keys?: KeySpec;
+  /** Where the keys are when `numkeys` says how many (ZUNION, ZMPOP): instead of `keys`. */
+  readonly keysOf?: (raw: readonly Buffer[]) => Buffer[];
   readonly subcommands?: Readonly<Record<string, SubcommandSpec>>;
   /** An admin action: logged and counted with its user. */
   readonly audit?: boolean;
@@ -100,7 +102,7 @@ export function arityFits(arity: number, count: number): boolean {
  * or a subcommand's wrong arity (which Redis, too, answers before it checks who asks).
  */
 export function requirementOf(name: string, spec: CommandSpec, args: Args): Requirement | Reply {
-  const keys = commandKeys(spec.keys, args.raw);
+  const keys = spec.keysOf?.(args.raw) ?? commandKeys(spec.keys, args.raw);
   if (spec.subcommands === undefined) {
     return { role: spec.role, display: name, keys, audit: spec.audit === true };
   }

@@ -324,7 +324,7 @@ function transactionReader(
   entries: readonly (KvEntry | null)[],
   at: number,
 ): StoreReader {
-  const entryOf = (key: Uint8Array): (KvEntry & { type?: 'hash' | 'set' }) | null => {
+  const entryOf = (key: Uint8Array): (KvEntry & { type?: 'hash' | 'set' | 'zset' }) | null => {
     const i = keys.findIndex((named) => named.equals(key));
     if (i < 0) throw notInTransaction();
     return entries[i] ?? null;
@@ -349,6 +349,13 @@ function transactionReader(
     setRandom: wholeKeyspace,
     setEncoding: wholeKeyspace,
     setScan: wholeKeyspace,
+    zsetScores: wholeKeyspace,
+    zsetSize: wholeKeyspace,
+    zsetRank: wholeKeyspace,
+    zsetRange: wholeKeyspace,
+    zsetCount: wholeKeyspace,
+    zsetEncoding: wholeKeyspace,
+    zsetScan: wholeKeyspace,
     exists: (named) => named.filter((key) => entryOf(key) !== null).length,
     ttlMs: (key) => {
       const entry = entryOf(key);
