@@ -1165,6 +1165,12 @@ export abstract class KeyValueCommands {
     const operands: { members: Map<string, number> | null; weight: number }[] = [];
     for (const keyBytes of command.keys) {
       const key = keyString(keyBytes);
+      // As in Redis, a set is an operand too, each member scored 1.
+      const set = this.#liveSet(key, command.at);
+      if (set !== null && set !== undefined) {
+        operands.push({ members: new Map(this.setMembers(key).map((m) => [m, 1])), weight: 1 });
+        continue;
+      }
       const live = this.#liveZset(key, command.at);
       if (live === null) return failed(wrongType);
       const members = live === undefined ? null : new Map(this.zsetSelect(key, wholeSet));

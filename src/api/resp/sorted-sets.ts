@@ -599,7 +599,10 @@ function setOperationOptions(
   return result;
 }
 
-/** WRONGTYPE when one of `keys` holds a live value other than a sorted set, else null. */
+/**
+ * WRONGTYPE when one of `keys` holds a live value other than a sorted set or a set (which
+ * Redis's ZUNION, ZINTER and ZDIFF take as members of score 1), else null.
+ */
 async function keysProblem(
   store: StoreReader,
   keys: readonly Buffer[],
@@ -607,7 +610,7 @@ async function keysProblem(
 ): Promise<ErrorReply | null> {
   for (const key of keys) {
     const type = await store.type(key, now);
-    if (type !== 'none' && type !== 'zset') return error(wrongType);
+    if (type !== 'none' && type !== 'zset' && type !== 'set') return error(wrongType);
   }
   return null;
 }
@@ -625,7 +628,11 @@ function zsetOperation(operation: 'union' | 'inter' | 'diff'): Handler {
       if ('kind' in options) return options;
       const operands = [];
       for (let i = 0; i < keys.length; i++) {
-        const entries = await store.zsetRange(keys[i] as Buffer, wholeSet, now);
+        const key = keys[i] as Buffer;
+        const entries =
+          (await store.type(key, now)) === 'set'
+            ? (await store.setAll(key, now)).map((member) => [member, 1] as const)
+            : await store.zsetRange(key, wholeSet, now);
         operands.push({
           members:
             entries.length === 0
