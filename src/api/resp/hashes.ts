@@ -10,7 +10,7 @@ import { wrongType, type Command } from '../../store/index.js';
 import { parseLongDouble } from '../../store/long-double.js';
 import { notAFloat } from '../../store/kv-commands.js';
 import { int64Arg } from './expiry.js';
-import { integerArg, notAnInteger, syntaxError, type Args, type Handler } from './keys.js';
+import { notAnInteger, scanOptions, syntaxError, type Args, type Handler } from './keys.js';
 import { error, map, ok, type ErrorReply, type Reply } from './reply.js';
 import { readFor, writeFor, type ServerContext, type Session } from './session.js';
 import { oneKey, wrongArity, type CommandSpec } from './spec.js';
@@ -262,19 +262,8 @@ function hscan(context: ServerContext, session: Session, args: Args): Reply | Pr
     const type = await store.type(args.raw[1], now);
     if (type === 'none') return ['0', []];
     if (type !== 'hash') return error(wrongType);
-    const options: { match?: Buffer; count?: number } = {};
-    for (let i = 3; i < args.text.length; i += 2) {
-      const option = args.text[i].toUpperCase();
-      const value = args.text[i + 1];
-      if (value === undefined) return syntaxError;
-      if (option === 'MATCH') options.match = args.raw[i + 1];
-      else if (option === 'COUNT') {
-        const count = integerArg(value);
-        if (count === null) return notAnInteger;
-        if (count < 1) return syntaxError;
-        options.count = count;
-      } else return syntaxError;
-    }
+    const options = scanOptions(args, 3, false);
+    if ('kind' in options) return options;
     const page = await store.hashScan(args.raw[1], cursor, options, now);
     return [String(page.cursor), page.entries.flat()];
   });

@@ -541,13 +541,25 @@ function keys(context: ServerContext, session: Session, args: Args): Reply | Pro
   return readFor(context, session, (store, now) => store.keys(args.raw[1], now));
 }
 
-/** SCAN cursor [MATCH pattern] [COUNT n] [TYPE string]. */
-function scan(context: ServerContext, session: Session, args: Args): Reply | Promise<Reply> {
-  const cursor = integerArg(args.text[1]);
-  if (cursor === null || cursor < 0) return error('ERR invalid cursor');
-  const options: { match?: Buffer; count?: number } = {};
-  let type: string | null = null;
-  for (let i = 2; i < args.text.length; i += 2) {
+/** The options of SCAN and of HSCAN, SSCAN and ZSCAN (which take no TYPE). */
+export interface ScanOptions {
+  match?: Buffer;
+  count?: number;
+  /** SCAN's TYPE, lower case. */
+  type?: string;
+}
+
+/**
+ * The options from `args[from]` on: MATCH pattern, COUNT n (at least 1), and TYPE name
+ * where `typeAllowed`; Redis's error for anything else.
+ */
+export function scanOptions(
+  args: Args,
+  from: number,
+  typeAllowed: boolean,
+): ScanOptions | ErrorReply {
+  const options: ScanOptions = {};
+  for (let i = from; i < args.text.length; i += 2) {
     const option = args.text[i].toUpperCase();
     const value = args.text[i + 1];
     if (value === undefined) return syntaxError;
@@ -557,9 +569,19 @@ function scan(context: ServerContext, session: Session, args: Args): Reply | Pro
       if (count === null) return notAnInteger;
       if (count < 1) return syntaxError;
       options.count = count;
-    } else if (option === 'TYPE') type = value.toLowerCase();
+    } else if (option === 'TYPE' && typeAllowed) options.type = value.toLowerCase();
     else return syntaxError;
   }
+  return options;
+}
+
+/** SCAN cursor [MATCH pattern] [COUNT n] [TYPE string]. */
+function scan(context: ServerContext, session: Session, args: Args): Reply | Promise<Reply> {
+  const cursor = integerArg(args.text[1]);
+  if (cursor === null || cursor < 0) return error('ERR invalid cursor');
+  const parsed = scanOptions(args, 2, true);
+  if ('kind' in parsed) return parsed;
+  const { type = null, ...options } = parsed;
   return readFor(context, session, async (store, now) => {
     const page = await store.scan(cursor, options, now);
     if (type === null) return [String(page.cursor), page.keys];

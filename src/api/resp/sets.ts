@@ -15,7 +15,7 @@ import { setMembersMax, wrongType, type Command, type StoreReader } from '../../
 import { compareIntegerMembers, isIntegerMember, setIntsetEntriesMax } from '../../store/values.js';
 import { int64Arg } from './expiry.js';
 import { scanCursor } from './hashes.js';
-import { integerArg, notAnInteger, syntaxError, type Args, type Handler } from './keys.js';
+import { notAnInteger, scanOptions, syntaxError, type Args, type Handler } from './keys.js';
 import { error, type ErrorReply, type Reply } from './reply.js';
 import { readFor, writeFor, type ServerContext, type Session } from './session.js';
 import { allKeys, oneKey, type CommandSpec } from './spec.js';
@@ -284,19 +284,8 @@ function sscan(context: ServerContext, session: Session, args: Args): Reply | Pr
     const type = await store.type(args.raw[1], now);
     if (type === 'none') return ['0', []];
     if (type !== 'set') return error(wrongType);
-    const options: { match?: Buffer; count?: number } = {};
-    for (let i = 3; i < args.text.length; i += 2) {
-      const option = args.text[i].toUpperCase();
-      const value = args.text[i + 1];
-      if (value === undefined) return syntaxError;
-      if (option === 'MATCH') options.match = args.raw[i + 1];
-      else if (option === 'COUNT') {
-        const count = integerArg(value);
-        if (count === null) return notAnInteger;
-        if (count < 1) return syntaxError;
-        options.count = count;
-      } else return syntaxError;
-    }
+    const options = scanOptions(args, 3, false);
+    if ('kind' in options) return options;
     const page = await store.setScan(args.raw[1], cursor, options, now);
     return [String(page.cursor), page.members];
   });

@@ -26,7 +26,14 @@ import {
   type ZsetSelection,
 } from '../../store/sorted-set.js';
 import { int64Arg } from './expiry.js';
-import { integerArg, notAnInteger, syntaxError, type Args, type Handler } from './keys.js';
+import {
+  integerArg,
+  notAnInteger,
+  scanOptions,
+  syntaxError,
+  type Args,
+  type Handler,
+} from './keys.js';
 import { error, nullArray, type ErrorReply, type Reply } from './reply.js';
 import { readFor, writeFor, type ServerContext, type Session } from './session.js';
 import { oneKey, type CommandSpec } from './spec.js';
@@ -525,19 +532,8 @@ function zscan(context: ServerContext, session: Session, args: Args): Reply | Pr
     const type = await store.type(args.raw[1], now);
     if (type === 'none') return ['0', []];
     if (type !== 'zset') return error(wrongType);
-    const options: { match?: Buffer; count?: number } = {};
-    for (let i = 3; i < args.text.length; i += 2) {
-      const option = args.text[i].toUpperCase();
-      const value = args.text[i + 1];
-      if (value === undefined) return syntaxError;
-      if (option === 'MATCH') options.match = args.raw[i + 1];
-      else if (option === 'COUNT') {
-        const count = integerArg(value);
-        if (count === null) return notAnInteger;
-        if (count < 1) return syntaxError;
-        options.count = count;
-      } else return syntaxError;
-    }
+    const options = scanOptions(args, 3, false);
+    if ('kind' in options) return options;
     const listpack = (await store.zsetEncoding(args.raw[1], now)) === 'listpack';
     const page = await store.zsetScan(args.raw[1], cursor, options, now);
     const items = page.entries.flatMap(([member, score]) => [member, scanScore(score, listpack)]);
