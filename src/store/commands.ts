@@ -314,6 +314,64 @@ export interface PublishCommand {
 }
 
 /**
+ * HSET, HMSET and HSETNX: sets each field of the hash at `key` to its value, in order
+ * (a later pair wins), creating the hash when the key is absent. With `condition` 'nx'
+ * (HSETNX, one pair) a field that exists is left alone. Answers how many fields it
+ * created. The key's expiry is kept; a key holding another type is Redis's WRONGTYPE.
+ */
+export interface HsetCommand {
+  readonly type: 'hset';
+  readonly key: Bytes;
+  readonly pairs: readonly (readonly [Bytes, Bytes])[];
+  readonly condition?: 'nx';
+  readonly at: number;
+  /** The client's session and sequence: see sessions.ts (exactly-once across retries). */
+  readonly session?: Session;
+}
+
+/** HDEL: removes the fields named; answers how many existed. A hash left empty goes. */
+export interface HdelCommand {
+  readonly type: 'hdel';
+  readonly key: Bytes;
+  readonly fields: readonly Bytes[];
+  readonly at: number;
+  /** The client's session and sequence: see sessions.ts (exactly-once across retries). */
+  readonly session?: Session;
+}
+
+/**
+ * HINCRBY: adds `by` (a signed 64-bit integer) to the field's integer (0 when absent),
+ * answering the sum, with Redis's errors for a value that is not an integer and for an
+ * overflow.
+ */
+export interface HincrbyCommand {
+  readonly type: 'hincrby';
+  readonly key: Bytes;
+  readonly field: Bytes;
+  readonly by: bigint;
+  readonly at: number;
+  /** The client's session and sequence: see sessions.ts (exactly-once across retries). */
+  readonly session?: Session;
+}
+
+/**
+ * HINCRBYFLOAT: adds `by` (the client's text) to the field's number (0 when absent) in
+ * INCRBYFLOAT's long double arithmetic, answering the new value's bytes.
+ */
+export interface HincrbyfloatCommand {
+  readonly type: 'hincrbyfloat';
+  readonly key: Bytes;
+  readonly field: Bytes;
+  readonly by: Bytes;
+  readonly at: number;
+  /** The client's session and sequence: see sessions.ts (exactly-once across retries). */
+  readonly session?: Session;
+}
+
+/** The hash commands, for the stores' dispatch. */
+export type HashCommand = HsetCommand | HdelCommand | HincrbyCommand | HincrbyfloatCommand;
+
+/**
  * A value SQL can bind. Booleans bind as 1 and 0. A bigint is an exact 64-bit integer: it
  * carries integers past `Number.MAX_SAFE_INTEGER` without rounding (the HTTP layer makes
  * one of every such JSON integer), and must lie in `sqlIntegerMin..sqlIntegerMax`.
@@ -432,6 +490,7 @@ export type Command =
   | ExpireSweepCommand
   | PublishCommand
   | MultiCommand
+  | HashCommand
   | SqlCommand
   | AclCommand;
 
@@ -574,6 +633,10 @@ const fieldsByType: Readonly<Record<CommandType, ReadonlySet<string>>> = {
   'expire-sweep': new Set(['type', 'at']),
   publish: new Set(['type', 'channel', 'message', 'at']),
   multi: new Set(['type', 'steps', 'watched', 'at']),
+  hset: new Set(['type', 'key', 'pairs', 'condition', 'at', 'session']),
+  hdel: new Set(['type', 'key', 'fields', 'at', 'session']),
+  hincrby: new Set(['type', 'key', 'field', 'by', 'at', 'session']),
+  hincrbyfloat: new Set(['type', 'key', 'field', 'by', 'at', 'session']),
   sql: new Set(['type', 'statements', 'at', 'session']),
   acl: new Set(['type', 'change', 'at']),
 };
@@ -686,6 +749,11 @@ function fieldProblem(type: CommandType, command: Record<string, unknown>): stri
       return isBytes(command.message) ? null : 'publish.message must be bytes';
     case 'multi':
       return multiProblem(command);
+    case 'hset':
+    case 'hdel':
+    case 'hincrby':
+    case 'hincrbyfloat':
+      return hashProblem(type, command);
     case 'sql':
       return statementsProblem(command.statements);
     case 'acl':
@@ -739,6 +807,69 @@ function isWatchedKey(value: unknown): boolean {
     isTime(seen.term) &&
     (seen.expiresAt === null || isExpiry(seen.expiresAt))
   );
+}
+
+/** The shape of a hash command (HashCommand). */
+function hashProblem(type: HashCommand['type'], command: Record<string, unknown>): string | null {
+  if (!isBytes(command.key)) return `${type}.key must be bytes`;
+  switch (type) {
+    case 'hset': {
+      const { pairs, condition } = command;
+      const problem = pairsProblem(pairs);
+      if (problem !== null) return problem.replace('mset', 'hset');
+      if (condition === undefined) return null;
+      if (condition !== 'nx') return "hset.condition must be 'nx' or absent";
+      return (pairs as unknown[]).length === 1 ? null : 'hset with nx takes exactly one pair';
+    }
+    case 'hdel': {
+      const { fields } = command;
+      const fine = Array.isArray(fields) && fields.length > 0 && fields.every(isBytes);
+      return fine ? null : 'hdel.fields must be a non-empty array of byte strings';
+    }
+    case 'hincrby':
+      if (!isBytes(command.field)) return 'hincrby.field must be bytes';
+      return typeof command.by === 'bigint' && command.by >= int64Min && command.by <= int64Max
+        ? null
+        : 'hincrby.by must be a signed 64-bit integer';
+    case 'hincrbyfloat':
+      if (!isBytes(command.field)) return 'hincrbyfloat.field must be bytes';
+      return isBytes(command.by) ? null : 'hincrbyfloat.by must be bytes';
+  }
+}
+
+/** The limits of a hash command: the key, and every field and value. */
+function hashLimitProblem(command: HashCommand): string | null {
+  const keyProblem = bytesProblem(command.key, 'the key', keyBytesMax);
+  if (keyProblem !== null) return keyProblem;
+  switch (command.type) {
+    case 'hset':
+      if (command.pairs.length > msetPairsMax) {
+        return `HSET of ${command.pairs.length} pairs, over the maximum of ${msetPairsMax}`;
+      }
+      for (const [field, value] of command.pairs) {
+        const problem =
+          bytesProblem(field, 'a field', valueBytesMax) ??
+          bytesProblem(value, 'a value', valueBytesMax);
+        if (problem !== null) return problem;
+      }
+      return null;
+    case 'hdel':
+      if (command.fields.length > delKeysMax) {
+        return `HDEL of ${command.fields.length} fields, over the maximum of ${delKeysMax}`;
+      }
+      for (const field of command.fields) {
+        const problem = bytesProblem(field, 'a field', valueBytesMax);
+        if (problem !== null) return problem;
+      }
+      return null;
+    case 'hincrby':
+      return bytesProblem(command.field, 'the field', valueBytesMax);
+    case 'hincrbyfloat':
+      return (
+        bytesProblem(command.field, 'the field', valueBytesMax) ??
+        bytesProblem(command.by, 'the increment', valueBytesMax)
+      );
+  }
 }
 
 function copyProblem(command: Record<string, unknown>): string | null {
@@ -1000,6 +1131,11 @@ function limitProblem(command: Command): string | null {
       );
     case 'multi':
       return multiLimitProblem(command);
+    case 'hset':
+    case 'hdel':
+    case 'hincrby':
+    case 'hincrbyfloat':
+      return hashLimitProblem(command);
     case 'sql':
       return sqlLimitProblem(command);
   }

@@ -7,7 +7,8 @@
 import type { Entry } from '../core/types.js';
 import type { AccessState } from './access-state.js';
 import type { Bytes, SqlParams } from './commands.js';
-import type { KvEntry, ScanPage } from './kv.js';
+import type { HashScanPage, KvEntry, ScanPage } from './kv.js';
+import type { HashEncoding, ValueType } from './values.js';
 import type { SqlRow } from './sql-exec.js';
 
 /** A value, or a promise of it: SQLite answers at once, PostgreSQL over a connection. */
@@ -72,13 +73,36 @@ export interface StateMachine {
  * await every answer.
  */
 export interface StoreReader {
-  /** A key's value (bytes, as every key and value of the namespace), version and expiry. */
+  /**
+   * A string key's value (bytes, as every key and value of the namespace), version and
+   * expiry. A key of another type throws TANDEM_BAD_REQUEST with Redis's WRONGTYPE text
+   * (`WrongTypeError`), as does every read of one type on a key of another below.
+   */
   get(key: Bytes, nowMs: number): MaybePromise<KvEntry | null>;
   /** How many of `keys` exist (a key named twice counts twice, as in Redis). */
   exists(keys: readonly Bytes[], nowMs: number): MaybePromise<number>;
   /** Milliseconds to live; -1 without expiry, -2 when absent (Redis's PTTL). */
   ttlMs(key: Bytes, nowMs: number): MaybePromise<number>;
-  type(key: Bytes, nowMs: number): MaybePromise<'string' | 'none'>;
+  type(key: Bytes, nowMs: number): MaybePromise<ValueType | 'none'>;
+  /** The values of `fields` of the hash at `key` (null for an absent field); null without it. */
+  hashValues(
+    key: Bytes,
+    fields: readonly Bytes[],
+    nowMs: number,
+  ): MaybePromise<(Buffer | null)[] | null>;
+  /** How many fields the hash at `key` holds; 0 when absent. */
+  hashSize(key: Bytes, nowMs: number): MaybePromise<number>;
+  /** Every field and value of the hash at `key`, in its order; none when absent. */
+  hashAll(key: Bytes, nowMs: number): MaybePromise<[Buffer, Buffer][]>;
+  /** The hash's encoding (OBJECT ENCODING), null when absent. */
+  hashEncoding(key: Bytes, nowMs: number): MaybePromise<HashEncoding | null>;
+  /** One page of an HSCAN from `cursor` (0 starts; a returned 0 ends). */
+  hashScan(
+    key: Bytes,
+    cursor: number,
+    options: { match?: Bytes; count?: number },
+    nowMs: number,
+  ): MaybePromise<HashScanPage>;
   dbsize(nowMs: number): MaybePromise<number>;
   /**
    * A live key picked at random (Redis RANDOMKEY), never an expired one; null when no key

@@ -8,9 +8,18 @@ export {
   scanCountDefault,
   scanCountMax,
   sweepKeysMax,
+  type HashScanPage,
   type KvEntry,
   type ScanPage,
 } from './kv.js';
+export { WrongTypeError } from './kv-rules.js';
+export {
+  hashListpackEntriesMax,
+  hashListpackValueBytesMax,
+  wrongType,
+  type HashEncoding,
+  type ValueType,
+} from './values.js';
 export { preparedStatementsMax, queryRowsMax, sqlResultRowsMax, type SqlRow } from './sql-exec.js';
 export { restoreChunkBytesMax, snapshotChunkBytes } from './snapshot-images.js';
 export {

@@ -15,8 +15,11 @@
  * Keys and values are bytes, held as latin1 strings (one character per byte, which V8
  * stores one byte per character) and compared as such, which is byte order. Items are
  * never changed in place, only replaced, so a snapshot is a copy of the references
- * (`freeze`), consistent at one index while applies go on; a data type whose value is
- * itself a structure must copy it on write while a snapshot holds it.
+ * (`freeze`), consistent at one index while applies go on. A structured value (a hash,
+ * values.ts) is the one thing changed in place, and only when no snapshot can see it: each
+ * `freeze` ends a generation, and a value made in an ended generation is copied (into the
+ * current one) before its first change, so a frozen snapshot never sees a later write and
+ * a write costs what it changes, not a copy of the value.
  *
  * Every key has a sequence number, given when it is created and kept while it lives (an
  * overwrite keeps it, as a SQLite row keeps its rowid), so that SCAN's cursor, a sequence
@@ -27,7 +30,17 @@
 import { TandemError } from '../core/errors.js';
 import type { Bytes, Version } from './commands.js';
 import { isLive, KeyValueCommands, keyString } from './kv-commands.js';
-import { asBuffer, compileGlob, keysResultMax, scanCount } from './kv-rules.js';
+import { asBuffer, compileGlob, keysResultMax, scanCount, WrongTypeError } from './kv-rules.js';
+import {
+  copyHash,
+  emptyHash,
+  typeOf,
+  type HashEncoding,
+  type HashField,
+  type HashValue,
+  type StoredValue,
+  type ValueType,
+} from './values.js';
 
 export {
   expireConditionHolds,
@@ -46,6 +59,12 @@ export interface KvEntry {
   readonly expiresAt: number | null;
 }
 
+/** One page of an HSCAN: `cursor` 0 means the scan is complete; fields with values. */
+export interface HashScanPage {
+  readonly cursor: number;
+  readonly entries: [Buffer, Buffer][];
+}
+
 /** One page of a SCAN: `cursor` 0 means the scan is complete. */
 export interface ScanPage {
   readonly cursor: number;
@@ -54,8 +73,8 @@ export interface ScanPage {
 
 /** One key's state. Never changed in place: a write replaces it. */
 export interface Item {
-  /** The value's bytes as a latin1 string. */
-  readonly value: string;
+  /** A string's bytes as a latin1 string, or a structured value (values.ts). */
+  readonly value: StoredValue;
   readonly index: number;
   readonly term: number;
   /** Absolute ms, or null when the key does not expire. */
@@ -67,6 +86,24 @@ export interface Item {
 /** A key with its value, version and expiry, as `held` lists it. */
 export interface HeldKey extends KvEntry {
   readonly key: Buffer;
+  /** For a hash (whose `value` is then empty): its encoding and fields, in order. */
+  readonly hash?: HeldHash;
+}
+
+/** A hash as `held` lists it. */
+export interface HeldHash {
+  readonly encoding: HashEncoding;
+  readonly fields: readonly (readonly [Buffer, Buffer])[];
+}
+
+/** A value as `held` lists it: a string's bytes, or an empty value and the hash. */
+export function heldValue(value: StoredValue): { value: Buffer; hash?: HeldHash } {
+  if (typeof value === 'string') return { value: Buffer.from(value, 'latin1') };
+  const fields = [...value.fields].map(
+    ([field, { value: bytes }]) =>
+      [Buffer.from(field, 'latin1'), Buffer.from(bytes, 'latin1')] as const,
+  );
+  return { value: Buffer.alloc(0), hash: { encoding: value.encoding, fields } };
 }
 
 /** A consistent copy of the namespace, in sequence order, for a snapshot image. */
@@ -94,10 +131,22 @@ export function startsWith(bytes: Uint8Array, prefix: Uint8Array): boolean {
   );
 }
 
+/** A change made in place to a hash of the current generation, as it was before. */
+type HashUndo =
+  | {
+      readonly hash: HashValue;
+      readonly field: string;
+      readonly old: HashField | undefined;
+      readonly nextSeq: number;
+    }
+  | { readonly hash: HashValue; readonly encoding: HashEncoding };
+
 /** What a batch changed, so that a batch that fails can be undone whole. */
 interface Undo {
   /** Each key's item before the batch first changed it (undefined: it was absent). */
   readonly items: Map<string, Item | undefined>;
+  /** The in-place changes of hashes, in order (undone last first, before the items). */
+  readonly hashes: HashUndo[];
   readonly orderLength: number;
   readonly nextSeq: number;
 }
@@ -112,6 +161,11 @@ export class Keyspace extends KeyValueCommands {
   /** The keys that have an expiry. */
   readonly #volatile = new Set<string>();
   #undo: Undo | null = null;
+  /**
+   * The current generation: structured values made in it are the live namespace's alone
+   * (changed in place); `freeze` ends it, so older ones are copied before a change.
+   */
+  #generation = 1;
 
   /** The number of keys held, expired or not. */
   get size(): number {
@@ -124,6 +178,7 @@ export class Keyspace extends KeyValueCommands {
   begin(): void {
     this.#undo = {
       items: new Map(),
+      hashes: [],
       orderLength: this.#order.length,
       nextSeq: this.#nextSeq,
     };
@@ -140,6 +195,14 @@ export class Keyspace extends KeyValueCommands {
     const undo = this.#undo;
     if (undo === null) return;
     this.#undo = null;
+    for (const change of undo.hashes.reverse()) {
+      if ('encoding' in change) change.hash.encoding = change.encoding;
+      else {
+        if (change.old === undefined) change.hash.fields.delete(change.field);
+        else change.hash.fields.set(change.field, change.old);
+        change.hash.nextSeq = change.nextSeq;
+      }
+    }
     for (const [key, item] of undo.items) {
       if (item === undefined) this.#items.delete(key);
       else this.#items.set(key, item);
@@ -183,6 +246,10 @@ export class Keyspace extends KeyValueCommands {
 
   /** Writes `key`; an existing key, expired or not, keeps its sequence number. */
   protected write(key: string, value: string, version: Version, expiresAt: number | null): void {
+    this.#put(key, value, version, expiresAt);
+  }
+
+  #put(key: string, value: StoredValue, version: Version, expiresAt: number | null): void {
     const old = this.#items.get(key);
     this.#remember(key, old);
     let seq: number;
@@ -196,6 +263,69 @@ export class Keyspace extends KeyValueCommands {
     this.#items.set(key, { value, index: version.index, term: version.term, expiresAt, seq });
     if (expiresAt === null) this.#volatile.delete(key);
     else this.#volatile.add(key);
+  }
+
+  protected stamp(key: string, version: Version, expiresAt: number | null): void {
+    const old = this.#items.get(key) as Item;
+    this.#remember(key, old);
+    this.#items.set(key, { ...old, index: version.index, term: version.term, expiresAt });
+    if (expiresAt === null) this.#volatile.delete(key);
+    else this.#volatile.add(key);
+  }
+
+  protected hashCreate(key: string, version: Version, expiresAt: number | null): void {
+    this.#put(key, emptyHash(this.#generation), version, expiresAt);
+  }
+
+  protected hashGet(key: string, field: string): string | undefined {
+    return this.#hashAt(key).fields.get(field)?.value;
+  }
+
+  protected hashLength(key: string): number {
+    return this.#hashAt(key).fields.size;
+  }
+
+  protected hashEntries(key: string): [string, string][] {
+    return [...this.#hashAt(key).fields].map(([field, { value }]) => [field, value]);
+  }
+
+  protected hashPut(key: string, field: string, value: string): void {
+    const hash = this.#ownedHash(key);
+    const old = hash.fields.get(field);
+    this.#undo?.hashes.push({ hash, field, old, nextSeq: hash.nextSeq });
+    hash.fields.set(field, { value, seq: old?.seq ?? hash.nextSeq++ });
+  }
+
+  protected hashDelete(key: string, field: string): void {
+    const hash = this.#ownedHash(key);
+    const old = hash.fields.get(field);
+    if (old === undefined) return;
+    this.#undo?.hashes.push({ hash, field, old, nextSeq: hash.nextSeq });
+    hash.fields.delete(field);
+  }
+
+  protected hashEncode(key: string, encoding: HashEncoding): void {
+    const hash = this.#ownedHash(key);
+    this.#undo?.hashes.push({ hash, encoding: hash.encoding });
+    hash.encoding = encoding;
+  }
+
+  #hashAt(key: string): HashValue {
+    return (this.#items.get(key) as Item).value as HashValue;
+  }
+
+  /**
+   * The hash at `key`, made the current generation's first when a frozen snapshot may
+   * share it: copied once per generation, then changed in place.
+   */
+  #ownedHash(key: string): HashValue {
+    const item = this.#items.get(key) as Item;
+    const hash = item.value as HashValue;
+    if (hash.generation === this.#generation) return hash;
+    const copy = copyHash(hash, this.#generation);
+    this.#remember(key, item);
+    this.#items.set(key, { ...item, value: copy });
+    return copy;
   }
 
   protected remove(key: string): void {
@@ -228,6 +358,7 @@ export class Keyspace extends KeyValueCommands {
   get(key: Bytes, nowMs: number): KvEntry | null {
     const item = this.#items.get(keyString(key));
     if (!isLive(item, nowMs)) return null;
+    if (typeof item.value !== 'string') throw new WrongTypeError();
     return {
       value: Buffer.from(item.value, 'latin1'),
       version: { index: item.index, term: item.term },
@@ -247,9 +378,78 @@ export class Keyspace extends KeyValueCommands {
     return item.expiresAt === null ? -1 : item.expiresAt - nowMs;
   }
 
-  /** 'string' for a live key, 'none' otherwise (the only type this namespace holds). */
-  type(key: Bytes, nowMs: number): 'string' | 'none' {
-    return isLive(this.#items.get(keyString(key)), nowMs) ? 'string' : 'none';
+  /** The live key's type, 'none' when it is absent or expired. */
+  type(key: Bytes, nowMs: number): ValueType | 'none' {
+    const item = this.#items.get(keyString(key));
+    return isLive(item, nowMs) ? typeOf(item.value) : 'none';
+  }
+
+  /** The live hash at `key`; null when absent; Redis's WRONGTYPE for another type. */
+  #liveHash(key: Bytes, nowMs: number): HashValue | null {
+    const item = this.#items.get(keyString(key));
+    if (!isLive(item, nowMs)) return null;
+    if (typeof item.value === 'string') throw new WrongTypeError();
+    return item.value;
+  }
+
+  /** The values of `fields` in the hash at `key` (null for each absent); null without a hash. */
+  hashValues(key: Bytes, fields: readonly Bytes[], nowMs: number): (Buffer | null)[] | null {
+    const hash = this.#liveHash(key, nowMs);
+    if (hash === null) return null;
+    return fields.map((field) => {
+      const found = hash.fields.get(keyString(field));
+      return found === undefined ? null : Buffer.from(found.value, 'latin1');
+    });
+  }
+
+  /** How many fields the hash at `key` holds (0 when absent). */
+  hashSize(key: Bytes, nowMs: number): number {
+    return this.#liveHash(key, nowMs)?.fields.size ?? 0;
+  }
+
+  /** The hash's encoding as OBJECT ENCODING names it, null when absent. */
+  hashEncoding(key: Bytes, nowMs: number): HashEncoding | null {
+    return this.#liveHash(key, nowMs)?.encoding ?? null;
+  }
+
+  /** Every field and value of the hash at `key`, in its order (empty when absent). */
+  hashAll(key: Bytes, nowMs: number): [Buffer, Buffer][] {
+    const hash = this.#liveHash(key, nowMs);
+    if (hash === null) return [];
+    return [...hash.fields].map(([field, { value }]) => [
+      Buffer.from(field, 'latin1'),
+      Buffer.from(value, 'latin1'),
+    ]);
+  }
+
+  /**
+   * One page of HSCAN from `cursor`: up to `count` fields after the cursor's sequence
+   * number. Like Redis, a listpack hash comes whole in one page whatever the count.
+   */
+  hashScan(
+    key: Bytes,
+    cursor: number,
+    options: { match?: Bytes; count?: number },
+    nowMs: number,
+  ): HashScanPage {
+    const count = scanCount(cursor, options);
+    const hash = this.#liveHash(key, nowMs);
+    if (hash === null) return { cursor: 0, entries: [] };
+    const glob = options.match === undefined ? null : compileGlob(options.match);
+    const whole = hash.encoding === 'listpack';
+    const entries: [Buffer, Buffer][] = [];
+    let examined = 0;
+    let last = 0;
+    // Fields iterate in sequence order: skip those the cursor passed.
+    for (const [field, { value, seq }] of hash.fields) {
+      if (seq <= cursor && !whole) continue;
+      if (examined === count && !whole) return { cursor: last, entries };
+      examined++;
+      last = seq;
+      const bytes = Buffer.from(field, 'latin1');
+      if (glob === null || glob.matches(bytes)) entries.push([bytes, Buffer.from(value, 'latin1')]);
+    }
+    return { cursor: 0, entries };
   }
 
   /** The number of live keys at `nowMs`. */
@@ -360,7 +560,7 @@ export class Keyspace extends KeyValueCommands {
       .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
       .map(([key, item]) => ({
         key: Buffer.from(key, 'latin1'),
-        value: Buffer.from(item.value, 'latin1'),
+        ...heldValue(item.value),
         version: { index: item.index, term: item.term },
         expiresAt: item.expiresAt,
       }));
@@ -370,6 +570,8 @@ export class Keyspace extends KeyValueCommands {
 
   /** A consistent copy of every key, in sequence order; cheap: items are shared. */
   freeze(): FrozenKeyspace {
+    // The values frozen now are shared: from here on they are copied before a change.
+    this.#generation++;
     const keys: string[] = [];
     const items: Item[] = [];
     for (let i = 0; i < this.#order.length; i++) {

@@ -14,6 +14,7 @@ import type {
   Bytes,
   Command,
   ExpireCondition,
+  HashCommand,
   MultiCommand,
   SqlCommand,
   Version,
@@ -35,6 +36,22 @@ import {
   tooLarge,
   versionHolds,
 } from './kv-rules.js';
+import { hashEncodingAfter, wrongType, type HashEncoding } from './values.js';
+
+/** HINCRBY's and HINCRBYFLOAT's texts for a field that holds no number. */
+export const hashNotAnInteger = 'ERR hash value is not an integer';
+export const hashNotAFloat = 'ERR hash value is not a float';
+const int64Min = -(2n ** 63n);
+const int64Max = 2n ** 63n - 1n;
+/** Redis's string2ll syntax: no sign on zero, no leading zeros, at most 19 digits. */
+const int64Syntax = /^(?:0|-?[1-9][0-9]{0,18})$/;
+
+/** A signed 64-bit integer as Redis's string2ll reads it (latin1 text), or null. */
+export function parseInt64(text: string): bigint | null {
+  if (!int64Syntax.test(text)) return null;
+  const value = BigInt(text);
+  return value >= int64Min && value <= int64Max ? value : null;
+}
 
 /** INCRBYFLOAT's texts: an unreadable number, and a sum past the format's range. */
 export const notAFloat = 'ERR value is not a valid float';
@@ -47,14 +64,33 @@ export const sweepKeysMax = 1000;
 /** The key-value commands (everything but SQL). */
 export type KvCommand = Exclude<Command, SqlCommand | AclCommand>;
 
+/**
+ * What a command needs to know of a structured value: its type tag (values.ts) and, for
+ * a hash, its encoding. Each store has its own object for it; the fields are reached
+ * through the store's hash methods.
+ */
+export interface StructureState {
+  readonly type: 'hash';
+  readonly encoding: HashEncoding;
+}
+
 /** What a command needs to know of a key. */
 export interface KeyState {
-  /** The value's bytes as a latin1 string. */
-  readonly value: string;
+  /** A string's bytes as a latin1 string, or a structured value's state. */
+  readonly value: string | StructureState;
   readonly index: number;
   readonly term: number;
   /** Absolute ms, or null when the key does not expire. */
   readonly expiresAt: number | null;
+}
+
+/** A key holding a string. */
+type StringState = KeyState & { readonly value: string };
+/** A key holding a hash. */
+type HashState = KeyState & { readonly value: StructureState & { readonly type: 'hash' } };
+
+function holdsString(state: KeyState): state is StringState {
+  return typeof state.value === 'string';
 }
 
 /** A key's bytes as the string the stores key their maps by. */
@@ -108,6 +144,25 @@ export abstract class KeyValueCommands {
   protected abstract remove(key: string): void;
   /** Removes every key (FLUSHDB). */
   protected abstract removeAll(): void;
+  /** Sets the version and expiry of a key that exists, keeping its value. */
+  protected abstract stamp(key: string, version: Version, expiresAt: number | null): void;
+  /**
+   * Makes `key` an empty hash (listpack) at `version` with `expiresAt`, replacing whatever
+   * it held; an existing key keeps its SCAN place. Fields are then added by `hashPut`.
+   */
+  protected abstract hashCreate(key: string, version: Version, expiresAt: number | null): void;
+  /** A field's value in the hash at `key` (which holds one), or undefined. */
+  protected abstract hashGet(key: string, field: string): string | undefined;
+  /** How many fields the hash at `key` holds. */
+  protected abstract hashLength(key: string): number;
+  /** Every field and value of the hash at `key`, in its order (RENAME and COPY). */
+  protected abstract hashEntries(key: string): [string, string][];
+  /** Sets a field of the hash at `key`; a new field goes last, an old one keeps its place. */
+  protected abstract hashPut(key: string, field: string, value: string): void;
+  /** Removes a field of the hash at `key` (nothing when absent). */
+  protected abstract hashDelete(key: string, field: string): void;
+  /** Sets the encoding of the hash at `key`. */
+  protected abstract hashEncode(key: string, encoding: HashEncoding): void;
   /** Purges up to `limit` keys expired at `at`, oldest expiry first, then by key. */
   protected abstract sweep(at: number, limit: number): number;
 
@@ -159,6 +214,11 @@ export abstract class KeyValueCommands {
         return null;
       case 'multi':
         return this.#multi(command, version);
+      case 'hset':
+      case 'hdel':
+      case 'hincrby':
+      case 'hincrbyfloat':
+        return this.#hash(command, version);
     }
   }
 
@@ -190,10 +250,14 @@ export abstract class KeyValueCommands {
   #entryAt(
     key: string,
     at: number,
-  ): { value: Buffer; version: Version; expiresAt: number | null } | null {
+  ): { value: Buffer; version: Version; expiresAt: number | null; type?: 'hash' } | null {
     const live = this.#live(key, at);
     if (live === undefined) return null;
     const version = { index: live.index, term: live.term };
+    // A transaction reads strings; of a key of another type it learns only the type.
+    if (!holdsString(live)) {
+      return { value: Buffer.alloc(0), version, expiresAt: live.expiresAt, type: 'hash' };
+    }
     return { value: Buffer.from(live.value, 'latin1'), version, expiresAt: live.expiresAt };
   }
 
@@ -202,10 +266,40 @@ export abstract class KeyValueCommands {
     return isLive(state, at) ? state : undefined;
   }
 
+  /** The live key when it holds a string, undefined when absent, null for another type. */
+  #liveString(key: string, at: number): StringState | undefined | null {
+    const live = this.#live(key, at);
+    if (live === undefined) return undefined;
+    return holdsString(live) ? live : null;
+  }
+
+  /**
+   * Writes `state`'s value (any type) to `destination` at `version` with `expiresAt`: RENAME
+   * and COPY. A hash is copied field by field, with its encoding.
+   */
+  #writeValue(
+    source: string,
+    state: KeyState,
+    destination: string,
+    version: Version,
+    expiresAt: number | null,
+  ): void {
+    if (holdsString(state)) {
+      this.write(destination, state.value, version, expiresAt);
+      return;
+    }
+    const entries = this.hashEntries(source);
+    this.hashCreate(destination, version, expiresAt);
+    for (const [field, value] of entries) this.hashPut(destination, field, value);
+    this.hashEncode(destination, (state.value as StructureState).encoding);
+  }
+
   #set(command: Extract<KvCommand, { type: 'set' }>, version: Version): ApplyResult {
     const { value, at, returnOld, keepTtl } = command;
     const key = keyString(command.key);
     const live = this.#live(key, at);
+    // SET ... GET reads the old value first: a key of another type is refused unchanged.
+    if (returnOld === true && live !== undefined && !holdsString(live)) return failed(wrongType);
     // A kept expiry is one of a live key, so it is still ahead of `at`.
     const expiresAt = keepTtl === true ? (live?.expiresAt ?? null) : (command.expiresAt ?? null);
     const holds = setHolds(
@@ -218,7 +312,7 @@ export abstract class KeyValueCommands {
       else this.write(key, keyString(value), version, expiresAt);
     }
     if (returnOld === true) {
-      return ok(live === undefined ? null : Buffer.from(live.value, 'latin1'));
+      return ok(live === undefined ? null : Buffer.from(live.value as string, 'latin1'));
     }
     return ok(holds ? 'OK' : null);
   }
@@ -242,7 +336,8 @@ export abstract class KeyValueCommands {
   }
 
   #incrby(key: string, by: number, at: number, version: Version): ApplyResult {
-    const live = this.#live(key, at);
+    const live = this.#liveString(key, at);
+    if (live === null) return failed(wrongType);
     const current = live === undefined ? 0 : parseInteger(Buffer.from(live.value, 'latin1'));
     if (current === null) return failed(notAnInteger);
     const next = current + by;
@@ -252,7 +347,8 @@ export abstract class KeyValueCommands {
   }
 
   #append(key: string, suffix: Bytes, at: number, version: Version): ApplyResult {
-    const live = this.#live(key, at);
+    const live = this.#liveString(key, at);
+    if (live === null) return failed(wrongType);
     const bytes = (live?.value.length ?? 0) + suffix.byteLength;
     if (bytes > valueBytesMax) return failed(tooLarge);
     this.write(key, (live?.value ?? '') + keyString(suffix), version, live?.expiresAt ?? null);
@@ -261,8 +357,9 @@ export abstract class KeyValueCommands {
 
   #getdel(key: string, at: number): ApplyResult {
     const state = this.read(key);
+    if (isLive(state, at) && !holdsString(state)) return failed(wrongType);
     if (state !== undefined) this.remove(key);
-    return ok(isLive(state, at) ? Buffer.from(state.value, 'latin1') : null);
+    return ok(isLive(state, at) ? Buffer.from(state.value as string, 'latin1') : null);
   }
 
   #getex(key: string, expiresAt: number | null, at: number): ApplyResult {
@@ -271,10 +368,11 @@ export abstract class KeyValueCommands {
       if (state !== undefined) this.remove(key);
       return ok(null);
     }
+    if (!holdsString(state)) return failed(wrongType);
     if (expiresAt !== null && expiresAt <= at) this.remove(key);
     else if (expiresAt !== state.expiresAt) {
       // The value did not change, and neither does its version.
-      this.write(key, state.value, { index: state.index, term: state.term }, expiresAt);
+      this.stamp(key, { index: state.index, term: state.term }, expiresAt);
     }
     return ok(Buffer.from(state.value, 'latin1'));
   }
@@ -282,7 +380,8 @@ export abstract class KeyValueCommands {
   #setrange(command: Extract<KvCommand, { type: 'setrange' }>, version: Version): ApplyResult {
     const { offset, value, at } = command;
     const key = keyString(command.key);
-    const live = this.#live(key, at);
+    const live = this.#liveString(key, at);
+    if (live === null) return failed(wrongType);
     const current = live?.value ?? '';
     if (value.byteLength === 0) return ok(current.length);
     const bytes = Math.max(current.length, offset + value.byteLength);
@@ -318,18 +417,19 @@ export abstract class KeyValueCommands {
     // Redis answers a rename onto itself without touching the key (RENAMENX: 0).
     if (destination === key) return answer(false);
     if (condition === 'nx' && this.#live(destination, at) !== undefined) return answer(false);
-    this.write(destination, live.value, version, live.expiresAt);
+    this.#writeValue(key, live, destination, version, live.expiresAt);
     this.remove(key);
     return answer(true);
   }
 
   #copy(command: Extract<KvCommand, { type: 'copy' }>, version: Version): ApplyResult {
     const { at, replace } = command;
-    const live = this.#live(keyString(command.key), at);
+    const key = keyString(command.key);
+    const live = this.#live(key, at);
     if (live === undefined) return ok(0);
     const destination = keyString(command.destination);
     if (replace !== true && this.#live(destination, at) !== undefined) return ok(0);
-    this.write(destination, live.value, version, live.expiresAt);
+    this.#writeValue(key, live, destination, version, live.expiresAt);
     return ok(1);
   }
 
@@ -338,7 +438,8 @@ export abstract class KeyValueCommands {
     version: Version,
   ): ApplyResult {
     const key = keyString(command.key);
-    const live = this.#live(key, command.at);
+    const live = this.#liveString(key, command.at);
+    if (live === null) return failed(wrongType);
     // Redis reads the value before the increment; either unreadable is the same error.
     const current =
       live === undefined
@@ -357,7 +458,8 @@ export abstract class KeyValueCommands {
     const { offset, bit, at } = command;
     if (Math.floor(offset / 8) >= valueBytesMax) return failed(bitOffsetRange);
     const key = keyString(command.key);
-    const live = this.#live(key, at);
+    const live = this.#liveString(key, at);
+    if (live === null) return failed(wrongType);
     const current = Buffer.from(live?.value ?? '', 'latin1');
     const old = bitAt(current, offset);
     const bytes = Math.floor(offset / 8) + 1;
@@ -371,9 +473,9 @@ export abstract class KeyValueCommands {
 
   #bitop(command: Extract<KvCommand, { type: 'bitop' }>, version: Version): ApplyResult {
     const { operation, keys, at } = command;
-    const sources = keys.map((key) =>
-      Buffer.from(this.#live(keyString(key), at)?.value ?? '', 'latin1'),
-    );
+    const lives = keys.map((key) => this.#liveString(keyString(key), at));
+    if (lives.includes(null)) return failed(wrongType);
+    const sources = lives.map((live) => Buffer.from(live?.value ?? '', 'latin1'));
     const result = bitop(operation, sources);
     const destination = keyString(command.destination);
     if (result.byteLength === 0) {
@@ -389,7 +491,8 @@ export abstract class KeyValueCommands {
     const bytes = bitfieldBytes(operations);
     if (bytes > valueBytesMax) return failed(tooLarge);
     const key = keyString(command.key);
-    const live = this.#live(key, at);
+    const live = this.#liveString(key, at);
+    if (live === null) return failed(wrongType);
     const before = live?.value ?? '';
     const value = grown(Buffer.from(before, 'latin1'), bytes);
     const answers = runBitfield(value, operations);
@@ -414,7 +517,137 @@ export abstract class KeyValueCommands {
       return ok(0);
     }
     if (expiresAt !== null && expiresAt <= at) this.remove(key);
-    else this.write(key, state.value, version, expiresAt);
+    else this.stamp(key, version, expiresAt);
     return ok(1);
+  }
+
+  // ------------------------------------------------------------------ hashes
+
+  /** The hash commands: WRONGTYPE on a live key of another type, else the command's own. */
+  #hash(command: HashCommand, version: Version): ApplyResult {
+    const key = keyString(command.key);
+    const live = this.#live(key, command.at);
+    if (
+      live !== undefined &&
+      (holdsString(live) || (live.value as StructureState).type !== 'hash')
+    ) {
+      return failed(wrongType);
+    }
+    const hash = live as HashState | undefined;
+    switch (command.type) {
+      case 'hset':
+        return this.#hset(key, hash, command, version);
+      case 'hdel':
+        return this.#hdel(key, hash, command, version);
+      case 'hincrby':
+        return this.#hincrby(key, hash, command, version);
+      case 'hincrbyfloat':
+        return this.#hincrbyfloat(key, hash, command, version);
+    }
+  }
+
+  /**
+   * Makes sure `key` holds a live hash to write at `version`: an absent or expired key
+   * becomes an empty one (without expiry), a live one takes the version and keeps its
+   * expiry. Then `written` (the longest field or value about to be written, by Redis's
+   * hashTypeTryConversion) may convert it before the write.
+   */
+  #hashFor(key: string, hash: HashState | undefined, version: Version, written: number): void {
+    if (hash === undefined) this.hashCreate(key, version, null);
+    else this.stamp(key, version, hash.expiresAt);
+    const encoding = hash?.value.encoding ?? 'listpack';
+    const next = hashEncodingAfter(encoding, 0, written);
+    if (next !== encoding) this.hashEncode(key, next);
+  }
+
+  /** After fields were added: past hash-max-listpack-entries, a listpack converts. */
+  #hashGrown(key: string): void {
+    const encoding = this.read(key)?.value as StructureState;
+    const next = hashEncodingAfter(encoding.encoding, this.hashLength(key), 0);
+    if (next !== encoding.encoding) this.hashEncode(key, next);
+  }
+
+  #hset(
+    key: string,
+    hash: HashState | undefined,
+    command: Extract<HashCommand, { type: 'hset' }>,
+    version: Version,
+  ): ApplyResult {
+    let longest = 0;
+    for (const [field, value] of command.pairs) {
+      longest = Math.max(longest, field.byteLength, value.byteLength);
+    }
+    const [first] = command.pairs as [readonly [Bytes, Bytes]];
+    if (command.condition === 'nx' && hash !== undefined) {
+      if (this.hashGet(key, keyString(first[0])) !== undefined) return ok(0);
+    }
+    this.#hashFor(key, hash, version, longest);
+    let created = 0;
+    for (const [fieldBytes, value] of command.pairs) {
+      const field = keyString(fieldBytes);
+      if (this.hashGet(key, field) === undefined) created++;
+      this.hashPut(key, field, keyString(value));
+    }
+    this.#hashGrown(key);
+    return ok(created);
+  }
+
+  #hdel(
+    key: string,
+    hash: HashState | undefined,
+    command: Extract<HashCommand, { type: 'hdel' }>,
+    version: Version,
+  ): ApplyResult {
+    if (hash === undefined) return ok(0);
+    let removed = 0;
+    for (const field of command.fields.map(keyString)) {
+      if (this.hashGet(key, field) === undefined) continue;
+      this.hashDelete(key, field);
+      removed++;
+    }
+    // A hash without fields is no key, as in Redis.
+    if (this.hashLength(key) === 0) this.remove(key);
+    else if (removed > 0) this.stamp(key, version, hash.expiresAt);
+    return ok(removed);
+  }
+
+  #hincrby(
+    key: string,
+    hash: HashState | undefined,
+    command: Extract<HashCommand, { type: 'hincrby' }>,
+    version: Version,
+  ): ApplyResult {
+    const field = keyString(command.field);
+    const old = hash === undefined ? undefined : this.hashGet(key, field);
+    const current = old === undefined ? 0n : parseInt64(old);
+    if (current === null) return failed(hashNotAnInteger);
+    const next = current + command.by;
+    if (next < int64Min || next > int64Max) return failed(overflow);
+    const text = String(next);
+    this.#hashFor(key, hash, version, Math.max(field.length, text.length));
+    this.hashPut(key, field, text);
+    this.#hashGrown(key);
+    return ok(Number.isSafeInteger(Number(next)) ? Number(next) : next);
+  }
+
+  #hincrbyfloat(
+    key: string,
+    hash: HashState | undefined,
+    command: Extract<HashCommand, { type: 'hincrbyfloat' }>,
+    version: Version,
+  ): ApplyResult {
+    const by = parseLongDouble(command.by);
+    if (by === null) return failed(notAFloat);
+    const field = keyString(command.field);
+    const old = hash === undefined ? undefined : this.hashGet(key, field);
+    const current = parseLongDouble(old === undefined ? zeroText : Buffer.from(old, 'latin1'));
+    if (current === null) return failed(hashNotAFloat);
+    const sum = addLongDouble(current, by);
+    if (sum === null) return failed(notFinite);
+    const text = formatLongDouble(sum);
+    this.#hashFor(key, hash, version, Math.max(field.length, text.length));
+    this.hashPut(key, field, text);
+    this.#hashGrown(key);
+    return ok(Buffer.from(text, 'latin1'));
   }
 }

@@ -7,6 +7,17 @@ import { TandemError } from '../core/errors.js';
 import type { Command, Version } from './commands.js';
 import type { ApplyResult } from './contract.js';
 import { Glob, globPatternLengthMax } from './glob.js';
+import { wrongType } from './values.js';
+
+/**
+ * A read of a key of another type than the command's (GET of a hash): Redis's WRONGTYPE
+ * text, which the RESP layer answers as it is.
+ */
+export class WrongTypeError extends TandemError {
+  constructor() {
+    super('TANDEM_BAD_REQUEST', wrongType);
+  }
+}
 
 /** The most keys KEYS returns; past it the caller is told to use SCAN. */
 export const keysResultMax = 100_000;

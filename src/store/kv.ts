@@ -13,6 +13,7 @@ export {
   scanCountMax,
   startsWith,
   sweepKeysMax,
+  type HashScanPage,
   type KvCommand,
   type KvEntry,
   type ScanPage,
@@ -32,7 +33,28 @@ export const kvSchema = `
   ) STRICT;
   CREATE INDEX IF NOT EXISTS _tandem_kv_expiry ON _tandem_kv (expires_at, key)
     WHERE expires_at IS NOT NULL;
+  CREATE TABLE IF NOT EXISTS _tandem_hash_keys (
+    key BLOB PRIMARY KEY NOT NULL,
+    encoding TEXT NOT NULL,
+    next_seq INTEGER NOT NULL
+  ) STRICT;
+  CREATE TABLE IF NOT EXISTS _tandem_hash_fields (
+    key BLOB NOT NULL,
+    field BLOB NOT NULL,
+    value BLOB NOT NULL,
+    seq INTEGER NOT NULL,
+    PRIMARY KEY (key, field)
+  ) STRICT;
 `;
+
+/**
+ * The hashes of the table form: a key of `_tandem_kv` (with an empty value) that has a
+ * row in `_tandem_hash_keys` holds a hash, whose fields are its rows of
+ * `_tandem_hash_fields`. A table made before hashes has neither table: no hashes.
+ */
+export const hashTablesSchema = kvSchema.slice(
+  kvSchema.indexOf('CREATE TABLE IF NOT EXISTS _tandem_hash_keys'),
+);
 
 /**
  * Brings a key-value table of an older database, whose keys and values were TEXT, to the

@@ -13,10 +13,14 @@
  *     48  8  the sequence number the next new key gets
  *     56  8  reserved, 0
  *   the SQLite database (sqlite3_serialize of the store's SQL tables, sessions and meta)
- *   one record per key, in sequence order: a flags byte (1: the key expires), then as
- *   unsigned LEB128 varints the key's length, the value's length, the version index, the
- *   version term and the sequence number, then the expiry (f64 ms) when flagged, the key
- *   and the value.
+ *   one record per key, in sequence order: a flags byte (1: the key expires, 2: it holds
+ *   a hash, 4: the hash is a hashtable), then as unsigned LEB128 varints the key's length,
+ *   the value's length (a hash: its field count), the version index, the version term and
+ *   the sequence number, then the expiry (f64 ms) when flagged, the key and the value.
+ *   A hash's value is a varint (the sequence number its next field gets) then per field,
+ *   in sequence order, varints of the field's length, the value's length and the field's
+ *   sequence number, the field and the value. Format 1 (earlier builds) is format 2
+ *   without hashes, and still loads.
  *
  * Records are a few bytes of numbers and the raw bytes, so that a million keys write and
  * read in about a second and take little more room than their data: a node restarts by reading its latest image and the log after
@@ -31,19 +35,29 @@ import { TandemError } from '../core/errors.js';
 import { keyBytesMax } from './commands.js';
 import type { LogPosition, RestoreMeta } from './contract.js';
 import { Keyspace, type FrozenKeyspace, type Item } from './keyspace.js';
+import { hashTablesSchema } from './kv.js';
+import type { HashField, HashValue } from './values.js';
 import { checksumText, snapshotChunkBytes } from './snapshot-images.js';
 
 /** The first bytes of a memory image. */
 export const memoryImageMagic = Buffer.from('TNDMKV01', 'latin1');
 /** The layout this build writes and reads. */
-export const memoryImageFormat = 1;
+export const memoryImageFormat = 2;
+/** The earlier layout (no hashes), which this build still reads. */
+const memoryImageFormatStrings = 1;
 const headerBytes = 64;
 /** The most bytes a record takes besides its key and value: flags, five varints, expiry. */
 const recordHeaderBytesMax = 1 + 5 * 8 + 8;
+/** The most bytes a hash field's record takes besides its field and value: three varints. */
+const fieldHeaderBytesMax = 3 * 8;
 const expiresFlag = 1;
+const hashFlag = 2;
+const hashtableFlag = 4;
 
 /** What a memory image's header says. */
 export interface MemoryImageHeader {
+  /** The layout: `memoryImageFormat`, or an earlier one this build reads. */
+  readonly format: number;
   readonly position: LogPosition;
   readonly sqliteBytes: number;
   readonly keyCount: number;
@@ -66,13 +80,14 @@ export function readMemoryImageHeader(buffer: Buffer): MemoryImageHeader {
     throw corrupt('no memory image header');
   }
   const format = buffer.readUInt32LE(8);
-  if (format !== memoryImageFormat) {
+  if (format !== memoryImageFormat && format !== memoryImageFormatStrings) {
     throw new TandemError(
       'TANDEM_CORRUPT',
       `the snapshot image has format ${format}; this build reads format ${memoryImageFormat}`,
     );
   }
   return {
+    format,
     position: { index: safeAt(buffer, 16, 'index'), term: safeAt(buffer, 24, 'term') },
     sqliteBytes: safeAt(buffer, 32, 'database size'),
     keyCount: safeAt(buffer, 40, 'key count'),
@@ -141,7 +156,7 @@ export async function writeMemoryImage(
     for (let i = 0; i < keyspace.keys.length; i++) {
       const key = keyspace.keys[i] as string;
       const item = keyspace.items[i] as Item;
-      const size = recordHeaderBytesMax + key.length + item.value.length;
+      const size = recordBytesMax(key, item);
       if (used + size > chunk.byteLength) {
         if (used > 0) await put(chunk.subarray(0, used));
         chunk = Buffer.allocUnsafe(Math.max(snapshotChunkBytes, size));
@@ -169,16 +184,42 @@ function writeVarint(buffer: Buffer, offset: number, value: number): number {
   return at;
 }
 
+/** The most bytes the record of `key` takes. */
+function recordBytesMax(key: string, item: Item): number {
+  const value = item.value;
+  if (typeof value === 'string') return recordHeaderBytesMax + key.length + value.length;
+  let bytes = recordHeaderBytesMax + key.length + 8;
+  for (const [field, { value: fieldValue }] of value.fields) {
+    bytes += fieldHeaderBytesMax + field.length + fieldValue.length;
+  }
+  return bytes;
+}
+
+function recordFlags(item: Item): number {
+  const expires = item.expiresAt === null ? 0 : expiresFlag;
+  if (typeof item.value === 'string') return expires;
+  return expires | hashFlag | (item.value.encoding === 'hashtable' ? hashtableFlag : 0);
+}
+
 function writeRecord(buffer: Buffer, offset: number, key: string, item: Item): number {
-  buffer[offset] = item.expiresAt === null ? 0 : expiresFlag;
+  const value = item.value;
+  buffer[offset] = recordFlags(item);
   let at = writeVarint(buffer, offset + 1, key.length);
-  at = writeVarint(buffer, at, item.value.length);
+  at = writeVarint(buffer, at, typeof value === 'string' ? value.length : value.fields.size);
   at = writeVarint(buffer, at, item.index);
   at = writeVarint(buffer, at, item.term);
   at = writeVarint(buffer, at, item.seq);
   if (item.expiresAt !== null) at = buffer.writeDoubleLE(item.expiresAt, at);
   at += buffer.write(key, at, 'latin1');
-  at += buffer.write(item.value, at, 'latin1');
+  if (typeof value === 'string') return at + buffer.write(value, at, 'latin1');
+  at = writeVarint(buffer, at, value.nextSeq);
+  for (const [field, { value: fieldValue, seq }] of value.fields) {
+    at = writeVarint(buffer, at, field.length);
+    at = writeVarint(buffer, at, fieldValue.length);
+    at = writeVarint(buffer, at, seq);
+    at += buffer.write(field, at, 'latin1');
+    at += buffer.write(fieldValue, at, 'latin1');
+  }
   return at;
 }
 
@@ -252,7 +293,7 @@ export function parseMemoryImage(buffer: Buffer): LoadedMemoryImage {
   const database = buffer.subarray(headerBytes, databaseEnd);
   const keyspace = new Keyspace();
   const reader = new Reader(buffer, databaseEnd);
-  for (let i = 0; i < header.keyCount; i++) readRecord(reader, keyspace);
+  for (let i = 0; i < header.keyCount; i++) readRecord(reader, keyspace, header.format);
   if (reader.offset !== buffer.byteLength) throw corrupt('bytes after the last key');
   if (header.nextSeq <= keyspace.lastSeq) throw corrupt('a key beyond the next sequence number');
   keyspace.finishLoad(header.nextSeq);
@@ -307,20 +348,46 @@ class Reader {
   }
 }
 
-function readRecord(reader: Reader, keyspace: Keyspace): void {
+function readRecord(reader: Reader, keyspace: Keyspace, format: number): void {
   const flags = reader.byte();
-  if (flags > expiresFlag) throw corrupt('an impossible key record');
+  const flagsMax = format === memoryImageFormatStrings ? expiresFlag : 7;
+  if (flags > flagsMax || (flags & (hashFlag | hashtableFlag)) === hashtableFlag) {
+    throw corrupt('an impossible key record');
+  }
   const keyLength = reader.varint('key length');
   const valueLength = reader.varint('value length');
   const index = reader.varint('version index');
   const term = reader.varint('version term');
   const seq = reader.varint('sequence number');
-  const expiresAt = flags === expiresFlag ? reader.double('expiry') : null;
+  const expiresAt = (flags & expiresFlag) !== 0 ? reader.double('expiry') : null;
   if (keyLength > keyBytesMax) throw corrupt(`a key of ${keyLength} bytes`);
   if (seq <= keyspace.lastSeq) throw corrupt('keys out of sequence order');
   const key = reader.latin1(keyLength);
-  const value = reader.latin1(valueLength);
+  const value =
+    (flags & hashFlag) === 0
+      ? reader.latin1(valueLength)
+      : readHash(reader, valueLength, (flags & hashtableFlag) === 0 ? 'listpack' : 'hashtable');
   keyspace.load(key, { value, index, term, expiresAt, seq });
+}
+
+/** A hash's fields (`count` of them, in sequence order) as a record holds them. */
+function readHash(reader: Reader, count: number, encoding: HashValue['encoding']): HashValue {
+  const nextSeq = reader.varint('next field sequence number');
+  const fields = new Map<string, HashField>();
+  let last = 0;
+  for (let i = 0; i < count; i++) {
+    const fieldLength = reader.varint('field length');
+    const valueLength = reader.varint('field value length');
+    const seq = reader.varint('field sequence number');
+    if (seq <= last || seq >= nextSeq) throw corrupt('hash fields out of sequence order');
+    last = seq;
+    const field = reader.latin1(fieldLength);
+    if (fields.has(field)) throw corrupt('a hash field twice');
+    fields.set(field, { value: reader.latin1(valueLength), seq });
+  }
+  if (count === 0) throw corrupt('an empty hash');
+  // A loaded value belongs to no generation yet: the keyspace copies it before a change.
+  return { type: 'hash', fields, nextSeq, encoding, generation: 0 };
 }
 
 /**
@@ -332,21 +399,34 @@ export async function sqliteFileFromMemoryImage(image: string, out: string): Pro
   const loaded = await loadMemoryImage(image);
   const db = new Database(loaded.database);
   try {
+    db.exec(hashTablesSchema);
     const insert = db.prepare(
       'INSERT INTO _tandem_kv (rowid, key, value, version_index, version_term, expires_at) VALUES (?, ?, ?, ?, ?, ?)',
+    );
+    const insertHash = db.prepare(
+      'INSERT INTO _tandem_hash_keys (key, encoding, next_seq) VALUES (?, ?, ?)',
+    );
+    const insertField = db.prepare(
+      'INSERT INTO _tandem_hash_fields (key, field, value, seq) VALUES (?, ?, ?, ?)',
     );
     const frozen = loaded.keyspace.freeze();
     db.transaction(() => {
       for (let i = 0; i < frozen.keys.length; i++) {
         const item = frozen.items[i] as Item;
-        insert.run(
-          item.seq,
-          Buffer.from(frozen.keys[i] as string, 'latin1'),
-          Buffer.from(item.value, 'latin1'),
-          item.index,
-          item.term,
-          item.expiresAt,
-        );
+        const key = Buffer.from(frozen.keys[i] as string, 'latin1');
+        const value = item.value;
+        const bytes = Buffer.from(typeof value === 'string' ? value : '', 'latin1');
+        insert.run(item.seq, key, bytes, item.index, item.term, item.expiresAt);
+        if (typeof value === 'string') continue;
+        insertHash.run(key, value.encoding, value.nextSeq);
+        for (const [field, { value: fieldValue, seq }] of value.fields) {
+          insertField.run(
+            key,
+            Buffer.from(field, 'latin1'),
+            Buffer.from(fieldValue, 'latin1'),
+            seq,
+          );
+        }
       }
     })();
     await db.backup(out);
@@ -362,6 +442,8 @@ export async function sqliteFileFromMemoryImage(image: string, out: string): Pro
  */
 export function takeKeyspaceFromTable(db: Database.Database): Keyspace {
   const keyspace = new Keyspace();
+  // Read before the key rows' iteration starts: SQLite runs one statement at a time.
+  const hashes = hashesOfTable(db);
   const rows = db
     .prepare<
       [],
@@ -378,8 +460,9 @@ export function takeKeyspaceFromTable(db: Database.Database): Keyspace {
     )
     .iterate();
   for (const row of rows) {
-    keyspace.load(row.key.toString('latin1'), {
-      value: row.value.toString('latin1'),
+    const key = row.key.toString('latin1');
+    keyspace.load(key, {
+      value: hashes.get(key) ?? row.value.toString('latin1'),
       index: row.version_index,
       term: row.version_term,
       expiresAt: row.expires_at,
@@ -387,6 +470,40 @@ export function takeKeyspaceFromTable(db: Database.Database): Keyspace {
     });
   }
   keyspace.finishLoad(keyspace.lastSeq + 1);
-  db.exec('DELETE FROM _tandem_kv');
+  db.exec('DELETE FROM _tandem_kv; DELETE FROM _tandem_hash_keys; DELETE FROM _tandem_hash_fields');
   return keyspace;
+}
+
+/** The hashes of a table form (none in one made before hashes), by key. */
+function hashesOfTable(db: Database.Database): Map<string, HashValue> {
+  db.exec(hashTablesSchema);
+  const hashes = new Map<string, HashValue>();
+  const keys = db
+    .prepare<[], { key: Buffer; encoding: string; next_seq: number }>(
+      'SELECT key, encoding, next_seq FROM _tandem_hash_keys',
+    )
+    .all();
+  for (const { key, encoding, next_seq: nextSeq } of keys) {
+    if (encoding !== 'listpack' && encoding !== 'hashtable') {
+      throw corrupt(`a hash of encoding ${JSON.stringify(encoding)}`);
+    }
+    hashes.set(key.toString('latin1'), {
+      type: 'hash',
+      fields: new Map(),
+      nextSeq,
+      encoding,
+      generation: 0,
+    });
+  }
+  const fields = db
+    .prepare<[], { key: Buffer; field: Buffer; value: Buffer; seq: number }>(
+      'SELECT key, field, value, seq FROM _tandem_hash_fields ORDER BY key, seq',
+    )
+    .iterate();
+  for (const { key, field, value, seq } of fields) {
+    const hash = hashes.get(key.toString('latin1'));
+    if (hash === undefined) throw corrupt('hash fields of a key that holds no hash');
+    hash.fields.set(field.toString('latin1'), { value: value.toString('latin1'), seq });
+  }
+  return hashes;
 }

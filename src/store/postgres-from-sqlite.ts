@@ -57,6 +57,7 @@ export async function loadSqliteImage(
     await replaySchema(client, schemaStatements(image));
     for (const table of await userTables(client)) await copyTable(client, image, table);
     await copyKv(client, image);
+    await copyHashes(client, image);
     const sessionCount = await copySessions(client, image);
     await copyAccess(client, image);
     return { position, sessionCount };
@@ -179,6 +180,33 @@ async function copyKv(client: pg.PoolClient, image: Database.Database): Promise<
     rows(),
     'the key-value table',
   );
+}
+
+/** Copies the hashes and their fields, when the image has them (none before hashes). */
+async function copyHashes(client: pg.PoolClient, image: Database.Database): Promise<void> {
+  const table = image
+    .prepare("SELECT 1 FROM sqlite_schema WHERE type = 'table' AND name = '_tandem_hash_keys'")
+    .get();
+  if (table === undefined) return;
+  const hashes = image.prepare<[], unknown[]>(
+    `SELECT h.key, h.encoding, (SELECT count(*) FROM _tandem_hash_fields f WHERE f.key = h.key),
+       h.next_seq FROM _tandem_hash_keys h ORDER BY h.key`,
+  );
+  const hashRows = function* (): Generator<CopyValue[]> {
+    for (const [key, encoding, length, nextSeq] of hashes.raw(true).safeIntegers(true).iterate()) {
+      yield [key as Buffer, String(encoding), String(length), String(nextSeq)];
+    }
+  };
+  await copyIn(client, 'tandem.hashes (key, encoding, length, next_seq)', hashRows(), 'hashes');
+  const fields = image.prepare<[], unknown[]>(
+    'SELECT key, field, value, seq FROM _tandem_hash_fields ORDER BY key, seq',
+  );
+  const fieldRows = function* (): Generator<CopyValue[]> {
+    for (const [key, field, value, seq] of fields.raw(true).safeIntegers(true).iterate()) {
+      yield [key as Buffer, field as Buffer, value as Buffer, String(seq)];
+    }
+  };
+  await copyIn(client, 'tandem.hash_fields (key, field, value, seq)', fieldRows(), 'hash fields');
 }
 
 /** Copies the sessions; returns how many there were. */

@@ -13,6 +13,40 @@
 import { assert } from '../core/assert.js';
 import type { Bytes, Version } from './commands.js';
 import { KeyValueCommands, keyString, type KeyState, type KvCommand } from './kv-commands.js';
+import type { HashEncoding } from './values.js';
+
+/**
+ * A hash key's row of `tandem.hashes`: its encoding, field count and the sequence number
+ * its next new field gets. A key is a hash exactly when it has one; its `tandem.kv` row
+ * (with an empty value) carries the version and expiry, as any key's.
+ */
+export interface HashMeta {
+  readonly type: 'hash';
+  readonly encoding: HashEncoding;
+  readonly length: number;
+  readonly nextSeq: number;
+}
+
+/** A field's row of `tandem.hash_fields`: its value and its place (HSCAN's cursor). */
+export interface FieldRow {
+  readonly value: Buffer;
+  readonly seq: number;
+}
+
+/** The fields of one hash a command reads: those named, or all of them (RENAME, COPY). */
+export interface FieldNeeds {
+  readonly key: string;
+  readonly fields: readonly string[] | 'all';
+}
+
+/** What the batch leaves to write of hashes, after the key rows (by `keyId`). */
+export interface HashWrites {
+  /** Keys whose stored fields and hash row all go first (removed, overwritten, recreated). */
+  readonly cleared: readonly string[];
+  readonly upserts: readonly (readonly [string, HashMeta])[];
+  readonly fieldDeletes: readonly (readonly [string, string])[];
+  readonly fieldUpserts: readonly (readonly [string, string, FieldRow])[];
+}
 
 /** A key's row as the batch sees it. `seq` is the row's place in SCAN order. */
 export interface KvRow {
@@ -82,6 +116,11 @@ export function commandKeys(command: KvCommand): string[] {
       return command.pairs.map(([key]) => keyId(key));
     case 'del':
       return command.keys.map(keyId);
+    case 'hset':
+    case 'hdel':
+    case 'hincrby':
+    case 'hincrbyfloat':
+      return [keyId(command.key)];
     case 'flush':
     case 'expire-sweep':
     case 'publish':
@@ -96,6 +135,32 @@ export function commandKeys(command: KvCommand): string[] {
   }
 }
 
+/** The hash fields a key-value command reads, beyond its keys' rows. */
+export function commandFields(command: KvCommand): FieldNeeds[] {
+  switch (command.type) {
+    case 'hset':
+      return [{ key: keyId(command.key), fields: command.pairs.map(([field]) => keyId(field)) }];
+    case 'hdel':
+      return [{ key: keyId(command.key), fields: command.fields.map(keyId) }];
+    case 'hincrby':
+    case 'hincrbyfloat':
+      return [{ key: keyId(command.key), fields: [keyId(command.field)] }];
+    case 'rename':
+    case 'copy':
+      return [{ key: keyId(command.key), fields: 'all' }];
+    default:
+      return [];
+  }
+}
+
+/** The hashes a batch read: rows of `tandem.hashes`, and the field rows its commands need. */
+export interface LoadedHashes {
+  readonly metas: ReadonlyMap<string, HashMeta>;
+  /** By key, then field: the rows read (fields named but absent are missing). */
+  readonly fields: ReadonlyMap<string, ReadonlyMap<string, FieldRow>>;
+  readonly needs: readonly FieldNeeds[];
+}
+
 /** The key-value state of one batch: loaded rows, changed in memory by the shared commands. */
 export class KvBatch extends KeyValueCommands {
   /** Loaded and changed rows; null for a key known to be absent. */
@@ -105,6 +170,16 @@ export class KvBatch extends KeyValueCommands {
   readonly #candidatesComplete: boolean;
   #flushed = false;
   #nextSeq: number;
+  /** Each loaded or touched key's hash row; null for a key known to hold no hash. */
+  readonly #hashes = new Map<string, HashMeta | null>();
+  /** Known fields of hashes, by key: a row, or null for a field known to be absent. */
+  readonly #fields = new Map<string, Map<string, FieldRow | null>>();
+  /** Keys whose every field is in `#fields` (read whole, or made in this batch). */
+  readonly #complete = new Set<string>();
+  /** Keys whose stored hash goes at write-back, before what the batch writes of them. */
+  readonly #cleared = new Set<string>();
+  /** Fields written or deleted, by key. */
+  readonly #changedFields = new Map<string, Set<string>>();
 
   /**
    * `loaded` holds the rows of every key the batch names (absent keys simply missing);
@@ -117,9 +192,23 @@ export class KvBatch extends KeyValueCommands {
     seqMax: number,
     candidates: readonly SweepCandidate[],
     candidatesComplete: boolean,
+    hashes: LoadedHashes = { metas: new Map(), fields: new Map(), needs: [] },
   ) {
     super();
-    for (const key of keys) this.#rows.set(key, loaded.get(key) ?? null);
+    for (const key of keys) {
+      this.#rows.set(key, loaded.get(key) ?? null);
+      this.#hashes.set(key, hashes.metas.get(key) ?? null);
+    }
+    for (const { key, fields } of hashes.needs) {
+      const read = hashes.fields.get(key);
+      const known = this.#fieldsOf(key);
+      if (fields === 'all') {
+        for (const [field, row] of read ?? []) known.set(field, row);
+        this.#complete.add(key);
+      } else {
+        for (const field of fields) known.set(field, read?.get(field) ?? null);
+      }
+    }
     this.#nextSeq = seqMax + 1;
     this.#candidates = candidates;
     this.#candidatesComplete = candidatesComplete;
@@ -151,13 +240,58 @@ export class KvBatch extends KeyValueCommands {
   #delete(key: string): void {
     this.#rows.set(key, null);
     this.#changed.add(key);
+    this.#clearHash(key);
+  }
+
+  /** The key holds no hash from here on: its stored fields and hash row go at write-back. */
+  #clearHash(key: string): void {
+    this.#hashes.set(key, null);
+    this.#fields.set(key, new Map());
+    this.#complete.add(key);
+    this.#changedFields.delete(key);
+    this.#cleared.add(key);
+  }
+
+  #fieldsOf(key: string): Map<string, FieldRow | null> {
+    let known = this.#fields.get(key);
+    if (known === undefined) {
+      known = new Map();
+      this.#fields.set(key, known);
+    }
+    return known;
+  }
+
+  #meta(key: string): HashMeta {
+    const meta = this.#hashes.get(key);
+    assert(meta !== undefined && meta !== null, 'a hash method on a key that holds no hash');
+    return meta;
+  }
+
+  #field(key: string, field: string): FieldRow | null {
+    const row = this.#fields.get(key)?.get(field);
+    if (row !== undefined) return row;
+    assert(this.#complete.has(key), 'a hash field was not loaded for its batch');
+    return null;
+  }
+
+  #changeField(key: string, field: string, row: FieldRow | null, meta: HashMeta): void {
+    this.#fieldsOf(key).set(field, row);
+    let changed = this.#changedFields.get(key);
+    if (changed === undefined) {
+      changed = new Set();
+      this.#changedFields.set(key, changed);
+    }
+    changed.add(field);
+    this.#hashes.set(key, meta);
+    this.#changed.add(key);
   }
 
   protected read(key: string): KeyState | undefined {
     const row = this.#row(key);
     if (row === null) return undefined;
+    const meta = this.#hashes.get(key) ?? null;
     return {
-      value: row.value.toString('latin1'),
+      value: meta ?? row.value.toString('latin1'),
       index: row.versionIndex,
       term: row.versionTerm,
       expiresAt: row.expiresAt,
@@ -165,7 +299,60 @@ export class KvBatch extends KeyValueCommands {
   }
 
   protected write(key: string, value: string, version: Version, expiresAt: number | null): void {
+    if (this.#hashOrNull(key) !== null) this.#clearHash(key);
     this.#put(key, Buffer.from(value, 'latin1'), version, expiresAt);
+  }
+
+  /** The key's hash row as known; null after a flush for a key not written since. */
+  #hashOrNull(key: string): HashMeta | null {
+    return this.#hashes.get(key) ?? null;
+  }
+
+  protected stamp(key: string, version: Version, expiresAt: number | null): void {
+    this.#put(key, (this.#row(key) as KvRow).value, version, expiresAt);
+  }
+
+  protected hashCreate(key: string, version: Version, expiresAt: number | null): void {
+    this.#clearHash(key);
+    this.#put(key, Buffer.alloc(0), version, expiresAt);
+    this.#hashes.set(key, { type: 'hash', encoding: 'listpack', length: 0, nextSeq: 1 });
+  }
+
+  protected hashGet(key: string, field: string): string | undefined {
+    return this.#field(key, field)?.value.toString('latin1');
+  }
+
+  protected hashLength(key: string): number {
+    return this.#meta(key).length;
+  }
+
+  protected hashEntries(key: string): [string, string][] {
+    assert(this.#complete.has(key), 'a whole hash was not loaded for its batch');
+    const rows = [...(this.#fields.get(key) ?? [])].filter(
+      (entry): entry is [string, FieldRow] => entry[1] !== null,
+    );
+    rows.sort((a, b) => a[1].seq - b[1].seq);
+    return rows.map(([field, row]) => [field, row.value.toString('latin1')]);
+  }
+
+  protected hashPut(key: string, field: string, value: string): void {
+    const meta = this.#meta(key);
+    const old = this.#field(key, field);
+    const seq = old?.seq ?? meta.nextSeq;
+    const next =
+      old === null ? { ...meta, length: meta.length + 1, nextSeq: meta.nextSeq + 1 } : meta;
+    this.#changeField(key, field, { value: Buffer.from(value, 'latin1'), seq }, next);
+  }
+
+  protected hashDelete(key: string, field: string): void {
+    const meta = this.#meta(key);
+    if (this.#field(key, field) === null) return;
+    this.#changeField(key, field, null, { ...meta, length: meta.length - 1 });
+  }
+
+  protected hashEncode(key: string, encoding: HashEncoding): void {
+    this.#hashes.set(key, { ...this.#meta(key), encoding });
+    this.#changed.add(key);
   }
 
   protected remove(key: string): void {
@@ -179,6 +366,11 @@ export class KvBatch extends KeyValueCommands {
   #flush(): void {
     this.#flushed = true;
     for (const key of this.#rows.keys()) this.#rows.set(key, null);
+    for (const key of this.#hashes.keys()) this.#hashes.set(key, null);
+    this.#fields.clear();
+    this.#complete.clear();
+    this.#cleared.clear();
+    this.#changedFields.clear();
     // After the emptying, only rows written later in the batch remain to be written.
     this.#changed.clear();
   }
@@ -229,5 +421,23 @@ export class KvBatch extends KeyValueCommands {
       else upserts.push([key, row]);
     }
     return { flushed: this.#flushed, upserts, deletes };
+  }
+
+  /** What to write back of hashes, after the key rows (see `HashWrites`). */
+  hashWrites(): HashWrites {
+    const upserts: [string, HashMeta][] = [];
+    const fieldDeletes: [string, string][] = [];
+    const fieldUpserts: [string, string, FieldRow][] = [];
+    for (const key of this.#changed) {
+      const meta = this.#hashes.get(key) ?? null;
+      if (meta === null) continue;
+      upserts.push([key, meta]);
+      for (const field of this.#changedFields.get(key) ?? []) {
+        const row = this.#fields.get(key)?.get(field) ?? null;
+        if (row === null) fieldDeletes.push([key, field]);
+        else fieldUpserts.push([key, field, row]);
+      }
+    }
+    return { cleared: [...this.#cleared], upserts, fieldDeletes, fieldUpserts };
   }
 }

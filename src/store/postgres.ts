@@ -48,7 +48,8 @@ import type {
   StoreSnapshot,
 } from './contract.js';
 import type { Glob } from './glob.js';
-import { asBuffer, compileGlob, scanCount } from './kv-rules.js';
+import { asBuffer, compileGlob, scanCount, WrongTypeError } from './kv-rules.js';
+import type { HashEncoding, ValueType } from './values.js';
 import {
   keysResultMax,
   startsWith,
@@ -56,6 +57,7 @@ import {
   type KvCommand,
   type KvEntry,
   type ScanPage,
+  type HashScanPage,
 } from './kv.js';
 import {
   bytesLiteral,
@@ -88,7 +90,13 @@ import { sqliteFileFromMemoryImage } from './memory-image.js';
 import { loadSqliteImage } from './postgres-from-sqlite.js';
 import {
   commandKeys,
+  commandFields,
   KvBatch,
+  type FieldNeeds,
+  type FieldRow,
+  type HashMeta,
+  type HashWrites,
+  type LoadedHashes,
   keyBytes,
   keyId,
   type KvRow,
@@ -163,6 +171,34 @@ const schema = `
   CREATE INDEX sessions_age ON tandem.sessions (last_at, id);
   CREATE TABLE tandem.ddl (position bigint PRIMARY KEY, statement text NOT NULL);
 `;
+
+/**
+ * The hash tables, created at open if absent (a database of an earlier build has none):
+ * a key is a hash when `hashes` has its row, and each field is one row of `hash_fields`,
+ * so one HSET writes one field row (and its key's two small rows), never the whole hash.
+ */
+const hashTablesSchema = `
+  CREATE TABLE IF NOT EXISTS tandem.hashes (
+    key bytea PRIMARY KEY,
+    encoding text NOT NULL,
+    length bigint NOT NULL,
+    next_seq bigint NOT NULL
+  );
+  CREATE TABLE IF NOT EXISTS tandem.hash_fields (
+    key bytea NOT NULL,
+    field bytea NOT NULL,
+    value bytea NOT NULL,
+    seq bigint NOT NULL,
+    PRIMARY KEY (key, field)
+  );
+  CREATE UNIQUE INDEX IF NOT EXISTS hash_fields_order ON tandem.hash_fields (key, seq);
+`;
+
+/** The hash tables as a snapshot image carries them (only when there are hashes). */
+const hashImageTables: readonly ImageTable[] = [
+  { schema: 'tandem', name: 'hashes', columns: ['key', 'encoding', 'length', 'next_seq'] },
+  { schema: 'tandem', name: 'hash_fields', columns: ['key', 'field', 'value', 'seq'] },
+];
 
 /** The tandem tables a snapshot carries, with their columns (meta travels in the header). */
 const tandemTables: readonly ImageTable[] = [
@@ -502,6 +538,7 @@ export class PostgresStore implements NodeStore {
   async get(key: Bytes, nowMs: number): Promise<KvEntry | null> {
     const row = await this.#readKey(key);
     if (row === null || !liveAt(row.expiresAt, nowMs)) return null;
+    if (row.encoding !== null) throw new WrongTypeError();
     return {
       value: row.value,
       version: { index: row.versionIndex, term: row.versionTerm },
@@ -509,15 +546,102 @@ export class PostgresStore implements NodeStore {
     };
   }
 
-  async #readKey(key: Bytes): Promise<KvRow | null> {
+  /** A key's row, with its hash's encoding and length when it holds a hash (else null). */
+  async #readKey(
+    key: Bytes,
+  ): Promise<(KvRow & { encoding: HashEncoding | null; length: number }) | null> {
     const { rows } = await this.#read('reading a key', (client) =>
       q1(
         client,
-        'SELECT value, version_index, version_term, expires_at, seq FROM tandem.kv WHERE key = $1',
+        `SELECT kv.value, kv.version_index, kv.version_term, kv.expires_at, kv.seq, h.encoding, h.length
+          FROM tandem.kv kv LEFT JOIN tandem.hashes h ON h.key = kv.key WHERE kv.key = $1`,
         [asBuffer(key)],
       ),
     );
-    return rows.length === 0 ? null : kvRow(rows[0] as Record<string, unknown>);
+    if (rows.length === 0) return null;
+    const row = rows[0] as Record<string, unknown>;
+    return {
+      ...kvRow(row),
+      encoding: row.encoding === null ? null : hashMeta(row).encoding,
+      length: Number(row.length ?? 0),
+    };
+  }
+
+  /** The live hash row of `key` (null when absent); WRONGTYPE when it holds a string. */
+  async #liveHash(
+    key: Bytes,
+    nowMs: number,
+  ): Promise<{ encoding: HashEncoding; length: number } | null> {
+    const row = await this.#readKey(key);
+    if (row === null || !liveAt(row.expiresAt, nowMs)) return null;
+    if (row.encoding === null) throw new WrongTypeError();
+    return { encoding: row.encoding, length: row.length };
+  }
+
+  /** The values of `fields` of the hash at `key`, null without it. */
+  async hashValues(
+    key: Bytes,
+    fields: readonly Bytes[],
+    nowMs: number,
+  ): Promise<(Buffer | null)[] | null> {
+    if ((await this.#liveHash(key, nowMs)) === null) return null;
+    const { rows } = await this.#read('reading hash fields', (client) =>
+      q1(
+        client,
+        'SELECT field, value FROM tandem.hash_fields WHERE key = $1 AND field = ANY($2::bytea[])',
+        [asBuffer(key), fields.map(asBuffer)],
+      ),
+    );
+    const found = new Map(rows.map((row) => [keyId(row.field as Buffer), row.value as Buffer]));
+    return fields.map((field) => found.get(keyId(field)) ?? null);
+  }
+
+  /** How many fields the hash at `key` holds. */
+  async hashSize(key: Bytes, nowMs: number): Promise<number> {
+    return (await this.#liveHash(key, nowMs))?.length ?? 0;
+  }
+
+  /** The hash's encoding, null when absent. */
+  async hashEncoding(key: Bytes, nowMs: number): Promise<HashEncoding | null> {
+    return (await this.#liveHash(key, nowMs))?.encoding ?? null;
+  }
+
+  /** Every field and value of the hash at `key`, in its order. */
+  async hashAll(key: Bytes, nowMs: number): Promise<[Buffer, Buffer][]> {
+    if ((await this.#liveHash(key, nowMs)) === null) return [];
+    const { rows } = await this.#read('reading a hash', (client) =>
+      q1(client, 'SELECT field, value FROM tandem.hash_fields WHERE key = $1 ORDER BY seq', [
+        asBuffer(key),
+      ]),
+    );
+    return rows.map((row) => [row.field as Buffer, row.value as Buffer]);
+  }
+
+  /** One page of an HSCAN from `cursor`; a listpack hash comes whole, as in Redis. */
+  async hashScan(
+    key: Bytes,
+    cursor: number,
+    options: { match?: Bytes; count?: number },
+    nowMs: number,
+  ): Promise<HashScanPage> {
+    const count = scanCount(cursor, options);
+    const hash = await this.#liveHash(key, nowMs);
+    if (hash === null) return { cursor: 0, entries: [] };
+    const glob = options.match === undefined ? null : compileGlob(options.match);
+    const whole = hash.encoding === 'listpack';
+    const { rows } = await this.#read('scanning a hash', (client) =>
+      q1(
+        client,
+        'SELECT field, value, seq FROM tandem.hash_fields WHERE key = $1 AND seq > $2 ORDER BY seq LIMIT $3',
+        [asBuffer(key), whole ? 0 : cursor, whole ? null : count + 1],
+      ),
+    );
+    const page = whole ? rows : rows.slice(0, count);
+    const entries = page
+      .filter((row) => glob === null || glob.matches(row.field as Buffer))
+      .map((row): [Buffer, Buffer] => [row.field as Buffer, row.value as Buffer]);
+    const more = !whole && rows.length > count;
+    return { cursor: more ? Number(page.at(-1)?.seq) : 0, entries };
   }
 
   /** Runs a read on a pooled connection (bounded by the connection's statement timeout). */
@@ -543,14 +667,16 @@ export class PostgresStore implements NodeStore {
 
   /** Milliseconds `key` has to live; -1 when it does not expire, -2 when it is absent. */
   async ttlMs(key: Bytes, nowMs: number): Promise<number> {
-    const entry = await this.get(key, nowMs);
-    if (entry === null) return -2;
+    const entry = await this.#readKey(key);
+    if (entry === null || !liveAt(entry.expiresAt, nowMs)) return -2;
     return entry.expiresAt === null ? -1 : entry.expiresAt - nowMs;
   }
 
-  /** 'string' for a live key, 'none' otherwise. */
-  async type(key: Bytes, nowMs: number): Promise<'string' | 'none'> {
-    return (await this.get(key, nowMs)) === null ? 'none' : 'string';
+  /** The live key's type, 'none' when absent or expired. */
+  async type(key: Bytes, nowMs: number): Promise<ValueType | 'none'> {
+    const row = await this.#readKey(key);
+    if (row === null || !liveAt(row.expiresAt, nowMs)) return 'none';
+    return row.encoding === null ? 'string' : 'hash';
   }
 
   /** The number of live keys. */
@@ -806,6 +932,8 @@ async function openSchema(
   }
   // A store made before the users were kept has no table for them yet: no users.
   await q1(client, accessTableSchema);
+  // Nor one made before hashes: no hashes.
+  await q(client, hashTablesSchema);
   const { rows: access } = await q1(client, readAccessStatement);
   return {
     applied: { index: meta.applied_index, term: meta.applied_term },
@@ -883,6 +1011,8 @@ interface BatchNeeds {
   /** Whether the batch holds SQL commands. */
   readonly sql: boolean;
   readonly keys: ReadonlySet<string>;
+  /** The hash fields the commands read. */
+  readonly fields: readonly FieldNeeds[];
   readonly sweeps: number;
   readonly sweepAtMax: number;
   readonly sessionIds: ReadonlySet<string>;
@@ -892,6 +1022,7 @@ interface BatchNeeds {
 
 function batchNeeds(commands: readonly (Command | null)[]): BatchNeeds {
   const keys = new Set<string>();
+  const fields: FieldNeeds[] = [];
   const sessionIds = new Set<string>();
   let sweeps = 0;
   let sweepAtMax = 0;
@@ -903,6 +1034,7 @@ function batchNeeds(commands: readonly (Command | null)[]): BatchNeeds {
     sql ||= command.type === 'sql';
     if (command.type !== 'sql' && command.type !== 'acl') {
       for (const key of commandKeys(command)) keys.add(key);
+      fields.push(...commandFields(command));
     }
     if (command.type === 'expire-sweep') {
       sweeps++;
@@ -914,7 +1046,7 @@ function batchNeeds(commands: readonly (Command | null)[]): BatchNeeds {
       sessionAtMax = Math.max(sessionAtMax, command.at ?? 0);
     }
   }
-  return { sql, keys, sweeps, sweepAtMax, sessionIds, sessionCommands, sessionAtMax };
+  return { sql, keys, fields, sweeps, sweepAtMax, sessionIds, sessionCommands, sessionAtMax };
 }
 
 /** The limit of the sweep candidates read: enough for every sweep of the batch. */
@@ -934,6 +1066,10 @@ function batchReads(needs: BatchNeeds): string[] {
     needs.sweeps === 0
       ? 'SELECT NULL LIMIT 0'
       : `SELECT key, expires_at FROM tandem.kv WHERE expires_at IS NOT NULL AND expires_at <= ${integerLiteral(needs.sweepAtMax)} ORDER BY expires_at, key LIMIT ${integerLiteral(sweepCandidatesMax(needs))}`,
+    needs.keys.size === 0
+      ? 'SELECT NULL LIMIT 0'
+      : `SELECT key, encoding, length, next_seq FROM tandem.hashes WHERE key IN (${keyList})`,
+    fieldsRead(needs.fields),
   );
   if (needs.sessionIds.size === 0) return reads;
   const idList = [...needs.sessionIds].map((id) => quoteLiteral(id)).join(', ');
@@ -955,7 +1091,7 @@ function batchState(
   meta: { applied_index: number; applied_term: number; session_count: number },
   access: AccessBatch,
 ): BatchState {
-  const [keyRows, seqRow, sweepRows, sessionRows, candidateRows] = reads;
+  const [keyRows, seqRow, sweepRows, hashRows, fieldRows, sessionRows, candidateRows] = reads;
   const loaded = new Map<string, KvRow>();
   for (const row of keyRows?.rows ?? []) {
     loaded.set(keyId(row.key as Buffer), kvRow(row));
@@ -970,6 +1106,7 @@ function batchState(
     (seqRow?.rows[0] as { seq_max: number }).seq_max,
     candidates,
     candidates.length < sweepCandidatesMax(needs),
+    loadedHashes(needs, hashRows?.rows ?? [], fieldRows?.rows ?? []),
   );
   const loadedSessions = new Map<string, SessionRow>();
   for (const row of sessionRows?.rows ?? []) {
@@ -996,6 +1133,64 @@ function batchState(
   );
   const applied = { index: meta.applied_index, term: meta.applied_term };
   return { sql: needs.sql, applied, access, kv, sessions, loadedSessions };
+}
+
+/**
+ * The read of the hash fields a batch's commands need: the named ones and, for RENAME and
+ * COPY, all of a source's. One statement, whatever the count.
+ */
+function fieldsRead(needs: readonly FieldNeeds[]): string {
+  const whole = needs.filter((need) => need.fields === 'all').map((need) => need.key);
+  const pairs = needs.flatMap(({ key, fields }) =>
+    fields === 'all' ? [] : fields.map((field) => [key, field] as const),
+  );
+  if (whole.length === 0 && pairs.length === 0) return 'SELECT NULL LIMIT 0';
+  const conditions: string[] = [];
+  if (whole.length > 0) {
+    conditions.push(`key IN (${whole.map((id) => bytesLiteral(keyBytes(id))).join(', ')})`);
+  }
+  if (pairs.length > 0) {
+    const list = pairs.map(
+      ([key, field]) => `(${bytesLiteral(keyBytes(key))}, ${bytesLiteral(keyBytes(field))})`,
+    );
+    conditions.push(`(key, field) IN (${list.join(', ')})`);
+  }
+  return `SELECT key, field, value, seq FROM tandem.hash_fields WHERE ${conditions.join(' OR ')}`;
+}
+
+/** The hash rows and field rows a batch read, for its `KvBatch`. */
+function loadedHashes(
+  needs: BatchNeeds,
+  hashRows: readonly Record<string, unknown>[],
+  fieldRows: readonly Record<string, unknown>[],
+): LoadedHashes {
+  const metas = new Map<string, HashMeta>();
+  for (const row of hashRows) metas.set(keyId(row.key as Buffer), hashMeta(row));
+  const fields = new Map<string, Map<string, FieldRow>>();
+  for (const row of fieldRows) {
+    const key = keyId(row.key as Buffer);
+    let known = fields.get(key);
+    if (known === undefined) {
+      known = new Map();
+      fields.set(key, known);
+    }
+    known.set(keyId(row.field as Buffer), { value: row.value as Buffer, seq: Number(row.seq) });
+  }
+  return { metas, fields, needs: needs.fields };
+}
+
+/** A hash row as read from the database. */
+function hashMeta(row: Record<string, unknown>): HashMeta {
+  const encoding = row.encoding;
+  if (encoding !== 'listpack' && encoding !== 'hashtable') {
+    throw new TandemError('TANDEM_CORRUPT', `a hash of encoding ${JSON.stringify(encoding)}`);
+  }
+  return {
+    type: 'hash',
+    encoding,
+    length: Number(row.length),
+    nextSeq: Number(row.next_seq),
+  };
 }
 
 /** A key row as read from the database. */
@@ -1228,7 +1423,11 @@ function chunked<T>(rows: readonly T[], statement: (chunk: readonly T[]) => stri
 function writeBack(state: BatchState, results: readonly ApplyResult[], last: Entry): string {
   const statements: string[] = state.sql ? ['RELEASE SAVEPOINT tandem_run'] : [];
   const kv = state.kv.writes();
-  if (kv.flushed) statements.push('DELETE FROM tandem.kv');
+  if (kv.flushed) {
+    statements.push(
+      'DELETE FROM tandem.kv; DELETE FROM tandem.hashes; DELETE FROM tandem.hash_fields',
+    );
+  }
   statements.push(
     ...chunked(
       kv.deletes,
@@ -1236,6 +1435,7 @@ function writeBack(state: BatchState, results: readonly ApplyResult[], last: Ent
         `DELETE FROM tandem.kv WHERE key IN (${keys.map((id) => bytesLiteral(keyBytes(id))).join(', ')})`,
     ),
     ...chunked(kv.upserts, kvUpsert),
+    ...hashWriteBack(state.kv.hashWrites()),
   );
   const sessions = state.sessions.writes((pending) => packResult(results[pending] ?? null));
   statements.push(
@@ -1250,6 +1450,41 @@ function writeBack(state: BatchState, results: readonly ApplyResult[], last: Ent
     'COMMIT',
   );
   return statements.join(';\n');
+}
+
+/** The hash statements of round trip 3: clears first, then rows, field deletes, field upserts. */
+function hashWriteBack(writes: HashWrites): string[] {
+  const keyList = (keys: readonly string[]): string =>
+    keys.map((id) => bytesLiteral(keyBytes(id))).join(', ');
+  return [
+    ...chunked(
+      writes.cleared,
+      (keys) =>
+        `DELETE FROM tandem.hashes WHERE key IN (${keyList(keys)}); DELETE FROM tandem.hash_fields WHERE key IN (${keyList(keys)})`,
+    ),
+    ...chunked(writes.upserts, (rows) => {
+      const values = rows.map(
+        ([key, meta]) =>
+          `(${bytesLiteral(keyBytes(key))}, ${quoteLiteral(meta.encoding)}, ${integerLiteral(meta.length)}, ${integerLiteral(meta.nextSeq)})`,
+      );
+      return `INSERT INTO tandem.hashes (key, encoding, length, next_seq) VALUES ${values.join(', ')}
+        ON CONFLICT (key) DO UPDATE SET encoding = excluded.encoding, length = excluded.length, next_seq = excluded.next_seq`;
+    }),
+    ...chunked(writes.fieldDeletes, (pairs) => {
+      const list = pairs.map(
+        ([key, field]) => `(${bytesLiteral(keyBytes(key))}, ${bytesLiteral(keyBytes(field))})`,
+      );
+      return `DELETE FROM tandem.hash_fields WHERE (key, field) IN (${list.join(', ')})`;
+    }),
+    ...chunked(writes.fieldUpserts, (rows) => {
+      const values = rows.map(
+        ([key, field, row]) =>
+          `(${bytesLiteral(keyBytes(key))}, ${bytesLiteral(keyBytes(field))}, ${bytesLiteral(row.value)}, ${integerLiteral(row.seq)})`,
+      );
+      return `INSERT INTO tandem.hash_fields (key, field, value, seq) VALUES ${values.join(', ')}
+        ON CONFLICT (key, field) DO UPDATE SET value = excluded.value, seq = excluded.seq`;
+    }),
+  ];
 }
 
 function kvUpsert(rows: readonly (readonly [string, KvRow])[]): string {
@@ -1362,6 +1597,10 @@ async function writeImage(
       ...tandemTables,
       // Only when there are users: such an image is one every earlier build reads too.
       ...((await q1(client, 'SELECT 1 FROM tandem.acl')).rows.length > 0 ? [accessImageTable] : []),
+      // Likewise only when there are hashes.
+      ...((await q1(client, 'SELECT 1 FROM tandem.hashes LIMIT 1')).rows.length > 0
+        ? hashImageTables
+        : []),
       ...(await userTables(client)).map(({ name, columns }): ImageTable => ({
         schema: 'public',
         name,
@@ -1400,7 +1639,10 @@ async function emptyForLoad(client: pg.PoolClient): Promise<void> {
     await q1(client, 'ROLLBACK TO SAVEPOINT tandem_replica_role');
   }
   await q(client, 'DROP SCHEMA public CASCADE; CREATE SCHEMA public');
-  await q1(client, 'TRUNCATE tandem.kv, tandem.sessions, tandem.ddl, tandem.acl');
+  await q1(
+    client,
+    'TRUNCATE tandem.kv, tandem.sessions, tandem.ddl, tandem.acl, tandem.hashes, tandem.hash_fields',
+  );
 }
 
 /**

@@ -153,6 +153,8 @@ function tableLoader(db: Database.Database, table: ImageTable): (fields: CopyFie
   if (table.name === 'kv') return kvRowLoader(db, table);
   if (table.name === 'sessions') return sessionRowLoader(db, table);
   if (table.name === 'acl') return accessRowLoader(db, table);
+  if (table.name === 'hashes') return hashRowLoader(db, table);
+  if (table.name === 'hash_fields') return hashFieldRowLoader(db, table);
   throw corrupt(`the snapshot image holds an unknown table tandem.${table.name}`);
 }
 
@@ -325,6 +327,49 @@ function sessionRowLoader(db: Database.Database, table: ImageTable): (fields: Co
       byteaValue(result.toString('latin1')),
       integerField(index as CopyField, 'a session result index'),
       integerField(term as CopyField, 'a session result term'),
+    );
+  };
+}
+
+/** A hash's row (its field count is the table form's count of its fields). */
+function hashRowLoader(db: Database.Database, table: ImageTable): (fields: CopyField[]) => void {
+  const pick = fieldsByName(table, ['key', 'encoding', 'next_seq']);
+  const insert = db.prepare(
+    'INSERT INTO _tandem_hash_keys (key, encoding, next_seq) VALUES (?, ?, ?)',
+  );
+  return (row) => {
+    const [key, encoding, nextSeq] = pick(row);
+    const name = encoding?.toString('latin1');
+    if (key === null || (name !== 'listpack' && name !== 'hashtable')) {
+      throw corrupt('the snapshot image has a hash without key or known encoding');
+    }
+    insert.run(
+      byteaValue(key.toString('latin1')),
+      name,
+      integerField(nextSeq as CopyField, 'a hash next sequence number'),
+    );
+  };
+}
+
+/** A hash field's row. */
+function hashFieldRowLoader(
+  db: Database.Database,
+  table: ImageTable,
+): (fields: CopyField[]) => void {
+  const pick = fieldsByName(table, ['key', 'field', 'value', 'seq']);
+  const insert = db.prepare(
+    'INSERT INTO _tandem_hash_fields (key, field, value, seq) VALUES (?, ?, ?, ?)',
+  );
+  return (row) => {
+    const [key, field, value, seq] = pick(row);
+    if (key === null || field === null || value === null) {
+      throw corrupt('the snapshot image has a null hash field');
+    }
+    insert.run(
+      byteaValue(key.toString('latin1')),
+      byteaValue(field.toString('latin1')),
+      byteaValue(value.toString('latin1')),
+      integerField(seq as CopyField, 'a hash field sequence number'),
     );
   };
 }

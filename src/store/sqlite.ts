@@ -39,7 +39,14 @@ import type {
   StoreSnapshot,
 } from './contract.js';
 import { receiveStoreImage } from './image-kinds.js';
-import { Keyspace, type HeldKey, type KvEntry, type ScanPage } from './keyspace.js';
+import {
+  Keyspace,
+  type HashScanPage,
+  type HeldKey,
+  type KvEntry,
+  type ScanPage,
+} from './keyspace.js';
+import type { HashEncoding, ValueType } from './values.js';
 import { kvSchema, upgradeKvTable } from './kv.js';
 import {
   isMemoryImageStart,
@@ -327,10 +334,45 @@ export class SqliteStore implements NodeStore {
     return this.#keyspace.ttlMs(key, nowMs);
   }
 
-  /** 'string' for a live key, 'none' otherwise. */
-  type(key: Bytes, nowMs: number): 'string' | 'none' {
+  /** The live key's type, 'none' when absent or expired. */
+  type(key: Bytes, nowMs: number): ValueType | 'none' {
     this.#open();
     return this.#keyspace.type(key, nowMs);
+  }
+
+  /** The values of `fields` of the hash at `key`, null without it. */
+  hashValues(key: Bytes, fields: readonly Bytes[], nowMs: number): (Buffer | null)[] | null {
+    this.#open();
+    return this.#keyspace.hashValues(key, fields, nowMs);
+  }
+
+  /** How many fields the hash at `key` holds. */
+  hashSize(key: Bytes, nowMs: number): number {
+    this.#open();
+    return this.#keyspace.hashSize(key, nowMs);
+  }
+
+  /** Every field and value of the hash at `key`, in its order. */
+  hashAll(key: Bytes, nowMs: number): [Buffer, Buffer][] {
+    this.#open();
+    return this.#keyspace.hashAll(key, nowMs);
+  }
+
+  /** The hash's encoding, null when absent. */
+  hashEncoding(key: Bytes, nowMs: number): HashEncoding | null {
+    this.#open();
+    return this.#keyspace.hashEncoding(key, nowMs);
+  }
+
+  /** One page of an HSCAN from `cursor`. */
+  hashScan(
+    key: Bytes,
+    cursor: number,
+    options: { match?: Bytes; count?: number },
+    nowMs: number,
+  ): HashScanPage {
+    this.#open();
+    return this.#keyspace.hashScan(key, cursor, options, nowMs);
   }
 
   /** The number of live keys. */

@@ -266,6 +266,8 @@ export function commandArbitrary(parts: CommandParts): fc.Arbitrary<TextCommand>
         .map((operations) => [...operations, { ...operations[0], op: 'incrby' as const }]),
       at,
     }),
+    // Hashes: on keys the string commands also write, so WRONGTYPE both ways is drawn.
+    { weight: 4, arbitrary: hashArbitrary(key, value, at) },
     fc.record({ type: fc.constant('flush' as const), at }),
     fc.record({ type: fc.constant('expire-sweep' as const), at }),
     fc.record({
@@ -296,6 +298,50 @@ const outsideTransactions: ReadonlySet<string> = new Set([
   'sql',
   'acl',
 ]);
+/** Fields of hashes: a few, so that commands meet each other's fields. */
+const hashField = fc.constantFrom('f', 'g', 'h', '');
+
+/** The hash commands over `key` and `value`, fields and increments good and bad. */
+function hashArbitrary(
+  key: fc.Arbitrary<string | Uint8Array>,
+  value: fc.Arbitrary<string | Uint8Array>,
+  at: fc.Arbitrary<number>,
+): fc.Arbitrary<TextCommand> {
+  const pairs = fc.array(fc.tuple(hashField, fc.oneof(value, fc.constant('y'.repeat(65)))), {
+    minLength: 1,
+    maxLength: 3,
+  });
+  return fc.oneof(
+    fc.record({ type: fc.constant('hset' as const), key, pairs, at }),
+    fc.record({
+      type: fc.constant('hset' as const),
+      key,
+      pairs: pairs.map((list) => list.slice(0, 1)),
+      condition: fc.constant('nx' as const),
+      at,
+    }),
+    fc.record({
+      type: fc.constant('hdel' as const),
+      key,
+      fields: fc.array(hashField, { minLength: 1, maxLength: 3 }),
+      at,
+    }),
+    fc.record({
+      type: fc.constant('hincrby' as const),
+      key,
+      field: hashField,
+      by: fc.constantFrom(1n, -3n, 2n ** 62n, -(2n ** 63n)),
+      at,
+    }),
+    fc.record({
+      type: fc.constant('hincrbyfloat' as const),
+      key,
+      field: hashField,
+      by: fc.constantFrom('1.5', '-0.25', 'x', '1e4000'),
+      at,
+    }),
+  );
+}
 
 /**
  * A transaction (`multi`) over `parts`: writes of every kind a transaction may hold and

@@ -45,6 +45,34 @@ const commandArbitrary: fc.Arbitrary<Command> = fc.oneof(
   fc
     .record(
       {
+        type: fc.constant('hset' as const),
+        key,
+        pairs: fc.array(fc.tuple(value, value), { minLength: 1, maxLength: 3 }),
+        condition: fc.constant('nx' as const),
+        at: time,
+      },
+      { requiredKeys: ['type', 'key', 'pairs', 'at'] },
+    )
+    .map((hset) =>
+      hset.condition === undefined ? hset : { ...hset, pairs: hset.pairs.slice(0, 1) },
+    ),
+  fc.record({
+    type: fc.constant('hdel' as const),
+    key,
+    fields: fc.array(value, { minLength: 1, maxLength: 3 }),
+    at: time,
+  }),
+  fc.record({
+    type: fc.constant('hincrby' as const),
+    key,
+    field: value,
+    by: fc.bigInt({ min: -(2n ** 63n), max: 2n ** 63n - 1n }),
+    at: time,
+  }),
+  fc.record({ type: fc.constant('hincrbyfloat' as const), key, field: value, by: value, at: time }),
+  fc
+    .record(
+      {
         type: fc.constant('set' as const),
         key,
         value,

@@ -99,8 +99,14 @@ export function bytesCommand(command: TextCommand): Command {
   }
   if (command.type === 'del' || command.type === 'bitop')
     converted.keys = command.keys.map(bytesOf);
-  if (command.type === 'incrbyfloat') converted.by = bytesOf(command.by);
-  if (command.type === 'mset' || command.type === 'msetnx') {
+  if (command.type === 'incrbyfloat' || command.type === 'hincrbyfloat') {
+    converted.by = bytesOf(command.by);
+  }
+  if (command.type === 'hincrby' || command.type === 'hincrbyfloat') {
+    converted.field = bytesOf(command.field);
+  }
+  if (command.type === 'hdel') converted.fields = command.fields.map(bytesOf);
+  if (command.type === 'mset' || command.type === 'msetnx' || command.type === 'hset') {
     converted.pairs = command.pairs.map(([key, value]) => [bytesOf(key), bytesOf(value)]);
   }
   if (command.type === 'multi') {

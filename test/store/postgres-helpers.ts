@@ -134,7 +134,13 @@ export class Twins {
  */
 export async function keyContent(store: NodeStore): Promise<unknown[]> {
   const keys = await store.keys(Buffer.from('*'), -1);
-  return await Promise.all(keys.map(async (key) => [key, await store.get(key, -1)]));
+  return await Promise.all(
+    keys.map(async (key) => {
+      if ((await store.type(key, -1)) !== 'hash') return [key, await store.get(key, -1)];
+      const hash = [await store.hashEncoding(key, -1), await store.hashAll(key, -1)];
+      return [key, await store.ttlMs(key, -1), hash];
+    }),
+  );
 }
 
 /**

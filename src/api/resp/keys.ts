@@ -4,7 +4,7 @@
  * use Redis's own texts.
  */
 import type { Command, ExpireCondition, KvEntry, MaybePromise } from '../../store/index.js';
-import { valueBytesMax } from '../../store/index.js';
+import { valueBytesMax, WrongTypeError } from '../../store/index.js';
 import { tooLarge } from '../../store/kv-rules.js';
 import { expireAtMs, int64Arg, setExpiryMs, type SetExpiryUnit } from './expiry.js';
 import { parseInteger } from './parser.js';
@@ -317,10 +317,20 @@ function strlen(context: ServerContext, session: Session, args: Args): Reply | P
   });
 }
 
+/** MGET key...: each string's value; nil for an absent key and, as in Redis, for another type. */
 function mget(context: ServerContext, session: Session, args: Args): Reply | Promise<Reply> {
   return readFor(context, session, async (store, now) => {
-    const entries = await Promise.all(args.raw.slice(1).map((key) => store.get(key, now)));
-    return entries.map((entry) => entry?.value ?? null);
+    const entries = await Promise.all(
+      args.raw.slice(1).map(async (key) => {
+        try {
+          return (await store.get(key, now))?.value ?? null;
+        } catch (thrown) {
+          if (thrown instanceof WrongTypeError) return null;
+          throw thrown;
+        }
+      }),
+    );
+    return entries;
   });
 }
 
@@ -512,7 +522,9 @@ const objectHelp: Reply = [
 function object(context: ServerContext, session: Session, args: Args): Reply | Promise<Reply> {
   if (args.text[1].toLowerCase() === 'help') return objectHelp;
   return readFor(context, session, async (store, now) => {
-    const entry = await store.get(args.raw[2], now);
+    const type = await store.type(args.raw[2], now);
+    if (type === 'hash') return store.hashEncoding(args.raw[2], now);
+    const entry = type === 'none' ? null : await store.get(args.raw[2], now);
     return entry === null ? null : stringEncoding(entry.value);
   });
 }
@@ -532,7 +544,7 @@ function scan(context: ServerContext, session: Session, args: Args): Reply | Pro
   const cursor = integerArg(args.text[1]);
   if (cursor === null || cursor < 0) return error('ERR invalid cursor');
   const options: { match?: Buffer; count?: number } = {};
-  let onlyStrings = true;
+  let type: string | null = null;
   for (let i = 2; i < args.text.length; i += 2) {
     const option = args.text[i].toUpperCase();
     const value = args.text[i + 1];
@@ -543,12 +555,14 @@ function scan(context: ServerContext, session: Session, args: Args): Reply | Pro
       if (count === null) return notAnInteger;
       if (count < 1) return syntaxError;
       options.count = count;
-    } else if (option === 'TYPE') onlyStrings = value.toLowerCase() === 'string';
+    } else if (option === 'TYPE') type = value.toLowerCase();
     else return syntaxError;
   }
   return readFor(context, session, async (store, now) => {
     const page = await store.scan(cursor, options, now);
-    return [String(page.cursor), onlyStrings ? page.keys : []];
+    if (type === null) return [String(page.cursor), page.keys];
+    const types = await Promise.all(page.keys.map((key) => store.type(key, now)));
+    return [String(page.cursor), page.keys.filter((_, i) => types[i] === type)];
   });
 }
 

@@ -38,6 +38,7 @@ import {
   transactionCommands,
   transactionControls,
 } from './transactions.js';
+import { hashCommands } from './hashes.js';
 import { bulkBytesMaxDefault, RequestParser, type RespCommand } from './parser.js';
 import {
   pubsubCommands,
@@ -155,6 +156,7 @@ export function buildCommandTable(): Record<string, CommandSpec> {
     table,
     keyCommands,
     stringCommands,
+    hashCommands,
     adminCommands,
     pubsubCommands,
     connectionCommands,

@@ -7,7 +7,12 @@ import type { AccessControl } from '../../access/control.js';
 import { TandemError } from '../../core/errors.js';
 import type { Consistency, NodeHandle, ReadOptions, WriteResult } from '../../node/api.js';
 import { defaultUserName } from '../../store/access-state.js';
-import type { ApplyResult, Command, WatchedKey } from '../../store/index.js';
+import {
+  WrongTypeError,
+  type ApplyResult,
+  type Command,
+  type WatchedKey,
+} from '../../store/index.js';
 import type { MaybePromise, StoreReader } from '../../store/contract.js';
 import type { Logger } from '../../transport/contract.js';
 import type { Forwarder, LeaderEndpoint } from './forward.js';
@@ -153,6 +158,7 @@ const retryCodes: ReadonlySet<string> = new Set([
  * can tell an unknown outcome from a refusal.
  */
 export function errorReply(thrown: unknown, logger: Logger): Reply {
+  if (thrown instanceof WrongTypeError) return error(thrown.message);
   if (thrown instanceof TandemError) {
     if (thrown.code === 'TANDEM_BAD_REQUEST' || thrown.code === 'TANDEM_ENTRY_TOO_LARGE') {
       return error(thrown.message.startsWith('ERR ') ? thrown.message : `ERR ${thrown.message}`);

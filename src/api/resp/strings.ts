@@ -18,9 +18,7 @@ import {
   type BitRange,
 } from '../../store/bits.js';
 import { bitOffsetRange } from '../../store/commands.js';
-import { notAFloat } from '../../store/kv-commands.js';
 import { tooLarge } from '../../store/kv-rules.js';
-import { parseLongDouble } from '../../store/long-double.js';
 import { int64Arg } from './expiry.js';
 import { notAnInteger, syntaxError, type Args } from './keys.js';
 import { error, map, type ErrorReply, type Reply } from './reply.js';
@@ -49,9 +47,7 @@ async function valueAt(store: StoreReader, key: Buffer, now: number): Promise<Bu
 
 /** INCRBYFLOAT key increment: the new value, as Redis formats it. */
 function incrbyfloat(context: ServerContext, session: Session, args: Args): Reply | Promise<Reply> {
-  // Redis reads the key's value first; an unreadable one gives this same text, so the
-  // increment can be checked here and nothing is proposed for it.
-  if (parseLongDouble(args.raw[2]) === null) return error(notAFloat);
+  // Redis looks at the key's type before the increment: the store checks both, in order.
   const command: Command = {
     type: 'incrbyfloat',
     key: args.raw[1],
@@ -311,6 +307,10 @@ function lcsOptions(text: readonly string[]): LcsOptions | ErrorReply {
 /** LCS key1 key2 [LEN] [IDX] [MINMATCHLEN len] [WITHMATCHLEN]. */
 function lcsCommand(context: ServerContext, session: Session, args: Args): Reply | Promise<Reply> {
   return readFor(context, session, async (store, now) => {
+    const types = [await store.type(args.raw[1], now), await store.type(args.raw[2], now)];
+    if (types.some((type) => type !== 'none' && type !== 'string')) {
+      return error('ERR The specified keys must contain string values');
+    }
     const a = (await valueAt(store, args.raw[1], now)) ?? Buffer.alloc(0);
     const b = (await valueAt(store, args.raw[2], now)) ?? Buffer.alloc(0);
     const options = lcsOptions(args.text);

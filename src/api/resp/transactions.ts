@@ -19,6 +19,7 @@ import {
   transactionStepsMax,
   validateCommand,
   watchedKeysMax,
+  WrongTypeError,
   type ApplyResult,
   type Command,
   type KvEntry,
@@ -199,7 +200,16 @@ function seenOf(
   keys: readonly Buffer[],
   now: number,
 ): WatchedKey[] | Promise<WatchedKey[]> {
-  const entries = keys.map((key) => store.get(key, now));
+  // A key of another type than string has a version WATCH cannot see yet: it is watched
+  // as one that no apply will find unchanged (EXEC then aborts, never applies wrongly).
+  const entries = keys.map((key) => {
+    try {
+      const entry = store.get(key, now);
+      return entry instanceof Promise ? entry.catch(unseen) : entry;
+    } catch (error) {
+      return unseen(error);
+    }
+  });
   const toSeen = (found: readonly (KvEntry | null)[]): WatchedKey[] =>
     found.map((entry, i) => ({
       key: keys[i] as Buffer,
@@ -210,6 +220,12 @@ function seenOf(
     }));
   if (entries.some((entry) => entry instanceof Promise)) return Promise.all(entries).then(toSeen);
   return toSeen(entries as (KvEntry | null)[]);
+}
+
+/** A WATCH's view of a key of another type: a version no live key has. */
+function unseen(error: unknown): KvEntry {
+  if (!(error instanceof WrongTypeError)) throw error;
+  return { value: Buffer.alloc(0), version: { index: 0, term: 0 }, expiresAt: null };
 }
 
 /** `TANDEM.EXEC`'s payload: the queued commands and the watched keys. */
@@ -308,7 +324,7 @@ function transactionReader(
   entries: readonly (KvEntry | null)[],
   at: number,
 ): StoreReader {
-  const entryOf = (key: Uint8Array): KvEntry | null => {
+  const entryOf = (key: Uint8Array): (KvEntry & { type?: 'hash' }) | null => {
     const i = keys.findIndex((named) => named.equals(key));
     if (i < 0) throw notInTransaction();
     return entries[i] ?? null;
@@ -317,14 +333,26 @@ function transactionReader(
     throw notInTransaction();
   };
   return {
-    get: (key) => entryOf(key),
+    get: (key) => {
+      const entry = entryOf(key);
+      if (entry?.type !== undefined) throw new WrongTypeError();
+      return entry;
+    },
+    hashValues: wholeKeyspace,
+    hashSize: wholeKeyspace,
+    hashAll: wholeKeyspace,
+    hashEncoding: wholeKeyspace,
+    hashScan: wholeKeyspace,
     exists: (named) => named.filter((key) => entryOf(key) !== null).length,
     ttlMs: (key) => {
       const entry = entryOf(key);
       if (entry === null) return -2;
       return entry.expiresAt === null ? -1 : entry.expiresAt - at;
     },
-    type: (key) => (entryOf(key) === null ? 'none' : 'string'),
+    type: (key) => {
+      const entry = entryOf(key);
+      return entry === null ? 'none' : (entry.type ?? 'string');
+    },
     dbsize: wholeKeyspace,
     randomKey: wholeKeyspace,
     keys: wholeKeyspace,
