@@ -16,7 +16,9 @@ export { WrongTypeError } from './kv-rules.js';
 export {
   hashListpackEntriesMax,
   hashListpackValueBytesMax,
+  listEncoding,
   wrongType,
+  type ListPositionOptions,
   type HashEncoding,
   type ValueType,
 } from './values.js';

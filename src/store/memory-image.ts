@@ -19,8 +19,10 @@
  *   the sequence number, then the expiry (f64 ms) when flagged, the key and the value.
  *   A hash's value is a varint (the sequence number its next field gets) then per field,
  *   in sequence order, varints of the field's length, the value's length and the field's
- *   sequence number, the field and the value. Format 1 (earlier builds) is format 2
- *   without hashes, and still loads.
+ *   sequence number, the field and the value. A list (flags 8) counts its elements as
+ *   the value's length, and its value is, per element from the head, a varint of its
+ *   length and its bytes. Format 1 (earlier builds) is format 3 without hashes or lists,
+ *   format 2 without lists; both still load.
  *
  * Records are a few bytes of numbers and the raw bytes, so that a million keys write and
  * read in about a second and take little more room than their data: a node restarts by reading its latest image and the log after
@@ -35,16 +37,17 @@ import { TandemError } from '../core/errors.js';
 import { keyBytesMax } from './commands.js';
 import type { LogPosition, RestoreMeta } from './contract.js';
 import { Keyspace, type FrozenKeyspace, type Item } from './keyspace.js';
-import { hashTablesSchema } from './kv.js';
-import type { HashField, HashValue } from './values.js';
+import { hashTablesSchema, listTablesSchema } from './kv.js';
+import { Deque, type HashField, type HashValue, type ListValue } from './values.js';
 import { checksumText, snapshotChunkBytes } from './snapshot-images.js';
 
 /** The first bytes of a memory image. */
 export const memoryImageMagic = Buffer.from('TNDMKV01', 'latin1');
 /** The layout this build writes and reads. */
-export const memoryImageFormat = 2;
-/** The earlier layout (no hashes), which this build still reads. */
+export const memoryImageFormat = 3;
+/** The earlier layouts (no hashes, then no lists), which this build still reads. */
 const memoryImageFormatStrings = 1;
+const memoryImageFormatHashes = 2;
 const headerBytes = 64;
 /** The most bytes a record takes besides its key and value: flags, five varints, expiry. */
 const recordHeaderBytesMax = 1 + 5 * 8 + 8;
@@ -53,6 +56,9 @@ const fieldHeaderBytesMax = 3 * 8;
 const expiresFlag = 1;
 const hashFlag = 2;
 const hashtableFlag = 4;
+const listFlag = 8;
+/** The most bytes a list element's record takes besides its bytes: one varint. */
+const elementHeaderBytesMax = 8;
 
 /** What a memory image's header says. */
 export interface MemoryImageHeader {
@@ -80,7 +86,11 @@ export function readMemoryImageHeader(buffer: Buffer): MemoryImageHeader {
     throw corrupt('no memory image header');
   }
   const format = buffer.readUInt32LE(8);
-  if (format !== memoryImageFormat && format !== memoryImageFormatStrings) {
+  if (
+    format !== memoryImageFormat &&
+    format !== memoryImageFormatStrings &&
+    format !== memoryImageFormatHashes
+  ) {
     throw new TandemError(
       'TANDEM_CORRUPT',
       `the snapshot image has format ${format}; this build reads format ${memoryImageFormat}`,
@@ -189,6 +199,12 @@ function recordBytesMax(key: string, item: Item): number {
   const value = item.value;
   if (typeof value === 'string') return recordHeaderBytesMax + key.length + value.length;
   let bytes = recordHeaderBytesMax + key.length + 8;
+  if (value.type === 'list') {
+    for (let i = 0; i < value.elements.length; i++) {
+      bytes += elementHeaderBytesMax + value.elements.at(i).length;
+    }
+    return bytes;
+  }
   for (const [field, { value: fieldValue }] of value.fields) {
     bytes += fieldHeaderBytesMax + field.length + fieldValue.length;
   }
@@ -198,6 +214,7 @@ function recordBytesMax(key: string, item: Item): number {
 function recordFlags(item: Item): number {
   const expires = item.expiresAt === null ? 0 : expiresFlag;
   if (typeof item.value === 'string') return expires;
+  if (item.value.type === 'list') return expires | listFlag;
   return expires | hashFlag | (item.value.encoding === 'hashtable' ? hashtableFlag : 0);
 }
 
@@ -205,13 +222,21 @@ function writeRecord(buffer: Buffer, offset: number, key: string, item: Item): n
   const value = item.value;
   buffer[offset] = recordFlags(item);
   let at = writeVarint(buffer, offset + 1, key.length);
-  at = writeVarint(buffer, at, typeof value === 'string' ? value.length : value.fields.size);
+  at = writeVarint(buffer, at, recordLength(value));
   at = writeVarint(buffer, at, item.index);
   at = writeVarint(buffer, at, item.term);
   at = writeVarint(buffer, at, item.seq);
   if (item.expiresAt !== null) at = buffer.writeDoubleLE(item.expiresAt, at);
   at += buffer.write(key, at, 'latin1');
   if (typeof value === 'string') return at + buffer.write(value, at, 'latin1');
+  if (value.type === 'list') {
+    for (let i = 0; i < value.elements.length; i++) {
+      const element = value.elements.at(i);
+      at = writeVarint(buffer, at, element.length);
+      at += buffer.write(element, at, 'latin1');
+    }
+    return at;
+  }
   at = writeVarint(buffer, at, value.nextSeq);
   for (const [field, { value: fieldValue, seq }] of value.fields) {
     at = writeVarint(buffer, at, field.length);
@@ -221,6 +246,12 @@ function writeRecord(buffer: Buffer, offset: number, key: string, item: Item): n
     at += buffer.write(fieldValue, at, 'latin1');
   }
   return at;
+}
+
+/** A record's value length: a string's bytes, a hash's fields, a list's elements. */
+function recordLength(value: Item['value']): number {
+  if (typeof value === 'string') return value.length;
+  return value.type === 'list' ? value.elements.length : value.fields.size;
 }
 
 /** A memory image read whole: its header, its SQLite database and its namespace. */
@@ -350,8 +381,14 @@ class Reader {
 
 function readRecord(reader: Reader, keyspace: Keyspace, format: number): void {
   const flags = reader.byte();
-  const flagsMax = format === memoryImageFormatStrings ? expiresFlag : 7;
-  if (flags > flagsMax || (flags & (hashFlag | hashtableFlag)) === hashtableFlag) {
+  const flagsMax =
+    format === memoryImageFormatStrings ? expiresFlag : format === memoryImageFormatHashes ? 7 : 15;
+  const list = (flags & listFlag) !== 0;
+  if (
+    flags > flagsMax ||
+    (flags & (hashFlag | hashtableFlag)) === hashtableFlag ||
+    (list && (flags & hashFlag) !== 0)
+  ) {
     throw corrupt('an impossible key record');
   }
   const keyLength = reader.varint('key length');
@@ -363,11 +400,21 @@ function readRecord(reader: Reader, keyspace: Keyspace, format: number): void {
   if (keyLength > keyBytesMax) throw corrupt(`a key of ${keyLength} bytes`);
   if (seq <= keyspace.lastSeq) throw corrupt('keys out of sequence order');
   const key = reader.latin1(keyLength);
-  const value =
-    (flags & hashFlag) === 0
+  const value = list
+    ? readList(reader, valueLength)
+    : (flags & hashFlag) === 0
       ? reader.latin1(valueLength)
       : readHash(reader, valueLength, (flags & hashtableFlag) === 0 ? 'listpack' : 'hashtable');
   keyspace.load(key, { value, index, term, expiresAt, seq });
+}
+
+/** A list's elements (`count` of them, head first) as a record holds them. */
+function readList(reader: Reader, count: number): ListValue {
+  if (count === 0) throw corrupt('an empty list');
+  const elements: string[] = [];
+  for (let i = 0; i < count; i++) elements.push(reader.latin1(reader.varint('element length')));
+  // A loaded value belongs to no generation yet: the keyspace copies it before a change.
+  return { type: 'list', elements: Deque.of(elements), generation: 0 };
 }
 
 /** A hash's fields (`count` of them, in sequence order) as a record holds them. */
@@ -409,6 +456,10 @@ export async function sqliteFileFromMemoryImage(image: string, out: string): Pro
     const insertField = db.prepare(
       'INSERT INTO _tandem_hash_fields (key, field, value, seq) VALUES (?, ?, ?, ?)',
     );
+    db.exec(listTablesSchema);
+    const insertElement = db.prepare(
+      'INSERT INTO _tandem_list_items (key, pos, value) VALUES (?, ?, ?)',
+    );
     const frozen = loaded.keyspace.freeze();
     db.transaction(() => {
       for (let i = 0; i < frozen.keys.length; i++) {
@@ -418,6 +469,12 @@ export async function sqliteFileFromMemoryImage(image: string, out: string): Pro
         const bytes = Buffer.from(typeof value === 'string' ? value : '', 'latin1');
         insert.run(item.seq, key, bytes, item.index, item.term, item.expiresAt);
         if (typeof value === 'string') continue;
+        if (value.type === 'list') {
+          for (let pos = 0; pos < value.elements.length; pos++) {
+            insertElement.run(key, pos, Buffer.from(value.elements.at(pos), 'latin1'));
+          }
+          continue;
+        }
         insertHash.run(key, value.encoding, value.nextSeq);
         for (const [field, { value: fieldValue, seq }] of value.fields) {
           insertField.run(
@@ -444,6 +501,7 @@ export function takeKeyspaceFromTable(db: Database.Database): Keyspace {
   const keyspace = new Keyspace();
   // Read before the key rows' iteration starts: SQLite runs one statement at a time.
   const hashes = hashesOfTable(db);
+  const lists = listsOfTable(db);
   const rows = db
     .prepare<
       [],
@@ -462,7 +520,7 @@ export function takeKeyspaceFromTable(db: Database.Database): Keyspace {
   for (const row of rows) {
     const key = row.key.toString('latin1');
     keyspace.load(key, {
-      value: hashes.get(key) ?? row.value.toString('latin1'),
+      value: hashes.get(key) ?? lists.get(key) ?? row.value.toString('latin1'),
       index: row.version_index,
       term: row.version_term,
       expiresAt: row.expires_at,
@@ -470,7 +528,9 @@ export function takeKeyspaceFromTable(db: Database.Database): Keyspace {
     });
   }
   keyspace.finishLoad(keyspace.lastSeq + 1);
-  db.exec('DELETE FROM _tandem_kv; DELETE FROM _tandem_hash_keys; DELETE FROM _tandem_hash_fields');
+  db.exec(
+    'DELETE FROM _tandem_kv; DELETE FROM _tandem_hash_keys; DELETE FROM _tandem_hash_fields; DELETE FROM _tandem_list_items',
+  );
   return keyspace;
 }
 
@@ -506,4 +566,29 @@ function hashesOfTable(db: Database.Database): Map<string, HashValue> {
     hash.fields.set(field.toString('latin1'), { value: value.toString('latin1'), seq });
   }
   return hashes;
+}
+
+/** The lists of a table form (none in one made before lists), by key. */
+function listsOfTable(db: Database.Database): Map<string, ListValue> {
+  db.exec(listTablesSchema);
+  const elements = new Map<string, string[]>();
+  const rows = db
+    .prepare<[], { key: Buffer; value: Buffer }>(
+      'SELECT key, value FROM _tandem_list_items ORDER BY key, pos',
+    )
+    .iterate();
+  for (const { key, value } of rows) {
+    const id = key.toString('latin1');
+    let list = elements.get(id);
+    if (list === undefined) {
+      list = [];
+      elements.set(id, list);
+    }
+    list.push(value.toString('latin1'));
+  }
+  const lists = new Map<string, ListValue>();
+  for (const [key, list] of elements) {
+    lists.set(key, { type: 'list', elements: Deque.of(list), generation: 0 });
+  }
+  return lists;
 }

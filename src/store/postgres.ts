@@ -49,7 +49,13 @@ import type {
 } from './contract.js';
 import type { Glob } from './glob.js';
 import { asBuffer, compileGlob, scanCount, WrongTypeError } from './kv-rules.js';
-import type { HashEncoding, ValueType } from './values.js';
+import {
+  listPositions,
+  listRange,
+  type HashEncoding,
+  type ListPositionOptions,
+  type ValueType,
+} from './values.js';
 import {
   keysResultMax,
   startsWith,
@@ -91,7 +97,12 @@ import { loadSqliteImage } from './postgres-from-sqlite.js';
 import {
   commandKeys,
   commandFields,
+  commandListNeeds,
   KvBatch,
+  type ListMeta,
+  type ListNeeds,
+  type ListWrites,
+  type LoadedLists,
   type FieldNeeds,
   type FieldRow,
   type HashMeta,
@@ -193,6 +204,32 @@ const hashTablesSchema = `
   );
   CREATE UNIQUE INDEX IF NOT EXISTS hash_fields_order ON tandem.hash_fields (key, seq);
 `;
+
+/**
+ * The list tables, created at open if absent: a key is a list when `lists` has its row;
+ * its elements are the rows of `list_items` at positions `head` to `head + length - 1`
+ * (signed: a push at the head takes `head - 1`, one at the tail `head + length`), so a
+ * push or pop writes one element row (and its key's two small rows), never the list.
+ */
+const listTablesSchema = `
+  CREATE TABLE IF NOT EXISTS tandem.lists (
+    key bytea PRIMARY KEY,
+    head bigint NOT NULL,
+    length bigint NOT NULL
+  );
+  CREATE TABLE IF NOT EXISTS tandem.list_items (
+    key bytea NOT NULL,
+    pos bigint NOT NULL,
+    value bytea NOT NULL,
+    PRIMARY KEY (key, pos)
+  );
+`;
+
+/** The list tables as a snapshot image carries them (only when there are lists). */
+const listImageTables: readonly ImageTable[] = [
+  { schema: 'tandem', name: 'lists', columns: ['key', 'head', 'length'] },
+  { schema: 'tandem', name: 'list_items', columns: ['key', 'pos', 'value'] },
+];
 
 /** The hash tables as a snapshot image carries them (only when there are hashes). */
 const hashImageTables: readonly ImageTable[] = [
@@ -538,7 +575,7 @@ export class PostgresStore implements NodeStore {
   async get(key: Bytes, nowMs: number): Promise<KvEntry | null> {
     const row = await this.#readKey(key);
     if (row === null || !liveAt(row.expiresAt, nowMs)) return null;
-    if (row.encoding !== null) throw new WrongTypeError();
+    if (row.encoding !== null || row.list !== null) throw new WrongTypeError();
     return {
       value: row.value,
       version: { index: row.versionIndex, term: row.versionTerm },
@@ -546,15 +583,25 @@ export class PostgresStore implements NodeStore {
     };
   }
 
-  /** A key's row, with its hash's encoding and length when it holds a hash (else null). */
-  async #readKey(
-    key: Bytes,
-  ): Promise<(KvRow & { encoding: HashEncoding | null; length: number }) | null> {
+  /**
+   * A key's row, with its hash's encoding and length when it holds a hash (else null), and
+   * its list's row when it holds a list (else null).
+   */
+  async #readKey(key: Bytes): Promise<
+    | (KvRow & {
+        encoding: HashEncoding | null;
+        length: number;
+        list: ListMeta | null;
+      })
+    | null
+  > {
     const { rows } = await this.#read('reading a key', (client) =>
       q1(
         client,
-        `SELECT kv.value, kv.version_index, kv.version_term, kv.expires_at, kv.seq, h.encoding, h.length
-          FROM tandem.kv kv LEFT JOIN tandem.hashes h ON h.key = kv.key WHERE kv.key = $1`,
+        `SELECT kv.value, kv.version_index, kv.version_term, kv.expires_at, kv.seq, h.encoding, h.length,
+            l.head AS list_head, l.length AS list_length
+          FROM tandem.kv kv LEFT JOIN tandem.hashes h ON h.key = kv.key
+            LEFT JOIN tandem.lists l ON l.key = kv.key WHERE kv.key = $1`,
         [asBuffer(key)],
       ),
     );
@@ -564,7 +611,85 @@ export class PostgresStore implements NodeStore {
       ...kvRow(row),
       encoding: row.encoding === null ? null : hashMeta(row).encoding,
       length: Number(row.length ?? 0),
+      list:
+        row.list_head === null
+          ? null
+          : { type: 'list', head: Number(row.list_head), length: Number(row.list_length) },
     };
+  }
+
+  /** The live list row of `key` (null when absent); WRONGTYPE for another type. */
+  async #liveList(key: Bytes, nowMs: number): Promise<ListMeta | null> {
+    const row = await this.#readKey(key);
+    if (row === null || !liveAt(row.expiresAt, nowMs)) return null;
+    if (row.list === null) throw new WrongTypeError();
+    return row.list;
+  }
+
+  /** How many elements the list at `key` holds. */
+  async listSize(key: Bytes, nowMs: number): Promise<number> {
+    return (await this.#liveList(key, nowMs))?.length ?? 0;
+  }
+
+  /** LRANGE's elements of the list at `key`: one range of positions. */
+  async listElements(key: Bytes, start: number, stop: number, nowMs: number): Promise<Buffer[]> {
+    const list = await this.#liveList(key, nowMs);
+    if (list === null) return [];
+    const range = listRange(list.length, start, stop);
+    if (range === null) return [];
+    const { rows } = await this.#read('reading a list', (client) =>
+      q1(
+        client,
+        'SELECT value FROM tandem.list_items WHERE key = $1 AND pos BETWEEN $2 AND $3 ORDER BY pos',
+        [asBuffer(key), list.head + range.start, list.head + range.stop],
+      ),
+    );
+    return rows.map((row) => row.value as Buffer);
+  }
+
+  /** LINDEX's element of the list at `key`: one position. */
+  async listElement(key: Bytes, index: number, nowMs: number): Promise<Buffer | null> {
+    const list = await this.#liveList(key, nowMs);
+    if (list === null) return null;
+    const at = index < 0 ? list.length + index : index;
+    if (at < 0 || at >= list.length) return null;
+    const { rows } = await this.#read('reading a list element', (client) =>
+      q1(client, 'SELECT value FROM tandem.list_items WHERE key = $1 AND pos = $2', [
+        asBuffer(key),
+        list.head + at,
+      ]),
+    );
+    return (rows[0]?.value as Buffer | undefined) ?? null;
+  }
+
+  /** LPOS's indexes in the list at `key`: its elements read in order, from the side searched. */
+  async listIndexes(
+    key: Bytes,
+    element: Bytes,
+    options: ListPositionOptions,
+    nowMs: number,
+  ): Promise<number[] | null> {
+    const list = await this.#liveList(key, nowMs);
+    if (list === null) return null;
+    const fromTail = options.rank < 0;
+    const { rows } = await this.#read('searching a list', (client) =>
+      q1(
+        client,
+        `SELECT value FROM tandem.list_items WHERE key = $1 ORDER BY pos ${fromTail ? 'DESC' : 'ASC'} LIMIT $2`,
+        [asBuffer(key), options.maxlen === 0 ? null : options.maxlen],
+      ),
+    );
+    // The rows are the `reach` elements nearest the side searched; head first, they begin
+    // at list index `offset`.
+    const reach = rows.length;
+    const values = rows.map((row) => (row.value as Buffer).toString('latin1'));
+    if (fromTail) values.reverse();
+    const offset = fromTail ? list.length - reach : 0;
+    const wanted = asBuffer(element).toString('latin1');
+    return listPositions(reach, (i) => values[i] as string, wanted, {
+      ...options,
+      maxlen: 0,
+    }).map((index) => index + offset);
   }
 
   /** The live hash row of `key` (null when absent); WRONGTYPE when it holds a string. */
@@ -676,6 +801,7 @@ export class PostgresStore implements NodeStore {
   async type(key: Bytes, nowMs: number): Promise<ValueType | 'none'> {
     const row = await this.#readKey(key);
     if (row === null || !liveAt(row.expiresAt, nowMs)) return 'none';
+    if (row.list !== null) return 'list';
     return row.encoding === null ? 'string' : 'hash';
   }
 
@@ -932,8 +1058,9 @@ async function openSchema(
   }
   // A store made before the users were kept has no table for them yet: no users.
   await q1(client, accessTableSchema);
-  // Nor one made before hashes: no hashes.
+  // Nor one made before hashes: no hashes; nor one made before lists.
   await q(client, hashTablesSchema);
+  await q(client, listTablesSchema);
   const { rows: access } = await q1(client, readAccessStatement);
   return {
     applied: { index: meta.applied_index, term: meta.applied_term },
@@ -1013,6 +1140,8 @@ interface BatchNeeds {
   readonly keys: ReadonlySet<string>;
   /** The hash fields the commands read. */
   readonly fields: readonly FieldNeeds[];
+  /** The list rows the commands read. */
+  readonly lists: readonly ListNeeds[];
   readonly sweeps: number;
   readonly sweepAtMax: number;
   readonly sessionIds: ReadonlySet<string>;
@@ -1023,6 +1152,7 @@ interface BatchNeeds {
 function batchNeeds(commands: readonly (Command | null)[]): BatchNeeds {
   const keys = new Set<string>();
   const fields: FieldNeeds[] = [];
+  const lists: ListNeeds[] = [];
   const sessionIds = new Set<string>();
   let sweeps = 0;
   let sweepAtMax = 0;
@@ -1035,6 +1165,7 @@ function batchNeeds(commands: readonly (Command | null)[]): BatchNeeds {
     if (command.type !== 'sql' && command.type !== 'acl') {
       for (const key of commandKeys(command)) keys.add(key);
       fields.push(...commandFields(command));
+      lists.push(...commandListNeeds(command));
     }
     if (command.type === 'expire-sweep') {
       sweeps++;
@@ -1046,7 +1177,17 @@ function batchNeeds(commands: readonly (Command | null)[]): BatchNeeds {
       sessionAtMax = Math.max(sessionAtMax, command.at ?? 0);
     }
   }
-  return { sql, keys, fields, sweeps, sweepAtMax, sessionIds, sessionCommands, sessionAtMax };
+  return {
+    sql,
+    keys,
+    fields,
+    lists,
+    sweeps,
+    sweepAtMax,
+    sessionIds,
+    sessionCommands,
+    sessionAtMax,
+  };
 }
 
 /** The limit of the sweep candidates read: enough for every sweep of the batch. */
@@ -1070,6 +1211,10 @@ function batchReads(needs: BatchNeeds): string[] {
       ? 'SELECT NULL LIMIT 0'
       : `SELECT key, encoding, length, next_seq FROM tandem.hashes WHERE key IN (${keyList})`,
     fieldsRead(needs.fields),
+    needs.keys.size === 0
+      ? 'SELECT NULL LIMIT 0'
+      : `SELECT key, head, length FROM tandem.lists WHERE key IN (${keyList})`,
+    elementsRead(needs.lists),
   );
   if (needs.sessionIds.size === 0) return reads;
   const idList = [...needs.sessionIds].map((id) => quoteLiteral(id)).join(', ');
@@ -1091,7 +1236,8 @@ function batchState(
   meta: { applied_index: number; applied_term: number; session_count: number },
   access: AccessBatch,
 ): BatchState {
-  const [keyRows, seqRow, sweepRows, hashRows, fieldRows, sessionRows, candidateRows] = reads;
+  const [keyRows, seqRow, sweepRows, hashRows, fieldRows, listRows, elementRows] = reads;
+  const [sessionRows, candidateRows] = reads.slice(7);
   const loaded = new Map<string, KvRow>();
   for (const row of keyRows?.rows ?? []) {
     loaded.set(keyId(row.key as Buffer), kvRow(row));
@@ -1107,6 +1253,7 @@ function batchState(
     candidates,
     candidates.length < sweepCandidatesMax(needs),
     loadedHashes(needs, hashRows?.rows ?? [], fieldRows?.rows ?? []),
+    loadedLists(needs, listRows?.rows ?? [], elementRows?.rows ?? []),
   );
   const loadedSessions = new Map<string, SessionRow>();
   for (const row of sessionRows?.rows ?? []) {
@@ -1156,6 +1303,68 @@ function fieldsRead(needs: readonly FieldNeeds[]): string {
     conditions.push(`(key, field) IN (${list.join(', ')})`);
   }
   return `SELECT key, field, value, seq FROM tandem.hash_fields WHERE ${conditions.join(' OR ')}`;
+}
+
+/**
+ * The read of the list elements a batch's commands need: whole lists, and for the others
+ * as many rows from the head and from the tail as the batch's pops could take (their
+ * counts summed per key and end). One statement, whatever the count.
+ */
+function elementsRead(needs: readonly ListNeeds[]): string {
+  const whole = new Set<string>();
+  const ends = new Map<string, { head: number; tail: number }>();
+  for (const need of needs) {
+    if (need.all) whole.add(need.key);
+    const sum = ends.get(need.key) ?? { head: 0, tail: 0 };
+    ends.set(need.key, { head: sum.head + need.head, tail: sum.tail + need.tail });
+  }
+  const parts: string[] = [];
+  if (whole.size > 0) {
+    const list = [...whole].map((id) => bytesLiteral(keyBytes(id))).join(', ');
+    parts.push(`(SELECT key, pos, value FROM tandem.list_items WHERE key IN (${list}))`);
+  }
+  for (const [key, { head, tail }] of ends) {
+    if (whole.has(key)) continue;
+    const literal = bytesLiteral(keyBytes(key));
+    for (const [count, order] of [
+      [head, 'ASC'],
+      [tail, 'DESC'],
+    ] as const) {
+      if (count === 0) continue;
+      parts.push(
+        `(SELECT key, pos, value FROM tandem.list_items WHERE key = ${literal} ORDER BY pos ${order} LIMIT ${integerLiteral(count)})`,
+      );
+    }
+  }
+  return parts.length === 0 ? 'SELECT NULL LIMIT 0' : parts.join(' UNION ALL ');
+}
+
+/** The list rows and element rows a batch read, for its `KvBatch`. */
+function loadedLists(
+  needs: BatchNeeds,
+  listRows: readonly Record<string, unknown>[],
+  elementRows: readonly Record<string, unknown>[],
+): LoadedLists {
+  const metas = new Map<string, ListMeta>();
+  for (const row of listRows) {
+    metas.set(keyId(row.key as Buffer), {
+      type: 'list',
+      head: Number(row.head),
+      length: Number(row.length),
+    });
+  }
+  const elements = new Map<string, Map<number, Buffer>>();
+  for (const row of elementRows) {
+    const key = keyId(row.key as Buffer);
+    let known = elements.get(key);
+    if (known === undefined) {
+      known = new Map();
+      elements.set(key, known);
+    }
+    known.set(Number(row.pos), row.value as Buffer);
+  }
+  const complete = new Set(needs.lists.filter((need) => need.all).map((need) => need.key));
+  return { metas, elements, complete };
 }
 
 /** The hash rows and field rows a batch read, for its `KvBatch`. */
@@ -1425,7 +1634,7 @@ function writeBack(state: BatchState, results: readonly ApplyResult[], last: Ent
   const kv = state.kv.writes();
   if (kv.flushed) {
     statements.push(
-      'DELETE FROM tandem.kv; DELETE FROM tandem.hashes; DELETE FROM tandem.hash_fields',
+      'DELETE FROM tandem.kv; DELETE FROM tandem.hashes; DELETE FROM tandem.hash_fields; DELETE FROM tandem.lists; DELETE FROM tandem.list_items',
     );
   }
   statements.push(
@@ -1436,6 +1645,7 @@ function writeBack(state: BatchState, results: readonly ApplyResult[], last: Ent
     ),
     ...chunked(kv.upserts, kvUpsert),
     ...hashWriteBack(state.kv.hashWrites()),
+    ...listWriteBack(state.kv.listWrites()),
   );
   const sessions = state.sessions.writes((pending) => packResult(results[pending] ?? null));
   statements.push(
@@ -1450,6 +1660,41 @@ function writeBack(state: BatchState, results: readonly ApplyResult[], last: Ent
     'COMMIT',
   );
   return statements.join(';\n');
+}
+
+/** The list statements of round trip 3: clears first, then rows, element deletes, upserts. */
+function listWriteBack(writes: ListWrites): string[] {
+  const keyList = (keys: readonly string[]): string =>
+    keys.map((id) => bytesLiteral(keyBytes(id))).join(', ');
+  return [
+    ...chunked(
+      writes.cleared,
+      (keys) =>
+        `DELETE FROM tandem.lists WHERE key IN (${keyList(keys)}); DELETE FROM tandem.list_items WHERE key IN (${keyList(keys)})`,
+    ),
+    ...chunked(writes.upserts, (rows) => {
+      const values = rows.map(
+        ([key, meta]) =>
+          `(${bytesLiteral(keyBytes(key))}, ${integerLiteral(meta.head)}, ${integerLiteral(meta.length)})`,
+      );
+      return `INSERT INTO tandem.lists (key, head, length) VALUES ${values.join(', ')}
+        ON CONFLICT (key) DO UPDATE SET head = excluded.head, length = excluded.length`;
+    }),
+    ...chunked(writes.elementDeletes, (pairs) => {
+      const list = pairs.map(
+        ([key, pos]) => `(${bytesLiteral(keyBytes(key))}, ${integerLiteral(pos)})`,
+      );
+      return `DELETE FROM tandem.list_items WHERE (key, pos) IN (${list.join(', ')})`;
+    }),
+    ...chunked(writes.elementUpserts, (rows) => {
+      const values = rows.map(
+        ([key, pos, value]) =>
+          `(${bytesLiteral(keyBytes(key))}, ${integerLiteral(pos)}, ${bytesLiteral(value)})`,
+      );
+      return `INSERT INTO tandem.list_items (key, pos, value) VALUES ${values.join(', ')}
+        ON CONFLICT (key, pos) DO UPDATE SET value = excluded.value`;
+    }),
+  ];
 }
 
 /** The hash statements of round trip 3: clears first, then rows, field deletes, field upserts. */
@@ -1600,6 +1845,10 @@ async function writeImage(
       // Likewise only when there are hashes.
       ...((await q1(client, 'SELECT 1 FROM tandem.hashes LIMIT 1')).rows.length > 0
         ? hashImageTables
+        : []),
+      // And only when there are lists.
+      ...((await q1(client, 'SELECT 1 FROM tandem.lists LIMIT 1')).rows.length > 0
+        ? listImageTables
         : []),
       ...(await userTables(client)).map(({ name, columns }): ImageTable => ({
         schema: 'public',

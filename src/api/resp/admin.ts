@@ -220,7 +220,11 @@ const config: Handler = (context, _session, args) => {
 /** The command table as COMMAND reports it: [name, arity, flags, first key, last key, step]. */
 function commandInfo(name: string, spec: CommandSpec): Reply {
   const flags = spec.write ? [simple('write')] : [simple('readonly'), simple('fast')];
-  const keys = spec.keys ?? { first: 0, last: 0, step: 0 };
+  // A command that counts its keys reports none here, as Redis's movable keys do.
+  const keys =
+    spec.keys === undefined || spec.keys.countAt !== undefined
+      ? { first: 0, last: 0, step: 0 }
+      : spec.keys;
   return [name, spec.arity, flags, keys.first, keys.last, keys.step, [], [], [], []];
 }
 

@@ -39,6 +39,7 @@ import {
   transactionControls,
 } from './transactions.js';
 import { hashCommands } from './hashes.js';
+import { listCommands } from './lists.js';
 import { bulkBytesMaxDefault, RequestParser, type RespCommand } from './parser.js';
 import {
   pubsubCommands,
@@ -157,6 +158,7 @@ export function buildCommandTable(): Record<string, CommandSpec> {
     keyCommands,
     stringCommands,
     hashCommands,
+    listCommands,
     adminCommands,
     pubsubCommands,
     connectionCommands,

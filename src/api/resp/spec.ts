@@ -17,6 +17,13 @@ export interface KeySpec {
   readonly first: number;
   readonly last: number;
   readonly step: number;
+  /**
+   * For a command that counts its keys (`LMPOP numkeys key...`): the argument that holds
+   * the count; the keys are the arguments after it, `first` to `first + count - 1`, and
+   * `last` is not used. A count that is not a positive integer names no keys (the command
+   * then refuses it).
+   */
+  readonly countAt?: number;
 }
 
 /** One key argument (`GET key`). */
@@ -66,7 +73,11 @@ export interface Requirement {
 /** The key arguments of `raw` (the name included) under `spec`. */
 export function commandKeys(spec: KeySpec | undefined, raw: readonly Buffer[]): Buffer[] {
   if (spec === undefined) return [];
-  const last = spec.last < 0 ? raw.length + spec.last : spec.last;
+  let last = spec.last < 0 ? raw.length + spec.last : spec.last;
+  if (spec.countAt !== undefined) {
+    const count = Number(raw[spec.countAt]?.toString('latin1'));
+    last = Number.isSafeInteger(count) && count > 0 ? spec.first + count - 1 : -1;
+  }
   const keys: Buffer[] = [];
   for (let i = spec.first; i <= last && i < raw.length; i += spec.step) keys.push(raw[i]);
   return keys;

@@ -324,7 +324,7 @@ function transactionReader(
   entries: readonly (KvEntry | null)[],
   at: number,
 ): StoreReader {
-  const entryOf = (key: Uint8Array): (KvEntry & { type?: 'hash' }) | null => {
+  const entryOf = (key: Uint8Array): (KvEntry & { type?: 'hash' | 'list' }) | null => {
     const i = keys.findIndex((named) => named.equals(key));
     if (i < 0) throw notInTransaction();
     return entries[i] ?? null;
@@ -343,6 +343,10 @@ function transactionReader(
     hashAll: wholeKeyspace,
     hashEncoding: wholeKeyspace,
     hashScan: wholeKeyspace,
+    listSize: wholeKeyspace,
+    listElements: wholeKeyspace,
+    listElement: wholeKeyspace,
+    listIndexes: wholeKeyspace,
     exists: (named) => named.filter((key) => entryOf(key) !== null).length,
     ttlMs: (key) => {
       const entry = entryOf(key);
