@@ -1890,7 +1890,7 @@ async function emptyForLoad(client: pg.PoolClient): Promise<void> {
   await q(client, 'DROP SCHEMA public CASCADE; CREATE SCHEMA public');
   await q1(
     client,
-    'TRUNCATE tandem.kv, tandem.sessions, tandem.ddl, tandem.acl, tandem.hashes, tandem.hash_fields',
+    'TRUNCATE tandem.kv, tandem.sessions, tandem.ddl, tandem.acl, tandem.hashes, tandem.hash_fields, tandem.lists, tandem.list_items',
   );
 }
 

@@ -136,7 +136,11 @@ export async function keyContent(store: NodeStore): Promise<unknown[]> {
   const keys = await store.keys(Buffer.from('*'), -1);
   return await Promise.all(
     keys.map(async (key) => {
-      if ((await store.type(key, -1)) !== 'hash') return [key, await store.get(key, -1)];
+      const type = await store.type(key, -1);
+      if (type === 'list') {
+        return [key, await store.ttlMs(key, -1), await store.listElements(key, 0, -1, -1)];
+      }
+      if (type !== 'hash') return [key, await store.get(key, -1)];
       const hash = [await store.hashEncoding(key, -1), await store.hashAll(key, -1)];
       return [key, await store.ttlMs(key, -1), hash];
     }),
