@@ -6,6 +6,7 @@ import { after, describe, test } from 'node:test';
 import fc from 'fast-check';
 import type { ApplyResult, NodeStore } from '../../src/store/contract.js';
 import type { TransactionWrite } from '../../src/store/commands.js';
+import { WrongTypeError } from '../../src/store/kv-rules.js';
 import { commandArbitrary } from './arbitraries.js';
 import { TestLog, type TextCommand, type Textual } from './helpers.js';
 import { keyContent, postgresSkipReason, stopServer, Twins } from './postgres-helpers.js';
@@ -44,7 +45,14 @@ const run = fc.array(
 /** What a watch says it saw of `name` in `store`, given how the run names it. */
 async function seen(store: NodeStore, name: string, how: string, at: number) {
   if (how === 'absent') return null;
-  const entry = await store.get(Buffer.from(name), at);
+  // A key of another type than string: WATCH sees a version no key has (see RESP's WATCH).
+  const entry = await Promise.resolve()
+    .then(() => store.get(Buffer.from(name), at))
+    .catch((error: unknown) => {
+      if (!(error instanceof WrongTypeError)) throw error;
+      return 'another type' as const;
+    });
+  if (entry === 'another type') return { index: 0, term: 0, expiresAt: null };
   if (entry === null) return how === 'stale' ? { index: 0, term: 1, expiresAt: null } : null;
   const index = how === 'stale' ? entry.version.index - 1 : entry.version.index;
   return { index, term: entry.version.term, expiresAt: entry.expiresAt };
@@ -59,6 +67,30 @@ function stepsOf(result: ApplyResult): readonly ApplyResult[] | null {
   return result.value as ApplyResult[] | null;
 }
 
+/** The items of one run. */
+type RunItems = typeof run extends fc.Arbitrary<infer T> ? T : never;
+
+/** Applies one run's plain commands and transactions to `twins`, checking each. */
+async function runItems(twins: Twins, log: TestLog, items: RunItems): Promise<void> {
+  for (const item of items) {
+    if (item.kind === 'plain') {
+      await twins.apply([log.command(item.command as TextCommand)]);
+      continue;
+    }
+    const watched = [];
+    for (const [name, how] of item.watched) {
+      watched.push({ key: name, seen: await seen(twins.sqlite, name, how, item.at) });
+    }
+    const command = { type: 'multi', steps: item.steps, watched, at: item.at };
+    const before = await keyContent(twins.sqlite);
+    const [result] = await twins.apply([log.command(command as TextCommand)]);
+    const steps = stepsOf(result as ApplyResult);
+    if (steps === null) assert.deepEqual(await keyContent(twins.sqlite), before);
+    else assert.equal(steps.length, item.steps.length);
+    await twins.read(keyContent);
+  }
+}
+
 describe('transactions on SQLite and PostgreSQL', { skip }, () => {
   test('a transaction applies all its steps or none, alike on both stores', async (t) => {
     // Goal: the same entries, plain commands and transactions with watched keys that
@@ -68,22 +100,12 @@ describe('transactions on SQLite and PostgreSQL', { skip }, () => {
       fc.asyncProperty(run, async (items) => {
         const twins = await Twins.open(t);
         const log = new TestLog();
-        for (const item of items) {
-          if (item.kind === 'plain') {
-            await twins.apply([log.command(item.command as TextCommand)]);
-            continue;
-          }
-          const watched = [];
-          for (const [name, how] of item.watched) {
-            watched.push({ key: name, seen: await seen(twins.sqlite, name, how, item.at) });
-          }
-          const command = { type: 'multi', steps: item.steps, watched, at: item.at };
-          const before = await keyContent(twins.sqlite);
-          const [result] = await twins.apply([log.command(command as TextCommand)]);
-          const steps = stepsOf(result as ApplyResult);
-          if (steps === null) assert.deepEqual(await keyContent(twins.sqlite), before);
-          else assert.equal(steps.length, item.steps.length);
-          await twins.read(keyContent);
+        // Each run's stores close when it ends: forty runs' pools would exhaust PostgreSQL.
+        try {
+          await runItems(twins, log, items);
+        } finally {
+          await twins.postgres.close();
+          twins.sqlite.close();
         }
       }),
       { numRuns: 40 },
