@@ -158,6 +158,8 @@ export function commandFields(command: KvCommand): FieldNeeds[] {
     case 'rename':
     case 'copy':
       return [{ key: keyId(command.key), fields: 'all' }];
+    case 'multi':
+      return command.steps.flatMap((step) => (step.type === 'read' ? [] : commandFields(step)));
     default:
       return [];
   }
