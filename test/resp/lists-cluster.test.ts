@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { sleep, TestCluster } from '../node/cluster.js';
-import { comparable, RawClient } from './raw-client.js';
+import { comparable, RawBytesClient, RawClient } from './raw-client.js';
 
 /** The pushes the test makes at each end of `q` (more entries than a snapshot's worth). */
 const pushes = 150;
@@ -139,6 +139,19 @@ describe('lists on a three-node cluster', { timeout: 240_000 }, () => {
     }
     for (const node of cluster.nodes.filter((node) => node.id !== leader)) {
       await waitForLists(cluster, node.id, expected(true));
+    }
+    // A follower forwards list writes to the leader and answers with Redis's frames, the
+    // null array of a pop with a count from an absent list included.
+    const other = cluster.nodes.find((node) => node.id !== leader && node.id !== next)
+      ?.id as string;
+    const forwarded = await RawBytesClient.open(cluster.node(other).respPort);
+    try {
+      assert.equal(await forwarded.call(['LPOP', 'none', '2']), '*-1\r\n');
+      assert.equal(await forwarded.call(['LMPOP', '1', 'none', 'LEFT']), '*-1\r\n');
+      assert.equal(await forwarded.call(['RPUSH', 'none', 'v']), ':1\r\n');
+      assert.equal(await forwarded.call(['LPOP', 'none', '2']), '*1\r\n$1\r\nv\r\n');
+    } finally {
+      forwarded.close();
     }
     cluster.start(leader);
     await cluster.up(leader);

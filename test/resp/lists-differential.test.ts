@@ -6,54 +6,10 @@
 // compared, and in MULTI/EXEC.
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { once } from 'node:events';
-import { connect, type Socket } from 'node:net';
-import { setTimeout as sleep } from 'node:timers/promises';
 import fc from 'fast-check';
 import type { Reply } from '../../src/api/resp/reply.js';
-import { comparable, RawClient } from './raw-client.js';
+import { comparable, RawBytesClient, RawClient } from './raw-client.js';
 import { redisBesideTandem, redisSkip } from './redis-server.js';
-
-/**
- * A client that reads raw reply bytes (RESP3 frames, which RawClient does not parse): one
- * command at a time, its reply being what arrives until the line falls quiet.
- */
-class Resp3Client {
-  readonly #socket: Socket;
-  #received = '';
-
-  private constructor(socket: Socket) {
-    this.#socket = socket;
-    socket.on('data', (chunk: Buffer) => {
-      this.#received += chunk.toString('latin1');
-    });
-  }
-
-  static async open(port: number): Promise<Resp3Client> {
-    const socket = connect({ host: '127.0.0.1', port });
-    await once(socket, 'connect');
-    return new Resp3Client(socket);
-  }
-
-  /** Sends `args`; the bytes of its reply (those that came until 40 ms passed without more). */
-  async call(args: readonly string[]): Promise<string> {
-    this.#received = '';
-    const frame = args.map((arg) => `$${Buffer.byteLength(arg)}\r\n${arg}\r\n`).join('');
-    this.#socket.write(`*${args.length}\r\n${frame}`);
-    const deadline = Date.now() + 5_000;
-    let seen = -1;
-    while (Date.now() < deadline) {
-      await sleep(40);
-      if (this.#received.length > 0 && this.#received.length === seen) break;
-      seen = this.#received.length;
-    }
-    return this.#received;
-  }
-
-  close(): void {
-    this.#socket.destroy();
-  }
-}
 
 /** How far the two servers' TTLs may differ: they read their clocks apart. */
 const ttlSlackMs = 2_000;
@@ -272,43 +228,49 @@ describe('Tandem and redis-server answer the list commands alike', { timeout: 60
     }
   });
 
-  test('RESP3 replies of the list commands are Redis 7.0s', { skip: redisSkip }, async () => {
-    // Goal: in RESP3 the nils, null arrays and nested arrays (LPOP with a count, LMPOP,
-    // LPOS, LMOVE of an absent source) come in the same frames as Redis's.
-    const ours = await Resp3Client.open(ports().tandem);
-    const theirs = await Resp3Client.open(ports().redis);
-    try {
-      // HELLO's own reply names the server: it is read and not compared.
-      for (const client of [ours, theirs]) await client.call(['HELLO', '3']);
-      for (const args of [
-        ['DEL', 'r3', 'none'],
-        ['LPOP', 'none'],
-        ['LPOP', 'none', '2'],
-        ['LPOP', 'none', '0'],
-        ['LMPOP', '1', 'none', 'LEFT'],
-        ['LMOVE', 'none', 'r3', 'LEFT', 'RIGHT'],
-        ['LPOS', 'none', 'a'],
-        ['LPOS', 'none', 'a', 'COUNT', '0'],
-        ['RPUSH', 'r3', 'a', 'b', 'a'],
-        ['LPOP', 'r3', '0'],
-        ['LINDEX', 'r3', '9'],
-        ['LPOS', 'r3', 'z'],
-        ['LPOS', 'r3', 'a', 'COUNT', '0'],
-        ['LMPOP', '2', 'none', 'r3', 'RIGHT', 'COUNT', '2'],
-        ['LRANGE', 'r3', '0', '-1'],
-        ['RPOPLPUSH', 'r3', 'r3'],
-        ['LPOP', 'r3', '5'],
-        ['EXISTS', 'r3'],
-      ]) {
-        const [mine, redis7] = [await ours.call(args), await theirs.call(args)];
-        assert.ok(redis7 !== '', `no reply to ${args.join(' ')}`);
-        assert.equal(mine, redis7, args.join(' '));
-      }
-    } finally {
-      ours.close();
-      theirs.close();
-    }
-  });
+  for (const protocol of ['2', '3']) {
+    test(
+      `RESP${protocol} frames of the list commands are Redis 7.0's, byte for byte`,
+      { skip: redisSkip },
+      async () => {
+        // Goal: the nils, null arrays and nested arrays (LPOP with a count, LMPOP, LPOS,
+        // LMOVE of an absent source) come in the same frames as Redis's, in RESP2 and RESP3.
+        const ours = await RawBytesClient.open(ports().tandem);
+        const theirs = await RawBytesClient.open(ports().redis);
+        try {
+          // HELLO's own reply names the server: it is read and not compared.
+          for (const client of [ours, theirs]) await client.call(['HELLO', protocol]);
+          for (const args of [
+            ['DEL', 'r3', 'none'],
+            ['LPOP', 'none'],
+            ['LPOP', 'none', '2'],
+            ['LPOP', 'none', '0'],
+            ['LMPOP', '1', 'none', 'LEFT'],
+            ['LMOVE', 'none', 'r3', 'LEFT', 'RIGHT'],
+            ['LPOS', 'none', 'a'],
+            ['LPOS', 'none', 'a', 'COUNT', '0'],
+            ['RPUSH', 'r3', 'a', 'b', 'a'],
+            ['LPOP', 'r3', '0'],
+            ['LINDEX', 'r3', '9'],
+            ['LPOS', 'r3', 'z'],
+            ['LPOS', 'r3', 'a', 'COUNT', '0'],
+            ['LMPOP', '2', 'none', 'r3', 'RIGHT', 'COUNT', '2'],
+            ['LRANGE', 'r3', '0', '-1'],
+            ['RPOPLPUSH', 'r3', 'r3'],
+            ['LPOP', 'r3', '5'],
+            ['EXISTS', 'r3'],
+          ]) {
+            const [mine, redis7] = [await ours.call(args), await theirs.call(args)];
+            assert.ok(redis7 !== '', `no reply to ${args.join(' ')}`);
+            assert.equal(mine, redis7, args.join(' '));
+          }
+        } finally {
+          ours.close();
+          theirs.close();
+        }
+      },
+    );
+  }
 
   test('lists past 8 KB and many elements answer as Redis does', { skip: redisSkip }, async () => {
     // Goal: a long list (thousands of pushes at both ends, pops, inner inserts and

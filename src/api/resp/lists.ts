@@ -43,6 +43,14 @@ function endArg(text: string): ListEnd | null {
   return lower === 'left' ? 'left' : lower === 'right' ? 'right' : null;
 }
 
+/**
+ * A reply that is an array or none, as the null array: a follower's forwarded write comes
+ * back through a reply parser that reads the leader's `*-1` as a nil.
+ */
+function asNullArray(reply: Reply): Reply {
+  return reply === null ? nullArray : reply;
+}
+
 function isReply(value: unknown): value is Reply {
   return typeof value !== 'number';
 }
@@ -82,7 +90,8 @@ function pop(end: ListEnd): Handler {
     };
     const format = (value: unknown): Reply =>
       count === undefined ? (value as Buffer | null) : ((value as Buffer[] | null) ?? nullArray);
-    return writeFor(context, session, command, format, args.raw);
+    const reply = writeFor(context, session, command, format, args.raw);
+    return count === undefined ? reply : reply.then(asNullArray);
   };
 }
 
@@ -274,7 +283,7 @@ function lmpop(context: ServerContext, session: Session, args: Args): Reply | Pr
     at: Date.now(),
   };
   const format = (value: unknown): Reply => (value as Reply[] | null) ?? nullArray;
-  return writeFor(context, session, command, format, args.raw);
+  return writeFor(context, session, command, format, args.raw).then(asNullArray);
 }
 
 /** LMOVE's and RPOPLPUSH's keys: the source and the destination. */
