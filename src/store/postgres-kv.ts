@@ -243,8 +243,6 @@ export function commandFields(command: KvCommand): FieldNeeds[] {
     case 'multi':
       // A transaction's writes read the fields they would alone (its reads see only types).
       return command.steps.flatMap((step) => (step.type === 'read' ? [] : commandFields(step)));
-    case 'multi':
-      return command.steps.flatMap((step) => (step.type === 'read' ? [] : commandFields(step)));
     default:
       return [];
   }
