@@ -5,6 +5,7 @@ import assert from 'node:assert/strict';
 import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { after, test } from 'node:test';
+import type { Command } from '../../src/store/commands.js';
 import type { NodeStore } from '../../src/store/contract.js';
 import { Keyspace } from '../../src/store/keyspace.js';
 import { loadMemoryImage, memoryImageFormat } from '../../src/store/memory-image.js';
@@ -516,3 +517,61 @@ test('lists survive a snapshot image, a restart, and the way to PostgreSQL and b
     await snapshot.dispose();
   }
 });
+
+test('lists, hashes, sets and sorted sets refuse each other on one namespace', () => {
+  // Goal: a key of each structured type refuses the other types' writes with WRONGTYPE and
+  // is left as it was; TYPE names each; the set operations refuse a list operand; RENAME
+  // and COPY carry a list beside keys of the other types.
+  const store = new Keyspace();
+  const log = new TestLog();
+  const run = (text: Record<string, unknown>): unknown => {
+    const command = bytesOfAll(text) as unknown as Command;
+    return store.execute(command as never, log.command(command));
+  };
+  run({ type: 'lpush', key: 'list', elements: ['a', 'b'], end: 'right', at });
+  run({ type: 'hset', key: 'hash', pairs: [['f', 'v']], at });
+  run({ type: 'sadd', key: 'set', members: ['1', '2'], at });
+  run({ type: 'zadd', key: 'zset', pairs: [['1', 'm']], at });
+  for (const key of ['hash', 'set', 'zset']) {
+    assert.deepEqual(
+      run({ type: 'lpush', key, elements: ['x'], end: 'left', at }),
+      { ok: false, error: wrongType },
+      key,
+    );
+  }
+  for (const command of [
+    { type: 'hset', key: 'list', pairs: [['f', 'v']], at },
+    { type: 'sadd', key: 'list', members: ['x'], at },
+    { type: 'zadd', key: 'list', pairs: [['1', 'x']], at },
+    { type: 'setstore', operation: 'union', destination: 'out', keys: ['set', 'list'], at },
+    { type: 'zsetstore', operation: 'union', destination: 'out', keys: ['zset', 'list'], at },
+  ]) {
+    assert.deepEqual(run(command), { ok: false, error: wrongType }, command.type);
+  }
+  assert.equal(store.type(b('out'), at), 'none');
+  assert.deepEqual(
+    ['list', 'hash', 'set', 'zset'].map((key) => store.type(b(key), at)),
+    ['list', 'hash', 'set', 'zset'],
+  );
+  assert.deepEqual(store.listElements(b('list'), 0, -1, at), elements('a', 'b'));
+  run({ type: 'rename', key: 'list', destination: 'set', at });
+  assert.equal(store.type(b('set'), at), 'list');
+  run({ type: 'copy', key: 'set', destination: 'zset', replace: true, at });
+  assert.equal(store.type(b('zset'), at), 'list');
+  assert.deepEqual(store.listElements(b('zset'), 0, -1, at), elements('a', 'b'));
+  run({ type: 'copy', key: 'hash', destination: 'set', replace: true, at });
+  assert.equal(store.type(b('set'), at), 'hash');
+});
+
+/** `text` with every string (nested in arrays too) as bytes, but its type and its operation. */
+function bytesOfAll(text: Record<string, unknown>): Record<string, unknown> {
+  const convert = (value: unknown): unknown =>
+    typeof value === 'string' ? b(value) : Array.isArray(value) ? value.map(convert) : value;
+  return Object.fromEntries(
+    Object.entries(text).map(([name, value]) =>
+      name === 'type' || name === 'operation' || name === 'end'
+        ? [name, value]
+        : [name, convert(value)],
+    ),
+  );
+}
