@@ -377,6 +377,127 @@ export interface HincrbyfloatCommand {
 /** The hash commands, for the stores' dispatch. */
 export type HashCommand = HsetCommand | HdelCommand | HincrbyCommand | HincrbyfloatCommand;
 
+/** An end of a list: 'left' is the head (LPUSH, LPOP), 'right' the tail. */
+export type ListEnd = 'left' | 'right';
+
+/**
+ * LPUSH, RPUSH, LPUSHX and RPUSHX: pushes each element in order at `end` (so LPUSH a b
+ * leaves b first), creating the list when the key is absent, unless `condition` is 'xx'
+ * (the X forms: then nothing, answered 0). Answers the list's length after it. The key's
+ * expiry is kept; a key holding another type is Redis's WRONGTYPE.
+ */
+export interface LpushCommand {
+  readonly type: 'lpush';
+  readonly key: Bytes;
+  readonly elements: readonly Bytes[];
+  readonly end: ListEnd;
+  readonly condition?: 'xx';
+  readonly at: number;
+  /** The client's session and sequence: see sessions.ts (exactly-once across retries). */
+  readonly session?: Session;
+}
+
+/**
+ * LPOP and RPOP: without `count` the element popped (null when the key is absent); with
+ * it (1 or more, or 0 for none) the elements popped in order (null when absent). A list
+ * left empty goes.
+ */
+export interface LpopCommand {
+  readonly type: 'lpop';
+  readonly key: Bytes;
+  readonly end: ListEnd;
+  readonly count?: number;
+  readonly at: number;
+  /** The client's session and sequence: see sessions.ts (exactly-once across retries). */
+  readonly session?: Session;
+}
+
+/** LSET: replaces the element at `index` (negative from the tail); 'OK' or Redis's errors. */
+export interface LsetCommand {
+  readonly type: 'lset';
+  readonly key: Bytes;
+  readonly index: number;
+  readonly element: Bytes;
+  readonly at: number;
+  /** The client's session and sequence: see sessions.ts (exactly-once across retries). */
+  readonly session?: Session;
+}
+
+/** LINSERT: `element` before or after the first `pivot`; the new length, -1 or 0. */
+export interface LinsertCommand {
+  readonly type: 'linsert';
+  readonly key: Bytes;
+  readonly where: 'before' | 'after';
+  readonly pivot: Bytes;
+  readonly element: Bytes;
+  readonly at: number;
+  /** The client's session and sequence: see sessions.ts (exactly-once across retries). */
+  readonly session?: Session;
+}
+
+/** LREM: removes `count` elements equal to `element` (negative: from the tail; 0: all). */
+export interface LremCommand {
+  readonly type: 'lrem';
+  readonly key: Bytes;
+  readonly count: number;
+  readonly element: Bytes;
+  readonly at: number;
+  /** The client's session and sequence: see sessions.ts (exactly-once across retries). */
+  readonly session?: Session;
+}
+
+/** LTRIM: keeps the elements from `start` to `stop` (Redis's indexes); 'OK'. */
+export interface LtrimCommand {
+  readonly type: 'ltrim';
+  readonly key: Bytes;
+  readonly start: number;
+  readonly stop: number;
+  readonly at: number;
+  /** The client's session and sequence: see sessions.ts (exactly-once across retries). */
+  readonly session?: Session;
+}
+
+/**
+ * LMOVE and RPOPLPUSH: pops an element from `from` of the list at `key` and pushes it at
+ * `to` of the list at `destination` (which may be the same key); answers it, or null when
+ * the source is absent.
+ */
+export interface LmoveCommand {
+  readonly type: 'lmove';
+  readonly key: Bytes;
+  readonly destination: Bytes;
+  readonly from: ListEnd;
+  readonly to: ListEnd;
+  readonly at: number;
+  /** The client's session and sequence: see sessions.ts (exactly-once across retries). */
+  readonly session?: Session;
+}
+
+/**
+ * LMPOP: pops up to `count` elements from `end` of the first of `keys` that holds a list;
+ * answers [key, elements], or null when none does.
+ */
+export interface LmpopCommand {
+  readonly type: 'lmpop';
+  readonly keys: readonly Bytes[];
+  readonly end: ListEnd;
+  readonly count: number;
+  readonly at: number;
+  /** The client's session and sequence: see sessions.ts (exactly-once across retries). */
+  readonly session?: Session;
+}
+
+/** The list commands, for the stores' dispatch. */
+export type ListCommand =
+  | LpushCommand
+  | LpopCommand
+  | LsetCommand
+  | LinsertCommand
+  | LremCommand
+  | LtrimCommand
+  | LmoveCommand
+  | LmpopCommand;
+
 /**
  * SADD: adds each member to the set at `key`, creating the set when the key is absent;
  * answers how many were added. The key's expiry is kept; a key holding another type is
@@ -688,6 +809,7 @@ export type Command =
   | HashCommand
   | SetFamilyCommand
   | ZsetCommand
+  | ListCommand
   | SqlCommand
   | AclCommand;
 
@@ -874,6 +996,14 @@ const fieldsByType: Readonly<Record<CommandType, ReadonlySet<string>>> = {
     'at',
     'session',
   ]),
+  lpush: new Set(['type', 'key', 'elements', 'end', 'condition', 'at', 'session']),
+  lpop: new Set(['type', 'key', 'end', 'count', 'at', 'session']),
+  lset: new Set(['type', 'key', 'index', 'element', 'at', 'session']),
+  linsert: new Set(['type', 'key', 'where', 'pivot', 'element', 'at', 'session']),
+  lrem: new Set(['type', 'key', 'count', 'element', 'at', 'session']),
+  ltrim: new Set(['type', 'key', 'start', 'stop', 'at', 'session']),
+  lmove: new Set(['type', 'key', 'destination', 'from', 'to', 'at', 'session']),
+  lmpop: new Set(['type', 'keys', 'end', 'count', 'at', 'session']),
   sql: new Set(['type', 'statements', 'at', 'session']),
   acl: new Set(['type', 'change', 'at']),
 };
@@ -1004,6 +1134,15 @@ function fieldProblem(type: CommandType, command: Record<string, unknown>): stri
     case 'zrangestore':
     case 'zsetstore':
       return zsetProblem(type, command);
+    case 'lpush':
+    case 'lpop':
+    case 'lset':
+    case 'linsert':
+    case 'lrem':
+    case 'ltrim':
+    case 'lmove':
+    case 'lmpop':
+      return listProblem(type, command);
     case 'sql':
       return statementsProblem(command.statements);
     case 'acl':
@@ -1084,6 +1223,110 @@ function hashProblem(type: HashCommand['type'], command: Record<string, unknown>
     case 'hincrbyfloat':
       if (!isBytes(command.field)) return 'hincrbyfloat.field must be bytes';
       return isBytes(command.by) ? null : 'hincrbyfloat.by must be bytes';
+  }
+}
+
+function isEnd(value: unknown): value is ListEnd {
+  return value === 'left' || value === 'right';
+}
+
+/** Whether `value` is a safe integer, at least `min`. */
+function isIndex(value: unknown, min = Number.MIN_SAFE_INTEGER): value is number {
+  return Number.isSafeInteger(value) && (value as number) >= min;
+}
+
+/** The shape of a list command (ListCommand). */
+function listProblem(type: ListCommand['type'], command: Record<string, unknown>): string | null {
+  if (type === 'lmpop') {
+    const { keys, end, count } = command;
+    const fine = Array.isArray(keys) && keys.length > 0 && keys.every(isBytes);
+    if (!fine) return 'lmpop.keys must be a non-empty array of byte strings';
+    if (!isEnd(end)) return "lmpop.end must be 'left' or 'right'";
+    return isIndex(count, 1) ? null : 'lmpop.count must be a positive safe integer';
+  }
+  if (!isBytes(command.key)) return `${type}.key must be bytes`;
+  switch (type) {
+    case 'lpush': {
+      const { elements, end, condition } = command;
+      const fine = Array.isArray(elements) && elements.length > 0 && elements.every(isBytes);
+      if (!fine) return 'lpush.elements must be a non-empty array of byte strings';
+      if (!isEnd(end)) return "lpush.end must be 'left' or 'right'";
+      return condition === undefined || condition === 'xx'
+        ? null
+        : "lpush.condition must be 'xx' or absent";
+    }
+    case 'lpop':
+      if (!isEnd(command.end)) return "lpop.end must be 'left' or 'right'";
+      return command.count === undefined || isIndex(command.count, 0)
+        ? null
+        : 'lpop.count must be a non-negative safe integer or absent';
+    case 'lset':
+      if (!isIndex(command.index)) return 'lset.index must be a safe integer';
+      return isBytes(command.element) ? null : 'lset.element must be bytes';
+    case 'linsert':
+      if (command.where !== 'before' && command.where !== 'after') {
+        return "linsert.where must be 'before' or 'after'";
+      }
+      return isBytes(command.pivot) && isBytes(command.element)
+        ? null
+        : 'linsert.pivot and linsert.element must be bytes';
+    case 'lrem':
+      if (!isIndex(command.count)) return 'lrem.count must be a safe integer';
+      return isBytes(command.element) ? null : 'lrem.element must be bytes';
+    case 'ltrim':
+      return isIndex(command.start) && isIndex(command.stop)
+        ? null
+        : 'ltrim.start and ltrim.stop must be safe integers';
+    case 'lmove':
+      if (!isBytes(command.destination)) return 'lmove.destination must be bytes';
+      return isEnd(command.from) && isEnd(command.to)
+        ? null
+        : "lmove.from and lmove.to must be 'left' or 'right'";
+  }
+}
+
+/** The limits of a list command: its keys, and every element. */
+function listLimitProblem(command: ListCommand): string | null {
+  switch (command.type) {
+    case 'lmpop':
+      if (command.keys.length > delKeysMax) {
+        return `LMPOP of ${command.keys.length} keys, over the maximum of ${delKeysMax}`;
+      }
+      for (const key of command.keys) {
+        const problem = bytesProblem(key, 'a key', keyBytesMax);
+        if (problem !== null) return problem;
+      }
+      return null;
+    case 'lmove':
+      return (
+        bytesProblem(command.key, 'the key', keyBytesMax) ??
+        bytesProblem(command.destination, 'the destination', keyBytesMax)
+      );
+    default:
+      break;
+  }
+  const keyProblem = bytesProblem(command.key, 'the key', keyBytesMax);
+  if (keyProblem !== null) return keyProblem;
+  switch (command.type) {
+    case 'lpush':
+      if (command.elements.length > msetPairsMax) {
+        return `a push of ${command.elements.length} elements, over the maximum of ${msetPairsMax}`;
+      }
+      for (const element of command.elements) {
+        const problem = bytesProblem(element, 'an element', valueBytesMax);
+        if (problem !== null) return problem;
+      }
+      return null;
+    case 'lset':
+    case 'lrem':
+      return bytesProblem(command.element, 'the element', valueBytesMax);
+    case 'linsert':
+      return (
+        bytesProblem(command.pivot, 'the pivot', valueBytesMax) ??
+        bytesProblem(command.element, 'the element', valueBytesMax)
+      );
+    default:
+      return null;
   }
 }
 
@@ -1575,6 +1818,15 @@ function limitProblem(command: Command): string | null {
     case 'zrangestore':
     case 'zsetstore':
       return zsetLimitProblem(command);
+    case 'lpush':
+    case 'lpop':
+    case 'lset':
+    case 'linsert':
+    case 'lrem':
+    case 'ltrim':
+    case 'lmove':
+    case 'lmpop':
+      return listLimitProblem(command);
     case 'sql':
       return sqlLimitProblem(command);
   }

@@ -8,7 +8,13 @@ import type { Entry } from '../core/types.js';
 import type { AccessState } from './access-state.js';
 import type { Bytes, SqlParams } from './commands.js';
 import type { HashScanPage, KvEntry, ScanPage, SetScanPage } from './kv.js';
-import type { HashEncoding, SetEncoding, ValueType, ZsetEncoding } from './values.js';
+import type {
+  HashEncoding,
+  ListPositionOptions,
+  SetEncoding,
+  ValueType,
+  ZsetEncoding,
+} from './values.js';
 import type { ZsetRange, ZsetSelection } from './sorted-set.js';
 import type { ZsetScanPage } from './keyspace.js';
 import type { SqlRow } from './sql-exec.js';
@@ -151,6 +157,19 @@ export interface StoreReader {
     options: { match?: Bytes; count?: number },
     nowMs: number,
   ): MaybePromise<ZsetScanPage>;
+  /** How many elements the list at `key` holds (LLEN); 0 when absent. */
+  listSize(key: Bytes, nowMs: number): MaybePromise<number>;
+  /** LRANGE: the elements from `start` to `stop` (negative from the tail); none when absent. */
+  listElements(key: Bytes, start: number, stop: number, nowMs: number): MaybePromise<Buffer[]>;
+  /** LINDEX: the element at `index` (negative from the tail); null when absent or out of range. */
+  listElement(key: Bytes, index: number, nowMs: number): MaybePromise<Buffer | null>;
+  /** LPOS: the indexes where `element` is, as the options say; null when the key is absent. */
+  listIndexes(
+    key: Bytes,
+    element: Bytes,
+    options: ListPositionOptions,
+    nowMs: number,
+  ): MaybePromise<number[] | null>;
   dbsize(nowMs: number): MaybePromise<number>;
   /**
    * A live key picked at random (Redis RANDOMKEY), never an expired one; null when no key

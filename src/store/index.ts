@@ -17,7 +17,9 @@ export { WrongTypeError } from './kv-rules.js';
 export {
   hashListpackEntriesMax,
   hashListpackValueBytesMax,
+  listEncoding,
   wrongType,
+  type ListPositionOptions,
   type HashEncoding,
   type SetEncoding,
   setIntsetEntriesMax,

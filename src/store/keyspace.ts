@@ -35,9 +35,16 @@ import {
   compareIntegerMembers,
   copyHash,
   copySet,
+  copyList,
   emptyHash,
   emptySet,
+  emptyList,
+  listPositions,
+  listRange,
   typeOf,
+  type Deque,
+  type ListPositionOptions,
+  type ListValue,
   type HashEncoding,
   type HashField,
   type HashValue,
@@ -127,6 +134,8 @@ export interface HeldZset {
 export interface ZsetScanPage {
   readonly cursor: number;
   readonly entries: [Buffer, number][];
+  /** For a list (whose `value` is then empty): its elements, head first. */
+  readonly list?: readonly Buffer[];
 }
 
 /** A hash as `held` lists it. */
@@ -141,6 +150,7 @@ export function heldValue(value: StoredValue): {
   hash?: HeldHash;
   set?: HeldSet;
   zset?: HeldZset;
+  list?: readonly Buffer[];
 } {
   if (typeof value === 'string') return { value: Buffer.from(value, 'latin1') };
   if (value.type === 'set') {
@@ -152,6 +162,10 @@ export function heldValue(value: StoredValue): {
       ([member, score]) => [Buffer.from(member, 'latin1'), score] as const,
     );
     return { value: Buffer.alloc(0), zset: { encoding: value.encoding, members } };
+  }
+  if (value.type === 'list') {
+    const elements = value.elements.slice(0, value.elements.length - 1);
+    return { value: Buffer.alloc(0), list: elements.map((bytes) => Buffer.from(bytes, 'latin1')) };
   }
   const fields = [...value.fields].map(
     ([field, { value: bytes }]) =>
@@ -215,6 +229,17 @@ type ZsetUndo =
     }
   | { readonly zset: ZsetValue; readonly encoding: ZsetEncoding };
 
+/**
+ * A change made in place to a list of the current generation, as it can be undone: an
+ * element inserted at `index` (undone by removing it), removed from `index` (put back), or
+ * replaced there (the old element put back).
+ */
+type ListUndo =
+  | { readonly list: ListValue; readonly inserted: number }
+  | { readonly list: ListValue; readonly removed: number; readonly element: string }
+  | { readonly list: ListValue; readonly replaced: number; readonly element: string }
+  | { readonly list: ListValue; readonly elements: Deque };
+
 /** What a batch changed, so that a batch that fails can be undone whole. */
 interface Undo {
   /** Each key's item before the batch first changed it (undefined: it was absent). */
@@ -225,6 +250,8 @@ interface Undo {
   readonly sets: SetUndo[];
   /** The in-place changes of sorted sets, in order (undone as the hashes' are). */
   readonly zsets: ZsetUndo[];
+  /** The in-place changes of lists, in order (undone last first, before the items). */
+  readonly lists: ListUndo[];
   readonly orderLength: number;
   readonly nextSeq: number;
 }
@@ -259,6 +286,7 @@ export class Keyspace extends KeyValueCommands {
       hashes: [],
       sets: [],
       zsets: [],
+      lists: [],
       orderLength: this.#order.length,
       nextSeq: this.#nextSeq,
     };
@@ -292,6 +320,13 @@ export class Keyspace extends KeyValueCommands {
       }
     }
     undoZsetChanges(undo.zsets);
+    for (const change of undo.lists.reverse()) {
+      const elements = change.list.elements;
+      if ('inserted' in change) elements.removeAt(change.inserted);
+      else if ('removed' in change) elements.insert(change.removed, change.element);
+      else if ('replaced' in change) elements.set(change.replaced, change.element);
+      else change.list.elements = change.elements;
+    }
     for (const [key, item] of undo.items) {
       if (item === undefined) this.#items.delete(key);
       else this.#items.set(key, item);
@@ -533,6 +568,66 @@ export class Keyspace extends KeyValueCommands {
     return copy;
   }
 
+  protected listCreate(key: string, version: Version, expiresAt: number | null): void {
+    this.#put(key, emptyList(this.#generation), version, expiresAt);
+  }
+
+  protected listLength(key: string): number {
+    return this.#listAt(key).elements.length;
+  }
+
+  protected listGet(key: string, index: number): string {
+    return this.#listAt(key).elements.at(index);
+  }
+
+  protected listEntries(key: string): string[] {
+    const elements = this.#listAt(key).elements;
+    return elements.slice(0, elements.length - 1);
+  }
+
+  protected listInsert(key: string, index: number, element: string): void {
+    const list = this.#ownedList(key);
+    this.#undo?.lists.push({ list, inserted: index });
+    list.elements.insert(index, element);
+  }
+
+  protected listRemove(key: string, index: number): string {
+    const list = this.#ownedList(key);
+    const element = list.elements.removeAt(index);
+    this.#undo?.lists.push({ list, removed: index, element });
+    return element;
+  }
+
+  protected listSet(key: string, index: number, element: string): void {
+    const list = this.#ownedList(key);
+    this.#undo?.lists.push({ list, replaced: index, element: list.elements.at(index) });
+    list.elements.set(index, element);
+  }
+
+  protected listRemoveEqual(key: string, element: string, count: number): number {
+    const list = this.#ownedList(key);
+    const { kept, removed } = list.elements.withoutEqual(element, count);
+    if (removed === 0) return 0;
+    this.#undo?.lists.push({ list, elements: list.elements });
+    list.elements = kept;
+    return removed;
+  }
+
+  #listAt(key: string): ListValue {
+    return (this.#items.get(key) as Item).value as ListValue;
+  }
+
+  /** The list at `key`, copied into the current generation first when a snapshot may share it. */
+  #ownedList(key: string): ListValue {
+    const item = this.#items.get(key) as Item;
+    const list = item.value as ListValue;
+    if (list.generation === this.#generation) return list;
+    const copy = copyList(list, this.#generation);
+    this.#remember(key, item);
+    this.#items.set(key, { ...item, value: copy });
+    return copy;
+  }
+
   protected remove(key: string): void {
     const old = this.#items.get(key);
     if (old === undefined) return;
@@ -594,6 +689,14 @@ export class Keyspace extends KeyValueCommands {
     const item = this.#items.get(keyString(key));
     if (!isLive(item, nowMs)) return null;
     if (typeof item.value === 'string' || item.value.type !== 'hash') throw new WrongTypeError();
+    return item.value;
+  }
+
+  /** The live list at `key`; null when absent; Redis's WRONGTYPE for another type. */
+  #liveList(key: Bytes, nowMs: number): ListValue | null {
+    const item = this.#items.get(keyString(key));
+    if (!isLive(item, nowMs)) return null;
+    if (typeof item.value === 'string' || item.value.type !== 'list') throw new WrongTypeError();
     return item.value;
   }
 
@@ -700,6 +803,44 @@ export class Keyspace extends KeyValueCommands {
       page.push(member);
     }
     return { cursor: 0, members: matching(page) };
+  }
+
+  /** How many elements the list at `key` holds (0 when absent). */
+  listSize(key: Bytes, nowMs: number): number {
+    return this.#liveList(key, nowMs)?.elements.length ?? 0;
+  }
+
+  /** LRANGE: the elements from `start` to `stop` (Redis's indexes); none when absent. */
+  listElements(key: Bytes, start: number, stop: number, nowMs: number): Buffer[] {
+    const list = this.#liveList(key, nowMs);
+    if (list === null) return [];
+    const range = listRange(list.elements.length, start, stop);
+    if (range === null) return [];
+    return list.elements
+      .slice(range.start, range.stop)
+      .map((element) => Buffer.from(element, 'latin1'));
+  }
+
+  /** LINDEX: the element at `index` (negative from the tail); null when out of range or absent. */
+  listElement(key: Bytes, index: number, nowMs: number): Buffer | null {
+    const list = this.#liveList(key, nowMs);
+    if (list === null) return null;
+    const at = index < 0 ? list.elements.length + index : index;
+    if (at < 0 || at >= list.elements.length) return null;
+    return Buffer.from(list.elements.at(at), 'latin1');
+  }
+
+  /** LPOS: the indexes of `element` as the options say; null when the key is absent. */
+  listIndexes(
+    key: Bytes,
+    element: Bytes,
+    options: ListPositionOptions,
+    nowMs: number,
+  ): number[] | null {
+    const list = this.#liveList(key, nowMs);
+    if (list === null) return null;
+    const elements = list.elements;
+    return listPositions(elements.length, (i) => elements.at(i), keyString(element), options);
   }
 
   /** The values of `fields` in the hash at `key` (null for each absent); null without a hash. */

@@ -17,6 +17,8 @@ import type {
   HashCommand,
   ZsetCommand,
   ZsetRangeText,
+  ListCommand,
+  ListEnd,
   MultiCommand,
   SetFamilyCommand,
   SqlCommand,
@@ -43,6 +45,7 @@ import {
   compareIntegerMembers,
   hashEncodingAfter,
   isIntegerMember,
+  listRange,
   setEncodingAfterAdd,
   setEncodingFor,
   setIntsetEntriesMax,
@@ -66,6 +69,9 @@ import {
   type ZsetRange,
   type ZsetSelection,
 } from './sorted-set.js';
+
+/** LSET's text for an index past either end of the list. */
+export const indexOutOfRange = 'ERR index out of range';
 
 /** HINCRBY's and HINCRBYFLOAT's texts for a field that holds no number. */
 export const hashNotAnInteger = 'ERR hash value is not an integer';
@@ -95,15 +101,20 @@ export type KvCommand = Exclude<Command, SqlCommand | AclCommand>;
 
 /**
  * What a command needs to know of a structured value: its type tag (values.ts) and its
- * encoding. Each store has its own object for it; the fields or members are reached
- * through the store's methods for the type.
+ * encoding. Each store has its own object for it; the fields, members or elements are
+ * reached through the store's methods for the type.
  */
-export type StructureState = HashStructure | SetStructure | ZsetStructure;
+export type StructureState = HashStructure | SetStructure | ZsetStructure | ListStructure;
 
 /** A hash's state: the fields are reached through the store's hash methods. */
 export interface HashStructure {
   readonly type: 'hash';
   readonly encoding: HashEncoding;
+}
+
+/** A list's state (one encoding): the elements are reached through the store's list methods. */
+export interface ListStructure {
+  readonly type: 'list';
 }
 
 /** A set's state: the members are reached through the store's set methods. */
@@ -136,6 +147,8 @@ type HashState = KeyState & { readonly value: HashStructure };
 type SetState = KeyState & { readonly value: SetStructure };
 /** A key holding a sorted set. */
 type ZsetState = KeyState & { readonly value: ZsetStructure };
+/** A key holding a list. */
+type ListState = KeyState & { readonly value: ListStructure };
 
 function holdsString(state: KeyState): state is StringState {
   return typeof state.value === 'string';
@@ -262,6 +275,32 @@ export abstract class KeyValueCommands {
   protected zsetsSupported(): boolean {
     return true;
   }
+  /**
+   * Makes `key` an empty list at `version` with `expiresAt`, replacing whatever it held;
+   * an existing key keeps its SCAN place. The command then inserts at once: a list that a
+   * command leaves empty is removed by it.
+   */
+  protected abstract listCreate(key: string, version: Version, expiresAt: number | null): void;
+  /** How many elements the list at `key` holds. */
+  protected abstract listLength(key: string): number;
+  /** Element `index` (0 is the head, `0 <= index < length`) of the list at `key`. */
+  protected abstract listGet(key: string, index: number): string;
+  /** Every element of the list at `key`, head first (RENAME, COPY). */
+  protected abstract listEntries(key: string): string[];
+  /**
+   * Inserts `element` before element `index` (`0 <= index <= length`): 0 pushes at the
+   * head and `length` at the tail, each O(1).
+   */
+  protected abstract listInsert(key: string, index: number, element: string): void;
+  /** Removes and returns element `index` (`0 <= index < length`); at an end, O(1). */
+  protected abstract listRemove(key: string, index: number): string;
+  /** Replaces element `index` (`0 <= index < length`). */
+  protected abstract listSet(key: string, index: number, element: string): void;
+  /**
+   * LREM's removal in one pass: the elements equal to `element`, the first `count` of
+   * them from the head (`count` > 0), from the tail (< 0), or all (0). Answers how many.
+   */
+  protected abstract listRemoveEqual(key: string, element: string, count: number): number;
   /** Purges up to `limit` keys expired at `at`, oldest expiry first, then by key. */
   protected abstract sweep(at: number, limit: number): number;
 
@@ -331,6 +370,15 @@ export abstract class KeyValueCommands {
       case 'zrangestore':
       case 'zsetstore':
         return this.#zset(command, version);
+      case 'lpush':
+      case 'lpop':
+      case 'lset':
+      case 'linsert':
+      case 'lrem':
+      case 'ltrim':
+      case 'lmove':
+      case 'lmpop':
+        return this.#list(command, version);
     }
   }
 
@@ -410,6 +458,12 @@ export abstract class KeyValueCommands {
       const entries = this.zsetSelect(source, wholeSet);
       this.zsetCreate(destination, version, expiresAt, structure.encoding);
       for (const [member, score] of entries) this.zsetPut(destination, member, score);
+      return;
+    }
+    if ((state.value as StructureState).type === 'list') {
+      const elements = this.listEntries(source);
+      this.listCreate(destination, version, expiresAt);
+      elements.forEach((element, i) => this.listInsert(destination, i, element));
       return;
     }
     const entries = this.hashEntries(source);
@@ -1199,6 +1253,169 @@ export abstract class KeyValueCommands {
     this.zsetCreate(destination, version, null, zsetEncodingFor(entries.length, longest));
     for (const [member, score] of entries) this.#zsetPutScore(destination, member, score);
     return ok(entries.length);
+  }
+
+  // ------------------------------------------------------------------ lists
+
+  /** The live key when it holds a list, undefined when absent, null for another type. */
+  #liveList(key: string, at: number): ListState | undefined | null {
+    const live = this.#live(key, at);
+    if (live === undefined) return undefined;
+    return !holdsString(live) && (live.value as StructureState).type === 'list'
+      ? (live as ListState)
+      : null;
+  }
+
+  /** The list commands: WRONGTYPE on a live key of another type, else the command's own. */
+  #list(command: ListCommand, version: Version): ApplyResult {
+    switch (command.type) {
+      case 'lmove':
+        return this.#lmove(command, version);
+      case 'lmpop':
+        return this.#lmpop(command, version);
+      default:
+        break;
+    }
+    const key = keyString(command.key);
+    const list = this.#liveList(key, command.at);
+    if (list === null) return failed(wrongType);
+    switch (command.type) {
+      case 'lpush':
+        if (list === undefined && command.condition === 'xx') return ok(0);
+        return ok(this.#push(key, list, command.elements.map(keyString), command.end, version));
+      case 'lpop': {
+        if (list === undefined) return ok(null);
+        const popped = this.#pop(key, list, command.count ?? 1, command.end, version);
+        const elements = popped.map((element) => Buffer.from(element, 'latin1'));
+        return ok(command.count === undefined ? elements[0] : elements);
+      }
+      case 'lset':
+        return this.#lset(key, list, command, version);
+      case 'linsert':
+        return this.#linsert(key, list, command, version);
+      case 'lrem': {
+        if (list === undefined) return ok(0);
+        const removed = this.listRemoveEqual(key, keyString(command.element), command.count);
+        if (removed > 0) this.#listChanged(key, list, version);
+        return ok(removed);
+      }
+      case 'ltrim':
+        if (list !== undefined) this.#ltrim(key, list, command.start, command.stop, version);
+        return ok('OK');
+    }
+  }
+
+  /** Pushes `elements` one by one at `end` (creating the list): the length after them. */
+  #push(
+    key: string,
+    list: ListState | undefined,
+    elements: readonly string[],
+    end: ListEnd,
+    version: Version,
+  ): number {
+    if (list === undefined) this.listCreate(key, version, null);
+    else this.stamp(key, version, list.expiresAt);
+    for (const element of elements) {
+      this.listInsert(key, end === 'left' ? 0 : this.listLength(key), element);
+    }
+    return this.listLength(key);
+  }
+
+  /** Pops up to `count` elements from `end`, in pop order; an emptied list goes. */
+  #pop(key: string, list: ListState, count: number, end: ListEnd, version: Version): string[] {
+    const popped: string[] = [];
+    const n = Math.min(count, this.listLength(key));
+    for (let i = 0; i < n; i++) {
+      popped.push(this.listRemove(key, end === 'left' ? 0 : this.listLength(key) - 1));
+    }
+    if (n > 0) this.#listChanged(key, list, version);
+    return popped;
+  }
+
+  /** After a change: a list left empty is no key, as in Redis; else it takes the version. */
+  #listChanged(key: string, list: ListState, version: Version): void {
+    if (this.listLength(key) === 0) this.remove(key);
+    else this.stamp(key, version, list.expiresAt);
+  }
+
+  #lset(
+    key: string,
+    list: ListState | undefined,
+    command: Extract<ListCommand, { type: 'lset' }>,
+    version: Version,
+  ): ApplyResult {
+    if (list === undefined) return failed(noSuchKey);
+    const length = this.listLength(key);
+    const index = command.index < 0 ? length + command.index : command.index;
+    if (index < 0 || index >= length) return failed(indexOutOfRange);
+    this.listSet(key, index, keyString(command.element));
+    this.stamp(key, version, list.expiresAt);
+    return ok('OK');
+  }
+
+  /** LINSERT: the length after it, -1 when the pivot is absent, 0 when the key is. */
+  #linsert(
+    key: string,
+    list: ListState | undefined,
+    command: Extract<ListCommand, { type: 'linsert' }>,
+    version: Version,
+  ): ApplyResult {
+    if (list === undefined) return ok(0);
+    const pivot = keyString(command.pivot);
+    const length = this.listLength(key);
+    let index = 0;
+    while (index < length && this.listGet(key, index) !== pivot) index++;
+    if (index === length) return ok(-1);
+    this.listInsert(
+      key,
+      command.where === 'before' ? index : index + 1,
+      keyString(command.element),
+    );
+    this.stamp(key, version, list.expiresAt);
+    return ok(length + 1);
+  }
+
+  /** LTRIM: keeps elements `start` to `stop` (Redis's indexes), popping the rest from the ends. */
+  #ltrim(key: string, list: ListState, start: number, stop: number, version: Version): void {
+    const length = this.listLength(key);
+    const range = listRange(length, start, stop);
+    const fromHead = range === null ? length : range.start;
+    const fromTail = range === null ? 0 : length - 1 - range.stop;
+    for (let i = 0; i < fromHead; i++) this.listRemove(key, 0);
+    for (let i = 0; i < fromTail; i++) this.listRemove(key, this.listLength(key) - 1);
+    this.#listChanged(key, list, version);
+  }
+
+  /**
+   * LMOVE and RPOPLPUSH, in Redis's order: an absent source answers nil (whatever the
+   * destination), a source or destination of another type WRONGTYPE (nothing moved); the
+   * element pushed before the emptied source goes, so a list rotated onto itself stays.
+   */
+  #lmove(command: Extract<ListCommand, { type: 'lmove' }>, version: Version): ApplyResult {
+    const key = keyString(command.key);
+    const destination = keyString(command.destination);
+    const source = this.#liveList(key, command.at);
+    if (source === null) return failed(wrongType);
+    if (source === undefined) return ok(null);
+    const target = this.#liveList(destination, command.at);
+    if (target === null) return failed(wrongType);
+    const element = this.listRemove(key, command.from === 'left' ? 0 : this.listLength(key) - 1);
+    this.#push(destination, destination === key ? source : target, [element], command.to, version);
+    this.#listChanged(key, source, version);
+    return ok(Buffer.from(element, 'latin1'));
+  }
+
+  /** LMPOP: the first non-empty list's name and up to `count` elements; null when none. */
+  #lmpop(command: Extract<ListCommand, { type: 'lmpop' }>, version: Version): ApplyResult {
+    for (const keyBytes of command.keys) {
+      const key = keyString(keyBytes);
+      const list = this.#liveList(key, command.at);
+      if (list === undefined) continue;
+      if (list === null) return failed(wrongType);
+      const popped = this.#pop(key, list, command.count, command.end, version);
+      return ok([Buffer.from(keyBytes), popped.map((element) => Buffer.from(element, 'latin1'))]);
+    }
+    return ok(null);
   }
 }
 

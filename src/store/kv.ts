@@ -24,6 +24,20 @@ export {
  * The schema of the key-value table; `expires_at` is absolute ms, null for no expiry. Keys
  * and values are BLOBs: any bytes, compared bytewise (the order KEYS returns).
  */
+/**
+ * The lists of the table form: a key of `_tandem_kv` (with an empty value) that has rows
+ * in `_tandem_list_items` holds a list, its elements in `pos` order (any integers, the
+ * PostgreSQL store's signed positions as they were). A table made before lists has none.
+ */
+export const listTablesSchema = `
+  CREATE TABLE IF NOT EXISTS _tandem_list_items (
+    key BLOB NOT NULL,
+    pos INTEGER NOT NULL,
+    value BLOB NOT NULL,
+    PRIMARY KEY (key, pos)
+  ) STRICT;
+`;
+
 export const kvSchema = `
   CREATE TABLE IF NOT EXISTS _tandem_kv (
     key BLOB PRIMARY KEY NOT NULL,
@@ -46,7 +60,7 @@ export const kvSchema = `
     seq INTEGER NOT NULL,
     PRIMARY KEY (key, field)
   ) STRICT;
-`;
+${listTablesSchema}`;
 
 /**
  * The hashes of the table form: a key of `_tandem_kv` (with an empty value) that has a

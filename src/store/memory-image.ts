@@ -26,9 +26,13 @@
  *   32 a skiplist, else a listpack) has its member count as the value's length, and as its
  *   value a varint (the sequence number its next member gets) then per member, in sequence
  *   order, a varint of the member's length, a varint of its sequence number, its score
- *   (f64) and the member. Format 1 (earlier builds) is format 2 without hashes, sets or
- *   sorted sets, and still loads; a build without sets or sorted sets refuses an image
- *   that holds one (an impossible flag) rather than misread it.
+ *   (f64) and the member. A list (flag 64) counts its elements as the value's length, and
+ *   its value is, per element from the head, a varint of its length and its bytes. A
+ *   record flags one structured type at most, an encoding bit only with its type, and no
+ *   bit this build does not know. Format 1 (earlier builds) is format 3 without hashes,
+ *   sets, sorted sets or lists, format 2 without lists; both still load, and a build
+ *   without lists refuses an image that holds one (an impossible flag) rather than
+ *   misread it.
  *
  * Records are a few bytes of numbers and the raw bytes, so that a million keys write and
  * read in about a second and take little more room than their data: a node restarts by reading its latest image and the log after
@@ -43,17 +47,26 @@ import { TandemError } from '../core/errors.js';
 import { keyBytesMax } from './commands.js';
 import type { LogPosition, RestoreMeta } from './contract.js';
 import { Keyspace, type FrozenKeyspace, type Item } from './keyspace.js';
-import { hashTablesSchema, setTablesSchema } from './kv.js';
-import type { HashField, HashValue, SetValue, ZsetMember, ZsetValue } from './values.js';
+import { hashTablesSchema, listTablesSchema, setTablesSchema } from './kv.js';
+import {
+  Deque,
+  type HashField,
+  type HashValue,
+  type ListValue,
+  type SetValue,
+  type ZsetMember,
+  type ZsetValue,
+} from './values.js';
 import { ScoreList } from './sorted-set.js';
 import { checksumText, snapshotChunkBytes } from './snapshot-images.js';
 
 /** The first bytes of a memory image. */
 export const memoryImageMagic = Buffer.from('TNDMKV01', 'latin1');
 /** The layout this build writes and reads. */
-export const memoryImageFormat = 2;
-/** The earlier layout (no hashes), which this build still reads. */
+export const memoryImageFormat = 3;
+/** The earlier layouts (no hashes, then no lists), which this build still reads. */
 const memoryImageFormatStrings = 1;
+const memoryImageFormatHashes = 2;
 const headerBytes = 64;
 /** The most bytes a record takes besides its key and value: flags, five varints, expiry. */
 const recordHeaderBytesMax = 1 + 5 * 8 + 8;
@@ -65,12 +78,16 @@ const hashtableFlag = 4;
 const setFlag = 8;
 const zsetFlag = 16;
 const skiplistFlag = 32;
+const listFlag = 64;
 /** Every flag this build knows: a record with any other bit set is refused. */
-const flagsKnown = expiresFlag | hashFlag | hashtableFlag | setFlag | zsetFlag | skiplistFlag;
+const flagsKnown =
+  expiresFlag | hashFlag | hashtableFlag | setFlag | zsetFlag | skiplistFlag | listFlag;
 /** The most bytes a set member's record takes besides the member: two varints. */
 const memberHeaderBytesMax = 2 * 8;
 /** The most bytes a sorted set member's record takes besides the member: two varints, f64. */
 const zsetMemberHeaderBytesMax = 2 * 8 + 8;
+/** The most bytes a list element's record takes besides its bytes: one varint. */
+const elementHeaderBytesMax = 8;
 
 /** What a memory image's header says. */
 export interface MemoryImageHeader {
@@ -98,7 +115,11 @@ export function readMemoryImageHeader(buffer: Buffer): MemoryImageHeader {
     throw corrupt('no memory image header');
   }
   const format = buffer.readUInt32LE(8);
-  if (format !== memoryImageFormat && format !== memoryImageFormatStrings) {
+  if (
+    format !== memoryImageFormat &&
+    format !== memoryImageFormatStrings &&
+    format !== memoryImageFormatHashes
+  ) {
     throw new TandemError(
       'TANDEM_CORRUPT',
       `the snapshot image has format ${format}; this build reads format ${memoryImageFormat}`,
@@ -214,6 +235,12 @@ function recordBytesMax(key: string, item: Item): number {
     return zsetBytes;
   }
   let bytes = recordHeaderBytesMax + key.length + 8;
+  if (value.type === 'list') {
+    for (let i = 0; i < value.elements.length; i++) {
+      bytes += elementHeaderBytesMax + value.elements.at(i).length;
+    }
+    return bytes;
+  }
   if (value.type === 'set') {
     for (const member of value.members.keys()) bytes += memberHeaderBytesMax + member.length;
     return bytes;
@@ -233,6 +260,7 @@ function recordFlags(item: Item): number {
   if (item.value.type === 'zset') {
     return expires | zsetFlag | (item.value.encoding === 'skiplist' ? skiplistFlag : 0);
   }
+  if (item.value.type === 'list') return expires | listFlag;
   return expires | hashFlag | (item.value.encoding === 'hashtable' ? hashtableFlag : 0);
 }
 
@@ -243,13 +271,7 @@ function writeRecord(buffer: Buffer, offset: number, key: string, item: Item): n
   }
   buffer[offset] = recordFlags(item);
   let at = writeVarint(buffer, offset + 1, key.length);
-  const length =
-    typeof value === 'string'
-      ? value.length
-      : value.type === 'set'
-        ? value.members.size
-        : value.fields.size;
-  at = writeVarint(buffer, at, length);
+  at = writeVarint(buffer, at, recordLength(value));
   at = writeVarint(buffer, at, item.index);
   at = writeVarint(buffer, at, item.term);
   at = writeVarint(buffer, at, item.seq);
@@ -257,6 +279,14 @@ function writeRecord(buffer: Buffer, offset: number, key: string, item: Item): n
   at += buffer.write(key, at, 'latin1');
   if (typeof value === 'string') return at + buffer.write(value, at, 'latin1');
   if (value.type === 'set') return writeSetMembers(buffer, at, value);
+  if (value.type === 'list') {
+    for (let i = 0; i < value.elements.length; i++) {
+      const element = value.elements.at(i);
+      at = writeVarint(buffer, at, element.length);
+      at += buffer.write(element, at, 'latin1');
+    }
+    return at;
+  }
   at = writeVarint(buffer, at, value.nextSeq);
   for (const [field, { value: fieldValue, seq }] of value.fields) {
     at = writeVarint(buffer, at, field.length);
@@ -315,7 +345,10 @@ function flagsPossible(flags: number, format: number): boolean {
   const hash = (flags & hashFlag) !== 0;
   const set = (flags & setFlag) !== 0;
   const zset = (flags & zsetFlag) !== 0;
-  if (Number(hash) + Number(set) + Number(zset) > 1) return false;
+  const list = (flags & listFlag) !== 0;
+  // Lists came with format 3.
+  if (list && format === memoryImageFormatHashes) return false;
+  if (Number(hash) + Number(set) + Number(zset) + Number(list) > 1) return false;
   if ((flags & hashtableFlag) !== 0 && !hash && !set) return false;
   return (flags & skiplistFlag) === 0 || zset;
 }
@@ -342,6 +375,23 @@ function readZset(reader: Reader, count: number, encoding: ZsetValue['encoding']
   // A loaded value belongs to no generation yet: the keyspace copies it before a change.
   return { type: 'zset', members, order, nextSeq, encoding, generation: 0 };
 }
+/**
+ * A record's value length: a string's bytes, a hash's fields, a set's or sorted set's
+ * members, a list's elements.
+ */
+function recordLength(value: Item['value']): number {
+  if (typeof value === 'string') return value.length;
+  switch (value.type) {
+    case 'hash':
+      return value.fields.size;
+    case 'set':
+    case 'zset':
+      return value.members.size;
+    case 'list':
+      return value.elements.length;
+  }
+}
+
 /** A memory image read whole: its header, its SQLite database and its namespace. */
 export interface LoadedMemoryImage {
   readonly header: MemoryImageHeader;
@@ -489,13 +539,15 @@ function readRecord(reader: Reader, keyspace: Keyspace, format: number): void {
   const key = reader.latin1(keyLength);
   const hashtable = (flags & hashtableFlag) !== 0;
   const value =
-    (flags & zsetFlag) !== 0
-      ? readZset(reader, valueLength, (flags & skiplistFlag) === 0 ? 'listpack' : 'skiplist')
-      : (flags & setFlag) !== 0
-        ? readSet(reader, valueLength, hashtable ? 'hashtable' : 'intset')
-        : (flags & hashFlag) === 0
-          ? reader.latin1(valueLength)
-          : readHash(reader, valueLength, hashtable ? 'hashtable' : 'listpack');
+    (flags & listFlag) !== 0
+      ? readList(reader, valueLength)
+      : (flags & zsetFlag) !== 0
+        ? readZset(reader, valueLength, (flags & skiplistFlag) === 0 ? 'listpack' : 'skiplist')
+        : (flags & setFlag) !== 0
+          ? readSet(reader, valueLength, hashtable ? 'hashtable' : 'intset')
+          : (flags & hashFlag) === 0
+            ? reader.latin1(valueLength)
+            : readHash(reader, valueLength, hashtable ? 'hashtable' : 'listpack');
   keyspace.load(key, { value, index, term, expiresAt, seq });
 }
 
@@ -538,6 +590,15 @@ function readSet(reader: Reader, count: number, encoding: SetValue['encoding']):
   return { type: 'set', members, nextSeq, encoding, generation: 0 };
 }
 
+/** A list's elements (`count` of them, head first) as a record holds them. */
+function readList(reader: Reader, count: number): ListValue {
+  if (count === 0) throw corrupt('an empty list');
+  const elements: string[] = [];
+  for (let i = 0; i < count; i++) elements.push(reader.latin1(reader.varint('element length')));
+  // A loaded value belongs to no generation yet: the keyspace copies it before a change.
+  return { type: 'list', elements: Deque.of(elements), generation: 0 };
+}
+
 /**
  * Builds a self-contained SQLite file holding a memory image's whole state, the keys in
  * `_tandem_kv` with their sequence numbers as rowids: the form the PostgreSQL store
@@ -547,7 +608,7 @@ export async function sqliteFileFromMemoryImage(image: string, out: string): Pro
   const loaded = await loadMemoryImage(image);
   const db = new Database(loaded.database);
   try {
-    db.exec(hashTablesSchema + setTablesSchema);
+    db.exec(hashTablesSchema + setTablesSchema + listTablesSchema);
     const insert = db.prepare(
       'INSERT INTO _tandem_kv (rowid, key, value, version_index, version_term, expires_at) VALUES (?, ?, ?, ?, ?, ?)',
     );
@@ -562,6 +623,9 @@ export async function sqliteFileFromMemoryImage(image: string, out: string): Pro
     );
     const insertMember = db.prepare(
       'INSERT INTO _tandem_set_members (key, member, seq) VALUES (?, ?, ?)',
+    );
+    const insertElement = db.prepare(
+      'INSERT INTO _tandem_list_items (key, pos, value) VALUES (?, ?, ?)',
     );
     const frozen = loaded.keyspace.freeze();
     db.transaction(() => {
@@ -582,6 +646,12 @@ export async function sqliteFileFromMemoryImage(image: string, out: string): Pro
           insertSet.run(key, value.encoding, value.nextSeq);
           for (const [member, seq] of value.members) {
             insertMember.run(key, Buffer.from(member, 'latin1'), seq);
+          }
+          continue;
+        }
+        if (value.type === 'list') {
+          for (let pos = 0; pos < value.elements.length; pos++) {
+            insertElement.run(key, pos, Buffer.from(value.elements.at(pos), 'latin1'));
           }
           continue;
         }
@@ -612,6 +682,7 @@ export function takeKeyspaceFromTable(db: Database.Database): Keyspace {
   // Read before the key rows' iteration starts: SQLite runs one statement at a time.
   const hashes = hashesOfTable(db);
   const sets = setsOfTable(db);
+  const lists = listsOfTable(db);
   const rows = db
     .prepare<
       [],
@@ -630,7 +701,7 @@ export function takeKeyspaceFromTable(db: Database.Database): Keyspace {
   for (const row of rows) {
     const key = row.key.toString('latin1');
     keyspace.load(key, {
-      value: hashes.get(key) ?? sets.get(key) ?? row.value.toString('latin1'),
+      value: hashes.get(key) ?? sets.get(key) ?? lists.get(key) ?? row.value.toString('latin1'),
       index: row.version_index,
       term: row.version_term,
       expiresAt: row.expires_at,
@@ -640,6 +711,7 @@ export function takeKeyspaceFromTable(db: Database.Database): Keyspace {
   keyspace.finishLoad(keyspace.lastSeq + 1);
   db.exec('DELETE FROM _tandem_kv; DELETE FROM _tandem_hash_keys; DELETE FROM _tandem_hash_fields');
   db.exec('DELETE FROM _tandem_set_keys; DELETE FROM _tandem_set_members');
+  db.exec('DELETE FROM _tandem_list_items');
   return keyspace;
 }
 
@@ -709,4 +781,29 @@ function setsOfTable(db: Database.Database): Map<string, SetValue> {
     set.members.set(member.toString('latin1'), seq);
   }
   return sets;
+}
+
+/** The lists of a table form (none in one made before lists), by key. */
+function listsOfTable(db: Database.Database): Map<string, ListValue> {
+  db.exec(listTablesSchema);
+  const elements = new Map<string, string[]>();
+  const rows = db
+    .prepare<[], { key: Buffer; value: Buffer }>(
+      'SELECT key, value FROM _tandem_list_items ORDER BY key, pos',
+    )
+    .iterate();
+  for (const { key, value } of rows) {
+    const id = key.toString('latin1');
+    let list = elements.get(id);
+    if (list === undefined) {
+      list = [];
+      elements.set(id, list);
+    }
+    list.push(value.toString('latin1'));
+  }
+  const lists = new Map<string, ListValue>();
+  for (const [key, list] of elements) {
+    lists.set(key, { type: 'list', elements: Deque.of(list), generation: 0 });
+  }
+  return lists;
 }

@@ -59,6 +59,7 @@ export async function loadSqliteImage(
     await copyKv(client, image);
     await copyHashes(client, image);
     await copySets(client, image);
+    await copyLists(client, image);
     const sessionCount = await copySessions(client, image);
     await copyAccess(client, image);
     return { position, sessionCount };
@@ -235,6 +236,36 @@ async function copySets(client: pg.PoolClient, image: Database.Database): Promis
     }
   };
   await copyIn(client, 'tandem.set_members (key, member, seq)', memberRows(), 'set members');
+}
+
+/**
+ * Copies the lists and their elements, when the image has them (none before lists): each
+ * list's elements renumbered from position 0 in their order, its row `head` 0.
+ */
+async function copyLists(client: pg.PoolClient, image: Database.Database): Promise<void> {
+  const table = image
+    .prepare("SELECT 1 FROM sqlite_schema WHERE type = 'table' AND name = '_tandem_list_items'")
+    .get();
+  if (table === undefined) return;
+  const lists = image.prepare<[], unknown[]>(
+    'SELECT key, count(*) FROM _tandem_list_items GROUP BY key ORDER BY key',
+  );
+  const listRows = function* (): Generator<CopyValue[]> {
+    for (const [key, length] of lists.raw(true).safeIntegers(true).iterate()) {
+      yield [key as Buffer, '0', String(length)];
+    }
+  };
+  await copyIn(client, 'tandem.lists (key, head, length)', listRows(), 'lists');
+  const elements = image.prepare<[], unknown[]>(
+    `SELECT key, row_number() OVER (PARTITION BY key ORDER BY pos) - 1, value
+       FROM _tandem_list_items ORDER BY key, pos`,
+  );
+  const elementRows = function* (): Generator<CopyValue[]> {
+    for (const [key, pos, value] of elements.raw(true).safeIntegers(true).iterate()) {
+      yield [key as Buffer, String(pos), value as Buffer];
+    }
+  };
+  await copyIn(client, 'tandem.list_items (key, pos, value)', elementRows(), 'list elements');
 }
 
 /** Copies the sessions; returns how many there were. */

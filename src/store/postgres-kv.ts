@@ -184,6 +184,12 @@ export function commandKeys(command: KvCommand): string[] {
     case 'hdel':
     case 'hincrby':
     case 'hincrbyfloat':
+    case 'lpush':
+    case 'lpop':
+    case 'lset':
+    case 'linsert':
+    case 'lrem':
+    case 'ltrim':
       return [keyId(command.key)];
     case 'sadd':
     case 'srem':
@@ -203,6 +209,10 @@ export function commandKeys(command: KvCommand): string[] {
       return command.keys.map(keyId);
     case 'zsetstore':
       return [command.destination, ...command.keys].map(keyId);
+    case 'lmove':
+      return [keyId(command.key), keyId(command.destination)];
+    case 'lmpop':
+      return command.keys.map(keyId);
     case 'flush':
     case 'expire-sweep':
     case 'publish':
@@ -236,6 +246,75 @@ export function commandFields(command: KvCommand): FieldNeeds[] {
     default:
       return [];
   }
+}
+
+/**
+ * A list key's row of `tandem.lists`: its elements are the rows of `tandem.list_items`
+ * at positions `head` to `head + length - 1`, with no gaps (element `i` at `head + i`), so
+ * a push at the head writes position `head - 1` and one at the tail `head + length`.
+ */
+export interface ListMeta {
+  readonly type: 'list';
+  readonly head: number;
+  readonly length: number;
+}
+
+/**
+ * The list rows a command reads beyond its keys' rows: as many from the head and from the
+ * tail as it may pop, or the whole list (LSET, LINSERT, LREM, LTRIM, RENAME, COPY).
+ */
+export interface ListNeeds {
+  readonly key: string;
+  readonly head: number;
+  readonly tail: number;
+  readonly all: boolean;
+}
+
+/** The list rows a key-value command reads (see `ListNeeds`). */
+export function commandListNeeds(command: KvCommand): ListNeeds[] {
+  const ends = (key: Bytes, end: 'left' | 'right', count: number): ListNeeds => ({
+    key: keyId(key),
+    head: end === 'left' ? count : 0,
+    tail: end === 'right' ? count : 0,
+    all: false,
+  });
+  const all = (key: Bytes): ListNeeds => ({ key: keyId(key), head: 0, tail: 0, all: true });
+  switch (command.type) {
+    case 'lpop':
+      return [ends(command.key, command.end, command.count ?? 1)];
+    case 'lmove':
+      return [ends(command.key, command.from, 1)];
+    case 'lmpop':
+      return command.keys.map((key) => ends(key, command.end, command.count));
+    case 'lset':
+    case 'linsert':
+    case 'lrem':
+    case 'ltrim':
+    case 'rename':
+    case 'copy':
+      return [all(command.key)];
+    case 'multi':
+      return command.steps.flatMap((step) => (step.type === 'read' ? [] : commandListNeeds(step)));
+    default:
+      return [];
+  }
+}
+
+/** A list's rows as a batch read them: its row of `tandem.lists`, the elements by position. */
+export interface LoadedLists {
+  readonly metas: ReadonlyMap<string, ListMeta>;
+  readonly elements: ReadonlyMap<string, ReadonlyMap<number, Buffer>>;
+  /** Keys read whole. */
+  readonly complete: ReadonlySet<string>;
+}
+
+/** What the batch leaves to write of lists, after the key rows (by `keyId`). */
+export interface ListWrites {
+  /** Keys whose stored elements and list row all go first (removed, overwritten, recreated). */
+  readonly cleared: readonly string[];
+  readonly upserts: readonly (readonly [string, ListMeta])[];
+  readonly elementDeletes: readonly (readonly [string, number])[];
+  readonly elementUpserts: readonly (readonly [string, number, Buffer])[];
 }
 
 /** The hashes a batch read: rows of `tandem.hashes`, and the field rows its commands need. */
@@ -275,6 +354,18 @@ export class KvBatch extends KeyValueCommands {
   readonly #clearedSets = new Set<string>();
   /** Members added or removed, by key. */
   readonly #changedMembers = new Map<string, Set<string>>();
+  /** Each loaded or touched key's list row; null for a key known to hold no list. */
+  readonly #lists = new Map<string, ListMeta | null>();
+  /** Known elements of lists, by key, then position: null for a position known empty. */
+  readonly #elements = new Map<string, Map<number, string | null>>();
+  /** Keys whose every element is in `#elements` (read whole, or made in this batch). */
+  readonly #listComplete = new Set<string>();
+  /** Keys whose stored list goes at write-back, before what the batch writes of them. */
+  readonly #listCleared = new Set<string>();
+  /** Positions written or emptied, by key. */
+  readonly #changedPositions = new Map<string, Set<number>>();
+  /** Keys read with a list row: the ones that have stored rows (until a flush). */
+  readonly #storedLists = new Set<string>();
 
   /**
    * `loaded` holds the rows of every key the batch names (absent keys simply missing);
@@ -289,14 +380,22 @@ export class KvBatch extends KeyValueCommands {
     candidatesComplete: boolean,
     hashes: LoadedHashes = { metas: new Map(), fields: new Map(), needs: [] },
     sets: LoadedSets = { metas: new Map(), members: new Map(), needs: [] },
+    lists: LoadedLists = { metas: new Map(), elements: new Map(), complete: new Set() },
   ) {
     super();
     for (const key of keys) {
       this.#rows.set(key, loaded.get(key) ?? null);
       this.#hashes.set(key, hashes.metas.get(key) ?? null);
       this.#sets.set(key, sets.metas.get(key) ?? null);
+      this.#lists.set(key, lists.metas.get(key) ?? null);
+      if (lists.metas.has(key)) this.#storedLists.add(key);
     }
     this.#loadMembers(sets);
+    for (const [key, elements] of lists.elements) {
+      const known = this.#elementsOf(key);
+      for (const [pos, value] of elements) known.set(pos, value.toString('latin1'));
+    }
+    for (const key of lists.complete) this.#listComplete.add(key);
     for (const { key, fields } of hashes.needs) {
       const read = hashes.fields.get(key);
       const known = this.#fieldsOf(key);
@@ -396,6 +495,53 @@ export class KvBatch extends KeyValueCommands {
     changed.add(member);
     this.#sets.set(key, meta);
     this.#changed.add(key);
+    this.#clearList(key);
+  }
+
+  /** The key holds no list from here on: its stored elements and list row go at write-back. */
+  #clearList(key: string): void {
+    this.#lists.set(key, null);
+    this.#elements.set(key, new Map());
+    this.#listComplete.add(key);
+    this.#changedPositions.delete(key);
+    // Only a key read with a list has stored rows to delete.
+    if (this.#storedLists.has(key)) this.#listCleared.add(key);
+  }
+
+  #elementsOf(key: string): Map<number, string | null> {
+    let known = this.#elements.get(key);
+    if (known === undefined) {
+      known = new Map();
+      this.#elements.set(key, known);
+    }
+    return known;
+  }
+
+  #listMeta(key: string): ListMeta {
+    const meta = this.#lists.get(key);
+    assert(meta !== undefined && meta !== null, 'a list method on a key that holds no list');
+    return meta;
+  }
+
+  /** The element at position `pos` of the list at `key`, which must have been read. */
+  #elementAt(key: string, pos: number): string {
+    const element = this.#elements.get(key)?.get(pos);
+    assert(
+      typeof element === 'string',
+      `the list element at ${pos} of ${keyBytes(key).toString('hex')} (hex) was not loaded for its batch`,
+    );
+    return element;
+  }
+
+  #changeElement(key: string, pos: number, element: string | null): void {
+    this.#elementsOf(key).set(pos, element);
+    let changed = this.#changedPositions.get(key);
+    if (changed === undefined) {
+      changed = new Set();
+      this.#changedPositions.set(key, changed);
+    }
+    changed.add(pos);
+    this.#changed.add(key);
   }
 
   /** The key holds no hash from here on: its stored fields and hash row go at write-back. */
@@ -444,7 +590,7 @@ export class KvBatch extends KeyValueCommands {
   protected read(key: string): KeyState | undefined {
     const row = this.#row(key);
     if (row === null) return undefined;
-    const meta = this.#hashes.get(key) ?? null;
+    const meta = this.#hashes.get(key) ?? this.#lists.get(key) ?? null;
     const set = this.#sets.get(key) ?? null;
     return {
       value: meta ?? set ?? row.value.toString('latin1'),
@@ -457,6 +603,7 @@ export class KvBatch extends KeyValueCommands {
   protected write(key: string, value: string, version: Version, expiresAt: number | null): void {
     if (this.#hashOrNull(key) !== null) this.#clearHash(key);
     if ((this.#sets.get(key) ?? null) !== null) this.#clearSet(key);
+    if ((this.#lists.get(key) ?? null) !== null) this.#clearList(key);
     this.#put(key, Buffer.from(value, 'latin1'), version, expiresAt);
   }
 
@@ -470,6 +617,7 @@ export class KvBatch extends KeyValueCommands {
   }
 
   protected hashCreate(key: string, version: Version, expiresAt: number | null): void {
+    if ((this.#lists.get(key) ?? null) !== null) this.#clearList(key);
     this.#clearHash(key);
     if ((this.#sets.get(key) ?? null) !== null) this.#clearSet(key);
     this.#put(key, Buffer.alloc(0), version, expiresAt);
@@ -593,6 +741,89 @@ export class KvBatch extends KeyValueCommands {
     throw noZsets();
   }
 
+  protected listCreate(key: string, version: Version, expiresAt: number | null): void {
+    if (this.#hashOrNull(key) !== null) this.#clearHash(key);
+    this.#clearList(key);
+    this.#put(key, Buffer.alloc(0), version, expiresAt);
+    this.#lists.set(key, { type: 'list', head: 0, length: 0 });
+  }
+
+  protected listLength(key: string): number {
+    return this.#listMeta(key).length;
+  }
+
+  protected listGet(key: string, index: number): string {
+    return this.#elementAt(key, this.#listMeta(key).head + index);
+  }
+
+  protected listEntries(key: string): string[] {
+    const { head, length } = this.#listMeta(key);
+    return Array.from({ length }, (_, i) => this.#elementAt(key, head + i));
+  }
+
+  /** Inserts at `index`: at an end one row; inside, the shorter side moves one position out. */
+  protected listInsert(key: string, index: number, element: string): void {
+    const { head, length } = this.#listMeta(key);
+    if (index < length / 2) {
+      for (let i = 0; i < index; i++) {
+        this.#changeElement(key, head - 1 + i, this.#elementAt(key, head + i));
+      }
+      this.#changeElement(key, head - 1 + index, element);
+      this.#lists.set(key, { type: 'list', head: head - 1, length: length + 1 });
+    } else {
+      for (let i = length; i > index; i--) {
+        this.#changeElement(key, head + i, this.#elementAt(key, head + i - 1));
+      }
+      this.#changeElement(key, head + index, element);
+      this.#lists.set(key, { type: 'list', head, length: length + 1 });
+    }
+  }
+
+  /** Removes at `index`: at an end one row; inside, the shorter side moves one position in. */
+  protected listRemove(key: string, index: number): string {
+    const { head, length } = this.#listMeta(key);
+    const element = this.#elementAt(key, head + index);
+    if (index < length / 2) {
+      for (let i = index; i > 0; i--) {
+        this.#changeElement(key, head + i, this.#elementAt(key, head + i - 1));
+      }
+      this.#changeElement(key, head, null);
+      this.#lists.set(key, { type: 'list', head: head + 1, length: length - 1 });
+    } else {
+      for (let i = index; i < length - 1; i++) {
+        this.#changeElement(key, head + i, this.#elementAt(key, head + i + 1));
+      }
+      this.#changeElement(key, head + length - 1, null);
+      this.#lists.set(key, { type: 'list', head, length: length - 1 });
+    }
+    this.#changed.add(key);
+    return element;
+  }
+
+  protected listSet(key: string, index: number, element: string): void {
+    this.#changeElement(key, this.#listMeta(key).head + index, element);
+  }
+
+  /** LREM in one pass: the kept elements close up from the head; the freed tail rows go. */
+  protected listRemoveEqual(key: string, element: string, count: number): number {
+    const { head, length } = this.#listMeta(key);
+    const elements = this.listEntries(key);
+    const limit = count === 0 ? Infinity : Math.abs(count);
+    const drop = new Set<number>();
+    for (let step = 0; step < length && drop.size < limit; step++) {
+      const index = count < 0 ? length - 1 - step : step;
+      if (elements[index] === element) drop.add(index);
+    }
+    if (drop.size === 0) return 0;
+    const kept = elements.filter((_, i) => !drop.has(i));
+    kept.forEach((value, i) => {
+      if (value !== elements[i]) this.#changeElement(key, head + i, value);
+    });
+    for (let i = kept.length; i < length; i++) this.#changeElement(key, head + i, null);
+    this.#lists.set(key, { type: 'list', head, length: kept.length });
+    return drop.size;
+  }
+
   protected remove(key: string): void {
     if (this.#row(key) !== null) this.#delete(key);
   }
@@ -605,6 +836,12 @@ export class KvBatch extends KeyValueCommands {
     this.#flushed = true;
     for (const key of this.#rows.keys()) this.#rows.set(key, null);
     for (const key of this.#hashes.keys()) this.#hashes.set(key, null);
+    for (const key of this.#lists.keys()) this.#lists.set(key, null);
+    this.#elements.clear();
+    this.#listComplete.clear();
+    this.#listCleared.clear();
+    this.#changedPositions.clear();
+    this.#storedLists.clear();
     this.#fields.clear();
     this.#complete.clear();
     this.#cleared.clear();
@@ -664,6 +901,24 @@ export class KvBatch extends KeyValueCommands {
       else upserts.push([key, row]);
     }
     return { flushed: this.#flushed, upserts, deletes };
+  }
+
+  /** What to write back of lists, after the key rows (see `ListWrites`). */
+  listWrites(): ListWrites {
+    const upserts: [string, ListMeta][] = [];
+    const elementDeletes: [string, number][] = [];
+    const elementUpserts: [string, number, Buffer][] = [];
+    for (const key of this.#changed) {
+      const meta = this.#lists.get(key) ?? null;
+      if (meta === null) continue;
+      upserts.push([key, meta]);
+      for (const pos of this.#changedPositions.get(key) ?? []) {
+        const element = this.#elements.get(key)?.get(pos) ?? null;
+        if (element === null) elementDeletes.push([key, pos]);
+        else elementUpserts.push([key, pos, Buffer.from(element, 'latin1')]);
+      }
+    }
+    return { cleared: [...this.#listCleared], upserts, elementDeletes, elementUpserts };
   }
 
   /** What to write back of hashes, after the key rows (see `HashWrites`). */

@@ -52,7 +52,10 @@ import { asBuffer, compileGlob, scanCount, WrongTypeError } from './kv-rules.js'
 import { drawIndexes } from './kv-commands.js';
 import {
   compareIntegerMembers,
+  listPositions,
+  listRange,
   type HashEncoding,
+  type ListPositionOptions,
   type SetEncoding,
   type ValueType,
 } from './values.js';
@@ -99,7 +102,12 @@ import { zsetsUnsupported } from './kv-commands.js';
 import {
   commandKeys,
   commandFields,
+  commandListNeeds,
   KvBatch,
+  type ListMeta,
+  type ListNeeds,
+  type ListWrites,
+  type LoadedLists,
   type FieldNeeds,
   type FieldRow,
   type HashMeta,
@@ -233,6 +241,32 @@ const setTablesSchema = `
 const setImageTables: readonly ImageTable[] = [
   { schema: 'tandem', name: 'sets', columns: ['key', 'encoding', 'length', 'next_seq'] },
   { schema: 'tandem', name: 'set_members', columns: ['key', 'member', 'seq'] },
+];
+
+/**
+ * The list tables, created at open if absent: a key is a list when `lists` has its row;
+ * its elements are the rows of `list_items` at positions `head` to `head + length - 1`
+ * (signed: a push at the head takes `head - 1`, one at the tail `head + length`), so a
+ * push or pop writes one element row (and its key's two small rows), never the list.
+ */
+const listTablesSchema = `
+  CREATE TABLE IF NOT EXISTS tandem.lists (
+    key bytea PRIMARY KEY,
+    head bigint NOT NULL,
+    length bigint NOT NULL
+  );
+  CREATE TABLE IF NOT EXISTS tandem.list_items (
+    key bytea NOT NULL,
+    pos bigint NOT NULL,
+    value bytea NOT NULL,
+    PRIMARY KEY (key, pos)
+  );
+`;
+
+/** The list tables as a snapshot image carries them (only when there are lists). */
+const listImageTables: readonly ImageTable[] = [
+  { schema: 'tandem', name: 'lists', columns: ['key', 'head', 'length'] },
+  { schema: 'tandem', name: 'list_items', columns: ['key', 'pos', 'value'] },
 ];
 
 /** The hash tables as a snapshot image carries them (only when there are hashes). */
@@ -579,7 +613,9 @@ export class PostgresStore implements NodeStore {
   async get(key: Bytes, nowMs: number): Promise<KvEntry | null> {
     const row = await this.#readKey(key);
     if (row === null || !liveAt(row.expiresAt, nowMs)) return null;
-    if (row.encoding !== null || row.setEncoding !== null) throw new WrongTypeError();
+    if (row.encoding !== null || row.setEncoding !== null || row.list !== null) {
+      throw new WrongTypeError();
+    }
     return {
       value: row.value,
       version: { index: row.versionIndex, term: row.versionTerm },
@@ -587,13 +623,17 @@ export class PostgresStore implements NodeStore {
     };
   }
 
-  /** A key's row, with its hash's encoding and length when it holds a hash (else null). */
+  /**
+   * A key's row, with its hash's encoding and length when it holds a hash (else null), its
+   * set's when it holds a set, and its list's row when it holds a list (else null).
+   */
   async #readKey(key: Bytes): Promise<
     | (KvRow & {
         encoding: HashEncoding | null;
         length: number;
         setEncoding: SetEncoding | null;
         setLength: number;
+        list: ListMeta | null;
       })
     | null
   > {
@@ -601,9 +641,11 @@ export class PostgresStore implements NodeStore {
       q1(
         client,
         `SELECT kv.value, kv.version_index, kv.version_term, kv.expires_at, kv.seq, h.encoding, h.length,
-          s.encoding AS set_encoding, s.length AS set_length
+          s.encoding AS set_encoding, s.length AS set_length,
+          l.head AS list_head, l.length AS list_length
           FROM tandem.kv kv LEFT JOIN tandem.hashes h ON h.key = kv.key
-          LEFT JOIN tandem.sets s ON s.key = kv.key WHERE kv.key = $1`,
+          LEFT JOIN tandem.sets s ON s.key = kv.key
+          LEFT JOIN tandem.lists l ON l.key = kv.key WHERE kv.key = $1`,
         [asBuffer(key)],
       ),
     );
@@ -618,6 +660,10 @@ export class PostgresStore implements NodeStore {
           ? null
           : setMeta({ encoding: row.set_encoding, length: 0, next_seq: 0 }).encoding,
       setLength: Number(row.set_length ?? 0),
+      list:
+        row.list_head === null
+          ? null
+          : { type: 'list', head: Number(row.list_head), length: Number(row.list_length) },
     };
   }
 
@@ -720,6 +766,80 @@ export class PostgresStore implements NodeStore {
     const page = rows.slice(0, count);
     const members = matching(page.map((row) => row.member as Buffer));
     return { cursor: rows.length > count ? Number(page.at(-1)?.seq) : 0, members };
+  }
+
+  /** The live list row of `key` (null when absent); WRONGTYPE for another type. */
+  async #liveList(key: Bytes, nowMs: number): Promise<ListMeta | null> {
+    const row = await this.#readKey(key);
+    if (row === null || !liveAt(row.expiresAt, nowMs)) return null;
+    if (row.list === null) throw new WrongTypeError();
+    return row.list;
+  }
+
+  /** How many elements the list at `key` holds. */
+  async listSize(key: Bytes, nowMs: number): Promise<number> {
+    return (await this.#liveList(key, nowMs))?.length ?? 0;
+  }
+
+  /** LRANGE's elements of the list at `key`: one range of positions. */
+  async listElements(key: Bytes, start: number, stop: number, nowMs: number): Promise<Buffer[]> {
+    const list = await this.#liveList(key, nowMs);
+    if (list === null) return [];
+    const range = listRange(list.length, start, stop);
+    if (range === null) return [];
+    const { rows } = await this.#read('reading a list', (client) =>
+      q1(
+        client,
+        'SELECT value FROM tandem.list_items WHERE key = $1 AND pos BETWEEN $2 AND $3 ORDER BY pos',
+        [asBuffer(key), list.head + range.start, list.head + range.stop],
+      ),
+    );
+    return rows.map((row) => row.value as Buffer);
+  }
+
+  /** LINDEX's element of the list at `key`: one position. */
+  async listElement(key: Bytes, index: number, nowMs: number): Promise<Buffer | null> {
+    const list = await this.#liveList(key, nowMs);
+    if (list === null) return null;
+    const at = index < 0 ? list.length + index : index;
+    if (at < 0 || at >= list.length) return null;
+    const { rows } = await this.#read('reading a list element', (client) =>
+      q1(client, 'SELECT value FROM tandem.list_items WHERE key = $1 AND pos = $2', [
+        asBuffer(key),
+        list.head + at,
+      ]),
+    );
+    return (rows[0]?.value as Buffer | undefined) ?? null;
+  }
+
+  /** LPOS's indexes in the list at `key`: its elements read in order, from the side searched. */
+  async listIndexes(
+    key: Bytes,
+    element: Bytes,
+    options: ListPositionOptions,
+    nowMs: number,
+  ): Promise<number[] | null> {
+    const list = await this.#liveList(key, nowMs);
+    if (list === null) return null;
+    const fromTail = options.rank < 0;
+    const { rows } = await this.#read('searching a list', (client) =>
+      q1(
+        client,
+        `SELECT value FROM tandem.list_items WHERE key = $1 ORDER BY pos ${fromTail ? 'DESC' : 'ASC'} LIMIT $2`,
+        [asBuffer(key), options.maxlen === 0 ? null : options.maxlen],
+      ),
+    );
+    // The rows are the `reach` elements nearest the side searched; head first, they begin
+    // at list index `offset`.
+    const reach = rows.length;
+    const values = rows.map((row) => (row.value as Buffer).toString('latin1'));
+    if (fromTail) values.reverse();
+    const offset = fromTail ? list.length - reach : 0;
+    const wanted = asBuffer(element).toString('latin1');
+    return listPositions(reach, (i) => values[i] as string, wanted, {
+      ...options,
+      maxlen: 0,
+    }).map((index) => index + offset);
   }
 
   /** The live hash row of `key` (null when absent); WRONGTYPE when it holds a string. */
@@ -832,6 +952,7 @@ export class PostgresStore implements NodeStore {
     const row = await this.#readKey(key);
     if (row === null || !liveAt(row.expiresAt, nowMs)) return 'none';
     if (row.setEncoding !== null) return 'set';
+    if (row.list !== null) return 'list';
     return row.encoding === null ? 'string' : 'hash';
   }
 
@@ -1117,10 +1238,11 @@ async function openSchema(
   }
   // A store made before the users were kept has no table for them yet: no users.
   await q1(client, accessTableSchema);
-  // Nor one made before hashes: no hashes.
+  // Nor one made before hashes: no hashes; nor one made before lists.
   await q(client, hashTablesSchema);
   // Nor one made before sets: no sets.
   await q(client, setTablesSchema);
+  await q(client, listTablesSchema);
   const { rows: access } = await q1(client, readAccessStatement);
   return {
     applied: { index: meta.applied_index, term: meta.applied_term },
@@ -1202,6 +1324,8 @@ interface BatchNeeds {
   readonly fields: readonly FieldNeeds[];
   /** The set members the commands read. */
   readonly members: readonly MemberNeeds[];
+  /** The list rows the commands read. */
+  readonly lists: readonly ListNeeds[];
   readonly sweeps: number;
   readonly sweepAtMax: number;
   readonly sessionIds: ReadonlySet<string>;
@@ -1213,6 +1337,7 @@ function batchNeeds(commands: readonly (Command | null)[]): BatchNeeds {
   const keys = new Set<string>();
   const fields: FieldNeeds[] = [];
   const members: MemberNeeds[] = [];
+  const lists: ListNeeds[] = [];
   const sessionIds = new Set<string>();
   let sweeps = 0;
   let sweepAtMax = 0;
@@ -1226,6 +1351,7 @@ function batchNeeds(commands: readonly (Command | null)[]): BatchNeeds {
       for (const key of commandKeys(command)) keys.add(key);
       fields.push(...commandFields(command));
       members.push(...commandMembers(command));
+      lists.push(...commandListNeeds(command));
     }
     if (command.type === 'expire-sweep') {
       sweeps++;
@@ -1242,6 +1368,7 @@ function batchNeeds(commands: readonly (Command | null)[]): BatchNeeds {
     keys,
     fields,
     members,
+    lists,
     sweeps,
     sweepAtMax,
     sessionIds,
@@ -1275,6 +1402,10 @@ function batchReads(needs: BatchNeeds): string[] {
       ? 'SELECT NULL LIMIT 0'
       : `SELECT key, encoding, length, next_seq FROM tandem.sets WHERE key IN (${keyList})`,
     membersRead(needs.members),
+    needs.keys.size === 0
+      ? 'SELECT NULL LIMIT 0'
+      : `SELECT key, head, length FROM tandem.lists WHERE key IN (${keyList})`,
+    elementsRead(needs.lists),
   );
   if (needs.sessionIds.size === 0) return reads;
   const idList = [...needs.sessionIds].map((id) => quoteLiteral(id)).join(', ');
@@ -1297,7 +1428,8 @@ function batchState(
   access: AccessBatch,
 ): BatchState {
   const [keyRows, seqRow, sweepRows, hashRows, fieldRows, setRows, memberRows] = reads;
-  const [sessionRows, candidateRows] = reads.slice(7);
+  const [listRows, elementRows] = reads.slice(7);
+  const [sessionRows, candidateRows] = reads.slice(9);
   const loaded = new Map<string, KvRow>();
   for (const row of keyRows?.rows ?? []) {
     loaded.set(keyId(row.key as Buffer), kvRow(row));
@@ -1314,6 +1446,7 @@ function batchState(
     candidates.length < sweepCandidatesMax(needs),
     loadedHashes(needs, hashRows?.rows ?? [], fieldRows?.rows ?? []),
     loadedSets(needs, setRows?.rows ?? [], memberRows?.rows ?? []),
+    loadedLists(needs, listRows?.rows ?? [], elementRows?.rows ?? []),
   );
   const loadedSessions = new Map<string, SessionRow>();
   for (const row of sessionRows?.rows ?? []) {
@@ -1407,6 +1540,68 @@ function loadedSets(
     known.set(keyId(row.member as Buffer), Number(row.seq));
   }
   return { metas, members, needs: needs.members };
+}
+
+/**
+ * The read of the list elements a batch's commands need: whole lists, and for the others
+ * as many rows from the head and from the tail as the batch's pops could take (their
+ * counts summed per key and end). One statement, whatever the count.
+ */
+function elementsRead(needs: readonly ListNeeds[]): string {
+  const whole = new Set<string>();
+  const ends = new Map<string, { head: number; tail: number }>();
+  for (const need of needs) {
+    if (need.all) whole.add(need.key);
+    const sum = ends.get(need.key) ?? { head: 0, tail: 0 };
+    ends.set(need.key, { head: sum.head + need.head, tail: sum.tail + need.tail });
+  }
+  const parts: string[] = [];
+  if (whole.size > 0) {
+    const list = [...whole].map((id) => bytesLiteral(keyBytes(id))).join(', ');
+    parts.push(`(SELECT key, pos, value FROM tandem.list_items WHERE key IN (${list}))`);
+  }
+  for (const [key, { head, tail }] of ends) {
+    if (whole.has(key)) continue;
+    const literal = bytesLiteral(keyBytes(key));
+    for (const [count, order] of [
+      [head, 'ASC'],
+      [tail, 'DESC'],
+    ] as const) {
+      if (count === 0) continue;
+      parts.push(
+        `(SELECT key, pos, value FROM tandem.list_items WHERE key = ${literal} ORDER BY pos ${order} LIMIT ${integerLiteral(count)})`,
+      );
+    }
+  }
+  return parts.length === 0 ? 'SELECT NULL LIMIT 0' : parts.join(' UNION ALL ');
+}
+
+/** The list rows and element rows a batch read, for its `KvBatch`. */
+function loadedLists(
+  needs: BatchNeeds,
+  listRows: readonly Record<string, unknown>[],
+  elementRows: readonly Record<string, unknown>[],
+): LoadedLists {
+  const metas = new Map<string, ListMeta>();
+  for (const row of listRows) {
+    metas.set(keyId(row.key as Buffer), {
+      type: 'list',
+      head: Number(row.head),
+      length: Number(row.length),
+    });
+  }
+  const elements = new Map<string, Map<number, Buffer>>();
+  for (const row of elementRows) {
+    const key = keyId(row.key as Buffer);
+    let known = elements.get(key);
+    if (known === undefined) {
+      known = new Map();
+      elements.set(key, known);
+    }
+    known.set(Number(row.pos), row.value as Buffer);
+  }
+  const complete = new Set(needs.lists.filter((need) => need.all).map((need) => need.key));
+  return { metas, elements, complete };
 }
 
 /** The hash rows and field rows a batch read, for its `KvBatch`. */
@@ -1687,6 +1882,7 @@ function writeBack(state: BatchState, results: readonly ApplyResult[], last: Ent
     statements.push(
       'DELETE FROM tandem.kv; DELETE FROM tandem.hashes; DELETE FROM tandem.hash_fields',
       'DELETE FROM tandem.sets; DELETE FROM tandem.set_members',
+      'DELETE FROM tandem.lists; DELETE FROM tandem.list_items',
     );
   }
   statements.push(
@@ -1698,6 +1894,7 @@ function writeBack(state: BatchState, results: readonly ApplyResult[], last: Ent
     ...chunked(kv.upserts, kvUpsert),
     ...hashWriteBack(state.kv.hashWrites()),
     ...setWriteBack(state.kv.setWrites()),
+    ...listWriteBack(state.kv.listWrites()),
   );
   const sessions = state.sessions.writes((pending) => packResult(results[pending] ?? null));
   statements.push(
@@ -1712,6 +1909,41 @@ function writeBack(state: BatchState, results: readonly ApplyResult[], last: Ent
     'COMMIT',
   );
   return statements.join(';\n');
+}
+
+/** The list statements of round trip 3: clears first, then rows, element deletes, upserts. */
+function listWriteBack(writes: ListWrites): string[] {
+  const keyList = (keys: readonly string[]): string =>
+    keys.map((id) => bytesLiteral(keyBytes(id))).join(', ');
+  return [
+    ...chunked(
+      writes.cleared,
+      (keys) =>
+        `DELETE FROM tandem.lists WHERE key IN (${keyList(keys)}); DELETE FROM tandem.list_items WHERE key IN (${keyList(keys)})`,
+    ),
+    ...chunked(writes.upserts, (rows) => {
+      const values = rows.map(
+        ([key, meta]) =>
+          `(${bytesLiteral(keyBytes(key))}, ${integerLiteral(meta.head)}, ${integerLiteral(meta.length)})`,
+      );
+      return `INSERT INTO tandem.lists (key, head, length) VALUES ${values.join(', ')}
+        ON CONFLICT (key) DO UPDATE SET head = excluded.head, length = excluded.length`;
+    }),
+    ...chunked(writes.elementDeletes, (pairs) => {
+      const list = pairs.map(
+        ([key, pos]) => `(${bytesLiteral(keyBytes(key))}, ${integerLiteral(pos)})`,
+      );
+      return `DELETE FROM tandem.list_items WHERE (key, pos) IN (${list.join(', ')})`;
+    }),
+    ...chunked(writes.elementUpserts, (rows) => {
+      const values = rows.map(
+        ([key, pos, value]) =>
+          `(${bytesLiteral(keyBytes(key))}, ${integerLiteral(pos)}, ${bytesLiteral(value)})`,
+      );
+      return `INSERT INTO tandem.list_items (key, pos, value) VALUES ${values.join(', ')}
+        ON CONFLICT (key, pos) DO UPDATE SET value = excluded.value`;
+    }),
+  ];
 }
 
 /** The hash statements of round trip 3: clears first, then rows, field deletes, field upserts. */
@@ -1902,6 +2134,10 @@ async function writeImage(
       ...((await q1(client, 'SELECT 1 FROM tandem.sets LIMIT 1')).rows.length > 0
         ? setImageTables
         : []),
+      // And only when there are lists.
+      ...((await q1(client, 'SELECT 1 FROM tandem.lists LIMIT 1')).rows.length > 0
+        ? listImageTables
+        : []),
       ...(await userTables(client)).map(({ name, columns }): ImageTable => ({
         schema: 'public',
         name,
@@ -1942,7 +2178,7 @@ async function emptyForLoad(client: pg.PoolClient): Promise<void> {
   await q(client, 'DROP SCHEMA public CASCADE; CREATE SCHEMA public');
   await q1(
     client,
-    'TRUNCATE tandem.kv, tandem.sessions, tandem.ddl, tandem.acl, tandem.hashes, tandem.hash_fields',
+    'TRUNCATE tandem.kv, tandem.sessions, tandem.ddl, tandem.acl, tandem.hashes, tandem.hash_fields, tandem.lists, tandem.list_items',
   );
   await q1(client, 'TRUNCATE tandem.sets, tandem.set_members');
 }

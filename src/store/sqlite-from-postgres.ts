@@ -157,6 +157,8 @@ function tableLoader(db: Database.Database, table: ImageTable): (fields: CopyFie
   if (table.name === 'hash_fields') return hashFieldRowLoader(db, table);
   if (table.name === 'sets') return setRowLoader(db, table);
   if (table.name === 'set_members') return setMemberRowLoader(db, table);
+  if (table.name === 'lists') return listRowChecker(table);
+  if (table.name === 'list_items') return listItemRowLoader(db, table);
   throw corrupt(`the snapshot image holds an unknown table tandem.${table.name}`);
 }
 
@@ -410,6 +412,40 @@ function setMemberRowLoader(
       byteaValue(key.toString('latin1')),
       byteaValue(member.toString('latin1')),
       integerField(seq as CopyField, 'a set member sequence number'),
+    );
+  };
+}
+
+/**
+ * A list's row: the table form needs none (a key with element rows is a list, its
+ * elements in position order), so it is only checked.
+ */
+function listRowChecker(table: ImageTable): (fields: CopyField[]) => void {
+  const pick = fieldsByName(table, ['key', 'head', 'length']);
+  return (row) => {
+    const [key, head, length] = pick(row);
+    if (key === null) throw corrupt('the snapshot image has a list without key');
+    integerField(head as CopyField, 'a list head');
+    if (integerField(length as CopyField, 'a list length') < 1) {
+      throw corrupt('the snapshot image has an empty list');
+    }
+  };
+}
+
+/** A list element's row, at its position. */
+function listItemRowLoader(
+  db: Database.Database,
+  table: ImageTable,
+): (fields: CopyField[]) => void {
+  const pick = fieldsByName(table, ['key', 'pos', 'value']);
+  const insert = db.prepare('INSERT INTO _tandem_list_items (key, pos, value) VALUES (?, ?, ?)');
+  return (row) => {
+    const [key, pos, value] = pick(row);
+    if (key === null || value === null) throw corrupt('the snapshot image has a null list element');
+    insert.run(
+      byteaValue(key.toString('latin1')),
+      integerField(pos as CopyField, 'a list position'),
+      byteaValue(value.toString('latin1')),
     );
   };
 }

@@ -47,7 +47,13 @@ import {
   type ScanPage,
   type SetScanPage,
 } from './keyspace.js';
-import type { HashEncoding, SetEncoding, ValueType, ZsetEncoding } from './values.js';
+import type {
+  HashEncoding,
+  ListPositionOptions,
+  SetEncoding,
+  ValueType,
+  ZsetEncoding,
+} from './values.js';
 import type { ZsetRange, ZsetSelection } from './sorted-set.js';
 import type { ZsetScanPage } from './keyspace.js';
 import { kvSchema, upgradeKvTable } from './kv.js';
@@ -464,6 +470,35 @@ export class SqliteStore implements NodeStore {
   ): ZsetScanPage {
     this.#open();
     return this.#keyspace.zsetScan(key, cursor, options, nowMs);
+  }
+
+  /** How many elements the list at `key` holds. */
+  listSize(key: Bytes, nowMs: number): number {
+    this.#open();
+    return this.#keyspace.listSize(key, nowMs);
+  }
+
+  /** LRANGE's elements of the list at `key`. */
+  listElements(key: Bytes, start: number, stop: number, nowMs: number): Buffer[] {
+    this.#open();
+    return this.#keyspace.listElements(key, start, stop, nowMs);
+  }
+
+  /** LINDEX's element of the list at `key`. */
+  listElement(key: Bytes, index: number, nowMs: number): Buffer | null {
+    this.#open();
+    return this.#keyspace.listElement(key, index, nowMs);
+  }
+
+  /** LPOS's indexes in the list at `key`. */
+  listIndexes(
+    key: Bytes,
+    element: Bytes,
+    options: ListPositionOptions,
+    nowMs: number,
+  ): number[] | null {
+    this.#open();
+    return this.#keyspace.listIndexes(key, element, options, nowMs);
   }
 
   /** The number of live keys. */

@@ -3,8 +3,8 @@
  * answers, Redis's WRONGTYPE refusal, and the copy-on-write rule of structured values.
  *
  * A key's value is either a string (its bytes as a latin1 string, one character per byte)
- * or a structured value: an object tagged with its `type` ('hash' now; lists, sets and
- * sorted sets add their own tag and shape here). Strings are immutable, so a snapshot that
+ * or a structured value: an object tagged with its `type` ('hash', 'set', 'zset' or
+ * 'list'). Strings are immutable, so a snapshot that
  * shares them needs nothing; a structured value is changed in place when no frozen
  * snapshot can see it, and copied first when one can (`generation` below), so a write
  * costs what the change costs, never a copy of the whole value.
@@ -15,7 +15,7 @@
 import { ScoreList } from './sorted-set.js';
 
 /** Every type a live key can have, as Redis's TYPE names it. */
-export type ValueType = 'string' | 'hash' | 'set' | 'zset';
+export type ValueType = 'string' | 'hash' | 'set' | 'zset' | 'list';
 
 /** Redis's refusal of a command on a key of another type, byte for byte. */
 export const wrongType = 'WRONGTYPE Operation against a key holding the wrong kind of value';
@@ -63,8 +63,191 @@ export interface HashValue {
   readonly generation: number;
 }
 
+/**
+ * The encoding OBJECT ENCODING names for every list: redis-server 7.0 answers `quicklist`
+ * for a list of any size (its nodes are listpacks of list-max-listpack-size, -2 or 8 KB,
+ * each; a list that is one small listpack came with Redis 7.2).
+ */
+export const listEncoding = 'quicklist';
+
+/**
+ * A double-ended queue of latin1 strings in a ring buffer: pushing or popping at either
+ * end is O(1) (amortized: the buffer doubles when full, halves when a quarter full);
+ * reading by index is O(1); inserting or removing inside moves the shorter side.
+ *
+ * Invariant: element `i` (0 is the head) is `#slots[(#head + i) & (#slots.length - 1)]`,
+ * for `0 <= i < #length`; `#slots.length` is a power of two, at least `dequeSlotsMin`.
+ */
+export class Deque {
+  #slots: (string | undefined)[];
+  #head = 0;
+  #length = 0;
+
+  constructor(slots = dequeSlotsMin) {
+    this.#slots = new Array<string | undefined>(slots);
+  }
+
+  /** A deque holding `elements`, head first. */
+  static of(elements: readonly string[]): Deque {
+    let slots = dequeSlotsMin;
+    while (slots < elements.length) slots *= 2;
+    const deque = new Deque(slots);
+    for (const element of elements) deque.pushBack(element);
+    return deque;
+  }
+
+  get length(): number {
+    return this.#length;
+  }
+
+  #slot(index: number): number {
+    return (this.#head + index) & (this.#slots.length - 1);
+  }
+
+  /** Element `index` (0 <= index < length). */
+  at(index: number): string {
+    return this.#slots[this.#slot(index)] as string;
+  }
+
+  /** Replaces element `index` (0 <= index < length). */
+  set(index: number, element: string): void {
+    this.#slots[this.#slot(index)] = element;
+  }
+
+  pushFront(element: string): void {
+    this.#grow();
+    this.#head = (this.#head - 1) & (this.#slots.length - 1);
+    this.#slots[this.#head] = element;
+    this.#length++;
+  }
+
+  pushBack(element: string): void {
+    this.#grow();
+    this.#slots[this.#slot(this.#length)] = element;
+    this.#length++;
+  }
+
+  /** Removes and returns the head (the deque must not be empty). */
+  popFront(): string {
+    const element = this.#slots[this.#head] as string;
+    this.#slots[this.#head] = undefined;
+    this.#head = (this.#head + 1) & (this.#slots.length - 1);
+    this.#length--;
+    this.#shrink();
+    return element;
+  }
+
+  /** Removes and returns the tail (the deque must not be empty). */
+  popBack(): string {
+    const slot = this.#slot(this.#length - 1);
+    const element = this.#slots[slot] as string;
+    this.#slots[slot] = undefined;
+    this.#length--;
+    this.#shrink();
+    return element;
+  }
+
+  /** Inserts `element` before element `index` (0 <= index <= length), moving the shorter side. */
+  insert(index: number, element: string): void {
+    if (index === 0) return this.pushFront(element);
+    if (index === this.#length) return this.pushBack(element);
+    if (index < this.#length / 2) {
+      this.pushFront(this.at(0));
+      for (let i = 1; i < index; i++) this.set(i, this.at(i + 1));
+    } else {
+      this.pushBack(this.at(this.#length - 1));
+      for (let i = this.#length - 2; i > index; i--) this.set(i, this.at(i - 1));
+    }
+    this.set(index, element);
+  }
+
+  /** Removes and returns element `index` (0 <= index < length), moving the shorter side. */
+  removeAt(index: number): string {
+    const element = this.at(index);
+    if (index < this.#length / 2) {
+      for (let i = index; i > 0; i--) this.set(i, this.at(i - 1));
+      this.popFront();
+    } else {
+      for (let i = index; i < this.#length - 1; i++) this.set(i, this.at(i + 1));
+      this.popBack();
+    }
+    return element;
+  }
+
+  /** Elements `start` to `stop` inclusive (clamped by the caller to 0..length-1). */
+  slice(start: number, stop: number): string[] {
+    const out: string[] = [];
+    for (let i = start; i <= stop; i++) out.push(this.at(i));
+    return out;
+  }
+
+  /**
+   * A new deque without the elements equal to `element`: the first `count` of them from
+   * the head (`count` > 0), from the tail (< 0), or all (0); and how many it left out.
+   */
+  withoutEqual(element: string, count: number): { kept: Deque; removed: number } {
+    const limit = count === 0 ? Infinity : Math.abs(count);
+    const drop = new Set<number>();
+    for (let step = 0; step < this.#length && drop.size < limit; step++) {
+      const index = count < 0 ? this.#length - 1 - step : step;
+      if (this.at(index) === element) drop.add(index);
+    }
+    const kept: string[] = [];
+    for (let i = 0; i < this.#length; i++) if (!drop.has(i)) kept.push(this.at(i));
+    return { kept: Deque.of(kept), removed: drop.size };
+  }
+
+  /** A copy (the strings are shared: they never change). */
+  copy(): Deque {
+    return Deque.of(this.slice(0, this.#length - 1));
+  }
+
+  #grow(): void {
+    if (this.#length < this.#slots.length) return;
+    this.#resize(this.#slots.length * 2);
+  }
+
+  #shrink(): void {
+    if (this.#slots.length > dequeSlotsMin && this.#length < this.#slots.length / 4) {
+      this.#resize(this.#slots.length / 2);
+    }
+  }
+
+  #resize(slots: number): void {
+    const next = new Array<string | undefined>(slots);
+    for (let i = 0; i < this.#length; i++) next[i] = this.at(i);
+    this.#slots = next;
+    this.#head = 0;
+  }
+}
+
+/** The fewest slots a deque keeps (a power of two). */
+const dequeSlotsMin = 8;
+
+/**
+ * A list in memory: its elements (latin1), head first. `generation` is as a hash's: an
+ * object of an ended generation may be shared with a frozen snapshot and is copied
+ * before a change. A list is never empty: the command that empties it removes the key.
+ */
+export interface ListValue {
+  readonly type: 'list';
+  /** Replaced whole only by LREM (which rebuilds it in one pass) and its undoing. */
+  elements: Deque;
+  readonly generation: number;
+}
+
+/** A new empty list of `generation` (the command that makes it pushes at once). */
+export function emptyList(generation: number): ListValue {
+  return { type: 'list', elements: new Deque(), generation };
+}
+
+/** A copy of `list` owned by `generation`. */
+export function copyList(list: ListValue, generation: number): ListValue {
+  return { type: 'list', elements: list.elements.copy(), generation };
+}
+
 /** A key's value: a string's bytes (latin1), or a structured value tagged with its type. */
-export type StoredValue = string | HashValue | SetValue | ZsetValue;
+export type StoredValue = string | HashValue | SetValue | ZsetValue | ListValue;
 
 /** The type of a value, as TYPE answers it. */
 export function typeOf(value: StoredValue): ValueType {
@@ -259,4 +442,59 @@ export function zsetEncodingFor(length: number, longest: number): ZsetEncoding {
   return length > zsetListpackEntriesMax || longest > zsetListpackValueBytesMax
     ? 'skiplist'
     : 'listpack';
+}
+
+// ------------------------------------------------------------------ lists
+
+/**
+ * The inclusive range of indexes LRANGE and LTRIM take of a list of `length` for
+ * `start` and `stop`, by Redis's rules (a negative index counts from the tail; the range
+ * is clamped to the list), or null when it is empty.
+ */
+export function listRange(
+  length: number,
+  start: number,
+  stop: number,
+): { start: number; stop: number } | null {
+  let from = start < 0 ? length + start : start;
+  let to = stop < 0 ? length + stop : stop;
+  if (from < 0) from = 0;
+  if (from > to || from >= length) return null;
+  if (to >= length) to = length - 1;
+  return { start: from, stop: to };
+}
+
+/** LPOS's options: RANK (not 0; negative searches from the tail), COUNT (0: all), MAXLEN (0: all). */
+export interface ListPositionOptions {
+  readonly rank: number;
+  /** Null when COUNT was not given (one position or null is the answer). */
+  readonly count: number | null;
+  readonly maxlen: number;
+}
+
+/**
+ * LPOS over a list of `length` whose element `i` is `at(i)`: the indexes of `element`, as
+ * Redis's lposCommand finds them (skipping the first `rank - 1` matches, looking at most
+ * at `maxlen` elements, stopping after `count`).
+ */
+export function listPositions(
+  length: number,
+  at: (index: number) => string,
+  element: string,
+  options: ListPositionOptions,
+): number[] {
+  const fromTail = options.rank < 0;
+  const rank = Math.abs(options.rank);
+  const wanted = options.count ?? 1;
+  const found: number[] = [];
+  let matches = 0;
+  for (let step = 0; step < length && (options.maxlen === 0 || step < options.maxlen); step++) {
+    const index = fromTail ? length - 1 - step : step;
+    if (at(index) !== element) continue;
+    matches++;
+    if (matches < rank) continue;
+    found.push(index);
+    if (wanted !== 0 && found.length >= wanted) break;
+  }
+  return found;
 }

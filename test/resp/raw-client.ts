@@ -4,7 +4,9 @@ import assert from 'node:assert/strict';
  * parser, and a reply of 'closed' when the server hangs up (as Redis does to a client whose
  * user was deleted).
  */
+import { once } from 'node:events';
 import { connect, type Socket } from 'node:net';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { ReplyParser } from '../../src/api/resp/reply-parser.js';
 import type { Reply } from '../../src/api/resp/reply.js';
 
@@ -114,4 +116,46 @@ export async function sameReply(
   const [mine, redis7] = [await ours.call(...args), await theirs.call(...args)];
   assert.ok(mine !== 'closed' && redis7 !== 'closed', `closed on ${args.join(' ')}`);
   assert.deepEqual(comparable(mine), comparable(redis7), args.join(' '));
+}
+
+/**
+ * A client that reads raw reply bytes (RESP3 frames, which RawClient does not parse, and
+ * RESP2's null array apart from the nil): one command at a time, its reply being what
+ * arrives until the line falls quiet.
+ */
+export class RawBytesClient {
+  readonly #socket: Socket;
+  #received = '';
+
+  private constructor(socket: Socket) {
+    this.#socket = socket;
+    socket.on('data', (chunk: Buffer) => {
+      this.#received += chunk.toString('latin1');
+    });
+  }
+
+  static async open(port: number): Promise<RawBytesClient> {
+    const socket = connect({ host: '127.0.0.1', port });
+    await once(socket, 'connect');
+    return new RawBytesClient(socket);
+  }
+
+  /** Sends `args`; the bytes of its reply (those that came until 40 ms passed without more). */
+  async call(args: readonly string[]): Promise<string> {
+    this.#received = '';
+    const frame = args.map((arg) => `$${Buffer.byteLength(arg)}\r\n${arg}\r\n`).join('');
+    this.#socket.write(`*${args.length}\r\n${frame}`);
+    const deadline = Date.now() + 5_000;
+    let seen = -1;
+    while (Date.now() < deadline) {
+      await sleep(40);
+      if (this.#received.length > 0 && this.#received.length === seen) break;
+      seen = this.#received.length;
+    }
+    return this.#received;
+  }
+
+  close(): void {
+    this.#socket.destroy();
+  }
 }

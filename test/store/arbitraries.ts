@@ -270,6 +270,8 @@ export function commandArbitrary(parts: CommandParts): fc.Arbitrary<TextCommand>
     { weight: 4, arbitrary: hashArbitrary(key, value, at) },
     // Sets: likewise on the same keys.
     { weight: 4, arbitrary: setArbitrary(key, at) },
+    // Lists likewise, with pops that may empty them and moves between keys.
+    { weight: 4, arbitrary: listArbitrary(key, at) },
     fc.record({ type: fc.constant('flush' as const), at }),
     fc.record({ type: fc.constant('expire-sweep' as const), at }),
     fc.record({
@@ -379,6 +381,73 @@ function setArbitrary(
       operation: fc.constantFrom('inter' as const, 'union' as const, 'diff' as const),
       destination: key,
       keys: fc.array(key, { minLength: 1, maxLength: 3 }),
+      at,
+    }),
+  );
+}
+
+/** Elements of lists: a few, so that LREM, LINSERT and LPOS meet each other's. */
+const listElement = fc.constantFrom('a', 'b', 'c', '');
+const listEnd = fc.constantFrom('left' as const, 'right' as const);
+const listIndex = fc.integer({ min: -4, max: 4 });
+
+/** The list commands over `key`: pushes, pops at both ends, inner changes, moves. */
+function listArbitrary(
+  key: fc.Arbitrary<string | Uint8Array>,
+  at: fc.Arbitrary<number>,
+): fc.Arbitrary<TextCommand> {
+  return fc.oneof(
+    fc.record(
+      {
+        type: fc.constant('lpush' as const),
+        key,
+        elements: fc.array(listElement, { minLength: 1, maxLength: 4 }),
+        end: listEnd,
+        condition: fc.constant('xx' as const),
+        at,
+      },
+      { requiredKeys: ['type', 'key', 'elements', 'end', 'at'] },
+    ),
+    fc.record(
+      { type: fc.constant('lpop' as const), key, end: listEnd, count: fc.nat(4), at },
+      { requiredKeys: ['type', 'key', 'end', 'at'] },
+    ),
+    fc.record({
+      type: fc.constant('lset' as const),
+      key,
+      index: listIndex,
+      element: listElement,
+      at,
+    }),
+    fc.record({
+      type: fc.constant('linsert' as const),
+      key,
+      where: fc.constantFrom('before' as const, 'after' as const),
+      pivot: listElement,
+      element: listElement,
+      at,
+    }),
+    fc.record({
+      type: fc.constant('lrem' as const),
+      key,
+      count: listIndex,
+      element: listElement,
+      at,
+    }),
+    fc.record({ type: fc.constant('ltrim' as const), key, start: listIndex, stop: listIndex, at }),
+    fc.record({
+      type: fc.constant('lmove' as const),
+      key,
+      destination: key,
+      from: listEnd,
+      to: listEnd,
+      at,
+    }),
+    fc.record({
+      type: fc.constant('lmpop' as const),
+      keys: fc.array(key, { minLength: 1, maxLength: 3 }),
+      end: listEnd,
+      count: fc.integer({ min: 1, max: 4 }),
       at,
     }),
   );

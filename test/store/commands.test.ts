@@ -147,6 +147,71 @@ const commandArbitrary: fc.Arbitrary<Command> = fc.oneof(
     .map((store) =>
       store.weights === undefined ? store : { ...store, weights: store.keys.map(() => b('2')) },
     ),
+  fc.record(
+    {
+      type: fc.constant('lpush' as const),
+      key,
+      elements: fc.array(value, { minLength: 1, maxLength: 3 }),
+      end: fc.constantFrom('left' as const, 'right' as const),
+      condition: fc.constant('xx' as const),
+      at: time,
+    },
+    { requiredKeys: ['type', 'key', 'elements', 'end', 'at'] },
+  ),
+  fc.record(
+    {
+      type: fc.constant('lpop' as const),
+      key,
+      end: fc.constantFrom('left' as const, 'right' as const),
+      count: fc.nat(),
+      at: time,
+    },
+    { requiredKeys: ['type', 'key', 'end', 'at'] },
+  ),
+  fc.record({
+    type: fc.constant('lset' as const),
+    key,
+    index: fc.integer(),
+    element: value,
+    at: time,
+  }),
+  fc.record({
+    type: fc.constant('linsert' as const),
+    key,
+    where: fc.constantFrom('before' as const, 'after' as const),
+    pivot: value,
+    element: value,
+    at: time,
+  }),
+  fc.record({
+    type: fc.constant('lrem' as const),
+    key,
+    count: fc.integer(),
+    element: value,
+    at: time,
+  }),
+  fc.record({
+    type: fc.constant('ltrim' as const),
+    key,
+    start: fc.maxSafeInteger(),
+    stop: fc.maxSafeInteger(),
+    at: time,
+  }),
+  fc.record({
+    type: fc.constant('lmove' as const),
+    key,
+    destination: key,
+    from: fc.constantFrom('left' as const, 'right' as const),
+    to: fc.constantFrom('left' as const, 'right' as const),
+    at: time,
+  }),
+  fc.record({
+    type: fc.constant('lmpop' as const),
+    keys: fc.array(key, { minLength: 1, maxLength: 3 }),
+    end: fc.constantFrom('left' as const, 'right' as const),
+    count: fc.integer({ min: 1 }),
+    at: time,
+  }),
   fc
     .record(
       {

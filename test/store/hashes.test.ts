@@ -5,7 +5,7 @@ import path from 'node:path';
 import { after, test } from 'node:test';
 import type { NodeStore } from '../../src/store/contract.js';
 import { Keyspace } from '../../src/store/keyspace.js';
-import { loadMemoryImage } from '../../src/store/memory-image.js';
+import { loadMemoryImage, memoryImageFormat } from '../../src/store/memory-image.js';
 import { PostgresStore } from '../../src/store/postgres.js';
 import { SqliteStore } from '../../src/store/sqlite.js';
 import type { HashValue } from '../../src/store/values.js';
@@ -306,7 +306,7 @@ test('hashes survive a snapshot image and a restart of the store', async (t) => 
   const { writeFile } = await import('node:fs/promises');
   await writeFile(file, Buffer.concat(await collect(snapshot.chunks())));
   const loaded = await loadMemoryImage(file);
-  assert.equal(loaded.header.format, 2);
+  assert.equal(loaded.header.format, memoryImageFormat);
   assert.equal(loaded.keyspace.hashSize(b('big'), at), 600);
   // A write after the load changes the loaded hash, and the next image carries it.
   target.apply([

@@ -106,6 +106,13 @@ export function bytesCommand(command: TextCommand): Command {
     converted.field = bytesOf(command.field);
   }
   if (command.type === 'hdel') converted.fields = command.fields.map(bytesOf);
+  if (command.type === 'lpush') converted.elements = command.elements.map(bytesOf);
+  if (command.type === 'lset' || command.type === 'lrem' || command.type === 'linsert') {
+    converted.element = bytesOf(command.element);
+  }
+  if (command.type === 'linsert') converted.pivot = bytesOf(command.pivot);
+  if (command.type === 'lmove') converted.destination = bytesOf(command.destination);
+  if (command.type === 'lmpop') converted.keys = command.keys.map(bytesOf);
   if (command.type === 'mset' || command.type === 'msetnx' || command.type === 'hset') {
     converted.pairs = command.pairs.map(([key, value]) => [bytesOf(key), bytesOf(value)]);
   }

@@ -150,6 +150,9 @@ export async function keyContent(store: NodeStore): Promise<unknown[]> {
         const set = [await store.setEncoding(key, -1), await store.setAll(key, -1)];
         return [key, await store.ttlMs(key, -1), set];
       }
+      if (type === 'list') {
+        return [key, await store.ttlMs(key, -1), await store.listElements(key, 0, -1, -1)];
+      }
       if (type !== 'hash') return [key, await store.get(key, -1)];
       const hash = [await store.hashEncoding(key, -1), await store.hashAll(key, -1)];
       return [key, await store.ttlMs(key, -1), hash];

@@ -644,11 +644,12 @@ test('sorted sets survive a snapshot image and a restart of the store', async (t
   await snapshot.dispose();
 });
 
-test('hashes, sets and sorted sets share one memory image, each read back as itself', async (t) => {
-  // Goal: the image's record flags of the three structured types (and of their encodings)
+test('hashes, sets, sorted sets and lists share one memory image, each read back as itself', async (t) => {
+  // Goal: the image's record flags of the four structured types (and of their encodings)
   // never collide: a keyspace holding each type in each encoding, some expiring, reads back
   // from the image with every key's type, encoding, contents and expiry intact; and a record
-  // whose flags name two types, another type's encoding or an unknown bit is refused.
+  // whose flags name two types, another type's encoding or an unknown bit is refused, and
+  // so is a list record in a format 2 image (lists came with format 3).
   const directory = tempDirectory(t);
   const source = SqliteStore.open(path.join(directory, 'source.db'));
   t.after(() => source.close());
@@ -665,8 +666,10 @@ test('hashes, sets and sorted sets share one memory image, each read back as its
       ['1', 'a'],
     ]),
     zadd('bigzset', many),
+    { type: 'lpush', key: b('list'), elements: ['a', 'b', 'c'].map(b), end: 'right', at },
+    { type: 'lpush', key: b('biglist'), elements: wide.map(b), end: 'left', at },
     { type: 'set', key: b('str'), value: b('v'), at },
-    ...['hash', 'intset', 'zset'].map((key): Command => ({
+    ...['hash', 'intset', 'zset', 'list'].map((key): Command => ({
       type: 'expire',
       key: b(key),
       expiresAt: at + 5_000,
@@ -680,10 +683,9 @@ test('hashes, sets and sorted sets share one memory image, each read back as its
   const file = path.join(directory, 'image');
   await writeFile(file, image);
   const loaded = (await loadMemoryImage(file)).keyspace;
-  const types = ['hash', 'bighash', 'intset', 'set', 'zset', 'bigzset', 'str'].map((key) =>
-    loaded.type(b(key), at),
-  );
-  assert.deepEqual(types, ['hash', 'hash', 'set', 'set', 'zset', 'zset', 'string']);
+  const keys = ['hash', 'bighash', 'intset', 'set', 'zset', 'bigzset', 'list', 'biglist', 'str'];
+  const types = keys.map((key) => loaded.type(b(key), at));
+  assert.deepEqual(types, ['hash', 'hash', 'set', 'set', 'zset', 'zset', 'list', 'list', 'string']);
   assert.equal(loaded.hashEncoding(b('hash'), at), 'listpack');
   assert.equal(loaded.hashEncoding(b('bighash'), at), 'hashtable');
   assert.equal(loaded.setEncoding(b('intset'), at), 'intset');
@@ -704,14 +706,35 @@ test('hashes, sets and sorted sets share one memory image, each read back as its
     ['a', 1],
     ['z', 2],
   ]);
-  for (const key of ['hash', 'intset', 'zset']) assert.equal(loaded.ttlMs(b(key), at), 5_000);
-  for (const key of ['bighash', 'set', 'bigzset']) assert.equal(loaded.ttlMs(b(key), at), -1);
+  for (const key of ['list', 'biglist']) {
+    assert.deepEqual(
+      loaded.listElements(b(key), 0, -1, at),
+      source.listElements(b(key), 0, -1, at),
+    );
+  }
+  assert.deepEqual(loaded.listElements(b('list'), 0, -1, at), ['a', 'b', 'c'].map(b));
+  assert.equal(loaded.listSize(b('biglist'), at), 600);
+  assert.deepEqual(loaded.listElement(b('biglist'), 0, at), b('599'));
+  for (const key of ['hash', 'intset', 'zset', 'list']) {
+    assert.equal(loaded.ttlMs(b(key), at), 5_000);
+  }
+  for (const key of ['bighash', 'set', 'bigzset', 'biglist']) {
+    assert.equal(loaded.ttlMs(b(key), at), -1);
+  }
   // The first record (the hash, flags 1 | 2: it expires) given impossible flags.
   const first = 64 + readMemoryImageHeader(image).sqliteBytes;
   assert.equal(image[first], 1 | 2);
-  for (const flags of [2 | 8, 2 | 16, 8 | 16, 2 | 32, 8 | 32, 4 | 16, 4, 32, 64, 128]) {
+  const refused = [2 | 8, 2 | 16, 8 | 16, 2 | 32, 8 | 32, 4 | 16, 4, 32, 128];
+  refused.push(2 | 64, 8 | 64, 16 | 64, 4 | 64, 32 | 64, 1 | 64 | 128);
+  for (const flags of refused) {
     const damaged = Buffer.from(image);
     damaged[first] = flags;
     assert.throws(() => parseMemoryImage(damaged), /an impossible key record/, `flags ${flags}`);
   }
+  // A list record (the first record flagged a list) in an image that says format 2.
+  assert.equal(readMemoryImageHeader(image).format, 3);
+  const older = Buffer.from(image);
+  older.writeUInt32LE(2, 8);
+  older[first] = 1 | 64;
+  assert.throws(() => parseMemoryImage(older), /an impossible key record/);
 });

@@ -4,7 +4,7 @@
  * use Redis's own texts.
  */
 import type { Command, ExpireCondition, KvEntry, MaybePromise } from '../../store/index.js';
-import { valueBytesMax, WrongTypeError } from '../../store/index.js';
+import { listEncoding, valueBytesMax, WrongTypeError } from '../../store/index.js';
 import { tooLarge } from '../../store/kv-rules.js';
 import { expireAtMs, int64Arg, setExpiryMs, type SetExpiryUnit } from './expiry.js';
 import { parseInteger } from './parser.js';
@@ -526,6 +526,7 @@ function object(context: ServerContext, session: Session, args: Args): Reply | P
     if (type === 'hash') return store.hashEncoding(args.raw[2], now);
     if (type === 'set') return store.setEncoding(args.raw[2], now);
     if (type === 'zset') return store.zsetEncoding(args.raw[2], now);
+    if (type === 'list') return listEncoding;
     const entry = type === 'none' ? null : await store.get(args.raw[2], now);
     return entry === null ? null : stringEncoding(entry.value);
   });

@@ -41,6 +41,7 @@ import {
 import { hashCommands } from './hashes.js';
 import { setCommands } from './sets.js';
 import { sortedSetCommands } from './sorted-sets.js';
+import { listCommands } from './lists.js';
 import { bulkBytesMaxDefault, RequestParser, type RespCommand } from './parser.js';
 import {
   pubsubCommands,
@@ -161,6 +162,7 @@ export function buildCommandTable(): Record<string, CommandSpec> {
     hashCommands,
     setCommands,
     sortedSetCommands,
+    listCommands,
     adminCommands,
     pubsubCommands,
     connectionCommands,

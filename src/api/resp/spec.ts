@@ -18,7 +18,7 @@ export interface KeySpec {
   readonly last: number;
   readonly step: number;
   /**
-   * `args[first - 1]` says how many keys follow it (SINTERCARD's numkeys, Redis's keynum
+   * `args[first - 1]` says how many keys follow it (SINTERCARD's and LMPOP's numkeys, Redis's keynum
    * key spec); `last` and `step` are then unused. Not a count: no keys.
    */
   readonly counted?: true;

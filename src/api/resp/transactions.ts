@@ -324,7 +324,9 @@ function transactionReader(
   entries: readonly (KvEntry | null)[],
   at: number,
 ): StoreReader {
-  const entryOf = (key: Uint8Array): (KvEntry & { type?: 'hash' | 'set' | 'zset' }) | null => {
+  const entryOf = (
+    key: Uint8Array,
+  ): (KvEntry & { type?: 'hash' | 'set' | 'zset' | 'list' }) | null => {
     const i = keys.findIndex((named) => named.equals(key));
     if (i < 0) throw notInTransaction();
     return entries[i] ?? null;
@@ -356,6 +358,10 @@ function transactionReader(
     zsetCount: wholeKeyspace,
     zsetEncoding: wholeKeyspace,
     zsetScan: wholeKeyspace,
+    listSize: wholeKeyspace,
+    listElements: wholeKeyspace,
+    listElement: wholeKeyspace,
+    listIndexes: wholeKeyspace,
     exists: (named) => named.filter((key) => entryOf(key) !== null).length,
     ttlMs: (key) => {
       const entry = entryOf(key);
