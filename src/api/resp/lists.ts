@@ -9,6 +9,7 @@
 import { wrongType, type Command, type ListPositionOptions } from '../../store/index.js';
 import type { ListEnd } from '../../store/commands.js';
 import { int64Arg } from './expiry.js';
+import { blockingMove, blockingMultiPop, blockingPop } from './blocking.js';
 import { notAnInteger, syntaxError, type Args, type Handler } from './keys.js';
 import { error, nullArray, ok, type Reply } from './reply.js';
 import { readFor, writeFor, type ServerContext, type Session } from './session.js';
@@ -290,6 +291,11 @@ function lmpop(context: ServerContext, session: Session, args: Args): Reply | Pr
 const twoKeys: KeySpec = { first: 1, last: 2, step: 1 };
 /** LMPOP's keys: counted by its first argument. */
 const countedKeys: KeySpec = { first: 2, last: -1, step: 1, counted: true };
+/** BLMPOP timeout numkeys key...: LMPOP's keys one argument later. */
+const countedAfterTimeout: KeySpec = { first: 3, last: -1, step: 1, counted: true };
+/** BLPOP key [key ...] timeout. */
+const keysBeforeTimeout: KeySpec = { first: 1, last: -2, step: 1 };
+const blockingSpec = { write: true, role: 'write', blocks: true } as const;
 
 /**
  * The list commands: handler, Redis arity (negative: at least), whether it writes, the
@@ -315,6 +321,17 @@ export const listCommands: Readonly<Record<string, CommandSpec>> = {
     run: move({ from: 'right', to: 'left' }),
   },
   lmpop: { arity: -4, write: true, role: 'write', keys: countedKeys, run: lmpop },
+  // The blocking forms hold their connection's later commands until they answer.
+  blpop: { arity: -3, ...blockingSpec, keys: keysBeforeTimeout, run: blockingPop('LEFT', lmpop) },
+  brpop: { arity: -3, ...blockingSpec, keys: keysBeforeTimeout, run: blockingPop('RIGHT', lmpop) },
+  blmove: { arity: 6, ...blockingSpec, keys: twoKeys, run: blockingMove('LMOVE', move(null)) },
+  brpoplpush: {
+    arity: 4,
+    ...blockingSpec,
+    keys: twoKeys,
+    run: blockingMove('RPOPLPUSH', move({ from: 'right', to: 'left' })),
+  },
+  blmpop: { arity: -5, ...blockingSpec, keys: countedAfterTimeout, run: blockingMultiPop(lmpop) },
   llen: { arity: 2, write: false, role: 'read', keys: oneKey, run: llen },
   lrange: { arity: 4, write: false, role: 'read', keys: oneKey, run: lrange },
   lindex: { arity: 3, write: false, role: 'read', keys: oneKey, run: lindex },

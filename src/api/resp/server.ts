@@ -41,6 +41,7 @@ import {
 import { hashCommands } from './hashes.js';
 import { setCommands } from './sets.js';
 import { sortedSetCommands } from './sorted-sets.js';
+import { BlockedClients } from './blocking.js';
 import { listCommands } from './lists.js';
 import { bulkBytesMaxDefault, RequestParser, type RespCommand } from './parser.js';
 import {
@@ -219,6 +220,7 @@ export async function startRespServer(
     forwarder: new Forwarder(options.logger, proof, forwardingTlsOptions(options.tls)),
     sessions,
     pubsub: new PubSubHub(),
+    blocked: new BlockedClients(node),
     startedAtMs: Date.now(),
     maxClients: options.maxClients ?? maxClientsDefault,
     port: options.port ?? tlsPort ?? 0,
@@ -245,7 +247,10 @@ export async function startRespServer(
     new Connection(context, socket, nextId++, options, proof);
   };
   const servers: Server[] = [];
-  const stopDelivery = node.onApplied((entries) => context.pubsub.onApplied(entries));
+  const stopDelivery = node.onApplied((entries) => {
+    context.pubsub.onApplied(entries);
+    context.blocked.onApplied(entries);
+  });
   const close = () => {
     stopDelivery();
     return closeServers(servers, sockets, context);
@@ -392,6 +397,7 @@ class Connection {
     socket.once('close', () => {
       this.#session.closing = true;
       context.pubsub.detach(this.#session);
+      context.blocked.forget(this.#session);
       (context.sessions as Map<number, Session>).delete(id);
     });
   }
@@ -524,7 +530,9 @@ class Connection {
         : name === 'tandem.link'
           ? this.#link(args)
           : this.#execute(session, spec, args);
-    if (spec.serial === true && reply instanceof Promise) this.#block(reply);
+    if ((spec.serial === true || spec.blocks === true) && reply instanceof Promise) {
+      this.#block(reply);
+    }
     return reply;
   }
 
@@ -664,7 +672,9 @@ class Connection {
     if (refused === unanswered) return error('NOAUTH Authentication required.');
     if (refused !== null) return refused;
     const reply = this.#execute(inner, spec, args);
-    if (spec.serial === true && reply instanceof Promise) this.#block(reply);
+    if ((spec.serial === true || spec.blocks === true) && reply instanceof Promise) {
+      this.#block(reply);
+    }
     // The write notes its index on `inner` before its reply settles.
     return Promise.resolve(reply).then((done) => [inner.lastWriteIndex, done, inner.lastWriteTerm]);
   }

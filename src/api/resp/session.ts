@@ -17,6 +17,7 @@ import type { MaybePromise, StoreReader } from '../../store/contract.js';
 import type { Logger } from '../../transport/contract.js';
 import type { Forwarder, LeaderEndpoint } from './forward.js';
 import type { PubSubHub } from './pubsub.js';
+import type { BlockedClients } from './blocking.js';
 import { error, type Reply } from './reply.js';
 import type { Protocol } from './reply.js';
 
@@ -109,6 +110,8 @@ export interface ServerContext {
   readonly sessions: ReadonlyMap<number, Session>;
   /** The connections' channel and pattern subscriptions (pubsub.ts). */
   readonly pubsub: PubSubHub;
+  /** The clients blocked here on lists (blocking.ts). */
+  readonly blocked: BlockedClients;
   readonly startedAtMs: number;
   readonly maxClients: number;
   readonly port: number;

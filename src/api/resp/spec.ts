@@ -58,6 +58,11 @@ export interface CommandSpec {
    * connection is (AUTH, HELLO), or hashes a password before it proposes (ACL SETUSER).
    */
   readonly serial?: boolean;
+  /**
+   * It may wait for other clients' writes (BLPOP): nothing after it on its connection runs
+   * until it answers, as `serial`, but inside MULTI it is queued (and does not wait).
+   */
+  readonly blocks?: true;
   readonly run: Handler;
 }
 
