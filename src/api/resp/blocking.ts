@@ -58,16 +58,6 @@ export class BlockedClients {
     this.#node = node;
   }
 
-  /** How many clients are blocked (INFO clients' `blocked_clients`). */
-  get size(): number {
-    return this.#waiters.length;
-  }
-
-  /** Whether `session` is blocked (CLIENT LIST's `b` flag). */
-  isBlocked(session: Session): boolean {
-    return this.#waiters.some((waiter) => waiter.session === session);
-  }
-
   /**
    * Blocks `session` on `keys` until `attempt` gives a reply or `timeoutMs` passes (0: for
    * ever), then answers `onTimeout`.
