@@ -45,6 +45,11 @@ interface Waiter {
   readonly attempt: () => Promise<Reply | null>;
   readonly resolve: (reply: Reply) => void;
   readonly timer: NodeJS.Timeout | null;
+  readonly onTimeout: Reply;
+  /** Its twin is running: a timeout now waits for its answer (an element it popped is its). */
+  attempting: boolean;
+  /** Its timeout passed while its twin ran. */
+  expired: boolean;
 }
 
 /** The clients blocked on this node, in the order they blocked. */
@@ -74,10 +79,23 @@ export class BlockedClients {
         timeoutMs === 0
           ? null
           : setTimeout(() => {
+              if (waiter.attempting) {
+                waiter.expired = true;
+                return;
+              }
               this.#remove(waiter);
               resolve(onTimeout);
             }, timeoutMs);
-      const waiter: Waiter = { session, keys, attempt, resolve, timer };
+      const waiter: Waiter = {
+        session,
+        keys,
+        attempt,
+        resolve,
+        timer,
+        onTimeout,
+        attempting: false,
+        expired: false,
+      };
       this.#waiters.push(waiter);
     });
   }
@@ -107,15 +125,17 @@ export class BlockedClients {
         for (const waiter of [...this.#waiters]) {
           if (!this.#waiters.includes(waiter) || !(await this.#holdsList(waiter.keys))) continue;
           let reply: Reply | null;
+          waiter.attempting = true;
           try {
             reply = await waiter.attempt();
           } catch (thrown) {
             reply = error(thrown instanceof Error ? thrown.message : String(thrown));
+          } finally {
+            waiter.attempting = false;
           }
-          // Removed meanwhile (timed out, or its connection closed): the answer has no taker.
-          if (reply === null || !this.#waiters.includes(waiter)) continue;
+          if (reply === null && !waiter.expired) continue;
           this.#remove(waiter);
-          waiter.resolve(reply);
+          waiter.resolve(reply ?? waiter.onTimeout);
         }
       } while (this.#wakeAgain && this.#waiters.length > 0);
     } finally {
