@@ -36,7 +36,6 @@ import {
   noSuchKey,
   ok,
   overflow,
-  parseInteger,
   setHolds,
   tooLarge,
   versionHolds,
@@ -516,12 +515,14 @@ export abstract class KeyValueCommands {
   #incrby(key: string, by: number, at: number, version: Version): ApplyResult {
     const live = this.#liveString(key, at);
     if (live === null) return failed(wrongType);
-    const current = live === undefined ? 0 : parseInteger(Buffer.from(live.value, 'latin1'));
+    // The value is a signed 64-bit integer, as Redis's string2ll reads it.
+    const current = live === undefined ? 0n : parseInt64(live.value);
     if (current === null) return failed(notAnInteger);
-    const next = current + by;
-    if (!Number.isSafeInteger(next)) return failed(overflow);
+    const next = current + BigInt(by);
+    if (next < int64Min || next > int64Max) return failed(overflow);
     this.write(key, String(next), version, live?.expiresAt ?? null);
-    return ok(next);
+    const small = Number(next);
+    return ok(Number.isSafeInteger(small) ? small : next);
   }
 
   #append(key: string, suffix: Bytes, at: number, version: Version): ApplyResult {

@@ -161,18 +161,22 @@ test('INCRBY follows Redis: absent is 0, strict integer syntax, overflow refused
   assert.equal(asText(store).get('n', at)?.value, '-2');
 
   const notInteger = { ok: false, error: 'ERR value is not an integer or out of range' };
-  for (const text of ['abc', '', ' 1', '1 ', '01', '+1', '-0', '1.5', '1e3', '9007199254740993']) {
+  const past = '9223372036854775808';
+  for (const text of ['abc', '', ' 1', '1 ', '01', '+1', '-0', '1.5', '1e3', past]) {
     applyCommands(store, log, { type: 'set', key: 's', value: text, at });
     const results = applyCommands(store, log, { type: 'incrby', key: 's', by: 1, at });
     assert.deepEqual(results, [notInteger], `INCRBY of ${JSON.stringify(text)}`);
     assert.equal(asText(store).get('s', at)?.value, text);
   }
+  // Values are signed 64-bit integers, as in Redis, past JavaScript's safe integers.
   applyCommands(store, log, {
     type: 'set',
-    key: 'max',
+    key: 'big',
     value: String(Number.MAX_SAFE_INTEGER),
     at,
   });
+  assert.equal(applyOne(store, log, { type: 'incrby', key: 'big', by: 2, at }), 9007199254740993n);
+  applyCommands(store, log, { type: 'set', key: 'max', value: '9223372036854775807', at });
   const overflow = applyCommands(store, log, { type: 'incrby', key: 'max', by: 1, at });
   assert.deepEqual(overflow, [{ ok: false, error: 'ERR increment or decrement would overflow' }]);
   assert.deepEqual(store.applied.index, log.index, 'a failed command still counts as applied');
