@@ -1946,24 +1946,40 @@ function listWriteBack(writes: ListWrites): string[] {
   ];
 }
 
-/** The hash statements of round trip 3: clears first, then rows, field deletes, field upserts. */
-function hashWriteBack(writes: HashWrites): string[] {
+/**
+ * The statements that clear the hashes or sets `cleared` (their row in `table` and their
+ * items in `itemsTable`) and upsert the rows `upserts` of `table` (encoding, length, next
+ * sequence number), in chunks: the part of a round trip 3 hashes and sets share.
+ */
+function metaWriteBack(
+  table: 'hashes' | 'sets',
+  itemsTable: 'hash_fields' | 'set_members',
+  cleared: readonly string[],
+  upserts: readonly (readonly [string, { encoding: string; length: number; nextSeq: number }])[],
+): string[] {
   const keyList = (keys: readonly string[]): string =>
     keys.map((id) => bytesLiteral(keyBytes(id))).join(', ');
   return [
     ...chunked(
-      writes.cleared,
+      cleared,
       (keys) =>
-        `DELETE FROM tandem.hashes WHERE key IN (${keyList(keys)}); DELETE FROM tandem.hash_fields WHERE key IN (${keyList(keys)})`,
+        `DELETE FROM tandem.${table} WHERE key IN (${keyList(keys)}); DELETE FROM tandem.${itemsTable} WHERE key IN (${keyList(keys)})`,
     ),
-    ...chunked(writes.upserts, (rows) => {
+    ...chunked(upserts, (rows) => {
       const values = rows.map(
         ([key, meta]) =>
           `(${bytesLiteral(keyBytes(key))}, ${quoteLiteral(meta.encoding)}, ${integerLiteral(meta.length)}, ${integerLiteral(meta.nextSeq)})`,
       );
-      return `INSERT INTO tandem.hashes (key, encoding, length, next_seq) VALUES ${values.join(', ')}
+      return `INSERT INTO tandem.${table} (key, encoding, length, next_seq) VALUES ${values.join(', ')}
         ON CONFLICT (key) DO UPDATE SET encoding = excluded.encoding, length = excluded.length, next_seq = excluded.next_seq`;
     }),
+  ];
+}
+
+/** The hash statements of round trip 3: clears first, then rows, field deletes, field upserts. */
+function hashWriteBack(writes: HashWrites): string[] {
+  return [
+    ...metaWriteBack('hashes', 'hash_fields', writes.cleared, writes.upserts),
     ...chunked(writes.fieldDeletes, (pairs) => {
       const list = pairs.map(
         ([key, field]) => `(${bytesLiteral(keyBytes(key))}, ${bytesLiteral(keyBytes(field))})`,
@@ -1983,22 +1999,8 @@ function hashWriteBack(writes: HashWrites): string[] {
 
 /** The set statements of round trip 3: clears first, then rows, member deletes, member upserts. */
 function setWriteBack(writes: SetWrites): string[] {
-  const keyList = (keys: readonly string[]): string =>
-    keys.map((id) => bytesLiteral(keyBytes(id))).join(', ');
   return [
-    ...chunked(
-      writes.cleared,
-      (keys) =>
-        `DELETE FROM tandem.sets WHERE key IN (${keyList(keys)}); DELETE FROM tandem.set_members WHERE key IN (${keyList(keys)})`,
-    ),
-    ...chunked(writes.upserts, (rows) => {
-      const values = rows.map(
-        ([key, meta]) =>
-          `(${bytesLiteral(keyBytes(key))}, ${quoteLiteral(meta.encoding)}, ${integerLiteral(meta.length)}, ${integerLiteral(meta.nextSeq)})`,
-      );
-      return `INSERT INTO tandem.sets (key, encoding, length, next_seq) VALUES ${values.join(', ')}
-        ON CONFLICT (key) DO UPDATE SET encoding = excluded.encoding, length = excluded.length, next_seq = excluded.next_seq`;
-    }),
+    ...metaWriteBack('sets', 'set_members', writes.cleared, writes.upserts),
     ...chunked(writes.memberDeletes, (pairs) => {
       const list = pairs.map(
         ([key, member]) => `(${bytesLiteral(keyBytes(key))}, ${bytesLiteral(keyBytes(member))})`,
