@@ -3,8 +3,8 @@
 // its own snapshot and log, their fields, encoding and expiry intact.
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { sleep, TestCluster } from '../node/cluster.js';
-import { comparable, RawClient } from './raw-client.js';
+import { TestCluster } from '../node/cluster.js';
+import { comparable, RawClient, waitForState } from './raw-client.js';
 
 /** The hashes the test writes: a hashtable, a listpack with an expiry, and fields' values. */
 const bigFields = 600;
@@ -43,23 +43,7 @@ const expected = [
 
 /** Polls `id`'s answers until they are `expected` (the node may still be applying). */
 async function waitForHashes(cluster: TestCluster, id: string): Promise<void> {
-  const deadline = Date.now() + 30_000;
-  let seen: unknown;
-  for (;;) {
-    const client = await RawClient.open(cluster.node(id).respPort);
-    try {
-      seen = await hashState(client);
-    } finally {
-      client.close();
-    }
-    try {
-      assert.deepEqual(seen, expected);
-      return;
-    } catch (error) {
-      if (Date.now() > deadline) throw error;
-      await sleep(200);
-    }
-  }
+  await waitForState(cluster.node(id).respPort, hashState, expected, 30_000);
 }
 
 describe('hashes on a three-node cluster', { timeout: 240_000 }, () => {

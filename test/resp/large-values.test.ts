@@ -8,7 +8,7 @@ import { createHash } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
 import { valueBytesMax } from '../../src/store/commands.js';
 import { sleep, TestCluster } from '../node/cluster.js';
-import { comparable, RawClient } from './raw-client.js';
+import { comparable, RawClient, waitForState } from './raw-client.js';
 
 /** A full-size value that is not one repeated byte, so that a mix-up shows. */
 function bigValue(seed: string): string {
@@ -45,23 +45,7 @@ const expected = [
 ];
 
 async function waitForLarge(cluster: TestCluster, id: string): Promise<void> {
-  const deadline = Date.now() + 60_000;
-  for (;;) {
-    const client = await RawClient.open(cluster.node(id).respPort);
-    let seen: unknown;
-    try {
-      seen = await largeState(client);
-    } finally {
-      client.close();
-    }
-    try {
-      assert.deepEqual(seen, expected, `on ${id}`);
-      return;
-    } catch (error) {
-      if (Date.now() > deadline) throw error;
-      await sleep(250);
-    }
-  }
+  await waitForState(cluster.node(id).respPort, largeState, expected, 60_000);
 }
 
 describe('16 MiB values on a three-node cluster', { timeout: 300_000 }, () => {

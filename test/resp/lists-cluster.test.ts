@@ -3,8 +3,8 @@
 // takes over, and come back on every node killed at once from its own snapshot and log.
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { sleep, TestCluster } from '../node/cluster.js';
-import { comparable, RawBytesClient, RawClient } from './raw-client.js';
+import { TestCluster } from '../node/cluster.js';
+import { comparable, RawBytesClient, RawClient, waitForState } from './raw-client.js';
 
 /** The pushes the test makes at each end of `q` (more entries than a snapshot's worth). */
 const pushes = 150;
@@ -52,23 +52,7 @@ function expected(failedOver: boolean): unknown[] {
 
 /** Polls `id`'s answers until they are `want` (the node may still be applying). */
 async function waitForLists(cluster: TestCluster, id: string, want: unknown): Promise<void> {
-  const deadline = Date.now() + 30_000;
-  let seen: unknown;
-  for (;;) {
-    const client = await RawClient.open(cluster.node(id).respPort);
-    try {
-      seen = await listState(client);
-    } finally {
-      client.close();
-    }
-    try {
-      assert.deepEqual(seen, want);
-      return;
-    } catch (error) {
-      if (Date.now() > deadline) throw error;
-      await sleep(200);
-    }
-  }
+  await waitForState(cluster.node(id).respPort, listState, want, 30_000);
 }
 
 /** The writes on the leader, each answer checked as Redis gives it. */

@@ -159,3 +159,33 @@ export class RawBytesClient {
     this.#socket.destroy();
   }
 }
+
+/**
+ * Polls the server at `port` until what `state` reads there (on a fresh connection each
+ * time) equals `expected`: a node may still be applying. Fails with the last difference
+ * after `timeoutMs`.
+ */
+export async function waitForState(
+  port: number,
+  state: (client: RawClient) => Promise<unknown>,
+  expected: unknown,
+  timeoutMs = 30_000,
+): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const client = await RawClient.open(port);
+    let seen: unknown;
+    try {
+      seen = await state(client);
+    } finally {
+      client.close();
+    }
+    try {
+      assert.deepEqual(seen, expected, `the server on port ${port}`);
+      return;
+    } catch (error) {
+      if (Date.now() > deadline) throw error;
+      await sleep(200);
+    }
+  }
+}

@@ -3,8 +3,8 @@
 // from its own snapshot and log, their members, scores, encoding and expiry intact.
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { sleep, TestCluster } from '../node/cluster.js';
-import { comparable, RawClient } from './raw-client.js';
+import { TestCluster } from '../node/cluster.js';
+import { comparable, RawClient, waitForState } from './raw-client.js';
 
 /** The sets the test writes: a skiplist, a listpack with an expiry, and a stored result. */
 const bigMembers = 300;
@@ -47,23 +47,7 @@ const expected = [
 
 /** Polls `id`'s answers until they are `expected` (the node may still be applying). */
 async function waitForSets(cluster: TestCluster, id: string): Promise<void> {
-  const deadline = Date.now() + 30_000;
-  let seen: unknown;
-  for (;;) {
-    const client = await RawClient.open(cluster.node(id).respPort);
-    try {
-      seen = await zsetState(client);
-    } finally {
-      client.close();
-    }
-    try {
-      assert.deepEqual(seen, expected);
-      return;
-    } catch (error) {
-      if (Date.now() > deadline) throw error;
-      await sleep(200);
-    }
-  }
+  await waitForState(cluster.node(id).respPort, zsetState, expected, 30_000);
 }
 
 describe('sorted sets on a three-node cluster', { timeout: 240_000 }, () => {
