@@ -320,6 +320,7 @@ function infoSections(context: ServerContext): Record<string, () => string> {
         '# Clients',
         `connected_clients:${context.sessions.size}`,
         `maxclients:${context.maxClients}`,
+        `blocked_clients:${context.blocked.count}`,
       ].join('\r\n'),
     persistence: () => ['# Persistence', 'loading:0', 'aof_enabled:1'].join('\r\n'),
     stats: () =>

@@ -1,20 +1,28 @@
 /**
- * The blocking list commands (Redis 7.0's BLPOP BRPOP BLMOVE BRPOPLPUSH BLMPOP). Each is
- * its non-blocking twin (LMPOP, LMOVE, RPOPLPUSH) tried at once; when that finds every key
- * empty, the client blocks on this node. Whenever this node applies entries, the clients
- * blocked here whose keys now hold a list try their twin again, one at a time in the order
- * they blocked (Redis serves the longest-waiting client first). The twin is a write through
- * the log (forwarded to the leader from a follower), so two clients blocked on different
- * nodes never both get one element: the loser's twin finds the list empty and it blocks
- * again, keeping its place. A timeout answers Redis's null; a closed connection leaves.
+ * The blocking commands of lists and sorted sets (Redis 7.0's BLPOP BRPOP BLMOVE BRPOPLPUSH
+ * BLMPOP, BZPOPMIN BZPOPMAX BZMPOP). Each is its non-blocking twin (LMPOP, LMOVE, RPOPLPUSH,
+ * ZMPOP) tried at once; when that finds every key empty, the client blocks on this node.
+ * Whenever this node applies entries, the clients blocked here whose keys now hold a value
+ * of their type try their twin again, one at a time in the order they blocked (Redis serves
+ * the longest-waiting client first). The twin is a write through the log (forwarded to the
+ * leader from a follower), so two clients blocked on different nodes never both get one
+ * element: the loser's twin finds the key empty and it blocks again, keeping its place. A
+ * timeout answers Redis's null; a closed connection leaves.
+ *
+ * A connection may close while its twin is on its way through the log, a window Redis (one
+ * thread) does not have: what that twin popped then goes back where it came from, by a
+ * give-back write (LPUSH or RPUSH of the elements, ZADD NX of the members with their
+ * scores), so an element reaches a client or stays in the store, never neither. BLMOVE and
+ * BRPOPLPUSH need none: their element is in the destination, as if the client had been served.
  *
  * Inside MULTI a blocking command does not block, as in Redis: its twin's answer is its own.
  */
 import type { Entry } from '../../core/types.js';
 import type { NodeHandle } from '../../node/api.js';
 import { parseLongDouble } from '../../store/long-double.js';
+import type { Logger } from '../../transport/contract.js';
 import type { Args, Handler } from './keys.js';
-import { error, nullArray, type Reply } from './reply.js';
+import { error, nullArray, type ErrorReply, type Reply } from './reply.js';
 import type { ServerContext, Session } from './session.js';
 
 /**
@@ -37,15 +45,23 @@ export function timeoutMsArg(raw: Buffer): number | Reply {
 /** The longest delay setTimeout keeps (a longer one fires at once). */
 const timerMsMax = 2 ** 31 - 1;
 
+/** The type of value a blocked client waits for. */
+export type BlockedOn = 'list' | 'zset';
+
 /** One blocked client. */
 interface Waiter {
   readonly session: Session;
   readonly keys: readonly Buffer[];
+  readonly type: BlockedOn;
   /** Runs the twin: its reply, or null when every key was still empty. */
   readonly attempt: () => Promise<Reply | null>;
   readonly resolve: (reply: Reply) => void;
   readonly timer: NodeJS.Timeout | null;
   readonly onTimeout: Reply;
+  /** Puts back what a twin popped for a client that left meanwhile (null: nothing to). */
+  readonly giveBack: ((reply: Reply) => Promise<Reply>) | null;
+  /** Its connection closed while its twin ran. */
+  abandoned: boolean;
   /** Its twin is running: a timeout now waits for its answer (an element it popped is its). */
   attempting: boolean;
   /** Its timeout passed while its twin ran. */
@@ -55,24 +71,33 @@ interface Waiter {
 /** The clients blocked on this node, in the order they blocked. */
 export class BlockedClients {
   readonly #node: NodeHandle;
+  readonly #logger: Logger;
   #waiters: Waiter[] = [];
   #waking = false;
   #wakeAgain = false;
 
-  constructor(node: NodeHandle) {
+  constructor(node: NodeHandle, logger: Logger) {
     this.#node = node;
+    this.#logger = logger;
+  }
+
+  /** How many clients are blocked here (INFO's `blocked_clients`). */
+  get count(): number {
+    return this.#waiters.length;
   }
 
   /**
    * Blocks `session` on `keys` until `attempt` gives a reply or `timeoutMs` passes (0: for
-   * ever), then answers `onTimeout`.
+   * ever), then answers `onTimeout`. `giveBack` undoes an attempt whose client left.
    */
   block(
     session: Session,
     keys: readonly Buffer[],
+    type: BlockedOn,
     timeoutMs: number,
     attempt: () => Promise<Reply | null>,
     onTimeout: Reply,
+    giveBack: ((reply: Reply) => Promise<Reply>) | null,
   ): Promise<Reply> {
     return new Promise<Reply>((resolve) => {
       const timer =
@@ -89,10 +114,13 @@ export class BlockedClients {
       const waiter: Waiter = {
         session,
         keys,
+        type,
         attempt,
         resolve,
         timer,
         onTimeout,
+        giveBack,
+        abandoned: false,
         attempting: false,
         expired: false,
       };
@@ -100,9 +128,13 @@ export class BlockedClients {
     });
   }
 
-  /** A connection closed: its blocked command, if any, is dropped unanswered. */
+  /**
+   * A connection closed: its blocked command, if any, is dropped unanswered; if its twin is
+   * running, what it pops is given back.
+   */
   forget(session: Session): void {
     for (const waiter of this.#waiters.filter((item) => item.session === session)) {
+      if (waiter.attempting) waiter.abandoned = true;
       this.#remove(waiter);
     }
   }
@@ -123,7 +155,7 @@ export class BlockedClients {
       do {
         this.#wakeAgain = false;
         for (const waiter of [...this.#waiters]) {
-          if (!this.#waiters.includes(waiter) || !(await this.#holdsList(waiter.keys))) continue;
+          if (!this.#waiters.includes(waiter) || !(await this.#holds(waiter))) continue;
           let reply: Reply | null;
           waiter.attempting = true;
           try {
@@ -132,6 +164,10 @@ export class BlockedClients {
             reply = error(thrown instanceof Error ? thrown.message : String(thrown));
           } finally {
             waiter.attempting = false;
+          }
+          if (waiter.abandoned) {
+            if (reply !== null && !isError(reply)) await this.#giveBack(waiter, reply);
+            continue;
           }
           if (reply === null && !waiter.expired) continue;
           this.#remove(waiter);
@@ -143,14 +179,32 @@ export class BlockedClients {
     }
   }
 
-  /** Whether one of `keys` holds a list on this node now. */
-  async #holdsList(keys: readonly Buffer[]): Promise<boolean> {
+  /** Whether one of a waiter's keys holds a value of its type on this node now. */
+  async #holds({ keys, type }: Waiter): Promise<boolean> {
     const { value } = await this.#node.read({ consistency: 'stale' }, async (store) => {
       const now = Date.now();
-      for (const key of keys) if ((await store.type(key, now)) === 'list') return true;
+      for (const key of keys) if ((await store.type(key, now)) === type) return true;
       return false;
     });
     return value;
+  }
+
+  /** Puts back what the twin of a client that left popped; a failure is logged. */
+  async #giveBack(waiter: Waiter, reply: Reply): Promise<void> {
+    if (waiter.giveBack === null) return;
+    try {
+      const answer = await waiter.giveBack(reply);
+      if (isError(answer)) throw new Error((answer as ErrorReply).text);
+      this.#logger.info(
+        { keys: waiter.keys.map((key) => key.toString('latin1')) },
+        'gave back what a blocked client popped before it left',
+      );
+    } catch (thrown) {
+      this.#logger.warn(
+        { err: thrown, keys: waiter.keys.map((key) => key.toString('latin1')) },
+        'could not give back what a blocked client popped before it left',
+      );
+    }
   }
 
   #remove(waiter: Waiter): void {
@@ -195,34 +249,79 @@ function isError(reply: Reply): boolean {
 }
 
 /**
+ * How to put back what a twin popped for a client that left, from the twin's reply and
+ * arguments: the write to run and its arguments.
+ */
+type GiveBack = (reply: Reply, twinArgs: Args) => { readonly run: Handler; readonly raw: Buffer[] };
+
+/**
  * A blocking command: `parse` turns its arguments into a `BlockingCall` (or an error
- * reply); `shape` turns the twin's reply into the command's own.
+ * reply); `shape` turns the twin's reply into the command's own; it waits for keys of
+ * `type`, and `giveBack` (if any) undoes a twin whose client left while it ran.
  */
 export function blocking(
   twin: Handler,
   parse: (args: Args) => BlockingCall | Reply,
   shape: (reply: Reply) => Reply,
+  type: BlockedOn,
+  giveBack: GiveBack | null,
 ): Handler {
   return async (context, session, args) => {
     const call = parse(args);
     if (!(call instanceof BlockingCall)) return call;
+    // Inside EXEC the twin is captured, and the capture ends before its answer comes.
+    const inTransaction = session.capture !== null;
     const first = await twin(context, session, call.twinArgs);
     if (isError(first)) return first;
     if (!emptyReply(first)) return shape(first);
-    if (session.capture !== null) return call.timedOut;
+    if (inTransaction) return call.timedOut;
+    const undo =
+      giveBack === null
+        ? null
+        : async (reply: Reply): Promise<Reply> => {
+            const { run, raw } = giveBack(reply, call.twinArgs);
+            return run(context, session, argsOf(raw));
+          };
     const reply = await context.blocked.block(
       session,
       call.keys,
+      type,
       call.timeoutMs,
       () => tryTwin(twin, context, session, call.twinArgs),
       call.timedOut,
+      undo,
     );
     return reply === call.timedOut || isError(reply) ? reply : shape(reply);
   };
 }
 
-/** BLPOP and BRPOP key [key ...] timeout: [key, element] (LMPOP's, one element) or null. */
-export function blockingPop(end: 'LEFT' | 'RIGHT', lmpop: Handler): Handler {
+/**
+ * LMPOP's reply `[key, [element, ...]]`, given back: pushed again at the end it came
+ * from, last popped first, so the list reads as before the pop.
+ */
+function listGiveBack(push: (end: 'LEFT' | 'RIGHT') => Handler): GiveBack {
+  return (reply, twinArgs) => {
+    // LMPOP numkeys key [key ...] LEFT|RIGHT ...: the side follows the keys.
+    const side = twinArgs.text[2 + Number(twinArgs.text[1])]?.toUpperCase();
+    const end = side === 'RIGHT' ? 'RIGHT' : 'LEFT';
+    const [key, elements] = reply as readonly Reply[];
+    const popped = [...(elements as readonly Reply[])].reverse() as Buffer[];
+    return {
+      run: push(end),
+      raw: [Buffer.from(end === 'LEFT' ? 'LPUSH' : 'RPUSH'), key as Buffer, ...popped],
+    };
+  };
+}
+
+/**
+ * BLPOP and BRPOP key [key ...] timeout: [key, element] (LMPOP's, one element) or null.
+ * `push` is LPUSH's or RPUSH's handler, to give back an element whose client left.
+ */
+export function blockingPop(
+  end: 'LEFT' | 'RIGHT',
+  lmpop: Handler,
+  push: (end: 'LEFT' | 'RIGHT') => Handler,
+): Handler {
   return blocking(
     lmpop,
     (args) => {
@@ -243,6 +342,8 @@ export function blockingPop(end: 'LEFT' | 'RIGHT', lmpop: Handler): Handler {
       const [key, elements] = reply as readonly Reply[];
       return [key ?? null, (elements as readonly Reply[])[0] ?? null];
     },
+    'list',
+    listGiveBack(push),
   );
 }
 
@@ -257,21 +358,106 @@ export function blockingMove(twinName: 'LMOVE' | 'RPOPLPUSH', twin: Handler): Ha
       return new BlockingCall(argsOf(raw), [args.raw[1] as Buffer], timeoutMs, null);
     },
     (reply) => reply,
+    'list',
+    // The element is in the destination already, as if the client had been served.
+    null,
   );
 }
 
-/** BLMPOP timeout numkeys key [key ...] LEFT|RIGHT [COUNT count]: LMPOP's answer, or null. */
-export function blockingMultiPop(lmpop: Handler): Handler {
+/** The keys of a blocking command whose `numkeys` is its third argument (BLMPOP, BZMPOP). */
+function keysAfterTimeout(args: Args): Buffer[] {
+  const count = Number(args.text[2]);
+  return Number.isSafeInteger(count) && count > 0 ? args.raw.slice(3, 3 + count) : [];
+}
+
+/**
+ * BLMPOP timeout numkeys key [key ...] LEFT|RIGHT [COUNT count]: LMPOP's answer, or null.
+ * `push` is LPUSH's or RPUSH's handler, to give back the elements of a client that left.
+ */
+export function blockingMultiPop(
+  lmpop: Handler,
+  push: (end: 'LEFT' | 'RIGHT') => Handler,
+): Handler {
   return blocking(
     lmpop,
     (args) => {
       const timeoutMs = timeoutMsArg(args.raw[1] as Buffer);
       if (typeof timeoutMs !== 'number') return timeoutMs;
       const raw = [Buffer.from('LMPOP'), ...args.raw.slice(2)];
-      const count = Number(args.text[2]);
-      const keys = Number.isSafeInteger(count) && count > 0 ? args.raw.slice(3, 3 + count) : [];
-      return new BlockingCall(argsOf(raw), keys, timeoutMs, nullArray);
+      return new BlockingCall(argsOf(raw), keysAfterTimeout(args), timeoutMs, nullArray);
     },
     (reply) => reply,
+    'list',
+    listGiveBack(push),
+  );
+}
+
+/**
+ * ZMPOP's reply `[key, [[member, score], ...]]`, given back by `ZADD key NX score member
+ * ...`: a member added again meanwhile keeps its newer score.
+ */
+function zsetGiveBack(zadd: Handler): GiveBack {
+  return (reply) => {
+    const [key, entries] = reply as readonly Reply[];
+    const pairs = (entries as readonly (readonly Reply[])[]).flatMap(([member, score]) => [
+      Buffer.from(scoreText(score ?? null)),
+      member as Buffer,
+    ]);
+    return { run: zadd, raw: [Buffer.from('ZADD'), key as Buffer, Buffer.from('NX'), ...pairs] };
+  };
+}
+
+/** A score as a sorted set reply carries it (RESP2 text, RESP3 double): its exact text. */
+function scoreText(score: Reply): string {
+  if (typeof score === 'object' && score !== null && 'kind' in score && score.kind === 'double') {
+    return score.text ?? String(score.value);
+  }
+  return Buffer.isBuffer(score) ? score.toString('latin1') : String(score);
+}
+
+/**
+ * BZPOPMIN and BZPOPMAX key [key ...] timeout: [key, member, score] (ZMPOP's, one member)
+ * or null. `zadd` is ZADD's handler, to give back a member whose client left.
+ */
+export function blockingZpop(side: 'MIN' | 'MAX', zmpop: Handler, zadd: Handler): Handler {
+  return blocking(
+    zmpop,
+    (args) => {
+      const timeoutMs = timeoutMsArg(args.raw.at(-1) as Buffer);
+      if (typeof timeoutMs !== 'number') return timeoutMs;
+      const keys = args.raw.slice(1, -1);
+      const raw = [
+        Buffer.from('ZMPOP'),
+        Buffer.from(String(keys.length)),
+        ...keys,
+        Buffer.from(side),
+        Buffer.from('COUNT'),
+        Buffer.from('1'),
+      ];
+      return new BlockingCall(argsOf(raw), keys, timeoutMs, nullArray);
+    },
+    (reply) => {
+      const [key, entries] = reply as readonly Reply[];
+      const [member, score] = (entries as readonly (readonly Reply[])[])[0] ?? [];
+      return [key ?? null, member ?? null, score ?? null];
+    },
+    'zset',
+    zsetGiveBack(zadd),
+  );
+}
+
+/** BZMPOP timeout numkeys key [key ...] MIN|MAX [COUNT count]: ZMPOP's answer, or null. */
+export function blockingZmpop(zmpop: Handler, zadd: Handler): Handler {
+  return blocking(
+    zmpop,
+    (args) => {
+      const timeoutMs = timeoutMsArg(args.raw[1] as Buffer);
+      if (typeof timeoutMs !== 'number') return timeoutMs;
+      const raw = [Buffer.from('ZMPOP'), ...args.raw.slice(2)];
+      return new BlockingCall(argsOf(raw), keysAfterTimeout(args), timeoutMs, nullArray);
+    },
+    (reply) => reply,
+    'zset',
+    zsetGiveBack(zadd),
   );
 }

@@ -287,6 +287,9 @@ function lmpop(context: ServerContext, session: Session, args: Args): Reply | Pr
   return writeFor(context, session, command, format, args.raw).then(asNullArray);
 }
 
+/** LPUSH's or RPUSH's handler, to give back what a blocked client that left popped. */
+const pushAt = (end: 'LEFT' | 'RIGHT'): Handler => push(end === 'LEFT' ? 'left' : 'right', false);
+
 /** LMOVE's and RPOPLPUSH's keys: the source and the destination. */
 const twoKeys: KeySpec = { first: 1, last: 2, step: 1 };
 /** LMPOP's keys: counted by its first argument. */
@@ -322,8 +325,18 @@ export const listCommands: Readonly<Record<string, CommandSpec>> = {
   },
   lmpop: { arity: -4, write: true, role: 'write', keys: countedKeys, run: lmpop },
   // The blocking forms hold their connection's later commands until they answer.
-  blpop: { arity: -3, ...blockingSpec, keys: keysBeforeTimeout, run: blockingPop('LEFT', lmpop) },
-  brpop: { arity: -3, ...blockingSpec, keys: keysBeforeTimeout, run: blockingPop('RIGHT', lmpop) },
+  blpop: {
+    arity: -3,
+    ...blockingSpec,
+    keys: keysBeforeTimeout,
+    run: blockingPop('LEFT', lmpop, pushAt),
+  },
+  brpop: {
+    arity: -3,
+    ...blockingSpec,
+    keys: keysBeforeTimeout,
+    run: blockingPop('RIGHT', lmpop, pushAt),
+  },
   blmove: { arity: 6, ...blockingSpec, keys: twoKeys, run: blockingMove('LMOVE', move(null)) },
   brpoplpush: {
     arity: 4,
@@ -331,7 +344,12 @@ export const listCommands: Readonly<Record<string, CommandSpec>> = {
     keys: twoKeys,
     run: blockingMove('RPOPLPUSH', move({ from: 'right', to: 'left' })),
   },
-  blmpop: { arity: -5, ...blockingSpec, keys: countedAfterTimeout, run: blockingMultiPop(lmpop) },
+  blmpop: {
+    arity: -5,
+    ...blockingSpec,
+    keys: countedAfterTimeout,
+    run: blockingMultiPop(lmpop, pushAt),
+  },
   llen: { arity: 2, write: false, role: 'read', keys: oneKey, run: llen },
   lrange: { arity: 4, write: false, role: 'read', keys: oneKey, run: lrange },
   lindex: { arity: 3, write: false, role: 'read', keys: oneKey, run: lindex },

@@ -220,7 +220,7 @@ export async function startRespServer(
     forwarder: new Forwarder(options.logger, proof, forwardingTlsOptions(options.tls)),
     sessions,
     pubsub: new PubSubHub(),
-    blocked: new BlockedClients(node),
+    blocked: new BlockedClients(node, options.logger),
     startedAtMs: Date.now(),
     maxClients: options.maxClients ?? maxClientsDefault,
     port: options.port ?? tlsPort ?? 0,

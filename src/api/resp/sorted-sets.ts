@@ -1,7 +1,7 @@
 /**
  * The sorted set commands (Redis 7.0's t_zset.c): ZADD ZINCRBY ZREM ZCARD ZSCORE ZMSCORE
  * ZRANK ZREVRANK ZCOUNT ZLEXCOUNT ZRANGE ZREVRANGE ZRANGEBYSCORE ZREVRANGEBYSCORE
- * ZRANGEBYLEX ZREVRANGEBYLEX ZRANGESTORE ZPOPMIN ZPOPMAX ZMPOP ZREMRANGEBYRANK
+ * ZRANGEBYLEX ZREVRANGEBYLEX ZRANGESTORE ZPOPMIN ZPOPMAX ZMPOP BZPOPMIN BZPOPMAX BZMPOP ZREMRANGEBYRANK
  * ZREMRANGEBYSCORE ZREMRANGEBYLEX ZRANDMEMBER ZSCAN ZUNION ZINTER ZDIFF ZUNIONSTORE
  * ZINTERSTORE ZDIFFSTORE, with Redis's replies and error texts, in Redis's order of
  * checks (arguments, then the keys' types, then the rest). Writes are replicated commands
@@ -25,6 +25,7 @@ import {
   type ZsetRange,
   type ZsetSelection,
 } from '../../store/sorted-set.js';
+import { blockingZmpop, blockingZpop } from './blocking.js';
 import { int64Arg } from './expiry.js';
 import {
   integerArg,
@@ -679,6 +680,11 @@ function zsetOperationStore(operation: 'union' | 'inter' | 'diff'): Handler {
 
 /** The keys of ZMPOP numkeys key..., for the key patterns of ACL. */
 const zmpopKeys = (raw: readonly Buffer[]): Buffer[] => numberedKeys(raw, 1);
+/** The keys of BZMPOP timeout numkeys key..., for the key patterns of ACL. */
+const bzmpopKeys = (raw: readonly Buffer[]): Buffer[] => numberedKeys(raw, 2);
+/** BZPOPMIN key [key ...] timeout. */
+const keysBeforeTimeout = { first: 1, last: -2, step: 1 };
+const blockingSpec = { write: true, role: 'write', blocks: true } as const;
 /** The keys of ZUNION numkeys key... (and ZINTER, ZDIFF). */
 const operationKeys = (raw: readonly Buffer[]): Buffer[] => numberedKeys(raw, 1);
 /** The destination and keys of ZUNIONSTORE destination numkeys key... (and the others). */
@@ -698,6 +704,20 @@ export const sortedSetCommands: Readonly<Record<string, CommandSpec>> = {
   zpopmin: { arity: -2, write: true, role: 'write', keys: oneKey, run: zpop('min') },
   zpopmax: { arity: -2, write: true, role: 'write', keys: oneKey, run: zpop('max') },
   zmpop: { arity: -4, write: true, role: 'write', keysOf: zmpopKeys, run: zmpop },
+  // The blocking forms hold their connection's later commands until they answer.
+  bzpopmin: {
+    arity: -3,
+    ...blockingSpec,
+    keys: keysBeforeTimeout,
+    run: blockingZpop('MIN', zmpop, zadd),
+  },
+  bzpopmax: {
+    arity: -3,
+    ...blockingSpec,
+    keys: keysBeforeTimeout,
+    run: blockingZpop('MAX', zmpop, zadd),
+  },
+  bzmpop: { arity: -5, ...blockingSpec, keysOf: bzmpopKeys, run: blockingZmpop(zmpop, zadd) },
   zremrangebyrank: { arity: 4, write: true, role: 'write', keys: oneKey, run: zremrange('rank') },
   zremrangebyscore: {
     arity: 4,
