@@ -104,7 +104,8 @@ export interface DelCommand {
 export interface IncrbyCommand {
   readonly type: 'incrby';
   readonly key: Bytes;
-  readonly by: number;
+  /** A signed 64-bit amount: a number while it is a safe integer, else a bigint. */
+  readonly by: number | bigint;
   readonly at: number;
   /** The client's session and sequence: see sessions.ts (exactly-once across retries). */
   readonly session?: Session;
@@ -1068,7 +1069,10 @@ function fieldProblem(type: CommandType, command: Record<string, unknown>): stri
       return delProblem(command);
     case 'incrby':
       if (!isBytes(command.key)) return 'incrby.key must be bytes';
-      return Number.isSafeInteger(command.by) ? null : 'incrby.by must be a safe integer';
+      return Number.isSafeInteger(command.by) ||
+        (typeof command.by === 'bigint' && command.by >= int64Min && command.by <= int64Max)
+        ? null
+        : 'incrby.by must be a signed 64-bit integer';
     case 'append':
       if (!isBytes(command.key)) return 'append.key must be bytes';
       return isBytes(command.value) ? null : 'append.value must be bytes';

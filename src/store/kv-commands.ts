@@ -512,7 +512,7 @@ export abstract class KeyValueCommands {
     return ok(removed);
   }
 
-  #incrby(key: string, by: number, at: number, version: Version): ApplyResult {
+  #incrby(key: string, by: number | bigint, at: number, version: Version): ApplyResult {
     const live = this.#liveString(key, at);
     if (live === null) return failed(wrongType);
     // The value is a signed 64-bit integer, as Redis's string2ll reads it.

@@ -175,6 +175,42 @@ describe('Tandem and redis-server answer RESP edge cases alike', { timeout: 120_
   );
 
   test(
+    'INCRBY and DECRBY take any signed 64-bit amount, as Redis',
+    { skip: redisSkip },
+    async () => {
+      // Goal: amounts past JavaScript's safe integers are exact, and the overflow errors
+      // (DECRBY of the smallest amount, a sum past 64 bits) are Redis 7.0's texts.
+      const script = [
+        ['DEL', 'n'],
+        ['INCRBY', 'n', '9007199254740993'],
+        ['INCRBY', 'n', '-9223372036854775808'],
+        ['DECRBY', 'n', '9223372036854775807'],
+        ['DECRBY', 'n', '-9223372036854775808'],
+        ['SET', 'n', '5'],
+        ['INCRBY', 'n', '9223372036854775800'],
+        ['DECRBY', 'n', '-2'],
+        ['DECRBY', 'n', '-3'],
+        ['INCRBY', 'n', '9223372036854775808'],
+        ['DECRBY', 'n', '-9223372036854775809'],
+        ['INCRBY', 'n', '1e3'],
+        ['GET', 'n'],
+      ];
+      const answers = [];
+      for (const port of [ports().redis, ports().tandem]) {
+        const client = await LineClient.open(port);
+        try {
+          const replies = [];
+          for (const command of script) replies.push(await client.call(...command));
+          answers.push(replies);
+        } finally {
+          client.close();
+        }
+      }
+      assert.deepEqual(answers[1], answers[0]);
+    },
+  );
+
+  test(
     'a pipelined read answers as of its place in the pipeline, never with a later write',
     { skip: redisSkip },
     async () => {

@@ -288,12 +288,17 @@ function exists(context: ServerContext, session: Session, args: Args): Reply | P
 /** INCR, DECR, INCRBY, DECRBY: `sign` and whether the amount is an argument. */
 function counter(sign: 1 | -1, byArgument: boolean): Handler {
   return (context, session, args) => {
-    const amount = byArgument ? integerArg(args.text[2]) : 1;
+    // A signed 64-bit amount, as Redis reads it; DECRBY cannot negate the smallest one.
+    const amount = byArgument ? int64Arg(args.text[2]) : 1n;
     if (amount === null) return notAnInteger;
+    if (sign < 0 && amount === -(2n ** 63n)) return error('ERR decrement would overflow');
+    const by = BigInt(sign) * amount;
+    const small = Number(by);
     const command: Command = {
       type: 'incrby',
       key: args.raw[1],
-      by: sign * amount,
+      // A number while it is a safe integer (the form of every entry before bigints).
+      by: Number.isSafeInteger(small) ? small : by,
       at: Date.now(),
     };
     return writeFor(context, session, command, integerReply, args.raw);
