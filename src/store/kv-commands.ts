@@ -268,13 +268,6 @@ export abstract class KeyValueCommands {
   /** The members `selection` picks from the sorted set at `key`, in its order, with scores. */
   protected abstract zsetSelect(key: string, selection: ZsetSelection): [string, number][];
   /**
-   * Whether this store holds sorted sets; one that does not refuses their commands with
-   * `zsetsUnsupported` (and never holds one).
-   */
-  protected zsetsSupported(): boolean {
-    return true;
-  }
-  /**
    * Makes `key` an empty list at `version` with `expiresAt`, replacing whatever it held;
    * an existing key keeps its SCAN place. The command then inserts at once: a list that a
    * command leaves empty is removed by it.
@@ -1043,7 +1036,6 @@ export abstract class KeyValueCommands {
 
   /** The sorted set commands: WRONGTYPE on a live key of another type, else their own. */
   #zset(command: ZsetCommand, version: Version): ApplyResult {
-    if (!this.zsetsSupported()) return failed(zsetsUnsupported);
     switch (command.type) {
       case 'zadd':
         return this.#zadd(command, version);
@@ -1480,8 +1472,6 @@ export function intsetOrder(members: string[]): string[] {
 /** The whole of a sorted set, in order. */
 export const wholeSet: ZsetSelection = { range: { by: 'rank', start: 0, stop: -1 } };
 
-/** The refusal of a sorted set command on a store without sorted sets. */
-export const zsetsUnsupported = 'ERR sorted sets are not supported on the PostgreSQL store yet';
 /** ZADD's text for a score that does not parse. */
 export const notAValidScore = 'ERR value is not a valid float';
 /** ZUNIONSTORE's and ZINTERSTORE's text for a weight that does not parse. */

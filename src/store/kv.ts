@@ -91,6 +91,29 @@ export const setTablesSchema = `
 `;
 
 /**
+ * The sorted sets of the table form: a key of `_tandem_kv` (with an empty value) that has
+ * a row in `_tandem_zset_keys` holds a sorted set, whose members are its rows of
+ * `_tandem_zset_members` (each with its score and sequence number). A score is its 8 bytes
+ * (an IEEE 754 double, little-endian), since a REAL column may store an integral value as
+ * an integer and so lose the sign of -0. A table made before sorted sets has neither
+ * table: no sorted sets.
+ */
+export const zsetTablesSchema = `
+  CREATE TABLE IF NOT EXISTS _tandem_zset_keys (
+    key BLOB PRIMARY KEY NOT NULL,
+    encoding TEXT NOT NULL,
+    next_seq INTEGER NOT NULL
+  ) STRICT;
+  CREATE TABLE IF NOT EXISTS _tandem_zset_members (
+    key BLOB NOT NULL,
+    member BLOB NOT NULL,
+    score BLOB NOT NULL,
+    seq INTEGER NOT NULL,
+    PRIMARY KEY (key, member)
+  ) STRICT;
+`;
+
+/**
  * Brings a key-value table of an older database, whose keys and values were TEXT, to the
  * BLOB schema, in the caller's transaction: every row keeps its rowid (its SCAN place) and
  * becomes its text's UTF-8 bytes, which order as the text did. A no-op on a current table.

@@ -47,7 +47,7 @@ import { TandemError } from '../core/errors.js';
 import { keyBytesMax } from './commands.js';
 import type { LogPosition, RestoreMeta } from './contract.js';
 import { Keyspace, type FrozenKeyspace, type Item } from './keyspace.js';
-import { hashTablesSchema, listTablesSchema, setTablesSchema } from './kv.js';
+import { hashTablesSchema, listTablesSchema, setTablesSchema, zsetTablesSchema } from './kv.js';
 import {
   Deque,
   type HashField,
@@ -608,7 +608,7 @@ export async function sqliteFileFromMemoryImage(image: string, out: string): Pro
   const loaded = await loadMemoryImage(image);
   const db = new Database(loaded.database);
   try {
-    db.exec(hashTablesSchema + setTablesSchema + listTablesSchema);
+    db.exec(hashTablesSchema + setTablesSchema + listTablesSchema + zsetTablesSchema);
     const insert = db.prepare(
       'INSERT INTO _tandem_kv (rowid, key, value, version_index, version_term, expires_at) VALUES (?, ?, ?, ?, ?, ?)',
     );
@@ -624,6 +624,12 @@ export async function sqliteFileFromMemoryImage(image: string, out: string): Pro
     const insertMember = db.prepare(
       'INSERT INTO _tandem_set_members (key, member, seq) VALUES (?, ?, ?)',
     );
+    const insertZset = db.prepare(
+      'INSERT INTO _tandem_zset_keys (key, encoding, next_seq) VALUES (?, ?, ?)',
+    );
+    const insertScored = db.prepare(
+      'INSERT INTO _tandem_zset_members (key, member, score, seq) VALUES (?, ?, ?, ?)',
+    );
     const insertElement = db.prepare(
       'INSERT INTO _tandem_list_items (key, pos, value) VALUES (?, ?, ?)',
     );
@@ -637,10 +643,11 @@ export async function sqliteFileFromMemoryImage(image: string, out: string): Pro
         insert.run(item.seq, key, bytes, item.index, item.term, item.expiresAt);
         if (typeof value === 'string') continue;
         if (value.type === 'zset') {
-          throw new TandemError(
-            'TANDEM_BAD_REQUEST',
-            'the snapshot image holds sorted sets, which the PostgreSQL store does not support yet',
-          );
+          insertZset.run(key, value.encoding, value.nextSeq);
+          for (const [member, { score, seq }] of value.members) {
+            insertScored.run(key, Buffer.from(member, 'latin1'), scoreBytes(score), seq);
+          }
+          continue;
         }
         if (value.type === 'set') {
           insertSet.run(key, value.encoding, value.nextSeq);
@@ -683,6 +690,7 @@ export function takeKeyspaceFromTable(db: Database.Database): Keyspace {
   const hashes = hashesOfTable(db);
   const sets = setsOfTable(db);
   const lists = listsOfTable(db);
+  const zsets = zsetsOfTable(db);
   const rows = db
     .prepare<
       [],
@@ -701,7 +709,12 @@ export function takeKeyspaceFromTable(db: Database.Database): Keyspace {
   for (const row of rows) {
     const key = row.key.toString('latin1');
     keyspace.load(key, {
-      value: hashes.get(key) ?? sets.get(key) ?? lists.get(key) ?? row.value.toString('latin1'),
+      value:
+        hashes.get(key) ??
+        sets.get(key) ??
+        lists.get(key) ??
+        zsets.get(key) ??
+        row.value.toString('latin1'),
       index: row.version_index,
       term: row.version_term,
       expiresAt: row.expires_at,
@@ -712,7 +725,65 @@ export function takeKeyspaceFromTable(db: Database.Database): Keyspace {
   db.exec('DELETE FROM _tandem_kv; DELETE FROM _tandem_hash_keys; DELETE FROM _tandem_hash_fields');
   db.exec('DELETE FROM _tandem_set_keys; DELETE FROM _tandem_set_members');
   db.exec('DELETE FROM _tandem_list_items');
+  db.exec('DELETE FROM _tandem_zset_keys; DELETE FROM _tandem_zset_members');
   return keyspace;
+}
+
+/** A score as the table form holds it: its 8 bytes, an IEEE 754 double, little-endian. */
+export function scoreBytes(score: number): Buffer {
+  const bytes = Buffer.alloc(8);
+  bytes.writeDoubleLE(score);
+  return bytes;
+}
+
+/** A score of the table form; TANDEM_CORRUPT unless 8 bytes of a number. */
+export function scoreOfBytes(bytes: Uint8Array): number {
+  if (bytes.length !== 8) throw corrupt(`a sorted set score of ${bytes.length} bytes`);
+  const score = Buffer.from(bytes.buffer, bytes.byteOffset, 8).readDoubleLE(0);
+  if (Number.isNaN(score)) throw corrupt('a sorted set score that is not a number');
+  return score;
+}
+
+/** The sorted sets of a table form (none in one made before them), by key. */
+function zsetsOfTable(db: Database.Database): Map<string, ZsetValue> {
+  db.exec(zsetTablesSchema);
+  const zsets = new Map<string, ZsetValue>();
+  const keys = db
+    .prepare<[], { key: Buffer; encoding: string; next_seq: number }>(
+      'SELECT key, encoding, next_seq FROM _tandem_zset_keys',
+    )
+    .all();
+  for (const { key, encoding, next_seq: nextSeq } of keys) {
+    if (encoding !== 'listpack' && encoding !== 'skiplist') {
+      throw corrupt(`a sorted set of encoding ${JSON.stringify(encoding)}`);
+    }
+    zsets.set(key.toString('latin1'), {
+      type: 'zset',
+      members: new Map(),
+      order: new ScoreList(),
+      nextSeq,
+      encoding,
+      generation: 0,
+    });
+  }
+  const members = db
+    .prepare<[], { key: Buffer; member: Buffer; score: Buffer; seq: number }>(
+      'SELECT key, member, score, seq FROM _tandem_zset_members ORDER BY key, seq',
+    )
+    .iterate();
+  for (const { key, member, score: bytes, seq } of members) {
+    const zset = zsets.get(key.toString('latin1'));
+    if (zset === undefined) throw corrupt('sorted set members of a key that holds no sorted set');
+    if (seq >= zset.nextSeq) throw corrupt('a sorted set member past its next sequence number');
+    const name = member.toString('latin1');
+    const score = scoreOfBytes(bytes);
+    zset.members.set(name, { score, seq });
+    zset.order.insert(score, name);
+  }
+  for (const zset of zsets.values()) {
+    if (zset.members.size === 0) throw corrupt('an empty sorted set');
+  }
+  return zsets;
 }
 
 /** The hashes of a table form (none in one made before hashes), by key. */

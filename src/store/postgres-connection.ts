@@ -145,6 +145,17 @@ export function bytesLiteral(bytes: Uint8Array | string): string {
   return `'\\x${buffer.toString('hex')}'::bytea`;
 }
 
+/**
+ * A double's text as PostgreSQL's float8 input reads it back exactly: the shortest text
+ * that round-trips (JavaScript's), with -0 and the infinities spelled out. Never NaN.
+ */
+export function float8Text(value: number): string {
+  if (Object.is(value, -0)) return '-0';
+  if (value === Infinity) return 'Infinity';
+  if (value === -Infinity) return '-Infinity';
+  return String(value);
+}
+
 /** An integer (or null) as a literal, asserted safe. */
 export function integerLiteral(value: number | null): string {
   if (value === null) return 'NULL';

@@ -24,7 +24,15 @@ import { from as copyFrom } from 'pg-copy-streams';
 import { TandemError } from '../core/errors.js';
 import type { LogPosition } from './contract.js';
 import { copyChunks, type CopyValue } from './copy-text.js';
-import { isStatementFailure, q, q1, userTables, type UserTable } from './postgres-connection.js';
+import {
+  float8Text,
+  isStatementFailure,
+  q,
+  q1,
+  userTables,
+  type UserTable,
+} from './postgres-connection.js';
+import { scoreOfBytes } from './memory-image.js';
 import { quoteIdentifier } from './postgres-sql.js';
 import { readPosition } from './snapshot-images.js';
 
@@ -60,6 +68,7 @@ export async function loadSqliteImage(
     await copyHashes(client, image);
     await copySets(client, image);
     await copyLists(client, image);
+    await copyZsets(client, image);
     const sessionCount = await copySessions(client, image);
     await copyAccess(client, image);
     return { position, sessionCount };
@@ -266,6 +275,42 @@ async function copyLists(client: pg.PoolClient, image: Database.Database): Promi
     }
   };
   await copyIn(client, 'tandem.list_items (key, pos, value)', elementRows(), 'list elements');
+}
+
+/**
+ * Copies the sorted sets and their members, when the image has them (none before sorted
+ * sets), each score from its 8 bytes to the text that reads back as the same double.
+ */
+async function copyZsets(client: pg.PoolClient, image: Database.Database): Promise<void> {
+  const table = image
+    .prepare("SELECT 1 FROM sqlite_schema WHERE type = 'table' AND name = '_tandem_zset_keys'")
+    .get();
+  if (table === undefined) return;
+  const zsets = image.prepare<[], unknown[]>(
+    `SELECT z.key, z.encoding, (SELECT count(*) FROM _tandem_zset_members m WHERE m.key = z.key),
+       z.next_seq FROM _tandem_zset_keys z ORDER BY z.key`,
+  );
+  const zsetRows = function* (): Generator<CopyValue[]> {
+    for (const [key, encoding, length, nextSeq] of zsets.raw(true).safeIntegers(true).iterate()) {
+      yield [key as Buffer, String(encoding), String(length), String(nextSeq)];
+    }
+  };
+  await copyIn(client, 'tandem.zsets (key, encoding, length, next_seq)', zsetRows(), 'sorted sets');
+  const members = image.prepare<[], unknown[]>(
+    'SELECT key, member, score, seq FROM _tandem_zset_members ORDER BY key, seq',
+  );
+  const memberRows = function* (): Generator<CopyValue[]> {
+    for (const [key, member, score, seq] of members.raw(true).safeIntegers(true).iterate()) {
+      if (!(score instanceof Uint8Array)) throw corrupt('a sorted set score that is not a BLOB');
+      yield [key as Buffer, member as Buffer, float8Text(scoreOfBytes(score)), String(seq)];
+    }
+  };
+  await copyIn(
+    client,
+    'tandem.zset_members (key, member, score, seq)',
+    memberRows(),
+    'sorted set members',
+  );
 }
 
 /** Copies the sessions; returns how many there were. */

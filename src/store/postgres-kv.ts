@@ -13,7 +13,8 @@
 import { assert } from '../core/assert.js';
 import type { Bytes, Version } from './commands.js';
 import { KeyValueCommands, keyString, type KeyState, type KvCommand } from './kv-commands.js';
-import type { HashEncoding, SetEncoding } from './values.js';
+import { ScoreList, selectRange, type ZsetSelection } from './sorted-set.js';
+import type { HashEncoding, SetEncoding, ZsetEncoding } from './values.js';
 
 /**
  * A hash key's row of `tandem.hashes`: its encoding, field count and the sequence number
@@ -37,6 +38,78 @@ export interface SetMeta {
   readonly encoding: SetEncoding;
   readonly length: number;
   readonly nextSeq: number;
+}
+
+/**
+ * A sorted set key's row of `tandem.zsets`: its encoding, member count and the sequence
+ * number its next new member gets. A key is a sorted set exactly when it has one; its
+ * `tandem.kv` row (with an empty value) carries the version and expiry, as any key's.
+ */
+export interface ZsetMeta {
+  readonly type: 'zset';
+  readonly encoding: ZsetEncoding;
+  readonly length: number;
+  readonly nextSeq: number;
+}
+
+/**
+ * A member's row of `tandem.zset_members`: its score and its sequence number, given when
+ * it is added and kept while it stays (ZSCAN's cursor, as in the in-memory namespace).
+ */
+export interface ScoredRow {
+  readonly score: number;
+  readonly seq: number;
+}
+
+/** The members of one sorted set a command reads: those named, or all of them. */
+export interface ScoredNeeds {
+  readonly key: string;
+  readonly members: readonly string[] | 'all';
+}
+
+/** What the batch leaves to write of sorted sets, after the key rows (by `keyId`). */
+export interface ZsetWrites {
+  /** Keys whose stored members and sorted set row all go first (removed, overwritten, recreated). */
+  readonly cleared: readonly string[];
+  readonly upserts: readonly (readonly [string, ZsetMeta])[];
+  readonly memberDeletes: readonly (readonly [string, string])[];
+  readonly memberUpserts: readonly (readonly [string, string, ScoredRow])[];
+}
+
+/** The sorted sets a batch read: rows of `tandem.zsets`, and the member rows its commands need. */
+export interface LoadedZsets {
+  readonly metas: ReadonlyMap<string, ZsetMeta>;
+  /** By key, then member (members named but absent are missing). */
+  readonly members: ReadonlyMap<string, ReadonlyMap<string, ScoredRow>>;
+  readonly needs: readonly ScoredNeeds[];
+}
+
+/**
+ * The sorted set members a key-value command reads, beyond its keys' rows: the named ones
+ * for ZADD and ZREM, a whole set for every command that selects by rank, score or member
+ * (ZPOPMIN, ZREMRANGEBY*, ZRANGESTORE, ZUNIONSTORE and the others) or copies (RENAME, COPY).
+ */
+export function commandScored(command: KvCommand): ScoredNeeds[] {
+  switch (command.type) {
+    case 'zadd':
+      return [
+        { key: keyId(command.key), members: command.pairs.map(([, member]) => keyId(member)) },
+      ];
+    case 'zrem':
+      return [{ key: keyId(command.key), members: command.members.map(keyId) }];
+    case 'zpop':
+    case 'zsetstore':
+      return command.keys.map((key) => ({ key: keyId(key), members: 'all' as const }));
+    case 'zremrange':
+    case 'zrangestore':
+    case 'rename':
+    case 'copy':
+      return [{ key: keyId(command.key), members: 'all' }];
+    case 'multi':
+      return command.steps.flatMap((step) => (step.type === 'read' ? [] : commandScored(step)));
+    default:
+      return [];
+  }
 }
 
 /** A field's row of `tandem.hash_fields`: its value and its place (HSCAN's cursor). */
@@ -100,7 +173,9 @@ export function commandMembers(command: KvCommand): MemberNeeds[] {
         { key: keyId(command.destination), members: member },
       ];
     }
+    // ZUNIONSTORE and its kin take a set as an operand too, each member scored 1.
     case 'setstore':
+    case 'zsetstore':
       return command.keys.map((key) => ({ key: keyId(key), members: 'all' as const }));
     case 'rename':
     case 'copy':
@@ -366,6 +441,21 @@ export class KvBatch extends KeyValueCommands {
   readonly #changedPositions = new Map<string, Set<number>>();
   /** Keys read with a list row: the ones that have stored rows (until a flush). */
   readonly #storedLists = new Set<string>();
+  /** Each loaded or touched key's sorted set row; null for a key known to hold none. */
+  readonly #zsets = new Map<string, ZsetMeta | null>();
+  /** Known members of sorted sets, by key: a row, or null for one known absent. */
+  readonly #scored = new Map<string, Map<string, ScoredRow | null>>();
+  /** Keys whose every member is in `#scored` (read whole, or made in this batch). */
+  readonly #completeZsets = new Set<string>();
+  /**
+   * The order (score, then member) of complete sorted sets that a command selected from,
+   * kept up to date by every later change; built on a key's first selection.
+   */
+  readonly #orders = new Map<string, ScoreList>();
+  /** Keys whose stored sorted set goes at write-back, before what the batch writes of them. */
+  readonly #clearedZsets = new Set<string>();
+  /** Members added, rescored or removed, by key. */
+  readonly #changedScored = new Map<string, Set<string>>();
 
   /**
    * `loaded` holds the rows of every key the batch names (absent keys simply missing);
@@ -381,16 +471,19 @@ export class KvBatch extends KeyValueCommands {
     hashes: LoadedHashes = { metas: new Map(), fields: new Map(), needs: [] },
     sets: LoadedSets = { metas: new Map(), members: new Map(), needs: [] },
     lists: LoadedLists = { metas: new Map(), elements: new Map(), complete: new Set() },
+    zsets: LoadedZsets = { metas: new Map(), members: new Map(), needs: [] },
   ) {
     super();
     for (const key of keys) {
       this.#rows.set(key, loaded.get(key) ?? null);
       this.#hashes.set(key, hashes.metas.get(key) ?? null);
       this.#sets.set(key, sets.metas.get(key) ?? null);
+      this.#zsets.set(key, zsets.metas.get(key) ?? null);
       this.#lists.set(key, lists.metas.get(key) ?? null);
       if (lists.metas.has(key)) this.#storedLists.add(key);
     }
     this.#loadMembers(sets);
+    this.#loadScored(zsets);
     for (const [key, elements] of lists.elements) {
       const known = this.#elementsOf(key);
       for (const [pos, value] of elements) known.set(pos, value.toString('latin1'));
@@ -418,6 +511,19 @@ export class KvBatch extends KeyValueCommands {
       if (members === 'all') {
         for (const [member, seq] of read ?? []) known.set(member, seq);
         this.#completeSets.add(key);
+      } else {
+        for (const member of members) known.set(member, read?.get(member) ?? null);
+      }
+    }
+  }
+
+  #loadScored(zsets: LoadedZsets): void {
+    for (const { key, members } of zsets.needs) {
+      const read = zsets.members.get(key);
+      const known = this.#scoredOf(key);
+      if (members === 'all') {
+        for (const [member, row] of read ?? []) known.set(member, row);
+        this.#completeZsets.add(key);
       } else {
         for (const member of members) known.set(member, read?.get(member) ?? null);
       }
@@ -452,6 +558,70 @@ export class KvBatch extends KeyValueCommands {
     this.#changed.add(key);
     this.#clearHash(key);
     this.#clearSet(key);
+    this.#clearZset(key);
+  }
+
+  /** The key holds no sorted set from here on: its stored members and row go at write-back. */
+  #clearZset(key: string): void {
+    this.#zsets.set(key, null);
+    this.#scored.set(key, new Map());
+    this.#completeZsets.add(key);
+    this.#orders.set(key, new ScoreList());
+    this.#changedScored.delete(key);
+    this.#clearedZsets.add(key);
+  }
+
+  /** Clears the key's sorted set when it holds one (a key of another type has no rows). */
+  #clearZsetIfAny(key: string): void {
+    if ((this.#zsets.get(key) ?? null) !== null) this.#clearZset(key);
+  }
+
+  #scoredOf(key: string): Map<string, ScoredRow | null> {
+    let known = this.#scored.get(key);
+    if (known === undefined) {
+      known = new Map();
+      this.#scored.set(key, known);
+    }
+    return known;
+  }
+
+  #zsetMeta(key: string): ZsetMeta {
+    const meta = this.#zsets.get(key);
+    assert(meta !== undefined && meta !== null, 'a sorted set method on a key that holds none');
+    return meta;
+  }
+
+  #scoredRow(key: string, member: string): ScoredRow | null {
+    const row = this.#scored.get(key)?.get(member);
+    if (row !== undefined) return row;
+    assert(this.#completeZsets.has(key), 'a sorted set member was not loaded for its batch');
+    return null;
+  }
+
+  #changeScored(key: string, member: string, row: ScoredRow | null, meta: ZsetMeta): void {
+    this.#scoredOf(key).set(member, row);
+    let changed = this.#changedScored.get(key);
+    if (changed === undefined) {
+      changed = new Set();
+      this.#changedScored.set(key, changed);
+    }
+    changed.add(member);
+    this.#zsets.set(key, meta);
+    this.#changed.add(key);
+  }
+
+  /** The order of the complete sorted set at `key`, built from its members when first asked. */
+  #orderOf(key: string): ScoreList {
+    assert(this.#completeZsets.has(key), 'a whole sorted set was not loaded for its batch');
+    let order = this.#orders.get(key);
+    if (order === undefined) {
+      order = new ScoreList();
+      for (const [member, row] of this.#scored.get(key) ?? []) {
+        if (row !== null) order.insert(row.score, member);
+      }
+      this.#orders.set(key, order);
+    }
+    return order;
   }
 
   /** The key holds no set from here on: its stored members and set row go at write-back. */
@@ -591,7 +761,7 @@ export class KvBatch extends KeyValueCommands {
     const row = this.#row(key);
     if (row === null) return undefined;
     const meta = this.#hashes.get(key) ?? this.#lists.get(key) ?? null;
-    const set = this.#sets.get(key) ?? null;
+    const set = this.#sets.get(key) ?? this.#zsets.get(key) ?? null;
     return {
       value: meta ?? set ?? row.value.toString('latin1'),
       index: row.versionIndex,
@@ -604,6 +774,7 @@ export class KvBatch extends KeyValueCommands {
     if (this.#hashOrNull(key) !== null) this.#clearHash(key);
     if ((this.#sets.get(key) ?? null) !== null) this.#clearSet(key);
     if ((this.#lists.get(key) ?? null) !== null) this.#clearList(key);
+    this.#clearZsetIfAny(key);
     this.#put(key, Buffer.from(value, 'latin1'), version, expiresAt);
   }
 
@@ -620,6 +791,7 @@ export class KvBatch extends KeyValueCommands {
     if ((this.#lists.get(key) ?? null) !== null) this.#clearList(key);
     this.#clearHash(key);
     if ((this.#sets.get(key) ?? null) !== null) this.#clearSet(key);
+    this.#clearZsetIfAny(key);
     this.#put(key, Buffer.alloc(0), version, expiresAt);
     this.#hashes.set(key, { type: 'hash', encoding: 'listpack', length: 0, nextSeq: 1 });
   }
@@ -632,6 +804,7 @@ export class KvBatch extends KeyValueCommands {
   ): void {
     if (this.#hashOrNull(key) !== null) this.#clearHash(key);
     this.#clearSet(key);
+    this.#clearZsetIfAny(key);
     this.#put(key, Buffer.alloc(0), version, expiresAt);
     this.#sets.set(key, { type: 'set', encoding, length: 0, nextSeq: 1 });
   }
@@ -708,41 +881,63 @@ export class KvBatch extends KeyValueCommands {
     this.#changed.add(key);
   }
 
-  /** This store holds no sorted sets: the shared commands refuse theirs before any read. */
-  protected override zsetsSupported(): boolean {
-    return false;
+  protected zsetCreate(
+    key: string,
+    version: Version,
+    expiresAt: number | null,
+    encoding: ZsetEncoding,
+  ): void {
+    if (this.#hashOrNull(key) !== null) this.#clearHash(key);
+    if ((this.#sets.get(key) ?? null) !== null) this.#clearSet(key);
+    if ((this.#lists.get(key) ?? null) !== null) this.#clearList(key);
+    this.#clearZset(key);
+    this.#put(key, Buffer.alloc(0), version, expiresAt);
+    this.#zsets.set(key, { type: 'zset', encoding, length: 0, nextSeq: 1 });
   }
 
-  protected zsetCreate(): void {
-    throw noZsets();
+  protected zsetScore(key: string, member: string): number | undefined {
+    return this.#scoredRow(key, member)?.score;
   }
 
-  protected zsetScore(): number | undefined {
-    throw noZsets();
+  protected zsetLength(key: string): number {
+    return this.#zsetMeta(key).length;
   }
 
-  protected zsetLength(): number {
-    throw noZsets();
+  /** A new member takes the next sequence number; a rescored one keeps its own. */
+  protected zsetPut(key: string, member: string, score: number): void {
+    const meta = this.#zsetMeta(key);
+    const old = this.#scoredRow(key, member);
+    const order = this.#orders.get(key);
+    if (old !== null) order?.delete(old.score, member);
+    order?.insert(score, member);
+    const seq = old?.seq ?? meta.nextSeq;
+    const next =
+      old === null ? { ...meta, length: meta.length + 1, nextSeq: meta.nextSeq + 1 } : meta;
+    this.#changeScored(key, member, { score, seq }, next);
   }
 
-  protected zsetPut(): void {
-    throw noZsets();
+  protected zsetDelete(key: string, member: string): void {
+    const meta = this.#zsetMeta(key);
+    const old = this.#scoredRow(key, member);
+    if (old === null) return;
+    this.#orders.get(key)?.delete(old.score, member);
+    this.#changeScored(key, member, null, { ...meta, length: meta.length - 1 });
   }
 
-  protected zsetDelete(): void {
-    throw noZsets();
+  protected zsetEncode(key: string, encoding: ZsetEncoding): void {
+    this.#zsets.set(key, { ...this.#zsetMeta(key), encoding });
+    this.#changed.add(key);
   }
 
-  protected zsetEncode(): void {
-    throw noZsets();
-  }
-
-  protected zsetSelect(): [string, number][] {
-    throw noZsets();
+  /** Selects in memory from the whole set (loaded for every command that selects). */
+  protected zsetSelect(key: string, selection: ZsetSelection): [string, number][] {
+    return selectRange(this.#orderOf(key), selection);
   }
 
   protected listCreate(key: string, version: Version, expiresAt: number | null): void {
     if (this.#hashOrNull(key) !== null) this.#clearHash(key);
+    if ((this.#sets.get(key) ?? null) !== null) this.#clearSet(key);
+    this.#clearZsetIfAny(key);
     this.#clearList(key);
     this.#put(key, Buffer.alloc(0), version, expiresAt);
     this.#lists.set(key, { type: 'list', head: 0, length: 0 });
@@ -851,6 +1046,12 @@ export class KvBatch extends KeyValueCommands {
     this.#completeSets.clear();
     this.#clearedSets.clear();
     this.#changedMembers.clear();
+    for (const key of this.#zsets.keys()) this.#zsets.set(key, null);
+    this.#scored.clear();
+    this.#completeZsets.clear();
+    this.#orders.clear();
+    this.#clearedZsets.clear();
+    this.#changedScored.clear();
     // After the emptying, only rows written later in the batch remain to be written.
     this.#changed.clear();
   }
@@ -956,9 +1157,22 @@ export class KvBatch extends KeyValueCommands {
     }
     return { cleared: [...this.#clearedSets], upserts, memberDeletes, memberUpserts };
   }
-}
 
-/** A sorted set method reached on this store: a programmer error (zsetsSupported is false). */
-function noZsets(): Error {
-  return new Error('the PostgreSQL store holds no sorted sets');
+  /** What to write back of sorted sets, after the key rows (see `ZsetWrites`). */
+  zsetWrites(): ZsetWrites {
+    const upserts: [string, ZsetMeta][] = [];
+    const memberDeletes: [string, string][] = [];
+    const memberUpserts: [string, string, ScoredRow][] = [];
+    for (const key of this.#changed) {
+      const meta = this.#zsets.get(key) ?? null;
+      if (meta === null) continue;
+      upserts.push([key, meta]);
+      for (const member of this.#changedScored.get(key) ?? []) {
+        const row = this.#scored.get(key)?.get(member) ?? null;
+        if (row === null) memberDeletes.push([key, member]);
+        else memberUpserts.push([key, member, row]);
+      }
+    }
+    return { cleared: [...this.#clearedZsets], upserts, memberDeletes, memberUpserts };
+  }
 }

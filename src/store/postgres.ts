@@ -58,7 +58,19 @@ import {
   type ListPositionOptions,
   type SetEncoding,
   type ValueType,
+  type ZsetEncoding,
 } from './values.js';
+import {
+  countRange,
+  rankSpan,
+  ScoreList,
+  selectRange,
+  type LexBound,
+  type ScoreBound,
+  type ZsetRange,
+  type ZsetSelection,
+} from './sorted-set.js';
+import type { ZsetScanPage } from './keyspace.js';
 import {
   keysResultMax,
   startsWith,
@@ -73,6 +85,7 @@ import {
   bytesLiteral,
   clientQueryTimeoutMs,
   expiryLiteral,
+  float8Text,
   integerLiteral,
   isConnectionFailure,
   isStatementFailure,
@@ -98,7 +111,6 @@ import {
 import { receiveStoreImage } from './image-kinds.js';
 import { sqliteFileFromMemoryImage } from './memory-image.js';
 import { loadSqliteImage } from './postgres-from-sqlite.js';
-import { zsetsUnsupported } from './kv-commands.js';
 import {
   commandKeys,
   commandFields,
@@ -116,6 +128,12 @@ import {
   type LoadedSets,
   type MemberNeeds,
   commandMembers,
+  commandScored,
+  type LoadedZsets,
+  type ScoredNeeds,
+  type ScoredRow,
+  type ZsetMeta,
+  type ZsetWrites,
   type HashWrites,
   type LoadedHashes,
   keyBytes,
@@ -236,6 +254,44 @@ const setTablesSchema = `
   );
   CREATE UNIQUE INDEX IF NOT EXISTS set_members_order ON tandem.set_members (key, seq);
 `;
+
+/**
+ * The sorted set tables, created at open if absent (a database of an earlier build has
+ * none): a key is a sorted set when `zsets` has its row (encoding, member count, the next
+ * member's sequence number), and each member is one row of `zset_members` with its score,
+ * so one ZADD writes one member row (and its key's two small rows), never the whole set.
+ * `zset_members_order` serves ranks and ranges by score (and, among equal scores, by
+ * member: bytea compares as memcmp, Redis's order), ZPOPMIN and ZPOPMAX from either end.
+ * A score is a double precision, which keeps -0 and the infinities (never NaN). Each
+ * member also keeps the sequence number it got when added, as in the in-memory namespace:
+ * ZSCAN of a skiplist walks members in that order with it as the cursor, so a scan sees
+ * each member present throughout exactly once however scores change meanwhile (a cursor
+ * by score would skip or repeat a member whose score moves), and pages the same as on a
+ * SQLite node.
+ */
+const zsetTablesSchema = `
+  CREATE TABLE IF NOT EXISTS tandem.zsets (
+    key bytea PRIMARY KEY,
+    encoding text NOT NULL,
+    length bigint NOT NULL,
+    next_seq bigint NOT NULL
+  );
+  CREATE TABLE IF NOT EXISTS tandem.zset_members (
+    key bytea NOT NULL,
+    member bytea NOT NULL,
+    score double precision NOT NULL,
+    seq bigint NOT NULL,
+    PRIMARY KEY (key, member)
+  );
+  CREATE INDEX IF NOT EXISTS zset_members_order ON tandem.zset_members (key, score, member);
+  CREATE UNIQUE INDEX IF NOT EXISTS zset_members_scan ON tandem.zset_members (key, seq);
+`;
+
+/** The sorted set tables as a snapshot image carries them (only when there are some). */
+const zsetImageTables: readonly ImageTable[] = [
+  { schema: 'tandem', name: 'zsets', columns: ['key', 'encoding', 'length', 'next_seq'] },
+  { schema: 'tandem', name: 'zset_members', columns: ['key', 'member', 'score', 'seq'] },
+];
 
 /** The set tables as a snapshot image carries them (only when there are sets). */
 const setImageTables: readonly ImageTable[] = [
@@ -613,9 +669,8 @@ export class PostgresStore implements NodeStore {
   async get(key: Bytes, nowMs: number): Promise<KvEntry | null> {
     const row = await this.#readKey(key);
     if (row === null || !liveAt(row.expiresAt, nowMs)) return null;
-    if (row.encoding !== null || row.setEncoding !== null || row.list !== null) {
-      throw new WrongTypeError();
-    }
+    const structured = row.encoding ?? row.setEncoding ?? row.list ?? row.zset;
+    if (structured !== null) throw new WrongTypeError();
     return {
       value: row.value,
       version: { index: row.versionIndex, term: row.versionTerm },
@@ -625,7 +680,8 @@ export class PostgresStore implements NodeStore {
 
   /**
    * A key's row, with its hash's encoding and length when it holds a hash (else null), its
-   * set's when it holds a set, and its list's row when it holds a list (else null).
+   * set's when it holds a set, its list's row when it holds a list and its sorted set's row
+   * when it holds one (else null).
    */
   async #readKey(key: Bytes): Promise<
     | (KvRow & {
@@ -634,6 +690,7 @@ export class PostgresStore implements NodeStore {
         setEncoding: SetEncoding | null;
         setLength: number;
         list: ListMeta | null;
+        zset: ZsetMeta | null;
       })
     | null
   > {
@@ -642,10 +699,12 @@ export class PostgresStore implements NodeStore {
         client,
         `SELECT kv.value, kv.version_index, kv.version_term, kv.expires_at, kv.seq, h.encoding, h.length,
           s.encoding AS set_encoding, s.length AS set_length,
-          l.head AS list_head, l.length AS list_length
+          l.head AS list_head, l.length AS list_length,
+          z.encoding AS zset_encoding, z.length AS zset_length, z.next_seq AS zset_next_seq
           FROM tandem.kv kv LEFT JOIN tandem.hashes h ON h.key = kv.key
           LEFT JOIN tandem.sets s ON s.key = kv.key
-          LEFT JOIN tandem.lists l ON l.key = kv.key WHERE kv.key = $1`,
+          LEFT JOIN tandem.lists l ON l.key = kv.key
+          LEFT JOIN tandem.zsets z ON z.key = kv.key WHERE kv.key = $1`,
         [asBuffer(key)],
       ),
     );
@@ -664,6 +723,14 @@ export class PostgresStore implements NodeStore {
         row.list_head === null
           ? null
           : { type: 'list', head: Number(row.list_head), length: Number(row.list_length) },
+      zset:
+        row.zset_encoding === null
+          ? null
+          : zsetMeta({
+              encoding: row.zset_encoding,
+              length: row.zset_length,
+              next_seq: row.zset_next_seq,
+            }),
     };
   }
 
@@ -953,36 +1020,201 @@ export class PostgresStore implements NodeStore {
     if (row === null || !liveAt(row.expiresAt, nowMs)) return 'none';
     if (row.setEncoding !== null) return 'set';
     if (row.list !== null) return 'list';
+    if (row.zset !== null) return 'zset';
     return row.encoding === null ? 'string' : 'hash';
   }
 
-  /** This store holds no sorted sets yet: every read of one is refused (as their writes are). */
-  zsetScores(): never {
-    throw zsetsRefused();
+  /** The live sorted set row of `key` (null when absent); WRONGTYPE for another type. */
+  async #liveZset(key: Bytes, nowMs: number): Promise<ZsetMeta | null> {
+    const row = await this.#readKey(key);
+    if (row === null || !liveAt(row.expiresAt, nowMs)) return null;
+    if (row.zset === null) throw new WrongTypeError();
+    return row.zset;
   }
 
-  zsetSize(): never {
-    throw zsetsRefused();
+  /** The scores of `members` of the sorted set at `key`: one indexed lookup for them all. */
+  async zsetScores(
+    key: Bytes,
+    members: readonly Bytes[],
+    nowMs: number,
+  ): Promise<(number | null)[] | null> {
+    if ((await this.#liveZset(key, nowMs)) === null) return null;
+    const { rows } = await this.#read('reading sorted set scores', (client) =>
+      q1(
+        client,
+        'SELECT member, score FROM tandem.zset_members WHERE key = $1 AND member = ANY($2::bytea[])',
+        [asBuffer(key), members.map(asBuffer)],
+      ),
+    );
+    const found = new Map(rows.map((row) => [keyId(row.member as Buffer), scoreOfRow(row)]));
+    return members.map((member) => found.get(keyId(member)) ?? null);
   }
 
-  zsetRank(): never {
-    throw zsetsRefused();
+  /** How many members the sorted set at `key` holds (its row's count). */
+  async zsetSize(key: Bytes, nowMs: number): Promise<number> {
+    return (await this.#liveZset(key, nowMs))?.length ?? 0;
   }
 
-  zsetRange(): never {
-    throw zsetsRefused();
+  /**
+   * A member's rank: the count of the members ordered before it (after it when `reverse`),
+   * read on the order index. That costs O(rank) rows, not the in-memory skip list's
+   * O(log n): the index keeps no counts.
+   */
+  async zsetRank(
+    key: Bytes,
+    member: Bytes,
+    reverse: boolean,
+    nowMs: number,
+  ): Promise<number | null> {
+    if ((await this.#liveZset(key, nowMs)) === null) return null;
+    const { rows } = await this.#read('ranking a sorted set member', (client) =>
+      q1(
+        client,
+        `SELECT (SELECT count(*) FROM tandem.zset_members o WHERE o.key = m.key
+            AND (o.score, o.member) ${reverse ? '>' : '<'} (m.score, m.member)) AS rank
+          FROM tandem.zset_members m WHERE m.key = $1 AND m.member = $2`,
+        [asBuffer(key), asBuffer(member)],
+      ),
+    );
+    return rows.length === 0 ? null : Number(rows[0]?.rank);
   }
 
-  zsetCount(): never {
-    throw zsetsRefused();
+  /**
+   * The members `selection` picks: a rank or score range is one read in index order (from
+   * the top when reversed) with OFFSET and LIMIT; a member range on a set whose scores are
+   * all equal (the sets Redis defines member ranges on) reads by member. A member range on
+   * a set of mixed scores reads the whole set and selects as the in-memory namespace does,
+   * so every node answers alike.
+   */
+  async zsetRange(
+    key: Bytes,
+    selection: ZsetSelection,
+    nowMs: number,
+  ): Promise<[Buffer, number][]> {
+    const zset = await this.#liveZset(key, nowMs);
+    if (zset === null) return [];
+    const { range } = selection;
+    if (range.by === 'lex' && !(await this.#uniformScores(key))) {
+      return selectRange(await this.#wholeZset(key), selection).map(([member, score]) => [
+        keyBytes(member),
+        score,
+      ]);
+    }
+    const reverse = selection.reverse === true;
+    let offset: number;
+    let count: number | null;
+    if (range.by === 'rank') {
+      const [from, to] = rankSpan(zset.length, range.start, range.stop, reverse);
+      offset = reverse ? zset.length - to : from;
+      count = to - from;
+    } else {
+      const limit = selection.limit;
+      if (limit !== undefined && limit.offset < 0) return [];
+      offset = limit?.offset ?? 0;
+      count = limit === undefined || limit.count < 0 ? null : limit.count;
+    }
+    if (count === 0) return [];
+    const direction = reverse ? 'DESC' : 'ASC';
+    const { rows } = await this.#read('reading a sorted set range', (client) =>
+      q1(
+        client,
+        `SELECT member, score FROM tandem.zset_members WHERE key = $1 AND ${rangeCondition(range)}
+          ORDER BY score ${direction}, member ${direction} OFFSET $2 LIMIT $3`,
+        [asBuffer(key), offset, count],
+      ),
+    );
+    return rows.map((row) => [row.member as Buffer, scoreOfRow(row)]);
   }
 
-  zsetEncoding(): never {
-    throw zsetsRefused();
+  /** How many members a score or member range covers: a count on the order index. */
+  async zsetCount(key: Bytes, range: ZsetRange, nowMs: number): Promise<number> {
+    const zset = await this.#liveZset(key, nowMs);
+    if (zset === null) return 0;
+    if (range.by === 'rank') {
+      const [from, to] = rankSpan(zset.length, range.start, range.stop);
+      return to - from;
+    }
+    if (range.by === 'lex' && !(await this.#uniformScores(key))) {
+      return countRange(await this.#wholeZset(key), range);
+    }
+    const { rows } = await this.#read('counting a sorted set range', (client) =>
+      q1(
+        client,
+        `SELECT count(*) AS count FROM tandem.zset_members WHERE key = $1 AND ${rangeCondition(range)}`,
+        [asBuffer(key)],
+      ),
+    );
+    return Number(rows[0]?.count ?? 0);
   }
 
-  zsetScan(): never {
-    throw zsetsRefused();
+  /** Whether every member of the sorted set at `key` has one score: its two ends, indexed. */
+  async #uniformScores(key: Bytes): Promise<boolean> {
+    const { rows } = await this.#read('reading a sorted set', (client) =>
+      q1(
+        client,
+        'SELECT min(score) = max(score) AS uniform FROM tandem.zset_members WHERE key = $1',
+        [asBuffer(key)],
+      ),
+    );
+    return rows[0]?.uniform !== 0;
+  }
+
+  /** The whole sorted set at `key` in its order, as the in-memory namespace holds it. */
+  async #wholeZset(key: Bytes): Promise<ScoreList> {
+    const { rows } = await this.#read('reading a sorted set', (client) =>
+      q1(client, 'SELECT member, score FROM tandem.zset_members WHERE key = $1', [asBuffer(key)]),
+    );
+    const order = new ScoreList();
+    for (const row of rows) order.insert(scoreOfRow(row), keyId(row.member as Buffer));
+    return order;
+  }
+
+  /** The sorted set's encoding, null when absent. */
+  async zsetEncoding(key: Bytes, nowMs: number): Promise<ZsetEncoding | null> {
+    return (await this.#liveZset(key, nowMs))?.encoding ?? null;
+  }
+
+  /**
+   * One page of a ZSCAN from `cursor`: a listpack set comes whole in its order (by score),
+   * as in Redis; a skiplist's members come in sequence order, the cursor the sequence
+   * number of the last one examined, exactly as the in-memory namespace pages them.
+   */
+  async zsetScan(
+    key: Bytes,
+    cursor: number,
+    options: { match?: Bytes; count?: number },
+    nowMs: number,
+  ): Promise<ZsetScanPage> {
+    const count = scanCount(cursor, options);
+    const zset = await this.#liveZset(key, nowMs);
+    if (zset === null) return { cursor: 0, entries: [] };
+    const glob = options.match === undefined ? null : compileGlob(options.match);
+    const matching = (rows: readonly Record<string, unknown>[]): [Buffer, number][] =>
+      rows
+        .filter((row) => glob === null || glob.matches(row.member as Buffer))
+        .map((row) => [row.member as Buffer, scoreOfRow(row)]);
+    if (zset.encoding === 'listpack') {
+      const { rows } = await this.#read('scanning a sorted set', (client) =>
+        q1(
+          client,
+          'SELECT member, score FROM tandem.zset_members WHERE key = $1 ORDER BY score, member',
+          [asBuffer(key)],
+        ),
+      );
+      return { cursor: 0, entries: matching(rows) };
+    }
+    const { rows } = await this.#read('scanning a sorted set', (client) =>
+      q1(
+        client,
+        'SELECT member, score, seq FROM tandem.zset_members WHERE key = $1 AND seq > $2 ORDER BY seq LIMIT $3',
+        [asBuffer(key), cursor, count + 1],
+      ),
+    );
+    const page = rows.slice(0, count);
+    return {
+      cursor: rows.length > count ? Number(page.at(-1)?.seq) : 0,
+      entries: matching(page),
+    };
   }
 
   /** The number of live keys. */
@@ -1243,6 +1475,8 @@ async function openSchema(
   // Nor one made before sets: no sets.
   await q(client, setTablesSchema);
   await q(client, listTablesSchema);
+  // Nor one made before sorted sets: none.
+  await q(client, zsetTablesSchema);
   const { rows: access } = await q1(client, readAccessStatement);
   return {
     applied: { index: meta.applied_index, term: meta.applied_term },
@@ -1326,6 +1560,8 @@ interface BatchNeeds {
   readonly members: readonly MemberNeeds[];
   /** The list rows the commands read. */
   readonly lists: readonly ListNeeds[];
+  /** The sorted set members the commands read. */
+  readonly scored: readonly ScoredNeeds[];
   readonly sweeps: number;
   readonly sweepAtMax: number;
   readonly sessionIds: ReadonlySet<string>;
@@ -1338,6 +1574,7 @@ function batchNeeds(commands: readonly (Command | null)[]): BatchNeeds {
   const fields: FieldNeeds[] = [];
   const members: MemberNeeds[] = [];
   const lists: ListNeeds[] = [];
+  const scored: ScoredNeeds[] = [];
   const sessionIds = new Set<string>();
   let sweeps = 0;
   let sweepAtMax = 0;
@@ -1352,6 +1589,7 @@ function batchNeeds(commands: readonly (Command | null)[]): BatchNeeds {
       fields.push(...commandFields(command));
       members.push(...commandMembers(command));
       lists.push(...commandListNeeds(command));
+      scored.push(...commandScored(command));
     }
     if (command.type === 'expire-sweep') {
       sweeps++;
@@ -1369,6 +1607,7 @@ function batchNeeds(commands: readonly (Command | null)[]): BatchNeeds {
     fields,
     members,
     lists,
+    scored,
     sweeps,
     sweepAtMax,
     sessionIds,
@@ -1406,6 +1645,10 @@ function batchReads(needs: BatchNeeds): string[] {
       ? 'SELECT NULL LIMIT 0'
       : `SELECT key, head, length FROM tandem.lists WHERE key IN (${keyList})`,
     elementsRead(needs.lists),
+    needs.keys.size === 0
+      ? 'SELECT NULL LIMIT 0'
+      : `SELECT key, encoding, length, next_seq FROM tandem.zsets WHERE key IN (${keyList})`,
+    scoredRead(needs.scored),
   );
   if (needs.sessionIds.size === 0) return reads;
   const idList = [...needs.sessionIds].map((id) => quoteLiteral(id)).join(', ');
@@ -1428,8 +1671,8 @@ function batchState(
   access: AccessBatch,
 ): BatchState {
   const [keyRows, seqRow, sweepRows, hashRows, fieldRows, setRows, memberRows] = reads;
-  const [listRows, elementRows] = reads.slice(7);
-  const [sessionRows, candidateRows] = reads.slice(9);
+  const [listRows, elementRows, zsetRows, scoredRows] = reads.slice(7);
+  const [sessionRows, candidateRows] = reads.slice(11);
   const loaded = new Map<string, KvRow>();
   for (const row of keyRows?.rows ?? []) {
     loaded.set(keyId(row.key as Buffer), kvRow(row));
@@ -1447,6 +1690,7 @@ function batchState(
     loadedHashes(needs, hashRows?.rows ?? [], fieldRows?.rows ?? []),
     loadedSets(needs, setRows?.rows ?? [], memberRows?.rows ?? []),
     loadedLists(needs, listRows?.rows ?? [], elementRows?.rows ?? []),
+    loadedZsets(needs, zsetRows?.rows ?? [], scoredRows?.rows ?? []),
   );
   const loadedSessions = new Map<string, SessionRow>();
   for (const row of sessionRows?.rows ?? []) {
@@ -1519,6 +1763,50 @@ function membersRead(needs: readonly MemberNeeds[]): string {
     conditions.push(`(key, member) IN (${list.join(', ')})`);
   }
   return `SELECT key, member, seq FROM tandem.set_members WHERE ${conditions.join(' OR ')}`;
+}
+
+/**
+ * The read of the sorted set members a batch's commands need: the named ones and all of a
+ * set that a command selects from or copies. One statement, whatever the count.
+ */
+function scoredRead(needs: readonly ScoredNeeds[]): string {
+  const whole = needs.filter((need) => need.members === 'all').map((need) => need.key);
+  const pairs = needs.flatMap(({ key, members }) =>
+    members === 'all' ? [] : members.map((member) => [key, member] as const),
+  );
+  if (whole.length === 0 && pairs.length === 0) return 'SELECT NULL LIMIT 0';
+  const conditions: string[] = [];
+  if (whole.length > 0) {
+    conditions.push(`key IN (${whole.map((id) => bytesLiteral(keyBytes(id))).join(', ')})`);
+  }
+  if (pairs.length > 0) {
+    const list = pairs.map(
+      ([key, member]) => `(${bytesLiteral(keyBytes(key))}, ${bytesLiteral(keyBytes(member))})`,
+    );
+    conditions.push(`(key, member) IN (${list.join(', ')})`);
+  }
+  return `SELECT key, member, score, seq FROM tandem.zset_members WHERE ${conditions.join(' OR ')}`;
+}
+
+/** The sorted set rows and member rows a batch read, for its `KvBatch`. */
+function loadedZsets(
+  needs: BatchNeeds,
+  zsetRows: readonly Record<string, unknown>[],
+  scoredRows: readonly Record<string, unknown>[],
+): LoadedZsets {
+  const metas = new Map<string, ZsetMeta>();
+  for (const row of zsetRows) metas.set(keyId(row.key as Buffer), zsetMeta(row));
+  const members = new Map<string, Map<string, ScoredRow>>();
+  for (const row of scoredRows) {
+    const key = keyId(row.key as Buffer);
+    let known = members.get(key);
+    if (known === undefined) {
+      known = new Map();
+      members.set(key, known);
+    }
+    known.set(keyId(row.member as Buffer), { score: scoreOfRow(row), seq: Number(row.seq) });
+  }
+  return { metas, members, needs: needs.scored };
 }
 
 /** The set rows and member rows a batch read, for its `KvBatch`. */
@@ -1646,6 +1934,58 @@ function setMeta(row: Record<string, unknown>): SetMeta {
     throw new TandemError('TANDEM_CORRUPT', `a set of encoding ${JSON.stringify(encoding)}`);
   }
   return { type: 'set', encoding, length: Number(row.length), nextSeq: Number(row.next_seq) };
+}
+
+/** A sorted set row as read from the database. */
+function zsetMeta(row: Record<string, unknown>): ZsetMeta {
+  const encoding = row.encoding;
+  if (encoding !== 'listpack' && encoding !== 'skiplist') {
+    throw new TandemError('TANDEM_CORRUPT', `a sorted set of encoding ${JSON.stringify(encoding)}`);
+  }
+  return { type: 'zset', encoding, length: Number(row.length), nextSeq: Number(row.next_seq) };
+}
+
+/** A member row's score (node-postgres reads a double precision as a number, -0 included). */
+function scoreOfRow(row: Record<string, unknown>): number {
+  const score = row.score;
+  if (typeof score !== 'number' || Number.isNaN(score)) {
+    throw new TandemError('TANDEM_CORRUPT', `a sorted set score of ${String(score)}`);
+  }
+  return score;
+}
+
+/** A score as a double precision literal that reads back as exactly the same double. */
+function scoreLiteral(score: number): string {
+  assert(!Number.isNaN(score), 'a sorted set score is never NaN');
+  return `'${float8Text(score)}'::float8`;
+}
+
+/** The condition of a score bound: the members above a minimum or below a maximum. */
+function scoreBoundCondition(bound: ScoreBound, side: 'min' | 'max'): string {
+  const operator = side === 'min' ? (bound.exclusive ? '>' : '>=') : bound.exclusive ? '<' : '<=';
+  return `score ${operator} ${scoreLiteral(bound.value)}`;
+}
+
+/** The condition of a member bound, as sorted-set.ts reads one (`-` and `+` the two ends). */
+function lexBoundCondition(bound: LexBound, side: 'min' | 'max'): string {
+  if (bound.kind === 'member') {
+    const operator = side === 'min' ? (bound.exclusive ? '>' : '>=') : bound.exclusive ? '<' : '<=';
+    return `member ${operator} ${bytesLiteral(keyBytes(bound.member))}`;
+  }
+  // `-` as a minimum and `+` as a maximum admit every member; the other way round, none.
+  return (bound.kind === 'min') === (side === 'min') ? 'true' : 'false';
+}
+
+/** The WHERE condition of a score or member range (a rank range has none: it is true). */
+function rangeCondition(range: ZsetRange): string {
+  switch (range.by) {
+    case 'rank':
+      return 'true';
+    case 'score':
+      return `${scoreBoundCondition(range.min, 'min')} AND ${scoreBoundCondition(range.max, 'max')}`;
+    case 'lex':
+      return `${lexBoundCondition(range.min, 'min')} AND ${lexBoundCondition(range.max, 'max')}`;
+  }
 }
 
 /** A key row as read from the database. */
@@ -1883,6 +2223,7 @@ function writeBack(state: BatchState, results: readonly ApplyResult[], last: Ent
       'DELETE FROM tandem.kv; DELETE FROM tandem.hashes; DELETE FROM tandem.hash_fields',
       'DELETE FROM tandem.sets; DELETE FROM tandem.set_members',
       'DELETE FROM tandem.lists; DELETE FROM tandem.list_items',
+      'DELETE FROM tandem.zsets; DELETE FROM tandem.zset_members',
     );
   }
   statements.push(
@@ -1895,6 +2236,7 @@ function writeBack(state: BatchState, results: readonly ApplyResult[], last: Ent
     ...hashWriteBack(state.kv.hashWrites()),
     ...setWriteBack(state.kv.setWrites()),
     ...listWriteBack(state.kv.listWrites()),
+    ...zsetWriteBack(state.kv.zsetWrites()),
   );
   const sessions = state.sessions.writes((pending) => packResult(results[pending] ?? null));
   statements.push(
@@ -1947,13 +2289,14 @@ function listWriteBack(writes: ListWrites): string[] {
 }
 
 /**
- * The statements that clear the hashes or sets `cleared` (their row in `table` and their
- * items in `itemsTable`) and upsert the rows `upserts` of `table` (encoding, length, next
- * sequence number), in chunks: the part of a round trip 3 hashes and sets share.
+ * The statements that clear the hashes, sets or sorted sets `cleared` (their row in
+ * `table` and their items in `itemsTable`) and upsert the rows `upserts` of `table`
+ * (encoding, length, next sequence number), in chunks: the part of a round trip 3 the
+ * three share.
  */
 function metaWriteBack(
-  table: 'hashes' | 'sets',
-  itemsTable: 'hash_fields' | 'set_members',
+  table: 'hashes' | 'sets' | 'zsets',
+  itemsTable: 'hash_fields' | 'set_members' | 'zset_members',
   cleared: readonly string[],
   upserts: readonly (readonly [string, { encoding: string; length: number; nextSeq: number }])[],
 ): string[] {
@@ -2014,6 +2357,27 @@ function setWriteBack(writes: SetWrites): string[] {
       );
       return `INSERT INTO tandem.set_members (key, member, seq) VALUES ${values.join(', ')}
         ON CONFLICT (key, member) DO UPDATE SET seq = excluded.seq`;
+    }),
+  ];
+}
+
+/** The sorted set statements of round trip 3: clears first, then rows, member deletes, upserts. */
+function zsetWriteBack(writes: ZsetWrites): string[] {
+  return [
+    ...metaWriteBack('zsets', 'zset_members', writes.cleared, writes.upserts),
+    ...chunked(writes.memberDeletes, (pairs) => {
+      const list = pairs.map(
+        ([key, member]) => `(${bytesLiteral(keyBytes(key))}, ${bytesLiteral(keyBytes(member))})`,
+      );
+      return `DELETE FROM tandem.zset_members WHERE (key, member) IN (${list.join(', ')})`;
+    }),
+    ...chunked(writes.memberUpserts, (rows) => {
+      const values = rows.map(
+        ([key, member, row]) =>
+          `(${bytesLiteral(keyBytes(key))}, ${bytesLiteral(keyBytes(member))}, ${scoreLiteral(row.score)}, ${integerLiteral(row.seq)})`,
+      );
+      return `INSERT INTO tandem.zset_members (key, member, score, seq) VALUES ${values.join(', ')}
+        ON CONFLICT (key, member) DO UPDATE SET score = excluded.score, seq = excluded.seq`;
     }),
   ];
 }
@@ -2140,6 +2504,10 @@ async function writeImage(
       ...((await q1(client, 'SELECT 1 FROM tandem.lists LIMIT 1')).rows.length > 0
         ? listImageTables
         : []),
+      // And only when there are sorted sets.
+      ...((await q1(client, 'SELECT 1 FROM tandem.zsets LIMIT 1')).rows.length > 0
+        ? zsetImageTables
+        : []),
       ...(await userTables(client)).map(({ name, columns }): ImageTable => ({
         schema: 'public',
         name,
@@ -2183,6 +2551,7 @@ async function emptyForLoad(client: pg.PoolClient): Promise<void> {
     'TRUNCATE tandem.kv, tandem.sessions, tandem.ddl, tandem.acl, tandem.hashes, tandem.hash_fields, tandem.lists, tandem.list_items',
   );
   await q1(client, 'TRUNCATE tandem.sets, tandem.set_members');
+  await q1(client, 'TRUNCATE tandem.zsets, tandem.zset_members');
 }
 
 /**
@@ -2228,9 +2597,4 @@ async function setPosition(
     'UPDATE tandem.meta SET applied_index = $1, applied_term = $2, session_count = $3 WHERE id = 1',
     [position.index, position.term, sessionCount],
   );
-}
-
-/** The refusal of a sorted set read: this store does not hold sorted sets yet. */
-function zsetsRefused(): TandemError {
-  return new TandemError('TANDEM_BAD_REQUEST', zsetsUnsupported);
 }

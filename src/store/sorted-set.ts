@@ -165,6 +165,30 @@ export class ScoreList {
     return rank;
   }
 
+  /**
+   * How many elements come first for which `isBefore` holds, whatever it holds after: the
+   * longest such prefix, found by walking it (O(prefix)). Unlike `countBefore`, the answer
+   * never depends on the list's shape, so it suits a predicate that need not hold for a
+   * prefix only.
+   */
+  prefixLength(isBefore: (score: number, member: string) => boolean): number {
+    let count = 0;
+    for (
+      let n = this.#head.next[0] as SkipNode | null;
+      n !== null && isBefore(n.score, n.member);
+      n = n.next[0] as SkipNode | null
+    ) {
+      count++;
+    }
+    return count;
+  }
+
+  /** Whether every element has the same score (true of an empty list): O(log n). */
+  uniformScore(): boolean {
+    if (this.#length < 2) return true;
+    return this.#at(0).score === this.#at(this.#length - 1).score;
+  }
+
   /** The 0-based rank of (score, member), which is in the list. */
   rankOf(score: number, member: string): number {
     return this.countBefore((s, m) => before(s, m, score, member));
@@ -406,16 +430,9 @@ function withinLex(member: string, max: LexBound): boolean {
  * range is where its bounds fall. For a reverse rank range, ranks count from the top.
  */
 export function rankInterval(list: ScoreList, range: ZsetRange, reverse = false): [number, number] {
-  const length = list.length;
   switch (range.by) {
-    case 'rank': {
-      let start = range.start < 0 ? length + range.start : range.start;
-      let stop = range.stop < 0 ? length + range.stop : range.stop;
-      if (start < 0) start = 0;
-      if (start > stop || start >= length) return [0, 0];
-      if (stop >= length) stop = length - 1;
-      return reverse ? [length - 1 - stop, length - start] : [start, stop + 1];
-    }
+    case 'rank':
+      return rankSpan(list.length, range.start, range.stop, reverse);
     case 'score': {
       const { min, max } = range;
       const from = list.countBefore((s) => (min.exclusive ? s <= min.value : s < min.value));
@@ -423,12 +440,38 @@ export function rankInterval(list: ScoreList, range: ZsetRange, reverse = false)
       return from < to ? [from, to] : [0, 0];
     }
     case 'lex': {
+      // Member bounds hold for a prefix only when every score is equal (the only sets
+      // Redis defines member ranges on). On others Redis's answer depends on its skip
+      // list's random shape; here it is the longest prefix below the minimum and the
+      // longest within the maximum, the same on every replica whatever its list's shape.
       const { min, max } = range;
-      const from = list.countBefore((_, m) => belowLex(m, min));
-      const to = list.countBefore((_, m) => withinLex(m, max));
+      const count = list.uniformScore()
+        ? (isBefore: (score: number, member: string) => boolean) => list.countBefore(isBefore)
+        : (isBefore: (score: number, member: string) => boolean) => list.prefixLength(isBefore);
+      const from = count((_, m) => belowLex(m, min));
+      const to = count((_, m) => withinLex(m, max));
       return from < to ? [from, to] : [0, 0];
     }
   }
+}
+
+/**
+ * The ranks [from, to) (from the bottom) that ranks `start` to `stop` cover in a sorted set
+ * of `length` elements, as Redis reads them: negative from the end, clamped; for a reverse
+ * range, `start` and `stop` count from the top.
+ */
+export function rankSpan(
+  length: number,
+  start: number,
+  stop: number,
+  reverse = false,
+): [number, number] {
+  let from = start < 0 ? length + start : start;
+  let last = stop < 0 ? length + stop : stop;
+  if (from < 0) from = 0;
+  if (from > last || from >= length) return [0, 0];
+  if (last >= length) last = length - 1;
+  return reverse ? [length - 1 - last, length - from] : [from, last + 1];
 }
 
 /** The elements `selection` picks from `list`, in its direction, as [member, score]. */

@@ -25,7 +25,8 @@ import { TandemError } from '../core/errors.js';
 import { accessSchema, decodeStoredAccess } from './access-state.js';
 import { expiresAtMsMax } from './commands.js';
 import { CopyTextParser, type CopyField } from './copy-text.js';
-import { kvSchema, setTablesSchema } from './kv.js';
+import { kvSchema, setTablesSchema, zsetTablesSchema } from './kv.js';
+import { scoreBytes } from './memory-image.js';
 import { ImageReader, type ImageHeader, type ImageTable } from './postgres-image.js';
 import { quoteIdentifier } from './postgres-sql.js';
 import { sessionsSchema } from './sessions.js';
@@ -63,7 +64,9 @@ export async function buildSqliteFromImage(
     db.pragma('journal_mode = DELETE');
     db.pragma('synchronous = FULL');
     db.exec('BEGIN');
-    db.exec(kvSchema + metaSchema + sessionsSchema + accessSchema + setTablesSchema);
+    db.exec(
+      kvSchema + metaSchema + sessionsSchema + accessSchema + setTablesSchema + zsetTablesSchema,
+    );
     replayDdl(db, header.ddl);
     const sessions = await loadTables(db, file, header);
     if (sessions !== header.sessionCount) {
@@ -159,6 +162,8 @@ function tableLoader(db: Database.Database, table: ImageTable): (fields: CopyFie
   if (table.name === 'set_members') return setMemberRowLoader(db, table);
   if (table.name === 'lists') return listRowChecker(table);
   if (table.name === 'list_items') return listItemRowLoader(db, table);
+  if (table.name === 'zsets') return zsetRowLoader(db, table);
+  if (table.name === 'zset_members') return zsetMemberRowLoader(db, table);
   throw corrupt(`the snapshot image holds an unknown table tandem.${table.name}`);
 }
 
@@ -412,6 +417,57 @@ function setMemberRowLoader(
       byteaValue(key.toString('latin1')),
       byteaValue(member.toString('latin1')),
       integerField(seq as CopyField, 'a set member sequence number'),
+    );
+  };
+}
+
+/** A sorted set's row (its member count is the table form's count of its members). */
+function zsetRowLoader(db: Database.Database, table: ImageTable): (fields: CopyField[]) => void {
+  const pick = fieldsByName(table, ['key', 'encoding', 'next_seq']);
+  const insert = db.prepare(
+    'INSERT INTO _tandem_zset_keys (key, encoding, next_seq) VALUES (?, ?, ?)',
+  );
+  return (row) => {
+    const [key, encoding, nextSeq] = pick(row);
+    const name = encoding?.toString('latin1');
+    if (key === null || (name !== 'listpack' && name !== 'skiplist')) {
+      throw corrupt('the snapshot image has a sorted set without key or known encoding');
+    }
+    insert.run(
+      byteaValue(key.toString('latin1')),
+      name,
+      integerField(nextSeq as CopyField, 'a sorted set next sequence number'),
+    );
+  };
+}
+
+/**
+ * A sorted set member's row; its score, as COPY wrote the double (`-0`, `Infinity` and
+ * `-Infinity` included), becomes the table form's 8 bytes.
+ */
+function zsetMemberRowLoader(
+  db: Database.Database,
+  table: ImageTable,
+): (fields: CopyField[]) => void {
+  const pick = fieldsByName(table, ['key', 'member', 'score', 'seq']);
+  const insert = db.prepare(
+    'INSERT INTO _tandem_zset_members (key, member, score, seq) VALUES (?, ?, ?, ?)',
+  );
+  return (row) => {
+    const [key, member, score, seq] = pick(row);
+    if (key === null || member === null || score === null) {
+      throw corrupt('the snapshot image has a null sorted set member or score');
+    }
+    const text = score.toString('latin1');
+    const value = Number(text);
+    if (Number.isNaN(value) || text.trim() === '') {
+      throw corrupt(`the snapshot image has a sorted set score of ${JSON.stringify(text)}`);
+    }
+    insert.run(
+      byteaValue(key.toString('latin1')),
+      byteaValue(member.toString('latin1')),
+      scoreBytes(value),
+      integerField(seq as CopyField, 'a sorted set member sequence number'),
     );
   };
 }

@@ -153,11 +153,33 @@ export async function keyContent(store: NodeStore): Promise<unknown[]> {
       if (type === 'list') {
         return [key, await store.ttlMs(key, -1), await store.listElements(key, 0, -1, -1)];
       }
+      if (type === 'zset') return [key, await store.ttlMs(key, -1), await zsetContent(store, key)];
       if (type !== 'hash') return [key, await store.get(key, -1)];
       const hash = [await store.hashEncoding(key, -1), await store.hashAll(key, -1)];
       return [key, await store.ttlMs(key, -1), hash];
     }),
   );
+}
+
+/**
+ * A sorted set as its reads show it: encoding, size, members with scores in order (-0
+ * told from 0), and every page of a ZSCAN two members at a time (its order and cursors).
+ */
+export async function zsetContent(store: NodeStore, key: Buffer): Promise<unknown> {
+  const whole = { range: { by: 'rank', start: 0, stop: -1 } } as const;
+  const pages: unknown[] = [];
+  let cursor = 0;
+  do {
+    const page = await store.zsetScan(key, cursor, { count: 2 }, -1);
+    pages.push(page);
+    cursor = page.cursor;
+  } while (cursor !== 0);
+  return {
+    encoding: await store.zsetEncoding(key, -1),
+    size: await store.zsetSize(key, -1),
+    members: await store.zsetRange(key, whole, -1),
+    pages,
+  };
 }
 
 /**
