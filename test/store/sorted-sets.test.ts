@@ -1070,6 +1070,14 @@ test('sorted sets move with RENAME and COPY and give way to other types on both 
       { type: 'lpush', key: b('z'), elements: [b('x')], end: 'left', at: at + 20 },
     ],
     [
+      // A set renamed onto a list, and a hash copied onto one: the list's rows go.
+      { type: 'sadd', key: b('s2'), members: [b('a')], at },
+      { type: 'lpush', key: b('l2'), elements: [b('x'), b('y')], end: 'left', at },
+      { type: 'lpush', key: b('l3'), elements: [b('x')], end: 'left', at },
+      { type: 'rename', key: b('s2'), destination: b('l2'), at },
+      { type: 'copy', key: b('hash'), destination: b('l3'), replace: true, at },
+    ],
+    [
       zadd('z', [['1', 'a']]),
       {
         type: 'multi',
@@ -1113,6 +1121,11 @@ test('sorted sets move with RENAME and COPY and give way to other types on both 
       OR EXISTS (SELECT 1 FROM tandem.lists l WHERE l.key = z.key)`,
   );
   assert.equal(Number(mixed[0]?.count), 0);
+  const listAndOther = await twins.postgres.query(
+    `SELECT count(*) AS count FROM tandem.lists l WHERE EXISTS (SELECT 1 FROM tandem.hashes h WHERE h.key = l.key)
+      OR EXISTS (SELECT 1 FROM tandem.sets s WHERE s.key = l.key)`,
+  );
+  assert.equal(Number(listAndOther[0]?.count), 0, 'no key is a list and another type at once');
 });
 
 test('sorted sets cross between the stores through their snapshot images', async (t) => {

@@ -314,6 +314,25 @@ function listGiveBack(push: (end: 'LEFT' | 'RIGHT') => Handler): GiveBack {
 }
 
 /**
+ * BLPOP's, BRPOP's, BZPOPMIN's and BZPOPMAX's `key [key ...] timeout` as a call of their
+ * twin (LMPOP or ZMPOP) popping one from `side`.
+ */
+function popOneCall(args: Args, twin: 'LMPOP' | 'ZMPOP', side: string): BlockingCall | Reply {
+  const timeoutMs = timeoutMsArg(args.raw.at(-1) as Buffer);
+  if (typeof timeoutMs !== 'number') return timeoutMs;
+  const keys = args.raw.slice(1, -1);
+  const raw = [
+    Buffer.from(twin),
+    Buffer.from(String(keys.length)),
+    ...keys,
+    Buffer.from(side),
+    Buffer.from('COUNT'),
+    Buffer.from('1'),
+  ];
+  return new BlockingCall(argsOf(raw), keys, timeoutMs, nullArray);
+}
+
+/**
  * BLPOP and BRPOP key [key ...] timeout: [key, element] (LMPOP's, one element) or null.
  * `push` is LPUSH's or RPUSH's handler, to give back an element whose client left.
  */
@@ -324,20 +343,7 @@ export function blockingPop(
 ): Handler {
   return blocking(
     lmpop,
-    (args) => {
-      const timeoutMs = timeoutMsArg(args.raw.at(-1) as Buffer);
-      if (typeof timeoutMs !== 'number') return timeoutMs;
-      const keys = args.raw.slice(1, -1);
-      const raw = [
-        Buffer.from('LMPOP'),
-        Buffer.from(String(keys.length)),
-        ...keys,
-        Buffer.from(end),
-        Buffer.from('COUNT'),
-        Buffer.from('1'),
-      ];
-      return new BlockingCall(argsOf(raw), keys, timeoutMs, nullArray);
-    },
+    (args) => popOneCall(args, 'LMPOP', end),
     (reply) => {
       const [key, elements] = reply as readonly Reply[];
       return [key ?? null, (elements as readonly Reply[])[0] ?? null];
@@ -422,20 +428,7 @@ function scoreText(score: Reply): string {
 export function blockingZpop(side: 'MIN' | 'MAX', zmpop: Handler, zadd: Handler): Handler {
   return blocking(
     zmpop,
-    (args) => {
-      const timeoutMs = timeoutMsArg(args.raw.at(-1) as Buffer);
-      if (typeof timeoutMs !== 'number') return timeoutMs;
-      const keys = args.raw.slice(1, -1);
-      const raw = [
-        Buffer.from('ZMPOP'),
-        Buffer.from(String(keys.length)),
-        ...keys,
-        Buffer.from(side),
-        Buffer.from('COUNT'),
-        Buffer.from('1'),
-      ];
-      return new BlockingCall(argsOf(raw), keys, timeoutMs, nullArray);
-    },
+    (args) => popOneCall(args, 'ZMPOP', side),
     (reply) => {
       const [key, entries] = reply as readonly Reply[];
       const [member, score] = (entries as readonly (readonly Reply[])[])[0] ?? [];
