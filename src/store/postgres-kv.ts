@@ -571,8 +571,15 @@ export class KvBatch extends KeyValueCommands {
     this.#clearedZsets.add(key);
   }
 
-  /** Clears the key's sorted set when it holds one (a key of another type has no rows). */
-  #clearZsetIfAny(key: string): void {
+  /**
+   * Clears the hash, set, list or sorted set the key holds, if any: its rows go at
+   * write-back (a key that holds none has no rows to clear). Every write of a new value
+   * starts here, whatever the key held.
+   */
+  #clearStructure(key: string): void {
+    if (this.#hashOrNull(key) !== null) this.#clearHash(key);
+    if ((this.#sets.get(key) ?? null) !== null) this.#clearSet(key);
+    if ((this.#lists.get(key) ?? null) !== null) this.#clearList(key);
     if ((this.#zsets.get(key) ?? null) !== null) this.#clearZset(key);
   }
 
@@ -771,10 +778,7 @@ export class KvBatch extends KeyValueCommands {
   }
 
   protected write(key: string, value: string, version: Version, expiresAt: number | null): void {
-    if (this.#hashOrNull(key) !== null) this.#clearHash(key);
-    if ((this.#sets.get(key) ?? null) !== null) this.#clearSet(key);
-    if ((this.#lists.get(key) ?? null) !== null) this.#clearList(key);
-    this.#clearZsetIfAny(key);
+    this.#clearStructure(key);
     this.#put(key, Buffer.from(value, 'latin1'), version, expiresAt);
   }
 
@@ -788,10 +792,8 @@ export class KvBatch extends KeyValueCommands {
   }
 
   protected hashCreate(key: string, version: Version, expiresAt: number | null): void {
-    if ((this.#lists.get(key) ?? null) !== null) this.#clearList(key);
+    this.#clearStructure(key);
     this.#clearHash(key);
-    if ((this.#sets.get(key) ?? null) !== null) this.#clearSet(key);
-    this.#clearZsetIfAny(key);
     this.#put(key, Buffer.alloc(0), version, expiresAt);
     this.#hashes.set(key, { type: 'hash', encoding: 'listpack', length: 0, nextSeq: 1 });
   }
@@ -802,9 +804,8 @@ export class KvBatch extends KeyValueCommands {
     expiresAt: number | null,
     encoding: SetEncoding,
   ): void {
-    if (this.#hashOrNull(key) !== null) this.#clearHash(key);
+    this.#clearStructure(key);
     this.#clearSet(key);
-    this.#clearZsetIfAny(key);
     this.#put(key, Buffer.alloc(0), version, expiresAt);
     this.#sets.set(key, { type: 'set', encoding, length: 0, nextSeq: 1 });
   }
@@ -887,9 +888,7 @@ export class KvBatch extends KeyValueCommands {
     expiresAt: number | null,
     encoding: ZsetEncoding,
   ): void {
-    if (this.#hashOrNull(key) !== null) this.#clearHash(key);
-    if ((this.#sets.get(key) ?? null) !== null) this.#clearSet(key);
-    if ((this.#lists.get(key) ?? null) !== null) this.#clearList(key);
+    this.#clearStructure(key);
     this.#clearZset(key);
     this.#put(key, Buffer.alloc(0), version, expiresAt);
     this.#zsets.set(key, { type: 'zset', encoding, length: 0, nextSeq: 1 });
@@ -935,9 +934,7 @@ export class KvBatch extends KeyValueCommands {
   }
 
   protected listCreate(key: string, version: Version, expiresAt: number | null): void {
-    if (this.#hashOrNull(key) !== null) this.#clearHash(key);
-    if ((this.#sets.get(key) ?? null) !== null) this.#clearSet(key);
-    this.#clearZsetIfAny(key);
+    this.#clearStructure(key);
     this.#clearList(key);
     this.#put(key, Buffer.alloc(0), version, expiresAt);
     this.#lists.set(key, { type: 'list', head: 0, length: 0 });
