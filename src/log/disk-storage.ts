@@ -65,20 +65,34 @@ export class DiskStorage implements ReplicationStorage {
   async load(): Promise<StoredState> {
     const info = await this.snapshots.latest();
     this.#snapshot = info;
-    const snapshotIndex = info?.meta.index ?? 0;
-    if (info !== null && !this.#logContinues(info.meta)) {
-      // A crash between storing a received snapshot and dropping the log it replaces.
-      this.log.reset(snapshotIndex + 1);
-      await this.sync();
-    }
     if (info === null && this.log.lastIndex >= this.log.firstIndex && this.log.firstIndex !== 1) {
       throw new TandemError(
         'TANDEM_CORRUPT',
         `log in ${this.log.directory} starts at index ${this.log.firstIndex} and no snapshot covers the entries before it`,
       );
     }
-    const entries = await this.log.readFrom(snapshotIndex + 1);
+    const entries = info === null ? await this.log.readFrom(1) : await this.#readAfter(info.meta);
     return { hardState: this.hardState.current, snapshot: info?.meta ?? null, entries };
+  }
+
+  /**
+   * The entries after the snapshot `meta`, when the log on disk carries on from it (Raft's
+   * rule for keeping it: it holds the snapshot's entry with its term, or starts right
+   * after it). When it does not (a crash between storing a received snapshot and dropping
+   * the log it replaces), the log is reset to start after the snapshot, and there are
+   * none. The snapshot's own entry is read with the rest: one scan of its segment.
+   */
+  async #readAfter(meta: SnapshotMeta): Promise<Entry[]> {
+    const log = this.log;
+    if (log.firstIndex === meta.index + 1) return log.readFrom(meta.index + 1);
+    if (log.firstIndex <= meta.index && log.lastIndex >= meta.index) {
+      const entries = await log.readFrom(meta.index);
+      assert(entries[0]?.index === meta.index, `log holds no entry at ${meta.index}`);
+      if (entries[0].term === meta.term) return entries.slice(1);
+    }
+    log.reset(meta.index + 1);
+    await this.sync();
+    return [];
   }
 
   writeEntries(entries: readonly Entry[]): void {
@@ -141,16 +155,5 @@ export class DiskStorage implements ReplicationStorage {
     await this.sync().catch(() => undefined);
     await this.log.close();
     await this.hardState.close();
-  }
-
-  /** Whether the log on disk carries on from the snapshot (Raft's rule for keeping it). */
-  #logContinues(meta: SnapshotMeta): boolean {
-    const log = this.log;
-    if (log.lastIndex < meta.index) return false;
-    if (log.firstIndex > meta.index + 1) return false;
-    if (log.firstIndex === meta.index + 1) return true;
-    const term = log.term(meta.index);
-    assert(term !== undefined, `log holds no term at ${meta.index}`);
-    return term === meta.term;
   }
 }

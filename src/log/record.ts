@@ -82,8 +82,34 @@ export type DecodeResult =
   /** The record is there but wrong: bad CRC, impossible length, bad field. */
   | { readonly status: 'corrupt'; readonly reason: string };
 
-/** Reads the record at `offset` of `source`, which holds valid file bytes up to its end. */
-export function decodeRecord(source: Buffer, offset: number, bodyBytesMax: number): DecodeResult {
+/** A sound record's fields, before any entry object is made of them. */
+export interface RecordFields {
+  readonly status: 'ok';
+  readonly index: number;
+  readonly term: number;
+  readonly kind: EntryKind;
+  readonly durability: Durability;
+  /** Whether the entry carries a payload (a membership entry always does). */
+  readonly hasPayload: boolean;
+  /** Where the payload starts and ends in the source. */
+  readonly payloadStart: number;
+  readonly end: number;
+  /** The whole record's bytes, header included. */
+  readonly bytes: number;
+  /** A membership entry's members, parsed (so that a bad one is corruption here too). */
+  readonly membership: Membership | undefined;
+}
+
+/**
+ * Checks the record at `offset` of `source` (which holds valid file bytes up to its end)
+ * as `decodeRecord` does, and gives its fields without copying its payload: what a scan
+ * that only needs each record's index and term reads.
+ */
+export function checkRecord(
+  source: Buffer,
+  offset: number,
+  bodyBytesMax: number,
+): RecordFields | Exclude<DecodeResult, { status: 'ok' }> {
   if (source.length - offset < recordHeaderBytes) return { status: 'short' };
   const bodyBytes = source.readUInt32LE(offset + 4);
   if (bodyBytes < recordBodyFixedBytes || bodyBytes > bodyBytesMax) {
@@ -94,10 +120,7 @@ export function decodeRecord(source: Buffer, offset: number, bodyBytesMax: numbe
   const expected = source.readUInt32LE(offset);
   const actual = crc32c(source.subarray(offset + 4, end));
   if (expected !== actual) return { status: 'corrupt', reason: 'CRC32C mismatch' };
-  return decodeBody(source, offset + recordHeaderBytes, end);
-}
-
-function decodeBody(source: Buffer, start: number, end: number): DecodeResult {
+  const start = offset + recordHeaderBytes;
   const index = readUint64(source, start);
   const term = readUint64(source, start + 8);
   const kind = kinds[source[start + 16] as number];
@@ -106,18 +129,52 @@ function decodeBody(source: Buffer, start: number, end: number): DecodeResult {
   if (index === undefined || term === undefined || kind === undefined || durability === undefined) {
     return { status: 'corrupt', reason: 'a field out of range' };
   }
-  const bytes = end - start + recordHeaderBytes;
   const payloadStart = start + recordBodyFixedBytes;
-  const hasPayload = (flags & hasPayloadFlag) !== 0;
+  let membership: Membership | undefined;
   if (kind === 'membership') {
-    const membership = parseMembership(source.toString('utf8', payloadStart, end));
+    membership = parseMembership(source.toString('utf8', payloadStart, end));
     if (membership === undefined) return { status: 'corrupt', reason: 'bad membership payload' };
-    return { status: 'ok', entry: { index, term, kind, durability, membership }, bytes };
   }
-  if (!hasPayload) return { status: 'ok', entry: { index, term, kind, durability }, bytes };
+  const hasPayload = kind === 'membership' || (flags & hasPayloadFlag) !== 0;
+  const bytes = end - offset;
+  return {
+    status: 'ok',
+    index,
+    term,
+    kind,
+    durability,
+    hasPayload,
+    payloadStart,
+    end,
+    bytes,
+    membership,
+  };
+}
+
+/** Reads the record at `offset` of `source`, which holds valid file bytes up to its end. */
+export function decodeRecord(source: Buffer, offset: number, bodyBytesMax: number): DecodeResult {
+  const fields = checkRecord(source, offset, bodyBytesMax);
+  if (fields.status !== 'ok') return fields;
+  return { status: 'ok', entry: entryOf(source, fields), bytes: fields.bytes };
+}
+
+/**
+ * The entry of a checked record. Its payload is copied out of `source`, unless `base` says
+ * that `source` is already a copy of the records' bytes (the one that `fields` was read
+ * from, from its offset `base` on): then it is a view of `source`.
+ */
+export function entryOf(source: Buffer, fields: RecordFields, base?: number): Entry {
+  const { index, term, kind, durability, membership } = fields;
+  if (membership !== undefined) return { index, term, kind, durability, membership };
+  if (!fields.hasPayload) return { index, term, kind, durability };
+  if (base !== undefined) {
+    const start = source.byteOffset + fields.payloadStart - base;
+    const data = new Uint8Array(source.buffer, start, fields.end - fields.payloadStart);
+    return { index, term, kind, durability, data };
+  }
   // A copy, so that entries kept in memory do not pin whole segment buffers.
-  const data = new Uint8Array(source.subarray(payloadStart, end));
-  return { status: 'ok', entry: { index, term, kind, durability, data }, bytes };
+  const data = new Uint8Array(source.subarray(fields.payloadStart, fields.end));
+  return { index, term, kind, durability, data };
 }
 
 function parseMembership(text: string): Membership | undefined {

@@ -11,6 +11,7 @@ import {
   corruptionError,
   encodeSegmentHeader,
   parseSegmentFileName,
+  scanRecords,
   scanSegment,
   segmentFileName,
   segmentHeaderBytes,
@@ -296,12 +297,56 @@ export class SegmentLog {
     let previousTerm = 0;
     for (const segment of this.#segments) {
       if (segment.firstIndex + segment.count - 1 < fromIndex) continue;
+      if (segment.offsets !== null && fromIndex > segment.firstIndex) {
+        // Scanned already (the newest segment at open, an older one for a term): only the
+        // records from `fromIndex` on are read again, and checked again as they are.
+        const entries = await this.#readTail(segment, fromIndex);
+        previousTerm = entries.at(-1)?.term ?? previousTerm;
+        for (const entry of entries) result.push(entry);
+        continue;
+      }
       const file = await readFile(join(this.directory, segment.file));
-      const scan = this.#scanWhole(segment, file, previousTerm, true);
+      const scan = this.#scanWhole(segment, file, previousTerm, fromIndex);
       previousTerm = scan.terms.at(-1) ?? previousTerm;
-      for (const entry of scan.entries) if (entry.index >= fromIndex) result.push(entry);
+      for (const entry of scan.entries) result.push(entry);
     }
     return result;
+  }
+
+  /** The entries of a scanned segment from `fromIndex` on; TANDEM_CORRUPT if they changed. */
+  async #readTail(segment: Segment, fromIndex: number): Promise<Entry[]> {
+    const offsets = segment.offsets as number[];
+    const terms = segment.terms as number[];
+    const first = fromIndex - segment.firstIndex;
+    const start = offsets[first] as number;
+    const bytes = Buffer.allocUnsafe(segment.written - start);
+    const handle = await open(join(this.directory, segment.file), 'r');
+    try {
+      for (let done = 0; done < bytes.length;) {
+        const { bytesRead } = await handle.read(bytes, done, bytes.length - done, start + done);
+        if (bytesRead === 0) break;
+        done += bytesRead;
+      }
+    } finally {
+      await handle.close();
+    }
+    const previousTerm = first > 0 ? (terms[first - 1] as number) : 0;
+    const scan = scanRecords(
+      bytes,
+      0,
+      fromIndex,
+      previousTerm,
+      this.limits.recordBytesMax,
+      fromIndex,
+    );
+    const expected = segment.count - first;
+    if (scan.failure !== null || scan.offsets.length !== expected || scan.end !== bytes.length) {
+      const reason =
+        scan.failure?.reason ??
+        `holds ${scan.offsets.length} records from index ${fromIndex}, ${expected} were scanned`;
+      throw corruptionError(segment.file, start + (scan.failure?.offset ?? scan.end), reason);
+    }
+    return scan.entries;
   }
 
   /** Closes the open files. Queued writes that were not flushed are dropped. */
@@ -441,7 +486,7 @@ export class SegmentLog {
   /** Reads an older segment's record offsets (rare: a truncation or a term lookup reaching it). */
   #ensureScanned(segment: Segment): void {
     if (segment.offsets !== null) return;
-    this.#scanWhole(segment, readFileSync(join(this.directory, segment.file)), 0, false);
+    this.#scanWhole(segment, readFileSync(join(this.directory, segment.file)), 0, null);
   }
 
   /**
@@ -449,7 +494,12 @@ export class SegmentLog {
    * or fewer records than the next segment's name implies, is corruption. Records the
    * offsets, terms and size it found.
    */
-  #scanWhole(segment: Segment, file: Buffer, previousTerm: number, collect: boolean): SegmentScan {
+  #scanWhole(
+    segment: Segment,
+    file: Buffer,
+    previousTerm: number,
+    collectFrom: number | null,
+  ): SegmentScan {
     const headerProblem = checkSegmentHeader(file, segment.firstIndex);
     if (headerProblem !== null) throw corruptionError(segment.file, 0, headerProblem);
     const scan = scanSegment(
@@ -457,7 +507,7 @@ export class SegmentLog {
       segment.firstIndex,
       previousTerm,
       this.limits.recordBytesMax,
-      collect,
+      collectFrom,
     );
     if (scan.failure !== null) {
       throw corruptionError(segment.file, scan.failure.offset, scan.failure.reason);
@@ -632,7 +682,7 @@ async function recoverTail(
       continue;
     }
     const expectedCount = last.offsets === null && segments.length > 0 ? last.count : null;
-    const scan = scanSegment(file, last.firstIndex, 0, recordBytesMax, false);
+    const scan = scanSegment(file, last.firstIndex, 0, recordBytesMax, null);
     last.offsets = scan.offsets;
     last.terms = scan.terms;
     last.count = scan.offsets.length;

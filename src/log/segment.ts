@@ -1,7 +1,13 @@
 import { crc32c } from '@node-rs/crc32';
 import { TandemError } from '../core/errors.js';
 import type { Entry } from '../core/types.js';
-import { decodeRecord, recordBodyFixedBytes, recordHeaderBytes } from './record.js';
+import {
+  checkRecord,
+  entryOf,
+  type RecordFields,
+  recordBodyFixedBytes,
+  recordHeaderBytes,
+} from './record.js';
 
 /**
  * A segment file starts with a 32-byte header: the magic `TANDEMLG`, format version (u32),
@@ -70,45 +76,77 @@ export interface SegmentScan {
  * Reads every record of a segment, checking CRCs, that indexes run on from `firstIndex`
  * one by one, and that terms never decrease (from `previousTerm`). Zeros from the end of a
  * record to the end of the file are the log's preallocated space, not a record. Stops at
- * the first bad record and says where.
+ * the first bad record and says where. Makes entries of the records from index
+ * `collectFrom` on (none when null).
  */
 export function scanSegment(
   file: Buffer,
   firstIndex: number,
   previousTerm: number,
   bodyBytesMax: number,
-  collectEntries: boolean,
+  collectFrom: number | null,
 ): SegmentScan {
+  return scanRecords(file, segmentHeaderBytes, firstIndex, previousTerm, bodyBytesMax, collectFrom);
+}
+
+/**
+ * `scanSegment` over the records of `bytes` from `start` on, the first of them at index
+ * `firstIndex`: a segment's records read from a known record offset on.
+ */
+export function scanRecords(
+  bytes: Buffer,
+  start: number,
+  firstIndex: number,
+  previousTerm: number,
+  bodyBytesMax: number,
+  collectFrom: number | null,
+): SegmentScan {
+  const file = bytes;
   const offsets: number[] = [];
   const terms: number[] = [];
-  const entries: Entry[] = [];
-  let offset = segmentHeaderBytes;
+  const kept: RecordFields[] = [];
+  const none: Entry[] = [];
+  let offset = start;
   let lastTerm = previousTerm;
   while (offset < file.length) {
-    const result = decodeRecord(file, offset, bodyBytesMax);
+    const result = checkRecord(file, offset, bodyBytesMax);
     if (result.status !== 'ok' && isZeroFrom(file, offset)) {
-      return { offsets, terms, entries, end: offset, failure: null };
+      return { offsets, terms, entries: entriesOf(file, kept), end: offset, failure: null };
     }
     if (result.status === 'short') {
       const failure = { offset, reason: 'a record is cut short' };
-      return { offsets, terms, entries, end: offset, failure };
+      return { offsets, terms, entries: none, end: offset, failure };
     }
     if (result.status === 'corrupt') {
-      return { offsets, terms, entries, end: offset, failure: { offset, reason: result.reason } };
+      const failure = { offset, reason: result.reason };
+      return { offsets, terms, entries: none, end: offset, failure };
     }
     const expectedIndex = firstIndex + offsets.length;
-    const { entry } = result;
-    if (entry.index !== expectedIndex || entry.term < lastTerm) {
-      const reason = `record index ${entry.index} term ${entry.term} after term ${lastTerm}, expected index ${expectedIndex}`;
-      return { offsets, terms, entries, end: offset, failure: { offset, reason } };
+    if (result.index !== expectedIndex || result.term < lastTerm) {
+      const reason = `record index ${result.index} term ${result.term} after term ${lastTerm}, expected index ${expectedIndex}`;
+      return { offsets, terms, entries: none, end: offset, failure: { offset, reason } };
     }
     offsets.push(offset);
-    terms.push(entry.term);
-    if (collectEntries) entries.push(entry);
-    lastTerm = entry.term;
+    terms.push(result.term);
+    if (collectFrom !== null && result.index >= collectFrom) kept.push(result);
+    lastTerm = result.term;
     offset += result.bytes;
   }
-  return { offsets, terms, entries, end: offset, failure: null };
+  return { offsets, terms, entries: entriesOf(file, kept), end: offset, failure: null };
+}
+
+/**
+ * The entries of `kept` (consecutive records of `file`). Their payloads are views of one
+ * copy of the records' bytes: one allocation and one copy for the lot instead of one per
+ * entry, and they pin only those bytes, not the file's buffer.
+ */
+function entriesOf(file: Buffer, kept: readonly RecordFields[]): Entry[] {
+  const first = kept[0];
+  const last = kept.at(-1);
+  if (first === undefined || last === undefined) return [];
+  const base = first.end - first.bytes;
+  const block = Buffer.from(file.subarray(base, last.end));
+  return kept.map((fields) => entryOf(block, fields, base));
 }
 
 /** Zeros compared at a time: a compare of whole blocks runs at memory speed. */
@@ -142,7 +180,7 @@ export function nextSoundRecord(
     if (file.readUInt32LE(offset + 12) !== 0) continue; // index above 2^32: not plausible
     const index = file.readUInt32LE(offset + 8);
     if (index <= afterIndex) continue;
-    if (decodeRecord(file, offset, bodyBytesMax).status === 'ok') return offset;
+    if (checkRecord(file, offset, bodyBytesMax).status === 'ok') return offset;
   }
   return -1;
 }

@@ -152,11 +152,16 @@ export async function startNode(config: NodeConfig): Promise<RunningNode> {
 }
 
 async function openNode(config: NodeConfig, lock: DataDirectoryLock): Promise<RunningNode> {
+  const opened = performance.now();
   const storage = await DiskStorage.open(join(config.dir, 'raft'));
   const stored = await storage.load();
   if (storage.recovery.cut !== null) {
     config.logger.warn({ cut: storage.recovery.cut }, 'cut a torn tail off the log');
   }
+  config.logger.info(
+    { entries: stored.entries.length, ms: Math.round(performance.now() - opened) },
+    'read the log after the snapshot',
+  );
   const store = await openStore(config);
   await reconcileStore(store, storage, stored.snapshot, stored.entries.length, config.logger);
   const voters = [config.id, ...config.peers.keys()].sort();
@@ -364,6 +369,8 @@ class TandemNode implements RunningNode {
    * index of the log, which the node replays without telling them.
    */
   #announcedIndex: number;
+  /** The committed entries a restart applies after the snapshot, until they are applied. */
+  #replay: { readonly entries: number; readonly until: number; readonly started: number } | null;
 
   constructor(
     config: NodeConfig,
@@ -391,6 +398,15 @@ class TandemNode implements RunningNode {
     this.#sender = new SnapshotSender(storage, transport, config.logger);
     this.#receiver = new SnapshotReceiver(config.logger);
     this.#announcedIndex = core.status().lastIndex;
+    const status = core.status();
+    this.#replay =
+      status.commit > status.applied
+        ? {
+            entries: status.commit - status.applied,
+            until: status.commit,
+            started: performance.now(),
+          }
+        : null;
     this.#pipeline = new ReadyPipeline(core, this.#pipelineDriver());
   }
 
@@ -825,6 +841,14 @@ class TandemNode implements RunningNode {
     this.#metrics.applySeconds.observe((performance.now() - started) / 1000);
     this.#metrics.appliedEntries.inc(committedEntries.length);
     this.#announceApplied(committedEntries);
+    if (this.#replay !== null && this.#store.applied.index >= this.#replay.until) {
+      const { entries, started: replayStarted } = this.#replay;
+      this.#replay = null;
+      this.#config.logger.info(
+        { entries, ms: Math.round(performance.now() - replayStarted) },
+        'applied the committed log after the snapshot',
+      );
+    }
     // Only proposals made here wait for results; keep those (bounded) until answered.
     if (this.#writes.size === 0) return;
     committedEntries.forEach((entry, i) => {

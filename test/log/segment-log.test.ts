@@ -651,3 +651,38 @@ test('a torn record or noise in the preallocated space is cut off as a torn tail
     }
   }
 });
+
+test('a read from the middle of scanned segments gives those entries and checks them again', async () => {
+  // Goal: a read from an index inside a segment already scanned (the newest at open, an
+  // older one for a term lookup) reads only the records from there on, gives exactly the
+  // entries a whole read gives, and still reports a record damaged since the scan.
+  const directory = temporaryDirectory('read-tail');
+  try {
+    await writeLog(directory.path, 200, exactSegments);
+    const path = join(directory.path, 'log');
+    const whole = await SegmentLog.open(path, exactSegments);
+    const all = await whole.readFrom(1);
+    await whole.close();
+    assert.deepEqual(all.map(plain), entriesOf(1, 200, 1).map(plain));
+    for (const from of [2, 37, 150, 199, 200]) {
+      const log = await SegmentLog.open(path, exactSegments);
+      // A term lookup scans the segment that holds `from`, as a load's does.
+      assert.equal(log.term(from), 1);
+      assert.deepEqual((await log.readFrom(from)).map(plain), all.slice(from - 1).map(plain));
+      await log.close();
+    }
+    const log = await SegmentLog.open(path, exactSegments);
+    const newest = segmentFiles(directory.path).at(-1) as string;
+    const bytes = readFileSync(join(path, newest));
+    const lastRecord = bytes.length - recordBytes(entriesOf(200, 200, 1)[0]!);
+    flipByte(join(path, newest), lastRecord + 30);
+    await assert.rejects(log.readFrom(200), (error: unknown) => {
+      assert.ok(error instanceof TandemError && error.code === 'TANDEM_CORRUPT', String(error));
+      assert.match(error.message, new RegExp(`${newest} is corrupt at byte offset ${lastRecord}`));
+      return true;
+    });
+    await log.close();
+  } finally {
+    directory.remove();
+  }
+});
