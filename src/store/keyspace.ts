@@ -29,7 +29,7 @@
  */
 import { TandemError } from '../core/errors.js';
 import type { Bytes, Version } from './commands.js';
-import { drawIndexes, isLive, KeyValueCommands, keyString } from './kv-commands.js';
+import { drawIndexes, isLive, KeyValueCommands, keyString, type KeyState } from './kv-commands.js';
 import { asBuffer, compileGlob, keysResultMax, scanCount, WrongTypeError } from './kv-rules.js';
 import {
   compareIntegerMembers,
@@ -369,12 +369,25 @@ export class Keyspace extends KeyValueCommands {
   }
 
   /** Writes `key`; an existing key, expired or not, keeps its sequence number. */
-  protected write(key: string, value: string, version: Version, expiresAt: number | null): void {
-    this.#put(key, value, version, expiresAt);
+  protected write(
+    key: string,
+    value: string,
+    version: Version,
+    expiresAt: number | null,
+    held: KeyState | undefined | null = null,
+  ): void {
+    this.#put(key, value, version, expiresAt, held as Item | undefined | null);
   }
 
-  #put(key: string, value: StoredValue, version: Version, expiresAt: number | null): void {
-    const old = this.#items.get(key);
+  /** `held`: the key's item as just read (null: not read). */
+  #put(
+    key: string,
+    value: StoredValue,
+    version: Version,
+    expiresAt: number | null,
+    held: Item | undefined | null = null,
+  ): void {
+    const old = held === null ? this.#items.get(key) : held;
     this.#remember(key, old);
     let seq: number;
     if (old === undefined) {

@@ -193,12 +193,17 @@ export function expireConditionHolds(
 export abstract class KeyValueCommands {
   /** The key's state, expired or not; undefined when absent. */
   protected abstract read(key: string): KeyState | undefined;
-  /** Writes a key; an existing one, expired or not, keeps its SCAN place. */
+  /**
+   * Writes a key; an existing one, expired or not, keeps its SCAN place. `held` is what
+   * `read(key)` gave just before, with no change in between (null: not read), so that a
+   * store need not look the key up again.
+   */
   protected abstract write(
     key: string,
     value: string,
     version: Version,
     expiresAt: number | null,
+    held?: KeyState | undefined | null,
   ): void;
   /** Removes a key (nothing when absent). */
   protected abstract remove(key: string): void;
@@ -467,7 +472,8 @@ export abstract class KeyValueCommands {
   #set(command: Extract<KvCommand, { type: 'set' }>, version: Version): ApplyResult {
     const { value, at, returnOld, keepTtl } = command;
     const key = keyString(command.key);
-    const live = this.#live(key, at);
+    const held = this.read(key);
+    const live = isLive(held, at) ? held : undefined;
     // SET ... GET reads the old value first: a key of another type is refused unchanged.
     if (returnOld === true && live !== undefined && !holdsString(live)) return failed(wrongType);
     // A kept expiry is one of a live key, so it is still ahead of `at`.
@@ -479,7 +485,7 @@ export abstract class KeyValueCommands {
     if (holds) {
       // Like Redis SET PXAT with a time already past, the key is written and gone at once.
       if (expiresAt !== null && expiresAt <= at) this.remove(key);
-      else this.write(key, keyString(value), version, expiresAt);
+      else this.write(key, keyString(value), version, expiresAt, held);
     }
     if (returnOld === true) {
       return ok(live === undefined ? null : Buffer.from(live.value as string, 'latin1'));
