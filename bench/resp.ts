@@ -10,7 +10,8 @@
  *    always` (each write durable on each node), beside a three-node Tandem cluster in
  *    `quorum` mode (each write durable on two nodes before it is answered).
  * Tests: SET and GET with 50 connections, SET with one connection, SET and GET with
- * 16-deep pipelining, GET on a follower (Tandem) and on the replica (Redis). Each test
+ * 16-deep pipelining, GET on a follower (Tandem) and on the replica (Redis), and HSET,
+ * LPUSH, LPOP, SADD, ZADD and LRANGE_100 with 50 connections. Each test
  * runs long enough to reach a steady state on both systems (`--scale` multiplies the
  * requests). Besides requests per second and latency, each test reports the CPU time
  * per request of the whole system (every Tandem node; Redis's primary and replica),
@@ -30,7 +31,9 @@ import { median } from './stats.js';
 /** One redis-benchmark test. */
 interface Test {
   readonly name: string;
-  readonly command: 'SET' | 'GET';
+  /** redis-benchmark's test (`-t`, lower case) and the name it prints for it in CSV. */
+  readonly command: 'SET' | 'GET' | 'HSET' | 'LPUSH' | 'LPOP' | 'SADD' | 'ZADD' | 'LRANGE_100';
+  readonly csvName?: string;
   readonly clients: number;
   readonly pipeline: number;
   readonly requests: number;
@@ -52,6 +55,23 @@ const tests: readonly Test[] = [
   },
   { name: 'SET -c 50 -P 16', command: 'SET', clients: 50, pipeline: 16, requests: 200_000 },
   { name: 'GET -c 50 -P 16', command: 'GET', clients: 50, pipeline: 16, requests: 1_000_000 },
+  // The data types, as redis-benchmark drives them: each on one key (`myhash`, `mylist`,
+  // `myset`, `myzset`) with random fields or members. LPOP pops what LPUSH pushed.
+  // LRANGE_100 reads the first 100 elements of a list that redis-benchmark fills with as
+  // many LPUSHes first, in the same run: its CPU per request counts those too.
+  { name: 'HSET -c 50', command: 'HSET', clients: 50, pipeline: 1, requests: 50_000 },
+  { name: 'LPUSH -c 50', command: 'LPUSH', clients: 50, pipeline: 1, requests: 50_000 },
+  { name: 'LPOP -c 50', command: 'LPOP', clients: 50, pipeline: 1, requests: 50_000 },
+  { name: 'SADD -c 50', command: 'SADD', clients: 50, pipeline: 1, requests: 50_000 },
+  { name: 'ZADD -c 50', command: 'ZADD', clients: 50, pipeline: 1, requests: 50_000 },
+  {
+    name: 'LRANGE_100 -c 50',
+    command: 'LRANGE_100',
+    csvName: 'LRANGE_100 (first 100 elements)',
+    clients: 50,
+    pipeline: 1,
+    requests: 50_000,
+  },
 ];
 
 interface Options {
@@ -95,7 +115,7 @@ function benchmark(port: number, test: Test, scale: number, pids: readonly numbe
   for (const line of run.stdout.split('\n')) {
     const cells = line.split(',').map((cell) => cell.replace(/"/g, ''));
     const [name, rps, , , p50, , p99] = cells;
-    if (name !== test.command) continue;
+    if (name !== (test.csvName ?? test.command)) continue;
     return {
       requestsPerSecond: Number(rps),
       p50Ms: Number(p50),
@@ -178,6 +198,12 @@ const targets: Record<string, number> = {
   'durable SET -c 1': 0.5,
   'durable GET -c 50': 1.0,
   'durable GET -c 50 replica': 1.0,
+  'durable HSET -c 50': 0.5,
+  'durable LPUSH -c 50': 0.5,
+  'durable LPOP -c 50': 0.5,
+  'durable SADD -c 50': 0.5,
+  'durable ZADD -c 50': 0.5,
+  'durable LRANGE_100 -c 50': 0.5,
 };
 
 function parseOptions(argv: readonly string[]): Options {

@@ -168,6 +168,77 @@ async function zsetResp3Bytes(port: number): Promise<string[]> {
   return seen;
 }
 
+/**
+ * CLIENT UNBLOCK and CLIENT KILL, on the server at `port`: what the unblocked and killed
+ * clients saw and what the commands answered. Client ids and addresses differ between the
+ * servers, so the script learns them from each and answers with what they did.
+ */
+async function unblockScript(port: number): Promise<unknown[]> {
+  const blocked = await RawClient.open(port);
+  const other = await RawClient.open(port);
+  const seen: unknown[] = [];
+  try {
+    await other.call('DEL', 'q', 'z');
+    const id = String(await blocked.call('CLIENT', 'ID'));
+    // Errors: the reason, the id, the arity; and a client that is not blocked.
+    for (const args of [
+      ['CLIENT', 'UNBLOCK', id, 'NOW'],
+      ['CLIENT', 'UNBLOCK', 'abc'],
+      ['CLIENT', 'UNBLOCK', id, 'ERROR', 'extra'],
+      ['CLIENT', 'UNBLOCK', id],
+      ['CLIENT', 'UNBLOCK', '999999'],
+    ]) {
+      seen.push(comparable(await other.call(...args)));
+    }
+    // Blocked, then unblocked: by default with the timeout's reply, or with ERROR.
+    for (const [command, reason] of [
+      [['BLPOP', 'q', '0'], []],
+      [['BLMOVE', 'q', 'z', 'LEFT', 'LEFT', '0'], ['TIMEOUT']],
+      [['BZPOPMIN', 'z', '0'], ['ERROR']],
+      [['BLMPOP', '0', '1', 'q', 'RIGHT'], ['error']],
+    ]) {
+      const answer = blocked.call(...command);
+      await sleep(100);
+      seen.push(comparable(await other.call('CLIENT', 'UNBLOCK', id, ...reason)));
+      seen.push(comparable(await answer));
+    }
+    // Unblocked clients are no longer waiting: a push now stays in the list.
+    await other.call('RPUSH', 'q', 'kept');
+    seen.push(comparable(await other.call('LRANGE', 'q', '0', '-1')));
+    // CLIENT KILL: errors, the old form, filters, and the killed client's hang-up.
+    const address = await blocked.call('CLIENT', 'INFO');
+    const addr = /addr=(\S+)/.exec(String(address))?.[1] as string;
+    for (const args of [
+      ['CLIENT', 'KILL', '203.0.113.1:9'],
+      ['CLIENT', 'KILL', 'ID', '0'],
+      ['CLIENT', 'KILL', 'ID'],
+      ['CLIENT', 'KILL', 'TYPE', 'nobody', 'SKIPME', 'yes'],
+      ['CLIENT', 'KILL', 'USER', 'nosuchuser', 'SKIPME', 'yes'],
+      ['CLIENT', 'KILL', 'SKIPME', 'maybe', 'ID', id],
+      ['CLIENT', 'KILL', 'BOGUS', 'x'],
+      ['CLIENT', 'KILL', 'ID', '999999'],
+      ['CLIENT', 'KILL', 'TYPE', 'master'],
+    ]) {
+      seen.push(comparable(await other.call(...args)));
+    }
+    const third = await RawClient.open(port);
+    const thirdId = String(await third.call('CLIENT', 'ID'));
+    seen.push(comparable(await other.call('CLIENT', 'KILL', 'ID', thirdId, 'TYPE', 'normal')));
+    seen.push(await third.call('PING'));
+    seen.push(comparable(await other.call('CLIENT', 'KILL', addr)));
+    seen.push(await blocked.call('PING'));
+    // Its own connection only with SKIPME no; it answers, then closes.
+    const ownId = String(await other.call('CLIENT', 'ID'));
+    seen.push(comparable(await other.call('CLIENT', 'KILL', 'ID', ownId)));
+    seen.push(comparable(await other.call('CLIENT', 'KILL', 'ID', ownId, 'SKIPME', 'no')));
+    seen.push(await other.call('PING'));
+  } finally {
+    blocked.close();
+    other.close();
+  }
+  return seen;
+}
+
 describe('the blocking list commands beside redis-server', { timeout: 60_000 }, () => {
   const ports = redisBesideTandem();
 
@@ -182,6 +253,13 @@ describe('the blocking list commands beside redis-server', { timeout: 60_000 }, 
       assert.deepEqual(actual, expected);
     },
   );
+
+  test('CLIENT UNBLOCK and CLIENT KILL answer as Redis', { skip: redisSkip }, async () => {
+    // Goal: a blocked client unblocked from another connection gets the timeout's reply or
+    // UNBLOCKED and waits no more; CLIENT KILL's forms, filters and errors close the
+    // connections Redis 7.0 closes and answer what it answers.
+    assert.deepEqual(await unblockScript(ports().tandem), await unblockScript(ports().redis));
+  });
 
   test('BZPOPMIN, BZPOPMAX and BZMPOP answer as Redis', { skip: redisSkip }, async () => {
     // Goal: the sorted set forms give Redis 7.0's replies too, and wait for a sorted set
@@ -258,6 +336,43 @@ describe('a blocked client that leaves while its pop is in flight', { timeout: 1
 
   after(async () => {
     await cluster.destroy();
+  });
+
+  test('CLIENT UNBLOCK while its pop is in flight waits for it: served first, not unblocked', async () => {
+    // Goal: the two never both happen. A client whose pop is in flight when another asks
+    // to unblock it gets its element, and CLIENT UNBLOCK answers 0 once the pop is done;
+    // a client still waiting is unblocked at once (1).
+    const leader = await cluster.leader();
+    const paused = cluster.nodes.map((node) => node.id).find((id) => id !== leader) as string;
+    const blocked = await RawClient.open(cluster.node(leader).respPort);
+    const waiting = await RawClient.open(cluster.node(leader).respPort);
+    const other = await RawClient.open(cluster.node(leader).respPort);
+    const pausedProcess = cluster.node(paused).process;
+    assert.ok(pausedProcess !== null);
+    try {
+      const id = String(await blocked.call('CLIENT', 'ID'));
+      const waitingId = String(await waiting.call('CLIENT', 'ID'));
+      const served = blocked.call('BLPOP', 'tasks', '0');
+      await sleep(200);
+      const stillWaiting = waiting.call('BLPOP', 'other-tasks', '0');
+      await sleep(200);
+      pausedProcess.kill('SIGSTOP');
+      const pushed = other.call('RPUSH', 'tasks', 't1');
+      await sleep(500);
+      const unblockedAnswer = other.call('CLIENT', 'UNBLOCK', id, 'ERROR');
+      await sleep(200);
+      pausedProcess.kill('SIGCONT');
+      assert.equal(await pushed, 1);
+      assert.deepEqual(comparable(await served), ['$tasks', '$t1']);
+      assert.equal(await unblockedAnswer, 0);
+      assert.equal(await other.call('CLIENT', 'UNBLOCK', waitingId), 1);
+      assert.equal(comparable(await stillWaiting), null);
+    } finally {
+      pausedProcess.kill('SIGCONT');
+      blocked.close();
+      waiting.close();
+      other.close();
+    }
   });
 
   test('what its pop took goes back to the list and the sorted set', async () => {

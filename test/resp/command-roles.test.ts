@@ -201,6 +201,8 @@ const expected: Readonly<Record<string, readonly string[]>> = {
     'config|set',
     'config|resetstat',
     'client|list',
+    'client|kill',
+    'client|unblock',
     'acl|setuser',
     'acl|deluser',
     'acl|list',

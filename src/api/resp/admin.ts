@@ -174,10 +174,100 @@ const client: Handler = (context, session, args) => {
     case 'NO-EVICT':
     case 'NO-TOUCH':
       return ok;
+    case 'KILL':
+      return clientKill(context, session, args.text.slice(2));
+    case 'UNBLOCK':
+      // Redis 7.0 checks this one's count itself, and answers its own text.
+      if (args.text.length > 4) {
+        return error(
+          `ERR unknown subcommand or wrong number of arguments for '${args.text[1]}'. Try CLIENT HELP.`,
+        );
+      }
+      return clientUnblock(context, args.text.slice(2));
     default:
       return error(`ERR unknown subcommand '${args.text[1]}'. Try CLIENT HELP.`);
   }
 };
+
+/**
+ * CLIENT UNBLOCK id [TIMEOUT|ERROR]: 1 when the client was blocked here (BLPOP and the other
+ * blocking commands) and is now answered, 0 otherwise.
+ */
+function clientUnblock(context: ServerContext, rest: readonly string[]): Reply | Promise<Reply> {
+  const reason = rest[1]?.toUpperCase() ?? 'TIMEOUT';
+  if (reason !== 'TIMEOUT' && reason !== 'ERROR') {
+    return error('ERR CLIENT UNBLOCK reason should be TIMEOUT or ERROR');
+  }
+  const id = integerArg(rest[0] as string);
+  if (id === null) return notAnInteger;
+  const unblocked = context.blocked.unblock(id, reason === 'ERROR' ? 'error' : 'timeout');
+  return unblocked instanceof Promise
+    ? unblocked.then((done) => (done ? 1 : 0))
+    : unblocked
+      ? 1
+      : 0;
+}
+
+/**
+ * CLIENT KILL: the old form `CLIENT KILL addr:port` (OK, or an error when no client has
+ * that address) and the filters `ID`, `TYPE`, `USER`, `ADDR`, `LADDR` and `SKIPME` (the
+ * number of clients closed). Connections of this node only, as in Redis.
+ */
+function clientKill(context: ServerContext, session: Session, rest: readonly string[]): Reply {
+  const sessions = [...context.sessions.values()];
+  if (rest.length === 1) {
+    const target = sessions.find((one) => one.remoteAddress === rest[0]);
+    if (target === undefined) return error('ERR No such client');
+    killSession(session, target);
+    return ok;
+  }
+  if (rest.length % 2 !== 0) return syntaxError;
+  const filters: ((one: Session) => boolean)[] = [];
+  let skipMe = true;
+  for (let i = 0; i < rest.length; i += 2) {
+    const name = (rest[i] as string).toUpperCase();
+    const value = rest[i + 1] as string;
+    if (name === 'ID') {
+      const id = integerArg(value);
+      if (id === null || id < 1) return error('ERR client-id should be greater than 0');
+      filters.push((one) => one.id === id);
+    } else if (name === 'TYPE') {
+      const type = value.toLowerCase();
+      if (type === 'normal') filters.push((one) => context.pubsub.count(one) === 0);
+      else if (type === 'pubsub') filters.push((one) => context.pubsub.count(one) > 0);
+      else if (type === 'master' || type === 'replica' || type === 'slave')
+        filters.push(() => false);
+      else return error(`ERR Unknown client type '${value}'`);
+    } else if (name === 'USER') {
+      if (context.access.user(value) === null) return error(`ERR No such user '${value}'`);
+      filters.push((one) => (one.user ?? defaultUserName) === value);
+    } else if (name === 'ADDR') {
+      filters.push((one) => one.remoteAddress === value);
+    } else if (name === 'LADDR') {
+      filters.push((one) => one.localAddress === value);
+    } else if (name === 'SKIPME') {
+      const answer = value.toLowerCase();
+      if (answer !== 'yes' && answer !== 'no') return syntaxError;
+      skipMe = answer === 'yes';
+    } else {
+      return syntaxError;
+    }
+  }
+  let killed = 0;
+  for (const one of sessions) {
+    if (skipMe && one === session) continue;
+    if (!filters.every((filter) => filter(one))) continue;
+    killSession(session, one);
+    killed++;
+  }
+  return killed;
+}
+
+/** Closes `target`'s connection: at once for another one, after this reply for its own. */
+function killSession(session: Session, target: Session): void {
+  if (target === session) target.closing = true;
+  else target.disconnect?.();
+}
 
 /** CONFIG GET: the parameters clients and tools ask for, with Tandem's answers. */
 function configValues(context: ServerContext): [string, string][] {
@@ -499,6 +589,8 @@ const clientSubcommands: Readonly<Record<string, SubcommandSpec>> = {
   'no-evict': { arity: 3, role: 'read' },
   'no-touch': { arity: 3, role: 'read' },
   list: { arity: -2, role: 'admin' },
+  kill: { arity: -3, role: 'admin', audit: true },
+  unblock: { arity: -3, role: 'admin' },
 };
 
 /** CONFIG's subcommands: all for admins, as in Redis. */

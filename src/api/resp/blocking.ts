@@ -66,7 +66,12 @@ interface Waiter {
   attempting: boolean;
   /** Its timeout passed while its twin ran. */
   expired: boolean;
+  /** CLIENT UNBLOCK asked while its twin ran: decided once the twin has answered. */
+  unblock: { readonly reply: Reply; readonly done: (unblocked: boolean) => void } | null;
 }
+
+/** What a client unblocked by CLIENT UNBLOCK ... ERROR gets (Redis 7.0's text). */
+export const unblockedError = error('UNBLOCKED client unblocked via CLIENT UNBLOCK');
 
 /** The clients blocked on this node, in the order they blocked. */
 export class BlockedClients {
@@ -123,6 +128,7 @@ export class BlockedClients {
         abandoned: false,
         attempting: false,
         expired: false,
+        unblock: null,
       };
       this.#waiters.push(waiter);
     });
@@ -137,6 +143,26 @@ export class BlockedClients {
       if (waiter.attempting) waiter.abandoned = true;
       this.#remove(waiter);
     }
+  }
+
+  /**
+   * CLIENT UNBLOCK: answers the client with id `sessionId`, if it is blocked here, with
+   * its timeout reply (`how` 'timeout') or UNBLOCKED ('error'), and says whether it was.
+   * While its twin runs the answer waits for the twin's: a client the twin served was
+   * served before it could be unblocked (false), as in Redis, where the two never overlap.
+   */
+  unblock(sessionId: number, how: 'timeout' | 'error'): boolean | Promise<boolean> {
+    const waiter = this.#waiters.find((item) => item.session.id === sessionId);
+    if (waiter === undefined || waiter.unblock !== null) return false;
+    const reply = how === 'error' ? unblockedError : waiter.onTimeout;
+    if (waiter.attempting) {
+      return new Promise<boolean>((done) => {
+        waiter.unblock = { reply, done };
+      });
+    }
+    this.#remove(waiter);
+    waiter.resolve(reply);
+    return true;
   }
 
   /** This node applied `entries`: blocked clients whose keys may now hold a list try again. */
@@ -165,10 +191,20 @@ export class BlockedClients {
           } finally {
             waiter.attempting = false;
           }
+          const unblock = waiter.unblock;
+          waiter.unblock = null;
           if (waiter.abandoned) {
             if (reply !== null && !isError(reply)) await this.#giveBack(waiter, reply);
+            unblock?.done(false);
             continue;
           }
+          if (reply === null && unblock !== null) {
+            this.#remove(waiter);
+            waiter.resolve(unblock.reply);
+            unblock.done(true);
+            continue;
+          }
+          unblock?.done(false);
           if (reply === null && !waiter.expired) continue;
           this.#remove(waiter);
           waiter.resolve(reply ?? waiter.onTimeout);

@@ -384,6 +384,10 @@ class Connection {
       forwarded: false,
     });
     (context.sessions as Map<number, Session>).set(id, this.#session);
+    this.#session.disconnect = () => {
+      this.#session.closing = true;
+      socket.destroy();
+    };
     this.#session.onWriteSettled = () => {
       if (this.#head < this.#queue.length) this.#pump();
     };

@@ -70,6 +70,8 @@ export interface Session {
   onWriteSettled: (() => void) | null;
   /** Set by QUIT or a protocol error: later commands are not run. */
   closing: boolean;
+  /** Closes the connection at once (CLIENT KILL from another one); null for none. */
+  disconnect: (() => void) | null;
   /** A leader running a follower's forwarded write: NOT_LEADER must not forward again. */
   readonly forwarded: boolean;
   /** The last command run, for CLIENT INFO. */
@@ -145,6 +147,7 @@ export function newSession(
     pendingReads: 0,
     readBarrier: Promise.resolve(),
     closing: false,
+    disconnect: null,
     forwarded: options.forwarded,
     lastCommand: 'NULL',
     transaction: null,
