@@ -9,6 +9,7 @@ import fc from 'fast-check';
 import { hrandfieldRepeatsMax, hrandfieldRepeatsRefused } from '../../src/api/resp/hashes.js';
 import type { Reply } from '../../src/api/resp/reply.js';
 import { comparable, RawClient } from './raw-client.js';
+import { CommandCount, differentialRuns, seedOption } from './differential-scale.js';
 import { redisBesideTandem, redisSkip } from './redis-server.js';
 
 /** How far the two servers' TTLs may differ: they read their clocks apart. */
@@ -133,10 +134,6 @@ const otherCommand: fc.Arbitrary<string[]> = fc.oneof(
   fc.constantFrom(['SCAN', '0', 'TYPE', 'hash', 'COUNT', '100'], ['SCAN', '0', 'TYPE', 'string']),
 );
 const command = fc.oneof(hashCommand, hashCommand, hashCommand, otherCommand);
-/** TANDEM_TEST_SEED replays the seed that a failing run printed. */
-const seedOption = process.env.TANDEM_TEST_SEED
-  ? { seed: Number(process.env.TANDEM_TEST_SEED) }
-  : {};
 
 /** Commands whose reply lists a hash's fields in its order (a hashtable's is its own). */
 const listing = new Set(['HKEYS', 'HVALS', 'HGETALL', 'HSCAN']);
@@ -256,14 +253,16 @@ async function sameKey(ours: RawClient, theirs: RawClient, k: string): Promise<v
 describe('Tandem and redis-server answer the hash commands alike', { timeout: 600_000 }, () => {
   const ports = redisBesideTandem();
 
-  test('the same random commands give the same replies', { skip: redisSkip }, async () => {
+  test('the same random commands give the same replies', { skip: redisSkip }, async (t) => {
     // Goal: each hash command's replies, error texts included (WRONGTYPE both ways), and
     // the type, encoding, fields and TTL it leaves, are Redis 7.0's, for any sequence.
+    const counted = new CommandCount();
     const ours = await RawClient.open(ports().tandem);
     const theirs = await RawClient.open(ports().redis);
     try {
       await fc.assert(
         fc.asyncProperty(fc.array(command, { minLength: 1, maxLength: 25 }), async (commands) => {
+          counted.add(commands.length);
           for (const client of [ours, theirs]) {
             await client.call('DEL', ...keys);
             await client.call('SET', 's1', '5');
@@ -272,9 +271,10 @@ describe('Tandem and redis-server answer the hash commands alike', { timeout: 60
           for (const args of commands) await sameAnswer(ours, theirs, args);
           for (const k of keys) await sameKey(ours, theirs, k);
         }),
-        { numRuns: 40, ...seedOption },
+        { numRuns: differentialRuns(40), ...seedOption },
       );
     } finally {
+      counted.report(t);
       ours.close();
       theirs.close();
     }

@@ -6,6 +6,7 @@ import { describe, test } from 'node:test';
 import fc from 'fast-check';
 import { stringEncoding } from '../../src/api/resp/keys.js';
 import { comparable, RawClient, sameReply } from './raw-client.js';
+import { CommandCount, differentialRuns, seedOption } from './differential-scale.js';
 import { redisBesideTandem, redisSkip } from './redis-server.js';
 
 const keys = ['k1', 'k2', 'k3'];
@@ -91,15 +92,17 @@ async function sameRandomKey(ours: RawClient, theirs: RawClient): Promise<void> 
 describe('Tandem and redis-server answer the key commands alike', { timeout: 300_000 }, () => {
   const ports = redisBesideTandem();
 
-  test('the same random commands give the same replies', { skip: redisSkip }, async () => {
+  test('the same random commands give the same replies', { skip: redisSkip }, async (t) => {
     // Goal: each command's replies, error texts included, and the keys, values, expiries
     // and encodings it leaves are Redis 7's for any sequence; RANDOMKEY picks a key both
     // servers hold. A failing sequence shrinks to a short one.
+    const counted = new CommandCount();
     const ours = await RawClient.open(ports().tandem);
     const theirs = await RawClient.open(ports().redis);
     try {
       await fc.assert(
         fc.asyncProperty(fc.array(command, { minLength: 1, maxLength: 25 }), async (commands) => {
+          counted.add(commands.length);
           await ours.call('DEL', ...keys);
           await theirs.call('DEL', ...keys);
           await sameRandomKey(ours, theirs);
@@ -117,9 +120,10 @@ describe('Tandem and redis-server answer the key commands alike', { timeout: 300
             for (const read of reads) await sameReply(ours, theirs, read);
           }
         }),
-        { numRuns: 100 },
+        { numRuns: differentialRuns(100), ...seedOption },
       );
     } finally {
+      counted.report(t);
       ours.close();
       theirs.close();
     }

@@ -9,6 +9,7 @@ import { describe, test } from 'node:test';
 import fc from 'fast-check';
 import type { Reply } from '../../src/api/resp/reply.js';
 import { comparable, RawBytesClient, RawClient } from './raw-client.js';
+import { CommandCount, differentialRuns, seedOption } from './differential-scale.js';
 import { redisBesideTandem, redisSkip } from './redis-server.js';
 
 /** How far the two servers' TTLs may differ: they read their clocks apart. */
@@ -181,21 +182,24 @@ async function setUp(client: RawClient): Promise<void> {
 describe('Tandem and redis-server answer the list commands alike', { timeout: 600_000 }, () => {
   const ports = redisBesideTandem();
 
-  test('the same random commands give the same replies', { skip: redisSkip }, async () => {
+  test('the same random commands give the same replies', { skip: redisSkip }, async (t) => {
     // Goal: each list command's replies, error texts included (WRONGTYPE both ways), and
     // the type, encoding, elements and TTL it leaves, are Redis 7.0's, for any sequence.
+    const counted = new CommandCount();
     const ours = await RawClient.open(ports().tandem);
     const theirs = await RawClient.open(ports().redis);
     try {
       await fc.assert(
         fc.asyncProperty(fc.array(command, { minLength: 1, maxLength: 25 }), async (commands) => {
+          counted.add(commands.length);
           for (const client of [ours, theirs]) await setUp(client);
           for (const args of commands) await sameAnswer(ours, theirs, args);
           for (const k of keys) await sameKey(ours, theirs, k);
         }),
-        { numRuns: 60 },
+        { numRuns: differentialRuns(60), ...seedOption },
       );
     } finally {
+      counted.report(t);
       ours.close();
       theirs.close();
     }

@@ -11,6 +11,7 @@ import fc from 'fast-check';
 import type { Reply } from '../../src/api/resp/reply.js';
 import { srandmemberRepeatsMax, srandmemberRepeatsRefused } from '../../src/api/resp/sets.js';
 import { comparable, RawClient, sameReply } from './raw-client.js';
+import { CommandCount, differentialRuns, seedOption } from './differential-scale.js';
 import { redisBesideTandem, redisSkip } from './redis-server.js';
 
 /** How far the two servers' TTLs may differ: they read their clocks apart. */
@@ -143,10 +144,6 @@ const otherCommand: fc.Arbitrary<string[]> = fc.oneof(
   fc.constantFrom(['SCAN', '0', 'TYPE', 'set', 'COUNT', '100'], ['SCAN', '0', 'TYPE', 'string']),
 );
 const command = fc.oneof(setCommand, setCommand, setCommand, otherCommand);
-/** TANDEM_TEST_SEED replays the seed that a failing run printed. */
-const seedOption = process.env.TANDEM_TEST_SEED
-  ? { seed: Number(process.env.TANDEM_TEST_SEED) }
-  : {};
 
 /** Commands whose reply lists members in an order of Redis's own (a hashtable's). */
 const listing = new Set(['SMEMBERS', 'SINTER', 'SUNION', 'SDIFF']);
@@ -348,14 +345,16 @@ async function sameKey(ours: RawClient, theirs: RawClient, k: string): Promise<v
 describe('Tandem and redis-server answer the set commands alike', { timeout: 600_000 }, () => {
   const ports = redisBesideTandem();
 
-  test('the same random commands give the same replies', { skip: redisSkip }, async () => {
+  test('the same random commands give the same replies', { skip: redisSkip }, async (t) => {
     // Goal: each set command's replies, error texts included (WRONGTYPE both ways), and the
     // type, encoding, members and TTL it leaves, are Redis 7.0's, for any sequence.
+    const counted = new CommandCount();
     const ours = await RawClient.open(ports().tandem);
     const theirs = await RawClient.open(ports().redis);
     try {
       await fc.assert(
         fc.asyncProperty(fc.array(command, { minLength: 1, maxLength: 25 }), async (commands) => {
+          counted.add(commands.length);
           for (const client of [ours, theirs]) {
             await client.call('DEL', ...keys);
             await client.call('SET', 's1', '5');
@@ -365,9 +364,10 @@ describe('Tandem and redis-server answer the set commands alike', { timeout: 600
           for (const args of commands) await sameAnswer(ours, theirs, args);
           for (const k of keys) await sameKey(ours, theirs, k);
         }),
-        { numRuns: 60, ...seedOption },
+        { numRuns: differentialRuns(60), ...seedOption },
       );
     } finally {
+      counted.report(t);
       ours.close();
       theirs.close();
     }

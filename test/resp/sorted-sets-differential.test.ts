@@ -14,6 +14,7 @@ import {
 } from '../../src/api/resp/sorted-sets.js';
 import type { Reply } from '../../src/api/resp/reply.js';
 import { comparable, RawClient } from './raw-client.js';
+import { CommandCount, differentialRuns, seedOption } from './differential-scale.js';
 import { redisBesideTandem, redisSkip } from './redis-server.js';
 
 /** How far the two servers' TTLs may differ: they read their clocks apart. */
@@ -235,10 +236,6 @@ const otherCommand: fc.Arbitrary<string[]> = fc.oneof(
   fc.constantFrom(['SCAN', '0', 'TYPE', 'zset', 'COUNT', '100']),
 );
 const command = fc.oneof(zsetCommand, zsetCommand, zsetCommand, otherCommand);
-/** TANDEM_TEST_SEED replays the seed that a failing run printed. */
-const seedOption = process.env.TANDEM_TEST_SEED
-  ? { seed: Number(process.env.TANDEM_TEST_SEED) }
-  : {};
 
 /**
  * A reply as it is compared: exactly, but for what is random or order-free by design:
@@ -389,21 +386,24 @@ describe(
   () => {
     const ports = redisBesideTandem();
 
-    test('the same random commands give the same replies', { skip: redisSkip }, async () => {
+    test('the same random commands give the same replies', { skip: redisSkip }, async (t) => {
       // Goal: each sorted set command's replies, error texts included (WRONGTYPE both ways),
       // and the type, encoding, members, scores and TTL it leaves, are Redis 7.0's.
+      const counted = new CommandCount();
       const ours = await RawClient.open(ports().tandem);
       const theirs = await RawClient.open(ports().redis);
       try {
         await fc.assert(
           fc.asyncProperty(fc.array(command, { minLength: 1, maxLength: 25 }), async (commands) => {
+            counted.add(commands.length);
             for (const client of [ours, theirs]) await reset(client);
             for (const args of commands) await sameAnswer(ours, theirs, args);
             for (const k of keys) await sameKey(ours, theirs, k);
           }),
-          { numRuns: 100, ...seedOption },
+          { numRuns: differentialRuns(100), ...seedOption },
         );
       } finally {
+        counted.report(t);
         ours.close();
         theirs.close();
       }

@@ -8,6 +8,7 @@ import fc from 'fast-check';
 import { byteRange } from '../../src/api/resp/keys.js';
 import { valueBytesMax } from '../../src/store/commands.js';
 import { comparable, RawClient, sameReply } from './raw-client.js';
+import { CommandCount, differentialRuns, seedOption } from './differential-scale.js';
 import { redisBesideTandem, redisSkip } from './redis-server.js';
 
 /** How far the two servers' TTLs may differ: they read their clocks apart. */
@@ -174,14 +175,16 @@ function ttlOf(reply: unknown): unknown {
 describe('Tandem and redis-server answer the string commands alike', { timeout: 300_000 }, () => {
   const ports = redisBesideTandem();
 
-  test('the same random commands give the same replies', { skip: redisSkip }, async () => {
+  test('the same random commands give the same replies', { skip: redisSkip }, async (t) => {
     // Goal: each command's replies, error texts included, and the keys and TTLs it leaves,
     // are Redis 7's, for any sequence; a failing sequence shrinks to a short one.
+    const counted = new CommandCount();
     const ours = await RawClient.open(ports().tandem);
     const theirs = await RawClient.open(ports().redis);
     try {
       await fc.assert(
         fc.asyncProperty(fc.array(command, { minLength: 1, maxLength: 25 }), async (commands) => {
+          counted.add(commands.length);
           await ours.call('DEL', 'k1', 'k2', 'k3');
           await theirs.call('DEL', 'k1', 'k2', 'k3');
           for (const args of commands) await sameReply(ours, theirs, args);
@@ -195,9 +198,10 @@ describe('Tandem and redis-server answer the string commands alike', { timeout: 
             }
           }
         }),
-        { numRuns: 60 },
+        { numRuns: differentialRuns(60), ...seedOption },
       );
     } finally {
+      counted.report(t);
       ours.close();
       theirs.close();
     }
