@@ -2,6 +2,7 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { connect } from 'node:net';
 import { after, before } from 'node:test';
+import { startPostgres, type PostgresServer } from '../../src/cli/postgres-server.js';
 import { freePort, sleep, TestCluster } from '../node/cluster.js';
 
 /** Whether something accepts TCP connections on `port`. */
@@ -49,21 +50,34 @@ export interface Pair {
 /**
  * Registers, in the calling suite, a redis-server and a one-node Tandem cluster started
  * before its tests and stopped after them (neither when redis-server is not installed);
- * the returned function gives their ports once started.
+ * the returned function gives their ports once started. The node keeps its keys in its
+ * embedded store, or in a PostgreSQL server of its own when TANDEM_DIFFERENTIAL_STORE is
+ * `postgres` (`npm run soak:redis -- --store postgres`).
  */
 export function redisBesideTandem(tandemArgs: readonly string[] = []): () => Pair {
   let cluster: TestCluster | undefined;
   let redis: { server: ChildProcess; port: number } | undefined;
+  let postgres: PostgresServer | undefined;
   before(async () => {
     if (!redisInstalled) return;
     redis = await startRedis();
-    cluster = await TestCluster.create({ nodes: 1, extraArgs: () => [...tandemArgs] });
+    const store = process.env.TANDEM_DIFFERENTIAL_STORE ?? 'sqlite';
+    if (store !== 'sqlite' && store !== 'postgres') {
+      throw new Error(`TANDEM_DIFFERENTIAL_STORE is sqlite or postgres, not ${store}`);
+    }
+    if (store === 'postgres') postgres = await startPostgres({ fsync: false });
+    const storeArgs = postgres === undefined ? [] : ['--store', postgres.url];
+    cluster = await TestCluster.create({
+      nodes: 1,
+      extraArgs: () => [...tandemArgs, ...storeArgs],
+    });
     cluster.startAll();
     await cluster.leader();
   });
   after(async () => {
     redis?.server.kill('SIGKILL');
     await cluster?.destroy();
+    await postgres?.destroy();
   });
   return () => {
     if (redis === undefined || cluster === undefined) throw new Error('the servers are not up');
