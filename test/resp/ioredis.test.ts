@@ -234,12 +234,31 @@ describe('ioredis against a three-node cluster', { timeout: 120_000 }, () => {
   });
 
   test('after kill -9 of the leader, clients reconnect and writes go to the new leader', async () => {
-    // Goal: ioredis on a follower keeps working across failover; ioredis on the killed
-    // node reconnects by itself once the node is back.
+    // Goal: ioredis on a follower keeps working across failover, its typed helpers for
+    // hashes, lists, sets, sorted sets and MULTI included; ioredis on the killed node
+    // reconnects by itself once the node is back and reads what happened meanwhile.
     const survivor = followers.find((id) => id !== 'n3') ?? followers[0];
     const onSurvivor = open(survivor);
     const onOldLeader = open(leader);
     await onSurvivor.set('before-kill', 'yes');
+    // ioredis's typed helpers for every type, and a transaction, before the kill.
+    assert.equal(await onSurvivor.hset('io-h', { f1: 'a', f2: 'b' }), 2);
+    assert.equal(await onSurvivor.rpush('io-l', 'x', 'y', 'z'), 3);
+    assert.equal(await onSurvivor.sadd('io-s', 'm1', 'm2'), 2);
+    assert.equal(await onSurvivor.zadd('io-z', 1, 'one', 2.5, 'two'), 2);
+    assert.deepEqual(
+      await onSurvivor
+        .multi()
+        .hincrby('io-h', 'n', 5)
+        .lpop('io-l')
+        .zincrby('io-z', 1, 'one')
+        .exec(),
+      [
+        [null, 5],
+        [null, 'x'],
+        [null, '2'],
+      ],
+    );
     await cluster.kill(leader);
     // Issued while the node is down: ioredis queues it and sends it once it reconnects.
     const queued = onOldLeader.echo('queued-while-down');
@@ -247,13 +266,32 @@ describe('ioredis against a three-node cluster', { timeout: 120_000 }, () => {
     assert.notEqual(newLeader, leader);
     assert.equal(await retrying(() => onSurvivor.set('after-kill', 'yes')), 'OK');
     assert.equal(await onSurvivor.get('before-kill'), 'yes');
+    // Every acknowledged write of every type is there under the new leader, which takes
+    // more of them (the cluster has one now: these are not retried, so none runs twice).
+    assert.deepEqual(await onSurvivor.hgetall('io-h'), { f1: 'a', f2: 'b', n: '5' });
+    assert.deepEqual(await onSurvivor.lrange('io-l', 0, -1), ['y', 'z']);
+    assert.deepEqual((await onSurvivor.smembers('io-s')).sort(), ['m1', 'm2']);
+    assert.deepEqual(await onSurvivor.zrange('io-z', '0', '-1', 'WITHSCORES'), [
+      'one',
+      '2',
+      'two',
+      '2.5',
+    ]);
+    assert.equal(await onSurvivor.hincrby('io-h', 'n', 1), 6);
+    assert.equal(await onSurvivor.rpush('io-l', 'w'), 3);
+    assert.equal(await onSurvivor.srem('io-s', 'm1'), 1);
+    assert.equal(await onSurvivor.zincrby('io-z', 2, 'two'), '4.5');
     cluster.start(leader);
     await cluster.up(leader);
     assert.equal(await queued, 'queued-while-down');
     // The reconnected session has written nothing, so ask for a linearizable read: it must
-    // see the write the new leader took while this node was dead.
+    // see the writes the new leader took while this node was dead.
     assert.equal(await onOldLeader.call('tandem.consistency', 'linearizable'), 'OK');
     assert.equal(await retrying(() => onOldLeader.get('after-kill')), 'yes');
+    assert.equal(await onOldLeader.hget('io-h', 'n'), '6');
+    assert.deepEqual(await onOldLeader.lrange('io-l', 0, -1), ['y', 'z', 'w']);
+    assert.deepEqual(await onOldLeader.smembers('io-s'), ['m2']);
+    assert.equal(await onOldLeader.zscore('io-z', 'two'), '4.5');
   });
 });
 

@@ -118,21 +118,59 @@ describe('node-redis against a three-node cluster', { timeout: 120_000 }, () => 
   });
 
   test('after kill -9 of the leader, node-redis reconnects and writes reach the new leader', async () => {
-    // Goal: a client on a follower keeps writing across failover; a client on the killed
+    // Goal: a client on a follower keeps writing across failover, with node-redis's typed
+    // helpers for hashes, lists, sets, sorted sets and MULTI too; a client on the killed
     // node reconnects by itself once the node is back and reads what happened meanwhile.
     const survivor = followers[0] as string;
     const onSurvivor = await open(survivor);
     const onOldLeader = await open(leader);
     assert.equal(await onSurvivor.set('nr-before-kill', 'yes'), 'OK');
+    // node-redis's typed helpers for every type, and a transaction, before the kill.
+    assert.equal(await onSurvivor.hSet('nr-h', { f1: 'a', f2: 'b' }), 2);
+    assert.equal(await onSurvivor.rPush('nr-l', ['x', 'y', 'z']), 3);
+    assert.equal(await onSurvivor.sAdd('nr-s', ['m1', 'm2']), 2);
+    assert.equal(
+      await onSurvivor.zAdd('nr-z', [
+        { score: 1, value: 'one' },
+        { score: 2.5, value: 'two' },
+      ]),
+      2,
+    );
+    assert.deepEqual(
+      await onSurvivor
+        .multi()
+        .hIncrBy('nr-h', 'n', 5)
+        .lPop('nr-l')
+        .zIncrBy('nr-z', 1, 'one')
+        .exec(),
+      [5, 'x', 2],
+    );
     await cluster.kill(leader);
     const newLeader = await cluster.leader(20_000, followers);
     assert.notEqual(newLeader, leader);
     assert.equal(await retrying(() => onSurvivor.set('nr-after-kill', 'yes')), 'OK');
     assert.equal(await onSurvivor.get('nr-before-kill'), 'yes');
+    // Every acknowledged write of every type is there under the new leader, which takes
+    // more of them (the cluster has one now: these are not retried, so none runs twice).
+    assert.deepEqual({ ...(await onSurvivor.hGetAll('nr-h')) }, { f1: 'a', f2: 'b', n: '5' });
+    assert.deepEqual(await onSurvivor.lRange('nr-l', 0, -1), ['y', 'z']);
+    assert.deepEqual((await onSurvivor.sMembers('nr-s')).sort(), ['m1', 'm2']);
+    assert.deepEqual(await onSurvivor.zRangeWithScores('nr-z', 0, -1), [
+      { value: 'one', score: 2 },
+      { value: 'two', score: 2.5 },
+    ]);
+    assert.equal(await onSurvivor.hIncrBy('nr-h', 'n', 1), 6);
+    assert.equal(await onSurvivor.rPush('nr-l', 'w'), 3);
+    assert.equal(await onSurvivor.sRem('nr-s', 'm1'), 1);
+    assert.equal(await onSurvivor.zIncrBy('nr-z', 2, 'two'), 4.5);
     cluster.start(leader);
     await cluster.up(leader);
     await retrying(() => onOldLeader.ping());
     assert.equal(await onOldLeader.sendCommand(['TANDEM.CONSISTENCY', 'linearizable']), 'OK');
     assert.equal(await retrying(() => onOldLeader.get('nr-after-kill')), 'yes');
+    assert.equal(await onOldLeader.hGet('nr-h', 'n'), '6');
+    assert.deepEqual(await onOldLeader.lRange('nr-l', 0, -1), ['y', 'z', 'w']);
+    assert.deepEqual(await onOldLeader.sMembers('nr-s'), ['m2']);
+    assert.equal(await onOldLeader.zScore('nr-z', 'two'), 4.5);
   });
 });
