@@ -140,9 +140,14 @@ export interface NodeHandle {
    * order, right after its store applied them. Only live ones: never an entry its log held
    * at start (the node replays those into its store), nor one applied again after a
    * rollback, so that a side effect of applying (pub/sub delivery) happens at most once.
-   * Returns the function that removes the listener.
+   * `results[i]` is the store's result for `entries[i]` (with its keyspace events when
+   * `setKeyEvents` asked for them). Returns the function that removes the listener.
    */
-  onApplied(listener: (entries: readonly Entry[]) => void): () => void;
+  onApplied(
+    listener: (entries: readonly Entry[], results: readonly ApplyResult[]) => void,
+  ): () => void;
+  /** Whether the store lists the keyspace events of what it applies (keyspace notifications). */
+  setKeyEvents(on: boolean): void;
   /** Prometheus text of the node's metrics. */
   metrics(): Promise<string>;
   /** Whether the node can serve (storage works, a leader is known). */

@@ -363,7 +363,9 @@ class TandemNode implements RunningNode {
   #respAddresses = new Map<NodeId, string>();
   /** Each member's RESP TLS endpoint as it advertised it; absent when it has none. */
   #respTlsAddresses = new Map<NodeId, string>();
-  readonly #appliedListeners = new Set<(entries: readonly Entry[]) => void>();
+  readonly #appliedListeners = new Set<
+    (entries: readonly Entry[], results: readonly ApplyResult[]) => void
+  >();
   /**
    * The last index handed to the applied listeners (see `onApplied`): at start, the last
    * index of the log, which the node replays without telling them.
@@ -840,7 +842,7 @@ class TandemNode implements RunningNode {
     const results = await this.#whileStoreDown('apply', () => this.#store.apply(committedEntries));
     this.#metrics.applySeconds.observe((performance.now() - started) / 1000);
     this.#metrics.appliedEntries.inc(committedEntries.length);
-    this.#announceApplied(committedEntries);
+    this.#announceApplied(committedEntries, results);
     if (this.#replay !== null && this.#store.applied.index >= this.#replay.until) {
       const { entries, started: replayStarted } = this.#replay;
       this.#replay = null;
@@ -862,23 +864,31 @@ class TandemNode implements RunningNode {
   }
 
   /** Hands the entries past `#announcedIndex` to the applied listeners (see `onApplied`). */
-  #announceApplied(entries: readonly Entry[]): void {
+  #announceApplied(entries: readonly Entry[], results: readonly ApplyResult[]): void {
     const last = entries[entries.length - 1];
     if (last.index <= this.#announcedIndex) return;
-    const fresh = entries.filter((entry) => entry.index > this.#announcedIndex);
+    const first = entries.findIndex((entry) => entry.index > this.#announcedIndex);
+    const fresh = first === 0 ? entries : entries.slice(first);
+    const freshResults = first === 0 ? results : results.slice(first);
     this.#announcedIndex = last.index;
     for (const listener of this.#appliedListeners) {
       try {
-        listener(fresh);
+        listener(fresh, freshResults);
       } catch (error) {
         this.#config.logger.error({ err: error }, 'an applied-entries listener failed');
       }
     }
   }
 
-  onApplied(listener: (entries: readonly Entry[]) => void): () => void {
+  onApplied(
+    listener: (entries: readonly Entry[], results: readonly ApplyResult[]) => void,
+  ): () => void {
     this.#appliedListeners.add(listener);
     return () => this.#appliedListeners.delete(listener);
+  }
+
+  setKeyEvents(on: boolean): void {
+    this.#store.setKeyEvents(on);
   }
 
   #send(message: Message): void {

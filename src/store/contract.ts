@@ -197,6 +197,11 @@ export interface NodeStore extends StateMachine, StoreReader {
   healthy(): boolean;
   /** The users and tokens as applied (access-state.ts); in memory, so always at once. */
   accessState(): AccessState;
+  /**
+   * Whether `apply` lists each key-value command's keyspace events in its result
+   * (`events`, for keyspace notifications); off by default, and free while off.
+   */
+  setKeyEvents(on: boolean): void;
 }
 
 /**
@@ -271,6 +276,29 @@ export type SqlStatementResult =
  * the error 'ERR duplicate request'.
  */
 export type ApplyResult =
-  | { readonly ok: true; readonly value: unknown; readonly duplicateOf?: LogPosition }
+  | {
+      readonly ok: true;
+      readonly value: unknown;
+      readonly duplicateOf?: LogPosition;
+      readonly events?: readonly KeyEvent[];
+    }
   | { readonly ok: false; readonly error: string; readonly duplicateOf?: LogPosition }
   | null;
+
+/**
+ * The class of a keyspace event, as Redis's `notify-keyspace-events` names it: `g`
+ * generic (DEL, EXPIRE, RENAME...), `$` strings, `l` lists, `s` sets, `h` hashes, `z`
+ * sorted sets, `x` expired keys.
+ */
+export type KeyEventClass = 'g' | '$' | 'l' | 's' | 'h' | 'z' | 'x';
+
+/**
+ * A keyspace event of an applied command (Redis's notifyKeyspaceEvent): what happened to
+ * which key. A store that was asked to (`keyEvents`) lists them, in Redis's order, in the
+ * result of the entry that caused them.
+ */
+export interface KeyEvent {
+  readonly kind: KeyEventClass;
+  readonly event: string;
+  readonly key: Buffer;
+}

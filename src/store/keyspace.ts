@@ -349,7 +349,7 @@ export class Keyspace extends KeyValueCommands {
   }
 
   /** Purges up to `limit` keys expired at `at`, oldest expiry first, then by key. */
-  protected sweep(at: number, limit: number): number {
+  protected sweep(at: number, limit: number): string[] {
     const expired: { key: string; expiresAt: number }[] = [];
     for (const key of this.#volatile) {
       const expiresAt = (this.#items.get(key) as Item).expiresAt as number;
@@ -360,7 +360,7 @@ export class Keyspace extends KeyValueCommands {
     );
     const purged = expired.slice(0, limit);
     for (const { key } of purged) this.remove(key);
-    return purged.length;
+    return purged.map(({ key }) => key);
   }
 
   #remember(key: string, item: Item | undefined): void {

@@ -26,7 +26,7 @@ import type {
   WatchedKey,
 } from './commands.js';
 import { bitOffsetRange, valueBytesMax } from './commands.js';
-import type { ApplyResult } from './contract.js';
+import type { ApplyResult, KeyEvent, KeyEventClass } from './contract.js';
 import { bitfieldBytes, bitop, grown, runBitfield, setBitAt, bitAt } from './bits.js';
 import { addLongDouble, formatLongDouble, parseLongDouble } from './long-double.js';
 import {
@@ -298,17 +298,48 @@ export abstract class KeyValueCommands {
    * them from the head (`count` > 0), from the tail (< 0), or all (0). Answers how many.
    */
   protected abstract listRemoveEqual(key: string, element: string, count: number): number;
-  /** Purges up to `limit` keys expired at `at`, oldest expiry first, then by key. */
-  protected abstract sweep(at: number, limit: number): number;
+  /** Purges up to `limit` keys expired at `at`, oldest expiry first, then by key: those keys. */
+  protected abstract sweep(at: number, limit: number): string[];
+
+  /**
+   * Whether `execute` lists the keyspace events of each command in its result (`events`),
+   * for keyspace notifications. Off, it costs nothing.
+   */
+  keyEvents = false;
+  /** The events of the command being executed (a transaction's steps included). */
+  #events: KeyEvent[] | null = null;
+
+  /** Records a keyspace event of the command being executed, if events are asked for. */
+  #notify(kind: KeyEventClass, event: string, key: string): void {
+    this.#events?.push({ kind, event, key: Buffer.from(key, 'latin1') });
+  }
+
+  /** Redis's generic `del` event, when `key` was just removed (a container left empty). */
+  #notifyIfGone(key: string): void {
+    if (this.#events !== null && this.read(key) === undefined) this.#notify('g', 'del', key);
+  }
 
   /** Applies a key-value command written by the entry at `version`. */
   execute(command: KvCommand, version: Version): ApplyResult {
+    if (!this.keyEvents || this.#events !== null) return this.#execute(command, version);
+    const events: KeyEvent[] = [];
+    this.#events = events;
+    try {
+      const result = this.#execute(command, version);
+      return events.length === 0 || result === null || !result.ok ? result : { ...result, events };
+    } finally {
+      this.#events = null;
+    }
+  }
+
+  #execute(command: KvCommand, version: Version): ApplyResult {
     switch (command.type) {
       case 'set':
         return this.#set(command, version);
       case 'mset':
         for (const [key, value] of command.pairs) {
           this.write(keyString(key), keyString(value), version, null);
+          this.#notify('$', 'set', keyString(key));
         }
         return ok('OK');
       case 'del':
@@ -342,8 +373,11 @@ export abstract class KeyValueCommands {
       case 'flush':
         this.removeAll();
         return ok('OK');
-      case 'expire-sweep':
-        return ok(this.sweep(command.at, sweepKeysMax));
+      case 'expire-sweep': {
+        const purged = this.sweep(command.at, sweepKeysMax);
+        for (const key of purged) this.#notify('x', 'expired', key);
+        return ok(purged.length);
+      }
       case 'publish':
         // Nothing to change: each node delivers it after applying it.
         return null;
@@ -486,6 +520,8 @@ export abstract class KeyValueCommands {
       // Like Redis SET PXAT with a time already past, the key is written and gone at once.
       if (expiresAt !== null && expiresAt <= at) this.remove(key);
       else this.write(key, keyString(value), version, expiresAt, held);
+      this.#notify('$', 'set', key);
+      if (command.expiresAt !== undefined && keepTtl !== true) this.#notify('g', 'expire', key);
     }
     if (returnOld === true) {
       return ok(live === undefined ? null : Buffer.from(live.value as string, 'latin1'));
@@ -505,7 +541,10 @@ export abstract class KeyValueCommands {
     for (const key of keys.map(keyString)) {
       // The key goes even when it had expired: a DEL is as good a time as any to purge.
       const state = this.read(key);
-      if (isLive(state, at)) removed++;
+      if (isLive(state, at)) {
+        removed++;
+        this.#notify('g', 'del', key);
+      }
       if (state !== undefined) this.remove(key);
     }
     return ok(removed);
@@ -520,6 +559,7 @@ export abstract class KeyValueCommands {
     const next = current + BigInt(by);
     if (next < int64Min || next > int64Max) return failed(overflow);
     this.write(key, String(next), version, live?.expiresAt ?? null);
+    this.#notify('$', 'incrby', key);
     const small = Number(next);
     return ok(Number.isSafeInteger(small) ? small : next);
   }
@@ -530,6 +570,7 @@ export abstract class KeyValueCommands {
     const bytes = (live?.value.length ?? 0) + suffix.byteLength;
     if (bytes > valueBytesMax) return failed(tooLarge);
     this.write(key, (live?.value ?? '') + keyString(suffix), version, live?.expiresAt ?? null);
+    this.#notify('$', 'append', key);
     return ok(bytes);
   }
 
@@ -537,6 +578,7 @@ export abstract class KeyValueCommands {
     const state = this.read(key);
     if (isLive(state, at) && !holdsString(state)) return failed(wrongType);
     if (state !== undefined) this.remove(key);
+    if (isLive(state, at)) this.#notify('g', 'del', key);
     return ok(isLive(state, at) ? Buffer.from(state.value as string, 'latin1') : null);
   }
 
@@ -547,11 +589,17 @@ export abstract class KeyValueCommands {
       return ok(null);
     }
     if (!holdsString(state)) return failed(wrongType);
-    if (expiresAt !== null && expiresAt <= at) this.remove(key);
-    else if (expiresAt !== state.expiresAt) {
+    if (expiresAt !== null && expiresAt <= at) {
+      this.remove(key);
+      this.#notify('g', 'del', key);
+    } else if (expiresAt !== state.expiresAt) {
       // The value did not change, and neither does its version.
       this.stamp(key, { index: state.index, term: state.term }, expiresAt);
     }
+    // As Redis: EX and the others are an `expire` even when the expiry is the same one;
+    // PERSIST a `persist` only when there was one to remove.
+    if (expiresAt !== null && expiresAt > at) this.#notify('g', 'expire', key);
+    else if (expiresAt === null && state.expiresAt !== null) this.#notify('g', 'persist', key);
     return ok(Buffer.from(state.value, 'latin1'));
   }
 
@@ -569,13 +617,17 @@ export abstract class KeyValueCommands {
     const next =
       padded.slice(0, offset) + keyString(value) + padded.slice(offset + value.byteLength);
     this.write(key, next, version, live?.expiresAt ?? null);
+    this.#notify('$', 'setrange', key);
     return ok(bytes);
   }
 
   #msetnx(command: Extract<KvCommand, { type: 'msetnx' }>, version: Version): ApplyResult {
     const { pairs, at } = command;
     if (pairs.some(([key]) => this.#live(keyString(key), at) !== undefined)) return ok(0);
-    for (const [key, value] of pairs) this.write(keyString(key), keyString(value), version, null);
+    for (const [key, value] of pairs) {
+      this.write(keyString(key), keyString(value), version, null);
+      this.#notify('$', 'set', keyString(key));
+    }
     return ok(1);
   }
 
@@ -597,6 +649,8 @@ export abstract class KeyValueCommands {
     if (condition === 'nx' && this.#live(destination, at) !== undefined) return answer(false);
     this.#writeValue(key, live, destination, version, live.expiresAt);
     this.remove(key);
+    this.#notify('g', 'rename_from', key);
+    this.#notify('g', 'rename_to', destination);
     return answer(true);
   }
 
@@ -608,6 +662,7 @@ export abstract class KeyValueCommands {
     const destination = keyString(command.destination);
     if (replace !== true && this.#live(destination, at) !== undefined) return ok(0);
     this.#writeValue(key, live, destination, version, live.expiresAt);
+    this.#notify('g', 'copy_to', destination);
     return ok(1);
   }
 
@@ -629,6 +684,7 @@ export abstract class KeyValueCommands {
     if (sum === null) return failed(notFinite);
     const text = formatLongDouble(sum);
     this.write(key, text, version, live?.expiresAt ?? null);
+    this.#notify('$', 'incrbyfloat', key);
     return ok(Buffer.from(text, 'latin1'));
   }
 
@@ -646,6 +702,7 @@ export abstract class KeyValueCommands {
     const next = grown(current, bytes);
     setBitAt(next, offset, bit);
     this.write(key, next.toString('latin1'), version, live?.expiresAt ?? null);
+    this.#notify('$', 'setbit', key);
     return ok(old);
   }
 
@@ -657,9 +714,13 @@ export abstract class KeyValueCommands {
     const result = bitop(operation, sources);
     const destination = keyString(command.destination);
     if (result.byteLength === 0) {
-      if (this.read(destination) !== undefined) this.remove(destination);
+      if (this.read(destination) !== undefined) {
+        this.remove(destination);
+        this.#notify('g', 'del', destination);
+      }
     } else {
       this.write(destination, result.toString('latin1'), version, null);
+      this.#notify('$', 'set', destination);
     }
     return ok(result.byteLength);
   }
@@ -676,8 +737,15 @@ export abstract class KeyValueCommands {
     const answers = runBitfield(value, operations);
     const after = value.toString('latin1');
     // Redis creates or grows the value even when every write failed by FAIL.
-    if (live === undefined || after !== before) {
-      this.write(key, after, version, live?.expiresAt ?? null);
+    const changed = live === undefined || after !== before;
+    if (changed) this.write(key, after, version, live?.expiresAt ?? null);
+    // Redis counts a SET or INCRBY that ran (not one FAIL refused) as a change when the key
+    // was made or grown or the field's value changed.
+    if (
+      changed &&
+      operations.some((operation, i) => operation.op !== 'get' && answers[i] !== null)
+    ) {
+      this.#notify('$', 'setbit', key);
     }
     return ok(answers);
   }
@@ -696,6 +764,7 @@ export abstract class KeyValueCommands {
     }
     if (expiresAt !== null && expiresAt <= at) this.remove(key);
     else this.stamp(key, version, expiresAt);
+    this.#notify('g', expiresAt === null ? 'persist' : expiresAt <= at ? 'del' : 'expire', key);
     return ok(1);
   }
 
@@ -767,6 +836,7 @@ export abstract class KeyValueCommands {
       this.hashPut(key, field, keyString(value));
     }
     this.#hashGrown(key);
+    this.#notify('h', 'hset', key);
     return ok(created);
   }
 
@@ -786,6 +856,10 @@ export abstract class KeyValueCommands {
     // A hash without fields is no key, as in Redis.
     if (this.hashLength(key) === 0) this.remove(key);
     else if (removed > 0) this.stamp(key, version, hash.expiresAt);
+    if (removed > 0) {
+      this.#notify('h', 'hdel', key);
+      this.#notifyIfGone(key);
+    }
     return ok(removed);
   }
 
@@ -805,6 +879,7 @@ export abstract class KeyValueCommands {
     this.#hashFor(key, hash, version, Math.max(field.length, text.length));
     this.hashPut(key, field, text);
     this.#hashGrown(key);
+    this.#notify('h', 'hincrby', key);
     return ok(Number.isSafeInteger(Number(next)) ? Number(next) : next);
   }
 
@@ -826,6 +901,7 @@ export abstract class KeyValueCommands {
     this.#hashFor(key, hash, version, Math.max(field.length, text.length));
     this.hashPut(key, field, text);
     this.#hashGrown(key);
+    this.#notify('h', 'hincrbyfloat', key);
     return ok(Buffer.from(text, 'latin1'));
   }
 
@@ -891,6 +967,7 @@ export abstract class KeyValueCommands {
     }
     if (encoding !== before) this.setEncode(key, encoding);
     if (set !== undefined && added > 0) this.stamp(key, version, set.expiresAt);
+    if (added > 0) this.#notify('s', 'sadd', key);
     return ok(added);
   }
 
@@ -909,6 +986,10 @@ export abstract class KeyValueCommands {
       removed++;
     }
     this.#shrunk(key, set, removed > 0, version);
+    if (removed > 0) {
+      this.#notify('s', 'srem', key);
+      this.#notifyIfGone(key);
+    }
     return ok(removed);
   }
 
@@ -957,6 +1038,10 @@ export abstract class KeyValueCommands {
       if (encoding !== set.value.encoding) this.setEncode(key, encoding);
     }
     this.#shrunk(key, set, removed.length > 0, version);
+    if (removed.length > 0) {
+      this.#notify('s', 'spop', key);
+      this.#notifyIfGone(key);
+    }
     return ok(removed.map((member) => Buffer.from(member, 'latin1')));
   }
 
@@ -977,10 +1062,13 @@ export abstract class KeyValueCommands {
     if (!this.setHas(source, member)) return ok(0);
     this.setDelete(source, member);
     this.#shrunk(source, from, true, version);
+    this.#notify('s', 'srem', source);
+    this.#notifyIfGone(source);
     if (to === undefined) this.setCreate(destination, version, null, setEncodingFor(member));
     else this.stamp(destination, version, to.expiresAt);
     if (!this.setHas(destination, member)) {
       this.setAdd(destination, member);
+      this.#notify('s', 'sadd', destination);
       const encoding = to?.value.encoding ?? setEncodingFor(member);
       const next = setEncodingAfterAdd(encoding, member, this.setLength(destination));
       if (next !== encoding) this.setEncode(destination, next);
@@ -999,8 +1087,13 @@ export abstract class KeyValueCommands {
     if (sets.includes(null)) return failed(wrongType);
     const result = this.#combine(command.operation, keys, sets as (SetState | undefined)[]);
     const destination = keyString(command.destination);
-    if (this.read(destination) !== undefined) this.remove(destination);
-    if (result.length === 0) return ok(0);
+    const existed = this.read(destination) !== undefined;
+    if (existed) this.remove(destination);
+    if (result.length === 0) {
+      if (existed) this.#notify('g', 'del', destination);
+      return ok(0);
+    }
+    this.#notify('s', `s${command.operation}store`, destination);
     this.setCreate(destination, version, null, 'intset');
     let encoding: SetEncoding = 'intset';
     for (const member of result) {
@@ -1143,6 +1236,7 @@ export abstract class KeyValueCommands {
       }
     }
     if (live !== undefined && added + updated > 0) this.stamp(key, version, live.expiresAt);
+    if (added + updated > 0) this.#notify('z', increment === true ? 'zincr' : 'zadd', key);
     if (increment === true) {
       return ok(result === null ? null : Buffer.from(formatScore(result), 'latin1'));
     }
@@ -1161,6 +1255,10 @@ export abstract class KeyValueCommands {
       removed++;
     }
     this.#zsetRemoved(key, live, removed, version);
+    if (removed > 0) {
+      this.#notify('z', 'zrem', key);
+      this.#notifyIfGone(key);
+    }
     return ok(removed);
   }
 
@@ -1177,6 +1275,10 @@ export abstract class KeyValueCommands {
       });
       for (const [member] of popped) this.zsetDelete(key, member);
       this.#zsetRemoved(key, live, popped.length, version);
+      if (popped.length > 0) {
+        this.#notify('z', command.side === 'max' ? 'zpopmax' : 'zpopmin', key);
+        this.#notifyIfGone(key);
+      }
       return ok({ key: Buffer.from(key, 'latin1'), entries: scoredEntries(popped) });
     }
     return ok(null);
@@ -1192,6 +1294,10 @@ export abstract class KeyValueCommands {
     const doomed = this.zsetSelect(key, { range });
     for (const [member] of doomed) this.zsetDelete(key, member);
     this.#zsetRemoved(key, live, doomed.length, version);
+    if (doomed.length > 0) {
+      this.#notify('z', `zremrangeby${command.range.by}`, key);
+      this.#notifyIfGone(key);
+    }
     return ok(doomed.length);
   }
 
@@ -1211,7 +1317,7 @@ export abstract class KeyValueCommands {
       ...(offset === undefined ? {} : { limit: { offset, count: count ?? -1 } }),
     };
     const entries = live === undefined ? [] : this.zsetSelect(key, selection);
-    return this.#zsetStore(keyString(command.destination), entries, version);
+    return this.#zsetStore(keyString(command.destination), entries, version, 'zrangestore');
   }
 
   #zsetstore(command: Extract<ZsetCommand, { type: 'zsetstore' }>, version: Version): ApplyResult {
@@ -1235,18 +1341,28 @@ export abstract class KeyValueCommands {
       (operands[i] as { weight: number }).weight = weight as number;
     });
     const combined = combineSets(command.operation, operands, command.aggregate ?? 'sum');
-    return this.#zsetStore(keyString(command.destination), sortedEntries(combined), version);
+    const event = `z${command.operation}store`;
+    return this.#zsetStore(keyString(command.destination), sortedEntries(combined), version, event);
   }
 
   /**
    * Stores `entries` at `destination` as a new sorted set, in the encoding its size and
    * longest member call for; none deletes the destination. Answers the set's size.
    */
-  #zsetStore(destination: string, entries: [string, number][], version: Version): ApplyResult {
+  #zsetStore(
+    destination: string,
+    entries: [string, number][],
+    version: Version,
+    event: string,
+  ): ApplyResult {
     if (entries.length === 0) {
-      if (this.read(destination) !== undefined) this.remove(destination);
+      if (this.read(destination) !== undefined) {
+        this.remove(destination);
+        this.#notify('g', 'del', destination);
+      }
       return ok(0);
     }
+    this.#notify('z', event, destination);
     let longest = 0;
     for (const [member] of entries) longest = Math.max(longest, member.length);
     this.zsetCreate(destination, version, null, zsetEncodingFor(entries.length, longest));
@@ -1285,6 +1401,7 @@ export abstract class KeyValueCommands {
       case 'lpop': {
         if (list === undefined) return ok(null);
         const popped = this.#pop(key, list, command.count ?? 1, command.end, version);
+        this.#notifyPopped(key, popped.length, command.end);
         const elements = popped.map((element) => Buffer.from(element, 'latin1'));
         return ok(command.count === undefined ? elements[0] : elements);
       }
@@ -1295,11 +1412,19 @@ export abstract class KeyValueCommands {
       case 'lrem': {
         if (list === undefined) return ok(0);
         const removed = this.listRemoveEqual(key, keyString(command.element), command.count);
-        if (removed > 0) this.#listChanged(key, list, version);
+        if (removed > 0) {
+          this.#listChanged(key, list, version);
+          this.#notify('l', 'lrem', key);
+          this.#notifyIfGone(key);
+        }
         return ok(removed);
       }
       case 'ltrim':
-        if (list !== undefined) this.#ltrim(key, list, command.start, command.stop, version);
+        if (list !== undefined) {
+          this.#ltrim(key, list, command.start, command.stop, version);
+          this.#notify('l', 'ltrim', key);
+          this.#notifyIfGone(key);
+        }
         return ok('OK');
     }
   }
@@ -1317,7 +1442,15 @@ export abstract class KeyValueCommands {
     for (const element of elements) {
       this.listInsert(key, end === 'left' ? 0 : this.listLength(key), element);
     }
+    this.#notify('l', end === 'left' ? 'lpush' : 'rpush', key);
     return this.listLength(key);
+  }
+
+  /** The events of `count` elements popped from `end` of `key`: lpop or rpop, then del. */
+  #notifyPopped(key: string, count: number, end: ListEnd): void {
+    if (count === 0) return;
+    this.#notify('l', end === 'left' ? 'lpop' : 'rpop', key);
+    this.#notifyIfGone(key);
   }
 
   /** Pops up to `count` elements from `end`, in pop order; an emptied list goes. */
@@ -1349,6 +1482,7 @@ export abstract class KeyValueCommands {
     if (index < 0 || index >= length) return failed(indexOutOfRange);
     this.listSet(key, index, keyString(command.element));
     this.stamp(key, version, list.expiresAt);
+    this.#notify('l', 'lset', key);
     return ok('OK');
   }
 
@@ -1371,6 +1505,7 @@ export abstract class KeyValueCommands {
       keyString(command.element),
     );
     this.stamp(key, version, list.expiresAt);
+    this.#notify('l', 'linsert', key);
     return ok(length + 1);
   }
 
@@ -1401,6 +1536,8 @@ export abstract class KeyValueCommands {
     const element = this.listRemove(key, command.from === 'left' ? 0 : this.listLength(key) - 1);
     this.#push(destination, destination === key ? source : target, [element], command.to, version);
     this.#listChanged(key, source, version);
+    // As Redis: the push's event, then the pop's, then the emptied source's del.
+    this.#notifyPopped(key, 1, command.from);
     return ok(Buffer.from(element, 'latin1'));
   }
 
@@ -1412,6 +1549,7 @@ export abstract class KeyValueCommands {
       if (list === undefined) continue;
       if (list === null) return failed(wrongType);
       const popped = this.#pop(key, list, command.count, command.end, version);
+      this.#notifyPopped(key, popped.length, command.end);
       return ok([Buffer.from(keyBytes), popped.map((element) => Buffer.from(element, 'latin1'))]);
     }
     return ok(null);

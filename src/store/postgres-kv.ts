@@ -1060,7 +1060,7 @@ export class KvBatch extends KeyValueCommands {
    * the order, as many as the batch's sweeps and touched keys could need) always hold the
    * rows chosen; the assertion checks that a limited read never ran dry.
    */
-  protected sweep(at: number, limit: number): number {
+  protected sweep(at: number, limit: number): string[] {
     const eligible: SweepCandidate[] = [];
     if (!this.#flushed) {
       for (const candidate of this.#candidates) {
@@ -1086,7 +1086,7 @@ export class KvBatch extends KeyValueCommands {
       'an expire-sweep needed rows beyond the candidates read for its batch',
     );
     for (const { key } of purged) this.#delete(key);
-    return purged.length;
+    return purged.map(({ key }) => key);
   }
 
   /** What to write back: the emptying (if a flush ran) and the final state of touched keys. */

@@ -408,6 +408,7 @@ export class PostgresStore implements NodeStore {
   #accessUnknown = false;
   #healthy = true;
   #closed = false;
+  #keyEvents = false;
   #applying = false;
   readonly #url: string;
   readonly #connectTimeoutMs: number;
@@ -503,6 +504,10 @@ export class PostgresStore implements NodeStore {
   }
 
   /** False after the database went away, until a later call succeeds. */
+  setKeyEvents(on: boolean): void {
+    this.#keyEvents = on;
+  }
+
   healthy(): boolean {
     return this.#healthy && !this.#closed;
   }
@@ -662,7 +667,9 @@ export class PostgresStore implements NodeStore {
       this.#accessUnknown = false;
     }
     const reads = results.slice(reload ? 4 : 3, needs.sql ? -1 : undefined);
-    return batchState(needs, reads, meta, new AccessBatch(this.#access));
+    const state = batchState(needs, reads, meta, new AccessBatch(this.#access));
+    state.kv.keyEvents = this.#keyEvents;
+    return state;
   }
 
   /** The live value of `key` with its version and expiry, or null when absent or expired. */

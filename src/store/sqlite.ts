@@ -188,6 +188,7 @@ export class SqliteStore implements NodeStore {
   #connection: Connection | null;
   #keyspace = new Keyspace();
   #applied: LogPosition = { index: 0, term: 0 };
+  #keyEvents = false;
 
   private constructor(file: string) {
     this.path = file;
@@ -229,6 +230,10 @@ export class SqliteStore implements NodeStore {
     return this.#connection !== null;
   }
 
+  setKeyEvents(on: boolean): void {
+    this.#keyEvents = on;
+  }
+
   #open(): Connection {
     assert(this.#connection !== null, `the store ${this.path} is closed`);
     return this.#connection;
@@ -244,6 +249,8 @@ export class SqliteStore implements NodeStore {
     const commands = entries.map((entry) => this.#decode(entry));
     const database = commands.some(touchesDatabase);
     const accessBefore = connection.access;
+    // A restore replaces the keyspace: it takes the setting at each apply.
+    this.#keyspace.keyEvents = this.#keyEvents;
     this.#keyspace.begin();
     if (database) connection.begin.run();
     let results: ApplyResult[];

@@ -55,6 +55,7 @@ function fakeNode(): FakeNode {
     respAddress: () => null,
     leaderRespTlsAddress: () => null,
     onApplied: () => () => {},
+    setKeyEvents: () => {},
     promote: async () => {},
     addMember: async () => {},
     removeMember: async () => {},

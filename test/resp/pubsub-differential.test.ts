@@ -3,58 +3,10 @@
 // redis-server 7 and on a Tandem node, in RESP2 and in RESP3, every byte each connection
 // receives compared.
 import assert from 'node:assert/strict';
-import { connect, type Socket } from 'node:net';
 import { describe, test } from 'node:test';
 import { sleep } from '../node/cluster.js';
+import { Transcript } from './raw-client.js';
 import { redisBesideTandem, redisSkip } from './redis-server.js';
-
-/** How long a connection must stay quiet before a step counts as answered. */
-const quietMs = 60;
-/** The longest a step may take to answer. */
-const stepMsMax = 5_000;
-
-/** A raw connection that keeps every byte it receives. */
-class Transcript {
-  readonly socket: Socket;
-  bytes: Buffer = Buffer.alloc(0);
-  #changedAt = 0;
-
-  private constructor(socket: Socket) {
-    this.socket = socket;
-    socket.on('data', (chunk: Buffer) => {
-      this.bytes = Buffer.concat([this.bytes, chunk] as Uint8Array[]);
-      this.#changedAt = Date.now();
-    });
-    socket.on('error', () => {});
-  }
-
-  static open(port: number): Promise<Transcript> {
-    return new Promise((resolve, reject) => {
-      const socket = connect(port, '127.0.0.1', () => resolve(new Transcript(socket)));
-      socket.once('error', reject);
-    });
-  }
-
-  /** Sends one command (binary-safe) and waits until something came and it went quiet. */
-  async send(args: readonly (string | Buffer)[]): Promise<void> {
-    const before = this.bytes.length;
-    const parts: Uint8Array[] = [Buffer.from(`*${args.length}\r\n`)];
-    for (const arg of args) {
-      const bytes = typeof arg === 'string' ? Buffer.from(arg) : arg;
-      parts.push(Buffer.from(`$${bytes.length}\r\n`), bytes, Buffer.from('\r\n'));
-    }
-    this.socket.write(Buffer.concat(parts));
-    const deadline = Date.now() + stepMsMax;
-    while (this.bytes.length === before || Date.now() - this.#changedAt < quietMs) {
-      if (Date.now() > deadline) throw new Error(`no reply to ${args.join(' ')}`);
-      await sleep(5);
-    }
-  }
-
-  close(): void {
-    this.socket.destroy();
-  }
-}
 
 /** One step: which connection (0 subscribes, 1 publishes, 2 watches) sends what. */
 type Step = readonly [number, readonly (string | Buffer)[]];

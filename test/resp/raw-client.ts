@@ -189,3 +189,75 @@ export async function waitForState(
     }
   }
 }
+
+/** How long a connection must stay quiet before a step counts as answered. */
+const quietMs = 60;
+/** The longest a step may take to answer. */
+const stepMsMax = 5_000;
+
+/** A raw connection that keeps every byte it receives. */
+export class Transcript {
+  readonly socket: Socket;
+  bytes: Buffer = Buffer.alloc(0);
+  #changedAt = 0;
+
+  private constructor(socket: Socket) {
+    this.socket = socket;
+    socket.on('data', (chunk: Buffer) => {
+      this.bytes = Buffer.concat([this.bytes, chunk] as Uint8Array[]);
+      this.#changedAt = Date.now();
+    });
+    socket.on('error', () => {});
+  }
+
+  static open(port: number): Promise<Transcript> {
+    return new Promise((resolve, reject) => {
+      const socket = connect(port, '127.0.0.1', () => resolve(new Transcript(socket)));
+      socket.once('error', reject);
+    });
+  }
+
+  /** Sends one command (binary-safe) and waits until something came and it went quiet. */
+  async send(args: readonly (string | Buffer)[]): Promise<void> {
+    const before = this.bytes.length;
+    const parts: Uint8Array[] = [Buffer.from(`*${args.length}\r\n`)];
+    for (const arg of args) {
+      const bytes = typeof arg === 'string' ? Buffer.from(arg) : arg;
+      parts.push(Buffer.from(`$${bytes.length}\r\n`), bytes, Buffer.from('\r\n'));
+    }
+    this.socket.write(Buffer.concat(parts));
+    const deadline = Date.now() + stepMsMax;
+    while (this.bytes.length === before || Date.now() - this.#changedAt < quietMs) {
+      if (Date.now() > deadline) throw new Error(`no reply to ${args.join(' ')}`);
+      await sleep(5);
+    }
+  }
+
+  /**
+   * Sends one command and waits until the transcript ends with `ending` (a barrier's
+   * reply, such as a subscriber's PONG), without waiting for quiet.
+   */
+  async sendUntil(args: readonly string[], ending: string): Promise<void> {
+    const before = this.bytes.length;
+    this.socket.write(
+      args
+        .map((arg) => `$${Buffer.byteLength(arg)}\r\n${arg}\r\n`)
+        .join('')
+        .replace(/^/, `*${args.length}\r\n`),
+    );
+    const deadline = Date.now() + stepMsMax;
+    const tail = Buffer.from(ending);
+    while (
+      this.bytes.length < before + tail.length ||
+      !this.bytes.subarray(this.bytes.length - tail.length).equals(tail)
+    ) {
+      if (Date.now() > deadline)
+        throw new Error(`no ${JSON.stringify(ending)} after ${args.join(' ')}`);
+      await sleep(1);
+    }
+  }
+
+  close(): void {
+    this.socket.destroy();
+  }
+}

@@ -8,6 +8,7 @@ import { TandemError } from '../../core/errors.js';
 import type { Consistency, NodeStatus } from '../../node/api.js';
 import { defaultUserName, type UserRecord } from '../../store/access-state.js';
 import { Glob } from '../../store/glob.js';
+import { formatKeyspaceEvents, keyEventsWanted, parseKeyspaceEvents } from './keyspace-events.js';
 import { integerArg, notAnInteger, syntaxError, type Args, type Handler } from './keys.js';
 import { error, map, ok, simple, type Reply } from './reply.js';
 import {
@@ -269,6 +270,28 @@ function killSession(session: Session, target: Session): void {
   else target.disconnect?.();
 }
 
+/**
+ * CONFIG SET name value [name value ...]: notify-keyspace-events only, on this node (each
+ * node has its own, as each Redis server has); every pair is checked before any is set.
+ */
+function configSet(context: ServerContext, rest: readonly string[]): Reply {
+  const unknown = error(`ERR Unknown option or number of arguments for CONFIG SET - '${rest[0]}'`);
+  if (rest.length === 0 || rest.length % 2 !== 0) return unknown;
+  let flags: number | null = null;
+  for (let i = 0; i < rest.length; i += 2) {
+    const name = (rest[i] as string).toLowerCase();
+    if (name !== 'notify-keyspace-events') {
+      return error(`ERR Unknown option or number of arguments for CONFIG SET - '${rest[i]}'`);
+    }
+    const parsed = parseKeyspaceEvents(rest[i + 1] as string);
+    if (typeof parsed !== 'number') return parsed;
+    flags = parsed;
+  }
+  context.keyEvents.flags = flags as number;
+  context.node.setKeyEvents(keyEventsWanted(context.keyEvents.flags));
+  return ok;
+}
+
 /** CONFIG GET: the parameters clients and tools ask for, with Tandem's answers. */
 function configValues(context: ServerContext): [string, string][] {
   return [
@@ -284,6 +307,7 @@ function configValues(context: ServerContext): [string, string][] {
     ['maxmemory', '0'],
     ['maxmemory-policy', 'noeviction'],
     ['timeout', '0'],
+    ['notify-keyspace-events', formatKeyspaceEvents(context.keyEvents.flags)],
   ];
 }
 
@@ -296,10 +320,8 @@ function defaultNeedsPassword(context: ServerContext): boolean {
 const config: Handler = (context, _session, args) => {
   const sub = args.text[1].toUpperCase();
   if (sub === 'RESETSTAT') return ok;
-  // Tandem's settings are its start flags: none changes while it runs.
-  if (sub === 'SET') {
-    return error(`ERR Unknown option or number of arguments for CONFIG SET - '${args.text[2]}'`);
-  }
+  // Tandem's settings are its start flags, but for notify-keyspace-events (this node's).
+  if (sub === 'SET') return configSet(context, args.text.slice(2));
   if (sub !== 'GET') return error(`ERR unknown subcommand '${args.text[1]}'. Try CONFIG HELP.`);
   if (args.text.length < 3) return wrongArity('config|get');
   const globs = args.text.slice(2).map((pattern) => new Glob(pattern.toLowerCase()));

@@ -16,7 +16,9 @@
  */
 import type { Entry } from '../../core/types.js';
 import { decodeCommand, type PublishCommand } from '../../store/commands.js';
+import type { ApplyResult } from '../../store/contract.js';
 import { Glob } from '../../store/glob.js';
+import { keyEventsWanted, keyspaceMessages } from './keyspace-events.js';
 import type { Args, Handler } from './keys.js';
 import { error, type PushReply, type Reply } from './reply.js';
 import { proposeFor, type ServerContext, type Session } from './session.js';
@@ -170,18 +172,33 @@ export class PubSubHub {
 
   /**
    * Delivers the PUBLISH entries among `entries` (just applied here, in log order) to this
-   * node's subscribers. Without a subscriber there is nothing to decode.
+   * node's subscribers, and the keyspace events in `results` (`results[i]` for
+   * `entries[i]`) that `keyEventFlags` asks for (keyspace-events.ts), in log order.
+   * Without a subscriber there is nothing to decode.
    */
-  onApplied(entries: readonly Entry[]): void {
+  onApplied(
+    entries: readonly Entry[],
+    results: readonly ApplyResult[],
+    keyEventFlags: number,
+  ): void {
     if (this.#channels.size === 0 && this.#patterns.size === 0) return;
-    for (const entry of entries) {
+    const events = keyEventsWanted(keyEventFlags);
+    for (const [i, entry] of entries.entries()) {
+      if (events) {
+        for (const [channel, message] of keyspaceMessages(results[i] ?? null, keyEventFlags)) {
+          this.#deliver(channel, message);
+        }
+      }
       const data = entry.data;
       if (entry.kind !== 'command' || data === undefined) continue;
       const bytes = Buffer.from(data.buffer, data.byteOffset, data.byteLength);
       if (!bytes.includes(publishTag)) continue;
       const command = decodeCommand(bytes);
       if (command.type !== 'publish') continue;
-      this.#record(entry.index, this.#deliver(command));
+      this.#record(
+        entry.index,
+        this.#deliver(Buffer.from(command.channel), Buffer.from(command.message)),
+      );
     }
   }
 
@@ -193,9 +210,7 @@ export class PubSubHub {
   }
 
   /** Channel subscribers first, then pattern ones, as Redis sends them. */
-  #deliver(command: PublishCommand): number {
-    const channel = Buffer.from(command.channel);
-    const message = Buffer.from(command.message);
+  #deliver(channel: Buffer, message: Buffer): number {
     let count = 0;
     const subscribers = this.#channels.get(nameKey(channel));
     if (subscribers !== undefined) {

@@ -221,6 +221,7 @@ export async function startRespServer(
     sessions,
     pubsub: new PubSubHub(),
     blocked: new BlockedClients(node, options.logger),
+    keyEvents: { flags: 0 },
     startedAtMs: Date.now(),
     maxClients: options.maxClients ?? maxClientsDefault,
     port: options.port ?? tlsPort ?? 0,
@@ -247,8 +248,8 @@ export async function startRespServer(
     new Connection(context, socket, nextId++, options, proof);
   };
   const servers: Server[] = [];
-  const stopDelivery = node.onApplied((entries) => {
-    context.pubsub.onApplied(entries);
+  const stopDelivery = node.onApplied((entries, results) => {
+    context.pubsub.onApplied(entries, results, context.keyEvents.flags);
     context.blocked.onApplied(entries);
   });
   const close = () => {

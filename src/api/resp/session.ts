@@ -17,6 +17,7 @@ import type { MaybePromise, StoreReader } from '../../store/contract.js';
 import type { Logger } from '../../transport/contract.js';
 import type { Forwarder, LeaderEndpoint } from './forward.js';
 import type { PubSubHub } from './pubsub.js';
+import type { KeyspaceEventSettings } from './keyspace-events.js';
 import type { BlockedClients } from './blocking.js';
 import { error, type Reply } from './reply.js';
 import type { Protocol } from './reply.js';
@@ -114,6 +115,8 @@ export interface ServerContext {
   readonly pubsub: PubSubHub;
   /** The clients blocked here on lists (blocking.ts). */
   readonly blocked: BlockedClients;
+  /** This node's notify-keyspace-events (keyspace-events.ts). */
+  readonly keyEvents: KeyspaceEventSettings;
   readonly startedAtMs: number;
   readonly maxClients: number;
   readonly port: number;
