@@ -554,8 +554,10 @@ export async function runStart(argv: readonly string[]): Promise<void> {
     logger: logger.child({ component: 'access' }),
   });
   const stopBootstrap = access.startBootstrap(node);
+  let resp: RespServer | null = null;
   const http = buildHttpServer(node, {
     logger: logger.child({ component: 'http' }),
+    commands: () => resp?.run ?? null,
     access,
     metricsAuth,
     tls: clientTls,
@@ -568,7 +570,6 @@ export async function runStart(argv: readonly string[]): Promise<void> {
     await node.close();
     process.exit(failureExitCode);
   }
-  let resp: RespServer | null = null;
   const respTlsPort = settings.respTlsPort ?? null;
   if (settings.respPort !== null || respTlsPort !== null) {
     try {

@@ -11,6 +11,7 @@
  * Read-your-writes: the client remembers the log index of its last write and sends it as
  * `after` with each `ryw` read, so the follower that answers waits until it has applied it.
  */
+import { isUtf8 } from 'node:buffer';
 import { EventEmitter } from 'node:events';
 import { randomUUID } from 'node:crypto';
 import { exchange, HttpAgents, type HttpAnswer } from './http.js';
@@ -27,6 +28,9 @@ import {
 import type {
   CallOptions,
   ClientAuth,
+  CommandArgument,
+  CommandBytes,
+  CommandReply,
   ClientEvents,
   ClientLogger,
   ClientOptions,
@@ -194,6 +198,108 @@ export interface SqlApi {
 }
 
 /**
+ * Typed calls for Redis hashes (`POST /v1/command` underneath): fields and values are
+ * bytes, given as text or `Uint8Array`, read back as text.
+ */
+export interface HashApi {
+  /** HSET: sets each field of `fields`; resolves to how many were new. */
+  set(
+    key: KvBytesInput,
+    fields: Readonly<Record<string, KvBytesInput>> | ReadonlyMap<KvBytesInput, KvBytesInput>,
+    options?: WriteCallOptions,
+  ): Promise<number>;
+  /** HGET: the field's value as text, or null when the field or the hash is absent. */
+  get(key: KvBytesInput, field: KvBytesInput, options?: ReadCallOptions): Promise<string | null>;
+  /** HGET: the field's value as its exact bytes, or null. */
+  getBytes(
+    key: KvBytesInput,
+    field: KvBytesInput,
+    options?: ReadCallOptions,
+  ): Promise<Uint8Array | null>;
+  /** HGETALL: every field and value as text (an empty object for an absent hash). */
+  getAll(key: KvBytesInput, options?: ReadCallOptions): Promise<Record<string, string>>;
+  /** HDEL: removes the fields; resolves to how many there were. */
+  delete(
+    key: KvBytesInput,
+    fields: readonly KvBytesInput[],
+    options?: WriteCallOptions,
+  ): Promise<number>;
+  /** HINCRBY: adds `by` (default 1) to the field's integer; resolves to the new value. */
+  incrBy(
+    key: KvBytesInput,
+    field: KvBytesInput,
+    by?: number | bigint,
+    options?: WriteCallOptions,
+  ): Promise<number | bigint>;
+  /** HLEN: how many fields the hash has (0 when absent). */
+  length(key: KvBytesInput, options?: ReadCallOptions): Promise<number>;
+}
+
+/**
+ * Typed calls for counters: a key holding a signed 64-bit integer, as Redis's INCRBY and
+ * DECRBY keep it (exact past 2^53, as a bigint there).
+ */
+export interface CounterApi {
+  /** INCRBY: adds `by` (default 1); resolves to the new value. */
+  incrBy(
+    key: KvBytesInput,
+    by?: number | bigint,
+    options?: WriteCallOptions,
+  ): Promise<number | bigint>;
+  /** DECRBY: subtracts `by` (default 1); resolves to the new value. */
+  decrBy(
+    key: KvBytesInput,
+    by?: number | bigint,
+    options?: WriteCallOptions,
+  ): Promise<number | bigint>;
+  /** The counter's value, or null when the key is absent. */
+  get(key: KvBytesInput, options?: ReadCallOptions): Promise<number | bigint | null>;
+}
+
+/** An argument as the command route takes it: text, or `{ base64 }` for other bytes. */
+function argumentJson(argument: CommandArgument): string | CommandBytes {
+  if (typeof argument === 'string') return argument;
+  if (typeof argument === 'number' || typeof argument === 'bigint') return String(argument);
+  const bytes = Buffer.from(argument.buffer, argument.byteOffset, argument.byteLength);
+  return isUtf8(bytes) ? bytes.toString('utf8') : { base64: bytes.toString('base64') };
+}
+
+function isBytesReply(reply: CommandReply): reply is CommandBytes {
+  return typeof reply === 'object' && reply !== null && !Array.isArray(reply) && 'base64' in reply;
+}
+
+/** A bulk string reply as text, null as null; BadRequest NOT_TEXT for other bytes. */
+function textOfReply(reply: CommandReply, what: string): string | null {
+  if (reply === null || typeof reply === 'string') return reply;
+  if (isBytesReply(reply)) {
+    throw new BadRequest(
+      'TANDEM_CLIENT_NOT_TEXT',
+      200,
+      `${what} is not UTF-8 text; read it with command() or getBytes`,
+    );
+  }
+  return String(reply as number | bigint);
+}
+
+function bytesOfReply(reply: CommandReply): Uint8Array | null {
+  if (reply === null) return null;
+  if (isBytesReply(reply)) return new Uint8Array(Buffer.from(reply.base64, 'base64'));
+  return new Uint8Array(Buffer.from(String(reply as string), 'utf8'));
+}
+
+/** An integer reply (a number, or a bigint past 2^53). */
+function integerOfReply(reply: CommandReply): number | bigint {
+  if (typeof reply === 'number' || typeof reply === 'bigint') return reply;
+  throw new BadRequest('TANDEM_CLIENT_BAD_REPLY', 200, `expected an integer, got ${String(reply)}`);
+}
+
+/** A counter's text as its integer: a number when safe, else a bigint. */
+function counterOf(text: string): number | bigint {
+  const value = BigInt(text);
+  return Number.isSafeInteger(Number(value)) ? Number(value) : value;
+}
+
+/**
  * A connection to a Tandem cluster. Emits `leaderChanged`, `replicaDown` and `replicaUp`
  * (see `ClientEvents`). Call `close()` when done: it stops the health check.
  */
@@ -202,6 +308,10 @@ export class TandemClient extends EventEmitter<ClientEvents> {
   readonly kv: KvApi;
   /** The SQL calls. */
   readonly sql: SqlApi;
+  /** Redis hashes. */
+  readonly hash: HashApi;
+  /** Counters (INCRBY, DECRBY). */
+  readonly counter: CounterApi;
   /** This client's id; its sessions are `<id>.<lane>`. */
   readonly id = randomUUID();
   readonly #options: Required<
@@ -258,6 +368,8 @@ export class TandemClient extends EventEmitter<ClientEvents> {
     }
     this.kv = this.#kvApi();
     this.sql = this.#sqlApi();
+    this.hash = this.#hashApi();
+    this.counter = this.#counterApi();
     if (this.#options.healthCheckIntervalMs > 0) {
       this.#timer = setInterval(
         () => void this.#healthCheck(),
@@ -285,6 +397,34 @@ export class TandemClient extends EventEmitter<ClientEvents> {
     options: WriteCallOptions = {},
   ): Promise<SqlExecuteResult> {
     return this.sql.execute(statements, undefined, options);
+  }
+
+  /**
+   * Runs one Redis command on the leader (`POST /v1/command`), exactly once across retries
+   * as every write: any command the RESP port serves but those of a connection (AUTH,
+   * MULTI, SUBSCRIBE, blocking pops). A command's error reply rejects with BadRequest
+   * (Forbidden for NOPERM), its message Redis's text.
+   */
+  async command(
+    args: readonly CommandArgument[],
+    options: WriteCallOptions = {},
+  ): Promise<CommandReply> {
+    const body = { args: args.map(argumentJson) };
+    const answer = await this.#write('POST', '/v1/command', body, {}, options);
+    return (answer as { reply: CommandReply }).reply;
+  }
+
+  /**
+   * Runs one read-only Redis command where `readFrom` says, at the requested level (a
+   * write is refused with BadRequest): `readCommand(['HGETALL', 'user:1'])`.
+   */
+  async readCommand(
+    args: readonly CommandArgument[],
+    options: ReadCallOptions = {},
+  ): Promise<CommandReply> {
+    const body = { args: args.map(argumentJson), readOnly: true };
+    const answer = await this.#read('POST', '/v1/command', body, options, false);
+    return (answer as { reply: CommandReply }).reply;
   }
 
   /** Probes every known node's `/healthz` now. */
@@ -388,6 +528,62 @@ export class TandemClient extends EventEmitter<ClientEvents> {
         const body = { sql, ...(params === undefined ? {} : { params }) };
         const answer = await this.#read('POST', '/v1/query', body, options, false);
         return (answer as { rows: Row[] }).rows;
+      },
+    };
+  }
+
+  #hashApi(): HashApi {
+    return {
+      set: async (key, fields, options = {}) => {
+        const pairs = fields instanceof Map ? [...fields] : Object.entries(fields);
+        if (pairs.length === 0) throw new TypeError('hash.set needs at least one field');
+        const args = ['HSET', key, ...pairs.flat()] as CommandArgument[];
+        return integerOfReply(await this.command(args, options)) as number;
+      },
+      get: async (key, field, options = {}) =>
+        textOfReply(await this.readCommand(['HGET', key, field], options), 'the field'),
+      getBytes: async (key, field, options = {}) =>
+        bytesOfReply(await this.readCommand(['HGET', key, field], options)),
+      getAll: async (key, options = {}) => {
+        const reply = await this.readCommand(['HGETALL', key], options);
+        const pairs = Array.isArray(reply)
+          ? (reply as readonly (readonly CommandReply[])[])
+          : Object.entries(reply as Record<string, CommandReply>);
+        const all: Record<string, string> = {};
+        for (const [field, value] of pairs) {
+          const name = textOfReply(field, 'a field name') as string;
+          all[name] = textOfReply(value, `the field ${JSON.stringify(name)}`) as string;
+        }
+        return all;
+      },
+      delete: async (key, fields, options = {}) => {
+        if (fields.length === 0) throw new TypeError('hash.delete needs at least one field');
+        return integerOfReply(await this.command(['HDEL', key, ...fields], options)) as number;
+      },
+      incrBy: async (key, field, by = 1, options = {}) =>
+        integerOfReply(await this.command(['HINCRBY', key, field, by], options)),
+      length: async (key, options = {}) =>
+        integerOfReply(await this.readCommand(['HLEN', key], options)) as number,
+    };
+  }
+
+  #counterApi(): CounterApi {
+    return {
+      incrBy: async (key, by = 1, options = {}) =>
+        integerOfReply(await this.command(['INCRBY', key, by], options)),
+      decrBy: async (key, by = 1, options = {}) =>
+        integerOfReply(await this.command(['DECRBY', key, by], options)),
+      get: async (key, options = {}) => {
+        const text = textOfReply(await this.readCommand(['GET', key], options), 'the counter');
+        if (text === null) return null;
+        if (!/^-?[0-9]+$/.test(text)) {
+          throw new BadRequest(
+            'TANDEM_CLIENT_BAD_REPLY',
+            200,
+            `the key holds ${JSON.stringify(text)}, not a counter`,
+          );
+        }
+        return counterOf(text);
       },
     };
   }

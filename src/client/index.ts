@@ -2,7 +2,14 @@
  * The Tandem client library (`tandem/client`): `createClient` routes writes to the leader
  * exactly once across retries and spreads reads over followers at the requested level.
  */
-export { createClient, TandemClient, type KvApi, type SqlApi } from './client.js';
+export {
+  createClient,
+  TandemClient,
+  type CounterApi,
+  type HashApi,
+  type KvApi,
+  type SqlApi,
+} from './client.js';
 export {
   BadRequest,
   Conflict,

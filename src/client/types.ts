@@ -193,3 +193,28 @@ export interface ClientEvents {
   /** A node answers the health check again. */
   replicaUp: [id: string, url: string];
 }
+
+/** Bytes of a command's reply that are not UTF-8 text, as base64. */
+export interface CommandBytes {
+  readonly base64: string;
+}
+
+/**
+ * A Redis command's reply as the HTTP API gives it (`POST /v1/command`): an integer as a
+ * number (a bigint past 2^53), a bulk string as text (`CommandBytes` when it is not
+ * UTF-8), nil as null, an array or set as an array, a map as an object (an array of
+ * [key, value] pairs when a key is not text), a double as a number (`"inf"`, `"-inf"`
+ * as text), and an error inside an array as `{ error }`.
+ */
+export type CommandReply =
+  | null
+  | number
+  | bigint
+  | string
+  | CommandBytes
+  | { readonly error: string }
+  | readonly CommandReply[]
+  | { readonly [field: string]: CommandReply };
+
+/** A command argument: text (its UTF-8 bytes), a number (its decimal text), or bytes. */
+export type CommandArgument = string | number | bigint | Uint8Array;

@@ -292,6 +292,34 @@ test("a user's key patterns limit the keys it may name", async () => {
   }
 });
 
+test('Redis commands over HTTP are checked for the role and keys of each command', async () => {
+  // Goal: POST /v1/command needs only credentials; each command then needs its own role
+  // and key patterns (Redis's NOPERM texts, as 403), on a follower as on the leader.
+  const command = (id: string, user: User, args: string[], readOnly = false) =>
+    call('POST', url(id, '/v1/command'), { args, ...(readOnly ? { readOnly } : {}) }, as(user));
+  const unauthenticated = await call('POST', url(leader, '/v1/command'), { args: ['PING'] });
+  assert.equal(unauthenticated.status, 401);
+  const wrote = await command(followers[0], 'app', ['HSET', 'app:h', 'f', 'v']);
+  assert.equal(wrote.status, 200, JSON.stringify(wrote.body));
+  assert.equal(wrote.body.reply, 1);
+  const read = await command(followers[1], 'reader', ['HGET', 'app:h', 'f'], true);
+  assert.equal(read.status, 200, JSON.stringify(read.body));
+  assertForbidden(
+    await command(followers[0], 'reader', ['HSET', 'app:h', 'f', 'w']),
+    /NOPERM this user has no permissions to run the 'hset' command/,
+  );
+  assertForbidden(
+    await command(leader, 'app', ['HSET', 'other', 'f', 'v']),
+    /NOPERM this user has no permissions to access one of the keys/,
+  );
+  assertForbidden(
+    await command(leader, 'writer', ['FLUSHALL']),
+    /NOPERM this user has no permissions to run the 'flushall' command/,
+  );
+  const after = await command(leader, 'admin', ['HGETALL', 'app:h'], true);
+  assert.deepEqual(after.body, { reply: { f: 'v' } });
+});
+
 test('tokens: an admin makes one; it works as Bearer on every node until revoked or expired', async () => {
   // Goal: a token is answered once, listed without its secret, accepted on every node once
   // applied, and refused on every node after revoke and after its expiry.

@@ -718,6 +718,8 @@ test('every route declares its role, and a route without one cannot be added', a
     ['GET', '/v1/auth/tokens', undefined, 'admin'],
     ['DELETE', '/v1/auth/tokens/0123456789abcdef', undefined, 'admin'],
     ['GET', '/v1/auth/whoami', undefined, 'read'],
+    // Any user: each command then needs its own role (this node has no RESP runner).
+    ['POST', '/v1/command', { args: ['PING'] }, 'read'],
   ];
   const roles = ['read', 'write', 'admin'];
   for (const [method, url, payload, role] of table) {

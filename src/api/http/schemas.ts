@@ -540,3 +540,54 @@ export const whoamiSchema = {
     ...errors,
   },
 } as const;
+
+/** The most arguments one `POST /v1/command` may carry, as a RESP request (Redis's limit). */
+export const commandArgsMax = 1024 * 1024;
+
+/** POST /v1/command */
+export const commandSchema = {
+  summary: 'Run one Redis command (any the RESP port serves but those of a connection)',
+  tags: ['kv'],
+  querystring: { type: 'object', additionalProperties: false, properties: { ack } },
+  body: {
+    type: 'object',
+    additionalProperties: false,
+    required: ['args'],
+    properties: {
+      args: {
+        type: 'array',
+        minItems: 1,
+        maxItems: commandArgsMax,
+        description: 'The command and its arguments: text, or { base64 } for other bytes.',
+        items: {
+          anyOf: [
+            { type: 'string' },
+            {
+              type: 'object',
+              additionalProperties: false,
+              required: ['base64'],
+              properties: { base64: { type: 'string' } },
+            },
+          ],
+        },
+      },
+      readOnly: {
+        type: 'boolean',
+        description: 'Refuse a write: a read, served by this node at the level asked.',
+      },
+      consistency,
+      after: index,
+      afterTerm: index,
+      maxLag: index,
+    },
+  },
+  response: {
+    200: {
+      type: 'object',
+      description:
+        "The reply as JSON (text, or { base64 } for other bytes; a map as an object), and a write's log position.",
+      properties: { reply: {}, index, term: index },
+    },
+    ...errors,
+  },
+} as const;

@@ -40,6 +40,7 @@ import { registerClusterRoutes } from './cluster-routes.js';
 import { refuseUnhonouredConditions } from './conditions.js';
 import { sendError, toTandemError } from './errors.js';
 import { forwardToLeader, isForwardable, LeaderAgents } from './forward.js';
+import { registerCommandRoutes, type CommandRunner } from './command-routes.js';
 import { HttpMetrics } from './http-metrics.js';
 import { registerKvRoutes } from './kv-routes.js';
 import { escapeKeyPath } from './requests.js';
@@ -87,6 +88,11 @@ export interface HttpServerOptions extends ProtectedModeOptions {
   readonly tls?: ClientTls;
   /** Default `closeDrainMsMax`. */
   readonly closeDrainMs?: number;
+  /**
+   * What runs `POST /v1/command` (the RESP server's one-shot runner, see
+   * command-routes.ts); absent, or giving null, the route answers that it has none.
+   */
+  readonly commands?: CommandRunner;
 }
 
 /**
@@ -176,6 +182,7 @@ export function buildHttpServer(node: NodeHandle, options: HttpServerOptions): F
     registerSqlRoutes(routes, node, access);
     registerClusterRoutes(routes, node, access);
     registerAuthRoutes(routes, node, access);
+    registerCommandRoutes(routes, node, options.commands ?? (() => null));
     const metricsRole: RouteRole = options.metricsAuth === true ? 'read' : 'open';
     registerOperationRoutes(routes, node, { metrics, access, metricsRole });
   });
@@ -310,6 +317,9 @@ function formatSchemaErrors(errors: FastifySchemaValidationError[], dataVar: str
     case 'enum':
       return new Error(`${where} must be one of ${(params.allowedValues as string[]).join(', ')}`);
     case 'anyOf':
+      if (where.startsWith('body.args[')) {
+        return new Error(`${where} must be a string or { base64 }`);
+      }
       return new Error(
         `${where} must be an array or a map of strings, numbers, booleans and nulls (integers from -2^63 to 2^63-1)`,
       );

@@ -15,8 +15,11 @@ import { createServer, type Server, type Socket } from 'node:net';
 import { AccessControl } from '../../access/control.js';
 import { createServer as createTlsServer } from 'node:tls';
 import { assert } from '../../core/assert.js';
-import type { NodeHandle } from '../../node/api.js';
+import { TandemError } from '../../core/errors.js';
+import type { Durability } from '../../core/types.js';
+import type { Consistency, NodeHandle } from '../../node/api.js';
 import type { UserRecord } from '../../store/access-state.js';
+import type { Session as DedupeSession } from '../../store/index.js';
 import { transactionStepsMax } from '../../store/commands.js';
 import {
   protectedModeMessage,
@@ -127,9 +130,75 @@ export interface RespServer {
   readonly port: number | null;
   /** The TLS port bound, or null when it has none. */
   readonly tlsPort: number | null;
+  /** Runs one command outside any connection (see `OneShotRequest`). */
+  run(request: OneShotRequest): Promise<OneShotAnswer>;
   /** Stops listening, closes every connection and the forwarding pool. */
   close(): Promise<void>;
 }
+
+/**
+ * One command run outside any connection, for the HTTP API's `POST /v1/command`: checked
+ * for `user` as a connection's command is (arity, role, key patterns), run by the same
+ * handler, in a session of its own. A write on a follower is not forwarded here: it throws
+ * TANDEM_NOT_LEADER for the caller to send on; so does every other failure that is not
+ * the command's own (which is its error reply).
+ */
+export interface OneShotRequest {
+  readonly user: string;
+  /** The command and its arguments, as a connection would send them. */
+  readonly args: readonly Buffer[];
+  /** The caller's address, for audit lines. */
+  readonly clientHost: string;
+  /** How its reads are served: the level, and the write they must see. */
+  readonly consistency: Consistency;
+  readonly afterIndex?: number;
+  readonly afterTerm?: number;
+  readonly maxLagEntries?: number;
+  /** The exactly-once session and sequence its write carries. */
+  readonly dedupe?: DedupeSession;
+  /** The durability its write asks for; absent, the cluster's mode. */
+  readonly durability?: Durability;
+  /** Refuse a write (a read that must not change anything, served by any node). */
+  readonly readOnly?: boolean;
+}
+
+/** A one-shot command's reply, and the log position of its write (0 and 0 for none). */
+export interface OneShotAnswer {
+  readonly reply: Reply;
+  readonly index: number;
+  readonly term: number;
+}
+
+/**
+ * Commands that act on their connection (who it is, its protocol, its transaction, its
+ * subscriptions, its own writes) or wait for other clients: not run one-shot.
+ */
+const connectionBound: ReadonlySet<string> = new Set([
+  'auth',
+  'hello',
+  'select',
+  'readonly',
+  'readwrite',
+  'client',
+  'wait',
+  'reset',
+  'quit',
+  'multi',
+  'exec',
+  'discard',
+  'watch',
+  'unwatch',
+  'subscribe',
+  'unsubscribe',
+  'psubscribe',
+  'punsubscribe',
+  'tandem.consistency',
+  'tandem.wait',
+  'tandem.exec',
+  'tandem.forward',
+  'tandem.forwardas',
+  'tandem.link',
+]);
 
 /** Commands the server answers itself, since they act on the connection. */
 const connectionCommands: Record<string, CommandSpec> = {
@@ -275,12 +344,76 @@ export async function startRespServer(
         : await listen(track(tlsServer(options, accept)), options.host, tlsPort);
     if (secure !== null) servers.push(secure.server);
     (context as { port: number }).port = plain?.port ?? secure?.port ?? 0;
-    return { port: plain?.port ?? null, tlsPort: secure?.port ?? null, close };
+    return {
+      port: plain?.port ?? null,
+      tlsPort: secure?.port ?? null,
+      run: (request) => runOneShot(context, request),
+      close,
+    };
   } catch (error) {
     await close();
     throw error;
   }
 }
+
+/** Runs `request` (see `OneShotRequest`). */
+async function runOneShot(context: ServerContext, request: OneShotRequest): Promise<OneShotAnswer> {
+  const none = (reply: Reply): OneShotAnswer => ({ reply, index: 0, term: 0 });
+  const raw = [...request.args];
+  if (raw.length === 0) return none(error('ERR a command needs its name'));
+  const args: Args = { raw, text: raw.map((arg) => arg.toString('utf8')) };
+  const name = args.text[0].toLowerCase();
+  const spec = Object.hasOwn(table, name) ? table[name] : undefined;
+  if (spec === undefined) return none(unknownCommand(args.text));
+  if (connectionBound.has(name) || spec.blocks === true) {
+    return none(error(`ERR ${args.text[0]} acts on a connection: send it over RESP`));
+  }
+  if (request.readOnly === true && spec.write) {
+    return none(error(`ERR ${args.text[0]} is a write: send it as a command, not a read`));
+  }
+  if (!arityFits(spec.arity, raw.length)) return none(wrongArity(name));
+  const requirement = requirementOf(name, spec, args);
+  if (!isRequirement(requirement)) return none(requirement);
+  const session = newSession(
+    0,
+    { remote: request.clientHost, local: '', clientHost: request.clientHost },
+    { user: request.user, password: null, forwarded: true },
+  );
+  const refusal = context.access.check(request.user, requirement.role, requirement.keys);
+  if (refusal !== null) {
+    return none(refusal.role === null ? noKeyPermission : noPermission(requirement.display));
+  }
+  if (requirement.audit) {
+    context.access.audit.admin(request.user, requirement.display, {
+      client: request.clientHost,
+      via: 'http',
+    });
+  }
+  context.stats.commandsProcessed++;
+  session.protocol = 3;
+  session.consistency = request.consistency;
+  session.lastWriteIndex = request.afterIndex ?? 0;
+  session.lastWriteTerm = request.afterTerm ?? 0;
+  if (request.maxLagEntries !== undefined) session.maxLagEntries = request.maxLagEntries;
+  session.dedupe = request.dedupe ?? null;
+  if (request.durability !== undefined) session.durability = request.durability;
+  session.lastCommand = name;
+  const before = session.lastWriteIndex;
+  let reply: Reply;
+  try {
+    reply = await spec.run(context, session, args);
+  } catch (thrown) {
+    // The command's own refusals are its reply; the node's (no leader, a timeout) the caller's.
+    if (thrown instanceof TandemError && !ownRefusals.has(thrown.code)) throw thrown;
+    reply = errorReply(thrown, context.logger);
+  }
+  return session.lastWriteIndex > before
+    ? { reply, index: session.lastWriteIndex, term: session.lastWriteTerm }
+    : none(reply);
+}
+
+/** Errors a command throws that are its answer (`ERR ...`), not the node's failure. */
+const ownRefusals: ReadonlySet<string> = new Set(['TANDEM_BAD_REQUEST', 'TANDEM_ENTRY_TOO_LARGE']);
 
 /** The TLS listener: a failed handshake is the client's problem, logged at debug level. */
 function tlsServer(options: RespServerOptions, accept: (socket: Socket) => void): Server {

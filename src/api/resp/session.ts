@@ -5,12 +5,14 @@
  */
 import type { AccessControl } from '../../access/control.js';
 import { TandemError } from '../../core/errors.js';
+import type { Durability } from '../../core/types.js';
 import type { Consistency, NodeHandle, ReadOptions, WriteResult } from '../../node/api.js';
 import { defaultUserName } from '../../store/access-state.js';
 import {
   WrongTypeError,
   type ApplyResult,
   type Command,
+  type Session as DedupeSession,
   type WatchedKey,
 } from '../../store/index.js';
 import type { MaybePromise, StoreReader } from '../../store/contract.js';
@@ -83,6 +85,15 @@ export interface Session {
   readonly watched: Map<string, WatchedKey>;
   /** Set while EXEC runs its queued commands: their reads and writes join its entry. */
   capture: TransactionCapture | null;
+  /**
+   * The exactly-once session and sequence the next write carries (the HTTP API's
+   * `POST /v1/command` from its `X-Tandem-Session` headers); taken by that one write.
+   */
+  dedupe: DedupeSession | null;
+  /** A `bounded` read's lag limit in entries (the HTTP API's `maxLag`); absent, the node's. */
+  maxLagEntries?: number;
+  /** The durability its writes ask for (the HTTP API's `ack`); absent, the cluster's mode. */
+  durability?: Durability;
 }
 
 /** A transaction being queued: the commands, and whether one was refused (EXECABORT). */
@@ -156,6 +167,7 @@ export function newSession(
     transaction: null,
     watched: new Map(),
     capture: null,
+    dedupe: null,
   };
 }
 
@@ -219,6 +231,7 @@ function readOptionsOf(session: Session): ReadOptions {
     consistency: session.consistency,
     afterIndex: session.lastWriteIndex,
     ...(session.lastWriteTerm > 0 ? { afterTerm: session.lastWriteTerm } : {}),
+    ...(session.maxLagEntries === undefined ? {} : { maxLagEntries: session.maxLagEntries }),
   };
 }
 
@@ -246,6 +259,14 @@ function readLater<T>(
 /** How a write's apply result becomes its reply. */
 export type ResultFormat = (value: unknown) => Reply;
 
+/** Command types that never carry an exactly-once session (see store/commands.ts). */
+const sessionless: ReadonlySet<Command['type']> = new Set([
+  'publish',
+  'expire-sweep',
+  'multi',
+  'acl',
+]);
+
 /**
  * Proposes `command`; on a follower, forwards `args` (the client's own command) to the
  * leader or refuses with Redis's READONLY error. Records the write's index for this
@@ -259,7 +280,17 @@ export function writeFor(
   args: readonly Buffer[],
 ): Promise<Reply> {
   if (session.capture !== null) return session.capture.write(command, format);
-  return proposeFor(context, session, () => context.node.write(command), format, args);
+  const dedupe = session.dedupe;
+  if (dedupe === null && session.durability === undefined) {
+    return proposeFor(context, session, () => context.node.write(command), format, args);
+  }
+  let proposed = command;
+  if (dedupe !== null && !sessionless.has(command.type)) {
+    session.dedupe = null;
+    proposed = { ...command, session: dedupe } as Command;
+  }
+  const options = session.durability === undefined ? {} : { durability: session.durability };
+  return proposeFor(context, session, () => context.node.write(proposed, options), format, args);
 }
 
 /**
