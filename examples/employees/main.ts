@@ -38,7 +38,7 @@ export async function startService(options: {
   });
   client.on('replicaDown', (id, url) => log(`health check: replica ${id} (${url}) is DOWN`));
   client.on('replicaUp', (id, url) => log(`health check: replica ${id} (${url}) is back UP`));
-  client.on('leaderChanged', (id) => log(`leader is now ${id ?? '(none)'}`));
+  client.on('leaderChanged', (id) => log(`leader is now ${id}`));
   try {
     await ensureSchema(client);
   } catch (error) {

@@ -108,6 +108,25 @@ function trimUrl(url: string): string {
 }
 
 /**
+ * A seed node's URL, trimmed; a TypeError at once for one that is not an absolute
+ * http:// or https:// URL (`127.0.0.1:9001` without its scheme would fail every call).
+ */
+function seedUrl(url: string): string {
+  let parsed: URL | null = null;
+  try {
+    parsed = new URL(url);
+  } catch {
+    parsed = null;
+  }
+  if (parsed === null || (parsed.protocol !== 'http:' && parsed.protocol !== 'https:')) {
+    throw new TypeError(
+      `createClient: ${JSON.stringify(url)} is not a node URL; give http://HOST:PORT or https://HOST:PORT`,
+    );
+  }
+  return trimUrl(url);
+}
+
+/**
  * The key-value calls. Keys and values are bytes: give text (its UTF-8 bytes) or a
  * `Uint8Array`; read text with `get` and any bytes with `getBytes`.
  */
@@ -328,6 +347,9 @@ export class TandemClient extends EventEmitter<ClientEvents> {
   readonly #agents: HttpAgents;
   #view: ClusterStatus | null = null;
   #leaderId: string | null = null;
+  /** The leader `leaderChanged` last announced, and its term (0 when not known). */
+  #announcedLeader: string | null = null;
+  #announcedTerm = 0;
   #discovering: Promise<void> | null = null;
   /** URL to the time (ms) until which reads skip it. */
   readonly #downUntil = new Map<string, number>();
@@ -347,7 +369,7 @@ export class TandemClient extends EventEmitter<ClientEvents> {
   constructor(options: ClientOptions) {
     super();
     if (options.nodes.length === 0) throw new TypeError('createClient needs at least one node URL');
-    this.#seeds = options.nodes.map(trimUrl);
+    this.#seeds = options.nodes.map(seedUrl);
     this.#agents = new HttpAgents(options.tls);
     this.#options = {
       readFrom: options.readFrom ?? defaults.readFrom,
@@ -886,7 +908,8 @@ export class TandemClient extends EventEmitter<ClientEvents> {
       if (member.httpUrl !== null) this.#urls.set(member.id, trimUrl(member.httpUrl));
     }
     this.#urls.set(best.id, trimUrl(best.httpUrl));
-    this.#setLeader(best.leaderId);
+    if (best.role === 'leader') this.#confirmLeader(best.id, best.term);
+    else this.#setLeader(best.leaderId);
   }
 
   /**
@@ -915,13 +938,31 @@ export class TandemClient extends EventEmitter<ClientEvents> {
 
   #noteLeaderHeader(answer: Answer): void {
     const leaderId = answer.header('x-tandem-leader');
-    if (leaderId !== null && this.#urls.has(leaderId)) this.#setLeader(leaderId);
+    if (leaderId !== null && this.#urls.has(leaderId)) this.#confirmLeader(leaderId, null);
   }
 
+  /**
+   * Where calls for the leader go (null: find it first). Losing the leader, or a stale
+   * view naming one, changes only this; `leaderChanged` waits for a leader to confirm
+   * itself (`#confirmLeader`).
+   */
   #setLeader(leaderId: string | null): void {
-    if (leaderId === this.#leaderId) return;
-    const previous = this.#leaderId;
     this.#leaderId = leaderId;
+  }
+
+  /**
+   * A node answered as the leader (its own view says so, or it answered a request a
+   * follower forwarded to it): routes there and, when it is not the leader last
+   * announced (and, when `term` is known, at least that one's term), emits
+   * `leaderChanged` once.
+   */
+  #confirmLeader(leaderId: string, term: number | null): void {
+    this.#leaderId = leaderId;
+    if (leaderId === this.#announcedLeader) return;
+    if (term !== null && term < this.#announcedTerm) return;
+    const previous = this.#announcedLeader;
+    this.#announcedLeader = leaderId;
+    if (term !== null) this.#announcedTerm = term;
     this.#logger.info({ leaderId, previous }, 'tandem: leader changed');
     this.emit('leaderChanged', leaderId, previous);
   }

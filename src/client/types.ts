@@ -186,8 +186,12 @@ export interface HealthReport {
 
 /** The client's events and their arguments. */
 export interface ClientEvents {
-  /** A different leader is known (null: none right now). */
-  leaderChanged: [leaderId: string | null, previous: string | null];
+  /**
+   * A different leader answered as the leader: once per change of leader (not for the
+   * moments in between, when none is known); `previous` is the one announced before (null
+   * the first time).
+   */
+  leaderChanged: [leaderId: string, previous: string | null];
   /** A node stopped answering the health check. */
   replicaDown: [id: string, url: string];
   /** A node answers the health check again. */

@@ -12,27 +12,55 @@ import { parseArgs } from 'node:util';
 import { replayCommand, runSeeds } from './runner.js';
 import { runSimulation, type SimulationResult } from './simulator.js';
 
-function positiveInteger(text: string | undefined, name: string, fallback: number): number {
+const usage = `usage: npm run sim -- [--seeds N] [--from S] [--json] [--trace]
+
+Runs the deterministic simulator on seeds S to S+N-1 (default 100 seeds from 1) and
+prints a summary; a failing seed prints its violations and the command that replays it.
+
+  --seeds N   how many seeds (a positive integer; default 100)
+  --from S    the first seed (a non-negative integer; default 1)
+  --json      end with one JSON line: {"seeds","violations","lostAsyncWrites","seconds"}
+  --trace     print every seed's trace (use it with --seeds 1)
+  --help      this text
+`;
+
+/** Exits 2 with `message` and the usage: bad input is never a stack trace. */
+function usageError(message: string): never {
+  process.stderr.write(`sim: ${message}\n\n${usage}`);
+  process.exit(2);
+}
+
+function integerFlag(text: string | undefined, name: string, fallback: number, least: number) {
   if (text === undefined) return fallback;
-  const value = Number(text);
-  if (!Number.isSafeInteger(value) || value < 0) {
-    console.error(`--${name} must be a non-negative integer, got ${text}`);
-    process.exit(2);
+  const value = /^[0-9]+$/.test(text) ? Number(text) : NaN;
+  if (!Number.isSafeInteger(value) || value < least) {
+    const kind = least > 0 ? 'a positive integer' : 'a non-negative integer';
+    usageError(`--${name} must be ${kind}, got ${JSON.stringify(text)}`);
   }
   return value;
 }
 
 function main(): void {
-  const { values } = parseArgs({
-    options: {
-      seeds: { type: 'string' },
-      from: { type: 'string' },
-      json: { type: 'boolean', default: false },
-      trace: { type: 'boolean', default: false },
-    },
-  });
-  const count = positiveInteger(values.seeds, 'seeds', 100);
-  const from = positiveInteger(values.from, 'from', 1);
+  let values: { seeds?: string; from?: string; json?: boolean; trace?: boolean; help?: boolean };
+  try {
+    ({ values } = parseArgs({
+      options: {
+        seeds: { type: 'string' },
+        from: { type: 'string' },
+        json: { type: 'boolean', default: false },
+        trace: { type: 'boolean', default: false },
+        help: { type: 'boolean', short: 'h', default: false },
+      },
+    }));
+  } catch (error) {
+    usageError(error instanceof Error ? error.message : String(error));
+  }
+  if (values.help === true) {
+    process.stdout.write(usage);
+    return;
+  }
+  const count = integerFlag(values.seeds, 'seeds', 100, 1);
+  const from = integerFlag(values.from, 'from', 1, 0);
   if (values.trace) return traceSeeds(from, count);
   const summary = runSeeds({
     from,

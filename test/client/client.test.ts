@@ -167,6 +167,23 @@ test('errors are typed with stable codes and statuses', async () => {
   });
 });
 
+test('a node URL without its scheme is refused at once', () => {
+  // Goal: a typo fails where it is made, not as an unreachable cluster on the first call.
+  for (const url of ['127.0.0.1:9001', 'localhost', 'ftp://127.0.0.1:9001', '']) {
+    assert.throws(
+      () => createClient({ nodes: [url], healthCheckIntervalMs: 0 }),
+      (error) =>
+        error instanceof TypeError &&
+        /is not a node URL; give http:\/\/HOST:PORT/.test(error.message),
+      url,
+    );
+  }
+  createClient({
+    nodes: ['http://127.0.0.1:1/', 'https://[::1]:9001'],
+    healthCheckIntervalMs: 0,
+  }).close();
+});
+
 test('every call takes an AbortSignal, and the pending queue is bounded', async () => {
   // Goal: an aborted call rejects with the signal's reason; past pendingCallsMax a call
   // fails at once with QueueFull instead of queueing without bound.
@@ -249,6 +266,10 @@ test('writes retried across a leader kill apply exactly once', async () => {
   // acknowledged value is in the table exactly once and no value appears twice.
   const oldLeader = await cluster.leader();
   await client.sql.execute('CREATE TABLE seq (v INTEGER NOT NULL)');
+  // One failover is one leaderChanged, not one per moment without a leader.
+  const events: [string, string | null][] = [];
+  const onChange = (id: string, previous: string | null) => events.push([id, previous]);
+  client.on('leaderChanged', onChange);
   const acknowledged: number[] = [];
   const failed: number[] = [];
   let killed = false;
@@ -266,6 +287,8 @@ test('writes retried across a leader kill apply exactly once', async () => {
   }
   assert.ok(killed);
   assert.notEqual(client.leaderId, oldLeader);
+  client.off('leaderChanged', onChange);
+  assert.deepEqual(events, [[client.leaderId, oldLeader]]);
   const rows = await client.sql.query<{ v: number; n: number }>(
     'SELECT v, count(*) AS n FROM seq GROUP BY v',
     [],

@@ -15,25 +15,55 @@ import { findCatchingSeed, mutants } from './mutants.js';
 /** Seeds each mutant gets by default: each must be caught within them. */
 const maxSeedsDefault = 3_000;
 
-const { values } = parseArgs({
-  options: {
-    'max-seeds': { type: 'string' },
-    from: { type: 'string' },
-    mutant: { type: 'string' },
-    trace: { type: 'boolean', default: false },
-  },
-});
-const maxSeeds = Number(values['max-seeds'] ?? maxSeedsDefault);
-const from = Number(values.from ?? 1);
+const usage =
+  `usage: npm run sim:mutants -- [--max-seeds N] [--from S] [--mutant NAME] [--trace]\n\n` +
+  `Runs seeds from S (default 1) against each broken core or driver until one catches it\n` +
+  `(at most N each, default ${maxSeedsDefault}); exits 0 only when every mutant is caught.\n` +
+  `--trace with one --mutant replays seed S against it.\n\nmutants: ${mutants.map((m) => m.name).join(', ')}\n`;
+
+function usageError(message: string): never {
+  process.stderr.write(`sim:mutants: ${message}\n\n${usage}`);
+  process.exit(2);
+}
+
+let values: {
+  'max-seeds'?: string;
+  from?: string;
+  mutant?: string;
+  trace?: boolean;
+  help?: boolean;
+};
+try {
+  ({ values } = parseArgs({
+    options: {
+      'max-seeds': { type: 'string' },
+      from: { type: 'string' },
+      mutant: { type: 'string' },
+      trace: { type: 'boolean', default: false },
+      help: { type: 'boolean', short: 'h', default: false },
+    },
+  }));
+} catch (error) {
+  usageError(error instanceof Error ? error.message : String(error));
+}
+if (values.help === true) {
+  process.stdout.write(usage);
+  process.exit(0);
+}
+const digits = (text: string | undefined, fallback: number): number =>
+  text === undefined ? fallback : /^[0-9]+$/.test(text) ? Number(text) : NaN;
+const maxSeeds = digits(values['max-seeds'], maxSeedsDefault);
+const from = digits(values.from, 1);
 const selected = mutants.filter(
   (mutant) => values.mutant === undefined || mutant.name === values.mutant,
 );
-if (!Number.isSafeInteger(maxSeeds) || maxSeeds <= 0 || selected.length === 0) {
-  console.error(
-    `usage: sim:mutants [--max-seeds N] [--mutant ${mutants.map((m) => m.name).join('|')}]`,
-  );
-  process.exit(2);
+if (!Number.isSafeInteger(maxSeeds) || maxSeeds <= 0) {
+  usageError(`--max-seeds must be a positive integer, got ${JSON.stringify(values['max-seeds'])}`);
 }
+if (!Number.isSafeInteger(from)) {
+  usageError(`--from must be a non-negative integer, got ${JSON.stringify(values.from)}`);
+}
+if (selected.length === 0) usageError(`no mutant is named ${JSON.stringify(values.mutant)}`);
 
 if (values.trace) {
   const mutant = selected[0];
