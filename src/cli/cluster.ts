@@ -11,8 +11,12 @@
  * users file naming it (`users.json`); every node then runs peer TLS and client TLS
  * (HTTPS, and RESP over TLS only), and the printed commands say how to connect.
  *
- * Nothing is restarted: a node that dies stays down, as a test of failover would want.
- * Ctrl-C sends SIGTERM to every node and waits for each to stop.
+ * A node that exits on its own (a crash, a kill -9) is started again after a backoff
+ * (1 s, doubling to 30 s, back to 1 s once it has run a minute), logged and counted;
+ * `--no-restart` leaves it down, as a test of failover may want. The nodes never outlive
+ * this process: each is its child over an IPC channel and stops cleanly when the channel
+ * closes (this process exited, was killed, or its terminal closed). Ctrl-C sends SIGTERM
+ * to every node still running and reports how each stopped, and which were already down.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -61,6 +65,8 @@ data in DIR/n<i>, log lines in DIR/n<i>.log. Ctrl-C stops every node cleanly.
   --users FILE            users, passwords and roles (JSON or YAML), given to every
                           node as tandem start --users; the first user with a password
                           in it is the one this command asks the nodes' status as
+  --no-restart            leave a node that exits on its own down (default: restart it
+                          after 1 s, doubling to 30 s while it keeps exiting)
   --secure                TLS everywhere: makes a CA and node certificates in DIR/tls
                           (with the openssl command), an admin password in
                           DIR/admin-password and DIR/users.json; HTTPS, and RESP over
@@ -76,6 +82,12 @@ const leaderPollMs = 250;
 const statusRequestMs = 1_000;
 /** Log lines printed of a node that exits on its own. */
 const logTailLines = 15;
+/** The first wait before a node that exited is started again; doubled per quick exit. */
+export const restartBackoffMsFirst = 1_000;
+/** The longest wait between restarts. */
+export const restartBackoffMsMax = 30_000;
+/** A node that ran this long before it exited is restarted after the first wait again. */
+const restartResetMs = 60_000;
 const host = '127.0.0.1';
 
 /** One node of the local cluster. */
@@ -100,6 +112,7 @@ export async function runCluster(argv: readonly string[]): Promise<void> {
     stores: { type: 'string' },
     secure: { type: 'boolean' },
     users: { type: 'string' },
+    'no-restart': { type: 'boolean' },
   });
   if (args.values.help === true) return void process.stdout.write(clusterHelp);
   const count = parseInteger((args.values.nodes as string | undefined) ?? '3', '--nodes');
@@ -133,11 +146,19 @@ export async function runCluster(argv: readonly string[]): Promise<void> {
   const statusAuth = usersFile === undefined ? {} : await statusCredentials(usersFile);
   const secure = args.values.secure === true ? prepareSecurity(dir, plan) : null;
   const nodeUsers = secure?.usersFile ?? usersFile;
-  const children = plan.map((node) => spawnNode(node, plan, mode, secret, secure, nodeUsers));
-  const stop = stopOnSignals(children, plan);
+  const restart = args.values['no-restart'] !== true;
+  const nodes = plan.map(
+    (node) =>
+      new SupervisedNode(
+        node,
+        () => spawnNode(node, plan, mode, secret, secure, nodeUsers),
+        restart,
+      ),
+  );
+  const stop = stopOnSignals(nodes);
   const agents = new HttpAgents(secure === null ? {} : { ca: readFileSync(secure.ca, 'utf8') });
   const auth = secure === null ? statusAuth : basicHeader('admin', secure.password);
-  const leader = await waitForLeader(plan, children, agents, secure !== null, auth);
+  const leader = await waitForLeader(plan, nodes, agents, secure !== null, auth);
   agents.destroy();
   if (leader === null) {
     console.error(
@@ -318,7 +339,8 @@ function spawnNode(
     ],
     {
       env: { ...process.env, TANDEM_CLUSTER_SECRET: secret },
-      stdio: ['ignore', log, log],
+      // The IPC channel is the node's tie to this process: when it closes, the node stops.
+      stdio: ['ignore', log, log, 'ipc'],
       detached: true,
     },
   );
@@ -375,15 +397,14 @@ async function statusCredentials(file: string): Promise<Record<string, string>> 
 /** Polls the nodes until one reports a leader; null on timeout or when every node died. */
 async function waitForLeader(
   plan: readonly PlannedNode[],
-  children: readonly ChildProcess[],
+  children: readonly SupervisedNode[],
   agents: HttpAgents,
   secure: boolean,
   auth: Record<string, string>,
 ): Promise<NodeStatus | null> {
   const deadline = Date.now() + leaderWaitMs;
   while (Date.now() < deadline) {
-    if (children.every((child) => child.exitCode !== null || child.signalCode !== null))
-      return null;
+    if (children.every((child) => child.down)) return null;
     for (const node of plan) {
       const status = await fetchStatus(agents, `${nodeUrl(node, secure)}/v1/cluster`, auth);
       if (status?.leaderId) return status;
@@ -516,49 +537,134 @@ function shellQuote(text: string): string {
   return /^[A-Za-z0-9_./:=@%+-]+$/.test(text) ? text : `'${text.replace(/'/g, `'\\''`)}'`;
 }
 
-/**
- * On SIGINT or SIGTERM, sends SIGTERM to every node and exits once all have stopped; a
- * second signal kills them. Also reports a node that exits on its own, with its last log
- * lines. Returns a function that starts the same stop from code.
- */
-function stopOnSignals(
-  children: readonly ChildProcess[],
-  plan: readonly PlannedNode[],
-): (exitCode: number) => Promise<void> {
-  let stopping = false;
-  const exited = children.map(
-    (child) => new Promise<number>((resolve) => child.once('exit', (code) => resolve(code ?? 1))),
-  );
-  children.forEach((child, k) => {
-    child.once('exit', (code, signal) => {
-      if (stopping) return;
-      const { id, logFile } = plan[k];
-      console.error(
-        `${id} exited on its own (${signal ?? `code ${code}`}); last lines of ${logFile}:`,
-      );
-      console.error(tail(logFile, logTailLines));
+/** A node process of the cluster, started again when it exits on its own (unless not). */
+class SupervisedNode {
+  readonly #plan: PlannedNode;
+  readonly #spawn: () => ChildProcess;
+  readonly #restart: boolean;
+  #child: ChildProcess;
+  #startedAt = Date.now();
+  #backoffMs = restartBackoffMsFirst;
+  #timer: NodeJS.Timeout | null = null;
+  #stopping = false;
+  /** How many times it was started again. */
+  restarts = 0;
+  /** When it last exited on its own while no restart followed yet (or ever), else null. */
+  downSince: Date | null = null;
+  /** Why it last exited on its own (`SIGKILL`, `code 1`). */
+  lastExit = '';
+
+  constructor(plan: PlannedNode, spawnNode: () => ChildProcess, restart: boolean) {
+    this.#plan = plan;
+    this.#spawn = spawnNode;
+    this.#restart = restart;
+    this.#child = this.#launch();
+  }
+
+  get id(): string {
+    return this.#plan.id;
+  }
+
+  /** Whether its process is not running (exited, or waiting to be started again). */
+  get down(): boolean {
+    return this.downSince !== null;
+  }
+
+  #launch(): ChildProcess {
+    const child = this.#spawn();
+    this.#startedAt = Date.now();
+    this.downSince = null;
+    // A node that cannot reach this process any more stops on its own; nothing to report.
+    child.on('error', () => {});
+    child.once('exit', (code, signal) => this.#exited(child, code, signal));
+    return child;
+  }
+
+  #exited(child: ChildProcess, code: number | null, signal: NodeJS.Signals | null): void {
+    if (this.#stopping || child !== this.#child) return;
+    const { id, logFile } = this.#plan;
+    this.lastExit = signal ?? `code ${code}`;
+    this.downSince = new Date();
+    const ranMs = Date.now() - this.#startedAt;
+    if (ranMs >= restartResetMs) this.#backoffMs = restartBackoffMsFirst;
+    const next = this.#restart
+      ? `restarting it in ${this.#backoffMs / 1000} s (restart ${this.restarts + 1})`
+      : 'left down (--no-restart)';
+    console.error(`${id} exited on its own (${this.lastExit}); ${next}; last lines of ${logFile}:`);
+    console.error(tail(logFile, logTailLines));
+    if (!this.#restart) return;
+    this.#timer = setTimeout(() => {
+      this.#timer = null;
+      if (this.#stopping) return;
+      this.restarts += 1;
+      this.#child = this.#launch();
+      console.error(`${id} started again (restart ${this.restarts}, pid ${this.#child.pid})`);
+    }, this.#backoffMs);
+    this.#backoffMs = Math.min(restartBackoffMsMax, this.#backoffMs * 2);
+  }
+
+  /**
+   * Stops it: SIGTERM to a running process, and resolves how it ended, `clean`,
+   * `unclean` (an exit code other than 0, or a signal) or `down` (it was not running).
+   */
+  stop(): Promise<'clean' | 'unclean' | 'down'> {
+    this.#stopping = true;
+    if (this.#timer !== null) clearTimeout(this.#timer);
+    const child = this.#child;
+    if (this.down || child.exitCode !== null || child.signalCode !== null) {
+      return Promise.resolve('down');
+    }
+    return new Promise((resolve) => {
+      child.once('exit', (code) => resolve(code === 0 ? 'clean' : 'unclean'));
+      child.kill('SIGTERM');
     });
-  });
+  }
+
+  kill(): void {
+    this.#stopping = true;
+    if (this.#timer !== null) clearTimeout(this.#timer);
+    this.#child.kill('SIGKILL');
+  }
+}
+
+/**
+ * On SIGINT, SIGTERM or SIGHUP (a closed terminal), stops every node and exits once all
+ * have stopped; a second signal kills them. Reports only what is true: the nodes that
+ * stopped cleanly, those that did not, and those already down (since when, and why).
+ * Returns a function that starts the same stop from code.
+ */
+function stopOnSignals(nodes: readonly SupervisedNode[]): (exitCode: number) => Promise<void> {
+  let stopping = false;
   const stop = async (exitCode: number) => {
     if (stopping) {
       console.error('second signal: killing the nodes');
-      for (const child of children) child.kill('SIGKILL');
+      for (const node of nodes) node.kill();
       return;
     }
     stopping = true;
     console.log('stopping the nodes...');
-    for (const child of children) if (child.exitCode === null) child.kill('SIGTERM');
-    const codes = await Promise.all(exited);
-    const failed = plan.filter((_, k) => codes[k] !== 0).map((node) => node.id);
+    const down = nodes
+      .filter((node) => node.down)
+      .map(
+        (node) =>
+          `${node.id} was already down (it exited on its own, ${node.lastExit}, at ${node.downSince?.toLocaleTimeString()})`,
+      );
+    const outcomes = await Promise.all(nodes.map((node) => node.stop()));
+    const unclean = nodes.filter((_, k) => outcomes[k] === 'unclean').map((node) => node.id);
+    const restarts = nodes
+      .filter((node) => node.restarts > 0)
+      .map((node) => `${node.id} was restarted ${node.restarts} time(s)`);
+    for (const line of [...down, ...restarts]) console.log(line);
     console.log(
-      failed.length === 0
+      unclean.length === 0
         ? 'stopped'
-        : `stopped; ${failed.join(', ')} did not stop cleanly (see ${failed.length === 1 ? 'its log' : 'their logs'})`,
+        : `stopped; ${unclean.join(', ')} did not stop cleanly (see ${unclean.length === 1 ? 'its log' : 'their logs'})`,
     );
-    process.exit(failed.length > 0 ? failureExitCode : exitCode);
+    process.exit(unclean.length > 0 ? failureExitCode : exitCode);
   };
   process.on('SIGINT', () => void stop(0));
   process.on('SIGTERM', () => void stop(0));
+  process.on('SIGHUP', () => void stop(0));
   return stop;
 }
 

@@ -645,4 +645,10 @@ function stopOnSignals(logger: pino.Logger, stop: () => Promise<void>): void {
   };
   process.on('SIGTERM', onSignal);
   process.on('SIGINT', onSignal);
+  // Started by `tandem cluster` over an IPC channel: when that process is gone (exited,
+  // killed, its terminal closed), the channel closes, and this node stops as on SIGTERM.
+  if (typeof process.send === 'function') {
+    if (!process.connected) onSignal('SIGTERM');
+    else process.once('disconnect', () => onSignal('SIGTERM'));
+  }
 }
