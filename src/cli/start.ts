@@ -9,6 +9,7 @@
 import { createPrivateKey, X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { pino } from 'pino';
+import pretty from 'pino-pretty';
 import { parse as parseYaml } from 'yaml';
 import { AccessControl } from '../access/control.js';
 import { readUsersFile, requirePassUser, UsersFileError } from '../access/users-file.js';
@@ -96,6 +97,9 @@ Runs one node: its peer listener, its HTTP API, and (when given) its RESP port.
                           writes are refused with TANDEM_ENTRY_TOO_LARGE
   --tick-ms N             length of one tick in ms: heartbeats every tick, elections
                           after 10 to 20 ticks (default 50)
+  --log-format F          pretty (readable lines, in colour on a terminal) or json (one
+                          object per line, for collectors); default pretty when stdout
+                          is a terminal, else json
   --config FILE           YAML or JSON file with any of the settings above
   -h, --help              this help
 `;
@@ -113,7 +117,12 @@ export type StartSettings = Omit<NodeConfig, 'logger'> & {
   readonly clientTls: ClientTls | undefined;
   /** Protected mode off (`--insecure-open`). */
   readonly insecureOpen: boolean;
+  /** How log lines are written (`--log-format`); undefined: pretty on a terminal, else json. */
+  readonly logFormat: LogFormat | undefined;
 };
+
+/** The forms of the node's log lines. */
+export type LogFormat = 'pretty' | 'json';
 
 /** The longest RESP password accepted. */
 export const requirePassCharsMax = 512;
@@ -147,6 +156,7 @@ const flagOptions = {
   'max-entry-bytes': { type: 'string' },
   store: { type: 'string' },
   'tick-ms': { type: 'string' },
+  'log-format': { type: 'string' },
   config: { type: 'string' },
 } as const;
 const fileKeys = Object.keys(flagOptions).filter((key) => key !== 'config');
@@ -229,6 +239,12 @@ export function resolveStartSettings(
     tls: tlsFiles(setting('tls-cert'), setting('tls-key'), setting('tls-ca')),
     requirePass: requirePass(setting('requirepass'), env),
     usersFile: setting('users')?.text,
+    logFormat: optional<LogFormat | undefined>(setting('log-format'), undefined, (s) => {
+      if (s.text !== 'pretty' && s.text !== 'json') {
+        throw new UsageError(`${s.name} must be pretty or json, got ${JSON.stringify(s.text)}`);
+      }
+      return s.text;
+    }),
     followerWrites: optional<FollowerWrites>(setting('follower-writes'), 'forward', (s) => {
       if (s.text !== 'forward' && s.text !== 'readonly') {
         throw new UsageError(
@@ -504,13 +520,28 @@ function settingText(flag: string, value: unknown, path: string): string {
   throw new UsageError(`--config ${path}: ${flag} must be a string, number or boolean`);
 }
 
+/**
+ * The node's logger: JSON lines (pino's own), or pino-pretty's readable lines written
+ * synchronously on the same thread (no worker), in colour on a terminal.
+ */
+function nodeLogger(id: string, format: LogFormat): pino.Logger {
+  if (format === 'json') return pino({ base: { node: id } });
+  const stream = pretty({
+    colorize: process.stdout.isTTY === true,
+    sync: true,
+    translateTime: 'SYS:HH:MM:ss.l',
+    ignore: 'pid,hostname',
+  });
+  return pino({ base: { node: id } }, stream);
+}
+
 /** Runs `tandem start` until a signal stops it. */
 export async function runStart(argv: readonly string[]): Promise<void> {
   if (argv.includes('--help') || argv.includes('-h')) return void process.stdout.write(startHelp);
   const settings = resolveStartSettings(argv, process.env);
-  const logger = pino({ base: { node: settings.id } });
   let node: RunningNode;
   const {
+    logFormat,
     requirePass: password,
     usersFile,
     followerWrites,
@@ -519,6 +550,7 @@ export async function runStart(argv: readonly string[]): Promise<void> {
     insecureOpen,
     ...nodeSettings
   } = settings;
+  const logger = nodeLogger(settings.id, logFormat ?? (process.stdout.isTTY ? 'pretty' : 'json'));
   if (insecureOpen) {
     logger.warn(
       '--insecure-open: protected mode is off, and every address that reaches the client ports is served ' +

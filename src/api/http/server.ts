@@ -226,7 +226,14 @@ async function handleError(
       error = toTandemError(forwardError);
     }
   }
-  if (error.httpStatus >= 500) {
+  // 503 is "not now" (no leader, a store or replica unavailable): the client is told to
+  // retry, and the node logs why elsewhere. 504 is an outcome the client must learn (a
+  // sync write that timed out): a warning, without a stack. Other 5xx are this node's bugs.
+  if (error.httpStatus === 503) {
+    request.log.info({ code: error.code, message: error.message }, 'request answered 503');
+  } else if (error.httpStatus === 504) {
+    request.log.warn({ code: error.code, message: error.message }, 'request timed out');
+  } else if (error.httpStatus >= 500) {
     request.log.error({ err: thrown, code: error.code }, 'request failed');
   } else {
     request.log.debug({ code: error.code, message: error.message }, 'request refused');
