@@ -1,15 +1,19 @@
 #!/usr/bin/env node
 /**
  * The `tandem` command: run a node (`start`), a local cluster (`cluster`), administer a
- * running cluster (`status`, `promote`, `join`, `remove`) through its HTTP API.
+ * running cluster (`status`, `promote`, `join`, `remove`) through its HTTP API, and read and
+ * write its data (`kv`, `sql`, `shell`) through the TypeScript client.
  *
- * Exit status: 0 done, 1 failed (a port taken, a node unreachable, an error answer),
- * 2 bad usage (no command, an unknown command or flag, a missing argument, a bad
+ * Exit status: 0 done, 1 failed (a port taken, a node unreachable, an error answer, a key
+ * absent), 2 bad usage (no command, an unknown command or flag, a missing argument, a bad
  * value; the message names the setting).
  */
 import { adminHelp, runAdmin } from './admin.js';
 import { clusterHelp, runCluster } from './cluster.js';
+import { kvHelp, runKv } from './kv.js';
 import { CommandFailure, failureExitCode, UsageError, usageExitCode } from './options.js';
+import { runShell, shellHelp } from './shell.js';
+import { runSqlCommand, sqlHelp } from './sql.js';
 import { runStart, startHelp } from './start.js';
 import { packageVersion } from './version.js';
 
@@ -22,6 +26,9 @@ commands:
   promote   transfer leadership to a member
   join      add a member
   remove    remove a member
+  kv        get, put, del and ls keys
+  sql       run one SQL statement: a query prints a table, a write the rows affected
+  shell     an interactive shell: SQL lines and dot commands (.get, .put, .ls, .status)
   version   print the version (also --version, -v)
 
 The commands that talk to a cluster take --url URL[,URL...], else TANDEM_ENDPOINTS,
@@ -33,6 +40,9 @@ npm run sim -- --seeds N.
 const helpByCommand: Readonly<Record<string, string>> = {
   cluster: clusterHelp,
   start: startHelp,
+  kv: kvHelp,
+  sql: sqlHelp,
+  shell: shellHelp,
   ...adminHelp,
 };
 
@@ -48,6 +58,12 @@ async function main(argv: readonly string[]): Promise<void> {
     case 'join':
     case 'remove':
       return runAdmin(command, rest);
+    case 'kv':
+      return runKv(rest);
+    case 'sql':
+      return runSqlCommand(rest);
+    case 'shell':
+      return runShell(rest);
     case 'version':
     case '--version':
     case '-v':
