@@ -6,7 +6,7 @@
  * terminal there is no prompt and no history, and the output is only the answers.
  */
 import { isUtf8 } from 'node:buffer';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, readFileSync, writeFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface, type Interface } from 'node:readline';
@@ -112,6 +112,7 @@ function openLines(interactive: boolean): Interface {
   lines.on('history', (history: string[]) => saveHistory(file, history));
   // Ctrl-C drops the line being typed, as in a shell; Ctrl-D leaves.
   lines.on('SIGINT', () => {
+    lines.write(null, { ctrl: true, name: 'e' });
     lines.write(null, { ctrl: true, name: 'u' });
     process.stdout.write('\n');
     lines.prompt();
@@ -135,7 +136,9 @@ function loadHistory(file: string): string[] {
 function saveHistory(file: string, history: readonly string[]): void {
   const lines = history.slice(0, historyLinesMax).reverse();
   try {
+    // The lines may hold values typed in: a file made before, with a wider mode, is narrowed.
     writeFileSync(file, lines.map((line) => `${line}\n`).join(''), { mode: 0o600 });
+    chmodSync(file, 0o600);
   } catch (error) {
     // A read-only home must not end the shell; the history is a convenience.
     console.error(`tandem shell: cannot write ${file}: ${(error as Error).message}`);
