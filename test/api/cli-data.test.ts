@@ -4,13 +4,13 @@
  * against a real three-node cluster of `tandem start` processes on loopback. No fakes.
  */
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { spawn, spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { call, freePort, TestCluster } from '../node/cluster.js';
+import { call, freePort, sleep, TestCluster } from '../node/cluster.js';
 
 const cli = fileURLToPath(new URL('../../src/cli/tandem.js', import.meta.url));
 const packageJson = fileURLToPath(new URL('../../../package.json', import.meta.url));
@@ -144,11 +144,18 @@ test('bad inputs to the data commands exit 2 with a message naming what is wrong
     [['shell', 'extra'], /Unexpected argument 'extra'/],
     [['version', 'extra'], /unexpected argument extra/],
   ];
-  for (const [args, message, env] of cases) {
-    const run = await tandem([...args], { env: { TANDEM_URL: deadUrl, ...env } });
-    assert.equal(run.status, 2, `${args.join(' ')}: ${run.stderr}`);
-    assert.match(run.stderr, message, args.join(' '));
-    assert.match(run.stderr, /\(see tandem( [a-z]+)? --help\)\n$/, args.join(' '));
+  // Four processes at a time: each is a separate run, and the machine's cores are few.
+  for (let first = 0; first < cases.length; first += 4) {
+    const batch = cases.slice(first, first + 4);
+    const runs = await Promise.all(
+      batch.map(([args, , env]) => tandem(args, { env: { TANDEM_URL: deadUrl, ...env } })),
+    );
+    batch.forEach(([args, message], k) => {
+      const run = runs[k] as Run;
+      assert.equal(run.status, 2, `${args.join(' ')}: ${run.stderr}`);
+      assert.match(run.stderr, message, args.join(' '));
+      assert.match(run.stderr, /\(see tandem( [a-z]+)? --help\)\n$/, args.join(' '));
+    });
   }
 });
 
@@ -325,4 +332,46 @@ test('tandem shell runs piped SQL and dot commands, goes on after errors and end
   const afterQuit = await tandem(['kv', 'get', 'after-quit', '--url', followerUrl]);
   assert.equal(afterQuit.status, 1, 'a line after .quit must not run');
   assert.throws(() => readFileSync(join(home, '.tandem_history')), { code: 'ENOENT' });
+});
+
+test('tandem shell on a terminal prompts, keeps the last 1,000 lines in ~/.tandem_history and leaves at Ctrl-D', async (t) => {
+  // Goal: on a terminal (a pseudo-terminal from util-linux's script) the history file
+  // gets the lines typed, after the ones it held, cut to its newest 1,000, readable by its
+  // owner only; Ctrl-D ends the shell with status 0.
+  if (spawnSync('script', ['--version']).status !== 0) return void t.skip('script not in PATH');
+  const terminalHome = mkdtempSync(join(tmpdir(), 'tandem-cli-tty-'));
+  t.after(() => rmSync(terminalHome, { recursive: true, force: true }));
+  const historyFile = join(terminalHome, '.tandem_history');
+  const held = Array.from({ length: 1_005 }, (_, i) => `-- held ${i + 1}`);
+  writeFileSync(historyFile, `${held.join('\n')}\n`);
+  const command = `${JSON.stringify(process.execPath)} ${JSON.stringify(cli)} shell --url ${followerUrl}`;
+  const child = spawn('script', ['-qec', command, '/dev/null'], {
+    env: { ...process.env, HOME: terminalHome },
+  });
+  let output = '';
+  child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  const timer = setTimeout(() => child.kill('SIGKILL'), 20_000);
+  const status = new Promise<number | null>((resolve) => child.on('close', resolve));
+  // Each line is typed once the shell prompts for it, in the terminal's raw mode, as a
+  // user types; Ctrl-D is then the shell's end of input, not the terminal driver's.
+  const prompts = async (count: number): Promise<void> => {
+    while ((output.match(/tandem> /g) ?? []).length < count) {
+      assert.equal(child.exitCode, null, output);
+      await sleep(20);
+    }
+  };
+  for (const [k, keys] of ["SELECT 'typed' AS word\r", '.help\r', '\u0004'].entries()) {
+    await prompts(k + 1);
+    child.stdin.write(keys);
+  }
+  const code = await status;
+  clearTimeout(timer);
+  assert.equal(code, 0, output);
+  assert.match(output, /tandem> /);
+  assert.match(output, /word\r?\ntyped\r?\n\(1 row\)/);
+  const history = readFileSync(historyFile, 'utf8').split('\n');
+  assert.equal(history.length, 1_001, 'one line each and a final newline');
+  assert.deepEqual(history.slice(-3), ["SELECT 'typed' AS word", '.help', '']);
+  assert.equal(history[0], '-- held 8');
+  assert.equal(statSync(historyFile).mode & 0o777, 0o600);
 });
