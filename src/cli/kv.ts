@@ -43,6 +43,8 @@ put   sets KEY to VALUE (text) and prints its new version as INDEX.TERM (its ETa
 del   deletes KEY and prints how many keys were deleted (0 or 1)
 ls    prints the keys (those starting with P) one a line, sorted, at most N of them
 
+A KEY or VALUE that starts with - follows --, after the flags: tandem kv put k -- -1.
+
   --ttl-ms N          put: the key expires N ms from now (a positive integer)
   --prefix P          ls: only keys that start with P (the bytes of P, no patterns)
   --limit N           ls: at most N keys (default ${listLimitDefault}, at most ${listLimitMax})

@@ -31,7 +31,8 @@ through the log: it prints the rows affected and the log index of the write.
 
 Each PARAM binds to a ? of the statement, in order: a JSON number, true, false or null
 binds as that value (42, -1.5, null), a JSON string as its text ("42" binds the text 42),
-anything else as the text given.
+anything else as the text given. Parameters that start with - (a negative number) follow
+--: tandem sql "SELECT ? + 1" -- -5.
 
   --json              print the answer as JSON: {"rows":[...]} for a query, else
                       {"index":N,"changes":N,"lastInsertRowid":N}

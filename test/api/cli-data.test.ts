@@ -279,6 +279,8 @@ test('tandem sql runs writes through the log and prints queries as a table or as
     '{"rows":[{"big":9223372036854775807}]}\n',
   );
   assert.equal(await onFollower('sql', 'SELECT name FROM emp WHERE id > 5'), '(0 rows)\n');
+  const negative = await tandem(['sql', '--url', followerUrl, 'SELECT ? + 1 AS n', '--', '-5']);
+  assert.equal(negative.stdout, 'n\n-4\n(1 row)\n', negative.stderr);
   const failed = await tandem(['sql', 'INSERT INTO nowhere VALUES (1)', '--url', followerUrl]);
   assert.equal(failed.status, 1);
   assert.match(failed.stderr, /^tandem sql: TANDEM_BAD_REQUEST: .*no such table: nowhere/);
