@@ -1,51 +1,43 @@
 /**
  * The administration commands: `tandem status`, `promote`, `join` and `remove`. Each is a
- * thin client of a node's HTTP API; a follower forwards the changes to the leader itself.
+ * thin client of a node's HTTP API, called on the first of the command's endpoints that
+ * answers (see connection.ts); a follower forwards the changes to the leader itself.
  */
-import { readFileSync } from 'node:fs';
 import { exchange, HttpAgents } from '../client/http.js';
 import type { Membership } from '../core/types.js';
 import type { MemberStatus, NodeStatus } from '../node/api.js';
 import { formatHostPort } from '../api/http/address.js';
-import { isTlsFailure } from '../api/http/forward.js';
 import {
-  failureExitCode,
+  basicAuthorization,
+  connectionHelp,
+  connectionOptions,
+  credentials,
+  firstAnswering,
+  resolveEndpoints,
+  trustedCa,
+  unreachableMessage,
+} from './connection.js';
+import {
+  CommandFailure,
   parseAddress,
-  parseBaseUrl,
   parseCommandArgs,
   parseNodeId,
-  stringFlag,
   UsageError,
   type ParsedArgs,
 } from './options.js';
 import { formatTable } from './table.js';
 
-/** The node asked when no `--url` is given: node 1 of `tandem cluster`. */
-export const defaultUrl = 'http://127.0.0.1:9001';
 /** How long a status request may take; an unreachable member shows as such. */
 const statusTimeoutMs = 3_000;
 /** How long a change may take: a promotion waits for the new leader, a join for the entry. */
 const changeTimeoutMs = 60_000;
 
-const urlOption = {
-  url: { type: 'string' },
-  cacert: { type: 'string' },
-  user: { type: 'string' },
-  password: { type: 'string' },
-} as const;
-const urlHelp =
-  `  --url URL     a node's HTTP API (default ${defaultUrl})\n` +
-  `  --cacert FILE for https:// URLs: trust the CA in FILE (PEM) instead of the system's\n` +
-  `  --user NAME   the user to authenticate as (default: TANDEM_USER)\n` +
-  `  --password P  its password (default: TANDEM_PASSWORD, which ps does not show)\n` +
-  `  -h, --help    this help\n`;
-
 /** Help of each administration command. */
 export const adminHelp = {
-  status: `usage: tandem status [--url URL] [--cacert FILE]\n\nPrints every member: role, term, commit/applied index, lag, health and last contact\n(as the leader sees them; the node at URL is asked for the leader).\n\n${urlHelp}`,
-  promote: `usage: tandem promote ID [--url URL] [--cacert FILE]\n\nTransfers leadership to member ID and waits until it leads.\n\n${urlHelp}`,
-  join: `usage: tandem join ID HOST:PORT [--learner] [--url URL] [--cacert FILE]\n\nAdds member ID, whose peer port is HOST:PORT (start it with tandem start --join).\nIt catches up as a learner, then becomes a voter unless --learner is given.\n\n  --learner     keep it a learner (replicates and serves reads, never votes)\n${urlHelp}`,
-  remove: `usage: tandem remove ID [--url URL] [--cacert FILE]\n\nRemoves member ID from the cluster.\n\n${urlHelp}`,
+  status: `usage: tandem status [--url URL[,URL...]] [--cacert FILE]\n\nPrints every member: role, term, commit/applied index, lag, health and last contact\n(as the leader sees them; the node at URL is asked for the leader).\n\n${connectionHelp}`,
+  promote: `usage: tandem promote ID [--url URL[,URL...]] [--cacert FILE]\n\nTransfers leadership to member ID and waits until it leads.\n\n${connectionHelp}`,
+  join: `usage: tandem join ID HOST:PORT [--learner] [--url URL[,URL...]] [--cacert FILE]\n\nAdds member ID, whose peer port is HOST:PORT (start it with tandem start --join).\nIt catches up as a learner, then becomes a voter unless --learner is given.\n\n  --learner           keep it a learner (replicates and serves reads, never votes)\n${connectionHelp}`,
+  remove: `usage: tandem remove ID [--url URL[,URL...]] [--cacert FILE]\n\nRemoves member ID from the cluster.\n\n${connectionHelp}`,
 } as const;
 
 /** An answer of the HTTP API. */
@@ -62,34 +54,30 @@ export async function runAdmin(
   const positionals = { status: 0, promote: 1, join: 2, remove: 1 }[command];
   const args = parseCommandArgs(
     argv,
-    command === 'join' ? { ...urlOption, learner: { type: 'boolean' } } : urlOption,
+    command === 'join' ? { ...connectionOptions, learner: { type: 'boolean' } } : connectionOptions,
     positionals,
   );
   if (args.values.help === true) return void process.stdout.write(adminHelp[command]);
   if (args.positionals.length < positionals) {
     throw new UsageError(`missing ${positionals === 1 ? 'ID' : 'ID and HOST:PORT'}`);
   }
-  const url = parseBaseUrl(stringFlag(args, 'url') ?? defaultUrl, '--url');
-  const agents: AdminLink = {
-    http: new HttpAgents(trustedCa(stringFlag(args, 'cacert'))),
-    auth: basicAuthorization(args, process.env),
-  };
+  const endpoints = resolveEndpoints(args, process.env);
+  const link = openAdminLink(args);
   try {
-    if (command === 'status') return await printStatus(agents, url);
-    await runChange(agents, command, url, args);
+    const url = await firstAnswering(link.http, link.auth, endpoints);
+    if (command === 'status') return void console.log(await statusReport(link, url));
+    await runChange(link, command, url, args);
   } finally {
-    agents.http.destroy();
+    link.http.destroy();
   }
 }
 
-/** `--cacert FILE`: the CA to trust, read now so that a bad path fails before any call. */
-function trustedCa(file: string | undefined): { ca?: string } {
-  if (file === undefined) return {};
-  try {
-    return { ca: readFileSync(file, 'utf8') };
-  } catch (error) {
-    throw new UsageError(`--cacert: cannot read ${file}: ${(error as Error).message}`);
-  }
+/** The agents and credentials of `args`, for calls to the HTTP API; destroy `http` after. */
+export function openAdminLink(args: ParsedArgs): AdminLink {
+  return {
+    http: new HttpAgents(trustedCa(args)),
+    auth: basicAuthorization(credentials(args, process.env)),
+  };
 }
 
 async function runChange(
@@ -102,9 +90,7 @@ async function runChange(
   if (answer.status !== 200) {
     const { code, message, leaderId } = answer.body;
     const leader = typeof leaderId === 'string' ? ` (leader ${leaderId})` : '';
-    console.error(`tandem ${command}: ${String(code)}: ${String(message)}${leader}`);
-    process.exitCode = failureExitCode;
-    return;
+    throw new CommandFailure(`${String(code)}: ${String(message)}${leader}`);
   }
   if (command === 'promote') console.log(`${String(answer.body.leaderId)} leads now`);
   else console.log(`done; ${describeMembership(answer.body.membership as Membership)}`);
@@ -133,32 +119,10 @@ function change(
   }
 }
 
-/** Authorization headers: HTTP Basic, or none. */
-type AuthHeaders = Record<string, string>;
-
-/**
- * HTTP Basic credentials from `--user` and `--password`, else `TANDEM_USER` and
- * `TANDEM_PASSWORD`; none when no user is given. Throws UsageError for half of a pair.
- */
-export function basicAuthorization(args: ParsedArgs, env: NodeJS.ProcessEnv): AuthHeaders {
-  // An empty variable counts as unset, as a shell's `TANDEM_USER=` means.
-  const user = stringFlag(args, 'user') ?? (env.TANDEM_USER || undefined);
-  const password = stringFlag(args, 'password') ?? (env.TANDEM_PASSWORD || undefined);
-  if ((user === undefined || user === '') && password === undefined) return {};
-  if (user === undefined || user === '' || user.includes(':')) {
-    throw new UsageError('--user (or TANDEM_USER) must name a user, without ":"');
-  }
-  if (password === undefined) {
-    throw new UsageError(`--password (or TANDEM_PASSWORD) is needed with --user ${user}`);
-  }
-  const credentials = Buffer.from(`${user}:${password}`, 'utf8').toString('base64');
-  return { authorization: `Basic ${credentials}` };
-}
-
 /** The agents the admin commands call through, and the credentials they send. */
-interface AdminLink {
+export interface AdminLink {
   readonly http: HttpAgents;
-  readonly auth: AuthHeaders;
+  readonly auth: Record<string, string>;
 }
 
 /** Calls the API; a node that cannot be reached ends the command with a clear message. */
@@ -183,12 +147,7 @@ async function call(
       timeoutMs,
     });
   } catch (error) {
-    const reason = (error as Error).message;
-    const hint = isTlsFailure(reason)
-      ? " (a TLS failure: give the CA that signed the node's certificate with --cacert FILE)"
-      : '';
-    console.error(`tandem: cannot reach ${url}: ${reason}${hint}`);
-    process.exit(failureExitCode);
+    throw new CommandFailure(unreachableMessage(url, (error as Error).message), { cause: error });
   }
   try {
     return { status: answer.status, body: JSON.parse(answer.text) as Record<string, unknown> };
@@ -215,12 +174,14 @@ async function statusAt(agents: AdminLink, url: string | null): Promise<NodeStat
   }
 }
 
-async function printStatus(agents: AdminLink, url: string): Promise<void> {
+/**
+ * The cluster as `tandem status` prints it: a summary line and a table of the members.
+ * Throws CommandFailure when the node at `url` cannot be reached or refuses.
+ */
+export async function statusReport(agents: AdminLink, url: string): Promise<string> {
   const asked = await call(agents, 'GET', `${url}/v1/cluster`, statusTimeoutMs);
   if (asked.status !== 200) {
-    console.error(`tandem status: ${String(asked.body.code)}: ${String(asked.body.message)}`);
-    process.exitCode = failureExitCode;
-    return;
+    throw new CommandFailure(`${String(asked.body.code)}: ${String(asked.body.message)}`);
   }
   const own = asked.body as unknown as NodeStatus;
   // Lag, health and last contact are the leader's knowledge: ask it for the members view.
@@ -230,14 +191,13 @@ async function printStatus(agents: AdminLink, url: string): Promise<void> {
       member.id === view.id ? view : member.id === own.id ? own : statusAt(agents, member.httpUrl),
     ),
   );
-  console.log(
+  const summary =
     view.role === 'leader'
       ? `leader ${view.id}, term ${view.term}, mode ${view.durability}, commit ${view.commitIndex}; ${describeMembership(view.membership)}`
-      : `no leader known to ${own.id} (asked ${url}); its own view follows`,
-  );
+      : `no leader known to ${own.id} (asked ${url}); its own view follows`;
   const header = ['id', 'role', 'term', 'commit/applied', 'lag', 'health', 'last contact', 'http'];
   const rows = view.members.map((member, k) => memberRow(member, statuses[k], view));
-  console.log(formatTable([header, ...rows]));
+  return `${summary}\n${formatTable([header, ...rows])}`;
 }
 
 function memberRow(member: MemberStatus, status: NodeStatus | null, view: NodeStatus): string[] {

@@ -19,6 +19,23 @@ export class UsageError extends Error {
   override readonly name = 'UsageError';
 }
 
+/**
+ * A command used right that failed (a node unreachable, an error answer, a key absent): the
+ * entry point prints the message, without a stack, and exits with status 1.
+ */
+export class CommandFailure extends Error {
+  override readonly name = 'CommandFailure';
+}
+
+/** A positive decimal integer given as `name`. */
+export function parsePositiveInteger(text: string, name: string): number {
+  const value = /^[0-9]{1,15}$/.test(text) ? Number(text) : NaN;
+  if (!Number.isSafeInteger(value) || value < 1) {
+    throw new UsageError(`${name} must be a positive integer, got ${JSON.stringify(text)}`);
+  }
+  return value;
+}
+
 /** Parsed flags and positionals, as node:util's parseArgs returns them. */
 export interface ParsedArgs {
   readonly values: Record<string, string | boolean | undefined>;
