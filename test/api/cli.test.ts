@@ -12,6 +12,7 @@ import { test, type TestContext } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { UsageError } from '../../src/cli/options.js';
 import { resolveStartSettings } from '../../src/cli/start.js';
+import { portOffset } from './cluster-ports.js';
 import { makeCertificates, opensslAvailable, type Credentials } from '../transport/helpers.js';
 
 const cli = fileURLToPath(new URL('../../src/cli/tandem.js', import.meta.url));
@@ -25,28 +26,6 @@ function temporaryDirectory(t: TestContext): string {
   const dir = mkdtempSync(join(tmpdir(), 'tandem-cli-'));
   t.after(() => rmSync(dir, { recursive: true, force: true }));
   return dir;
-}
-
-/** A port offset for `tandem cluster` below the ephemeral range, different per run. */
-async function portOffset(): Promise<number> {
-  // Other test files' clusters take random ports of the same range: pick an offset whose
-  // ports are free now (peer 7000+i, HTTP 9000+i, RESP 6380+i of three nodes).
-  for (let attempt = 0; attempt < 50; attempt++) {
-    const offset = 10_000 + Math.floor(Math.random() * 900) * 10;
-    const ports = [1, 2, 3].flatMap((i) => [7000 + i, 9000 + i, 6380 + i].map((p) => p + offset));
-    const free = await Promise.all(ports.map(portFree));
-    if (free.every(Boolean)) return offset;
-  }
-  throw new Error('no free port offset found');
-}
-
-/** Whether nothing listens on `port` of 127.0.0.1 now. */
-function portFree(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const probe = createServer();
-    probe.once('error', () => resolve(false));
-    probe.listen(port, '127.0.0.1', () => probe.close(() => resolve(true)));
-  });
 }
 
 /** Runs `tandem cluster ARGS` to its exit (SIGINT after 30 s) and returns its status and stderr. */
