@@ -543,12 +543,16 @@ test('metrics append the HTTP request counter, by route pattern, to the node tex
   assert.match(answer.body, /^# HELP tandem_fake_total/);
   assert.match(
     answer.body,
-    /tandem_http_requests_total\{method="GET",route="\/healthz",status="200"\} 1/,
+    /tandem_http_requests_total\{method="GET",route="\/healthz",status="200",node="n2"\} 1/,
   );
   assert.match(
     answer.body,
-    /tandem_http_requests_total\{method="GET",route="unmatched",status="404"\} 1/,
+    /tandem_http_requests_total\{method="GET",route="unmatched",status="404",node="n2"\} 1/,
   );
+  // The process's own metrics, with the node label.
+  assert.match(answer.body, /^process_cpu_user_seconds_total\{node="n2"\} [0-9.e-]+$/m);
+  assert.match(answer.body, /^nodejs_eventloop_lag_seconds\{node="n2"\} /m);
+  assert.match(answer.body, /^nodejs_heap_size_used_bytes\{node="n2"\} /m);
 });
 
 /** A read entry of the fake node's store. */

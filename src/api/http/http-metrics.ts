@@ -3,7 +3,7 @@
  * the node's text on `GET /metrics`: the node owns replication metrics, this layer only
  * counts what it answered.
  */
-import { Counter, Registry } from 'prom-client';
+import { collectDefaultMetrics, Counter, Registry } from 'prom-client';
 
 /** Route label of requests that matched no route: one label, so junk URLs add no series. */
 export const unmatchedRoute = 'unmatched';
@@ -17,6 +17,16 @@ export class HttpMetrics {
     labelNames: ['method', 'route', 'status'] as const,
     registers: [this.#registry],
   });
+
+  /**
+   * Every series carries the `node` label, as the node's own; with `processMetrics`, the
+   * registry also holds prom-client's process and Node.js metrics (CPU, memory, event
+   * loop lag, GC, handles), which are the process's, one set per node process.
+   */
+  constructor(nodeId: string, processMetrics = true) {
+    this.#registry.setDefaultLabels({ node: nodeId });
+    if (processMetrics) collectDefaultMetrics({ register: this.#registry });
+  }
 
   /** The Content-Type of the text format. */
   get contentType(): string {

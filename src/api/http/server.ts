@@ -136,7 +136,7 @@ export function buildHttpServer(node: NodeHandle, options: HttpServerOptions): F
   // First, so that no route (swagger's included) is added without a declared role.
   requireDeclaredRoles(app);
   authenticateRequests(app, access);
-  const metrics = new HttpMetrics();
+  const metrics = new HttpMetrics(node.id);
   app.addHook('onResponse', async (request, reply) => {
     metrics.count(request.method, request.routeOptions.url, reply.statusCode);
   });
