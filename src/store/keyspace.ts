@@ -29,6 +29,7 @@
  */
 import { TandemError } from '../core/errors.js';
 import type { Bytes, Version } from './commands.js';
+import type { KeyVersion } from './contract.js';
 import { drawIndexes, isLive, KeyValueCommands, keyString, type KeyState } from './kv-commands.js';
 import { asBuffer, compileGlob, keysResultMax, scanCount, WrongTypeError } from './kv-rules.js';
 import {
@@ -649,6 +650,21 @@ export class Keyspace extends KeyValueCommands {
     this.#volatile.delete(key);
   }
 
+  /**
+   * A transaction's read step: a namespace of `keys` alone, sharing their items. A
+   * structured value it shares is made an ended generation's (as `freeze` does), so a
+   * later write of the batch copies it before changing it and the view keeps what it saw.
+   */
+  protected readView(keys: readonly string[]): Keyspace {
+    const found: [string, Item][] = [];
+    for (const key of keys) {
+      const item = this.#items.get(key);
+      if (item !== undefined) found.push([key, item]);
+    }
+    if (found.some(([, item]) => typeof item.value !== 'string')) this.#generation++;
+    return viewOf(found);
+  }
+
   /** Drops the stale SCAN slots; the order of the rest is kept. */
   #compactOrder(): void {
     const order: string[] = [];
@@ -677,6 +693,13 @@ export class Keyspace extends KeyValueCommands {
       version: { index: item.index, term: item.term },
       expiresAt: item.expiresAt,
     };
+  }
+
+  /** The live key's version and expiry, of any type; null when it is absent or expired. */
+  versionOf(key: Bytes, nowMs: number): KeyVersion | null {
+    const item = this.#items.get(keyString(key));
+    if (!isLive(item, nowMs)) return null;
+    return { version: { index: item.index, term: item.term }, expiresAt: item.expiresAt };
   }
 
   /** How many of `keys` are live at `nowMs`, counting repeats, as Redis EXISTS does. */
@@ -1163,6 +1186,18 @@ export class Keyspace extends KeyValueCommands {
  * back in sequence order (a member removed and restored would otherwise iterate last, and
  * ZSCAN's cursor relies on that order).
  */
+/**
+ * A namespace holding `items` alone (a transaction's view of the keys a read named), in
+ * their sequence order, as an image loads them.
+ */
+export function viewOf(items: readonly (readonly [string, Item])[]): Keyspace {
+  const view = new Keyspace();
+  const ordered = [...items].sort(([, a], [, b]) => a.seq - b.seq);
+  for (const [key, item] of ordered) view.load(key, item);
+  view.finishLoad((ordered.at(-1)?.[1].seq ?? 0) + 1);
+  return view;
+}
+
 function undoZsetChanges(changes: ZsetUndo[]): void {
   const touched = new Set<ZsetValue>();
   for (const change of changes.reverse()) {
