@@ -15,6 +15,7 @@ import { readUsersFile, requirePassUser, UsersFileError } from '../access/users-
 import { formatHostPort } from '../api/http/address.js';
 import { buildHttpServer } from '../api/http/server.js';
 import { startRespServer, type RespServer } from '../api/resp/server.js';
+import { transactionReadBytesMaxDefault } from '../api/resp/transactions.js';
 import { pemCertificates, type ClientTls } from '../api/tls.js';
 import type { FollowerWrites } from '../api/resp/session.js';
 import type { Durability } from '../core/types.js';
@@ -97,6 +98,10 @@ Runs one node: its peer listener, its HTTP API, and (when given) its RESP port.
   --tick-ms N             length of one tick in ms: heartbeats every tick, elections
                           after 10 to 20 ticks (default 50)
   --config FILE           YAML or JSON file with any of the settings above
+  --transaction-read-bytes N
+                          most bytes the reads of one MULTI ... EXEC may answer
+                          (default 67108864, 64 MiB); a read past it answers an error
+                          in EXEC's array
   -h, --help              this help
 `;
 
@@ -107,6 +112,8 @@ export type StartSettings = Omit<NodeConfig, 'logger'> & {
   /** The `--users` file, or undefined for none. */
   readonly usersFile: string | undefined;
   readonly followerWrites: FollowerWrites;
+  /** The most bytes the reads of one transaction may answer (`--transaction-read-bytes`). */
+  readonly transactionReadBytesMax: number;
   /** `GET /metrics` needs the read role (`--metrics-auth`). */
   readonly metricsAuth: boolean;
   /** TLS of the client ports (HTTP and `--resp-tls-port`), or undefined for none. */
@@ -145,6 +152,7 @@ const flagOptions = {
   'metrics-auth': { type: 'boolean' },
   'snapshot-every': { type: 'string' },
   'max-entry-bytes': { type: 'string' },
+  'transaction-read-bytes': { type: 'string' },
   store: { type: 'string' },
   'tick-ms': { type: 'string' },
   config: { type: 'string' },
@@ -224,6 +232,11 @@ export function resolveStartSettings(
     ),
     tickMs: optional(setting('tick-ms'), 50, (s) => positiveInteger(s, 10, 10_000)),
     ...maxEntryBytes(setting('max-entry-bytes')),
+    transactionReadBytesMax: optional(
+      setting('transaction-read-bytes'),
+      transactionReadBytesMaxDefault,
+      (s) => positiveInteger(s, 1, Number.MAX_SAFE_INTEGER),
+    ),
     store: optional<StoreLocation>(setting('store'), { kind: 'sqlite' }, parseStore),
     ...advertiseHttp(setting('advertise-http')),
     tls: tlsFiles(setting('tls-cert'), setting('tls-key'), setting('tls-ca')),
@@ -514,6 +527,7 @@ export async function runStart(argv: readonly string[]): Promise<void> {
     requirePass: password,
     usersFile,
     followerWrites,
+    transactionReadBytesMax,
     metricsAuth,
     clientTls,
     insecureOpen,
@@ -579,6 +593,7 @@ export async function runStart(argv: readonly string[]): Promise<void> {
         tls: clientTls,
         logger: logger.child({ component: 'resp' }),
         followerWrites,
+        transactionReadBytesMax,
         clusterSecret: settings.clusterSecret,
         access,
         insecureOpen,
