@@ -272,6 +272,12 @@ export class Keyspace extends KeyValueCommands {
    * (changed in place); `freeze` ends it, so older ones are copied before a change.
    */
   #generation = 1;
+  /**
+   * Structured values a transaction's read step shares (`readView`): changed in place
+   * meanwhile, the view would see a later write, so each is copied before its next change,
+   * as a frozen snapshot's are. Only the values read pay for it, once each.
+   */
+  readonly #viewed = new WeakSet<StructuredValue>();
 
   /** The number of keys held, expired or not. */
   get size(): number {
@@ -497,7 +503,7 @@ export class Keyspace extends KeyValueCommands {
   #ownedSet(key: string): SetValue {
     const item = this.#items.get(key) as Item;
     const set = item.value as SetValue;
-    if (set.generation === this.#generation) return set;
+    if (set.generation === this.#generation && !this.#viewed.has(set)) return set;
     const copy = copySet(set, this.#generation);
     this.#remember(key, item);
     this.#items.set(key, { ...item, value: copy });
@@ -515,7 +521,7 @@ export class Keyspace extends KeyValueCommands {
   #ownedHash(key: string): HashValue {
     const item = this.#items.get(key) as Item;
     const hash = item.value as HashValue;
-    if (hash.generation === this.#generation) return hash;
+    if (hash.generation === this.#generation && !this.#viewed.has(hash)) return hash;
     const copy = copyHash(hash, this.#generation);
     this.#remember(key, item);
     this.#items.set(key, { ...item, value: copy });
@@ -575,7 +581,7 @@ export class Keyspace extends KeyValueCommands {
   #ownedZset(key: string): ZsetValue {
     const item = this.#items.get(key) as Item;
     const zset = item.value as ZsetValue;
-    if (zset.generation === this.#generation) return zset;
+    if (zset.generation === this.#generation && !this.#viewed.has(zset)) return zset;
     const copy = copyZset(zset, this.#generation);
     this.#remember(key, item);
     this.#items.set(key, { ...item, value: copy });
@@ -635,7 +641,7 @@ export class Keyspace extends KeyValueCommands {
   #ownedList(key: string): ListValue {
     const item = this.#items.get(key) as Item;
     const list = item.value as ListValue;
-    if (list.generation === this.#generation) return list;
+    if (list.generation === this.#generation && !this.#viewed.has(list)) return list;
     const copy = copyList(list, this.#generation);
     this.#remember(key, item);
     this.#items.set(key, { ...item, value: copy });
@@ -652,8 +658,8 @@ export class Keyspace extends KeyValueCommands {
 
   /**
    * A transaction's read step: a namespace of `keys` alone, sharing their items. A
-   * structured value it shares is made an ended generation's (as `freeze` does), so a
-   * later write of the batch copies it before changing it and the view keeps what it saw.
+   * structured value it shares is copied before its next change (`#viewed`), so a later
+   * write, of this batch or another, leaves the view as it was.
    */
   protected readView(keys: readonly string[]): Keyspace {
     const found: [string, Item][] = [];
@@ -661,7 +667,7 @@ export class Keyspace extends KeyValueCommands {
       const item = this.#items.get(key);
       if (item !== undefined) found.push([key, item]);
     }
-    if (found.some(([, item]) => typeof item.value !== 'string')) this.#generation++;
+    for (const [, { value }] of found) if (typeof value !== 'string') this.#viewed.add(value);
     return viewOf(found);
   }
 
@@ -1197,6 +1203,9 @@ export function viewOf(items: readonly (readonly [string, Item])[]): Keyspace {
   view.finishLoad((ordered.at(-1)?.[1].seq ?? 0) + 1);
   return view;
 }
+
+/** A value that may be changed in place (every type but a string). */
+type StructuredValue = Exclude<StoredValue, string>;
 
 function undoZsetChanges(changes: ZsetUndo[]): void {
   const touched = new Set<ZsetValue>();
