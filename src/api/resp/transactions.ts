@@ -7,7 +7,9 @@
  * handlers themselves are the ones every command runs); the entry carries the watched keys
  * with the versions and expiries their client saw, and every replica applies it whole, or
  * not at all when one changed. Reads are answered from the entry's apply, after the writes
- * before them: one point in the log for the whole transaction. A transaction with only
+ * before them: each read's own query runs on the view of its keys that the apply took at
+ * its step (of every type), one point in the log for the whole transaction, and together
+ * they answer at most `transactionReadBytesMax` bytes. A transaction with only
  * reads goes through the log too (one path, one answer); one with nothing to read, write
  * or watch is answered here. On a follower EXEC sends the whole transaction to the leader
  * (`TANDEM.EXEC`), as a write is forwarded.
