@@ -1188,11 +1188,6 @@ export class Keyspace extends KeyValueCommands {
 }
 
 /**
- * Undoes the in-place changes of sorted sets, last first; then each set's member map is put
- * back in sequence order (a member removed and restored would otherwise iterate last, and
- * ZSCAN's cursor relies on that order).
- */
-/**
  * A namespace holding `items` alone (a transaction's view of the keys a read named), in
  * their sequence order, as an image loads them.
  */
@@ -1207,6 +1202,11 @@ export function viewOf(items: readonly (readonly [string, Item])[]): Keyspace {
 /** A value that may be changed in place (every type but a string). */
 type StructuredValue = Exclude<StoredValue, string>;
 
+/**
+ * Undoes the in-place changes of sorted sets, last first; then each set's member map is put
+ * back in sequence order (a member removed and restored would otherwise iterate last, and
+ * ZSCAN's cursor relies on that order).
+ */
 function undoZsetChanges(changes: ZsetUndo[]): void {
   const touched = new Set<ZsetValue>();
   for (const change of changes.reverse()) {
