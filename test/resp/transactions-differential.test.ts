@@ -322,15 +322,21 @@ const structuredBlock = fc.oneof(
   structuredTransaction.map((t) => ({ kind: 'transaction' as const, ...t })),
 );
 
+/** A string's encodings: Redis's depends on how the value was made (README). */
+const stringEncodings = new Set(['$int', '$embstr', '$raw']);
+
 /**
  * A reply as compared: exactly, but an absolute expiry (EXPIRETIME, inside EXEC's array
- * too), which the two servers' clocks set a few ms apart, is only a time to come.
+ * too), which the two servers' clocks set a few ms apart, is only a time to come, and a
+ * string's OBJECT ENCODING only a string's.
  */
 function sameBut(reply: unknown): unknown {
-  const value = comparable(reply);
-  const loose = (one: unknown): unknown =>
-    Array.isArray(one) ? one.map(loose) : typeof one === 'number' && one > 1e9 ? 'a time' : one;
-  return loose(value);
+  const loose = (one: unknown): unknown => {
+    if (Array.isArray(one)) return one.map(loose);
+    if (typeof one === 'number' && one > 1e9) return 'a time';
+    return typeof one === 'string' && stringEncodings.has(one) ? 'a string encoding' : one;
+  };
+  return loose(comparable(reply));
 }
 
 /** Both servers answer `args` alike (expiry times aside); counted. */
