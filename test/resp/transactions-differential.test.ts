@@ -10,7 +10,7 @@ import { connect } from 'node:net';
 import { describe, test } from 'node:test';
 import fc from 'fast-check';
 import { sleep } from '../node/cluster.js';
-import { comparable, RawClient, sameReply } from './raw-client.js';
+import { comparable, RawBytesClient, RawClient, sameReply } from './raw-client.js';
 import { CommandCount, differentialRuns, seedOption } from './differential-scale.js';
 import { redisBesideTandem, redisSkip } from './redis-server.js';
 import { transactionBytesMax } from '../../src/store/commands.js';
@@ -423,6 +423,49 @@ for (const store of ['sqlite', 'postgres'] as const) {
           count.report(t);
         },
       );
+
+      for (const protocol of ['2', '3']) {
+        test(
+          `RESP${protocol}: EXEC's array of structured reads is Redis 7.0's, byte for byte`,
+          {
+            skip: redisSkip,
+          },
+          async () => {
+            // Goal: the maps, sets, doubles and nested arrays of structured reads keep their
+            // frames inside EXEC's array, byte for byte.
+            const frames = async (port: number) => {
+              const client = await RawBytesClient.open(port);
+              try {
+                await client.call(['HELLO', protocol]);
+                await client.call(['DEL', 'rh', 'rs', 'rz', 'rl']);
+                await client.call(['MULTI']);
+                for (const args of [
+                  ['HSET', 'rh', 'f', '1', 'g', '2'],
+                  ['HGETALL', 'rh'],
+                  ['SADD', 'rs', '3', '1'],
+                  ['SMEMBERS', 'rs'],
+                  ['ZADD', 'rz', '1.5', 'a', '-2', 'b'],
+                  ['ZSCORE', 'rz', 'a'],
+                  ['ZRANGE', 'rz', '0', '-1', 'WITHSCORES'],
+                  ['ZPOPMIN', 'rz'],
+                  ['RPUSH', 'rl', 'x', 'y'],
+                  ['LRANGE', 'rl', '0', '-1'],
+                  ['LPOS', 'rl', 'nothing'],
+                  ['HGET', 'rh', 'nothing'],
+                ]) {
+                  await client.call(args);
+                }
+                return await client.call(['EXEC']);
+              } finally {
+                client.close();
+              }
+            };
+            const [mine, redis7] = [await frames(ports().tandem), await frames(ports().redis)];
+            assert.equal(mine, redis7);
+            assert.ok(mine.startsWith('*12\r\n'), mine);
+          },
+        );
+      }
 
       test(
         'a watched hash, set, sorted set or list nobody touched lets EXEC run',
