@@ -16,6 +16,7 @@ import { readUsersFile, requirePassUser, UsersFileError } from '../access/users-
 import { formatHostPort } from '../api/http/address.js';
 import { buildHttpServer } from '../api/http/server.js';
 import { startRespServer, type RespServer } from '../api/resp/server.js';
+import { transactionReadBytesMaxDefault } from '../api/resp/transactions.js';
 import { pemCertificates, type ClientTls } from '../api/tls.js';
 import type { FollowerWrites } from '../api/resp/session.js';
 import type { Durability } from '../core/types.js';
@@ -101,6 +102,10 @@ Runs one node: its peer listener, its HTTP API, and (when given) its RESP port.
                           object per line, for collectors); default pretty when stdout
                           is a terminal, else json
   --config FILE           YAML or JSON file with any of the settings above
+  --transaction-read-bytes N
+                          most bytes the reads of one MULTI ... EXEC may answer
+                          (default 67108864, 64 MiB); a read past it answers an error
+                          in EXEC's array
   -h, --help              this help
 `;
 
@@ -111,6 +116,8 @@ export type StartSettings = Omit<NodeConfig, 'logger'> & {
   /** The `--users` file, or undefined for none. */
   readonly usersFile: string | undefined;
   readonly followerWrites: FollowerWrites;
+  /** The most bytes the reads of one transaction may answer (`--transaction-read-bytes`). */
+  readonly transactionReadBytesMax: number;
   /** `GET /metrics` needs the read role (`--metrics-auth`). */
   readonly metricsAuth: boolean;
   /** TLS of the client ports (HTTP and `--resp-tls-port`), or undefined for none. */
@@ -154,6 +161,7 @@ const flagOptions = {
   'metrics-auth': { type: 'boolean' },
   'snapshot-every': { type: 'string' },
   'max-entry-bytes': { type: 'string' },
+  'transaction-read-bytes': { type: 'string' },
   store: { type: 'string' },
   'tick-ms': { type: 'string' },
   'log-format': { type: 'string' },
@@ -234,6 +242,11 @@ export function resolveStartSettings(
     ),
     tickMs: optional(setting('tick-ms'), 50, (s) => positiveInteger(s, 10, 10_000)),
     ...maxEntryBytes(setting('max-entry-bytes')),
+    transactionReadBytesMax: optional(
+      setting('transaction-read-bytes'),
+      transactionReadBytesMaxDefault,
+      (s) => positiveInteger(s, 1, Number.MAX_SAFE_INTEGER),
+    ),
     store: optional<StoreLocation>(setting('store'), { kind: 'sqlite' }, parseStore),
     ...advertiseHttp(setting('advertise-http')),
     tls: tlsFiles(setting('tls-cert'), setting('tls-key'), setting('tls-ca')),
@@ -545,6 +558,7 @@ export async function runStart(argv: readonly string[]): Promise<void> {
     requirePass: password,
     usersFile,
     followerWrites,
+    transactionReadBytesMax,
     metricsAuth,
     clientTls,
     insecureOpen,
@@ -612,6 +626,7 @@ export async function runStart(argv: readonly string[]): Promise<void> {
         tls: clientTls,
         logger: logger.child({ component: 'resp' }),
         followerWrites,
+        transactionReadBytesMax,
         clusterSecret: settings.clusterSecret,
         access,
         insecureOpen,

@@ -738,9 +738,10 @@ export type TransactionWrite = Exclude<
 >;
 
 /**
- * A read a transaction queued (GET, TTL, EXISTS, ...): the state of `keys` at the
- * transaction's point in the log, after the writes queued before it. Its result is one
- * `KvEntry` (value, version, expiry) or null per key, judged live at the transaction's `at`.
+ * A read a transaction queued (GET, HGETALL, ZRANGE, LRANGE, ...): the state of `keys` at
+ * the transaction's point in the log, after the writes queued before it. Its result is a
+ * view of those keys (`KeyReader`, contract.ts) that answers every read of them, of every
+ * type, as the store would have at that step; it lives only in the applying node's memory.
  */
 export interface TransactionRead {
   readonly type: 'read';

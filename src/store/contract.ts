@@ -87,6 +87,11 @@ export interface StoreReader {
    * (`WrongTypeError`), as does every read of one type on a key of another below.
    */
   get(key: Bytes, nowMs: number): MaybePromise<KvEntry | null>;
+  /**
+   * The version and expiry of the live key at `key`, of any type (WATCH's note, EXPIRETIME);
+   * null when absent or expired.
+   */
+  versionOf(key: Bytes, nowMs: number): MaybePromise<KeyVersion | null>;
   /** How many of `keys` exist (a key named twice counts twice, as in Redis). */
   exists(keys: readonly Bytes[], nowMs: number): MaybePromise<number>;
   /** Milliseconds to live; -1 without expiry, -2 when absent (Redis's PTTL). */
@@ -186,6 +191,23 @@ export interface StoreReader {
   /** A read-only SQL query with `?` (or named) parameters; the rows it returns. */
   query(sql: string, params?: SqlParams): MaybePromise<SqlRow[]>;
 }
+
+/** A live key's version (the entry that last wrote it) and expiry (absolute ms, or null). */
+export interface KeyVersion {
+  readonly version: LogPosition;
+  readonly expiresAt: number | null;
+}
+
+/**
+ * The reads of a few keys, with no read of the whole keyspace: what a transaction's read
+ * step answers (`multi`), a view of the keys it named as the apply saw them at that step.
+ * Synchronous: the view is in memory.
+ */
+export type KeyReader = {
+  readonly [K in Exclude<keyof StoreReader, 'dbsize' | 'randomKey' | 'keys' | 'scan' | 'query'>]: (
+    ...args: Parameters<StoreReader[K]>
+  ) => Awaited<ReturnType<StoreReader[K]>>;
+};
 
 /**
  * What a node keeps its state in: a state machine the log drives and the API layers read.

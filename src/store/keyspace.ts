@@ -29,6 +29,7 @@
  */
 import { TandemError } from '../core/errors.js';
 import type { Bytes, Version } from './commands.js';
+import type { KeyVersion } from './contract.js';
 import { drawIndexes, isLive, KeyValueCommands, keyString, type KeyState } from './kv-commands.js';
 import { asBuffer, compileGlob, keysResultMax, scanCount, WrongTypeError } from './kv-rules.js';
 import {
@@ -271,6 +272,12 @@ export class Keyspace extends KeyValueCommands {
    * (changed in place); `freeze` ends it, so older ones are copied before a change.
    */
   #generation = 1;
+  /**
+   * Structured values a transaction's read step shares (`readView`): changed in place
+   * meanwhile, the view would see a later write, so each is copied before its next change,
+   * as a frozen snapshot's are. Only the values read pay for it, once each.
+   */
+  readonly #viewed = new WeakSet<StructuredValue>();
 
   /** The number of keys held, expired or not. */
   get size(): number {
@@ -496,7 +503,7 @@ export class Keyspace extends KeyValueCommands {
   #ownedSet(key: string): SetValue {
     const item = this.#items.get(key) as Item;
     const set = item.value as SetValue;
-    if (set.generation === this.#generation) return set;
+    if (set.generation === this.#generation && !this.#viewed.has(set)) return set;
     const copy = copySet(set, this.#generation);
     this.#remember(key, item);
     this.#items.set(key, { ...item, value: copy });
@@ -514,7 +521,7 @@ export class Keyspace extends KeyValueCommands {
   #ownedHash(key: string): HashValue {
     const item = this.#items.get(key) as Item;
     const hash = item.value as HashValue;
-    if (hash.generation === this.#generation) return hash;
+    if (hash.generation === this.#generation && !this.#viewed.has(hash)) return hash;
     const copy = copyHash(hash, this.#generation);
     this.#remember(key, item);
     this.#items.set(key, { ...item, value: copy });
@@ -574,7 +581,7 @@ export class Keyspace extends KeyValueCommands {
   #ownedZset(key: string): ZsetValue {
     const item = this.#items.get(key) as Item;
     const zset = item.value as ZsetValue;
-    if (zset.generation === this.#generation) return zset;
+    if (zset.generation === this.#generation && !this.#viewed.has(zset)) return zset;
     const copy = copyZset(zset, this.#generation);
     this.#remember(key, item);
     this.#items.set(key, { ...item, value: copy });
@@ -634,7 +641,7 @@ export class Keyspace extends KeyValueCommands {
   #ownedList(key: string): ListValue {
     const item = this.#items.get(key) as Item;
     const list = item.value as ListValue;
-    if (list.generation === this.#generation) return list;
+    if (list.generation === this.#generation && !this.#viewed.has(list)) return list;
     const copy = copyList(list, this.#generation);
     this.#remember(key, item);
     this.#items.set(key, { ...item, value: copy });
@@ -647,6 +654,21 @@ export class Keyspace extends KeyValueCommands {
     this.#remember(key, old);
     this.#items.delete(key);
     this.#volatile.delete(key);
+  }
+
+  /**
+   * A transaction's read step: a namespace of `keys` alone, sharing their items. A
+   * structured value it shares is copied before its next change (`#viewed`), so a later
+   * write, of this batch or another, leaves the view as it was.
+   */
+  protected readView(keys: readonly string[]): Keyspace {
+    const found: [string, Item][] = [];
+    for (const key of keys) {
+      const item = this.#items.get(key);
+      if (item !== undefined) found.push([key, item]);
+    }
+    for (const [, { value }] of found) if (typeof value !== 'string') this.#viewed.add(value);
+    return viewOf(found);
   }
 
   /** Drops the stale SCAN slots; the order of the rest is kept. */
@@ -677,6 +699,13 @@ export class Keyspace extends KeyValueCommands {
       version: { index: item.index, term: item.term },
       expiresAt: item.expiresAt,
     };
+  }
+
+  /** The live key's version and expiry, of any type; null when it is absent or expired. */
+  versionOf(key: Bytes, nowMs: number): KeyVersion | null {
+    const item = this.#items.get(keyString(key));
+    if (!isLive(item, nowMs)) return null;
+    return { version: { index: item.index, term: item.term }, expiresAt: item.expiresAt };
   }
 
   /** How many of `keys` are live at `nowMs`, counting repeats, as Redis EXISTS does. */
@@ -1157,6 +1186,21 @@ export class Keyspace extends KeyValueCommands {
     return this.#orderSeqs.at(-1) ?? 0;
   }
 }
+
+/**
+ * A namespace holding `items` alone (a transaction's view of the keys a read named), in
+ * their sequence order, as an image loads them.
+ */
+export function viewOf(items: readonly (readonly [string, Item])[]): Keyspace {
+  const view = new Keyspace();
+  const ordered = [...items].sort(([, a], [, b]) => a.seq - b.seq);
+  for (const [key, item] of ordered) view.load(key, item);
+  view.finishLoad((ordered.at(-1)?.[1].seq ?? 0) + 1);
+  return view;
+}
+
+/** A value that may be changed in place (every type but a string). */
+type StructuredValue = Exclude<StoredValue, string>;
 
 /**
  * Undoes the in-place changes of sorted sets, last first; then each set's member map is put

@@ -26,7 +26,7 @@ import type {
   WatchedKey,
 } from './commands.js';
 import { bitOffsetRange, valueBytesMax } from './commands.js';
-import type { ApplyResult, KeyEvent, KeyEventClass } from './contract.js';
+import type { ApplyResult, KeyEvent, KeyEventClass, KeyReader } from './contract.js';
 import { bitfieldBytes, bitop, grown, runBitfield, setBitAt, bitAt } from './bits.js';
 import { addLongDouble, formatLongDouble, parseLongDouble } from './long-double.js';
 import {
@@ -54,7 +54,6 @@ import {
   zsetListpackValueBytesMax,
   type HashEncoding,
   type SetEncoding,
-  type ValueType,
   type ZsetEncoding,
 } from './values.js';
 import {
@@ -300,6 +299,12 @@ export abstract class KeyValueCommands {
   protected abstract listRemoveEqual(key: string, element: string, count: number): number;
   /** Purges up to `limit` keys expired at `at`, oldest expiry first, then by key: those keys. */
   protected abstract sweep(at: number, limit: number): string[];
+  /**
+   * A view of `keys` (distinct) as they are now, for a transaction's read step: it answers
+   * every read of them (of every type, expired or not, judged at the reader's clock) as
+   * the store answers it, and no later write of the batch changes what it answers.
+   */
+  protected abstract readView(keys: readonly string[]): KeyReader;
 
   /**
    * Whether `execute` lists the keyspace events of each command in its result (`events`),
@@ -415,14 +420,16 @@ export abstract class KeyValueCommands {
 
   /**
    * A transaction: nothing when a watched key changed since its client saw it (null, EXEC's
-   * nil), else every step in order, one result each; a read sees the writes before it.
+   * nil), else every step in order, one result each. A read step's result is a view of the
+   * keys it named as they are at that step (`readView`), after the writes before it, which
+   * the reader answers from as it answers any read, of every type.
    */
   #multi(command: MultiCommand, version: Version): ApplyResult {
     const { steps, watched, at } = command;
     if (!watched.every((key) => this.#unchanged(key, at))) return ok(null);
     const results = steps.map((step) =>
       step.type === 'read'
-        ? ok(step.keys.map((key) => this.#entryAt(keyString(key), at)))
+        ? ok(this.readView([...new Set(step.keys.map(keyString))]))
         : this.execute(step, version),
     );
     return ok(results);
@@ -435,22 +442,6 @@ export abstract class KeyValueCommands {
     return (
       live.index === seen.index && live.term === seen.term && live.expiresAt === seen.expiresAt
     );
-  }
-
-  /** A key's value, version and expiry when live at `at`, as a store read gives them. */
-  #entryAt(
-    key: string,
-    at: number,
-  ): { value: Buffer; version: Version; expiresAt: number | null; type?: ValueType } | null {
-    const live = this.#live(key, at);
-    if (live === undefined) return null;
-    const version = { index: live.index, term: live.term };
-    // A transaction reads strings; of a key of another type it learns only the type.
-    if (!holdsString(live)) {
-      const { type } = live.value as StructureState;
-      return { value: Buffer.alloc(0), version, expiresAt: live.expiresAt, type };
-    }
-    return { value: Buffer.from(live.value, 'latin1'), version, expiresAt: live.expiresAt };
   }
 
   #live(key: string, at: number): KeyState | undefined {

@@ -14,7 +14,16 @@ import { assert } from '../core/assert.js';
 import type { Bytes, Version } from './commands.js';
 import { KeyValueCommands, keyString, type KeyState, type KvCommand } from './kv-commands.js';
 import { ScoreList, selectRange, type ZsetSelection } from './sorted-set.js';
-import type { HashEncoding, SetEncoding, ZsetEncoding } from './values.js';
+import { viewOf, type Item, type Keyspace } from './keyspace.js';
+import {
+  Deque,
+  type HashEncoding,
+  type HashField,
+  type SetEncoding,
+  type StoredValue,
+  type ZsetEncoding,
+  type ZsetMember,
+} from './values.js';
 
 /**
  * A hash key's row of `tandem.hashes`: its encoding, field count and the sequence number
@@ -106,7 +115,11 @@ export function commandScored(command: KvCommand): ScoredNeeds[] {
     case 'copy':
       return [{ key: keyId(command.key), members: 'all' }];
     case 'multi':
-      return command.steps.flatMap((step) => (step.type === 'read' ? [] : commandScored(step)));
+      return command.steps.flatMap((step) =>
+        step.type === 'read'
+          ? step.keys.map((key) => ({ key: keyId(key), members: 'all' as const }))
+          : commandScored(step),
+      );
     default:
       return [];
   }
@@ -181,7 +194,11 @@ export function commandMembers(command: KvCommand): MemberNeeds[] {
     case 'copy':
       return [{ key: keyId(command.key), members: 'all' }];
     case 'multi':
-      return command.steps.flatMap((step) => (step.type === 'read' ? [] : commandMembers(step)));
+      return command.steps.flatMap((step) =>
+        step.type === 'read'
+          ? step.keys.map((key) => ({ key: keyId(key), members: 'all' as const }))
+          : commandMembers(step),
+      );
     default:
       return [];
   }
@@ -316,8 +333,12 @@ export function commandFields(command: KvCommand): FieldNeeds[] {
     case 'copy':
       return [{ key: keyId(command.key), fields: 'all' }];
     case 'multi':
-      // A transaction's writes read the fields they would alone (its reads see only types).
-      return command.steps.flatMap((step) => (step.type === 'read' ? [] : commandFields(step)));
+      // A transaction's writes read the fields they would alone; its reads, whole values.
+      return command.steps.flatMap((step) =>
+        step.type === 'read'
+          ? step.keys.map((key) => ({ key: keyId(key), fields: 'all' as const }))
+          : commandFields(step),
+      );
     default:
       return [];
   }
@@ -369,7 +390,9 @@ export function commandListNeeds(command: KvCommand): ListNeeds[] {
     case 'copy':
       return [all(command.key)];
     case 'multi':
-      return command.steps.flatMap((step) => (step.type === 'read' ? [] : commandListNeeds(step)));
+      return command.steps.flatMap((step) =>
+        step.type === 'read' ? step.keys.map(all) : commandListNeeds(step),
+      );
     default:
       return [];
   }
@@ -1014,6 +1037,89 @@ export class KvBatch extends KeyValueCommands {
     for (let i = kept.length; i < length; i++) this.#changeElement(key, head + i, null);
     this.#lists.set(key, { type: 'list', head, length: kept.length });
     return drop.size;
+  }
+
+  /**
+   * A transaction's read step: the in-memory namespace's own reads over the keys as this
+   * batch holds them now (rows loaded in the apply's transaction, changed by the steps
+   * before), each copied whole: the batch reads every key a read step names whole.
+   */
+  protected readView(keys: readonly string[]): Keyspace {
+    const items: [string, Item][] = [];
+    for (const key of keys) {
+      const row = this.#rows.get(key) ?? null;
+      if (row === null) continue;
+      items.push([
+        key,
+        {
+          value: this.#valueOf(key, row),
+          index: row.versionIndex,
+          term: row.versionTerm,
+          expiresAt: row.expiresAt,
+          seq: row.seq,
+        },
+      ]);
+    }
+    return viewOf(items);
+  }
+
+  /** The value the key holds now, as the in-memory namespace would hold it. */
+  #valueOf(key: string, row: KvRow): StoredValue {
+    const bySeq = <T extends { seq: number }>(rows: Map<string, T | null> | undefined) =>
+      [...(rows ?? [])]
+        .filter((entry): entry is [string, T] => entry[1] !== null)
+        .sort(([, a], [, b]) => a.seq - b.seq);
+    const hash = this.#hashes.get(key) ?? null;
+    if (hash !== null) {
+      assert(this.#complete.has(key), 'a hash a transaction reads was not loaded whole');
+      const fields = new Map<string, HashField>();
+      for (const [field, { value, seq }] of bySeq(this.#fields.get(key))) {
+        fields.set(field, { value: value.toString('latin1'), seq });
+      }
+      return {
+        type: 'hash',
+        fields,
+        nextSeq: hash.nextSeq,
+        encoding: hash.encoding,
+        generation: 0,
+      };
+    }
+    const set = this.#sets.get(key) ?? null;
+    if (set !== null) {
+      assert(this.#completeSets.has(key), 'a set a transaction reads was not loaded whole');
+      const members = new Map(
+        [...(this.#members.get(key) ?? [])]
+          .filter((entry): entry is [string, number] => entry[1] !== null)
+          .sort(([, a], [, b]) => a - b),
+      );
+      return { type: 'set', members, nextSeq: set.nextSeq, encoding: set.encoding, generation: 0 };
+    }
+    const zset = this.#zsets.get(key) ?? null;
+    if (zset !== null) {
+      assert(this.#completeZsets.has(key), 'a sorted set a transaction reads was not loaded whole');
+      const members = new Map<string, ZsetMember>();
+      const order = new ScoreList();
+      for (const [member, { score, seq }] of bySeq(this.#scored.get(key))) {
+        members.set(member, { score, seq });
+        order.insert(score, member);
+      }
+      return {
+        type: 'zset',
+        members,
+        order,
+        nextSeq: zset.nextSeq,
+        encoding: zset.encoding,
+        generation: 0,
+      };
+    }
+    const list = this.#lists.get(key) ?? null;
+    if (list !== null) {
+      const elements: string[] = [];
+      // Element `i` is at position `head + i`.
+      for (let i = 0; i < list.length; i++) elements.push(this.#elementAt(key, list.head + i));
+      return { type: 'list', elements: Deque.of(elements), generation: 0 };
+    }
+    return row.value.toString('latin1');
   }
 
   protected remove(key: string): void {

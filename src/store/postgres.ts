@@ -41,6 +41,7 @@ import {
 } from './commands.js';
 import type {
   ApplyResult,
+  KeyVersion,
   LogPosition,
   NodeStore,
   RestoreMeta,
@@ -680,6 +681,16 @@ export class PostgresStore implements NodeStore {
     if (structured !== null) throw new WrongTypeError();
     return {
       value: row.value,
+      version: { index: row.versionIndex, term: row.versionTerm },
+      expiresAt: row.expiresAt,
+    };
+  }
+
+  /** The live key's version and expiry, of any type; null when absent or expired. */
+  async versionOf(key: Bytes, nowMs: number): Promise<KeyVersion | null> {
+    const row = await this.#readKey(key);
+    if (row === null || !liveAt(row.expiresAt, nowMs)) return null;
+    return {
       version: { index: row.versionIndex, term: row.versionTerm },
       expiresAt: row.expiresAt,
     };

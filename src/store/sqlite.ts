@@ -33,6 +33,7 @@ import {
 import { decodeCommand, type Bytes, type Command, type SqlParams } from './commands.js';
 import type {
   ApplyResult,
+  KeyVersion,
   LogPosition,
   NodeStore,
   RestoreMeta,
@@ -336,6 +337,12 @@ export class SqliteStore implements NodeStore {
   get(key: Bytes, nowMs: number): KvEntry | null {
     this.#open();
     return this.#keyspace.get(key, nowMs);
+  }
+
+  /** The live key's version and expiry, of any type; null when absent or expired. */
+  versionOf(key: Bytes, nowMs: number): KeyVersion | null {
+    this.#open();
+    return this.#keyspace.versionOf(key, nowMs);
   }
 
   /** How many of `keys` are live (Redis EXISTS: repeats count each time). */

@@ -52,16 +52,19 @@ export interface Pair {
  * before its tests and stopped after them (neither when redis-server is not installed);
  * the returned function gives their ports once started. The node keeps its keys in its
  * embedded store, or in a PostgreSQL server of its own when TANDEM_DIFFERENTIAL_STORE is
- * `postgres` (`npm run soak:redis -- --store postgres`).
+ * `postgres` (`npm run soak:redis -- --store postgres`), or when `storeKind` says so.
  */
-export function redisBesideTandem(tandemArgs: readonly string[] = []): () => Pair {
+export function redisBesideTandem(
+  tandemArgs: readonly string[] = [],
+  storeKind?: 'sqlite' | 'postgres',
+): () => Pair {
   let cluster: TestCluster | undefined;
   let redis: { server: ChildProcess; port: number } | undefined;
   let postgres: PostgresServer | undefined;
   before(async () => {
     if (!redisInstalled) return;
     redis = await startRedis();
-    const store = process.env.TANDEM_DIFFERENTIAL_STORE ?? 'sqlite';
+    const store = storeKind ?? process.env.TANDEM_DIFFERENTIAL_STORE ?? 'sqlite';
     if (store !== 'sqlite' && store !== 'postgres') {
       throw new Error(`TANDEM_DIFFERENTIAL_STORE is sqlite or postgres, not ${store}`);
     }

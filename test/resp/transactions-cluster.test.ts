@@ -1,7 +1,9 @@
 // Transactions on a three-node cluster of real processes: MULTI/EXEC sent to a follower
 // goes to the leader whole and applies once, as one entry, so that a reader on another node
 // never sees half of it; a WATCH on the follower aborts EXEC when another node's client
-// wrote the key, and lets it run when nobody did.
+// wrote the key, and lets it run when nobody did; a follower's transaction reads hashes,
+// sorted sets and lists after its own writes, and a WATCH of a hash or sorted set holds
+// across nodes.
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { sleep, TestCluster } from '../node/cluster.js';
@@ -99,6 +101,81 @@ describe('transactions on a three-node cluster', { timeout: 120_000 }, () => {
       const ran = await watcher.pipeline([['MULTI'], ['SET', 'out', 'y'], ['EXEC']]);
       assert.deepEqual(comparable(ran[2]), ['simple:OK']);
       assert.deepEqual(comparable(await watcher.call('GET', 'out')), '$y');
+    } finally {
+      watcher.close();
+      writer.close();
+    }
+  });
+
+  test('a transaction through a follower reads a hash, a sorted set and a list after its writes', async () => {
+    // Goal: the follower forwards the whole transaction; the leader's apply answers each
+    // structured read in place, seeing the writes queued before it, as redis-server would.
+    const client = await open(follower);
+    try {
+      await client.call('DEL', 'ch', 'cz', 'cl');
+      await client.call('HSET', 'ch', 'f', '1', 'g', '2');
+      await client.call('ZADD', 'cz', '1', 'a', '2', 'b');
+      await client.call('RPUSH', 'cl', 'x', 'y');
+      const replies = await client.pipeline([
+        ['MULTI'],
+        ['HGET', 'ch', 'f'],
+        ['HSET', 'ch', 'h', '3'],
+        ['HGETALL', 'ch'],
+        ['ZINCRBY', 'cz', '5', 'a'],
+        ['ZRANGE', 'cz', '0', '-1', 'WITHSCORES'],
+        ['ZRANK', 'cz', 'a'],
+        ['LPOP', 'cl'],
+        ['LRANGE', 'cl', '0', '-1'],
+        ['LLEN', 'cl'],
+        ['EXEC'],
+      ]);
+      assert.deepEqual(comparable(replies.at(-1)), [
+        '$1',
+        1,
+        ['$f', '$1', '$g', '$2', '$h', '$3'],
+        '$6',
+        ['$b', '$2', '$a', '$6'],
+        1,
+        '$x',
+        ['$y'],
+        1,
+      ]);
+    } finally {
+      client.close();
+    }
+  });
+
+  test('a WATCH of a hash or a sorted set on a follower holds across nodes', async () => {
+    // Goal: the version a follower's WATCH saw of a structured key travels to the leader:
+    // a write of it through another node aborts EXEC; reads through another node, or no
+    // access at all, let the same transaction run.
+    const watcher = await open(follower);
+    const writer = await open(other);
+    try {
+      await watcher.call('DEL', 'wh', 'wz', 'wout');
+      await watcher.call('HSET', 'wh', 'f', '1');
+      await watcher.call('ZADD', 'wz', '1', 'm');
+      assert.deepEqual(comparable(await watcher.call('WATCH', 'wh', 'wz')), 'simple:OK');
+      assert.equal(await writer.call('HSET', 'wh', 'f', '2'), 0);
+      const aborted = await watcher.pipeline([['MULTI'], ['SET', 'wout', 'x'], ['EXEC']]);
+      assert.equal(aborted[2], null);
+      assert.equal(await watcher.call('EXISTS', 'wout'), 0);
+      while (comparable(await watcher.call('HGET', 'wh', 'f')) !== '$2') await sleep(20);
+      await watcher.call('WATCH', 'wh', 'wz');
+      await writer.call('HGETALL', 'wh');
+      await writer.call('ZRANGE', 'wz', '0', '-1');
+      const ran = await watcher.pipeline([
+        ['MULTI'],
+        ['SET', 'wout', 'y'],
+        ['HGET', 'wh', 'f'],
+        ['ZSCORE', 'wz', 'm'],
+        ['EXEC'],
+      ]);
+      assert.deepEqual(comparable(ran[4]), ['simple:OK', '$2', '$1']);
+      await watcher.call('WATCH', 'wz');
+      assert.equal((await writer.call('ZINCRBY', 'wz', '1', 'm')) !== null, true);
+      const again = await watcher.pipeline([['MULTI'], ['ZSCORE', 'wz', 'm'], ['EXEC']]);
+      assert.equal(again[2], null);
     } finally {
       watcher.close();
       writer.close();

@@ -123,6 +123,11 @@ export function bytesCommand(command: TextCommand): Command {
     converted.destination = bytesOf(command.destination);
     converted.member = bytesOf(command.member);
   }
+  if (command.type === 'zadd') {
+    converted.pairs = command.pairs.map(([score, member]) => [bytesOf(score), bytesOf(member)]);
+  }
+  if (command.type === 'zrem') converted.members = command.members.map(bytesOf);
+  if (command.type === 'zpop') converted.keys = command.keys.map(bytesOf);
   if (command.type === 'setstore') {
     converted.destination = bytesOf(command.destination);
     converted.keys = command.keys.map(bytesOf);

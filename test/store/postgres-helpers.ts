@@ -14,7 +14,7 @@ import {
 } from '../../src/cli/postgres-server.js';
 import type { Entry } from '../../src/core/types.js';
 import { emptyAccessState, encodeAccessState } from '../../src/store/access-state.js';
-import type { ApplyResult, NodeStore } from '../../src/store/contract.js';
+import type { ApplyResult, KeyReader, NodeStore } from '../../src/store/contract.js';
 import { PostgresStore } from '../../src/store/postgres.js';
 import { SqliteStore } from '../../src/store/sqlite.js';
 import { tempDirectory } from './helpers.js';
@@ -159,6 +159,56 @@ export async function keyContent(store: NodeStore): Promise<unknown[]> {
       return [key, await store.ttlMs(key, -1), hash];
     }),
   );
+}
+
+/**
+ * What a reader (a store, or a transaction's view of some keys) answers of `keys` at
+ * `nowMs`: each key's type, version and expiry and, by type, its whole content as every
+ * read of that type shows it (encodings and scan pages included).
+ */
+export async function readerContent(
+  reader: KeyReader | NodeStore,
+  keys: readonly string[],
+  nowMs: number,
+): Promise<unknown[]> {
+  const content: unknown[] = [];
+  for (const name of keys) {
+    const key = Buffer.from(name);
+    const type = await reader.type(key, nowMs);
+    const head = [name, type, await reader.versionOf(key, nowMs), await reader.ttlMs(key, nowMs)];
+    if (type === 'none') content.push(head);
+    else if (type === 'string') content.push([...head, await reader.get(key, nowMs)]);
+    else if (type === 'hash') {
+      content.push([
+        ...head,
+        await reader.hashEncoding(key, nowMs),
+        await reader.hashAll(key, nowMs),
+        await reader.hashScan(key, 0, { count: 1 }, nowMs),
+      ]);
+    } else if (type === 'set') {
+      content.push([
+        ...head,
+        await reader.setEncoding(key, nowMs),
+        await reader.setAll(key, nowMs),
+        await reader.setScan(key, 0, { count: 1 }, nowMs),
+      ]);
+    } else if (type === 'list') {
+      content.push([
+        ...head,
+        await reader.listElements(key, 0, -1, nowMs),
+        await reader.listElement(key, -1, nowMs),
+      ]);
+    } else {
+      const whole = { range: { by: 'rank', start: 0, stop: -1 } } as const;
+      content.push([
+        ...head,
+        await reader.zsetEncoding(key, nowMs),
+        await reader.zsetRange(key, whole, nowMs),
+        await reader.zsetScan(key, 0, { count: 1 }, nowMs),
+      ]);
+    }
+  }
+  return content;
 }
 
 /**

@@ -427,7 +427,8 @@ function ttl(inSeconds: boolean): Handler {
 function expiretime(inSeconds: boolean): Handler {
   return (context, session, args) =>
     readFor(context, session, async (store, now) => {
-      const entry = await store.get(args.raw[1], now);
+      // Of a key of any type: its expiry is the key's, not its value's.
+      const entry = await store.versionOf(args.raw[1], now);
       if (entry === null) return -2;
       if (entry.expiresAt === null) return -1;
       return inSeconds ? Math.floor((entry.expiresAt + 500) / 1000) : entry.expiresAt;

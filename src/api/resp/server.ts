@@ -38,6 +38,7 @@ import {
   queueCommand,
   refusedInMulti,
   transactionCommandsMaxDefault,
+  transactionReadBytesMaxDefault,
   transactionCommands,
   transactionControls,
 } from './transactions.js';
@@ -122,6 +123,11 @@ export interface RespServerOptions extends ProtectedModeOptions {
   readonly access?: AccessControl;
   /** The most commands one MULTI may queue (default `transactionCommandsMaxDefault`). */
   readonly transactionCommandsMax?: number;
+  /**
+   * The most bytes the reads of one transaction may answer (default
+   * `transactionReadBytesMaxDefault`, 64 MiB); a read past it answers an error in EXEC's array.
+   */
+  readonly transactionReadBytesMax?: number;
 }
 
 /** A running RESP server. */
@@ -277,6 +283,11 @@ export async function startRespServer(
     Number.isSafeInteger(commandsMax) && commandsMax >= 1 && commandsMax <= transactionStepsMax,
     `transactionCommandsMax must be 1 to ${transactionStepsMax}`,
   );
+  const readBytesMax = options.transactionReadBytesMax ?? transactionReadBytesMaxDefault;
+  assert(
+    Number.isSafeInteger(readBytesMax) && readBytesMax >= 1,
+    'transactionReadBytesMax must be a positive integer',
+  );
   const sessions = new Map<number, Session>();
   const proof = options.clusterSecret === undefined ? null : linkProof(options.clusterSecret);
   const access =
@@ -293,6 +304,7 @@ export async function startRespServer(
     keyEvents: { flags: 0 },
     startedAtMs: Date.now(),
     maxClients: options.maxClients ?? maxClientsDefault,
+    transactionReadBytesMax: readBytesMax,
     port: options.port ?? tlsPort ?? 0,
     stats: { commandsProcessed: 0, connectionsReceived: 0, rejected: 0 },
   };

@@ -130,6 +130,8 @@ export interface ServerContext {
   readonly keyEvents: KeyspaceEventSettings;
   readonly startedAtMs: number;
   readonly maxClients: number;
+  /** The most bytes the reads of one transaction may answer (transactions.ts). */
+  readonly transactionReadBytesMax: number;
   readonly port: number;
   /** Counters for INFO stats. */
   readonly stats: { commandsProcessed: number; connectionsReceived: number; rejected: number };

@@ -7,22 +7,26 @@
  * handlers themselves are the ones every command runs); the entry carries the watched keys
  * with the versions and expiries their client saw, and every replica applies it whole, or
  * not at all when one changed. Reads are answered from the entry's apply, after the writes
- * before them: one point in the log for the whole transaction. A transaction with only
+ * before them: each read's own query runs on the view of its keys that the apply took at
+ * its step (of every type), one point in the log for the whole transaction, and together
+ * they answer at most `transactionReadBytesMax` bytes. A transaction with only
  * reads goes through the log too (one path, one answer); one with nothing to read, write
  * or watch is answered here. On a follower EXEC sends the whole transaction to the leader
  * (`TANDEM.EXEC`), as a write is forwarded.
  */
 import { Packr } from 'msgpackr';
+import { assert } from '../../core/assert.js';
 import { TandemError } from '../../core/errors.js';
 import {
   transactionBytesMax,
   transactionStepsMax,
   validateCommand,
   watchedKeysMax,
-  WrongTypeError,
   type ApplyResult,
+  type Bytes,
   type Command,
-  type KvEntry,
+  type KeyReader,
+  type KeyVersion,
   type MultiCommand,
   type StoreReader,
   type TransactionStep,
@@ -194,38 +198,25 @@ function watch(context: ServerContext, session: Session, args: Args): Reply | Pr
   return noted instanceof Promise ? noted.then(note) : note(noted);
 }
 
-/** What a WATCH sees of `keys` now: version and expiry, or null when absent. */
+/** What a WATCH sees of `keys` now, of any type: version and expiry, or null when absent. */
 function seenOf(
   store: StoreReader,
   keys: readonly Buffer[],
   now: number,
 ): WatchedKey[] | Promise<WatchedKey[]> {
-  // A key of another type than string has a version WATCH cannot see yet: it is watched
-  // as one that no apply will find unchanged (EXEC then aborts, never applies wrongly).
-  const entries = keys.map((key) => {
-    try {
-      const entry = store.get(key, now);
-      return entry instanceof Promise ? entry.catch(unseen) : entry;
-    } catch (error) {
-      return unseen(error);
-    }
-  });
-  const toSeen = (found: readonly (KvEntry | null)[]): WatchedKey[] =>
-    found.map((entry, i) => ({
+  const versions = keys.map((key) => store.versionOf(key, now));
+  const toSeen = (found: readonly (KeyVersion | null)[]): WatchedKey[] =>
+    found.map((noted, i) => ({
       key: keys[i] as Buffer,
       seen:
-        entry === null
+        noted === null
           ? null
-          : { index: entry.version.index, term: entry.version.term, expiresAt: entry.expiresAt },
+          : { index: noted.version.index, term: noted.version.term, expiresAt: noted.expiresAt },
     }));
-  if (entries.some((entry) => entry instanceof Promise)) return Promise.all(entries).then(toSeen);
-  return toSeen(entries as (KvEntry | null)[]);
-}
-
-/** A WATCH's view of a key of another type: a version no live key has. */
-function unseen(error: unknown): KvEntry {
-  if (!(error instanceof WrongTypeError)) throw error;
-  return { value: Buffer.alloc(0), version: { index: 0, term: 0 }, expiresAt: null };
+  if (versions.some((noted) => noted instanceof Promise)) {
+    return Promise.all(versions).then(toSeen);
+  }
+  return toSeen(versions as (KeyVersion | null)[]);
 }
 
 /** `TANDEM.EXEC`'s payload: the queued commands and the watched keys. */
@@ -267,17 +258,58 @@ function asBuffer(bytes: Uint8Array): Buffer {
   return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
 }
 
+/** The most bytes a transaction's reads may answer, unless the server is told otherwise. */
+export const transactionReadBytesMaxDefault = 64 * 1024 * 1024;
+
+/** EXEC's error in the place of a read past the transaction's `readBytesMax`. */
+function readsTooLarge(readBytesMax: number): TandemError {
+  return new TandemError(
+    'TANDEM_BAD_REQUEST',
+    `ERR the transaction's reads return more than ${readBytesMax} bytes (transactionReadBytesMax)`,
+  );
+}
+
+/**
+ * About how many bytes `reply` takes (each bulk's bytes, a few for each other element),
+ * counted up to just past `budget`: enough to tell whether it fits.
+ */
+export function replyBytes(reply: unknown, budget: number): number {
+  let bytes = 0;
+  const stack: unknown[] = [reply];
+  while (stack.length > 0 && bytes <= budget) {
+    const item = stack.pop();
+    if (Buffer.isBuffer(item)) bytes += item.byteLength + 8;
+    else if (typeof item === 'string') bytes += item.length + 8;
+    else if (Array.isArray(item)) {
+      bytes += 8;
+      stack.push(...item);
+    } else if (item instanceof Map) {
+      bytes += 8;
+      for (const entry of item) stack.push(entry);
+    } else if (typeof item === 'object' && item !== null) {
+      bytes += 8;
+      stack.push(...Object.values(item));
+    } else bytes += 8;
+  }
+  return bytes;
+}
+
 /**
  * Collects the steps of one EXEC while its queued commands run, and answers each once the
- * entry applied: a write with its own format, a read by running its query on the state the
- * entry saw (see `transactionReader`).
+ * entry applied: a write with its own format, a read by running its query on the view of
+ * its keys that the entry's apply took at that step (see `transactionReader`), in order,
+ * until the reads have answered `readBytesMax` bytes.
  */
 class TransactionBuilder implements TransactionCapture {
   readonly steps: TransactionStep[] = [];
   /** `settlers[i]` answers `steps[i]` with its result. */
-  readonly #settlers: ((result: ApplyResult, at: number) => void)[] = [];
+  readonly #settlers: ((result: ApplyResult, at: number) => Promise<void> | void)[] = [];
   /** The keys of the command running now: what a read of it may look at. */
   keys: readonly Buffer[] = [];
+  /** The bytes the transaction's reads answered so far. */
+  #readBytes = 0;
+
+  constructor(readonly readBytesMax: number) {}
 
   write(command: Command, format: ResultFormat): Promise<Reply> {
     try {
@@ -299,18 +331,24 @@ class TransactionBuilder implements TransactionCapture {
     const keys = this.keys;
     this.steps.push({ type: 'read', keys });
     return new Promise<T>((resolve, reject) => {
-      this.#settlers.push((result, at) => {
-        const entries = result !== null && result.ok ? (result.value as (KvEntry | null)[]) : [];
-        Promise.resolve()
-          .then(() => query(transactionReader(keys, entries, at), at))
-          .then(resolve, reject);
+      this.#settlers.push(async (result, at) => {
+        try {
+          if (this.#readBytes > this.readBytesMax) throw readsTooLarge(this.readBytesMax);
+          assert(result !== null && result.ok, 'a read step without its view');
+          const answer = await query(transactionReader(keys, result.value as KeyReader), at);
+          this.#readBytes += replyBytes(answer, this.readBytesMax - this.#readBytes);
+          if (this.#readBytes > this.readBytesMax) throw readsTooLarge(this.readBytesMax);
+          resolve(answer);
+        } catch (thrown) {
+          reject(thrown);
+        }
       });
     });
   }
 
-  /** Answers every step from the entry's results, `results[i]` for `steps[i]`. */
-  settle(results: readonly ApplyResult[], at: number): void {
-    this.#settlers.forEach((settle, i) => settle(results[i] ?? null, at));
+  /** Answers every step from the entry's results, `results[i]` for `steps[i]`, in order. */
+  async settle(results: readonly ApplyResult[], at: number): Promise<void> {
+    for (const [i, settle] of this.#settlers.entries()) await settle(results[i] ?? null, at);
   }
 }
 
@@ -318,67 +356,67 @@ function notInTransaction(): TandemError {
   return new TandemError('TANDEM_BAD_REQUEST', 'ERR Command not allowed inside a transaction');
 }
 
-/** A transaction's view of the keys a read named, as the entry's apply saw them at `at`. */
-function transactionReader(
-  keys: readonly Buffer[],
-  entries: readonly (KvEntry | null)[],
-  at: number,
-): StoreReader {
-  const entryOf = (
-    key: Uint8Array,
-  ): (KvEntry & { type?: 'hash' | 'set' | 'zset' | 'list' }) | null => {
-    const i = keys.findIndex((named) => named.equals(key));
-    if (i < 0) throw notInTransaction();
-    return entries[i] ?? null;
+/**
+ * A transaction's reader of the keys a read named: the view the entry's apply took of
+ * them at that step, which answers as the store does (it is the in-memory namespace's own
+ * reads). A key the command did not name, and the reads of the whole keyspace, are refused.
+ */
+function transactionReader(keys: readonly Buffer[], view: KeyReader): StoreReader {
+  const named = (key: Bytes): void => {
+    if (!keys.some((one) => one.equals(key))) throw notInTransaction();
   };
   const wholeKeyspace = (): never => {
     throw notInTransaction();
   };
-  return {
-    get: (key) => {
-      const entry = entryOf(key);
-      if (entry?.type !== undefined) throw new WrongTypeError();
-      return entry;
-    },
-    hashValues: wholeKeyspace,
-    hashSize: wholeKeyspace,
-    hashAll: wholeKeyspace,
-    hashEncoding: wholeKeyspace,
-    hashScan: wholeKeyspace,
-    setAll: wholeKeyspace,
-    setContains: wholeKeyspace,
-    setSize: wholeKeyspace,
-    setRandom: wholeKeyspace,
-    setEncoding: wholeKeyspace,
-    setScan: wholeKeyspace,
-    zsetScores: wholeKeyspace,
-    zsetSize: wholeKeyspace,
-    zsetRank: wholeKeyspace,
-    zsetRange: wholeKeyspace,
-    zsetCount: wholeKeyspace,
-    zsetEncoding: wholeKeyspace,
-    zsetScan: wholeKeyspace,
-    listSize: wholeKeyspace,
-    listElements: wholeKeyspace,
-    listElement: wholeKeyspace,
-    listIndexes: wholeKeyspace,
-    exists: (named) => named.filter((key) => entryOf(key) !== null).length,
-    ttlMs: (key) => {
-      const entry = entryOf(key);
-      if (entry === null) return -2;
-      return entry.expiresAt === null ? -1 : entry.expiresAt - at;
-    },
-    type: (key) => {
-      const entry = entryOf(key);
-      return entry === null ? 'none' : (entry.type ?? 'string');
-    },
+  const reader: Record<string, unknown> = {
     dbsize: wholeKeyspace,
     randomKey: wholeKeyspace,
     keys: wholeKeyspace,
     scan: wholeKeyspace,
     query: wholeKeyspace,
+    exists: (all: readonly Bytes[], nowMs: number) => {
+      all.forEach(named);
+      return view.exists(all, nowMs);
+    },
   };
+  for (const method of keyReads) {
+    reader[method] = (key: Bytes, ...rest: unknown[]) => {
+      named(key);
+      return (view[method] as (key: Bytes, ...rest: unknown[]) => unknown)(key, ...rest);
+    };
+  }
+  return reader as unknown as StoreReader;
 }
+
+/** The reads of one key (its first argument) that a transaction's view answers. */
+const keyReads = [
+  'get',
+  'versionOf',
+  'ttlMs',
+  'type',
+  'hashValues',
+  'hashSize',
+  'hashAll',
+  'hashEncoding',
+  'hashScan',
+  'setAll',
+  'setContains',
+  'setRandom',
+  'setSize',
+  'setEncoding',
+  'setScan',
+  'zsetScores',
+  'zsetSize',
+  'zsetRank',
+  'zsetRange',
+  'zsetCount',
+  'zsetEncoding',
+  'zsetScan',
+  'listSize',
+  'listElements',
+  'listElement',
+  'listIndexes',
+] as const satisfies readonly Exclude<keyof KeyReader, 'exists'>[];
 
 /**
  * Runs one queued command as `session` inside EXEC: its permissions checked again (Redis
@@ -457,7 +495,7 @@ function runTransaction(
   table: Readonly<Record<string, CommandSpec>>,
   transaction: ForwardedTransaction,
 ): Reply | Promise<Reply> {
-  const builder = new TransactionBuilder();
+  const builder = new TransactionBuilder(context.transactionReadBytesMax);
   const replies: (Reply | Promise<Reply>)[] = [];
   session.capture = builder;
   try {
@@ -487,8 +525,7 @@ function runTransaction(
   return proposed.then((reply) => {
     if (results === undefined) return reply ?? nullArray; // the leader's EXEC answer
     if (results === null) return nullArray;
-    builder.settle(results, command.at);
-    return Promise.all(replies);
+    return builder.settle(results, command.at).then(() => Promise.all(replies));
   }, entryRefusal);
 }
 
