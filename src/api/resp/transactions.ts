@@ -373,6 +373,7 @@ function transactionReader(
       return entry === null ? 'none' : (entry.type ?? 'string');
     },
     dbsize: wholeKeyspace,
+    keyspaceStats: wholeKeyspace,
     randomKey: wholeKeyspace,
     keys: wholeKeyspace,
     scan: wholeKeyspace,
