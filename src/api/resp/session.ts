@@ -19,6 +19,7 @@ import type { Forwarder, LeaderEndpoint } from './forward.js';
 import type { PubSubHub } from './pubsub.js';
 import type { KeyspaceEventSettings } from './keyspace-events.js';
 import type { BlockedClients } from './blocking.js';
+import type { ServerStats } from './stats.js';
 import { error, type Reply } from './reply.js';
 import type { Protocol } from './reply.js';
 
@@ -120,8 +121,10 @@ export interface ServerContext {
   readonly startedAtMs: number;
   readonly maxClients: number;
   readonly port: number;
-  /** Counters for INFO stats. */
-  readonly stats: { commandsProcessed: number; connectionsReceived: number; rejected: number };
+  /** The counters INFO reports (stats.ts). */
+  readonly stats: ServerStats;
+  /** This run's id (INFO's run_id): 40 hex digits drawn at start, as Redis's. */
+  readonly runId: string;
 }
 
 /** A new session for a connection (or for a forwarded command on the leader). */
