@@ -241,6 +241,10 @@ function cpuSection(): string[] {
 function commandstatsSection(stats: ServerStats): string[] {
   const lines: string[] = [];
   for (const [name, counters] of stats.commands) {
+    // As Redis: a command with nothing counted is not listed.
+    if (counters.calls === 0 && counters.rejectedCalls === 0 && counters.failedCalls === 0) {
+      continue;
+    }
     const perCall = counters.calls === 0 ? 0 : counters.usec / counters.calls;
     lines.push(
       `cmdstat_${name}:calls=${counters.calls},usec=${counters.usec},` +

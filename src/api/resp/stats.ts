@@ -120,7 +120,14 @@ export class ServerStats {
     this.writesProcessed = 0;
     this.errorReplies = 0;
     this.usedMemoryPeak = 0;
-    this.commands.clear();
+    // Zeroed in place: a command running now (CONFIG RESETSTAT itself) counts its call in
+    // the counters it holds, and is the first one counted after the reset, as in Redis.
+    for (const counters of this.commands.values()) {
+      counters.calls = 0;
+      counters.usec = 0;
+      counters.rejectedCalls = 0;
+      counters.failedCalls = 0;
+    }
     this.errors.clear();
   }
 }
