@@ -63,11 +63,6 @@ client|no-evict ~ admin noscript loading stale ~ connection ~ 7.0.0 ~ O(1) ~ Set
 client|setname ~ noscript loading stale ~ connection ~ 2.6.9 ~ O(1) ~ Set the current connection name
 client|unblock ~ admin noscript loading stale ~ connection ~ 5.0.0 ~ O(log N) where N is the number of client connections ~ Unblock a client blocked in a blocking command from a different connection
 command ~ loading stale ~ server ~ 2.8.13 ~ O(N) where N is the total number of Redis commands ~ Get array of Redis command details
-command|count ~ loading stale ~ server ~ 2.8.13 ~ O(1) ~ Get total number of Redis commands
-command|docs ~ loading stale ~ server ~ 7.0.0 ~ O(N) where N is the number of commands to look up ~ Get array of specific Redis command documentation
-command|getkeys ~ loading stale ~ server ~ 2.8.13 ~ O(N) where N is the number of arguments to the command ~ Extract keys given a full Redis command
-command|info ~ loading stale ~ server ~ 2.8.13 ~ O(N) where N is the number of commands to look up ~ Get array of specific Redis command details, or all when no argument is given.
-command|list ~ loading stale ~ server ~ 7.0.0 ~ O(N) where N is the total number of Redis commands ~ Get an array of Redis command names
 config ~  ~ server ~ 2.0.0 ~ Depends on subcommand. ~ A container for server configuration commands
 config|get ~ admin noscript loading stale ~ server ~ 2.0.0 ~ O(N) when N is the number of configuration parameters provided ~ Get the values of configuration parameters
 config|resetstat ~ admin noscript loading stale ~ server ~ 2.0.0 ~ O(1) ~ Reset the stats returned by INFO
