@@ -5,7 +5,7 @@
  * with its error texts.
  */
 import { assert } from '../../core/assert.js';
-import { commandDocs, type CommandDoc } from './command-docs.js';
+import { commandDocs, type CommandArgument, type CommandDoc } from './command-docs.js';
 import type { Handler } from './keys.js';
 import { error, map, simple, type Reply } from './reply.js';
 import { arityFits, commandKeys, wrongArity, type CommandSpec, type KeySpec } from './spec.js';
@@ -41,7 +41,26 @@ function commandInfo(name: string, spec: CommandSpec): Reply {
   return info(name, spec.arity, [0, 0, 0], subs);
 }
 
-/** COMMAND DOCS of `name`: summary, since, group, complexity, and its subcommands'. */
+/** One argument as COMMAND DOCS gives it: name, type, token, flags (a set), arguments. */
+function argumentDoc(argument: CommandArgument): Reply {
+  const fields: [Reply, Reply][] = [
+    ['name', argument.name],
+    ['type', argument.type],
+  ];
+  if (argument.token !== undefined) fields.push(['token', argument.token]);
+  if (argument.flags.length > 0) {
+    fields.push(['flags', { kind: 'set', items: argument.flags.map((flag) => simple(flag)) }]);
+  }
+  if (argument.arguments !== undefined) {
+    fields.push(['arguments', argument.arguments.map(argumentDoc)]);
+  }
+  return map(fields);
+}
+
+/**
+ * COMMAND DOCS of `name`: summary, since, group, complexity, arguments, and its
+ * subcommands'.
+ */
 function commandDoc(name: string, spec: CommandSpec): Reply {
   const doc = docOf(name);
   const fields: [Reply, Reply][] = [
@@ -50,6 +69,7 @@ function commandDoc(name: string, spec: CommandSpec): Reply {
     ['group', doc.group],
   ];
   if (doc.complexity !== '') fields.push(['complexity', doc.complexity]);
+  if (doc.arguments.length > 0) fields.push(['arguments', doc.arguments.map(argumentDoc)]);
   if (spec.subcommands !== undefined) {
     const subs = Object.keys(spec.subcommands).map((sub): [Reply, Reply] => {
       const full = `${name}|${sub}`;
