@@ -16,8 +16,10 @@ import type {
   ZsetEncoding,
 } from './values.js';
 import type { ZsetRange, ZsetSelection } from './sorted-set.js';
-import type { ZsetScanPage } from './keyspace.js';
+import type { KeyspaceStats, ZsetScanPage } from './keyspace.js';
 import type { SqlRow } from './sql-exec.js';
+
+export type { KeyspaceStats } from './keyspace.js';
 
 /** A value, or a promise of it: SQLite answers at once, PostgreSQL over a connection. */
 export type MaybePromise<T> = T | Promise<T>;
@@ -176,6 +178,11 @@ export interface StoreReader {
     nowMs: number,
   ): MaybePromise<number[] | null>;
   dbsize(nowMs: number): MaybePromise<number>;
+  /**
+   * What INFO keyspace says of the live keys at `nowMs`: how many, how many of them have an
+   * expiry, and their average time to live in milliseconds (0 when none has one).
+   */
+  keyspaceStats(nowMs: number): MaybePromise<KeyspaceStats>;
   /**
    * A live key picked at random (Redis RANDOMKEY), never an expired one; null when no key
    * is live. Each call draws again: two replicas need not pick the same key.

@@ -131,6 +131,14 @@ export interface HeldZset {
   readonly members: readonly (readonly [Buffer, number])[];
 }
 
+/** The live keys of a store (INFO keyspace's `keys`, `expires` and `avg_ttl`). */
+export interface KeyspaceStats {
+  readonly keys: number;
+  readonly expires: number;
+  /** The average milliseconds to live of the keys with an expiry; 0 when there are none. */
+  readonly averageTtlMs: number;
+}
+
 /** One page of a ZSCAN: `cursor` 0 means the scan is complete; members with scores. */
 export interface ZsetScanPage {
   readonly cursor: number;
@@ -1030,6 +1038,24 @@ export class Keyspace extends KeyValueCommands {
       if (matching(member)) entries.push([Buffer.from(member, 'latin1'), score]);
     }
     return { cursor: 0, entries };
+  }
+
+  /** The live keys at `nowMs`, those with an expiry, and their average time to live. */
+  keyspaceStats(nowMs: number): KeyspaceStats {
+    let expired = 0;
+    let expires = 0;
+    let ttlSumMs = 0;
+    for (const key of this.#volatile) {
+      const expiresAt = (this.#items.get(key) as Item).expiresAt as number;
+      if (expiresAt <= nowMs) {
+        expired++;
+      } else {
+        expires++;
+        ttlSumMs += expiresAt - nowMs;
+      }
+    }
+    const averageTtlMs = expires === 0 ? 0 : Math.floor(ttlSumMs / expires);
+    return { keys: this.#items.size - expired, expires, averageTtlMs };
   }
 
   /** The number of live keys at `nowMs`. */

@@ -47,6 +47,7 @@ import type {
   RestoreMeta,
   SqlStatementResult,
   StoreSnapshot,
+  KeyspaceStats,
 } from './contract.js';
 import type { Glob } from './glob.js';
 import { asBuffer, compileGlob, scanCount, WrongTypeError } from './kv-rules.js';
@@ -1232,6 +1233,29 @@ export class PostgresStore implements NodeStore {
     return {
       cursor: rows.length > count ? Number(page.at(-1)?.seq) : 0,
       entries: matching(page),
+    };
+  }
+
+  /** The live keys, those with an expiry (counted on the expiry index), their average TTL. */
+  async keyspaceStats(nowMs: number): Promise<KeyspaceStats> {
+    const { rows } = await this.#read('counting keys', (client) =>
+      q1(
+        client,
+        `SELECT (SELECT count(*) FROM tandem.kv WHERE expires_at IS NULL OR expires_at > $1) AS keys,
+                count(*) AS expires, coalesce(floor(avg(expires_at - $1)), 0) AS average
+           FROM tandem.kv WHERE expires_at > $1`,
+        [nowMs],
+      ),
+    );
+    const row = rows[0] as {
+      keys: number | string;
+      expires: number | string;
+      average: number | string;
+    };
+    return {
+      keys: Number(row.keys),
+      expires: Number(row.expires),
+      averageTtlMs: Number(row.average),
     };
   }
 

@@ -38,6 +38,7 @@ import type {
   NodeStore,
   RestoreMeta,
   StoreSnapshot,
+  KeyspaceStats,
 } from './contract.js';
 import { receiveStoreImage } from './image-kinds.js';
 import {
@@ -513,6 +514,12 @@ export class SqliteStore implements NodeStore {
   ): number[] | null {
     this.#open();
     return this.#keyspace.listIndexes(key, element, options, nowMs);
+  }
+
+  /** The live keys, those with an expiry, and their average time to live. */
+  keyspaceStats(nowMs: number): KeyspaceStats {
+    this.#open();
+    return this.#keyspace.keyspaceStats(nowMs);
   }
 
   /** The number of live keys. */

@@ -77,6 +77,7 @@ const expected: Readonly<Record<string, readonly string[]>> = {
     'ping',
     'echo',
     'info',
+    'time',
     'role',
     'command',
     'select',

@@ -171,6 +171,7 @@ test(
       for (const nowMs of [-1, 0, 999, 1000, at + 600]) {
         await twins.read((store) => keyContent(store));
         await twins.read((store) => store.dbsize(nowMs));
+        await twins.read((store) => store.keyspaceStats(nowMs));
         await twins.read((store) => asText(store).keys('*', nowMs));
         await twins.read((store) => asText(store).ttlMs('k', nowMs));
         await twins.read((store) => asText(store).exists(['b', 'b', 'a', 'k', 'ttl'], nowMs));

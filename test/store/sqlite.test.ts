@@ -269,6 +269,9 @@ test('expiry is decided by the command time for writes and by the reader clock f
   assert.equal(asText(store).type('k', 1000), 'none');
   assert.equal(store.dbsize(999), 1);
   assert.equal(store.dbsize(1000), 0);
+  // INFO keyspace's counts: the key and its expiry while it lives, nothing once it expired.
+  assert.deepEqual(store.keyspaceStats(400), { keys: 1, expires: 1, averageTtlMs: 600 });
+  assert.deepEqual(store.keyspaceStats(1000), { keys: 0, expires: 0, averageTtlMs: 0 });
   assert.deepEqual(asText(store).keys('*', 1000), []);
 
   // Written at 999 the key is alive; at 1000 it is gone, whatever the reader's clock.

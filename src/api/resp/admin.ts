@@ -1,8 +1,9 @@
 /**
  * Connection, server, replication and Tandem commands: PING ECHO HELLO AUTH SELECT QUIT
- * RESET CLIENT COMMAND CONFIG INFO ROLE WAIT READONLY READWRITE and TANDEM.*. Replication
- * is reported in Redis's own shapes with the log index as the replication offset, so
- * tools that read `INFO replication` or `ROLE` understand a Tandem cluster.
+ * RESET CLIENT CONFIG ROLE WAIT READONLY READWRITE and TANDEM.* (INFO and TIME are in
+ * info.ts, COMMAND in command.ts). Replication is reported in Redis's own shapes with the
+ * log index as the replication offset, so tools that read `INFO replication` or `ROLE`
+ * understand a Tandem cluster.
  */
 import { TandemError } from '../../core/errors.js';
 import type { Consistency, NodeStatus } from '../../node/api.js';
@@ -319,7 +320,10 @@ function defaultNeedsPassword(context: ServerContext): boolean {
 
 const config: Handler = (context, _session, args) => {
   const sub = args.text[1].toUpperCase();
-  if (sub === 'RESETSTAT') return ok;
+  if (sub === 'RESETSTAT') {
+    context.stats.reset();
+    return ok;
+  }
   // Tandem's settings are its start flags, but for notify-keyspace-events (this node's).
   if (sub === 'SET') return configSet(context, args.text.slice(2));
   if (sub !== 'GET') return error(`ERR unknown subcommand '${args.text[1]}'. Try CONFIG HELP.`);
@@ -328,36 +332,6 @@ const config: Handler = (context, _session, args) => {
   const found = configValues(context).filter(([name]) => globs.some((glob) => glob.matches(name)));
   return map(found);
 };
-
-/** The command table as COMMAND reports it: [name, arity, flags, first key, last key, step]. */
-function commandInfo(name: string, spec: CommandSpec): Reply {
-  const flags = spec.write ? [simple('write')] : [simple('readonly'), simple('fast')];
-  // Keys a count argument gives (SINTERCARD's) are movable: 0, 0, 0, as Redis reports them.
-  const keys = spec.keys?.counted === true ? undefined : spec.keys;
-  const { first, last, step } = keys ?? { first: 0, last: 0, step: 0 };
-  if (spec.keys?.counted === true) flags.push(simple('movablekeys'));
-  return [name, spec.arity, flags, first, last, step, [], [], [], []];
-}
-
-/** Builds COMMAND from the table the server dispatches with. */
-export function commandCommand(table: Readonly<Record<string, CommandSpec>>): Handler {
-  const infos = (names: readonly string[]): Reply[] =>
-    names.map((name) => {
-      const spec = table[name.toLowerCase()];
-      return spec === undefined ? null : commandInfo(name.toLowerCase(), spec);
-    });
-  return (_context, _session, args) => {
-    const sub = args.text[1]?.toUpperCase();
-    if (sub === undefined) return infos(Object.keys(table));
-    if (sub === 'COUNT') return Object.keys(table).length;
-    if (sub === 'LIST') return Object.keys(table);
-    if (sub === 'INFO')
-      return infos(args.text.length > 2 ? args.text.slice(2) : Object.keys(table));
-    // No documentation to give: an empty map makes redis-cli fall back to its built-in hints.
-    if (sub === 'DOCS') return map([]);
-    return error(`ERR unknown subcommand '${args.text[1]}'. Try COMMAND HELP.`);
-  };
-}
 
 /** The followers a leader counts as connected replicas, with their offsets and lag. */
 function replicas(context: ServerContext, status: NodeStatus) {
@@ -376,7 +350,8 @@ function replicas(context: ServerContext, status: NodeStatus) {
     });
 }
 
-function replicationInfo(context: ServerContext): string {
+/** INFO replication's lines: Redis's fields, the log index as the replication offset. */
+export function replicationInfo(context: ServerContext): string[] {
   const status = context.node.status();
   if (status.role === 'leader') {
     const lines = replicas(context, status).map(
@@ -384,7 +359,6 @@ function replicationInfo(context: ServerContext): string {
         `slave${i}:ip=${replica.ip},port=${replica.port},state=${replica.state},offset=${replica.offset},lag=${replica.lagSeconds}`,
     );
     return [
-      '# Replication',
       'role:master',
       `connected_slaves:${lines.length}`,
       ...lines,
@@ -392,12 +366,11 @@ function replicationInfo(context: ServerContext): string {
       `master_repl_offset:${status.lastIndex}`,
       `tandem_term:${status.term}`,
       `tandem_commit_index:${status.commitIndex}`,
-    ].join('\r\n');
+    ];
   }
   const leader = status.leaderId === null ? null : context.node.leaderRespAddress();
   const colon = leader?.lastIndexOf(':') ?? -1;
   return [
-    '# Replication',
     'role:slave',
     `master_host:${leader === null ? '' : leader.slice(0, colon)}`,
     `master_port:${leader === null ? '' : leader.slice(colon + 1)}`,
@@ -412,56 +385,8 @@ function replicationInfo(context: ServerContext): string {
     `master_repl_offset:${status.appliedIndex}`,
     `tandem_term:${status.term}`,
     `tandem_commit_index:${status.commitIndex}`,
-  ].join('\r\n');
+  ];
 }
-
-function infoSections(context: ServerContext): Record<string, () => string> {
-  return {
-    server: () =>
-      [
-        '# Server',
-        `redis_version:${redisVersionReported}`,
-        'redis_mode:standalone',
-        `tandem_node_id:${context.node.id}`,
-        `process_id:${process.pid}`,
-        `tcp_port:${context.port}`,
-        `uptime_in_seconds:${Math.floor((Date.now() - context.startedAtMs) / 1000)}`,
-      ].join('\r\n'),
-    clients: () =>
-      [
-        '# Clients',
-        `connected_clients:${context.sessions.size}`,
-        `maxclients:${context.maxClients}`,
-        `blocked_clients:${context.blocked.count}`,
-      ].join('\r\n'),
-    persistence: () => ['# Persistence', 'loading:0', 'aof_enabled:1'].join('\r\n'),
-    stats: () =>
-      [
-        '# Stats',
-        `total_connections_received:${context.stats.connectionsReceived}`,
-        `total_commands_processed:${context.stats.commandsProcessed}`,
-        `rejected_connections:${context.stats.rejected}`,
-      ].join('\r\n'),
-    replication: () => replicationInfo(context),
-    keyspace: () => '# Keyspace',
-  };
-}
-
-const info: Handler = async (context, session, args) => {
-  const sections = infoSections(context);
-  const asked = args.text.slice(1).map((name) => name.toLowerCase());
-  const all =
-    asked.length === 0 || asked.some((name) => ['all', 'default', 'everything'].includes(name));
-  const names = all ? Object.keys(sections) : asked.filter((name) => name in sections);
-  const parts = names.map((name) => sections[name]());
-  if (names.includes('keyspace')) {
-    const { value: keys } = await context.node.read({ consistency: 'stale' }, (store) =>
-      store.dbsize(Date.now()),
-    );
-    if (keys > 0) parts[names.indexOf('keyspace')] += `\r\ndb0:keys=${keys},expires=0,avg_ttl=0`;
-  }
-  return { kind: 'verbatim', text: parts.join('\r\n\r\n') + '\r\n' };
-};
 
 const role: Handler = (context) => {
   const status = context.node.status();
@@ -648,7 +573,6 @@ export const adminCommands: Readonly<Record<string, CommandSpec>> = {
   readwrite: { arity: 1, write: false, role: 'read', run: () => ok },
   client: { arity: -2, write: false, role: 'read', subcommands: clientSubcommands, run: client },
   config: { arity: -2, write: false, role: 'admin', subcommands: configSubcommands, run: config },
-  info: { arity: -1, write: false, role: 'read', run: info },
   role: { arity: 1, write: false, role: 'read', run: role },
   wait: { arity: 3, write: false, role: 'read', run: wait },
   'tandem.status': { arity: 1, write: false, role: 'read', run: tandem['tandem.status'] },

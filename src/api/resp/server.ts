@@ -10,7 +10,7 @@
  * the same sessions, limits and commands. A client that protected mode refuses is answered
  * `-DENIED ...` on either and closed before anything it sent is read.
  */
-import { timingSafeEqual } from 'node:crypto';
+import { randomBytes, timingSafeEqual } from 'node:crypto';
 import { createServer, type Server, type Socket } from 'node:net';
 import { AccessControl } from '../../access/control.js';
 import { createServer as createTlsServer } from 'node:tls';
@@ -29,7 +29,10 @@ import {
 import { forwardingTlsOptions, serverTlsOptions, type ClientTls } from '../tls.js';
 import type { Logger } from '../../transport/contract.js';
 import { aclCommand } from './acl.js';
-import { adminCommands, commandCommand, refuse } from './admin.js';
+import { adminCommands, refuse } from './admin.js';
+import { commandCommand } from './command.js';
+import { infoCommands, sampleMemory } from './info.js';
+import { sampleIntervalMs, ServerStats, type CommandCounters } from './stats.js';
 import { Forwarder, linkProof } from './forward.js';
 import { keyCommands, type Args } from './keys.js';
 import { stringCommands } from './strings.js';
@@ -55,7 +58,15 @@ import {
   subscribedModeRefusal,
   subscribedPing,
 } from './pubsub.js';
-import { error, ok, simple, ReplyWriter, type PushReply, type Reply } from './reply.js';
+import {
+  error,
+  ok,
+  simple,
+  ReplyWriter,
+  type ErrorReply,
+  type PushReply,
+  type Reply,
+} from './reply.js';
 import {
   errorReply,
   newSession,
@@ -240,11 +251,12 @@ export function buildCommandTable(): Record<string, CommandSpec> {
     sortedSetCommands,
     listCommands,
     adminCommands,
+    infoCommands,
     pubsubCommands,
     connectionCommands,
   );
   table.ping = subscribedPing(table.ping);
-  table.command = { arity: -1, write: false, role: 'read', run: commandCommand(table) };
+  table.command = commandCommand(table);
   table.acl = aclCommand(table);
   Object.assign(table, transactionCommands(table));
   return table;
@@ -263,6 +275,13 @@ function unknownCommand(args: readonly string[]): Reply {
   }
   return error(
     `ERR unknown command '${args[0].slice(0, 128)}', with args beginning with: ${listed}`,
+  );
+}
+
+/** Whether `reply` is an error reply. */
+function isError(reply: Reply): reply is ErrorReply {
+  return (
+    typeof reply === 'object' && reply !== null && (reply as { kind?: unknown }).kind === 'error'
   );
 }
 
@@ -306,20 +325,27 @@ export async function startRespServer(
     maxClients: options.maxClients ?? maxClientsDefault,
     transactionReadBytesMax: readBytesMax,
     port: options.port ?? tlsPort ?? 0,
-    stats: { commandsProcessed: 0, connectionsReceived: 0, rejected: 0 },
+    stats: new ServerStats(),
+    runId: randomBytes(20).toString('hex'),
   };
+  // Redis's serverCron samples its rates and memory peak ten times a second; so does this.
+  const sampler = setInterval(() => {
+    context.stats.sample(Date.now());
+    sampleMemory(context.stats);
+  }, sampleIntervalMs);
+  sampler.unref();
   const sockets = new Set<Socket>();
   let nextId = 1;
   const accept = (socket: Socket) => {
     context.stats.connectionsReceived++;
     if (protectedModeRefuses(options, () => access.configured(), socket.remoteAddress)) {
-      context.stats.rejected++;
+      context.stats.rejectedConnections++;
       socket.write(`-DENIED ${protectedModeMessage}\r\n`);
       closeAfterReply(socket);
       return;
     }
     if (sessions.size >= context.maxClients) {
-      context.stats.rejected++;
+      context.stats.rejectedConnections++;
       socket.write('-ERR max number of clients reached\r\n');
       closeAfterReply(socket);
       return;
@@ -334,6 +360,7 @@ export async function startRespServer(
     context.blocked.onApplied(entries);
   });
   const close = () => {
+    clearInterval(sampler);
     stopDelivery();
     return closeServers(servers, sockets, context);
   };
@@ -505,6 +532,8 @@ class Connection {
   #queuedPushBytes = 0;
   /** The most commands one MULTI of this connection may queue. */
   readonly #transactionCommandsMax: number;
+  /** The counters of the command `#run` last ran, or null when it ran none. */
+  #ran: CommandCounters | null = null;
 
   constructor(
     context: ServerContext,
@@ -553,6 +582,8 @@ class Connection {
   }
 
   #onData(chunk: Buffer): void {
+    this.#context.stats.readsProcessed++;
+    this.#context.stats.netInputBytes += chunk.length;
     if (this.#session.closing) return;
     // Until the client authenticates, requests are held to Redis's small limits; the
     // parser pauses after an AUTH or HELLO so that it runs before the rest is parsed.
@@ -598,6 +629,8 @@ class Connection {
    */
   #pump(): void {
     const replies: (Reply | Promise<Reply>)[] = [];
+    // `ran[i]` counts `replies[i]`'s command, which ran (null: refused, or none ran).
+    const ran: (CommandCounters | null)[] = [];
     let asynchronous = false;
     while (this.#head < this.#queue.length && !this.#session.closing && this.#blocked === null) {
       if (this.#session.pendingWrites >= pendingWritesMax) break;
@@ -605,6 +638,7 @@ class Connection {
       if (reply === unanswered) continue;
       if (reply instanceof Promise) asynchronous = true;
       replies.push(reply);
+      ran.push(this.#ran);
     }
     if (this.#head === this.#queue.length) {
       this.#queue = [];
@@ -616,6 +650,7 @@ class Connection {
           'RESP protocol error',
         );
         replies.push(error(`ERR ${failure.message}`));
+        ran.push(null);
         this.#session.closing = true;
       }
     }
@@ -633,43 +668,68 @@ class Connection {
       }
       return;
     }
-    if (!asynchronous && this.#previous === null) return this.#send(replies as Reply[]);
+    if (!asynchronous && this.#previous === null) return this.#send(replies as Reply[], ran);
     const before = this.#previous ?? Promise.resolve();
-    const batch = before.then(() => Promise.all(replies)).then((done) => this.#send(done));
+    const batch = before.then(() => Promise.all(replies)).then((done) => this.#send(done, ran));
     this.#previous = batch;
     void batch.then(() => {
       if (this.#previous === batch) this.#previous = null;
     });
   }
 
-  /** Runs one command; never throws (errors become error replies). */
+  /**
+   * Runs one command; never throws (errors become error replies). Sets `#ran` to the
+   * command's counters when it ran, so that its reply, once known, can count a failure.
+   */
   #run(command: RespCommand): Reply | Promise<Reply> | typeof unanswered {
     const context = this.#context;
     const session = this.#session;
-    context.stats.commandsProcessed++;
+    const stats = context.stats;
+    this.#ran = null;
     const args: Args = { raw: command, text: command.map((arg) => arg.toString('utf8')) };
     const name = args.text[0].toLowerCase();
     const spec = Object.hasOwn(table, name) ? table[name] : undefined;
     if (spec === undefined) return refusedInMulti(session, name, unknownCommand(args.text));
     if (!arityFits(spec.arity, args.text.length)) {
+      stats.counters(name).rejectedCalls++;
       return refusedInMulti(session, name, wrongArity(name));
     }
     const requirement = requirementOf(name, spec, args);
     if (!isRequirement(requirement)) return refusedInMulti(session, name, requirement);
+    const counters = stats.counters(requirement.display);
     if (spec.noauth === true) {
       if (session.user !== null && context.access.user(session.user) === null) return this.#kill();
     } else {
-      if (session.user === null) return error('NOAUTH Authentication required.');
+      if (session.user === null) {
+        counters.rejectedCalls++;
+        return error('NOAUTH Authentication required.');
+      }
       const refused = this.#authorize(session, requirement);
       if (refused === unanswered) return this.#kill();
-      if (refused !== null) return refusedInMulti(session, name, refused);
+      if (refused !== null) {
+        counters.rejectedCalls++;
+        return refusedInMulti(session, name, refused);
+      }
     }
     const subscribed = subscribedModeRefusal(context, session, name, requirement.display);
-    if (subscribed !== null) return subscribed;
+    if (subscribed !== null) {
+      counters.rejectedCalls++;
+      return subscribed;
+    }
     if (session.transaction !== null && !transactionControls.has(name)) {
       const commandsMax = this.#transactionCommandsMax;
       return queueCommand(session, name, spec, args, commandsMax);
     }
+    const startedMs = performance.now();
+    const reply = this.#dispatch(name, spec, args);
+    stats.ran(counters, Math.round((performance.now() - startedMs) * 1000));
+    this.#ran = counters;
+    return reply;
+  }
+
+  /** Runs a command that passed every check (the connection's own ones here). */
+  #dispatch(name: string, spec: CommandSpec, args: Args): Reply | Promise<Reply> {
+    const session = this.#session;
     session.lastCommand = name;
     if (name === 'quit') session.closing = true;
     if (name === 'reset') this.#reset();
@@ -829,13 +889,28 @@ class Connection {
     return Promise.resolve(reply).then((done) => [inner.lastWriteIndex, done, inner.lastWriteTerm]);
   }
 
-  /** Writes one batch of replies with one socket write; enforces the output limit. */
-  #send(replies: readonly Reply[]): void {
+  /**
+   * Writes one batch of replies with one socket write; enforces the output limit. Counts
+   * the error replies, and the failures of the commands that ran (`ran[i]` for
+   * `replies[i]`).
+   */
+  #send(replies: readonly Reply[], ran: readonly (CommandCounters | null)[]): void {
     this.#pendingCommands -= replies.length;
+    const stats = this.#context.stats;
+    for (let i = 0; i < replies.length; i++) {
+      const reply = replies[i];
+      if (!isError(reply)) continue;
+      stats.errorReplied(reply);
+      const counters = ran[i];
+      if (counters !== null) counters.failedCalls++;
+    }
     if (this.#socket.destroyed) return;
     const writer = new ReplyWriter();
     for (const reply of replies) writer.write(reply, this.#session.protocol);
-    const flushed = this.#socket.write(writer.take());
+    const bytes = writer.take();
+    stats.netOutputBytes += bytes.length;
+    stats.writesProcessed++;
+    const flushed = this.#socket.write(bytes);
     if (this.#session.closing) {
       closeAfterReply(this.#socket);
       return;

@@ -21,6 +21,7 @@ import type { Forwarder, LeaderEndpoint } from './forward.js';
 import type { PubSubHub } from './pubsub.js';
 import type { KeyspaceEventSettings } from './keyspace-events.js';
 import type { BlockedClients } from './blocking.js';
+import type { ServerStats } from './stats.js';
 import { error, type Reply } from './reply.js';
 import type { Protocol } from './reply.js';
 
@@ -133,8 +134,10 @@ export interface ServerContext {
   /** The most bytes the reads of one transaction may answer (transactions.ts). */
   readonly transactionReadBytesMax: number;
   readonly port: number;
-  /** Counters for INFO stats. */
-  readonly stats: { commandsProcessed: number; connectionsReceived: number; rejected: number };
+  /** The counters INFO reports (stats.ts). */
+  readonly stats: ServerStats;
+  /** This run's id (INFO's run_id): 40 hex digits drawn at start, as Redis's. */
+  readonly runId: string;
 }
 
 /** A new session for a connection (or for a forwarded command on the leader). */

@@ -271,7 +271,8 @@ function zpop(side: 'min' | 'max'): Handler {
 /** The keys of a command whose `numkeys` argument is at `at`, the keys following it. */
 function numberedKeys(raw: readonly Buffer[], at: number): Buffer[] {
   const count = integerArg(raw[at]?.toString('latin1') ?? '');
-  if (count === null || count < 1) return [];
+  // As Redis's key lookup: a count that the arguments cannot hold names no key.
+  if (count === null || count < 1 || count > raw.length - at - 1) return [];
   return raw.slice(at + 1, at + 1 + count);
 }
 
@@ -688,8 +689,15 @@ const blockingSpec = { write: true, role: 'write', blocks: true } as const;
 /** The keys of ZUNION numkeys key... (and ZINTER, ZDIFF). */
 const operationKeys = (raw: readonly Buffer[]): Buffer[] => numberedKeys(raw, 1);
 /** The destination and keys of ZUNIONSTORE destination numkeys key... (and the others). */
-const storeKeys = (raw: readonly Buffer[]): Buffer[] =>
-  raw.length > 1 ? [raw[1] as Buffer, ...numberedKeys(raw, 2)] : [];
+const storeKeys = (raw: readonly Buffer[]): Buffer[] => {
+  const sources = numberedKeys(raw, 2);
+  return sources.length === 0 ? [] : [raw[1] as Buffer, ...sources];
+};
+/**
+ * The destination alone: COMMAND INFO's legacy key range for the STOREs, as Redis gives it
+ * (`storeKeys` names every key, for the checks).
+ */
+const destinationKey = oneKey;
 /** The destination and source of ZRANGESTORE. */
 const twoKeys = { first: 1, last: 2, step: 1 };
 
@@ -738,6 +746,7 @@ export const sortedSetCommands: Readonly<Record<string, CommandSpec>> = {
     arity: -4,
     write: true,
     role: 'write',
+    keys: destinationKey,
     keysOf: storeKeys,
     run: zsetOperationStore('union'),
   },
@@ -745,6 +754,7 @@ export const sortedSetCommands: Readonly<Record<string, CommandSpec>> = {
     arity: -4,
     write: true,
     role: 'write',
+    keys: destinationKey,
     keysOf: storeKeys,
     run: zsetOperationStore('inter'),
   },
@@ -752,6 +762,7 @@ export const sortedSetCommands: Readonly<Record<string, CommandSpec>> = {
     arity: -4,
     write: true,
     role: 'write',
+    keys: destinationKey,
     keysOf: storeKeys,
     run: zsetOperationStore('diff'),
   },

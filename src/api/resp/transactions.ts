@@ -370,6 +370,7 @@ function transactionReader(keys: readonly Buffer[], view: KeyReader): StoreReade
   };
   const reader: Record<string, unknown> = {
     dbsize: wholeKeyspace,
+    keyspaceStats: wholeKeyspace,
     randomKey: wholeKeyspace,
     keys: wholeKeyspace,
     scan: wholeKeyspace,
@@ -442,6 +443,27 @@ function runQueued(
   const refusal = permitted(context, session, requirement);
   if (refusal !== null) return refusal;
   builder.keys = requirement.keys;
+  // Counted as Redis counts a command EXEC runs: a call of its own, failed if it errs.
+  const counters = context.stats.counters(requirement.display);
+  const startedMs = performance.now();
+  const reply = runCaught(context, session, spec, args);
+  context.stats.ran(counters, Math.round((performance.now() - startedMs) * 1000));
+  const failed = (done: Reply): Reply => {
+    if (typeof done === 'object' && done !== null && 'kind' in done && done.kind === 'error') {
+      counters.failedCalls++;
+    }
+    return done;
+  };
+  return reply instanceof Promise ? reply.then(failed) : failed(reply);
+}
+
+/** Runs `spec`'s handler; what it throws becomes its error reply. */
+function runCaught(
+  context: ServerContext,
+  session: Session,
+  spec: CommandSpec,
+  args: Args,
+): Reply | Promise<Reply> {
   try {
     const reply = spec.run(context, session, args);
     return reply instanceof Promise
