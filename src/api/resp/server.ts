@@ -418,8 +418,10 @@ async function runOneShot(context: ServerContext, request: OneShotRequest): Prom
     { remote: request.clientHost, local: '', clientHost: request.clientHost },
     { user: request.user, password: null, forwarded: true },
   );
+  const counters = context.stats.counters(requirement.display);
   const refusal = context.access.check(request.user, requirement.role, requirement.keys);
   if (refusal !== null) {
+    counters.rejectedCalls++;
     return none(refusal.role === null ? noKeyPermission : noPermission(requirement.display));
   }
   if (requirement.audit) {
@@ -428,7 +430,6 @@ async function runOneShot(context: ServerContext, request: OneShotRequest): Prom
       via: 'http',
     });
   }
-  context.stats.commandsProcessed++;
   session.protocol = 3;
   session.consistency = request.consistency;
   session.lastWriteIndex = request.afterIndex ?? 0;
@@ -439,8 +440,12 @@ async function runOneShot(context: ServerContext, request: OneShotRequest): Prom
   session.lastCommand = name;
   const before = session.lastWriteIndex;
   let reply: Reply;
+  const startedMs = performance.now();
   try {
-    reply = await spec.run(context, session, args);
+    const running = spec.run(context, session, args);
+    // INFO commandstats counts the handler's time on the event loop, as for a connection.
+    context.stats.ran(counters, Math.round((performance.now() - startedMs) * 1000));
+    reply = await running;
   } catch (thrown) {
     // The command's own refusals are its reply; the node's (no leader, a timeout) the caller's.
     if (thrown instanceof TandemError && !ownRefusals.has(thrown.code)) throw thrown;
