@@ -6,7 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test, type TestContext } from 'node:test';
@@ -130,6 +130,42 @@ test('--no-restart leaves a dead node down, and Ctrl-C reports it as already dow
   await until(() => cluster.output().includes('left down (--no-restart)'), 20_000, cluster.output);
   await sleep(1_500);
   assert.equal(nodePid(cluster, 'n3'), null, 'n3 stays down');
+  // Restarted by hand as the README says: the cluster's secret and the same settings.
+  const secret = readFileSync(join(cluster.dir, 'cluster-secret'), 'utf8').trim();
+  const port = (base: number, i: number) => String(base + i + cluster.offset);
+  const peers = [1, 2, 3].map((i) => `n${i}=127.0.0.1:${port(7000, i)}`).join(',');
+  const byHand = spawn(
+    process.execPath,
+    [
+      cli,
+      'start',
+      '--id',
+      'n3',
+      '--dir',
+      join(cluster.dir, 'n3'),
+      '--peers',
+      peers,
+      '--peer-port',
+      port(7000, 3),
+      '--http-port',
+      port(9000, 3),
+      '--resp-port',
+      port(6380, 3),
+    ],
+    { env: { ...process.env, TANDEM_CLUSTER_SECRET: secret }, stdio: 'ignore' },
+  );
+  t.after(() => byHand.kill('SIGKILL'));
+  const deadline = Date.now() + 20_000;
+  while (!(await healthy(cluster, 3))) {
+    assert.ok(Date.now() < deadline, 'n3 started by hand answers');
+    await sleep(200);
+  }
+  const view = (await (await fetch(`http://127.0.0.1:${port(9000, 3)}/v1/cluster`)).json()) as {
+    leaderId: string | null;
+  };
+  assert.ok(view.leaderId !== null, 'n3 rejoined and knows the leader');
+  byHand.kill('SIGTERM');
+  await new Promise((resolve) => byHand.once('exit', resolve));
   cluster.child.kill('SIGINT');
   assert.equal(await cluster.exited, 0, cluster.output());
   assert.match(cluster.output(), /n3 was already down \(it exited on its own, SIGKILL, at /);
