@@ -14,6 +14,28 @@ export default tseslint.config(
     },
   },
   {
+    // The dashboard: plain browser modules, with uPlot loaded before them as a global.
+    files: ['ui/**/*.js'],
+    languageOptions: {
+      sourceType: 'module',
+      globals: Object.fromEntries(
+        [
+          'window',
+          'document',
+          'location',
+          'fetch',
+          'sessionStorage',
+          'setTimeout',
+          'confirm',
+          'btoa',
+          'FormData',
+          'TextEncoder',
+          'uPlot',
+        ].map((name) => [name, 'readonly']),
+      ),
+    },
+  },
+  {
     files: ['src/core/**/*.ts'],
     rules: {
       'no-restricted-globals': ['error', 'setTimeout', 'setInterval', 'process', 'performance'],

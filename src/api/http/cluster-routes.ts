@@ -19,8 +19,20 @@ export function registerClusterRoutes(
   access: AccessControl,
 ): void {
   const admin = { role: 'admin' } as const;
-  app.get('/v1/cluster', { schema: clusterSchema, config: { role: 'read' } }, async () =>
-    node.status(),
+  // `?view=leader`: the leader's status (with every member's lag and contact), forwarded
+  // from a follower as a write is; the dashboard asks for it wherever it is served.
+  app.get<{ Querystring: { view?: 'local' | 'leader' } }>(
+    '/v1/cluster',
+    { schema: clusterSchema, config: { role: 'read' } },
+    async (request) => {
+      const status = node.status();
+      if (request.query.view === 'leader' && status.role !== 'leader') {
+        throw new TandemError('TANDEM_NOT_LEADER', `node ${node.id} is not the leader`, {
+          ...(status.leaderId === null ? {} : { leaderId: status.leaderId }),
+        });
+      }
+      return status;
+    },
   );
 
   app.post<{ Body: { id: string } }>(

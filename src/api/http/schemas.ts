@@ -314,6 +314,17 @@ const nodeId = { type: 'string', pattern: nodeIdPattern } as const;
 export const clusterSchema = {
   summary: "This node's status and its view of the members",
   tags: ['cluster'],
+  querystring: {
+    type: 'object',
+    additionalProperties: false,
+    properties: {
+      view: {
+        type: 'string',
+        enum: ['local', 'leader'],
+        description: "leader: the leader's status, forwarded from a follower (default local)",
+      },
+    },
+  },
   response: { 200: { ...anyObject, description: 'A NodeStatus.' }, ...errors },
 } as const;
 

@@ -41,6 +41,7 @@ import { refuseUnhonouredConditions } from './conditions.js';
 import { sendError, toTandemError } from './errors.js';
 import { forwardToLeader, isForwardable, LeaderAgents } from './forward.js';
 import { registerCommandRoutes, type CommandRunner } from './command-routes.js';
+import { registerUiRoutes } from './ui-routes.js';
 import { HttpMetrics } from './http-metrics.js';
 import { registerKvRoutes } from './kv-routes.js';
 import { escapeKeyPath } from './requests.js';
@@ -183,6 +184,7 @@ export function buildHttpServer(node: NodeHandle, options: HttpServerOptions): F
     registerClusterRoutes(routes, node, access);
     registerAuthRoutes(routes, node, access);
     registerCommandRoutes(routes, node, options.commands ?? (() => null));
+    registerUiRoutes(routes);
     const metricsRole: RouteRole = options.metricsAuth === true ? 'read' : 'open';
     registerOperationRoutes(routes, node, { metrics, access, metricsRole });
   });
