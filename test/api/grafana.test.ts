@@ -8,6 +8,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
+import { Redis } from 'ioredis';
 import { TestCluster } from '../node/cluster.js';
 
 const dashboardFile = fileURLToPath(
@@ -18,7 +19,7 @@ interface Dashboard {
   readonly panels: readonly { title: string; targets: readonly { expr: string }[] }[];
 }
 
-test('every query of the Grafana dashboard names metrics a node serves', async () => {
+test('a node serves its RESP counters, and every query of the Grafana dashboard names metrics it serves', async () => {
   const dashboard = JSON.parse(readFileSync(dashboardFile, 'utf8')) as Dashboard;
   assert.ok(dashboard.panels.length >= 10);
   const cluster = await TestCluster.create({ nodes: 1 });
@@ -31,12 +32,36 @@ test('every query of the Grafana dashboard names metrics a node serves', async (
       headers: { 'content-type': 'application/json' },
       body: JSON.stringify({ value: 'v' }),
     });
+    // RESP commands, so that their series exist: three SETs, a GET, an error reply.
+    const redis = new Redis({ port: cluster.node('n1').respPort, lazyConnect: true });
+    try {
+      await redis.connect();
+      for (const i of [1, 2, 3]) await redis.set(`r${i}`, 'v');
+      assert.equal(await redis.get('r1'), 'v');
+      await assert.rejects(redis.incr('r1'), /ERR value is not an integer/);
+    } finally {
+      redis.disconnect();
+    }
     const text = await (await fetch(`${cluster.url('n1')}/metrics`)).text();
+    // The RESP counters, by command and by error code.
+    assert.match(text, /^tandem_resp_commands_total\{node="n1",command="set"\} 3$/m);
+    assert.match(text, /^tandem_resp_commands_total\{node="n1",command="get"\} 1$/m);
+    assert.match(text, /^tandem_resp_commands_failed_total\{node="n1",command="incr"\} 1$/m);
+    assert.match(text, /^tandem_resp_command_latency_seconds_count\{node="n1",command="set"\} 3$/m);
+    const latency =
+      /^tandem_resp_command_latency_seconds_sum\{node="n1",command="set"\} ([0-9.e-]+)$/m.exec(
+        text,
+      );
+    assert.ok(latency !== null && Number(latency[1]) > 0, 'a write has a latency');
+    assert.match(text, /^tandem_resp_error_replies_total\{node="n1",code="ERR"\} 1$/m);
+    assert.match(text, /^tandem_resp_connections\{node="n1"\} \d+$/m);
     const declared = new Set(
       [...text.matchAll(/^# TYPE ([a-z0-9_:]+) (\w+)$/gm)].flatMap(([, name, type]) =>
         type === 'histogram'
           ? [`${name}_bucket`, `${name}_sum`, `${name}_count`]
-          : [name as string],
+          : type === 'summary'
+            ? [`${name}_sum`, `${name}_count`]
+            : [name as string],
       ),
     );
     for (const panel of dashboard.panels) {

@@ -94,6 +94,8 @@ export interface HttpServerOptions extends ProtectedModeOptions {
    * command-routes.ts); absent, or giving null, the route answers that it has none.
    */
   readonly commands?: CommandRunner;
+  /** More metrics text for `GET /metrics` (the RESP server's counters), or none. */
+  readonly extraMetrics?: () => string;
 }
 
 /**
@@ -186,7 +188,12 @@ export function buildHttpServer(node: NodeHandle, options: HttpServerOptions): F
     registerCommandRoutes(routes, node, options.commands ?? (() => null));
     registerUiRoutes(routes);
     const metricsRole: RouteRole = options.metricsAuth === true ? 'read' : 'open';
-    registerOperationRoutes(routes, node, { metrics, access, metricsRole });
+    registerOperationRoutes(routes, node, {
+      metrics,
+      access,
+      metricsRole,
+      extra: options.extraMetrics ?? (() => ''),
+    });
   });
   return app;
 }
@@ -247,9 +254,14 @@ async function handleError(
 function registerOperationRoutes(
   app: FastifyInstance,
   node: NodeHandle,
-  options: { metrics: HttpMetrics; access: AccessControl; metricsRole: RouteRole },
+  options: {
+    metrics: HttpMetrics;
+    access: AccessControl;
+    metricsRole: RouteRole;
+    extra: () => string;
+  },
 ) {
-  const { metrics, access, metricsRole } = options;
+  const { metrics, access, metricsRole, extra } = options;
   const open = { role: 'open' } as const;
   app.get(
     '/healthz',
@@ -294,7 +306,10 @@ function registerOperationRoutes(
         access.audit.text(),
       ]);
       reply.type(metrics.contentType);
-      return `${nodeText.trimEnd()}\n${httpText.trimEnd()}\n${accessText}`.trimStart();
+      const more = extra().trimEnd();
+      return `${nodeText.trimEnd()}\n${httpText.trimEnd()}\n${accessText.trimEnd()}\n${more}`
+        .trim()
+        .concat('\n');
     },
   );
 

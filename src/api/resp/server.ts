@@ -147,6 +147,8 @@ export interface RespServer {
   readonly port: number | null;
   /** The TLS port bound, or null when it has none. */
   readonly tlsPort: number | null;
+  /** The RESP counters in Prometheus's text format (see `ServerStats.prometheusText`). */
+  metricsText(): string;
   /** Runs one command outside any connection (see `OneShotRequest`). */
   run(request: OneShotRequest): Promise<OneShotAnswer>;
   /** Stops listening, closes every connection and the forwarding pool. */
@@ -387,6 +389,7 @@ export async function startRespServer(
       port: plain?.port ?? null,
       tlsPort: secure?.port ?? null,
       run: (request) => runOneShot(context, request),
+      metricsText: () => context.stats.prometheusText(node.id, sessions.size),
       close,
     };
   } catch (error) {
@@ -446,6 +449,7 @@ async function runOneShot(context: ServerContext, request: OneShotRequest): Prom
     // INFO commandstats counts the handler's time on the event loop, as for a connection.
     context.stats.ran(counters, Math.round((performance.now() - startedMs) * 1000));
     reply = await running;
+    context.stats.answered(counters, startedMs);
   } catch (thrown) {
     // The command's own refusals are its reply; the node's (no leader, a timeout) the caller's.
     if (thrown instanceof TandemError && !ownRefusals.has(thrown.code)) throw thrown;
@@ -727,7 +731,12 @@ class Connection {
     }
     const startedMs = performance.now();
     const reply = this.#dispatch(name, spec, args);
-    stats.ran(counters, Math.round((performance.now() - startedMs) * 1000));
+    const usec = Math.round((performance.now() - startedMs) * 1000);
+    stats.ran(counters, usec);
+    if (reply instanceof Promise) {
+      const answered = () => stats.answered(counters, startedMs);
+      void reply.then(answered, answered);
+    } else counters.latencyUsec += usec;
     this.#ran = counters;
     return reply;
   }

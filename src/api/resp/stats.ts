@@ -16,6 +16,11 @@ export interface CommandCounters {
   rejectedCalls: number;
   /** Ran and answered an error. */
   failedCalls: number;
+  /**
+   * Microseconds from the start of its handler to its reply being ready, summed over its
+   * calls: for a write, the log's round included (Prometheus's latency; INFO gives usec).
+   */
+  latencyUsec: number;
 }
 
 /** Distinct error codes errorstats keeps: Redis's ERRORSTATS_LIMIT, past which it stops. */
@@ -79,7 +84,7 @@ export class ServerStats {
   counters(name: string): CommandCounters {
     let found = this.commands.get(name);
     if (found === undefined) {
-      found = { calls: 0, usec: 0, rejectedCalls: 0, failedCalls: 0 };
+      found = { calls: 0, usec: 0, rejectedCalls: 0, failedCalls: 0, latencyUsec: 0 };
       this.commands.set(name, found);
     }
     return found;
@@ -90,6 +95,101 @@ export class ServerStats {
     counters.calls++;
     counters.usec += usec;
     this.commandsProcessed++;
+  }
+
+  /** Adds a reply's latency, from `startedMs` (performance.now()) until now. */
+  answered(counters: CommandCounters, startedMs: number): void {
+    counters.latencyUsec += Math.round((performance.now() - startedMs) * 1000);
+  }
+
+  /**
+   * The counters in Prometheus's text format, every series labelled with `node`: commands
+   * by name (calls, refused, failed, handler seconds, reply latency as a sum and count),
+   * error replies by code, and connections. CONFIG RESETSTAT zeroes them, which Prometheus
+   * reads as a counter reset.
+   */
+  prometheusText(nodeId: string, connected: number): string {
+    const node = `node="${labelValue(nodeId)}"`;
+    const lines: string[] = [];
+    const family = (name: string, type: string, help: string, samples: string[]) => {
+      lines.push(`# HELP ${name} ${help}`, `# TYPE ${name} ${type}`, ...samples);
+    };
+    const commands = [...this.commands].filter(([, c]) => c.calls + c.rejectedCalls > 0);
+    const per = (value: (counters: CommandCounters) => number) =>
+      commands.map(
+        ([name, counters]) => `{${node},command="${labelValue(name)}"} ${value(counters)}`,
+      );
+    const prefixed = (metric: string, samples: string[]) => samples.map((line) => metric + line);
+    family(
+      'tandem_resp_commands_total',
+      'counter',
+      'RESP commands run, by command (subcommands as command|sub).',
+      prefixed(
+        'tandem_resp_commands_total',
+        per((c) => c.calls),
+      ),
+    );
+    family(
+      'tandem_resp_commands_rejected_total',
+      'counter',
+      'RESP commands refused before they ran (arity, permissions, authentication).',
+      prefixed(
+        'tandem_resp_commands_rejected_total',
+        per((c) => c.rejectedCalls),
+      ),
+    );
+    family(
+      'tandem_resp_commands_failed_total',
+      'counter',
+      'RESP commands that ran and answered an error.',
+      prefixed(
+        'tandem_resp_commands_failed_total',
+        per((c) => c.failedCalls),
+      ),
+    );
+    family(
+      'tandem_resp_command_handler_seconds_total',
+      'counter',
+      "Seconds RESP command handlers ran on the event loop (INFO commandstats' usec).",
+      prefixed(
+        'tandem_resp_command_handler_seconds_total',
+        per((c) => c.usec / 1e6),
+      ),
+    );
+    family(
+      'tandem_resp_command_latency_seconds',
+      'summary',
+      'Seconds from a RESP command to its reply, the log round of a write included.',
+      [
+        ...prefixed(
+          'tandem_resp_command_latency_seconds_sum',
+          per((c) => c.latencyUsec / 1e6),
+        ),
+        ...prefixed(
+          'tandem_resp_command_latency_seconds_count',
+          per((c) => c.calls),
+        ),
+      ],
+    );
+    family(
+      'tandem_resp_error_replies_total',
+      'counter',
+      'RESP error replies, by error code (ERR, WRONGTYPE, ...; at most 128 codes).',
+      [...this.errors].map(
+        ([code, count]) =>
+          `tandem_resp_error_replies_total{${node},code="${labelValue(code)}"} ${count}`,
+      ),
+    );
+    family('tandem_resp_connections', 'gauge', 'RESP client connections open now.', [
+      `tandem_resp_connections{${node}} ${connected}`,
+    ]);
+    family(
+      'tandem_resp_connections_received_total',
+      'counter',
+      'RESP client connections accepted (refused ones included).',
+      [`tandem_resp_connections_received_total{${node}} ${this.connectionsReceived}`],
+    );
+    return `${lines.join('\n')}\n`;
   }
 
   /** Counts an error reply by its code (the text up to the first space). */
@@ -127,7 +227,13 @@ export class ServerStats {
       counters.usec = 0;
       counters.rejectedCalls = 0;
       counters.failedCalls = 0;
+      counters.latencyUsec = 0;
     }
     this.errors.clear();
   }
+}
+
+/** A label value as the text format quotes it: backslash, quote and newline escaped. */
+function labelValue(text: string): string {
+  return text.replace(/[\\"\n]/g, (c) => (c === '\n' ? '\\n' : `\\${c}`));
 }
