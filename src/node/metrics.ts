@@ -25,6 +25,14 @@ export class NodeMetrics {
   readonly peerSocketWrites: Counter;
   readonly fsyncSeconds: Histogram;
   readonly applySeconds: Histogram;
+  readonly snapshotIndex: Gauge;
+  readonly snapshotsTaken: Counter;
+  readonly snapshotSeconds: Histogram;
+  readonly snapshotBytes: Gauge;
+  readonly snapshotsInstalled: Counter;
+  readonly snapshotStreams: Counter;
+  readonly snapshotBytesSent: Counter;
+  readonly snapshotStreamsActive: Gauge;
 
   constructor(nodeId: NodeId) {
     this.registry.setDefaultLabels({ node: nodeId });
@@ -109,6 +117,48 @@ export class NodeMetrics {
       buckets,
       registers,
     });
+    this.snapshotIndex = new Gauge({
+      name: 'tandem_snapshot_index',
+      help: 'Index of the latest snapshot: the log before it is compacted',
+      registers,
+    });
+    this.snapshotsTaken = new Counter({
+      name: 'tandem_snapshots_taken_total',
+      help: 'Snapshots this node took of its state machine (each compacts its log)',
+      registers,
+    });
+    this.snapshotSeconds = new Histogram({
+      name: 'tandem_snapshot_seconds',
+      help: 'Time to take one snapshot: the image and its files, fsynced',
+      buckets: [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+      registers,
+    });
+    this.snapshotBytes = new Gauge({
+      name: 'tandem_snapshot_bytes',
+      help: 'Size of the latest snapshot this node took or installed',
+      registers,
+    });
+    this.snapshotsInstalled = new Counter({
+      name: 'tandem_snapshots_installed_total',
+      help: 'Snapshots installed from the leader (a follower behind the compacted log catching up)',
+      registers,
+    });
+    this.snapshotStreams = new Counter({
+      name: 'tandem_snapshot_streams_total',
+      help: 'Snapshot streams to followers behind the compacted log, by outcome (sent, failed)',
+      labelNames: ['outcome'],
+      registers,
+    });
+    this.snapshotBytesSent = new Counter({
+      name: 'tandem_snapshot_bytes_sent_total',
+      help: 'Bytes of snapshots streamed to followers',
+      registers,
+    });
+    this.snapshotStreamsActive = new Gauge({
+      name: 'tandem_snapshot_streams_active',
+      help: 'Snapshot streams to followers in progress now',
+      registers,
+    });
   }
 
   /** Sets the gauges from the core's status (called when metrics are scraped). */
@@ -118,6 +168,7 @@ export class NodeMetrics {
     this.commitIndex.set(status.commit);
     this.appliedIndex.set(status.applied);
     this.lastIndex.set(status.lastIndex);
+    this.snapshotIndex.set(status.firstIndex - 1);
     this.followerLagEntries.reset();
     this.followerLagMs.reset();
     for (const follower of status.followers) {

@@ -397,7 +397,10 @@ class TandemNode implements RunningNode {
     }
     const ownTls = respTlsAddress(config);
     if (ownTls !== null) this.#respTlsAddresses.set(config.id, ownTls);
-    this.#sender = new SnapshotSender(storage, transport, config.logger);
+    this.#sender = new SnapshotSender(storage, transport, config.logger, {
+      sentBytes: (bytes) => this.#metrics.snapshotBytesSent.inc(bytes),
+      ended: (outcome) => this.#metrics.snapshotStreams.inc({ outcome }),
+    });
     this.#receiver = new SnapshotReceiver(config.logger);
     this.#announcedIndex = core.status().lastIndex;
     const status = core.status();
@@ -637,6 +640,7 @@ class TandemNode implements RunningNode {
   metrics(): Promise<string> {
     this.#metrics.observeStatus(this.#core.status(), this.#tickMs);
     this.#metrics.observeTransport(this.#transport.stats());
+    this.#metrics.snapshotStreamsActive.set(this.#sender.active);
     return this.#metrics.text();
   }
 
@@ -1127,6 +1131,8 @@ class TandemNode implements RunningNode {
     await this.#whileStoreDown('snapshot install', () =>
       this.#store.restore({ index: meta.index, term: meta.term, checksum }, chunksOf(data)),
     );
+    this.#metrics.snapshotsInstalled.inc();
+    this.#metrics.snapshotBytes.set(data.byteLength);
     this.#config.logger.info(
       { index: meta.index, bytes: data.byteLength },
       'installed a snapshot from the leader',
@@ -1153,6 +1159,7 @@ class TandemNode implements RunningNode {
   }
 
   async #snapshot(): Promise<void> {
+    const started = performance.now();
     let image: StoreSnapshot;
     try {
       image = await this.#store.snapshot();
@@ -1187,6 +1194,9 @@ class TandemNode implements RunningNode {
         this.#fail(error);
         return;
       }
+      this.#metrics.snapshotsTaken.inc();
+      this.#metrics.snapshotSeconds.observe((performance.now() - started) / 1000);
+      this.#metrics.snapshotBytes.set(image.bytes);
       this.#config.logger.info(
         { index: meta.index, bytes: image.bytes },
         'took a snapshot and compacted the log',

@@ -39,6 +39,12 @@ const queueWaitMsMax = 30_000;
  * compacted log, one stream per follower, in chunks that respect the transport's queue
  * limits. Progress shows in the logs and in `progress()`.
  */
+/** What a `SnapshotSender` reports as it streams (for metrics). */
+export interface SnapshotStreamObserver {
+  sentBytes(bytes: number): void;
+  ended(outcome: 'sent' | 'failed'): void;
+}
+
 export class SnapshotSender {
   readonly #storage: DiskStorage;
   readonly #transport: PeerTransport;
@@ -46,10 +52,24 @@ export class SnapshotSender {
   #compaction: Promise<void> = Promise.resolve();
   #streams = new Map<NodeId, Stream>();
 
-  constructor(storage: DiskStorage, transport: PeerTransport, logger: Logger) {
+  /** Told how each stream ended and of every chunk's bytes sent (the node's metrics). */
+  readonly #observe: SnapshotStreamObserver;
+
+  constructor(
+    storage: DiskStorage,
+    transport: PeerTransport,
+    logger: Logger,
+    observe: SnapshotStreamObserver = { sentBytes: () => {}, ended: () => {} },
+  ) {
     this.#storage = storage;
     this.#transport = transport;
     this.#logger = logger;
+    this.#observe = observe;
+  }
+
+  /** Streams in progress now. */
+  get active(): number {
+    return this.#streams.size;
   }
 
   /** Registers a snapshot being saved: streams wait for it, so they send the newest one. */
@@ -86,7 +106,11 @@ export class SnapshotSender {
     };
     this.#streams.set(message.to, stream);
     void this.#stream(message, stream)
+      .then((sent) => {
+        if (sent) this.#observe.ended('sent');
+      })
       .catch((error: unknown) => {
+        this.#observe.ended('failed');
         this.#logger.warn({ to: message.to, err: error }, 'snapshot stream failed');
       })
       .finally(() => {
@@ -94,14 +118,15 @@ export class SnapshotSender {
       });
   }
 
-  async #stream(message: SnapshotMessage, stream: Stream): Promise<void> {
+  /** Streams the latest snapshot to `message.to`; true once the whole of it was sent. */
+  async #stream(message: SnapshotMessage, stream: Stream): Promise<boolean> {
     await this.ready();
     const info = await this.#storage.snapshots.latest();
     // The latest snapshot goes, even one taken after the core decided to send (it is at
     // or below the commit index all the same); one older than the core named is not out yet.
     if (info === null || info.meta.index < message.meta.index) {
       this.#logger.warn({ to: message.to, wanted: message.meta.index }, 'snapshot not on disk yet');
-      return;
+      return false;
     }
     stream.totalBytes = info.bytes;
     this.#logger.info(
@@ -113,7 +138,7 @@ export class SnapshotSender {
     const chunks = this.#storage.snapshots.chunks(info)[Symbol.asyncIterator]();
     let next = await chunks.next();
     for (;;) {
-      if (stream.cancelled) return;
+      if (stream.cancelled) return false;
       const data = next.done === true ? new Uint8Array(0) : next.value;
       const following = next.done === true ? next : await chunks.next();
       const last = following.done === true;
@@ -132,6 +157,7 @@ export class SnapshotSender {
       await this.#sendWithRoom(message.to, frame);
       offset += data.byteLength;
       stream.sentBytes = offset;
+      this.#observe.sentBytes(data.byteLength);
       if (offset >= nextReportBytes) {
         this.#logger.info(
           { to: message.to, sentBytes: offset, totalBytes: info.bytes },
@@ -143,6 +169,7 @@ export class SnapshotSender {
       next = following;
     }
     this.#logger.info({ to: message.to, index: info.meta.index }, 'snapshot sent');
+    return true;
   }
 
   async #sendWithRoom(to: NodeId, frame: SnapshotChunkFrame): Promise<void> {

@@ -139,6 +139,18 @@ describe('a three-node cluster', { timeout: 240_000 }, () => {
     assert.equal(await get(cluster, follower, 'large-11', last), `11${large}`);
     const logs = cluster.node(follower).output.join('');
     assert.match(logs, /installed a snapshot from the leader/);
+    // And in the metrics: the leader took and streamed it, the follower installed it.
+    const metric = async (id: string, name: string): Promise<number> => {
+      const text = await (await fetch(`${cluster.url(id)}/metrics`)).text();
+      const line = text.split('\n').find((l) => l.startsWith(name));
+      return line === undefined ? NaN : Number(line.slice(line.lastIndexOf(' ') + 1));
+    };
+    assert.ok((await metric(leader, 'tandem_snapshots_taken_total{')) >= 1);
+    assert.ok((await metric(leader, 'tandem_snapshot_index{')) > 0);
+    assert.ok((await metric(leader, 'tandem_snapshot_streams_total{outcome="sent"')) >= 1);
+    assert.ok((await metric(leader, 'tandem_snapshot_bytes_sent_total{')) > 5 * 1024 * 1024);
+    assert.ok((await metric(follower, 'tandem_snapshots_installed_total{')) >= 1);
+    assert.ok((await metric(follower, 'tandem_snapshot_bytes{')) > 5 * 1024 * 1024);
   });
 
   test('a fourth node joins as a learner, is promoted, and a node is removed', async () => {
