@@ -1,6 +1,6 @@
 /**
  * `npm run example:employees`: starts a local Tandem cluster (`tandem cluster`, HTTP on
- * 9001.., data in `.tandem-employees`) and the employees service on PORT (default 8080),
+ * 9001.. plus EXAMPLE_PORT_OFFSET, data in `.tandem-employees`) and the employees service on PORT (default 8080),
  * then prints curl lines to try. Defaults to the seed's walkthrough: a primary and one
  * replica in `sync` mode (EXAMPLE_NODES=3 EXAMPLE_MODE=quorum for a failover cluster).
  * Ctrl-C stops both.
@@ -14,7 +14,16 @@ const nodeCount = Number(process.env.EXAMPLE_NODES ?? 2);
 const mode = process.env.EXAMPLE_MODE ?? 'sync';
 const port = Number(process.env.PORT ?? 8080);
 const dir = process.env.EXAMPLE_DIR ?? '.tandem-employees';
-const urls = Array.from({ length: nodeCount }, (_, i) => `http://127.0.0.1:${9001 + i}`);
+/** Added to every port of the cluster (`tandem cluster --base-port-offset`). */
+const portOffset = Number(process.env.EXAMPLE_PORT_OFFSET ?? 0);
+if (!Number.isSafeInteger(portOffset) || portOffset < 0 || portOffset > 50_000) {
+  console.error(`EXAMPLE_PORT_OFFSET must be an integer from 0 to 50000, got ${portOffset}`);
+  process.exit(2);
+}
+const urls = Array.from(
+  { length: nodeCount },
+  (_, i) => `http://127.0.0.1:${9001 + i + portOffset}`,
+);
 
 async function waitForLeader(deadlineMs: number): Promise<string> {
   for (;;) {
@@ -42,6 +51,7 @@ export interface ExampleOptions {
 /** Starts the cluster and the service, prints what to try, and stops both on Ctrl-C. */
 export async function runExample(options: ExampleOptions = {}): Promise<void> {
   const args = [tandem, 'cluster', '--nodes', String(nodeCount), '--mode', mode, '--dir', dir];
+  args.push('--base-port-offset', String(portOffset));
   if (options.stores !== undefined) args.push('--stores', options.stores.join(','));
   const cluster = spawn(process.execPath, args, { stdio: ['ignore', 'inherit', 'inherit'] });
   const stopped = async (code: number): Promise<never> => {
