@@ -23,6 +23,8 @@ commands:
   kv        get, put, del and ls keys
   sql       run one SQL statement: a query prints a table, a write the rows affected
   shell     an interactive shell: SQL lines and dot commands (.get, .put, .ls, .status)
+  backup    write a consistent backup of the state to a file, with progress
+  restore   seed a new node's data directory from a backup, checked first
   version   print the version (also --version, -v)
 
 The commands that talk to a cluster take --url URL[,URL...], else TANDEM_ENDPOINTS,
@@ -42,6 +44,8 @@ const commandsWithHelp: ReadonlySet<string> = new Set([
   'kv',
   'sql',
   'shell',
+  'backup',
+  'restore',
 ]);
 
 async function main(argv: readonly string[]): Promise<void> {
@@ -64,6 +68,10 @@ async function main(argv: readonly string[]): Promise<void> {
       return (await import('./sql.js')).runSqlCommand(rest);
     case 'shell':
       return (await import('./shell.js')).runShell(rest);
+    case 'backup':
+      return (await import('./backup.js')).runBackup(rest);
+    case 'restore':
+      return (await import('./backup.js')).runRestore(rest);
     case 'version':
     case '--version':
     case '-v':

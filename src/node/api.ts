@@ -60,6 +60,21 @@ export interface MemberStatus {
   } | null;
 }
 
+/** An image of the state machine taken for a backup (see `NodeHandle.backup`). */
+export interface NodeBackup {
+  readonly index: number;
+  readonly term: number;
+  /** The image's size, and its CRC32C as 8 lower-case hex digits. */
+  readonly bytes: number;
+  readonly checksum: string;
+  readonly membership: Membership;
+  /** The store's kind (`sqlite`, `postgres`): an image restores into either. */
+  readonly store: string;
+  chunks(): AsyncIterable<Uint8Array>;
+  /** Releases the image (deletes its files); the node may snapshot again. */
+  done(): Promise<void>;
+}
+
 /** This node's report of itself and the cluster. */
 export interface NodeStatus {
   readonly id: NodeId;
@@ -148,6 +163,11 @@ export interface NodeHandle {
   ): () => void;
   /** Whether the store lists the keyspace events of what it applies (keyspace notifications). */
   setKeyEvents(on: boolean): void;
+  /**
+   * A consistent image of the state machine now (its applied index and term), with the
+   * membership, for `GET /v1/backup`. The node takes no snapshot of its own until `done()`.
+   */
+  backup(): Promise<NodeBackup>;
   /** Prometheus text of the node's metrics. */
   metrics(): Promise<string>;
   /** Whether the node can serve (storage works, a leader is known). */

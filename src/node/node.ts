@@ -39,7 +39,14 @@ import { snapshotChunkBytes } from '../store/snapshot-images.js';
 import { SqliteStore } from '../store/sqlite.js';
 import type { Logger, PeerAddress } from '../transport/contract.js';
 import { PeerTransport } from '../transport/transport.js';
-import type { MemberStatus, NodeHandle, NodeStatus, ReadOptions, WriteResult } from './api.js';
+import type {
+  MemberStatus,
+  NodeBackup,
+  NodeHandle,
+  NodeStatus,
+  ReadOptions,
+  WriteResult,
+} from './api.js';
 import { DataDirectoryLock } from './data-dir-lock.js';
 import { NodeMetrics } from './metrics.js';
 import { SnapshotReceiver, SnapshotSender, type SnapshotChunkFrame } from './snapshots.js';
@@ -889,6 +896,38 @@ class TandemNode implements RunningNode {
   ): () => void {
     this.#appliedListeners.add(listener);
     return () => this.#appliedListeners.delete(listener);
+  }
+
+  async backup(): Promise<NodeBackup> {
+    // One image at a time: the node's own snapshot and a backup share the store's.
+    while (this.#snapshotInProgress) await sleep(5);
+    this.#snapshotInProgress = true;
+    let image: StoreSnapshot;
+    try {
+      image = await this.#whileStoreDown('backup', () => this.#store.snapshot());
+    } catch (error) {
+      this.#snapshotInProgress = false;
+      throw error;
+    }
+    let released = false;
+    return {
+      index: image.index,
+      term: image.term,
+      bytes: image.bytes,
+      checksum: image.checksum,
+      membership: this.#core.status().membership,
+      store: this.#store.kind,
+      chunks: () => image.chunks(),
+      done: async () => {
+        if (released) return;
+        released = true;
+        try {
+          await image.dispose();
+        } finally {
+          this.#snapshotInProgress = false;
+        }
+      },
+    };
   }
 
   setKeyEvents(on: boolean): void {

@@ -56,6 +56,7 @@ function fakeNode(): FakeNode {
     leaderRespTlsAddress: () => null,
     onApplied: () => () => {},
     setKeyEvents: () => {},
+    backup: () => Promise.reject(new Error('the fake node takes no backups')),
     promote: async () => {},
     addMember: async () => {},
     removeMember: async () => {},
@@ -724,6 +725,7 @@ test('every route declares its role, and a route without one cannot be added', a
     ['GET', '/v1/auth/whoami', undefined, 'read'],
     // Any user: each command then needs its own role (this node has no RESP runner).
     ['POST', '/v1/command', { args: ['PING'] }, 'read'],
+    ['GET', '/v1/backup', undefined, 'admin'],
   ];
   const roles = ['read', 'write', 'admin'];
   for (const [method, url, payload, role] of table) {

@@ -42,6 +42,7 @@ import { sendError, toTandemError } from './errors.js';
 import { forwardToLeader, isForwardable, LeaderAgents } from './forward.js';
 import { registerCommandRoutes, type CommandRunner } from './command-routes.js';
 import { registerUiRoutes } from './ui-routes.js';
+import { registerBackupRoutes } from './backup-routes.js';
 import { HttpMetrics } from './http-metrics.js';
 import { registerKvRoutes } from './kv-routes.js';
 import { escapeKeyPath } from './requests.js';
@@ -187,6 +188,7 @@ export function buildHttpServer(node: NodeHandle, options: HttpServerOptions): F
     registerAuthRoutes(routes, node, access);
     registerCommandRoutes(routes, node, options.commands ?? (() => null));
     registerUiRoutes(routes);
+    registerBackupRoutes(routes, node, access);
     const metricsRole: RouteRole = options.metricsAuth === true ? 'read' : 'open';
     registerOperationRoutes(routes, node, {
       metrics,
