@@ -665,6 +665,7 @@ export class TandemClient extends EventEmitter<ClientEvents> {
     for (let attempt = 0; attempt <= this.#options.retries; attempt++) {
       if (attempt > 0) await sleep(this.#backoffMs(attempt), signal);
       const url = await this.#leaderUrl(signal);
+      const target = this.#leaderId;
       if (url === null) {
         lastError = new NoLeader('TANDEM_NO_LEADER', 503, 'no node knows a leader right now');
         continue;
@@ -681,7 +682,14 @@ export class TandemClient extends EventEmitter<ClientEvents> {
         continue;
       }
       this.#noteLeaderHeader(answer);
-      if (answer.status < 300) return answer.body;
+      if (answer.status < 300) {
+        // Answered by the node itself (a follower's relay names the leader in a header):
+        // the one it was sent to is the leader.
+        if (answer.header('x-tandem-leader') === null && target !== null) {
+          this.#confirmLeader(target, null);
+        }
+        return answer.body;
+      }
       const error = errorFromAnswer(answer.status, answer.body as ErrorBody);
       if (!this.#leaderCallRetryable(error)) throw error;
       lastError = error;
