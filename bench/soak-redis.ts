@@ -4,7 +4,7 @@
  *   node dist/bench/soak-redis.js [--commands 100000] [--only FAMILY] [--store sqlite|postgres]
  *
  * Runs each family's random-command property (strings, keys, hashes, lists, sets, sorted
- * sets) with TANDEM_DIFFERENTIAL_COMMANDS set, so that each compares about `--commands`
+ * sets, and transactions mixing every type's reads and writes with WATCH) with TANDEM_DIFFERENTIAL_COMMANDS set, so that each compares about `--commands`
  * random commands, every reply byte for byte, between a Tandem node and redis-server (the
  * node on its embedded store, or with `--store postgres` on a PostgreSQL server of its own);
  * prints how many each compared, how long it took, and whether it passed. Exits 1 when one
@@ -13,7 +13,15 @@
 import { spawn } from 'node:child_process';
 import { missingPrograms } from './redis.js';
 
-const families = ['strings', 'keys', 'hashes', 'lists', 'sets', 'sorted-sets'] as const;
+const families = [
+  'strings',
+  'keys',
+  'hashes',
+  'lists',
+  'sets',
+  'sorted-sets',
+  'transactions',
+] as const;
 
 interface Options {
   readonly commands: number;
@@ -52,7 +60,7 @@ function runFamily(
     process.execPath,
     [
       '--test',
-      '--test-name-pattern=the same random commands give the same replies',
+      `--test-name-pattern=${family === 'transactions' ? 'random transactions' : 'the same random commands give the same replies'}`,
       `dist/test/resp/${family}-differential.test.js`,
     ],
     {
