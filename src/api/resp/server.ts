@@ -10,6 +10,15 @@
  * the same sessions, limits and commands. A client that protected mode refuses is answered
  * `-DENIED ...` on either and closed before anything it sent is read.
  */
+import { clientKey } from '../../store/databases.js';
+import {
+  clientReplyOf,
+  databaseArg,
+  dbOutOfRange,
+  inDatabase,
+  reservedKeyRefusal,
+  storedKeysValid,
+} from './databases.js';
 import { randomBytes, timingSafeEqual } from 'node:crypto';
 import { createServer, type Server, type Socket } from 'node:net';
 import { AccessControl } from '../../access/control.js';
@@ -214,6 +223,7 @@ const connectionBound: ReadonlySet<string> = new Set([
   'tandem.exec',
   'tandem.forward',
   'tandem.forwardas',
+  'tandem.forwardin',
   'tandem.link',
 ]);
 
@@ -234,6 +244,8 @@ const connectionCommands: Record<string, CommandSpec> = {
   },
   // TANDEM.FORWARDAS user password cmd...: authenticates on its own, as AUTH does.
   'tandem.forwardas': { arity: -4, write: false, role: 'read', noauth: true, run: () => ok },
+  // TANDEM.FORWARDIN db user password cmd...: the same, for a client in database `db`.
+  'tandem.forwardin': { arity: -5, write: false, role: 'read', noauth: true, run: () => ok },
 };
 
 /** Commands other than writes that a follower sends its leader (see `forwardAs`). */
@@ -721,12 +733,20 @@ class Connection {
       counters.rejectedCalls++;
       return subscribed;
     }
+    // The keys, checked above as the client named them, become the database's stored keys.
+    const stored = name.startsWith('tandem.forward')
+      ? args
+      : inDatabase(session.transaction?.db ?? session.db, requirement.keys, args);
+    if (!('raw' in (stored as object))) {
+      counters.rejectedCalls++;
+      return refusedInMulti(session, name, stored as Reply);
+    }
     if (session.transaction !== null && !transactionControls.has(name)) {
       const commandsMax = this.#transactionCommandsMax;
-      return queueCommand(session, name, spec, args, commandsMax);
+      return queueCommand(session, name, spec, stored as Args, commandsMax);
     }
     const startedMs = performance.now();
-    const reply = this.#dispatch(name, spec, args);
+    const reply = clientReplyOf(name, this.#dispatch(name, spec, stored as Args));
     stats.ran(counters, Math.round((performance.now() - startedMs) * 1000));
     this.#ran = counters;
     return reply;
@@ -738,7 +758,12 @@ class Connection {
     session.lastCommand = name;
     if (name === 'quit') session.closing = true;
     if (name === 'reset') this.#reset();
-    if (name === 'tandem.forwardas') return this.#forwardedAs(args);
+    if (name === 'tandem.forwardas') return this.#forwardedAs(args, 0);
+    if (name === 'tandem.forwardin') {
+      const db = databaseArg(args.text[1]);
+      if (db === null) return dbOutOfRange;
+      return this.#forwardedAs({ raw: args.raw.slice(1), text: args.text.slice(1) }, db);
+    }
     const reply =
       name === 'tandem.forward'
         ? this.#forwarded(args)
@@ -801,6 +826,7 @@ class Connection {
     session.protocol = 2;
     session.name = null;
     session.consistency = 'ryw';
+    session.db = 0;
     session.user = this.#context.access.initialUser();
     session.password = null;
     discardTransaction(session);
@@ -844,7 +870,7 @@ class Connection {
    * its successes); otherwise nothing after it on the link runs until it has, so the
    * link's commands still enter the log in the order they came.
    */
-  #forwardedAs(args: Args): Reply | Promise<Reply> {
+  #forwardedAs(args: Args, db: number): Reply | Promise<Reply> {
     const [user, password] = [args.text[1], args.text[2]];
     const raw = args.raw.slice(3);
     const name = raw[0].toString('utf8').toLowerCase();
@@ -856,7 +882,7 @@ class Connection {
     const run = (found: UserRecord | null): Reply | Promise<Reply> =>
       found === null
         ? refuse(this.#context, this.#session.clientHost, user)
-        : this.#runForwarded(found.name, password, raw);
+        : this.#runForwarded(found.name, password, raw, db);
     const known = access.authenticateNow(user, password);
     if (known !== undefined && known !== null) return run(known);
     const started = access
@@ -867,13 +893,21 @@ class Connection {
   }
 
   /** Runs `raw` as `user` in a session of its own (which must not forward again). */
-  #runForwarded(user: string, password: string | null, raw: Buffer[]): Reply | Promise<Reply> {
+  #runForwarded(
+    user: string,
+    password: string | null,
+    raw: Buffer[],
+    db = 0,
+  ): Reply | Promise<Reply> {
     const args: Args = { raw, text: raw.map((arg) => arg.toString('utf8')) };
     const name = args.text[0].toLowerCase();
     const spec = table[name] as CommandSpec;
     if (!arityFits(spec.arity, raw.length)) return wrongArity(name);
-    const requirement = requirementOf(name, spec, args);
-    if (!isRequirement(requirement)) return requirement;
+    const stored = requirementOf(name, spec, args);
+    if (!isRequirement(stored)) return stored;
+    // A follower sends the keys in their stored form; the user's patterns are of the client's.
+    if (!storedKeysValid(stored.keys)) return reservedKeyRefusal;
+    const requirement = { ...stored, keys: stored.keys.map(clientKey) };
     const inner = newSession(
       this.#session.id,
       {
@@ -883,6 +917,7 @@ class Connection {
       },
       { user, password, forwarded: true },
     );
+    inner.db = db;
     const refused = this.#authorize(inner, requirement);
     if (refused === unanswered) return error('NOAUTH Authentication required.');
     if (refused !== null) return refused;
