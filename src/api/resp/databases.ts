@@ -34,13 +34,18 @@ export function databaseArg(text: string | undefined): number | null {
  * `db`, or the refusal of a key with the reserved prefix.
  */
 export function inDatabase(db: number, keys: readonly Buffer[], args: Args): Args | Reply {
-  for (const key of keys) if (isReservedKey(key)) return reservedKeyRefusal;
+  if (hasReservedKey(keys)) return reservedKeyRefusal;
   if (db === 0 || keys.length === 0) return args;
   const named = new Set(keys);
   return {
     raw: args.raw.map((arg) => (named.has(arg) ? storedKey(db, arg) : arg)),
     text: args.text,
   };
+}
+
+/** Whether a client named a key with the reserved prefix. */
+export function hasReservedKey(keys: readonly Buffer[]): boolean {
+  return keys.some(isReservedKey);
 }
 
 /**

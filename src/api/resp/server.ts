@@ -15,6 +15,7 @@ import {
   clientReplyOf,
   databaseArg,
   dbOutOfRange,
+  hasReservedKey,
   inDatabase,
   reservedKeyRefusal,
   storedKeysValid,
@@ -425,6 +426,8 @@ async function runOneShot(context: ServerContext, request: OneShotRequest): Prom
   if (!arityFits(spec.arity, raw.length)) return none(wrongArity(name));
   const requirement = requirementOf(name, spec, args);
   if (!isRequirement(requirement)) return none(requirement);
+  // A one-shot command runs in database 0, whose keys are stored as they are.
+  if (hasReservedKey(requirement.keys)) return none(reservedKeyRefusal);
   const session = newSession(
     0,
     { remote: request.clientHost, local: '', clientHost: request.clientHost },
