@@ -2375,7 +2375,7 @@ function databaseDeletes(db: number): string[] {
  * SWAPDB's statements: the expired keys of both databases go (as the in-memory namespace
  * moves only live keys), then three renames, each into a range left empty (so no key
  * meets another): `a` to the holding database, `b` to `a`, the holding database to `b`.
- * A moved key takes the entry's version; its rows keep their sequence numbers.
+ * A moved key takes the entry's version and, as in memory, new sequence numbers.
  */
 function swapStatements(swap: DatabaseSwap): string[] {
   const { a, b, version, at } = swap;
@@ -2391,22 +2391,26 @@ function swapStatements(swap: DatabaseSwap): string[] {
     [swapHoldingDatabase, b],
   ] as const) {
     const renamed = movedKeySql(from, to);
-    for (const table of keyedTables) {
-      const stamp =
-        table === 'kv'
-          ? `, version_index = ${integerLiteral(version.index)}, version_term = ${integerLiteral(version.term)}`
-          : '';
+    for (const table of keyedTables.filter((name) => name !== 'kv')) {
       statements.push(
-        `UPDATE tandem.${table} SET key = ${renamed}${stamp} WHERE ${databaseCondition(from)}`,
+        `UPDATE tandem.${table} SET key = ${renamed} WHERE ${databaseCondition(from)}`,
       );
     }
+    // As in memory, each moved key is a new key: the next sequence numbers, in key order.
+    statements.push(
+      `UPDATE tandem.kv SET key = ${movedKeySql(from, to, 'kv.key')}, ` +
+        `version_index = ${integerLiteral(version.index)}, version_term = ${integerLiteral(version.term)}, ` +
+        'seq = top.seq + moved.position ' +
+        `FROM (SELECT key, row_number() OVER (ORDER BY key) AS position FROM tandem.kv WHERE ${databaseCondition(from)}) moved, ` +
+        '(SELECT coalesce(max(seq), 0) AS seq FROM tandem.kv) top WHERE kv.key = moved.key',
+    );
   }
   return statements;
 }
 
 /** The SQL expression of a key of database `from` moved to database `to`. */
-function movedKeySql(from: number, to: number): string {
-  const key = from === 0 ? 'key' : `substring(key from ${databasePrefix(from).length + 1})`;
+function movedKeySql(from: number, to: number, column = 'key'): string {
+  const key = from === 0 ? column : `substring(${column} from ${databasePrefix(from).length + 1})`;
   return to === 0 ? key : `${bytesLiteral(databasePrefix(to))} || ${key}`;
 }
 
