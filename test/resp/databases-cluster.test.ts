@@ -92,6 +92,31 @@ describe('the sixteen databases on a three-node cluster', { timeout: 240_000 }, 
       assert.ok(events.includes('__keyevent@3__:hset h'), events.join(', '));
       assert.ok(!events.some((event) => event.startsWith('__keyspace@0__:k')), events.join(', '));
 
+      // A transaction through the follower that selects a database, and FLUSHDB there.
+      await client.call('SELECT', '0');
+      const exec = await client.pipeline([
+        ['MULTI'],
+        ['SELECT', '4'],
+        ['SET', 'm', 'in4'],
+        ['EXEC'],
+        ['GET', 'm'],
+      ]);
+      assert.deepEqual(comparable(exec.slice(3)), [['simple:OK', 'simple:OK'], '$in4']);
+      const leaderClient = await RawClient.open(cluster.node(leader).respPort);
+      try {
+        await leaderClient.call('SELECT', '4');
+        assert.deepEqual(comparable(await leaderClient.call('GET', 'm')), '$in4');
+        assert.deepEqual(comparable(await client.call('FLUSHDB')), 'simple:OK');
+        await waitForState(
+          cluster.node(leader).respPort,
+          async (c) => [await c.call('SELECT', '4'), await c.call('DBSIZE')].map(comparable),
+          ['simple:OK', 0],
+          30_000,
+        );
+      } finally {
+        leaderClient.close();
+      }
+
       // SWAPDB through the follower: every node sees database 3's keys in database 0.
       assert.deepEqual(comparable(await client.call('SWAPDB', '3', '0')), 'simple:OK');
       for (const node of cluster.nodes) {

@@ -29,6 +29,17 @@ const queueable: fc.Arbitrary<string[]> = fc.oneof(
   { weight: 2, arbitrary: fc.tuple(key, value).map(([k, v]) => ['RPUSH', k, v]) },
   fc.tuple(fc.constantFrom('GET', 'TYPE', 'EXISTS', 'DEL'), key).map(([c, k]) => [c, k]),
   key.map((k) => ['HGETALL', k]),
+  fc.tuple(key, value).map(([k, v]) => ['SET', k, v, 'EX', '1000']),
+  key.map((k) => ['ZADD', k, '1', 'm']),
+  // Replies that name the key they came from: the client's key, not its stored form.
+  fc.constantFrom(
+    ['LMPOP', '2', 'a', 'b', 'LEFT'],
+    ['ZMPOP', '2', 'b', 'a', 'MIN'],
+    ['BLPOP', 'a', 'b', '0.01'],
+    ['BRPOP', 'b', 'a', '0.01'],
+    ['BZPOPMIN', 'a', 'b', '0.01'],
+    ['BLMPOP', '0.01', '2', 'a', 'b', 'RIGHT'],
+  ),
   key.map((k) => ['LRANGE', k, '0', '-1']),
   { weight: 4, arbitrary: fc.tuple(key, db).map(([k, n]) => ['MOVE', k, n]) },
   fc.tuple(key, badDb).map(([k, n]) => ['MOVE', k, n]),
@@ -60,7 +71,13 @@ const swapdb: fc.Arbitrary<string[]> = fc.oneof(
 type Step =
   | { readonly kind: 'command'; readonly args: string[] }
   | { readonly kind: 'read'; readonly args: string[] }
-  | { readonly kind: 'multi'; readonly queued: string[][]; readonly end: 'EXEC' | 'DISCARD' };
+  | {
+      readonly kind: 'multi';
+      /** A key to WATCH first, and the database another client then writes it in. */
+      readonly watch: { readonly key: string; readonly otherDb: string } | null;
+      readonly queued: string[][];
+      readonly end: 'EXEC' | 'DISCARD';
+    };
 
 const step: fc.Arbitrary<Step> = fc.oneof(
   { weight: 8, arbitrary: queueable.map((args): Step => ({ kind: 'command', args })) },
@@ -86,10 +103,16 @@ const step: fc.Arbitrary<Step> = fc.oneof(
     weight: 2,
     arbitrary: fc
       .tuple(
+        fc.option(fc.record({ key, otherDb: db })),
         fc.array(queueable, { minLength: 1, maxLength: 5 }),
         fc.constantFrom('EXEC', 'EXEC', 'DISCARD'),
       )
-      .map(([queued, end]): Step => ({ kind: 'multi', queued, end: end as 'EXEC' | 'DISCARD' })),
+      .map(([watch, queued, end]): Step => ({
+        kind: 'multi',
+        watch,
+        queued,
+        end: end as 'EXEC' | 'DISCARD',
+      })),
   },
 );
 
@@ -146,9 +169,13 @@ async function sameRead(ours: RawClient, theirs: RawClient, args: string[]): Pro
 /** INFO keyspace's lines of databases (`dbN:keys=..`), as both servers write them. */
 async function keyspaceLines(client: RawClient): Promise<string[]> {
   const reply = await client.call('INFO', 'keyspace');
-  return String((reply as Buffer).toString('latin1'))
-    .split('\r\n')
-    .filter((line) => line.startsWith('db'));
+  return (
+    String((reply as Buffer).toString('latin1'))
+      .split('\r\n')
+      .filter((line) => line.startsWith('db'))
+      // Redis's avg_ttl is an estimate its expiry cycle refines; Tandem's is exact.
+      .map((line) => line.replace(/,avg_ttl=\d+$/, ''))
+  );
 }
 
 /** The content of databases 0 to 3 and INFO keyspace agree on both servers. */
@@ -163,6 +190,9 @@ async function sameDatabases(ours: RawClient, theirs: RawClient): Promise<void> 
       if (type.text === 'string') await sameReply(ours, theirs, ['GET', k]);
       if (type.text === 'hash') await sameReply(ours, theirs, ['HGETALL', k]);
       if (type.text === 'list') await sameReply(ours, theirs, ['LRANGE', k, '0', '-1']);
+      if (type.text === 'zset') await sameReply(ours, theirs, ['ZRANGE', k, '0', '-1']);
+      const ttl = [await ours.call('TTL', k), await theirs.call('TTL', k)];
+      assert.equal(Number(ttl[0]) > 0, Number(ttl[1]) > 0, `TTL ${k} in ${n}`);
     }
   }
   assert.deepEqual(await keyspaceLines(ours), await keyspaceLines(theirs), 'INFO keyspace');
@@ -183,6 +213,8 @@ for (const store of ['sqlite', 'postgres'] as const) {
         const counted = new CommandCount();
         const ours = await RawClient.open(ports().tandem);
         const theirs = await RawClient.open(ports().redis);
+        // Another connection, which writes a watched key in a database of its own.
+        const others = [await RawClient.open(ports().tandem), await RawClient.open(ports().redis)];
         try {
           await fc.assert(
             fc.asyncProperty(fc.array(step, { minLength: 1, maxLength: 20 }), async (steps) => {
@@ -195,6 +227,14 @@ for (const store of ['sqlite', 'postgres'] as const) {
                 if (s.kind === 'command') await sameReply(ours, theirs, s.args);
                 else if (s.kind === 'read') await sameRead(ours, theirs, s.args);
                 else {
+                  if (s.watch !== null) {
+                    // The other client's write aborts EXEC only in the watched key's database.
+                    await sameReply(ours, theirs, ['WATCH', s.watch.key]);
+                    for (const other of others) {
+                      await other.call('SELECT', s.watch.otherDb);
+                      await other.call('SET', s.watch.key, 'other');
+                    }
+                  }
                   await sameReply(ours, theirs, ['MULTI']);
                   for (const args of s.queued) await sameReply(ours, theirs, args);
                   await sameReply(ours, theirs, [s.end]);
@@ -209,6 +249,50 @@ for (const store of ['sqlite', 'postgres'] as const) {
           counted.report(t);
           ours.close();
           theirs.close();
+          for (const other of others) other.close();
+        }
+      },
+    );
+
+    test(
+      'commands pipelined behind an EXEC name the keys of the database it selected',
+      { skip: redisSkip },
+      async () => {
+        // Goal: a SELECT inside MULTI holds for the commands sent right after EXEC in the
+        // same write, and not when a watched key aborted the transaction.
+        const ours = await RawClient.open(ports().tandem);
+        const theirs = await RawClient.open(ports().redis);
+        const others = [await RawClient.open(ports().tandem), await RawClient.open(ports().redis)];
+        try {
+          for (const abort of [false, true]) {
+            const script = [['FLUSHALL'], ['SELECT', '0'], ['WATCH', 'w']];
+            for (const client of [ours, theirs]) await client.pipeline(script);
+            if (abort) for (const other of others) await other.call('SET', 'w', 'changed');
+            const pipelined = [
+              ['MULTI'],
+              ['SELECT', '2'],
+              ['SET', 'a', 'in2'],
+              ['EXEC'],
+              ['SET', 'b', 'after'],
+              ['GET', 'a'],
+              ['CLIENT', 'INFO'],
+              ['SELECT', '0'],
+              ['GET', 'b'],
+            ];
+            const [mine, redis7] = [
+              await ours.pipeline(pipelined),
+              await theirs.pipeline(pipelined),
+            ];
+            const shown = (replies: unknown[]): unknown[] =>
+              replies.map((reply, i) =>
+                pipelined[i]?.[0] === 'CLIENT' ? dbField(reply) : comparable(reply),
+              );
+            assert.deepEqual(shown(mine), shown(redis7), `aborted: ${abort}`);
+          }
+        } finally {
+          ours.close();
+          theirs.close();
+          for (const other of others) other.close();
         }
       },
     );

@@ -773,7 +773,9 @@ class Connection {
         : name === 'tandem.link'
           ? this.#link(args)
           : this.#execute(session, spec, args);
-    if ((spec.serial === true || spec.blocks === true) && reply instanceof Promise) {
+    const settling = session.databaseSettling;
+    session.databaseSettling = false;
+    if ((spec.serial === true || spec.blocks === true || settling) && reply instanceof Promise) {
       this.#block(reply);
     }
     return reply;

@@ -58,6 +58,11 @@ export interface Session {
   consistency: Consistency;
   /** The database SELECT chose (0 to 15): its keys are the ones this connection names. */
   db: number;
+  /**
+   * Set by an EXEC whose queued SELECT changes `db` once it has run: the connection's later
+   * commands wait for its answer, so that they name the keys of the database it leaves.
+   */
+  databaseSettling: boolean;
   /** The log index of this connection's latest acknowledged write; reads wait for it. */
   lastWriteIndex: number;
   /** That write's term (0 if unknown): reads also wait until the log holds that very entry. */
@@ -163,6 +168,7 @@ export function newSession(
     peerLink: false,
     consistency: 'ryw',
     db: 0,
+    databaseSettling: false,
     lastWriteIndex: 0,
     lastWriteTerm: 0,
     pendingWrites: 0,

@@ -533,6 +533,10 @@ function runTransaction(
 ): Reply | Promise<Reply> {
   const builder = new TransactionBuilder(context.transactionReadBytesMax);
   const replies: (Reply | Promise<Reply>)[] = [];
+  // A queued SELECT sets the database of the handlers after it (FLUSHDB's) as they run
+  // here; the connection keeps it only once the transaction has run (not when a watched
+  // key aborted it), and a follower forwards the transaction from the database it began in.
+  const dbBefore = session.db;
   session.capture = builder;
   try {
     for (const raw of transaction.commands) {
@@ -541,8 +545,15 @@ function runTransaction(
   } finally {
     session.capture = null;
   }
+  const dbAfter = session.db;
+  session.db = dbBefore;
+  if (dbAfter !== dbBefore) session.databaseSettling = true;
+  const ran = (reply: Reply): Reply => {
+    if (Array.isArray(reply)) session.db = dbAfter;
+    return reply;
+  };
   if (builder.steps.length === 0 && transaction.watched.length === 0) {
-    return Promise.all(replies);
+    return Promise.all(replies).then(ran);
   }
   const command: MultiCommand = {
     type: 'multi',
@@ -559,9 +570,9 @@ function runTransaction(
   const forward = [Buffer.from('TANDEM.EXEC'), Buffer.from(packr.pack(transaction))];
   const proposed = proposeFor(context, session, () => context.node.write(command), format, forward);
   return proposed.then((reply) => {
-    if (results === undefined) return reply ?? nullArray; // the leader's EXEC answer
+    if (results === undefined) return ran(reply ?? nullArray); // the leader's EXEC answer
     if (results === null) return nullArray;
-    return builder.settle(results, command.at).then(() => Promise.all(replies));
+    return builder.settle(results, command.at).then(() => Promise.all(replies).then(ran));
   }, entryRefusal);
 }
 
