@@ -29,7 +29,7 @@
  */
 import { TandemError } from '../core/errors.js';
 import type { Bytes, Version } from './commands.js';
-import { inDatabaseText } from './databases.js';
+import { databaseCount, databaseOfText, inDatabaseText, swapHoldingDatabase } from './databases.js';
 import type { KeyVersion } from './contract.js';
 import { drawIndexes, isLive, KeyValueCommands, keyString, type KeyState } from './kv-commands.js';
 import { asBuffer, compileGlob, keysResultMax, scanCount, WrongTypeError } from './kv-rules.js';
@@ -295,6 +295,27 @@ export class Keyspace extends KeyValueCommands {
    */
   readonly #viewed = new WeakSet<StructuredValue>();
 
+  /**
+   * How many keys each database holds, expired or not (`[db]`; the holding database of a
+   * SWAPDB is index 16), kept as keys come and go, so INFO keyspace and DBSIZE of one
+   * database count its expired keys only, as they did the whole namespace's.
+   */
+  readonly #databaseSizes: number[] = new Array<number>(databaseCount + 1).fill(0);
+
+  #setItem(key: string, item: Item): void {
+    if (!this.#items.has(key)) this.#databaseSizes[this.#databaseIndex(key)]++;
+    this.#items.set(key, item);
+  }
+
+  #deleteItem(key: string): void {
+    if (this.#items.delete(key)) this.#databaseSizes[this.#databaseIndex(key)]--;
+  }
+
+  /** The database of a stored key (16 for the holding database of a SWAPDB). */
+  #databaseIndex(key: string): number {
+    return databaseOfText(key) ?? (inDatabaseText(key, swapHoldingDatabase) ? databaseCount : 0);
+  }
+
   /** The number of keys held, expired or not. */
   get size(): number {
     return this.#items.size;
@@ -351,8 +372,8 @@ export class Keyspace extends KeyValueCommands {
       else change.list.elements = change.elements;
     }
     for (const [key, item] of undo.items) {
-      if (item === undefined) this.#items.delete(key);
-      else this.#items.set(key, item);
+      if (item === undefined) this.#deleteItem(key);
+      else this.#setItem(key, item);
       if (item?.expiresAt === null || item === undefined) this.#volatile.delete(key);
       else this.#volatile.add(key);
     }
@@ -436,7 +457,7 @@ export class Keyspace extends KeyValueCommands {
     } else {
       seq = old.seq;
     }
-    this.#items.set(key, { value, index: version.index, term: version.term, expiresAt, seq });
+    this.#setItem(key, { value, index: version.index, term: version.term, expiresAt, seq });
     if (expiresAt === null) this.#volatile.delete(key);
     else this.#volatile.add(key);
   }
@@ -444,7 +465,7 @@ export class Keyspace extends KeyValueCommands {
   protected stamp(key: string, version: Version, expiresAt: number | null): void {
     const old = this.#items.get(key) as Item;
     this.#remember(key, old);
-    this.#items.set(key, { ...old, index: version.index, term: version.term, expiresAt });
+    this.#setItem(key, { ...old, index: version.index, term: version.term, expiresAt });
     if (expiresAt === null) this.#volatile.delete(key);
     else this.#volatile.add(key);
   }
@@ -538,7 +559,7 @@ export class Keyspace extends KeyValueCommands {
     if (set.generation === this.#generation && !this.#viewed.has(set)) return set;
     const copy = copySet(set, this.#generation);
     this.#remember(key, item);
-    this.#items.set(key, { ...item, value: copy });
+    this.#setItem(key, { ...item, value: copy });
     return copy;
   }
 
@@ -556,7 +577,7 @@ export class Keyspace extends KeyValueCommands {
     if (hash.generation === this.#generation && !this.#viewed.has(hash)) return hash;
     const copy = copyHash(hash, this.#generation);
     this.#remember(key, item);
-    this.#items.set(key, { ...item, value: copy });
+    this.#setItem(key, { ...item, value: copy });
     return copy;
   }
 
@@ -616,7 +637,7 @@ export class Keyspace extends KeyValueCommands {
     if (zset.generation === this.#generation && !this.#viewed.has(zset)) return zset;
     const copy = copyZset(zset, this.#generation);
     this.#remember(key, item);
-    this.#items.set(key, { ...item, value: copy });
+    this.#setItem(key, { ...item, value: copy });
     return copy;
   }
 
@@ -676,7 +697,7 @@ export class Keyspace extends KeyValueCommands {
     if (list.generation === this.#generation && !this.#viewed.has(list)) return list;
     const copy = copyList(list, this.#generation);
     this.#remember(key, item);
-    this.#items.set(key, { ...item, value: copy });
+    this.#setItem(key, { ...item, value: copy });
     return copy;
   }
 
@@ -684,7 +705,7 @@ export class Keyspace extends KeyValueCommands {
     const old = this.#items.get(key);
     if (old === undefined) return;
     this.#remember(key, old);
-    this.#items.delete(key);
+    this.#deleteItem(key);
     this.#volatile.delete(key);
   }
 
@@ -1096,12 +1117,9 @@ export class Keyspace extends KeyValueCommands {
     return this.#held(db) - expired;
   }
 
-  /** How many keys are held (expired or not), of database `db` when given: O(n) then. */
+  /** How many keys are held (expired or not), of database `db` when given. */
   #held(db: number | undefined): number {
-    if (db === undefined) return this.#items.size;
-    let count = 0;
-    for (const key of this.#items.keys()) if (inDatabaseText(key, db)) count++;
-    return count;
+    return db === undefined ? this.#items.size : (this.#databaseSizes[db] ?? 0);
   }
 
   /**
@@ -1239,7 +1257,7 @@ export class Keyspace extends KeyValueCommands {
    * once, into an empty namespace; `finishLoad` then sets the next sequence number.
    */
   load(key: string, item: Item): void {
-    this.#items.set(key, item);
+    this.#setItem(key, item);
     this.#order.push(key);
     this.#orderSeqs.push(item.seq);
     if (item.expiresAt !== null) this.#volatile.add(key);
