@@ -2,7 +2,6 @@
  * Turning HTTP inputs (path keys, query strings, headers) into command fields and read
  * options, and command results into values or errors. Pure helpers: the routes call them.
  */
-import { isReservedKey } from '../../store/databases.js';
 import { isUtf8 } from 'node:buffer';
 import { assert } from '../../core/assert.js';
 import { TandemError } from '../../core/errors.js';
@@ -15,6 +14,7 @@ import {
   type Session,
   type Version,
 } from '../../store/index.js';
+import { isReservedKey } from '../../store/databases.js';
 
 /** Query-string read options, as the schemas let them through (numbers still as digits). */
 export interface ReadQuery {

@@ -43,6 +43,11 @@ export function inDatabase(db: number, keys: readonly Buffer[], args: Args): Arg
   };
 }
 
+/** Whether `inDatabase` gave the command's arguments (rather than a refusal). */
+export function isArgs(value: Args | Reply): value is Args {
+  return typeof value === 'object' && value !== null && 'raw' in value && 'text' in value;
+}
+
 /** Whether a client named a key with the reserved prefix. */
 export function hasReservedKey(keys: readonly Buffer[]): boolean {
   return keys.some(isReservedKey);

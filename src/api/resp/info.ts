@@ -4,9 +4,9 @@
  * connections, its commands, its memory and CPU from Node's process counters, its keys),
  * and Redis's neutral value for what Tandem has not (no forks, no Lua, no eviction).
  */
-import { databaseCount } from '../../store/databases.js';
 import { arch, machine, platform, release, totalmem, type } from 'node:os';
 import { resolve } from 'node:path';
+import { databaseCount } from '../../store/databases.js';
 import { replicationInfo, redisVersionReported } from './admin.js';
 import type { Handler } from './keys.js';
 import type { ServerContext } from './session.js';

@@ -10,16 +10,6 @@
  * the same sessions, limits and commands. A client that protected mode refuses is answered
  * `-DENIED ...` on either and closed before anything it sent is read.
  */
-import { clientKey } from '../../store/databases.js';
-import {
-  clientReplyOf,
-  databaseArg,
-  dbOutOfRange,
-  hasReservedKey,
-  inDatabase,
-  reservedKeyRefusal,
-  storedKeysValid,
-} from './databases.js';
 import { randomBytes, timingSafeEqual } from 'node:crypto';
 import { createServer, type Server, type Socket } from 'node:net';
 import { AccessControl } from '../../access/control.js';
@@ -29,6 +19,7 @@ import { TandemError } from '../../core/errors.js';
 import type { Durability } from '../../core/types.js';
 import type { Consistency, NodeHandle } from '../../node/api.js';
 import type { UserRecord } from '../../store/access-state.js';
+import { clientKey } from '../../store/databases.js';
 import type { Session as DedupeSession } from '../../store/index.js';
 import { transactionStepsMax } from '../../store/commands.js';
 import {
@@ -39,6 +30,16 @@ import {
 import { forwardingTlsOptions, serverTlsOptions, type ClientTls } from '../tls.js';
 import type { Logger } from '../../transport/contract.js';
 import { aclCommand } from './acl.js';
+import {
+  clientReplyOf,
+  databaseArg,
+  dbOutOfRange,
+  hasReservedKey,
+  inDatabase,
+  isArgs,
+  reservedKeyRefusal,
+  storedKeysValid,
+} from './databases.js';
 import { adminCommands, refuse } from './admin.js';
 import { commandCommand } from './command.js';
 import { infoCommands, sampleMemory } from './info.js';
@@ -737,19 +738,20 @@ class Connection {
       return subscribed;
     }
     // The keys, checked above as the client named them, become the database's stored keys.
+    // A forwarded command's keys are in their stored form already.
     const stored = name.startsWith('tandem.forward')
       ? args
       : inDatabase(session.transaction?.db ?? session.db, requirement.keys, args);
-    if (!('raw' in (stored as object))) {
+    if (!isArgs(stored)) {
       counters.rejectedCalls++;
-      return refusedInMulti(session, name, stored as Reply);
+      return refusedInMulti(session, name, stored);
     }
     if (session.transaction !== null && !transactionControls.has(name)) {
       const commandsMax = this.#transactionCommandsMax;
-      return queueCommand(session, name, spec, stored as Args, commandsMax);
+      return queueCommand(session, name, spec, stored, commandsMax);
     }
     const startedMs = performance.now();
-    const reply = clientReplyOf(name, this.#dispatch(name, spec, stored as Args));
+    const reply = clientReplyOf(name, this.#dispatch(name, spec, stored));
     stats.ran(counters, Math.round((performance.now() - startedMs) * 1000));
     this.#ran = counters;
     return reply;
