@@ -13,6 +13,7 @@ import { aclChangeProblem, type AclCommand } from './access-state.js';
 import { sessionProblem, type Session } from './sessions.js';
 import type { BitfieldOperation, BitopOperation } from './bits.js';
 import { checkStatement } from './sql-check.js';
+import { isDatabase } from './databases.js';
 
 /** The longest key, in bytes. Keys are identifiers, not payloads. */
 export const keyBytesMax = 512;
@@ -212,8 +213,11 @@ export interface RenameCommand {
   readonly type: 'rename';
   readonly key: Bytes;
   readonly destination: Bytes;
-  /** RENAMENX: only when `destination` is absent (or expired). */
-  readonly condition?: 'nx';
+  /**
+   * RENAMENX: only when `destination` is absent (or expired). MOVE: the same, and an
+   * absent `key` answers 0 rather than an error (its events are `move_from`, `move_to`).
+   */
+  readonly condition?: 'nx' | 'move';
   readonly at: number;
   /** The client's session and sequence: see sessions.ts (exactly-once across retries). */
   readonly session?: Session;
@@ -287,9 +291,27 @@ export interface BitfieldCommand {
   readonly session?: Session;
 }
 
-/** FLUSHDB: removes every key (the SQL tables are left alone). */
+/**
+ * FLUSHALL (and FLUSHDB of a cluster without databases): removes every key (the SQL tables
+ * are left alone); with `db`, FLUSHDB: only the keys of that database (databases.ts).
+ */
 export interface FlushCommand {
   readonly type: 'flush';
+  readonly db?: number;
+  readonly at: number;
+  /** The client's session and sequence: see sessions.ts (exactly-once across retries). */
+  readonly session?: Session;
+}
+
+/**
+ * SWAPDB: the keys of database `a` become database `b`'s and the other way round, each
+ * moved key written by this entry (WATCH sees both databases change, as in Redis). The
+ * entry names the databases, not the keys: its apply is O(n) in their keys.
+ */
+export interface SwapdbCommand {
+  readonly type: 'swapdb';
+  readonly a: number;
+  readonly b: number;
   readonly at: number;
   /** The client's session and sequence: see sessions.ts (exactly-once across retries). */
   readonly session?: Session;
@@ -805,6 +827,7 @@ export type Command =
   | BitopCommand
   | BitfieldCommand
   | FlushCommand
+  | SwapdbCommand
   | ExpireSweepCommand
   | PublishCommand
   | MultiCommand
@@ -950,7 +973,8 @@ const fieldsByType: Readonly<Record<CommandType, ReadonlySet<string>>> = {
   setbit: new Set(['type', 'key', 'offset', 'bit', 'at', 'session']),
   bitop: new Set(['type', 'operation', 'destination', 'keys', 'at', 'session']),
   bitfield: new Set(['type', 'key', 'operations', 'at', 'session']),
-  flush: new Set(['type', 'at', 'session']),
+  flush: new Set(['type', 'db', 'at', 'session']),
+  swapdb: new Set(['type', 'a', 'b', 'at', 'session']),
   'expire-sweep': new Set(['type', 'at']),
   publish: new Set(['type', 'channel', 'message', 'at']),
   multi: new Set(['type', 'steps', 'watched', 'at']),
@@ -1096,9 +1120,11 @@ function fieldProblem(type: CommandType, command: Record<string, unknown>): stri
       if (!isBytes(command.key) || !isBytes(command.destination)) {
         return 'rename.key and rename.destination must be bytes';
       }
-      return command.condition === undefined || command.condition === 'nx'
+      return command.condition === undefined ||
+        command.condition === 'nx' ||
+        command.condition === 'move'
         ? null
-        : "rename.condition must be 'nx' or absent";
+        : "rename.condition must be 'nx', 'move' or absent";
     case 'copy':
       return copyProblem(command);
     case 'incrbyfloat':
@@ -1114,6 +1140,13 @@ function fieldProblem(type: CommandType, command: Record<string, unknown>): stri
       if (!isBytes(command.key)) return 'bitfield.key must be bytes';
       return bitfieldProblem(command.operations);
     case 'flush':
+      return command.db === undefined || isDatabase(command.db)
+        ? null
+        : 'flush.db must be a database index from 0 to 15';
+    case 'swapdb':
+      return isDatabase(command.a) && isDatabase(command.b)
+        ? null
+        : 'swapdb.a and swapdb.b must be database indexes from 0 to 15';
     case 'expire-sweep':
       return null;
     case 'publish':
@@ -1158,7 +1191,8 @@ function fieldProblem(type: CommandType, command: Record<string, unknown>): stri
 /** The command types a transaction may queue (see `TransactionWrite`). */
 const transactionTypes: ReadonlySet<unknown> = new Set(
   (Object.keys(fieldsByType) as CommandType[]).filter(
-    (type) => !['multi', 'expire-sweep', 'publish', 'sql', 'acl'].includes(type),
+    // SWAPDB renames whole databases, which a PostgreSQL batch does in SQL of its own.
+    (type) => !['multi', 'expire-sweep', 'publish', 'sql', 'acl', 'swapdb'].includes(type),
   ),
 );
 
@@ -1795,6 +1829,7 @@ function limitProblem(command: Command): string | null {
       }
       return null;
     case 'flush':
+    case 'swapdb':
     case 'expire-sweep':
     case 'acl':
       return null;

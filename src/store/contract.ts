@@ -16,7 +16,7 @@ import type {
   ZsetEncoding,
 } from './values.js';
 import type { ZsetRange, ZsetSelection } from './sorted-set.js';
-import type { KeyspaceStats, ZsetScanPage } from './keyspace.js';
+import type { KeyspaceStats, ScanOptions, ZsetScanPage } from './keyspace.js';
 import type { SqlRow } from './sql-exec.js';
 
 export type { KeyspaceStats } from './keyspace.js';
@@ -177,24 +177,25 @@ export interface StoreReader {
     options: ListPositionOptions,
     nowMs: number,
   ): MaybePromise<number[] | null>;
-  dbsize(nowMs: number): MaybePromise<number>;
+  /**
+   * The live keys at `nowMs`. This and the four reads after it take a database (0 to 15,
+   * databases.ts): given, they keep to its keys (stored keys, prefix included); absent,
+   * they read every key held.
+   */
+  dbsize(nowMs: number, db?: number): MaybePromise<number>;
   /**
    * What INFO keyspace says of the live keys at `nowMs`: how many, how many of them have an
    * expiry, and their average time to live in milliseconds (0 when none has one).
    */
-  keyspaceStats(nowMs: number): MaybePromise<KeyspaceStats>;
+  keyspaceStats(nowMs: number, db?: number): MaybePromise<KeyspaceStats>;
   /**
    * A live key picked at random (Redis RANDOMKEY), never an expired one; null when no key
    * is live. Each call draws again: two replicas need not pick the same key.
    */
-  randomKey(nowMs: number): MaybePromise<Buffer | null>;
+  randomKey(nowMs: number, db?: number): MaybePromise<Buffer | null>;
   /** The live keys matching a Redis glob pattern (matched on bytes), in byte order. */
-  keys(pattern: Bytes, nowMs: number): MaybePromise<Buffer[]>;
-  scan(
-    cursor: number,
-    options: { match?: Bytes; count?: number },
-    nowMs: number,
-  ): MaybePromise<ScanPage>;
+  keys(pattern: Bytes, nowMs: number, db?: number): MaybePromise<Buffer[]>;
+  scan(cursor: number, options: ScanOptions, nowMs: number): MaybePromise<ScanPage>;
   /** A read-only SQL query with `?` (or named) parameters; the rows it returns. */
   query(sql: string, params?: SqlParams): MaybePromise<SqlRow[]>;
 }

@@ -11,6 +11,7 @@ export {
   type HashScanPage,
   type SetScanPage,
   type KvEntry,
+  type ScanOptions,
   type ScanPage,
 } from './kv.js';
 export { WrongTypeError } from './kv-rules.js';

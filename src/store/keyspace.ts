@@ -29,6 +29,7 @@
  */
 import { TandemError } from '../core/errors.js';
 import type { Bytes, Version } from './commands.js';
+import { databaseCount, databaseOfText, inDatabaseText, swapHoldingDatabase } from './databases.js';
 import type { KeyVersion } from './contract.js';
 import { drawIndexes, isLive, KeyValueCommands, keyString, type KeyState } from './kv-commands.js';
 import { asBuffer, compileGlob, keysResultMax, scanCount, WrongTypeError } from './kv-rules.js';
@@ -88,6 +89,13 @@ export interface HashScanPage {
 export interface SetScanPage {
   readonly cursor: number;
   readonly members: Buffer[];
+}
+
+/** SCAN's options: a MATCH glob, a COUNT, and the database (databases.ts) to keep to. */
+export interface ScanOptions {
+  readonly match?: Bytes;
+  readonly count?: number;
+  readonly db?: number;
 }
 
 /** One page of a SCAN: `cursor` 0 means the scan is complete. */
@@ -287,6 +295,27 @@ export class Keyspace extends KeyValueCommands {
    */
   readonly #viewed = new WeakSet<StructuredValue>();
 
+  /**
+   * How many keys each database holds, expired or not (`[db]`; the holding database of a
+   * SWAPDB is index 16), kept as keys come and go, so INFO keyspace and DBSIZE of one
+   * database count its expired keys only, as they did the whole namespace's.
+   */
+  readonly #databaseSizes: number[] = new Array<number>(databaseCount + 1).fill(0);
+
+  #setItem(key: string, item: Item): void {
+    if (!this.#items.has(key)) this.#databaseSizes[this.#databaseIndex(key)]++;
+    this.#items.set(key, item);
+  }
+
+  #deleteItem(key: string): void {
+    if (this.#items.delete(key)) this.#databaseSizes[this.#databaseIndex(key)]--;
+  }
+
+  /** The database of a stored key (16 for the holding database of a SWAPDB). */
+  #databaseIndex(key: string): number {
+    return databaseOfText(key) ?? (inDatabaseText(key, swapHoldingDatabase) ? databaseCount : 0);
+  }
+
   /** The number of keys held, expired or not. */
   get size(): number {
     return this.#items.size;
@@ -343,8 +372,8 @@ export class Keyspace extends KeyValueCommands {
       else change.list.elements = change.elements;
     }
     for (const [key, item] of undo.items) {
-      if (item === undefined) this.#items.delete(key);
-      else this.#items.set(key, item);
+      if (item === undefined) this.#deleteItem(key);
+      else this.#setItem(key, item);
       if (item?.expiresAt === null || item === undefined) this.#volatile.delete(key);
       else this.#volatile.add(key);
     }
@@ -361,6 +390,22 @@ export class Keyspace extends KeyValueCommands {
 
   protected removeAll(): void {
     for (const key of [...this.#items.keys()]) this.remove(key);
+  }
+
+  /** O(n) in every key held: the namespace is one `Map`, not one per database. */
+  protected removeDatabase(db: number): void {
+    for (const key of this.#databaseKeys(db)) this.remove(key);
+  }
+
+  /** O(n) in every key held, as FLUSHDB. */
+  protected swapDatabases(a: number, b: number, version: Version, at: number): void {
+    this.moveDatabases(a, b, version, at, (db) => this.#databaseKeys(db));
+  }
+
+  #databaseKeys(db: number): string[] {
+    const found: string[] = [];
+    for (const key of this.#items.keys()) if (inDatabaseText(key, db)) found.push(key);
+    return found.sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
   }
 
   /** Purges up to `limit` keys expired at `at`, oldest expiry first, then by key. */
@@ -412,7 +457,7 @@ export class Keyspace extends KeyValueCommands {
     } else {
       seq = old.seq;
     }
-    this.#items.set(key, { value, index: version.index, term: version.term, expiresAt, seq });
+    this.#setItem(key, { value, index: version.index, term: version.term, expiresAt, seq });
     if (expiresAt === null) this.#volatile.delete(key);
     else this.#volatile.add(key);
   }
@@ -420,7 +465,7 @@ export class Keyspace extends KeyValueCommands {
   protected stamp(key: string, version: Version, expiresAt: number | null): void {
     const old = this.#items.get(key) as Item;
     this.#remember(key, old);
-    this.#items.set(key, { ...old, index: version.index, term: version.term, expiresAt });
+    this.#setItem(key, { ...old, index: version.index, term: version.term, expiresAt });
     if (expiresAt === null) this.#volatile.delete(key);
     else this.#volatile.add(key);
   }
@@ -514,7 +559,7 @@ export class Keyspace extends KeyValueCommands {
     if (set.generation === this.#generation && !this.#viewed.has(set)) return set;
     const copy = copySet(set, this.#generation);
     this.#remember(key, item);
-    this.#items.set(key, { ...item, value: copy });
+    this.#setItem(key, { ...item, value: copy });
     return copy;
   }
 
@@ -532,7 +577,7 @@ export class Keyspace extends KeyValueCommands {
     if (hash.generation === this.#generation && !this.#viewed.has(hash)) return hash;
     const copy = copyHash(hash, this.#generation);
     this.#remember(key, item);
-    this.#items.set(key, { ...item, value: copy });
+    this.#setItem(key, { ...item, value: copy });
     return copy;
   }
 
@@ -592,7 +637,7 @@ export class Keyspace extends KeyValueCommands {
     if (zset.generation === this.#generation && !this.#viewed.has(zset)) return zset;
     const copy = copyZset(zset, this.#generation);
     this.#remember(key, item);
-    this.#items.set(key, { ...item, value: copy });
+    this.#setItem(key, { ...item, value: copy });
     return copy;
   }
 
@@ -652,7 +697,7 @@ export class Keyspace extends KeyValueCommands {
     if (list.generation === this.#generation && !this.#viewed.has(list)) return list;
     const copy = copyList(list, this.#generation);
     this.#remember(key, item);
-    this.#items.set(key, { ...item, value: copy });
+    this.#setItem(key, { ...item, value: copy });
     return copy;
   }
 
@@ -660,7 +705,7 @@ export class Keyspace extends KeyValueCommands {
     const old = this.#items.get(key);
     if (old === undefined) return;
     this.#remember(key, old);
-    this.#items.delete(key);
+    this.#deleteItem(key);
     this.#volatile.delete(key);
   }
 
@@ -1040,12 +1085,16 @@ export class Keyspace extends KeyValueCommands {
     return { cursor: 0, entries };
   }
 
-  /** The live keys at `nowMs`, those with an expiry, and their average time to live. */
-  keyspaceStats(nowMs: number): KeyspaceStats {
+  /**
+   * The live keys at `nowMs`, those with an expiry, and their average time to live; of
+   * database `db` only when it is given (databases.ts), else of every key held.
+   */
+  keyspaceStats(nowMs: number, db?: number): KeyspaceStats {
     let expired = 0;
     let expires = 0;
     let ttlSumMs = 0;
     for (const key of this.#volatile) {
+      if (db !== undefined && !inDatabaseText(key, db)) continue;
       const expiresAt = (this.#items.get(key) as Item).expiresAt as number;
       if (expiresAt <= nowMs) {
         expired++;
@@ -1055,16 +1104,22 @@ export class Keyspace extends KeyValueCommands {
       }
     }
     const averageTtlMs = expires === 0 ? 0 : Math.floor(ttlSumMs / expires);
-    return { keys: this.#items.size - expired, expires, averageTtlMs };
+    return { keys: this.#held(db) - expired, expires, averageTtlMs };
   }
 
-  /** The number of live keys at `nowMs`. */
-  dbsize(nowMs: number): number {
+  /** The number of live keys at `nowMs` (of database `db` when given). */
+  dbsize(nowMs: number, db?: number): number {
     let expired = 0;
     for (const key of this.#volatile) {
+      if (db !== undefined && !inDatabaseText(key, db)) continue;
       if (((this.#items.get(key) as Item).expiresAt as number) <= nowMs) expired++;
     }
-    return this.#items.size - expired;
+    return this.#held(db) - expired;
+  }
+
+  /** How many keys are held (expired or not), of database `db` when given. */
+  #held(db: number | undefined): number {
+    return db === undefined ? this.#items.size : (this.#databaseSizes[db] ?? 0);
   }
 
   /**
@@ -1073,24 +1128,28 @@ export class Keyspace extends KeyValueCommands {
    * slot once from a random one, so that an expired key is never the answer and a live
    * one always is when there is one. `random` gives numbers in [0, 1).
    */
-  randomKey(nowMs: number, random: () => number = Math.random): Buffer | null {
+  randomKey(nowMs: number, db?: number, random: () => number = Math.random): Buffer | null {
     const slots = this.#order.length;
     if (this.#items.size === 0) return null;
     for (let draw = 0; draw < randomKeyDrawsMax; draw++) {
-      const key = this.#liveKeyAt(Math.floor(random() * slots), nowMs);
+      const key = this.#liveKeyAt(Math.floor(random() * slots), nowMs, db);
       if (key !== null) return key;
     }
     const start = Math.floor(random() * slots);
     for (let step = 0; step < slots; step++) {
-      const key = this.#liveKeyAt((start + step) % slots, nowMs);
+      const key = this.#liveKeyAt((start + step) % slots, nowMs, db);
       if (key !== null) return key;
     }
     return null;
   }
 
-  /** The key of SCAN slot `slot` when the slot is current and its key live at `nowMs`. */
-  #liveKeyAt(slot: number, nowMs: number): Buffer | null {
+  /**
+   * The key of SCAN slot `slot` when the slot is current, its key live at `nowMs` and of
+   * database `db` (when given).
+   */
+  #liveKeyAt(slot: number, nowMs: number, db: number | undefined): Buffer | null {
     const key = this.#order[slot] as string;
+    if (db !== undefined && !inDatabaseText(key, db)) return null;
     const item = this.#items.get(key);
     if (item?.seq !== this.#orderSeqs[slot] || !isLive(item, nowMs)) return null;
     return Buffer.from(key, 'latin1');
@@ -1100,12 +1159,13 @@ export class Keyspace extends KeyValueCommands {
    * The live keys matching a Redis glob `pattern`, in byte order. Throws
    * TANDEM_BAD_REQUEST past `keysResultMax` matches.
    */
-  keys(pattern: Bytes, nowMs: number): Buffer[] {
+  keys(pattern: Bytes, nowMs: number, db?: number): Buffer[] {
     const glob = compileGlob(pattern);
     const prefix = keyString(glob.prefix);
     const found: string[] = [];
     for (const [key, item] of this.#items) {
       if (!key.startsWith(prefix) || !isLive(item, nowMs)) continue;
+      if (db !== undefined && !inDatabaseText(key, db)) continue;
       if (!glob.matches(Buffer.from(key, 'latin1'))) continue;
       if (found.length === keysResultMax) {
         throw new TandemError(
@@ -1125,7 +1185,7 @@ export class Keyspace extends KeyValueCommands {
    * present for the whole scan is returned exactly once: it keeps its sequence number
    * when it is overwritten.
    */
-  scan(cursor: number, options: { match?: Bytes; count?: number }, nowMs: number): ScanPage {
+  scan(cursor: number, options: ScanOptions, nowMs: number): ScanPage {
     const count = scanCount(cursor, options);
     const glob = options.match === undefined ? null : compileGlob(options.match);
     const keys: Buffer[] = [];
@@ -1139,6 +1199,7 @@ export class Keyspace extends KeyValueCommands {
       examined++;
       last = seq;
       if (!isLive(item, nowMs)) continue;
+      if (options.db !== undefined && !inDatabaseText(key, options.db)) continue;
       const bytes = Buffer.from(key, 'latin1');
       if (glob === null || glob.matches(bytes)) keys.push(bytes);
     }
@@ -1196,7 +1257,7 @@ export class Keyspace extends KeyValueCommands {
    * once, into an empty namespace; `finishLoad` then sets the next sequence number.
    */
   load(key: string, item: Item): void {
-    this.#items.set(key, item);
+    this.#setItem(key, item);
     this.#order.push(key);
     this.#orderSeqs.push(item.seq);
     if (item.expiresAt !== null) this.#volatile.add(key);

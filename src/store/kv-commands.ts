@@ -26,6 +26,7 @@ import type {
   WatchedKey,
 } from './commands.js';
 import { bitOffsetRange, valueBytesMax } from './commands.js';
+import { movedKeyText, swapHoldingDatabase } from './databases.js';
 import type { ApplyResult, KeyEvent, KeyEventClass, KeyReader } from './contract.js';
 import { bitfieldBytes, bitop, grown, runBitfield, setBitAt, bitAt } from './bits.js';
 import { addLongDouble, formatLongDouble, parseLongDouble } from './long-double.js';
@@ -208,6 +209,14 @@ export abstract class KeyValueCommands {
   protected abstract remove(key: string): void;
   /** Removes every key (FLUSHDB). */
   protected abstract removeAll(): void;
+  /** Removes every key of database `db` (databases.ts), expired or not. */
+  protected abstract removeDatabase(db: number): void;
+  /**
+   * SWAPDB of databases `a` and `b` (distinct): every live key of each becomes the other's,
+   * with its value and expiry, written at `version`; expired ones are removed. The
+   * in-memory namespace moves key by key (`moveDatabases`); a PostgreSQL batch renames rows.
+   */
+  protected abstract swapDatabases(a: number, b: number, version: Version, at: number): void;
   /** Sets the version and expiry of a key that exists, keeping its value. */
   protected abstract stamp(key: string, version: Version, expiresAt: number | null): void;
   /**
@@ -376,8 +385,11 @@ export abstract class KeyValueCommands {
       case 'bitfield':
         return this.#bitfield(command, version);
       case 'flush':
-        this.removeAll();
+        if (command.db === undefined) this.removeAll();
+        else this.removeDatabase(command.db);
         return ok('OK');
+      case 'swapdb':
+        return this.#swapdb(command, version);
       case 'expire-sweep': {
         const purged = this.sweep(command.at, sweepKeysMax);
         for (const key of purged) this.#notify('x', 'expired', key);
@@ -633,16 +645,52 @@ export abstract class KeyValueCommands {
     const key = keyString(command.key);
     const destination = keyString(command.destination);
     const live = this.#live(key, at);
-    if (live === undefined) return failed(noSuchKey);
-    const answer = (done: boolean): ApplyResult => ok(condition === 'nx' ? (done ? 1 : 0) : 'OK');
+    if (live === undefined) return condition === 'move' ? ok(0) : failed(noSuchKey);
+    const answer = (done: boolean): ApplyResult =>
+      ok(condition === undefined ? 'OK' : done ? 1 : 0);
     // Redis answers a rename onto itself without touching the key (RENAMENX: 0).
     if (destination === key) return answer(false);
-    if (condition === 'nx' && this.#live(destination, at) !== undefined) return answer(false);
+    if (condition !== undefined && this.#live(destination, at) !== undefined) {
+      return answer(false);
+    }
     this.#writeValue(key, live, destination, version, live.expiresAt);
     this.remove(key);
-    this.#notify('g', 'rename_from', key);
-    this.#notify('g', 'rename_to', destination);
+    const verb = condition === 'move' ? 'move' : 'rename';
+    this.#notify('g', `${verb}_from`, key);
+    this.#notify('g', `${verb}_to`, destination);
     return answer(true);
+  }
+
+  #swapdb(command: Extract<KvCommand, { type: 'swapdb' }>, version: Version): ApplyResult {
+    if (command.a !== command.b) this.swapDatabases(command.a, command.b, version, command.at);
+    return ok('OK');
+  }
+
+  /**
+   * SWAPDB in three moves, each into a database left empty: `a` to a holding place (a
+   * database index no client can name), `b` to `a`, the holding place to `b`. `keysOf`
+   * lists every key held in a database, expired or not, in byte order.
+   */
+  protected moveDatabases(
+    a: number,
+    b: number,
+    version: Version,
+    at: number,
+    keysOf: (db: number) => string[],
+  ): void {
+    for (const [from, to] of [
+      [a, swapHoldingDatabase],
+      [b, a],
+      [swapHoldingDatabase, b],
+    ] as const) {
+      for (const key of keysOf(from)) {
+        const live = this.#live(key, at);
+        if (live !== undefined) {
+          this.#writeValue(key, live, movedKeyText(key, from, to), version, live.expiresAt);
+        }
+        this.remove(key);
+      }
+    }
   }
 
   #copy(command: Extract<KvCommand, { type: 'copy' }>, version: Version): ApplyResult {

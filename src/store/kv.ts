@@ -17,6 +17,7 @@ export {
   type SetScanPage,
   type KvCommand,
   type KvEntry,
+  type ScanOptions,
   type ScanPage,
 } from './keyspace.js';
 

@@ -12,6 +12,7 @@
  */
 import { assert } from '../core/assert.js';
 import type { Bytes, Version } from './commands.js';
+import { databaseOfText, inDatabaseText } from './databases.js';
 import { KeyValueCommands, keyString, type KeyState, type KvCommand } from './kv-commands.js';
 import { ScoreList, selectRange, type ZsetSelection } from './sorted-set.js';
 import { viewOf, type Item, type Keyspace } from './keyspace.js';
@@ -220,9 +221,21 @@ export interface SweepCandidate {
   readonly expiresAt: number;
 }
 
+/** One SWAPDB: databases `a` and `b` exchange their keys, written at `version`, at `at`. */
+export interface DatabaseSwap {
+  readonly a: number;
+  readonly b: number;
+  readonly version: Version;
+  readonly at: number;
+}
+
 /** What the batch leaves to write: an optional emptying first, then the touched keys (by `keyId`). */
 export interface KvWrites {
   readonly flushed: boolean;
+  /** SWAPDBs to do first (see `KvBatch.swapDatabases`). */
+  readonly swaps: readonly DatabaseSwap[];
+  /** Databases (databases.ts) whose stored keys go first, before the touched keys' rows. */
+  readonly flushedDatabases: readonly number[];
   readonly upserts: readonly (readonly [string, KvRow])[];
   readonly deletes: readonly string[];
 }
@@ -306,6 +319,7 @@ export function commandKeys(command: KvCommand): string[] {
     case 'lmpop':
       return command.keys.map(keyId);
     case 'flush':
+    case 'swapdb':
     case 'expire-sweep':
     case 'publish':
       return [];
@@ -431,6 +445,10 @@ export class KvBatch extends KeyValueCommands {
   readonly #candidates: readonly SweepCandidate[];
   readonly #candidatesComplete: boolean;
   #flushed = false;
+  /** The SWAPDBs of this batch (one, alone in its batch), done at write-back. */
+  readonly #swaps: DatabaseSwap[] = [];
+  /** Databases FLUSHDB emptied in this batch: their stored rows go at write-back. */
+  readonly #flushedDatabases = new Set<number>();
   #nextSeq: number;
   /** Each loaded or touched key's hash row; null for a key known to hold no hash. */
   readonly #hashes = new Map<string, HashMeta | null>();
@@ -1130,6 +1148,26 @@ export class KvBatch extends KeyValueCommands {
     this.#flush();
   }
 
+  /**
+   * FLUSHDB of one database: the loaded keys of it go now (every key the batch names was
+   * loaded), the stored rows of it at write-back, before the rows written after the flush.
+   */
+  protected removeDatabase(db: number): void {
+    for (const [key, row] of this.#rows) {
+      if (row !== null && inDatabaseText(key, db)) this.remove(key);
+    }
+    this.#flushedDatabases.add(db);
+  }
+
+  /**
+   * SWAPDB renames the two databases' rows at write-back (`swapStatements`). The store
+   * applies a SWAPDB entry in a batch of its own, so no row of the batch is in memory.
+   */
+  protected swapDatabases(a: number, b: number, version: Version, at: number): void {
+    assert(this.#rows.size === 0 && !this.#flushed, 'a SWAPDB shares its batch');
+    this.#swaps.push({ a, b, version, at });
+  }
+
   #flush(): void {
     this.#flushed = true;
     for (const key of this.#rows.keys()) this.#rows.set(key, null);
@@ -1170,7 +1208,10 @@ export class KvBatch extends KeyValueCommands {
     const eligible: SweepCandidate[] = [];
     if (!this.#flushed) {
       for (const candidate of this.#candidates) {
-        if (!this.#rows.has(candidate.key) && candidate.expiresAt <= at) eligible.push(candidate);
+        if (this.#rows.has(candidate.key) || candidate.expiresAt > at) continue;
+        const db = databaseOfText(candidate.key);
+        if (db !== null && this.#flushedDatabases.has(db)) continue;
+        eligible.push(candidate);
       }
     }
     for (const [key, row] of this.#rows) {
@@ -1204,7 +1245,13 @@ export class KvBatch extends KeyValueCommands {
       if (row === undefined || row === null) deletes.push(key);
       else upserts.push([key, row]);
     }
-    return { flushed: this.#flushed, upserts, deletes };
+    return {
+      flushed: this.#flushed,
+      swaps: this.#swaps,
+      flushedDatabases: [...this.#flushedDatabases],
+      upserts,
+      deletes,
+    };
   }
 
   /** What to write back of lists, after the key rows (see `ListWrites`). */

@@ -31,6 +31,12 @@ import pg from 'pg';
 import { from as copyFrom, to as copyTo } from 'pg-copy-streams';
 import { assert } from '../core/assert.js';
 import { TandemError } from '../core/errors.js';
+import {
+  databasePrefix,
+  inDatabaseText,
+  reservedPrefix,
+  swapHoldingDatabase,
+} from './databases.js';
 import type { Entry } from '../core/types.js';
 import {
   decodeCommand,
@@ -79,6 +85,7 @@ import {
   sweepKeysMax,
   type KvCommand,
   type KvEntry,
+  type ScanOptions,
   type ScanPage,
   type HashScanPage,
   type SetScanPage,
@@ -142,6 +149,7 @@ import {
   keyId,
   type KvRow,
   type SweepCandidate,
+  type DatabaseSwap,
 } from './postgres-kv.js';
 import {
   mayEvict,
@@ -584,25 +592,49 @@ export class PostgresStore implements NodeStore {
       );
     }
     const commands = entries.map(decodeEntry);
-    const last = entries.at(-1) as Entry;
     this.#applying = true;
     try {
-      return await this.#withClient(
-        `applying entries ${entries[0]?.index} to ${last.index}`,
-        async (client) => {
-          try {
-            return await this.#applyBatch(client, entries, commands);
-          } catch (error) {
-            // The batch may have committed without its answer arriving.
-            this.#accessUnknown = true;
-            if (!isConnectionFailure(error)) await q1(client, 'ROLLBACK').catch(() => undefined);
-            throw error;
-          }
-        },
-      );
+      // A SWAPDB renames rows in SQL that no other entry's rows may be in memory beside:
+      // it commits in a transaction of its own, between those of the entries around it
+      // (a retry skips what committed, as for any batch whose answer was lost).
+      const results: ApplyResult[] = [];
+      let start = 0;
+      for (let i = 0; i <= entries.length; i++) {
+        const swap = i < entries.length && commands[i]?.type === 'swapdb';
+        if (i < entries.length && !swap) continue;
+        if (i > start) {
+          results.push(
+            ...(await this.#applyRun(entries.slice(start, i), commands.slice(start, i))),
+          );
+        }
+        if (swap) results.push(...(await this.#applyRun([entries[i]], [commands[i] ?? null])));
+        start = i + 1;
+      }
+      return results;
     } finally {
       this.#applying = false;
     }
+  }
+
+  /** Applies `entries` (with their decoded `commands`) in one transaction. */
+  async #applyRun(
+    entries: readonly Entry[],
+    commands: readonly (Command | null)[],
+  ): Promise<ApplyResult[]> {
+    const last = entries.at(-1) as Entry;
+    return await this.#withClient(
+      `applying entries ${entries[0]?.index} to ${last.index}`,
+      async (client) => {
+        try {
+          return await this.#applyBatch(client, entries, commands);
+        } catch (error) {
+          // The batch may have committed without its answer arriving.
+          this.#accessUnknown = true;
+          if (!isConnectionFailure(error)) await q1(client, 'ROLLBACK').catch(() => undefined);
+          throw error;
+        }
+      },
+    );
   }
 
   async #applyBatch(
@@ -1237,13 +1269,14 @@ export class PostgresStore implements NodeStore {
   }
 
   /** The live keys, those with an expiry (counted on the expiry index), their average TTL. */
-  async keyspaceStats(nowMs: number): Promise<KeyspaceStats> {
+  async keyspaceStats(nowMs: number, db?: number): Promise<KeyspaceStats> {
+    const within = db === undefined ? '' : ` AND ${databaseCondition(db)}`;
     const { rows } = await this.#read('counting keys', (client) =>
       q1(
         client,
-        `SELECT (SELECT count(*) FROM tandem.kv WHERE expires_at IS NULL OR expires_at > $1) AS keys,
+        `SELECT (SELECT count(*) FROM tandem.kv WHERE (expires_at IS NULL OR expires_at > $1)${within}) AS keys,
                 count(*) AS expires, coalesce(floor(avg(expires_at - $1)), 0) AS average
-           FROM tandem.kv WHERE expires_at > $1`,
+           FROM tandem.kv WHERE expires_at > $1${within}`,
         [nowMs],
       ),
     );
@@ -1260,11 +1293,12 @@ export class PostgresStore implements NodeStore {
   }
 
   /** The number of live keys. */
-  async dbsize(nowMs: number): Promise<number> {
+  async dbsize(nowMs: number, db?: number): Promise<number> {
+    const within = db === undefined ? '' : ` AND ${databaseCondition(db)}`;
     const { rows } = await this.#read('counting keys', (client) =>
       q1(
         client,
-        'SELECT count(*) AS count FROM tandem.kv WHERE expires_at IS NULL OR expires_at > $1',
+        `SELECT count(*) AS count FROM tandem.kv WHERE (expires_at IS NULL OR expires_at > $1)${within}`,
         [nowMs],
       ),
     );
@@ -1276,9 +1310,10 @@ export class PostgresStore implements NodeStore {
    * live key in SCAN order from a random sequence number between the lowest and the
    * highest, else the first from the start. Both halves read the seq index, in one query.
    */
-  async randomKey(nowMs: number): Promise<Buffer | null> {
+  async randomKey(nowMs: number, db?: number): Promise<Buffer | null> {
+    const sql = randomKeySql(db === undefined ? 'TRUE' : databaseCondition(db, 'kv.key'));
     const { rows } = await this.#read('picking a random key', (client) =>
-      q1(client, randomKeySql, [Math.random(), nowMs]),
+      q1(client, sql, [Math.random(), nowMs]),
     );
     return rows.length === 0 ? null : (rows[0]?.key as Buffer);
   }
@@ -1288,7 +1323,7 @@ export class PostgresStore implements NodeStore {
    * pattern's literal prefix within one read-only snapshot. TANDEM_BAD_REQUEST past
    * `keysResultMax` matches.
    */
-  async keys(pattern: Bytes, nowMs: number): Promise<Buffer[]> {
+  async keys(pattern: Bytes, nowMs: number, db?: number): Promise<Buffer[]> {
     const glob = compileGlob(pattern);
     const prefix = glob.prefix;
     return await this.#read('listing keys', async (client) => {
@@ -1296,7 +1331,9 @@ export class PostgresStore implements NodeStore {
       try {
         const found = await collectKeys(client, prefix, glob, nowMs);
         await q1(client, 'COMMIT');
-        return found;
+        return db === undefined
+          ? found
+          : found.filter((key) => inDatabaseText(key.toString('latin1'), db));
       } catch (error) {
         if (!isConnectionFailure(error)) await q1(client, 'ROLLBACK').catch(() => undefined);
         throw error;
@@ -1305,11 +1342,7 @@ export class PostgresStore implements NodeStore {
   }
 
   /** One page of a SCAN from `cursor` (0 starts; a returned 0 ends); see kv.ts. */
-  async scan(
-    cursor: number,
-    options: { match?: Bytes; count?: number },
-    nowMs: number,
-  ): Promise<ScanPage> {
+  async scan(cursor: number, options: ScanOptions, nowMs: number): Promise<ScanPage> {
     const count = scanCount(cursor, options);
     const glob = options.match === undefined ? null : compileGlob(options.match);
     const { rows } = await this.#read('scanning keys', (client) =>
@@ -1323,6 +1356,9 @@ export class PostgresStore implements NodeStore {
       .map((row) => ({ key: row.key as Buffer, expiresAt: row.expires_at }))
       .filter((row) => liveAt(row.expiresAt as number | null, nowMs))
       .filter((row) => glob === null || glob.matches(row.key))
+      .filter(
+        (row) => options.db === undefined || inDatabaseText(row.key.toString('latin1'), options.db),
+      )
       .map((row) => row.key);
     const next = rows.length < count ? 0 : (rows.at(-1)?.seq as number);
     return { cursor: next, keys };
@@ -2047,17 +2083,19 @@ function kvRow(row: Record<string, unknown>): KvRow {
  * the highest sequence number, $2 the reader's clock. The start is computed once
  * (MATERIALIZED), for both halves.
  */
-const randomKeySql = `
+function randomKeySql(within: string): string {
+  return `
   WITH start AS MATERIALIZED (
     SELECT min(seq) + floor($1::float8 * (max(seq) - min(seq) + 1))::bigint AS seq FROM tandem.kv
   )
   SELECT key FROM (
     (SELECT kv.key, 0 AS pass FROM tandem.kv kv, start WHERE kv.seq >= start.seq
-      AND (kv.expires_at IS NULL OR kv.expires_at > $2) ORDER BY kv.seq LIMIT 1)
+      AND (kv.expires_at IS NULL OR kv.expires_at > $2) AND ${within} ORDER BY kv.seq LIMIT 1)
     UNION ALL
     (SELECT kv.key, 1 AS pass FROM tandem.kv kv, start WHERE kv.seq < start.seq
-      AND (kv.expires_at IS NULL OR kv.expires_at > $2) ORDER BY kv.seq LIMIT 1)
+      AND (kv.expires_at IS NULL OR kv.expires_at > $2) AND ${within} ORDER BY kv.seq LIMIT 1)
   ) picked ORDER BY pass LIMIT 1`;
+}
 
 function liveAt(expiresAt: number | null, nowMs: number): boolean {
   return expiresAt === null || expiresAt > nowMs;
@@ -2268,6 +2306,8 @@ function writeBack(state: BatchState, results: readonly ApplyResult[], last: Ent
       'DELETE FROM tandem.zsets; DELETE FROM tandem.zset_members',
     );
   }
+  for (const swap of kv.swaps) statements.push(...swapStatements(swap));
+  for (const db of kv.flushedDatabases) statements.push(...databaseDeletes(db));
   statements.push(
     ...chunked(
       kv.deletes,
@@ -2293,6 +2333,85 @@ function writeBack(state: BatchState, results: readonly ApplyResult[], last: Ent
     'COMMIT',
   );
   return statements.join(';\n');
+}
+
+/** The tables that hold rows by key, each emptied of a database's keys by FLUSHDB. */
+const keyedTables = [
+  'kv',
+  'hashes',
+  'hash_fields',
+  'sets',
+  'set_members',
+  'lists',
+  'list_items',
+  'zsets',
+  'zset_members',
+] as const;
+
+/** The SQL condition on `key` that keeps to database `db`'s stored keys (databases.ts). */
+export function databaseCondition(db: number, column = 'key'): string {
+  if (db === 0) {
+    const start = bytesLiteral(reservedPrefix);
+    const end = bytesLiteral(prefixEnd(reservedPrefix));
+    return `NOT (${column} >= ${start} AND ${column} < ${end})`;
+  }
+  const prefix = databasePrefix(db);
+  return `(${column} >= ${bytesLiteral(prefix)} AND ${column} < ${bytesLiteral(prefixEnd(prefix))})`;
+}
+
+/** The first bytes after every key that begins with `prefix` (its last byte is below 0xFF). */
+function prefixEnd(prefix: Buffer): Buffer {
+  const end = Buffer.from(prefix);
+  end[end.length - 1]++;
+  return end;
+}
+
+/** FLUSHDB's statements: every row of database `db`'s keys, in every keyed table. */
+function databaseDeletes(db: number): string[] {
+  return keyedTables.map((table) => `DELETE FROM tandem.${table} WHERE ${databaseCondition(db)}`);
+}
+
+/**
+ * SWAPDB's statements: the expired keys of both databases go (as the in-memory namespace
+ * moves only live keys), then three renames, each into a range left empty (so no key
+ * meets another): `a` to the holding database, `b` to `a`, the holding database to `b`.
+ * A moved key takes the entry's version and, as in memory, new sequence numbers.
+ */
+function swapStatements(swap: DatabaseSwap): string[] {
+  const { a, b, version, at } = swap;
+  const both = `(${databaseCondition(a)} OR ${databaseCondition(b)})`;
+  const expired = `SELECT key FROM tandem.kv WHERE expires_at <= ${integerLiteral(at)} AND ${both}`;
+  const statements = keyedTables
+    .filter((table) => table !== 'kv')
+    .map((table) => `DELETE FROM tandem.${table} WHERE key IN (${expired})`);
+  statements.push(`DELETE FROM tandem.kv WHERE expires_at <= ${integerLiteral(at)} AND ${both}`);
+  for (const [from, to] of [
+    [a, swapHoldingDatabase],
+    [b, a],
+    [swapHoldingDatabase, b],
+  ] as const) {
+    const renamed = movedKeySql(from, to);
+    for (const table of keyedTables.filter((name) => name !== 'kv')) {
+      statements.push(
+        `UPDATE tandem.${table} SET key = ${renamed} WHERE ${databaseCondition(from)}`,
+      );
+    }
+    // As in memory, each moved key is a new key: the next sequence numbers, in key order.
+    statements.push(
+      `UPDATE tandem.kv SET key = ${movedKeySql(from, to, 'kv.key')}, ` +
+        `version_index = ${integerLiteral(version.index)}, version_term = ${integerLiteral(version.term)}, ` +
+        'seq = top.seq + moved.position ' +
+        `FROM (SELECT key, row_number() OVER (ORDER BY key) AS position FROM tandem.kv WHERE ${databaseCondition(from)}) moved, ` +
+        '(SELECT coalesce(max(seq), 0) AS seq FROM tandem.kv) top WHERE kv.key = moved.key',
+    );
+  }
+  return statements;
+}
+
+/** The SQL expression of a key of database `from` moved to database `to`. */
+function movedKeySql(from: number, to: number, column = 'key'): string {
+  const key = from === 0 ? column : `substring(${column} from ${databasePrefix(from).length + 1})`;
+  return to === 0 ? key : `${bytesLiteral(databasePrefix(to))} || ${key}`;
 }
 
 /** The list statements of round trip 3: clears first, then rows, element deletes, upserts. */

@@ -46,6 +46,7 @@ import {
   type HashScanPage,
   type HeldKey,
   type KvEntry,
+  type ScanOptions,
   type ScanPage,
   type SetScanPage,
 } from './keyspace.js';
@@ -516,32 +517,32 @@ export class SqliteStore implements NodeStore {
     return this.#keyspace.listIndexes(key, element, options, nowMs);
   }
 
-  /** The live keys, those with an expiry, and their average time to live. */
-  keyspaceStats(nowMs: number): KeyspaceStats {
+  /** The live keys, those with an expiry, and their average time to live (of `db` if given). */
+  keyspaceStats(nowMs: number, db?: number): KeyspaceStats {
     this.#open();
-    return this.#keyspace.keyspaceStats(nowMs);
+    return this.#keyspace.keyspaceStats(nowMs, db);
   }
 
-  /** The number of live keys. */
-  dbsize(nowMs: number): number {
+  /** The number of live keys (of `db` if given). */
+  dbsize(nowMs: number, db?: number): number {
     this.#open();
-    return this.#keyspace.dbsize(nowMs);
+    return this.#keyspace.dbsize(nowMs, db);
   }
 
   /** A live key picked at random, or null when none is live (Redis RANDOMKEY). */
-  randomKey(nowMs: number): Buffer | null {
+  randomKey(nowMs: number, db?: number): Buffer | null {
     this.#open();
-    return this.#keyspace.randomKey(nowMs);
+    return this.#keyspace.randomKey(nowMs, db);
   }
 
   /** The live keys matching a Redis glob pattern, in byte order (bounded: see `keysResultMax`). */
-  keys(pattern: Bytes, nowMs: number): Buffer[] {
+  keys(pattern: Bytes, nowMs: number, db?: number): Buffer[] {
     this.#open();
-    return this.#keyspace.keys(pattern, nowMs);
+    return this.#keyspace.keys(pattern, nowMs, db);
   }
 
   /** One page of a SCAN from `cursor` (0 starts; a returned 0 ends). */
-  scan(cursor: number, options: { match?: Bytes; count?: number }, nowMs: number): ScanPage {
+  scan(cursor: number, options: ScanOptions, nowMs: number): ScanPage {
     this.#open();
     return this.#keyspace.scan(cursor, options, nowMs);
   }

@@ -339,6 +339,25 @@ test('keys over 512 UTF-8 bytes are 400 on every key route; 512 bytes pass', asy
   assert.deepEqual(node.writes[0].type === 'set' && node.writes[0].key, Buffer.from(longest));
 });
 
+test('keys with the prefix of databases 1 to 15 are 400 on every key route', async (t) => {
+  // Goal: the key routes are database 0's; the stored form of another database's keys
+  // (0xFF 0x00 "db" ...) is refused before it reaches the node, as RESP refuses it.
+  const node = fakeNode();
+  const app = await server(t, node);
+  for (const method of ['GET', 'PUT', 'DELETE'] as const) {
+    const answer = await app.inject({
+      method,
+      url: '/v1/kv/%FF%00db%01:k',
+      ...(method === 'PUT' ? { payload: { value: 'v' } } : {}),
+    });
+    assert.equal(answer.statusCode, 400, method);
+    assert.match(answer.json().message, /reserved for databases 1 to 15/);
+  }
+  assert.deepEqual([node.writes.length, node.reads.length], [0, 0]);
+  const near = await app.inject({ method: 'PUT', url: '/v1/kv/%FF%00da', payload: { value: 'v' } });
+  assert.equal(near.statusCode, 200, 'a key that only begins like the prefix is a key');
+});
+
 test('unknown routes and methods are 404 TANDEM_NOT_FOUND in the error shape', async (t) => {
   // Goal: the not-found handler answers in the same shape as every other error.
   const app = await server(t, fakeNode());

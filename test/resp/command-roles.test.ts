@@ -191,11 +191,13 @@ const expected: Readonly<Record<string, readonly string[]>> = {
     'rename',
     'renamenx',
     'copy',
+    'move',
     'publish',
   ],
   admin: [
     'flushdb',
     'flushall',
+    'swapdb',
     'tandem.promote',
     'tandem.forward',
     'config|get',
@@ -215,7 +217,15 @@ const expected: Readonly<Record<string, readonly string[]>> = {
   ],
 };
 /** Commands that run before authentication and check for themselves. */
-const unchecked = ['auth', 'hello', 'quit', 'reset', 'tandem.forwardas', 'tandem.link'];
+const unchecked = [
+  'auth',
+  'hello',
+  'quit',
+  'reset',
+  'tandem.forwardas',
+  'tandem.forwardin',
+  'tandem.link',
+];
 
 test('every RESP command and subcommand declares the role the README gives it', () => {
   // Goal: no command runs unchecked by accident, and none needs less than documented.

@@ -101,6 +101,15 @@ const commands: readonly (readonly string[])[] = [
   ['ZMPOP', '1', 'z', 'MIN'],
   ['LPUSH', 'h', 'x'],
   ['GET', 'k1'],
+  // Databases: events on the channels of the database where each happened.
+  ['SET', 'k4', 'v'],
+  ['MOVE', 'k4', '5'],
+  ['COPY', 'k1', 'k1', 'DB', '5', 'REPLACE'],
+  ['SELECT', '5'],
+  ['RENAME', 'k4', 'k5'],
+  ['LPUSH', 'l', 'x'],
+  ['SELECT', '0'],
+  ['SWAPDB', '0', '5'],
   ['FLUSHALL'],
 ];
 

@@ -8,14 +8,20 @@ import fc from 'fast-check';
 import type { AclChange, TokenRecord, UserRules } from '../../src/store/access-state.js';
 import type { ExpireCondition, SqlStatement } from '../../src/store/commands.js';
 import type { Session } from '../../src/store/sessions.js';
+import { storedKey } from '../../src/store/databases.js';
 import type { TextCommand } from './helpers.js';
 
-/** Bytes that are not UTF-8 text: a lone 0xE9, 0xFF, NUL, a cut multi-byte character. */
+/**
+ * Bytes that are not UTF-8 text: a lone 0xE9, 0xFF, NUL, a cut multi-byte character, and
+ * the stored keys of databases 1 and 2 (databases.ts), which FLUSHDB, SWAPDB and MOVE reach.
+ */
 export const binaryKey = fc.constantFrom(
   Buffer.from([0xff]),
   Buffer.from([0x00, 0xe9]),
   Buffer.from([0x63, 0x61, 0x66, 0xe9]),
   Buffer.from([0xe2, 0x98]),
+  storedKey(1, Buffer.from([0xff])),
+  storedKey(2, Buffer.from([0xff])),
 );
 
 /** Any bytes, short. */
@@ -273,6 +279,20 @@ export function commandArbitrary(parts: CommandParts): fc.Arbitrary<TextCommand>
     // Lists likewise, with pops that may empty them and moves between keys.
     { weight: 4, arbitrary: listArbitrary(key, at) },
     fc.record({ type: fc.constant('flush' as const), at }),
+    fc.record({ type: fc.constant('flush' as const), db: fc.constantFrom(0, 1, 2), at }),
+    fc.record({
+      type: fc.constant('swapdb' as const),
+      a: fc.constantFrom(0, 1, 2),
+      b: fc.constantFrom(0, 1, 2),
+      at,
+    }),
+    fc.record({
+      type: fc.constant('rename' as const),
+      key,
+      destination: key,
+      condition: fc.constant('move' as const),
+      at,
+    }),
     fc.record({ type: fc.constant('expire-sweep' as const), at }),
     fc.record({
       type: fc.constant('publish' as const),
@@ -301,6 +321,7 @@ const outsideTransactions: ReadonlySet<string> = new Set([
   'publish',
   'sql',
   'acl',
+  'swapdb',
 ]);
 /** Fields of hashes: a few, so that commands meet each other's fields. */
 const hashField = fc.constantFrom('f', 'g', 'h', '');

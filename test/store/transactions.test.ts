@@ -55,7 +55,8 @@ const zsetWrite = fc.oneof(
 const write = fc
   .oneof({ arbitrary: commandArbitrary(parts), weight: 4 }, { arbitrary: zsetWrite, weight: 1 })
   .filter(
-    (command) => !['multi', 'expire-sweep', 'publish', 'sql', 'acl'].includes(command.type),
+    (command) =>
+      !['multi', 'expire-sweep', 'publish', 'sql', 'acl', 'swapdb'].includes(command.type),
   ) as fc.Arbitrary<Textual<TransactionWrite>>;
 const allKeys = ['a', 'b', 'c'];
 const read = fc

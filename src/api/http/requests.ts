@@ -14,6 +14,7 @@ import {
   type Session,
   type Version,
 } from '../../store/index.js';
+import { isReservedKey } from '../../store/databases.js';
 
 /** Query-string read options, as the schemas let them through (numbers still as digits). */
 export interface ReadQuery {
@@ -45,7 +46,8 @@ const hexPair = /^[0-9A-Fa-f]{2}$/;
 /**
  * The key a URL path segment spells (as `escapeKeyPath` left it): percent-encoded bytes,
  * any other character as its UTF-8 bytes. TANDEM_BAD_REQUEST for a `%` without two hex
- * digits, or a key longer than the command codec allows (before it costs a read or a hop).
+ * digits, a key longer than the command codec allows (before it costs a read or a hop), or
+ * one with the prefix of databases 1 to 15 (the key routes are database 0's).
  */
 export function keyOfPath(segment: string): Buffer {
   const bytes: Buffer[] = [];
@@ -72,6 +74,12 @@ export function keyOfPath(segment: string): Buffer {
     );
   }
   if (key.length === 0) throw new TandemError('TANDEM_BAD_REQUEST', 'the key is empty');
+  if (isReservedKey(key)) {
+    throw new TandemError(
+      'TANDEM_BAD_REQUEST',
+      'keys beginning with the bytes 0xFF 0x00 "db" are reserved for databases 1 to 15',
+    );
+  }
   return key;
 }
 

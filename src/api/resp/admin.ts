@@ -10,7 +10,14 @@ import type { Consistency, NodeStatus } from '../../node/api.js';
 import { defaultUserName, type UserRecord } from '../../store/access-state.js';
 import { Glob } from '../../store/glob.js';
 import { formatKeyspaceEvents, keyEventsWanted, parseKeyspaceEvents } from './keyspace-events.js';
-import { integerArg, notAnInteger, syntaxError, type Args, type Handler } from './keys.js';
+import {
+  databaseIndex,
+  integerArg,
+  notAnInteger,
+  syntaxError,
+  type Args,
+  type Handler,
+} from './keys.js';
 import { error, map, ok, simple, type Reply } from './reply.js';
 import {
   leaderEndpoint,
@@ -147,7 +154,7 @@ function clientInfo(context: ServerContext, session: Session): string {
   const ageSeconds = Math.floor((Date.now() - session.createdAtMs) / 1000);
   return (
     `id=${session.id} addr=${session.remoteAddress} laddr=${session.localAddress} fd=-1 ` +
-    `name=${session.name ?? ''} age=${ageSeconds} idle=0 flags=N db=0 sub=0 psub=0 ssub=0 ` +
+    `name=${session.name ?? ''} age=${ageSeconds} idle=0 flags=N db=${session.db} sub=0 psub=0 ssub=0 ` +
     `multi=-1 qbuf=0 qbuf-free=0 argv-mem=0 multi-mem=0 obl=0 oll=0 omem=0 tot-mem=0 ` +
     `events=r cmd=${session.lastCommand} user=${session.user ?? defaultUserName} redir=-1 resp=${session.protocol}\n`
   );
@@ -563,10 +570,11 @@ export const adminCommands: Readonly<Record<string, CommandSpec>> = {
     arity: 2,
     write: false,
     role: 'read',
-    run: (_c, _s, args) => {
-      const db = integerArg(args.text[1]);
-      if (db === null) return notAnInteger;
-      return db === 0 ? ok : error('ERR DB index is out of range');
+    run: (_c, session, args) => {
+      const db = databaseIndex(args.text[1]);
+      if (typeof db !== 'number') return db;
+      session.db = db;
+      return ok;
     },
   },
   readonly: { arity: 1, write: false, role: 'read', run: () => ok },

@@ -166,6 +166,7 @@ lrem ~ write ~ list ~ 1.0.0 ~ O(N+M) where N is the length of the list and M is 
 lset ~ write denyoom ~ list ~ 1.0.0 ~ O(N) where N is the length of the list. Setting either the first or the last element of the list is O(1). ~ Set the value of an element in a list by its index ~ k.key i.index s.element
 ltrim ~ write ~ list ~ 1.0.0 ~ O(N) where N is the number of elements to be removed by the operation. ~ Trim a list to the specified range ~ k.key i.start i.stop
 mget ~ readonly fast ~ string ~ 1.0.0 ~ O(N) where N is the number of keys to retrieve. ~ Get the values of all the given keys ~ *k.key
+move ~ write fast ~ generic ~ 1.0.0 ~ O(1) ~ Move a key to another database ~ k.key i.db
 mset ~ write denyoom ~ string ~ 1.0.1 ~ O(N) where N is the number of keys to set. ~ Set multiple keys to multiple values ~ *b.key_value(k.key s.value)
 msetnx ~ write denyoom ~ string ~ 1.0.1 ~ O(N) where N is the number of keys to set. ~ Set multiple keys to multiple values, only if none of the keys exist ~ *b.key_value(k.key s.value)
 multi ~ noscript loading stale fast allow_busy ~ transactions ~ 1.2.0 ~ O(1) ~ Mark the start of a transaction block
@@ -226,6 +227,7 @@ subscribe ~ pubsub noscript loading stale ~ pubsub ~ 2.0.0 ~ O(N) where N is the
 substr ~ readonly ~ string ~ 1.0.0 ~ O(N) where N is the length of the returned string. The complexity is ultimately determined by the returned length, but because creating a substring from an existing string is very cheap, it can be considered O(1) for small strings. ~ Get a substring of the string stored at a key ~ k.key i.start i.end
 sunion ~ readonly ~ set ~ 1.0.0 ~ O(N) where N is the total number of elements in all given sets. ~ Add multiple sets ~ *k.key
 sunionstore ~ write denyoom ~ set ~ 1.0.0 ~ O(N) where N is the total number of elements in all given sets. ~ Add multiple sets and store the resulting set in a key ~ k.destination *k.key
+swapdb ~ write fast ~ server ~ 4.0.0 ~ O(N) where N is the count of clients watching or blocking on keys from both databases. ~ Swaps two Redis databases ~ i.index1 i.index2
 time ~ loading stale fast ~ server ~ 2.6.0 ~ O(1) ~ Return the current server time
 touch ~ readonly fast ~ generic ~ 3.2.1 ~ O(N) where N is the number of keys that will be touched. ~ Alters the last access time of a key(s). Returns the number of existing keys specified. ~ *k.key
 ttl ~ readonly fast ~ generic ~ 1.0.0 ~ O(1) ~ Get the time to live for a key in seconds ~ k.key
@@ -272,6 +274,7 @@ tandem.consistency ~ loading stale fast ~ connection ~ 0.1.0 ~ O(1) ~ Sets the c
 tandem.exec ~ noscript skip_slowlog ~ transactions ~ 0.1.0 ~ Depends on the commands in the transaction. ~ Runs a follower's whole transaction on the leader ~ s.transaction
 tandem.forward ~ admin noscript ~ server ~ 0.1.0 ~ Depends on the command. ~ Runs a follower's write as this connection's user (the older form) ~ s.command ?*s.arg
 tandem.forwardas ~ noscript no_auth ~ server ~ 0.1.0 ~ Depends on the command. ~ Runs a follower's command as the user it names, once its password authenticates ~ s.username s.password s.command ?*s.arg
+tandem.forwardin ~ noscript no_auth ~ server ~ 0.1.0 ~ Depends on the command. ~ Runs a follower's command in a database other than 0 as the user it names, once its password authenticates ~ i.db s.username s.password s.command ?*s.arg
 tandem.link ~ noscript loading stale fast no_auth ~ connection ~ 0.1.0 ~ O(1) ~ Proves that a follower's forwarding link belongs to a node of the cluster ~ s.proof
 tandem.promote ~ admin noscript ~ server ~ 0.1.0 ~ O(1) ~ Hands leadership to a member ~ s.id
 tandem.status ~ loading stale fast ~ server ~ 0.1.0 ~ O(N) where N is the number of members ~ Returns this node's role, term, log indexes and the cluster's members

@@ -6,6 +6,7 @@
  */
 import { arch, machine, platform, release, totalmem, type } from 'node:os';
 import { resolve } from 'node:path';
+import { databaseCount } from '../../store/databases.js';
 import { replicationInfo, redisVersionReported } from './admin.js';
 import type { Handler } from './keys.js';
 import type { ServerContext } from './session.js';
@@ -304,14 +305,17 @@ const info: Handler = async (context, _session, args) => {
   });
   const at = names.indexOf('keyspace');
   if (at !== -1) {
+    // One line per database that holds a key (O(n) in the keys held, once per database).
     const { value } = await context.node.read({ consistency: 'stale' }, (store) =>
-      store.keyspaceStats(nowMs),
+      Promise.all(Array.from({ length: databaseCount }, (_, db) => store.keyspaceStats(nowMs, db))),
     );
-    if (value.keys > 0 || value.expires > 0) {
-      parts[at].push(
-        `db0:keys=${value.keys},expires=${value.expires},avg_ttl=${value.averageTtlMs}`,
-      );
-    }
+    value.forEach((stats, db) => {
+      if (stats.keys > 0 || stats.expires > 0) {
+        parts[at].push(
+          `db${db}:keys=${stats.keys},expires=${stats.expires},avg_ttl=${stats.averageTtlMs}`,
+        );
+      }
+    });
   }
   // Each line ends in CRLF and a blank line parts two sections, as Redis writes them.
   const text = parts.map((lines) => lines.map((line) => `${line}\r\n`).join('')).join('\r\n');

@@ -5,7 +5,9 @@
  */
 import type { Command, ExpireCondition, KvEntry, MaybePromise } from '../../store/index.js';
 import { listEncoding, valueBytesMax, WrongTypeError } from '../../store/index.js';
+import { clientKey, databaseOf, isDatabase, storedKey } from '../../store/databases.js';
 import { tooLarge } from '../../store/kv-rules.js';
+import { dbOutOfRange } from './databases.js';
 import { expireAtMs, int64Arg, setExpiryMs, type SetExpiryUnit } from './expiry.js';
 import { parseInteger } from './parser.js';
 import { error, ok, simple, type ErrorReply, type Reply } from './reply.js';
@@ -451,46 +453,91 @@ function rename(onlyIfAbsent: boolean): Handler {
 
 /**
  * COPY source destination [DB index] [REPLACE]: 1 when it copied (value and expiry), 0
- * when the source is absent or the destination exists without REPLACE. Tandem has one
- * database, so DB takes only 0 and refuses any other index as SELECT does; the options
- * are read in order and their errors come first, then a copy onto itself, as in Redis.
+ * when the source is absent or the destination exists without REPLACE. With DB the
+ * destination is of that database. The options are read in order and their errors come
+ * first, then a copy onto itself (same key, same database), as in Redis.
  */
 function copy(context: ServerContext, session: Session, args: Args): Reply | Promise<Reply> {
   let replace = false;
+  const sourceDb = databaseOf(args.raw[1]) ?? 0;
+  let destinationDb = sourceDb;
   for (let i = 3; i < args.text.length; i++) {
     const option = args.text[i].toUpperCase();
     if (option === 'REPLACE') replace = true;
     else if (option === 'DB' && i + 1 < args.text.length) {
-      const refusal = databaseRefusal(args.text[++i]);
-      if (refusal !== null) return refusal;
+      const db = databaseIndex(args.text[++i]);
+      if (typeof db !== 'number') return db;
+      destinationDb = db;
     } else {
       return syntaxError;
     }
   }
-  if (args.raw[1].equals(args.raw[2])) {
+  // The keys arrive in their stored form, of the connection's database.
+  const destination = storedKey(destinationDb, clientKey(args.raw[2]));
+  if (args.raw[1].equals(destination)) {
     return error('ERR source and destination objects are the same');
   }
   const command: Command = {
     type: 'copy',
     key: args.raw[1],
-    destination: args.raw[2],
+    destination,
     at: Date.now(),
     ...(replace ? { replace: true as const } : {}),
   };
   return writeFor(context, session, command, integerReply, args.raw);
 }
 
+/** MOVE key db: 1 when the key moved to database `db`, 0 when absent or there already. */
+function move(context: ServerContext, session: Session, args: Args): Reply | Promise<Reply> {
+  const db = databaseIndex(args.text[2]);
+  if (typeof db !== 'number') return db;
+  if (db === (databaseOf(args.raw[1]) ?? 0)) {
+    return error('ERR source and destination objects are the same');
+  }
+  const command: Command = {
+    type: 'rename',
+    key: args.raw[1],
+    destination: storedKey(db, clientKey(args.raw[1])),
+    condition: 'move',
+    at: Date.now(),
+  };
+  return writeFor(context, session, command, integerReply, args.raw);
+}
+
+/** SWAPDB index1 index2: OK once the two databases have exchanged their keys. */
+function swapdb(context: ServerContext, session: Session, args: Args): Reply | Promise<Reply> {
+  const a = integerIndex(args.text[1], 'ERR invalid first DB index');
+  if (typeof a !== 'number') return a;
+  const b = integerIndex(args.text[2], 'ERR invalid second DB index');
+  if (typeof b !== 'number') return b;
+  if (!isDatabase(a) || !isDatabase(b)) return dbOutOfRange;
+  const command: Command = { type: 'swapdb', a, b, at: Date.now() };
+  return writeFor(context, session, command, okReply, args.raw);
+}
+
 const int32Min = -(2n ** 31n);
 const int32Max = 2n ** 31n - 1n;
 
-/** Redis's error for a database index other than Tandem's one (0), or null for 0. */
-function databaseRefusal(text: string): ErrorReply | null {
+/**
+ * An argument as Redis's getIntFromObjectOrReply reads it: a 32-bit integer, or its
+ * error (`refusal` when given, for both a non-integer and one out of range).
+ */
+function integerIndex(text: string, refusal?: string): number | ErrorReply {
   const index = int64Arg(text);
-  if (index === null) return notAnInteger;
+  if (index === null) return refusal === undefined ? notAnInteger : error(refusal);
   if (index < int32Min || index > int32Max) {
-    return error(`ERR value is out of range, value must between ${int32Min} and ${int32Max}`);
+    return error(
+      refusal ?? `ERR value is out of range, value must between ${int32Min} and ${int32Max}`,
+    );
   }
-  return index === 0n ? null : error('ERR DB index is out of range');
+  return Number(index);
+}
+
+/** A database index as SELECT, MOVE and COPY read it, or Redis's error. */
+export function databaseIndex(text: string): number | ErrorReply {
+  const index = integerIndex(text);
+  if (typeof index !== 'number') return index;
+  return isDatabase(index) ? index : dbOutOfRange;
 }
 
 /** TOUCH key...: how many exist (Tandem keeps no access times to update). */
@@ -499,7 +546,11 @@ function touch(context: ServerContext, session: Session, args: Args): Reply | Pr
 }
 
 function randomkey(context: ServerContext, session: Session): Reply | Promise<Reply> {
-  return readFor(context, session, (store, now) => store.randomKey(now));
+  const db = session.db;
+  return readFor(context, session, async (store, now) => {
+    const key = await store.randomKey(now, db);
+    return key === null ? null : clientKey(key);
+  });
 }
 
 /** The longest string Redis 7 keeps in one allocation with its object (OBJ_ENCODING_EMBSTR). */
@@ -544,8 +595,15 @@ function type(context: ServerContext, session: Session, args: Args): Reply | Pro
   );
 }
 
+/** KEYS pattern: the pattern matches the client's keys of the connection's database. */
 function keys(context: ServerContext, session: Session, args: Args): Reply | Promise<Reply> {
-  return readFor(context, session, (store, now) => store.keys(args.raw[1], now));
+  const db = session.db;
+  // A pattern for database N matches stored keys that begin with its prefix (which holds
+  // no glob character), so the stores read only that range of keys.
+  const pattern = db === 0 ? args.raw[1] : storedKey(db, args.raw[1]);
+  return readFor(context, session, async (store, now) =>
+    (await store.keys(pattern, now, db)).map(clientKey),
+  );
 }
 
 /** The options of SCAN and of HSCAN, SSCAN and ZSCAN (which take no TYPE). */
@@ -588,25 +646,37 @@ function scan(context: ServerContext, session: Session, args: Args): Reply | Pro
   if (cursor === null || cursor < 0) return error('ERR invalid cursor');
   const parsed = scanOptions(args, 2, true);
   if ('kind' in parsed) return parsed;
-  const { type = null, ...options } = parsed;
+  const { type = null, match, count } = parsed;
+  const db = session.db;
+  const options = {
+    ...(match === undefined ? {} : { match: db === 0 ? match : storedKey(db, match) }),
+    ...(count === undefined ? {} : { count }),
+    db,
+  };
   return readFor(context, session, async (store, now) => {
     const page = await store.scan(cursor, options, now);
-    if (type === null) return [String(page.cursor), page.keys];
+    if (type === null) return [String(page.cursor), page.keys.map(clientKey)];
     const types = await Promise.all(page.keys.map((key) => store.type(key, now)));
-    return [String(page.cursor), page.keys.filter((_, i) => types[i] === type)];
+    return [String(page.cursor), page.keys.filter((_, i) => types[i] === type).map(clientKey)];
   });
 }
 
 function dbsize(context: ServerContext, session: Session): Reply | Promise<Reply> {
-  return readFor(context, session, (store, now) => store.dbsize(now));
+  const db = session.db;
+  return readFor(context, session, (store, now) => store.dbsize(now, db));
 }
 
-function flushdb(context: ServerContext, session: Session, args: Args): Reply | Promise<Reply> {
-  const mode = args.text[1]?.toUpperCase();
-  if (args.text.length > 2 || (mode !== undefined && mode !== 'ASYNC' && mode !== 'SYNC')) {
-    return syntaxError;
-  }
-  return writeFor(context, session, { type: 'flush', at: Date.now() }, okReply, args.raw);
+/** FLUSHDB [ASYNC|SYNC] empties the connection's database, FLUSHALL every one. */
+function flush(all: boolean): Handler {
+  return (context, session, args) => {
+    const mode = args.text[1]?.toUpperCase();
+    if (args.text.length > 2 || (mode !== undefined && mode !== 'ASYNC' && mode !== 'SYNC')) {
+      return syntaxError;
+    }
+    const at = Date.now();
+    const command: Command = all ? { type: 'flush', at } : { type: 'flush', db: session.db, at };
+    return writeFor(context, session, command, okReply, args.raw);
+  };
 }
 
 /** MSET's keys: every other argument. */
@@ -695,6 +765,8 @@ export const keyCommands: Readonly<Record<string, CommandSpec>> = {
   keys: { arity: 2, write: false, role: 'read', run: keys },
   scan: { arity: -2, write: false, role: 'read', run: scan },
   dbsize: { arity: 1, write: false, role: 'read', run: dbsize },
-  flushdb: { arity: -1, write: true, role: 'admin', audit: true, run: flushdb },
-  flushall: { arity: -1, write: true, role: 'admin', audit: true, run: flushdb },
+  flushdb: { arity: -1, write: true, role: 'admin', audit: true, run: flush(false) },
+  flushall: { arity: -1, write: true, role: 'admin', audit: true, run: flush(true) },
+  move: { arity: 3, write: true, role: 'write', keys: oneKey, run: move },
+  swapdb: { arity: 3, write: true, role: 'admin', audit: true, run: swapdb },
 };

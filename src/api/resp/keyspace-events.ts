@@ -1,13 +1,15 @@
 /**
  * Keyspace notifications (Redis 7.0's `notify-keyspace-events`): when the setting names
  * a class of events and a channel kind, every key-value command this node applies
- * publishes its events to this node's subscribers, on `__keyspace@0__:<key>` (the message
- * is the event) and `__keyevent@0__:<event>` (the message is the key). Each node delivers
+ * publishes its events to this node's subscribers, on `__keyspace@<db>__:<key>` (the
+ * message is the event) and `__keyevent@<db>__:<event>` (the message is the key), where
+ * `<db>` is the database of the key (its client form is what is published). Each node delivers
  * what it applies, whoever proposed it, so a subscriber hears the events of every
  * client's writes on whichever node it subscribed; the setting is each node's own, as
  * each Redis server's is. The events themselves, and their order, are the store's (see
  * `KeyEvent` and kv-commands.ts), listed only while some class is on.
  */
+import { clientKey, databaseOf } from '../../store/databases.js';
 import type { ApplyResult, KeyEventClass } from '../../store/index.js';
 import { error, type ErrorReply } from './reply.js';
 
@@ -79,9 +81,6 @@ export function keyEventsWanted(flags: number): boolean {
   return (flags & kinds) !== 0 && (flags & stored) !== 0;
 }
 
-const keyspacePrefix = Buffer.from('__keyspace@0__:', 'latin1');
-const keyeventPrefix = '__keyevent@0__:';
-
 /**
  * The (channel, message) pairs to publish for one applied entry's result under `flags`:
  * for each event of a class that is on, the keyspace message, then the keyevent one.
@@ -89,12 +88,16 @@ const keyeventPrefix = '__keyevent@0__:';
 export function keyspaceMessages(result: ApplyResult, flags: number): [Buffer, Buffer][] {
   if (result === null || !result.ok || result.events === undefined) return [];
   const messages: [Buffer, Buffer][] = [];
-  for (const { kind, event, key } of result.events) {
+  for (const { kind, event, key: stored } of result.events) {
     if ((flags & bit(kind satisfies KeyEventClass)) === 0) continue;
     const name = Buffer.from(event, 'latin1');
-    if ((flags & bit('K')) !== 0) messages.push([Buffer.concat([keyspacePrefix, key]), name]);
+    const db = databaseOf(stored) ?? 0;
+    const key = clientKey(stored);
+    if ((flags & bit('K')) !== 0) {
+      messages.push([Buffer.concat([Buffer.from(`__keyspace@${db}__:`, 'latin1'), key]), name]);
+    }
     if ((flags & bit('E')) !== 0) {
-      messages.push([Buffer.from(keyeventPrefix + event, 'latin1'), key]);
+      messages.push([Buffer.from(`__keyevent@${db}__:${event}`, 'latin1'), key]);
     }
   }
   return messages;

@@ -19,6 +19,7 @@ import { TandemError } from '../../core/errors.js';
 import type { Durability } from '../../core/types.js';
 import type { Consistency, NodeHandle } from '../../node/api.js';
 import type { UserRecord } from '../../store/access-state.js';
+import { clientKey } from '../../store/databases.js';
 import type { Session as DedupeSession } from '../../store/index.js';
 import { transactionStepsMax } from '../../store/commands.js';
 import {
@@ -29,6 +30,16 @@ import {
 import { forwardingTlsOptions, serverTlsOptions, type ClientTls } from '../tls.js';
 import type { Logger } from '../../transport/contract.js';
 import { aclCommand } from './acl.js';
+import {
+  clientReplyOf,
+  databaseArg,
+  dbOutOfRange,
+  hasReservedKey,
+  inDatabase,
+  isArgs,
+  reservedKeyRefusal,
+  storedKeysValid,
+} from './databases.js';
 import { adminCommands, refuse } from './admin.js';
 import { commandCommand } from './command.js';
 import { infoCommands, sampleMemory } from './info.js';
@@ -216,6 +227,7 @@ const connectionBound: ReadonlySet<string> = new Set([
   'tandem.exec',
   'tandem.forward',
   'tandem.forwardas',
+  'tandem.forwardin',
   'tandem.link',
 ]);
 
@@ -236,6 +248,8 @@ const connectionCommands: Record<string, CommandSpec> = {
   },
   // TANDEM.FORWARDAS user password cmd...: authenticates on its own, as AUTH does.
   'tandem.forwardas': { arity: -4, write: false, role: 'read', noauth: true, run: () => ok },
+  // TANDEM.FORWARDIN db user password cmd...: the same, for a client in database `db`.
+  'tandem.forwardin': { arity: -5, write: false, role: 'read', noauth: true, run: () => ok },
 };
 
 /** Commands other than writes that a follower sends its leader (see `forwardAs`). */
@@ -416,6 +430,8 @@ async function runOneShot(context: ServerContext, request: OneShotRequest): Prom
   if (!arityFits(spec.arity, raw.length)) return none(wrongArity(name));
   const requirement = requirementOf(name, spec, args);
   if (!isRequirement(requirement)) return none(requirement);
+  // A one-shot command runs in database 0, whose keys are stored as they are.
+  if (hasReservedKey(requirement.keys)) return none(reservedKeyRefusal);
   const session = newSession(
     0,
     { remote: request.clientHost, local: '', clientHost: request.clientHost },
@@ -725,12 +741,21 @@ class Connection {
       counters.rejectedCalls++;
       return subscribed;
     }
+    // The keys, checked above as the client named them, become the database's stored keys.
+    // A forwarded command's keys are in their stored form already.
+    const stored = name.startsWith('tandem.forward')
+      ? args
+      : inDatabase(session.transaction?.db ?? session.db, requirement.keys, args);
+    if (!isArgs(stored)) {
+      counters.rejectedCalls++;
+      return refusedInMulti(session, name, stored);
+    }
     if (session.transaction !== null && !transactionControls.has(name)) {
       const commandsMax = this.#transactionCommandsMax;
-      return queueCommand(session, name, spec, args, commandsMax);
+      return queueCommand(session, name, spec, stored, commandsMax);
     }
     const startedMs = performance.now();
-    const reply = this.#dispatch(name, spec, args);
+    const reply = clientReplyOf(name, this.#dispatch(name, spec, stored));
     const usec = Math.round((performance.now() - startedMs) * 1000);
     stats.ran(counters, usec);
     if (reply instanceof Promise) {
@@ -747,14 +772,21 @@ class Connection {
     session.lastCommand = name;
     if (name === 'quit') session.closing = true;
     if (name === 'reset') this.#reset();
-    if (name === 'tandem.forwardas') return this.#forwardedAs(args);
+    if (name === 'tandem.forwardas') return this.#forwardedAs(args, 0);
+    if (name === 'tandem.forwardin') {
+      const db = databaseArg(args.text[1]);
+      if (db === null) return dbOutOfRange;
+      return this.#forwardedAs({ raw: args.raw.slice(1), text: args.text.slice(1) }, db);
+    }
     const reply =
       name === 'tandem.forward'
         ? this.#forwarded(args)
         : name === 'tandem.link'
           ? this.#link(args)
           : this.#execute(session, spec, args);
-    if ((spec.serial === true || spec.blocks === true) && reply instanceof Promise) {
+    const settling = session.databaseSettling;
+    session.databaseSettling = false;
+    if ((spec.serial === true || spec.blocks === true || settling) && reply instanceof Promise) {
       this.#block(reply);
     }
     return reply;
@@ -810,6 +842,7 @@ class Connection {
     session.protocol = 2;
     session.name = null;
     session.consistency = 'ryw';
+    session.db = 0;
     session.user = this.#context.access.initialUser();
     session.password = null;
     discardTransaction(session);
@@ -853,7 +886,7 @@ class Connection {
    * its successes); otherwise nothing after it on the link runs until it has, so the
    * link's commands still enter the log in the order they came.
    */
-  #forwardedAs(args: Args): Reply | Promise<Reply> {
+  #forwardedAs(args: Args, db: number): Reply | Promise<Reply> {
     const [user, password] = [args.text[1], args.text[2]];
     const raw = args.raw.slice(3);
     const name = raw[0].toString('utf8').toLowerCase();
@@ -865,7 +898,7 @@ class Connection {
     const run = (found: UserRecord | null): Reply | Promise<Reply> =>
       found === null
         ? refuse(this.#context, this.#session.clientHost, user)
-        : this.#runForwarded(found.name, password, raw);
+        : this.#runForwarded(found.name, password, raw, db);
     const known = access.authenticateNow(user, password);
     if (known !== undefined && known !== null) return run(known);
     const started = access
@@ -876,13 +909,21 @@ class Connection {
   }
 
   /** Runs `raw` as `user` in a session of its own (which must not forward again). */
-  #runForwarded(user: string, password: string | null, raw: Buffer[]): Reply | Promise<Reply> {
+  #runForwarded(
+    user: string,
+    password: string | null,
+    raw: Buffer[],
+    db = 0,
+  ): Reply | Promise<Reply> {
     const args: Args = { raw, text: raw.map((arg) => arg.toString('utf8')) };
     const name = args.text[0].toLowerCase();
     const spec = table[name] as CommandSpec;
     if (!arityFits(spec.arity, raw.length)) return wrongArity(name);
-    const requirement = requirementOf(name, spec, args);
-    if (!isRequirement(requirement)) return requirement;
+    const stored = requirementOf(name, spec, args);
+    if (!isRequirement(stored)) return stored;
+    // A follower sends the keys in their stored form; the user's patterns are of the client's.
+    if (!storedKeysValid(stored.keys)) return reservedKeyRefusal;
+    const requirement = { ...stored, keys: stored.keys.map(clientKey) };
     const inner = newSession(
       this.#session.id,
       {
@@ -892,6 +933,7 @@ class Connection {
       },
       { user, password, forwarded: true },
     );
+    inner.db = db;
     const refused = this.#authorize(inner, requirement);
     if (refused === unanswered) return error('NOAUTH Authentication required.');
     if (refused !== null) return refused;

@@ -56,6 +56,13 @@ export interface Session {
    */
   peerLink: boolean;
   consistency: Consistency;
+  /** The database SELECT chose (0 to 15): its keys are the ones this connection names. */
+  db: number;
+  /**
+   * Set by an EXEC whose queued SELECT changes `db` once it has run: the connection's later
+   * commands wait for its answer, so that they name the keys of the database it leaves.
+   */
+  databaseSettling: boolean;
   /** The log index of this connection's latest acknowledged write; reads wait for it. */
   lastWriteIndex: number;
   /** That write's term (0 if unknown): reads also wait until the log holds that very entry. */
@@ -103,6 +110,8 @@ export interface QueuedTransaction {
   /** The bytes of the queued commands' arguments. */
   bytes: number;
   failed: boolean;
+  /** The database the next queued command's keys are of: a queued SELECT changes it. */
+  db: number;
 }
 
 /**
@@ -158,6 +167,8 @@ export function newSession(
     password: options.password,
     peerLink: false,
     consistency: 'ryw',
+    db: 0,
+    databaseSettling: false,
     lastWriteIndex: 0,
     lastWriteTerm: 0,
     pendingWrites: 0,
@@ -384,7 +395,12 @@ export function forwardAs(
   args: readonly (string | Buffer)[],
 ): Promise<Reply> {
   const user = session.user ?? defaultUserName;
-  const request = ['TANDEM.FORWARDAS', user, session.password ?? '', ...args];
+  // Keys travel in their stored form; a command of another database than 0 says which, for
+  // the commands that name none (FLUSHDB, a transaction's SELECT).
+  const request =
+    session.db === 0
+      ? ['TANDEM.FORWARDAS', user, session.password ?? '', ...args]
+      : ['TANDEM.FORWARDIN', String(session.db), user, session.password ?? '', ...args];
   return context.forwarder.send(leader, session.id, request);
 }
 

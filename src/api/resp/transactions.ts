@@ -32,6 +32,8 @@ import {
   type TransactionStep,
   type WatchedKey,
 } from '../../store/index.js';
+import { clientKey } from '../../store/databases.js';
+import { clientReplyOf, databaseArg } from './databases.js';
 import type { Args, Handler } from './keys.js';
 import { error, nullArray, ok, simple, type ErrorReply, type Reply } from './reply.js';
 import {
@@ -85,12 +87,14 @@ const refusedInTransaction: ReadonlySet<string> = new Set([
   'tandem.promote',
   'tandem.forward',
   'tandem.forwardas',
+  'tandem.forwardin',
   'tandem.link',
   'tandem.exec',
   'keys',
   'scan',
   'dbsize',
   'randomkey',
+  'swapdb',
 ]);
 
 const notAllowed = error('ERR Command not allowed inside a transaction');
@@ -132,6 +136,12 @@ export function queueCommand(
   }
   transaction.bytes += bytes;
   transaction.commands.push(args.raw);
+  // The commands queued after a SELECT name the keys of the database it selects (as EXEC
+  // will run it first); one that will fail changes nothing.
+  if (name === 'select') {
+    const db = databaseArg(args.text[1]);
+    if (db !== null) transaction.db = db;
+  }
   return simple('QUEUED');
 }
 
@@ -161,7 +171,7 @@ export function discardTransaction(session: Session): void {
 
 function multi(_context: ServerContext, session: Session): Reply {
   if (session.transaction !== null) return error('ERR MULTI calls can not be nested');
-  session.transaction = { commands: [], bytes: 0, failed: false };
+  session.transaction = { commands: [], bytes: 0, failed: false, db: session.db };
   return ok;
 }
 
@@ -440,13 +450,17 @@ function runQueued(
   }
   const requirement = requirementOf(name, spec, args);
   if (!isRequirement(requirement)) return requirement;
-  const refusal = permitted(context, session, requirement);
+  // The queued keys are in their stored form; the user's patterns are of the client's keys.
+  const refusal = permitted(context, session, {
+    ...requirement,
+    keys: requirement.keys.map(clientKey),
+  });
   if (refusal !== null) return refusal;
   builder.keys = requirement.keys;
   // Counted as Redis counts a command EXEC runs: a call of its own, failed if it errs.
   const counters = context.stats.counters(requirement.display);
   const startedMs = performance.now();
-  const reply = runCaught(context, session, spec, args);
+  const reply = clientReplyOf(name, runCaught(context, session, spec, args));
   context.stats.ran(counters, Math.round((performance.now() - startedMs) * 1000));
   const failed = (done: Reply): Reply => {
     if (typeof done === 'object' && done !== null && 'kind' in done && done.kind === 'error') {
@@ -519,6 +533,10 @@ function runTransaction(
 ): Reply | Promise<Reply> {
   const builder = new TransactionBuilder(context.transactionReadBytesMax);
   const replies: (Reply | Promise<Reply>)[] = [];
+  // A queued SELECT sets the database of the handlers after it (FLUSHDB's) as they run
+  // here; the connection keeps it only once the transaction has run (not when a watched
+  // key aborted it), and a follower forwards the transaction from the database it began in.
+  const dbBefore = session.db;
   session.capture = builder;
   try {
     for (const raw of transaction.commands) {
@@ -527,8 +545,15 @@ function runTransaction(
   } finally {
     session.capture = null;
   }
+  const dbAfter = session.db;
+  session.db = dbBefore;
+  if (dbAfter !== dbBefore) session.databaseSettling = true;
+  const ran = (reply: Reply): Reply => {
+    if (Array.isArray(reply)) session.db = dbAfter;
+    return reply;
+  };
   if (builder.steps.length === 0 && transaction.watched.length === 0) {
-    return Promise.all(replies);
+    return Promise.all(replies).then(ran);
   }
   const command: MultiCommand = {
     type: 'multi',
@@ -545,9 +570,9 @@ function runTransaction(
   const forward = [Buffer.from('TANDEM.EXEC'), Buffer.from(packr.pack(transaction))];
   const proposed = proposeFor(context, session, () => context.node.write(command), format, forward);
   return proposed.then((reply) => {
-    if (results === undefined) return reply ?? nullArray; // the leader's EXEC answer
+    if (results === undefined) return ran(reply ?? nullArray); // the leader's EXEC answer
     if (results === null) return nullArray;
-    return builder.settle(results, command.at).then(() => Promise.all(replies));
+    return builder.settle(results, command.at).then(() => Promise.all(replies).then(ran));
   }, entryRefusal);
 }
 
