@@ -10,6 +10,12 @@ import type { NodeHandle } from '../../node/api.js';
 import { principalOf } from './auth.js';
 import { backupFormat, backupVersion, encodeBackupHeader } from './backup-format.js';
 
+/**
+ * How long a backup's connection may go without sending a byte (its client not reading)
+ * before it is cut: while a backup streams, the node takes no snapshot of its own.
+ */
+export const backupStallMsMax = 60_000;
+
 export function registerBackupRoutes(
   app: FastifyInstance,
   node: NodeHandle,
@@ -48,8 +54,11 @@ export function registerBackupRoutes(
         }
       }
       const stream = Readable.from(body(), { objectMode: false });
-      // A client that goes away ends the stream: the image is released either way.
+      // A client that goes away ends the stream: the image is released either way. One
+      // that stops reading holds the node's snapshots off, so a stall of
+      // `backupStallMsMax` ends it too.
       reply.raw.once('close', () => stream.destroy());
+      reply.raw.setTimeout(backupStallMsMax, () => reply.raw.destroy());
       return reply
         .type('application/octet-stream')
         .header('content-length', String(header.length + backup.bytes))
