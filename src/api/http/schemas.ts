@@ -49,6 +49,8 @@ const version = {
   properties: { index, term: index },
 } as const;
 const errors = { '4xx': errorBodySchema, '5xx': errorBodySchema } as const;
+/** A read's level in a JSON body (`/v1/query`, `/v1/command`), as `ReadQuery` has it. */
+const readLevel = { consistency, after: index, afterTerm: index, maxLag: index } as const;
 const keyParams = {
   type: 'object',
   required: ['key'],
@@ -288,10 +290,7 @@ export const querySchema = {
     properties: {
       sql: sqlText,
       params: sqlParams,
-      consistency,
-      after: index,
-      afterTerm: index,
-      maxLag: index,
+      ...readLevel,
     },
   },
   response: {
@@ -586,10 +585,7 @@ export const commandSchema = {
         type: 'boolean',
         description: 'Refuse a write: a read, served by this node at the level asked.',
       },
-      consistency,
-      after: index,
-      afterTerm: index,
-      maxLag: index,
+      ...readLevel,
     },
   },
   response: {
