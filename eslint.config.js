@@ -4,7 +4,7 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['dist/', 'node_modules/', '.tandem/'] },
+  { ignores: ['dist/', 'packages/*/dist/', 'node_modules/', '.tandem/'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

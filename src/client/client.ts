@@ -12,8 +12,8 @@
  * `after` with each `ryw` read, so the follower that answers waits until it has applied it.
  */
 import { isUtf8 } from 'node:buffer';
-import { EventEmitter } from 'node:events';
 import { randomUUID } from 'node:crypto';
+import { TypedEvents } from './events.js';
 import { exchange, HttpAgents, type HttpAnswer } from './http.js';
 import { parseAnswerJson, requestJson } from './json.js';
 import {
@@ -26,6 +26,7 @@ import {
   type ErrorBody,
 } from './errors.js';
 import type {
+  AbortSignalLike,
   CallOptions,
   ClientAuth,
   CommandArgument,
@@ -88,7 +89,7 @@ const defaults = {
 
 const silentLogger: ClientLogger = { info: () => {}, warn: () => {} };
 
-function sleep(ms: number, signal: AbortSignal | undefined): Promise<void> {
+function sleep(ms: number, signal: AbortSignalLike | undefined): Promise<void> {
   return new Promise((resolve, reject) => {
     if (signal?.aborted === true) return reject(signal.reason as Error);
     const timer = setTimeout(() => {
@@ -322,7 +323,7 @@ function counterOf(text: string): number | bigint {
  * A connection to a Tandem cluster. Emits `leaderChanged`, `replicaDown` and `replicaUp`
  * (see `ClientEvents`). Call `close()` when done: it stops the health check.
  */
-export class TandemClient extends EventEmitter<ClientEvents> {
+export class TandemClient extends TypedEvents<ClientEvents> {
   /** The key-value calls. */
   readonly kv: KvApi;
   /** The SQL calls. */
@@ -659,7 +660,7 @@ export class TandemClient extends EventEmitter<ClientEvents> {
     path: string,
     body: unknown,
     headers: Record<string, string>,
-    signal: AbortSignal | undefined,
+    signal: AbortSignalLike | undefined,
   ): Promise<unknown> {
     let lastError: TandemClientError | null = null;
     for (let attempt = 0; attempt <= this.#options.retries; attempt++) {
@@ -720,12 +721,12 @@ export class TandemClient extends EventEmitter<ClientEvents> {
     return Math.min(backoffMsMax, backoffMsFirst * 2 ** (attempt - 1));
   }
 
-  async #leaderUrl(signal: AbortSignal | undefined): Promise<string | null> {
+  async #leaderUrl(signal: AbortSignalLike | undefined): Promise<string | null> {
     if (this.#leaderId === null) await this.#discover(signal);
     return this.#leaderId === null ? null : (this.#urls.get(this.#leaderId) ?? null);
   }
 
-  async #takeLane(signal: AbortSignal | undefined): Promise<Lane> {
+  async #takeLane(signal: AbortSignalLike | undefined): Promise<Lane> {
     const free = this.#lanes.pop();
     if (free !== undefined) return free;
     return new Promise<Lane>((resolve, reject) => {
@@ -794,7 +795,7 @@ export class TandemClient extends EventEmitter<ClientEvents> {
     method: string,
     path: string,
     body: unknown,
-    signal: AbortSignal | undefined,
+    signal: AbortSignalLike | undefined,
   ): Promise<Answer | TandemClientError> {
     try {
       const answer = await this.#request(url, method, path, body, {}, signal);
@@ -867,7 +868,7 @@ export class TandemClient extends EventEmitter<ClientEvents> {
 
   // ------------------------------------------------------------------ discovery
 
-  async #ensureView(signal: AbortSignal | undefined): Promise<void> {
+  async #ensureView(signal: AbortSignalLike | undefined): Promise<void> {
     if (this.#view === null) await this.#discover(signal);
   }
 
@@ -876,7 +877,7 @@ export class TandemClient extends EventEmitter<ClientEvents> {
    * own (it has the lag of every follower), else the one of the highest term that names
    * a leader, else any. Concurrent callers share one discovery.
    */
-  async #discover(signal: AbortSignal | undefined): Promise<void> {
+  async #discover(signal: AbortSignalLike | undefined): Promise<void> {
     signal?.throwIfAborted();
     this.#discovering ??= this.#discoverNow().finally(() => {
       this.#discovering = null;
@@ -1033,7 +1034,7 @@ export class TandemClient extends EventEmitter<ClientEvents> {
   // ------------------------------------------------------------------ plumbing
 
   /** Runs `call` if the bounded count of pending calls allows it, else throws QueueFull. */
-  async #admitted<T>(signal: AbortSignal | undefined, call: () => Promise<T>): Promise<T> {
+  async #admitted<T>(signal: AbortSignalLike | undefined, call: () => Promise<T>): Promise<T> {
     if (this.#closed)
       throw new TandemClientError('TANDEM_CLIENT_CLOSED', 0, 'the client is closed');
     signal?.throwIfAborted();
@@ -1063,7 +1064,7 @@ export class TandemClient extends EventEmitter<ClientEvents> {
     path: string,
     body: unknown,
     headers: Record<string, string>,
-    signal: AbortSignal | undefined,
+    signal: AbortSignalLike | undefined,
     timeoutMs = this.#options.timeoutMs,
   ): Promise<Answer> {
     let answer: HttpAnswer;

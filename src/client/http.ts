@@ -6,7 +6,7 @@
  */
 import http from 'node:http';
 import https from 'node:https';
-import type { ClientTlsOptions } from './types.js';
+import type { AbortSignalLike, ClientTlsOptions } from './types.js';
 
 /** Sockets kept open to one node, at most: the calls beyond wait for a free one. */
 export const connectionsPerNodeMax = 64;
@@ -34,6 +34,12 @@ export class ExchangeFailure extends Error {
   }
 }
 
+/** PEM given as text or bytes, as node:tls takes it. */
+function pem(value: string | Uint8Array): string | Buffer {
+  if (typeof value === 'string' || Buffer.isBuffer(value)) return value;
+  return Buffer.from(value.buffer, value.byteOffset, value.byteLength);
+}
+
 /** The keep-alive agents of one client; `destroy()` closes their sockets. */
 export class HttpAgents {
   readonly #http = new http.Agent({ keepAlive: true, maxSockets: connectionsPerNodeMax });
@@ -47,9 +53,9 @@ export class HttpAgents {
       maxSockets: connectionsPerNodeMax,
       ...(ca === undefined
         ? {}
-        : { ca: typeof ca === 'string' || Buffer.isBuffer(ca) ? ca : [...ca] }),
-      ...(cert === undefined ? {} : { cert }),
-      ...(key === undefined ? {} : { key }),
+        : { ca: typeof ca === 'string' || ca instanceof Uint8Array ? pem(ca) : ca.map(pem) }),
+      ...(cert === undefined ? {} : { cert: pem(cert) }),
+      ...(key === undefined ? {} : { key: pem(key) }),
       ...(rejectUnauthorized === undefined ? {} : { rejectUnauthorized }),
     });
   }
@@ -76,7 +82,7 @@ export function exchange(
     readonly method: string;
     readonly headers: Record<string, string>;
     readonly body: string | undefined;
-    readonly signal: AbortSignal | undefined;
+    readonly signal: AbortSignalLike | undefined;
     readonly timeoutMs: number;
   },
 ): Promise<HttpAnswer> {

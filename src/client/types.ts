@@ -1,5 +1,17 @@
 /** The client's public types: options, results, and the cluster as a node reports it. */
 
+/**
+ * What the client uses of an `AbortSignal` (an `AbortController`'s `signal` is one): the
+ * shape alone, so that these types need neither the DOM's nor Node's declarations.
+ */
+export interface AbortSignalLike {
+  readonly aborted: boolean;
+  readonly reason?: unknown;
+  addEventListener(type: 'abort', listener: () => void, options?: { once?: boolean }): void;
+  removeEventListener(type: 'abort', listener: () => void): void;
+  throwIfAborted(): void;
+}
+
 /** Read consistency levels (DESIGN section 2). */
 export type Consistency = 'stale' | 'bounded' | 'ryw' | 'linearizable';
 /** Durability modes, weakest first; a write may ask for more than the cluster's mode. */
@@ -29,11 +41,11 @@ export type ClientAuth =
  */
 export interface ClientTlsOptions {
   /** The CA (or CAs) that signed the nodes' certificates; replaces the system's roots. */
-  readonly ca?: string | Buffer | readonly (string | Buffer)[];
+  readonly ca?: string | Uint8Array | readonly (string | Uint8Array)[];
   /** This client's certificate, for nodes that require one (`--client-tls-ca`). */
-  readonly cert?: string | Buffer;
+  readonly cert?: string | Uint8Array;
   /** The key of `cert`. */
-  readonly key?: string | Buffer;
+  readonly key?: string | Uint8Array;
   /** Default true: a node whose certificate is not trusted, or names another host, is refused. */
   readonly rejectUnauthorized?: boolean;
 }
@@ -72,7 +84,7 @@ export interface ClientOptions {
 /** Options every call takes. */
 export interface CallOptions {
   /** Abandons the call: it rejects with the signal's reason. */
-  readonly signal?: AbortSignal;
+  readonly signal?: AbortSignalLike;
 }
 
 /** Options of a read. */
