@@ -21,7 +21,6 @@ const state = {
   latency: [],
   previousMetrics: null,
   charts: {},
-  view: null,
 };
 
 const $ = (selector) => document.querySelector(selector);
@@ -276,7 +275,6 @@ function drawCharts() {
 async function poll() {
   try {
     const view = await clusterView();
-    state.view = view;
     $('#signin').hidden = true;
     renderSummary(view);
     renderMembers(view);

@@ -51,6 +51,13 @@ describe('the sixteen databases on a three-node cluster', { timeout: 240_000 }, 
     await cluster.destroy();
   });
 
+  /** Waits until every node's databases read as `state`. */
+  async function everyNodeShows(state: unknown): Promise<void> {
+    for (const node of cluster.nodes) {
+      await waitForState(cluster.node(node.id).respPort, databasesState, state, 30_000);
+    }
+  }
+
   test('databases replicate, swap alike everywhere and survive kill -9', async () => {
     // Goal: the database a key is in travels with it through the log, snapshots and a
     // restart, on every node; a follower forwards writes of its client's database.
@@ -78,14 +85,7 @@ describe('the sixteen databases on a three-node cluster', { timeout: 240_000 }, 
       for (let i = 0; i < 150; i++) {
         assert.deepEqual(comparable(await client.call('SET', `bulk:${i}`, `v${i}`)), 'simple:OK');
       }
-      for (const node of cluster.nodes) {
-        await waitForState(
-          cluster.node(node.id).respPort,
-          databasesState,
-          expected('written', 'empty'),
-          30_000,
-        );
-      }
+      await everyNodeShows(expected('written', 'empty'));
       const view = await cluster.status(leader);
       assert.ok(view.snapshotIndex > 0, `the leader never compacted: ${JSON.stringify(view)}`);
       assert.ok(events.includes('__keyspace@3__:k set'), events.join(', '));
@@ -119,14 +119,7 @@ describe('the sixteen databases on a three-node cluster', { timeout: 240_000 }, 
 
       // SWAPDB through the follower: every node sees database 3's keys in database 0.
       assert.deepEqual(comparable(await client.call('SWAPDB', '3', '0')), 'simple:OK');
-      for (const node of cluster.nodes) {
-        await waitForState(
-          cluster.node(node.id).respPort,
-          databasesState,
-          expected('empty', 'written'),
-          30_000,
-        );
-      }
+      await everyNodeShows(expected('empty', 'written'));
     } finally {
       client.close();
       sub.disconnect();
@@ -136,13 +129,6 @@ describe('the sixteen databases on a three-node cluster', { timeout: 240_000 }, 
     for (const node of cluster.nodes) cluster.start(node.id);
     for (const node of cluster.nodes) await cluster.up(node.id);
     await cluster.leader();
-    for (const node of cluster.nodes) {
-      await waitForState(
-        cluster.node(node.id).respPort,
-        databasesState,
-        expected('empty', 'written'),
-        30_000,
-      );
-    }
+    await everyNodeShows(expected('empty', 'written'));
   });
 });
