@@ -8,6 +8,7 @@
  */
 import { createPrivateKey, X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { pino } from 'pino';
 import pretty from 'pino-pretty';
 import { parse as parseYaml } from 'yaml';
@@ -17,7 +18,16 @@ import { formatHostPort } from '../api/http/address.js';
 import { buildHttpServer } from '../api/http/server.js';
 import { startRespServer, type RespServer } from '../api/resp/server.js';
 import { transactionReadBytesMaxDefault } from '../api/resp/transactions.js';
-import { pemCertificates, type ClientTls } from '../api/tls.js';
+import { forwardingTlsOptions, pemCertificates, type ClientTls } from '../api/tls.js';
+import { ChunkStore } from '../blobs/chunk-store.js';
+import { PeerClient } from '../blobs/peers.js';
+import {
+  blobBytesDefaultMax,
+  chunkBytesDefault,
+  chunkBytesMax,
+  chunkBytesMin,
+} from '../blobs/records.js';
+import { BlobService } from '../blobs/service.js';
 import type { FollowerWrites } from '../api/resp/session.js';
 import type { Durability } from '../core/types.js';
 import { defaultCoreConfig } from '../core/config.js';
@@ -106,6 +116,11 @@ Runs one node: its peer listener, its HTTP API, and (when given) its RESP port.
                           most bytes the reads of one MULTI ... EXEC may answer
                           (default 67108864, 64 MiB); a read past it answers an error
                           in EXEC's array
+  --blob-replicas N       copies of each chunk of a large object (default 3, or every
+                          voter when fewer)
+  --blob-chunk-bytes N    size of a blob's chunks when this node leads (65536 to
+                          67108864; default 8388608, 8 MiB)
+  --blob-bytes-max N      largest blob a PUT may upload (default 5368709120, 5 GiB)
   -h, --help              this help
 `;
 
@@ -126,6 +141,10 @@ export type StartSettings = Omit<NodeConfig, 'logger'> & {
   readonly insecureOpen: boolean;
   /** How log lines are written (`--log-format`); undefined: pretty on a terminal, else json. */
   readonly logFormat: LogFormat | undefined;
+  /** Large objects: copies per chunk, chunk size, largest blob (`--blob-*`). */
+  readonly blobReplicas: number;
+  readonly blobChunkBytes: number;
+  readonly blobBytesMax: number;
 };
 
 /** The forms of the node's log lines. */
@@ -162,6 +181,9 @@ const flagOptions = {
   'snapshot-every': { type: 'string' },
   'max-entry-bytes': { type: 'string' },
   'transaction-read-bytes': { type: 'string' },
+  'blob-replicas': { type: 'string' },
+  'blob-chunk-bytes': { type: 'string' },
+  'blob-bytes-max': { type: 'string' },
   store: { type: 'string' },
   'tick-ms': { type: 'string' },
   'log-format': { type: 'string' },
@@ -246,6 +268,13 @@ export function resolveStartSettings(
       setting('transaction-read-bytes'),
       transactionReadBytesMaxDefault,
       (s) => positiveInteger(s, 1, Number.MAX_SAFE_INTEGER),
+    ),
+    blobReplicas: optional(setting('blob-replicas'), 3, (s) => positiveInteger(s, 1, 100)),
+    blobChunkBytes: optional(setting('blob-chunk-bytes'), chunkBytesDefault, (s) =>
+      positiveInteger(s, chunkBytesMin, chunkBytesMax),
+    ),
+    blobBytesMax: optional(setting('blob-bytes-max'), blobBytesDefaultMax, (s) =>
+      positiveInteger(s, 1, Number.MAX_SAFE_INTEGER),
     ),
     store: optional<StoreLocation>(setting('store'), { kind: 'sqlite' }, parseStore),
     ...advertiseHttp(setting('advertise-http')),
@@ -562,6 +591,9 @@ export async function runStart(argv: readonly string[]): Promise<void> {
     metricsAuth,
     clientTls,
     insecureOpen,
+    blobReplicas,
+    blobChunkBytes,
+    blobBytesMax,
     ...nodeSettings
   } = settings;
   const logger = nodeLogger(settings.id, logFormat ?? (process.stdout.isTTY ? 'pretty' : 'json'));
@@ -600,6 +632,16 @@ export async function runStart(argv: readonly string[]): Promise<void> {
     logger: logger.child({ component: 'access' }),
   });
   const stopBootstrap = access.startBootstrap(node);
+  const blobs = new BlobService({
+    node,
+    chunks: await ChunkStore.open(join(settings.dir, 'blobs')),
+    peers: new PeerClient(settings.clusterSecret, settings.id, forwardingTlsOptions(clientTls)),
+    logger: logger.child({ component: 'blobs' }),
+    replicas: blobReplicas,
+    chunkBytes: blobChunkBytes,
+    blobBytesMax,
+  });
+  blobs.start();
   let resp: RespServer | null = null;
   const http = buildHttpServer(node, {
     logger: logger.child({ component: 'http' }),
@@ -609,6 +651,8 @@ export async function runStart(argv: readonly string[]): Promise<void> {
     metricsAuth,
     tls: clientTls,
     insecureOpen,
+    blobs,
+    peerSecret: settings.clusterSecret,
   });
   try {
     await http.listen({ host: settings.host, port: settings.httpPort });
@@ -659,6 +703,7 @@ export async function runStart(argv: readonly string[]): Promise<void> {
     stopBootstrap();
     await resp?.close();
     await http.close();
+    await blobs.close();
     await node.close();
   });
 }

@@ -25,7 +25,8 @@ export type ErrorCode =
   | 'TANDEM_NO_QUORUM'
   | 'TANDEM_REMOVED'
   | 'TANDEM_UNAUTHENTICATED'
-  | 'TANDEM_FORBIDDEN';
+  | 'TANDEM_FORBIDDEN'
+  | 'TANDEM_RANGE_NOT_SATISFIABLE';
 
 /** The HTTP status each code is answered with. */
 export const httpStatusByCode: Readonly<Record<ErrorCode, number>> = {
@@ -52,6 +53,7 @@ export const httpStatusByCode: Readonly<Record<ErrorCode, number>> = {
   TANDEM_REMOVED: 410,
   TANDEM_UNAUTHENTICATED: 401,
   TANDEM_FORBIDDEN: 403,
+  TANDEM_RANGE_NOT_SATISFIABLE: 416,
 };
 
 /** An operating error with a stable code; `leaderId` names the leader when one is known. */

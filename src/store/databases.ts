@@ -81,6 +81,19 @@ export function clientKeyText(stored: string): string {
  */
 export const swapHoldingDatabase = databaseCount;
 
+/**
+ * A database index no client can name, for Tandem's own replicated records (the metadata
+ * of large objects and their uploads): its keys have the reserved prefix and the byte 17,
+ * so no client key, KEYS, SCAN, DBSIZE or FLUSHDB reaches them, and FLUSHALL, which empties
+ * the sixteen databases, keeps them. They ride the log, snapshots and images as any key.
+ */
+export const systemDatabase = databaseCount + 1;
+
+/** The stored key of `name` in the system database (latin1 string form: `systemKeyText`). */
+export function systemKey(name: Buffer): Buffer {
+  return Buffer.concat([databasePrefix(systemDatabase), name]);
+}
+
 /** The stored form (latin1) of the key `stored` of database `from` moved to database `to`. */
 export function movedKeyText(stored: string, from: number, to: number): string {
   const key = from === 0 ? stored : stored.slice(reservedPrefixText.length + 2);

@@ -29,7 +29,13 @@
  */
 import { TandemError } from '../core/errors.js';
 import type { Bytes, Version } from './commands.js';
-import { databaseCount, databaseOfText, inDatabaseText, swapHoldingDatabase } from './databases.js';
+import {
+  databaseCount,
+  databaseOfText,
+  inDatabaseText,
+  swapHoldingDatabase,
+  systemDatabase,
+} from './databases.js';
 import type { KeyVersion } from './contract.js';
 import { drawIndexes, isLive, KeyValueCommands, keyString, type KeyState } from './kv-commands.js';
 import { asBuffer, compileGlob, keysResultMax, scanCount, WrongTypeError } from './kv-rules.js';
@@ -297,10 +303,10 @@ export class Keyspace extends KeyValueCommands {
 
   /**
    * How many keys each database holds, expired or not (`[db]`; the holding database of a
-   * SWAPDB is index 16), kept as keys come and go, so INFO keyspace and DBSIZE of one
+   * SWAPDB is index 16, the system database 17), kept as keys come and go, so INFO keyspace and DBSIZE of one
    * database count its expired keys only, as they did the whole namespace's.
    */
-  readonly #databaseSizes: number[] = new Array<number>(databaseCount + 1).fill(0);
+  readonly #databaseSizes: number[] = new Array<number>(systemDatabase + 1).fill(0);
 
   #setItem(key: string, item: Item): void {
     if (!this.#items.has(key)) this.#databaseSizes[this.#databaseIndex(key)]++;
@@ -311,9 +317,12 @@ export class Keyspace extends KeyValueCommands {
     if (this.#items.delete(key)) this.#databaseSizes[this.#databaseIndex(key)]--;
   }
 
-  /** The database of a stored key (16 for the holding database of a SWAPDB). */
+  /** The database of a stored key (16 for the holding database of a SWAPDB, 17 the system's). */
   #databaseIndex(key: string): number {
-    return databaseOfText(key) ?? (inDatabaseText(key, swapHoldingDatabase) ? databaseCount : 0);
+    const db = databaseOfText(key);
+    if (db !== null) return db;
+    if (inDatabaseText(key, swapHoldingDatabase)) return swapHoldingDatabase;
+    return inDatabaseText(key, systemDatabase) ? systemDatabase : 0;
   }
 
   /** The number of keys held, expired or not. */
@@ -388,8 +397,11 @@ export class Keyspace extends KeyValueCommands {
     return this.#items.get(key);
   }
 
+  /** FLUSHALL: every key of the sixteen databases; the system database's stay. */
   protected removeAll(): void {
-    for (const key of [...this.#items.keys()]) this.remove(key);
+    for (const key of [...this.#items.keys()]) {
+      if (!inDatabaseText(key, systemDatabase)) this.remove(key);
+    }
   }
 
   /** O(n) in every key held: the namespace is one `Map`, not one per database. */

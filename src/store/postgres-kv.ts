@@ -12,7 +12,7 @@
  */
 import { assert } from '../core/assert.js';
 import type { Bytes, Version } from './commands.js';
-import { databaseOfText, inDatabaseText } from './databases.js';
+import { databaseCount, databaseOfText, inDatabaseText } from './databases.js';
 import { KeyValueCommands, keyString, type KeyState, type KvCommand } from './kv-commands.js';
 import { ScoreList, selectRange, type ZsetSelection } from './sorted-set.js';
 import { viewOf, type Item, type Keyspace } from './keyspace.js';
@@ -229,9 +229,8 @@ export interface DatabaseSwap {
   readonly at: number;
 }
 
-/** What the batch leaves to write: an optional emptying first, then the touched keys (by `keyId`). */
+/** What the batch leaves to write: SWAPDBs and emptied databases first, then the touched keys (by `keyId`). */
 export interface KvWrites {
-  readonly flushed: boolean;
   /** SWAPDBs to do first (see `KvBatch.swapDatabases`). */
   readonly swaps: readonly DatabaseSwap[];
   /** Databases (databases.ts) whose stored keys go first, before the touched keys' rows. */
@@ -444,7 +443,6 @@ export class KvBatch extends KeyValueCommands {
   readonly #changed = new Set<string>();
   readonly #candidates: readonly SweepCandidate[];
   readonly #candidatesComplete: boolean;
-  #flushed = false;
   /** The SWAPDBs of this batch (one, alone in its batch), done at write-back. */
   readonly #swaps: DatabaseSwap[] = [];
   /** Databases FLUSHDB emptied in this batch: their stored rows go at write-back. */
@@ -574,11 +572,7 @@ export class KvBatch extends KeyValueCommands {
   #row(key: string): KvRow | null {
     const row = this.#rows.get(key);
     if (row !== undefined) return row;
-    assert(
-      this.#flushed,
-      `the key ${keyBytes(key).toString('hex')} (hex) was not loaded for its batch`,
-    );
-    return null;
+    assert(false, `the key ${keyBytes(key).toString('hex')} (hex) was not loaded for its batch`);
   }
 
   /** Writes a key; an existing row (even expired) keeps its SCAN place, as a SQLite rowid does. */
@@ -1144,8 +1138,12 @@ export class KvBatch extends KeyValueCommands {
     if (this.#row(key) !== null) this.#delete(key);
   }
 
+  /**
+   * FLUSHALL: the sixteen databases, each as FLUSHDB removes it, so the system database's
+   * rows (databases.ts) stay.
+   */
   protected removeAll(): void {
-    this.#flush();
+    for (let db = 0; db < databaseCount; db++) this.removeDatabase(db);
   }
 
   /**
@@ -1164,37 +1162,8 @@ export class KvBatch extends KeyValueCommands {
    * applies a SWAPDB entry in a batch of its own, so no row of the batch is in memory.
    */
   protected swapDatabases(a: number, b: number, version: Version, at: number): void {
-    assert(this.#rows.size === 0 && !this.#flushed, 'a SWAPDB shares its batch');
+    assert(this.#rows.size === 0, 'a SWAPDB shares its batch');
     this.#swaps.push({ a, b, version, at });
-  }
-
-  #flush(): void {
-    this.#flushed = true;
-    for (const key of this.#rows.keys()) this.#rows.set(key, null);
-    for (const key of this.#hashes.keys()) this.#hashes.set(key, null);
-    for (const key of this.#lists.keys()) this.#lists.set(key, null);
-    this.#elements.clear();
-    this.#listComplete.clear();
-    this.#listCleared.clear();
-    this.#changedPositions.clear();
-    this.#storedLists.clear();
-    this.#fields.clear();
-    this.#complete.clear();
-    this.#cleared.clear();
-    this.#changedFields.clear();
-    for (const key of this.#sets.keys()) this.#sets.set(key, null);
-    this.#members.clear();
-    this.#completeSets.clear();
-    this.#clearedSets.clear();
-    this.#changedMembers.clear();
-    for (const key of this.#zsets.keys()) this.#zsets.set(key, null);
-    this.#scored.clear();
-    this.#completeZsets.clear();
-    this.#orders.clear();
-    this.#clearedZsets.clear();
-    this.#changedScored.clear();
-    // After the emptying, only rows written later in the batch remain to be written.
-    this.#changed.clear();
   }
 
   /**
@@ -1206,13 +1175,11 @@ export class KvBatch extends KeyValueCommands {
    */
   protected sweep(at: number, limit: number): string[] {
     const eligible: SweepCandidate[] = [];
-    if (!this.#flushed) {
-      for (const candidate of this.#candidates) {
-        if (this.#rows.has(candidate.key) || candidate.expiresAt > at) continue;
-        const db = databaseOfText(candidate.key);
-        if (db !== null && this.#flushedDatabases.has(db)) continue;
-        eligible.push(candidate);
-      }
+    for (const candidate of this.#candidates) {
+      if (this.#rows.has(candidate.key) || candidate.expiresAt > at) continue;
+      const db = databaseOfText(candidate.key);
+      if (db !== null && this.#flushedDatabases.has(db)) continue;
+      eligible.push(candidate);
     }
     for (const [key, row] of this.#rows) {
       if (row !== null && row.expiresAt !== null && row.expiresAt <= at) {
@@ -1225,7 +1192,7 @@ export class KvBatch extends KeyValueCommands {
     // candidate is not yet expired, or when the purge is full before reaching it.
     const last = this.#candidates.at(-1);
     assert(
-      this.#flushed ||
+      this.#flushedDatabases.size === databaseCount ||
         this.#candidatesComplete ||
         last === undefined ||
         last.expiresAt > at ||
@@ -1246,7 +1213,6 @@ export class KvBatch extends KeyValueCommands {
       else upserts.push([key, row]);
     }
     return {
-      flushed: this.#flushed,
       swaps: this.#swaps,
       flushedDatabases: [...this.#flushedDatabases],
       upserts,

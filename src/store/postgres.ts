@@ -2298,14 +2298,6 @@ function chunked<T>(rows: readonly T[], statement: (chunk: readonly T[]) => stri
 function writeBack(state: BatchState, results: readonly ApplyResult[], last: Entry): string {
   const statements: string[] = state.sql ? ['RELEASE SAVEPOINT tandem_run'] : [];
   const kv = state.kv.writes();
-  if (kv.flushed) {
-    statements.push(
-      'DELETE FROM tandem.kv; DELETE FROM tandem.hashes; DELETE FROM tandem.hash_fields',
-      'DELETE FROM tandem.sets; DELETE FROM tandem.set_members',
-      'DELETE FROM tandem.lists; DELETE FROM tandem.list_items',
-      'DELETE FROM tandem.zsets; DELETE FROM tandem.zset_members',
-    );
-  }
   for (const swap of kv.swaps) statements.push(...swapStatements(swap));
   for (const db of kv.flushedDatabases) statements.push(...databaseDeletes(db));
   statements.push(

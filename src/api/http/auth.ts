@@ -26,10 +26,11 @@ import { passwordBytesMax } from '../../access/passwords.js';
 import { assert } from '../../core/assert.js';
 import { TandemError } from '../../core/errors.js';
 import type { AccessRole, AccessState } from '../../store/access-state.js';
+import { peerHeader, verifyPeerCall } from '../../blobs/peers.js';
 import { describeKey } from './requests.js';
 
 /** What a route needs of its caller: nothing, any user, or a role. */
-export type RouteRole = 'open' | 'authenticated' | AccessRole;
+export type RouteRole = 'open' | 'authenticated' | 'peer' | AccessRole;
 
 declare module 'fastify' {
   interface FastifyContextConfig {
@@ -45,8 +46,11 @@ declare module 'fastify' {
 /** Who a request comes from, and how it proved it. */
 export interface Principal {
   readonly user: string;
-  /** `open`: no credentials, as `default`, which needs no password; `password`: Basic; `token`: Bearer. */
-  readonly via: 'open' | 'password' | 'token';
+  /**
+   * `open`: no credentials, as `default`, which needs no password; `password`: Basic;
+   * `token`: Bearer; `peer`: another node of the cluster (its signature, blobs/peers.ts).
+   */
+  readonly via: 'open' | 'password' | 'token' | 'peer';
   /** The token's id, when `via` is `token`. */
   readonly tokenId?: string;
 }
@@ -62,6 +66,7 @@ export function requireDeclaredRoles(app: FastifyInstance): void {
     assert(
       role === 'open' ||
         role === 'authenticated' ||
+        role === 'peer' ||
         role === 'read' ||
         role === 'write' ||
         role === 'admin',
@@ -71,7 +76,11 @@ export function requireDeclaredRoles(app: FastifyInstance): void {
 }
 
 /** Adds the hook that authenticates every routed request and checks its route's role. */
-export function authenticateRequests(app: FastifyInstance, access: AccessControl): void {
+export function authenticateRequests(
+  app: FastifyInstance,
+  access: AccessControl,
+  peerSecret: string | null = null,
+): void {
   app.decorateRequest('principal', null);
   app.addHook('onRequest', async (request) => {
     // An unknown route answers 404 whoever asks; no route, no data.
@@ -80,10 +89,28 @@ export function authenticateRequests(app: FastifyInstance, access: AccessControl
     // requireDeclaredRoles makes this unreachable; refuse rather than serve if it is not.
     if (role === undefined) throw new TandemError('TANDEM_FORBIDDEN', 'the route declares no role');
     if (role === 'open') return;
+    if (role === 'peer') return checkPeerCall(request, peerSecret);
     const principal = await authenticate(access, request);
     request.principal = principal;
     if (role !== 'authenticated') authorize(access, request, role);
   });
+}
+
+/**
+ * A node-to-node call (the blob layer's, blobs/peers.ts) proves the cluster secret by its
+ * signature; no user's credentials reach these routes.
+ */
+function checkPeerCall(request: FastifyRequest, secret: string | null): void {
+  const path = request.originalUrl.split('?', 1)[0] ?? '';
+  const header = request.headers[peerHeader];
+  const node =
+    secret === null
+      ? null
+      : verifyPeerCall(secret, typeof header === 'string' ? header : undefined, request.method, path, Date.now());
+  if (node === null) {
+    throw new TandemError('TANDEM_UNAUTHENTICATED', 'this route serves only the cluster\'s nodes');
+  }
+  request.principal = { user: `node:${node}`, via: 'peer' };
 }
 
 /** Who `request` comes from; throws TANDEM_UNAUTHENTICATED after the failure's delay. */

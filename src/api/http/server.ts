@@ -43,6 +43,8 @@ import { forwardToLeader, isForwardable, LeaderAgents } from './forward.js';
 import { registerCommandRoutes, type CommandRunner } from './command-routes.js';
 import { registerUiRoutes } from './ui-routes.js';
 import { registerBackupRoutes } from './backup-routes.js';
+import { registerBlobRoutes } from './blob-routes.js';
+import type { BlobService } from '../../blobs/service.js';
 import { HttpMetrics } from './http-metrics.js';
 import { registerKvRoutes } from './kv-routes.js';
 import { escapeKeyPath } from './requests.js';
@@ -97,6 +99,13 @@ export interface HttpServerOptions extends ProtectedModeOptions {
   readonly commands?: CommandRunner;
   /** More metrics text for `GET /metrics` (the RESP server's counters), or none. */
   readonly extraMetrics?: () => string;
+  /** The node's large objects (`/v1/blobs`); absent, those routes are not served. */
+  readonly blobs?: BlobService;
+  /**
+   * The cluster secret, which signs the calls nodes make on each other's peer routes
+   * (`/v1/internal/`); absent, those routes refuse every call.
+   */
+  readonly peerSecret?: string;
 }
 
 /**
@@ -127,6 +136,8 @@ export function buildHttpServer(node: NodeHandle, options: HttpServerOptions): F
   const access = accessOf(() => node.accessState(), options.access);
   // First of all hooks: a refused client learns nothing but how to be let in.
   app.addHook('onRequest', async (request, reply) => {
+    // Peer routes serve other nodes, which prove the cluster secret instead (auth.ts).
+    if (!request.is404 && request.routeOptions.config.role === 'peer') return;
     if (!protectedModeRefuses(options, () => access.configured(), request.socket.remoteAddress))
       return;
     return reply
@@ -139,7 +150,7 @@ export function buildHttpServer(node: NodeHandle, options: HttpServerOptions): F
   cutConnectionsAfterDrain(app, options.closeDrainMs ?? closeDrainMsMax);
   // First, so that no route (swagger's included) is added without a declared role.
   requireDeclaredRoles(app);
-  authenticateRequests(app, access);
+  authenticateRequests(app, access, options.peerSecret ?? null);
   const metrics = new HttpMetrics(node.id);
   app.addHook('onResponse', async (request, reply) => {
     metrics.count(request.method, request.routeOptions.url, reply.statusCode);
@@ -189,6 +200,7 @@ export function buildHttpServer(node: NodeHandle, options: HttpServerOptions): F
     registerCommandRoutes(routes, node, options.commands ?? (() => null));
     registerUiRoutes(routes);
     registerBackupRoutes(routes, node, access);
+    if (options.blobs !== undefined) registerBlobRoutes(routes, node, options.blobs);
     const metricsRole: RouteRole = options.metricsAuth === true ? 'read' : 'open';
     registerOperationRoutes(routes, node, {
       metrics,

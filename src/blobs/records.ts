@@ -1,0 +1,195 @@
+/**
+ * How blob metadata and uploads are kept in the replicated store: as keys of the system
+ * database (store/databases.ts), which no client can name and FLUSHALL keeps, so they ride
+ * the log, snapshots and store images as any key does, on SQLite and PostgreSQL alike.
+ *
+ * - `blob:NAME` holds a blob's committed metadata (`BlobMeta`, JSON).
+ * - `upload:ID` holds an upload that began (`UploadRecord` without its version, JSON). The
+ *   key's own version, the log index that wrote it, is the upload's version; the key
+ *   expires when the upload does, so an abandoned upload goes without anyone's help.
+ *
+ * Pure: bytes in, records out, every field checked (a record is read back from the store,
+ * but the store holds what the log carried, and the log what a node proposed).
+ */
+import { TandemError } from '../core/errors.js';
+import { systemKey } from '../store/databases.js';
+import type { BlobMeta, ChunkMeta, UploadRecord } from './contract.js';
+
+/** The longest blob name, in UTF-8 bytes. */
+export const blobNameBytesMax = 1024;
+/** Default size of every chunk but a blob's last (the design's 8 MiB). */
+export const chunkBytesDefault = 8 * 1024 * 1024;
+/** The largest chunk size a cluster may choose (each chunk is held in memory while it moves). */
+export const chunkBytesMax = 64 * 1024 * 1024;
+/** The smallest chunk size a cluster may choose. */
+export const chunkBytesMin = 64 * 1024;
+/** Default largest blob (5 GiB). */
+export const blobBytesDefaultMax = 5 * 1024 * 1024 * 1024;
+/** How long an upload may stay open before it expires and its chunks are collected. */
+export const uploadTtlMsDefault = 24 * 60 * 60 * 1000;
+
+const hashPattern = /^[0-9a-f]{64}$/;
+const blobPrefix = 'blob:';
+const uploadPrefix = 'upload:';
+
+/** Checks a blob name: 1 to 1024 bytes of UTF-8 without control characters. */
+export function checkBlobName(name: string): void {
+  const bytes = Buffer.byteLength(name, 'utf8');
+  if (bytes === 0 || bytes > blobNameBytesMax) {
+    throw new TandemError(
+      'TANDEM_BAD_REQUEST',
+      `a blob name takes 1 to ${blobNameBytesMax} bytes of UTF-8, got ${bytes}`,
+    );
+  }
+  // eslint-disable-next-line no-control-regex
+  if (/[\u0000-\u001f\u007f]/.test(name) || name.includes('\ufffd')) {
+    throw new TandemError(
+      'TANDEM_BAD_REQUEST',
+      'a blob name may not hold control characters or invalid UTF-8',
+    );
+  }
+}
+
+/** The stored key of blob `name`'s metadata. */
+export function blobKey(name: string): Buffer {
+  return systemKey(Buffer.from(blobPrefix + name, 'utf8'));
+}
+
+/** The stored key of upload `id`. */
+export function uploadKey(id: string): Buffer {
+  return systemKey(Buffer.from(uploadPrefix + id, 'utf8'));
+}
+
+/** The glob (the store's KEYS and SCAN syntax) of every blob whose name begins with `prefix`. */
+export function blobPattern(prefix: string): Buffer {
+  const escaped = (blobPrefix + prefix).replace(/[\\*?[\]]/g, (char) => `\\${char}`);
+  return Buffer.from(`${escaped}*`, 'utf8');
+}
+
+/** The blob name of a stored key of the system database, or null when it is not a blob's. */
+export function blobNameOf(clientKey: Buffer): string | null {
+  const text = clientKey.toString('utf8');
+  return text.startsWith(blobPrefix) ? text.slice(blobPrefix.length) : null;
+}
+
+/** A blob's metadata as stored. */
+export function encodeBlobMeta(meta: BlobMeta): Buffer {
+  return Buffer.from(JSON.stringify(meta), 'utf8');
+}
+
+/** An upload as stored (its version is its key's). */
+export function encodeUpload(upload: Omit<UploadRecord, 'version'>): Buffer {
+  return Buffer.from(JSON.stringify(upload), 'utf8');
+}
+
+function corrupt(what: string): never {
+  throw new TandemError('TANDEM_CORRUPT', `stored blob record: ${what}`);
+}
+
+function safeInteger(value: unknown, least: number, what: string): number {
+  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < least) {
+    corrupt(`${what} is not an integer of at least ${least}`);
+  }
+  return value;
+}
+
+function text(value: unknown, what: string): string {
+  if (typeof value !== 'string') corrupt(`${what} is not a string`);
+  return value;
+}
+
+function hash(value: unknown, what: string): string {
+  const hex = text(value, what);
+  if (!hashPattern.test(hex)) corrupt(`${what} is not a SHA-256 in hex`);
+  return hex;
+}
+
+function parseChunk(value: unknown, index: number): ChunkMeta {
+  const chunk = value as Record<string, unknown> | null;
+  if (typeof chunk !== 'object' || chunk === null) corrupt(`chunk ${index} is not an object`);
+  if (chunk.index !== index) corrupt(`chunk ${index} says it is chunk ${String(chunk.index)}`);
+  const holders = chunk.holders;
+  if (!Array.isArray(holders) || holders.some((holder) => typeof holder !== 'string')) {
+    corrupt(`chunk ${index}'s holders are not node ids`);
+  }
+  return {
+    index,
+    hash: hash(chunk.hash, `chunk ${index}'s hash`),
+    bytes: safeInteger(chunk.bytes, 1, `chunk ${index}'s size`),
+    holders: holders as string[],
+  };
+}
+
+/** Reads a blob's stored metadata back, checking every field. */
+export function decodeBlobMeta(bytes: Buffer): BlobMeta {
+  let value: unknown;
+  try {
+    value = JSON.parse(bytes.toString('utf8'));
+  } catch {
+    corrupt('metadata is not JSON');
+  }
+  const meta = value as Record<string, unknown> | null;
+  if (typeof meta !== 'object' || meta === null) corrupt('metadata is not an object');
+  if (!Array.isArray(meta.chunks)) corrupt('metadata has no chunk list');
+  return {
+    name: text(meta.name, 'name'),
+    version: safeInteger(meta.version, 1, 'version'),
+    bytes: safeInteger(meta.bytes, 0, 'size'),
+    contentType: text(meta.contentType, 'content type'),
+    chunkBytes: safeInteger(meta.chunkBytes, 1, 'chunk size'),
+    sha256: hash(meta.sha256, 'sha256'),
+    createdAtMs: safeInteger(meta.createdAtMs, 0, 'creation time'),
+    chunks: (meta.chunks as unknown[]).map(parseChunk),
+  };
+}
+
+/** Reads an upload back; `version` is the index of the entry that wrote its key. */
+export function decodeUpload(bytes: Buffer, version: number): UploadRecord {
+  let value: unknown;
+  try {
+    value = JSON.parse(bytes.toString('utf8'));
+  } catch {
+    corrupt('upload is not JSON');
+  }
+  const upload = value as Record<string, unknown> | null;
+  if (typeof upload !== 'object' || upload === null) corrupt('upload is not an object');
+  return {
+    id: text(upload.id, 'upload id'),
+    name: text(upload.name, 'upload name'),
+    version,
+    chunkBytes: safeInteger(upload.chunkBytes, 1, 'chunk size'),
+    contentType: text(upload.contentType, 'content type'),
+    startedAtMs: safeInteger(upload.startedAtMs, 0, 'start time'),
+    expiresAtMs: safeInteger(upload.expiresAtMs, 0, 'expiry'),
+  };
+}
+
+/**
+ * Checks that a list of chunks describes a whole blob of `bytes` cut at `chunkBytes`:
+ * indexes 0 to n-1 in order, every chunk but the last full, sizes adding up.
+ */
+export function checkChunkList(chunks: readonly ChunkMeta[], bytes: number, chunkBytes: number) {
+  let total = 0;
+  chunks.forEach((chunk, i) => {
+    if (chunk.index !== i) {
+      throw new TandemError('TANDEM_BAD_REQUEST', `chunk ${i} is missing (got ${chunk.index})`);
+    }
+    if (!hashPattern.test(chunk.hash)) {
+      throw new TandemError('TANDEM_BAD_REQUEST', `chunk ${i}'s hash is not a SHA-256 in hex`);
+    }
+    const last = i === chunks.length - 1;
+    if (chunk.bytes < 1 || chunk.bytes > chunkBytes || (!last && chunk.bytes !== chunkBytes)) {
+      throw new TandemError(
+        'TANDEM_BAD_REQUEST',
+        `chunk ${i} holds ${chunk.bytes} bytes; every chunk but the last holds ${chunkBytes}`,
+      );
+    }
+    total += chunk.bytes;
+  });
+  if (total !== bytes) {
+    throw new TandemError(
+      'TANDEM_BAD_REQUEST',
+      `the chunks hold ${total} bytes, the blob ${bytes}`,
+    );
+  }
+}

@@ -1,0 +1,693 @@
+/**
+ * One node's large objects: uploads cut into chunks and pushed to their holders, reads
+ * that stream a blob from local copies or from other holders, the metadata steps the
+ * leader commits, and the background repair that brings this node's chunk files to what
+ * the committed metadata says it should hold.
+ *
+ * An upload, on whichever node it arrives:
+ * 1. begin: the leader commits an upload record (records.ts); the log index that wrote it
+ *    is the upload's version, so every chunk is named `hash.version` before it moves;
+ * 2. each chunk (`chunkBytes`, the last one shorter) is hashed and sent to its holders,
+ *    chosen by rendezvous hashing over the voters (plan.ts `placement`), this node's own
+ *    copy written to its chunk store; the upload waits until `acksNeeded` holders have it
+ *    durably (the durability mode's count), with at most `chunksInFlightMax` chunks moving;
+ * 3. complete: the leader commits the blob's metadata in one transaction that also removes
+ *    the upload record, watching both keys, so a reader sees the old version or the new
+ *    one and never a mix, and of two concurrent uploads of one name with `If-Match` one wins.
+ *
+ * Repair: every `repairIntervalMs` (and soon after start) the node sends its inventory to
+ * the leader, which answers stale chunks (delete) and missing ones (fetch from another
+ * holder) from its committed state (plan.ts `repairPlan`); the leader also re-places chunks
+ * whose holders left the membership (`rereplicate`).
+ */
+import { createHash, randomUUID } from 'node:crypto';
+import { assert } from '../core/assert.js';
+import { TandemError } from '../core/errors.js';
+import type { Durability, NodeId } from '../core/types.js';
+import type { Consistency, NodeHandle } from '../node/api.js';
+import type { Logger } from '../transport/contract.js';
+import { databasePrefix, systemDatabase } from '../store/databases.js';
+import type { WatchedKey } from '../store/commands.js';
+import type { KvEntry } from '../store/keyspace.js';
+import type { ChunkStore } from './chunk-store.js';
+import type { BlobMeta, ChunkId, ChunkMeta, RepairPlan, UploadRecord } from './contract.js';
+import type { PeerClient } from './peers.js';
+import { acksNeeded, placement, repairPlan, rereplicate } from './plan.js';
+import {
+  blobBytesDefaultMax,
+  blobKey,
+  blobNameOf,
+  blobPattern,
+  checkBlobName,
+  checkChunkList,
+  chunkBytesDefault,
+  decodeBlobMeta,
+  decodeUpload,
+  encodeBlobMeta,
+  encodeUpload,
+  uploadKey,
+  uploadTtlMsDefault,
+} from './records.js';
+
+/** Chunks of one upload moving to their holders at once (each is held in memory). */
+export const chunksInFlightMax = 2;
+/** How often a node checks its chunks against the committed metadata. */
+export const repairIntervalMsDefault = 10_000;
+/** Commits of a transaction retried when a concurrent write changed what it watched. */
+const commitAttemptsMax = 5;
+/** Blobs listed at most in one answer. */
+export const blobListMax = 10_000;
+
+/** Options of a `BlobService`. */
+export interface BlobServiceOptions {
+  readonly node: NodeHandle;
+  readonly chunks: ChunkStore;
+  readonly peers: PeerClient;
+  readonly logger: Logger;
+  /** Copies of each chunk (default 3, or every voter when fewer). */
+  readonly replicas?: number;
+  readonly chunkBytes?: number;
+  readonly blobBytesMax?: number;
+  readonly uploadTtlMs?: number;
+  readonly repairIntervalMs?: number;
+}
+
+/** A condition of a write on the blob's current version (HTTP `If-Match`, `If-None-Match`). */
+export interface BlobCondition {
+  /** The write goes ahead only when the current version is this one. */
+  readonly ifMatch?: number;
+  /** `*`: only when the name holds no blob; a number: only when it is not that version. */
+  readonly ifNoneMatch?: '*' | number;
+}
+
+/** What a node tells about its repairs (`/v1/cluster`, metrics). */
+export interface RepairStatus {
+  readonly chunksHeld: number;
+  readonly bytesHeld: number;
+  /** From the latest plan: chunks still to fetch and their bytes. */
+  readonly chunksMissing: number;
+  readonly bytesMissing: number;
+  readonly chunksRepaired: number;
+  readonly bytesRepaired: number;
+  readonly staleDeleted: number;
+  readonly lastRepairAtMs: number | null;
+}
+
+/** One node's blob layer; see the module comment. */
+export class BlobService {
+  readonly #node: NodeHandle;
+  readonly #chunks: ChunkStore;
+  readonly #peers: PeerClient;
+  readonly #logger: Logger;
+  readonly replicas: number;
+  readonly chunkBytes: number;
+  readonly blobBytesMax: number;
+  readonly #uploadTtlMs: number;
+  readonly #repairIntervalMs: number;
+  #timer: NodeJS.Timeout | null = null;
+  #repairing: Promise<void> | null = null;
+  #closed = false;
+  #status: RepairStatus = {
+    chunksHeld: 0,
+    bytesHeld: 0,
+    chunksMissing: 0,
+    bytesMissing: 0,
+    chunksRepaired: 0,
+    bytesRepaired: 0,
+    staleDeleted: 0,
+    lastRepairAtMs: null,
+  };
+
+  constructor(options: BlobServiceOptions) {
+    this.#node = options.node;
+    this.#chunks = options.chunks;
+    this.#peers = options.peers;
+    this.#logger = options.logger;
+    this.replicas = options.replicas ?? 3;
+    this.chunkBytes = options.chunkBytes ?? chunkBytesDefault;
+    this.blobBytesMax = options.blobBytesMax ?? blobBytesDefaultMax;
+    this.#uploadTtlMs = options.uploadTtlMs ?? uploadTtlMsDefault;
+    this.#repairIntervalMs = options.repairIntervalMs ?? repairIntervalMsDefault;
+    assert(Number.isSafeInteger(this.replicas) && this.replicas >= 1, 'replicas must be >= 1');
+    this.#chunks.onCorrupt((id) => {
+      this.#logger.warn({ chunk: id }, 'a chunk failed its hash: deleted, to be repaired');
+      this.#scheduleRepair(0);
+    });
+  }
+
+  /** Starts the background repair (soon, then every `repairIntervalMs`). */
+  start(): void {
+    this.#scheduleRepair(1_000);
+  }
+
+  async close(): Promise<void> {
+    this.#closed = true;
+    if (this.#timer !== null) clearTimeout(this.#timer);
+    await this.#repairing?.catch(() => undefined);
+    this.#peers.close();
+  }
+
+  // ------------------------------------------------------------------ reads
+
+  /** A blob's committed metadata at `consistency`, or null. */
+  async meta(name: string, consistency: Consistency): Promise<BlobMeta | null> {
+    checkBlobName(name);
+    const read = await this.#node.read({ consistency }, (store) => store.get(blobKey(name), Date.now()));
+    return read.value === null ? null : decodeBlobMeta(read.value.value);
+  }
+
+  /** Blobs whose name begins with `prefix`, by name, at most `limit`. */
+  async list(prefix: string, consistency: Consistency, limit = blobListMax): Promise<BlobMeta[]> {
+    const pattern = blobPattern(prefix);
+    const names: string[] = [];
+    const strip = databasePrefix(systemDatabase).length;
+    await this.#node.read({ consistency }, async (store) => {
+      let cursor = 0;
+      do {
+        const page = await store.scan(
+          cursor,
+          { match: pattern, count: 1000, db: systemDatabase },
+          Date.now(),
+        );
+        for (const key of page.keys) {
+          const name = blobNameOf(key.subarray(strip));
+          if (name !== null) names.push(name);
+        }
+        cursor = page.cursor;
+      } while (cursor !== 0 && names.length < limit);
+    });
+    names.sort();
+    const metas: BlobMeta[] = [];
+    for (const name of names.slice(0, limit)) {
+      const meta = await this.meta(name, 'stale');
+      if (meta !== null) metas.push(meta);
+    }
+    return metas;
+  }
+
+  /**
+   * The bytes `[start, end)` of `meta`'s blob, chunk by chunk: this node's copy when it has
+   * a sound one, else another holder's (checked against its hash). With `localOnly` a
+   * chunk this node lacks fails the read instead (`hasLocally` tells beforehand).
+   */
+  async *read(
+    meta: BlobMeta,
+    start: number,
+    end: number,
+    localOnly: boolean,
+  ): AsyncGenerator<Buffer> {
+    assert(start >= 0 && end <= meta.bytes && start <= end, 'a read within the blob');
+    for (const chunk of meta.chunks) {
+      const chunkStart = chunk.index * meta.chunkBytes;
+      const chunkEnd = chunkStart + chunk.bytes;
+      if (chunkEnd <= start || chunkStart >= end) continue;
+      const bytes = await this.#chunkBytes({ hash: chunk.hash, version: meta.version }, chunk, localOnly);
+      yield bytes.subarray(Math.max(0, start - chunkStart), Math.min(chunk.bytes, end - chunkStart));
+    }
+  }
+
+  /** Whether this node holds every chunk of `meta` itself (for `?source=local`). */
+  hasLocally(meta: BlobMeta): boolean {
+    return meta.chunks.every((chunk) => this.#chunks.has({ hash: chunk.hash, version: meta.version }));
+  }
+
+  async #chunkBytes(id: ChunkId, chunk: ChunkMeta, localOnly: boolean): Promise<Buffer> {
+    const local = await this.#chunks.read(id);
+    if (local !== null) return local;
+    if (localOnly) {
+      throw new TandemError(
+        'TANDEM_REPLICA_UNAVAILABLE',
+        `node ${this.#node.id} holds no sound copy of chunk ${chunk.index}`,
+      );
+    }
+    for (const holder of chunk.holders) {
+      if (holder === this.#node.id) continue;
+      const bytes = await this.#fetch(holder, id).catch(() => null);
+      if (bytes !== null) return bytes;
+    }
+    throw new TandemError(
+      'TANDEM_REPLICA_UNAVAILABLE',
+      `no holder of chunk ${chunk.index} (${chunk.holders.join(', ')}) has a sound copy now`,
+    );
+  }
+
+  /** A chunk from `holder`, checked against its hash; null when it has none. */
+  async #fetch(holder: NodeId, id: ChunkId): Promise<Buffer | null> {
+    const url = this.#memberUrl(holder);
+    if (url === null) return null;
+    const answer = await this.#peers.call(url, 'GET', chunkPath(id), null);
+    if (answer.status !== 200) return null;
+    const hash = createHash('sha256').update(answer.body).digest('hex');
+    return hash === id.hash ? answer.body : null;
+  }
+
+  #memberUrl(id: NodeId): string | null {
+    if (id === this.#node.id) return this.#node.status().httpUrl;
+    return this.#node.status().members.find((member) => member.id === id)?.httpUrl ?? null;
+  }
+
+  // ------------------------------------------------------------------ uploads
+
+  /**
+   * Uploads a whole blob from `body` (any size up to `blobBytesMax`): begin, chunks to
+   * their holders, complete. Resolves with the committed metadata.
+   */
+  async put(
+    name: string,
+    body: AsyncIterable<Uint8Array>,
+    options: { contentType: string; durability: Durability; condition: BlobCondition },
+  ): Promise<BlobMeta> {
+    checkBlobName(name);
+    const upload = await this.#begin(name, options.contentType);
+    const voters = this.#node.status().membership.voters;
+    const whole = createHash('sha256');
+    const chunks: ChunkMeta[] = [];
+    const moving: Promise<void>[] = [];
+    let total = 0;
+    for await (const bytes of cut(body, upload.chunkBytes)) {
+      total += bytes.length;
+      if (total > this.blobBytesMax) {
+        throw new TandemError(
+          'TANDEM_ENTRY_TOO_LARGE',
+          `blob ${name} is larger than the limit of ${this.blobBytesMax} bytes`,
+        );
+      }
+      whole.update(bytes);
+      const index = chunks.length;
+      const hash = createHash('sha256').update(bytes).digest('hex');
+      const holders = placement(name, upload.version, index, voters, this.replicas);
+      chunks.push({ index, hash, bytes: bytes.length, holders });
+      moving.push(this.#place({ hash, version: upload.version }, bytes, holders, options.durability));
+      if (moving.length >= chunksInFlightMax) await moving.shift();
+    }
+    await Promise.all(moving);
+    return this.#complete({
+      uploadId: upload.id,
+      bytes: total,
+      sha256: whole.digest('hex'),
+      chunks,
+      condition: options.condition,
+    });
+  }
+
+  /**
+   * Writes a chunk to its holders; resolves once `acksNeeded` of them hold it durably,
+   * rejects once too many failed for that. The other copies go on in the background.
+   */
+  #place(id: ChunkId, bytes: Buffer, holders: readonly NodeId[], durability: Durability) {
+    const needed = acksNeeded(durability, holders.length);
+    return new Promise<void>((resolve, reject) => {
+      let acked = 0;
+      let failed = 0;
+      const reasons: string[] = [];
+      for (const holder of holders) {
+        this.#storeAt(holder, id, bytes).then(
+          () => {
+            acked++;
+            if (acked === needed) resolve();
+          },
+          (error: unknown) => {
+            failed++;
+            reasons.push(`${holder}: ${error instanceof Error ? error.message : String(error)}`);
+            if (holders.length - failed < needed) {
+              reject(
+                new TandemError(
+                  'TANDEM_REPLICA_UNAVAILABLE',
+                  `chunk ${id.hash.slice(0, 12)} reached ${acked} of the ${needed} holders it needs (${reasons.join('; ')})`,
+                ),
+              );
+            } else if (acked < needed) {
+              this.#logger.warn({ holder, error: String(error) }, 'a chunk holder failed');
+            }
+          },
+        );
+      }
+    });
+  }
+
+  async #storeAt(holder: NodeId, id: ChunkId, bytes: Buffer): Promise<void> {
+    if (holder === this.#node.id) return this.#chunks.write(id, bytes);
+    const url = this.#memberUrl(holder);
+    if (url === null) throw new Error(`no address known for ${holder}`);
+    const answer = await this.#peers.call(url, 'PUT', chunkPath(id), bytes);
+    if (answer.status !== 204) {
+      throw new Error(`answered ${answer.status}: ${answer.body.toString().slice(0, 200)}`);
+    }
+  }
+
+  /** Stores a chunk another node pushed here (the peer route). */
+  receiveChunk(id: ChunkId, bytes: Buffer): Promise<void> {
+    return this.#chunks.write(id, bytes);
+  }
+
+  /** This node's copy of a chunk, checked (the peer route); null when it has none. */
+  localChunk(id: ChunkId): Promise<Buffer | null> {
+    return this.#chunks.read(id);
+  }
+
+  /** Step 1 on the leader, or asked of it. */
+  async #begin(name: string, contentType: string): Promise<UploadRecord> {
+    if (this.#node.status().role === 'leader') return this.beginHere(name, contentType);
+    return this.#peers.json<UploadRecord>(this.#leaderUrl(), `/v1/internal/blobs/begin`, {
+      name,
+      contentType,
+    });
+  }
+
+  /** Step 3 on the leader, or asked of it. */
+  async #complete(request: CompleteRequest): Promise<BlobMeta> {
+    if (this.#node.status().role === 'leader') return this.completeHere(request);
+    return this.#peers.json<BlobMeta>(this.#leaderUrl(), `/v1/internal/blobs/complete`, request);
+  }
+
+  #leaderUrl(): string {
+    const url = this.#node.leaderHttpUrl();
+    if (url === null) throw new TandemError('TANDEM_NO_LEADER', 'no leader is known now');
+    return url;
+  }
+
+  /** Begins an upload (the leader only): commits its record, whose index is its version. */
+  async beginHere(name: string, contentType: string): Promise<UploadRecord> {
+    checkBlobName(name);
+    const at = Date.now();
+    const record = {
+      id: randomUUID(),
+      name,
+      chunkBytes: this.chunkBytes,
+      contentType,
+      startedAtMs: at,
+      expiresAtMs: at + this.#uploadTtlMs,
+    };
+    const write = await this.#node.write({
+      type: 'set',
+      key: uploadKey(record.id),
+      value: encodeUpload(record),
+      at,
+      expiresAt: record.expiresAtMs,
+    });
+    return { ...record, version: write.index };
+  }
+
+  /**
+   * Completes an upload (the leader only): the blob's metadata and the upload record's
+   * removal in one transaction watching both, retried when another write slipped between
+   * the read and the commit, refused (412) when the condition no longer holds.
+   */
+  async completeHere(request: CompleteRequest): Promise<BlobMeta> {
+    for (let attempt = 1; ; attempt++) {
+      const { upload, uploadEntry, current, currentEntry } = await this.#readForComplete(
+        request.uploadId,
+      );
+      checkCondition(upload.name, current, request.condition);
+      checkChunkList(request.chunks, request.bytes, upload.chunkBytes);
+      const meta: BlobMeta = {
+        name: upload.name,
+        version: upload.version,
+        bytes: request.bytes,
+        contentType: upload.contentType,
+        chunkBytes: upload.chunkBytes,
+        sha256: request.sha256,
+        createdAtMs: Date.now(),
+        chunks: request.chunks,
+      };
+      const committed = await this.#transaction(
+        [watch(uploadKey(upload.id), uploadEntry), watch(blobKey(upload.name), currentEntry)],
+        [
+          { type: 'set', key: blobKey(upload.name), value: encodeBlobMeta(meta), at: Date.now() },
+          { type: 'del', keys: [uploadKey(upload.id)], at: Date.now() },
+        ],
+      );
+      if (committed) return meta;
+      if (attempt === commitAttemptsMax) {
+        throw new TandemError(
+          'TANDEM_PRECONDITION_FAILED',
+          `blob ${upload.name} changed under ${commitAttemptsMax} attempts to complete its upload`,
+        );
+      }
+    }
+  }
+
+  async #readForComplete(uploadId: string) {
+    const read = await this.#node.read({ consistency: 'linearizable' }, async (store) => {
+      const uploadEntry = await store.get(uploadKey(uploadId), Date.now());
+      if (uploadEntry === null) return null;
+      const upload = decodeUpload(uploadEntry.value, uploadEntry.version.index);
+      const currentEntry = await store.get(blobKey(upload.name), Date.now());
+      return { upload, uploadEntry, currentEntry };
+    });
+    if (read.value === null) {
+      throw new TandemError(
+        'TANDEM_NOT_FOUND',
+        `upload ${uploadId} does not exist: it completed, was aborted, or expired`,
+      );
+    }
+    const { currentEntry } = read.value;
+    const current = currentEntry === null ? null : decodeBlobMeta(currentEntry.value);
+    return { ...read.value, current };
+  }
+
+  /** Deletes a blob (the leader only): its chunks are collected by the repair rounds. */
+  async deleteHere(name: string, condition: BlobCondition): Promise<boolean> {
+    checkBlobName(name);
+    for (let attempt = 1; attempt <= commitAttemptsMax; attempt++) {
+      const read = await this.#node.read({ consistency: 'linearizable' }, (store) =>
+        store.get(blobKey(name), Date.now()),
+      );
+      const entry = read.value;
+      const current = entry === null ? null : decodeBlobMeta(entry.value);
+      checkCondition(name, current, condition);
+      if (entry === null) return false;
+      const committed = await this.#transaction(
+        [watch(blobKey(name), entry)],
+        [{ type: 'del', keys: [blobKey(name)], at: Date.now() }],
+      );
+      if (committed) return true;
+    }
+    throw new TandemError('TANDEM_PRECONDITION_FAILED', `blob ${name} kept changing while deleted`);
+  }
+
+  /** Deletes a blob from any node: the leader commits it. */
+  delete(name: string, condition: BlobCondition): Promise<boolean> {
+    if (this.#node.status().role === 'leader') return this.deleteHere(name, condition);
+    return this.#peers
+      .json<{ deleted: boolean }>(this.#leaderUrl(), '/v1/internal/blobs/delete', { name, condition })
+      .then((answer) => answer.deleted);
+  }
+
+  async #transaction(watched: WatchedKey[], steps: TransactionSteps): Promise<boolean> {
+    const write = await this.#node.write({ type: 'multi', watched, steps, at: Date.now() });
+    const result = write.result;
+    if (result === null || !result.ok) {
+      throw new TandemError('TANDEM_STORAGE_FAILED', `a blob transaction failed: ${String(result && !result.ok ? result.error : 'no result')}`);
+    }
+    return result.value !== null;
+  }
+
+  // ------------------------------------------------------------------ repair
+
+  /** The leader's answer to a node's inventory (the leader only). */
+  async planFor(node: NodeId, held: readonly ChunkId[]): Promise<RepairPlan> {
+    const { blobs, uploads, appliedIndex } = await this.#committedState();
+    return repairPlan(node, held, blobs, uploads, appliedIndex);
+  }
+
+  async #committedState() {
+    const blobs = await this.list('', 'linearizable', Number.MAX_SAFE_INTEGER);
+    const uploads: UploadRecord[] = [];
+    const strip = databasePrefix(systemDatabase).length;
+    const read = await this.#node.read({ consistency: 'stale' }, async (store) => {
+      let cursor = 0;
+      do {
+        const page = await store.scan(
+          cursor,
+          { match: Buffer.from('upload:*'), count: 1000, db: systemDatabase },
+          Date.now(),
+        );
+        for (const key of page.keys) {
+          const entry = await store.get(key, Date.now());
+          if (entry !== null) uploads.push(decodeUpload(entry.value, entry.version.index));
+        }
+        cursor = page.cursor;
+      } while (cursor !== 0);
+      return strip;
+    });
+    return { blobs, uploads, appliedIndex: this.#node.applied().index, read };
+  }
+
+  /** What this node holds and what it still lacks. */
+  status(): RepairStatus {
+    const stats = this.#chunks.stats();
+    return { ...this.#status, chunksHeld: stats.chunks, bytesHeld: stats.bytes };
+  }
+
+  #scheduleRepair(delayMs: number): void {
+    if (this.#closed) return;
+    if (this.#timer !== null) clearTimeout(this.#timer);
+    this.#timer = setTimeout(() => {
+      this.#timer = null;
+      if (this.#repairing !== null) return this.#scheduleRepair(this.#repairIntervalMs);
+      this.#repairing = this.repairOnce()
+        .catch((error: unknown) =>
+          this.#logger.warn({ err: error }, 'a blob repair round failed; it runs again'),
+        )
+        .finally(() => {
+          this.#repairing = null;
+          this.#scheduleRepair(this.#repairIntervalMs);
+        });
+    }, delayMs);
+    this.#timer.unref();
+  }
+
+  /**
+   * One repair round: on the leader, chunks re-placed away from departed holders first;
+   * then this node's inventory against the leader's plan: stale chunks deleted, missing
+   * ones fetched from another holder, one at a time.
+   */
+  async repairOnce(): Promise<void> {
+    const status = this.#node.status();
+    if (status.leaderId === null) return;
+    if (status.role === 'leader') await this.#rereplicateAll();
+    const held = this.#chunks.inventory();
+    const plan =
+      status.role === 'leader'
+        ? await this.planFor(this.#node.id, held)
+        : await this.#peers.json<RepairPlan>(this.#leaderUrl(), '/v1/internal/blobs/plan', {
+            node: this.#node.id,
+            held,
+          });
+    for (const chunk of plan.stale) {
+      if (await this.#chunks.delete(chunk)) {
+        this.#status = { ...this.#status, staleDeleted: this.#status.staleDeleted + 1 };
+      }
+    }
+    if (plan.stale.length > 0) {
+      this.#logger.info({ chunks: plan.stale.length }, 'deleted stale chunks');
+    }
+    await this.#fetchMissing(plan);
+  }
+
+  async #fetchMissing(plan: RepairPlan): Promise<void> {
+    let left = plan.missing.length;
+    let bytesLeft = 0;
+    this.#status = { ...this.#status, chunksMissing: left, bytesMissing: 0 };
+    if (left > 0) this.#logger.info({ chunks: left }, 'fetching missing chunks');
+    for (const { chunk, from } of plan.missing) {
+      if (this.#closed) return;
+      let bytes: Buffer | null = null;
+      for (const holder of from) {
+        bytes = await this.#fetch(holder, chunk).catch(() => null);
+        if (bytes !== null) break;
+      }
+      left--;
+      if (bytes === null) {
+        bytesLeft += 0;
+        this.#logger.warn({ chunk }, 'no holder could give a missing chunk; trying next round');
+        continue;
+      }
+      await this.#chunks.write(chunk, bytes);
+      this.#status = {
+        ...this.#status,
+        chunksMissing: left,
+        chunksRepaired: this.#status.chunksRepaired + 1,
+        bytesRepaired: this.#status.bytesRepaired + bytes.length,
+        bytesMissing: bytesLeft,
+      };
+    }
+    this.#status = { ...this.#status, lastRepairAtMs: Date.now() };
+    if (plan.missing.length > 0) {
+      this.#logger.info(
+        { repaired: plan.missing.length - left, total: plan.missing.length },
+        'missing chunks fetched',
+      );
+    }
+  }
+
+  /** The leader re-places every chunk whose holder left the voters. */
+  async #rereplicateAll(): Promise<void> {
+    const voters = this.#node.status().membership.voters;
+    const blobs = await this.list('', 'linearizable', Number.MAX_SAFE_INTEGER);
+    for (const blob of blobs) {
+      const moved = rereplicate(blob, voters, this.replicas);
+      if (moved === null) continue;
+      const entry = await this.#node.read({ consistency: 'linearizable' }, (store) =>
+        store.get(blobKey(blob.name), Date.now()),
+      );
+      if (entry.value === null || decodeBlobMeta(entry.value.value).version !== blob.version) continue;
+      await this.#transaction(
+        [watch(blobKey(blob.name), entry.value)],
+        [{ type: 'set', key: blobKey(blob.name), value: encodeBlobMeta(moved), at: Date.now() }],
+      );
+      this.#logger.info({ blob: blob.name, version: blob.version }, 're-placed chunks of departed holders');
+    }
+  }
+}
+
+/** Step 3's request: the upload, its size and hash, its chunks, and the condition. */
+export interface CompleteRequest {
+  readonly uploadId: string;
+  readonly bytes: number;
+  readonly sha256: string;
+  readonly chunks: readonly ChunkMeta[];
+  readonly condition: BlobCondition;
+}
+
+type TransactionSteps = Parameters<NodeHandle['write']>[0] extends infer C
+  ? C extends { type: 'multi'; steps: infer S }
+    ? S
+    : never
+  : never;
+
+/** The peer route's path of a chunk. */
+export function chunkPath(id: ChunkId): string {
+  return `/v1/internal/chunks/${id.hash}/${id.version}`;
+}
+
+function watch(key: Buffer, entry: KvEntry | null): WatchedKey {
+  return {
+    key,
+    seen:
+      entry === null
+        ? null
+        : { index: entry.version.index, term: entry.version.term, expiresAt: entry.expiresAt },
+  };
+}
+
+/** Refuses (412) a write whose condition the current version does not meet. */
+export function checkCondition(name: string, current: BlobMeta | null, condition: BlobCondition) {
+  const version = current?.version ?? null;
+  if (condition.ifMatch !== undefined && version !== condition.ifMatch) {
+    throw new TandemError(
+      'TANDEM_PRECONDITION_FAILED',
+      `blob ${name} is at version ${version ?? 'none'}, not ${condition.ifMatch}`,
+    );
+  }
+  if (condition.ifNoneMatch === '*' && version !== null) {
+    throw new TandemError('TANDEM_PRECONDITION_FAILED', `blob ${name} exists (version ${version})`);
+  }
+  if (typeof condition.ifNoneMatch === 'number' && version === condition.ifNoneMatch) {
+    throw new TandemError('TANDEM_PRECONDITION_FAILED', `blob ${name} is at version ${version}`);
+  }
+}
+
+/** Cuts a byte stream into pieces of exactly `size` bytes (the last one shorter). */
+export async function* cut(body: AsyncIterable<Uint8Array>, size: number): AsyncGenerator<Buffer> {
+  let parts: Buffer[] = [];
+  let held = 0;
+  for await (const part of body) {
+    let piece = Buffer.from(part.buffer, part.byteOffset, part.byteLength);
+    while (held + piece.length >= size) {
+      const take = size - held;
+      parts.push(piece.subarray(0, take));
+      yield Buffer.concat(parts, size);
+      parts = [];
+      held = 0;
+      piece = piece.subarray(take);
+    }
+    if (piece.length > 0) {
+      // A copy: the stream may reuse its buffer once this part is consumed.
+      parts.push(Buffer.from(piece));
+      held += piece.length;
+    }
+  }
+  if (held > 0) yield Buffer.concat(parts, held);
+}
