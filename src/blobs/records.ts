@@ -60,10 +60,22 @@ export function uploadKey(id: string): Buffer {
   return systemKey(Buffer.from(uploadPrefix + id, 'utf8'));
 }
 
-/** The glob (the store's KEYS and SCAN syntax) of every blob whose name begins with `prefix`. */
+/**
+ * The glob (the store's SCAN syntax, which matches stored keys) of every blob whose name
+ * begins with `prefix`.
+ */
 export function blobPattern(prefix: string): Buffer {
-  const escaped = (blobPrefix + prefix).replace(/[\\*?[\]]/g, (char) => `\\${char}`);
-  return Buffer.from(`${escaped}*`, 'utf8');
+  return systemPattern(blobPrefix + prefix);
+}
+
+/** The glob of every upload record. */
+export function uploadPattern(): Buffer {
+  return systemPattern(uploadPrefix);
+}
+
+function systemPattern(prefix: string): Buffer {
+  const escaped = prefix.replace(/[\\*?[\]]/g, (char) => `\\${char}`);
+  return systemKey(Buffer.from(`${escaped}*`, 'utf8'));
 }
 
 /** The blob name of a stored key of the system database, or null when it is not a blob's. */

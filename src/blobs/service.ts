@@ -46,6 +46,7 @@ import {
   encodeBlobMeta,
   encodeUpload,
   uploadKey,
+  uploadPattern,
   uploadTtlMsDefault,
 } from './records.js';
 
@@ -129,10 +130,10 @@ export class BlobService {
     this.#uploadTtlMs = options.uploadTtlMs ?? uploadTtlMsDefault;
     this.#repairIntervalMs = options.repairIntervalMs ?? repairIntervalMsDefault;
     assert(Number.isSafeInteger(this.replicas) && this.replicas >= 1, 'replicas must be >= 1');
-    this.#chunks.onCorrupt((id) => {
+    this.#chunks.onCorrupt = (id) => {
       this.#logger.warn({ chunk: id }, 'a chunk failed its hash: deleted, to be repaired');
       this.#scheduleRepair(0);
-    });
+    };
   }
 
   /** Starts the background repair (soon, then every `repairIntervalMs`). */
@@ -152,7 +153,9 @@ export class BlobService {
   /** A blob's committed metadata at `consistency`, or null. */
   async meta(name: string, consistency: Consistency): Promise<BlobMeta | null> {
     checkBlobName(name);
-    const read = await this.#node.read({ consistency }, (store) => store.get(blobKey(name), Date.now()));
+    const read = await this.#node.read({ consistency }, (store) =>
+      store.get(blobKey(name), Date.now()),
+    );
     return read.value === null ? null : decodeBlobMeta(read.value.value);
   }
 
@@ -201,14 +204,23 @@ export class BlobService {
       const chunkStart = chunk.index * meta.chunkBytes;
       const chunkEnd = chunkStart + chunk.bytes;
       if (chunkEnd <= start || chunkStart >= end) continue;
-      const bytes = await this.#chunkBytes({ hash: chunk.hash, version: meta.version }, chunk, localOnly);
-      yield bytes.subarray(Math.max(0, start - chunkStart), Math.min(chunk.bytes, end - chunkStart));
+      const bytes = await this.#chunkBytes(
+        { hash: chunk.hash, version: meta.version },
+        chunk,
+        localOnly,
+      );
+      yield bytes.subarray(
+        Math.max(0, start - chunkStart),
+        Math.min(chunk.bytes, end - chunkStart),
+      );
     }
   }
 
   /** Whether this node holds every chunk of `meta` itself (for `?source=local`). */
   hasLocally(meta: BlobMeta): boolean {
-    return meta.chunks.every((chunk) => this.#chunks.has({ hash: chunk.hash, version: meta.version }));
+    return meta.chunks.every((chunk) =>
+      this.#chunks.has({ hash: chunk.hash, version: meta.version }),
+    );
   }
 
   async #chunkBytes(id: ChunkId, chunk: ChunkMeta, localOnly: boolean): Promise<Buffer> {
@@ -277,7 +289,9 @@ export class BlobService {
       const hash = createHash('sha256').update(bytes).digest('hex');
       const holders = placement(name, upload.version, index, voters, this.replicas);
       chunks.push({ index, hash, bytes: bytes.length, holders });
-      moving.push(this.#place({ hash, version: upload.version }, bytes, holders, options.durability));
+      moving.push(
+        this.#place({ hash, version: upload.version }, bytes, holders, options.durability),
+      );
       if (moving.length >= chunksInFlightMax) await moving.shift();
     }
     await Promise.all(moving);
@@ -470,7 +484,10 @@ export class BlobService {
   delete(name: string, condition: BlobCondition): Promise<boolean> {
     if (this.#node.status().role === 'leader') return this.deleteHere(name, condition);
     return this.#peers
-      .json<{ deleted: boolean }>(this.#leaderUrl(), '/v1/internal/blobs/delete', { name, condition })
+      .json<{ deleted: boolean }>(this.#leaderUrl(), '/v1/internal/blobs/delete', {
+        name,
+        condition,
+      })
       .then((answer) => answer.deleted);
   }
 
@@ -478,7 +495,10 @@ export class BlobService {
     const write = await this.#node.write({ type: 'multi', watched, steps, at: Date.now() });
     const result = write.result;
     if (result === null || !result.ok) {
-      throw new TandemError('TANDEM_STORAGE_FAILED', `a blob transaction failed: ${String(result && !result.ok ? result.error : 'no result')}`);
+      throw new TandemError(
+        'TANDEM_STORAGE_FAILED',
+        `a blob transaction failed: ${String(result && !result.ok ? result.error : 'no result')}`,
+      );
     }
     return result.value !== null;
   }
@@ -500,7 +520,7 @@ export class BlobService {
       do {
         const page = await store.scan(
           cursor,
-          { match: Buffer.from('upload:*'), count: 1000, db: systemDatabase },
+          { match: uploadPattern(), count: 1000, db: systemDatabase },
           Date.now(),
         );
         for (const key of page.keys) {
@@ -612,12 +632,16 @@ export class BlobService {
       const entry = await this.#node.read({ consistency: 'linearizable' }, (store) =>
         store.get(blobKey(blob.name), Date.now()),
       );
-      if (entry.value === null || decodeBlobMeta(entry.value.value).version !== blob.version) continue;
+      if (entry.value === null || decodeBlobMeta(entry.value.value).version !== blob.version)
+        continue;
       await this.#transaction(
         [watch(blobKey(blob.name), entry.value)],
         [{ type: 'set', key: blobKey(blob.name), value: encodeBlobMeta(moved), at: Date.now() }],
       );
-      this.#logger.info({ blob: blob.name, version: blob.version }, 're-placed chunks of departed holders');
+      this.#logger.info(
+        { blob: blob.name, version: blob.version },
+        're-placed chunks of departed holders',
+      );
     }
   }
 }

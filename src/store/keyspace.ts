@@ -30,7 +30,6 @@
 import { TandemError } from '../core/errors.js';
 import type { Bytes, Version } from './commands.js';
 import {
-  databaseCount,
   databaseOfText,
   inDatabaseText,
   swapHoldingDatabase,

@@ -106,9 +106,15 @@ function checkPeerCall(request: FastifyRequest, secret: string | null): void {
   const node =
     secret === null
       ? null
-      : verifyPeerCall(secret, typeof header === 'string' ? header : undefined, request.method, path, Date.now());
+      : verifyPeerCall(
+          secret,
+          typeof header === 'string' ? header : undefined,
+          request.method,
+          path,
+          Date.now(),
+        );
   if (node === null) {
-    throw new TandemError('TANDEM_UNAUTHENTICATED', 'this route serves only the cluster\'s nodes');
+    throw new TandemError('TANDEM_UNAUTHENTICATED', "this route serves only the cluster's nodes");
   }
   request.principal = { user: `node:${node}`, via: 'peer' };
 }

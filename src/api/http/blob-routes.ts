@@ -44,7 +44,10 @@ export function registerBlobRoutes(
     scope.addContentTypeParser('*', (_request, payload, done) => done(null, payload));
     scope.put<{ Params: NameParams; Querystring: { ack?: string } }>(
       '/v1/blobs/:name',
-      { config: { role: 'write', honours: ['if-match', 'if-none-match'] }, bodyLimit: blobs.blobBytesMax },
+      {
+        config: { role: 'write', honours: ['if-match', 'if-none-match'] },
+        bodyLimit: blobs.blobBytesMax,
+      },
       async (request, reply) => {
         const meta = await blobs.put(request.params.name, request.body as Readable, {
           contentType: request.headers['content-type'] ?? 'application/octet-stream',
@@ -132,7 +135,8 @@ function registerPeerRoutes(app: FastifyInstance, blobs: BlobService): void {
     { config: { role: 'peer' } },
     async (request, reply) => {
       const bytes = await blobs.localChunk(chunkIdOf(request.params));
-      if (bytes === null) throw new TandemError('TANDEM_NOT_FOUND', 'no sound copy of that chunk here');
+      if (bytes === null)
+        throw new TandemError('TANDEM_NOT_FOUND', 'no sound copy of that chunk here');
       return reply.type('application/octet-stream').send(bytes);
     },
   );
@@ -149,7 +153,9 @@ function registerPeerRoutes(app: FastifyInstance, blobs: BlobService): void {
   app.post<{ Body: { name: string; condition: BlobCondition } }>(
     '/v1/internal/blobs/delete',
     { config: { role: 'peer' } },
-    async (request) => ({ deleted: await blobs.deleteHere(request.body.name, request.body.condition) }),
+    async (request) => ({
+      deleted: await blobs.deleteHere(request.body.name, request.body.condition),
+    }),
   );
   app.post<{ Body: { node: string; held: ChunkId[] } }>(
     '/v1/internal/blobs/plan',
@@ -174,7 +180,11 @@ async function serve(
   if (request.query.source !== undefined && !localOnly) {
     throw new TandemError('TANDEM_BAD_REQUEST', 'source may only be local');
   }
-  const meta = await found(blobs, request.params.name, localOnly ? 'stale' : consistencyOf(request.query));
+  const meta = await found(
+    blobs,
+    request.params.name,
+    localOnly ? 'stale' : consistencyOf(request.query),
+  );
   if (localOnly && !blobs.hasLocally(meta)) {
     throw new TandemError(
       'TANDEM_REPLICA_UNAVAILABLE',
@@ -188,7 +198,10 @@ async function serve(
     .header('x-tandem-sha256', meta.sha256)
     .type(meta.contentType);
   const ifNoneMatch = request.headers['if-none-match'];
-  if (ifNoneMatch !== undefined && etagsOf(ifNoneMatch).some((tag) => tag === '*' || tag === meta.version)) {
+  if (
+    ifNoneMatch !== undefined &&
+    etagsOf(ifNoneMatch).some((tag) => tag === '*' || tag === meta.version)
+  ) {
     return reply.code(304).send();
   }
   const range = rangeOf(request.headers.range, meta.bytes);
@@ -203,7 +216,11 @@ async function serve(
   return reply.send(Readable.from(blobs.read(meta, start, end, localOnly), { objectMode: false }));
 }
 
-async function found(blobs: BlobService, name: string, consistency: Consistency): Promise<BlobMeta> {
+async function found(
+  blobs: BlobService,
+  name: string,
+  consistency: Consistency,
+): Promise<BlobMeta> {
   const meta = await blobs.meta(name, consistency);
   if (meta === null) throw new TandemError('TANDEM_NOT_FOUND', `blob ${name} does not exist`);
   return meta;
@@ -255,7 +272,8 @@ function conditionOf(request: FastifyRequest): BlobCondition {
   const ifNoneMatch = request.headers['if-none-match'];
   if (ifNoneMatch !== undefined) {
     const tags = etagsOf(ifNoneMatch);
-    if (tags.length !== 1) throw new TandemError('TANDEM_BAD_REQUEST', 'If-None-Match on a blob names * or one version');
+    if (tags.length !== 1)
+      throw new TandemError('TANDEM_BAD_REQUEST', 'If-None-Match on a blob names * or one version');
     condition.ifNoneMatch = tags[0];
   }
   return condition;
@@ -309,7 +327,10 @@ function durabilityOf(ack: string | undefined, node: NodeHandle): Durability {
 function consistencyOf(query: BlobQuery): Consistency {
   const consistency = query.consistency ?? 'linearizable';
   if (!consistencies.includes(consistency as Consistency)) {
-    throw new TandemError('TANDEM_BAD_REQUEST', `consistency must be one of ${consistencies.join(', ')}`);
+    throw new TandemError(
+      'TANDEM_BAD_REQUEST',
+      `consistency must be one of ${consistencies.join(', ')}`,
+    );
   }
   return consistency as Consistency;
 }
