@@ -288,10 +288,12 @@ class BlobWorld {
     this.#history.push(this.#state);
   }
 
+  /** The cluster's shape, for summaries: members and replicas per chunk. */
   get description(): string {
     return `${this.#members.length} nodes, ${this.replicas} replicas`;
   }
 
+  /** The log index of the last committed entry. */
   get commitIndex(): number {
     return this.#state.index;
   }
@@ -325,6 +327,7 @@ class BlobWorld {
     this.#traceHash.update(`${text}\n`);
   }
 
+  /** The trace's SHA-256, once the run is over (it closes the hash: call it once). */
   digest(): string | null {
     return this.#traceHash === null ? null : this.#traceHash.digest('hex');
   }
