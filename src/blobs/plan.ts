@@ -146,8 +146,9 @@ export function chunkIds(blob: BlobMeta): ChunkId[] {
  *   applied can be judged. A chunk judged stale stays stale: its upload is over, and the
  *   blob it made (if any) is no longer the name's version, so deleting it later is safe.
  * - missing (fetch): a chunk of a blob that lists `node` among its holders and that `node`
- *   does not hold; `from` are the chunk's other holders in placement order (merged, first
- *   seen first, when two chunks of the blob share the id).
+ *   does not hold; `from` are the chunk's other holders in placement order. When chunks of
+ *   a blob share bytes (and so one id and one file), `from` merges the holders of all of
+ *   them, first seen first: any of them holds the file `node` lacks.
  *
  * Both lists are sorted by version, then hash, so equal inputs give equal plans.
  */
@@ -161,32 +162,38 @@ export function repairPlan(
   assertIndex(appliedIndex, 'applied index');
   const heldNames = new Map<string, ChunkId>();
   for (const id of held) heldNames.set(chunkFileName(id), { hash: id.hash, version: id.version });
-  const referenced = new Set<string>();
-  const missing = new Map<string, { chunk: ChunkId; from: NodeId[] }>();
+  // Every holder of each referenced chunk id, first seen first: two chunks with the same
+  // bytes share one file, so a holder of either can serve it to a holder of the other.
+  const holdersById = new Map<string, { chunk: ChunkId; holders: NodeId[]; wanted: boolean }>();
   for (const blob of blobs) {
     for (const chunk of blob.chunks) {
       const id = { hash: chunk.hash, version: blob.version };
       const name = chunkFileName(id);
-      referenced.add(name);
-      if (heldNames.has(name) || !chunk.holders.includes(node)) continue;
-      const wanted = missing.get(name) ?? { chunk: id, from: [] };
+      const entry = holdersById.get(name) ?? { chunk: id, holders: [], wanted: false };
       for (const holder of chunk.holders) {
-        if (holder !== node && !wanted.from.includes(holder)) wanted.from.push(holder);
+        if (!entry.holders.includes(holder)) entry.holders.push(holder);
       }
-      missing.set(name, wanted);
+      entry.wanted ||= chunk.holders.includes(node);
+      holdersById.set(name, entry);
     }
   }
+  const missing = [...holdersById]
+    .filter(([name, entry]) => entry.wanted && !heldNames.has(name))
+    .map(([, entry]) => ({
+      chunk: entry.chunk,
+      from: entry.holders.filter((holder) => holder !== node),
+    }));
   const liveVersions = new Set<number>();
   for (const upload of uploads) liveVersions.add(upload.version);
   const stale = [...heldNames]
     .filter(([name, id]) => {
-      if (referenced.has(name) || liveVersions.has(id.version)) return false;
+      if (holdersById.has(name) || liveVersions.has(id.version)) return false;
       return id.version <= appliedIndex;
     })
     .map(([, id]) => id)
     .sort(compareChunkIds);
-  const fetches = [...missing.values()].sort((a, b) => compareChunkIds(a.chunk, b.chunk));
-  return { stale, missing: fetches };
+  missing.sort((a, b) => compareChunkIds(a.chunk, b.chunk));
+  return { stale, missing };
 }
 
 /**
