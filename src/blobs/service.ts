@@ -21,6 +21,7 @@
  * whose holders left the membership (`rereplicate`).
  */
 import { createHash, randomUUID } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { assert } from '../core/assert.js';
 import { TandemError } from '../core/errors.js';
 import type { Durability, NodeId } from '../core/types.js';
@@ -56,6 +57,10 @@ export const chunksInFlightMax = 2;
 export const repairIntervalMsDefault = 10_000;
 /** Commits of a transaction retried when a concurrent write changed what it watched. */
 const commitAttemptsMax = 5;
+/** How fast the background scrubber re-reads chunk files, by default. */
+export const scrubBytesPerSecondDefault = 32 * 1024 * 1024;
+/** How long the scrubber rests between two passes over every chunk. */
+export const scrubPauseMsDefault = 60 * 60 * 1000;
 /** Blobs listed at most in one answer. */
 export const blobListMax = 10_000;
 
@@ -71,6 +76,8 @@ export interface BlobServiceOptions {
   readonly blobBytesMax?: number;
   readonly uploadTtlMs?: number;
   readonly repairIntervalMs?: number;
+  /** The scrubber's pace; 0 turns it off. */
+  readonly scrubBytesPerSecond?: number;
 }
 
 /** A condition of a write on the blob's current version (HTTP `If-Match`, `If-None-Match`). */
@@ -85,13 +92,15 @@ export interface BlobCondition {
 export interface RepairStatus {
   readonly chunksHeld: number;
   readonly bytesHeld: number;
-  /** From the latest plan: chunks still to fetch and their bytes. */
+  /** From the latest plan: chunks still to fetch. */
   readonly chunksMissing: number;
-  readonly bytesMissing: number;
   readonly chunksRepaired: number;
   readonly bytesRepaired: number;
   readonly staleDeleted: number;
   readonly lastRepairAtMs: number | null;
+  /** Chunks found failing their hash (by reads and the scrubber) since start. */
+  readonly corruptFound: number;
+  readonly scrubbedChunks: number;
 }
 
 /** One node's blob layer; see the module comment. */
@@ -112,12 +121,16 @@ export class BlobService {
     chunksHeld: 0,
     bytesHeld: 0,
     chunksMissing: 0,
-    bytesMissing: 0,
     chunksRepaired: 0,
     bytesRepaired: 0,
     staleDeleted: 0,
     lastRepairAtMs: null,
+    corruptFound: 0,
+    scrubbedChunks: 0,
   };
+  readonly #scrubBytesPerSecond: number;
+  readonly #scrubStop = new AbortController();
+  #scrubbing: Promise<void> | null = null;
 
   constructor(options: BlobServiceOptions) {
     this.#node = options.node;
@@ -129,6 +142,7 @@ export class BlobService {
     this.blobBytesMax = options.blobBytesMax ?? blobBytesDefaultMax;
     this.#uploadTtlMs = options.uploadTtlMs ?? uploadTtlMsDefault;
     this.#repairIntervalMs = options.repairIntervalMs ?? repairIntervalMsDefault;
+    this.#scrubBytesPerSecond = options.scrubBytesPerSecond ?? scrubBytesPerSecondDefault;
     assert(Number.isSafeInteger(this.replicas) && this.replicas >= 1, 'replicas must be >= 1');
     this.#chunks.onCorrupt = (id) => {
       this.#logger.warn({ chunk: id }, 'a chunk failed its hash: deleted, to be repaired');
@@ -136,16 +150,39 @@ export class BlobService {
     };
   }
 
-  /** Starts the background repair (soon, then every `repairIntervalMs`). */
+  /** Starts the background repair (soon, then every `repairIntervalMs`) and the scrubber. */
   start(): void {
     this.#scheduleRepair(1_000);
+    if (this.#scrubBytesPerSecond > 0) this.#scrubbing = this.#scrubForever();
   }
 
   async close(): Promise<void> {
     this.#closed = true;
     if (this.#timer !== null) clearTimeout(this.#timer);
+    this.#scrubStop.abort(new Error('closing'));
     await this.#repairing?.catch(() => undefined);
+    await this.#scrubbing?.catch(() => undefined);
     this.#peers.close();
+  }
+
+  /**
+   * Re-hashes every chunk file at a bounded pace, pass after pass with a rest between:
+   * a chunk that rotted on disk is found even if nobody reads it, deleted, and repaired
+   * from another holder by the next repair round (the store's `onCorrupt`).
+   */
+  async #scrubForever(): Promise<void> {
+    const signal = this.#scrubStop.signal;
+    while (!this.#closed) {
+      await sleep(scrubPauseMsDefault, undefined, { signal });
+      const result = await this.#chunks.scrub({
+        bytesPerSecondMax: this.#scrubBytesPerSecond,
+        signal,
+        onChunk: () => {
+          this.#status = { ...this.#status, scrubbedChunks: this.#status.scrubbedChunks + 1 };
+        },
+      });
+      this.#logger.info(result, 'scrubbed every chunk file');
+    }
   }
 
   // ------------------------------------------------------------------ reads
@@ -511,11 +548,17 @@ export class BlobService {
     return repairPlan(node, held, blobs, uploads, appliedIndex);
   }
 
+  /**
+   * The leader's committed blobs and uploads, and an applied index the uploads read is at
+   * least as new as. The uploads are read first, then the blobs: an upload is removed only
+   * by the transaction that commits its blob (or by its abort or expiry), so a chunk whose
+   * upload the first read missed is found by the second, unless it is truly unreferenced.
+   * A chunk of a version past the index, an upload begun since, is never called stale.
+   */
   async #committedState() {
-    const blobs = await this.list('', 'linearizable', Number.MAX_SAFE_INTEGER);
-    const uploads: UploadRecord[] = [];
-    const strip = databasePrefix(systemDatabase).length;
+    const appliedIndex = this.#node.applied().index;
     const read = await this.#node.read({ consistency: 'stale' }, async (store) => {
+      const uploads: UploadRecord[] = [];
       let cursor = 0;
       do {
         const page = await store.scan(
@@ -529,15 +572,75 @@ export class BlobService {
         }
         cursor = page.cursor;
       } while (cursor !== 0);
-      return strip;
+      return uploads;
     });
-    return { blobs, uploads, appliedIndex: this.#node.applied().index, read };
+    const blobs = await this.list('', 'linearizable', Number.MAX_SAFE_INTEGER);
+    return { blobs, uploads: read.value, appliedIndex };
   }
 
   /** What this node holds and what it still lacks. */
   status(): RepairStatus {
     const stats = this.#chunks.stats();
-    return { ...this.#status, chunksHeld: stats.chunks, bytesHeld: stats.bytes };
+    return {
+      ...this.#status,
+      chunksHeld: stats.chunks,
+      bytesHeld: stats.bytes,
+      corruptFound: this.#chunks.corruptFound,
+    };
+  }
+
+  /** The blob layer's metrics in Prometheus's text format, labelled with the node. */
+  metricsText(): string {
+    const status = this.status();
+    const node = `{node="${this.#node.id}"}`;
+    const lines: string[] = [];
+    const metric = (name: string, type: string, help: string, value: number) => {
+      lines.push(`# HELP ${name} ${help}`, `# TYPE ${name} ${type}`, `${name}${node} ${value}`);
+    };
+    metric('tandem_blob_chunks_held', 'gauge', 'Chunk files this node holds', status.chunksHeld);
+    metric(
+      'tandem_blob_bytes_held',
+      'gauge',
+      'Bytes of the chunk files this node holds',
+      status.bytesHeld,
+    );
+    metric(
+      'tandem_blob_chunks_missing',
+      'gauge',
+      'Chunks this node should hold and still lacks (latest repair plan)',
+      status.chunksMissing,
+    );
+    metric(
+      'tandem_blob_chunks_repaired_total',
+      'counter',
+      'Chunks fetched from another holder by repair',
+      status.chunksRepaired,
+    );
+    metric(
+      'tandem_blob_bytes_repaired_total',
+      'counter',
+      'Bytes fetched from other holders by repair',
+      status.bytesRepaired,
+    );
+    metric(
+      'tandem_blob_stale_chunks_deleted_total',
+      'counter',
+      'Stale chunk files deleted',
+      status.staleDeleted,
+    );
+    metric(
+      'tandem_blob_corrupt_chunks_total',
+      'counter',
+      'Chunk files found failing their hash',
+      status.corruptFound,
+    );
+    metric(
+      'tandem_blob_chunks_scrubbed_total',
+      'counter',
+      'Chunk files re-hashed by the scrubber',
+      status.scrubbedChunks,
+    );
+    return `${lines.join('\n')}\n`;
   }
 
   #scheduleRepair(delayMs: number): void {
@@ -588,8 +691,7 @@ export class BlobService {
 
   async #fetchMissing(plan: RepairPlan): Promise<void> {
     let left = plan.missing.length;
-    let bytesLeft = 0;
-    this.#status = { ...this.#status, chunksMissing: left, bytesMissing: 0 };
+    this.#status = { ...this.#status, chunksMissing: left };
     if (left > 0) this.#logger.info({ chunks: left }, 'fetching missing chunks');
     for (const { chunk, from } of plan.missing) {
       if (this.#closed) return;
@@ -600,7 +702,6 @@ export class BlobService {
       }
       left--;
       if (bytes === null) {
-        bytesLeft += 0;
         this.#logger.warn({ chunk }, 'no holder could give a missing chunk; trying next round');
         continue;
       }
@@ -610,7 +711,6 @@ export class BlobService {
         chunksMissing: left,
         chunksRepaired: this.#status.chunksRepaired + 1,
         bytesRepaired: this.#status.bytesRepaired + bytes.length,
-        bytesMissing: bytesLeft,
       };
     }
     this.#status = { ...this.#status, lastRepairAtMs: Date.now() };

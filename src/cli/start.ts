@@ -646,7 +646,7 @@ export async function runStart(argv: readonly string[]): Promise<void> {
   const http = buildHttpServer(node, {
     logger: logger.child({ component: 'http' }),
     commands: () => resp?.run ?? null,
-    extraMetrics: () => resp?.metricsText() ?? '',
+    extraMetrics: () => (resp?.metricsText() ?? '') + blobs.metricsText(),
     access,
     metricsAuth,
     tls: clientTls,

@@ -253,6 +253,17 @@ describe('large objects on a 3-node cluster', () => {
     const local = await request('GET', `${cluster.url(down)}/v1/blobs/${name}?source=local`, null);
     assert.equal(local.status, 200);
     assert.equal(local.sha256, sha256(second));
+    // The repair shows in the node's status and metrics.
+    const status = await call('GET', `${cluster.url(down)}/v1/cluster/blobs`);
+    assert.equal(status.status, 200);
+    assert.ok((status.body.staleDeleted as number) >= 1, JSON.stringify(status.body));
+    assert.ok((status.body.chunksRepaired as number) >= 1, JSON.stringify(status.body));
+    assert.equal(status.body.chunksMissing, 0);
+    const metrics = await request('GET', `${cluster.url(down)}/metrics`, null, {}, true);
+    assert.match(
+      (metrics.body as Buffer).toString(),
+      new RegExp(`tandem_blob_stale_chunks_deleted_total\\{node="${down}"\\} [1-9]`),
+    );
   });
 
   it('never serves a flipped byte in a chunk file, and repairs it from another holder', async () => {
@@ -276,6 +287,8 @@ describe('large objects on a 3-node cluster', () => {
     const got = await request('GET', `${cluster.url(victim)}/v1/blobs/flip.bin`, null);
     assert.equal(got.status, 200);
     assert.equal(got.sha256, sha256(bytes));
+    const status = await call('GET', `${cluster.url(victim)}/v1/cluster/blobs`);
+    assert.ok((status.body.corruptFound as number) >= 1, JSON.stringify(status.body));
     await until(`${victim} repaired the chunk`, async () => {
       const local = await request(
         'GET',

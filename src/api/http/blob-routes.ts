@@ -114,6 +114,12 @@ export function registerBlobRoutes(
     },
   );
 
+  // This node's chunk files and repairs: what it holds, lacks, fetched, deleted, found corrupt.
+  app.get('/v1/cluster/blobs', { config: { role: 'read' } }, async () => ({
+    node: node.id,
+    ...blobs.status(),
+  }));
+
   registerPeerRoutes(app, blobs);
 }
 
