@@ -52,7 +52,7 @@ import {
 } from './records.js';
 
 /** Chunks of one upload moving to their holders at once (each is held in memory). */
-export const chunksInFlightMax = 2;
+export const chunksInFlightMax = 4;
 /** How often a node checks its chunks against the committed metadata. */
 export const repairIntervalMsDefault = 10_000;
 /** Commits of a transaction retried when a concurrent write changed what it watched. */
@@ -377,7 +377,7 @@ export class BlobService {
   }
 
   async #storeAt(holder: NodeId, id: ChunkId, bytes: Buffer): Promise<void> {
-    if (holder === this.#node.id) return this.#chunks.write(id, bytes);
+    if (holder === this.#node.id) return this.#chunks.write(id, bytes, true);
     const url = this.#memberUrl(holder);
     if (url === null) throw new Error(`no address known for ${holder}`);
     const answer = await this.#peers.call(url, 'PUT', chunkPath(id), bytes);
@@ -793,25 +793,26 @@ export function checkCondition(name: string, current: BlobMeta | null, condition
   }
 }
 
-/** Cuts a byte stream into pieces of exactly `size` bytes (the last one shorter). */
+/**
+ * Cuts a byte stream into pieces of exactly `size` bytes (the last one shorter), each
+ * copied once into a buffer of its own (the stream may reuse its parts once consumed).
+ */
 export async function* cut(body: AsyncIterable<Uint8Array>, size: number): AsyncGenerator<Buffer> {
-  let parts: Buffer[] = [];
+  let piece = Buffer.allocUnsafe(size);
   let held = 0;
   for await (const part of body) {
-    let piece = Buffer.from(part.buffer, part.byteOffset, part.byteLength);
-    while (held + piece.length >= size) {
-      const take = size - held;
-      parts.push(piece.subarray(0, take));
-      yield Buffer.concat(parts, size);
-      parts = [];
-      held = 0;
-      piece = piece.subarray(take);
-    }
-    if (piece.length > 0) {
-      // A copy: the stream may reuse its buffer once this part is consumed.
-      parts.push(Buffer.from(piece));
-      held += piece.length;
+    let offset = 0;
+    while (offset < part.byteLength) {
+      const take = Math.min(size - held, part.byteLength - offset);
+      piece.set(part.subarray(offset, offset + take), held);
+      held += take;
+      offset += take;
+      if (held === size) {
+        yield piece;
+        piece = Buffer.allocUnsafe(size);
+        held = 0;
+      }
     }
   }
-  if (held > 0) yield Buffer.concat(parts, held);
+  if (held > 0) yield piece.subarray(0, held);
 }
