@@ -27,7 +27,7 @@ export interface BlobApi {
    * the new version once it is committed. The body is streamed: an async iterable is read
    * chunk by chunk as the connection takes it, never gathered whole.
    *
-   * It goes to the first node that accepts a connection. Bytes given as a `Uint8Array`
+   * It goes to the first node that accepts a connection, a follower before the leader. Bytes given as a `Uint8Array`
    * are sent again to the next node when one fails without answering; a streamed body
    * cannot be: once the first of its chunks was read, a failure rejects with Unavailable
    * (`TANDEM_UNREACHABLE`) and the caller must start a new upload from a new iterable.
@@ -61,7 +61,7 @@ export interface BlobTransport {
   readonly durability: Durability | undefined;
   /** Runs `call` within the client's bound on pending calls. */
   admitted<T>(signal: AbortSignalLike | undefined, call: () => Promise<T>): Promise<T>;
-  /** Every known node's URL, those not recently down first. */
+  /** Every known node's URL, followers before the leader, those recently down last. */
   targets(signal: AbortSignalLike | undefined): Promise<string[]>;
   /** Waits out the backoff before pass `attempt` (1 and up), then refreshes the view. */
   beforeRetry(attempt: number, signal: AbortSignalLike | undefined): Promise<void>;

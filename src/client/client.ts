@@ -622,9 +622,11 @@ export class TandemClient extends TypedEvents<ClientEvents> {
       idleTimeoutMs: this.#options.timeoutMs,
       durability: this.#options.durability,
       admitted: (signal, call) => this.#admitted(signal, call),
+      // Followers first: a blob's bytes are cut and placed by whichever node takes them,
+      // which spares the leader, already busy with the log, the streaming.
       targets: async (signal) => {
         await this.#ensureView(signal);
-        return this.#readTargets('any');
+        return this.#readTargets('followers');
       },
       beforeRetry: async (attempt, signal) => {
         await sleep(this.#backoffMs(attempt), signal);
