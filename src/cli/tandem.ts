@@ -2,7 +2,7 @@
 /**
  * The `tandem` command: run a node (`start`), a local cluster (`cluster`), administer a
  * running cluster (`status`, `promote`, `join`, `remove`) through its HTTP API, and read and
- * write its data (`kv`, `sql`, `shell`) through the TypeScript client.
+ * write its data (`kv`, `blob`, `sql`, `shell`) through the TypeScript client.
  *
  * Exit status: 0 done, 1 failed (a port taken, a node unreachable, an error answer, a key
  * absent), 2 bad usage (no command, an unknown command or flag, a missing argument, a bad
@@ -21,6 +21,7 @@ commands:
   join      add a member
   remove    remove a member
   kv        get, put, del and ls keys
+  blob      put, get, ls and rm large objects (files), streamed with progress
   sql       run one SQL statement: a query prints a table, a write the rows affected
   shell     an interactive shell: SQL lines and dot commands (.get, .put, .ls, .status)
   backup    write a consistent backup of the state to a file, with progress
@@ -42,6 +43,7 @@ const commandsWithHelp: ReadonlySet<string> = new Set([
   'join',
   'remove',
   'kv',
+  'blob',
   'sql',
   'shell',
   'backup',
@@ -64,6 +66,8 @@ async function main(argv: readonly string[]): Promise<void> {
       return (await import('./admin.js')).runAdmin(command, rest);
     case 'kv':
       return (await import('./kv.js')).runKv(rest);
+    case 'blob':
+      return (await import('./blob.js')).runBlob(rest);
     case 'sql':
       return (await import('./sql.js')).runSqlCommand(rest);
     case 'shell':

@@ -14,7 +14,8 @@
 import { isUtf8 } from 'node:buffer';
 import { randomUUID } from 'node:crypto';
 import { TypedEvents } from './events.js';
-import { exchange, HttpAgents, type HttpAnswer } from './http.js';
+import { blobApi, type BlobApi, type BlobTransport } from './blobs.js';
+import { exchange, HttpAgents, streamExchange, type HttpAnswer } from './http.js';
 import { parseAnswerJson, requestJson } from './json.js';
 import {
   BadRequest,
@@ -332,6 +333,8 @@ export class TandemClient extends TypedEvents<ClientEvents> {
   readonly hash: HashApi;
   /** Counters (INCRBY, DECRBY). */
   readonly counter: CounterApi;
+  /** Large objects, streamed to and from any node. */
+  readonly blobs: BlobApi;
   /** This client's id; its sessions are `<id>.<lane>`. */
   readonly id = randomUUID();
   readonly #options: Required<
@@ -393,6 +396,7 @@ export class TandemClient extends TypedEvents<ClientEvents> {
     this.sql = this.#sqlApi();
     this.hash = this.#hashApi();
     this.counter = this.#counterApi();
+    this.blobs = blobApi(this.#blobTransport());
     if (this.#options.healthCheckIntervalMs > 0) {
       this.#timer = setInterval(
         () => void this.#healthCheck(),
@@ -608,6 +612,36 @@ export class TandemClient extends TypedEvents<ClientEvents> {
         }
         return counterOf(text);
       },
+    };
+  }
+
+  /** What the blob calls use of this client: its nodes, retries, credentials and sockets. */
+  #blobTransport(): BlobTransport {
+    return {
+      retries: this.#options.retries,
+      idleTimeoutMs: this.#options.timeoutMs,
+      durability: this.#options.durability,
+      admitted: (signal, call) => this.#admitted(signal, call),
+      // Followers first: a blob's bytes are cut and placed by whichever node takes them,
+      // which spares the leader, already busy with the log, the streaming.
+      targets: async (signal) => {
+        await this.#ensureView(signal);
+        return this.#readTargets('followers');
+      },
+      beforeRetry: async (attempt, signal) => {
+        await sleep(this.#backoffMs(attempt), signal);
+        await this.#discover(signal);
+      },
+      markDown: (url) => this.#markDown(url),
+      open: (request) =>
+        streamExchange(this.#agents, {
+          ...request,
+          headers: { ...request.headers, ...this.#authorization },
+          idleTimeoutMs: this.#options.timeoutMs,
+        }),
+      leaderCall: (method, path, headers, signal) =>
+        this.#leaderCall(method, path, undefined, headers, signal),
+      unreachable: () => this.#unreachable(),
     };
   }
 

@@ -10,6 +10,7 @@ export {
   type KvApi,
   type SqlApi,
 } from './client.js';
+export { blobListLimitMax, type BlobApi } from './blobs.js';
 export {
   BadRequest,
   Conflict,

@@ -234,3 +234,99 @@ export type CommandReply =
 
 /** A command argument: text (its UTF-8 bytes), a number (its decimal text), or bytes. */
 export type CommandArgument = string | number | bigint | Uint8Array;
+
+/** A blob (a large object) as an upload's answer and a listing describe it. */
+export interface BlobInfo {
+  /** Its name: any text, one path segment on the wire (a `/` travels as `%2F`). */
+  readonly name: string;
+  /** The log index that began this version's upload; its ETag is `"<version>"`. */
+  readonly version: number;
+  /** Its size in bytes. */
+  readonly bytes: number;
+  readonly contentType: string;
+  /** SHA-256 of the whole blob, 64 lowercase hex digits. */
+  readonly sha256: string;
+  /** How many chunks it was cut into. */
+  readonly chunks: number;
+  /** When this version was committed, in ms since the epoch. */
+  readonly createdAtMs: number;
+}
+
+/** One chunk of a blob, as `blobs.meta` reports it. */
+export interface BlobChunkInfo {
+  /** Its place: chunk `index` holds bytes `[index * chunkBytes, index * chunkBytes + bytes)`. */
+  readonly index: number;
+  /** SHA-256 of its bytes, 64 lowercase hex digits. */
+  readonly hash: string;
+  readonly bytes: number;
+  /** The members that hold it, in placement order. */
+  readonly holders: readonly string[];
+  /** The blob version it belongs to. */
+  readonly version: number;
+}
+
+/** A blob's whole metadata: what `BlobInfo` says, with its chunks one by one. */
+export interface BlobMetaInfo extends Omit<BlobInfo, 'chunks'> {
+  /** The size of every chunk but the last. */
+  readonly chunkBytes: number;
+  readonly chunks: readonly BlobChunkInfo[];
+}
+
+/** What a download's headers say of the blob and of the bytes that follow. */
+export interface BlobHeaders {
+  readonly version: number;
+  /** The whole blob's size, whatever range was asked. */
+  readonly bytes: number;
+  readonly contentType: string;
+  /** SHA-256 of the whole blob (not of a range), 64 lowercase hex digits. */
+  readonly sha256: string;
+  /** The bytes the body carries, `[start, end)` of the blob (all of it without a range). */
+  readonly start: number;
+  readonly end: number;
+}
+
+/** A download: the headers, then the body, read as it arrives. */
+export interface BlobDownload {
+  readonly info: BlobHeaders;
+  /**
+   * The bytes, chunk by chunk. Iterate it to its end or stop early (break), which frees
+   * the connection; a connection lost midway throws Unavailable from it.
+   */
+  readonly body: AsyncIterable<Uint8Array>;
+}
+
+/** Options of `blobs.put`. */
+export interface BlobPutOptions extends CallOptions {
+  /** Default `application/octet-stream`. */
+  readonly contentType?: string;
+  /** Write only if the blob is at this version; Conflict (412) otherwise. */
+  readonly ifMatch?: number;
+  /** `*`: write only if no blob has this name; Conflict (412) otherwise. */
+  readonly ifNoneMatch?: '*';
+  /** Durability of the chunks and the metadata (default: the client's, else the cluster's). */
+  readonly ack?: Durability;
+  /** Called with the count of bytes sent so far, after each chunk of the body. */
+  readonly onProgress?: (sentBytes: number) => void;
+}
+
+/** Options of `blobs.get`. */
+export interface BlobGetOptions extends CallOptions {
+  /** Only bytes `start` to `end` (inclusive, to the blob's end without it). */
+  readonly range?: { readonly start: number; readonly end?: number };
+  /** `local`: served only from the answering node's own copies (503 when it lacks one). */
+  readonly source?: 'local';
+  /** The metadata's read level (default linearizable: the latest committed version). */
+  readonly consistency?: Consistency;
+}
+
+/** Options of `blobs.meta` and `blobs.list`. */
+export interface BlobReadOptions extends CallOptions {
+  /** Default linearizable. */
+  readonly consistency?: Consistency;
+}
+
+/** Options of `blobs.delete`. */
+export interface BlobDeleteOptions extends CallOptions {
+  /** Delete only if the blob is at this version; Conflict (412) otherwise. */
+  readonly ifMatch?: number;
+}
