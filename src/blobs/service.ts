@@ -228,7 +228,8 @@ export class BlobService {
   /**
    * The bytes `[start, end)` of `meta`'s blob, chunk by chunk: this node's copy when it has
    * a sound one, else another holder's (checked against its hash). With `localOnly` a
-   * chunk this node lacks fails the read instead (`hasLocally` tells beforehand).
+   * chunk this node lacks fails the read instead (`hasLocally` tells beforehand). The next
+   * chunk is read (and hashed) while the current one is sent: one chunk ahead, no more.
    */
   async *read(
     meta: BlobMeta,
@@ -237,15 +238,20 @@ export class BlobService {
     localOnly: boolean,
   ): AsyncGenerator<Buffer> {
     assert(start >= 0 && end <= meta.bytes && start <= end, 'a read within the blob');
-    for (const chunk of meta.chunks) {
+    const wanted = meta.chunks.filter((chunk) => {
       const chunkStart = chunk.index * meta.chunkBytes;
-      const chunkEnd = chunkStart + chunk.bytes;
-      if (chunkEnd <= start || chunkStart >= end) continue;
-      const bytes = await this.#chunkBytes(
-        { hash: chunk.hash, version: meta.version },
-        chunk,
-        localOnly,
-      );
+      return chunkStart + chunk.bytes > start && chunkStart < end;
+    });
+    const load = (chunk: ChunkMeta) =>
+      this.#chunkBytes({ hash: chunk.hash, version: meta.version }, chunk, localOnly);
+    let next = wanted.length > 0 ? load(wanted[0] as ChunkMeta) : null;
+    for (let i = 0; i < wanted.length; i++) {
+      const chunk = wanted[i] as ChunkMeta;
+      const bytes = await (next as Promise<Buffer>);
+      next = i + 1 < wanted.length ? load(wanted[i + 1] as ChunkMeta) : null;
+      // A read ahead that fails is reported when its turn comes, not as an unhandled one.
+      next?.catch(() => undefined);
+      const chunkStart = chunk.index * meta.chunkBytes;
       yield bytes.subarray(
         Math.max(0, start - chunkStart),
         Math.min(chunk.bytes, end - chunkStart),

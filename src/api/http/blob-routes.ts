@@ -125,17 +125,24 @@ export function registerBlobRoutes(
 
 /** The routes nodes call on each other (role `peer`: a signature of the cluster secret). */
 function registerPeerRoutes(app: FastifyInstance, blobs: BlobService): void {
-  app.put<{ Params: ChunkParams; Body: Buffer }>(
-    '/v1/internal/chunks/:hash/:version',
-    { config: { role: 'peer' }, bodyLimit: chunkBytesMax + 1024 },
-    async (request, reply) => {
-      if (!Buffer.isBuffer(request.body)) {
-        throw new TandemError('TANDEM_BAD_REQUEST', 'a chunk is sent as application/octet-stream');
-      }
-      await blobs.receiveChunk(chunkIdOf(request.params), request.body);
-      return reply.code(204).send();
-    },
-  );
+  // A chunk arrives with its length: read into one buffer of that size, copied once.
+  void app.register(async (scope) => {
+    scope.removeAllContentTypeParsers();
+    scope.addContentTypeParser('*', (request, payload, done) => {
+      readSized(payload, Number(request.headers['content-length']), chunkBytesMax).then(
+        (bytes) => done(null, bytes),
+        (error: Error) => done(error, undefined),
+      );
+    });
+    scope.put<{ Params: ChunkParams; Body: Buffer }>(
+      '/v1/internal/chunks/:hash/:version',
+      { config: { role: 'peer' }, bodyLimit: chunkBytesMax },
+      async (request, reply) => {
+        await blobs.receiveChunk(chunkIdOf(request.params), request.body);
+        return reply.code(204).send();
+      },
+    );
+  });
   app.get<{ Params: ChunkParams }>(
     '/v1/internal/chunks/:hash/:version',
     { config: { role: 'peer' } },
@@ -307,6 +314,28 @@ export function rangeOf(header: string | undefined, size: number): [number, numb
   const last = match[2] === '' ? size - 1 : Math.min(Number(match[2]), size - 1);
   if (!Number.isSafeInteger(start) || start >= size || last < start) throw unsatisfiable();
   return [start, last + 1];
+}
+
+/** A body of exactly `length` bytes (its Content-Length), at most `max`, in one buffer. */
+async function readSized(
+  body: AsyncIterable<Buffer>,
+  length: number,
+  max: number,
+): Promise<Buffer> {
+  if (!Number.isSafeInteger(length) || length < 0 || length > max) {
+    throw new TandemError('TANDEM_BAD_REQUEST', `a chunk needs a Content-Length of at most ${max}`);
+  }
+  const bytes = Buffer.allocUnsafe(length);
+  let held = 0;
+  for await (const part of body) {
+    if (held + part.length > length) {
+      throw new TandemError('TANDEM_BAD_REQUEST', 'a chunk longer than its Content-Length');
+    }
+    part.copy(bytes, held);
+    held += part.length;
+  }
+  if (held !== length) throw new TandemError('TANDEM_BAD_REQUEST', 'a chunk cut short');
+  return bytes;
 }
 
 function chunkIdOf(params: ChunkParams): ChunkId {
