@@ -7,6 +7,8 @@
  * - `upload:ID` holds an upload that began (`UploadRecord` without its version, JSON). The
  *   key's own version, the log index that wrote it, is the upload's version; the key
  *   expires when the upload does, so an abandoned upload goes without anyone's help.
+ * - `part:ID:N` records chunk N of a resumable upload once its holders have it (`PartRecord`,
+ *   JSON), expiring with the upload; completing the upload removes them.
  *
  * Pure: bytes in, records out, every field checked (a record is read back from the store,
  * but the store holds what the log carried, and the log what a node proposed).
@@ -31,6 +33,18 @@ export const uploadTtlMsDefault = 24 * 60 * 60 * 1000;
 const hashPattern = /^[0-9a-f]{64}$/;
 const blobPrefix = 'blob:';
 const uploadPrefix = 'upload:';
+const partPrefix = 'part:';
+
+/** The most chunks one blob may have (a 5 GiB blob of 8 MiB chunks has 640). */
+export const chunksPerBlobMax = 100_000;
+
+/** A chunk of a resumable upload that reached its holders. */
+export interface PartRecord {
+  readonly index: number;
+  readonly hash: string;
+  readonly bytes: number;
+  readonly holders: readonly string[];
+}
 
 /** Checks a blob name: 1 to 1024 bytes of UTF-8 without control characters. */
 export function checkBlobName(name: string): void {
@@ -66,6 +80,35 @@ export function uploadKey(id: string): Buffer {
  */
 export function blobPattern(prefix: string): Buffer {
   return systemPattern(blobPrefix + prefix);
+}
+
+/** The stored key of chunk `index` of upload `id`. */
+export function partKey(id: string, index: number): Buffer {
+  return systemKey(Buffer.from(`${partPrefix}${id}:${index}`, 'utf8'));
+}
+
+/** The glob of every chunk record of upload `id`. */
+export function partPattern(id: string): Buffer {
+  return systemPattern(`${partPrefix}${id}:`);
+}
+
+/** A chunk record as stored. */
+export function encodePart(part: PartRecord): Buffer {
+  return Buffer.from(JSON.stringify(part), 'utf8');
+}
+
+/** Reads a chunk record back, checking every field. */
+export function decodePart(bytes: Buffer): PartRecord {
+  let value: unknown;
+  try {
+    value = JSON.parse(bytes.toString('utf8'));
+  } catch {
+    corrupt('chunk record is not JSON');
+  }
+  const part = value as Record<string, unknown> | null;
+  if (typeof part !== 'object' || part === null) corrupt('chunk record is not an object');
+  const index = safeInteger(part.index, 0, 'chunk record index');
+  return parseChunk({ ...part, index }, index);
 }
 
 /** The glob of every upload record. */

@@ -28,7 +28,7 @@ import type { Durability, NodeId } from '../core/types.js';
 import type { Consistency, NodeHandle } from '../node/api.js';
 import type { Logger } from '../transport/contract.js';
 import { databasePrefix, systemDatabase } from '../store/databases.js';
-import type { WatchedKey } from '../store/commands.js';
+import { delKeysMax, type WatchedKey } from '../store/commands.js';
 import type { KvEntry } from '../store/keyspace.js';
 import type { ChunkStore } from './chunk-store.js';
 import type { BlobMeta, ChunkId, ChunkMeta, RepairPlan, UploadRecord } from './contract.js';
@@ -42,6 +42,12 @@ import {
   checkBlobName,
   checkChunkList,
   chunkBytesDefault,
+  chunksPerBlobMax,
+  decodePart,
+  encodePart,
+  partKey,
+  partPattern,
+  type PartRecord,
   decodeBlobMeta,
   decodeUpload,
   encodeBlobMeta,
@@ -402,6 +408,174 @@ export class BlobService {
     return this.#chunks.read(id);
   }
 
+  // ------------------------------------------------------------------ resumable uploads
+
+  /** Begins a resumable upload of `name` (on the leader, asked from any node). */
+  beginUpload(name: string, contentType: string): Promise<UploadRecord> {
+    checkBlobName(name);
+    return this.#begin(name, contentType);
+  }
+
+  /** The open upload `id` of `name`, read linearizably; 404 when it is not open. */
+  async #openUpload(name: string, id: string): Promise<UploadRecord> {
+    const read = await this.#node.read({ consistency: 'linearizable' }, (store) =>
+      store.get(uploadKey(id), Date.now()),
+    );
+    const upload =
+      read.value === null ? null : decodeUpload(read.value.value, read.value.version.index);
+    if (upload === null || upload.name !== name) {
+      throw new TandemError(
+        'TANDEM_NOT_FOUND',
+        `blob ${name} has no open upload ${id}: it completed, was aborted, or expired`,
+      );
+    }
+    return upload;
+  }
+
+  /**
+   * Chunk `index` of a resumable upload, to any node, in any order, as often as needed:
+   * checked against `sha256` when the client sends it, placed, written to its holders,
+   * and recorded through the log once they have it. Sending a chunk again replaces it.
+   */
+  async putPart(
+    name: string,
+    id: string,
+    index: number,
+    bytes: Buffer,
+    options: { sha256?: string; durability: Durability },
+  ): Promise<PartRecord> {
+    const upload = await this.#openUpload(name, id);
+    if (!Number.isSafeInteger(index) || index < 0 || index >= chunksPerBlobMax) {
+      throw new TandemError('TANDEM_BAD_REQUEST', `a chunk index is 0 to ${chunksPerBlobMax - 1}`);
+    }
+    if (bytes.length < 1 || bytes.length > upload.chunkBytes) {
+      throw new TandemError(
+        'TANDEM_BAD_REQUEST',
+        `chunk ${index} holds ${bytes.length} bytes; this upload's chunks hold 1 to ${upload.chunkBytes} (all but the last exactly ${upload.chunkBytes})`,
+      );
+    }
+    const hash = createHash('sha256').update(bytes).digest('hex');
+    if (options.sha256 !== undefined && options.sha256 !== hash) {
+      throw new TandemError(
+        'TANDEM_BAD_REQUEST',
+        `chunk ${index} has SHA-256 ${hash}, not the ${options.sha256} sent with it; nothing kept`,
+      );
+    }
+    const voters = this.#node.status().membership.voters;
+    const holders = placement(name, upload.version, index, voters, this.replicas);
+    await this.#place({ hash, version: upload.version }, bytes, holders, options.durability);
+    const part: PartRecord = { index, hash, bytes: bytes.length, holders };
+    if (this.#node.status().role === 'leader') await this.partHere(id, part);
+    else await this.#peers.json(this.#leaderUrl(), '/v1/internal/blobs/part', { id, part });
+    return part;
+  }
+
+  /** Records a chunk of an open upload (the leader only), expiring with the upload. */
+  async partHere(id: string, part: PartRecord): Promise<void> {
+    const read = await this.#node.read({ consistency: 'linearizable' }, (store) =>
+      store.get(uploadKey(id), Date.now()),
+    );
+    if (read.value === null) {
+      throw new TandemError('TANDEM_NOT_FOUND', `upload ${id} is not open`);
+    }
+    const record = decodePart(encodePart(part));
+    await this.#node.write({
+      type: 'set',
+      key: partKey(id, record.index),
+      value: encodePart(record),
+      at: Date.now(),
+      expiresAt: read.value.expiresAt,
+    });
+  }
+
+  /**
+   * Completes a resumable upload from any node: its chunk records must cover 0 to n-1;
+   * the whole blob is read back through its holders to compute its SHA-256 (checked
+   * against `sha256` when the client sends it), so a version never becomes visible with a
+   * chunk no holder can give; then the leader commits it as a one-request upload is.
+   */
+  async completeUpload(
+    name: string,
+    id: string,
+    options: { sha256?: string; condition: BlobCondition },
+  ): Promise<BlobMeta> {
+    const upload = await this.#openUpload(name, id);
+    const parts = await this.#parts(id);
+    const chunks = parts.map(({ index, hash, bytes, holders }) => ({
+      index,
+      hash,
+      bytes,
+      holders,
+    }));
+    const total = chunks.reduce((sum, chunk) => sum + chunk.bytes, 0);
+    checkChunkList(chunks, total, upload.chunkBytes);
+    const draft: BlobMeta = {
+      name,
+      version: upload.version,
+      bytes: total,
+      contentType: upload.contentType,
+      chunkBytes: upload.chunkBytes,
+      sha256: '0'.repeat(64),
+      createdAtMs: 0,
+      chunks,
+    };
+    const whole = createHash('sha256');
+    for await (const bytes of this.read(draft, 0, total, false)) whole.update(bytes);
+    const sha256 = whole.digest('hex');
+    if (options.sha256 !== undefined && options.sha256 !== sha256) {
+      throw new TandemError(
+        'TANDEM_BAD_REQUEST',
+        `the chunks make a blob with SHA-256 ${sha256}, not the ${options.sha256} sent`,
+      );
+    }
+    return this.#complete({
+      uploadId: id,
+      bytes: total,
+      sha256,
+      chunks,
+      condition: options.condition,
+      parts: parts.map((part) => part.index),
+    });
+  }
+
+  /** The chunk records of upload `id`, by index. */
+  async #parts(id: string): Promise<PartRecord[]> {
+    const read = await this.#node.read({ consistency: 'linearizable' }, async (store) => {
+      const parts: PartRecord[] = [];
+      let cursor = 0;
+      do {
+        const page = await store.scan(
+          cursor,
+          { match: partPattern(id), count: 1000, db: systemDatabase },
+          Date.now(),
+        );
+        for (const key of page.keys) {
+          const entry = await store.get(key, Date.now());
+          if (entry !== null) parts.push(decodePart(entry.value));
+        }
+        cursor = page.cursor;
+      } while (cursor !== 0);
+      return parts;
+    });
+    return read.value.sort((a, b) => a.index - b.index);
+  }
+
+  /** Aborts an open upload from any node: its records go, its chunks are collected. */
+  async abortUpload(name: string, id: string): Promise<void> {
+    await this.#openUpload(name, id);
+    const parts = (await this.#parts(id)).map((part) => part.index);
+    if (this.#node.status().role === 'leader') return this.abortHere(id, parts);
+    await this.#peers.json(this.#leaderUrl(), '/v1/internal/blobs/abort', { id, parts });
+  }
+
+  /** Removes an upload's records (the leader only). */
+  async abortHere(id: string, parts: readonly number[]): Promise<void> {
+    await this.#transaction(
+      [],
+      deletes([uploadKey(id), ...parts.map((index) => partKey(id, index))]),
+    );
+  }
+
   /** Step 1 on the leader, or asked of it. */
   async #begin(name: string, contentType: string): Promise<UploadRecord> {
     if (this.#node.status().role === 'leader') return this.beginHere(name, contentType);
@@ -471,7 +645,10 @@ export class BlobService {
         [watch(uploadKey(upload.id), uploadEntry), watch(blobKey(upload.name), currentEntry)],
         [
           { type: 'set', key: blobKey(upload.name), value: encodeBlobMeta(meta), at: Date.now() },
-          { type: 'del', keys: [uploadKey(upload.id)], at: Date.now() },
+          ...deletes([
+            uploadKey(upload.id),
+            ...(request.parts ?? []).map((n) => partKey(upload.id, n)),
+          ]),
         ],
       );
       if (committed) return meta;
@@ -759,6 +936,17 @@ export interface CompleteRequest {
   readonly sha256: string;
   readonly chunks: readonly ChunkMeta[];
   readonly condition: BlobCondition;
+  /** A resumable upload's chunk records, removed with the upload record. */
+  readonly parts?: readonly number[];
+}
+
+/** DEL steps for `keys`, at most `delKeysMax` keys each (DEL's own limit). */
+function deletes(keys: readonly Buffer[]): { type: 'del'; keys: Buffer[]; at: number }[] {
+  const steps: { type: 'del'; keys: Buffer[]; at: number }[] = [];
+  for (let i = 0; i < keys.length; i += delKeysMax) {
+    steps.push({ type: 'del', keys: keys.slice(i, i + delKeysMax), at: Date.now() });
+  }
+  return steps;
 }
 
 type TransactionSteps = Parameters<NodeHandle['write']>[0] extends infer C

@@ -326,6 +326,98 @@ describe('large objects on a 3-node cluster', () => {
     await cluster.up(victim);
   });
 
+  it('takes a resumable upload chunk by chunk, to any node, in any order, retried', async () => {
+    const name = 'resumable.bin';
+    const bytes = randomBytes(20 * 1024 * 1024);
+    const nodes = cluster.nodes.map((node) => node.id);
+    const begin = await call(
+      'POST',
+      `${cluster.url(followers[0] as string)}/v1/blobs/${name}/uploads`,
+    );
+    assert.equal(begin.status, 201, JSON.stringify(begin.body));
+    const id = begin.body.uploadId as string;
+    const chunkBytes = begin.body.chunkBytes as number;
+    const pieces = [0, 1, 2].map((n) => bytes.subarray(n * chunkBytes, (n + 1) * chunkBytes));
+    const chunkUrl = (node: string, n: number) =>
+      `${cluster.url(node)}/v1/blobs/${name}/uploads/${id}/chunks/${n}`;
+    // A chunk whose SHA-256 is not the one sent is refused, and nothing is kept of it.
+    const wrong = await request(
+      'PUT',
+      chunkUrl(leader, 2),
+      pieces[2] as Buffer,
+      {
+        'x-tandem-sha256': sha256(pieces[1] as Buffer),
+      },
+      true,
+    );
+    assert.equal(wrong.status, 400, wrong.body?.toString());
+    for (const n of [2, 0, 1, 0]) {
+      const put = await request(
+        'PUT',
+        chunkUrl(nodes[n % 3] as string, n),
+        pieces[n] as Buffer,
+        {
+          'x-tandem-sha256': sha256(pieces[n] as Buffer),
+        },
+        true,
+      );
+      assert.equal(put.status, 200, put.body?.toString());
+    }
+    // Nothing is visible before the upload completes.
+    assert.equal(
+      (await request('GET', `${cluster.url(leader)}/v1/blobs/${name}`, null)).status,
+      404,
+    );
+    const complete = await call(
+      'POST',
+      `${cluster.url(followers[1] as string)}/v1/blobs/${name}/uploads/${id}/complete`,
+      { sha256: sha256(bytes) },
+    );
+    assert.equal(complete.status, 201, JSON.stringify(complete.body));
+    assert.equal(complete.body.sha256, sha256(bytes));
+    for (const node of nodes) {
+      const got = await request('GET', `${cluster.url(node)}/v1/blobs/${name}`, null);
+      assert.equal(got.sha256, sha256(bytes), `${node} served other bytes`);
+    }
+    const again = await call(
+      'POST',
+      `${cluster.url(leader)}/v1/blobs/${name}/uploads/${id}/complete`,
+      {},
+    );
+    assert.equal(again.status, 404);
+  });
+
+  it('aborts a resumable upload, and refuses to complete one with a gap', async () => {
+    const name = 'aborted.bin';
+    const begin = await call('POST', `${cluster.url(leader)}/v1/blobs/${name}/uploads`);
+    const id = begin.body.uploadId as string;
+    const chunkBytes = begin.body.chunkBytes as number;
+    const put = await request(
+      'PUT',
+      `${cluster.url(leader)}/v1/blobs/${name}/uploads/${id}/chunks/1`,
+      randomBytes(chunkBytes),
+    );
+    assert.equal(put.status, 200);
+    const gap = await call(
+      'POST',
+      `${cluster.url(leader)}/v1/blobs/${name}/uploads/${id}/complete`,
+      {},
+    );
+    assert.equal(gap.status, 400, JSON.stringify(gap.body));
+    const abort = await request(
+      'DELETE',
+      `${cluster.url(followers[0] as string)}/v1/blobs/${name}/uploads/${id}`,
+      null,
+    );
+    assert.equal(abort.status, 204);
+    const late = await call(
+      'POST',
+      `${cluster.url(leader)}/v1/blobs/${name}/uploads/${id}/complete`,
+      {},
+    );
+    assert.equal(late.status, 404);
+  });
+
   it('lets one of two uploads with the same If-Match win', async () => {
     const name = 'race.bin';
     const url = `${cluster.url(leader)}/v1/blobs/${name}`;

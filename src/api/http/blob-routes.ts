@@ -17,7 +17,7 @@ import { TandemError } from '../../core/errors.js';
 import type { Durability } from '../../core/types.js';
 import type { Consistency, NodeHandle } from '../../node/api.js';
 import type { BlobMeta, ChunkId } from '../../blobs/contract.js';
-import { chunkBytesMax } from '../../blobs/records.js';
+import { chunkBytesMax, type PartRecord } from '../../blobs/records.js';
 import type { BlobCondition, BlobService, CompleteRequest } from '../../blobs/service.js';
 
 interface NameParams {
@@ -114,6 +114,8 @@ export function registerBlobRoutes(
     },
   );
 
+  registerUploadRoutes(app, node, blobs);
+
   // This node's chunk files and repairs: what it holds, lacks, fetched, deleted, found corrupt.
   app.get('/v1/cluster/blobs', { config: { role: 'read' } }, async () => ({
     node: node.id,
@@ -121,6 +123,99 @@ export function registerBlobRoutes(
   }));
 
   registerPeerRoutes(app, blobs);
+}
+
+interface UploadParams {
+  name: string;
+  id: string;
+}
+
+/**
+ * Resumable uploads: begin, chunks to any node in any order (retry-safe, each checked
+ * against `X-Tandem-Sha256` when sent), complete (atomically visible) or abort.
+ */
+function registerUploadRoutes(app: FastifyInstance, node: NodeHandle, blobs: BlobService): void {
+  app.post<{ Params: NameParams }>(
+    '/v1/blobs/:name/uploads',
+    { config: { role: 'write' } },
+    async (request, reply) => {
+      const upload = await blobs.beginUpload(
+        request.params.name,
+        request.headers['content-type'] ?? 'application/octet-stream',
+      );
+      reply.code(201);
+      return {
+        uploadId: upload.id,
+        name: upload.name,
+        version: upload.version,
+        chunkBytes: upload.chunkBytes,
+        expiresAtMs: upload.expiresAtMs,
+      };
+    },
+  );
+  void app.register(async (scope) => {
+    scope.removeAllContentTypeParsers();
+    scope.addContentTypeParser('*', (request, payload, done) => {
+      readSized(payload, Number(request.headers['content-length']), chunkBytesMax).then(
+        (bytes) => done(null, bytes),
+        (error: Error) => done(error, undefined),
+      );
+    });
+    scope.put<{
+      Params: UploadParams & { index: string };
+      Querystring: { ack?: string };
+      Body: Buffer;
+    }>(
+      '/v1/blobs/:name/uploads/:id/chunks/:index',
+      { config: { role: 'write' }, bodyLimit: chunkBytesMax },
+      async (request) => {
+        const sha256 = request.headers['x-tandem-sha256'];
+        if (
+          sha256 !== undefined &&
+          (typeof sha256 !== 'string' || !/^[0-9a-f]{64}$/.test(sha256))
+        ) {
+          throw new TandemError('TANDEM_BAD_REQUEST', 'X-Tandem-Sha256 is 64 lowercase hex digits');
+        }
+        if (!/^(0|[1-9][0-9]{0,8})$/.test(request.params.index)) {
+          throw new TandemError('TANDEM_BAD_REQUEST', 'a chunk index is a non-negative integer');
+        }
+        return blobs.putPart(
+          request.params.name,
+          request.params.id,
+          Number(request.params.index),
+          request.body,
+          {
+            ...(sha256 === undefined ? {} : { sha256 }),
+            durability: durabilityOf(request.query.ack, node),
+          },
+        );
+      },
+    );
+  });
+  app.post<{ Params: UploadParams; Body: { sha256?: string } | undefined }>(
+    '/v1/blobs/:name/uploads/:id/complete',
+    { config: { role: 'write', honours: ['if-match', 'if-none-match'] } },
+    async (request, reply) => {
+      const sha256 = request.body?.sha256;
+      if (sha256 !== undefined && (typeof sha256 !== 'string' || !/^[0-9a-f]{64}$/.test(sha256))) {
+        throw new TandemError('TANDEM_BAD_REQUEST', 'sha256 is 64 lowercase hex digits');
+      }
+      const meta = await blobs.completeUpload(request.params.name, request.params.id, {
+        ...(sha256 === undefined ? {} : { sha256 }),
+        condition: conditionOf(request),
+      });
+      reply.code(201).header('etag', etagOf(meta.version));
+      return describe(meta);
+    },
+  );
+  app.delete<{ Params: UploadParams }>(
+    '/v1/blobs/:name/uploads/:id',
+    { config: { role: 'write' } },
+    async (request, reply) => {
+      await blobs.abortUpload(request.params.name, request.params.id);
+      return reply.code(204).send();
+    },
+  );
 }
 
 /** The routes nodes call on each other (role `peer`: a signature of the cluster secret). */
@@ -169,6 +264,22 @@ function registerPeerRoutes(app: FastifyInstance, blobs: BlobService): void {
     async (request) => ({
       deleted: await blobs.deleteHere(request.body.name, request.body.condition),
     }),
+  );
+  app.post<{ Body: { id: string; part: PartRecord } }>(
+    '/v1/internal/blobs/part',
+    { config: { role: 'peer' } },
+    async (request) => {
+      await blobs.partHere(request.body.id, request.body.part);
+      return { recorded: true };
+    },
+  );
+  app.post<{ Body: { id: string; parts: number[] } }>(
+    '/v1/internal/blobs/abort',
+    { config: { role: 'peer' } },
+    async (request) => {
+      await blobs.abortHere(request.body.id, request.body.parts);
+      return { aborted: true };
+    },
   );
   app.post<{ Body: { node: string; held: ChunkId[] } }>(
     '/v1/internal/blobs/plan',
