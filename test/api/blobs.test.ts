@@ -441,6 +441,48 @@ describe('large objects on a 3-node cluster', () => {
   });
 });
 
+describe('large objects when a holder leaves the cluster for good', () => {
+  let cluster: TestCluster;
+
+  before(async () => {
+    cluster = await TestCluster.create({ nodes: 4, extraArgs: () => ['--blob-replicas', '2'] });
+    cluster.startAll();
+    await Promise.all(cluster.nodes.map((node) => cluster.up(node.id)));
+  });
+
+  after(async () => {
+    await cluster?.destroy();
+  });
+
+  it('places the chunks of a removed holder on another voter, which fetches them', async () => {
+    const leader = await cluster.leader();
+    const bytes = randomBytes(2 * 1024 * 1024);
+    const put = await request('PUT', `${cluster.url(leader)}/v1/blobs/moved.bin`, bytes, {}, true);
+    assert.equal(put.status, 201, put.body?.toString());
+    const before = await call('GET', `${cluster.url(leader)}/v1/blobs/moved.bin/meta`);
+    const holders = (before.body.chunks as { holders: string[] }[])[0]?.holders as string[];
+    assert.equal(holders.length, 2);
+    const departing = holders.find((id) => id !== leader) as string;
+    const removed = await call('DELETE', `${cluster.url(leader)}/v1/cluster/members/${departing}`);
+    assert.equal(removed.status, 200, JSON.stringify(removed.body));
+    const moved = await until('the leader re-placed the chunk', async () => {
+      const meta = await call('GET', `${cluster.url(leader)}/v1/blobs/moved.bin/meta`);
+      const now = (meta.body.chunks as { holders: string[] }[])[0]?.holders as string[];
+      return now.length === 2 && !now.includes(departing) ? now : null;
+    });
+    const newcomer = moved.find((id) => !holders.includes(id)) as string;
+    assert.ok(newcomer !== undefined, `new holders ${moved.join(', ')}`);
+    await until(`${newcomer} fetched the chunk`, async () => {
+      const local = await request(
+        'GET',
+        `${cluster.url(newcomer)}/v1/blobs/moved.bin?source=local`,
+        null,
+      );
+      return local.status === 200 && local.sha256 === sha256(bytes) ? true : null;
+    });
+  });
+});
+
 function readFileSyncBytes(path: string): Buffer {
   const fd = openSync(path, 'r');
   const parts: Buffer[] = [];
