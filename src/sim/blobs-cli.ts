@@ -9,6 +9,7 @@
  * each seed's trace (use it with --seeds 1). Exits 1 when any seed found a violation.
  */
 import { parseArgs } from 'node:util';
+import { integerFlag } from './flags.js';
 import {
   blobMutants,
   blobReplayCommand,
@@ -39,16 +40,6 @@ ${blobMutants.map((mutant) => `  ${mutant.name.padEnd(32)} ${mutant.description}
 function usageError(message: string): never {
   process.stderr.write(`sim:blobs: ${message}\n\n${usage}`);
   process.exit(2);
-}
-
-function integerFlag(text: string | undefined, name: string, fallback: number, least: number) {
-  if (text === undefined) return fallback;
-  const value = /^[0-9]+$/.test(text) ? Number(text) : NaN;
-  if (!Number.isSafeInteger(value) || value < least) {
-    const kind = least > 0 ? 'a positive integer' : 'a non-negative integer';
-    usageError(`--${name} must be ${kind}, got ${JSON.stringify(text)}`);
-  }
-  return value;
 }
 
 interface Flags {
@@ -83,8 +74,8 @@ function main(): void {
     process.stdout.write(usage);
     return;
   }
-  const count = integerFlag(flags.seeds, 'seeds', 100, 1);
-  const from = integerFlag(flags.from, 'from', 1, 0);
+  const count = integerFlag(flags.seeds, 'seeds', 100, 1, usageError);
+  const from = integerFlag(flags.from, 'from', 1, 0, usageError);
   let mutant: BlobMutant | undefined;
   if (flags.mutant !== undefined) {
     mutant = blobMutants.find((candidate) => candidate.name === flags.mutant);

@@ -141,6 +141,22 @@ export interface BlobSimulationStats {
   repairRoundsToQuiet: number;
 }
 
+/** Stats of a run that has done nothing yet. */
+function noStats(): BlobSimulationStats {
+  return {
+    uploadsBegun: 0,
+    uploadsCompleted: 0,
+    uploadsFailed: 0,
+    readsServed: 0,
+    corruptionsDetected: 0,
+    chunksDeletedStale: 0,
+    chunksFetched: 0,
+    faults: 0,
+    membersReplaced: 0,
+    repairRoundsToQuiet: 0,
+  };
+}
+
 /** What one seed did and found. */
 export interface BlobSimulationResult {
   readonly seed: number;
@@ -263,18 +279,7 @@ class BlobWorld {
   readonly violations: string[] = [];
   readonly trace: string[] | null;
   readonly #traceHash: Hash | null;
-  readonly stats: BlobSimulationStats = {
-    uploadsBegun: 0,
-    uploadsCompleted: 0,
-    uploadsFailed: 0,
-    readsServed: 0,
-    corruptionsDetected: 0,
-    chunksDeletedStale: 0,
-    chunksFetched: 0,
-    faults: 0,
-    membersReplaced: 0,
-    repairRoundsToQuiet: 0,
-  };
+  readonly stats: BlobSimulationStats = noStats();
 
   constructor(seed: number, rules: BlobRules, trace: boolean) {
     this.#prng = new Prng(seed);
@@ -997,18 +1002,7 @@ export function runBlobSeeds(options: {
   readonly onResult?: (result: BlobSimulationResult) => void;
 }): BlobBatchSummary {
   const started = performance.now();
-  const totals: BlobSimulationStats = {
-    uploadsBegun: 0,
-    uploadsCompleted: 0,
-    uploadsFailed: 0,
-    readsServed: 0,
-    corruptionsDetected: 0,
-    chunksDeletedStale: 0,
-    chunksFetched: 0,
-    faults: 0,
-    membersReplaced: 0,
-    repairRoundsToQuiet: 0,
-  };
+  const totals: BlobSimulationStats = noStats();
   let violations = 0;
   const failedSeeds: BlobSimulationResult[] = [];
   for (let seed = options.from; seed < options.from + options.count; seed++) {

@@ -9,6 +9,7 @@
  * the trace of every seed run (use it with --seeds 1).
  */
 import { parseArgs } from 'node:util';
+import { integerFlag } from './flags.js';
 import { replayCommand, runSeeds } from './runner.js';
 import { runSimulation, type SimulationResult } from './simulator.js';
 
@@ -30,16 +31,6 @@ function usageError(message: string): never {
   process.exit(2);
 }
 
-function integerFlag(text: string | undefined, name: string, fallback: number, least: number) {
-  if (text === undefined) return fallback;
-  const value = /^[0-9]+$/.test(text) ? Number(text) : NaN;
-  if (!Number.isSafeInteger(value) || value < least) {
-    const kind = least > 0 ? 'a positive integer' : 'a non-negative integer';
-    usageError(`--${name} must be ${kind}, got ${JSON.stringify(text)}`);
-  }
-  return value;
-}
-
 function main(): void {
   let values: { seeds?: string; from?: string; json?: boolean; trace?: boolean; help?: boolean };
   try {
@@ -59,8 +50,8 @@ function main(): void {
     process.stdout.write(usage);
     return;
   }
-  const count = integerFlag(values.seeds, 'seeds', 100, 1);
-  const from = integerFlag(values.from, 'from', 1, 0);
+  const count = integerFlag(values.seeds, 'seeds', 100, 1, usageError);
+  const from = integerFlag(values.from, 'from', 1, 0, usageError);
   if (values.trace) return traceSeeds(from, count);
   const summary = runSeeds({
     from,
