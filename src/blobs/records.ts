@@ -35,8 +35,11 @@ const blobPrefix = 'blob:';
 const uploadPrefix = 'upload:';
 const partPrefix = 'part:';
 
-/** The most chunks one blob may have (a 5 GiB blob of 8 MiB chunks has 640). */
-export const chunksPerBlobMax = 100_000;
+/**
+ * The most chunks one blob may have (a 5 GiB blob of 8 MiB chunks has 640): its metadata,
+ * one log entry, stays under about 1.5 MB.
+ */
+export const chunksPerBlobMax = 10_000;
 
 /** A chunk of a resumable upload that reached its holders. */
 export interface PartRecord {

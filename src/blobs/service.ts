@@ -320,6 +320,22 @@ export class BlobService {
   ): Promise<BlobMeta> {
     checkBlobName(name);
     const upload = await this.#begin(name, options.contentType);
+    try {
+      return await this.#putChunks(upload, body, options);
+    } catch (error) {
+      // The upload is dead: its record goes now (not at its expiry), so the repair rounds
+      // collect its chunks soon. Best effort: a record left behind still expires.
+      this.abortUpload(name, upload.id).catch(() => undefined);
+      throw error;
+    }
+  }
+
+  async #putChunks(
+    upload: UploadRecord,
+    body: AsyncIterable<Uint8Array>,
+    options: { durability: Durability; condition: BlobCondition },
+  ): Promise<BlobMeta> {
+    const name = upload.name;
     const voters = this.#node.status().membership.voters;
     const whole = createHash('sha256');
     const chunks: ChunkMeta[] = [];
@@ -333,14 +349,27 @@ export class BlobService {
           `blob ${name} is larger than the limit of ${this.blobBytesMax} bytes`,
         );
       }
-      whole.update(bytes);
       const index = chunks.length;
+      if (index === chunksPerBlobMax) {
+        throw new TandemError(
+          'TANDEM_ENTRY_TOO_LARGE',
+          `blob ${name} needs more than ${chunksPerBlobMax} chunks of ${upload.chunkBytes} bytes`,
+        );
+      }
+      whole.update(bytes);
       const hash = createHash('sha256').update(bytes).digest('hex');
       const holders = placement(name, upload.version, index, voters, this.replicas);
       chunks.push({ index, hash, bytes: bytes.length, holders });
-      moving.push(
-        this.#place({ hash, version: upload.version }, bytes, holders, options.durability),
+      const placed = this.#place(
+        { hash, version: upload.version },
+        bytes,
+        holders,
+        options.durability,
       );
+      // Handled now, awaited in turn: a chunk that fails while the body is still being
+      // read must fail the upload, never the process (an unhandled rejection).
+      placed.catch(() => undefined);
+      moving.push(placed);
       if (moving.length >= chunksInFlightMax) await moving.shift();
     }
     await Promise.all(moving);
