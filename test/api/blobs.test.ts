@@ -418,6 +418,28 @@ describe('large objects on a 3-node cluster', () => {
     assert.equal(late.status, 404);
   });
 
+  it('refuses an upload whose holders are down, cleanly, and keeps serving', async () => {
+    const down = followers[1] as string;
+    await cluster.stop(down);
+    try {
+      const url = `${cluster.url(leader)}/v1/blobs/refused.bin?ack=sync`;
+      const put = await request('PUT', url, randomBytes(48 * 1024 * 1024), {}, true);
+      assert.equal(put.status, 503, put.body?.toString());
+      assert.match((put.body as Buffer).toString(), /TANDEM_REPLICA_UNAVAILABLE/);
+      const gone = await request('GET', `${cluster.url(leader)}/v1/blobs/refused.bin`, null);
+      assert.equal(gone.status, 404);
+      const other = await request(
+        'PUT',
+        `${cluster.url(leader)}/v1/blobs/after.bin`,
+        Buffer.from('ok'),
+      );
+      assert.equal(other.status, 201);
+    } finally {
+      cluster.start(down);
+      await cluster.up(down);
+    }
+  });
+
   it('lets one of two uploads with the same If-Match win', async () => {
     const name = 'race.bin';
     const url = `${cluster.url(leader)}/v1/blobs/${name}`;
