@@ -272,6 +272,35 @@ function drawCharts() {
   draw('latency', '#chart-latency', ['fdatasync ms', 'apply ms'], state.latency);
 }
 
+/** Every member's chunk files and repairs, asked of this node (which asks each member). */
+async function renderBlobs() {
+  const { nodes } = await api('/v1/cluster/blobs?view=cluster');
+  const body = $('#blobs tbody');
+  body.replaceChildren();
+  for (const node of nodes) {
+    const row = document.createElement('tr');
+    row.dataset.node = node.node;
+    if (!node.reachable) {
+      row.append(cell(node.node), cell('not reachable', 'unhealthy'));
+    } else {
+      const mib = (node.bytesHeld / (1024 * 1024)).toFixed(1);
+      const last =
+        node.lastRepairAtMs === null ? '–' : new Date(node.lastRepairAtMs).toLocaleTimeString();
+      row.append(
+        cell(node.node),
+        cell(String(node.chunksHeld)),
+        cell(mib),
+        cell(String(node.chunksMissing), node.chunksMissing > 0 ? 'unhealthy' : undefined),
+        cell(String(node.chunksRepaired)),
+        cell(String(node.staleDeleted)),
+        cell(String(node.corruptFound), node.corruptFound > 0 ? 'unhealthy' : undefined),
+        cell(last),
+      );
+    }
+    body.append(row);
+  }
+}
+
 async function poll() {
   try {
     const view = await clusterView();
@@ -280,7 +309,10 @@ async function poll() {
     renderMembers(view);
     noteLeader(view);
     recordLag(view);
-    if (state.polls++ % metricsEveryPolls === 0) await sampleMetrics();
+    if (state.polls++ % metricsEveryPolls === 0) {
+      await sampleMetrics();
+      await renderBlobs();
+    }
     drawCharts();
   } catch (error) {
     $('#freshness').textContent = `not updated: ${error.message}`;

@@ -89,6 +89,7 @@ export class PeerClient {
     path: string,
     body: Buffer | null,
     contentType = 'application/octet-stream',
+    timeoutMs = peerCallTimeoutMs,
   ): Promise<PeerAnswer> {
     const url = new URL(path, baseUrl);
     const secure = url.protocol === 'https:';
@@ -102,7 +103,7 @@ export class PeerClient {
     return new Promise<PeerAnswer>((resolve, reject) => {
       const request = (secure ? https : http).request(
         url,
-        { method, headers, agent: secure ? this.#https : this.#http, timeout: peerCallTimeoutMs },
+        { method, headers, agent: secure ? this.#https : this.#http, timeout: timeoutMs },
         (response) => {
           const parts: Buffer[] = [];
           let bytes = 0;
@@ -121,7 +122,7 @@ export class PeerClient {
         },
       );
       request.on('timeout', () =>
-        request.destroy(new Error(`no answer from ${url.host} within ${peerCallTimeoutMs} ms`)),
+        request.destroy(new Error(`no answer from ${url.host} within ${timeoutMs} ms`)),
       );
       request.on('error', reject);
       request.end(body ?? undefined);

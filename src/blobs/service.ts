@@ -67,6 +67,8 @@ const commitAttemptsMax = 5;
 export const scrubBytesPerSecondDefault = 32 * 1024 * 1024;
 /** How long the scrubber rests between two passes over every chunk. */
 export const scrubPauseMsDefault = 60 * 60 * 1000;
+/** How long a member may take to tell its chunk status (`clusterStatus`). */
+const statusCallMs = 2_000;
 /** Blobs listed at most in one answer. */
 export const blobListMax = 10_000;
 
@@ -799,6 +801,34 @@ export class BlobService {
       bytesHeld: stats.bytes,
       corruptFound: this.#chunks.corruptFound,
     };
+  }
+
+  /**
+   * Every member's `status()`, asked of each over its peer route (this node's own
+   * directly); a member that does not answer within the call's time is `reachable: false`.
+   */
+  async clusterStatus(): Promise<({ node: NodeId; reachable: boolean } & Partial<RepairStatus>)[]> {
+    const { membership } = this.#node.status();
+    const members = [...membership.voters, ...membership.learners].sort();
+    return Promise.all(
+      members.map(async (id) => {
+        if (id === this.#node.id) return { node: id, reachable: true, ...this.status() };
+        const url = this.#memberUrl(id);
+        if (url === null) return { node: id, reachable: false };
+        try {
+          const path = '/v1/internal/blobs/status';
+          const answer = await this.#peers.call(url, 'GET', path, null, undefined, statusCallMs);
+          if (answer.status !== 200) return { node: id, reachable: false };
+          return {
+            node: id,
+            reachable: true,
+            ...(JSON.parse(answer.body.toString()) as RepairStatus),
+          };
+        } catch {
+          return { node: id, reachable: false };
+        }
+      }),
+    );
   }
 
   /** The blob layer's metrics in Prometheus's text format, labelled with the node. */

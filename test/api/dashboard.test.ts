@@ -75,6 +75,10 @@ function shown(page: Page): Promise<Shown> {
     charts: document.querySelectorAll('.uplot canvas').length,
     timeline: [...document.querySelectorAll('#timeline li')].map((item) => item.textContent),
     signin: !document.querySelector('#signin').hidden,
+    blobs: [...document.querySelectorAll('#blobs tbody tr')].map((row) => ({
+      node: row.dataset.node,
+      chunks: row.children[1]?.textContent,
+    })),
   }))()`) as Promise<Shown>;
 }
 
@@ -84,6 +88,7 @@ interface Shown {
   readonly charts: number;
   readonly timeline: readonly string[];
   readonly signin: boolean;
+  readonly blobs: readonly { node: string; chunks: string }[];
 }
 
 async function until<T>(page: Page, done: (view: Shown) => T, ms: number) {
@@ -125,6 +130,17 @@ test(
         });
       }
       await until(page, (view) => view.charts === 4, 10_000);
+      // A blob of two chunks: every node's row counts them (three voters, three copies).
+      const blob = await fetch(`${cluster.url(follower as string)}/v1/blobs/shown.bin`, {
+        method: 'PUT',
+        body: new Uint8Array(9 * 1024 * 1024),
+      });
+      assert.equal(blob.status, 201);
+      await until(
+        page,
+        (view) => view.blobs.length === 3 && view.blobs.every((row) => row.chunks === '2'),
+        15_000,
+      );
       assert.ok(!(await shown(page)).signin, 'an open cluster asks for no credentials');
       const screenshot = process.env.TANDEM_UI_SCREENSHOT;
       if (screenshot !== undefined && screenshot !== '') {

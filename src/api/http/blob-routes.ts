@@ -116,11 +116,19 @@ export function registerBlobRoutes(
 
   registerUploadRoutes(app, node, blobs);
 
-  // This node's chunk files and repairs: what it holds, lacks, fetched, deleted, found corrupt.
-  app.get('/v1/cluster/blobs', { config: { role: 'read' } }, async () => ({
-    node: node.id,
-    ...blobs.status(),
-  }));
+  // This node's chunk files and repairs: what it holds, lacks, fetched, deleted, found
+  // corrupt; with `?view=cluster`, every member's, asked of each (the dashboard's table).
+  app.get<{ Querystring: { view?: string } }>(
+    '/v1/cluster/blobs',
+    { config: { role: 'read' } },
+    async (request) => {
+      if (request.query.view === undefined) return { node: node.id, ...blobs.status() };
+      if (request.query.view !== 'cluster') {
+        throw new TandemError('TANDEM_BAD_REQUEST', 'view may only be cluster');
+      }
+      return { nodes: await blobs.clusterStatus() };
+    },
+  );
 
   registerPeerRoutes(app, blobs);
 }
@@ -281,6 +289,7 @@ function registerPeerRoutes(app: FastifyInstance, blobs: BlobService): void {
       return { aborted: true };
     },
   );
+  app.get('/v1/internal/blobs/status', { config: { role: 'peer' } }, async () => blobs.status());
   app.post<{ Body: { node: string; held: ChunkId[] } }>(
     '/v1/internal/blobs/plan',
     { config: { role: 'peer' } },
