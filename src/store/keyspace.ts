@@ -307,13 +307,27 @@ export class Keyspace extends KeyValueCommands {
    */
   readonly #databaseSizes: number[] = new Array<number>(systemDatabase + 1).fill(0);
 
+  /**
+   * The keys of the system database (databases.ts), kept apart so that the blob layer's
+   * scans of its few records never walk the whole keyspace: a node with a million keys
+   * scanning them every few seconds would hold its event loop, and its heartbeats.
+   */
+  readonly #systemKeys = new Set<string>();
+
   #setItem(key: string, item: Item): void {
-    if (!this.#items.has(key)) this.#databaseSizes[this.#databaseIndex(key)]++;
+    if (!this.#items.has(key)) {
+      const db = this.#databaseIndex(key);
+      this.#databaseSizes[db]++;
+      if (db === systemDatabase) this.#systemKeys.add(key);
+    }
     this.#items.set(key, item);
   }
 
   #deleteItem(key: string): void {
-    if (this.#items.delete(key)) this.#databaseSizes[this.#databaseIndex(key)]--;
+    if (!this.#items.delete(key)) return;
+    const db = this.#databaseIndex(key);
+    this.#databaseSizes[db]--;
+    if (db === systemDatabase) this.#systemKeys.delete(key);
   }
 
   /** The database of a stored key (16 for the holding database of a SWAPDB, 17 the system's). */
@@ -1197,6 +1211,7 @@ export class Keyspace extends KeyValueCommands {
    * when it is overwritten.
    */
   scan(cursor: number, options: ScanOptions, nowMs: number): ScanPage {
+    if (options.db === systemDatabase) return this.#scanSystem(options, nowMs);
     const count = scanCount(cursor, options);
     const glob = options.match === undefined ? null : compileGlob(options.match);
     const keys: Buffer[] = [];
@@ -1215,6 +1230,22 @@ export class Keyspace extends KeyValueCommands {
       if (glob === null || glob.matches(bytes)) keys.push(bytes);
     }
     return { cursor: examined < count ? 0 : last, keys };
+  }
+
+  /**
+   * A scan of the system database: every live key that matches, in one page (cursor 0),
+   * from the system keys alone. No client reaches it (no client can name the database).
+   */
+  #scanSystem(options: ScanOptions, nowMs: number): ScanPage {
+    const glob = options.match === undefined ? null : compileGlob(options.match);
+    const keys: Buffer[] = [];
+    for (const key of [...this.#systemKeys].sort()) {
+      const item = this.#items.get(key);
+      if (item === undefined || !isLive(item, nowMs)) continue;
+      const bytes = Buffer.from(key, 'latin1');
+      if (glob === null || glob.matches(bytes)) keys.push(bytes);
+    }
+    return { cursor: 0, keys };
   }
 
   /** The first slot whose sequence number is above `seq` (binary search). */

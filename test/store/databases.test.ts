@@ -3,7 +3,7 @@
 // on the in-memory namespace and on PostgreSQL, with the same results and contents.
 import assert from 'node:assert/strict';
 import { after, test } from 'node:test';
-import { databasePrefix, storedKey } from '../../src/store/databases.js';
+import { databasePrefix, storedKey, systemDatabase, systemKey } from '../../src/store/databases.js';
 import type { NodeStore } from '../../src/store/contract.js';
 import { keyContent, postgresSkipReason, stopServer, Twins } from './postgres-helpers.js';
 import { openStore, TestLog, type TextCommand } from './helpers.js';
@@ -168,3 +168,44 @@ test('SWAPDB in memory is O(n) renames that keep each value whole', (t) => {
     before.map((keys, i) => keys.filter((key) => i !== 0 || !key.endsWith('gone'))),
   );
 });
+
+test(
+  'the system database is apart from the sixteen: scanned alone, and kept by FLUSHALL',
+  { skip },
+  async (t) => {
+    // Goal: the blob layer's records (database 17) never show in a client's database, are
+    // found by a scan of their own database without walking the others, and outlive
+    // FLUSHALL, on both stores alike.
+    const twins = await Twins.open(t);
+    const log = new TestLog();
+    const system = (name: string) => systemKey(Buffer.from(name));
+    await twins.apply(
+      [
+        ...seed(),
+        { type: 'set', key: system('blob:a'), value: 'meta-a', at },
+        { type: 'set', key: system('upload:u1'), value: 'up', at, expiresAt: at + 10_000 },
+        { type: 'set', key: system('upload:u0'), value: 'old', at, expiresAt: at + 1 },
+      ].map((c) => log.command(c as TextCommand)),
+    );
+    const scanSystem = (match: string) =>
+      twins.read(async (store) =>
+        (
+          await store.scan(0, { match: system(match), count: 1000, db: systemDatabase }, at + 5)
+        ).keys.map((key) => key.subarray(databasePrefix(systemDatabase).length).toString()),
+      );
+    assert.deepEqual(await scanSystem('upload:*'), ['upload:u1']);
+    assert.deepEqual(await scanSystem('blob:*'), ['blob:a']);
+    const zero = await twins.read(async (store) => [
+      await store.dbsize(at + 5, 0),
+      (await store.keys(Buffer.from('*'), at + 5, 0)).map(String),
+    ]);
+    assert.deepEqual(zero, [1, ['s']]);
+    await twins.apply([log.command({ type: 'flush', at: at + 5 } as TextCommand)]);
+    assert.deepEqual(await scanSystem('*'), ['blob:a', 'upload:u1']);
+    const emptied = await twins.read(async (store) =>
+      Promise.all([0, 1, 2].map((db) => store.dbsize(at + 5, db))),
+    );
+    assert.deepEqual(emptied, [0, 0, 0]);
+    await twins.close();
+  },
+);
