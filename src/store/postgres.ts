@@ -36,6 +36,7 @@ import {
   inDatabaseText,
   reservedPrefix,
   swapHoldingDatabase,
+  systemDatabase,
 } from './databases.js';
 import type { Entry } from '../core/types.js';
 import {
@@ -1343,6 +1344,7 @@ export class PostgresStore implements NodeStore {
 
   /** One page of a SCAN from `cursor` (0 starts; a returned 0 ends); see kv.ts. */
   async scan(cursor: number, options: ScanOptions, nowMs: number): Promise<ScanPage> {
+    if (options.db === systemDatabase) return this.#scanSystem(options, nowMs);
     const count = scanCount(cursor, options);
     const glob = options.match === undefined ? null : compileGlob(options.match);
     const { rows } = await this.#read('scanning keys', (client) =>
@@ -1362,6 +1364,26 @@ export class PostgresStore implements NodeStore {
       .map((row) => row.key);
     const next = rows.length < count ? 0 : (rows.at(-1)?.seq as number);
     return { cursor: next, keys };
+  }
+
+  /**
+   * A scan of the system database (databases.ts): every live key that matches, in one page
+   * (cursor 0), read by the range of its prefix on the primary key, so the blob layer's
+   * scans of its few records never walk the client keys. No client can name it.
+   */
+  async #scanSystem(options: ScanOptions, nowMs: number): Promise<ScanPage> {
+    const glob = options.match === undefined ? null : compileGlob(options.match);
+    const { rows } = await this.#read('scanning the system database', (client) =>
+      q1(
+        client,
+        `SELECT key, expires_at FROM tandem.kv WHERE ${databaseCondition(systemDatabase)} ORDER BY key`,
+      ),
+    );
+    const keys = rows
+      .filter((row) => liveAt(row.expires_at as number | null, nowMs))
+      .map((row) => row.key as Buffer)
+      .filter((key) => glob === null || glob.matches(key));
+    return { cursor: 0, keys };
   }
 
   /**
