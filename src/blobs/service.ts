@@ -161,7 +161,13 @@ export class BlobService {
   /** Starts the background repair (soon, then every `repairIntervalMs`) and the scrubber. */
   start(): void {
     this.#scheduleRepair(1_000);
-    if (this.#scrubBytesPerSecond > 0) this.#scrubbing = this.#scrubForever();
+    if (this.#scrubBytesPerSecond > 0) {
+      // Its end is logged here, at once: a rejection (the disk, or the close's abort) must
+      // never go unhandled.
+      this.#scrubbing = this.#scrubForever().catch((error: unknown) => {
+        if (!this.#closed) this.#logger.error({ err: error }, 'the chunk scrubber stopped');
+      });
+    }
   }
 
   async close(): Promise<void> {

@@ -27,7 +27,7 @@ import {
   chunkBytesMax,
   chunkBytesMin,
 } from '../blobs/records.js';
-import { BlobService } from '../blobs/service.js';
+import { BlobService, repairIntervalMsDefault } from '../blobs/service.js';
 import type { FollowerWrites } from '../api/resp/session.js';
 import type { Durability } from '../core/types.js';
 import { defaultCoreConfig } from '../core/config.js';
@@ -121,6 +121,8 @@ Runs one node: its peer listener, its HTTP API, and (when given) its RESP port.
   --blob-chunk-bytes N    size of a blob's chunks when this node leads (65536 to
                           67108864; default 8388608, 8 MiB)
   --blob-bytes-max N      largest blob a PUT may upload (default 5368709120, 5 GiB)
+  --blob-repair-ms N      how often this node checks its chunk files against the
+                          committed blobs and repairs them (default 10000)
   -h, --help              this help
 `;
 
@@ -145,6 +147,7 @@ export type StartSettings = Omit<NodeConfig, 'logger'> & {
   readonly blobReplicas: number;
   readonly blobChunkBytes: number;
   readonly blobBytesMax: number;
+  readonly blobRepairMs: number;
 };
 
 /** The forms of the node's log lines. */
@@ -184,6 +187,7 @@ const flagOptions = {
   'blob-replicas': { type: 'string' },
   'blob-chunk-bytes': { type: 'string' },
   'blob-bytes-max': { type: 'string' },
+  'blob-repair-ms': { type: 'string' },
   store: { type: 'string' },
   'tick-ms': { type: 'string' },
   'log-format': { type: 'string' },
@@ -275,6 +279,9 @@ export function resolveStartSettings(
     ),
     blobBytesMax: optional(setting('blob-bytes-max'), blobBytesDefaultMax, (s) =>
       positiveInteger(s, 1, Number.MAX_SAFE_INTEGER),
+    ),
+    blobRepairMs: optional(setting('blob-repair-ms'), repairIntervalMsDefault, (s) =>
+      positiveInteger(s, 100, 24 * 60 * 60 * 1000),
     ),
     store: optional<StoreLocation>(setting('store'), { kind: 'sqlite' }, parseStore),
     ...advertiseHttp(setting('advertise-http')),
@@ -594,6 +601,7 @@ export async function runStart(argv: readonly string[]): Promise<void> {
     blobReplicas,
     blobChunkBytes,
     blobBytesMax,
+    blobRepairMs,
     ...nodeSettings
   } = settings;
   const logger = nodeLogger(settings.id, logFormat ?? (process.stdout.isTTY ? 'pretty' : 'json'));
@@ -640,6 +648,7 @@ export async function runStart(argv: readonly string[]): Promise<void> {
     replicas: blobReplicas,
     chunkBytes: blobChunkBytes,
     blobBytesMax,
+    repairIntervalMs: blobRepairMs,
   });
   blobs.start();
   let resp: RespServer | null = null;

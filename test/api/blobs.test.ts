@@ -102,7 +102,8 @@ describe('large objects on a 3-node cluster', () => {
   let followers: string[];
 
   before(async () => {
-    cluster = await TestCluster.create({ nodes: 3 });
+    // Repair rounds every second, so that the tests wait for them briefly.
+    cluster = await TestCluster.create({ nodes: 3, extraArgs: () => ['--blob-repair-ms', '1000'] });
     cluster.startAll();
     await Promise.all(cluster.nodes.map((node) => cluster.up(node.id)));
     leader = await cluster.leader();
@@ -467,7 +468,10 @@ describe('large objects when a holder leaves the cluster for good', () => {
   let cluster: TestCluster;
 
   before(async () => {
-    cluster = await TestCluster.create({ nodes: 4, extraArgs: () => ['--blob-replicas', '2'] });
+    cluster = await TestCluster.create({
+      nodes: 4,
+      extraArgs: () => ['--blob-replicas', '2', '--blob-repair-ms', '1000'],
+    });
     cluster.startAll();
     await Promise.all(cluster.nodes.map((node) => cluster.up(node.id)));
   });
