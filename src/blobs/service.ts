@@ -387,6 +387,7 @@ export class BlobService {
       sha256: whole.digest('hex'),
       chunks,
       condition: options.condition,
+      durability: options.durability,
     });
   }
 
@@ -687,6 +688,7 @@ export class BlobService {
             ...(request.parts ?? []).map((n) => partKey(upload.id, n)),
           ]),
         ],
+        request.durability,
       );
       if (committed) return meta;
       if (attempt === commitAttemptsMax) {
@@ -748,8 +750,15 @@ export class BlobService {
       .then((answer) => answer.deleted);
   }
 
-  async #transaction(watched: WatchedKey[], steps: TransactionSteps): Promise<boolean> {
-    const write = await this.#node.write({ type: 'multi', watched, steps, at: Date.now() });
+  async #transaction(
+    watched: WatchedKey[],
+    steps: TransactionSteps,
+    durability?: Durability,
+  ): Promise<boolean> {
+    const write = await this.#node.write(
+      { type: 'multi', watched, steps, at: Date.now() },
+      durability === undefined ? {} : { durability },
+    );
     const result = write.result;
     if (result === null || !result.ok) {
       throw new TandemError(
@@ -1003,6 +1012,8 @@ export interface CompleteRequest {
   readonly condition: BlobCondition;
   /** A resumable upload's chunk records, removed with the upload record. */
   readonly parts?: readonly number[];
+  /** The metadata's commit asks for this much (the request's `?ack=`); the cluster's otherwise. */
+  readonly durability?: Durability;
 }
 
 /** DEL steps for `keys`, at most `delKeysMax` keys each (DEL's own limit). */
