@@ -49,11 +49,19 @@ export function registerBlobRoutes(
         bodyLimit: blobs.blobBytesMax,
       },
       async (request, reply) => {
-        const meta = await blobs.put(request.params.name, request.body as Readable, {
-          contentType: request.headers['content-type'] ?? 'application/octet-stream',
-          durability: durabilityOf(request.query.ack, node),
-          condition: conditionOf(request),
-        });
+        const body = request.body as Readable;
+        let meta: BlobMeta;
+        try {
+          // Not destroyed when the upload stops early: the client still gets the answer.
+          meta = await blobs.put(request.params.name, body.iterator({ destroyOnReturn: false }), {
+            contentType: request.headers['content-type'] ?? 'application/octet-stream',
+            durability: durabilityOf(request.query.ack, node),
+            condition: conditionOf(request),
+          });
+        } catch (error) {
+          await linger(body);
+          throw error;
+        }
         reply.code(201).header('etag', etagOf(meta.version));
         return describe(meta);
       },
@@ -434,6 +442,45 @@ export function rangeOf(header: string | undefined, size: number): [number, numb
   const last = match[2] === '' ? size - 1 : Math.min(Number(match[2]), size - 1);
   if (!Number.isSafeInteger(start) || start >= size || last < start) throw unsatisfiable();
   return [start, last + 1];
+}
+
+/** How much of a failed upload's body is read and dropped before its error is answered. */
+export const lingerBytesMax = 64 * 1024 * 1024;
+/** How long that may take. */
+export const lingerMsMax = 5_000;
+
+/**
+ * Reads and drops what is left of a failed upload's body (up to `lingerBytesMax`, for up
+ * to `lingerMsMax`), so that the client, still sending, reads the error answer instead of
+ * a connection reset: a socket closed with unread bytes is reset, and the answer with it.
+ * Past either bound the body is cut and the client sees the reset.
+ */
+async function linger(body: Readable): Promise<void> {
+  if (body.readableEnded || body.destroyed) return;
+  await new Promise<void>((resolve) => {
+    let dropped = 0;
+    const done = () => {
+      clearTimeout(timer);
+      body.off('data', count);
+      resolve();
+    };
+    const count = (part: Buffer) => {
+      dropped += part.length;
+      if (dropped > lingerBytesMax) {
+        body.destroy();
+        done();
+      }
+    };
+    const timer = setTimeout(() => {
+      body.destroy();
+      done();
+    }, lingerMsMax);
+    body.on('data', count);
+    body.once('end', done);
+    body.once('error', done);
+    body.once('close', done);
+    body.resume();
+  });
 }
 
 /** A body of exactly `length` bytes (its Content-Length), at most `max`, in one buffer. */
