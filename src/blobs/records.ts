@@ -102,14 +102,7 @@ export function encodePart(part: PartRecord): Buffer {
 
 /** Reads a chunk record back, checking every field. */
 export function decodePart(bytes: Buffer): PartRecord {
-  let value: unknown;
-  try {
-    value = JSON.parse(bytes.toString('utf8'));
-  } catch {
-    corrupt('chunk record is not JSON');
-  }
-  const part = value as Record<string, unknown> | null;
-  if (typeof part !== 'object' || part === null) corrupt('chunk record is not an object');
+  const part = jsonObject(bytes, 'chunk record');
   const index = safeInteger(part.index, 0, 'chunk record index');
   return parseChunk({ ...part, index }, index);
 }
@@ -142,6 +135,18 @@ export function encodeUpload(upload: Omit<UploadRecord, 'version'>): Buffer {
 
 function corrupt(what: string): never {
   throw new TandemError('TANDEM_CORRUPT', `stored blob record: ${what}`);
+}
+
+/** A stored record's JSON object; anything else is corruption, named as `what`. */
+function jsonObject(bytes: Buffer, what: string): Record<string, unknown> {
+  let value: unknown;
+  try {
+    value = JSON.parse(bytes.toString('utf8'));
+  } catch {
+    corrupt(`${what} is not JSON`);
+  }
+  if (typeof value !== 'object' || value === null) corrupt(`${what} is not an object`);
+  return value as Record<string, unknown>;
 }
 
 function safeInteger(value: unknown, least: number, what: string): number {
@@ -180,14 +185,7 @@ function parseChunk(value: unknown, index: number): ChunkMeta {
 
 /** Reads a blob's stored metadata back, checking every field. */
 export function decodeBlobMeta(bytes: Buffer): BlobMeta {
-  let value: unknown;
-  try {
-    value = JSON.parse(bytes.toString('utf8'));
-  } catch {
-    corrupt('metadata is not JSON');
-  }
-  const meta = value as Record<string, unknown> | null;
-  if (typeof meta !== 'object' || meta === null) corrupt('metadata is not an object');
+  const meta = jsonObject(bytes, 'metadata');
   if (!Array.isArray(meta.chunks)) corrupt('metadata has no chunk list');
   return {
     name: text(meta.name, 'name'),
@@ -203,14 +201,7 @@ export function decodeBlobMeta(bytes: Buffer): BlobMeta {
 
 /** Reads an upload back; `version` is the index of the entry that wrote its key. */
 export function decodeUpload(bytes: Buffer, version: number): UploadRecord {
-  let value: unknown;
-  try {
-    value = JSON.parse(bytes.toString('utf8'));
-  } catch {
-    corrupt('upload is not JSON');
-  }
-  const upload = value as Record<string, unknown> | null;
-  if (typeof upload !== 'object' || upload === null) corrupt('upload is not an object');
+  const upload = jsonObject(bytes, 'upload');
   return {
     id: text(upload.id, 'upload id'),
     name: text(upload.name, 'upload name'),

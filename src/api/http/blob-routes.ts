@@ -170,13 +170,7 @@ function registerUploadRoutes(app: FastifyInstance, node: NodeHandle, blobs: Blo
     },
   );
   void app.register(async (scope) => {
-    scope.removeAllContentTypeParsers();
-    scope.addContentTypeParser('*', (request, payload, done) => {
-      readSized(payload, Number(request.headers['content-length']), chunkBytesMax).then(
-        (bytes) => done(null, bytes),
-        (error: Error) => done(error, undefined),
-      );
-    });
+    parseChunkBodies(scope);
     scope.put<{
       Params: UploadParams & { index: string };
       Querystring: { ack?: string };
@@ -238,13 +232,7 @@ function registerUploadRoutes(app: FastifyInstance, node: NodeHandle, blobs: Blo
 function registerPeerRoutes(app: FastifyInstance, blobs: BlobService): void {
   // A chunk arrives with its length: read into one buffer of that size, copied once.
   void app.register(async (scope) => {
-    scope.removeAllContentTypeParsers();
-    scope.addContentTypeParser('*', (request, payload, done) => {
-      readSized(payload, Number(request.headers['content-length']), chunkBytesMax).then(
-        (bytes) => done(null, bytes),
-        (error: Error) => done(error, undefined),
-      );
-    });
+    parseChunkBodies(scope);
     scope.put<{ Params: ChunkParams; Body: Buffer }>(
       '/v1/internal/chunks/:hash/:version',
       { config: { role: 'peer' }, bodyLimit: chunkBytesMax },
@@ -442,6 +430,20 @@ export function rangeOf(header: string | undefined, size: number): [number, numb
   const last = match[2] === '' ? size - 1 : Math.min(Number(match[2]), size - 1);
   if (!Number.isSafeInteger(start) || start >= size || last < start) throw unsatisfiable();
   return [start, last + 1];
+}
+
+/**
+ * Within `scope`, every body is a chunk: read, whatever its content type, into one buffer
+ * of its Content-Length (at most `chunkBytesMax`), copied once.
+ */
+function parseChunkBodies(scope: FastifyInstance): void {
+  scope.removeAllContentTypeParsers();
+  scope.addContentTypeParser('*', (request, payload, done) => {
+    readSized(payload, Number(request.headers['content-length']), chunkBytesMax).then(
+      (bytes) => done(null, bytes),
+      (error: Error) => done(error, undefined),
+    );
+  });
 }
 
 /** How much of a failed upload's body is read and dropped before its error is answered. */
