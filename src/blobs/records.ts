@@ -117,12 +117,6 @@ function systemPattern(prefix: string): Buffer {
   return systemKey(Buffer.from(`${escaped}*`, 'utf8'));
 }
 
-/** The blob name of a stored key of the system database, or null when it is not a blob's. */
-export function blobNameOf(clientKey: Buffer): string | null {
-  const text = clientKey.toString('utf8');
-  return text.startsWith(blobPrefix) ? text.slice(blobPrefix.length) : null;
-}
-
 /** A blob's metadata as stored. */
 export function encodeBlobMeta(meta: BlobMeta): Buffer {
   return Buffer.from(JSON.stringify(meta), 'utf8');

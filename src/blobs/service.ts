@@ -27,8 +27,9 @@ import { TandemError } from '../core/errors.js';
 import type { Durability, NodeId } from '../core/types.js';
 import type { Consistency, NodeHandle } from '../node/api.js';
 import type { Logger } from '../transport/contract.js';
-import { databasePrefix, systemDatabase } from '../store/databases.js';
+import { systemDatabase } from '../store/databases.js';
 import { delKeysMax, type WatchedKey } from '../store/commands.js';
+import type { StoreReader } from '../store/contract.js';
 import type { KvEntry } from '../store/keyspace.js';
 import type { ChunkStore } from './chunk-store.js';
 import type { BlobMeta, ChunkId, ChunkMeta, RepairPlan, UploadRecord } from './contract.js';
@@ -37,7 +38,6 @@ import { acksNeeded, placement, repairPlan, rereplicate } from './plan.js';
 import {
   blobBytesDefaultMax,
   blobKey,
-  blobNameOf,
   blobPattern,
   checkBlobName,
   checkChunkList,
@@ -212,31 +212,11 @@ export class BlobService {
 
   /** Blobs whose name begins with `prefix`, by name, at most `limit`. */
   async list(prefix: string, consistency: Consistency, limit = blobListMax): Promise<BlobMeta[]> {
-    const pattern = blobPattern(prefix);
-    const names: string[] = [];
-    const strip = databasePrefix(systemDatabase).length;
-    await this.#node.read({ consistency }, async (store) => {
-      let cursor = 0;
-      do {
-        const page = await store.scan(
-          cursor,
-          { match: pattern, count: 1000, db: systemDatabase },
-          Date.now(),
-        );
-        for (const key of page.keys) {
-          const name = blobNameOf(key.subarray(strip));
-          if (name !== null) names.push(name);
-        }
-        cursor = page.cursor;
-      } while (cursor !== 0 && names.length < limit);
-    });
-    names.sort();
-    const metas: BlobMeta[] = [];
-    for (const name of names.slice(0, limit)) {
-      const meta = await this.meta(name, 'stale');
-      if (meta !== null) metas.push(meta);
-    }
-    return metas;
+    const read = await this.#node.read({ consistency }, (store) =>
+      systemRecords(store, blobPattern(prefix)),
+    );
+    // Keys are listed in byte order, which for UTF-8 names is their code point order.
+    return read.value.slice(0, limit).map((entry) => decodeBlobMeta(entry.value));
   }
 
   /**
@@ -578,24 +558,10 @@ export class BlobService {
 
   /** The chunk records of upload `id`, by index. */
   async #parts(id: string): Promise<PartRecord[]> {
-    const read = await this.#node.read({ consistency: 'linearizable' }, async (store) => {
-      const parts: PartRecord[] = [];
-      let cursor = 0;
-      do {
-        const page = await store.scan(
-          cursor,
-          { match: partPattern(id), count: 1000, db: systemDatabase },
-          Date.now(),
-        );
-        for (const key of page.keys) {
-          const entry = await store.get(key, Date.now());
-          if (entry !== null) parts.push(decodePart(entry.value));
-        }
-        cursor = page.cursor;
-      } while (cursor !== 0);
-      return parts;
-    });
-    return read.value.sort((a, b) => a.index - b.index);
+    const read = await this.#node.read({ consistency: 'linearizable' }, (store) =>
+      systemRecords(store, partPattern(id)),
+    );
+    return read.value.map((entry) => decodePart(entry.value)).sort((a, b) => a.index - b.index);
   }
 
   /** Aborts an open upload from any node: its records go, its chunks are collected. */
@@ -786,25 +752,12 @@ export class BlobService {
    */
   async #committedState() {
     const appliedIndex = this.#node.applied().index;
-    const read = await this.#node.read({ consistency: 'stale' }, async (store) => {
-      const uploads: UploadRecord[] = [];
-      let cursor = 0;
-      do {
-        const page = await store.scan(
-          cursor,
-          { match: uploadPattern(), count: 1000, db: systemDatabase },
-          Date.now(),
-        );
-        for (const key of page.keys) {
-          const entry = await store.get(key, Date.now());
-          if (entry !== null) uploads.push(decodeUpload(entry.value, entry.version.index));
-        }
-        cursor = page.cursor;
-      } while (cursor !== 0);
-      return uploads;
-    });
+    const read = await this.#node.read({ consistency: 'stale' }, (store) =>
+      systemRecords(store, uploadPattern()),
+    );
+    const uploads = read.value.map((entry) => decodeUpload(entry.value, entry.version.index));
     const blobs = await this.list('', 'linearizable', Number.MAX_SAFE_INTEGER);
-    return { blobs, uploads: read.value, appliedIndex };
+    return { blobs, uploads, appliedIndex };
   }
 
   /** What this node holds and what it still lacks. */
@@ -1030,6 +983,23 @@ type TransactionSteps = Parameters<NodeHandle['write']>[0] extends infer C
     ? S
     : never
   : never;
+
+/**
+ * The live records of the system database whose stored keys match `pattern`, in key
+ * order: one scan (both stores answer a scan of that database in one page, from its keys
+ * alone), then each record's entry.
+ */
+async function systemRecords(store: StoreReader, pattern: Buffer): Promise<KvEntry[]> {
+  const now = Date.now();
+  const page = await store.scan(0, { match: pattern, db: systemDatabase }, now);
+  assert(page.cursor === 0, 'a scan of the system database answers in one page');
+  const entries: KvEntry[] = [];
+  for (const key of [...page.keys].sort(Buffer.compare)) {
+    const entry = await store.get(key, now);
+    if (entry !== null) entries.push(entry);
+  }
+  return entries;
+}
 
 /** The peer route's path of a chunk. */
 export function chunkPath(id: ChunkId): string {
