@@ -67,6 +67,7 @@ export async function runExample(options: ExampleOptions = {}): Promise<void> {
   const base = `http://127.0.0.1:${port}`;
   console.log(`
 employees service on ${base} (cluster: ${nodeCount} nodes, ${mode} mode, leader ${leaderId})
+cluster nodes: ${urls.join(' ')}
 
   curl -s ${base}/employees
   curl -s ${base}/employees/101 -i

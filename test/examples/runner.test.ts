@@ -20,7 +20,11 @@ test('the example runs on moved ports and stops cleanly on Ctrl-C', async (t) =>
   t.after(() => rmSync(dir, { recursive: true, force: true }));
   const offset = await portOffset(2);
   const port = await freePort();
+  // Its own process group, so that the cleanup below reaches `tandem cluster` too: a
+  // runner killed alone leaves the cluster holding this test's pipes open, and the test
+  // file then never exits.
   const child = spawn(process.execPath, [runner], {
+    detached: true,
     env: {
       ...process.env,
       EXAMPLE_PORT_OFFSET: String(offset),
@@ -28,7 +32,15 @@ test('the example runs on moved ports and stops cleanly on Ctrl-C', async (t) =>
       EXAMPLE_DIR: join(dir, 'cluster'),
     },
   });
-  t.after(() => child.kill('SIGKILL'));
+  t.after(() => {
+    try {
+      if (child.pid !== undefined) process.kill(-child.pid, 'SIGKILL');
+    } catch {
+      // The group has already exited.
+    }
+    child.stdout.destroy();
+    child.stderr.destroy();
+  });
   let output = '';
   child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
   child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
