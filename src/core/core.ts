@@ -17,6 +17,7 @@ import {
   strongerDurability,
   type AppendMessage,
   type AppendResponseMessage,
+  type ChainClaim,
   type Durability,
   type Entry,
   type HardState,
@@ -31,11 +32,14 @@ import {
   type ProposalOutcome,
   type ReadState,
   type Ready,
+  type RelayRoute,
   type Role,
   type Snapshot,
   type SnapshotMessage,
   type SnapshotMeta,
   type SoftState,
+  type Topology,
+  topologyOf,
   type VoteMessage,
   type VoteResponseMessage,
 } from './types.js';
@@ -77,6 +81,8 @@ export interface FollowerStatus {
   readonly applied: number;
   readonly state: Progress['state'];
   readonly ticksSinceHeard: number;
+  /** Who sends it the log: this leader, or the member before it in the chain. */
+  readonly upstream: NodeId;
 }
 
 /** A snapshot of the core's state for status reports and tests. */
@@ -95,6 +101,13 @@ export interface CoreStatus {
   readonly followers: readonly FollowerStatus[];
   /** The index by which this node learnt it was removed, or 0. */
   readonly removedAt: number;
+  readonly topology: Topology;
+  /** Leader: the chain's members, head first (empty in a star, or until members catch up). */
+  readonly chain: readonly NodeId[];
+  /** Follower: who sent it the log last in this term (the leader, or a relay), or null. */
+  readonly upstream: NodeId | null;
+  /** Follower: the members it passes the log on to. */
+  readonly downstream: readonly NodeId[];
 }
 
 interface PendingProposal {
@@ -180,6 +193,27 @@ export class RaftCore {
   #removedAt = 0;
   /** Set when this node applied entries that the leader's log replaces (an async tail). */
   #rollback: SnapshotMeta | null = null;
+
+  /**
+   * Leader in a chain: the members fed through the chain, head first. The leader sends
+   * appends to the head and to members outside the chain (behind, silent or new), which
+   * join its tail once they have caught up.
+   */
+  #chain: NodeId[] = [];
+  /** Leader in a chain: the chain changed since the head was last told its routes. */
+  #routesChanged = false;
+  /** How many times this node's chain has changed (for the simulator's checks). */
+  #chainChanges = 0;
+  /** Follower: the sender of the last append it accepted in this term (leader or relay). */
+  #upstream: NodeId | null = null;
+  /** Follower: the highest index known to match the current leader's log (0 until told). */
+  #leaderMatch = 0;
+  /** Follower in a chain: the members it feeds, each with its progress and own routes. */
+  readonly #relays = new Map<NodeId, { progress: Progress; routes: readonly RelayRoute[] }>();
+  /** Follower in a chain: what the members after it said they hold, in this term. */
+  readonly #claims = new Map<NodeId, ChainClaim>();
+  /** Follower in a chain: a member after it said something new, to pass upstream. */
+  #claimsToSend = false;
 
   #messages: Message[] = [];
   /**
@@ -285,11 +319,23 @@ export class RaftCore {
     ).membership;
   }
 
+  /**
+   * Leader: the members in its chain, and how many times the chain has changed (a count
+   * that only grows), so that a checker can tell a chain that stayed whole between two
+   * Readies.
+   */
+  get chainShape(): { readonly length: number; readonly changes: number } {
+    return { length: this.#chain.length, changes: this.#chainChanges };
+  }
+
   /** Advances logical time by one tick. */
   tick(): void {
     this.#ticks++;
     if (this.#role === 'leader') this.#tickLeader();
-    else this.#tickElection();
+    else {
+      this.#tickRelays();
+      this.#tickElection();
+    }
   }
 
   /**
@@ -449,6 +495,7 @@ export class RaftCore {
       applied: progress.applied,
       state: progress.state,
       ticksSinceHeard: progress.ticksSinceHeard,
+      upstream: this.#upstreamOf(id),
     }));
     return {
       id: this.id,
@@ -464,6 +511,10 @@ export class RaftCore {
       membership,
       followers,
       removedAt: this.#removedAt,
+      topology: topologyOf(membership),
+      chain: [...this.#chain],
+      upstream: this.#role === 'leader' ? null : this.#upstream,
+      downstream: [...this.#relays.keys()],
     };
   }
 
@@ -490,6 +541,8 @@ export class RaftCore {
       this.#messages.length > 0 ||
       this.#commitToBroadcast ||
       this.#appendsToBroadcast ||
+      this.#routesChanged ||
+      this.#claimsToSend ||
       this.#readStates.length > 0 ||
       this.#responses.length > 0 ||
       (this.#responsesAwaitingReapply[0]?.index ?? Infinity) <= this.#applyHanded ||
@@ -511,6 +564,8 @@ export class RaftCore {
   ready(): Ready {
     this.#broadcastAppends();
     this.#broadcastCommit();
+    this.#sendRoutes();
+    this.#sendClaims();
     // Entries first: the hard state's commit index is bounded by what is handed out.
     const entries = this.log.takeUnhandedEntries(this.config.maxReadyEntryBytes);
     const hardState = this.#hardState();
@@ -678,6 +733,40 @@ export class RaftCore {
     return this.log.stableIndex();
   }
 
+  /**
+   * Keeps what a member after this relay said it holds, to pass upstream (a hook so that
+   * the simulator's mutants can break it).
+   */
+  protected recordClaim(claim: ChainClaim): void {
+    this.#recordClaimAs(claim);
+  }
+
+  /** Whether a chain's leader also sends appends to the members after the head (never). */
+  protected feedsChainDirectly(): boolean {
+    return false;
+  }
+
+  /**
+   * What a relay says a member it feeds holds: what that member answered (`progress.match`).
+   */
+  protected claimedIndex(progress: Progress): number {
+    return progress.match;
+  }
+
+  /** The last index a relay passes on: only what is known to match the leader's log. */
+  protected relayedThrough(): number {
+    return this.#leaderMatch;
+  }
+
+  /**
+   * Ticks a chain member may go unheard, or stand still behind the log, before the leader
+   * feeds it directly and the chain closes over it: a quarter of an election timeout, at
+   * least two ticks, so that the chain heals well before anyone campaigns.
+   */
+  protected chainStallTicks(): number {
+    return Math.max(2, Math.ceil(this.config.electionTicks / 4));
+  }
+
   /** PreVote: a pre-vote request of a higher term is answered without moving to that term. */
   protected preVoteKeepsTerm(): boolean {
     return true;
@@ -737,9 +826,18 @@ export class RaftCore {
     if (message.term !== this.#term) return null;
     const fromLeader =
       message.type === 'append' || message.type === 'heartbeat' || message.type === 'snapshot';
+    const leader = leaderOf(message);
     if (fromLeader && this.#role === 'leader') return `claims to lead term ${message.term} too`;
-    if (fromLeader && this.#leaderId !== null && message.from !== this.#leaderId) {
+    if (fromLeader && this.#leaderId !== null && leader !== this.#leaderId) {
       return `claims to lead term ${message.term}, which ${this.#leaderId} leads`;
+    }
+    if (message.type === 'append' && message.leader === this.id) {
+      return 'relays an append on behalf of this node';
+    }
+    const relay = this.#role === 'leader' ? undefined : this.#relays.get(message.from);
+    if (relay !== undefined && message.type === 'append-response' && !message.reject) {
+      const sent = Math.max(relay.progress.sentIndex, this.log.commit);
+      if (message.index > sent) return `answers index ${message.index}, beyond ${sent} relayed`;
     }
     if (message.type === 'timeout-now' && message.from !== this.#leaderId) {
       return 'orders an election but is not the leader';
@@ -810,7 +908,7 @@ export class RaftCore {
       if (message.type === 'vote-response' && message.preVote && message.granted) return true;
       const fromLeader =
         message.type === 'append' || message.type === 'heartbeat' || message.type === 'snapshot';
-      this.#becomeFollower(message.term, fromLeader ? message.from : null);
+      this.#becomeFollower(message.term, fromLeader ? leaderOf(message) : null);
       return true;
     }
     if (message.term < this.#term) {
@@ -840,7 +938,7 @@ export class RaftCore {
       case 'vote-response':
         return this.#handleVoteResponse(message);
       case 'append':
-        this.#followLeader(message.from);
+        this.#followLeader(leaderOf(message));
         return this.#handleAppend(message);
       case 'heartbeat':
         this.#followLeader(message.from);
@@ -864,6 +962,7 @@ export class RaftCore {
         return;
       default:
         if (this.#role === 'leader') this.#handleLeaderResponse(message);
+        else if (message.type === 'append-response') this.#handleRelayResponse(message);
     }
   }
 
@@ -918,6 +1017,14 @@ export class RaftCore {
     this.#votes.clear();
     this.#leadTransferee = null;
     this.progress.clear();
+    if (this.#chain.length > 0) this.#chainChanges++;
+    this.#chain = [];
+    this.#routesChanged = false;
+    this.#upstream = null;
+    this.#leaderMatch = 0;
+    this.#relays.clear();
+    this.#claims.clear();
+    this.#claimsToSend = false;
   }
 
   /** A leader that steps down answers everything it was holding. */
@@ -1082,8 +1189,15 @@ export class RaftCore {
   #handleAppend(message: AppendMessage): void {
     type ReplyBody = Pick<AppendResponseMessage, 'reject' | 'index' | 'hintIndex' | 'hintTerm'>;
     const reply = (body: ReplyBody): void =>
-      this.#send({ type: 'append-response', to: message.from, applied: this.log.applied, ...body });
+      this.#send({
+        type: 'append-response',
+        to: message.from,
+        applied: this.log.applied,
+        ...body,
+        ...(body.reject || this.#claims.size === 0 ? {} : { covers: this.#coveredClaims() }),
+      });
     if (message.prevIndex < this.log.commit) {
+      this.#accepted(message, this.log.commit);
       return reply({ reject: false, index: this.log.commit, hintIndex: 0, hintTerm: 0 });
     }
     if (!this.log.matchTerm(message.prevIndex, message.prevTerm)) {
@@ -1116,7 +1230,163 @@ export class RaftCore {
     }
     const lastNew = message.prevIndex + message.entries.length;
     this.#commitTo(Math.min(message.commit, lastNew));
+    this.#accepted(message, lastNew);
     reply({ reject: false, index: lastNew, hintIndex: 0, hintTerm: 0 });
+  }
+
+  // ---------------------------------------------------------------- chain: relays
+
+  /**
+   * This follower accepted `message`: its log matches the leader's through `matched`.
+   * It answers its sender from now on, and passes the entries on to the members the
+   * message routes through it.
+   */
+  #accepted(message: AppendMessage, matched: number): void {
+    this.#upstream = message.from;
+    this.#leaderMatch = Math.max(this.#leaderMatch, matched);
+    const routes = message.routes ?? [];
+    for (const id of [...this.#relays.keys()]) {
+      if (!routes.some((route) => route.id === id)) {
+        this.#relays.delete(id);
+        this.#claims.delete(id);
+      }
+    }
+    for (const route of routes) {
+      if (route.id === this.id || route.id === message.from) continue;
+      const relay = this.#relays.get(route.id);
+      if (relay === undefined) {
+        // Start where the sender started: the append passes on as it came, and a member
+        // that lacks what precedes it rejects and is probed back.
+        const progress = new Progress(Math.max(1, message.prevIndex + 1));
+        this.#relays.set(route.id, { progress, routes: route.routes });
+      } else {
+        this.#relays.set(route.id, { progress: relay.progress, routes: route.routes });
+      }
+    }
+    for (const id of this.#relays.keys()) while (this.#relayAppend(id, false));
+  }
+
+  /**
+   * Passes `to` the entries it lacks of those known to match the leader's log, from this
+   * node's own log, as the leader would (the same window and message limits). A member
+   * that needs entries this node has compacted is left waiting: the leader finds it
+   * stalled and feeds it itself (a snapshot if need be). Returns whether entries went out.
+   */
+  #relayAppend(to: NodeId, sendIfEmpty: boolean): boolean {
+    const relay = this.#relays.get(to);
+    if (relay === undefined || this.#leaderId === null) return false;
+    const { progress } = relay;
+    if (progress.isPaused(this.config.maxInflightMessages)) return false;
+    const prevIndex = progress.next - 1;
+    const prevTerm = this.log.term(prevIndex);
+    if (prevTerm === undefined || prevIndex > this.#leaderMatch) return false;
+    const last = this.relayedThrough();
+    const entries =
+      progress.next <= last
+        ? this.log.slice(
+            progress.next,
+            last + 1,
+            this.config.maxEntriesPerMessage,
+            this.config.maxMessageBytes,
+          )
+        : [];
+    if (entries.length === 0 && !sendIfEmpty) return false;
+    this.#send({
+      type: 'append',
+      to,
+      prevIndex,
+      prevTerm,
+      entries,
+      commit: this.log.commit,
+      leader: this.#leaderId,
+      routes: relay.routes,
+    });
+    progress.sentIndex = Math.max(progress.sentIndex, prevIndex + entries.length);
+    progress.sentCommit = Math.max(progress.sentCommit, this.log.commit);
+    progress.sent(prevIndex + entries.length, entries.length);
+    return entries.length > 0;
+  }
+
+  /** A member this node feeds answered an append it passed on. */
+  #handleRelayResponse(message: AppendResponseMessage): void {
+    const relay = this.#relays.get(message.from);
+    if (relay === undefined) return;
+    const { progress } = relay;
+    progress.ticksSinceHeard = 0;
+    if (message.reject) {
+      let probeFrom = message.hintIndex;
+      if (message.hintTerm > 0)
+        probeFrom = this.log.findConflictByTerm(message.hintIndex, message.hintTerm).index;
+      if (progress.maybeDecrTo(message.index, probeFrom)) {
+        if (progress.state === 'replicate') progress.becomeProbe();
+        this.#relayAppend(message.from, true);
+      }
+      return;
+    }
+    const updated = progress.maybeUpdate(message.index);
+    progress.freeTo(message.index);
+    if (progress.state === 'probe' && updated) progress.becomeReplicate();
+    const claimed = this.claimedIndex(progress);
+    this.recordClaim({
+      id: message.from,
+      index: claimed,
+      applied: Math.min(message.applied, claimed),
+    });
+    for (const claim of message.covers ?? []) {
+      if (claim.id !== this.id && claim.id !== message.from) this.recordClaim(claim);
+    }
+    while (this.#relayAppend(message.from, false));
+  }
+
+  /** Keeps what a member after this one holds, to pass upstream with the next Ready. */
+  #recordClaimAs(claim: ChainClaim): void {
+    const known = this.#claims.get(claim.id);
+    const index = Math.max(known?.index ?? 0, claim.index);
+    if (known !== undefined && known.index === index && known.applied === claim.applied) return;
+    this.#claims.set(claim.id, { id: claim.id, index, applied: Math.min(claim.applied, index) });
+    this.#claimsToSend = true;
+  }
+
+  #coveredClaims(): ChainClaim[] {
+    return [...this.#claims.values()];
+  }
+
+  /**
+   * Passes what the members after this one hold to this node's upstream, once per Ready,
+   * in an append answer for this node's own matched index (which, like every append
+   * answer, leaves only once this node's log is durable through it).
+   */
+  #sendClaims(): void {
+    if (!this.#claimsToSend) return;
+    this.#claimsToSend = false;
+    if (this.#role === 'leader' || this.#upstream === null) return;
+    this.#send({
+      type: 'append-response',
+      to: this.#upstream,
+      reject: false,
+      index: this.#leaderMatch,
+      hintIndex: 0,
+      hintTerm: 0,
+      applied: this.log.applied,
+      covers: this.#coveredClaims(),
+    });
+  }
+
+  /**
+   * A relay's members are not heard by the relay between appends: every heartbeat
+   * interval, one that is behind gets its window freed and an append, so that a lost
+   * message does not stall the chain below it.
+   */
+  #tickRelays(): void {
+    if (this.#relays.size === 0 || this.#ticks % this.config.heartbeatTicks !== 0) return;
+    for (const [id, { progress }] of this.#relays) {
+      progress.ticksSinceHeard++;
+      if (progress.match >= this.relayedThrough() || progress.ticksSinceHeard < 2) continue;
+      if (progress.state === 'probe') progress.probeSent = false;
+      if (progress.state === 'replicate') progress.inflight.length = 0;
+      if (progress.state === 'replicate') progress.next = progress.match + 1;
+      this.#relayAppend(id, true);
+    }
   }
 
   /**
@@ -1237,6 +1507,7 @@ export class RaftCore {
     if (this.#leadTransferee !== null && ++this.#transferElapsed >= this.config.electionTicks) {
       this.#leadTransferee = null;
     }
+    this.#tickChain();
     this.#expireReads();
     if (this.#heartbeatElapsed >= this.config.heartbeatTicks) {
       this.#heartbeatElapsed = 0;
@@ -1289,19 +1560,141 @@ export class RaftCore {
       }
       return;
     }
-    const updated = progress.maybeUpdate(message.index);
+    let updated = progress.maybeUpdate(message.index);
     progress.freeTo(message.index);
     if (progress.state === 'probe' && updated) progress.becomeReplicate();
     if (progress.state === 'snapshot' && progress.match >= progress.pendingSnapshot) {
       progress.becomeProbe();
       progress.becomeReplicate();
     }
+    for (const claim of message.covers ?? []) {
+      if (this.#takeClaim(claim)) updated = true;
+    }
     if (updated && this.#maybeCommit()) this.#commitToBroadcast = true;
     while (this.#sendAppend(message.from, false));
     // A commit that advanced while the window was full has not reached this follower yet.
     if (progress.sentCommit < this.log.commit) this.#commitToBroadcast = true;
-    if (message.from === this.#leadTransferee && progress.match === this.log.lastIndex()) {
-      this.#send({ type: 'timeout-now', to: message.from });
+    const transferee = this.#leadTransferee;
+    if (transferee !== null && this.progress.get(transferee)?.match === this.log.lastIndex()) {
+      this.#send({ type: 'timeout-now', to: transferee });
+    }
+  }
+
+  // ---------------------------------------------------------------- chain: the leader
+
+  /**
+   * A relay says what a member after it holds. It counts toward commits as that member's
+   * own answer would; it says nothing of the member's liveness (heartbeats still go to
+   * every member and are answered directly). Returns whether the member's match moved.
+   */
+  #takeClaim(claim: ChainClaim): boolean {
+    if (claim.id === this.id || claim.index > this.log.lastIndex()) return false;
+    const progress = this.progress.get(claim.id);
+    if (progress === undefined) return false;
+    const updated = claim.index > progress.match;
+    if (updated) progress.match = claim.index;
+    this.recordApplied(progress, claim.applied);
+    return updated;
+  }
+
+  /** Whether this leader sends `to` appends itself: in a star every member, in a chain the head and those outside it. */
+  #feedsDirectly(to: NodeId): boolean {
+    return this.#chain[0] === to || !this.#chain.includes(to) || this.feedsChainDirectly();
+  }
+
+  #upstreamOf(id: NodeId): NodeId {
+    const position = this.#chain.indexOf(id);
+    return position > 0 ? (this.#chain[position - 1] as NodeId) : this.id;
+  }
+
+  /** The routes the head passes the log on by: the rest of the chain, one member per level. */
+  #headRoutes(): RelayRoute[] {
+    let routes: RelayRoute[] = [];
+    for (let i = this.#chain.length - 1; i >= 1; i--) {
+      routes = [{ id: this.#chain[i] as NodeId, routes }];
+    }
+    return routes;
+  }
+
+  /**
+   * Once a tick, the leader of a chain keeps it whole: a member not heard from, or whose
+   * match stands still behind the log, for `chainStallTicks` leaves the chain and is fed
+   * directly (the member after it is then fed by the one before); a member outside the
+   * chain that is heard and caught up joins its tail. Decided from membership, the
+   * members' answers and ticks only, so it is deterministic.
+   */
+  #tickChain(): void {
+    if (topologyOf(this.membership) !== 'chain') return;
+    const stallTicks = this.chainStallTicks();
+    const last = this.log.lastIndex();
+    const before = this.#chain.join(',');
+    const head = this.#chain[0];
+    const dropped: NodeId[] = [];
+    this.#chain = this.#chain.filter((id) => {
+      const progress = this.progress.get(id);
+      if (progress === undefined) return false;
+      const behind = progress.match < last && progress.match === progress.chainSeenMatch;
+      progress.chainStallTicks = behind ? progress.chainStallTicks + 1 : 0;
+      progress.chainSeenMatch = progress.match;
+      const keep = progress.ticksSinceHeard < stallTicks && progress.chainStallTicks < stallTicks;
+      if (!keep) dropped.push(id);
+      return keep;
+    });
+    for (const id of dropped) this.#feedDirectly(id, this.progress.get(id) as Progress);
+    for (const [id, progress] of this.progress) {
+      if (this.#chain.includes(id) || progress.ticksSinceHeard >= stallTicks) continue;
+      if (progress.state !== 'replicate') continue;
+      if (progress.match + this.config.learnerCatchUpEntries < last) continue;
+      progress.chainStallTicks = 0;
+      progress.chainSeenMatch = progress.match;
+      this.#chain.push(id);
+    }
+    const newHead = this.#chain[0];
+    if (newHead !== undefined && newHead !== head) {
+      const progress = this.progress.get(newHead) as Progress;
+      progress.becomeProbe();
+    }
+    if (this.#chain.join(',') !== before) this.#chainChanged();
+  }
+
+  #chainChanged(): void {
+    this.#routesChanged = true;
+    this.#chainChanges++;
+  }
+
+  /** `id` leaves the chain: the leader sends it appends itself, from its match point. */
+  #feedDirectly(id: NodeId, progress: Progress): void {
+    if (progress.state !== 'snapshot') progress.becomeProbe();
+    this.#sendAppend(id, true);
+  }
+
+  /** The chain changed: the head hears its new routes (an empty append if nothing else goes). */
+  #sendRoutes(): void {
+    if (!this.#routesChanged) return;
+    this.#routesChanged = false;
+    const head = this.#chain[0];
+    if (this.#role !== 'leader' || head === undefined) return;
+    const progress = this.progress.get(head);
+    if (progress === undefined) return;
+    if (progress.state === 'replicate' && progress.isPaused(this.config.maxInflightMessages)) {
+      progress.inflight.shift();
+    }
+    if (progress.state === 'probe') progress.probeSent = false;
+    this.#sendAppend(head, true);
+  }
+
+  /**
+   * The topology changed in the log: every member is fed directly again (the head hears
+   * that it feeds no one); in a chain, members join it as they are found caught up.
+   */
+  #resetChain(): void {
+    const chained = this.#chain;
+    this.#chain = [];
+    this.#routesChanged = false;
+    this.#chainChanges++;
+    for (const id of chained) {
+      const progress = this.progress.get(id);
+      if (progress !== undefined) this.#feedDirectly(id, progress);
     }
   }
 
@@ -1505,6 +1898,7 @@ export class RaftCore {
   #sendAppend(to: NodeId, sendIfEmpty: boolean): boolean {
     const progress = this.progress.get(to);
     if (progress === undefined || progress.isPaused(this.config.maxInflightMessages)) return false;
+    if (!this.#feedsDirectly(to)) return false;
     const prevIndex = progress.next - 1;
     const prevTerm = this.log.term(prevIndex);
     if (prevTerm === undefined) {
@@ -1522,7 +1916,16 @@ export class RaftCore {
         : [];
     if (entries.length === 0 && !sendIfEmpty) return false;
     if (this.holdsBack(progress, entries.length, sendIfEmpty)) return false;
-    this.#send({ type: 'append', to, prevIndex, prevTerm, entries, commit: this.log.commit });
+    const routes = this.#chain[0] === to && this.#chain.length > 1 ? this.#headRoutes() : null;
+    this.#send({
+      type: 'append',
+      to,
+      prevIndex,
+      prevTerm,
+      entries,
+      commit: this.log.commit,
+      ...(routes === null ? {} : { routes }),
+    });
     progress.sentIndex = Math.max(progress.sentIndex, prevIndex + entries.length);
     progress.sentCommit = Math.max(progress.sentCommit, this.log.commit);
     progress.sent(prevIndex + entries.length, entries.length);
@@ -1698,11 +2101,14 @@ export class RaftCore {
         entry.membership !== undefined,
         `membership entry ${entry.index} without a membership`,
       );
+      const before = topologyOf(this.membership);
       this.#membershipHistory.push({
         index: entry.index,
         membership: normalizeMembership(entry.membership),
       });
-      if (this.#role === 'leader') this.#syncProgressWithMembership();
+      if (this.#role !== 'leader') continue;
+      this.#syncProgressWithMembership();
+      if (topologyOf(this.membership) !== before) this.#resetChain();
     }
   }
 
@@ -1731,6 +2137,11 @@ export class RaftCore {
     for (const id of [...this.progress.keys()]) {
       if (!isMember(members, id)) this.progress.delete(id);
     }
+    const chained = this.#chain.filter((id) => this.progress.has(id));
+    if (chained.length !== this.#chain.length) {
+      this.#chain = chained;
+      this.#chainChanged();
+    }
   }
 
   // ---------------------------------------------------------------- plumbing
@@ -1756,6 +2167,11 @@ export class RaftCore {
   #softState(): SoftState {
     return { role: this.#role, leaderId: this.#leaderId, term: this.#term };
   }
+}
+
+/** The leader a message speaks for: a relay's append names it, anything else is its sender's own. */
+function leaderOf(message: Message): NodeId {
+  return message.type === 'append' && message.leader !== undefined ? message.leader : message.from;
 }
 
 /** Splits `items` into those that pass `test` and those that do not, in order. */

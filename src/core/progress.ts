@@ -34,6 +34,9 @@ export class Progress {
   sentIndex = 0;
   /** The highest commit index sent to this follower. */
   sentCommit = 0;
+  /** In a chain: the match seen at the last tick, and ticks it has stood still behind the log. */
+  chainSeenMatch = 0;
+  chainStallTicks = 0;
 
   constructor(next: number) {
     this.next = next;

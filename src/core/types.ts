@@ -24,17 +24,38 @@ export function strongerDurability(a: Durability, b: Durability): Durability {
   return durabilityOrder.indexOf(a) >= durabilityOrder.indexOf(b) ? a : b;
 }
 
-/** The members of a cluster: voters elect and commit; learners replicate and never vote. */
+/**
+ * How the log reaches the members: `star`, the leader sends every entry to every member;
+ * `chain`, the leader sends it to the head of a chain of members, each of which passes it
+ * on to the next, and acknowledgements flow back up (docs/ARCHITECTURE.md, "Chain
+ * replication").
+ */
+export type Topology = 'star' | 'chain';
+
+/** Topologies, as flags and the API spell them. */
+export const topologies: readonly Topology[] = ['star', 'chain'];
+
+/**
+ * The members of a cluster: voters elect and commit; learners replicate and never vote.
+ * `topology` is absent for `star`, so memberships written before chains existed read the same.
+ */
 export interface Membership {
   readonly voters: readonly NodeId[];
   readonly learners: readonly NodeId[];
+  readonly topology?: 'chain';
+}
+
+/** A membership's topology. */
+export function topologyOf(membership: Membership): Topology {
+  return membership.topology === 'chain' ? 'chain' : 'star';
 }
 
 /** A single-member change, replicated through the log as a `membership` entry. */
 export type MembershipChange =
   | { readonly type: 'add-learner'; readonly id: NodeId }
   | { readonly type: 'add-voter'; readonly id: NodeId }
-  | { readonly type: 'remove'; readonly id: NodeId };
+  | { readonly type: 'remove'; readonly id: NodeId }
+  | { readonly type: 'set-topology'; readonly topology: Topology };
 
 /** What a log entry carries. `noop` is the entry a new leader appends to commit its term. */
 export type EntryKind = 'command' | 'noop' | 'membership';
@@ -96,13 +117,38 @@ export interface VoteResponseMessage extends MessageHeader {
   readonly granted: boolean;
 }
 
-/** Entries after (prevIndex, prevTerm), and the leader's commit index. */
+/**
+ * A member a relay feeds in a chain, and the members that member feeds in turn (a chain is
+ * a route with one member at each level).
+ */
+export interface RelayRoute {
+  readonly id: NodeId;
+  readonly routes: readonly RelayRoute[];
+}
+
+/**
+ * Entries after (prevIndex, prevTerm), and the sender's commit index. In a chain a relay
+ * sends it on behalf of `leader` (absent: the sender leads), and `routes` names the members
+ * the receiver must pass the entries on to (absent or empty: none).
+ */
 export interface AppendMessage extends MessageHeader {
   readonly type: 'append';
   readonly prevIndex: number;
   readonly prevTerm: number;
   readonly entries: readonly Entry[];
   readonly commit: number;
+  readonly leader?: NodeId;
+  readonly routes?: readonly RelayRoute[];
+}
+
+/**
+ * A relay's word about a member after it in the chain: it holds the leader's log durably up
+ * to `index` (its own answer said so in this term), and has applied up to `applied`.
+ */
+export interface ChainClaim {
+  readonly id: NodeId;
+  readonly index: number;
+  readonly applied: number;
 }
 
 /**
@@ -117,6 +163,8 @@ export interface AppendResponseMessage extends MessageHeader {
   readonly hintIndex: number;
   readonly hintTerm: number;
   readonly applied: number;
+  /** In a chain: what the members after the sender hold (absent or empty: nothing to say). */
+  readonly covers?: readonly ChainClaim[];
 }
 
 /** Leader liveness, commit propagation, and ReadIndex rounds (`round` > 0). */

@@ -1,4 +1,11 @@
-import { durabilityOrder, type Entry, type Membership, type Message } from './types.js';
+import {
+  durabilityOrder,
+  type ChainClaim,
+  type Entry,
+  type Membership,
+  type Message,
+  type RelayRoute,
+} from './types.js';
 
 /**
  * Checks that a message from the wire is well formed: every field of its type present with
@@ -34,7 +41,8 @@ export function malformedReason(message: Message): string | null {
         isIndex(message.hintTerm) &&
         isIndex(message.applied) &&
         message.hintTerm <= message.term &&
-        message.hintIndex <= message.index
+        message.hintIndex <= message.index &&
+        (message.covers === undefined || areClaims(message.covers))
         ? null
         : 'bad append-response';
     case 'heartbeat':
@@ -71,6 +79,10 @@ function appendReason(message: Extract<Message, { type: 'append' }>): string | n
     return 'bad append';
   }
   if (message.prevTerm > message.term || !Array.isArray(message.entries)) return 'bad append';
+  if (message.leader !== undefined && !isNodeId(message.leader)) return 'bad append leader';
+  if (message.routes !== undefined && !areRoutes(message.routes, 1, { nodes: 0 })) {
+    return 'bad append routes';
+  }
   let previousTerm = message.prevTerm;
   for (let i = 0; i < message.entries.length; i++) {
     // `entries[i]` must sit at `prevIndex + 1 + i`, in terms that never go down and never
@@ -110,8 +122,45 @@ function isEntry(entry: Entry): boolean {
   }
 }
 
+/** The deepest route tree and the most members in one that a message may carry. */
+const routeDepthMax = 64;
+const routeNodesMax = 255;
+const claimsMax = 1024;
+
+function areRoutes(
+  routes: readonly RelayRoute[],
+  depth: number,
+  count: { nodes: number },
+): boolean {
+  if (!Array.isArray(routes) || depth > routeDepthMax) return false;
+  return routes.every(
+    (route) =>
+      typeof route === 'object' &&
+      route !== null &&
+      ++count.nodes <= routeNodesMax &&
+      isNodeId(route.id) &&
+      areRoutes(route.routes, depth + 1, count),
+  );
+}
+
+function areClaims(claims: readonly ChainClaim[]): boolean {
+  return (
+    Array.isArray(claims) &&
+    claims.length <= claimsMax &&
+    claims.every(
+      (claim) =>
+        typeof claim === 'object' &&
+        claim !== null &&
+        isNodeId(claim.id) &&
+        isIndex(claim.index) &&
+        isIndex(claim.applied),
+    )
+  );
+}
+
 function isMembership(membership: Membership): boolean {
   if (typeof membership !== 'object' || membership === null) return false;
+  if (membership.topology !== undefined && membership.topology !== 'chain') return false;
   const { voters, learners } = membership;
   if (!Array.isArray(voters) || !Array.isArray(learners)) return false;
   if (!voters.every(isNodeId) || !learners.every(isNodeId)) return false;

@@ -183,7 +183,9 @@ function parseMembership(text: string): Membership | undefined {
     const isIdList = (list: unknown): list is string[] =>
       Array.isArray(list) && list.every((id) => typeof id === 'string');
     if (!isIdList(value.voters) || !isIdList(value.learners)) return undefined;
-    return { voters: value.voters, learners: value.learners };
+    if (value.topology !== undefined && value.topology !== 'chain') return undefined;
+    const members = { voters: value.voters, learners: value.learners };
+    return value.topology === 'chain' ? { ...members, topology: 'chain' } : members;
   } catch {
     return undefined;
   }

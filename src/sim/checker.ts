@@ -1,4 +1,11 @@
-import type { Durability, Entry, NodeId, Ready } from '../core/types.js';
+import type {
+  AppendResponseMessage,
+  Durability,
+  Entry,
+  Message,
+  NodeId,
+  Ready,
+} from '../core/types.js';
 import type { MembershipChangeState, ReadConsistency } from './node.js';
 
 /** A write the workload sent and the leader accepted into its log. */
@@ -39,6 +46,8 @@ export interface ClusterView {
   hasApplied(node: NodeId, write: TrackedWrite): boolean;
   /** The voters of `node`'s membership now. */
   voters(node: NodeId): readonly NodeId[];
+  /** The term of `node`'s durable hard state (0 for a node that never wrote one). */
+  durableTerm(node: NodeId): number;
 }
 
 /** How hard a run worked at electing leaders: the liveness measure of the fault phase. */
@@ -120,6 +129,45 @@ export class Checker {
   fail(message: string, endsRun = false): void {
     if (this.violations.length < violationsKept || endsRun)
       this.violations.push(`t=${this.#now()}ms ${message}`);
+  }
+
+  /**
+   * Chain replication: a relay's answer reaches the leader of its term. What it says of its
+   * sender and of each member after it must be durable on that member, in the leader's
+   * log's terms: unless the member has since moved to a later term (whose leader may
+   * rightly have replaced entries), a claim its disk does not bear out is a lie that a
+   * commit may count.
+   */
+  onChainAnswer(
+    message: AppendResponseMessage,
+    termAt: (index: number) => number | undefined,
+  ): void {
+    if (message.reject || message.covers === undefined) return;
+    const claims = [{ id: message.from, index: message.index }, ...message.covers];
+    for (const { id, index } of claims) {
+      const term = termAt(index);
+      if (term === undefined || index === 0) continue;
+      if (this.#view.durableTerm(id) > message.term) continue;
+      if (!this.#view.holdsDurably(id, index, term)) {
+        this.fail(
+          `${message.from} told leader ${message.to} (term ${message.term}) that ${id} holds index ${index} (term ${term}) durably; its disk does not`,
+        );
+      }
+    }
+  }
+
+  /**
+   * Chain replication: a Ready of a chain's leader whose chain held every other member and
+   * did not change since its previous Ready sends appends to the head alone.
+   */
+  onChainReady(leader: NodeId, messages: readonly Message[]): void {
+    const recipients = new Set<NodeId>();
+    for (const message of messages) if (message.type === 'append') recipients.add(message.to);
+    if (recipients.size > 1) {
+      this.fail(
+        `leader ${leader} sent appends to ${[...recipients].sort().join(', ')} while its chain was whole`,
+      );
+    }
   }
 
   /** A node restarted with `commit` read back from its disk: its log is checked again from the start. */

@@ -10,6 +10,8 @@ import {
   type PipelineDriver,
   type PipelineRules,
 } from '../core/pipeline.js';
+import { allMembers } from '../core/membership.js';
+import { topologyOf } from '../core/types.js';
 import type {
   Durability,
   Entry,
@@ -118,6 +120,8 @@ export class SimNode {
   paused = false;
   readonly #world: SimWorld;
   readonly #bootstrap: Membership;
+  /** The leader's chain changes count at its last Ready while the chain was whole, or -1. */
+  #chainChangesAtLastReady = -1;
   readonly #coreSeed: number;
   readonly #config: Partial<CoreConfig>;
   readonly #compactEveryEntries: number;
@@ -441,10 +445,25 @@ export class SimNode {
       this.#votersAtLastReady,
     ]);
     this.#votersAtLastReady = core.membership.voters;
+    this.#checkChain(core, ready);
     if (this.#role === 'leader') {
       for (const entry of ready.committedEntries) this.#handedAsLeader.add(entry);
     }
     if (ready.rollback !== null) this.#rollingBack = true;
+  }
+
+  /** A leader's Ready while its chain held every other member, unchanged since the last: appends to the head alone. */
+  #checkChain(core: RaftCore, ready: Ready): void {
+    const shape = core.chainShape;
+    const whole =
+      this.#role === 'leader' &&
+      topologyOf(core.membership) === 'chain' &&
+      shape.length === allMembers(core.membership).length - 1 &&
+      shape.length > 0;
+    if (whole && this.#chainChangesAtLastReady === shape.changes) {
+      this.#world.checker.onChainReady(this.id, ready.messages);
+    }
+    this.#chainChangesAtLastReady = whole ? shape.changes : -1;
   }
 
   #sendAll(messages: readonly Message[]): void {

@@ -4,10 +4,14 @@ import { allMembers } from '../core/membership.js';
 import { Prng } from '../core/prng.js';
 import {
   durabilityOrder,
+  topologies,
   type Durability,
+  type Topology,
   type Membership,
   type Message,
   type NodeId,
+  type RelayRoute,
+  topologyOf,
 } from '../core/types.js';
 import { Checker, type ClusterView, type TrackedWrite } from './checker.js';
 import { BudgetExceededError, EventQueue } from './event-queue.js';
@@ -115,6 +119,8 @@ interface SimClient {
 /** The random shape of one run, all drawn from its seed. */
 interface Plan {
   readonly voters: number;
+  /** How the log reaches the members at the start (the faults may change it). */
+  readonly topology: Topology;
   readonly learners: number;
   readonly durability: Durability;
   /** The cores' config; check-quorum is set per node (see `nodeConfig`). */
@@ -142,6 +148,7 @@ function drawPlan(random: Prng): Plan {
   const twoVoters = voters === 2;
   return {
     voters,
+    topology: random.pick(topologies),
     learners: random.intBetween(0, 3),
     durability: random.pick(durabilityOrder),
     config: {
@@ -291,6 +298,7 @@ class Simulation {
         );
       },
       voters: (id) => this.#nodes.get(id)?.core?.membership.voters ?? [],
+      durableTerm: (id) => this.#nodes.get(id)?.disk.hardState.term ?? 0,
     };
   }
 
@@ -414,7 +422,7 @@ class Simulation {
         ? 'check-quorum off (two voters)'
         : `check-quorum ${plan.checkQuorum ? 'on' : 'off'}`;
     return (
-      `${plan.voters} voters + ${plan.learners} learners, ${plan.durability}, ` +
+      `${plan.voters} voters + ${plan.learners} learners, ${plan.topology}, ${plan.durability}, ` +
       `PreVote ${config.preVote === true ? 'on' : 'off'}, ${checkQuorum}, ` +
       `election ${config.electionTicks} ticks, sync timeout ${config.syncTimeoutTicks} ticks, ` +
       `${plan.clients} clients, ${plan.faultPhaseMs} ms of faults`
@@ -428,7 +436,10 @@ class Simulation {
     const learners = range(this.#plan.voters + 1, this.#plan.voters + this.#plan.learners).map(
       (n) => `n${n}`,
     );
-    const membership: Membership = { voters, learners };
+    const membership: Membership =
+      this.#plan.topology === 'chain'
+        ? { voters, learners, topology: 'chain' }
+        : { voters, learners };
     for (const id of voters) this.#addNode(id, membership, false);
     for (const id of learners) this.#addNode(id, membership, true);
   }
@@ -468,7 +479,18 @@ class Simulation {
   }
 
   #deliver(message: Message): void {
-    this.#nodes.get(message.to)?.receive(message);
+    const node = this.#nodes.get(message.to);
+    const core = node?.up === true ? node.core : null;
+    if (
+      core !== null &&
+      core !== undefined &&
+      message.type === 'append-response' &&
+      core.role === 'leader' &&
+      core.term === message.term
+    ) {
+      this.#checker.onChainAnswer(message, (index) => core.entryAt(index)?.term);
+    }
+    node?.receive(message);
   }
 
   #trace(line: string): void {
@@ -614,6 +636,7 @@ class Simulation {
       'membership',
       'membership-burst',
       'disk-stall',
+      'topology',
     ] as const;
     const kind = this.#random.pick(kinds);
     this.#faults++;
@@ -672,6 +695,8 @@ class Simulation {
         return this.#transferLeadership();
       case 'membership':
         return this.#changeMembership();
+      case 'topology':
+        return this.#changeTopology();
       case 'membership-burst':
         return this.#membershipBurst();
       case 'disk-stall': {
@@ -742,6 +767,16 @@ class Simulation {
       this.#trace(`operator: remove ${id}`);
       leader.changeMembers({ type: 'remove', id }, (result) => this.#traceAdmin(result));
     }
+  }
+
+  /** Switches the topology, star to chain or chain to star, through the current leader. */
+  #changeTopology(): void {
+    const leader = this.#leader();
+    if (leader === null) return;
+    const now = topologyOf((leader.core as RaftCore).membership);
+    const topology: Topology = now === 'chain' ? 'star' : 'chain';
+    this.#trace(`operator: topology ${topology}`);
+    leader.changeMembers({ type: 'set-topology', topology }, (result) => this.#traceAdmin(result));
   }
 
   /** Two to four membership changes within a few ms, as a script or an impatient operator sends them. */
@@ -833,6 +868,14 @@ function range(from: number, to: number): number[] {
   return numbers;
 }
 
+function describeRoutes(routes: readonly RelayRoute[]): string {
+  return routes
+    .map((route) =>
+      route.routes.length === 0 ? route.id : `${route.id}>${describeRoutes(route.routes)}`,
+    )
+    .join('|');
+}
+
 /** One line per message, for traces. */
 export function describeMessage(message: Message): string {
   const head = `${message.from}->${message.to} ${message.type} term=${message.term}`;
@@ -841,10 +884,21 @@ export function describeMessage(message: Message): string {
       return `${head}${message.preVote ? ' pre' : ''} last=${message.lastIndex}/${message.lastTerm}`;
     case 'vote-response':
       return `${head}${message.preVote ? ' pre' : ''} ${message.granted ? 'granted' : 'rejected'}`;
-    case 'append':
-      return `${head} prev=${message.prevIndex}/${message.prevTerm} entries=${message.entries.length} commit=${message.commit}`;
-    case 'append-response':
-      return `${head} ${message.reject ? 'reject' : 'ok'} index=${message.index}`;
+    case 'append': {
+      const relay = message.leader === undefined ? '' : ` for=${message.leader}`;
+      const routes =
+        message.routes === undefined || message.routes.length === 0
+          ? ''
+          : ` routes=${describeRoutes(message.routes)}`;
+      return `${head} prev=${message.prevIndex}/${message.prevTerm} entries=${message.entries.length} commit=${message.commit}${relay}${routes}`;
+    }
+    case 'append-response': {
+      const covers =
+        message.covers === undefined
+          ? ''
+          : ` covers=${message.covers.map((claim) => `${claim.id}:${claim.index}`).join(',')}`;
+      return `${head} ${message.reject ? 'reject' : 'ok'} index=${message.index}${covers}`;
+    }
     case 'snapshot':
       return `${head} at=${message.meta.index}/${message.meta.term}`;
     case 'heartbeat':

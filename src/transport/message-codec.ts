@@ -2,12 +2,14 @@ import {
   durabilityOrder,
   type AppendMessage,
   type AppendResponseMessage,
+  type ChainClaim,
   type Durability,
   type Entry,
   type EntryKind,
   type HeartbeatMessage,
   type HeartbeatResponseMessage,
   type Message,
+  type RelayRoute,
 } from '../core/types.js';
 
 /**
@@ -20,7 +22,8 @@ import {
  * | bytes | field                                                                  |
  * | ----- | ---------------------------------------------------------------------- |
  * | 1     | tag 0xc1 (`binaryMessageTag`)                                          |
- * | 1     | type: 1 append, 2 append-response, 3 heartbeat, 4 heartbeat-response   |
+ * | 1     | type: 1 append, 2 append-response, 3 heartbeat, 4 heartbeat-response,  |
+ * |       | 5 chain append, 6 chain append-response                                |
  * | 2 + n | from: byte length, then UTF-8                                          |
  * | 2 + n | to: byte length, then UTF-8                                            |
  * | 8     | term                                                                   |
@@ -34,6 +37,15 @@ import {
  * |                    | applied 8                                                    |
  * | heartbeat          | commit 8, round 8                                            |
  * | heartbeat-response | round 8, applied 8                                           |
+ * | chain append       | prevIndex 8, prevTerm 8, commit 8, flags 1 (bit 0: a leader, |
+ * |                    | bit 1: routes), the leader's id 2 + n if set, the routes if  |
+ * |                    | set, then entry count 4 and the entries as an append's       |
+ * | chain append-resp. | an append-response's fields, claim count 2, then each claim: |
+ * |                    | id 2 + n, index 8, applied 8                                 |
+ *
+ * Routes are a count 1, then each route's id 2 + n and its own routes, at most
+ * `routeDepthMax` deep and `routeNodesMax` in all. A message without chain fields goes as
+ * type 1 or 2, byte for byte as before chains existed.
  *
  * An entry's header is index 8, term 8, kind 1 (0 command, 1 noop), durability 1 (0
  * async, 1 semi-sync, 2 quorum, 3 sync), flags 1 (bit 0: it has `data`), data bytes 4
@@ -47,7 +59,19 @@ export type BinaryDecodeResult =
   | { readonly ok: true; readonly message: Message }
   | { readonly ok: false; readonly reason: string };
 
-const typeCodes = { append: 1, 'append-response': 2, heartbeat: 3, 'heartbeat-response': 4 };
+const typeCodes = {
+  append: 1,
+  'append-response': 2,
+  heartbeat: 3,
+  'heartbeat-response': 4,
+  chainAppend: 5,
+  chainAppendResponse: 6,
+};
+const leaderFlag = 1;
+const routesFlag = 2;
+/** The deepest route tree and the most members in one, on the wire (a chain of 64). */
+const routeDepthMax = 64;
+const routeNodesMax = 255;
 const kindCodes: readonly EntryKind[] = ['command', 'noop'];
 const hasDataFlag = 1;
 
@@ -157,15 +181,71 @@ function encodeAppend(message: AppendMessage, headroomBytes: number): Buffer | n
   if (!Array.isArray(entries)) return null;
   const block = entriesBlock(entries);
   if (block === null) return null;
-  const bodyBytes = appendFixedBytes + block.length;
-  const at = begin(headroomBytes, typeCodes.append, ids, message.term, bodyBytes);
-  const { target, bodyAt: offset } = at;
+  const chain = chainFields(message);
+  if (chain === null) return null;
+  const bodyBytes = appendFixedBytes + block.length + chain.length;
+  const type = chain.length === 0 ? typeCodes.append : typeCodes.chainAppend;
+  const at = begin(headroomBytes, type, ids, message.term, bodyBytes);
+  const { target, bodyAt } = at;
+  let offset = bodyAt;
   writeIndex(target, offset, prevIndex);
   writeIndex(target, offset + 8, prevTerm);
   writeIndex(target, offset + 16, commit);
-  target.writeUInt32BE(entries.length, offset + 24);
-  target.set(block, offset + appendFixedBytes);
+  offset += 24;
+  target.set(chain, offset);
+  offset += chain.length;
+  target.writeUInt32BE(entries.length, offset);
+  target.set(block, offset + 4);
   return target;
+}
+
+/**
+ * The chain fields of an append (flags, leader, routes), empty for an append without
+ * them, or null when they have no exact binary form.
+ */
+function chainFields(message: AppendMessage): Buffer | null {
+  const { leader, routes } = message;
+  if (leader === undefined && routes === undefined) return Buffer.alloc(0);
+  const parts: Buffer[] = [
+    Buffer.of((leader === undefined ? 0 : leaderFlag) | (routes === undefined ? 0 : routesFlag)),
+  ];
+  if (leader !== undefined) {
+    const bytes = idBytes(leader);
+    if (bytes === null) return null;
+    parts.push(idField(bytes));
+  }
+  if (routes !== undefined) {
+    const count = { nodes: 0 };
+    if (!routesBytes(routes, 1, count, parts)) return null;
+  }
+  return Buffer.concat(parts);
+}
+
+/** A length-prefixed id. */
+function idField(bytes: Buffer): Buffer {
+  const field = Buffer.allocUnsafe(2 + bytes.length);
+  field.writeUInt16BE(bytes.length, 0);
+  field.set(bytes, 2);
+  return field;
+}
+
+/** Appends the wire form of `routes` to `parts`; false when it has none (too deep, too many, a bad id). */
+function routesBytes(
+  routes: readonly RelayRoute[],
+  depth: number,
+  count: { nodes: number },
+  parts: Buffer[],
+): boolean {
+  if (!Array.isArray(routes) || routes.length > 0xff || depth > routeDepthMax) return false;
+  parts.push(Buffer.of(routes.length));
+  for (const route of routes) {
+    if (typeof route !== 'object' || route === null || ++count.nodes > routeNodesMax) return false;
+    const bytes = idBytes(route.id);
+    if (bytes === null) return false;
+    parts.push(idField(bytes));
+    if (!routesBytes(route.routes, depth + 1, count, parts)) return false;
+  }
+  return true;
 }
 
 /**
@@ -276,15 +356,41 @@ function encodeAppendResponse(
   if (!isIndex(index) || !isIndex(hintIndex) || !isIndex(hintTerm) || !isIndex(applied)) {
     return null;
   }
-  const type = typeCodes['append-response'];
-  const at = begin(headroomBytes, type, ids, message.term, appendResponseBytes);
+  const covers = message.covers;
+  const claims = covers === undefined ? null : claimsBytes(covers);
+  if (covers !== undefined && claims === null) return null;
+  const type = claims === null ? typeCodes['append-response'] : typeCodes.chainAppendResponse;
+  const bodyBytes = appendResponseBytes + (claims?.length ?? 0);
+  const at = begin(headroomBytes, type, ids, message.term, bodyBytes);
   const { target, bodyAt: offset } = at;
   target[offset] = reject ? 1 : 0;
   writeIndex(target, offset + 1, index);
   writeIndex(target, offset + 9, hintIndex);
   writeIndex(target, offset + 17, hintTerm);
   writeIndex(target, offset + 25, applied);
+  if (claims !== null) target.set(claims, offset + appendResponseBytes);
   return target;
+}
+
+/** The wire form of a relay's claims, or null when they have none. */
+function claimsBytes(claims: readonly ChainClaim[]): Buffer | null {
+  if (!Array.isArray(claims) || claims.length > 0xffff) return null;
+  const parts: Buffer[] = [];
+  const count = Buffer.allocUnsafe(2);
+  count.writeUInt16BE(claims.length, 0);
+  parts.push(count);
+  for (const claim of claims) {
+    if (typeof claim !== 'object' || claim === null) return null;
+    const bytes = idBytes(claim.id);
+    if (bytes === null || !isIndex(claim.index) || !isIndex(claim.applied)) return null;
+    const field = Buffer.allocUnsafe(2 + bytes.length + 16);
+    field.writeUInt16BE(bytes.length, 0);
+    field.set(bytes, 2);
+    writeIndex(field, 2 + bytes.length, claim.index);
+    writeIndex(field, 2 + bytes.length + 8, claim.applied);
+    parts.push(field);
+  }
+  return Buffer.concat(parts);
 }
 
 function encodeHeartbeat(message: HeartbeatMessage, headroomBytes: number): Buffer | null {
@@ -347,10 +453,16 @@ export function decodeBinaryMessage(bytes: Uint8Array): BinaryDecodeResult {
   let message: Message | null;
   switch (type) {
     case typeCodes.append:
-      message = readAppend(reader, header);
+      message = readAppend(reader, header, false);
+      break;
+    case typeCodes.chainAppend:
+      message = readAppend(reader, header, true);
       break;
     case typeCodes['append-response']:
-      message = readAppendResponse(reader, header);
+      message = readAppendResponse(reader, header, false);
+      break;
+    case typeCodes.chainAppendResponse:
+      message = readAppendResponse(reader, header, true);
       break;
     case typeCodes.heartbeat:
       message = { type: 'heartbeat', ...header, commit: reader.index(), round: reader.index() };
@@ -381,8 +493,8 @@ interface Header {
   readonly term: number;
 }
 
-function readAppendResponse(reader: Reader, header: Header): AppendResponseMessage {
-  return {
+function readAppendResponse(reader: Reader, header: Header, chain: boolean): AppendResponseMessage {
+  const message: AppendResponseMessage = {
     type: 'append-response',
     ...header,
     reject: reader.boolean(),
@@ -391,12 +503,47 @@ function readAppendResponse(reader: Reader, header: Header): AppendResponseMessa
     hintTerm: reader.index(),
     applied: reader.index(),
   };
+  if (!chain) return message;
+  const count = reader.uint16();
+  const covers: ChainClaim[] = [];
+  for (let i = 0; i < count && reader.failure === null; i++) {
+    covers.push({ id: reader.id(), index: reader.index(), applied: reader.index() });
+  }
+  return { ...message, covers };
 }
 
-function readAppend(reader: Reader, header: Header): AppendMessage | null {
+/** Reads a route tree (see the table above): bounded in depth and members. */
+function readRoutes(reader: Reader, depth: number, count: { nodes: number }): RelayRoute[] {
+  if (depth > routeDepthMax) {
+    reader.fail('routes nested too deep');
+    return [];
+  }
+  const length = reader.byte();
+  const routes: RelayRoute[] = [];
+  for (let i = 0; i < length && reader.failure === null; i++) {
+    if (++count.nodes > routeNodesMax) {
+      reader.fail('too many routes');
+      return routes;
+    }
+    const id = reader.id();
+    routes.push({ id, routes: readRoutes(reader, depth + 1, count) });
+  }
+  return routes;
+}
+
+function readAppend(reader: Reader, header: Header, chain: boolean): AppendMessage | null {
   const prevIndex = reader.index();
   const prevTerm = reader.index();
   const commit = reader.index();
+  let extra: { leader?: string; routes?: RelayRoute[] } = {};
+  if (chain) {
+    const flags = reader.byte();
+    if ((flags & ~(leaderFlag | routesFlag)) !== 0 || flags === 0)
+      reader.fail(`bad chain flags ${flags}`);
+    if ((flags & leaderFlag) !== 0) extra = { leader: reader.id() };
+    if ((flags & routesFlag) !== 0)
+      extra = { ...extra, routes: readRoutes(reader, 1, { nodes: 0 }) };
+  }
   const count = reader.uint32();
   // Each entry needs its header, so a count beyond what the bytes can hold is refused
   // before anything is allocated for it.
@@ -418,7 +565,7 @@ function readAppend(reader: Reader, header: Header): AppendMessage | null {
   if (dataOffset !== data.byteLength) {
     reader.fail(`entries hold ${dataOffset} data bytes, the payload ${data.byteLength}`);
   }
-  return { type: 'append', ...header, prevIndex, prevTerm, entries, commit };
+  return { type: 'append', ...header, prevIndex, prevTerm, entries, commit, ...extra };
 }
 
 /**
@@ -510,6 +657,13 @@ class Reader {
     const value = this.byte();
     if (value > 1) this.fail(`bad boolean ${value}`);
     return value === 1;
+  }
+
+  uint16(): number {
+    if (!this.#has(2)) return 0;
+    const value = this.#bytes.readUInt16BE(this.#offset);
+    this.#offset += 2;
+    return value;
   }
 
   uint32(): number {

@@ -578,7 +578,7 @@ export class Harness {
   }
 
   changeMembers(leader: NodeId, change: MembershipChange): ProposalReceipt {
-    if (change.type !== 'remove') this.#ensureNode(change.id);
+    if (change.type === 'add-learner' || change.type === 'add-voter') this.#ensureNode(change.id);
     return this.node(leader).core.changeMembers(change);
   }
 

@@ -166,6 +166,43 @@ class AnswersAppendsBeforeAllHanded extends RaftCore {
   }
 }
 
+/**
+ * A relay that tells its upstream a member it feeds holds what it sent that member, not
+ * what the member answered: the leader counts copies that may not exist.
+ */
+class RelayAcksBeforeDownstream extends RaftCore {
+  protected override claimedIndex(progress: Progress): number {
+    return progress.sentIndex;
+  }
+}
+
+/** A chain's leader that sends appends to every member as well as to the head. */
+class ChainLeaderFeedsEveryone extends RaftCore {
+  protected override feedsChainDirectly(): boolean {
+    return true;
+  }
+}
+
+/**
+ * `messagesBySync` broken for relays: a relay forwards (as it should) before its own sync,
+ * and sends its answers upstream, which speak for itself too, before its sync as well.
+ */
+function relayAnswersBeforeSync(
+  ready: Ready,
+  durable: HardState,
+  current: HardState,
+): MessagesBySync {
+  const split = messagesBySync(ready, durable, current);
+  const keepsTermAndVote = current.term === durable.term && current.vote === durable.vote;
+  if (!keepsTermAndVote || ready.snapshot !== null || ready.rollback !== null) return split;
+  const early = (message: Message): boolean =>
+    message.type === 'append-response' && message.covers !== undefined;
+  return {
+    beforeSync: [...split.beforeSync, ...split.afterSync.filter(early)],
+    afterSync: split.afterSync.filter((message) => !early(message)),
+  };
+}
+
 /** A named mutant: a broken core, a broken driver rule, or both. */
 export interface Mutant {
   readonly name: string;
@@ -277,6 +314,23 @@ export const mutants: readonly Mutant[] = [
     name: 'sync-covers-later-writes',
     description: 'a sync taken to cover the writes queued after it began',
     driver: { syncCoversLaterWrites: true },
+  },
+  {
+    name: 'relay-acks-before-downstream',
+    description:
+      'a chain relay that acknowledges for the member after it before that member has the entries',
+    makeCore: (options) => new RelayAcksBeforeDownstream(options),
+  },
+  {
+    name: 'relay-acks-before-own-fsync',
+    description:
+      'a chain relay that forwards before its fsync and also acknowledges for itself before it',
+    driver: { messagesBySync: relayAnswersBeforeSync },
+  },
+  {
+    name: 'chain-leader-feeds-everyone',
+    description: 'a chain leader that sends appends to every member besides the head',
+    makeCore: (options) => new ChainLeaderFeedsEveryone(options),
   },
   {
     name: 'applies-before-fsync',

@@ -207,12 +207,12 @@ type Header = 'type' | 'from' | 'to' | 'term';
 type UnknownFields = [
   Unknown<
     Extract<Message, { type: 'append' }>,
-    Header | 'prevIndex' | 'prevTerm' | 'commit' | 'entries'
+    Header | 'prevIndex' | 'prevTerm' | 'commit' | 'entries' | 'leader' | 'routes'
   >,
   Unknown<Entry, 'index' | 'term' | 'kind' | 'durability' | 'data' | 'membership'>,
   Unknown<
     Extract<Message, { type: 'append-response' }>,
-    Header | 'reject' | 'index' | 'hintIndex' | 'hintTerm' | 'applied'
+    Header | 'reject' | 'index' | 'hintIndex' | 'hintTerm' | 'applied' | 'covers'
   >,
   Unknown<Extract<Message, { type: 'heartbeat' }>, Header | 'commit' | 'round'>,
   Unknown<Extract<Message, { type: 'heartbeat-response' }>, Header | 'round' | 'applied'>,
