@@ -22,6 +22,7 @@ import {
   parseAddress,
   parseCommandArgs,
   parseNodeId,
+  parseTopology,
   UsageError,
   type ParsedArgs,
 } from './options.js';
@@ -38,6 +39,7 @@ export const adminHelp = {
   promote: `usage: tandem promote ID [--url URL[,URL...]] [--cacert FILE]\n\nTransfers leadership to member ID and waits until it leads.\n\n${connectionHelp}`,
   join: `usage: tandem join ID HOST:PORT [--learner] [--url URL[,URL...]] [--cacert FILE]\n\nAdds member ID, whose peer port is HOST:PORT (start it with tandem start --join).\nIt catches up as a learner, then becomes a voter unless --learner is given.\n\n  --learner           keep it a learner (replicates and serves reads, never votes)\n${connectionHelp}`,
   remove: `usage: tandem remove ID [--url URL[,URL...]] [--cacert FILE]\n\nRemoves member ID from the cluster.\n\n${connectionHelp}`,
+  topology: `usage: tandem topology star|chain [--url URL[,URL...]] [--cacert FILE]\n\nSwitches how the log reaches the members, through the log: star (the leader sends\nevery entry to every member) or chain (to the head of a chain of members, each\npassing it on). tandem status shows each member's upstream.\n\n${connectionHelp}`,
 } as const;
 
 /** An answer of the HTTP API. */
@@ -51,7 +53,7 @@ export async function runAdmin(
   command: keyof typeof adminHelp,
   argv: readonly string[],
 ): Promise<void> {
-  const positionals = { status: 0, promote: 1, join: 2, remove: 1 }[command];
+  const positionals = { status: 0, promote: 1, join: 2, remove: 1, topology: 1 }[command];
   const args = parseCommandArgs(
     argv,
     command === 'join' ? { ...connectionOptions, learner: { type: 'boolean' } } : connectionOptions,
@@ -59,7 +61,9 @@ export async function runAdmin(
   );
   if (args.values.help === true) return void process.stdout.write(adminHelp[command]);
   if (args.positionals.length < positionals) {
-    throw new UsageError(`missing ${positionals === 1 ? 'ID' : 'ID and HOST:PORT'}`);
+    const missing =
+      command === 'topology' ? 'star or chain' : positionals === 1 ? 'ID' : 'ID and HOST:PORT';
+    throw new UsageError(`missing ${missing}`);
   }
   const endpoints = resolveEndpoints(args, process.env);
   const link = openAdminLink(args);
@@ -82,7 +86,7 @@ export function openAdminLink(args: ParsedArgs): AdminLink {
 
 async function runChange(
   agents: AdminLink,
-  command: 'promote' | 'join' | 'remove',
+  command: 'promote' | 'join' | 'remove' | 'topology',
   url: string,
   args: ParsedArgs,
 ): Promise<void> {
@@ -93,15 +97,20 @@ async function runChange(
     throw new CommandFailure(`${String(code)}: ${String(message)}${leader}`);
   }
   if (command === 'promote') console.log(`${String(answer.body.leaderId)} leads now`);
+  else if (command === 'topology') console.log(`topology ${String(answer.body.topology)}`);
   else console.log(`done; ${describeMembership(answer.body.membership as Membership)}`);
 }
 
 function change(
   agents: AdminLink,
-  command: 'promote' | 'join' | 'remove',
+  command: 'promote' | 'join' | 'remove' | 'topology',
   url: string,
   args: ParsedArgs,
 ): Promise<ApiAnswer> {
+  if (command === 'topology') {
+    const topology = parseTopology(args.positionals[0] as string, 'the topology');
+    return call(agents, 'POST', `${url}/v1/cluster/topology`, changeTimeoutMs, { topology });
+  }
   const id = parseNodeId(args.positionals[0], 'ID');
   switch (command) {
     case 'promote':

@@ -18,6 +18,7 @@
  * closes (this process exited, was killed, or its terminal closed). Ctrl-C sends SIGTERM
  * to every node still running and reports how each stopped, and which were already down.
  */
+import type { Topology } from '../core/types.js';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { closeSync, existsSync, openSync, readFileSync, statSync, writeFileSync } from 'node:fs';
@@ -32,6 +33,7 @@ import {
   failureExitCode,
   parseCommandArgs,
   parseDurability,
+  parseTopology,
   parseInteger,
   UsageError,
 } from './options.js';
@@ -49,7 +51,7 @@ import { parse as parseYaml } from 'yaml';
 export const clusterNodesMax = 9;
 
 /** Help of `tandem cluster`. */
-export const clusterHelp = `usage: tandem cluster [--nodes 3] [--dir .tandem] [--mode quorum] [--base-port-offset 0]
+export const clusterHelp = `usage: tandem cluster [--nodes 3] [--dir .tandem] [--mode quorum] [--topology star] [--base-port-offset 0]
 
 Starts a local cluster of node processes on 127.0.0.1 and prints its endpoints.
 Node i is n<i>: peers 7000+i, HTTP 9000+i, RESP 6380+i (each plus the offset),
@@ -59,6 +61,8 @@ data in DIR/n<i>, log lines in DIR/n<i>.log. Ctrl-C stops every node cleanly.
   --dir DIR               where data, logs and the cluster secret go (default .tandem);
                           locked while the cluster runs: one cluster per directory
   --mode MODE             durability: async, semi-sync, quorum, sync (default quorum)
+  --topology T            star (the leader sends the log to each node, the default) or
+                          chain (to a head, each node passing it on); later: tandem topology
   --base-port-offset N    added to every port, to run clusters side by side (default 0)
   --stores S1,S2,..       each node's store, in node order: sqlite (the default) or a
                           postgres:// URL of a database of that node's own
@@ -108,6 +112,7 @@ export async function runCluster(argv: readonly string[]): Promise<void> {
     nodes: { type: 'string' },
     dir: { type: 'string' },
     mode: { type: 'string' },
+    topology: { type: 'string' },
     'base-port-offset': { type: 'string' },
     stores: { type: 'string' },
     secure: { type: 'boolean' },
@@ -121,6 +126,10 @@ export async function runCluster(argv: readonly string[]): Promise<void> {
   }
   const dir = (args.values.dir as string | undefined) ?? '.tandem';
   const mode = parseDurability((args.values.mode as string | undefined) ?? 'quorum', '--mode');
+  const topology = parseTopology(
+    (args.values.topology as string | undefined) ?? 'star',
+    '--topology',
+  );
   const offsetText = (args.values['base-port-offset'] as string | undefined) ?? '0';
   const offset = parseInteger(offsetText, '--base-port-offset');
   if (9000 + count + offset > portMax) {
@@ -151,7 +160,7 @@ export async function runCluster(argv: readonly string[]): Promise<void> {
     (node) =>
       new SupervisedNode(
         node,
-        () => spawnNode(node, plan, mode, secret, secure, nodeUsers),
+        () => spawnNode(node, plan, mode, topology, secret, secure, nodeUsers),
         restart,
       ),
   );
@@ -304,6 +313,7 @@ function spawnNode(
   node: PlannedNode,
   plan: readonly PlannedNode[],
   mode: string,
+  topology: Topology,
   secret: string,
   secure: Security | null,
   usersFile: string | undefined,
@@ -332,6 +342,8 @@ function spawnNode(
       host,
       '--mode',
       mode,
+      '--topology',
+      topology,
       '--store',
       node.store,
       ...(secure === null ? [] : securityArgs(node, secure)),

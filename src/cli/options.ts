@@ -6,7 +6,7 @@
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { parseHostPort, portMax } from '../api/http/address.js';
 import { nodeIdPattern } from '../api/http/schemas.js';
-import { durabilityOrder, type Durability } from '../core/types.js';
+import { durabilityOrder, topologies, type Durability, type Topology } from '../core/types.js';
 import type { PeerAddress } from '../transport/contract.js';
 
 /** Exit status of a command used wrongly (a bad flag or value). */
@@ -125,6 +125,16 @@ export function parseDurability(text: string, name: string): Durability {
     );
   }
   return text as Durability;
+}
+
+/** A topology (`star` or `chain`) given as `name`. */
+export function parseTopology(text: string, name: string): Topology {
+  if (!(topologies as readonly string[]).includes(text)) {
+    throw new UsageError(
+      `${name} must be one of ${topologies.join(', ')}, got ${JSON.stringify(text)}`,
+    );
+  }
+  return text as Topology;
 }
 
 /** An http(s) base URL given as `name`, without a trailing slash. */

@@ -29,7 +29,7 @@ import {
 } from '../blobs/records.js';
 import { BlobService, repairIntervalMsDefault } from '../blobs/service.js';
 import type { FollowerWrites } from '../api/resp/session.js';
-import type { Durability } from '../core/types.js';
+import type { Durability, Topology } from '../core/types.js';
 import { defaultCoreConfig } from '../core/config.js';
 import { startNode, type NodeConfig, type RunningNode, type StoreLocation } from '../node/node.js';
 import { defaultUserName, type UserRules } from '../store/access-state.js';
@@ -38,6 +38,7 @@ import {
   failureExitCode,
   parseCommandArgs,
   parseDurability,
+  parseTopology,
   parseInteger,
   parseNodeId,
   parsePeers,
@@ -88,6 +89,9 @@ Runs one node: its peer listener, its HTTP API, and (when given) its RESP port.
                           leader, the default) or readonly (Redis's -READONLY error)
   --host ADDR             address to listen on and advertise (default 127.0.0.1)
   --mode MODE             cluster durability: async, semi-sync, quorum, sync (default quorum)
+  --topology T            how a new cluster's log reaches its members: star (the leader sends
+                          to each) or chain (to a head, each member passing it on); default
+                          star; a running cluster's is in its log (tandem topology)
   --cluster-id NAME       nodes of other clusters are refused (default tandem)
   --cluster-secret S      shared secret, at least ${clusterSecretCharsMin} characters; prefer the environment
                           variable TANDEM_CLUSTER_SECRET, which ps does not show
@@ -169,6 +173,7 @@ const flagOptions = {
   'follower-writes': { type: 'string' },
   host: { type: 'string' },
   mode: { type: 'string' },
+  topology: { type: 'string' },
   'cluster-id': { type: 'string' },
   'cluster-secret': { type: 'string' },
   'tls-cert': { type: 'string' },
@@ -256,6 +261,7 @@ export function resolveStartSettings(
     durability: optional<Durability>(setting('mode'), 'quorum', (s) =>
       parseDurability(s.text, s.name),
     ),
+    topology: optional<Topology>(setting('topology'), 'star', (s) => parseTopology(s.text, s.name)),
     clusterId: optional(setting('cluster-id'), 'tandem', (s) => parseNodeId(s.text, s.name)),
     clusterSecret: clusterSecret(stringFlag(args, 'cluster-secret'), env, file['cluster-secret']),
     join: args.values.join === true || file.join === 'true',

@@ -20,6 +20,7 @@ commands:
   promote   transfer leadership to a member
   join      add a member
   remove    remove a member
+  topology  switch how the log reaches the members: star or chain
   kv        get, put, del and ls keys
   blob      put, get, ls and rm large objects (files), streamed with progress
   sql       run one SQL statement: a query prints a table, a write the rows affected
@@ -42,6 +43,7 @@ const commandsWithHelp: ReadonlySet<string> = new Set([
   'promote',
   'join',
   'remove',
+  'topology',
   'kv',
   'blob',
   'sql',
@@ -63,6 +65,7 @@ async function main(argv: readonly string[]): Promise<void> {
     case 'promote':
     case 'join':
     case 'remove':
+    case 'topology':
       return (await import('./admin.js')).runAdmin(command, rest);
     case 'kv':
       return (await import('./kv.js')).runKv(rest);

@@ -106,8 +106,10 @@ export interface CoreStatus {
   readonly chain: readonly NodeId[];
   /** Follower: who sent it the log last in this term (the leader, or a relay), or null. */
   readonly upstream: NodeId | null;
-  /** Follower: the members it passes the log on to. */
-  readonly downstream: readonly NodeId[];
+  /** Follower: the members it passes the log on to, and how far each has answered. */
+  readonly downstream: readonly { readonly id: NodeId; readonly match: number }[];
+  /** Follower: the last index it knows to match the leader's log (what it may pass on). */
+  readonly leaderMatch: number;
 }
 
 interface PendingProposal {
@@ -514,7 +516,8 @@ export class RaftCore {
       topology: topologyOf(membership),
       chain: [...this.#chain],
       upstream: this.#role === 'leader' ? null : this.#upstream,
-      downstream: [...this.#relays.keys()],
+      downstream: [...this.#relays].map(([id, relay]) => ({ id, match: relay.progress.match })),
+      leaderMatch: this.#role === 'leader' ? this.log.lastIndex() : this.#leaderMatch,
     };
   }
 

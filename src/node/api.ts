@@ -1,5 +1,5 @@
 import type { AccessState } from '../store/access-state.js';
-import type { Durability, Entry, Membership, NodeId, Role } from '../core/types.js';
+import type { Durability, Entry, Membership, NodeId, Role, Topology } from '../core/types.js';
 import type { ApplyResult, Command, LogPosition } from '../store/index.js';
 import type { MaybePromise, StoreReader } from '../store/contract.js';
 
@@ -52,6 +52,13 @@ export interface MemberStatus {
   readonly lastContactMs: number | null;
   readonly healthy: boolean | null;
   readonly httpUrl: string | null;
+  /**
+   * Who sends it the log (leader's view): the leader, or in a chain the member before it;
+   * null on a follower's view.
+   */
+  readonly upstream: NodeId | null;
+  /** Its place in the chain (leader's view): 1 for the head; null when the leader feeds it directly. */
+  readonly chainPosition: number | null;
   /** A snapshot being streamed to it: bytes sent of the total. */
   readonly snapshot: {
     readonly index: number;
@@ -88,6 +95,14 @@ export interface NodeStatus {
   readonly snapshotIndex: number;
   readonly durability: Durability;
   readonly membership: Membership;
+  /** How the log reaches the members: `star` or `chain`. */
+  readonly topology: Topology;
+  /** Leader: the chain, head first (empty in a star). */
+  readonly chain: readonly NodeId[];
+  /** Follower: who sent it the log last (the leader, or the member before it in a chain). */
+  readonly upstream: NodeId | null;
+  /** Follower in a chain: the members it passes the log on to, and how far each trails it. */
+  readonly downstream: readonly { readonly id: NodeId; readonly lagEntries: number }[];
   readonly members: readonly MemberStatus[];
   /** Healthy: storage works and the node has a leader (or is one). */
   readonly healthy: boolean;
@@ -150,6 +165,8 @@ export interface NodeHandle {
     options: { learner: boolean },
   ): Promise<void>;
   removeMember(id: NodeId): Promise<void>;
+  /** Switches the topology through the log (leader only); a no-op when it is already so. */
+  setTopology(topology: Topology): Promise<void>;
   /**
    * Calls `listener` with the committed entries this node applies from now on, in log
    * order, right after its store applied them. Only live ones: never an entry its log held

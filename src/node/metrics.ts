@@ -1,7 +1,7 @@
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { CoreStatus } from '../core/core.js';
 import type { NodeId } from '../core/types.js';
-import type { TransportStats } from '../transport/contract.js';
+import type { PeerState, TransportStats } from '../transport/contract.js';
 
 const roles = ['follower', 'pre-candidate', 'candidate', 'leader'] as const;
 
@@ -22,6 +22,10 @@ export class NodeMetrics {
   readonly readies: Counter;
   readonly loggedEntries: Counter;
   readonly peerFramesSent: Counter;
+  readonly peerBytesSent: Counter;
+  readonly peerEntriesSent: Counter;
+  readonly chainPosition: Gauge;
+  readonly chainDownstreamLag: Gauge;
   readonly peerSocketWrites: Counter;
   readonly fsyncSeconds: Histogram;
   readonly applySeconds: Histogram;
@@ -99,6 +103,30 @@ export class NodeMetrics {
       help: 'Frames sent to peers',
       registers,
     });
+    this.peerBytesSent = new Counter({
+      name: 'tandem_peer_bytes_sent_total',
+      help: 'Bytes of the frames sent to each peer',
+      labelNames: ['peer'],
+      registers,
+    });
+    this.peerEntriesSent = new Counter({
+      name: 'tandem_peer_entries_sent_total',
+      help: 'Log entries sent to each peer in appends (its own, or relayed in a chain)',
+      labelNames: ['peer'],
+      registers,
+    });
+    this.chainPosition = new Gauge({
+      name: 'tandem_chain_position',
+      help: "Leader: each member's place in the chain (1 is the head; 0 when fed directly or in a star)",
+      labelNames: ['member'],
+      registers,
+    });
+    this.chainDownstreamLag = new Gauge({
+      name: 'tandem_chain_relay_lag_entries',
+      help: 'Relay in a chain: entries each member it feeds trails what this node may pass on',
+      labelNames: ['member'],
+      registers,
+    });
     this.peerSocketWrites = new Counter({
       name: 'tandem_peer_socket_writes_total',
       help: 'Socket writes to peers (each carries a batch of frames to one peer)',
@@ -171,18 +199,35 @@ export class NodeMetrics {
     this.snapshotIndex.set(status.firstIndex - 1);
     this.followerLagEntries.reset();
     this.followerLagMs.reset();
+    this.chainPosition.reset();
+    this.chainDownstreamLag.reset();
     for (const follower of status.followers) {
       this.followerLagEntries.set({ follower: follower.id }, status.lastIndex - follower.match);
       this.followerLagMs.set({ follower: follower.id }, follower.ticksSinceHeard * tickMs);
+      this.chainPosition.set({ member: follower.id }, status.chain.indexOf(follower.id) + 1);
+    }
+    for (const member of status.downstream) {
+      this.chainDownstreamLag.set(
+        { member: member.id },
+        Math.max(0, status.leaderMatch - member.match),
+      );
     }
   }
 
   /** Sets the peer counters from the transport's own (called when metrics are scraped). */
-  observeTransport(stats: TransportStats): void {
+  observeTransport(stats: TransportStats, peers: readonly PeerState[]): void {
     this.peerFramesSent.reset();
     this.peerFramesSent.inc(stats.framesSent);
+    this.peerBytesSent.reset();
+    for (const peer of peers) this.peerBytesSent.inc({ peer: peer.id }, peer.bytesSent);
     this.peerSocketWrites.reset();
     this.peerSocketWrites.inc(stats.socketWrites);
+  }
+
+  /** Sets the per-peer entry counters from the node's own counts. */
+  observeEntriesSent(sent: ReadonlyMap<NodeId, number>): void {
+    this.peerEntriesSent.reset();
+    for (const [peer, entries] of sent) this.peerEntriesSent.inc({ peer }, entries);
   }
 
   /** The Prometheus text exposition. */

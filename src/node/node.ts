@@ -21,7 +21,9 @@ import type {
   ProposalOutcome,
   Ready,
   SnapshotMeta,
+  Topology,
 } from '../core/types.js';
+import { topologyOf } from '../core/types.js';
 import { DiskStorage } from '../log/disk-storage.js';
 import { makeDirectory } from '../log/files.js';
 import { formatChecksum } from '../log/snapshot-files.js';
@@ -84,6 +86,11 @@ export interface NodeConfig {
   /** The other members' peer addresses; with `join` false they and this node are the voters. */
   readonly peers: ReadonlyMap<NodeId, PeerAddress>;
   readonly durability: Durability;
+  /**
+   * How the log reaches the members of a new cluster (default star). Only a founding
+   * node's bootstrap uses it: a running cluster's topology is in its log (`setTopology`).
+   */
+  readonly topology?: Topology;
   /** Set for a node added to a running cluster: it takes its membership from the leader. */
   readonly join: boolean;
   /** Wall-clock length of one core tick (default 50 ms: heartbeats every 50 ms, elections after 0.5 to 1 s). */
@@ -172,7 +179,11 @@ async function openNode(config: NodeConfig, lock: DataDirectoryLock): Promise<Ru
   const store = await openStore(config);
   await reconcileStore(store, storage, stored.snapshot, stored.entries.length, config.logger);
   const voters = [config.id, ...config.peers.keys()].sort();
-  const bootstrap: Membership | undefined = config.join ? undefined : { voters, learners: [] };
+  const bootstrap: Membership | undefined = config.join
+    ? undefined
+    : config.topology === 'chain'
+      ? { voters, learners: [], topology: 'chain' }
+      : { voters, learners: [] };
   if (stored.snapshot === null && stored.entries.length === 0 && store.applied.index === 0) {
     // A snapshot of the empty state at index 0, so that a rollback of an async tail always
     // has a snapshot to return to.
@@ -366,6 +377,8 @@ class TandemNode implements RunningNode {
   #role: NodeStatus['role'] = 'follower';
   #snapshotInProgress = false;
   #httpUrls = new Map<NodeId, string>();
+  /** Log entries sent to each peer in appends (its own or relayed), for metrics. */
+  readonly #entriesSent = new Map<NodeId, number>();
   /** Each member's RESP endpoint (`host:port`) as it advertised it; absent when it has none. */
   #respAddresses = new Map<NodeId, string>();
   /** Each member's RESP TLS endpoint as it advertised it; absent when it has none. */
@@ -539,6 +552,8 @@ class TandemNode implements RunningNode {
           healthy:
             !leader && !self ? null : lastContactMs !== null && lastContactMs < this.#downAfterMs(),
           httpUrl: this.#httpUrls.get(id) ?? null,
+          upstream: follower?.upstream ?? null,
+          chainPosition: status.chain.includes(id) ? status.chain.indexOf(id) + 1 : null,
           snapshot: this.#sender.progress(id),
         };
       },
@@ -555,6 +570,13 @@ class TandemNode implements RunningNode {
       snapshotIndex: status.firstIndex - 1,
       durability: this.#config.durability,
       membership: status.membership,
+      topology: status.topology,
+      chain: status.chain,
+      upstream: status.upstream,
+      downstream: status.downstream.map(({ id, match }) => ({
+        id,
+        lagEntries: Math.max(0, status.leaderMatch - match),
+      })),
       members,
       healthy: this.ready(),
       removed: status.removedAt > 0,
@@ -632,6 +654,12 @@ class TandemNode implements RunningNode {
     await this.#changeMembers({ type: 'add-voter', id });
   }
 
+  /** Switches how the log reaches the members, through the log (leader only); a no-op when already so. */
+  async setTopology(topology: Topology): Promise<void> {
+    if (topologyOf(this.#core.membership) === topology && this.#core.role === 'leader') return;
+    await this.#changeMembers({ type: 'set-topology', topology });
+  }
+
   async removeMember(id: NodeId): Promise<void> {
     await this.#changeMembers({ type: 'remove', id });
     // Keep the link a while, so the notice that it was removed reaches the node.
@@ -646,7 +674,8 @@ class TandemNode implements RunningNode {
 
   metrics(): Promise<string> {
     this.#metrics.observeStatus(this.#core.status(), this.#tickMs);
-    this.#metrics.observeTransport(this.#transport.stats());
+    this.#metrics.observeTransport(this.#transport.stats(), this.#transport.peers());
+    this.#metrics.observeEntriesSent(this.#entriesSent);
     this.#metrics.snapshotStreamsActive.set(this.#sender.active);
     return this.#metrics.text();
   }
@@ -940,6 +969,10 @@ class TandemNode implements RunningNode {
       return;
     }
     const frame: RuntimeFrame = { kind: 'raft', message };
+    if (message.type === 'append' && message.entries.length > 0) {
+      const sent = this.#entriesSent.get(message.to) ?? 0;
+      this.#entriesSent.set(message.to, sent + message.entries.length);
+    }
     this.#transport.send(message.to, frame);
   }
 

@@ -78,6 +78,8 @@ export interface PeerState {
   readonly queuedFrames: number;
   readonly queuedBytes: number;
   readonly framesSent: number;
+  /** Bytes of the frames sent to it (what its link carried out of this node). */
+  readonly bytesSent: number;
   readonly framesReceived: number;
   /** Wall-clock ms of the last frame received, or null. */
   readonly lastReceivedAtMs: number | null;

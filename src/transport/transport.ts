@@ -58,6 +58,7 @@ interface Peer {
   /** The queue refused the last frame; a warning is logged once per run of refusals. */
   refusing: boolean;
   framesSent: number;
+  bytesSent: number;
   framesReceived: number;
   framesDropped: number;
   lastReceivedAtMs: number | null;
@@ -222,6 +223,7 @@ export class PeerTransport {
       queuedFrames: peer.queue.frames,
       queuedBytes: peer.queue.bytes,
       framesSent: peer.framesSent,
+      bytesSent: peer.bytesSent,
       framesReceived: peer.framesReceived,
       framesDropped: peer.framesDropped,
       lastReceivedAtMs: peer.lastReceivedAtMs,
@@ -456,6 +458,7 @@ export class PeerTransport {
         waitingForDrain: false,
         refusing: false,
         framesSent: 0,
+        bytesSent: 0,
         framesReceived: 0,
         framesDropped: 0,
         lastReceivedAtMs: null,
@@ -540,6 +543,7 @@ export class PeerTransport {
     if (peer.queue.frames === 0) return;
     const frames = peer.queue.takeAll();
     peer.framesSent += frames.length;
+    for (const frame of frames) peer.bytesSent += frame.length;
     this.#stats.framesSent += frames.length;
     this.#stats.socketWrites++;
     if (!link.writeFrames(frames)) peer.waitingForDrain = true;

@@ -60,6 +60,7 @@ function fakeNode(): FakeNode {
     promote: async () => {},
     addMember: async () => {},
     removeMember: async () => {},
+    setTopology: async () => {},
     metrics: async () => '# HELP tandem_fake_total A fake.\n# TYPE tandem_fake_total counter\n',
     ready: () => true,
   };

@@ -10,7 +10,14 @@ import { TandemError } from '../../core/errors.js';
 import type { NodeHandle } from '../../node/api.js';
 import { parseHostPort } from './address.js';
 import { principalOf } from './auth.js';
-import { addMemberSchema, clusterSchema, promoteSchema, removeMemberSchema } from './schemas.js';
+import type { Topology } from '../../core/types.js';
+import {
+  addMemberSchema,
+  clusterSchema,
+  promoteSchema,
+  removeMemberSchema,
+  topologySchema,
+} from './schemas.js';
 
 /** Registers the cluster routes on `app`. */
 export function registerClusterRoutes(
@@ -60,6 +67,19 @@ export function registerClusterRoutes(
       await node.addMember(id, peer, { learner: learner ?? false });
       access.audit.admin(principalOf(request).user, 'member-add', { id, address, learner });
       return { membership: node.status().membership };
+    },
+  );
+
+  app.post<{ Body: { topology: Topology } }>(
+    '/v1/cluster/topology',
+    { schema: topologySchema, config: admin },
+    async (request) => {
+      await node.setTopology(request.body.topology);
+      access.audit.admin(principalOf(request).user, 'topology', {
+        topology: request.body.topology,
+      });
+      const status = node.status();
+      return { topology: status.topology, membership: status.membership };
     },
   );
 

@@ -345,6 +345,30 @@ const membership = {
   properties: {
     voters: { type: 'array', items: { type: 'string' } },
     learners: { type: 'array', items: { type: 'string' } },
+    topology: { type: 'string', enum: ['chain'], description: 'absent for star' },
+  },
+} as const;
+
+/** POST /v1/cluster/topology */
+export const topologySchema = {
+  summary: 'Switch how the log reaches the members (through the log: every node agrees)',
+  tags: ['cluster'],
+  body: {
+    type: 'object',
+    additionalProperties: false,
+    required: ['topology'],
+    properties: {
+      topology: {
+        type: 'string',
+        enum: ['star', 'chain'],
+        description:
+          'star: the leader sends to every member; chain: to the head, each passing it on',
+      },
+    },
+  },
+  response: {
+    200: { type: 'object', properties: { topology: { type: 'string' }, membership } },
+    ...errors,
   },
 } as const;
 
