@@ -762,11 +762,11 @@ export class RaftCore {
   }
 
   /**
-   * Ticks a chain member may go unheard, or stand still behind the log, before the leader
-   * feeds it directly and the chain closes over it: a quarter of an election timeout, at
-   * least two ticks, so that the chain heals well before anyone campaigns.
+   * Ticks a chain member may go unheard before the leader feeds it directly and the chain
+   * closes over it: a quarter of an election timeout, at least two ticks, so that the
+   * chain heals well before anyone campaigns.
    */
-  protected chainStallTicks(): number {
+  protected chainSilenceTicks(): number {
     return Math.max(2, Math.ceil(this.config.electionTicks / 4));
   }
 
@@ -1620,15 +1620,19 @@ export class RaftCore {
   }
 
   /**
-   * Once a tick, the leader of a chain keeps it whole: a member not heard from, or whose
-   * match stands still behind the log, for `chainStallTicks` leaves the chain and is fed
-   * directly (the member after it is then fed by the one before); a member outside the
+   * Once a tick, the leader of a chain keeps it whole: a member not heard from for
+   * `chainSilenceTicks`, or whose match stands still behind the log for an election
+   * timeout (it answers heartbeats, but what should reach it through the chain does not:
+   * a relay that lacks compacted entries, a link between two members cut), leaves the
+   * chain and is fed directly (the member after it is then fed by the one before); a
+   * member outside the
    * chain that is heard and caught up joins its tail. Decided from membership, the
    * members' answers and ticks only, so it is deterministic.
    */
   #tickChain(): void {
     if (topologyOf(this.membership) !== 'chain') return;
-    const stallTicks = this.chainStallTicks();
+    const silenceTicks = this.chainSilenceTicks();
+    const stallTicks = this.config.electionTicks;
     const last = this.log.lastIndex();
     const before = this.#chain.join(',');
     const head = this.#chain[0];
@@ -1639,13 +1643,13 @@ export class RaftCore {
       const behind = progress.match < last && progress.match === progress.chainSeenMatch;
       progress.chainStallTicks = behind ? progress.chainStallTicks + 1 : 0;
       progress.chainSeenMatch = progress.match;
-      const keep = progress.ticksSinceHeard < stallTicks && progress.chainStallTicks < stallTicks;
+      const keep = progress.ticksSinceHeard < silenceTicks && progress.chainStallTicks < stallTicks;
       if (!keep) dropped.push(id);
       return keep;
     });
     for (const id of dropped) this.#feedDirectly(id, this.progress.get(id) as Progress);
     for (const [id, progress] of this.progress) {
-      if (this.#chain.includes(id) || progress.ticksSinceHeard >= stallTicks) continue;
+      if (this.#chain.includes(id) || progress.ticksSinceHeard >= silenceTicks) continue;
       if (progress.state !== 'replicate') continue;
       if (progress.match + this.config.learnerCatchUpEntries < last) continue;
       progress.chainStallTicks = 0;
