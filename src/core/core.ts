@@ -1266,7 +1266,12 @@ export class RaftCore {
         this.#relays.set(route.id, { progress: relay.progress, routes: route.routes });
       }
     }
-    for (const id of this.#relays.keys()) while (this.#relayAppend(id, false));
+    for (const [id, relay] of this.#relays) {
+      while (this.#relayAppend(id, false));
+      // The commit index travels down the chain too (an empty append when nothing else
+      // goes), so that members after the head apply without waiting for a heartbeat.
+      if (relay.progress.sentCommit < this.log.commit) this.#relayAppend(id, true);
+    }
   }
 
   /**

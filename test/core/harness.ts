@@ -318,6 +318,8 @@ export interface AddNodesOptions {
   readonly learners?: readonly NodeId[];
   readonly config?: Partial<CoreConfig>;
   readonly seed?: number;
+  /** The founding membership's topology (default star). */
+  readonly topology?: 'star' | 'chain';
 }
 
 /** The cluster: nodes, a network queue with cuttable links, and the trace of what happened. */
@@ -353,7 +355,8 @@ export class Harness {
     if (options.seed !== undefined) this.#seed = options.seed;
     const voters = options.voters ?? [];
     const learners = options.learners ?? [];
-    const bootstrap = voters.length > 0 ? { voters, learners } : undefined;
+    const chain = options.topology === 'chain' ? { topology: 'chain' as const } : {};
+    const bootstrap = voters.length > 0 ? { voters, learners, ...chain } : undefined;
     const added: NodeId[] = [];
     for (let i = 0; i < count; i++)
       added.push(this.#createNode(String(this.nodes.size + 1), bootstrap).id);

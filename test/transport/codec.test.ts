@@ -65,6 +65,28 @@ const samples: Message[] = [
     hintTerm: 5,
     applied: 2 ** 40,
   },
+  {
+    ...append,
+    from: 'node-2',
+    to: 'node-3',
+    leader: 'node-1',
+    routes: [{ id: 'node-4', routes: [{ id: 'node-5', routes: [] }] }],
+  },
+  {
+    type: 'append-response',
+    from: 'node-3',
+    to: 'node-2',
+    term: 7,
+    reject: false,
+    index: 44,
+    hintIndex: 0,
+    hintTerm: 0,
+    applied: 40,
+    covers: [
+      { id: 'node-4', index: 44, applied: 39 },
+      { id: 'node-5', index: 43, applied: 0 },
+    ],
+  },
   { type: 'heartbeat', from: 'nœud-1', to: 'node-2', term: 7, commit: 40, round: 3 },
   { type: 'heartbeat-response', from: '\ufeffnode-2', to: '', term: 7, round: 3, applied: 39 },
 ];

@@ -1,5 +1,5 @@
 import fc from 'fast-check';
-import type { Durability, Entry, Membership, Message } from '../../src/core/types.js';
+import type { Durability, Entry, Membership, Message, RelayRoute } from '../../src/core/types.js';
 
 /**
  * Random core messages of every type, for the payload codec's property tests. Two kinds:
@@ -65,6 +65,12 @@ function entryOf(number: fc.Arbitrary<number>): fc.Arbitrary<Entry> {
   );
 }
 
+/** A chain's routes: a tree of node ids at most `depth` deep. */
+function routesOf(id: fc.Arbitrary<string>, depth: number): fc.Arbitrary<RelayRoute[]> {
+  if (depth === 0) return fc.constant([]);
+  return fc.array(fc.record({ id, routes: routesOf(id, depth - 1) }), { maxLength: 2 });
+}
+
 function messageOf(
   number: fc.Arbitrary<number>,
   id: fc.Arbitrary<string>,
@@ -87,23 +93,47 @@ function messageOf(
       preVote: boolean,
       granted: boolean,
     }),
-    fc.record({
-      type: fc.constant('append' as const),
-      ...header,
-      prevIndex: number,
-      prevTerm: number,
-      entries: fc.array(entryOf(number), { maxLength: entryCountMax }),
-      commit: number,
-    }),
-    fc.record({
-      type: fc.constant('append-response' as const),
-      ...header,
-      reject: boolean,
-      index: number,
-      hintIndex: number,
-      hintTerm: number,
-      applied: number,
-    }),
+    fc.record(
+      {
+        type: fc.constant('append' as const),
+        ...header,
+        prevIndex: number,
+        prevTerm: number,
+        entries: fc.array(entryOf(number), { maxLength: entryCountMax }),
+        commit: number,
+        // A chain's relayed append: on behalf of a leader, with routes to pass it on by.
+        leader: id,
+        routes: routesOf(id, 3),
+      },
+      {
+        requiredKeys: ['type', 'from', 'to', 'term', 'prevIndex', 'prevTerm', 'entries', 'commit'],
+      },
+    ),
+    fc.record(
+      {
+        type: fc.constant('append-response' as const),
+        ...header,
+        reject: boolean,
+        index: number,
+        hintIndex: number,
+        hintTerm: number,
+        applied: number,
+        covers: fc.array(fc.record({ id, index: number, applied: number }), { maxLength: 4 }),
+      },
+      {
+        requiredKeys: [
+          'type',
+          'from',
+          'to',
+          'term',
+          'reject',
+          'index',
+          'hintIndex',
+          'hintTerm',
+          'applied',
+        ],
+      },
+    ),
     fc.record({
       type: fc.constant('heartbeat' as const),
       ...header,
