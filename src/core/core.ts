@@ -763,11 +763,12 @@ export class RaftCore {
 
   /**
    * Ticks a chain member may go unheard before the leader feeds it directly and the chain
-   * closes over it: a quarter of an election timeout, at least two ticks, so that the
-   * chain heals well before anyone campaigns.
+   * closes over it: half an election timeout, at least two ticks, so that the chain heals
+   * before anyone campaigns, while a member that is only slow to answer (a loaded machine)
+   * keeps its place.
    */
   protected chainSilenceTicks(): number {
-    return Math.max(2, Math.ceil(this.config.electionTicks / 4));
+    return Math.max(2, Math.ceil(this.config.electionTicks / 2));
   }
 
   /** PreVote: a pre-vote request of a higher term is answered without moving to that term. */
@@ -1642,11 +1643,20 @@ export class RaftCore {
     const before = this.#chain.join(',');
     const head = this.#chain[0];
     const dropped: NodeId[] = [];
-    this.#chain = this.#chain.filter((id) => {
+    let aboveStuck = false;
+    this.#chain = this.#chain.filter((id, position, chain) => {
       const progress = this.progress.get(id);
       if (progress === undefined) return false;
-      const behind = progress.match < last && progress.match === progress.chainSeenMatch;
-      progress.chainStallTicks = behind ? progress.chainStallTicks + 1 : 0;
+      // Behind what the member before it holds, and not moving: what reaches the chain
+      // above it does not reach it (a relay cut off from it, or its disk far too slow).
+      const above =
+        position === 0 ? last : (this.progress.get(chain[position - 1] as NodeId)?.match ?? last);
+      // Counted only while the member above is not stuck itself: when a slow member holds
+      // up the chain below it, that member is the one found stalled, not those after it.
+      const stuck = progress.match === progress.chainSeenMatch && progress.match < above;
+      if (!stuck) progress.chainStallTicks = 0;
+      else if (!aboveStuck) progress.chainStallTicks++;
+      aboveStuck = stuck;
       progress.chainSeenMatch = progress.match;
       const keep = progress.ticksSinceHeard < silenceTicks && progress.chainStallTicks < stallTicks;
       if (!keep) dropped.push(id);
