@@ -202,10 +202,15 @@ export async function statusReport(agents: AdminLink, url: string): Promise<stri
   );
   const summary =
     view.role === 'leader'
-      ? `leader ${view.id}, term ${view.term}, mode ${view.durability}, commit ${view.commitIndex}; ${describeMembership(view.membership)}`
+      ? `leader ${view.id}, term ${view.term}, mode ${view.durability}, commit ${view.commitIndex}; ${describeMembership(view.membership)}${describeTopology(view)}`
       : `no leader known to ${own.id} (asked ${url}); its own view follows`;
   const header = ['id', 'role', 'term', 'commit/applied', 'lag', 'health', 'last contact', 'http'];
   const rows = view.members.map((member, k) => memberRow(member, statuses[k], view));
+  if (view.topology === 'chain') {
+    // Who each member hears the log from (the leader's view).
+    header.push('upstream');
+    view.members.forEach((member, k) => rows[k]?.push(member.upstream ?? '-'));
+  }
   return `${summary}\n${formatTable([header, ...rows])}`;
 }
 
@@ -236,6 +241,13 @@ function memberRow(member: MemberStatus, status: NodeStatus | null, view: NodeSt
     isLeader || member.lastContactMs === null ? '-' : `${member.lastContactMs} ms ago`,
     member.httpUrl ?? '-',
   ];
+}
+
+/** The chain, head first, when the cluster runs as one (nothing for a star). */
+function describeTopology(view: NodeStatus): string {
+  if (view.topology !== 'chain') return '';
+  const chain = view.chain.length === 0 ? '(forming)' : [view.id, ...view.chain].join(' > ');
+  return `; chain ${chain}`;
 }
 
 function describeMembership(membership: Membership): string {

@@ -6,8 +6,26 @@
  * tail, and at the end every node holds every acknowledged write.
  */
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
 import { after, before, describe, test } from 'node:test';
+import { fileURLToPath } from 'node:url';
 import { call, sleep, TestCluster } from './cluster.js';
+
+const cli = fileURLToPath(new URL('../../src/cli/tandem.js', import.meta.url));
+
+/** Runs the `tandem` command (asynchronously: the test's own process serves nothing). */
+function tandem(
+  args: string[],
+): Promise<{ status: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [cli, ...args]);
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    child.on('exit', (status) => resolve({ status, stdout, stderr }));
+  });
+}
 
 interface ChainView {
   readonly role: string;
@@ -177,7 +195,7 @@ describe('chain replication, four real nodes', { timeout: 240_000 }, () => {
         const healed = await chainOf(cluster, 2, (c) => !c.includes(victim));
         await sleep(1_500);
         const gap = writers.longestGapMs(killedAt, Date.now());
-        // The chain heals in a quarter of an election timeout; a generous bound for a
+        // The chain heals in half an election timeout; a generous bound for a
         // shared machine (the closing figures measure it).
         assert.ok(gap < 5_000, `no write acknowledged for ${gap} ms after ${victim} died`);
         console.log(
@@ -246,5 +264,23 @@ describe('chain replication, four real nodes', { timeout: 240_000 }, () => {
         `the leader sent ${node.id} ${delta} entries in a star: ${JSON.stringify(await cluster.status(leader))}`,
       );
     }
+  });
+
+  test('tandem topology chain switches back, and tandem status shows the chain and each upstream', async () => {
+    const leader = await cluster.leader();
+    const url = ['--url', cluster.url(leader)];
+    const refused = await tandem(['topology', 'ring', ...url]);
+    assert.equal(refused.status, 2, refused.stderr);
+    assert.match(refused.stderr, /must be one of star, chain/);
+    const switched = await tandem(['topology', 'chain', ...url]);
+    assert.equal(switched.status, 0, switched.stderr);
+    assert.match(switched.stdout, /topology chain/);
+    const { chain } = await chainOf(cluster, 3);
+    const status = await tandem(['status', ...url]);
+    assert.equal(status.status, 0, status.stderr);
+    assert.match(status.stdout, new RegExp(`chain ${[leader, ...chain].join(' > ')}`));
+    assert.match(status.stdout, /upstream/);
+    const tailLine = status.stdout.split('\n').find((line) => line.startsWith(chain[2] as string));
+    assert.match(tailLine ?? '', new RegExp(`${chain[1] as string}\\s*$`), status.stdout);
   });
 });
