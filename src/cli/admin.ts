@@ -37,7 +37,7 @@ const changeTimeoutMs = 60_000;
 export const adminHelp = {
   status: `usage: tandem status [--url URL[,URL...]] [--cacert FILE]\n\nPrints every member: role, term, commit/applied index, lag, health and last contact\n(as the leader sees them; the node at URL is asked for the leader).\n\n${connectionHelp}`,
   promote: `usage: tandem promote ID [--url URL[,URL...]] [--cacert FILE]\n\nTransfers leadership to member ID and waits until it leads.\n\n${connectionHelp}`,
-  join: `usage: tandem join ID HOST:PORT [--learner] [--url URL[,URL...]] [--cacert FILE]\n\nAdds member ID, whose peer port is HOST:PORT (start it with tandem start --join).\nIt catches up as a learner, then becomes a voter unless --learner is given.\n\n  --learner           keep it a learner (replicates and serves reads, never votes)\n${connectionHelp}`,
+  join: `usage: tandem join ID HOST:PORT [--learner [--upstream MEMBER]] [--url URL[,URL...]] [--cacert FILE]\n\nAdds member ID, whose peer port is HOST:PORT (start it with tandem start --join).\nIt catches up as a learner, then becomes a voter unless --learner is given.\n\n  --learner           keep it a learner (replicates and serves reads, never votes)\n  --upstream MEMBER   with --learner: it receives the log from MEMBER (a read replica\n                      in another region fed by one stream), from the leader while\n                      MEMBER cannot feed it\n${connectionHelp}`,
   remove: `usage: tandem remove ID [--url URL[,URL...]] [--cacert FILE]\n\nRemoves member ID from the cluster.\n\n${connectionHelp}`,
   topology: `usage: tandem topology star|chain [--url URL[,URL...]] [--cacert FILE]\n\nSwitches how the log reaches the members, through the log: star (the leader sends\nevery entry to every member) or chain (to the head of a chain of members, each\npassing it on). tandem status shows each member's upstream.\n\n${connectionHelp}`,
 } as const;
@@ -56,7 +56,9 @@ export async function runAdmin(
   const positionals = { status: 0, promote: 1, join: 2, remove: 1, topology: 1 }[command];
   const args = parseCommandArgs(
     argv,
-    command === 'join' ? { ...connectionOptions, learner: { type: 'boolean' } } : connectionOptions,
+    command === 'join'
+      ? { ...connectionOptions, learner: { type: 'boolean' }, upstream: { type: 'string' } }
+      : connectionOptions,
     positionals,
   );
   if (args.values.help === true) return void process.stdout.write(adminHelp[command]);
@@ -64,6 +66,9 @@ export async function runAdmin(
     const missing =
       command === 'topology' ? 'star or chain' : positionals === 1 ? 'ID' : 'ID and HOST:PORT';
     throw new UsageError(`missing ${missing}`);
+  }
+  if (command === 'join' && args.values.upstream !== undefined && args.values.learner !== true) {
+    throw new UsageError('--upstream is for a learner: give --learner too');
   }
   const endpoints = resolveEndpoints(args, process.env);
   const link = openAdminLink(args);
@@ -118,7 +123,10 @@ function change(
     case 'join': {
       const address = formatHostPort(parseAddress(args.positionals[1], 'HOST:PORT'));
       const learner = args.values.learner === true;
-      const body = { id, address, learner };
+      const upstreamText = args.values.upstream as string | undefined;
+      const upstream =
+        upstreamText === undefined ? {} : { upstream: parseNodeId(upstreamText, '--upstream') };
+      const body = { id, address, learner, ...upstream };
       return call(agents, 'POST', `${url}/v1/cluster/members`, changeTimeoutMs, body);
     }
     case 'remove': {

@@ -8,6 +8,7 @@ import {
   isMember,
   normalizeMembership,
   quorumSize,
+  upstreamOf,
 } from './membership.js';
 import { Progress } from './progress.js';
 import { RaftLog } from './raft-log.js';
@@ -202,6 +203,11 @@ export class RaftCore {
    * join its tail once they have caught up.
    */
   #chain: NodeId[] = [];
+  /**
+   * Leader: learners with an upstream (`Membership.upstreams`) that it feeds through that
+   * member now; such a learner is fed directly while its upstream cannot feed it.
+   */
+  readonly #attached = new Set<NodeId>();
   /** Leader in a chain: the chain changed since the head was last told its routes. */
   #routesChanged = false;
   /** How many times this node's chain has changed (for the simulator's checks). */
@@ -1023,6 +1029,7 @@ export class RaftCore {
     this.progress.clear();
     if (this.#chain.length > 0) this.#chainChanges++;
     this.#chain = [];
+    this.#attached.clear();
     this.#routesChanged = false;
     this.#upstream = null;
     this.#leaderMatch = 0;
@@ -1608,21 +1615,79 @@ export class RaftCore {
 
   /** Whether this leader sends `to` appends itself: in a star every member, in a chain the head and those outside it. */
   #feedsDirectly(to: NodeId): boolean {
-    return this.#chain[0] === to || !this.#chain.includes(to) || this.feedsChainDirectly();
+    if (this.feedsChainDirectly()) return true;
+    return (this.#chain[0] === to || !this.#chain.includes(to)) && !this.#attached.has(to);
   }
 
   #upstreamOf(id: NodeId): NodeId {
+    if (this.#attached.has(id)) return upstreamOf(this.membership, id) ?? this.id;
     const position = this.#chain.indexOf(id);
     return position > 0 ? (this.#chain[position - 1] as NodeId) : this.id;
   }
 
-  /** The routes the head passes the log on by: the rest of the chain, one member per level. */
-  #headRoutes(): RelayRoute[] {
-    let routes: RelayRoute[] = [];
-    for (let i = this.#chain.length - 1; i >= 1; i--) {
-      routes = [{ id: this.#chain[i] as NodeId, routes }];
+  /**
+   * The routes `id` passes the log on by: the next member of the chain (with its own
+   * routes), and the learners attached to `id` as their upstream.
+   */
+  #routesOf(id: NodeId): RelayRoute[] {
+    const routes: RelayRoute[] = [];
+    const position = this.#chain.indexOf(id);
+    const next = position >= 0 ? this.#chain[position + 1] : undefined;
+    if (next !== undefined) routes.push({ id: next, routes: this.#routesOf(next) });
+    for (const learner of this.#attached) {
+      if (upstreamOf(this.membership, learner) === id) routes.push({ id: learner, routes: [] });
     }
     return routes;
+  }
+
+  /**
+   * Once a tick, every topology: a learner with an upstream is fed through it while both
+   * are heard, the upstream is fed itself and the learner keeps up; otherwise (its
+   * upstream silent, or the learner standing still behind it for an election timeout)
+   * the leader feeds it directly until it has caught up again.
+   */
+  #tickAttached(): void {
+    const silenceTicks = this.chainSilenceTicks();
+    const last = this.log.lastIndex();
+    let changed = false;
+    for (const [id, progress] of this.progress) {
+      const upstream = upstreamOf(this.membership, id);
+      const above = upstream === undefined ? undefined : this.progress.get(upstream);
+      if (above === undefined || this.#attached.has(upstream as NodeId)) {
+        if (this.#attached.delete(id)) {
+          changed = true;
+          this.#feedDirectly(id, progress);
+        }
+        continue;
+      }
+      if (this.#attached.has(id)) {
+        const stuck = progress.match === progress.chainSeenMatch && progress.match < above.match;
+        progress.chainStallTicks = stuck ? progress.chainStallTicks + 1 : 0;
+        progress.chainSeenMatch = progress.match;
+        const keep =
+          progress.ticksSinceHeard < silenceTicks &&
+          above.ticksSinceHeard < silenceTicks &&
+          progress.chainStallTicks < this.config.electionTicks;
+        if (!keep) {
+          this.#attached.delete(id);
+          changed = true;
+          this.#feedDirectly(id, progress);
+        }
+        continue;
+      }
+      const ready =
+        progress.ticksSinceHeard < silenceTicks &&
+        above.ticksSinceHeard < silenceTicks &&
+        progress.state === 'replicate' &&
+        progress.match + this.config.learnerCatchUpEntries >= last;
+      if (!ready) continue;
+      this.#chain = this.#chain.filter((member) => member !== id);
+      progress.chainStallTicks = 0;
+      progress.chainSeenMatch = progress.match;
+      this.#attached.add(id);
+      changed = true;
+    }
+    if (changed) this.#chainChanged();
   }
 
   /**
@@ -1636,6 +1701,7 @@ export class RaftCore {
    * members' answers and ticks only, so it is deterministic.
    */
   #tickChain(): void {
+    this.#tickAttached();
     if (topologyOf(this.membership) !== 'chain') return;
     const silenceTicks = this.chainSilenceTicks();
     const stallTicks = this.config.electionTicks;
@@ -1665,6 +1731,7 @@ export class RaftCore {
     for (const id of dropped) this.#feedDirectly(id, this.progress.get(id) as Progress);
     for (const [id, progress] of this.progress) {
       if (this.#chain.includes(id) || progress.ticksSinceHeard >= silenceTicks) continue;
+      if (this.#attached.has(id) || upstreamOf(this.membership, id) !== undefined) continue;
       if (progress.state !== 'replicate') continue;
       if (progress.match + this.config.learnerCatchUpEntries < last) continue;
       progress.chainStallTicks = 0;
@@ -1694,15 +1761,24 @@ export class RaftCore {
   #sendRoutes(): void {
     if (!this.#routesChanged) return;
     this.#routesChanged = false;
+    if (this.#role !== 'leader') return;
+    // The head, and every member this leader feeds that is some learner's upstream.
+    const told = new Set<NodeId>();
     const head = this.#chain[0];
-    if (this.#role !== 'leader' || head === undefined) return;
-    const progress = this.progress.get(head);
-    if (progress === undefined) return;
-    if (progress.state === 'replicate' && progress.isPaused(this.config.maxInflightMessages)) {
-      progress.inflight.shift();
+    if (head !== undefined) told.add(head);
+    for (const learner of Object.keys(this.membership.upstreams ?? {})) {
+      const upstream = upstreamOf(this.membership, learner);
+      if (upstream !== undefined && this.#feedsDirectly(upstream)) told.add(upstream);
     }
-    if (progress.state === 'probe') progress.probeSent = false;
-    this.#sendAppend(head, true);
+    for (const id of told) {
+      const progress = this.progress.get(id);
+      if (progress === undefined) continue;
+      if (progress.state === 'replicate' && progress.isPaused(this.config.maxInflightMessages)) {
+        progress.inflight.shift();
+      }
+      if (progress.state === 'probe') progress.probeSent = false;
+      this.#sendAppend(id, true);
+    }
   }
 
   /**
@@ -1938,7 +2014,8 @@ export class RaftCore {
         : [];
     if (entries.length === 0 && !sendIfEmpty) return false;
     if (this.holdsBack(progress, entries.length, sendIfEmpty)) return false;
-    const routes = this.#chain[0] === to && this.#chain.length > 1 ? this.#headRoutes() : null;
+    const relayed = this.#routesOf(to);
+    const routes = relayed.length > 0 ? relayed : null;
     this.#send({
       type: 'append',
       to,
@@ -2158,6 +2235,14 @@ export class RaftCore {
     }
     for (const id of [...this.progress.keys()]) {
       if (!isMember(members, id)) this.progress.delete(id);
+    }
+    for (const id of [...this.#attached]) {
+      if (upstreamOf(members, id) === undefined) {
+        this.#attached.delete(id);
+        const progress = this.progress.get(id);
+        if (progress !== undefined) this.#feedDirectly(id, progress);
+        this.#chainChanged();
+      }
     }
     const chained = this.#chain.filter((id) => this.progress.has(id));
     if (chained.length !== this.#chain.length) {

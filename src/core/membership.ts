@@ -30,17 +30,31 @@ export function quorumSize(membership: Membership): number {
 export function normalizeMembership(membership: Membership): Membership {
   const voters = [...membership.voters].sort();
   const learners = [...membership.learners].sort();
-  return membership.topology === 'chain'
-    ? { voters, learners, topology: 'chain' }
-    : { voters, learners };
+  // Only learners have upstreams, and only members are upstreams.
+  const upstreams = Object.entries(membership.upstreams ?? {})
+    .filter(([learner, upstream]) => learners.includes(learner) && isMember(membership, upstream))
+    .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+  return {
+    voters,
+    learners,
+    ...(membership.topology === 'chain' ? { topology: 'chain' as const } : {}),
+    ...(upstreams.length === 0 ? {} : { upstreams: Object.fromEntries(upstreams) }),
+  };
+}
+
+/** The member `learner` receives the log from (`Membership.upstreams`), if it has one. */
+export function upstreamOf(membership: Membership, learner: NodeId): NodeId | undefined {
+  const upstreams = membership.upstreams;
+  return upstreams !== undefined && Object.hasOwn(upstreams, learner)
+    ? upstreams[learner]
+    : undefined;
 }
 
 /** The same members under `topology`. */
 export function withTopology(membership: Membership, topology: Topology): Membership {
-  const { voters, learners } = membership;
-  return normalizeMembership(
-    topology === 'chain' ? { voters, learners, topology } : { voters, learners },
-  );
+  const { voters, learners, upstreams } = membership;
+  const rest = upstreams === undefined ? { voters, learners } : { voters, learners, upstreams };
+  return normalizeMembership(topology === 'chain' ? { ...rest, topology } : rest);
 }
 
 /**
@@ -64,10 +78,24 @@ export function applyMembershipChange(current: Membership, change: MembershipCha
   const voters = current.voters.filter((voter) => voter !== id);
   const learners = current.learners.filter((learner) => learner !== id);
   switch (change.type) {
-    case 'add-learner':
+    case 'add-learner': {
       if (current.voters.includes(id)) invalid(`${id} is already a voter`);
       if (current.learners.includes(id)) invalid(`${id} is already a learner`);
-      return normalizeMembership({ ...current, voters, learners: [...learners, id] });
+      const { upstream } = change;
+      if (upstream === undefined) {
+        return normalizeMembership({ ...current, voters, learners: [...learners, id] });
+      }
+      if (typeof upstream !== 'string' || !isMember(current, upstream)) {
+        invalid(`the upstream of ${id} must be a member, got ${String(upstream)}`);
+      }
+      if (upstreamOf(current, upstream) !== undefined) {
+        invalid(
+          `${upstream} receives the log from ${String(upstreamOf(current, upstream))}: an upstream must not have one itself`,
+        );
+      }
+      const upstreams = { ...(current.upstreams ?? {}), [id]: upstream };
+      return normalizeMembership({ ...current, voters, learners: [...learners, id], upstreams });
+    }
     case 'add-voter':
       if (current.voters.includes(id)) invalid(`${id} is already a voter`);
       return normalizeMembership({ ...current, voters: [...voters, id], learners });

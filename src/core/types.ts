@@ -43,6 +43,12 @@ export interface Membership {
   readonly voters: readonly NodeId[];
   readonly learners: readonly NodeId[];
   readonly topology?: 'chain';
+  /**
+   * Learners that receive the log from a given member instead of the leader or the chain
+   * (a read replica in another region fed by one stream): learner id to member id. Absent
+   * when there are none.
+   */
+  readonly upstreams?: Readonly<Record<NodeId, NodeId>>;
 }
 
 /** A membership's topology. */
@@ -52,7 +58,7 @@ export function topologyOf(membership: Membership): Topology {
 
 /** A single-member change, replicated through the log as a `membership` entry. */
 export type MembershipChange =
-  | { readonly type: 'add-learner'; readonly id: NodeId }
+  | { readonly type: 'add-learner'; readonly id: NodeId; readonly upstream?: NodeId }
   | { readonly type: 'add-voter'; readonly id: NodeId }
   | { readonly type: 'remove'; readonly id: NodeId }
   | { readonly type: 'set-topology'; readonly topology: Topology };

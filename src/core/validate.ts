@@ -161,6 +161,19 @@ function areClaims(claims: readonly ChainClaim[]): boolean {
 function isMembership(membership: Membership): boolean {
   if (typeof membership !== 'object' || membership === null) return false;
   if (membership.topology !== undefined && membership.topology !== 'chain') return false;
+  const upstreams: unknown = membership.upstreams;
+  if (upstreams !== undefined) {
+    if (typeof upstreams !== 'object' || upstreams === null || Array.isArray(upstreams)) {
+      return false;
+    }
+    const pairs = Object.entries(upstreams as Record<string, unknown>);
+    if (
+      pairs.length > routeNodesMax ||
+      !pairs.every(([learner, id]) => isNodeId(learner) && isNodeId(id))
+    ) {
+      return false;
+    }
+  }
   const { voters, learners } = membership;
   if (!Array.isArray(voters) || !Array.isArray(learners)) return false;
   if (!voters.every(isNodeId) || !learners.every(isNodeId)) return false;

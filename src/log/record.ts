@@ -177,6 +177,16 @@ export function entryOf(source: Buffer, fields: RecordFields, base?: number): En
   return { index, term, kind, durability, data };
 }
 
+/** An object of string values (a membership's upstreams). */
+function isIdRecord(value: unknown): value is Record<string, string> {
+  return (
+    typeof value === 'object' &&
+    value !== null &&
+    !Array.isArray(value) &&
+    Object.values(value).every((id) => typeof id === 'string')
+  );
+}
+
 function parseMembership(text: string): Membership | undefined {
   try {
     const value = JSON.parse(text) as Partial<Membership>;
@@ -184,8 +194,14 @@ function parseMembership(text: string): Membership | undefined {
       Array.isArray(list) && list.every((id) => typeof id === 'string');
     if (!isIdList(value.voters) || !isIdList(value.learners)) return undefined;
     if (value.topology !== undefined && value.topology !== 'chain') return undefined;
-    const members = { voters: value.voters, learners: value.learners };
-    return value.topology === 'chain' ? { ...members, topology: 'chain' } : members;
+    const upstreams: unknown = value.upstreams;
+    if (upstreams !== undefined && !isIdRecord(upstreams)) return undefined;
+    return {
+      voters: value.voters,
+      learners: value.learners,
+      ...(value.topology === 'chain' ? { topology: 'chain' as const } : {}),
+      ...(upstreams === undefined ? {} : { upstreams }),
+    };
   } catch {
     return undefined;
   }

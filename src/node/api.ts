@@ -158,11 +158,14 @@ export interface NodeHandle {
   leaderRespTlsAddress(): string | null;
   /** Leadership transfer to `id` (the leader only); resolves when `id` leads or fails. */
   promote(id: NodeId): Promise<void>;
-  /** Adds a member (learner first; `learner: false` promotes it to voter once caught up). */
+  /**
+   * Adds a member (learner first; `learner: false` promotes it to voter once caught up).
+   * A learner may name an `upstream`: the member it receives the log from.
+   */
   addMember(
     id: NodeId,
     peerAddress: { host: string; port: number },
-    options: { learner: boolean },
+    options: { learner: boolean; upstream?: NodeId },
   ): Promise<void>;
   removeMember(id: NodeId): Promise<void>;
   /** Switches the topology through the log (leader only); a no-op when it is already so. */

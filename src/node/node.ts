@@ -635,7 +635,7 @@ class TandemNode implements RunningNode {
   async addMember(
     id: NodeId,
     peerAddress: { host: string; port: number },
-    options: { learner: boolean },
+    options: { learner: boolean; upstream?: NodeId },
   ): Promise<void> {
     const { role, leaderId } = this.#core.status();
     if (role !== 'leader') {
@@ -646,7 +646,19 @@ class TandemNode implements RunningNode {
     this.#transport.setPeer(id, peerAddress);
     const membership = this.#core.membership;
     if (membership.voters.includes(id)) return;
-    if (!membership.learners.includes(id)) await this.#changeMembers({ type: 'add-learner', id });
+    if (options.upstream !== undefined && !options.learner) {
+      throw new TandemError(
+        'TANDEM_MEMBERSHIP_INVALID',
+        `only a learner receives the log from an upstream: add ${id} with learner true`,
+      );
+    }
+    if (!membership.learners.includes(id)) {
+      await this.#changeMembers(
+        options.upstream === undefined
+          ? { type: 'add-learner', id }
+          : { type: 'add-learner', id, upstream: options.upstream },
+      );
+    }
     if (options.learner) return;
     // A learner votes only once it holds nearly the whole log, so that adding it never
     // leaves the cluster waiting on a voter that cannot yet help commit.

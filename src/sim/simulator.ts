@@ -436,10 +436,17 @@ class Simulation {
     const learners = range(this.#plan.voters + 1, this.#plan.voters + this.#plan.learners).map(
       (n) => `n${n}`,
     );
-    const membership: Membership =
-      this.#plan.topology === 'chain'
-        ? { voters, learners, topology: 'chain' }
-        : { voters, learners };
+    // Some learners receive the log from a voter instead (`--upstream`).
+    const upstreams: Record<string, string> = {};
+    for (const learner of learners) {
+      if (this.#random.chance(1, 2)) upstreams[learner] = this.#random.pick(voters);
+    }
+    const membership: Membership = {
+      voters,
+      learners,
+      ...(this.#plan.topology === 'chain' ? { topology: 'chain' as const } : {}),
+      ...(Object.keys(upstreams).length === 0 ? {} : { upstreams }),
+    };
     for (const id of voters) this.#addNode(id, membership, false);
     for (const id of learners) this.#addNode(id, membership, true);
   }
@@ -754,8 +761,19 @@ class Simulation {
     if (choice === 0 && this.#nodes.size < 10) {
       const id = `n${this.#nextNodeNumber++}`;
       this.#addNode(id, { voters: [], learners: [] }, true);
-      this.#trace(`operator: add learner ${id}`);
-      leader.changeMembers({ type: 'add-learner', id }, (result) => this.#traceAdmin(result));
+      // Some fed by a voter other than the leader (`--upstream`).
+      const voters = membership.voters.filter((voter) => voter !== leader.id);
+      const upstream =
+        voters.length > 0 && this.#random.chance(1, 3) ? this.#random.pick(voters) : undefined;
+      this.#trace(
+        `operator: add learner ${id}${upstream === undefined ? '' : ` from ${upstream}`}`,
+      );
+      leader.changeMembers(
+        upstream === undefined
+          ? { type: 'add-learner', id }
+          : { type: 'add-learner', id, upstream },
+        (result) => this.#traceAdmin(result),
+      );
     } else if (choice === 1 && membership.learners.length > 0) {
       const id = this.#random.pick(membership.learners);
       this.#trace(`operator: promote ${id}`);

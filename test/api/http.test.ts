@@ -734,6 +734,7 @@ test('every route declares its role, and a route without one cannot be added', a
     ['POST', '/v1/sql', { sql: 'CREATE TABLE t (a)' }, 'admin'],
     ['POST', '/v1/cluster/promote', { id: 'n3' }, 'admin'],
     ['POST', '/v1/cluster/members', { id: 'n4', address: '127.0.0.1:7004' }, 'admin'],
+    ['POST', '/v1/cluster/topology', { topology: 'chain' }, 'admin'],
     ['DELETE', '/v1/cluster/members/n3', undefined, 'admin'],
     ['GET', '/v1/auth/users', undefined, 'admin'],
     ['GET', '/v1/auth/users/r', undefined, 'admin'],

@@ -131,3 +131,62 @@ test('a topology switch goes through the log; in a star every member is fed', ()
   const targets = new Set(deliveredSince(harness, mark, isAppend).map((message) => message.to));
   assert.deepEqual([...targets].sort(), ['2', '3', '4']);
 });
+
+test('a learner with an upstream is fed by that member, and by the leader while it cannot', () => {
+  for (const topology of ['star', 'chain'] as const) {
+    const harness = new Harness();
+    harness.addNodes(3, {
+      voters: ['1', '2', '3'],
+      topology,
+      config: { electionTicks: 8 },
+      seed: 5,
+    });
+    harness.campaign('1');
+    harness.stabilize();
+    harness.changeMembers('1', { type: 'add-learner', id: '4', upstream: '3' });
+    harness.stabilize();
+    harness.tickAll(3);
+    const leader = harness.node('1').core;
+    assert.equal(leader.membership.upstreams?.['4'], '3', topology);
+    const upstream = (): string | undefined =>
+      leader.status().followers.find((follower) => follower.id === '4')?.upstream;
+    assert.equal(upstream(), '3', topology);
+    let mark = harness.delivered.length;
+    harness.propose('1', `${topology}-1`);
+    harness.stabilize();
+    const feeders = new Set(
+      deliveredSince(harness, mark, isAppend)
+        .filter((message) => message.to === '4')
+        .map((message) => message.from),
+    );
+    assert.deepEqual([...feeders], ['3'], topology);
+    assert.equal(harness.node('4').state.at(-1), `${topology}-1`);
+    // Its upstream goes silent: the leader feeds it until the upstream is back.
+    harness.isolate('3');
+    harness.tickAll(5, ['1', '2', '4']);
+    assert.equal(upstream(), '1', topology);
+    mark = harness.delivered.length;
+    harness.propose('1', `${topology}-2`);
+    harness.stabilize();
+    assert.equal(harness.node('4').state.at(-1), `${topology}-2`);
+    harness.heal();
+    harness.tickAll(6);
+    assert.equal(upstream(), '3', topology);
+  }
+  // Only a member may be an upstream, and an upstream must not have one itself.
+  const harness = new Harness();
+  harness.addNodes(3, { voters: ['1', '2', '3'], seed: 6 });
+  harness.campaign('1');
+  harness.stabilize();
+  assert.throws(
+    () => harness.changeMembers('1', { type: 'add-learner', id: '4', upstream: '9' }),
+    /must be a member/,
+  );
+  harness.changeMembers('1', { type: 'add-learner', id: '4', upstream: '2' });
+  harness.stabilize();
+  harness.tickAll(1);
+  assert.throws(
+    () => harness.changeMembers('1', { type: 'add-learner', id: '5', upstream: '4' }),
+    /must not have one itself/,
+  );
+});

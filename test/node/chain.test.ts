@@ -283,4 +283,51 @@ describe('chain replication, four real nodes', { timeout: 240_000 }, () => {
     const tailLine = status.stdout.split('\n').find((line) => line.startsWith(chain[2] as string));
     assert.match(tailLine ?? '', new RegExp(`${chain[1] as string}\\s*$`), status.stdout);
   });
+
+  test('tandem join --learner --upstream: a read replica fed by one member, not by the leader', async () => {
+    const leader = await cluster.leader();
+    const { chain } = await chainOf(cluster, 3);
+    const upstream = chain[1] as string;
+    const learner = await cluster.addNodeSpec('n5');
+    cluster.start('n5', { join: true });
+    await cluster.up('n5');
+    const joined = await tandem([
+      'join',
+      'n5',
+      `127.0.0.1:${learner.peerPort}`,
+      '--learner',
+      '--upstream',
+      upstream,
+      '--url',
+      cluster.url(leader),
+    ]);
+    assert.equal(joined.status, 0, joined.stderr);
+    const deadline = Date.now() + 20_000;
+    for (;;) {
+      const status = await view(cluster, leader);
+      if (status.members.find((member) => member.id === 'n5')?.upstream === upstream) break;
+      assert.ok(
+        Date.now() < deadline,
+        `n5 is not fed by ${upstream}: ${JSON.stringify(status.members)}`,
+      );
+      await sleep(50);
+    }
+    const before = await entriesSent(cluster, leader);
+    for (let i = 0; i < 50; i++) {
+      assert.equal(
+        (await call('PUT', `${cluster.url(leader)}/v1/kv/replica-${i}`, { value: 'r' })).status,
+        200,
+      );
+    }
+    const afterCounts = await entriesSent(cluster, leader);
+    assert.equal((afterCounts.get('n5') ?? 0) - (before.get('n5') ?? 0), 0, 'the leader fed n5');
+    // The learner says so itself: what it accepted last came from its upstream.
+    assert.equal((await view(cluster, 'n5')).upstream, upstream);
+    const read = await call(
+      'GET',
+      `${cluster.url('n5')}/v1/kv/replica-49?consistency=linearizable`,
+    );
+    assert.equal(read.status, 200);
+    assert.equal((await tandem(['join', 'n6', '127.0.0.1:1', '--upstream', upstream])).status, 2);
+  });
 });

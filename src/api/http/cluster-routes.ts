@@ -52,11 +52,11 @@ export function registerClusterRoutes(
     },
   );
 
-  app.post<{ Body: { id: string; address: string; learner?: boolean } }>(
+  app.post<{ Body: { id: string; address: string; learner?: boolean; upstream?: string } }>(
     '/v1/cluster/members',
     { schema: addMemberSchema, config: admin },
     async (request) => {
-      const { id, address, learner } = request.body;
+      const { id, address, learner, upstream } = request.body;
       const peer = parseHostPort(address);
       if (peer === null) {
         throw new TandemError(
@@ -64,8 +64,16 @@ export function registerClusterRoutes(
           `address must be the member's peer address host:port (port 1-65535), got ${address}`,
         );
       }
-      await node.addMember(id, peer, { learner: learner ?? false });
-      access.audit.admin(principalOf(request).user, 'member-add', { id, address, learner });
+      await node.addMember(id, peer, {
+        learner: learner ?? false,
+        ...(upstream === undefined ? {} : { upstream }),
+      });
+      access.audit.admin(principalOf(request).user, 'member-add', {
+        id,
+        address,
+        learner,
+        upstream,
+      });
       return { membership: node.status().membership };
     },
   );

@@ -384,6 +384,10 @@ export const addMemberSchema = {
       id: nodeId,
       address: { type: 'string', minLength: 3, maxLength: 300, description: 'host:port (peers)' },
       learner: { type: 'boolean' },
+      upstream: {
+        ...nodeId,
+        description: 'with learner: the member it receives the log from, instead of the leader',
+      },
     },
   },
   response: { 200: { type: 'object', properties: { membership } }, ...errors },
