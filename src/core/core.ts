@@ -1329,19 +1329,8 @@ export class RaftCore {
     if (relay === undefined) return;
     const { progress } = relay;
     progress.ticksSinceHeard = 0;
-    if (message.reject) {
-      let probeFrom = message.hintIndex;
-      if (message.hintTerm > 0)
-        probeFrom = this.log.findConflictByTerm(message.hintIndex, message.hintTerm).index;
-      if (progress.maybeDecrTo(message.index, probeFrom)) {
-        if (progress.state === 'replicate') progress.becomeProbe();
-        this.#relayAppend(message.from, true);
-      }
-      return;
-    }
-    const updated = progress.maybeUpdate(message.index);
-    progress.freeTo(message.index);
-    if (progress.state === 'probe' && updated) progress.becomeReplicate();
+    this.#answered(progress, message, () => this.#relayAppend(message.from, true));
+    if (message.reject) return;
     const claimed = this.claimedIndex(progress);
     this.recordClaim({
       id: message.from,
@@ -1565,20 +1554,31 @@ export class RaftCore {
     this.#settleProposals();
   }
 
-  #handleAppendResponse(message: AppendResponseMessage, progress: Progress): void {
+  /**
+   * Takes an append answer into the progress kept for its sender (a leader's follower, or
+   * a member a relay feeds): a rejection probes back and resends with `resend`; an
+   * acceptance moves the match and frees the window. Returns whether the match moved.
+   */
+  #answered(progress: Progress, message: AppendResponseMessage, resend: () => void): boolean {
     if (message.reject) {
       let probeFrom = message.hintIndex;
       if (message.hintTerm > 0)
         probeFrom = this.log.findConflictByTerm(message.hintIndex, message.hintTerm).index;
       if (progress.maybeDecrTo(message.index, probeFrom)) {
         if (progress.state === 'replicate') progress.becomeProbe();
-        this.#sendAppend(message.from, true);
+        resend();
       }
-      return;
+      return false;
     }
-    let updated = progress.maybeUpdate(message.index);
+    const updated = progress.maybeUpdate(message.index);
     progress.freeTo(message.index);
     if (progress.state === 'probe' && updated) progress.becomeReplicate();
+    return updated;
+  }
+
+  #handleAppendResponse(message: AppendResponseMessage, progress: Progress): void {
+    let updated = this.#answered(progress, message, () => this.#sendAppend(message.from, true));
+    if (message.reject) return;
     if (progress.state === 'snapshot' && progress.match >= progress.pendingSnapshot) {
       progress.becomeProbe();
       progress.becomeReplicate();

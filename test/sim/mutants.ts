@@ -100,23 +100,33 @@ class SemiSyncCountsLearners extends RaftCore {
 }
 
 /**
- * `messagesBySync` broken: a Ready that keeps the term and vote sends its append answers
- * before its writes are synced, so the leader counts entries the follower may still lose.
+ * `messagesBySync` broken: while a Ready keeps the term and vote, the messages that pass
+ * `early` leave before its writes are synced instead of after.
  */
-function appendAnswersBeforeSync(
-  ready: Ready,
-  durable: HardState,
-  current: HardState,
-): MessagesBySync {
-  const split = messagesBySync(ready, durable, current);
-  const keepsTermAndVote = current.term === durable.term && current.vote === durable.vote;
-  if (!keepsTermAndVote || ready.snapshot !== null || ready.rollback !== null) return split;
-  const early = (message: Message): boolean => message.type === 'append-response';
-  return {
-    beforeSync: [...split.beforeSync, ...split.afterSync.filter(early)],
-    afterSync: split.afterSync.filter((message) => !early(message)),
+function sendsBeforeSync(
+  early: (message: Message) => boolean,
+): (ready: Ready, durable: HardState, current: HardState) => MessagesBySync {
+  return (ready, durable, current) => {
+    const split = messagesBySync(ready, durable, current);
+    const keepsTermAndVote = current.term === durable.term && current.vote === durable.vote;
+    if (!keepsTermAndVote || ready.snapshot !== null || ready.rollback !== null) return split;
+    return {
+      beforeSync: [...split.beforeSync, ...split.afterSync.filter(early)],
+      afterSync: split.afterSync.filter((message) => !early(message)),
+    };
   };
 }
+
+/** A follower's append answers before its sync: the leader counts entries it may still lose. */
+const appendAnswersBeforeSync = sendsBeforeSync((message) => message.type === 'append-response');
+
+/**
+ * A relay forwards (as it should) before its own sync, and sends its answers upstream,
+ * which speak for itself too, before its sync as well.
+ */
+const relayAnswersBeforeSync = sendsBeforeSync(
+  (message) => message.type === 'append-response' && message.covers !== undefined,
+);
 
 /** `messagesBySync` holding heartbeat answers until the syncs before them end. */
 function heartbeatAnswersAfterSync(
@@ -181,26 +191,6 @@ class ChainLeaderFeedsEveryone extends RaftCore {
   protected override feedsChainDirectly(): boolean {
     return true;
   }
-}
-
-/**
- * `messagesBySync` broken for relays: a relay forwards (as it should) before its own sync,
- * and sends its answers upstream, which speak for itself too, before its sync as well.
- */
-function relayAnswersBeforeSync(
-  ready: Ready,
-  durable: HardState,
-  current: HardState,
-): MessagesBySync {
-  const split = messagesBySync(ready, durable, current);
-  const keepsTermAndVote = current.term === durable.term && current.vote === durable.vote;
-  if (!keepsTermAndVote || ready.snapshot !== null || ready.rollback !== null) return split;
-  const early = (message: Message): boolean =>
-    message.type === 'append-response' && message.covers !== undefined;
-  return {
-    beforeSync: [...split.beforeSync, ...split.afterSync.filter(early)],
-    afterSync: split.afterSync.filter((message) => !early(message)),
-  };
 }
 
 /** A named mutant: a broken core, a broken driver rule, or both. */
