@@ -119,8 +119,6 @@ interface SimClient {
 /** The random shape of one run, all drawn from its seed. */
 interface Plan {
   readonly voters: number;
-  /** How the log reaches the members at the start (the faults may change it). */
-  readonly topology: Topology;
   readonly learners: number;
   readonly durability: Durability;
   /** The cores' config; check-quorum is set per node (see `nodeConfig`). */
@@ -148,7 +146,6 @@ function drawPlan(random: Prng): Plan {
   const twoVoters = voters === 2;
   return {
     voters,
-    topology: random.pick(topologies),
     learners: random.intBetween(0, 3),
     durability: random.pick(durabilityOrder),
     config: {
@@ -185,6 +182,14 @@ export function runSimulation(options: SimulationOptions): SimulationResult {
 class Simulation {
   readonly #options: SimulationOptions;
   readonly #random: Prng;
+  /**
+   * The draws of chain replication (the starting topology, learners' upstreams, switches
+   * of topology) come from a stream of their own, so that adding them left every other
+   * draw of a seed as it was.
+   */
+  readonly #chainRandom: Prng;
+  /** How the log reaches the members at the start (the faults may change it). */
+  readonly #topology: Topology;
   readonly #plan: Plan;
   readonly #queue = new EventQueue();
   readonly #checker: Checker;
@@ -205,6 +210,8 @@ class Simulation {
     this.#options = options;
     this.#random = new Prng(options.seed);
     this.#plan = drawPlan(this.#random);
+    this.#chainRandom = new Prng(options.seed ^ 0x5c4a1e);
+    this.#topology = this.#chainRandom.pick(topologies);
     this.#queue.eventsMax = options.eventsMax ?? eventsPerSeedMax;
     this.#checker = new Checker(this.#plan.durability, () => this.#queue.now, this.#clusterView());
     this.#network = new SimNetwork(this.#queue, this.#random, (message) => this.#deliver(message));
@@ -422,7 +429,7 @@ class Simulation {
         ? 'check-quorum off (two voters)'
         : `check-quorum ${plan.checkQuorum ? 'on' : 'off'}`;
     return (
-      `${plan.voters} voters + ${plan.learners} learners, ${plan.topology}, ${plan.durability}, ` +
+      `${plan.voters} voters + ${plan.learners} learners, ${this.#topology}, ${plan.durability}, ` +
       `PreVote ${config.preVote === true ? 'on' : 'off'}, ${checkQuorum}, ` +
       `election ${config.electionTicks} ticks, sync timeout ${config.syncTimeoutTicks} ticks, ` +
       `${plan.clients} clients, ${plan.faultPhaseMs} ms of faults`
@@ -439,12 +446,12 @@ class Simulation {
     // Some learners receive the log from a voter instead (`--upstream`).
     const upstreams: Record<string, string> = {};
     for (const learner of learners) {
-      if (this.#random.chance(1, 2)) upstreams[learner] = this.#random.pick(voters);
+      if (this.#chainRandom.chance(1, 2)) upstreams[learner] = this.#chainRandom.pick(voters);
     }
     const membership: Membership = {
       voters,
       learners,
-      ...(this.#plan.topology === 'chain' ? { topology: 'chain' as const } : {}),
+      ...(this.#topology === 'chain' ? { topology: 'chain' as const } : {}),
       ...(Object.keys(upstreams).length === 0 ? {} : { upstreams }),
     };
     for (const id of voters) this.#addNode(id, membership, false);
@@ -643,7 +650,6 @@ class Simulation {
       'membership',
       'membership-burst',
       'disk-stall',
-      'topology',
     ] as const;
     const kind = this.#random.pick(kinds);
     this.#faults++;
@@ -701,9 +707,13 @@ class Simulation {
       case 'transfer':
         return this.#transferLeadership();
       case 'membership':
+        // A switch of topology now and then, a little later (through the log as well).
+        if (this.#chainRandom.chance(1, 3)) {
+          this.#queue.schedule(this.#chainRandom.intBetween(50, 500), () => {
+            if (!this.#faultPhaseOver) this.#changeTopology();
+          });
+        }
         return this.#changeMembership();
-      case 'topology':
-        return this.#changeTopology();
       case 'membership-burst':
         return this.#membershipBurst();
       case 'disk-stall': {
@@ -764,7 +774,9 @@ class Simulation {
       // Some fed by a voter other than the leader (`--upstream`).
       const voters = membership.voters.filter((voter) => voter !== leader.id);
       const upstream =
-        voters.length > 0 && this.#random.chance(1, 3) ? this.#random.pick(voters) : undefined;
+        voters.length > 0 && this.#chainRandom.chance(1, 3)
+          ? this.#chainRandom.pick(voters)
+          : undefined;
       this.#trace(
         `operator: add learner ${id}${upstream === undefined ? '' : ` from ${upstream}`}`,
       );
