@@ -1297,15 +1297,7 @@ export class RaftCore {
     const prevTerm = this.log.term(prevIndex);
     if (prevTerm === undefined || prevIndex > this.#leaderMatch) return false;
     const last = this.relayedThrough();
-    const entries =
-      progress.next <= last
-        ? this.log.slice(
-            progress.next,
-            last + 1,
-            this.config.maxEntriesPerMessage,
-            this.config.maxMessageBytes,
-          )
-        : [];
+    const entries = this.#entriesFrom(progress, last);
     if (entries.length === 0 && !sendIfEmpty) return false;
     this.#send({
       type: 'append',
@@ -1317,9 +1309,7 @@ export class RaftCore {
       leader: this.#leaderId,
       routes: relay.routes,
     });
-    progress.sentIndex = Math.max(progress.sentIndex, prevIndex + entries.length);
-    progress.sentCommit = Math.max(progress.sentCommit, this.log.commit);
-    progress.sent(prevIndex + entries.length, entries.length);
+    this.#recordSent(progress, prevIndex, entries.length);
     return entries.length > 0;
   }
 
@@ -2003,15 +1993,7 @@ export class RaftCore {
       this.#sendSnapshot(to, progress);
       return false;
     }
-    const entries =
-      progress.next <= this.log.lastIndex()
-        ? this.log.slice(
-            progress.next,
-            this.log.lastIndex() + 1,
-            this.config.maxEntriesPerMessage,
-            this.config.maxMessageBytes,
-          )
-        : [];
+    const entries = this.#entriesFrom(progress, this.log.lastIndex());
     if (entries.length === 0 && !sendIfEmpty) return false;
     if (this.holdsBack(progress, entries.length, sendIfEmpty)) return false;
     const relayed = this.#routesOf(to);
@@ -2025,9 +2007,7 @@ export class RaftCore {
       commit: this.log.commit,
       ...(routes === null ? {} : { routes }),
     });
-    progress.sentIndex = Math.max(progress.sentIndex, prevIndex + entries.length);
-    progress.sentCommit = Math.max(progress.sentCommit, this.log.commit);
-    progress.sent(prevIndex + entries.length, entries.length);
+    this.#recordSent(progress, prevIndex, entries.length);
     return entries.length > 0;
   }
 
@@ -2046,6 +2026,24 @@ export class RaftCore {
     const full =
       count >= this.config.maxEntriesPerMessage || progress.next + count <= this.log.lastIndex();
     return !full;
+  }
+
+  /** The entries after `progress.next - 1`, through `last`, within one message's limits. */
+  #entriesFrom(progress: Progress, last: number): Entry[] {
+    if (progress.next > last) return [];
+    return this.log.slice(
+      progress.next,
+      last + 1,
+      this.config.maxEntriesPerMessage,
+      this.config.maxMessageBytes,
+    );
+  }
+
+  /** Records an append of `count` entries after `prevIndex` as sent on `progress`. */
+  #recordSent(progress: Progress, prevIndex: number, count: number): void {
+    progress.sentIndex = Math.max(progress.sentIndex, prevIndex + count);
+    progress.sentCommit = Math.max(progress.sentCommit, this.log.commit);
+    progress.sent(prevIndex + count, count);
   }
 
   #sendSnapshot(to: NodeId, progress: Progress): void {
