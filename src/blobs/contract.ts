@@ -65,6 +65,13 @@ export interface UploadRecord {
 export interface RepairPlan {
   /** Chunks it holds that nothing committed refers to any more: delete them. */
   readonly stale: readonly ChunkId[];
-  /** Chunks it should hold and lacks: fetch each from one of `from` (other holders). */
-  readonly missing: readonly { readonly chunk: ChunkId; readonly from: readonly NodeId[] }[];
+  /**
+   * Chunks it should hold and lacks: fetch each (of `bytes` bytes) from one of `from`
+   * (other holders).
+   */
+  readonly missing: readonly {
+    readonly chunk: ChunkId;
+    readonly bytes: number;
+    readonly from: readonly NodeId[];
+  }[];
 }

@@ -164,12 +164,20 @@ export function repairPlan(
   for (const id of held) heldNames.set(chunkFileName(id), { hash: id.hash, version: id.version });
   // Every holder of each referenced chunk id, first seen first: two chunks with the same
   // bytes share one file, so a holder of either can serve it to a holder of the other.
-  const holdersById = new Map<string, { chunk: ChunkId; holders: NodeId[]; wanted: boolean }>();
+  const holdersById = new Map<
+    string,
+    { chunk: ChunkId; bytes: number; holders: NodeId[]; wanted: boolean }
+  >();
   for (const blob of blobs) {
     for (const chunk of blob.chunks) {
       const id = { hash: chunk.hash, version: blob.version };
       const name = chunkFileName(id);
-      const entry = holdersById.get(name) ?? { chunk: id, holders: [], wanted: false };
+      const entry = holdersById.get(name) ?? {
+        chunk: id,
+        bytes: chunk.bytes,
+        holders: [],
+        wanted: false,
+      };
       for (const holder of chunk.holders) {
         if (!entry.holders.includes(holder)) entry.holders.push(holder);
       }
@@ -181,6 +189,7 @@ export function repairPlan(
     .filter(([name, entry]) => entry.wanted && !heldNames.has(name))
     .map(([, entry]) => ({
       chunk: entry.chunk,
+      bytes: entry.bytes,
       from: entry.holders.filter((holder) => holder !== node),
     }));
   const liveVersions = new Set<number>();

@@ -69,6 +69,9 @@ export const scrubBytesPerSecondDefault = 32 * 1024 * 1024;
 export const scrubPauseMsDefault = 60 * 60 * 1000;
 /** How long a member may take to tell its chunk status (`clusterStatus`). */
 const statusCallMs = 2_000;
+
+/** A long repair round logs its progress at most this often. */
+const repairLogEveryMs = 5_000;
 /** Blobs listed at most in one answer. */
 export const blobListMax = 10_000;
 
@@ -102,6 +105,13 @@ export interface RepairStatus {
   readonly bytesHeld: number;
   /** From the latest plan: chunks still to fetch. */
   readonly chunksMissing: number;
+  /** From the latest plan: the bytes of those chunks. */
+  readonly bytesMissing: number;
+  /**
+   * Bytes fetched per second by the repair round in progress, or by the last round that
+   * fetched anything (0 before any).
+   */
+  readonly repairBytesPerSecond: number;
   readonly chunksRepaired: number;
   readonly bytesRepaired: number;
   readonly staleDeleted: number;
@@ -129,6 +139,8 @@ export class BlobService {
     chunksHeld: 0,
     bytesHeld: 0,
     chunksMissing: 0,
+    bytesMissing: 0,
+    repairBytesPerSecond: 0,
     chunksRepaired: 0,
     bytesRepaired: 0,
     staleDeleted: 0,
@@ -821,6 +833,18 @@ export class BlobService {
       status.chunksMissing,
     );
     metric(
+      'tandem_blob_bytes_missing',
+      'gauge',
+      'Bytes of the chunks this node should hold and still lacks (latest repair plan)',
+      status.bytesMissing,
+    );
+    metric(
+      'tandem_blob_repair_bytes_per_second',
+      'gauge',
+      'Bytes fetched per second by the repair round in progress, or by the last one that fetched',
+      status.repairBytesPerSecond,
+    );
+    metric(
       'tandem_blob_chunks_repaired_total',
       'counter',
       'Chunks fetched from another holder by repair',
@@ -901,9 +925,16 @@ export class BlobService {
 
   async #fetchMissing(plan: RepairPlan): Promise<void> {
     let left = plan.missing.length;
-    this.#status = { ...this.#status, chunksMissing: left };
-    if (left > 0) this.#logger.info({ chunks: left }, 'fetching missing chunks');
-    for (const { chunk, from } of plan.missing) {
+    let bytesLeft = plan.missing.reduce((sum, wanted) => sum + wanted.bytes, 0);
+    const bytesTotal = bytesLeft;
+    this.#status = { ...this.#status, chunksMissing: left, bytesMissing: bytesLeft };
+    if (left > 0) {
+      this.#logger.info({ chunks: left, bytes: bytesLeft }, 'fetching missing chunks');
+    }
+    const startedAtMs = performance.now();
+    let fetched = 0;
+    let loggedAtMs = startedAtMs;
+    for (const { chunk, bytes: size, from } of plan.missing) {
       if (this.#closed) return;
       let bytes: Buffer | null = null;
       for (const holder of from) {
@@ -911,22 +942,41 @@ export class BlobService {
         if (bytes !== null) break;
       }
       left--;
+      bytesLeft -= size;
       if (bytes === null) {
         this.#logger.warn({ chunk }, 'no holder could give a missing chunk; trying next round');
+        this.#status = { ...this.#status, chunksMissing: left, bytesMissing: bytesLeft };
         continue;
       }
       await this.#chunks.write(chunk, bytes);
+      fetched += bytes.length;
+      const nowMs = performance.now();
+      const rate = Math.round((fetched * 1000) / Math.max(1, nowMs - startedAtMs));
       this.#status = {
         ...this.#status,
         chunksMissing: left,
+        bytesMissing: bytesLeft,
+        repairBytesPerSecond: rate,
         chunksRepaired: this.#status.chunksRepaired + 1,
         bytesRepaired: this.#status.bytesRepaired + bytes.length,
       };
+      if (nowMs - loggedAtMs >= repairLogEveryMs && left > 0) {
+        loggedAtMs = nowMs;
+        this.#logger.info(
+          { chunksLeft: left, bytesLeft, bytesTotal, bytesPerSecond: rate },
+          'fetching missing chunks: progress',
+        );
+      }
     }
     this.#status = { ...this.#status, lastRepairAtMs: Date.now() };
     if (plan.missing.length > 0) {
       this.#logger.info(
-        { repaired: plan.missing.length - left, total: plan.missing.length },
+        {
+          repaired: plan.missing.length - left,
+          total: plan.missing.length,
+          bytes: fetched,
+          bytesPerSecond: this.#status.repairBytesPerSecond,
+        },
         'missing chunks fetched',
       );
     }

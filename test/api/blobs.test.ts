@@ -260,11 +260,17 @@ describe('large objects on a 3-node cluster', () => {
     assert.ok((status.body.staleDeleted as number) >= 1, JSON.stringify(status.body));
     assert.ok((status.body.chunksRepaired as number) >= 1, JSON.stringify(status.body));
     assert.equal(status.body.chunksMissing, 0);
+    assert.equal(status.body.bytesMissing, 0);
+    assert.ok((status.body.bytesRepaired as number) >= second.length, JSON.stringify(status.body));
+    assert.ok((status.body.repairBytesPerSecond as number) > 0, JSON.stringify(status.body));
     const metrics = await request('GET', `${cluster.url(down)}/metrics`, null, {}, true);
+    const text = (metrics.body as Buffer).toString();
     assert.match(
-      (metrics.body as Buffer).toString(),
+      text,
       new RegExp(`tandem_blob_stale_chunks_deleted_total\\{node="${down}"\\} [1-9]`),
     );
+    assert.match(text, new RegExp(`tandem_blob_bytes_missing\\{node="${down}"\\} 0\n`));
+    assert.match(text, new RegExp(`tandem_blob_repair_bytes_per_second\\{node="${down}"\\} [1-9]`));
   });
 
   it('never serves a flipped byte in a chunk file, and repairs it from another holder', async () => {

@@ -141,15 +141,15 @@ test('a repair plan deletes only chunks nothing refers to and fetches what is li
     { hash: hashC, version: 5 },
     { hash: hashA, version: 10 },
   ]);
-  assert.deepEqual(plan.missing, [{ chunk: { hash: hashC, version: 8 }, from: ['n4'] }]);
+  assert.deepEqual(plan.missing, [{ chunk: { hash: hashC, version: 8 }, bytes: 4, from: ['n4'] }]);
   // n4 lacks everything it holds for. It holds chunk 2 of blob a only, but chunk 0 has the
   // same bytes and so the same file: every holder of either is a source, first seen first.
   const other = repairPlan('n4', [], blobs, uploads, 10);
   assert.deepEqual(other.stale, []);
   const expected = [
-    { chunk: { hash: hashA, version: 5 }, from: ['n1', 'n2', 'n3'] },
-    { chunk: { hash: hashB, version: 5 }, from: ['n2', 'n3'] },
-    { chunk: { hash: hashC, version: 8 }, from: ['n1'] },
+    { chunk: { hash: hashA, version: 5 }, bytes: 4, from: ['n1', 'n2', 'n3'] },
+    { chunk: { hash: hashB, version: 5 }, bytes: 4, from: ['n2', 'n3'] },
+    { chunk: { hash: hashC, version: 8 }, bytes: 4, from: ['n1'] },
   ].sort((x, y) => compareChunkIds(x.chunk, y.chunk));
   assert.deepEqual(other.missing, expected);
 });
