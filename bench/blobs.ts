@@ -10,9 +10,12 @@
  *    chunks are when they were just written);
  *  - upload: `PUT /v1/blobs/NAME` to the leader of a three-node `quorum` cluster, streamed,
  *    three copies of every chunk (R=3), each fsynced, acknowledged at two;
- *  - download: `GET /v1/blobs/NAME` from a follower, streamed, hashed as it arrives.
+ *  - download: `GET /v1/blobs/NAME` from a follower, streamed, hashed as it arrives;
+ *  - bare HTTP: the same bytes sent from memory, in 8 MiB writes, by a bare `node:http`
+ *    server in a process of its own to the same client, hashed as they arrive: what this
+ *    machine's Node can move over loopback HTTP with nothing read, checked or stored.
  * Reported: MB/s of each (medians of `--repeats`, each kind alternately), and the ratios
- * upload over raw write and download over raw read. On one machine R=3 writes three times
+ * upload over raw write, download over raw read, and download over bare HTTP. On one machine R=3 writes three times
  * the bytes of a raw write on the same disk and cores, so an upload at a third of the raw
  * write is the disk's limit; the targets are 0.25x and 0.5x.
  */
@@ -25,11 +28,14 @@ import {
   writeSync,
   fsyncSync,
   readSync,
+  statSync,
   rmSync,
 } from 'node:fs';
+import { fork, type ChildProcess } from 'node:child_process';
 import http from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { TestCluster } from '../test/node/cluster.js';
 import { median } from './stats.js';
 
@@ -112,7 +118,50 @@ function transfer(method: 'PUT' | 'GET', url: string, file: string | null): Prom
   });
 }
 
+/**
+ * The bare HTTP server, run as this script with `--serve FILE`: it loads FILE into memory
+ * and sends it whole on every GET; it tells its parent its port.
+ */
+function serve(file: string): void {
+  const size = statSync(file).size;
+  const parts: Buffer[] = [];
+  const input = openSync(file, 'r');
+  for (let at = 0; at < size; at += stepBytes) {
+    const part = Buffer.allocUnsafe(Math.min(stepBytes, size - at));
+    readSync(input, part, 0, part.length, at);
+    parts.push(part);
+  }
+  closeSync(input);
+  const server = http.createServer((_request, response) => {
+    response.writeHead(200, { 'content-length': String(size) });
+    let next = 0;
+    const more = () => {
+      while (next < parts.length) {
+        if (!response.write(parts[next++])) return void response.once('drain', more);
+      }
+      response.end();
+    };
+    more();
+  });
+  server.listen(0, '127.0.0.1', () => {
+    const address = server.address();
+    process.send?.(typeof address === 'object' && address !== null ? address.port : 0);
+  });
+  process.on('disconnect', () => process.exit(0));
+}
+
+async function bareServer(file: string): Promise<{ child: ChildProcess; url: string }> {
+  const script = fileURLToPath(import.meta.url);
+  const child = fork(script, ['--serve', file], { stdio: 'inherit' });
+  const port = await new Promise<number>((resolve, reject) => {
+    child.once('message', (message) => resolve(Number(message)));
+    child.once('exit', (code) => reject(new Error(`the bare HTTP server exited with ${code}`)));
+  });
+  return { child, url: `http://127.0.0.1:${port}/` };
+}
+
 async function main(): Promise<void> {
+  if (process.argv[2] === '--serve') return serve(process.argv[3] as string);
   const options = parseOptions(process.argv.slice(2));
   const root = mkdtempSync(join(tmpdir(), 'tandem-bench-blobs-'));
   const source = join(root, 'source.bin');
@@ -127,7 +176,9 @@ async function main(): Promise<void> {
     read: [] as number[],
     upload: [] as number[],
     download: [] as number[],
+    bare: [] as number[],
   };
+  const bare = await bareServer(source);
   try {
     cluster.startAll();
     await Promise.all(cluster.nodes.map((node) => cluster.up(node.id)));
@@ -142,8 +193,10 @@ async function main(): Promise<void> {
       times.download.push(
         await transfer('GET', `${cluster.url(follower)}/v1/blobs/bench.bin`, null),
       );
+      times.bare.push(await transfer('GET', bare.url, null));
     }
   } finally {
+    bare.child.disconnect();
     await cluster.destroy();
     rmSync(root, { recursive: true, force: true });
   }
@@ -155,20 +208,25 @@ async function main(): Promise<void> {
     rawReadMBps: rate(times.read),
     uploadMBps: rate(times.upload),
     downloadMBps: rate(times.download),
+    bareHttpMBps: rate(times.bare),
   };
   const uploadRatio = Math.round((figures.uploadMBps / figures.rawWriteMBps) * 100) / 100;
   const downloadRatio = Math.round((figures.downloadMBps / figures.rawReadMBps) * 100) / 100;
+  const bareRatio = Math.round((figures.downloadMBps / figures.bareHttpMBps) * 100) / 100;
   if (options.json) {
-    process.stdout.write(`${JSON.stringify({ ...figures, uploadRatio, downloadRatio })}\n`);
+    process.stdout.write(
+      `${JSON.stringify({ ...figures, uploadRatio, downloadRatio, bareRatio })}\n`,
+    );
     return;
   }
   process.stdout.write(
     [
       `${options.mb} MiB, medians of ${options.repeats} (MiB/s):`,
-      `| | Tandem (3 nodes, R=3, quorum) | raw disk | ratio | target |`,
+      `| | Tandem (3 nodes, R=3, quorum) | reference | ratio | target |`,
       `|---|---|---|---|---|`,
       `| upload vs one fsynced write | ${figures.uploadMBps} | ${figures.rawWriteMBps} | ${uploadRatio}x | >= 0.25x |`,
       `| download from a follower vs one read | ${figures.downloadMBps} | ${figures.rawReadMBps} | ${downloadRatio}x | >= 0.5x |`,
+      `| download from a follower vs bare HTTP from memory | ${figures.downloadMBps} | ${figures.bareHttpMBps} | ${bareRatio}x | |`,
       '',
     ].join('\n'),
   );
