@@ -40,6 +40,7 @@ import {
 import { assert } from '../core/assert.js';
 import { Prng } from '../core/prng.js';
 import { durabilityOrder, type Durability, type NodeId } from '../core/types.js';
+import { findCatchingSeed, replayCommand, runSeedRange, type SeedRangeSummary } from './seeds.js';
 
 /** The rules by which simulated nodes and the leader act; a mutant breaks one of them. */
 export interface BlobRules {
@@ -986,13 +987,7 @@ export function runBlobSimulation(options: BlobSimulationOptions): BlobSimulatio
 }
 
 /** The totals of a batch of seeds. */
-export interface BlobBatchSummary {
-  readonly seeds: number;
-  readonly violations: number;
-  readonly seconds: number;
-  readonly totals: BlobSimulationStats;
-  readonly failedSeeds: readonly BlobSimulationResult[];
-}
+export type BlobBatchSummary = SeedRangeSummary<BlobSimulationStats, BlobSimulationResult>;
 
 /** Runs seeds `from .. from + count - 1` under `rules` (the real ones by default). */
 export function runBlobSeeds(options: {
@@ -1001,21 +996,9 @@ export function runBlobSeeds(options: {
   readonly rules?: Partial<BlobRules>;
   readonly onResult?: (result: BlobSimulationResult) => void;
 }): BlobBatchSummary {
-  const started = performance.now();
-  const totals: BlobSimulationStats = noStats();
-  let violations = 0;
-  const failedSeeds: BlobSimulationResult[] = [];
-  for (let seed = options.from; seed < options.from + options.count; seed++) {
-    const result = runBlobSimulation({ seed, rules: options.rules });
-    for (const key of Object.keys(totals) as (keyof BlobSimulationStats)[]) {
-      totals[key] += result.stats[key];
-    }
-    violations += result.violations.length;
-    if (result.violations.length > 0) failedSeeds.push(result);
-    options.onResult?.(result);
-  }
-  const seconds = (performance.now() - started) / 1000;
-  return { seeds: options.count, violations, seconds, totals, failedSeeds };
+  return runSeedRange(options, noStats(), (seed) =>
+    runBlobSimulation({ seed, rules: options.rules }),
+  );
 }
 
 /** How a search for a seed that catches a mutant ended. */
@@ -1031,17 +1014,15 @@ export function findCatchingBlobSeed(
   from: number,
   maxSeeds: number,
 ): BlobMutantSearch {
-  for (let seed = from; seed < from + maxSeeds; seed++) {
-    const result = runBlobSimulation({ seed, rules: mutant.rules });
-    if (result.violations.length === 0) continue;
-    if (runBlobSimulation({ seed }).violations.length > 0) continue;
-    return { caught: result, seedsRun: seed - from + 1 };
-  }
-  return { caught: null, seedsRun: maxSeeds };
+  return findCatchingSeed(
+    from,
+    maxSeeds,
+    (seed) => runBlobSimulation({ seed, rules: mutant.rules }),
+    (seed) => runBlobSimulation({ seed }),
+  );
 }
 
 /** The command that replays one seed with its trace. */
 export function blobReplayCommand(seed: number, mutant?: string): string {
-  const against = mutant === undefined ? '' : ` --mutant ${mutant}`;
-  return `npm run sim:blobs -- --seeds 1 --from ${seed}${against} --trace`;
+  return replayCommand('sim:blobs', seed, mutant);
 }

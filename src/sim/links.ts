@@ -25,7 +25,6 @@
  * 6. No cluster applies a stamp further ahead of its wall clock than the skew allowed.
  */
 import { createHash, type Hash } from 'node:crypto';
-import { assert } from '../core/assert.js';
 import { Prng } from '../core/prng.js';
 import { Hlc, compareStamps, formatStamp, type Stamp } from '../links/hlc.js';
 import { clockHolds, type KeyOp } from '../links/merge.js';
@@ -38,6 +37,7 @@ import {
   type LocalOp,
   type PullRequest,
 } from '../links/protocol.js';
+import { findCatchingSeed, replayCommand, runSeedRange, type SeedRangeSummary } from './seeds.js';
 
 /** The rules the simulated clusters follow; a mutant breaks one of them. */
 export interface LinkRules {
@@ -634,13 +634,7 @@ export function runLinkSimulation(options: LinkSimulationOptions): LinkSimulatio
 }
 
 /** The totals of a batch of seeds. */
-export interface LinkBatchSummary {
-  readonly seeds: number;
-  readonly violations: number;
-  readonly seconds: number;
-  readonly totals: LinkSimulationStats;
-  readonly failedSeeds: readonly LinkSimulationResult[];
-}
+export type LinkBatchSummary = SeedRangeSummary<LinkSimulationStats, LinkSimulationResult>;
 
 /** Runs seeds `from .. from + count - 1` under `rules` (the real ones by default). */
 export function runLinkSeeds(options: {
@@ -649,41 +643,22 @@ export function runLinkSeeds(options: {
   readonly rules?: Partial<LinkRules>;
   readonly onResult?: (result: LinkSimulationResult) => void;
 }): LinkBatchSummary {
-  assert(options.count > 0, 'at least one seed');
-  const started = performance.now();
-  const totals = noStats();
-  let violations = 0;
-  const failedSeeds: LinkSimulationResult[] = [];
-  for (let seed = options.from; seed < options.from + options.count; seed++) {
-    const result = runLinkSimulation({ seed, rules: options.rules });
-    for (const key of Object.keys(totals) as (keyof LinkSimulationStats)[]) {
-      totals[key] += result.stats[key];
-    }
-    violations += result.violations.length;
-    if (result.violations.length > 0) failedSeeds.push(result);
-    options.onResult?.(result);
-  }
-  const seconds = (performance.now() - started) / 1000;
-  return { seeds: options.count, violations, seconds, totals, failedSeeds };
+  return runSeedRange(options, noStats(), (seed) =>
+    runLinkSimulation({ seed, rules: options.rules }),
+  );
 }
 
 /** Runs seeds from `from` against `mutant` until one catches it (and the real rules pass it). */
-export function findCatchingLinkSeed(
-  mutant: LinkMutant,
-  from: number,
-  maxSeeds: number,
-): { readonly caught: LinkSimulationResult | null; readonly seedsRun: number } {
-  for (let seed = from; seed < from + maxSeeds; seed++) {
-    const result = runLinkSimulation({ seed, rules: mutant.rules });
-    if (result.violations.length === 0) continue;
-    if (runLinkSimulation({ seed }).violations.length > 0) continue;
-    return { caught: result, seedsRun: seed - from + 1 };
-  }
-  return { caught: null, seedsRun: maxSeeds };
+export function findCatchingLinkSeed(mutant: LinkMutant, from: number, maxSeeds: number) {
+  return findCatchingSeed(
+    from,
+    maxSeeds,
+    (seed) => runLinkSimulation({ seed, rules: mutant.rules }),
+    (seed) => runLinkSimulation({ seed }),
+  );
 }
 
 /** The command that replays one seed with its trace. */
 export function linkReplayCommand(seed: number, mutant?: string): string {
-  const against = mutant === undefined ? '' : ` --mutant ${mutant}`;
-  return `npm run sim:links -- --seeds 1 --from ${seed}${against} --trace`;
+  return replayCommand('sim:links', seed, mutant);
 }

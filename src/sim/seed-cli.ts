@@ -5,6 +5,7 @@
  */
 import { parseArgs } from 'node:util';
 import { integerFlag } from './flags.js';
+import type { SeedRangeSummary } from './seeds.js';
 
 /** What every simulator result has. */
 export interface SeedResult {
@@ -13,15 +14,6 @@ export interface SeedResult {
   readonly violations: readonly string[];
   readonly trace: readonly string[];
   readonly traceDigest: string | null;
-}
-
-/** What every batch of seeds gives. */
-export interface SeedSummary<Totals, Result extends SeedResult> {
-  readonly seeds: number;
-  readonly violations: number;
-  readonly seconds: number;
-  readonly totals: Totals;
-  readonly failedSeeds: readonly Result[];
 }
 
 /** A simulator as its command line sees it. */
@@ -41,7 +33,7 @@ export interface SeedSimulator<Rules, Totals, Result extends SeedResult> {
     readonly count: number;
     readonly rules?: Partial<Rules>;
     readonly onResult: (result: Result) => void;
-  }): SeedSummary<Totals, Result>;
+  }): SeedRangeSummary<Totals, Result>;
   /** The summary line's counts after "N violations in M seeds; ". */
   describeTotals(totals: Totals): string;
   /** The end of a traced seed's line after "seed N: description; ". */

@@ -4,7 +4,6 @@
  * behaves as a user runs it.
  */
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import {
@@ -14,6 +13,7 @@ import {
   runLinkSeeds,
   runLinkSimulation,
 } from '../../src/sim/links.js';
+import { checkReplaysExactly, checkSeedCli } from './seed-sims.js';
 
 /** Seeds run by the tests; `npm run sim:links -- --seeds 20000` runs more. */
 const seedsInTest = 300;
@@ -22,20 +22,8 @@ const mutantSeedsMax = 100;
 
 const cli = fileURLToPath(new URL('../../src/sim/links-cli.js', import.meta.url));
 
-function run(args: string[]) {
-  return spawnSync(process.execPath, [cli, ...args], { encoding: 'utf8', timeout: 60_000 });
-}
-
 test('the same seed twice gives the same trace, and another seed a different one', () => {
-  const first = runLinkSimulation({ seed: 7, trace: true });
-  const second = runLinkSimulation({ seed: 7, trace: true });
-  const other = runLinkSimulation({ seed: 8, trace: true });
-  assert.ok(first.trace.length > 100, 'the trace records the run');
-  assert.equal(first.traceDigest, second.traceDigest);
-  assert.deepEqual(first.trace, second.trace);
-  assert.deepEqual(first.stats, second.stats);
-  assert.notEqual(first.traceDigest, other.traceDigest);
-  assert.deepEqual(runLinkSimulation({ seed: 7 }).stats, first.stats);
+  checkReplaysExactly((seed, trace) => runLinkSimulation({ seed, trace }));
 });
 
 test(`${seedsInTest} seeds of linked clusters under faults converge and keep every invariant`, () => {
@@ -67,33 +55,11 @@ for (const mutant of linkMutants) {
 }
 
 test('npm run sim:links: --help, bad flags, a JSON summary, and a replayable failure', () => {
-  const help = run(['--help']);
-  assert.equal(help.status, 0);
-  assert.match(help.stdout, /^usage: npm run sim:links -- \[--seeds N\]/);
-  for (const mutant of linkMutants) assert.match(help.stdout, new RegExp(mutant.name));
-  for (const [args, message] of [
-    [['--bogus'], /sim:links: Unknown option '--bogus'/],
-    [['--seeds', '0'], /sim:links: --seeds must be a positive integer, got "0"/],
-    [['--mutant', 'nope'], /sim:links: no mutant is named "nope"/],
-  ] as const) {
-    const refused = run([...args]);
-    assert.equal(refused.status, 2, args.join(' '));
-    assert.match(refused.stderr, message);
-    assert.doesNotMatch(refused.stderr, /\n\s+at /, 'no stack trace');
-  }
-  const clean = run(['--seeds', '5', '--from', '11', '--json']);
-  assert.equal(clean.status, 0, clean.stderr);
-  const last = JSON.parse(clean.stdout.trim().split('\n').pop() as string) as {
-    seeds: number;
-    violations: number;
-    failedSeeds: number[];
-  };
-  assert.deepEqual([last.seeds, last.violations, last.failedSeeds], [5, 0, []]);
-  const failing = run(['--seeds', '20', '--mutant', 'skew-unbounded']);
-  assert.equal(failing.status, 1);
-  const replay = /replay: npm run sim:links -- (.*)/.exec(failing.stdout);
-  assert.ok(replay !== null, failing.stdout);
-  const replayed = run((replay[1] as string).split(' '));
-  assert.equal(replayed.status, 1);
-  assert.match(replayed.stdout, /VIOLATION .* ms ahead of its clock/);
+  checkSeedCli({
+    cli,
+    command: 'sim:links',
+    mutants: linkMutants,
+    failingMutant: 'skew-unbounded',
+    violation: /VIOLATION .* ms ahead of its clock/,
+  });
 });
