@@ -183,8 +183,7 @@ function outside(state: KeyState): Increment[] {
 }
 
 function applyIncrement(state: KeyState, op: Extract<KeyOp, { kind: 'increment' }>): Applied {
-  // A write that had seen it arrived first only if delivery was not causal; it is inside.
-  if (clockHolds(state.base, op.stamp)) return { state, conflicts: [] };
+  // Not inside `base`: `base` is within the key's clock, which does not hold it yet.
   const increment = { stamp: op.stamp, delta: op.delta };
   const next = {
     ...state,

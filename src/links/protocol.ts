@@ -319,7 +319,13 @@ export class LinkPuller {
    * propose (an answer to an old request, or nothing new). `clock.observe` decides each
    * record's stamp; the batch ends before the first one it refuses.
    */
-  answer(batch: LinkBatch, committed: number, tick: number, clock: Hlc, wallMs: number) {
+  answer(
+    batch: LinkBatch,
+    committed: number,
+    tick: number,
+    clock: Hlc,
+    wallMs: number,
+  ): LinkBatch | null {
     if (batch.from !== this.from || this.#pending === null) return null;
     if (!this.#answers(this.#pending.after, committed, batch)) return null;
     this.#pending = null;
@@ -338,6 +344,6 @@ export class LinkPuller {
       return null;
     }
     this.#proposed = { through, sinceTick: tick };
-    return { from: batch.from, after: batch.after, through, records: kept } satisfies LinkBatch;
+    return { from: batch.from, after: batch.after, through, records: kept };
   }
 }
