@@ -71,7 +71,44 @@ export interface KeyConflict extends Conflict {
   readonly key: string;
 }
 
-/** Limits of `LinkedState`. */
+/** What a linked state keeps beside its keys: small, read and written with every operation. */
+export interface LinkMeta {
+  /** Each linked stream's last position applied here. */
+  readonly positions: Readonly<Record<string, number>>;
+  /** Each origin's greatest stamp applied here. */
+  readonly origins: Clock;
+  /** How many records this cluster's stream holds (its last position). */
+  readonly streamLength: number;
+  /** Conflicts ever recorded. */
+  readonly conflictsTotal: number;
+}
+
+/** The meta of a state nothing was applied to. */
+export const emptyLinkMeta: LinkMeta = {
+  positions: {},
+  origins: {},
+  streamLength: 0,
+  conflictsTotal: 0,
+};
+
+/**
+ * Where a `LinkedState` keeps what it applied: in memory (`MemoryLinkStore`, the
+ * simulator's and the tests'), or in a node's store as keys of its system database
+ * (`store/link-records.ts`), so that the log, snapshots and images carry it.
+ */
+export interface LinkStore {
+  meta(): LinkMeta;
+  setMeta(meta: LinkMeta): void;
+  keyState(key: string): KeyState | undefined;
+  setKeyState(key: string, state: KeyState): void;
+  /** The stream's record at `position`, or null once it is no longer kept. */
+  streamRecord(position: number): StreamRecord | null;
+  appendStream(record: StreamRecord): void;
+  /** Records a conflict, the `ordinal`-th ever (1 for the first). */
+  addConflict(conflict: KeyConflict, ordinal: number): void;
+}
+
+/** Limits of `MemoryLinkStore`. */
 export interface LinkedStateLimits {
   /** Conflicts kept; older ones are dropped (and still counted). */
   readonly conflictsMax: number;
@@ -80,44 +117,107 @@ export interface LinkedStateLimits {
 /** The defaults of `LinkedStateLimits`. */
 export const linkedStateLimits: LinkedStateLimits = { conflictsMax: 10_000 };
 
+/** A `LinkStore` in memory, keeping the whole stream and the latest conflicts. */
+export class MemoryLinkStore implements LinkStore {
+  readonly #limits: LinkedStateLimits;
+  readonly #keys = new Map<string, KeyState>();
+  /** `#stream[i]` is the record at position `i + 1`. */
+  readonly #stream: StreamRecord[] = [];
+  #meta: LinkMeta = emptyLinkMeta;
+  #conflicts: KeyConflict[] = [];
+
+  constructor(limits: LinkedStateLimits = linkedStateLimits) {
+    assert(Number.isSafeInteger(limits.conflictsMax) && limits.conflictsMax > 0, 'conflictsMax');
+    this.#limits = limits;
+  }
+
+  meta(): LinkMeta {
+    return this.#meta;
+  }
+
+  setMeta(meta: LinkMeta): void {
+    this.#meta = meta;
+  }
+
+  keyState(key: string): KeyState | undefined {
+    return this.#keys.get(key);
+  }
+
+  setKeyState(key: string, state: KeyState): void {
+    this.#keys.set(key, state);
+  }
+
+  streamRecord(position: number): StreamRecord | null {
+    return this.#stream[position - 1] ?? null;
+  }
+
+  appendStream(record: StreamRecord): void {
+    assert(record.position === this.#stream.length + 1, 'the stream grows by one');
+    this.#stream.push(record);
+  }
+
+  addConflict(conflict: KeyConflict): void {
+    this.#conflicts.push(conflict);
+    if (this.#conflicts.length > this.#limits.conflictsMax) {
+      this.#conflicts = this.#conflicts.slice(-this.#limits.conflictsMax);
+    }
+  }
+
+  /** Every key this store holds, in sorted order. */
+  keys(): string[] {
+    return [...this.#keys.keys()].sort();
+  }
+
+  /** The latest conflicts, oldest first. */
+  conflicts(): readonly KeyConflict[] {
+    return this.#conflicts;
+  }
+}
+
+/** A cluster's own operation before it is stamped: a write's clock is filled in too. */
+export type UnstampedOp =
+  | {
+      readonly kind: 'write';
+      readonly value: Uint8Array | null;
+      readonly expiresAtMs: number | null;
+    }
+  | { readonly kind: 'increment'; readonly delta: bigint }
+  | { readonly kind: 'expire'; readonly expiresAtMs: number | null };
+
 /**
  * A linked cluster's replicated key-value state, as every member applies it from the log:
  * each key's merge state, each link's position, each origin's greatest stamp applied, the
  * cluster's own stream, and the conflicts recorded. Deterministic: equal entries applied
  * in equal order give equal states.
+ *
+ * A cluster's own operations are stamped as they are applied, from the time the leader
+ * put in the command and the greatest stamp applied before (`stampAt`): the clock is part
+ * of the replicated state, so no leader, new or restarted, can stamp behind its log.
  */
 export class LinkedState {
   readonly cluster: string;
-  readonly #limits: LinkedStateLimits;
-  readonly #keys = new Map<string, KeyState>();
-  /** `#stream[i]` is the record at position `i + 1`. */
-  readonly #stream: StreamRecord[] = [];
-  #positions: Record<string, number> = {};
-  #origins: Clock = {};
-  #conflicts: KeyConflict[] = [];
-  #conflictsTotal = 0;
+  readonly store: LinkStore;
 
-  constructor(cluster: string, limits: LinkedStateLimits = linkedStateLimits) {
+  constructor(cluster: string, store: LinkStore = new MemoryLinkStore()) {
     assert(cluster.length > 0, 'a linked state names its cluster');
-    assert(Number.isSafeInteger(limits.conflictsMax) && limits.conflictsMax > 0, 'conflictsMax');
     this.cluster = cluster;
-    this.#limits = limits;
+    this.store = store;
   }
 
   /** The last position of `from`'s stream applied here (0: none). */
   position(from: string): number {
-    return this.#positions[from] ?? 0;
+    return this.store.meta().positions[from] ?? 0;
   }
 
   /** Each origin's greatest stamp applied here. */
   get origins(): Clock {
-    return this.#origins;
+    return this.store.meta().origins;
   }
 
-  /** The greatest stamp applied here: a new leader's clock starts past it. */
+  /** The greatest stamp applied here. */
   get lastStamp(): Stamp | null {
     let last: Stamp | null = null;
-    for (const stamp of Object.values(this.#origins)) {
+    for (const stamp of Object.values(this.origins)) {
       if (last === null || compareStamps(stamp, last) > 0) last = stamp;
     }
     return last;
@@ -125,17 +225,17 @@ export class LinkedState {
 
   /** How many records this cluster's stream holds. */
   get streamLength(): number {
-    return this.#stream.length;
+    return this.store.meta().streamLength;
   }
 
-  /** The most recent conflicts, oldest first, and how many were ever recorded. */
-  conflicts(): { readonly recent: readonly KeyConflict[]; readonly total: number } {
-    return { recent: this.#conflicts, total: this.#conflictsTotal };
+  /** How many conflicts were ever recorded. */
+  get conflictsTotal(): number {
+    return this.store.meta().conflictsTotal;
   }
 
   /** The key's merge state (an empty one for a key never touched). */
   keyState(key: string): KeyState {
-    return this.#keys.get(key) ?? emptyKeyState;
+    return this.store.keyState(key) ?? emptyKeyState;
   }
 
   /** The key's value at `nowMs`, or null. */
@@ -143,25 +243,40 @@ export class LinkedState {
     return readValue(this.keyState(key), nowMs);
   }
 
-  /** Every key this state holds, in sorted order. */
-  keys(): string[] {
-    return [...this.#keys.keys()].sort();
+  /**
+   * The stamp of this cluster's next own operation, taken at `atMs` (the time its command
+   * carries): past every stamp applied here, whatever the wall clock says.
+   */
+  stampAt(atMs: number): Stamp {
+    const last = this.lastStamp;
+    const clock = new Hlc(this.cluster, {
+      ...(last === null
+        ? {}
+        : { last: { ms: last.ms, logical: last.logical, cluster: this.cluster } }),
+    });
+    return clock.now(atMs);
+  }
+
+  /** Stamps one of this cluster's own operations at `atMs` and applies it: the stamped operation. */
+  applyLocalAt(key: string, unstamped: UnstampedOp, atMs: number): KeyOp {
+    return this.applyLocal(key, { ...unstamped, stamp: this.stampAt(atMs) } as LocalOp);
   }
 
   /**
-   * Applies one of this cluster's own operations (stamped by its leader's clock, so after
-   * every stamp applied here) and appends it to the stream. A write's clock is the key's
-   * clock here and its own stamp: everything before it in this cluster's log.
+   * Applies one of this cluster's own operations, stamped after every stamp applied here,
+   * and appends it to the stream. A write's clock is the key's clock here and its own
+   * stamp: everything before it in this cluster's log.
    */
-  applyLocal(key: string, local: LocalOp): void {
+  applyLocal(key: string, local: LocalOp): KeyOp {
     assert(local.stamp.cluster === this.cluster, 'a local operation carries this cluster id');
-    const last = this.#origins[this.cluster];
+    const last = this.origins[this.cluster];
     assert(last === undefined || compareStamps(local.stamp, last) > 0, 'local stamps only grow');
     const op: KeyOp =
       local.kind === 'write'
         ? { ...local, seen: mergeClocks(this.keyState(key).seen, { [this.cluster]: local.stamp }) }
         : local;
     this.#apply(key, op);
+    return op;
   }
 
   /**
@@ -173,31 +288,48 @@ export class LinkedState {
   applyBatch(batch: LinkBatch, plan: typeof planBatch = planBatch): BatchResult {
     if (batch.from === this.cluster) return { ok: false, refusal: 'own' };
     const position = this.position(batch.from);
-    const decided = plan(position, this.#origins, batch);
+    const decided = plan(position, this.origins, batch);
     if (!decided.ok) return decided;
     for (const record of decided.apply) this.#apply(record.key, record.op);
-    this.#positions = { ...this.#positions, [batch.from]: Math.max(position, batch.through) };
+    const meta = this.store.meta();
+    this.store.setMeta({
+      ...meta,
+      positions: { ...meta.positions, [batch.from]: Math.max(position, batch.through) },
+    });
     return { ok: true, applied: decided.apply.length, skipped: decided.skipped };
   }
 
-  /** This cluster's stream after `after`: at most `recordsMax` records. */
+  /** This cluster's stream after `after`: at most `recordsMax` records, every one kept. */
   batchAfter(after: number, recordsMax: number): LinkBatch {
     assert(Number.isSafeInteger(after) && after >= 0, `stream position ${after}`);
     assert(Number.isSafeInteger(recordsMax) && recordsMax > 0, `records ${recordsMax}`);
-    const start = Math.min(after, this.#stream.length);
-    const records = this.#stream.slice(start, start + recordsMax);
-    const through = records.length === 0 ? start : (records.at(-1) as StreamRecord).position;
-    return { from: this.cluster, after: start, through, records };
+    const batch = streamBatch(this.cluster, this.streamLength, after, recordsMax, (position) =>
+      this.store.streamRecord(position),
+    );
+    assert(batch !== null, `the stream after ${after} is no longer kept`);
+    return batch;
   }
 
   #apply(key: string, op: KeyOp): void {
     const { state, conflicts } = applyOp(this.keyState(key), op);
-    this.#keys.set(key, state);
-    this.#origins = mergeClocks(this.#origins, { [op.stamp.cluster]: op.stamp });
+    this.store.setKeyState(key, state);
+    const meta = this.store.meta();
+    let streamLength = meta.streamLength;
     if (op.stamp.cluster === this.cluster || this.forwards()) {
-      this.#stream.push({ position: this.#stream.length + 1, key, op });
+      streamLength += 1;
+      this.store.appendStream({ position: streamLength, key, op });
     }
-    for (const conflict of conflicts) this.#record({ ...conflict, key });
+    let conflictsTotal = meta.conflictsTotal;
+    for (const conflict of conflicts) {
+      conflictsTotal += 1;
+      this.store.addConflict({ ...conflict, key }, conflictsTotal);
+    }
+    this.store.setMeta({
+      ...meta,
+      origins: mergeClocks(meta.origins, { [op.stamp.cluster]: op.stamp }),
+      streamLength,
+      conflictsTotal,
+    });
   }
 
   /**
@@ -208,14 +340,28 @@ export class LinkedState {
   protected forwards(): boolean {
     return true;
   }
+}
 
-  #record(conflict: KeyConflict): void {
-    this.#conflictsTotal += 1;
-    this.#conflicts.push(conflict);
-    if (this.#conflicts.length > this.#limits.conflictsMax) {
-      this.#conflicts = this.#conflicts.slice(-this.#limits.conflictsMax);
-    }
+/**
+ * The batch of `cluster`'s stream (of `length` records) after `after`, at most
+ * `recordsMax` records read by `record`; null when one of them is no longer kept.
+ */
+export function streamBatch(
+  cluster: string,
+  length: number,
+  after: number,
+  recordsMax: number,
+  record: (position: number) => StreamRecord | null,
+): LinkBatch | null {
+  const start = Math.min(after, length);
+  const end = Math.min(length, start + recordsMax);
+  const records: StreamRecord[] = [];
+  for (let position = start + 1; position <= end; position++) {
+    const found = record(position);
+    if (found === null) return null;
+    records.push(found);
   }
+  return { from: cluster, after: start, through: end, records };
 }
 
 /** What `planBatch` decides. */

@@ -3,8 +3,9 @@
  *
  * Two or three clusters, linked each to each. Each cluster is modelled as what its Raft
  * log gives the link protocol: a committed `LinkedState` that every member applies, a
- * queue of proposals that commit in order a few steps after they are made, and a leader
- * whose clock and pullers are volatile. Faults: a leader fails over (a prefix of its
+ * queue of proposals that commit in order a few steps after they are made (a local write
+ * carries its leader's wall clock, and is stamped as it applies, as a command's `at` is),
+ * and a leader whose clock (for the skew of remote stamps) and pullers are volatile. Faults: a leader fails over (a prefix of its
  * proposals commits, the rest are lost, and their writes were never acknowledged); a link
  * is cut and healed; requests and answers are lost, delayed, reordered and duplicated; a
  * cluster's wall clock runs seconds ahead. Then everything heals and the pullers run
@@ -31,11 +32,13 @@ import { clockHolds, type KeyOp } from '../links/merge.js';
 import {
   LinkPuller,
   LinkedState,
+  MemoryLinkStore,
   answersRequest,
   planBatch,
   type LinkBatch,
   type LocalOp,
   type PullRequest,
+  type UnstampedOp,
 } from '../links/protocol.js';
 import { findCatchingSeed, replayCommand, runSeedRange, type SeedRangeSummary } from './seeds.js';
 
@@ -45,8 +48,8 @@ export interface LinkRules {
   readonly planBatch: typeof planBatch;
   /** Which answers a puller takes. */
   readonly answersRequest: typeof answersRequest;
-  /** A new leader's clock starts past every stamp in its log. */
-  readonly clockPastLog: boolean;
+  /** A cluster stamps its own writes past every stamp it applied before. */
+  readonly stampsPastLog: boolean;
   /** How far ahead of the wall clock a remote stamp may be. */
   readonly skewMsMax: number;
   /** Remote operations go on into a cluster's own stream. */
@@ -60,15 +63,29 @@ const skewMsMax = 2_000;
 export const linkRules: LinkRules = {
   planBatch,
   answersRequest,
-  clockPastLog: true,
+  stampsPastLog: true,
   skewMsMax,
   forwards: true,
 };
 
-/** A cluster that keeps remote operations out of its stream (the no-forwarding mutant). */
-class NonForwardingState extends LinkedState {
+/** A cluster's state under `rules`: the runtime's, or one a mutant broke. */
+class SimLinkedState extends LinkedState {
+  readonly #rules: LinkRules;
+  readonly memory: MemoryLinkStore;
+
+  constructor(cluster: string, rules: LinkRules, memory = new MemoryLinkStore()) {
+    super(cluster, memory);
+    this.#rules = rules;
+    this.memory = memory;
+  }
+
   protected override forwards(): boolean {
-    return false;
+    return this.#rules.forwards;
+  }
+
+  override stampAt(atMs: number): Stamp {
+    // The stamps-past-log mutant stamps from the command's time alone.
+    return this.#rules.stampsPastLog ? super.stampAt(atMs) : new Hlc(this.cluster).now(atMs);
   }
 }
 
@@ -94,9 +111,10 @@ export const linkMutants: readonly LinkMutant[] = [
     rules: { forwards: false },
   },
   {
-    name: 'clock-not-past-log',
-    description: "a new leader's clock that starts from its wall clock alone",
-    rules: { clockPastLog: false },
+    name: 'stamp-from-command-time',
+    description:
+      "a cluster that stamps its own writes from the command's time alone, not past its log",
+    rules: { stampsPastLog: false },
   },
   {
     name: 'skew-unbounded',
@@ -182,8 +200,10 @@ type Proposal =
   | {
       readonly kind: 'local';
       readonly key: string;
-      readonly op: LocalOp;
+      readonly op: UnstampedOp;
       readonly commitAt: number;
+      /** The leader's wall clock when it proposed it: the command's time. */
+      readonly wallMs: number;
     }
   | {
       readonly kind: 'batch';
@@ -200,7 +220,7 @@ interface Leader {
 
 interface SimCluster {
   readonly id: string;
-  readonly state: LinkedState;
+  readonly state: SimLinkedState;
   proposals: Proposal[];
   leader: Leader;
   readonly skewMs: number;
@@ -218,7 +238,7 @@ type Message =
 interface Acknowledged {
   readonly cluster: string;
   readonly key: string;
-  readonly op: LocalOp;
+  readonly op: KeyOp;
 }
 
 class LinkWorld {
@@ -246,7 +266,7 @@ class LinkWorld {
     this.#line = count === 3 && this.#prng.chance(1, 2);
     this.#clusters = ['a', 'b', 'c'].slice(0, count).map((id) => ({
       id,
-      state: rules.forwards ? new LinkedState(id) : new NonForwardingState(id),
+      state: new SimLinkedState(id, rules),
       proposals: [],
       leader: { clock: new Hlc(id), pullers: new Map() },
       skewMs: this.#prng.intBetween(0, 1_001) - 500,
@@ -291,13 +311,9 @@ class LinkWorld {
   }
 
   #newLeader(cluster: SimCluster): Leader {
-    const last = cluster.state.lastStamp;
-    const clock = new Hlc(cluster.id, {
-      skewMsMax: this.#rules.skewMsMax,
-      ...(this.#rules.clockPastLog && last !== null
-        ? { last: { ms: last.ms, logical: last.logical, cluster: cluster.id } }
-        : {}),
-    });
+    // The leader's clock judges the skew of remote stamps; its own writes are stamped
+    // as they apply (`LinkedState.stampAt`).
+    const clock = new Hlc(cluster.id, { skewMsMax: this.#rules.skewMsMax });
     const pullers = new Map<string, LinkPuller>();
     for (const other of this.#clusters) {
       if (!this.#linked(cluster, other)) continue;
@@ -343,28 +359,28 @@ class LinkWorld {
 
   #write(cluster: SimCluster): void {
     const prng = this.#prng;
-    const stamp = cluster.leader.clock.now(this.#wallMs(cluster));
+    const wallMs = this.#wallMs(cluster);
     let key: string;
-    let op: LocalOp;
+    let op: UnstampedOp;
     if (prng.chance(1, 3)) {
       key = counterKeys[prng.intBetween(0, counterKeys.length)] as string;
-      op = { kind: 'increment', stamp, delta: BigInt(prng.intBetween(0, 11) - 5) };
+      op = { kind: 'increment', delta: BigInt(prng.intBetween(0, 11) - 5) };
     } else {
       key = mixedKeys[prng.intBetween(0, mixedKeys.length)] as string;
       const draw = prng.intBetween(0, 10);
       if (draw < 5) {
         const value = Buffer.from(String(prng.intBetween(0, 100)));
-        op = { kind: 'write', stamp, value: prng.chance(1, 5) ? null : value, expiresAtMs: null };
+        op = { kind: 'write', value: prng.chance(1, 5) ? null : value, expiresAtMs: null };
       } else if (draw < 8) {
-        op = { kind: 'increment', stamp, delta: BigInt(prng.intBetween(1, 4)) };
+        op = { kind: 'increment', delta: BigInt(prng.intBetween(1, 4)) };
       } else {
-        const expiresAtMs = prng.chance(1, 2) ? null : this.#wallMs(cluster) + 60_000_000;
-        op = { kind: 'expire', stamp, expiresAtMs };
+        const expiresAtMs = prng.chance(1, 2) ? null : wallMs + 60_000_000;
+        op = { kind: 'expire', expiresAtMs };
       }
     }
-    cluster.proposals.push({ kind: 'local', key, op, commitAt: this.#commitAt() });
+    cluster.proposals.push({ kind: 'local', key, op, commitAt: this.#commitAt(), wallMs });
     this.stats.writesProposed += 1;
-    this.#log(`${cluster.id} proposes ${op.kind} ${key} at ${formatStamp(stamp)}`);
+    this.#log(`${cluster.id} proposes ${op.kind} ${key} at ${wallMs} ms`);
   }
 
   #commitAt(): number {
@@ -432,16 +448,17 @@ class LinkWorld {
     const state = cluster.state;
     if (proposal.kind === 'local') {
       const last = state.lastStamp;
-      if (last !== null && compareStamps(proposal.op.stamp, last) <= 0) {
+      const stamp = state.stampAt(proposal.wallMs);
+      if (last !== null && compareStamps(stamp, last) <= 0) {
         this.#violation(
-          `${cluster.id}'s write ${formatStamp(proposal.op.stamp)} is not after ${formatStamp(last)}, applied before it`,
+          `${cluster.id}'s write ${formatStamp(stamp)} is not after ${formatStamp(last)}, applied before it`,
         );
         return;
       }
-      state.applyLocal(proposal.key, proposal.op);
-      this.#acknowledged.push({ cluster: cluster.id, key: proposal.key, op: proposal.op });
+      const op = state.applyLocal(proposal.key, { ...proposal.op, stamp } as LocalOp);
+      this.#acknowledged.push({ cluster: cluster.id, key: proposal.key, op });
       this.stats.writesAcknowledged += 1;
-      this.#log(`${cluster.id} commits ${proposal.op.kind} ${proposal.key}`);
+      this.#log(`${cluster.id} commits ${op.kind} ${proposal.key} at ${formatStamp(stamp)}`);
       return;
     }
     const { batch } = proposal;
@@ -526,7 +543,7 @@ class LinkWorld {
       return;
     }
     const nowMs = this.#step * stepMs;
-    const keys = new Set(this.#clusters.flatMap((cluster) => cluster.state.keys()));
+    const keys = new Set(this.#clusters.flatMap((cluster) => cluster.state.memory.keys()));
     const text = (value: Uint8Array | null) =>
       value === null ? 'nil' : Buffer.from(value).toString('latin1');
     const first = this.#clusters[0] as SimCluster;
@@ -542,13 +559,13 @@ class LinkWorld {
     this.#checkStreams();
     this.#checkCounters(nowMs);
     this.#checkWrites();
-    for (const cluster of this.#clusters) this.stats.conflicts += cluster.state.conflicts().total;
+    for (const cluster of this.#clusters) this.stats.conflicts += cluster.state.conflictsTotal;
   }
 
   /** Invariants 2 and 5: each stamp once, each origin in the order of its stamps. */
   #checkStreams(): void {
     for (const cluster of this.#clusters) {
-      const batch = cluster.state.batchAfter(0, Math.max(1, cluster.state.streamLength));
+      const batch = wholeStream(cluster.state);
       const seen = new Set<string>();
       const lastByOrigin = new Map<string, Stamp>();
       for (const record of batch.records) {
@@ -588,9 +605,7 @@ class LinkWorld {
   /** Invariant 4: no acknowledged write vanishes unrecorded. */
   #checkWrites(): void {
     const first = this.#clusters[0] as SimCluster;
-    const records = this.#clusters.flatMap(
-      (cluster) => cluster.state.batchAfter(0, Math.max(1, cluster.state.streamLength)).records,
-    );
+    const records = this.#clusters.flatMap((cluster) => wholeStream(cluster.state).records);
     for (const ack of this.#acknowledged) {
       if (ack.op.kind !== 'write') continue;
       const stamp = ack.op.stamp;
@@ -605,14 +620,19 @@ class LinkWorld {
       );
       if (seenLater) continue;
       const origin = this.#clusters.find((cluster) => cluster.id === ack.cluster) as SimCluster;
-      const recorded = origin.state
+      const recorded = origin.state.memory
         .conflicts()
-        .recent.some((conflict) => compareStamps(conflict.lost, stamp) === 0);
+        .some((conflict) => compareStamps(conflict.lost, stamp) === 0);
       if (!recorded) {
         this.#violation(`${ack.cluster}'s write of ${ack.key} at ${formatStamp(stamp)} vanished`);
       }
     }
   }
+}
+
+/** Every record of a cluster's stream. */
+function wholeStream(state: LinkedState): LinkBatch {
+  return state.batchAfter(0, Math.max(1, state.streamLength));
 }
 
 /** Runs one seed. */

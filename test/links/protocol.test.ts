@@ -1,7 +1,13 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { Hlc } from '../../src/links/hlc.js';
-import { LinkPuller, LinkedState, planBatch, type LinkBatch } from '../../src/links/protocol.js';
+import {
+  LinkPuller,
+  LinkedState,
+  MemoryLinkStore,
+  planBatch,
+  type LinkBatch,
+} from '../../src/links/protocol.js';
 
 function writer(cluster: string) {
   const clock = new Hlc(cluster);
@@ -95,4 +101,45 @@ test('a batch is cut before the first stamp too far ahead of the clock, and coun
   assert.deepEqual([proposed?.through, proposed?.records.length], [1, 1]);
   assert.equal(puller.refusedForSkew, 1);
   assert.equal(clock.last.ms, 1_000, 'the clock did not jump to the refused stamp');
+});
+
+test("a cluster's own writes are stamped as they apply, past every stamp applied before", () => {
+  const ahead = writer('a');
+  ahead.set('k', 'from a');
+  const b = new LinkedState('b');
+  b.applyBatch(ahead.state.batchAfter(0, 10));
+  const remote = ahead.state.keyState('k').winner;
+  assert.ok(remote !== null);
+  // b's command time is far behind a's stamp (b's wall clock is behind, or its leader new).
+  const op = b.applyLocalAt(
+    'k',
+    { kind: 'write', value: Buffer.from('from b'), expiresAtMs: null },
+    5,
+  );
+  assert.ok(op.stamp.ms >= remote.ms, 'the stamp is past the remote one');
+  assert.equal(op.stamp.cluster, 'b');
+  assert.equal(text(b.read('k', 0)), 'from b', 'the later write wins, as its writer saw the first');
+  assert.equal(b.conflictsTotal, 0, 'overwriting a value its writer had seen is no conflict');
+  const next = b.applyLocalAt('n', { kind: 'increment', delta: 1n }, 5);
+  assert.ok(next.stamp.ms > op.stamp.ms || next.stamp.logical > op.stamp.logical);
+  assert.deepEqual(b.stampAt(5).cluster, 'b');
+});
+
+test('a memory store keeps the latest conflicts, and the state counts them all', () => {
+  const store = new MemoryLinkStore({ conflictsMax: 2 });
+  const a = new LinkedState('a', store);
+  const b = new LinkedState('b');
+  for (let i = 0; i < 4; i++) {
+    b.applyLocalAt('k', { kind: 'write', value: Buffer.from(`b${i}`), expiresAtMs: null }, 10 + i);
+  }
+  // a writes the key at a later time without having seen b's writes: each later b write
+  // then conflicts as it arrives, one at a time.
+  a.applyLocalAt('k', { kind: 'write', value: Buffer.from('a'), expiresAtMs: null }, 1_000);
+  for (let i = 0; i < 4; i++) {
+    const batch = b.batchAfter(i, 1);
+    a.applyBatch(batch);
+  }
+  assert.equal(a.conflictsTotal, 4);
+  assert.equal(store.conflicts().length, 2);
+  assert.equal(text(a.read('k', 0)), 'a');
 });
