@@ -40,7 +40,8 @@ export function encodeBatch(batch: LinkBatch): string {
   });
 }
 
-function encodeOp(op: KeyOp): Record<string, unknown> {
+/** One operation as the JSON object a batch carries. */
+export function encodeOp(op: KeyOp): Record<string, unknown> {
   const stamp = formatStamp(op.stamp);
   switch (op.kind) {
     case 'write':
@@ -86,7 +87,8 @@ export function decodeBatch(text: string): LinkBatch {
   };
 }
 
-function decodeRecord(value: unknown, where: string): StreamRecord {
+/** A record of a batch, checked field by field (`where` names it in errors). */
+export function decodeRecord(value: unknown, where: string): StreamRecord {
   const record = object(value, where);
   const key = record['key'];
   if (typeof key !== 'string') throw bad(`${where}.key must be a string`);
@@ -134,14 +136,16 @@ function decodeOp(value: unknown, where: string): KeyOp {
   }
 }
 
-function object(value: unknown, where: string): Record<string, unknown> {
+/** An object (not null, not an array), or the refusal naming `where`. */
+export function object(value: unknown, where: string): Record<string, unknown> {
   if (typeof value !== 'object' || value === null || Array.isArray(value)) {
     throw bad(`${where} must be an object`);
   }
   return value as Record<string, unknown>;
 }
 
-function position(value: unknown, where: string): number {
+/** A non-negative safe integer, checked. */
+export function position(value: unknown, where: string): number {
   if (!(Number.isSafeInteger(value) && (value as number) >= 0)) {
     throw bad(`${where} must be a non-negative integer`);
   }
@@ -158,14 +162,16 @@ function clusterId(value: unknown, where: string): string {
   return value;
 }
 
-function stampOf(value: unknown, where: string): Stamp {
+/** A stamp's text, checked. */
+export function stampOf(value: unknown, where: string): Stamp {
   const stamp = typeof value === 'string' ? parseStamp(value) : null;
   if (stamp === null) throw bad(`${where} must be a stamp (time.counter@cluster)`);
   clusterId(stamp.cluster, `${where}'s cluster`);
   return stamp;
 }
 
-function clockOf(value: unknown, where: string): Clock {
+/** A clock (cluster id to stamp text), checked. */
+export function clockOf(value: unknown, where: string): Clock {
   const entries = Object.entries(object(value, where));
   if (entries.length > clockEntriesMax) {
     throw bad(`${where} names ${entries.length} clusters, over the maximum of ${clockEntriesMax}`);
@@ -179,7 +185,8 @@ function clockOf(value: unknown, where: string): Clock {
   return clock;
 }
 
-function valueOf(value: unknown, where: string): Uint8Array | null {
+/** A value as base64 (or null), checked against the value limit. */
+export function valueOf(value: unknown, where: string): Uint8Array | null {
   if (value === null) return null;
   if (
     typeof value !== 'string' ||
@@ -195,7 +202,8 @@ function valueOf(value: unknown, where: string): Uint8Array | null {
   return bytes;
 }
 
-function expiryOf(value: unknown, where: string): number | null {
+/** A time in ms (or null), checked. */
+export function expiryOf(value: unknown, where: string): number | null {
   if (value === null) return null;
   if (!(Number.isSafeInteger(value) && (value as number) >= 0)) {
     throw bad(`${where} must be a time in milliseconds or null`);
@@ -203,7 +211,8 @@ function expiryOf(value: unknown, where: string): number | null {
   return value as number;
 }
 
-function deltaOf(value: unknown, where: string): bigint {
+/** A 64-bit integer as decimal text, checked. */
+export function deltaOf(value: unknown, where: string): bigint {
   if (typeof value !== 'string' || !/^(?:0|-?[1-9][0-9]{0,18})$/.test(value)) {
     throw bad(`${where} must be a 64-bit integer as decimal text`);
   }

@@ -1,0 +1,281 @@
+/**
+ * How a linked cluster keeps its `LinkedState` in the replicated store (pure): as keys of
+ * the system database (store/databases.ts), which no client can name and FLUSHALL keeps,
+ * so the log, snapshots and store images carry them as any key, as blob records do.
+ *
+ * - `link:meta`: the `LinkMeta` with the cluster's id and the first stream position kept;
+ * - `link:k:KEY`: one key's merge state (`KeyState`);
+ * - `link:s:POSITION`: one record of the cluster's stream; the oldest are removed past
+ *   `streamRecordsKept`, and a cluster that asks for them is told it is too far behind;
+ * - `link:c:N`: the conflicts, in `conflictsKept` slots reused in turn.
+ *
+ * Every value is JSON in the forms of a link batch (codec.ts). A record that does not
+ * decode is `TANDEM_CORRUPT`: the store holds only what this module wrote.
+ */
+import { TandemError } from '../core/errors.js';
+import {
+  clockOf,
+  decodeRecord,
+  deltaOf,
+  encodeOp,
+  expiryOf,
+  object,
+  position,
+  stampOf,
+  valueOf,
+} from './codec.js';
+import { formatStamp, type Stamp } from './hlc.js';
+import type { Clock, KeyState } from './merge.js';
+import type { KeyConflict, LinkMeta, LinkStore, StreamRecord } from './protocol.js';
+
+/** Stream records kept; older ones are removed. */
+export const streamRecordsKept = 1_000_000;
+/** Conflicts kept (the latest); all are counted. */
+export const conflictsKept = 10_000;
+
+/** The name (in the system database) of the linked state's meta. */
+export const linkMetaName = 'link:meta';
+/** The names of keys' merge states begin with this. */
+export const linkKeyPrefix = 'link:k:';
+/** The names of stream records begin with this. */
+export const linkStreamPrefix = 'link:s:';
+/** The names of conflicts begin with this. */
+export const linkConflictPrefix = 'link:c:';
+
+/** A linked state's meta as stored: the cluster's id and the first position kept. */
+export interface StoredLinkMeta extends LinkMeta {
+  readonly cluster: string;
+  /** The first stream position still kept (1 until records are removed). */
+  readonly streamStart: number;
+}
+
+/**
+ * The few operations a `StoredLinkStore` needs of the store it lives in: text values by
+ * name in the system database (the store writes them at the entry's version).
+ */
+export interface SystemRecords {
+  get(name: string): string | undefined;
+  set(name: string, text: string): void;
+  delete(name: string): void;
+}
+
+/** A `LinkStore` over a store's system records; see the module comment. */
+export class StoredLinkStore implements LinkStore {
+  readonly #records: SystemRecords;
+  readonly #streamKept: number;
+  #meta: StoredLinkMeta;
+
+  /** `meta` is the stored meta (`decodeLinkMeta`), or `newLinkMeta` when linking begins. */
+  constructor(
+    records: SystemRecords,
+    meta: StoredLinkMeta,
+    options: { readonly streamRecordsKept?: number } = {},
+  ) {
+    this.#records = records;
+    this.#meta = meta;
+    this.#streamKept = options.streamRecordsKept ?? streamRecordsKept;
+  }
+
+  meta(): StoredLinkMeta {
+    return this.#meta;
+  }
+
+  setMeta(meta: LinkMeta): void {
+    let streamStart = this.#meta.streamStart;
+    while (meta.streamLength - streamStart + 1 > this.#streamKept) {
+      this.#records.delete(linkStreamPrefix + streamStart);
+      streamStart += 1;
+    }
+    this.#meta = { ...meta, cluster: this.#meta.cluster, streamStart };
+    this.#records.set(linkMetaName, encodeLinkMeta(this.#meta));
+  }
+
+  keyState(key: string): KeyState | undefined {
+    const text = this.#records.get(linkKeyPrefix + key);
+    return text === undefined ? undefined : decodeKeyState(text, key);
+  }
+
+  setKeyState(key: string, state: KeyState): void {
+    this.#records.set(linkKeyPrefix + key, encodeKeyState(state));
+  }
+
+  streamRecord(at: number): StreamRecord | null {
+    const text = this.#records.get(linkStreamPrefix + at);
+    return text === undefined ? null : decodeStreamRecord(text);
+  }
+
+  appendStream(record: StreamRecord): void {
+    this.#records.set(linkStreamPrefix + record.position, encodeStreamRecord(record));
+  }
+
+  addConflict(conflict: KeyConflict, ordinal: number): void {
+    this.#records.set(linkConflictPrefix + (ordinal % conflictsKept), encodeConflict(conflict));
+  }
+}
+
+/** A new linked state's meta for `cluster`. */
+export function newLinkMeta(cluster: string): StoredLinkMeta {
+  return {
+    cluster,
+    positions: {},
+    origins: {},
+    streamLength: 0,
+    conflictsTotal: 0,
+    streamStart: 1,
+  };
+}
+
+/** The stored meta's text. */
+export function encodeLinkMeta(meta: StoredLinkMeta): string {
+  return JSON.stringify({
+    cluster: meta.cluster,
+    positions: meta.positions,
+    origins: clockText(meta.origins),
+    streamLength: meta.streamLength,
+    streamStart: meta.streamStart,
+    conflictsTotal: meta.conflictsTotal,
+  });
+}
+
+/** The meta `encodeLinkMeta` wrote. */
+export function decodeLinkMeta(text: string): StoredLinkMeta {
+  return stored(linkMetaName, () => {
+    const meta = object(JSON.parse(text), 'meta');
+    const cluster = meta['cluster'];
+    if (typeof cluster !== 'string' || cluster.length === 0) throw new Error('cluster');
+    const positions: Record<string, number> = {};
+    for (const [from, at] of Object.entries(object(meta['positions'], 'positions'))) {
+      positions[from] = position(at, `positions.${from}`);
+    }
+    return {
+      cluster,
+      positions,
+      origins: clockOf(meta['origins'], 'origins'),
+      streamLength: position(meta['streamLength'], 'streamLength'),
+      streamStart: position(meta['streamStart'], 'streamStart'),
+      conflictsTotal: position(meta['conflictsTotal'], 'conflictsTotal'),
+    };
+  });
+}
+
+/** A key's merge state as text. */
+export function encodeKeyState(state: KeyState): string {
+  return JSON.stringify({
+    winner: state.winner === null ? null : formatStamp(state.winner),
+    value: base64(state.value),
+    base: clockText(state.base),
+    seen: clockText(state.seen),
+    increments: Object.values(state.increments).map((increment) => [
+      formatStamp(increment.stamp),
+      increment.delta.toString(),
+    ]),
+    folded: state.folded.toString(),
+    foldedThrough: clockText(state.foldedThrough),
+    expiry:
+      state.expiry === null
+        ? null
+        : { stamp: formatStamp(state.expiry.stamp), atMs: state.expiry.atMs },
+  });
+}
+
+/** The merge state `encodeKeyState` wrote (of `key`, named in errors). */
+export function decodeKeyState(text: string, key: string): KeyState {
+  return stored(linkKeyPrefix + key, () => {
+    const state = object(JSON.parse(text), 'state');
+    const winner = state['winner'] === null ? null : stampOf(state['winner'], 'winner');
+    const list = state['increments'];
+    if (!Array.isArray(list)) throw new Error('increments must be an array');
+    const increments: Record<string, { stamp: Stamp; delta: bigint }> = {};
+    for (const entry of list as unknown[]) {
+      if (!Array.isArray(entry) || entry.length !== 2) throw new Error('an increment is a pair');
+      const stamp = stampOf(entry[0], 'increment');
+      increments[formatStamp(stamp)] = { stamp, delta: deltaOf(entry[1], 'increment') };
+    }
+    const expiry = state['expiry'];
+    return {
+      winner,
+      value: valueOf(state['value'], 'value'),
+      base: clockOf(state['base'], 'base'),
+      seen: clockOf(state['seen'], 'seen'),
+      increments,
+      folded: BigInt(deltaText(state['folded'])),
+      foldedThrough: clockOf(state['foldedThrough'], 'foldedThrough'),
+      expiry:
+        expiry === null
+          ? null
+          : {
+              stamp: stampOf(object(expiry, 'expiry')['stamp'], 'expiry.stamp'),
+              atMs: expiryOf((expiry as Record<string, unknown>)['atMs'], 'expiry.atMs'),
+            },
+    };
+  });
+}
+
+/** A stream record as text (the form a batch carries it in). */
+export function encodeStreamRecord(record: StreamRecord): string {
+  return JSON.stringify({ position: record.position, key: record.key, op: encodeOp(record.op) });
+}
+
+/** The record `encodeStreamRecord` wrote. */
+export function decodeStreamRecord(text: string): StreamRecord {
+  return stored(linkStreamPrefix, () => decodeRecord(JSON.parse(text), 'record'));
+}
+
+/** A conflict as text. */
+export function encodeConflict(conflict: KeyConflict): string {
+  return JSON.stringify({
+    key: Buffer.from(conflict.key, 'latin1').toString('base64'),
+    kind: conflict.kind,
+    lost: formatStamp(conflict.lost),
+    value: base64(conflict.value),
+    winner: formatStamp(conflict.winner),
+  });
+}
+
+/** The conflict `encodeConflict` wrote. */
+export function decodeConflict(text: string): KeyConflict {
+  return stored(linkConflictPrefix, () => {
+    const conflict = object(JSON.parse(text), 'conflict');
+    const kind = conflict['kind'];
+    if (kind !== 'write' && kind !== 'increment') throw new Error('kind');
+    const key = valueOf(conflict['key'], 'key');
+    if (key === null) throw new Error('key');
+    return {
+      key: Buffer.from(key).toString('latin1'),
+      kind,
+      lost: stampOf(conflict['lost'], 'lost'),
+      value: valueOf(conflict['value'], 'value'),
+      winner: stampOf(conflict['winner'], 'winner'),
+    };
+  });
+}
+
+function clockText(clock: Clock): Record<string, string> {
+  return Object.fromEntries(
+    Object.entries(clock).map(([cluster, stamp]) => [cluster, formatStamp(stamp)]),
+  );
+}
+
+function base64(value: Uint8Array | null): string | null {
+  return value === null ? null : Buffer.from(value).toString('base64');
+}
+
+function deltaText(value: unknown): string {
+  if (typeof value !== 'string' || !/^(?:0|-?[1-9][0-9]*)$/.test(value)) {
+    throw new Error('folded must be an integer as decimal text');
+  }
+  return value;
+}
+
+/** Runs `decode`; whatever it throws is the stored record's corruption. */
+function stored<T>(name: string, decode: () => T): T {
+  try {
+    return decode();
+  } catch (error) {
+    throw new TandemError(
+      'TANDEM_CORRUPT',
+      `the stored link record ${name} does not decode: ${(error as Error).message}`,
+      { cause: error },
+    );
+  }
+}
