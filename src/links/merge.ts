@@ -24,7 +24,7 @@
  *   key's state once its deletion is that stable, so a key's state stays bounded.
  */
 import { assert } from '../core/assert.js';
-import { parseInt64 } from '../store/kv-commands.js';
+import { parseInt64 } from '../store/kv-rules.js';
 import { compareStamps, formatStamp, type Stamp } from './hlc.js';
 
 /**

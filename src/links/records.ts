@@ -26,7 +26,14 @@ import {
 } from './codec.js';
 import { formatStamp, type Stamp } from './hlc.js';
 import type { Clock, KeyState } from './merge.js';
-import type { KeyConflict, LinkMeta, LinkStore, StreamRecord } from './protocol.js';
+import {
+  streamBatch,
+  type KeyConflict,
+  type LinkBatch,
+  type LinkMeta,
+  type LinkStore,
+  type StreamRecord,
+} from './protocol.js';
 
 /** Stream records kept; older ones are removed. */
 export const streamRecordsKept = 1_000_000;
@@ -111,6 +118,37 @@ export class StoredLinkStore implements LinkStore {
   addConflict(conflict: KeyConflict, ordinal: number): void {
     this.#records.set(linkConflictPrefix + (ordinal % conflictsKept), encodeConflict(conflict));
   }
+}
+
+/** What `readStreamBatch` found. */
+export type StreamRead =
+  | { readonly kind: 'batch'; readonly batch: LinkBatch }
+  /** This cluster is not linked. */
+  | { readonly kind: 'unlinked' }
+  /** The records after the position asked for are no longer kept (the first kept is `start`). */
+  | { readonly kind: 'behind'; readonly start: number };
+
+/**
+ * The batch of this cluster's stream after `after` (at most `recordsMax` records), read
+ * from the stored records through `get` (a store's system records, as applied): what any
+ * member answers a linked cluster that pulls.
+ */
+export function readStreamBatch(
+  get: (name: string) => string | undefined,
+  after: number,
+  recordsMax: number,
+): StreamRead {
+  const text = get(linkMetaName);
+  if (text === undefined) return { kind: 'unlinked' };
+  const meta = decodeLinkMeta(text);
+  if (after + 1 < meta.streamStart && after < meta.streamLength) {
+    return { kind: 'behind', start: meta.streamStart };
+  }
+  const batch = streamBatch(meta.cluster, meta.streamLength, after, recordsMax, (at) => {
+    const record = get(linkStreamPrefix + at);
+    return record === undefined ? null : decodeStreamRecord(record);
+  });
+  return batch === null ? { kind: 'behind', start: meta.streamStart } : { kind: 'batch', batch };
 }
 
 /** A new linked state's meta for `cluster`. */

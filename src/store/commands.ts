@@ -330,6 +330,24 @@ export interface ExpireSweepCommand {
 }
 
 /**
+ * Linked clusters (links/): `create` makes this cluster linked, as `cluster` (its id):
+ * from then on its string commands also keep the merge state every linked cluster
+ * converges by; `batch` applies a batch of another cluster's stream (`batch`: the JSON
+ * text of links/codec.ts) with its new position, in this one entry. Only the embedded
+ * store keeps linked state; a PostgreSQL store answers with an error.
+ */
+export interface LinkCommand {
+  readonly type: 'link';
+  readonly action: 'create' | 'batch';
+  readonly at: number;
+  /** `create`: this cluster's id. */
+  readonly cluster?: string;
+  /** `batch`: the batch's JSON text. */
+  readonly batch?: Bytes;
+  readonly session?: never;
+}
+
+/**
  * PUBLISH: changes no state. It rides the log so that every node delivers the message to
  * its own subscribers once, in log order, after applying it (src/api/resp/pubsub.ts).
  */
@@ -836,7 +854,8 @@ export type Command =
   | ZsetCommand
   | ListCommand
   | SqlCommand
-  | AclCommand;
+  | AclCommand
+  | LinkCommand;
 
 /** The command type codes, for exhaustive handling. */
 export type CommandType = Command['type'];
@@ -977,6 +996,7 @@ const fieldsByType: Readonly<Record<CommandType, ReadonlySet<string>>> = {
   swapdb: new Set(['type', 'a', 'b', 'at', 'session']),
   'expire-sweep': new Set(['type', 'at']),
   publish: new Set(['type', 'channel', 'message', 'at']),
+  link: new Set(['type', 'action', 'cluster', 'batch', 'at']),
   multi: new Set(['type', 'steps', 'watched', 'at']),
   hset: new Set(['type', 'key', 'pairs', 'condition', 'at', 'session']),
   hdel: new Set(['type', 'key', 'fields', 'at', 'session']),
@@ -1149,6 +1169,8 @@ function fieldProblem(type: CommandType, command: Record<string, unknown>): stri
         : 'swapdb.a and swapdb.b must be database indexes from 0 to 15';
     case 'expire-sweep':
       return null;
+    case 'link':
+      return linkProblem(command);
     case 'publish':
       if (!isBytes(command.channel)) return 'publish.channel must be bytes';
       return isBytes(command.message) ? null : 'publish.message must be bytes';
@@ -1192,9 +1214,22 @@ function fieldProblem(type: CommandType, command: Record<string, unknown>): stri
 const transactionTypes: ReadonlySet<unknown> = new Set(
   (Object.keys(fieldsByType) as CommandType[]).filter(
     // SWAPDB renames whole databases, which a PostgreSQL batch does in SQL of its own.
-    (type) => !['multi', 'expire-sweep', 'publish', 'sql', 'acl', 'swapdb'].includes(type),
+    (type) => !['multi', 'expire-sweep', 'publish', 'sql', 'acl', 'swapdb', 'link'].includes(type),
   ),
 );
+
+function linkProblem(command: Record<string, unknown>): string | null {
+  switch (command.action) {
+    case 'create':
+      return typeof command.cluster === 'string' && /^[A-Za-z0-9._-]{1,64}$/.test(command.cluster)
+        ? null
+        : "link.cluster must be a cluster id (1 to 64 letters, digits, '.', '_' or '-')";
+    case 'batch':
+      return isBytes(command.batch) ? null : 'link.batch must be bytes';
+    default:
+      return 'link.action must be "create" or "batch"';
+  }
+}
 
 function multiProblem(command: Record<string, unknown>): string | null {
   const { steps, watched } = command;
@@ -1832,6 +1867,7 @@ function limitProblem(command: Command): string | null {
     case 'swapdb':
     case 'expire-sweep':
     case 'acl':
+    case 'link':
       return null;
     case 'publish':
       return (

@@ -94,6 +94,11 @@ export function systemKey(name: Buffer): Buffer {
   return Buffer.concat([databasePrefix(systemDatabase), name]);
 }
 
+/** `systemKey` as a latin1 string (the in-memory namespace's key form). */
+export function systemKeyText(name: string): string {
+  return databasePrefixText(systemDatabase) + name;
+}
+
 /** The stored form (latin1) of the key `stored` of database `from` moved to database `to`. */
 export function movedKeyText(stored: string, from: number, to: number): string {
   const key = from === 0 ? stored : stored.slice(reservedPrefixText.length + 2);

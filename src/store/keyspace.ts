@@ -406,6 +406,11 @@ export class Keyspace extends KeyValueCommands {
 
   // ------------------------------------------------------------------ writes
 
+  /** The whole namespace is in memory, so it keeps linked clusters' merge state too. */
+  protected override linkable(): boolean {
+    return true;
+  }
+
   protected read(key: string): Item | undefined {
     return this.#items.get(key);
   }

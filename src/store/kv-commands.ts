@@ -26,12 +26,25 @@ import type {
   WatchedKey,
 } from './commands.js';
 import { bitOffsetRange, valueBytesMax } from './commands.js';
-import { movedKeyText, swapHoldingDatabase } from './databases.js';
+import { databaseOfText, movedKeyText, swapHoldingDatabase, systemKeyText } from './databases.js';
+import { decodeBatch } from '../links/codec.js';
+import { readValue } from '../links/merge.js';
+import { LinkedState, type UnstampedOp } from '../links/protocol.js';
+import {
+  StoredLinkStore,
+  decodeLinkMeta,
+  linkMetaName,
+  newLinkMeta,
+  type StoredLinkMeta,
+  type SystemRecords,
+} from '../links/records.js';
+import { TandemError } from '../core/errors.js';
 import type { ApplyResult, KeyEvent, KeyEventClass, KeyReader } from './contract.js';
 import { bitfieldBytes, bitop, grown, runBitfield, setBitAt, bitAt } from './bits.js';
 import { addLongDouble, formatLongDouble, parseLongDouble } from './long-double.js';
 import {
   asBuffer,
+  parseInt64,
   failed,
   notAnInteger,
   noSuchKey,
@@ -77,15 +90,7 @@ export const hashNotAnInteger = 'ERR hash value is not an integer';
 export const hashNotAFloat = 'ERR hash value is not a float';
 const int64Min = -(2n ** 63n);
 const int64Max = 2n ** 63n - 1n;
-/** Redis's string2ll syntax: no sign on zero, no leading zeros, at most 19 digits. */
-const int64Syntax = /^(?:0|-?[1-9][0-9]{0,18})$/;
-
-/** A signed 64-bit integer as Redis's string2ll reads it (latin1 text), or null. */
-export function parseInt64(text: string): bigint | null {
-  if (!int64Syntax.test(text)) return null;
-  const value = BigInt(text);
-  return value >= int64Min && value <= int64Max ? value : null;
-}
+export { parseInt64 };
 
 /** INCRBYFLOAT's texts: an unreadable number, and a sum past the format's range. */
 export const notAFloat = 'ERR value is not a valid float';
@@ -97,6 +102,46 @@ export const sweepKeysMax = 1000;
 
 /** The key-value commands (everything but SQL). */
 export type KvCommand = Exclude<Command, SqlCommand | AclCommand>;
+
+/** The command types a linked cluster runs: string commands, whose effects merge. */
+const linkedTypes: ReadonlySet<KvCommand['type']> = new Set([
+  'set',
+  'mset',
+  'del',
+  'incrby',
+  'append',
+  'expire',
+  'getdel',
+  'getex',
+  'setrange',
+  'msetnx',
+  'incrbyfloat',
+  'setbit',
+]);
+
+/** Commands a linked cluster runs as any cluster does: they change no key that merges. */
+const linkedNeutralTypes: ReadonlySet<KvCommand['type']> = new Set(['expire-sweep', 'publish']);
+
+/** The text of a command a linked cluster refuses. */
+export function linkedRefusal(type: string): string {
+  return `ERR ${type.toUpperCase()} is not allowed on a linked cluster: only string commands (SET, DEL, INCRBY, EXPIRE, APPEND, ...) merge across clusters`;
+}
+
+/** The stored key of the linked state's meta. */
+const linkMetaKey = systemKeyText(linkMetaName);
+
+/** The stored keys of the string keys a command of `linkedTypes` writes. */
+function linkedKeys(command: KvCommand): string[] {
+  switch (command.type) {
+    case 'mset':
+    case 'msetnx':
+      return [...new Set(command.pairs.map(([key]) => keyString(key)))];
+    case 'del':
+      return [...new Set(command.keys.map(keyString))];
+    default:
+      return 'key' in command ? [keyString(command.key as Bytes)] : [];
+  }
+}
 
 /**
  * What a command needs to know of a structured value: its type tag (values.ts) and its
@@ -346,7 +391,122 @@ export abstract class KeyValueCommands {
     }
   }
 
+  /**
+   * Whether this store keeps linked state (the embedded store's in-memory namespace; a
+   * PostgreSQL batch loads only the rows its commands name, so it does not).
+   */
+  protected linkable(): boolean {
+    return false;
+  }
+
   #execute(command: KvCommand, version: Version): ApplyResult {
+    if (command.type === 'link') return this.#link(command, version);
+    const meta = this.#linkMeta();
+    return meta === null ? this.#run(command, version) : this.#linked(command, version, meta);
+  }
+
+  // ------------------------------------------------------------------ linked clusters
+
+  /** The linked state's meta, or null when this cluster is not linked. */
+  #linkMeta(): StoredLinkMeta | null {
+    if (!this.linkable()) return null;
+    const held = this.read(linkMetaKey);
+    return held === undefined ? null : decodeLinkMeta(held.value as string);
+  }
+
+  /** The linked state over this store's system records, written at `version`. */
+  #linkedState(meta: StoredLinkMeta, version: Version): LinkedState {
+    const records: SystemRecords = {
+      get: (name) => this.read(systemKeyText(name))?.value as string | undefined,
+      set: (name, text) => this.write(systemKeyText(name), text, version, null),
+      delete: (name) => this.remove(systemKeyText(name)),
+    };
+    return new LinkedState(meta.cluster, new StoredLinkStore(records, meta));
+  }
+
+  #link(command: Extract<KvCommand, { type: 'link' }>, version: Version): ApplyResult {
+    if (!this.linkable()) {
+      return failed('ERR linked clusters need the embedded store; this cluster keeps PostgreSQL');
+    }
+    const meta = this.#linkMeta();
+    if (command.action === 'create') {
+      const cluster = command.cluster as string;
+      if (meta !== null) {
+        return meta.cluster === cluster
+          ? ok('OK')
+          : failed(`ERR this cluster is linked already, as ${meta.cluster}`);
+      }
+      const state = this.#linkedState(newLinkMeta(cluster), version);
+      state.store.setMeta(state.store.meta());
+      return ok('OK');
+    }
+    if (meta === null) return failed('ERR this cluster is not linked');
+    let batch;
+    try {
+      batch = decodeBatch(Buffer.from(command.batch as Bytes).toString('latin1'));
+    } catch (error) {
+      if (!(error instanceof TandemError)) throw error;
+      return failed(`ERR ${error.message}`);
+    }
+    const foreign = batch.records.findIndex((record) => databaseOfText(record.key) === null);
+    if (foreign >= 0) return failed(`ERR link batch: records[${foreign}].key is not a client key`);
+    const state = this.#linkedState(meta, version);
+    const result = state.applyBatch(batch);
+    if (!result.ok) return ok({ refused: result.refusal });
+    for (const key of new Set(batch.records.map((record) => record.key))) {
+      this.#materialize(state, key, version);
+    }
+    return ok({ applied: result.applied, skipped: result.skipped });
+  }
+
+  /**
+   * A command on a linked cluster: it runs as on any cluster, and what it did to each
+   * string key becomes that key's merge operation (a write, an increment, or an expiry),
+   * stamped at the command's time, so that every linked cluster converges on it.
+   */
+  #linked(command: KvCommand, version: Version, meta: StoredLinkMeta): ApplyResult {
+    if (linkedNeutralTypes.has(command.type)) return this.#run(command, version);
+    if (!linkedTypes.has(command.type)) return failed(linkedRefusal(command.type));
+    // Tandem's own records (the system database) do not merge.
+    const keys = linkedKeys(command).filter((key) => databaseOfText(key) !== null);
+    if (keys.length === 0) return this.#run(command, version);
+    const at = command.at;
+    const state = this.#linkedState(meta, version);
+    const before = new Map<string, KeyState | undefined>();
+    for (const key of keys) {
+      const held = this.read(key);
+      // A key written before the link began enters the merge state when first touched.
+      if (state.store.keyState(key) === undefined && isLive(held, at)) {
+        if (!holdsString(held)) return failed(linkedRefusal(command.type));
+        const value = Buffer.from(held.value, 'latin1');
+        state.applyLocalAt(key, { kind: 'write', value, expiresAtMs: held.expiresAt }, at);
+      }
+      before.set(key, held);
+    }
+    const result = this.#run(command, version);
+    if (result === null || !result.ok) return result;
+    for (const key of keys) {
+      const op = mergeOpOf(command, before.get(key), this.read(key), state, key, version);
+      if (op === null) continue;
+      state.applyLocalAt(key, op, at);
+      this.#materialize(state, key, version);
+    }
+    return result;
+  }
+
+  /** Writes `key` as its merge state reads (expiry aside: the key keeps it). */
+  #materialize(state: LinkedState, key: string, version: Version): void {
+    const merged = state.keyState(key);
+    const value = readValue(merged, Number.NEGATIVE_INFINITY);
+    if (value === null) {
+      this.remove(key);
+      return;
+    }
+    const text = Buffer.from(value.buffer, value.byteOffset, value.byteLength).toString('latin1');
+    this.write(key, text, version, merged.expiry?.atMs ?? null);
+  }
+
+  #run(command: KvCommand, version: Version): ApplyResult {
     switch (command.type) {
       case 'set':
         return this.#set(command, version);
@@ -427,6 +587,8 @@ export abstract class KeyValueCommands {
       case 'lmove':
       case 'lmpop':
         return this.#list(command, version);
+      case 'link':
+        return this.#link(command, version);
     }
   }
 
@@ -1703,4 +1865,43 @@ export function zsetRangeRefusal(text: ZsetRangeText): string {
   return text.by === 'score'
     ? 'ERR min or max is not a float'
     : 'ERR min or max not valid string range item';
+}
+
+/**
+ * The merge operation of what `command` did to `key` (null: nothing to merge): `before`
+ * and `after` are the key as it was and is. An INCRBY of a live key, or of one no write
+ * holds, is an increment; EXPIRE and GETEX that kept the value change only its expiry;
+ * anything else that wrote or removed the key is a write of its new value.
+ */
+function mergeOpOf(
+  command: KvCommand,
+  before: KeyState | undefined,
+  after: KeyState | undefined,
+  state: LinkedState,
+  key: string,
+  version: Version,
+): UnstampedOp | null {
+  const at = command.at;
+  const wrote =
+    after !== undefined
+      ? after.index === version.index && after.term === version.term
+      : before !== undefined;
+  if (!wrote) return null;
+  if (!isLive(before, at) && after === undefined) return null;
+  if (command.type === 'incrby') {
+    const absent = readValue(state.keyState(key), Number.NEGATIVE_INFINITY) === null;
+    if (isLive(before, at) || absent) return { kind: 'increment', delta: BigInt(command.by) };
+  }
+  const kept =
+    after !== undefined &&
+    isLive(before, at) &&
+    holdsString(before) &&
+    holdsString(after) &&
+    before.value === after.value;
+  if ((command.type === 'expire' || command.type === 'getex') && (kept || after === undefined)) {
+    return { kind: 'expire', expiresAtMs: command.expiresAt };
+  }
+  if (after === undefined) return { kind: 'write', value: null, expiresAtMs: null };
+  const value = Buffer.from(after.value as string, 'latin1');
+  return { kind: 'write', value, expiresAtMs: after.expiresAt };
 }

@@ -39,6 +39,16 @@ export function ok(value: unknown): ApplyResult {
   return { ok: true, value };
 }
 
+/** Redis's string2ll syntax: no sign on zero, no leading zeros, at most 19 digits. */
+const int64Syntax = /^(?:0|-?[1-9][0-9]{0,18})$/;
+
+/** A signed 64-bit integer as Redis's string2ll reads it (latin1 text), or null. */
+export function parseInt64(text: string): bigint | null {
+  if (!int64Syntax.test(text)) return null;
+  const value = BigInt(text);
+  return value >= -(2n ** 63n) && value <= 2n ** 63n - 1n ? value : null;
+}
+
 /** A command that failed by its own meaning, with Redis's text. */
 export function failed(error: string): ApplyResult {
   return { ok: false, error };

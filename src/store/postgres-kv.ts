@@ -321,6 +321,7 @@ export function commandKeys(command: KvCommand): string[] {
     case 'swapdb':
     case 'expire-sweep':
     case 'publish':
+    case 'link':
       return [];
     case 'multi':
       return [
