@@ -28,6 +28,7 @@ import {
   chunkBytesMin,
 } from '../blobs/records.js';
 import { BlobService, repairIntervalMsDefault } from '../blobs/service.js';
+import { LinkService } from '../links/service.js';
 import type { FollowerWrites } from '../api/resp/session.js';
 import type { Durability, Topology } from '../core/types.js';
 import { defaultCoreConfig } from '../core/config.js';
@@ -657,16 +658,23 @@ export async function runStart(argv: readonly string[]): Promise<void> {
     repairIntervalMs: blobRepairMs,
   });
   blobs.start();
+  const links = new LinkService({
+    node,
+    cluster: settings.clusterId,
+    logger: logger.child({ component: 'links' }),
+  });
+  links.start();
   let resp: RespServer | null = null;
   const http = buildHttpServer(node, {
     logger: logger.child({ component: 'http' }),
     commands: () => resp?.run ?? null,
-    extraMetrics: () => (resp?.metricsText() ?? '') + blobs.metricsText(),
+    extraMetrics: () => (resp?.metricsText() ?? '') + blobs.metricsText() + links.metricsText(),
     access,
     metricsAuth,
     tls: clientTls,
     insecureOpen,
     blobs,
+    links,
     peerSecret: settings.clusterSecret,
   });
   try {
@@ -718,6 +726,7 @@ export async function runStart(argv: readonly string[]): Promise<void> {
     stopBootstrap();
     await resp?.close();
     await http.close();
+    await links.close();
     await blobs.close();
     await node.close();
   });

@@ -122,7 +122,7 @@ export class StoredLinkStore implements LinkStore {
 
 /** What `readStreamBatch` found. */
 export type StreamRead =
-  | { readonly kind: 'batch'; readonly batch: LinkBatch }
+  | { readonly kind: 'batch'; readonly batch: LinkBatch; readonly streamLength: number }
   /** This cluster is not linked. */
   | { readonly kind: 'unlinked' }
   /** The records after the position asked for are no longer kept (the first kept is `start`). */
@@ -148,7 +148,9 @@ export function readStreamBatch(
     const record = get(linkStreamPrefix + at);
     return record === undefined ? null : decodeStreamRecord(record);
   });
-  return batch === null ? { kind: 'behind', start: meta.streamStart } : { kind: 'batch', batch };
+  return batch === null
+    ? { kind: 'behind', start: meta.streamStart }
+    : { kind: 'batch', batch, streamLength: meta.streamLength };
 }
 
 /** A new linked state's meta for `cluster`. */
@@ -316,4 +318,75 @@ function stored<T>(name: string, decode: () => T): T {
       { cause: error },
     );
   }
+}
+
+/** The names of the linked clusters' records (where this cluster pulls from) begin with this. */
+export const linkPeerPrefix = 'link:p:';
+/** The most clusters one cluster is linked to. */
+export const linkPeersMax = 16;
+/** The most URLs kept for one linked cluster. */
+export const peerUrlsMax = 16;
+
+/** A cluster this one pulls from: its id, the HTTP URLs of its nodes, and how to sign in. */
+export interface LinkPeer {
+  readonly cluster: string;
+  readonly urls: readonly string[];
+  /** The `Authorization` header value sent with each pull, or null for an open cluster. */
+  readonly authorization: string | null;
+}
+
+/** A linked cluster's record as text. */
+export function encodeLinkPeer(peer: LinkPeer): string {
+  return JSON.stringify({
+    cluster: peer.cluster,
+    urls: peer.urls,
+    authorization: peer.authorization,
+  });
+}
+
+/** The record `encodeLinkPeer` wrote. */
+export function decodeLinkPeer(text: string): LinkPeer {
+  return stored(linkPeerPrefix, () => {
+    const peer = object(JSON.parse(text), 'peer');
+    const cluster = peer['cluster'];
+    const urls = peer['urls'];
+    const authorization = peer['authorization'];
+    if (typeof cluster !== 'string' || cluster.length === 0) throw new Error('cluster');
+    if (!Array.isArray(urls) || !urls.every((url) => typeof url === 'string')) {
+      throw new Error('urls');
+    }
+    if (authorization !== null && typeof authorization !== 'string') {
+      throw new Error('authorization');
+    }
+    return { cluster, urls: urls as string[], authorization };
+  });
+}
+
+/** What `readConflicts` found: how many were ever recorded, and the latest, newest first. */
+export interface ConflictPage {
+  readonly total: number;
+  readonly conflicts: readonly KeyConflict[];
+}
+
+/**
+ * The latest conflicts recorded here, newest first: at most `limit`, none whose lost
+ * write is older than `sinceMs` (by its stamp), read through `get` as `readStreamBatch`.
+ */
+export function readConflicts(
+  get: (name: string) => string | undefined,
+  limit: number,
+  sinceMs: number,
+): ConflictPage {
+  const text = get(linkMetaName);
+  if (text === undefined) return { total: 0, conflicts: [] };
+  const total = decodeLinkMeta(text).conflictsTotal;
+  const conflicts: KeyConflict[] = [];
+  const oldest = Math.max(1, total - conflictsKept + 1);
+  for (let ordinal = total; ordinal >= oldest && conflicts.length < limit; ordinal -= 1) {
+    const record = get(linkConflictPrefix + (ordinal % conflictsKept));
+    if (record === undefined) continue;
+    const conflict = decodeConflict(record);
+    if (conflict.lost.ms >= sinceMs) conflicts.push(conflict);
+  }
+  return { total, conflicts };
 }

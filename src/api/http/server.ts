@@ -44,6 +44,8 @@ import { registerCommandRoutes, type CommandRunner } from './command-routes.js';
 import { registerUiRoutes } from './ui-routes.js';
 import { registerBackupRoutes } from './backup-routes.js';
 import { registerBlobRoutes } from './blob-routes.js';
+import { registerLinkRoutes } from './link-routes.js';
+import type { LinkService } from '../../links/service.js';
 import type { BlobService } from '../../blobs/service.js';
 import { HttpMetrics } from './http-metrics.js';
 import { registerKvRoutes } from './kv-routes.js';
@@ -101,6 +103,8 @@ export interface HttpServerOptions extends ProtectedModeOptions {
   readonly extraMetrics?: () => string;
   /** The node's large objects (`/v1/blobs`); absent, those routes are not served. */
   readonly blobs?: BlobService;
+  /** The node's linked clusters (`/v1/links`, `/v1/conflicts`); absent, not served. */
+  readonly links?: LinkService;
   /**
    * The cluster secret, which signs the calls nodes make on each other's peer routes
    * (`/v1/internal/`); absent, those routes refuse every call.
@@ -201,6 +205,7 @@ export function buildHttpServer(node: NodeHandle, options: HttpServerOptions): F
     registerUiRoutes(routes);
     registerBackupRoutes(routes, node, access);
     if (options.blobs !== undefined) registerBlobRoutes(routes, node, options.blobs);
+    if (options.links !== undefined) registerLinkRoutes(routes, options.links, access);
     const metricsRole: RouteRole = options.metricsAuth === true ? 'read' : 'open';
     registerOperationRoutes(routes, node, {
       metrics,
