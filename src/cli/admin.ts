@@ -43,7 +43,7 @@ export const adminHelp = {
 } as const;
 
 /** An answer of the HTTP API. */
-interface ApiAnswer {
+export interface ApiAnswer {
   readonly status: number;
   readonly body: Record<string, unknown>;
 }
@@ -143,7 +143,7 @@ export interface AdminLink {
 }
 
 /** Calls the API; a node that cannot be reached ends the command with a clear message. */
-async function call(
+export async function call(
   agents: AdminLink,
   method: string,
   url: string,

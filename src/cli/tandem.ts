@@ -21,6 +21,8 @@ commands:
   join      add a member
   remove    remove a member
   topology  switch how the log reaches the members: star or chain
+  link      link clusters so that each accepts writes and all converge
+  links     print a cluster's links: position, lag, state
   kv        get, put, del and ls keys
   blob      put, get, ls and rm large objects (files), streamed with progress
   sql       run one SQL statement: a query prints a table, a write the rows affected
@@ -44,6 +46,8 @@ const commandsWithHelp: ReadonlySet<string> = new Set([
   'join',
   'remove',
   'topology',
+  'link',
+  'links',
   'kv',
   'blob',
   'sql',
@@ -67,6 +71,10 @@ async function main(argv: readonly string[]): Promise<void> {
     case 'remove':
     case 'topology':
       return (await import('./admin.js')).runAdmin(command, rest);
+    case 'link':
+      return (await import('./link.js')).runLink(rest);
+    case 'links':
+      return (await import('./link.js')).runLinks(rest);
     case 'kv':
       return (await import('./kv.js')).runKv(rest);
     case 'blob':

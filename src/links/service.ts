@@ -463,22 +463,7 @@ export class LinkService {
 
   /** Runs `query` on this node's store as applied, with a reader of system records by name. */
   #readLocal<T>(query: (get: (name: string) => string | undefined, store: StoreReader) => T): T {
-    const read = this.#node.readNow({ consistency: 'stale' }, (store) => {
-      const now = Date.now();
-      const get = (name: string) => {
-        const entry = store.get(systemKey(Buffer.from(name, 'latin1')), now);
-        if (entry instanceof Promise) throw unsupported();
-        return entry === null ? undefined : entry.value.toString('latin1');
-      };
-      return query(get, store);
-    });
-    if (read === null) {
-      throw new TandemError(
-        'TANDEM_STORE_UNAVAILABLE',
-        `node ${this.#node.id} cannot read its store now`,
-      );
-    }
-    return read.value;
+    return readLinkRecords(this.#node, query);
   }
 
   async #getJson(url: string, headers: Record<string, string>): Promise<Record<string, unknown>> {
@@ -582,6 +567,29 @@ export class LinkService {
     );
     return `${lines.join('\n')}\n`;
   }
+}
+
+/**
+ * Runs `query` on `node`'s store as it applied it, with a reader of system records by
+ * name (the embedded store answers at once; PostgreSQL keeps no linked state).
+ */
+export function readLinkRecords<T>(
+  node: NodeHandle,
+  query: (get: (name: string) => string | undefined, store: StoreReader) => T,
+): T {
+  const read = node.readNow({ consistency: 'stale' }, (store) => {
+    const now = Date.now();
+    const get = (name: string) => {
+      const entry = store.get(systemKey(Buffer.from(name, 'latin1')), now);
+      if (entry instanceof Promise) throw unsupported();
+      return entry === null ? undefined : entry.value.toString('latin1');
+    };
+    return query(get, store);
+  });
+  if (read === null) {
+    throw new TandemError('TANDEM_STORE_UNAVAILABLE', `node ${node.id} cannot read its store now`);
+  }
+  return read.value;
 }
 
 /** The linked clusters' records in `store` (the embedded store: it answers at once). */

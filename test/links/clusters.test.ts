@@ -9,7 +9,20 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { Redis } from 'ioredis';
+import { execFile } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import { call, sleep, TestCluster } from '../node/cluster.js';
+
+const tandem = fileURLToPath(new URL('../../src/cli/tandem.js', import.meta.url));
+
+/** Runs the `tandem` command line. */
+function run(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    execFile(process.execPath, [tandem, ...args], { timeout: 60_000 }, (error, stdout, stderr) => {
+      resolve({ code: error === null ? 0 : Number(error.code ?? 1), stdout, stderr });
+    });
+  });
+}
 
 interface Side {
   readonly name: string;
@@ -270,15 +283,11 @@ describe('linked clusters of real processes', { timeout: 300_000 }, () => {
       'west-value @-1',
       'west did not see east meanwhile',
     );
-    for (const [side, other] of [
-      [east, west],
-      [west, east],
-    ] as const) {
-      const answer = await call('POST', `${side.cluster.url('n1')}/v1/links`, {
-        url: other.cluster.url('n1'),
-      });
-      assert.equal(answer.status, 201, JSON.stringify(answer.body));
-    }
+    // Linked again with the command line, which asks each cluster to pull from the other.
+    const linked = await run(['link', east.cluster.url('n2'), west.cluster.url('n3')]);
+    assert.equal(linked.code, 0, linked.stderr);
+    assert.match(linked.stdout, /pulls from cluster west/);
+    assert.match(linked.stdout, /pulls from cluster east/);
     const final = await converged(east, west, 30_000);
     const winner = final.get('contested')?.split(' ')[0];
     assert.ok(winner === 'east-value' || winner === 'west-value');
@@ -293,6 +302,23 @@ describe('linked clusters of real processes', { timeout: 300_000 }, () => {
       );
       assert.ok(Number(answer.body['total']) >= 1);
     }
+    const client = await redisOf(west, 'n2');
+    const overRedis = (await client.call('TANDEM.CONFLICTS', '1000')) as unknown[][];
+    assert.ok(
+      overRedis.some((entry) => {
+        const fields = new Map<string, string>();
+        for (let i = 0; i + 1 < entry.length; i += 2)
+          fields.set(String(entry[i]), String(entry[i + 1]));
+        return fields.get('key') === 'contested' && fields.get('value') === loser;
+      }),
+      `TANDEM.CONFLICTS names the lost write: ${JSON.stringify(overRedis.slice(0, 3))}`,
+    );
+    await assert.rejects(client.call('TANDEM.CONFLICTS', 'x'), /count must be an integer/);
+    client.disconnect();
+    const listed = await run(['links', '--url', west.cluster.url('n1')]);
+    assert.equal(listed.code, 0, listed.stderr);
+    assert.match(listed.stdout, /cluster west: linked/);
+    assert.match(listed.stdout, /east +\d+ +0 +ok/);
     const metrics = await fetch(`${east.cluster.url('n1')}/metrics`).then((r) => r.text());
     assert.match(metrics, /tandem_link_conflicts_total\{node="n1"\} [1-9]/);
   });

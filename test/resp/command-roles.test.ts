@@ -87,6 +87,7 @@ const expected: Readonly<Record<string, readonly string[]>> = {
     'tandem.status',
     'tandem.version',
     'tandem.consistency',
+    'tandem.conflicts',
     'tandem.wait',
     'client|setname',
     'client|getname',

@@ -9,6 +9,10 @@ import { TandemError } from '../../core/errors.js';
 import type { Consistency, NodeStatus } from '../../node/api.js';
 import { defaultUserName, type UserRecord } from '../../store/access-state.js';
 import { Glob } from '../../store/glob.js';
+import { formatStamp } from '../../links/hlc.js';
+import { readConflicts } from '../../links/records.js';
+import { conflictsAgeMsDefault, conflictsListMax, readLinkRecords } from '../../links/service.js';
+import { clientKey, databaseOfText } from '../../store/databases.js';
 import { formatKeyspaceEvents, keyEventsWanted, parseKeyspaceEvents } from './keyspace-events.js';
 import {
   databaseIndex,
@@ -531,6 +535,28 @@ const tandem: Record<string, Handler> = {
     return ok;
   },
   'tandem.wait': tandemWait,
+  // TANDEM.CONFLICTS [count]: the latest writes that lost to a concurrent one on a linked
+  // cluster, newest first (10 unless count says), as this node applied them.
+  'tandem.conflicts': (context, _session, args) => {
+    if (args.text.length > 2) return error('ERR syntax error');
+    const text = args.text[1] ?? '10';
+    if (!/^[0-9]{1,6}$/.test(text) || Number(text) > conflictsListMax) {
+      return error(`ERR count must be an integer from 0 to ${conflictsListMax}`);
+    }
+    const page = readLinkRecords(context.node, (get) =>
+      readConflicts(get, Number(text), Date.now() - conflictsAgeMsDefault),
+    );
+    return page.conflicts.map((conflict) =>
+      map([
+        ['db', databaseOfText(conflict.key) ?? 0],
+        ['key', clientKey(Buffer.from(conflict.key, 'latin1'))],
+        ['kind', conflict.kind],
+        ['lost', formatStamp(conflict.lost)],
+        ['value', conflict.value === null ? null : Buffer.from(conflict.value)],
+        ['winner', formatStamp(conflict.winner)],
+      ]),
+    );
+  },
 };
 
 /** CLIENT's subcommands: a connection's own are for every user, the others' for admins. */
@@ -605,4 +631,10 @@ export const adminCommands: Readonly<Record<string, CommandSpec>> = {
     run: tandem['tandem.consistency'],
   },
   'tandem.wait': { arity: 4, write: false, role: 'read', run: tandem['tandem.wait'] },
+  'tandem.conflicts': {
+    arity: -1,
+    write: false,
+    role: 'read',
+    run: tandem['tandem.conflicts'],
+  },
 };

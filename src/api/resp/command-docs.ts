@@ -270,6 +270,7 @@ zunion ~ readonly movablekeys ~ sorted-set ~ 6.2.0 ~ O(N)+O(M*log(M)) with N bei
 zunionstore ~ write denyoom movablekeys ~ sorted-set ~ 2.0.0 ~ O(N)+O(M log(M)) with N being the sum of the sizes of the input sorted sets, and M being the number of elements in the resulting sorted set. ~ Add multiple sorted sets and store the resulting sorted set in a new key ~ k.destination i.numkeys *k.key ?*i.weight=WEIGHTS ?o.aggregate=AGGREGATE(t.sum=SUM t.min=MIN t.max=MAX)
 client|no-touch ~ noscript loading stale ~ connection ~ 7.2.0 ~ O(1) ~ Controls whether commands sent by the client affect the LRU/LFU of accessed keys ~ o.enabled(t.on=ON t.off=OFF)
 client|setinfo ~ noscript loading stale ~ connection ~ 7.2.0 ~ O(1) ~ Sets information specific to the client or connection. ~ o.attr(s.libname=LIB-NAME s.libver=LIB-VER)
+tandem.conflicts ~ readonly loading stale ~ server ~ 0.1.0 ~ O(N) where N is the count ~ Returns the latest writes of a linked cluster that lost to a concurrent write ~ ?i.count
 tandem.consistency ~ loading stale fast ~ connection ~ 0.1.0 ~ O(1) ~ Sets the connection's read consistency ~ o.level(t.stale=STALE t.bounded=BOUNDED t.ryw=RYW t.linearizable=LINEARIZABLE)
 tandem.exec ~ noscript skip_slowlog ~ transactions ~ 0.1.0 ~ Depends on the commands in the transaction. ~ Runs a follower's whole transaction on the leader ~ s.transaction
 tandem.forward ~ admin noscript ~ server ~ 0.1.0 ~ Depends on the command. ~ Runs a follower's write as this connection's user (the older form) ~ s.command ?*s.arg
