@@ -29,6 +29,7 @@ import {
 } from '../blobs/records.js';
 import { BlobService, repairIntervalMsDefault } from '../blobs/service.js';
 import { LinkService } from '../links/service.js';
+import { skewMsMaxDefault } from '../links/hlc.js';
 import type { FollowerWrites } from '../api/resp/session.js';
 import type { Durability, Topology } from '../core/types.js';
 import { defaultCoreConfig } from '../core/config.js';
@@ -128,6 +129,9 @@ Runs one node: its peer listener, its HTTP API, and (when given) its RESP port.
   --blob-bytes-max N      largest blob a PUT may upload (default 5368709120, 5 GiB)
   --blob-repair-ms N      how often this node checks its chunk files against the
                           committed blobs and repairs them (default 10000)
+  --link-max-skew-ms N    a linked cluster's write stamped more than N ms ahead of this
+                          node's clock is held back until the clock catches up, and
+                          counted (default 60000)
   -h, --help              this help
 `;
 
@@ -153,6 +157,8 @@ export type StartSettings = Omit<NodeConfig, 'logger'> & {
   readonly blobChunkBytes: number;
   readonly blobBytesMax: number;
   readonly blobRepairMs: number;
+  /** Linked clusters: how far ahead of this clock a remote stamp may be (`--link-max-skew-ms`). */
+  readonly linkMaxSkewMs: number;
 };
 
 /** The forms of the node's log lines. */
@@ -194,6 +200,7 @@ const flagOptions = {
   'blob-chunk-bytes': { type: 'string' },
   'blob-bytes-max': { type: 'string' },
   'blob-repair-ms': { type: 'string' },
+  'link-max-skew-ms': { type: 'string' },
   store: { type: 'string' },
   'tick-ms': { type: 'string' },
   'log-format': { type: 'string' },
@@ -289,6 +296,9 @@ export function resolveStartSettings(
     ),
     blobRepairMs: optional(setting('blob-repair-ms'), repairIntervalMsDefault, (s) =>
       positiveInteger(s, 100, 24 * 60 * 60 * 1000),
+    ),
+    linkMaxSkewMs: optional(setting('link-max-skew-ms'), skewMsMaxDefault, (s) =>
+      positiveInteger(s, 0, 24 * 60 * 60 * 1000),
     ),
     store: optional<StoreLocation>(setting('store'), { kind: 'sqlite' }, parseStore),
     ...advertiseHttp(setting('advertise-http')),
@@ -609,6 +619,7 @@ export async function runStart(argv: readonly string[]): Promise<void> {
     blobChunkBytes,
     blobBytesMax,
     blobRepairMs,
+    linkMaxSkewMs,
     ...nodeSettings
   } = settings;
   const logger = nodeLogger(settings.id, logFormat ?? (process.stdout.isTTY ? 'pretty' : 'json'));
@@ -662,6 +673,7 @@ export async function runStart(argv: readonly string[]): Promise<void> {
     node,
     cluster: settings.clusterId,
     logger: logger.child({ component: 'links' }),
+    skewMsMax: linkMaxSkewMs,
   });
   links.start();
   let resp: RespServer | null = null;

@@ -127,6 +127,10 @@ export function linkedRefusal(type: string): string {
   return `ERR ${type.toUpperCase()} is not allowed on a linked cluster: only string commands (SET, DEL, INCRBY, EXPIRE, APPEND, ...) merge across clusters`;
 }
 
+/** The text of a SQL write a linked cluster refuses: tables do not merge across clusters. */
+export const linkedSqlRefusal =
+  'ERR SQL writes are not allowed on a linked cluster: tables do not merge across clusters (only string keys do); SQL reads still answer';
+
 /** The stored key of the linked state's meta. */
 const linkMetaKey = systemKeyText(linkMetaName);
 
@@ -406,6 +410,11 @@ export abstract class KeyValueCommands {
   }
 
   // ------------------------------------------------------------------ linked clusters
+
+  /** Whether this cluster is linked (its linked state has begun). */
+  isLinked(): boolean {
+    return this.#linkMeta() !== null;
+  }
 
   /** The linked state's meta, or null when this cluster is not linked. */
   #linkMeta(): StoredLinkMeta | null {

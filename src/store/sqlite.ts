@@ -60,6 +60,7 @@ import type {
 import type { ZsetRange, ZsetSelection } from './sorted-set.js';
 import type { ZsetScanPage } from './keyspace.js';
 import { kvSchema, upgradeKvTable } from './kv.js';
+import { linkedSqlRefusal } from './kv-commands.js';
 import {
   isMemoryImageStart,
   loadMemoryImage,
@@ -317,7 +318,11 @@ export class SqliteStore implements NodeStore {
   }
 
   #execute(connection: Connection, command: Command, entry: Entry): ApplyResult {
-    if (command.type === 'sql') return connection.sql.execute(command);
+    if (command.type === 'sql') {
+      // Rows do not merge across linked clusters: a write here would silently diverge.
+      if (this.#keyspace.isLinked()) return { ok: false, error: linkedSqlRefusal };
+      return connection.sql.execute(command);
+    }
     if (command.type === 'acl') return this.#applyAcl(connection, command);
     return this.#keyspace.execute(command, entry);
   }

@@ -163,6 +163,15 @@ describe('linked clusters of real processes', { timeout: 300_000 }, () => {
       assert.equal(await b.incrby('shared:counter', 5), 5);
       assert.equal(await a.incrby('shared:counter', 2), 2);
       await assert.rejects(a.hset('h', 'f', 'v'), /HSET is not allowed on a linked cluster/);
+      const sql = await call('POST', `${east.cluster.url('n1')}/v1/sql`, {
+        statements: [{ sql: 'CREATE TABLE t (id INTEGER PRIMARY KEY)' }],
+      });
+      assert.equal(sql.status, 400, JSON.stringify(sql.body));
+      assert.match(String(sql.body['message']), /SQL writes are not allowed on a linked cluster/);
+      const query = await call('POST', `${east.cluster.url('n1')}/v1/query`, {
+        sql: 'SELECT 1 AS one',
+      });
+      assert.equal(query.status, 200, JSON.stringify(query.body));
       await converged(east, west, 20_000);
       assert.equal(await b.get('greeting'), 'from east');
       assert.equal(await a.get('shared:counter'), '7');
