@@ -66,11 +66,15 @@ export interface SystemRecords {
   delete(name: string): void;
 }
 
+/** Decoded key states a `StoredLinkStore` keeps beside their text (it lives for one command). */
+const keyStatesCachedMax = 1_024;
+
 /** A `LinkStore` over a store's system records; see the module comment. */
 export class StoredLinkStore implements LinkStore {
   readonly #records: SystemRecords;
   readonly #streamKept: number;
   #meta: StoredLinkMeta;
+  readonly #cache = new Map<string, { readonly text: string; readonly state: KeyState }>();
 
   /** `meta` is the stored meta (`decodeLinkMeta`), or `newLinkMeta` when linking begins. */
   constructor(
@@ -99,11 +103,25 @@ export class StoredLinkStore implements LinkStore {
 
   keyState(key: string): KeyState | undefined {
     const text = this.#records.get(linkKeyPrefix + key);
-    return text === undefined ? undefined : decodeKeyState(text, key);
+    if (text === undefined) return undefined;
+    // A command reads the keys it touches a few times: the text it last read or wrote
+    // decodes to the state it last saw (the text is the whole state, so equal text is).
+    const cached = this.#cache.get(key);
+    if (cached !== undefined && cached.text === text) return cached.state;
+    const state = decodeKeyState(text, key);
+    this.#remember(key, text, state);
+    return state;
   }
 
   setKeyState(key: string, state: KeyState): void {
-    this.#records.set(linkKeyPrefix + key, encodeKeyState(state));
+    const text = encodeKeyState(state);
+    this.#records.set(linkKeyPrefix + key, text);
+    this.#remember(key, text, state);
+  }
+
+  #remember(key: string, text: string, state: KeyState): void {
+    if (this.#cache.size >= keyStatesCachedMax) this.#cache.clear();
+    this.#cache.set(key, { text, state });
   }
 
   streamRecord(at: number): StreamRecord | null {

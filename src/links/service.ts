@@ -42,7 +42,7 @@ import {
 } from './records.js';
 
 /** How often the leader asks each linked cluster for more, by default. */
-export const linkPollMsDefault = 100;
+export const linkPollMsDefault = 25;
 /** Records asked for in one pull, by default (a batch is one log entry). */
 export const linkRecordsMaxDefault = 1_000;
 /** How long one pull may take before it is given up. */

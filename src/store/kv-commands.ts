@@ -420,8 +420,14 @@ export abstract class KeyValueCommands {
   #linkMeta(): StoredLinkMeta | null {
     if (!this.linkable()) return null;
     const held = this.read(linkMetaKey);
-    return held === undefined ? null : decodeLinkMeta(held.value as string);
+    if (held === undefined) return null;
+    const text = held.value as string;
+    // Every command reads the meta: its text decodes to what it decoded to last time.
+    if (this.#metaSeen?.text !== text) this.#metaSeen = { text, meta: decodeLinkMeta(text) };
+    return this.#metaSeen.meta;
   }
+
+  #metaSeen: { readonly text: string; readonly meta: StoredLinkMeta } | null = null;
 
   /** The linked state over this store's system records, written at `version`. */
   #linkedState(meta: StoredLinkMeta, version: Version): LinkedState {
