@@ -202,6 +202,7 @@ export class LinkService {
     const run = this.#runs.get(peer.cluster);
     const position = meta?.positions[peer.cluster] ?? 0;
     const remoteLength = run?.remoteLength ?? null;
+    const contactAtMs = run?.lastContactAtMs ?? null;
     return {
       id: peer.cluster,
       urls: peer.urls,
@@ -209,10 +210,7 @@ export class LinkService {
       remoteLength,
       lagRecords: remoteLength === null ? null : Math.max(0, remoteLength - position),
       state: run?.state ?? 'unknown',
-      lastContactMs:
-        run?.lastContactAtMs === null || run === undefined
-          ? null
-          : Date.now() - run.lastContactAtMs,
+      lastContactMs: contactAtMs === null ? null : Date.now() - contactAtMs,
       lastError: run?.lastError ?? null,
       refusedForSkew: run?.puller.refusedForSkew ?? 0,
       recordsApplied: run?.recordsApplied ?? 0,
