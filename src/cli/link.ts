@@ -92,6 +92,7 @@ export async function runLinks(argv: readonly string[]): Promise<void> {
     const body = answer.body as {
       cluster: string;
       linked: boolean;
+      seeded: boolean;
       streamLength: number;
       conflictsTotal: number;
       links: {
@@ -105,6 +106,7 @@ export async function runLinks(argv: readonly string[]): Promise<void> {
     };
     console.log(
       `cluster ${body.cluster}: ${body.linked ? 'linked' : 'not linked'}, ` +
+        (body.linked && !body.seeded ? 'copying the keys written before the link, ' : '') +
         `${body.streamLength} records in its stream, ${body.conflictsTotal} conflicts`,
     );
     if (body.links.length === 0) return;

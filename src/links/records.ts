@@ -54,6 +54,11 @@ export interface StoredLinkMeta extends LinkMeta {
   readonly cluster: string;
   /** The first stream position still kept (1 until records are removed). */
   readonly streamStart: number;
+  /**
+   * Whether every string key written before the link began is in the merge state (the
+   * leader's `seed` pages are done); false from `create` until then.
+   */
+  readonly seeded: boolean;
 }
 
 /**
@@ -97,7 +102,13 @@ export class StoredLinkStore implements LinkStore {
       this.#records.delete(linkStreamPrefix + streamStart);
       streamStart += 1;
     }
-    this.#meta = { ...meta, cluster: this.#meta.cluster, streamStart };
+    this.#meta = { ...meta, cluster: this.#meta.cluster, streamStart, seeded: this.#meta.seeded };
+    this.#records.set(linkMetaName, encodeLinkMeta(this.#meta));
+  }
+
+  /** Marks every key written before the link as in the merge state. */
+  setSeeded(): void {
+    this.#meta = { ...this.#meta, seeded: true };
     this.#records.set(linkMetaName, encodeLinkMeta(this.#meta));
   }
 
@@ -180,6 +191,7 @@ export function newLinkMeta(cluster: string): StoredLinkMeta {
     streamLength: 0,
     conflictsTotal: 0,
     streamStart: 1,
+    seeded: false,
   };
 }
 
@@ -192,6 +204,7 @@ export function encodeLinkMeta(meta: StoredLinkMeta): string {
     streamLength: meta.streamLength,
     streamStart: meta.streamStart,
     conflictsTotal: meta.conflictsTotal,
+    seeded: meta.seeded,
   });
 }
 
@@ -212,6 +225,8 @@ export function decodeLinkMeta(text: string): StoredLinkMeta {
       streamLength: position(meta['streamLength'], 'streamLength'),
       streamStart: position(meta['streamStart'], 'streamStart'),
       conflictsTotal: position(meta['conflictsTotal'], 'conflictsTotal'),
+      // A meta written before seeding existed had no keys to seed.
+      seeded: meta['seeded'] !== false,
     };
   });
 }

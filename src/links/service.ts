@@ -20,7 +20,8 @@
 import { TandemError } from '../core/errors.js';
 import type { NodeHandle } from '../node/api.js';
 import type { Logger } from '../transport/contract.js';
-import { systemDatabase, systemKey } from '../store/databases.js';
+import { databaseOfText, systemDatabase, systemKey } from '../store/databases.js';
+import { linkSeedKeysMax } from '../store/commands.js';
 import type { StoreReader } from '../store/contract.js';
 import { decodeBatch, encodeBatch, clusterIdBytesMax } from './codec.js';
 import { Hlc, skewMsMaxDefault } from './hlc.js';
@@ -113,6 +114,8 @@ export interface LinksView {
   readonly linked: boolean;
   readonly streamLength: number;
   readonly conflictsTotal: number;
+  /** Whether every string key written before the link is in the linked state yet. */
+  readonly seeded: boolean;
   readonly links: readonly LinkView[];
 }
 
@@ -144,6 +147,8 @@ export class LinkService {
   readonly #runs = new Map<string, PeerRun>();
   #closed = false;
   readonly #inFlight = new Set<Promise<void>>();
+  /** The leader's seeding of the keys written before the link, while it runs. */
+  #seeding: Promise<void> | null = null;
 
   constructor(options: LinkServiceOptions) {
     this.#node = options.node;
@@ -193,6 +198,7 @@ export class LinkService {
         linked: meta !== null,
         streamLength: meta?.streamLength ?? 0,
         conflictsTotal: meta?.conflictsTotal ?? 0,
+        seeded: meta?.seeded ?? false,
         links,
       };
     });
@@ -322,6 +328,18 @@ export class LinkService {
       return;
     }
     if (meta === null) return;
+    if (!meta.seeded && this.#seeding === null) {
+      const seeding = this.#seed(status.term)
+        .catch((error: unknown) => {
+          this.#logger.warn({ err: error }, 'seeding the keys written before the link stopped');
+        })
+        .finally(() => {
+          this.#seeding = null;
+          this.#inFlight.delete(seeding);
+        });
+      this.#seeding = seeding;
+      this.#inFlight.add(seeding);
+    }
     const known = new Set(peers.map((peer) => peer.cluster));
     for (const cluster of this.#runs.keys()) if (!known.has(cluster)) this.#runs.delete(cluster);
     for (const peer of peers) {
@@ -359,6 +377,48 @@ export class LinkService {
         });
       this.#inFlight.add(pull);
     }
+  }
+
+  /**
+   * Enters every string key written before the link began into the merge state, so that
+   * the linked clusters receive it: pages of keys scanned here, each proposed as one
+   * `link` `seed` entry (the store passes over keys the link has touched since), then a
+   * last one that marks the seeding done. Stops when this node no longer leads in `term`;
+   * the next leader seeds again from the start (the pages already done cost a lookup per
+   * key).
+   */
+  async #seed(term: number): Promise<void> {
+    const leading = () => {
+      const status = this.#node.status();
+      return !this.#closed && status.role === 'leader' && status.term === term;
+    };
+    this.#logger.info({}, 'entering the keys written before the link into the linked state');
+    let cursor = 0;
+    let pages = 0;
+    let seeded = 0;
+    do {
+      if (!leading()) return;
+      const page = this.#readLocal((_get, store) => {
+        const scanned = store.scan(cursor, { count: linkSeedKeysMax }, Date.now());
+        if (scanned instanceof Promise) throw unsupported();
+        return scanned;
+      });
+      cursor = page.cursor;
+      const keys = page.keys.filter((key) => databaseOfText(key.toString('latin1')) !== null);
+      if (keys.length === 0) continue;
+      const write = await this.#node.write({ type: 'link', action: 'seed', keys, at: Date.now() });
+      if (write.result === null || !write.result.ok) {
+        throw new TandemError('TANDEM_BAD_REQUEST', write.result?.error ?? 'a seed did not apply');
+      }
+      pages += 1;
+      seeded += (write.result.value as { seeded?: number } | undefined)?.seeded ?? 0;
+    } while (cursor !== 0);
+    if (!leading()) return;
+    await this.#node.write({ type: 'link', action: 'seed', keys: [], done: true, at: Date.now() });
+    this.#logger.info(
+      { pages, seeded },
+      `${seeded} keys written before the link are in the linked state`,
+    );
   }
 
   /** One pull of `peer`'s stream after `after`, and the proposal of what it answered. */

@@ -333,19 +333,29 @@ export interface ExpireSweepCommand {
  * Linked clusters (links/): `create` makes this cluster linked, as `cluster` (its id):
  * from then on its string commands also keep the merge state every linked cluster
  * converges by; `batch` applies a batch of another cluster's stream (`batch`: the JSON
- * text of links/codec.ts) with its new position, in this one entry. Only the embedded
- * store keeps linked state; a PostgreSQL store answers with an error.
+ * text of links/codec.ts) with its new position, in this one entry; `seed` enters the
+ * string keys written before the link began (`keys`, a page the leader scanned) into the
+ * merge state as writes of this cluster, so that they reach the others, and `done` ends
+ * the seeding. Only the embedded store keeps linked state; a PostgreSQL store answers
+ * with an error.
  */
 export interface LinkCommand {
   readonly type: 'link';
-  readonly action: 'create' | 'batch';
+  readonly action: 'create' | 'batch' | 'seed';
   readonly at: number;
   /** `create`: this cluster's id. */
   readonly cluster?: string;
   /** `batch`: the batch's JSON text. */
   readonly batch?: Bytes;
+  /** `seed`: stored keys (at most `linkSeedKeysMax`). */
+  readonly keys?: readonly Bytes[];
+  /** `seed`: the last page: every key written before the link is in the merge state now. */
+  readonly done?: boolean;
   readonly session?: never;
 }
+
+/** Keys one `link` `seed` entry names at most. */
+export const linkSeedKeysMax = 1_024;
 
 /**
  * PUBLISH: changes no state. It rides the log so that every node delivers the message to
@@ -996,7 +1006,7 @@ const fieldsByType: Readonly<Record<CommandType, ReadonlySet<string>>> = {
   swapdb: new Set(['type', 'a', 'b', 'at', 'session']),
   'expire-sweep': new Set(['type', 'at']),
   publish: new Set(['type', 'channel', 'message', 'at']),
-  link: new Set(['type', 'action', 'cluster', 'batch', 'at']),
+  link: new Set(['type', 'action', 'cluster', 'batch', 'keys', 'done', 'at']),
   multi: new Set(['type', 'steps', 'watched', 'at']),
   hset: new Set(['type', 'key', 'pairs', 'condition', 'at', 'session']),
   hdel: new Set(['type', 'key', 'fields', 'at', 'session']),
@@ -1226,8 +1236,16 @@ function linkProblem(command: Record<string, unknown>): string | null {
         : "link.cluster must be a cluster id (1 to 64 letters, digits, '.', '_' or '-')";
     case 'batch':
       return isBytes(command.batch) ? null : 'link.batch must be bytes';
+    case 'seed':
+      if (!Array.isArray(command.keys) || command.keys.length > linkSeedKeysMax) {
+        return `link.keys must be an array of at most ${linkSeedKeysMax}`;
+      }
+      if (!command.keys.every(isBytes)) return 'each of link.keys must be bytes';
+      return command.done === undefined || typeof command.done === 'boolean'
+        ? null
+        : 'link.done must be a boolean';
     default:
-      return 'link.action must be "create" or "batch"';
+      return 'link.action must be "create", "batch" or "seed"';
   }
 }
 

@@ -431,12 +431,17 @@ export abstract class KeyValueCommands {
 
   /** The linked state over this store's system records, written at `version`. */
   #linkedState(meta: StoredLinkMeta, version: Version): LinkedState {
+    return new LinkedState(meta.cluster, this.#linkedStore(meta, version));
+  }
+
+  /** The linked records over this store's system database, written at `version`. */
+  #linkedStore(meta: StoredLinkMeta, version: Version): StoredLinkStore {
     const records: SystemRecords = {
       get: (name) => this.read(systemKeyText(name))?.value as string | undefined,
       set: (name, text) => this.write(systemKeyText(name), text, version, null),
       delete: (name) => this.remove(systemKeyText(name)),
     };
-    return new LinkedState(meta.cluster, new StoredLinkStore(records, meta));
+    return new StoredLinkStore(records, meta);
   }
 
   #link(command: Extract<KvCommand, { type: 'link' }>, version: Version): ApplyResult {
@@ -456,6 +461,7 @@ export abstract class KeyValueCommands {
       return ok('OK');
     }
     if (meta === null) return failed('ERR this cluster is not linked');
+    if (command.action === 'seed') return this.#seed(command, meta, version);
     let batch;
     try {
       batch = decodeBatch(Buffer.from(command.batch as Bytes).toString('latin1'));
@@ -466,6 +472,11 @@ export abstract class KeyValueCommands {
     const foreign = batch.records.findIndex((record) => databaseOfText(record.key) === null);
     if (foreign >= 0) return failed(`ERR link batch: records[${foreign}].key is not a client key`);
     const state = this.#linkedState(meta, version);
+    // A key written here before the link began enters the merge state before a remote
+    // operation on it does, so that its value is not replaced unrecorded.
+    for (const key of new Set(batch.records.map((record) => record.key))) {
+      this.#absorb(state, key, command.at);
+    }
     const result = state.applyBatch(batch);
     if (!result.ok) return ok({ refused: result.refusal });
     for (const key of new Set(batch.records.map((record) => record.key))) {
@@ -489,14 +500,9 @@ export abstract class KeyValueCommands {
     const state = this.#linkedState(meta, version);
     const before = new Map<string, KeyState | undefined>();
     for (const key of keys) {
-      const held = this.read(key);
       // A key written before the link began enters the merge state when first touched.
-      if (state.store.keyState(key) === undefined && isLive(held, at)) {
-        if (!holdsString(held)) return failed(linkedRefusal(command.type));
-        const value = Buffer.from(held.value, 'latin1');
-        state.applyLocalAt(key, { kind: 'write', value, expiresAtMs: held.expiresAt }, at);
-      }
-      before.set(key, held);
+      if (!this.#absorb(state, key, at)) return failed(linkedRefusal(command.type));
+      before.set(key, this.read(key));
     }
     const result = this.#run(command, version);
     if (result === null || !result.ok) return result;
@@ -507,6 +513,47 @@ export abstract class KeyValueCommands {
       this.#materialize(state, key, version);
     }
     return result;
+  }
+
+  /**
+   * Enters `key`'s value into the merge state as a write of this cluster at `at` when the
+   * key was written before the link began (it is live and has no merge state yet). False
+   * when it holds a type that does not merge (a hash, a list, ...).
+   */
+  #absorb(state: LinkedState, key: string, at: number): boolean {
+    if (state.store.keyState(key) !== undefined) return true;
+    const held = this.read(key);
+    if (!isLive(held, at)) return true;
+    if (!holdsString(held)) return false;
+    const value = Buffer.from(held.value, 'latin1');
+    state.applyLocalAt(key, { kind: 'write', value, expiresAtMs: held.expiresAt }, at);
+    return true;
+  }
+
+  /**
+   * One page of the seeding that follows `create`: each string key it names that has no
+   * merge state yet (written before the link began, and not touched since) enters it as
+   * a write of this cluster, and so reaches the linked clusters through the stream. Keys
+   * of other types, the system database's and keys gone since the page was scanned are
+   * passed over.
+   */
+  #seed(
+    command: Extract<KvCommand, { type: 'link' }>,
+    meta: StoredLinkMeta,
+    version: Version,
+  ): ApplyResult {
+    if (meta.seeded) return ok({ seeded: 0 });
+    const store = this.#linkedStore(meta, version);
+    const state = new LinkedState(meta.cluster, store);
+    let seeded = 0;
+    for (const bytes of command.keys ?? []) {
+      const key = keyString(bytes);
+      if (databaseOfText(key) === null || store.keyState(key) !== undefined) continue;
+      this.#absorb(state, key, command.at);
+      if (store.keyState(key) !== undefined) seeded += 1;
+    }
+    if (command.done === true) store.setSeeded();
+    return ok({ seeded });
   }
 
   /** Writes `key` as its merge state reads (expiry aside: the key keeps it). */

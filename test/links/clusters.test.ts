@@ -125,6 +125,12 @@ describe('linked clusters of real processes', { timeout: 300_000 }, () => {
   });
 
   it('refuses a bad link, and links through a follower (forwarded to the leader)', async () => {
+    // Keys written before the link: copied to the other side once linked.
+    const [early, earlyWest] = await Promise.all([redisOf(east), redisOf(west)]);
+    assert.equal(await early.set('before:east', 'east-old', 'EX', 3_600), 'OK');
+    assert.equal(await earlyWest.set('before:west', 'west-old'), 'OK');
+    early.disconnect();
+    earlyWest.disconnect();
     const eastLeader = await leaderOf(east);
     const follower = east.cluster.nodes.find((node) => node.id !== eastLeader)?.id ?? 'n1';
     const self = await call('POST', `${east.cluster.url(follower)}/v1/links`, {
@@ -172,8 +178,12 @@ describe('linked clusters of real processes', { timeout: 300_000 }, () => {
         sql: 'SELECT 1 AS one',
       });
       assert.equal(query.status, 200, JSON.stringify(query.body));
-      await converged(east, west, 20_000);
+      const both = await converged(east, west, 20_000);
       assert.equal(await b.get('greeting'), 'from east');
+      assert.equal(await b.get('before:east'), 'east-old', 'a key from before the link');
+      assert.match(both.get('before:east') ?? '', /^east-old @\d+$/, 'with its expiry');
+      assert.equal(await a.get('before:west'), 'west-old');
+      for (const side of [east, west]) assert.equal((await links(side))['seeded'], true);
       assert.equal(await a.get('shared:counter'), '7');
       assert.equal(await b.get('shared:counter'), '7');
     } finally {

@@ -143,3 +143,63 @@ test('a key written before the link enters the merge state when first touched', 
   pull(eu, us, 'eu');
   assert.equal(get(us, 'n'), '11', 'the old value travels with the first increment');
 });
+
+test('seeding enters the keys written before the link, once, and they reach the other side', (t) => {
+  const eu = { store: openStore(t, 'eu.db'), log: new TestLog() };
+  run(
+    eu,
+    { type: 'set', key: 'a', value: 'old-a', at: 5 },
+    { type: 'set', key: 'ttl', value: 'soon', expiresAt: 900_000, at: 5 },
+    { type: 'hset', key: 'h', pairs: [['f', 'v']], at: 5 },
+    { type: 'set', key: 'touched', value: '1', at: 5 },
+  );
+  run(eu, { type: 'link', action: 'create', cluster: 'eu', at: 6 });
+  assert.equal(JSON.parse(record(eu.store, 'link:meta') as string).seeded, false);
+  run(eu, { type: 'incrby', key: 'touched', by: 1, at: 7 });
+  const page = ['a', 'ttl', 'h', 'touched', 'gone'].map((key) => Buffer.from(key));
+  const [first] = run(eu, { type: 'link', action: 'seed', keys: page, at: 8 });
+  assert.deepEqual(
+    first,
+    { ok: true, value: { seeded: 2 } },
+    'a and ttl; the hash does not merge, touched is in',
+  );
+  const [again] = run(eu, { type: 'link', action: 'seed', keys: page, done: true, at: 9 });
+  assert.deepEqual(again, { ok: true, value: { seeded: 0 } });
+  assert.equal(JSON.parse(record(eu.store, 'link:meta') as string).seeded, true);
+  const [after] = run(eu, { type: 'link', action: 'seed', keys: page, at: 10 });
+  assert.deepEqual(after, { ok: true, value: { seeded: 0 } }, 'a seeded state takes no more pages');
+
+  const us = side(t, 'us');
+  pull(eu, us, 'eu');
+  assert.equal(get(us, 'a'), 'old-a');
+  assert.equal(get(us, 'ttl'), 'soon');
+  assert.equal(us.store.get(Buffer.from('ttl'), 10)?.expiresAt, 900_000);
+  assert.equal(get(us, 'touched'), '2');
+  assert.equal(get(us, 'h'), null, 'a hash is not copied');
+});
+
+test('a remote write to a key written here before the link does not replace it unrecorded', (t) => {
+  const eu = { store: openStore(t, 'eu.db'), log: new TestLog() };
+  run(eu, { type: 'set', key: 'k', value: 'eu-before', at: 5 });
+  run(eu, { type: 'link', action: 'create', cluster: 'eu', at: 6 });
+  const us = side(t, 'us');
+  run(us, { type: 'set', key: 'k', value: 'us-after', at: 300 });
+  // Pulled at 400, before eu's seeding reached k: k enters eu's merge state at 400.
+  const read = readStreamBatch((name) => record(us.store, name), 0, 10);
+  assert.equal(read.kind, 'batch');
+  if (read.kind !== 'batch') return;
+  applyOne(eu.store, eu.log, {
+    type: 'link',
+    action: 'batch',
+    batch: Buffer.from(encodeBatch(read.batch), 'latin1'),
+    at: 400,
+  });
+  pull(eu, us, 'eu');
+  assert.equal(get(eu, 'k'), 'eu-before');
+  assert.equal(get(us, 'k'), 'eu-before');
+  for (const store of [eu.store, us.store]) {
+    const conflict = decodeConflict(record(store, `${linkConflictPrefix}1`) as string);
+    assert.equal(conflict.key, 'k');
+    assert.equal(Buffer.from(conflict.value ?? []).toString(), 'us-after');
+  }
+});
