@@ -12,6 +12,14 @@ export {
 } from './client.js';
 export { blobListLimitMax, type BlobApi } from './blobs.js';
 export {
+  createLinkedClient,
+  failbackMsDefault,
+  LinkedTandemClient,
+  type LinkedClientEvents,
+  type LinkedClientOptions,
+  type LinkedKvApi,
+} from './linked.js';
+export {
   BadRequest,
   Conflict,
   Forbidden,

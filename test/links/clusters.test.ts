@@ -12,6 +12,7 @@ import { Redis } from 'ioredis';
 import { execFile } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { call, sleep, TestCluster } from '../node/cluster.js';
+import { createLinkedClient } from '../../src/client/index.js';
 
 const tandem = fileURLToPath(new URL('../../src/cli/tandem.js', import.meta.url));
 
@@ -340,5 +341,54 @@ describe('linked clusters of real processes', { timeout: 300_000 }, () => {
     assert.match(listed.stdout, /east +\d+ +0 +ok/);
     const metrics = await fetch(`${east.cluster.url('n1')}/metrics`).then((r) => r.text());
     assert.match(metrics, /tandem_link_conflicts_total\{node="n1"\} [1-9]/);
+  });
+  it('a client of both clusters moves to the other when its own cannot serve, and back', async () => {
+    const urls = (side: Side) => side.cluster.nodes.map((node) => side.cluster.url(node.id));
+    const client = createLinkedClient({
+      clusters: [urls(east), urls(west)],
+      timeoutMs: 1_000,
+      retries: 1,
+      failbackMs: 1_500,
+      healthCheckIntervalMs: 0,
+    });
+    const moves: [number, number][] = [];
+    client.on('clusterChanged', (to, from) => moves.push([from, to]));
+    try {
+      await client.kv.set('lc:key', 'on-east');
+      assert.equal(client.active, 0);
+      for (const node of east.cluster.nodes) node.process?.kill('SIGSTOP');
+      let resumed = false;
+      try {
+        // An increment may have been taken by the cluster that stopped answering: it is
+        // not sent again elsewhere, but the client has moved.
+        await assert.rejects(client.counter.incrBy('lc:n', 5), { name: 'NoLeader' });
+        assert.equal(client.active, 1);
+        assert.deepEqual(moves, [[0, 1]]);
+        assert.equal(await client.counter.incrBy('lc:n', 1), 1);
+        await client.kv.set('lc:key', 'on-west');
+        assert.equal(await client.readCommand(['GET', 'lc:key']), 'on-west', 'ryw on west');
+        for (const node of east.cluster.nodes) node.process?.kill('SIGCONT');
+        resumed = true;
+        // After failbackMs a call checks east in the background; then calls go there again.
+        const deadline = Date.now() + 30_000;
+        while (client.active !== 0) {
+          assert.ok(Date.now() < deadline, 'the client went back to east');
+          await client.kv.get('lc:key');
+          await sleep(200);
+        }
+        assert.deepEqual(moves, [
+          [0, 1],
+          [1, 0],
+        ]);
+      } finally {
+        if (!resumed) for (const node of east.cluster.nodes) node.process?.kill('SIGCONT');
+      }
+      const final = await converged(east, west, 30_000);
+      assert.equal(final.get('lc:key'), 'on-west @-1', "west's write reached east");
+      const counted = final.get('lc:n')?.split(' ')[0];
+      assert.ok(counted === '1' || counted === '6', `lc:n is ${counted}`);
+    } finally {
+      client.close();
+    }
   });
 });
