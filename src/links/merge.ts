@@ -20,12 +20,20 @@
  *   lost.
  * - **Expiry** (EXPIRE, PERSIST, and the expiry a SET sets or clears) is its own
  *   last-writer-wins register.
- * - `compact` folds increments every cluster has seen into one sum and drops a deleted
- *   key's state once its deletion is that stable, so a key's state stays bounded.
+ *
+ * A key's state stays small however many increments it takes: it keeps, per origin, how
+ * many of that origin's increments were applied and their sum, and how many of them (and
+ * their sum) the winning write had seen. Each origin's increments on a key arrive in the
+ * order of their stamps (delivery is causal), so "the ones a write had seen" are a prefix
+ * of them; the running sums of that sequence live beside the state in an
+ * `IncrementHistory`, where a write that had seen only some of them finds their sum by a
+ * binary search on the stamps. An increment costs the same with the millionth as with the
+ * first; only a remote write that had seen part of an origin's increments reads the
+ * history (about log2 of their number reads).
  */
 import { assert } from '../core/assert.js';
 import { parseInt64 } from '../store/kv-rules.js';
-import { compareStamps, formatStamp, type Stamp } from './hlc.js';
+import { compareStamps, type Stamp } from './hlc.js';
 
 /**
  * For each cluster, the greatest stamp of its operations on the key that were applied
@@ -51,16 +59,25 @@ export type KeyOp =
 export interface Conflict {
   readonly lost: Stamp;
   readonly kind: 'write' | 'increment';
-  /** The lost write's value (null for a delete), or the lost increment's delta as text. */
+  /**
+   * The lost write's value (null for a delete), or the lost increments' sum as text (an
+   * increment's delta; the sum of one origin's increments that a winning value which is
+   * not an integer left out, `lost` the last of them).
+   */
   readonly value: Uint8Array | null;
   /** The write that won. */
   readonly winner: Stamp;
 }
 
-/** An increment the winning write had not seen. */
-interface Increment {
-  readonly stamp: Stamp;
-  readonly delta: bigint;
+/** How many increments, and their sum. */
+export interface Counted {
+  readonly count: number;
+  readonly sum: bigint;
+}
+
+/** One origin's increments on a key: how many were applied, their sum, the last stamp. */
+export interface OriginIncrements extends Counted {
+  readonly last: Stamp;
 }
 
 /** One key's state on one cluster. */
@@ -73,15 +90,10 @@ export interface KeyState {
   readonly base: Clock;
   /** Every operation on the key applied here (each cluster's greatest stamp). */
   readonly seen: Clock;
-  /**
-   * Every increment applied and not folded, by `formatStamp` of its stamp; those `base`
-   * holds are inside `value`.
-   */
-  readonly increments: Readonly<Record<string, Increment>>;
-  /** Increments folded by `compact` (all outside `base` when folded). */
-  readonly folded: bigint;
-  /** The greatest stamp of a folded increment, by cluster. */
-  readonly foldedThrough: Clock;
+  /** Every increment applied here, by origin. */
+  readonly increments: Readonly<Record<string, OriginIncrements>>;
+  /** Of those, by origin, the ones `base` holds: inside `value` (none: absent). */
+  readonly inside: Readonly<Record<string, Counted>>;
   /** The expiry register: the stamp that set it last, and the expiry (null: none). */
   readonly expiry: { readonly stamp: Stamp; readonly atMs: number | null } | null;
 }
@@ -93,20 +105,43 @@ export const emptyKeyState: KeyState = {
   base: {},
   seen: {},
   increments: {},
-  folded: 0n,
-  foldedThrough: {},
+  inside: {},
   expiry: null,
 };
+
+/**
+ * The running sums of one key's increments, by origin: the `n`-th increment of `origin`
+ * applied (1 for the first) with its stamp and the sum of the first `n`. A key's history
+ * grows with its `KeyState` and is kept beside it (`MemoryIncrementHistory`, or records of
+ * the store, links/records.ts).
+ */
+export interface IncrementHistory {
+  at(origin: string, n: number): { readonly stamp: Stamp; readonly sum: bigint };
+  add(origin: string, n: number, stamp: Stamp, sum: bigint): void;
+}
+
+/** An `IncrementHistory` in memory, for one key. */
+export class MemoryIncrementHistory implements IncrementHistory {
+  readonly #byOrigin = new Map<string, { readonly stamp: Stamp; readonly sum: bigint }[]>();
+
+  at(origin: string, n: number): { readonly stamp: Stamp; readonly sum: bigint } {
+    const entry = this.#byOrigin.get(origin)?.[n - 1];
+    assert(entry !== undefined, `increment ${n} of ${origin} is in the history`);
+    return entry;
+  }
+
+  add(origin: string, n: number, stamp: Stamp, sum: bigint): void {
+    const list = this.#byOrigin.get(origin) ?? [];
+    assert(list.length === n - 1, `increments of ${origin} are added in order`);
+    list.push({ stamp, sum });
+    this.#byOrigin.set(origin, list);
+  }
+}
 
 /** Whether `clock` holds `stamp` (its cluster's entry is at or past it). */
 export function clockHolds(clock: Clock, stamp: Stamp): boolean {
   const entry = clock[stamp.cluster];
   return entry !== undefined && compareStamps(stamp, entry) <= 0;
-}
-
-/** Whether `a` holds every entry of `b`. */
-export function clockCovers(a: Clock, b: Clock): boolean {
-  return Object.values(b).every((stamp) => clockHolds(a, stamp));
 }
 
 /** The greater entry of `a` and `b` for each cluster. */
@@ -131,24 +166,28 @@ export interface Applied {
 }
 
 /**
- * Applies one operation. An operation already applied (the key's clock holds its stamp)
- * changes nothing, so duplicates are harmless.
+ * Applies one operation to a key's state and its history. An operation already applied
+ * (the key's clock holds its stamp) changes nothing, so duplicates are harmless.
  */
-export function applyOp(state: KeyState, op: KeyOp): Applied {
+export function applyOp(state: KeyState, op: KeyOp, history: IncrementHistory): Applied {
   if (clockHolds(state.seen, op.stamp)) return { state, conflicts: [] };
   const seen = withStamp(state.seen, op.stamp);
   switch (op.kind) {
     case 'write':
       assert(clockHolds(op.seen, op.stamp), "a write's clock holds its own stamp");
-      return applyWrite({ ...state, seen: mergeClocks(seen, op.seen) }, op);
+      return applyWrite({ ...state, seen: mergeClocks(seen, op.seen) }, op, history);
     case 'increment':
-      return applyIncrement({ ...state, seen }, op);
+      return applyIncrement({ ...state, seen }, op, history);
     case 'expire':
       return { state: { ...state, seen, expiry: laterExpiry(state.expiry, op) }, conflicts: [] };
   }
 }
 
-function applyWrite(state: KeyState, op: Extract<KeyOp, { kind: 'write' }>): Applied {
+function applyWrite(
+  state: KeyState,
+  op: Extract<KeyOp, { kind: 'write' }>,
+  history: IncrementHistory,
+): Applied {
   const expiry = laterExpiry(state.expiry, op);
   const winner = state.winner;
   if (winner !== null && compareStamps(op.stamp, winner) < 0) {
@@ -160,46 +199,85 @@ function applyWrite(state: KeyState, op: Extract<KeyOp, { kind: 'write' }>): App
   if (winner !== null && !clockHolds(op.seen, winner)) {
     conflicts.push({ lost: winner, kind: 'write', value: state.value, winner: op.stamp });
   }
-  // Increments the write had seen stay: should a concurrent write beat this one, they
-  // count again on top of that write's value.
-  const foldedSeen = clockCovers(op.seen, state.foldedThrough);
+  // The increments the write had seen are inside its value; should a concurrent write
+  // beat this one, those it had not seen count again on top of that write's value.
+  const inside: Record<string, Counted> = {};
+  for (const [origin, counted] of Object.entries(state.increments)) {
+    const through = op.seen[origin];
+    if (through === undefined) continue;
+    const held = prefix(counted, origin, through, history);
+    if (held.count > 0) inside[origin] = held;
+  }
   const next: KeyState = {
     ...state,
     winner: op.stamp,
     value: op.value,
     base: op.seen,
-    folded: foldedSeen ? 0n : state.folded,
-    foldedThrough: foldedSeen ? {} : state.foldedThrough,
+    inside,
     expiry,
   };
-  return { state: next, conflicts: [...conflicts, ...nonIntegerLosses(next, outside(next))] };
+  return { state: next, conflicts: [...conflicts, ...nonIntegerLosses(next)] };
 }
 
-/** The increments the winning write had not seen. */
-function outside(state: KeyState): Increment[] {
-  return Object.values(state.increments).filter(
-    (increment) => !clockHolds(state.base, increment.stamp),
-  );
+/** How many of `origin`'s increments (`counted`) have stamps at or below `through`, and their sum. */
+function prefix(
+  counted: OriginIncrements,
+  origin: string,
+  through: Stamp,
+  history: IncrementHistory,
+): Counted {
+  if (compareStamps(counted.last, through) <= 0) return { count: counted.count, sum: counted.sum };
+  // The greatest n whose stamp is at or below `through` (0: none); the n-th stamps grow with n.
+  let low = 0;
+  let high = counted.count - 1;
+  while (low < high) {
+    const middle = (low + high + 1) >> 1;
+    if (compareStamps(history.at(origin, middle).stamp, through) <= 0) low = middle;
+    else high = middle - 1;
+  }
+  return low === 0 ? { count: 0, sum: 0n } : { count: low, sum: history.at(origin, low).sum };
 }
 
-function applyIncrement(state: KeyState, op: Extract<KeyOp, { kind: 'increment' }>): Applied {
-  // Not inside `base`: `base` is within the key's clock, which does not hold it yet.
-  const increment = { stamp: op.stamp, delta: op.delta };
-  const next = {
-    ...state,
-    increments: { ...state.increments, [formatStamp(op.stamp)]: increment },
+function applyIncrement(
+  state: KeyState,
+  op: Extract<KeyOp, { kind: 'increment' }>,
+  history: IncrementHistory,
+): Applied {
+  // Not inside `base`: `base` is within the key's clock, which did not hold it.
+  const origin = op.stamp.cluster;
+  const before = state.increments[origin];
+  const counted: OriginIncrements = {
+    count: (before?.count ?? 0) + 1,
+    sum: (before?.sum ?? 0n) + op.delta,
+    last: op.stamp,
   };
-  return { state: next, conflicts: nonIntegerLosses(next, [increment]) };
+  history.add(origin, counted.count, op.stamp, counted.sum);
+  const next = { ...state, increments: { ...state.increments, [origin]: counted } };
+  if (next.winner === null || integerOf(next.value) !== null) return { state: next, conflicts: [] };
+  const lost = { lost: op.stamp, kind: 'increment' as const, winner: next.winner };
+  return { state: next, conflicts: [{ ...lost, value: Buffer.from(op.delta.toString()) }] };
 }
 
-/** The increments of `increments` that a non-integer winning value leaves out. */
-function nonIntegerLosses(state: KeyState, increments: readonly Increment[]): Conflict[] {
+/** The increments outside the winning write, by origin (those with none left out). */
+function outside(state: KeyState): [origin: string, left: Counted, last: Stamp][] {
+  const out: [string, Counted, Stamp][] = [];
+  for (const [origin, counted] of Object.entries(state.increments)) {
+    const inside = state.inside[origin];
+    const count = counted.count - (inside?.count ?? 0);
+    if (count > 0)
+      out.push([origin, { count, sum: counted.sum - (inside?.sum ?? 0n) }, counted.last]);
+  }
+  return out;
+}
+
+/** The increments a winning value that is not an integer leaves out: one conflict per origin. */
+function nonIntegerLosses(state: KeyState): Conflict[] {
   if (state.winner === null || integerOf(state.value) !== null) return [];
   const winner = state.winner;
-  return increments.map((increment) => ({
-    lost: increment.stamp,
+  return outside(state).map(([, left, last]) => ({
+    lost: last,
     kind: 'increment',
-    value: Buffer.from(increment.delta.toString()),
+    value: Buffer.from(left.sum.toString()),
     winner,
   }));
 }
@@ -229,42 +307,10 @@ export function readValue(state: KeyState, nowMs: number): Uint8Array | null {
   if (state.expiry !== null && state.expiry.atMs !== null && state.expiry.atMs <= nowMs) {
     return null;
   }
-  const increments = outside(state);
-  const anyFolded = Object.keys(state.foldedThrough).length > 0;
-  if (increments.length === 0 && !anyFolded) return state.value;
+  const left = outside(state);
+  if (left.length === 0) return state.value;
   const base = integerOf(state.value);
   if (base === null) return state.value;
-  const sum = increments.reduce((total, increment) => total + increment.delta, base + state.folded);
+  const sum = left.reduce((total, [, counted]) => total + counted.sum, base);
   return Buffer.from(sum.toString());
-}
-
-/**
- * Folds the increments `stable` holds (every cluster has applied them, so no write that
- * had not seen them can still arrive) into one sum. Returns null, dropping the state,
- * when the key is deleted (with no expiry pending) and that too is stable: a later
- * operation on it has seen the deletion, so it applies to an empty state exactly as it
- * would to this one.
- */
-export function compact(state: KeyState, stable: Clock): KeyState | null {
-  const increments: Record<string, Increment> = {};
-  let folded = state.folded;
-  let foldedThrough = state.foldedThrough;
-  for (const [name, increment] of Object.entries(state.increments)) {
-    if (!clockHolds(stable, increment.stamp)) {
-      increments[name] = increment;
-    } else if (!clockHolds(state.base, increment.stamp)) {
-      folded += increment.delta;
-      foldedThrough = withStamp(foldedThrough, increment.stamp);
-    }
-    // A stable increment inside the winning value is dropped: every later write has seen
-    // it too, so it can never count again.
-  }
-  const next = { ...state, increments, folded, foldedThrough };
-  const deleted =
-    next.value === null &&
-    Object.keys(next.foldedThrough).length === 0 &&
-    (next.expiry === null || next.expiry.atMs === null) &&
-    Object.keys(increments).length === 0 &&
-    clockCovers(stable, next.seen);
-  return deleted ? null : next;
 }

@@ -22,10 +22,12 @@ import {
   applyOp,
   clockHolds,
   emptyKeyState,
+  MemoryIncrementHistory,
   mergeClocks,
   readValue,
   type Clock,
   type Conflict,
+  type IncrementHistory,
   type KeyOp,
   type KeyState,
 } from './merge.js';
@@ -101,6 +103,8 @@ export interface LinkStore {
   setMeta(meta: LinkMeta): void;
   keyState(key: string): KeyState | undefined;
   setKeyState(key: string, state: KeyState): void;
+  /** The running sums of the key's increments (merge.ts), kept beside its state. */
+  history(key: string): IncrementHistory;
   /** The stream's record at `position`, or null once it is no longer kept. */
   streamRecord(position: number): StreamRecord | null;
   appendStream(record: StreamRecord): void;
@@ -121,6 +125,7 @@ export const linkedStateLimits: LinkedStateLimits = { conflictsMax: 10_000 };
 export class MemoryLinkStore implements LinkStore {
   readonly #limits: LinkedStateLimits;
   readonly #keys = new Map<string, KeyState>();
+  readonly #histories = new Map<string, MemoryIncrementHistory>();
   /** `#stream[i]` is the record at position `i + 1`. */
   readonly #stream: StreamRecord[] = [];
   #meta: LinkMeta = emptyLinkMeta;
@@ -145,6 +150,15 @@ export class MemoryLinkStore implements LinkStore {
 
   setKeyState(key: string, state: KeyState): void {
     this.#keys.set(key, state);
+  }
+
+  history(key: string): IncrementHistory {
+    let history = this.#histories.get(key);
+    if (history === undefined) {
+      history = new MemoryIncrementHistory();
+      this.#histories.set(key, history);
+    }
+    return history;
   }
 
   streamRecord(position: number): StreamRecord | null {
@@ -311,7 +325,7 @@ export class LinkedState {
   }
 
   #apply(key: string, op: KeyOp): void {
-    const { state, conflicts } = applyOp(this.keyState(key), op);
+    const { state, conflicts } = applyOp(this.keyState(key), op, this.store.history(key));
     this.store.setKeyState(key, state);
     const meta = this.store.meta();
     let streamLength = meta.streamLength;

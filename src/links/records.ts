@@ -16,7 +16,6 @@ import { TandemError } from '../core/errors.js';
 import {
   clockOf,
   decodeRecord,
-  deltaOf,
   encodeOp,
   expiryOf,
   object,
@@ -25,7 +24,7 @@ import {
   valueOf,
 } from './codec.js';
 import { formatStamp, type Stamp } from './hlc.js';
-import type { Clock, KeyState } from './merge.js';
+import type { Clock, Counted, IncrementHistory, KeyState, OriginIncrements } from './merge.js';
 import {
   streamBatch,
   type KeyConflict,
@@ -48,6 +47,8 @@ export const linkKeyPrefix = 'link:k:';
 export const linkStreamPrefix = 'link:s:';
 /** The names of conflicts begin with this. */
 export const linkConflictPrefix = 'link:c:';
+/** The names of the keys' increment histories (merge.ts) begin with this. */
+export const linkHistoryPrefix = 'link:i:';
 
 /** A linked state's meta as stored: the cluster's id and the first position kept. */
 export interface StoredLinkMeta extends LinkMeta {
@@ -133,6 +134,24 @@ export class StoredLinkStore implements LinkStore {
   #remember(key: string, text: string, state: KeyState): void {
     if (this.#cache.size >= keyStatesCachedMax) this.#cache.clear();
     this.#cache.set(key, { text, state });
+  }
+
+  history(key: string): IncrementHistory {
+    return {
+      at: (origin, n) => {
+        const text = this.#records.get(historyName(key, origin, n));
+        if (text === undefined) {
+          throw new TandemError(
+            'TANDEM_CORRUPT',
+            `the increment history of a key lacks increment ${n} of ${origin}`,
+          );
+        }
+        return decodeHistoryEntry(text);
+      },
+      add: (origin, n, stamp, sum) => {
+        this.#records.set(historyName(key, origin, n), encodeHistoryEntry(stamp, sum));
+      },
+    };
   }
 
   streamRecord(at: number): StreamRecord | null {
@@ -238,12 +257,18 @@ export function encodeKeyState(state: KeyState): string {
     value: base64(state.value),
     base: clockText(state.base),
     seen: clockText(state.seen),
-    increments: Object.values(state.increments).map((increment) => [
-      formatStamp(increment.stamp),
-      increment.delta.toString(),
-    ]),
-    folded: state.folded.toString(),
-    foldedThrough: clockText(state.foldedThrough),
+    increments: Object.fromEntries(
+      Object.entries(state.increments).map(([origin, counted]) => [
+        origin,
+        [counted.count, counted.sum.toString(), formatStamp(counted.last)],
+      ]),
+    ),
+    inside: Object.fromEntries(
+      Object.entries(state.inside).map(([origin, counted]) => [
+        origin,
+        [counted.count, counted.sum.toString()],
+      ]),
+    ),
     expiry:
       state.expiry === null
         ? null
@@ -256,13 +281,22 @@ export function decodeKeyState(text: string, key: string): KeyState {
   return stored(linkKeyPrefix + key, () => {
     const state = object(JSON.parse(text), 'state');
     const winner = state['winner'] === null ? null : stampOf(state['winner'], 'winner');
-    const list = state['increments'];
-    if (!Array.isArray(list)) throw new Error('increments must be an array');
-    const increments: Record<string, { stamp: Stamp; delta: bigint }> = {};
-    for (const entry of list as unknown[]) {
-      if (!Array.isArray(entry) || entry.length !== 2) throw new Error('an increment is a pair');
-      const stamp = stampOf(entry[0], 'increment');
-      increments[formatStamp(stamp)] = { stamp, delta: deltaOf(entry[1], 'increment') };
+    const increments: Record<string, OriginIncrements> = {};
+    for (const [origin, entry] of Object.entries(object(state['increments'], 'increments'))) {
+      if (!Array.isArray(entry) || entry.length !== 3) throw new Error('increments by origin');
+      increments[origin] = {
+        count: position(entry[0], `increments.${origin}`),
+        sum: BigInt(deltaText(entry[1])),
+        last: stampOf(entry[2], `increments.${origin}`),
+      };
+    }
+    const inside: Record<string, Counted> = {};
+    for (const [origin, entry] of Object.entries(object(state['inside'], 'inside'))) {
+      if (!Array.isArray(entry) || entry.length !== 2) throw new Error('inside by origin');
+      inside[origin] = {
+        count: position(entry[0], `inside.${origin}`),
+        sum: BigInt(deltaText(entry[1])),
+      };
     }
     const expiry = state['expiry'];
     return {
@@ -271,8 +305,7 @@ export function decodeKeyState(text: string, key: string): KeyState {
       base: clockOf(state['base'], 'base'),
       seen: clockOf(state['seen'], 'seen'),
       increments,
-      folded: BigInt(deltaText(state['folded'])),
-      foldedThrough: clockOf(state['foldedThrough'], 'foldedThrough'),
+      inside,
       expiry:
         expiry === null
           ? null
@@ -280,6 +313,30 @@ export function decodeKeyState(text: string, key: string): KeyState {
               stamp: stampOf(object(expiry, 'expiry')['stamp'], 'expiry.stamp'),
               atMs: expiryOf((expiry as Record<string, unknown>)['atMs'], 'expiry.atMs'),
             },
+    };
+  });
+}
+
+/**
+ * The name of the `n`-th increment of `origin` on `key` in the history (origin ids hold
+ * no ':', so names never collide).
+ */
+function historyName(key: string, origin: string, n: number): string {
+  return `${linkHistoryPrefix}${origin}:${n}:${key}`;
+}
+
+/** A history entry as text: the increment's stamp and the running sum through it. */
+export function encodeHistoryEntry(stamp: Stamp, sum: bigint): string {
+  return `${formatStamp(stamp)} ${sum.toString()}`;
+}
+
+/** The entry `encodeHistoryEntry` wrote. */
+export function decodeHistoryEntry(text: string): { stamp: Stamp; sum: bigint } {
+  return stored(linkHistoryPrefix, () => {
+    const space = text.lastIndexOf(' ');
+    return {
+      stamp: stampOf(text.slice(0, space), 'stamp'),
+      sum: BigInt(deltaText(text.slice(space + 1))),
     };
   });
 }

@@ -203,3 +203,21 @@ test('a remote write to a key written here before the link does not replace it u
     assert.equal(Buffer.from(conflict.value ?? []).toString(), 'us-after');
   }
 });
+
+test("a counter's merge state stays small however many increments it takes", (t) => {
+  const eu = side(t, 'eu');
+  const us = side(t, 'us');
+  const commands: TextCommand[] = [];
+  for (let i = 0; i < 5_000; i++) commands.push({ type: 'incrby', key: 'n', by: 2, at: 10 + i });
+  run(eu, ...commands);
+  run(us, { type: 'set', key: 'n', value: '1000', at: 3 });
+  pull(eu, us, 'eu', 1_000);
+  pull(us, eu, 'us', 1_000);
+  // us's SET had seen none of eu's increments: they count on top of it, on both sides.
+  assert.equal(get(eu, 'n'), '11000');
+  assert.equal(get(us, 'n'), '11000');
+  for (const store of [eu.store, us.store]) {
+    const state = record(store, `link:k:${'n'}`);
+    assert.ok(state !== undefined && state.length < 1_000, `state of ${state?.length} bytes`);
+  }
+});
