@@ -3,6 +3,8 @@
  * of real `tandem start` processes (`--cluster-id east` and `west`):
  * - SET throughput on east's leader (redis-benchmark, 64-byte values) before the link and
  *   once linked (west pulling all of it), medians of `--repeats` runs;
+ * - the copy of the keys east took before the link: from linking to both clusters seeded
+ *   and west holding as many keys;
  * - link lag: from a SET's acknowledgement on east to its value being read on west's
  *   leader, idle and while the linked throughput run loads east (median and p99);
  * - conflicts: with both links removed, east writes keys 0-999 and west 500-1499; linked
@@ -133,6 +135,20 @@ async function main(): Promise<void> {
       if (answer.status !== 201) throw new Error(`link failed: ${JSON.stringify(answer.body)}`);
     }
     const [a, b] = await Promise.all([client(east, eastLeader), client(west, westLeader)]);
+    // The keys east took alone are copied to west once linked: wait for it, and time it.
+    const seedStarted = performance.now();
+    const keysBefore = await a.dbsize();
+    for (;;) {
+      const seeded = await Promise.all(
+        [east, west].map(
+          async (side) => (await call('GET', `${side.url('n1')}/v1/links`)).body['seeded'],
+        ),
+      );
+      if (seeded.every((one) => one === true) && (await b.dbsize()) >= keysBefore) break;
+      if (performance.now() - seedStarted > 300_000) throw new Error('the seeding never ended');
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    const seedMs = performance.now() - seedStarted;
     const idleLag = await lagSamples(a, b, 200);
 
     const linked: number[] = [];
@@ -145,6 +161,7 @@ async function main(): Promise<void> {
       let out = '';
       let done = false;
       load.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
+      load.stderr.on('data', (chunk: Buffer) => (out += chunk.toString()));
       const ended = new Promise<void>((resolve) =>
         load.once('exit', () => ((done = true), resolve())),
       );
@@ -199,6 +216,8 @@ async function main(): Promise<void> {
       ratio: median(linked) / median(unlinked),
       idleLagP50Ms: percentile(idleLag, 50),
       idleLagP99Ms: percentile(idleLag, 99),
+      keysSeeded: keysBefore,
+      seedMs,
       loadedLagP50Ms: percentile(loadedLag, 50),
       loadedLagP99Ms: percentile(loadedLag, 99),
       loadedLagSamples: loadedLag.length,
@@ -211,6 +230,9 @@ async function main(): Promise<void> {
     console.log(`| SET -c ${options.clients}, east alone | ${Math.round(figures.setUnlinked)}/s |`);
     console.log(
       `| SET -c ${options.clients}, east linked to west | ${Math.round(figures.setLinked)}/s (${figures.ratio.toFixed(2)}x) |`,
+    );
+    console.log(
+      `| copying the ${keysBefore} keys east held before the link to west | ${(seedMs / 1000).toFixed(1)} s (${Math.round(keysBefore / (seedMs / 1000))} keys/s) |`,
     );
     console.log(
       `| link lag, idle (p50 / p99) | ${f(figures.idleLagP50Ms)} / ${f(figures.idleLagP99Ms)} ms |`,
