@@ -45,7 +45,10 @@ export interface StreamRecord {
   readonly op: KeyOp;
 }
 
-/** Records of one stream after `after`, through `through` (`records` may be empty). */
+/**
+ * Records of one stream after `after`, through `through`: every one of those positions
+ * but the receiver's own operations, which an answer leaves out (`records` may be empty).
+ */
 export interface LinkBatch {
   /** The cluster whose stream this is. */
   readonly from: string;
@@ -58,7 +61,7 @@ export interface LinkBatch {
 export type BatchRefusal =
   /** It starts past the position applied here: records in between are missing. */
   | 'gap'
-  /** It is not a contiguous run of records in (after, through]. */
+  /** Its records are not in order at positions in (after, through], each once. */
   | 'malformed'
   /** It comes from this cluster itself. */
   | 'own';
@@ -297,7 +300,7 @@ export class LinkedState {
    * Applies a batch of another cluster's stream: records at or before the position
    * applied here are skipped (a batch sent again), as are operations applied before by
    * another path; the position moves to `through`. A batch that would leave a gap, or
-   * that is not a contiguous run, changes nothing.
+   * whose records are out of order, changes nothing.
    */
   applyBatch(batch: LinkBatch, plan: typeof planBatch = planBatch): BatchResult {
     if (batch.from === this.cluster) return { ok: false, refusal: 'own' };
@@ -313,12 +316,25 @@ export class LinkedState {
     return { ok: true, applied: decided.apply.length, skipped: decided.skipped };
   }
 
-  /** This cluster's stream after `after`: at most `recordsMax` records, every one kept. */
-  batchAfter(after: number, recordsMax: number): LinkBatch {
+  /**
+   * This cluster's stream after `after`: at most `recordsMax` positions, every one kept,
+   * for cluster `requester` (its own operations left out: it holds them already).
+   */
+  batchAfter(
+    after: number,
+    recordsMax: number,
+    requester: string | null = null,
+    leavesOut: typeof leftOutFor = leftOutFor,
+  ): LinkBatch {
     assert(Number.isSafeInteger(after) && after >= 0, `stream position ${after}`);
     assert(Number.isSafeInteger(recordsMax) && recordsMax > 0, `records ${recordsMax}`);
-    const batch = streamBatch(this.cluster, this.streamLength, after, recordsMax, (position) =>
-      this.store.streamRecord(position),
+    const batch = streamBatch(
+      this.cluster,
+      this.streamLength,
+      after,
+      recordsMax,
+      (position) => this.store.streamRecord(position),
+      (record) => leavesOut(record, requester),
     );
     assert(batch !== null, `the stream after ${after} is no longer kept`);
     return batch;
@@ -357,8 +373,18 @@ export class LinkedState {
 }
 
 /**
- * The batch of `cluster`'s stream (of `length` records) after `after`, at most
- * `recordsMax` records read by `record`; null when one of them is no longer kept.
+ * Whether a stream answer to `requester` leaves `record` out: an operation of the
+ * requester's own, which it applied before it was ever in another cluster's stream (and
+ * would skip). Without it, every operation of two linked clusters came back to its origin.
+ */
+export function leftOutFor(record: StreamRecord, requester: string | null): boolean {
+  return record.op.stamp.cluster === requester;
+}
+
+/**
+ * The batch of `cluster`'s stream (of `length` records) after `after`, through at most
+ * `recordsMax` positions read by `record`, without the records `leaveOut` names (the
+ * batch still runs through their positions); null when one of them is no longer kept.
  */
 export function streamBatch(
   cluster: string,
@@ -366,6 +392,7 @@ export function streamBatch(
   after: number,
   recordsMax: number,
   record: (position: number) => StreamRecord | null,
+  leaveOut: (record: StreamRecord) => boolean = () => false,
 ): LinkBatch | null {
   const start = Math.min(after, length);
   const end = Math.min(length, start + recordsMax);
@@ -373,7 +400,7 @@ export function streamBatch(
   for (let position = start + 1; position <= end; position++) {
     const found = record(position);
     if (found === null) return null;
-    records.push(found);
+    if (!leaveOut(found)) records.push(found);
   }
   return { from: cluster, after: start, through: end, records };
 }
@@ -397,11 +424,19 @@ export function planBatch(position: number, origins: Clock, batch: LinkBatch): B
   return { ok: true, apply, skipped: batch.records.length - apply.length };
 }
 
-/** Whether a batch's records are the positions after..through, in order, each once. */
+/**
+ * Whether a batch's records are at positions in (after, through], in order, each once
+ * (positions between them may be left out: the receiver's own operations).
+ */
 function wellFormed(batch: LinkBatch): boolean {
   if (!(Number.isSafeInteger(batch.after) && batch.after >= 0)) return false;
-  if (batch.through !== batch.after + batch.records.length) return false;
-  return batch.records.every((record, index) => record.position === batch.after + index + 1);
+  if (!(Number.isSafeInteger(batch.through) && batch.through >= batch.after)) return false;
+  let last = batch.after;
+  for (const record of batch.records) {
+    if (!(record.position > last && record.position <= batch.through)) return false;
+    last = record.position;
+  }
+  return true;
 }
 
 /**
@@ -490,15 +525,15 @@ export class LinkPuller {
     if (!this.#answers(this.#pending.after, committed, batch)) return null;
     this.#pending = null;
     const kept: StreamRecord[] = [];
+    let through = batch.through;
     for (const record of batch.records) {
       if (!clock.observe(record.op.stamp, wallMs).ok) {
         this.refusedForSkew += 1;
+        through = record.position - 1;
         break;
       }
       kept.push(record);
     }
-    const cut = kept.length < batch.records.length;
-    const through = cut ? batch.after + kept.length : batch.through;
     if (through === batch.after) {
       this.#idleUntilTick = tick + this.#options.idleTicks;
       return null;

@@ -26,6 +26,7 @@ import {
 import { formatStamp, type Stamp } from './hlc.js';
 import type { Clock, Counted, IncrementHistory, KeyState, OriginIncrements } from './merge.js';
 import {
+  leftOutFor,
   streamBatch,
   type KeyConflict,
   type LinkBatch,
@@ -177,14 +178,16 @@ export type StreamRead =
   | { readonly kind: 'behind'; readonly start: number };
 
 /**
- * The batch of this cluster's stream after `after` (at most `recordsMax` records), read
- * from the stored records through `get` (a store's system records, as applied): what any
- * member answers a linked cluster that pulls.
+ * The batch of this cluster's stream after `after` (at most `recordsMax` positions, the
+ * records of `requester`'s own operations left out), read from the stored records through
+ * `get` (a store's system records, as applied): what any member answers a linked cluster
+ * that pulls.
  */
 export function readStreamBatch(
   get: (name: string) => string | undefined,
   after: number,
   recordsMax: number,
+  requester: string | null = null,
 ): StreamRead {
   const text = get(linkMetaName);
   if (text === undefined) return { kind: 'unlinked' };
@@ -192,10 +195,17 @@ export function readStreamBatch(
   if (after + 1 < meta.streamStart && after < meta.streamLength) {
     return { kind: 'behind', start: meta.streamStart };
   }
-  const batch = streamBatch(meta.cluster, meta.streamLength, after, recordsMax, (at) => {
-    const record = get(linkStreamPrefix + at);
-    return record === undefined ? null : decodeStreamRecord(record);
-  });
+  const batch = streamBatch(
+    meta.cluster,
+    meta.streamLength,
+    after,
+    recordsMax,
+    (at) => {
+      const record = get(linkStreamPrefix + at);
+      return record === undefined ? null : decodeStreamRecord(record);
+    },
+    (record) => leftOutFor(record, requester),
+  );
   return batch === null
     ? { kind: 'behind', start: meta.streamStart }
     : { kind: 'batch', batch, streamLength: meta.streamLength };

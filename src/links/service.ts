@@ -177,9 +177,12 @@ export class LinkService {
 
   // ------------------------------------------------------------------ what any member answers
 
-  /** This cluster's stream after `after`, as this node applied it (any member answers). */
-  streamRead(after: number, recordsMax: number): StreamRead {
-    return this.#readLocal((get) => readStreamBatch(get, after, recordsMax));
+  /**
+   * This cluster's stream after `after`, as this node applied it (any member answers),
+   * for cluster `requester` (null: not said), whose own operations are left out.
+   */
+  streamRead(after: number, recordsMax: number, requester: string | null = null): StreamRead {
+    return this.#readLocal((get) => readStreamBatch(get, after, recordsMax, requester));
   }
 
   /** The latest conflicts recorded here, as this node applied them. */
@@ -424,7 +427,7 @@ export class LinkService {
   /** One pull of `peer`'s stream after `after`, and the proposal of what it answered. */
   async #pull(peer: LinkPeer, run: PeerRun, after: number, recordsMax: number): Promise<void> {
     const base = peer.urls[run.urlIndex % peer.urls.length];
-    const url = `${base}/v1/links/stream?after=${after}&max=${recordsMax}`;
+    const url = `${base}/v1/links/stream?after=${after}&max=${recordsMax}&for=${this.cluster}`;
     let response: Response;
     try {
       response = await this.#fetch(url, {

@@ -34,8 +34,10 @@ import {
   LinkedState,
   MemoryLinkStore,
   answersRequest,
+  leftOutFor,
   planBatch,
   type LinkBatch,
+  type StreamRecord,
   type LocalOp,
   type PullRequest,
   type UnstampedOp,
@@ -54,6 +56,8 @@ export interface LinkRules {
   readonly skewMsMax: number;
   /** Remote operations go on into a cluster's own stream. */
   readonly forwards: boolean;
+  /** Which records an answer of cluster `server` to a pull of `requester`'s leaves out. */
+  readonly leftOut: (record: StreamRecord, requester: string, server: string) => boolean;
 }
 
 /** How far ahead a remote stamp may be in the simulated world. */
@@ -66,6 +70,7 @@ export const linkRules: LinkRules = {
   stampsPastLog: true,
   skewMsMax,
   forwards: true,
+  leftOut: (record, requester) => leftOutFor(record, requester),
 };
 
 /** A cluster's state under `rules`: the runtime's, or one a mutant broke. */
@@ -115,6 +120,12 @@ export const linkMutants: readonly LinkMutant[] = [
     description:
       "a cluster that stamps its own writes from the command's time alone, not past its log",
     rules: { stampsPastLog: false },
+  },
+  {
+    name: 'leaves-out-forwarded',
+    description:
+      "a stream answer that leaves out every operation the answering cluster forwards, not only the requester's own",
+    rules: { leftOut: (record, _requester, server) => record.op.stamp.cluster !== server },
   },
   {
     name: 'skew-unbounded',
@@ -521,7 +532,13 @@ class LinkWorld {
     const to = this.#clusters.find((cluster) => cluster.id === message.to) as SimCluster;
     if (message.kind === 'request') {
       // Any member answers from the committed state.
-      const batch = to.state.batchAfter(message.request.after, message.request.recordsMax);
+      const requester = message.request.by;
+      const batch = to.state.batchAfter(
+        message.request.after,
+        message.request.recordsMax,
+        requester,
+        (record) => this.#rules.leftOut(record, requester, to.id),
+      );
       this.#send({ kind: 'answer', to: message.request.by, batch }, to.id);
       return;
     }

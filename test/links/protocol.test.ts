@@ -60,7 +60,9 @@ test('a batch past the position, out of order, or from this cluster changes noth
   const whole = a.state.batchAfter(0, 10);
   const shuffled: LinkBatch = { ...whole, records: [...whole.records].reverse() };
   assert.deepEqual(b.applyBatch(shuffled), { ok: false, refusal: 'malformed' });
-  assert.deepEqual(b.applyBatch({ ...whole, through: 9 }), { ok: false, refusal: 'malformed' });
+  assert.deepEqual(b.applyBatch({ ...whole, through: 3 }), { ok: false, refusal: 'malformed' });
+  const twice: LinkBatch = { ...whole, records: [whole.records[0]!, ...whole.records] };
+  assert.deepEqual(b.applyBatch(twice), { ok: false, refusal: 'malformed' });
   assert.deepEqual(a.state.applyBatch(whole), { ok: false, refusal: 'own' });
   assert.equal(b.position('a'), 0);
   assert.equal(b.read('n', 0), null);
@@ -142,4 +144,29 @@ test('a memory store keeps the latest conflicts, and the state counts them all',
   assert.equal(a.conflictsTotal, 4);
   assert.equal(store.conflicts().length, 2);
   assert.equal(text(a.read('k', 0)), 'a');
+});
+
+test("an answer leaves out the requester's own operations, and its position still moves past them", () => {
+  const a = writer('a');
+  a.incr('n', 5n);
+  const b = writer('b');
+  assert.deepEqual(b.state.applyBatch(a.state.batchAfter(0, 10)), {
+    ok: true,
+    applied: 1,
+    skipped: 0,
+  });
+  b.incr('n', 2n);
+  // b's stream: a's increment (forwarded), then b's own.
+  assert.equal(b.state.streamLength, 2);
+  const forA = b.state.batchAfter(0, 10, 'a');
+  assert.deepEqual(
+    forA.records.map((record) => record.position),
+    [2],
+  );
+  assert.equal(forA.through, 2);
+  assert.deepEqual(b.state.batchAfter(0, 10).records.length, 2, 'for anyone else, all of it');
+  assert.deepEqual(a.state.applyBatch(forA), { ok: true, applied: 1, skipped: 0 });
+  assert.equal(a.state.position('b'), 2);
+  assert.equal(Buffer.from(a.state.read('n', 0) ?? []).toString(), '7');
+  assert.equal(Buffer.from(b.state.read('n', 0) ?? []).toString(), '7');
 });

@@ -66,14 +66,18 @@ export function registerLinkRoutes(
     },
   );
 
-  app.get<{ Querystring: { after?: string; max?: string } }>(
+  app.get<{ Querystring: { after?: string; max?: string; for?: string } }>(
     '/v1/links/stream',
     { config: { role: 'admin' } },
     async (request, reply) => {
       const after = integerOf(request.query.after ?? '0', 'after', Number.MAX_SAFE_INTEGER);
       const max = integerOf(request.query.max ?? '1000', 'max', batchRecordsMax);
       if (max < 1) throw new TandemError('TANDEM_BAD_REQUEST', 'max must be at least 1');
-      const read = links.streamRead(after, max);
+      const requester = request.query.for ?? null;
+      if (requester !== null && !/^[A-Za-z0-9._-]{1,64}$/.test(requester)) {
+        throw new TandemError('TANDEM_BAD_REQUEST', 'for must be a cluster id');
+      }
+      const read = links.streamRead(after, max, requester);
       if (read.kind === 'unlinked') {
         throw new TandemError('TANDEM_NOT_FOUND', `cluster ${links.cluster} is not linked`);
       }
