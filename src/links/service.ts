@@ -55,6 +55,9 @@ export const conflictsListMax = 10_000;
 /** Conflicts older than this (by the lost write's stamp) are no longer listed, by default. */
 export const conflictsAgeMsDefault = 7 * 24 * 60 * 60 * 1000;
 
+/** How long the leader's turn uses the linked clusters' records it read (ms). */
+const peersReadMs = 1_000;
+
 /** Header of a stream answer: how many records the answering cluster's stream holds. */
 export const streamLengthHeader = 'x-tandem-stream-length';
 
@@ -147,6 +150,8 @@ export class LinkService {
   readonly #runs = new Map<string, PeerRun>();
   #closed = false;
   readonly #inFlight = new Set<Promise<void>>();
+  /** The peers as the leader's turn last read them, and when. */
+  #peersRead: { readonly atMs: number; readonly peers: LinkPeer[] } | null = null;
   /** The leader's seeding of the keys written before the link, while it runs. */
   #seeding: Promise<void> | null = null;
 
@@ -279,6 +284,7 @@ export class LinkService {
       value: Buffer.from(encodeLinkPeer(peer), 'latin1'),
       at: Date.now(),
     });
+    this.#peersRead = null;
     this.#logger.info({ link: cluster, urls: peer.urls }, `linked to cluster ${cluster}`);
     return this.list().links.find((link) => link.id === cluster) ?? this.#view(peer, null);
   }
@@ -292,6 +298,7 @@ export class LinkService {
     if (!this.#peers().some((peer) => peer.cluster === cluster)) return false;
     await this.#node.write({ type: 'del', keys: [peerKey(cluster)], at: Date.now() });
     this.#runs.delete(cluster);
+    this.#peersRead = null;
     this.#logger.info({ link: cluster }, `unlinked from cluster ${cluster}`);
     return true;
   }
@@ -324,7 +331,13 @@ export class LinkService {
     try {
       ({ peers, meta } = this.#readLocal((get, store) => {
         const text = get(linkMetaName);
-        return { peers: peersOf(store), meta: text === undefined ? null : decodeLinkMeta(text) };
+        // The peers change only when a link is made or removed: read again every second.
+        const now = Date.now();
+        if (this.#peersRead === null || now - this.#peersRead.atMs >= peersReadMs) {
+          this.#peersRead = { atMs: now, peers: peersOf(store) };
+        }
+        const peers = this.#peersRead.peers;
+        return { peers, meta: text === undefined ? null : decodeLinkMeta(text) };
       }));
     } catch (error) {
       this.#logger.warn({ err: error }, 'the linked state cannot be read');

@@ -210,6 +210,15 @@ export interface FrozenKeyspace {
  */
 const randomKeyDrawsMax = 8;
 
+/** The part of a glob pattern before its first special character, as a latin1 string. */
+function literalPrefix(pattern: Bytes): string {
+  const text = Buffer.from(pattern.buffer, pattern.byteOffset, pattern.byteLength).toString(
+    'latin1',
+  );
+  const special = text.search(/[*?[\\]/);
+  return special < 0 ? text : text.slice(0, special);
+}
+
 /** The stale SCAN slots tolerated beyond the live keys before the order is compacted. */
 const staleSlotsSlack = 1024;
 
@@ -1243,14 +1252,18 @@ export class Keyspace extends KeyValueCommands {
    */
   #scanSystem(options: ScanOptions, nowMs: number): ScanPage {
     const glob = options.match === undefined ? null : compileGlob(options.match);
-    const keys: Buffer[] = [];
-    for (const key of [...this.#systemKeys].sort()) {
+    // The pattern's literal start narrows the keys before anything is sorted or matched:
+    // a linked cluster holds a system key per key and per stream record, and its leader
+    // looks up its few link records many times a second.
+    const prefix = options.match === undefined ? '' : literalPrefix(options.match);
+    const matched: string[] = [];
+    for (const key of this.#systemKeys) {
+      if (!key.startsWith(prefix)) continue;
       const item = this.#items.get(key);
       if (item === undefined || !isLive(item, nowMs)) continue;
-      const bytes = Buffer.from(key, 'latin1');
-      if (glob === null || glob.matches(bytes)) keys.push(bytes);
+      if (glob === null || glob.matches(Buffer.from(key, 'latin1'))) matched.push(key);
     }
-    return { cursor: 0, keys };
+    return { cursor: 0, keys: matched.sort().map((key) => Buffer.from(key, 'latin1')) };
   }
 
   /** The first slot whose sequence number is above `seq` (binary search). */
