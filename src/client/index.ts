@@ -17,7 +17,6 @@ export {
   LinkedTandemClient,
   type LinkedClientEvents,
   type LinkedClientOptions,
-  type LinkedKvApi,
 } from './linked.js';
 export {
   BadRequest,

@@ -18,7 +18,7 @@
  * first cluster's) may have been taken before the failure, so it rejects with that error:
  * the client has moved, and the caller decides whether to send it again.
  */
-import { createClient, type CounterApi, type TandemClient } from './client.js';
+import { createClient, type CounterApi, type KvApi, type TandemClient } from './client.js';
 import { NoLeader, TandemClientError, Unavailable } from './errors.js';
 import { TypedEvents } from './events.js';
 import type {
@@ -27,12 +27,7 @@ import type {
   ClusterStatus,
   CommandArgument,
   CommandReply,
-  KvBytes,
-  KvBytesInput,
-  KvValue,
-  KvWriteResult,
   ReadCallOptions,
-  Version,
   WriteCallOptions,
 } from './types.js';
 
@@ -48,25 +43,6 @@ export interface LinkedClientOptions extends Omit<ClientOptions, 'nodes'> {
 export interface LinkedClientEvents {
   /** Calls now go to cluster `index` of `clusters` (0: the local one), from `previous`. */
   clusterChanged: [index: number, previous: number, reason: string];
-}
-
-/** The key-value calls of a linked client (those of `TandemClient.kv`). */
-export interface LinkedKvApi {
-  get(key: KvBytesInput, options?: ReadCallOptions): Promise<KvValue | null>;
-  getBytes(key: KvBytesInput, options?: ReadCallOptions): Promise<KvBytes | null>;
-  set(
-    key: KvBytesInput,
-    value: KvBytesInput,
-    options?: WriteCallOptions & { readonly ttlMs?: number },
-  ): Promise<KvWriteResult>;
-  delete(key: KvBytesInput, options?: WriteCallOptions): Promise<number>;
-  /** On the cluster in use only: a version is one cluster's, so it never moves to another. */
-  compareAndSet(
-    key: KvBytesInput,
-    value: KvBytesInput,
-    version: Version,
-    options?: WriteCallOptions,
-  ): Promise<KvWriteResult>;
 }
 
 /** The default of `failbackMs`. */
@@ -95,7 +71,8 @@ function cannotServe(error: unknown): error is TandemClientError {
 export class LinkedTandemClient extends TypedEvents<LinkedClientEvents> {
   /** One client per cluster, in the order of `clusters`. */
   readonly clients: readonly TandemClient[];
-  readonly kv: LinkedKvApi;
+  /** The key-value calls; `compareAndSet` never moves to another cluster (a version is one cluster's). */
+  readonly kv: KvApi;
   readonly counter: CounterApi;
   readonly #failbackMs: number;
   #active = 0;
