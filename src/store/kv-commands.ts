@@ -29,7 +29,7 @@ import { bitOffsetRange, valueBytesMax } from './commands.js';
 import { databaseOfText, movedKeyText, swapHoldingDatabase, systemKeyText } from './databases.js';
 import { decodeBatch } from '../links/codec.js';
 import { readValue } from '../links/merge.js';
-import { LinkedState, type UnstampedOp } from '../links/protocol.js';
+import { LinkedState, planBatch, type UnstampedOp } from '../links/protocol.js';
 import {
   StoredLinkStore,
   decodeLinkMeta,
@@ -473,9 +473,12 @@ export abstract class KeyValueCommands {
     if (foreign >= 0) return failed(`ERR link batch: records[${foreign}].key is not a client key`);
     const state = this.#linkedState(meta, version);
     // A key written here before the link began enters the merge state before a remote
-    // operation on it does, so that its value is not replaced unrecorded.
-    for (const key of new Set(batch.records.map((record) => record.key))) {
-      this.#absorb(state, key, command.at);
+    // operation on it applies, so that its value is not replaced unrecorded (a batch
+    // refused, or a record skipped, changes nothing).
+    if (batch.from !== meta.cluster) {
+      const plan = planBatch(state.position(batch.from), state.origins, batch);
+      const keys = plan.ok ? new Set(plan.apply.map((record) => record.key)) : [];
+      for (const key of keys) this.#absorb(state, key, command.at);
     }
     const result = state.applyBatch(batch);
     if (!result.ok) return ok({ refused: result.refusal });
