@@ -227,15 +227,22 @@ function prefix(
   history: IncrementHistory,
 ): Counted {
   if (compareStamps(counted.last, through) <= 0) return { count: counted.count, sum: counted.sum };
-  // The greatest n whose stamp is at or below `through` (0: none); the n-th stamps grow with n.
-  let low = 0;
+  // The greatest n whose stamp is at or below `through` (0: none); the n-th stamps grow
+  // with n, and the count-th is past `through`.
+  let found: Counted = { count: 0, sum: 0n };
+  let low = 1;
   let high = counted.count - 1;
-  while (low < high) {
-    const middle = (low + high + 1) >> 1;
-    if (compareStamps(history.at(origin, middle).stamp, through) <= 0) low = middle;
-    else high = middle - 1;
+  while (low <= high) {
+    const middle = (low + high) >> 1;
+    const entry = history.at(origin, middle);
+    if (compareStamps(entry.stamp, through) <= 0) {
+      found = { count: middle, sum: entry.sum };
+      low = middle + 1;
+    } else {
+      high = middle - 1;
+    }
   }
-  return low === 0 ? { count: 0, sum: 0n } : { count: low, sum: history.at(origin, low).sum };
+  return found;
 }
 
 function applyIncrement(

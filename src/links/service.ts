@@ -322,7 +322,9 @@ export class LinkService {
       return;
     }
     if (status.term !== this.#term) {
+      // A new leadership reads everything afresh: links made or removed meanwhile too.
       this.#runs.clear();
+      this.#peersRead = null;
       this.#term = status.term;
     }
     this.#tick += 1;

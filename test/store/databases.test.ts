@@ -195,6 +195,12 @@ test(
       );
     assert.deepEqual(await scanSystem('upload:*'), ['upload:u1']);
     assert.deepEqual(await scanSystem('blob:*'), ['blob:a']);
+    // A pattern's literal start narrows the scan; what follows it still matches as a glob.
+    assert.deepEqual(await scanSystem('blob:?'), ['blob:a']);
+    assert.deepEqual(await scanSystem('u[p]load:*'), ['upload:u1']);
+    assert.deepEqual(await scanSystem('blob:\\a'), ['blob:a']);
+    assert.deepEqual(await scanSystem('blob:a'), ['blob:a']);
+    assert.deepEqual(await scanSystem('blob:b*'), []);
     const zero = await twins.read(async (store) => [
       await store.dbsize(at + 5, 0),
       (await store.keys(Buffer.from('*'), at + 5, 0)).map(String),

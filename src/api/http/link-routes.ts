@@ -74,9 +74,7 @@ export function registerLinkRoutes(
       const max = integerOf(request.query.max ?? '1000', 'max', batchRecordsMax);
       if (max < 1) throw new TandemError('TANDEM_BAD_REQUEST', 'max must be at least 1');
       const requester = request.query.for ?? null;
-      if (requester !== null && !/^[A-Za-z0-9._-]{1,64}$/.test(requester)) {
-        throw new TandemError('TANDEM_BAD_REQUEST', 'for must be a cluster id');
-      }
+      if (requester !== null) checkLinkId(requester);
       const read = links.streamRead(after, max, requester);
       if (read.kind === 'unlinked') {
         throw new TandemError('TANDEM_NOT_FOUND', `cluster ${links.cluster} is not linked`);
