@@ -126,6 +126,26 @@ export class DiskStorage implements ReplicationStorage {
     chunks: SnapshotChunks,
     expectedChecksum?: string,
   ): Promise<SnapshotInfo> {
+    return this.#saveSnapshot(meta, () => this.snapshots.save(meta, chunks, expectedChecksum));
+  }
+
+  /**
+   * Stores this node's own snapshot from the image file its store wrote (`bytes` bytes,
+   * CRC32C `checksum`), moved into the snapshot directory rather than copied.
+   */
+  async saveSnapshotFile(
+    meta: SnapshotMeta,
+    file: string,
+    bytes: number,
+    checksum: string,
+  ): Promise<SnapshotInfo> {
+    return this.#saveSnapshot(meta, () => this.snapshots.adopt(meta, file, bytes, checksum));
+  }
+
+  async #saveSnapshot(
+    meta: SnapshotMeta,
+    save: () => Promise<SnapshotInfo>,
+  ): Promise<SnapshotInfo> {
     await this.sync();
     const current = this.#snapshot;
     if (current !== null && current.meta.index >= meta.index && meta.index > 0) {
@@ -133,7 +153,7 @@ export class DiskStorage implements ReplicationStorage {
       // snapshot) would replace newer state: keep the newer one.
       return current;
     }
-    const info = await this.snapshots.save(meta, chunks, expectedChecksum);
+    const info = await save();
     this.#snapshot = info;
     if (this.log.term(meta.index) === meta.term) {
       await this.log.compact(meta.index);

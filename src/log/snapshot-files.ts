@@ -88,6 +88,51 @@ export class SnapshotFiles {
       );
     }
     await rename(dataTemp, join(this.directory, `${base}.data`));
+    return this.#commit(meta, base, bytes, checksum);
+  }
+
+  /**
+   * Stores a snapshot whose data is the whole of `file` (of `bytes` bytes, CRC32C
+   * `checksum`, as its writer computed them) by syncing it and renaming it into this
+   * directory: the bytes are not read or written again. A file on another file system is
+   * copied, and its checksum checked, as `save` does.
+   */
+  async adopt(
+    meta: SnapshotMeta,
+    file: string,
+    bytes: number,
+    checksum: string,
+  ): Promise<SnapshotInfo> {
+    const base = `snapshot-${String(meta.index).padStart(20, '0')}`;
+    const handle = await open(file, 'r');
+    try {
+      const size = (await handle.stat()).size;
+      if (size !== bytes) {
+        throw new TandemError(
+          'TANDEM_STORAGE_FAILED',
+          `the snapshot image ${file} holds ${size} bytes, expected ${bytes}`,
+        );
+      }
+      await handle.sync();
+    } finally {
+      await handle.close();
+    }
+    try {
+      await rename(file, join(this.directory, `${base}.data`));
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EXDEV') throw error;
+      return this.save(meta, createReadStream(file), checksum);
+    }
+    return this.#commit(meta, base, bytes, checksum);
+  }
+
+  /** Once `<base>.data` holds the snapshot durably: its meta, then older snapshots go. */
+  async #commit(
+    meta: SnapshotMeta,
+    base: string,
+    bytes: number,
+    checksum: string,
+  ): Promise<SnapshotInfo> {
     // The data's name is durable before the meta that points at it exists.
     await syncDirectory(this.directory);
     const info: SnapshotInfo = { meta, bytes, checksum, file: `${base}.data` };

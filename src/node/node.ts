@@ -1269,7 +1269,12 @@ class TandemNode implements RunningNode {
         }),
       );
       if (meta === null) return;
-      const saving = this.#storage.saveSnapshotChunks(meta, image.chunks(), image.checksum);
+      // The store's image file becomes the snapshot by a rename: its bytes are written once.
+      const file = image.takeFile?.();
+      const saving =
+        file === undefined
+          ? this.#storage.saveSnapshotChunks(meta, image.chunks(), image.checksum)
+          : this.#storage.saveSnapshotFile(meta, file, image.bytes, image.checksum);
       this.#sender.compacting(saving.then(() => undefined));
       try {
         await saving;

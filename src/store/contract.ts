@@ -247,6 +247,12 @@ export interface StoreSnapshot {
   readonly checksum: string;
   /** The image, in order, in chunks of at most the store's chunk size. May be read many times. */
   chunks(): AsyncIterable<Uint8Array>;
+  /**
+   * Hands over the file that holds the image, for the caller to rename into a place of
+   * its own instead of copying the bytes (the runtime's own snapshots). Afterwards
+   * `chunks()` may not be called. Absent where an image is not one file.
+   */
+  takeFile?(): string;
   /** Deletes the image. Idempotent; `chunks()` may not be called afterwards. */
   dispose(): Promise<void>;
 }

@@ -159,7 +159,14 @@ export class FileSnapshot implements StoreSnapshot {
     }
   }
 
+  takeFile(): string {
+    assert(!this.#disposed, 'takeFile() of a disposed snapshot');
+    this.#disposed = true;
+    return this.#file;
+  }
+
   async dispose(): Promise<void> {
+    // After `takeFile` the file is gone once it was moved, and removed here if it was not.
     this.#disposed = true;
     await rm(this.#file, { force: true });
   }

@@ -9,6 +9,7 @@ import {
   truncateSync,
   writeFileSync,
 } from 'node:fs';
+import { crc32c } from '@node-rs/crc32';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { TandemError } from '../../src/core/errors.js';
@@ -251,6 +252,42 @@ test('received snapshot data that does not match its checksum is not kept', asyn
     assert.equal(state.snapshot, null);
     assert.deepEqual(state.entries.map(plain), entriesOf(1, 5, 1).map(plain));
     await storage.close();
+  } finally {
+    directory.remove();
+  }
+});
+
+test("a node's own snapshot image is moved into the log's snapshot directory, not copied", async () => {
+  // Goal: the image a store wrote becomes the snapshot by a rename (its bytes are written
+  // once), survives a reopen with its checksum, compacts the log, and a file of the wrong
+  // size is refused with nothing changed.
+  const directory = temporaryDirectory('snapshot-adopt');
+  try {
+    const storage = await DiskStorage.open(directory.path);
+    await storage.load();
+    storage.writeEntries(entriesOf(1, 10, 1));
+    await storage.sync();
+    const image = Buffer.from('the image of the state at index six');
+    const file = join(directory.path, 'image');
+    writeFileSync(file, image);
+    const checksum = crc32c(image).toString(16).padStart(8, '0');
+    const meta = { index: 6, term: 1, membership: { voters: ['a'], learners: [] } };
+    await assert.rejects(
+      () => storage.saveSnapshotFile(meta, file, image.length + 1, checksum),
+      /holds 35 bytes, expected 36/,
+    );
+    assert.equal(statSync(file).size, image.length);
+    const info = await storage.saveSnapshotFile(meta, file, image.length, checksum);
+    assert.equal(info.checksum, checksum);
+    assert.throws(() => statSync(file), /ENOENT/);
+    await storage.close();
+    const reopened = await DiskStorage.open(directory.path);
+    const state = await reopened.load();
+    assert.equal(state.snapshot?.index, 6);
+    const stored = await reopened.readSnapshot();
+    assert.deepEqual(Buffer.from(stored?.data ?? []), image);
+    assert.deepEqual(state.entries.map(plain), entriesOf(7, 10, 1).map(plain));
+    await reopened.close();
   } finally {
     directory.remove();
   }
