@@ -323,8 +323,9 @@ export class Keyspace extends KeyValueCommands {
    */
   readonly #systemKeys = new Set<string>();
 
-  #setItem(key: string, item: Item): void {
-    if (!this.#items.has(key)) {
+  /** `held`: whether the caller knows the key is held now (so only its item changes). */
+  #setItem(key: string, item: Item, held = false): void {
+    if (!held && !this.#items.has(key)) {
       const db = this.#databaseIndex(key);
       this.#databaseSizes[db]++;
       if (db === systemDatabase) this.#systemKeys.add(key);
@@ -496,9 +497,10 @@ export class Keyspace extends KeyValueCommands {
     } else {
       seq = old.seq;
     }
-    this.#setItem(key, { value, index: version.index, term: version.term, expiresAt, seq });
-    if (expiresAt === null) this.#volatile.delete(key);
-    else this.#volatile.add(key);
+    const item: Item = { value, index: version.index, term: version.term, expiresAt, seq };
+    this.#setItem(key, item, old !== undefined);
+    if (expiresAt !== null) this.#volatile.add(key);
+    else if (old !== undefined && old.expiresAt !== null) this.#volatile.delete(key);
   }
 
   protected stamp(key: string, version: Version, expiresAt: number | null): void {
@@ -1299,6 +1301,23 @@ export class Keyspace extends KeyValueCommands {
   freeze(): FrozenKeyspace {
     // The values frozen now are shared: from here on they are copied before a change.
     this.#generation++;
+    // The map holds its keys in the order they were added, which is sequence order unless
+    // a rollback put a key back: then the order's slots say which keys are live, in order.
+    const size = this.#items.size;
+    const inOrder: { keys: string[]; items: Item[] } = {
+      keys: new Array<string>(size),
+      items: new Array<Item>(size),
+    };
+    let count = 0;
+    let lastSeq = 0;
+    for (const [key, item] of this.#items) {
+      if (item.seq <= lastSeq) break;
+      lastSeq = item.seq;
+      inOrder.keys[count] = key;
+      inOrder.items[count] = item;
+      count++;
+    }
+    if (count === size) return { ...inOrder, nextSeq: this.#nextSeq };
     const keys: string[] = [];
     const items: Item[] = [];
     for (let i = 0; i < this.#order.length; i++) {
