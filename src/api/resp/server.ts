@@ -559,6 +559,8 @@ class Connection {
   readonly #transactionCommandsMax: number;
   /** The counters of the command `#run` last ran, or null when it ran none. */
   #ran: CommandCounters | null = null;
+  /** When that command started (performance.now()) if its reply is a promise, else -1. */
+  #ranStartedMs = -1;
 
   constructor(
     context: ServerContext,
@@ -654,8 +656,10 @@ class Connection {
    */
   #pump(): void {
     const replies: (Reply | Promise<Reply>)[] = [];
-    // `ran[i]` counts `replies[i]`'s command, which ran (null: refused, or none ran).
+    // `ran[i]` counts `replies[i]`'s command, which ran (null: refused, or none ran);
+    // `started[i]` is when it started, for a reply that settles later (else -1).
     const ran: (CommandCounters | null)[] = [];
+    const started: number[] = [];
     let asynchronous = false;
     while (this.#head < this.#queue.length && !this.#session.closing && this.#blocked === null) {
       if (this.#session.pendingWrites >= pendingWritesMax) break;
@@ -664,6 +668,7 @@ class Connection {
       if (reply instanceof Promise) asynchronous = true;
       replies.push(reply);
       ran.push(this.#ran);
+      started.push(this.#ranStartedMs);
     }
     if (this.#head === this.#queue.length) {
       this.#queue = [];
@@ -676,6 +681,7 @@ class Connection {
         );
         replies.push(error(`ERR ${failure.message}`));
         ran.push(null);
+        started.push(-1);
         this.#session.closing = true;
       }
     }
@@ -693,13 +699,20 @@ class Connection {
       }
       return;
     }
-    if (!asynchronous && this.#previous === null) return this.#send(replies as Reply[], ran);
-    const before = this.#previous ?? Promise.resolve();
-    const batch = before.then(() => Promise.all(replies)).then((done) => this.#send(done, ran));
-    this.#previous = batch;
-    void batch.then(() => {
+    const before = this.#previous;
+    if (!asynchronous && before === null) return this.#send(replies as Reply[], ran, started);
+    const send = (done: readonly Reply[]): void => {
+      this.#send(done, ran, started);
       if (this.#previous === batch) this.#previous = null;
-    });
+    };
+    // One reaction for the common batch of one pending reply (a write, unpipelined).
+    const batch =
+      before !== null
+        ? before.then(() => Promise.all(replies)).then(send)
+        : replies.length === 1
+          ? (replies[0] as Promise<Reply>).then((done) => send([done]))
+          : Promise.all(replies).then(send);
+    this.#previous = batch;
   }
 
   /**
@@ -711,6 +724,7 @@ class Connection {
     const session = this.#session;
     const stats = context.stats;
     this.#ran = null;
+    this.#ranStartedMs = -1;
     const args: Args = { raw: command, text: command.map((arg) => arg.toString('utf8')) };
     const name = args.text[0].toLowerCase();
     const spec = Object.hasOwn(table, name) ? table[name] : undefined;
@@ -758,10 +772,9 @@ class Connection {
     const reply = clientReplyOf(name, this.#dispatch(name, spec, stored));
     const usec = Math.round((performance.now() - startedMs) * 1000);
     stats.ran(counters, usec);
-    if (reply instanceof Promise) {
-      const answered = () => stats.answered(counters, startedMs);
-      void reply.then(answered, answered);
-    } else counters.latencyUsec += usec;
+    // A reply that settles later counts its latency when it is sent (`#send`).
+    if (reply instanceof Promise) this.#ranStartedMs = startedMs;
+    else counters.latencyUsec += usec;
     this.#ran = counters;
     return reply;
   }
@@ -947,14 +960,20 @@ class Connection {
 
   /**
    * Writes one batch of replies with one socket write; enforces the output limit. Counts
-   * the error replies, and the failures of the commands that ran (`ran[i]` for
-   * `replies[i]`).
+   * the error replies, the failures of the commands that ran (`ran[i]` for `replies[i]`),
+   * and the latency of those answered later (started at `started[i]`).
    */
-  #send(replies: readonly Reply[], ran: readonly (CommandCounters | null)[]): void {
+  #send(
+    replies: readonly Reply[],
+    ran: readonly (CommandCounters | null)[],
+    started: readonly number[],
+  ): void {
     this.#pendingCommands -= replies.length;
     const stats = this.#context.stats;
     for (let i = 0; i < replies.length; i++) {
       const reply = replies[i];
+      const startedMs = started[i] as number;
+      if (startedMs >= 0 && ran[i] != null) stats.answered(ran[i] as CommandCounters, startedMs);
       if (!isError(reply)) continue;
       stats.errorReplied(reply);
       const counters = ran[i];

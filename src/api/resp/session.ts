@@ -67,9 +67,9 @@ export interface Session {
   lastWriteIndex: number;
   /** That write's term (0 if unknown): reads also wait until the log holds that very entry. */
   lastWriteTerm: number;
-  /** Writes sent and not yet answered, and a promise settled once they all are. */
+  /** Writes sent and not yet answered, and those writes' replies (see `writesSettled`). */
   pendingWrites: number;
-  writeBarrier: Promise<unknown>;
+  readonly unsettledWrites: Set<Promise<unknown>>;
   /**
    * Reads waiting (for this connection's earlier writes, or for a linearizable round) and
    * a promise settled once they all are: a write sent after them is proposed only then,
@@ -173,7 +173,7 @@ export function newSession(
     lastWriteTerm: 0,
     pendingWrites: 0,
     onWriteSettled: null,
-    writeBarrier: Promise.resolve(),
+    unsettledWrites: new Set(),
     pendingReads: 0,
     readBarrier: Promise.resolve(),
     closing: false,
@@ -256,7 +256,7 @@ function readLater<T>(
   session: Session,
   query: (store: StoreReader, nowMs: number) => MaybePromise<T>,
 ): Promise<T> {
-  const writes = session.pendingWrites > 0 ? session.writeBarrier : null;
+  const writes = session.pendingWrites > 0 ? writesSettled(session) : null;
   const done = (async () => {
     if (writes !== null) await writes;
     const { value } = await context.node.read(readOptionsOf(session), (store) =>
@@ -341,15 +341,34 @@ export function proposeFor(
   return track(session, done);
 }
 
-/** Counts a write as pending on its session until it settles. */
+/**
+ * Counts a write as pending on its session until it settles. One reaction per write: the
+ * promise that every write so far has settled is made only when a read or WAIT asks.
+ */
 export function track(session: Session, done: Promise<Reply>): Promise<Reply> {
   session.pendingWrites++;
-  const settled = done.finally(() => {
+  const settle = (): void => {
     session.pendingWrites--;
+    session.unsettledWrites.delete(settled);
     session.onWriteSettled?.();
-  });
-  session.writeBarrier = Promise.all([session.writeBarrier, settled.catch(() => {})]);
+  };
+  const settled: Promise<Reply> = done.then(
+    (reply) => {
+      settle();
+      return reply;
+    },
+    (thrown: unknown) => {
+      settle();
+      throw thrown;
+    },
+  );
+  session.unsettledWrites.add(settled);
   return settled;
+}
+
+/** Settles once every write `session` has sent so far has settled, either way. */
+export function writesSettled(session: Session): Promise<unknown> {
+  return Promise.allSettled([...session.unsettledWrites]);
 }
 
 function noteIndex(session: Session, index: number, term: number): void {
