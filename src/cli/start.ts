@@ -33,7 +33,13 @@ import { skewMsMaxDefault } from '../links/hlc.js';
 import type { FollowerWrites } from '../api/resp/session.js';
 import type { Durability, Topology } from '../core/types.js';
 import { defaultCoreConfig } from '../core/config.js';
-import { startNode, type NodeConfig, type RunningNode, type StoreLocation } from '../node/node.js';
+import {
+  snapshotMinIntervalMsDefault,
+  startNode,
+  type NodeConfig,
+  type RunningNode,
+  type StoreLocation,
+} from '../node/node.js';
 import { defaultUserName, type UserRules } from '../store/access-state.js';
 import type { PeerAddress } from '../transport/contract.js';
 import {
@@ -109,6 +115,10 @@ Runs one node: its peer listener, its HTTP API, and (when given) its RESP port.
   --snapshot-every N      entries applied between snapshots that compact the log (at
                           least a quarter of the keys an in-memory store holds)
                           (default 10000)
+  --snapshot-min-interval-ms N
+                          least time between two snapshots, unless the log after the
+                          latest holds as many entries as the store holds keys
+                          (default 10000; 0 for none)
   --max-entry-bytes N     largest command a leader takes into the log, in bytes (1024
                           to 17825792, the default: a 16 MiB value with its key); larger
                           writes are refused with TANDEM_ENTRY_TOO_LARGE
@@ -203,6 +213,7 @@ const flagOptions = {
   'link-max-skew-ms': { type: 'string' },
   store: { type: 'string' },
   'tick-ms': { type: 'string' },
+  'snapshot-min-interval-ms': { type: 'string' },
   'log-format': { type: 'string' },
   config: { type: 'string' },
 } as const;
@@ -279,6 +290,11 @@ export function resolveStartSettings(
     httpTls: clientTls !== undefined,
     snapshotEveryEntries: optional(setting('snapshot-every'), 10_000, (s) =>
       positiveInteger(s, 1, 100_000_000),
+    ),
+    snapshotMinIntervalMs: optional(
+      setting('snapshot-min-interval-ms'),
+      snapshotMinIntervalMsDefault,
+      (s) => positiveInteger(s, 0, 3_600_000),
     ),
     tickMs: optional(setting('tick-ms'), 50, (s) => positiveInteger(s, 10, 10_000)),
     ...maxEntryBytes(setting('max-entry-bytes')),

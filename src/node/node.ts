@@ -99,6 +99,11 @@ export interface NodeConfig {
   readonly store?: StoreLocation;
   /** Entries applied between two snapshots of the state machine (log compaction). */
   readonly snapshotEveryEntries?: number;
+  /**
+   * Least time between two snapshots while the log after the latest holds fewer entries
+   * than the store holds items (default 10 s; 0 for none): see `#maybeSnapshot`.
+   */
+  readonly snapshotMinIntervalMs?: number;
   /** Called once when storage fails and the node stops serving (the process should exit). */
   readonly onFailure?: (error: unknown) => void;
   readonly core?: Partial<CoreConfig>;
@@ -144,6 +149,8 @@ const deferredCallsMax = 20_000;
 const resultsKeptMax = 100_000;
 /** An in-memory store is snapshotted once per (items it holds / this) entries at most. */
 const snapshotItemsPerEntry = 4;
+/** Least time between two snapshots of a store whose log is shorter than its items. */
+export const snapshotMinIntervalMsDefault = 10_000;
 /** First and longest pause between tries of a store whose database went away. */
 const storeRetryMsMin = 100;
 const storeRetryMsMax = 2_000;
@@ -376,6 +383,8 @@ class TandemNode implements RunningNode {
   #leaderId: NodeId | null = null;
   #role: NodeStatus['role'] = 'follower';
   #snapshotInProgress = false;
+  /** When this node's latest own snapshot started (performance.now(); -Infinity: none). */
+  #snapshotStartedMs = Number.NEGATIVE_INFINITY;
   #httpUrls = new Map<NodeId, string>();
   /** Log entries sent to each peer in appends (its own or relayed), for metrics. */
   readonly #entriesSent = new Map<NodeId, number>();
@@ -1229,14 +1238,22 @@ class TandemNode implements RunningNode {
     // log after the latest one: taken once per a quarter as many entries as the store
     // holds items, a snapshot's cost per write stays bounded and a restart replays at
     // most a quarter of the data again (Redis rewrites its AOF once it has doubled).
-    const every = Math.max(
-      this.#config.snapshotEveryEntries ?? 10_000,
-      Math.ceil((this.#store.imageItems?.() ?? 0) / snapshotItemsPerEntry),
-    );
+    // Under a steady load that would be one snapshot every few seconds, each walking every
+    // item (a tenth of a follower's CPU with 100,000 keys): a snapshot then also waits
+    // `snapshotMinIntervalMs` after the one before, as hashicorp/raft checks its threshold
+    // only every interval, unless the log after the latest holds as many entries as the
+    // store holds items (the most a restart replays, as Redis rewrites a doubled AOF).
+    const items = this.#store.imageItems?.() ?? 0;
+    const least = this.#config.snapshotEveryEntries ?? 10_000;
+    const every = Math.max(least, Math.ceil(items / snapshotItemsPerEntry));
     const status = this.#core.status();
-    if (this.#snapshotInProgress || this.#store.applied.index - (status.firstIndex - 1) < every)
-      return;
+    const since = this.#store.applied.index - (status.firstIndex - 1);
+    if (this.#snapshotInProgress || since < every) return;
+    const waited = performance.now() - this.#snapshotStartedMs;
+    const intervalMs = this.#config.snapshotMinIntervalMs ?? snapshotMinIntervalMsDefault;
+    if (since < Math.max(least, items) && waited < intervalMs) return;
     this.#snapshotInProgress = true;
+    this.#snapshotStartedMs = performance.now();
     void this.#snapshot().finally(() => {
       this.#snapshotInProgress = false;
     });

@@ -184,6 +184,32 @@ test('tandem start refuses bad client TLS settings at start, naming the file', (
   assert.match(run.stderr, (cases[0] as [string[], RegExp])[1]);
 });
 
+test('tandem start takes the least time between snapshots from a flag or the config file', (t) => {
+  // Goal: the default is 10 s, 0 turns the wait off, the file's camelCase key works, and a
+  // value out of range stops the start naming the setting.
+  const dir = temporaryDirectory(t);
+  const start = [
+    '--id',
+    'n1',
+    '--dir',
+    join(dir, 'n1'),
+    '--cluster-secret',
+    'a-long-enough-secret',
+  ];
+  assert.equal(resolveStartSettings(start, {}).snapshotMinIntervalMs, 10_000);
+  const off = resolveStartSettings([...start, '--snapshot-min-interval-ms', '0'], {});
+  assert.equal(off.snapshotMinIntervalMs, 0);
+  const config = join(dir, 'node.json');
+  writeFileSync(config, JSON.stringify({ snapshotMinIntervalMs: 2500 }));
+  const fromFile = resolveStartSettings([...start, '--config', config], {});
+  assert.equal(fromFile.snapshotMinIntervalMs, 2500);
+  assert.throws(
+    () => resolveStartSettings([...start, '--snapshot-min-interval-ms', '-1'], {}),
+    (error: Error) =>
+      error instanceof UsageError && /--snapshot-min-interval-ms/.test(error.message),
+  );
+});
+
 test('tandem start --insecure-open warns that protected mode is off', async (t) => {
   // Goal: opting out of protected mode is never silent.
   const dir = temporaryDirectory(t);

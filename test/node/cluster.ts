@@ -158,7 +158,9 @@ export class TestCluster {
       this.#options.mode ?? 'quorum',
     ];
     if (this.#options.snapshotEvery !== undefined) {
+      // A test that sets how often snapshots come wants them at once, not every 10 s.
       args.push('--snapshot-every', String(this.#options.snapshotEvery));
+      args.push('--snapshot-min-interval-ms', '0');
     }
     if (options.join === true) args.push('--join');
     args.push(...(this.#options.extraArgs?.(id) ?? []));
