@@ -6,7 +6,7 @@
  * carries: 0 for any time already past (the write deletes the key), and past 2^53 ms (the
  * year 287,396) the nearest double, at most `expiresAtMsMax`.
  */
-import { expiresAtMsMax } from '../../store/index.js';
+import { expiresAtMsMax } from '../../store/commands.js';
 
 const int64Max = 2n ** 63n - 1n;
 const int64Min = -(2n ** 63n);

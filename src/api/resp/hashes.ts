@@ -6,7 +6,8 @@
  * reads are answered from the local store. HRANDFIELD is a read, so each node draws its
  * own random fields, as each Redis replica would.
  */
-import { wrongType, type Command } from '../../store/index.js';
+import { wrongType } from '../../store/values.js';
+import { type Command } from '../../store/commands.js';
 import { parseLongDouble } from '../../store/long-double.js';
 import { notAFloat } from '../../store/kv-commands.js';
 import { int64Arg } from './expiry.js';

@@ -3,8 +3,12 @@
  * through `writeFor` (one log entry each; MSET is one entry, so atomic). Argument errors
  * use Redis's own texts.
  */
-import type { Command, ExpireCondition, KvEntry, MaybePromise } from '../../store/index.js';
-import { listEncoding, valueBytesMax, WrongTypeError } from '../../store/index.js';
+import type { Command, ExpireCondition } from '../../store/commands.js';
+import type { KvEntry } from '../../store/kv.js';
+import type { MaybePromise } from '../../store/contract.js';
+import { listEncoding } from '../../store/values.js';
+import { valueBytesMax } from '../../store/commands.js';
+import { WrongTypeError } from '../../store/kv-rules.js';
 import { clientKey, databaseOf, isDatabase, storedKey } from '../../store/databases.js';
 import { tooLarge } from '../../store/kv-rules.js';
 import { dbOutOfRange } from './databases.js';

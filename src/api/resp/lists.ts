@@ -6,7 +6,8 @@
  * (their meaning is in store/kv-commands.ts); reads are answered from the local store.
  * The blocking forms (BLPOP and the others) are not served.
  */
-import { wrongType, type Command, type ListPositionOptions } from '../../store/index.js';
+import { wrongType, type ListPositionOptions } from '../../store/values.js';
+import { type Command } from '../../store/commands.js';
 import type { ListEnd } from '../../store/commands.js';
 import { int64Arg } from './expiry.js';
 import { blockingMove, blockingMultiPop, blockingPop } from './blocking.js';

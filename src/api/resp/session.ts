@@ -8,13 +8,10 @@ import { TandemError } from '../../core/errors.js';
 import type { Durability } from '../../core/types.js';
 import type { Consistency, NodeHandle, ReadOptions, WriteResult } from '../../node/api.js';
 import { defaultUserName } from '../../store/access-state.js';
-import {
-  WrongTypeError,
-  type ApplyResult,
-  type Command,
-  type Session as DedupeSession,
-  type WatchedKey,
-} from '../../store/index.js';
+import { WrongTypeError } from '../../store/kv-rules.js';
+import { type ApplyResult } from '../../store/contract.js';
+import { type Command, type WatchedKey } from '../../store/commands.js';
+import { type Session as DedupeSession } from '../../store/sessions.js';
 import type { MaybePromise, StoreReader } from '../../store/contract.js';
 import type { Logger } from '../../transport/contract.js';
 import type { Forwarder, LeaderEndpoint } from './forward.js';

@@ -11,7 +11,9 @@
  * not draw (inside a transaction, or behind the connection's unapplied writes, where the
  * set is not known yet), so every replica removes the same members.
  */
-import { setMembersMax, wrongType, type Command, type StoreReader } from '../../store/index.js';
+import { setMembersMax, type Command } from '../../store/commands.js';
+import { wrongType } from '../../store/values.js';
+import { type StoreReader } from '../../store/contract.js';
 import { compareIntegerMembers, isIntegerMember, setIntsetEntriesMax } from '../../store/values.js';
 import { int64Arg } from './expiry.js';
 import { scanCursor } from './hashes.js';

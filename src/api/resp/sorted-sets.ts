@@ -10,7 +10,7 @@
  */
 import type { Command, ZsetRangeText } from '../../store/commands.js';
 import type { StoreReader } from '../../store/contract.js';
-import { wrongType } from '../../store/index.js';
+import { wrongType } from '../../store/values.js';
 import { notAValidScore, weightNotAFloat, wholeSet } from '../../store/kv-commands.js';
 import {
   combineSets,

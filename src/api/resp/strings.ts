@@ -4,8 +4,9 @@
  * error texts. Writes are replicated commands (their meaning is in store/kv-commands.ts);
  * reads are answered from the local store's value, as GET is.
  */
-import type { Command, StoreReader } from '../../store/index.js';
-import { valueBytesMax } from '../../store/index.js';
+import type { Command } from '../../store/commands.js';
+import type { StoreReader } from '../../store/contract.js';
+import { valueBytesMax } from '../../store/commands.js';
 import {
   bitAt,
   bitcount,

@@ -22,16 +22,18 @@ import {
   transactionStepsMax,
   validateCommand,
   watchedKeysMax,
-  type ApplyResult,
   type Bytes,
   type Command,
-  type KeyReader,
-  type KeyVersion,
   type MultiCommand,
-  type StoreReader,
   type TransactionStep,
   type WatchedKey,
-} from '../../store/index.js';
+} from '../../store/commands.js';
+import {
+  type ApplyResult,
+  type KeyReader,
+  type KeyVersion,
+  type StoreReader,
+} from '../../store/contract.js';
 import { clientKey } from '../../store/databases.js';
 import { clientReplyOf, databaseArg } from './databases.js';
 import type { Args, Handler } from './keys.js';
