@@ -321,6 +321,11 @@ export class RaftCore {
   }
 
   /** The membership in force: the latest one in the log. */
+  /** The first index the log holds: one past its latest snapshot's. */
+  get firstIndex(): number {
+    return this.log.firstIndex();
+  }
+
   get membership(): Membership {
     return (
       this.#membershipHistory[this.#membershipHistory.length - 1] as { membership: Membership }

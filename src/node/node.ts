@@ -1247,8 +1247,8 @@ class TandemNode implements RunningNode {
     const items = this.#store.imageItems?.() ?? 0;
     const least = this.#config.snapshotEveryEntries ?? 10_000;
     const every = Math.max(least, Math.ceil(items / snapshotItemsPerEntry));
-    const status = this.#core.status();
-    const since = this.#store.applied.index - (status.firstIndex - 1);
+    // Asked after every apply: the core's first index alone, not its whole status.
+    const since = this.#store.applied.index - (this.#core.firstIndex - 1);
     if (this.#snapshotInProgress || since < every) return;
     const waited = performance.now() - this.#snapshotStartedMs;
     const intervalMs = this.#config.snapshotMinIntervalMs ?? snapshotMinIntervalMsDefault;
