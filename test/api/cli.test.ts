@@ -184,6 +184,19 @@ test('tandem start refuses bad client TLS settings at start, naming the file', (
   assert.match(run.stderr, (cases[0] as [string[], RegExp])[1]);
 });
 
+test('loading tandem start does not load the PostgreSQL client', () => {
+  // Goal: a node on the embedded store never pays for pg at start; the PostgreSQL store is
+  // imported only when a node is given one (a value import of the store's public index
+  // from the product's code would bring it back).
+  const start = fileURLToPath(new URL('../../src/cli/start.js', import.meta.url));
+  const script = `import(${JSON.stringify(start)}).then(() => { const loaded = Object.keys(require.cache); console.log(JSON.stringify({ modules: loaded.length, pg: loaded.filter((file) => /node_modules[\\/]pg[\\/]/.test(file)) })); });`;
+  const run = spawnSync(process.execPath, ['-e', script], { encoding: 'utf8', timeout: 20_000 });
+  assert.equal(run.status, 0, run.stderr);
+  const loaded = JSON.parse(run.stdout) as { modules: number; pg: string[] };
+  assert.ok(loaded.modules > 10, 'the CommonJS modules start loads are seen');
+  assert.deepEqual(loaded.pg, []);
+});
+
 test('tandem start takes the least time between snapshots from a flag or the config file', (t) => {
   // Goal: the default is 10 s, 0 turns the wait off, the file's camelCase key works, and a
   // value out of range stops the start naming the setting.
