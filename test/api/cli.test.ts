@@ -28,6 +28,11 @@ function temporaryDirectory(t: TestContext): string {
   return dir;
 }
 
+/** The least flags of `tandem start` for a node n1 in `dir`. */
+function nodeFlags(dir: string): string[] {
+  return ['--id', 'n1', '--dir', join(dir, 'n1'), '--cluster-secret', 'a-long-enough-secret'];
+}
+
 /** Runs `tandem cluster ARGS` to its exit (SIGINT after 30 s) and returns its status and stderr. */
 function runCluster(args: readonly string[]): Promise<{ code: number | null; stderr: string }> {
   return new Promise((resolve) => {
@@ -117,15 +122,7 @@ test('tandem start refuses bad client TLS settings at start, naming the file', (
   const key = file('a.key', (pems.get('a') as Credentials).key);
   const otherKey = file('b.key', (pems.get('b') as Credentials).key);
   const garbage = file('garbage.pem', 'not a certificate\n');
-  const start = [
-    'start',
-    '--id',
-    'n1',
-    '--dir',
-    join(dir, 'n1'),
-    '--cluster-secret',
-    'a-long-enough-secret',
-  ];
+  const start = ['start', ...nodeFlags(dir)];
   const cases: [string[], RegExp][] = [
     [['--client-tls-key', key], /--client-tls-cert and --client-tls-key go together/],
     [['--client-tls-cert', cert], /--client-tls-cert and --client-tls-key go together/],
@@ -201,14 +198,7 @@ test('tandem start takes the least time between snapshots from a flag or the con
   // Goal: the default is 10 s, 0 turns the wait off, the file's camelCase key works, and a
   // value out of range stops the start naming the setting.
   const dir = temporaryDirectory(t);
-  const start = [
-    '--id',
-    'n1',
-    '--dir',
-    join(dir, 'n1'),
-    '--cluster-secret',
-    'a-long-enough-secret',
-  ];
+  const start = nodeFlags(dir);
   assert.equal(resolveStartSettings(start, {}).snapshotMinIntervalMs, 10_000);
   const off = resolveStartSettings([...start, '--snapshot-min-interval-ms', '0'], {});
   assert.equal(off.snapshotMinIntervalMs, 0);
