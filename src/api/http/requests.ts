@@ -9,7 +9,7 @@ import type { Durability } from '../../core/types.js';
 import type { Consistency, NodeHandle, ReadOptions } from '../../node/api.js';
 import { keyBytesMax, type Version } from '../../store/commands.js';
 import { sessionIdPattern, type Session } from '../../store/sessions.js';
-import { type ApplyResult } from '../../store/contract.js';
+import type { ApplyResult } from '../../store/contract.js';
 import { isReservedKey } from '../../store/databases.js';
 
 /** Query-string read options, as the schemas let them through (numbers still as digits). */

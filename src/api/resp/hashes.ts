@@ -7,7 +7,7 @@
  * own random fields, as each Redis replica would.
  */
 import { wrongType } from '../../store/values.js';
-import { type Command } from '../../store/commands.js';
+import type { Command } from '../../store/commands.js';
 import { parseLongDouble } from '../../store/long-double.js';
 import { notAFloat } from '../../store/kv-commands.js';
 import { int64Arg } from './expiry.js';

@@ -3,14 +3,12 @@
  * through `writeFor` (one log entry each; MSET is one entry, so atomic). Argument errors
  * use Redis's own texts.
  */
-import type { Command, ExpireCondition } from '../../store/commands.js';
-import type { KvEntry } from '../../store/kv.js';
+import { valueBytesMax, type Command, type ExpireCondition } from '../../store/commands.js';
 import type { MaybePromise } from '../../store/contract.js';
-import { listEncoding } from '../../store/values.js';
-import { valueBytesMax } from '../../store/commands.js';
-import { WrongTypeError } from '../../store/kv-rules.js';
 import { clientKey, databaseOf, isDatabase, storedKey } from '../../store/databases.js';
-import { tooLarge } from '../../store/kv-rules.js';
+import type { KvEntry } from '../../store/kv.js';
+import { tooLarge, WrongTypeError } from '../../store/kv-rules.js';
+import { listEncoding } from '../../store/values.js';
 import { dbOutOfRange } from './databases.js';
 import { expireAtMs, int64Arg, setExpiryMs, type SetExpiryUnit } from './expiry.js';
 import { parseInteger } from './parser.js';

@@ -7,8 +7,7 @@
  * The blocking forms (BLPOP and the others) are not served.
  */
 import { wrongType, type ListPositionOptions } from '../../store/values.js';
-import { type Command } from '../../store/commands.js';
-import type { ListEnd } from '../../store/commands.js';
+import type { Command, ListEnd } from '../../store/commands.js';
 import { int64Arg } from './expiry.js';
 import { blockingMove, blockingMultiPop, blockingPop } from './blocking.js';
 import { notAnInteger, syntaxError, type Args, type Handler } from './keys.js';

@@ -973,10 +973,10 @@ class Connection {
     for (let i = 0; i < replies.length; i++) {
       const reply = replies[i];
       const startedMs = started[i] as number;
-      if (startedMs >= 0 && ran[i] != null) stats.answered(ran[i] as CommandCounters, startedMs);
+      const counters = ran[i] as CommandCounters | null;
+      if (startedMs >= 0 && counters !== null) stats.answered(counters, startedMs);
       if (!isError(reply)) continue;
       stats.errorReplied(reply);
-      const counters = ran[i];
       if (counters !== null) counters.failedCalls++;
     }
     if (this.#socket.destroyed) return;

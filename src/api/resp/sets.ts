@@ -12,9 +12,13 @@
  * set is not known yet), so every replica removes the same members.
  */
 import { setMembersMax, type Command } from '../../store/commands.js';
-import { wrongType } from '../../store/values.js';
-import { type StoreReader } from '../../store/contract.js';
-import { compareIntegerMembers, isIntegerMember, setIntsetEntriesMax } from '../../store/values.js';
+import type { StoreReader } from '../../store/contract.js';
+import {
+  compareIntegerMembers,
+  isIntegerMember,
+  setIntsetEntriesMax,
+  wrongType,
+} from '../../store/values.js';
 import { int64Arg } from './expiry.js';
 import { scanCursor } from './hashes.js';
 import { notAnInteger, scanOptions, syntaxError, type Args, type Handler } from './keys.js';

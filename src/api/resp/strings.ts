@@ -4,9 +4,7 @@
  * error texts. Writes are replicated commands (their meaning is in store/kv-commands.ts);
  * reads are answered from the local store's value, as GET is.
  */
-import type { Command } from '../../store/commands.js';
 import type { StoreReader } from '../../store/contract.js';
-import { valueBytesMax } from '../../store/commands.js';
 import {
   bitAt,
   bitcount,
@@ -18,7 +16,7 @@ import {
   type BitopOperation,
   type BitRange,
 } from '../../store/bits.js';
-import { bitOffsetRange } from '../../store/commands.js';
+import { bitOffsetRange, valueBytesMax, type Command } from '../../store/commands.js';
 import { tooLarge } from '../../store/kv-rules.js';
 import { int64Arg } from './expiry.js';
 import { notAnInteger, syntaxError, type Args } from './keys.js';

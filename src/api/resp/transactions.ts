@@ -28,12 +28,7 @@ import {
   type TransactionStep,
   type WatchedKey,
 } from '../../store/commands.js';
-import {
-  type ApplyResult,
-  type KeyReader,
-  type KeyVersion,
-  type StoreReader,
-} from '../../store/contract.js';
+import type { ApplyResult, KeyReader, KeyVersion, StoreReader } from '../../store/contract.js';
 import { clientKey } from '../../store/databases.js';
 import { clientReplyOf, databaseArg } from './databases.js';
 import type { Args, Handler } from './keys.js';
