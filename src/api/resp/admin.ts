@@ -463,7 +463,7 @@ const wait: Handler = async (context, session, args) => {
   const parsed = waitArguments(args, 1);
   if (!Array.isArray(parsed)) return parsed;
   const [count, timeoutMs] = parsed as [number, number];
-  if (session.pendingWrites > 0) await writesSettled(session);
+  if (session.unsettledWrites.size > 0) await writesSettled(session);
   if (context.node.status().role === 'leader') {
     return waitReplicas(context, session, session.lastWriteIndex, count, timeoutMs);
   }

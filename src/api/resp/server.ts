@@ -662,7 +662,7 @@ class Connection {
     const started: number[] = [];
     let asynchronous = false;
     while (this.#head < this.#queue.length && !this.#session.closing && this.#blocked === null) {
-      if (this.#session.pendingWrites >= pendingWritesMax) break;
+      if (this.#session.unsettledWrites.size >= pendingWritesMax) break;
       const reply = this.#run(this.#queue[this.#head++]);
       if (reply === unanswered) continue;
       if (reply instanceof Promise) asynchronous = true;

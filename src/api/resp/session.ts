@@ -63,8 +63,7 @@ export interface Session {
   lastWriteIndex: number;
   /** That write's term (0 if unknown): reads also wait until the log holds that very entry. */
   lastWriteTerm: number;
-  /** Writes sent and not yet answered, and those writes' replies (see `writesSettled`). */
-  pendingWrites: number;
+  /** The replies of the writes sent and not yet answered (see `writesSettled`). */
   readonly unsettledWrites: Set<Promise<unknown>>;
   /**
    * Reads waiting (for this connection's earlier writes, or for a linearizable round) and
@@ -167,7 +166,6 @@ export function newSession(
     databaseSettling: false,
     lastWriteIndex: 0,
     lastWriteTerm: 0,
-    pendingWrites: 0,
     onWriteSettled: null,
     unsettledWrites: new Set(),
     pendingReads: 0,
@@ -224,7 +222,7 @@ export function readFor<T>(
   query: (store: StoreReader, nowMs: number) => MaybePromise<T>,
 ): MaybePromise<T> {
   if (session.capture !== null) return session.capture.read(query);
-  if (session.pendingWrites === 0) {
+  if (session.unsettledWrites.size === 0) {
     try {
       const read = context.node.readNow(readOptionsOf(session), (store) =>
         query(store, Date.now()),
@@ -252,7 +250,7 @@ function readLater<T>(
   session: Session,
   query: (store: StoreReader, nowMs: number) => MaybePromise<T>,
 ): Promise<T> {
-  const writes = session.pendingWrites > 0 ? writesSettled(session) : null;
+  const writes = session.unsettledWrites.size > 0 ? writesSettled(session) : null;
   const done = (async () => {
     if (writes !== null) await writes;
     const { value } = await context.node.read(readOptionsOf(session), (store) =>
@@ -342,9 +340,7 @@ export function proposeFor(
  * promise that every write so far has settled is made only when a read or WAIT asks.
  */
 export function track(session: Session, done: Promise<Reply>): Promise<Reply> {
-  session.pendingWrites++;
   const settle = (): void => {
-    session.pendingWrites--;
     session.unsettledWrites.delete(settled);
     session.onWriteSettled?.();
   };

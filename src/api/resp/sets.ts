@@ -97,7 +97,7 @@ function positiveCount(text: string | undefined, refusal: string): bigint | Erro
  * else none: the entry's seed draws them at apply. At most setMembersMax are named.
  */
 function spopPicks(context: ServerContext, session: Session, key: Buffer, count: number): Buffer[] {
-  if (session.capture !== null || session.pendingWrites > 0 || count === 0) return [];
+  if (session.capture !== null || session.unsettledWrites.size > 0 || count === 0) return [];
   const wanted = Math.min(count, setMembersMax);
   const read = readFor(context, session, (store, now) => store.setRandom(key, wanted, false, now));
   if (read instanceof Promise) {
