@@ -320,12 +320,12 @@ export class RaftCore {
     return this.#rollback !== null;
   }
 
-  /** The membership in force: the latest one in the log. */
   /** The first index the log holds: one past its latest snapshot's. */
   get firstIndex(): number {
     return this.log.firstIndex();
   }
 
+  /** The membership in force: the latest one in the log. */
   get membership(): Membership {
     return (
       this.#membershipHistory[this.#membershipHistory.length - 1] as { membership: Membership }

@@ -1236,14 +1236,14 @@ class TandemNode implements RunningNode {
   /** Snapshots the state machine and compacts the log once enough entries were applied. */
   #maybeSnapshot(): void {
     // A snapshot costs in proportion to what the store holds, and a restart applies the
-    // log after the latest one: taken once per a quarter as many entries as the store
-    // holds items, a snapshot's cost per write stays bounded and a restart replays at
-    // most a quarter of the data again (Redis rewrites its AOF once it has doubled).
-    // Under a steady load that would be one snapshot every few seconds, each walking every
-    // item (a tenth of a follower's CPU with 100,000 keys): a snapshot then also waits
+    // log after the latest one. A snapshot is due once the log after the latest holds a
+    // quarter as many entries as the store holds items (at least `snapshotEveryEntries`).
+    // Under a steady load that would be one every few seconds, each walking every item (a
+    // tenth of a follower's CPU with 100,000 keys), so a due snapshot also waits
     // `snapshotMinIntervalMs` after the one before, as hashicorp/raft checks its threshold
     // only every interval, unless the log after the latest holds as many entries as the
-    // store holds items (the most a restart replays, as Redis rewrites a doubled AOF).
+    // store holds items: a restart replays at most the data's size again (Redis rewrites
+    // its AOF once it has doubled).
     const items = this.#store.imageItems?.() ?? 0;
     const least = this.#config.snapshotEveryEntries ?? 10_000;
     const every = Math.max(least, Math.ceil(items / snapshotItemsPerEntry));

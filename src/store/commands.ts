@@ -929,9 +929,9 @@ export function decodeCommand(bytes: Uint8Array): Command {
  * The first byte of a command in the binary layout: 0xc1, which MessagePack never uses, so
  * the two layouts cannot be mistaken for each other. The second byte names the layout.
  *
- * SET (layout 1), the hottest write, is encoded by hand: MessagePack's encode and decode
- * of it cost about 1.6 µs per write on the leader and 0.7 µs on every replica, this one a
- * tenth of that. After the two bytes: a flags byte (bits 0-1 `expiresAt`: absent, null,
+ * SET (layout 1), the hottest write, is encoded by hand: through MessagePack its encode
+ * (on the leader) cost 0.87 µs and its decode (on every node) 0.72 µs, this layout's 0.15
+ * to 0.3 µs each. After the two bytes: a flags byte (bits 0-1 `expiresAt`: absent, null,
  * a number; bits 2-3 `condition`: absent, nx, xx; bits 4-5 `returnOld`: absent, false,
  * true; bit 6 `keepTtl`; bit 7 zero), `at` as a little-endian double, `expiresAt` as
  * one when it is a number, then the key and the value, each as its length (a 32-bit

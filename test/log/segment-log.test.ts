@@ -17,6 +17,7 @@ import { DiskStorage } from '../../src/log/disk-storage.js';
 import { HardStateFile } from '../../src/log/hard-state.js';
 import { recordBytes } from '../../src/log/record.js';
 import { SegmentLog } from '../../src/log/segment-log.js';
+import { formatChecksum } from '../../src/log/snapshot-files.js';
 import { entriesOf, occupyThreadPool, payloadFor, plain, temporaryDirectory } from './helpers.js';
 
 const smallSegments = { segmentBytesMax: 1000 };
@@ -270,7 +271,7 @@ test("a node's own snapshot image is moved into the log's snapshot directory, no
     const image = Buffer.from('the image of the state at index six');
     const file = join(directory.path, 'image');
     writeFileSync(file, image);
-    const checksum = crc32c(image).toString(16).padStart(8, '0');
+    const checksum = formatChecksum(crc32c(image));
     const meta = { index: 6, term: 1, membership: { voters: ['a'], learners: [] } };
     await assert.rejects(
       () => storage.saveSnapshotFile(meta, file, image.length + 1, checksum),
