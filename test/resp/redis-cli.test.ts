@@ -62,6 +62,14 @@ describe('redis-cli and redis-benchmark against a three-node cluster', { timeout
     await cluster?.destroy();
   });
 
+  /** The socket writes of replies a node has made (INFO's total_writes_processed). */
+  const socketWrites = async (id: string): Promise<number> => {
+    const info = (await run('redis-cli', ['-p', port(id), 'INFO', 'stats'])).stdout;
+    const found = /total_writes_processed:(\d+)/.exec(info);
+    assert.ok(found !== null, info);
+    return Number(found[1]);
+  };
+
   test('a scripted redis-cli session on a follower', async (t) => {
     // Goal: redis-cli works unchanged, its writes forwarded and read back on the same node.
     if (!installed) return t.skip(skipMessage);
@@ -138,9 +146,14 @@ describe('redis-cli and redis-benchmark against a three-node cluster', { timeout
     // The leader now, not the one of the start: the cluster may have elected another since.
     leader = await cluster.leader();
     follower = ['n1', 'n2', 'n3'].find((id) => id !== leader) as string;
+    const writesBefore = await socketWrites(leader);
     const piped = await run('redis-cli', ['-p', port(leader), '--pipe'], massInsertion(count));
     assert.equal(piped.code, 0, `${piped.stderr}\n${piped.stdout.slice(-2000)}\n${cluster.logs()}`);
     assert.match(piped.stdout, new RegExp(`errors: 0, replies: ${count}`));
+    // Past the first writes in flight, each commit frees many of them at once: their
+    // replies leave together, not with one socket write each.
+    const writes = (await socketWrites(leader)) - writesBefore;
+    assert.ok(writes < count / 20, `${writes} socket writes for ${count} replies`);
     const deadline = Date.now() + 20_000;
     let size = '';
     while (Date.now() < deadline) {

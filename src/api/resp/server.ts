@@ -549,6 +549,8 @@ class Connection {
   #head = 0;
   /** A serial command still running (an AUTH hashing, say): nothing after it runs yet. */
   #blocked: Promise<void> | null = null;
+  /** A pump is queued for the writes settling now (see `onWriteSettled` below). */
+  #pumpQueued = false;
   /** Set when the connection's user is gone: it closes once earlier replies are out. */
   #killed = false;
   /** What TANDEM.LINK must show (see `linkProof`), or null when this node has no secret. */
@@ -590,8 +592,17 @@ class Connection {
       this.#session.closing = true;
       socket.destroy();
     };
+    // An apply settles a whole batch of writes at once: pumping once after all of them
+    // (a microtask queued behind their settling) runs as many commands as slots freed, as
+    // one batch with one socket write for its replies, instead of one batch and one write
+    // per settled reply.
     this.#session.onWriteSettled = () => {
-      if (this.#head < this.#queue.length) this.#pump();
+      if (this.#pumpQueued || this.#head >= this.#queue.length) return;
+      this.#pumpQueued = true;
+      queueMicrotask(() => {
+        this.#pumpQueued = false;
+        if (this.#head < this.#queue.length) this.#pump();
+      });
     };
     socket.setNoDelay(true);
     socket.on('data', (chunk) => this.#onData(chunk));
