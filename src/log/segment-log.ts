@@ -305,6 +305,8 @@ export class SegmentLog {
         for (const entry of entries) result.push(entry);
         continue;
       }
+      // An older segment, complete and synced before the next one was made: the records
+      // before `fromIndex` (covered by the snapshot) are walked without their CRC.
       const file = await readFile(join(this.directory, segment.file));
       const scan = this.#scanWhole(segment, file, previousTerm, fromIndex);
       previousTerm = scan.terms.at(-1) ?? previousTerm;
@@ -508,6 +510,7 @@ export class SegmentLog {
       previousTerm,
       this.limits.recordBytesMax,
       collectFrom,
+      collectFrom ?? 0,
     );
     if (scan.failure !== null) {
       throw corruptionError(segment.file, scan.failure.offset, scan.failure.reason);
