@@ -384,7 +384,11 @@ class TandemNode implements RunningNode {
   #leaderId: NodeId | null = null;
   #role: NodeStatus['role'] = 'follower';
   #snapshotInProgress = false;
-  /** When this node's latest own snapshot started (performance.now(); -Infinity: none). */
+  /**
+   * When this node's latest own snapshot started (performance.now(); -Infinity: none). A
+   * node restarted with a log counts from its start, so that a snapshot due at once does
+   * not hold up the reads it is about to serve (see `#maybeSnapshot`).
+   */
   #snapshotStartedMs = Number.NEGATIVE_INFINITY;
   #httpUrls = new Map<NodeId, string>();
   /** Log entries sent to each peer in appends (its own or relayed), for metrics. */
@@ -434,6 +438,7 @@ class TandemNode implements RunningNode {
     this.#receiver = new SnapshotReceiver(config.logger);
     this.#announcedIndex = core.status().lastIndex;
     const status = core.status();
+    if (status.lastIndex > 0) this.#snapshotStartedMs = performance.now();
     this.#replay =
       status.commit > status.applied
         ? {
@@ -1243,7 +1248,10 @@ class TandemNode implements RunningNode {
     // `snapshotMinIntervalMs` after the one before, as hashicorp/raft checks its threshold
     // only every interval, unless the log after the latest holds as many entries as the
     // store holds items: a restart replays at most the data's size again (Redis rewrites
-    // its AOF once it has doubled).
+    // its AOF once it has doubled). A restarted node counts that interval from its start,
+    // and takes none while it replays its log: walking every item would stall the replay,
+    // and the reads waiting for it.
+    if (this.#replay !== null) return;
     const items = this.#store.imageItems?.() ?? 0;
     const least = this.#config.snapshotEveryEntries ?? 10_000;
     const every = Math.max(least, Math.ceil(items / snapshotItemsPerEntry));

@@ -1,6 +1,7 @@
 // When a node snapshots: past its entry threshold, but under a steady load no sooner than
-// the least interval after the one before, unless the log after the latest holds as many
-// entries as the store holds keys (the most a restart replays).
+// the least interval after the one before (or after its start, when restarted), unless the
+// log after the latest holds as many entries as the store holds keys (the most a restart
+// replays).
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { call, sleep, TestCluster } from './cluster.js';
@@ -37,6 +38,18 @@ test('a snapshot waits out the least interval until the log after the latest hol
     assert.equal(await settled(2), 1, 'below as many entries as keys, the interval holds');
     for (let i = 30; i < 80; i++) await put(`key-${i}`);
     assert.equal(await settled(2), 2, 'as many entries as keys: a snapshot at once');
+    // About 130 entries after the second snapshot: due, and held by the interval. Killed and
+    // started again, the node counts the interval from its start, so it takes none at once
+    // (the build before took one on its first apply, while its first reads waited).
+    for (let i = 80; i < 210; i++) await put(`key-${i}`);
+    assert.equal(await settled(3), 2, 'due but within the interval');
+    await cluster.kill(id);
+    cluster.start(id);
+    await cluster.leader();
+    await put('after-restart');
+    assert.equal(await settled(1), 0, 'restarted: the interval counts from the start');
+    for (let i = 0; i < 100; i++) await put(`key-${i}`);
+    assert.equal(await settled(1), 1, 'as many entries as keys after a restart: at once');
   } finally {
     await cluster.destroy();
   }
