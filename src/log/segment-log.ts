@@ -305,8 +305,9 @@ export class SegmentLog {
         for (const entry of entries) result.push(entry);
         continue;
       }
-      // An older segment, complete and synced before the next one was made: the records
-      // before `fromIndex` (covered by the snapshot) are walked without their CRC.
+      // Read whole: either every record is wanted, or it is an older segment not scanned
+      // yet, complete and synced before the next one was made, whose records before
+      // `fromIndex` (covered by the snapshot) are walked without their CRC.
       const file = await readFile(join(this.directory, segment.file));
       const scan = this.#scanWhole(segment, file, previousTerm, fromIndex);
       previousTerm = scan.terms.at(-1) ?? previousTerm;
