@@ -46,9 +46,17 @@ export class DiskStorage implements ReplicationStorage {
   /** Opens the storage in `directory`, creating it on first use and recovering the log's tail. */
   static async open(directory: string, options: DiskStorageOptions = {}): Promise<DiskStorage> {
     await makeDirectory(directory);
-    const log = await SegmentLog.open(join(directory, 'log'), options.limits);
-    const hardState = await HardStateFile.open(join(directory, 'hard-state'));
+    // The snapshots first: the latest one's index bounds what recovery must sum (see
+    // `SegmentLog.open`). One that cannot be read is `load`'s to report; recovery then
+    // sums every record.
     const snapshots = await SnapshotFiles.open(join(directory, 'snapshots'));
+    const latest = await snapshots.latest().catch(() => null);
+    const log = await SegmentLog.open(
+      join(directory, 'log'),
+      options.limits,
+      latest?.meta.index ?? 0,
+    );
+    const hardState = await HardStateFile.open(join(directory, 'hard-state'));
     return new DiskStorage(directory, log, hardState, snapshots);
   }
 

@@ -158,8 +158,20 @@ export class SegmentLog {
     this.#nextIndexWhenEmpty = 1;
   }
 
-  /** Opens (creating if needed) the log in `directory`, recovering a torn tail. */
-  static async open(directory: string, limits?: Partial<SegmentLogLimits>): Promise<SegmentLog> {
+  /**
+   * Opens (creating if needed) the log in `directory`, recovering a torn tail.
+   *
+   * `syncedThrough` is an index every record at or below which was synced: the latest
+   * snapshot's (a node snapshots only entries it holds durably, installs a received one
+   * only once every write before it is synced, and never writes an entry at or below it
+   * afterwards). Such records cannot be a torn tail, so recovery walks them without
+   * summing their CRC, as a read after the snapshot does in older segments.
+   */
+  static async open(
+    directory: string,
+    limits?: Partial<SegmentLogLimits>,
+    syncedThrough = 0,
+  ): Promise<SegmentLog> {
     const resolved = { ...defaultSegmentLogLimits, ...limits };
     assert(resolved.recordBytesMax <= resolved.batchBytesMax, 'a record must fit in a batch');
     await makeDirectory(directory);
@@ -184,7 +196,7 @@ export class SegmentLog {
       segment.count = (segments[i + 1] as Segment).firstIndex - segment.firstIndex;
       assert(segment.count > 0, `segments ${segment.file} and the next overlap`);
     }
-    const cut = await recoverTail(directory, segments, resolved.recordBytesMax);
+    const cut = await recoverTail(directory, segments, resolved.recordBytesMax, syncedThrough);
     return new SegmentLog(directory, resolved, segments, { segments: segments.length, cut });
   }
 
@@ -656,6 +668,7 @@ async function recoverTail(
   directory: string,
   segments: Segment[],
   recordBytesMax: number,
+  syncedThrough: number,
 ): Promise<RecoveryReport['cut']> {
   let report: RecoveryReport['cut'] = null;
   for (;;) {
@@ -686,7 +699,7 @@ async function recoverTail(
       continue;
     }
     const expectedCount = last.offsets === null && segments.length > 0 ? last.count : null;
-    const scan = scanSegment(file, last.firstIndex, 0, recordBytesMax, null);
+    const scan = scanSegment(file, last.firstIndex, 0, recordBytesMax, null, syncedThrough + 1);
     last.offsets = scan.offsets;
     last.terms = scan.terms;
     last.count = scan.offsets.length;

@@ -154,6 +154,47 @@ test('a flipped bit in the middle of the last segment is reported, not cut', asy
   }
 });
 
+test('recovery sums no record a snapshot covers: damage there does not stop the start', async () => {
+  // Goal: the records at or below the latest snapshot's index were synced before it was
+  // saved, so they cannot be a torn tail and recovery walks them without their CRC; every
+  // record after the snapshot is still summed.
+  for (const covered of [true, false]) {
+    const directory = temporaryDirectory(covered ? 'covered' : 'not-covered');
+    try {
+      await writeLog(directory.path, 60);
+      const name = segmentFiles(directory.path).at(-1) as string;
+      const first = Number(name.slice(0, 20));
+      const snapshotIndex = covered ? first + 1 : first - 1;
+      const storage = await DiskStorage.open(directory.path, { limits: smallSegments });
+      await storage.load();
+      await storage.saveSnapshot(
+        { index: snapshotIndex, term: 1, membership: { voters: ['n1'], learners: [] } },
+        Buffer.from('state'),
+      );
+      await storage.close();
+      // The newest segment's first record (index `first`), damaged in its payload.
+      flipByte(join(directory.path, 'log', name), 32 + 30);
+      if (!covered) {
+        await expectCorrupt(directory.path, new RegExp(`${name} is corrupt at byte offset 32`));
+        continue;
+      }
+      const reopened = await DiskStorage.open(directory.path, { limits: smallSegments });
+      try {
+        const loaded = await reopened.load();
+        assert.equal(reopened.recovery.cut, null);
+        assert.deepEqual(
+          loaded.entries.map((entry) => entry.index),
+          Array.from({ length: 60 - snapshotIndex }, (_, i) => snapshotIndex + 1 + i),
+        );
+      } finally {
+        await reopened.close();
+      }
+    } finally {
+      directory.remove();
+    }
+  }
+});
+
 test('a damaged length field in the middle of the last segment is still reported', async () => {
   // Goal: even when the damaged record's length sends the reader astray, the sound records
   // after it are found and the damage is reported rather than cut off.
