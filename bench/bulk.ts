@@ -9,7 +9,8 @@
  *  - the leader of a three-node Tandem cluster in `quorum` mode.
  * Reported: load time and rate of each (and the ratio, Tandem over Redis in rate); the
  * size of Redis's append-only files and of each Tandem node's data directory (log,
- * snapshots), with the ratio; and the restart of a Tandem follower killed with SIGKILL:
+ * snapshots), with the ratio, once compaction has run (no node took a snapshot for the
+ * least snapshot interval and two seconds more); and the restart of a Tandem follower killed with SIGKILL:
  * from its start to answering a read of the last key written, at read-your-writes after
  * the leader's commit index, served from its own store.
  */
@@ -17,6 +18,7 @@ import { spawn } from 'node:child_process';
 import { createWriteStream, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { snapshotMinIntervalMsDefault } from '../src/node/node.js';
 import { call, sleep, TestCluster } from '../test/node/cluster.js';
 import { directoryBytes, missingPrograms, RedisPair } from './redis.js';
 
@@ -133,7 +135,23 @@ async function main(): Promise<void> {
         await sleep(200);
       }
     }
-    await sleep(2000);
+    // Measured once compaction has run: a snapshot that the least interval held back
+    // comes within that interval, so wait until no node has taken one for the interval
+    // and two seconds more (at most a minute).
+    const settleStarted = performance.now();
+    const quietMs = snapshotMinIntervalMsDefault + 2000;
+    let snapshots = '';
+    let changedAt = performance.now();
+    while (performance.now() - changedAt < quietMs && performance.now() - settleStarted < 60_000) {
+      const views = await Promise.all(cluster.nodes.map((node) => cluster.status(node.id)));
+      const now = views.map((view) => view.snapshotIndex).join(',');
+      if (now !== snapshots) {
+        snapshots = now;
+        changedAt = performance.now();
+      }
+      await sleep(500);
+    }
+    const settleSeconds = (performance.now() - settleStarted) / 1000;
     const nodeBytes = cluster.nodes.map((node) => directoryBytes(node.dir));
 
     const follower = cluster.nodes.find((node) => node.id !== leader)?.id as string;
@@ -176,6 +194,7 @@ async function main(): Promise<void> {
         perSecond: Math.round(options.keys / tandemSeconds),
         nodeBytes,
         restartSeconds,
+        settleSeconds,
         termsDuringLoad,
         snapshotLoadMs: loaded === null ? null : Number(loaded[1]),
         logEntriesAfterSnapshot: logRead === null ? null : Number(logRead[1]),
@@ -208,6 +227,9 @@ async function main(): Promise<void> {
     );
     console.log(
       `| elections during the load | | ${termsDuringLoad} (term ${termBefore} to ${afterLoad.term}) | |`,
+    );
+    console.log(
+      `| waited after the load for the snapshots (disk and restart measured after) | | ${settleSeconds.toFixed(1)} s | |`,
     );
   } finally {
     await pair.stop().catch(() => undefined);
