@@ -26,18 +26,20 @@ export class DiskStorage implements ReplicationStorage {
   readonly hardState: HardStateFile;
   readonly snapshots: SnapshotFiles;
   readonly #groupCommit: GroupCommit;
-  #snapshot: SnapshotInfo | null = null;
+  #snapshot: SnapshotInfo | null;
 
   private constructor(
     directory: string,
     log: SegmentLog,
     hardState: HardStateFile,
     snapshots: SnapshotFiles,
+    latest: SnapshotInfo | null,
   ) {
     this.directory = directory;
     this.log = log;
     this.hardState = hardState;
     this.snapshots = snapshots;
+    this.#snapshot = latest;
     this.#groupCommit = new GroupCommit(async () => {
       await Promise.all([this.log.flush(), this.hardState.flush()]);
     });
@@ -57,7 +59,7 @@ export class DiskStorage implements ReplicationStorage {
       latest?.meta.index ?? 0,
     );
     const hardState = await HardStateFile.open(join(directory, 'hard-state'));
-    return new DiskStorage(directory, log, hardState, snapshots);
+    return new DiskStorage(directory, log, hardState, snapshots, latest);
   }
 
   /** What recovery cut off the log's tail at open. */
@@ -71,7 +73,9 @@ export class DiskStorage implements ReplicationStorage {
   }
 
   async load(): Promise<StoredState> {
-    const info = await this.snapshots.latest();
+    // The one `open` read, unless there was none or it could not be read (then this
+    // reports why).
+    const info = this.#snapshot ?? (await this.snapshots.latest());
     this.#snapshot = info;
     if (info === null && this.log.lastIndex >= this.log.firstIndex && this.log.firstIndex !== 1) {
       throw new TandemError(
